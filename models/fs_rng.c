@@ -1,0 +1,87 @@
+/* fs_rng: SplitMix64 stream derivation and a xoshiro256** GSL generator type. */
+#include "fs_rng.h"
+
+#include <string.h>
+
+uint64_t fs_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Each input is folded through one SplitMix64 step so that nearby (client, round) pairs land on
+ * unrelated seeds; chaining (rather than XOR of independent hashes) keeps argument order
+ * significant, so (client=1, round=2) and (client=2, round=1) differ. */
+uint64_t fs_rng_seed(uint64_t seed, uint32_t purpose, uint64_t client, uint64_t round)
+{
+    uint64_t s = seed;
+    uint64_t h = fs_splitmix64(&s);
+    s = h ^ ((uint64_t)purpose * 0xd1342543de82ef95ULL);
+    h = fs_splitmix64(&s);
+    s = h ^ client;
+    h = fs_splitmix64(&s);
+    s = h ^ round;
+    return fs_splitmix64(&s);
+}
+
+typedef struct {
+    uint64_t s[4];
+} xoshiro_state;
+
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t xoshiro_next(xoshiro_state *st)
+{
+    uint64_t *s = st->s;
+    const uint64_t result = rotl(s[1] * 5, 7) * 9;
+    const uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+static void xoshiro_set(void *vstate, unsigned long int seed)
+{
+    xoshiro_state *st = vstate;
+    uint64_t sm = seed;
+    for (int i = 0; i < 4; i++) st->s[i] = fs_splitmix64(&sm);
+}
+
+/* GSL's `get` returns an unsigned long in [min, max]; we expose the top 32 bits so integer
+ * distributions that assume a 32-bit range stay exact. */
+static unsigned long int xoshiro_get(void *vstate)
+{
+    return (unsigned long int)(xoshiro_next(vstate) >> 32);
+}
+
+/* 53 random bits -> uniform double in [0, 1). */
+static double xoshiro_get_double(void *vstate)
+{
+    return (double)(xoshiro_next(vstate) >> 11) * 0x1.0p-53;
+}
+
+static const gsl_rng_type xoshiro_type = {
+    "fs_xoshiro256ss", 0xffffffffUL, 0, sizeof(xoshiro_state),
+    &xoshiro_set,      &xoshiro_get, &xoshiro_get_double,
+};
+
+const gsl_rng_type *fs_rng_xoshiro = &xoshiro_type;
+
+gsl_rng *fs_rng_new(void)
+{
+    return gsl_rng_alloc(fs_rng_xoshiro);
+}
+
+void fs_rng_reseed(gsl_rng *r, uint64_t seed, uint32_t purpose, uint64_t client, uint64_t round)
+{
+    gsl_rng_set(r, (unsigned long int)fs_rng_seed(seed, purpose, client, round));
+}

@@ -1,0 +1,42 @@
+/* fs_rng: derived random streams. Every random draw in fedsim comes from a stream named by
+ * (run seed, purpose, client, round), hashed with SplitMix64 into the 256-bit state of a
+ * xoshiro256** generator exposed as a GSL rng type, so gsl_ran_* distributions work on it.
+ * Streams never depend on the order in which clients are processed. Purposes are a closed,
+ * numbered enum: adding one never shifts the others. */
+#ifndef FS_RNG_H
+#define FS_RNG_H
+
+#include <gsl/gsl_rng.h>
+#include <stdint.h>
+
+enum fs_rng_purpose {
+    FS_RNG_DATA = 1,      /* dataset generation (per client for procedural generators) */
+    FS_RNG_PARTITION = 2, /* assigning samples to clients */
+    FS_RNG_DEVICE = 3,    /* device speed, bandwidth, latency, time zone */
+    FS_RNG_AVAIL = 4,     /* availability state at selection time */
+    FS_RNG_SELECT = 5,    /* server's choice among available clients */
+    FS_RNG_FAILURE = 6,   /* crash and go-offline times during a participation */
+    FS_RNG_TRAIN = 7,     /* minibatch order in local training */
+    FS_RNG_INIT = 8,      /* global model initialisation */
+    FS_RNG_CONSENT = 9    /* whether a client opted out */
+};
+
+#define FS_RNG_NONE UINT64_MAX /* client or round argument that does not apply */
+
+/* The 64-bit seed of stream (seed, purpose, client, round): a pure function of its inputs. */
+uint64_t fs_rng_seed(uint64_t seed, uint32_t purpose, uint64_t client, uint64_t round);
+
+/* xoshiro256** (Blackman & Vigna 2018) as a gsl_rng_type; gsl_rng_set() expands the 64-bit seed
+ * with SplitMix64, so every seed (including 0) gives a valid state. */
+extern const gsl_rng_type *fs_rng_xoshiro;
+
+/* A new generator of type fs_rng_xoshiro; free with gsl_rng_free. NULL when out of memory. */
+gsl_rng *fs_rng_new(void);
+
+/* Re-seeds `r` (any GSL type, normally fs_rng_xoshiro) to stream (seed, purpose, client, round).
+ * Cheap enough to call once per client per round. */
+void fs_rng_reseed(gsl_rng *r, uint64_t seed, uint32_t purpose, uint64_t client, uint64_t round);
+
+uint64_t fs_splitmix64(uint64_t *state);
+
+#endif

@@ -1,0 +1,45 @@
+/* fs_avail: per-client availability as a two-state (online/offline) continuous-time Markov
+ * process, evaluated lazily: a client's state is only materialised when the engine asks, using
+ * the closed-form transition probability since the last known state, so idle clients cost no
+ * events. "always" is the trivial process; "markov" has constant rates; "diurnal" lets the
+ * off->on rate follow the time of day so the online share tracks a 24 h curve. */
+#ifndef FS_AVAIL_H
+#define FS_AVAIL_H
+
+#include <gsl/gsl_rng.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fs_scn.h"
+
+typedef struct fs_avail {
+    enum fs_avail_kind kind;
+    double mu_on_to_off;   /* per microsecond: 1 / mean online duration */
+    double lambda_off_on;  /* per microsecond (markov) */
+    double peak_hour, min_share, max_share; /* diurnal */
+} fs_avail;
+
+/* Per-client state the process needs (kept inside the population's client record). */
+typedef struct fs_avail_state {
+    int64_t t_known;   /* time of the last materialised state; INT64_MIN = never (stationary) */
+    int8_t utc_offset_h;
+    uint8_t online;
+} fs_avail_state;
+
+void fs_avail_init(fs_avail *a, const fs_scenario *s);
+
+/* Long-run share of clients online at virtual time t for a client at utc_offset_h. Virtual
+ * time 0 is 00:00 UTC of day 1. */
+double fs_avail_share(const fs_avail *a, int utc_offset_h, int64_t t);
+
+/* Is the client online at time t (>= st->t_known)? Draws from r and updates st. */
+bool fs_avail_query(const fs_avail *a, fs_avail_state *st, int64_t t, gsl_rng *r);
+
+/* For a client online at t: how long until it goes offline (INT64_MAX when never). The online
+ * duration is exponential, so this is exact whatever the client's history (memorylessness). */
+int64_t fs_avail_online_left(const fs_avail *a, gsl_rng *r);
+
+/* Records that the client was seen online (online=true) or went offline at t. */
+void fs_avail_observe(fs_avail_state *st, bool online, int64_t t);
+
+#endif

@@ -1,0 +1,441 @@
+/* fs_db: the results recorder (DESIGN.md section 8). Owns the schema, the prepared statements
+ * (prepared once in fs_db_open, reset and reused for every row) and the transaction ladder:
+ * every multi-row write is BEGIN IMMEDIATE ... COMMIT, and any failure is reported with what was
+ * being written, then rolled back, so the file never holds half a round. */
+#include "fs_db.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#define FS_DB_SCHEMA_VERSION "1"
+
+/* Microseconds per hour, for the v_* views. */
+#define FS_DB_US_PER_H "3600000000.0"
+
+/* ISO 8601 UTC with milliseconds, computed by SQLite so we need no POSIX time functions. */
+#define FS_DB_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+
+/* IF NOT EXISTS everywhere: opening an existing results file appends runs to it. Children
+ * reference runs(run_id) ON DELETE CASCADE so deleting a run (e.g. to redo a sweep variant)
+ * removes all its rows. No separate index on participation(run_id, round): the primary key
+ * (run_id, round, client_id) already serves that prefix; the extra index is for per-client
+ * history queries. */
+static const char schema_sql[] =
+    "BEGIN IMMEDIATE;"
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" FS_DB_SCHEMA_VERSION "');"
+    "CREATE TABLE IF NOT EXISTS runs("
+    " run_id INTEGER PRIMARY KEY, name TEXT, scenario_json TEXT, seed INTEGER, variant TEXT,"
+    " fedsim_version TEXT,"
+    " status TEXT NOT NULL CHECK(status IN ('running','done','failed','interrupted')),"
+    " started_at TEXT, finished_at TEXT, wall_s REAL, threads INTEGER, host TEXT);"
+    "CREATE TABLE IF NOT EXISTS clients("
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+    " client_id INTEGER NOT NULL, n_train INTEGER, n_test INTEGER, segment TEXT, gflops REAL,"
+    " uplink_mbps REAL, downlink_mbps REAL, latency_ms REAL, consent INTEGER,"
+    " PRIMARY KEY(run_id, client_id));"
+    "CREATE TABLE IF NOT EXISTS rounds("
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+    " round INTEGER NOT NULL, t_start INTEGER, t_end INTEGER, selected INTEGER,"
+    " reported INTEGER, dropped INTEGER, late INTEGER, aborted INTEGER, bytes_up INTEGER,"
+    " bytes_down INTEGER, train_loss REAL, epsilon REAL, wall_s REAL,"
+    " PRIMARY KEY(run_id, round));"
+    "CREATE TABLE IF NOT EXISTS participation("
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+    " round INTEGER NOT NULL, client_id INTEGER NOT NULL,"
+    " outcome TEXT NOT NULL CHECK(outcome IN ('reported','dropped','late','aborted')),"
+    " t_selected INTEGER, t_downloaded INTEGER, t_trained INTEGER, t_reported INTEGER,"
+    " n_samples INTEGER, steps INTEGER, local_loss REAL, update_norm REAL, bytes_up INTEGER,"
+    " bytes_down INTEGER, staleness INTEGER,"
+    " PRIMARY KEY(run_id, round, client_id));"
+    "CREATE INDEX IF NOT EXISTS participation_client ON participation(run_id, client_id, round);"
+    "CREATE TABLE IF NOT EXISTS evals("
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+    " round INTEGER NOT NULL, t INTEGER, segment TEXT NOT NULL, metric TEXT NOT NULL, value REAL,"
+    " PRIMARY KEY(run_id, round, segment, metric));"
+    "CREATE TABLE IF NOT EXISTS checkpoints("
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+    " round INTEGER NOT NULL, model BLOB, server_state BLOB,"
+    " PRIMARY KEY(run_id, round));"
+    "CREATE VIEW IF NOT EXISTS v_rounds AS SELECT *,"
+    " t_start / " FS_DB_US_PER_H " AS t_start_h, t_end / " FS_DB_US_PER_H " AS t_end_h"
+    " FROM rounds;"
+    "CREATE VIEW IF NOT EXISTS v_evals AS SELECT *, t / " FS_DB_US_PER_H " AS t_h FROM evals;"
+    "COMMIT;";
+
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_RUN,
+    ST_CLIENT,
+    ST_ROUND,
+    ST_PART,
+    ST_EVAL,
+    ST_FINISH,
+    ST_STATUS,
+    ST_N
+};
+
+/* BEGIN IMMEDIATE takes the write lock up front: two processes writing one file (a sweep) wait
+ * on the busy timeout instead of deadlocking on a read-to-write lock upgrade. */
+static const char *const stmt_sql[ST_N] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_RUN] = "INSERT INTO runs(name, scenario_json, seed, variant, fedsim_version, status,"
+               " started_at, threads, host) VALUES(?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?)",
+    [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_ROUND] = "INSERT INTO rounds VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_PART] = "INSERT INTO participation VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_EVAL] = "INSERT INTO evals VALUES(?, ?, ?, ?, ?, ?)",
+    [ST_FINISH] = "UPDATE runs SET status = ?, finished_at = " FS_DB_NOW ", wall_s = ?"
+                  " WHERE run_id = ?",
+    [ST_STATUS] = "UPDATE runs SET status = ? WHERE run_id = ?",
+};
+
+struct fs_db {
+    sqlite3 *conn;
+    char *path;
+    sqlite3_stmt *st[ST_N];
+};
+
+/* ---- binding: a cursor over one statement's parameters that keeps the first error, so a row
+ * is bound in straight-line code and checked once. */
+
+typedef struct fs_db_bind {
+    sqlite3_stmt *st;
+    int i;
+    int rc;
+} fs_db_bind;
+
+static fs_db_bind bind_start(fs_db *db, int which)
+{
+    return (fs_db_bind){.st = db->st[which], .i = 0, .rc = SQLITE_OK};
+}
+
+static void bind_i64(fs_db_bind *b, int64_t v)
+{
+    if (b->rc == SQLITE_OK) b->rc = sqlite3_bind_int64(b->st, ++b->i, v);
+}
+
+/* NaN means "no value" in the row structs and becomes SQL NULL, so aggregates skip it. */
+static void bind_real(fs_db_bind *b, double v)
+{
+    if (b->rc != SQLITE_OK) return;
+    b->i++;
+    b->rc = isnan(v) ? sqlite3_bind_null(b->st, b->i) : sqlite3_bind_double(b->st, b->i, v);
+}
+
+/* Virtual times: -1 (any negative) means "stage not reached" and becomes NULL. */
+static void bind_time(fs_db_bind *b, int64_t t)
+{
+    if (b->rc != SQLITE_OK) return;
+    b->i++;
+    b->rc = t < 0 ? sqlite3_bind_null(b->st, b->i) : sqlite3_bind_int64(b->st, b->i, t);
+}
+
+/* SQLITE_STATIC is safe: the string is borrowed for the call and bind_exec clears the bindings
+ * before returning. */
+static void bind_text(fs_db_bind *b, const char *s)
+{
+    if (b->rc != SQLITE_OK) return;
+    b->i++;
+    b->rc = s ? sqlite3_bind_text(b->st, b->i, s, -1, SQLITE_STATIC)
+              : sqlite3_bind_null(b->st, b->i);
+}
+
+/* Steps a bound write statement to completion. Returns SQLITE_OK or the failing code; the
+ * connection's error message stays set for the caller to report. sqlite3_reset only repeats the
+ * step's error code, and sqlite3_clear_bindings always succeeds. */
+static int bind_exec(fs_db_bind *b)
+{
+    if (b->rc != SQLITE_OK) {
+        sqlite3_clear_bindings(b->st);
+        return b->rc;
+    }
+    int rc = sqlite3_step(b->st);
+    sqlite3_reset(b->st);
+    sqlite3_clear_bindings(b->st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int run_stmt(fs_db *db, int which)
+{
+    fs_db_bind b = bind_start(db, which);
+    return bind_exec(&b);
+}
+
+/* ---- failure handling: the message is taken before ROLLBACK, which would overwrite it.
+ * ROLLBACK goes through sqlite3_exec because it is rare and must also work while the schema is
+ * being created, before any statement is prepared. */
+
+static void db_rollback(fs_db *db, fs_err *err)
+{
+    if (sqlite3_get_autocommit(db->conn)) return; /* no transaction open (or SQLite ended it) */
+    if (sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+        fs_err_add(err, NULL, "%s: rolling back: %s", db->path, sqlite3_errmsg(db->conn));
+}
+
+static int db_fail(fs_db *db, fs_err *err, const char *what)
+{
+    fs_err_add(err, NULL, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->conn));
+    db_rollback(db, err);
+    return FS_EDB;
+}
+
+/* ---- open / close */
+
+static int db_connect(fs_db *db, fs_err *err)
+{
+    int rc = sqlite3_open_v2(db->path, &db->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                             NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db->conn, 5000);
+    /* synchronous=NORMAL in WAL keeps the file consistent after a crash; a power cut may lose
+     * the last few committed rounds, which a resumed run recomputes. */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db->conn,
+                          "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;"
+                          " PRAGMA synchronous = NORMAL;",
+                          NULL, NULL, NULL);
+    if (rc == SQLITE_OK) return FS_OK;
+    fs_err_add(err, NULL, "%s: cannot open results database: %s", db->path,
+               db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
+    return FS_EDB;
+}
+
+static int db_create_schema(fs_db *db, fs_err *err)
+{
+    if (sqlite3_exec(db->conn, schema_sql, NULL, NULL, NULL) == SQLITE_OK) return FS_OK;
+    return db_fail(db, err, "creating schema");
+}
+
+static int db_prepare(fs_db *db, fs_err *err)
+{
+    for (int i = 0; i < ST_N; i++) {
+        if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->st[i],
+                               NULL) != SQLITE_OK)
+            return db_fail(db, err, "preparing statements");
+    }
+    return FS_OK;
+}
+
+/* A file written by a newer (or older) fedsim would be misread, so refuse it. Checked before
+ * the write statements are prepared, which would otherwise fail with a less helpful message. */
+static int db_check_version(fs_db *db, fs_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->conn, "SELECT value FROM meta WHERE key = 'schema_version'",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        fs_err_add(err, NULL, "%s: reading schema version: %s", db->path,
+                   sqlite3_errmsg(db->conn));
+        sqlite3_finalize(st);
+        return FS_EDB;
+    }
+    const char *v = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    int ok = v && strcmp(v, FS_DB_SCHEMA_VERSION) == 0;
+    if (!ok)
+        fs_err_add(err, NULL, "%s: results database has schema version %s, expected %s",
+                   db->path, v ? v : "(none)", FS_DB_SCHEMA_VERSION);
+    sqlite3_finalize(st);
+    return ok ? FS_OK : FS_EDB;
+}
+
+int fs_db_open(const char *path, fs_db **out, fs_err *err)
+{
+    *out = NULL;
+    fs_db *db = calloc(1, sizeof *db);
+    char *p = strdup(path);
+    if (!db || !p) {
+        free(db);
+        free(p);
+        fs_err_add(err, NULL, "%s: cannot open results database: out of memory", path);
+        return FS_ENOMEM;
+    }
+    db->path = p;
+    int rc = db_connect(db, err);
+    if (rc == FS_OK) rc = db_create_schema(db, err);
+    if (rc == FS_OK) rc = db_check_version(db, err);
+    if (rc == FS_OK) rc = db_prepare(db, err);
+    if (rc != FS_OK) goto fail;
+    *out = db;
+    return FS_OK;
+fail:
+    fs_db_close(db);
+    return rc;
+}
+
+/* Every statement is finalized first, so sqlite3_close can only fail on a bug here; it also
+ * rolls back a transaction left open and checkpoints the WAL. */
+void fs_db_close(fs_db *db)
+{
+    if (!db) return;
+    for (int i = 0; i < ST_N; i++) sqlite3_finalize(db->st[i]);
+    int rc = sqlite3_close(db->conn);
+    fs_assert(rc == SQLITE_OK);
+    free(db->path);
+    free(db);
+}
+
+const char *fs_db_path(const fs_db *db)
+{
+    return db->path;
+}
+
+/* ---- runs */
+
+int fs_db_begin_run(fs_db *db, const fs_db_run *run, int64_t *out_run_id, fs_err *err)
+{
+    fs_assert(db && run && out_run_id);
+    fs_db_bind b = bind_start(db, ST_RUN);
+    bind_text(&b, run->name);
+    bind_text(&b, run->scenario_json);
+    bind_i64(&b, (int64_t)run->seed); /* two's complement for seeds >= 2^63 */
+    bind_text(&b, run->variant);
+    bind_text(&b, run->fedsim_version);
+    bind_i64(&b, run->threads);
+    bind_text(&b, run->host);
+    if (bind_exec(&b) != SQLITE_OK) return db_fail(db, err, "starting run");
+    *out_run_id = sqlite3_last_insert_rowid(db->conn);
+    return FS_OK;
+}
+
+/* Shared by finish and set_status: an UPDATE of one runs row that must exist. */
+static int update_run(fs_db *db, fs_db_bind *b, int64_t run_id, const char *what, fs_err *err)
+{
+    if (bind_exec(b) != SQLITE_OK) return db_fail(db, err, what);
+    if (sqlite3_changes(db->conn) == 1) return FS_OK;
+    fs_err_add(err, NULL, "%s: %s: no run with run_id %lld", db->path, what, (long long)run_id);
+    return FS_EDB;
+}
+
+int fs_db_finish_run(fs_db *db, int64_t run_id, const char *status, double wall_s, fs_err *err)
+{
+    fs_assert(db && status);
+    db_rollback(db, err); /* a write cut short by the interruption must not stay open */
+    char what[64];
+    snprintf(what, sizeof what, "finishing run %lld", (long long)run_id);
+    fs_db_bind b = bind_start(db, ST_FINISH);
+    bind_text(&b, status);
+    bind_real(&b, wall_s);
+    bind_i64(&b, run_id);
+    return update_run(db, &b, run_id, what, err);
+}
+
+int fs_db_set_status(fs_db *db, int64_t run_id, const char *status, fs_err *err)
+{
+    fs_assert(db && status);
+    char what[64];
+    snprintf(what, sizeof what, "setting status of run %lld", (long long)run_id);
+    fs_db_bind b = bind_start(db, ST_STATUS);
+    bind_text(&b, status);
+    bind_i64(&b, run_id);
+    return update_run(db, &b, run_id, what, err);
+}
+
+/* ---- clients */
+
+static int insert_client(fs_db *db, int64_t run_id, const fs_db_client *c)
+{
+    fs_db_bind b = bind_start(db, ST_CLIENT);
+    bind_i64(&b, run_id);
+    bind_i64(&b, c->client_id);
+    bind_i64(&b, c->n_train);
+    bind_i64(&b, c->n_test);
+    bind_text(&b, c->segment);
+    bind_real(&b, c->gflops);
+    bind_real(&b, c->uplink_mbps);
+    bind_real(&b, c->downlink_mbps);
+    bind_real(&b, c->latency_ms);
+    bind_i64(&b, c->consent);
+    return bind_exec(&b);
+}
+
+int fs_db_write_clients(fs_db *db, int64_t run_id, const fs_db_client *clients, size_t n,
+                        fs_err *err)
+{
+    fs_assert(db && (clients || n == 0));
+    if (run_stmt(db, ST_BEGIN) != SQLITE_OK) goto fail;
+    for (size_t i = 0; i < n; i++)
+        if (insert_client(db, run_id, &clients[i]) != SQLITE_OK) goto fail;
+    if (run_stmt(db, ST_COMMIT) != SQLITE_OK) goto fail;
+    return FS_OK;
+fail:
+    return db_fail(db, err, "writing clients");
+}
+
+/* ---- rounds */
+
+static int insert_round(fs_db *db, int64_t run_id, const fs_db_round *r)
+{
+    fs_db_bind b = bind_start(db, ST_ROUND);
+    bind_i64(&b, run_id);
+    bind_i64(&b, r->round);
+    bind_time(&b, r->t_start);
+    bind_time(&b, r->t_end);
+    bind_i64(&b, r->selected);
+    bind_i64(&b, r->reported);
+    bind_i64(&b, r->dropped);
+    bind_i64(&b, r->late);
+    bind_i64(&b, r->aborted);
+    bind_i64(&b, r->bytes_up);
+    bind_i64(&b, r->bytes_down);
+    bind_real(&b, r->train_loss);
+    bind_real(&b, r->epsilon);
+    bind_real(&b, r->wall_s);
+    return bind_exec(&b);
+}
+
+static int insert_part(fs_db *db, int64_t run_id, int round, const fs_db_part *p)
+{
+    fs_db_bind b = bind_start(db, ST_PART);
+    bind_i64(&b, run_id);
+    bind_i64(&b, round);
+    bind_i64(&b, p->client_id);
+    bind_text(&b, p->outcome);
+    bind_time(&b, p->t_selected);
+    bind_time(&b, p->t_downloaded);
+    bind_time(&b, p->t_trained);
+    bind_time(&b, p->t_reported);
+    bind_i64(&b, p->n_samples);
+    bind_i64(&b, p->steps);
+    bind_real(&b, p->local_loss);
+    bind_real(&b, p->update_norm);
+    bind_i64(&b, p->bytes_up);
+    bind_i64(&b, p->bytes_down);
+    bind_i64(&b, p->staleness);
+    return bind_exec(&b);
+}
+
+static int insert_eval(fs_db *db, int64_t run_id, const fs_db_round *r, const fs_db_eval *e)
+{
+    fs_db_bind b = bind_start(db, ST_EVAL);
+    bind_i64(&b, run_id);
+    bind_i64(&b, r->round);
+    bind_time(&b, r->t_end);
+    bind_text(&b, e->segment);
+    bind_text(&b, e->metric);
+    bind_real(&b, e->value);
+    return bind_exec(&b);
+}
+
+int fs_db_write_round(fs_db *db, int64_t run_id, const fs_db_round *r, const fs_db_part *parts,
+                      size_t n_parts, const fs_db_eval *evals, size_t n_evals, fs_err *err)
+{
+    fs_assert(db && r && (parts || n_parts == 0) && (evals || n_evals == 0));
+    if (run_stmt(db, ST_BEGIN) != SQLITE_OK) goto fail;
+    if (insert_round(db, run_id, r) != SQLITE_OK) goto fail;
+    for (size_t i = 0; i < n_parts; i++)
+        if (insert_part(db, run_id, r->round, &parts[i]) != SQLITE_OK) goto fail;
+    for (size_t i = 0; i < n_evals; i++)
+        if (insert_eval(db, run_id, r, &evals[i]) != SQLITE_OK) goto fail;
+    if (run_stmt(db, ST_COMMIT) != SQLITE_OK) goto fail;
+    return FS_OK;
+fail:;
+    char what[48];
+    snprintf(what, sizeof what, "writing round %d", r->round);
+    return db_fail(db, err, what);
+}

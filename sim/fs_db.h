@@ -1,0 +1,99 @@
+/* fs_db: the results recorder. Owns the SQLite schema (DESIGN.md section 8) and every write to
+ * it. WAL mode; one transaction per round (round row, its participations and evaluations land
+ * together or not at all), so a killed run keeps every completed round. runs.status goes
+ * running -> done | failed | interrupted. Rows are plain structs: the recorder knows nothing of
+ * the engine's types. Every SQLite failure is reported with sqlite3_errmsg and what was being
+ * written, and returns FS_EDB. */
+#ifndef FS_DB_H
+#define FS_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs_err.h"
+
+typedef struct fs_db fs_db;
+
+typedef struct fs_db_run {
+    const char *name;
+    const char *scenario_json;
+    uint64_t seed;
+    const char *variant;        /* "" for a plain run */
+    const char *fedsim_version;
+    int threads;                /* metadata: never influences results */
+    const char *host;           /* metadata */
+} fs_db_run;
+
+typedef struct fs_db_client {
+    uint32_t client_id;
+    uint32_t n_train, n_test;
+    const char *segment;        /* e.g. "utc+1"; may be NULL */
+    double gflops, uplink_mbps, downlink_mbps, latency_ms;
+    int consent;                /* 1 = may participate */
+} fs_db_client;
+
+typedef struct fs_db_round {
+    int round;                  /* 1-based */
+    int64_t t_start, t_end;     /* virtual microseconds since campaign start */
+    int selected, reported, dropped, late, aborted;
+    int64_t bytes_up, bytes_down;
+    double train_loss;          /* sample-weighted mean local loss of aggregated clients;
+                                 * NaN if none */
+    double epsilon;             /* NaN when no DP */
+    double wall_s;              /* metadata: wall seconds spent on the round */
+} fs_db_round;
+
+/* outcome: "reported" (aggregated), "dropped" (went offline or crashed), "late" (arrived after
+ * the deadline), "aborted" (still in flight when the round had enough reports). Times are
+ * virtual microseconds, -1 when the stage was not reached. */
+typedef struct fs_db_part {
+    uint32_t client_id;
+    const char *outcome;
+    int64_t t_selected, t_downloaded, t_trained, t_reported;
+    uint32_t n_samples;
+    uint32_t steps;
+    double local_loss;          /* NaN when training did not happen */
+    double update_norm;         /* L2 norm of (local - global); NaN when not trained */
+    int64_t bytes_up, bytes_down;
+    int staleness;              /* rounds; 0 in sync mode */
+} fs_db_part;
+
+typedef struct fs_db_eval {
+    const char *segment;        /* "all" for the whole test set */
+    const char *metric;         /* "accuracy", "loss", ... */
+    double value;
+} fs_db_eval;
+
+/* Opens or creates the database (parent folder must exist), creates the schema if missing
+ * (an existing file gets new runs appended). Refuses a file with another schema_version.
+ * *out is NULL on failure; the caller frees with fs_db_close. */
+int fs_db_open(const char *path, fs_db **out, fs_err *err);
+void fs_db_close(fs_db *db); /* NULL is a no-op; rolls back a transaction left open */
+const char *fs_db_path(const fs_db *db); /* borrowed, lives as long as db */
+
+/* Inserts a runs row with status 'running' and started_at = now (UTC ISO 8601). The seed is
+ * stored as a signed 64-bit INTEGER (seeds >= 2^63 read back negative; cast to uint64_t). */
+int fs_db_begin_run(fs_db *db, const fs_db_run *run, int64_t *out_run_id, fs_err *err);
+
+/* All clients of a run, in one transaction. */
+int fs_db_write_clients(fs_db *db, int64_t run_id, const fs_db_client *clients, size_t n,
+                        fs_err *err);
+
+/* One round: its rounds row, participations (may be NULL/0 when not recorded) and evaluations
+ * (t of the evals = r->t_end), in one transaction: on failure nothing of the round is kept and
+ * the message reads "<db path>: writing round <n>: <sqlite message>". In every row struct a NaN
+ * float and a negative virtual time are stored as NULL. */
+int fs_db_write_round(fs_db *db, int64_t run_id, const fs_db_round *r, const fs_db_part *parts,
+                      size_t n_parts, const fs_db_eval *evals, size_t n_evals, fs_err *err);
+
+/* status: "done", "failed" or "interrupted"; sets finished_at and wall_s (NaN: NULL). Safe
+ * after a failed or cut-short write: it first rolls back any transaction still open, so the
+ * run keeps exactly its committed rounds. Not async-signal-safe: a signal handler only sets a
+ * flag, and the main loop calls this. FS_EDB if no such run. */
+int fs_db_finish_run(fs_db *db, int64_t run_id, const char *status, double wall_s, fs_err *err);
+
+/* Sets runs.status alone (e.g. back to "running" when a run is resumed). FS_EDB if no such
+ * run or status is not one of the four allowed. */
+int fs_db_set_status(fs_db *db, int64_t run_id, const char *status, fs_err *err);
+
+#endif

@@ -1,0 +1,29 @@
+/* fs_device: device and network characteristics and the time model of one participation.
+ * Pure arithmetic on integer microseconds: transfer = latency + bytes / bandwidth;
+ * compute = training FLOPs / device speed. No state, no I/O. */
+#ifndef FS_DEVICE_H
+#define FS_DEVICE_H
+
+#include <gsl/gsl_rng.h>
+#include <stdint.h>
+
+#include "fs_scn.h"
+
+#define FS_US_PER_S INT64_C(1000000)
+#define FS_US_PER_H INT64_C(3600000000)
+
+/* One draw from a scenario distribution. */
+double fs_dist_draw(const fs_dist *d, gsl_rng *r);
+
+/* Microseconds to move `bytes` over a link of `mbps` megabits/s (1e6 bit/s) after `latency_ms`,
+ * rounded to the nearest microsecond. */
+int64_t fs_time_transfer_us(double bytes, double mbps, double latency_ms);
+
+/* Microseconds for `flops` floating-point operations on a device of `gflops` GFLOP/s. */
+int64_t fs_time_compute_us(double flops, double gflops);
+
+/* FLOPs of local training: every sample processed costs a forward and a backward pass, taken as
+ * 3x the forward FLOPs (backward ~ 2x forward). */
+double fs_train_flops(double samples_processed, double forward_flops_per_sample);
+
+#endif

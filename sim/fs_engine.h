@@ -1,0 +1,59 @@
+/* fs_engine: the synchronous FL server in virtual time. Each round it selects available clients,
+ * plans every participation (download, training, upload, and when the client would go offline
+ * or crash), trains the clients eagerly in parallel, then lets the event queue play the round
+ * out: reports arrive, clients drop, the deadline fires. The round closes at the
+ * clients_per_round-th report or at the deadline; the first reports are averaged (FedAvg)
+ * (Bonawitz et al. 2019). The engine knows nothing of SQLite: each finished round is handed to a
+ * callback as plain rows. */
+#ifndef FS_ENGINE_H
+#define FS_ENGINE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs_avail.h"
+#include "fs_db.h"
+#include "fs_err.h"
+#include "fs_evq.h"
+#include "fs_pop.h"
+#include "fs_scn.h"
+#include "fs_train.h"
+#include "fs_world.h"
+
+/* Everything the engine reports about one closed round. Borrowed for the callback only. */
+typedef struct fs_round_result {
+    fs_db_round row;
+    const fs_db_part *parts;
+    size_t n_parts;
+    const fs_db_eval *evals;  /* empty when the round was not evaluated */
+    size_t n_evals;
+    double accuracy;          /* latest evaluated accuracy (NaN before the first) */
+} fs_round_result;
+
+typedef int (*fs_engine_round_fn)(void *ctx, const fs_round_result *res, fs_err *err);
+
+typedef struct fs_engine_cfg {
+    const fs_scenario *scn;
+    fs_world *world;
+    fs_pop *pop;
+    int n_threads;
+    fs_engine_round_fn on_round;   /* may be NULL */
+    void *ctx;
+    volatile sig_atomic_t *stop;   /* set asynchronously to stop after the current round; may be NULL */
+} fs_engine_cfg;
+
+typedef struct fs_engine_stats {
+    int rounds;
+    int64_t t_end;          /* virtual microseconds */
+    uint64_t events;        /* events popped (tombstones excluded) */
+    double final_accuracy;  /* NaN when never evaluated */
+} fs_engine_stats;
+
+/* Runs the campaign to server.rounds or server.max_virtual_hours. out_w (n_params, may be NULL)
+ * receives the final global model. Returns FS_EINTERRUPTED when *stop was set (the rounds
+ * before it were delivered complete), or the first error of training or of the callback. */
+int fs_engine_run(const fs_engine_cfg *cfg, double *out_w, fs_engine_stats *out_stats,
+                  fs_err *err);
+
+#endif

@@ -1,0 +1,217 @@
+/* fedsim command line: run, validate, help, version. Parses arguments, loads and validates the
+ * scenario (all errors at once, before any file is written), then hands over to fs_run. Exit
+ * codes follow fs_exit_code: 0 ok, 2 bad input, 3 I/O or database, 70 bug, 71 memory,
+ * 130 interrupted. */
+#include <errno.h>
+#include <gsl/gsl_errno.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs_device.h"
+#include "fs_run.h"
+#include "fs_scn.h"
+
+#ifndef FEDSIM_VERSION
+#define FEDSIM_VERSION "unknown"
+#endif
+
+#define MAX_SETS 256
+
+/* OpenBLAS's own threads would oversubscribe the cores OpenMP already uses for clients. */
+void openblas_set_num_threads(int num_threads);
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static const char usage[] =
+    "usage: fedsim run SCENARIO [-o DB] [--set path=value]... [--threads N] [--quiet]\n"
+    "       fedsim validate SCENARIO...\n"
+    "       fedsim --help | --version\n";
+
+static const char help[] =
+    "fedsim: discrete-event federated learning simulator\n\n"
+    "commands:\n"
+    "  run SCENARIO       simulate the campaign described by SCENARIO (JSON) and write the\n"
+    "                     results database (output.db, default results/<name>.sqlite)\n"
+    "    -o, --output DB  write to DB instead of output.db (appends a run if DB exists)\n"
+    "    --set PATH=VALUE override a scenario key, e.g. --set server.rounds=10 (repeatable)\n"
+    "    --threads N      train clients on N threads (default: all cores); results do not\n"
+    "                     depend on N\n"
+    "    --quiet          no progress line\n"
+    "  validate FILE...   check scenario files and report every error\n\n"
+    "exit codes: 0 ok, 2 bad input, 3 I/O or database error, 70 internal error,\n"
+    "            71 out of memory, 130 interrupted (completed rounds are kept)\n"
+    "scenario keys: scenarios/README.md; database schema: results/README.md\n";
+
+typedef struct run_args {
+    const char *scenario, *db;
+    const char *sets[MAX_SETS];
+    size_t n_sets;
+    int threads;
+    bool quiet;
+} run_args;
+
+static int bad_arg(const char *what, const char *found)
+{
+    fprintf(stderr, "fedsim: error: %s: %s\n%s", what, found, usage);
+    return 2;
+}
+
+static int parse_threads(const char *v, int *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || end == v || n < 1 || n > 1024) return -1;
+    *out = (int)n;
+    return 0;
+}
+
+static int parse_run_args(int argc, char **argv, run_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->threads = omp_get_max_threads();
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        bool has_value = i + 1 < argc;
+        if (!strcmp(arg, "-o") || !strcmp(arg, "--output")) {
+            if (!has_value) return bad_arg(arg, "expected a database path");
+            a->db = argv[++i];
+        } else if (!strcmp(arg, "--set")) {
+            if (!has_value) return bad_arg(arg, "expected path=value");
+            if (a->n_sets == MAX_SETS) return bad_arg(arg, "too many overrides");
+            a->sets[a->n_sets++] = argv[++i];
+        } else if (!strcmp(arg, "--threads")) {
+            if (!has_value || parse_threads(argv[++i], &a->threads))
+                return bad_arg("--threads", "expected an integer from 1 to 1024");
+        } else if (!strcmp(arg, "--quiet")) {
+            a->quiet = true;
+        } else if (arg[0] == '-' && arg[1]) {
+            return bad_arg(arg, "unknown option");
+        } else if (!a->scenario) {
+            a->scenario = arg;
+        } else {
+            return bad_arg(arg, "unexpected argument (one scenario per run)");
+        }
+    }
+    if (!a->scenario) return bad_arg("run", "expected a scenario file");
+    return 0;
+}
+
+/* mkdir -p of the folder holding `path`, so -o results/new/x.sqlite just works. */
+static int make_parent_dirs(const char *path)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return 0;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(dir, 0777) && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(dir, 0777) && errno != EEXIST ? -1 : 0;
+}
+
+static void print_summary(const fs_scenario *s, const char *db, const fs_run_summary *r)
+{
+    printf("fedsim: %s: %d rounds in %.2f virtual hours (wall %.1f s)\n", s->name, r->rounds,
+           (double)r->t_end / (double)FS_US_PER_H, r->wall_s);
+    printf("  test accuracy   %.4f after the first evaluation -> %.4f at the end\n",
+           r->first_accuracy, r->final_accuracy);
+    printf("  participations  %ld selected: %ld reported, %ld dropped, %ld late, %ld aborted\n",
+           r->selected, r->reported, r->dropped, r->late, r->aborted);
+    printf("  bytes moved     %.1f MB down, %.1f MB up\n", (double)r->bytes_down / 1e6,
+           (double)r->bytes_up / 1e6);
+    printf("  results         %s (run %lld)\n", db, (long long)r->run_id);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    run_args a;
+    int bad = parse_run_args(argc, argv, &a);
+    if (bad) return bad;
+    fs_err err;
+    fs_err_init(&err, a.scenario);
+    fs_scenario s;
+    int rc = fs_scn_load(a.scenario, a.sets, a.n_sets, &s, &err);
+    if (rc) goto out;
+    const char *db = a.db ? a.db : s.output.db;
+    fs_err_init(&err, NULL);
+    if (make_parent_dirs(db)) {
+        fs_err_add(&err, NULL, "%s: cannot create its folder: %s", db, strerror(errno));
+        rc = FS_EIO;
+        fs_scn_fini(&s);
+        goto out;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    fs_run_opts opts = {.db_path = db, .n_threads = a.threads,
+                        .progress = !a.quiet && isatty(STDERR_FILENO), .stop = &stop_requested};
+    fs_run_summary sum;
+    rc = fs_run_scenario(&s, &opts, &sum, &err);
+    if (rc == FS_OK) print_summary(&s, db, &sum);
+    if (rc == FS_EINTERRUPTED)
+        fs_err_add(&err, NULL, "interrupted after round %d; completed rounds are in %s",
+                   sum.rounds, db);
+    fs_scn_fini(&s);
+out:
+    if (rc) fs_err_print(&err, stderr);
+    return fs_exit_code(rc);
+}
+
+static int cmd_validate(int argc, char **argv)
+{
+    if (argc < 3) return bad_arg("validate", "expected at least one scenario file");
+    int worst = FS_OK;
+    for (int i = 2; i < argc; i++) {
+        fs_err err;
+        fs_err_init(&err, argv[i]);
+        fs_scenario s;
+        int rc = fs_scn_load(argv[i], NULL, 0, &s, &err);
+        if (rc) {
+            fs_err_print(&err, stderr);
+            if (worst == FS_OK || fs_exit_code(rc) > fs_exit_code(worst)) worst = rc;
+            continue;
+        }
+        printf("%s: ok\n", argv[i]);
+        fs_scn_fini(&s);
+    }
+    return fs_exit_code(worst);
+}
+
+int main(int argc, char **argv)
+{
+    gsl_set_error_handler_off();
+    openblas_set_num_threads(1);
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(help, stdout);
+        fputs("\n", stdout);
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("fedsim %s\n", FEDSIM_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "run")) return cmd_run(argc, argv);
+    if (!strcmp(cmd, "validate")) return cmd_validate(argc, argv);
+    return bad_arg(cmd, "unknown command");
+}

@@ -1,0 +1,83 @@
+/* fs_pop: population set-up and uniform selection among available clients. */
+#include "fs_pop.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_device.h"
+#include "fs_rng.h"
+
+static void draw_client(fs_client *c, const fs_scenario *s, gsl_rng *r)
+{
+    const typeof(s->devices) *d = &s->devices;
+    c->gflops = (float)fs_dist_draw(&d->gflops, r);
+    c->uplink_mbps = (float)fs_dist_draw(&d->uplink_mbps, r);
+    c->downlink_mbps = (float)fs_dist_draw(&d->downlink_mbps, r);
+    c->latency_ms = (float)fs_dist_draw(&d->latency_ms, r);
+    int8_t tz = 0;
+    if (d->availability == FS_AVAIL_DIURNAL && d->n_utc_offsets > 0)
+        tz = (int8_t)d->utc_offsets_h[gsl_rng_uniform_int(r, d->n_utc_offsets)];
+    c->avail = (fs_avail_state){.t_known = INT64_MIN, .utc_offset_h = tz, .online = 0};
+    c->t_busy_until = INT64_MIN;
+    c->consent = 1;
+}
+
+int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const size_t *n_test,
+                fs_err *err)
+{
+    memset(pop, 0, sizeof *pop);
+    size_t n = s->data.clients;
+    gsl_rng *r = fs_rng_new();
+    pop->clients = calloc(n, sizeof *pop->clients);
+    pop->perm = malloc(n * sizeof *pop->perm);
+    if (!r || !pop->clients || !pop->perm) goto nomem;
+    for (size_t i = 0; i < n; i++) {
+        fs_rng_reseed(r, s->seed, FS_RNG_DEVICE, i, FS_RNG_NONE);
+        draw_client(&pop->clients[i], s, r);
+        pop->clients[i].n_train = (uint32_t)n_train[i];
+        pop->clients[i].n_test = n_test ? (uint32_t)n_test[i] : 0;
+        pop->perm[i] = (uint32_t)i;
+    }
+    pop->n = n;
+    gsl_rng_free(r);
+    return FS_OK;
+nomem:
+    gsl_rng_free(r);
+    fs_pop_fini(pop);
+    fs_err_add(err, NULL, "out of memory creating %zu clients", n);
+    return FS_ENOMEM;
+}
+
+void fs_pop_fini(fs_pop *pop)
+{
+    free(pop->clients);
+    free(pop->perm);
+    memset(pop, 0, sizeof *pop);
+}
+
+static bool selectable(fs_pop *pop, const fs_avail *avail, uint32_t id, int64_t t, uint64_t seed,
+                       uint64_t pass, gsl_rng *r)
+{
+    fs_client *c = &pop->clients[id];
+    if (!c->consent || c->t_busy_until > t) return false;
+    fs_rng_reseed(r, seed, FS_RNG_AVAIL, id, pass);
+    return fs_avail_query(avail, &c->avail, t, r);
+}
+
+size_t fs_pop_select(fs_pop *pop, const fs_avail *avail, uint64_t seed, uint64_t pass,
+                     int64_t t, size_t want, gsl_rng *r_sel, gsl_rng *r_client,
+                     uint32_t *out_ids)
+{
+    /* The SELECT stream orders candidates; each candidate's availability comes from its own
+     * (client, pass) stream, so a client's answer does not depend on who was asked before it. */
+    fs_rng_reseed(r_sel, seed, FS_RNG_SELECT, FS_RNG_NONE, pass);
+    size_t found = 0;
+    for (size_t i = 0; i < pop->n && found < want; i++) {
+        size_t j = i + gsl_rng_uniform_int(r_sel, pop->n - i);
+        uint32_t id = pop->perm[j];
+        pop->perm[j] = pop->perm[i];
+        pop->perm[i] = id;
+        if (selectable(pop, avail, id, t, seed, pass, r_client)) out_ids[found++] = id;
+    }
+    return found;
+}

@@ -1,0 +1,46 @@
+/* fs_pop: the client population. Every client's device, link and availability state lives in
+ * one array of small fixed-size records (no per-client allocation), plus a permutation used for
+ * uniform selection. A client's data are referenced by its id into the world's partition; the
+ * population never touches data. Invariant: sizeof(fs_client) + 4 bytes per client. */
+#ifndef FS_POP_H
+#define FS_POP_H
+
+#include <gsl/gsl_rng.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs_avail.h"
+#include "fs_err.h"
+#include "fs_scn.h"
+
+typedef struct fs_client {
+    float gflops, uplink_mbps, downlink_mbps, latency_ms;
+    int64_t t_busy_until;  /* in a participation until then: not selectable */
+    fs_avail_state avail;
+    uint32_t n_train, n_test;
+    uint8_t consent;       /* 1 = may participate */
+} fs_client;
+
+typedef struct fs_pop {
+    size_t n;
+    fs_client *clients;
+    uint32_t *perm;        /* a permutation of 0..n-1, reshuffled in place by selection */
+} fs_pop;
+
+/* Draws every client's device from stream (seed, FS_RNG_DEVICE, client): independent of n and
+ * of the order clients are created. n_train/n_test give the clients' data sizes (n_test may be
+ * NULL). FS_ENOMEM on failure (pop left empty). */
+int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const size_t *n_test,
+                fs_err *err);
+void fs_pop_fini(fs_pop *pop);
+
+/* Selects up to `want` clients that are online at t, consenting and not busy, uniformly at
+ * random among them: a partial Fisher-Yates pass over the permutation queries candidates in
+ * random order until `want` are found or all were examined, so the cost is about
+ * want / online-share queries, not n. `pass` numbers the selection attempt (a fresh random
+ * stream per attempt; r_select and r_client are scratch generators). Returns how many were written to out_ids. */
+size_t fs_pop_select(fs_pop *pop, const fs_avail *avail, uint64_t seed, uint64_t pass,
+                     int64_t t, size_t want, gsl_rng *r_select, gsl_rng *r_client,
+                     uint32_t *out_ids);
+
+#endif

@@ -1,0 +1,149 @@
+/* fs_run: wiring of world, population, recorder and engine for one run. */
+#include "fs_run.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs_db.h"
+#include "fs_device.h"
+#include "fs_engine.h"
+#include "fs_pop.h"
+#include "fs_world.h"
+
+#ifndef FEDSIM_VERSION
+#define FEDSIM_VERSION "unknown"
+#endif
+
+typedef struct run_ctx {
+    const fs_scenario *s;
+    const fs_run_opts *opts;
+    fs_db *db;
+    int64_t run_id;
+    fs_run_summary *sum;
+    double wall_start;
+} run_ctx;
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void print_progress(const run_ctx *c, const fs_round_result *res)
+{
+    double elapsed = wall_now() - c->wall_start;
+    int done = res->row.round, total = c->s->server.rounds;
+    double eta = done ? elapsed / done * (total - done) : 0;
+    fprintf(stderr, "\rround %d/%d  virtual %.2f h  accuracy %.4f  wall %.0f s  ETA %.0f s   ",
+            done, total, (double)res->row.t_end / (double)FS_US_PER_H, res->accuracy, elapsed,
+            eta);
+    if (done == total) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static void tally(fs_run_summary *sum, const fs_round_result *res)
+{
+    const fs_db_round *r = &res->row;
+    sum->rounds = r->round;
+    sum->t_end = r->t_end;
+    sum->bytes_up += r->bytes_up;
+    sum->bytes_down += r->bytes_down;
+    sum->selected += r->selected;
+    sum->reported += r->reported;
+    sum->dropped += r->dropped;
+    sum->late += r->late;
+    sum->aborted += r->aborted;
+    if (res->n_evals && isnan(sum->first_accuracy)) sum->first_accuracy = res->accuracy;
+    sum->final_accuracy = res->accuracy;
+}
+
+static int on_round(void *ctx, const fs_round_result *res, fs_err *err)
+{
+    run_ctx *c = ctx;
+    const fs_db_part *parts = c->s->output.participation ? res->parts : NULL;
+    size_t n_parts = c->s->output.participation ? res->n_parts : 0;
+    int rc = fs_db_write_round(c->db, c->run_id, &res->row, parts, n_parts, res->evals,
+                               res->n_evals, err);
+    if (rc) return rc;
+    tally(c->sum, res);
+    if (c->opts->progress) print_progress(c, res);
+    return FS_OK;
+}
+
+static int write_clients(run_ctx *c, const fs_pop *pop, fs_err *err)
+{
+    fs_db_client *rows = calloc(pop->n ? pop->n : 1, sizeof *rows);
+    char (*segments)[16] = calloc(pop->n ? pop->n : 1, sizeof *segments);
+    if (!rows || !segments) {
+        free(rows);
+        free(segments);
+        fs_err_add(err, NULL, "out of memory recording %zu clients", pop->n);
+        return FS_ENOMEM;
+    }
+    bool diurnal = c->s->devices.availability == FS_AVAIL_DIURNAL;
+    for (size_t i = 0; i < pop->n; i++) {
+        const fs_client *cl = &pop->clients[i];
+        snprintf(segments[i], sizeof segments[i], "utc%+d", cl->avail.utc_offset_h);
+        rows[i] = (fs_db_client){.client_id = (uint32_t)i, .n_train = cl->n_train,
+                                 .n_test = cl->n_test, .segment = diurnal ? segments[i] : NULL,
+                                 .gflops = cl->gflops, .uplink_mbps = cl->uplink_mbps,
+                                 .downlink_mbps = cl->downlink_mbps,
+                                 .latency_ms = cl->latency_ms, .consent = cl->consent};
+    }
+    int rc = fs_db_write_clients(c->db, c->run_id, rows, pop->n, err);
+    free(rows);
+    free(segments);
+    return rc;
+}
+
+static int begin(run_ctx *c, const char *db_path, fs_err *err)
+{
+    int rc = fs_db_open(db_path, &c->db, err);
+    if (rc) return rc;
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    fs_db_run meta = {.name = c->s->name, .scenario_json = c->s->json, .seed = c->s->seed,
+                      .variant = "", .fedsim_version = FEDSIM_VERSION,
+                      .threads = c->opts->n_threads, .host = host};
+    return fs_db_begin_run(c->db, &meta, &c->run_id, err);
+}
+
+static const char *final_status(int rc)
+{
+    return rc == FS_OK ? "done" : rc == FS_EINTERRUPTED ? "interrupted" : "failed";
+}
+
+int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summary *out,
+                    fs_err *err)
+{
+    fs_world world;
+    fs_pop pop = {0};
+    run_ctx c = {.s = s, .opts = opts, .sum = out, .wall_start = wall_now()};
+    *out = (fs_run_summary){.first_accuracy = NAN, .final_accuracy = NAN};
+    int rc = fs_world_init(&world, s, err);
+    if (rc) return rc;
+    if ((rc = fs_pop_init(&pop, s, world.n_train, world.n_test, err))) goto done;
+    if ((rc = begin(&c, opts->db_path ? opts->db_path : s->output.db, err))) goto done;
+    out->run_id = c.run_id;
+    if (!(rc = write_clients(&c, &pop, err))) {
+        fs_engine_cfg cfg = {.scn = s, .world = &world, .pop = &pop, .n_threads = opts->n_threads,
+                             .on_round = on_round, .ctx = &c, .stop = opts->stop};
+        fs_engine_stats st;
+        rc = fs_engine_run(&cfg, NULL, &st, err);
+        out->events = st.events;
+    }
+    out->wall_s = wall_now() - c.wall_start;
+    if (opts->progress && rc) fputc('\n', stderr);
+    int rc2 = fs_db_finish_run(c.db, c.run_id, final_status(rc), out->wall_s, err);
+    if (!rc) rc = rc2;
+done:
+    fs_db_close(c.db);
+    fs_pop_fini(&pop);
+    fs_world_fini(&world);
+    return rc;
+}

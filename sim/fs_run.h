@@ -1,0 +1,36 @@
+/* fs_run: one run of a validated scenario, end to end: world (data, model), population, results
+ * database, engine, progress line and summary. Owns the order of side effects: data are loaded
+ * before the database is created, so a missing dataset leaves no file behind; once the run row
+ * exists it always ends with status done, failed or interrupted. */
+#ifndef FS_RUN_H
+#define FS_RUN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fs_err.h"
+#include "fs_scn.h"
+
+typedef struct fs_run_opts {
+    const char *db_path;           /* overrides output.db when not NULL */
+    int n_threads;                 /* >= 1 */
+    bool progress;                 /* progress line on stderr */
+    volatile sig_atomic_t *stop;   /* may be NULL */
+} fs_run_opts;
+
+typedef struct fs_run_summary {
+    int64_t run_id;
+    int rounds;
+    int64_t t_end;                 /* virtual microseconds */
+    double first_accuracy, final_accuracy;
+    int64_t bytes_up, bytes_down;
+    long selected, reported, dropped, late, aborted;
+    uint64_t events;
+    double wall_s;
+} fs_run_summary;
+
+int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summary *out,
+                    fs_err *err);
+
+#endif

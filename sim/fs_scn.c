@@ -1,0 +1,418 @@
+/* fs_scn: scenario loading. Owns the schema (the key tables below: every key, bound and default
+ * of a scenario lives here and only here; scenarios/README.md documents the same), the --set
+ * overrides, JSON syntax errors, the cross-field rules and the effective JSON. The generic walk
+ * over the tables is in fs_scn_walk.c. */
+#include "fs_scn_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the schema --------------------------------------------------------------------------- */
+
+#define F(m) .off = offsetof(fs_scenario, m), .size = sizeof(((fs_scenario *)0)->m)
+#define OBJ(keys) {keys, sizeof keys / sizeof keys[0]}
+#define POS (FS_SCN_LO | FS_SCN_LO_OPEN)                   /* > 0 */
+#define NONNEG FS_SCN_LO                                    /* >= 0 */
+#define RANGE (FS_SCN_LO | FS_SCN_HI)                       /* [lo, hi] */
+#define OPEN01 (POS | FS_SCN_HI | FS_SCN_HI_OPEN)           /* (lo, hi) */
+
+/* Index order matches enum fs_data_source (fs_scn_walk.c names sources with it too). */
+const char *const fs_scn_sources[] = {"fashion-mnist", "synthetic", NULL};
+static const char *const model_kinds[] = {"softmax", NULL};
+static const char *const server_modes[] = {"sync", NULL};
+static const char *const algorithms[] = {"fedavg", NULL};
+
+static const fs_scn_key dirichlet_keys[] = {
+    {.name = "alpha", .type = FS_SCN_NUM, .flags = FS_SCN_REQ | POS, F(data.dirichlet_alpha)},
+};
+static const fs_scn_obj dirichlet_obj = OBJ(dirichlet_keys);
+static const fs_scn_variant partition_variants[] = {
+    {"dirichlet", FS_PART_DIRICHLET, &dirichlet_obj},
+};
+static const fs_scn_union partition_union = {"iid", FS_PART_IID, partition_variants, 1,
+                                             "\"iid\" or {\"dirichlet\": {...}}"};
+
+static const fs_scn_key synthetic_keys[] = {
+    {.name = "alpha", .type = FS_SCN_NUM, .flags = NONNEG, .def = 1, F(data.synth_alpha)},
+    {.name = "beta", .type = FS_SCN_NUM, .flags = NONNEG, .def = 1, F(data.synth_beta)},
+    {.name = "max_samples_per_client", .type = FS_SCN_INT, .flags = NONNEG,
+     F(data.synth_max_per_client)},
+    {.name = "train_fraction", .type = FS_SCN_NUM, .flags = OPEN01, .hi = 1, .def = 0.9,
+     F(data.synth_train_fraction)},
+};
+static const fs_scn_obj synthetic_obj = OBJ(synthetic_keys);
+
+static const fs_scn_key data_keys[] = {
+    {.name = "source", .type = FS_SCN_ENUM, .flags = FS_SCN_REQ, .aux = fs_scn_sources,
+     F(data.source)},
+    {.name = "clients", .type = FS_SCN_INT, .flags = FS_SCN_REQ | RANGE, .lo = 1, .hi = 1e7,
+     F(data.clients)},
+    {.name = "path", .type = FS_SCN_STR, .flags = FS_SCN_FMNIST, .lo = 1, .hi = 511,
+     .def_str = "/usr/share/datasets/fashion-mnist", F(data.path)},
+    {.name = "train_samples", .type = FS_SCN_INT, .flags = FS_SCN_FMNIST | NONNEG,
+     F(data.train_samples)},
+    {.name = "test_samples", .type = FS_SCN_INT, .flags = FS_SCN_FMNIST | NONNEG,
+     F(data.test_samples)},
+    {.name = "partition", .type = FS_SCN_UNION, .flags = FS_SCN_FMNIST, .def = FS_PART_IID,
+     .aux = &partition_union, .na_note = " (its clients are natural)", F(data.partition)},
+    {.name = "synthetic", .type = FS_SCN_OBJ, .flags = FS_SCN_SYNTH, .aux = &synthetic_obj},
+};
+
+static const fs_scn_key model_keys[] = {
+    {.name = "kind", .type = FS_SCN_ENUM, .def = FS_MODEL_SOFTMAX, .aux = model_kinds,
+     F(model.kind)},
+};
+
+static const fs_scn_key train_keys[] = {
+    {.name = "epochs", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 1000, .def = 1,
+     F(train.epochs)},
+    {.name = "batch_size", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 65536, .def = 10,
+     F(train.batch_size)},
+    {.name = "lr", .type = FS_SCN_NUM, .flags = POS | FS_SCN_HI, .hi = 100, .def = 0.1,
+     F(train.lr)},
+};
+
+static const fs_scn_key server_keys[] = {
+    {.name = "mode", .type = FS_SCN_ENUM, .def = FS_SERVER_SYNC, .aux = server_modes,
+     F(server.mode)},
+    {.name = "algorithm", .type = FS_SCN_ENUM, .def = FS_ALG_FEDAVG, .aux = algorithms,
+     F(server.algorithm)},
+    {.name = "rounds", .type = FS_SCN_INT, .flags = FS_SCN_REQ | RANGE, .lo = 1, .hi = 1e7,
+     F(server.rounds)},
+    {.name = "clients_per_round", .type = FS_SCN_INT, .flags = FS_SCN_REQ | FS_SCN_LO, .lo = 1,
+     F(server.clients_per_round)},
+    {.name = "over_selection", .type = FS_SCN_NUM, .flags = RANGE, .lo = 1, .hi = 10, .def = 1.3,
+     F(server.over_selection)},
+    {.name = "deadline_s", .type = FS_SCN_NUM, .flags = POS, .def = 600, F(server.deadline_s)},
+    {.name = "retry_s", .type = FS_SCN_NUM, .flags = POS, .def = 60, F(server.retry_s)},
+    {.name = "round_interval_s", .type = FS_SCN_NUM, .flags = NONNEG,
+     F(server.round_interval_s)},
+    {.name = "max_virtual_hours", .type = FS_SCN_NUM, .flags = NONNEG,
+     F(server.max_virtual_hours)},
+};
+
+static const fs_scn_key markov_keys[] = {
+    {.name = "mean_on_min", .type = FS_SCN_NUM, .flags = FS_SCN_REQ | POS,
+     F(devices.mean_on_min)},
+    {.name = "mean_off_min", .type = FS_SCN_NUM, .flags = FS_SCN_REQ | POS,
+     F(devices.mean_off_min)},
+};
+static const fs_scn_key diurnal_keys[] = {
+    {.name = "peak_hour", .type = FS_SCN_NUM, .flags = RANGE | FS_SCN_HI_OPEN, .hi = 24,
+     .def = 21, F(devices.peak_hour)},
+    {.name = "min_share", .type = FS_SCN_NUM, .flags = OPEN01, .hi = 1, .def = 0.05,
+     F(devices.min_share)},
+    {.name = "max_share", .type = FS_SCN_NUM, .flags = OPEN01, .hi = 1, .def = 0.4,
+     F(devices.max_share)},
+    {.name = "mean_session_min", .type = FS_SCN_NUM, .flags = POS, .def = 30,
+     F(devices.mean_session_min)},
+    {.name = "utc_offsets_h", .type = FS_SCN_INT_ARRAY, .flags = RANGE, .lo = -12, .hi = 14,
+     .def = 0, F(devices.utc_offsets_h), .off2 = offsetof(fs_scenario, devices.n_utc_offsets)},
+};
+static const fs_scn_obj markov_obj = OBJ(markov_keys);
+static const fs_scn_obj diurnal_obj = OBJ(diurnal_keys);
+static const fs_scn_variant avail_variants[] = {
+    {"markov", FS_AVAIL_MARKOV, &markov_obj},
+    {"diurnal", FS_AVAIL_DIURNAL, &diurnal_obj},
+};
+static const fs_scn_union avail_union = {
+    "always", FS_AVAIL_ALWAYS, avail_variants, 2,
+    "\"always\", {\"markov\": {...}} or {\"diurnal\": {...}}"};
+
+static const fs_dist def_gflops = {FS_DIST_LOGNORMAL, 1, 0.6};
+static const fs_dist def_uplink = {FS_DIST_LOGNORMAL, 1.5, 0.8};
+static const fs_dist def_downlink = {FS_DIST_LOGNORMAL, 3, 0.8};
+static const fs_dist def_latency = {FS_DIST_CONST, 80, 0};
+
+static const fs_scn_key devices_keys[] = {
+    {.name = "gflops", .type = FS_SCN_DIST, .flags = POS, .aux = &def_gflops,
+     F(devices.gflops)},
+    {.name = "uplink_mbps", .type = FS_SCN_DIST, .flags = POS, .aux = &def_uplink,
+     F(devices.uplink_mbps)},
+    {.name = "downlink_mbps", .type = FS_SCN_DIST, .flags = POS, .aux = &def_downlink,
+     F(devices.downlink_mbps)},
+    {.name = "latency_ms", .type = FS_SCN_DIST, .flags = NONNEG, .aux = &def_latency,
+     F(devices.latency_ms)},
+    {.name = "failure_prob", .type = FS_SCN_NUM, .flags = RANGE | FS_SCN_HI_OPEN, .hi = 1,
+     F(devices.failure_prob)},
+    {.name = "availability", .type = FS_SCN_UNION, .def = FS_AVAIL_ALWAYS, .aux = &avail_union,
+     F(devices.availability)},
+};
+
+static const fs_scn_key eval_keys[] = {
+    {.name = "every_rounds", .type = FS_SCN_INT, .flags = FS_SCN_LO, .lo = 1, .def = 1,
+     F(eval.every_rounds)},
+};
+
+static const fs_scn_key output_keys[] = {
+    /* No default here: "results/<name>.sqlite" is filled in once the name is known. */
+    {.name = "db", .type = FS_SCN_STR, .lo = 1, .hi = 511, F(output.db)},
+    {.name = "participation", .type = FS_SCN_BOOL, .def = 1, F(output.participation)},
+};
+
+static const fs_scn_obj data_obj = OBJ(data_keys), model_obj = OBJ(model_keys),
+                        train_obj = OBJ(train_keys), server_obj = OBJ(server_keys),
+                        devices_obj = OBJ(devices_keys), eval_obj = OBJ(eval_keys),
+                        output_obj = OBJ(output_keys);
+
+static const fs_scn_key top_keys[] = {
+    {.name = "name", .type = FS_SCN_STR, .flags = FS_SCN_REQ | FS_SCN_IDENT, .lo = 1, .hi = 100,
+     F(name)},
+    {.name = "description", .type = FS_SCN_KEEP},
+    {.name = "seed", .type = FS_SCN_INT, .flags = RANGE, .hi = FS_SCN_INT_LIMIT, .def = 1,
+     F(seed)},
+    {.name = "data", .type = FS_SCN_OBJ, .flags = FS_SCN_REQ, .aux = &data_obj},
+    {.name = "model", .type = FS_SCN_OBJ, .aux = &model_obj},
+    {.name = "train", .type = FS_SCN_OBJ, .aux = &train_obj},
+    {.name = "server", .type = FS_SCN_OBJ, .flags = FS_SCN_REQ, .aux = &server_obj},
+    {.name = "devices", .type = FS_SCN_OBJ, .aux = &devices_obj},
+    {.name = "eval", .type = FS_SCN_OBJ, .aux = &eval_obj},
+    {.name = "output", .type = FS_SCN_OBJ, .aux = &output_obj},
+};
+static const fs_scn_obj top_obj = OBJ(top_keys);
+
+/* ---- cross-field rules -------------------------------------------------------------------- */
+
+#define GOOD(m) (c->good[offsetof(fs_scenario, m)])
+
+/* Each rule runs only when the fields it compares passed their own checks. */
+static void check_cross(fs_scn_ctx *c)
+{
+    fs_scenario *s = c->s;
+    char a[32], b[32];
+    if (GOOD(devices.availability) && s->devices.availability == FS_AVAIL_DIURNAL &&
+        s->devices.min_share > s->devices.max_share) {
+        fs_scn_fmt_num(s->devices.max_share, a, sizeof a);
+        fs_scn_fmt_num(s->devices.min_share, b, sizeof b);
+        fs_scn_bad(c, "devices.availability.diurnal.min_share",
+                   "expected number <= max_share (%s), found %s", a, b);
+    }
+    if (GOOD(data.clients) && GOOD(server.clients_per_round) &&
+        s->server.clients_per_round > s->data.clients)
+        fs_scn_bad(c, "server.clients_per_round", "expected integer <= data.clients (%zu), found %zu",
+                   s->data.clients, s->server.clients_per_round);
+    if (GOOD(data.source) && s->data.source == FS_SRC_FASHION_MNIST && GOOD(data.clients) &&
+        GOOD(data.train_samples) && s->data.train_samples != 0 &&
+        s->data.train_samples < s->data.clients)
+        fs_scn_bad(c, "data.train_samples",
+                   "expected 0 (all) or integer >= data.clients (%zu), found %zu", s->data.clients,
+                   s->data.train_samples);
+    if (GOOD(name) && s->output.db[0] == '\0')
+        snprintf(s->output.db, sizeof s->output.db, "results/%s.sqlite", s->name);
+}
+
+/* ---- --set overrides ---------------------------------------------------------------------- */
+
+/* --set problems are not in the file: their messages name "--set" instead. */
+static void set_bad(fs_scn_ctx *c, const char *set, bool too_long)
+{
+    const char *file = c->err ? c->err->file : NULL;
+    if (c->err) c->err->file = NULL;
+    if (too_long)
+        fs_scn_bad(c, "--set", "expected a json.path of at most %d characters, found \"%.40s...\"",
+                   FS_SCN_PATH_LEN - 1, set);
+    else
+        fs_scn_bad(c, "--set", "expected json.path=value, found \"%.100s\"", set);
+    if (c->err) c->err->file = file;
+}
+
+/* Puts `item` (owned) under `key` in obj, replacing what was there. */
+static cJSON *put(cJSON *obj, const char *key, cJSON *item)
+{
+    if (!item) return NULL;
+    /* ReplaceItemInObject, unlike ReplaceItemViaPointer, gives the new item its key. */
+    bool ok = cJSON_GetObjectItemCaseSensitive(obj, key)
+                  ? cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item)
+                  : cJSON_AddItemToObject(obj, key, item);
+    if (!ok) cJSON_Delete(item);
+    return ok ? item : NULL;
+}
+
+/* Applies "a.b.c=value": objects along the path are created (a non-object in the way is
+ * replaced), the value is JSON or else a string. */
+static int apply_set(fs_scn_ctx *c, cJSON *root, const char *set)
+{
+    const char *eq = strchr(set, '=');
+    char path[FS_SCN_PATH_LEN];
+    size_t len = eq ? (size_t)(eq - set) : 0;
+    if (len == 0 || len >= sizeof path) {
+        set_bad(c, set, len >= sizeof path);
+        return FS_OK;
+    }
+    memcpy(path, set, len);
+    path[len] = '\0';
+    if (path[0] == '.' || path[len - 1] == '.' || strstr(path, "..")) {
+        set_bad(c, set, false);
+        return FS_OK;
+    }
+    cJSON *node = root;
+    char *key = path;
+    for (char *dot; (dot = strchr(key, '.')); key = dot + 1) {
+        *dot = '\0';
+        cJSON *next = cJSON_GetObjectItemCaseSensitive(node, key);
+        if (!cJSON_IsObject(next)) next = put(node, key, cJSON_CreateObject());
+        if (!next) return FS_ENOMEM;
+        node = next;
+    }
+    const char *end = NULL;
+    cJSON *value = cJSON_ParseWithOpts(eq + 1, &end, 1);
+    if (!value) value = cJSON_CreateString(eq + 1);
+    return put(node, key, value) ? FS_OK : FS_ENOMEM;
+}
+
+/* ---- syntax errors ------------------------------------------------------------------------ */
+
+/* A few characters at the error, or just before it when its line ends there; "" when none. */
+static void near_text(const char *text, size_t pos, char *buf, size_t n)
+{
+    size_t from = pos, to = pos;
+    while (text[to] && text[to] != '\n' && to - pos < 12) to++;
+    if (to == pos)
+        while (from > 0 && text[from - 1] != '\n' && pos - from < 12) from--;
+    size_t j = 0;
+    for (size_t i = from; i < to && j + 1 < n; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        buf[j++] = ch == '\t' ? ' ' : ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+    }
+    buf[j] = '\0';
+}
+
+static void syntax_error(fs_scn_ctx *c, const char *text, size_t pos)
+{
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < pos; i++) {
+        if (text[i] == '\n') line++, col = 1;
+        else col++;
+    }
+    char near[32], what[48];
+    near_text(text, pos, near, sizeof near);
+    if (near[0]) snprintf(what, sizeof what, "near '%s'", near);
+    else snprintf(what, sizeof what, "at end of %s", text[pos] ? "line" : "file");
+    /* The position joins the file name, so the prefix is built here rather than by fs_err. */
+    const char *file = c->err ? c->err->file : NULL;
+    if (c->err) c->err->file = NULL;
+    fs_scn_bad(c, NULL, "%s:%zu:%zu: invalid JSON %s", file ? file : "<input>", line, col, what);
+    if (c->err) c->err->file = file;
+}
+
+static bool is_blank(const char *text)
+{
+    return text[strspn(text, " \t\r\n")] == '\0';
+}
+
+/* ---- loading ------------------------------------------------------------------------------ */
+
+static int emit_json(fs_scn_ctx *c, const cJSON *root)
+{
+    cJSON *eff = fs_scn_emit(c, &top_obj, c->s, root);
+    if (!eff) return FS_ENOMEM;
+    c->s->json = cJSON_Print(eff);
+    cJSON_Delete(eff);
+    return c->s->json ? FS_OK : FS_ENOMEM;
+}
+
+/* Parses text whose length is known, so a NUL byte inside is a syntax error too. */
+static int parse_n(const char *text, size_t len, const char *const *sets, size_t n_sets,
+                   fs_scenario *out, fs_err *err)
+{
+    memset(out, 0, sizeof *out);
+    fs_scn_ctx *c = calloc(1, sizeof *c);
+    if (!c) return FS_ENOMEM;
+    c->err = err;
+    c->s = out;
+    int rc = FS_ESCENARIO;
+    const char *end = NULL;
+    cJSON *root = NULL;
+    if (is_blank(text)) {
+        fs_scn_bad(c, NULL, "expected a JSON object, found an empty file");
+        goto fail;
+    }
+    root = cJSON_ParseWithOpts(text, &end, 1);
+    if (!root || strlen(text) != len) {
+        syntax_error(c, text, root || !end ? strlen(text) : (size_t)(end - text));
+        goto fail;
+    }
+    if (!cJSON_IsObject(root)) {
+        char got[96];
+        fs_scn_render(root, got, sizeof got);
+        fs_scn_bad(c, NULL, "expected a JSON object, found %s", got);
+        goto fail;
+    }
+    for (size_t i = 0; i < n_sets; i++)
+        if ((rc = apply_set(c, root, sets[i])) != FS_OK) goto fail;
+    fs_scn_walk(c, root, "", &top_obj, out);
+    check_cross(c);
+    rc = c->n_bad ? FS_ESCENARIO : emit_json(c, root);
+fail:
+    if (rc == FS_ENOMEM) fs_err_add(err, NULL, "out of memory while reading the scenario");
+    if (rc != FS_OK) fs_scn_fini(out);
+    cJSON_Delete(root);
+    free(c);
+    return rc;
+}
+
+int fs_scn_parse(const char *text, const char *const *sets, size_t n_sets, fs_scenario *out,
+                 fs_err *err)
+{
+    return parse_n(text, strlen(text), sets, n_sets, out, err);
+}
+
+/* Reads a whole file (or pipe) into a NUL-terminated buffer the caller frees. */
+static int read_all(const char *path, char **out_text, size_t *out_len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return errno ? errno : EIO;
+    size_t len = 0, cap = 4096;
+    char *text = malloc(cap);
+    int e = 0;
+    while (text && !e) {
+        len += fread(text + len, 1, cap - len - 1, f);
+        if (ferror(f)) e = errno ? errno : EIO;
+        else if (feof(f)) break;
+        else if (len + 1 == cap) {
+            char *bigger = realloc(text, cap *= 2);
+            if (!bigger) free(text);
+            text = bigger;
+        }
+    }
+    fclose(f);
+    if (!text) return ENOMEM;
+    if (e) {
+        free(text);
+        return e;
+    }
+    text[len] = '\0';
+    *out_text = text;
+    *out_len = len;
+    return 0;
+}
+
+int fs_scn_load(const char *path, const char *const *sets, size_t n_sets, fs_scenario *out,
+                fs_err *err)
+{
+    memset(out, 0, sizeof *out);
+    char *text = NULL;
+    size_t len = 0;
+    errno = 0;
+    int e = read_all(path, &text, &len);
+    if (e == ENOMEM) {
+        fs_err_add(err, NULL, "out of memory while reading the scenario");
+        return FS_ENOMEM;
+    }
+    if (e) {
+        fs_err_add(err, NULL, "cannot read: %s", strerror(e));
+        return FS_EIO;
+    }
+    int rc = parse_n(text, len, sets, n_sets, out, err);
+    free(text);
+    return rc;
+}
+
+void fs_scn_fini(fs_scenario *s)
+{
+    if (!s) return;
+    cJSON_free(s->json);
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,108 @@
+/* fs_scn: scenario files. Parses a scenario JSON file (with cJSON), applies --set overrides and
+ * validates everything into a typed fs_scenario before any other file is opened. Every problem
+ * is reported at once, each naming the file and JSON path, what was expected and what was found;
+ * unknown keys are errors that suggest the nearest valid key. Defaults live here and only here. */
+#ifndef FS_SCN_H
+#define FS_SCN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs_err.h"
+
+/* A scalar drawn per client: a constant, lognormal(mu, sigma) of the natural log, or
+ * uniform(min, max). JSON: 12.5 | {"lognormal": {"mu": 1, "sigma": 0.6}} |
+ * {"uniform": {"min": 1, "max": 4}}. */
+enum fs_dist_kind { FS_DIST_CONST, FS_DIST_LOGNORMAL, FS_DIST_UNIFORM };
+typedef struct fs_dist {
+    enum fs_dist_kind kind;
+    double a; /* const value | mu | min */
+    double b; /* unused | sigma | max */
+} fs_dist;
+
+enum fs_data_source { FS_SRC_FASHION_MNIST, FS_SRC_SYNTHETIC };
+enum fs_partition_kind { FS_PART_IID, FS_PART_DIRICHLET };
+enum fs_avail_kind { FS_AVAIL_ALWAYS, FS_AVAIL_MARKOV, FS_AVAIL_DIURNAL };
+enum fs_model_kind { FS_MODEL_SOFTMAX };
+enum fs_server_mode { FS_SERVER_SYNC };
+enum fs_algorithm { FS_ALG_FEDAVG };
+
+#define FS_SCN_MAX_OFFSETS 48
+
+typedef struct fs_scenario {
+    char name[128];
+    uint64_t seed;
+
+    struct {
+        enum fs_data_source source;
+        size_t clients;
+        char path[512];        /* fashion-mnist: folder with the four IDX .gz files */
+        size_t train_samples;  /* fashion-mnist: keep first N training images, 0 = all */
+        size_t test_samples;   /* fashion-mnist: keep first N test images, 0 = all */
+        enum fs_partition_kind partition;
+        double dirichlet_alpha;
+        double synth_alpha, synth_beta;   /* synthetic */
+        size_t synth_max_per_client;      /* synthetic, 0 = no cap */
+        double synth_train_fraction;      /* synthetic */
+    } data;
+
+    struct {
+        enum fs_model_kind kind;
+    } model;
+
+    struct {
+        int epochs;
+        size_t batch_size;
+        double lr;
+    } train;
+
+    struct {
+        enum fs_server_mode mode;
+        enum fs_algorithm algorithm;
+        int rounds;
+        size_t clients_per_round;
+        double over_selection;     /* >= 1: select ceil(clients_per_round * over_selection) */
+        double deadline_s;         /* round closes at this virtual duration at the latest */
+        double retry_s;            /* wait when nobody is available */
+        double round_interval_s;   /* pace steering: rounds start at least this far apart */
+        double max_virtual_hours;  /* stop the campaign at this virtual time (0 = no limit) */
+    } server;
+
+    struct {
+        fs_dist gflops, uplink_mbps, downlink_mbps, latency_ms;
+        double failure_prob;       /* per participation */
+        enum fs_avail_kind availability;
+        double mean_on_min, mean_off_min;              /* markov */
+        double peak_hour, min_share, max_share;        /* diurnal */
+        double mean_session_min;                       /* diurnal */
+        int utc_offsets_h[FS_SCN_MAX_OFFSETS];         /* diurnal: drawn uniformly per client */
+        size_t n_utc_offsets;
+    } devices;
+
+    struct {
+        int every_rounds;
+    } eval;
+
+    struct {
+        char db[512];
+        bool participation;
+    } output;
+
+    char *json; /* the effective scenario (file + overrides + defaults filled in), owned */
+} fs_scenario;
+
+/* Loads, overrides and validates. `sets` are "json.path=value" strings (value parsed as JSON,
+ * or taken as a string when it is not valid JSON). On any error returns FS_ESCENARIO (FS_EIO when
+ * the file cannot be read, FS_ENOMEM) with every message in err, and `out` holds nothing to free.
+ * err->file should be the scenario path as the user gave it. */
+int fs_scn_load(const char *path, const char *const *sets, size_t n_sets, fs_scenario *out,
+                fs_err *err);
+
+/* Same, from text in memory (err->file names it in messages). */
+int fs_scn_parse(const char *text, const char *const *sets, size_t n_sets, fs_scenario *out,
+                 fs_err *err);
+
+void fs_scn_fini(fs_scenario *s);
+
+#endif

@@ -1,0 +1,27 @@
+/* fs_world: the data side of a scenario. Loads or generates the dataset named by the scenario,
+ * partitions it over the clients and builds the model, so the engine sees only "client c owns
+ * these training rows" and "evaluate on this test set". Owns all data memory of a run. */
+#ifndef FS_WORLD_H
+#define FS_WORLD_H
+
+#include "fs_data.h"
+#include "fs_model.h"
+#include "fs_scn.h"
+
+typedef struct fs_world {
+    fs_dataset train, test;
+    fs_partition train_part;  /* one slice of train rows per client */
+    fs_partition test_part;   /* per-client test rows (synthetic); n_clients = 0 when none */
+    size_t *n_train, *n_test; /* per-client sizes, n_test all 0 without per-client test data */
+    fs_model *model;
+} fs_world;
+
+/* FS_EIO when a data file is missing or corrupt, FS_ESCENARIO when the data cannot be
+ * partitioned as asked, FS_ENOMEM. On failure the world holds nothing. */
+int fs_world_init(fs_world *w, const fs_scenario *s, fs_err *err);
+void fs_world_fini(fs_world *w);
+
+/* Bytes of a model (or of an update) on the wire: float32 per parameter. */
+double fs_world_model_bytes(const fs_world *w);
+
+#endif

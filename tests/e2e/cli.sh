@@ -1,0 +1,24 @@
+#!/bin/bash
+# cli.sh FEDSIM SCENARIO: command-line errors are clear, exit with the documented codes and
+# create no database.
+source "$(dirname "$0")/lib.sh"
+expect() { # expect CODE PATTERN -- command...
+    local code=$1 pattern=$2; shift 3
+    set +e; "$@" >"$WORK/out" 2>"$WORK/err"; local got=$?; set -e
+    [ $got -eq "$code" ] || { cat "$WORK/err"; fail "'$*' exited $got, expected $code"; }
+    grep -q -- "$pattern" "$WORK/err" "$WORK/out" || { cat "$WORK/err"; fail "'$*': no '$pattern'"; }
+}
+F=$1 S=$2
+expect 0 "usage: fedsim run" -- "$F" --help
+expect 0 "^fedsim [0-9]" -- "$F" --version
+expect 2 "unknown command" -- "$F" frobnicate
+expect 2 "unknown option" -- "$F" run "$S" --bogus
+expect 2 "expected an integer from 1 to 1024" -- "$F" run "$S" --threads 0
+expect 2 "expected a scenario file" -- "$F" run
+expect 2 "server.rounds: expected integer" -- "$F" run "$S" --set server.rounds=-1 -o "$WORK/x.sqlite"
+[ ! -e "$WORK/x.sqlite" ] || fail "a database was created for a bad scenario"
+expect 3 "cannot read" -- "$F" run "$WORK/missing.json"
+expect 3 "x.sqlite" -- "$F" run "$S" -o /proc/x.sqlite --set server.rounds=1
+expect 3 "train-images" -- "$F" run "$S" --set data.path="$WORK/nodata" -o "$WORK/y.sqlite"
+[ ! -e "$WORK/y.sqlite" ] || fail "a database was created although the data were missing"
+echo "all command-line error cases behave"

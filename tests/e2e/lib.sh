@@ -1,0 +1,5 @@
+# Shared helpers of the end-to-end test scripts (sourced).
+set -euo pipefail
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -1,0 +1,211 @@
+/* Tests of the synchronous engine: exact participation timelines, deadline and over-selection
+ * outcomes, dropouts, pacing, and identical results for any thread count. */
+#include <math.h>
+#include <string.h>
+
+#include "fs_device.h"
+#include "fs_engine.h"
+#include "fs_test.h"
+#include "fs_test_scn.h"
+
+#define MAX_ROUNDS 64
+#define MAX_PARTS 4096
+
+typedef struct capture {
+    fs_db_round rounds[MAX_ROUNDS];
+    fs_db_part parts[MAX_PARTS];
+    int part_round[MAX_PARTS];
+    size_t n_rounds, n_parts;
+    double accuracy[MAX_ROUNDS];
+} capture;
+
+static int collect(void *ctx, const fs_round_result *res, fs_err *err)
+{
+    capture *c = ctx;
+    ck_assert_uint_lt(c->n_rounds, MAX_ROUNDS);
+    c->accuracy[c->n_rounds] = res->accuracy;
+    c->rounds[c->n_rounds++] = res->row;
+    for (size_t i = 0; i < res->n_parts; i++) {
+        ck_assert_uint_lt(c->n_parts, MAX_PARTS);
+        c->part_round[c->n_parts] = res->row.round;
+        c->parts[c->n_parts++] = res->parts[i];
+    }
+    return FS_OK;
+}
+
+/* Runs a scenario text through the engine into *cap; returns the final model (caller frees). */
+static double *run(const char *text, int threads, capture *cap)
+{
+    fs_scenario s;
+    fs_world w;
+    fs_pop pop;
+    fs_test_scenario(text, &s);
+    fs_test_world(&s, &w);
+    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL), FS_OK);
+    memset(cap, 0, sizeof *cap);
+    double *out = calloc(w.model->n_params, sizeof *out);
+    fs_engine_cfg cfg = {.scn = &s, .world = &w, .pop = &pop, .n_threads = threads,
+                         .on_round = collect, .ctx = cap};
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int rc = fs_engine_run(&cfg, out, NULL, &err);
+    if (rc) fs_err_print(&err, stderr);
+    ck_assert_int_eq(rc, FS_OK);
+    fs_pop_fini(&pop);
+    fs_world_fini(&w);
+    fs_scn_fini(&s);
+    return out;
+}
+
+#define SYNTH(clients, extra) \
+    "{\"name\":\"t\",\"seed\":3,\"data\":{\"source\":\"synthetic\",\"clients\":" #clients "," \
+    "\"synthetic\":{\"max_samples_per_client\":200}}," extra "}"
+
+START_TEST(engine_timeline_matches_time_model)
+{
+    /* one client, constant device: every stage time follows from the time model exactly */
+    capture *cap = malloc(sizeof *cap);
+    free(run(SYNTH(1, "\"train\":{\"epochs\":1,\"batch_size\":10},"
+                      "\"server\":{\"rounds\":2,\"clients_per_round\":1,\"over_selection\":1,"
+                      "\"deadline_s\":1000,\"round_interval_s\":0},"
+                      "\"devices\":{\"gflops\":0.001,\"uplink_mbps\":1,\"downlink_mbps\":4,"
+                      "\"latency_ms\":50}"),
+             1, cap));
+    ck_assert_uint_eq(cap->n_parts, 2);
+    const fs_db_part *p = &cap->parts[0];
+    double bytes = 4.0 * (60 * 10 + 10); /* softmax 60 features x 10 classes + biases, float32 */
+    int64_t t_dl = 50000 + llround(bytes * 8 / 4);
+    int64_t t_tr = t_dl + llround(3.0 * p->n_samples * 2 * 60 * 10 / (0.001 * 1e3));
+    int64_t t_rep = t_tr + 50000 + llround(bytes * 8 / 1);
+    ck_assert_str_eq(p->outcome, "reported");
+    ck_assert_int_eq(p->t_selected, 0);
+    ck_assert_int_eq(p->t_downloaded, t_dl);
+    ck_assert_int_eq(p->t_trained, t_tr);
+    ck_assert_int_eq(p->t_reported, t_rep);
+    ck_assert_int_eq(p->bytes_down, (int64_t)bytes);
+    ck_assert_int_eq(p->bytes_up, (int64_t)bytes);
+    ck_assert_int_eq(cap->rounds[0].t_end, t_rep);
+    /* the second round starts when the first closed */
+    ck_assert_int_eq(cap->rounds[1].t_start, t_rep);
+    ck_assert_int_eq(cap->parts[1].t_selected, t_rep);
+    free(cap);
+}
+END_TEST
+
+START_TEST(engine_deadline_makes_clients_late)
+{
+    capture *cap = malloc(sizeof *cap);
+    free(run(SYNTH(20, "\"server\":{\"rounds\":3,\"clients_per_round\":5,\"deadline_s\":0.01},"
+                       "\"devices\":{\"latency_ms\":100}"),
+             2, cap));
+    for (size_t r = 0; r < cap->n_rounds; r++) {
+        ck_assert_int_eq(cap->rounds[r].reported, 0);
+        ck_assert_int_eq(cap->rounds[r].late, cap->rounds[r].selected);
+        ck_assert_int_eq(cap->rounds[r].t_end - cap->rounds[r].t_start, 10000);
+        ck_assert(isnan(cap->rounds[r].train_loss));
+    }
+    for (size_t i = 0; i < cap->n_parts; i++) {
+        ck_assert_str_eq(cap->parts[i].outcome, "late");
+        ck_assert_int_eq(cap->parts[i].t_downloaded, -1);
+        ck_assert_int_eq(cap->parts[i].bytes_down, 0); /* still in latency */
+    }
+    free(cap);
+}
+END_TEST
+
+START_TEST(engine_over_selection_aggregates_first_reports)
+{
+    capture *cap = malloc(sizeof *cap);
+    free(run(SYNTH(40, "\"server\":{\"rounds\":4,\"clients_per_round\":5,\"over_selection\":2,"
+                       "\"deadline_s\":1e5}"),
+             2, cap));
+    for (size_t r = 0; r < cap->n_rounds; r++) {
+        const fs_db_round *row = &cap->rounds[r];
+        ck_assert_int_eq(row->selected, 10);
+        ck_assert_int_eq(row->reported, 5);
+        ck_assert_int_eq(row->aborted, 5);
+        int64_t last_report = -1;
+        for (size_t i = 0; i < cap->n_parts; i++) {
+            if (cap->part_round[i] != row->round) continue;
+            const fs_db_part *p = &cap->parts[i];
+            if (!strcmp(p->outcome, "reported")) {
+                ck_assert_int_le(p->t_reported, row->t_end);
+                if (p->t_reported > last_report) last_report = p->t_reported;
+            } else {
+                ck_assert_str_eq(p->outcome, "aborted");
+                ck_assert_int_eq(p->t_reported, -1);
+            }
+        }
+        ck_assert_int_eq(last_report, row->t_end); /* closed at the 5th report */
+    }
+    free(cap);
+}
+END_TEST
+
+START_TEST(engine_counts_dropouts_and_conserves_participants)
+{
+    capture *cap = malloc(sizeof *cap);
+    free(run(SYNTH(200, "\"server\":{\"rounds\":10,\"clients_per_round\":20,\"deadline_s\":120,"
+                        "\"round_interval_s\":600},"
+                        "\"devices\":{\"failure_prob\":0.3,\"availability\":{\"markov\":"
+                        "{\"mean_on_min\":0.05,\"mean_off_min\":0.05}}}"),
+             2, cap));
+    int dropped = 0;
+    for (size_t r = 0; r < cap->n_rounds; r++) {
+        const fs_db_round *row = &cap->rounds[r];
+        ck_assert_int_eq(row->reported + row->dropped + row->late + row->aborted, row->selected);
+        dropped += row->dropped;
+        if (r > 0) ck_assert_int_eq(row->t_start, cap->rounds[r - 1].t_start + 600000000);
+    }
+    ck_assert_int_gt(dropped, 10);
+    for (size_t i = 0; i < cap->n_parts; i++) {
+        const fs_db_part *p = &cap->parts[i];
+        if (strcmp(p->outcome, "dropped")) continue;
+        ck_assert_int_eq(p->t_reported, -1);
+        ck_assert(p->bytes_down <= 4 * 610);
+    }
+    free(cap);
+}
+END_TEST
+
+START_TEST(engine_identical_with_1_and_2_threads)
+{
+    const char *text = SYNTH(300, "\"server\":{\"rounds\":8,\"clients_per_round\":30},"
+                                  "\"devices\":{\"failure_prob\":0.1,\"availability\":"
+                                  "{\"diurnal\":{\"utc_offsets_h\":[0,5]}}}");
+    capture *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    double *wa = run(text, 1, a), *wb = run(text, 2, b);
+    ck_assert_mem_eq(wa, wb, (60 * 10 + 10) * sizeof *wa);
+    ck_assert_uint_eq(a->n_parts, b->n_parts);
+    for (size_t r = 0; r < a->n_rounds; r++) {
+        a->rounds[r].wall_s = b->rounds[r].wall_s = 0;
+        ck_assert_mem_eq(&a->rounds[r], &b->rounds[r], sizeof a->rounds[r]);
+        ck_assert(a->accuracy[r] == b->accuracy[r]);
+    }
+    for (size_t i = 0; i < a->n_parts; i++) {
+        ck_assert_uint_eq(a->parts[i].client_id, b->parts[i].client_id);
+        ck_assert(a->parts[i].local_loss == b->parts[i].local_loss ||
+                  (isnan(a->parts[i].local_loss) && isnan(b->parts[i].local_loss)));
+    }
+    free(wa);
+    free(wb);
+    free(a);
+    free(b);
+}
+END_TEST
+
+static Suite *engine_suite(void)
+{
+    Suite *s = suite_create("engine");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, engine_timeline_matches_time_model);
+    tcase_add_test(tc, engine_deadline_makes_clients_late);
+    tcase_add_test(tc, engine_over_selection_aggregates_first_reports);
+    tcase_add_test(tc, engine_counts_dropouts_and_conserves_participants);
+    tcase_add_test(tc, engine_identical_with_1_and_2_threads);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FS_TEST_MAIN(engine_suite)

@@ -1,0 +1,98 @@
+/* Tests of FedAvg: the weighted average itself, and the whole engine reducing to plain SGD when
+ * one client takes part in every round. */
+#include <math.h>
+#include <string.h>
+
+#include "fs_engine.h"
+#include "fs_rng.h"
+#include "fs_test.h"
+#include "fs_test_scn.h"
+
+START_TEST(fedavg_weights_by_sample_count)
+{
+    double a[3] = {1, 2, 3}, b[3] = {4, 8, -3}, out[3];
+    const double *ws[] = {a, b};
+    double n[] = {1, 3};
+    fs_fedavg(ws, n, 2, 3, out);
+    ck_assert_double_eq_tol(out[0], 0.25 * 1 + 0.75 * 4, 1e-15);
+    ck_assert_double_eq_tol(out[1], 0.25 * 2 + 0.75 * 8, 1e-15);
+    ck_assert_double_eq_tol(out[2], 0.25 * 3 + 0.75 * -3, 1e-15);
+    const double *one[] = {b};
+    fs_fedavg(one, n + 1, 1, 3, out);
+    ck_assert_mem_eq(out, b, sizeof b);
+}
+END_TEST
+
+static const char one_client[] =
+    "{\"name\":\"one\",\"seed\":5,"
+    "\"data\":{\"source\":\"synthetic\",\"clients\":1,\"synthetic\":{\"max_samples_per_client\":300}},"
+    "\"train\":{\"epochs\":2,\"batch_size\":8,\"lr\":0.05},"
+    "\"server\":{\"rounds\":6,\"clients_per_round\":1,\"over_selection\":1,\"deadline_s\":1e6},"
+    "\"devices\":{\"availability\":\"always\",\"failure_prob\":0}}";
+
+/* The same training done by hand: R rounds of local SGD on the client's rows, each round on the
+ * client's (TRAIN, round) stream, starting from the model's initial parameters. */
+static void centralised_sgd(const fs_scenario *s, const fs_world *w, double *out_w)
+{
+    const fs_model *m = w->model;
+    gsl_rng *r = fs_rng_new();
+    fs_rng_reseed(r, s->seed, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
+    m->ops->init(m, out_w, r);
+    size_t n = fs_partition_size(&w->train_part, 0);
+    uint32_t *order = malloc(n * sizeof *order);
+    double *grad = malloc(m->n_params * sizeof *grad);
+    fs_model_scratch *scr = fs_model_scratch_new(m);
+    fs_sgd_cfg cfg = {.epochs = s->train.epochs, .batch_size = s->train.batch_size,
+                      .lr = s->train.lr};
+    for (int round = 1; round <= s->server.rounds; round++) {
+        fs_rng_reseed(r, s->seed, FS_RNG_TRAIN, 0, (uint64_t)round);
+        fs_sgd_result res;
+        ck_assert_int_eq(fs_sgd_train(m, out_w, &w->train, w->train_part.rows, n, &cfg, r, order,
+                                      grad, scr, &res),
+                         FS_OK);
+    }
+    fs_model_scratch_free(scr);
+    free(grad);
+    free(order);
+    gsl_rng_free(r);
+}
+
+START_TEST(fedavg_one_client_equals_sgd)
+{
+    fs_scenario s;
+    fs_world w;
+    fs_pop pop;
+    fs_test_scenario(one_client, &s);
+    fs_test_world(&s, &w);
+    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL), FS_OK);
+    size_t np = w.model->n_params;
+    double *fed = calloc(np, sizeof *fed), *sgd = calloc(np, sizeof *sgd);
+    fs_engine_cfg cfg = {.scn = &s, .world = &w, .pop = &pop, .n_threads = 2};
+    fs_engine_stats st;
+    ck_assert_int_eq(fs_engine_run(&cfg, fed, &st, NULL), FS_OK);
+    ck_assert_int_eq(st.rounds, 6);
+    centralised_sgd(&s, &w, sgd);
+    ck_assert_mem_eq(fed, sgd, np * sizeof *fed);
+    double norm = 0;
+    for (size_t i = 0; i < np; i++) norm += fabs(sgd[i]);
+    ck_assert(norm > 0); /* training moved the model: the equality is not zeros == zeros */
+    free(fed);
+    free(sgd);
+    fs_pop_fini(&pop);
+    fs_world_fini(&w);
+    fs_scn_fini(&s);
+}
+END_TEST
+
+static Suite *fedavg_suite(void)
+{
+    Suite *s = suite_create("fedavg");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, fedavg_weights_by_sample_count);
+    tcase_add_test(tc, fedavg_one_client_equals_sgd);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FS_TEST_MAIN(fedavg_suite)

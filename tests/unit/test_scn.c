@@ -1,0 +1,421 @@
+/* test_scn: scenario loading (sim/fs_scn.c). Defaults, a full scenario into the struct, --set
+ * overrides, error collection and wording, the effective JSON and syntax-error positions.
+ * The exact messages of whole files are pinned by the bad-input cases in tests/bad. */
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_scn.h"
+
+#define MINIMAL                                                                                 \
+    "{\"name\": \"t\", \"data\": {\"source\": \"fashion-mnist\", \"clients\": 100},"             \
+    " \"server\": {\"rounds\": 5, \"clients_per_round\": 10}}"
+
+static fs_err err;
+static fs_scenario s;
+
+static void setup(void)
+{
+    fs_err_init(&err, "t.json");
+    memset(&s, 0, sizeof s);
+}
+
+static void teardown(void)
+{
+    fs_scn_fini(&s);
+}
+
+static int parse(const char *text, const char *const *sets, size_t n_sets)
+{
+    fs_scn_fini(&s);
+    fs_err_clear(&err);
+    return fs_scn_parse(text, sets, n_sets, &s, &err);
+}
+
+/* True when some message equals `want` exactly. */
+static bool has_msg(const char *want)
+{
+    for (int i = 0; i < err.n_msgs; i++)
+        if (strcmp(err.msgs[i], want) == 0) return true;
+    return false;
+}
+
+static void dump_msgs(void)
+{
+    for (int i = 0; i < err.n_msgs; i++) fprintf(stderr, "  msg: %s\n", err.msgs[i]);
+}
+
+#define ck_assert_msg_present(want)                                                             \
+    do {                                                                                        \
+        if (!has_msg(want)) dump_msgs();                                                        \
+        ck_assert_msg(has_msg(want), "missing message: %s", want);                              \
+    } while (0)
+
+START_TEST(scn_minimal_gets_all_defaults)
+{
+    ck_assert_int_eq(parse(MINIMAL, NULL, 0), FS_OK);
+    ck_assert_str_eq(s.name, "t");
+    ck_assert_uint_eq(s.seed, 1);
+    ck_assert_int_eq(s.data.source, FS_SRC_FASHION_MNIST);
+    ck_assert_uint_eq(s.data.clients, 100);
+    ck_assert_str_eq(s.data.path, "/usr/share/datasets/fashion-mnist");
+    ck_assert_uint_eq(s.data.train_samples, 0);
+    ck_assert_uint_eq(s.data.test_samples, 0);
+    ck_assert_int_eq(s.data.partition, FS_PART_IID);
+    ck_assert_int_eq(s.model.kind, FS_MODEL_SOFTMAX);
+    ck_assert_int_eq(s.train.epochs, 1);
+    ck_assert_uint_eq(s.train.batch_size, 10);
+    ck_assert_double_eq(s.train.lr, 0.1);
+    ck_assert_int_eq(s.server.mode, FS_SERVER_SYNC);
+    ck_assert_int_eq(s.server.algorithm, FS_ALG_FEDAVG);
+    ck_assert_int_eq(s.server.rounds, 5);
+    ck_assert_uint_eq(s.server.clients_per_round, 10);
+    ck_assert_double_eq(s.server.over_selection, 1.3);
+    ck_assert_double_eq(s.server.deadline_s, 600);
+    ck_assert_double_eq(s.server.retry_s, 60);
+    ck_assert_double_eq(s.server.round_interval_s, 0);
+    ck_assert_double_eq(s.server.max_virtual_hours, 0);
+    ck_assert_int_eq(s.devices.gflops.kind, FS_DIST_LOGNORMAL);
+    ck_assert_double_eq(s.devices.gflops.a, 1);
+    ck_assert_double_eq(s.devices.gflops.b, 0.6);
+    ck_assert_int_eq(s.devices.uplink_mbps.kind, FS_DIST_LOGNORMAL);
+    ck_assert_double_eq(s.devices.uplink_mbps.a, 1.5);
+    ck_assert_double_eq(s.devices.uplink_mbps.b, 0.8);
+    ck_assert_double_eq(s.devices.downlink_mbps.a, 3);
+    ck_assert_double_eq(s.devices.downlink_mbps.b, 0.8);
+    ck_assert_int_eq(s.devices.latency_ms.kind, FS_DIST_CONST);
+    ck_assert_double_eq(s.devices.latency_ms.a, 80);
+    ck_assert_double_eq(s.devices.failure_prob, 0);
+    ck_assert_int_eq(s.devices.availability, FS_AVAIL_ALWAYS);
+    ck_assert_int_eq(s.eval.every_rounds, 1);
+    ck_assert_str_eq(s.output.db, "results/t.sqlite");
+    ck_assert(s.output.participation);
+    ck_assert_ptr_nonnull(s.json);
+    ck_assert_int_eq(err.n_total, 0);
+}
+END_TEST
+
+static const char full[] =
+    "{\"name\": \"full-1\", \"description\": \"every key\", \"seed\": 9007199254740992,"
+    " \"data\": {\"source\": \"fashion-mnist\", \"clients\": 200, \"path\": \"/data/fm\","
+    "  \"train_samples\": 6000, \"test_samples\": 1000,"
+    "  \"partition\": {\"dirichlet\": {\"alpha\": 0.3}}},"
+    " \"model\": {\"kind\": \"softmax\"},"
+    " \"train\": {\"epochs\": 3, \"batch_size\": 32, \"lr\": 0.05},"
+    " \"server\": {\"mode\": \"sync\", \"algorithm\": \"fedavg\", \"rounds\": 50,"
+    "  \"clients_per_round\": 20, \"over_selection\": 1.5, \"deadline_s\": 300, \"retry_s\": 30,"
+    "  \"round_interval_s\": 900,"
+    "  \"max_virtual_hours\": 48},"
+    " \"devices\": {\"gflops\": 12.5, \"uplink_mbps\": {\"uniform\": {\"min\": 1, \"max\": 4}},"
+    "  \"downlink_mbps\": {\"lognormal\": {\"mu\": 2, \"sigma\": 0}},"
+    "  \"latency_ms\": {\"uniform\": {\"min\": 0, \"max\": 200}}, \"failure_prob\": 0.02,"
+    "  \"availability\": {\"diurnal\": {\"peak_hour\": 20.5, \"min_share\": 0.1,"
+    "   \"max_share\": 0.5, \"mean_session_min\": 45, \"utc_offsets_h\": [-5, 0, 1, 14]}}},"
+    " \"eval\": {\"every_rounds\": 5},"
+    " \"output\": {\"db\": \"out/x.sqlite\", \"participation\": false}}";
+
+START_TEST(scn_full_scenario_fills_every_field)
+{
+    ck_assert_int_eq(parse(full, NULL, 0), FS_OK);
+    ck_assert_str_eq(s.name, "full-1");
+    ck_assert_uint_eq(s.seed, 9007199254740992ull);
+    ck_assert_uint_eq(s.data.clients, 200);
+    ck_assert_str_eq(s.data.path, "/data/fm");
+    ck_assert_uint_eq(s.data.train_samples, 6000);
+    ck_assert_uint_eq(s.data.test_samples, 1000);
+    ck_assert_int_eq(s.data.partition, FS_PART_DIRICHLET);
+    ck_assert_double_eq(s.data.dirichlet_alpha, 0.3);
+    ck_assert_int_eq(s.train.epochs, 3);
+    ck_assert_uint_eq(s.train.batch_size, 32);
+    ck_assert_double_eq(s.train.lr, 0.05);
+    ck_assert_int_eq(s.server.rounds, 50);
+    ck_assert_uint_eq(s.server.clients_per_round, 20);
+    ck_assert_double_eq(s.server.over_selection, 1.5);
+    ck_assert_double_eq(s.server.deadline_s, 300);
+    ck_assert_double_eq(s.server.retry_s, 30);
+    ck_assert_double_eq(s.server.round_interval_s, 900);
+    ck_assert_double_eq(s.server.max_virtual_hours, 48);
+    ck_assert_int_eq(s.devices.gflops.kind, FS_DIST_CONST);
+    ck_assert_double_eq(s.devices.gflops.a, 12.5);
+    ck_assert_int_eq(s.devices.uplink_mbps.kind, FS_DIST_UNIFORM);
+    ck_assert_double_eq(s.devices.uplink_mbps.a, 1);
+    ck_assert_double_eq(s.devices.uplink_mbps.b, 4);
+    ck_assert_int_eq(s.devices.downlink_mbps.kind, FS_DIST_LOGNORMAL);
+    ck_assert_double_eq(s.devices.downlink_mbps.a, 2);
+    ck_assert_double_eq(s.devices.downlink_mbps.b, 0);
+    ck_assert_int_eq(s.devices.latency_ms.kind, FS_DIST_UNIFORM);
+    ck_assert_double_eq(s.devices.latency_ms.a, 0);
+    ck_assert_double_eq(s.devices.failure_prob, 0.02);
+    ck_assert_int_eq(s.devices.availability, FS_AVAIL_DIURNAL);
+    ck_assert_double_eq(s.devices.peak_hour, 20.5);
+    ck_assert_double_eq(s.devices.min_share, 0.1);
+    ck_assert_double_eq(s.devices.max_share, 0.5);
+    ck_assert_double_eq(s.devices.mean_session_min, 45);
+    ck_assert_uint_eq(s.devices.n_utc_offsets, 4);
+    ck_assert_int_eq(s.devices.utc_offsets_h[0], -5);
+    ck_assert_int_eq(s.devices.utc_offsets_h[3], 14);
+    ck_assert_int_eq(s.eval.every_rounds, 5);
+    ck_assert_str_eq(s.output.db, "out/x.sqlite");
+    ck_assert(!s.output.participation);
+}
+END_TEST
+
+START_TEST(scn_synthetic_and_markov_fill_their_fields)
+{
+    const char *text =
+        "{\"name\": \"syn\", \"data\": {\"source\": \"synthetic\", \"clients\": 30,"
+        " \"synthetic\": {\"alpha\": 0.5, \"beta\": 0, \"max_samples_per_client\": 500}},"
+        " \"server\": {\"rounds\": 2, \"clients_per_round\": 3},"
+        " \"devices\": {\"availability\": {\"markov\": {\"mean_on_min\": 20, \"mean_off_min\": 40}}}}";
+    ck_assert_int_eq(parse(text, NULL, 0), FS_OK);
+    ck_assert_int_eq(s.data.source, FS_SRC_SYNTHETIC);
+    ck_assert_double_eq(s.data.synth_alpha, 0.5);
+    ck_assert_double_eq(s.data.synth_beta, 0);
+    ck_assert_uint_eq(s.data.synth_max_per_client, 500);
+    ck_assert_double_eq(s.data.synth_train_fraction, 0.9);
+    ck_assert_int_eq(s.devices.availability, FS_AVAIL_MARKOV);
+    ck_assert_double_eq(s.devices.mean_on_min, 20);
+    ck_assert_double_eq(s.devices.mean_off_min, 40);
+    /* The effective JSON keeps only the keys of the chosen source. */
+    cJSON *j = cJSON_Parse(s.json);
+    cJSON *data = cJSON_GetObjectItemCaseSensitive(j, "data");
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(data, "partition"));
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(data, "path"));
+    ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(data, "synthetic"));
+    cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(scn_set_overrides_a_number)
+{
+    const char *sets[] = {"server.rounds=42", "train.lr=0.5"};
+    ck_assert_int_eq(parse(MINIMAL, sets, 2), FS_OK);
+    ck_assert_int_eq(s.server.rounds, 42);
+    ck_assert_double_eq(s.train.lr, 0.5);
+}
+END_TEST
+
+START_TEST(scn_set_falls_back_to_a_string)
+{
+    const char *sets[] = {"name=foo", "data.source=synthetic", "data.path=/x/y"};
+    ck_assert_int_eq(parse(MINIMAL, sets, 2), FS_OK);
+    ck_assert_str_eq(s.name, "foo");
+    ck_assert_int_eq(s.data.source, FS_SRC_SYNTHETIC);
+    ck_assert_str_eq(s.output.db, "results/foo.sqlite");
+    ck_assert_int_eq(parse(MINIMAL, sets + 2, 1), FS_OK);
+    ck_assert_str_eq(s.data.path, "/x/y");
+}
+END_TEST
+
+START_TEST(scn_set_creates_nested_objects)
+{
+    const char *sets[] = {"devices.availability.markov.mean_on_min=10",
+                          "devices.availability.markov.mean_off_min=20",
+                          "data.partition.dirichlet.alpha=0.1"};
+    ck_assert_int_eq(parse(MINIMAL, sets, 3), FS_OK);
+    ck_assert_int_eq(s.devices.availability, FS_AVAIL_MARKOV);
+    ck_assert_double_eq(s.devices.mean_on_min, 10);
+    ck_assert_double_eq(s.devices.mean_off_min, 20);
+    /* "iid" (a string) was in the way: it is replaced by the object. */
+    ck_assert_int_eq(s.data.partition, FS_PART_DIRICHLET);
+    ck_assert_double_eq(s.data.dirichlet_alpha, 0.1);
+}
+END_TEST
+
+START_TEST(scn_set_error_names_the_json_path)
+{
+    const char *sets[] = {"server.clients_per_round=-3", "train.epochs=two"};
+    ck_assert_int_eq(parse(MINIMAL, sets, 2), FS_ESCENARIO);
+    ck_assert_msg_present("t.json: server.clients_per_round: expected integer >= 1, found -3");
+    ck_assert_msg_present("t.json: train.epochs: expected integer in [1, 1000], found \"two\"");
+    ck_assert_int_eq(err.n_total, 2);
+}
+END_TEST
+
+START_TEST(scn_set_without_equals_is_an_error)
+{
+    const char *sets[] = {"server.rounds", "a..b=1", "=3"};
+    ck_assert_int_eq(parse(MINIMAL, sets, 3), FS_ESCENARIO);
+    ck_assert_int_eq(err.n_total, 3);
+    ck_assert_str_eq(err.msgs[0], "--set: expected json.path=value, found \"server.rounds\"");
+    ck_assert_str_eq(err.msgs[1], "--set: expected json.path=value, found \"a..b=1\"");
+    ck_assert_str_eq(err.msgs[2], "--set: expected json.path=value, found \"=3\"");
+    ck_assert_str_eq(err.file, "t.json"); /* the file prefix is back for later messages */
+}
+END_TEST
+
+START_TEST(scn_collects_every_error)
+{
+    const char *text =
+        "{\"name\": \"t\", \"data\": {\"source\": \"fashion-mnist\", \"clients\": 100},"
+        " \"train\": {\"epochs\": 0, \"lr\": -1},"
+        " \"server\": {\"rounds\": 5, \"clients_per_round\": 10, \"mode\": \"async\"}}";
+    ck_assert_int_eq(parse(text, NULL, 0), FS_ESCENARIO);
+    ck_assert_int_eq(err.n_total, 3);
+    ck_assert_msg_present("t.json: train.epochs: expected integer in [1, 1000], found 0");
+    ck_assert_msg_present("t.json: train.lr: expected number in (0, 100], found -1");
+    ck_assert_msg_present("t.json: server.mode: expected one of \"sync\", found \"async\"");
+}
+END_TEST
+
+START_TEST(scn_unknown_key_suggests_the_nearest)
+{
+    const char *text =
+        "{\"name\": \"t\", \"data\": {\"source\": \"fashion-mnist\", \"clients\": 100},"
+        " \"server\": {\"rounds\": 5, \"clients_per_round\": 10, \"Deadline_S\": 1,"
+        " \"over_selectoin\": 2}, \"devices\": {\"gflop\": 3}, \"privacy\": {}}";
+    ck_assert_int_eq(parse(text, NULL, 0), FS_ESCENARIO);
+    ck_assert_int_eq(err.n_total, 4);
+    ck_assert_msg_present("t.json: server.Deadline_S: unknown key; did you mean \"deadline_s\"?");
+    ck_assert_msg_present(
+        "t.json: server.over_selectoin: unknown key; did you mean \"over_selection\"?");
+    ck_assert_msg_present("t.json: devices.gflop: unknown key; did you mean \"gflops\"?");
+    ck_assert_msg_present("t.json: privacy: unknown key (valid keys: name, description, seed, "
+                          "data, model, train, server, devices, eval, output)");
+}
+END_TEST
+
+START_TEST(scn_integers_must_be_integral)
+{
+    const char *sets[] = {"server.clients_per_round=2.5", "seed=1e300"};
+    ck_assert_int_eq(parse(MINIMAL, sets, 2), FS_ESCENARIO);
+    ck_assert_msg_present("t.json: server.clients_per_round: expected integer >= 1, found 2.5");
+    ck_assert_msg_present("t.json: seed: expected integer in [0, 9007199254740992], found 1e+300");
+}
+END_TEST
+
+START_TEST(scn_cross_field_rules)
+{
+    const char *sets[] = {"server.clients_per_round=101", "data.train_samples=50",
+                          "devices.availability={\"diurnal\": {\"min_share\": 0.5}}"};
+    ck_assert_int_eq(parse(MINIMAL, sets, 3), FS_ESCENARIO);
+    ck_assert_int_eq(err.n_total, 3);
+    ck_assert_msg_present(
+        "t.json: server.clients_per_round: expected integer <= data.clients (100), found 101");
+    ck_assert_msg_present("t.json: data.train_samples: expected 0 (all) or integer >= "
+                          "data.clients (100), found 50");
+    ck_assert_msg_present("t.json: devices.availability.diurnal.min_share: expected number <= "
+                          "max_share (0.4), found 0.5");
+}
+END_TEST
+
+START_TEST(scn_json_has_defaults_and_is_a_fixed_point)
+{
+    const char *sets[] = {"server.rounds=7"};
+    ck_assert_int_eq(parse(MINIMAL, sets, 1), FS_OK);
+    cJSON *j = cJSON_Parse(s.json);
+    ck_assert_ptr_nonnull(j);
+    cJSON *server = cJSON_GetObjectItemCaseSensitive(j, "server");
+    ck_assert_double_eq(cJSON_GetObjectItemCaseSensitive(server, "rounds")->valuedouble, 7);
+    ck_assert_double_eq(cJSON_GetObjectItemCaseSensitive(server, "deadline_s")->valuedouble, 600);
+    cJSON *dev = cJSON_GetObjectItemCaseSensitive(j, "devices");
+    ck_assert_double_eq(cJSON_GetObjectItemCaseSensitive(dev, "latency_ms")->valuedouble, 80);
+    cJSON *out = cJSON_GetObjectItemCaseSensitive(j, "output");
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(out, "db")->valuestring, "results/t.sqlite");
+    ck_assert_str_eq(j->child->string, "name"); /* keys in schema order */
+    cJSON_Delete(j);
+
+    /* Loading the effective JSON again gives the same effective JSON. */
+    char *first = s.json;
+    s.json = NULL;
+    ck_assert_int_eq(parse(first, NULL, 0), FS_OK);
+    ck_assert_str_eq(s.json, first);
+    free(first);
+    ck_assert_int_eq(parse(full, NULL, 0), FS_OK);
+    first = s.json;
+    s.json = NULL;
+    ck_assert_int_eq(parse(first, NULL, 0), FS_OK);
+    ck_assert_str_eq(s.json, first);
+    ck_assert_ptr_nonnull(strstr(first, "\"description\":\t\"every key\""));
+    free(first);
+}
+END_TEST
+
+START_TEST(scn_syntax_error_gives_line_and_column)
+{
+    const char *text = "{\n  \"name\": \"t\",\n  \"seed\": 1\n  \"data\": {}\n}\n";
+    ck_assert_int_eq(parse(text, NULL, 0), FS_ESCENARIO);
+    ck_assert_int_eq(err.n_total, 1);
+    ck_assert_str_eq(err.msgs[0], "t.json:4:3: invalid JSON near '\"data\": {}'");
+    ck_assert_str_eq(err.file, "t.json"); /* the prefix is restored */
+    ck_assert_ptr_null(s.json);
+}
+END_TEST
+
+START_TEST(scn_root_must_be_an_object)
+{
+    ck_assert_int_eq(parse("42", NULL, 0), FS_ESCENARIO);
+    ck_assert_str_eq(err.msgs[0], "t.json: expected a JSON object, found 42");
+    ck_assert_int_eq(parse(" \n", NULL, 0), FS_ESCENARIO);
+    ck_assert_str_eq(err.msgs[0], "t.json: expected a JSON object, found an empty file");
+}
+END_TEST
+
+START_TEST(scn_error_leaves_nothing_in_out)
+{
+    const char *sets[] = {"server.rounds=0"};
+    ck_assert_int_eq(parse(MINIMAL, sets, 1), FS_ESCENARIO);
+    ck_assert_ptr_null(s.json);
+    ck_assert_str_eq(s.name, "");
+    fs_scn_fini(&s); /* still safe */
+}
+END_TEST
+
+START_TEST(scn_load_reads_a_file_and_reports_a_missing_one)
+{
+    char path[] = "/tmp/test_scn_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(MINIMAL, f);
+    fclose(f);
+    fs_err_init(&err, path);
+    ck_assert_int_eq(fs_scn_load(path, NULL, 0, &s, &err), FS_OK);
+    ck_assert_uint_eq(s.data.clients, 100);
+    fs_scn_fini(&s);
+    remove(path);
+    ck_assert_int_eq(fs_scn_load(path, NULL, 0, &s, &err), FS_EIO);
+    char want[128];
+    snprintf(want, sizeof want, "%s: cannot read: No such file or directory", path);
+    ck_assert_str_eq(err.msgs[0], want);
+}
+END_TEST
+
+static Suite *scn_suite(void)
+{
+    Suite *suite = suite_create("scn");
+    TCase *tc = tcase_create("scn");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, scn_minimal_gets_all_defaults);
+    tcase_add_test(tc, scn_full_scenario_fills_every_field);
+    tcase_add_test(tc, scn_synthetic_and_markov_fill_their_fields);
+    tcase_add_test(tc, scn_set_overrides_a_number);
+    tcase_add_test(tc, scn_set_falls_back_to_a_string);
+    tcase_add_test(tc, scn_set_creates_nested_objects);
+    tcase_add_test(tc, scn_set_error_names_the_json_path);
+    tcase_add_test(tc, scn_set_without_equals_is_an_error);
+    tcase_add_test(tc, scn_collects_every_error);
+    tcase_add_test(tc, scn_unknown_key_suggests_the_nearest);
+    tcase_add_test(tc, scn_integers_must_be_integral);
+    tcase_add_test(tc, scn_cross_field_rules);
+    tcase_add_test(tc, scn_json_has_defaults_and_is_a_fixed_point);
+    tcase_add_test(tc, scn_syntax_error_gives_line_and_column);
+    tcase_add_test(tc, scn_root_must_be_an_object);
+    tcase_add_test(tc, scn_error_leaves_nothing_in_out);
+    tcase_add_test(tc, scn_load_reads_a_file_and_reports_a_missing_one);
+    suite_add_tcase(suite, tc);
+    return suite;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(scn_suite());
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,100 @@
+/* bench_engine: throughput of the event queue and of the whole engine on a large population.
+ * Usage: bench_engine [CLIENTS [ROUNDS [CLIENTS_PER_ROUND]]]. Prints one line per figure; run
+ * as `meson test --benchmark` or directly. Figures are wall-clock, so compare ratios measured in
+ * one run rather than absolute numbers across machines. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "fs_engine.h"
+#include "fs_evq.h"
+#include "fs_pop.h"
+#include "fs_rng.h"
+#include "fs_scn.h"
+#include "fs_world.h"
+
+void openblas_set_num_threads(int num_threads);
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Classic "hold" model: keep `pending` events queued; each op pops the earliest and pushes one
+ * a random delay later. */
+static void bench_evq(size_t pending, size_t ops)
+{
+    fs_evq q;
+    fs_evq_init(&q);
+    gsl_rng *r = fs_rng_new();
+    for (size_t i = 0; i < pending; i++) {
+        fs_event e = {.t = (int64_t)gsl_rng_uniform_int(r, 1000000)};
+        fs_evq_push(&q, &e);
+    }
+    double t0 = wall_now();
+    fs_event e;
+    for (size_t i = 0; i < ops; i++) {
+        fs_evq_pop(&q, &e);
+        e.t += 1 + (int64_t)gsl_rng_uniform_int(r, 1000000);
+        fs_evq_push(&q, &e);
+    }
+    double dt = wall_now() - t0;
+    printf("evq hold model: %zu pending, %.2f M pop+push per second\n", pending, ops / dt / 1e6);
+    gsl_rng_free(r);
+    fs_evq_fini(&q);
+}
+
+static int bench_engine(size_t clients, int rounds, size_t per_round)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"name\":\"bench\",\"seed\":1,"
+             "\"data\":{\"source\":\"synthetic\",\"clients\":%zu,"
+             "\"synthetic\":{\"max_samples_per_client\":20}},"
+             "\"train\":{\"batch_size\":10,\"lr\":0.05},"
+             "\"server\":{\"rounds\":%d,\"clients_per_round\":%zu,\"round_interval_s\":600},"
+             "\"devices\":{\"availability\":{\"diurnal\":{\"utc_offsets_h\":[-8,-5,0,1,8]}},"
+             "\"failure_prob\":0.05},\"output\":{\"participation\":false}}",
+             clients, rounds, per_round);
+    fs_err err;
+    fs_err_init(&err, "bench");
+    fs_scenario s;
+    fs_world w;
+    fs_pop pop;
+    if (fs_scn_parse(text, NULL, 0, &s, &err) || fs_world_init(&w, &s, &err)) goto fail;
+    double t0 = wall_now();
+    if (fs_pop_init(&pop, &s, w.n_train, w.n_test, &err)) goto fail;
+    double t_pop = wall_now() - t0;
+    fs_engine_cfg cfg = {.scn = &s, .world = &w, .pop = &pop, .n_threads = omp_get_max_threads()};
+    fs_engine_stats st;
+    t0 = wall_now();
+    if (fs_engine_run(&cfg, NULL, &st, &err)) goto fail;
+    double dt = wall_now() - t0;
+    printf("population: %zu clients set up in %.3f s; %zu bytes per idle client "
+           "(record %zu + permutation 4)\n",
+           clients, t_pop, sizeof(fs_client) + 4, sizeof(fs_client));
+    printf("engine: %d rounds x %zu clients/round, %.2f virtual h: %.3f s wall, "
+           "%.0f events/s, %.1f rounds/s, final accuracy %.3f (%d threads)\n",
+           st.rounds, per_round, (double)st.t_end / 3.6e9, dt, (double)st.events / dt,
+           st.rounds / dt, st.final_accuracy, cfg.n_threads);
+    fs_pop_fini(&pop);
+    fs_world_fini(&w);
+    fs_scn_fini(&s);
+    return 0;
+fail:
+    fs_err_print(&err, stderr);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    openblas_set_num_threads(1);
+    size_t clients = argc > 1 ? strtoul(argv[1], NULL, 10) : 100000;
+    int rounds = argc > 2 ? atoi(argv[2]) : 100;
+    size_t per_round = argc > 3 ? strtoul(argv[3], NULL, 10) : 500;
+    bench_evq(100000, 2000000);
+    return bench_engine(clients, rounds, per_round);
+}
