@@ -57,8 +57,9 @@ static int bench_engine(size_t clients, int rounds, size_t per_round)
              "\"train\":{\"batch_size\":10,\"lr\":0.05},"
              "\"server\":{\"rounds\":%d,\"clients_per_round\":%zu,\"round_interval_s\":600},"
              "\"devices\":{\"availability\":{\"diurnal\":{\"utc_offsets_h\":[-8,-5,0,1,8]}},"
-             "\"failure_prob\":0.05},\"output\":{\"participation\":false}}",
-             clients, rounds, per_round);
+             "\"failure_prob\":0.05},\"eval\":{\"every_rounds\":%d},"
+             "\"output\":{\"participation\":false}}",
+             clients, rounds, per_round, rounds);
     fs_err err;
     fs_err_init(&err, "bench");
     fs_scenario s;
