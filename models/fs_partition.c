@@ -43,17 +43,6 @@ static int part_alloc(fs_partition *p, size_t n_clients, size_t n)
     return FS_OK;
 }
 
-/* Fisher-Yates; gsl_rng_uniform_int is exact (no modulo bias) for bounds up to 2^32. */
-static void part_shuffle(gsl_rng *r, uint32_t *a, size_t n)
-{
-    for (size_t i = n; i > 1; i--) {
-        size_t j = gsl_rng_uniform_int(r, i);
-        uint32_t t = a[i - 1];
-        a[i - 1] = a[j];
-        a[j] = t;
-    }
-}
-
 int fs_partition_iid(const fs_dataset *ds, size_t n_clients, uint64_t seed, fs_partition *out,
                      fs_err *err)
 {
@@ -64,7 +53,7 @@ int fs_partition_iid(const fs_dataset *ds, size_t n_clients, uint64_t seed, fs_p
     if (!r || (rc = part_alloc(out, n_clients, ds->n)) != FS_OK) goto fail;
     for (size_t i = 0; i < ds->n; i++) out->rows[i] = (uint32_t)i;
     fs_rng_reseed(r, seed, FS_RNG_PARTITION, FS_RNG_NONE, FS_RNG_NONE);
-    part_shuffle(r, out->rows, ds->n);
+    fs_rng_shuffle_u32(r, out->rows, ds->n);
     gsl_rng_free(r);
     return FS_OK;
 fail:
@@ -134,7 +123,7 @@ static int part_pools_init(part_pools *pp, const fs_dataset *ds, double alpha, g
     for (size_t i = 0; i < ds->n; i++) pp->rows[pp->next[cls[ds->y[i]]]++] = (uint32_t)i;
     for (size_t c = 0; c < pp->n_cls; c++) { /* pools are contiguous: rewind each cursor */
         pp->next[c] = c ? pp->end[c - 1] : 0;
-        part_shuffle(r, pp->rows + pp->next[c], pp->end[c] - pp->next[c]);
+        fs_rng_shuffle_u32(r, pp->rows + pp->next[c], pp->end[c] - pp->next[c]);
     }
     free(cnt);
     free(cls);

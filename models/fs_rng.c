@@ -85,3 +85,13 @@ void fs_rng_reseed(gsl_rng *r, uint64_t seed, uint32_t purpose, uint64_t client,
 {
     gsl_rng_set(r, (unsigned long int)fs_rng_seed(seed, purpose, client, round));
 }
+
+void fs_rng_shuffle_u32(gsl_rng *r, uint32_t *a, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = gsl_rng_uniform_int(r, i);
+        uint32_t t = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = t;
+    }
+}

@@ -39,4 +39,8 @@ void fs_rng_reseed(gsl_rng *r, uint64_t seed, uint32_t purpose, uint64_t client,
 
 uint64_t fs_splitmix64(uint64_t *state);
 
+/* Uniform random permutation of a[0..n) in place (Fisher-Yates; gsl_rng_uniform_int is exact,
+ * without modulo bias, for n up to 2^32). */
+void fs_rng_shuffle_u32(gsl_rng *r, uint32_t *a, size_t n);
+
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fs_model.h"
+#include "fs_rng.h"
 
 #define FS_EVAL_CHUNK 256   /* row ids per chunk when evaluating all rows (kept on the stack) */
 #define FS_EVAL_PMIN 1e-15  /* probability floor: keeps one wrong sure answer from giving Inf */
@@ -41,17 +42,6 @@ void fs_model_scratch_free(fs_model_scratch *s)
     free(s);
 }
 
-/* Fisher-Yates; gsl_rng_uniform_int is exact (no modulo bias). */
-static void sgd_shuffle(gsl_rng *r, uint32_t *a, size_t n)
-{
-    for (size_t i = n; i > 1; i--) {
-        size_t j = gsl_rng_uniform_int(r, i);
-        uint32_t t = a[i - 1];
-        a[i - 1] = a[j];
-        a[j] = t;
-    }
-}
-
 /* The loss is checked before its step is applied, so on FS_ENUMERIC w holds the last parameters
  * that gave a finite loss (never a half-applied NaN update); out reports the steps completed. */
 int fs_sgd_train(const fs_model *m, double *w, const fs_dataset *ds, const uint32_t *rows, size_t n,
@@ -64,7 +54,7 @@ int fs_sgd_train(const fs_model *m, double *w, const fs_dataset *ds, const uint3
     *out = (fs_sgd_result){0};
     for (int e = 0; e < cfg->epochs; e++) {
         memcpy(order, rows, n * sizeof *order);
-        sgd_shuffle(r, order, n);
+        fs_rng_shuffle_u32(r, order, n);
         for (size_t at = 0; at < n; at += cfg->batch_size) {
             size_t k = n - at < cfg->batch_size ? n - at : cfg->batch_size;
             double loss = m->ops->loss_grad(m, w, ds, order + at, k, grad, s);

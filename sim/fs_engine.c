@@ -5,12 +5,12 @@
  * so its timeline is known at dispatch. That lets the engine train the clients that will finish
  * training all at once, in parallel, and still replay the round as discrete events (download
  * done, training done, report arrived, dropped, deadline) in exact virtual-time order. */
+#include "fs_clock.h"
 #include "fs_engine.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fs_device.h"
 #include "fs_rng.h"
@@ -58,13 +58,6 @@ typedef struct engine {
     fs_db_eval evals[2];
     double last_accuracy;
 } engine;
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int engine_init(engine *e, const fs_engine_cfg *cfg, fs_err *err)
 {
@@ -374,7 +367,7 @@ static int close_and_report(engine *e, int64_t t_start, double wall_start, fs_er
     int rc = evaluate(e, &res, err);
     if (rc) return rc;
     res.accuracy = e->last_accuracy;
-    row->wall_s = wall_now() - wall_start;
+    row->wall_s = fs_wall_seconds() - wall_start;
     return e->cfg->on_round ? e->cfg->on_round(e->cfg->ctx, &res, err) : FS_OK;
 }
 
@@ -390,7 +383,7 @@ static int run_rounds(engine *e, fs_err *err)
     for (e->round = 1; e->round <= e->s->server.rounds; e->round++) {
         if (e->cfg->stop && *e->cfg->stop) return FS_EINTERRUPTED;
         if (e->now >= t_limit) break;
-        double wall_start = wall_now();
+        double wall_start = fs_wall_seconds();
         int rc = select_clients(e, t_limit, err);
         if (rc || e->n_sel == 0) return rc;
         int64_t t_start = e->now;

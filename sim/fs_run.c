@@ -1,11 +1,11 @@
 /* fs_run: wiring of world, population, recorder and engine for one run. */
+#include "fs_clock.h"
 #include "fs_run.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fs_db.h"
@@ -25,19 +25,16 @@ typedef struct run_ctx {
     int64_t run_id;
     fs_run_summary *sum;
     double wall_start;
+    double wall_progress; /* when the progress line was last drawn */
 } run_ctx;
 
-static double wall_now(void)
+/* Redrawn at most ten times a second: a fast run must not spend its time on the terminal. */
+static void print_progress(run_ctx *c, const fs_round_result *res)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void print_progress(const run_ctx *c, const fs_round_result *res)
-{
-    double elapsed = wall_now() - c->wall_start;
+    double now = fs_wall_seconds(), elapsed = now - c->wall_start;
     int done = res->row.round, total = c->s->server.rounds;
+    if (now - c->wall_progress < 0.1 && done != total) return;
+    c->wall_progress = now;
     double eta = done ? elapsed / done * (total - done) : 0;
     fprintf(stderr, "\rround %d/%d  virtual %.2f h  accuracy %.4f  wall %.0f s  ETA %.0f s   ",
             done, total, (double)res->row.t_end / (double)FS_US_PER_H, res->accuracy, elapsed,
@@ -123,7 +120,7 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
 {
     fs_world world;
     fs_pop pop = {0};
-    run_ctx c = {.s = s, .opts = opts, .sum = out, .wall_start = wall_now()};
+    run_ctx c = {.s = s, .opts = opts, .sum = out, .wall_start = fs_wall_seconds()};
     *out = (fs_run_summary){.first_accuracy = NAN, .final_accuracy = NAN};
     int rc = fs_world_init(&world, s, err);
     if (rc) return rc;
@@ -137,7 +134,7 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
         rc = fs_engine_run(&cfg, NULL, &st, err);
         out->events = st.events;
     }
-    out->wall_s = wall_now() - c.wall_start;
+    out->wall_s = fs_wall_seconds() - c.wall_start;
     if (opts->progress && rc) fputc('\n', stderr);
     int rc2 = fs_db_finish_run(c.db, c.run_id, final_status(rc), out->wall_s, err);
     if (!rc) rc = rc2;

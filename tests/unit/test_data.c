@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "fs_data.h"
+#include "fs_test.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/"
 #define TRAIN_IMG FMNIST "train-images-idx3-ubyte.gz"
@@ -356,10 +357,5 @@ int main(void)
     tcase_add_test(syn, synth_bad_config_is_escenario);
     suite_add_tcase(su, idx);
     suite_add_tcase(su, syn);
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fs_test_run(su);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fs_db.h"
+#include "fs_test.h"
 
 static char tmpdir[256];
 static char dbpath[300];
@@ -452,12 +453,4 @@ static Suite *db_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(db_suite());
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+FS_TEST_MAIN(db_suite)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fs_data.h"
+#include "fs_test.h"
 
 /* n rows, one feature, labels i % n_classes (balanced). */
 static void labelled(fs_dataset *ds, size_t n, int n_classes)
@@ -192,10 +193,5 @@ int main(void)
     tcase_add_test(tc, dirichlet_skew_grows_as_alpha_shrinks);
     tcase_add_test(tc, bad_arguments_are_escenario);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fs_test_run(su);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fs_scn.h"
+#include "fs_test.h"
 
 #define MINIMAL                                                                                 \
     "{\"name\": \"t\", \"data\": {\"source\": \"fashion-mnist\", \"clients\": 100},"             \
@@ -410,12 +411,4 @@ static Suite *scn_suite(void)
     return suite;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(scn_suite());
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+FS_TEST_MAIN(scn_suite)

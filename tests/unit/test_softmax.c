@@ -7,6 +7,7 @@
 
 #include "fs_model.h"
 #include "fs_rng.h"
+#include "fs_test.h"
 
 /* A dataset of n random rows (features ~ N(0,1)) with labels i % n_classes. */
 static void random_dataset(fs_dataset *ds, size_t n, size_t d, int n_classes, uint64_t seed)
@@ -210,10 +211,5 @@ int main(void)
     tcase_add_test(tc, softmax_predict_rows_sum_to_one);
     tcase_add_test(tc, evaluate_known_tiny_case);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fs_test_run(su);
 }

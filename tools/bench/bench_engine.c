@@ -5,8 +5,8 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "fs_clock.h"
 #include "fs_engine.h"
 #include "fs_evq.h"
 #include "fs_pop.h"
@@ -15,13 +15,6 @@
 #include "fs_world.h"
 
 void openblas_set_num_threads(int num_threads);
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Classic "hold" model: keep `pending` events queued; each op pops the earliest and pushes one
  * a random delay later. */
@@ -34,14 +27,14 @@ static void bench_evq(size_t pending, size_t ops)
         fs_event e = {.t = (int64_t)gsl_rng_uniform_int(r, 1000000)};
         fs_evq_push(&q, &e);
     }
-    double t0 = wall_now();
+    double t0 = fs_wall_seconds();
     fs_event e;
     for (size_t i = 0; i < ops; i++) {
         fs_evq_pop(&q, &e);
         e.t += 1 + (int64_t)gsl_rng_uniform_int(r, 1000000);
         fs_evq_push(&q, &e);
     }
-    double dt = wall_now() - t0;
+    double dt = fs_wall_seconds() - t0;
     printf("evq hold model: %zu pending, %.2f M pop+push per second\n", pending, ops / dt / 1e6);
     gsl_rng_free(r);
     fs_evq_fini(&q);
@@ -66,14 +59,14 @@ static int bench_engine(size_t clients, int rounds, size_t per_round)
     fs_world w;
     fs_pop pop;
     if (fs_scn_parse(text, NULL, 0, &s, &err) || fs_world_init(&w, &s, &err)) goto fail;
-    double t0 = wall_now();
+    double t0 = fs_wall_seconds();
     if (fs_pop_init(&pop, &s, w.n_train, w.n_test, &err)) goto fail;
-    double t_pop = wall_now() - t0;
+    double t_pop = fs_wall_seconds() - t0;
     fs_engine_cfg cfg = {.scn = &s, .world = &w, .pop = &pop, .n_threads = omp_get_max_threads()};
     fs_engine_stats st;
-    t0 = wall_now();
+    t0 = fs_wall_seconds();
     if (fs_engine_run(&cfg, NULL, &st, &err)) goto fail;
-    double dt = wall_now() - t0;
+    double dt = fs_wall_seconds() - t0;
     printf("population: %zu clients set up in %.3f s; %zu bytes per idle client "
            "(record %zu + permutation 4)\n",
            clients, t_pop, sizeof(fs_client) + 4, sizeof(fs_client));
