@@ -4,21 +4,62 @@
 #ifndef FS_DATA_H
 #define FS_DATA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "fs_err.h"
 
+#define FS_DATA_MAX_GROUPS 8
+#define FS_DATA_NAME_LEN 32
+
+/* A group column: an integer level per row (region, device type, user id, ...), used for natural
+ * partitions and per-segment metrics. */
+typedef struct fs_group {
+    char name[FS_DATA_NAME_LEN];
+    uint32_t *level;                       /* n entries in 0 .. n_levels-1 */
+    size_t n_levels;
+    char (*level_names)[FS_DATA_NAME_LEN]; /* n_levels names, or NULL: levels print as numbers */
+} fs_group;
+
+/* Rows are dense (x) or sparse CSR (ptr/idx/val), never both. Classification datasets carry
+ * labels y in 0 .. n_classes-1 (binary tasks have n_classes = 2); regression datasets (ratings)
+ * have n_classes = 0 and carry target instead. */
 typedef struct fs_dataset {
     size_t n;         /* rows */
-    size_t d;         /* features per row */
-    int n_classes;    /* labels are 0 .. n_classes-1 */
-    float *x;         /* n * d, row-major */
-    int32_t *y;       /* n */
+    size_t d;         /* features per row (dense width, or sparse feature-space size) */
+    int n_classes;    /* labels are 0 .. n_classes-1; 0 for regression */
+    float *x;         /* n * d, row-major; NULL when sparse */
+    size_t *ptr;      /* sparse: n + 1 offsets into idx/val; NULL when dense */
+    uint32_t *idx;    /* sparse: feature indices, ascending within a row */
+    float *val;       /* sparse: feature values */
+    int32_t *y;       /* n labels; NULL for regression */
+    float *target;    /* n regression targets; NULL for classification */
+    size_t n_groups;
+    fs_group groups[FS_DATA_MAX_GROUPS];
 } fs_dataset;
 
 /* Allocates n*d features and n labels (zeroed). FS_ENOMEM on failure (dataset left empty). */
 int fs_dataset_alloc(fs_dataset *ds, size_t n, size_t d, int n_classes);
+
+/* Allocates a sparse dataset of n rows with room for nnz non-zeros (ptr zeroed: every row empty
+ * until filled), labels when n_classes > 0, targets when n_classes == 0. */
+int fs_dataset_alloc_sparse(fs_dataset *ds, size_t n, size_t d, size_t nnz, int n_classes);
+
+/* Adds a group column with n_levels levels (levels zeroed; names allocated when with_names).
+ * Returns its index in *out_index. FS_ESCENARIO when FS_DATA_MAX_GROUPS are already there or the
+ * name exists, FS_ENOMEM. */
+int fs_dataset_add_group(fs_dataset *ds, const char *name, size_t n_levels, bool with_names,
+                         size_t *out_index);
+
+/* Index of the group column called name, or -1. */
+int fs_dataset_find_group(const fs_dataset *ds, const char *name);
+
+static inline bool fs_dataset_is_sparse(const fs_dataset *ds)
+{
+    return ds->ptr != NULL;
+}
+
 void fs_dataset_fini(fs_dataset *ds); /* frees arrays; safe on a zeroed or finished dataset */
 
 /* Client partition of a dataset: client c owns rows[offset[c] .. offset[c+1]). */
@@ -72,5 +113,29 @@ int fs_partition_iid(const fs_dataset *ds, size_t n_clients, uint64_t seed, fs_p
  * pools; when a class pool is exhausted, q_k is renormalised over the classes that remain. */
 int fs_partition_dirichlet(const fs_dataset *ds, size_t n_clients, double alpha, uint64_t seed,
                            fs_partition *out, fs_err *err);
+
+/* Pathological shards (McMahan et al. 2017): rows sorted by label (ties in a random order),
+ * cut into n_clients * shards_per_client shards of near-equal size, and each client receives
+ * shards_per_client shards drawn at random without replacement. */
+int fs_partition_shards(const fs_dataset *ds, size_t n_clients, size_t shards_per_client,
+                        uint64_t seed, fs_partition *out, fs_err *err);
+
+/* Quantity skew: client k's share of the (shuffled) rows is proportional to a weight drawn
+ * lognormal(0, param) or power law (Pareto, weight = U^(-1/param), param = tail exponent > 0),
+ * with at least min_per_client rows each (largest-remainder rounding so sizes sum to n). */
+enum fs_quantity_kind { FS_QUANTITY_LOGNORMAL, FS_QUANTITY_POWERLAW };
+int fs_partition_quantity(const fs_dataset *ds, size_t n_clients, enum fs_quantity_kind kind,
+                          double param, size_t min_per_client, uint64_t seed, fs_partition *out,
+                          fs_err *err);
+
+/* Natural: one client per level of group column `group` (client c = level c), rows in dataset
+ * order. Levels without rows give empty clients; FS_ESCENARIO if every client would be empty. */
+int fs_partition_natural(const fs_dataset *ds, size_t group, fs_partition *out, fs_err *err);
+
+/* Feature skew, applied in place to a dense dataset: client k's rows become a_k * x + b_k with
+ * a_k ~ lognormal(0, scale_sigma) and b_k[j] ~ N(0, shift_sigma^2) per feature, from stream
+ * (seed, PARTITION, k). FS_ESCENARIO on sparse data. */
+int fs_partition_feature_skew(fs_dataset *ds, const fs_partition *p, double scale_sigma,
+                              double shift_sigma, uint64_t seed, fs_err *err);
 
 #endif

@@ -1,0 +1,88 @@
+/* fs_gen: procedural data generators. A generator produces client k's training and test rows
+ * from (seed, k) alone, byte-identical whatever order clients are generated in and however many
+ * there are, so a population of a million clients needs no stored data. Each generator is a
+ * documented generative model (scenarios/README.md, "Data generators"). */
+#ifndef FS_GEN_H
+#define FS_GEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs_data.h"
+#include "fs_err.h"
+
+typedef struct fs_gen fs_gen;
+
+typedef struct fs_gen_ops {
+    /* Client k's rows into out_train and out_test (fresh datasets, freed by the caller), with the
+     * generator's group columns filled. */
+    int (*client)(const fs_gen *g, uint64_t k, fs_dataset *out_train, fs_dataset *out_test,
+                  fs_err *err);
+    void (*free)(fs_gen *g);
+} fs_gen_ops;
+
+struct fs_gen {
+    const fs_gen_ops *ops;
+    const char *name;
+    size_t d;          /* feature-space size */
+    int n_classes;     /* 2 for click/fraud; 0 for ratings (regression) */
+    bool sparse;
+    uint64_t seed;
+    void *impl;
+};
+
+/* Marketing clicks/conversions: one client = one user (a phone or browser) with a region, device
+ * type, age band and interest segments; the user sees lognormal(exposure_mu, exposure_sigma)
+ * impressions of campaigns (each with a category and creative); click ~ Bernoulli(sigmoid(
+ * logit(base_rate) + user x ad affinity + region-specific category shift)). Features are hashed
+ * into 2^hash_bits buckets (user, ad and cross features; sparse rows). Groups: region, device,
+ * age_band. */
+typedef struct fs_marketing_cfg {
+    uint64_t seed;
+    size_t n_regions, n_devices, n_age_bands, n_interests, n_campaigns, n_categories;
+    unsigned hash_bits;
+    double base_rate;          /* overall positive rate, e.g. 0.02 */
+    double exposure_mu, exposure_sigma;
+    double region_shift;       /* std of the per-region category shift (concept shift) */
+    double test_fraction;
+} fs_marketing_cfg;
+void fs_marketing_defaults(fs_marketing_cfg *cfg);
+fs_gen *fs_gen_marketing_new(const fs_marketing_cfg *cfg, fs_err *err);
+
+/* Fraud: one client = one card holder (or store) with lognormal(tx_mu, tx_sigma) transactions;
+ * dense features (log amount, hour of day as sin/cos, merchant category one-hot, distance from
+ * home, velocity); rare positives at fraud_rate, whose pattern differs by segment (card-present
+ * vs online vs cross-border). Group: segment. */
+typedef struct fs_fraud_cfg {
+    uint64_t seed;
+    size_t n_segments, n_merchant_categories;
+    double fraud_rate;         /* 0.001 .. 0.02 */
+    double tx_mu, tx_sigma;
+    double test_fraction;
+} fs_fraud_cfg;
+void fs_fraud_defaults(fs_fraud_cfg *cfg);
+fs_gen *fs_gen_fraud_new(const fs_fraud_cfg *cfg, fs_err *err);
+
+/* Ratings: one client = one user; items have latent factors and Zipf(popularity_s) popularity;
+ * user k rates lognormal(activity_mu, activity_sigma) distinct items, rating = clamp(mu + b_u +
+ * b_i + p_u . q_i + noise, 1, 5). Rows are sparse one-hot items (d = n_items), target = rating;
+ * group "user" (level = client id mod 2^32). */
+typedef struct fs_ratings_cfg {
+    uint64_t seed;
+    size_t n_items, latent_dim;
+    double popularity_s, activity_mu, activity_sigma, noise_sigma;
+    double test_fraction;
+} fs_ratings_cfg;
+void fs_ratings_defaults(fs_ratings_cfg *cfg);
+fs_gen *fs_gen_ratings_new(const fs_ratings_cfg *cfg, fs_err *err);
+
+void fs_gen_free(fs_gen *g); /* NULL is a no-op */
+
+/* Generates clients 0..n_clients-1 and concatenates them (train rows of client k contiguous,
+ * partitions filled), using up to n_threads threads; identical output for any n_threads. */
+int fs_gen_materialize(const fs_gen *g, size_t n_clients, int n_threads, fs_dataset *train,
+                       fs_partition *train_part, fs_dataset *test, fs_partition *test_part,
+                       fs_err *err);
+
+#endif
