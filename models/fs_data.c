@@ -3,6 +3,10 @@
  * (n == 0 or d == 0) holds NULL arrays, so callers never depend on malloc(0). */
 #include "fs_data.h"
 
+#include <math.h>
+
+#include "fs_rng.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,4 +92,93 @@ void fs_partition_fini(fs_partition *p)
     free(p->offset);
     free(p->rows);
     memset(p, 0, sizeof *p);
+}
+
+static size_t rows_nnz(const fs_dataset *src, const uint32_t *rows, size_t n)
+{
+    size_t nnz = 0;
+    for (size_t i = 0; i < n; i++) nnz += src->ptr[rows[i] + 1] - src->ptr[rows[i]];
+    return nnz;
+}
+
+static void copy_features(const fs_dataset *src, const uint32_t *rows, size_t n, fs_dataset *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t r = rows[i];
+        if (src->x) memcpy(out->x + i * src->d, src->x + r * src->d, src->d * sizeof *src->x);
+        if (src->ptr) {
+            size_t from = src->ptr[r], len = src->ptr[r + 1] - from, at = out->ptr[i];
+            memcpy(out->idx + at, src->idx + from, len * sizeof *src->idx);
+            memcpy(out->val + at, src->val + from, len * sizeof *src->val);
+            out->ptr[i + 1] = at + len;
+        }
+        if (src->y) out->y[i] = src->y[r];
+        if (src->target) out->target[i] = src->target[r];
+    }
+}
+
+static int copy_groups(const fs_dataset *src, const uint32_t *rows, size_t n, fs_dataset *out)
+{
+    for (size_t g = 0; g < src->n_groups; g++) {
+        const fs_group *sg = &src->groups[g];
+        size_t at;
+        int rc = fs_dataset_add_group(out, sg->name, sg->n_levels, sg->level_names != NULL, &at);
+        if (rc) return rc;
+        fs_group *og = &out->groups[at];
+        for (size_t i = 0; i < n; i++) og->level[i] = sg->level[rows[i]];
+        if (sg->level_names)
+            memcpy(og->level_names, sg->level_names, sg->n_levels * sizeof *sg->level_names);
+    }
+    return FS_OK;
+}
+
+int fs_dataset_take(const fs_dataset *src, const uint32_t *rows, size_t n, fs_dataset *out)
+{
+    int rc = src->ptr ? fs_dataset_alloc_sparse(out, n, src->d, rows_nnz(src, rows, n),
+                                                src->n_classes)
+                      : fs_dataset_alloc(out, n, src->d, src->n_classes);
+    if (rc) return rc;
+    if (!src->ptr && src->n_classes == 0 && n) {
+        /* dense regression: fs_dataset_alloc made labels, the data have targets */
+        free(out->y);
+        out->y = NULL;
+        if (!(out->target = calloc(n, sizeof *out->target))) goto nomem;
+    }
+    copy_features(src, rows, n, out);
+    if ((rc = copy_groups(src, rows, n, out))) goto fail;
+    return FS_OK;
+nomem:
+    rc = FS_ENOMEM;
+fail:
+    fs_dataset_fini(out);
+    return rc;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+int fs_dataset_split(const fs_dataset *src, double test_fraction, uint64_t seed,
+                     fs_dataset *out_train, fs_dataset *out_test)
+{
+    size_t n = src->n, n_test = (size_t)llround(test_fraction * (double)n);
+    uint32_t *perm = malloc((n ? n : 1) * sizeof *perm);
+    gsl_rng *r = fs_rng_new();
+    int rc = FS_ENOMEM;
+    memset(out_test, 0, sizeof *out_test);
+    if (!perm || !r) goto done;
+    for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
+    fs_rng_reseed(r, seed, FS_RNG_PARTITION, FS_RNG_NONE, 1);
+    fs_rng_shuffle_u32(r, perm, n);
+    /* keep each side in dataset order: row order can carry meaning (time) */
+    qsort(perm, n_test, sizeof *perm, cmp_u32);
+    qsort(perm + n_test, n - n_test, sizeof *perm, cmp_u32);
+    if ((rc = fs_dataset_take(src, perm, n_test, out_test))) goto done;
+    if ((rc = fs_dataset_take(src, perm + n_test, n - n_test, out_train))) fs_dataset_fini(out_test);
+done:
+    free(perm);
+    gsl_rng_free(r);
+    return rc;
 }

@@ -55,6 +55,15 @@ int fs_dataset_add_group(fs_dataset *ds, const char *name, size_t n_levels, bool
 /* Index of the group column called name, or -1. */
 int fs_dataset_find_group(const fs_dataset *ds, const char *name);
 
+/* A new dataset holding copies of rows[0..n) of src (features, labels or targets, group columns
+ * with their level names), in that order. FS_ENOMEM. */
+int fs_dataset_take(const fs_dataset *src, const uint32_t *rows, size_t n, fs_dataset *out);
+
+/* Splits src's rows at random into a test set of round(test_fraction * n) rows and a training
+ * set of the rest (each keeping src's row order), from stream (seed, PARTITION, -, 1). */
+int fs_dataset_split(const fs_dataset *src, double test_fraction, uint64_t seed,
+                     fs_dataset *out_train, fs_dataset *out_test);
+
 static inline bool fs_dataset_is_sparse(const fs_dataset *ds)
 {
     return ds->ptr != NULL;

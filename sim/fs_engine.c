@@ -29,6 +29,9 @@ typedef struct part {
     int progress;          /* stages completed: 1 downloaded, 2 trained, 3 reported */
     bool offline_drop;     /* the planned drop is the client going offline (not a crash) */
     int64_t t_sel, t_dl, t_tr, t_rep, t_drop, t_end;
+    int64_t t_off;         /* when the client goes offline (INT64_MAX: not during this round) */
+    double crash_at;       /* crash at this fraction of the participation; < 0: no crash */
+    double bytes_up;       /* size of its update on the wire */
     uint64_t handle;       /* pending event, 0 when none */
 } part;
 
@@ -40,12 +43,13 @@ typedef struct engine {
     fs_trainer trainer;
     gsl_rng *r_sel, *r_cli;
     size_t n_params, max_sel, n_sel;
-    double *w, *slots;
+    double *w, *acc;
+    fs_update *updates;    /* max_sel slots, one per in-flight client */
     part *parts;
     fs_train_job *jobs;
     fs_db_part *rows;
     uint32_t *ids;
-    const double **agg_w;
+    const fs_update **agg_u;
     double *agg_n;
     double model_bytes;
     int64_t now;
@@ -55,7 +59,7 @@ typedef struct engine {
     bool closed, by_deadline;
     int64_t t_close;
     uint64_t deadline_handle;
-    fs_db_eval evals[2];
+    fs_evaluator own_eval, *eval;
     double last_accuracy;
 } engine;
 
@@ -74,18 +78,27 @@ static int engine_init(engine *e, const fs_engine_cfg *cfg, fs_err *err)
     e->last_accuracy = NAN;
     int rc = fs_trainer_init(&e->trainer, cfg->world, e->s, cfg->n_threads, err);
     if (rc) return rc;
+    e->eval = cfg->eval;
+    if (!e->eval) {
+        if ((rc = fs_evaluator_init(&e->own_eval, cfg->world, e->s, cfg->n_threads, err))) return rc;
+        e->eval = &e->own_eval;
+    }
     e->r_sel = fs_rng_new();
     e->r_cli = fs_rng_new();
     e->w = malloc(e->n_params * sizeof *e->w);
-    e->slots = malloc(e->max_sel * e->n_params * sizeof *e->slots);
+    e->acc = malloc(e->n_params * sizeof *e->acc);
+    e->updates = calloc(e->max_sel, sizeof *e->updates);
     e->parts = calloc(e->max_sel, sizeof *e->parts);
     e->jobs = calloc(e->max_sel, sizeof *e->jobs);
     e->rows = calloc(e->max_sel, sizeof *e->rows);
     e->ids = calloc(e->max_sel, sizeof *e->ids);
-    e->agg_w = calloc(e->max_sel, sizeof *e->agg_w);
+    e->agg_u = calloc(e->max_sel, sizeof *e->agg_u);
     e->agg_n = calloc(e->max_sel, sizeof *e->agg_n);
-    if (!e->r_sel || !e->r_cli || !e->w || !e->slots || !e->parts || !e->jobs || !e->rows ||
-        !e->ids || !e->agg_w || !e->agg_n) {
+    bool ok = e->r_sel && e->r_cli && e->w && e->acc && e->updates && e->parts && e->jobs &&
+              e->rows && e->ids && e->agg_u && e->agg_n;
+    for (size_t i = 0; ok && i < e->max_sel; i++)
+        ok = fs_update_init(&e->updates[i], e->n_params, cfg->world->sparse_updates) == FS_OK;
+    if (!ok) {
         fs_err_add(err, NULL, "out of memory for %zu in-flight clients of %zu parameters",
                    e->max_sel, e->n_params);
         return FS_ENOMEM;
@@ -99,39 +112,52 @@ static void engine_fini(engine *e)
 {
     fs_evq_fini(&e->q);
     fs_trainer_fini(&e->trainer);
+    if (e->eval == &e->own_eval) fs_evaluator_fini(&e->own_eval);
     gsl_rng_free(e->r_sel);
     gsl_rng_free(e->r_cli);
     free(e->w);
-    free(e->slots);
+    free(e->acc);
+    for (size_t i = 0; e->updates && i < e->max_sel; i++) fs_update_fini(&e->updates[i]);
+    free(e->updates);
     free(e->parts);
     free(e->jobs);
     free(e->rows);
     free(e->ids);
-    free(e->agg_w);
+    free(e->agg_u);
     free(e->agg_n);
 }
 
 /* ---- planning a participation ---- */
 
+/* Everything of a participation that is known before training: download and compute times and
+ * the random events (going offline, crashing). The upload, whose size may depend on the trained
+ * update, is planned by finish_plan. Draw order is fixed: online time, crash?, crash point. */
 static void plan_part(engine *e, part *p, uint32_t id, int64_t t0)
 {
     const fs_client *c = &e->cfg->pop->clients[id];
-    const fs_model *m = e->cfg->world->model;
-    double samples = (double)e->s->train.epochs * (double)c->n_train;
-    *p = (part){.client = id, .stage = ST_DOWNLOADING, .t_sel = t0};
+    double flops = (double)e->s->train.epochs * fs_world_client_flops(e->cfg->world, id);
+    *p = (part){.client = id, .stage = ST_DOWNLOADING, .t_sel = t0, .crash_at = -1};
     p->t_dl = t0 + fs_time_transfer_us(e->model_bytes, c->downlink_mbps, c->latency_ms);
-    p->t_tr = p->t_dl + fs_time_compute_us(fs_train_flops(samples, m->flops_per_sample), c->gflops);
-    p->t_rep = p->t_tr + fs_time_transfer_us(e->model_bytes, c->uplink_mbps, c->latency_ms);
+    p->t_tr = p->t_dl + fs_time_compute_us(3.0 * flops, c->gflops);
 
     gsl_rng *r = e->r_cli;
     fs_rng_reseed(r, e->s->seed, FS_RNG_FAILURE, id, (uint64_t)e->round);
     int64_t left = fs_avail_online_left(&e->avail, r);
-    int64_t t_off = left == INT64_MAX ? INT64_MAX : t0 + left;
+    p->t_off = left == INT64_MAX ? INT64_MAX : t0 + left;
+    if (gsl_rng_uniform(r) < e->s->devices.failure_prob) p->crash_at = gsl_rng_uniform(r);
+}
+
+/* Upload time from the update's real size, then the drop time (a crash falls at its fraction of
+ * the whole participation). */
+static void finish_plan(engine *e, part *p, const fs_update *u, bool trained)
+{
+    const fs_client *c = &e->cfg->pop->clients[p->client];
+    p->bytes_up = trained ? fs_update_bytes(u) : e->model_bytes;
+    p->t_rep = p->t_tr + fs_time_transfer_us(p->bytes_up, c->uplink_mbps, c->latency_ms);
     int64_t t_crash = INT64_MAX;
-    if (gsl_rng_uniform(r) < e->s->devices.failure_prob)
-        t_crash = t0 + (int64_t)(gsl_rng_uniform(r) * (double)(p->t_rep - t0));
-    p->offline_drop = t_off <= t_crash;
-    p->t_drop = t_off < t_crash ? t_off : t_crash;
+    if (p->crash_at >= 0) t_crash = p->t_sel + (int64_t)(p->crash_at * (double)(p->t_rep - p->t_sel));
+    p->offline_drop = p->t_off <= t_crash;
+    p->t_drop = p->t_off < t_crash ? p->t_off : t_crash;
     if (p->t_drop >= p->t_rep) p->t_drop = INT64_MAX;
 }
 
@@ -257,14 +283,17 @@ static int dispatch(engine *e, fs_err *err)
     for (size_t i = 0; i < e->n_sel; i++) {
         part *p = &e->parts[i];
         plan_part(e, p, e->ids[i], e->now);
-        /* train only clients that finish training, in virtual time, before dropping or the
-         * deadline: the others' updates could never be used */
+        /* train only clients still online when training ends, before the deadline: the others'
+         * updates could never be used (a crash found later only wastes wall time) */
         e->jobs[i] = (fs_train_job){.client = p->client,
-                                    .train = p->t_drop >= p->t_tr && p->t_tr <= deadline,
-                                    .w_local = e->slots + i * e->n_params};
+                                    .train = p->t_off >= p->t_tr && p->t_tr <= deadline,
+                                    .update = &e->updates[i]};
         e->cfg->pop->clients[p->client].t_busy_until = INT64_MAX;
     }
-    return fs_trainer_run(&e->trainer, e->w, e->jobs, e->n_sel, e->round, err);
+    int rc = fs_trainer_run(&e->trainer, e->w, e->jobs, e->n_sel, e->round, err);
+    for (size_t i = 0; !rc && i < e->n_sel; i++)
+        finish_plan(e, &e->parts[i], &e->updates[i], e->jobs[i].train);
+    return rc;
 }
 
 /* ---- closing: aggregate, account, evaluate ---- */
@@ -275,14 +304,14 @@ static void aggregate(engine *e, fs_db_round *row)
     double loss = 0, samples = 0;
     for (size_t i = 0; i < e->n_sel; i++) {
         if (e->parts[i].stage != ST_REPORTED) continue;
-        e->agg_w[n] = e->jobs[i].w_local;
+        e->agg_u[n] = e->jobs[i].update;
         e->agg_n[n] = (double)e->cfg->pop->clients[e->parts[i].client].n_train;
         loss += e->agg_n[n] * e->jobs[i].result.mean_loss;
         samples += e->agg_n[n];
         n++;
     }
     row->train_loss = n ? loss / samples : NAN;
-    if (n) fs_fedavg(e->agg_w, e->agg_n, n, e->n_params, e->w);
+    if (n) fs_fedavg(e->w, e->agg_u, e->agg_n, n, e->acc);
 }
 
 /* Bytes moved by a transfer of `bytes` over [t_start, t_full) cut at t_stop: the latency
@@ -326,8 +355,7 @@ static void account_part(engine *e, size_t i, fs_db_round *row)
         .local_loss = trained ? job->result.mean_loss : NAN,
         .update_norm = trained ? job->update_norm : NAN,
         .bytes_down = transferred(e->model_bytes, p->t_sel, p->t_dl, p->t_end, c->latency_ms),
-        .bytes_up = trained ? transferred(e->model_bytes, p->t_tr, p->t_rep, p->t_end,
-                                          c->latency_ms)
+        .bytes_up = trained ? transferred(p->bytes_up, p->t_tr, p->t_rep, p->t_end, c->latency_ms)
                             : 0,
     };
     row->bytes_down += r->bytes_down;
@@ -345,15 +373,7 @@ static int evaluate(engine *e, fs_round_result *res, fs_err *err)
 {
     int every = e->s->eval.every_rounds;
     if (e->round % every != 0 && e->round != e->s->server.rounds) return FS_OK;
-    fs_eval_result ev;
-    int rc = fs_trainer_evaluate(&e->trainer, e->w, &ev, err);
-    if (rc) return rc;
-    e->evals[0] = (fs_db_eval){.segment = "all", .metric = "accuracy", .value = ev.accuracy};
-    e->evals[1] = (fs_db_eval){.segment = "all", .metric = "loss", .value = ev.loss};
-    e->last_accuracy = ev.accuracy;
-    res->evals = e->evals;
-    res->n_evals = 2;
-    return FS_OK;
+    return fs_evaluator_run(e->eval, e->w, &res->evals, &res->n_evals, &e->last_accuracy, err);
 }
 
 static int close_and_report(engine *e, int64_t t_start, double wall_start, fs_err *err)

@@ -15,6 +15,7 @@
 #include "fs_avail.h"
 #include "fs_db.h"
 #include "fs_err.h"
+#include "fs_eval.h"
 #include "fs_evq.h"
 #include "fs_pop.h"
 #include "fs_scn.h"
@@ -28,7 +29,7 @@ typedef struct fs_round_result {
     size_t n_parts;
     const fs_db_eval *evals;  /* empty when the round was not evaluated */
     size_t n_evals;
-    double accuracy;          /* latest evaluated accuracy (NaN before the first) */
+    double accuracy;          /* latest headline metric (first of eval.metrics; NaN before the first) */
 } fs_round_result;
 
 typedef int (*fs_engine_round_fn)(void *ctx, const fs_round_result *res, fs_err *err);
@@ -41,13 +42,14 @@ typedef struct fs_engine_cfg {
     fs_engine_round_fn on_round;   /* may be NULL */
     void *ctx;
     volatile sig_atomic_t *stop;   /* set asynchronously to stop after the current round; may be NULL */
+    fs_evaluator *eval;            /* borrowed; NULL: the engine makes its own from the scenario */
 } fs_engine_cfg;
 
 typedef struct fs_engine_stats {
     int rounds;
     int64_t t_end;          /* virtual microseconds */
     uint64_t events;        /* events popped (tombstones excluded) */
-    double final_accuracy;  /* NaN when never evaluated */
+    double final_accuracy;  /* headline metric at the end; NaN when never evaluated */
 } fs_engine_stats;
 
 /* Runs the campaign to server.rounds or server.max_virtual_hours. out_w (n_params, may be NULL)

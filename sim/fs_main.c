@@ -129,7 +129,7 @@ static void print_summary(const fs_scenario *s, const char *db, const fs_run_sum
 {
     printf("fedsim: %s: %d rounds in %.2f virtual hours (wall %.1f s)\n", s->name, r->rounds,
            (double)r->t_end / (double)FS_US_PER_H, r->wall_s);
-    printf("  test accuracy   %.4f after the first evaluation -> %.4f at the end\n",
+    printf("  test %-11s %.4f after the first evaluation -> %.4f at the end\n", r->headline,
            r->first_accuracy, r->final_accuracy);
     printf("  participations  %ld selected: %ld reported, %ld dropped, %ld late, %ld aborted\n",
            r->selected, r->reported, r->dropped, r->late, r->aborted);

@@ -36,9 +36,9 @@ static void print_progress(run_ctx *c, const fs_round_result *res)
     if (now - c->wall_progress < 0.1 && done != total) return;
     c->wall_progress = now;
     double eta = done ? elapsed / done * (total - done) : 0;
-    fprintf(stderr, "\rround %d/%d  virtual %.2f h  accuracy %.4f  wall %.0f s  ETA %.0f s   ",
-            done, total, (double)res->row.t_end / (double)FS_US_PER_H, res->accuracy, elapsed,
-            eta);
+    fprintf(stderr, "\rround %d/%d  virtual %.2f h  %s %.4f  wall %.0f s  ETA %.0f s   ", done,
+            total, (double)res->row.t_end / (double)FS_US_PER_H, c->sum->headline, res->accuracy,
+            elapsed, eta);
     if (done == total) fputc('\n', stderr);
     fflush(stderr);
 }
@@ -120,16 +120,21 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
 {
     fs_world world;
     fs_pop pop = {0};
+    fs_evaluator ev = {0};
     run_ctx c = {.s = s, .opts = opts, .sum = out, .wall_start = fs_wall_seconds()};
     *out = (fs_run_summary){.first_accuracy = NAN, .final_accuracy = NAN};
     int rc = fs_world_init(&world, s, err);
     if (rc) return rc;
     if ((rc = fs_pop_init(&pop, s, world.n_train, world.n_test, err))) goto done;
+    /* before the database: a bad eval.segments name must not leave a failed run behind */
+    if ((rc = fs_evaluator_init(&ev, &world, s, opts->n_threads, err))) goto done;
+    out->headline = fs_metric_name(ev.metrics[0]);
     if ((rc = begin(&c, opts->db_path ? opts->db_path : s->output.db, err))) goto done;
     out->run_id = c.run_id;
     if (!(rc = write_clients(&c, &pop, err))) {
         fs_engine_cfg cfg = {.scn = s, .world = &world, .pop = &pop, .n_threads = opts->n_threads,
-                             .on_round = on_round, .ctx = &c, .stop = opts->stop};
+                             .on_round = on_round, .ctx = &c, .stop = opts->stop,
+                             .eval = &ev};
         fs_engine_stats st;
         rc = fs_engine_run(&cfg, NULL, &st, err);
         out->events = st.events;
@@ -140,6 +145,7 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
     if (!rc) rc = rc2;
 done:
     fs_db_close(c.db);
+    fs_evaluator_fini(&ev);
     fs_pop_fini(&pop);
     fs_world_fini(&world);
     return rc;

@@ -23,7 +23,8 @@ typedef struct fs_run_summary {
     int64_t run_id;
     int rounds;
     int64_t t_end;                 /* virtual microseconds */
-    double first_accuracy, final_accuracy;
+    const char *headline;          /* name of the headline metric ("accuracy", "auc", ...) */
+    double first_accuracy, final_accuracy; /* headline metric at the first and last evaluation */
     int64_t bytes_up, bytes_down;
     long selected, reported, dropped, late, aborted;
     uint64_t events;

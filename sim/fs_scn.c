@@ -4,6 +4,8 @@
  * over the tables is in fs_scn_walk.c. */
 #include "fs_scn_int.h"
 
+#include "fs_metrics.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,20 +21,142 @@
 #define OPEN01 (POS | FS_SCN_HI | FS_SCN_HI_OPEN)           /* (lo, hi) */
 
 /* Index order matches enum fs_data_source (fs_scn_walk.c names sources with it too). */
-const char *const fs_scn_sources[] = {"fashion-mnist", "synthetic", NULL};
-static const char *const model_kinds[] = {"softmax", NULL};
+const char *const fs_scn_sources[] = {"fashion-mnist", "synthetic", "marketing", "fraud",
+                                      "ratings",       "csv",       "libsvm",    NULL};
+static const char *const model_kinds[] = {"softmax", "mlp", "cnn", "logreg", NULL};
+static const char *const encodings[] = {"onehot", "hash", NULL};
+
+#define ONLY(src) .sources = FS_SCN_SRC(src)
+/* Pooled datasets are split over clients by a partitioner; generated ones have natural clients. */
+#define POOLED                                                                                  \
+    .sources = FS_SCN_SRC(FS_SRC_FASHION_MNIST) | FS_SCN_SRC(FS_SRC_CSV) | FS_SCN_SRC(FS_SRC_LIBSVM)
 static const char *const server_modes[] = {"sync", NULL};
 static const char *const algorithms[] = {"fedavg", NULL};
 
 static const fs_scn_key dirichlet_keys[] = {
     {.name = "alpha", .type = FS_SCN_NUM, .flags = FS_SCN_REQ | POS, F(data.dirichlet_alpha)},
 };
-static const fs_scn_obj dirichlet_obj = OBJ(dirichlet_keys);
+static const fs_scn_key shards_keys[] = {
+    {.name = "per_client", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 1000, .def = 2,
+     F(data.shards_per_client)},
+};
+static const fs_scn_key lognormal_q_keys[] = {
+    {.name = "sigma", .type = FS_SCN_NUM, .flags = FS_SCN_REQ | POS, F(data.quantity_param)},
+    {.name = "min_per_client", .type = FS_SCN_INT, .flags = FS_SCN_LO, .lo = 1, .def = 1,
+     F(data.quantity_min)},
+};
+static const fs_scn_key powerlaw_q_keys[] = {
+    {.name = "exponent", .type = FS_SCN_NUM, .flags = FS_SCN_REQ | POS, F(data.quantity_param)},
+    {.name = "min_per_client", .type = FS_SCN_INT, .flags = FS_SCN_LO, .lo = 1, .def = 1,
+     F(data.quantity_min)},
+};
+static const fs_scn_key natural_keys[] = {
+    {.name = "group", .type = FS_SCN_STR, .flags = FS_SCN_REQ, .lo = 1, .hi = FS_SCN_NAME_LEN - 1,
+     F(data.natural_group)},
+};
+static const fs_scn_obj dirichlet_obj = OBJ(dirichlet_keys), shards_obj = OBJ(shards_keys),
+                        lognormal_q_obj = OBJ(lognormal_q_keys),
+                        powerlaw_q_obj = OBJ(powerlaw_q_keys), natural_obj = OBJ(natural_keys);
 static const fs_scn_variant partition_variants[] = {
     {"dirichlet", FS_PART_DIRICHLET, &dirichlet_obj},
+    {"shards", FS_PART_SHARDS, &shards_obj},
+    {"quantity_lognormal", FS_PART_QUANTITY_LOGNORMAL, &lognormal_q_obj},
+    {"quantity_powerlaw", FS_PART_QUANTITY_POWERLAW, &powerlaw_q_obj},
+    {"natural", FS_PART_NATURAL, &natural_obj},
 };
-static const fs_scn_union partition_union = {"iid", FS_PART_IID, partition_variants, 1,
-                                             "\"iid\" or {\"dirichlet\": {...}}"};
+static const fs_scn_union partition_union = {
+    "iid", FS_PART_IID, partition_variants, 5,
+    "\"iid\" or {\"dirichlet\" | \"shards\" | \"quantity_lognormal\" | "
+    "\"quantity_powerlaw\" | \"natural\": {...}}"};
+
+static const fs_scn_key skew_keys[] = {
+    {.name = "scale_sigma", .type = FS_SCN_NUM, .flags = NONNEG, F(data.skew_scale_sigma)},
+    {.name = "shift_sigma", .type = FS_SCN_NUM, .flags = NONNEG, F(data.skew_shift_sigma)},
+};
+static const fs_scn_obj skew_obj = OBJ(skew_keys);
+
+#define TEST_FRACTION(m, d)                                                                     \
+    {.name = "test_fraction", .type = FS_SCN_NUM, .flags = RANGE | FS_SCN_HI_OPEN, .hi = 1,   \
+     .def = d, F(m)}
+static const fs_scn_key marketing_keys[] = {
+    {.name = "regions", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 1000, .def = 8,
+     F(data.marketing.n_regions)},
+    {.name = "device_types", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 100, .def = 3,
+     F(data.marketing.n_devices)},
+    {.name = "age_bands", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 100, .def = 6,
+     F(data.marketing.n_age_bands)},
+    {.name = "interests", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 10000, .def = 20,
+     F(data.marketing.n_interests)},
+    {.name = "campaigns", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 1e6, .def = 200,
+     F(data.marketing.n_campaigns)},
+    {.name = "categories", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 10000, .def = 30,
+     F(data.marketing.n_categories)},
+    {.name = "hash_bits", .type = FS_SCN_INT, .flags = RANGE, .lo = 8, .hi = 26, .def = 18,
+     F(data.marketing.hash_bits)},
+    {.name = "base_rate", .type = FS_SCN_NUM, .flags = OPEN01, .hi = 1, .def = 0.02,
+     F(data.marketing.base_rate)},
+    {.name = "exposure_mu", .type = FS_SCN_NUM, .def = 3, F(data.marketing.exposure_mu)},
+    {.name = "exposure_sigma", .type = FS_SCN_NUM, .flags = NONNEG, .def = 1,
+     F(data.marketing.exposure_sigma)},
+    {.name = "region_shift", .type = FS_SCN_NUM, .flags = NONNEG, .def = 0.5,
+     F(data.marketing.region_shift)},
+    TEST_FRACTION(data.marketing.test_fraction, 0.2),
+};
+static const fs_scn_key fraud_keys[] = {
+    {.name = "segments", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 100, .def = 3,
+     F(data.fraud.n_segments)},
+    {.name = "merchant_categories", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 1000,
+     .def = 12, F(data.fraud.n_merchant_categories)},
+    {.name = "fraud_rate", .type = FS_SCN_NUM, .flags = OPEN01, .hi = 1, .def = 0.01,
+     F(data.fraud.fraud_rate)},
+    {.name = "tx_mu", .type = FS_SCN_NUM, .def = 3, F(data.fraud.tx_mu)},
+    {.name = "tx_sigma", .type = FS_SCN_NUM, .flags = NONNEG, .def = 1, F(data.fraud.tx_sigma)},
+    TEST_FRACTION(data.fraud.test_fraction, 0.2),
+};
+static const fs_scn_key ratings_keys[] = {
+    {.name = "items", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 1e7, .def = 2000,
+     F(data.ratings.n_items)},
+    {.name = "latent_dim", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 1000, .def = 8,
+     F(data.ratings.latent_dim)},
+    {.name = "popularity_s", .type = FS_SCN_NUM, .flags = NONNEG, .def = 1.0,
+     F(data.ratings.popularity_s)},
+    {.name = "activity_mu", .type = FS_SCN_NUM, .def = 3, F(data.ratings.activity_mu)},
+    {.name = "activity_sigma", .type = FS_SCN_NUM, .flags = NONNEG, .def = 1,
+     F(data.ratings.activity_sigma)},
+    {.name = "noise_sigma", .type = FS_SCN_NUM, .flags = NONNEG, .def = 0.5,
+     F(data.ratings.noise_sigma)},
+    TEST_FRACTION(data.ratings.test_fraction, 0.2),
+};
+static const fs_scn_key csv_keys[] = {
+    {.name = "path", .type = FS_SCN_STR, .flags = FS_SCN_REQ, .lo = 1, .hi = 511,
+     F(data.csv.path)},
+    {.name = "label", .type = FS_SCN_STR, .flags = FS_SCN_REQ, .lo = 1,
+     .hi = FS_SCN_NAME_LEN - 1, F(data.csv.label)},
+    {.name = "features", .type = FS_SCN_STR_ARRAY, F(data.csv.features),
+     .off2 = offsetof(fs_scenario, data.csv.n_features)},
+    {.name = "groups", .type = FS_SCN_STR_ARRAY, F(data.csv.groups),
+     .off2 = offsetof(fs_scenario, data.csv.n_groups)},
+    {.name = "categorical", .type = FS_SCN_STR_ARRAY, F(data.csv.categorical),
+     .off2 = offsetof(fs_scenario, data.csv.n_categorical)},
+    {.name = "encoding", .type = FS_SCN_ENUM, .def = FS_ENC_ONEHOT, .aux = encodings,
+     F(data.csv.encoding)},
+    {.name = "hash_buckets", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 1 << 26,
+     .def = 1 << 16, F(data.csv.hash_buckets)},
+    {.name = "positive", .type = FS_SCN_STR, .hi = FS_SCN_NAME_LEN - 1, .def_str = "",
+     F(data.csv.positive)},
+    {.name = "regression", .type = FS_SCN_BOOL, F(data.csv.regression)},
+    TEST_FRACTION(data.csv.test_fraction, 0.2),
+};
+static const fs_scn_key libsvm_keys[] = {
+    {.name = "path", .type = FS_SCN_STR, .flags = FS_SCN_REQ, .lo = 1, .hi = 511,
+     F(data.libsvm.path)},
+    {.name = "features", .type = FS_SCN_INT, .flags = NONNEG, F(data.libsvm.n_features)},
+    {.name = "zero_based", .type = FS_SCN_BOOL, F(data.libsvm.zero_based)},
+    TEST_FRACTION(data.libsvm.test_fraction, 0.2),
+};
+static const fs_scn_obj marketing_obj = OBJ(marketing_keys), fraud_obj = OBJ(fraud_keys),
+                        ratings_obj = OBJ(ratings_keys), csv_obj = OBJ(csv_keys),
+                        libsvm_obj = OBJ(libsvm_keys);
 
 static const fs_scn_key synthetic_keys[] = {
     {.name = "alpha", .type = FS_SCN_NUM, .flags = NONNEG, .def = 1, F(data.synth_alpha)},
@@ -49,20 +173,38 @@ static const fs_scn_key data_keys[] = {
      F(data.source)},
     {.name = "clients", .type = FS_SCN_INT, .flags = FS_SCN_REQ | RANGE, .lo = 1, .hi = 1e7,
      F(data.clients)},
-    {.name = "path", .type = FS_SCN_STR, .flags = FS_SCN_FMNIST, .lo = 1, .hi = 511,
+    {.name = "path", .type = FS_SCN_STR, ONLY(FS_SRC_FASHION_MNIST), .lo = 1, .hi = 511,
      .def_str = "/usr/share/datasets/fashion-mnist", F(data.path)},
-    {.name = "train_samples", .type = FS_SCN_INT, .flags = FS_SCN_FMNIST | NONNEG,
+    {.name = "train_samples", .type = FS_SCN_INT, .flags = NONNEG, ONLY(FS_SRC_FASHION_MNIST),
      F(data.train_samples)},
-    {.name = "test_samples", .type = FS_SCN_INT, .flags = FS_SCN_FMNIST | NONNEG,
+    {.name = "test_samples", .type = FS_SCN_INT, .flags = NONNEG, ONLY(FS_SRC_FASHION_MNIST),
      F(data.test_samples)},
-    {.name = "partition", .type = FS_SCN_UNION, .flags = FS_SCN_FMNIST, .def = FS_PART_IID,
+    {.name = "partition", .type = FS_SCN_UNION, POOLED, .def = FS_PART_IID,
      .aux = &partition_union, .na_note = " (its clients are natural)", F(data.partition)},
-    {.name = "synthetic", .type = FS_SCN_OBJ, .flags = FS_SCN_SYNTH, .aux = &synthetic_obj},
+    {.name = "feature_skew", .type = FS_SCN_OBJ, POOLED, .aux = &skew_obj},
+    {.name = "synthetic", .type = FS_SCN_OBJ, ONLY(FS_SRC_SYNTHETIC), .aux = &synthetic_obj},
+    {.name = "marketing", .type = FS_SCN_OBJ, ONLY(FS_SRC_MARKETING), .aux = &marketing_obj},
+    {.name = "fraud", .type = FS_SCN_OBJ, ONLY(FS_SRC_FRAUD), .aux = &fraud_obj},
+    {.name = "ratings", .type = FS_SCN_OBJ, ONLY(FS_SRC_RATINGS), .aux = &ratings_obj},
+    {.name = "csv", .type = FS_SCN_OBJ, .flags = FS_SCN_REQ, ONLY(FS_SRC_CSV), .aux = &csv_obj},
+    {.name = "libsvm", .type = FS_SCN_OBJ, .flags = FS_SCN_REQ, ONLY(FS_SRC_LIBSVM),
+     .aux = &libsvm_obj},
 };
 
+static const int default_hidden[] = {200, 200}; /* McMahan et al. 2017's 2NN */
 static const fs_scn_key model_keys[] = {
     {.name = "kind", .type = FS_SCN_ENUM, .def = FS_MODEL_SOFTMAX, .aux = model_kinds,
      F(model.kind)},
+    {.name = "hidden", .type = FS_SCN_INT_ARRAY, .flags = RANGE, .lo = 1, .hi = 65536, .def = 2,
+     .aux = default_hidden, F(model.hidden), .off2 = offsetof(fs_scenario, model.n_hidden)},
+    {.name = "sigmoid_output", .type = FS_SCN_BOOL, F(model.sigmoid_output)},
+    {.name = "height", .type = FS_SCN_INT, .flags = RANGE, .lo = 4, .hi = 4096, .def = 28,
+     F(model.height)},
+    {.name = "width", .type = FS_SCN_INT, .flags = RANGE, .lo = 4, .hi = 4096, .def = 28,
+     F(model.width)},
+    {.name = "channels", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 64, .def = 1,
+     F(model.channels)},
+    {.name = "l2", .type = FS_SCN_NUM, .flags = NONNEG, F(model.l2)},
 };
 
 static const fs_scn_key train_keys[] = {
@@ -144,6 +286,11 @@ static const fs_scn_key devices_keys[] = {
 static const fs_scn_key eval_keys[] = {
     {.name = "every_rounds", .type = FS_SCN_INT, .flags = FS_SCN_LO, .lo = 1, .def = 1,
      F(eval.every_rounds)},
+    {.name = "metrics", .type = FS_SCN_STR_ARRAY, F(eval.metrics),
+     .off2 = offsetof(fs_scenario, eval.n_metrics)},
+    {.name = "segments", .type = FS_SCN_STR_ARRAY, F(eval.segments),
+     .off2 = offsetof(fs_scenario, eval.n_segments)},
+    {.name = "worst_clients", .type = FS_SCN_BOOL, .def = 1, F(eval.worst_clients)},
 };
 
 static const fs_scn_key output_keys[] = {
@@ -199,6 +346,13 @@ static void check_cross(fs_scn_ctx *c)
         fs_scn_bad(c, "data.train_samples",
                    "expected 0 (all) or integer >= data.clients (%zu), found %zu", s->data.clients,
                    s->data.train_samples);
+    for (size_t i = 0; GOOD(eval.metrics) && i < s->eval.n_metrics; i++) {
+        if (fs_metric_from_name(s->eval.metrics[i]) != FS_METRIC_COUNT) continue;
+        char path[64];
+        snprintf(path, sizeof path, "eval.metrics[%zu]", i);
+        fs_scn_bad(c, path, "expected one of \"accuracy\", \"loss\", \"auc\", \"ece\", \"rmse\", "
+                   "found \"%s\"", s->eval.metrics[i]);
+    }
     if (GOOD(name) && s->output.db[0] == '\0')
         snprintf(s->output.db, sizeof s->output.db, "results/%s.sqlite", s->name);
 }

@@ -21,14 +21,35 @@ typedef struct fs_dist {
     double b; /* unused | sigma | max */
 } fs_dist;
 
-enum fs_data_source { FS_SRC_FASHION_MNIST, FS_SRC_SYNTHETIC };
-enum fs_partition_kind { FS_PART_IID, FS_PART_DIRICHLET };
+/* Order matters: fs_scn's tables index words by these values. */
+enum fs_data_source {
+    FS_SRC_FASHION_MNIST,
+    FS_SRC_SYNTHETIC,
+    FS_SRC_MARKETING,
+    FS_SRC_FRAUD,
+    FS_SRC_RATINGS,
+    FS_SRC_CSV,
+    FS_SRC_LIBSVM
+};
+enum fs_partition_kind {
+    FS_PART_IID,
+    FS_PART_DIRICHLET,
+    FS_PART_SHARDS,
+    FS_PART_QUANTITY_LOGNORMAL,
+    FS_PART_QUANTITY_POWERLAW,
+    FS_PART_NATURAL
+};
 enum fs_avail_kind { FS_AVAIL_ALWAYS, FS_AVAIL_MARKOV, FS_AVAIL_DIURNAL };
-enum fs_model_kind { FS_MODEL_SOFTMAX };
+enum fs_model_kind { FS_MODEL_SOFTMAX, FS_MODEL_MLP, FS_MODEL_CNN, FS_MODEL_LOGREG };
+enum fs_csv_encoding { FS_ENC_ONEHOT, FS_ENC_HASH };
 enum fs_server_mode { FS_SERVER_SYNC };
 enum fs_algorithm { FS_ALG_FEDAVG };
 
 #define FS_SCN_MAX_OFFSETS 48
+#define FS_SCN_MAX_COLUMNS 64   /* csv feature / categorical columns named in a scenario */
+#define FS_SCN_MAX_NAMES 8      /* csv group columns, eval segments, eval metrics */
+#define FS_SCN_MAX_LAYERS 8     /* mlp hidden layers */
+#define FS_SCN_NAME_LEN 32
 
 typedef struct fs_scenario {
     char name[128];
@@ -45,10 +66,57 @@ typedef struct fs_scenario {
         double synth_alpha, synth_beta;   /* synthetic */
         size_t synth_max_per_client;      /* synthetic, 0 = no cap */
         double synth_train_fraction;      /* synthetic */
+        /* partitions beyond iid/dirichlet */
+        size_t shards_per_client;
+        double quantity_param;            /* lognormal sigma | power-law exponent */
+        size_t quantity_min;
+        char natural_group[FS_SCN_NAME_LEN];
+        double skew_scale_sigma, skew_shift_sigma; /* feature skew, 0 = none */
+        /* generators (names as in models/fs_gen.h) */
+        struct {
+            size_t n_regions, n_devices, n_age_bands, n_interests, n_campaigns, n_categories;
+            int hash_bits;
+            double base_rate, exposure_mu, exposure_sigma, region_shift, test_fraction;
+        } marketing;
+        struct {
+            size_t n_segments, n_merchant_categories;
+            double fraud_rate, tx_mu, tx_sigma, test_fraction;
+        } fraud;
+        struct {
+            size_t n_items, latent_dim;
+            double popularity_s, activity_mu, activity_sigma, noise_sigma, test_fraction;
+        } ratings;
+        /* files */
+        struct {
+            char path[512];
+            char label[FS_SCN_NAME_LEN];
+            char features[FS_SCN_MAX_COLUMNS][FS_SCN_NAME_LEN];
+            size_t n_features;
+            char groups[FS_SCN_MAX_NAMES][FS_SCN_NAME_LEN];
+            size_t n_groups;
+            char categorical[FS_SCN_MAX_COLUMNS][FS_SCN_NAME_LEN];
+            size_t n_categorical;
+            enum fs_csv_encoding encoding;
+            size_t hash_buckets;
+            char positive[FS_SCN_NAME_LEN]; /* "" = classes from distinct labels */
+            bool regression;
+            double test_fraction;
+        } csv;
+        struct {
+            char path[512];
+            size_t n_features;
+            bool zero_based;
+            double test_fraction;
+        } libsvm;
     } data;
 
     struct {
         enum fs_model_kind kind;
+        int hidden[FS_SCN_MAX_LAYERS];   /* mlp */
+        size_t n_hidden;
+        bool sigmoid_output;             /* mlp, binary tasks */
+        size_t height, width, channels;  /* cnn */
+        double l2;                       /* logreg */
     } model;
 
     struct {
@@ -82,6 +150,11 @@ typedef struct fs_scenario {
 
     struct {
         int every_rounds;
+        char metrics[FS_SCN_MAX_NAMES][FS_SCN_NAME_LEN]; /* empty: chosen by the task */
+        size_t n_metrics;
+        char segments[FS_SCN_MAX_NAMES][FS_SCN_NAME_LEN]; /* group columns to break down by */
+        size_t n_segments;
+        bool worst_clients;  /* worst-10% client metric (needs per-client test data) */
     } eval;
 
     struct {

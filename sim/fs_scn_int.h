@@ -25,7 +25,9 @@ enum fs_scn_type {
     FS_SCN_OBJ,       /* nested object described by aux (fs_scn_obj) */
     FS_SCN_UNION,     /* a word or {"<variant>": {...}} described by aux (fs_scn_union) */
     FS_SCN_DIST,      /* fs_dist: number | {"lognormal": ...} | {"uniform": ...}; aux = default */
-    FS_SCN_INT_ARRAY, /* int array field (capacity size/sizeof(int)), count in size_t at off2 */
+    FS_SCN_INT_ARRAY, /* int array field (capacity size/sizeof(int)), count in size_t at off2;
+                       * default: aux (const int[], def elements) or one element def */
+    FS_SCN_STR_ARRAY, /* char[cap][FS_SCN_NAME_LEN] field, count in size_t at off2; default [] */
     FS_SCN_KEEP       /* accepted if a string, no field: copied verbatim into the effective JSON */
 };
 
@@ -35,10 +37,11 @@ enum {
     FS_SCN_LO_OPEN = 1u << 2,  /* value > lo (with FS_SCN_LO) */
     FS_SCN_HI = 1u << 3,       /* value <= hi */
     FS_SCN_HI_OPEN = 1u << 4,  /* value < hi (with FS_SCN_HI) */
-    FS_SCN_IDENT = 1u << 5,    /* string of [A-Za-z0-9_.-] only */
-    FS_SCN_FMNIST = 1u << 6,   /* only with data.source "fashion-mnist" */
-    FS_SCN_SYNTH = 1u << 7     /* only with data.source "synthetic" */
+    FS_SCN_IDENT = 1u << 5     /* string of [A-Za-z0-9_.-] only */
 };
+
+/* Bit of a data source in fs_scn_key.sources. */
+#define FS_SCN_SRC(s) (1u << (s))
 
 typedef struct fs_scn_key {
     const char *name;
@@ -52,6 +55,7 @@ typedef struct fs_scn_key {
     const void *aux;     /* ENUM: NULL-terminated words; OBJ: fs_scn_obj; UNION: fs_scn_union;
                           * DIST: default fs_dist */
     const char *na_note; /* appended to "not applicable to source ..." */
+    unsigned sources;    /* FS_SCN_SRC bits of the data sources the key applies to; 0 = all */
 } fs_scn_key;
 
 typedef struct fs_scn_obj {

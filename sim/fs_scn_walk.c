@@ -438,15 +438,63 @@ static bool check_int_array(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v,
     return true;
 }
 
+/* An array of up to cap short names (column names, metric names), each 1..31 characters. */
+static bool check_str_array(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v,
+                            const char *path, void *base)
+{
+    size_t cap = k->size / FS_SCN_NAME_LEN;
+    char got[96];
+    int count = cJSON_GetArraySize(v);
+    if (!cJSON_IsArray(v) || (size_t)count > cap) {
+        if (cJSON_IsArray(v)) snprintf(got, sizeof got, "%d items", count);
+        else fs_scn_render(v, got, sizeof got);
+        fs_scn_bad(c, path, "expected an array of at most %zu strings, found %s", cap, got);
+        return false;
+    }
+    char (*vals)[FS_SCN_NAME_LEN] = field(base, k);
+    bool ok = true;
+    int i = 0;
+    for (const cJSON *it = v->child; it; it = it->next, i++) {
+        size_t len = cJSON_IsString(it) ? strlen(it->valuestring) : 0;
+        if (len >= 1 && len < FS_SCN_NAME_LEN) {
+            memcpy(vals[i], it->valuestring, len + 1);
+            continue;
+        }
+        char sub[FS_SCN_PATH_LEN + 16];
+        snprintf(sub, sizeof sub, "%s[%d]", path, i);
+        fs_scn_render(it, got, sizeof got);
+        fs_scn_bad(c, sub, "expected string of 1 to %d characters, found %s", FS_SCN_NAME_LEN - 1,
+                   got);
+        ok = false;
+    }
+    size_t n = (size_t)count;
+    if (ok) memcpy((char *)base + k->off2, &n, sizeof n);
+    return ok;
+}
+
+static cJSON *emit_str_array(const fs_scn_key *k, const void *base)
+{
+    size_t n;
+    memcpy(&n, (const char *)base + k->off2, sizeof n);
+    const char(*vals)[FS_SCN_NAME_LEN] = (const void *)((const char *)base + k->off);
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < n; i++) {
+        if (!cJSON_AddItemToArray(arr, cJSON_CreateString(vals[i]))) {
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
 /* ---- the walk ----------------------------------------------------------------------------- */
 
 /* Keys that belong to one data source are errors under the other (once the source is known). */
 static bool applies(const fs_scn_ctx *c, const fs_scn_key *k)
 {
-    if (!(k->flags & (FS_SCN_FMNIST | FS_SCN_SYNTH))) return true;
+    if (!k->sources) return true;
     if (!c->good[offsetof(fs_scenario, data.source)]) return true;
-    enum fs_data_source want = k->flags & FS_SCN_FMNIST ? FS_SRC_FASHION_MNIST : FS_SRC_SYNTHETIC;
-    return c->s->data.source == want;
+    return (k->sources & FS_SCN_SRC(c->s->data.source)) != 0;
 }
 
 static bool set_default(fs_scn_ctx *c, const fs_scn_key *k, const char *path, void *base)
@@ -474,9 +522,14 @@ static bool set_default(fs_scn_ctx *c, const fs_scn_key *k, const char *path, vo
     case FS_SCN_DIST: memcpy(p, k->aux, sizeof(fs_dist)); return true;
     case FS_SCN_INT_ARRAY: {
         int first = (int)k->def;
-        size_t one = 1;
-        memcpy(p, &first, sizeof first);
-        memcpy((char *)base + k->off2, &one, sizeof one);
+        size_t n = k->aux ? (size_t)k->def : 1;
+        memcpy(p, k->aux ? k->aux : &first, n * sizeof first);
+        memcpy((char *)base + k->off2, &n, sizeof n);
+        return true;
+    }
+    case FS_SCN_STR_ARRAY: {
+        size_t zero = 0;
+        memcpy((char *)base + k->off2, &zero, sizeof zero);
         return true;
     }
     case FS_SCN_KEEP: return false;
@@ -526,6 +579,7 @@ static bool check_value(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, cons
     }
     case FS_SCN_DIST: return check_dist(c, k, v, path, base);
     case FS_SCN_INT_ARRAY: return check_int_array(c, k, v, path, base);
+    case FS_SCN_STR_ARRAY: return check_str_array(c, k, v, path, base);
     case FS_SCN_KEEP:
         if (cJSON_IsString(v)) return false; /* valid, but no field to mark */
         fs_scn_render(v, got, sizeof got);
@@ -549,6 +603,9 @@ void fs_scn_walk(fs_scn_ctx *c, const cJSON *obj, const char *path, const fs_scn
                        fs_scn_sources[c->s->data.source], k->na_note ? k->na_note : "");
             continue;
         }
+        /* another source's key, or a source not known yet: nothing to demand or default */
+        bool source_known = c->good[offsetof(fs_scenario, data.source)];
+        if (!v && k->sources && (!source_known || !applies(c, k))) continue;
         if (!v && (k->flags & FS_SCN_REQ)) {
             fs_scn_bad(c, sub, "missing required key");
             continue;
@@ -602,6 +659,7 @@ static cJSON *emit_key(const fs_scn_ctx *c, const fs_scn_key *k, const void *bas
         memcpy(&n, (const char *)base + k->off2, sizeof n);
         return cJSON_CreateIntArray(p, (int)n);
     }
+    case FS_SCN_STR_ARRAY: return emit_str_array(k, base);
     case FS_SCN_KEEP: return cJSON_CreateString(src->valuestring);
     }
     return NULL;

@@ -8,8 +8,6 @@
 
 #include "fs_rng.h"
 
-#define EVAL_CHUNK 256
-
 static size_t largest_client(const fs_world *w)
 {
     size_t best = 0;
@@ -28,17 +26,17 @@ int fs_trainer_init(fs_trainer *t, const fs_world *w, const fs_scenario *s, int 
     t->scn = s;
     t->n_threads = n_threads > 0 ? n_threads : 1;
     t->scratch = calloc((size_t)t->n_threads, sizeof *t->scratch);
-    t->eval_rows = malloc((w->test.n ? w->test.n : 1) * sizeof *t->eval_rows);
-    if (!t->scratch || !t->eval_rows) goto nomem;
+    if (!t->scratch) goto nomem;
     size_t rows = largest_client(w);
     for (int i = 0; i < t->n_threads; i++) {
         fs_thread_scratch *ts = &t->scratch[i];
         ts->model = fs_model_scratch_new(w->model);
         ts->grad = malloc(w->model->n_params * sizeof *ts->grad);
+        ts->w_local = w->sparse_updates ? NULL : malloc(w->model->n_params * sizeof *ts->w_local);
         ts->order = malloc((rows ? rows : 1) * sizeof *ts->order);
-        if (!ts->model || !ts->grad || !ts->order) goto nomem;
+        if (!ts->model || !ts->grad || !ts->order || (!w->sparse_updates && !ts->w_local))
+            goto nomem;
     }
-    for (size_t i = 0; i < w->test.n; i++) t->eval_rows[i] = (uint32_t)i;
     return FS_OK;
 nomem:
     fs_trainer_fini(t);
@@ -51,17 +49,17 @@ void fs_trainer_fini(fs_trainer *t)
     for (int i = 0; t->scratch && i < t->n_threads; i++) {
         fs_model_scratch_free(t->scratch[i].model);
         free(t->scratch[i].grad);
+        free(t->scratch[i].w_local);
         free(t->scratch[i].order);
     }
     free(t->scratch);
-    free(t->eval_rows);
     memset(t, 0, sizeof *t);
 }
 
-static double distance(const double *a, const double *b, size_t n)
+static double norm2(const double *v, size_t n)
 {
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += (a[i] - b[i]) * (a[i] - b[i]);
+    for (size_t i = 0; i < n; i++) s += v[i] * v[i];
     return sqrt(s);
 }
 
@@ -74,12 +72,21 @@ static void train_one(fs_trainer *t, const double *w_global, fs_train_job *job, 
                       .batch_size = t->scn->train.batch_size,
                       .lr = t->scn->train.lr};
     const fs_partition *p = &w->train_part;
+    const uint32_t *rows = p->rows + p->offset[job->client];
+    size_t n = fs_partition_size(p, job->client);
+    fs_update *u = job->update;
     fs_rng_reseed(r, t->scn->seed, FS_RNG_TRAIN, job->client, (uint64_t)round);
-    memcpy(job->w_local, w_global, m->n_params * sizeof *w_global);
-    job->rc = fs_sgd_train(m, job->w_local, &w->train, p->rows + p->offset[job->client],
-                           fs_partition_size(p, job->client), &cfg, r, ts->order, ts->grad,
+    if (w->sparse_updates) {
+        job->rc = m->ops->train_sparse(m, w_global, &w->train, rows, n, &cfg, r, ts->model, u,
+                                       &job->result);
+        job->update_norm = norm2(u->val, u->nnz);
+        return;
+    }
+    memcpy(ts->w_local, w_global, m->n_params * sizeof *w_global);
+    job->rc = fs_sgd_train(m, ts->w_local, &w->train, rows, n, &cfg, r, ts->order, ts->grad,
                            ts->model, &job->result);
-    job->update_norm = distance(job->w_local, w_global, m->n_params);
+    for (size_t j = 0; j < m->n_params; j++) u->dense[j] = ts->w_local[j] - w_global[j];
+    job->update_norm = norm2(u->dense, m->n_params);
 }
 
 int fs_trainer_run(fs_trainer *t, const double *w_global, fs_train_job *jobs, size_t n_jobs,
@@ -118,42 +125,25 @@ int fs_trainer_run(fs_trainer *t, const double *w_global, fs_train_job *jobs, si
     return FS_OK;
 }
 
-void fs_fedavg(const double *const *w_locals, const double *n_samples, size_t n_models,
-               size_t n_params, double *out_w)
+void fs_fedavg(double *w, const fs_update *const *updates, const double *n_samples,
+               size_t n_updates, double *acc)
 {
+    size_t n_params = updates[0]->n_params;
     double total = 0;
-    for (size_t k = 0; k < n_models; k++) total += n_samples[k];
-    for (size_t j = 0; j < n_params; j++) out_w[j] = 0;
-    for (size_t k = 0; k < n_models; k++) {
+    for (size_t k = 0; k < n_updates; k++) total += n_samples[k];
+    memset(acc, 0, n_params * sizeof *acc);
+    for (size_t k = 0; k < n_updates; k++) {
+        const fs_update *u = updates[k];
         double share = n_samples[k] / total;
-        const double *wk = w_locals[k];
-        for (size_t j = 0; j < n_params; j++) out_w[j] += share * wk[j];
+        if (u->sparse)
+            for (size_t i = 0; i < u->nnz; i++) acc[u->idx[i]] += share * u->val[i];
+        else
+            for (size_t j = 0; j < n_params; j++) acc[j] += share * u->dense[j];
     }
+    for (size_t j = 0; j < n_params; j++) w[j] += acc[j];
 }
 
-int fs_trainer_evaluate(fs_trainer *t, const double *w, fs_eval_result *out, fs_err *err)
+double fs_update_bytes(const fs_update *u)
 {
-    const fs_world *wd = t->world;
-    size_t n = wd->test.n, n_chunks = (n + EVAL_CHUNK - 1) / EVAL_CHUNK;
-    fs_eval_result *parts = calloc(n_chunks ? n_chunks : 1, sizeof *parts);
-    if (!parts) {
-        fs_err_add(err, NULL, "out of memory evaluating the model");
-        return FS_ENOMEM;
-    }
-#pragma omp parallel for num_threads(t->n_threads) schedule(static)
-    for (size_t c = 0; c < n_chunks; c++) {
-        size_t start = c * EVAL_CHUNK, len = n - start < EVAL_CHUNK ? n - start : EVAL_CHUNK;
-        fs_model_evaluate(wd->model, w, &wd->test, t->eval_rows + start, len,
-                          t->scratch[omp_get_thread_num()].model, &parts[c]);
-    }
-    double loss = 0, correct = 0;
-    for (size_t c = 0; c < n_chunks; c++) {
-        loss += parts[c].loss * (double)parts[c].n;
-        correct += parts[c].accuracy * (double)parts[c].n;
-    }
-    free(parts);
-    *out = (fs_eval_result){.loss = n ? loss / (double)n : NAN,
-                            .accuracy = n ? correct / (double)n : NAN,
-                            .n = n};
-    return FS_OK;
+    return u->sparse ? 8.0 * (double)u->nnz : 4.0 * (double)u->n_params;
 }

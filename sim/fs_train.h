@@ -1,5 +1,5 @@
 /* fs_train: real local training of the clients dispatched together, in parallel with OpenMP,
- * FedAvg aggregation and evaluation of the global model. Results never depend on the number of
+ * and FedAvg aggregation. Results never depend on the number of
  * threads: each client trains alone on its own RNG stream (seed, TRAIN, client, round), and
  * every sum runs in a fixed order. Per-thread scratch is allocated once and reused. */
 #ifndef FS_TRAIN_H
@@ -16,7 +16,7 @@
 typedef struct fs_train_job {
     uint32_t client;
     bool train;          /* false: the client drops before finishing training, skip it */
-    double *w_local;     /* n_params: the client's model after local training (caller storage) */
+    fs_update *update;   /* out: w_local - w_global, dense or sparse (caller storage) */
     fs_sgd_result result;
     double update_norm;  /* ||w_local - w_global||_2 */
     int rc;
@@ -25,6 +25,7 @@ typedef struct fs_train_job {
 typedef struct fs_thread_scratch {
     fs_model_scratch *model;
     double *grad;
+    double *w_local;     /* dense path: the client's private copy of the model */
     uint32_t *order;
 } fs_thread_scratch;
 
@@ -33,7 +34,6 @@ typedef struct fs_trainer {
     const fs_scenario *scn;
     int n_threads;
     fs_thread_scratch *scratch;  /* n_threads */
-    uint32_t *eval_rows;         /* 0 .. test.n-1 */
 } fs_trainer;
 
 int fs_trainer_init(fs_trainer *t, const fs_world *w, const fs_scenario *s, int n_threads,
@@ -45,13 +45,13 @@ void fs_trainer_fini(fs_trainer *t);
 int fs_trainer_run(fs_trainer *t, const double *w_global, fs_train_job *jobs, size_t n_jobs,
                    int round, fs_err *err);
 
-/* FedAvg (McMahan et al. 2017): out = sum_k (n_k / N) w_k over the given models, summed in
- * index order. With one model out equals it exactly. n_models must be >= 1. */
-void fs_fedavg(const double *const *w_locals, const double *n_samples, size_t n_models,
-               size_t n_params, double *out_w);
+/* FedAvg (McMahan et al. 2017) on deltas: w += sum_k (n_k / N) delta_k, the sum accumulated in
+ * index order into `acc` (n_params scratch) before it is added, so the result does not depend on
+ * how updates are stored (dense or sparse). n_updates must be >= 1. */
+void fs_fedavg(double *w, const fs_update *const *updates, const double *n_samples,
+               size_t n_updates, double *acc);
 
-/* Loss and accuracy of w on the world's test set, chunked across threads and reduced in chunk
- * order. */
-int fs_trainer_evaluate(fs_trainer *t, const double *w, fs_eval_result *out, fs_err *err);
+/* Bytes of an update on the wire: float32 values, plus a uint32 index each when sparse. */
+double fs_update_bytes(const fs_update *u);
 
 #endif

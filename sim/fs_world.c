@@ -1,15 +1,23 @@
-/* fs_world: dataset loading/generation, partitioning and model construction per scenario. */
+/* fs_world: dataset loading/generation, partitioning and model construction per scenario.
+ * Checks that need the data (label count, feature width, group names) happen here, before any
+ * output file exists, and name the scenario key at fault. */
 #include "fs_world.h"
 
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fs_gen.h"
+#include "fs_load.h"
 
 /* Largest minibatch a model must accept: training batches and evaluation chunks. */
 static size_t max_batch(const fs_scenario *s)
 {
     return s->train.batch_size > 256 ? s->train.batch_size : 256;
 }
+
+/* ---- pooled sources: one dataset split over clients by a partitioner ---- */
 
 static int load_fashion_mnist(fs_world *w, const fs_scenario *s, fs_err *err)
 {
@@ -20,17 +28,146 @@ static int load_fashion_mnist(fs_world *w, const fs_scenario *s, fs_err *err)
     if (rc) return rc;
     snprintf(img, sizeof img, "%s/t10k-images-idx3-ubyte.gz", s->data.path);
     snprintf(lab, sizeof lab, "%s/t10k-labels-idx1-ubyte.gz", s->data.path);
-    rc = fs_data_load_idx(img, lab, s->data.test_samples, &w->test, err);
-    if (rc) return rc;
-    if (w->train.n < s->data.clients) {
-        fs_err_add(err, "data.clients", "expected at most %zu clients (one training image each), "
-                   "found %zu", w->train.n, s->data.clients);
+    return fs_data_load_idx(img, lab, s->data.test_samples, &w->test, err);
+}
+
+static void names_view(const char (*names)[FS_SCN_NAME_LEN], size_t n, const char **out)
+{
+    for (size_t i = 0; i < n; i++) out[i] = names[i];
+}
+
+static int load_csv(fs_world *w, const fs_scenario *s, fs_err *err)
+{
+    const typeof(s->data.csv) *c = &s->data.csv;
+    const char *features[FS_SCN_MAX_COLUMNS], *groups[FS_SCN_MAX_NAMES],
+        *categorical[FS_SCN_MAX_COLUMNS];
+    names_view(c->features, c->n_features, features);
+    names_view(c->groups, c->n_groups, groups);
+    names_view(c->categorical, c->n_categorical, categorical);
+    fs_csv_opts o = {.label = c->label, .features = c->n_features ? features : NULL,
+                     .n_features = c->n_features, .groups = groups, .n_groups = c->n_groups,
+                     .categorical = categorical, .n_categorical = c->n_categorical,
+                     .encoding = c->encoding == FS_ENC_HASH ? FS_CAT_HASH : FS_CAT_ONEHOT,
+                     .hash_buckets = c->hash_buckets, .positive = c->positive[0] ? c->positive : NULL,
+                     .regression = c->regression};
+    fs_dataset all = {0};
+    int rc = fs_data_load_csv(c->path, &o, &all, err);
+    if (!rc) rc = fs_dataset_split(&all, c->test_fraction, s->seed, &w->train, &w->test);
+    fs_dataset_fini(&all);
+    return rc == FS_ENOMEM ? (fs_err_add(err, NULL, "out of memory loading %s", c->path), rc) : rc;
+}
+
+static int load_libsvm(fs_world *w, const fs_scenario *s, fs_err *err)
+{
+    fs_dataset all = {0};
+    int rc = fs_data_load_libsvm(s->data.libsvm.path, s->data.libsvm.n_features,
+                                 s->data.libsvm.zero_based, &all, err);
+    if (!rc) rc = fs_dataset_split(&all, s->data.libsvm.test_fraction, s->seed, &w->train, &w->test);
+    fs_dataset_fini(&all);
+    return rc;
+}
+
+static int partition_natural(fs_world *w, const fs_scenario *s, fs_err *err)
+{
+    int g = fs_dataset_find_group(&w->train, s->data.natural_group);
+    if (g < 0) {
+        fs_err_add(err, "data.partition.natural.group",
+                   "expected a group column of the data, found \"%s\"", s->data.natural_group);
         return FS_ESCENARIO;
     }
-    if (s->data.partition == FS_PART_DIRICHLET)
-        return fs_partition_dirichlet(&w->train, s->data.clients, s->data.dirichlet_alpha, s->seed,
-                                      &w->train_part, err);
-    return fs_partition_iid(&w->train, s->data.clients, s->seed, &w->train_part, err);
+    size_t levels = w->train.groups[g].n_levels;
+    if (levels != s->data.clients) {
+        fs_err_add(err, "data.clients", "expected %zu (one client per level of \"%s\"), found %zu",
+                   levels, s->data.natural_group, s->data.clients);
+        return FS_ESCENARIO;
+    }
+    return fs_partition_natural(&w->train, (size_t)g, &w->train_part, err);
+}
+
+static int partition(fs_world *w, const fs_scenario *s, fs_err *err)
+{
+    const fs_dataset *ds = &w->train;
+    size_t k = s->data.clients;
+    if (s->data.partition != FS_PART_NATURAL && ds->n < k) {
+        fs_err_add(err, "data.clients", "expected at most %zu clients (one training row each), "
+                   "found %zu", ds->n, k);
+        return FS_ESCENARIO;
+    }
+    switch (s->data.partition) {
+    case FS_PART_DIRICHLET:
+        return fs_partition_dirichlet(ds, k, s->data.dirichlet_alpha, s->seed, &w->train_part, err);
+    case FS_PART_SHARDS:
+        return fs_partition_shards(ds, k, s->data.shards_per_client, s->seed, &w->train_part, err);
+    case FS_PART_QUANTITY_LOGNORMAL:
+    case FS_PART_QUANTITY_POWERLAW:
+        return fs_partition_quantity(ds, k,
+                                     s->data.partition == FS_PART_QUANTITY_LOGNORMAL
+                                         ? FS_QUANTITY_LOGNORMAL
+                                         : FS_QUANTITY_POWERLAW,
+                                     s->data.quantity_param, s->data.quantity_min, s->seed,
+                                     &w->train_part, err);
+    case FS_PART_NATURAL: return partition_natural(w, s, err);
+    case FS_PART_IID:
+    default: return fs_partition_iid(ds, k, s->seed, &w->train_part, err);
+    }
+}
+
+static int load_pooled(fs_world *w, const fs_scenario *s, fs_err *err)
+{
+    int rc = s->data.source == FS_SRC_CSV      ? load_csv(w, s, err)
+             : s->data.source == FS_SRC_LIBSVM ? load_libsvm(w, s, err)
+                                               : load_fashion_mnist(w, s, err);
+    if (!rc) rc = partition(w, s, err);
+    if (!rc && (s->data.skew_scale_sigma > 0 || s->data.skew_shift_sigma > 0))
+        rc = fs_partition_feature_skew(&w->train, &w->train_part, s->data.skew_scale_sigma,
+                                       s->data.skew_shift_sigma, s->seed, err);
+    return rc;
+}
+
+/* ---- generated sources: natural clients ---- */
+
+static fs_gen *make_generator(const fs_scenario *s, fs_err *err)
+{
+    const typeof(s->data) *d = &s->data;
+    if (d->source == FS_SRC_MARKETING) {
+        fs_marketing_cfg c;
+        fs_marketing_defaults(&c);
+        c.seed = s->seed;
+        c.n_regions = d->marketing.n_regions, c.n_devices = d->marketing.n_devices;
+        c.n_age_bands = d->marketing.n_age_bands, c.n_interests = d->marketing.n_interests;
+        c.n_campaigns = d->marketing.n_campaigns, c.n_categories = d->marketing.n_categories;
+        c.hash_bits = (unsigned)d->marketing.hash_bits, c.base_rate = d->marketing.base_rate;
+        c.exposure_mu = d->marketing.exposure_mu, c.exposure_sigma = d->marketing.exposure_sigma;
+        c.region_shift = d->marketing.region_shift, c.test_fraction = d->marketing.test_fraction;
+        return fs_gen_marketing_new(&c, err);
+    }
+    if (d->source == FS_SRC_FRAUD) {
+        fs_fraud_cfg c;
+        fs_fraud_defaults(&c);
+        c.seed = s->seed;
+        c.n_segments = d->fraud.n_segments, c.n_merchant_categories = d->fraud.n_merchant_categories;
+        c.fraud_rate = d->fraud.fraud_rate, c.tx_mu = d->fraud.tx_mu, c.tx_sigma = d->fraud.tx_sigma;
+        c.test_fraction = d->fraud.test_fraction;
+        return fs_gen_fraud_new(&c, err);
+    }
+    fs_ratings_cfg c;
+    fs_ratings_defaults(&c);
+    c.seed = s->seed;
+    c.n_items = d->ratings.n_items, c.latent_dim = d->ratings.latent_dim;
+    c.popularity_s = d->ratings.popularity_s, c.activity_mu = d->ratings.activity_mu;
+    c.activity_sigma = d->ratings.activity_sigma, c.noise_sigma = d->ratings.noise_sigma;
+    c.test_fraction = d->ratings.test_fraction;
+    return fs_gen_ratings_new(&c, err);
+}
+
+static int load_generated(fs_world *w, const fs_scenario *s, fs_err *err)
+{
+    fs_gen *g = make_generator(s, err);
+    if (!g) return FS_ESCENARIO;
+    int rc = fs_gen_materialize(g, s->data.clients, omp_get_max_threads(), &w->train,
+                                &w->train_part, &w->test, &w->test_part, err);
+    fs_gen_free(g);
+    return rc;
 }
 
 static int load_synthetic(fs_world *w, const fs_scenario *s, fs_err *err)
@@ -45,6 +182,55 @@ static int load_synthetic(fs_world *w, const fs_scenario *s, fs_err *err)
     };
     return fs_data_synthetic(&cfg, &w->train, &w->train_part, &w->test, &w->test_part, err);
 }
+
+/* ---- model ---- */
+
+/* NULL with *out_rc = FS_ESCENARIO when the model does not fit the data; NULL alone when out of
+ * memory. */
+static fs_model *make_model(const fs_world *w, const fs_scenario *s, int *out_rc, fs_err *err)
+{
+    const fs_dataset *ds = &w->train;
+    const char *why = NULL;
+    bool sparse = fs_dataset_is_sparse(ds);
+    size_t mb = max_batch(s);
+    switch (s->model.kind) {
+    case FS_MODEL_LOGREG:
+        if (ds->n_classes != 2) why = "logreg needs a binary task (2 classes)";
+        else return fs_logreg_new(ds->d, s->model.l2, mb);
+        break;
+    case FS_MODEL_MLP: {
+        size_t hidden[FS_SCN_MAX_LAYERS];
+        for (size_t i = 0; i < s->model.n_hidden; i++) hidden[i] = (size_t)s->model.hidden[i];
+        if (sparse) why = "mlp needs dense features";
+        else if (ds->n_classes < 2) why = "mlp needs a classification task";
+        else if (s->model.sigmoid_output && ds->n_classes != 2) why = "sigmoid_output needs 2 classes";
+        else return fs_mlp_new(ds->d, hidden, s->model.n_hidden, ds->n_classes,
+                               s->model.sigmoid_output, mb);
+        break;
+    }
+    case FS_MODEL_CNN:
+        if (sparse || s->model.height * s->model.width * s->model.channels != ds->d ||
+            s->model.height % 4 || s->model.width % 4)
+            why = "cnn needs dense images of model.height x width x channels (multiples of 4) "
+                  "features";
+        else if (ds->n_classes < 2) why = "cnn needs a classification task";
+        else return fs_cnn_new(s->model.height, s->model.width, s->model.channels, ds->n_classes, mb);
+        break;
+    case FS_MODEL_SOFTMAX:
+    default:
+        if (sparse) why = "softmax needs dense features (use logreg for sparse data)";
+        else if (ds->n_classes < 2) why = "softmax needs a classification task";
+        else return fs_softmax_new(ds->d, ds->n_classes, mb);
+    }
+    if (why) {
+        fs_err_add(err, "model.kind", "%s; the data have %zu %s features and %d classes", why,
+                   ds->d, sparse ? "sparse" : "dense", ds->n_classes);
+        *out_rc = FS_ESCENARIO;
+    }
+    return NULL;
+}
+
+/* ---- the world ---- */
 
 static int fill_sizes(fs_world *w, size_t n_clients, fs_err *err)
 {
@@ -61,20 +247,29 @@ static int fill_sizes(fs_world *w, size_t n_clients, fs_err *err)
     return FS_OK;
 }
 
+static int load_data(fs_world *w, const fs_scenario *s, fs_err *err)
+{
+    switch (s->data.source) {
+    case FS_SRC_SYNTHETIC: return load_synthetic(w, s, err);
+    case FS_SRC_MARKETING:
+    case FS_SRC_FRAUD:
+    case FS_SRC_RATINGS: return load_generated(w, s, err);
+    default: return load_pooled(w, s, err);
+    }
+}
+
 int fs_world_init(fs_world *w, const fs_scenario *s, fs_err *err)
 {
     memset(w, 0, sizeof *w);
-    int rc = s->data.source == FS_SRC_SYNTHETIC ? load_synthetic(w, s, err)
-                                                 : load_fashion_mnist(w, s, err);
+    int rc = load_data(w, s, err);
     if (rc) goto fail;
-    rc = fill_sizes(w, s->data.clients, err);
-    if (rc) goto fail;
-    w->model = fs_softmax_new(w->train.d, w->train.n_classes, max_batch(s));
-    if (!w->model) {
-        rc = FS_ENOMEM;
-        fs_err_add(err, NULL, "out of memory creating the model");
+    if ((rc = fill_sizes(w, s->data.clients, err))) goto fail;
+    rc = FS_ENOMEM; /* unless make_model finds the model does not fit the data */
+    if (!(w->model = make_model(w, s, &rc, err))) {
+        if (rc == FS_ENOMEM) fs_err_add(err, NULL, "out of memory creating the model");
         goto fail;
     }
+    w->sparse_updates = w->model->ops->train_sparse && fs_dataset_is_sparse(&w->train);
     return FS_OK;
 fail:
     fs_world_fini(w);
@@ -96,4 +291,16 @@ void fs_world_fini(fs_world *w)
 double fs_world_model_bytes(const fs_world *w)
 {
     return 4.0 * (double)w->model->n_params;
+}
+
+/* Sparse linear models cost two FLOPs per non-zero touched; dense models their fixed figure. */
+double fs_world_client_flops(const fs_world *w, size_t client)
+{
+    const fs_partition *p = &w->train_part;
+    size_t n = fs_partition_size(p, client);
+    if (!fs_dataset_is_sparse(&w->train)) return (double)n * w->model->flops_per_sample;
+    const uint32_t *rows = p->rows + p->offset[client];
+    double nnz = 0;
+    for (size_t i = 0; i < n; i++) nnz += (double)(w->train.ptr[rows[i] + 1] - w->train.ptr[rows[i]]);
+    return 2.0 * nnz;
 }

@@ -4,6 +4,8 @@
 #ifndef FS_WORLD_H
 #define FS_WORLD_H
 
+#include <stdbool.h>
+
 #include "fs_data.h"
 #include "fs_model.h"
 #include "fs_scn.h"
@@ -14,6 +16,7 @@ typedef struct fs_world {
     fs_partition test_part;   /* per-client test rows (synthetic); n_clients = 0 when none */
     size_t *n_train, *n_test; /* per-client sizes, n_test all 0 without per-client test data */
     fs_model *model;
+    bool sparse_updates;      /* clients train and report sparse deltas (model's train_sparse) */
 } fs_world;
 
 /* FS_EIO when a data file is missing or corrupt, FS_ESCENARIO when the data cannot be
@@ -23,5 +26,9 @@ void fs_world_fini(fs_world *w);
 
 /* Bytes of a model (or of an update) on the wire: float32 per parameter. */
 double fs_world_model_bytes(const fs_world *w);
+
+/* Forward FLOPs of one pass over client's training rows (the time model multiplies by 3 and by
+ * the epochs). */
+double fs_world_client_flops(const fs_world *w, size_t client);
 
 #endif

@@ -1,0 +1,451 @@
+/* fs_cnn: the McMahan et al. 2017 CNN as model ops: conv 5x5 -> 32 (same) + ReLU, max-pool 2x2,
+ * conv 5x5 -> 64 (same) + ReLU, max-pool 2x2, FC 512 + ReLU, FC n_classes + softmax.
+ * Tensors are channel-last (NHWC), so a convolution is im2col + one dgemm whose output is
+ * already the next NHWC tensor. Parameters, per layer W then b: conv W is cout x (5*5*cin) with
+ * columns ordered (ky, kx, c); FC1's columns follow the NHWC flattening of the second pool.
+ * A call is processed in slices of images sized so the scratch stays bounded whatever
+ * max_batch is; loss_grad and predict never allocate. */
+#include <gsl/gsl_cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_model.h"
+
+#define CNN_K 5                 /* kernel side */
+#define CNN_PAD 2               /* "same" padding for a 5x5 kernel at stride 1 */
+#define CNN_C1 32               /* first conv's output channels */
+#define CNN_C2 64               /* second conv's output channels */
+#define CNN_FC 512              /* hidden FC units */
+#define CNN_SLICE_BUDGET (1u << 22) /* doubles of scratch per slice (32 MiB) */
+
+/* A same-padded 5x5 stride-1 convolution on h x w x cin images. */
+typedef struct cnn_conv {
+    size_t h, w, cin, cout;
+    size_t k;     /* im2col width: 5 * 5 * cin */
+    size_t wo, bo; /* parameter offsets of W and b */
+} cnn_conv;
+
+typedef struct cnn_fc {
+    size_t in, out, wo, bo;
+} cnn_fc;
+
+/* Scratch offsets (doubles) of one slice's tensors. Backward reuses a1/a2 in place for the
+ * gradients of the conv outputs; i1/i2 hold int32 argmax indices of the pools. */
+typedef struct cnn_buf {
+    size_t x, a1, p1, i1, dp1, a2, p2, i2, dp2, f1, df1, z, col;
+} cnn_buf;
+
+typedef struct cnn_impl {
+    cnn_conv c1, c2;
+    cnn_fc f1, f2;
+    size_t slice; /* images per pass */
+    cnn_buf off;
+} cnn_impl;
+
+/* ---- initialisation ---- */
+
+/* Uniform(-bound, bound) for n weights, then n_bias zero biases right after them. */
+static void cnn_init_layer(double *w, size_t n, size_t n_bias, double bound, gsl_rng *r)
+{
+    for (size_t i = 0; i < n; i++) w[i] = bound * (2.0 * gsl_rng_uniform(r) - 1.0);
+    memset(w + n, 0, n_bias * sizeof *w);
+}
+
+/* He-uniform sqrt(6 / fan_in) for layers followed by a ReLU, LeCun-uniform sqrt(3 / fan_in) for
+ * the output layer so initial logits are O(1); biases 0; draws in parameter order. */
+static void cnn_init(const fs_model *m, double *w, gsl_rng *r)
+{
+    const cnn_impl *im = m->impl;
+    cnn_init_layer(w + im->c1.wo, im->c1.cout * im->c1.k, im->c1.cout,
+                   sqrt(6.0 / (double)im->c1.k), r);
+    cnn_init_layer(w + im->c2.wo, im->c2.cout * im->c2.k, im->c2.cout,
+                   sqrt(6.0 / (double)im->c2.k), r);
+    cnn_init_layer(w + im->f1.wo, im->f1.out * im->f1.in, im->f1.out,
+                   sqrt(6.0 / (double)im->f1.in), r);
+    cnn_init_layer(w + im->f2.wo, im->f2.out * im->f2.in, im->f2.out,
+                   sqrt(3.0 / (double)im->f2.in), r);
+}
+
+/* ---- im2col / col2im ---- */
+
+/* Valid kernel columns [lo, hi) for output column x: input columns x + kx - PAD inside [0, w).
+ * In NHWC those inputs are contiguous, so each kernel row is one copy of (hi - lo) * cin. */
+static void cnn_span(size_t x, size_t w, size_t *lo, size_t *hi)
+{
+    *lo = x < CNN_PAD ? CNN_PAD - x : 0;
+    *hi = x + CNN_K - CNN_PAD > w ? w + CNN_PAD - x : CNN_K;
+}
+
+/* col (n*h*w x k) := the 5x5xcin patch around every pixel of n images, zeros outside. */
+static void cnn_im2col(const cnn_conv *cv, const double *in, size_t n, double *col)
+{
+    size_t h = cv->h, w = cv->w, c = cv->cin;
+    for (size_t b = 0; b < n; b++)
+        for (size_t y = 0; y < h; y++)
+            for (size_t x = 0; x < w; x++) {
+                double *row = col + ((b * h + y) * w + x) * cv->k;
+                size_t lo, hi;
+                cnn_span(x, w, &lo, &hi);
+                for (size_t ky = 0; ky < CNN_K; ky++) {
+                    double *dst = row + ky * CNN_K * c;
+                    size_t iy = y + ky - CNN_PAD; /* wraps to huge when above the image */
+                    if (iy >= h) {
+                        memset(dst, 0, CNN_K * c * sizeof *dst);
+                        continue;
+                    }
+                    memset(dst, 0, lo * c * sizeof *dst);
+                    memcpy(dst + lo * c, in + ((b * h + iy) * w + x + lo - CNN_PAD) * c,
+                           (hi - lo) * c * sizeof *dst);
+                    memset(dst + hi * c, 0, (CNN_K - hi) * c * sizeof *dst);
+                }
+            }
+}
+
+/* The adjoint of im2col: din (n x h x w x cin) := sum of every patch entry back onto its pixel. */
+static void cnn_col2im(const cnn_conv *cv, const double *col, size_t n, double *din)
+{
+    size_t h = cv->h, w = cv->w, c = cv->cin;
+    memset(din, 0, n * h * w * c * sizeof *din);
+    for (size_t b = 0; b < n; b++)
+        for (size_t y = 0; y < h; y++)
+            for (size_t x = 0; x < w; x++) {
+                const double *row = col + ((b * h + y) * w + x) * cv->k;
+                size_t lo, hi;
+                cnn_span(x, w, &lo, &hi);
+                for (size_t ky = 0; ky < CNN_K; ky++) {
+                    size_t iy = y + ky - CNN_PAD;
+                    if (iy >= h) continue;
+                    const double *src = row + (ky * CNN_K + lo) * c;
+                    double *dst = din + ((b * h + iy) * w + x + lo - CNN_PAD) * c;
+                    for (size_t i = 0; i < (hi - lo) * c; i++) dst[i] += src[i];
+                }
+            }
+}
+
+/* ---- layers ---- */
+
+/* out (rows x cols) := bias in every row; the following dgemm then accumulates with beta = 1. */
+static void cnn_fill_bias(const double *b, size_t rows, size_t cols, double *out)
+{
+    for (size_t i = 0; i < rows; i++) memcpy(out + i * cols, b, cols * sizeof *out);
+}
+
+static void cnn_relu(double *a, size_t len)
+{
+    for (size_t i = 0; i < len; i++) a[i] = a[i] > 0 ? a[i] : 0;
+}
+
+/* out (n*h*w x cout, i.e. NHWC) := ReLU(im2col(in) W^T + b). */
+static void cnn_conv_forward(const cnn_conv *cv, const double *w, const double *in, size_t n,
+                             double *col, double *out)
+{
+    size_t rows = n * cv->h * cv->w;
+    cnn_im2col(cv, in, n, col);
+    cnn_fill_bias(w + cv->bo, rows, cv->cout, out);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cv->cout, (int)cv->k,
+                1.0, col, (int)cv->k, w + cv->wo, (int)cv->k, 1.0, out, (int)cv->cout);
+    cnn_relu(out, rows * cv->cout);
+}
+
+/* grad_W := beta grad_W + dout^T im2col(in), grad_b likewise with the column sums of dout;
+ * then, when din is not NULL, din := col2im(dout W). col is overwritten: the patches first,
+ * then their gradient. */
+static void cnn_conv_backward(const cnn_conv *cv, const double *w, const double *in,
+                              const double *dout, size_t n, double beta, double *col,
+                              double *grad, double *din)
+{
+    size_t rows = n * cv->h * cv->w;
+    cnn_im2col(cv, in, n, col);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cv->cout, (int)cv->k, (int)rows,
+                1.0, dout, (int)cv->cout, col, (int)cv->k, beta, grad + cv->wo, (int)cv->k);
+    double *gb = grad + cv->bo;
+    if (beta == 0) memset(gb, 0, cv->cout * sizeof *gb);
+    for (size_t i = 0; i < rows; i++)
+        for (size_t o = 0; o < cv->cout; o++) gb[o] += dout[i * cv->cout + o];
+    if (!din) return;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cv->k, (int)cv->cout,
+                1.0, dout, (int)cv->cout, w + cv->wo, (int)cv->k, 0.0, col, (int)cv->k);
+    cnn_col2im(cv, col, n, din);
+}
+
+/* out (n x out) := in W^T + b, ReLU'd when relu. */
+static void cnn_fc_forward(const cnn_fc *f, const double *w, const double *in, size_t n, bool relu,
+                           double *out)
+{
+    cnn_fill_bias(w + f->bo, n, f->out, out);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)f->out, (int)f->in, 1.0, in,
+                (int)f->in, w + f->wo, (int)f->in, 1.0, out, (int)f->out);
+    if (relu) cnn_relu(out, n * f->out);
+}
+
+/* grad_W := beta grad_W + dout^T in, grad_b likewise with column sums; din := dout W (not
+ * masked: the caller knows which nonlinearity sits below). */
+static void cnn_fc_backward(const cnn_fc *f, const double *w, const double *in, const double *dout,
+                            size_t n, double beta, double *grad, double *din)
+{
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)f->out, (int)f->in, (int)n, 1.0,
+                dout, (int)f->out, in, (int)f->in, beta, grad + f->wo, (int)f->in);
+    double *gb = grad + f->bo;
+    if (beta == 0) memset(gb, 0, f->out * sizeof *gb);
+    for (size_t i = 0; i < n; i++)
+        for (size_t o = 0; o < f->out; o++) gb[o] += dout[i * f->out + o];
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)f->in, (int)f->out, 1.0,
+                dout, (int)f->out, w + f->wo, (int)f->in, 0.0, din, (int)f->in);
+}
+
+/* 2x2 stride-2 max-pool of n NHWC images (h x w x c) into out; idx[j] is the index in `in` of
+ * the element out[j] came from (the first of equal maxima). */
+static void cnn_pool_forward(const double *in, size_t n, size_t h, size_t w, size_t c,
+                             double *out, int32_t *idx)
+{
+    size_t j = 0;
+    for (size_t b = 0; b < n; b++)
+        for (size_t oy = 0; oy < h / 2; oy++)
+            for (size_t ox = 0; ox < w / 2; ox++)
+                for (size_t ch = 0; ch < c; ch++, j++) {
+                    size_t i0 = ((b * h + 2 * oy) * w + 2 * ox) * c + ch;
+                    size_t cand[4] = {i0, i0 + c, i0 + w * c, i0 + w * c + c}, best = i0;
+                    for (int q = 1; q < 4; q++) best = in[cand[q]] > in[best] ? cand[q] : best;
+                    out[j] = in[best];
+                    idx[j] = (int32_t)best;
+                }
+}
+
+/* Backward through ReLU then max-pool, in place: act (len, the post-ReLU conv output) becomes
+ * the gradient of the conv's pre-activation. Only each window's argmax receives dpool, and only
+ * where the ReLU was active (act > 0); dpool is masked in place first because act is zeroed. */
+static void cnn_pool_backward(double *act, size_t len, double *dpool, const int32_t *idx,
+                              size_t n_pooled)
+{
+    for (size_t j = 0; j < n_pooled; j++) dpool[j] = act[idx[j]] > 0 ? dpool[j] : 0;
+    memset(act, 0, len * sizeof *act);
+    for (size_t j = 0; j < n_pooled; j++) act[idx[j]] = dpool[j];
+}
+
+/* ---- the network ---- */
+
+/* x (n x d doubles) := the selected rows; BLAS needs one precision for both operands. */
+static void cnn_gather(const fs_dataset *ds, const uint32_t *rows, size_t n, double *x)
+{
+    size_t d = ds->d;
+    for (size_t i = 0; i < n; i++) {
+        const float *src = ds->x + (size_t)rows[i] * d;
+        double *dst = x + i * d;
+        for (size_t j = 0; j < d; j++) dst[j] = src[j];
+    }
+}
+
+static int32_t *cnn_idx(double *buf, size_t off)
+{
+    return (int32_t *)(void *)(buf + off);
+}
+
+/* Forward pass of n <= slice images; returns their logits (n x n_classes) in scratch. */
+static double *cnn_forward(const cnn_impl *im, const double *w, const fs_dataset *ds,
+                           const uint32_t *rows, size_t n, double *buf)
+{
+    const cnn_buf *o = &im->off;
+    const cnn_conv *c1 = &im->c1, *c2 = &im->c2;
+    cnn_gather(ds, rows, n, buf + o->x);
+    cnn_conv_forward(c1, w, buf + o->x, n, buf + o->col, buf + o->a1);
+    cnn_pool_forward(buf + o->a1, n, c1->h, c1->w, c1->cout, buf + o->p1, cnn_idx(buf, o->i1));
+    cnn_conv_forward(c2, w, buf + o->p1, n, buf + o->col, buf + o->a2);
+    cnn_pool_forward(buf + o->a2, n, c2->h, c2->w, c2->cout, buf + o->p2, cnn_idx(buf, o->i2));
+    cnn_fc_forward(&im->f1, w, buf + o->p2, n, true, buf + o->f1);
+    cnn_fc_forward(&im->f2, w, buf + o->f1, n, false, buf + o->z);
+    return buf + o->z;
+}
+
+/* Backward pass of one slice from dz (n x n_classes, already dL/dlogits of the batch mean):
+ * grad := beta grad + this slice's part. beta = 0 on the first slice spares a memset and a read
+ * of the whole gradient (13 MB for the 28x28 network). The input gradient of conv1 is never
+ * needed, so it is skipped. */
+static void cnn_backward(const cnn_impl *im, const double *w, size_t n, double beta, double *buf,
+                         double *grad)
+{
+    const cnn_buf *o = &im->off;
+    const cnn_conv *c1 = &im->c1, *c2 = &im->c2;
+    double *df1 = buf + o->df1, *f1 = buf + o->f1;
+    cnn_fc_backward(&im->f2, w, f1, buf + o->z, n, beta, grad, df1);
+    for (size_t i = 0; i < n * im->f1.out; i++) df1[i] = f1[i] > 0 ? df1[i] : 0;
+    cnn_fc_backward(&im->f1, w, buf + o->p2, df1, n, beta, grad, buf + o->dp2);
+    size_t len2 = n * c2->h * c2->w * c2->cout, len1 = n * c1->h * c1->w * c1->cout;
+    cnn_pool_backward(buf + o->a2, len2, buf + o->dp2, cnn_idx(buf, o->i2), len2 / 4);
+    cnn_conv_backward(c2, w, buf + o->p1, buf + o->a2, n, beta, buf + o->col, grad, buf + o->dp1);
+    cnn_pool_backward(buf + o->a1, len1, buf + o->dp1, cnn_idx(buf, o->i1), len1 / 4);
+    cnn_conv_backward(c1, w, buf + o->x, buf + o->a1, n, beta, buf + o->col, grad, NULL);
+}
+
+/* Replaces a row of logits by its softmax and returns log-sum-exp (max subtracted first so no
+ * exp() overflows). */
+static double cnn_softmax_row(double *z, size_t c)
+{
+    double mx = z[0];
+    for (size_t k = 1; k < c; k++) mx = z[k] > mx ? z[k] : mx;
+    double sum = 0;
+    for (size_t k = 0; k < c; k++) sum += z[k] = exp(z[k] - mx);
+    double inv = 1.0 / sum;
+    for (size_t k = 0; k < c; k++) z[k] *= inv;
+    return mx + log(sum);
+}
+
+/* Cross-entropy lse(z) - z_y summed over the slice; z becomes dL/dz = (p - onehot(y)) / n_total
+ * for the mean over the whole batch. */
+static double cnn_head(const fs_dataset *ds, const uint32_t *rows, size_t n, size_t c,
+                       double inv_total, double *z)
+{
+    double loss = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t y = ds->y[rows[i]];
+        fs_assert(y >= 0 && (size_t)y < c);
+        double *zi = z + i * c, zy = zi[y];
+        loss += cnn_softmax_row(zi, c) - zy;
+        zi[y] -= 1.0;
+        for (size_t k = 0; k < c; k++) zi[k] *= inv_total;
+    }
+    return loss;
+}
+
+static void cnn_check(const fs_model *m, const fs_dataset *ds, size_t n, const fs_model_scratch *s)
+{
+    fs_assert(n <= m->max_batch);
+    fs_assert(ds->d == m->n_features && ds->x);
+    fs_assert(s->n >= m->scratch_doubles);
+}
+
+/* The first slice writes grad, later ones accumulate into it; each is already scaled by 1/n. */
+static double cnn_loss_grad(const fs_model *m, const double *w, const fs_dataset *ds,
+                            const uint32_t *rows, size_t n, double *grad, fs_model_scratch *s)
+{
+    cnn_check(m, ds, n, s);
+    if (n == 0) {
+        memset(grad, 0, m->n_params * sizeof *grad);
+        return 0;
+    }
+    const cnn_impl *im = m->impl;
+    double loss = 0, inv_n = 1.0 / (double)n;
+    for (size_t at = 0; at < n; at += im->slice) {
+        size_t k = n - at < im->slice ? n - at : im->slice;
+        double *z = cnn_forward(im, w, ds, rows + at, k, s->buf);
+        loss += cnn_head(ds, rows + at, k, (size_t)m->n_classes, inv_n, z);
+        cnn_backward(im, w, k, at ? 1.0 : 0.0, s->buf, grad);
+    }
+    return loss * inv_n;
+}
+
+static void cnn_predict(const fs_model *m, const double *w, const fs_dataset *ds,
+                        const uint32_t *rows, size_t n, double *out_probs, fs_model_scratch *s)
+{
+    cnn_check(m, ds, n, s);
+    const cnn_impl *im = m->impl;
+    size_t c = (size_t)m->n_classes;
+    for (size_t at = 0; at < n; at += im->slice) {
+        size_t k = n - at < im->slice ? n - at : im->slice;
+        const double *z = cnn_forward(im, w, ds, rows + at, k, s->buf);
+        memcpy(out_probs + at * c, z, k * c * sizeof *out_probs);
+        for (size_t i = 0; i < k; i++) cnn_softmax_row(out_probs + (at + i) * c, c);
+    }
+}
+
+static void cnn_free(fs_model *m)
+{
+    if (!m) return;
+    free(m->impl);
+    free(m);
+}
+
+static const fs_model_ops cnn_ops = {
+    .name = "cnn",
+    .init = cnn_init,
+    .loss_grad = cnn_loss_grad,
+    .predict = cnn_predict,
+    .free = cnn_free,
+};
+
+/* ---- construction ---- */
+
+/* Shapes and parameter offsets of the four layers; returns n_params. */
+static size_t cnn_shapes(cnn_impl *im, size_t h, size_t w, size_t c, size_t n_classes)
+{
+    im->c1 = (cnn_conv){.h = h, .w = w, .cin = c, .cout = CNN_C1, .k = CNN_K * CNN_K * c};
+    im->c2 = (cnn_conv){.h = h / 2, .w = w / 2, .cin = CNN_C1, .cout = CNN_C2,
+                        .k = CNN_K * CNN_K * CNN_C1};
+    im->f1 = (cnn_fc){.in = (h / 4) * (w / 4) * CNN_C2, .out = CNN_FC};
+    im->f2 = (cnn_fc){.in = CNN_FC, .out = n_classes};
+    size_t p = 0;
+    im->c1.wo = p, p += im->c1.cout * im->c1.k, im->c1.bo = p, p += im->c1.cout;
+    im->c2.wo = p, p += im->c2.cout * im->c2.k, im->c2.bo = p, p += im->c2.cout;
+    im->f1.wo = p, p += im->f1.out * im->f1.in, im->f1.bo = p, p += im->f1.out;
+    im->f2.wo = p, p += im->f2.out * im->f2.in, im->f2.bo = p, p += im->f2.out;
+    return p;
+}
+
+/* Scratch offsets for a slice of `sl` images; returns the total in doubles. Index arrays take
+ * half a double per int32, rounded up. */
+static size_t cnn_buffers(cnn_impl *im, size_t sl)
+{
+    const cnn_conv *c1 = &im->c1, *c2 = &im->c2;
+    size_t x = c1->h * c1->w * c1->cin, a1 = c1->h * c1->w * c1->cout;
+    size_t a2 = c2->h * c2->w * c2->cout, col1 = c1->h * c1->w * c1->k;
+    size_t col2 = c2->h * c2->w * c2->k, col = col1 > col2 ? col1 : col2;
+    size_t p1 = a1 / 4, p2 = a2 / 4, i1 = (sl * p1 + 1) / 2, i2 = (sl * p2 + 1) / 2;
+    cnn_buf *o = &im->off;
+    size_t at = 0;
+    o->x = at, at += sl * x;
+    o->a1 = at, at += sl * a1;
+    o->p1 = at, at += sl * p1;
+    o->i1 = at, at += i1;
+    o->dp1 = at, at += sl * p1;
+    o->a2 = at, at += sl * a2;
+    o->p2 = at, at += sl * p2;
+    o->i2 = at, at += i2;
+    o->dp2 = at, at += sl * p2;
+    o->f1 = at, at += sl * im->f1.out;
+    o->df1 = at, at += sl * im->f1.out;
+    o->z = at, at += sl * im->f2.out;
+    o->col = at, at += sl * col;
+    return at;
+}
+
+/* Forward FLOPs (2 x multiply-adds) of the four GEMMs per image; pools and ReLUs not counted. */
+static double cnn_flops(const cnn_impl *im)
+{
+    const cnn_conv *c1 = &im->c1, *c2 = &im->c2;
+    double macs = (double)(c1->h * c1->w) * (double)(c1->cout * c1->k) +
+                  (double)(c2->h * c2->w) * (double)(c2->cout * c2->k) +
+                  (double)(im->f1.in * im->f1.out) + (double)(im->f2.in * im->f2.out);
+    return 2.0 * macs;
+}
+
+fs_model *fs_cnn_new(size_t height, size_t width, size_t channels, int n_classes,
+                     size_t max_batch)
+{
+    fs_assert(height >= 4 && height % 4 == 0 && width >= 4 && width % 4 == 0);
+    fs_assert(channels >= 1 && n_classes >= 1 && max_batch >= 1);
+    /* BLAS takes int dimensions and the pools int32 indices: keep one slice's tensors, and
+     * FC1's weight matrix, below 2^31 entries. */
+    if (height > 1u << 14 || width > 1u << 14 || channels > 1u << 14 ||
+        (size_t)n_classes > 1u << 20 || height * width * 2048 > INT32_MAX)
+        return NULL;
+    fs_model *m = calloc(1, sizeof *m);
+    cnn_impl *im = calloc(1, sizeof *im);
+    if (!m || !im) goto fail;
+    m->n_params = cnn_shapes(im, height, width, channels, (size_t)n_classes);
+    size_t per_image = cnn_buffers(im, 1);
+    if (per_image > INT32_MAX / 2) goto fail;
+    im->slice = CNN_SLICE_BUDGET / per_image;
+    im->slice = im->slice < 1 ? 1 : im->slice > max_batch ? max_batch : im->slice;
+    m->ops = &cnn_ops;
+    m->n_features = height * width * channels;
+    m->n_classes = n_classes;
+    m->max_batch = max_batch;
+    m->flops_per_sample = cnn_flops(im);
+    m->scratch_doubles = cnn_buffers(im, im->slice);
+    m->impl = im;
+    return m;
+fail:
+    free(im);
+    free(m);
+    return NULL;
+}

@@ -1,0 +1,511 @@
+/* fs_gen_marketing: the marketing click generator (models/README.md, "Marketing clicks").
+ * Global structure (population shares, campaigns, affinities, the per-region concept shift and
+ * the calibrated intercept) is drawn once at _new from streams (seed, DATA, client NONE,
+ * round = MK_SUB_*); client k's user and impressions come from stream (seed, DATA, k, NONE)
+ * alone. Rows are sparse hashed features, ascending within a row. */
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_gen.h"
+#include "fs_rng.h"
+
+#define MK_CREATIVES 4 /* creative formats: image, video, carousel, text */
+#define MK_POSITIONS 4 /* ad slots 0 (top) .. 3 */
+#define MK_MAX_INTERESTS 8
+#define MK_MAX_ROWS 1048576.0 /* impressions per user: keeps one client addressable */
+#define MK_MAX_LEVELS (1u << 24)
+#define MK_CALIB_SAMPLES (1u << 17)
+
+/* Model constants, documented in models/README.md; changing one changes every dataset. */
+#define MK_SHARE_ALPHA 2.0     /* Dirichlet concentration of region/device/age shares */
+#define MK_INTEREST_ALPHA 1.0  /* Dirichlet concentration of interest popularity */
+#define MK_INTEREST_MEAN 2.0   /* interests per user: 1 + Poisson(2) */
+#define MK_SD_QUALITY 0.6      /* campaign (creative) quality */
+#define MK_SD_DELIVERY 1.0     /* log of a campaign's share of impressions */
+#define MK_SD_CATEGORY 0.3     /* category main effect */
+#define MK_SD_AFFINITY 0.8     /* interest x category affinity */
+#define MK_SD_AGE_CATEGORY 0.3 /* age band x category */
+#define MK_SD_DEVICE_CREATIVE 0.3
+#define MK_SD_USER 0.4           /* a user's own click propensity (not in the features) */
+#define MK_POSITION_EFFECT -0.25 /* log-odds per slot below the top */
+
+/* The `round` argument of the global streams, used as a sub-purpose index. */
+enum { MK_SUB_STRUCTURE = 0, MK_SUB_CALIBRATION = 1 };
+
+/* Hashed feature fields. The number enters the hash key, so renumbering changes every index. */
+enum {
+    MK_F_REGION = 1,
+    MK_F_DEVICE = 2,
+    MK_F_AGE = 3,
+    MK_F_INTEREST = 4,
+    MK_F_CAMPAIGN = 5,
+    MK_F_CATEGORY = 6,
+    MK_F_CREATIVE = 7,
+    MK_F_POSITION = 8,
+    MK_F_INTEREST_X_CATEGORY = 9,
+    MK_F_DEVICE_X_CREATIVE = 10,
+    MK_F_AGE_X_CATEGORY = 11
+};
+
+typedef char mk_name[FS_DATA_NAME_LEN];
+
+typedef struct mk_impl {
+    fs_marketing_cfg cfg;
+    double intercept; /* calibrated so the expected click rate is base_rate */
+    gsl_ran_discrete_t *region_d, *device_d, *age_d, *interest_d, *campaign_d;
+    uint32_t *camp_category;
+    uint32_t *camp_creative;
+    double *camp_quality;
+    double *cat_effect;   /* n_categories */
+    double *affinity;     /* n_interests x n_categories */
+    double *age_cat;      /* n_age_bands x n_categories */
+    double *dev_creative; /* n_devices x MK_CREATIVES */
+    double *shift;        /* n_regions x n_categories: the concept shift */
+    mk_name *region_names, *device_names, *age_names;
+} mk_impl;
+
+typedef struct mk_user {
+    uint32_t region, device, age;
+    uint32_t n_interests;
+    uint32_t interest[MK_MAX_INTERESTS];
+    double inv_sqrt_m; /* interest features carry 1/sqrt(m) so the affinity term has unit scale */
+    double propensity;
+} mk_user;
+
+void fs_marketing_defaults(fs_marketing_cfg *cfg)
+{
+    *cfg = (fs_marketing_cfg){
+        .seed = 0,
+        .n_regions = 8,
+        .n_devices = 3,
+        .n_age_bands = 6,
+        .n_interests = 20,
+        .n_campaigns = 200,
+        .n_categories = 30,
+        .hash_bits = 18,
+        .base_rate = 0.02,
+        .exposure_mu = 3.0, /* median 20, mean exp(3 + 1/2) = 33 impressions per user */
+        .exposure_sigma = 1.0,
+        .region_shift = 0.5,
+        .test_fraction = 0.2,
+    };
+}
+
+/* Feature index: the SplitMix64 output for state key = field<<56 | a<<28 | b, top hash_bits
+ * bits. A fixed hash (not seeded) so the same feature lands in the same bucket in every run. */
+static inline uint32_t mk_hash(unsigned bits, uint64_t field, uint64_t a, uint64_t b)
+{
+    uint64_t s = field << 56 | a << 28 | b;
+    return (uint32_t)(fs_splitmix64(&s) >> (64 - bits));
+}
+
+/* Records one validation error and counts it (fs_err_add's return is 0 when err is NULL). */
+static int mk_bad(fs_err *err, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int mk_bad(fs_err *err, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fs_err_vadd(err, path, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+static int mk_check_count(size_t v, const char *path, fs_err *err)
+{
+    if (v >= 1 && v <= MK_MAX_LEVELS) return 0;
+    return mk_bad(err, path, "expected 1 .. %u, found %zu", MK_MAX_LEVELS, v);
+}
+
+static int mk_check(const fs_marketing_cfg *c, fs_err *err)
+{
+    int bad = mk_check_count(c->n_regions, "marketing.n_regions", err);
+    bad += mk_check_count(c->n_devices, "marketing.n_devices", err);
+    bad += mk_check_count(c->n_age_bands, "marketing.n_age_bands", err);
+    bad += mk_check_count(c->n_interests, "marketing.n_interests", err);
+    bad += mk_check_count(c->n_campaigns, "marketing.n_campaigns", err);
+    bad += mk_check_count(c->n_categories, "marketing.n_categories", err);
+    if (c->hash_bits < 1 || c->hash_bits > 32)
+        bad += mk_bad(err, "marketing.hash_bits", "expected 1 .. 32, found %u", c->hash_bits);
+    if (!(c->base_rate > 0 && c->base_rate < 1))
+        bad +=
+            mk_bad(err, "marketing.base_rate", "expected a rate in (0, 1), found %g", c->base_rate);
+    if (!(fabs(c->exposure_mu) <= 20))
+        bad += mk_bad(err, "marketing.exposure_mu", "expected -20 .. 20, found %g", c->exposure_mu);
+    if (!(c->exposure_sigma >= 0 && c->exposure_sigma <= 10))
+        bad += mk_bad(err, "marketing.exposure_sigma", "expected 0 .. 10, found %g",
+                      c->exposure_sigma);
+    if (!(c->region_shift >= 0 && c->region_shift <= 10))
+        bad += mk_bad(err, "marketing.region_shift", "expected 0 .. 10, found %g", c->region_shift);
+    if (!(c->test_fraction >= 0 && c->test_fraction <= 1))
+        bad +=
+            mk_bad(err, "marketing.test_fraction", "expected 0 .. 1, found %g", c->test_fraction);
+    return bad ? FS_ESCENARIO : FS_OK;
+}
+
+/* Category shares ~ Dirichlet(alpha, ..., alpha) as an alias table for O(1) draws. */
+static gsl_ran_discrete_t *mk_shares(gsl_rng *r, size_t k, double alpha)
+{
+    double *a = malloc(2 * k * sizeof *a);
+    if (!a) return NULL;
+    for (size_t i = 0; i < k; i++)
+        a[i] = alpha;
+    gsl_ran_dirichlet(r, k, a, a + k);
+    gsl_ran_discrete_t *d = gsl_ran_discrete_preproc(k, a + k);
+    free(a);
+    return d;
+}
+
+static void mk_gaussians(gsl_rng *r, double *out, size_t n, double sd)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = sd * gsl_ran_ugaussian(r);
+}
+
+/* Campaigns: category, creative format, quality and delivery weight, drawn campaign by campaign.
+ * Returns the impression-share alias table (NULL when out of memory). */
+static gsl_ran_discrete_t *mk_campaigns(mk_impl *im, gsl_rng *r)
+{
+    const fs_marketing_cfg *c = &im->cfg;
+    double *w = malloc(c->n_campaigns * sizeof *w);
+    if (!w) return NULL;
+    for (size_t j = 0; j < c->n_campaigns; j++) {
+        im->camp_category[j] = (uint32_t)gsl_rng_uniform_int(r, c->n_categories);
+        im->camp_creative[j] = (uint32_t)gsl_rng_uniform_int(r, MK_CREATIVES);
+        im->camp_quality[j] = MK_SD_QUALITY * gsl_ran_ugaussian(r);
+        w[j] = gsl_ran_lognormal(r, 0.0, MK_SD_DELIVERY);
+    }
+    gsl_ran_discrete_t *d = gsl_ran_discrete_preproc(c->n_campaigns, w);
+    free(w);
+    return d;
+}
+
+/* The global structure, in the order models/README.md lists it. Effects are sd * N(0,1), so the
+ * concept shift is region_shift times the same standard normals whatever region_shift is. */
+static int mk_structure(mk_impl *im, gsl_rng *r)
+{
+    const fs_marketing_cfg *c = &im->cfg;
+    fs_rng_reseed(r, c->seed, FS_RNG_DATA, FS_RNG_NONE, MK_SUB_STRUCTURE);
+    if (!(im->region_d = mk_shares(r, c->n_regions, MK_SHARE_ALPHA))) return FS_ENOMEM;
+    if (!(im->device_d = mk_shares(r, c->n_devices, MK_SHARE_ALPHA))) return FS_ENOMEM;
+    if (!(im->age_d = mk_shares(r, c->n_age_bands, MK_SHARE_ALPHA))) return FS_ENOMEM;
+    if (!(im->interest_d = mk_shares(r, c->n_interests, MK_INTEREST_ALPHA))) return FS_ENOMEM;
+    if (!(im->campaign_d = mk_campaigns(im, r))) return FS_ENOMEM;
+    size_t nc = c->n_categories;
+    mk_gaussians(r, im->cat_effect, nc, MK_SD_CATEGORY);
+    mk_gaussians(r, im->affinity, c->n_interests * nc, MK_SD_AFFINITY);
+    mk_gaussians(r, im->age_cat, c->n_age_bands * nc, MK_SD_AGE_CATEGORY);
+    mk_gaussians(r, im->dev_creative, c->n_devices * MK_CREATIVES, MK_SD_DEVICE_CREATIVE);
+    mk_gaussians(r, im->shift, c->n_regions * nc, c->region_shift);
+    return FS_OK;
+}
+
+static bool mk_has(const mk_user *u, uint32_t i)
+{
+    for (uint32_t j = 0; j < u->n_interests; j++)
+        if (u->interest[j] == i) return true;
+    return false;
+}
+
+/* m = 1 + Poisson(2) distinct interests (at most 8 and at most n_interests), each drawn by
+ * popularity among those not yet held (rejection from the popularity alias table). Past 64*m
+ * rejections (only when a few interests hold almost all popularity) the lowest unused ids are
+ * taken, so the loop always ends. */
+static void mk_interests(const mk_impl *im, gsl_rng *r, mk_user *u)
+{
+    size_t cap = im->cfg.n_interests < MK_MAX_INTERESTS ? im->cfg.n_interests : MK_MAX_INTERESTS;
+    size_t m = 1 + gsl_ran_poisson(r, MK_INTEREST_MEAN);
+    if (m > cap) m = cap;
+    u->n_interests = 0;
+    for (size_t tries = 0; u->n_interests < m; tries++) {
+        uint32_t i = (uint32_t)gsl_ran_discrete(r, im->interest_d);
+        if (tries >= 64 * m)
+            for (i = 0; mk_has(u, i); i++)
+                continue;
+        if (!mk_has(u, i)) u->interest[u->n_interests++] = i;
+    }
+    u->inv_sqrt_m = 1.0 / sqrt((double)m);
+}
+
+static void mk_user_draw(const mk_impl *im, gsl_rng *r, mk_user *u)
+{
+    u->region = (uint32_t)gsl_ran_discrete(r, im->region_d);
+    u->device = (uint32_t)gsl_ran_discrete(r, im->device_d);
+    u->age = (uint32_t)gsl_ran_discrete(r, im->age_d);
+    mk_interests(im, r, u);
+    u->propensity = MK_SD_USER * gsl_ran_ugaussian(r);
+}
+
+/* The click log-odds of user u seeing campaign j in slot pos, without the intercept. */
+static double mk_logit(const mk_impl *im, const mk_user *u, uint32_t j, uint32_t pos)
+{
+    size_t nc = im->cfg.n_categories;
+    uint32_t cat = im->camp_category[j], cre = im->camp_creative[j];
+    double aff = 0;
+    for (uint32_t i = 0; i < u->n_interests; i++)
+        aff += im->affinity[u->interest[i] * nc + cat];
+    return u->propensity + im->camp_quality[j] + im->cat_effect[cat] + aff * u->inv_sqrt_m +
+           im->age_cat[u->age * nc + cat] + im->dev_creative[u->device * MK_CREATIVES + cre] +
+           im->shift[u->region * nc + cat] + MK_POSITION_EFFECT * pos;
+}
+
+/* Newton's method on mean(sigmoid(b + z_i)) = p, which is increasing and smooth in b; steps
+ * are capped so a poor start cannot overshoot into the flat tails. */
+static double mk_solve_intercept(const double *z, size_t n, double p)
+{
+    double b = log(p / (1 - p));
+    for (int it = 0; it < 100; it++) {
+        double f = 0, fp = 0;
+        for (size_t i = 0; i < n; i++) {
+            double s = 1.0 / (1.0 + exp(-(b + z[i])));
+            f += s;
+            fp += s * (1 - s);
+        }
+        double step = (f / (double)n - p) / (fp / (double)n);
+        step = step > 2 ? 2 : step < -2 ? -2 : step;
+        b -= step;
+        if (fabs(step) < 1e-12) break;
+    }
+    return b;
+}
+
+/* The intercept makes the expected click rate per impression equal base_rate, computed once
+ * from 2^17 (user, impression) pairs of the calibration stream. A user's impression count is
+ * independent of everything in the logit, so one impression per user is an unbiased sample. */
+static int mk_calibrate(mk_impl *im, gsl_rng *r)
+{
+    double *z = malloc(MK_CALIB_SAMPLES * sizeof *z);
+    if (!z) return FS_ENOMEM;
+    fs_rng_reseed(r, im->cfg.seed, FS_RNG_DATA, FS_RNG_NONE, MK_SUB_CALIBRATION);
+    for (size_t i = 0; i < MK_CALIB_SAMPLES; i++) {
+        mk_user u;
+        mk_user_draw(im, r, &u);
+        uint32_t j = (uint32_t)gsl_ran_discrete(r, im->campaign_d);
+        uint32_t pos = (uint32_t)gsl_rng_uniform_int(r, MK_POSITIONS);
+        z[i] = mk_logit(im, &u, j, pos);
+    }
+    im->intercept = mk_solve_intercept(z, MK_CALIB_SAMPLES, im->cfg.base_rate);
+    free(z);
+    return FS_OK;
+}
+
+static int mk_fill_names(mk_name **out, size_t n, const char *const *fixed, size_t n_fixed,
+                         const char *fmt)
+{
+    if (!(*out = calloc(n, sizeof **out))) return FS_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (i < n_fixed)
+            snprintf((*out)[i], FS_DATA_NAME_LEN, "%s", fixed[i]);
+        else
+            snprintf((*out)[i], FS_DATA_NAME_LEN, fmt, i);
+    }
+    return FS_OK;
+}
+
+/* Level names: standard device kinds first; the usual six age bands when there are six. */
+static int mk_names(mk_impl *im)
+{
+    static const char *const devices[] = {"android", "ios", "desktop", "tablet"};
+    static const char *const ages[] = {"18-24", "25-34", "35-44", "45-54", "55-64", "65+"};
+    const fs_marketing_cfg *c = &im->cfg;
+    if (mk_fill_names(&im->region_names, c->n_regions, NULL, 0, "region_%zu")) return FS_ENOMEM;
+    if (mk_fill_names(&im->device_names, c->n_devices, devices, 4, "device_%zu")) return FS_ENOMEM;
+    return mk_fill_names(&im->age_names, c->n_age_bands, ages, c->n_age_bands == 6 ? 6 : 0,
+                         "age_band_%zu");
+}
+
+static void mk_free(fs_gen *g)
+{
+    mk_impl *im = g->impl;
+    if (im) {
+        gsl_ran_discrete_t *d[] = {im->region_d, im->device_d, im->age_d, im->interest_d,
+                                   im->campaign_d};
+        for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
+            if (d[i]) gsl_ran_discrete_free(d[i]);
+        free(im->camp_category);
+        free(im->camp_creative);
+        free(im->camp_quality);
+        free(im->cat_effect);
+        free(im->affinity);
+        free(im->age_cat);
+        free(im->dev_creative);
+        free(im->shift);
+        free(im->region_names);
+        free(im->device_names);
+        free(im->age_names);
+        free(im);
+    }
+    free(g);
+}
+
+/* Impressions per user: round(lognormal(mu, sigma)), at least 1 (every client trains), capped. */
+static size_t mk_count(gsl_rng *r, double mu, double sigma)
+{
+    double x = round(gsl_ran_lognormal(r, mu, sigma));
+    return x < 1 ? 1 : x > MK_MAX_ROWS ? (size_t)MK_MAX_ROWS : (size_t)x;
+}
+
+static int mk_add_group(fs_dataset *ds, const char *name, size_t n_levels, const mk_name *names,
+                        uint32_t level)
+{
+    size_t gi;
+    int rc = fs_dataset_add_group(ds, name, n_levels, true, &gi);
+    if (rc != FS_OK) return rc;
+    memcpy(ds->groups[gi].level_names, names, n_levels * sizeof *names);
+    for (size_t i = 0; i < ds->n; i++)
+        ds->groups[gi].level[i] = level;
+    return FS_OK;
+}
+
+/* A client's dataset: room for n rows of at most per_row features, groups region, device,
+ * age_band constant over the user's rows. */
+static int mk_alloc(const fs_gen *g, const mk_user *u, size_t n, size_t per_row, fs_dataset *ds)
+{
+    const mk_impl *im = g->impl;
+    const fs_marketing_cfg *c = &im->cfg;
+    int rc = fs_dataset_alloc_sparse(ds, n, g->d, n * per_row, 2);
+    if (rc == FS_OK) rc = mk_add_group(ds, "region", c->n_regions, im->region_names, u->region);
+    if (rc == FS_OK) rc = mk_add_group(ds, "device", c->n_devices, im->device_names, u->device);
+    if (rc == FS_OK) rc = mk_add_group(ds, "age_band", c->n_age_bands, im->age_names, u->age);
+    return rc;
+}
+
+/* Sorts a row's features by index (insertion sort: rows hold at most 25) and merges hash
+ * collisions by adding their values, as the hashing trick prescribes. Returns the row's nnz. */
+static size_t mk_sort_merge(uint32_t *idx, float *val, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        uint32_t ki = idx[i];
+        float vi = val[i];
+        size_t j = i;
+        for (; j > 0 && idx[j - 1] > ki; j--)
+            idx[j] = idx[j - 1], val[j] = val[j - 1];
+        idx[j] = ki, val[j] = vi;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m > 0 && idx[m - 1] == idx[i])
+            val[m - 1] += val[i];
+        else
+            idx[m] = idx[i], val[m++] = val[i];
+    }
+    return m;
+}
+
+/* One impression into row `row` of ds: campaign by delivery share, slot uniform, click by the
+ * logistic model; then its hashed features (the user's own, precomputed in ufeat). */
+static void mk_row(const mk_impl *im, gsl_rng *r, const mk_user *u, const uint32_t *ufeat,
+                   fs_dataset *ds, size_t row)
+{
+    unsigned bits = im->cfg.hash_bits;
+    uint32_t j = (uint32_t)gsl_ran_discrete(r, im->campaign_d);
+    uint32_t pos = (uint32_t)gsl_rng_uniform_int(r, MK_POSITIONS);
+    double p = 1.0 / (1.0 + exp(-(im->intercept + mk_logit(im, u, j, pos))));
+    ds->y[row] = gsl_rng_uniform(r) < p;
+    uint32_t cat = im->camp_category[j], cre = im->camp_creative[j], m = u->n_interests;
+    uint32_t *idx = ds->idx + ds->ptr[row];
+    float *val = ds->val + ds->ptr[row];
+    float w = (float)u->inv_sqrt_m;
+    size_t n = 0;
+    for (uint32_t i = 0; i < 3 + m; i++)
+        idx[n] = ufeat[i], val[n++] = i < 3 ? 1.0f : w;
+    for (uint32_t i = 0; i < m; i++)
+        idx[n] = mk_hash(bits, MK_F_INTEREST_X_CATEGORY, u->interest[i], cat), val[n++] = w;
+    idx[n] = mk_hash(bits, MK_F_CAMPAIGN, j, 0), val[n++] = 1.0f;
+    idx[n] = mk_hash(bits, MK_F_CATEGORY, cat, 0), val[n++] = 1.0f;
+    idx[n] = mk_hash(bits, MK_F_CREATIVE, cre, 0), val[n++] = 1.0f;
+    idx[n] = mk_hash(bits, MK_F_POSITION, pos, 0), val[n++] = 1.0f;
+    idx[n] = mk_hash(bits, MK_F_DEVICE_X_CREATIVE, u->device, cre), val[n++] = 1.0f;
+    idx[n] = mk_hash(bits, MK_F_AGE_X_CATEGORY, u->age, cat), val[n++] = 1.0f;
+    ds->ptr[row + 1] = ds->ptr[row] + mk_sort_merge(idx, val, n);
+}
+
+/* The user's own features, the same on each of their rows: region, device, age band, interests. */
+static void mk_user_features(unsigned bits, const mk_user *u, uint32_t *out)
+{
+    out[0] = mk_hash(bits, MK_F_REGION, u->region, 0);
+    out[1] = mk_hash(bits, MK_F_DEVICE, u->device, 0);
+    out[2] = mk_hash(bits, MK_F_AGE, u->age, 0);
+    for (uint32_t i = 0; i < u->n_interests; i++)
+        out[3 + i] = mk_hash(bits, MK_F_INTEREST, u->interest[i], 0);
+}
+
+static int mk_client(const fs_gen *g, uint64_t k, fs_dataset *tr, fs_dataset *te, fs_err *err)
+{
+    const mk_impl *im = g->impl;
+    memset(tr, 0, sizeof *tr);
+    memset(te, 0, sizeof *te);
+    gsl_rng *r = fs_rng_new();
+    if (!r) goto nomem;
+    fs_rng_reseed(r, im->cfg.seed, FS_RNG_DATA, k, FS_RNG_NONE);
+    size_t n = mk_count(r, im->cfg.exposure_mu, im->cfg.exposure_sigma);
+    double n_round = round((1 - im->cfg.test_fraction) * (double)n);
+    size_t n_tr = n_round < 1 ? 1 : n_round > (double)n ? n : (size_t)n_round;
+    mk_user u;
+    mk_user_draw(im, r, &u);
+    size_t per_row = 9 + 2 * (size_t)u.n_interests;
+    if (mk_alloc(g, &u, n_tr, per_row, tr) || mk_alloc(g, &u, n - n_tr, per_row, te)) goto nomem;
+    uint32_t ufeat[3 + MK_MAX_INTERESTS];
+    mk_user_features(im->cfg.hash_bits, &u, ufeat);
+    for (size_t i = 0; i < n; i++)
+        mk_row(im, r, &u, ufeat, i < n_tr ? tr : te, i < n_tr ? i : i - n_tr);
+    gsl_rng_free(r);
+    return FS_OK;
+nomem:
+    fs_err_add(err, "marketing", "out of memory generating client %llu", (unsigned long long)k);
+    if (r) gsl_rng_free(r);
+    fs_dataset_fini(tr);
+    fs_dataset_fini(te);
+    return FS_ENOMEM;
+}
+
+static const fs_gen_ops mk_ops = {.client = mk_client, .free = mk_free};
+
+static int mk_alloc_impl(mk_impl *im)
+{
+    const fs_marketing_cfg *c = &im->cfg;
+    size_t nc = c->n_categories;
+    im->camp_category = malloc(c->n_campaigns * sizeof *im->camp_category);
+    im->camp_creative = malloc(c->n_campaigns * sizeof *im->camp_creative);
+    im->camp_quality = malloc(c->n_campaigns * sizeof *im->camp_quality);
+    im->cat_effect = malloc(nc * sizeof *im->cat_effect);
+    im->affinity = malloc(c->n_interests * nc * sizeof *im->affinity);
+    im->age_cat = malloc(c->n_age_bands * nc * sizeof *im->age_cat);
+    im->dev_creative = malloc(c->n_devices * MK_CREATIVES * sizeof *im->dev_creative);
+    im->shift = malloc(c->n_regions * nc * sizeof *im->shift);
+    bool ok = im->camp_category && im->camp_creative && im->camp_quality && im->cat_effect &&
+              im->affinity && im->age_cat && im->dev_creative && im->shift;
+    return ok ? mk_names(im) : FS_ENOMEM;
+}
+
+fs_gen *fs_gen_marketing_new(const fs_marketing_cfg *cfg, fs_err *err)
+{
+    if (mk_check(cfg, err) != FS_OK) return NULL;
+    fs_gen *g = calloc(1, sizeof *g);
+    mk_impl *im = calloc(1, sizeof *im);
+    gsl_rng *r = fs_rng_new();
+    if (!g || !im || !r) goto fail;
+    *g = (fs_gen){.ops = &mk_ops,
+                  .name = "marketing",
+                  .d = (size_t)1 << cfg->hash_bits,
+                  .n_classes = 2,
+                  .sparse = true,
+                  .seed = cfg->seed,
+                  .impl = im};
+    im->cfg = *cfg;
+    if (mk_alloc_impl(im) || mk_structure(im, r) || mk_calibrate(im, r)) goto fail;
+    gsl_rng_free(r);
+    return g;
+fail:
+    fs_err_add(err, "marketing", "out of memory building the generator");
+    if (r) gsl_rng_free(r);
+    if (g && im)
+        mk_free(g);
+    else
+        free(g), free(im);
+    return NULL;
+}

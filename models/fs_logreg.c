@@ -1,0 +1,453 @@
+/* fs_logreg: binary logistic regression, the "logreg" model ops, on dense or sparse (CSR) rows.
+ * Parameters: w (n_features) then b; p = sigmoid(w.x + b); loss = mean log loss + l2/2 ||w||^2
+ * (b is not penalised). flops_per_sample is the dense cost 2 * n_features: the model never sees
+ * the data, so whoever pairs it with sparse data should overwrite the field with
+ * 2 * (mean non-zeros per row + 1), or simulated compute time is n_features / nnz too large.
+ * train_sparse runs fs_sgd_train's minibatches and arithmetic on local copies of only the
+ * client's features, in time and memory O(client non-zeros), using out's idx/val as workspace
+ * (out->cap ends near 4 nnz + 2 n, never O(n_features)). With l2 > 0 the penalty is lazy: the
+ * client's features decay every step as in dense SGD (caught up by decay^gap when next touched),
+ * the other weights are not decayed and are absent from the update, and mean_loss penalises the
+ * client's features only. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_model.h"
+#include "fs_rng.h"
+
+#define LR_PENDING UINT32_C(0x80000000) /* stamp bit: slot caught up, its step not yet applied */
+#define LR_RADIX_BITS 11          /* widest radix-sort digit: 8 KiB of counters on the stack */
+#define LR_POW_TABLE 64           /* decay^gap from a table below this gap, pow() above */
+
+typedef struct lr_model {
+    fs_model base; /* first, so an fs_model * is an lr_model * */
+    double l2;
+} lr_model;
+
+static double lr_l2(const fs_model *m)
+{
+    return ((const lr_model *)m)->l2;
+}
+
+/* One row as (idx, val, len). A dense row has idx NULL: its entry e is feature e, zeros kept, so
+ * dense and sparse storage of the same data give the same sums. */
+typedef struct lr_row {
+    const uint32_t *idx;
+    const float *val;
+    size_t len;
+} lr_row;
+
+static lr_row lr_row_at(const fs_dataset *ds, uint32_t r)
+{
+    if (!fs_dataset_is_sparse(ds)) return (lr_row){NULL, ds->x + (size_t)r * ds->d, ds->d};
+    size_t a = ds->ptr[r];
+    return (lr_row){ds->idx + a, ds->val + a, ds->ptr[r + 1] - a};
+}
+
+static double lr_dot(const double *w, lr_row x)
+{
+    double acc = 0;
+    if (x.idx)
+        for (size_t e = 0; e < x.len; e++) acc += w[x.idx[e]] * x.val[e];
+    else
+        for (size_t e = 0; e < x.len; e++) acc += w[e] * x.val[e];
+    return acc;
+}
+
+static void lr_axpy(double c, lr_row x, double *g)
+{
+    if (x.idx)
+        for (size_t e = 0; e < x.len; e++) g[x.idx[e]] += c * x.val[e];
+    else
+        for (size_t e = 0; e < x.len; e++) g[e] += c * x.val[e];
+}
+
+/* exp() only ever of -|z|, so nothing overflows; each tail keeps full relative precision. */
+static double lr_sigmoid(double z)
+{
+    if (z >= 0) return 1.0 / (1.0 + exp(-z));
+    double e = exp(z);
+    return e / (1.0 + e);
+}
+
+/* -log p(y | z) = softplus(z) - y z = max(s, 0) + log1p(exp(-|z|)) with s = z (y = 0) or -z
+ * (y = 1): exact for any |z|, where log(sigmoid(z)) would round to log(0) past |z| ~ 745. Sets
+ * *out_scale = dL/dz / n, the factor of x in the row's share of the mean gradient. */
+static double lr_row_eval(double z, int32_t y, double inv_n, double *out_scale)
+{
+    fs_assert(y == 0 || y == 1);
+    *out_scale = (lr_sigmoid(z) - (double)y) * inv_n;
+    double s = y ? -z : z;
+    return (s > 0 ? s : 0) + log1p(exp(-fabs(z)));
+}
+
+static void lr_check(const fs_model *m, const fs_dataset *ds, size_t n)
+{
+    fs_assert(n <= m->max_batch);
+    fs_assert(ds->d == m->n_features);
+}
+
+/* Zeros: deterministic, and the usual start for a convex model (loss = log 2). */
+static void lr_init(const fs_model *m, double *w, gsl_rng *r)
+{
+    memset(w, 0, m->n_params * sizeof *w);
+}
+
+static double lr_penalty(double l2, const double *w, size_t d)
+{
+    if (!(l2 > 0)) return 0;
+    double sq = 0;
+    for (size_t j = 0; j < d; j++) sq += w[j] * w[j];
+    return 0.5 * l2 * sq;
+}
+
+/* grad_w starts at l2 * w and each row adds (p - y) / n * x, in row order; train_sparse repeats
+ * these exact steps so the two paths agree. */
+static double lr_loss_grad(const fs_model *m, const double *w, const fs_dataset *ds,
+                           const uint32_t *rows, size_t n, double *grad, fs_model_scratch *s)
+{
+    lr_check(m, ds, n);
+    fs_assert(ds->y || n == 0);
+    size_t d = m->n_features;
+    double l2 = lr_l2(m), loss = 0, gb = 0, inv_n = n ? 1.0 / (double)n : 0;
+    for (size_t j = 0; j < d; j++) grad[j] = l2 * w[j];
+    for (size_t i = 0; i < n; i++) {
+        lr_row x = lr_row_at(ds, rows[i]);
+        double c;
+        loss += lr_row_eval(lr_dot(w, x) + w[d], ds->y[rows[i]], inv_n, &c);
+        lr_axpy(c, x, grad);
+        gb += c;
+    }
+    grad[d] = gb;
+    return loss * inv_n + lr_penalty(l2, w, d);
+}
+
+/* Both columns from sigmoid(+-z) rather than 1 - p: a tiny probability keeps its relative
+ * precision, which the log loss of fs_model_evaluate needs. */
+static void lr_predict(const fs_model *m, const double *w, const fs_dataset *ds,
+                       const uint32_t *rows, size_t n, double *out_probs, fs_model_scratch *s)
+{
+    lr_check(m, ds, n);
+    for (size_t i = 0; i < n; i++) {
+        double z = lr_dot(w, lr_row_at(ds, rows[i])) + w[m->n_features];
+        out_probs[2 * i] = lr_sigmoid(-z);
+        out_probs[2 * i + 1] = lr_sigmoid(z);
+    }
+}
+
+/* ---- train_sparse: one client's SGD on local copies of its features only ---- */
+
+/* Local state of one client. Every array is a view into out->idx / out->val: idx holds feat
+ * (nnz + 1), slot (nnz), start (n + 1), order (n), then 2 nnz of radix-sort buffers that are
+ * reused for stamp once the index is built; val holds w (nnz + 1) then g (nnz). */
+typedef struct lr_local {
+    const fs_dataset *ds;
+    const uint32_t *rows;
+    size_t n, nnz, n_local;
+    uint32_t *feat;           /* n_local distinct features ascending: becomes out->idx */
+    uint32_t *slot;           /* nnz: local slot of each entry, the client's rows concatenated */
+    uint32_t *start;          /* n + 1: each client row's first entry in slot */
+    uint32_t *order;          /* n: local row ids, shuffled every epoch */
+    uint32_t *sort_a, *sort_b;
+    uint32_t *stamp;          /* n_local: step at which w[s] is current, | LR_PENDING */
+    double *w, *g;            /* n_local: local weights (become out->val) and gradient */
+    double wb, gb;            /* the bias and its gradient */
+    double l2, lr, decay;     /* decay = 1 - lr * l2: one step of penalty alone */
+    double sumsq;             /* sum of w^2 over the client's features at step t */
+    double decay_pow[LR_POW_TABLE]; /* decay^k by repeated products, as dense steps compound */
+    uint32_t t;               /* steps applied */
+} lr_local;
+
+/* Grows idx and val together; on failure keeps whichever grew (cap tells the smaller size). */
+static int lr_reserve(fs_update *u, size_t need)
+{
+    if (u->cap >= need) return FS_OK;
+    uint32_t *idx = realloc(u->idx, need * sizeof *idx);
+    if (idx) u->idx = idx;
+    double *val = realloc(u->val, need * sizeof *val);
+    if (val) u->val = val;
+    if (!idx || !val) return FS_ENOMEM;
+    u->cap = need;
+    return FS_OK;
+}
+
+static size_t lr_client_nnz(const fs_dataset *ds, const uint32_t *rows, size_t n)
+{
+    size_t nnz = 0;
+    for (size_t i = 0; i < n; i++) nnz += lr_row_at(ds, rows[i]).len;
+    return nnz;
+}
+
+/* Row offsets into start, and each entry's feature into slot (replaced by its slot later). */
+static void lr_gather_keys(lr_local *lc)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < lc->n; i++) {
+        lr_row x = lr_row_at(lc->ds, lc->rows[i]);
+        lc->start[i] = (uint32_t)at;
+        for (size_t e = 0; e < x.len; e++) lc->slot[at + e] = x.idx ? x.idx[e] : (uint32_t)e;
+        at += x.len;
+    }
+    lc->start[lc->n] = (uint32_t)at;
+}
+
+/* Stable LSD radix sort of entry ids 0..n-1 by key[id]. The bits that features below n_features
+ * use are split into the fewest digits of at most 11 bits, equally wide (2 passes of 9 bits for
+ * 2^18): O(n + 2^width) a pass and no comparisons, so a small client's index costs little.
+ * Returns the buffer (a or b) holding the sorted ids. */
+static const uint32_t *lr_radix_sort(const uint32_t *key, size_t n, size_t n_features,
+                                     uint32_t *a, uint32_t *b)
+{
+    unsigned bits = 0;
+    while (bits < 32 && ((n_features - 1) >> bits) != 0) bits++;
+    unsigned passes = (bits + LR_RADIX_BITS - 1) / LR_RADIX_BITS;
+    unsigned width = passes ? (bits + passes - 1) / passes : 0;
+    uint32_t mask = (UINT32_C(1) << width) - 1;
+    for (size_t i = 0; i < n; i++) a[i] = (uint32_t)i;
+    for (unsigned p = 0, sh = 0; p < passes; p++, sh += width) {
+        uint32_t count[1u << LR_RADIX_BITS], sum = 0;
+        memset(count, 0, (mask + 1) * sizeof *count);
+        for (size_t i = 0; i < n; i++) count[(key[a[i]] >> sh) & mask]++;
+        for (uint32_t k = 0; k <= mask; k++) {
+            uint32_t c = count[k];
+            count[k] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) b[count[(key[a[i]] >> sh) & mask]++] = a[i];
+        uint32_t *t = a;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Walks entries in feature order; equal features share a slot and slots are numbered in that
+ * order, so feat comes out ascending. slot holds keys on entry and is overwritten in place:
+ * sorted is a permutation, so each key is read just before its own cell is written, never after. */
+static void lr_assign_slots(lr_local *lc, const uint32_t *sorted)
+{
+    size_t n_local = 0;
+    for (size_t q = 0; q < lc->nnz; q++) {
+        uint32_t e = sorted[q], f = lc->slot[e];
+        if (n_local == 0 || lc->feat[n_local - 1] != f) lc->feat[n_local++] = f;
+        lc->slot[e] = (uint32_t)(n_local - 1);
+    }
+    lc->n_local = n_local;
+}
+
+/* Lays the workspace out in out's arrays and builds the client's local feature index. */
+static int lr_local_build(lr_local *lc, size_t n_features, fs_update *out)
+{
+    size_t n = lc->n, nnz = lr_client_nnz(lc->ds, lc->rows, n);
+    /* offsets and slots are uint32 */
+    fs_assert(n < UINT32_MAX / 4 && nnz < (UINT32_MAX - 2 * n - 2) / 4);
+    int rc = lr_reserve(out, 4 * nnz + 2 * n + 2);
+    if (rc) return rc;
+    lc->nnz = nnz;
+    lc->feat = out->idx;
+    lc->slot = lc->feat + nnz + 1;
+    lc->start = lc->slot + nnz;
+    lc->order = lc->start + n + 1;
+    lc->sort_a = lc->order + n;
+    lc->sort_b = lc->sort_a + nnz;
+    lc->w = out->val;
+    lc->g = lc->w + nnz + 1;
+    lr_gather_keys(lc);
+    lr_assign_slots(lc, lr_radix_sort(lc->slot, nnz, n_features, lc->sort_a, lc->sort_b));
+    lc->stamp = lc->sort_a; /* the sort buffers are free from here on */
+    return FS_OK;
+}
+
+static void lr_local_load(lr_local *lc, const double *w_global, size_t n_features)
+{
+    lc->sumsq = 0;
+    for (size_t s = 0; s < lc->n_local; s++) {
+        lc->w[s] = w_global[lc->feat[s]];
+        lc->stamp[s] = 0;
+        lc->sumsq += lc->w[s] * lc->w[s];
+    }
+    lc->wb = w_global[n_features];
+    lc->t = 0;
+    lc->decay_pow[0] = 1;
+    for (size_t k = 1; k < LR_POW_TABLE; k++) lc->decay_pow[k] = lc->decay_pow[k - 1] * lc->decay;
+}
+
+/* Between stamp[s] and t, w[s]'s feature was in no batch, so each dense step did only
+ * w -= lr * l2 * w; one multiplication by decay^gap does them all (equal up to rounding). Gaps
+ * are mostly short, and the table spares a pow() per slot per step (half the time at l2 > 0). */
+static void lr_catch_up(lr_local *lc, uint32_t s)
+{
+    uint32_t gap = lc->t - lc->stamp[s];
+    if (gap && lc->l2 > 0)
+        lc->w[s] *= gap < LR_POW_TABLE ? lc->decay_pow[gap] : pow(lc->decay, (double)gap);
+    lc->stamp[s] = lc->t;
+}
+
+/* Brings each slot of the batch to step t, once, marks it pending and starts its gradient at
+ * l2 * w as lr_loss_grad does. Returns the sum of their squares before the step. */
+static double lr_step_begin(lr_local *lc, const uint32_t *batch, size_t k)
+{
+    double sq = 0;
+    for (size_t i = 0; i < k; i++)
+        for (uint32_t e = lc->start[batch[i]]; e < lc->start[batch[i] + 1]; e++) {
+            uint32_t s = lc->slot[e];
+            if (lc->stamp[s] & LR_PENDING) continue;
+            lr_catch_up(lc, s);
+            lc->g[s] = lc->l2 * lc->w[s];
+            lc->stamp[s] |= LR_PENDING;
+            sq += lc->w[s] * lc->w[s];
+        }
+    return sq;
+}
+
+/* The batch's mean data loss; accumulates its gradient into g and gb (lr_loss_grad's order). */
+static double lr_step_data(lr_local *lc, const uint32_t *batch, size_t k)
+{
+    double loss = 0, inv_k = 1.0 / (double)k;
+    lc->gb = 0;
+    for (size_t i = 0; i < k; i++) {
+        uint32_t row = lc->rows[batch[i]];
+        lr_row x = lr_row_at(lc->ds, row);
+        const uint32_t *sl = lc->slot + lc->start[batch[i]];
+        double acc = 0, c;
+        for (size_t e = 0; e < x.len; e++) acc += lc->w[sl[e]] * x.val[e];
+        loss += lr_row_eval(acc + lc->wb, lc->ds->y[row], inv_k, &c);
+        for (size_t e = 0; e < x.len; e++) lc->g[sl[e]] += c * x.val[e];
+        lc->gb += c;
+    }
+    return loss * inv_k;
+}
+
+/* w -= lr * g on each pending slot once (as fs_sgd_train's daxpy); returns their new sum of
+ * squares. */
+static double lr_step_apply(lr_local *lc, const uint32_t *batch, size_t k)
+{
+    fs_assert(lc->t + 1 < LR_PENDING);
+    double sq = 0;
+    for (size_t i = 0; i < k; i++)
+        for (uint32_t e = lc->start[batch[i]]; e < lc->start[batch[i] + 1]; e++) {
+            uint32_t s = lc->slot[e];
+            if (!(lc->stamp[s] & LR_PENDING)) continue;
+            lc->w[s] += -lc->lr * lc->g[s];
+            lc->stamp[s] = lc->t + 1;
+            sq += lc->w[s] * lc->w[s];
+        }
+    lc->wb += -lc->lr * lc->gb;
+    lc->t++;
+    return sq;
+}
+
+/* One minibatch step. Returns the loss lr_loss_grad would report (penalty over the client's
+ * features) and, like fs_sgd_train, applies the step only when that loss is finite. */
+static double lr_step(lr_local *lc, const uint32_t *batch, size_t k)
+{
+    double old_sq = lr_step_begin(lc, batch, k);
+    double loss = lr_step_data(lc, batch, k);
+    if (lc->l2 > 0) loss += 0.5 * lc->l2 * lc->sumsq;
+    if (!isfinite(loss)) return loss;
+    double new_sq = lr_step_apply(lc, batch, k);
+    /* Slots outside the batch each shrank by decay; the batch's were replaced. */
+    lc->sumsq = lc->decay * lc->decay * (lc->sumsq - old_sq) + new_sq;
+    return loss;
+}
+
+/* fs_sgd_train's loop. Shuffling local ids 0..n-1 instead of the row ids gives the same
+ * permutation: Fisher-Yates draws depend only on n, never on the values being moved. */
+static int lr_local_train(lr_local *lc, const fs_sgd_cfg *cfg, gsl_rng *r, fs_sgd_result *res)
+{
+    double loss_sum = 0;
+    size_t seen = 0;
+    for (int ep = 0; ep < cfg->epochs; ep++) {
+        for (size_t i = 0; i < lc->n; i++) lc->order[i] = (uint32_t)i;
+        fs_rng_shuffle_u32(r, lc->order, lc->n);
+        for (size_t at = 0; at < lc->n; at += cfg->batch_size) {
+            size_t k = lc->n - at < cfg->batch_size ? lc->n - at : cfg->batch_size;
+            double loss = lr_step(lc, lc->order + at, k);
+            if (!isfinite(loss)) {
+                res->mean_loss = loss;
+                return FS_ENUMERIC;
+            }
+            loss_sum += loss * (double)k;
+            seen += k;
+            res->steps++;
+        }
+    }
+    res->mean_loss = seen ? loss_sum / (double)seen : 0;
+    return FS_OK;
+}
+
+/* Catches every slot up to the last step and turns w (out->val) into deltas in place; the bias
+ * goes last, at index n_features, so idx stays ascending. */
+static void lr_local_store(lr_local *lc, const double *w_global, size_t n_features,
+                           fs_update *out)
+{
+    size_t nl = lc->n_local;
+    for (size_t s = 0; s < nl; s++) {
+        lc->stamp[s] &= ~LR_PENDING; /* left by a diverged step: already current at t */
+        lr_catch_up(lc, (uint32_t)s);
+        lc->w[s] -= w_global[lc->feat[s]];
+    }
+    out->idx[nl] = (uint32_t)n_features;
+    out->val[nl] = lc->wb - w_global[n_features];
+    out->nnz = nl + 1;
+    out->n_params = n_features + 1;
+    out->sparse = true;
+}
+
+/* On FS_ENUMERIC out still holds the delta of the last finite parameters (fs_sgd_train's
+ * contract); on FS_ENOMEM out is left empty. Dense data work too: every feature is then touched,
+ * so the update is dense in all but form. */
+static int lr_train_sparse(const fs_model *m, const double *w_global, const fs_dataset *ds,
+                           const uint32_t *rows, size_t n, const fs_sgd_cfg *cfg, gsl_rng *r,
+                           fs_model_scratch *s, fs_update *out, fs_sgd_result *res)
+{
+    lr_check(m, ds, 0);
+    fs_assert(ds->y);
+    fs_assert(cfg->batch_size >= 1 && cfg->batch_size <= m->max_batch);
+    *res = (fs_sgd_result){0};
+    out->nnz = 0;
+    double l2 = lr_l2(m);
+    lr_local lc = {.ds = ds, .rows = rows, .n = n, .l2 = l2, .lr = cfg->lr,
+                   .decay = 1.0 - cfg->lr * l2};
+    int rc = lr_local_build(&lc, m->n_features, out);
+    if (rc) return rc;
+    lr_local_load(&lc, w_global, m->n_features);
+    rc = lr_local_train(&lc, cfg, r, res);
+    lr_local_store(&lc, w_global, m->n_features, out);
+    return rc;
+}
+
+static void lr_free(fs_model *m)
+{
+    free(m);
+}
+
+static const fs_model_ops lr_ops = {
+    .name = "logreg",
+    .init = lr_init,
+    .loss_grad = lr_loss_grad,
+    .predict = lr_predict,
+    .free = lr_free,
+    .train_sparse = lr_train_sparse,
+};
+
+fs_model *fs_logreg_new(size_t n_features, double l2, size_t max_batch)
+{
+    fs_assert(n_features >= 1 && max_batch >= 1 && l2 >= 0 && isfinite(l2));
+    /* The bias index n_features must fit a sparse update's uint32 idx. */
+    if (n_features >= UINT32_MAX) return NULL;
+    lr_model *lm = calloc(1, sizeof *lm);
+    if (!lm) return NULL;
+    fs_model *m = &lm->base;
+    m->ops = &lr_ops;
+    m->n_features = n_features;
+    m->n_classes = 2;
+    m->n_params = n_features + 1;
+    m->max_batch = max_batch;
+    m->flops_per_sample = 2.0 * (double)n_features;
+    m->scratch_doubles = 0; /* row by row: nothing to stage */
+    m->impl = lm;
+    lm->l2 = l2;
+    return m;
+}

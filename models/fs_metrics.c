@@ -1,0 +1,244 @@
+/* fs_metrics: evaluation metrics (accuracy, log loss / MSE, exact AUC, ECE, RMSE) over all rows
+ * or a subset, and the worst-decile fairness summary. Sums run in row order, so a result never
+ * depends on threads; the only memory touched besides the inputs is the caller's scratch, which
+ * holds the sort buffers (no malloc, and no qsort, which may malloc internally in glibc). */
+#include "fs_metrics.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *const metric_names[FS_METRIC_COUNT] = {"accuracy", "loss", "auc", "ece",
+                                                          "rmse"};
+
+const char *fs_metric_name(fs_metric m)
+{
+    return (unsigned)m < FS_METRIC_COUNT ? metric_names[m] : "unknown";
+}
+
+fs_metric fs_metric_from_name(const char *name)
+{
+    for (int m = 0; m < FS_METRIC_COUNT; m++)
+        if (name && !strcmp(name, metric_names[m])) return (fs_metric)m;
+    return FS_METRIC_COUNT;
+}
+
+bool fs_metric_lower_is_better(fs_metric m)
+{
+    return m == FS_METRIC_LOSS || m == FS_METRIC_ECE || m == FS_METRIC_RMSE;
+}
+
+/* AUC sorts (score, is positive) pairs. */
+typedef struct metric_pair {
+    double s;
+    int32_t pos;
+} metric_pair;
+
+size_t fs_metric_scratch_bytes(size_t k)
+{
+    return k * sizeof(metric_pair);
+}
+
+/* ---- in-place heapsort: O(k log k), no allocation; stability is not needed because every
+ * caller treats equal keys as one group. */
+
+typedef int (*metric_cmp_fn)(const void *a, const void *b);
+
+static void metric_swap(char *a, char *b, size_t size)
+{
+    for (size_t i = 0; i < size; i++) {
+        char t = a[i];
+        a[i] = b[i];
+        b[i] = t;
+    }
+}
+
+static void metric_sift(char *base, size_t size, size_t root, size_t n, metric_cmp_fn cmp)
+{
+    for (size_t child; (child = 2 * root + 1) < n; root = child) {
+        if (child + 1 < n && cmp(base + child * size, base + (child + 1) * size) < 0) child++;
+        if (cmp(base + root * size, base + child * size) >= 0) return;
+        metric_swap(base + root * size, base + child * size, size);
+    }
+}
+
+static void metric_heapsort(void *base, size_t n, size_t size, metric_cmp_fn cmp)
+{
+    char *b = base;
+    for (size_t i = n / 2; i-- > 0;) metric_sift(b, size, i, n, cmp);
+    for (size_t end = n; end-- > 1;) {
+        metric_swap(b, b + end * size, size);
+        metric_sift(b, size, 0, end, cmp);
+    }
+}
+
+static int metric_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int metric_cmp_pair(const void *a, const void *b)
+{
+    return metric_cmp_double(&((const metric_pair *)a)->s, &((const metric_pair *)b)->s);
+}
+
+/* ---- row access and validation */
+
+static inline size_t metric_row(const uint32_t *subset, size_t i)
+{
+    return subset ? subset[i] : i;
+}
+
+/* Every metric is undefined (NaN) on inputs that do not describe k valid rows: a row index past
+ * n, a label outside 0 .. n_classes-1, or the arrays the task needs missing. */
+static bool metric_rows_valid(const fs_predictions *p, const uint32_t *subset, size_t k)
+{
+    bool reg = p->n_classes == 0;
+    if (!p->probs || p->n_classes < 0 || (reg ? !p->target : !p->y)) return false;
+    for (size_t i = 0; i < k; i++) {
+        size_t r = metric_row(subset, i);
+        if (r >= p->n) return false;
+        if (!reg && (p->y[r] < 0 || p->y[r] >= p->n_classes)) return false;
+    }
+    return true;
+}
+
+/* Lowest index of the largest probability, so a tie in a binary row predicts class 0. */
+static int metric_argmax(const double *row, int n_classes)
+{
+    int best = 0;
+    for (int c = 1; c < n_classes; c++)
+        if (row[c] > row[best]) best = c;
+    return best;
+}
+
+/* ---- the metrics */
+
+static double metric_accuracy(const fs_predictions *p, const uint32_t *subset, size_t k)
+{
+    size_t hits = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t r = metric_row(subset, i);
+        hits += metric_argmax(p->probs + r * (size_t)p->n_classes, p->n_classes) == p->y[r];
+    }
+    return (double)hits / (double)k;
+}
+
+/* Clamped to [1e-15, 1] so one confident mistake costs ~34.5, not infinity; a NaN probability
+ * (a diverged model) stays NaN rather than hiding behind the clamp. */
+static double metric_logloss(const fs_predictions *p, const uint32_t *subset, size_t k)
+{
+    double sum = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t r = metric_row(subset, i);
+        double q = p->probs[r * (size_t)p->n_classes + (size_t)p->y[r]];
+        q = q < 1e-15 ? 1e-15 : q > 1 ? 1 : q;
+        sum -= log(q);
+    }
+    return sum / (double)k;
+}
+
+static double metric_mse(const fs_predictions *p, const uint32_t *subset, size_t k)
+{
+    double sum = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t r = metric_row(subset, i);
+        double e = p->probs[r] - (double)p->target[r];
+        sum += e * e;
+    }
+    return sum / (double)k;
+}
+
+/* Mann-Whitney U over scores sorted ascending: each group of equal scores contributes
+ * pos_g * (neg_below + neg_g / 2), i.e. ties count 1/2 (average ranks). Counted as 2U in
+ * integers, so the result is exact up to the final division. */
+static double metric_auc(const fs_predictions *p, const uint32_t *subset, size_t k,
+                         metric_pair *pr)
+{
+    for (size_t i = 0; i < k; i++) {
+        size_t r = metric_row(subset, i);
+        pr[i].s = p->probs[2 * r + 1];
+        pr[i].pos = p->y[r] == 1;
+        if (isnan(pr[i].s)) return NAN;
+    }
+    metric_heapsort(pr, k, sizeof *pr, metric_cmp_pair);
+    uint64_t n_pos = 0, neg_below = 0, twice_u = 0;
+    for (size_t i = 0, j; i < k; i = j) {
+        uint64_t pos_g = 0, neg_g = 0;
+        for (j = i; j < k && pr[j].s == pr[i].s; j++) pr[j].pos ? pos_g++ : neg_g++;
+        twice_u += pos_g * (2 * neg_below + neg_g);
+        neg_below += neg_g;
+        n_pos += pos_g;
+    }
+    if (n_pos == 0 || neg_below == 0) return NAN;
+    return (double)twice_u / (2.0 * (double)n_pos * (double)neg_below);
+}
+
+/* Confidence and correctness of one row: binary tasks bin p(class 1) against the label
+ * (reliability of the positive-class probability); multiclass tasks bin the top-label
+ * confidence against whether the top label is right (Guo et al. 2017). */
+static void metric_ece_row(const fs_predictions *p, size_t r, double *conf, double *hit)
+{
+    const double *row = p->probs + r * (size_t)p->n_classes;
+    if (p->n_classes == 2) {
+        *conf = row[1];
+        *hit = p->y[r] == 1;
+        return;
+    }
+    int top = metric_argmax(row, p->n_classes);
+    *conf = row[top];
+    *hit = top == p->y[r];
+}
+
+/* 10 equal-width bins, weighted by count: sum_b (n_b / k) |mean conf_b - mean hit_b|, which is
+ * sum_b |sum conf_b - sum hit_b| / k. Confidence 1 goes to the top bin; values a rounding error
+ * outside [0, 1] go to the nearest bin. */
+static double metric_ece(const fs_predictions *p, const uint32_t *subset, size_t k)
+{
+    enum { N_BINS = 10 };
+    double conf_sum[N_BINS] = {0}, hit_sum[N_BINS] = {0};
+    for (size_t i = 0; i < k; i++) {
+        double conf, hit;
+        metric_ece_row(p, metric_row(subset, i), &conf, &hit);
+        if (isnan(conf)) return NAN;
+        int b = conf <= 0 ? 0 : conf >= 1 ? N_BINS - 1 : (int)(conf * N_BINS);
+        b = b >= N_BINS ? N_BINS - 1 : b;
+        conf_sum[b] += conf;
+        hit_sum[b] += hit;
+    }
+    double ece = 0;
+    for (int b = 0; b < N_BINS; b++) ece += fabs(conf_sum[b] - hit_sum[b]);
+    return ece / (double)k;
+}
+
+double fs_metric_eval(fs_metric m, const fs_predictions *p, const uint32_t *subset, size_t k,
+                      void *scratch)
+{
+    if (k == 0 || !metric_rows_valid(p, subset, k)) return NAN;
+    bool reg = p->n_classes == 0;
+    switch (m) {
+    case FS_METRIC_ACCURACY: return reg ? NAN : metric_accuracy(p, subset, k);
+    case FS_METRIC_LOSS: return reg ? metric_mse(p, subset, k) : metric_logloss(p, subset, k);
+    case FS_METRIC_AUC:
+        return p->n_classes == 2 && scratch ? metric_auc(p, subset, k, scratch) : NAN;
+    case FS_METRIC_ECE: return reg ? NAN : metric_ece(p, subset, k);
+    case FS_METRIC_RMSE: return reg ? sqrt(metric_mse(p, subset, k)) : NAN;
+    default: return NAN;
+    }
+}
+
+/* The worst ceil(m / 10) of the m finite values: the lowest when higher is better, the highest
+ * otherwise; averaged in sorted order so the result does not depend on client order. */
+double fs_metric_worst_decile(const double *client_values, size_t n, bool lower_is_better,
+                              double *scratch)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(client_values[i])) scratch[m++] = client_values[i];
+    if (m == 0) return NAN;
+    metric_heapsort(scratch, m, sizeof *scratch, metric_cmp_double);
+    size_t w = (m + 9) / 10, first = lower_is_better ? m - w : 0;
+    double sum = 0;
+    for (size_t i = first; i < first + w; i++) sum += scratch[i];
+    return sum / (double)w;
+}

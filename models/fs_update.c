@@ -1,0 +1,26 @@
+/* fs_update: storage for a client's update (struct in fs_model.h). A dense update owns n_params
+ * doubles from init; a sparse one starts empty and its producer (a model's train_sparse) grows
+ * idx/val with realloc, so one update reused across rounds stops allocating once warm. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_model.h"
+
+int fs_update_init(fs_update *u, size_t n_params, bool sparse)
+{
+    memset(u, 0, sizeof *u);
+    u->n_params = n_params;
+    u->sparse = sparse;
+    if (sparse) return FS_OK;
+    u->dense = calloc(n_params ? n_params : 1, sizeof *u->dense);
+    return u->dense ? FS_OK : FS_ENOMEM;
+}
+
+/* Safe on a zeroed or already finished update. */
+void fs_update_fini(fs_update *u)
+{
+    free(u->dense);
+    free(u->idx);
+    free(u->val);
+    memset(u, 0, sizeof *u);
+}

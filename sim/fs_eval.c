@@ -1,0 +1,201 @@
+/* fs_eval: chunked parallel prediction, then metrics over all rows, segments and clients. */
+#include "fs_eval.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK 256
+
+/* Defaults by task: what a planner looks at first comes first. */
+static size_t default_metrics(int n_classes, fs_metric *out)
+{
+    if (n_classes == 0) {
+        out[0] = FS_METRIC_RMSE, out[1] = FS_METRIC_LOSS;
+        return 2;
+    }
+    if (n_classes == 2) {
+        out[0] = FS_METRIC_AUC, out[1] = FS_METRIC_LOSS, out[2] = FS_METRIC_ACCURACY;
+        out[3] = FS_METRIC_ECE;
+        return 4;
+    }
+    out[0] = FS_METRIC_ACCURACY, out[1] = FS_METRIC_LOSS;
+    return 2;
+}
+
+static bool metric_fits(fs_metric m, int n_classes)
+{
+    if (n_classes == 0) return m == FS_METRIC_RMSE || m == FS_METRIC_LOSS;
+    if (m == FS_METRIC_RMSE) return false;
+    return m != FS_METRIC_AUC || n_classes == 2;
+}
+
+static int pick_metrics(fs_evaluator *ev, const fs_scenario *s, int n_classes, fs_err *err)
+{
+    if (!s->eval.n_metrics) {
+        ev->n_metrics = default_metrics(n_classes, ev->metrics);
+        return FS_OK;
+    }
+    int rc = FS_OK;
+    for (size_t i = 0; i < s->eval.n_metrics; i++) {
+        fs_metric m = fs_metric_from_name(s->eval.metrics[i]);
+        if (!metric_fits(m, n_classes)) {
+            char path[40];
+            snprintf(path, sizeof path, "eval.metrics[%zu]", i);
+            fs_err_add(err, path, "expected a metric of a %s task, found \"%s\"",
+                       n_classes == 0 ? "regression" : n_classes == 2 ? "binary" : "multiclass",
+                       s->eval.metrics[i]);
+            rc = FS_ESCENARIO;
+        }
+        ev->metrics[ev->n_metrics++] = m;
+    }
+    return rc;
+}
+
+static int find_groups(const fs_dataset *test, const fs_scenario *s, int *out_groups, fs_err *err)
+{
+    int rc = FS_OK;
+    for (size_t i = 0; i < s->eval.n_segments; i++) {
+        out_groups[i] = fs_dataset_find_group(test, s->eval.segments[i]);
+        if (out_groups[i] >= 0) continue;
+        char path[40], have[256] = "none";
+        snprintf(path, sizeof path, "eval.segments[%zu]", i);
+        for (size_t g = 0, at = 0; g < test->n_groups && at < sizeof have; g++)
+            at += (size_t)snprintf(have + at, sizeof have - at, "%s%s", g ? ", " : "",
+                                   test->groups[g].name);
+        fs_err_add(err, path, "expected a group column of the data (%s), found \"%s\"", have,
+                   s->eval.segments[i]);
+        rc = FS_ESCENARIO;
+    }
+    return rc;
+}
+
+/* Row lists of every level of the chosen groups, stored back to back (a counting sort). */
+static int build_segments(fs_evaluator *ev, const fs_dataset *test, const int *groups,
+                          size_t n_groups)
+{
+    size_t n_seg = 1;
+    for (size_t i = 0; i < n_groups; i++) n_seg += test->groups[groups[i]].n_levels;
+    ev->segments = calloc(n_seg, sizeof *ev->segments);
+    ev->segment_rows = malloc((n_groups * test->n + 1) * sizeof *ev->segment_rows);
+    if (!ev->segments || !ev->segment_rows) return FS_ENOMEM;
+    ev->segments[0] = (fs_segment){.name = "all", .rows = NULL, .n = test->n};
+    size_t at = 0, k = 1;
+    for (size_t i = 0; i < n_groups; i++) {
+        const fs_group *g = &test->groups[groups[i]];
+        for (size_t lv = 0; lv < g->n_levels; lv++, k++) {
+            fs_segment *seg = &ev->segments[k];
+            if (g->level_names) snprintf(seg->name, sizeof seg->name, "%s=%s", g->name, g->level_names[lv]);
+            else snprintf(seg->name, sizeof seg->name, "%s=%zu", g->name, lv);
+            seg->rows = ev->segment_rows + at;
+            for (size_t r = 0; r < test->n; r++)
+                if (g->level[r] == lv) ev->segment_rows[at++] = (uint32_t)r;
+            seg->n = (size_t)(ev->segment_rows + at - seg->rows);
+        }
+    }
+    ev->n_segments = n_seg;
+    return FS_OK;
+}
+
+static int alloc_buffers(fs_evaluator *ev, const fs_world *w)
+{
+    size_t n = w->test.n, width = w->test.n_classes > 0 ? (size_t)w->test.n_classes : 1;
+    size_t n_clients = w->test_part.n_clients;
+    ev->scratch = calloc((size_t)ev->n_threads, sizeof *ev->scratch);
+    ev->probs = malloc((n ? n : 1) * width * sizeof *ev->probs);
+    ev->metric_scratch = malloc(fs_metric_scratch_bytes(n ? n : 1));
+    ev->client_values = malloc((n_clients ? n_clients : 1) * sizeof *ev->client_values);
+    ev->client_scratch = malloc((n_clients ? n_clients : 1) * sizeof *ev->client_scratch);
+    ev->rows = calloc(ev->n_metrics * (ev->n_segments + 1), sizeof *ev->rows);
+    if (!ev->scratch || !ev->probs || !ev->metric_scratch || !ev->client_values ||
+        !ev->client_scratch || !ev->rows)
+        return FS_ENOMEM;
+    for (int i = 0; i < ev->n_threads; i++)
+        if (!(ev->scratch[i] = fs_model_scratch_new(w->model))) return FS_ENOMEM;
+    return FS_OK;
+}
+
+int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s, int n_threads,
+                      fs_err *err)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->world = w;
+    ev->n_threads = n_threads > 0 ? n_threads : 1;
+    ev->worst_clients = s->eval.worst_clients && w->test_part.n_clients > 0;
+    int groups[FS_SCN_MAX_NAMES];
+    int rc = pick_metrics(ev, s, w->test.n_classes, err);
+    int rc2 = find_groups(&w->test, s, groups, err);
+    if (rc || rc2) return FS_ESCENARIO;
+    if ((rc = build_segments(ev, &w->test, groups, s->eval.n_segments)) ||
+        (rc = alloc_buffers(ev, w))) {
+        fs_evaluator_fini(ev);
+        fs_err_add(err, NULL, "out of memory preparing the evaluation");
+    }
+    return rc;
+}
+
+void fs_evaluator_fini(fs_evaluator *ev)
+{
+    for (int i = 0; ev->scratch && i < ev->n_threads; i++) fs_model_scratch_free(ev->scratch[i]);
+    free(ev->scratch);
+    free(ev->segments);
+    free(ev->segment_rows);
+    free(ev->probs);
+    free(ev->metric_scratch);
+    free(ev->client_values);
+    free(ev->client_scratch);
+    free(ev->rows);
+    memset(ev, 0, sizeof *ev);
+}
+
+static void predict_all(fs_evaluator *ev, const double *w)
+{
+    const fs_world *wd = ev->world;
+    const fs_model *m = wd->model;
+    size_t n = wd->test.n, width = m->n_classes > 0 ? (size_t)m->n_classes : 1;
+    size_t n_chunks = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for num_threads(ev->n_threads) schedule(static)
+    for (size_t c = 0; c < n_chunks; c++) {
+        uint32_t rows[CHUNK];
+        size_t start = c * CHUNK, len = n - start < CHUNK ? n - start : CHUNK;
+        for (size_t i = 0; i < len; i++) rows[i] = (uint32_t)(start + i);
+        m->ops->predict(m, w, &wd->test, rows, len, ev->probs + start * width,
+                        ev->scratch[omp_get_thread_num()]);
+    }
+}
+
+static double worst_clients(fs_evaluator *ev, const fs_predictions *p, fs_metric m)
+{
+    const fs_partition *tp = &ev->world->test_part;
+    for (size_t c = 0; c < tp->n_clients; c++)
+        ev->client_values[c] = fs_metric_eval(m, p, tp->rows + tp->offset[c],
+                                              fs_partition_size(tp, c), ev->metric_scratch);
+    return fs_metric_worst_decile(ev->client_values, tp->n_clients, fs_metric_lower_is_better(m),
+                                  ev->client_scratch);
+}
+
+int fs_evaluator_run(fs_evaluator *ev, const double *w, const fs_db_eval **out_rows,
+                     size_t *out_n_rows, double *out_headline, fs_err *err)
+{
+    const fs_dataset *test = &ev->world->test;
+    predict_all(ev, w);
+    fs_predictions p = {.n = test->n, .n_classes = test->n_classes, .probs = ev->probs,
+                        .y = test->y, .target = test->target};
+    size_t k = 0;
+    for (size_t s = 0; s < ev->n_segments; s++)
+        for (size_t i = 0; i < ev->n_metrics; i++) {
+            const fs_segment *seg = &ev->segments[s];
+            double v = fs_metric_eval(ev->metrics[i], &p, seg->rows, seg->n, ev->metric_scratch);
+            ev->rows[k++] = (fs_db_eval){seg->name, fs_metric_name(ev->metrics[i]), v};
+        }
+    if (ev->worst_clients)
+        ev->rows[k++] = (fs_db_eval){"worst10_clients", fs_metric_name(ev->metrics[0]),
+                                     worst_clients(ev, &p, ev->metrics[0])};
+    *out_rows = ev->rows;
+    *out_n_rows = ev->n_rows = k;
+    *out_headline = ev->rows[0].value;
+    (void)err;
+    return FS_OK;
+}

@@ -1,0 +1,52 @@
+/* fs_eval: evaluation of the global model on the held-out data. Predicts every test row (in
+ * parallel chunks, so the thread count never changes a value), then computes the scenario's
+ * metrics overall ("all"), per level of each eval.segments group ("region=north") and, where
+ * clients have their own test data, the mean of the worst 10% of clients ("worst10_clients").
+ * Owns the prediction buffer, the per-segment row lists and the evaluation rows it returns. */
+#ifndef FS_EVAL_H
+#define FS_EVAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fs_db.h"
+#include "fs_metrics.h"
+#include "fs_model.h"
+#include "fs_scn.h"
+#include "fs_world.h"
+
+typedef struct fs_segment {
+    char name[64];            /* "all", "region=north", ... */
+    const uint32_t *rows;     /* test rows of the segment (NULL for "all": every row) */
+    size_t n;
+} fs_segment;
+
+typedef struct fs_evaluator {
+    const fs_world *world;
+    int n_threads;
+    fs_metric metrics[FS_SCN_MAX_NAMES];
+    size_t n_metrics;
+    fs_segment *segments;     /* "all" first */
+    size_t n_segments;
+    uint32_t *segment_rows;   /* storage of every segment's row list */
+    bool worst_clients;
+    fs_model_scratch **scratch; /* per thread */
+    double *probs;            /* test.n * max(n_classes, 1) */
+    void *metric_scratch;
+    double *client_values, *client_scratch;
+    fs_db_eval *rows;         /* the latest evaluation's rows */
+    size_t n_rows;
+} fs_evaluator;
+
+/* Checks the scenario's eval keys against the data (FS_ESCENARIO naming eval.metrics[i] or
+ * eval.segments[i]) and allocates everything (FS_ENOMEM). */
+int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s, int n_threads,
+                      fs_err *err);
+void fs_evaluator_fini(fs_evaluator *ev);
+
+/* Evaluates w. *out_rows (borrowed until the next call) holds n_rows rows; *out_headline is the
+ * first metric on "all" (progress line and summaries). */
+int fs_evaluator_run(fs_evaluator *ev, const double *w, const fs_db_eval **out_rows,
+                     size_t *out_n_rows, double *out_headline, fs_err *err);
+
+#endif

@@ -1,0 +1,564 @@
+/* test_logreg: binary logistic regression on dense and sparse rows (gradient, loss, predict),
+ * its sparse local training against fs_sgd_train on a full copy of the model, and the
+ * fs_update storage it fills. */
+#include <check.h>
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_model.h"
+#include "fs_rng.h"
+#include "fs_test.h"
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* n sparse rows over d features, each with 1..max_nnz distinct ascending features, values
+ * ~ N(0,1). Labels are sign(w_true . x) for a hidden w_true ~ N(0,1) when separable, else
+ * Bernoulli(1/2). */
+static void sparse_dataset(fs_dataset *ds, size_t n, size_t d, size_t max_nnz, bool separable,
+                           uint64_t seed)
+{
+    ck_assert_int_eq(fs_dataset_alloc_sparse(ds, n, d, n * max_nnz, 2), FS_OK);
+    gsl_rng *r = fs_rng_new();
+    fs_rng_reseed(r, seed, FS_RNG_DATA, 0, FS_RNG_NONE);
+    double *w_true = malloc(d * sizeof *w_true);
+    for (size_t j = 0; j < d; j++) w_true[j] = gsl_ran_gaussian(r, 1.0);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 1 + gsl_rng_uniform_int(r, max_nnz), len = 0;
+        uint32_t *f = ds->idx + at;
+        for (size_t e = 0; e < k; e++) f[e] = (uint32_t)gsl_rng_uniform_int(r, d);
+        qsort(f, k, sizeof *f, cmp_u32);
+        for (size_t e = 0; e < k; e++)
+            if (len == 0 || f[len - 1] != f[e]) f[len++] = f[e];
+        double z = 0;
+        for (size_t e = 0; e < len; e++) {
+            ds->val[at + e] = (float)gsl_ran_gaussian(r, 1.0);
+            z += w_true[f[e]] * ds->val[at + e];
+        }
+        ds->y[i] = separable ? z > 0 : (int32_t)gsl_rng_uniform_int(r, 2);
+        at += len;
+        ds->ptr[i + 1] = at;
+    }
+    free(w_true);
+    gsl_rng_free(r);
+}
+
+/* The same rows stored densely. */
+static void densify(const fs_dataset *sp, fs_dataset *out)
+{
+    ck_assert_int_eq(fs_dataset_alloc(out, sp->n, sp->d, 2), FS_OK);
+    for (size_t i = 0; i < sp->n; i++) {
+        for (size_t e = sp->ptr[i]; e < sp->ptr[i + 1]; e++)
+            out->x[i * sp->d + sp->idx[e]] = sp->val[e];
+        out->y[i] = sp->y[i];
+    }
+}
+
+static uint32_t *all_rows(size_t n)
+{
+    uint32_t *rows = malloc((n ? n : 1) * sizeof *rows);
+    for (size_t i = 0; i < n; i++) rows[i] = (uint32_t)i;
+    return rows;
+}
+
+static double *random_weights(size_t n, double sd, uint64_t seed)
+{
+    double *w = malloc(n * sizeof *w);
+    gsl_rng *r = fs_rng_new();
+    fs_rng_reseed(r, seed, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
+    for (size_t i = 0; i < n; i++) w[i] = gsl_ran_gaussian(r, sd);
+    gsl_rng_free(r);
+    return w;
+}
+
+/* ||grad - central finite difference|| / ||grad|| over every parameter. */
+static double grad_rel_error(const fs_model *m, const fs_dataset *ds, double *w)
+{
+    fs_model_scratch *s = fs_model_scratch_new(m);
+    uint32_t *rows = all_rows(ds->n);
+    double *g = malloc(m->n_params * sizeof *g), *tmp = malloc(m->n_params * sizeof *tmp);
+    m->ops->loss_grad(m, w, ds, rows, ds->n, g, s);
+    double diff2 = 0, norm2 = 0, h = 1e-5;
+    for (size_t i = 0; i < m->n_params; i++) {
+        double wi = w[i];
+        w[i] = wi + h;
+        double lp = m->ops->loss_grad(m, w, ds, rows, ds->n, tmp, s);
+        w[i] = wi - h;
+        double lm = m->ops->loss_grad(m, w, ds, rows, ds->n, tmp, s);
+        w[i] = wi;
+        double fd = (lp - lm) / (2 * h);
+        diff2 += (fd - g[i]) * (fd - g[i]);
+        norm2 += g[i] * g[i];
+    }
+    ck_assert_double_gt(norm2, 1e-6);
+    free(g), free(tmp), free(rows);
+    fs_model_scratch_free(s);
+    return sqrt(diff2 / norm2);
+}
+
+START_TEST(logreg_grad_matches_finite_diff_dense)
+{
+    fs_dataset sp, ds;
+    sparse_dataset(&sp, 9, 6, 6, false, 1);
+    densify(&sp, &ds);
+    fs_model *m = fs_logreg_new(6, 0.3, 9);
+    double *w = random_weights(m->n_params, 0.7, 2);
+    ck_assert_double_lt(grad_rel_error(m, &ds, w), 1e-6);
+    free(w);
+    fs_model_free(m);
+    fs_dataset_fini(&ds);
+    fs_dataset_fini(&sp);
+}
+END_TEST
+
+START_TEST(logreg_grad_matches_finite_diff_sparse)
+{
+    fs_dataset ds;
+    sparse_dataset(&ds, 15, 40, 8, false, 3);
+    fs_model *m = fs_logreg_new(40, 0.2, 16);
+    double *w = random_weights(m->n_params, 0.7, 4);
+    ck_assert_double_lt(grad_rel_error(m, &ds, w), 1e-6);
+    free(w);
+    fs_model_free(m);
+    fs_dataset_fini(&ds);
+}
+END_TEST
+
+START_TEST(logreg_dense_and_sparse_loss_grad_agree)
+{
+    fs_dataset sp, ds;
+    sparse_dataset(&sp, 12, 10, 5, false, 5);
+    densify(&sp, &ds);
+    fs_model *m = fs_logreg_new(10, 0.1, 12);
+    fs_model_scratch *s = fs_model_scratch_new(m);
+    double *w = random_weights(m->n_params, 1.0, 6);
+    double gs[11], gd[11];
+    uint32_t rows[5] = {7, 0, 3, 11, 3};
+    double ls = m->ops->loss_grad(m, w, &sp, rows, 5, gs, s);
+    double ld = m->ops->loss_grad(m, w, &ds, rows, 5, gd, s);
+    ck_assert_double_eq_tol(ls, ld, 1e-14);
+    for (size_t j = 0; j < 11; j++) ck_assert_double_eq_tol(gs[j], gd[j], 1e-14);
+    free(w);
+    fs_model_scratch_free(s);
+    fs_model_free(m);
+    fs_dataset_fini(&ds);
+    fs_dataset_fini(&sp);
+}
+END_TEST
+
+START_TEST(logreg_zero_weights_loss_is_log2_and_shapes)
+{
+    fs_dataset ds;
+    sparse_dataset(&ds, 20, 30, 4, false, 7);
+    fs_model *m = fs_logreg_new(30, 0.5, 32);
+    ck_assert_str_eq(m->ops->name, "logreg");
+    ck_assert_uint_eq(m->n_params, 31);
+    ck_assert_int_eq(m->n_classes, 2);
+    ck_assert_double_eq(m->flops_per_sample, 2.0 * 30);
+    ck_assert_ptr_nonnull(m->ops->train_sparse);
+    fs_model_scratch *s = fs_model_scratch_new(m);
+    double w[31], g[31];
+    for (size_t i = 0; i < 31; i++) w[i] = 123; /* init must overwrite everything */
+    m->ops->init(m, w, NULL);
+    uint32_t *rows = all_rows(20);
+    ck_assert_double_eq_tol(m->ops->loss_grad(m, w, &ds, rows, 20, g, s), log(2.0), 1e-15);
+    free(rows);
+    fs_model_scratch_free(s);
+    fs_model_free(m);
+    fs_dataset_fini(&ds);
+}
+END_TEST
+
+START_TEST(logreg_loss_is_finite_for_huge_logits)
+{
+    fs_dataset ds;
+    sparse_dataset(&ds, 4, 3, 3, false, 8);
+    fs_model *m = fs_logreg_new(3, 0, 4);
+    fs_model_scratch *s = fs_model_scratch_new(m);
+    double w[4] = {0, 0, 0, 1e4}, g[4]; /* z = 1e4 for every row: p = 1 in double */
+    uint32_t rows[4] = {0, 1, 2, 3};
+    double n1 = 0;
+    for (int i = 0; i < 4; i++) n1 += ds.y[i] == 0;
+    double loss = m->ops->loss_grad(m, w, &ds, rows, 4, g, s);
+    ck_assert_double_eq_tol(loss, 1e4 * n1 / 4, 1e-9);
+    ck_assert_double_eq_tol(g[3], n1 / 4, 1e-15);
+    fs_model_scratch_free(s);
+    fs_model_free(m);
+    fs_dataset_fini(&ds);
+}
+END_TEST
+
+START_TEST(logreg_predict_columns_sum_to_one)
+{
+    fs_dataset ds;
+    sparse_dataset(&ds, 16, 25, 6, false, 9);
+    fs_model *m = fs_logreg_new(25, 0, 16);
+    fs_model_scratch *s = fs_model_scratch_new(m);
+    double *w = random_weights(m->n_params, 3.0, 10), p[32];
+    uint32_t *rows = all_rows(16);
+    m->ops->predict(m, w, &ds, rows, 16, p, s);
+    for (size_t i = 0; i < 16; i++) {
+        ck_assert_double_eq_tol(p[2 * i] + p[2 * i + 1], 1.0, 1e-15);
+        ck_assert(p[2 * i] >= 0 && p[2 * i + 1] >= 0);
+    }
+    free(w), free(rows);
+    fs_model_scratch_free(s);
+    fs_model_free(m);
+    fs_dataset_fini(&ds);
+}
+END_TEST
+
+/* One client's training both ways, from the same RNG stream: the generic path (copy of
+ * w_global, fs_sgd_train) into w_dense, and train_sparse into u. */
+typedef struct both_ways {
+    double *w_dense;
+    fs_update u;
+    fs_sgd_result rd, rs;
+} both_ways;
+
+static void train_both_ways(const fs_model *m, const double *w_global, const fs_dataset *ds,
+                            const uint32_t *rows, size_t n, const fs_sgd_cfg *cfg,
+                            both_ways *out)
+{
+    fs_model_scratch *s = fs_model_scratch_new(m);
+    gsl_rng *r = fs_rng_new();
+    uint32_t *order = malloc(n * sizeof *order);
+    double *grad = malloc(m->n_params * sizeof *grad);
+    out->w_dense = malloc(m->n_params * sizeof *out->w_dense);
+    memcpy(out->w_dense, w_global, m->n_params * sizeof *w_global);
+    fs_rng_reseed(r, 77, FS_RNG_TRAIN, 3, 1);
+    ck_assert_int_eq(fs_sgd_train(m, out->w_dense, ds, rows, n, cfg, r, order, grad, s, &out->rd),
+                     FS_OK);
+    ck_assert_int_eq(fs_update_init(&out->u, m->n_params, true), FS_OK);
+    fs_rng_reseed(r, 77, FS_RNG_TRAIN, 3, 1);
+    ck_assert_int_eq(m->ops->train_sparse(m, w_global, ds, rows, n, cfg, r, s, &out->u, &out->rs),
+                     FS_OK);
+    free(order), free(grad);
+    gsl_rng_free(r);
+    fs_model_scratch_free(s);
+}
+
+static void both_ways_fini(both_ways *b)
+{
+    free(b->w_dense);
+    fs_update_fini(&b->u);
+}
+
+/* Distinct features of the client's rows, into a caller array of d flags. */
+static size_t mark_features(const fs_dataset *ds, const uint32_t *rows, size_t n, bool *seen)
+{
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t e = ds->ptr[rows[i]]; e < ds->ptr[rows[i] + 1]; e++)
+            if (!seen[ds->idx[e]]) seen[ds->idx[e]] = true, distinct++;
+    return distinct;
+}
+
+/* The update lists exactly the client's features then the bias, ascending. */
+static void check_update_support(const fs_update *u, const bool *seen, size_t distinct, size_t d)
+{
+    ck_assert(u->sparse);
+    ck_assert_uint_eq(u->n_params, d + 1);
+    ck_assert_uint_eq(u->nnz, distinct + 1);
+    ck_assert_uint_eq(u->idx[u->nnz - 1], d);
+    for (size_t q = 0; q + 1 < u->nnz; q++) {
+        ck_assert_uint_lt(u->idx[q], u->idx[q + 1]);
+        ck_assert(seen[u->idx[q]]);
+    }
+}
+
+/* The ~50-row client: rows scattered over a 200-row dataset, in a non-sorted order. */
+static uint32_t *client_rows(size_t n, size_t stride, size_t n_total)
+{
+    uint32_t *rows = malloc(n * sizeof *rows);
+    for (size_t i = 0; i < n; i++) rows[i] = (uint32_t)((i * stride + 5) % n_total);
+    return rows;
+}
+
+START_TEST(logreg_train_sparse_equals_dense_sgd)
+{
+    const size_t d = (size_t)1 << 18, n = 50;
+    fs_dataset ds;
+    sparse_dataset(&ds, 200, d, 40, false, 11);
+    fs_model *m = fs_logreg_new(d, 0, 16);
+    double *w_global = random_weights(m->n_params, 0.3, 12);
+    uint32_t *rows = client_rows(n, 37, 200);
+    fs_sgd_cfg cfg = {.epochs = 3, .batch_size = 8, .lr = 0.5}; /* last batch has 2 rows */
+    both_ways b = {0};
+    train_both_ways(m, w_global, &ds, rows, n, &cfg, &b);
+    bool *seen = calloc(d, sizeof *seen);
+    size_t distinct = mark_features(&ds, rows, n, seen);
+    check_update_support(&b.u, seen, distinct, d);
+    double scale = 0, err = 0;
+    for (size_t q = 0; q < b.u.nnz; q++) {
+        double dn = b.w_dense[b.u.idx[q]] - w_global[b.u.idx[q]];
+        scale = fmax(scale, fabs(dn));
+        err = fmax(err, fabs(b.u.val[q] - dn));
+    }
+    ck_assert_double_gt(scale, 1e-3);
+    ck_assert_double_le(err, 1e-12 * scale);
+    for (size_t j = 0; j < d; j++)
+        if (!seen[j]) ck_assert(b.w_dense[j] == w_global[j]); /* nothing lost by omission */
+    ck_assert_uint_eq(b.rs.steps, b.rd.steps);
+    ck_assert_uint_eq(b.rs.steps, 3 * 7);
+    ck_assert_double_eq_tol(b.rs.mean_loss, b.rd.mean_loss, 1e-12 * b.rd.mean_loss);
+    both_ways_fini(&b);
+    free(seen), free(rows), free(w_global);
+    fs_model_free(m);
+    fs_dataset_fini(&ds);
+}
+END_TEST
+
+/* Lazy L2: on the client's features and the bias the update is dense SGD's (up to rounding of
+ * the pow() catch-up); every other weight, which dense SGD shrinks by (1 - lr l2) a step, is
+ * left out, and mean_loss lacks exactly the penalty on those weights. */
+START_TEST(logreg_train_sparse_lazy_l2_skips_untouched_coordinates)
+{
+    const size_t d = (size_t)1 << 12, n = 30;
+    const double l2 = 0.05, lr = 0.4;
+    fs_dataset ds;
+    sparse_dataset(&ds, 100, d, 20, false, 13);
+    fs_model *m = fs_logreg_new(d, l2, 16);
+    double *w_global = random_weights(m->n_params, 0.3, 14);
+    uint32_t *rows = client_rows(n, 7, 100);
+    fs_sgd_cfg cfg = {.epochs = 4, .batch_size = 7, .lr = lr};
+    both_ways b = {0};
+    train_both_ways(m, w_global, &ds, rows, n, &cfg, &b);
+    bool *seen = calloc(d, sizeof *seen);
+    size_t distinct = mark_features(&ds, rows, n, seen);
+    check_update_support(&b.u, seen, distinct, d);
+    double scale = 0, err = 0;
+    for (size_t q = 0; q < b.u.nnz; q++) {
+        double dn = b.w_dense[b.u.idx[q]] - w_global[b.u.idx[q]];
+        scale = fmax(scale, fabs(dn));
+        err = fmax(err, fabs(b.u.val[q] - dn));
+    }
+    ck_assert_double_le(err, 1e-12 * scale);
+    /* Untouched weights: dense decays them, the penalty on them is what mean_loss lacks. */
+    double f = 1 - lr * l2, sq_out = 0, missing = 0;
+    for (size_t j = 0; j < d; j++) {
+        if (seen[j]) continue;
+        double steps = (double)b.rd.steps;
+        ck_assert_double_eq_tol(b.w_dense[j], w_global[j] * pow(f, steps), 1e-14);
+        sq_out += w_global[j] * w_global[j];
+    }
+    for (size_t t = 0; t < b.rd.steps; t++) {
+        size_t k = (t % 5 == 4) ? 2 : 7; /* 30 rows: batches 7, 7, 7, 7, 2 each epoch */
+        missing += k * 0.5 * l2 * sq_out * pow(f, 2.0 * (double)t);
+    }
+    missing /= (double)(cfg.epochs * n);
+    ck_assert_double_eq_tol(b.rd.mean_loss - b.rs.mean_loss, missing, 1e-12 * b.rd.mean_loss);
+    both_ways_fini(&b);
+    free(seen), free(rows), free(w_global);
+    fs_model_free(m);
+    fs_dataset_fini(&ds);
+}
+END_TEST
+
+/* Cost O(client non-zeros): w_global is NaN outside the client's features and bias, so any read
+ * beyond them would show up in the update, and the workspace never grows with n_features. */
+START_TEST(logreg_train_sparse_cost_is_independent_of_model_size)
+{
+    const size_t d = (size_t)1 << 18, n = 20;
+    fs_dataset ds;
+    sparse_dataset(&ds, 60, d, 30, false, 15);
+    fs_model *m = fs_logreg_new(d, 0.01, 32);
+    fs_model_scratch *s = fs_model_scratch_new(m);
+    uint32_t *rows = client_rows(n, 11, 60);
+    bool *seen = calloc(d, sizeof *seen);
+    size_t distinct = mark_features(&ds, rows, n, seen), client_nnz = 0;
+    for (size_t i = 0; i < n; i++) client_nnz += ds.ptr[rows[i] + 1] - ds.ptr[rows[i]];
+    double *w_global = random_weights(m->n_params, 0.3, 16);
+    for (size_t j = 0; j < d; j++)
+        if (!seen[j]) w_global[j] = NAN;
+    fs_update u;
+    ck_assert_int_eq(fs_update_init(&u, m->n_params, true), FS_OK);
+    fs_sgd_cfg cfg = {.epochs = 5, .batch_size = 4, .lr = 0.3};
+    fs_sgd_result res;
+    gsl_rng *r = fs_rng_new();
+    ck_assert_int_eq(m->ops->train_sparse(m, w_global, &ds, rows, n, &cfg, r, s, &u, &res), FS_OK);
+    check_update_support(&u, seen, distinct, d);
+    for (size_t q = 0; q < u.nnz; q++) ck_assert(isfinite(u.val[q]));
+    ck_assert(isfinite(res.mean_loss));
+    ck_assert_uint_le(u.cap, 4 * client_nnz + 2 * n + 2);
+    fs_update_fini(&u);
+    gsl_rng_free(r);
+    free(seen), free(rows), free(w_global);
+    fs_model_scratch_free(s);
+    fs_model_free(m);
+    fs_dataset_fini(&ds);
+}
+END_TEST
+
+/* One update reused for clients of growing and shrinking size, as a per-thread buffer is. */
+START_TEST(logreg_train_sparse_reuses_update_across_clients)
+{
+    const size_t d = 5000;
+    fs_dataset ds;
+    sparse_dataset(&ds, 300, d, 25, false, 17);
+    fs_model *m = fs_logreg_new(d, 0, 64);
+    fs_model_scratch *s = fs_model_scratch_new(m);
+    double *w_global = random_weights(m->n_params, 0.2, 18);
+    fs_sgd_cfg cfg = {.epochs = 1, .batch_size = 10, .lr = 0.1};
+    fs_update u;
+    ck_assert_int_eq(fs_update_init(&u, m->n_params, true), FS_OK);
+    gsl_rng *r = fs_rng_new();
+    uint32_t *rows = all_rows(300);
+    size_t sizes[] = {3, 250, 0, 40, 1};
+    for (size_t c = 0; c < 5; c++) {
+        fs_sgd_result res;
+        ck_assert_int_eq(m->ops->train_sparse(m, w_global, &ds, rows, sizes[c], &cfg, r, s, &u,
+                                              &res), FS_OK);
+        bool *seen = calloc(d, sizeof *seen);
+        check_update_support(&u, seen, mark_features(&ds, rows, sizes[c], seen), d);
+        ck_assert_uint_eq(res.steps, (sizes[c] + 9) / 10);
+        if (sizes[c] == 0) ck_assert(u.val[0] == 0 && res.mean_loss == 0);
+        free(seen);
+    }
+    fs_update_fini(&u);
+    fs_update_fini(&u); /* a finished update is empty: safe again */
+    gsl_rng_free(r);
+    free(rows), free(w_global);
+    fs_model_scratch_free(s);
+    fs_model_free(m);
+    fs_dataset_fini(&ds);
+}
+END_TEST
+
+/* On dense data train_sparse still works: every feature is touched. */
+START_TEST(logreg_train_sparse_on_dense_data_equals_dense_sgd)
+{
+    fs_dataset sp, ds;
+    sparse_dataset(&sp, 40, 12, 6, false, 19);
+    densify(&sp, &ds);
+    fs_model *m = fs_logreg_new(12, 0.02, 8);
+    double *w_global = random_weights(m->n_params, 0.5, 20);
+    uint32_t *rows = client_rows(25, 3, 40);
+    fs_sgd_cfg cfg = {.epochs = 2, .batch_size = 8, .lr = 0.3};
+    both_ways b = {0};
+    train_both_ways(m, w_global, &ds, rows, 25, &cfg, &b);
+    ck_assert_uint_eq(b.u.nnz, 13);
+    for (size_t j = 0; j < 13; j++) {
+        ck_assert_uint_eq(b.u.idx[j], j);
+        ck_assert_double_eq_tol(b.u.val[j], b.w_dense[j] - w_global[j], 1e-13);
+    }
+    ck_assert_double_eq_tol(b.rs.mean_loss, b.rd.mean_loss, 1e-13);
+    both_ways_fini(&b);
+    free(rows), free(w_global);
+    fs_model_free(m);
+    fs_dataset_fini(&ds);
+    fs_dataset_fini(&sp);
+}
+END_TEST
+
+START_TEST(logreg_train_sparse_reports_divergence)
+{
+    fs_dataset ds;
+    sparse_dataset(&ds, 10, 50, 5, false, 21);
+    fs_model *m = fs_logreg_new(50, 0, 10);
+    fs_model_scratch *s = fs_model_scratch_new(m);
+    double *w_global = random_weights(m->n_params, 1.0, 22);
+    w_global[50] = INFINITY; /* the bias: every row's logit is infinite */
+    fs_update u;
+    ck_assert_int_eq(fs_update_init(&u, m->n_params, true), FS_OK);
+    fs_sgd_cfg cfg = {.epochs = 1, .batch_size = 5, .lr = 0.1};
+    fs_sgd_result res;
+    gsl_rng *r = fs_rng_new();
+    uint32_t *rows = all_rows(10);
+    ck_assert_int_eq(m->ops->train_sparse(m, w_global, &ds, rows, 10, &cfg, r, s, &u, &res),
+                     FS_ENUMERIC);
+    ck_assert_uint_eq(res.steps, 0);
+    ck_assert(!isfinite(res.mean_loss));
+    for (size_t q = 0; q + 1 < u.nnz; q++) ck_assert(u.val[q] == 0); /* no step applied */
+    fs_update_fini(&u);
+    gsl_rng_free(r);
+    free(rows), free(w_global);
+    fs_model_scratch_free(s);
+    fs_model_free(m);
+    fs_dataset_fini(&ds);
+}
+END_TEST
+
+/* A linearly separable sparse problem: both training paths drive the log loss down. */
+START_TEST(logreg_sgd_reaches_low_loss_on_separable_sparse)
+{
+    const size_t d = 2000, n = 400;
+    fs_dataset ds;
+    sparse_dataset(&ds, n, d, 12, true, 23);
+    fs_model *m = fs_logreg_new(d, 0, 20);
+    fs_model_scratch *s = fs_model_scratch_new(m);
+    double *w = calloc(m->n_params, sizeof *w), *grad = malloc(m->n_params * sizeof *grad);
+    uint32_t *rows = all_rows(n), *order = malloc(n * sizeof *order);
+    gsl_rng *r = fs_rng_new();
+    fs_rng_reseed(r, 1, FS_RNG_TRAIN, 0, 0);
+    fs_sgd_cfg cfg = {.epochs = 100, .batch_size = 10, .lr = 4.0};
+    fs_sgd_result res;
+    ck_assert_int_eq(fs_sgd_train(m, w, &ds, rows, n, &cfg, r, order, grad, s, &res), FS_OK);
+    fs_eval_result ev;
+    ck_assert_int_eq(fs_model_evaluate(m, w, &ds, NULL, 0, s, &ev), FS_OK);
+    ck_assert_double_lt(ev.loss, 0.1);
+    ck_assert_double_ge(ev.accuracy, 0.99);
+    /* The sparse path from zero weights: its update is the whole model. */
+    fs_update u;
+    ck_assert_int_eq(fs_update_init(&u, m->n_params, true), FS_OK);
+    double *w0 = calloc(m->n_params, sizeof *w0);
+    ck_assert_int_eq(m->ops->train_sparse(m, w0, &ds, rows, n, &cfg, r, s, &u, &res), FS_OK);
+    for (size_t q = 0; q < u.nnz; q++) w0[u.idx[q]] += u.val[q];
+    ck_assert_int_eq(fs_model_evaluate(m, w0, &ds, NULL, 0, s, &ev), FS_OK);
+    ck_assert_double_lt(ev.loss, 0.1);
+    fs_update_fini(&u);
+    gsl_rng_free(r);
+    free(w), free(w0), free(grad), free(rows), free(order);
+    fs_model_scratch_free(s);
+    fs_model_free(m);
+    fs_dataset_fini(&ds);
+}
+END_TEST
+
+START_TEST(update_init_dense_is_zeroed_and_sparse_is_empty)
+{
+    fs_update u;
+    ck_assert_int_eq(fs_update_init(&u, 5, false), FS_OK);
+    ck_assert(!u.sparse);
+    ck_assert_uint_eq(u.n_params, 5);
+    for (size_t i = 0; i < 5; i++) ck_assert(u.dense[i] == 0);
+    fs_update_fini(&u);
+    ck_assert_ptr_null(u.dense);
+    ck_assert_int_eq(fs_update_init(&u, 1u << 20, true), FS_OK);
+    ck_assert(u.sparse);
+    ck_assert_uint_eq(u.nnz, 0);
+    ck_assert_uint_eq(u.cap, 0);
+    ck_assert_ptr_null(u.dense);
+    fs_update_fini(&u);
+}
+END_TEST
+
+static Suite *logreg_suite(void)
+{
+    Suite *s = suite_create("logreg");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, logreg_grad_matches_finite_diff_dense);
+    tcase_add_test(tc, logreg_grad_matches_finite_diff_sparse);
+    tcase_add_test(tc, logreg_dense_and_sparse_loss_grad_agree);
+    tcase_add_test(tc, logreg_zero_weights_loss_is_log2_and_shapes);
+    tcase_add_test(tc, logreg_loss_is_finite_for_huge_logits);
+    tcase_add_test(tc, logreg_predict_columns_sum_to_one);
+    tcase_add_test(tc, logreg_train_sparse_equals_dense_sgd);
+    tcase_add_test(tc, logreg_train_sparse_lazy_l2_skips_untouched_coordinates);
+    tcase_add_test(tc, logreg_train_sparse_cost_is_independent_of_model_size);
+    tcase_add_test(tc, logreg_train_sparse_reuses_update_across_clients);
+    tcase_add_test(tc, logreg_train_sparse_on_dense_data_equals_dense_sgd);
+    tcase_add_test(tc, logreg_train_sparse_reports_divergence);
+    tcase_add_test(tc, logreg_sgd_reaches_low_loss_on_separable_sparse);
+    tcase_add_test(tc, update_init_dense_is_zeroed_and_sparse_is_empty);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FS_TEST_MAIN(logreg_suite)
