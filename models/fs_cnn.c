@@ -12,17 +12,17 @@
 
 #include "fs_model.h"
 
-#define CNN_K 5                 /* kernel side */
-#define CNN_PAD 2               /* "same" padding for a 5x5 kernel at stride 1 */
-#define CNN_C1 32               /* first conv's output channels */
-#define CNN_C2 64               /* second conv's output channels */
-#define CNN_FC 512              /* hidden FC units */
+#define CNN_K 5                     /* kernel side */
+#define CNN_PAD 2                   /* "same" padding for a 5x5 kernel at stride 1 */
+#define CNN_C1 32                   /* first conv's output channels */
+#define CNN_C2 64                   /* second conv's output channels */
+#define CNN_FC 512                  /* hidden FC units */
 #define CNN_SLICE_BUDGET (1u << 22) /* doubles of scratch per slice (32 MiB) */
 
 /* A same-padded 5x5 stride-1 convolution on h x w x cin images. */
 typedef struct cnn_conv {
     size_t h, w, cin, cout;
-    size_t k;     /* im2col width: 5 * 5 * cin */
+    size_t k;      /* im2col width: 5 * 5 * cin */
     size_t wo, bo; /* parameter offsets of W and b */
 } cnn_conv;
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const char *const metric_names[FS_METRIC_COUNT] = {"accuracy", "loss", "auc", "ece",
-                                                          "rmse"};
+                                                          "rmse",     "hr10"};
 
 const char *fs_metric_name(fs_metric m)
 {

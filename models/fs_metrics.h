@@ -14,10 +14,12 @@ typedef enum fs_metric {
     FS_METRIC_AUC,      /* exact ROC AUC of p(class 1), binary only; ties count 1/2 */
     FS_METRIC_ECE,      /* expected calibration error, 10 equal-width bins */
     FS_METRIC_RMSE,     /* root mean squared error, regression only */
+    FS_METRIC_HR10,     /* "hr10": hit rate @ 10 of a recommender (fs_mf_hit_rate): needs the
+                           model, so fs_metric_eval gives NaN and the evaluator computes it */
     FS_METRIC_COUNT
 } fs_metric;
 
-/* "accuracy", "loss", "auc", "ece", "rmse". */
+/* "accuracy", "loss", "auc", "ece", "rmse", "hr10". */
 const char *fs_metric_name(fs_metric m);
 /* FS_METRIC_COUNT when unknown. */
 fs_metric fs_metric_from_name(const char *name);

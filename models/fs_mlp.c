@@ -14,15 +14,15 @@
  * where its output (max_batch x out, row-major) sits in the scratch. */
 typedef struct mlp_layer {
     size_t in, out;
-    size_t w, b;  /* parameter offsets */
-    size_t act;   /* scratch offset of this layer's output */
+    size_t w, b; /* parameter offsets */
+    size_t act;  /* scratch offset of this layer's output */
 } mlp_layer;
 
 typedef struct mlp_impl {
-    bool sigmoid;     /* one output unit with log loss instead of softmax */
-    size_t n_layers;  /* hidden layers + the output layer */
-    size_t x;         /* scratch offset of the batch as doubles (max_batch x n_features) */
-    size_t delta[2];  /* ping-pong buffers for hidden-layer deltas (max_batch x widest hidden) */
+    bool sigmoid;    /* one output unit with log loss instead of softmax */
+    size_t n_layers; /* hidden layers + the output layer */
+    size_t x;        /* scratch offset of the batch as doubles (max_batch x n_features) */
+    size_t delta[2]; /* ping-pong buffers for hidden-layer deltas (max_batch x widest hidden) */
     mlp_layer layer[];
 } mlp_impl;
 

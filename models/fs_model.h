@@ -26,6 +26,8 @@ typedef struct fs_update {
     uint32_t *idx;       /* nnz ascending indices when sparse */
     double *val;         /* nnz deltas when sparse */
     size_t nnz, cap;     /* cap: capacity of idx/val (grown with realloc by the producer) */
+    double *personal;    /* n_personal: the client's private parameters; in: before training,
+                            out: after. Never uploaded, never aggregated (NULL when none). */
 } fs_update;
 
 typedef struct fs_model_ops {
@@ -39,6 +41,8 @@ typedef struct fs_model_ops {
     void (*predict)(const fs_model *m, const double *w, const fs_dataset *ds, const uint32_t *rows,
                     size_t n, double *out_probs, fs_model_scratch *s);
     void (*free)(fs_model *m);
+    /* Optional, for models with personal parameters: initial private vector of a client. */
+    void (*init_personal)(const fs_model *m, double *personal, gsl_rng *r);
     /* Optional: local training that costs O(features touched), not O(n_params), for models whose
      * rows touch few parameters (sparse logistic regression). Trains from w_global (read only)
      * on rows[0..n) and writes the delta as a sparse update. NULL: the generic dense path
@@ -57,6 +61,14 @@ struct fs_model {
     double flops_per_sample;  /* forward-pass FLOPs per sample; a training step costs ~3x */
     size_t scratch_doubles;   /* per-thread scratch size for max_batch rows */
     void *impl;               /* model-specific shapes (layers), owned by the model */
+    /* Personal parameters (n_personal > 0): each client keeps a private vector that never leaves
+     * the device (e.g. a user's factors). The caller owns the table of every client's vector
+     * (personal_table + client * n_personal) and points the model at it with
+     * fs_model_set_personal; predict and loss_grad find a row's client through group column
+     * `user_group` of the dataset (level = client id). */
+    size_t n_personal;
+    const double *personal_table;
+    int user_group;
 };
 
 struct fs_model_scratch {
@@ -88,10 +100,32 @@ fs_model *fs_cnn_new(size_t height, size_t width, size_t channels, int n_classes
  * update, so a 2^18-feature model is never copied per client. predict writes (1-p, p). */
 fs_model *fs_logreg_new(size_t n_features, double l2, size_t max_batch);
 
+/* Matrix factorization for explicit ratings (Koren et al. 2009), federated as in Ammad-ud-din et
+ * al. 2019: rating ~ mu + b_u + b_i + p_u . q_i. Federated parameters: q (n_items x k, row-major),
+ * then b_i (n_items), then mu. Personal parameters: p_u (k) then b_u. Rows are sparse with one
+ * non-zero (the item) and a regression target; the dataset's group "user" names the client.
+ * Loss: mean of (pred - r)^2 / 2 plus l2/2 (||p_u||^2 + ||q_i||^2) per rating. train_sparse
+ * trains q_i, b_i, mu of the items the client rated (sparse update) and the client's own p_u,
+ * b_u (written back to update->personal). predict writes one predicted rating per row. */
+fs_model *fs_mf_new(size_t n_items, size_t k, double l2, size_t max_batch);
+
+/* Hit rate @ top_k (He et al. 2017's leave-out protocol): for every test rating >= 4 of a
+ * client, the item is ranked by predicted score among n_negatives items the client rated neither
+ * in train nor test, drawn from stream (seed, DATA, client, 2); a hit when fewer than top_k
+ * negatives score higher. Mean over those test ratings; NaN when there are none. */
+double fs_mf_hit_rate(const fs_model *m, const double *w, const fs_dataset *train,
+                      const fs_partition *train_part, const fs_dataset *test,
+                      const fs_partition *test_part, size_t top_k, size_t n_negatives,
+                      uint64_t seed);
+
+/* Points a model with personal parameters at the caller's table (see fs_model). */
+void fs_model_set_personal(fs_model *m, const double *table, int user_group);
+
 void fs_model_free(fs_model *m); /* NULL is a no-op */
 
-/* Update storage for a model: dense (n_params) unless sparse; FS_ENOMEM. */
-int fs_update_init(fs_update *u, size_t n_params, bool sparse);
+/* Update storage for a model: dense (n_params) unless sparse, plus n_personal private values
+ * when n_personal > 0; FS_ENOMEM. */
+int fs_update_init(fs_update *u, size_t n_params, bool sparse, size_t n_personal);
 void fs_update_fini(fs_update *u);
 
 /* Scratch for one thread; free with fs_model_scratch_free. NULL when out of memory. Holds

@@ -112,3 +112,9 @@ int fs_model_evaluate(const fs_model *m, const double *w, const fs_dataset *ds,
     out->accuracy = n ? (double)correct / (double)n : 0;
     return isfinite(out->loss) ? FS_OK : FS_ENUMERIC;
 }
+
+void fs_model_set_personal(fs_model *m, const double *table, int user_group)
+{
+    m->personal_table = table;
+    m->user_group = user_group;
+}

@@ -6,14 +6,17 @@
 
 #include "fs_model.h"
 
-int fs_update_init(fs_update *u, size_t n_params, bool sparse)
+int fs_update_init(fs_update *u, size_t n_params, bool sparse, size_t n_personal)
 {
     memset(u, 0, sizeof *u);
     u->n_params = n_params;
     u->sparse = sparse;
+    if (n_personal && !(u->personal = calloc(n_personal, sizeof *u->personal))) return FS_ENOMEM;
     if (sparse) return FS_OK;
     u->dense = calloc(n_params ? n_params : 1, sizeof *u->dense);
-    return u->dense ? FS_OK : FS_ENOMEM;
+    if (u->dense) return FS_OK;
+    fs_update_fini(u);
+    return FS_ENOMEM;
 }
 
 /* Safe on a zeroed or already finished update. */
@@ -22,5 +25,6 @@ void fs_update_fini(fs_update *u)
     free(u->dense);
     free(u->idx);
     free(u->val);
+    free(u->personal);
     memset(u, 0, sizeof *u);
 }

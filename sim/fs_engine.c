@@ -97,7 +97,8 @@ static int engine_init(engine *e, const fs_engine_cfg *cfg, fs_err *err)
     bool ok = e->r_sel && e->r_cli && e->w && e->acc && e->updates && e->parts && e->jobs &&
               e->rows && e->ids && e->agg_u && e->agg_n;
     for (size_t i = 0; ok && i < e->max_sel; i++)
-        ok = fs_update_init(&e->updates[i], e->n_params, cfg->world->sparse_updates) == FS_OK;
+        ok = fs_update_init(&e->updates[i], e->n_params, cfg->world->sparse_updates,
+                                cfg->world->model->n_personal) == FS_OK;
     if (!ok) {
         fs_err_add(err, NULL, "out of memory for %zu in-flight clients of %zu parameters",
                    e->max_sel, e->n_params);
@@ -211,12 +212,25 @@ static void finish_part(engine *e, part *p, int stage, int64_t t)
     e->n_final++;
 }
 
+/* The device keeps what it learnt about itself once its training finished (in virtual time),
+ * whatever becomes of the upload. */
+static void keep_personal(engine *e, uint32_t slot)
+{
+    const fs_world *w = e->cfg->world;
+    size_t k = w->model->n_personal;
+    if (!k) return;
+    memcpy(w->personal + e->parts[slot].client * k, e->updates[slot].personal,
+           k * sizeof *w->personal);
+}
+
 static int handle_event(engine *e, const fs_event *ev, fs_err *err)
 {
     part *p = ev->kind == EV_DEADLINE ? NULL : &e->parts[ev->slot];
     switch (ev->kind) {
-    case EV_DOWNLOADED:
     case EV_TRAINED:
+        keep_personal(e, ev->slot);
+        /* fall through */
+    case EV_DOWNLOADED:
         p->stage++;
         p->progress++;
         return push_next(e, ev->slot, err);

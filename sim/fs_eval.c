@@ -10,11 +10,11 @@
 #define CHUNK 256
 
 /* Defaults by task: what a planner looks at first comes first. */
-static size_t default_metrics(int n_classes, fs_metric *out)
+static size_t default_metrics(int n_classes, bool recommender, fs_metric *out)
 {
     if (n_classes == 0) {
-        out[0] = FS_METRIC_RMSE, out[1] = FS_METRIC_LOSS;
-        return 2;
+        out[0] = FS_METRIC_RMSE, out[1] = FS_METRIC_LOSS, out[2] = FS_METRIC_HR10;
+        return recommender ? 3 : 2;
     }
     if (n_classes == 2) {
         out[0] = FS_METRIC_AUC, out[1] = FS_METRIC_LOSS, out[2] = FS_METRIC_ACCURACY;
@@ -25,8 +25,9 @@ static size_t default_metrics(int n_classes, fs_metric *out)
     return 2;
 }
 
-static bool metric_fits(fs_metric m, int n_classes)
+static bool metric_fits(fs_metric m, int n_classes, bool recommender)
 {
+    if (m == FS_METRIC_HR10) return recommender;
     if (n_classes == 0) return m == FS_METRIC_RMSE || m == FS_METRIC_LOSS;
     if (m == FS_METRIC_RMSE) return false;
     return m != FS_METRIC_AUC || n_classes == 2;
@@ -34,18 +35,22 @@ static bool metric_fits(fs_metric m, int n_classes)
 
 static int pick_metrics(fs_evaluator *ev, const fs_scenario *s, int n_classes, fs_err *err)
 {
+    bool recommender = ev->world->model->n_personal > 0 && ev->world->test_part.n_clients > 0;
     if (!s->eval.n_metrics) {
-        ev->n_metrics = default_metrics(n_classes, ev->metrics);
+        ev->n_metrics = default_metrics(n_classes, recommender, ev->metrics);
         return FS_OK;
     }
     int rc = FS_OK;
     for (size_t i = 0; i < s->eval.n_metrics; i++) {
         fs_metric m = fs_metric_from_name(s->eval.metrics[i]);
-        if (!metric_fits(m, n_classes)) {
+        if (!metric_fits(m, n_classes, recommender)) {
             char path[40];
             snprintf(path, sizeof path, "eval.metrics[%zu]", i);
             fs_err_add(err, path, "expected a metric of a %s task, found \"%s\"",
-                       n_classes == 0 ? "regression" : n_classes == 2 ? "binary" : "multiclass",
+                       m == FS_METRIC_HR10 ? "recommender (model.kind \"mf\")"
+                       : n_classes == 0    ? "regression"
+                       : n_classes == 2    ? "binary"
+                                           : "multiclass",
                        s->eval.metrics[i]);
             rc = FS_ESCENARIO;
         }
@@ -122,6 +127,7 @@ int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s,
 {
     memset(ev, 0, sizeof *ev);
     ev->world = w;
+    ev->seed = s->seed;
     ev->n_threads = n_threads > 0 ? n_threads : 1;
     ev->worst_clients = s->eval.worst_clients && w->test_part.n_clients > 0;
     int groups[FS_SCN_MAX_NAMES];
@@ -176,6 +182,17 @@ static double worst_clients(fs_evaluator *ev, const fs_predictions *p, fs_metric
                                   ev->client_scratch);
 }
 
+/* Hit rate needs the model itself (it ranks items the rows do not contain): whole test set only. */
+static double metric_value(fs_evaluator *ev, const double *w, fs_metric m, const fs_predictions *p,
+                           const fs_segment *seg)
+{
+    const fs_world *wd = ev->world;
+    if (m != FS_METRIC_HR10) return fs_metric_eval(m, p, seg->rows, seg->n, ev->metric_scratch);
+    if (seg->rows) return NAN;
+    return fs_mf_hit_rate(wd->model, w, &wd->train, &wd->train_part, &wd->test, &wd->test_part, 10,
+                          100, ev->seed);
+}
+
 int fs_evaluator_run(fs_evaluator *ev, const double *w, const fs_db_eval **out_rows,
                      size_t *out_n_rows, double *out_headline, fs_err *err)
 {
@@ -187,12 +204,14 @@ int fs_evaluator_run(fs_evaluator *ev, const double *w, const fs_db_eval **out_r
     for (size_t s = 0; s < ev->n_segments; s++)
         for (size_t i = 0; i < ev->n_metrics; i++) {
             const fs_segment *seg = &ev->segments[s];
-            double v = fs_metric_eval(ev->metrics[i], &p, seg->rows, seg->n, ev->metric_scratch);
+            double v = metric_value(ev, w, ev->metrics[i], &p, seg);
             ev->rows[k++] = (fs_db_eval){seg->name, fs_metric_name(ev->metrics[i]), v};
         }
-    if (ev->worst_clients)
-        ev->rows[k++] = (fs_db_eval){"worst10_clients", fs_metric_name(ev->metrics[0]),
-                                     worst_clients(ev, &p, ev->metrics[0])};
+    if (ev->worst_clients) {
+        /* accuracy, not the headline: AUC is undefined on most clients' few test rows */
+        fs_metric m = test->n_classes ? FS_METRIC_ACCURACY : FS_METRIC_RMSE;
+        ev->rows[k++] = (fs_db_eval){"worst10_clients", fs_metric_name(m), worst_clients(ev, &p, m)};
+    }
     *out_rows = ev->rows;
     *out_n_rows = ev->n_rows = k;
     *out_headline = ev->rows[0].value;

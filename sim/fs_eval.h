@@ -1,7 +1,8 @@
 /* fs_eval: evaluation of the global model on the held-out data. Predicts every test row (in
  * parallel chunks, so the thread count never changes a value), then computes the scenario's
  * metrics overall ("all"), per level of each eval.segments group ("region=north") and, where
- * clients have their own test data, the mean of the worst 10% of clients ("worst10_clients").
+ * clients have their own test data, the mean accuracy (RMSE for regression) of the worst 10% of
+ * clients ("worst10_clients").
  * Owns the prediction buffer, the per-segment row lists and the evaluation rows it returns. */
 #ifndef FS_EVAL_H
 #define FS_EVAL_H
@@ -23,6 +24,7 @@ typedef struct fs_segment {
 
 typedef struct fs_evaluator {
     const fs_world *world;
+    uint64_t seed;
     int n_threads;
     fs_metric metrics[FS_SCN_MAX_NAMES];
     size_t n_metrics;

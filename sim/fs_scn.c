@@ -23,7 +23,7 @@
 /* Index order matches enum fs_data_source (fs_scn_walk.c names sources with it too). */
 const char *const fs_scn_sources[] = {"fashion-mnist", "synthetic", "marketing", "fraud",
                                       "ratings",       "csv",       "libsvm",    NULL};
-static const char *const model_kinds[] = {"softmax", "mlp", "cnn", "logreg", NULL};
+static const char *const model_kinds[] = {"softmax", "mlp", "cnn", "logreg", "mf", NULL};
 static const char *const encodings[] = {"onehot", "hash", NULL};
 
 #define ONLY(src) .sources = FS_SCN_SRC(src)
@@ -205,6 +205,8 @@ static const fs_scn_key model_keys[] = {
     {.name = "channels", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 64, .def = 1,
      F(model.channels)},
     {.name = "l2", .type = FS_SCN_NUM, .flags = NONNEG, F(model.l2)},
+    {.name = "factors", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 1024, .def = 16,
+     F(model.factors)},
 };
 
 static const fs_scn_key train_keys[] = {
@@ -351,7 +353,7 @@ static void check_cross(fs_scn_ctx *c)
         char path[64];
         snprintf(path, sizeof path, "eval.metrics[%zu]", i);
         fs_scn_bad(c, path, "expected one of \"accuracy\", \"loss\", \"auc\", \"ece\", \"rmse\", "
-                   "found \"%s\"", s->eval.metrics[i]);
+                   "\"hr10\", found \"%s\"", s->eval.metrics[i]);
     }
     if (GOOD(name) && s->output.db[0] == '\0')
         snprintf(s->output.db, sizeof s->output.db, "results/%s.sqlite", s->name);

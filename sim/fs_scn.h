@@ -40,7 +40,7 @@ enum fs_partition_kind {
     FS_PART_NATURAL
 };
 enum fs_avail_kind { FS_AVAIL_ALWAYS, FS_AVAIL_MARKOV, FS_AVAIL_DIURNAL };
-enum fs_model_kind { FS_MODEL_SOFTMAX, FS_MODEL_MLP, FS_MODEL_CNN, FS_MODEL_LOGREG };
+enum fs_model_kind { FS_MODEL_SOFTMAX, FS_MODEL_MLP, FS_MODEL_CNN, FS_MODEL_LOGREG, FS_MODEL_MF };
 enum fs_csv_encoding { FS_ENC_ONEHOT, FS_ENC_HASH };
 enum fs_server_mode { FS_SERVER_SYNC };
 enum fs_algorithm { FS_ALG_FEDAVG };
@@ -116,7 +116,8 @@ typedef struct fs_scenario {
         size_t n_hidden;
         bool sigmoid_output;             /* mlp, binary tasks */
         size_t height, width, channels;  /* cnn */
-        double l2;                       /* logreg */
+        double l2;                       /* logreg, mf */
+        size_t factors;                  /* mf: latent dimension */
     } model;
 
     struct {

@@ -76,6 +76,9 @@ static void train_one(fs_trainer *t, const double *w_global, fs_train_job *job, 
     size_t n = fs_partition_size(p, job->client);
     fs_update *u = job->update;
     fs_rng_reseed(r, t->scn->seed, FS_RNG_TRAIN, job->client, (uint64_t)round);
+    if (m->n_personal)
+        memcpy(u->personal, w->personal + job->client * m->n_personal,
+               m->n_personal * sizeof *u->personal);
     if (w->sparse_updates) {
         job->rc = m->ops->train_sparse(m, w_global, &w->train, rows, n, &cfg, r, ts->model, u,
                                        &job->result);

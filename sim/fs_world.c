@@ -10,6 +10,7 @@
 
 #include "fs_gen.h"
 #include "fs_load.h"
+#include "fs_rng.h"
 
 /* Largest minibatch a model must accept: training batches and evaluation chunks. */
 static size_t max_batch(const fs_scenario *s)
@@ -216,6 +217,11 @@ static fs_model *make_model(const fs_world *w, const fs_scenario *s, int *out_rc
         else if (ds->n_classes < 2) why = "cnn needs a classification task";
         else return fs_cnn_new(s->model.height, s->model.width, s->model.channels, ds->n_classes, mb);
         break;
+    case FS_MODEL_MF:
+        if (!sparse || ds->n_classes != 0 || fs_dataset_find_group(ds, "user") < 0)
+            why = "mf needs ratings: sparse item rows, a rating target and a \"user\" group";
+        else return fs_mf_new(ds->d, s->model.factors, s->model.l2, mb);
+        break;
     case FS_MODEL_SOFTMAX:
     default:
         if (sparse) why = "softmax needs dense features (use logreg for sparse data)";
@@ -228,6 +234,33 @@ static fs_model *make_model(const fs_world *w, const fs_scenario *s, int *out_rc
         *out_rc = FS_ESCENARIO;
     }
     return NULL;
+}
+
+/* Every client's private vector, from its own stream (seed, INIT, client), and the model pointed
+ * at the table through the data's "user" group (the same column in train and test). */
+static int init_personal(fs_world *w, const fs_scenario *s, fs_err *err)
+{
+    fs_model *m = w->model;
+    size_t n = s->data.clients, k = m->n_personal;
+    int g = fs_dataset_find_group(&w->train, "user");
+    if (g < 0 || g != fs_dataset_find_group(&w->test, "user")) {
+        fs_err_add(err, "model.kind", "expected a \"user\" group in the training and test data");
+        return FS_ESCENARIO;
+    }
+    gsl_rng *r = fs_rng_new();
+    w->personal = malloc(n * k * sizeof *w->personal);
+    if (!r || !w->personal) {
+        gsl_rng_free(r);
+        fs_err_add(err, NULL, "out of memory for %zu clients' private parameters", n);
+        return FS_ENOMEM;
+    }
+    for (size_t c = 0; c < n; c++) {
+        fs_rng_reseed(r, s->seed, FS_RNG_INIT, c, FS_RNG_NONE);
+        m->ops->init_personal(m, w->personal + c * k, r);
+    }
+    gsl_rng_free(r);
+    fs_model_set_personal(m, w->personal, g);
+    return FS_OK;
 }
 
 /* ---- the world ---- */
@@ -270,6 +303,7 @@ int fs_world_init(fs_world *w, const fs_scenario *s, fs_err *err)
         goto fail;
     }
     w->sparse_updates = w->model->ops->train_sparse && fs_dataset_is_sparse(&w->train);
+    if (w->model->n_personal && (rc = init_personal(w, s, err))) goto fail;
     return FS_OK;
 fail:
     fs_world_fini(w);
@@ -284,6 +318,7 @@ void fs_world_fini(fs_world *w)
     fs_partition_fini(&w->test_part);
     free(w->n_train);
     free(w->n_test);
+    free(w->personal);
     fs_model_free(w->model);
     memset(w, 0, sizeof *w);
 }
@@ -293,14 +328,18 @@ double fs_world_model_bytes(const fs_world *w)
     return 4.0 * (double)w->model->n_params;
 }
 
-/* Sparse linear models cost two FLOPs per non-zero touched; dense models their fixed figure. */
+/* Dense models cost their fixed figure per sample. On sparse rows a model only touches the
+ * parameters of the non-zeros: about n_params / n_features of them per non-zero (1 for logistic
+ * regression, k + 1 for matrix factorization), two FLOPs each. */
 double fs_world_client_flops(const fs_world *w, size_t client)
 {
     const fs_partition *p = &w->train_part;
+    const fs_model *m = w->model;
     size_t n = fs_partition_size(p, client);
-    if (!fs_dataset_is_sparse(&w->train)) return (double)n * w->model->flops_per_sample;
+    if (!fs_dataset_is_sparse(&w->train)) return (double)n * m->flops_per_sample;
     const uint32_t *rows = p->rows + p->offset[client];
     double nnz = 0;
     for (size_t i = 0; i < n; i++) nnz += (double)(w->train.ptr[rows[i] + 1] - w->train.ptr[rows[i]]);
-    return 2.0 * nnz;
+    double per_nnz = (double)m->n_params / (double)(m->n_features ? m->n_features : 1);
+    return 2.0 * nnz * (per_nnz > 1 ? per_nnz : 1);
 }

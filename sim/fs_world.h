@@ -17,6 +17,8 @@ typedef struct fs_world {
     size_t *n_train, *n_test; /* per-client sizes, n_test all 0 without per-client test data */
     fs_model *model;
     bool sparse_updates;      /* clients train and report sparse deltas (model's train_sparse) */
+    double *personal;         /* n_clients * model->n_personal private parameters, or NULL:
+                                 what each device keeps to itself (e.g. a user's factors) */
 } fs_world;
 
 /* FS_EIO when a data file is missing or corrupt, FS_ESCENARIO when the data cannot be

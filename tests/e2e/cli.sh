@@ -21,4 +21,12 @@ expect 3 "cannot read" -- "$F" run "$WORK/missing.json"
 expect 3 "x.sqlite" -- "$F" run "$S" -o /proc/x.sqlite --set server.rounds=1
 expect 3 "train-images" -- "$F" run "$S" --set data.path="$WORK/nodata" -o "$WORK/y.sqlite"
 [ ! -e "$WORK/y.sqlite" ] || fail "a database was created although the data were missing"
+# a model that does not fit the data is bad input too, found once the data exist
+expect 2 "model.kind: softmax needs dense features" -- "$F" run "$S" -o "$WORK/z.sqlite" \
+    --set data='{"source":"marketing","clients":100}' --set server.clients_per_round=10
+[ ! -e "$WORK/z.sqlite" ] || fail "a database was created for a model that does not fit"
+expect 2 "eval.segments\[0\]: expected a group column of the data (region, device, age_band)" -- \
+    "$F" run "$S" -o "$WORK/z.sqlite" --set data='{"source":"marketing","clients":100}' \
+    --set server.clients_per_round=10 --set model.kind=logreg --set eval.segments='["city"]'
+[ ! -e "$WORK/z.sqlite" ] || fail "a database was created for an unknown segment"
 echo "all command-line error cases behave"

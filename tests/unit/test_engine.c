@@ -194,6 +194,53 @@ START_TEST(engine_identical_with_1_and_2_threads)
 }
 END_TEST
 
+START_TEST(engine_personal_factors_change_only_when_trained)
+{
+    /* matrix factorization: a user's factors live on the device; they change exactly for the
+     * clients that finished training (in virtual time) and are never part of what is uploaded */
+    fs_scenario s;
+    fs_world w;
+    fs_pop pop;
+    fs_test_scenario("{\"name\":\"mf\",\"seed\":9,\"data\":{\"source\":\"ratings\",\"clients\":300,"
+                     "\"ratings\":{\"items\":200}},\"model\":{\"kind\":\"mf\",\"factors\":4},"
+                     "\"server\":{\"rounds\":3,\"clients_per_round\":30,\"deadline_s\":60},"
+                     "\"devices\":{\"failure_prob\":0.4}}",
+                     &s);
+    fs_test_world(&s, &w);
+    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL), FS_OK);
+    size_t k = w.model->n_personal, n = s.data.clients;
+    ck_assert_uint_eq(k, 5);
+    double *before = malloc(n * k * sizeof *before);
+    memcpy(before, w.personal, n * k * sizeof *before);
+    capture *cap = malloc(sizeof *cap);
+    memset(cap, 0, sizeof *cap);
+    fs_engine_cfg cfg = {.scn = &s, .world = &w, .pop = &pop, .n_threads = 2,
+                         .on_round = collect, .ctx = cap};
+    ck_assert_int_eq(fs_engine_run(&cfg, NULL, NULL, NULL), FS_OK);
+    bool *trained = calloc(n, sizeof *trained);
+    int untrained_participants = 0;
+    for (size_t i = 0; i < cap->n_parts; i++) {
+        const fs_db_part *p = &cap->parts[i];
+        if (p->t_trained >= 0) trained[p->client_id] = true;
+        else untrained_participants++;
+        /* the upload is the items' factors only: 8 bytes per (k + 1) values per item + mu */
+        if (p->t_trained >= 0) ck_assert_int_le(p->bytes_up, 8 * (int64_t)(p->n_samples * k + 1));
+    }
+    ck_assert_int_gt(untrained_participants, 0);
+    for (size_t c = 0; c < n; c++) {
+        bool same = !memcmp(before + c * k, w.personal + c * k, k * sizeof *before);
+        ck_assert_msg(same != trained[c], "client %zu: trained %d, factors changed %d", c,
+                      trained[c], !same);
+    }
+    free(trained);
+    free(cap);
+    free(before);
+    fs_pop_fini(&pop);
+    fs_world_fini(&w);
+    fs_scn_fini(&s);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -204,6 +251,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, engine_over_selection_aggregates_first_reports);
     tcase_add_test(tc, engine_counts_dropouts_and_conserves_participants);
     tcase_add_test(tc, engine_identical_with_1_and_2_threads);
+    tcase_add_test(tc, engine_personal_factors_change_only_when_trained);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -235,7 +235,7 @@ static void train_both_ways(const fs_model *m, const double *w_global, const fs_
     fs_rng_reseed(r, 77, FS_RNG_TRAIN, 3, 1);
     ck_assert_int_eq(fs_sgd_train(m, out->w_dense, ds, rows, n, cfg, r, order, grad, s, &out->rd),
                      FS_OK);
-    ck_assert_int_eq(fs_update_init(&out->u, m->n_params, true), FS_OK);
+    ck_assert_int_eq(fs_update_init(&out->u, m->n_params, true, 0), FS_OK);
     fs_rng_reseed(r, 77, FS_RNG_TRAIN, 3, 1);
     ck_assert_int_eq(m->ops->train_sparse(m, w_global, ds, rows, n, cfg, r, s, &out->u, &out->rs),
                      FS_OK);
@@ -378,7 +378,7 @@ START_TEST(logreg_train_sparse_cost_is_independent_of_model_size)
     for (size_t j = 0; j < d; j++)
         if (!seen[j]) w_global[j] = NAN;
     fs_update u;
-    ck_assert_int_eq(fs_update_init(&u, m->n_params, true), FS_OK);
+    ck_assert_int_eq(fs_update_init(&u, m->n_params, true, 0), FS_OK);
     fs_sgd_cfg cfg = {.epochs = 5, .batch_size = 4, .lr = 0.3};
     fs_sgd_result res;
     gsl_rng *r = fs_rng_new();
@@ -407,7 +407,7 @@ START_TEST(logreg_train_sparse_reuses_update_across_clients)
     double *w_global = random_weights(m->n_params, 0.2, 18);
     fs_sgd_cfg cfg = {.epochs = 1, .batch_size = 10, .lr = 0.1};
     fs_update u;
-    ck_assert_int_eq(fs_update_init(&u, m->n_params, true), FS_OK);
+    ck_assert_int_eq(fs_update_init(&u, m->n_params, true, 0), FS_OK);
     gsl_rng *r = fs_rng_new();
     uint32_t *rows = all_rows(300);
     size_t sizes[] = {3, 250, 0, 40, 1};
@@ -466,7 +466,7 @@ START_TEST(logreg_train_sparse_reports_divergence)
     double *w_global = random_weights(m->n_params, 1.0, 22);
     w_global[50] = INFINITY; /* the bias: every row's logit is infinite */
     fs_update u;
-    ck_assert_int_eq(fs_update_init(&u, m->n_params, true), FS_OK);
+    ck_assert_int_eq(fs_update_init(&u, m->n_params, true, 0), FS_OK);
     fs_sgd_cfg cfg = {.epochs = 1, .batch_size = 5, .lr = 0.1};
     fs_sgd_result res;
     gsl_rng *r = fs_rng_new();
@@ -506,7 +506,7 @@ START_TEST(logreg_sgd_reaches_low_loss_on_separable_sparse)
     ck_assert_double_ge(ev.accuracy, 0.99);
     /* The sparse path from zero weights: its update is the whole model. */
     fs_update u;
-    ck_assert_int_eq(fs_update_init(&u, m->n_params, true), FS_OK);
+    ck_assert_int_eq(fs_update_init(&u, m->n_params, true, 0), FS_OK);
     double *w0 = calloc(m->n_params, sizeof *w0);
     ck_assert_int_eq(m->ops->train_sparse(m, w0, &ds, rows, n, &cfg, r, s, &u, &res), FS_OK);
     for (size_t q = 0; q < u.nnz; q++) w0[u.idx[q]] += u.val[q];
@@ -524,13 +524,13 @@ END_TEST
 START_TEST(update_init_dense_is_zeroed_and_sparse_is_empty)
 {
     fs_update u;
-    ck_assert_int_eq(fs_update_init(&u, 5, false), FS_OK);
+    ck_assert_int_eq(fs_update_init(&u, 5, false, 0), FS_OK);
     ck_assert(!u.sparse);
     ck_assert_uint_eq(u.n_params, 5);
     for (size_t i = 0; i < 5; i++) ck_assert(u.dense[i] == 0);
     fs_update_fini(&u);
     ck_assert_ptr_null(u.dense);
-    ck_assert_int_eq(fs_update_init(&u, 1u << 20, true), FS_OK);
+    ck_assert_int_eq(fs_update_init(&u, 1u << 20, true, 0), FS_OK);
     ck_assert(u.sparse);
     ck_assert_uint_eq(u.nnz, 0);
     ck_assert_uint_eq(u.cap, 0);
