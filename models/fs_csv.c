@@ -17,6 +17,10 @@
  *    0xcbf29ce484222325, prime 0x100000001b3, over the bytes of name, '=', value) to 1; two
  *    columns of a row landing in one bucket add up (the usual hashing trick). The j-th numeric
  *    feature (0-based, in feature order) is index hash_buckets + j, stored only when non-zero.
+ *  - Sparse (FS_CAT_INDEX with at least one categorical column): exactly the dense one-hot
+ *    index space and d, stored as CSR: a categorical column gives one entry (its value's index,
+ *    1), a numeric column its one index when the float value is non-zero. For id columns with
+ *    thousands of values (MovieLens items), where dense rows are too wide and hashing merges ids.
  * Labels: classes as in fs_load.h; numeric labels that compare equal ("1", "1.0") are one class.
  * Groups: levels are the distinct values in strcmp order; names truncated to 31 bytes.
  *
@@ -283,8 +287,8 @@ static bool csv_parse_num(const char *s, double *out)
 typedef struct csv_feat {
     size_t col;
     bool cat;
-    size_t off;   /* dense: first feature; sparse numeric: hash_buckets + rank */
-    strset set;   /* one-hot categories */
+    size_t off;   /* dense and index: first feature; hash numeric: hash_buckets + rank */
+    strset set;   /* one-hot and index categories */
 } csv_feat;
 
 typedef struct csv_group {
@@ -309,7 +313,7 @@ typedef struct csv_load {
     csv_group group[FS_DATA_MAX_GROUPS];
     size_t n_group;
     strset labels;
-    bool sparse, positive_seen;
+    bool sparse, index, positive_seen; /* index: sparse with the one-hot layout */
     size_t d, n_rows, nnz;
     int n_errs;             /* errors this call added (stop at the collector's cap) */
     csv_entry *scratch;
@@ -487,7 +491,9 @@ static int csv_plan(csv_load *ld)
     if (label_rc) return rc; /* features are "every other column": unknowable without it */
     int feat_rc = csv_plan_features(ld);
     if (rc || feat_rc) return rc ? rc : feat_rc;
-    ld->sparse = o->encoding == FS_CAT_HASH && o->n_categorical > 0;
+    ld->sparse = o->encoding != FS_CAT_ONEHOT && o->n_categorical > 0;
+    ld->index = ld->sparse && o->encoding == FS_CAT_INDEX;
+    if (ld->index) return FS_OK; /* laid out in csv_build, once categories are known */
     size_t n_num = 0;
     for (size_t f = 0; f < ld->n_feat; f++)
         if (!ld->feat[f].cat) ld->feat[f].off = n_num++;
@@ -558,11 +564,17 @@ static int csv_scan_row(csv_load *ld)
 {
     int rc = csv_check_width(ld);
     if (rc) return rc;
-    double v;
+    double v = 0;
+    size_t nz = 0; /* FS_CAT_INDEX: one entry per category, one per non-zero number */
     for (size_t f = 0; f < ld->n_feat; f++) {
         csv_feat *ft = &ld->feat[f];
-        if (!ft->cat) rc = csv_number(ld, ft->col, &v) ? FS_EIO : rc;
-        else if (!ld->sparse && strset_add(&ft->set, ld->rd.field[ft->col])) return FS_ENOMEM;
+        if (!ft->cat) {
+            rc = csv_number(ld, ft->col, &v) ? FS_EIO : rc;
+            nz += (float)v != 0;
+        } else if (!ld->sparse || ld->index) {
+            if (strset_add(&ft->set, ld->rd.field[ft->col])) return FS_ENOMEM;
+            nz++;
+        }
     }
     for (size_t g = 0; g < ld->n_group; g++)
         if (strset_add(&ld->group[g].set, ld->rd.field[ld->group[g].col])) return FS_ENOMEM;
@@ -570,7 +582,7 @@ static int csv_scan_row(csv_load *ld)
     if (ld->o->regression) rc = csv_number(ld, ld->label_col, &v) ? FS_EIO : rc;
     else if (strset_add(&ld->labels, lab)) return FS_ENOMEM;
     if (ld->o->positive && !strcmp(lab, ld->o->positive)) ld->positive_seen = true;
-    if (rc == FS_OK && ld->sparse) ld->nnz += csv_sparse_row(ld);
+    if (rc == FS_OK && ld->sparse) ld->nnz += ld->index ? nz : csv_sparse_row(ld);
     return rc;
 }
 
@@ -674,12 +686,13 @@ static int csv_classes(csv_load *ld, int *out_n)
     return strset_rank(&ld->labels);
 }
 
-/* After pass 1: rank categories, lay out dense features, allocate the dataset and groups. */
+/* After pass 1: rank categories, lay out one-hot features (dense or index), allocate the dataset
+ * and groups. */
 static int csv_build(csv_load *ld, fs_dataset *out)
 {
     int n_classes, rc = csv_classes(ld, &n_classes);
     if (rc) return rc;
-    if (!ld->sparse) {
+    if (!ld->sparse || ld->index) {
         ld->d = 0;
         for (size_t f = 0; f < ld->n_feat; f++) {
             csv_feat *ft = &ld->feat[f];
@@ -687,6 +700,13 @@ static int csv_build(csv_load *ld, fs_dataset *out)
             ld->d += ft->cat ? ft->set.n : 1;
             if (ft->cat && (rc = strset_rank(&ft->set))) return rc;
         }
+    }
+    if (ld->index && ld->d > UINT32_MAX) { /* CSR indices are uint32_t */
+        fs_err_add(ld->err, ld->path, "encoding: expected at most %u features with index "
+                   "encoding, found %zu", UINT32_MAX, ld->d);
+        return CSV_FAIL(ld, FS_ESCENARIO);
+    }
+    if (!ld->sparse) {
         if ((rc = fs_dataset_alloc(out, ld->n_rows, ld->d, n_classes))) return rc;
         if (n_classes == 0) {
             free(out->y), out->y = NULL;
@@ -719,6 +739,27 @@ static int csv_changed(csv_load *ld)
     return CSV_FAIL(ld, FS_EIO);
 }
 
+/* Pass 2 on row r with FS_CAT_INDEX. Features are laid out in feature order, so the entries come
+ * out ascending with no sort. */
+static int csv_fill_index(csv_load *ld, fs_dataset *ds, size_t r)
+{
+    size_t at = ds->ptr[r];
+    for (size_t f = 0; f < ld->n_feat; f++) {
+        const csv_feat *ft = &ld->feat[f];
+        const char *s = ld->rd.field[ft->col];
+        long id = ft->cat ? strset_id(&ft->set, s) : 0;
+        double v = 1;
+        if (!ft->cat) csv_parse_num(s, &v);
+        if (id < 0) return csv_changed(ld);
+        if ((float)v == 0) continue;
+        if (at == ld->nnz) return csv_changed(ld);
+        ds->idx[at] = (uint32_t)(ft->off + (size_t)id);
+        ds->val[at++] = (float)v;
+    }
+    ds->ptr[r + 1] = at;
+    return FS_OK;
+}
+
 /* Pass 2 on row r. Values were validated in pass 1; a mismatch means the file changed. */
 static int csv_fill_row(csv_load *ld, fs_dataset *ds, size_t r)
 {
@@ -734,6 +775,7 @@ static int csv_fill_row(csv_load *ld, fs_dataset *ds, size_t r)
         if (id < 0) return csv_changed(ld);
         ds->groups[g].level[r] = (uint32_t)id;
     }
+    if (ld->index) return csv_fill_index(ld, ds, r);
     if (ld->sparse) {
         size_t m = csv_sparse_row(ld), at = ds->ptr[r];
         if (at + m > ld->nnz) return csv_changed(ld);

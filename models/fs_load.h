@@ -1,8 +1,9 @@
 /* fs_load: loaders of real datasets in common text formats into fs_dataset: CSV (header row,
- * label column, chosen feature and group columns, categorical features one-hot or hashed) and
- * LIBSVM/SVMlight (sparse). Every error names the file, the line (and column name) and what was
- * expected and found, and returns FS_EIO (unreadable/malformed) or FS_ESCENARIO (options that do
- * not match the file, e.g. a label column that does not exist). */
+ * label column, chosen feature and group columns, categorical features one-hot, hashed, or
+ * one-hot indices stored sparse) and LIBSVM/SVMlight (sparse). Every error names the file, the
+ * line (and column name) and what was expected and found, and returns FS_EIO (unreadable or
+ * malformed) or FS_ESCENARIO (options that do not match the file, e.g. a label column that does
+ * not exist). */
 #ifndef FS_LOAD_H
 #define FS_LOAD_H
 
@@ -12,7 +13,10 @@
 #include "fs_data.h"
 #include "fs_err.h"
 
-enum fs_cat_encoding { FS_CAT_ONEHOT, FS_CAT_HASH };
+/* ONEHOT: dense, K features for K distinct values. HASH: sparse, values hashed into
+ * hash_buckets (distinct values may share one). INDEX: sparse, the exact ONEHOT layout and d with
+ * one stored entry per categorical column, for id columns with thousands of values. */
+enum fs_cat_encoding { FS_CAT_ONEHOT, FS_CAT_HASH, FS_CAT_INDEX };
 
 typedef struct fs_csv_opts {
     const char *label;                 /* label column (required) */
@@ -33,7 +37,8 @@ typedef struct fs_csv_opts {
     size_t max_rows;                   /* 0 = all */
 } fs_csv_opts;
 
-/* Dense output when every feature is numeric or one-hot; sparse (CSR) output with hashing.
+/* Dense output when every feature is numeric or one-hot; sparse (CSR) output with FS_CAT_HASH or
+ * FS_CAT_INDEX (numeric zeros are not stored).
  * Quoted fields ("a,b", "" escapes) are supported; empty numeric fields are an error naming the
  * line and column. */
 int fs_data_load_csv(const char *path, const fs_csv_opts *opts, fs_dataset *out, fs_err *err);

@@ -24,7 +24,7 @@
 const char *const fs_scn_sources[] = {"fashion-mnist", "synthetic", "marketing", "fraud",
                                       "ratings",       "csv",       "libsvm",    NULL};
 static const char *const model_kinds[] = {"softmax", "mlp", "cnn", "logreg", "mf", NULL};
-static const char *const encodings[] = {"onehot", "hash", NULL};
+static const char *const encodings[] = {"onehot", "hash", "index", NULL};
 
 #define ONLY(src) .sources = FS_SCN_SRC(src)
 /* Pooled datasets are split over clients by a partitioner; generated ones have natural clients. */

@@ -41,7 +41,7 @@ enum fs_partition_kind {
 };
 enum fs_avail_kind { FS_AVAIL_ALWAYS, FS_AVAIL_MARKOV, FS_AVAIL_DIURNAL };
 enum fs_model_kind { FS_MODEL_SOFTMAX, FS_MODEL_MLP, FS_MODEL_CNN, FS_MODEL_LOGREG, FS_MODEL_MF };
-enum fs_csv_encoding { FS_ENC_ONEHOT, FS_ENC_HASH };
+enum fs_csv_encoding { FS_ENC_ONEHOT, FS_ENC_HASH, FS_ENC_INDEX };
 enum fs_server_mode { FS_SERVER_SYNC };
 enum fs_algorithm { FS_ALG_FEDAVG };
 

@@ -32,6 +32,15 @@ static int load_fashion_mnist(fs_world *w, const fs_scenario *s, fs_err *err)
     return fs_data_load_idx(img, lab, s->data.test_samples, &w->test, err);
 }
 
+/* "~/x" means $HOME/x, so scenarios can name the tools/fetch-datasets cache portably. */
+static const char *expand_home(const char *path, char *buf, size_t n)
+{
+    const char *home = getenv("HOME");
+    if (strncmp(path, "~/", 2) || !home) return path;
+    snprintf(buf, n, "%s/%s", home, path + 2);
+    return buf;
+}
+
 static void names_view(const char (*names)[FS_SCN_NAME_LEN], size_t n, const char **out)
 {
     for (size_t i = 0; i < n; i++) out[i] = names[i];
@@ -48,20 +57,26 @@ static int load_csv(fs_world *w, const fs_scenario *s, fs_err *err)
     fs_csv_opts o = {.label = c->label, .features = c->n_features ? features : NULL,
                      .n_features = c->n_features, .groups = groups, .n_groups = c->n_groups,
                      .categorical = categorical, .n_categorical = c->n_categorical,
-                     .encoding = c->encoding == FS_ENC_HASH ? FS_CAT_HASH : FS_CAT_ONEHOT,
+                     .encoding = c->encoding == FS_ENC_HASH    ? FS_CAT_HASH
+                                 : c->encoding == FS_ENC_INDEX ? FS_CAT_INDEX
+                                                               : FS_CAT_ONEHOT,
                      .hash_buckets = c->hash_buckets, .positive = c->positive[0] ? c->positive : NULL,
                      .regression = c->regression};
     fs_dataset all = {0};
-    int rc = fs_data_load_csv(c->path, &o, &all, err);
+    char buf[1024];
+    const char *path = expand_home(c->path, buf, sizeof buf);
+    int rc = fs_data_load_csv(path, &o, &all, err);
     if (!rc) rc = fs_dataset_split(&all, c->test_fraction, s->seed, &w->train, &w->test);
     fs_dataset_fini(&all);
-    return rc == FS_ENOMEM ? (fs_err_add(err, NULL, "out of memory loading %s", c->path), rc) : rc;
+    return rc == FS_ENOMEM ? (fs_err_add(err, NULL, "out of memory loading %s", path), rc) : rc;
 }
 
 static int load_libsvm(fs_world *w, const fs_scenario *s, fs_err *err)
 {
     fs_dataset all = {0};
-    int rc = fs_data_load_libsvm(s->data.libsvm.path, s->data.libsvm.n_features,
+    char buf[1024];
+    int rc = fs_data_load_libsvm(expand_home(s->data.libsvm.path, buf, sizeof buf),
+                                 s->data.libsvm.n_features,
                                  s->data.libsvm.zero_based, &all, err);
     if (!rc) rc = fs_dataset_split(&all, s->data.libsvm.test_fraction, s->seed, &w->train, &w->test);
     fs_dataset_fini(&all);
@@ -82,7 +97,11 @@ static int partition_natural(fs_world *w, const fs_scenario *s, fs_err *err)
                    levels, s->data.natural_group, s->data.clients);
         return FS_ESCENARIO;
     }
-    return fs_partition_natural(&w->train, (size_t)g, &w->train_part, err);
+    int rc = fs_partition_natural(&w->train, (size_t)g, &w->train_part, err);
+    /* the held-out rows keep their owner too, for per-client metrics (worst clients, hit rate) */
+    int gt = fs_dataset_find_group(&w->test, s->data.natural_group);
+    if (!rc && gt >= 0 && w->test.n) rc = fs_partition_natural(&w->test, (size_t)gt, &w->test_part, err);
+    return rc;
 }
 
 static int partition(fs_world *w, const fs_scenario *s, fs_err *err)
@@ -186,6 +205,14 @@ static int load_synthetic(fs_world *w, const fs_scenario *s, fs_err *err)
 
 /* ---- model ---- */
 
+/* The column naming each row's client: the natural partition's group, else "user" (generators). */
+static const char *user_group_name(const fs_scenario *s)
+{
+    return s->data.partition == FS_PART_NATURAL && s->data.source >= FS_SRC_CSV
+               ? s->data.natural_group
+               : "user";
+}
+
 /* NULL with *out_rc = FS_ESCENARIO when the model does not fit the data; NULL alone when out of
  * memory. */
 static fs_model *make_model(const fs_world *w, const fs_scenario *s, int *out_rc, fs_err *err)
@@ -218,8 +245,9 @@ static fs_model *make_model(const fs_world *w, const fs_scenario *s, int *out_rc
         else return fs_cnn_new(s->model.height, s->model.width, s->model.channels, ds->n_classes, mb);
         break;
     case FS_MODEL_MF:
-        if (!sparse || ds->n_classes != 0 || fs_dataset_find_group(ds, "user") < 0)
-            why = "mf needs ratings: sparse item rows, a rating target and a \"user\" group";
+        if (!sparse || ds->n_classes != 0 || fs_dataset_find_group(ds, user_group_name(s)) < 0)
+            why = "mf needs ratings: sparse item rows, a rating target and a user group (\"user\", "
+                  "or the natural partition's group)";
         else return fs_mf_new(ds->d, s->model.factors, s->model.l2, mb);
         break;
     case FS_MODEL_SOFTMAX:
@@ -242,9 +270,10 @@ static int init_personal(fs_world *w, const fs_scenario *s, fs_err *err)
 {
     fs_model *m = w->model;
     size_t n = s->data.clients, k = m->n_personal;
-    int g = fs_dataset_find_group(&w->train, "user");
-    if (g < 0 || g != fs_dataset_find_group(&w->test, "user")) {
-        fs_err_add(err, "model.kind", "expected a \"user\" group in the training and test data");
+    const char *name = user_group_name(s);
+    int g = fs_dataset_find_group(&w->train, name);
+    if (g < 0 || g != fs_dataset_find_group(&w->test, name)) {
+        fs_err_add(err, "model.kind", "expected a \"%s\" group in the training and test data", name);
         return FS_ESCENARIO;
     }
     gsl_rng *r = fs_rng_new();

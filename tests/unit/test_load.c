@@ -222,6 +222,104 @@ START_TEST(csv_hash_collisions_within_a_row_add_up)
 }
 END_TEST
 
+static const char *const MIXED_CSV = "size,color,w,shape,y\n"
+                                     "s,red,0,round,1\n"
+                                     "m,blue,2.5,square,0\n"
+                                     "l,green,-0,round,1\n"
+                                     "s,blue,-1e3,oval,0\n"
+                                     "xl,red,7,square,1\n";
+
+START_TEST(csv_index_encoding_equals_dense_onehot_layout)
+{
+    const char *const cats[] = {"size", "color", "shape"};
+    fs_csv_opts o = {.label = "y", .categorical = cats, .n_categorical = 3};
+    fs_dataset dense;
+    ck_assert_int_eq(fs_data_load_csv(put("m.csv", MIXED_CSV), &o, &dense, &err), FS_OK);
+    o.encoding = FS_CAT_INDEX;
+    ck_assert_int_eq(fs_data_load_csv(path, &o, &ds, &err), FS_OK);
+    ck_assert(!fs_dataset_is_sparse(&dense) && fs_dataset_is_sparse(&ds));
+    ck_assert_ptr_null(ds.x);
+    ck_assert_uint_eq(ds.n, dense.n);
+    ck_assert_uint_eq(ds.d, dense.d);
+    ck_assert_uint_eq(ds.d, 4 + 3 + 1 + 3); /* l m s xl, blue green red, w, oval round square */
+    ck_assert_int_eq(ds.n_classes, dense.n_classes);
+    ck_assert_uint_eq(ds.ptr[0], 0);
+    for (size_t r = 0; r < ds.n; r++) {
+        const float *x = dense.x + r * dense.d;
+        size_t k = ds.ptr[r], nz = 0;
+        for (size_t j = 0; j < ds.d; j++) {
+            if (x[j] == 0) continue;
+            ck_assert_uint_lt(k, ds.ptr[r + 1]);
+            ck_assert_uint_eq(ds.idx[k], j); /* same index, so ascending like the dense row */
+            ck_assert(ds.val[k] == x[j]);
+            k++, nz++;
+        }
+        ck_assert_uint_eq(ds.ptr[r + 1] - ds.ptr[r], nz); /* no stored zeros */
+        ck_assert_int_eq(ds.y[r], dense.y[r]);
+    }
+    fs_dataset_fini(&dense);
+    ck_assert_uint_eq(err.n_msgs, 0);
+}
+END_TEST
+
+START_TEST(csv_index_rows_are_ascending_and_numeric_zeros_not_stored)
+{
+    const char *const feats[] = {"color", "w"}; /* not file order */
+    const char *const cats[] = {"color"};
+    fs_csv_opts o = {.label = "y", .features = feats, .n_features = 2, .categorical = cats,
+                     .n_categorical = 1, .encoding = FS_CAT_INDEX};
+    ck_assert_int_eq(load_csv("i.csv", "w,color,y\n0,red,1\n2.5,blue,0\n-0,green,1\n", &o),
+                     FS_OK);
+    ck_assert_uint_eq(ds.d, 4); /* blue, green, red, then w */
+    const size_t want_ptr[] = {0, 1, 3, 4};
+    const uint32_t want_idx[] = {2, /**/ 0, 3, /**/ 1};
+    const float want_val[] = {1, /**/ 1, 2.5f, /**/ 1};
+    for (int r = 0; r <= 3; r++) ck_assert_uint_eq(ds.ptr[r], want_ptr[r]);
+    for (int k = 0; k < 4; k++) {
+        ck_assert_uint_eq(ds.idx[k], want_idx[k]);
+        ck_assert(ds.val[k] == want_val[k]);
+    }
+}
+END_TEST
+
+START_TEST(csv_index_movielens_like_ratings_one_entry_per_row)
+{
+    const char *const groups[] = {"userId"};
+    const char *const cats[] = {"movieId"};
+    fs_csv_opts o = {.label = "rating", .groups = groups, .n_groups = 1, .categorical = cats,
+                     .n_categorical = 1, .encoding = FS_CAT_INDEX, .regression = true};
+    ck_assert_int_eq(load_csv("ml.csv",
+                              "userId,movieId,rating\n"
+                              "1,31,2.5\n"
+                              "1,1029,3\n"
+                              "2,31,4.5\n"
+                              "7,2,0.5\n"
+                              "2,1029,5\n"
+                              "7,10,4\n",
+                              &o),
+                     FS_OK);
+    ck_assert_int_eq(ds.n_classes, 0);
+    ck_assert_ptr_null(ds.y);
+    const float want_t[] = {2.5f, 3, 4.5f, 0.5f, 5, 4};
+    for (int r = 0; r < 6; r++) ck_assert(ds.target[r] == want_t[r]);
+    ck_assert_uint_eq(ds.d, 4); /* movies in strcmp order: "10" "1029" "2" "31" */
+    const uint32_t want_idx[] = {3, 1, 3, 2, 1, 0};
+    for (int r = 0; r < 6; r++) {
+        ck_assert_uint_eq(ds.ptr[r + 1] - ds.ptr[r], 1);
+        ck_assert_uint_eq(ds.idx[ds.ptr[r]], want_idx[r]);
+        ck_assert(ds.val[ds.ptr[r]] == 1.0f);
+    }
+    ck_assert_uint_eq(ds.n_groups, 1);
+    const fs_group *g = &ds.groups[0];
+    ck_assert_str_eq(g->name, "userId");
+    ck_assert_uint_eq(g->n_levels, 3);
+    ck_assert_str_eq(g->level_names[0], "1");
+    ck_assert_str_eq(g->level_names[2], "7");
+    const uint32_t want_lv[] = {0, 0, 1, 2, 1, 2};
+    for (int r = 0; r < 6; r++) ck_assert_uint_eq(g->level[r], want_lv[r]);
+}
+END_TEST
+
 START_TEST(csv_quoted_fields_keep_delimiters_quotes_newlines_and_utf8)
 {
     const char *const cats[] = {"name"};
@@ -541,6 +639,9 @@ static Suite *load_suite(void)
     tcase_add_test(csv, csv_onehot_columns_follow_feature_order_and_sorted_categories);
     tcase_add_test(csv, csv_hashed_categories_give_sparse_rows_after_documented_layout);
     tcase_add_test(csv, csv_hash_collisions_within_a_row_add_up);
+    tcase_add_test(csv, csv_index_encoding_equals_dense_onehot_layout);
+    tcase_add_test(csv, csv_index_rows_are_ascending_and_numeric_zeros_not_stored);
+    tcase_add_test(csv, csv_index_movielens_like_ratings_one_entry_per_row);
     tcase_add_test(csv, csv_quoted_fields_keep_delimiters_quotes_newlines_and_utf8);
     tcase_add_test(csv, csv_crlf_line_endings_and_blank_lines);
     tcase_add_test(csv, csv_options_delimiter_feature_subset_and_max_rows);
