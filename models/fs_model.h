@@ -135,11 +135,20 @@ fs_model_scratch *fs_model_scratch_new(const fs_model *m);
 void fs_model_scratch_free(fs_model_scratch *s);
 
 /* Minibatch SGD on one client's rows, in place on w. Each epoch shuffles the rows with `r`
- * and takes ceil(n/batch) steps (last batch smaller). */
+ * and takes ceil(n/batch) steps (last batch smaller). Optional, for federated algorithms:
+ *  - FedProx (Li et al. 2020): with prox_mu > 0 every gradient gets + prox_mu (w - anchor), the
+ *    gradient of the proximal term prox_mu/2 ||w - anchor||^2 (anchor = the global model);
+ *  - SCAFFOLD (Karimireddy et al. 2020): with correction != NULL every step uses
+ *    grad + correction (= c - c_i, the control-variate difference);
+ *  - partial work: max_steps > 0 stops after that many steps (a straggler's budget). */
 struct fs_sgd_cfg {
     int epochs;
     size_t batch_size;
     double lr;
+    double prox_mu;
+    const double *anchor;      /* n_params, needed when prox_mu > 0 */
+    const double *correction;  /* n_params or NULL */
+    size_t max_steps;          /* 0 = no limit */
 };
 
 struct fs_sgd_result {

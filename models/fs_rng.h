@@ -18,7 +18,9 @@ enum fs_rng_purpose {
     FS_RNG_FAILURE = 6,   /* crash and go-offline times during a participation */
     FS_RNG_TRAIN = 7,     /* minibatch order in local training */
     FS_RNG_INIT = 8,      /* global model initialisation */
-    FS_RNG_CONSENT = 9    /* whether a client opted out */
+    FS_RNG_CONSENT = 9,   /* whether a client opted out */
+    FS_RNG_COMPRESS = 10, /* random-k choices and stochastic quantization of an update */
+    FS_RNG_DP_NOISE = 11  /* the server's Gaussian noise of DP-FedAvg, per round */
 };
 
 #define FS_RNG_NONE UINT64_MAX /* client or round argument that does not apply */

@@ -42,6 +42,14 @@ void fs_model_scratch_free(fs_model_scratch *s)
     free(s);
 }
 
+/* FedProx's proximal pull towards the anchor and SCAFFOLD's drift correction. */
+static void adjust_gradient(const fs_model *m, const fs_sgd_cfg *cfg, const double *w, double *grad)
+{
+    if (cfg->prox_mu > 0)
+        for (size_t j = 0; j < m->n_params; j++) grad[j] += cfg->prox_mu * (w[j] - cfg->anchor[j]);
+    if (cfg->correction) cblas_daxpy((int)m->n_params, 1.0, cfg->correction, 1, grad, 1);
+}
+
 /* The loss is checked before its step is applied, so on FS_ENUMERIC w holds the last parameters
  * that gave a finite loss (never a half-applied NaN update); out reports the steps completed. */
 int fs_sgd_train(const fs_model *m, double *w, const fs_dataset *ds, const uint32_t *rows, size_t n,
@@ -62,12 +70,14 @@ int fs_sgd_train(const fs_model *m, double *w, const fs_dataset *ds, const uint3
                 out->mean_loss = loss;
                 return FS_ENUMERIC;
             }
+            adjust_gradient(m, cfg, w, grad);
             cblas_daxpy((int)m->n_params, -cfg->lr, grad, 1, w, 1);
             loss_sum += loss * (double)k;
             seen += k;
-            out->steps++;
+            if (++out->steps == cfg->max_steps) goto done;
         }
     }
+done:
     out->mean_loss = seen ? loss_sum / (double)seen : 0;
     return FS_OK;
 }

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_agg.h"
+#include "fs_cstate.h"
 #include "fs_device.h"
 #include "fs_rng.h"
 
@@ -43,15 +45,19 @@ typedef struct engine {
     fs_trainer trainer;
     gsl_rng *r_sel, *r_cli;
     size_t n_params, max_sel, n_sel;
-    double *w, *acc;
+    double *w;
     fs_update *updates;    /* max_sel slots, one per in-flight client */
+    double *ctrl_deltas;   /* SCAFFOLD: max_sel * n_params */
+    double *residuals;     /* error feedback: max_sel * n_params */
     part *parts;
     fs_train_job *jobs;
     fs_db_part *rows;
     uint32_t *ids;
-    const fs_update **agg_u;
-    double *agg_n;
-    double model_bytes;
+    fs_agg_report *reports;
+    fs_aggregator agg;
+    fs_cstate client_control, client_residual; /* per-client device state (lazy) */
+    fs_secagg_cost secagg;  /* per-client protocol overhead, when enabled */
+    double model_bytes;     /* what a client downloads (model, plus c for SCAFFOLD) */
     int64_t now;
     uint64_t pass;
     /* the round being played */
@@ -62,6 +68,58 @@ typedef struct engine {
     fs_evaluator own_eval, *eval;
     double last_accuracy;
 } engine;
+
+static size_t count_consenting(const fs_pop *pop)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < pop->n; i++) n += pop->clients[i].consent;
+    return n;
+}
+
+static bool alloc_slots(engine *e)
+{
+    const fs_world *w = e->cfg->world;
+    size_t ns = e->max_sel, np = e->n_params;
+    bool scaffold = e->s->server.algorithm == FS_ALG_SCAFFOLD;
+    bool feedback = e->s->train.compression != FS_COMP_NONE && e->s->train.error_feedback;
+    e->w = malloc(np * sizeof *e->w);
+    e->updates = calloc(ns, sizeof *e->updates);
+    e->parts = calloc(ns, sizeof *e->parts);
+    e->jobs = calloc(ns, sizeof *e->jobs);
+    e->rows = calloc(ns, sizeof *e->rows);
+    e->ids = calloc(ns, sizeof *e->ids);
+    e->reports = calloc(ns, sizeof *e->reports);
+    bool ok = e->r_sel && e->r_cli && e->w && e->updates && e->parts && e->jobs && e->rows &&
+              e->ids && e->reports;
+    if (ok && scaffold)
+        ok = (e->ctrl_deltas = malloc(ns * np * sizeof *e->ctrl_deltas)) &&
+             fs_cstate_init(&e->client_control, e->cfg->pop->n, np) == FS_OK;
+    if (ok && feedback)
+        ok = (e->residuals = malloc(ns * np * sizeof *e->residuals)) &&
+             fs_cstate_init(&e->client_residual, e->cfg->pop->n, np) == FS_OK;
+    for (size_t i = 0; ok && i < ns; i++)
+        ok = fs_update_init(&e->updates[i], np, w->sparse_updates, w->model->n_personal) == FS_OK;
+    return ok;
+}
+
+/* Combinations the engine cannot simulate faithfully are bad input, named by their key. */
+static int check_combination(const fs_scenario *s, const fs_world *w, fs_err *err)
+{
+    const char *why = NULL, *path = "server.algorithm";
+    enum fs_algorithm alg = s->server.algorithm;
+    if (w->sparse_updates && (alg == FS_ALG_FEDPROX || alg == FS_ALG_SCAFFOLD || alg == FS_ALG_QFFL))
+        why = "fedprox, scaffold and qffl need a dense model (this one trains sparse updates)";
+    else if (alg == FS_ALG_QFFL && w->train.n_classes == 0)
+        why = "qffl needs a classification task";
+    else if (alg == FS_ALG_QFFL && (s->privacy.dp || s->privacy.secure_aggregation))
+        why = "qffl cannot be combined with privacy.dp or privacy.secure_aggregation";
+    else if (w->sparse_updates && s->train.error_feedback && s->train.compression != FS_COMP_NONE)
+        path = "train.compression", why = "error feedback needs a dense model (a residual of "
+                                          "every parameter per client)";
+    if (!why) return FS_OK;
+    fs_err_add(err, path, "%s", why);
+    return FS_ESCENARIO;
+}
 
 static int engine_init(engine *e, const fs_engine_cfg *cfg, fs_err *err)
 {
@@ -76,7 +134,14 @@ static int engine_init(engine *e, const fs_engine_cfg *cfg, fs_err *err)
     e->max_sel = (size_t)ceil((double)e->s->server.clients_per_round * e->s->server.over_selection);
     if (e->max_sel > cfg->pop->n) e->max_sel = cfg->pop->n;
     e->last_accuracy = NAN;
-    int rc = fs_trainer_init(&e->trainer, cfg->world, e->s, cfg->n_threads, err);
+    if (e->s->server.algorithm == FS_ALG_SCAFFOLD) e->model_bytes *= 2; /* model and c */
+    if (e->s->privacy.secure_aggregation) {
+        fs_secagg_cfg sc = {.bits = e->s->privacy.secagg_bits,
+                            .frac_bits = e->s->privacy.secagg_frac_bits, .seed = e->s->seed};
+        e->secagg = fs_secagg_cost_of(&sc, e->max_sel, e->n_params + 1);
+    }
+    int rc = check_combination(e->s, cfg->world, err);
+    if (!rc) rc = fs_trainer_init(&e->trainer, cfg->world, e->s, cfg->n_threads, err);
     if (rc) return rc;
     e->eval = cfg->eval;
     if (!e->eval) {
@@ -85,21 +150,11 @@ static int engine_init(engine *e, const fs_engine_cfg *cfg, fs_err *err)
     }
     e->r_sel = fs_rng_new();
     e->r_cli = fs_rng_new();
-    e->w = malloc(e->n_params * sizeof *e->w);
-    e->acc = malloc(e->n_params * sizeof *e->acc);
-    e->updates = calloc(e->max_sel, sizeof *e->updates);
-    e->parts = calloc(e->max_sel, sizeof *e->parts);
-    e->jobs = calloc(e->max_sel, sizeof *e->jobs);
-    e->rows = calloc(e->max_sel, sizeof *e->rows);
-    e->ids = calloc(e->max_sel, sizeof *e->ids);
-    e->agg_u = calloc(e->max_sel, sizeof *e->agg_u);
-    e->agg_n = calloc(e->max_sel, sizeof *e->agg_n);
-    bool ok = e->r_sel && e->r_cli && e->w && e->acc && e->updates && e->parts && e->jobs &&
-              e->rows && e->ids && e->agg_u && e->agg_n;
-    for (size_t i = 0; ok && i < e->max_sel; i++)
-        ok = fs_update_init(&e->updates[i], e->n_params, cfg->world->sparse_updates,
-                                cfg->world->model->n_personal) == FS_OK;
-    if (!ok) {
+    if ((rc = fs_agg_init(&e->agg, e->s, e->n_params, count_consenting(cfg->pop), err)))
+        return rc;
+    e->trainer.control = e->agg.control;
+    e->trainer.client_control = &e->client_control;
+    if (!alloc_slots(e)) {
         fs_err_add(err, NULL, "out of memory for %zu in-flight clients of %zu parameters",
                    e->max_sel, e->n_params);
         return FS_ENOMEM;
@@ -117,15 +172,18 @@ static void engine_fini(engine *e)
     gsl_rng_free(e->r_sel);
     gsl_rng_free(e->r_cli);
     free(e->w);
-    free(e->acc);
     for (size_t i = 0; e->updates && i < e->max_sel; i++) fs_update_fini(&e->updates[i]);
     free(e->updates);
+    free(e->ctrl_deltas);
+    free(e->residuals);
+    free(e->reports);
+    fs_cstate_fini(&e->client_control);
+    fs_cstate_fini(&e->client_residual);
+    fs_agg_fini(&e->agg);
     free(e->parts);
     free(e->jobs);
     free(e->rows);
     free(e->ids);
-    free(e->agg_u);
-    free(e->agg_n);
 }
 
 /* ---- planning a participation ---- */
@@ -138,7 +196,10 @@ static void plan_part(engine *e, part *p, uint32_t id, int64_t t0)
     const fs_client *c = &e->cfg->pop->clients[id];
     double flops = (double)e->s->train.epochs * fs_world_client_flops(e->cfg->world, id);
     *p = (part){.client = id, .stage = ST_DOWNLOADING, .t_sel = t0, .crash_at = -1};
-    p->t_dl = t0 + fs_time_transfer_us(e->model_bytes, c->downlink_mbps, c->latency_ms);
+    /* secure aggregation's key exchange: its bytes and round trips come before training */
+    p->t_dl = t0 + fs_time_transfer_us(e->model_bytes + e->secagg.extra_bytes_down,
+                                       c->downlink_mbps, c->latency_ms) +
+              llround(2e3 * e->secagg.extra_round_trips * c->latency_ms);
     p->t_tr = p->t_dl + fs_time_compute_us(3.0 * flops, c->gflops);
 
     gsl_rng *r = e->r_cli;
@@ -148,12 +209,23 @@ static void plan_part(engine *e, part *p, uint32_t id, int64_t t0)
     if (gsl_rng_uniform(r) < e->s->devices.failure_prob) p->crash_at = gsl_rng_uniform(r);
 }
 
+/* What a client uploads: its encoded update (or, under secure aggregation, the masked dense
+ * vector that replaces it, plus the protocol's shares), and SCAFFOLD's control delta. */
+static double upload_bytes(const engine *e, double update_bytes)
+{
+    double b = e->s->privacy.secure_aggregation
+                   ? e->secagg.masked_bytes + e->secagg.extra_bytes_up
+                   : update_bytes;
+    if (e->s->server.algorithm == FS_ALG_SCAFFOLD) b += 4.0 * (double)e->n_params;
+    return b;
+}
+
 /* Upload time from the update's real size, then the drop time (a crash falls at its fraction of
  * the whole participation). */
 static void finish_plan(engine *e, part *p, const fs_update *u, bool trained)
 {
     const fs_client *c = &e->cfg->pop->clients[p->client];
-    p->bytes_up = trained ? fs_update_bytes(u) : e->model_bytes;
+    p->bytes_up = upload_bytes(e, trained ? e->jobs[p - e->parts].bytes_up : 4.0 * (double)u->n_params);
     p->t_rep = p->t_tr + fs_time_transfer_us(p->bytes_up, c->uplink_mbps, c->latency_ms);
     int64_t t_crash = INT64_MAX;
     if (p->crash_at >= 0) t_crash = p->t_sel + (int64_t)(p->crash_at * (double)(p->t_rep - p->t_sel));
@@ -213,22 +285,36 @@ static void finish_part(engine *e, part *p, int stage, int64_t t)
 }
 
 /* The device keeps what it learnt about itself once its training finished (in virtual time),
- * whatever becomes of the upload. */
-static void keep_personal(engine *e, uint32_t slot)
+ * whatever becomes of the upload: its personal parameters, SCAFFOLD's c_i, its compression
+ * residual. */
+static int keep_client_state(engine *e, uint32_t slot, fs_err *err)
 {
     const fs_world *w = e->cfg->world;
-    size_t k = w->model->n_personal;
-    if (!k) return;
-    memcpy(w->personal + e->parts[slot].client * k, e->updates[slot].personal,
-           k * sizeof *w->personal);
+    const fs_train_job *job = &e->jobs[slot];
+    uint32_t client = e->parts[slot].client;
+    size_t k = w->model->n_personal, np = e->n_params;
+    if (k) memcpy(w->personal + client * k, e->updates[slot].personal, k * sizeof *w->personal);
+    if (job->ctrl_delta) {
+        double *ci = fs_cstate_get(&e->client_control, client);
+        if (!ci) return fs_err_add(err, NULL, "out of memory for client %u's state", client), FS_ENOMEM;
+        for (size_t j = 0; j < np; j++) ci[j] += job->ctrl_delta[j];
+    }
+    if (job->residual) {
+        double *res = fs_cstate_get(&e->client_residual, client);
+        if (!res) return fs_err_add(err, NULL, "out of memory for client %u's state", client), FS_ENOMEM;
+        memcpy(res, job->residual, np * sizeof *res);
+    }
+    return FS_OK;
 }
 
 static int handle_event(engine *e, const fs_event *ev, fs_err *err)
 {
     part *p = ev->kind == EV_DEADLINE ? NULL : &e->parts[ev->slot];
     switch (ev->kind) {
-    case EV_TRAINED:
-        keep_personal(e, ev->slot);
+    case EV_TRAINED: {
+        int rc = keep_client_state(e, ev->slot, err);
+        if (rc) return rc;
+    }
         /* fall through */
     case EV_DOWNLOADED:
         p->stage++;
@@ -272,14 +358,64 @@ static int play_round(engine *e, fs_err *err)
 
 /* ---- dispatch: select, plan, train eagerly ---- */
 
+/* The duration the server expects from a client's device record: full download, training and
+ * upload, ignoring failures. */
+static double expected_duration(const engine *e, uint32_t id)
+{
+    const fs_client *c = &e->cfg->pop->clients[id];
+    double flops = 3.0 * e->s->train.epochs * fs_world_client_flops(e->cfg->world, id);
+    return (double)(fs_time_transfer_us(e->model_bytes, c->downlink_mbps, c->latency_ms) +
+                    fs_time_compute_us(flops, c->gflops) +
+                    fs_time_transfer_us(4.0 * (double)e->n_params, c->uplink_mbps, c->latency_ms));
+}
+
+typedef struct candidate {
+    double duration;
+    uint32_t id, order;
+} candidate;
+
+static int by_duration(const void *a, const void *b)
+{
+    const candidate *x = a, *y = b;
+    if (x->duration != y->duration) return x->duration < y->duration ? -1 : 1;
+    return (x->order > y->order) - (x->order < y->order);
+}
+
+/* "fastest" selection (in the spirit of Oort's systems utility, Lai et al. 2021, without its
+ * statistical term): draw pool x as many available clients as wanted, uniformly, and keep the
+ * ones expected to finish soonest. */
+static size_t select_fastest(engine *e, size_t want, fs_err *err)
+{
+    size_t pool = (size_t)ceil((double)want * e->s->server.fastest_pool);
+    if (pool > e->cfg->pop->n) pool = e->cfg->pop->n;
+    uint32_t *ids = malloc(pool * sizeof *ids);
+    candidate *cand = malloc(pool * sizeof *cand);
+    size_t found = 0;
+    if (ids && cand)
+        found = fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now, pool, e->r_sel,
+                              e->r_cli, ids);
+    else fs_err_add(err, NULL, "out of memory selecting %zu candidates", pool);
+    for (size_t i = 0; i < found; i++)
+        cand[i] = (candidate){expected_duration(e, ids[i]), ids[i], (uint32_t)i};
+    qsort(cand, found, sizeof *cand, by_duration);
+    size_t n = found < want ? found : want;
+    for (size_t i = 0; i < n; i++) e->ids[i] = cand[i].id;
+    free(ids);
+    free(cand);
+    return n;
+}
+
 /* Selects clients at e->now, waiting server.retry_s at a time while nobody is available.
  * Returns FS_OK with n_sel == 0 only when the campaign's time limit was reached. */
 static int select_clients(engine *e, int64_t t_limit, fs_err *err)
 {
     int64_t waited = 0, retry = llround(e->s->server.retry_s * 1e6);
     for (;;) {
-        e->n_sel = fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass++, e->now,
-                                 e->max_sel, e->r_sel, e->r_cli, e->ids);
+        e->n_sel = e->s->server.selection == FS_SELECT_FASTEST
+                       ? select_fastest(e, e->max_sel, err)
+                       : fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now,
+                                       e->max_sel, e->r_sel, e->r_cli, e->ids);
+        e->pass++;
         if (e->n_sel > 0 || e->now >= t_limit) return FS_OK;
         if (waited >= WAIT_LIMIT_US) {
             fs_err_add(err, NULL, "round %d: no client became available in 30 virtual days "
@@ -291,20 +427,53 @@ static int select_clients(engine *e, int64_t t_limit, fs_err *err)
     }
 }
 
+/* FedProx keeps a straggler's partial work (Li et al. 2020): a client that cannot finish all its
+ * local steps before the deadline does as many as fit and reports in time. Other algorithms
+ * drop stragglers (their reports arrive late). Returns the step budget, 0 = all steps. */
+static size_t partial_budget(engine *e, part *p, int64_t deadline)
+{
+    if (e->s->server.algorithm != FS_ALG_FEDPROX) return 0;
+    const fs_client *c = &e->cfg->pop->clients[p->client];
+    size_t n = c->n_train, b = e->s->train.batch_size;
+    double steps = (double)e->s->train.epochs * (double)((n + b - 1) / b);
+    int64_t upload = fs_time_transfer_us(upload_bytes(e, 4.0 * (double)e->n_params), c->uplink_mbps,
+                                         c->latency_ms);
+    if (steps <= 0 || p->t_tr + upload <= deadline) return 0;
+    double per_step = (double)(p->t_tr - p->t_dl) / steps;
+    double fit = per_step > 0 ? floor((double)(deadline - upload - p->t_dl) / per_step) : steps;
+    if (fit < 1) return 0; /* not even one step: it stays a straggler */
+    p->t_tr = p->t_dl + llround(fit * per_step);
+    return (size_t)fit;
+}
+
+/* The client's error-feedback residual, copied into the slot (committed when training ends). */
+static int load_residual(engine *e, size_t slot, uint32_t client, fs_err *err)
+{
+    double *res = fs_cstate_get(&e->client_residual, client);
+    if (!res) return fs_err_add(err, NULL, "out of memory for client %u's state", client), FS_ENOMEM;
+    memcpy(e->jobs[slot].residual, res, e->n_params * sizeof *res);
+    return FS_OK;
+}
+
 static int dispatch(engine *e, fs_err *err)
 {
     int64_t deadline = e->now + llround(e->s->server.deadline_s * 1e6);
-    for (size_t i = 0; i < e->n_sel; i++) {
+    int rc = FS_OK;
+    for (size_t i = 0; i < e->n_sel && !rc; i++) {
         part *p = &e->parts[i];
         plan_part(e, p, e->ids[i], e->now);
+        size_t budget = partial_budget(e, p, deadline);
         /* train only clients still online when training ends, before the deadline: the others'
          * updates could never be used (a crash found later only wastes wall time) */
-        e->jobs[i] = (fs_train_job){.client = p->client,
-                                    .train = p->t_off >= p->t_tr && p->t_tr <= deadline,
-                                    .update = &e->updates[i]};
+        e->jobs[i] = (fs_train_job){
+            .client = p->client, .train = p->t_off >= p->t_tr && p->t_tr <= deadline,
+            .max_steps = budget, .update = &e->updates[i],
+            .ctrl_delta = e->ctrl_deltas ? e->ctrl_deltas + i * e->n_params : NULL,
+            .residual = e->residuals ? e->residuals + i * e->n_params : NULL};
+        if (e->residuals) rc = load_residual(e, i, p->client, err);
         e->cfg->pop->clients[p->client].t_busy_until = INT64_MAX;
     }
-    int rc = fs_trainer_run(&e->trainer, e->w, e->jobs, e->n_sel, e->round, err);
+    if (!rc) rc = fs_trainer_run(&e->trainer, e->w, e->jobs, e->n_sel, e->round, err);
     for (size_t i = 0; !rc && i < e->n_sel; i++)
         finish_plan(e, &e->parts[i], &e->updates[i], e->jobs[i].train);
     return rc;
@@ -312,20 +481,24 @@ static int dispatch(engine *e, fs_err *err)
 
 /* ---- closing: aggregate, account, evaluate ---- */
 
-static void aggregate(engine *e, fs_db_round *row)
+static int aggregate(engine *e, fs_db_round *row, fs_err *err)
 {
     size_t n = 0;
     double loss = 0, samples = 0;
     for (size_t i = 0; i < e->n_sel; i++) {
         if (e->parts[i].stage != ST_REPORTED) continue;
-        e->agg_u[n] = e->jobs[i].update;
-        e->agg_n[n] = (double)e->cfg->pop->clients[e->parts[i].client].n_train;
-        loss += e->agg_n[n] * e->jobs[i].result.mean_loss;
-        samples += e->agg_n[n];
-        n++;
+        const fs_train_job *job = &e->jobs[i];
+        double n_k = (double)e->cfg->pop->clients[e->parts[i].client].n_train;
+        e->reports[n++] = (fs_agg_report){.client = e->parts[i].client, .update = job->update,
+                                          .n_samples = n_k, .loss_at_global = job->loss_at_global,
+                                          .ctrl_delta = job->ctrl_delta};
+        loss += n_k * job->result.mean_loss;
+        samples += n_k;
     }
     row->train_loss = n ? loss / samples : NAN;
-    if (n) fs_fedavg(e->w, e->agg_u, e->agg_n, n, e->acc);
+    int rc = fs_agg_round(&e->agg, e->w, e->reports, n, e->ids, e->n_sel, e->round, err);
+    row->epsilon = e->agg.epsilon;
+    return rc;
 }
 
 /* Bytes moved by a transfer of `bytes` over [t_start, t_full) cut at t_stop: the latency
@@ -368,7 +541,8 @@ static void account_part(engine *e, size_t i, fs_db_round *row)
         .steps = trained ? (uint32_t)job->result.steps : 0,
         .local_loss = trained ? job->result.mean_loss : NAN,
         .update_norm = trained ? job->update_norm : NAN,
-        .bytes_down = transferred(e->model_bytes, p->t_sel, p->t_dl, p->t_end, c->latency_ms),
+        .bytes_down = transferred(e->model_bytes + e->secagg.extra_bytes_down, p->t_sel, p->t_dl,
+                                  p->t_end, c->latency_ms),
         .bytes_up = trained ? transferred(p->bytes_up, p->t_tr, p->t_rep, p->t_end, c->latency_ms)
                             : 0,
     };
@@ -397,8 +571,8 @@ static int close_and_report(engine *e, int64_t t_start, double wall_start, fs_er
     *row = (fs_db_round){.round = e->round, .t_start = t_start, .t_end = e->t_close,
                          .selected = (int)e->n_sel, .epsilon = NAN};
     for (size_t i = 0; i < e->n_sel; i++) account_part(e, i, row);
-    aggregate(e, row);
-    int rc = evaluate(e, &res, err);
+    int rc = aggregate(e, row, err);
+    if (!rc) rc = evaluate(e, &res, err);
     if (rc) return rc;
     res.accuracy = e->last_accuracy;
     row->wall_s = fs_wall_seconds() - wall_start;

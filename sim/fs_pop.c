@@ -22,8 +22,19 @@ static void draw_client(fs_client *c, const fs_scenario *s, gsl_rng *r)
     c->consent = 1;
 }
 
+/* Opted-out clients are never selected, so their data are never read. */
+static uint8_t draw_consent(const fs_scenario *s, uint64_t client, int32_t level, gsl_rng *r)
+{
+    double share = s->privacy.consent_share;
+    if (level >= 0 && (size_t)level < s->privacy.n_consent_percent)
+        share = s->privacy.consent_percent[level] / 100.0;
+    if (share >= 1) return 1;
+    fs_rng_reseed(r, s->seed, FS_RNG_CONSENT, client, FS_RNG_NONE);
+    return gsl_rng_uniform(r) < share;
+}
+
 int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const size_t *n_test,
-                fs_err *err)
+                const int32_t *consent_level, fs_err *err)
 {
     memset(pop, 0, sizeof *pop);
     size_t n = s->data.clients;
@@ -36,6 +47,7 @@ int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const 
         draw_client(&pop->clients[i], s, r);
         pop->clients[i].n_train = (uint32_t)n_train[i];
         pop->clients[i].n_test = n_test ? (uint32_t)n_test[i] : 0;
+        pop->clients[i].consent = draw_consent(s, i, consent_level ? consent_level[i] : -1, r);
         pop->perm[i] = (uint32_t)i;
     }
     pop->n = n;

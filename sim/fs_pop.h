@@ -30,11 +30,14 @@ typedef struct fs_pop {
     uint32_t *perm;        /* a permutation of 0..n-1, reshuffled in place by selection */
 } fs_pop;
 
-/* Draws every client's device from stream (seed, FS_RNG_DEVICE, client): independent of n and
- * of the order clients are created. n_train/n_test give the clients' data sizes (n_test may be
- * NULL). FS_ENOMEM on failure (pop left empty). */
+/* Draws every client's device from stream (seed, FS_RNG_DEVICE, client) and its consent from
+ * (seed, FS_RNG_CONSENT, client): independent of n and of the order clients are created.
+ * n_train/n_test give the clients' data sizes (n_test may be NULL). consent_level (may be NULL)
+ * gives each client's level of privacy.consent.group, which picks its consent share from
+ * percent_by_level (levels beyond the list, or -1, use privacy.consent.share). FS_ENOMEM on
+ * failure (pop left empty). */
 int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const size_t *n_test,
-                fs_err *err);
+                const int32_t *consent_level, fs_err *err);
 void fs_pop_fini(fs_pop *pop);
 
 /* Selects up to `want` clients that are online at t, consenting and not busy, uniformly at

@@ -125,7 +125,13 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
     *out = (fs_run_summary){.first_accuracy = NAN, .final_accuracy = NAN};
     int rc = fs_world_init(&world, s, err);
     if (rc) return rc;
-    if ((rc = fs_pop_init(&pop, s, world.n_train, world.n_test, err))) goto done;
+    int32_t *levels = NULL;
+    if (s->privacy.consent_group[0] &&
+        !(levels = fs_world_client_levels_new(&world, s->privacy.consent_group, &rc, err)))
+        goto done;
+    rc = fs_pop_init(&pop, s, world.n_train, world.n_test, levels, err);
+    free(levels);
+    if (rc) goto done;
     /* before the database: a bad eval.segments name must not leave a failed run behind */
     if ((rc = fs_evaluator_init(&ev, &world, s, opts->n_threads, err))) goto done;
     out->headline = fs_metric_name(ev.metrics[0]);

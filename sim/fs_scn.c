@@ -30,8 +30,9 @@ static const char *const encodings[] = {"onehot", "hash", "index", NULL};
 /* Pooled datasets are split over clients by a partitioner; generated ones have natural clients. */
 #define POOLED                                                                                  \
     .sources = FS_SCN_SRC(FS_SRC_FASHION_MNIST) | FS_SCN_SRC(FS_SRC_CSV) | FS_SCN_SRC(FS_SRC_LIBSVM)
-static const char *const server_modes[] = {"sync", NULL};
-static const char *const algorithms[] = {"fedavg", NULL};
+static const char *const server_modes[] = {"sync", "async", NULL};
+static const char *const algorithms[] = {"fedavg", "fedprox", "scaffold", "qffl", NULL};
+static const char *const staleness_rules[] = {"constant", "sqrt", NULL};
 
 static const fs_scn_key dirichlet_keys[] = {
     {.name = "alpha", .type = FS_SCN_NUM, .flags = FS_SCN_REQ | POS, F(data.dirichlet_alpha)},
@@ -209,6 +210,26 @@ static const fs_scn_key model_keys[] = {
      F(model.factors)},
 };
 
+static const fs_scn_key topk_keys[] = {
+    {.name = "fraction", .type = FS_SCN_NUM, .flags = POS | FS_SCN_HI, .hi = 1, .def = 0.01,
+     F(train.compress_fraction)},
+    {.name = "error_feedback", .type = FS_SCN_BOOL, .def = 1, F(train.error_feedback)},
+};
+static const fs_scn_key quantize_keys[] = {
+    {.name = "bits", .type = FS_SCN_INT, .flags = RANGE, .lo = 2, .hi = 8, .def = 8,
+     F(train.compress_bits)},
+    {.name = "error_feedback", .type = FS_SCN_BOOL, F(train.error_feedback)},
+};
+static const fs_scn_obj topk_obj = OBJ(topk_keys), quantize_obj = OBJ(quantize_keys);
+static const fs_scn_variant compression_variants[] = {
+    {"topk", FS_COMP_TOPK, &topk_obj},
+    {"randk", FS_COMP_RANDK, &topk_obj},
+    {"quantize", FS_COMP_QUANTIZE, &quantize_obj},
+};
+static const fs_scn_union compression_union = {
+    "none", FS_COMP_NONE, compression_variants, 3,
+    "\"none\" or {\"topk\" | \"randk\" | \"quantize\": {...}}"};
+
 static const fs_scn_key train_keys[] = {
     {.name = "epochs", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 1000, .def = 1,
      F(train.epochs)},
@@ -216,7 +237,60 @@ static const fs_scn_key train_keys[] = {
      F(train.batch_size)},
     {.name = "lr", .type = FS_SCN_NUM, .flags = POS | FS_SCN_HI, .hi = 100, .def = 0.1,
      F(train.lr)},
+    {.name = "compression", .type = FS_SCN_UNION, .def = FS_COMP_NONE, .aux = &compression_union,
+     F(train.compression)},
 };
+
+/* Server optimizers, defaults from Reddi et al. 2021 (see scenarios/README.md). */
+#define OPT_KEY(nm, fld, flags_, lo_, hi_, d) \
+    {.name = nm, .type = FS_SCN_NUM, .flags = flags_, .lo = lo_, .hi = hi_, .def = d, F(fld)}
+static const fs_scn_key momentum_keys[] = {
+    OPT_KEY("lr", server.server_lr, POS, 0, 0, 1),
+    OPT_KEY("beta1", server.beta1, RANGE | FS_SCN_HI_OPEN, 0, 1, 0.9),
+};
+static const fs_scn_key adam_keys[] = {
+    OPT_KEY("lr", server.server_lr, POS, 0, 0, 0.01),
+    OPT_KEY("beta1", server.beta1, RANGE | FS_SCN_HI_OPEN, 0, 1, 0.9),
+    OPT_KEY("beta2", server.beta2, RANGE | FS_SCN_HI_OPEN, 0, 1, 0.99),
+    OPT_KEY("tau", server.tau, POS, 0, 0, 1e-3),
+};
+static const fs_scn_key adagrad_keys[] = {
+    OPT_KEY("lr", server.server_lr, POS, 0, 0, 0.01),
+    OPT_KEY("beta1", server.beta1, RANGE | FS_SCN_HI_OPEN, 0, 1, 0),
+    OPT_KEY("tau", server.tau, POS, 0, 0, 1e-3),
+};
+static const fs_scn_obj momentum_obj = OBJ(momentum_keys), adam_obj = OBJ(adam_keys),
+                        adagrad_obj = OBJ(adagrad_keys);
+static const fs_scn_variant optimizer_variants[] = {
+    {"momentum", FS_SOPT_MOMENTUM, &momentum_obj},
+    {"adam", FS_SOPT_ADAM, &adam_obj},
+    {"yogi", FS_SOPT_YOGI, &adam_obj},
+    {"adagrad", FS_SOPT_ADAGRAD, &adagrad_obj},
+};
+static const fs_scn_union optimizer_union = {
+    "sgd", FS_SOPT_SGD, optimizer_variants, 4,
+    "\"sgd\" or {\"momentum\" | \"adam\" | \"yogi\" | \"adagrad\": {...}}"};
+
+static const fs_scn_key fastest_keys[] = {
+    {.name = "pool", .type = FS_SCN_NUM, .flags = RANGE, .lo = 1, .hi = 100, .def = 3,
+     F(server.fastest_pool)},
+};
+static const fs_scn_obj fastest_obj = OBJ(fastest_keys);
+static const fs_scn_variant selection_variants[] = {{"fastest", FS_SELECT_FASTEST, &fastest_obj}};
+static const fs_scn_union selection_union = {"uniform", FS_SELECT_UNIFORM, selection_variants, 1,
+                                             "\"uniform\" or {\"fastest\": {...}}"};
+
+static const fs_scn_key async_keys[] = {
+    {.name = "concurrency", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 1e6, .def = 100,
+     F(server.concurrency)},
+    {.name = "buffer_size", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 1e6, .def = 10,
+     F(server.buffer_size)},
+    {.name = "staleness", .type = FS_SCN_ENUM, .def = FS_STALE_SQRT, .aux = staleness_rules,
+     F(server.staleness)},
+    {.name = "max_staleness", .type = FS_SCN_INT, .flags = RANGE, .lo = 0, .hi = 1e6, .def = 100,
+     F(server.max_staleness)},
+};
+static const fs_scn_obj async_obj = OBJ(async_keys);
 
 static const fs_scn_key server_keys[] = {
     {.name = "mode", .type = FS_SCN_ENUM, .def = FS_SERVER_SYNC, .aux = server_modes,
@@ -235,6 +309,46 @@ static const fs_scn_key server_keys[] = {
      F(server.round_interval_s)},
     {.name = "max_virtual_hours", .type = FS_SCN_NUM, .flags = NONNEG,
      F(server.max_virtual_hours)},
+    {.name = "mu", .type = FS_SCN_NUM, .flags = NONNEG, .def = 0.01, F(server.mu)},
+    {.name = "q", .type = FS_SCN_NUM, .flags = NONNEG, .def = 1, F(server.q)},
+    {.name = "optimizer", .type = FS_SCN_UNION, .def = FS_SOPT_SGD, .aux = &optimizer_union,
+     F(server.optimizer)},
+    {.name = "selection", .type = FS_SCN_UNION, .def = FS_SELECT_UNIFORM, .aux = &selection_union,
+     F(server.selection)},
+    {.name = "async", .type = FS_SCN_OBJ, .aux = &async_obj},
+};
+
+static const fs_scn_key dp_keys[] = {
+    {.name = "clip", .type = FS_SCN_NUM, .flags = POS, .def = 1, F(privacy.clip)},
+    {.name = "noise_multiplier", .type = FS_SCN_NUM, .flags = NONNEG, .def = 1,
+     F(privacy.noise_multiplier)},
+    {.name = "delta", .type = FS_SCN_NUM, .flags = OPEN01, .hi = 1, .def = 1e-5, F(privacy.delta)},
+};
+static const fs_scn_key secagg_keys[] = {
+    {.name = "bits", .type = FS_SCN_INT, .flags = RANGE, .lo = 16, .hi = 64, .def = 64,
+     F(privacy.secagg_bits)},
+    {.name = "frac_bits", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 40, .def = 24,
+     F(privacy.secagg_frac_bits)},
+    {.name = "verify_masks", .type = FS_SCN_BOOL, F(privacy.secagg_verify)},
+};
+static const int no_percent[1] = {0};
+static const fs_scn_key consent_keys[] = {
+    {.name = "share", .type = FS_SCN_NUM, .flags = RANGE, .lo = 0, .hi = 1, .def = 1,
+     F(privacy.consent_share)},
+    {.name = "group", .type = FS_SCN_STR, .hi = FS_SCN_NAME_LEN - 1, .def_str = "",
+     F(privacy.consent_group)},
+    {.name = "percent_by_level", .type = FS_SCN_INT_ARRAY, .flags = RANGE, .lo = 0, .hi = 100,
+     .def = 0, .aux = no_percent, F(privacy.consent_percent),
+     .off2 = offsetof(fs_scenario, privacy.n_consent_percent)},
+};
+static const fs_scn_obj dp_obj = OBJ(dp_keys), secagg_obj = OBJ(secagg_keys),
+                        consent_obj = OBJ(consent_keys);
+static const fs_scn_key privacy_keys[] = {
+    {.name = "dp", .type = FS_SCN_OBJ, .aux = &dp_obj,
+     .present_off = offsetof(fs_scenario, privacy.dp)},
+    {.name = "secure_aggregation", .type = FS_SCN_OBJ, .aux = &secagg_obj,
+     .present_off = offsetof(fs_scenario, privacy.secure_aggregation)},
+    {.name = "consent", .type = FS_SCN_OBJ, .aux = &consent_obj},
 };
 
 static const fs_scn_key markov_keys[] = {
@@ -304,7 +418,7 @@ static const fs_scn_key output_keys[] = {
 static const fs_scn_obj data_obj = OBJ(data_keys), model_obj = OBJ(model_keys),
                         train_obj = OBJ(train_keys), server_obj = OBJ(server_keys),
                         devices_obj = OBJ(devices_keys), eval_obj = OBJ(eval_keys),
-                        output_obj = OBJ(output_keys);
+                        output_obj = OBJ(output_keys), privacy_obj = OBJ(privacy_keys);
 
 static const fs_scn_key top_keys[] = {
     {.name = "name", .type = FS_SCN_STR, .flags = FS_SCN_REQ | FS_SCN_IDENT, .lo = 1, .hi = 100,
@@ -317,6 +431,7 @@ static const fs_scn_key top_keys[] = {
     {.name = "train", .type = FS_SCN_OBJ, .aux = &train_obj},
     {.name = "server", .type = FS_SCN_OBJ, .flags = FS_SCN_REQ, .aux = &server_obj},
     {.name = "devices", .type = FS_SCN_OBJ, .aux = &devices_obj},
+    {.name = "privacy", .type = FS_SCN_OBJ, .aux = &privacy_obj},
     {.name = "eval", .type = FS_SCN_OBJ, .aux = &eval_obj},
     {.name = "output", .type = FS_SCN_OBJ, .aux = &output_obj},
 };
@@ -355,6 +470,11 @@ static void check_cross(fs_scn_ctx *c)
         fs_scn_bad(c, path, "expected one of \"accuracy\", \"loss\", \"auc\", \"ece\", \"rmse\", "
                    "\"hr10\", found \"%s\"", s->eval.metrics[i]);
     }
+    if (GOOD(server.optimizer) && s->server.optimizer == FS_SOPT_SGD) s->server.server_lr = 1;
+    if (GOOD(privacy.consent_percent) && s->privacy.n_consent_percent &&
+        !s->privacy.consent_group[0])
+        fs_scn_bad(c, "privacy.consent.group",
+                   "expected the group column that percent_by_level refers to, found \"\"");
     if (GOOD(name) && s->output.db[0] == '\0')
         snprintf(s->output.db, sizeof s->output.db, "results/%s.sqlite", s->name);
 }

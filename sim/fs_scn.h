@@ -42,14 +42,19 @@ enum fs_partition_kind {
 enum fs_avail_kind { FS_AVAIL_ALWAYS, FS_AVAIL_MARKOV, FS_AVAIL_DIURNAL };
 enum fs_model_kind { FS_MODEL_SOFTMAX, FS_MODEL_MLP, FS_MODEL_CNN, FS_MODEL_LOGREG, FS_MODEL_MF };
 enum fs_csv_encoding { FS_ENC_ONEHOT, FS_ENC_HASH, FS_ENC_INDEX };
-enum fs_server_mode { FS_SERVER_SYNC };
-enum fs_algorithm { FS_ALG_FEDAVG };
+enum fs_server_mode { FS_SERVER_SYNC, FS_SERVER_ASYNC };
+enum fs_algorithm { FS_ALG_FEDAVG, FS_ALG_FEDPROX, FS_ALG_SCAFFOLD, FS_ALG_QFFL };
+enum fs_optimizer { FS_SOPT_SGD, FS_SOPT_MOMENTUM, FS_SOPT_ADAM, FS_SOPT_YOGI, FS_SOPT_ADAGRAD };
+enum fs_selection { FS_SELECT_UNIFORM, FS_SELECT_FASTEST };
+enum fs_staleness { FS_STALE_CONSTANT, FS_STALE_SQRT };
+enum fs_compression { FS_COMP_NONE, FS_COMP_TOPK, FS_COMP_RANDK, FS_COMP_QUANTIZE };
 
 #define FS_SCN_MAX_OFFSETS 48
 #define FS_SCN_MAX_COLUMNS 64   /* csv feature / categorical columns named in a scenario */
 #define FS_SCN_MAX_NAMES 8      /* csv group columns, eval segments, eval metrics */
 #define FS_SCN_MAX_LAYERS 8     /* mlp hidden layers */
 #define FS_SCN_NAME_LEN 32
+#define FS_SCN_MAX_LEVELS 64    /* consent shares per segment level */
 
 typedef struct fs_scenario {
     char name[128];
@@ -124,6 +129,10 @@ typedef struct fs_scenario {
         int epochs;
         size_t batch_size;
         double lr;
+        enum fs_compression compression;
+        double compress_fraction;        /* topk, randk */
+        int compress_bits;               /* quantize */
+        bool error_feedback;
     } train;
 
     struct {
@@ -136,7 +145,28 @@ typedef struct fs_scenario {
         double retry_s;            /* wait when nobody is available */
         double round_interval_s;   /* pace steering: rounds start at least this far apart */
         double max_virtual_hours;  /* stop the campaign at this virtual time (0 = no limit) */
+        double mu;                 /* fedprox proximal weight */
+        double q;                  /* qffl fairness exponent */
+        enum fs_optimizer optimizer;
+        double server_lr, beta1, beta2, tau;
+        enum fs_selection selection;
+        double fastest_pool;       /* fastest: candidates examined per client wanted */
+        size_t concurrency, buffer_size;  /* async (FedBuff) */
+        enum fs_staleness staleness;
+        int max_staleness;
     } server;
+
+    struct {
+        bool dp;
+        double clip, noise_multiplier, delta;
+        bool secure_aggregation;
+        int secagg_bits, secagg_frac_bits;
+        bool secagg_verify;        /* run the real masking protocol and check it (small runs) */
+        double consent_share;      /* share of clients who consent */
+        char consent_group[FS_SCN_NAME_LEN]; /* per-level shares by this group column */
+        int consent_percent[FS_SCN_MAX_LEVELS];
+        size_t n_consent_percent;
+    } privacy;
 
     struct {
         fs_dist gflops, uplink_mbps, downlink_mbps, latency_ms;

@@ -56,6 +56,9 @@ typedef struct fs_scn_key {
                           * DIST: default fs_dist */
     const char *na_note; /* appended to "not applicable to source ..." */
     unsigned sources;    /* FS_SCN_SRC bits of the data sources the key applies to; 0 = all */
+    size_t present_off;  /* OBJ keys: offset of a bool set when the object is given (turning a
+                          * feature on, e.g. privacy.dp); the effective JSON omits it when
+                          * absent. 0 = none (offset 0 is the name, never a bool). */
 } fs_scn_key;
 
 typedef struct fs_scn_obj {

@@ -415,10 +415,11 @@ static bool check_int_array(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v,
     unsigned bound = k->flags & (FS_SCN_LO | FS_SCN_LO_OPEN | FS_SCN_HI | FS_SCN_HI_OPEN);
     expect_range("integers", bound, k->lo, k->hi, elem, sizeof elem);
     int count = cJSON_GetArraySize(v);
-    if (!cJSON_IsArray(v) || count < 1 || (size_t)count > cap) {
+    int least = k->aux && k->def == 0 ? 0 : 1; /* keys whose default is [] accept [] */
+    if (!cJSON_IsArray(v) || count < least || (size_t)count > cap) {
         if (cJSON_IsArray(v) && count > 0) snprintf(got, sizeof got, "%d items", count);
         else fs_scn_render(v, got, sizeof got);
-        fs_scn_bad(c, path, "expected an array of 1 to %zu %s, found %s", cap, elem, got);
+        fs_scn_bad(c, path, "expected an array of %d to %zu %s, found %s", least, cap, elem, got);
         return false;
     }
     /* Elements go straight into the field: a failed scenario is discarded as a whole. */
@@ -610,6 +611,7 @@ void fs_scn_walk(fs_scn_ctx *c, const cJSON *obj, const char *path, const fs_scn
             fs_scn_bad(c, sub, "missing required key");
             continue;
         }
+        if (k->present_off) *(bool *)((char *)base + k->present_off) = v != NULL;
         bool ok = v ? check_value(c, k, v, sub, base) : set_default(c, k, sub, base);
         /* Objects have no field of their own; KEEP keys none at all. */
         if (ok && k->type != FS_SCN_OBJ) mark_good(c, field(base, k));
@@ -673,6 +675,7 @@ cJSON *fs_scn_emit(const fs_scn_ctx *c, const fs_scn_obj *o, const void *base, c
         const fs_scn_key *k = &o->keys[i];
         const cJSON *v = src ? cJSON_GetObjectItemCaseSensitive(src, k->name) : NULL;
         if (!applies(c, k) || (k->type == FS_SCN_KEEP && !cJSON_IsString(v))) continue;
+        if (k->present_off && !*(const bool *)((const char *)base + k->present_off)) continue;
         cJSON *item = emit_key(c, k, base, v);
         if (!item || !cJSON_AddItemToObject(obj, k->name, item)) {
             cJSON_Delete(item);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_agg.h"
+#include "fs_compress.h"
 #include "fs_rng.h"
 
 static size_t largest_client(const fs_world *w)
@@ -34,7 +36,10 @@ int fs_trainer_init(fs_trainer *t, const fs_world *w, const fs_scenario *s, int 
         ts->grad = malloc(w->model->n_params * sizeof *ts->grad);
         ts->w_local = w->sparse_updates ? NULL : malloc(w->model->n_params * sizeof *ts->w_local);
         ts->order = malloc((rows ? rows : 1) * sizeof *ts->order);
-        if (!ts->model || !ts->grad || !ts->order || (!w->sparse_updates && !ts->w_local))
+        bool scaffold = s->server.algorithm == FS_ALG_SCAFFOLD;
+        if (scaffold) ts->correction = malloc(w->model->n_params * sizeof *ts->correction);
+        if (!ts->model || !ts->grad || !ts->order || (!w->sparse_updates && !ts->w_local) ||
+            (scaffold && !ts->correction))
             goto nomem;
     }
     return FS_OK;
@@ -50,6 +55,7 @@ void fs_trainer_fini(fs_trainer *t)
         fs_model_scratch_free(t->scratch[i].model);
         free(t->scratch[i].grad);
         free(t->scratch[i].w_local);
+        free(t->scratch[i].correction);
         free(t->scratch[i].order);
     }
     free(t->scratch);
@@ -63,33 +69,93 @@ static double norm2(const double *v, size_t n)
     return sqrt(s);
 }
 
+static fs_sgd_cfg sgd_cfg(const fs_trainer *t, const fs_train_job *job, const double *w_global,
+                         fs_thread_scratch *ts)
+{
+    const fs_scenario *s = t->scn;
+    fs_sgd_cfg cfg = {.epochs = s->train.epochs, .batch_size = s->train.batch_size,
+                      .lr = s->train.lr, .max_steps = job->max_steps};
+    if (s->server.algorithm == FS_ALG_FEDPROX) cfg.prox_mu = s->server.mu, cfg.anchor = w_global;
+    if (s->server.algorithm == FS_ALG_SCAFFOLD) {
+        /* option II's correction c - c_i; a client's c_i exists once it has taken part */
+        const double *ci = t->client_control->vec[job->client];
+        size_t n = t->world->model->n_params;
+        for (size_t j = 0; j < n; j++) ts->correction[j] = t->control[j] - (ci ? ci[j] : 0);
+        cfg.correction = ts->correction;
+    }
+    return cfg;
+}
+
+/* SCAFFOLD option II (Karimireddy et al. 2020, eq. 4):
+ * c_i+ = c_i - c + (x - y) / (K lr), so c_i+ - c_i = -c - delta / (K lr). */
+static void scaffold_delta(const fs_trainer *t, fs_train_job *job)
+{
+    size_t n = t->world->model->n_params;
+    double k_lr = (double)job->result.steps * t->scn->train.lr;
+    for (size_t j = 0; j < n; j++)
+        job->ctrl_delta[j] = -t->control[j] - (k_lr > 0 ? job->update->dense[j] / k_lr : 0);
+}
+
+static int train_dense(fs_trainer *t, const double *w_global, fs_train_job *job,
+                       const uint32_t *rows, size_t n, gsl_rng *r, fs_thread_scratch *ts)
+{
+    const fs_world *w = t->world;
+    const fs_model *m = w->model;
+    fs_update *u = job->update;
+    fs_sgd_cfg cfg = sgd_cfg(t, job, w_global, ts);
+    memcpy(ts->w_local, w_global, m->n_params * sizeof *w_global);
+    int rc = fs_sgd_train(m, ts->w_local, &w->train, rows, n, &cfg, r, ts->order, ts->grad,
+                          ts->model, &job->result);
+    for (size_t j = 0; j < m->n_params; j++) u->dense[j] = ts->w_local[j] - w_global[j];
+    job->update_norm = norm2(u->dense, m->n_params);
+    if (!rc && job->ctrl_delta) scaffold_delta(t, job);
+    return rc;
+}
+
+/* What leaves the device: clipped for DP, then compressed (with the client's error feedback). */
+static int finish_update(fs_trainer *t, fs_train_job *job, int round, gsl_rng *r)
+{
+    const fs_scenario *s = t->scn;
+    fs_update *u = job->update;
+    if (s->privacy.dp) fs_agg_clip(u, s->privacy.clip);
+    if (s->train.compression == FS_COMP_NONE) {
+        job->bytes_up = fs_update_bytes(u);
+        return FS_OK;
+    }
+    fs_compress_cfg cc = {.kind = (enum fs_compress_kind)s->train.compression,
+                          .fraction = s->train.compress_fraction, .bits = s->train.compress_bits,
+                          .error_feedback = s->train.error_feedback};
+    fs_rng_reseed(r, s->seed, FS_RNG_COMPRESS, job->client, (uint64_t)round);
+    return fs_compress_apply(&cc, u, job->residual, r, &job->bytes_up);
+}
+
 static void train_one(fs_trainer *t, const double *w_global, fs_train_job *job, int round,
                       gsl_rng *r, fs_thread_scratch *ts)
 {
     const fs_world *w = t->world;
     const fs_model *m = w->model;
-    fs_sgd_cfg cfg = {.epochs = t->scn->train.epochs,
-                      .batch_size = t->scn->train.batch_size,
-                      .lr = t->scn->train.lr};
     const fs_partition *p = &w->train_part;
     const uint32_t *rows = p->rows + p->offset[job->client];
     size_t n = fs_partition_size(p, job->client);
     fs_update *u = job->update;
+    if (t->scn->server.algorithm == FS_ALG_QFFL) {
+        fs_eval_result at_global;
+        fs_model_evaluate(m, w_global, &w->train, rows, n, ts->model, &at_global);
+        job->loss_at_global = at_global.loss;
+    }
     fs_rng_reseed(r, t->scn->seed, FS_RNG_TRAIN, job->client, (uint64_t)round);
     if (m->n_personal)
         memcpy(u->personal, w->personal + job->client * m->n_personal,
                m->n_personal * sizeof *u->personal);
     if (w->sparse_updates) {
-        job->rc = m->ops->train_sparse(m, w_global, &w->train, rows, n, &cfg, r, ts->model, u,
-                                       &job->result);
+        job->rc = m->ops->train_sparse(m, w_global, &w->train, rows, n, &(fs_sgd_cfg){
+            .epochs = t->scn->train.epochs, .batch_size = t->scn->train.batch_size,
+            .lr = t->scn->train.lr}, r, ts->model, u, &job->result);
         job->update_norm = norm2(u->val, u->nnz);
-        return;
+    } else {
+        job->rc = train_dense(t, w_global, job, rows, n, r, ts);
     }
-    memcpy(ts->w_local, w_global, m->n_params * sizeof *w_global);
-    job->rc = fs_sgd_train(m, ts->w_local, &w->train, rows, n, &cfg, r, ts->order, ts->grad,
-                           ts->model, &job->result);
-    for (size_t j = 0; j < m->n_params; j++) u->dense[j] = ts->w_local[j] - w_global[j];
-    job->update_norm = norm2(u->dense, m->n_params);
+    if (!job->rc) job->rc = finish_update(t, job, round, r);
 }
 
 int fs_trainer_run(fs_trainer *t, const double *w_global, fs_train_job *jobs, size_t n_jobs,
@@ -121,8 +187,11 @@ int fs_trainer_run(fs_trainer *t, const double *w_global, fs_train_job *jobs, si
             fs_err_add(err, NULL, "out of memory while training round %d", round);
             return FS_ENOMEM;
         }
-        fs_err_add(err, NULL, "round %d: client %u: local training diverged (loss is not "
-                   "finite); lower train.lr", round, jobs[i].client);
+        if (jobs[i].rc == FS_ENUMERIC)
+            fs_err_add(err, NULL, "round %d: client %u: local training diverged (loss is not "
+                       "finite); lower train.lr", round, jobs[i].client);
+        else fs_err_add(err, NULL, "round %d: client %u: %s", round, jobs[i].client,
+                        fs_strerror(jobs[i].rc));
         return jobs[i].rc;
     }
     return FS_OK;

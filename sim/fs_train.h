@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fs_cstate.h"
 #include "fs_model.h"
 #include "fs_scn.h"
 #include "fs_world.h"
@@ -16,9 +17,15 @@
 typedef struct fs_train_job {
     uint32_t client;
     bool train;          /* false: the client drops before finishing training, skip it */
-    fs_update *update;   /* out: w_local - w_global, dense or sparse (caller storage) */
+    size_t max_steps;    /* straggler's budget of local steps (partial work), 0 = all */
+    fs_update *update;   /* out: w_local - w_global, dense or sparse (caller storage), then
+                            clipped (DP) and compressed as the scenario says */
+    double *ctrl_delta;  /* SCAFFOLD, out: c_i+ - c_i (n_params, caller storage) */
+    double *residual;    /* error feedback, in: the client's residual, out: its new one */
     fs_sgd_result result;
-    double update_norm;  /* ||w_local - w_global||_2 */
+    double update_norm;  /* ||w_local - w_global||_2 before clipping and compression */
+    double loss_at_global; /* q-FFL: mean loss of the global model on the client's rows */
+    double bytes_up;     /* encoded size of the update (after compression) */
     int rc;
 } fs_train_job;
 
@@ -26,6 +33,7 @@ typedef struct fs_thread_scratch {
     fs_model_scratch *model;
     double *grad;
     double *w_local;     /* dense path: the client's private copy of the model */
+    double *correction;  /* SCAFFOLD: c - c_i */
     uint32_t *order;
 } fs_thread_scratch;
 
@@ -34,14 +42,17 @@ typedef struct fs_trainer {
     const fs_scenario *scn;
     int n_threads;
     fs_thread_scratch *scratch;  /* n_threads */
+    const double *control;       /* SCAFFOLD: the server's c (borrowed), else NULL */
+    fs_cstate *client_control;   /* SCAFFOLD: every client's c_i (borrowed, read only here) */
 } fs_trainer;
 
 int fs_trainer_init(fs_trainer *t, const fs_world *w, const fs_scenario *s, int n_threads,
                     fs_err *err);
 void fs_trainer_fini(fs_trainer *t);
 
-/* Trains every job with train = true from w_global, in parallel. FS_ENUMERIC (naming the client
- * and round) when a client's loss diverges. */
+/* Trains every job with train = true from w_global, in parallel, then (per client) clips and
+ * compresses its update. FS_ENUMERIC (naming the client and round) when a client's loss
+ * diverges. */
 int fs_trainer_run(fs_trainer *t, const double *w_global, fs_train_job *jobs, size_t n_jobs,
                    int round, fs_err *err);
 

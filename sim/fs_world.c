@@ -372,3 +372,24 @@ double fs_world_client_flops(const fs_world *w, size_t client)
     double per_nnz = (double)m->n_params / (double)(m->n_features ? m->n_features : 1);
     return 2.0 * nnz * (per_nnz > 1 ? per_nnz : 1);
 }
+
+int32_t *fs_world_client_levels_new(const fs_world *w, const char *group, int *out_rc, fs_err *err)
+{
+    int g = fs_dataset_find_group(&w->train, group);
+    if (g < 0) {
+        fs_err_add(err, "privacy.consent.group", "expected a group column of the data, found \"%s\"",
+                   group);
+        *out_rc = FS_ESCENARIO;
+        return NULL;
+    }
+    const fs_partition *p = &w->train_part;
+    int32_t *levels = malloc((p->n_clients ? p->n_clients : 1) * sizeof *levels);
+    if (!levels) {
+        fs_err_add(err, NULL, "out of memory for %zu clients", p->n_clients);
+        *out_rc = FS_ENOMEM;
+        return NULL;
+    }
+    for (size_t c = 0; c < p->n_clients; c++)
+        levels[c] = fs_partition_size(p, c) ? (int32_t)w->train.groups[g].level[p->rows[p->offset[c]]] : -1;
+    return levels;
+}

@@ -33,4 +33,9 @@ double fs_world_model_bytes(const fs_world *w);
  * the epochs). */
 double fs_world_client_flops(const fs_world *w, size_t client);
 
+/* Each client's level of group column `group` (that of its first training row; -1 for clients
+ * without rows), in a new array the caller frees. NULL with FS_ESCENARIO in *out_rc when the
+ * data have no such column, FS_ENOMEM. */
+int32_t *fs_world_client_levels_new(const fs_world *w, const char *group, int *out_rc, fs_err *err);
+
 #endif

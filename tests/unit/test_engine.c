@@ -41,7 +41,7 @@ static double *run(const char *text, int threads, capture *cap)
     fs_pop pop;
     fs_test_scenario(text, &s);
     fs_test_world(&s, &w);
-    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL), FS_OK);
+    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL, NULL), FS_OK);
     memset(cap, 0, sizeof *cap);
     double *out = calloc(w.model->n_params, sizeof *out);
     fs_engine_cfg cfg = {.scn = &s, .world = &w, .pop = &pop, .n_threads = threads,
@@ -207,7 +207,7 @@ START_TEST(engine_personal_factors_change_only_when_trained)
                      "\"devices\":{\"failure_prob\":0.4}}",
                      &s);
     fs_test_world(&s, &w);
-    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL), FS_OK);
+    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL, NULL), FS_OK);
     size_t k = w.model->n_personal, n = s.data.clients;
     ck_assert_uint_eq(k, 5);
     double *before = malloc(n * k * sizeof *before);

@@ -82,7 +82,7 @@ START_TEST(fedavg_one_client_equals_sgd)
     fs_pop pop;
     fs_test_scenario(one_client, &s);
     fs_test_world(&s, &w);
-    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL), FS_OK);
+    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL, NULL), FS_OK);
     size_t np = w.model->n_params;
     double *fed = calloc(np, sizeof *fed), *sgd = calloc(np, sizeof *sgd);
     fs_engine_cfg cfg = {.scn = &s, .world = &w, .pop = &pop, .n_threads = 2};

@@ -253,12 +253,13 @@ START_TEST(scn_collects_every_error)
     const char *text =
         "{\"name\": \"t\", \"data\": {\"source\": \"fashion-mnist\", \"clients\": 100},"
         " \"train\": {\"epochs\": 0, \"lr\": -1},"
-        " \"server\": {\"rounds\": 5, \"clients_per_round\": 10, \"mode\": \"async\"}}";
+        " \"server\": {\"rounds\": 5, \"clients_per_round\": 10, \"mode\": \"batch\"}}";
     ck_assert_int_eq(parse(text, NULL, 0), FS_ESCENARIO);
     ck_assert_int_eq(err.n_total, 3);
     ck_assert_msg_present("t.json: train.epochs: expected integer in [1, 1000], found 0");
     ck_assert_msg_present("t.json: train.lr: expected number in (0, 100], found -1");
-    ck_assert_msg_present("t.json: server.mode: expected one of \"sync\", found \"async\"");
+    ck_assert_msg_present(
+        "t.json: server.mode: expected one of \"sync\", \"async\", found \"batch\"");
 }
 END_TEST
 
@@ -267,15 +268,15 @@ START_TEST(scn_unknown_key_suggests_the_nearest)
     const char *text =
         "{\"name\": \"t\", \"data\": {\"source\": \"fashion-mnist\", \"clients\": 100},"
         " \"server\": {\"rounds\": 5, \"clients_per_round\": 10, \"Deadline_S\": 1,"
-        " \"over_selectoin\": 2}, \"devices\": {\"gflop\": 3}, \"privacy\": {}}";
+        " \"over_selectoin\": 2}, \"devices\": {\"gflop\": 3}, \"telemetry\": {}}";
     ck_assert_int_eq(parse(text, NULL, 0), FS_ESCENARIO);
     ck_assert_int_eq(err.n_total, 4);
     ck_assert_msg_present("t.json: server.Deadline_S: unknown key; did you mean \"deadline_s\"?");
     ck_assert_msg_present(
         "t.json: server.over_selectoin: unknown key; did you mean \"over_selection\"?");
     ck_assert_msg_present("t.json: devices.gflop: unknown key; did you mean \"gflops\"?");
-    ck_assert_msg_present("t.json: privacy: unknown key (valid keys: name, description, seed, "
-                          "data, model, train, server, devices, eval, output)");
+    ck_assert_msg_present("t.json: telemetry: unknown key (valid keys: name, description, seed, "
+                          "data, model, train, server, devices, privacy, eval, output)");
 }
 END_TEST
 

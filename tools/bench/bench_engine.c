@@ -60,7 +60,7 @@ static int bench_engine(size_t clients, int rounds, size_t per_round)
     fs_pop pop;
     if (fs_scn_parse(text, NULL, 0, &s, &err) || fs_world_init(&w, &s, &err)) goto fail;
     double t0 = fs_wall_seconds();
-    if (fs_pop_init(&pop, &s, w.n_train, w.n_test, &err)) goto fail;
+    if (fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL, &err)) goto fail;
     double t_pop = fs_wall_seconds() - t0;
     fs_engine_cfg cfg = {.scn = &s, .world = &w, .pop = &pop, .n_threads = omp_get_max_threads()};
     fs_engine_stats st;

@@ -1,0 +1,57 @@
+/* fs_agg: the server's aggregation of one round's reports. Weights the deltas (sample counts for
+ * FedAvg; equal and clipped for DP-FedAvg), sums them (in fixed point through secure aggregation
+ * when enabled: the same integers the masked protocol would produce), adds the Gaussian noise of
+ * DP, divides, and applies the server optimizer (or q-FFL's step); keeps SCAFFOLD's server
+ * control variate and the privacy accountant. Owns the optimizer state and scratch vectors. */
+#ifndef FS_AGG_H
+#define FS_AGG_H
+
+#include <gsl/gsl_rng.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs_err.h"
+#include "fs_model.h"
+#include "fs_rdp.h"
+#include "fs_scn.h"
+#include "fs_secagg.h"
+#include "fs_serveropt.h"
+
+/* One aggregated report. */
+typedef struct fs_agg_report {
+    uint32_t client;
+    const fs_update *update;   /* the (clipped, compressed) delta the server decodes */
+    double n_samples;
+    double loss_at_global;     /* q-FFL: the client's loss at the global model */
+    const double *ctrl_delta;  /* SCAFFOLD: c_i+ - c_i (n_params), else NULL */
+} fs_agg_report;
+
+typedef struct fs_aggregator {
+    const fs_scenario *scn;
+    size_t n_params;
+    size_t n_eligible;         /* consenting clients: the population DP samples from */
+    fs_serveropt opt;
+    fs_rdp rdp;
+    fs_secagg_cfg secagg;
+    double *sum, *delta;       /* n_params scratch */
+    uint64_t *fixed;           /* n_params + 1 fixed-point accumulators (secure aggregation) */
+    double *control;           /* SCAFFOLD's server control variate c (n_params), else NULL */
+    gsl_rng *noise;
+    double epsilon;            /* spent so far (NaN without DP) */
+} fs_aggregator;
+
+int fs_agg_init(fs_aggregator *a, const fs_scenario *s, size_t n_params, size_t n_eligible,
+                fs_err *err);
+void fs_agg_fini(fs_aggregator *a);
+
+/* Aggregates the round's reports into w (n_reports may be 0: the model stays, a DP round still
+ * counts with sampling rate 0). selected[0..n_selected) are every client that took part in the
+ * key exchange (secure aggregation: those that did not report are the dropped ones whose masks
+ * are recovered). Returns FS_EINTERNAL if verify_masks finds the masked protocol disagreeing. */
+int fs_agg_round(fs_aggregator *a, double *w, const fs_agg_report *reports, size_t n_reports,
+                 const uint32_t *selected, size_t n_selected, int round, fs_err *err);
+
+/* Client side of DP-FedAvg: scales u to L2 norm at most clip (dense or sparse). */
+void fs_agg_clip(fs_update *u, double clip);
+
+#endif
