@@ -1,73 +1,19 @@
-/* fs_engine: synchronous rounds over the event queue.
+/* fs_engine: the engine's state and the life cycle of one participation.
  *
  * Why plan whole participations up front: every random quantity of a participation (when the
  * client goes offline, whether and when it crashes) comes from its own (client, round) stream,
- * so its timeline is known at dispatch. That lets the engine train the clients that will finish
- * training all at once, in parallel, and still replay the round as discrete events (download
- * done, training done, report arrived, dropped, deadline) in exact virtual-time order. */
-#include "fs_clock.h"
-#include "fs_engine.h"
+ * so its timeline is known at dispatch. That lets the engine train the clients dispatched
+ * together at once, in parallel, and still replay what follows as discrete events (download
+ * done, training done, report arrived, dropped, deadline) in exact virtual-time order. The
+ * server policies live in fs_sync.c and fs_async.c. */
+#include "fs_engine_int.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs_agg.h"
-#include "fs_cstate.h"
 #include "fs_device.h"
 #include "fs_rng.h"
-
-/* Event kinds double as tie-break classes: at one instant a drop is seen before progress, and a
- * report arriving exactly at the deadline still counts. */
-enum { EV_DROPPED, EV_DOWNLOADED, EV_TRAINED, EV_ARRIVED, EV_DEADLINE };
-
-enum { ST_DOWNLOADING, ST_TRAINING, ST_UPLOADING, ST_REPORTED, ST_DROPPED, ST_LATE, ST_ABORTED };
-
-#define WAIT_LIMIT_US (30 * 24 * FS_US_PER_H)
-
-typedef struct part {
-    uint32_t client;
-    int stage;
-    int progress;          /* stages completed: 1 downloaded, 2 trained, 3 reported */
-    bool offline_drop;     /* the planned drop is the client going offline (not a crash) */
-    int64_t t_sel, t_dl, t_tr, t_rep, t_drop, t_end;
-    int64_t t_off;         /* when the client goes offline (INT64_MAX: not during this round) */
-    double crash_at;       /* crash at this fraction of the participation; < 0: no crash */
-    double bytes_up;       /* size of its update on the wire */
-    uint64_t handle;       /* pending event, 0 when none */
-} part;
-
-typedef struct engine {
-    const fs_engine_cfg *cfg;
-    const fs_scenario *s;
-    fs_evq q;
-    fs_avail avail;
-    fs_trainer trainer;
-    gsl_rng *r_sel, *r_cli;
-    size_t n_params, max_sel, n_sel;
-    double *w;
-    fs_update *updates;    /* max_sel slots, one per in-flight client */
-    double *ctrl_deltas;   /* SCAFFOLD: max_sel * n_params */
-    double *residuals;     /* error feedback: max_sel * n_params */
-    part *parts;
-    fs_train_job *jobs;
-    fs_db_part *rows;
-    uint32_t *ids;
-    fs_agg_report *reports;
-    fs_aggregator agg;
-    fs_cstate client_control, client_residual; /* per-client device state (lazy) */
-    fs_secagg_cost secagg;  /* per-client protocol overhead, when enabled */
-    double model_bytes;     /* what a client downloads (model, plus c for SCAFFOLD) */
-    int64_t now;
-    uint64_t pass;
-    /* the round being played */
-    int round, reported, n_final;
-    bool closed, by_deadline;
-    int64_t t_close;
-    uint64_t deadline_handle;
-    fs_evaluator own_eval, *eval;
-    double last_accuracy;
-} engine;
 
 static size_t count_consenting(const fs_pop *pop)
 {
@@ -76,7 +22,8 @@ static size_t count_consenting(const fs_pop *pop)
     return n;
 }
 
-static bool alloc_slots(engine *e)
+
+static bool alloc_slots(fs_engine *e)
 {
     const fs_world *w = e->cfg->world;
     size_t ns = e->max_sel, np = e->n_params;
@@ -102,6 +49,7 @@ static bool alloc_slots(engine *e)
     return ok;
 }
 
+
 /* Combinations the engine cannot simulate faithfully are bad input, named by their key. */
 static int check_combination(const fs_scenario *s, const fs_world *w, fs_err *err)
 {
@@ -121,7 +69,8 @@ static int check_combination(const fs_scenario *s, const fs_world *w, fs_err *er
     return FS_ESCENARIO;
 }
 
-static int engine_init(engine *e, const fs_engine_cfg *cfg, fs_err *err)
+
+static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
 {
     memset(e, 0, sizeof *e);
     e->cfg = cfg;
@@ -164,7 +113,8 @@ static int engine_init(engine *e, const fs_engine_cfg *cfg, fs_err *err)
     return FS_OK;
 }
 
-static void engine_fini(engine *e)
+
+static void engine_fini(fs_engine *e)
 {
     fs_evq_fini(&e->q);
     fs_trainer_fini(&e->trainer);
@@ -188,14 +138,15 @@ static void engine_fini(engine *e)
 
 /* ---- planning a participation ---- */
 
+
 /* Everything of a participation that is known before training: download and compute times and
  * the random events (going offline, crashing). The upload, whose size may depend on the trained
  * update, is planned by finish_plan. Draw order is fixed: online time, crash?, crash point. */
-static void plan_part(engine *e, part *p, uint32_t id, int64_t t0)
+void fs_engine_plan(fs_engine *e, fs_part *p, uint32_t id, int64_t t0)
 {
     const fs_client *c = &e->cfg->pop->clients[id];
     double flops = (double)e->s->train.epochs * fs_world_client_flops(e->cfg->world, id);
-    *p = (part){.client = id, .stage = ST_DOWNLOADING, .t_sel = t0, .crash_at = -1};
+    *p = (fs_part){.client = id, .stage = ST_DOWNLOADING, .t_sel = t0, .crash_at = -1};
     /* secure aggregation's key exchange: its bytes and round trips come before training */
     p->t_dl = t0 + fs_time_transfer_us(e->model_bytes + e->secagg.extra_bytes_down,
                                        c->downlink_mbps, c->latency_ms) +
@@ -209,9 +160,10 @@ static void plan_part(engine *e, part *p, uint32_t id, int64_t t0)
     if (gsl_rng_uniform(r) < e->s->devices.failure_prob) p->crash_at = gsl_rng_uniform(r);
 }
 
+
 /* What a client uploads: its encoded update (or, under secure aggregation, the masked dense
  * vector that replaces it, plus the protocol's shares), and SCAFFOLD's control delta. */
-static double upload_bytes(const engine *e, double update_bytes)
+static double upload_bytes(const fs_engine *e, double update_bytes)
 {
     double b = e->s->privacy.secure_aggregation
                    ? e->secagg.masked_bytes + e->secagg.extra_bytes_up
@@ -220,9 +172,10 @@ static double upload_bytes(const engine *e, double update_bytes)
     return b;
 }
 
+
 /* Upload time from the update's real size, then the drop time (a crash falls at its fraction of
  * the whole participation). */
-static void finish_plan(engine *e, part *p, const fs_update *u, bool trained)
+void fs_engine_finish_plan(fs_engine *e, fs_part *p, const fs_update *u, bool trained)
 {
     const fs_client *c = &e->cfg->pop->clients[p->client];
     p->bytes_up = upload_bytes(e, trained ? e->jobs[p - e->parts].bytes_up : 4.0 * (double)u->n_params);
@@ -234,7 +187,8 @@ static void finish_plan(engine *e, part *p, const fs_update *u, bool trained)
     if (p->t_drop >= p->t_rep) p->t_drop = INT64_MAX;
 }
 
-static int push_event(engine *e, int kind, int64_t t, uint32_t slot, fs_err *err)
+
+int fs_engine_push_event(fs_engine *e, int kind, int64_t t, uint32_t slot, fs_err *err)
 {
     fs_event ev = {.t = t, .cls = (uint32_t)kind, .kind = (uint32_t)kind, .slot = slot};
     uint64_t h = fs_evq_push(&e->q, &ev);
@@ -247,36 +201,21 @@ static int push_event(engine *e, int kind, int64_t t, uint32_t slot, fs_err *err
     return FS_OK;
 }
 
+
 /* The next event of a participation: its next stage, or its drop if that comes first. */
-static int push_next(engine *e, uint32_t slot, fs_err *err)
+int fs_engine_push_next(fs_engine *e, uint32_t slot, fs_err *err)
 {
-    part *p = &e->parts[slot];
+    fs_part *p = &e->parts[slot];
     static const int kinds[] = {EV_DOWNLOADED, EV_TRAINED, EV_ARRIVED};
     const int64_t t_next[] = {p->t_dl, p->t_tr, p->t_rep};
-    if (p->t_drop < t_next[p->stage]) return push_event(e, EV_DROPPED, p->t_drop, slot, err);
-    return push_event(e, kinds[p->stage], t_next[p->stage], slot, err);
+    if (p->t_drop < t_next[p->stage]) return fs_engine_push_event(e, EV_DROPPED, p->t_drop, slot, err);
+    return fs_engine_push_event(e, kinds[p->stage], t_next[p->stage], slot, err);
 }
 
 /* ---- playing a round ---- */
 
-static void close_round(engine *e, int64_t t, bool by_deadline)
-{
-    e->closed = true;
-    e->by_deadline = by_deadline;
-    e->t_close = t;
-    if (!by_deadline && e->deadline_handle) fs_evq_cancel(&e->q, e->deadline_handle);
-    e->deadline_handle = 0;
-    for (size_t i = 0; i < e->n_sel; i++) {
-        part *p = &e->parts[i];
-        if (p->stage > ST_UPLOADING) continue;
-        fs_evq_cancel(&e->q, p->handle);
-        p->handle = 0;
-        p->stage = by_deadline ? ST_LATE : ST_ABORTED;
-        p->t_end = t;
-    }
-}
 
-static void finish_part(engine *e, part *p, int stage, int64_t t)
+void fs_engine_finish_part(fs_engine *e, fs_part *p, int stage, int64_t t)
 {
     p->stage = stage;
     p->t_end = t;
@@ -284,10 +223,11 @@ static void finish_part(engine *e, part *p, int stage, int64_t t)
     e->n_final++;
 }
 
+
 /* The device keeps what it learnt about itself once its training finished (in virtual time),
  * whatever becomes of the upload: its personal parameters, SCAFFOLD's c_i, its compression
  * residual. */
-static int keep_client_state(engine *e, uint32_t slot, fs_err *err)
+int fs_engine_keep_state(fs_engine *e, uint32_t slot, fs_err *err)
 {
     const fs_world *w = e->cfg->world;
     const fs_train_job *job = &e->jobs[slot];
@@ -307,60 +247,10 @@ static int keep_client_state(engine *e, uint32_t slot, fs_err *err)
     return FS_OK;
 }
 
-static int handle_event(engine *e, const fs_event *ev, fs_err *err)
-{
-    part *p = ev->kind == EV_DEADLINE ? NULL : &e->parts[ev->slot];
-    switch (ev->kind) {
-    case EV_TRAINED: {
-        int rc = keep_client_state(e, ev->slot, err);
-        if (rc) return rc;
-    }
-        /* fall through */
-    case EV_DOWNLOADED:
-        p->stage++;
-        p->progress++;
-        return push_next(e, ev->slot, err);
-    case EV_ARRIVED:
-        p->progress++;
-        finish_part(e, p, ST_REPORTED, ev->t);
-        if (++e->reported == (int)e->s->server.clients_per_round) close_round(e, ev->t, false);
-        break;
-    case EV_DROPPED:
-        finish_part(e, p, ST_DROPPED, ev->t);
-        if (p->offline_drop)
-            fs_avail_observe(&e->cfg->pop->clients[p->client].avail, false, ev->t);
-        break;
-    case EV_DEADLINE:
-        e->deadline_handle = 0;
-        close_round(e, ev->t, true);
-        break;
-    }
-    if (!e->closed && e->n_final == (int)e->n_sel) close_round(e, ev->t, false);
-    return FS_OK;
-}
-
-static int play_round(engine *e, fs_err *err)
-{
-    e->reported = e->n_final = 0;
-    e->closed = false;
-    int64_t deadline = e->now + llround(e->s->server.deadline_s * 1e6);
-    int rc = push_event(e, EV_DEADLINE, deadline, 0, err);
-    for (uint32_t i = 0; i < e->n_sel && !rc; i++) rc = push_next(e, i, err);
-    fs_event ev;
-    while (!rc && !e->closed && fs_evq_pop(&e->q, &ev)) {
-        fs_assert(ev.t >= e->now);
-        e->now = ev.t;
-        rc = handle_event(e, &ev, err);
-    }
-    fs_assert(rc || (e->closed && fs_evq_size(&e->q) == 0));
-    return rc;
-}
-
-/* ---- dispatch: select, plan, train eagerly ---- */
 
 /* The duration the server expects from a client's device record: full download, training and
  * upload, ignoring failures. */
-static double expected_duration(const engine *e, uint32_t id)
+static double expected_duration(const fs_engine *e, uint32_t id)
 {
     const fs_client *c = &e->cfg->pop->clients[id];
     double flops = 3.0 * e->s->train.epochs * fs_world_client_flops(e->cfg->world, id);
@@ -369,10 +259,12 @@ static double expected_duration(const engine *e, uint32_t id)
                     fs_time_transfer_us(4.0 * (double)e->n_params, c->uplink_mbps, c->latency_ms));
 }
 
+
 typedef struct candidate {
     double duration;
     uint32_t id, order;
 } candidate;
+
 
 static int by_duration(const void *a, const void *b)
 {
@@ -381,10 +273,11 @@ static int by_duration(const void *a, const void *b)
     return (x->order > y->order) - (x->order < y->order);
 }
 
+
 /* "fastest" selection (in the spirit of Oort's systems utility, Lai et al. 2021, without its
  * statistical term): draw pool x as many available clients as wanted, uniformly, and keep the
  * ones expected to finish soonest. */
-static size_t select_fastest(engine *e, size_t want, fs_err *err)
+size_t fs_engine_select_fastest(fs_engine *e, size_t want, fs_err *err)
 {
     size_t pool = (size_t)ceil((double)want * e->s->server.fastest_pool);
     if (pool > e->cfg->pop->n) pool = e->cfg->pop->n;
@@ -405,32 +298,11 @@ static size_t select_fastest(engine *e, size_t want, fs_err *err)
     return n;
 }
 
-/* Selects clients at e->now, waiting server.retry_s at a time while nobody is available.
- * Returns FS_OK with n_sel == 0 only when the campaign's time limit was reached. */
-static int select_clients(engine *e, int64_t t_limit, fs_err *err)
-{
-    int64_t waited = 0, retry = llround(e->s->server.retry_s * 1e6);
-    for (;;) {
-        e->n_sel = e->s->server.selection == FS_SELECT_FASTEST
-                       ? select_fastest(e, e->max_sel, err)
-                       : fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now,
-                                       e->max_sel, e->r_sel, e->r_cli, e->ids);
-        e->pass++;
-        if (e->n_sel > 0 || e->now >= t_limit) return FS_OK;
-        if (waited >= WAIT_LIMIT_US) {
-            fs_err_add(err, NULL, "round %d: no client became available in 30 virtual days "
-                       "(check devices.availability)", e->round);
-            return FS_ESCENARIO;
-        }
-        e->now += retry;
-        waited += retry;
-    }
-}
 
 /* FedProx keeps a straggler's partial work (Li et al. 2020): a client that cannot finish all its
  * local steps before the deadline does as many as fit and reports in time. Other algorithms
  * drop stragglers (their reports arrive late). Returns the step budget, 0 = all steps. */
-static size_t partial_budget(engine *e, part *p, int64_t deadline)
+size_t fs_engine_partial_budget(fs_engine *e, fs_part *p, int64_t deadline)
 {
     if (e->s->server.algorithm != FS_ALG_FEDPROX) return 0;
     const fs_client *c = &e->cfg->pop->clients[p->client];
@@ -446,8 +318,9 @@ static size_t partial_budget(engine *e, part *p, int64_t deadline)
     return (size_t)fit;
 }
 
+
 /* The client's error-feedback residual, copied into the slot (committed when training ends). */
-static int load_residual(engine *e, size_t slot, uint32_t client, fs_err *err)
+int fs_engine_load_residual(fs_engine *e, size_t slot, uint32_t client, fs_err *err)
 {
     double *res = fs_cstate_get(&e->client_residual, client);
     if (!res) return fs_err_add(err, NULL, "out of memory for client %u's state", client), FS_ENOMEM;
@@ -455,51 +328,6 @@ static int load_residual(engine *e, size_t slot, uint32_t client, fs_err *err)
     return FS_OK;
 }
 
-static int dispatch(engine *e, fs_err *err)
-{
-    int64_t deadline = e->now + llround(e->s->server.deadline_s * 1e6);
-    int rc = FS_OK;
-    for (size_t i = 0; i < e->n_sel && !rc; i++) {
-        part *p = &e->parts[i];
-        plan_part(e, p, e->ids[i], e->now);
-        size_t budget = partial_budget(e, p, deadline);
-        /* train only clients still online when training ends, before the deadline: the others'
-         * updates could never be used (a crash found later only wastes wall time) */
-        e->jobs[i] = (fs_train_job){
-            .client = p->client, .train = p->t_off >= p->t_tr && p->t_tr <= deadline,
-            .max_steps = budget, .update = &e->updates[i],
-            .ctrl_delta = e->ctrl_deltas ? e->ctrl_deltas + i * e->n_params : NULL,
-            .residual = e->residuals ? e->residuals + i * e->n_params : NULL};
-        if (e->residuals) rc = load_residual(e, i, p->client, err);
-        e->cfg->pop->clients[p->client].t_busy_until = INT64_MAX;
-    }
-    if (!rc) rc = fs_trainer_run(&e->trainer, e->w, e->jobs, e->n_sel, e->round, err);
-    for (size_t i = 0; !rc && i < e->n_sel; i++)
-        finish_plan(e, &e->parts[i], &e->updates[i], e->jobs[i].train);
-    return rc;
-}
-
-/* ---- closing: aggregate, account, evaluate ---- */
-
-static int aggregate(engine *e, fs_db_round *row, fs_err *err)
-{
-    size_t n = 0;
-    double loss = 0, samples = 0;
-    for (size_t i = 0; i < e->n_sel; i++) {
-        if (e->parts[i].stage != ST_REPORTED) continue;
-        const fs_train_job *job = &e->jobs[i];
-        double n_k = (double)e->cfg->pop->clients[e->parts[i].client].n_train;
-        e->reports[n++] = (fs_agg_report){.client = e->parts[i].client, .update = job->update,
-                                          .n_samples = n_k, .loss_at_global = job->loss_at_global,
-                                          .ctrl_delta = job->ctrl_delta};
-        loss += n_k * job->result.mean_loss;
-        samples += n_k;
-    }
-    row->train_loss = n ? loss / samples : NAN;
-    int rc = fs_agg_round(&e->agg, e->w, e->reports, n, e->ids, e->n_sel, e->round, err);
-    row->epsilon = e->agg.epsilon;
-    return rc;
-}
 
 /* Bytes moved by a transfer of `bytes` over [t_start, t_full) cut at t_stop: the latency
  * moves nothing, then bytes flow at a constant rate. */
@@ -513,6 +341,7 @@ static int64_t transferred(double bytes, int64_t t_start, int64_t t_full, int64_
     return llround(bytes * elapsed / flowing);
 }
 
+
 static const char *outcome_name(int stage)
 {
     switch (stage) {
@@ -523,9 +352,10 @@ static const char *outcome_name(int stage)
     }
 }
 
-static void account_part(engine *e, size_t i, fs_db_round *row)
+
+void fs_engine_account_part(fs_engine *e, size_t i, fs_db_round *row)
 {
-    part *p = &e->parts[i];
+    fs_part *p = &e->parts[i];
     fs_client *c = &e->cfg->pop->clients[p->client];
     const fs_train_job *job = &e->jobs[i];
     bool trained = p->progress >= 2;
@@ -557,61 +387,28 @@ static void account_part(engine *e, size_t i, fs_db_round *row)
     if (p->stage != ST_DROPPED || !p->offline_drop) fs_avail_observe(&c->avail, true, p->t_end);
 }
 
-static int evaluate(engine *e, fs_round_result *res, fs_err *err)
+
+int fs_engine_evaluate(fs_engine *e, fs_round_result *res, fs_err *err)
 {
     int every = e->s->eval.every_rounds;
     if (e->round % every != 0 && e->round != e->s->server.rounds) return FS_OK;
     return fs_evaluator_run(e->eval, e->w, &res->evals, &res->n_evals, &e->last_accuracy, err);
 }
 
-static int close_and_report(engine *e, int64_t t_start, double wall_start, fs_err *err)
-{
-    fs_round_result res = {.parts = e->rows, .n_parts = e->n_sel};
-    fs_db_round *row = &res.row;
-    *row = (fs_db_round){.round = e->round, .t_start = t_start, .t_end = e->t_close,
-                         .selected = (int)e->n_sel, .epsilon = NAN};
-    for (size_t i = 0; i < e->n_sel; i++) account_part(e, i, row);
-    int rc = aggregate(e, row, err);
-    if (!rc) rc = evaluate(e, &res, err);
-    if (rc) return rc;
-    res.accuracy = e->last_accuracy;
-    row->wall_s = fs_wall_seconds() - wall_start;
-    return e->cfg->on_round ? e->cfg->on_round(e->cfg->ctx, &res, err) : FS_OK;
-}
 
-static int64_t time_limit(const fs_scenario *s)
+int64_t fs_engine_time_limit(const fs_scenario *s)
 {
     if (s->server.max_virtual_hours <= 0) return INT64_MAX;
     return llround(s->server.max_virtual_hours * (double)FS_US_PER_H);
 }
 
-static int run_rounds(engine *e, fs_err *err)
-{
-    int64_t t_limit = time_limit(e->s);
-    for (e->round = 1; e->round <= e->s->server.rounds; e->round++) {
-        if (e->cfg->stop && *e->cfg->stop) return FS_EINTERRUPTED;
-        if (e->now >= t_limit) break;
-        double wall_start = fs_wall_seconds();
-        int rc = select_clients(e, t_limit, err);
-        if (rc || e->n_sel == 0) return rc;
-        int64_t t_start = e->now;
-        if ((rc = dispatch(e, err)) || (rc = play_round(e, err)) ||
-            (rc = close_and_report(e, t_start, wall_start, err)))
-            return rc;
-        /* pace steering (Bonawitz et al. 2019, section 2.3): the next round starts no earlier
-         * than round_interval_s after this one started */
-        int64_t paced = t_start + llround(e->s->server.round_interval_s * 1e6);
-        e->now = e->t_close > paced ? e->t_close : paced;
-    }
-    return FS_OK;
-}
 
 int fs_engine_run(const fs_engine_cfg *cfg, double *out_w, fs_engine_stats *out_stats,
                   fs_err *err)
 {
-    engine e;
+    fs_engine e;
     int rc = engine_init(&e, cfg, err);
-    if (!rc) rc = run_rounds(&e, err);
+    if (!rc) rc = e.s->server.mode == FS_SERVER_ASYNC ? fs_async_run(&e, err) : fs_sync_run(&e, err);
     if (out_w && e.w) memcpy(out_w, e.w, e.n_params * sizeof *out_w);
     if (out_stats)
         *out_stats = (fs_engine_stats){.rounds = e.round - 1 < 0 ? 0 : e.round - 1,
@@ -621,3 +418,4 @@ int fs_engine_run(const fs_engine_cfg *cfg, double *out_w, fs_engine_stats *out_
     engine_fini(&e);
     return rc;
 }
+

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fs_device.h"
+#include "fs_rdp.h"
 #include "fs_run.h"
 #include "fs_scn.h"
 
@@ -36,6 +37,7 @@ static void on_signal(int sig)
 static const char usage[] =
     "usage: fedsim run SCENARIO [-o DB] [--set path=value]... [--threads N] [--quiet]\n"
     "       fedsim validate SCENARIO...\n"
+    "       fedsim epsilon --q Q --sigma Z --steps T --delta D\n"
     "       fedsim --help | --version\n";
 
 static const char help[] =
@@ -48,7 +50,10 @@ static const char help[] =
     "    --threads N      train clients on N threads (default: all cores); results do not\n"
     "                     depend on N\n"
     "    --quiet          no progress line\n"
-    "  validate FILE...   check scenario files and report every error\n\n"
+    "  validate FILE...   check scenario files and report every error\n"
+    "  epsilon            privacy budget of the sampled Gaussian mechanism: sampling rate Q,\n"
+    "                     noise multiplier Z, T steps, at delta D (RDP accountant; classic and\n"
+    "                     improved conversions)\n\n"
     "exit codes: 0 ok, 2 bad input, 3 I/O or database error, 70 internal error,\n"
     "            71 out of memory, 130 interrupted (completed rounds are kept)\n"
     "scenario keys: scenarios/README.md; database schema: results/README.md\n";
@@ -213,5 +218,6 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "run")) return cmd_run(argc, argv);
     if (!strcmp(cmd, "validate")) return cmd_validate(argc, argv);
+    if (!strcmp(cmd, "epsilon")) return fs_rdp_cli(argc - 1, argv + 1);
     return bad_arg(cmd, "unknown command");
 }

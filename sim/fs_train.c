@@ -102,6 +102,9 @@ static int train_dense(fs_trainer *t, const double *w_global, fs_train_job *job,
     const fs_world *w = t->world;
     const fs_model *m = w->model;
     fs_update *u = job->update;
+    /* the slot may hold last round's top-k / random-k output, which is sparse */
+    u->sparse = false;
+    u->nnz = 0;
     fs_sgd_cfg cfg = sgd_cfg(t, job, w_global, ts);
     memcpy(ts->w_local, w_global, m->n_params * sizeof *w_global);
     int rc = fs_sgd_train(m, ts->w_local, &w->train, rows, n, &cfg, r, ts->order, ts->grad,

@@ -204,6 +204,24 @@ START_TEST(compression_shrinks_uploads)
 }
 END_TEST
 
+START_TEST(topk_keeping_everything_equals_no_compression)
+{
+    /* over several rounds (slots reused after a dense update became sparse), top-k with
+     * fraction 1 only rounds values to float32 */
+    size_t np;
+    const char *srv = ",\"deadline_s\":1e6,\"over_selection\":1"; /* same clients aggregated */
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, SYN("%s", ""), srv);
+    snprintf(b, sizeof b,
+             SYNX(",\"compression\":{\"topk\":{\"fraction\":1,\"error_feedback\":false}}", "%s", ""),
+             srv);
+    double *plain = run(a, NULL, &np);
+    double *all = run(b, NULL, NULL);
+    ck_assert_double_lt(max_abs_diff(plain, all, np), 1e-5);
+    free(plain), free(all);
+}
+END_TEST
+
 START_TEST(fastest_selection_prefers_quick_devices)
 {
     capture *u = malloc(sizeof *u), *f = malloc(sizeof *f);
@@ -268,6 +286,7 @@ static Suite *algorithms_suite(void)
     tcase_add_test(tc, secure_aggregation_matches_plain_sum_and_verifies_masks);
     tcase_add_test(tc, consent_opted_out_clients_never_participate);
     tcase_add_test(tc, compression_shrinks_uploads);
+    tcase_add_test(tc, topk_keeping_everything_equals_no_compression);
     tcase_add_test(tc, fastest_selection_prefers_quick_devices);
     tcase_add_test(tc, scaffold_with_identical_clients_equals_fedavg);
     suite_add_tcase(s, tc);

@@ -676,6 +676,23 @@ START_TEST(invalid_config_is_rejected_untouched)
 }
 END_TEST
 
+START_TEST(nonfinite_update_is_reported)
+{
+    double x[4] = {1, NAN, NAN, NAN};
+    gsl_rng *r = fs_rng_new();
+    fs_rng_reseed(r, 1, FS_RNG_TRAIN, 0, 0);
+    fs_compress_cfg q = {.kind = FS_COMPRESS_QUANTIZE, .bits = 8};
+    fs_compress_cfg t = {.kind = FS_COMPRESS_TOPK, .fraction = 0.5};
+    fs_update u;
+    dense_update(&u, x, 4);
+    ck_assert_int_eq(fs_compress_apply(&q, &u, NULL, r, NULL), FS_ENUMERIC);
+    memcpy(u.dense, x, sizeof x);
+    ck_assert_int_eq(fs_compress_apply(&t, &u, NULL, r, NULL), FS_ENUMERIC);
+    fs_update_fini(&u);
+    gsl_rng_free(r);
+}
+END_TEST
+
 static Suite *compress_suite(void)
 {
     Suite *s = suite_create("compress");
@@ -698,6 +715,7 @@ static Suite *compress_suite(void)
     tcase_add_test(tc, none_leaves_update_unchanged);
     tcase_add_test(tc, same_stream_gives_same_compression);
     tcase_add_test(tc, invalid_config_is_rejected_untouched);
+    tcase_add_test(tc, nonfinite_update_is_reported);
     suite_add_tcase(s, tc);
     return s;
 }
