@@ -95,7 +95,7 @@ static void add_scaled(double *acc, const fs_update *u, double weight)
 static void sum_plain(fs_aggregator *a, const fs_agg_report *r, size_t n, const double *weights)
 {
     memset(a->sum, 0, a->n_params * sizeof *a->sum);
-    for (size_t k = 0; k < n; k++) add_scaled(a->sum, r[k].update, weights[k]);
+    for (size_t k = 0; k < n; k++) add_scaled(a->sum, r[k].update, weights[k] * r[k].scale);
 }
 
 /* Secure aggregation's result: every client encodes weight * delta in fixed point (and its
@@ -112,7 +112,7 @@ static void sum_fixed(fs_aggregator *a, const fs_agg_report *r, size_t n, const 
         size_t nz = u->sparse ? u->nnz : np;
         for (size_t i = 0; i < nz; i++) {
             size_t j = u->sparse ? u->idx[i] : i;
-            double x = weights[k] * (u->sparse ? u->val[i] : u->dense[i]);
+            double x = weights[k] * r[k].scale * (u->sparse ? u->val[i] : u->dense[i]);
             a->fixed[j] = (a->fixed[j] + fs_secagg_encode(&a->secagg, x)) & mask;
         }
         a->fixed[np] = (a->fixed[np] + fs_secagg_encode(&a->secagg, weights[k])) & mask;
@@ -144,7 +144,7 @@ static int verify_masks(fs_aggregator *a, const fs_agg_report *r, size_t n, cons
         for (size_t i = 0; i < n_sel; i++)
             if (selected[i] != r[k].client) peers[n_peers++] = selected[i];
         memset(plain, 0, np * sizeof *plain);
-        add_scaled(plain, r[k].update, weights[k]);
+        add_scaled(plain, r[k].update, weights[k] * r[k].scale);
         fs_secagg_mask(&a->secagg, (uint64_t)round, r[k].client, peers, n_peers, plain, np, masked);
         for (size_t j = 0; j < np; j++) total[j] = (total[j] + masked[j]) & mask;
     }

@@ -22,6 +22,8 @@ typedef struct fs_agg_report {
     uint32_t client;
     const fs_update *update;   /* the (clipped, compressed) delta the server decodes */
     double n_samples;
+    double scale;              /* multiplies the delta, not its weight: FedBuff's staleness
+                                  discount s(tau) (1 in synchronous rounds) */
     double loss_at_global;     /* q-FFL: the client's loss at the global model */
     const double *ctrl_delta;  /* SCAFFOLD: c_i+ - c_i (n_params), else NULL */
 } fs_agg_report;

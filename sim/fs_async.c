@@ -1,2 +1,304 @@
+/* fs_async: buffered asynchronous aggregation, FedBuff (Nguyen et al. 2022). The server keeps
+ * `concurrency` clients in flight, each trained from the model version current at its dispatch;
+ * every arriving update goes into a buffer with its staleness tau (versions published since its
+ * dispatch), updates staler than max_staleness are discarded (outcome "late"), and every
+ * buffer_size arrivals the server applies
+ *     w <- opt(w, sum_k n_k s(tau_k) delta_k / sum_k n_k),   s = 1 or 1/sqrt(1 + tau),
+ * which is one "round" (one rounds row, with the participations that ended since the last one).
+ * A finished or dropped client's slot is refilled at once from the available clients. */
+#include "fs_clock.h"
 #include "fs_engine_int.h"
-int fs_async_run(fs_engine *e, fs_err *err) { (void)e; fs_err_add(err, "server.mode", "async: not yet"); return FS_ESCENARIO; }
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct buffered {
+    fs_update u;
+    uint32_t client;
+    double n_samples, scale, local_loss;
+} buffered;
+
+typedef struct async_server {
+    fs_engine *e;
+    uint64_t version, batches;
+    uint64_t *slot_version;
+    bool *slot_busy;
+    buffered *buf;
+    size_t n_buf;
+    fs_db_part *ended;           /* participations that ended since the last aggregation */
+    size_t n_ended, cap_ended;
+    fs_db_round row;             /* counters since the last aggregation */
+    double wall_start;
+    bool retry_pending;
+    int64_t t_waiting;           /* since when no client could be found (or -1) */
+} async_server;
+
+static double staleness_scale(const fs_scenario *s, uint64_t tau)
+{
+    return s->server.staleness == FS_STALE_SQRT ? 1.0 / sqrt(1.0 + (double)tau) : 1.0;
+}
+
+static int server_init(async_server *a, fs_engine *e, fs_err *err)
+{
+    memset(a, 0, sizeof *a);
+    a->e = e;
+    a->t_waiting = -1;
+    size_t k = e->s->server.buffer_size;
+    a->slot_version = calloc(e->max_sel, sizeof *a->slot_version);
+    a->slot_busy = calloc(e->max_sel, sizeof *a->slot_busy);
+    a->buf = calloc(k, sizeof *a->buf);
+    bool ok = a->slot_version && a->slot_busy && a->buf;
+    for (size_t i = 0; ok && i < k; i++)
+        ok = fs_update_init(&a->buf[i].u, e->n_params, e->cfg->world->sparse_updates, 0) == FS_OK;
+    if (ok) return FS_OK;
+    fs_err_add(err, NULL, "out of memory for the asynchronous buffer (%zu updates)", k);
+    return FS_ENOMEM;
+}
+
+static void server_fini(async_server *a)
+{
+    for (size_t i = 0; a->buf && i < a->e->s->server.buffer_size; i++) fs_update_fini(&a->buf[i].u);
+    free(a->buf);
+    free(a->slot_version);
+    free(a->slot_busy);
+    free(a->ended);
+}
+
+/* ---- the buffer ---- */
+
+static int copy_update(fs_update *dst, const fs_update *src)
+{
+    dst->sparse = src->sparse;
+    if (!src->sparse) {
+        memcpy(dst->dense, src->dense, src->n_params * sizeof *dst->dense);
+        return FS_OK;
+    }
+    if (dst->cap < src->nnz) {
+        uint32_t *idx = realloc(dst->idx, src->nnz * sizeof *idx);
+        if (idx) dst->idx = idx;
+        double *val = realloc(dst->val, src->nnz * sizeof *val);
+        if (val) dst->val = val;
+        if (!idx || !val) return FS_ENOMEM;
+        dst->cap = src->nnz;
+    }
+    memcpy(dst->idx, src->idx, src->nnz * sizeof *dst->idx);
+    memcpy(dst->val, src->val, src->nnz * sizeof *dst->val);
+    dst->nnz = src->nnz;
+    return FS_OK;
+}
+
+static int buffer_update(async_server *a, size_t slot, uint64_t tau, fs_err *err)
+{
+    fs_engine *e = a->e;
+    buffered *b = &a->buf[a->n_buf++];
+    b->client = e->parts[slot].client;
+    b->n_samples = (double)e->cfg->pop->clients[b->client].n_train;
+    b->scale = staleness_scale(e->s, tau);
+    b->local_loss = e->jobs[slot].result.mean_loss;
+    if (e->jobs[slot].update->sparse && !b->u.sparse && b->u.dense) {
+        /* a dense model's update made sparse by compression: store it sparse */
+        free(b->u.dense);
+        b->u.dense = NULL;
+    }
+    if (!e->jobs[slot].update->sparse && !b->u.dense &&
+        !(b->u.dense = malloc(e->n_params * sizeof *b->u.dense)))
+        return fs_err_add(err, NULL, "out of memory buffering an update"), FS_ENOMEM;
+    if (copy_update(&b->u, e->jobs[slot].update))
+        return fs_err_add(err, NULL, "out of memory buffering an update"), FS_ENOMEM;
+    return FS_OK;
+}
+
+/* ---- ending a participation ---- */
+
+static int record_end(async_server *a, size_t slot, uint64_t tau, fs_err *err)
+{
+    fs_engine *e = a->e;
+    if (a->n_ended == a->cap_ended) {
+        size_t cap = a->cap_ended ? 2 * a->cap_ended : 64;
+        fs_db_part *p = realloc(a->ended, cap * sizeof *p);
+        if (!p) return fs_err_add(err, NULL, "out of memory recording participations"), FS_ENOMEM;
+        a->ended = p;
+        a->cap_ended = cap;
+    }
+    fs_engine_account_part(e, slot, &a->row);
+    e->rows[slot].staleness = (int)tau;
+    a->ended[a->n_ended++] = e->rows[slot];
+    a->slot_busy[slot] = false;
+    return FS_OK;
+}
+
+static int on_arrival(async_server *a, size_t slot, int64_t t, fs_err *err)
+{
+    fs_engine *e = a->e;
+    fs_part *p = &e->parts[slot];
+    uint64_t tau = a->version - a->slot_version[slot];
+    bool stale = tau > (uint64_t)e->s->server.max_staleness;
+    p->progress++;
+    fs_engine_finish_part(e, p, stale ? ST_LATE : ST_REPORTED, t);
+    int rc = stale ? FS_OK : buffer_update(a, slot, tau, err);
+    return rc ? rc : record_end(a, slot, tau, err);
+}
+
+/* ---- aggregation: one round ---- */
+
+static int aggregate(async_server *a, fs_err *err)
+{
+    fs_engine *e = a->e;
+    double loss = 0, samples = 0;
+    for (size_t k = 0; k < a->n_buf; k++) {
+        const buffered *b = &a->buf[k];
+        e->reports[k] = (fs_agg_report){.client = b->client, .update = &b->u,
+                                        .n_samples = b->n_samples, .scale = b->scale};
+        loss += b->n_samples * b->local_loss;
+        samples += b->n_samples;
+    }
+    fs_db_round *row = &a->row;
+    row->round = e->round;
+    row->t_end = e->now;
+    row->train_loss = samples > 0 ? loss / samples : NAN;
+    int rc = fs_agg_round(&e->agg, e->w, e->reports, a->n_buf, NULL, 0, e->round, err);
+    row->epsilon = e->agg.epsilon;
+    fs_round_result res = {.parts = a->ended, .n_parts = e->s->output.participation ? a->n_ended : 0};
+    if (!rc) rc = fs_engine_evaluate(e, &res, err);
+    if (rc) return rc;
+    res.row = *row;
+    res.row.wall_s = fs_wall_seconds() - a->wall_start;
+    res.accuracy = e->last_accuracy;
+    rc = e->cfg->on_round ? e->cfg->on_round(e->cfg->ctx, &res, err) : FS_OK;
+    a->version++;
+    a->n_buf = a->n_ended = 0;
+    a->row = (fs_db_round){.t_start = e->now, .epsilon = NAN};
+    a->wall_start = fs_wall_seconds();
+    e->round++;
+    return rc;
+}
+
+/* ---- dispatch ---- */
+
+static bool pick_one(fs_engine *e, uint32_t *out_id, fs_err *err)
+{
+    size_t n = e->s->server.selection == FS_SELECT_FASTEST
+                   ? fs_engine_select_fastest(e, 1, err)
+                   : fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now, 1,
+                                   e->r_sel, e->r_cli, e->ids);
+    e->pass++;
+    *out_id = e->ids[0];
+    return n == 1;
+}
+
+static int schedule_retry(async_server *a, fs_err *err)
+{
+    fs_engine *e = a->e;
+    if (a->t_waiting < 0) a->t_waiting = e->now;
+    if (e->now - a->t_waiting >= WAIT_LIMIT_US) {
+        fs_err_add(err, NULL, "round %d: no client became available in 30 virtual days "
+                   "(check devices.availability)", e->round);
+        return FS_ESCENARIO;
+    }
+    a->retry_pending = true;
+    return fs_engine_push_event(e, EV_RETRY, e->now + llround(e->s->server.retry_s * 1e6), 0, err);
+}
+
+/* Plans the clients put in free slots, trains them together, starts their first events. */
+static int start_batch(async_server *a, const size_t *slots, size_t n, fs_err *err)
+{
+    fs_engine *e = a->e;
+    fs_train_job jobs[n];
+    for (size_t i = 0; i < n; i++) jobs[i] = e->jobs[slots[i]];
+    int rc = fs_trainer_run(&e->trainer, e->w, jobs, n, (int)e->stream_round, err);
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t s = slots[i];
+        e->jobs[s] = jobs[i];
+        fs_engine_finish_plan(e, &e->parts[s], &e->updates[s], jobs[i].train);
+        rc = fs_engine_push_next(e, (uint32_t)s, err);
+    }
+    return rc;
+}
+
+static int fill_slots(async_server *a, fs_err *err)
+{
+    fs_engine *e = a->e;
+    size_t slots[e->max_sel], n = 0;
+    e->stream_round = a->batches + 1; /* a batch number is used only if someone is dispatched */
+    int rc = FS_OK;
+    for (size_t s = 0; s < e->max_sel && !rc; s++) {
+        uint32_t id;
+        if (a->slot_busy[s]) continue;
+        if (!pick_one(e, &id, err)) {
+            if (!a->retry_pending) rc = schedule_retry(a, err);
+            break;
+        }
+        a->t_waiting = -1;
+        fs_part *p = &e->parts[s];
+        fs_engine_plan(e, p, id, e->now);
+        e->jobs[s] = (fs_train_job){.client = id, .train = p->t_off >= p->t_tr,
+                                    .update = &e->updates[s],
+                                    .residual = e->residuals ? e->residuals + s * e->n_params : NULL};
+        if (e->residuals) rc = fs_engine_load_residual(e, s, id, err);
+        e->cfg->pop->clients[id].t_busy_until = INT64_MAX;
+        a->slot_busy[s] = true;
+        a->slot_version[s] = a->version;
+        a->row.selected++;
+        slots[n++] = s;
+    }
+    if (n) a->batches++;
+    return rc || !n ? rc : start_batch(a, slots, n, err);
+}
+
+/* ---- the event loop ---- */
+
+static int handle(async_server *a, const fs_event *ev, fs_err *err)
+{
+    fs_engine *e = a->e;
+    fs_part *p = &e->parts[ev->slot];
+    switch (ev->kind) {
+    case EV_TRAINED: {
+        int rc = fs_engine_keep_state(e, ev->slot, err);
+        if (rc) return rc;
+    }
+        /* fall through */
+    case EV_DOWNLOADED:
+        p->stage++;
+        p->progress++;
+        return fs_engine_push_next(e, ev->slot, err);
+    case EV_ARRIVED: return on_arrival(a, ev->slot, ev->t, err);
+    case EV_DROPPED:
+        fs_engine_finish_part(e, p, ST_DROPPED, ev->t);
+        if (p->offline_drop)
+            fs_avail_observe(&e->cfg->pop->clients[p->client].avail, false, ev->t);
+        return record_end(a, ev->slot, a->version - a->slot_version[ev->slot], err);
+    case EV_RETRY: a->retry_pending = false; return FS_OK;
+    }
+    return FS_OK;
+}
+
+static int loop(async_server *a, fs_err *err)
+{
+    fs_engine *e = a->e;
+    int64_t t_limit = fs_engine_time_limit(e->s);
+    int rc = fill_slots(a, err);
+    fs_event ev;
+    while (!rc && e->round <= e->s->server.rounds && fs_evq_pop(&e->q, &ev)) {
+        if (e->cfg->stop && *e->cfg->stop) return FS_EINTERRUPTED;
+        if (ev.t >= t_limit) break;
+        fs_assert(ev.t >= e->now);
+        e->now = ev.t;
+        if ((rc = handle(a, &ev, err))) break;
+        if (a->n_buf == e->s->server.buffer_size && (rc = aggregate(a, err))) break;
+        rc = fill_slots(a, err);
+    }
+    return rc;
+}
+
+int fs_async_run(fs_engine *e, fs_err *err)
+{
+    async_server a;
+    int rc = server_init(&a, e, err);
+    e->round = 1;
+    a.row = (fs_db_round){.epsilon = NAN};
+    a.wall_start = fs_wall_seconds();
+    if (!rc) rc = loop(&a, err);
+    server_fini(&a);
+    return rc;
+}

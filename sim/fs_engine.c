@@ -61,6 +61,10 @@ static int check_combination(const fs_scenario *s, const fs_world *w, fs_err *er
         why = "qffl needs a classification task";
     else if (alg == FS_ALG_QFFL && (s->privacy.dp || s->privacy.secure_aggregation))
         why = "qffl cannot be combined with privacy.dp or privacy.secure_aggregation";
+    else if (s->server.mode == FS_SERVER_ASYNC &&
+             (alg == FS_ALG_SCAFFOLD || alg == FS_ALG_QFFL || s->privacy.secure_aggregation))
+        path = "server.mode", why = "async (FedBuff) runs fedavg or fedprox, without secure "
+                                    "aggregation";
     else if (w->sparse_updates && s->train.error_feedback && s->train.compression != FS_COMP_NONE)
         path = "train.compression", why = "error feedback needs a dense model (a residual of "
                                           "every parameter per client)";
@@ -80,7 +84,9 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
     const fs_model *m = cfg->world->model;
     e->n_params = m->n_params;
     e->model_bytes = fs_world_model_bytes(cfg->world);
-    e->max_sel = (size_t)ceil((double)e->s->server.clients_per_round * e->s->server.over_selection);
+    e->max_sel = e->s->server.mode == FS_SERVER_ASYNC
+                     ? e->s->server.concurrency
+                     : (size_t)ceil((double)e->s->server.clients_per_round * e->s->server.over_selection);
     if (e->max_sel > cfg->pop->n) e->max_sel = cfg->pop->n;
     e->last_accuracy = NAN;
     if (e->s->server.algorithm == FS_ALG_SCAFFOLD) e->model_bytes *= 2; /* model and c */
@@ -154,7 +160,7 @@ void fs_engine_plan(fs_engine *e, fs_part *p, uint32_t id, int64_t t0)
     p->t_tr = p->t_dl + fs_time_compute_us(3.0 * flops, c->gflops);
 
     gsl_rng *r = e->r_cli;
-    fs_rng_reseed(r, e->s->seed, FS_RNG_FAILURE, id, (uint64_t)e->round);
+    fs_rng_reseed(r, e->s->seed, FS_RNG_FAILURE, id, e->stream_round);
     int64_t left = fs_avail_online_left(&e->avail, r);
     p->t_off = left == INT64_MAX ? INT64_MAX : t0 + left;
     if (gsl_rng_uniform(r) < e->s->devices.failure_prob) p->crash_at = gsl_rng_uniform(r);

@@ -6,17 +6,16 @@
 
 #include "fs_agg.h"
 #include "fs_cstate.h"
+#include "fs_device.h"
 #include "fs_engine.h"
 
 /* Event kinds double as tie-break classes: at one instant a drop is seen before progress, and a
  * report arriving exactly at the deadline still counts. */
-enum { EV_DROPPED, EV_DOWNLOADED, EV_TRAINED, EV_ARRIVED, EV_DEADLINE };
-
+enum { EV_DROPPED, EV_DOWNLOADED, EV_TRAINED, EV_ARRIVED, EV_DEADLINE, EV_RETRY };
 
 enum { ST_DOWNLOADING, ST_TRAINING, ST_UPLOADING, ST_REPORTED, ST_DROPPED, ST_LATE, ST_ABORTED };
 
 #define WAIT_LIMIT_US (30 * 24 * FS_US_PER_H)
-
 
 typedef struct fs_part {
     uint32_t client;
@@ -29,7 +28,6 @@ typedef struct fs_part {
     double bytes_up;       /* size of its update on the wire */
     uint64_t handle;       /* pending event, 0 when none */
 } fs_part;
-
 
 typedef struct fs_engine {
     const fs_engine_cfg *cfg;
@@ -56,13 +54,14 @@ typedef struct fs_engine {
     uint64_t pass;
     /* the round being played */
     int round, reported, n_final;
+    uint64_t stream_round;  /* names this dispatch's random streams: the round (sync) or the
+                             * dispatch batch (async, where a round has many dispatches) */
     bool closed, by_deadline;
     int64_t t_close;
     uint64_t deadline_handle;
     fs_evaluator own_eval, *eval;
     double last_accuracy;
 } fs_engine;
-
 
 /* ---- one participation (fs_engine.c) ---- */
 

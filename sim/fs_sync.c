@@ -109,6 +109,7 @@ static int dispatch(fs_engine *e, fs_err *err)
 {
     int64_t deadline = e->now + llround(e->s->server.deadline_s * 1e6);
     int rc = FS_OK;
+    e->stream_round = (uint64_t)e->round;
     for (size_t i = 0; i < e->n_sel && !rc; i++) {
         fs_part *p = &e->parts[i];
         fs_engine_plan(e, p, e->ids[i], e->now);
@@ -141,7 +142,8 @@ static int aggregate(fs_engine *e, fs_db_round *row, fs_err *err)
         const fs_train_job *job = &e->jobs[i];
         double n_k = (double)e->cfg->pop->clients[e->parts[i].client].n_train;
         e->reports[n++] = (fs_agg_report){.client = e->parts[i].client, .update = job->update,
-                                          .n_samples = n_k, .loss_at_global = job->loss_at_global,
+                                          .n_samples = n_k, .scale = 1,
+                                          .loss_at_global = job->loss_at_global,
                                           .ctrl_delta = job->ctrl_delta};
         loss += n_k * job->result.mean_loss;
         samples += n_k;

@@ -66,6 +66,11 @@ static double max_abs_diff(const double *a, const double *b, size_t n)
     "\"train\":{\"epochs\":2,\"lr\":0.05" extra_train "}," \
     "\"server\":{\"rounds\":4,\"clients_per_round\":10" extra_server "}" extra "}"
 #define SYN(extra_server, extra) SYNX("", extra_server, extra)
+/* the same with a whole server object */
+#define SYNS(server, extra) \
+    "{\"name\":\"a\",\"seed\":4,\"data\":{\"source\":\"synthetic\",\"clients\":40," \
+    "\"synthetic\":{\"max_samples_per_client\":100}},\"train\":{\"epochs\":2,\"lr\":0.05}," \
+    "\"server\":{\"rounds\":4" server "}" extra "}"
 
 START_TEST(fedprox_with_mu_0_equals_fedavg)
 {
@@ -274,6 +279,52 @@ START_TEST(scaffold_with_identical_clients_equals_fedavg)
 }
 END_TEST
 
+START_TEST(fedbuff_buffer_1_applies_updates_one_by_one)
+{
+    /* FedBuff with one client in flight, a buffer of 1 and no staleness discount applies each
+     * update as it arrives: exactly synchronous FedAvg with one client per round */
+    size_t np;
+    capture *a = malloc(sizeof *a), *s = malloc(sizeof *s);
+    double *sync = run(SYNS(",\"clients_per_round\":1,\"over_selection\":1,\"deadline_s\":1e6", ""),
+                       s, &np);
+    double *fb = run(SYNS(",\"clients_per_round\":1,\"mode\":\"async\",\"async\":{"
+                          "\"concurrency\":1,\"buffer_size\":1,\"staleness\":\"constant\"}", ""),
+                     a, NULL);
+    ck_assert_mem_eq(sync, fb, np * sizeof *sync);
+    ck_assert_uint_eq(a->n_rounds, 4);
+    for (size_t r = 0; r < 4; r++) {
+        ck_assert_int_eq(a->rounds[r].reported, 1);
+        ck_assert_int_eq(a->rounds[r].t_end, s->rounds[r].t_end);
+        ck_assert_int_eq(a->parts[r].client_id, s->parts[r].client_id);
+        ck_assert_int_eq(a->parts[r].staleness, 0);
+    }
+    free(sync), free(fb), free(a), free(s);
+}
+END_TEST
+
+START_TEST(fedbuff_discards_updates_staler_than_the_limit)
+{
+    capture *c = malloc(sizeof *c);
+    free(run(SYN(",\"mode\":\"async\",\"async\":{\"concurrency\":8,\"buffer_size\":2,"
+                 "\"max_staleness\":1}", ""), c, NULL));
+    int stale = 0, kept = 0;
+    for (size_t i = 0; i < c->n_parts; i++) {
+        const fs_db_part *p = &c->parts[i];
+        if (!strcmp(p->outcome, "reported")) {
+            ck_assert_int_le(p->staleness, 1);
+            kept++;
+        }
+        if (!strcmp(p->outcome, "late")) {
+            ck_assert_int_gt(p->staleness, 1);
+            stale++;
+        }
+    }
+    ck_assert_int_eq(kept, 4 * 2);
+    ck_assert_int_gt(stale, 0);
+    free(c);
+}
+END_TEST
+
 static Suite *algorithms_suite(void)
 {
     Suite *s = suite_create("algorithms");
@@ -289,6 +340,8 @@ static Suite *algorithms_suite(void)
     tcase_add_test(tc, topk_keeping_everything_equals_no_compression);
     tcase_add_test(tc, fastest_selection_prefers_quick_devices);
     tcase_add_test(tc, scaffold_with_identical_clients_equals_fedavg);
+    tcase_add_test(tc, fedbuff_buffer_1_applies_updates_one_by_one);
+    tcase_add_test(tc, fedbuff_discards_updates_staler_than_the_limit);
     suite_add_tcase(s, tc);
     return s;
 }
