@@ -113,7 +113,7 @@ static int alloc_buffers(fs_evaluator *ev, const fs_world *w)
     ev->metric_scratch = malloc(fs_metric_scratch_bytes(n ? n : 1));
     ev->client_values = malloc((n_clients ? n_clients : 1) * sizeof *ev->client_values);
     ev->client_scratch = malloc((n_clients ? n_clients : 1) * sizeof *ev->client_scratch);
-    ev->rows = calloc(ev->n_metrics * (ev->n_segments + 1), sizeof *ev->rows);
+    ev->rows = calloc(ev->n_metrics * (ev->n_segments + 1) + 2, sizeof *ev->rows);
     if (!ev->scratch || !ev->probs || !ev->metric_scratch || !ev->client_values ||
         !ev->client_scratch || !ev->rows)
         return FS_ENOMEM;
@@ -130,6 +130,16 @@ int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s,
     ev->seed = s->seed;
     ev->n_threads = n_threads > 0 ? n_threads : 1;
     ev->worst_clients = s->eval.worst_clients && w->test_part.n_clients > 0;
+    if (s->eval.train_metrics) {
+        size_t width = w->train.n_classes > 0 ? (size_t)w->train.n_classes : 1;
+        ev->train_probs = malloc((w->train.n ? w->train.n : 1) * width * sizeof *ev->train_probs);
+        ev->train_scratch = malloc(fs_metric_scratch_bytes(w->train.n ? w->train.n : 1));
+        if (!ev->train_probs || !ev->train_scratch) {
+            fs_evaluator_fini(ev);
+            fs_err_add(err, NULL, "out of memory preparing the evaluation");
+            return FS_ENOMEM;
+        }
+    }
     int groups[FS_SCN_MAX_NAMES];
     int rc = pick_metrics(ev, s, w->test.n_classes, err);
     int rc2 = find_groups(&w->test, s, groups, err);
@@ -153,22 +163,24 @@ void fs_evaluator_fini(fs_evaluator *ev)
     free(ev->client_values);
     free(ev->client_scratch);
     free(ev->rows);
+    free(ev->train_probs);
+    free(ev->train_scratch);
     memset(ev, 0, sizeof *ev);
 }
 
-static void predict_all(fs_evaluator *ev, const double *w)
+/* Every row of ds into out (n * width), in fixed chunks across threads. */
+static void predict_all(fs_evaluator *ev, const double *w, const fs_dataset *ds, double *out)
 {
     const fs_world *wd = ev->world;
     const fs_model *m = wd->model;
-    size_t n = wd->test.n, width = m->n_classes > 0 ? (size_t)m->n_classes : 1;
+    size_t n = ds->n, width = m->n_classes > 0 ? (size_t)m->n_classes : 1;
     size_t n_chunks = (n + CHUNK - 1) / CHUNK;
 #pragma omp parallel for num_threads(ev->n_threads) schedule(static)
     for (size_t c = 0; c < n_chunks; c++) {
         uint32_t rows[CHUNK];
         size_t start = c * CHUNK, len = n - start < CHUNK ? n - start : CHUNK;
         for (size_t i = 0; i < len; i++) rows[i] = (uint32_t)(start + i);
-        m->ops->predict(m, w, &wd->test, rows, len, ev->probs + start * width,
-                        ev->scratch[omp_get_thread_num()]);
+        m->ops->predict(m, w, ds, rows, len, out + start * width, ev->scratch[omp_get_thread_num()]);
     }
 }
 
@@ -193,11 +205,30 @@ static double metric_value(fs_evaluator *ev, const double *w, fs_metric m, const
                           100, ev->seed);
 }
 
+/* The headline and loss of the global model on every client's training data (segment
+ * "train"): what FedProx's experiments plot as training loss. */
+static size_t train_rows(fs_evaluator *ev, const double *w, fs_db_eval *out)
+{
+    const fs_dataset *train = &ev->world->train;
+    predict_all(ev, w, train, ev->train_probs);
+    fs_predictions p = {.n = train->n, .n_classes = train->n_classes, .probs = ev->train_probs,
+                        .y = train->y, .target = train->target};
+    fs_metric m[2] = {ev->metrics[0] == FS_METRIC_HR10 ? FS_METRIC_RMSE : ev->metrics[0],
+                      FS_METRIC_LOSS};
+    size_t k = 0;
+    for (int i = 0; i < 2; i++) {
+        if (i == 1 && m[0] == FS_METRIC_LOSS) break;
+        out[k++] = (fs_db_eval){"train", fs_metric_name(m[i]),
+                                fs_metric_eval(m[i], &p, NULL, train->n, ev->train_scratch)};
+    }
+    return k;
+}
+
 int fs_evaluator_run(fs_evaluator *ev, const double *w, const fs_db_eval **out_rows,
                      size_t *out_n_rows, double *out_headline, fs_err *err)
 {
     const fs_dataset *test = &ev->world->test;
-    predict_all(ev, w);
+    predict_all(ev, w, test, ev->probs);
     fs_predictions p = {.n = test->n, .n_classes = test->n_classes, .probs = ev->probs,
                         .y = test->y, .target = test->target};
     size_t k = 0;
@@ -212,6 +243,7 @@ int fs_evaluator_run(fs_evaluator *ev, const double *w, const fs_db_eval **out_r
         fs_metric m = test->n_classes ? FS_METRIC_ACCURACY : FS_METRIC_RMSE;
         ev->rows[k++] = (fs_db_eval){"worst10_clients", fs_metric_name(m), worst_clients(ev, &p, m)};
     }
+    if (ev->train_probs) k += train_rows(ev, w, ev->rows + k);
     *out_rows = ev->rows;
     *out_n_rows = ev->n_rows = k;
     *out_headline = ev->rows[0].value;

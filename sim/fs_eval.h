@@ -2,7 +2,7 @@
  * parallel chunks, so the thread count never changes a value), then computes the scenario's
  * metrics overall ("all"), per level of each eval.segments group ("region=north") and, where
  * clients have their own test data, the mean accuracy (RMSE for regression) of the worst 10% of
- * clients ("worst10_clients").
+ * clients ("worst10_clients"), and optionally on the training data ("train").
  * Owns the prediction buffer, the per-segment row lists and the evaluation rows it returns. */
 #ifndef FS_EVAL_H
 #define FS_EVAL_H
@@ -36,6 +36,8 @@ typedef struct fs_evaluator {
     double *probs;            /* test.n * max(n_classes, 1) */
     void *metric_scratch;
     double *client_values, *client_scratch;
+    double *train_probs;      /* eval.train_metrics: predictions on the training data */
+    void *train_scratch;
     fs_db_eval *rows;         /* the latest evaluation's rows */
     size_t n_rows;
 } fs_evaluator;

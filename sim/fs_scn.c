@@ -407,6 +407,7 @@ static const fs_scn_key eval_keys[] = {
     {.name = "segments", .type = FS_SCN_STR_ARRAY, F(eval.segments),
      .off2 = offsetof(fs_scenario, eval.n_segments)},
     {.name = "worst_clients", .type = FS_SCN_BOOL, .def = 1, F(eval.worst_clients)},
+    {.name = "train_metrics", .type = FS_SCN_BOOL, F(eval.train_metrics)},
 };
 
 static const fs_scn_key output_keys[] = {

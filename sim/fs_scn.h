@@ -186,6 +186,7 @@ typedef struct fs_scenario {
         char segments[FS_SCN_MAX_NAMES][FS_SCN_NAME_LEN]; /* group columns to break down by */
         size_t n_segments;
         bool worst_clients;  /* worst-10% client metric (needs per-client test data) */
+        bool train_metrics;  /* also evaluate on the training data (segment "train") */
     } eval;
 
     struct {
