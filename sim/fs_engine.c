@@ -51,7 +51,7 @@ static bool alloc_slots(fs_engine *e)
 
 
 /* Combinations the engine cannot simulate faithfully are bad input, named by their key. */
-static int check_combination(const fs_scenario *s, const fs_world *w, fs_err *err)
+int fs_engine_check(const fs_scenario *s, const fs_world *w, fs_err *err)
 {
     const char *why = NULL, *path = "server.algorithm";
     enum fs_algorithm alg = s->server.algorithm;
@@ -95,12 +95,12 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
                             .frac_bits = e->s->privacy.secagg_frac_bits, .seed = e->s->seed};
         e->secagg = fs_secagg_cost_of(&sc, e->max_sel, e->n_params + 1);
     }
-    int rc = check_combination(e->s, cfg->world, err);
+    int rc = fs_engine_check(e->s, cfg->world, err);
     if (!rc) rc = fs_trainer_init(&e->trainer, cfg->world, e->s, cfg->n_threads, err);
     if (rc) return rc;
     e->eval = cfg->eval;
     if (!e->eval) {
-        if ((rc = fs_evaluator_init(&e->own_eval, cfg->world, e->s, cfg->n_threads, err))) return rc;
+        if ((rc = fs_evaluator_init(&e->own_eval, cfg->world, e->s, cfg->pop, cfg->n_threads, err))) return rc;
         e->eval = &e->own_eval;
     }
     e->r_sel = fs_rng_new();

@@ -52,6 +52,11 @@ typedef struct fs_engine_stats {
     double final_accuracy;  /* headline metric at the end; NaN when never evaluated */
 } fs_engine_stats;
 
+/* FS_ESCENARIO, naming the key, when the scenario asks for a combination the engine cannot
+ * simulate faithfully with these data (e.g. SCAFFOLD on a sparse model). fs_engine_run checks it
+ * too; callers run it before creating any output. */
+int fs_engine_check(const fs_scenario *s, const fs_world *w, fs_err *err);
+
 /* Runs the campaign to server.rounds or server.max_virtual_hours. out_w (n_params, may be NULL)
  * receives the final global model. Returns FS_EINTERRUPTED when *stop was set (the rounds
  * before it were delivered complete), or the first error of training or of the callback. */

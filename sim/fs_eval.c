@@ -78,16 +78,36 @@ static int find_groups(const fs_dataset *test, const fs_scenario *s, int *out_gr
 }
 
 /* Row lists of every level of the chosen groups, stored back to back (a counting sort). */
+/* Test rows owned by clients who did not consent: never read (NULL when there are none). */
+static bool *excluded_rows(const fs_world *w, const fs_pop *pop)
+{
+    const fs_partition *tp = &w->test_part;
+    bool any = false;
+    for (size_t c = 0; pop && c < tp->n_clients && !any; c++) any = !pop->clients[c].consent;
+    if (!any) return NULL;
+    bool *out = calloc(w->test.n ? w->test.n : 1, sizeof *out);
+    for (size_t c = 0; out && c < tp->n_clients; c++)
+        if (!pop->clients[c].consent)
+            for (size_t i = tp->offset[c]; i < tp->offset[c + 1]; i++) out[tp->rows[i]] = true;
+    return out;
+}
+
 static int build_segments(fs_evaluator *ev, const fs_dataset *test, const int *groups,
-                          size_t n_groups)
+                          size_t n_groups, const bool *skip)
 {
     size_t n_seg = 1;
     for (size_t i = 0; i < n_groups; i++) n_seg += test->groups[groups[i]].n_levels;
     ev->segments = calloc(n_seg, sizeof *ev->segments);
-    ev->segment_rows = malloc((n_groups * test->n + 1) * sizeof *ev->segment_rows);
+    ev->segment_rows = malloc(((n_groups + 1) * test->n + 1) * sizeof *ev->segment_rows);
     if (!ev->segments || !ev->segment_rows) return FS_ENOMEM;
     ev->segments[0] = (fs_segment){.name = "all", .rows = NULL, .n = test->n};
     size_t at = 0, k = 1;
+    if (skip) {
+        ev->segments[0].rows = ev->segment_rows;
+        for (size_t r = 0; r < test->n; r++)
+            if (!skip[r]) ev->segment_rows[at++] = (uint32_t)r;
+        ev->segments[0].n = at;
+    }
     for (size_t i = 0; i < n_groups; i++) {
         const fs_group *g = &test->groups[groups[i]];
         for (size_t lv = 0; lv < g->n_levels; lv++, k++) {
@@ -96,7 +116,7 @@ static int build_segments(fs_evaluator *ev, const fs_dataset *test, const int *g
             else snprintf(seg->name, sizeof seg->name, "%s=%zu", g->name, lv);
             seg->rows = ev->segment_rows + at;
             for (size_t r = 0; r < test->n; r++)
-                if (g->level[r] == lv) ev->segment_rows[at++] = (uint32_t)r;
+                if (g->level[r] == lv && !(skip && skip[r])) ev->segment_rows[at++] = (uint32_t)r;
             seg->n = (size_t)(ev->segment_rows + at - seg->rows);
         }
     }
@@ -122,10 +142,11 @@ static int alloc_buffers(fs_evaluator *ev, const fs_world *w)
     return FS_OK;
 }
 
-int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s, int n_threads,
-                      fs_err *err)
+int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s,
+                      const fs_pop *pop, int n_threads, fs_err *err)
 {
     memset(ev, 0, sizeof *ev);
+    ev->pop = pop;
     ev->world = w;
     ev->seed = s->seed;
     ev->n_threads = n_threads > 0 ? n_threads : 1;
@@ -144,8 +165,10 @@ int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s,
     int rc = pick_metrics(ev, s, w->test.n_classes, err);
     int rc2 = find_groups(&w->test, s, groups, err);
     if (rc || rc2) return FS_ESCENARIO;
-    if ((rc = build_segments(ev, &w->test, groups, s->eval.n_segments)) ||
-        (rc = alloc_buffers(ev, w))) {
+    bool *skip = excluded_rows(w, pop);
+    rc = build_segments(ev, &w->test, groups, s->eval.n_segments, skip);
+    free(skip);
+    if (rc || (rc = alloc_buffers(ev, w))) {
         fs_evaluator_fini(ev);
         fs_err_add(err, NULL, "out of memory preparing the evaluation");
     }
@@ -188,8 +211,10 @@ static double worst_clients(fs_evaluator *ev, const fs_predictions *p, fs_metric
 {
     const fs_partition *tp = &ev->world->test_part;
     for (size_t c = 0; c < tp->n_clients; c++)
-        ev->client_values[c] = fs_metric_eval(m, p, tp->rows + tp->offset[c],
-                                              fs_partition_size(tp, c), ev->metric_scratch);
+        ev->client_values[c] = ev->pop && !ev->pop->clients[c].consent
+                                   ? NAN /* never read; NaN is left out of the worst decile */
+                                   : fs_metric_eval(m, p, tp->rows + tp->offset[c],
+                                                    fs_partition_size(tp, c), ev->metric_scratch);
     return fs_metric_worst_decile(ev->client_values, tp->n_clients, fs_metric_lower_is_better(m),
                                   ev->client_scratch);
 }

@@ -13,6 +13,7 @@
 #include "fs_db.h"
 #include "fs_metrics.h"
 #include "fs_model.h"
+#include "fs_pop.h"
 #include "fs_scn.h"
 #include "fs_world.h"
 
@@ -24,6 +25,7 @@ typedef struct fs_segment {
 
 typedef struct fs_evaluator {
     const fs_world *world;
+    const fs_pop *pop;        /* consent: opted-out clients' own test rows are never read */
     uint64_t seed;
     int n_threads;
     fs_metric metrics[FS_SCN_MAX_NAMES];
@@ -44,8 +46,8 @@ typedef struct fs_evaluator {
 
 /* Checks the scenario's eval keys against the data (FS_ESCENARIO naming eval.metrics[i] or
  * eval.segments[i]) and allocates everything (FS_ENOMEM). */
-int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s, int n_threads,
-                      fs_err *err);
+int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s,
+                      const fs_pop *pop, int n_threads, fs_err *err);
 void fs_evaluator_fini(fs_evaluator *ev);
 
 /* Evaluates w. *out_rows (borrowed until the next call) holds n_rows rows; *out_headline is the

@@ -132,8 +132,10 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
     rc = fs_pop_init(&pop, s, world.n_train, world.n_test, levels, err);
     free(levels);
     if (rc) goto done;
-    /* before the database: a bad eval.segments name must not leave a failed run behind */
-    if ((rc = fs_evaluator_init(&ev, &world, s, opts->n_threads, err))) goto done;
+    /* before the database: bad input must not leave a failed run behind */
+    if ((rc = fs_engine_check(s, &world, err)) ||
+        (rc = fs_evaluator_init(&ev, &world, s, &pop, opts->n_threads, err)))
+        goto done;
     out->headline = fs_metric_name(ev.metrics[0]);
     if ((rc = begin(&c, opts->db_path ? opts->db_path : s->output.db, err))) goto done;
     out->run_id = c.run_id;

@@ -29,6 +29,12 @@ expect 2 "eval.segments\[0\]: expected a group column of the data (region, devic
     "$F" run "$S" -o "$WORK/z.sqlite" --set data='{"source":"marketing","clients":100}' \
     --set server.clients_per_round=10 --set model.kind=logreg --set eval.segments='["city"]'
 [ ! -e "$WORK/z.sqlite" ] || fail "a database was created for an unknown segment"
+expect 2 "server.algorithm: fedprox, scaffold and qffl need a dense model" -- "$F" run "$S" \
+    -o "$WORK/z.sqlite" --set data='{"source":"marketing","clients":100}' \
+    --set server.clients_per_round=10 --set model.kind=logreg --set server.algorithm=scaffold
+expect 2 "server.mode: async (FedBuff) runs fedavg or fedprox" -- "$F" run "$S" -o "$WORK/z.sqlite" \
+    --set server.mode=async --set 'privacy.secure_aggregation={}'
+[ ! -e "$WORK/z.sqlite" ] || fail "a database was created for an impossible combination"
 expect 0 "epsilon (classic RDP conversion):  3.0083 at order 8.8" -- "$F" epsilon --q 0.0042666667 \
     --sigma 1.1 --steps 14062 --delta 1e-5
 expect 2 "--q: expected a number in \[0, 1\]" -- "$F" epsilon --q 2 --sigma 1 --steps 1 --delta 1e-5

@@ -325,6 +325,57 @@ START_TEST(fedbuff_discards_updates_staler_than_the_limit)
 }
 END_TEST
 
+START_TEST(qffl_with_q_0_equals_fedavg_on_equal_clients)
+{
+    /* q = 0 weighs every client equally; with equal-size clients so does FedAvg */
+    const char *fmt = "{\"name\":\"q\",\"data\":{\"source\":\"fashion-mnist\",\"clients\":20,"
+                      "\"train_samples\":2000,\"test_samples\":500},"
+                      "\"train\":{\"epochs\":1,\"batch_size\":20,\"lr\":0.05},"
+                      "\"server\":{\"rounds\":3,\"clients_per_round\":8,\"over_selection\":1,"
+                      "\"deadline_s\":1e6%s}}";
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, fmt, "");
+    snprintf(b, sizeof b, fmt, ",\"algorithm\":\"qffl\",\"q\":0");
+    size_t np;
+    double *avg = run(a, NULL, &np), *q0 = run(b, NULL, NULL);
+    ck_assert_double_lt(max_abs_diff(avg, q0, np), 1e-12);
+    snprintf(b, sizeof b, fmt, ",\"algorithm\":\"qffl\",\"q\":2");
+    double *q2 = run(b, NULL, NULL);
+    ck_assert_double_gt(max_abs_diff(avg, q2, np), 1e-6);
+    free(avg), free(q0), free(q2);
+}
+END_TEST
+
+START_TEST(opted_out_clients_test_rows_are_not_evaluated)
+{
+    fs_scenario s;
+    fs_world w;
+    fs_pop pop;
+    fs_test_scenario(SYN("", ",\"privacy\":{\"consent\":{\"share\":0.5}}"), &s);
+    fs_test_world(&s, &w);
+    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL, NULL), FS_OK);
+    fs_evaluator ev;
+    ck_assert_int_eq(fs_evaluator_init(&ev, &w, &s, &pop, 1, NULL), FS_OK);
+    size_t want = 0;
+    for (size_t c = 0; c < pop.n; c++)
+        if (pop.clients[c].consent) want += w.n_test[c];
+    ck_assert_uint_lt(want, w.test.n);
+    ck_assert_uint_eq(ev.segments[0].n, want);
+    for (size_t i = 0; i < ev.segments[0].n; i++) {
+        uint32_t r = ev.segments[0].rows[i];
+        bool owner_consents = false;
+        for (size_t c = 0; c < pop.n; c++)
+            for (size_t j = w.test_part.offset[c]; j < w.test_part.offset[c + 1]; j++)
+                if (w.test_part.rows[j] == r) owner_consents = pop.clients[c].consent;
+        ck_assert(owner_consents);
+    }
+    fs_evaluator_fini(&ev);
+    fs_pop_fini(&pop);
+    fs_world_fini(&w);
+    fs_scn_fini(&s);
+}
+END_TEST
+
 static Suite *algorithms_suite(void)
 {
     Suite *s = suite_create("algorithms");
@@ -342,6 +393,8 @@ static Suite *algorithms_suite(void)
     tcase_add_test(tc, scaffold_with_identical_clients_equals_fedavg);
     tcase_add_test(tc, fedbuff_buffer_1_applies_updates_one_by_one);
     tcase_add_test(tc, fedbuff_discards_updates_staler_than_the_limit);
+    tcase_add_test(tc, qffl_with_q_0_equals_fedavg_on_equal_clients);
+    tcase_add_test(tc, opted_out_clients_test_rows_are_not_evaluated);
     suite_add_tcase(s, tc);
     return s;
 }
