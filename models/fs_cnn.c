@@ -5,12 +5,11 @@
  * columns ordered (ky, kx, c); FC1's columns follow the NHWC flattening of the second pool.
  * A call is processed in slices of images sized so the scratch stays bounded whatever
  * max_batch is; loss_grad and predict never allocate. */
-#include <gsl/gsl_cblas.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fs_model.h"
+#include "fs_nn.h"
 
 #define CNN_K 5                     /* kernel side */
 #define CNN_PAD 2                   /* "same" padding for a 5x5 kernel at stride 1 */
@@ -45,26 +44,16 @@ typedef struct cnn_impl {
 
 /* ---- initialisation ---- */
 
-/* Uniform(-bound, bound) for n weights, then n_bias zero biases right after them. */
-static void cnn_init_layer(double *w, size_t n, size_t n_bias, double bound, gsl_rng *r)
-{
-    for (size_t i = 0; i < n; i++) w[i] = bound * (2.0 * gsl_rng_uniform(r) - 1.0);
-    memset(w + n, 0, n_bias * sizeof *w);
-}
-
-/* He-uniform sqrt(6 / fan_in) for layers followed by a ReLU, LeCun-uniform sqrt(3 / fan_in) for
- * the output layer so initial logits are O(1); biases 0; draws in parameter order. */
+/* He-uniform for the three layers followed by a ReLU, LeCun-uniform for the output layer so
+ * initial logits are O(1); biases 0; draws in parameter order (fs_nn_init_layer). A conv's fan-in
+ * is its im2col width. */
 static void cnn_init(const fs_model *m, double *w, gsl_rng *r)
 {
     const cnn_impl *im = m->impl;
-    cnn_init_layer(w + im->c1.wo, im->c1.cout * im->c1.k, im->c1.cout,
-                   sqrt(6.0 / (double)im->c1.k), r);
-    cnn_init_layer(w + im->c2.wo, im->c2.cout * im->c2.k, im->c2.cout,
-                   sqrt(6.0 / (double)im->c2.k), r);
-    cnn_init_layer(w + im->f1.wo, im->f1.out * im->f1.in, im->f1.out,
-                   sqrt(6.0 / (double)im->f1.in), r);
-    cnn_init_layer(w + im->f2.wo, im->f2.out * im->f2.in, im->f2.out,
-                   sqrt(3.0 / (double)im->f2.in), r);
+    fs_nn_init_layer(w + im->c1.wo, im->c1.k, im->c1.cout, true, r);
+    fs_nn_init_layer(w + im->c2.wo, im->c2.k, im->c2.cout, true, r);
+    fs_nn_init_layer(w + im->f1.wo, im->f1.in, im->f1.out, true, r);
+    fs_nn_init_layer(w + im->f2.wo, im->f2.in, im->f2.out, false, r);
 }
 
 /* ---- im2col / col2im ---- */
@@ -125,27 +114,13 @@ static void cnn_col2im(const cnn_conv *cv, const double *col, size_t n, double *
 
 /* ---- layers ---- */
 
-/* out (rows x cols) := bias in every row; the following dgemm then accumulates with beta = 1. */
-static void cnn_fill_bias(const double *b, size_t rows, size_t cols, double *out)
-{
-    for (size_t i = 0; i < rows; i++) memcpy(out + i * cols, b, cols * sizeof *out);
-}
-
-static void cnn_relu(double *a, size_t len)
-{
-    for (size_t i = 0; i < len; i++) a[i] = a[i] > 0 ? a[i] : 0;
-}
-
-/* out (n*h*w x cout, i.e. NHWC) := ReLU(im2col(in) W^T + b). */
+/* out (n*h*w x cout, i.e. NHWC) := ReLU(im2col(in) W^T + b): a dense layer over the patches. */
 static void cnn_conv_forward(const cnn_conv *cv, const double *w, const double *in, size_t n,
                              double *col, double *out)
 {
-    size_t rows = n * cv->h * cv->w;
     cnn_im2col(cv, in, n, col);
-    cnn_fill_bias(w + cv->bo, rows, cv->cout, out);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cv->cout, (int)cv->k,
-                1.0, col, (int)cv->k, w + cv->wo, (int)cv->k, 1.0, out, (int)cv->cout);
-    cnn_relu(out, rows * cv->cout);
+    fs_nn_dense_forward(w + cv->wo, w + cv->bo, col, n * cv->h * cv->w, cv->k, cv->cout, true,
+                        out);
 }
 
 /* grad_W := beta grad_W + dout^T im2col(in), grad_b likewise with the column sums of dout;
@@ -157,15 +132,9 @@ static void cnn_conv_backward(const cnn_conv *cv, const double *w, const double 
 {
     size_t rows = n * cv->h * cv->w;
     cnn_im2col(cv, in, n, col);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cv->cout, (int)cv->k, (int)rows,
-                1.0, dout, (int)cv->cout, col, (int)cv->k, beta, grad + cv->wo, (int)cv->k);
-    double *gb = grad + cv->bo;
-    if (beta == 0) memset(gb, 0, cv->cout * sizeof *gb);
-    for (size_t i = 0; i < rows; i++)
-        for (size_t o = 0; o < cv->cout; o++) gb[o] += dout[i * cv->cout + o];
+    fs_nn_dense_grad(dout, col, rows, cv->k, cv->cout, beta, grad + cv->wo, grad + cv->bo);
     if (!din) return;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cv->k, (int)cv->cout,
-                1.0, dout, (int)cv->cout, w + cv->wo, (int)cv->k, 0.0, col, (int)cv->k);
+    fs_nn_dense_backprop(w + cv->wo, dout, rows, cv->k, cv->cout, col);
     cnn_col2im(cv, col, n, din);
 }
 
@@ -173,10 +142,7 @@ static void cnn_conv_backward(const cnn_conv *cv, const double *w, const double 
 static void cnn_fc_forward(const cnn_fc *f, const double *w, const double *in, size_t n, bool relu,
                            double *out)
 {
-    cnn_fill_bias(w + f->bo, n, f->out, out);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)f->out, (int)f->in, 1.0, in,
-                (int)f->in, w + f->wo, (int)f->in, 1.0, out, (int)f->out);
-    if (relu) cnn_relu(out, n * f->out);
+    fs_nn_dense_forward(w + f->wo, w + f->bo, in, n, f->in, f->out, relu, out);
 }
 
 /* grad_W := beta grad_W + dout^T in, grad_b likewise with column sums; din := dout W (not
@@ -184,14 +150,8 @@ static void cnn_fc_forward(const cnn_fc *f, const double *w, const double *in, s
 static void cnn_fc_backward(const cnn_fc *f, const double *w, const double *in, const double *dout,
                             size_t n, double beta, double *grad, double *din)
 {
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)f->out, (int)f->in, (int)n, 1.0,
-                dout, (int)f->out, in, (int)f->in, beta, grad + f->wo, (int)f->in);
-    double *gb = grad + f->bo;
-    if (beta == 0) memset(gb, 0, f->out * sizeof *gb);
-    for (size_t i = 0; i < n; i++)
-        for (size_t o = 0; o < f->out; o++) gb[o] += dout[i * f->out + o];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)f->in, (int)f->out, 1.0,
-                dout, (int)f->out, w + f->wo, (int)f->in, 0.0, din, (int)f->in);
+    fs_nn_dense_grad(dout, in, n, f->in, f->out, beta, grad + f->wo, grad + f->bo);
+    fs_nn_dense_backprop(w + f->wo, dout, n, f->in, f->out, din);
 }
 
 /* 2x2 stride-2 max-pool of n NHWC images (h x w x c) into out; idx[j] is the index in `in` of
@@ -225,17 +185,6 @@ static void cnn_pool_backward(double *act, size_t len, double *dpool, const int3
 
 /* ---- the network ---- */
 
-/* x (n x d doubles) := the selected rows; BLAS needs one precision for both operands. */
-static void cnn_gather(const fs_dataset *ds, const uint32_t *rows, size_t n, double *x)
-{
-    size_t d = ds->d;
-    for (size_t i = 0; i < n; i++) {
-        const float *src = ds->x + (size_t)rows[i] * d;
-        double *dst = x + i * d;
-        for (size_t j = 0; j < d; j++) dst[j] = src[j];
-    }
-}
-
 static int32_t *cnn_idx(double *buf, size_t off)
 {
     return (int32_t *)(void *)(buf + off);
@@ -247,7 +196,7 @@ static double *cnn_forward(const cnn_impl *im, const double *w, const fs_dataset
 {
     const cnn_buf *o = &im->off;
     const cnn_conv *c1 = &im->c1, *c2 = &im->c2;
-    cnn_gather(ds, rows, n, buf + o->x);
+    fs_nn_gather(ds, rows, n, buf + o->x);
     cnn_conv_forward(c1, w, buf + o->x, n, buf + o->col, buf + o->a1);
     cnn_pool_forward(buf + o->a1, n, c1->h, c1->w, c1->cout, buf + o->p1, cnn_idx(buf, o->i1));
     cnn_conv_forward(c2, w, buf + o->p1, n, buf + o->col, buf + o->a2);
@@ -268,7 +217,7 @@ static void cnn_backward(const cnn_impl *im, const double *w, size_t n, double b
     const cnn_conv *c1 = &im->c1, *c2 = &im->c2;
     double *df1 = buf + o->df1, *f1 = buf + o->f1;
     cnn_fc_backward(&im->f2, w, f1, buf + o->z, n, beta, grad, df1);
-    for (size_t i = 0; i < n * im->f1.out; i++) df1[i] = f1[i] > 0 ? df1[i] : 0;
+    fs_nn_relu_mask(df1, f1, n * im->f1.out);
     cnn_fc_backward(&im->f1, w, buf + o->p2, df1, n, beta, grad, buf + o->dp2);
     size_t len2 = n * c2->h * c2->w * c2->cout, len1 = n * c1->h * c1->w * c1->cout;
     cnn_pool_backward(buf + o->a2, len2, buf + o->dp2, cnn_idx(buf, o->i2), len2 / 4);
@@ -277,48 +226,12 @@ static void cnn_backward(const cnn_impl *im, const double *w, size_t n, double b
     cnn_conv_backward(c1, w, buf + o->x, buf + o->a1, n, beta, buf + o->col, grad, NULL);
 }
 
-/* Replaces a row of logits by its softmax and returns log-sum-exp (max subtracted first so no
- * exp() overflows). */
-static double cnn_softmax_row(double *z, size_t c)
-{
-    double mx = z[0];
-    for (size_t k = 1; k < c; k++) mx = z[k] > mx ? z[k] : mx;
-    double sum = 0;
-    for (size_t k = 0; k < c; k++) sum += z[k] = exp(z[k] - mx);
-    double inv = 1.0 / sum;
-    for (size_t k = 0; k < c; k++) z[k] *= inv;
-    return mx + log(sum);
-}
-
-/* Cross-entropy lse(z) - z_y summed over the slice; z becomes dL/dz = (p - onehot(y)) / n_total
- * for the mean over the whole batch. */
-static double cnn_head(const fs_dataset *ds, const uint32_t *rows, size_t n, size_t c,
-                       double inv_total, double *z)
-{
-    double loss = 0;
-    for (size_t i = 0; i < n; i++) {
-        int32_t y = ds->y[rows[i]];
-        fs_assert(y >= 0 && (size_t)y < c);
-        double *zi = z + i * c, zy = zi[y];
-        loss += cnn_softmax_row(zi, c) - zy;
-        zi[y] -= 1.0;
-        for (size_t k = 0; k < c; k++) zi[k] *= inv_total;
-    }
-    return loss;
-}
-
-static void cnn_check(const fs_model *m, const fs_dataset *ds, size_t n, const fs_model_scratch *s)
-{
-    fs_assert(n <= m->max_batch);
-    fs_assert(ds->d == m->n_features && ds->x);
-    fs_assert(s->n >= m->scratch_doubles);
-}
-
-/* The first slice writes grad, later ones accumulate into it; each is already scaled by 1/n. */
+/* The first slice writes grad, later ones accumulate into it; each slice's dL/dz is scaled by
+ * 1/n, the whole batch's, so the sum over slices is the batch mean. */
 static double cnn_loss_grad(const fs_model *m, const double *w, const fs_dataset *ds,
                             const uint32_t *rows, size_t n, double *grad, fs_model_scratch *s)
 {
-    cnn_check(m, ds, n, s);
+    fs_nn_check(m, ds, n, s);
     if (n == 0) {
         memset(grad, 0, m->n_params * sizeof *grad);
         return 0;
@@ -328,7 +241,7 @@ static double cnn_loss_grad(const fs_model *m, const double *w, const fs_dataset
     for (size_t at = 0; at < n; at += im->slice) {
         size_t k = n - at < im->slice ? n - at : im->slice;
         double *z = cnn_forward(im, w, ds, rows + at, k, s->buf);
-        loss += cnn_head(ds, rows + at, k, (size_t)m->n_classes, inv_n, z);
+        loss += fs_nn_softmax_xent(ds, rows + at, k, (size_t)m->n_classes, inv_n, z);
         cnn_backward(im, w, k, at ? 1.0 : 0.0, s->buf, grad);
     }
     return loss * inv_n;
@@ -337,14 +250,14 @@ static double cnn_loss_grad(const fs_model *m, const double *w, const fs_dataset
 static void cnn_predict(const fs_model *m, const double *w, const fs_dataset *ds,
                         const uint32_t *rows, size_t n, double *out_probs, fs_model_scratch *s)
 {
-    cnn_check(m, ds, n, s);
+    fs_nn_check(m, ds, n, s);
     const cnn_impl *im = m->impl;
     size_t c = (size_t)m->n_classes;
     for (size_t at = 0; at < n; at += im->slice) {
         size_t k = n - at < im->slice ? n - at : im->slice;
         const double *z = cnn_forward(im, w, ds, rows + at, k, s->buf);
         memcpy(out_probs + at * c, z, k * c * sizeof *out_probs);
-        for (size_t i = 0; i < k; i++) cnn_softmax_row(out_probs + (at + i) * c, c);
+        for (size_t i = 0; i < k; i++) fs_nn_softmax_row(out_probs + (at + i) * c, c);
     }
 }
 

@@ -36,6 +36,7 @@
 #include <zlib.h>
 
 #include "fs_load.h"
+#include "fs_load_int.h"
 
 #define CSV_MAX_CLASSES 10000 /* more distinct labels than this is a regression target */
 #define CSV_SHOW 40           /* bytes of a bad field quoted in a message */
@@ -58,18 +59,6 @@ typedef struct csv_reader {
     size_t rec_line;      /* line where the current record starts */
     bool eof;
 } csv_reader;
-
-static int csv_grow(void *pp, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return FS_OK;
-    size_t c = *cap ? *cap : 64;
-    while (c < need) c *= 2;
-    void *p = realloc(*(void **)pp, c * elem);
-    if (!p) return FS_ENOMEM;
-    *(void **)pp = p;
-    *cap = c;
-    return FS_OK;
-}
 
 static int csv_open(csv_reader *r, const char *path, char delim, fs_err *err)
 {
@@ -101,7 +90,7 @@ static int csv_getline(csv_reader *r, fs_err *err)
 {
     size_t start = r->raw_len;
     for (;;) {
-        if (csv_grow(&r->raw, &r->raw_cap, r->raw_len + 2, 1)) return FS_ENOMEM;
+        if (fs_load_grow(&r->raw, &r->raw_cap, r->raw_len + 2, 1)) return FS_ENOMEM;
         size_t room = r->raw_cap - r->raw_len;
         if (room > INT32_MAX) room = INT32_MAX;
         if (!gzgets(r->f, r->raw + r->raw_len, (int)room)) {
@@ -117,7 +106,7 @@ static int csv_getline(csv_reader *r, fs_err *err)
         size_t got = strlen(r->raw + r->raw_len);
         r->raw_len += got;
         if (r->raw[r->raw_len - 1] == '\n' || got + 1 < room) break; /* line end, EOF or NUL */
-        if (csv_grow(&r->raw, &r->raw_cap, r->raw_cap * 2, 1)) return FS_ENOMEM;
+        if (fs_load_grow(&r->raw, &r->raw_cap, r->raw_cap * 2, 1)) return FS_ENOMEM;
     }
     if (!r->eof) r->line++;
     return FS_OK;
@@ -133,7 +122,7 @@ static bool csv_at_eol(const csv_reader *r, size_t i)
 static int csv_split(csv_reader *r, bool *out_open, fs_err *err)
 {
     enum { START, PLAIN, QUOTED, CLOSED } st = START;
-    if (csv_grow(&r->buf, &r->buf_cap, r->raw_len + 1, 1)) return FS_ENOMEM;
+    if (fs_load_grow(&r->buf, &r->buf_cap, r->raw_len + 1, 1)) return FS_ENOMEM;
     size_t o = 0, f0 = 0, n = 0;
     for (size_t i = 0;; i++) {
         bool end = i == r->raw_len || (st != QUOTED && csv_at_eol(r, i));
@@ -145,7 +134,7 @@ static int csv_split(csv_reader *r, bool *out_open, fs_err *err)
             if (st == CLOSED) r->buf[o++] = '"';
             st = QUOTED;
         } else if (end || c == r->delim) {
-            if (csv_grow(&r->off, &r->off_cap, n + 1, sizeof *r->off)) return FS_ENOMEM;
+            if (fs_load_grow(&r->off, &r->off_cap, n + 1, sizeof *r->off)) return FS_ENOMEM;
             r->off[n++] = f0;
             r->buf[o++] = 0, f0 = o;
             if (end) break;
@@ -159,7 +148,7 @@ static int csv_split(csv_reader *r, bool *out_open, fs_err *err)
         }
     }
     *out_open = st == QUOTED;
-    if (csv_grow(&r->field, &r->field_cap, n, sizeof *r->field)) return FS_ENOMEM;
+    if (fs_load_grow(&r->field, &r->field_cap, n, sizeof *r->field)) return FS_ENOMEM;
     for (size_t k = 0; k < n; k++) r->field[k] = r->buf + r->off[k];
     r->n_fields = n;
     return FS_OK;

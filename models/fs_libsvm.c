@@ -21,6 +21,7 @@
 #include <zlib.h>
 
 #include "fs_load.h"
+#include "fs_load_int.h"
 
 #define SVM_MAX_CLASSES 10000
 #define SVM_MAX_INDEX (UINT32_MAX - 1)
@@ -49,24 +50,12 @@ typedef struct svm_load {
     int n_errs;
 } svm_load;
 
-static int svm_grow(void *pp, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return FS_OK;
-    size_t c = *cap ? *cap : 64;
-    while (c < need) c *= 2;
-    void *p = realloc(*(void **)pp, c * elem);
-    if (!p) return FS_ENOMEM;
-    *(void **)pp = p;
-    *cap = c;
-    return FS_OK;
-}
-
 /* Reads one physical line into ld->line (any length); sets eof when nothing is left. */
 static int svm_getline(svm_load *ld)
 {
     size_t len = 0;
     for (;;) {
-        if (svm_grow(&ld->line, &ld->line_cap, len + 2, 1)) return FS_ENOMEM;
+        if (fs_load_grow(&ld->line, &ld->line_cap, len + 2, 1)) return FS_ENOMEM;
         size_t room = ld->line_cap - len;
         if (room > INT32_MAX) room = INT32_MAX;
         if (!gzgets(ld->f, ld->line + len, (int)room)) {
@@ -83,7 +72,7 @@ static int svm_getline(svm_load *ld)
         size_t got = strlen(ld->line + len);
         len += got;
         if (ld->line[len - 1] == '\n' || got + 1 < room) break;
-        if (svm_grow(&ld->line, &ld->line_cap, ld->line_cap * 2, 1)) return FS_ENOMEM;
+        if (fs_load_grow(&ld->line, &ld->line_cap, ld->line_cap * 2, 1)) return FS_ENOMEM;
     }
     ld->line[len] = 0;
     if (!ld->eof) ld->line_no++;
@@ -141,7 +130,7 @@ static int svm_parse_feature(svm_load *ld, char *tok)
                  ld->n_features);
         return svm_bad(ld, what, tok);
     }
-    if (svm_grow(&ld->row, &ld->row_cap, ld->row_len + 1, sizeof *ld->row)) return FS_ENOMEM;
+    if (fs_load_grow(&ld->row, &ld->row_cap, ld->row_len + 1, sizeof *ld->row)) return FS_ENOMEM;
     ld->row[ld->row_len++] = (svm_entry){(uint32_t)(i - lo), (float)v};
     return FS_OK;
 }
@@ -204,7 +193,7 @@ static int svm_note_label(svm_load *ld)
         ld->n_errs++;
         return FS_EIO;
     }
-    if (svm_grow(&ld->label, &ld->label_cap, ld->n_labels + 1, sizeof *ld->label))
+    if (fs_load_grow(&ld->label, &ld->label_cap, ld->n_labels + 1, sizeof *ld->label))
         return FS_ENOMEM;
     memmove(ld->label + lo + 1, ld->label + lo, (ld->n_labels - lo) * sizeof *ld->label);
     ld->label[lo] = ld->cur_label;

@@ -14,10 +14,10 @@
 #include <string.h>
 
 #include "fs_model.h"
-#include "fs_rng.h"
+#include "fs_nn.h"
+#include "fs_sparse_local.h"
 
 #define LR_PENDING UINT32_C(0x80000000) /* stamp bit: slot caught up, its step not yet applied */
-#define LR_RADIX_BITS 11          /* widest radix-sort digit: 8 KiB of counters on the stack */
 #define LR_POW_TABLE 64           /* decay^gap from a table below this gap, pow() above */
 
 typedef struct lr_model {
@@ -63,21 +63,13 @@ static void lr_axpy(double c, lr_row x, double *g)
         for (size_t e = 0; e < x.len; e++) g[e] += c * x.val[e];
 }
 
-/* exp() only ever of -|z|, so nothing overflows; each tail keeps full relative precision. */
-static double lr_sigmoid(double z)
-{
-    if (z >= 0) return 1.0 / (1.0 + exp(-z));
-    double e = exp(z);
-    return e / (1.0 + e);
-}
-
 /* -log p(y | z) = softplus(z) - y z = max(s, 0) + log1p(exp(-|z|)) with s = z (y = 0) or -z
  * (y = 1): exact for any |z|, where log(sigmoid(z)) would round to log(0) past |z| ~ 745. Sets
  * *out_scale = dL/dz / n, the factor of x in the row's share of the mean gradient. */
 static double lr_row_eval(double z, int32_t y, double inv_n, double *out_scale)
 {
     fs_assert(y == 0 || y == 1);
-    *out_scale = (lr_sigmoid(z) - (double)y) * inv_n;
+    *out_scale = (fs_nn_sigmoid(z) - (double)y) * inv_n;
     double s = y ? -z : z;
     return (s > 0 ? s : 0) + log1p(exp(-fabs(z)));
 }
@@ -131,8 +123,8 @@ static void lr_predict(const fs_model *m, const double *w, const fs_dataset *ds,
     lr_check(m, ds, n);
     for (size_t i = 0; i < n; i++) {
         double z = lr_dot(w, lr_row_at(ds, rows[i])) + w[m->n_features];
-        out_probs[2 * i] = lr_sigmoid(-z);
-        out_probs[2 * i + 1] = lr_sigmoid(z);
+        out_probs[2 * i] = fs_nn_sigmoid(-z);
+        out_probs[2 * i + 1] = fs_nn_sigmoid(z);
     }
 }
 
@@ -159,19 +151,6 @@ typedef struct lr_local {
     uint32_t t;               /* steps applied */
 } lr_local;
 
-/* Grows idx and val together; on failure keeps whichever grew (cap tells the smaller size). */
-static int lr_reserve(fs_update *u, size_t need)
-{
-    if (u->cap >= need) return FS_OK;
-    uint32_t *idx = realloc(u->idx, need * sizeof *idx);
-    if (idx) u->idx = idx;
-    double *val = realloc(u->val, need * sizeof *val);
-    if (val) u->val = val;
-    if (!idx || !val) return FS_ENOMEM;
-    u->cap = need;
-    return FS_OK;
-}
-
 static size_t lr_client_nnz(const fs_dataset *ds, const uint32_t *rows, size_t n)
 {
     size_t nnz = 0;
@@ -192,57 +171,14 @@ static void lr_gather_keys(lr_local *lc)
     lc->start[lc->n] = (uint32_t)at;
 }
 
-/* Stable LSD radix sort of entry ids 0..n-1 by key[id]. The bits that features below n_features
- * use are split into the fewest digits of at most 11 bits, equally wide (2 passes of 9 bits for
- * 2^18): O(n + 2^width) a pass and no comparisons, so a small client's index costs little.
- * Returns the buffer (a or b) holding the sorted ids. */
-static const uint32_t *lr_radix_sort(const uint32_t *key, size_t n, size_t n_features,
-                                     uint32_t *a, uint32_t *b)
-{
-    unsigned bits = 0;
-    while (bits < 32 && ((n_features - 1) >> bits) != 0) bits++;
-    unsigned passes = (bits + LR_RADIX_BITS - 1) / LR_RADIX_BITS;
-    unsigned width = passes ? (bits + passes - 1) / passes : 0;
-    uint32_t mask = (UINT32_C(1) << width) - 1;
-    for (size_t i = 0; i < n; i++) a[i] = (uint32_t)i;
-    for (unsigned p = 0, sh = 0; p < passes; p++, sh += width) {
-        uint32_t count[1u << LR_RADIX_BITS], sum = 0;
-        memset(count, 0, (mask + 1) * sizeof *count);
-        for (size_t i = 0; i < n; i++) count[(key[a[i]] >> sh) & mask]++;
-        for (uint32_t k = 0; k <= mask; k++) {
-            uint32_t c = count[k];
-            count[k] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++) b[count[(key[a[i]] >> sh) & mask]++] = a[i];
-        uint32_t *t = a;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
-/* Walks entries in feature order; equal features share a slot and slots are numbered in that
- * order, so feat comes out ascending. slot holds keys on entry and is overwritten in place:
- * sorted is a permutation, so each key is read just before its own cell is written, never after. */
-static void lr_assign_slots(lr_local *lc, const uint32_t *sorted)
-{
-    size_t n_local = 0;
-    for (size_t q = 0; q < lc->nnz; q++) {
-        uint32_t e = sorted[q], f = lc->slot[e];
-        if (n_local == 0 || lc->feat[n_local - 1] != f) lc->feat[n_local++] = f;
-        lc->slot[e] = (uint32_t)(n_local - 1);
-    }
-    lc->n_local = n_local;
-}
-
-/* Lays the workspace out in out's arrays and builds the client's local feature index. */
+/* Lays the workspace out in out's arrays and builds the client's local feature index: entries
+ * radix-sorted by feature (many entries over a hashed 2^18 space), equal features one slot. */
 static int lr_local_build(lr_local *lc, size_t n_features, fs_update *out)
 {
     size_t n = lc->n, nnz = lr_client_nnz(lc->ds, lc->rows, n);
     /* offsets and slots are uint32 */
     fs_assert(n < UINT32_MAX / 4 && nnz < (UINT32_MAX - 2 * n - 2) / 4);
-    int rc = lr_reserve(out, 4 * nnz + 2 * n + 2);
+    int rc = fs_update_reserve(out, 4 * nnz + 2 * n + 2);
     if (rc) return rc;
     lc->nnz = nnz;
     lc->feat = out->idx;
@@ -254,7 +190,9 @@ static int lr_local_build(lr_local *lc, size_t n_features, fs_update *out)
     lc->w = out->val;
     lc->g = lc->w + nnz + 1;
     lr_gather_keys(lc);
-    lr_assign_slots(lc, lr_radix_sort(lc->slot, nnz, n_features, lc->sort_a, lc->sort_b));
+    const uint32_t *sorted =
+        fs_sparse_local_radix_sort(lc->slot, nnz, n_features, lc->sort_a, lc->sort_b);
+    lc->n_local = fs_sparse_local_assign_slots(lc->slot, sorted, nnz, lc->feat);
     lc->stamp = lc->sort_a; /* the sort buffers are free from here on */
     return FS_OK;
 }
@@ -338,10 +276,12 @@ static double lr_step_apply(lr_local *lc, const uint32_t *batch, size_t k)
     return sq;
 }
 
-/* One minibatch step. Returns the loss lr_loss_grad would report (penalty over the client's
- * features) and, like fs_sgd_train, applies the step only when that loss is finite. */
-static double lr_step(lr_local *lc, const uint32_t *batch, size_t k)
+/* One minibatch step (an fs_sparse_local_step_fn). Returns the loss lr_loss_grad would report
+ * (penalty over the client's features) and, like fs_sgd_train, applies the step only when that
+ * loss is finite. */
+static double lr_step(void *ctx, const uint32_t *batch, size_t k)
 {
+    lr_local *lc = ctx;
     double old_sq = lr_step_begin(lc, batch, k);
     double loss = lr_step_data(lc, batch, k);
     if (lc->l2 > 0) loss += 0.5 * lc->l2 * lc->sumsq;
@@ -350,31 +290,6 @@ static double lr_step(lr_local *lc, const uint32_t *batch, size_t k)
     /* Slots outside the batch each shrank by decay; the batch's were replaced. */
     lc->sumsq = lc->decay * lc->decay * (lc->sumsq - old_sq) + new_sq;
     return loss;
-}
-
-/* fs_sgd_train's loop. Shuffling local ids 0..n-1 instead of the row ids gives the same
- * permutation: Fisher-Yates draws depend only on n, never on the values being moved. */
-static int lr_local_train(lr_local *lc, const fs_sgd_cfg *cfg, gsl_rng *r, fs_sgd_result *res)
-{
-    double loss_sum = 0;
-    size_t seen = 0;
-    for (int ep = 0; ep < cfg->epochs; ep++) {
-        for (size_t i = 0; i < lc->n; i++) lc->order[i] = (uint32_t)i;
-        fs_rng_shuffle_u32(r, lc->order, lc->n);
-        for (size_t at = 0; at < lc->n; at += cfg->batch_size) {
-            size_t k = lc->n - at < cfg->batch_size ? lc->n - at : cfg->batch_size;
-            double loss = lr_step(lc, lc->order + at, k);
-            if (!isfinite(loss)) {
-                res->mean_loss = loss;
-                return FS_ENUMERIC;
-            }
-            loss_sum += loss * (double)k;
-            seen += k;
-            res->steps++;
-        }
-    }
-    res->mean_loss = seen ? loss_sum / (double)seen : 0;
-    return FS_OK;
 }
 
 /* Catches every slot up to the last step and turns w (out->val) into deltas in place; the bias
@@ -413,7 +328,7 @@ static int lr_train_sparse(const fs_model *m, const double *w_global, const fs_d
     int rc = lr_local_build(&lc, m->n_features, out);
     if (rc) return rc;
     lr_local_load(&lc, w_global, m->n_features);
-    rc = lr_local_train(&lc, cfg, r, res);
+    rc = fs_sparse_local_train(n, lc.order, cfg, r, lr_step, &lc, res);
     lr_local_store(&lc, w_global, m->n_features, out);
     return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "fs_model.h"
 #include "fs_rng.h"
+#include "fs_sparse_local.h"
 
 /* Factor initialisation: small, so p.q starts near 0, but not 0, a saddle where neither factor
  * gets a gradient. */
@@ -164,64 +165,14 @@ typedef struct mf_local {
     double l2, lr;
 } mf_local;
 
-/* Grows idx and val together; on failure keeps whichever grew (cap tells the smaller size). */
-static int mf_reserve(fs_update *u, size_t need)
-{
-    if (u->cap >= need) return FS_OK;
-    uint32_t *idx = realloc(u->idx, need * sizeof *idx);
-    if (idx) u->idx = idx;
-    double *val = realloc(u->val, need * sizeof *val);
-    if (val) u->val = val;
-    if (!idx || !val) return FS_ENOMEM;
-    u->cap = need;
-    return FS_OK;
-}
-
-/* Stable bottom-up merge sort of ids 0..n-1 by key[id]: O(n log n) whatever the catalogue size,
- * where a radix sort would pay for a counter per item bucket on every small client. Returns the
- * buffer (a or b) holding the sorted ids. */
-static const uint32_t *mf_sort(const uint32_t *key, size_t n, uint32_t *a, uint32_t *b)
-{
-    for (size_t i = 0; i < n; i++)
-        a[i] = (uint32_t)i;
-    for (size_t width = 1; width < n; width *= 2) {
-        for (size_t lo = 0; lo < n; lo += 2 * width) {
-            size_t mid = lo + width < n ? lo + width : n, hi = mid + width < n ? mid + width : n;
-            size_t i = lo, j = mid, o = lo;
-            while (i < mid && j < hi)
-                b[o++] = key[a[j]] < key[a[i]] ? a[j++] : a[i++];
-            while (i < mid)
-                b[o++] = a[i++];
-            while (j < hi)
-                b[o++] = a[j++];
-        }
-        uint32_t *t = a;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
-/* slot holds each row's item on entry and its slot on exit (sorted is a permutation, so each key
- * is read just before its own cell is written); equal items share a slot, numbered in item order
- * so feat comes out ascending. */
-static void mf_assign_slots(mf_local *lc, const uint32_t *sorted)
-{
-    size_t n_local = 0;
-    for (size_t q = 0; q < lc->n; q++) {
-        uint32_t i = sorted[q], item = lc->slot[i];
-        if (n_local == 0 || lc->feat[n_local - 1] != item) lc->feat[n_local++] = item;
-        lc->slot[i] = (uint32_t)(n_local - 1);
-    }
-    lc->n_local = n_local;
-}
-
+/* Lays the workspace out in out's arrays and builds the client's local item index: rows
+ * merge-sorted by item (O(n log n) whatever the catalogue size), equal items one slot. */
 static int mf_local_build(mf_local *lc, fs_update *out)
 {
     size_t n = lc->n, k = lc->k, out_max = n * (k + 1) + 1;
     fs_assert(n < UINT32_MAX);
     size_t need_idx = out_max + 5 * n, need_val = 2 * out_max + k + 1;
-    int rc = mf_reserve(out, need_idx > need_val ? need_idx : need_val);
+    int rc = fs_update_reserve(out, need_idx > need_val ? need_idx : need_val);
     if (rc) return rc;
     lc->slot = out->idx + out_max;
     lc->order = lc->slot + n;
@@ -230,7 +181,8 @@ static int mf_local_build(mf_local *lc, fs_update *out)
     lc->feat = lc->sort_b + n;
     for (size_t i = 0; i < n; i++)
         lc->slot[i] = mf_item(lc->ds, lc->rows[i]);
-    mf_assign_slots(lc, mf_sort(lc->slot, n, lc->sort_a, lc->sort_b));
+    const uint32_t *sorted = fs_sparse_local_merge_sort(lc->slot, n, lc->sort_a, lc->sort_b);
+    lc->n_local = fs_sparse_local_assign_slots(lc->slot, sorted, n, lc->feat);
     lc->n_out = lc->n_local * (k + 1) + 1;
     lc->v = out->val;
     lc->g = lc->v + lc->n_out;
@@ -286,31 +238,13 @@ static void mf_step_apply(mf_local *lc, const uint32_t *batch, size_t b)
     mf_apply(lc->lr, lc->p, lc->gp, k + 1);
 }
 
-/* fs_sgd_train's loop: one shuffle of the local ids per epoch (the same permutation as shuffling
- * row ids: Fisher-Yates draws depend only on n), a step applied only when its loss is finite. */
-static int mf_local_train(mf_local *lc, const fs_sgd_cfg *cfg, gsl_rng *r, fs_sgd_result *res)
+/* One minibatch step (an fs_sparse_local_step_fn), applied only when its loss is finite. */
+static double mf_step(void *ctx, const uint32_t *batch, size_t b)
 {
-    double loss_sum = 0;
-    size_t seen = 0;
-    for (int ep = 0; ep < cfg->epochs; ep++) {
-        for (size_t i = 0; i < lc->n; i++)
-            lc->order[i] = (uint32_t)i;
-        fs_rng_shuffle_u32(r, lc->order, lc->n);
-        for (size_t at = 0; at < lc->n; at += cfg->batch_size) {
-            size_t b = lc->n - at < cfg->batch_size ? lc->n - at : cfg->batch_size;
-            double loss = mf_step_data(lc, lc->order + at, b);
-            if (!isfinite(loss)) {
-                res->mean_loss = loss;
-                return FS_ENUMERIC;
-            }
-            mf_step_apply(lc, lc->order + at, b);
-            loss_sum += loss * (double)b;
-            seen += b;
-            res->steps++;
-        }
-    }
-    res->mean_loss = seen ? loss_sum / (double)seen : 0;
-    return FS_OK;
+    mf_local *lc = ctx;
+    double loss = mf_step_data(lc, batch, b);
+    if (isfinite(loss)) mf_step_apply(lc, batch, b);
+    return loss;
 }
 
 /* Turns the local values into deltas in place and writes their indices: q rows (item k + j), then
@@ -357,7 +291,7 @@ static int mf_train_sparse(const fs_model *m, const double *w_global, const fs_d
     int rc = mf_local_build(&lc, out);
     if (rc) return rc;
     mf_local_load(&lc, w_global, mf->n_items);
-    rc = mf_local_train(&lc, cfg, r, res);
+    rc = fs_sparse_local_train(n, lc.order, cfg, r, mf_step, &lc, res);
     mf_local_store(&lc, w_global, mf->n_items, out);
     return rc;
 }

@@ -127,6 +127,9 @@ void fs_model_free(fs_model *m); /* NULL is a no-op */
  * when n_personal > 0; FS_ENOMEM. */
 int fs_update_init(fs_update *u, size_t n_params, bool sparse, size_t n_personal);
 void fs_update_fini(fs_update *u);
+/* Grows idx and val together to at least need entries (contents kept, nnz untouched); FS_ENOMEM
+ * keeps whichever array grew, and cap still tells the smaller size. */
+int fs_update_reserve(fs_update *u, size_t need);
 
 /* Scratch for one thread; free with fs_model_scratch_free. NULL when out of memory. Holds
  * scratch_doubles for the ops plus max_batch * n_classes doubles used by fs_model_evaluate, so

@@ -9,9 +9,10 @@
 #include <string.h>
 
 #include "fs_data.h"
+#include "fs_partition_int.h"
 #include "fs_rng.h"
 
-static int part_check(const fs_dataset *ds, size_t n_clients, fs_err *err)
+int fs_partition_check_clients(const fs_dataset *ds, size_t n_clients, fs_err *err)
 {
     if (ds->n > UINT32_MAX) {
         fs_err_add(err, "partition", "expected at most %u rows, found %zu", UINT32_MAX, ds->n);
@@ -47,7 +48,7 @@ int fs_partition_iid(const fs_dataset *ds, size_t n_clients, uint64_t seed, fs_p
                      fs_err *err)
 {
     memset(out, 0, sizeof *out);
-    int rc = part_check(ds, n_clients, err);
+    int rc = fs_partition_check_clients(ds, n_clients, err);
     if (rc != FS_OK) return rc;
     gsl_rng *r = fs_rng_new();
     if (!r || (rc = part_alloc(out, n_clients, ds->n)) != FS_OK) goto fail;
@@ -182,7 +183,7 @@ int fs_partition_dirichlet(const fs_dataset *ds, size_t n_clients, double alpha,
                            fs_partition *out, fs_err *err)
 {
     memset(out, 0, sizeof *out);
-    int rc = part_check(ds, n_clients, err);
+    int rc = fs_partition_check_clients(ds, n_clients, err);
     if (!(alpha > 0 && isfinite(alpha))) {
         fs_err_add(err, "partition.alpha", "expected a finite number > 0, found %g", alpha);
         rc = FS_ESCENARIO;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fs_data.h"
+#include "fs_partition_int.h"
 #include "fs_rng.h"
 
 /* ---- shared helpers */
@@ -33,22 +34,6 @@ static void skew_shuffled_rows(gsl_rng *r, uint64_t seed, uint32_t *rows, size_t
     for (size_t i = 0; i < n; i++) rows[i] = (uint32_t)i;
     fs_rng_reseed(r, seed, FS_RNG_PARTITION, FS_RNG_NONE, FS_RNG_NONE);
     fs_rng_shuffle_u32(r, rows, n);
-}
-
-/* Rows are addressed by uint32 and every client must be able to get a row. */
-static int skew_check_clients(const fs_dataset *ds, size_t n_clients, fs_err *err)
-{
-    if (ds->n > UINT32_MAX) {
-        fs_err_add(err, "partition", "expected at most %u rows, found %zu", UINT32_MAX, ds->n);
-        return FS_ESCENARIO;
-    }
-    if (n_clients == 0 || n_clients > ds->n) {
-        fs_err_add(err, "partition.n_clients",
-                   "expected 1 .. %zu (the number of rows in the dataset), found %zu", ds->n,
-                   n_clients);
-        return FS_ESCENARIO;
-    }
-    return FS_OK;
 }
 
 static int skew_nomem(fs_err *err)
@@ -80,7 +65,7 @@ static int shards_check_labels(const fs_dataset *ds, fs_err *err)
 /* Reports every bad argument, not only the first. */
 static int shards_check(const fs_dataset *ds, size_t n_clients, size_t spc, fs_err *err)
 {
-    int rc = skew_check_clients(ds, n_clients, err);
+    int rc = fs_partition_check_clients(ds, n_clients, err);
     if (spc == 0) {
         fs_err_add(err, "partition.shards_per_client", "expected an integer >= 1, found 0");
         rc = FS_ESCENARIO;
@@ -159,7 +144,7 @@ fail:
 static int quantity_check(const fs_dataset *ds, size_t n_clients, enum fs_quantity_kind kind,
                           double param, size_t min_per_client, fs_err *err)
 {
-    int rc = skew_check_clients(ds, n_clients, err);
+    int rc = fs_partition_check_clients(ds, n_clients, err);
     if (kind != FS_QUANTITY_LOGNORMAL && kind != FS_QUANTITY_POWERLAW) {
         fs_err_add(err, "partition.kind", "expected lognormal or powerlaw, found %d", (int)kind);
         rc = FS_ESCENARIO;

@@ -1,13 +1,12 @@
-/* fs_softmax: multinomial logistic regression, the "softmax" model ops.
- * Parameters: W (n_classes x n_features, row-major) then b. Both products of a step go through
- * cblas_dgemm, which binds to OpenBLAS on our link line; scratch holds the batch as doubles
+/* fs_softmax: multinomial logistic regression, the "softmax" model ops: one fs_nn dense layer
+ * and the softmax cross-entropy head. Parameters: W (n_classes x n_features, row-major) then b.
+ * Both products of a step go through cblas_dgemm; scratch holds the batch as doubles
  * (max_batch x n_features) and the logits (max_batch x n_classes). No allocation per call. */
-#include <gsl/gsl_cblas.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fs_model.h"
+#include "fs_nn.h"
 
 /* Zeros: deterministic and the usual start for a convex model (loss = log n_classes). */
 static void sm_init(const fs_model *m, double *w, gsl_rng *r)
@@ -15,44 +14,11 @@ static void sm_init(const fs_model *m, double *w, gsl_rng *r)
     memset(w, 0, m->n_params * sizeof *w);
 }
 
-/* x (n x d doubles) := the selected rows; BLAS needs one precision for both operands. */
-static void sm_gather(const fs_dataset *ds, const uint32_t *rows, size_t n, double *x)
-{
-    size_t d = ds->d;
-    for (size_t i = 0; i < n; i++) {
-        const float *src = ds->x + (size_t)rows[i] * d;
-        double *dst = x + i * d;
-        for (size_t j = 0; j < d; j++) dst[j] = src[j];
-    }
-}
-
-/* z (n x C) := X W^T + b: b is copied into every row, then dgemm accumulates with beta = 1. */
+/* z (n x C) := X W^T + b: one fully connected layer without ReLU. */
 static void sm_logits(const fs_model *m, const double *w, const double *x, size_t n, double *z)
 {
     size_t c = (size_t)m->n_classes, d = m->n_features;
-    for (size_t i = 0; i < n; i++) memcpy(z + i * c, w + c * d, c * sizeof *z);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)c, (int)d, 1.0, x, (int)d, w,
-                (int)d, 1.0, z, (int)c);
-}
-
-/* Replaces a row of logits by its softmax and returns log-sum-exp. Subtracting the max keeps
- * every exp() in (0, 1], so nothing overflows and the largest term is exactly 1. */
-static double sm_softmax_row(double *z, size_t c)
-{
-    double mx = z[0];
-    for (size_t k = 1; k < c; k++) mx = z[k] > mx ? z[k] : mx;
-    double sum = 0;
-    for (size_t k = 0; k < c; k++) sum += z[k] = exp(z[k] - mx);
-    double inv = 1.0 / sum;
-    for (size_t k = 0; k < c; k++) z[k] *= inv;
-    return mx + log(sum);
-}
-
-static void sm_check(const fs_model *m, const fs_dataset *ds, size_t n, const fs_model_scratch *s)
-{
-    fs_assert(n <= m->max_batch);
-    fs_assert(ds->d == m->n_features);
-    fs_assert(s->n >= m->scratch_doubles);
+    fs_nn_dense_forward(w, w + c * d, x, n, d, c, false, z);
 }
 
 /* Cross-entropy via log-sum-exp minus the true logit (exact even when p[y] underflows);
@@ -60,37 +26,28 @@ static void sm_check(const fs_model *m, const fs_dataset *ds, size_t n, const fs
 static double sm_loss_grad(const fs_model *m, const double *w, const fs_dataset *ds,
                            const uint32_t *rows, size_t n, double *grad, fs_model_scratch *s)
 {
-    sm_check(m, ds, n, s);
+    fs_nn_check(m, ds, n, s);
     size_t c = (size_t)m->n_classes, d = m->n_features;
-    memset(grad, 0, m->n_params * sizeof *grad);
-    if (n == 0) return 0;
-    double *x = s->buf, *g = s->buf + m->max_batch * d, inv_n = 1.0 / (double)n, loss = 0;
-    sm_gather(ds, rows, n, x);
-    sm_logits(m, w, x, n, g);
-    for (size_t i = 0; i < n; i++) {
-        int32_t y = ds->y[rows[i]];
-        fs_assert(y >= 0 && (size_t)y < c);
-        double *gi = g + i * c, zy = gi[y];
-        loss += sm_softmax_row(gi, c) - zy;
-        gi[y] -= 1.0;
-        for (size_t k = 0; k < c; k++) gi[k] *= inv_n;
+    if (n == 0) {
+        memset(grad, 0, m->n_params * sizeof *grad);
+        return 0;
     }
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)c, (int)d, (int)n, 1.0, g, (int)c, x,
-                (int)d, 0.0, grad, (int)d);
-    double *gb = grad + c * d;
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < c; k++) gb[k] += g[i * c + k];
+    double *x = s->buf, *g = s->buf + m->max_batch * d, inv_n = 1.0 / (double)n;
+    fs_nn_gather(ds, rows, n, x);
+    sm_logits(m, w, x, n, g);
+    double loss = fs_nn_softmax_xent(ds, rows, n, c, inv_n, g);
+    fs_nn_dense_grad(g, x, n, d, c, 0.0, grad, grad + c * d);
     return loss * inv_n;
 }
 
 static void sm_predict(const fs_model *m, const double *w, const fs_dataset *ds,
                        const uint32_t *rows, size_t n, double *out_probs, fs_model_scratch *s)
 {
-    sm_check(m, ds, n, s);
+    fs_nn_check(m, ds, n, s);
     if (n == 0) return;
-    sm_gather(ds, rows, n, s->buf);
+    fs_nn_gather(ds, rows, n, s->buf);
     sm_logits(m, w, s->buf, n, out_probs);
-    for (size_t i = 0; i < n; i++) sm_softmax_row(out_probs + i * m->n_classes, m->n_classes);
+    for (size_t i = 0; i < n; i++) fs_nn_softmax_row(out_probs + i * m->n_classes, m->n_classes);
 }
 
 static void sm_free(fs_model *m)

@@ -1,6 +1,6 @@
 /* fs_update: storage for a client's update (struct in fs_model.h). A dense update owns n_params
  * doubles from init; a sparse one starts empty and its producer (a model's train_sparse) grows
- * idx/val with realloc, so one update reused across rounds stops allocating once warm. */
+ * idx/val with fs_update_reserve, so one update reused across rounds stops allocating once warm. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,4 +27,18 @@ void fs_update_fini(fs_update *u)
     free(u->val);
     free(u->personal);
     memset(u, 0, sizeof *u);
+}
+
+/* Exact growth, no doubling: a producer asks for its own bound (a client's workspace), and reuse
+ * across clients keeps the largest. */
+int fs_update_reserve(fs_update *u, size_t need)
+{
+    if (u->cap >= need) return FS_OK;
+    uint32_t *idx = realloc(u->idx, need * sizeof *idx);
+    if (idx) u->idx = idx;
+    double *val = realloc(u->val, need * sizeof *val);
+    if (val) u->val = val;
+    if (!idx || !val) return FS_ENOMEM;
+    u->cap = need;
+    return FS_OK;
 }

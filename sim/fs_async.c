@@ -157,6 +157,7 @@ static int aggregate(async_server *a, fs_err *err)
     row->round = e->round;
     row->t_end = e->now;
     row->train_loss = samples > 0 ? loss / samples : NAN;
+    row->online_share = fs_engine_take_online_share(e);
     int rc = fs_agg_round(&e->agg, e->w, e->reports, a->n_buf, NULL, 0, e->round, err);
     row->epsilon = e->agg.epsilon;
     fs_round_result res = {.parts = a->ended, .n_parts = e->s->output.participation ? a->n_ended : 0};
@@ -178,10 +179,12 @@ static int aggregate(async_server *a, fs_err *err)
 
 static bool pick_one(fs_engine *e, uint32_t *out_id, fs_err *err)
 {
-    size_t n = e->s->server.selection == FS_SELECT_FASTEST
-                   ? fs_engine_select_fastest(e, 1, err)
-                   : fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now, 1,
-                                   e->r_sel, e->r_cli, e->ids);
+    size_t q = 0;
+    bool fastest = e->s->server.selection == FS_SELECT_FASTEST;
+    size_t n = fastest ? fs_engine_select_fastest(e, 1, err)
+                       : fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now, 1,
+                                       e->r_sel, e->r_cli, e->ids, &q);
+    if (!fastest) e->queried += q, e->online += n;
     e->pass++;
     *out_id = e->ids[0];
     return n == 1;

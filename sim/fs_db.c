@@ -1,70 +1,21 @@
-/* fs_db: the results recorder (DESIGN.md section 8). Owns the schema, the prepared statements
+/* fs_db: the results recorder (DESIGN.md section 8). Owns the schema (its text is in
+ * fs_db_schema.c: version check, then creation, on every open), the prepared statements
  * (prepared once in fs_db_open, reset and reused for every row) and the transaction ladder:
  * every multi-row write is BEGIN IMMEDIATE ... COMMIT, and any failure is reported with what was
  * being written, then rolled back, so the file never holds half a round. */
 #include "fs_db.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
 
-#define FS_DB_SCHEMA_VERSION "1"
-
-/* Microseconds per hour, for the v_* views. */
-#define FS_DB_US_PER_H "3600000000.0"
+#include "fs_db_schema.h"
 
 /* ISO 8601 UTC with milliseconds, computed by SQLite so we need no POSIX time functions. */
 #define FS_DB_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
-
-/* IF NOT EXISTS everywhere: opening an existing results file appends runs to it. Children
- * reference runs(run_id) ON DELETE CASCADE so deleting a run (e.g. to redo a sweep variant)
- * removes all its rows. No separate index on participation(run_id, round): the primary key
- * (run_id, round, client_id) already serves that prefix; the extra index is for per-client
- * history queries. */
-static const char schema_sql[] =
-    "BEGIN IMMEDIATE;"
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" FS_DB_SCHEMA_VERSION "');"
-    "CREATE TABLE IF NOT EXISTS runs("
-    " run_id INTEGER PRIMARY KEY, name TEXT, scenario_json TEXT, seed INTEGER, variant TEXT,"
-    " fedsim_version TEXT,"
-    " status TEXT NOT NULL CHECK(status IN ('running','done','failed','interrupted')),"
-    " started_at TEXT, finished_at TEXT, wall_s REAL, threads INTEGER, host TEXT);"
-    "CREATE TABLE IF NOT EXISTS clients("
-    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
-    " client_id INTEGER NOT NULL, n_train INTEGER, n_test INTEGER, segment TEXT, gflops REAL,"
-    " uplink_mbps REAL, downlink_mbps REAL, latency_ms REAL, consent INTEGER,"
-    " PRIMARY KEY(run_id, client_id));"
-    "CREATE TABLE IF NOT EXISTS rounds("
-    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
-    " round INTEGER NOT NULL, t_start INTEGER, t_end INTEGER, selected INTEGER,"
-    " reported INTEGER, dropped INTEGER, late INTEGER, aborted INTEGER, bytes_up INTEGER,"
-    " bytes_down INTEGER, train_loss REAL, epsilon REAL, wall_s REAL,"
-    " PRIMARY KEY(run_id, round));"
-    "CREATE TABLE IF NOT EXISTS participation("
-    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
-    " round INTEGER NOT NULL, client_id INTEGER NOT NULL,"
-    " outcome TEXT NOT NULL CHECK(outcome IN ('reported','dropped','late','aborted')),"
-    " t_selected INTEGER, t_downloaded INTEGER, t_trained INTEGER, t_reported INTEGER,"
-    " n_samples INTEGER, steps INTEGER, local_loss REAL, update_norm REAL, bytes_up INTEGER,"
-    " bytes_down INTEGER, staleness INTEGER,"
-    " PRIMARY KEY(run_id, round, client_id));"
-    "CREATE INDEX IF NOT EXISTS participation_client ON participation(run_id, client_id, round);"
-    "CREATE TABLE IF NOT EXISTS evals("
-    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
-    " round INTEGER NOT NULL, t INTEGER, segment TEXT NOT NULL, metric TEXT NOT NULL, value REAL,"
-    " PRIMARY KEY(run_id, round, segment, metric));"
-    "CREATE TABLE IF NOT EXISTS checkpoints("
-    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
-    " round INTEGER NOT NULL, model BLOB, server_state BLOB,"
-    " PRIMARY KEY(run_id, round));"
-    "CREATE VIEW IF NOT EXISTS v_rounds AS SELECT *,"
-    " t_start / " FS_DB_US_PER_H " AS t_start_h, t_end / " FS_DB_US_PER_H " AS t_end_h"
-    " FROM rounds;"
-    "CREATE VIEW IF NOT EXISTS v_evals AS SELECT *, t / " FS_DB_US_PER_H " AS t_h FROM evals;"
-    "COMMIT;";
 
 enum {
     ST_BEGIN,
@@ -84,10 +35,13 @@ enum {
 static const char *const stmt_sql[ST_N] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
-    [ST_RUN] = "INSERT INTO runs(name, scenario_json, seed, variant, fedsim_version, status,"
-               " started_at, threads, host) VALUES(?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?)",
+    [ST_RUN] = "INSERT INTO runs(name, scenario_json, seed, variant, target_metric,"
+               " target_value, target_lower_better, fedsim_version, status, started_at, threads,"
+               " host) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?)",
     [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [ST_ROUND] = "INSERT INTO rounds VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_ROUND] = "INSERT INTO rounds(run_id, round, t_start, t_end, selected, reported, dropped,"
+                 " late, aborted, bytes_up, bytes_down, train_loss, epsilon, compute_s,"
+                 " online_share, wall_s) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_PART] = "INSERT INTO participation VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_EVAL] = "INSERT INTO evals VALUES(?, ?, ?, ?, ?, ?)",
     [ST_FINISH] = "UPDATE runs SET status = ?, finished_at = " FS_DB_NOW ", wall_s = ?"
@@ -207,7 +161,7 @@ static int db_connect(fs_db *db, fs_err *err)
 
 static int db_create_schema(fs_db *db, fs_err *err)
 {
-    if (sqlite3_exec(db->conn, schema_sql, NULL, NULL, NULL) == SQLITE_OK) return FS_OK;
+    if (sqlite3_exec(db->conn, fs_db_schema_sql, NULL, NULL, NULL) == SQLITE_OK) return FS_OK;
     return db_fail(db, err, "creating schema");
 }
 
@@ -221,13 +175,11 @@ static int db_prepare(fs_db *db, fs_err *err)
     return FS_OK;
 }
 
-/* A file written by a newer (or older) fedsim would be misread, so refuse it. Checked before
- * the write statements are prepared, which would otherwise fail with a less helpful message. */
-static int db_check_version(fs_db *db, fs_err *err)
+/* Steps a one-row query and copies its first column (empty when NULL or no row). */
+static int query_text(fs_db *db, const char *sql, char *out, size_t n, fs_err *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->conn, "SELECT value FROM meta WHERE key = 'schema_version'",
-                                -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         fs_err_add(err, NULL, "%s: reading schema version: %s", db->path,
@@ -236,12 +188,30 @@ static int db_check_version(fs_db *db, fs_err *err)
         return FS_EDB;
     }
     const char *v = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-    int ok = v && strcmp(v, FS_DB_SCHEMA_VERSION) == 0;
-    if (!ok)
-        fs_err_add(err, NULL, "%s: results database has schema version %s, expected %s",
-                   db->path, v ? v : "(none)", FS_DB_SCHEMA_VERSION);
+    snprintf(out, n, "%s", v ? v : "");
     sqlite3_finalize(st);
-    return ok ? FS_OK : FS_EDB;
+    return FS_OK;
+}
+
+/* A file written by a newer (or older) fedsim would be misread, so refuse it. Checked before
+ * the schema script runs: that script would otherwise add views over columns an old file does
+ * not have, i.e. modify a file we are about to refuse. A file without a meta table is new. */
+static int db_check_version(fs_db *db, fs_err *err)
+{
+    char v[64];
+    int rc = query_text(db, "SELECT count(*) FROM sqlite_schema"
+                            " WHERE type = 'table' AND name = 'meta'", v, sizeof v, err);
+    if (rc != FS_OK || strcmp(v, "0") == 0) return rc;
+    rc = query_text(db, "SELECT value FROM meta WHERE key = 'schema_version'", v, sizeof v, err);
+    if (rc != FS_OK) return rc;
+    char want[16];
+    snprintf(want, sizeof want, "%d", FS_DB_SCHEMA_VERSION);
+    if (strcmp(v, want) == 0) return FS_OK;
+    fs_err_add(err, NULL,
+               "%s: results database has schema version %s, this fedsim writes version %d;"
+               " use a new file",
+               db->path, *v ? v : "(none)", FS_DB_SCHEMA_VERSION);
+    return FS_EDB;
 }
 
 int fs_db_open(const char *path, fs_db **out, fs_err *err)
@@ -257,8 +227,8 @@ int fs_db_open(const char *path, fs_db **out, fs_err *err)
     }
     db->path = p;
     int rc = db_connect(db, err);
-    if (rc == FS_OK) rc = db_create_schema(db, err);
     if (rc == FS_OK) rc = db_check_version(db, err);
+    if (rc == FS_OK) rc = db_create_schema(db, err);
     if (rc == FS_OK) rc = db_prepare(db, err);
     if (rc != FS_OK) goto fail;
     *out = db;
@@ -287,6 +257,19 @@ const char *fs_db_path(const fs_db *db)
 
 /* ---- runs */
 
+/* No target (NULL or "" metric) is three NULLs, so v_time_to_target leaves the run out. */
+static void bind_target(fs_db_bind *b, const fs_db_run *run)
+{
+    const char *m = run->target_metric;
+    bool none = !m || !*m;
+    bind_text(b, none ? NULL : m);
+    bind_real(b, none ? NAN : run->target_value);
+    if (b->rc != SQLITE_OK) return;
+    b->i++;
+    b->rc = none ? sqlite3_bind_null(b->st, b->i)
+                 : sqlite3_bind_int(b->st, b->i, run->target_lower_better ? 1 : 0);
+}
+
 int fs_db_begin_run(fs_db *db, const fs_db_run *run, int64_t *out_run_id, fs_err *err)
 {
     fs_assert(db && run && out_run_id);
@@ -295,6 +278,7 @@ int fs_db_begin_run(fs_db *db, const fs_db_run *run, int64_t *out_run_id, fs_err
     bind_text(&b, run->scenario_json);
     bind_i64(&b, (int64_t)run->seed); /* two's complement for seeds >= 2^63 */
     bind_text(&b, run->variant);
+    bind_target(&b, run);
     bind_text(&b, run->fedsim_version);
     bind_i64(&b, run->threads);
     bind_text(&b, run->host);
@@ -385,6 +369,8 @@ static int insert_round(fs_db *db, int64_t run_id, const fs_db_round *r)
     bind_i64(&b, r->bytes_down);
     bind_real(&b, r->train_loss);
     bind_real(&b, r->epsilon);
+    bind_real(&b, r->compute_s);
+    bind_real(&b, r->online_share);
     bind_real(&b, r->wall_s);
     return bind_exec(&b);
 }

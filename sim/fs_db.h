@@ -20,6 +20,9 @@ typedef struct fs_db_run {
     uint64_t seed;
     const char *variant;        /* "" for a plain run */
     const char *fedsim_version;
+    const char *target_metric;  /* eval.target: metric name, or NULL/"" when none */
+    double target_value;
+    int target_lower_better;    /* 1 when the target is reached by going at or below the value */
     int threads;                /* metadata: never influences results */
     const char *host;           /* metadata */
 } fs_db_run;
@@ -40,6 +43,10 @@ typedef struct fs_db_round {
     double train_loss;          /* sample-weighted mean local loss of aggregated clients;
                                  * NaN if none */
     double epsilon;             /* NaN when no DP */
+    double compute_s;           /* device-seconds of local training in the round, including the
+                                   work of clients that dropped or were cut off */
+    double online_share;        /* measured at selection: available / clients examined (NaN when
+                                   nobody was examined) */
     double wall_s;              /* metadata: wall seconds spent on the round */
 } fs_db_round;
 

@@ -289,11 +289,13 @@ size_t fs_engine_select_fastest(fs_engine *e, size_t want, fs_err *err)
     if (pool > e->cfg->pop->n) pool = e->cfg->pop->n;
     uint32_t *ids = malloc(pool * sizeof *ids);
     candidate *cand = malloc(pool * sizeof *cand);
-    size_t found = 0;
+    size_t found = 0, q = 0;
     if (ids && cand)
         found = fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now, pool, e->r_sel,
-                              e->r_cli, ids);
+                              e->r_cli, ids, &q);
     else fs_err_add(err, NULL, "out of memory selecting %zu candidates", pool);
+    e->queried += q;
+    e->online += found;
     for (size_t i = 0; i < found; i++)
         cand[i] = (candidate){expected_duration(e, ids[i]), ids[i], (uint32_t)i};
     qsort(cand, found, sizeof *cand, by_duration);
@@ -384,6 +386,9 @@ void fs_engine_account_part(fs_engine *e, size_t i, fs_db_round *row)
     };
     row->bytes_down += r->bytes_down;
     row->bytes_up += r->bytes_up;
+    /* device time spent training, whether or not the work was used */
+    if (p->progress >= 1 && p->t_end > p->t_dl)
+        row->compute_s += (double)((p->t_end < p->t_tr ? p->t_end : p->t_tr) - p->t_dl) / 1e6;
     row->reported += p->stage == ST_REPORTED;
     row->dropped += p->stage == ST_DROPPED;
     row->late += p->stage == ST_LATE;
@@ -393,6 +398,15 @@ void fs_engine_account_part(fs_engine *e, size_t i, fs_db_round *row)
     if (p->stage != ST_DROPPED || !p->offline_drop) fs_avail_observe(&c->avail, true, p->t_end);
 }
 
+
+/* The measured online share since the last round row: clients found available among the
+ * consenting, idle clients whose availability the server queried. */
+double fs_engine_take_online_share(fs_engine *e)
+{
+    double share = e->queried ? (double)e->online / (double)e->queried : NAN;
+    e->queried = e->online = 0;
+    return share;
+}
 
 int fs_engine_evaluate(fs_engine *e, fs_round_result *res, fs_err *err)
 {

@@ -54,6 +54,7 @@ typedef struct fs_engine {
     uint64_t pass;
     /* the round being played */
     int round, reported, n_final;
+    size_t queried, online; /* availability queries at selection since the last round row */
     uint64_t stream_round;  /* names this dispatch's random streams: the round (sync) or the
                              * dispatch batch (async, where a round has many dispatches) */
     bool closed, by_deadline;
@@ -76,6 +77,7 @@ size_t fs_engine_partial_budget(fs_engine *e, fs_part *p, int64_t deadline);
 int fs_engine_load_residual(fs_engine *e, size_t slot, uint32_t client, fs_err *err);
 void fs_engine_account_part(fs_engine *e, size_t i, fs_db_round *row);
 int fs_engine_evaluate(fs_engine *e, fs_round_result *res, fs_err *err);
+double fs_engine_take_online_share(fs_engine *e);
 int64_t fs_engine_time_limit(const fs_scenario *s);
 int fs_sync_run(fs_engine *e, fs_err *err);
 

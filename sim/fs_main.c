@@ -13,9 +13,13 @@
 #include <unistd.h>
 
 #include "fs_device.h"
+#include "fs_files.h"
+#include "fs_plan.h"
 #include "fs_rdp.h"
+#include "fs_report.h"
 #include "fs_run.h"
 #include "fs_scn.h"
+#include "fs_sweep.h"
 
 #ifndef FEDSIM_VERSION
 #define FEDSIM_VERSION "unknown"
@@ -36,8 +40,13 @@ static void on_signal(int sig)
 
 static const char usage[] =
     "usage: fedsim run SCENARIO [-o DB] [--set path=value]... [--threads N] [--quiet]\n"
+    "                  [--variant LABEL]\n"
+    "       fedsim sweep SCENARIO [-o DB] [--jobs N] [--set path=value]...\n"
     "       fedsim validate SCENARIO...\n"
     "       fedsim epsilon --q Q --sigma Z --steps T --delta D\n"
+    "       fedsim report DB [-o DIR]\n"
+    "       fedsim plan DB --target METRIC=VALUE [--max-epsilon E] [--max-hours H]\n"
+    "                  [--max-bytes-per-client SIZE] [--by hours|bytes|device-hours|epsilon]\n"
     "       fedsim --help | --version\n";
 
 static const char help[] =
@@ -50,7 +59,12 @@ static const char help[] =
     "    --threads N      train clients on N threads (default: all cores); results do not\n"
     "                     depend on N\n"
     "    --quiet          no progress line\n"
+    "    --variant LABEL  record the run as this sweep variant\n"
+    "  sweep SCENARIO     run every variant of the scenario's \"sweep\" object into one database,\n"
+    "                     --jobs at a time; run it again to resume an interrupted sweep\n"
     "  validate FILE...   check scenario files and report every error\n"
+    "  report DB [-o DIR] gnuplot plots (PNG, SVG) and a self-contained report.html of every run\n"
+    "  plan DB            which variant reaches a target under constraints, ranked by cost\n"
     "  epsilon            privacy budget of the sampled Gaussian mechanism: sampling rate Q,\n"
     "                     noise multiplier Z, T steps, at delta D (RDP accountant; classic and\n"
     "                     improved conversions)\n\n"
@@ -64,6 +78,7 @@ typedef struct run_args {
     size_t n_sets;
     int threads;
     bool quiet;
+    const char *variant;
 } run_args;
 
 static int bad_arg(const char *what, const char *found)
@@ -99,6 +114,9 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         } else if (!strcmp(arg, "--threads")) {
             if (!has_value || parse_threads(argv[++i], &a->threads))
                 return bad_arg("--threads", "expected an integer from 1 to 1024");
+        } else if (!strcmp(arg, "--variant")) {
+            if (!has_value) return bad_arg(arg, "expected a label");
+            a->variant = argv[++i];
         } else if (!strcmp(arg, "--quiet")) {
             a->quiet = true;
         } else if (arg[0] == '-' && arg[1]) {
@@ -111,23 +129,6 @@ static int parse_run_args(int argc, char **argv, run_args *a)
     }
     if (!a->scenario) return bad_arg("run", "expected a scenario file");
     return 0;
-}
-
-/* mkdir -p of the folder holding `path`, so -o results/new/x.sqlite just works. */
-static int make_parent_dirs(const char *path)
-{
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir) return 0;
-    *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(dir, 0777) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(dir, 0777) && errno != EEXIST ? -1 : 0;
 }
 
 static void print_summary(const fs_scenario *s, const char *db, const fs_run_summary *r)
@@ -155,7 +156,7 @@ static int cmd_run(int argc, char **argv)
     if (rc) goto out;
     const char *db = a.db ? a.db : s.output.db;
     fs_err_init(&err, NULL);
-    if (make_parent_dirs(db)) {
+    if (fs_files_make_parent_dirs(db)) {
         fs_err_add(&err, NULL, "%s: cannot create its folder: %s", db, strerror(errno));
         rc = FS_EIO;
         fs_scn_fini(&s);
@@ -163,7 +164,7 @@ static int cmd_run(int argc, char **argv)
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    fs_run_opts opts = {.db_path = db, .n_threads = a.threads,
+    fs_run_opts opts = {.db_path = db, .n_threads = a.threads, .variant = a.variant,
                         .progress = !a.quiet && isatty(STDERR_FILENO), .stop = &stop_requested};
     fs_run_summary sum;
     rc = fs_run_scenario(&s, &opts, &sum, &err);
@@ -219,5 +220,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "run")) return cmd_run(argc, argv);
     if (!strcmp(cmd, "validate")) return cmd_validate(argc, argv);
     if (!strcmp(cmd, "epsilon")) return fs_rdp_cli(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sweep")) return fs_sweep_cli(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plan")) return fs_plan_cli(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report")) return fs_report_cli(argc - 1, argv + 1);
     return bad_arg(cmd, "unknown command");
 }

@@ -68,28 +68,30 @@ void fs_pop_fini(fs_pop *pop)
 }
 
 static bool selectable(fs_pop *pop, const fs_avail *avail, uint32_t id, int64_t t, uint64_t seed,
-                       uint64_t pass, gsl_rng *r)
+                       uint64_t pass, gsl_rng *r, size_t *queried)
 {
     fs_client *c = &pop->clients[id];
     if (!c->consent || c->t_busy_until > t) return false;
+    ++*queried;
     fs_rng_reseed(r, seed, FS_RNG_AVAIL, id, pass);
     return fs_avail_query(avail, &c->avail, t, r);
 }
 
 size_t fs_pop_select(fs_pop *pop, const fs_avail *avail, uint64_t seed, uint64_t pass,
                      int64_t t, size_t want, gsl_rng *r_sel, gsl_rng *r_client,
-                     uint32_t *out_ids)
+                     uint32_t *out_ids, size_t *out_examined)
 {
     /* The SELECT stream orders candidates; each candidate's availability comes from its own
      * (client, pass) stream, so a client's answer does not depend on who was asked before it. */
     fs_rng_reseed(r_sel, seed, FS_RNG_SELECT, FS_RNG_NONE, pass);
-    size_t found = 0;
+    size_t found = 0, queried = 0;
     for (size_t i = 0; i < pop->n && found < want; i++) {
         size_t j = i + gsl_rng_uniform_int(r_sel, pop->n - i);
         uint32_t id = pop->perm[j];
         pop->perm[j] = pop->perm[i];
         pop->perm[i] = id;
-        if (selectable(pop, avail, id, t, seed, pass, r_client)) out_ids[found++] = id;
+        if (selectable(pop, avail, id, t, seed, pass, r_client, &queried)) out_ids[found++] = id;
     }
+    if (out_examined) *out_examined = queried;
     return found;
 }

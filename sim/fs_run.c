@@ -11,6 +11,7 @@
 #include "fs_db.h"
 #include "fs_device.h"
 #include "fs_engine.h"
+#include "fs_metrics.h"
 #include "fs_pop.h"
 #include "fs_world.h"
 
@@ -104,9 +105,15 @@ static int begin(run_ctx *c, const char *db_path, fs_err *err)
     if (rc) return rc;
     char host[256] = "";
     gethostname(host, sizeof host - 1);
+    const typeof(c->s->eval) *ev = &c->s->eval;
     fs_db_run meta = {.name = c->s->name, .scenario_json = c->s->json, .seed = c->s->seed,
-                      .variant = "", .fedsim_version = FEDSIM_VERSION,
-                      .threads = c->opts->n_threads, .host = host};
+                      .variant = c->opts->variant ? c->opts->variant : "",
+                      .fedsim_version = FEDSIM_VERSION, .threads = c->opts->n_threads, .host = host,
+                      .target_metric = ev->has_target ? ev->target_metric : NULL,
+                      .target_value = ev->target_value,
+                      .target_lower_better =
+                          ev->has_target &&
+                          fs_metric_lower_is_better(fs_metric_from_name(ev->target_metric))};
     return fs_db_begin_run(c->db, &meta, &c->run_id, err);
 }
 

@@ -399,6 +399,13 @@ static const fs_scn_key devices_keys[] = {
      F(devices.availability)},
 };
 
+static const fs_scn_key target_keys[] = {
+    {.name = "metric", .type = FS_SCN_STR, .flags = FS_SCN_REQ, .lo = 1, .hi = FS_SCN_NAME_LEN - 1,
+     F(eval.target_metric)},
+    {.name = "value", .type = FS_SCN_NUM, .flags = FS_SCN_REQ, F(eval.target_value)},
+};
+static const fs_scn_obj target_obj = OBJ(target_keys);
+
 static const fs_scn_key eval_keys[] = {
     {.name = "every_rounds", .type = FS_SCN_INT, .flags = FS_SCN_LO, .lo = 1, .def = 1,
      F(eval.every_rounds)},
@@ -408,6 +415,8 @@ static const fs_scn_key eval_keys[] = {
      .off2 = offsetof(fs_scenario, eval.n_segments)},
     {.name = "worst_clients", .type = FS_SCN_BOOL, .def = 1, F(eval.worst_clients)},
     {.name = "train_metrics", .type = FS_SCN_BOOL, F(eval.train_metrics)},
+    {.name = "target", .type = FS_SCN_OBJ, .aux = &target_obj,
+     .present_off = offsetof(fs_scenario, eval.has_target)},
 };
 
 static const fs_scn_key output_keys[] = {
@@ -435,6 +444,7 @@ static const fs_scn_key top_keys[] = {
     {.name = "privacy", .type = FS_SCN_OBJ, .aux = &privacy_obj},
     {.name = "eval", .type = FS_SCN_OBJ, .aux = &eval_obj},
     {.name = "output", .type = FS_SCN_OBJ, .aux = &output_obj},
+    {.name = "sweep", .type = FS_SCN_RAW},
 };
 static const fs_scn_obj top_obj = OBJ(top_keys);
 
@@ -472,6 +482,11 @@ static void check_cross(fs_scn_ctx *c)
                    "\"hr10\", found \"%s\"", s->eval.metrics[i]);
     }
     if (GOOD(server.optimizer) && s->server.optimizer == FS_SOPT_SGD) s->server.server_lr = 1;
+    if (s->eval.has_target && GOOD(eval.target_metric) &&
+        fs_metric_from_name(s->eval.target_metric) == FS_METRIC_COUNT)
+        fs_scn_bad(c, "eval.target.metric",
+                   "expected one of \"accuracy\", \"loss\", \"auc\", \"ece\", \"rmse\", \"hr10\", "
+                   "found \"%s\"", s->eval.target_metric);
     if (GOOD(privacy.consent_percent) && s->privacy.n_consent_percent &&
         !s->privacy.consent_group[0])
         fs_scn_bad(c, "privacy.consent.group",
@@ -583,6 +598,8 @@ static bool is_blank(const char *text)
 
 static int emit_json(fs_scn_ctx *c, const cJSON *root)
 {
+    const cJSON *sweep = cJSON_GetObjectItemCaseSensitive(root, "sweep");
+    if (sweep && !(c->s->sweep_json = cJSON_PrintUnformatted(sweep))) return FS_ENOMEM;
     cJSON *eff = fs_scn_emit(c, &top_obj, c->s, root);
     if (!eff) return FS_ENOMEM;
     c->s->json = cJSON_Print(eff);
@@ -691,5 +708,6 @@ void fs_scn_fini(fs_scenario *s)
 {
     if (!s) return;
     cJSON_free(s->json);
+    cJSON_free(s->sweep_json);
     memset(s, 0, sizeof *s);
 }

@@ -187,6 +187,9 @@ typedef struct fs_scenario {
         size_t n_segments;
         bool worst_clients;  /* worst-10% client metric (needs per-client test data) */
         bool train_metrics;  /* also evaluate on the training data (segment "train") */
+        bool has_target;     /* eval.target given */
+        char target_metric[FS_SCN_NAME_LEN];
+        double target_value;
     } eval;
 
     struct {
@@ -194,7 +197,9 @@ typedef struct fs_scenario {
         bool participation;
     } output;
 
-    char *json; /* the effective scenario (file + overrides + defaults filled in), owned */
+    char *json;       /* the effective scenario (file + overrides + defaults filled in), owned */
+    char *sweep_json; /* the "sweep" object as written (NULL when none), owned; not part of json:
+                         each variant's run records its own effective scenario */
 } fs_scenario;
 
 /* Loads, overrides and validates. `sets` are "json.path=value" strings (value parsed as JSON,

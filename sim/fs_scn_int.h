@@ -28,7 +28,8 @@ enum fs_scn_type {
     FS_SCN_INT_ARRAY, /* int array field (capacity size/sizeof(int)), count in size_t at off2;
                        * default: aux (const int[], def elements) or one element def */
     FS_SCN_STR_ARRAY, /* char[cap][FS_SCN_NAME_LEN] field, count in size_t at off2; default [] */
-    FS_SCN_KEEP       /* accepted if a string, no field: copied verbatim into the effective JSON */
+    FS_SCN_KEEP,      /* accepted if a string, no field: copied verbatim into the effective JSON */
+    FS_SCN_RAW        /* any object, checked elsewhere (the sweep); kept out of the effective JSON */
 };
 
 enum {

@@ -533,7 +533,8 @@ static bool set_default(fs_scn_ctx *c, const fs_scn_key *k, const char *path, vo
         memcpy((char *)base + k->off2, &zero, sizeof zero);
         return true;
     }
-    case FS_SCN_KEEP: return false;
+    case FS_SCN_KEEP:
+    case FS_SCN_RAW: return false;
     }
     return false;
 }
@@ -581,6 +582,11 @@ static bool check_value(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, cons
     case FS_SCN_DIST: return check_dist(c, k, v, path, base);
     case FS_SCN_INT_ARRAY: return check_int_array(c, k, v, path, base);
     case FS_SCN_STR_ARRAY: return check_str_array(c, k, v, path, base);
+    case FS_SCN_RAW:
+        if (cJSON_IsObject(v)) return false; /* checked by its own module */
+        fs_scn_render(v, got, sizeof got);
+        fs_scn_bad(c, path, "expected an object, found %s", got);
+        return false;
     case FS_SCN_KEEP:
         if (cJSON_IsString(v)) return false; /* valid, but no field to mark */
         fs_scn_render(v, got, sizeof got);
@@ -612,6 +618,7 @@ void fs_scn_walk(fs_scn_ctx *c, const cJSON *obj, const char *path, const fs_scn
             continue;
         }
         if (k->present_off) *(bool *)((char *)base + k->present_off) = v != NULL;
+        if (!v && k->present_off) continue; /* an optional feature left off: nothing to fill */
         bool ok = v ? check_value(c, k, v, sub, base) : set_default(c, k, sub, base);
         /* Objects have no field of their own; KEEP keys none at all. */
         if (ok && k->type != FS_SCN_OBJ) mark_good(c, field(base, k));
@@ -663,6 +670,7 @@ static cJSON *emit_key(const fs_scn_ctx *c, const fs_scn_key *k, const void *bas
     }
     case FS_SCN_STR_ARRAY: return emit_str_array(k, base);
     case FS_SCN_KEEP: return cJSON_CreateString(src->valuestring);
+    case FS_SCN_RAW: return NULL;
     }
     return NULL;
 }
@@ -674,7 +682,9 @@ cJSON *fs_scn_emit(const fs_scn_ctx *c, const fs_scn_obj *o, const void *base, c
     for (size_t i = 0; i < o->n_keys; i++) {
         const fs_scn_key *k = &o->keys[i];
         const cJSON *v = src ? cJSON_GetObjectItemCaseSensitive(src, k->name) : NULL;
-        if (!applies(c, k) || (k->type == FS_SCN_KEEP && !cJSON_IsString(v))) continue;
+        if (!applies(c, k) || (k->type == FS_SCN_KEEP && !cJSON_IsString(v)) ||
+            k->type == FS_SCN_RAW)
+            continue;
         if (k->present_off && !*(const bool *)((const char *)base + k->present_off)) continue;
         cJSON *item = emit_key(c, k, base, v);
         if (!item || !cJSON_AddItemToObject(obj, k->name, item)) {

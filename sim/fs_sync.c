@@ -88,10 +88,12 @@ static int select_clients(fs_engine *e, int64_t t_limit, fs_err *err)
 {
     int64_t waited = 0, retry = llround(e->s->server.retry_s * 1e6);
     for (;;) {
-        e->n_sel = e->s->server.selection == FS_SELECT_FASTEST
-                       ? fs_engine_select_fastest(e, e->max_sel, err)
-                       : fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now,
-                                       e->max_sel, e->r_sel, e->r_cli, e->ids);
+        size_t q = 0;
+        bool fastest = e->s->server.selection == FS_SELECT_FASTEST;
+        e->n_sel = fastest ? fs_engine_select_fastest(e, e->max_sel, err)
+                           : fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now,
+                                           e->max_sel, e->r_sel, e->r_cli, e->ids, &q);
+        if (!fastest) e->queried += q, e->online += e->n_sel;
         e->pass++;
         if (e->n_sel > 0 || e->now >= t_limit) return FS_OK;
         if (waited >= WAIT_LIMIT_US) {
@@ -160,7 +162,8 @@ static int close_and_report(fs_engine *e, int64_t t_start, double wall_start, fs
     fs_round_result res = {.parts = e->rows, .n_parts = e->n_sel};
     fs_db_round *row = &res.row;
     *row = (fs_db_round){.round = e->round, .t_start = t_start, .t_end = e->t_close,
-                         .selected = (int)e->n_sel, .epsilon = NAN};
+                         .selected = (int)e->n_sel, .epsilon = NAN,
+                         .online_share = fs_engine_take_online_share(e)};
     for (size_t i = 0; i < e->n_sel; i++) fs_engine_account_part(e, i, row);
     int rc = aggregate(e, row, err);
     if (!rc) rc = fs_engine_evaluate(e, &res, err);

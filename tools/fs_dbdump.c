@@ -4,7 +4,10 @@
  * Integers in decimal, floats with %.9g, NULL as NULL, text with \\ \| \n \r \t and \xHH
  * escapes (so a row stays one line), blobs as blob:<bytes>:<FNV-1a 64 hex>. Columns that differ
  * between identical runs (wall-clock times, host, threads, version) are skipped, so two runs of
- * one (scenario, seed) dump identically. Exit 0, 2 on bad usage, 3 on any database error. */
+ * one (scenario, seed) dump identically. Every column of a table is dumped (`SELECT *`), so
+ * columns added to the schema (runs.target_*, rounds.compute_s and online_share in version 2)
+ * appear without changes here. Views (v_*) are derived from the tables and never dumped: the
+ * list below names tables only. Exit 0, 2 on bad usage, 3 on any database error. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,7 +31,8 @@ static const dump_table tables[] = {
     {"checkpoints", "run_id, round"},
 };
 
-/* Metadata: wall-clock, host and build facts, never a function of (scenario, seed). */
+/* Metadata: wall-clock, host and build facts, never a function of (scenario, seed).
+ * rounds.compute_s and online_share are virtual-time facts of the simulation and stay. */
 static const char *const skipped[] = {
     "runs.started_at", "runs.finished_at", "runs.wall_s",  "runs.threads",
     "runs.host",       "runs.fedsim_version", "rounds.wall_s",

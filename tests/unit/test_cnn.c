@@ -2,7 +2,6 @@
  * pins the documented parameter layout), gradients against central finite differences on every
  * layer, slicing of large batches, probabilities, shapes and FLOPs of the 28x28x1 network, and
  * SGD on a small image task. */
-#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,37 +9,7 @@
 #include "fs_model.h"
 #include "fs_rng.h"
 #include "fs_test.h"
-
-/* n random h x w x c images (pixels ~ N(0,1)) with labels i % n_classes. */
-static void random_images(fs_dataset *ds, size_t n, size_t hwc, int n_classes, uint64_t seed)
-{
-    ck_assert_int_eq(fs_dataset_alloc(ds, n, hwc, n_classes), FS_OK);
-    gsl_rng *r = fs_rng_new();
-    fs_rng_reseed(r, seed, FS_RNG_DATA, 0, FS_RNG_NONE);
-    for (size_t i = 0; i < n * hwc; i++) ds->x[i] = (float)gsl_ran_gaussian(r, 1.0);
-    for (size_t i = 0; i < n; i++) ds->y[i] = (int32_t)(i % (size_t)n_classes);
-    gsl_rng_free(r);
-}
-
-static uint32_t *all_rows(size_t n)
-{
-    uint32_t *rows = malloc(n * sizeof *rows);
-    for (size_t i = 0; i < n; i++) rows[i] = (uint32_t)i;
-    return rows;
-}
-
-/* The model's init, then random biases (init leaves them 0) so they matter in every check. */
-static double *random_params(const fs_model *m, uint64_t seed)
-{
-    double *w = malloc(m->n_params * sizeof *w);
-    gsl_rng *r = fs_rng_new();
-    fs_rng_reseed(r, seed, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
-    m->ops->init(m, w, r);
-    for (size_t i = 0; i < m->n_params; i++)
-        if (w[i] == 0) w[i] = gsl_ran_gaussian(r, 0.1);
-    gsl_rng_free(r);
-    return w;
-}
+#include "fs_test_grad.h"
 
 /* Start of each parameter block (W1 b1 W2 b2 W3 b3 W4 b4) and the end, per fs_model.h. */
 static void layout(size_t h, size_t w, size_t c, size_t k, size_t off[9])
@@ -121,10 +90,10 @@ static void ref_probs(const float *img, size_t h, size_t w, size_t c, size_t k, 
 START_TEST(cnn_forward_matches_direct_reference)
 {
     fs_dataset ds;
-    random_images(&ds, 4, 8 * 12 * 2, 3, 31);
+    fs_test_random_dataset(&ds, 4, 8 * 12 * 2, 3, 31);
     fs_model *m = fs_cnn_new(8, 12, 2, 3, 4);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = random_params(m, 7), p[4 * 3], want[3];
+    double *w = fs_test_random_params(m, 7), p[4 * 3], want[3];
     uint32_t rows[4] = {2, 0, 3, 1};
     m->ops->predict(m, w, &ds, rows, 4, p, s);
     for (size_t i = 0; i < 4; i++) {
@@ -143,42 +112,33 @@ END_TEST
 START_TEST(cnn_grad_matches_finite_diff)
 {
     fs_dataset ds;
-    random_images(&ds, 3, 8 * 8 * 2, 3, 41);
+    fs_test_random_dataset(&ds, 3, 8 * 8 * 2, 3, 41);
     fs_model *m = fs_cnn_new(8, 8, 2, 3, 3);
     size_t off[9];
     layout(8, 8, 2, 3, off);
     ck_assert_uint_eq(m->n_params, off[8]);
-    fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = random_params(m, 8), *g = malloc(m->n_params * sizeof *g);
-    double *tmp = malloc(m->n_params * sizeof *tmp), worst = 0, h = 1e-5;
-    uint32_t *rows = all_rows(3);
+    double *w = fs_test_random_params(m, 8), worst = 0;
+    fs_test_grad gc;
+    fs_test_grad_init(&gc, m, w, &ds, NULL, 3, 1e-5);
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 2, FS_RNG_TRAIN, 0, 0);
-    m->ops->loss_grad(m, w, &ds, rows, 3, g, s);
     size_t checked = 0;
     for (int blk = 0; blk < 8; blk++)
         for (int t = 0; t < 25; t++, checked++) {
             size_t i = off[blk] + gsl_rng_uniform_int(r, off[blk + 1] - off[blk]);
-            double save = w[i];
-            w[i] = save + h;
-            double lp = m->ops->loss_grad(m, w, &ds, rows, 3, tmp, s);
-            w[i] = save - h;
-            double lm = m->ops->loss_grad(m, w, &ds, rows, 3, tmp, s);
-            w[i] = save;
-            double fd = (lp - lm) / (2 * h), scale = fmax(fmax(fabs(fd), fabs(g[i])), 1e-4);
-            worst = fmax(worst, fabs(fd - g[i]) / scale);
+            worst = fmax(worst, fs_test_grad_coord_error(&gc, w, i));
         }
     ck_assert_uint_eq(checked, 200);
     ck_assert_double_lt(worst, 1e-5);
     /* The blocks are not silently zero: each has some sizeable gradient. */
     for (int blk = 0; blk < 8; blk++) {
         double mx = 0;
-        for (size_t i = off[blk]; i < off[blk + 1]; i++) mx = fmax(mx, fabs(g[i]));
+        for (size_t i = off[blk]; i < off[blk + 1]; i++) mx = fmax(mx, fabs(gc.g[i]));
         ck_assert_double_gt(mx, 1e-4);
     }
     gsl_rng_free(r);
-    free(w), free(g), free(tmp), free(rows);
-    fs_model_scratch_free(s);
+    fs_test_grad_fini(&gc);
+    free(w);
     fs_model_free(m);
     fs_dataset_fini(&ds);
 }
@@ -204,14 +164,15 @@ START_TEST(cnn_large_batch_is_mean_of_single_images)
 {
     enum { N = 45 };
     fs_dataset ds;
-    random_images(&ds, N, 28 * 28, 10, 51);
+    fs_test_random_dataset(&ds, N, 28 * 28, 10, 51);
     fs_model *m = fs_cnn_new(28, 28, 1, 10, N);
     fs_model_scratch *s = fs_model_scratch_new(m);
     ck_assert_uint_lt(m->scratch_doubles, (size_t)N * 150000); /* sliced, not sized for N */
     size_t np = m->n_params;
-    double *w = random_params(m, 9), *g = malloc(np * sizeof *g), *sum = calloc(np, sizeof *sum);
-    double *g1 = malloc(np * sizeof *g1), p[N * 10], p1[10], loss1 = 0;
-    uint32_t *rows = all_rows(N);
+    double *w = fs_test_random_params(m, 9), *g = malloc(np * sizeof *g);
+    double *sum = calloc(np, sizeof *sum), *g1 = malloc(np * sizeof *g1);
+    double p[N * 10], p1[10], loss1 = 0;
+    uint32_t *rows = fs_test_all_rows(N);
     double loss = m->ops->loss_grad(m, w, &ds, rows, N, g, s);
     m->ops->predict(m, w, &ds, rows, N, p, s);
     for (size_t i = 0; i < N; i++) {
@@ -232,12 +193,13 @@ END_TEST
 START_TEST(cnn_predict_rows_sum_to_one)
 {
     fs_dataset ds;
-    random_images(&ds, 5, 4 * 8 * 3, 4, 61);
+    fs_test_random_dataset(&ds, 5, 4 * 8 * 3, 4, 61);
     fs_model *m = fs_cnn_new(4, 8, 3, 4, 5);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = random_params(m, 10), *g = malloc(m->n_params * sizeof *g), p[5 * 4], nll = 0;
+    double *w = fs_test_random_params(m, 10), *g = malloc(m->n_params * sizeof *g);
+    double p[5 * 4], nll = 0;
     for (size_t i = 0; i < m->n_params; i++) w[i] *= 2; /* logits in the tens */
-    uint32_t *rows = all_rows(5);
+    uint32_t *rows = fs_test_all_rows(5);
     m->ops->predict(m, w, &ds, rows, 5, p, s);
     for (size_t i = 0; i < 5; i++) {
         double sum = 0;
@@ -262,7 +224,7 @@ END_TEST
  * noise. A translated bar is exactly what convolution plus pooling generalise over. */
 static void bars(fs_dataset *ds, size_t n)
 {
-    random_images(ds, n, 64, 2, 71);
+    fs_test_random_dataset(ds, n, 64, 2, 71);
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 72, FS_RNG_DATA, 0, FS_RNG_NONE);
     for (size_t i = 0; i < n; i++) {
@@ -280,23 +242,19 @@ START_TEST(cnn_sgd_reduces_loss_on_bars)
     bars(&ds, 200);
     fs_model *m = fs_cnn_new(8, 8, 1, 2, 10);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g);
-    uint32_t *rows = all_rows(200), *order = malloc(200 * sizeof *order);
+    double *w = malloc(m->n_params * sizeof *w);
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 1, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
     m->ops->init(m, w, r);
-    fs_rng_reseed(r, 1, FS_RNG_TRAIN, 0, 0);
+    gsl_rng_free(r);
     fs_eval_result before, after;
     ck_assert_int_eq(fs_model_evaluate(m, w, &ds, NULL, 0, s, &before), FS_OK);
     fs_sgd_cfg cfg = {.epochs = 3, .batch_size = 10, .lr = 0.05};
-    fs_sgd_result res;
-    ck_assert_int_eq(fs_sgd_train(m, w, &ds, rows, 200, &cfg, r, order, g, s, &res), FS_OK);
-    ck_assert_uint_eq(res.steps, 60);
+    ck_assert_uint_eq(fs_test_sgd(m, w, &ds, 200, &cfg, 1, s).steps, 60);
     ck_assert_int_eq(fs_model_evaluate(m, w, &ds, NULL, 0, s, &after), FS_OK);
     ck_assert_double_lt(after.loss, 0.3 * before.loss);
     ck_assert_double_gt(after.accuracy, 0.95);
-    gsl_rng_free(r);
-    free(w), free(g), free(rows), free(order);
+    free(w);
     fs_model_scratch_free(s);
     fs_model_free(m);
     fs_dataset_fini(&ds);

@@ -133,14 +133,15 @@ START_TEST(db_open_creates_schema)
     ck_assert_str_eq(fs_db_path(db), dbpath);
     fs_db_close(db);
     static const char *const objs[] = {"meta", "runs", "clients", "rounds", "participation",
-                                       "evals", "checkpoints", "v_rounds", "v_evals"};
+                                       "evals", "checkpoints", "v_rounds", "v_evals",
+                                       "v_round_metrics", "v_time_to_target", "v_run_summary"};
     sqlite3 *c = peek_open();
     char sql[200];
     for (size_t i = 0; i < sizeof objs / sizeof *objs; i++) {
         snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_schema WHERE name = '%s'", objs[i]);
         ck_assert_msg(q_int(c, sql) == 1, "missing %s", objs[i]);
     }
-    ck_assert_int_eq(q_int(c, "SELECT value FROM meta WHERE key = 'schema_version'"), 1);
+    ck_assert_int_eq(q_int(c, "SELECT value FROM meta WHERE key = 'schema_version'"), 2);
     ck_assert_int_eq(q_int(c, "SELECT count(*) FROM pragma_foreign_key_list('participation')"),
                      1);
     sqlite3_close(c);
@@ -381,15 +382,46 @@ START_TEST(db_open_rejects_other_schema_version)
     fs_db_close(open_ok());
     sqlite3 *c = NULL;
     ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(c, "UPDATE meta SET value = '2'", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c, "UPDATE meta SET value = '3'", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(c);
     fs_err err;
     fs_err_init(&err, NULL);
     fs_db *db = NULL;
     ck_assert_int_eq(fs_db_open(dbpath, &db, &err), FS_EDB);
     ck_assert_ptr_null(db);
-    ck_assert_msg(strstr(err.msgs[0], "has schema version 2, expected 1"), "got: %s",
-                  err.msgs[0]);
+    ck_assert_msg(strstr(err.msgs[0], "has schema version 3, this fedsim writes version 2"),
+                  "got: %s", err.msgs[0]);
+}
+END_TEST
+
+/* A file written by the first fedsim (schema 1: no target or compute columns, no planning
+ * views) is refused with the exact message, and left exactly as it was. */
+START_TEST(db_open_refuses_version_1_untouched)
+{
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c,
+                                  "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+                                  "INSERT INTO meta VALUES('schema_version', '1');"
+                                  "CREATE TABLE runs(run_id INTEGER PRIMARY KEY, name TEXT);"
+                                  "CREATE TABLE rounds(run_id INTEGER, round INTEGER,"
+                                  " bytes_up INTEGER);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(c);
+    fs_err err;
+    fs_err_init(&err, NULL);
+    fs_db *db = NULL;
+    ck_assert_int_eq(fs_db_open(dbpath, &db, &err), FS_EDB);
+    ck_assert_ptr_null(db);
+    char want[512];
+    snprintf(want, sizeof want,
+             "%s: results database has schema version 1, this fedsim writes version 2;"
+             " use a new file",
+             dbpath);
+    ck_assert_int_eq(err.n_msgs, 1);
+    ck_assert_str_eq(err.msgs[0], want);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM sqlite_schema"), 4); /* 3 tables + index */
 }
 END_TEST
 
@@ -428,6 +460,268 @@ START_TEST(db_reopen_appends_run_2)
 }
 END_TEST
 
+/* ---- new columns and planning views, on constructed runs (nothing simulated) */
+
+#define US_PER_H 3600000000LL
+
+static double peek_real(const char *sql)
+{
+    sqlite3 *c = peek_open();
+    sqlite3_stmt *st = NULL;
+    ck_assert_msg(sqlite3_prepare_v2(c, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(c));
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    double v = sqlite3_column_type(st, 0) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(c);
+    return v;
+}
+
+static int64_t begin_target(fs_db *db, const char *variant, const char *metric, double value,
+                             int lower)
+{
+    fs_db_run run = {.name = "views", .scenario_json = "{}", .seed = 1, .variant = variant,
+                     .fedsim_version = "test", .target_metric = metric,
+                     .target_value = value, .target_lower_better = lower, .threads = 1,
+                     .host = "h"};
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int64_t id = -1;
+    ck_assert_int_eq(fs_db_begin_run(db, &run, &id, &err), FS_OK);
+    return id;
+}
+
+/* Round n of a run whose rounds last one virtual hour each: 10 selected, 7 reported,
+ * 2 dropped, 1 late; 100 n bytes up, 1000 down; 30 device-minutes; ε = eps (NaN: none). */
+static void put_round(fs_db *db, int64_t run, int n, double eps, const fs_db_eval *e,
+                      size_t n_e)
+{
+    fs_db_round r = {.round = n, .t_start = (n - 1) * US_PER_H, .t_end = n * US_PER_H,
+                     .selected = 10, .reported = 7, .dropped = 2, .late = 1, .aborted = 0,
+                     .bytes_up = 100 * n, .bytes_down = 1000, .train_loss = 0.5,
+                     .epsilon = eps, .compute_s = 1800.0, .online_share = 0.25 * n,
+                     .wall_s = 0.01};
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_write_round(db, run, &r, NULL, 0, e, n_e, &err), FS_OK);
+}
+
+static void finish(fs_db *db, int64_t run)
+{
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_finish_run(db, run, "done", 2.5, &err), FS_OK);
+}
+
+/* run 1 "a": target auc >= 0.75, met at round 3 (round 1 not evaluated; a segment row above
+ *   the target at round 2 must not count); ε NULL in round 4.
+ * run 2 "b": target auc >= 0.9, never met; auc 0.6, 0.7, 0.65.
+ * run 3 "c": target loss <= 0.3, met at round 2 (0.29).
+ * run 4 "d": no target; accuracy and auc evaluated -> headline accuracy.
+ * run 5 "e": no target; loss and rmse -> headline rmse, best = lowest.
+ * run 6 "f": target auc >= 0.5, no rounds at all (status running). */
+static void build_views_db(void)
+{
+    fs_db *db = open_ok();
+    int64_t a = begin_target(db, "a", "auc", 0.75, 0);
+    put_round(db, a, 1, 0.5, NULL, 0);
+    fs_db_eval a2[3] = {{"all", "auc", 0.70}, {"all", "accuracy", 0.6}, {"region=x", "auc", 0.9}};
+    put_round(db, a, 2, 1.0, a2, 3);
+    fs_db_eval a3[2] = {{"all", "auc", 0.76}, {"all", "accuracy", 0.65}};
+    put_round(db, a, 3, 1.5, a3, 2);
+    fs_db_eval a4[2] = {{"all", "auc", 0.80}, {"all", "accuracy", 0.7}};
+    put_round(db, a, 4, NAN, a4, 2);
+    finish(db, a);
+    int64_t b = begin_target(db, "b", "auc", 0.9, 0);
+    for (int n = 1; n <= 3; n++) {
+        fs_db_eval e = {"all", "auc", n == 1 ? 0.6 : n == 2 ? 0.7 : 0.65};
+        put_round(db, b, n, NAN, &e, 1);
+    }
+    finish(db, b);
+    int64_t c = begin_target(db, "c", "loss", 0.3, 1);
+    for (int n = 1; n <= 3; n++) {
+        fs_db_eval e = {"all", "loss", n == 1 ? 0.5 : n == 2 ? 0.29 : 0.2};
+        put_round(db, c, n, NAN, &e, 1);
+    }
+    finish(db, c);
+    int64_t d = begin_target(db, "d", NULL, 0.0, 0);
+    fs_db_eval d1[2] = {{"all", "auc", 0.7}, {"all", "accuracy", 0.8}};
+    put_round(db, d, 1, NAN, d1, 2);
+    finish(db, d);
+    int64_t e = begin_target(db, "e", "", 0.0, 0);
+    fs_db_eval e1[2] = {{"all", "loss", 0.9}, {"all", "rmse", 1.2}};
+    put_round(db, e, 1, NAN, e1, 2);
+    fs_db_eval e2[2] = {{"all", "loss", 0.8}, {"all", "rmse", 1.3}};
+    put_round(db, e, 2, NAN, e2, 2);
+    finish(db, e);
+    begin_target(db, "f", "auc", 0.5, 0);
+    fs_db_close(db);
+}
+
+static void views_setup(void)
+{
+    setup();
+    build_views_db();
+}
+
+START_TEST(db_stores_target_and_round_costs)
+{
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM runs WHERE run_id = 1 AND"
+                              " target_metric = 'auc' AND target_value = 0.75 AND"
+                              " target_lower_better = 0"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT target_lower_better FROM runs WHERE run_id = 3"), 1);
+    /* no target, given as NULL or as "": three NULLs either way */
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM runs WHERE target_metric IS NULL AND"
+                              " target_value IS NULL AND target_lower_better IS NULL"),
+                     2);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds WHERE run_id = 1 AND round = 2 AND"
+                              " compute_s = 1800 AND online_share = 0.5"),
+                     1);
+}
+END_TEST
+
+START_TEST(db_nan_costs_stored_as_null)
+{
+    fs_db *db = open_ok();
+    int64_t id = begin_ok(db);
+    fs_db_round r = round_n(1);
+    r.compute_s = NAN;
+    r.online_share = NAN;
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_write_round(db, id, &r, NULL, 0, NULL, 0, &err), FS_OK);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT compute_s IS NULL AND online_share IS NULL FROM rounds"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT cum_device_h IS NULL FROM v_round_metrics"), 1);
+}
+END_TEST
+
+START_TEST(db_round_metrics_cumulates_per_run)
+{
+    /* run 1: round 1 without evaluation (one NULL row), rounds 2-4 with two 'all' metrics;
+     * the region row is not a whole-test-set value */
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_round_metrics WHERE run_id = 1"), 7);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_round_metrics WHERE run_id = 1"
+                              " AND round = 1 AND metric IS NULL AND value IS NULL"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_round_metrics WHERE run_id = 1"
+                              " AND value = 0.9"),
+                     0);
+    /* cumulative over rounds, not over metric rows: 100 + 200 + 300 up, 3 x 1000 down */
+    ck_assert_int_eq(peek_int("SELECT cum_bytes_up FROM v_round_metrics WHERE run_id = 1"
+                              " AND round = 3 AND metric = 'auc'"),
+                     600);
+    ck_assert_int_eq(peek_int("SELECT cum_bytes_down FROM v_round_metrics WHERE run_id = 1"
+                              " AND round = 3 AND metric = 'accuracy'"),
+                     3000);
+    ck_assert_double_eq_tol(peek_real("SELECT cum_device_h FROM v_round_metrics WHERE"
+                                      " run_id = 1 AND round = 4 AND metric = 'auc'"),
+                            2.0, 1e-12);
+    /* each run restarts its totals */
+    ck_assert_int_eq(peek_int("SELECT cum_bytes_up FROM v_round_metrics WHERE run_id = 2"
+                              " AND round = 1"),
+                     100);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_round_metrics WHERE run_id = 1"
+                              " AND round = 2 AND variant = 'a' AND t_start_h = 1.0"
+                              " AND t_end_h = 2.0 AND selected = 10 AND reported = 7"
+                              " AND dropped = 2 AND late = 1 AND aborted = 0"
+                              " AND bytes_up = 200 AND bytes_down = 1000 AND epsilon = 1.0"
+                              " AND online_share = 0.5 AND train_loss = 0.5"),
+                     2);
+}
+END_TEST
+
+START_TEST(db_time_to_target_first_hit)
+{
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_time_to_target"), 4); /* a, b, c, f */
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_time_to_target WHERE run_id = 1"
+                              " AND name = 'views' AND variant = 'a' AND target_metric = 'auc'"
+                              " AND target_value = 0.75 AND reached = 1 AND round = 3"
+                              " AND t_h = 3.0 AND bytes_up = 600 AND bytes_down = 3000"
+                              " AND epsilon = 1.5"),
+                     1);
+    ck_assert_double_eq_tol(peek_real("SELECT device_h FROM v_time_to_target WHERE run_id = 1"),
+                            1.5, 1e-12);
+}
+END_TEST
+
+START_TEST(db_time_to_target_never_reached_is_null)
+{
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_time_to_target WHERE run_id = 2"
+                              " AND reached = 0 AND round IS NULL AND t_h IS NULL"
+                              " AND bytes_up IS NULL AND bytes_down IS NULL"
+                              " AND device_h IS NULL AND epsilon IS NULL"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT reached = 0 AND round IS NULL FROM v_time_to_target"
+                              " WHERE run_id = 6"),
+                     1);
+}
+END_TEST
+
+START_TEST(db_time_to_target_lower_is_better)
+{
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_time_to_target WHERE run_id = 3"
+                              " AND target_metric = 'loss' AND reached = 1 AND round = 2"
+                              " AND t_h = 2.0 AND bytes_up = 300 AND bytes_down = 2000"
+                              " AND epsilon IS NULL"),
+                     1);
+}
+END_TEST
+
+START_TEST(db_run_summary_totals)
+{
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_run_summary"), 6);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_run_summary WHERE run_id = 1"
+                              " AND name = 'views' AND variant = 'a' AND status = 'done'"
+                              " AND rounds = 4 AND virtual_h = 4.0 AND bytes_up = 1000"
+                              " AND bytes_down = 4000 AND selected = 40 AND reported = 28"
+                              " AND dropped = 8 AND late = 4 AND aborted = 0"
+                              " AND dropout_share = 0.2 AND wall_s = 2.5 AND threads = 1"),
+                     1);
+    ck_assert_double_eq_tol(peek_real("SELECT device_h FROM v_run_summary WHERE run_id = 1"),
+                            2.0, 1e-12);
+    /* ε: the last recorded value (round 4 has none) */
+    ck_assert_double_eq_tol(peek_real("SELECT epsilon FROM v_run_summary WHERE run_id = 1"),
+                            1.5, 1e-12);
+    ck_assert_int_eq(peek_int("SELECT epsilon IS NULL FROM v_run_summary WHERE run_id = 2"), 1);
+    /* a run without rounds: zero totals, NULL times and values */
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_run_summary WHERE run_id = 6"
+                              " AND status = 'running' AND rounds = 0 AND virtual_h IS NULL"
+                              " AND bytes_up = 0 AND selected = 0 AND dropout_share IS NULL"
+                              " AND final_metric = 'auc' AND final_value IS NULL"),
+                     1);
+}
+END_TEST
+
+START_TEST(db_run_summary_final_metric_rule)
+{
+    char m[32];
+    /* the target metric, even when accuracy is also evaluated */
+    peek_text("SELECT final_metric FROM v_run_summary WHERE run_id = 1", m, sizeof m);
+    ck_assert_str_eq(m, "auc");
+    ck_assert_int_eq(peek_int("SELECT final_value = 0.8 AND best_value = 0.8"
+                              " FROM v_run_summary WHERE run_id = 1"),
+                     1);
+    /* final = last, best = highest */
+    ck_assert_int_eq(peek_int("SELECT final_value = 0.65 AND best_value = 0.7"
+                              " FROM v_run_summary WHERE run_id = 2"),
+                     1);
+    /* lower-is-better target: best = lowest */
+    ck_assert_int_eq(peek_int("SELECT final_metric = 'loss' AND best_value = 0.2"
+                              " FROM v_run_summary WHERE run_id = 3"),
+                     1);
+    /* no target: accuracy before auc */
+    peek_text("SELECT final_metric FROM v_run_summary WHERE run_id = 4", m, sizeof m);
+    ck_assert_str_eq(m, "accuracy");
+    /* no target, no accuracy or auc: rmse before loss; lower is better for rmse */
+    ck_assert_int_eq(peek_int("SELECT final_metric = 'rmse' AND final_value = 1.3"
+                              " AND best_value = 1.2 FROM v_run_summary WHERE run_id = 5"),
+                     1);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
     Suite *s = suite_create("db");
@@ -447,9 +741,21 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_write_clients_all_or_nothing);
     tcase_add_test(tc, db_open_missing_dir_fails);
     tcase_add_test(tc, db_open_rejects_other_schema_version);
+    tcase_add_test(tc, db_open_refuses_version_1_untouched);
     tcase_add_test(tc, db_open_rejects_non_database);
     tcase_add_test(tc, db_reopen_appends_run_2);
+    tcase_add_test(tc, db_nan_costs_stored_as_null);
     suite_add_tcase(s, tc);
+    TCase *tv = tcase_create("views");
+    tcase_add_checked_fixture(tv, views_setup, teardown);
+    tcase_add_test(tv, db_stores_target_and_round_costs);
+    tcase_add_test(tv, db_round_metrics_cumulates_per_run);
+    tcase_add_test(tv, db_time_to_target_first_hit);
+    tcase_add_test(tv, db_time_to_target_never_reached_is_null);
+    tcase_add_test(tv, db_time_to_target_lower_is_better);
+    tcase_add_test(tv, db_run_summary_totals);
+    tcase_add_test(tv, db_run_summary_final_metric_rule);
+    suite_add_tcase(s, tv);
     return s;
 }
 

@@ -10,6 +10,7 @@
 #include "fs_model.h"
 #include "fs_rng.h"
 #include "fs_test.h"
+#include "fs_test_grad.h"
 
 static int cmp_u32(const void *a, const void *b)
 {
@@ -60,47 +61,6 @@ static void densify(const fs_dataset *sp, fs_dataset *out)
     }
 }
 
-static uint32_t *all_rows(size_t n)
-{
-    uint32_t *rows = malloc((n ? n : 1) * sizeof *rows);
-    for (size_t i = 0; i < n; i++) rows[i] = (uint32_t)i;
-    return rows;
-}
-
-static double *random_weights(size_t n, double sd, uint64_t seed)
-{
-    double *w = malloc(n * sizeof *w);
-    gsl_rng *r = fs_rng_new();
-    fs_rng_reseed(r, seed, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
-    for (size_t i = 0; i < n; i++) w[i] = gsl_ran_gaussian(r, sd);
-    gsl_rng_free(r);
-    return w;
-}
-
-/* ||grad - central finite difference|| / ||grad|| over every parameter. */
-static double grad_rel_error(const fs_model *m, const fs_dataset *ds, double *w)
-{
-    fs_model_scratch *s = fs_model_scratch_new(m);
-    uint32_t *rows = all_rows(ds->n);
-    double *g = malloc(m->n_params * sizeof *g), *tmp = malloc(m->n_params * sizeof *tmp);
-    m->ops->loss_grad(m, w, ds, rows, ds->n, g, s);
-    double diff2 = 0, norm2 = 0, h = 1e-5;
-    for (size_t i = 0; i < m->n_params; i++) {
-        double wi = w[i];
-        w[i] = wi + h;
-        double lp = m->ops->loss_grad(m, w, ds, rows, ds->n, tmp, s);
-        w[i] = wi - h;
-        double lm = m->ops->loss_grad(m, w, ds, rows, ds->n, tmp, s);
-        w[i] = wi;
-        double fd = (lp - lm) / (2 * h);
-        diff2 += (fd - g[i]) * (fd - g[i]);
-        norm2 += g[i] * g[i];
-    }
-    ck_assert_double_gt(norm2, 1e-6);
-    free(g), free(tmp), free(rows);
-    fs_model_scratch_free(s);
-    return sqrt(diff2 / norm2);
-}
 
 START_TEST(logreg_grad_matches_finite_diff_dense)
 {
@@ -108,8 +68,8 @@ START_TEST(logreg_grad_matches_finite_diff_dense)
     sparse_dataset(&sp, 9, 6, 6, false, 1);
     densify(&sp, &ds);
     fs_model *m = fs_logreg_new(6, 0.3, 9);
-    double *w = random_weights(m->n_params, 0.7, 2);
-    ck_assert_double_lt(grad_rel_error(m, &ds, w), 1e-6);
+    double *w = fs_test_random_weights(m->n_params, 0.7, 2);
+    ck_assert_double_lt(fs_test_grad_check(m, w, &ds, ds.n).rel_norm, 1e-6);
     free(w);
     fs_model_free(m);
     fs_dataset_fini(&ds);
@@ -122,8 +82,8 @@ START_TEST(logreg_grad_matches_finite_diff_sparse)
     fs_dataset ds;
     sparse_dataset(&ds, 15, 40, 8, false, 3);
     fs_model *m = fs_logreg_new(40, 0.2, 16);
-    double *w = random_weights(m->n_params, 0.7, 4);
-    ck_assert_double_lt(grad_rel_error(m, &ds, w), 1e-6);
+    double *w = fs_test_random_weights(m->n_params, 0.7, 4);
+    ck_assert_double_lt(fs_test_grad_check(m, w, &ds, ds.n).rel_norm, 1e-6);
     free(w);
     fs_model_free(m);
     fs_dataset_fini(&ds);
@@ -137,7 +97,7 @@ START_TEST(logreg_dense_and_sparse_loss_grad_agree)
     densify(&sp, &ds);
     fs_model *m = fs_logreg_new(10, 0.1, 12);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = random_weights(m->n_params, 1.0, 6);
+    double *w = fs_test_random_weights(m->n_params, 1.0, 6);
     double gs[11], gd[11];
     uint32_t rows[5] = {7, 0, 3, 11, 3};
     double ls = m->ops->loss_grad(m, w, &sp, rows, 5, gs, s);
@@ -166,7 +126,7 @@ START_TEST(logreg_zero_weights_loss_is_log2_and_shapes)
     double w[31], g[31];
     for (size_t i = 0; i < 31; i++) w[i] = 123; /* init must overwrite everything */
     m->ops->init(m, w, NULL);
-    uint32_t *rows = all_rows(20);
+    uint32_t *rows = fs_test_all_rows(20);
     ck_assert_double_eq_tol(m->ops->loss_grad(m, w, &ds, rows, 20, g, s), log(2.0), 1e-15);
     free(rows);
     fs_model_scratch_free(s);
@@ -200,8 +160,8 @@ START_TEST(logreg_predict_columns_sum_to_one)
     sparse_dataset(&ds, 16, 25, 6, false, 9);
     fs_model *m = fs_logreg_new(25, 0, 16);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = random_weights(m->n_params, 3.0, 10), p[32];
-    uint32_t *rows = all_rows(16);
+    double *w = fs_test_random_weights(m->n_params, 3.0, 10), p[32];
+    uint32_t *rows = fs_test_all_rows(16);
     m->ops->predict(m, w, &ds, rows, 16, p, s);
     for (size_t i = 0; i < 16; i++) {
         ck_assert_double_eq_tol(p[2 * i] + p[2 * i + 1], 1.0, 1e-15);
@@ -273,6 +233,29 @@ static void check_update_support(const fs_update *u, const bool *seen, size_t di
     }
 }
 
+/* check_update_support for the client's rows; returns their feature flags (d, caller frees). */
+static bool *check_client_support(const fs_update *u, const fs_dataset *ds, const uint32_t *rows,
+                                  size_t n, size_t d)
+{
+    bool *seen = calloc(d, sizeof *seen);
+    check_update_support(u, seen, mark_features(ds, rows, n, seen), d);
+    return seen;
+}
+
+/* Largest |sparse delta - dense delta| over the update's entries; *out_scale := the largest
+ * |dense delta| among them. */
+static double update_error(const both_ways *b, const double *w_global, double *out_scale)
+{
+    double scale = 0, err = 0;
+    for (size_t q = 0; q < b->u.nnz; q++) {
+        double dn = b->w_dense[b->u.idx[q]] - w_global[b->u.idx[q]];
+        scale = fmax(scale, fabs(dn));
+        err = fmax(err, fabs(b->u.val[q] - dn));
+    }
+    *out_scale = scale;
+    return err;
+}
+
 /* The ~50-row client: rows scattered over a 200-row dataset, in a non-sorted order. */
 static uint32_t *client_rows(size_t n, size_t stride, size_t n_total)
 {
@@ -287,20 +270,13 @@ START_TEST(logreg_train_sparse_equals_dense_sgd)
     fs_dataset ds;
     sparse_dataset(&ds, 200, d, 40, false, 11);
     fs_model *m = fs_logreg_new(d, 0, 16);
-    double *w_global = random_weights(m->n_params, 0.3, 12);
+    double *w_global = fs_test_random_weights(m->n_params, 0.3, 12);
     uint32_t *rows = client_rows(n, 37, 200);
     fs_sgd_cfg cfg = {.epochs = 3, .batch_size = 8, .lr = 0.5}; /* last batch has 2 rows */
     both_ways b = {0};
     train_both_ways(m, w_global, &ds, rows, n, &cfg, &b);
-    bool *seen = calloc(d, sizeof *seen);
-    size_t distinct = mark_features(&ds, rows, n, seen);
-    check_update_support(&b.u, seen, distinct, d);
-    double scale = 0, err = 0;
-    for (size_t q = 0; q < b.u.nnz; q++) {
-        double dn = b.w_dense[b.u.idx[q]] - w_global[b.u.idx[q]];
-        scale = fmax(scale, fabs(dn));
-        err = fmax(err, fabs(b.u.val[q] - dn));
-    }
+    bool *seen = check_client_support(&b.u, &ds, rows, n, d);
+    double scale, err = update_error(&b, w_global, &scale);
     ck_assert_double_gt(scale, 1e-3);
     ck_assert_double_le(err, 1e-12 * scale);
     for (size_t j = 0; j < d; j++)
@@ -325,20 +301,13 @@ START_TEST(logreg_train_sparse_lazy_l2_skips_untouched_coordinates)
     fs_dataset ds;
     sparse_dataset(&ds, 100, d, 20, false, 13);
     fs_model *m = fs_logreg_new(d, l2, 16);
-    double *w_global = random_weights(m->n_params, 0.3, 14);
+    double *w_global = fs_test_random_weights(m->n_params, 0.3, 14);
     uint32_t *rows = client_rows(n, 7, 100);
     fs_sgd_cfg cfg = {.epochs = 4, .batch_size = 7, .lr = lr};
     both_ways b = {0};
     train_both_ways(m, w_global, &ds, rows, n, &cfg, &b);
-    bool *seen = calloc(d, sizeof *seen);
-    size_t distinct = mark_features(&ds, rows, n, seen);
-    check_update_support(&b.u, seen, distinct, d);
-    double scale = 0, err = 0;
-    for (size_t q = 0; q < b.u.nnz; q++) {
-        double dn = b.w_dense[b.u.idx[q]] - w_global[b.u.idx[q]];
-        scale = fmax(scale, fabs(dn));
-        err = fmax(err, fabs(b.u.val[q] - dn));
-    }
+    bool *seen = check_client_support(&b.u, &ds, rows, n, d);
+    double scale, err = update_error(&b, w_global, &scale);
     ck_assert_double_le(err, 1e-12 * scale);
     /* Untouched weights: dense decays them, the penalty on them is what mean_loss lacks. */
     double f = 1 - lr * l2, sq_out = 0, missing = 0;
@@ -374,7 +343,7 @@ START_TEST(logreg_train_sparse_cost_is_independent_of_model_size)
     bool *seen = calloc(d, sizeof *seen);
     size_t distinct = mark_features(&ds, rows, n, seen), client_nnz = 0;
     for (size_t i = 0; i < n; i++) client_nnz += ds.ptr[rows[i] + 1] - ds.ptr[rows[i]];
-    double *w_global = random_weights(m->n_params, 0.3, 16);
+    double *w_global = fs_test_random_weights(m->n_params, 0.3, 16);
     for (size_t j = 0; j < d; j++)
         if (!seen[j]) w_global[j] = NAN;
     fs_update u;
@@ -404,22 +373,20 @@ START_TEST(logreg_train_sparse_reuses_update_across_clients)
     sparse_dataset(&ds, 300, d, 25, false, 17);
     fs_model *m = fs_logreg_new(d, 0, 64);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w_global = random_weights(m->n_params, 0.2, 18);
+    double *w_global = fs_test_random_weights(m->n_params, 0.2, 18);
     fs_sgd_cfg cfg = {.epochs = 1, .batch_size = 10, .lr = 0.1};
     fs_update u;
     ck_assert_int_eq(fs_update_init(&u, m->n_params, true, 0), FS_OK);
     gsl_rng *r = fs_rng_new();
-    uint32_t *rows = all_rows(300);
+    uint32_t *rows = fs_test_all_rows(300);
     size_t sizes[] = {3, 250, 0, 40, 1};
     for (size_t c = 0; c < 5; c++) {
         fs_sgd_result res;
         ck_assert_int_eq(m->ops->train_sparse(m, w_global, &ds, rows, sizes[c], &cfg, r, s, &u,
                                               &res), FS_OK);
-        bool *seen = calloc(d, sizeof *seen);
-        check_update_support(&u, seen, mark_features(&ds, rows, sizes[c], seen), d);
+        free(check_client_support(&u, &ds, rows, sizes[c], d));
         ck_assert_uint_eq(res.steps, (sizes[c] + 9) / 10);
         if (sizes[c] == 0) ck_assert(u.val[0] == 0 && res.mean_loss == 0);
-        free(seen);
     }
     fs_update_fini(&u);
     fs_update_fini(&u); /* a finished update is empty: safe again */
@@ -438,7 +405,7 @@ START_TEST(logreg_train_sparse_on_dense_data_equals_dense_sgd)
     sparse_dataset(&sp, 40, 12, 6, false, 19);
     densify(&sp, &ds);
     fs_model *m = fs_logreg_new(12, 0.02, 8);
-    double *w_global = random_weights(m->n_params, 0.5, 20);
+    double *w_global = fs_test_random_weights(m->n_params, 0.5, 20);
     uint32_t *rows = client_rows(25, 3, 40);
     fs_sgd_cfg cfg = {.epochs = 2, .batch_size = 8, .lr = 0.3};
     both_ways b = {0};
@@ -463,14 +430,14 @@ START_TEST(logreg_train_sparse_reports_divergence)
     sparse_dataset(&ds, 10, 50, 5, false, 21);
     fs_model *m = fs_logreg_new(50, 0, 10);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w_global = random_weights(m->n_params, 1.0, 22);
+    double *w_global = fs_test_random_weights(m->n_params, 1.0, 22);
     w_global[50] = INFINITY; /* the bias: every row's logit is infinite */
     fs_update u;
     ck_assert_int_eq(fs_update_init(&u, m->n_params, true, 0), FS_OK);
     fs_sgd_cfg cfg = {.epochs = 1, .batch_size = 5, .lr = 0.1};
     fs_sgd_result res;
     gsl_rng *r = fs_rng_new();
-    uint32_t *rows = all_rows(10);
+    uint32_t *rows = fs_test_all_rows(10);
     ck_assert_int_eq(m->ops->train_sparse(m, w_global, &ds, rows, 10, &cfg, r, s, &u, &res),
                      FS_ENUMERIC);
     ck_assert_uint_eq(res.steps, 0);
@@ -494,7 +461,7 @@ START_TEST(logreg_sgd_reaches_low_loss_on_separable_sparse)
     fs_model *m = fs_logreg_new(d, 0, 20);
     fs_model_scratch *s = fs_model_scratch_new(m);
     double *w = calloc(m->n_params, sizeof *w), *grad = malloc(m->n_params * sizeof *grad);
-    uint32_t *rows = all_rows(n), *order = malloc(n * sizeof *order);
+    uint32_t *rows = fs_test_all_rows(n), *order = malloc(n * sizeof *order);
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 1, FS_RNG_TRAIN, 0, 0);
     fs_sgd_cfg cfg = {.epochs = 100, .batch_size = 10, .lr = 4.0};

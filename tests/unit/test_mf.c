@@ -11,6 +11,7 @@
 #include "fs_model.h"
 #include "fs_rng.h"
 #include "fs_test.h"
+#include "fs_test_grad.h"
 
 /* Ratings data by hand: user u owns rows [u * per_user, (u + 1) * per_user), each one item drawn
  * uniformly (repeats allowed, so a batch may touch an item twice), rating uniform in [1, 5]. The
@@ -98,24 +99,17 @@ START_TEST(mf_loss_grad_matches_finite_diff)
     fs_partition part;
     toy_ratings(&ds, &part, USERS, PER, ITEMS, 11);
     fs_model *m = fs_mf_new(ITEMS, K, 0.3, USERS * PER);
-    double *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g);
-    double *g2 = malloc(m->n_params * sizeof *g2), table[USERS * (K + 1)];
+    double *w = malloc(m->n_params * sizeof *w), table[USERS * (K + 1)];
     random_params(m, w, table, USERS, 3);
     fs_model_set_personal(m, table, 0);
-    m->ops->loss_grad(m, w, &ds, part.rows, ds.n, g, NULL);
-    const double h = 1e-6;
+    fs_test_grad gc;
+    fs_test_grad_init(&gc, m, w, &ds, part.rows, ds.n, 1e-6);
     for (size_t j = 0; j < m->n_params; j++) {
-        double keep = w[j];
-        w[j] = keep + h;
-        double lp = m->ops->loss_grad(m, w, &ds, part.rows, ds.n, g2, NULL);
-        w[j] = keep - h;
-        double lm = m->ops->loss_grad(m, w, &ds, part.rows, ds.n, g2, NULL);
-        w[j] = keep;
-        double fd = (lp - lm) / (2 * h);
-        ck_assert_msg(fabs(fd - g[j]) <= 1e-6 * fmax(1e-2, fabs(g[j])), "param %zu: %g vs %g", j,
-                      g[j], fd);
+        double fd = fs_test_grad_fd(&gc, w, j), g = gc.g[j];
+        ck_assert_msg(fabs(fd - g) <= 1e-6 * fmax(1e-2, fabs(g)), "param %zu: %g vs %g", j, g, fd);
     }
-    free(w), free(g), free(g2);
+    fs_test_grad_fini(&gc);
+    free(w);
     fs_model_free(m);
     fs_dataset_fini(&ds);
     fs_partition_fini(&part);

@@ -1,81 +1,23 @@
 /* test_mlp: the MLP model ops: gradients against central finite differences (softmax and
  * sigmoid heads), shapes of the McMahan 2NN, probabilities, agreement with the softmax model
  * when there is no hidden layer, and SGD on a problem no linear model can solve. */
-#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdlib.h>
 
 #include "fs_model.h"
 #include "fs_rng.h"
 #include "fs_test.h"
-
-/* A dataset of n random rows (features ~ N(0,1)) with labels i % n_classes. */
-static void random_dataset(fs_dataset *ds, size_t n, size_t d, int n_classes, uint64_t seed)
-{
-    ck_assert_int_eq(fs_dataset_alloc(ds, n, d, n_classes), FS_OK);
-    gsl_rng *r = fs_rng_new();
-    fs_rng_reseed(r, seed, FS_RNG_DATA, 0, FS_RNG_NONE);
-    for (size_t i = 0; i < n * d; i++) ds->x[i] = (float)gsl_ran_gaussian(r, 1.0);
-    for (size_t i = 0; i < n; i++) ds->y[i] = (int32_t)(i % (size_t)n_classes);
-    gsl_rng_free(r);
-}
-
-static uint32_t *all_rows(size_t n)
-{
-    uint32_t *rows = malloc(n * sizeof *rows);
-    for (size_t i = 0; i < n; i++) rows[i] = (uint32_t)i;
-    return rows;
-}
-
-/* Initialises w with the model's init, then gives the biases (zero after init) random values
- * too, so their gradients are checked away from the special point 0. */
-static double *random_params(const fs_model *m, uint64_t seed)
-{
-    double *w = malloc(m->n_params * sizeof *w);
-    gsl_rng *r = fs_rng_new();
-    fs_rng_reseed(r, seed, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
-    m->ops->init(m, w, r);
-    for (size_t i = 0; i < m->n_params; i++)
-        if (w[i] == 0) w[i] = gsl_ran_gaussian(r, 0.1);
-    gsl_rng_free(r);
-    return w;
-}
-
-/* Largest per-coordinate relative error |fd - g| / max(|fd|, |g|, 1e-4) over every parameter
- * (the floor keeps tiny components, dominated by rounding in fd, from failing the test). */
-static double max_fd_error(const fs_model *m, double *w, const fs_dataset *ds, size_t n)
-{
-    fs_model_scratch *s = fs_model_scratch_new(m);
-    uint32_t *rows = all_rows(n);
-    double *g = malloc(m->n_params * sizeof *g), *tmp = malloc(m->n_params * sizeof *tmp);
-    m->ops->loss_grad(m, w, ds, rows, n, g, s);
-    double worst = 0, norm2 = 0, h = 1e-5;
-    for (size_t i = 0; i < m->n_params; i++) {
-        double wi = w[i];
-        w[i] = wi + h;
-        double lp = m->ops->loss_grad(m, w, ds, rows, n, tmp, s);
-        w[i] = wi - h;
-        double lm = m->ops->loss_grad(m, w, ds, rows, n, tmp, s);
-        w[i] = wi;
-        double fd = (lp - lm) / (2 * h), scale = fmax(fmax(fabs(fd), fabs(g[i])), 1e-4);
-        worst = fmax(worst, fabs(fd - g[i]) / scale);
-        norm2 += g[i] * g[i];
-    }
-    ck_assert_double_gt(norm2, 1e-6);
-    free(g), free(tmp), free(rows);
-    fs_model_scratch_free(s);
-    return worst;
-}
+#include "fs_test_grad.h"
 
 START_TEST(mlp_grad_matches_finite_diff)
 {
     fs_dataset ds;
-    random_dataset(&ds, 7, 6, 3, 11);
+    fs_test_random_dataset(&ds, 7, 6, 3, 11);
     const size_t hidden[2] = {5, 4};
     fs_model *m = fs_mlp_new(6, hidden, 2, 3, false, 8);
     ck_assert_uint_eq(m->n_params, 6 * 5 + 5 + 5 * 4 + 4 + 4 * 3 + 3);
-    double *w = random_params(m, 5);
-    ck_assert_double_lt(max_fd_error(m, w, &ds, 7), 1e-5);
+    double *w = fs_test_random_params(m, 5);
+    ck_assert_double_lt(fs_test_grad_check(m, w, &ds, 7).worst, 1e-5);
     free(w);
     fs_model_free(m);
     fs_dataset_fini(&ds);
@@ -85,12 +27,12 @@ END_TEST
 START_TEST(mlp_sigmoid_grad_matches_finite_diff)
 {
     fs_dataset ds;
-    random_dataset(&ds, 9, 5, 2, 12);
+    fs_test_random_dataset(&ds, 9, 5, 2, 12);
     const size_t hidden[1] = {6};
     fs_model *m = fs_mlp_new(5, hidden, 1, 2, true, 9);
     ck_assert_uint_eq(m->n_params, 5 * 6 + 6 + 6 * 1 + 1); /* one output unit */
-    double *w = random_params(m, 6);
-    ck_assert_double_lt(max_fd_error(m, w, &ds, 9), 1e-5);
+    double *w = fs_test_random_params(m, 6);
+    ck_assert_double_lt(fs_test_grad_check(m, w, &ds, 9).worst, 1e-5);
     free(w);
     fs_model_free(m);
     fs_dataset_fini(&ds);
@@ -144,13 +86,13 @@ END_TEST
 START_TEST(mlp_predict_rows_sum_to_one)
 {
     fs_dataset ds;
-    random_dataset(&ds, 9, 5, 4, 8);
+    fs_test_random_dataset(&ds, 9, 5, 4, 8);
     const size_t hidden[1] = {7};
     fs_model *m = fs_mlp_new(5, hidden, 1, 4, false, 9);
     fs_model_scratch *s = fs_model_scratch_new(m);
     double *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g), p[9 * 4];
     for (size_t i = 0; i < m->n_params; i++) w[i] = 3.0 * sin((double)i);
-    uint32_t *rows = all_rows(9);
+    uint32_t *rows = fs_test_all_rows(9);
     m->ops->predict(m, w, &ds, rows, 9, p, s);
     double nll = 0;
     for (size_t i = 0; i < 9; i++) {
@@ -173,12 +115,12 @@ END_TEST
 START_TEST(mlp_sigmoid_predict_is_two_columns)
 {
     fs_dataset ds;
-    random_dataset(&ds, 6, 3, 2, 9);
+    fs_test_random_dataset(&ds, 6, 3, 2, 9);
     const size_t hidden[1] = {4};
     fs_model *m = fs_mlp_new(3, hidden, 1, 2, true, 6);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = random_params(m, 2), *g = malloc(m->n_params * sizeof *g), p[6 * 2];
-    uint32_t *rows = all_rows(6);
+    double *w = fs_test_random_params(m, 2), *g = malloc(m->n_params * sizeof *g), p[6 * 2];
+    uint32_t *rows = fs_test_all_rows(6);
     m->ops->predict(m, w, &ds, rows, 6, p, s);
     double nll = 0;
     for (size_t i = 0; i < 6; i++) {
@@ -198,13 +140,13 @@ END_TEST
 START_TEST(mlp_without_hidden_layers_equals_softmax)
 {
     fs_dataset ds;
-    random_dataset(&ds, 11, 6, 4, 13);
+    fs_test_random_dataset(&ds, 11, 6, 4, 13);
     fs_model *mlp = fs_mlp_new(6, NULL, 0, 4, false, 11), *sm = fs_softmax_new(6, 4, 11);
     ck_assert_uint_eq(mlp->n_params, sm->n_params);
     fs_model_scratch *s1 = fs_model_scratch_new(mlp), *s2 = fs_model_scratch_new(sm);
-    double *w = random_params(mlp, 4), *g1 = malloc(sm->n_params * sizeof *g1);
+    double *w = fs_test_random_params(mlp, 4), *g1 = malloc(sm->n_params * sizeof *g1);
     double *g2 = malloc(sm->n_params * sizeof *g2);
-    uint32_t *rows = all_rows(11);
+    uint32_t *rows = fs_test_all_rows(11);
     double l1 = mlp->ops->loss_grad(mlp, w, &ds, rows, 11, g1, s1);
     double l2 = sm->ops->loss_grad(sm, w, &ds, rows, 11, g2, s2);
     ck_assert_double_eq_tol(l1, l2, 1e-12);
@@ -221,7 +163,7 @@ END_TEST
 /* XOR of signs in 2-D: label 1 when x0 * x1 > 0. No linear model beats ~50%. */
 static void xor_dataset(fs_dataset *ds, size_t n)
 {
-    random_dataset(ds, n, 2, 2, 21);
+    fs_test_random_dataset(ds, n, 2, 2, 21);
     for (size_t i = 0; i < n; i++) ds->y[i] = ds->x[2 * i] * ds->x[2 * i + 1] > 0;
 }
 
@@ -232,21 +174,15 @@ static void sgd_solves_xor(bool sigmoid)
     const size_t hidden[2] = {16, 16};
     fs_model *m = fs_mlp_new(2, hidden, 2, 2, sigmoid, 16);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = random_params(m, 1), *g = malloc(m->n_params * sizeof *g);
-    uint32_t *rows = all_rows(400), *order = malloc(400 * sizeof *order);
-    gsl_rng *r = fs_rng_new();
-    fs_rng_reseed(r, 1, FS_RNG_TRAIN, 0, 0);
+    double *w = fs_test_random_params(m, 1);
     fs_eval_result before, after;
     ck_assert_int_eq(fs_model_evaluate(m, w, &ds, NULL, 0, s, &before), FS_OK);
     fs_sgd_cfg cfg = {.epochs = 60, .batch_size = 16, .lr = 0.1};
-    fs_sgd_result res;
-    ck_assert_int_eq(fs_sgd_train(m, w, &ds, rows, 400, &cfg, r, order, g, s, &res), FS_OK);
-    ck_assert_uint_eq(res.steps, 60 * 25);
+    ck_assert_uint_eq(fs_test_sgd(m, w, &ds, 400, &cfg, 1, s).steps, 60 * 25);
     ck_assert_int_eq(fs_model_evaluate(m, w, &ds, NULL, 0, s, &after), FS_OK);
     ck_assert_double_lt(after.loss, 0.5 * before.loss);
     ck_assert_double_gt(after.accuracy, 0.93);
-    gsl_rng_free(r);
-    free(w), free(g), free(rows), free(order);
+    free(w);
     fs_model_scratch_free(s);
     fs_model_free(m);
     fs_dataset_fini(&ds);

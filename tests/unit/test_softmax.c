@@ -1,62 +1,24 @@
 /* test_softmax: the softmax model ops (gradient, loss, predict) and the generic SGD and
  * evaluation routines of fs_sgd.c, on small hand-built datasets. */
 #include <check.h>
-#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdlib.h>
 
 #include "fs_model.h"
 #include "fs_rng.h"
 #include "fs_test.h"
+#include "fs_test_grad.h"
 
-/* A dataset of n random rows (features ~ N(0,1)) with labels i % n_classes. */
-static void random_dataset(fs_dataset *ds, size_t n, size_t d, int n_classes, uint64_t seed)
-{
-    ck_assert_int_eq(fs_dataset_alloc(ds, n, d, n_classes), FS_OK);
-    gsl_rng *r = fs_rng_new();
-    fs_rng_reseed(r, seed, FS_RNG_DATA, 0, FS_RNG_NONE);
-    for (size_t i = 0; i < n * d; i++) ds->x[i] = (float)gsl_ran_gaussian(r, 1.0);
-    for (size_t i = 0; i < n; i++) ds->y[i] = (int32_t)(i % (size_t)n_classes);
-    gsl_rng_free(r);
-}
-
-static uint32_t *all_rows(size_t n)
-{
-    uint32_t *rows = malloc(n * sizeof *rows);
-    for (size_t i = 0; i < n; i++) rows[i] = (uint32_t)i;
-    return rows;
-}
-
+/* ||fd - g|| / ||g|| over every parameter, at weights ~ N(0, 0.5^2); the gradient is asserted
+ * not to be (nearly) zero. */
 START_TEST(softmax_grad_matches_finite_diff)
 {
     fs_dataset ds;
-    random_dataset(&ds, 7, 5, 3, 11);
+    fs_test_random_dataset(&ds, 7, 5, 3, 11);
     fs_model *m = fs_softmax_new(5, 3, 7);
-    fs_model_scratch *s = fs_model_scratch_new(m);
-    uint32_t *rows = all_rows(7);
-    double *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g);
-    double *tmp = malloc(m->n_params * sizeof *tmp);
-    gsl_rng *r = fs_rng_new();
-    fs_rng_reseed(r, 5, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
-    for (size_t i = 0; i < m->n_params; i++) w[i] = gsl_ran_gaussian(r, 0.5);
-    m->ops->loss_grad(m, w, &ds, rows, 7, g, s);
-    double diff2 = 0, norm2 = 0, h = 1e-5;
-    for (size_t i = 0; i < m->n_params; i++) {
-        double wi = w[i];
-        w[i] = wi + h;
-        double lp = m->ops->loss_grad(m, w, &ds, rows, 7, tmp, s);
-        w[i] = wi - h;
-        double lm = m->ops->loss_grad(m, w, &ds, rows, 7, tmp, s);
-        w[i] = wi;
-        double fd = (lp - lm) / (2 * h);
-        diff2 += (fd - g[i]) * (fd - g[i]);
-        norm2 += g[i] * g[i];
-    }
-    ck_assert_double_gt(norm2, 1e-6);
-    ck_assert_double_lt(sqrt(diff2 / norm2), 1e-6);
-    gsl_rng_free(r);
-    free(w), free(g), free(tmp), free(rows);
-    fs_model_scratch_free(s);
+    double *w = fs_test_random_weights(m->n_params, 0.5, 5);
+    ck_assert_double_lt(fs_test_grad_check(m, w, &ds, 7).rel_norm, 1e-6);
+    free(w);
     fs_model_free(m);
     fs_dataset_fini(&ds);
 }
@@ -65,7 +27,7 @@ END_TEST
 START_TEST(softmax_zero_weights_loss_is_log_n_classes)
 {
     fs_dataset ds;
-    random_dataset(&ds, 20, 4, 6, 3);
+    fs_test_random_dataset(&ds, 20, 4, 6, 3);
     fs_model *m = fs_softmax_new(4, 6, 32);
     ck_assert_str_eq(m->ops->name, "softmax");
     ck_assert_uint_eq(m->n_params, 6 * 4 + 6);
@@ -74,7 +36,7 @@ START_TEST(softmax_zero_weights_loss_is_log_n_classes)
     double *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g);
     for (size_t i = 0; i < m->n_params; i++) w[i] = 123; /* init must overwrite everything */
     m->ops->init(m, w, NULL);
-    uint32_t *rows = all_rows(20);
+    uint32_t *rows = fs_test_all_rows(20);
     double loss = m->ops->loss_grad(m, w, &ds, rows, 20, g, s);
     ck_assert_double_eq_tol(loss, log(6.0), 1e-12);
     free(w), free(g), free(rows);
@@ -87,7 +49,7 @@ END_TEST
 /* Three well separated blobs: class c centred at 4 * e_c. */
 static void blobs(fs_dataset *ds, size_t n)
 {
-    random_dataset(ds, n, 3, 3, 21);
+    fs_test_random_dataset(ds, n, 3, 3, 21);
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < 3; j++) ds->x[i * 3 + j] *= 0.5f;
         ds->x[i * 3 + (size_t)ds->y[i]] += 4.0f;
@@ -100,23 +62,19 @@ START_TEST(sgd_reduces_loss_on_separable_data)
     blobs(&ds, 300);
     fs_model *m = fs_softmax_new(3, 3, 16);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = calloc(m->n_params, sizeof *w), *g = malloc(m->n_params * sizeof *g);
-    uint32_t *rows = all_rows(300), *order = malloc(300 * sizeof *order);
-    gsl_rng *r = fs_rng_new();
-    fs_rng_reseed(r, 1, FS_RNG_TRAIN, 0, 0);
+    double *w = calloc(m->n_params, sizeof *w);
+    uint32_t *rows = fs_test_all_rows(300);
     fs_eval_result before, after;
     ck_assert_int_eq(fs_model_evaluate(m, w, &ds, NULL, 0, s, &before), FS_OK);
     fs_sgd_cfg cfg = {.epochs = 5, .batch_size = 16, .lr = 0.5};
-    fs_sgd_result res;
-    ck_assert_int_eq(fs_sgd_train(m, w, &ds, rows, 300, &cfg, r, order, g, s, &res), FS_OK);
+    fs_sgd_result res = fs_test_sgd(m, w, &ds, 300, &cfg, 1, s);
     ck_assert_uint_eq(res.steps, 5 * 19); /* ceil(300 / 16) = 19 per epoch */
     ck_assert(isfinite(res.mean_loss) && res.mean_loss < before.loss);
     ck_assert_int_eq(fs_model_evaluate(m, w, &ds, rows, 300, s, &after), FS_OK);
     ck_assert_uint_eq(after.n, 300);
     ck_assert_double_lt(after.loss, 0.1 * before.loss);
     ck_assert_double_gt(after.accuracy, 0.97);
-    gsl_rng_free(r);
-    free(w), free(g), free(rows), free(order);
+    free(w), free(rows);
     fs_model_scratch_free(s);
     fs_model_free(m);
     fs_dataset_fini(&ds);
@@ -131,7 +89,7 @@ START_TEST(sgd_nonfinite_loss_is_enumeric_and_keeps_w)
     fs_model_scratch *s = fs_model_scratch_new(m);
     double *w = calloc(m->n_params, sizeof *w), *g = malloc(m->n_params * sizeof *g);
     w[0] = NAN;
-    uint32_t *rows = all_rows(10), order[10];
+    uint32_t *rows = fs_test_all_rows(10), order[10];
     gsl_rng *r = fs_rng_new();
     fs_sgd_cfg cfg = {.epochs = 1, .batch_size = 4, .lr = 0.1};
     fs_sgd_result res;
@@ -149,12 +107,12 @@ END_TEST
 START_TEST(softmax_predict_rows_sum_to_one)
 {
     fs_dataset ds;
-    random_dataset(&ds, 9, 5, 4, 8);
+    fs_test_random_dataset(&ds, 9, 5, 4, 8);
     fs_model *m = fs_softmax_new(5, 4, 9);
     fs_model_scratch *s = fs_model_scratch_new(m);
     double *w = malloc(m->n_params * sizeof *w), p[9 * 4];
     for (size_t i = 0; i < m->n_params; i++) w[i] = 3.0 * sin((double)i); /* large logits */
-    uint32_t *rows = all_rows(9);
+    uint32_t *rows = fs_test_all_rows(9);
     m->ops->predict(m, w, &ds, rows, 9, p, s);
     for (size_t i = 0; i < 9; i++) {
         double sum = 0;

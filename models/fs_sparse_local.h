@@ -1,0 +1,42 @@
+/* fs_sparse_local: the machinery a model's train_sparse shares (fs_logreg, fs_mf): sorting a
+ * client's entries by feature into a local index of the features it touches, and fs_sgd_train's
+ * epoch and minibatch loop over shuffled local row ids. Everything costs O(client non-zeros) and
+ * works in caller-provided buffers (a train_sparse lays them out in its fs_update's idx/val, grown
+ * by fs_update_reserve); nothing here allocates or touches n_features-sized memory. */
+#ifndef FS_SPARSE_LOCAL_H
+#define FS_SPARSE_LOCAL_H
+
+#include <gsl/gsl_rng.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs_model.h"
+
+/* Stable sorts of ids 0..n-1 by key[id], ping-ponging between the caller's buffers a and b (n
+ * each); each returns the one (a or b) holding the sorted ids. Radix: O(n + 2^11) a pass, with as
+ * few passes as keys below key_bound need (2 for 2^18), for many entries over a hashed feature
+ * space. Merge: O(n log n) whatever the key range, for few entries over a large catalogue. */
+const uint32_t *fs_sparse_local_radix_sort(const uint32_t *key, size_t n, size_t key_bound,
+                                           uint32_t *a, uint32_t *b);
+const uint32_t *fs_sparse_local_merge_sort(const uint32_t *key, size_t n, uint32_t *a,
+                                           uint32_t *b);
+
+/* slot[0..n) holds each entry's key on entry and its local slot on exit; equal keys share a slot,
+ * slots numbered in key order, so out_feat (the distinct keys) comes out ascending. sorted is the
+ * ids ordered by key (from a sort above). Returns the number of slots. */
+size_t fs_sparse_local_assign_slots(uint32_t *slot, const uint32_t *sorted, size_t n,
+                                    uint32_t *out_feat);
+
+/* One minibatch step on local state ctx over local row ids batch[0..k): returns the batch's loss
+ * and applies the step only when that loss is finite. */
+typedef double (*fs_sparse_local_step_fn)(void *ctx, const uint32_t *batch, size_t k);
+
+/* fs_sgd_train's loop on local row ids 0..n-1: each epoch refills order (n, caller scratch) and
+ * shuffles it with r, which gives fs_sgd_train's permutation (Fisher-Yates draws depend only on
+ * n, never on the values moved), then steps through it in batches of cfg->batch_size. Sets res
+ * (steps, mean_loss); FS_ENUMERIC, with res->mean_loss the non-finite loss, at the first batch
+ * whose loss is not finite. */
+int fs_sparse_local_train(size_t n, uint32_t *order, const fs_sgd_cfg *cfg, gsl_rng *r,
+                          fs_sparse_local_step_fn step, void *ctx, fs_sgd_result *res);
+
+#endif

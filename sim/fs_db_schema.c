@@ -1,0 +1,142 @@
+/* fs_db_schema: tables and views of the results database. Documented column by column in
+ * results/README.md; a change here is a change there (and, for tables, a new schema version).
+ *
+ * Views are the planner's interface: they turn per-round rows into "when, at what cost". They
+ * compute on read (nothing is stored twice) and use window functions for running totals
+ * (SQLite >= 3.25). None of them has an ORDER BY: callers sort, and the views stay cheap to
+ * filter. */
+#include "fs_db_schema.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* Microseconds per hour, for the *_h columns. */
+#define US_PER_H "3600000000.0"
+
+/* IF NOT EXISTS everywhere: opening an existing results file appends runs to it. Children
+ * reference runs(run_id) ON DELETE CASCADE so deleting a run (e.g. to redo a sweep variant)
+ * removes all its rows. No separate index on participation(run_id, round): the primary key
+ * (run_id, round, client_id) already serves that prefix; the extra index is for per-client
+ * history queries. The target columns of runs are all NULL when the scenario set no target. */
+#define TABLES_SQL                                                                              \
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"                        \
+    "INSERT OR IGNORE INTO meta(key, value)"                                                    \
+    " VALUES('schema_version', '" STR(FS_DB_SCHEMA_VERSION) "');"                               \
+    "CREATE TABLE IF NOT EXISTS runs("                                                          \
+    " run_id INTEGER PRIMARY KEY, name TEXT, scenario_json TEXT, seed INTEGER, variant TEXT,"   \
+    " target_metric TEXT, target_value REAL, target_lower_better INTEGER, fedsim_version TEXT," \
+    " status TEXT NOT NULL CHECK(status IN ('running','done','failed','interrupted')),"         \
+    " started_at TEXT, finished_at TEXT, wall_s REAL, threads INTEGER, host TEXT);"             \
+    "CREATE TABLE IF NOT EXISTS clients("                                                       \
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
+    " client_id INTEGER NOT NULL, n_train INTEGER, n_test INTEGER, segment TEXT, gflops REAL,"  \
+    " uplink_mbps REAL, downlink_mbps REAL, latency_ms REAL, consent INTEGER,"                  \
+    " PRIMARY KEY(run_id, client_id));"                                                         \
+    "CREATE TABLE IF NOT EXISTS rounds("                                                        \
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
+    " round INTEGER NOT NULL, t_start INTEGER, t_end INTEGER, selected INTEGER,"                \
+    " reported INTEGER, dropped INTEGER, late INTEGER, aborted INTEGER, bytes_up INTEGER,"      \
+    " bytes_down INTEGER, train_loss REAL, epsilon REAL, compute_s REAL, online_share REAL,"    \
+    " wall_s REAL, PRIMARY KEY(run_id, round));"                                                \
+    "CREATE TABLE IF NOT EXISTS participation("                                                 \
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
+    " round INTEGER NOT NULL, client_id INTEGER NOT NULL,"                                      \
+    " outcome TEXT NOT NULL CHECK(outcome IN ('reported','dropped','late','aborted')),"         \
+    " t_selected INTEGER, t_downloaded INTEGER, t_trained INTEGER, t_reported INTEGER,"         \
+    " n_samples INTEGER, steps INTEGER, local_loss REAL, update_norm REAL, bytes_up INTEGER,"   \
+    " bytes_down INTEGER, staleness INTEGER,"                                                   \
+    " PRIMARY KEY(run_id, round, client_id));"                                                  \
+    "CREATE INDEX IF NOT EXISTS participation_client"                                           \
+    " ON participation(run_id, client_id, round);"                                              \
+    "CREATE TABLE IF NOT EXISTS evals("                                                         \
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
+    " round INTEGER NOT NULL, t INTEGER, segment TEXT NOT NULL, metric TEXT NOT NULL,"          \
+    " value REAL, PRIMARY KEY(run_id, round, segment, metric));"                                \
+    "CREATE TABLE IF NOT EXISTS checkpoints("                                                   \
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
+    " round INTEGER NOT NULL, model BLOB, server_state BLOB,"                                   \
+    " PRIMARY KEY(run_id, round));"
+
+/* Plain unit conversions. `SELECT *` is expanded when the view is used, so new rounds columns
+ * show up in v_rounds without recreating it. */
+#define UNIT_VIEWS_SQL                                                                          \
+    "CREATE VIEW IF NOT EXISTS v_rounds AS SELECT *,"                                           \
+    " t_start / " US_PER_H " AS t_start_h, t_end / " US_PER_H " AS t_end_h FROM rounds;"        \
+    "CREATE VIEW IF NOT EXISTS v_evals AS SELECT *, t / " US_PER_H " AS t_h FROM evals;"
+
+/* One row per (run, round, whole-test-set metric); the running totals are taken over rounds
+ * before the evals join, so a round evaluated on three metrics is not counted three times.
+ * sum() rather than total(): device hours stay NULL for files whose engine recorded no
+ * compute time, instead of a misleading 0. */
+#define ROUND_METRICS_SQL                                                                       \
+    "CREATE VIEW IF NOT EXISTS v_round_metrics AS"                                              \
+    " WITH c AS (SELECT r.run_id, u.variant, r.round,"                                          \
+    "  r.t_start / " US_PER_H " AS t_start_h, r.t_end / " US_PER_H " AS t_end_h,"               \
+    "  r.selected, r.reported, r.dropped, r.late, r.aborted, r.bytes_up, r.bytes_down,"         \
+    "  sum(r.bytes_up) OVER w AS cum_bytes_up, sum(r.bytes_down) OVER w AS cum_bytes_down,"     \
+    "  sum(r.compute_s) OVER w / 3600.0 AS cum_device_h,"                                       \
+    "  r.epsilon, r.online_share, r.train_loss"                                                 \
+    "  FROM rounds r JOIN runs u ON u.run_id = r.run_id"                                        \
+    "  WINDOW w AS (PARTITION BY r.run_id ORDER BY r.round))"                                   \
+    " SELECT c.*, e.metric, e.value FROM c LEFT JOIN evals e"                                   \
+    "  ON e.run_id = c.run_id AND e.round = c.round AND e.segment = 'all';"
+
+/* The first evaluation that met the run's own target (runs.target_*). A NULL value never
+ * meets it (the comparison is NULL). Runs without a target are left out; runs that never met
+ * it keep one row with reached = 0 and NULL costs. */
+#define TIME_TO_TARGET_SQL                                                                      \
+    "CREATE VIEW IF NOT EXISTS v_time_to_target AS"                                             \
+    " WITH hit AS (SELECT m.*,"                                                                 \
+    "  row_number() OVER (PARTITION BY m.run_id ORDER BY m.round) AS k"                         \
+    "  FROM v_round_metrics m JOIN runs u ON u.run_id = m.run_id"                               \
+    "  WHERE m.metric = u.target_metric AND CASE WHEN u.target_lower_better"                    \
+    "   THEN m.value <= u.target_value ELSE m.value >= u.target_value END)"                     \
+    " SELECT u.run_id, u.name, u.variant, u.target_metric, u.target_value,"                     \
+    "  h.round IS NOT NULL AS reached, h.round, h.t_end_h AS t_h, h.cum_bytes_up AS bytes_up,"  \
+    "  h.cum_bytes_down AS bytes_down, h.cum_device_h AS device_h, h.epsilon"                   \
+    " FROM runs u LEFT JOIN hit h ON h.run_id = u.run_id AND h.k = 1"                           \
+    " WHERE u.target_metric IS NOT NULL;"
+
+/* The headline metric of a run: its target metric; else the first of accuracy, auc, rmse that
+ * was evaluated on the whole test set; else the alphabetically first one. "Best" follows the
+ * target's direction for the target metric, else lower is better for loss, ece and rmse. */
+#define RUN_FINAL_METRIC_SQL                                                                    \
+    " fm AS (SELECT u.run_id, coalesce(u.target_metric,"                                        \
+    "   (SELECT e.metric FROM evals e WHERE e.run_id = u.run_id AND e.segment = 'all'"          \
+    "    ORDER BY CASE e.metric WHEN 'accuracy' THEN 0 WHEN 'auc' THEN 1 WHEN 'rmse' THEN 2"    \
+    "    ELSE 3 END, e.metric LIMIT 1)) AS metric,"                                             \
+    "  u.target_metric, u.target_lower_better FROM runs u),"                                    \
+    " fd AS (SELECT run_id, metric, CASE WHEN metric = target_metric THEN target_lower_better"  \
+    "  ELSE metric IN ('loss', 'ece', 'rmse') END AS lower FROM fm),"                           \
+    " fv AS (SELECT f.run_id, f.metric,"                                                        \
+    "  (SELECT e.value FROM evals e WHERE e.run_id = f.run_id AND e.segment = 'all'"            \
+    "   AND e.metric = f.metric AND e.value IS NOT NULL ORDER BY e.round DESC LIMIT 1)"         \
+    "   AS final_value,"                                                                        \
+    "  (SELECT CASE WHEN f.lower THEN min(e.value) ELSE max(e.value) END FROM evals e"          \
+    "   WHERE e.run_id = f.run_id AND e.segment = 'all' AND e.metric = f.metric)"               \
+    "   AS best_value FROM fd f)"
+
+/* One row per run, rounds or not: totals over its rounds, the last ε (cumulative already). */
+#define RUN_SUMMARY_SQL                                                                         \
+    "CREATE VIEW IF NOT EXISTS v_run_summary AS"                                                \
+    " WITH tot AS (SELECT run_id, count(*) AS rounds, max(t_end) / " US_PER_H " AS virtual_h,"  \
+    "  sum(bytes_up) AS bytes_up, sum(bytes_down) AS bytes_down,"                               \
+    "  sum(compute_s) / 3600.0 AS device_h, sum(selected) AS selected,"                         \
+    "  sum(reported) AS reported, sum(dropped) AS dropped, sum(late) AS late,"                  \
+    "  sum(aborted) AS aborted FROM rounds GROUP BY run_id),"                                   \
+    " eps AS (SELECT run_id, epsilon FROM (SELECT run_id, epsilon,"                             \
+    "  row_number() OVER (PARTITION BY run_id ORDER BY round DESC) AS k"                        \
+    "  FROM rounds WHERE epsilon IS NOT NULL) WHERE k = 1),"                                    \
+    RUN_FINAL_METRIC_SQL                                                                        \
+    " SELECT u.run_id, u.name, u.variant, u.status, coalesce(t.rounds, 0) AS rounds,"           \
+    "  t.virtual_h, v.metric AS final_metric, v.final_value, v.best_value,"                     \
+    "  coalesce(t.bytes_up, 0) AS bytes_up, coalesce(t.bytes_down, 0) AS bytes_down,"           \
+    "  t.device_h, p.epsilon, coalesce(t.selected, 0) AS selected,"                             \
+    "  coalesce(t.reported, 0) AS reported, coalesce(t.dropped, 0) AS dropped,"                 \
+    "  coalesce(t.late, 0) AS late, coalesce(t.aborted, 0) AS aborted,"                         \
+    "  1.0 * t.dropped / nullif(t.selected, 0) AS dropout_share, u.wall_s, u.threads"           \
+    " FROM runs u JOIN fv v ON v.run_id = u.run_id"                                             \
+    " LEFT JOIN tot t ON t.run_id = u.run_id LEFT JOIN eps p ON p.run_id = u.run_id;"
+
+const char fs_db_schema_sql[] = "BEGIN IMMEDIATE;" TABLES_SQL UNIT_VIEWS_SQL ROUND_METRICS_SQL
+    TIME_TO_TARGET_SQL RUN_SUMMARY_SQL "COMMIT;";

@@ -1,0 +1,474 @@
+/* fs_report: the `fedsim report` command. Parses arguments, opens the results database
+ * read-only, loads the runs, writes each plot's data file and gnuplot script, runs gnuplot once
+ * per plot (so a failure names its plot), then writes report.html. Why one gnuplot process per
+ * plot: the cost is a few tens of milliseconds each, and gnuplot's error text then belongs to
+ * exactly one script the user can rerun by hand. */
+#include "fs_report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fs_report_int.h"
+
+#define GP_TEXT_MAX 4096 /* gnuplot output kept for messages; the rest is drained */
+#define GP_MSG_MAX 360   /* of which a message quotes at most this (fs_err lines are 512) */
+
+static const char usage[] =
+    "usage: fedsim report DB [-o DIR]\n"
+    "  plots (PNG and SVG, drawn by gnuplot) and a self-contained report.html of every run\n"
+    "  in the results database DB, with their data files and gnuplot scripts\n"
+    "  -o, --output DIR  write into DIR (default results/report-<DB file name without\n"
+    "                    extension>); created if missing\n"
+    "  environment: FEDSIM_GNUPLOT=PROGRAM draws with PROGRAM instead of gnuplot on PATH\n"
+    "  exit codes: 0 ok (also without gnuplot: tables only), 2 bad arguments, 3 missing\n"
+    "              database, I/O error or gnuplot failure\n";
+
+/* ---- shared helpers (fs_report_int.h) */
+
+int fs_report_prepare(fs_report *r, const char *sql, const char *what, sqlite3_stmt **out)
+{
+    if (sqlite3_prepare_v2(r->db, sql, -1, out, NULL) == SQLITE_OK) return FS_OK;
+    const char *msg = sqlite3_errmsg(r->db);
+    fs_err_add(r->err, NULL, "%s: %s: %s%s", r->db_path, what, msg,
+               strstr(msg, "no such") ? " (a database written by an older fedsim?)" : "");
+    *out = NULL;
+    return FS_EDB;
+}
+
+int fs_report_step(fs_report *r, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) return rc;
+    fs_err_add(r->err, NULL, "%s: %s: %s", r->db_path, what, sqlite3_errmsg(r->db));
+    return -1;
+}
+
+char *fs_report_strdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* ---- arguments */
+
+typedef struct report_args {
+    const char *db, *dir;
+    char default_dir[1024];
+} report_args;
+
+static int bad_arg(const char *what, const char *found)
+{
+    fprintf(stderr, "fedsim: error: %s: %s\n%s", what, found, usage);
+    return 2;
+}
+
+/* results/report-<basename of db without its extension> */
+static void default_dir(const char *db, char *out, size_t n)
+{
+    const char *base = strrchr(db, '/');
+    base = base ? base + 1 : db;
+    const char *dot = strrchr(base, '.');
+    int len = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+    snprintf(out, n, "results/report-%.*s", len, base);
+}
+
+static int parse_args(int argc, char **argv, report_args *a)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "-o") || !strcmp(arg, "--output")) {
+            if (i + 1 >= argc || !argv[i + 1][0]) return bad_arg(arg, "expected a folder");
+            a->dir = argv[++i];
+        } else if (arg[0] == '-' && arg[1]) {
+            return bad_arg(arg, "unknown option");
+        } else if (!a->db) {
+            a->db = arg;
+        } else {
+            return bad_arg(arg, "unexpected argument (one database per report)");
+        }
+    }
+    if (!a->db || !a->db[0]) return bad_arg("report", "expected a results database");
+    if (!a->dir) {
+        default_dir(a->db, a->default_dir, sizeof a->default_dir);
+        a->dir = a->default_dir;
+    }
+    return 0;
+}
+
+/* ---- database and runs */
+
+/* Opens for reading only, never creating the file. First as a read-write connection (without
+ * SQLITE_OPEN_CREATE) with query_only=1, which refuses every write: unlike a SQLITE_OPEN_READONLY
+ * connection it can remove on close the -wal and -shm files a WAL database needs while open, so
+ * none are left behind (tools/plot does the same). SQLITE_OPEN_READONLY is the fallback for a
+ * file or folder we may not write. */
+static int open_db(fs_report *r)
+{
+    struct stat sb;
+    if (stat(r->db_path, &sb) || !S_ISREG(sb.st_mode)) {
+        fs_err_add(r->err, NULL, "%s: no such results database", r->db_path);
+        return FS_EIO;
+    }
+    int rc = sqlite3_open_v2(r->db_path, &r->db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(r->db, "PRAGMA query_only=1; SELECT count(*) FROM sqlite_master", NULL,
+                          NULL, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_close(r->db);
+        rc = sqlite3_open_v2(r->db_path, &r->db, SQLITE_OPEN_READONLY, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        fs_err_add(r->err, NULL, "%s: cannot open: %s", r->db_path, sqlite3_errmsg(r->db));
+        return FS_EDB;
+    }
+    sqlite3_busy_timeout(r->db, 5000); /* a run may be committing a round right now */
+    return FS_OK;
+}
+
+/* Legend text: the sweep variant when there is one, else "run N: name". */
+static char *run_label(int64_t id, const char *name, const char *variant)
+{
+    if (variant && variant[0]) return strdup(variant);
+    char buf[512];
+    snprintf(buf, sizeof buf, "run %lld: %s", (long long)id, name ? name : "?");
+    return strdup(buf);
+}
+
+static int add_run(fs_report *r, sqlite3_stmt *st)
+{
+    fs_report_run *grown = realloc(r->runs, (r->n_runs + 1) * sizeof *grown);
+    if (!grown) return FS_ENOMEM;
+    r->runs = grown;
+    fs_report_run *run = &r->runs[r->n_runs];
+    run->run_id = sqlite3_column_int64(st, 0);
+    run->label = run_label(run->run_id, (const char *)sqlite3_column_text(st, 1),
+                           (const char *)sqlite3_column_text(st, 2));
+    run->metric = fs_report_strdup((const char *)sqlite3_column_text(st, 3));
+    r->n_runs++;
+    bool lost = !run->label || (!run->metric && sqlite3_column_type(st, 3) != SQLITE_NULL);
+    return lost ? FS_ENOMEM : FS_OK;
+}
+
+/* The headline metric all evaluated runs share, so axes can name it; NULL when they differ. */
+static const char *common_metric(const fs_report *r)
+{
+    const char *m = NULL;
+    for (size_t i = 0; i < r->n_runs; i++) {
+        const char *mi = r->runs[i].metric;
+        if (!mi) continue;
+        if (m && strcmp(m, mi)) return NULL;
+        m = mi;
+    }
+    return m;
+}
+
+static int load_runs(fs_report *r)
+{
+    static const char sql[] = "SELECT r.run_id, r.name, r.variant, s.final_metric FROM runs r"
+                              " LEFT JOIN v_run_summary s ON s.run_id = r.run_id"
+                              " ORDER BY r.run_id";
+    sqlite3_stmt *st;
+    int rc = fs_report_prepare(r, sql, "reading runs", &st);
+    if (rc) return rc;
+    int s;
+    while (rc == FS_OK && (s = fs_report_step(r, st, "reading runs")) == SQLITE_ROW)
+        rc = add_run(r, st);
+    if (rc == FS_OK && s < 0) rc = FS_EDB;
+    sqlite3_finalize(st);
+    r->metric = common_metric(r);
+    return rc;
+}
+
+static void free_runs(fs_report *r)
+{
+    for (size_t i = 0; i < r->n_runs; i++) {
+        free(r->runs[i].label);
+        free(r->runs[i].metric);
+    }
+    free(r->runs);
+}
+
+/* ---- output folder and files */
+
+static int make_dirs(fs_report *r)
+{
+    char dir[1024];
+    if (snprintf(dir, sizeof dir, "%s", r->dir) >= (int)sizeof dir) {
+        fs_err_add(r->err, NULL, "%s: folder name too long", r->dir);
+        return FS_EIO;
+    }
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(dir, 0777) && errno != EEXIST) break;
+        *p = '/';
+    }
+    if (mkdir(dir, 0777) && errno != EEXIST) {
+        fs_err_add(r->err, NULL, "%s: cannot create folder: %s", r->dir, strerror(errno));
+        return FS_EIO;
+    }
+    return FS_OK;
+}
+
+static FILE *open_out(fs_report *r, const char *name, const char *ext)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s%s", r->dir, name, ext);
+    FILE *f = fopen(path, "w");
+    if (!f) fs_err_add(r->err, NULL, "%s: cannot write: %s", path, strerror(errno));
+    return f;
+}
+
+/* fclose that reports a write error (disk full shows up here) as "<path>: cannot write". */
+static int close_out(fs_report *r, FILE *f, const char *name, const char *ext)
+{
+    bool bad = ferror(f);
+    bad = fclose(f) != 0 || bad;
+    if (!bad) return FS_OK;
+    fs_err_add(r->err, NULL, "%s/%s%s: cannot write: %s", r->dir, name, ext, strerror(errno));
+    return FS_EIO;
+}
+
+static void remove_out(const fs_report *r, const char *name, const char *ext)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s%s", r->dir, name, ext);
+    unlink(path);
+}
+
+/* One script draws its plot twice, PNG then SVG, both 1000x600; noenhanced so labels with _ or
+ * ^ print as written. The writer's body goes inside the loop. */
+static void gp_begin(FILE *gp, const fs_report_plot *p)
+{
+    fprintf(gp,
+            "# fedsim report: %s\n"
+            "# Data: %s.dat. Rerun from this folder: gnuplot %s.gp\n"
+            "set datafile separator \"\\t\"\n"
+            "set grid\n"
+            "set key outside right top\n"
+            "do for [fmt in \"png svg\"] {\n"
+            "  if (fmt eq \"png\") {\n"
+            "    set terminal pngcairo size 1000,600 noenhanced font \",11\"\n"
+            "  } else {\n"
+            "    set terminal svg size 1000,600 noenhanced dynamic font \",11\"\n"
+            "  }\n"
+            "  set output \"%s.\" . fmt\n",
+            p->heading, p->name, p->name, p->name);
+}
+
+static int write_plot_files(fs_report *r, fs_report_plot *p)
+{
+    FILE *dat = open_out(r, p->name, ".dat");
+    FILE *gp = dat ? open_out(r, p->name, ".gp") : NULL;
+    if (!gp) {
+        if (dat) fclose(dat);
+        return FS_EIO;
+    }
+    fprintf(dat, "# fedsim report: %s (from %s)\n", p->heading, r->db_path);
+    gp_begin(gp, p);
+    int rc = p->write(r, p, dat, gp);
+    fputs("  unset output\n}\n", gp);
+    int rc_dat = close_out(r, dat, p->name, ".dat");
+    int rc_gp = close_out(r, gp, p->name, ".gp");
+    if (!rc) rc = rc_dat ? rc_dat : rc_gp;
+    if (rc == FS_OK && !p->has_data) {
+        remove_out(r, p->name, ".dat");
+        remove_out(r, p->name, ".gp");
+    }
+    return rc;
+}
+
+/* ---- gnuplot */
+
+/* The program found as an absolute path in out (PATH_MAX bytes): gnuplot runs in the output
+ * folder, where a relative path would no longer lead to it. */
+static const char *absolute_exe(const char *prog, char *out)
+{
+    if (access(prog, X_OK)) return NULL;
+    if (prog[0] == '/') return strcpy(out, prog);
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) return NULL;
+    bool fits = snprintf(out, PATH_MAX, "%s/%s", cwd, prog) < PATH_MAX;
+    return fits ? out : NULL;
+}
+
+/* FEDSIM_GNUPLOT (a path, or a name looked up on PATH), else gnuplot on PATH. NULL when that
+ * program does not exist or is not executable. out holds PATH_MAX bytes. */
+static const char *find_gnuplot(char *out)
+{
+    const char *prog = getenv("FEDSIM_GNUPLOT");
+    if (!prog || !prog[0]) prog = "gnuplot";
+    if (strchr(prog, '/')) return absolute_exe(prog, out);
+    const char *path = getenv("PATH");
+    if (!path) path = "/usr/bin:/bin";
+    char cand[PATH_MAX];
+    while (*path) {
+        size_t len = strcspn(path, ":");
+        snprintf(cand, sizeof cand, "%.*s/%s", (int)len, len ? path : ".", prog);
+        if (absolute_exe(cand, out)) return out;
+        path += len + (path[len] == ':');
+    }
+    return NULL;
+}
+
+/* Reads the child's output until EOF, keeping the first GP_TEXT_MAX - 1 bytes. */
+static void drain(int fd, char *text, size_t cap)
+{
+    size_t n = 0;
+    char chunk[512];
+    ssize_t got;
+    while ((got = read(fd, chunk, sizeof chunk)) != 0) {
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        size_t take = (size_t)got < cap - 1 - n ? (size_t)got : cap - 1 - n;
+        memcpy(text + n, chunk, take);
+        n += take;
+    }
+    text[n] = '\0';
+}
+
+/* Runs `gnuplot <name>.gp` in the output folder with stdout and stderr captured in text.
+ * Returns the wait status, or -1 if the process could not be started. */
+static int spawn_gnuplot(const fs_report *r, const char *gnuplot, const char *name, char *text)
+{
+    int fds[2];
+    if (pipe(fds)) return -1;
+    char script[512];
+    snprintf(script, sizeof script, "%s.gp", name);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0) dup2(null, STDIN_FILENO);
+        dup2(fds[1], STDOUT_FILENO);
+        dup2(fds[1], STDERR_FILENO);
+        if (chdir(r->dir)) {
+            fprintf(stderr, "cannot enter %s: %s\n", r->dir, strerror(errno));
+            _exit(126);
+        }
+        execl(gnuplot, gnuplot, script, (char *)NULL);
+        fprintf(stderr, "cannot run %s: %s\n", gnuplot, strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    if (pid < 0) {
+        close(fds[0]);
+        return -1;
+    }
+    drain(fds[0], text, GP_TEXT_MAX);
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    return status;
+}
+
+static bool has_error_text(const char *text)
+{
+    for (const char *s = text; *s; s++)
+        if (!strncasecmp(s, "error", 5)) return true;
+    return false;
+}
+
+static void trim_end(char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
+        s[--n] = '\0';
+}
+
+static bool file_exists(const fs_report *r, const char *name, const char *ext)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s%s", r->dir, name, ext);
+    return access(path, F_OK) == 0;
+}
+
+/* Draws one plot. Failure: "<dir>/<name>.gp: plot <name>: gnuplot <what>: <its text>", quoting
+ * the end of gnuplot's output, where its error message is. */
+static int draw(fs_report *r, const char *gnuplot, fs_report_plot *p)
+{
+    char text[GP_TEXT_MAX];
+    text[0] = '\0';
+    int status = spawn_gnuplot(r, gnuplot, p->name, text);
+    trim_end(text);
+    char what[600];
+    if (status == -1)
+        snprintf(what, sizeof what, "could not be started (%s)", strerror(errno));
+    else if (WIFSIGNALED(status))
+        snprintf(what, sizeof what, "was killed by signal %d", WTERMSIG(status));
+    else if (WEXITSTATUS(status))
+        snprintf(what, sizeof what, "exited with status %d", WEXITSTATUS(status));
+    else if (has_error_text(text))
+        snprintf(what, sizeof what, "reported an error");
+    else if (!file_exists(r, p->name, ".png") || !file_exists(r, p->name, ".svg"))
+        snprintf(what, sizeof what, "exited without writing %s.png and %s.svg", p->name, p->name);
+    else {
+        p->drawn = true;
+        return FS_OK;
+    }
+    size_t n = strlen(text);
+    const char *quote = n > GP_MSG_MAX ? text + n - GP_MSG_MAX : text;
+    fs_err_add(r->err, NULL, "%s/%s.gp: plot %s: gnuplot %s%s%s", r->dir, p->name, p->name, what,
+               quote[0] ? ": " : "", quote);
+    return FS_EIO;
+}
+
+/* ---- the command */
+
+static int make_report(fs_report *r, fs_report_plot *plots)
+{
+    int rc = open_db(r);
+    if (!rc) rc = load_runs(r);
+    if (!rc) rc = make_dirs(r);
+    for (size_t i = 0; !rc && i < fs_report_n_plots; i++)
+        rc = write_plot_files(r, &plots[i]);
+    if (rc) return rc;
+    char buf[PATH_MAX];
+    const char *gnuplot = find_gnuplot(buf);
+    if (!gnuplot)
+        fputs("fedsim: warning: gnuplot not found; wrote data files and report.html tables "
+              "only\n",
+              stderr);
+    for (size_t i = 0; gnuplot && !rc && i < fs_report_n_plots; i++)
+        if (plots[i].has_data) rc = draw(r, gnuplot, &plots[i]);
+    if (rc) return rc;
+    return fs_report_write_html(r, plots, fs_report_n_plots,
+                                gnuplot ? NULL : "not drawn: gnuplot was not found");
+}
+
+int fs_report_cli(int argc, char **argv)
+{
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    report_args a;
+    int bad = parse_args(argc, argv, &a);
+    if (bad) return bad;
+    fs_err err;
+    fs_err_init(&err, NULL);
+    fs_report r = {.db_path = a.db, .dir = a.dir, .err = &err};
+    fs_report_plot plots[16];
+    fs_assert(fs_report_n_plots <= sizeof plots / sizeof *plots);
+    memcpy(plots, fs_report_plots, fs_report_n_plots * sizeof *plots);
+    int rc = make_report(&r, plots);
+    if (rc == FS_ENOMEM && !err.n_total) fs_err_add(&err, NULL, "out of memory");
+    free_runs(&r);
+    sqlite3_close(r.db);
+    if (rc) {
+        fs_err_print(&err, stderr);
+        return fs_exit_code(rc);
+    }
+    printf("fedsim: report of %zu run%s in %s/report.html\n", r.n_runs, r.n_runs == 1 ? "" : "s",
+           a.dir);
+    return 0;
+}

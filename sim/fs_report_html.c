@@ -1,0 +1,333 @@
+/* fs_report_html: report.html, one self-contained page: a header, the run summary
+ * (v_run_summary) and time-to-target (v_time_to_target) tables, then every plot with its SVG
+ * inlined and its PNG, data file and script named. The same two tables are written as
+ * tab-separated files for spreadsheets. Every text from the database is HTML-escaped; the SVGs
+ * come from gnuplot, which escapes its own text, and get their ids prefixed so the plots' <defs>
+ * do not collide once they share one page. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs_report_int.h"
+
+static const char style[] =
+    "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;"
+    "color:#222}\n"
+    "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:90%}\n"
+    "th,td{border:1px solid #ccc;padding:.25em .5em}th{background:#f2f2f2}\n"
+    "td.num{text-align:right;font-variant-numeric:tabular-nums}td.null{color:#999}\n"
+    ".wide{overflow-x:auto}figure{margin:0}figure svg{width:100%;height:auto}\n"
+    ".note{color:#8a5a00}.files{font-size:90%;color:#555}\n";
+
+static void esc(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
+        default:
+            fputc(*s, f);
+        }
+    }
+}
+
+/* TSV cell: tabs and newlines would break the row. */
+static void tsv_str(FILE *f, const char *s)
+{
+    for (; s && *s; s++)
+        fputc(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s, f);
+}
+
+static FILE *open_out(fs_report *r, const char *name)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", r->dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) fs_err_add(r->err, NULL, "%s: cannot write: %s", path, strerror(errno));
+    return f;
+}
+
+static int close_out(fs_report *r, FILE *f, const char *name)
+{
+    bool bad = ferror(f);
+    bad = fclose(f) != 0 || bad;
+    if (!bad) return FS_OK;
+    fs_err_add(r->err, NULL, "%s/%s: cannot write: %s", r->dir, name, strerror(errno));
+    return FS_EIO;
+}
+
+/* ---- tables: every column of a view, bytes shown in MB, reached as yes/no */
+
+static bool is_bytes(const char *col)
+{
+    return !strncmp(col, "bytes", 5);
+}
+
+static void html_header_row(FILE *html, sqlite3_stmt *st, FILE *tsv)
+{
+    fputs("<thead><tr>", html);
+    fputc('#', tsv);
+    for (int c = 0; c < sqlite3_column_count(st); c++) {
+        const char *col = sqlite3_column_name(st, c);
+        fputs("<th>", html);
+        esc(html, col);
+        fputs(is_bytes(col) ? " (MB)</th>" : "</th>", html);
+        fprintf(tsv, "%s%s", c ? "\t" : " ", col);
+    }
+    fputs("</tr></thead>\n<tbody>\n", html);
+    fputc('\n', tsv);
+}
+
+static void html_cell(FILE *html, sqlite3_stmt *st, int c)
+{
+    const char *col = sqlite3_column_name(st, c);
+    switch (sqlite3_column_type(st, c)) {
+    case SQLITE_NULL:
+        fputs("<td class=\"null\">&ndash;</td>", html);
+        return;
+    case SQLITE_INTEGER:
+        if (!strcmp(col, "reached"))
+            fputs(sqlite3_column_int64(st, c) ? "<td>yes</td>" : "<td>no</td>", html);
+        else if (is_bytes(col))
+            fprintf(html, "<td class=\"num\">%.3f</td>", sqlite3_column_double(st, c) / 1e6);
+        else
+            fprintf(html, "<td class=\"num\">%lld</td>", (long long)sqlite3_column_int64(st, c));
+        return;
+    case SQLITE_FLOAT:
+        fprintf(html, "<td class=\"num\">%.4g</td>",
+                sqlite3_column_double(st, c) / (is_bytes(col) ? 1e6 : 1.0));
+        return;
+    default:
+        fputs("<td>", html);
+        esc(html, (const char *)sqlite3_column_text(st, c));
+        fputs("</td>", html);
+    }
+}
+
+static void tsv_cell(FILE *tsv, sqlite3_stmt *st, int c)
+{
+    if (c) fputc('\t', tsv);
+    switch (sqlite3_column_type(st, c)) {
+    case SQLITE_NULL:
+        return;
+    case SQLITE_INTEGER:
+        fprintf(tsv, "%lld", (long long)sqlite3_column_int64(st, c));
+        return;
+    case SQLITE_FLOAT:
+        fprintf(tsv, "%.9g", sqlite3_column_double(st, c));
+        return;
+    default:
+        tsv_str(tsv, (const char *)sqlite3_column_text(st, c));
+    }
+}
+
+static int table_rows(fs_report *r, sqlite3_stmt *st, const char *what, const char *empty,
+                      FILE *html, FILE *tsv)
+{
+    html_header_row(html, st, tsv);
+    size_t n = 0;
+    int s;
+    while ((s = fs_report_step(r, st, what)) == SQLITE_ROW) {
+        fputs("<tr>", html);
+        for (int c = 0; c < sqlite3_column_count(st); c++) {
+            html_cell(html, st, c);
+            tsv_cell(tsv, st, c);
+        }
+        fputs("</tr>\n", html);
+        fputc('\n', tsv);
+        n++;
+    }
+    if (!n) {
+        fprintf(html, "<tr><td colspan=\"%d\">", sqlite3_column_count(st));
+        esc(html, empty);
+        fputs("</td></tr>\n", html);
+    }
+    fputs("</tbody></table></div>\n", html);
+    return s < 0 ? FS_EDB : FS_OK;
+}
+
+/* Writes "<h2>heading</h2>" and the table of every row of view (empty: the text shown when it
+ * has none), and the same rows to tsv_name. */
+static int write_table(fs_report *r, FILE *html, const char *view, const char *heading,
+                       const char *empty, const char *tsv_name)
+{
+    char sql[128], what[128];
+    snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY run_id", view);
+    snprintf(what, sizeof what, "reading %s", view);
+    sqlite3_stmt *st;
+    int rc = fs_report_prepare(r, sql, what, &st);
+    if (rc) return rc;
+    FILE *tsv = open_out(r, tsv_name);
+    if (!tsv) {
+        sqlite3_finalize(st);
+        return FS_EIO;
+    }
+    fprintf(tsv, "# fedsim report: %s (%s in %s)\n", heading, view, r->db_path);
+    fprintf(html,
+            "<h2 id=\"%s\">%s</h2>\n<p class=\"files\">View <code>%s</code>; also in "
+            "<a href=\"%s\">%s</a>.</p>\n<div class=\"wide\"><table>\n",
+            view, heading, view, tsv_name, tsv_name);
+    rc = table_rows(r, st, what, empty, html, tsv);
+    sqlite3_finalize(st);
+    int rc_tsv = close_out(r, tsv, tsv_name);
+    return rc ? rc : rc_tsv;
+}
+
+/* ---- inlined SVG */
+
+/* Reads a whole file; the caller frees. NULL with err filled on failure. */
+static char *read_all(fs_report *r, const char *name)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", r->dir, name);
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    while (f) {
+        if (n + 4096 + 1 > cap) {
+            char *grown = realloc(buf, cap = 2 * cap + 8192);
+            if (!grown) break;
+            buf = grown;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    bool ok = f && !ferror(f) && buf;
+    if (f) fclose(f);
+    if (ok) {
+        buf[n] = '\0';
+        return buf;
+    }
+    free(buf);
+    fs_err_add(r->err, NULL, "%s: cannot read: %s", path, f ? "read error" : strerror(errno));
+    return NULL;
+}
+
+/* Copies svg from its <svg element on, prefixing every id and every reference to one. */
+static void inline_svg(FILE *html, const char *svg, size_t k)
+{
+    static const char *const refs[] = {" id=\"", " id='", "href=\"#", "href='#", "url(#"};
+    const char *s = strstr(svg, "<svg");
+    if (!s) return;
+    while (*s) {
+        size_t matched = 0;
+        for (size_t i = 0; i < sizeof refs / sizeof refs[0] && !matched; i++)
+            if (!strncmp(s, refs[i], strlen(refs[i]))) matched = strlen(refs[i]);
+        if (matched) {
+            fprintf(html, "%.*sp%zu-", (int)matched, s, k);
+            s += matched;
+        } else {
+            fputc(*s++, html);
+        }
+    }
+}
+
+static void file_links(FILE *html, const fs_report_plot *p)
+{
+    fprintf(html,
+            "<p class=\"files\">PNG: <a href=\"%s.png\">%s.png</a> &middot; SVG: "
+            "<a href=\"%s.svg\">%s.svg</a> &middot; data: <a href=\"%s.dat\">%s.dat</a> "
+            "&middot; gnuplot script: <a href=\"%s.gp\">%s.gp</a></p>\n",
+            p->name, p->name, p->name, p->name, p->name, p->name, p->name, p->name);
+}
+
+static int write_plot(fs_report *r, FILE *html, const fs_report_plot *p, size_t k,
+                      const char *gnuplot_note)
+{
+    fprintf(html, "<section id=\"%s\">\n<h3>", p->name);
+    esc(html, p->heading);
+    fputs("</h3>\n", html);
+    if (!p->has_data) {
+        fprintf(html, "<p class=\"note\">Skipped (no %s.png): ", p->name);
+        esc(html, p->note);
+        fputs(".</p>\n</section>\n", html);
+        return FS_OK;
+    }
+    if (!p->drawn) {
+        fprintf(html, "<p class=\"note\">%s.png ", p->name);
+        esc(html, gnuplot_note ? gnuplot_note : "not drawn");
+        fprintf(html, "; run <code>gnuplot %s.gp</code> in this folder to draw it.</p>\n", p->name);
+        file_links(html, p);
+        fputs("</section>\n", html);
+        return FS_OK;
+    }
+    char name[600];
+    snprintf(name, sizeof name, "%s.svg", p->name);
+    char *svg = read_all(r, name);
+    if (!svg) return FS_EIO;
+    fputs("<figure>\n", html);
+    inline_svg(html, svg, k);
+    fputs("</figure>\n", html);
+    free(svg);
+    file_links(html, p);
+    fputs("</section>\n", html);
+    return FS_OK;
+}
+
+/* ---- the page */
+
+static void write_head(const fs_report *r, FILE *html, const fs_report_plot *plots, size_t n)
+{
+    char now[64];
+    time_t t = time(NULL);
+    struct tm tm;
+    strftime(now, sizeof now, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&t, &tm));
+    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+          "<title>fedsim report: ",
+          html);
+    esc(html, r->db_path);
+    fprintf(html, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>fedsim report</h1>\n",
+            style);
+    fputs("<p>Database <code>", html);
+    esc(html, r->db_path);
+    fprintf(html, "</code> &middot; %zu run%s &middot; generated %s</p>\n<nav><ul>\n", r->n_runs,
+            r->n_runs == 1 ? "" : "s", now);
+    fputs("<li><a href=\"#v_run_summary\">Run summary</a></li>\n"
+          "<li><a href=\"#v_time_to_target\">Time to target</a></li>\n",
+          html);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(html, "<li><a href=\"#%s\">", plots[i].name);
+        esc(html, plots[i].heading);
+        fputs("</a></li>\n", html);
+    }
+    fputs("</ul></nav>\n", html);
+}
+
+int fs_report_write_html(fs_report *r, const fs_report_plot *plots, size_t n_plots,
+                         const char *gnuplot_note)
+{
+    FILE *html = open_out(r, "report.html");
+    if (!html) return FS_EIO;
+    write_head(r, html, plots, n_plots);
+    int rc = write_table(r, html, "v_run_summary", "Run summary", "no runs in this database",
+                         "run_summary.tsv");
+    if (!rc)
+        rc = write_table(r, html, "v_time_to_target", "Time to target",
+                         "no run has a target (eval.target in its scenario)", "time_to_target.tsv");
+    if (!rc) fputs("<h2>Plots</h2>\n", html);
+    if (!rc && gnuplot_note) {
+        fputs("<p class=\"note\">Plots ", html);
+        esc(html, gnuplot_note);
+        fputs(": the data files and gnuplot scripts are in this folder.</p>\n", html);
+    }
+    for (size_t i = 0; !rc && i < n_plots; i++)
+        rc = write_plot(r, html, &plots[i], i, gnuplot_note);
+    fputs("</body>\n</html>\n", html);
+    int rc_close = close_out(r, html, "report.html");
+    return rc ? rc : rc_close;
+}

@@ -1,0 +1,389 @@
+/* fs_sweep: expansion of sweep objects into variants, and the sweep command (parallel child
+ * `fedsim run` processes, resume by skipping finished variants). */
+#include "fs_sweep.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fs_clock.h"
+#include "fs_db.h"
+#include "fs_files.h"
+#include "fs_scn.h"
+
+extern char **environ;
+
+/* ---- expansion ---- */
+
+static int add_set(fs_variant *v, const char *path, const cJSON *value)
+{
+    char *text = cJSON_PrintUnformatted(value);
+    if (!text || v->n_sets == FS_SWEEP_MAX_SETS) {
+        cJSON_free(text);
+        return text ? FS_ESCENARIO : FS_ENOMEM;
+    }
+    size_t len = strlen(path) + strlen(text) + 2;
+    char *set = malloc(len);
+    if (set) snprintf(set, len, "%s=%s", path, text);
+    cJSON_free(text);
+    if (!set) return FS_ENOMEM;
+    v->sets[v->n_sets++] = set;
+    return FS_OK;
+}
+
+static void append_label(fs_variant *v, const char *path, const cJSON *value)
+{
+    char *text = cJSON_PrintUnformatted(value);
+    size_t at = strlen(v->label);
+    snprintf(v->label + at, sizeof v->label - at, "%s%s=%s", at ? ", " : "", path,
+             text ? text : "?");
+    cJSON_free(text);
+}
+
+static int check_grid(const cJSON *root, size_t *out_n, fs_err *err)
+{
+    size_t n = 1;
+    int rc = FS_OK;
+    for (const cJSON *axis = root->child; axis; axis = axis->next) {
+        char path[300];
+        snprintf(path, sizeof path, "sweep.%s", axis->string);
+        int k = cJSON_GetArraySize(axis);
+        if (!cJSON_IsArray(axis) || k < 1) {
+            fs_err_add(err, path, "expected a non-empty array of values for %s", axis->string);
+            rc = FS_ESCENARIO;
+            continue;
+        }
+        n *= (size_t)k;
+        if (n > FS_SWEEP_MAX_VARIANTS) {
+            fs_err_add(err, "sweep", "expected at most %d variants, found more", FS_SWEEP_MAX_VARIANTS);
+            return FS_ESCENARIO;
+        }
+    }
+    if (!root->child) fs_err_add(err, "sweep", "expected at least one path to vary, found none"), rc = FS_ESCENARIO;
+    *out_n = n;
+    return rc;
+}
+
+/* Variant i of the grid: digits of i in the mixed radix of the axes' lengths, last axis fastest. */
+static int grid_variant(const cJSON *root, size_t i, fs_variant *v)
+{
+    size_t n_axes = (size_t)cJSON_GetArraySize(root), pick[FS_SWEEP_MAX_SETS] = {0}, a = n_axes;
+    if (n_axes > FS_SWEEP_MAX_SETS) return FS_ESCENARIO;
+    const cJSON *axes[FS_SWEEP_MAX_SETS];
+    size_t j = 0;
+    for (const cJSON *axis = root->child; axis; axis = axis->next) axes[j++] = axis;
+    while (a-- > 0) {
+        size_t len = (size_t)cJSON_GetArraySize(axes[a]);
+        pick[a] = i % len;
+        i /= len;
+    }
+    for (a = 0; a < n_axes; a++) {
+        const cJSON *value = cJSON_GetArrayItem(axes[a], (int)pick[a]);
+        int rc = add_set(v, axes[a]->string, value);
+        if (rc) return rc;
+        append_label(v, axes[a]->string, value);
+    }
+    return FS_OK;
+}
+
+static int explicit_variant(const cJSON *item, size_t i, fs_variant *v, fs_err *err)
+{
+    char path[64];
+    snprintf(path, sizeof path, "sweep.variants[%zu]", i);
+    const cJSON *label = cJSON_GetObjectItemCaseSensitive(item, "label");
+    const cJSON *set = cJSON_GetObjectItemCaseSensitive(item, "set");
+    if (!cJSON_IsObject(item) || !cJSON_IsString(label) || !label->valuestring[0] ||
+        !cJSON_IsObject(set) || cJSON_GetArraySize(item) != 2) {
+        fs_err_add(err, path, "expected {\"label\": \"...\", \"set\": {\"json.path\": value, ...}}");
+        return FS_ESCENARIO;
+    }
+    snprintf(v->label, sizeof v->label, "%s", label->valuestring);
+    for (const cJSON *kv = set->child; kv; kv = kv->next) {
+        int rc = add_set(v, kv->string, kv);
+        if (rc) return rc;
+    }
+    return FS_OK;
+}
+
+static int expand(const cJSON *root, fs_sweep *out, fs_err *err)
+{
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "variants");
+    size_t n = 0;
+    int rc;
+    if (list) {
+        if (cJSON_GetArraySize(root) != 1 || !cJSON_IsArray(list) || !cJSON_GetArraySize(list)) {
+            fs_err_add(err, "sweep", "expected {\"variants\": [...]} alone, or a grid of paths");
+            return FS_ESCENARIO;
+        }
+        n = (size_t)cJSON_GetArraySize(list);
+    } else if ((rc = check_grid(root, &n, err))) {
+        return rc;
+    }
+    out->variants = calloc(n, sizeof *out->variants);
+    if (!out->variants) return FS_ENOMEM;
+    out->n = n;
+    rc = FS_OK;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = list ? explicit_variant(cJSON_GetArrayItem(list, (int)i), i, &out->variants[i], err)
+                  : grid_variant(root, i, &out->variants[i]);
+    for (size_t i = 0; i < n && !rc; i++)
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(out->variants[i].label, out->variants[j].label)) {
+                fs_err_add(err, "sweep", "expected distinct labels, found \"%s\" twice",
+                           out->variants[i].label);
+                rc = FS_ESCENARIO;
+            }
+    return rc;
+}
+
+int fs_sweep_parse(const char *sweep_json, fs_sweep *out, fs_err *err)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *root = cJSON_Parse(sweep_json);
+    int rc = root ? expand(root, out, err) : FS_ENOMEM;
+    cJSON_Delete(root);
+    if (rc) fs_sweep_fini(out);
+    return rc;
+}
+
+void fs_sweep_fini(fs_sweep *s)
+{
+    for (size_t i = 0; s->variants && i < s->n; i++)
+        for (size_t j = 0; j < s->variants[i].n_sets; j++) free(s->variants[i].sets[j]);
+    free(s->variants);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- the command ---- */
+
+typedef struct sweep_args {
+    const char *scenario, *db;
+    const char *sets[256];
+    size_t n_sets;
+    int jobs;
+} sweep_args;
+
+static int usage_error(const char *what, const char *msg)
+{
+    fprintf(stderr, "fedsim: error: %s: %s\nusage: fedsim sweep SCENARIO [-o DB] [--jobs N] "
+                    "[--set path=value]...\n", what, msg);
+    return 2;
+}
+
+static int parse_args(int argc, char **argv, sweep_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->jobs = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        bool more = i + 1 < argc;
+        if ((!strcmp(arg, "-o") || !strcmp(arg, "--output")) && more) a->db = argv[++i];
+        else if (!strcmp(arg, "--set") && more && a->n_sets < 256) a->sets[a->n_sets++] = argv[++i];
+        else if (!strcmp(arg, "--jobs") && more) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 1 || n > 256) return usage_error("--jobs", "expected an integer from 1 to 256");
+            a->jobs = (int)n;
+        } else if (arg[0] == '-') return usage_error(arg, "unknown option or missing value");
+        else if (!a->scenario) a->scenario = arg;
+        else return usage_error(arg, "unexpected argument (one scenario per sweep)");
+    }
+    return a->scenario ? 0 : usage_error("sweep", "expected a scenario file");
+}
+
+/* Every variant must be a valid scenario before any runs: all problems at once. */
+static int validate_variants(const sweep_args *a, const fs_sweep *sw)
+{
+    int worst = FS_OK;
+    for (size_t i = 0; i < sw->n; i++) {
+        const fs_variant *v = &sw->variants[i];
+        const char *sets[256 + FS_SWEEP_MAX_SETS];
+        size_t n = 0;
+        for (size_t j = 0; j < a->n_sets; j++) sets[n++] = a->sets[j];
+        for (size_t j = 0; j < v->n_sets; j++) sets[n++] = v->sets[j];
+        fs_err err;
+        fs_err_init(&err, a->scenario);
+        fs_scenario s;
+        int rc = fs_scn_load(a->scenario, sets, n, &s, &err);
+        for (int m = 0; m < err.n_msgs; m++)
+            fprintf(stderr, "fedsim: error: sweep variant \"%s\": %s\n", v->label, err.msgs[m]);
+        if (rc) worst = rc;
+        else fs_scn_fini(&s);
+    }
+    return worst;
+}
+
+/* Labels of this scenario's variants the database already holds as done. */
+static bool *finished(const char *db_path, const char *name, const fs_sweep *sw)
+{
+    bool *done = calloc(sw->n ? sw->n : 1, sizeof *done);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    if (!done || access(db_path, F_OK) ||
+        sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT 1 FROM runs WHERE name = ?1 AND variant = ?2 AND "
+                               "status = 'done' LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return done;
+    }
+    for (size_t i = 0; i < sw->n; i++) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, sw->variants[i].label, -1, SQLITE_STATIC);
+        done[i] = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return done;
+}
+
+typedef struct child {
+    pid_t pid;
+    size_t variant;
+    double started;
+} child;
+
+static pid_t spawn_variant(const sweep_args *a, const fs_variant *v, const char *db, int threads)
+{
+    char self[4096], th[16];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) return -1;
+    self[len] = '\0';
+    snprintf(th, sizeof th, "%d", threads);
+    char *argv[16 + 2 * (256 + FS_SWEEP_MAX_SETS)];
+    size_t n = 0;
+    const char *fixed[] = {self, "run", a->scenario, "-o", db, "--variant", v->label,
+                           "--threads", th, "--quiet"};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) argv[n++] = (char *)fixed[i];
+    for (size_t i = 0; i < a->n_sets; i++) argv[n++] = "--set", argv[n++] = (char *)a->sets[i];
+    for (size_t i = 0; i < v->n_sets; i++) argv[n++] = "--set", argv[n++] = v->sets[i];
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    /* the sweep ignores SIGINT itself; its children must not inherit that */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t def;
+    sigemptyset(&def);
+    sigaddset(&def, SIGINT);
+    posix_spawnattr_setsigdefault(&attr, &def);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+    pid_t pid;
+    int rc = posix_spawn(&pid, self, &fa, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc ? -1 : pid;
+}
+
+/* Waits for one child; prints its line; returns its exit status (or -1). */
+static int reap(child *kids, size_t *n_kids, const fs_sweep *sw, size_t *n_done, size_t total)
+{
+    int status;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) return -1;
+    for (size_t k = 0; k < *n_kids; k++) {
+        if (kids[k].pid != pid) continue;
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        fprintf(stderr, "fedsim: sweep [%zu/%zu] %s: %s (%.1f s)\n", ++*n_done, total,
+                sw->variants[kids[k].variant].label,
+                code == 0 ? "done" : code == 130 ? "interrupted" : "failed",
+                fs_wall_seconds() - kids[k].started);
+        kids[k] = kids[--*n_kids];
+        return code;
+    }
+    return 0;
+}
+
+static int run_all(const sweep_args *a, const fs_sweep *sw, const bool *done, const char *db)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = cores > a->jobs ? (int)(cores / a->jobs) : 1;
+    size_t todo = 0, n_kids = 0, n_done = 0;
+    for (size_t i = 0; i < sw->n; i++) todo += !done[i];
+    child kids[256];
+    int worst = 0;
+    for (size_t i = 0; i < sw->n || n_kids; ) {
+        if (i < sw->n && done[i]) { i++; continue; }
+        if (i < sw->n && n_kids < (size_t)a->jobs && worst != 130) {
+            pid_t pid = spawn_variant(a, &sw->variants[i], db, threads);
+            if (pid < 0) {
+                fprintf(stderr, "fedsim: error: cannot start fedsim for variant \"%s\": %s\n",
+                        sw->variants[i].label, strerror(errno));
+                return 70;
+            }
+            kids[n_kids++] = (child){pid, i, fs_wall_seconds()};
+            i++;
+            continue;
+        }
+        if (!n_kids) break;
+        int code = reap(kids, &n_kids, sw, &n_done, todo);
+        if (code == 130) worst = 130;
+        else if (code && worst != 130) worst = code > worst ? code : worst;
+    }
+    return worst;
+}
+
+static int sweep_scenario(const sweep_args *a, const fs_scenario *s)
+{
+    fs_err err;
+    fs_err_init(&err, a->scenario);
+    fs_sweep sw;
+    if (!s->sweep_json) {
+        fs_err_add(&err, "sweep", "missing: nothing to sweep (use fedsim run)");
+        fs_err_print(&err, stderr);
+        return 2;
+    }
+    int rc = fs_sweep_parse(s->sweep_json, &sw, &err);
+    if (rc) return fs_err_print(&err, stderr), fs_exit_code(rc);
+    if ((rc = validate_variants(a, &sw))) return fs_sweep_fini(&sw), fs_exit_code(rc);
+    const char *db = a->db ? a->db : s->output.db;
+    /* create the database (and folder) here: concurrent first opens by the children would race
+     * to set up the schema */
+    fs_db *created = NULL;
+    fs_err_init(&err, NULL);
+    if (fs_files_make_parent_dirs(db)) fs_err_add(&err, NULL, "%s: cannot create its folder: %s", db, strerror(errno));
+    else if (!fs_db_open(db, &created, &err)) fs_db_close(created);
+    if (err.n_total) return fs_err_print(&err, stderr), fs_sweep_fini(&sw), 3;
+    bool *done = finished(db, s->name, &sw);
+    if (!done) return fs_sweep_fini(&sw), 71;
+    size_t skipped = 0;
+    for (size_t i = 0; i < sw.n; i++) skipped += done[i];
+    fprintf(stderr, "fedsim: sweep %s: %zu variants, %zu already done in %s\n", s->name, sw.n,
+            skipped, db);
+    double t0 = fs_wall_seconds();
+    int code = run_all(a, &sw, done, db);
+    printf("fedsim: sweep %s: %zu variants (%zu run now, %zu already done) in %.1f s; results in %s%s\n",
+           s->name, sw.n, sw.n - skipped, skipped, fs_wall_seconds() - t0, db,
+           code ? " (some variants did not finish: run the sweep again to resume)" : "");
+    free(done);
+    fs_sweep_fini(&sw);
+    return code == 130 ? 130 : code ? 3 : 0;
+}
+
+int fs_sweep_cli(int argc, char **argv)
+{
+    sweep_args a;
+    int bad = parse_args(argc, argv, &a);
+    if (bad) return bad;
+    fs_err err;
+    fs_err_init(&err, a.scenario);
+    fs_scenario s;
+    int rc = fs_scn_load(a.scenario, a.sets, a.n_sets, &s, &err);
+    if (rc) return fs_err_print(&err, stderr), fs_exit_code(rc);
+    /* children share our process group: Ctrl-C interrupts every variant, each keeps its rounds */
+    signal(SIGINT, SIG_IGN);
+    int code = sweep_scenario(&a, &s);
+    signal(SIGINT, SIG_DFL);
+    fs_scn_fini(&s);
+    return code;
+}

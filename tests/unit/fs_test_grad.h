@@ -1,0 +1,169 @@
+/* fs_test_grad: what the model suites share: random dense datasets and parameters, row lists,
+ * gradient checks of loss_grad against central finite differences of its own loss, and an SGD
+ * run. Static inline, as each suite is its own program; helpers assert (Check) what they need,
+ * and the caller frees what a helper returns. */
+#ifndef FS_TEST_GRAD_H
+#define FS_TEST_GRAD_H
+
+#include <check.h>
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "fs_model.h"
+#include "fs_rng.h"
+
+/* Row ids 0..n-1 (a valid allocation even for n = 0). */
+static inline uint32_t *fs_test_all_rows(size_t n)
+{
+    uint32_t *rows = malloc((n ? n : 1) * sizeof *rows);
+    for (size_t i = 0; i < n; i++) rows[i] = (uint32_t)i;
+    return rows;
+}
+
+/* n dense random rows of d features ~ N(0,1), labels i % n_classes, from stream (seed, DATA). */
+static inline void fs_test_random_dataset(fs_dataset *ds, size_t n, size_t d, int n_classes,
+                                          uint64_t seed)
+{
+    ck_assert_int_eq(fs_dataset_alloc(ds, n, d, n_classes), FS_OK);
+    gsl_rng *r = fs_rng_new();
+    fs_rng_reseed(r, seed, FS_RNG_DATA, 0, FS_RNG_NONE);
+    for (size_t i = 0; i < n * d; i++) ds->x[i] = (float)gsl_ran_gaussian(r, 1.0);
+    for (size_t i = 0; i < n; i++) ds->y[i] = (int32_t)(i % (size_t)n_classes);
+    gsl_rng_free(r);
+}
+
+/* n weights ~ N(0, sd^2) from stream (seed, INIT). */
+static inline double *fs_test_random_weights(size_t n, double sd, uint64_t seed)
+{
+    double *w = malloc(n * sizeof *w);
+    gsl_rng *r = fs_rng_new();
+    fs_rng_reseed(r, seed, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
+    for (size_t i = 0; i < n; i++) w[i] = gsl_ran_gaussian(r, sd);
+    gsl_rng_free(r);
+    return w;
+}
+
+/* The model's init from stream (seed, INIT), then every entry init left 0 (the biases) drawn
+ * ~ N(0, 0.1^2) from the same stream, so their gradients are checked away from the special
+ * point 0 and they matter in every check. */
+static inline double *fs_test_random_params(const fs_model *m, uint64_t seed)
+{
+    double *w = malloc(m->n_params * sizeof *w);
+    gsl_rng *r = fs_rng_new();
+    fs_rng_reseed(r, seed, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
+    m->ops->init(m, w, r);
+    for (size_t i = 0; i < m->n_params; i++)
+        if (w[i] == 0) w[i] = gsl_ran_gaussian(r, 0.1);
+    gsl_rng_free(r);
+    return w;
+}
+
+/* ---- finite-difference gradient checks ---- */
+
+/* One check: loss_grad's gradient g at w on rows[0..n) of ds, and buffers for the differences. */
+typedef struct fs_test_grad {
+    const fs_model *m;
+    const fs_dataset *ds;
+    const uint32_t *rows;
+    size_t n;
+    uint32_t *own_rows; /* rows when the caller gave none */
+    fs_model_scratch *s;
+    double *g, *tmp;    /* n_params each: the gradient at w, and the one discarded per loss */
+    double h;           /* the step of the central difference */
+} fs_test_grad;
+
+/* rows NULL: rows 0..n-1. */
+static inline void fs_test_grad_init(fs_test_grad *gc, const fs_model *m, const double *w,
+                                     const fs_dataset *ds, const uint32_t *rows, size_t n,
+                                     double h)
+{
+    gc->m = m;
+    gc->ds = ds;
+    gc->own_rows = rows ? NULL : fs_test_all_rows(n);
+    gc->rows = rows ? rows : gc->own_rows;
+    gc->n = n;
+    gc->s = fs_model_scratch_new(m);
+    gc->g = malloc(m->n_params * sizeof *gc->g);
+    gc->tmp = malloc(m->n_params * sizeof *gc->tmp);
+    gc->h = h;
+    m->ops->loss_grad(m, w, ds, gc->rows, n, gc->g, gc->s);
+}
+
+static inline void fs_test_grad_fini(fs_test_grad *gc)
+{
+    free(gc->g), free(gc->tmp), free(gc->own_rows);
+    fs_model_scratch_free(gc->s);
+}
+
+/* (L(w + h e_i) - L(w - h e_i)) / 2h; w[i] is restored. */
+static inline double fs_test_grad_fd(fs_test_grad *gc, double *w, size_t i)
+{
+    const fs_model *m = gc->m;
+    double wi = w[i];
+    w[i] = wi + gc->h;
+    double lp = m->ops->loss_grad(m, w, gc->ds, gc->rows, gc->n, gc->tmp, gc->s);
+    w[i] = wi - gc->h;
+    double lm = m->ops->loss_grad(m, w, gc->ds, gc->rows, gc->n, gc->tmp, gc->s);
+    w[i] = wi;
+    return (lp - lm) / (2 * gc->h);
+}
+
+/* |fd - g| / max(|fd|, |g|, 1e-4): the floor keeps tiny components, dominated by rounding in
+ * fd, from failing a check. */
+static inline double fs_test_grad_rel(double fd, double g)
+{
+    return fabs(fd - g) / fmax(fmax(fabs(fd), fabs(g)), 1e-4);
+}
+
+/* Coordinate i's relative error. */
+static inline double fs_test_grad_coord_error(fs_test_grad *gc, double *w, size_t i)
+{
+    return fs_test_grad_rel(fs_test_grad_fd(gc, w, i), gc->g[i]);
+}
+
+/* Errors of a check over every parameter: the largest coordinate error, and the whole vector's
+ * ||fd - g|| / ||g||. */
+typedef struct fs_test_grad_err {
+    double worst, rel_norm;
+} fs_test_grad_err;
+
+/* Every parameter, h = 1e-5, rows 0..n-1. Asserts ||g||^2 > 1e-6: a (nearly) zero gradient would
+ * pass any check. */
+static inline fs_test_grad_err fs_test_grad_check(const fs_model *m, double *w,
+                                                  const fs_dataset *ds, size_t n)
+{
+    fs_test_grad gc;
+    fs_test_grad_init(&gc, m, w, ds, NULL, n, 1e-5);
+    double worst = 0, diff2 = 0, norm2 = 0;
+    for (size_t i = 0; i < m->n_params; i++) {
+        double fd = fs_test_grad_fd(&gc, w, i), g = gc.g[i];
+        worst = fmax(worst, fs_test_grad_rel(fd, g));
+        diff2 += (fd - g) * (fd - g);
+        norm2 += g * g;
+    }
+    ck_assert_double_gt(norm2, 1e-6);
+    fs_test_grad_fini(&gc);
+    return (fs_test_grad_err){.worst = worst, .rel_norm = sqrt(diff2 / norm2)};
+}
+
+/* ---- training ---- */
+
+/* fs_sgd_train of w, in place, on rows 0..n-1 of ds with stream (seed, TRAIN, 0, 0); asserts
+ * FS_OK and returns its result. */
+static inline fs_sgd_result fs_test_sgd(const fs_model *m, double *w, const fs_dataset *ds,
+                                        size_t n, const fs_sgd_cfg *cfg, uint64_t seed,
+                                        fs_model_scratch *s)
+{
+    double *g = malloc(m->n_params * sizeof *g);
+    uint32_t *rows = fs_test_all_rows(n), *order = malloc((n ? n : 1) * sizeof *order);
+    gsl_rng *r = fs_rng_new();
+    fs_rng_reseed(r, seed, FS_RNG_TRAIN, 0, 0);
+    fs_sgd_result res;
+    ck_assert_int_eq(fs_sgd_train(m, w, ds, rows, n, cfg, r, order, g, s, &res), FS_OK);
+    gsl_rng_free(r);
+    free(g), free(rows), free(order);
+    return res;
+}
+
+#endif

@@ -1,0 +1,458 @@
+/* test_plan: `fedsim plan` on results databases built with fs_db calls (constructed rounds and
+ * evaluations, nothing simulated). stdout and stderr are captured with dup2 into temporary files
+ * and checked line by line: ranking by each cost, every constraint with its exclusion reason,
+ * the recommendation, and the exit codes 0/1/2/3. */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs_db.h"
+#include "fs_plan.h"
+#include "fs_test.h"
+
+#define US_PER_H 3600000000.0
+
+static char tmpdir[256];
+static char dbpath[300];
+static char out[16384], errout[4096];
+
+static void setup(void)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/fedsim_test_plan_XXXXXX", base && *base ? base : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    snprintf(dbpath, sizeof dbpath, "%s/sweep.sqlite", tmpdir);
+}
+
+static void teardown(void)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    char p[320];
+    for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
+        snprintf(p, sizeof p, "%s%s", dbpath, suffix[i]);
+        unlink(p);
+    }
+    rmdir(tmpdir);
+}
+
+/* ---- building a sweep */
+
+typedef struct variant_spec {
+    const char *label, *status;
+    double hours_per_round;
+    int64_t up, down;  /* bytes per round */
+    double eps;        /* ε added per round; NaN: no differential privacy */
+    double compute_s;  /* device-seconds per round; NaN: not recorded */
+    double auc[8];     /* auc after each round; 0 ends the list */
+    double loss[8];    /* loss after each round; 0: not evaluated */
+} variant_spec;
+
+static void write_variant(fs_db *db, const variant_spec *v)
+{
+    fs_db_run run = {.name = "sweep", .scenario_json = "{}", .seed = 1, .variant = v->label,
+                     .fedsim_version = "test", .threads = 1, .host = "h"};
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int64_t id;
+    ck_assert_int_eq(fs_db_begin_run(db, &run, &id, &err), FS_OK);
+    for (int n = 1; n <= 8 && v->auc[n - 1] > 0; n++) {
+        fs_db_round r = {.round = n, .t_start = (int64_t)((n - 1) * v->hours_per_round * US_PER_H),
+                         .t_end = (int64_t)(n * v->hours_per_round * US_PER_H), .selected = 10,
+                         .reported = 8, .dropped = 2, .bytes_up = v->up, .bytes_down = v->down,
+                         .train_loss = NAN, .epsilon = isnan(v->eps) ? NAN : n * v->eps,
+                         .compute_s = v->compute_s, .online_share = 0.5, .wall_s = 0.0};
+        fs_db_eval e[2] = {{"all", "auc", v->auc[n - 1]}, {"all", "loss", v->loss[n - 1]}};
+        ck_assert_int_eq(fs_db_write_round(db, id, &r, NULL, 0, e, v->loss[n - 1] > 0 ? 2 : 1,
+                                           &err),
+                         FS_OK);
+    }
+    ck_assert_int_eq(fs_db_finish_run(db, id, v->status, 1.0, &err), FS_OK);
+}
+
+/* Against auc >= 0.75 (per participation = cumulative bytes / (10 x rounds)):
+ *   fast   round 3, 3 h, 600 B up + 3.0 kB down, ε 1.5, 3 device-h, 120 B per participation
+ *   lean   round 5 (exactly 0.75), 5 h, 250 B + 1.0 kB, ε 2, 2.5 device-h, 25 B
+ *   leaky  round 2, 2 h, ε 4.1, 4 device-h
+ *   slow   round 3, 30 h (10 h rounds), ε 0.3, 0.5 device-h
+ *   weak   never (best 0.731 after 6 rounds)
+ *   cut    interrupted
+ *   nodp   round 1, 1 h, no ε, no device time
+ * plus an older "fast" run (first, superseded) that would win everything. */
+static const variant_spec sweep[] = {
+    {"fast", "done", 0.1, 1, 1, 0.01, 1, {0.9}, {0}},
+    {"fast", "done", 1, 200, 1000, 0.5, 3600, {0.6, 0.7, 0.76, 0.8}, {1.0, 0.6, 0.4, 0.3504}},
+    {"lean", "done", 1, 50, 200, 0.4, 1800, {0.5, 0.6, 0.7, 0.74, 0.75}, {0}},
+    {"leaky", "done", 1, 1000, 5000, 2.05, 7200, {0.7, 0.8}, {0}},
+    {"slow", "done", 10, 100, 100, 0.1, 600, {0.6, 0.7, 0.76}, {0}},
+    {"weak", "done", 1, 100, 100, 0.1, 600, {0.6, 0.7, 0.731, 0.72, 0.73, 0.7}, {0}},
+    {"cut", "interrupted", 1, 100, 100, 0.1, 600, {0.9}, {0}},
+    {"nodp", "done", 1, 100, 100, NAN, NAN, {0.8}, {0}},
+};
+
+static void build_sweep(void)
+{
+    fs_err err;
+    fs_err_init(&err, NULL);
+    fs_db *db = NULL;
+    ck_assert_int_eq(fs_db_open(dbpath, &db, &err), FS_OK);
+    for (size_t i = 0; i < sizeof sweep / sizeof *sweep; i++) write_variant(db, &sweep[i]);
+    fs_db_close(db);
+}
+
+static void sweep_setup(void)
+{
+    setup();
+    build_sweep();
+}
+
+/* ---- running the command */
+
+static void slurp(FILE *f, char *buf, size_t n)
+{
+    rewind(f);
+    size_t got = fread(buf, 1, n - 1, f);
+    buf[got] = '\0';
+    fclose(f);
+}
+
+/* fs_plan_cli("plan", args..., NULL) with stdout in `out` and stderr in `errout`. */
+static int plan(const char *first, ...)
+{
+    char *argv[32] = {"plan"};
+    int argc = 1;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && argc < 31; a = va_arg(ap, const char *))
+        argv[argc++] = (char *)a;
+    va_end(ap);
+    fflush(stdout);
+    fflush(stderr);
+    FILE *fo = tmpfile(), *fe = tmpfile();
+    ck_assert_ptr_nonnull(fo);
+    ck_assert_ptr_nonnull(fe);
+    int so = dup(STDOUT_FILENO), se = dup(STDERR_FILENO);
+    dup2(fileno(fo), STDOUT_FILENO);
+    dup2(fileno(fe), STDERR_FILENO);
+    int rc = fs_plan_cli(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(so, STDOUT_FILENO);
+    dup2(se, STDERR_FILENO);
+    close(so);
+    close(se);
+    slurp(fo, out, sizeof out);
+    slurp(fe, errout, sizeof errout);
+    return rc;
+}
+
+#define ck_has(hay, needle)                                                                     \
+    ck_assert_msg(strstr(hay, needle), "missing \"%s\" in:\n%s", needle, hay)
+
+/* One "excluded" line: label padded to the widest label ("variant", 7), then the reason. */
+static void ck_excluded(const char *label, const char *reason)
+{
+    char want[256];
+    snprintf(want, sizeof want, "\n  %-7s  %s\n", label, reason);
+    ck_has(out, want);
+}
+
+/* Labels of the feasible table, in printed order, as one string "a,b,". */
+static void table_order(char *buf, size_t n)
+{
+    buf[0] = '\0';
+    const char *p = strstr(out, "device h  "); /* the table header, not "device hours" */
+    ck_assert_ptr_nonnull(p);
+    for (p = strchr(p, '\n') + 1; (*p == '*' || *p == ' ') && p[1] == ' ' && p[2] != ' ';
+         p = strchr(p, '\n') + 1) {
+        char label[32];
+        ck_assert_int_eq(sscanf(p + 2, "%31s", label), 1);
+        strncat(buf, label, n - strlen(buf) - 2);
+        strcat(buf, ",");
+    }
+}
+
+/* ---- tests */
+
+START_TEST(plan_ranks_by_hours_with_constraints)
+{
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--max-epsilon", "3", "--max-hours",
+                          "24", NULL),
+                     0);
+    ck_assert_str_eq(errout, "");
+    char q[512];
+    snprintf(q, sizeof q,
+             "question: which variant reaches auc >= 0.75 in the fewest virtual hours, with"
+             " ε <= 3 and at most 24 virtual hours?\nresults:  %s (7 variants, latest run of"
+             " each)\n",
+             dbpath);
+    ck_assert_msg(strncmp(out, q, strlen(q)) == 0, "got:\n%s", out);
+    char order[128];
+    table_order(order, sizeof order);
+    ck_assert_str_eq(order, "fast,lean,");
+    ck_has(out, "\n* fast          3       3.00       600 B      3.0 kB       3.0     1.5\n");
+    ck_has(out, "\n  lean          5       5.00       250 B      1.0 kB       2.5       2\n");
+    ck_has(out, "\n* recommended: fast: reaches auc 0.75 in 3.0 virtual hours, the fewest of 2"
+                " feasible variants\n");
+    ck_has(out, "\nexcluded:\n");
+    ck_excluded("leaky", "ε 4.1 > 3");
+    ck_excluded("slow", "30.0 virtual hours > 24");
+    ck_excluded("weak", "never reached auc 0.75 (best 0.731 after 6 rounds)");
+    ck_excluded("cut", "not finished (status interrupted)");
+    ck_excluded("nodp", "no ε recorded (differential privacy off), --max-epsilon 3");
+    ck_has(out, "(1 older run of the same variants ignored)");
+}
+END_TEST
+
+START_TEST(plan_unconstrained_ranks_every_finisher)
+{
+    ck_assert_int_eq(plan(dbpath, "--target=auc=0.75", NULL), 0);
+    char order[128];
+    table_order(order, sizeof order);
+    ck_assert_str_eq(order, "nodp,leaky,fast,lean,slow,");
+    ck_has(out, "\n* nodp          1       1.00       100 B       100 B         -       -\n");
+    ck_has(out, "recommended: nodp: reaches auc 0.75 in 1.0 virtual hours, the fewest of 5"
+                " feasible variants\n");
+    ck_assert_ptr_null(strstr(out, "  leaky    ε")); /* no constraint, no ε exclusion */
+}
+END_TEST
+
+START_TEST(plan_ranks_by_bytes)
+{
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--by", "bytes", NULL), 0);
+    char order[128];
+    table_order(order, sizeof order);
+    ck_assert_str_eq(order, "nodp,slow,lean,fast,leaky,"); /* 200 B, 600 B, 1.25 kB, ... */
+    ck_has(out, "which variant reaches auc >= 0.75 with the fewest bytes transferred?");
+    /* within the budget, the slower but leaner variant wins */
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--by", "bytes", "--max-epsilon", "3",
+                          "--max-hours", "24", NULL),
+                     0);
+    table_order(order, sizeof order);
+    ck_assert_str_eq(order, "lean,fast,");
+    ck_has(out, "recommended: lean: reaches auc 0.75 with 1.2 kB transferred, the fewest of 2"
+                " feasible variants\n");
+}
+END_TEST
+
+START_TEST(plan_ranks_by_device_hours_and_epsilon)
+{
+    char order[128];
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--by", "device-hours", NULL), 0);
+    table_order(order, sizeof order);
+    ck_assert_str_eq(order, "slow,lean,fast,leaky,nodp,"); /* not recorded ranks last */
+    ck_has(out, "recommended: slow: reaches auc 0.75 with 0.5 device hours, the fewest of 5");
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--by", "epsilon", NULL), 0);
+    table_order(order, sizeof order);
+    ck_assert_str_eq(order, "slow,fast,lean,leaky,nodp,");
+    ck_has(out, "recommended: slow: reaches auc 0.75 at ε 0.3, the lowest of 5 feasible");
+}
+END_TEST
+
+START_TEST(plan_applies_bytes_per_participation_cap)
+{
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--max-epsilon", "3", "--max-hours",
+                          "24", "--max-bytes-per-client", "100B", NULL),
+                     0);
+    ck_has(out, "with ε <= 3, at most 24 virtual hours and at most 100 B per participation?");
+    char order[128];
+    table_order(order, sizeof order);
+    ck_assert_str_eq(order, "lean,");
+    ck_has(out, "per particip.\n");
+    ck_has(out, "recommended: lean: reaches auc 0.75 in 5.0 virtual hours, the only feasible"
+                " variant\n");
+    ck_excluded("fast", "120 B per participation > 100 B");
+}
+END_TEST
+
+START_TEST(plan_lists_every_failed_constraint)
+{
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--max-epsilon", "0.2", "--max-hours",
+                          "2.5", NULL),
+                     1);
+    ck_excluded("slow", "ε 0.3 > 0.2; 30.0 virtual hours > 2.5");
+    ck_excluded("lean", "ε 2 > 0.2; 5.0 virtual hours > 2.5");
+    ck_has(out, "\nno variant reaches auc 0.75 within the constraints\n");
+}
+END_TEST
+
+START_TEST(plan_none_reached_exits_1)
+{
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.99", NULL), 1);
+    ck_has(out, "\nno variant reaches auc 0.99 within the constraints\n");
+    ck_excluded("fast", "never reached auc 0.99 (best 0.8 after 4 rounds)");
+    ck_assert_ptr_null(strstr(out, "recommended"));
+    ck_assert_str_eq(errout, "");
+}
+END_TEST
+
+START_TEST(plan_lower_is_better_target)
+{
+    ck_assert_int_eq(plan(dbpath, "--target", "loss=0.5", NULL), 0);
+    ck_has(out, "which variant reaches loss <= 0.5 in the fewest virtual hours?");
+    ck_has(out, "recommended: fast: reaches loss 0.5 in 3.0 virtual hours, the only feasible"
+                " variant\n");
+    ck_excluded("lean", "loss never evaluated on the whole test set (evaluated: auc)");
+    /* a best value that rounds to the target gets the digits that show it missed */
+    ck_assert_int_eq(plan(dbpath, "--target", "loss=0.35", NULL), 1);
+    ck_excluded("fast", "never reached loss 0.35 (best 0.3504 after 4 rounds)");
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.7311", NULL), 0);
+    ck_excluded("weak", "never reached auc 0.7311 (best 0.731 after 6 rounds)");
+}
+END_TEST
+
+START_TEST(plan_empty_database_exits_1)
+{
+    fs_err err;
+    fs_err_init(&err, NULL);
+    fs_db *db = NULL;
+    ck_assert_int_eq(fs_db_open(dbpath, &db, &err), FS_OK);
+    fs_db_close(db);
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", NULL), 1);
+    ck_has(out, "(0 variants, latest run of each)");
+    ck_has(out, "\nno runs in ");
+}
+END_TEST
+
+START_TEST(plan_bad_arguments_exit_2)
+{
+    ck_assert_int_eq(plan(dbpath, NULL), 2);
+    ck_has(errout, "fedsim: error: --target: expected METRIC=VALUE with a number VALUE, e.g."
+                   " auc=0.75, found nothing\n");
+    ck_has(errout, "usage: fedsim plan DB --target METRIC=VALUE");
+    ck_assert_str_eq(out, "");
+    ck_assert_int_eq(plan(dbpath, "--target", "auc", "--by", "speed", "--max-bytes-per-client",
+                          "5XB", "--max-hours", "0", "--max-epsilon", "-1", NULL),
+                     2);
+    ck_has(errout, "fedsim: error: --target: expected METRIC=VALUE with a number VALUE, e.g."
+                   " auc=0.75, found \"auc\"\n");
+    ck_has(errout, "fedsim: error: --by: expected hours, bytes, device-hours or epsilon, found"
+                   " \"speed\"\n");
+    ck_has(errout, "fedsim: error: --max-bytes-per-client: expected a size such as 800KB, 5MB"
+                   " or 1.5GiB, found \"5XB\"\n");
+    ck_has(errout, "fedsim: error: --max-hours: expected a number > 0, found \"0\"\n");
+    ck_has(errout, "fedsim: error: --max-epsilon: expected a number >= 0, found \"-1\"\n");
+    ck_assert_int_eq(plan("--target", "auc=0.75", "--bogus", "a.db", "b.db", "--max-hours",
+                          NULL),
+                     2);
+    ck_has(errout, "fedsim: error: plan: expected --target, --max-epsilon, --max-hours,"
+                   " --max-bytes-per-client or --by, found \"--bogus\"\n");
+    ck_has(errout, "fedsim: error: plan: expected one results database, found \"b.db\"\n");
+    ck_has(errout, "fedsim: error: --max-hours: expected a number > 0, found nothing\n");
+    ck_assert_int_eq(plan("--target", "auc=0.75", NULL), 2);
+    ck_has(errout, "fedsim: error: plan: expected a results database (DB), found nothing\n");
+    ck_assert_int_eq(plan(dbpath, "--by", "hours", "--by", "bytes", "--target=x=1", NULL), 2);
+    ck_has(errout, "fedsim: error: --by: expected once, found twice\n");
+    ck_assert_int_eq(plan("--help", NULL), 0);
+    ck_has(out, "usage: fedsim plan DB");
+}
+END_TEST
+
+START_TEST(plan_missing_database_exits_3_and_creates_nothing)
+{
+    char missing[400];
+    snprintf(missing, sizeof missing, "%s/none.sqlite", tmpdir);
+    ck_assert_int_eq(plan(missing, "--target", "auc=0.75", NULL), 3);
+    char want[512];
+    snprintf(want, sizeof want,
+             "fedsim: error: %s: cannot open results database: No such file or directory\n",
+             missing);
+    ck_assert_str_eq(errout, want);
+    ck_assert_str_eq(out, "");
+    ck_assert_int_eq(access(missing, F_OK), -1);
+    ck_assert_int_eq(plan(tmpdir, "--target", "auc=0.75", NULL), 3);
+    ck_has(errout, "cannot open results database: not a regular file\n");
+}
+END_TEST
+
+START_TEST(plan_unreadable_database_exits_3)
+{
+    FILE *f = fopen(dbpath, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("this is not a database, just some text long enough to fill a header......\n", f);
+    fclose(f);
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", NULL), 3);
+    char want[512];
+    snprintf(want, sizeof want,
+             "fedsim: error: %s: reading results database: file is not a database\n", dbpath);
+    ck_assert_str_eq(errout, want);
+}
+END_TEST
+
+START_TEST(plan_other_schema_version_exits_3)
+{
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c,
+                                  "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+                                  "INSERT INTO meta VALUES('schema_version', '1');",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c, "CREATE TABLE runs(x);", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(c);
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", NULL), 3);
+    char want[512];
+    snprintf(want, sizeof want,
+             "fedsim: error: %s: results database has schema version 1, this fedsim reads"
+             " version 2\n",
+             dbpath);
+    ck_assert_str_eq(errout, want);
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c, "DROP TABLE meta;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(c);
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", NULL), 3);
+    ck_has(errout, "not a fedsim results database (no meta table)\n");
+}
+END_TEST
+
+START_TEST(plan_parse_size_units)
+{
+    double b = -1;
+    ck_assert(fs_plan_parse_size("800", &b) && b == 800);
+    ck_assert(fs_plan_parse_size("5MB", &b) && b == 5e6);
+    ck_assert(fs_plan_parse_size("5 mb", &b) && b == 5e6);
+    ck_assert(fs_plan_parse_size("2KiB", &b) && b == 2048);
+    ck_assert(fs_plan_parse_size("1.5GiB", &b) && b == 1.5 * 1073741824.0);
+    ck_assert(fs_plan_parse_size("3GB", &b) && b == 3e9);
+    ck_assert(fs_plan_parse_size("7B", &b) && b == 7);
+    b = 42;
+    ck_assert(!fs_plan_parse_size("-1MB", &b));
+    ck_assert(!fs_plan_parse_size("5XB", &b));
+    ck_assert(!fs_plan_parse_size("MB", &b));
+    ck_assert(!fs_plan_parse_size("", &b));
+    ck_assert(!fs_plan_parse_size("inf", &b));
+    ck_assert(!fs_plan_parse_size("5 ", &b));
+    ck_assert(b == 42);
+}
+END_TEST
+
+static Suite *plan_suite(void)
+{
+    Suite *s = suite_create("plan");
+    TCase *tc = tcase_create("sweep");
+    tcase_add_checked_fixture(tc, sweep_setup, teardown);
+    tcase_add_test(tc, plan_ranks_by_hours_with_constraints);
+    tcase_add_test(tc, plan_unconstrained_ranks_every_finisher);
+    tcase_add_test(tc, plan_ranks_by_bytes);
+    tcase_add_test(tc, plan_ranks_by_device_hours_and_epsilon);
+    tcase_add_test(tc, plan_applies_bytes_per_participation_cap);
+    tcase_add_test(tc, plan_lists_every_failed_constraint);
+    tcase_add_test(tc, plan_none_reached_exits_1);
+    tcase_add_test(tc, plan_lower_is_better_target);
+    tcase_add_test(tc, plan_bad_arguments_exit_2);
+    suite_add_tcase(s, tc);
+    TCase *te = tcase_create("files");
+    tcase_add_checked_fixture(te, setup, teardown);
+    tcase_add_test(te, plan_empty_database_exits_1);
+    tcase_add_test(te, plan_missing_database_exits_3_and_creates_nothing);
+    tcase_add_test(te, plan_unreadable_database_exits_3);
+    tcase_add_test(te, plan_other_schema_version_exits_3);
+    tcase_add_test(te, plan_parse_size_units);
+    suite_add_tcase(s, te);
+    return s;
+}
+
+FS_TEST_MAIN(plan_suite)
