@@ -1,10 +1,8 @@
-/* fs_sparse_local: local feature index and SGD loop shared by the train_sparse of fs_logreg and
- * fs_mf (see fs_sparse_local.h). The index is built once per client by sorting entry ids by
- * feature; the training loop repeats fs_sgd_train's so both paths see the same minibatches. */
-#include <math.h>
+/* fs_sparse_local: the local feature index shared by the train_sparse of fs_logreg and fs_mf
+ * (see fs_sparse_local.h), built once per client by sorting entry ids by feature. The training
+ * loop is inline in the header. */
 #include <string.h>
 
-#include "fs_rng.h"
 #include "fs_sparse_local.h"
 
 #define SL_RADIX_BITS 11 /* widest radix-sort digit: 8 KiB of counters on the stack */
@@ -71,32 +69,4 @@ size_t fs_sparse_local_assign_slots(uint32_t *slot, const uint32_t *sorted, size
         slot[e] = (uint32_t)(n_local - 1);
     }
     return n_local;
-}
-
-/* As in fs_sgd_train a step counts only once its loss is finite, so on FS_ENUMERIC the local
- * state holds the last finite parameters. Only epochs and batch_size are read: max_steps, prox_mu
- * and correction belong to fs_sgd_train's dense path (the engine passes none to train_sparse). */
-int fs_sparse_local_train(size_t n, uint32_t *order, const fs_sgd_cfg *cfg, gsl_rng *r,
-                          fs_sparse_local_step_fn step, void *ctx, fs_sgd_result *res)
-{
-    double loss_sum = 0;
-    size_t seen = 0;
-    *res = (fs_sgd_result){0};
-    for (int ep = 0; ep < cfg->epochs; ep++) {
-        for (size_t i = 0; i < n; i++) order[i] = (uint32_t)i;
-        fs_rng_shuffle_u32(r, order, n);
-        for (size_t at = 0; at < n; at += cfg->batch_size) {
-            size_t k = n - at < cfg->batch_size ? n - at : cfg->batch_size;
-            double loss = step(ctx, order + at, k);
-            if (!isfinite(loss)) {
-                res->mean_loss = loss;
-                return FS_ENUMERIC;
-            }
-            loss_sum += loss * (double)k;
-            seen += k;
-            res->steps++;
-        }
-    }
-    res->mean_loss = seen ? loss_sum / (double)seen : 0;
-    return FS_OK;
 }

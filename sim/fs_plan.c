@@ -514,7 +514,7 @@ static size_t rank_feasible(plan_ctx *c)
         c->runs[n++] = c->runs[i];
         c->runs[i] = t;
     }
-    qsort(c->runs, n, sizeof *c->runs, cmp_feasible);
+    if (n > 1) qsort(c->runs, n, sizeof *c->runs, cmp_feasible); /* runs is NULL when empty */
     /* excluded runs back in run order after the swaps */
     for (size_t i = n + 1; i < c->n_runs; i++)
         for (size_t j = i; j > n && c->runs[j - 1].run_id > c->runs[j].run_id; j--) {
