@@ -142,6 +142,22 @@ static int alloc_buffers(fs_evaluator *ev, const fs_world *w)
     return FS_OK;
 }
 
+/* The test partition with opted-out clients' rows removed (their slices left empty). */
+static int consenting_partition(const fs_partition *tp, const fs_pop *pop, fs_partition *out)
+{
+    out->n_clients = tp->n_clients;
+    out->offset = calloc(tp->n_clients + 1, sizeof *out->offset);
+    out->rows = malloc((tp->offset[tp->n_clients] + 1) * sizeof *out->rows);
+    if (!out->offset || !out->rows) return FS_ENOMEM;
+    size_t at = 0;
+    for (size_t c = 0; c < tp->n_clients; c++) {
+        if (pop->clients[c].consent)
+            for (size_t i = tp->offset[c]; i < tp->offset[c + 1]; i++) out->rows[at++] = tp->rows[i];
+        out->offset[c + 1] = at;
+    }
+    return FS_OK;
+}
+
 int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s,
                       const fs_pop *pop, int n_threads, fs_err *err)
 {
@@ -167,6 +183,7 @@ int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s,
     if (rc || rc2) return FS_ESCENARIO;
     bool *skip = excluded_rows(w, pop);
     rc = build_segments(ev, &w->test, groups, s->eval.n_segments, skip);
+    if (!rc && skip) rc = consenting_partition(&w->test_part, pop, &ev->consenting_test);
     free(skip);
     if (rc || (rc = alloc_buffers(ev, w))) {
         fs_evaluator_fini(ev);
@@ -188,6 +205,7 @@ void fs_evaluator_fini(fs_evaluator *ev)
     free(ev->rows);
     free(ev->train_probs);
     free(ev->train_scratch);
+    fs_partition_fini(&ev->consenting_test);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -226,8 +244,9 @@ static double metric_value(fs_evaluator *ev, const double *w, fs_metric m, const
     const fs_world *wd = ev->world;
     if (m != FS_METRIC_HR10) return fs_metric_eval(m, p, seg->rows, seg->n, ev->metric_scratch);
     if (seg->rows) return NAN;
-    return fs_mf_hit_rate(wd->model, w, &wd->train, &wd->train_part, &wd->test, &wd->test_part, 10,
-                          100, ev->seed);
+    const fs_partition *tp = ev->consenting_test.offset ? &ev->consenting_test : &wd->test_part;
+    return fs_mf_hit_rate(wd->model, w, &wd->train, &wd->train_part, &wd->test, tp, 10, 100,
+                          ev->seed);
 }
 
 /* The headline and loss of the global model on every client's training data (segment

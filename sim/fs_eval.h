@@ -38,6 +38,7 @@ typedef struct fs_evaluator {
     double *probs;            /* test.n * max(n_classes, 1) */
     void *metric_scratch;
     double *client_values, *client_scratch;
+    fs_partition consenting_test; /* test rows of consenting clients only (when some opted out) */
     double *train_probs;      /* eval.train_metrics: predictions on the training data */
     void *train_scratch;
     fs_db_eval *rows;         /* the latest evaluation's rows */

@@ -376,6 +376,32 @@ START_TEST(opted_out_clients_test_rows_are_not_evaluated)
 }
 END_TEST
 
+START_TEST(hit_rate_skips_opted_out_users)
+{
+    fs_scenario s;
+    fs_world w;
+    fs_pop pop;
+    fs_test_scenario("{\"name\":\"h\",\"data\":{\"source\":\"ratings\",\"clients\":60,"
+                     "\"ratings\":{\"items\":100}},\"model\":{\"kind\":\"mf\",\"factors\":4},"
+                     "\"server\":{\"rounds\":1,\"clients_per_round\":5},"
+                     "\"privacy\":{\"consent\":{\"share\":0.5}}}",
+                     &s);
+    fs_test_world(&s, &w);
+    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL, NULL), FS_OK);
+    fs_evaluator ev;
+    ck_assert_int_eq(fs_evaluator_init(&ev, &w, &s, &pop, 1, NULL), FS_OK);
+    const fs_partition *ct = &ev.consenting_test;
+    ck_assert_ptr_nonnull(ct->offset);
+    for (size_t c = 0; c < pop.n; c++)
+        ck_assert_uint_eq(fs_partition_size(ct, c),
+                          pop.clients[c].consent ? fs_partition_size(&w.test_part, c) : 0);
+    fs_evaluator_fini(&ev);
+    fs_pop_fini(&pop);
+    fs_world_fini(&w);
+    fs_scn_fini(&s);
+}
+END_TEST
+
 static Suite *algorithms_suite(void)
 {
     Suite *s = suite_create("algorithms");
@@ -395,6 +421,7 @@ static Suite *algorithms_suite(void)
     tcase_add_test(tc, fedbuff_discards_updates_staler_than_the_limit);
     tcase_add_test(tc, qffl_with_q_0_equals_fedavg_on_equal_clients);
     tcase_add_test(tc, opted_out_clients_test_rows_are_not_evaluated);
+    tcase_add_test(tc, hit_rate_skips_opted_out_users);
     suite_add_tcase(s, tc);
     return s;
 }
