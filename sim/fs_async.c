@@ -74,14 +74,7 @@ static int copy_update(fs_update *dst, const fs_update *src)
         memcpy(dst->dense, src->dense, src->n_params * sizeof *dst->dense);
         return FS_OK;
     }
-    if (dst->cap < src->nnz) {
-        uint32_t *idx = realloc(dst->idx, src->nnz * sizeof *idx);
-        if (idx) dst->idx = idx;
-        double *val = realloc(dst->val, src->nnz * sizeof *val);
-        if (val) dst->val = val;
-        if (!idx || !val) return FS_ENOMEM;
-        dst->cap = src->nnz;
-    }
+    if (fs_update_reserve(dst, src->nnz)) return FS_ENOMEM;
     memcpy(dst->idx, src->idx, src->nnz * sizeof *dst->idx);
     memcpy(dst->val, src->val, src->nnz * sizeof *dst->val);
     dst->nnz = src->nnz;

@@ -90,19 +90,6 @@ static double to_f32(double x)
     return (double)(float)x;
 }
 
-/* Grows idx and val together; on failure keeps whichever grew (cap tells the smaller size). */
-static int cmp_reserve(fs_update *u, size_t need)
-{
-    if (u->cap >= need) return FS_OK;
-    uint32_t *idx = realloc(u->idx, need * sizeof *idx);
-    if (idx) u->idx = idx;
-    double *val = realloc(u->val, need * sizeof *val);
-    if (val) u->val = val;
-    if (!idx || !val) return FS_ENOMEM;
-    u->cap = need;
-    return FS_OK;
-}
-
 /* Smallest power of two >= 2k: the membership table of Floyd's algorithm, load <= 1/2. */
 static size_t cmp_table_size(size_t k)
 {
@@ -369,7 +356,7 @@ int fs_compress_apply(const fs_compress_cfg *cfg, fs_update *u, double *residual
     size_t n = u->sparse ? u->nnz : u->n_params;
     bool dense = !u->sparse;
     size_t k = cmp_k(cfg->fraction, n);
-    int rc = cmp_reserve(u, cmp_need(cfg, u, k));
+    int rc = fs_update_reserve(u, cmp_need(cfg, u, k));
     if (rc != FS_OK) return rc;
     if (cfg->error_feedback) ef_add(u, residual);
     switch (cfg->kind) {

@@ -155,6 +155,9 @@ static int cmd_run(int argc, char **argv)
     int rc = fs_scn_load(a.scenario, a.sets, a.n_sets, &s, &err);
     if (rc) goto out;
     const char *db = a.db ? a.db : s.output.db;
+    if (s.sweep_json && !a.variant)
+        fprintf(stderr, "fedsim: note: %s has a sweep; running its base scenario only (use "
+                        "fedsim sweep for the variants)\n", a.scenario);
     fs_err_init(&err, NULL);
     if (fs_files_make_parent_dirs(db)) {
         fs_err_add(&err, NULL, "%s: cannot create its folder: %s", db, strerror(errno));
