@@ -31,26 +31,8 @@ static int collect(void *ctx, const fs_round_result *res, fs_err *err)
 /* Runs a scenario; returns the final model (caller frees), fills *cap when not NULL. */
 static double *run(const char *text, capture *cap, size_t *out_n_params)
 {
-    fs_scenario s;
-    fs_world w;
-    fs_pop pop;
-    fs_test_scenario(text, &s);
-    fs_test_world(&s, &w);
-    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL, NULL), FS_OK);
-    double *out = calloc(w.model->n_params, sizeof *out);
     if (cap) memset(cap, 0, sizeof *cap);
-    fs_engine_cfg cfg = {.scn = &s, .world = &w, .pop = &pop, .n_threads = 2,
-                         .on_round = cap ? collect : NULL, .ctx = cap};
-    fs_err err;
-    fs_err_init(&err, NULL);
-    int rc = fs_engine_run(&cfg, out, NULL, &err);
-    if (rc) fs_err_print(&err, stderr);
-    ck_assert_int_eq(rc, FS_OK);
-    if (out_n_params) *out_n_params = w.model->n_params;
-    fs_pop_fini(&pop);
-    fs_world_fini(&w);
-    fs_scn_fini(&s);
-    return out;
+    return fs_test_run_engine(text, 2, cap ? collect : NULL, cap, out_n_params);
 }
 
 static double max_abs_diff(const double *a, const double *b, size_t n)

@@ -36,25 +36,8 @@ static int collect(void *ctx, const fs_round_result *res, fs_err *err)
 /* Runs a scenario text through the engine into *cap; returns the final model (caller frees). */
 static double *run(const char *text, int threads, capture *cap)
 {
-    fs_scenario s;
-    fs_world w;
-    fs_pop pop;
-    fs_test_scenario(text, &s);
-    fs_test_world(&s, &w);
-    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL, NULL), FS_OK);
     memset(cap, 0, sizeof *cap);
-    double *out = calloc(w.model->n_params, sizeof *out);
-    fs_engine_cfg cfg = {.scn = &s, .world = &w, .pop = &pop, .n_threads = threads,
-                         .on_round = collect, .ctx = cap};
-    fs_err err;
-    fs_err_init(&err, NULL);
-    int rc = fs_engine_run(&cfg, out, NULL, &err);
-    if (rc) fs_err_print(&err, stderr);
-    ck_assert_int_eq(rc, FS_OK);
-    fs_pop_fini(&pop);
-    fs_world_fini(&w);
-    fs_scn_fini(&s);
-    return out;
+    return fs_test_run_engine(text, threads, collect, cap, NULL);
 }
 
 #define SYNTH(clients, extra) \

@@ -22,21 +22,12 @@ static char out[16384], errout[4096];
 
 static void setup(void)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/fedsim_test_plan_XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    snprintf(dbpath, sizeof dbpath, "%s/sweep.sqlite", tmpdir);
+    fs_test_db_dir(tmpdir, sizeof tmpdir, dbpath, sizeof dbpath, "fedsim_test_plan_", "sweep.sqlite");
 }
 
 static void teardown(void)
 {
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-    char p[320];
-    for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
-        snprintf(p, sizeof p, "%s%s", dbpath, suffix[i]);
-        unlink(p);
-    }
-    rmdir(tmpdir);
+    fs_test_db_dir_remove(tmpdir, dbpath);
 }
 
 /* ---- building a sweep */
