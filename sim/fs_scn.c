@@ -183,6 +183,9 @@ static const fs_scn_key data_keys[] = {
     {.name = "partition", .type = FS_SCN_UNION, POOLED, .def = FS_PART_IID,
      .aux = &partition_union, .na_note = " (its clients are natural)", F(data.partition)},
     {.name = "feature_skew", .type = FS_SCN_OBJ, POOLED, .aux = &skew_obj},
+    {.name = "on_demand", .type = FS_SCN_BOOL,
+     .sources = FS_SCN_SRC(FS_SRC_MARKETING) | FS_SCN_SRC(FS_SRC_FRAUD) | FS_SCN_SRC(FS_SRC_RATINGS),
+     F(data.on_demand)},
     {.name = "synthetic", .type = FS_SCN_OBJ, ONLY(FS_SRC_SYNTHETIC), .aux = &synthetic_obj},
     {.name = "marketing", .type = FS_SCN_OBJ, ONLY(FS_SRC_MARKETING), .aux = &marketing_obj},
     {.name = "fraud", .type = FS_SCN_OBJ, ONLY(FS_SRC_FRAUD), .aux = &fraud_obj},
@@ -415,6 +418,8 @@ static const fs_scn_key eval_keys[] = {
      .off2 = offsetof(fs_scenario, eval.n_segments)},
     {.name = "worst_clients", .type = FS_SCN_BOOL, .def = 1, F(eval.worst_clients)},
     {.name = "train_metrics", .type = FS_SCN_BOOL, F(eval.train_metrics)},
+    {.name = "sample_clients", .type = FS_SCN_INT, .flags = RANGE, .lo = 1, .hi = 1e7,
+     .def = 10000, F(eval.sample_clients)},
     {.name = "target", .type = FS_SCN_OBJ, .aux = &target_obj,
      .present_off = offsetof(fs_scenario, eval.has_target)},
 };

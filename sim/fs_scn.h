@@ -77,6 +77,7 @@ typedef struct fs_scenario {
         size_t quantity_min;
         char natural_group[FS_SCN_NAME_LEN];
         double skew_scale_sigma, skew_shift_sigma; /* feature skew, 0 = none */
+        bool on_demand;                   /* generated sources: make a client's data when needed */
         /* generators (names as in models/fs_gen.h) */
         struct {
             size_t n_regions, n_devices, n_age_bands, n_interests, n_campaigns, n_categories;
@@ -187,6 +188,7 @@ typedef struct fs_scenario {
         size_t n_segments;
         bool worst_clients;  /* worst-10% client metric (needs per-client test data) */
         bool train_metrics;  /* also evaluate on the training data (segment "train") */
+        size_t sample_clients; /* data.on_demand: evaluate on these clients' test rows */
         bool has_target;     /* eval.target given */
         char target_metric[FS_SCN_NAME_LEN];
         double target_value;

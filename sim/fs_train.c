@@ -10,16 +10,6 @@
 #include "fs_compress.h"
 #include "fs_rng.h"
 
-static size_t largest_client(const fs_world *w)
-{
-    size_t best = 0;
-    for (size_t c = 0; c < w->train_part.n_clients; c++) {
-        size_t n = fs_partition_size(&w->train_part, c);
-        if (n > best) best = n;
-    }
-    return best;
-}
-
 int fs_trainer_init(fs_trainer *t, const fs_world *w, const fs_scenario *s, int n_threads,
                     fs_err *err)
 {
@@ -29,7 +19,10 @@ int fs_trainer_init(fs_trainer *t, const fs_world *w, const fs_scenario *s, int 
     t->n_threads = n_threads > 0 ? n_threads : 1;
     t->scratch = calloc((size_t)t->n_threads, sizeof *t->scratch);
     if (!t->scratch) goto nomem;
-    size_t rows = largest_client(w);
+    size_t rows = fs_world_max_client_rows(w);
+    /* on demand, a client's rows are its own dataset's 0 .. n-1 */
+    if (w->gen && !(t->identity = malloc((rows ? rows : 1) * sizeof *t->identity))) goto nomem;
+    for (size_t i = 0; w->gen && i < rows; i++) t->identity[i] = (uint32_t)i;
     for (int i = 0; i < t->n_threads; i++) {
         fs_thread_scratch *ts = &t->scratch[i];
         ts->model = fs_model_scratch_new(w->model);
@@ -59,6 +52,7 @@ void fs_trainer_fini(fs_trainer *t)
         free(t->scratch[i].order);
     }
     free(t->scratch);
+    free(t->identity);
     memset(t, 0, sizeof *t);
 }
 
@@ -97,7 +91,8 @@ static void scaffold_delta(const fs_trainer *t, fs_train_job *job)
 }
 
 static int train_dense(fs_trainer *t, const double *w_global, fs_train_job *job,
-                       const uint32_t *rows, size_t n, gsl_rng *r, fs_thread_scratch *ts)
+                       const fs_dataset *ds, const uint32_t *rows, size_t n, gsl_rng *r,
+                       fs_thread_scratch *ts)
 {
     const fs_world *w = t->world;
     const fs_model *m = w->model;
@@ -107,8 +102,8 @@ static int train_dense(fs_trainer *t, const double *w_global, fs_train_job *job,
     u->nnz = 0;
     fs_sgd_cfg cfg = sgd_cfg(t, job, w_global, ts);
     memcpy(ts->w_local, w_global, m->n_params * sizeof *w_global);
-    int rc = fs_sgd_train(m, ts->w_local, &w->train, rows, n, &cfg, r, ts->order, ts->grad,
-                          ts->model, &job->result);
+    int rc = fs_sgd_train(m, ts->w_local, ds, rows, n, &cfg, r, ts->order, ts->grad, ts->model,
+                          &job->result);
     for (size_t j = 0; j < m->n_params; j++) u->dense[j] = ts->w_local[j] - w_global[j];
     job->update_norm = norm2(u->dense, m->n_params);
     if (!rc && job->ctrl_delta) scaffold_delta(t, job);
@@ -132,18 +127,16 @@ static int finish_update(fs_trainer *t, fs_train_job *job, int round, gsl_rng *r
     return fs_compress_apply(&cc, u, job->residual, r, &job->bytes_up);
 }
 
-static void train_one(fs_trainer *t, const double *w_global, fs_train_job *job, int round,
-                      gsl_rng *r, fs_thread_scratch *ts)
+static void train_client(fs_trainer *t, const double *w_global, fs_train_job *job, int round,
+                         gsl_rng *r, fs_thread_scratch *ts, const fs_dataset *ds,
+                         const uint32_t *rows, size_t n)
 {
     const fs_world *w = t->world;
     const fs_model *m = w->model;
-    const fs_partition *p = &w->train_part;
-    const uint32_t *rows = p->rows + p->offset[job->client];
-    size_t n = fs_partition_size(p, job->client);
     fs_update *u = job->update;
     if (t->scn->server.algorithm == FS_ALG_QFFL) {
         fs_eval_result at_global;
-        fs_model_evaluate(m, w_global, &w->train, rows, n, ts->model, &at_global);
+        fs_model_evaluate(m, w_global, ds, rows, n, ts->model, &at_global);
         job->loss_at_global = at_global.loss;
     }
     fs_rng_reseed(r, t->scn->seed, FS_RNG_TRAIN, job->client, (uint64_t)round);
@@ -151,14 +144,29 @@ static void train_one(fs_trainer *t, const double *w_global, fs_train_job *job, 
         memcpy(u->personal, w->personal + job->client * m->n_personal,
                m->n_personal * sizeof *u->personal);
     if (w->sparse_updates) {
-        job->rc = m->ops->train_sparse(m, w_global, &w->train, rows, n, &(fs_sgd_cfg){
+        job->rc = m->ops->train_sparse(m, w_global, ds, rows, n, &(fs_sgd_cfg){
             .epochs = t->scn->train.epochs, .batch_size = t->scn->train.batch_size,
             .lr = t->scn->train.lr}, r, ts->model, u, &job->result);
         job->update_norm = norm2(u->val, u->nnz);
     } else {
-        job->rc = train_dense(t, w_global, job, rows, n, r, ts);
+        job->rc = train_dense(t, w_global, job, ds, rows, n, r, ts);
     }
     if (!job->rc) job->rc = finish_update(t, job, round, r);
+}
+
+/* The client's rows: a slice of the world's data, or (on demand) generated just now. */
+static void train_one(fs_trainer *t, const double *w_global, fs_train_job *job, int round,
+                      gsl_rng *r, fs_thread_scratch *ts)
+{
+    fs_dataset own = {0}, own_test = {0};
+    const fs_dataset *ds;
+    const uint32_t *rows;
+    size_t n;
+    job->rc = fs_world_client_data(t->world, job->client, &own, &own_test, t->identity, &ds,
+                                   &rows, &n);
+    if (!job->rc) train_client(t, w_global, job, round, r, ts, ds, rows, n);
+    fs_dataset_fini(&own);
+    fs_dataset_fini(&own_test);
 }
 
 int fs_trainer_run(fs_trainer *t, const double *w_global, fs_train_job *jobs, size_t n_jobs,

@@ -42,6 +42,7 @@ typedef struct fs_trainer {
     const fs_scenario *scn;
     int n_threads;
     fs_thread_scratch *scratch;  /* n_threads */
+    uint32_t *identity;          /* on-demand data: row list 0 .. max rows - 1 */
     const double *control;       /* SCAFFOLD: the server's c (borrowed), else NULL */
     fs_cstate *client_control;   /* SCAFFOLD: every client's c_i (borrowed, read only here) */
 } fs_trainer;

@@ -180,10 +180,60 @@ static fs_gen *make_generator(const fs_scenario *s, fs_err *err)
     return fs_gen_ratings_new(&c, err);
 }
 
+/* One pass over every client (generated, measured, dropped) for the sizes the population and
+ * the time model need; then the evaluation sample, kept. Memory: 24 bytes per client. */
+static int count_clients(fs_world *w, const fs_scenario *s, fs_err *err)
+{
+    size_t n = s->data.clients;
+    const char *group = s->privacy.consent_group;
+    w->n_train = calloc(n, sizeof *w->n_train);
+    w->n_test = calloc(n, sizeof *w->n_test);
+    w->nnz = calloc(n, sizeof *w->nnz);
+    if (group[0]) w->levels = malloc(n * sizeof *w->levels);
+    if (!w->n_train || !w->n_test || !w->nnz || (group[0] && !w->levels)) {
+        fs_err_add(err, NULL, "out of memory for %zu clients", n);
+        return FS_ENOMEM;
+    }
+    int rc = FS_OK;
+#pragma omp parallel for schedule(dynamic, 256)
+    for (size_t c = 0; c < n; c++) {
+        fs_dataset tr = {0}, te = {0};
+        int crc = w->gen->ops->client(w->gen, c, &tr, &te, NULL);
+        if (crc) {
+#pragma omp atomic write
+            rc = crc;
+        } else {
+            w->n_train[c] = tr.n;
+            w->n_test[c] = te.n;
+            w->nnz[c] = (uint32_t)(tr.ptr ? tr.ptr[tr.n] : tr.n * tr.d);
+            int g = group[0] ? fs_dataset_find_group(&tr, group) : -1;
+            if (w->levels) w->levels[c] = g >= 0 && tr.n ? (int32_t)tr.groups[g].level[0] : -1;
+        }
+        fs_dataset_fini(&tr);
+        fs_dataset_fini(&te);
+    }
+    if (rc) fs_err_add(err, NULL, "generating the clients' data: %s", fs_strerror(rc));
+    return rc;
+}
+
+static int load_on_demand(fs_world *w, const fs_scenario *s, fs_err *err)
+{
+    int rc = count_clients(w, s, err);
+    if (rc) return rc;
+    size_t k = s->eval.sample_clients < s->data.clients ? s->eval.sample_clients : s->data.clients;
+    /* clients are independent draws, so the first k are a uniform sample */
+    return fs_gen_materialize(w->gen, k, omp_get_max_threads(), &w->train, &w->train_part,
+                              &w->test, &w->test_part, err);
+}
+
 static int load_generated(fs_world *w, const fs_scenario *s, fs_err *err)
 {
     fs_gen *g = make_generator(s, err);
     if (!g) return FS_ESCENARIO;
+    if (s->data.on_demand) {
+        w->gen = g;
+        return load_on_demand(w, s, err);
+    }
     int rc = fs_gen_materialize(g, s->data.clients, omp_get_max_threads(), &w->train,
                                 &w->train_part, &w->test, &w->test_part, err);
     fs_gen_free(g);
@@ -296,6 +346,7 @@ static int init_personal(fs_world *w, const fs_scenario *s, fs_err *err)
 
 static int fill_sizes(fs_world *w, size_t n_clients, fs_err *err)
 {
+    if (w->gen) return FS_OK; /* on demand: counted while loading */
     w->n_train = calloc(n_clients, sizeof *w->n_train);
     w->n_test = calloc(n_clients, sizeof *w->n_test);
     if (!w->n_train || !w->n_test) {
@@ -323,6 +374,7 @@ static int load_data(fs_world *w, const fs_scenario *s, fs_err *err)
 int fs_world_init(fs_world *w, const fs_scenario *s, fs_err *err)
 {
     memset(w, 0, sizeof *w);
+    w->model_clients = s->data.clients;
     int rc = load_data(w, s, err);
     if (rc) goto fail;
     if ((rc = fill_sizes(w, s->data.clients, err))) goto fail;
@@ -348,6 +400,9 @@ void fs_world_fini(fs_world *w)
     free(w->n_train);
     free(w->n_test);
     free(w->personal);
+    free(w->nnz);
+    free(w->levels);
+    fs_gen_free(w->gen);
     fs_model_free(w->model);
     memset(w, 0, sizeof *w);
 }
@@ -357,6 +412,34 @@ double fs_world_model_bytes(const fs_world *w)
     return 4.0 * (double)w->model->n_params;
 }
 
+size_t fs_world_max_client_rows(const fs_world *w)
+{
+    size_t best = 0;
+    for (size_t c = 0; c < w->model_clients; c++) {
+        size_t k = w->gen ? w->n_train[c] : fs_partition_size(&w->train_part, c);
+        best = k > best ? k : best;
+    }
+    return best;
+}
+
+int fs_world_client_data(const fs_world *w, size_t client, fs_dataset *scratch,
+                         fs_dataset *scratch_test, const uint32_t *identity,
+                         const fs_dataset **out_ds, const uint32_t **out_rows, size_t *out_n)
+{
+    if (!w->gen) {
+        const fs_partition *p = &w->train_part;
+        *out_ds = &w->train;
+        *out_rows = p->rows + p->offset[client];
+        *out_n = fs_partition_size(p, client);
+        return FS_OK;
+    }
+    int rc = w->gen->ops->client(w->gen, client, scratch, scratch_test, NULL);
+    *out_ds = scratch;
+    *out_rows = identity;
+    *out_n = rc ? 0 : scratch->n;
+    return rc;
+}
+
 /* Dense models cost their fixed figure per sample. On sparse rows a model only touches the
  * parameters of the non-zeros: about n_params / n_features of them per non-zero (1 for logistic
  * regression, k + 1 for matrix factorization), two FLOPs each. */
@@ -364,17 +447,27 @@ double fs_world_client_flops(const fs_world *w, size_t client)
 {
     const fs_partition *p = &w->train_part;
     const fs_model *m = w->model;
+    double per_nnz = (double)m->n_params / (double)(m->n_features ? m->n_features : 1);
+    if (w->gen) {
+        if (!fs_dataset_is_sparse(&w->train)) return (double)w->n_train[client] * m->flops_per_sample;
+        return 2.0 * (double)w->nnz[client] * (per_nnz > 1 ? per_nnz : 1);
+    }
     size_t n = fs_partition_size(p, client);
     if (!fs_dataset_is_sparse(&w->train)) return (double)n * m->flops_per_sample;
     const uint32_t *rows = p->rows + p->offset[client];
     double nnz = 0;
     for (size_t i = 0; i < n; i++) nnz += (double)(w->train.ptr[rows[i] + 1] - w->train.ptr[rows[i]]);
-    double per_nnz = (double)m->n_params / (double)(m->n_features ? m->n_features : 1);
     return 2.0 * nnz * (per_nnz > 1 ? per_nnz : 1);
 }
 
 int32_t *fs_world_client_levels_new(const fs_world *w, const char *group, int *out_rc, fs_err *err)
 {
+    if (w->levels) {
+        int32_t *copy = malloc(w->model_clients * sizeof *copy);
+        if (copy) memcpy(copy, w->levels, w->model_clients * sizeof *copy);
+        else *out_rc = FS_ENOMEM, fs_err_add(err, NULL, "out of memory for clients' levels");
+        return copy;
+    }
     int g = fs_dataset_find_group(&w->train, group);
     if (g < 0) {
         fs_err_add(err, "privacy.consent.group", "expected a group column of the data, found \"%s\"",

@@ -17,6 +17,12 @@ typedef struct fs_world {
     size_t *n_train, *n_test; /* per-client sizes, n_test all 0 without per-client test data */
     fs_model *model;
     bool sparse_updates;      /* clients train and report sparse deltas (model's train_sparse) */
+    /* data.on_demand: clients' data are generated when they train; train/train_part and
+     * test/test_part then hold only the evaluation sample (the first eval.sample_clients) */
+    struct fs_gen *gen;
+    size_t model_clients;     /* clients in the population (data.clients) */
+    uint32_t *nnz;            /* on demand: non-zeros of each client's training rows */
+    int32_t *levels;          /* on demand, with a consent group: each client's level */
     double *personal;         /* n_clients * model->n_personal private parameters, or NULL:
                                  what each device keeps to itself (e.g. a user's factors) */
 } fs_world;
@@ -28,6 +34,16 @@ void fs_world_fini(fs_world *w);
 
 /* Bytes of a model (or of an update) on the wire: float32 per parameter. */
 double fs_world_model_bytes(const fs_world *w);
+
+/* The most training rows any client has. */
+size_t fs_world_max_client_rows(const fs_world *w);
+
+/* Client's training data: a borrowed slice of the world's dataset, or, on demand, freshly
+ * generated into *scratch (freed by the caller with fs_dataset_fini; scratch_test too).
+ * FS_ENOMEM. */
+int fs_world_client_data(const fs_world *w, size_t client, fs_dataset *scratch,
+                         fs_dataset *scratch_test, const uint32_t *identity,
+                         const fs_dataset **out_ds, const uint32_t **out_rows, size_t *out_n);
 
 /* Forward FLOPs of one pass over client's training rows (the time model multiplies by 3 and by
  * the epochs). */

@@ -224,6 +224,35 @@ START_TEST(engine_personal_factors_change_only_when_trained)
 }
 END_TEST
 
+START_TEST(engine_on_demand_data_equal_materialized)
+{
+    /* generating each client's data when it trains gives the very same campaign as holding
+     * everyone's data, when the evaluation sample is the whole population */
+    const char *text = "{\"name\":\"od\",\"seed\":3,\"data\":{\"source\":\"ratings\","
+                       "\"clients\":300,\"on_demand\":%s,\"ratings\":{\"items\":150}},"
+                       "\"model\":{\"kind\":\"mf\",\"factors\":4},"
+                       "\"server\":{\"rounds\":4,\"clients_per_round\":20},"
+                       "\"devices\":{\"failure_prob\":0.1},\"eval\":{\"sample_clients\":300}}";
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, text, "false");
+    snprintf(b, sizeof b, text, "true");
+    capture *ca = malloc(sizeof *ca), *cb = malloc(sizeof *cb);
+    size_t np;
+    memset(ca, 0, sizeof *ca);
+    memset(cb, 0, sizeof *cb);
+    double *wa = fs_test_run_engine(a, 2, collect, ca, &np);
+    double *wb = fs_test_run_engine(b, 2, collect, cb, NULL);
+    ck_assert_mem_eq(wa, wb, np * sizeof *wa);
+    ck_assert_uint_eq(ca->n_parts, cb->n_parts);
+    for (size_t r = 0; r < ca->n_rounds; r++) {
+        ca->rounds[r].wall_s = cb->rounds[r].wall_s = 0;
+        ck_assert_mem_eq(&ca->rounds[r], &cb->rounds[r], sizeof ca->rounds[r]);
+        ck_assert(ca->accuracy[r] == cb->accuracy[r]);
+    }
+    free(wa), free(wb), free(ca), free(cb);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -235,6 +264,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, engine_counts_dropouts_and_conserves_participants);
     tcase_add_test(tc, engine_identical_with_1_and_2_threads);
     tcase_add_test(tc, engine_personal_factors_change_only_when_trained);
+    tcase_add_test(tc, engine_on_demand_data_equal_materialized);
     suite_add_tcase(s, tc);
     return s;
 }
