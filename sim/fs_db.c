@@ -408,8 +408,35 @@ static int insert_eval(fs_db *db, int64_t run_id, const fs_db_round *r, const fs
     return bind_exec(&b);
 }
 
+/* The run's only checkpoint becomes this one (older ones are useless once a later exists). */
+static int replace_checkpoint(fs_db *db, int64_t run_id, int round, const void *state, size_t len)
+{
+    sqlite3_stmt *del = NULL, *ins = NULL;
+    int rc = sqlite3_prepare_v2(db->conn, "DELETE FROM checkpoints WHERE run_id = ?1", -1, &del,
+                                NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(del, 1, run_id);
+    if (rc == SQLITE_OK) rc = sqlite3_step(del) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db->conn, "INSERT INTO checkpoints(run_id, round, server_state) "
+                                          "VALUES(?1, ?2, ?3)", -1, &ins, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(ins, 1, run_id);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(ins, 2, round);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_blob64(ins, 3, state, len, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_step(ins) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    sqlite3_finalize(del);
+    sqlite3_finalize(ins);
+    return rc;
+}
+
 int fs_db_write_round(fs_db *db, int64_t run_id, const fs_db_round *r, const fs_db_part *parts,
                       size_t n_parts, const fs_db_eval *evals, size_t n_evals, fs_err *err)
+{
+    return fs_db_write_round_ckpt(db, run_id, r, parts, n_parts, evals, n_evals, NULL, 0, err);
+}
+
+int fs_db_write_round_ckpt(fs_db *db, int64_t run_id, const fs_db_round *r,
+                           const fs_db_part *parts, size_t n_parts, const fs_db_eval *evals,
+                           size_t n_evals, const void *state, size_t state_len, fs_err *err)
 {
     fs_assert(db && r && (parts || n_parts == 0) && (evals || n_evals == 0));
     if (run_stmt(db, ST_BEGIN) != SQLITE_OK) goto fail;
@@ -418,10 +445,93 @@ int fs_db_write_round(fs_db *db, int64_t run_id, const fs_db_round *r, const fs_
         if (insert_part(db, run_id, r->round, &parts[i]) != SQLITE_OK) goto fail;
     for (size_t i = 0; i < n_evals; i++)
         if (insert_eval(db, run_id, r, &evals[i]) != SQLITE_OK) goto fail;
+    if (state && replace_checkpoint(db, run_id, r->round, state, state_len) != SQLITE_OK) goto fail;
     if (run_stmt(db, ST_COMMIT) != SQLITE_OK) goto fail;
     return FS_OK;
 fail:;
     char what[48];
     snprintf(what, sizeof what, "writing round %d", r->round);
     return db_fail(db, err, what);
+}
+
+/* ---- resuming */
+
+static int find_resumable(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_round,
+                          void **out_state, size_t *out_len, char **out_json)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        db->conn,
+        "SELECT r.run_id, c.round, c.server_state, r.scenario_json FROM runs r "
+        "JOIN checkpoints c ON c.run_id = r.run_id WHERE r.name = ?1 AND r.variant = ?2 "
+        "AND r.status <> 'done' ORDER BY r.run_id DESC, c.round DESC LIMIT 1", -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, run->name, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, run->variant ? run->variant : "", -1, SQLITE_STATIC);
+    int step = rc == SQLITE_OK ? sqlite3_step(st) : rc;
+    if (step == SQLITE_ROW) {
+        *out_run_id = sqlite3_column_int64(st, 0);
+        *out_round = sqlite3_column_int(st, 1);
+        *out_len = (size_t)sqlite3_column_bytes(st, 2);
+        *out_state = malloc(*out_len ? *out_len : 1);
+        *out_json = strdup((const char *)sqlite3_column_text(st, 3));
+        if (*out_state) memcpy(*out_state, sqlite3_column_blob(st, 2), *out_len);
+        rc = *out_state && *out_json ? SQLITE_ROW : SQLITE_NOMEM;
+    } else {
+        rc = step == SQLITE_DONE ? SQLITE_DONE : step;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Forgets what a run recorded after its checkpoint (it will be recorded again, identically). */
+static int truncate_run(fs_db *db, int64_t run_id, int round)
+{
+    static const char *const sql[] = {
+        "DELETE FROM participation WHERE run_id = ?1 AND round > ?2",
+        "DELETE FROM evals WHERE run_id = ?1 AND round > ?2",
+        "DELETE FROM rounds WHERE run_id = ?1 AND round > ?2",
+        "UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = ?1 AND ?2 >= 0"};
+    int rc = sqlite3_exec(db->conn, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof sql / sizeof *sql; i++) {
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(db->conn, sql[i], -1, &st, NULL);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, run_id);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 2, round);
+        if (rc == SQLITE_OK) rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+        sqlite3_finalize(st);
+    }
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db->conn, "COMMIT", NULL, NULL, NULL);
+    return rc;
+}
+
+int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_round,
+                 void **out_state, size_t *out_len, fs_err *err)
+{
+    char *json = NULL;
+    *out_state = NULL;
+    int rc = find_resumable(db, run, out_run_id, out_round, out_state, out_len, &json);
+    if (rc == SQLITE_DONE) {
+        fs_err_add(err, NULL, "%s: no unfinished run of \"%s\"%s%s%s with a checkpoint to resume",
+                   db->path, run->name, run->variant && *run->variant ? " (variant " : "",
+                   run->variant ? run->variant : "", run->variant && *run->variant ? ")" : "");
+        return FS_ESCENARIO;
+    }
+    if (rc != SQLITE_ROW) {
+        free(json);
+        return db_fail(db, err, "finding a run to resume");
+    }
+    if (strcmp(json, run->scenario_json)) {
+        fs_err_add(err, NULL, "%s: run %lld was started from a different effective scenario; "
+                   "resume needs the same scenario and overrides", db->path, (long long)*out_run_id);
+        rc = FS_ESCENARIO;
+    } else {
+        rc = truncate_run(db, *out_run_id, *out_round) == SQLITE_OK ? FS_OK
+                                                                   : db_fail(db, err, "truncating the run to its checkpoint");
+    }
+    free(json);
+    if (rc) {
+        free(*out_state);
+        *out_state = NULL;
+    }
+    return rc;
 }

@@ -93,6 +93,20 @@ int fs_db_write_clients(fs_db *db, int64_t run_id, const fs_db_client *clients, 
 int fs_db_write_round(fs_db *db, int64_t run_id, const fs_db_round *r, const fs_db_part *parts,
                       size_t n_parts, const fs_db_eval *evals, size_t n_evals, fs_err *err);
 
+/* fs_db_write_round plus, in the same transaction, the engine's state after the round as the
+ * run's only checkpoint (state NULL: none). */
+int fs_db_write_round_ckpt(fs_db *db, int64_t run_id, const fs_db_round *r,
+                           const fs_db_part *parts, size_t n_parts, const fs_db_eval *evals,
+                           size_t n_evals, const void *state, size_t state_len, fs_err *err);
+
+/* Finds the latest unfinished run with run->name and run->variant that has a checkpoint, checks
+ * that it was started from the same effective scenario (run->scenario_json), deletes what it
+ * recorded after the checkpoint and marks it running. *out_state (caller frees) receives the
+ * checkpoint. FS_ESCENARIO (with the reason) when there is nothing to resume or the scenario
+ * differs; FS_EDB. */
+int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_round,
+                 void **out_state, size_t *out_len, fs_err *err);
+
 /* status: "done", "failed" or "interrupted"; sets finished_at and wall_s (NaN: NULL). Safe
  * after a failed or cut-short write: it first rolls back any transaction still open, so the
  * run keeps exactly its committed rounds. Not async-signal-safe: a signal handler only sets a

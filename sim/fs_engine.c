@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_ckpt.h"
 #include "fs_device.h"
 #include "fs_rng.h"
 
@@ -116,7 +117,12 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
     }
     fs_rng_reseed(e->r_sel, e->s->seed, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
     m->ops->init(m, e->w, e->r_sel);
-    return FS_OK;
+    if (!cfg->resume_state) return FS_OK;
+    if (e->s->server.mode == FS_SERVER_ASYNC) {
+        fs_err_add(err, "server.mode", "async runs cannot be resumed yet (no checkpoints)");
+        return FS_ESCENARIO;
+    }
+    return fs_ckpt_load(e, cfg->resume_state, cfg->resume_len, err);
 }
 
 

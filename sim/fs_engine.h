@@ -30,6 +30,8 @@ typedef struct fs_round_result {
     const fs_db_eval *evals;  /* empty when the round was not evaluated */
     size_t n_evals;
     double accuracy;          /* latest headline metric (first of eval.metrics; NaN before the first) */
+    const unsigned char *checkpoint; /* the engine's state after this round (NULL when none) */
+    size_t checkpoint_len;
 } fs_round_result;
 
 typedef int (*fs_engine_round_fn)(void *ctx, const fs_round_result *res, fs_err *err);
@@ -43,6 +45,9 @@ typedef struct fs_engine_cfg {
     void *ctx;
     volatile sig_atomic_t *stop;   /* set asynchronously to stop after the current round; may be NULL */
     fs_evaluator *eval;            /* borrowed; NULL: the engine makes its own from the scenario */
+    int checkpoint_every;          /* sync: hand a state snapshot to on_round every N rounds */
+    const void *resume_state;      /* a snapshot to continue from (sync only), or NULL */
+    size_t resume_len;
 } fs_engine_cfg;
 
 typedef struct fs_engine_stats {

@@ -40,7 +40,7 @@ static void on_signal(int sig)
 
 static const char usage[] =
     "usage: fedsim run SCENARIO [-o DB] [--set path=value]... [--threads N] [--quiet]\n"
-    "                  [--variant LABEL]\n"
+    "                  [--variant LABEL] [--resume]\n"
     "       fedsim sweep SCENARIO [-o DB] [--jobs N] [--set path=value]...\n"
     "       fedsim validate SCENARIO...\n"
     "       fedsim epsilon --q Q --sigma Z --steps T --delta D\n"
@@ -60,6 +60,8 @@ static const char help[] =
     "                     depend on N\n"
     "    --quiet          no progress line\n"
     "    --variant LABEL  record the run as this sweep variant\n"
+    "    --resume         continue the latest unfinished run of this scenario in DB from its\n"
+    "                     last checkpoint (output.checkpoint_every); a new run when none\n"
     "  sweep SCENARIO     run every variant of the scenario's \"sweep\" object into one database,\n"
     "                     --jobs at a time; run it again to resume an interrupted sweep\n"
     "  validate FILE...   check scenario files and report every error\n"
@@ -77,7 +79,7 @@ typedef struct run_args {
     const char *sets[MAX_SETS];
     size_t n_sets;
     int threads;
-    bool quiet;
+    bool quiet, resume;
     const char *variant;
 } run_args;
 
@@ -117,6 +119,8 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         } else if (!strcmp(arg, "--variant")) {
             if (!has_value) return bad_arg(arg, "expected a label");
             a->variant = argv[++i];
+        } else if (!strcmp(arg, "--resume")) {
+            a->resume = true;
         } else if (!strcmp(arg, "--quiet")) {
             a->quiet = true;
         } else if (arg[0] == '-' && arg[1]) {
@@ -135,6 +139,9 @@ static void print_summary(const fs_scenario *s, const char *db, const fs_run_sum
 {
     printf("fedsim: %s: %d rounds in %.2f virtual hours (wall %.1f s)\n", s->name, r->rounds,
            (double)r->t_end / (double)FS_US_PER_H, r->wall_s);
+    if (r->resumed_from)
+        printf("  resumed         run %lld continued after round %d (figures below: this session)\n",
+               (long long)r->run_id, r->resumed_from);
     printf("  test %-11s %.4f after the first evaluation -> %.4f at the end\n", r->headline,
            r->first_accuracy, r->final_accuracy);
     printf("  participations  %ld selected: %ld reported, %ld dropped, %ld late, %ld aborted\n",
@@ -168,6 +175,7 @@ static int cmd_run(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     fs_run_opts opts = {.db_path = db, .n_threads = a.threads, .variant = a.variant,
+                        .resume = a.resume,
                         .progress = !a.quiet && isatty(STDERR_FILENO), .stop = &stop_requested};
     fs_run_summary sum;
     rc = fs_run_scenario(&s, &opts, &sum, &err);

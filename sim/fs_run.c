@@ -15,6 +15,9 @@
 #include "fs_pop.h"
 #include "fs_world.h"
 
+/* try_resume: nothing to resume, start a new run (internal, never returned to callers) */
+#define FS_ENOENT_RESUME 1000
+
 #ifndef FEDSIM_VERSION
 #define FEDSIM_VERSION "unknown"
 #endif
@@ -65,8 +68,8 @@ static int on_round(void *ctx, const fs_round_result *res, fs_err *err)
     run_ctx *c = ctx;
     const fs_db_part *parts = c->s->output.participation ? res->parts : NULL;
     size_t n_parts = c->s->output.participation ? res->n_parts : 0;
-    int rc = fs_db_write_round(c->db, c->run_id, &res->row, parts, n_parts, res->evals,
-                               res->n_evals, err);
+    int rc = fs_db_write_round_ckpt(c->db, c->run_id, &res->row, parts, n_parts, res->evals,
+                                    res->n_evals, res->checkpoint, res->checkpoint_len, err);
     if (rc) return rc;
     tally(c->sum, res);
     if (c->opts->progress) print_progress(c, res);
@@ -99,7 +102,28 @@ static int write_clients(run_ctx *c, const fs_pop *pop, fs_err *err)
     return rc;
 }
 
-static int begin(run_ctx *c, const char *db_path, fs_err *err)
+/* Resuming: the latest unfinished run of this scenario continues from its checkpoint; without
+ * one, a new run starts (said on stderr). *out_state is the checkpoint (caller frees). */
+static int try_resume(run_ctx *c, const fs_db_run *meta, void **out_state, size_t *out_len,
+                      fs_err *err)
+{
+    fs_err quiet;
+    fs_err_init(&quiet, NULL);
+    int round = 0;
+    int rc = fs_db_resume(c->db, meta, &c->run_id, &round, out_state, out_len, &quiet);
+    if (rc == FS_OK) {
+        c->sum->resumed_from = round;
+        return FS_OK;
+    }
+    if (rc == FS_ESCENARIO && strstr(quiet.msgs[0], "no unfinished run")) {
+        fprintf(stderr, "fedsim: note: nothing to resume (%s); starting a new run\n", quiet.msgs[0]);
+        return FS_ENOENT_RESUME;
+    }
+    for (int i = 0; i < quiet.n_msgs; i++) fs_err_add(err, NULL, "%s", quiet.msgs[i]);
+    return rc;
+}
+
+static int begin(run_ctx *c, const char *db_path, void **out_state, size_t *out_len, fs_err *err)
 {
     int rc = fs_db_open(db_path, &c->db, err);
     if (rc) return rc;
@@ -114,6 +138,10 @@ static int begin(run_ctx *c, const char *db_path, fs_err *err)
                       .target_lower_better =
                           ev->has_target &&
                           fs_metric_lower_is_better(fs_metric_from_name(ev->target_metric))};
+    if (c->opts->resume) {
+        rc = try_resume(c, &meta, out_state, out_len, err);
+        if (rc != FS_ENOENT_RESUME) return rc;
+    }
     return fs_db_begin_run(c->db, &meta, &c->run_id, err);
 }
 
@@ -130,6 +158,7 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
     fs_evaluator ev = {0};
     run_ctx c = {.s = s, .opts = opts, .sum = out, .wall_start = fs_wall_seconds()};
     *out = (fs_run_summary){.first_accuracy = NAN, .final_accuracy = NAN};
+    c.sum = out;
     int rc = fs_world_init(&world, s, err);
     if (rc) return rc;
     int32_t *levels = NULL;
@@ -144,16 +173,22 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
         (rc = fs_evaluator_init(&ev, &world, s, &pop, opts->n_threads, err)))
         goto done;
     out->headline = fs_metric_name(ev.metrics[0]);
-    if ((rc = begin(&c, opts->db_path ? opts->db_path : s->output.db, err))) goto done;
+    void *state = NULL;
+    size_t state_len = 0;
+    if ((rc = begin(&c, opts->db_path ? opts->db_path : s->output.db, &state, &state_len, err)))
+        goto done;
     out->run_id = c.run_id;
-    if (!(rc = write_clients(&c, &pop, err))) {
+    if (!state) rc = write_clients(&c, &pop, err); /* a resumed run has them already */
+    if (!rc) {
         fs_engine_cfg cfg = {.scn = s, .world = &world, .pop = &pop, .n_threads = opts->n_threads,
                              .on_round = on_round, .ctx = &c, .stop = opts->stop,
-                             .eval = &ev};
+                             .eval = &ev, .checkpoint_every = s->output.checkpoint_every,
+                             .resume_state = state, .resume_len = state_len};
         fs_engine_stats st;
         rc = fs_engine_run(&cfg, NULL, &st, err);
         out->events = st.events;
     }
+    free(state);
     out->wall_s = fs_wall_seconds() - c.wall_start;
     if (opts->progress && rc) fputc('\n', stderr);
     int rc2 = fs_db_finish_run(c.db, c.run_id, final_status(rc), out->wall_s, err);

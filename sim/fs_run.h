@@ -18,10 +18,13 @@ typedef struct fs_run_opts {
     int n_threads;                 /* >= 1 */
     bool progress;                 /* progress line on stderr */
     volatile sig_atomic_t *stop;   /* may be NULL */
+    bool resume;                   /* continue the latest unfinished run of this scenario (and
+                                      variant) from its checkpoint when there is one */
 } fs_run_opts;
 
 typedef struct fs_run_summary {
     int64_t run_id;
+    int resumed_from;              /* round of the checkpoint a resumed run continued from, or 0 */
     int rounds;
     int64_t t_end;                 /* virtual microseconds */
     const char *headline;          /* name of the headline metric ("accuracy", "auc", ...) */

@@ -428,6 +428,8 @@ static const fs_scn_key output_keys[] = {
     /* No default here: "results/<name>.sqlite" is filled in once the name is known. */
     {.name = "db", .type = FS_SCN_STR, .lo = 1, .hi = 511, F(output.db)},
     {.name = "participation", .type = FS_SCN_BOOL, .def = 1, F(output.participation)},
+    {.name = "checkpoint_every", .type = FS_SCN_INT, .flags = RANGE, .lo = 0, .hi = 1e7, .def = 10,
+     F(output.checkpoint_every)},
 };
 
 static const fs_scn_obj data_obj = OBJ(data_keys), model_obj = OBJ(model_keys),

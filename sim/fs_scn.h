@@ -197,6 +197,7 @@ typedef struct fs_scenario {
     struct {
         char db[512];
         bool participation;
+        int checkpoint_every;  /* sync: keep the engine's state every N rounds, 0 = never */
     } output;
 
     char *json;       /* the effective scenario (file + overrides + defaults filled in), owned */

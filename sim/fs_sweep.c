@@ -262,7 +262,7 @@ static pid_t spawn_variant(const sweep_args *a, const fs_variant *v, const char 
     char *argv[16 + 2 * (256 + FS_SWEEP_MAX_SETS)];
     size_t n = 0;
     const char *fixed[] = {self, "run", a->scenario, "-o", db, "--variant", v->label,
-                           "--threads", th, "--quiet"};
+                           "--threads", th, "--quiet", "--resume"};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) argv[n++] = (char *)fixed[i];
     for (size_t i = 0; i < a->n_sets; i++) argv[n++] = "--set", argv[n++] = (char *)a->sets[i];
     for (size_t i = 0; i < v->n_sets; i++) argv[n++] = "--set", argv[n++] = v->sets[i];

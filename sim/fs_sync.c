@@ -2,6 +2,7 @@
  * ceil(clients_per_round x over_selection) available clients, dispatches them together, plays the
  * round's events until the clients_per_round-th report or the deadline, aggregates the reports,
  * evaluates and records, then waits for the next paced round. */
+#include "fs_ckpt.h"
 #include "fs_clock.h"
 #include "fs_engine_int.h"
 
@@ -170,14 +171,28 @@ static int close_and_report(fs_engine *e, int64_t t_start, double wall_start, fs
     if (rc) return rc;
     res.accuracy = e->last_accuracy;
     row->wall_s = fs_wall_seconds() - wall_start;
-    return e->cfg->on_round ? e->cfg->on_round(e->cfg->ctx, &res, err) : FS_OK;
+    /* pace steering (Bonawitz et al. 2019, section 2.3): the next round starts no earlier
+     * than round_interval_s after this one started; set before a snapshot is taken */
+    int64_t paced = t_start + llround(e->s->server.round_interval_s * 1e6);
+    e->now = e->t_close > paced ? e->t_close : paced;
+    int every = e->cfg->checkpoint_every;
+    unsigned char *snap = NULL;
+    if (every > 0 && e->round % every == 0 && e->round < e->s->server.rounds) {
+        if (!(snap = fs_ckpt_save(e, &res.checkpoint_len)))
+            return fs_err_add(err, NULL, "out of memory saving a checkpoint"), FS_ENOMEM;
+        res.checkpoint = snap;
+    }
+    rc = e->cfg->on_round ? e->cfg->on_round(e->cfg->ctx, &res, err) : FS_OK;
+    free(snap);
+    return rc;
 }
 
 
 int fs_sync_run(fs_engine *e, fs_err *err)
 {
     int64_t t_limit = fs_engine_time_limit(e->s);
-    for (e->round = 1; e->round <= e->s->server.rounds; e->round++) {
+    /* e->round is 0, or the round a resumed run's checkpoint was taken after */
+    for (e->round++; e->round <= e->s->server.rounds; e->round++) {
         if (e->cfg->stop && *e->cfg->stop) return FS_EINTERRUPTED;
         if (e->now >= t_limit) break;
         double wall_start = fs_wall_seconds();
@@ -187,10 +202,6 @@ int fs_sync_run(fs_engine *e, fs_err *err)
         if ((rc = dispatch(e, err)) || (rc = play_round(e, err)) ||
             (rc = close_and_report(e, t_start, wall_start, err)))
             return rc;
-        /* pace steering (Bonawitz et al. 2019, section 2.3): the next round starts no earlier
-         * than round_interval_s after this one started */
-        int64_t paced = t_start + llround(e->s->server.round_interval_s * 1e6);
-        e->now = e->t_close > paced ? e->t_close : paced;
     }
     return FS_OK;
 }
