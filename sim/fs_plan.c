@@ -23,6 +23,8 @@
 
 #include <sqlite3.h>
 
+#include "fs_cli.h"
+
 #include "fs_db_schema.h"
 #include "fs_err.h"
 
@@ -81,16 +83,6 @@ typedef struct plan_ctx {
 
 /* ---- arguments */
 
-static bool parse_real(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v)) return false;
-    *out = v;
-    return true;
-}
-
 bool fs_plan_parse_size(const char *s, double *out_bytes)
 {
     static const struct {
@@ -127,7 +119,7 @@ static bool parse_target(const char *s, plan_args *a)
     if (len == 0 || len >= sizeof a->metric) return false;
     for (size_t i = 0; i < len; i++)
         if (!isalnum((unsigned char)s[i]) && s[i] != '_') return false;
-    if (!parse_real(eq + 1, &a->target)) return false;
+    if (!fs_cli_parse_real(eq + 1, &a->target)) return false;
     memcpy(a->metric, s, len);
     a->metric[len] = '\0';
     a->lower = metric_lower_better(a->metric);
@@ -148,8 +140,8 @@ static bool opt_value_ok(int k, const char *v, plan_args *a)
 {
     switch (k) {
     case OPT_TARGET: return parse_target(v, a);
-    case OPT_EPS: return parse_real(v, &a->max_eps) && a->max_eps >= 0.0;
-    case OPT_HOURS: return parse_real(v, &a->max_hours) && a->max_hours > 0.0;
+    case OPT_EPS: return fs_cli_parse_real(v, &a->max_eps) && a->max_eps >= 0.0;
+    case OPT_HOURS: return fs_cli_parse_real(v, &a->max_hours) && a->max_hours > 0.0;
     case OPT_BYTES: return fs_plan_parse_size(v, &a->max_bytes);
     default: return parse_by(v, a);
     }

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_cli.h"
+
 /* The fractional series stops once a term falls below e^-30, as TF Privacy does. The cap only
  * guards against a series that never gets there (it is not reached at any sane input). */
 #define LOG_TERM_FLOOR (-30.0)
@@ -181,16 +183,6 @@ typedef struct cli_args {
     const char *given[N_OPTS]; /* the raw value of each option, NULL when absent */
 } cli_args;
 
-static bool parse_real(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v)) return false;
-    *out = v;
-    return true;
-}
-
 static bool parse_count(const char *s, uint64_t *out)
 {
     if (*s < '0' || *s > '9') return false; /* strtoull would take "-1" as 2^64 - 1 */
@@ -206,13 +198,13 @@ static bool cli_value_ok(int opt, const char *s, cli_args *a)
 {
     switch (opt) {
     case OPT_Q:
-        return parse_real(s, &a->q) && a->q >= 0.0 && a->q <= 1.0;
+        return fs_cli_parse_real(s, &a->q) && a->q >= 0.0 && a->q <= 1.0;
     case OPT_SIGMA:
-        return parse_real(s, &a->sigma) && a->sigma >= 0.0;
+        return fs_cli_parse_real(s, &a->sigma) && a->sigma >= 0.0;
     case OPT_STEPS:
         return parse_count(s, &a->steps);
     default:
-        return parse_real(s, &a->delta) && a->delta > 0.0 && a->delta < 1.0;
+        return fs_cli_parse_real(s, &a->delta) && a->delta > 0.0 && a->delta < 1.0;
     }
 }
 

@@ -40,6 +40,38 @@ static inline void fs_test_db_dir_remove(const char *dir, const char *db)
     rmdir(dir);
 }
 
+static inline void fs_test_slurp(FILE *f, char *buf, size_t n)
+{
+    rewind(f);
+    size_t got = fread(buf, 1, n - 1, f);
+    buf[got] = '\0';
+    fclose(f);
+}
+
+/* Calls a command's entry point (fs_plan_cli, fs_rdp_cli, ...) with stdout and stderr captured
+ * into out and err (NUL-terminated, truncated to their sizes); returns its exit code. */
+static inline int fs_test_capture(int (*cli)(int, char **), int argc, char **argv, char *out,
+                                  size_t n_out, char *err, size_t n_err)
+{
+    FILE *fo = tmpfile(), *fe = tmpfile();
+    ck_assert(fo && fe);
+    fflush(stdout);
+    fflush(stderr);
+    int so = dup(STDOUT_FILENO), se = dup(STDERR_FILENO);
+    dup2(fileno(fo), STDOUT_FILENO);
+    dup2(fileno(fe), STDERR_FILENO);
+    int rc = cli(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(so, STDOUT_FILENO);
+    dup2(se, STDERR_FILENO);
+    close(so);
+    close(se);
+    fs_test_slurp(fo, out, n_out);
+    fs_test_slurp(fe, err, n_err);
+    return rc;
+}
+
 #define FS_TEST_MAIN(suite_fn)                                                                  \
     int main(void)                                                                              \
     {                                                                                           \

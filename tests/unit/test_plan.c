@@ -102,14 +102,6 @@ static void sweep_setup(void)
 
 /* ---- running the command */
 
-static void slurp(FILE *f, char *buf, size_t n)
-{
-    rewind(f);
-    size_t got = fread(buf, 1, n - 1, f);
-    buf[got] = '\0';
-    fclose(f);
-}
-
 /* fs_plan_cli("plan", args..., NULL) with stdout in `out` and stderr in `errout`. */
 static int plan(const char *first, ...)
 {
@@ -120,24 +112,7 @@ static int plan(const char *first, ...)
     for (const char *a = first; a && argc < 31; a = va_arg(ap, const char *))
         argv[argc++] = (char *)a;
     va_end(ap);
-    fflush(stdout);
-    fflush(stderr);
-    FILE *fo = tmpfile(), *fe = tmpfile();
-    ck_assert_ptr_nonnull(fo);
-    ck_assert_ptr_nonnull(fe);
-    int so = dup(STDOUT_FILENO), se = dup(STDERR_FILENO);
-    dup2(fileno(fo), STDOUT_FILENO);
-    dup2(fileno(fe), STDERR_FILENO);
-    int rc = fs_plan_cli(argc, argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(so, STDOUT_FILENO);
-    dup2(se, STDERR_FILENO);
-    close(so);
-    close(se);
-    slurp(fo, out, sizeof out);
-    slurp(fe, errout, sizeof errout);
-    return rc;
+    return fs_test_capture(fs_plan_cli, argc, argv, out, sizeof out, errout, sizeof errout);
 }
 
 #define ck_has(hay, needle)                                                                     \

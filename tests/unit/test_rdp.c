@@ -193,34 +193,11 @@ END_TEST
 
 static char cli_out[4096], cli_err[4096];
 
-static void slurp(FILE *f, char *buf, size_t n)
-{
-    rewind(f);
-    size_t got = fread(buf, 1, n - 1, f);
-    buf[got] = '\0';
-    fclose(f);
-}
-
 /* Runs fs_rdp_cli with stdout and stderr captured into cli_out and cli_err. */
 static int run_cli(int argc, char **argv)
 {
-    FILE *out = tmpfile(), *err = tmpfile();
-    ck_assert(out && err);
-    fflush(stdout);
-    fflush(stderr);
-    int saved_out = dup(STDOUT_FILENO), saved_err = dup(STDERR_FILENO);
-    dup2(fileno(out), STDOUT_FILENO);
-    dup2(fileno(err), STDERR_FILENO);
-    int rc = fs_rdp_cli(argc, argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(saved_out, STDOUT_FILENO);
-    dup2(saved_err, STDERR_FILENO);
-    close(saved_out);
-    close(saved_err);
-    slurp(out, cli_out, sizeof cli_out);
-    slurp(err, cli_err, sizeof cli_err);
-    return rc;
+    return fs_test_capture(fs_rdp_cli, argc, argv, cli_out, sizeof cli_out, cli_err,
+                           sizeof cli_err);
 }
 
 #define RUN_CLI(...)                                                                               \

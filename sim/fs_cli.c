@@ -1,0 +1,16 @@
+/* fs_cli: option value parsing. */
+#include "fs_cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+bool fs_cli_parse_real(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v)) return false;
+    *out = v;
+    return true;
+}
