@@ -30,8 +30,8 @@ int fs_dataset_alloc_sparse(fs_dataset *ds, size_t n, size_t d, size_t nnz, int 
 {
     memset(ds, 0, sizeof *ds);
     if (!(ds->ptr = calloc(n + 1, sizeof *ds->ptr))) goto fail;
-    if (nnz && (!(ds->idx = malloc(nnz * sizeof *ds->idx)) ||
-                !(ds->val = malloc(nnz * sizeof *ds->val))))
+    if (nnz &&
+        (!(ds->idx = malloc(nnz * sizeof *ds->idx)) || !(ds->val = malloc(nnz * sizeof *ds->val))))
         goto fail;
     if (n && n_classes > 0 && !(ds->y = calloc(n, sizeof *ds->y))) goto fail;
     if (n && n_classes == 0 && !(ds->target = calloc(n, sizeof *ds->target))) goto fail;
@@ -97,7 +97,8 @@ void fs_partition_fini(fs_partition *p)
 static size_t rows_nnz(const fs_dataset *src, const uint32_t *rows, size_t n)
 {
     size_t nnz = 0;
-    for (size_t i = 0; i < n; i++) nnz += src->ptr[rows[i] + 1] - src->ptr[rows[i]];
+    for (size_t i = 0; i < n; i++)
+        nnz += src->ptr[rows[i] + 1] - src->ptr[rows[i]];
     return nnz;
 }
 
@@ -125,7 +126,8 @@ static int copy_groups(const fs_dataset *src, const uint32_t *rows, size_t n, fs
         int rc = fs_dataset_add_group(out, sg->name, sg->n_levels, sg->level_names != NULL, &at);
         if (rc) return rc;
         fs_group *og = &out->groups[at];
-        for (size_t i = 0; i < n; i++) og->level[i] = sg->level[rows[i]];
+        for (size_t i = 0; i < n; i++)
+            og->level[i] = sg->level[rows[i]];
         if (sg->level_names)
             memcpy(og->level_names, sg->level_names, sg->n_levels * sizeof *sg->level_names);
     }
@@ -134,9 +136,9 @@ static int copy_groups(const fs_dataset *src, const uint32_t *rows, size_t n, fs
 
 int fs_dataset_take(const fs_dataset *src, const uint32_t *rows, size_t n, fs_dataset *out)
 {
-    int rc = src->ptr ? fs_dataset_alloc_sparse(out, n, src->d, rows_nnz(src, rows, n),
-                                                src->n_classes)
-                      : fs_dataset_alloc(out, n, src->d, src->n_classes);
+    int rc = src->ptr
+                 ? fs_dataset_alloc_sparse(out, n, src->d, rows_nnz(src, rows, n), src->n_classes)
+                 : fs_dataset_alloc(out, n, src->d, src->n_classes);
     if (rc) return rc;
     if (!src->ptr && src->n_classes == 0 && n) {
         /* dense regression: fs_dataset_alloc made labels, the data have targets */
@@ -169,14 +171,16 @@ int fs_dataset_split(const fs_dataset *src, double test_fraction, uint64_t seed,
     int rc = FS_ENOMEM;
     memset(out_test, 0, sizeof *out_test);
     if (!perm || !r) goto done;
-    for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
+    for (size_t i = 0; i < n; i++)
+        perm[i] = (uint32_t)i;
     fs_rng_reseed(r, seed, FS_RNG_PARTITION, FS_RNG_NONE, 1);
     fs_rng_shuffle_u32(r, perm, n);
     /* keep each side in dataset order: row order can carry meaning (time) */
     qsort(perm, n_test, sizeof *perm, cmp_u32);
     qsort(perm + n_test, n - n_test, sizeof *perm, cmp_u32);
     if ((rc = fs_dataset_take(src, perm, n_test, out_test))) goto done;
-    if ((rc = fs_dataset_take(src, perm + n_test, n - n_test, out_train))) fs_dataset_fini(out_test);
+    if ((rc = fs_dataset_take(src, perm + n_test, n - n_test, out_train)))
+        fs_dataset_fini(out_test);
 done:
     free(perm);
     gsl_rng_free(r);

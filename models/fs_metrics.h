@@ -10,12 +10,13 @@
 
 typedef enum fs_metric {
     FS_METRIC_ACCURACY, /* share of rows whose argmax class is the label */
-    FS_METRIC_LOSS,     /* mean cross-entropy (probabilities clamped to [1e-15, 1]); MSE for regression */
-    FS_METRIC_AUC,      /* exact ROC AUC of p(class 1), binary only; ties count 1/2 */
-    FS_METRIC_ECE,      /* expected calibration error, 10 equal-width bins */
-    FS_METRIC_RMSE,     /* root mean squared error, regression only */
-    FS_METRIC_HR10,     /* "hr10": hit rate @ 10 of a recommender (fs_mf_hit_rate): needs the
-                           model, so fs_metric_eval gives NaN and the evaluator computes it */
+    FS_METRIC_LOSS, /* mean cross-entropy (probabilities clamped to [1e-15, 1]); MSE for regression
+                     */
+    FS_METRIC_AUC,  /* exact ROC AUC of p(class 1), binary only; ties count 1/2 */
+    FS_METRIC_ECE,  /* expected calibration error, 10 equal-width bins */
+    FS_METRIC_RMSE, /* root mean squared error, regression only */
+    FS_METRIC_HR10, /* "hr10": hit rate @ 10 of a recommender (fs_mf_hit_rate): needs the
+                       model, so fs_metric_eval gives NaN and the evaluator computes it */
     FS_METRIC_COUNT
 } fs_metric;
 

@@ -21,11 +21,16 @@
 static enum fs_serveropt_kind opt_kind(enum fs_optimizer o)
 {
     switch (o) {
-    case FS_SOPT_MOMENTUM: return FS_OPT_MOMENTUM;
-    case FS_SOPT_ADAM: return FS_OPT_ADAM;
-    case FS_SOPT_YOGI: return FS_OPT_YOGI;
-    case FS_SOPT_ADAGRAD: return FS_OPT_ADAGRAD;
-    default: return FS_OPT_SGD;
+    case FS_SOPT_MOMENTUM:
+        return FS_OPT_MOMENTUM;
+    case FS_SOPT_ADAM:
+        return FS_OPT_ADAM;
+    case FS_SOPT_YOGI:
+        return FS_OPT_YOGI;
+    case FS_SOPT_ADAGRAD:
+        return FS_OPT_ADAGRAD;
+    default:
+        return FS_OPT_SGD;
     }
 }
 
@@ -38,12 +43,14 @@ int fs_agg_init(fs_aggregator *a, const fs_scenario *s, size_t n_params, size_t 
     a->n_eligible = n_eligible;
     a->epsilon = s->privacy.dp ? 0 : NAN;
     fs_rdp_init(&a->rdp);
-    a->secagg = (fs_secagg_cfg){.bits = s->privacy.secagg_bits,
-                                .frac_bits = s->privacy.secagg_frac_bits,
-                                .seed = s->seed};
-    fs_serveropt_cfg oc = {.kind = opt_kind(s->server.optimizer), .lr = s->server.server_lr,
-                           .beta1 = s->server.beta1, .beta2 = s->server.beta2,
-                           .tau = s->server.tau, .v0 = s->server.tau * s->server.tau};
+    a->secagg = (fs_secagg_cfg){
+        .bits = s->privacy.secagg_bits, .frac_bits = s->privacy.secagg_frac_bits, .seed = s->seed};
+    fs_serveropt_cfg oc = {.kind = opt_kind(s->server.optimizer),
+                           .lr = s->server.server_lr,
+                           .beta1 = s->server.beta1,
+                           .beta2 = s->server.beta2,
+                           .tau = s->server.tau,
+                           .v0 = s->server.tau * s->server.tau};
     a->sum = calloc(n_params, sizeof *a->sum);
     a->delta = calloc(n_params, sizeof *a->delta);
     a->noise = fs_rng_new();
@@ -74,11 +81,13 @@ void fs_agg_clip(fs_update *u, double clip)
     double *v = u->sparse ? u->val : u->dense;
     size_t n = u->sparse ? u->nnz : u->n_params;
     double norm = 0;
-    for (size_t i = 0; i < n; i++) norm += v[i] * v[i];
+    for (size_t i = 0; i < n; i++)
+        norm += v[i] * v[i];
     norm = sqrt(norm);
     if (norm <= clip) return;
     double scale = clip / norm;
-    for (size_t i = 0; i < n; i++) v[i] *= scale;
+    for (size_t i = 0; i < n; i++)
+        v[i] *= scale;
 }
 
 /* ---- sums ---- */
@@ -86,16 +95,19 @@ void fs_agg_clip(fs_update *u, double clip)
 static void add_scaled(double *acc, const fs_update *u, double weight)
 {
     if (u->sparse)
-        for (size_t i = 0; i < u->nnz; i++) acc[u->idx[i]] += weight * u->val[i];
+        for (size_t i = 0; i < u->nnz; i++)
+            acc[u->idx[i]] += weight * u->val[i];
     else
-        for (size_t j = 0; j < u->n_params; j++) acc[j] += weight * u->dense[j];
+        for (size_t j = 0; j < u->n_params; j++)
+            acc[j] += weight * u->dense[j];
 }
 
 /* Plain floating-point sum in report order. */
 static void sum_plain(fs_aggregator *a, const fs_agg_report *r, size_t n, const double *weights)
 {
     memset(a->sum, 0, a->n_params * sizeof *a->sum);
-    for (size_t k = 0; k < n; k++) add_scaled(a->sum, r[k].update, weights[k] * r[k].scale);
+    for (size_t k = 0; k < n; k++)
+        add_scaled(a->sum, r[k].update, weights[k] * r[k].scale);
 }
 
 /* Secure aggregation's result: every client encodes weight * delta in fixed point (and its
@@ -117,7 +129,8 @@ static void sum_fixed(fs_aggregator *a, const fs_agg_report *r, size_t n, const 
         }
         a->fixed[np] = (a->fixed[np] + fs_secagg_encode(&a->secagg, weights[k])) & mask;
     }
-    for (size_t j = 0; j < np; j++) a->sum[j] = fs_secagg_decode(&a->secagg, a->fixed[j]);
+    for (size_t j = 0; j < np; j++)
+        a->sum[j] = fs_secagg_decode(&a->secagg, a->fixed[j]);
 }
 
 /* The real protocol on small runs: mask every report, sum, unmask the dropped, compare. */
@@ -127,16 +140,19 @@ static int verify_masks(fs_aggregator *a, const fs_agg_report *r, size_t n, cons
     size_t np = a->n_params;
     uint64_t *masked = malloc(np * sizeof *masked), *total = calloc(np, sizeof *total);
     double *plain = malloc(np * sizeof *plain);
-    uint32_t *peers = malloc((n_sel ? n_sel : 1) * sizeof *peers), *survivors = malloc((n ? n : 1) * sizeof *survivors);
+    uint32_t *peers = malloc((n_sel ? n_sel : 1) * sizeof *peers),
+             *survivors = malloc((n ? n : 1) * sizeof *survivors);
     uint32_t *dropped = malloc((n_sel ? n_sel : 1) * sizeof *dropped);
     int rc = FS_ENOMEM;
     if (!masked || !total || !plain || !peers || !survivors || !dropped) goto done;
     uint64_t mask = a->secagg.bits == 64 ? UINT64_MAX : (UINT64_C(1) << a->secagg.bits) - 1;
     size_t n_drop = 0;
-    for (size_t k = 0; k < n; k++) survivors[k] = r[k].client;
+    for (size_t k = 0; k < n; k++)
+        survivors[k] = r[k].client;
     for (size_t i = 0; i < n_sel; i++) {
         bool reported = false;
-        for (size_t k = 0; k < n && !reported; k++) reported = r[k].client == selected[i];
+        for (size_t k = 0; k < n && !reported; k++)
+            reported = r[k].client == selected[i];
         if (!reported) dropped[n_drop++] = selected[i];
     }
     for (size_t k = 0; k < n; k++) {
@@ -146,11 +162,14 @@ static int verify_masks(fs_aggregator *a, const fs_agg_report *r, size_t n, cons
         memset(plain, 0, np * sizeof *plain);
         add_scaled(plain, r[k].update, weights[k] * r[k].scale);
         fs_secagg_mask(&a->secagg, (uint64_t)round, r[k].client, peers, n_peers, plain, np, masked);
-        for (size_t j = 0; j < np; j++) total[j] = (total[j] + masked[j]) & mask;
+        for (size_t j = 0; j < np; j++)
+            total[j] = (total[j] + masked[j]) & mask;
     }
     fs_secagg_unmask(&a->secagg, (uint64_t)round, survivors, n, dropped, n_drop, total, np);
     rc = memcmp(total, a->fixed, np * sizeof *total) ? FS_EINTERNAL : FS_OK;
-    if (rc) fs_err_add(err, NULL, "round %d: secure aggregation's masked sum differs from the plain sum", round);
+    if (rc)
+        fs_err_add(err, NULL,
+                   "round %d: secure aggregation's masked sum differs from the plain sum", round);
 done:
     if (rc == FS_ENOMEM) fs_err_add(err, NULL, "out of memory verifying secure aggregation");
     free(masked), free(total), free(plain), free(peers), free(survivors), free(dropped);
@@ -162,7 +181,8 @@ done:
 static double weights_of(const fs_aggregator *a, const fs_agg_report *r, size_t n, double *w)
 {
     double total = 0;
-    for (size_t k = 0; k < n; k++) total += w[k] = a->scn->privacy.dp ? 1.0 : r[k].n_samples;
+    for (size_t k = 0; k < n; k++)
+        total += w[k] = a->scn->privacy.dp ? 1.0 : r[k].n_samples;
     return total;
 }
 
@@ -170,7 +190,8 @@ static void add_noise(fs_aggregator *a, int round)
 {
     double sd = a->scn->privacy.noise_multiplier * a->scn->privacy.clip;
     fs_rng_reseed(a->noise, a->scn->seed, FS_RNG_DP_NOISE, FS_RNG_NONE, (uint64_t)round);
-    for (size_t j = 0; j < a->n_params; j++) a->sum[j] += gsl_ran_gaussian(a->noise, sd);
+    for (size_t j = 0; j < a->n_params; j++)
+        a->sum[j] += gsl_ran_gaussian(a->noise, sd);
 }
 
 static void update_control(fs_aggregator *a, const fs_agg_report *r, size_t n, size_t n_clients)
@@ -198,12 +219,14 @@ int fs_agg_round(fs_aggregator *a, double *w, const fs_agg_report *reports, size
     if (s->server.algorithm == FS_ALG_QFFL) {
         const fs_update *ups[n_reports];
         double losses[n_reports];
-        for (size_t k = 0; k < n_reports; k++) ups[k] = reports[k].update, losses[k] = reports[k].loss_at_global;
+        for (size_t k = 0; k < n_reports; k++)
+            ups[k] = reports[k].update, losses[k] = reports[k].loss_at_global;
         fs_qffl_step(w, ups, losses, n_reports, s->server.q, 1.0 / s->train.lr, a->sum);
         return FS_OK;
     }
     double *weights = malloc(n_reports * sizeof *weights);
-    if (!weights) return fs_err_add(err, NULL, "out of memory aggregating round %d", round), FS_ENOMEM;
+    if (!weights)
+        return fs_err_add(err, NULL, "out of memory aggregating round %d", round), FS_ENOMEM;
     double total = weights_of(a, reports, n_reports, weights);
     int rc = FS_OK;
     if (s->privacy.secure_aggregation) {
@@ -220,7 +243,8 @@ int fs_agg_round(fs_aggregator *a, double *w, const fs_agg_report *reports, size
         add_noise(a, round);
         total = (double)s->server.clients_per_round;
     }
-    for (size_t j = 0; j < a->n_params; j++) a->delta[j] = a->sum[j] / total;
+    for (size_t j = 0; j < a->n_params; j++)
+        a->delta[j] = a->sum[j] / total;
     fs_serveropt_step(&a->opt, w, a->delta);
     if (a->control) update_control(a, reports, n_reports, s->data.clients);
     return FS_OK;

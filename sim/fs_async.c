@@ -26,12 +26,12 @@ typedef struct async_server {
     bool *slot_busy;
     buffered *buf;
     size_t n_buf;
-    fs_db_part *ended;           /* participations that ended since the last aggregation */
+    fs_db_part *ended; /* participations that ended since the last aggregation */
     size_t n_ended, cap_ended;
-    fs_db_round row;             /* counters since the last aggregation */
+    fs_db_round row; /* counters since the last aggregation */
     double wall_start;
     bool retry_pending;
-    int64_t t_waiting;           /* since when no client could be found (or -1) */
+    int64_t t_waiting; /* since when no client could be found (or -1) */
 } async_server;
 
 static double staleness_scale(const fs_scenario *s, uint64_t tau)
@@ -58,7 +58,8 @@ static int server_init(async_server *a, fs_engine *e, fs_err *err)
 
 static void server_fini(async_server *a)
 {
-    for (size_t i = 0; a->buf && i < a->e->s->server.buffer_size; i++) fs_update_fini(&a->buf[i].u);
+    for (size_t i = 0; a->buf && i < a->e->s->server.buffer_size; i++)
+        fs_update_fini(&a->buf[i].u);
     free(a->buf);
     free(a->slot_version);
     free(a->slot_busy);
@@ -141,8 +142,8 @@ static int aggregate(async_server *a, fs_err *err)
     double loss = 0, samples = 0;
     for (size_t k = 0; k < a->n_buf; k++) {
         const buffered *b = &a->buf[k];
-        e->reports[k] = (fs_agg_report){.client = b->client, .update = &b->u,
-                                        .n_samples = b->n_samples, .scale = b->scale};
+        e->reports[k] = (fs_agg_report){
+            .client = b->client, .update = &b->u, .n_samples = b->n_samples, .scale = b->scale};
         loss += b->n_samples * b->local_loss;
         samples += b->n_samples;
     }
@@ -153,7 +154,8 @@ static int aggregate(async_server *a, fs_err *err)
     row->online_share = fs_engine_take_online_share(e);
     int rc = fs_agg_round(&e->agg, e->w, e->reports, a->n_buf, NULL, 0, e->round, err);
     row->epsilon = e->agg.epsilon;
-    fs_round_result res = {.parts = a->ended, .n_parts = e->s->output.participation ? a->n_ended : 0};
+    fs_round_result res = {.parts = a->ended,
+                           .n_parts = e->s->output.participation ? a->n_ended : 0};
     if (!rc) rc = fs_engine_evaluate(e, &res, err);
     if (rc) return rc;
     res.row = *row;
@@ -188,8 +190,10 @@ static int schedule_retry(async_server *a, fs_err *err)
     fs_engine *e = a->e;
     if (a->t_waiting < 0) a->t_waiting = e->now;
     if (e->now - a->t_waiting >= WAIT_LIMIT_US) {
-        fs_err_add(err, NULL, "round %d: no client became available in 30 virtual days "
-                   "(check devices.availability)", e->round);
+        fs_err_add(err, NULL,
+                   "round %d: no client became available in 30 virtual days "
+                   "(check devices.availability)",
+                   e->round);
         return FS_ESCENARIO;
     }
     a->retry_pending = true;
@@ -201,7 +205,8 @@ static int start_batch(async_server *a, const size_t *slots, size_t n, fs_err *e
 {
     fs_engine *e = a->e;
     fs_train_job jobs[n];
-    for (size_t i = 0; i < n; i++) jobs[i] = e->jobs[slots[i]];
+    for (size_t i = 0; i < n; i++)
+        jobs[i] = e->jobs[slots[i]];
     int rc = fs_trainer_run(&e->trainer, e->w, jobs, n, (int)e->stream_round, err);
     for (size_t i = 0; i < n && !rc; i++) {
         size_t s = slots[i];
@@ -228,9 +233,11 @@ static int fill_slots(async_server *a, fs_err *err)
         a->t_waiting = -1;
         fs_part *p = &e->parts[s];
         fs_engine_plan(e, p, id, e->now);
-        e->jobs[s] = (fs_train_job){.client = id, .train = p->t_off >= p->t_tr,
-                                    .update = &e->updates[s],
-                                    .residual = e->residuals ? e->residuals + s * e->n_params : NULL};
+        e->jobs[s] =
+            (fs_train_job){.client = id,
+                           .train = p->t_off >= p->t_tr,
+                           .update = &e->updates[s],
+                           .residual = e->residuals ? e->residuals + s * e->n_params : NULL};
         if (e->residuals) rc = fs_engine_load_residual(e, s, id, err);
         e->cfg->pop->clients[id].t_busy_until = INT64_MAX;
         a->slot_busy[s] = true;
@@ -258,13 +265,15 @@ static int handle(async_server *a, const fs_event *ev, fs_err *err)
         p->stage++;
         p->progress++;
         return fs_engine_push_next(e, ev->slot, err);
-    case EV_ARRIVED: return on_arrival(a, ev->slot, ev->t, err);
+    case EV_ARRIVED:
+        return on_arrival(a, ev->slot, ev->t, err);
     case EV_DROPPED:
         fs_engine_finish_part(e, p, ST_DROPPED, ev->t);
-        if (p->offline_drop)
-            fs_avail_observe(&e->cfg->pop->clients[p->client].avail, false, ev->t);
+        if (p->offline_drop) fs_avail_observe(&e->cfg->pop->clients[p->client].avail, false, ev->t);
         return record_end(a, ev->slot, a->version - a->slot_version[ev->slot], err);
-    case EV_RETRY: a->retry_pending = false; return FS_OK;
+    case EV_RETRY:
+        a->retry_pending = false;
+        return FS_OK;
     }
     return FS_OK;
 }

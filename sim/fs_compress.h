@@ -12,12 +12,17 @@
 
 #include "fs_model.h"
 
-enum fs_compress_kind { FS_COMPRESS_NONE, FS_COMPRESS_TOPK, FS_COMPRESS_RANDK, FS_COMPRESS_QUANTIZE };
+enum fs_compress_kind {
+    FS_COMPRESS_NONE,
+    FS_COMPRESS_TOPK,
+    FS_COMPRESS_RANDK,
+    FS_COMPRESS_QUANTIZE
+};
 
 typedef struct fs_compress_cfg {
     enum fs_compress_kind kind;
-    double fraction;     /* top-k / random-k: share of the update's coordinates kept, (0, 1] */
-    int bits;            /* quantize: 8, 4 or 2 bits per coordinate */
+    double fraction; /* top-k / random-k: share of the update's coordinates kept, (0, 1] */
+    int bits;        /* quantize: 8, 4 or 2 bits per coordinate */
     bool error_feedback;
 } fs_compress_cfg;
 

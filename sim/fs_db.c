@@ -96,8 +96,8 @@ static void bind_text(fs_db_bind *b, const char *s)
 {
     if (b->rc != SQLITE_OK) return;
     b->i++;
-    b->rc = s ? sqlite3_bind_text(b->st, b->i, s, -1, SQLITE_STATIC)
-              : sqlite3_bind_null(b->st, b->i);
+    b->rc =
+        s ? sqlite3_bind_text(b->st, b->i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(b->st, b->i);
 }
 
 /* Steps a bound write statement to completion. Returns SQLITE_OK or the failing code; the
@@ -143,8 +143,7 @@ static int db_fail(fs_db *db, fs_err *err, const char *what)
 
 static int db_connect(fs_db *db, fs_err *err)
 {
-    int rc = sqlite3_open_v2(db->path, &db->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                             NULL);
+    int rc = sqlite3_open_v2(db->path, &db->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db->conn, 5000);
     /* synchronous=NORMAL in WAL keeps the file consistent after a crash; a power cut may lose
      * the last few committed rounds, which a resumed run recomputes. */
@@ -182,8 +181,7 @@ static int query_text(fs_db *db, const char *sql, char *out, size_t n, fs_err *e
     int rc = sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        fs_err_add(err, NULL, "%s: reading schema version: %s", db->path,
-                   sqlite3_errmsg(db->conn));
+        fs_err_add(err, NULL, "%s: reading schema version: %s", db->path, sqlite3_errmsg(db->conn));
         sqlite3_finalize(st);
         return FS_EDB;
     }
@@ -199,8 +197,10 @@ static int query_text(fs_db *db, const char *sql, char *out, size_t n, fs_err *e
 static int db_check_version(fs_db *db, fs_err *err)
 {
     char v[64];
-    int rc = query_text(db, "SELECT count(*) FROM sqlite_schema"
-                            " WHERE type = 'table' AND name = 'meta'", v, sizeof v, err);
+    int rc = query_text(db,
+                        "SELECT count(*) FROM sqlite_schema"
+                        " WHERE type = 'table' AND name = 'meta'",
+                        v, sizeof v, err);
     if (rc != FS_OK || strcmp(v, "0") == 0) return rc;
     rc = query_text(db, "SELECT value FROM meta WHERE key = 'schema_version'", v, sizeof v, err);
     if (rc != FS_OK) return rc;
@@ -243,7 +243,8 @@ fail:
 void fs_db_close(fs_db *db)
 {
     if (!db) return;
-    for (int i = 0; i < ST_N; i++) sqlite3_finalize(db->st[i]);
+    for (int i = 0; i < ST_N; i++)
+        sqlite3_finalize(db->st[i]);
     int rc = sqlite3_close(db->conn);
     fs_assert(rc == SQLITE_OK);
     free(db->path);
@@ -412,13 +413,15 @@ static int insert_eval(fs_db *db, int64_t run_id, const fs_db_round *r, const fs
 static int replace_checkpoint(fs_db *db, int64_t run_id, int round, const void *state, size_t len)
 {
     sqlite3_stmt *del = NULL, *ins = NULL;
-    int rc = sqlite3_prepare_v2(db->conn, "DELETE FROM checkpoints WHERE run_id = ?1", -1, &del,
-                                NULL);
+    int rc =
+        sqlite3_prepare_v2(db->conn, "DELETE FROM checkpoints WHERE run_id = ?1", -1, &del, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(del, 1, run_id);
     if (rc == SQLITE_OK) rc = sqlite3_step(del) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db->conn, "INSERT INTO checkpoints(run_id, round, server_state) "
-                                          "VALUES(?1, ?2, ?3)", -1, &ins, NULL);
+        rc = sqlite3_prepare_v2(db->conn,
+                                "INSERT INTO checkpoints(run_id, round, server_state) "
+                                "VALUES(?1, ?2, ?3)",
+                                -1, &ins, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(ins, 1, run_id);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int(ins, 2, round);
     if (rc == SQLITE_OK) rc = sqlite3_bind_blob64(ins, 3, state, len, SQLITE_STATIC);
@@ -434,9 +437,9 @@ int fs_db_write_round(fs_db *db, int64_t run_id, const fs_db_round *r, const fs_
     return fs_db_write_round_ckpt(db, run_id, r, parts, n_parts, evals, n_evals, NULL, 0, err);
 }
 
-int fs_db_write_round_ckpt(fs_db *db, int64_t run_id, const fs_db_round *r,
-                           const fs_db_part *parts, size_t n_parts, const fs_db_eval *evals,
-                           size_t n_evals, const void *state, size_t state_len, fs_err *err)
+int fs_db_write_round_ckpt(fs_db *db, int64_t run_id, const fs_db_round *r, const fs_db_part *parts,
+                           size_t n_parts, const fs_db_eval *evals, size_t n_evals,
+                           const void *state, size_t state_len, fs_err *err)
 {
     fs_assert(db && r && (parts || n_parts == 0) && (evals || n_evals == 0));
     if (run_stmt(db, ST_BEGIN) != SQLITE_OK) goto fail;
@@ -464,9 +467,11 @@ static int find_resumable(fs_db *db, const fs_db_run *run, int64_t *out_run_id, 
         db->conn,
         "SELECT r.run_id, c.round, c.server_state, r.scenario_json FROM runs r "
         "JOIN checkpoints c ON c.run_id = r.run_id WHERE r.name = ?1 AND r.variant = ?2 "
-        "AND r.status <> 'done' ORDER BY r.run_id DESC, c.round DESC LIMIT 1", -1, &st, NULL);
+        "AND r.status <> 'done' ORDER BY r.run_id DESC, c.round DESC LIMIT 1",
+        -1, &st, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, run->name, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, run->variant ? run->variant : "", -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, run->variant ? run->variant : "", -1, SQLITE_STATIC);
     int step = rc == SQLITE_OK ? sqlite3_step(st) : rc;
     if (step == SQLITE_ROW) {
         *out_run_id = sqlite3_column_int64(st, 0);
@@ -521,12 +526,15 @@ int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_
         return db_fail(db, err, "finding a run to resume");
     }
     if (strcmp(json, run->scenario_json)) {
-        fs_err_add(err, NULL, "%s: run %lld was started from a different effective scenario; "
-                   "resume needs the same scenario and overrides", db->path, (long long)*out_run_id);
+        fs_err_add(err, NULL,
+                   "%s: run %lld was started from a different effective scenario; "
+                   "resume needs the same scenario and overrides",
+                   db->path, (long long)*out_run_id);
         rc = FS_ESCENARIO;
     } else {
-        rc = truncate_run(db, *out_run_id, *out_round) == SQLITE_OK ? FS_OK
-                                                                   : db_fail(db, err, "truncating the run to its checkpoint");
+        rc = truncate_run(db, *out_run_id, *out_round) == SQLITE_OK
+                 ? FS_OK
+                 : db_fail(db, err, "truncating the run to its checkpoint");
     }
     free(json);
     if (rc) {

@@ -19,10 +19,10 @@
 static size_t count_consenting(const fs_pop *pop)
 {
     size_t n = 0;
-    for (size_t i = 0; i < pop->n; i++) n += pop->clients[i].consent;
+    for (size_t i = 0; i < pop->n; i++)
+        n += pop->clients[i].consent;
     return n;
 }
-
 
 static bool alloc_slots(fs_engine *e)
 {
@@ -50,13 +50,13 @@ static bool alloc_slots(fs_engine *e)
     return ok;
 }
 
-
 /* Combinations the engine cannot simulate faithfully are bad input, named by their key. */
 int fs_engine_check(const fs_scenario *s, const fs_world *w, fs_err *err)
 {
     const char *why = NULL, *path = "server.algorithm";
     enum fs_algorithm alg = s->server.algorithm;
-    if (w->sparse_updates && (alg == FS_ALG_FEDPROX || alg == FS_ALG_SCAFFOLD || alg == FS_ALG_QFFL))
+    if (w->sparse_updates &&
+        (alg == FS_ALG_FEDPROX || alg == FS_ALG_SCAFFOLD || alg == FS_ALG_QFFL))
         why = "fedprox, scaffold and qffl need a dense model (this one trains sparse updates)";
     else if (alg == FS_ALG_QFFL && w->train.n_classes == 0)
         why = "qffl needs a classification task";
@@ -74,7 +74,6 @@ int fs_engine_check(const fs_scenario *s, const fs_world *w, fs_err *err)
     return FS_ESCENARIO;
 }
 
-
 static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
 {
     memset(e, 0, sizeof *e);
@@ -85,15 +84,17 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
     const fs_model *m = cfg->world->model;
     e->n_params = m->n_params;
     e->model_bytes = fs_world_model_bytes(cfg->world);
-    e->max_sel = e->s->server.mode == FS_SERVER_ASYNC
-                     ? e->s->server.concurrency
-                     : (size_t)ceil((double)e->s->server.clients_per_round * e->s->server.over_selection);
+    e->max_sel =
+        e->s->server.mode == FS_SERVER_ASYNC
+            ? e->s->server.concurrency
+            : (size_t)ceil((double)e->s->server.clients_per_round * e->s->server.over_selection);
     if (e->max_sel > cfg->pop->n) e->max_sel = cfg->pop->n;
     e->last_accuracy = NAN;
     if (e->s->server.algorithm == FS_ALG_SCAFFOLD) e->model_bytes *= 2; /* model and c */
     if (e->s->privacy.secure_aggregation) {
         fs_secagg_cfg sc = {.bits = e->s->privacy.secagg_bits,
-                            .frac_bits = e->s->privacy.secagg_frac_bits, .seed = e->s->seed};
+                            .frac_bits = e->s->privacy.secagg_frac_bits,
+                            .seed = e->s->seed};
         e->secagg = fs_secagg_cost_of(&sc, e->max_sel, e->n_params + 1);
     }
     int rc = fs_engine_check(e->s, cfg->world, err);
@@ -101,13 +102,13 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
     if (rc) return rc;
     e->eval = cfg->eval;
     if (!e->eval) {
-        if ((rc = fs_evaluator_init(&e->own_eval, cfg->world, e->s, cfg->pop, cfg->n_threads, err))) return rc;
+        if ((rc = fs_evaluator_init(&e->own_eval, cfg->world, e->s, cfg->pop, cfg->n_threads, err)))
+            return rc;
         e->eval = &e->own_eval;
     }
     e->r_sel = fs_rng_new();
     e->r_cli = fs_rng_new();
-    if ((rc = fs_agg_init(&e->agg, e->s, e->n_params, count_consenting(cfg->pop), err)))
-        return rc;
+    if ((rc = fs_agg_init(&e->agg, e->s, e->n_params, count_consenting(cfg->pop), err))) return rc;
     e->trainer.control = e->agg.control;
     e->trainer.client_control = &e->client_control;
     if (!alloc_slots(e)) {
@@ -125,7 +126,6 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
     return fs_ckpt_load(e, cfg->resume_state, cfg->resume_len, err);
 }
 
-
 static void engine_fini(fs_engine *e)
 {
     fs_evq_fini(&e->q);
@@ -134,7 +134,8 @@ static void engine_fini(fs_engine *e)
     gsl_rng_free(e->r_sel);
     gsl_rng_free(e->r_cli);
     free(e->w);
-    for (size_t i = 0; e->updates && i < e->max_sel; i++) fs_update_fini(&e->updates[i]);
+    for (size_t i = 0; e->updates && i < e->max_sel; i++)
+        fs_update_fini(&e->updates[i]);
     free(e->updates);
     free(e->ctrl_deltas);
     free(e->residuals);
@@ -150,7 +151,6 @@ static void engine_fini(fs_engine *e)
 
 /* ---- planning a participation ---- */
 
-
 /* Everything of a participation that is known before training: download and compute times and
  * the random events (going offline, crashing). The upload, whose size may depend on the trained
  * update, is planned by finish_plan. Draw order is fixed: online time, crash?, crash point. */
@@ -160,8 +160,9 @@ void fs_engine_plan(fs_engine *e, fs_part *p, uint32_t id, int64_t t0)
     double flops = (double)e->s->train.epochs * fs_world_client_flops(e->cfg->world, id);
     *p = (fs_part){.client = id, .stage = ST_DOWNLOADING, .t_sel = t0, .crash_at = -1};
     /* secure aggregation's key exchange: its bytes and round trips come before training */
-    p->t_dl = t0 + fs_time_transfer_us(e->model_bytes + e->secagg.extra_bytes_down,
-                                       c->downlink_mbps, c->latency_ms) +
+    p->t_dl = t0 +
+              fs_time_transfer_us(e->model_bytes + e->secagg.extra_bytes_down, c->downlink_mbps,
+                                  c->latency_ms) +
               llround(2e3 * e->secagg.extra_round_trips * c->latency_ms);
     p->t_tr = p->t_dl + fs_time_compute_us(3.0 * flops, c->gflops);
 
@@ -172,33 +173,31 @@ void fs_engine_plan(fs_engine *e, fs_part *p, uint32_t id, int64_t t0)
     if (gsl_rng_uniform(r) < e->s->devices.failure_prob) p->crash_at = gsl_rng_uniform(r);
 }
 
-
 /* What a client uploads: its encoded update (or, under secure aggregation, the masked dense
  * vector that replaces it, plus the protocol's shares), and SCAFFOLD's control delta. */
 static double upload_bytes(const fs_engine *e, double update_bytes)
 {
-    double b = e->s->privacy.secure_aggregation
-                   ? e->secagg.masked_bytes + e->secagg.extra_bytes_up
-                   : update_bytes;
+    double b = e->s->privacy.secure_aggregation ? e->secagg.masked_bytes + e->secagg.extra_bytes_up
+                                                : update_bytes;
     if (e->s->server.algorithm == FS_ALG_SCAFFOLD) b += 4.0 * (double)e->n_params;
     return b;
 }
-
 
 /* Upload time from the update's real size, then the drop time (a crash falls at its fraction of
  * the whole participation). */
 void fs_engine_finish_plan(fs_engine *e, fs_part *p, const fs_update *u, bool trained)
 {
     const fs_client *c = &e->cfg->pop->clients[p->client];
-    p->bytes_up = upload_bytes(e, trained ? e->jobs[p - e->parts].bytes_up : 4.0 * (double)u->n_params);
+    p->bytes_up =
+        upload_bytes(e, trained ? e->jobs[p - e->parts].bytes_up : 4.0 * (double)u->n_params);
     p->t_rep = p->t_tr + fs_time_transfer_us(p->bytes_up, c->uplink_mbps, c->latency_ms);
     int64_t t_crash = INT64_MAX;
-    if (p->crash_at >= 0) t_crash = p->t_sel + (int64_t)(p->crash_at * (double)(p->t_rep - p->t_sel));
+    if (p->crash_at >= 0)
+        t_crash = p->t_sel + (int64_t)(p->crash_at * (double)(p->t_rep - p->t_sel));
     p->offline_drop = p->t_off <= t_crash;
     p->t_drop = p->t_off < t_crash ? p->t_off : t_crash;
     if (p->t_drop >= p->t_rep) p->t_drop = INT64_MAX;
 }
-
 
 int fs_engine_push_event(fs_engine *e, int kind, int64_t t, uint32_t slot, fs_err *err)
 {
@@ -208,11 +207,12 @@ int fs_engine_push_event(fs_engine *e, int kind, int64_t t, uint32_t slot, fs_er
         fs_err_add(err, NULL, "out of memory in the event queue");
         return FS_ENOMEM;
     }
-    if (kind == EV_DEADLINE) e->deadline_handle = h;
-    else e->parts[slot].handle = h;
+    if (kind == EV_DEADLINE)
+        e->deadline_handle = h;
+    else
+        e->parts[slot].handle = h;
     return FS_OK;
 }
-
 
 /* The next event of a participation: its next stage, or its drop if that comes first. */
 int fs_engine_push_next(fs_engine *e, uint32_t slot, fs_err *err)
@@ -220,12 +220,12 @@ int fs_engine_push_next(fs_engine *e, uint32_t slot, fs_err *err)
     fs_part *p = &e->parts[slot];
     static const int kinds[] = {EV_DOWNLOADED, EV_TRAINED, EV_ARRIVED};
     const int64_t t_next[] = {p->t_dl, p->t_tr, p->t_rep};
-    if (p->t_drop < t_next[p->stage]) return fs_engine_push_event(e, EV_DROPPED, p->t_drop, slot, err);
+    if (p->t_drop < t_next[p->stage])
+        return fs_engine_push_event(e, EV_DROPPED, p->t_drop, slot, err);
     return fs_engine_push_event(e, kinds[p->stage], t_next[p->stage], slot, err);
 }
 
 /* ---- playing a round ---- */
-
 
 void fs_engine_finish_part(fs_engine *e, fs_part *p, int stage, int64_t t)
 {
@@ -234,7 +234,6 @@ void fs_engine_finish_part(fs_engine *e, fs_part *p, int stage, int64_t t)
     p->handle = 0;
     e->n_final++;
 }
-
 
 /* The device keeps what it learnt about itself once its training finished (in virtual time),
  * whatever becomes of the upload: its personal parameters, SCAFFOLD's c_i, its compression
@@ -248,17 +247,19 @@ int fs_engine_keep_state(fs_engine *e, uint32_t slot, fs_err *err)
     if (k) memcpy(w->personal + client * k, e->updates[slot].personal, k * sizeof *w->personal);
     if (job->ctrl_delta) {
         double *ci = fs_cstate_get(&e->client_control, client);
-        if (!ci) return fs_err_add(err, NULL, "out of memory for client %u's state", client), FS_ENOMEM;
-        for (size_t j = 0; j < np; j++) ci[j] += job->ctrl_delta[j];
+        if (!ci)
+            return fs_err_add(err, NULL, "out of memory for client %u's state", client), FS_ENOMEM;
+        for (size_t j = 0; j < np; j++)
+            ci[j] += job->ctrl_delta[j];
     }
     if (job->residual) {
         double *res = fs_cstate_get(&e->client_residual, client);
-        if (!res) return fs_err_add(err, NULL, "out of memory for client %u's state", client), FS_ENOMEM;
+        if (!res)
+            return fs_err_add(err, NULL, "out of memory for client %u's state", client), FS_ENOMEM;
         memcpy(res, job->residual, np * sizeof *res);
     }
     return FS_OK;
 }
-
 
 /* The duration the server expects from a client's device record: full download, training and
  * upload, ignoring failures. */
@@ -271,12 +272,10 @@ static double expected_duration(const fs_engine *e, uint32_t id)
                     fs_time_transfer_us(4.0 * (double)e->n_params, c->uplink_mbps, c->latency_ms));
 }
 
-
 typedef struct candidate {
     double duration;
     uint32_t id, order;
 } candidate;
-
 
 static int by_duration(const void *a, const void *b)
 {
@@ -284,7 +283,6 @@ static int by_duration(const void *a, const void *b)
     if (x->duration != y->duration) return x->duration < y->duration ? -1 : 1;
     return (x->order > y->order) - (x->order < y->order);
 }
-
 
 /* "fastest" selection (in the spirit of Oort's systems utility, Lai et al. 2021, without its
  * statistical term): draw pool x as many available clients as wanted, uniformly, and keep the
@@ -299,19 +297,20 @@ size_t fs_engine_select_fastest(fs_engine *e, size_t want, fs_err *err)
     if (ids && cand)
         found = fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now, pool, e->r_sel,
                               e->r_cli, ids, &q);
-    else fs_err_add(err, NULL, "out of memory selecting %zu candidates", pool);
+    else
+        fs_err_add(err, NULL, "out of memory selecting %zu candidates", pool);
     e->queried += q;
     e->online += found;
     for (size_t i = 0; i < found; i++)
         cand[i] = (candidate){expected_duration(e, ids[i]), ids[i], (uint32_t)i};
     qsort(cand, found, sizeof *cand, by_duration);
     size_t n = found < want ? found : want;
-    for (size_t i = 0; i < n; i++) e->ids[i] = cand[i].id;
+    for (size_t i = 0; i < n; i++)
+        e->ids[i] = cand[i].id;
     free(ids);
     free(cand);
     return n;
 }
-
 
 /* FedProx keeps a straggler's partial work (Li et al. 2020): a client that cannot finish all its
  * local steps before the deadline does as many as fit and reports in time. Other algorithms
@@ -332,16 +331,15 @@ size_t fs_engine_partial_budget(fs_engine *e, fs_part *p, int64_t deadline)
     return (size_t)fit;
 }
 
-
 /* The client's error-feedback residual, copied into the slot (committed when training ends). */
 int fs_engine_load_residual(fs_engine *e, size_t slot, uint32_t client, fs_err *err)
 {
     double *res = fs_cstate_get(&e->client_residual, client);
-    if (!res) return fs_err_add(err, NULL, "out of memory for client %u's state", client), FS_ENOMEM;
+    if (!res)
+        return fs_err_add(err, NULL, "out of memory for client %u's state", client), FS_ENOMEM;
     memcpy(e->jobs[slot].residual, res, e->n_params * sizeof *res);
     return FS_OK;
 }
-
 
 /* Bytes moved by a transfer of `bytes` over [t_start, t_full) cut at t_stop: the latency
  * moves nothing, then bytes flow at a constant rate. */
@@ -355,17 +353,19 @@ static int64_t transferred(double bytes, int64_t t_start, int64_t t_full, int64_
     return llround(bytes * elapsed / flowing);
 }
 
-
 static const char *outcome_name(int stage)
 {
     switch (stage) {
-    case ST_REPORTED: return "reported";
-    case ST_DROPPED: return "dropped";
-    case ST_LATE: return "late";
-    default: return "aborted";
+    case ST_REPORTED:
+        return "reported";
+    case ST_DROPPED:
+        return "dropped";
+    case ST_LATE:
+        return "late";
+    default:
+        return "aborted";
     }
 }
-
 
 void fs_engine_account_part(fs_engine *e, size_t i, fs_db_round *row)
 {
@@ -387,8 +387,8 @@ void fs_engine_account_part(fs_engine *e, size_t i, fs_db_round *row)
         .update_norm = trained ? job->update_norm : NAN,
         .bytes_down = transferred(e->model_bytes + e->secagg.extra_bytes_down, p->t_sel, p->t_dl,
                                   p->t_end, c->latency_ms),
-        .bytes_up = trained ? transferred(p->bytes_up, p->t_tr, p->t_rep, p->t_end, c->latency_ms)
-                            : 0,
+        .bytes_up =
+            trained ? transferred(p->bytes_up, p->t_tr, p->t_rep, p->t_end, c->latency_ms) : 0,
     };
     row->bytes_down += r->bytes_down;
     row->bytes_up += r->bytes_up;
@@ -403,7 +403,6 @@ void fs_engine_account_part(fs_engine *e, size_t i, fs_db_round *row)
     c->t_busy_until = p->t_end;
     if (p->stage != ST_DROPPED || !p->offline_drop) fs_avail_observe(&c->avail, true, p->t_end);
 }
-
 
 /* The measured online share since the last round row: clients found available among the
  * consenting, idle clients whose availability the server queried. */
@@ -421,20 +420,18 @@ int fs_engine_evaluate(fs_engine *e, fs_round_result *res, fs_err *err)
     return fs_evaluator_run(e->eval, e->w, &res->evals, &res->n_evals, &e->last_accuracy, err);
 }
 
-
 int64_t fs_engine_time_limit(const fs_scenario *s)
 {
     if (s->server.max_virtual_hours <= 0) return INT64_MAX;
     return llround(s->server.max_virtual_hours * (double)FS_US_PER_H);
 }
 
-
-int fs_engine_run(const fs_engine_cfg *cfg, double *out_w, fs_engine_stats *out_stats,
-                  fs_err *err)
+int fs_engine_run(const fs_engine_cfg *cfg, double *out_w, fs_engine_stats *out_stats, fs_err *err)
 {
     fs_engine e;
     int rc = engine_init(&e, cfg, err);
-    if (!rc) rc = e.s->server.mode == FS_SERVER_ASYNC ? fs_async_run(&e, err) : fs_sync_run(&e, err);
+    if (!rc)
+        rc = e.s->server.mode == FS_SERVER_ASYNC ? fs_async_run(&e, err) : fs_sync_run(&e, err);
     if (out_w && e.w) memcpy(out_w, e.w, e.n_params * sizeof *out_w);
     if (out_stats)
         *out_stats = (fs_engine_stats){.rounds = e.round - 1 < 0 ? 0 : e.round - 1,
@@ -444,4 +441,3 @@ int fs_engine_run(const fs_engine_cfg *cfg, double *out_w, fs_engine_stats *out_
     engine_fini(&e);
     return rc;
 }
-

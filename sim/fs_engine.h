@@ -27,9 +27,9 @@ typedef struct fs_round_result {
     fs_db_round row;
     const fs_db_part *parts;
     size_t n_parts;
-    const fs_db_eval *evals;  /* empty when the round was not evaluated */
+    const fs_db_eval *evals; /* empty when the round was not evaluated */
     size_t n_evals;
-    double accuracy;          /* latest headline metric (first of eval.metrics; NaN before the first) */
+    double accuracy; /* latest headline metric (first of eval.metrics; NaN before the first) */
     const unsigned char *checkpoint; /* the engine's state after this round (NULL when none) */
     size_t checkpoint_len;
 } fs_round_result;
@@ -41,20 +41,21 @@ typedef struct fs_engine_cfg {
     fs_world *world;
     fs_pop *pop;
     int n_threads;
-    fs_engine_round_fn on_round;   /* may be NULL */
+    fs_engine_round_fn on_round; /* may be NULL */
     void *ctx;
-    volatile sig_atomic_t *stop;   /* set asynchronously to stop after the current round; may be NULL */
-    fs_evaluator *eval;            /* borrowed; NULL: the engine makes its own from the scenario */
-    int checkpoint_every;          /* sync: hand a state snapshot to on_round every N rounds */
-    const void *resume_state;      /* a snapshot to continue from (sync only), or NULL */
+    volatile sig_atomic_t
+        *stop;                /* set asynchronously to stop after the current round; may be NULL */
+    fs_evaluator *eval;       /* borrowed; NULL: the engine makes its own from the scenario */
+    int checkpoint_every;     /* sync: hand a state snapshot to on_round every N rounds */
+    const void *resume_state; /* a snapshot to continue from (sync only), or NULL */
     size_t resume_len;
 } fs_engine_cfg;
 
 typedef struct fs_engine_stats {
     int rounds;
-    int64_t t_end;          /* virtual microseconds */
-    uint64_t events;        /* events popped (tombstones excluded) */
-    double final_accuracy;  /* headline metric at the end; NaN when never evaluated */
+    int64_t t_end;         /* virtual microseconds */
+    uint64_t events;       /* events popped (tombstones excluded) */
+    double final_accuracy; /* headline metric at the end; NaN when never evaluated */
 } fs_engine_stats;
 
 /* FS_ESCENARIO, naming the key, when the scenario asks for a combination the engine cannot
@@ -65,7 +66,6 @@ int fs_engine_check(const fs_scenario *s, const fs_world *w, fs_err *err);
 /* Runs the campaign to server.rounds or server.max_virtual_hours. out_w (n_params, may be NULL)
  * receives the final global model. Returns FS_EINTERRUPTED when *stop was set (the rounds
  * before it were delivered complete), or the first error of training or of the callback. */
-int fs_engine_run(const fs_engine_cfg *cfg, double *out_w, fs_engine_stats *out_stats,
-                  fs_err *err);
+int fs_engine_run(const fs_engine_cfg *cfg, double *out_w, fs_engine_stats *out_stats, fs_err *err);
 
 #endif

@@ -83,12 +83,14 @@ static bool *excluded_rows(const fs_world *w, const fs_pop *pop)
 {
     const fs_partition *tp = &w->test_part;
     bool any = false;
-    for (size_t c = 0; pop && c < tp->n_clients && !any; c++) any = !pop->clients[c].consent;
+    for (size_t c = 0; pop && c < tp->n_clients && !any; c++)
+        any = !pop->clients[c].consent;
     if (!any) return NULL;
     bool *out = calloc(w->test.n ? w->test.n : 1, sizeof *out);
     for (size_t c = 0; out && c < tp->n_clients; c++)
         if (!pop->clients[c].consent)
-            for (size_t i = tp->offset[c]; i < tp->offset[c + 1]; i++) out[tp->rows[i]] = true;
+            for (size_t i = tp->offset[c]; i < tp->offset[c + 1]; i++)
+                out[tp->rows[i]] = true;
     return out;
 }
 
@@ -96,7 +98,8 @@ static int build_segments(fs_evaluator *ev, const fs_dataset *test, const int *g
                           size_t n_groups, const bool *skip)
 {
     size_t n_seg = 1;
-    for (size_t i = 0; i < n_groups; i++) n_seg += test->groups[groups[i]].n_levels;
+    for (size_t i = 0; i < n_groups; i++)
+        n_seg += test->groups[groups[i]].n_levels;
     ev->segments = calloc(n_seg, sizeof *ev->segments);
     ev->segment_rows = malloc(((n_groups + 1) * test->n + 1) * sizeof *ev->segment_rows);
     if (!ev->segments || !ev->segment_rows) return FS_ENOMEM;
@@ -112,8 +115,10 @@ static int build_segments(fs_evaluator *ev, const fs_dataset *test, const int *g
         const fs_group *g = &test->groups[groups[i]];
         for (size_t lv = 0; lv < g->n_levels; lv++, k++) {
             fs_segment *seg = &ev->segments[k];
-            if (g->level_names) snprintf(seg->name, sizeof seg->name, "%s=%s", g->name, g->level_names[lv]);
-            else snprintf(seg->name, sizeof seg->name, "%s=%zu", g->name, lv);
+            if (g->level_names)
+                snprintf(seg->name, sizeof seg->name, "%s=%s", g->name, g->level_names[lv]);
+            else
+                snprintf(seg->name, sizeof seg->name, "%s=%zu", g->name, lv);
             seg->rows = ev->segment_rows + at;
             for (size_t r = 0; r < test->n; r++)
                 if (g->level[r] == lv && !(skip && skip[r])) ev->segment_rows[at++] = (uint32_t)r;
@@ -152,14 +157,15 @@ static int consenting_partition(const fs_partition *tp, const fs_pop *pop, fs_pa
     size_t at = 0;
     for (size_t c = 0; c < tp->n_clients; c++) {
         if (pop->clients[c].consent)
-            for (size_t i = tp->offset[c]; i < tp->offset[c + 1]; i++) out->rows[at++] = tp->rows[i];
+            for (size_t i = tp->offset[c]; i < tp->offset[c + 1]; i++)
+                out->rows[at++] = tp->rows[i];
         out->offset[c + 1] = at;
     }
     return FS_OK;
 }
 
-int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s,
-                      const fs_pop *pop, int n_threads, fs_err *err)
+int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s, const fs_pop *pop,
+                      int n_threads, fs_err *err)
 {
     memset(ev, 0, sizeof *ev);
     ev->pop = pop;
@@ -194,7 +200,8 @@ int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s,
 
 void fs_evaluator_fini(fs_evaluator *ev)
 {
-    for (int i = 0; ev->scratch && i < ev->n_threads; i++) fs_model_scratch_free(ev->scratch[i]);
+    for (int i = 0; ev->scratch && i < ev->n_threads; i++)
+        fs_model_scratch_free(ev->scratch[i]);
     free(ev->scratch);
     free(ev->segments);
     free(ev->segment_rows);
@@ -220,8 +227,10 @@ static void predict_all(fs_evaluator *ev, const double *w, const fs_dataset *ds,
     for (size_t c = 0; c < n_chunks; c++) {
         uint32_t rows[CHUNK];
         size_t start = c * CHUNK, len = n - start < CHUNK ? n - start : CHUNK;
-        for (size_t i = 0; i < len; i++) rows[i] = (uint32_t)(start + i);
-        m->ops->predict(m, w, ds, rows, len, out + start * width, ev->scratch[omp_get_thread_num()]);
+        for (size_t i = 0; i < len; i++)
+            rows[i] = (uint32_t)(start + i);
+        m->ops->predict(m, w, ds, rows, len, out + start * width,
+                        ev->scratch[omp_get_thread_num()]);
     }
 }
 
@@ -255,8 +264,11 @@ static size_t train_rows(fs_evaluator *ev, const double *w, fs_db_eval *out)
 {
     const fs_dataset *train = &ev->world->train;
     predict_all(ev, w, train, ev->train_probs);
-    fs_predictions p = {.n = train->n, .n_classes = train->n_classes, .probs = ev->train_probs,
-                        .y = train->y, .target = train->target};
+    fs_predictions p = {.n = train->n,
+                        .n_classes = train->n_classes,
+                        .probs = ev->train_probs,
+                        .y = train->y,
+                        .target = train->target};
     fs_metric m[2] = {ev->metrics[0] == FS_METRIC_HR10 ? FS_METRIC_RMSE : ev->metrics[0],
                       FS_METRIC_LOSS};
     size_t k = 0;
@@ -273,8 +285,11 @@ int fs_evaluator_run(fs_evaluator *ev, const double *w, const fs_db_eval **out_r
 {
     const fs_dataset *test = &ev->world->test;
     predict_all(ev, w, test, ev->probs);
-    fs_predictions p = {.n = test->n, .n_classes = test->n_classes, .probs = ev->probs,
-                        .y = test->y, .target = test->target};
+    fs_predictions p = {.n = test->n,
+                        .n_classes = test->n_classes,
+                        .probs = ev->probs,
+                        .y = test->y,
+                        .target = test->target};
     size_t k = 0;
     for (size_t s = 0; s < ev->n_segments; s++)
         for (size_t i = 0; i < ev->n_metrics; i++) {
@@ -285,7 +300,8 @@ int fs_evaluator_run(fs_evaluator *ev, const double *w, const fs_db_eval **out_r
     if (ev->worst_clients) {
         /* accuracy, not the headline: AUC is undefined on most clients' few test rows */
         fs_metric m = test->n_classes ? FS_METRIC_ACCURACY : FS_METRIC_RMSE;
-        ev->rows[k++] = (fs_db_eval){"worst10_clients", fs_metric_name(m), worst_clients(ev, &p, m)};
+        ev->rows[k++] =
+            (fs_db_eval){"worst10_clients", fs_metric_name(m), worst_clients(ev, &p, m)};
     }
     if (ev->train_probs) k += train_rows(ev, w, ev->rows + k);
     *out_rows = ev->rows;

@@ -140,8 +140,9 @@ static void print_summary(const fs_scenario *s, const char *db, const fs_run_sum
     printf("fedsim: %s: %d rounds in %.2f virtual hours (wall %.1f s)\n", s->name, r->rounds,
            (double)r->t_end / (double)FS_US_PER_H, r->wall_s);
     if (r->resumed_from)
-        printf("  resumed         run %lld continued after round %d (figures below: this session)\n",
-               (long long)r->run_id, r->resumed_from);
+        printf(
+            "  resumed         run %lld continued after round %d (figures below: this session)\n",
+            (long long)r->run_id, r->resumed_from);
     printf("  test %-11s %.4f after the first evaluation -> %.4f at the end\n", r->headline,
            r->first_accuracy, r->final_accuracy);
     printf("  participations  %ld selected: %ld reported, %ld dropped, %ld late, %ld aborted\n",
@@ -163,8 +164,10 @@ static int cmd_run(int argc, char **argv)
     if (rc) goto out;
     const char *db = a.db ? a.db : s.output.db;
     if (s.sweep_json && !a.variant)
-        fprintf(stderr, "fedsim: note: %s has a sweep; running its base scenario only (use "
-                        "fedsim sweep for the variants)\n", a.scenario);
+        fprintf(stderr,
+                "fedsim: note: %s has a sweep; running its base scenario only (use "
+                "fedsim sweep for the variants)\n",
+                a.scenario);
     fs_err_init(&err, NULL);
     if (fs_files_make_parent_dirs(db)) {
         fs_err_add(&err, NULL, "%s: cannot create its folder: %s", db, strerror(errno));
@@ -174,15 +177,18 @@ static int cmd_run(int argc, char **argv)
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    fs_run_opts opts = {.db_path = db, .n_threads = a.threads, .variant = a.variant,
+    fs_run_opts opts = {.db_path = db,
+                        .n_threads = a.threads,
+                        .variant = a.variant,
                         .resume = a.resume,
-                        .progress = !a.quiet && isatty(STDERR_FILENO), .stop = &stop_requested};
+                        .progress = !a.quiet && isatty(STDERR_FILENO),
+                        .stop = &stop_requested};
     fs_run_summary sum;
     rc = fs_run_scenario(&s, &opts, &sum, &err);
     if (rc == FS_OK) print_summary(&s, db, &sum);
     if (rc == FS_EINTERRUPTED)
-        fs_err_add(&err, NULL, "interrupted after round %d; completed rounds are in %s",
-                   sum.rounds, db);
+        fs_err_add(&err, NULL, "interrupted after round %d; completed rounds are in %s", sum.rounds,
+                   db);
     fs_scn_fini(&s);
 out:
     if (rc) fs_err_print(&err, stderr);

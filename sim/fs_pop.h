@@ -15,10 +15,10 @@
 
 typedef struct fs_client {
     float gflops, uplink_mbps, downlink_mbps, latency_ms;
-    int64_t t_busy_until;  /* in a participation until then: not selectable */
+    int64_t t_busy_until; /* in a participation until then: not selectable */
     fs_avail_state avail;
     uint32_t n_train, n_test;
-    uint8_t consent;       /* 1 = may participate */
+    uint8_t consent; /* 1 = may participate */
 } fs_client;
 
 /* A million idle clients must fit in tens of megabytes (issue 2 allows at most 256 bytes). */
@@ -27,7 +27,7 @@ _Static_assert(sizeof(fs_client) <= 64, "fs_client grew past one cache line");
 typedef struct fs_pop {
     size_t n;
     fs_client *clients;
-    uint32_t *perm;        /* a permutation of 0..n-1, reshuffled in place by selection */
+    uint32_t *perm; /* a permutation of 0..n-1, reshuffled in place by selection */
 } fs_pop;
 
 /* Draws every client's device from stream (seed, FS_RNG_DEVICE, client) and its consent from
@@ -45,9 +45,10 @@ void fs_pop_fini(fs_pop *pop);
  * random order until `want` are found or all were examined, so the cost is about
  * want / online-share queries, not n. `pass` numbers the selection attempt (a fresh random
  * stream per attempt; r_select and r_client are scratch generators). *out_examined (may be
- * NULL) receives how many consenting, idle clients had their availability queried. Returns how many were written to out_ids. */
-size_t fs_pop_select(fs_pop *pop, const fs_avail *avail, uint64_t seed, uint64_t pass,
-                     int64_t t, size_t want, gsl_rng *r_select, gsl_rng *r_client,
-                     uint32_t *out_ids, size_t *out_examined);
+ * NULL) receives how many consenting, idle clients had their availability queried. Returns how many
+ * were written to out_ids. */
+size_t fs_pop_select(fs_pop *pop, const fs_avail *avail, uint64_t seed, uint64_t pass, int64_t t,
+                     size_t want, gsl_rng *r_select, gsl_rng *r_client, uint32_t *out_ids,
+                     size_t *out_examined);
 
 #endif

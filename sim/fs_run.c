@@ -1,6 +1,6 @@
 /* fs_run: wiring of world, population, recorder and engine for one run. */
-#include "fs_clock.h"
 #include "fs_run.h"
+#include "fs_clock.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -79,7 +79,7 @@ static int on_round(void *ctx, const fs_round_result *res, fs_err *err)
 static int write_clients(run_ctx *c, const fs_pop *pop, fs_err *err)
 {
     fs_db_client *rows = calloc(pop->n ? pop->n : 1, sizeof *rows);
-    char (*segments)[16] = calloc(pop->n ? pop->n : 1, sizeof *segments);
+    char(*segments)[16] = calloc(pop->n ? pop->n : 1, sizeof *segments);
     if (!rows || !segments) {
         free(rows);
         free(segments);
@@ -90,11 +90,15 @@ static int write_clients(run_ctx *c, const fs_pop *pop, fs_err *err)
     for (size_t i = 0; i < pop->n; i++) {
         const fs_client *cl = &pop->clients[i];
         snprintf(segments[i], sizeof segments[i], "utc%+d", cl->avail.utc_offset_h);
-        rows[i] = (fs_db_client){.client_id = (uint32_t)i, .n_train = cl->n_train,
-                                 .n_test = cl->n_test, .segment = diurnal ? segments[i] : NULL,
-                                 .gflops = cl->gflops, .uplink_mbps = cl->uplink_mbps,
+        rows[i] = (fs_db_client){.client_id = (uint32_t)i,
+                                 .n_train = cl->n_train,
+                                 .n_test = cl->n_test,
+                                 .segment = diurnal ? segments[i] : NULL,
+                                 .gflops = cl->gflops,
+                                 .uplink_mbps = cl->uplink_mbps,
                                  .downlink_mbps = cl->downlink_mbps,
-                                 .latency_ms = cl->latency_ms, .consent = cl->consent};
+                                 .latency_ms = cl->latency_ms,
+                                 .consent = cl->consent};
     }
     int rc = fs_db_write_clients(c->db, c->run_id, rows, pop->n, err);
     free(rows);
@@ -116,10 +120,12 @@ static int try_resume(run_ctx *c, const fs_db_run *meta, void **out_state, size_
         return FS_OK;
     }
     if (rc == FS_ESCENARIO && strstr(quiet.msgs[0], "no unfinished run")) {
-        fprintf(stderr, "fedsim: note: nothing to resume (%s); starting a new run\n", quiet.msgs[0]);
+        fprintf(stderr, "fedsim: note: nothing to resume (%s); starting a new run\n",
+                quiet.msgs[0]);
         return FS_ENOENT_RESUME;
     }
-    for (int i = 0; i < quiet.n_msgs; i++) fs_err_add(err, NULL, "%s", quiet.msgs[i]);
+    for (int i = 0; i < quiet.n_msgs; i++)
+        fs_err_add(err, NULL, "%s", quiet.msgs[i]);
     return rc;
 }
 
@@ -130,9 +136,13 @@ static int begin(run_ctx *c, const char *db_path, void **out_state, size_t *out_
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     const typeof(c->s->eval) *ev = &c->s->eval;
-    fs_db_run meta = {.name = c->s->name, .scenario_json = c->s->json, .seed = c->s->seed,
+    fs_db_run meta = {.name = c->s->name,
+                      .scenario_json = c->s->json,
+                      .seed = c->s->seed,
                       .variant = c->opts->variant ? c->opts->variant : "",
-                      .fedsim_version = FEDSIM_VERSION, .threads = c->opts->n_threads, .host = host,
+                      .fedsim_version = FEDSIM_VERSION,
+                      .threads = c->opts->n_threads,
+                      .host = host,
                       .target_metric = ev->has_target ? ev->target_metric : NULL,
                       .target_value = ev->target_value,
                       .target_lower_better =
@@ -150,8 +160,7 @@ static const char *final_status(int rc)
     return rc == FS_OK ? "done" : rc == FS_EINTERRUPTED ? "interrupted" : "failed";
 }
 
-int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summary *out,
-                    fs_err *err)
+int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summary *out, fs_err *err)
 {
     fs_world world;
     fs_pop pop = {0};
@@ -180,10 +189,17 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
     out->run_id = c.run_id;
     if (!state) rc = write_clients(&c, &pop, err); /* a resumed run has them already */
     if (!rc) {
-        fs_engine_cfg cfg = {.scn = s, .world = &world, .pop = &pop, .n_threads = opts->n_threads,
-                             .on_round = on_round, .ctx = &c, .stop = opts->stop,
-                             .eval = &ev, .checkpoint_every = s->output.checkpoint_every,
-                             .resume_state = state, .resume_len = state_len};
+        fs_engine_cfg cfg = {.scn = s,
+                             .world = &world,
+                             .pop = &pop,
+                             .n_threads = opts->n_threads,
+                             .on_round = on_round,
+                             .ctx = &c,
+                             .stop = opts->stop,
+                             .eval = &ev,
+                             .checkpoint_every = s->output.checkpoint_every,
+                             .resume_state = state,
+                             .resume_len = state_len};
         fs_engine_stats st;
         rc = fs_engine_run(&cfg, NULL, &st, err);
         out->events = st.events;

@@ -29,16 +29,16 @@ enum fs_scn_type {
                        * default: aux (const int[], def elements) or one element def */
     FS_SCN_STR_ARRAY, /* char[cap][FS_SCN_NAME_LEN] field, count in size_t at off2; default [] */
     FS_SCN_KEEP,      /* accepted if a string, no field: copied verbatim into the effective JSON */
-    FS_SCN_RAW        /* any object, checked elsewhere (the sweep); kept out of the effective JSON */
+    FS_SCN_RAW /* any object, checked elsewhere (the sweep); kept out of the effective JSON */
 };
 
 enum {
-    FS_SCN_REQ = 1u << 0,      /* required key */
-    FS_SCN_LO = 1u << 1,       /* value >= lo */
-    FS_SCN_LO_OPEN = 1u << 2,  /* value > lo (with FS_SCN_LO) */
-    FS_SCN_HI = 1u << 3,       /* value <= hi */
-    FS_SCN_HI_OPEN = 1u << 4,  /* value < hi (with FS_SCN_HI) */
-    FS_SCN_IDENT = 1u << 5     /* string of [A-Za-z0-9_.-] only */
+    FS_SCN_REQ = 1u << 0,     /* required key */
+    FS_SCN_LO = 1u << 1,      /* value >= lo */
+    FS_SCN_LO_OPEN = 1u << 2, /* value > lo (with FS_SCN_LO) */
+    FS_SCN_HI = 1u << 3,      /* value <= hi */
+    FS_SCN_HI_OPEN = 1u << 4, /* value < hi (with FS_SCN_HI) */
+    FS_SCN_IDENT = 1u << 5    /* string of [A-Za-z0-9_.-] only */
 };
 
 /* Bit of a data source in fs_scn_key.sources. */

@@ -115,7 +115,8 @@ static size_t edit_distance(const char *a, const char *b)
 {
     size_t na = strnlen(a, 64), nb = strnlen(b, 64);
     size_t row[65];
-    for (size_t j = 0; j <= nb; j++) row[j] = j;
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = j;
     for (size_t i = 1; i <= na; i++) {
         size_t diag = row[0];
         row[0] = i;
@@ -166,10 +167,12 @@ static void check_names(fs_scn_ctx *c, const cJSON *obj, const char *path, const
 {
     const char *names[64];
     size_t n_names = o->n_keys < 64 ? o->n_keys : 64;
-    for (size_t i = 0; i < n_names; i++) names[i] = o->keys[i].name;
+    for (size_t i = 0; i < n_names; i++)
+        names[i] = o->keys[i].name;
     for (const cJSON *it = obj->child; it; it = it->next) {
         size_t i = 0;
-        while (i < o->n_keys && strcmp(o->keys[i].name, it->string) != 0) i++;
+        while (i < o->n_keys && strcmp(o->keys[i].name, it->string) != 0)
+            i++;
         if (i == o->n_keys) {
             unknown_key(c, path, it->string, names, n_names);
         } else if (has_earlier_twin(obj, it)) {
@@ -231,8 +234,8 @@ static bool is_ident(const char *s)
 {
     for (; *s; s++) {
         char ch = *s;
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  ch == '_' || ch == '.' || ch == '-';
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
         if (!ok) return false;
     }
     return true;
@@ -298,15 +301,19 @@ static int pick_variant(fs_scn_ctx *c, const cJSON *v, const char *path, const f
     }
     const char *names[8];
     size_t n_names = u->n_variants < 8 ? u->n_variants : 8;
-    for (size_t i = 0; i < n_names; i++) names[i] = u->variants[i].name;
+    for (size_t i = 0; i < n_names; i++)
+        names[i] = u->variants[i].name;
     const fs_scn_variant *chosen = NULL;
     int n_keys = 0;
     bool unknown = false;
     for (const cJSON *it = v->child; it; it = it->next, n_keys++) {
         size_t i = 0;
-        while (i < n_names && strcmp(names[i], it->string) != 0) i++;
-        if (i < n_names) chosen = &u->variants[i];
-        else unknown = true, unknown_key(c, path, it->string, names, n_names);
+        while (i < n_names && strcmp(names[i], it->string) != 0)
+            i++;
+        if (i < n_names)
+            chosen = &u->variants[i];
+        else
+            unknown = true, unknown_key(c, path, it->string, names, n_names);
     }
     if (unknown) return -1;
     if (n_keys != 1) {
@@ -314,8 +321,10 @@ static int pick_variant(fs_scn_ctx *c, const cJSON *v, const char *path, const f
         size_t used = 0;
         for (size_t i = 0; i < n_names && used < sizeof want; i++)
             used += snprintf(want + used, sizeof want - used, "%s\"%s\"", i ? ", " : "", names[i]);
-        if (n_keys == 0) snprintf(got, sizeof got, "an empty object");
-        else snprintf(got, sizeof got, "%d keys", n_keys);
+        if (n_keys == 0)
+            snprintf(got, sizeof got, "an empty object");
+        else
+            snprintf(got, sizeof got, "%d keys", n_keys);
         fs_scn_bad(c, path, "expected exactly one of %s, found %s", want, got);
         return -1;
     }
@@ -337,7 +346,9 @@ static const fs_scn_key lognormal_keys[] = {
     {.name = "sigma", .type = FS_SCN_NUM, .flags = FS_SCN_REQ | FS_SCN_LO, DIST_FIELD(b)},
 };
 static const fs_scn_key uniform_pos_keys[] = {
-    {.name = "min", .type = FS_SCN_NUM, .flags = FS_SCN_REQ | FS_SCN_LO | FS_SCN_LO_OPEN,
+    {.name = "min",
+     .type = FS_SCN_NUM,
+     .flags = FS_SCN_REQ | FS_SCN_LO | FS_SCN_LO_OPEN,
      DIST_FIELD(a)},
     {.name = "max", .type = FS_SCN_NUM, .flags = FS_SCN_REQ, DIST_FIELD(b)},
 };
@@ -375,8 +386,8 @@ static bool check_dist(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, const
     expect_range("number", bound, 0, 0, num, sizeof num);
     snprintf(want, sizeof want, "%s, {\"lognormal\": {...}} or {\"uniform\": {...}}", num);
     fs_dist tmp = {0};
-    int tag = pick_variant(c, v, path, bound & FS_SCN_LO_OPEN ? &dist_pos : &dist_nonneg, want,
-                           &tmp);
+    int tag =
+        pick_variant(c, v, path, bound & FS_SCN_LO_OPEN ? &dist_pos : &dist_nonneg, want, &tmp);
     if (tag < 0) return false;
     tmp.kind = (enum fs_dist_kind)tag;
     if (tmp.kind == FS_DIST_UNIFORM && tmp.b < tmp.a) {
@@ -407,8 +418,8 @@ static cJSON *emit_dist(const fs_dist *d)
 
 /* ---- arrays ------------------------------------------------------------------------------- */
 
-static bool check_int_array(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v,
-                            const char *path, void *base)
+static bool check_int_array(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, const char *path,
+                            void *base)
 {
     size_t cap = k->size / sizeof(int);
     char elem[64], got[96];
@@ -417,8 +428,10 @@ static bool check_int_array(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v,
     int count = cJSON_GetArraySize(v);
     int least = k->aux && k->def == 0 ? 0 : 1; /* keys whose default is [] accept [] */
     if (!cJSON_IsArray(v) || count < least || (size_t)count > cap) {
-        if (cJSON_IsArray(v) && count > 0) snprintf(got, sizeof got, "%d items", count);
-        else fs_scn_render(v, got, sizeof got);
+        if (cJSON_IsArray(v) && count > 0)
+            snprintf(got, sizeof got, "%d items", count);
+        else
+            fs_scn_render(v, got, sizeof got);
         fs_scn_bad(c, path, "expected an array of %d to %zu %s, found %s", least, cap, elem, got);
         return false;
     }
@@ -440,19 +453,21 @@ static bool check_int_array(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v,
 }
 
 /* An array of up to cap short names (column names, metric names), each 1..31 characters. */
-static bool check_str_array(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v,
-                            const char *path, void *base)
+static bool check_str_array(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, const char *path,
+                            void *base)
 {
     size_t cap = k->size / FS_SCN_NAME_LEN;
     char got[96];
     int count = cJSON_GetArraySize(v);
     if (!cJSON_IsArray(v) || (size_t)count > cap) {
-        if (cJSON_IsArray(v)) snprintf(got, sizeof got, "%d items", count);
-        else fs_scn_render(v, got, sizeof got);
+        if (cJSON_IsArray(v))
+            snprintf(got, sizeof got, "%d items", count);
+        else
+            fs_scn_render(v, got, sizeof got);
         fs_scn_bad(c, path, "expected an array of at most %zu strings, found %s", cap, got);
         return false;
     }
-    char (*vals)[FS_SCN_NAME_LEN] = field(base, k);
+    char(*vals)[FS_SCN_NAME_LEN] = field(base, k);
     bool ok = true;
     int i = 0;
     for (const cJSON *it = v->child; it; it = it->next, i++) {
@@ -502,9 +517,15 @@ static bool set_default(fs_scn_ctx *c, const fs_scn_key *k, const char *path, vo
 {
     void *p = field(base, k);
     switch (k->type) {
-    case FS_SCN_INT: put_int(p, k->size, k->def); return true;
-    case FS_SCN_NUM: memcpy(p, &k->def, sizeof k->def); return true;
-    case FS_SCN_BOOL: *(bool *)p = k->def != 0; return true;
+    case FS_SCN_INT:
+        put_int(p, k->size, k->def);
+        return true;
+    case FS_SCN_NUM:
+        memcpy(p, &k->def, sizeof k->def);
+        return true;
+    case FS_SCN_BOOL:
+        *(bool *)p = k->def != 0;
+        return true;
     case FS_SCN_ENUM:
     case FS_SCN_UNION: {
         int i = (int)k->def;
@@ -520,7 +541,9 @@ static bool set_default(fs_scn_ctx *c, const fs_scn_key *k, const char *path, vo
         fs_scn_walk(c, NULL, path, k->aux, base);
         return c->n_bad == before;
     }
-    case FS_SCN_DIST: memcpy(p, k->aux, sizeof(fs_dist)); return true;
+    case FS_SCN_DIST:
+        memcpy(p, k->aux, sizeof(fs_dist));
+        return true;
     case FS_SCN_INT_ARRAY: {
         int first = (int)k->def;
         size_t n = k->aux ? (size_t)k->def : 1;
@@ -534,7 +557,8 @@ static bool set_default(fs_scn_ctx *c, const fs_scn_key *k, const char *path, vo
         return true;
     }
     case FS_SCN_KEEP:
-    case FS_SCN_RAW: return false;
+    case FS_SCN_RAW:
+        return false;
     }
     return false;
 }
@@ -551,8 +575,10 @@ static bool check_value(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, cons
         if (!check_number(c, path, v, k->type == FS_SCN_INT, k->flags, k->lo, k->hi,
                           k->size == sizeof(int) ? INT_MAX : FS_SCN_INT_LIMIT, &x))
             return false;
-        if (k->type == FS_SCN_INT) put_int(p, k->size, x);
-        else memcpy(p, &x, sizeof x);
+        if (k->type == FS_SCN_INT)
+            put_int(p, k->size, x);
+        else
+            memcpy(p, &x, sizeof x);
         return true;
     case FS_SCN_BOOL:
         if (cJSON_IsBool(v)) {
@@ -562,8 +588,10 @@ static bool check_value(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, cons
         fs_scn_render(v, got, sizeof got);
         fs_scn_bad(c, path, "expected true or false, found %s", got);
         return false;
-    case FS_SCN_STR: return check_str(c, k, v, path, base);
-    case FS_SCN_ENUM: return check_enum(c, k, v, path, base);
+    case FS_SCN_STR:
+        return check_str(c, k, v, path, base);
+    case FS_SCN_ENUM:
+        return check_enum(c, k, v, path, base);
     case FS_SCN_OBJ:
         if (cJSON_IsObject(v)) {
             int before = c->n_bad;
@@ -579,9 +607,12 @@ static bool check_value(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, cons
         if (tag >= 0) memcpy(p, &tag, sizeof tag);
         return tag >= 0;
     }
-    case FS_SCN_DIST: return check_dist(c, k, v, path, base);
-    case FS_SCN_INT_ARRAY: return check_int_array(c, k, v, path, base);
-    case FS_SCN_STR_ARRAY: return check_str_array(c, k, v, path, base);
+    case FS_SCN_DIST:
+        return check_dist(c, k, v, path, base);
+    case FS_SCN_INT_ARRAY:
+        return check_int_array(c, k, v, path, base);
+    case FS_SCN_STR_ARRAY:
+        return check_str_array(c, k, v, path, base);
     case FS_SCN_RAW:
         if (cJSON_IsObject(v)) return false; /* checked by its own module */
         fs_scn_render(v, got, sizeof got);
@@ -596,8 +627,7 @@ static bool check_value(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, cons
     return false;
 }
 
-void fs_scn_walk(fs_scn_ctx *c, const cJSON *obj, const char *path, const fs_scn_obj *o,
-                 void *base)
+void fs_scn_walk(fs_scn_ctx *c, const cJSON *obj, const char *path, const fs_scn_obj *o, void *base)
 {
     if (obj) check_names(c, obj, path, o);
     for (size_t i = 0; i < o->n_keys; i++) {
@@ -646,31 +676,41 @@ static cJSON *emit_union(const fs_scn_ctx *c, const fs_scn_key *k, const void *b
     return NULL;
 }
 
-static cJSON *emit_key(const fs_scn_ctx *c, const fs_scn_key *k, const void *base,
-                       const cJSON *src)
+static cJSON *emit_key(const fs_scn_ctx *c, const fs_scn_key *k, const void *base, const cJSON *src)
 {
     const void *p = (const char *)base + k->off;
     double x;
     int i;
     switch (k->type) {
-    case FS_SCN_INT: return cJSON_CreateNumber(get_int(p, k->size));
-    case FS_SCN_NUM: memcpy(&x, p, sizeof x); return cJSON_CreateNumber(x);
-    case FS_SCN_BOOL: return cJSON_CreateBool(*(const bool *)p);
-    case FS_SCN_STR: return cJSON_CreateString(p);
+    case FS_SCN_INT:
+        return cJSON_CreateNumber(get_int(p, k->size));
+    case FS_SCN_NUM:
+        memcpy(&x, p, sizeof x);
+        return cJSON_CreateNumber(x);
+    case FS_SCN_BOOL:
+        return cJSON_CreateBool(*(const bool *)p);
+    case FS_SCN_STR:
+        return cJSON_CreateString(p);
     case FS_SCN_ENUM:
         memcpy(&i, p, sizeof i);
         return cJSON_CreateString(((const char *const *)k->aux)[i]);
-    case FS_SCN_OBJ: return fs_scn_emit(c, k->aux, base, cJSON_IsObject(src) ? src : NULL);
-    case FS_SCN_UNION: return emit_union(c, k, base);
-    case FS_SCN_DIST: return emit_dist(p);
+    case FS_SCN_OBJ:
+        return fs_scn_emit(c, k->aux, base, cJSON_IsObject(src) ? src : NULL);
+    case FS_SCN_UNION:
+        return emit_union(c, k, base);
+    case FS_SCN_DIST:
+        return emit_dist(p);
     case FS_SCN_INT_ARRAY: {
         size_t n;
         memcpy(&n, (const char *)base + k->off2, sizeof n);
         return cJSON_CreateIntArray(p, (int)n);
     }
-    case FS_SCN_STR_ARRAY: return emit_str_array(k, base);
-    case FS_SCN_KEEP: return cJSON_CreateString(src->valuestring);
-    case FS_SCN_RAW: return NULL;
+    case FS_SCN_STR_ARRAY:
+        return emit_str_array(k, base);
+    case FS_SCN_KEEP:
+        return cJSON_CreateString(src->valuestring);
+    case FS_SCN_RAW:
+        return NULL;
     }
     return NULL;
 }

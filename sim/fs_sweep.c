@@ -64,11 +64,14 @@ static int check_grid(const cJSON *root, size_t *out_n, fs_err *err)
         }
         n *= (size_t)k;
         if (n > FS_SWEEP_MAX_VARIANTS) {
-            fs_err_add(err, "sweep", "expected at most %d variants, found more", FS_SWEEP_MAX_VARIANTS);
+            fs_err_add(err, "sweep", "expected at most %d variants, found more",
+                       FS_SWEEP_MAX_VARIANTS);
             return FS_ESCENARIO;
         }
     }
-    if (!root->child) fs_err_add(err, "sweep", "expected at least one path to vary, found none"), rc = FS_ESCENARIO;
+    if (!root->child)
+        fs_err_add(err, "sweep", "expected at least one path to vary, found none"),
+            rc = FS_ESCENARIO;
     *out_n = n;
     return rc;
 }
@@ -80,7 +83,8 @@ static int grid_variant(const cJSON *root, size_t i, fs_variant *v)
     if (n_axes > FS_SWEEP_MAX_SETS) return FS_ESCENARIO;
     const cJSON *axes[FS_SWEEP_MAX_SETS];
     size_t j = 0;
-    for (const cJSON *axis = root->child; axis; axis = axis->next) axes[j++] = axis;
+    for (const cJSON *axis = root->child; axis; axis = axis->next)
+        axes[j++] = axis;
     while (a-- > 0) {
         size_t len = (size_t)cJSON_GetArraySize(axes[a]);
         pick[a] = i % len;
@@ -103,7 +107,8 @@ static int explicit_variant(const cJSON *item, size_t i, fs_variant *v, fs_err *
     const cJSON *set = cJSON_GetObjectItemCaseSensitive(item, "set");
     if (!cJSON_IsObject(item) || !cJSON_IsString(label) || !label->valuestring[0] ||
         !cJSON_IsObject(set) || cJSON_GetArraySize(item) != 2) {
-        fs_err_add(err, path, "expected {\"label\": \"...\", \"set\": {\"json.path\": value, ...}}");
+        fs_err_add(err, path,
+                   "expected {\"label\": \"...\", \"set\": {\"json.path\": value, ...}}");
         return FS_ESCENARIO;
     }
     snprintf(v->label, sizeof v->label, "%s", label->valuestring);
@@ -158,7 +163,8 @@ int fs_sweep_parse(const char *sweep_json, fs_sweep *out, fs_err *err)
 void fs_sweep_fini(fs_sweep *s)
 {
     for (size_t i = 0; s->variants && i < s->n; i++)
-        for (size_t j = 0; j < s->variants[i].n_sets; j++) free(s->variants[i].sets[j]);
+        for (size_t j = 0; j < s->variants[i].n_sets; j++)
+            free(s->variants[i].sets[j]);
     free(s->variants);
     memset(s, 0, sizeof *s);
 }
@@ -174,8 +180,10 @@ typedef struct sweep_args {
 
 static int usage_error(const char *what, const char *msg)
 {
-    fprintf(stderr, "fedsim: error: %s: %s\nusage: fedsim sweep SCENARIO [-o DB] [--jobs N] "
-                    "[--set path=value]...\n", what, msg);
+    fprintf(stderr,
+            "fedsim: error: %s: %s\nusage: fedsim sweep SCENARIO [-o DB] [--jobs N] "
+            "[--set path=value]...\n",
+            what, msg);
     return 2;
 }
 
@@ -186,16 +194,22 @@ static int parse_args(int argc, char **argv, sweep_args *a)
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         bool more = i + 1 < argc;
-        if ((!strcmp(arg, "-o") || !strcmp(arg, "--output")) && more) a->db = argv[++i];
-        else if (!strcmp(arg, "--set") && more && a->n_sets < 256) a->sets[a->n_sets++] = argv[++i];
+        if ((!strcmp(arg, "-o") || !strcmp(arg, "--output")) && more)
+            a->db = argv[++i];
+        else if (!strcmp(arg, "--set") && more && a->n_sets < 256)
+            a->sets[a->n_sets++] = argv[++i];
         else if (!strcmp(arg, "--jobs") && more) {
             char *end;
             long n = strtol(argv[++i], &end, 10);
-            if (*end || n < 1 || n > 256) return usage_error("--jobs", "expected an integer from 1 to 256");
+            if (*end || n < 1 || n > 256)
+                return usage_error("--jobs", "expected an integer from 1 to 256");
             a->jobs = (int)n;
-        } else if (arg[0] == '-') return usage_error(arg, "unknown option or missing value");
-        else if (!a->scenario) a->scenario = arg;
-        else return usage_error(arg, "unexpected argument (one scenario per sweep)");
+        } else if (arg[0] == '-')
+            return usage_error(arg, "unknown option or missing value");
+        else if (!a->scenario)
+            a->scenario = arg;
+        else
+            return usage_error(arg, "unexpected argument (one scenario per sweep)");
     }
     return a->scenario ? 0 : usage_error("sweep", "expected a scenario file");
 }
@@ -208,16 +222,20 @@ static int validate_variants(const sweep_args *a, const fs_sweep *sw)
         const fs_variant *v = &sw->variants[i];
         const char *sets[256 + FS_SWEEP_MAX_SETS];
         size_t n = 0;
-        for (size_t j = 0; j < a->n_sets; j++) sets[n++] = a->sets[j];
-        for (size_t j = 0; j < v->n_sets; j++) sets[n++] = v->sets[j];
+        for (size_t j = 0; j < a->n_sets; j++)
+            sets[n++] = a->sets[j];
+        for (size_t j = 0; j < v->n_sets; j++)
+            sets[n++] = v->sets[j];
         fs_err err;
         fs_err_init(&err, a->scenario);
         fs_scenario s;
         int rc = fs_scn_load(a->scenario, sets, n, &s, &err);
         for (int m = 0; m < err.n_msgs; m++)
             fprintf(stderr, "fedsim: error: sweep variant \"%s\": %s\n", v->label, err.msgs[m]);
-        if (rc) worst = rc;
-        else fs_scn_fini(&s);
+        if (rc)
+            worst = rc;
+        else
+            fs_scn_fini(&s);
     }
     return worst;
 }
@@ -230,8 +248,10 @@ static bool *finished(const char *db_path, const char *name, const fs_sweep *sw)
     sqlite3_stmt *st = NULL;
     if (!done || access(db_path, F_OK) ||
         sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "SELECT 1 FROM runs WHERE name = ?1 AND variant = ?2 AND "
-                               "status = 'done' LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM runs WHERE name = ?1 AND variant = ?2 AND "
+                           "status = 'done' LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK) {
         sqlite3_close(db);
         return done;
     }
@@ -261,11 +281,14 @@ static pid_t spawn_variant(const sweep_args *a, const fs_variant *v, const char 
     snprintf(th, sizeof th, "%d", threads);
     char *argv[16 + 2 * (256 + FS_SWEEP_MAX_SETS)];
     size_t n = 0;
-    const char *fixed[] = {self, "run", a->scenario, "-o", db, "--variant", v->label,
-                           "--threads", th, "--quiet", "--resume"};
-    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) argv[n++] = (char *)fixed[i];
-    for (size_t i = 0; i < a->n_sets; i++) argv[n++] = "--set", argv[n++] = (char *)a->sets[i];
-    for (size_t i = 0; i < v->n_sets; i++) argv[n++] = "--set", argv[n++] = v->sets[i];
+    const char *fixed[] = {self,     "run",       a->scenario, "-o",      db,        "--variant",
+                           v->label, "--threads", th,          "--quiet", "--resume"};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        argv[n++] = (char *)fixed[i];
+    for (size_t i = 0; i < a->n_sets; i++)
+        argv[n++] = "--set", argv[n++] = (char *)a->sets[i];
+    for (size_t i = 0; i < v->n_sets; i++)
+        argv[n++] = "--set", argv[n++] = v->sets[i];
     argv[n] = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -296,7 +319,9 @@ static int reap(child *kids, size_t *n_kids, const fs_sweep *sw, size_t *n_done,
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         fprintf(stderr, "fedsim: sweep [%zu/%zu] %s: %s (%.1f s)\n", ++*n_done, total,
                 sw->variants[kids[k].variant].label,
-                code == 0 ? "done" : code == 130 ? "interrupted" : "failed",
+                code == 0     ? "done"
+                : code == 130 ? "interrupted"
+                              : "failed",
                 fs_wall_seconds() - kids[k].started);
         kids[k] = kids[--*n_kids];
         return code;
@@ -309,11 +334,15 @@ static int run_all(const sweep_args *a, const fs_sweep *sw, const bool *done, co
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores > a->jobs ? (int)(cores / a->jobs) : 1;
     size_t todo = 0, n_kids = 0, n_done = 0;
-    for (size_t i = 0; i < sw->n; i++) todo += !done[i];
+    for (size_t i = 0; i < sw->n; i++)
+        todo += !done[i];
     child kids[256];
     int worst = 0;
-    for (size_t i = 0; i < sw->n || n_kids; ) {
-        if (i < sw->n && done[i]) { i++; continue; }
+    for (size_t i = 0; i < sw->n || n_kids;) {
+        if (i < sw->n && done[i]) {
+            i++;
+            continue;
+        }
         if (i < sw->n && n_kids < (size_t)a->jobs && worst != 130) {
             pid_t pid = spawn_variant(a, &sw->variants[i], db, threads);
             if (pid < 0) {
@@ -327,8 +356,10 @@ static int run_all(const sweep_args *a, const fs_sweep *sw, const bool *done, co
         }
         if (!n_kids) break;
         int code = reap(kids, &n_kids, sw, &n_done, todo);
-        if (code == 130) worst = 130;
-        else if (code && worst != 130) worst = code > worst ? code : worst;
+        if (code == 130)
+            worst = 130;
+        else if (code && worst != 130)
+            worst = code > worst ? code : worst;
     }
     return worst;
 }
@@ -351,18 +382,22 @@ static int sweep_scenario(const sweep_args *a, const fs_scenario *s)
      * to set up the schema */
     fs_db *created = NULL;
     fs_err_init(&err, NULL);
-    if (fs_files_make_parent_dirs(db)) fs_err_add(&err, NULL, "%s: cannot create its folder: %s", db, strerror(errno));
-    else if (!fs_db_open(db, &created, &err)) fs_db_close(created);
+    if (fs_files_make_parent_dirs(db))
+        fs_err_add(&err, NULL, "%s: cannot create its folder: %s", db, strerror(errno));
+    else if (!fs_db_open(db, &created, &err))
+        fs_db_close(created);
     if (err.n_total) return fs_err_print(&err, stderr), fs_sweep_fini(&sw), 3;
     bool *done = finished(db, s->name, &sw);
     if (!done) return fs_sweep_fini(&sw), 71;
     size_t skipped = 0;
-    for (size_t i = 0; i < sw.n; i++) skipped += done[i];
+    for (size_t i = 0; i < sw.n; i++)
+        skipped += done[i];
     fprintf(stderr, "fedsim: sweep %s: %zu variants, %zu already done in %s\n", s->name, sw.n,
             skipped, db);
     double t0 = fs_wall_seconds();
     int code = run_all(a, &sw, done, db);
-    printf("fedsim: sweep %s: %zu variants (%zu run now, %zu already done) in %.1f s; results in %s%s\n",
+    printf("fedsim: sweep %s: %zu variants (%zu run now, %zu already done) in %.1f s; results in "
+           "%s%s\n",
            s->name, sw.n, sw.n - skipped, skipped, fs_wall_seconds() - t0, db,
            code ? " (some variants did not finish: run the sweep again to resume)" : "");
     free(done);

@@ -43,7 +43,8 @@ static const char *expand_home(const char *path, char *buf, size_t n)
 
 static void names_view(const char (*names)[FS_SCN_NAME_LEN], size_t n, const char **out)
 {
-    for (size_t i = 0; i < n; i++) out[i] = names[i];
+    for (size_t i = 0; i < n; i++)
+        out[i] = names[i];
 }
 
 static int load_csv(fs_world *w, const fs_scenario *s, fs_err *err)
@@ -54,13 +55,18 @@ static int load_csv(fs_world *w, const fs_scenario *s, fs_err *err)
     names_view(c->features, c->n_features, features);
     names_view(c->groups, c->n_groups, groups);
     names_view(c->categorical, c->n_categorical, categorical);
-    fs_csv_opts o = {.label = c->label, .features = c->n_features ? features : NULL,
-                     .n_features = c->n_features, .groups = groups, .n_groups = c->n_groups,
-                     .categorical = categorical, .n_categorical = c->n_categorical,
+    fs_csv_opts o = {.label = c->label,
+                     .features = c->n_features ? features : NULL,
+                     .n_features = c->n_features,
+                     .groups = groups,
+                     .n_groups = c->n_groups,
+                     .categorical = categorical,
+                     .n_categorical = c->n_categorical,
                      .encoding = c->encoding == FS_ENC_HASH    ? FS_CAT_HASH
                                  : c->encoding == FS_ENC_INDEX ? FS_CAT_INDEX
                                                                : FS_CAT_ONEHOT,
-                     .hash_buckets = c->hash_buckets, .positive = c->positive[0] ? c->positive : NULL,
+                     .hash_buckets = c->hash_buckets,
+                     .positive = c->positive[0] ? c->positive : NULL,
                      .regression = c->regression};
     fs_dataset all = {0};
     char buf[1024];
@@ -76,9 +82,9 @@ static int load_libsvm(fs_world *w, const fs_scenario *s, fs_err *err)
     fs_dataset all = {0};
     char buf[1024];
     int rc = fs_data_load_libsvm(expand_home(s->data.libsvm.path, buf, sizeof buf),
-                                 s->data.libsvm.n_features,
-                                 s->data.libsvm.zero_based, &all, err);
-    if (!rc) rc = fs_dataset_split(&all, s->data.libsvm.test_fraction, s->seed, &w->train, &w->test);
+                                 s->data.libsvm.n_features, s->data.libsvm.zero_based, &all, err);
+    if (!rc)
+        rc = fs_dataset_split(&all, s->data.libsvm.test_fraction, s->seed, &w->train, &w->test);
     fs_dataset_fini(&all);
     return rc;
 }
@@ -100,7 +106,8 @@ static int partition_natural(fs_world *w, const fs_scenario *s, fs_err *err)
     int rc = fs_partition_natural(&w->train, (size_t)g, &w->train_part, err);
     /* the held-out rows keep their owner too, for per-client metrics (worst clients, hit rate) */
     int gt = fs_dataset_find_group(&w->test, s->data.natural_group);
-    if (!rc && gt >= 0 && w->test.n) rc = fs_partition_natural(&w->test, (size_t)gt, &w->test_part, err);
+    if (!rc && gt >= 0 && w->test.n)
+        rc = fs_partition_natural(&w->test, (size_t)gt, &w->test_part, err);
     return rc;
 }
 
@@ -109,8 +116,10 @@ static int partition(fs_world *w, const fs_scenario *s, fs_err *err)
     const fs_dataset *ds = &w->train;
     size_t k = s->data.clients;
     if (s->data.partition != FS_PART_NATURAL && ds->n < k) {
-        fs_err_add(err, "data.clients", "expected at most %zu clients (one training row each), "
-                   "found %zu", ds->n, k);
+        fs_err_add(err, "data.clients",
+                   "expected at most %zu clients (one training row each), "
+                   "found %zu",
+                   ds->n, k);
         return FS_ESCENARIO;
     }
     switch (s->data.partition) {
@@ -120,15 +129,16 @@ static int partition(fs_world *w, const fs_scenario *s, fs_err *err)
         return fs_partition_shards(ds, k, s->data.shards_per_client, s->seed, &w->train_part, err);
     case FS_PART_QUANTITY_LOGNORMAL:
     case FS_PART_QUANTITY_POWERLAW:
-        return fs_partition_quantity(ds, k,
-                                     s->data.partition == FS_PART_QUANTITY_LOGNORMAL
-                                         ? FS_QUANTITY_LOGNORMAL
-                                         : FS_QUANTITY_POWERLAW,
-                                     s->data.quantity_param, s->data.quantity_min, s->seed,
-                                     &w->train_part, err);
-    case FS_PART_NATURAL: return partition_natural(w, s, err);
+        return fs_partition_quantity(
+            ds, k,
+            s->data.partition == FS_PART_QUANTITY_LOGNORMAL ? FS_QUANTITY_LOGNORMAL
+                                                            : FS_QUANTITY_POWERLAW,
+            s->data.quantity_param, s->data.quantity_min, s->seed, &w->train_part, err);
+    case FS_PART_NATURAL:
+        return partition_natural(w, s, err);
     case FS_PART_IID:
-    default: return fs_partition_iid(ds, k, s->seed, &w->train_part, err);
+    default:
+        return fs_partition_iid(ds, k, s->seed, &w->train_part, err);
     }
 }
 
@@ -165,8 +175,10 @@ static fs_gen *make_generator(const fs_scenario *s, fs_err *err)
         fs_fraud_cfg c;
         fs_fraud_defaults(&c);
         c.seed = s->seed;
-        c.n_segments = d->fraud.n_segments, c.n_merchant_categories = d->fraud.n_merchant_categories;
-        c.fraud_rate = d->fraud.fraud_rate, c.tx_mu = d->fraud.tx_mu, c.tx_sigma = d->fraud.tx_sigma;
+        c.n_segments = d->fraud.n_segments,
+        c.n_merchant_categories = d->fraud.n_merchant_categories;
+        c.fraud_rate = d->fraud.fraud_rate, c.tx_mu = d->fraud.tx_mu,
+        c.tx_sigma = d->fraud.tx_sigma;
         c.test_fraction = d->fraud.test_fraction;
         return fs_gen_fraud_new(&c, err);
     }
@@ -222,8 +234,8 @@ static int load_on_demand(fs_world *w, const fs_scenario *s, fs_err *err)
     if (rc) return rc;
     size_t k = s->eval.sample_clients < s->data.clients ? s->eval.sample_clients : s->data.clients;
     /* clients are independent draws, so the first k are a uniform sample */
-    return fs_gen_materialize(w->gen, k, omp_get_max_threads(), &w->train, &w->train_part,
-                              &w->test, &w->test_part, err);
+    return fs_gen_materialize(w->gen, k, omp_get_max_threads(), &w->train, &w->train_part, &w->test,
+                              &w->test_part, err);
 }
 
 static int load_generated(fs_world *w, const fs_scenario *s, fs_err *err)
@@ -273,17 +285,24 @@ static fs_model *make_model(const fs_world *w, const fs_scenario *s, int *out_rc
     size_t mb = max_batch(s);
     switch (s->model.kind) {
     case FS_MODEL_LOGREG:
-        if (ds->n_classes != 2) why = "logreg needs a binary task (2 classes)";
-        else return fs_logreg_new(ds->d, s->model.l2, mb);
+        if (ds->n_classes != 2)
+            why = "logreg needs a binary task (2 classes)";
+        else
+            return fs_logreg_new(ds->d, s->model.l2, mb);
         break;
     case FS_MODEL_MLP: {
         size_t hidden[FS_SCN_MAX_LAYERS];
-        for (size_t i = 0; i < s->model.n_hidden; i++) hidden[i] = (size_t)s->model.hidden[i];
-        if (sparse) why = "mlp needs dense features";
-        else if (ds->n_classes < 2) why = "mlp needs a classification task";
-        else if (s->model.sigmoid_output && ds->n_classes != 2) why = "sigmoid_output needs 2 classes";
-        else return fs_mlp_new(ds->d, hidden, s->model.n_hidden, ds->n_classes,
-                               s->model.sigmoid_output, mb);
+        for (size_t i = 0; i < s->model.n_hidden; i++)
+            hidden[i] = (size_t)s->model.hidden[i];
+        if (sparse)
+            why = "mlp needs dense features";
+        else if (ds->n_classes < 2)
+            why = "mlp needs a classification task";
+        else if (s->model.sigmoid_output && ds->n_classes != 2)
+            why = "sigmoid_output needs 2 classes";
+        else
+            return fs_mlp_new(ds->d, hidden, s->model.n_hidden, ds->n_classes,
+                              s->model.sigmoid_output, mb);
         break;
     }
     case FS_MODEL_CNN:
@@ -291,20 +310,27 @@ static fs_model *make_model(const fs_world *w, const fs_scenario *s, int *out_rc
             s->model.height % 4 || s->model.width % 4)
             why = "cnn needs dense images of model.height x width x channels (multiples of 4) "
                   "features";
-        else if (ds->n_classes < 2) why = "cnn needs a classification task";
-        else return fs_cnn_new(s->model.height, s->model.width, s->model.channels, ds->n_classes, mb);
+        else if (ds->n_classes < 2)
+            why = "cnn needs a classification task";
+        else
+            return fs_cnn_new(s->model.height, s->model.width, s->model.channels, ds->n_classes,
+                              mb);
         break;
     case FS_MODEL_MF:
         if (!sparse || ds->n_classes != 0 || fs_dataset_find_group(ds, user_group_name(s)) < 0)
             why = "mf needs ratings: sparse item rows, a rating target and a user group (\"user\", "
                   "or the natural partition's group)";
-        else return fs_mf_new(ds->d, s->model.factors, s->model.l2, mb);
+        else
+            return fs_mf_new(ds->d, s->model.factors, s->model.l2, mb);
         break;
     case FS_MODEL_SOFTMAX:
     default:
-        if (sparse) why = "softmax needs dense features (use logreg for sparse data)";
-        else if (ds->n_classes < 2) why = "softmax needs a classification task";
-        else return fs_softmax_new(ds->d, ds->n_classes, mb);
+        if (sparse)
+            why = "softmax needs dense features (use logreg for sparse data)";
+        else if (ds->n_classes < 2)
+            why = "softmax needs a classification task";
+        else
+            return fs_softmax_new(ds->d, ds->n_classes, mb);
     }
     if (why) {
         fs_err_add(err, "model.kind", "%s; the data have %zu %s features and %d classes", why,
@@ -323,7 +349,8 @@ static int init_personal(fs_world *w, const fs_scenario *s, fs_err *err)
     const char *name = user_group_name(s);
     int g = fs_dataset_find_group(&w->train, name);
     if (g < 0 || g != fs_dataset_find_group(&w->test, name)) {
-        fs_err_add(err, "model.kind", "expected a \"%s\" group in the training and test data", name);
+        fs_err_add(err, "model.kind", "expected a \"%s\" group in the training and test data",
+                   name);
         return FS_ESCENARIO;
     }
     gsl_rng *r = fs_rng_new();
@@ -363,11 +390,14 @@ static int fill_sizes(fs_world *w, size_t n_clients, fs_err *err)
 static int load_data(fs_world *w, const fs_scenario *s, fs_err *err)
 {
     switch (s->data.source) {
-    case FS_SRC_SYNTHETIC: return load_synthetic(w, s, err);
+    case FS_SRC_SYNTHETIC:
+        return load_synthetic(w, s, err);
     case FS_SRC_MARKETING:
     case FS_SRC_FRAUD:
-    case FS_SRC_RATINGS: return load_generated(w, s, err);
-    default: return load_pooled(w, s, err);
+    case FS_SRC_RATINGS:
+        return load_generated(w, s, err);
+    default:
+        return load_pooled(w, s, err);
     }
 }
 
@@ -449,14 +479,16 @@ double fs_world_client_flops(const fs_world *w, size_t client)
     const fs_model *m = w->model;
     double per_nnz = (double)m->n_params / (double)(m->n_features ? m->n_features : 1);
     if (w->gen) {
-        if (!fs_dataset_is_sparse(&w->train)) return (double)w->n_train[client] * m->flops_per_sample;
+        if (!fs_dataset_is_sparse(&w->train))
+            return (double)w->n_train[client] * m->flops_per_sample;
         return 2.0 * (double)w->nnz[client] * (per_nnz > 1 ? per_nnz : 1);
     }
     size_t n = fs_partition_size(p, client);
     if (!fs_dataset_is_sparse(&w->train)) return (double)n * m->flops_per_sample;
     const uint32_t *rows = p->rows + p->offset[client];
     double nnz = 0;
-    for (size_t i = 0; i < n; i++) nnz += (double)(w->train.ptr[rows[i] + 1] - w->train.ptr[rows[i]]);
+    for (size_t i = 0; i < n; i++)
+        nnz += (double)(w->train.ptr[rows[i] + 1] - w->train.ptr[rows[i]]);
     return 2.0 * nnz * (per_nnz > 1 ? per_nnz : 1);
 }
 
@@ -464,14 +496,16 @@ int32_t *fs_world_client_levels_new(const fs_world *w, const char *group, int *o
 {
     if (w->levels) {
         int32_t *copy = malloc(w->model_clients * sizeof *copy);
-        if (copy) memcpy(copy, w->levels, w->model_clients * sizeof *copy);
-        else *out_rc = FS_ENOMEM, fs_err_add(err, NULL, "out of memory for clients' levels");
+        if (copy)
+            memcpy(copy, w->levels, w->model_clients * sizeof *copy);
+        else
+            *out_rc = FS_ENOMEM, fs_err_add(err, NULL, "out of memory for clients' levels");
         return copy;
     }
     int g = fs_dataset_find_group(&w->train, group);
     if (g < 0) {
-        fs_err_add(err, "privacy.consent.group", "expected a group column of the data, found \"%s\"",
-                   group);
+        fs_err_add(err, "privacy.consent.group",
+                   "expected a group column of the data, found \"%s\"", group);
         *out_rc = FS_ESCENARIO;
         return NULL;
     }
@@ -483,6 +517,7 @@ int32_t *fs_world_client_levels_new(const fs_world *w, const char *group, int *o
         return NULL;
     }
     for (size_t c = 0; c < p->n_clients; c++)
-        levels[c] = fs_partition_size(p, c) ? (int32_t)w->train.groups[g].level[p->rows[p->offset[c]]] : -1;
+        levels[c] =
+            fs_partition_size(p, c) ? (int32_t)w->train.groups[g].level[p->rows[p->offset[c]]] : -1;
     return levels;
 }
