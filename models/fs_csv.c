@@ -88,28 +88,10 @@ static void csv_close(csv_reader *r)
 /* Appends one physical line (with its '\n', if any) to raw; sets eof when nothing is left. */
 static int csv_getline(csv_reader *r, fs_err *err)
 {
-    size_t start = r->raw_len;
-    for (;;) {
-        if (fs_load_grow(&r->raw, &r->raw_cap, r->raw_len + 2, 1)) return FS_ENOMEM;
-        size_t room = r->raw_cap - r->raw_len;
-        if (room > INT32_MAX) room = INT32_MAX;
-        if (!gzgets(r->f, r->raw + r->raw_len, (int)room)) {
-            int zerr = Z_OK;
-            const char *msg = gzerror(r->f, &zerr);
-            if (zerr < 0 && zerr != Z_STREAM_END) {
-                fs_err_add(err, r->path, "expected readable data, found a read error (%s)", msg);
-                return FS_EIO;
-            }
-            r->eof = r->raw_len == start;
-            break;
-        }
-        size_t got = strlen(r->raw + r->raw_len);
-        r->raw_len += got;
-        if (r->raw[r->raw_len - 1] == '\n' || got + 1 < room) break; /* line end, EOF or NUL */
-        if (fs_load_grow(&r->raw, &r->raw_cap, r->raw_cap * 2, 1)) return FS_ENOMEM;
-    }
-    if (!r->eof) r->line++;
-    return FS_OK;
+    int rc = fs_load_getline(r->f, r->path, r->line + 1, &r->raw, &r->raw_cap, &r->raw_len,
+                             &r->eof, err);
+    if (!rc && !r->eof) r->line++;
+    return rc;
 }
 
 static bool csv_at_eol(const csv_reader *r, size_t i)

@@ -54,29 +54,10 @@ typedef struct svm_load {
 static int svm_getline(svm_load *ld)
 {
     size_t len = 0;
-    for (;;) {
-        if (fs_load_grow(&ld->line, &ld->line_cap, len + 2, 1)) return FS_ENOMEM;
-        size_t room = ld->line_cap - len;
-        if (room > INT32_MAX) room = INT32_MAX;
-        if (!gzgets(ld->f, ld->line + len, (int)room)) {
-            int zerr = Z_OK;
-            const char *msg = gzerror(ld->f, &zerr);
-            if (zerr < 0 && zerr != Z_STREAM_END) {
-                fs_err_add(ld->err, ld->path, "expected readable data, found a read error (%s)",
-                           msg);
-                return FS_EIO;
-            }
-            ld->eof = len == 0;
-            break;
-        }
-        size_t got = strlen(ld->line + len);
-        len += got;
-        if (ld->line[len - 1] == '\n' || got + 1 < room) break;
-        if (fs_load_grow(&ld->line, &ld->line_cap, ld->line_cap * 2, 1)) return FS_ENOMEM;
-    }
-    ld->line[len] = 0;
-    if (!ld->eof) ld->line_no++;
-    return FS_OK;
+    int rc = fs_load_getline(ld->f, ld->path, ld->line_no + 1, &ld->line, &ld->line_cap, &len,
+                             &ld->eof, ld->err);
+    if (!rc && !ld->eof) ld->line_no++;
+    return rc;
 }
 
 static int svm_bad(svm_load *ld, const char *what, const char *tok)

@@ -4,7 +4,9 @@
 #ifndef FS_LOAD_INT_H
 #define FS_LOAD_INT_H
 
+#include <stdbool.h>
 #include <stdlib.h>
+#include <zlib.h>
 
 #include "fs_err.h"
 
@@ -21,5 +23,11 @@ static inline int fs_load_grow(void *pp, size_t *cap, size_t need, size_t elem)
     *cap = c;
     return FS_OK;
 }
+
+/* Appends one physical line of f (with its '\n', if any) to (*buf)[*len ..], growing *buf and
+ * NUL-terminating it; *eof is set when nothing was left. FS_EIO, naming path and the 1-based
+ * line_no, on a read error or a NUL byte (binary data); FS_ENOMEM. */
+int fs_load_getline(gzFile f, const char *path, size_t line_no, char **buf, size_t *cap,
+                    size_t *len, bool *eof, fs_err *err);
 
 #endif

@@ -624,6 +624,36 @@ START_TEST(breast_cancer_fixture_loads_569_rows)
 }
 END_TEST
 
+/* Binary data (a NUL byte) in a text file: a clear error, never a read past the buffer (found
+ * by fuzzing: a NUL at the start of a line). */
+static const char *put_bytes(const char *name, const char *bytes, size_t n)
+{
+    const char *file = put(name, "");
+    FILE *f = fopen(file, "wb");
+    ck_assert_ptr_nonnull(f);
+    fwrite(bytes, 1, n, f);
+    fclose(f);
+    return file;
+}
+
+START_TEST(nul_bytes_are_an_error_not_a_crash)
+{
+    static const char csv[] = "y,x\n1,2\n\0\0oops\n0,3\n";
+    fs_csv_opts o = {.label = "y"};
+    ck_assert_int_eq(fs_data_load_csv(put_bytes("z.csv", csv, sizeof csv - 1), &o, &ds, &err),
+                     FS_EIO);
+    ck_assert_msg(strstr(err.msgs[0], "line 3: expected text, found a NUL byte"), "%s",
+                  err.msgs[0]);
+    fs_err_init(&err, NULL);
+    static const char svm[] = "+1 1:1\n\0 2:1\n";
+    ck_assert_int_eq(fs_data_load_libsvm(put_bytes("z.svm", svm, sizeof svm - 1), 0, false, &ds,
+                                         &err),
+                     FS_EIO);
+    ck_assert_msg(strstr(err.msgs[0], "line 2: expected text, found a NUL byte"), "%s",
+                  err.msgs[0]);
+}
+END_TEST
+
 static Suite *load_suite(void)
 {
     Suite *s = suite_create("load");
@@ -666,6 +696,7 @@ static Suite *load_suite(void)
     tcase_add_test(svm, libsvm_unordered_indices_are_sorted_and_repeats_rejected);
     tcase_add_test(svm, libsvm_qid_tokens_are_ignored);
     tcase_add_test(svm, libsvm_empty_file_is_an_error);
+    tcase_add_test(svm, nul_bytes_are_an_error_not_a_crash);
     suite_add_tcase(s, svm);
     TCase *real = tcase_create("real");
     tcase_add_checked_fixture(real, setup, teardown);
