@@ -51,8 +51,14 @@ static void sift_down(fs_event *h, size_t n, size_t i)
     h[i] = ev;
 }
 
+static bool dead_grow(fs_evq *q);
+
 uint64_t fs_evq_push(fs_evq *q, const fs_event *ev)
 {
+    /* room for every queued event to become a tombstone (load <= 1/2), reserved here where
+     * failing is reportable, so fs_evq_cancel never has to allocate */
+    while (2 * (q->n + 1) > q->dead_cap)
+        if (!dead_grow(q)) return 0;
     if (q->n == q->cap) {
         size_t cap = q->cap ? 2 * q->cap : 64;
         fs_event *h = realloc(q->heap, cap * sizeof *h);
@@ -93,6 +99,7 @@ static bool dead_grow(fs_evq *q)
 
 bool fs_evq_cancel(fs_evq *q, uint64_t seq)
 {
+    /* push reserved the room: n_dead < n, so this never allocates for a queued event */
     if (2 * (q->n_dead + 1) > q->dead_cap && !dead_grow(q)) return false;
     size_t j = dead_slot(seq, q->dead_cap);
     while (q->dead[j] && q->dead[j] != seq) j = (j + 1) & (q->dead_cap - 1);

@@ -42,7 +42,8 @@ bool fs_evq_pop(fs_evq *q, fs_event *out);
 bool fs_evq_peek(fs_evq *q, fs_event *out);
 
 /* Marks the event with handle seq as cancelled. Cancelling an event that already fired or was
- * already cancelled is a caller bug and is not detected. Returns false when out of memory. */
+ * already cancelled is a caller bug and is not detected. Never allocates for a queued event
+ * (push reserved the room), so it cannot fail then. */
 bool fs_evq_cancel(fs_evq *q, uint64_t seq);
 
 /* Live events (pushed, not popped, not cancelled). */

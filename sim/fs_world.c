@@ -240,8 +240,14 @@ static int load_on_demand(fs_world *w, const fs_scenario *s, fs_err *err)
 
 static int load_generated(fs_world *w, const fs_scenario *s, fs_err *err)
 {
+    int before = err ? err->n_total : 0;
     fs_gen *g = make_generator(s, err);
-    if (!g) return FS_ESCENARIO;
+    if (!g) {
+        /* the constructors report through err only: an allocation failure says so */
+        bool oom = err && err->n_total > before && err->n_msgs > 0 &&
+                   strstr(err->msgs[err->n_msgs - 1], "out of memory");
+        return oom ? FS_ENOMEM : FS_ESCENARIO;
+    }
     if (s->data.on_demand) {
         w->gen = g;
         return load_on_demand(w, s, err);

@@ -1,0 +1,107 @@
+/* Allocation-failure injection: our code's allocations (malloc, calloc, realloc, linked with
+ * --wrap) fail from the N-th on, for many N, while a whole small campaign runs into a results
+ * database. Every run must end with FS_OK or FS_ENOMEM and a message, never crash (and, in the
+ * sanitizer build, never leak). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_run.h"
+#include "fs_scn.h"
+#include "fs_test.h"
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+
+static long budget = -1; /* allocations left before they fail; -1 = unlimited */
+static long count;
+
+static int allowed(void)
+{
+    count++;
+    if (budget < 0) return 1;
+    return budget-- > 0;
+}
+
+void *__wrap_malloc(size_t n)
+{
+    return allowed() ? __real_malloc(n) : NULL;
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return allowed() ? __real_calloc(n, size) : NULL;
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    return allowed() ? __real_realloc(p, n) : NULL;
+}
+
+static const char scenario[] =
+    "{\"name\":\"oom\",\"seed\":2,\"data\":{\"source\":\"marketing\",\"clients\":60,"
+    "\"marketing\":{\"hash_bits\":10,\"exposure_mu\":1.5,\"exposure_sigma\":0.5}},"
+    "\"model\":{\"kind\":\"logreg\"},\"train\":{\"compression\":{\"topk\":{\"fraction\":0.5,"
+    "\"error_feedback\":false}}},"
+    "\"server\":{\"rounds\":3,\"clients_per_round\":6,\"optimizer\":{\"adam\":{}}},"
+    "\"devices\":{\"failure_prob\":0.2},"
+    "\"privacy\":{\"dp\":{\"clip\":1,\"noise_multiplier\":1},\"secure_aggregation\":{}},"
+    "\"eval\":{\"segments\":[\"region\"]},\"output\":{\"checkpoint_every\":1}}";
+
+/* One campaign with allocations failing from the n-th on (n < 0: never). */
+static int campaign(long n, const char *db, fs_err *err)
+{
+    fs_scenario s;
+    fs_err_init(err, "oom.json");
+    budget = -1;
+    int rc = fs_scn_parse(scenario, NULL, 0, &s, err);
+    ck_assert_int_eq(rc, FS_OK);
+    remove(db);
+    budget = n;
+    fs_run_opts opts = {.db_path = db, .n_threads = 1};
+    fs_run_summary sum;
+    rc = fs_run_scenario(&s, &opts, &sum, err);
+    budget = -1;
+    fs_scn_fini(&s);
+    return rc;
+}
+
+START_TEST(every_failing_allocation_ends_cleanly)
+{
+    char dir[256], db[300];
+    fs_test_db_dir(dir, sizeof dir, db, sizeof db, "fedsim_test_oom_", "oom.sqlite");
+    fs_err err;
+    count = 0;
+    ck_assert_int_eq(campaign(-1, db, &err), FS_OK);
+    long total = count;
+    ck_assert_int_gt(total, 50);
+    /* every allocation point early on, then a spread over the rest of the run */
+    long step = total > 3000 ? total / 1500 : 1;
+    int failures = 0;
+    for (long n = 0; n < total; n += n < 300 ? 1 : step) {
+        int rc = campaign(n, db, &err);
+        ck_assert_msg(rc == FS_OK || rc == FS_ENOMEM,
+                      "allocation %ld of %ld failing gave %s: %s", n, total, fs_strerror(rc),
+                      err.n_msgs ? err.msgs[0] : "(no message)");
+        if (rc == FS_ENOMEM) {
+            failures++;
+            ck_assert_msg(err.n_msgs > 0, "allocation %ld: FS_ENOMEM without a message", n);
+        }
+    }
+    ck_assert_int_gt(failures, 0);
+    fs_test_db_dir_remove(dir, db);
+}
+END_TEST
+
+static Suite *oom_suite(void)
+{
+    Suite *s = suite_create("oom");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, every_failing_allocation_ends_cleanly);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FS_TEST_MAIN(oom_suite)
