@@ -39,7 +39,9 @@ void *__wrap_realloc(void *p, size_t n)
     return allowed() ? __real_realloc(p, n) : NULL;
 }
 
-static const char scenario[] =
+/* Sync rounds on sparse data with DP, secure aggregation, compression, FedAdam, segments and
+ * checkpoints; then FedBuff with on-demand data and matrix factorization's personal factors. */
+static const char *const scenarios[] = {
     "{\"name\":\"oom\",\"seed\":2,\"data\":{\"source\":\"marketing\",\"clients\":60,"
     "\"marketing\":{\"hash_bits\":10,\"exposure_mu\":1.5,\"exposure_sigma\":0.5}},"
     "\"model\":{\"kind\":\"logreg\"},\"train\":{\"compression\":{\"topk\":{\"fraction\":0.5,"
@@ -47,10 +49,16 @@ static const char scenario[] =
     "\"server\":{\"rounds\":3,\"clients_per_round\":6,\"optimizer\":{\"adam\":{}}},"
     "\"devices\":{\"failure_prob\":0.2},"
     "\"privacy\":{\"dp\":{\"clip\":1,\"noise_multiplier\":1},\"secure_aggregation\":{}},"
-    "\"eval\":{\"segments\":[\"region\"]},\"output\":{\"checkpoint_every\":1}}";
+    "\"eval\":{\"segments\":[\"region\"]},\"output\":{\"checkpoint_every\":1}}",
+    "{\"name\":\"oom2\",\"seed\":4,\"data\":{\"source\":\"ratings\",\"clients\":50,"
+    "\"on_demand\":true,\"ratings\":{\"items\":40,\"activity_mu\":1.5}},"
+    "\"model\":{\"kind\":\"mf\",\"factors\":3},"
+    "\"server\":{\"mode\":\"async\",\"rounds\":3,\"clients_per_round\":4,"
+    "\"async\":{\"concurrency\":6,\"buffer_size\":3}},"
+    "\"devices\":{\"failure_prob\":0.2},\"eval\":{\"sample_clients\":20}}"};
 
 /* One campaign with allocations failing from the n-th on (n < 0: never). */
-static int campaign(long n, const char *db, fs_err *err)
+static int campaign(const char *scenario, long n, const char *db, fs_err *err)
 {
     fs_scenario s;
     fs_err_init(err, "oom.json");
@@ -69,18 +77,19 @@ static int campaign(long n, const char *db, fs_err *err)
 
 START_TEST(every_failing_allocation_ends_cleanly)
 {
+    const char *scenario = scenarios[_i];
     char dir[256], db[300];
     fs_test_db_dir(dir, sizeof dir, db, sizeof db, "fedsim_test_oom_", "oom.sqlite");
     fs_err err;
     count = 0;
-    ck_assert_int_eq(campaign(-1, db, &err), FS_OK);
+    ck_assert_int_eq(campaign(scenario, -1, db, &err), FS_OK);
     long total = count;
     ck_assert_int_gt(total, 50);
     /* every allocation point early on, then a spread over the rest of the run */
     long step = total > 3000 ? total / 1500 : 1;
     int failures = 0;
     for (long n = 0; n < total; n += n < 300 ? 1 : step) {
-        int rc = campaign(n, db, &err);
+        int rc = campaign(scenario, n, db, &err);
         ck_assert_msg(rc == FS_OK || rc == FS_ENOMEM,
                       "allocation %ld of %ld failing gave %s: %s", n, total, fs_strerror(rc),
                       err.n_msgs ? err.msgs[0] : "(no message)");
@@ -99,7 +108,8 @@ static Suite *oom_suite(void)
     Suite *s = suite_create("oom");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, every_failing_allocation_ends_cleanly);
+    tcase_add_loop_test(tc, every_failing_allocation_ends_cleanly, 0,
+                        (int)(sizeof scenarios / sizeof *scenarios));
     suite_add_tcase(s, tc);
     return s;
 }
