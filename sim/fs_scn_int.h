@@ -92,6 +92,10 @@ typedef struct fs_scn_ctx {
     bool good[sizeof(fs_scenario)];
 } fs_scn_ctx;
 
+/* The whole schema (fs_scn_tables.c) and the data source names, indexed by fs_data_source. */
+extern const fs_scn_obj fs_scn_top_obj;
+extern const char *const fs_scn_sources[];
+
 /* Appends "<path>: <message>" to the context's errors and counts it. */
 void fs_scn_bad(fs_scn_ctx *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -15,8 +15,6 @@
 _Static_assert(sizeof(size_t) == sizeof(uint64_t), "size_t fields are stored as uint64_t");
 _Static_assert(sizeof(enum fs_dist_kind) == sizeof(int), "enum fields are stored as int");
 
-extern const char *const fs_scn_sources[];
-
 void fs_scn_bad(fs_scn_ctx *c, const char *path, const char *fmt, ...)
 {
     va_list ap;
