@@ -1,8 +1,8 @@
 /* fs_scn_int: internals shared by fs_scn.c (overrides, loading), fs_scn_tables.c (the schema)
  * and fs_scn_walk.c (the generic table walker). A key table describes one JSON object: each
- * key's type, bounds, default and the field it fills, by offset from a base pointer. The walker validates a cJSON
- * object against a table, fills the fields and emits the effective object back from them.
- * Not part of the public API: only the two fs_scn_*.c files include it. */
+ * key's type, bounds, default and the field it fills, by offset from a base pointer. The walker
+ * validates a cJSON object against a table, fills the fields and emits the effective object back
+ * from them. Not part of the public API: only the fs_scn*.c files include it. */
 #ifndef FS_SCN_INT_H
 #define FS_SCN_INT_H
 
