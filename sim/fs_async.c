@@ -174,13 +174,7 @@ static int aggregate(async_server *a, fs_err *err)
 
 static bool pick_one(fs_engine *e, uint32_t *out_id, fs_err *err)
 {
-    size_t q = 0;
-    bool fastest = e->s->server.selection == FS_SELECT_FASTEST;
-    size_t n = fastest ? fs_engine_select_fastest(e, 1, err)
-                       : fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now, 1,
-                                       e->r_sel, e->r_cli, e->ids, &q);
-    if (!fastest) e->queried += q, e->online += n;
-    e->pass++;
+    size_t n = fs_engine_select(e, 1, err);
     *out_id = e->ids[0];
     return n == 1;
 }

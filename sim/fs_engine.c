@@ -287,7 +287,7 @@ static int by_duration(const void *a, const void *b)
 /* "fastest" selection (in the spirit of Oort's systems utility, Lai et al. 2021, without its
  * statistical term): draw pool x as many available clients as wanted, uniformly, and keep the
  * ones expected to finish soonest. */
-size_t fs_engine_select_fastest(fs_engine *e, size_t want, fs_err *err)
+static size_t select_fastest(fs_engine *e, size_t want, fs_err *err)
 {
     size_t pool = (size_t)ceil((double)want * e->s->server.fastest_pool);
     if (pool > e->cfg->pop->n) pool = e->cfg->pop->n;
@@ -309,6 +309,21 @@ size_t fs_engine_select_fastest(fs_engine *e, size_t want, fs_err *err)
         e->ids[i] = cand[i].id;
     free(ids);
     free(cand);
+    return n;
+}
+
+size_t fs_engine_select(fs_engine *e, size_t want, fs_err *err)
+{
+    size_t n, q = 0;
+    if (e->s->server.selection == FS_SELECT_FASTEST) {
+        n = select_fastest(e, want, err); /* counts its own queries */
+    } else {
+        n = fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now, want, e->r_sel,
+                          e->r_cli, e->ids, &q);
+        e->queried += q;
+        e->online += n;
+    }
+    e->pass++;
     return n;
 }
 

@@ -72,7 +72,9 @@ int fs_engine_push_event(fs_engine *e, int kind, int64_t t, uint32_t slot, fs_er
 int fs_engine_push_next(fs_engine *e, uint32_t slot, fs_err *err);
 void fs_engine_finish_part(fs_engine *e, fs_part *p, int stage, int64_t t);
 int fs_engine_keep_state(fs_engine *e, uint32_t slot, fs_err *err);
-size_t fs_engine_select_fastest(fs_engine *e, size_t want, fs_err *err);
+/* Selects up to `want` clients available at e->now into e->ids by server.selection, counts the
+ * availability queries for the round's online share, and advances the selection pass. */
+size_t fs_engine_select(fs_engine *e, size_t want, fs_err *err);
 size_t fs_engine_partial_budget(fs_engine *e, fs_part *p, int64_t deadline);
 int fs_engine_load_residual(fs_engine *e, size_t slot, uint32_t client, fs_err *err);
 void fs_engine_account_part(fs_engine *e, size_t i, fs_db_round *row);

@@ -89,13 +89,7 @@ static int select_clients(fs_engine *e, int64_t t_limit, fs_err *err)
 {
     int64_t waited = 0, retry = llround(e->s->server.retry_s * 1e6);
     for (;;) {
-        size_t q = 0;
-        bool fastest = e->s->server.selection == FS_SELECT_FASTEST;
-        e->n_sel = fastest ? fs_engine_select_fastest(e, e->max_sel, err)
-                           : fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now,
-                                           e->max_sel, e->r_sel, e->r_cli, e->ids, &q);
-        if (!fastest) e->queried += q, e->online += e->n_sel;
-        e->pass++;
+        e->n_sel = fs_engine_select(e, e->max_sel, err);
         if (e->n_sel > 0 || e->now >= t_limit) return FS_OK;
         if (waited >= WAIT_LIMIT_US) {
             fs_err_add(err, NULL, "round %d: no client became available in 30 virtual days "
