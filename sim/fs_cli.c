@@ -14,3 +14,13 @@ bool fs_cli_parse_real(const char *s, double *out)
     *out = v;
     return true;
 }
+
+bool fs_cli_parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return false;
+    *out = (int)v;
+    return true;
+}

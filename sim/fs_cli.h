@@ -7,4 +7,7 @@
 /* A finite number, the whole text (no trailing characters). */
 bool fs_cli_parse_real(const char *s, double *out);
 
+/* A decimal integer in [lo, hi], the whole text. */
+bool fs_cli_parse_int(const char *s, long lo, long hi, int *out);
+
 #endif

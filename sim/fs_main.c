@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs_cli.h"
 #include "fs_device.h"
 #include "fs_files.h"
 #include "fs_plan.h"
@@ -89,16 +90,6 @@ static int bad_arg(const char *what, const char *found)
     return 2;
 }
 
-static int parse_threads(const char *v, int *out)
-{
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || *end || end == v || n < 1 || n > 1024) return -1;
-    *out = (int)n;
-    return 0;
-}
-
 static int parse_run_args(int argc, char **argv, run_args *a)
 {
     memset(a, 0, sizeof *a);
@@ -114,7 +105,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
             if (a->n_sets == MAX_SETS) return bad_arg(arg, "too many overrides");
             a->sets[a->n_sets++] = argv[++i];
         } else if (!strcmp(arg, "--threads")) {
-            if (!has_value || parse_threads(argv[++i], &a->threads))
+            if (!has_value || !fs_cli_parse_int(argv[++i], 1, 1024, &a->threads))
                 return bad_arg("--threads", "expected an integer from 1 to 1024");
         } else if (!strcmp(arg, "--variant")) {
             if (!has_value) return bad_arg(arg, "expected a label");

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fs_cli.h"
 #include "fs_clock.h"
 #include "fs_db.h"
 #include "fs_files.h"
@@ -199,11 +200,8 @@ static int parse_args(int argc, char **argv, sweep_args *a)
         else if (!strcmp(arg, "--set") && more && a->n_sets < 256)
             a->sets[a->n_sets++] = argv[++i];
         else if (!strcmp(arg, "--jobs") && more) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || n < 1 || n > 256)
+            if (!fs_cli_parse_int(argv[++i], 1, 256, &a->jobs))
                 return usage_error("--jobs", "expected an integer from 1 to 256");
-            a->jobs = (int)n;
         } else if (arg[0] == '-')
             return usage_error(arg, "unknown option or missing value");
         else if (!a->scenario)
