@@ -63,11 +63,17 @@ static int handle_event(fs_engine *e, const fs_event *ev, fs_err *err)
 }
 
 
+/* When the round started at e->now closes at the latest. */
+static int64_t round_deadline(const fs_engine *e)
+{
+    return e->now + llround(e->s->server.deadline_s * 1e6);
+}
+
 static int play_round(fs_engine *e, fs_err *err)
 {
     e->reported = e->n_final = 0;
     e->closed = false;
-    int64_t deadline = e->now + llround(e->s->server.deadline_s * 1e6);
+    int64_t deadline = round_deadline(e);
     int rc = fs_engine_push_event(e, EV_DEADLINE, deadline, 0, err);
     for (uint32_t i = 0; i < e->n_sel && !rc; i++) rc = fs_engine_push_next(e, i, err);
     fs_event ev;
@@ -104,7 +110,7 @@ static int select_clients(fs_engine *e, int64_t t_limit, fs_err *err)
 
 static int dispatch(fs_engine *e, fs_err *err)
 {
-    int64_t deadline = e->now + llround(e->s->server.deadline_s * 1e6);
+    int64_t deadline = round_deadline(e);
     int rc = FS_OK;
     e->stream_round = (uint64_t)e->round;
     for (size_t i = 0; i < e->n_sel && !rc; i++) {
