@@ -515,12 +515,7 @@ int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_
     char *json = NULL;
     *out_state = NULL;
     int rc = find_resumable(db, run, out_run_id, out_round, out_state, out_len, &json);
-    if (rc == SQLITE_DONE) {
-        fs_err_add(err, NULL, "%s: no unfinished run of \"%s\"%s%s%s with a checkpoint to resume",
-                   db->path, run->name, run->variant && *run->variant ? " (variant " : "",
-                   run->variant ? run->variant : "", run->variant && *run->variant ? ")" : "");
-        return FS_ESCENARIO;
-    }
+    if (rc == SQLITE_DONE) return FS_OK; /* nothing to resume: *out_state stays NULL */
     if (rc != SQLITE_ROW) {
         free(json);
         return db_fail(db, err, "finding a run to resume");

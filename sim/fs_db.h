@@ -102,8 +102,8 @@ int fs_db_write_round_ckpt(fs_db *db, int64_t run_id, const fs_db_round *r,
 /* Finds the latest unfinished run with run->name and run->variant that has a checkpoint, checks
  * that it was started from the same effective scenario (run->scenario_json), deletes what it
  * recorded after the checkpoint and marks it running. *out_state (caller frees) receives the
- * checkpoint. FS_ESCENARIO (with the reason) when there is nothing to resume or the scenario
- * differs; FS_EDB. */
+ * checkpoint; it stays NULL, with FS_OK, when there is no such run. FS_ESCENARIO (with the
+ * reason) when the scenario differs; FS_EDB. */
 int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_round,
                  void **out_state, size_t *out_len, fs_err *err);
 

@@ -15,9 +15,6 @@
 #include "fs_pop.h"
 #include "fs_world.h"
 
-/* try_resume: nothing to resume, start a new run (internal, never returned to callers) */
-#define FS_ENOENT_RESUME 1000
-
 #ifndef FEDSIM_VERSION
 #define FEDSIM_VERSION "unknown"
 #endif
@@ -111,21 +108,12 @@ static int write_clients(run_ctx *c, const fs_pop *pop, fs_err *err)
 static int try_resume(run_ctx *c, const fs_db_run *meta, void **out_state, size_t *out_len,
                       fs_err *err)
 {
-    fs_err quiet;
-    fs_err_init(&quiet, NULL);
     int round = 0;
-    int rc = fs_db_resume(c->db, meta, &c->run_id, &round, out_state, out_len, &quiet);
-    if (rc == FS_OK) {
-        c->sum->resumed_from = round;
-        return FS_OK;
-    }
-    if (rc == FS_ESCENARIO && strstr(quiet.msgs[0], "no unfinished run")) {
-        fprintf(stderr, "fedsim: note: nothing to resume (%s); starting a new run\n",
-                quiet.msgs[0]);
-        return FS_ENOENT_RESUME;
-    }
-    for (int i = 0; i < quiet.n_msgs; i++)
-        fs_err_add(err, NULL, "%s", quiet.msgs[i]);
+    int rc = fs_db_resume(c->db, meta, &c->run_id, &round, out_state, out_len, err);
+    if (!rc && *out_state) c->sum->resumed_from = round;
+    else if (!rc)
+        fprintf(stderr, "fedsim: note: no unfinished run of \"%s\" with a checkpoint in %s; "
+                        "starting a new run\n", meta->name, fs_db_path(c->db));
     return rc;
 }
 
@@ -150,7 +138,7 @@ static int begin(run_ctx *c, const char *db_path, void **out_state, size_t *out_
                           fs_metric_lower_is_better(fs_metric_from_name(ev->target_metric))};
     if (c->opts->resume) {
         rc = try_resume(c, &meta, out_state, out_len, err);
-        if (rc != FS_ENOENT_RESUME) return rc;
+        if (rc || *out_state) return rc;
     }
     return fs_db_begin_run(c->db, &meta, &c->run_id, err);
 }
