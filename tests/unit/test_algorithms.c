@@ -38,29 +38,32 @@ static double *run(const char *text, capture *cap, size_t *out_n_params)
 static double max_abs_diff(const double *a, const double *b, size_t n)
 {
     double d = 0;
-    for (size_t i = 0; i < n; i++) d = fmax(d, fabs(a[i] - b[i]));
+    for (size_t i = 0; i < n; i++)
+        d = fmax(d, fabs(a[i] - b[i]));
     return d;
 }
 
-#define SYNX(extra_train, extra_server, extra) \
-    "{\"name\":\"a\",\"seed\":4,\"data\":{\"source\":\"synthetic\",\"clients\":40," \
-    "\"synthetic\":{\"max_samples_per_client\":100}}," \
-    "\"train\":{\"epochs\":2,\"lr\":0.05" extra_train "}," \
+#define SYNX(extra_train, extra_server, extra)                                                     \
+    "{\"name\":\"a\",\"seed\":4,\"data\":{\"source\":\"synthetic\",\"clients\":40,"                \
+    "\"synthetic\":{\"max_samples_per_client\":100}},"                                             \
+    "\"train\":{\"epochs\":2,\"lr\":0.05" extra_train "},"                                         \
     "\"server\":{\"rounds\":4,\"clients_per_round\":10" extra_server "}" extra "}"
 #define SYN(extra_server, extra) SYNX("", extra_server, extra)
 /* the same with a whole server object */
-#define SYNS(server, extra) \
-    "{\"name\":\"a\",\"seed\":4,\"data\":{\"source\":\"synthetic\",\"clients\":40," \
-    "\"synthetic\":{\"max_samples_per_client\":100}},\"train\":{\"epochs\":2,\"lr\":0.05}," \
+#define SYNS(server, extra)                                                                        \
+    "{\"name\":\"a\",\"seed\":4,\"data\":{\"source\":\"synthetic\",\"clients\":40,"                \
+    "\"synthetic\":{\"max_samples_per_client\":100}},\"train\":{\"epochs\":2,\"lr\":0.05},"        \
     "\"server\":{\"rounds\":4" server "}" extra "}"
 
 START_TEST(fedprox_with_mu_0_equals_fedavg)
 {
     size_t np;
     double *avg = run(SYN(",\"deadline_s\":1e6", ""), NULL, &np);
-    double *prox = run(SYN(",\"deadline_s\":1e6,\"algorithm\":\"fedprox\",\"mu\":0", ""), NULL, NULL);
+    double *prox =
+        run(SYN(",\"deadline_s\":1e6,\"algorithm\":\"fedprox\",\"mu\":0", ""), NULL, NULL);
     ck_assert_mem_eq(avg, prox, np * sizeof *avg);
-    double *prox1 = run(SYN(",\"deadline_s\":1e6,\"algorithm\":\"fedprox\",\"mu\":1", ""), NULL, NULL);
+    double *prox1 =
+        run(SYN(",\"deadline_s\":1e6,\"algorithm\":\"fedprox\",\"mu\":1", ""), NULL, NULL);
     ck_assert_double_gt(max_abs_diff(avg, prox1, np), 1e-6); /* mu > 0 does change training */
     free(avg), free(prox), free(prox1);
 }
@@ -75,18 +78,23 @@ START_TEST(fedprox_keeps_stragglers_partial_work)
     capture *a = malloc(sizeof *a), *p = malloc(sizeof *p);
     char t1[1024], t2[1024];
     snprintf(t1, sizeof t1, SYN(",\"deadline_s\":5,\"over_selection\":1", "%s"), dev);
-    snprintf(t2, sizeof t2,
-             SYN(",\"deadline_s\":5,\"over_selection\":1,\"algorithm\":\"fedprox\",\"mu\":0.1", "%s"), dev);
+    snprintf(
+        t2, sizeof t2,
+        SYN(",\"deadline_s\":5,\"over_selection\":1,\"algorithm\":\"fedprox\",\"mu\":0.1", "%s"),
+        dev);
     free(run(t1, a, NULL));
     free(run(t2, p, NULL));
     int late_avg = 0, late_prox = 0, partial = 0;
-    for (size_t r = 0; r < a->n_rounds; r++) late_avg += a->rounds[r].late;
-    for (size_t r = 0; r < p->n_rounds; r++) late_prox += p->rounds[r].late;
+    for (size_t r = 0; r < a->n_rounds; r++)
+        late_avg += a->rounds[r].late;
+    for (size_t r = 0; r < p->n_rounds; r++)
+        late_prox += p->rounds[r].late;
     for (size_t i = 0; i < p->n_parts; i++) {
         const fs_db_part *q = &p->parts[i];
         uint32_t full = 2 * ((q->n_samples + 9) / 10);
         if (!strcmp(q->outcome, "reported") && q->steps < full) partial++;
-        if (!strcmp(q->outcome, "reported")) ck_assert_int_le(q->t_reported, 5000000 + q->t_selected);
+        if (!strcmp(q->outcome, "reported"))
+            ck_assert_int_le(q->t_reported, 5000000 + q->t_selected);
     }
     ck_assert_int_gt(late_avg, 10);
     ck_assert_int_lt(late_prox, late_avg);
@@ -118,12 +126,12 @@ START_TEST(dp_clips_and_noises_the_model)
 {
     size_t np;
     double *plain = run(SYN(",\"deadline_s\":1e6", ""), NULL, &np);
-    double *noisy = run(SYN(",\"deadline_s\":1e6",
-                            ",\"privacy\":{\"dp\":{\"clip\":0.5,\"noise_multiplier\":1}}"),
-                        NULL, NULL);
-    double *again = run(SYN(",\"deadline_s\":1e6",
-                            ",\"privacy\":{\"dp\":{\"clip\":0.5,\"noise_multiplier\":1}}"),
-                        NULL, NULL);
+    double *noisy = run(
+        SYN(",\"deadline_s\":1e6", ",\"privacy\":{\"dp\":{\"clip\":0.5,\"noise_multiplier\":1}}"),
+        NULL, NULL);
+    double *again = run(
+        SYN(",\"deadline_s\":1e6", ",\"privacy\":{\"dp\":{\"clip\":0.5,\"noise_multiplier\":1}}"),
+        NULL, NULL);
     ck_assert_double_gt(max_abs_diff(plain, noisy, np), 1e-3);
     ck_assert_mem_eq(noisy, again, np * sizeof *noisy); /* the noise is a derived stream */
     free(plain), free(noisy), free(again);
@@ -141,7 +149,8 @@ START_TEST(secure_aggregation_matches_plain_sum_and_verifies_masks)
     /* fixed point with 24 fractional bits: the models agree to rounding */
     ck_assert_double_lt(max_abs_diff(plain, sec, np), 1e-5);
     int dropped = 0;
-    for (size_t r = 0; r < c->n_rounds; r++) dropped += c->rounds[r].dropped;
+    for (size_t r = 0; r < c->n_rounds; r++)
+        dropped += c->rounds[r].dropped;
     ck_assert_int_gt(dropped, 0); /* masks of dropped clients were recovered */
     /* the masked vector replaces the update: every report uploads at least n_params * 8 bytes */
     for (size_t i = 0; i < c->n_parts; i++)
@@ -162,10 +171,12 @@ START_TEST(consent_opted_out_clients_never_participate)
     fs_pop pop;
     ck_assert_int_eq(fs_pop_init(&pop, &s, sizes, NULL, NULL, NULL), FS_OK);
     int consenting = 0;
-    for (size_t i = 0; i < 40; i++) consenting += pop.clients[i].consent;
+    for (size_t i = 0; i < 40; i++)
+        consenting += pop.clients[i].consent;
     ck_assert_int_gt(consenting, 8);
     ck_assert_int_lt(consenting, 32);
-    for (size_t i = 0; i < c->n_parts; i++) ck_assert(pop.clients[c->parts[i].client_id].consent);
+    for (size_t i = 0; i < c->n_parts; i++)
+        ck_assert(pop.clients[c->parts[i].client_id].consent);
     fs_pop_fini(&pop);
     fs_scn_fini(&s);
     free(c);
@@ -178,12 +189,12 @@ START_TEST(compression_shrinks_uploads)
     free(run(SYN(",\"deadline_s\":1e6", ""), plain, NULL));
     free(run(SYNX(",\"compression\":{\"topk\":{\"fraction\":0.1}}", ",\"deadline_s\":1e6", ""),
              topk, NULL));
-    free(run(SYNX(",\"compression\":{\"quantize\":{\"bits\":4}}", ",\"deadline_s\":1e6", ""),
-             q4, NULL));
+    free(run(SYNX(",\"compression\":{\"quantize\":{\"bits\":4}}", ",\"deadline_s\":1e6", ""), q4,
+             NULL));
     /* softmax on 60 features x 10 classes: 610 float32 = 2440 bytes plain */
     const fs_db_part *a = &plain->parts[0], *b = &topk->parts[0], *d = &q4->parts[0];
     ck_assert_int_eq(a->bytes_up, 2440);
-    ck_assert_int_eq(b->bytes_up, 61 * 8);           /* 61 (index, value) pairs */
+    ck_assert_int_eq(b->bytes_up, 61 * 8);                /* 61 (index, value) pairs */
     ck_assert_int_eq(d->bytes_up, 4 + (610 * 4 + 7) / 8); /* norm + 4-bit codes */
     /* a smaller upload arrives sooner */
     ck_assert_int_lt(b->t_reported - b->t_trained, a->t_reported - a->t_trained);
@@ -199,9 +210,10 @@ START_TEST(topk_keeping_everything_equals_no_compression)
     const char *srv = ",\"deadline_s\":1e6,\"over_selection\":1"; /* same clients aggregated */
     char a[1024], b[1024];
     snprintf(a, sizeof a, SYN("%s", ""), srv);
-    snprintf(b, sizeof b,
-             SYNX(",\"compression\":{\"topk\":{\"fraction\":1,\"error_feedback\":false}}", "%s", ""),
-             srv);
+    snprintf(
+        b, sizeof b,
+        SYNX(",\"compression\":{\"topk\":{\"fraction\":1,\"error_feedback\":false}}", "%s", ""),
+        srv);
     double *plain = run(a, NULL, &np);
     double *all = run(b, NULL, NULL);
     ck_assert_double_lt(max_abs_diff(plain, all, np), 1e-5);
@@ -215,12 +227,15 @@ START_TEST(fastest_selection_prefers_quick_devices)
     const char *dev = ",\"devices\":{\"uplink_mbps\":{\"lognormal\":{\"mu\":-4,\"sigma\":1.5}}}";
     char a[1024], b[1024];
     snprintf(a, sizeof a, SYN(",\"deadline_s\":1e6", "%s"), dev);
-    snprintf(b, sizeof b, SYN(",\"deadline_s\":1e6,\"selection\":{\"fastest\":{\"pool\":3}}", "%s"), dev);
+    snprintf(b, sizeof b, SYN(",\"deadline_s\":1e6,\"selection\":{\"fastest\":{\"pool\":3}}", "%s"),
+             dev);
     free(run(a, u, NULL));
     free(run(b, f, NULL));
     double tu = 0, tf = 0;
-    for (size_t r = 0; r < u->n_rounds; r++) tu += (double)(u->rounds[r].t_end - u->rounds[r].t_start);
-    for (size_t r = 0; r < f->n_rounds; r++) tf += (double)(f->rounds[r].t_end - f->rounds[r].t_start);
+    for (size_t r = 0; r < u->n_rounds; r++)
+        tu += (double)(u->rounds[r].t_end - u->rounds[r].t_start);
+    for (size_t r = 0; r < f->n_rounds; r++)
+        tf += (double)(f->rounds[r].t_end - f->rounds[r].t_start);
     ck_assert_double_lt(tf, 0.7 * tu);
     free(u), free(f);
 }
@@ -253,7 +268,8 @@ START_TEST(scaffold_with_identical_clients_equals_fedavg)
     double *avg = run(base, NULL, &np), *sc = run(scaf, NULL, NULL);
     ck_assert_double_lt(max_abs_diff(avg, sc, np), 1e-9);
     double norm = 0;
-    for (size_t i = 0; i < np; i++) norm = fmax(norm, fabs(avg[i]));
+    for (size_t i = 0; i < np; i++)
+        norm = fmax(norm, fabs(avg[i]));
     ck_assert_double_gt(norm, 0.01);
     remove(path);
     rmdir(dir);
@@ -267,10 +283,11 @@ START_TEST(fedbuff_buffer_1_applies_updates_one_by_one)
      * update as it arrives: exactly synchronous FedAvg with one client per round */
     size_t np;
     capture *a = malloc(sizeof *a), *s = malloc(sizeof *s);
-    double *sync = run(SYNS(",\"clients_per_round\":1,\"over_selection\":1,\"deadline_s\":1e6", ""),
-                       s, &np);
+    double *sync =
+        run(SYNS(",\"clients_per_round\":1,\"over_selection\":1,\"deadline_s\":1e6", ""), s, &np);
     double *fb = run(SYNS(",\"clients_per_round\":1,\"mode\":\"async\",\"async\":{"
-                          "\"concurrency\":1,\"buffer_size\":1,\"staleness\":\"constant\"}", ""),
+                          "\"concurrency\":1,\"buffer_size\":1,\"staleness\":\"constant\"}",
+                          ""),
                      a, NULL);
     ck_assert_mem_eq(sync, fb, np * sizeof *sync);
     ck_assert_uint_eq(a->n_rounds, 4);
@@ -288,7 +305,9 @@ START_TEST(fedbuff_discards_updates_staler_than_the_limit)
 {
     capture *c = malloc(sizeof *c);
     free(run(SYN(",\"mode\":\"async\",\"async\":{\"concurrency\":8,\"buffer_size\":2,"
-                 "\"max_staleness\":1}", ""), c, NULL));
+                 "\"max_staleness\":1}",
+                 ""),
+             c, NULL));
     int stale = 0, kept = 0;
     for (size_t i = 0; i < c->n_parts; i++) {
         const fs_db_part *p = &c->parts[i];
@@ -330,57 +349,44 @@ END_TEST
 
 START_TEST(opted_out_clients_test_rows_are_not_evaluated)
 {
-    fs_scenario s;
-    fs_world w;
-    fs_pop pop;
-    fs_test_scenario(SYN("", ",\"privacy\":{\"consent\":{\"share\":0.5}}"), &s);
-    fs_test_world(&s, &w);
-    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL, NULL), FS_OK);
+    fs_test_setup t;
+    fs_test_setup_init(&t, SYN("", ",\"privacy\":{\"consent\":{\"share\":0.5}}"));
     fs_evaluator ev;
-    ck_assert_int_eq(fs_evaluator_init(&ev, &w, &s, &pop, 1, NULL), FS_OK);
+    ck_assert_int_eq(fs_evaluator_init(&ev, &t.w, &t.s, &t.pop, 1, NULL), FS_OK);
     size_t want = 0;
-    for (size_t c = 0; c < pop.n; c++)
-        if (pop.clients[c].consent) want += w.n_test[c];
-    ck_assert_uint_lt(want, w.test.n);
+    for (size_t c = 0; c < t.pop.n; c++)
+        if (t.pop.clients[c].consent) want += t.w.n_test[c];
+    ck_assert_uint_lt(want, t.w.test.n);
     ck_assert_uint_eq(ev.segments[0].n, want);
     for (size_t i = 0; i < ev.segments[0].n; i++) {
         uint32_t r = ev.segments[0].rows[i];
         bool owner_consents = false;
-        for (size_t c = 0; c < pop.n; c++)
-            for (size_t j = w.test_part.offset[c]; j < w.test_part.offset[c + 1]; j++)
-                if (w.test_part.rows[j] == r) owner_consents = pop.clients[c].consent;
+        for (size_t c = 0; c < t.pop.n; c++)
+            for (size_t j = t.w.test_part.offset[c]; j < t.w.test_part.offset[c + 1]; j++)
+                if (t.w.test_part.rows[j] == r) owner_consents = t.pop.clients[c].consent;
         ck_assert(owner_consents);
     }
     fs_evaluator_fini(&ev);
-    fs_pop_fini(&pop);
-    fs_world_fini(&w);
-    fs_scn_fini(&s);
+    fs_test_setup_fini(&t);
 }
 END_TEST
 
 START_TEST(hit_rate_skips_opted_out_users)
 {
-    fs_scenario s;
-    fs_world w;
-    fs_pop pop;
-    fs_test_scenario("{\"name\":\"h\",\"data\":{\"source\":\"ratings\",\"clients\":60,"
-                     "\"ratings\":{\"items\":100}},\"model\":{\"kind\":\"mf\",\"factors\":4},"
-                     "\"server\":{\"rounds\":1,\"clients_per_round\":5},"
-                     "\"privacy\":{\"consent\":{\"share\":0.5}}}",
-                     &s);
-    fs_test_world(&s, &w);
-    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL, NULL), FS_OK);
+    fs_test_setup t;
+    fs_test_setup_init(&t, "{\"name\":\"h\",\"data\":{\"source\":\"ratings\",\"clients\":60,"
+                           "\"ratings\":{\"items\":100}},\"model\":{\"kind\":\"mf\",\"factors\":4},"
+                           "\"server\":{\"rounds\":1,\"clients_per_round\":5},"
+                           "\"privacy\":{\"consent\":{\"share\":0.5}}}");
     fs_evaluator ev;
-    ck_assert_int_eq(fs_evaluator_init(&ev, &w, &s, &pop, 1, NULL), FS_OK);
+    ck_assert_int_eq(fs_evaluator_init(&ev, &t.w, &t.s, &t.pop, 1, NULL), FS_OK);
     const fs_partition *ct = &ev.consenting_test;
     ck_assert_ptr_nonnull(ct->offset);
-    for (size_t c = 0; c < pop.n; c++)
+    for (size_t c = 0; c < t.pop.n; c++)
         ck_assert_uint_eq(fs_partition_size(ct, c),
-                          pop.clients[c].consent ? fs_partition_size(&w.test_part, c) : 0);
+                          t.pop.clients[c].consent ? fs_partition_size(&t.w.test_part, c) : 0);
     fs_evaluator_fini(&ev);
-    fs_pop_fini(&pop);
-    fs_world_fini(&w);
-    fs_scn_fini(&s);
+    fs_test_setup_fini(&t);
 }
 END_TEST
 

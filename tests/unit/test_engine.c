@@ -181,23 +181,19 @@ START_TEST(engine_personal_factors_change_only_when_trained)
 {
     /* matrix factorization: a user's factors live on the device; they change exactly for the
      * clients that finished training (in virtual time) and are never part of what is uploaded */
-    fs_scenario s;
-    fs_world w;
-    fs_pop pop;
-    fs_test_scenario("{\"name\":\"mf\",\"seed\":9,\"data\":{\"source\":\"ratings\",\"clients\":300,"
-                     "\"ratings\":{\"items\":200}},\"model\":{\"kind\":\"mf\",\"factors\":4},"
-                     "\"server\":{\"rounds\":3,\"clients_per_round\":30,\"deadline_s\":60},"
-                     "\"devices\":{\"failure_prob\":0.4}}",
-                     &s);
-    fs_test_world(&s, &w);
-    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL, NULL), FS_OK);
-    size_t k = w.model->n_personal, n = s.data.clients;
+    fs_test_setup t;
+    fs_test_setup_init(&t, "{\"name\":\"mf\",\"seed\":9,\"data\":{\"source\":\"ratings\","
+                           "\"clients\":300,\"ratings\":{\"items\":200}},"
+                           "\"model\":{\"kind\":\"mf\",\"factors\":4},"
+                           "\"server\":{\"rounds\":3,\"clients_per_round\":30,\"deadline_s\":60},"
+                           "\"devices\":{\"failure_prob\":0.4}}");
+    size_t k = t.w.model->n_personal, n = t.s.data.clients;
     ck_assert_uint_eq(k, 5);
     double *before = malloc(n * k * sizeof *before);
-    memcpy(before, w.personal, n * k * sizeof *before);
+    memcpy(before, t.w.personal, n * k * sizeof *before);
     capture *cap = malloc(sizeof *cap);
     memset(cap, 0, sizeof *cap);
-    fs_engine_cfg cfg = {.scn = &s, .world = &w, .pop = &pop, .n_threads = 2,
+    fs_engine_cfg cfg = {.scn = &t.s, .world = &t.w, .pop = &t.pop, .n_threads = 2,
                          .on_round = collect, .ctx = cap};
     ck_assert_int_eq(fs_engine_run(&cfg, NULL, NULL, NULL), FS_OK);
     bool *trained = calloc(n, sizeof *trained);
@@ -211,16 +207,14 @@ START_TEST(engine_personal_factors_change_only_when_trained)
     }
     ck_assert_int_gt(untrained_participants, 0);
     for (size_t c = 0; c < n; c++) {
-        bool same = !memcmp(before + c * k, w.personal + c * k, k * sizeof *before);
+        bool same = !memcmp(before + c * k, t.w.personal + c * k, k * sizeof *before);
         ck_assert_msg(same != trained[c], "client %zu: trained %d, factors changed %d", c,
                       trained[c], !same);
     }
     free(trained);
     free(cap);
     free(before);
-    fs_pop_fini(&pop);
-    fs_world_fini(&w);
-    fs_scn_fini(&s);
+    fs_test_setup_fini(&t);
 }
 END_TEST
 

@@ -43,7 +43,8 @@ END_TEST
 
 static const char one_client[] =
     "{\"name\":\"one\",\"seed\":5,"
-    "\"data\":{\"source\":\"synthetic\",\"clients\":1,\"synthetic\":{\"max_samples_per_client\":300}},"
+    "\"data\":{\"source\":\"synthetic\",\"clients\":1,\"synthetic\":{\"max_samples_per_client\":"
+    "300}},"
     "\"train\":{\"epochs\":2,\"batch_size\":8,\"lr\":0.05},"
     "\"server\":{\"rounds\":6,\"clients_per_round\":1,\"over_selection\":1,\"deadline_s\":1e6},"
     "\"devices\":{\"availability\":\"always\",\"failure_prob\":0}}";
@@ -60,8 +61,8 @@ static void centralised_sgd(const fs_scenario *s, const fs_world *w, double *out
     uint32_t *order = malloc(n * sizeof *order);
     double *grad = malloc(m->n_params * sizeof *grad);
     fs_model_scratch *scr = fs_model_scratch_new(m);
-    fs_sgd_cfg cfg = {.epochs = s->train.epochs, .batch_size = s->train.batch_size,
-                      .lr = s->train.lr};
+    fs_sgd_cfg cfg = {
+        .epochs = s->train.epochs, .batch_size = s->train.batch_size, .lr = s->train.lr};
     for (int round = 1; round <= s->server.rounds; round++) {
         fs_rng_reseed(r, s->seed, FS_RNG_TRAIN, 0, (uint64_t)round);
         fs_sgd_result res;
@@ -77,19 +78,15 @@ static void centralised_sgd(const fs_scenario *s, const fs_world *w, double *out
 
 START_TEST(fedavg_one_client_equals_sgd)
 {
-    fs_scenario s;
-    fs_world w;
-    fs_pop pop;
-    fs_test_scenario(one_client, &s);
-    fs_test_world(&s, &w);
-    ck_assert_int_eq(fs_pop_init(&pop, &s, w.n_train, w.n_test, NULL, NULL), FS_OK);
-    size_t np = w.model->n_params;
+    fs_test_setup t;
+    fs_test_setup_init(&t, one_client);
+    size_t np = t.w.model->n_params;
     double *fed = calloc(np, sizeof *fed), *sgd = calloc(np, sizeof *sgd);
-    fs_engine_cfg cfg = {.scn = &s, .world = &w, .pop = &pop, .n_threads = 2};
+    fs_engine_cfg cfg = {.scn = &t.s, .world = &t.w, .pop = &t.pop, .n_threads = 2};
     fs_engine_stats st;
     ck_assert_int_eq(fs_engine_run(&cfg, fed, &st, NULL), FS_OK);
     ck_assert_int_eq(st.rounds, 6);
-    centralised_sgd(&s, &w, sgd);
+    centralised_sgd(&t.s, &t.w, sgd);
     /* FedAvg applies the delta, w + 1.0 * (w_local - w), which rounds differently from w_local
      * in the last bit at most once per round */
     double norm = 0, worst = 0;
@@ -101,9 +98,7 @@ START_TEST(fedavg_one_client_equals_sgd)
     ck_assert_double_le(worst, 1e-13 * norm);
     free(fed);
     free(sgd);
-    fs_pop_fini(&pop);
-    fs_world_fini(&w);
-    fs_scn_fini(&s);
+    fs_test_setup_fini(&t);
 }
 END_TEST
 
