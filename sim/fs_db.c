@@ -36,8 +36,9 @@ static const char *const stmt_sql[ST_N] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_RUN] = "INSERT INTO runs(name, scenario_json, seed, variant, target_metric,"
-               " target_value, target_lower_better, fedsim_version, status, started_at, threads,"
-               " host) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?)",
+               " target_value, target_lower_better, target_sustain, fedsim_version, status,"
+               " started_at, threads, host, population_seed, replicate, headline_metric)"
+               " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?, ?, ?, ?)",
     [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_ROUND] = "INSERT INTO rounds(run_id, round, t_start, t_end, selected, reported, dropped,"
                  " late, aborted, bytes_up, bytes_down, train_loss, epsilon, compute_s,"
@@ -80,6 +81,13 @@ static void bind_real(fs_db_bind *b, double v)
     if (b->rc != SQLITE_OK) return;
     b->i++;
     b->rc = isnan(v) ? sqlite3_bind_null(b->st, b->i) : sqlite3_bind_double(b->st, b->i, v);
+}
+
+static void bind_opt_i64(fs_db_bind *b, bool present, int64_t v)
+{
+    if (b->rc != SQLITE_OK) return;
+    b->i++;
+    b->rc = present ? sqlite3_bind_int64(b->st, b->i, v) : sqlite3_bind_null(b->st, b->i);
 }
 
 /* Virtual times: -1 (any negative) means "stage not reached" and becomes NULL. */
@@ -158,11 +166,6 @@ static int db_connect(fs_db *db, fs_err *err)
     return FS_EDB;
 }
 
-static int db_create_schema(fs_db *db, fs_err *err)
-{
-    if (sqlite3_exec(db->conn, fs_db_schema_sql, NULL, NULL, NULL) == SQLITE_OK) return FS_OK;
-    return db_fail(db, err, "creating schema");
-}
 
 static int db_prepare(fs_db *db, fs_err *err)
 {
@@ -191,27 +194,59 @@ static int query_text(fs_db *db, const char *sql, char *out, size_t n, fs_err *e
     return FS_OK;
 }
 
-/* A file written by a newer (or older) fedsim would be misread, so refuse it. Checked before
- * the schema script runs: that script would otherwise add views over columns an old file does
- * not have, i.e. modify a file we are about to refuse. A file without a meta table is new. */
-static int db_check_version(fs_db *db, fs_err *err)
+/* The file's schema version: 0 for a file without a meta table (new), else meta's value (-1 when
+ * it is not a number). */
+static int db_read_version(fs_db *db, int *out_version, fs_err *err)
 {
     char v[64];
+    *out_version = 0;
     int rc = query_text(db,
                         "SELECT count(*) FROM sqlite_schema"
                         " WHERE type = 'table' AND name = 'meta'",
                         v, sizeof v, err);
     if (rc != FS_OK || strcmp(v, "0") == 0) return rc;
     rc = query_text(db, "SELECT value FROM meta WHERE key = 'schema_version'", v, sizeof v, err);
-    if (rc != FS_OK) return rc;
-    char want[16];
-    snprintf(want, sizeof want, "%d", FS_DB_SCHEMA_VERSION);
-    if (strcmp(v, want) == 0) return FS_OK;
+    char *end;
+    long n = strtol(v, &end, 10);
+    *out_version = *v && !*end && n > 0 && n < 1000 ? (int)n : -1;
+    return rc;
+}
+
+/* A file written by a newer fedsim, or by one older than version 2, would be misread, so refuse
+ * it. Checked before the schema script runs: that script would otherwise add views over columns
+ * an old file does not have, i.e. modify a file we are about to refuse. Version 2 files are
+ * upgraded in place by db_create_schema. */
+static int db_check_version(fs_db *db, fs_err *err)
+{
+    int v;
+    int rc = db_read_version(db, &v, err);
+    if (rc != FS_OK || v == 0 || v == 2 || v == FS_DB_SCHEMA_VERSION) return rc;
+    char found[16];
+    snprintf(found, sizeof found, "%d", v);
     fs_err_add(err, NULL,
-               "%s: results database has schema version %s, this fedsim writes version %d;"
-               " use a new file",
-               db->path, *v ? v : "(none)", FS_DB_SCHEMA_VERSION);
+               "%s: results database has schema version %s, this fedsim writes version %d"
+               " (and upgrades version 2); use a new file",
+               db->path, v > 0 ? found : "(none)", FS_DB_SCHEMA_VERSION);
     return FS_EDB;
+}
+
+/* The schema script in one write transaction, after upgrading a version 2 file in the same
+ * transaction: a failure (full disk, another writer's lock) leaves the file as it was, never
+ * half upgraded. The version is read again inside the transaction, since another process may
+ * have upgraded the file since db_check_version. */
+static int db_create_schema(fs_db *db, fs_err *err)
+{
+    int v = 0;
+    if (sqlite3_exec(db->conn, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(db, err, "creating schema");
+    int rc = db_read_version(db, &v, err);
+    if (rc != FS_OK) return db_rollback(db, err), rc;
+    if (v == 2 && sqlite3_exec(db->conn, fs_db_upgrade_v2_sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(db, err, "upgrading schema version 2 to 3");
+    if (sqlite3_exec(db->conn, fs_db_schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(db->conn, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(db, err, "creating schema");
+    return FS_OK;
 }
 
 int fs_db_open(const char *path, fs_db **out, fs_err *err)
@@ -258,7 +293,7 @@ const char *fs_db_path(const fs_db *db)
 
 /* ---- runs */
 
-/* No target (NULL or "" metric) is three NULLs, so v_time_to_target leaves the run out. */
+/* No target (NULL or "" metric) is four NULLs, so v_time_to_target leaves the run out. */
 static void bind_target(fs_db_bind *b, const fs_db_run *run)
 {
     const char *m = run->target_metric;
@@ -269,6 +304,10 @@ static void bind_target(fs_db_bind *b, const fs_db_run *run)
     b->i++;
     b->rc = none ? sqlite3_bind_null(b->st, b->i)
                  : sqlite3_bind_int(b->st, b->i, run->target_lower_better ? 1 : 0);
+    if (b->rc != SQLITE_OK) return;
+    b->i++;
+    b->rc = none ? sqlite3_bind_null(b->st, b->i)
+                 : sqlite3_bind_int(b->st, b->i, run->target_sustain > 1 ? run->target_sustain : 1);
 }
 
 int fs_db_begin_run(fs_db *db, const fs_db_run *run, int64_t *out_run_id, fs_err *err)
@@ -283,6 +322,9 @@ int fs_db_begin_run(fs_db *db, const fs_db_run *run, int64_t *out_run_id, fs_err
     bind_text(&b, run->fedsim_version);
     bind_i64(&b, run->threads);
     bind_text(&b, run->host);
+    bind_i64(&b, (int64_t)run->population_seed);
+    bind_opt_i64(&b, run->replicate > 0, run->replicate); /* NULL outside replications */
+    bind_text(&b, run->headline_metric && *run->headline_metric ? run->headline_metric : NULL);
     if (bind_exec(&b) != SQLITE_OK) return db_fail(db, err, "starting run");
     *out_run_id = sqlite3_last_insert_rowid(db->conn);
     return FS_OK;
@@ -467,11 +509,14 @@ static int find_resumable(fs_db *db, const fs_db_run *run, int64_t *out_run_id, 
         db->conn,
         "SELECT r.run_id, c.round, c.server_state, r.scenario_json FROM runs r "
         "JOIN checkpoints c ON c.run_id = r.run_id WHERE r.name = ?1 AND r.variant = ?2 "
-        "AND r.status <> 'done' ORDER BY r.run_id DESC, c.round DESC LIMIT 1",
+        "AND r.replicate IS ?3 AND r.status <> 'done' ORDER BY r.run_id DESC, c.round DESC "
+        "LIMIT 1",
         -1, &st, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, run->name, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(st, 2, run->variant ? run->variant : "", -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = run->replicate > 0 ? sqlite3_bind_int(st, 3, run->replicate) : sqlite3_bind_null(st, 3);
     int step = rc == SQLITE_OK ? sqlite3_step(st) : rc;
     if (step == SQLITE_ROW) {
         *out_run_id = sqlite3_column_int64(st, 0);

@@ -23,6 +23,10 @@ typedef struct fs_db_run {
     const char *target_metric;  /* eval.target: metric name, or NULL/"" when none */
     double target_value;
     int target_lower_better;    /* 1 when the target is reached by going at or below the value */
+    int target_sustain;         /* evaluations the target must hold for (eval.target.sustain) */
+    uint64_t population_seed;   /* the seed of everything drawn once per client */
+    int replicate;              /* 1-based replicate of a replicated sweep; 0 = none (NULL) */
+    const char *headline_metric; /* first of eval.metrics: the run's headline */
     int threads;                /* metadata: never influences results */
     const char *host;           /* metadata */
 } fs_db_run;

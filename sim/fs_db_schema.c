@@ -13,6 +13,23 @@
 /* Microseconds per hour, for the *_h columns. */
 #define US_PER_H "3600000000.0"
 
+/* Statistics over the replicates of each sweep variant (sweep.replications), computed by fedsim
+ * with GSL (sim/fs_db_stats.c) when a sweep finishes and recomputed when it is resumed: SQLite
+ * has no t quantile, and the views must answer in the plain sqlite3 shell, so the numbers are
+ * stored rather than computed on read. Keyed by the scenario name and the variant label. */
+#define STATS_TABLES_SQL                                                                        \
+    "CREATE TABLE IF NOT EXISTS variant_stats("                                                 \
+    " name TEXT NOT NULL, variant TEXT NOT NULL, n_replicates INTEGER, final_metric TEXT,"      \
+    " mean_final REAL, sd_final REAL, ci_low_final REAL, ci_high_final REAL,"                  \
+    " target_metric TEXT, target_value REAL, n_reached INTEGER, reach_share REAL,"              \
+    " mean_hours_to_target REAL, ci_low_hours REAL, ci_high_hours REAL,"                        \
+    " mean_bytes_to_target REAL, ci_low_bytes REAL, ci_high_bytes REAL,"                        \
+    " mean_epsilon_at_target REAL, updated_at TEXT, PRIMARY KEY(name, variant));"               \
+    "CREATE TABLE IF NOT EXISTS variant_round_stats("                                           \
+    " name TEXT NOT NULL, variant TEXT NOT NULL, round INTEGER NOT NULL, metric TEXT NOT NULL,"  \
+    " n INTEGER, mean REAL, sd REAL, ci_low REAL, ci_high REAL, mean_t_h REAL,"                 \
+    " mean_cum_bytes REAL, mean_epsilon REAL, PRIMARY KEY(name, variant, round, metric));"
+
 /* IF NOT EXISTS everywhere: opening an existing results file appends runs to it. Children
  * reference runs(run_id) ON DELETE CASCADE so deleting a run (e.g. to redo a sweep variant)
  * removes all its rows. No separate index on participation(run_id, round): the primary key
@@ -26,7 +43,9 @@
     " run_id INTEGER PRIMARY KEY, name TEXT, scenario_json TEXT, seed INTEGER, variant TEXT,"   \
     " target_metric TEXT, target_value REAL, target_lower_better INTEGER, fedsim_version TEXT," \
     " status TEXT NOT NULL CHECK(status IN ('running','done','failed','interrupted')),"         \
-    " started_at TEXT, finished_at TEXT, wall_s REAL, threads INTEGER, host TEXT);"             \
+    " started_at TEXT, finished_at TEXT, wall_s REAL, threads INTEGER, host TEXT,"             \
+    " population_seed INTEGER, replicate INTEGER, target_sustain INTEGER,"                      \
+    " headline_metric TEXT);"                                                                   \
     "CREATE TABLE IF NOT EXISTS clients("                                                       \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
     " client_id INTEGER NOT NULL, n_train INTEGER, n_test INTEGER, segment TEXT, gflops REAL,"  \
@@ -55,7 +74,8 @@
     "CREATE TABLE IF NOT EXISTS checkpoints("                                                   \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
     " round INTEGER NOT NULL, model BLOB, server_state BLOB,"                                   \
-    " PRIMARY KEY(run_id, round));"
+    " PRIMARY KEY(run_id, round));"                                                             \
+    STATS_TABLES_SQL
 
 /* Plain unit conversions. `SELECT *` is expanded when the view is used, so new rounds columns
  * show up in v_rounds without recreating it. */
@@ -70,7 +90,7 @@
  * compute time, instead of a misleading 0. */
 #define ROUND_METRICS_SQL                                                                       \
     "CREATE VIEW IF NOT EXISTS v_round_metrics AS"                                              \
-    " WITH c AS (SELECT r.run_id, u.variant, r.round,"                                          \
+    " WITH c AS (SELECT r.run_id, u.variant, u.replicate, r.round,"                                          \
     "  r.t_start / " US_PER_H " AS t_start_h, r.t_end / " US_PER_H " AS t_end_h,"               \
     "  r.selected, r.reported, r.dropped, r.late, r.aborted, r.bytes_up, r.bytes_down,"         \
     "  sum(r.bytes_up) OVER w AS cum_bytes_up, sum(r.bytes_down) OVER w AS cum_bytes_down,"     \
@@ -81,27 +101,41 @@
     " SELECT c.*, e.metric, e.value FROM c LEFT JOIN evals e"                                   \
     "  ON e.run_id = c.run_id AND e.round = c.round AND e.segment = 'all';"
 
-/* The first evaluation that met the run's own target (runs.target_*). A NULL value never
- * meets it (the comparison is NULL). Runs without a target are left out; runs that never met
- * it keep one row with reached = 0 and NULL costs. */
+/* The first evaluation that met the run's own target (runs.target_*) and kept meeting it for
+ * target_sustain consecutive evaluations (eval.target.sustain; NULL, as in version 2 files,
+ * means 1). A NULL value never meets it. For each evaluation, next_fail is the index of the next
+ * evaluation at or after it that misses the target; the run of hits starting there is
+ * next_fail - i long (up to the last evaluation when none misses). An evaluation near the end
+ * of the run without `sustain` evaluations after it does not count: the target was not shown to
+ * hold. Runs without a target are left out; runs that never met it keep one row with
+ * reached = 0 and NULL costs. */
 #define TIME_TO_TARGET_SQL                                                                      \
     "CREATE VIEW IF NOT EXISTS v_time_to_target AS"                                             \
-    " WITH hit AS (SELECT m.*,"                                                                 \
-    "  row_number() OVER (PARTITION BY m.run_id ORDER BY m.round) AS k"                         \
+    " WITH ev AS (SELECT m.*, CASE WHEN m.value IS NULL THEN 0"                                 \
+    "   WHEN u.target_lower_better THEN m.value <= u.target_value"                              \
+    "   ELSE m.value >= u.target_value END AS ok,"                                              \
+    "  row_number() OVER (PARTITION BY m.run_id ORDER BY m.round) AS i,"                        \
+    "  coalesce(u.target_sustain, 1) AS sustain"                                                \
     "  FROM v_round_metrics m JOIN runs u ON u.run_id = m.run_id"                               \
-    "  WHERE m.metric = u.target_metric AND CASE WHEN u.target_lower_better"                    \
-    "   THEN m.value <= u.target_value ELSE m.value >= u.target_value END)"                     \
-    " SELECT u.run_id, u.name, u.variant, u.target_metric, u.target_value,"                     \
+    "  WHERE m.metric = u.target_metric),"                                                      \
+    " nx AS (SELECT ev.*, min(CASE WHEN NOT ok THEN i END) OVER (PARTITION BY run_id"           \
+    "  ORDER BY i ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS next_fail,"              \
+    "  max(i) OVER (PARTITION BY run_id) AS last_i FROM ev),"                                   \
+    " hit AS (SELECT nx.*, row_number() OVER (PARTITION BY run_id ORDER BY i) AS k FROM nx"     \
+    "  WHERE ok AND coalesce(next_fail, last_i + 1) - i >= sustain)"                            \
+    " SELECT u.run_id, u.name, u.variant, u.replicate, u.target_metric, u.target_value,"        \
+    "  coalesce(u.target_sustain, 1) AS target_sustain,"                                        \
     "  h.round IS NOT NULL AS reached, h.round, h.t_end_h AS t_h, h.cum_bytes_up AS bytes_up,"  \
     "  h.cum_bytes_down AS bytes_down, h.cum_device_h AS device_h, h.epsilon"                   \
     " FROM runs u LEFT JOIN hit h ON h.run_id = u.run_id AND h.k = 1"                           \
     " WHERE u.target_metric IS NOT NULL;"
 
-/* The headline metric of a run: its target metric; else the first of accuracy, auc, rmse that
- * was evaluated on the whole test set; else the alphabetically first one. "Best" follows the
+/* The headline metric of a run: the first of its eval.metrics (runs.headline_metric, the metric
+ * the run line printed); in version 2 files, which lack it, the target metric, else the first of
+ * accuracy, auc, rmse evaluated on the whole test set, else the alphabetically first one. "Best" follows the
  * target's direction for the target metric, else lower is better for loss, ece and rmse. */
 #define RUN_FINAL_METRIC_SQL                                                                    \
-    " fm AS (SELECT u.run_id, coalesce(u.target_metric,"                                        \
+    " fm AS (SELECT u.run_id, coalesce(u.headline_metric, u.target_metric,"                                        \
     "   (SELECT e.metric FROM evals e WHERE e.run_id = u.run_id AND e.segment = 'all'"          \
     "    ORDER BY CASE e.metric WHEN 'accuracy' THEN 0 WHEN 'auc' THEN 1 WHEN 'rmse' THEN 2"    \
     "    ELSE 3 END, e.metric LIMIT 1)) AS metric,"                                             \
@@ -128,7 +162,8 @@
     "  row_number() OVER (PARTITION BY run_id ORDER BY round DESC) AS k"                        \
     "  FROM rounds WHERE epsilon IS NOT NULL) WHERE k = 1),"                                    \
     RUN_FINAL_METRIC_SQL                                                                        \
-    " SELECT u.run_id, u.name, u.variant, u.status, coalesce(t.rounds, 0) AS rounds,"           \
+    " SELECT u.run_id, u.name, u.variant, u.replicate, u.status,"                               \
+    "  coalesce(t.rounds, 0) AS rounds,"           \
     "  t.virtual_h, v.metric AS final_metric, v.final_value, v.best_value,"                     \
     "  coalesce(t.bytes_up, 0) AS bytes_up, coalesce(t.bytes_down, 0) AS bytes_down,"           \
     "  t.device_h, p.epsilon, coalesce(t.selected, 0) AS selected,"                             \
@@ -138,5 +173,31 @@
     " FROM runs u JOIN fv v ON v.run_id = u.run_id"                                             \
     " LEFT JOIN tot t ON t.run_id = u.run_id LEFT JOIN eps p ON p.run_id = u.run_id;"
 
-const char fs_db_schema_sql[] = "BEGIN IMMEDIATE;" TABLES_SQL UNIT_VIEWS_SQL ROUND_METRICS_SQL
-    TIME_TO_TARGET_SQL RUN_SUMMARY_SQL "COMMIT;";
+/* Replicate statistics, one row per sweep variant / per variant, round and metric, straight
+ * from the tables fedsim fills (see STATS_TABLES_SQL). */
+#define VARIANT_VIEWS_SQL                                                                       \
+    "CREATE VIEW IF NOT EXISTS v_variant_summary AS SELECT name, variant, n_replicates,"        \
+    " n_reached, reach_share, final_metric, mean_final, sd_final, ci_low_final, ci_high_final,"  \
+    " target_metric, target_value, mean_hours_to_target, ci_low_hours, ci_high_hours,"          \
+    " mean_bytes_to_target, ci_low_bytes, ci_high_bytes, mean_epsilon_at_target"                \
+    " FROM variant_stats;"                                                                      \
+    "CREATE VIEW IF NOT EXISTS v_variant_rounds AS SELECT name, variant, round, metric,"        \
+    " n AS n_replicates, mean, sd, ci_low, ci_high, mean_t_h, mean_cum_bytes, mean_epsilon"     \
+    " FROM variant_round_stats;"
+
+/* Version 2 -> 3, in the caller's transaction before the script above: the new runs columns
+ * (NULL in old rows: no replicate, sustain 1, headline by the old rule), and the views whose
+ * text changed are dropped so the script recreates them. */
+#define UPGRADE_V2_SQL                                                                          \
+    "ALTER TABLE runs ADD COLUMN population_seed INTEGER;"                                      \
+    "ALTER TABLE runs ADD COLUMN replicate INTEGER;"                                            \
+    "ALTER TABLE runs ADD COLUMN target_sustain INTEGER;"                                       \
+    "ALTER TABLE runs ADD COLUMN headline_metric TEXT;"                                         \
+    "UPDATE runs SET population_seed = seed;"                                                   \
+    "DROP VIEW IF EXISTS v_run_summary; DROP VIEW IF EXISTS v_time_to_target;"                 \
+    "DROP VIEW IF EXISTS v_round_metrics;"                                                      \
+    "UPDATE meta SET value = '" STR(FS_DB_SCHEMA_VERSION) "' WHERE key = 'schema_version';"
+
+const char fs_db_schema_sql[] = TABLES_SQL UNIT_VIEWS_SQL ROUND_METRICS_SQL TIME_TO_TARGET_SQL
+    RUN_SUMMARY_SQL VARIANT_VIEWS_SQL;
+const char fs_db_upgrade_v2_sql[] = UPGRADE_V2_SQL;

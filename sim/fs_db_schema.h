@@ -5,10 +5,14 @@
 #ifndef FS_DB_SCHEMA_H
 #define FS_DB_SCHEMA_H
 
-#define FS_DB_SCHEMA_VERSION 2
+#define FS_DB_SCHEMA_VERSION 3
 
-/* BEGIN IMMEDIATE; every CREATE ...; COMMIT. Run with sqlite3_exec on a connection whose
- * file has no meta table yet or has schema_version FS_DB_SCHEMA_VERSION. */
+/* Every CREATE ... IF NOT EXISTS. Run with sqlite3_exec inside a write transaction on a
+ * connection whose file has no meta table yet or has schema_version FS_DB_SCHEMA_VERSION. */
 extern const char fs_db_schema_sql[];
+
+/* Turns a version 2 file into version 3 (run in the same transaction, before
+ * fs_db_schema_sql): appending to an old file upgrades it in place, all or nothing. */
+extern const char fs_db_upgrade_v2_sql[];
 
 #endif

@@ -170,7 +170,7 @@ int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s,
     memset(ev, 0, sizeof *ev);
     ev->pop = pop;
     ev->world = w;
-    ev->seed = s->seed;
+    ev->seed = s->population_seed;
     ev->n_threads = n_threads > 0 ? n_threads : 1;
     ev->worst_clients = s->eval.worst_clients && w->test_part.n_clients > 0;
     if (s->eval.train_metrics) {

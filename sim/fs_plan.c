@@ -278,12 +278,13 @@ static int check_version(sqlite3 *c, const char *path, fs_err *err)
         fs_err_add(err, NULL, "%s: not a fedsim results database (no meta table)", path);
         return FS_EDB;
     }
+    /* version 2 files have every column the queries below read */
     char want[16];
     snprintf(want, sizeof want, "%d", FS_DB_SCHEMA_VERSION);
-    if (strcmp(v, want) == 0) return FS_OK;
+    if (strcmp(v, want) == 0 || strcmp(v, "2") == 0) return FS_OK;
     fs_err_add(err, NULL,
-               "%s: results database has schema version %s, this fedsim reads version %s", path,
-               *v ? v : "(none)", want);
+               "%s: results database has schema version %s, this fedsim reads versions 2 to %s",
+               path, *v ? v : "(none)", want);
     return FS_EDB;
 }
 

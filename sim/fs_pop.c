@@ -29,7 +29,7 @@ static uint8_t draw_consent(const fs_scenario *s, uint64_t client, int32_t level
     if (level >= 0 && (size_t)level < s->privacy.n_consent_percent)
         share = s->privacy.consent_percent[level] / 100.0;
     if (share >= 1) return 1;
-    fs_rng_reseed(r, s->seed, FS_RNG_CONSENT, client, FS_RNG_NONE);
+    fs_rng_reseed(r, s->population_seed, FS_RNG_CONSENT, client, FS_RNG_NONE);
     return gsl_rng_uniform(r) < share;
 }
 
@@ -43,7 +43,7 @@ int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const 
     pop->perm = malloc(n * sizeof *pop->perm);
     if (!r || !pop->clients || !pop->perm) goto nomem;
     for (size_t i = 0; i < n; i++) {
-        fs_rng_reseed(r, s->seed, FS_RNG_DEVICE, i, FS_RNG_NONE);
+        fs_rng_reseed(r, s->population_seed, FS_RNG_DEVICE, i, FS_RNG_NONE);
         draw_client(&pop->clients[i], s, r);
         pop->clients[i].n_train = (uint32_t)n_train[i];
         pop->clients[i].n_test = n_test ? (uint32_t)n_test[i] : 0;

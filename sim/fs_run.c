@@ -127,12 +127,16 @@ static int begin(run_ctx *c, const char *db_path, void **out_state, size_t *out_
     fs_db_run meta = {.name = c->s->name,
                       .scenario_json = c->s->json,
                       .seed = c->s->seed,
+                      .population_seed = c->s->population_seed,
+                      .replicate = c->opts->replicate,
+                      .headline_metric = c->sum->headline,
                       .variant = c->opts->variant ? c->opts->variant : "",
                       .fedsim_version = FEDSIM_VERSION,
                       .threads = c->opts->n_threads,
                       .host = host,
                       .target_metric = ev->has_target ? ev->target_metric : NULL,
                       .target_value = ev->target_value,
+                      .target_sustain = ev->target_sustain,
                       .target_lower_better =
                           ev->has_target &&
                           fs_metric_lower_is_better(fs_metric_from_name(ev->target_metric))};

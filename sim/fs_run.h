@@ -15,6 +15,7 @@
 typedef struct fs_run_opts {
     const char *db_path;           /* overrides output.db when not NULL */
     const char *variant;           /* sweep variant label recorded in runs.variant, or NULL */
+    int replicate;                 /* 1-based replicate recorded in runs.replicate, 0 = none */
     int n_threads;                 /* >= 1 */
     bool progress;                 /* progress line on stderr */
     volatile sig_atomic_t *stop;   /* may be NULL */

@@ -169,6 +169,23 @@ static bool is_blank(const char *text)
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
+/* population_seed defaults to seed (after the overrides, so --set seed=7 moves both). The copy
+ * is made only of a valid seed: an invalid one is reported once, under "seed". */
+static int default_population_seed(cJSON *root)
+{
+    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(root, "seed");
+    if (cJSON_GetObjectItemCaseSensitive(root, "population_seed") || !cJSON_IsNumber(seed))
+        return FS_OK;
+    double v = seed->valuedouble;
+    if (!(v >= 0 && v <= FS_SCN_INT_LIMIT && v == (double)(uint64_t)v)) return FS_OK;
+    cJSON *copy = cJSON_CreateNumber(v);
+    if (!copy || !cJSON_AddItemToObject(root, "population_seed", copy)) {
+        cJSON_Delete(copy);
+        return FS_ENOMEM;
+    }
+    return FS_OK;
+}
+
 static int emit_json(fs_scn_ctx *c, const cJSON *root)
 {
     const cJSON *sweep = cJSON_GetObjectItemCaseSensitive(root, "sweep");
@@ -209,6 +226,7 @@ static int parse_n(const char *text, size_t len, const char *const *sets, size_t
     }
     for (size_t i = 0; i < n_sets; i++)
         if ((rc = apply_set(c, root, sets[i])) != FS_OK) goto fail;
+    if ((rc = default_population_seed(root)) != FS_OK) goto fail;
     fs_scn_walk(c, root, "", &fs_scn_top_obj, out);
     check_cross(c);
     rc = c->n_bad ? FS_ESCENARIO : emit_json(c, root);

@@ -58,7 +58,8 @@ enum fs_compression { FS_COMP_NONE, FS_COMP_TOPK, FS_COMP_RANDK, FS_COMP_QUANTIZ
 
 typedef struct fs_scenario {
     char name[128];
-    uint64_t seed;
+    uint64_t seed;            /* everything drawn during the campaign (see models/README.md) */
+    uint64_t population_seed; /* everything drawn once per client before it (default: seed) */
 
     struct {
         enum fs_data_source source;
@@ -192,6 +193,7 @@ typedef struct fs_scenario {
         bool has_target;     /* eval.target given */
         char target_metric[FS_SCN_NAME_LEN];
         double target_value;
+        int target_sustain;  /* evaluations in a row the target must hold for (>= 1) */
     } eval;
 
     struct {

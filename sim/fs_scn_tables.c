@@ -731,6 +731,13 @@ static const fs_scn_key target_keys[] = {
      .hi = FS_SCN_NAME_LEN - 1,
      F(eval.target_metric)},
     {.name = "value", .type = FS_SCN_NUM, .flags = FS_SCN_REQ, F(eval.target_value)},
+    {.name = "sustain",
+     .type = FS_SCN_INT,
+     .flags = RANGE,
+     .lo = 1,
+     .hi = 1000,
+     .def = 1,
+     F(eval.target_sustain)},
 };
 static const fs_scn_obj target_obj = OBJ(target_keys);
 
@@ -791,6 +798,13 @@ static const fs_scn_key top_keys[] = {
      F(name)},
     {.name = "description", .type = FS_SCN_KEEP},
     {.name = "seed", .type = FS_SCN_INT, .flags = RANGE, .hi = FS_SCN_INT_LIMIT, .def = 1, F(seed)},
+    /* default: seed (fs_scn.c default_population_seed fills it in before the walk) */
+    {.name = "population_seed",
+     .type = FS_SCN_INT,
+     .flags = RANGE,
+     .hi = FS_SCN_INT_LIMIT,
+     .def = 1,
+     F(population_seed)},
     {.name = "data", .type = FS_SCN_OBJ, .flags = FS_SCN_REQ, .aux = &data_obj},
     {.name = "model", .type = FS_SCN_OBJ, .aux = &model_obj},
     {.name = "train", .type = FS_SCN_OBJ, .aux = &train_obj},

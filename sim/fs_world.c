@@ -72,7 +72,7 @@ static int load_csv(fs_world *w, const fs_scenario *s, fs_err *err)
     char buf[1024];
     const char *path = expand_home(c->path, buf, sizeof buf);
     int rc = fs_data_load_csv(path, &o, &all, err);
-    if (!rc) rc = fs_dataset_split(&all, c->test_fraction, s->seed, &w->train, &w->test);
+    if (!rc) rc = fs_dataset_split(&all, c->test_fraction, s->population_seed, &w->train, &w->test);
     fs_dataset_fini(&all);
     return rc == FS_ENOMEM ? (fs_err_add(err, NULL, "out of memory loading %s", path), rc) : rc;
 }
@@ -84,7 +84,8 @@ static int load_libsvm(fs_world *w, const fs_scenario *s, fs_err *err)
     int rc = fs_data_load_libsvm(expand_home(s->data.libsvm.path, buf, sizeof buf),
                                  s->data.libsvm.n_features, s->data.libsvm.zero_based, &all, err);
     if (!rc)
-        rc = fs_dataset_split(&all, s->data.libsvm.test_fraction, s->seed, &w->train, &w->test);
+        rc = fs_dataset_split(&all, s->data.libsvm.test_fraction, s->population_seed, &w->train,
+                              &w->test);
     fs_dataset_fini(&all);
     return rc;
 }
@@ -124,21 +125,23 @@ static int partition(fs_world *w, const fs_scenario *s, fs_err *err)
     }
     switch (s->data.partition) {
     case FS_PART_DIRICHLET:
-        return fs_partition_dirichlet(ds, k, s->data.dirichlet_alpha, s->seed, &w->train_part, err);
+        return fs_partition_dirichlet(ds, k, s->data.dirichlet_alpha, s->population_seed,
+                                      &w->train_part, err);
     case FS_PART_SHARDS:
-        return fs_partition_shards(ds, k, s->data.shards_per_client, s->seed, &w->train_part, err);
+        return fs_partition_shards(ds, k, s->data.shards_per_client, s->population_seed,
+                                   &w->train_part, err);
     case FS_PART_QUANTITY_LOGNORMAL:
     case FS_PART_QUANTITY_POWERLAW:
         return fs_partition_quantity(
             ds, k,
             s->data.partition == FS_PART_QUANTITY_LOGNORMAL ? FS_QUANTITY_LOGNORMAL
                                                             : FS_QUANTITY_POWERLAW,
-            s->data.quantity_param, s->data.quantity_min, s->seed, &w->train_part, err);
+            s->data.quantity_param, s->data.quantity_min, s->population_seed, &w->train_part, err);
     case FS_PART_NATURAL:
         return partition_natural(w, s, err);
     case FS_PART_IID:
     default:
-        return fs_partition_iid(ds, k, s->seed, &w->train_part, err);
+        return fs_partition_iid(ds, k, s->population_seed, &w->train_part, err);
     }
 }
 
@@ -150,7 +153,7 @@ static int load_pooled(fs_world *w, const fs_scenario *s, fs_err *err)
     if (!rc) rc = partition(w, s, err);
     if (!rc && (s->data.skew_scale_sigma > 0 || s->data.skew_shift_sigma > 0))
         rc = fs_partition_feature_skew(&w->train, &w->train_part, s->data.skew_scale_sigma,
-                                       s->data.skew_shift_sigma, s->seed, err);
+                                       s->data.skew_shift_sigma, s->population_seed, err);
     return rc;
 }
 
@@ -162,7 +165,7 @@ static fs_gen *make_generator(const fs_scenario *s, fs_err *err)
     if (d->source == FS_SRC_MARKETING) {
         fs_marketing_cfg c;
         fs_marketing_defaults(&c);
-        c.seed = s->seed;
+        c.seed = s->population_seed;
         c.n_regions = d->marketing.n_regions, c.n_devices = d->marketing.n_devices;
         c.n_age_bands = d->marketing.n_age_bands, c.n_interests = d->marketing.n_interests;
         c.n_campaigns = d->marketing.n_campaigns, c.n_categories = d->marketing.n_categories;
@@ -174,7 +177,7 @@ static fs_gen *make_generator(const fs_scenario *s, fs_err *err)
     if (d->source == FS_SRC_FRAUD) {
         fs_fraud_cfg c;
         fs_fraud_defaults(&c);
-        c.seed = s->seed;
+        c.seed = s->population_seed;
         c.n_segments = d->fraud.n_segments,
         c.n_merchant_categories = d->fraud.n_merchant_categories;
         c.fraud_rate = d->fraud.fraud_rate, c.tx_mu = d->fraud.tx_mu,
@@ -184,7 +187,7 @@ static fs_gen *make_generator(const fs_scenario *s, fs_err *err)
     }
     fs_ratings_cfg c;
     fs_ratings_defaults(&c);
-    c.seed = s->seed;
+    c.seed = s->population_seed;
     c.n_items = d->ratings.n_items, c.latent_dim = d->ratings.latent_dim;
     c.popularity_s = d->ratings.popularity_s, c.activity_mu = d->ratings.activity_mu;
     c.activity_sigma = d->ratings.activity_sigma, c.noise_sigma = d->ratings.noise_sigma;
@@ -266,7 +269,7 @@ static int load_synthetic(fs_world *w, const fs_scenario *s, fs_err *err)
         .n_clients = s->data.clients,
         .max_per_client = s->data.synth_max_per_client,
         .train_fraction = s->data.synth_train_fraction,
-        .seed = s->seed,
+        .seed = s->population_seed,
     };
     return fs_data_synthetic(&cfg, &w->train, &w->train_part, &w->test, &w->test_part, err);
 }

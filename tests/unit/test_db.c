@@ -125,14 +125,16 @@ START_TEST(db_open_creates_schema)
     fs_db_close(db);
     static const char *const objs[] = {"meta", "runs", "clients", "rounds", "participation",
                                        "evals", "checkpoints", "v_rounds", "v_evals",
-                                       "v_round_metrics", "v_time_to_target", "v_run_summary"};
+                                       "v_round_metrics", "v_time_to_target", "v_run_summary",
+                                       "variant_stats", "variant_round_stats",
+                                       "v_variant_summary", "v_variant_rounds"};
     sqlite3 *c = peek_open();
     char sql[200];
     for (size_t i = 0; i < sizeof objs / sizeof *objs; i++) {
         snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_schema WHERE name = '%s'", objs[i]);
         ck_assert_msg(q_int(c, sql) == 1, "missing %s", objs[i]);
     }
-    ck_assert_int_eq(q_int(c, "SELECT value FROM meta WHERE key = 'schema_version'"), 2);
+    ck_assert_int_eq(q_int(c, "SELECT value FROM meta WHERE key = 'schema_version'"), 3);
     ck_assert_int_eq(q_int(c, "SELECT count(*) FROM pragma_foreign_key_list('participation')"),
                      1);
     sqlite3_close(c);
@@ -373,14 +375,14 @@ START_TEST(db_open_rejects_other_schema_version)
     fs_db_close(open_ok());
     sqlite3 *c = NULL;
     ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(c, "UPDATE meta SET value = '3'", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c, "UPDATE meta SET value = '4'", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(c);
     fs_err err;
     fs_err_init(&err, NULL);
     fs_db *db = NULL;
     ck_assert_int_eq(fs_db_open(dbpath, &db, &err), FS_EDB);
     ck_assert_ptr_null(db);
-    ck_assert_msg(strstr(err.msgs[0], "has schema version 3, this fedsim writes version 2"),
+    ck_assert_msg(strstr(err.msgs[0], "has schema version 4, this fedsim writes version 3"),
                   "got: %s", err.msgs[0]);
 }
 END_TEST
@@ -407,8 +409,8 @@ START_TEST(db_open_refuses_version_1_untouched)
     ck_assert_ptr_null(db);
     char want[512];
     snprintf(want, sizeof want,
-             "%s: results database has schema version 1, this fedsim writes version 2;"
-             " use a new file",
+             "%s: results database has schema version 1, this fedsim writes version 3"
+             " (and upgrades version 2); use a new file",
              dbpath);
     ck_assert_int_eq(err.n_msgs, 1);
     ck_assert_str_eq(err.msgs[0], want);
@@ -713,6 +715,139 @@ START_TEST(db_run_summary_final_metric_rule)
 }
 END_TEST
 
+/* ---- schema version 3: sustained targets, the headline metric, upgrading version 2 files */
+
+/* A run targeting auc >= 0.75 with `sustain`, evaluated at rounds 1..5 with the values given. */
+static int64_t sustained_run(fs_db *db, const char *variant, int sustain, const double *auc)
+{
+    fs_db_run run = {.name = "sustain", .scenario_json = "{}", .seed = 1, .variant = variant,
+                     .fedsim_version = "test", .target_metric = "auc", .target_value = 0.75,
+                     .target_sustain = sustain, .threads = 1, .host = "h"};
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int64_t id = -1;
+    ck_assert_int_eq(fs_db_begin_run(db, &run, &id, &err), FS_OK);
+    for (int n = 1; n <= 5; n++) {
+        fs_db_eval e = {"all", "auc", auc[n - 1]};
+        put_round(db, id, n, NAN, &e, isnan(auc[n - 1]) ? 0 : 1);
+    }
+    finish(db, id);
+    return id;
+}
+
+START_TEST(db_time_to_target_sustained)
+{
+    fs_db *db = open_ok();
+    const double auc[5] = {0.8, 0.7, 0.8, 0.8, 0.8};
+    const double gap[5] = {0.8, 0.8, NAN, 0.8, 0.7}; /* round 3 not evaluated */
+    sustained_run(db, "s1", 1, auc); /* round 1: the first hit */
+    sustained_run(db, "s2", 2, auc); /* round 1 is followed by a miss: round 3 */
+    sustained_run(db, "s3", 3, auc); /* rounds 3, 4, 5 */
+    sustained_run(db, "s4", 4, auc); /* never four in a row */
+    sustained_run(db, "g3", 3, gap); /* evaluations 1, 2, 4 hold: round 1 (gaps are no miss) */
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT round FROM v_time_to_target WHERE variant = 's1'"), 1);
+    ck_assert_int_eq(peek_int("SELECT round FROM v_time_to_target WHERE variant = 's2'"), 3);
+    ck_assert_int_eq(peek_int("SELECT round FROM v_time_to_target WHERE variant = 's3'"), 3);
+    ck_assert_int_eq(peek_int("SELECT reached = 0 AND round IS NULL AND target_sustain = 4"
+                              " FROM v_time_to_target WHERE variant = 's4'"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT round FROM v_time_to_target WHERE variant = 'g3'"), 1);
+    ck_assert_int_eq(peek_int("SELECT t_h = 3.0 AND bytes_up = 600 FROM v_time_to_target"
+                              " WHERE variant = 's3'"),
+                     1);
+}
+END_TEST
+
+START_TEST(db_headline_is_first_eval_metric)
+{
+    fs_db *db = open_ok();
+    /* a binary task evaluated on auc then accuracy, without a target: the headline is auc,
+     * not accuracy (which would be the base rate for rare positives) */
+    fs_db_run run = {.name = "h", .scenario_json = "{}", .seed = 1, .variant = "",
+                     .fedsim_version = "test", .headline_metric = "auc", .threads = 1,
+                     .host = "h", .population_seed = 9, .replicate = 2};
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int64_t id = -1;
+    ck_assert_int_eq(fs_db_begin_run(db, &run, &id, &err), FS_OK);
+    fs_db_eval e[2] = {{"all", "auc", 0.9}, {"all", "accuracy", 0.99}};
+    put_round(db, id, 1, NAN, e, 2);
+    finish(db, id);
+    fs_db_close(db);
+    char m[32];
+    peek_text("SELECT final_metric FROM v_run_summary", m, sizeof m);
+    ck_assert_str_eq(m, "auc");
+    ck_assert_int_eq(peek_int("SELECT final_value = 0.9 AND replicate = 2 FROM v_run_summary"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT population_seed = 9 AND replicate = 2 AND"
+                              " target_sustain IS NULL FROM runs"),
+                     1);
+}
+END_TEST
+
+/* tests/fixtures/results_v2.sql: `.dump` of a 3-round run written by the version 2 fedsim. */
+static void load_v2_fixture(const char *extra_sql)
+{
+    char path[512], *sql = calloc(1, 1 << 16);
+    ck_assert_ptr_nonnull(sql);
+    snprintf(path, sizeof path, "%s/tests/fixtures/results_v2.sql",
+             getenv("FEDSIM_SOURCE_ROOT") ? getenv("FEDSIM_SOURCE_ROOT") : ".");
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot read %s", path);
+    fs_test_slurp(f, sql, 1 << 16); /* closes f */
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c, sql, NULL, NULL, NULL), SQLITE_OK);
+    if (extra_sql) ck_assert_int_eq(sqlite3_exec(c, extra_sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(c);
+    free(sql);
+}
+
+START_TEST(db_appending_upgrades_version_2_in_place)
+{
+    load_v2_fixture(NULL);
+    fs_db *db = open_ok();
+    ck_assert_int_eq(begin_ok(db), 2);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 3);
+    /* the old run keeps its rows, gains NULL replicate and population_seed = seed */
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM runs WHERE run_id = 1 AND replicate IS NULL"
+                              " AND population_seed = seed AND seed = 7 AND status = 'done'"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds WHERE run_id = 1"), 3);
+    /* the recreated views answer for it: sustain 1, old headline rule */
+    ck_assert_int_eq(peek_int("SELECT reached AND round = 2 AND target_sustain = 1"
+                              " FROM v_time_to_target WHERE run_id = 1"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_run_summary WHERE run_id = 1"
+                              " AND final_metric = 'accuracy' AND rounds = 3"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_variant_summary"), 0);
+}
+END_TEST
+
+/* An upgrade that fails half way (here: a column the upgrade adds already exists) leaves the
+ * file exactly a version 2 file: no new column, no new table, version 2. */
+START_TEST(db_failed_upgrade_leaves_version_2)
+{
+    load_v2_fixture("ALTER TABLE runs ADD COLUMN headline_metric TEXT;");
+    fs_err err;
+    fs_err_init(&err, NULL);
+    fs_db *db = NULL;
+    ck_assert_int_eq(fs_db_open(dbpath, &db, &err), FS_EDB);
+    ck_assert_ptr_null(db);
+    ck_assert_msg(strstr(err.msgs[0], "upgrading schema version 2 to 3: duplicate column name"),
+                  "got: %s", err.msgs[0]);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 2);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM pragma_table_info('runs')"
+                              " WHERE name = 'population_seed'"),
+                     0);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM sqlite_schema WHERE name = 'variant_stats'"),
+                     0);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
     Suite *s = suite_create("db");
@@ -736,6 +871,10 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_open_rejects_non_database);
     tcase_add_test(tc, db_reopen_appends_run_2);
     tcase_add_test(tc, db_nan_costs_stored_as_null);
+    tcase_add_test(tc, db_time_to_target_sustained);
+    tcase_add_test(tc, db_headline_is_first_eval_metric);
+    tcase_add_test(tc, db_appending_upgrades_version_2_in_place);
+    tcase_add_test(tc, db_failed_upgrade_leaves_version_2);
     suite_add_tcase(s, tc);
     TCase *tv = tcase_create("views");
     tcase_add_checked_fixture(tv, views_setup, teardown);
