@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "fs_db_int.h"
 #include "fs_db_schema.h"
 
 /* ISO 8601 UTC with milliseconds, computed by SQLite so we need no POSIX time functions. */
@@ -582,4 +583,9 @@ int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_
         *out_state = NULL;
     }
     return rc;
+}
+
+sqlite3 *fs_db_conn(fs_db *db)
+{
+    return db->conn;
 }

@@ -121,4 +121,9 @@ int fs_db_finish_run(fs_db *db, int64_t run_id, const char *status, double wall_
  * run or status is not one of the four allowed. */
 int fs_db_set_status(fs_db *db, int64_t run_id, const char *status, fs_err *err);
 
+/* Recomputes the replicate statistics of every variant of sweep `name` (tables variant_stats
+ * and variant_round_stats, read by v_variant_summary and v_variant_rounds) from its done runs:
+ * the latest run of each (variant, replicate). One transaction; FS_EDB with the reason. */
+int fs_db_refresh_variant_stats(fs_db *db, const char *name, fs_err *err);
+
 #endif

@@ -41,7 +41,7 @@ static void on_signal(int sig)
 
 static const char usage[] =
     "usage: fedsim run SCENARIO [-o DB] [--set path=value]... [--threads N] [--quiet]\n"
-    "                  [--variant LABEL] [--resume]\n"
+    "                  [--variant LABEL] [--replicate R] [--resume]\n"
     "       fedsim sweep SCENARIO [-o DB] [--jobs N] [--set path=value]...\n"
     "       fedsim validate SCENARIO...\n"
     "       fedsim epsilon --q Q --sigma Z --steps T --delta D\n"
@@ -61,6 +61,7 @@ static const char help[] =
     "                     depend on N\n"
     "    --quiet          no progress line\n"
     "    --variant LABEL  record the run as this sweep variant\n"
+    "    --replicate R    run replicate R of the sweep's \"replications\" (its seeds)\n"
     "    --resume         continue the latest unfinished run of this scenario in DB from its\n"
     "                     last checkpoint (output.checkpoint_every); a new run when none\n"
     "  sweep SCENARIO     run every variant of the scenario's \"sweep\" object into one database,\n"
@@ -82,6 +83,7 @@ typedef struct run_args {
     int threads;
     bool quiet, resume;
     const char *variant;
+    int replicate; /* 0: none */
 } run_args;
 
 static int bad_arg(const char *what, const char *found)
@@ -110,6 +112,10 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         } else if (!strcmp(arg, "--variant")) {
             if (!has_value) return bad_arg(arg, "expected a label");
             a->variant = argv[++i];
+        } else if (!strcmp(arg, "--replicate")) {
+            if (!has_value ||
+                !fs_cli_parse_int(argv[++i], 1, FS_SWEEP_MAX_REPLICATES, &a->replicate))
+                return bad_arg("--replicate", "expected an integer from 1 to 1000");
         } else if (!strcmp(arg, "--resume")) {
             a->resume = true;
         } else if (!strcmp(arg, "--quiet")) {
@@ -143,6 +149,32 @@ static void print_summary(const fs_scenario *s, const char *db, const fs_run_sum
     printf("  results         %s (run %lld)\n", db, (long long)r->run_id);
 }
 
+/* Replicate r of a replicated sweep: the scenario is loaded once for its seeds and its sweep,
+ * then again with the replicate's seeds as two more overrides, so the effective scenario the run
+ * records states the seeds it used. */
+static int load_replicate(run_args *a, fs_scenario *s, fs_err *err)
+{
+    int rc = fs_scn_load(a->scenario, a->sets, a->n_sets, s, err);
+    if (rc) return rc;
+    uint64_t seed, pop_seed;
+    rc = fs_sweep_replicate_seeds(s->sweep_json, s->seed, s->population_seed, a->replicate, &seed,
+                                  &pop_seed, err);
+    fs_scn_fini(s);
+    if (rc) return rc;
+    if (a->n_sets + 2 > MAX_SETS) {
+        fs_err_add(err, "--set", "expected at most %d overrides with --replicate", MAX_SETS - 2);
+        return FS_ESCENARIO;
+    }
+    char set_seed[48], set_pop[48];
+    snprintf(set_seed, sizeof set_seed, "seed=%llu", (unsigned long long)seed);
+    snprintf(set_pop, sizeof set_pop, "population_seed=%llu", (unsigned long long)pop_seed);
+    a->sets[a->n_sets++] = set_seed;
+    a->sets[a->n_sets++] = set_pop;
+    rc = fs_scn_load(a->scenario, a->sets, a->n_sets, s, err);
+    a->n_sets -= 2; /* the buffers die with this call */
+    return rc;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     run_args a;
@@ -151,7 +183,8 @@ static int cmd_run(int argc, char **argv)
     fs_err err;
     fs_err_init(&err, a.scenario);
     fs_scenario s;
-    int rc = fs_scn_load(a.scenario, a.sets, a.n_sets, &s, &err);
+    int rc = a.replicate ? load_replicate(&a, &s, &err)
+                         : fs_scn_load(a.scenario, a.sets, a.n_sets, &s, &err);
     if (rc) goto out;
     const char *db = a.db ? a.db : s.output.db;
     if (s.sweep_json && !a.variant)
@@ -171,6 +204,7 @@ static int cmd_run(int argc, char **argv)
     fs_run_opts opts = {.db_path = db,
                         .n_threads = a.threads,
                         .variant = a.variant,
+                        .replicate = a.replicate,
                         .resume = a.resume,
                         .progress = !a.quiet && isatty(STDERR_FILENO),
                         .stop = &stop_requested};

@@ -19,6 +19,7 @@
 #include "fs_clock.h"
 #include "fs_db.h"
 #include "fs_files.h"
+#include "fs_rng.h"
 #include "fs_scn.h"
 
 extern char **environ;
@@ -50,6 +51,68 @@ static void append_label(fs_variant *v, const char *path, const cJSON *value)
     cJSON_free(text);
 }
 
+/* A seed in a grid or a variant would make the planner rank random draws as if they were
+ * decisions (and pair nothing): replicates are asked for, and reported, separately. */
+static bool is_seed_path(const char *path)
+{
+    return !strcmp(path, "seed") || !strcmp(path, "population_seed");
+}
+
+static void seed_axis_error(fs_err *err, const char *path)
+{
+    fs_err_add(err, path,
+               "expected a setting to compare, found a seed: seeds are not decisions; use "
+               "\"replications\": {\"count\": N} in the sweep object for replicates");
+}
+
+static const char *const vary_words[] = {
+    [FS_VARY_BOTH] = "both", [FS_VARY_CAMPAIGN] = "campaign", [FS_VARY_POPULATION] = "population"};
+
+static void replications_bad(fs_err *err, const char *key, const char *expected, const cJSON *found)
+{
+    char path[64], *text = found ? cJSON_PrintUnformatted(found) : NULL;
+    snprintf(path, sizeof path, "sweep.replications%s%s", key ? "." : "", key ? key : "");
+    fs_err_add(err, path, "expected %s, found %s", expected, text ? text : "nothing");
+    cJSON_free(text);
+}
+
+static int parse_vary(const cJSON *vary, enum fs_sweep_vary *out, fs_err *err)
+{
+    for (size_t i = 0; vary && cJSON_IsString(vary) && i < 3; i++)
+        if (!strcmp(vary->valuestring, vary_words[i])) return *out = (enum fs_sweep_vary)i, FS_OK;
+    if (!vary) return *out = FS_VARY_BOTH, FS_OK;
+    replications_bad(err, "vary", "one of \"both\", \"campaign\", \"population\"", vary);
+    return FS_ESCENARIO;
+}
+
+/* "replications": {"count": 1..1000, "vary": "both" | "campaign" | "population"}. */
+static int parse_replications(const cJSON *rep, fs_sweep *out, fs_err *err)
+{
+    if (!cJSON_IsObject(rep)) {
+        replications_bad(err, NULL, "{\"count\": N, \"vary\": \"both\"}", rep);
+        return FS_ESCENARIO;
+    }
+    int rc = FS_OK;
+    for (const cJSON *kv = rep->child; kv; kv = kv->next)
+        if (strcmp(kv->string, "count") && strcmp(kv->string, "vary")) {
+            char path[300];
+            snprintf(path, sizeof path, "sweep.replications.%s", kv->string);
+            fs_err_add(err, path, "unknown key (valid keys: count, vary)");
+            rc = FS_ESCENARIO;
+        }
+    const cJSON *count = cJSON_GetObjectItemCaseSensitive(rep, "count");
+    double n = cJSON_IsNumber(count) ? count->valuedouble : -1;
+    if (!(n >= 1 && n <= FS_SWEEP_MAX_REPLICATES && n == (int)n)) {
+        replications_bad(err, "count", "an integer from 1 to 1000", count);
+        rc = FS_ESCENARIO;
+    } else {
+        out->n_replicates = (int)n;
+    }
+    if (parse_vary(cJSON_GetObjectItemCaseSensitive(rep, "vary"), &out->vary, err))
+        rc = FS_ESCENARIO;
+    return rc;
+}
+
 static int check_grid(const cJSON *root, size_t *out_n, fs_err *err)
 {
     size_t n = 1;
@@ -57,6 +120,11 @@ static int check_grid(const cJSON *root, size_t *out_n, fs_err *err)
     for (const cJSON *axis = root->child; axis; axis = axis->next) {
         char path[300];
         snprintf(path, sizeof path, "sweep.%s", axis->string);
+        if (is_seed_path(axis->string)) {
+            seed_axis_error(err, path);
+            rc = FS_ESCENARIO;
+            continue;
+        }
         int k = cJSON_GetArraySize(axis);
         if (!cJSON_IsArray(axis) || k < 1) {
             fs_err_add(err, path, "expected a non-empty array of values for %s", axis->string);
@@ -114,6 +182,12 @@ static int explicit_variant(const cJSON *item, size_t i, fs_variant *v, fs_err *
     }
     snprintf(v->label, sizeof v->label, "%s", label->valuestring);
     for (const cJSON *kv = set->child; kv; kv = kv->next) {
+        if (is_seed_path(kv->string)) {
+            char at[400];
+            snprintf(at, sizeof at, "%s.set.%s", path, kv->string);
+            seed_axis_error(err, at);
+            return FS_ESCENARIO;
+        }
         int rc = add_set(v, kv->string, kv);
         if (rc) return rc;
     }
@@ -155,7 +229,14 @@ int fs_sweep_parse(const char *sweep_json, fs_sweep *out, fs_err *err)
 {
     memset(out, 0, sizeof *out);
     cJSON *root = cJSON_Parse(sweep_json);
-    int rc = root ? expand(root, out, err) : FS_ENOMEM;
+    cJSON *rep = root ? cJSON_DetachItemFromObjectCaseSensitive(root, "replications") : NULL;
+    int rc = root ? FS_OK : FS_ENOMEM;
+    if (rep) rc = parse_replications(rep, out, err);
+    if (root) {
+        int rc2 = expand(root, out, err); /* all problems at once */
+        if (!rc) rc = rc2;
+    }
+    cJSON_Delete(rep);
     cJSON_Delete(root);
     if (rc) fs_sweep_fini(out);
     return rc;
@@ -168,6 +249,49 @@ void fs_sweep_fini(fs_sweep *s)
             free(s->variants[i].sets[j]);
     free(s->variants);
     memset(s, 0, sizeof *s);
+}
+
+/* ---- replicate seeds ---- */
+
+#define SEED_MASK ((UINT64_C(1) << 53) - 1) /* scenario integers are exact up to 2^53 */
+
+static uint64_t replicate_seed(uint64_t base, int r)
+{
+    return r == 1 ? base
+                  : fs_rng_seed(base, FS_RNG_REPLICATE, FS_RNG_NONE, (uint64_t)r) & SEED_MASK;
+}
+
+int fs_sweep_replicate_seeds(const char *sweep_json, uint64_t seed, uint64_t population_seed, int r,
+                             uint64_t *out_seed, uint64_t *out_population_seed, fs_err *err)
+{
+    fs_sweep sw = {0};
+    fs_err quiet;
+    fs_err_init(&quiet, NULL);
+    int rc = sweep_json ? fs_sweep_parse(sweep_json, &sw, &quiet) : FS_ESCENARIO;
+    if (rc == FS_ENOMEM) return rc;
+    int count = rc ? 0 : sw.n_replicates;
+    enum fs_sweep_vary vary = sw.vary;
+    if (!rc) fs_sweep_fini(&sw);
+    if (count == 0 || r < 1 || r > count) {
+        const char *file = err->file;
+        err->file = NULL;
+        if (count == 0)
+            fs_err_add(err, "--replicate",
+                       "expected a scenario whose sweep has valid "
+                       "\"replications\", found %s",
+                       sweep_json ? "none" : "no sweep");
+        else
+            fs_err_add(err, "--replicate",
+                       "expected an integer from 1 to %d (sweep.replications"
+                       ".count), found %d",
+                       count, r);
+        err->file = file;
+        return FS_ESCENARIO;
+    }
+    *out_seed = vary == FS_VARY_POPULATION ? seed : replicate_seed(seed, r);
+    *out_population_seed =
+        vary == FS_VARY_CAMPAIGN ? population_seed : replicate_seed(population_seed, r);
+    return FS_OK;
 }
 
 /* ---- the command ---- */
@@ -238,25 +362,48 @@ static int validate_variants(const sweep_args *a, const fs_sweep *sw)
     return worst;
 }
 
-/* Labels of this scenario's variants the database already holds as done. */
+/* The runs of a sweep: every variant times every replicate (replicate-major within a variant,
+ * so a variant's replicates finish together). Replicate 0 means "no replications" (NULL). */
+static size_t n_jobs(const fs_sweep *sw)
+{
+    return sw->n * (size_t)(sw->n_replicates > 0 ? sw->n_replicates : 1);
+}
+
+static const fs_variant *job_variant(const fs_sweep *sw, size_t j)
+{
+    return &sw->variants[j / (size_t)(sw->n_replicates > 0 ? sw->n_replicates : 1)];
+}
+
+static int job_replicate(const fs_sweep *sw, size_t j)
+{
+    return sw->n_replicates > 0 ? (int)(j % (size_t)sw->n_replicates) + 1 : 0;
+}
+
+/* The (variant, replicate) runs of this scenario the database already holds as done. */
 static bool *finished(const char *db_path, const char *name, const fs_sweep *sw)
 {
-    bool *done = calloc(sw->n ? sw->n : 1, sizeof *done);
+    size_t n = n_jobs(sw);
+    bool *done = calloc(n ? n : 1, sizeof *done);
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     if (!done || access(db_path, F_OK) ||
         sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db,
                            "SELECT 1 FROM runs WHERE name = ?1 AND variant = ?2 AND "
-                           "status = 'done' LIMIT 1",
+                           "replicate IS ?3 AND status = 'done' LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK) {
         sqlite3_close(db);
         return done;
     }
-    for (size_t i = 0; i < sw->n; i++) {
+    for (size_t j = 0; j < n; j++) {
+        int r = job_replicate(sw, j);
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, sw->variants[i].label, -1, SQLITE_STATIC);
-        done[i] = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_bind_text(st, 2, job_variant(sw, j)->label, -1, SQLITE_STATIC);
+        if (r)
+            sqlite3_bind_int(st, 3, r);
+        else
+            sqlite3_bind_null(st, 3);
+        done[j] = sqlite3_step(st) == SQLITE_ROW;
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
@@ -266,13 +413,14 @@ static bool *finished(const char *db_path, const char *name, const fs_sweep *sw)
 
 typedef struct child {
     pid_t pid;
-    size_t variant;
+    size_t job; /* index into the (variant, replicate) runs */
     double started;
 } child;
 
-static pid_t spawn_variant(const sweep_args *a, const fs_variant *v, const char *db, int threads)
+static pid_t spawn_variant(const sweep_args *a, const fs_variant *v, int replicate, const char *db,
+                           int threads)
 {
-    char self[4096], th[16];
+    char self[4096], th[16], rep[16];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len <= 0) return -1;
     self[len] = '\0';
@@ -283,6 +431,8 @@ static pid_t spawn_variant(const sweep_args *a, const fs_variant *v, const char 
                            v->label, "--threads", th,          "--quiet", "--resume"};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         argv[n++] = (char *)fixed[i];
+    snprintf(rep, sizeof rep, "%d", replicate);
+    if (replicate) argv[n++] = "--replicate", argv[n++] = rep;
     for (size_t i = 0; i < a->n_sets; i++)
         argv[n++] = "--set", argv[n++] = (char *)a->sets[i];
     for (size_t i = 0; i < v->n_sets; i++)
@@ -315,8 +465,11 @@ static int reap(child *kids, size_t *n_kids, const fs_sweep *sw, size_t *n_done,
     for (size_t k = 0; k < *n_kids; k++) {
         if (kids[k].pid != pid) continue;
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        fprintf(stderr, "fedsim: sweep [%zu/%zu] %s: %s (%.1f s)\n", ++*n_done, total,
-                sw->variants[kids[k].variant].label,
+        char rep[32] = "";
+        if (job_replicate(sw, kids[k].job))
+            snprintf(rep, sizeof rep, " [replicate %d]", job_replicate(sw, kids[k].job));
+        fprintf(stderr, "fedsim: sweep [%zu/%zu] %s%s: %s (%.1f s)\n", ++*n_done, total,
+                job_variant(sw, kids[k].job)->label, rep,
                 code == 0     ? "done"
                 : code == 130 ? "interrupted"
                               : "failed",
@@ -331,21 +484,21 @@ static int run_all(const sweep_args *a, const fs_sweep *sw, const bool *done, co
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores > a->jobs ? (int)(cores / a->jobs) : 1;
-    size_t todo = 0, n_kids = 0, n_done = 0;
-    for (size_t i = 0; i < sw->n; i++)
+    size_t todo = 0, n_kids = 0, n_done = 0, n = n_jobs(sw);
+    for (size_t i = 0; i < n; i++)
         todo += !done[i];
     child kids[256];
     int worst = 0;
-    for (size_t i = 0; i < sw->n || n_kids;) {
-        if (i < sw->n && done[i]) {
+    for (size_t i = 0; i < n || n_kids;) {
+        if (i < n && done[i]) {
             i++;
             continue;
         }
-        if (i < sw->n && n_kids < (size_t)a->jobs && worst != 130) {
-            pid_t pid = spawn_variant(a, &sw->variants[i], db, threads);
+        if (i < n && n_kids < (size_t)a->jobs && worst != 130) {
+            pid_t pid = spawn_variant(a, job_variant(sw, i), job_replicate(sw, i), db, threads);
             if (pid < 0) {
                 fprintf(stderr, "fedsim: error: cannot start fedsim for variant \"%s\": %s\n",
-                        sw->variants[i].label, strerror(errno));
+                        job_variant(sw, i)->label, strerror(errno));
                 return 70;
             }
             kids[n_kids++] = (child){pid, i, fs_wall_seconds()};
@@ -360,6 +513,20 @@ static int run_all(const sweep_args *a, const fs_sweep *sw, const bool *done, co
             worst = code > worst ? code : worst;
     }
     return worst;
+}
+
+/* Replicate statistics (variant_stats, variant_round_stats) over whatever is done, also after
+ * an interruption: a resumed sweep recomputes them. Returns an exit code. */
+static int refresh_stats(const char *db_path, const char *name)
+{
+    fs_err err;
+    fs_err_init(&err, NULL);
+    fs_db *db = NULL;
+    int rc = fs_db_open(db_path, &db, &err);
+    if (!rc) rc = fs_db_refresh_variant_stats(db, name, &err);
+    fs_db_close(db);
+    if (rc) fs_err_print(&err, stderr);
+    return rc ? fs_exit_code(rc) : 0;
 }
 
 static int sweep_scenario(const sweep_args *a, const fs_scenario *s)
@@ -387,19 +554,26 @@ static int sweep_scenario(const sweep_args *a, const fs_scenario *s)
     if (err.n_total) return fs_err_print(&err, stderr), fs_sweep_fini(&sw), 3;
     bool *done = finished(db, s->name, &sw);
     if (!done) return fs_sweep_fini(&sw), 71;
-    size_t skipped = 0;
-    for (size_t i = 0; i < sw.n; i++)
+    size_t skipped = 0, n = n_jobs(&sw);
+    for (size_t i = 0; i < n; i++)
         skipped += done[i];
-    fprintf(stderr, "fedsim: sweep %s: %zu variants, %zu already done in %s\n", s->name, sw.n,
-            skipped, db);
+    char shape[96];
+    if (sw.n_replicates)
+        snprintf(shape, sizeof shape, "%zu variants x %d replicates = %zu runs", sw.n,
+                 sw.n_replicates, n);
+    else
+        snprintf(shape, sizeof shape, "%zu variants", sw.n);
+    fprintf(stderr, "fedsim: sweep %s: %s, %zu already done in %s\n", s->name, shape, skipped, db);
     double t0 = fs_wall_seconds();
     int code = run_all(a, &sw, done, db);
-    printf("fedsim: sweep %s: %zu variants (%zu run now, %zu already done) in %.1f s; results in "
+    int stats = refresh_stats(db, s->name);
+    printf("fedsim: sweep %s: %s (%zu run now, %zu already done) in %.1f s; results in "
            "%s%s\n",
-           s->name, sw.n, sw.n - skipped, skipped, fs_wall_seconds() - t0, db,
-           code ? " (some variants did not finish: run the sweep again to resume)" : "");
+           s->name, shape, n - skipped, skipped, fs_wall_seconds() - t0, db,
+           code ? " (some runs did not finish: run the sweep again to resume)" : "");
     free(done);
     fs_sweep_fini(&sw);
+    if (!code && stats) code = stats;
     return code == 130 ? 130 : code ? 3 : 0;
 }
 

@@ -848,6 +848,90 @@ START_TEST(db_failed_upgrade_leaves_version_2)
 }
 END_TEST
 
+/* ---- replicate statistics (fs_db_refresh_variant_stats) on constructed replicates */
+
+/* Replicate `rep` of variant `label`: target auc >= 0.75, evaluated at rounds 1..3 with the
+ * values given (the last one is the final value). */
+static void replicate_run(fs_db *db, const char *label, int rep, const double auc[3],
+                          const char *status)
+{
+    fs_db_run run = {.name = "rep", .scenario_json = "{}", .seed = 1, .variant = label,
+                     .fedsim_version = "test", .target_metric = "auc", .target_value = 0.75,
+                     .target_sustain = 1, .threads = 1, .host = "h", .replicate = rep,
+                     .headline_metric = "auc"};
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int64_t id = -1;
+    ck_assert_int_eq(fs_db_begin_run(db, &run, &id, &err), FS_OK);
+    for (int n = 1; n <= 3; n++) {
+        fs_db_eval e = {"all", "auc", auc[n - 1]};
+        put_round(db, id, n, 0.5 * n, &e, 1);
+    }
+    ck_assert_int_eq(fs_db_finish_run(db, id, status, 1.0, &err), FS_OK);
+}
+
+START_TEST(db_variant_stats_match_hand_computed_values)
+{
+    fs_db *db = open_ok();
+    /* variant a, final auc 0.70 0.72 0.74 0.76 0.78; reaches 0.75 at round 3 in the last two
+     * replicates only. Variant b: one replicate. A failed run and a superseded one are not
+     * counted. */
+    const double a[5][3] = {{0.6, 0.65, 0.70}, {0.6, 0.7, 0.72}, {0.6, 0.7, 0.74},
+                            {0.6, 0.7, 0.76}, {0.6, 0.7, 0.78}};
+    replicate_run(db, "a", 1, (double[3]){0.9, 0.9, 0.9}, "failed");
+    for (int r = 0; r < 5; r++)
+        replicate_run(db, "a", r + 1, a[r], "done");
+    replicate_run(db, "b", 1, (double[3]){0.8, 0.8, 0.8}, "done");
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_refresh_variant_stats(db, "rep", &err), FS_OK);
+    ck_assert_int_eq(fs_db_refresh_variant_stats(db, "rep", &err), FS_OK); /* idempotent */
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_variant_summary"), 2);
+    ck_assert_int_eq(peek_int("SELECT n_replicates = 5 AND n_reached = 2 AND reach_share = 0.4"
+                              " AND final_metric = 'auc' AND target_metric = 'auc'"
+                              " FROM v_variant_summary WHERE variant = 'a'"),
+                     1);
+    /* mean 0.74, sd = sqrt(0.001) = 0.0316228, half-width = t(0.975, 4) sd / sqrt(5)
+     * = 2.776445 * 0.0316228 / 2.236068 = 0.0392649 */
+    ck_assert_double_eq_tol(peek_real("SELECT mean_final FROM v_variant_summary"
+                                      " WHERE variant = 'a'"),
+                            0.74, 1e-12);
+    ck_assert_double_eq_tol(peek_real("SELECT sd_final FROM v_variant_summary"
+                                      " WHERE variant = 'a'"),
+                            0.0316227766016838, 1e-12);
+    ck_assert_double_eq_tol(peek_real("SELECT ci_low_final FROM v_variant_summary"
+                                      " WHERE variant = 'a'"),
+                            0.74 - 0.0392648633559, 1e-9);
+    ck_assert_double_eq_tol(peek_real("SELECT ci_high_final FROM v_variant_summary"
+                                      " WHERE variant = 'a'"),
+                            0.74 + 0.0392648633559, 1e-9);
+    /* both reaching replicates reach at round 3: 3 h, 600 + 3000 bytes, ε 1.5; sd 0 */
+    ck_assert_int_eq(peek_int("SELECT mean_hours_to_target = 3.0 AND ci_low_hours = 3.0"
+                              " AND mean_bytes_to_target = 3600 AND mean_epsilon_at_target = 1.5"
+                              " FROM v_variant_summary WHERE variant = 'a'"),
+                     1);
+    /* one replicate: a mean, no spread */
+    ck_assert_int_eq(peek_int("SELECT n_replicates = 1 AND mean_final = 0.8 AND sd_final IS NULL"
+                              " AND ci_low_final IS NULL AND n_reached = 1"
+                              " AND mean_hours_to_target = 1.0 FROM v_variant_summary"
+                              " WHERE variant = 'b'"),
+                     1);
+    /* per round: round 2 of a is 0.65, 0.7 x4 -> mean 0.69, sd sqrt(0.0005) */
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_variant_rounds"), 6);
+    ck_assert_double_eq_tol(peek_real("SELECT mean FROM v_variant_rounds WHERE variant = 'a'"
+                                      " AND round = 2 AND metric = 'auc'"),
+                            0.69, 1e-12);
+    ck_assert_double_eq_tol(peek_real("SELECT sd FROM v_variant_rounds WHERE variant = 'a'"
+                                      " AND round = 2"),
+                            sqrt(0.0005), 1e-12);
+    ck_assert_int_eq(peek_int("SELECT n_replicates = 5 AND mean_t_h = 2.0"
+                              " AND mean_cum_bytes = 2300 AND mean_epsilon = 1.0"
+                              " FROM v_variant_rounds WHERE variant = 'a' AND round = 2"),
+                     1);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
     Suite *s = suite_create("db");
@@ -875,6 +959,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_headline_is_first_eval_metric);
     tcase_add_test(tc, db_appending_upgrades_version_2_in_place);
     tcase_add_test(tc, db_failed_upgrade_leaves_version_2);
+    tcase_add_test(tc, db_variant_stats_match_hand_computed_values);
     suite_add_tcase(s, tc);
     TCase *tv = tcase_create("views");
     tcase_add_checked_fixture(tv, views_setup, teardown);
