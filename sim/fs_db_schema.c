@@ -55,7 +55,11 @@
     "CREATE TABLE IF NOT EXISTS checkpoints("                                                   \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
     " round INTEGER NOT NULL, model BLOB, server_state BLOB,"                                   \
-    " PRIMARY KEY(run_id, round));"
+    " PRIMARY KEY(run_id, round));"                                                             \
+    "CREATE TABLE IF NOT EXISTS checkpoint_chunks("                                             \
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
+    " round INTEGER NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL,"                        \
+    " PRIMARY KEY(run_id, round, seq));"
 
 /* Plain unit conversions. `SELECT *` is expanded when the view is used, so new rounds columns
  * show up in v_rounds without recreating it. */
