@@ -386,8 +386,8 @@ static void check_header(reader *r, const fs_engine *e)
         refuse(r, "the input data differ from those the run was started with (a data file "
                   "changed since the checkpoint: restore it)");
     else if (h[6] != (uint64_t)e->cfg->resume_round)
-        refuse(r, "taken after round %llu, but the database says round %d",
-               (unsigned long long)h[6], e->cfg->resume_round);
+        refuse(r, "its header says round %llu (checkpoints.round was edited, or the "
+                  "checkpoint comes from another run)", (unsigned long long)h[6]);
     else if (h[6] < 1 || h[6] >= (uint64_t)e->s->server.rounds)
         refuse(r, "round %llu is outside 1..%d", (unsigned long long)h[6],
                e->s->server.rounds - 1);
@@ -451,7 +451,7 @@ int fs_ckpt_load(fs_engine *e, const unsigned char *buf, size_t len, fs_err *err
     if (!r.bad && r.at != r.len) refuse(&r, "%zu bytes after the last section", r.len - r.at);
     if (!r.bad) return FS_OK;
     const char *origin = e->cfg->resume_origin;
-    fs_err_add(err, NULL, "%s%scheckpoint after round %d: %s; refusing to resume (use another "
+    fs_err_add(err, NULL, "%s%scheckpoint of round %d: %s; refusing to resume (use another "
                "results file to start afresh)",
                origin ? origin : "", origin ? ": " : "", e->cfg->resume_round, r.why);
     return FS_EDB;
