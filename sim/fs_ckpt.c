@@ -76,7 +76,8 @@ static void put(writer *w, const void *p, size_t n)
     if (w->failed) return;
     if (w->len + n > w->cap) {
         size_t cap = w->cap ? w->cap : 4096;
-        while (cap < w->len + n) cap *= 2;
+        while (cap < w->len + n)
+            cap *= 2;
         unsigned char *b = realloc(w->buf, cap);
         if (!b) {
             w->failed = true;
@@ -130,7 +131,8 @@ static void put_cstate(writer *w, const char *tag, const fs_cstate *s)
 {
     size_t at = open_section(w, tag);
     uint64_t count = 0;
-    for (size_t c = 0; s->vec && c < s->n_clients; c++) count += s->vec[c] != NULL;
+    for (size_t c = 0; s->vec && c < s->n_clients; c++)
+        count += s->vec[c] != NULL;
     put_u64(w, count);
     for (size_t c = 0; s->vec && c < s->n_clients; c++)
         if (s->vec[c]) {
@@ -257,8 +259,8 @@ static size_t open_take(reader *r, const char *tag, size_t n)
         if (got > r->len - r->at) refuse(r, "section %s: truncated", tag);
         return (size_t)got;
     }
-    if (got != n) refuse(r, "section %s: expected %zu bytes, found %llu", tag, n,
-                         (unsigned long long)got);
+    if (got != n)
+        refuse(r, "section %s: expected %zu bytes, found %llu", tag, n, (unsigned long long)got);
     return n;
 }
 
@@ -271,8 +273,8 @@ static void take_section(reader *r, const char *tag, void *dst, size_t n)
 static void check_finite(reader *r, const char *tag, const double *v, size_t n)
 {
     for (size_t i = 0; !r->bad && i < n; i++)
-        if (!isfinite(v[i])) refuse(r, "section %s: value %zu is %g, expected a finite number",
-                                    tag, i, v[i]);
+        if (!isfinite(v[i]))
+            refuse(r, "section %s: value %zu is %g, expected a finite number", tag, i, v[i]);
 }
 
 static void take_params(reader *r, const char *tag, double *dst, size_t n)
@@ -288,8 +290,7 @@ static bool bad_time(int64_t t)
 
 static void take_clients(reader *r, fs_pop *pop)
 {
-    if (open_take(r, "CLNT", pop->n * sizeof(ckpt_client)) != pop->n * sizeof(ckpt_client))
-        return;
+    if (open_take(r, "CLNT", pop->n * sizeof(ckpt_client)) != pop->n * sizeof(ckpt_client)) return;
     for (size_t i = 0; i < pop->n && !r->bad; i++) {
         ckpt_client c;
         take(r, &c, sizeof c, "CLNT");
@@ -370,27 +371,31 @@ static void check_header(reader *r, const fs_engine *e)
     memcpy(h, r->buf, CKPT_HEADER);
     r->at = CKPT_HEADER;
     uint64_t crc = crc_bytes(0, r->buf + CKPT_CRC_FROM, r->len - CKPT_CRC_FROM);
-    if (h[0] != CKPT_MAGIC) refuse(r, "not a fedsim checkpoint (no FSCK header)");
+    if (h[0] != CKPT_MAGIC)
+        refuse(r, "not a fedsim checkpoint (no FSCK header)");
     else if (h[1] != CKPT_VERSION)
-        refuse(r, "format version %llu, this fedsim reads version %u",
-               (unsigned long long)h[1], CKPT_VERSION);
+        refuse(r, "format version %llu, this fedsim reads version %u", (unsigned long long)h[1],
+               CKPT_VERSION);
     else if (h[2] != r->len)
         refuse(r, "truncated or extended: %zu bytes, its header says %llu", r->len,
                (unsigned long long)h[2]);
     else if (h[3] != crc)
-        refuse(r, "checksum mismatch (stored %08llx, computed %08llx): the checkpoint was "
-                  "damaged or edited", (unsigned long long)h[3], (unsigned long long)crc);
+        refuse(r,
+               "checksum mismatch (stored %08llx, computed %08llx): the checkpoint was "
+               "damaged or edited",
+               (unsigned long long)h[3], (unsigned long long)crc);
     else if (h[4] != scenario_hash(e->s))
         refuse(r, "taken from a different effective scenario than the run's");
     else if (h[5] != e->cfg->data_fingerprint)
         refuse(r, "the input data differ from those the run was started with (a data file "
                   "changed since the checkpoint: restore it)");
     else if (h[6] != (uint64_t)e->cfg->resume_round)
-        refuse(r, "its header says round %llu (checkpoints.round was edited, or the "
-                  "checkpoint comes from another run)", (unsigned long long)h[6]);
+        refuse(r,
+               "its header says round %llu (checkpoints.round was edited, or the "
+               "checkpoint comes from another run)",
+               (unsigned long long)h[6]);
     else if (h[6] < 1 || h[6] >= (uint64_t)e->s->server.rounds)
-        refuse(r, "round %llu is outside 1..%d", (unsigned long long)h[6],
-               e->s->server.rounds - 1);
+        refuse(r, "round %llu is outside 1..%d", (unsigned long long)h[6], e->s->server.rounds - 1);
 }
 
 static void take_counters(reader *r, fs_engine *e)
@@ -451,7 +456,8 @@ int fs_ckpt_load(fs_engine *e, const unsigned char *buf, size_t len, fs_err *err
     if (!r.bad && r.at != r.len) refuse(&r, "%zu bytes after the last section", r.len - r.at);
     if (!r.bad) return FS_OK;
     const char *origin = e->cfg->resume_origin;
-    fs_err_add(err, NULL, "%s%scheckpoint of round %d: %s; refusing to resume (use another "
+    fs_err_add(err, NULL,
+               "%s%scheckpoint of round %d: %s; refusing to resume (use another "
                "results file to start afresh)",
                origin ? origin : "", origin ? ": " : "", e->cfg->resume_round, r.why);
     return FS_EDB;

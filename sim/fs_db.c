@@ -569,8 +569,10 @@ static int read_checkpoint(fs_db *db, int64_t run_id, int round, void **out, siz
             } else {
                 const void *p = sqlite3_column_blob(st, 1);
                 size_t n = (size_t)sqlite3_column_bytes(st, 1);
-                if (sqlite3_column_int64(st, 0) != seq++ || n > total - at) rc = SQLITE_CORRUPT;
-                else if (n) memcpy(buf + at, p, n);
+                if (sqlite3_column_int64(st, 0) != seq++ || n > total - at)
+                    rc = SQLITE_CORRUPT;
+                else if (n)
+                    memcpy(buf + at, p, n);
                 at += n;
             }
         }
@@ -628,8 +630,10 @@ int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_
     *out_run_id = id;
     *out_round = round;
     if (!json || !*json) {
-        rc = refuse_resume(db, id, err, "runs.scenario_json is %s, so the run's scenario is "
-                           "unknown", json ? "empty" : "NULL");
+        rc = refuse_resume(db, id, err,
+                           "runs.scenario_json is %s, so the run's scenario is "
+                           "unknown",
+                           json ? "empty" : "NULL");
     } else if (strcmp(json, run->scenario_json)) {
         fs_err_add(err, NULL,
                    "%s: run %lld was started from a different effective scenario; "
@@ -640,21 +644,29 @@ int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_
         rc = refuse_resume(db, id, err, "checkpoints.round is %d, expected a round >= 1", round);
     } else {
         /* the rounds before the checkpoint stay and are not recomputed: all must be there */
-        int64_t kept = query_run_round(db, "SELECT count(*) FROM rounds WHERE run_id = ?1"
-                                       " AND round BETWEEN 1 AND ?2", id, round);
+        int64_t kept = query_run_round(db,
+                                       "SELECT count(*) FROM rounds WHERE run_id = ?1"
+                                       " AND round BETWEEN 1 AND ?2",
+                                       id, round);
         if (kept != round)
-            rc = refuse_resume(db, id, err, "checkpoint after round %d, but the rounds table "
-                               "holds %lld of rounds 1..%d", round, (long long)kept, round);
+            rc = refuse_resume(db, id, err,
+                               "checkpoint after round %d, but the rounds table "
+                               "holds %lld of rounds 1..%d",
+                               round, (long long)kept, round);
         else if ((rc = read_checkpoint(db, id, round, out_state, out_len)) == SQLITE_OK)
             rc = FS_OK;
         else if (rc == SQLITE_CORRUPT)
-            rc = refuse_resume(db, id, err, "checkpoint after round %d: a chunk of it is "
-                               "missing or out of order in checkpoint_chunks", round);
-        else if (rc == SQLITE_NOMEM)
-            rc = (fs_err_add(err, NULL, "%s: out of memory reading the checkpoint of run %lld",
-                             db->path, (long long)id), FS_ENOMEM);
-        else
+            rc = refuse_resume(db, id, err,
+                               "checkpoint after round %d: a chunk of it is "
+                               "missing or out of order in checkpoint_chunks",
+                               round);
+        else if (rc != SQLITE_NOMEM)
             rc = db_fail(db, err, "reading the checkpoint");
+        else {
+            fs_err_add(err, NULL, "%s: out of memory reading the checkpoint of run %lld",
+                       db->path, (long long)id);
+            rc = FS_ENOMEM;
+        }
     }
     free(json);
     return rc;
@@ -687,8 +699,8 @@ static bool same_int(sqlite3_stmt *st, int col, int64_t want)
     return sqlite3_column_type(st, col) == SQLITE_INTEGER && sqlite3_column_int64(st, col) == want;
 }
 
-static const char *const client_cols[] = {"client_id", "n_train",       "n_test",
-                                          "segment",   "gflops",        "uplink_mbps",
+static const char *const client_cols[] = {"client_id",     "n_train",    "n_test",
+                                          "segment",       "gflops",     "uplink_mbps",
                                           "downlink_mbps", "latency_ms", "consent"};
 
 /* The first column of a clients row that differs from c, or -1. */
@@ -742,7 +754,9 @@ int fs_db_check_clients(fs_db *db, int64_t run_id, const fs_db_client *clients, 
                              "client %zu (the database was edited)",
                              i, client_cols[bad], found, i);
     if (step == SQLITE_ROW || i != n)
-        return refuse_resume(db, run_id, err, "the clients table holds %s rows than the %zu "
-                             "clients of the scenario", step == SQLITE_ROW ? "more" : "fewer", n);
+        return refuse_resume(db, run_id, err,
+                             "the clients table holds %s rows than the %zu "
+                             "clients of the scenario",
+                             step == SQLITE_ROW ? "more" : "fewer", n);
     return FS_OK;
 }

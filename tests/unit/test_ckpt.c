@@ -91,8 +91,9 @@ static int damage_and_resume(const char *extra, edit_fn edit, char *msg, size_t 
     sqlite3_finalize(st);
     edit(buf, len);
     fs_ckpt_reseal(buf, len);
-    ck_assert_int_eq(sqlite3_prepare_v2(c, "UPDATE checkpoints SET server_state = ?1", -1, &st,
-                                        NULL), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(c, "UPDATE checkpoints SET server_state = ?1", -1, &st, NULL),
+        SQLITE_OK);
     sqlite3_bind_blob(st, 1, buf, (int)len, SQLITE_TRANSIENT);
     ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);
@@ -328,8 +329,12 @@ static fs_db *open_db(void)
     return db;
 }
 
-static const fs_db_run chunk_run = {.name = "t", .scenario_json = "{}", .variant = "",
-                                    .fedsim_version = "test", .threads = 1, .host = "h"};
+static const fs_db_run chunk_run = {.name = "t",
+                                    .scenario_json = "{}",
+                                    .variant = "",
+                                    .fedsim_version = "test",
+                                    .threads = 1,
+                                    .host = "h"};
 
 /* One round with a 1000-byte state in 64-byte chunks; returns the run id. */
 static int64_t write_chunked(fs_db *db, unsigned char *state)
@@ -338,11 +343,18 @@ static int64_t write_chunked(fs_db *db, unsigned char *state)
     fs_err_init(&err, NULL);
     int64_t id;
     ck_assert_int_eq(fs_db_begin_run(db, &chunk_run, &id, &err), FS_OK);
-    for (int i = 0; i < 1000; i++) state[i] = (unsigned char)(i * 7 + 3);
+    for (int i = 0; i < 1000; i++)
+        state[i] = (unsigned char)(i * 7 + 3);
     fs_db_set_ckpt_chunk(db, 64);
     ck_assert_uint_eq(fs_db_ckpt_chunk(db), 64);
-    fs_db_round r = {.round = 1, .t_start = 0, .t_end = 5, .train_loss = NAN, .epsilon = NAN,
-                     .compute_s = NAN, .online_share = NAN, .wall_s = NAN};
+    fs_db_round r = {.round = 1,
+                     .t_start = 0,
+                     .t_end = 5,
+                     .train_loss = NAN,
+                     .epsilon = NAN,
+                     .compute_s = NAN,
+                     .online_share = NAN,
+                     .wall_s = NAN};
     ck_assert_int_eq(fs_db_write_round_ckpt(db, id, &r, NULL, 0, NULL, 0, state, 1000, &err),
                      FS_OK);
     ck_assert_int_eq(fs_db_set_status(db, id, "interrupted", &err), FS_OK);
@@ -374,8 +386,14 @@ START_TEST(large_checkpoint_is_stored_in_chunks_and_read_back_whole)
     /* the next checkpoint replaces every chunk of the previous one */
     fs_db_set_ckpt_chunk(db, 0);
     ck_assert_uint_eq(fs_db_ckpt_chunk(db), (size_t)256 << 20);
-    fs_db_round r = {.round = 2, .t_start = 5, .t_end = 9, .train_loss = NAN, .epsilon = NAN,
-                     .compute_s = NAN, .online_share = NAN, .wall_s = NAN};
+    fs_db_round r = {.round = 2,
+                     .t_start = 5,
+                     .t_end = 9,
+                     .train_loss = NAN,
+                     .epsilon = NAN,
+                     .compute_s = NAN,
+                     .online_share = NAN,
+                     .wall_s = NAN};
     ck_assert_int_eq(fs_db_write_round_ckpt(db, id, &r, NULL, 0, NULL, 0, state, 1000, &err),
                      FS_OK);
     c = conn();
