@@ -1,13 +1,69 @@
-/* fs_ckpt: engine snapshots. Layout: "FSCK", format version, then fixed sections in order, each
- * a length-checked copy of engine memory; loading checks every size against the engine the
- * scenario built, so a snapshot of another scenario is refused rather than misread. */
+/* fs_ckpt: engine snapshots. Layout (all integers u64, host byte order):
+ *   header: "FSCK", format version, total length, CRC-32 of bytes [32, length), scenario hash,
+ *           data fingerprint, round
+ *   sections, in a fixed order, each: 4-letter tag, payload length, payload.
+ * Loading checks the header first (a flipped bit anywhere fails the checksum, a copied
+ * checkpoint of another scenario or data fails the hashes), then, since a checksum can be
+ * recomputed by whoever edits the file, every section against the engine the scenario built:
+ * exact sizes, indices in range, a true permutation, finite parameters. Device draws (speed,
+ * links, data sizes, consent) are not stored: fs_pop_init redraws them from the seed, so an
+ * edited value cannot reach the time model. */
 #include "fs_ckpt.h"
 
+#include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #define CKPT_MAGIC 0x4b435346u /* "FSCK" */
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u
+#define CKPT_HEADER (7 * sizeof(uint64_t))
+#define CKPT_CRC_FROM (4 * sizeof(uint64_t)) /* the checksum covers what follows its own field */
+/* Virtual times must leave room for deadlines and intervals added to them (no overflow). */
+#define CKPT_MAX_TIME ((int64_t)1 << 61)
+
+/* ---- hashing ---- */
+
+static uint32_t crc_bytes(uint32_t crc, const void *p, size_t n)
+{
+    return (uint32_t)crc32_z(crc, p, n);
+}
+
+static uint32_t crc_dataset(uint32_t crc, const fs_dataset *ds)
+{
+    uint64_t shape[3] = {ds->n, ds->d, (uint64_t)(int64_t)ds->n_classes};
+    crc = crc_bytes(crc, shape, sizeof shape);
+    if (ds->x) crc = crc_bytes(crc, ds->x, ds->n * ds->d * sizeof *ds->x);
+    if (ds->ptr) {
+        crc = crc_bytes(crc, ds->ptr, (ds->n + 1) * sizeof *ds->ptr);
+        crc = crc_bytes(crc, ds->idx, ds->ptr[ds->n] * sizeof *ds->idx);
+        crc = crc_bytes(crc, ds->val, ds->ptr[ds->n] * sizeof *ds->val);
+    }
+    if (ds->y) crc = crc_bytes(crc, ds->y, ds->n * sizeof *ds->y);
+    if (ds->target) crc = crc_bytes(crc, ds->target, ds->n * sizeof *ds->target);
+    for (size_t g = 0; g < ds->n_groups; g++)
+        if (ds->groups[g].level)
+            crc = crc_bytes(crc, ds->groups[g].level, ds->n * sizeof *ds->groups[g].level);
+    return crc;
+}
+
+uint64_t fs_ckpt_fingerprint(const fs_scenario *s, const fs_world *w)
+{
+    enum fs_data_source src = s->data.source;
+    if (src != FS_SRC_FASHION_MNIST && src != FS_SRC_CSV && src != FS_SRC_LIBSVM) return 0;
+    uint32_t crc = crc_dataset(crc_dataset(0, &w->train), &w->test);
+    return (uint64_t)1 << 32 | crc; /* never 0, so "no fingerprint" and "data" differ */
+}
+
+static uint64_t scenario_hash(const fs_scenario *s)
+{
+    size_t n = s->json ? strlen(s->json) : 0;
+    return (uint64_t)(uint32_t)n << 32 | crc_bytes(0, s->json, n);
+}
+
+/* ---- writing ---- */
 
 typedef struct writer {
     unsigned char *buf;
@@ -20,7 +76,8 @@ static void put(writer *w, const void *p, size_t n)
     if (w->failed) return;
     if (w->len + n > w->cap) {
         size_t cap = w->cap ? w->cap : 4096;
-        while (cap < w->len + n) cap *= 2;
+        while (cap < w->len + n)
+            cap *= 2;
         unsigned char *b = realloc(w->buf, cap);
         if (!b) {
             w->failed = true;
@@ -38,24 +95,75 @@ static void put_u64(writer *w, uint64_t x)
     put(w, &x, sizeof x);
 }
 
-/* A counted block: its byte length, then the bytes (NULL p with n = 0 is an empty block). */
-static void put_block(writer *w, const void *p, size_t n)
+static uint64_t tag_of(const char *tag)
 {
+    uint64_t t = 0;
+    memcpy(&t, tag, 4);
+    return t;
+}
+
+/* A section: its tag, its byte length, then the bytes (NULL p with n = 0 is empty). */
+static void put_section(writer *w, const char *tag, const void *p, size_t n)
+{
+    put_u64(w, tag_of(tag));
     put_u64(w, n);
     put(w, p, n);
 }
 
-/* Every allocated vector of a client-state store as (client, vector) pairs. */
-static void put_cstate(writer *w, const fs_cstate *s)
+/* A section whose payload follows in several puts: returns where its length goes. */
+static size_t open_section(writer *w, const char *tag)
 {
+    put_u64(w, tag_of(tag));
+    size_t at = w->len;
+    put_u64(w, 0);
+    return at;
+}
+
+static void close_section(writer *w, size_t at)
+{
+    if (w->failed) return;
+    uint64_t n = w->len - at - sizeof(uint64_t);
+    memcpy(w->buf + at, &n, sizeof n);
+}
+
+/* Every allocated vector of a client-state store as (client, vector) pairs, clients ascending. */
+static void put_cstate(writer *w, const char *tag, const fs_cstate *s)
+{
+    size_t at = open_section(w, tag);
     uint64_t count = 0;
-    for (size_t c = 0; s->vec && c < s->n_clients; c++) count += s->vec[c] != NULL;
+    for (size_t c = 0; s->vec && c < s->n_clients; c++)
+        count += s->vec[c] != NULL;
     put_u64(w, count);
     for (size_t c = 0; s->vec && c < s->n_clients; c++)
         if (s->vec[c]) {
             put_u64(w, c);
             put(w, s->vec[c], s->len * sizeof(double));
         }
+    close_section(w, at);
+}
+
+/* What changes in a client record while a run goes on; the rest is redrawn from the seed. */
+typedef struct ckpt_client {
+    int64_t t_busy_until, t_known;
+    uint64_t online;
+} ckpt_client;
+
+static void put_clients(writer *w, const fs_pop *pop)
+{
+    size_t at = open_section(w, "CLNT");
+    for (size_t i = 0; i < pop->n; i++) {
+        const fs_client *c = &pop->clients[i];
+        ckpt_client r = {c->t_busy_until, c->avail.t_known, c->avail.online};
+        put(w, &r, sizeof r);
+    }
+    close_section(w, at);
+}
+
+void fs_ckpt_reseal(unsigned char *buf, size_t len)
+{
+    if (len < CKPT_HEADER) return;
+    uint64_t crc = crc_bytes(0, buf + CKPT_CRC_FROM, len - CKPT_CRC_FROM);
+    memcpy(buf + 3 * sizeof(uint64_t), &crc, sizeof crc);
 }
 
 unsigned char *fs_ckpt_save(const fs_engine *e, size_t *out_len)
@@ -66,43 +174,63 @@ unsigned char *fs_ckpt_save(const fs_engine *e, size_t *out_len)
     size_t np = e->n_params, k = wd->model->n_personal;
     put_u64(&w, CKPT_MAGIC);
     put_u64(&w, CKPT_VERSION);
-    int64_t now = e->now;
-    put(&w, &now, sizeof now);
-    put_u64(&w, e->pass);
+    put_u64(&w, 0); /* length and checksum, filled in at the end */
+    put_u64(&w, 0);
+    put_u64(&w, scenario_hash(e->s));
+    put_u64(&w, e->cfg->data_fingerprint);
     put_u64(&w, (uint64_t)e->round);
-    put(&w, &e->last_accuracy, sizeof e->last_accuracy);
-    put_block(&w, e->w, np * sizeof *e->w);
-    put_block(&w, e->agg.opt.m, e->agg.opt.m ? np * sizeof(double) : 0);
-    put_block(&w, e->agg.opt.v, e->agg.opt.v ? np * sizeof(double) : 0);
-    put_block(&w, &e->agg.rdp, sizeof e->agg.rdp);
-    put(&w, &e->agg.epsilon, sizeof e->agg.epsilon);
-    put_block(&w, e->agg.control, e->agg.control ? np * sizeof(double) : 0);
-    put_block(&w, pop->clients, pop->n * sizeof *pop->clients);
-    put_block(&w, pop->perm, pop->n * sizeof *pop->perm);
-    put_block(&w, wd->personal, wd->personal ? pop->n * k * sizeof(double) : 0);
-    put_cstate(&w, &e->client_control);
-    put_cstate(&w, &e->client_residual);
+    struct {
+        int64_t now;
+        uint64_t pass;
+        double last_accuracy;
+    } counters = {e->now, e->pass, e->last_accuracy};
+    put_section(&w, "CNTR", &counters, sizeof counters);
+    put_section(&w, "MODL", e->w, np * sizeof *e->w);
+    put_section(&w, "OPTM", e->agg.opt.m, e->agg.opt.m ? np * sizeof(double) : 0);
+    put_section(&w, "OPTV", e->agg.opt.v, e->agg.opt.v ? np * sizeof(double) : 0);
+    put_section(&w, "RDP ", e->agg.rdp.rdp, e->agg.rdp.n_orders * sizeof(double));
+    put_section(&w, "EPS ", &e->agg.epsilon, sizeof e->agg.epsilon);
+    put_section(&w, "CTRL", e->agg.control, e->agg.control ? np * sizeof(double) : 0);
+    put_clients(&w, pop);
+    put_section(&w, "PERM", pop->perm, pop->n * sizeof *pop->perm);
+    put_section(&w, "PERS", wd->personal, wd->personal ? pop->n * k * sizeof(double) : 0);
+    put_cstate(&w, "CCTL", &e->client_control);
+    put_cstate(&w, "CRES", &e->client_residual);
     if (w.failed) {
         free(w.buf);
         return NULL;
     }
+    uint64_t total = w.len;
+    memcpy(w.buf + 2 * sizeof(uint64_t), &total, sizeof total);
+    fs_ckpt_reseal(w.buf, w.len);
     *out_len = w.len;
     return w.buf;
 }
 
-/* ---- loading ---- */
+/* ---- reading: a cursor that keeps the first problem as a message ---- */
 
 typedef struct reader {
     const unsigned char *buf;
     size_t len, at;
-    const char *bad; /* first section that did not fit */
+    bool bad;
+    char why[320];
 } reader;
+
+static void __attribute__((format(printf, 2, 3))) refuse(reader *r, const char *fmt, ...)
+{
+    if (r->bad) return;
+    r->bad = true;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->why, sizeof r->why, fmt, ap);
+    va_end(ap);
+}
 
 static bool take(reader *r, void *p, size_t n, const char *what)
 {
     if (r->bad) return false;
     if (r->len - r->at < n) {
-        r->bad = what;
+        refuse(r, "truncated in %s (%zu bytes left, %zu needed)", what, r->len - r->at, n);
         return false;
     }
     if (n) memcpy(p, r->buf + r->at, n);
@@ -117,59 +245,240 @@ static uint64_t take_u64(reader *r, const char *what)
     return x;
 }
 
-/* A block that must be exactly `n` bytes (dst may be NULL only when n is 0). */
-static void take_block(reader *r, void *dst, size_t n, const char *what)
+/* Opens section `tag`: checks the tag and that its payload is exactly n bytes (n = SIZE_MAX:
+ * any length that fits, returned). */
+static size_t open_take(reader *r, const char *tag, size_t n)
 {
-    if (take_u64(r, what) != n && !r->bad) r->bad = what;
-    take(r, dst, n, what);
+    uint64_t t = take_u64(r, tag), got = take_u64(r, tag);
+    if (r->bad) return 0;
+    if (t != tag_of(tag)) {
+        refuse(r, "expected section %s at byte %zu", tag, r->at - 16);
+        return 0;
+    }
+    if (n == SIZE_MAX) {
+        if (got > r->len - r->at) refuse(r, "section %s: truncated", tag);
+        return (size_t)got;
+    }
+    if (got != n)
+        refuse(r, "section %s: expected %zu bytes, found %llu", tag, n, (unsigned long long)got);
+    return n;
 }
 
-static int take_cstate(reader *r, fs_cstate *s, const char *what)
+static void take_section(reader *r, const char *tag, void *dst, size_t n)
 {
-    uint64_t count = take_u64(r, what);
-    for (uint64_t i = 0; i < count && !r->bad; i++) {
-        uint64_t c = take_u64(r, what);
-        if (!s->vec || c >= s->n_clients) {
-            r->bad = what;
+    if (open_take(r, tag, n) == n) take(r, dst, n, tag);
+}
+
+/* Parameters must be finite: a NaN or infinity would spread through every later round. */
+static void check_finite(reader *r, const char *tag, const double *v, size_t n)
+{
+    for (size_t i = 0; !r->bad && i < n; i++)
+        if (!isfinite(v[i]))
+            refuse(r, "section %s: value %zu is %g, expected a finite number", tag, i, v[i]);
+}
+
+static void take_params(reader *r, const char *tag, double *dst, size_t n)
+{
+    take_section(r, tag, dst, dst ? n * sizeof *dst : 0);
+    if (dst) check_finite(r, tag, dst, n);
+}
+
+static bool bad_time(int64_t t)
+{
+    return t != INT64_MIN && (t < 0 || t >= CKPT_MAX_TIME);
+}
+
+static void take_clients(reader *r, fs_pop *pop)
+{
+    if (open_take(r, "CLNT", pop->n * sizeof(ckpt_client)) != pop->n * sizeof(ckpt_client)) return;
+    for (size_t i = 0; i < pop->n && !r->bad; i++) {
+        ckpt_client c;
+        take(r, &c, sizeof c, "CLNT");
+        if (r->bad) break;
+        if (bad_time(c.t_busy_until) || bad_time(c.t_known) || c.online > 1) {
+            refuse(r, "section CLNT: client %zu has an impossible state", i);
             break;
         }
+        fs_client *cl = &pop->clients[i];
+        cl->t_busy_until = c.t_busy_until;
+        cl->avail.t_known = c.t_known;
+        cl->avail.online = (uint8_t)c.online;
+    }
+}
+
+/* Selection indexes clients through the permutation, so it must be one: every entry below the
+ * population size, none twice. */
+static int take_perm(reader *r, fs_pop *pop)
+{
+    take_section(r, "PERM", pop->perm, pop->n * sizeof *pop->perm);
+    if (r->bad) return FS_OK;
+    unsigned char *seen = calloc(pop->n / 8 + 1, 1);
+    if (!seen) return FS_ENOMEM;
+    for (size_t i = 0; i < pop->n; i++) {
+        uint32_t id = pop->perm[i];
+        if (id >= pop->n) {
+            refuse(r, "section PERM: entry %zu is %u, expected a client id below %zu", i, id,
+                   pop->n);
+            break;
+        }
+        if (seen[id / 8] & (1u << id % 8)) {
+            refuse(r, "section PERM: client %u appears twice", id);
+            break;
+        }
+        seen[id / 8] |= (unsigned char)(1u << id % 8);
+    }
+    free(seen);
+    return FS_OK;
+}
+
+static int take_cstate(reader *r, const char *tag, fs_cstate *s)
+{
+    size_t n = open_take(r, tag, SIZE_MAX), end = r->at + n;
+    if (r->bad) return FS_OK;
+    uint64_t count = take_u64(r, tag);
+    size_t vec = s->len * sizeof(double);
+    if (!r->bad && (count > (s->vec ? s->n_clients : 0) || n != 8 + count * (8 + vec))) {
+        refuse(r, "section %s: %llu vectors in %zu bytes do not fit %zu clients", tag,
+               (unsigned long long)count, n, s->vec ? s->n_clients : 0);
+        return FS_OK;
+    }
+    uint64_t last = 0;
+    for (uint64_t i = 0; i < count && !r->bad; i++) {
+        uint64_t c = take_u64(r, tag);
+        if (!r->bad && (c >= s->n_clients || (i > 0 && c <= last))) {
+            refuse(r, "section %s: client %llu out of order or range (%zu clients)", tag,
+                   (unsigned long long)c, s->n_clients);
+            break;
+        }
+        last = c;
         double *v = fs_cstate_get(s, c);
         if (!v) return FS_ENOMEM;
-        take(r, v, s->len * sizeof(double), what);
+        take(r, v, vec, tag);
+        check_finite(r, tag, v, s->len);
     }
+    if (!r->bad && r->at != end) refuse(r, "section %s: length does not match", tag);
     return FS_OK;
+}
+
+/* The header: what the snapshot claims to be, checked before any section is read. */
+static void check_header(reader *r, const fs_engine *e)
+{
+    uint64_t h[7] = {0};
+    if (r->len < CKPT_HEADER) {
+        refuse(r, "truncated to %zu bytes (a header needs %zu)", r->len, CKPT_HEADER);
+        return;
+    }
+    memcpy(h, r->buf, CKPT_HEADER);
+    r->at = CKPT_HEADER;
+    uint64_t crc = crc_bytes(0, r->buf + CKPT_CRC_FROM, r->len - CKPT_CRC_FROM);
+    if (h[0] != CKPT_MAGIC)
+        refuse(r, "not a fedsim checkpoint (no FSCK header)");
+    else if (h[1] != CKPT_VERSION)
+        refuse(r, "format version %llu, this fedsim reads version %u", (unsigned long long)h[1],
+               CKPT_VERSION);
+    else if (h[2] != r->len)
+        refuse(r, "truncated or extended: %zu bytes, its header says %llu", r->len,
+               (unsigned long long)h[2]);
+    else if (h[3] != crc)
+        refuse(r,
+               "checksum mismatch (stored %08llx, computed %08llx): the checkpoint was "
+               "damaged or edited",
+               (unsigned long long)h[3], (unsigned long long)crc);
+    else if (h[4] != scenario_hash(e->s))
+        refuse(r, "taken from a different effective scenario than the run's");
+    else if (h[5] != e->cfg->data_fingerprint)
+        refuse(r, "the input data differ from those the run was started with (a data file "
+                  "changed since the checkpoint: restore it)");
+    else if (h[6] != (uint64_t)e->cfg->resume_round)
+        refuse(r,
+               "its header says round %llu (checkpoints.round was edited, or the "
+               "checkpoint comes from another run)",
+               (unsigned long long)h[6]);
+    else if (h[6] < 1 || h[6] >= (uint64_t)e->s->server.rounds)
+        refuse(r, "round %llu is outside 1..%d", (unsigned long long)h[6], e->s->server.rounds - 1);
+}
+
+static void take_counters(reader *r, fs_engine *e)
+{
+    struct {
+        int64_t now;
+        uint64_t pass;
+        double last_accuracy;
+    } c;
+    take_section(r, "CNTR", &c, sizeof c);
+    if (r->bad) return;
+    if (c.now < 0 || c.now >= CKPT_MAX_TIME) {
+        refuse(r, "section CNTR: virtual time %lld is impossible", (long long)c.now);
+        return;
+    }
+    if (isinf(c.last_accuracy)) {
+        refuse(r, "section CNTR: headline metric is infinite");
+        return;
+    }
+    e->now = c.now;
+    e->pass = c.pass;
+    e->last_accuracy = c.last_accuracy;
+    e->round = e->cfg->resume_round;
+}
+
+/* The accountant's orders are constants of fs_rdp_init; only the spent RDP is restored. */
+static void take_privacy(reader *r, fs_engine *e)
+{
+    fs_rdp *a = &e->agg.rdp;
+    take_section(r, "RDP ", a->rdp, a->n_orders * sizeof(double));
+    for (size_t i = 0; !r->bad && i < a->n_orders; i++)
+        if (!(a->rdp[i] >= 0)) refuse(r, "section RDP: order %zu has RDP %g", i, a->rdp[i]);
+    take_section(r, "EPS ", &e->agg.epsilon, sizeof e->agg.epsilon);
+    bool dp = e->s->privacy.dp;
+    if (!r->bad && (dp ? !(e->agg.epsilon >= 0) : !isnan(e->agg.epsilon)))
+        refuse(r, "section EPS: epsilon %g is impossible for this scenario", e->agg.epsilon);
 }
 
 int fs_ckpt_load(fs_engine *e, const unsigned char *buf, size_t len, fs_err *err)
 {
-    reader r = {buf, len, 0, NULL};
+    reader r = {.buf = buf, .len = len};
     fs_pop *pop = e->cfg->pop;
     fs_world *wd = e->cfg->world;
     size_t np = e->n_params, k = wd->model->n_personal;
-    if (take_u64(&r, "header") != CKPT_MAGIC || take_u64(&r, "header") != CKPT_VERSION)
-        r.bad = "header";
-    int64_t now = 0;
-    take(&r, &now, sizeof now, "clock");
-    e->now = now;
-    e->pass = take_u64(&r, "counters");
-    e->round = (int)take_u64(&r, "counters");
-    take(&r, &e->last_accuracy, sizeof e->last_accuracy, "counters");
-    take_block(&r, e->w, np * sizeof *e->w, "model");
-    take_block(&r, e->agg.opt.m, e->agg.opt.m ? np * sizeof(double) : 0, "optimizer");
-    take_block(&r, e->agg.opt.v, e->agg.opt.v ? np * sizeof(double) : 0, "optimizer");
-    take_block(&r, &e->agg.rdp, sizeof e->agg.rdp, "accountant");
-    take(&r, &e->agg.epsilon, sizeof e->agg.epsilon, "accountant");
-    take_block(&r, e->agg.control, e->agg.control ? np * sizeof(double) : 0, "control variate");
-    take_block(&r, pop->clients, pop->n * sizeof *pop->clients, "population");
-    take_block(&r, pop->perm, pop->n * sizeof *pop->perm, "population");
-    take_block(&r, wd->personal, wd->personal ? pop->n * k * sizeof(double) : 0, "personal");
-    int rc = take_cstate(&r, &e->client_control, "control variates");
-    if (!rc) rc = take_cstate(&r, &e->client_residual, "residuals");
+    check_header(&r, e);
+    take_counters(&r, e);
+    take_params(&r, "MODL", e->w, np);
+    take_params(&r, "OPTM", e->agg.opt.m, np);
+    take_params(&r, "OPTV", e->agg.opt.v, np);
+    take_privacy(&r, e);
+    take_params(&r, "CTRL", e->agg.control, np);
+    take_clients(&r, pop);
+    int rc = take_perm(&r, pop);
+    take_params(&r, "PERS", wd->personal, pop->n * k);
+    if (!rc) rc = take_cstate(&r, "CCTL", &e->client_control);
+    if (!rc) rc = take_cstate(&r, "CRES", &e->client_residual);
     if (rc) return fs_err_add(err, NULL, "out of memory restoring the checkpoint"), rc;
-    if (r.bad || r.at != r.len) {
-        fs_err_add(err, NULL, "the checkpoint does not match this scenario or this fedsim build "
-                   "(%s); start a new run", r.bad ? r.bad : "trailing bytes");
-        return FS_ESCENARIO;
+    if (!r.bad && r.at != r.len) refuse(&r, "%zu bytes after the last section", r.len - r.at);
+    if (!r.bad) return FS_OK;
+    const char *origin = e->cfg->resume_origin;
+    fs_err_add(err, NULL,
+               "%s%scheckpoint of round %d: %s; refusing to resume (use another "
+               "results file to start afresh)",
+               origin ? origin : "", origin ? ": " : "", e->cfg->resume_round, r.why);
+    return FS_EDB;
+}
+
+bool fs_ckpt_find(const unsigned char *buf, size_t len, const char *tag, size_t *out_off,
+                  size_t *out_len)
+{
+    size_t at = CKPT_HEADER;
+    while (len >= 16 && at <= len - 16) {
+        uint64_t t, n;
+        memcpy(&t, buf + at, 8);
+        memcpy(&n, buf + at + 8, 8);
+        at += 16;
+        if (n > len - at) return false;
+        if (t == tag_of(tag)) {
+            *out_off = at;
+            *out_len = (size_t)n;
+            return true;
+        }
+        at += (size_t)n;
     }
-    return FS_OK;
+    return false;
 }

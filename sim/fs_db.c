@@ -6,6 +6,7 @@
 #include "fs_db.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,13 @@ struct fs_db {
     sqlite3 *conn;
     char *path;
     sqlite3_stmt *st[ST_N];
+    size_t ckpt_chunk; /* checkpoint bytes per row (0: FS_DB_CKPT_CHUNK) */
 };
+
+/* A checkpoint is stored in rows of at most this many bytes: SQLite refuses a blob above its
+ * length limit (10^9 bytes by default), and SCAFFOLD's per-client control variates of a large
+ * population exceed that. */
+#define FS_DB_CKPT_CHUNK ((size_t)256 << 20)
 
 /* ---- binding: a cursor over one statement's parameters that keeps the first error, so a row
  * is bound in straight-line code and checked once. */
@@ -452,24 +459,65 @@ static int insert_eval(fs_db *db, int64_t run_id, const fs_db_round *r, const fs
     return bind_exec(&b);
 }
 
-/* The run's only checkpoint becomes this one (older ones are useless once a later exists). */
+/* Steps a prepared statement with (run_id, round) bound as ?1, ?2 to completion. */
+static int exec_run_round(fs_db *db, const char *sql, int64_t run_id, int round)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, run_id);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 2, round);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_DONE) rc = SQLITE_OK;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+size_t fs_db_ckpt_chunk(const fs_db *db)
+{
+    size_t chunk = db->ckpt_chunk ? db->ckpt_chunk : FS_DB_CKPT_CHUNK;
+    int limit = sqlite3_limit(db->conn, SQLITE_LIMIT_LENGTH, -1);
+    return limit > 0 && (size_t)limit < chunk ? (size_t)limit : chunk;
+}
+
+void fs_db_set_ckpt_chunk(fs_db *db, size_t bytes)
+{
+    db->ckpt_chunk = bytes;
+}
+
+/* The run's only checkpoint becomes this one (older ones are useless once a later exists): its
+ * first chunk in checkpoints.server_state, the rest in checkpoint_chunks(seq = 1, 2, ...). */
 static int replace_checkpoint(fs_db *db, int64_t run_id, int round, const void *state, size_t len)
 {
-    sqlite3_stmt *del = NULL, *ins = NULL;
-    int rc =
-        sqlite3_prepare_v2(db->conn, "DELETE FROM checkpoints WHERE run_id = ?1", -1, &del, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(del, 1, run_id);
-    if (rc == SQLITE_OK) rc = sqlite3_step(del) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    const unsigned char *p = state;
+    size_t chunk = fs_db_ckpt_chunk(db), first = len < chunk ? len : chunk;
+    sqlite3_stmt *ins = NULL;
+    int rc = exec_run_round(db, "DELETE FROM checkpoint_chunks WHERE run_id = ?1 AND ?2 >= 0",
+                            run_id, round);
+    if (rc == SQLITE_OK)
+        rc = exec_run_round(db, "DELETE FROM checkpoints WHERE run_id = ?1 AND ?2 >= 0", run_id,
+                            round);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(db->conn,
                                 "INSERT INTO checkpoints(run_id, round, server_state) "
                                 "VALUES(?1, ?2, ?3)",
                                 -1, &ins, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(ins, 1, run_id);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int(ins, 2, round);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_blob64(ins, 3, state, len, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_step(ins) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-    sqlite3_finalize(del);
+    for (size_t at = 0, seq = 0; rc == SQLITE_OK && (at < len || seq == 0); seq++) {
+        size_t n = seq == 0 ? first : (len - at < chunk ? len - at : chunk);
+        if (seq == 1) {
+            sqlite3_finalize(ins);
+            ins = NULL;
+            rc = sqlite3_prepare_v2(db->conn,
+                                    "INSERT INTO checkpoint_chunks(run_id, round, seq, data) "
+                                    "VALUES(?1, ?2, ?4, ?3)",
+                                    -1, &ins, NULL);
+        }
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(ins, 1, run_id);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int(ins, 2, round);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_blob64(ins, 3, p + at, n, SQLITE_STATIC);
+        if (rc == SQLITE_OK && seq > 0) rc = sqlite3_bind_int64(ins, 4, (int64_t)seq);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(ins)) == SQLITE_DONE) rc = SQLITE_OK;
+        if (rc == SQLITE_OK) rc = sqlite3_reset(ins);
+        at += n;
+    }
     sqlite3_finalize(ins);
     return rc;
 }
@@ -500,15 +548,20 @@ fail:;
     return db_fail(db, err, what);
 }
 
-/* ---- resuming */
+/* ---- resuming: a results file is something users copy, share and edit, and `fedsim sweep`
+ * always resumes, so every row a resume reads is checked before it is used, and nothing is
+ * changed until the engine has accepted the checkpoint (fs_db_resume_claim). */
 
+/* The latest unfinished run of (name, variant) with a checkpoint: its id, the checkpoint's round
+ * and the run's scenario text (NULL when the column is NULL). SQLITE_ROW, SQLITE_DONE (none) or
+ * an SQLite error. */
 static int find_resumable(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_round,
-                          void **out_state, size_t *out_len, char **out_json)
+                          char **out_json)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(
         db->conn,
-        "SELECT r.run_id, c.round, c.server_state, r.scenario_json FROM runs r "
+        "SELECT r.run_id, c.round, r.scenario_json FROM runs r "
         "JOIN checkpoints c ON c.run_id = r.run_id WHERE r.name = ?1 AND r.variant = ?2 "
         "AND r.replicate IS ?3 AND r.status <> 'done' ORDER BY r.run_id DESC, c.round DESC "
         "LIMIT 1",
@@ -522,11 +575,9 @@ static int find_resumable(fs_db *db, const fs_db_run *run, int64_t *out_run_id, 
     if (step == SQLITE_ROW) {
         *out_run_id = sqlite3_column_int64(st, 0);
         *out_round = sqlite3_column_int(st, 1);
-        *out_len = (size_t)sqlite3_column_bytes(st, 2);
-        *out_state = malloc(*out_len ? *out_len : 1);
-        *out_json = strdup((const char *)sqlite3_column_text(st, 3));
-        if (*out_state) memcpy(*out_state, sqlite3_column_blob(st, 2), *out_len);
-        rc = *out_state && *out_json ? SQLITE_ROW : SQLITE_NOMEM;
+        const char *json = (const char *)sqlite3_column_text(st, 2);
+        *out_json = json ? strdup(json) : NULL;
+        rc = !json || *out_json ? SQLITE_ROW : SQLITE_NOMEM;
     } else {
         rc = step == SQLITE_DONE ? SQLITE_DONE : step;
     }
@@ -534,25 +585,82 @@ static int find_resumable(fs_db *db, const fs_db_run *run, int64_t *out_run_id, 
     return rc;
 }
 
-/* Forgets what a run recorded after its checkpoint (it will be recorded again, identically). */
-static int truncate_run(fs_db *db, int64_t run_id, int round)
+/* The checkpoint's bytes: checkpoints.server_state, then checkpoint_chunks in seq order
+ * (1, 2, ... without gaps), into a new buffer. SQLITE_CORRUPT when a chunk is missing. */
+static int read_checkpoint(fs_db *db, int64_t run_id, int round, void **out, size_t *out_len)
 {
     static const char *const sql[] = {
-        "DELETE FROM participation WHERE run_id = ?1 AND round > ?2",
-        "DELETE FROM evals WHERE run_id = ?1 AND round > ?2",
-        "DELETE FROM rounds WHERE run_id = ?1 AND round > ?2",
-        "UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = ?1 AND ?2 >= 0"};
-    int rc = sqlite3_exec(db->conn, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    for (size_t i = 0; rc == SQLITE_OK && i < sizeof sql / sizeof *sql; i++) {
+        "SELECT (SELECT coalesce(sum(length(server_state)), 0) FROM checkpoints"
+        " WHERE run_id = ?1 AND round = ?2) + (SELECT coalesce(sum(length(data)), 0)"
+        " FROM checkpoint_chunks WHERE run_id = ?1 AND round = ?2)",
+        "SELECT 0, server_state FROM checkpoints WHERE run_id = ?1 AND round = ?2",
+        "SELECT seq, data FROM checkpoint_chunks WHERE run_id = ?1 AND round = ?2 ORDER BY seq"};
+    unsigned char *buf = NULL;
+    size_t total = 0, at = 0;
+    int64_t seq = 0; /* the seq the next row must have */
+    int rc = SQLITE_OK;
+    for (int q = 0; q < 3 && rc == SQLITE_OK; q++) {
         sqlite3_stmt *st = NULL;
-        rc = sqlite3_prepare_v2(db->conn, sql[i], -1, &st, NULL);
+        rc = sqlite3_prepare_v2(db->conn, sql[q], -1, &st, NULL);
         if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, run_id);
         if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 2, round);
-        if (rc == SQLITE_OK) rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+        while (rc == SQLITE_OK) {
+            int step = sqlite3_step(st);
+            if (step == SQLITE_DONE) break;
+            if (step != SQLITE_ROW) {
+                rc = step;
+            } else if (q == 0) {
+                total = (size_t)sqlite3_column_int64(st, 0);
+                if (!(buf = malloc(total ? total : 1))) rc = SQLITE_NOMEM;
+            } else {
+                const void *p = sqlite3_column_blob(st, 1);
+                size_t n = (size_t)sqlite3_column_bytes(st, 1);
+                if (sqlite3_column_int64(st, 0) != seq++ || n > total - at)
+                    rc = SQLITE_CORRUPT;
+                else if (n)
+                    memcpy(buf + at, p, n);
+                at += n;
+            }
+        }
         sqlite3_finalize(st);
     }
-    if (rc == SQLITE_OK) rc = sqlite3_exec(db->conn, "COMMIT", NULL, NULL, NULL);
-    return rc;
+    if (rc == SQLITE_OK && at != total) rc = SQLITE_CORRUPT;
+    if (rc != SQLITE_OK) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *out_len = total;
+    return SQLITE_OK;
+}
+
+/* One integer from a query over (run_id, round) as ?1, ?2; -1 on failure. */
+static int64_t query_run_round(fs_db *db, const char *sql, int64_t run_id, int round)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    int rc = sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, run_id);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 2, round);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int refuse_resume(fs_db *db, int64_t run_id, fs_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int refuse_resume(fs_db *db, int64_t run_id, fs_err *err, const char *fmt, ...)
+{
+    char why[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    fs_err_add(err, NULL,
+               "%s: run %lld: %s; refusing to resume (use another results file to start afresh)",
+               db->path, (long long)run_id, why);
+    return FS_EDB;
 }
 
 int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_round,
@@ -560,29 +668,143 @@ int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_
 {
     char *json = NULL;
     *out_state = NULL;
-    int rc = find_resumable(db, run, out_run_id, out_round, out_state, out_len, &json);
+    int64_t id = 0;
+    int round = 0;
+    int rc = find_resumable(db, run, &id, &round, &json);
     if (rc == SQLITE_DONE) return FS_OK; /* nothing to resume: *out_state stays NULL */
-    if (rc != SQLITE_ROW) {
-        free(json);
-        return db_fail(db, err, "finding a run to resume");
-    }
-    if (strcmp(json, run->scenario_json)) {
+    if (rc != SQLITE_ROW) return db_fail(db, err, "finding a run to resume");
+    *out_run_id = id;
+    *out_round = round;
+    if (!json || !*json) {
+        rc = refuse_resume(db, id, err,
+                           "runs.scenario_json is %s, so the run's scenario is "
+                           "unknown",
+                           json ? "empty" : "NULL");
+    } else if (strcmp(json, run->scenario_json)) {
         fs_err_add(err, NULL,
                    "%s: run %lld was started from a different effective scenario; "
                    "resume needs the same scenario and overrides",
-                   db->path, (long long)*out_run_id);
+                   db->path, (long long)id);
         rc = FS_ESCENARIO;
+    } else if (round < 1) {
+        rc = refuse_resume(db, id, err, "checkpoints.round is %d, expected a round >= 1", round);
     } else {
-        rc = truncate_run(db, *out_run_id, *out_round) == SQLITE_OK
-                 ? FS_OK
-                 : db_fail(db, err, "truncating the run to its checkpoint");
+        /* the rounds before the checkpoint stay and are not recomputed: all must be there */
+        int64_t kept = query_run_round(db,
+                                       "SELECT count(*) FROM rounds WHERE run_id = ?1"
+                                       " AND round BETWEEN 1 AND ?2",
+                                       id, round);
+        if (kept != round)
+            rc = refuse_resume(db, id, err,
+                               "checkpoint after round %d, but the rounds table "
+                               "holds %lld of rounds 1..%d",
+                               round, (long long)kept, round);
+        else if ((rc = read_checkpoint(db, id, round, out_state, out_len)) == SQLITE_OK)
+            rc = FS_OK;
+        else if (rc == SQLITE_CORRUPT)
+            rc = refuse_resume(db, id, err,
+                               "checkpoint after round %d: a chunk of it is "
+                               "missing or out of order in checkpoint_chunks",
+                               round);
+        else if (rc != SQLITE_NOMEM)
+            rc = db_fail(db, err, "reading the checkpoint");
+        else {
+            fs_err_add(err, NULL, "%s: out of memory reading the checkpoint of run %lld",
+                       db->path, (long long)id);
+            rc = FS_ENOMEM;
+        }
     }
     free(json);
-    if (rc) {
-        free(*out_state);
-        *out_state = NULL;
-    }
     return rc;
+}
+
+/* Forgets what a run recorded after its checkpoint (it will be recorded again, identically). */
+int fs_db_resume_claim(fs_db *db, int64_t run_id, int round, fs_err *err)
+{
+    static const char *const sql[] = {
+        "DELETE FROM participation WHERE run_id = ?1 AND round > ?2",
+        "DELETE FROM evals WHERE run_id = ?1 AND round > ?2",
+        "DELETE FROM rounds WHERE run_id = ?1 AND round > ?2",
+        "UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = ?1 AND ?2 >= 0"};
+    int rc = run_stmt(db, ST_BEGIN);
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof sql / sizeof *sql; i++)
+        rc = exec_run_round(db, sql[i], run_id, round);
+    if (rc == SQLITE_OK) rc = run_stmt(db, ST_COMMIT);
+    return rc == SQLITE_OK ? FS_OK : db_fail(db, err, "truncating the run to its checkpoint");
+}
+
+/* A stored float column against the value the scenario draws (NaN: NULL). */
+static bool same_real(sqlite3_stmt *st, int col, double want)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) return isnan(want);
+    return sqlite3_column_type(st, col) == SQLITE_FLOAT && sqlite3_column_double(st, col) == want;
+}
+
+static bool same_int(sqlite3_stmt *st, int col, int64_t want)
+{
+    return sqlite3_column_type(st, col) == SQLITE_INTEGER && sqlite3_column_int64(st, col) == want;
+}
+
+static const char *const client_cols[] = {"client_id",     "n_train",    "n_test",
+                                          "segment",       "gflops",     "uplink_mbps",
+                                          "downlink_mbps", "latency_ms", "consent"};
+
+/* The first column of a clients row that differs from c, or -1. */
+static int client_mismatch(sqlite3_stmt *st, const fs_db_client *c)
+{
+    const char *seg = (const char *)sqlite3_column_text(st, 3);
+    bool same[] = {same_int(st, 0, c->client_id),
+                   same_int(st, 1, c->n_train),
+                   same_int(st, 2, c->n_test),
+                   !seg == !c->segment && (!seg || !strcmp(seg, c->segment)),
+                   same_real(st, 4, c->gflops),
+                   same_real(st, 5, c->uplink_mbps),
+                   same_real(st, 6, c->downlink_mbps),
+                   same_real(st, 7, c->latency_ms),
+                   same_int(st, 8, c->consent)};
+    for (int i = 0; i < (int)(sizeof same / sizeof *same); i++)
+        if (!same[i]) return i;
+    return -1;
+}
+
+/* A resume redraws every device from the seed (the checkpoint does not carry them) and keeps
+ * the clients rows the run wrote at its start: they must be those devices, or the run's results
+ * would describe devices it never simulated. */
+int fs_db_check_clients(fs_db *db, int64_t run_id, const fs_db_client *clients, size_t n,
+                        fs_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->conn,
+                                "SELECT client_id, n_train, n_test, segment, gflops, uplink_mbps,"
+                                " downlink_mbps, latency_ms, consent FROM clients"
+                                " WHERE run_id = ?1 ORDER BY client_id",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, run_id);
+    size_t i = 0;
+    int bad = -1, step = SQLITE_DONE;
+    char found[64] = "";
+    while (rc == SQLITE_OK && (step = sqlite3_step(st)) == SQLITE_ROW && i < n) {
+        if ((bad = client_mismatch(st, &clients[i])) >= 0) {
+            const char *v = (const char *)sqlite3_column_text(st, bad);
+            snprintf(found, sizeof found, "%s", v ? v : "NULL");
+            break;
+        }
+        i++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK || (step != SQLITE_DONE && step != SQLITE_ROW))
+        return db_fail(db, err, "reading the run's clients");
+    if (bad >= 0)
+        return refuse_resume(db, run_id, err,
+                             "clients row %zu: %s is %s, not the device the scenario draws for "
+                             "client %zu (the database was edited)",
+                             i, client_cols[bad], found, i);
+    if (step == SQLITE_ROW || i != n)
+        return refuse_resume(db, run_id, err,
+                             "the clients table holds %s rows than the %zu "
+                             "clients of the scenario",
+                             step == SQLITE_ROW ? "more" : "fewer", n);
+    return FS_OK;
 }
 
 sqlite3 *fs_db_conn(fs_db *db)

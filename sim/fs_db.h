@@ -98,18 +98,34 @@ int fs_db_write_round(fs_db *db, int64_t run_id, const fs_db_round *r, const fs_
                       size_t n_parts, const fs_db_eval *evals, size_t n_evals, fs_err *err);
 
 /* fs_db_write_round plus, in the same transaction, the engine's state after the round as the
- * run's only checkpoint (state NULL: none). */
+ * run's only checkpoint (state NULL: none), in rows of at most fs_db_ckpt_chunk bytes
+ * (checkpoints.server_state, then checkpoint_chunks). */
 int fs_db_write_round_ckpt(fs_db *db, int64_t run_id, const fs_db_round *r,
                            const fs_db_part *parts, size_t n_parts, const fs_db_eval *evals,
                            size_t n_evals, const void *state, size_t state_len, fs_err *err);
 
-/* Finds the latest unfinished run with run->name and run->variant that has a checkpoint, checks
- * that it was started from the same effective scenario (run->scenario_json), deletes what it
- * recorded after the checkpoint and marks it running. *out_state (caller frees) receives the
- * checkpoint; it stays NULL, with FS_OK, when there is no such run. FS_ESCENARIO (with the
- * reason) when the scenario differs; FS_EDB. */
+/* Bytes of a checkpoint per row: 256 MiB, or SQLite's blob limit when lower. The setter is for
+ * tests (0 restores the default). */
+size_t fs_db_ckpt_chunk(const fs_db *db);
+void fs_db_set_ckpt_chunk(fs_db *db, size_t bytes);
+
+/* Finds the latest unfinished run with run->name and run->variant that has a checkpoint and
+ * reads it, changing nothing: *out_state (caller frees) receives the checkpoint's bytes; it
+ * stays NULL, with FS_OK, when there is no such run. FS_ESCENARIO (with the reason) when the run
+ * was started from another effective scenario (run->scenario_json); FS_EDB, naming the database
+ * and run, when the rows are damaged (scenario_json NULL or empty, a round before the checkpoint
+ * missing, a chunk missing); FS_ENOMEM. The bytes themselves are checked by fs_ckpt_load. */
 int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_round,
                  void **out_state, size_t *out_len, fs_err *err);
+
+/* Takes a run over once its checkpoint was accepted: deletes what it recorded after `round`
+ * and marks it running, in one transaction. FS_EDB. */
+int fs_db_resume_claim(fs_db *db, int64_t run_id, int round, fs_err *err);
+
+/* FS_OK when the run's clients rows are exactly `clients` (the devices a resume redraws from
+ * the seed); otherwise FS_EDB naming the first row and column that differ. */
+int fs_db_check_clients(fs_db *db, int64_t run_id, const fs_db_client *clients, size_t n,
+                        fs_err *err);
 
 /* status: "done", "failed" or "interrupted"; sets finished_at and wall_s (NaN: NULL). Safe
  * after a failed or cut-short write: it first rolls back any transaction still open, so the

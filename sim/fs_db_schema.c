@@ -34,7 +34,9 @@
  * reference runs(run_id) ON DELETE CASCADE so deleting a run (e.g. to redo a sweep variant)
  * removes all its rows. No separate index on participation(run_id, round): the primary key
  * (run_id, round, client_id) already serves that prefix; the extra index is for per-client
- * history queries. The target columns of runs are all NULL when the scenario set no target. */
+ * history queries. The target columns of runs are all NULL when the scenario set no target.
+ * A checkpoint above 256 MiB continues from checkpoints.server_state into checkpoint_chunks
+ * (SQLite refuses blobs above 10^9 bytes). */
 #define TABLES_SQL                                                                              \
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"                        \
     "INSERT OR IGNORE INTO meta(key, value)"                                                    \
@@ -75,6 +77,10 @@
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
     " round INTEGER NOT NULL, model BLOB, server_state BLOB,"                                   \
     " PRIMARY KEY(run_id, round));"                                                             \
+    "CREATE TABLE IF NOT EXISTS checkpoint_chunks("                                             \
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
+    " round INTEGER NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL,"                        \
+    " PRIMARY KEY(run_id, round, seq));"                                                        \
     STATS_TABLES_SQL
 
 /* Plain unit conversions. `SELECT *` is expanded when the view is used, so new rounds columns

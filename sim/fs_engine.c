@@ -123,7 +123,8 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
         fs_err_add(err, "server.mode", "async runs cannot be resumed yet (no checkpoints)");
         return FS_ESCENARIO;
     }
-    return fs_ckpt_load(e, cfg->resume_state, cfg->resume_len, err);
+    if ((rc = fs_ckpt_load(e, cfg->resume_state, cfg->resume_len, err))) return rc;
+    return cfg->on_resumed ? cfg->on_resumed(cfg->ctx, err) : FS_OK;
 }
 
 static void engine_fini(fs_engine *e)

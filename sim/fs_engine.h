@@ -49,6 +49,14 @@ typedef struct fs_engine_cfg {
     int checkpoint_every;     /* sync: hand a state snapshot to on_round every N rounds */
     const void *resume_state; /* a snapshot to continue from (sync only), or NULL */
     size_t resume_len;
+    int resume_round;         /* the round the database says resume_state was taken after */
+    const char *resume_origin; /* names resume_state in messages ("db: run 3"); may be NULL */
+    uint64_t data_fingerprint; /* fs_ckpt_fingerprint of the world: stamped on every snapshot,
+                                  a snapshot with another one is refused */
+    /* called once resume_state was checked and restored, before the first round (the caller
+     * takes the run over only then, so a refused snapshot leaves its run as it was); may be
+     * NULL */
+    int (*on_resumed)(void *ctx, fs_err *err);
 } fs_engine_cfg;
 
 typedef struct fs_engine_stats {

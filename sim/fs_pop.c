@@ -88,6 +88,8 @@ size_t fs_pop_select(fs_pop *pop, const fs_avail *avail, uint64_t seed, uint64_t
     for (size_t i = 0; i < pop->n && found < want; i++) {
         size_t j = i + gsl_rng_uniform_int(r_sel, pop->n - i);
         uint32_t id = pop->perm[j];
+        /* a permutation of 0..n-1 (fs_ckpt_load checks a restored one): never index past n */
+        fs_assert(id < pop->n);
         pop->perm[j] = pop->perm[i];
         pop->perm[i] = id;
         if (selectable(pop, avail, id, t, seed, pass, r_client, &queried)) out_ids[found++] = id;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs_ckpt.h"
 #include "fs_db.h"
 #include "fs_device.h"
 #include "fs_engine.h"
@@ -27,6 +28,8 @@ typedef struct run_ctx {
     fs_run_summary *sum;
     double wall_start;
     double wall_progress; /* when the progress line was last drawn */
+    int resume_round;     /* the checkpoint's round when resuming, else 0 */
+    bool claimed;         /* a resumed run was taken over (truncated, marked running) */
 } run_ctx;
 
 /* Redrawn at most ten times a second: a fast run must not spend its time on the terminal. */
@@ -73,7 +76,8 @@ static int on_round(void *ctx, const fs_round_result *res, fs_err *err)
     return FS_OK;
 }
 
-static int write_clients(run_ctx *c, const fs_pop *pop, fs_err *err)
+/* The clients rows of the population: written by a new run, compared by a resumed one. */
+static int client_rows(run_ctx *c, const fs_pop *pop, bool check, fs_err *err)
 {
     fs_db_client *rows = calloc(pop->n ? pop->n : 1, sizeof *rows);
     char(*segments)[16] = calloc(pop->n ? pop->n : 1, sizeof *segments);
@@ -97,9 +101,19 @@ static int write_clients(run_ctx *c, const fs_pop *pop, fs_err *err)
                                  .latency_ms = cl->latency_ms,
                                  .consent = cl->consent};
     }
-    int rc = fs_db_write_clients(c->db, c->run_id, rows, pop->n, err);
+    int rc = check ? fs_db_check_clients(c->db, c->run_id, rows, pop->n, err)
+                   : fs_db_write_clients(c->db, c->run_id, rows, pop->n, err);
     free(rows);
     free(segments);
+    return rc;
+}
+
+/* The engine accepted the checkpoint: only now is the run truncated and marked running. */
+static int on_resumed(void *ctx, fs_err *err)
+{
+    run_ctx *c = ctx;
+    int rc = fs_db_resume_claim(c->db, c->run_id, c->resume_round, err);
+    c->claimed = rc == FS_OK;
     return rc;
 }
 
@@ -110,7 +124,7 @@ static int try_resume(run_ctx *c, const fs_db_run *meta, void **out_state, size_
 {
     int round = 0;
     int rc = fs_db_resume(c->db, meta, &c->run_id, &round, out_state, out_len, err);
-    if (!rc && *out_state) c->sum->resumed_from = round;
+    if (!rc && *out_state) c->sum->resumed_from = c->resume_round = round;
     else if (!rc)
         fprintf(stderr, "fedsim: note: no unfinished run of \"%s\" with a checkpoint in %s; "
                         "starting a new run\n", meta->name, fs_db_path(c->db));
@@ -179,7 +193,10 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
     if ((rc = begin(&c, opts->db_path ? opts->db_path : s->output.db, &state, &state_len, err)))
         goto done;
     out->run_id = c.run_id;
-    if (!state) rc = write_clients(&c, &pop, err); /* a resumed run has them already */
+    /* a resumed run has its clients rows already: they must be the devices redrawn above */
+    rc = client_rows(&c, &pop, state != NULL, err);
+    char origin[1100];
+    snprintf(origin, sizeof origin, "%s: run %lld", fs_db_path(c.db), (long long)c.run_id);
     if (!rc) {
         fs_engine_cfg cfg = {.scn = s,
                              .world = &world,
@@ -191,16 +208,25 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
                              .eval = &ev,
                              .checkpoint_every = s->output.checkpoint_every,
                              .resume_state = state,
-                             .resume_len = state_len};
+                             .resume_len = state_len,
+                             .resume_round = c.resume_round,
+                             .resume_origin = origin,
+                             .on_resumed = on_resumed,
+                             .data_fingerprint = s->output.checkpoint_every > 0
+                                                     ? fs_ckpt_fingerprint(s, &world)
+                                                     : 0};
         fs_engine_stats st;
         rc = fs_engine_run(&cfg, NULL, &st, err);
         out->events = st.events;
     }
-    free(state);
     out->wall_s = fs_wall_seconds() - c.wall_start;
     if (opts->progress && rc) fputc('\n', stderr);
-    int rc2 = fs_db_finish_run(c.db, c.run_id, final_status(rc), out->wall_s, err);
-    if (!rc) rc = rc2;
+    /* a refused resume leaves its run exactly as it was (e.g. interrupted), never running */
+    if (!state || c.claimed) {
+        int rc2 = fs_db_finish_run(c.db, c.run_id, final_status(rc), out->wall_s, err);
+        if (!rc) rc = rc2;
+    }
+    free(state);
 done:
     fs_db_close(c.db);
     fs_evaluator_fini(&ev);
