@@ -44,8 +44,7 @@ fail:
     return FS_ENOMEM;
 }
 
-int fs_dataset_add_group(fs_dataset *ds, const char *name, size_t n_levels, bool with_names,
-                         size_t *out_index)
+int fs_dataset_add_group(fs_dataset *ds, const char *name, size_t n_levels, size_t *out_index)
 {
     if (ds->n_groups == FS_DATA_MAX_GROUPS || fs_dataset_find_group(ds, name) >= 0)
         return FS_ESCENARIO;
@@ -53,15 +52,71 @@ int fs_dataset_add_group(fs_dataset *ds, const char *name, size_t n_levels, bool
     memset(g, 0, sizeof *g);
     snprintf(g->name, sizeof g->name, "%s", name);
     g->n_levels = n_levels;
-    g->level = calloc(ds->n ? ds->n : 1, sizeof *g->level);
-    if (with_names) g->level_names = calloc(n_levels ? n_levels : 1, sizeof *g->level_names);
-    if (!g->level || (with_names && !g->level_names)) {
-        free(g->level);
-        free(g->level_names);
+    if (!(g->level = calloc(ds->n ? ds->n : 1, sizeof *g->level))) {
         memset(g, 0, sizeof *g);
         return FS_ENOMEM;
     }
     *out_index = ds->n_groups++;
+    return FS_OK;
+}
+
+/* One block (pointers, then text) so that copying a group's names, which generators do for
+ * every client they build, is one allocation and one memcpy. */
+static int set_names(fs_group *g, const char *(*at)(const void *, size_t), const void *names)
+{
+    size_t n = g->n_levels, text = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(at(names, i));
+        if (len > FS_DATA_LEVEL_MAX) return FS_ESCENARIO;
+        text += len + 1;
+    }
+    size_t size = (n ? n : 1) * sizeof(char *) + text;
+    char **p = malloc(size);
+    if (!p) return FS_ENOMEM;
+    char *o = (char *)(p + (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(at(names, i)) + 1;
+        p[i] = memcpy(o, at(names, i), len);
+        o += len;
+    }
+    free(g->level_names);
+    g->level_names = p;
+    g->level_names_size = size;
+    return FS_OK;
+}
+
+static const char *name_ptr(const void *names, size_t i)
+{
+    return ((const char *const *)names)[i];
+}
+
+static const char *name_fixed(const void *names, size_t i)
+{
+    return ((const char (*)[FS_DATA_NAME_LEN])names)[i];
+}
+
+int fs_group_set_names(fs_group *g, const char *const *names)
+{
+    return set_names(g, name_ptr, names);
+}
+
+int fs_group_set_names_fixed(fs_group *g, const char (*names)[FS_DATA_NAME_LEN])
+{
+    return set_names(g, name_fixed, names);
+}
+
+int fs_group_copy_names(fs_group *dst, const fs_group *src)
+{
+    free(dst->level_names);
+    dst->level_names = NULL, dst->level_names_size = 0;
+    if (!src->level_names) return FS_OK;
+    char **p = malloc(src->level_names_size);
+    if (!p) return FS_ENOMEM;
+    memcpy(p, src->level_names, src->level_names_size);
+    for (size_t i = 0; i < src->n_levels; i++) /* rebase into the copy */
+        p[i] = (char *)p + (src->level_names[i] - (char *)src->level_names);
+    dst->level_names = p;
+    dst->level_names_size = src->level_names_size;
     return FS_OK;
 }
 
@@ -123,13 +178,12 @@ static int copy_groups(const fs_dataset *src, const uint32_t *rows, size_t n, fs
     for (size_t g = 0; g < src->n_groups; g++) {
         const fs_group *sg = &src->groups[g];
         size_t at;
-        int rc = fs_dataset_add_group(out, sg->name, sg->n_levels, sg->level_names != NULL, &at);
+        int rc = fs_dataset_add_group(out, sg->name, sg->n_levels, &at);
         if (rc) return rc;
         fs_group *og = &out->groups[at];
         for (size_t i = 0; i < n; i++)
             og->level[i] = sg->level[rows[i]];
-        if (sg->level_names)
-            memcpy(og->level_names, sg->level_names, sg->n_levels * sizeof *sg->level_names);
+        if ((rc = fs_group_copy_names(og, sg))) return rc;
     }
     return FS_OK;
 }
