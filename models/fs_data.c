@@ -3,6 +3,7 @@
  * (n == 0 or d == 0) holds NULL arrays, so callers never depend on malloc(0). */
 #include "fs_data.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "fs_rng.h"
@@ -239,4 +240,68 @@ done:
     free(perm);
     gsl_rng_free(r);
     return rc;
+}
+
+/* Mean and population sd of every feature of ds (absent sparse entries count as 0): two passes,
+ * so the sum of squares is of deviations (no cancellation for features far from 0). */
+static void feature_moments(const fs_dataset *ds, double *mean, double *sd)
+{
+    size_t n = ds->n, d = ds->d;
+    memset(mean, 0, d * sizeof *mean);
+    memset(sd, 0, d * sizeof *sd);
+    if (!ds->ptr) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < d; j++) mean[j] += ds->x[i * d + j];
+        for (size_t j = 0; j < d; j++) mean[j] /= (double)n;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < d; j++) {
+                double e = ds->x[i * d + j] - mean[j];
+                sd[j] += e * e;
+            }
+    } else {
+        size_t nnz = ds->ptr[n];
+        for (size_t k = 0; k < nnz; k++) mean[ds->idx[k]] += ds->val[k];
+        for (size_t j = 0; j < d; j++) mean[j] /= (double)n;
+        /* sd[] first counts absent entries' (0 - m)^2 as n * m^2, then corrects the present */
+        for (size_t j = 0; j < d; j++) sd[j] = (double)n * mean[j] * mean[j];
+        for (size_t k = 0; k < nnz; k++) {
+            double m = mean[ds->idx[k]], e = ds->val[k] - m;
+            sd[ds->idx[k]] += e * e - m * m;
+        }
+    }
+    for (size_t j = 0; j < d; j++) sd[j] = sd[j] > 0 ? sqrt(sd[j] / (double)n) : 0;
+}
+
+static float scaled(double x, double m, double s)
+{
+    double z = s > 0 ? (x - m) / s : x - m;
+    return z > FLT_MAX ? FLT_MAX : z < -FLT_MAX ? -FLT_MAX : (float)z;
+}
+
+static void apply_scaling(fs_dataset *ds, const double *mean, const double *sd)
+{
+    if (!ds || !ds->n) return;
+    if (!ds->ptr) {
+        for (size_t i = 0; i < ds->n; i++)
+            for (size_t j = 0; j < ds->d; j++)
+                ds->x[i * ds->d + j] = scaled(ds->x[i * ds->d + j], mean[j], sd[j]);
+        return;
+    }
+    for (size_t k = 0; k < ds->ptr[ds->n]; k++)
+        if (sd[ds->idx[k]] > 0) ds->val[k] = scaled(ds->val[k], 0, sd[ds->idx[k]]);
+}
+
+int fs_dataset_standardize(fs_dataset *train, fs_dataset *test)
+{
+    if (!train->n || !train->d) return FS_OK;
+    double *mean = malloc(train->d * sizeof *mean), *sd = malloc(train->d * sizeof *sd);
+    if (!mean || !sd) {
+        free(mean), free(sd);
+        return FS_ENOMEM;
+    }
+    feature_moments(train, mean, sd);
+    apply_scaling(train, mean, sd);
+    apply_scaling(test, mean, sd);
+    free(mean), free(sd);
+    return FS_OK;
 }

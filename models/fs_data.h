@@ -75,6 +75,16 @@ int fs_dataset_take(const fs_dataset *src, const uint32_t *rows, size_t n, fs_da
 int fs_dataset_split(const fs_dataset *src, double test_fraction, uint64_t seed,
                      fs_dataset *out_train, fs_dataset *out_test);
 
+/* Standardizes features with statistics of train alone (so nothing of the test rows leaks into
+ * training): per feature j, the mean m_j and the population standard deviation s_j
+ * (sqrt(sum (x - m_j)^2 / n), n = train rows) over train's rows, accumulated in double in row
+ * order. Dense rows of train and test (test may be NULL) become (x - m_j) / s_j, or x - m_j
+ * when s_j = 0 (a constant feature is left centred). Sparse rows are scaled only, x / s_j with
+ * m_j and s_j counting absent entries as 0 (centring would store every feature of every row);
+ * s_j = 0 leaves the feature as it is. A test value whose result passes float range becomes
+ * +-FLT_MAX. FS_ENOMEM (nothing changed). */
+int fs_dataset_standardize(fs_dataset *train, fs_dataset *test);
+
 static inline bool fs_dataset_is_sparse(const fs_dataset *ds)
 {
     return ds->ptr != NULL;
