@@ -31,7 +31,8 @@ grep -qF "big.svm:2: expected a feature index <= 67108864, found 2147483648 (a m
 [ ! -e "$WORK/svm.sqlite" ] || fail "a database was created for a refused LIBSVM file"
 
 { head -c $((17 << 20)) /dev/zero | tr '\0' 'a'; printf ',y\n1,0\n'; } >"$WORK/head.csv"
-scn head "{\"source\": \"csv\", \"clients\": 2, \"csv\": {\"path\": \"$WORK/head.csv\", \"label\": \"y\"}}"
+scn head "{\"source\": \"csv\", \"clients\": 2,
+          \"csv\": {\"path\": \"$WORK/head.csv\", \"label\": \"y\"}}"
 run head 3
 grep -qF "head.csv:1: expected a line of at most 16777216 bytes, found a longer one" \
     "$WORK/head.err" || { cat "$WORK/head.err"; fail "no line-length message"; }
@@ -65,7 +66,8 @@ grep -qF "bad8.csv:3: column 'region': expected UTF-8 text, found the invalid by
 { echo "x,z,y"; for i in $(seq 1 40); do
       if [ "$i" -le 5 ]; then echo "3e38,$i,$((i % 2))"; else echo "0.$i,$i,$((i % 2))"; fi
   done; } >"$WORK/mag.csv"
-scn mag "{\"source\": \"csv\", \"clients\": 2, \"csv\": {\"path\": \"$WORK/mag.csv\", \"label\": \"y\"}}"
+scn mag "{\"source\": \"csv\", \"clients\": 2,
+          \"csv\": {\"path\": \"$WORK/mag.csv\", \"label\": \"y\"}}"
 run mag 0
 grep -qF "mag.csv: column 'x': 5 rows with |value| > 1e+06 (first at line 2, largest 3e+38)" \
     "$WORK/mag.err" || { cat "$WORK/mag.err"; fail "no warning about extreme magnitudes"; }

@@ -71,8 +71,10 @@ sed 's/^/region=/' "$WORK/payloads" | LC_ALL=C sort >"$WORK/want"
 cmp -s "$WORK/got" "$WORK/want" || { diff "$WORK/want" "$WORK/got" >&2; fail "segments differ"; }
 [ "$(q "select variant from runs where variant like 'q:%'")" = "q: x'); DROP TABLE rounds; --" ] ||
     fail "SQL payload label not stored exactly"
-[ "$(q "select count(*) from runs where variant = 's: \$(touch $MARK.v2) \`touch $MARK.v3\`; touch $MARK.v4 '
-        || char(27) || '[31mred' || char(27) || '[0m'")" = 1 ] || fail "ESC label not stored exactly"
+esc_label="'s: \$(touch $MARK.v2) \`touch $MARK.v3\`; touch $MARK.v4 '
+           || char(27) || '[31mred' || char(27) || '[0m'"
+[ "$(q "select count(*) from runs where variant = $esc_label")" = 1 ] ||
+    fail "ESC label not stored exactly"
 
 # ---- HTML: escaped text (tables by fedsim, inlined SVG text by gnuplot), no markup from the
 # data; every SVG is well-formed XML
