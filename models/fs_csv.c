@@ -302,11 +302,11 @@ typedef struct csv_load {
 
 #define CSV_FAIL(ld, rc) ((ld)->n_errs++, (rc))
 
-/* Quotes s for a message, cut to CSV_SHOW bytes. */
+/* Quotes s for a message, cut to CSV_SHOW bytes at a character boundary. */
 static const char *csv_show(const char *s, char buf[CSV_SHOW + 4])
 {
-    size_t n = strlen(s);
-    snprintf(buf, CSV_SHOW + 4, "%.*s%s", CSV_SHOW, s, n > CSV_SHOW ? "..." : "");
+    size_t n = strlen(s), m = fs_text_utf8_cut(s, CSV_SHOW);
+    snprintf(buf, CSV_SHOW + 4, "%.*s%s", (int)m, s, n > m ? "..." : "");
     return buf;
 }
 

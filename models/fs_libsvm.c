@@ -24,6 +24,7 @@
 
 #include "fs_load.h"
 #include "fs_load_int.h"
+#include "fs_text.h"
 
 #define SVM_MAX_CLASSES 10000
 #define SVM_SHOW 40
@@ -65,9 +66,9 @@ static int svm_getline(svm_load *ld)
 
 static int svm_bad(svm_load *ld, const char *what, const char *tok)
 {
-    size_t n = strlen(tok);
+    size_t n = strlen(tok), m = fs_text_utf8_cut(tok, SVM_SHOW); /* never inside a character */
     fs_err_add(ld->err, NULL, "%s:%zu: expected %s, found '%.*s%s'", ld->path, ld->line_no, what,
-               SVM_SHOW, tok, n > SVM_SHOW ? "..." : "");
+               (int)m, tok, n > m ? "..." : "");
     ld->n_errs++;
     return FS_EIO;
 }

@@ -546,6 +546,18 @@ START_TEST(csv_invalid_utf8_in_a_group_value_names_file_and_line)
 }
 END_TEST
 
+/* A quoted bad field is cut to 40 bytes, never inside a UTF-8 character. */
+START_TEST(csv_quoted_bad_field_is_cut_at_a_character_boundary)
+{
+    fs_csv_opts o = {.label = "y"};
+    /* 39 ASCII bytes, then 'é' across bytes 40-41 */
+    ck_assert_int_eq(load_csv("c.csv", "x,y\n"
+                              "abcdefghijklmnopqrstuvwxyz0123456789abc\xC3\xA9z,1\n", &o), FS_EIO);
+    expect_msg(":2: column 'x': expected a number, found "
+               "'abcdefghijklmnopqrstuvwxyz0123456789abc...'");
+}
+END_TEST
+
 /* A 100 MB header once took 5.7 GB: lines and fields per line are bounded before the columns
  * are allocated. */
 START_TEST(csv_lines_and_columns_beyond_the_limits_are_refused)
@@ -829,6 +841,7 @@ static Suite *load_suite(void)
     tcase_add_test(csv, csv_inconsistent_options_are_scenario_errors);
     tcase_add_test(csv, csv_long_group_levels_are_kept_whole_and_distinct);
     tcase_add_test(csv, csv_invalid_utf8_in_a_group_value_names_file_and_line);
+    tcase_add_test(csv, csv_quoted_bad_field_is_cut_at_a_character_boundary);
     tcase_add_test(csv, csv_lines_and_columns_beyond_the_limits_are_refused);
     tcase_add_test(csv, csv_extreme_magnitudes_load_with_a_warning_per_column);
     suite_add_tcase(s, csv);
