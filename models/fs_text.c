@@ -47,7 +47,8 @@ size_t fs_text_utf8_cut(const char *s, size_t max)
     if (max >= n) return n;
     /* back off continuation bytes, then drop the lead byte if its character does not fit */
     size_t m = max;
-    while (m > 0 && ((unsigned char)s[m] & 0xC0) == 0x80) m--;
+    while (m > 0 && ((unsigned char)s[m] & 0xC0) == 0x80)
+        m--;
     return m;
 }
 
@@ -78,8 +79,10 @@ const char *fs_text_term(const char *s, char *buf, size_t n)
             memcpy(buf + o, "...", 4);
             return buf;
         }
-        if (k) memcpy(buf + o, s + i, k);
-        else snprintf(buf + o, 5, "\\x%02x", u[i]);
+        if (k)
+            memcpy(buf + o, s + i, k);
+        else
+            snprintf(buf + o, 5, "\\x%02x", u[i]);
         o += w, i += k ? k : 1;
     }
     buf[o] = 0;

@@ -2,20 +2,23 @@
 #include <check.h>
 #include <string.h>
 
-#include "fs_text.h"
 #include "fs_test.h"
+#include "fs_text.h"
 
 START_TEST(utf8_prefix_accepts_well_formed_text_and_stops_at_the_first_bad_byte)
 {
     const char *ok = "a\xC3\xBC\xE2\x82\xAC\xF0\x9F\x98\x80"; /* a ü € 😀 */
     ck_assert_uint_eq(fs_text_utf8_prefix(ok, strlen(ok)), strlen(ok));
-    struct { const char *s; size_t at; } bad[] = {
-        {"ab\x80", 2},             /* lone continuation byte */
-        {"a\xC3", 1},              /* truncated */
-        {"\xC0\xAF", 0},           /* overlong '/' */
-        {"\xE0\x80\xAF", 0},       /* overlong, three bytes */
-        {"x\xED\xA0\x80", 1},      /* UTF-16 surrogate */
-        {"\xF4\x90\x80\x80", 0},   /* above U+10FFFF */
+    struct {
+        const char *s;
+        size_t at;
+    } bad[] = {
+        {"ab\x80", 2},           /* lone continuation byte */
+        {"a\xC3", 1},            /* truncated */
+        {"\xC0\xAF", 0},         /* overlong '/' */
+        {"\xE0\x80\xAF", 0},     /* overlong, three bytes */
+        {"x\xED\xA0\x80", 1},    /* UTF-16 surrogate */
+        {"\xF4\x90\x80\x80", 0}, /* above U+10FFFF */
         {"\xFF", 0},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
@@ -41,11 +44,12 @@ START_TEST(term_returns_clean_text_itself_and_escapes_controls)
     char buf[128];
     const char *clean = "Z\xC3\xBCrich \"quoted\" $(x) `y` <b>";
     ck_assert_ptr_eq(fs_text_term(clean, buf, sizeof buf), clean);
-    ck_assert_str_eq(fs_text_term("red\x1b[31mX\x1b[0m", buf, sizeof buf),
-                     "red\\x1b[31mX\\x1b[0m");
+    ck_assert_str_eq(fs_text_term("red\x1b[31mX\x1b[0m", buf, sizeof buf), "red\\x1b[31mX\\x1b[0m");
     ck_assert_str_eq(fs_text_term("a\rb\nc\td\x7f", buf, sizeof buf), "a\\x0db\\x0ac\\x09d\\x7f");
     /* U+009B (8-bit CSI) as UTF-8, and a raw 0x9b byte that is not UTF-8 */
-    ck_assert_str_eq(fs_text_term("x\xC2\x9B" "1m\x9b", buf, sizeof buf),
+    ck_assert_str_eq(fs_text_term("x\xC2\x9B"
+                                  "1m\x9b",
+                                  buf, sizeof buf),
                      "x\\xc2\\x9b1m\\x9b");
     ck_assert_str_eq(fs_text_term("\xC2\xA0ok", buf, sizeof buf), "\xC2\xA0ok"); /* NBSP kept */
 }
@@ -55,7 +59,10 @@ START_TEST(term_cuts_with_an_ellipsis_when_the_buffer_is_small)
 {
     char buf[12];
     ck_assert_str_eq(fs_text_term("\x1b\x1b\x1b\x1b", buf, sizeof buf), "\\x1b\\x1b...");
-    ck_assert_str_eq(fs_text_term("\x1b" "abcdefghij", buf, sizeof buf), "\\x1babcd...");
+    ck_assert_str_eq(fs_text_term("\x1b"
+                                  "abcdefghij",
+                                  buf, sizeof buf),
+                     "\\x1babcd...");
     ck_assert_uint_le(strlen(buf), sizeof buf - 1);
 }
 END_TEST
