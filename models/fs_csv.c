@@ -3,9 +3,11 @@
  * Reading: zlib's gz* calls, so plain and gzip files both work. RFC 4180 fields: a field that
  * starts with '"' runs to the next lone '"' ("" is a literal quote) and may hold delimiters and
  * line breaks; a '"' inside an unquoted field is kept literally. LF and CRLF line endings (not
- * CR alone). Blank lines are skipped. Bytes pass through unchanged (UTF-8 or not); a UTF-8 byte
- * order mark before the header is dropped. Numbers are parsed with strtod (C locale, blanks
- * around them allowed); empty, NaN, Inf, out-of-float-range or trailing text are errors.
+ * CR alone). Blank lines are skipped. Bytes pass through unchanged (UTF-8 or not, except group
+ * values: see below); a UTF-8 byte order mark before the header is dropped. Lines, fields per
+ * line and the feature space are bounded (FS_LOAD_MAX_*, fs_load.h). Numbers are parsed with
+ * strtod (C locale, blanks around them allowed); empty, NaN, Inf, out-of-float-range or trailing
+ * text are errors; magnitudes beyond FS_LOAD_LARGE_VALUE load with one warning per column.
  *
  * Feature layout. Feature columns come in the order of opts->features, or in file order when it
  * is NULL (every column but the label and the groups).
@@ -22,7 +24,8 @@
  *    1), a numeric column its one index when the float value is non-zero. For id columns with
  *    thousands of values (MovieLens items), where dense rows are too wide and hashing merges ids.
  * Labels: classes as in fs_load.h; numeric labels that compare equal ("1", "1.0") are one class.
- * Groups: levels are the distinct values in strcmp order; names truncated to 31 bytes.
+ * Groups: levels are the distinct values in strcmp order, stored whole; a value must be valid
+ * UTF-8 of at most FS_DATA_LEVEL_MAX (255) bytes, or the load fails naming file and line.
  *
  * Two passes over the file: the first validates every row and learns the row count, the
  * categories, levels and classes (reporting up to FS_ERR_MAX_MSGS errors); the second fills. */
@@ -37,6 +40,7 @@
 
 #include "fs_load.h"
 #include "fs_load_int.h"
+#include "fs_text.h"
 
 #define CSV_MAX_CLASSES 10000 /* more distinct labels than this is a regression target */
 #define CSV_SHOW 40           /* bytes of a bad field quoted in a message */
@@ -116,6 +120,11 @@ static int csv_split(csv_reader *r, bool *out_open, fs_err *err)
             if (st == CLOSED) r->buf[o++] = '"';
             st = QUOTED;
         } else if (end || c == r->delim) {
+            if (n == FS_LOAD_MAX_COLUMNS) {
+                fs_err_add(err, NULL, "%s:%zu: expected at most %d fields, found more", r->path,
+                           r->rec_line, FS_LOAD_MAX_COLUMNS);
+                return FS_EIO;
+            }
             if (fs_load_grow(&r->off, &r->off_cap, n + 1, sizeof *r->off)) return FS_ENOMEM;
             r->off[n++] = f0;
             r->buf[o++] = 0, f0 = o;
@@ -260,6 +269,7 @@ typedef struct csv_feat {
     bool cat;
     size_t off;   /* dense and index: first feature; hash numeric: hash_buckets + rank */
     strset set;   /* one-hot and index categories */
+    fs_load_large large; /* numeric: rows beyond FS_LOAD_LARGE_VALUE */
 } csv_feat;
 
 typedef struct csv_group {
@@ -292,11 +302,11 @@ typedef struct csv_load {
 
 #define CSV_FAIL(ld, rc) ((ld)->n_errs++, (rc))
 
-/* Quotes s for a message, cut to CSV_SHOW bytes. */
+/* Quotes s for a message, cut to CSV_SHOW bytes at a character boundary. */
 static const char *csv_show(const char *s, char buf[CSV_SHOW + 4])
 {
-    size_t n = strlen(s);
-    snprintf(buf, CSV_SHOW + 4, "%.*s%s", CSV_SHOW, s, n > CSV_SHOW ? "..." : "");
+    size_t n = strlen(s), m = fs_text_utf8_cut(s, CSV_SHOW);
+    snprintf(buf, CSV_SHOW + 4, "%.*s%s", (int)m, s, n > m ? "..." : "");
     return buf;
 }
 
@@ -522,6 +532,27 @@ static size_t csv_sparse_row(csv_load *ld)
     return k;
 }
 
+/* A group value becomes a level name in the database, the report's SVG and HTML and the
+ * terminal: it must be valid UTF-8 and at most FS_DATA_LEVEL_MAX bytes (stored whole, so two
+ * long levels never merge). */
+static int csv_level(csv_load *ld, size_t col)
+{
+    const char *s = ld->rd.field[col];
+    size_t len = strlen(s), ok = fs_text_utf8_prefix(s, len);
+    if (ok < len) {
+        fs_err_add(ld->err, NULL, "%s:%zu: column '%s': expected UTF-8 text, found the invalid "
+                   "byte 0x%02x at byte %zu", ld->path, ld->rd.rec_line, ld->name[col],
+                   (unsigned char)s[ok], ok + 1);
+        return CSV_FAIL(ld, FS_EIO);
+    }
+    if (len <= FS_DATA_LEVEL_MAX) return FS_OK;
+    char show[CSV_SHOW + 4];
+    fs_err_add(ld->err, NULL, "%s:%zu: column '%s': expected a group level of at most %d bytes, "
+               "found %zu bytes ('%s')", ld->path, ld->rd.rec_line, ld->name[col],
+               FS_DATA_LEVEL_MAX, len, csv_show(s, show));
+    return CSV_FAIL(ld, FS_EIO);
+}
+
 static int csv_check_width(csv_load *ld)
 {
     if (ld->rd.n_fields == ld->n_cols) return FS_OK;
@@ -542,13 +573,18 @@ static int csv_scan_row(csv_load *ld)
         if (!ft->cat) {
             rc = csv_number(ld, ft->col, &v) ? FS_EIO : rc;
             nz += (float)v != 0;
+            fs_load_note(&ft->large, v, ld->rd.rec_line);
         } else if (!ld->sparse || ld->index) {
             if (strset_add(&ft->set, ld->rd.field[ft->col])) return FS_ENOMEM;
             nz++;
         }
     }
-    for (size_t g = 0; g < ld->n_group; g++)
-        if (strset_add(&ld->group[g].set, ld->rd.field[ld->group[g].col])) return FS_ENOMEM;
+    for (size_t g = 0; g < ld->n_group; g++) {
+        int r = csv_level(ld, ld->group[g].col);
+        if (r == FS_ENOMEM) return r;
+        rc = rc ? rc : r;
+        if (!r && strset_add(&ld->group[g].set, ld->rd.field[ld->group[g].col])) return FS_ENOMEM;
+    }
     const char *lab = ld->rd.field[ld->label_col];
     if (ld->o->regression) rc = csv_number(ld, ld->label_col, &v) ? FS_EIO : rc;
     else if (strset_add(&ld->labels, lab)) return FS_ENOMEM;
@@ -672,9 +708,11 @@ static int csv_build(csv_load *ld, fs_dataset *out)
             if (ft->cat && (rc = strset_rank(&ft->set))) return rc;
         }
     }
-    if (ld->index && ld->d > UINT32_MAX) { /* CSR indices are uint32_t */
-        fs_err_add(ld->err, ld->path, "encoding: expected at most %u features with index "
-                   "encoding, found %zu", UINT32_MAX, ld->d);
+    if ((!ld->sparse || ld->index) && ld->d > FS_LOAD_MAX_FEATURES) { /* before sizing by d */
+        fs_err_add(ld->err, ld->path, "features: expected at most %zu features, found %zu (a "
+                   "model would need %.1f GiB per copy; use encoding \"hash\" or fewer "
+                   "categorical columns)", FS_LOAD_MAX_FEATURES, ld->d,
+                   (double)ld->d * 8 / (1u << 30));
         return CSV_FAIL(ld, FS_ESCENARIO);
     }
     if (!ld->sparse) {
@@ -690,15 +728,18 @@ static int csv_build(csv_load *ld, fs_dataset *out)
         csv_group *gr = &ld->group[g];
         size_t at;
         if ((rc = strset_rank(&gr->set))) return rc;
-        rc = fs_dataset_add_group(out, ld->name[gr->col], gr->set.n, true, &at);
-        for (size_t i = 0; rc == FS_OK && i < gr->set.cap; i++)
-            if (gr->set.key[i])
-                snprintf(out->groups[at].level_names[gr->set.id[i]], FS_DATA_NAME_LEN, "%s",
-                         gr->set.key[i]);
+        rc = fs_dataset_add_group(out, ld->name[gr->col], gr->set.n, &at);
         if (rc == FS_ESCENARIO)
             fs_err_add(ld->err, ld->path, "groups: expected distinct names, found '%s' twice",
                        ld->name[gr->col]);
         if (rc) return rc == FS_ESCENARIO ? CSV_FAIL(ld, rc) : rc;
+        const char **names = malloc((gr->set.n ? gr->set.n : 1) * sizeof *names);
+        if (!names) return FS_ENOMEM;
+        for (size_t i = 0; i < gr->set.cap; i++)
+            if (gr->set.key[i]) names[gr->set.id[i]] = gr->set.key[i];
+        rc = fs_group_set_names(&out->groups[at], names); /* lengths checked in pass 1 */
+        free(names);
+        if (rc) return rc;
     }
     return FS_OK;
 }
@@ -800,6 +841,11 @@ int fs_data_load_csv(const char *path, const fs_csv_opts *opts, fs_dataset *out,
     if ((rc = csv_read_header(&ld))) goto fail;
     if ((rc = csv_plan(&ld))) goto fail;
     if ((rc = csv_pass1(&ld))) goto fail;
+    for (size_t f = 0; f < ld.n_feat; f++) {
+        char what[256];
+        snprintf(what, sizeof what, "column '%.200s'", ld.name[ld.feat[f].col]);
+        fs_load_warn_large(path, what, &ld.feat[f].large, " (data.csv.standardize rescales it)");
+    }
     if ((rc = csv_build(&ld, out))) goto fail;
     if ((rc = csv_pass2(&ld, out))) goto fail;
     csv_free(&ld);

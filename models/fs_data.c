@@ -3,6 +3,7 @@
  * (n == 0 or d == 0) holds NULL arrays, so callers never depend on malloc(0). */
 #include "fs_data.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "fs_rng.h"
@@ -44,8 +45,7 @@ fail:
     return FS_ENOMEM;
 }
 
-int fs_dataset_add_group(fs_dataset *ds, const char *name, size_t n_levels, bool with_names,
-                         size_t *out_index)
+int fs_dataset_add_group(fs_dataset *ds, const char *name, size_t n_levels, size_t *out_index)
 {
     if (ds->n_groups == FS_DATA_MAX_GROUPS || fs_dataset_find_group(ds, name) >= 0)
         return FS_ESCENARIO;
@@ -53,15 +53,71 @@ int fs_dataset_add_group(fs_dataset *ds, const char *name, size_t n_levels, bool
     memset(g, 0, sizeof *g);
     snprintf(g->name, sizeof g->name, "%s", name);
     g->n_levels = n_levels;
-    g->level = calloc(ds->n ? ds->n : 1, sizeof *g->level);
-    if (with_names) g->level_names = calloc(n_levels ? n_levels : 1, sizeof *g->level_names);
-    if (!g->level || (with_names && !g->level_names)) {
-        free(g->level);
-        free(g->level_names);
+    if (!(g->level = calloc(ds->n ? ds->n : 1, sizeof *g->level))) {
         memset(g, 0, sizeof *g);
         return FS_ENOMEM;
     }
     *out_index = ds->n_groups++;
+    return FS_OK;
+}
+
+/* One block (pointers, then text) so that copying a group's names, which generators do for
+ * every client they build, is one allocation and one memcpy. */
+static int set_names(fs_group *g, const char *(*at)(const void *, size_t), const void *names)
+{
+    size_t n = g->n_levels, text = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(at(names, i));
+        if (len > FS_DATA_LEVEL_MAX) return FS_ESCENARIO;
+        text += len + 1;
+    }
+    size_t size = (n ? n : 1) * sizeof(char *) + text;
+    char **p = malloc(size);
+    if (!p) return FS_ENOMEM;
+    char *o = (char *)(p + (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(at(names, i)) + 1;
+        p[i] = memcpy(o, at(names, i), len);
+        o += len;
+    }
+    free(g->level_names);
+    g->level_names = p;
+    g->level_names_size = size;
+    return FS_OK;
+}
+
+static const char *name_ptr(const void *names, size_t i)
+{
+    return ((const char *const *)names)[i];
+}
+
+static const char *name_fixed(const void *names, size_t i)
+{
+    return ((const char (*)[FS_DATA_NAME_LEN])names)[i];
+}
+
+int fs_group_set_names(fs_group *g, const char *const *names)
+{
+    return set_names(g, name_ptr, names);
+}
+
+int fs_group_set_names_fixed(fs_group *g, const char (*names)[FS_DATA_NAME_LEN])
+{
+    return set_names(g, name_fixed, names);
+}
+
+int fs_group_copy_names(fs_group *dst, const fs_group *src)
+{
+    free(dst->level_names);
+    dst->level_names = NULL, dst->level_names_size = 0;
+    if (!src->level_names) return FS_OK;
+    char **p = malloc(src->level_names_size);
+    if (!p) return FS_ENOMEM;
+    memcpy(p, src->level_names, src->level_names_size);
+    for (size_t i = 0; i < src->n_levels; i++) /* rebase into the copy */
+        p[i] = (char *)p + (src->level_names[i] - (char *)src->level_names);
+    dst->level_names = p;
+    dst->level_names_size = src->level_names_size;
     return FS_OK;
 }
 
@@ -123,13 +179,12 @@ static int copy_groups(const fs_dataset *src, const uint32_t *rows, size_t n, fs
     for (size_t g = 0; g < src->n_groups; g++) {
         const fs_group *sg = &src->groups[g];
         size_t at;
-        int rc = fs_dataset_add_group(out, sg->name, sg->n_levels, sg->level_names != NULL, &at);
+        int rc = fs_dataset_add_group(out, sg->name, sg->n_levels, &at);
         if (rc) return rc;
         fs_group *og = &out->groups[at];
         for (size_t i = 0; i < n; i++)
             og->level[i] = sg->level[rows[i]];
-        if (sg->level_names)
-            memcpy(og->level_names, sg->level_names, sg->n_levels * sizeof *sg->level_names);
+        if ((rc = fs_group_copy_names(og, sg))) return rc;
     }
     return FS_OK;
 }
@@ -185,4 +240,68 @@ done:
     free(perm);
     gsl_rng_free(r);
     return rc;
+}
+
+/* Mean and population sd of every feature of ds (absent sparse entries count as 0): two passes,
+ * so the sum of squares is of deviations (no cancellation for features far from 0). */
+static void feature_moments(const fs_dataset *ds, double *mean, double *sd)
+{
+    size_t n = ds->n, d = ds->d;
+    memset(mean, 0, d * sizeof *mean);
+    memset(sd, 0, d * sizeof *sd);
+    if (!ds->ptr) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < d; j++) mean[j] += ds->x[i * d + j];
+        for (size_t j = 0; j < d; j++) mean[j] /= (double)n;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < d; j++) {
+                double e = ds->x[i * d + j] - mean[j];
+                sd[j] += e * e;
+            }
+    } else {
+        size_t nnz = ds->ptr[n];
+        for (size_t k = 0; k < nnz; k++) mean[ds->idx[k]] += ds->val[k];
+        for (size_t j = 0; j < d; j++) mean[j] /= (double)n;
+        /* sd[] first counts absent entries' (0 - m)^2 as n * m^2, then corrects the present */
+        for (size_t j = 0; j < d; j++) sd[j] = (double)n * mean[j] * mean[j];
+        for (size_t k = 0; k < nnz; k++) {
+            double m = mean[ds->idx[k]], e = ds->val[k] - m;
+            sd[ds->idx[k]] += e * e - m * m;
+        }
+    }
+    for (size_t j = 0; j < d; j++) sd[j] = sd[j] > 0 ? sqrt(sd[j] / (double)n) : 0;
+}
+
+static float scaled(double x, double m, double s)
+{
+    double z = s > 0 ? (x - m) / s : x - m;
+    return z > FLT_MAX ? FLT_MAX : z < -FLT_MAX ? -FLT_MAX : (float)z;
+}
+
+static void apply_scaling(fs_dataset *ds, const double *mean, const double *sd)
+{
+    if (!ds || !ds->n) return;
+    if (!ds->ptr) {
+        for (size_t i = 0; i < ds->n; i++)
+            for (size_t j = 0; j < ds->d; j++)
+                ds->x[i * ds->d + j] = scaled(ds->x[i * ds->d + j], mean[j], sd[j]);
+        return;
+    }
+    for (size_t k = 0; k < ds->ptr[ds->n]; k++)
+        if (sd[ds->idx[k]] > 0) ds->val[k] = scaled(ds->val[k], 0, sd[ds->idx[k]]);
+}
+
+int fs_dataset_standardize(fs_dataset *train, fs_dataset *test)
+{
+    if (!train->n || !train->d) return FS_OK;
+    double *mean = malloc(train->d * sizeof *mean), *sd = malloc(train->d * sizeof *sd);
+    if (!mean || !sd) {
+        free(mean), free(sd);
+        return FS_ENOMEM;
+    }
+    feature_moments(train, mean, sd);
+    apply_scaling(train, mean, sd);
+    apply_scaling(test, mean, sd);
+    free(mean), free(sd);
+    return FS_OK;
 }

@@ -11,15 +11,18 @@
 #include "fs_err.h"
 
 #define FS_DATA_MAX_GROUPS 8
-#define FS_DATA_NAME_LEN 32
+#define FS_DATA_NAME_LEN 32   /* group (column) names and generators' fixed level tables */
+#define FS_DATA_LEVEL_MAX 255 /* bytes of a level name (a CSV group value), NUL excluded */
 
 /* A group column: an integer level per row (region, device type, user id, ...), used for natural
- * partitions and per-segment metrics. */
+ * partitions and per-segment metrics. Level names are stored whole (never cut), in one block:
+ * the n_levels pointers followed by the text they point into. */
 typedef struct fs_group {
     char name[FS_DATA_NAME_LEN];
-    uint32_t *level;                       /* n entries in 0 .. n_levels-1 */
+    uint32_t *level;          /* n entries in 0 .. n_levels-1 */
     size_t n_levels;
-    char (*level_names)[FS_DATA_NAME_LEN]; /* n_levels names, or NULL: levels print as numbers */
+    char **level_names;       /* n_levels names, or NULL: levels print as numbers */
+    size_t level_names_size;  /* bytes of the block level_names heads */
 } fs_group;
 
 /* Rows are dense (x) or sparse CSR (ptr/idx/val), never both. Classification datasets carry
@@ -46,11 +49,19 @@ int fs_dataset_alloc(fs_dataset *ds, size_t n, size_t d, int n_classes);
  * until filled), labels when n_classes > 0, targets when n_classes == 0. */
 int fs_dataset_alloc_sparse(fs_dataset *ds, size_t n, size_t d, size_t nnz, int n_classes);
 
-/* Adds a group column with n_levels levels (levels zeroed; names allocated when with_names).
- * Returns its index in *out_index. FS_ESCENARIO when FS_DATA_MAX_GROUPS are already there or the
- * name exists, FS_ENOMEM. */
-int fs_dataset_add_group(fs_dataset *ds, const char *name, size_t n_levels, bool with_names,
-                         size_t *out_index);
+/* Adds a group column with n_levels levels (levels zeroed, no names: set them with
+ * fs_group_set_names). Returns its index in *out_index. FS_ESCENARIO when FS_DATA_MAX_GROUPS are
+ * already there or the name exists, FS_ENOMEM. */
+int fs_dataset_add_group(fs_dataset *ds, const char *name, size_t n_levels, size_t *out_index);
+
+/* Copies names[0 .. g->n_levels) as g's level names (replacing any). FS_ESCENARIO when a name is
+ * longer than FS_DATA_LEVEL_MAX bytes (callers check first, to name the file and line),
+ * FS_ENOMEM. */
+int fs_group_set_names(fs_group *g, const char *const *names);
+/* The same from a generator's fixed table of g->n_levels names. */
+int fs_group_set_names_fixed(fs_group *g, const char (*names)[FS_DATA_NAME_LEN]);
+/* dst's level names become a copy of src's (none when src has none); n_levels must match. */
+int fs_group_copy_names(fs_group *dst, const fs_group *src);
 
 /* Index of the group column called name, or -1. */
 int fs_dataset_find_group(const fs_dataset *ds, const char *name);
@@ -63,6 +74,16 @@ int fs_dataset_take(const fs_dataset *src, const uint32_t *rows, size_t n, fs_da
  * set of the rest (each keeping src's row order), from stream (seed, PARTITION, -, 1). */
 int fs_dataset_split(const fs_dataset *src, double test_fraction, uint64_t seed,
                      fs_dataset *out_train, fs_dataset *out_test);
+
+/* Standardizes features with statistics of train alone (so nothing of the test rows leaks into
+ * training): per feature j, the mean m_j and the population standard deviation s_j
+ * (sqrt(sum (x - m_j)^2 / n), n = train rows) over train's rows, accumulated in double in row
+ * order. Dense rows of train and test (test may be NULL) become (x - m_j) / s_j, or x - m_j
+ * when s_j = 0 (a constant feature is left centred). Sparse rows are scaled only, x / s_j with
+ * m_j and s_j counting absent entries as 0 (centring would store every feature of every row);
+ * s_j = 0 leaves the feature as it is. A test value whose result passes float range becomes
+ * +-FLT_MAX. FS_ENOMEM (nothing changed). */
+int fs_dataset_standardize(fs_dataset *train, fs_dataset *test);
 
 static inline bool fs_dataset_is_sparse(const fs_dataset *ds)
 {

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_text.h"
+
 void fs_err_init(fs_err *err, const char *file)
 {
     memset(err, 0, sizeof *err);
@@ -40,7 +42,10 @@ int fs_err_add(fs_err *err, const char *path, const char *fmt, ...)
 
 void fs_err_print(const fs_err *err, FILE *out)
 {
-    for (int i = 0; i < err->n_msgs; i++) fprintf(out, "fedsim: error: %s\n", err->msgs[i]);
+    /* messages quote file contents and names: control characters print escaped */
+    char buf[4 * FS_ERR_MSG_LEN];
+    for (int i = 0; i < err->n_msgs; i++)
+        fprintf(out, "fedsim: error: %s\n", fs_text_term(err->msgs[i], buf, sizeof buf));
     if (err->n_total > err->n_msgs)
         fprintf(out, "fedsim: error: ... and %d more errors\n", err->n_total - err->n_msgs);
 }

@@ -38,7 +38,8 @@ int fs_err_add(fs_err *err, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int fs_err_vadd(fs_err *err, const char *path, const char *fmt, va_list ap);
 
-/* Prints every message as "fedsim: error: <message>" and a count of those past the cap. */
+/* Prints every message as "fedsim: error: <message>" (control characters escaped, see
+ * fs_text_term) and a count of those past the cap. */
 void fs_err_print(const fs_err *err, FILE *out);
 
 const char *fs_strerror(int code);

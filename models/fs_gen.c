@@ -80,11 +80,7 @@ static int acc_init(gen_acc *a, const fs_gen *g, const fs_dataset *tmpl, size_t 
         memcpy(dst->name, src->name, sizeof dst->name);
         dst->n_levels = src->n_levels;
         if (!(dst->level = malloc(sizeof *dst->level))) return FS_ENOMEM;
-        if (src->level_names) {
-            size_t bytes = (src->n_levels ? src->n_levels : 1) * sizeof *src->level_names;
-            if (!(dst->level_names = malloc(bytes))) return FS_ENOMEM;
-            memcpy(dst->level_names, src->level_names, bytes);
-        }
+        if (fs_group_copy_names(dst, src)) return FS_ENOMEM;
     }
     a->cap_rows = 1;
     a->cap_nnz = 0;

@@ -339,9 +339,8 @@ static int fr_alloc(const fs_gen *g, size_t n, fs_dataset *ds)
     const fr_impl *im = g->impl;
     size_t gi;
     int rc = fs_dataset_alloc(ds, n, g->d, 2);
-    if (rc == FS_OK) rc = fs_dataset_add_group(ds, "segment", im->cfg.n_segments, true, &gi);
-    if (rc == FS_OK)
-        memcpy(ds->groups[gi].level_names, im->seg_names, im->cfg.n_segments * sizeof(fr_name));
+    if (rc == FS_OK) rc = fs_dataset_add_group(ds, "segment", im->cfg.n_segments, &gi);
+    if (rc == FS_OK) rc = fs_group_set_names_fixed(&ds->groups[gi], im->seg_names);
     return rc;
 }
 

@@ -353,9 +353,9 @@ static int mk_add_group(fs_dataset *ds, const char *name, size_t n_levels, const
                         uint32_t level)
 {
     size_t gi;
-    int rc = fs_dataset_add_group(ds, name, n_levels, true, &gi);
+    int rc = fs_dataset_add_group(ds, name, n_levels, &gi);
+    if (rc == FS_OK) rc = fs_group_set_names_fixed(&ds->groups[gi], names);
     if (rc != FS_OK) return rc;
-    memcpy(ds->groups[gi].level_names, names, n_levels * sizeof *names);
     for (size_t i = 0; i < ds->n; i++)
         ds->groups[gi].level[i] = level;
     return FS_OK;

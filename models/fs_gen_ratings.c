@@ -178,7 +178,7 @@ static int rt_alloc(const fs_gen *g, uint64_t k, size_t n, fs_dataset *ds)
 {
     size_t gi;
     int rc = fs_dataset_alloc_sparse(ds, n, g->d, n, 0);
-    if (rc == FS_OK) rc = fs_dataset_add_group(ds, "user", (size_t)(uint32_t)k + 1, false, &gi);
+    if (rc == FS_OK) rc = fs_dataset_add_group(ds, "user", (size_t)(uint32_t)k + 1, &gi);
     if (rc == FS_OK)
         for (size_t i = 0; i < n; i++)
             ds->groups[gi].level[i] = (uint32_t)k;

@@ -9,7 +9,9 @@
  *    a line are sorted (some writers emit them unordered and the order carries no meaning); an
  *    index given twice on a line is an error, since no single value is right.
  *  - Values are kept as written, zeros included; NaN, Inf and values beyond float range are
- *    errors.
+ *    errors; lines with a value beyond FS_LOAD_LARGE_VALUE are counted and warned about.
+ *  - Indices up to FS_LOAD_MAX_FEATURES; a larger one is refused (FS_ESCENARIO) with the model
+ *    size it would need, before anything is sized by it.
  * Two passes: the first validates every line (up to FS_ERR_MAX_MSGS errors) and counts rows,
  * non-zeros, labels and the largest index; the second fills a sparse dataset of exact size. */
 #include <errno.h>
@@ -22,9 +24,9 @@
 
 #include "fs_load.h"
 #include "fs_load_int.h"
+#include "fs_text.h"
 
 #define SVM_MAX_CLASSES 10000
-#define SVM_MAX_INDEX (UINT32_MAX - 1)
 #define SVM_SHOW 40
 #define SVM_BLANKS " \t\r\n\v\f"
 
@@ -47,6 +49,8 @@ typedef struct svm_load {
     size_t n_labels, label_cap;
     double cur_label;
     size_t n_rows, nnz, width; /* width: largest 0-based index + 1 */
+    fs_load_large large;       /* rows with a value beyond FS_LOAD_LARGE_VALUE */
+    size_t large_idx;          /* the (written) index of the largest such value */
     int n_errs;
 } svm_load;
 
@@ -62,9 +66,9 @@ static int svm_getline(svm_load *ld)
 
 static int svm_bad(svm_load *ld, const char *what, const char *tok)
 {
-    size_t n = strlen(tok);
+    size_t n = strlen(tok), m = fs_text_utf8_cut(tok, SVM_SHOW); /* never inside a character */
     fs_err_add(ld->err, NULL, "%s:%zu: expected %s, found '%.*s%s'", ld->path, ld->line_no, what,
-               SVM_SHOW, tok, n > SVM_SHOW ? "..." : "");
+               (int)m, tok, n > m ? "..." : "");
     ld->n_errs++;
     return FS_EIO;
 }
@@ -97,9 +101,19 @@ static int svm_parse_feature(svm_load *ld, char *tok)
     unsigned long long i = digits ? strtoull(tok, NULL, 10) : 0;
     double v;
     bool val_ok = svm_number(colon + 1, &v);
-    *colon = ':';
     unsigned long long lo = ld->zero_based ? 0 : 1;
-    if (!digits || errno || i < lo || i - lo > SVM_MAX_INDEX) {
+    if (digits && !errno && i >= lo && i - lo >= FS_LOAD_MAX_FEATURES) {
+        /* refused before the feature space is sized by it: one line could demand any memory */
+        fs_err_add(ld->err, NULL, "%s:%zu: expected a feature index <= %llu, found %s (a model "
+                   "of %llu features needs %.1f GiB per copy; renumber or hash the features)",
+                   ld->path, ld->line_no, (unsigned long long)FS_LOAD_MAX_FEATURES - 1 + lo, tok,
+                   i - lo + 1, (double)(i - lo + 1) * 8 / (1u << 30));
+        *colon = ':';
+        ld->n_errs++;
+        return FS_ESCENARIO;
+    }
+    *colon = ':';
+    if (!digits || errno || i < lo) {
         char what[64];
         snprintf(what, sizeof what, "an index >= %llu in 'index:value'", lo);
         return svm_bad(ld, what, tok);
@@ -182,6 +196,18 @@ static int svm_note_label(svm_load *ld)
     return FS_OK;
 }
 
+/* Counts the line once when one of its values is extreme, remembering where the largest is. */
+static void svm_note_large(svm_load *ld)
+{
+    size_t at = 0;
+    for (size_t k = 1; k < ld->row_len; k++)
+        if (fabsf(ld->row[k].val) > fabsf(ld->row[at].val)) at = k;
+    if (!ld->row_len) return;
+    double before = ld->large.max_abs;
+    fs_load_note(&ld->large, ld->row[at].val, ld->line_no);
+    if (ld->large.max_abs > before) ld->large_idx = ld->row[at].idx + (ld->zero_based ? 0 : 1);
+}
+
 static int svm_pass1(svm_load *ld)
 {
     int rc = FS_OK;
@@ -195,6 +221,7 @@ static int svm_pass1(svm_load *ld)
         if (r || !data) continue;
         ld->n_rows++;
         ld->nnz += ld->row_len;
+        svm_note_large(ld);
         if (ld->row_len && ld->row[ld->row_len - 1].idx + (size_t)1 > ld->width)
             ld->width = ld->row[ld->row_len - 1].idx + (size_t)1;
     }
@@ -265,8 +292,8 @@ int fs_data_load_libsvm(const char *path, size_t n_features, bool zero_based, fs
     memset(out, 0, sizeof *out);
     svm_load ld = {.path = path, .err = err, .zero_based = zero_based, .n_features = n_features};
     int rc = FS_OK;
-    if (n_features > (size_t)SVM_MAX_INDEX + 1) {
-        fs_err_add(err, path, "n_features: expected at most %u, found %zu", SVM_MAX_INDEX + 1,
+    if (n_features > FS_LOAD_MAX_FEATURES) {
+        fs_err_add(err, path, "n_features: expected at most %zu, found %zu", FS_LOAD_MAX_FEATURES,
                    n_features);
         return FS_ESCENARIO;
     }
@@ -284,6 +311,9 @@ int fs_data_load_libsvm(const char *path, size_t n_features, bool zero_based, fs
         rc = FS_EIO;
         goto fail;
     }
+    char what[64];
+    snprintf(what, sizeof what, "features (largest at index %zu)", ld.large_idx);
+    fs_load_warn_large(path, what, &ld.large, "");
     int n_classes = svm_binary(&ld) ? 2 : (int)ld.n_labels;
     size_t d = n_features ? n_features : ld.width;
     if ((rc = fs_dataset_alloc_sparse(out, ld.n_rows, d, ld.nnz, n_classes))) goto fail;

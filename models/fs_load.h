@@ -13,6 +13,22 @@
 #include "fs_data.h"
 #include "fs_err.h"
 
+/* Documented input bounds, checked while reading and before anything is sized by the data, so a
+ * small hostile file can never demand gigabytes:
+ *  - FS_LOAD_MAX_LINE: bytes of one line (a CSV record spanning quoted line breaks counts whole);
+ *  - FS_LOAD_MAX_COLUMNS: fields of a CSV line (the header included);
+ *  - FS_LOAD_MAX_FEATURES: the feature space d (a LIBSVM index, a CSV one-hot layout); a model
+ *    holds 8 bytes per feature per copy, so 2^26 features is 512 MiB a copy. Beyond it the error
+ *    gives the estimate and the remedy (hash or renumber the features) and is FS_ESCENARIO.
+ * Values with |x| > FS_LOAD_LARGE_VALUE are loaded but counted, and the loader prints one warning
+ * per column (file, column, rows) on stderr: such magnitudes usually mean unscaled or corrupt
+ * data and dominate an average of client updates. NaN, Inf and text beyond float range are
+ * errors naming file and line. */
+#define FS_LOAD_MAX_LINE (16u << 20)
+#define FS_LOAD_MAX_COLUMNS 65536
+#define FS_LOAD_MAX_FEATURES ((size_t)1 << 26)
+#define FS_LOAD_LARGE_VALUE 1e6
+
 /* ONEHOT: dense, K features for K distinct values. HASH: sparse, values hashed into
  * hash_buckets (distinct values may share one). INDEX: sparse, the exact ONEHOT layout and d with
  * one stored entry per categorical column, for id columns with thousands of values. */

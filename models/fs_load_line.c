@@ -1,9 +1,10 @@
 /* fs_load_line: the physical-line reader the text loaders share (plain or gzip files through
- * zlib's gz* calls). */
+ * zlib's gz* calls), and their one warning about extreme magnitudes. */
 #include <stdint.h>
 #include <string.h>
 
 #include "fs_load_int.h"
+#include "fs_text.h"
 
 int fs_load_getline(gzFile f, const char *path, size_t line_no, char **buf, size_t *cap,
                     size_t *len, bool *eof, fs_err *err)
@@ -36,7 +37,23 @@ int fs_load_getline(gzFile f, const char *path, size_t line_no, char **buf, size
             return FS_EIO;
         }
         *len += got;
+        if (*len > FS_LOAD_MAX_LINE) {
+            fs_err_add(err, NULL, "%s:%zu: expected a line of at most %u bytes, found a longer "
+                       "one", path, line_no, FS_LOAD_MAX_LINE);
+            return FS_EIO;
+        }
         if (!full || newline) return FS_OK;
         if (fs_load_grow(buf, cap, *cap * 2, 1)) return FS_ENOMEM;
     }
+}
+
+void fs_load_warn_large(const char *path, const char *what, const fs_load_large *l,
+                        const char *remedy)
+{
+    if (!l->n_rows) return;
+    char p[1024], w[512];
+    fprintf(stderr, "fedsim: warning: %s: %s: %zu row%s with |value| > %g (first at line %zu, "
+            "largest %g): unscaled or corrupt data dominates training%s\n",
+            fs_text_term(path, p, sizeof p), fs_text_term(what, w, sizeof w), l->n_rows,
+            l->n_rows == 1 ? "" : "s", FS_LOAD_LARGE_VALUE, l->first_line, l->max_abs, remedy);
 }

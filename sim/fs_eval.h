@@ -18,7 +18,9 @@
 #include "fs_world.h"
 
 typedef struct fs_segment {
-    char name[64];            /* "all", "region=north", ... */
+    /* "all", "region=north", ...: group name, '=', a whole level name (never cut, so two
+     * levels never share a segment) */
+    char name[FS_DATA_NAME_LEN + 1 + FS_DATA_LEVEL_MAX + 1];
     const uint32_t *rows;     /* test rows of the segment (NULL for "all": every row) */
     size_t n;
 } fs_segment;

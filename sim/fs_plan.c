@@ -27,6 +27,7 @@
 
 #include "fs_db_schema.h"
 #include "fs_err.h"
+#include "fs_text.h"
 
 static const char plan_usage[] =
     "usage: fedsim plan DB --target METRIC=VALUE [--max-epsilon E] [--max-hours H]\n"
@@ -367,7 +368,12 @@ static int load_runs(plan_ctx *c, fs_err *err)
             return FS_ENOMEM;
         }
         r->run_id = sqlite3_column_int64(st, 0);
-        snprintf(r->label, sizeof r->label, "%s", (const char *)sqlite3_column_text(st, 1));
+        /* labels come from a database anyone may have edited: printed escaped */
+        const char *lab = (const char *)sqlite3_column_text(st, 1);
+        char esc[4 * sizeof r->label];
+        lab = fs_text_term(lab ? lab : "", esc, sizeof esc);
+        snprintf(r->label, sizeof r->label, "%.*s", (int)fs_text_utf8_cut(lab, sizeof r->label - 1),
+                 lab);
         snprintf(r->status, sizeof r->status, "%s", (const char *)sqlite3_column_text(st, 2));
         c->n_superseded += sqlite3_column_int(st, 3) - 1;
         rc = SQLITE_OK;

@@ -108,6 +108,7 @@ typedef struct fs_scenario {
             char positive[FS_SCN_NAME_LEN]; /* "" = classes from distinct labels */
             bool regression;
             double test_fraction;
+            bool standardize; /* features scaled by the training rows' mean and sd */
         } csv;
         struct {
             char path[512];

@@ -261,6 +261,7 @@ static const fs_scn_key csv_keys[] = {
      F(data.csv.positive)},
     {.name = "regression", .type = FS_SCN_BOOL, F(data.csv.regression)},
     TEST_FRACTION(data.csv.test_fraction, 0.2),
+    {.name = "standardize", .type = FS_SCN_BOOL, F(data.csv.standardize)},
 };
 static const fs_scn_key libsvm_keys[] = {
     {.name = "path",
@@ -269,7 +270,12 @@ static const fs_scn_key libsvm_keys[] = {
      .lo = 1,
      .hi = 511,
      F(data.libsvm.path)},
-    {.name = "features", .type = FS_SCN_INT, .flags = NONNEG, F(data.libsvm.n_features)},
+    {.name = "features", /* at most FS_LOAD_MAX_FEATURES (fs_load.h) */
+     .type = FS_SCN_INT,
+     .flags = RANGE,
+     .lo = 0,
+     .hi = 1 << 26,
+     F(data.libsvm.n_features)},
     {.name = "zero_based", .type = FS_SCN_BOOL, F(data.libsvm.zero_based)},
     TEST_FRACTION(data.libsvm.test_fraction, 0.2),
 };

@@ -21,6 +21,7 @@
 #include "fs_files.h"
 #include "fs_rng.h"
 #include "fs_scn.h"
+#include "fs_text.h"
 
 extern char **environ;
 
@@ -352,8 +353,11 @@ static int validate_variants(const sweep_args *a, const fs_sweep *sw)
         fs_err_init(&err, a->scenario);
         fs_scenario s;
         int rc = fs_scn_load(a->scenario, sets, n, &s, &err);
+        char lb[4 * sizeof v->label], mb[4 * FS_ERR_MSG_LEN];
         for (int m = 0; m < err.n_msgs; m++)
-            fprintf(stderr, "fedsim: error: sweep variant \"%s\": %s\n", v->label, err.msgs[m]);
+            fprintf(stderr, "fedsim: error: sweep variant \"%s\": %s\n",
+                    fs_text_term(v->label, lb, sizeof lb),
+                    fs_text_term(err.msgs[m], mb, sizeof mb));
         if (rc)
             worst = rc;
         else
@@ -465,11 +469,11 @@ static int reap(child *kids, size_t *n_kids, const fs_sweep *sw, size_t *n_done,
     for (size_t k = 0; k < *n_kids; k++) {
         if (kids[k].pid != pid) continue;
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        char rep[32] = "";
+        char rep[32] = "", lb[4 * sizeof sw->variants[0].label];
         if (job_replicate(sw, kids[k].job))
             snprintf(rep, sizeof rep, " [replicate %d]", job_replicate(sw, kids[k].job));
         fprintf(stderr, "fedsim: sweep [%zu/%zu] %s%s: %s (%.1f s)\n", ++*n_done, total,
-                job_variant(sw, kids[k].job)->label, rep,
+                fs_text_term(job_variant(sw, kids[k].job)->label, lb, sizeof lb), rep,
                 code == 0     ? "done"
                 : code == 130 ? "interrupted"
                               : "failed",
@@ -497,8 +501,9 @@ static int run_all(const sweep_args *a, const fs_sweep *sw, const bool *done, co
         if (i < n && n_kids < (size_t)a->jobs && worst != 130) {
             pid_t pid = spawn_variant(a, job_variant(sw, i), job_replicate(sw, i), db, threads);
             if (pid < 0) {
+                char lb[4 * sizeof sw->variants[0].label];
                 fprintf(stderr, "fedsim: error: cannot start fedsim for variant \"%s\": %s\n",
-                        job_variant(sw, i)->label, strerror(errno));
+                        fs_text_term(job_variant(sw, i)->label, lb, sizeof lb), strerror(errno));
                 return 70;
             }
             kids[n_kids++] = (child){pid, i, fs_wall_seconds()};

@@ -73,6 +73,7 @@ static int load_csv(fs_world *w, const fs_scenario *s, fs_err *err)
     const char *path = expand_home(c->path, buf, sizeof buf);
     int rc = fs_data_load_csv(path, &o, &all, err);
     if (!rc) rc = fs_dataset_split(&all, c->test_fraction, s->population_seed, &w->train, &w->test);
+    if (!rc && c->standardize) rc = fs_dataset_standardize(&w->train, &w->test); /* train stats */
     fs_dataset_fini(&all);
     return rc == FS_ENOMEM ? (fs_err_add(err, NULL, "out of memory loading %s", path), rc) : rc;
 }

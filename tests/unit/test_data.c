@@ -1,6 +1,8 @@
-/* test_data: the IDX loader (real Fashion-MNIST files and hand-made broken ones) and the
- * FedProx synthetic generator (per-client determinism, sizes, train/test split). */
+/* test_data: the IDX loader (real Fashion-MNIST files and hand-made broken ones), the
+ * FedProx synthetic generator (per-client determinism, sizes, train/test split) and feature
+ * standardization against hand-computed statistics. */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +340,56 @@ START_TEST(synth_bad_config_is_escenario)
 }
 END_TEST
 
+/* ---- standardize: statistics of the training rows only ---------------------------------- */
+
+/* Hand-computed: feature 0 = {1, 2, 3}: mean 2, population sd sqrt(2/3); feature 1 constant 5:
+ * sd 0, left centred; feature 2 = {0, 10, 20}: mean 10, sd sqrt(200/3). The test row
+ * {4, 7, -10} uses the training statistics: {2/sqrt(2/3), 7 - 5, -20/sqrt(200/3)}. */
+START_TEST(standardize_dense_uses_training_mean_and_population_sd)
+{
+    fs_dataset tr = {0}, te = {0};
+    ck_assert_int_eq(fs_dataset_alloc(&tr, 3, 3, 2), FS_OK);
+    ck_assert_int_eq(fs_dataset_alloc(&te, 1, 3, 2), FS_OK);
+    const float x[] = {1, 5, 0, 2, 5, 10, 3, 5, 20}, t[] = {4, 7, -10};
+    memcpy(tr.x, x, sizeof x);
+    memcpy(te.x, t, sizeof t);
+    ck_assert_int_eq(fs_dataset_standardize(&tr, &te), FS_OK);
+    const double s0 = sqrt(2.0 / 3), s2 = sqrt(200.0 / 3);
+    const double want[] = {-1 / s0, 0, -10 / s2, 0, 0, 0, 1 / s0, 0, 10 / s2};
+    for (int i = 0; i < 9; i++) ck_assert_double_eq_tol(tr.x[i], want[i], 1e-6);
+    ck_assert_double_eq_tol(te.x[0], 2 / s0, 1e-6);
+    ck_assert_double_eq_tol(te.x[1], 2, 1e-6);
+    ck_assert_double_eq_tol(te.x[2], -20 / s2, 1e-6);
+    ck_assert_double_eq_tol(tr.x[0], -1.224744871, 1e-6); /* the same, written out */
+    fs_dataset_fini(&tr);
+    fs_dataset_fini(&te);
+}
+END_TEST
+
+/* Sparse rows are scaled only: feature 0 = {2, -, 4, -} (absent = 0): mean 1.5, sd
+ * sqrt(11/4); feature 1 = 3 in every row: sd 0, unchanged. */
+START_TEST(standardize_sparse_scales_without_centring)
+{
+    fs_dataset tr = {0}, te = {0};
+    ck_assert_int_eq(fs_dataset_alloc_sparse(&tr, 4, 2, 6, 2), FS_OK);
+    ck_assert_int_eq(fs_dataset_alloc_sparse(&te, 1, 2, 1, 2), FS_OK);
+    const size_t ptr[] = {0, 2, 3, 5, 6};
+    const uint32_t idx[] = {0, 1, 1, 0, 1, 1};
+    const float val[] = {2, 3, 3, 4, 3, 3};
+    memcpy(tr.ptr, ptr, sizeof ptr);
+    memcpy(tr.idx, idx, sizeof idx);
+    memcpy(tr.val, val, sizeof val);
+    te.ptr[1] = 1, te.idx[0] = 0, te.val[0] = -1;
+    ck_assert_int_eq(fs_dataset_standardize(&tr, &te), FS_OK);
+    const double s0 = sqrt(11.0 / 4);
+    const double want[] = {2 / s0, 3, 3, 4 / s0, 3, 3};
+    for (int i = 0; i < 6; i++) ck_assert_double_eq_tol(tr.val[i], want[i], 1e-6);
+    ck_assert_double_eq_tol(te.val[0], -1 / s0, 1e-6);
+    fs_dataset_fini(&tr);
+    fs_dataset_fini(&te);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("data");
@@ -355,6 +407,10 @@ int main(void)
     tcase_add_test(syn, synth_cap_and_minimum_train_row);
     tcase_add_test(syn, synth_different_seeds_differ);
     tcase_add_test(syn, synth_bad_config_is_escenario);
+    TCase *st = tcase_create("standardize");
+    tcase_add_test(st, standardize_dense_uses_training_mean_and_population_sd);
+    tcase_add_test(st, standardize_sparse_scales_without_centring);
+    suite_add_tcase(su, st);
     suite_add_tcase(su, idx);
     suite_add_tcase(su, syn);
     return fs_test_run(su);

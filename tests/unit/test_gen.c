@@ -91,7 +91,8 @@ static void same_rows(const fs_dataset *a, size_t a0, const fs_dataset *b, size_
         if (n) ck_assert(!memcmp(ga->level + a0, gb->level + b0, n * sizeof *ga->level));
         ck_assert_int_eq(ga->level_names != NULL, gb->level_names != NULL);
         size_t nl = ga->n_levels < gb->n_levels ? ga->n_levels : gb->n_levels;
-        if (ga->level_names) ck_assert(!memcmp(ga->level_names, gb->level_names, nl * 32));
+        for (size_t l = 0; ga->level_names && l < nl; l++)
+            ck_assert_str_eq(ga->level_names[l], gb->level_names[l]);
     }
 }
 

@@ -148,7 +148,7 @@ START_TEST(csv_groups_have_sorted_levels_and_names)
     ck_assert_int_eq(g, 0);
     const fs_group *gr = &ds.groups[g];
     ck_assert_uint_eq(gr->n_levels, 3);
-    ck_assert_str_eq(gr->level_names[0], "a-region-name-longer-than-31-by");
+    ck_assert_str_eq(gr->level_names[0], "a-region-name-longer-than-31-bytes"); /* whole */
     ck_assert_str_eq(gr->level_names[1], "north");
     ck_assert_str_eq(gr->level_names[2], "south");
     const uint32_t want[] = {2, 1, 0, 2};
@@ -489,12 +489,167 @@ START_TEST(csv_inconsistent_options_are_scenario_errors)
 }
 END_TEST
 
+/* Two levels that agree on their first 31 bytes once merged into one (round 1 then crashed);
+ * levels are stored whole up to 255 bytes, and a multi-byte character is never split. */
+START_TEST(csv_long_group_levels_are_kept_whole_and_distinct)
+{
+    const char *const groups[] = {"region"};
+    fs_csv_opts o = {.label = "y", .groups = groups, .n_groups = 1};
+    char *text = malloc(4096), l255[256];
+    memset(l255, 'x', 253), memcpy(l255 + 253, "\xC3\xBC", 2), l255[255] = 0; /* ends in ü */
+    snprintf(text, 4096, "region,x,y\n"
+                         "a-region-name-longer-than-31-bytes-one,1,0\n"
+                         "a-region-name-longer-than-31-bytes-two,2,1\n"
+                         "%s,3,0\n", l255);
+    ck_assert_int_eq(load_csv("g.csv", text, &o), FS_OK);
+    const fs_group *gr = &ds.groups[0];
+    ck_assert_uint_eq(gr->n_levels, 3);
+    ck_assert_str_eq(gr->level_names[0], "a-region-name-longer-than-31-bytes-one");
+    ck_assert_str_eq(gr->level_names[1], "a-region-name-longer-than-31-bytes-two");
+    ck_assert_str_eq(gr->level_names[2], l255);
+    ck_assert_uint_eq(gr->level[0], 0);
+    ck_assert_uint_eq(gr->level[1], 1);
+    /* take (the train/test split) copies the names whole */
+    const uint32_t rows[] = {2, 1};
+    fs_dataset t = {0};
+    ck_assert_int_eq(fs_dataset_take(&ds, rows, 2, &t), FS_OK);
+    ck_assert_str_eq(t.groups[0].level_names[2], l255);
+    ck_assert_str_eq(t.groups[0].level_names[0], "a-region-name-longer-than-31-bytes-one");
+    fs_dataset_fini(&t);
+    fs_dataset_fini(&ds);
+    snprintf(text, 4096, "region,x,y\nnorth,1,0\n%sy,2,1\n", l255); /* 256 bytes */
+    ck_assert_int_eq(load_csv("g.csv", text, &o), FS_EIO);
+    char want[400];
+    snprintf(want, sizeof want, ":3: column 'region': expected a group level of at most 255 "
+             "bytes, found 256 bytes ('%.40s...')", l255);
+    expect_msg(want);
+    free(text);
+}
+END_TEST
+
+START_TEST(csv_invalid_utf8_in_a_group_value_names_file_and_line)
+{
+    const char *const groups[] = {"city"};
+    fs_csv_opts o = {.label = "y", .groups = groups, .n_groups = 1};
+    /* a lone continuation byte, a truncated sequence, an overlong '/' and a surrogate */
+    const char *bad[] = {"Z\x80rich", "Z\xC3", "\xC0\xAF", "\xED\xA0\x80"};
+    const size_t at[] = {2, 2, 1, 1};
+    for (int i = 0; i < 4; i++) {
+        char text[128], want[160];
+        snprintf(text, sizeof text, "city,x,y\nBern,1,0\n%s,2,1\n", bad[i]);
+        fs_err_clear(&err);
+        ck_assert_int_eq(load_csv("u.csv", text, &o), FS_EIO);
+        snprintf(want, sizeof want, ":3: column 'city': expected UTF-8 text, found the invalid "
+                 "byte 0x%02x at byte %zu", (unsigned char)bad[i][at[i] - 1], at[i]);
+        expect_msg(want);
+    }
+}
+END_TEST
+
+/* A quoted bad field is cut to 40 bytes, never inside a UTF-8 character. */
+START_TEST(csv_quoted_bad_field_is_cut_at_a_character_boundary)
+{
+    fs_csv_opts o = {.label = "y"};
+    /* 39 ASCII bytes, then 'é' across bytes 40-41 */
+    ck_assert_int_eq(load_csv("c.csv", "x,y\n"
+                              "abcdefghijklmnopqrstuvwxyz0123456789abc\xC3\xA9z,1\n", &o), FS_EIO);
+    expect_msg(":2: column 'x': expected a number, found "
+               "'abcdefghijklmnopqrstuvwxyz0123456789abc...'");
+}
+END_TEST
+
+/* A 100 MB header once took 5.7 GB: lines and fields per line are bounded before the columns
+ * are allocated. */
+START_TEST(csv_lines_and_columns_beyond_the_limits_are_refused)
+{
+    fs_csv_opts o = {.label = "y"};
+    size_t n = 2 * FS_LOAD_MAX_COLUMNS + 8;
+    char *text = malloc(n + 16);
+    for (size_t i = 0; i < FS_LOAD_MAX_COLUMNS; i++) text[2 * i] = 'a', text[2 * i + 1] = ',';
+    strcpy(text + 2 * FS_LOAD_MAX_COLUMNS, "y\n1,2\n");
+    ck_assert_int_eq(load_csv("wide.csv", text, &o), FS_EIO);
+    expect_msg(":1: expected at most 65536 fields, found more");
+    free(text);
+    fs_err_clear(&err);
+    snprintf(path, sizeof path, "%s/long.csv", tmpdir);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("x,y\n1,0\n", f);
+    char chunk[4096];
+    memset(chunk, '7', sizeof chunk);
+    for (size_t w = 0; w <= FS_LOAD_MAX_LINE; w += sizeof chunk) fwrite(chunk, 1, sizeof chunk, f);
+    fputs(",1\n", f);
+    fclose(f);
+    ck_assert_int_eq(fs_data_load_csv(path, &o, &ds, &err), FS_EIO);
+    expect_msg(":3: expected a line of at most 16777216 bytes, found a longer one");
+}
+END_TEST
+
+/* Values beyond FS_LOAD_LARGE_VALUE load, with one warning per column on stderr. */
+START_TEST(csv_extreme_magnitudes_load_with_a_warning_per_column)
+{
+    char log[300];
+    snprintf(log, sizeof log, "%s/stderr.txt", tmpdir);
+    fflush(stderr);
+    int saved = dup(2);
+    ck_assert_ptr_nonnull(freopen(log, "w", stderr));
+    fs_csv_opts o = {.label = "y"};
+    int rc = load_csv("big.csv", "a,b,y\n1,3e38,0\n2,-2e6,1\n3,4,0\n1e7,5,1\n", &o);
+    fflush(stderr);
+    dup2(saved, 2), close(saved);
+    ck_assert_int_eq(rc, FS_OK);
+    ck_assert(ds.x[1] == 3e38f && ds.x[3 * 2] == 1e7f);
+    FILE *f = fopen(log, "r");
+    char got[2][700] = {"", ""};
+    ck_assert_ptr_nonnull(fgets(got[0], sizeof got[0], f));
+    ck_assert_ptr_nonnull(fgets(got[1], sizeof got[1], f));
+    fclose(f);
+    char want[700];
+    snprintf(want, sizeof want, "fedsim: warning: %s: column 'a': 1 row with |value| > 1e+06 "
+             "(first at line 5, largest 1e+07): unscaled or corrupt data dominates training "
+             "(data.csv.standardize rescales it)\n", path);
+    ck_assert_str_eq(got[0], want);
+    snprintf(want, sizeof want, "fedsim: warning: %s: column 'b': 2 rows with |value| > 1e+06 "
+             "(first at line 2, largest 3e+38): unscaled or corrupt data dominates training "
+             "(data.csv.standardize rescales it)\n", path);
+    ck_assert_str_eq(got[1], want);
+}
+END_TEST
+
 /* ---- LIBSVM ------------------------------------------------------------------------------ */
 
 static int load_svm(const char *text, size_t n_features, bool zero_based)
 {
     return fs_data_load_libsvm(put("d.svm", text), n_features, zero_based, &ds, &err);
 }
+
+/* A 1 KB file naming feature 2^31 once asked for a 16 GiB model: refused before any allocation
+ * sized by it, with the estimate and the remedy (exit 2). */
+START_TEST(libsvm_index_beyond_the_feature_limit_is_refused_with_an_estimate)
+{
+    ck_assert_int_eq(load_svm("1 1:0.5\n-1 2147483648:1\n", 0, false), FS_ESCENARIO);
+    expect_msg(":2: expected a feature index <= 67108864, found 2147483648 (a model of "
+               "2147483648 features needs 16.0 GiB per copy; renumber or hash the features)");
+    fs_dataset_fini(&ds);
+    fs_err_clear(&err);
+    ck_assert_int_eq(load_svm("1 67108864:0.5\n", 0, false), FS_OK); /* the limit itself */
+    ck_assert_uint_eq(ds.d, FS_LOAD_MAX_FEATURES);
+    fs_dataset_fini(&ds);
+    ck_assert_int_eq(fs_data_load_libsvm(path, FS_LOAD_MAX_FEATURES + 1, false, &ds, &err),
+                     FS_ESCENARIO);
+}
+END_TEST
+
+START_TEST(libsvm_non_finite_values_name_their_lines)
+{
+    ck_assert_int_eq(load_svm("1 1:0.5\n-1 2:inf\n1 3:nan\n1 4:1e39\n", 0, false), FS_EIO);
+    ck_assert_int_eq(err.n_msgs, 3);
+    expect_msg(":2: expected a finite number after ':', found '2:inf'");
+    char want[600];
+    snprintf(want, sizeof want, "%s:4: expected a finite number after ':', found '4:1e39'", path);
+    ck_assert_str_eq(err.msgs[2], want);
+}
+END_TEST
 
 START_TEST(libsvm_basic_file_loads_sparse_rows)
 {
@@ -684,10 +839,17 @@ static Suite *load_suite(void)
     tcase_add_test(csv, csv_unterminated_quote_and_text_after_quote_are_errors);
     tcase_add_test(csv, csv_empty_file_header_only_and_missing_file_are_errors);
     tcase_add_test(csv, csv_inconsistent_options_are_scenario_errors);
+    tcase_add_test(csv, csv_long_group_levels_are_kept_whole_and_distinct);
+    tcase_add_test(csv, csv_invalid_utf8_in_a_group_value_names_file_and_line);
+    tcase_add_test(csv, csv_quoted_bad_field_is_cut_at_a_character_boundary);
+    tcase_add_test(csv, csv_lines_and_columns_beyond_the_limits_are_refused);
+    tcase_add_test(csv, csv_extreme_magnitudes_load_with_a_warning_per_column);
     suite_add_tcase(s, csv);
     TCase *svm = tcase_create("libsvm");
     tcase_add_checked_fixture(svm, setup, teardown);
     tcase_add_test(svm, libsvm_basic_file_loads_sparse_rows);
+    tcase_add_test(svm, libsvm_index_beyond_the_feature_limit_is_refused_with_an_estimate);
+    tcase_add_test(svm, libsvm_non_finite_values_name_their_lines);
     tcase_add_test(svm, libsvm_zero_one_labels_are_binary);
     tcase_add_test(svm, libsvm_other_labels_become_sorted_classes);
     tcase_add_test(svm, libsvm_zero_based_indices_and_fixed_width);

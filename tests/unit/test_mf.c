@@ -21,7 +21,7 @@ static void toy_ratings(fs_dataset *ds, fs_partition *part, size_t n_users, size
 {
     size_t n = n_users * per_user, gi;
     ck_assert_int_eq(fs_dataset_alloc_sparse(ds, n, n_items, n, 0), FS_OK);
-    ck_assert_int_eq(fs_dataset_add_group(ds, "user", n_users, false, &gi), FS_OK);
+    ck_assert_int_eq(fs_dataset_add_group(ds, "user", n_users, &gi), FS_OK);
     ck_assert_uint_eq(gi, 0);
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, seed, FS_RNG_DATA, 0, FS_RNG_NONE);

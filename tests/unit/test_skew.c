@@ -208,7 +208,7 @@ START_TEST(natural_client_is_level_in_dataset_order)
     fs_dataset ds;
     labelled(&ds, 100, 1, 2);
     size_t g;
-    ck_assert_int_eq(fs_dataset_add_group(&ds, "region", 5, false, &g), FS_OK);
+    ck_assert_int_eq(fs_dataset_add_group(&ds, "region", 5, &g), FS_OK);
     /* Level 3 stays empty. */
     for (size_t i = 0; i < 100; i++) {
         uint32_t l = (uint32_t)((i * i) % 7 % 5);
@@ -378,12 +378,12 @@ START_TEST(bad_arguments_are_escenario)
     ck_assert_int_eq(fs_partition_natural(&ds, 0, &p, &err), FS_ESCENARIO);
     ck_assert_str_eq(err.msgs[0], "partition.group: expected a group column index below 0, "
                                   "found 0");
-    ck_assert_int_eq(fs_dataset_add_group(&ds, "device", 3, false, &g), FS_OK);
+    ck_assert_int_eq(fs_dataset_add_group(&ds, "device", 3, &g), FS_OK);
     ds.groups[g].level[4] = 3;
     ck_assert_int_eq(fs_partition_natural(&ds, g, &p, &err), FS_ESCENARIO);
     ck_assert_str_eq(err.msgs[1], "partition.group: group 'device': row 4: expected a level in "
                                   "0 .. 2, found 3");
-    ck_assert_int_eq(fs_dataset_add_group(&ds, "none", 0, false, &g), FS_OK);
+    ck_assert_int_eq(fs_dataset_add_group(&ds, "none", 0, &g), FS_OK);
     ck_assert_int_eq(fs_partition_natural(&ds, g, &p, &err), FS_ESCENARIO);
 
     fs_err_clear(&err);
