@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "fs_gen.h"
+
 /* ---- the schema --------------------------------------------------------------------------- */
 
 #define F(m) .off = offsetof(fs_scenario, m), .size = sizeof(((fs_scenario *)0)->m)
@@ -92,7 +94,7 @@ static const fs_scn_obj skew_obj = OBJ(skew_keys);
 
 #define TEST_FRACTION(m, d)                                                                        \
     {                                                                                              \
-        .name = "test_fraction", .type = FS_SCN_NUM, .flags = RANGE | FS_SCN_HI_OPEN, .hi = 1,     \
+        .name = "test_fraction", .type = FS_SCN_NUM, .flags = OPEN01, .hi = 1,                    \
         .def = d, F(m)                                                                             \
     }
 static const fs_scn_key marketing_keys[] = {
@@ -151,15 +153,21 @@ static const fs_scn_key marketing_keys[] = {
      .hi = 1,
      .def = 0.02,
      F(data.marketing.base_rate)},
-    {.name = "exposure_mu", .type = FS_SCN_NUM, .def = 3, F(data.marketing.exposure_mu)},
+    {.name = "exposure_mu",
+     .type = FS_SCN_NUM,
+     .flags = RANGE, .lo = -FS_GEN_MAX_MU, .hi = FS_GEN_MAX_MU,
+     .def = 3,
+     F(data.marketing.exposure_mu)},
     {.name = "exposure_sigma",
      .type = FS_SCN_NUM,
-     .flags = NONNEG,
+     .flags = RANGE,
+     .hi = FS_GEN_MAX_SIGMA,
      .def = 1,
      F(data.marketing.exposure_sigma)},
     {.name = "region_shift",
      .type = FS_SCN_NUM,
-     .flags = NONNEG,
+     .flags = RANGE,
+     .hi = FS_GEN_MAX_SIGMA,
      .def = 0.5,
      F(data.marketing.region_shift)},
     TEST_FRACTION(data.marketing.test_fraction, 0.2),
@@ -181,12 +189,21 @@ static const fs_scn_key fraud_keys[] = {
      F(data.fraud.n_merchant_categories)},
     {.name = "fraud_rate",
      .type = FS_SCN_NUM,
-     .flags = OPEN01,
-     .hi = 1,
+     .flags = POS | FS_SCN_HI,
+     .hi = FS_FRAUD_MAX_RATE,
      .def = 0.01,
      F(data.fraud.fraud_rate)},
-    {.name = "tx_mu", .type = FS_SCN_NUM, .def = 3, F(data.fraud.tx_mu)},
-    {.name = "tx_sigma", .type = FS_SCN_NUM, .flags = NONNEG, .def = 1, F(data.fraud.tx_sigma)},
+    {.name = "tx_mu",
+     .type = FS_SCN_NUM,
+     .flags = RANGE, .lo = -FS_GEN_MAX_MU, .hi = FS_GEN_MAX_MU,
+     .def = 3,
+     F(data.fraud.tx_mu)},
+    {.name = "tx_sigma",
+     .type = FS_SCN_NUM,
+     .flags = RANGE,
+     .hi = FS_GEN_MAX_SIGMA,
+     .def = 1,
+     F(data.fraud.tx_sigma)},
     TEST_FRACTION(data.fraud.test_fraction, 0.2),
 };
 static const fs_scn_key ratings_keys[] = {
@@ -206,18 +223,25 @@ static const fs_scn_key ratings_keys[] = {
      F(data.ratings.latent_dim)},
     {.name = "popularity_s",
      .type = FS_SCN_NUM,
-     .flags = NONNEG,
+     .flags = RANGE,
+     .hi = FS_GEN_MAX_SIGMA,
      .def = 1.0,
      F(data.ratings.popularity_s)},
-    {.name = "activity_mu", .type = FS_SCN_NUM, .def = 3, F(data.ratings.activity_mu)},
+    {.name = "activity_mu",
+     .type = FS_SCN_NUM,
+     .flags = RANGE, .lo = -FS_GEN_MAX_MU, .hi = FS_GEN_MAX_MU,
+     .def = 3,
+     F(data.ratings.activity_mu)},
     {.name = "activity_sigma",
      .type = FS_SCN_NUM,
-     .flags = NONNEG,
+     .flags = RANGE,
+     .hi = FS_GEN_MAX_SIGMA,
      .def = 1,
      F(data.ratings.activity_sigma)},
     {.name = "noise_sigma",
      .type = FS_SCN_NUM,
-     .flags = NONNEG,
+     .flags = RANGE,
+     .hi = FS_GEN_MAX_SIGMA,
      .def = 0.5,
      F(data.ratings.noise_sigma)},
     TEST_FRACTION(data.ratings.test_fraction, 0.2),

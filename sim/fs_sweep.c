@@ -179,12 +179,18 @@ typedef struct sweep_args {
     int jobs;
 } sweep_args;
 
+static const char sweep_usage[] =
+    "usage: fedsim sweep SCENARIO [-o DB] [--jobs N] [--set path=value]...\n"
+    "  run every variant of the scenario's \"sweep\" object into one database, each as its own\n"
+    "  `fedsim run --variant LABEL`; variants the database holds as done are skipped, so running\n"
+    "  the sweep again resumes it\n"
+    "  -o, --output DB   write to DB instead of output.db\n"
+    "  --jobs N          run N variants at a time (default 1), sharing the cores\n"
+    "  --set PATH=VALUE  override a key of the base scenario (repeatable)\n";
+
 static int usage_error(const char *what, const char *msg)
 {
-    fprintf(stderr,
-            "fedsim: error: %s: %s\nusage: fedsim sweep SCENARIO [-o DB] [--jobs N] "
-            "[--set path=value]...\n",
-            what, msg);
+    fprintf(stderr, "fedsim: error: %s: %s\n%s", what, msg, sweep_usage);
     return 2;
 }
 
@@ -405,6 +411,7 @@ static int sweep_scenario(const sweep_args *a, const fs_scenario *s)
 
 int fs_sweep_cli(int argc, char **argv)
 {
+    if (fs_cli_wants_help(argc, argv)) return fputs(sweep_usage, stdout), 0;
     sweep_args a;
     int bad = parse_args(argc, argv, &a);
     if (bad) return bad;
@@ -419,4 +426,25 @@ int fs_sweep_cli(int argc, char **argv)
     signal(SIGINT, SIG_DFL);
     fs_scn_fini(&s);
     return code;
+}
+
+/* ---- for fedsim validate ---- */
+
+int fs_sweep_validate(const char *scenario, const char *const *sets, size_t n_sets,
+                      const char *sweep_json)
+{
+    sweep_args a = {.scenario = scenario};
+    for (size_t i = 0; i < n_sets && a.n_sets < sizeof a.sets / sizeof *a.sets; i++)
+        a.sets[a.n_sets++] = sets[i];
+    fs_err err;
+    fs_err_init(&err, scenario);
+    fs_sweep sw;
+    int rc = fs_sweep_parse(sweep_json, &sw, &err);
+    if (rc) {
+        fs_err_print(&err, stderr);
+        return rc;
+    }
+    rc = validate_variants(&a, &sw);
+    fs_sweep_fini(&sw);
+    return rc;
 }
