@@ -16,6 +16,39 @@
 
 #define GOOD(m) (c->good[offsetof(fs_scenario, m)])
 
+/* Every source but synthetic holds out test rows; none held out leaves nothing to evaluate on
+ * (every metric NaN), so 0 is refused here, with the reason, rather than by the bound. */
+static void check_test_fraction(fs_scn_ctx *c)
+{
+    fs_scenario *s = c->s;
+    if (!GOOD(data.source)) return;
+    const double *f = NULL;
+    const char *path = NULL;
+    switch (s->data.source) {
+    case FS_SRC_MARKETING:
+        f = &s->data.marketing.test_fraction, path = "data.marketing.test_fraction";
+        break;
+    case FS_SRC_FRAUD:
+        f = &s->data.fraud.test_fraction, path = "data.fraud.test_fraction";
+        break;
+    case FS_SRC_RATINGS:
+        f = &s->data.ratings.test_fraction, path = "data.ratings.test_fraction";
+        break;
+    case FS_SRC_CSV:
+        f = &s->data.csv.test_fraction, path = "data.csv.test_fraction";
+        break;
+    case FS_SRC_LIBSVM:
+        f = &s->data.libsvm.test_fraction, path = "data.libsvm.test_fraction";
+        break;
+    default:
+        return;
+    }
+    if (c->good[(const char *)f - (const char *)s] && *f == 0)
+        fs_scn_bad(c, path,
+                   "expected a share in (0, 1) of rows held out for evaluation (0 leaves no test "
+                   "rows: every metric would be NaN), found 0");
+}
+
 /* Each rule runs only when the fields it compares passed their own checks. */
 static void check_cross(fs_scn_ctx *c)
 {
@@ -63,12 +96,13 @@ static void check_cross(fs_scn_ctx *c)
         fs_scn_fmt_num(v, a, sizeof a);
         if (share && !(v >= 0 && v <= 1))
             fs_scn_bad(c, "eval.target.value",
-                       "expected a %s in [0, 1] (a share, not a percentage), found %s",
+                       "expected a number in [0, 1] (%s is a share, not a percentage), found %s",
                        s->eval.target_metric, a);
         else if (m != FS_METRIC_COUNT && !share && v < 0)
-            fs_scn_bad(c, "eval.target.value", "expected a %s >= 0, found %s",
+            fs_scn_bad(c, "eval.target.value", "expected a number >= 0 (%s), found %s",
                        s->eval.target_metric, a);
     }
+    check_test_fraction(c);
     if (GOOD(data.source) && s->data.source == FS_SRC_RATINGS && GOOD(data.ratings.n_items) &&
         GOOD(data.ratings.latent_dim) &&
         (double)s->data.ratings.n_items * (double)s->data.ratings.latent_dim >
@@ -246,7 +280,8 @@ static int parse_n(const char *text, size_t len, const char *const *sets, size_t
     if (!c->n_bad) {
         fs_scn_shape shape;
         fs_scn_shape_of(out, &shape);
-        if (fs_scn_check_shape(out, &shape, err)) c->n_bad++;
+        if (fs_scn_check_shape(out, &shape, err) || fs_scn_check_memory(out, &shape, err))
+            c->n_bad++;
     }
     rc = c->n_bad ? FS_ESCENARIO : emit_json(c, root);
     if (rc == FS_OK) snprintf(out->file, sizeof out->file, "%s", err && err->file ? err->file : "");

@@ -251,6 +251,25 @@ int fs_scn_check_shape(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
  * hr10, of a recommender (model "mf" with per-client test rows). */
 bool fs_scn_metric_fits(int m, int n_classes, bool recommender);
 
+/* ---- memory (fs_scn_mem.c) ---- */
+
+/* What a scenario is expected to need, in bytes, before anything is allocated. */
+typedef struct fs_scn_mem {
+    double n_params;  /* of the model (0 when the feature count is not known yet) */
+    double copies;    /* model-sized buffers alive at once (in flight, per thread, server) */
+    double model;     /* those copies and per-client algorithm state */
+    double data;      /* materialised rows (every client's, or the evaluation sample's) */
+    double clients;   /* population records (and a recommender's private factors) */
+    double total;
+} fs_scn_mem;
+
+void fs_scn_mem_estimate(const fs_scenario *s, const fs_scn_shape *d, int n_threads,
+                         fs_scn_mem *out);
+
+/* Refuses (FS_ESCENARIO, naming the key to change, the estimate and the remedy) a scenario whose
+ * estimate exceeds FEDSIM_MAX_MEMORY (e.g. "8G") or else the machine's memory (MemTotal). */
+int fs_scn_check_memory(const fs_scenario *s, const fs_scn_shape *d, fs_err *err);
+
 /* Appends a message about scenario key `path`, prefixed by s->file like validation messages
  * (for checks that need the data, made after fs_scn_load). Returns FS_ESCENARIO. */
 int fs_scn_bad_key(const fs_scenario *s, fs_err *err, const char *path, const char *fmt, ...)

@@ -94,7 +94,7 @@ static const fs_scn_obj skew_obj = OBJ(skew_keys);
 
 #define TEST_FRACTION(m, d)                                                                        \
     {                                                                                              \
-        .name = "test_fraction", .type = FS_SCN_NUM, .flags = OPEN01, .hi = 1,                    \
+        .name = "test_fraction", .type = FS_SCN_NUM, .flags = RANGE | FS_SCN_HI_OPEN, .hi = 1,     \
         .def = d, F(m)                                                                             \
     }
 static const fs_scn_key marketing_keys[] = {

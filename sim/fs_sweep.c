@@ -231,11 +231,12 @@ static int validate_variants(const sweep_args *a, const fs_sweep *sw)
         for (size_t j = 0; j < v->n_sets; j++)
             sets[n++] = v->sets[j];
         fs_err err;
-        fs_err_init(&err, a->scenario);
+        fs_err_init(&err, NULL); /* the file goes first, then the variant, then the key */
         fs_scenario s;
         int rc = fs_scn_load(a->scenario, sets, n, &s, &err);
         for (int m = 0; m < err.n_msgs; m++)
-            fprintf(stderr, "fedsim: error: sweep variant \"%s\": %s\n", v->label, err.msgs[m]);
+            fprintf(stderr, "fedsim: error: %s: sweep variant \"%s\": %s\n", a->scenario,
+                    v->label, err.msgs[m]);
         if (rc)
             worst = rc;
         else
