@@ -38,12 +38,13 @@ static int pick_metrics(fs_evaluator *ev, const fs_scenario *s, int n_classes, f
         if (!fs_scn_metric_fits(m, n_classes, recommender)) {
             char path[40];
             snprintf(path, sizeof path, "eval.metrics[%zu]", i);
-            fs_err_add(err, path, "expected a metric of a %s task, found \"%s\"",
-                       m == FS_METRIC_HR10 ? "recommender (model.kind \"mf\")"
-                       : n_classes == 0    ? "regression"
-                       : n_classes == 2    ? "binary"
-                                           : "multiclass",
-                       s->eval.metrics[i]);
+            /* fs_world_init refused this already (fs_scn_check_shape); kept for direct callers */
+            fs_scn_bad_key(s, err, path, "expected a metric of a %s task, found \"%s\"",
+                           m == FS_METRIC_HR10 ? "recommender (model.kind \"mf\")"
+                           : n_classes == 0    ? "regression"
+                           : n_classes == 2    ? "binary"
+                                               : "multiclass",
+                           s->eval.metrics[i]);
             rc = FS_ESCENARIO;
         }
         ev->metrics[ev->n_metrics++] = m;

@@ -50,9 +50,12 @@ static const char usage[] =
     "                  [--max-bytes-per-client SIZE] [--by hours|bytes|device-hours|epsilon]\n"
     "       fedsim COMMAND --help | fedsim --help | --version\n";
 
-static const char run_usage[] =
-    "usage: fedsim run SCENARIO [-o DB] [--set path=value]... [--threads N] [--quiet]\n"
+#define RUN_USAGE                                                                                  \
+    "usage: fedsim run SCENARIO [-o DB] [--set path=value]... [--threads N] [--quiet]\n"          \
     "                  [--variant LABEL] [--resume]\n"
+static const char run_usage[] = RUN_USAGE;
+static const char run_help[] =
+    RUN_USAGE
     "  simulate the campaign described by SCENARIO (JSON) and write the results database\n"
     "  (output.db, default results/<name>.sqlite)\n"
     "  -o, --output DB   write to DB instead of output.db (appends a run if DB exists)\n"
@@ -65,8 +68,10 @@ static const char run_usage[] =
     "                    last checkpoint (output.checkpoint_every); a new run when none\n"
     "  environment: FEDSIM_MAX_MEMORY=SIZE (e.g. 8G) caps the memory a scenario may need\n";
 
-static const char validate_usage[] =
-    "usage: fedsim validate SCENARIO... [--set path=value]...\n"
+#define VALIDATE_USAGE "usage: fedsim validate SCENARIO... [--set path=value]...\n"
+static const char validate_usage[] = VALIDATE_USAGE;
+static const char validate_help[] =
+    VALIDATE_USAGE
     "  check scenario files and report every error, as fedsim run would before it starts:\n"
     "  keys, bounds, combinations, the model against the data's shape, the memory the run\n"
     "  needs, and every variant of a sweep\n"
@@ -118,7 +123,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         const char *arg = argv[i];
         bool has_value = i + 1 < argc;
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            fputs(run_usage, stdout);
+            fputs(run_help, stdout);
             return -1;
         } else if (!strcmp(arg, "-o") || !strcmp(arg, "--output")) {
             if (!has_value) return bad_arg(arg, "expected a database path");
@@ -237,7 +242,7 @@ static int cmd_validate(int argc, char **argv)
     size_t n_sets = 0, n_files = 0;
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return fputs(validate_usage, stdout), 0;
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return fputs(validate_help, stdout), 0;
         if (!strcmp(arg, "--set")) {
             if (i + 1 >= argc) return validate_bad(arg, "expected path=value");
             if (n_sets == MAX_SETS) return validate_bad(arg, "too many overrides");

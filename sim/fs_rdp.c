@@ -164,7 +164,8 @@ double fs_rdp_epsilon(const fs_rdp *a, double delta, enum fs_rdp_conversion conv
 
 /* ---- fedsim epsilon --q Q --sigma Z --steps T --delta D ---- */
 
-static const char cli_usage[] =
+static const char cli_usage[] = "usage: fedsim epsilon --q Q --sigma Z --steps T --delta D\n";
+static const char cli_help[] =
     "usage: fedsim epsilon --q Q --sigma Z --steps T --delta D\n"
     "  privacy budget of T steps of the sampled Gaussian mechanism (RDP accountant; classic and\n"
     "  improved conversions to (epsilon, delta))\n"
@@ -180,7 +181,7 @@ static const struct cli_opt {
 } cli_opts[N_OPTS] = {
     [OPT_Q] = {"--q", "a number in [0, 1]"},
     [OPT_SIGMA] = {"--sigma", "a number > 0"},
-    [OPT_STEPS] = {"--steps", "an integer >= 0 (e.g. 10000 or 1e4)"},
+    [OPT_STEPS] = {"--steps", "an integer >= 0"},
     [OPT_DELTA] = {"--delta", "a number in (0, 1)"},
 };
 
@@ -257,7 +258,7 @@ static int cli_parse(int argc, char **argv, cli_args *a)
 int fs_rdp_cli(int argc, char **argv)
 {
     if (fs_cli_wants_help(argc, argv)) {
-        fputs(cli_usage, stdout);
+        fputs(cli_help, stdout);
         return 0;
     }
     cli_args a;

@@ -179,8 +179,10 @@ typedef struct sweep_args {
     int jobs;
 } sweep_args;
 
-static const char sweep_usage[] =
-    "usage: fedsim sweep SCENARIO [-o DB] [--jobs N] [--set path=value]...\n"
+#define SWEEP_USAGE "usage: fedsim sweep SCENARIO [-o DB] [--jobs N] [--set path=value]...\n"
+static const char sweep_usage[] = SWEEP_USAGE;
+static const char sweep_help[] =
+    SWEEP_USAGE
     "  run every variant of the scenario's \"sweep\" object into one database, each as its own\n"
     "  `fedsim run --variant LABEL`; variants the database holds as done are skipped, so running\n"
     "  the sweep again resumes it\n"
@@ -412,7 +414,7 @@ static int sweep_scenario(const sweep_args *a, const fs_scenario *s)
 
 int fs_sweep_cli(int argc, char **argv)
 {
-    if (fs_cli_wants_help(argc, argv)) return fputs(sweep_usage, stdout), 0;
+    if (fs_cli_wants_help(argc, argv)) return fputs(sweep_help, stdout), 0;
     sweep_args a;
     int bad = parse_args(argc, argv, &a);
     if (bad) return bad;

@@ -93,15 +93,15 @@ static int partition_natural(fs_world *w, const fs_scenario *s, fs_err *err)
 {
     int g = fs_dataset_find_group(&w->train, s->data.natural_group);
     if (g < 0) {
-        fs_err_add(err, "data.partition.natural.group",
-                   "expected a group column of the data, found \"%s\"", s->data.natural_group);
-        return FS_ESCENARIO;
+        return fs_scn_bad_key(s, err, "data.partition.natural.group",
+                              "expected a group column of the data, found \"%s\"",
+                              s->data.natural_group);
     }
     size_t levels = w->train.groups[g].n_levels;
     if (levels != s->data.clients) {
-        fs_err_add(err, "data.clients", "expected %zu (one client per level of \"%s\"), found %zu",
-                   levels, s->data.natural_group, s->data.clients);
-        return FS_ESCENARIO;
+        return fs_scn_bad_key(s, err, "data.clients",
+                              "expected %zu (one client per level of \"%s\"), found %zu", levels,
+                              s->data.natural_group, s->data.clients);
     }
     int rc = fs_partition_natural(&w->train, (size_t)g, &w->train_part, err);
     /* the held-out rows keep their owner too, for per-client metrics (worst clients, hit rate) */
@@ -116,11 +116,9 @@ static int partition(fs_world *w, const fs_scenario *s, fs_err *err)
     const fs_dataset *ds = &w->train;
     size_t k = s->data.clients;
     if (s->data.partition != FS_PART_NATURAL && ds->n < k) {
-        fs_err_add(err, "data.clients",
-                   "expected at most %zu clients (one training row each), "
-                   "found %zu",
-                   ds->n, k);
-        return FS_ESCENARIO;
+        return fs_scn_bad_key(s, err, "data.clients",
+                              "expected at most %zu clients (one training row each), found %zu",
+                              ds->n, k);
     }
     switch (s->data.partition) {
     case FS_PART_DIRICHLET:
@@ -328,9 +326,8 @@ static int init_personal(fs_world *w, const fs_scenario *s, fs_err *err)
     const char *name = user_group_name(s);
     int g = fs_dataset_find_group(&w->train, name);
     if (g < 0 || g != fs_dataset_find_group(&w->test, name)) {
-        fs_err_add(err, "model.kind", "expected a \"%s\" group in the training and test data",
-                   name);
-        return FS_ESCENARIO;
+        return fs_scn_bad_key(s, err, "model.kind",
+                              "expected a \"%s\" group in the training and test data", name);
     }
     gsl_rng *r = fs_rng_new();
     w->personal = malloc(n * k * sizeof *w->personal);
@@ -389,7 +386,9 @@ int fs_world_init(fs_world *w, const fs_scenario *s, fs_err *err)
     if ((rc = fill_sizes(w, s->data.clients, err))) goto fail;
     fs_scn_shape shape;
     fs_world_shape(w, &shape);
-    if ((rc = fs_scn_check_shape(s, &shape, err))) goto fail;
+    /* the scenario's rules again, now that the data's shape is known (a file's classes, width) */
+    if ((rc = fs_scn_check_shape(s, &shape, err)) || (rc = fs_scn_check_memory(s, &shape, err)))
+        goto fail;
     if (!(w->model = make_model(w, s))) {
         rc = FS_ENOMEM;
         fs_err_add(err, NULL, "out of memory creating the model");
