@@ -102,8 +102,8 @@ void fs_scn_mem_estimate(const fs_scenario *s, const fs_scn_shape *d, int n_thre
     /* Dense models keep an update per client in flight; sparse ones (logreg, mf on sparse rows)
      * keep only the touched coordinates. Each thread holds a gradient and a local model; the
      * global model, the aggregator's sums and the server optimizer's moments add a few more. */
-    bool sparse = d->sparse == 1 && (s->model.kind == FS_MODEL_LOGREG ||
-                                     s->model.kind == FS_MODEL_MF);
+    bool sparse =
+        d->sparse == 1 && (s->model.kind == FS_MODEL_LOGREG || s->model.kind == FS_MODEL_MF);
     double copies = (sparse ? 0 : sel) + 3 * threads + 6;
     if (s->server.algorithm == FS_ALG_SCAFFOLD) copies += sel + threads;
     if (s->train.compression != FS_COMP_NONE && s->train.error_feedback) copies += sel;
@@ -193,11 +193,11 @@ int fs_scn_check_memory(const fs_scenario *s, const fs_scn_shape *d, fs_err *err
                              "trains, or fewer data.clients"
                            : "keep fewer training images (data.train_samples)";
     } else if (m.model >= m.clients) {
-        path = s->model.kind == FS_MODEL_MLP              ? "model.hidden"
-               : s->model.kind == FS_MODEL_MF             ? "model.factors"
-               : s->data.source == FS_SRC_MARKETING       ? "data.marketing.hash_bits"
-               : s->data.source == FS_SRC_LIBSVM          ? "data.libsvm.features"
-                                                          : "model.kind";
+        path = s->model.kind == FS_MODEL_MLP        ? "model.hidden"
+               : s->model.kind == FS_MODEL_MF       ? "model.factors"
+               : s->data.source == FS_SRC_MARKETING ? "data.marketing.hash_bits"
+               : s->data.source == FS_SRC_LIBSVM    ? "data.libsvm.features"
+                                                    : "model.kind";
         remedy = "use fewer hidden units (model.hidden) or fewer features, or fewer clients in "
                  "flight (server.clients_per_round, server.async.concurrency)";
     } else {

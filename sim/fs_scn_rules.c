@@ -42,22 +42,34 @@ void fs_scn_shape_of(const fs_scenario *s, fs_scn_shape *out)
         *d = (fs_scn_shape){.sparse = 0, .n_classes = 10, .n_features = 784, .groups_known = true};
         break;
     case FS_SRC_SYNTHETIC: /* Li et al.'s synthetic(alpha, beta): 60 features, 10 classes */
-        *d = (fs_scn_shape){.sparse = 0, .n_classes = 10, .n_features = 60, .groups_known = true,
+        *d = (fs_scn_shape){.sparse = 0,
+                            .n_classes = 10,
+                            .n_features = 60,
+                            .groups_known = true,
                             .client_test = true};
         break;
     case FS_SRC_MARKETING:
-        *d = (fs_scn_shape){.sparse = 1, .n_classes = 2, .groups_known = true, .client_test = true,
+        *d = (fs_scn_shape){.sparse = 1,
+                            .n_classes = 2,
+                            .groups_known = true,
+                            .client_test = true,
                             .n_features = (size_t)1 << s->data.marketing.hash_bits};
         add_group(d, "region"), add_group(d, "device"), add_group(d, "age_band");
         break;
     case FS_SRC_FRAUD:
-        *d = (fs_scn_shape){.sparse = 0, .n_classes = 2, .groups_known = true, .client_test = true,
+        *d = (fs_scn_shape){.sparse = 0,
+                            .n_classes = 2,
+                            .groups_known = true,
+                            .client_test = true,
                             .n_features = FS_FRAUD_N_DENSE + s->data.fraud.n_merchant_categories +
                                           s->data.fraud.n_segments};
         add_group(d, "segment");
         break;
     case FS_SRC_RATINGS:
-        *d = (fs_scn_shape){.sparse = 1, .n_classes = 0, .groups_known = true, .client_test = true,
+        *d = (fs_scn_shape){.sparse = 1,
+                            .n_classes = 0,
+                            .groups_known = true,
+                            .client_test = true,
                             .n_features = s->data.ratings.n_items};
         add_group(d, "user");
         break;
@@ -124,8 +136,8 @@ static const char *model_misfit(const fs_scenario *s, const fs_scn_shape *d)
     case FS_MODEL_MF:
         if (sparse == 0 || (KNOWN(k) && k != 0) ||
             (d->groups_known && !has_group(d, user_group(s))))
-            return "mf needs ratings: sparse item rows, a rating target and a user group (\"user\", "
-                   "or the natural partition's group)";
+            return "mf needs ratings: sparse item rows, a rating target and a user group "
+                   "(\"user\", or the natural partition's group)";
         return NULL;
     case FS_MODEL_SOFTMAX:
     default:

@@ -59,7 +59,8 @@ expect 2 "unknown option" -- "$F" report x.sqlite --bogus && only_usage_of repor
 # epsilon: integral-valued numbers count like scenario integers; sigma 0 is no privacy at all
 expect 0 "epsilon (classic RDP conversion):  3.0083 at order 8.8" -- "$F" epsilon --q 0.0042666667 \
     --sigma 1.1 --steps 1.4062e4 --delta 1e-5
-expect 2 "--steps: expected an integer >= 0" -- "$F" epsilon --q 0.01 --sigma 1 --steps 1.5 --delta 1e-5
+expect 2 "--steps: expected an integer >= 0" -- "$F" epsilon --q 0.01 --sigma 1 --steps 1.5 \
+    --delta 1e-5
 expect 2 "--sigma: expected a number > 0, found \"0\"" -- "$F" epsilon --q 0.01 --sigma 0 \
     --steps 100 --delta 1e-5
 grep -q inf "$WORK/out" && fail "epsilon --sigma 0 printed inf"

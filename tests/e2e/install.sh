@@ -23,13 +23,15 @@ find_one '*/share/fedsim/results/README.md' >/dev/null
 [ "$(grep -c ': ok$' "$WORK/out")" = "$(ls "$scn"/*.json | wc -l)" ] || fail "not every scenario ok"
 # the man page renders, names the version and points at the installed scenarios
 if command -v man >/dev/null; then
-    MANWIDTH=80 man -l "$man" >"$WORK/man" 2>"$WORK/man.err" || { cat "$WORK/man.err"; fail "man -l"; }
+    MANWIDTH=80 man -l "$man" >"$WORK/man" 2>"$WORK/man.err" ||
+        { cat "$WORK/man.err"; fail "man -l"; }
 elif command -v groff >/dev/null; then
     groff -man -Tutf8 "$man" >"$WORK/man" || fail "groff"
 else
     cp "$man" "$WORK/man"
 fi
-grep -q "fedsim $("$bin" --version | cut -d' ' -f2)" "$WORK/man" || fail "man page without the version"
+version=$("$bin" --version | cut -d' ' -f2)
+grep -q "fedsim $version" "$WORK/man" || fail "man page without the version"
 grep -q "FEDSIM_MAX_MEMORY" "$WORK/man" || fail "man page without the environment"
 grep -q "share/fedsim/scenarios" "$WORK/man" || fail "man page does not say where scenarios are"
 if command -v groff >/dev/null; then
