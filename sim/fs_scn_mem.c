@@ -145,18 +145,21 @@ static bool parse_size(const char *text, double *out)
     return true;
 }
 
-/* The machine's memory: MemTotal, else the physical pages. 0 when unknown. */
+/* The machine's memory: MemTotal, else the physical pages. 0 when unknown. Read once: a fuzzer
+ * parses millions of scenarios. */
 static double machine_memory(void)
 {
+    static double cached = -1;
+    if (cached >= 0) return cached;
     FILE *f = fopen("/proc/meminfo", "r");
     char line[256];
     double kb = 0;
     while (f && fgets(line, sizeof line, f))
         if (sscanf(line, "MemTotal: %lf kB", &kb) == 1) break;
     if (f) fclose(f);
-    if (kb > 0) return kb * 1024;
     long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-    return pages > 0 && size > 0 ? (double)pages * (double)size : 0;
+    cached = kb > 0 ? kb * 1024 : pages > 0 && size > 0 ? (double)pages * (double)size : 0;
+    return cached;
 }
 
 static void fmt_bytes(double b, char *buf, size_t n)
