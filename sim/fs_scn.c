@@ -103,6 +103,12 @@ static void check_cross(fs_scn_ctx *c)
                        s->eval.target_metric, a);
     }
     check_test_fraction(c);
+    if (GOOD(data.source) && s->data.source == FS_SRC_CSV && GOOD(data.csv.regression) &&
+        GOOD(data.csv.positive) && s->data.csv.regression && s->data.csv.positive[0])
+        fs_scn_bad(c, "data.csv.positive",
+                   "expected \"\" with data.csv.regression true (a numeric target has no positive "
+                   "class), found \"%s\"",
+                   s->data.csv.positive);
     if (GOOD(data.source) && s->data.source == FS_SRC_RATINGS && GOOD(data.ratings.n_items) &&
         GOOD(data.ratings.latent_dim) &&
         (double)s->data.ratings.n_items * (double)s->data.ratings.latent_dim >
