@@ -14,6 +14,14 @@
 
 typedef struct fs_gen fs_gen;
 
+/* Bounds of the generators' parameters, shared with the scenario schema so that a scenario that
+ * validates is one the generators accept. */
+#define FS_GEN_MAX_MU 20.0    /* |lognormal mu| of impressions, transactions, ratings per client */
+#define FS_GEN_MAX_SIGMA 10.0 /* lognormal sigmas, shifts, noise and popularity exponents */
+#define FS_FRAUD_MAX_RATE 0.5 /* fraud_rate in (0, 0.5]: fraud stays the rare class */
+#define FS_FRAUD_N_DENSE 5    /* fraud's features before the one-hot blocks (see below) */
+#define FS_RATINGS_MAX_FACTORS (1u << 28) /* n_items x latent_dim: 2 GB of item factors */
+
 typedef struct fs_gen_ops {
     /* Client k's rows into out_train and out_test (fresh datasets, freed by the caller), with the
      * generator's group columns filled. */

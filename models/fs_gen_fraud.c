@@ -18,7 +18,7 @@
 #define FR_MAX_MCC 4096
 #define FR_CALIB_SAMPLES (1u << 16)
 #define FR_CALIB_PAIRS (1u << 22) /* holders x segments in the calibration sample, at most */
-#define FR_N_DENSE 5              /* log amount, hour sin, hour cos, log distance, log velocity */
+#define FR_N_DENSE FS_FRAUD_N_DENSE /* log amount, hour sin, hour cos, log distance, log velocity */
 
 /* Model constants, documented in models/README.md; changing one changes every dataset. */
 #define FR_POP_ALPHA 1.0     /* merchant-category popularity ~ Dirichlet(1) */
@@ -114,9 +114,9 @@ static int fr_check(const fs_fraud_cfg *c, fs_err *err)
     if (c->n_merchant_categories < 1 || c->n_merchant_categories > FR_MAX_MCC)
         bad += fr_bad(err, "fraud.n_merchant_categories", "expected 1 .. %d, found %zu", FR_MAX_MCC,
                       c->n_merchant_categories);
-    if (!(c->fraud_rate > 0 && c->fraud_rate <= 0.5))
-        bad +=
-            fr_bad(err, "fraud.fraud_rate", "expected a rate in (0, 0.5], found %g", c->fraud_rate);
+    if (!(c->fraud_rate > 0 && c->fraud_rate <= FS_FRAUD_MAX_RATE))
+        bad += fr_bad(err, "fraud.fraud_rate", "expected a rate in (0, %g], found %g",
+                      FS_FRAUD_MAX_RATE, c->fraud_rate);
     if (!(fabs(c->tx_mu) <= 20))
         bad += fr_bad(err, "fraud.tx_mu", "expected -20 .. 20, found %g", c->tx_mu);
     if (!(c->tx_sigma >= 0 && c->tx_sigma <= 10))

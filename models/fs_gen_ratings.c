@@ -14,7 +14,7 @@
 #define RT_MAX_ROWS 1048576.0 /* ratings per user: keeps one client addressable */
 #define RT_MAX_ITEMS (1u << 26)
 #define RT_MAX_LATENT 1000
-#define RT_MAX_FACTORS (1u << 28) /* n_items x latent_dim: 2 GB of item factors */
+#define RT_MAX_FACTORS FS_RATINGS_MAX_FACTORS
 #define RT_EMPTY UINT32_MAX
 
 /* Model constants, documented in models/README.md; changing one changes every dataset. */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 bool fs_cli_parse_real(const char *s, double *out)
 {
@@ -23,4 +24,18 @@ bool fs_cli_parse_int(const char *s, long lo, long hi, int *out)
     if (errno || end == s || *end || v < lo || v > hi) return false;
     *out = (int)v;
     return true;
+}
+
+bool fs_cli_parse_count(const char *s, double max, uint64_t *out)
+{
+    double v;
+    if (*s < '0' || *s > '9' || !fs_cli_parse_real(s, &v)) return false; /* no sign */
+    if (v != floor(v) || v > max || v > 9007199254740992.0) return false; /* exact in a double */
+    *out = (uint64_t)v;
+    return true;
+}
+
+bool fs_cli_wants_help(int argc, char **argv)
+{
+    return argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
 }

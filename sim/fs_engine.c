@@ -50,28 +50,12 @@ static bool alloc_slots(fs_engine *e)
     return ok;
 }
 
-/* Combinations the engine cannot simulate faithfully are bad input, named by their key. */
+/* The rules live with the scenario's (fs_scn_rules.c); this applies them to the loaded data. */
 int fs_engine_check(const fs_scenario *s, const fs_world *w, fs_err *err)
 {
-    const char *why = NULL, *path = "server.algorithm";
-    enum fs_algorithm alg = s->server.algorithm;
-    if (w->sparse_updates &&
-        (alg == FS_ALG_FEDPROX || alg == FS_ALG_SCAFFOLD || alg == FS_ALG_QFFL))
-        why = "fedprox, scaffold and qffl need a dense model (this one trains sparse updates)";
-    else if (alg == FS_ALG_QFFL && w->train.n_classes == 0)
-        why = "qffl needs a classification task";
-    else if (alg == FS_ALG_QFFL && (s->privacy.dp || s->privacy.secure_aggregation))
-        why = "qffl cannot be combined with privacy.dp or privacy.secure_aggregation";
-    else if (s->server.mode == FS_SERVER_ASYNC &&
-             (alg == FS_ALG_SCAFFOLD || alg == FS_ALG_QFFL || s->privacy.secure_aggregation))
-        path = "server.mode", why = "async (FedBuff) runs fedavg or fedprox, without secure "
-                                    "aggregation";
-    else if (w->sparse_updates && s->train.error_feedback && s->train.compression != FS_COMP_NONE)
-        path = "train.compression", why = "error feedback needs a dense model (a residual of "
-                                          "every parameter per client)";
-    if (!why) return FS_OK;
-    fs_err_add(err, path, "%s", why);
-    return FS_ESCENARIO;
+    fs_scn_shape shape;
+    fs_world_shape(w, &shape);
+    return fs_scn_check_shape(s, &shape, err);
 }
 
 static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)

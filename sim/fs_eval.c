@@ -25,14 +25,6 @@ static size_t default_metrics(int n_classes, bool recommender, fs_metric *out)
     return 2;
 }
 
-static bool metric_fits(fs_metric m, int n_classes, bool recommender)
-{
-    if (m == FS_METRIC_HR10) return recommender;
-    if (n_classes == 0) return m == FS_METRIC_RMSE || m == FS_METRIC_LOSS;
-    if (m == FS_METRIC_RMSE) return false;
-    return m != FS_METRIC_AUC || n_classes == 2;
-}
-
 static int pick_metrics(fs_evaluator *ev, const fs_scenario *s, int n_classes, fs_err *err)
 {
     bool recommender = ev->world->model->n_personal > 0 && ev->world->test_part.n_clients > 0;
@@ -43,15 +35,16 @@ static int pick_metrics(fs_evaluator *ev, const fs_scenario *s, int n_classes, f
     int rc = FS_OK;
     for (size_t i = 0; i < s->eval.n_metrics; i++) {
         fs_metric m = fs_metric_from_name(s->eval.metrics[i]);
-        if (!metric_fits(m, n_classes, recommender)) {
+        if (!fs_scn_metric_fits(m, n_classes, recommender)) {
             char path[40];
             snprintf(path, sizeof path, "eval.metrics[%zu]", i);
-            fs_err_add(err, path, "expected a metric of a %s task, found \"%s\"",
-                       m == FS_METRIC_HR10 ? "recommender (model.kind \"mf\")"
-                       : n_classes == 0    ? "regression"
-                       : n_classes == 2    ? "binary"
-                                           : "multiclass",
-                       s->eval.metrics[i]);
+            /* fs_world_init refused this already (fs_scn_check_shape); kept for direct callers */
+            fs_scn_bad_key(s, err, path, "expected a metric of a %s task, found \"%s\"",
+                           m == FS_METRIC_HR10 ? "recommender (model.kind \"mf\")"
+                           : n_classes == 0    ? "regression"
+                           : n_classes == 2    ? "binary"
+                                               : "multiclass",
+                           s->eval.metrics[i]);
             rc = FS_ESCENARIO;
         }
         ev->metrics[ev->n_metrics++] = m;

@@ -43,27 +43,47 @@ static const char usage[] =
     "usage: fedsim run SCENARIO [-o DB] [--set path=value]... [--threads N] [--quiet]\n"
     "                  [--variant LABEL] [--replicate R] [--resume]\n"
     "       fedsim sweep SCENARIO [-o DB] [--jobs N] [--set path=value]...\n"
-    "       fedsim validate SCENARIO...\n"
+    "       fedsim validate SCENARIO... [--set path=value]...\n"
     "       fedsim epsilon --q Q --sigma Z --steps T --delta D\n"
     "       fedsim report DB [-o DIR]\n"
-    "       fedsim plan DB --target METRIC=VALUE [--max-epsilon E] [--max-hours H]\n"
-    "                  [--max-bytes-per-client SIZE] [--by hours|bytes|device-hours|epsilon]\n"
-    "       fedsim --help | --version\n";
+    "       fedsim plan DB --target METRIC=VALUE [--sustain K] [--max-epsilon E] [--max-hours H]\n"
+    "                  [--max-bytes-per-client SIZE] [--min-reach SHARE]\n"
+    "                  [--by hours|bytes|device-hours|epsilon]\n"
+    "       fedsim COMMAND --help | fedsim --help | --version\n";
+
+#define RUN_USAGE                                                                                  \
+    "usage: fedsim run SCENARIO [-o DB] [--set path=value]... [--threads N] [--quiet]\n"          \
+    "                  [--variant LABEL] [--replicate R] [--resume]\n"
+static const char run_usage[] = RUN_USAGE;
+static const char run_help[] =
+    RUN_USAGE
+    "  simulate the campaign described by SCENARIO (JSON) and write the results database\n"
+    "  (output.db, default results/<name>.sqlite)\n"
+    "  -o, --output DB   write to DB instead of output.db (appends a run if DB exists)\n"
+    "  --set PATH=VALUE  override a scenario key, e.g. --set server.rounds=10 (repeatable)\n"
+    "  --threads N       train clients on N threads (default: all cores); results do not\n"
+    "                    depend on N\n"
+    "  --quiet           no progress line\n"
+    "  --variant LABEL   record the run as this sweep variant\n"
+    "  --replicate R     run replicate R (1-based) of the sweep's \"replications\": its seeds\n"
+    "  --resume          continue the latest unfinished run of this scenario in DB from its\n"
+    "                    last checkpoint (output.checkpoint_every); a new run when none\n"
+    "  environment: FEDSIM_MAX_MEMORY=SIZE (e.g. 8G) caps the memory a scenario may need\n";
+
+#define VALIDATE_USAGE "usage: fedsim validate SCENARIO... [--set path=value]...\n"
+static const char validate_usage[] = VALIDATE_USAGE;
+static const char validate_help[] =
+    VALIDATE_USAGE
+    "  check scenario files and report every error, as fedsim run would before it starts:\n"
+    "  keys, bounds, combinations, the model against the data's shape, the memory the run\n"
+    "  needs, and every variant of a sweep\n"
+    "  --set PATH=VALUE  override a key in every file first (repeatable)\n";
 
 static const char help[] =
     "fedsim: discrete-event federated learning simulator\n\n"
-    "commands:\n"
+    "commands (fedsim COMMAND --help for one):\n"
     "  run SCENARIO       simulate the campaign described by SCENARIO (JSON) and write the\n"
     "                     results database (output.db, default results/<name>.sqlite)\n"
-    "    -o, --output DB  write to DB instead of output.db (appends a run if DB exists)\n"
-    "    --set PATH=VALUE override a scenario key, e.g. --set server.rounds=10 (repeatable)\n"
-    "    --threads N      train clients on N threads (default: all cores); results do not\n"
-    "                     depend on N\n"
-    "    --quiet          no progress line\n"
-    "    --variant LABEL  record the run as this sweep variant\n"
-    "    --replicate R    run replicate R of the sweep's \"replications\" (its seeds)\n"
-    "    --resume         continue the latest unfinished run of this scenario in DB from its\n"
-    "                     last checkpoint (output.checkpoint_every); a new run when none\n"
     "  sweep SCENARIO     run every variant of the scenario's \"sweep\" object into one database,\n"
     "                     --jobs at a time; run it again to resume an interrupted sweep\n"
     "  validate FILE...   check scenario files and report every error\n"
@@ -74,7 +94,7 @@ static const char help[] =
     "                     improved conversions)\n\n"
     "exit codes: 0 ok, 2 bad input, 3 I/O or database error, 70 internal error,\n"
     "            71 out of memory, 130 interrupted (completed rounds are kept)\n"
-    "scenario keys: scenarios/README.md; database schema: results/README.md\n";
+    "scenario keys: scenarios/README.md; database schema: results/README.md; man fedsim\n";
 
 typedef struct run_args {
     const char *scenario, *db;
@@ -86,10 +106,16 @@ typedef struct run_args {
     int replicate; /* 0: none */
 } run_args;
 
+/* A usage error: one line, then the usage of the command at fault. */
+static int usage_error(const char *cmd_usage, const char *what, const char *found)
+{
+    fprintf(stderr, "fedsim: error: %s: %s\n%s", what, found, cmd_usage);
+    return 2;
+}
+
 static int bad_arg(const char *what, const char *found)
 {
-    fprintf(stderr, "fedsim: error: %s: %s\n%s", what, found, usage);
-    return 2;
+    return usage_error(run_usage, what, found);
 }
 
 static int parse_run_args(int argc, char **argv, run_args *a)
@@ -99,7 +125,10 @@ static int parse_run_args(int argc, char **argv, run_args *a)
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
         bool has_value = i + 1 < argc;
-        if (!strcmp(arg, "-o") || !strcmp(arg, "--output")) {
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            fputs(run_help, stdout);
+            return -1;
+        } else if (!strcmp(arg, "-o") || !strcmp(arg, "--output")) {
             if (!has_value) return bad_arg(arg, "expected a database path");
             a->db = argv[++i];
         } else if (!strcmp(arg, "--set")) {
@@ -179,7 +208,7 @@ static int cmd_run(int argc, char **argv)
 {
     run_args a;
     int bad = parse_run_args(argc, argv, &a);
-    if (bad) return bad;
+    if (bad) return bad < 0 ? 0 : bad;
     fs_err err;
     fs_err_init(&err, a.scenario);
     fs_scenario s;
@@ -220,22 +249,54 @@ out:
     return fs_exit_code(rc);
 }
 
+static int validate_bad(const char *what, const char *found)
+{
+    return usage_error(validate_usage, what, found);
+}
+
+/* One file: the scenario with the overrides, then every variant of its sweep. */
+static int validate_one(const char *file, const char *const *sets, size_t n_sets)
+{
+    fs_err err;
+    fs_err_init(&err, file);
+    fs_scenario s;
+    int rc = fs_scn_load(file, sets, n_sets, &s, &err);
+    if (rc) {
+        fs_err_print(&err, stderr);
+        return rc;
+    }
+    if (s.sweep_json) rc = fs_sweep_validate(file, sets, n_sets, s.sweep_json);
+    if (!rc) printf("%s: ok\n", file);
+    fs_scn_fini(&s);
+    return rc;
+}
+
 static int cmd_validate(int argc, char **argv)
 {
-    if (argc < 3) return bad_arg("validate", "expected at least one scenario file");
+    const char *sets[MAX_SETS];
+    size_t n_sets = 0, n_files = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return fputs(validate_help, stdout), 0;
+        if (!strcmp(arg, "--set")) {
+            if (i + 1 >= argc) return validate_bad(arg, "expected path=value");
+            if (n_sets == MAX_SETS) return validate_bad(arg, "too many overrides");
+            sets[n_sets++] = argv[++i];
+        } else if (arg[0] == '-' && arg[1]) {
+            return validate_bad(arg, "unknown option");
+        } else {
+            n_files++;
+        }
+    }
+    if (!n_files) return validate_bad("validate", "expected at least one scenario file");
     int worst = FS_OK;
     for (int i = 2; i < argc; i++) {
-        fs_err err;
-        fs_err_init(&err, argv[i]);
-        fs_scenario s;
-        int rc = fs_scn_load(argv[i], NULL, 0, &s, &err);
-        if (rc) {
-            fs_err_print(&err, stderr);
-            if (worst == FS_OK || fs_exit_code(rc) > fs_exit_code(worst)) worst = rc;
+        if (!strcmp(argv[i], "--set")) {
+            i++;
             continue;
         }
-        printf("%s: ok\n", argv[i]);
-        fs_scn_fini(&s);
+        int rc = validate_one(argv[i], sets, n_sets);
+        if (rc && (worst == FS_OK || fs_exit_code(rc) > fs_exit_code(worst))) worst = rc;
     }
     return fs_exit_code(worst);
 }
@@ -265,5 +326,5 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "sweep")) return fs_sweep_cli(argc - 1, argv + 1);
     if (!strcmp(cmd, "plan")) return fs_plan_cli(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return fs_report_cli(argc - 1, argv + 1);
-    return bad_arg(cmd, "unknown command");
+    return usage_error(usage, cmd, "unknown command");
 }

@@ -29,9 +29,20 @@
 #include "fs_err.h"
 #include "fs_text.h"
 
-static const char plan_usage[] =
-    "usage: fedsim plan DB --target METRIC=VALUE [--max-epsilon E] [--max-hours H]\n"
-    "                      [--max-bytes-per-client SIZE] [--by hours|bytes|device-hours|epsilon]\n";
+#define PLAN_USAGE                                                                                 \
+    "usage: fedsim plan DB --target METRIC=VALUE [--max-epsilon E] [--max-hours H]\n"              \
+    "                      [--max-bytes-per-client SIZE] [--by hours|bytes|device-hours|epsilon]\n"
+static const char plan_usage[] = PLAN_USAGE;
+static const char plan_help[] =
+    PLAN_USAGE
+    "  which variant (run) in the results database DB reaches the target, and at what cost\n"
+    "  (the latest run of each variant; costs count up to its first evaluation at the target)\n"
+    "  --target METRIC=VALUE       e.g. auc=0.75 (at or above; at or below for loss, ece, rmse)\n"
+    "  --max-epsilon E             keep variants whose epsilon there is at most E\n"
+    "  --max-hours H               keep variants that get there within H virtual hours\n"
+    "  --max-bytes-per-client SIZE keep variants whose bytes per participation, summed up to\n"
+    "                              then, are at most SIZE (800KB, 5MB, 1.5GiB)\n"
+    "  --by KEY                    rank by hours (default), bytes, device-hours or epsilon\n";
 
 enum { OPT_TARGET, OPT_EPS, OPT_HOURS, OPT_BYTES, OPT_BY, N_OPTS };
 
@@ -632,8 +643,8 @@ static int report(plan_ctx *c)
 
 int fs_plan_cli(int argc, char **argv)
 {
-    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        fputs(plan_usage, stdout);
+    if (fs_cli_wants_help(argc, argv)) {
+        fputs(plan_help, stdout);
         return 0;
     }
     fs_err err;

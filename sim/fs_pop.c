@@ -52,6 +52,18 @@ int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const 
     }
     pop->n = n;
     gsl_rng_free(r);
+    /* validation refuses shares that are all 0; small shares of small populations can still
+     * draw nobody, and then no round could ever start */
+    size_t consenting = 0;
+    for (size_t i = 0; i < n; i++)
+        consenting += pop->clients[i].consent;
+    if (n && !consenting) {
+        fs_pop_fini(pop);
+        return fs_scn_bad_key(s, err, "privacy.consent",
+                              "expected at least one consenting client, found none of %zu (the "
+                              "shares drew nobody: raise privacy.consent.share)",
+                              n);
+    }
     return FS_OK;
 nomem:
     gsl_rng_free(r);

@@ -165,6 +165,14 @@ double fs_rdp_epsilon(const fs_rdp *a, double delta, enum fs_rdp_conversion conv
 /* ---- fedsim epsilon --q Q --sigma Z --steps T --delta D ---- */
 
 static const char cli_usage[] = "usage: fedsim epsilon --q Q --sigma Z --steps T --delta D\n";
+static const char cli_help[] =
+    "usage: fedsim epsilon --q Q --sigma Z --steps T --delta D\n"
+    "  privacy budget of T steps of the sampled Gaussian mechanism (RDP accountant; classic and\n"
+    "  improved conversions to (epsilon, delta))\n"
+    "  --q Q      sampling rate in [0, 1] (clients per round / consenting clients)\n"
+    "  --sigma Z  noise multiplier > 0 (privacy.dp.noise_multiplier)\n"
+    "  --steps T  number of steps (rounds), an integer >= 0 such as 14062 or 1e4\n"
+    "  --delta D  target delta in (0, 1)\n";
 
 enum { OPT_Q, OPT_SIGMA, OPT_STEPS, OPT_DELTA, N_OPTS };
 
@@ -172,7 +180,7 @@ static const struct cli_opt {
     const char *name, *expected;
 } cli_opts[N_OPTS] = {
     [OPT_Q] = {"--q", "a number in [0, 1]"},
-    [OPT_SIGMA] = {"--sigma", "a number >= 0"},
+    [OPT_SIGMA] = {"--sigma", "a number > 0"},
     [OPT_STEPS] = {"--steps", "an integer >= 0"},
     [OPT_DELTA] = {"--delta", "a number in (0, 1)"},
 };
@@ -183,26 +191,15 @@ typedef struct cli_args {
     const char *given[N_OPTS]; /* the raw value of each option, NULL when absent */
 } cli_args;
 
-static bool parse_count(const char *s, uint64_t *out)
-{
-    if (*s < '0' || *s > '9') return false; /* strtoull would take "-1" as 2^64 - 1 */
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || errno) return false;
-    *out = v;
-    return true;
-}
-
 static bool cli_value_ok(int opt, const char *s, cli_args *a)
 {
     switch (opt) {
     case OPT_Q:
         return fs_cli_parse_real(s, &a->q) && a->q >= 0.0 && a->q <= 1.0;
     case OPT_SIGMA:
-        return fs_cli_parse_real(s, &a->sigma) && a->sigma >= 0.0;
+        return fs_cli_parse_real(s, &a->sigma) && a->sigma > 0.0; /* 0: no privacy at all */
     case OPT_STEPS:
-        return parse_count(s, &a->steps);
+        return fs_cli_parse_count(s, 1e15, &a->steps);
     default:
         return fs_cli_parse_real(s, &a->delta) && a->delta > 0.0 && a->delta < 1.0;
     }
@@ -260,8 +257,8 @@ static int cli_parse(int argc, char **argv, cli_args *a)
 
 int fs_rdp_cli(int argc, char **argv)
 {
-    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        fputs(cli_usage, stdout);
+    if (fs_cli_wants_help(argc, argv)) {
+        fputs(cli_help, stdout);
         return 0;
     }
     cli_args a;

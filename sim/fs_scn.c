@@ -3,6 +3,7 @@
  * generic walk over it in fs_scn_walk.c. */
 #include "fs_scn_int.h"
 
+#include "fs_gen.h"
 #include "fs_metrics.h"
 
 #include <errno.h>
@@ -14,6 +15,39 @@
 /* ---- cross-field rules -------------------------------------------------------------------- */
 
 #define GOOD(m) (c->good[offsetof(fs_scenario, m)])
+
+/* Every source but synthetic holds out test rows; none held out leaves nothing to evaluate on
+ * (every metric NaN), so 0 is refused here, with the reason, rather than by the bound. */
+static void check_test_fraction(fs_scn_ctx *c)
+{
+    fs_scenario *s = c->s;
+    if (!GOOD(data.source)) return;
+    const double *f = NULL;
+    const char *path = NULL;
+    switch (s->data.source) {
+    case FS_SRC_MARKETING:
+        f = &s->data.marketing.test_fraction, path = "data.marketing.test_fraction";
+        break;
+    case FS_SRC_FRAUD:
+        f = &s->data.fraud.test_fraction, path = "data.fraud.test_fraction";
+        break;
+    case FS_SRC_RATINGS:
+        f = &s->data.ratings.test_fraction, path = "data.ratings.test_fraction";
+        break;
+    case FS_SRC_CSV:
+        f = &s->data.csv.test_fraction, path = "data.csv.test_fraction";
+        break;
+    case FS_SRC_LIBSVM:
+        f = &s->data.libsvm.test_fraction, path = "data.libsvm.test_fraction";
+        break;
+    default:
+        return;
+    }
+    if (c->good[(const char *)f - (const char *)s] && *f == 0)
+        fs_scn_bad(c, path,
+                   "expected a share in (0, 1) of rows held out for evaluation (0 leaves no test "
+                   "rows: every metric would be NaN), found 0");
+}
 
 /* Each rule runs only when the fields it compares passed their own checks. */
 static void check_cross(fs_scn_ctx *c)
@@ -54,6 +88,43 @@ static void check_cross(fs_scn_ctx *c)
                    "expected one of \"accuracy\", \"loss\", \"auc\", \"ece\", \"rmse\", \"hr10\", "
                    "found \"%s\"",
                    s->eval.target_metric);
+    if (s->eval.has_target && GOOD(eval.target_metric) && GOOD(eval.target_value)) {
+        fs_metric m = fs_metric_from_name(s->eval.target_metric);
+        bool share = m == FS_METRIC_ACCURACY || m == FS_METRIC_AUC || m == FS_METRIC_ECE ||
+                     m == FS_METRIC_HR10;
+        double v = s->eval.target_value;
+        fs_scn_fmt_num(v, a, sizeof a);
+        if (share && !(v >= 0 && v <= 1))
+            fs_scn_bad(c, "eval.target.value",
+                       "expected a number in [0, 1] (%s is a share, not a percentage), found %s",
+                       s->eval.target_metric, a);
+        else if (m != FS_METRIC_COUNT && !share && v < 0)
+            fs_scn_bad(c, "eval.target.value", "expected a number >= 0 (%s), found %s",
+                       s->eval.target_metric, a);
+    }
+    check_test_fraction(c);
+    if (GOOD(data.source) && s->data.source == FS_SRC_CSV && GOOD(data.csv.regression) &&
+        GOOD(data.csv.positive) && s->data.csv.regression && s->data.csv.positive[0])
+        fs_scn_bad(c, "data.csv.positive",
+                   "expected \"\" with data.csv.regression true (a numeric target has no positive "
+                   "class), found \"%s\"",
+                   s->data.csv.positive);
+    if (GOOD(data.source) && s->data.source == FS_SRC_RATINGS && GOOD(data.ratings.n_items) &&
+        GOOD(data.ratings.latent_dim) &&
+        (double)s->data.ratings.n_items * (double)s->data.ratings.latent_dim >
+            FS_RATINGS_MAX_FACTORS)
+        fs_scn_bad(c, "data.ratings.latent_dim",
+                   "expected data.ratings.items x latent_dim <= 2^28 (%u), found %zu x %zu",
+                   FS_RATINGS_MAX_FACTORS, s->data.ratings.n_items, s->data.ratings.latent_dim);
+    /* Consent is drawn per client with these shares: all zero, and nobody can ever take part. */
+    bool any_percent = false;
+    for (size_t i = 0; i < s->privacy.n_consent_percent; i++)
+        any_percent = any_percent || s->privacy.consent_percent[i] > 0;
+    if (GOOD(privacy.consent_share) && GOOD(privacy.consent_percent) &&
+        s->privacy.consent_share == 0 && !any_percent)
+        fs_scn_bad(c, "privacy.consent.share",
+                   "expected a share > 0 (with 0 and no percent_by_level above 0, no client "
+                   "consents and none can ever be selected), found 0");
     if (GOOD(privacy.consent_percent) && s->privacy.n_consent_percent &&
         !s->privacy.consent_group[0])
         fs_scn_bad(c, "privacy.consent.group",
@@ -229,7 +300,15 @@ static int parse_n(const char *text, size_t len, const char *const *sets, size_t
     if ((rc = default_population_seed(root)) != FS_OK) goto fail;
     fs_scn_walk(c, root, "", &fs_scn_top_obj, out);
     check_cross(c);
+    /* the rules that need the data's shape compare many fields: only once each one is valid */
+    if (!c->n_bad) {
+        fs_scn_shape shape;
+        fs_scn_shape_of(out, &shape);
+        if (fs_scn_check_shape(out, &shape, err) || fs_scn_check_memory(out, &shape, err))
+            c->n_bad++;
+    }
     rc = c->n_bad ? FS_ESCENARIO : emit_json(c, root);
+    if (rc == FS_OK) snprintf(out->file, sizeof out->file, "%s", err && err->file ? err->file : "");
 fail:
     if (rc == FS_ENOMEM) fs_err_add(err, NULL, "out of memory while reading the scenario");
     if (rc != FS_OK) fs_scn_fini(out);

@@ -203,6 +203,8 @@ typedef struct fs_scenario {
         int checkpoint_every;  /* sync: keep the engine's state every N rounds, 0 = never */
     } output;
 
+    char file[512];   /* the scenario file as the user named it ("" from text): messages about
+                         its keys found after validation (fs_scn_bad_key) still name it */
     char *json;       /* the effective scenario (file + overrides + defaults filled in), owned */
     char *sweep_json; /* the "sweep" object as written (NULL when none), owned; not part of json:
                          each variant's run records its own effective scenario */
@@ -220,5 +222,60 @@ int fs_scn_parse(const char *text, const char *const *sets, size_t n_sets, fs_sc
                  fs_err *err);
 
 void fs_scn_fini(fs_scenario *s);
+
+/* ---- rules that combine the scenario with the shape of its data (fs_scn_rules.c) ----------
+ * One place for every rule that needs to know what the data look like: the model fits the data,
+ * the algorithm and server fit the model, metrics and the target fit the task, named group
+ * columns exist. `fedsim validate` applies them to the shape the scenario alone implies
+ * (generated sources and Fashion-MNIST are known in full, CSV and LIBSVM files in part); the run
+ * applies them again, before any output exists, to the shape of the loaded data. */
+
+#define FS_SCN_UNKNOWN (-1)
+#define FS_SCN_SHAPE_MAX_GROUPS 16
+
+typedef struct fs_scn_shape {
+    int sparse;        /* 1 sparse rows, 0 dense, FS_SCN_UNKNOWN until a file is read */
+    int n_classes;     /* 0 regression, >= 2 classes, FS_SCN_UNKNOWN */
+    size_t n_features; /* 0 when not known */
+    bool groups_known; /* groups lists every group column of the data */
+    const char *groups[FS_SCN_SHAPE_MAX_GROUPS]; /* borrowed */
+    size_t n_groups;
+    bool client_test;  /* test rows belong to clients (hit rate, per-client metrics) */
+} fs_scn_shape;
+
+/* The shape of the data as far as the scenario says. Borrows names from s. */
+void fs_scn_shape_of(const fs_scenario *s, fs_scn_shape *out);
+
+/* Applies every rule whose inputs are known: FS_ESCENARIO with each failure in err (naming the
+ * scenario's file and key), FS_OK. */
+int fs_scn_check_shape(const fs_scenario *s, const fs_scn_shape *d, fs_err *err);
+
+/* Whether metric m (an fs_metric) can be computed on a task of n_classes (0: regression) and, for
+ * hr10, of a recommender (model "mf" with per-client test rows). */
+bool fs_scn_metric_fits(int m, int n_classes, bool recommender);
+
+/* ---- memory (fs_scn_mem.c) ---- */
+
+/* What a scenario is expected to need, in bytes, before anything is allocated. */
+typedef struct fs_scn_mem {
+    double n_params;  /* of the model (0 when the feature count is not known yet) */
+    double copies;    /* model-sized buffers alive at once (in flight, per thread, server) */
+    double model;     /* those copies and per-client algorithm state */
+    double data;      /* materialised rows (every client's, or the evaluation sample's) */
+    double clients;   /* population records (and a recommender's private factors) */
+    double total;
+} fs_scn_mem;
+
+void fs_scn_mem_estimate(const fs_scenario *s, const fs_scn_shape *d, int n_threads,
+                         fs_scn_mem *out);
+
+/* Refuses (FS_ESCENARIO, naming the key to change, the estimate and the remedy) a scenario whose
+ * estimate exceeds FEDSIM_MAX_MEMORY (e.g. "8G") or else the machine's memory (MemTotal). */
+int fs_scn_check_memory(const fs_scenario *s, const fs_scn_shape *d, fs_err *err);
+
+/* Appends a message about scenario key `path`, prefixed by s->file like validation messages
+ * (for checks that need the data, made after fs_scn_load). Returns FS_ESCENARIO. */
+int fs_scn_bad_key(const fs_scenario *s, fs_err *err, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

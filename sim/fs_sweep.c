@@ -304,12 +304,20 @@ typedef struct sweep_args {
     int jobs;
 } sweep_args;
 
+#define SWEEP_USAGE "usage: fedsim sweep SCENARIO [-o DB] [--jobs N] [--set path=value]...\n"
+static const char sweep_usage[] = SWEEP_USAGE;
+static const char sweep_help[] =
+    SWEEP_USAGE
+    "  run every variant of the scenario's \"sweep\" object into one database, each as its own\n"
+    "  `fedsim run --variant LABEL`; variants the database holds as done are skipped, so running\n"
+    "  the sweep again resumes it\n"
+    "  -o, --output DB   write to DB instead of output.db\n"
+    "  --jobs N          run N variants at a time (default 1), sharing the cores\n"
+    "  --set PATH=VALUE  override a key of the base scenario (repeatable)\n";
+
 static int usage_error(const char *what, const char *msg)
 {
-    fprintf(stderr,
-            "fedsim: error: %s: %s\nusage: fedsim sweep SCENARIO [-o DB] [--jobs N] "
-            "[--set path=value]...\n",
-            what, msg);
+    fprintf(stderr, "fedsim: error: %s: %s\n%s", what, msg, sweep_usage);
     return 2;
 }
 
@@ -350,12 +358,12 @@ static int validate_variants(const sweep_args *a, const fs_sweep *sw)
         for (size_t j = 0; j < v->n_sets; j++)
             sets[n++] = v->sets[j];
         fs_err err;
-        fs_err_init(&err, a->scenario);
+        fs_err_init(&err, NULL); /* the file goes first, then the variant, then the key */
         fs_scenario s;
         int rc = fs_scn_load(a->scenario, sets, n, &s, &err);
         char lb[4 * sizeof v->label], mb[4 * FS_ERR_MSG_LEN];
         for (int m = 0; m < err.n_msgs; m++)
-            fprintf(stderr, "fedsim: error: sweep variant \"%s\": %s\n",
+            fprintf(stderr, "fedsim: error: %s: sweep variant \"%s\": %s\n", a->scenario,
                     fs_text_term(v->label, lb, sizeof lb),
                     fs_text_term(err.msgs[m], mb, sizeof mb));
         if (rc)
@@ -584,6 +592,7 @@ static int sweep_scenario(const sweep_args *a, const fs_scenario *s)
 
 int fs_sweep_cli(int argc, char **argv)
 {
+    if (fs_cli_wants_help(argc, argv)) return fputs(sweep_help, stdout), 0;
     sweep_args a;
     int bad = parse_args(argc, argv, &a);
     if (bad) return bad;
@@ -598,4 +607,25 @@ int fs_sweep_cli(int argc, char **argv)
     signal(SIGINT, SIG_DFL);
     fs_scn_fini(&s);
     return code;
+}
+
+/* ---- for fedsim validate ---- */
+
+int fs_sweep_validate(const char *scenario, const char *const *sets, size_t n_sets,
+                      const char *sweep_json)
+{
+    sweep_args a = {.scenario = scenario};
+    for (size_t i = 0; i < n_sets && a.n_sets < sizeof a.sets / sizeof *a.sets; i++)
+        a.sets[a.n_sets++] = sets[i];
+    fs_err err;
+    fs_err_init(&err, scenario);
+    fs_sweep sw;
+    int rc = fs_sweep_parse(sweep_json, &sw, &err);
+    if (rc) {
+        fs_err_print(&err, stderr);
+        return rc;
+    }
+    rc = validate_variants(&a, &sw);
+    fs_sweep_fini(&sw);
+    return rc;
 }

@@ -52,6 +52,12 @@ int fs_sweep_replicate_seeds(const char *sweep_json, uint64_t seed, uint64_t pop
                              int r, uint64_t *out_seed, uint64_t *out_population_seed,
                              fs_err *err);
 
+/* Checks every variant of `sweep_json` (the scenario's "sweep") as fedsim sweep does before
+ * running any: the scenario with `sets` and then the variant's overrides. Prints every problem
+ * to stderr, naming the variant; returns FS_OK or the worst code. */
+int fs_sweep_validate(const char *scenario, const char *const *sets, size_t n_sets,
+                      const char *sweep_json);
+
 /* fedsim sweep SCENARIO [-o DB] [--jobs N] [--set path=value]... (argv[0] = "sweep"). */
 int fs_sweep_cli(int argc, char **argv);
 

@@ -95,15 +95,15 @@ static int partition_natural(fs_world *w, const fs_scenario *s, fs_err *err)
 {
     int g = fs_dataset_find_group(&w->train, s->data.natural_group);
     if (g < 0) {
-        fs_err_add(err, "data.partition.natural.group",
-                   "expected a group column of the data, found \"%s\"", s->data.natural_group);
-        return FS_ESCENARIO;
+        return fs_scn_bad_key(s, err, "data.partition.natural.group",
+                              "expected a group column of the data, found \"%s\"",
+                              s->data.natural_group);
     }
     size_t levels = w->train.groups[g].n_levels;
     if (levels != s->data.clients) {
-        fs_err_add(err, "data.clients", "expected %zu (one client per level of \"%s\"), found %zu",
-                   levels, s->data.natural_group, s->data.clients);
-        return FS_ESCENARIO;
+        return fs_scn_bad_key(s, err, "data.clients",
+                              "expected %zu (one client per level of \"%s\"), found %zu", levels,
+                              s->data.natural_group, s->data.clients);
     }
     int rc = fs_partition_natural(&w->train, (size_t)g, &w->train_part, err);
     /* the held-out rows keep their owner too, for per-client metrics (worst clients, hit rate) */
@@ -118,11 +118,9 @@ static int partition(fs_world *w, const fs_scenario *s, fs_err *err)
     const fs_dataset *ds = &w->train;
     size_t k = s->data.clients;
     if (s->data.partition != FS_PART_NATURAL && ds->n < k) {
-        fs_err_add(err, "data.clients",
-                   "expected at most %zu clients (one training row each), "
-                   "found %zu",
-                   ds->n, k);
-        return FS_ESCENARIO;
+        return fs_scn_bad_key(s, err, "data.clients",
+                              "expected at most %zu clients (one training row each), found %zu",
+                              ds->n, k);
     }
     switch (s->data.partition) {
     case FS_PART_DIRICHLET:
@@ -285,69 +283,42 @@ static const char *user_group_name(const fs_scenario *s)
                : "user";
 }
 
-/* NULL with *out_rc = FS_ESCENARIO when the model does not fit the data; NULL alone when out of
- * memory. */
-static fs_model *make_model(const fs_world *w, const fs_scenario *s, int *out_rc, fs_err *err)
+/* The model the scenario names; fs_world_init has checked that it fits the data
+ * (fs_scn_check_shape). NULL when out of memory. */
+static fs_model *make_model(const fs_world *w, const fs_scenario *s)
 {
     const fs_dataset *ds = &w->train;
-    const char *why = NULL;
-    bool sparse = fs_dataset_is_sparse(ds);
     size_t mb = max_batch(s);
     switch (s->model.kind) {
     case FS_MODEL_LOGREG:
-        if (ds->n_classes != 2)
-            why = "logreg needs a binary task (2 classes)";
-        else
-            return fs_logreg_new(ds->d, s->model.l2, mb);
-        break;
+        return fs_logreg_new(ds->d, s->model.l2, mb);
     case FS_MODEL_MLP: {
         size_t hidden[FS_SCN_MAX_LAYERS];
         for (size_t i = 0; i < s->model.n_hidden; i++)
             hidden[i] = (size_t)s->model.hidden[i];
-        if (sparse)
-            why = "mlp needs dense features";
-        else if (ds->n_classes < 2)
-            why = "mlp needs a classification task";
-        else if (s->model.sigmoid_output && ds->n_classes != 2)
-            why = "sigmoid_output needs 2 classes";
-        else
-            return fs_mlp_new(ds->d, hidden, s->model.n_hidden, ds->n_classes,
-                              s->model.sigmoid_output, mb);
-        break;
+        return fs_mlp_new(ds->d, hidden, s->model.n_hidden, ds->n_classes,
+                          s->model.sigmoid_output, mb);
     }
     case FS_MODEL_CNN:
-        if (sparse || s->model.height * s->model.width * s->model.channels != ds->d ||
-            s->model.height % 4 || s->model.width % 4)
-            why = "cnn needs dense images of model.height x width x channels (multiples of 4) "
-                  "features";
-        else if (ds->n_classes < 2)
-            why = "cnn needs a classification task";
-        else
-            return fs_cnn_new(s->model.height, s->model.width, s->model.channels, ds->n_classes,
-                              mb);
-        break;
+        return fs_cnn_new(s->model.height, s->model.width, s->model.channels, ds->n_classes, mb);
     case FS_MODEL_MF:
-        if (!sparse || ds->n_classes != 0 || fs_dataset_find_group(ds, user_group_name(s)) < 0)
-            why = "mf needs ratings: sparse item rows, a rating target and a user group (\"user\", "
-                  "or the natural partition's group)";
-        else
-            return fs_mf_new(ds->d, s->model.factors, s->model.l2, mb);
-        break;
+        return fs_mf_new(ds->d, s->model.factors, s->model.l2, mb);
     case FS_MODEL_SOFTMAX:
     default:
-        if (sparse)
-            why = "softmax needs dense features (use logreg for sparse data)";
-        else if (ds->n_classes < 2)
-            why = "softmax needs a classification task";
-        else
-            return fs_softmax_new(ds->d, ds->n_classes, mb);
+        return fs_softmax_new(ds->d, ds->n_classes, mb);
     }
-    if (why) {
-        fs_err_add(err, "model.kind", "%s; the data have %zu %s features and %d classes", why,
-                   ds->d, sparse ? "sparse" : "dense", ds->n_classes);
-        *out_rc = FS_ESCENARIO;
-    }
-    return NULL;
+}
+
+void fs_world_shape(const fs_world *w, fs_scn_shape *out)
+{
+    const fs_dataset *ds = &w->train;
+    *out = (fs_scn_shape){.sparse = fs_dataset_is_sparse(ds),
+                          .n_classes = ds->n_classes,
+                          .n_features = ds->d,
+                          .groups_known = true,
+                          .client_test = w->test_part.n_clients > 0};
+    for (size_t g = 0; g < ds->n_groups && g < FS_SCN_SHAPE_MAX_GROUPS; g++)
+        out->groups[out->n_groups++] = ds->groups[g].name;
 }
 
 /* Every client's private vector, from its own stream (seed, INIT, client), and the model pointed
@@ -359,9 +330,8 @@ static int init_personal(fs_world *w, const fs_scenario *s, fs_err *err)
     const char *name = user_group_name(s);
     int g = fs_dataset_find_group(&w->train, name);
     if (g < 0 || g != fs_dataset_find_group(&w->test, name)) {
-        fs_err_add(err, "model.kind", "expected a \"%s\" group in the training and test data",
-                   name);
-        return FS_ESCENARIO;
+        return fs_scn_bad_key(s, err, "model.kind",
+                              "expected a \"%s\" group in the training and test data", name);
     }
     gsl_rng *r = fs_rng_new();
     w->personal = malloc(n * k * sizeof *w->personal);
@@ -418,9 +388,14 @@ int fs_world_init(fs_world *w, const fs_scenario *s, fs_err *err)
     int rc = load_data(w, s, err);
     if (rc) goto fail;
     if ((rc = fill_sizes(w, s->data.clients, err))) goto fail;
-    rc = FS_ENOMEM; /* unless make_model finds the model does not fit the data */
-    if (!(w->model = make_model(w, s, &rc, err))) {
-        if (rc == FS_ENOMEM) fs_err_add(err, NULL, "out of memory creating the model");
+    fs_scn_shape shape;
+    fs_world_shape(w, &shape);
+    /* the scenario's rules again, now that the data's shape is known (a file's classes, width) */
+    if ((rc = fs_scn_check_shape(s, &shape, err)) || (rc = fs_scn_check_memory(s, &shape, err)))
+        goto fail;
+    if (!(w->model = make_model(w, s))) {
+        rc = FS_ENOMEM;
+        fs_err_add(err, NULL, "out of memory creating the model");
         goto fail;
     }
     w->sparse_updates = w->model->ops->train_sparse && fs_dataset_is_sparse(&w->train);

@@ -32,6 +32,9 @@ typedef struct fs_world {
 int fs_world_init(fs_world *w, const fs_scenario *s, fs_err *err);
 void fs_world_fini(fs_world *w);
 
+/* The shape of the loaded data, for the scenario's rules (fs_scn_check_shape). */
+void fs_world_shape(const fs_world *w, fs_scn_shape *out);
+
 /* Bytes of a model (or of an update) on the wire: float32 per parameter. */
 double fs_world_model_bytes(const fs_world *w);
 

@@ -30,7 +30,10 @@ fi
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 tail -n +2 "$name.err" > "$tmp/want"
-"$fedsim" validate "$name.json" > /dev/null 2> "$tmp/got"
+# CASE.env, when present, holds VAR=value words for the environment (e.g. a memory limit)
+vars=()
+[ -f "$name.env" ] && read -r -a vars < "$name.env"
+env "${vars[@]}" "$fedsim" validate "$name.json" > /dev/null 2> "$tmp/got"
 got_exit=$?
 
 status=0

@@ -38,4 +38,56 @@ expect 2 "server.mode: async (FedBuff) runs fedavg or fedprox" -- "$F" run "$S" 
 expect 0 "epsilon (classic RDP conversion):  3.0083 at order 8.8" -- "$F" epsilon --q 0.0042666667 \
     --sigma 1.1 --steps 14062 --delta 1e-5
 expect 2 "--q: expected a number in \[0, 1\]" -- "$F" epsilon --q 2 --sigma 1 --steps 1 --delta 1e-5
+# every command has its own --help (stdout, exit 0) and prints only its own usage on a usage error
+for c in run sweep validate plan report epsilon; do
+    expect 0 "^usage: fedsim $c " -- "$F" $c --help
+    [ "$(head -n 1 "$WORK/out" | grep -c "^usage: fedsim $c ")" = 1 ] || fail "$c --help: stdout"
+    ! grep -E "^ *(usage: )?fedsim (run|sweep|validate|plan|report|epsilon) " "$WORK/out" |
+        grep -vq "fedsim $c " || { cat "$WORK/out"; fail "$c --help shows other commands"; }
+done
+only_usage_of() { # only_usage_of CMD: stderr is one error line, then CMD's usage and nothing else
+    [ "$(head -n 1 "$WORK/err" | grep -c '^fedsim: error: ')" = 1 ] || fail "no error line first"
+    [ "$(sed -n 2p "$WORK/err" | grep -c "^usage: fedsim $1 ")" = 1 ] || fail "no $1 usage"
+    ! grep -Eq "^ +fedsim (run|sweep|validate|plan|report|epsilon) " "$WORK/err" ||
+        { cat "$WORK/err"; fail "$1: a usage error printed every command's usage"; }
+}
+expect 2 "unknown option" -- "$F" run "$S" --bogus && only_usage_of run
+expect 2 "unknown option" -- "$F" validate "$S" --bogus && only_usage_of validate
+expect 2 "expected at least one scenario file" -- "$F" validate && only_usage_of validate
+expect 2 "unknown option" -- "$F" sweep "$S" --bogus && only_usage_of sweep
+expect 2 "unknown option" -- "$F" report x.sqlite --bogus && only_usage_of report
+# epsilon: integral-valued numbers count like scenario integers; sigma 0 is no privacy at all
+expect 0 "epsilon (classic RDP conversion):  3.0083 at order 8.8" -- "$F" epsilon --q 0.0042666667 \
+    --sigma 1.1 --steps 1.4062e4 --delta 1e-5
+expect 2 "--steps: expected an integer >= 0" -- "$F" epsilon --q 0.01 --sigma 1 --steps 1.5 \
+    --delta 1e-5
+expect 2 "--sigma: expected a number > 0, found \"0\"" -- "$F" epsilon --q 0.01 --sigma 0 \
+    --steps 100 --delta 1e-5
+grep -q inf "$WORK/out" && fail "epsilon --sigma 0 printed inf"
+# validate applies --set (to every file) before checking
+expect 0 ": ok" -- "$F" validate "$S" --set server.rounds=3
+expect 2 "server.rounds: expected integer in \[1, 10000000\], found -1" -- "$F" validate "$S" \
+    --set server.rounds=-1
+expect 2 "eval.target.value: expected a number in \[0, 1\] (accuracy is a share" -- "$F" validate \
+    "$S" --set 'eval.target={"metric":"accuracy","value":70}'
+# a check that needs the data's shape: refused by validate as run would, with the file's name
+expect 2 "quickstart.json: model.kind: softmax needs dense features" -- "$F" validate "$S" \
+    --set data='{"source":"marketing","clients":100}' --set server.clients_per_round=10
+# what only the data tell (a CSV file's classes) is refused by run with the same rules, naming the
+# scenario file, before any database exists
+printf 'g,x,y\n' > "$WORK/c.csv"
+for i in $(seq 1 60); do echo "c$((i % 6)),$i,$((i % 3))" >> "$WORK/c.csv"; done
+cat > "$WORK/c.json" <<EOF
+{"name": "c", "data": {"source": "csv", "clients": 6, "csv": {"path": "$WORK/c.csv", "label": "y",
+ "groups": ["g"]}, "partition": {"natural": {"group": "g"}}}, "model": {"kind": "logreg"},
+ "server": {"rounds": 2, "clients_per_round": 3}}
+EOF
+expect 0 "c.json: ok" -- "$F" validate "$WORK/c.json"
+expect 2 "c.json: model.kind: logreg needs a binary task (2 classes); the data have 1 dense" -- \
+    "$F" run "$WORK/c.json" -o "$WORK/c.sqlite"
+[ ! -e "$WORK/c.sqlite" ] || fail "a database was created for a model that does not fit the file"
+expect 2 "c.json: privacy.consent: expected at least one consenting client, found none of 6" -- \
+    "$F" run "$WORK/c.json" -o "$WORK/c.sqlite" --set model.kind=softmax \
+    --set privacy.consent.share=0.01
+[ ! -e "$WORK/c.sqlite" ] || fail "a database was created although nobody consents"
 echo "all command-line error cases behave"

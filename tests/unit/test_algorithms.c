@@ -255,9 +255,10 @@ START_TEST(scaffold_with_identical_clients_equals_fedavg)
             fprintf(f, "c%d,%d,%g,%g,%d\n", k, i % 5, 0.1 * i, 1.0 - 0.07 * i, i % 3);
     fclose(f);
     char base[1024], scaf[1024];
+    /* test_fraction 0 is refused; 0.001 of 96 rows rounds to none, so clients stay identical */
     const char *fmt =
         "{\"name\":\"s\",\"data\":{\"source\":\"csv\",\"clients\":8,\"csv\":{\"path\":\"%s\","
-        "\"label\":\"y\",\"groups\":[\"client\"],\"test_fraction\":0},"
+        "\"label\":\"y\",\"groups\":[\"client\"],\"test_fraction\":0.001},"
         "\"partition\":{\"natural\":{\"group\":\"client\"}}},"
         "\"train\":{\"epochs\":3,\"batch_size\":12,\"lr\":0.1},"
         "\"server\":{\"rounds\":5,\"clients_per_round\":8,\"over_selection\":1,"

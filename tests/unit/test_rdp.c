@@ -220,7 +220,7 @@ START_TEST(cli_epsilon_reports_every_bad_option)
     ck_assert_int_eq(rc, 2);
     ck_assert_str_eq(cli_out, "");
     ck_assert_str_eq(cli_err, "fedsim: error: --q: expected a number in [0, 1], found \"x\"\n"
-                              "fedsim: error: --sigma: expected a number >= 0, found \"-1\"\n"
+                              "fedsim: error: --sigma: expected a number > 0, found \"-1\"\n"
                               "fedsim: error: --steps: expected an integer >= 0, found \"-3\"\n"
                               "fedsim: error: --delta: expected a number in (0, 1), found \"1\"\n"
                               "usage: fedsim epsilon --q Q --sigma Z --steps T --delta D\n");
@@ -236,7 +236,7 @@ START_TEST(cli_epsilon_rejects_missing_unknown_and_repeated_options)
                               "found \"--sigmma\"\n"
                               "fedsim: error: epsilon: expected --q, --sigma, --steps or --delta, "
                               "found \"1\"\n"
-                              "fedsim: error: --sigma: expected a number >= 0, found nothing\n"
+                              "fedsim: error: --sigma: expected a number > 0, found nothing\n"
                               "fedsim: error: --steps: expected an integer >= 0, found nothing\n"
                               "fedsim: error: --delta: expected a number in (0, 1), found nothing\n"
                               "usage: fedsim epsilon --q Q --sigma Z --steps T --delta D\n");
@@ -244,7 +244,25 @@ START_TEST(cli_epsilon_rejects_missing_unknown_and_repeated_options)
     ck_assert_int_eq(
         RUN_CLI("epsilon", "--q", "nan", "--sigma", "1", "--steps", "1", "--delta", "1e-5"), 2);
     ck_assert_int_eq(RUN_CLI("epsilon", "--help"), 0);
-    ck_assert_str_eq(cli_out, "usage: fedsim epsilon --q Q --sigma Z --steps T --delta D\n");
+    ck_assert_str_eq(strtok(cli_out, "\n"),
+                     "usage: fedsim epsilon --q Q --sigma Z --steps T --delta D");
+}
+END_TEST
+
+/* Steps are written like scenario integers (1e4); no noise at all is no privacy, not inf. */
+START_TEST(cli_epsilon_takes_integral_numbers_and_refuses_sigma_0)
+{
+    int rc = RUN_CLI("epsilon", "--q", "0.0042666666666666667", "--sigma", "1.1", "--steps",
+                     "1.4062e4", "--delta=1e-5");
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(cli_out, "epsilon (classic RDP conversion):  3.0083 at order 8.8\n"
+                              "epsilon (improved conversion):     2.5966 at order 8.1\n");
+    rc = RUN_CLI("epsilon", "--q", "0.01", "--sigma", "0", "--steps", "1.5", "--delta", "1e-5");
+    ck_assert_int_eq(rc, 2);
+    ck_assert_str_eq(cli_out, "");
+    ck_assert_str_eq(cli_err, "fedsim: error: --sigma: expected a number > 0, found \"0\"\n"
+                              "fedsim: error: --steps: expected an integer >= 0, found \"1.5\"\n"
+                              "usage: fedsim epsilon --q Q --sigma Z --steps T --delta D\n");
 }
 END_TEST
 
@@ -253,6 +271,7 @@ static Suite *rdp_suite(void)
     Suite *s = suite_create("rdp");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, rdp_reproduces_tf_privacy_mnist_tutorial);
+    tcase_add_test(tc, cli_epsilon_takes_integral_numbers_and_refuses_sigma_0);
     tcase_add_test(tc, rdp_improved_conversion_pinned_on_tutorial);
     tcase_add_test(tc, rdp_full_batch_equals_gaussian_closed_form);
     tcase_add_test(tc, rdp_matches_numerical_integral);

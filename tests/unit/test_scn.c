@@ -10,6 +10,7 @@
 
 #include "fs_scn.h"
 #include "fs_test.h"
+#include "fs_world.h"
 
 #define MINIMAL                                                                                 \
     "{\"name\": \"t\", \"data\": {\"source\": \"fashion-mnist\", \"clients\": 100},"             \
@@ -386,6 +387,77 @@ START_TEST(scn_load_reads_a_file_and_reports_a_missing_one)
 }
 END_TEST
 
+/* The shape validation assumes for a generated source must be the shape the generator makes, or
+ * validate and run would disagree (fs_scn_rules.c). */
+static void expect_same_shape(const char *text)
+{
+    fs_scenario sc;
+    fs_world w;
+    fs_err e;
+    fs_err_init(&e, NULL);
+    ck_assert_int_eq(fs_scn_parse(text, NULL, 0, &sc, &e), FS_OK);
+    ck_assert_int_eq(fs_world_init(&w, &sc, &e), FS_OK);
+    fs_scn_shape want, got;
+    fs_scn_shape_of(&sc, &want);
+    fs_world_shape(&w, &got);
+    ck_assert_int_eq(want.sparse, got.sparse);
+    ck_assert_int_eq(want.n_classes, got.n_classes);
+    ck_assert_uint_eq(want.n_features, got.n_features);
+    ck_assert_int_eq(want.client_test, got.client_test);
+    ck_assert_uint_eq(want.n_groups, got.n_groups);
+    for (size_t i = 0; i < want.n_groups; i++)
+        ck_assert_str_eq(want.groups[i], got.groups[i]);
+    fs_world_fini(&w);
+    fs_scn_fini(&sc);
+}
+
+#define GEN(src, model, extra)                                                                   \
+    "{\"name\": \"t\", \"data\": {\"source\": \"" src "\", \"clients\": 20" extra "},"            \
+    " \"model\": {\"kind\": \"" model "\"}, \"server\": {\"rounds\": 1, \"clients_per_round\": 5}}"
+
+START_TEST(scn_shape_of_generated_sources_matches_their_data)
+{
+    expect_same_shape(GEN("marketing", "logreg", ", \"marketing\": {\"hash_bits\": 10}"));
+    expect_same_shape(GEN("fraud", "logreg", ", \"fraud\": {\"merchant_categories\": 7}"));
+    expect_same_shape(GEN("ratings", "mf", ", \"ratings\": {\"items\": 50}"));
+    expect_same_shape(GEN("synthetic", "softmax", ""));
+    expect_same_shape(GEN("marketing", "logreg", ", \"on_demand\": true"));
+}
+END_TEST
+
+/* Rules whose inputs a file would give are left for the run; the others apply at once. */
+START_TEST(scn_shape_rules_skip_what_is_not_known)
+{
+    fs_scenario sc = {0};
+    sc.data.source = FS_SRC_CSV;
+    sc.model.kind = FS_MODEL_LOGREG;
+    fs_scn_shape d;
+    fs_scn_shape_of(&sc, &d);
+    ck_assert_int_eq(d.n_classes, FS_SCN_UNKNOWN);
+    ck_assert_int_eq(fs_scn_check_shape(&sc, &d, &err), FS_OK);
+    d.n_classes = 3, d.n_features = 4;
+    ck_assert_int_eq(fs_scn_check_shape(&sc, &d, &err), FS_ESCENARIO);
+    ck_assert_str_eq(err.msgs[0], "t.json: model.kind: logreg needs a binary task (2 classes); "
+                                  "the data have 4 dense features and 3 classes");
+}
+END_TEST
+
+/* The estimate grows with what the engine keeps per client in flight. */
+START_TEST(scn_memory_estimate_counts_copies_in_flight)
+{
+    ck_assert_int_eq(fs_scn_parse(MINIMAL, NULL, 0, &s, &err), FS_OK);
+    fs_scn_shape d;
+    fs_scn_shape_of(&s, &d);
+    fs_scn_mem m1, m2;
+    fs_scn_mem_estimate(&s, &d, 1, &m1);
+    ck_assert_double_eq(m1.n_params, 10 * 784 + 10);         /* softmax */
+    ck_assert_double_eq(m1.copies, ceil(10 * 1.3) + 3 + 6); /* in flight, thread, server */
+    s.server.clients_per_round = 20;
+    fs_scn_mem_estimate(&s, &d, 1, &m2);
+    ck_assert_double_eq(m2.model - m1.model, 13 * m1.n_params * 8);
+}
+END_TEST
+
 static Suite *scn_suite(void)
 {
     Suite *suite = suite_create("scn");
@@ -408,6 +480,9 @@ static Suite *scn_suite(void)
     tcase_add_test(tc, scn_root_must_be_an_object);
     tcase_add_test(tc, scn_error_leaves_nothing_in_out);
     tcase_add_test(tc, scn_load_reads_a_file_and_reports_a_missing_one);
+    tcase_add_test(tc, scn_shape_of_generated_sources_matches_their_data);
+    tcase_add_test(tc, scn_shape_rules_skip_what_is_not_known);
+    tcase_add_test(tc, scn_memory_estimate_counts_copies_in_flight);
     suite_add_tcase(suite, tc);
     return suite;
 }

@@ -1,0 +1,258 @@
+/* fs_scn_rules: the rules that combine a scenario with the shape of its data (see fs_scn.h).
+ * Each rule is written once, here; validation and the run call the same function, so `fedsim
+ * validate` refuses what `fedsim run` would refuse as soon as it has read the data. A rule
+ * whose inputs are not known yet (a CSV file's classes, say) is left for the run. */
+#include "fs_scn.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fs_gen.h"
+#include "fs_metrics.h"
+
+#define KNOWN(x) ((x) != FS_SCN_UNKNOWN)
+
+int fs_scn_bad_key(const fs_scenario *s, fs_err *err, const char *path, const char *fmt, ...)
+{
+    if (!err) return FS_ESCENARIO;
+    const char *file = err->file;
+    if (s->file[0]) err->file = s->file;
+    va_list ap;
+    va_start(ap, fmt);
+    fs_err_vadd(err, path, fmt, ap);
+    va_end(ap);
+    err->file = file;
+    return FS_ESCENARIO;
+}
+
+/* ---- the shape a scenario implies --------------------------------------------------------- */
+
+static void add_group(fs_scn_shape *d, const char *name)
+{
+    if (d->n_groups < FS_SCN_SHAPE_MAX_GROUPS) d->groups[d->n_groups++] = name;
+}
+
+void fs_scn_shape_of(const fs_scenario *s, fs_scn_shape *out)
+{
+    *out = (fs_scn_shape){.sparse = FS_SCN_UNKNOWN, .n_classes = FS_SCN_UNKNOWN};
+    fs_scn_shape *d = out;
+    switch (s->data.source) {
+    case FS_SRC_FASHION_MNIST:
+        *d = (fs_scn_shape){.sparse = 0, .n_classes = 10, .n_features = 784, .groups_known = true};
+        break;
+    case FS_SRC_SYNTHETIC: /* Li et al.'s synthetic(alpha, beta): 60 features, 10 classes */
+        *d = (fs_scn_shape){.sparse = 0,
+                            .n_classes = 10,
+                            .n_features = 60,
+                            .groups_known = true,
+                            .client_test = true};
+        break;
+    case FS_SRC_MARKETING:
+        *d = (fs_scn_shape){.sparse = 1,
+                            .n_classes = 2,
+                            .groups_known = true,
+                            .client_test = true,
+                            .n_features = (size_t)1 << s->data.marketing.hash_bits};
+        add_group(d, "region"), add_group(d, "device"), add_group(d, "age_band");
+        break;
+    case FS_SRC_FRAUD:
+        *d = (fs_scn_shape){.sparse = 0,
+                            .n_classes = 2,
+                            .groups_known = true,
+                            .client_test = true,
+                            .n_features = FS_FRAUD_N_DENSE + s->data.fraud.n_merchant_categories +
+                                          s->data.fraud.n_segments};
+        add_group(d, "segment");
+        break;
+    case FS_SRC_RATINGS:
+        *d = (fs_scn_shape){.sparse = 1,
+                            .n_classes = 0,
+                            .groups_known = true,
+                            .client_test = true,
+                            .n_features = s->data.ratings.n_items};
+        add_group(d, "user");
+        break;
+    case FS_SRC_CSV: {
+        const typeof(s->data.csv) *c = &s->data.csv;
+        /* categorical columns hashed or indexed make sparse rows; one-hot ones stay dense */
+        d->sparse = c->encoding != FS_ENC_ONEHOT && c->n_categorical > 0;
+        if (c->regression)
+            d->n_classes = 0;
+        else if (c->positive[0])
+            d->n_classes = 2;
+        d->groups_known = true;
+        for (size_t i = 0; i < c->n_groups; i++)
+            add_group(d, c->groups[i]);
+        d->client_test = s->data.partition == FS_PART_NATURAL;
+        break;
+    }
+    case FS_SRC_LIBSVM:
+        d->sparse = 1;
+        d->groups_known = true; /* LIBSVM rows have no group columns */
+        d->n_features = s->data.libsvm.n_features;
+        break;
+    }
+}
+
+/* ---- the rules ---------------------------------------------------------------------------- */
+
+static bool has_group(const fs_scn_shape *d, const char *name)
+{
+    for (size_t i = 0; i < d->n_groups; i++)
+        if (!strcmp(d->groups[i], name)) return true;
+    return false;
+}
+
+/* The column naming each row's client: the natural partition's group, else "user" (generators). */
+static const char *user_group(const fs_scenario *s)
+{
+    return s->data.partition == FS_PART_NATURAL && s->data.source >= FS_SRC_CSV
+               ? s->data.natural_group
+               : "user";
+}
+
+/* Why the model cannot train on these data, or NULL. */
+static const char *model_misfit(const fs_scenario *s, const fs_scn_shape *d)
+{
+    int sparse = d->sparse, k = d->n_classes;
+    bool classify = KNOWN(k) && k < 2;
+    switch (s->model.kind) {
+    case FS_MODEL_LOGREG:
+        return KNOWN(k) && k != 2 ? "logreg needs a binary task (2 classes)" : NULL;
+    case FS_MODEL_MLP:
+        if (sparse == 1) return "mlp needs dense features";
+        if (classify) return "mlp needs a classification task";
+        if (s->model.sigmoid_output && KNOWN(k) && k != 2) return "sigmoid_output needs 2 classes";
+        return NULL;
+    case FS_MODEL_CNN: {
+        size_t px = s->model.height * s->model.width * s->model.channels;
+        if (sparse == 1 || (d->n_features && px != d->n_features) || s->model.height % 4 ||
+            s->model.width % 4)
+            return "cnn needs dense images of model.height x width x channels (multiples of 4) "
+                   "features";
+        return classify ? "cnn needs a classification task" : NULL;
+    }
+    case FS_MODEL_MF:
+        if (sparse == 0 || (KNOWN(k) && k != 0) ||
+            (d->groups_known && !has_group(d, user_group(s))))
+            return "mf needs ratings: sparse item rows, a rating target and a user group "
+                   "(\"user\", or the natural partition's group)";
+        return NULL;
+    case FS_MODEL_SOFTMAX:
+    default:
+        if (sparse == 1) return "softmax needs dense features (use logreg for sparse data)";
+        return classify ? "softmax needs a classification task" : NULL;
+    }
+}
+
+static int check_model(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
+{
+    const char *why = model_misfit(s, d);
+    if (!why) return FS_OK;
+    if (d->n_features && KNOWN(d->sparse) && KNOWN(d->n_classes))
+        return fs_scn_bad_key(s, err, "model.kind",
+                              "%s; the data have %zu %s features and %d classes", why,
+                              d->n_features, d->sparse ? "sparse" : "dense", d->n_classes);
+    return fs_scn_bad_key(s, err, "model.kind", "%s", why);
+}
+
+/* Combinations the engine cannot simulate faithfully. The first that applies is reported. */
+static int check_engine(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
+{
+    const char *why = NULL, *path = "server.algorithm";
+    enum fs_algorithm alg = s->server.algorithm;
+    /* logistic regression and matrix factorization train sparse updates on sparse rows */
+    bool sparse_updates =
+        d->sparse == 1 && (s->model.kind == FS_MODEL_LOGREG || s->model.kind == FS_MODEL_MF);
+    bool compressed = s->train.compression != FS_COMP_NONE;
+    if (sparse_updates && (alg == FS_ALG_FEDPROX || alg == FS_ALG_SCAFFOLD || alg == FS_ALG_QFFL))
+        why = "fedprox, scaffold and qffl need a dense model (this one trains sparse updates)";
+    else if (alg == FS_ALG_QFFL && d->n_classes == 0)
+        why = "qffl needs a classification task";
+    else if (alg == FS_ALG_QFFL && (s->privacy.dp || s->privacy.secure_aggregation))
+        why = "qffl cannot be combined with privacy.dp or privacy.secure_aggregation";
+    else if (s->server.mode == FS_SERVER_ASYNC &&
+             (alg == FS_ALG_SCAFFOLD || alg == FS_ALG_QFFL || s->privacy.secure_aggregation))
+        path = "server.mode", why = "async (FedBuff) runs fedavg or fedprox, without secure "
+                                    "aggregation";
+    else if (sparse_updates && s->train.error_feedback && compressed)
+        path = "train.compression", why = "error feedback needs a dense model (a residual of "
+                                          "every parameter per client)";
+    return why ? fs_scn_bad_key(s, err, path, "%s", why) : FS_OK;
+}
+
+bool fs_scn_metric_fits(int metric, int n_classes, bool recommender)
+{
+    fs_metric m = (fs_metric)metric;
+    if (m == FS_METRIC_HR10) return recommender;
+    if (n_classes == 0) return m == FS_METRIC_RMSE || m == FS_METRIC_LOSS;
+    if (m == FS_METRIC_RMSE) return false;
+    return m != FS_METRIC_AUC || n_classes == 2;
+}
+
+static const char *task_name(fs_metric m, int n_classes)
+{
+    return m == FS_METRIC_HR10 ? "recommender (model.kind \"mf\")"
+           : n_classes == 0    ? "regression"
+           : n_classes == 2    ? "binary"
+                               : "multiclass";
+}
+
+static int check_metrics(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
+{
+    int rc = FS_OK;
+    bool recommender = s->model.kind == FS_MODEL_MF && d->client_test;
+    for (size_t i = 0; KNOWN(d->n_classes) && i < s->eval.n_metrics; i++) {
+        fs_metric m = fs_metric_from_name(s->eval.metrics[i]);
+        if (fs_scn_metric_fits(m, d->n_classes, recommender)) continue;
+        char path[40];
+        snprintf(path, sizeof path, "eval.metrics[%zu]", i);
+        rc = fs_scn_bad_key(s, err, path, "expected a metric of a %s task, found \"%s\"",
+                            task_name(m, d->n_classes), s->eval.metrics[i]);
+    }
+    if (!s->eval.has_target) return rc;
+    fs_metric m = fs_metric_from_name(s->eval.target_metric);
+    if (KNOWN(d->n_classes) && !fs_scn_metric_fits(m, d->n_classes, recommender))
+        return fs_scn_bad_key(s, err, "eval.target.metric",
+                              "expected a metric of a %s task, found \"%s\"",
+                              task_name(m, d->n_classes), s->eval.target_metric);
+    /* a target on a metric the run never computes would never be reached */
+    bool listed = s->eval.n_metrics == 0;
+    for (size_t i = 0; i < s->eval.n_metrics; i++)
+        listed = listed || !strcmp(s->eval.metrics[i], s->eval.target_metric);
+    if (!listed)
+        rc = fs_scn_bad_key(s, err, "eval.target.metric",
+                            "expected one of the metrics in eval.metrics, found \"%s\"",
+                            s->eval.target_metric);
+    return rc;
+}
+
+/* A group column the scenario names (a segment, the consent group) must be in the data. */
+static int check_group(const fs_scenario *s, const fs_scn_shape *d, const char *path,
+                       const char *name, fs_err *err)
+{
+    if (!d->groups_known || has_group(d, name)) return FS_OK;
+    char have[256] = "none";
+    for (size_t g = 0, at = 0; g < d->n_groups && at < sizeof have; g++)
+        at += (size_t)snprintf(have + at, sizeof have - at, "%s%s", g ? ", " : "", d->groups[g]);
+    return fs_scn_bad_key(s, err, path, "expected a group column of the data (%s), found \"%s\"",
+                          have, name);
+}
+
+int fs_scn_check_shape(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
+{
+    int rc = check_model(s, d, err);
+    rc |= check_engine(s, d, err);
+    rc |= check_metrics(s, d, err);
+    for (size_t i = 0; i < s->eval.n_segments; i++) {
+        char path[40];
+        snprintf(path, sizeof path, "eval.segments[%zu]", i);
+        rc |= check_group(s, d, path, s->eval.segments[i], err);
+    }
+    if (s->privacy.consent_group[0])
+        rc |= check_group(s, d, "privacy.consent.group", s->privacy.consent_group, err);
+    if (s->data.partition == FS_PART_NATURAL) /* pooled sources only: others stay iid */
+        rc |= check_group(s, d, "data.partition.natural.group", s->data.natural_group, err);
+    return rc ? FS_ESCENARIO : FS_OK;
+}
