@@ -31,14 +31,6 @@
 /* OpenBLAS's own threads would oversubscribe the cores OpenMP already uses for clients. */
 void openblas_set_num_threads(int num_threads);
 
-static volatile sig_atomic_t stop_requested = 0;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 static const char usage[] =
     "usage: fedsim run SCENARIO [-o DB] [--set path=value]... [--threads N] [--quiet]\n"
     "                  [--variant LABEL] [--resume]\n"
@@ -143,6 +135,31 @@ static void print_summary(const fs_scenario *s, const char *db, const fs_run_sum
     printf("  results         %s (run %lld)\n", db, (long long)r->run_id);
 }
 
+/* The command that continues an interrupted run: same scenario, database, variant and
+ * overrides. A sweep's variant says nothing: the sweep prints `fedsim sweep ...` once
+ * (FEDSIM_SWEEP_CHILD is set by fs_sweep for its children). */
+static void print_resume_hint(const run_args *a, const char *db, int checkpoint_every)
+{
+    if (getenv("FEDSIM_SWEEP_CHILD")) return;
+    fputs("fedsim: to continue: fedsim run", stderr);
+    fs_cli_fput_arg(a->scenario, stderr);
+    fs_cli_fput_arg("-o", stderr);
+    fs_cli_fput_arg(db, stderr);
+    if (a->variant) {
+        fs_cli_fput_arg("--variant", stderr);
+        fs_cli_fput_arg(a->variant, stderr);
+    }
+    fs_cli_fput_arg("--resume", stderr);
+    for (size_t i = 0; i < a->n_sets; i++) {
+        fs_cli_fput_arg("--set", stderr);
+        fs_cli_fput_arg(a->sets[i], stderr);
+    }
+    fputc('\n', stderr);
+    if (checkpoint_every == 0)
+        fputs("fedsim: note: output.checkpoint_every is 0, so --resume starts the run over\n",
+              stderr);
+}
+
 static int cmd_run(int argc, char **argv)
 {
     run_args a;
@@ -166,21 +183,23 @@ static int cmd_run(int argc, char **argv)
         fs_scn_fini(&s);
         goto out;
     }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    fs_cli_catch_stop_signals();
     fs_run_opts opts = {.db_path = db,
                         .n_threads = a.threads,
                         .variant = a.variant,
                         .resume = a.resume,
                         .progress = !a.quiet && isatty(STDERR_FILENO),
-                        .stop = &stop_requested};
+                        .stop = &fs_cli_stop_signal};
     fs_run_summary sum;
     rc = fs_run_scenario(&s, &opts, &sum, &err);
     if (rc == FS_OK) print_summary(&s, db, &sum);
     if (rc == FS_EINTERRUPTED)
-        fs_err_add(&err, NULL, "interrupted after round %d; completed rounds are in %s", sum.rounds,
-                   db);
+        fs_err_add(&err, NULL, "interrupted after round %d (%s); completed rounds are in %s",
+                   sum.rounds, fs_cli_signal_name(fs_cli_stop_signal), db);
+    if (rc) fs_err_print(&err, stderr);
+    if (rc == FS_EINTERRUPTED) print_resume_hint(&a, db, s.output.checkpoint_every);
     fs_scn_fini(&s);
+    return rc == FS_EINTERRUPTED ? fs_cli_signal_exit_code(fs_cli_stop_signal) : fs_exit_code(rc);
 out:
     if (rc) fs_err_print(&err, stderr);
     return fs_exit_code(rc);
