@@ -1,7 +1,7 @@
 /* fedsim command line: run, validate, help, version. Parses arguments, loads and validates the
  * scenario (all errors at once, before any file is written), then hands over to fs_run. Exit
  * codes follow fs_exit_code: 0 ok, 2 bad input, 3 I/O or database, 70 bug, 71 memory,
- * 130 interrupted. */
+ * 130 interrupted (128 + signal for SIGTERM, SIGHUP). */
 #include <errno.h>
 #include <gsl/gsl_errno.h>
 #include <omp.h>
@@ -64,7 +64,8 @@ static const char help[] =
     "                     noise multiplier Z, T steps, at delta D (RDP accountant; classic and\n"
     "                     improved conversions)\n\n"
     "exit codes: 0 ok, 2 bad input, 3 I/O or database error, 70 internal error,\n"
-    "            71 out of memory, 130 interrupted (completed rounds are kept)\n"
+    "            71 out of memory, 130 interrupted by Ctrl-C, 128 + signal by SIGTERM or\n"
+    "            SIGHUP (completed rounds are kept)\n"
     "scenario keys: scenarios/README.md; database schema: results/README.md\n";
 
 typedef struct run_args {
