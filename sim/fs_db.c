@@ -228,9 +228,10 @@ static int check_schema(sqlite3 *c, const char *path, bool writing, fs_err *err)
     char *end;
     long found = strtol(v, &end, 10);
     bool newer = end != v && !*end && found > FS_DB_SCHEMA_VERSION;
-    fs_err_add(err, NULL, "%s: results database has schema version %s, this fedsim %s version %s%s%s",
-               path, v, writing ? "writes" : "reads", want,
-               newer ? " (written by a newer fedsim)" : "", writing ? "; use a new file" : "");
+    fs_err_add(err, NULL,
+               "%s: results database has schema version %s, this fedsim %s version %s%s%s", path, v,
+               writing ? "writes" : "reads", want, newer ? " (written by a newer fedsim)" : "",
+               writing ? "; use a new file" : "");
     return FS_EDB;
 }
 
@@ -238,10 +239,11 @@ static int db_connect(fs_db *db, fs_err *err)
 {
     int rc = busy_timeout_ms(&db->busy_ms, err);
     if (rc) return rc;
-    int src = sqlite3_open_v2(db->path, &db->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                              NULL);
+    int src =
+        sqlite3_open_v2(db->path, &db->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (src == SQLITE_OK) src = sqlite3_busy_timeout(db->conn, db->busy_ms);
-    if (src == SQLITE_OK) src = sqlite3_exec(db->conn, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_exec(db->conn, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
     if (src != SQLITE_OK) {
         fs_err_add(err, NULL, "%s: cannot open results database: %s", db->path,
                    db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(src));
@@ -386,7 +388,7 @@ int fs_db_open_readonly(const char *path, sqlite3 **out, fs_err *err)
 {
     *out = NULL;
     struct stat sb;
-    const char *why = stat(path, &sb) != 0     ? strerror(errno)
+    const char *why = stat(path, &sb) != 0   ? strerror(errno)
                       : !S_ISREG(sb.st_mode) ? "not a regular file"
                                              : NULL;
     if (why) {
@@ -403,7 +405,8 @@ int fs_db_open_readonly(const char *path, sqlite3 **out, fs_err *err)
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
         src = ro_attempt(path, modes[i], busy_ms, &c);
         if (src == SQLITE_OK || !needs_other_mode(src)) break;
-        if (!*first) snprintf(first, sizeof first, "%s", c ? sqlite3_errmsg(c) : sqlite3_errstr(src));
+        if (!*first)
+            snprintf(first, sizeof first, "%s", c ? sqlite3_errmsg(c) : sqlite3_errstr(src));
         sqlite3_close(c);
         c = NULL;
     }
