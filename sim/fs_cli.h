@@ -2,8 +2,10 @@
 #ifndef FS_CLI_H
 #define FS_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* A finite number, the whole text (no trailing characters). */
 bool fs_cli_parse_real(const char *s, double *out);
@@ -17,5 +19,22 @@ bool fs_cli_parse_count(const char *s, double max, uint64_t *out);
 
 /* Whether argv[1..] is a request for help: a single "--help" or "-h". */
 bool fs_cli_wants_help(int argc, char **argv);
+/* The signal that asked the process to stop (SIGINT, SIGTERM or SIGHUP), 0 while none did. */
+extern volatile sig_atomic_t fs_cli_stop_signal;
+
+/* SIGINT, SIGTERM and SIGHUP set fs_cli_stop_signal: `run` stops after the current round with
+ * status interrupted, like Ctrl-C. SIGHUP stays ignored when it was (nohup). SIGPIPE is
+ * ignored. */
+void fs_cli_catch_stop_signals(void);
+
+/* "SIGINT", "SIGTERM", "SIGHUP" (static text). */
+const char *fs_cli_signal_name(int sig);
+
+/* Exit code of a process stopped by sig: 128 + sig (130 for SIGINT), 130 when sig is 0. */
+int fs_cli_signal_exit_code(int sig);
+
+/* Writes " ARG" to out, single-quoted for a POSIX shell when it needs quoting, so a printed
+ * command line can be pasted back. */
+void fs_cli_fput_arg(const char *arg, FILE *out);
 
 #endif

@@ -3,17 +3,24 @@
  * (prepared once in fs_db_open, reset and reused for every row) and the transaction ladder:
  * every multi-row write is BEGIN IMMEDIATE ... COMMIT, and any failure is reported with what was
  * being written, then rolled back, so the file never holds half a round. */
+#define _GNU_SOURCE /* F_OFD_SETLK */
 #include "fs_db.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "fs_db_int.h"
+#include "fs_cli.h"
 #include "fs_db_schema.h"
 
 /* ISO 8601 UTC with milliseconds, computed by SQLite so we need no POSIX time functions. */
@@ -57,6 +64,8 @@ struct fs_db {
     char *path;
     sqlite3_stmt *st[ST_N];
     size_t ckpt_chunk; /* checkpoint bytes per row (0: FS_DB_CKPT_CHUNK) */
+    int busy_ms; /* busy timeout, for messages */
+    int lock_fd; /* DB-lock, holding this connection's run claims; -1 until the first */
 };
 
 /* A checkpoint is stored in rows of at most this many bytes: SQLite refuses a blob above its
@@ -150,27 +159,122 @@ static void db_rollback(fs_db *db, fs_err *err)
 
 static int db_fail(fs_db *db, fs_err *err, const char *what)
 {
-    fs_err_add(err, NULL, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->conn));
+    if ((sqlite3_errcode(db->conn) & 0xff) == SQLITE_BUSY)
+        fs_err_add(err, NULL,
+                   "%s: %s: %s (another process held the lock for more than %d ms;"
+                   " FEDSIM_BUSY_TIMEOUT_MS sets how long to wait)",
+                   db->path, what, sqlite3_errmsg(db->conn), db->busy_ms);
+    else
+        fs_err_add(err, NULL, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->conn));
     db_rollback(db, err);
     return FS_EDB;
 }
 
 /* ---- open / close */
 
+/* How long a statement waits for another process's lock before giving up. The writers of one
+ * file (a sweep's children) hold it for one round's commit; a reader's snapshot, a user's
+ * sqlite3 session or a backup may hold it much longer, and giving up fails the run, so the wait
+ * is generous. FEDSIM_BUSY_TIMEOUT_MS overrides it (0: fail at once). */
+#define FS_DB_BUSY_DEFAULT_MS 60000
+#define FS_DB_BUSY_MAX_MS 86400000
+
+static int busy_timeout_ms(int *out, fs_err *err)
+{
+    const char *env = getenv("FEDSIM_BUSY_TIMEOUT_MS");
+    *out = FS_DB_BUSY_DEFAULT_MS;
+    if (!env || fs_cli_parse_int(env, 0, FS_DB_BUSY_MAX_MS, out)) return FS_OK;
+    fs_err_add(err, NULL,
+               "FEDSIM_BUSY_TIMEOUT_MS: expected milliseconds from 0 to %d, found \"%s\"",
+               FS_DB_BUSY_MAX_MS, env);
+    return FS_ESCENARIO;
+}
+
+/* Steps a one-row query and copies its first column (empty when NULL or no row). */
+static int query_text(sqlite3 *c, const char *sql, char *out, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    const char *v = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    snprintf(out, n, "%s", v ? v : "");
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* What a file holds, read before anything is written to it. A file without any schema object
+ * is new. A file of another fedsim version would be misread; a file with tables but no
+ * meta.schema_version belongs to another application and must get neither our tables nor WAL
+ * mode. The version check runs before the schema script, which would otherwise add views over
+ * columns an old file does not have, i.e. modify a file we are about to refuse. */
+static int check_schema(sqlite3 *c, const char *path, bool writing, fs_err *err)
+{
+    char n_objects[32], n_meta[32], v[64] = "";
+    int rc = query_text(c, "SELECT count(*) FROM sqlite_schema", n_objects, sizeof n_objects);
+    if (rc == SQLITE_OK)
+        rc = query_text(c,
+                        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta'",
+                        n_meta, sizeof n_meta);
+    if (rc != SQLITE_OK) {
+        fs_err_add(err, NULL, "%s: %s: %s", path,
+                   writing ? "cannot open results database" : "reading results database",
+                   sqlite3_errmsg(c));
+        return FS_EDB;
+    }
+    bool has_meta = strcmp(n_meta, "0") != 0;
+    if (has_meta && query_text(c, "SELECT value FROM meta WHERE key = 'schema_version'", v,
+                               sizeof v) != SQLITE_OK)
+        *v = '\0'; /* a meta table of another shape: not ours */
+    if (writing && !has_meta && strcmp(n_objects, "0") == 0) return FS_OK;
+    if (!*v) {
+        if (writing)
+            fs_err_add(err, NULL,
+                       "%s: not a fedsim results database (it has tables but no"
+                       " meta.schema_version); fedsim adds nothing to another application's"
+                       " file: use a new file",
+                       path);
+        else
+            fs_err_add(err, NULL, "%s: not a fedsim results database (%s)", path,
+                       has_meta ? "no schema_version in its meta table" : "no meta table");
+        return FS_EDB;
+    }
+    /* version 2 is read as it is, and upgraded in place before anything is written to it */
+    char want[16];
+    snprintf(want, sizeof want, "%d", FS_DB_SCHEMA_VERSION);
+    if (strcmp(v, want) == 0 || strcmp(v, "2") == 0) return FS_OK;
+    char *end;
+    long found = strtol(v, &end, 10);
+    bool newer = end != v && !*end && found > FS_DB_SCHEMA_VERSION;
+    fs_err_add(err, NULL, "%s: results database has schema version %s, this fedsim %s %s%s%s%s",
+               path, v, writing ? "writes version" : "reads versions 2 and", want,
+               writing ? " (and upgrades version 2)" : "",
+               newer ? " (written by a newer fedsim)" : "", writing ? "; use a new file" : "");
+    return FS_EDB;
+}
+
 static int db_connect(fs_db *db, fs_err *err)
 {
-    int rc = sqlite3_open_v2(db->path, &db->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db->conn, 5000);
-    /* synchronous=NORMAL in WAL keeps the file consistent after a crash; a power cut may lose
+    int rc = busy_timeout_ms(&db->busy_ms, err);
+    if (rc) return rc;
+    int src =
+        sqlite3_open_v2(db->path, &db->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (src == SQLITE_OK) src = sqlite3_busy_timeout(db->conn, db->busy_ms);
+    if (src == SQLITE_OK)
+        src = sqlite3_exec(db->conn, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+    if (src != SQLITE_OK) {
+        fs_err_add(err, NULL, "%s: cannot open results database: %s", db->path,
+                   db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(src));
+        return FS_EDB;
+    }
+    if ((rc = check_schema(db->conn, db->path, true, err))) return rc;
+    /* Only now that the file is known to be new or ours: WAL is a lasting property of the file.
+     * synchronous=NORMAL in WAL keeps the file consistent after a crash; a power cut may lose
      * the last few committed rounds, which a resumed run recomputes. */
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db->conn,
-                          "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;"
-                          " PRAGMA synchronous = NORMAL;",
-                          NULL, NULL, NULL);
-    if (rc == SQLITE_OK) return FS_OK;
+    if (sqlite3_exec(db->conn, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", NULL,
+                     NULL, NULL) == SQLITE_OK)
+        return FS_OK;
     fs_err_add(err, NULL, "%s: cannot open results database: %s", db->path,
-               db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
+               sqlite3_errmsg(db->conn));
     return FS_EDB;
 }
 
@@ -185,63 +289,33 @@ static int db_prepare(fs_db *db, fs_err *err)
     return FS_OK;
 }
 
-/* Steps a one-row query and copies its first column (empty when NULL or no row). */
-static int query_text(fs_db *db, const char *sql, char *out, size_t n, fs_err *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        fs_err_add(err, NULL, "%s: reading schema version: %s", db->path, sqlite3_errmsg(db->conn));
-        sqlite3_finalize(st);
-        return FS_EDB;
-    }
-    const char *v = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-    snprintf(out, n, "%s", v ? v : "");
-    sqlite3_finalize(st);
-    return FS_OK;
-}
-
-/* The file's schema version: 0 for a file without a meta table (new), else meta's value (-1 when
- * it is not a number). */
+/* The file's schema version inside the open transaction: 0 for a new file (no meta table), else
+ * meta's value (-1 when it is not a number). */
 static int db_read_version(fs_db *db, int *out_version, fs_err *err)
 {
     char v[64];
     *out_version = 0;
-    int rc = query_text(db,
-                        "SELECT count(*) FROM sqlite_schema"
-                        " WHERE type = 'table' AND name = 'meta'",
-                        v, sizeof v, err);
-    if (rc != FS_OK || strcmp(v, "0") == 0) return rc;
-    rc = query_text(db, "SELECT value FROM meta WHERE key = 'schema_version'", v, sizeof v, err);
+    int rc = query_text(db->conn,
+                        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta'",
+                        v, sizeof v);
+    if (rc == SQLITE_OK && strcmp(v, "0") != 0)
+        rc = query_text(db->conn, "SELECT value FROM meta WHERE key = 'schema_version'", v,
+                        sizeof v);
+    if (rc != SQLITE_OK) {
+        fs_err_add(err, NULL, "%s: reading schema version: %s", db->path, sqlite3_errmsg(db->conn));
+        return FS_EDB;
+    }
+    if (strcmp(v, "0") == 0) return FS_OK;
     char *end;
     long n = strtol(v, &end, 10);
     *out_version = *v && !*end && n > 0 && n < 1000 ? (int)n : -1;
-    return rc;
-}
-
-/* A file written by a newer fedsim, or by one older than version 2, would be misread, so refuse
- * it. Checked before the schema script runs: that script would otherwise add views over columns
- * an old file does not have, i.e. modify a file we are about to refuse. Version 2 files are
- * upgraded in place by db_create_schema. */
-static int db_check_version(fs_db *db, fs_err *err)
-{
-    int v;
-    int rc = db_read_version(db, &v, err);
-    if (rc != FS_OK || v == 0 || v == 2 || v == FS_DB_SCHEMA_VERSION) return rc;
-    char found[16];
-    snprintf(found, sizeof found, "%d", v);
-    fs_err_add(err, NULL,
-               "%s: results database has schema version %s, this fedsim writes version %d"
-               " (and upgrades version 2); use a new file",
-               db->path, v > 0 ? found : "(none)", FS_DB_SCHEMA_VERSION);
-    return FS_EDB;
+    return FS_OK;
 }
 
 /* The schema script in one write transaction, after upgrading a version 2 file in the same
  * transaction: a failure (full disk, another writer's lock) leaves the file as it was, never
  * half upgraded. The version is read again inside the transaction, since another process may
- * have upgraded the file since db_check_version. */
+ * have upgraded the file since check_schema. */
 static int db_create_schema(fs_db *db, fs_err *err)
 {
     int v = 0;
@@ -269,8 +343,8 @@ int fs_db_open(const char *path, fs_db **out, fs_err *err)
         return FS_ENOMEM;
     }
     db->path = p;
+    db->lock_fd = -1;
     int rc = db_connect(db, err);
-    if (rc == FS_OK) rc = db_check_version(db, err);
     if (rc == FS_OK) rc = db_create_schema(db, err);
     if (rc == FS_OK) rc = db_prepare(db, err);
     if (rc != FS_OK) goto fail;
@@ -282,7 +356,8 @@ fail:
 }
 
 /* Every statement is finalized first, so sqlite3_close can only fail on a bug here; it also
- * rolls back a transaction left open and checkpoints the WAL. */
+ * rolls back a transaction left open and checkpoints the WAL. The run claims go last: the run's
+ * final status is committed before another process may take it over. */
 void fs_db_close(fs_db *db)
 {
     if (!db) return;
@@ -290,6 +365,7 @@ void fs_db_close(fs_db *db)
         sqlite3_finalize(db->st[i]);
     int rc = sqlite3_close(db->conn);
     fs_assert(rc == SQLITE_OK);
+    if (db->lock_fd >= 0) close(db->lock_fd);
     free(db->path);
     free(db);
 }
@@ -297,6 +373,176 @@ void fs_db_close(fs_db *db)
 const char *fs_db_path(const fs_db *db)
 {
     return db->path;
+}
+
+/* ---- reading only (report, plan, the sweep's finished check) */
+
+/* A read-only media fallback must not hide rounds: with immutable=1 SQLite ignores the -wal
+ * file, so a -wal with content (copied along from a live or killed writer) means that path
+ * would read an older state. */
+static bool wal_has_content(const char *path)
+{
+    size_t n = strlen(path) + sizeof "-wal";
+    char *wal = malloc(n);
+    if (!wal) return true; /* do not risk it */
+    snprintf(wal, n, "%s-wal", path);
+    struct stat sb;
+    bool content = stat(wal, &sb) == 0 && sb.st_size > 0;
+    free(wal);
+    return content;
+}
+
+/* file: URI for a path: every byte but unreserved ones and '/' percent-encoded, so '?', '#'
+ * and '%' in file names stay part of the name. Caller frees. */
+static char *immutable_uri(const char *path)
+{
+    size_t n = strlen(path);
+    char *uri = malloc(3 * n + sizeof "file://?immutable=1");
+    if (!uri) return NULL;
+    /* "file:///abs" for absolute paths: "file://x" would make x an authority */
+    char *o = uri + sprintf(uri, path[0] == '/' ? "file://" : "file:");
+    for (const unsigned char *s = (const unsigned char *)path; *s; s++) {
+        if (isalnum(*s) || strchr("/-._~", *s))
+            *o++ = (char)*s;
+        else
+            o += sprintf(o, "%%%02X", *s);
+    }
+    strcpy(o, "?immutable=1");
+    return uri;
+}
+
+/* Opens and makes the first read, which is where a missing or uncreatable -shm shows. */
+static int ro_attempt(const char *name, int flags, int busy_ms, sqlite3 **out)
+{
+    int rc = sqlite3_open_v2(name, out, flags, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(*out, busy_ms);
+    if (rc == SQLITE_OK && (flags & SQLITE_OPEN_READWRITE))
+        rc = sqlite3_exec(*out, "PRAGMA query_only = 1", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(*out, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+    return rc;
+}
+
+/* Errors that mean "this connection may not write next to the file", not "bad file". */
+static bool needs_other_mode(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY || rc == SQLITE_PERM;
+}
+
+/* Three ways in, each only when the one before cannot work:
+ * 1. read-write without CREATE, with query_only=1 (refuses every write): the only kind of
+ *    connection that, closing last, removes the -wal and -shm files a WAL database needs while
+ *    open, so none are left behind;
+ * 2. SQLITE_OPEN_READONLY: a file we may not write;
+ * 3. file:...?immutable=1: read-only media or a folder we cannot write, where neither of the
+ *    above can create the -shm file. No locks, no -wal: refused when a -wal with content exists
+ *    (see wal_has_content), and a writer cannot be at work in a folder nobody can write. */
+int fs_db_open_readonly(const char *path, sqlite3 **out, fs_err *err)
+{
+    *out = NULL;
+    struct stat sb;
+    const char *why = stat(path, &sb) != 0   ? strerror(errno)
+                      : !S_ISREG(sb.st_mode) ? "not a regular file"
+                                             : NULL;
+    if (why) {
+        fs_err_add(err, NULL, "%s: cannot open results database: %s", path, why);
+        return FS_EIO;
+    }
+    int busy_ms;
+    int rc = busy_timeout_ms(&busy_ms, err);
+    if (rc) return rc;
+    static const int modes[] = {SQLITE_OPEN_READWRITE, SQLITE_OPEN_READONLY};
+    sqlite3 *c = NULL;
+    char first[256] = "";
+    int src = SQLITE_OK;
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+        src = ro_attempt(path, modes[i], busy_ms, &c);
+        if (src == SQLITE_OK || !needs_other_mode(src)) break;
+        if (!*first)
+            snprintf(first, sizeof first, "%s", c ? sqlite3_errmsg(c) : sqlite3_errstr(src));
+        sqlite3_close(c);
+        c = NULL;
+    }
+    if (src != SQLITE_OK && needs_other_mode(src)) {
+        if (wal_has_content(path)) {
+            fs_err_add(err, NULL,
+                       "%s: reading results database: %s (its -wal file holds rounds that"
+                       " only a connection allowed to create %s-shm can read: copy the"
+                       " database with its -wal and -shm files to a folder you can write)",
+                       path, first, path);
+            return FS_EDB;
+        }
+        char *uri = immutable_uri(path);
+        if (!uri) {
+            fs_err_add(err, NULL, "%s: reading results database: out of memory", path);
+            return FS_ENOMEM;
+        }
+        src = ro_attempt(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, busy_ms, &c);
+        free(uri);
+    }
+    if (src != SQLITE_OK) {
+        fs_err_add(err, NULL, "%s: reading results database: %s", path,
+                   *first ? first : c ? sqlite3_errmsg(c) : sqlite3_errstr(src));
+        sqlite3_close(c);
+        return FS_EDB;
+    }
+    if ((rc = check_schema(c, path, false, err))) {
+        sqlite3_close(c);
+        return rc;
+    }
+    *out = c;
+    return FS_OK;
+}
+
+/* ---- run claims: one writer per run
+ *
+ * A run is written by the process that holds an exclusive lock on byte run_id of the file
+ * DB-lock next to the database, from fs_db_begin_run or fs_db_resume until fs_db_close. Why a
+ * lock file and not an owner pid or lease in the runs table: the kernel drops the lock the
+ * moment its process dies, however it dies (SIGKILL, crash, power cut), so there is no stale
+ * claim to detect or expire, no clock and no pid reuse to trust. Open-file-description locks
+ * (F_OFD_SETLK), not POSIX process locks, so two connections in one process also exclude each
+ * other, and O_CLOEXEC so a child never inherits a claim. Local file systems only (as SQLite's
+ * own locking). */
+
+static int claim_run(fs_db *db, int64_t run_id, fs_err *err)
+{
+    if (db->lock_fd < 0) {
+        size_t n = strlen(db->path) + sizeof "-lock";
+        char *p = malloc(n);
+        if (!p) {
+            fs_err_add(err, NULL, "%s: claiming run %lld: out of memory", db->path,
+                       (long long)run_id);
+            return FS_ENOMEM;
+        }
+        snprintf(p, n, "%s-lock", db->path);
+        db->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (db->lock_fd < 0)
+            fs_err_add(err, NULL, "%s: claiming run %lld: cannot open %s: %s", db->path,
+                       (long long)run_id, p, strerror(errno));
+        free(p);
+        if (db->lock_fd < 0) return FS_EIO;
+    }
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)run_id,
+                       .l_len = 1};
+    if (fcntl(db->lock_fd, F_OFD_SETLK, &fl) == 0) return FS_OK;
+    if (errno == EAGAIN || errno == EACCES)
+        fs_err_add(err, NULL,
+                   "%s: run %lld is being written by another fedsim process (a run, or a"
+                   " variant of a sweep, still going); let it finish or stop it, then try again",
+                   db->path, (long long)run_id);
+    else
+        fs_err_add(err, NULL, "%s: claiming run %lld: locking %s-lock: %s", db->path,
+                   (long long)run_id, db->path, strerror(errno));
+    return FS_EDB;
+}
+
+static void release_run(fs_db *db, int64_t run_id)
+{
+    struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = (off_t)run_id,
+                       .l_len = 1};
+    if (db->lock_fd >= 0) fcntl(db->lock_fd, F_OFD_SETLK, &fl);
 }
 
 /* ---- runs */
@@ -321,6 +567,8 @@ static void bind_target(fs_db_bind *b, const fs_db_run *run)
 int fs_db_begin_run(fs_db *db, const fs_db_run *run, int64_t *out_run_id, fs_err *err)
 {
     fs_assert(db && run && out_run_id);
+    /* claimed before the row is committed: no other process ever sees it unclaimed */
+    if (run_stmt(db, ST_BEGIN) != SQLITE_OK) return db_fail(db, err, "starting run");
     fs_db_bind b = bind_start(db, ST_RUN);
     bind_text(&b, run->name);
     bind_text(&b, run->scenario_json);
@@ -335,6 +583,12 @@ int fs_db_begin_run(fs_db *db, const fs_db_run *run, int64_t *out_run_id, fs_err
     bind_text(&b, run->headline_metric && *run->headline_metric ? run->headline_metric : NULL);
     if (bind_exec(&b) != SQLITE_OK) return db_fail(db, err, "starting run");
     *out_run_id = sqlite3_last_insert_rowid(db->conn);
+    int rc = claim_run(db, *out_run_id, err);
+    if (rc) {
+        db_rollback(db, err);
+        return rc;
+    }
+    if (run_stmt(db, ST_COMMIT) != SQLITE_OK) return db_fail(db, err, "starting run");
     return FS_OK;
 }
 
@@ -357,7 +611,13 @@ int fs_db_finish_run(fs_db *db, int64_t run_id, const char *status, double wall_
     bind_text(&b, status);
     bind_real(&b, wall_s);
     bind_i64(&b, run_id);
-    return update_run(db, &b, run_id, what, err);
+    int rc = update_run(db, &b, run_id, what, err);
+    if (rc && (sqlite3_errcode(db->conn) & 0xff) == SQLITE_BUSY)
+        fs_err_add(err, NULL,
+                   "%s: run %lld stays marked running (its completed rounds are kept; fedsim run"
+                   " --resume continues it from its last checkpoint)",
+                   db->path, (long long)run_id);
+    return rc;
 }
 
 int fs_db_set_status(fs_db *db, int64_t run_id, const char *status, fs_err *err)
@@ -663,6 +923,33 @@ static int refuse_resume(fs_db *db, int64_t run_id, fs_err *err, const char *fmt
     return FS_EDB;
 }
 
+/* find_resumable, then claim the run found and look again: the process that held the run may
+ * have recorded more, or finished it, before letting go. The look after the claim is the one
+ * that counts. *out_refused: another live process holds the run (message in err). Bounded: each
+ * retry means yet another run changed hands in between. */
+static int find_claimed(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_round,
+                        char **out_json, bool *out_refused, fs_err *err)
+{
+    int64_t claimed = -1;
+    *out_refused = false;
+    for (int tries = 0; tries < 16; tries++) {
+        int rc = find_resumable(db, run, out_run_id, out_round, out_json);
+        if (rc == SQLITE_ROW && *out_run_id == claimed) return rc;
+        if (claimed >= 0) release_run(db, claimed);
+        if (rc != SQLITE_ROW) return rc;
+        free(*out_json);
+        *out_json = NULL;
+        claimed = *out_run_id;
+        if (claim_run(db, claimed, err)) {
+            *out_refused = true;
+            return SQLITE_ERROR;
+        }
+    }
+    fs_err_add(err, NULL, "%s: the runs to resume kept changing hands; try again", db->path);
+    *out_refused = true;
+    return SQLITE_ERROR;
+}
+
 int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_round,
                  void **out_state, size_t *out_len, fs_err *err)
 {
@@ -670,8 +957,10 @@ int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_
     *out_state = NULL;
     int64_t id = 0;
     int round = 0;
-    int rc = find_resumable(db, run, &id, &round, &json);
+    bool refused;
+    int rc = find_claimed(db, run, &id, &round, &json, &refused, err);
     if (rc == SQLITE_DONE) return FS_OK; /* nothing to resume: *out_state stays NULL */
+    if (refused) return FS_EDB;
     if (rc != SQLITE_ROW) return db_fail(db, err, "finding a run to resume");
     *out_run_id = id;
     *out_round = round;

@@ -76,14 +76,28 @@ typedef struct fs_db_eval {
 } fs_db_eval;
 
 /* Opens or creates the database (parent folder must exist), creates the schema if missing
- * (an existing file gets new runs appended). Refuses a file with another schema_version.
+ * (an existing file gets new runs appended). Before writing anything (no table, no WAL switch)
+ * it refuses, with FS_EDB, a file with another schema_version and a file that has tables but no
+ * meta.schema_version (another application's database). Waits up to 60 s for another process's
+ * lock (env FEDSIM_BUSY_TIMEOUT_MS: milliseconds; a bad value is FS_ESCENARIO).
  * *out is NULL on failure; the caller frees with fs_db_close. */
 int fs_db_open(const char *path, fs_db **out, fs_err *err);
+
+/* The one way to open a results database for reading (report, plan, sweep): never creates or
+ * writes the file, works without write access to the file or its folder (read-only media: an
+ * immutable open, refused when a -wal file with content would be ignored), and refuses a file
+ * that is not a fedsim database of FS_DB_SCHEMA_VERSION. FS_EIO when the file is missing or not
+ * a regular file, FS_EDB otherwise; *out (caller closes with sqlite3_close) is NULL on
+ * failure. */
+struct sqlite3;
+int fs_db_open_readonly(const char *path, struct sqlite3 **out, fs_err *err);
 void fs_db_close(fs_db *db); /* NULL is a no-op; rolls back a transaction left open */
 const char *fs_db_path(const fs_db *db); /* borrowed, lives as long as db */
 
 /* Inserts a runs row with status 'running' and started_at = now (UTC ISO 8601). The seed is
- * stored as a signed 64-bit INTEGER (seeds >= 2^63 read back negative; cast to uint64_t). */
+ * stored as a signed 64-bit INTEGER (seeds >= 2^63 read back negative; cast to uint64_t).
+ * The run is claimed by this connection until fs_db_close (a lock in the file DB-lock, see
+ * results/README.md), as is a run continued by fs_db_resume. */
 int fs_db_begin_run(fs_db *db, const fs_db_run *run, int64_t *out_run_id, fs_err *err);
 
 /* All clients of a run, in one transaction. */
@@ -114,7 +128,7 @@ void fs_db_set_ckpt_chunk(fs_db *db, size_t bytes);
  * stays NULL, with FS_OK, when there is no such run. FS_ESCENARIO (with the reason) when the run
  * was started from another effective scenario (run->scenario_json); FS_EDB, naming the database
  * and run, when the rows are damaged (scenario_json NULL or empty, a round before the checkpoint
- * missing, a chunk missing); FS_ENOMEM. The bytes themselves are checked by fs_ckpt_load. */
+ * missing, a chunk missing, or another live process holds (is writing) that run); FS_ENOMEM. The bytes themselves are checked by fs_ckpt_load. */
 int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_round,
                  void **out_state, size_t *out_len, fs_err *err);
 

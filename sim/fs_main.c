@@ -1,7 +1,7 @@
 /* fedsim command line: run, validate, help, version. Parses arguments, loads and validates the
  * scenario (all errors at once, before any file is written), then hands over to fs_run. Exit
  * codes follow fs_exit_code: 0 ok, 2 bad input, 3 I/O or database, 70 bug, 71 memory,
- * 130 interrupted. */
+ * 130 interrupted (128 + signal for SIGTERM, SIGHUP). */
 #include <errno.h>
 #include <gsl/gsl_errno.h>
 #include <omp.h>
@@ -30,14 +30,6 @@
 
 /* OpenBLAS's own threads would oversubscribe the cores OpenMP already uses for clients. */
 void openblas_set_num_threads(int num_threads);
-
-static volatile sig_atomic_t stop_requested = 0;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 static const char usage[] =
     "usage: fedsim run SCENARIO [-o DB] [--set path=value]... [--threads N] [--quiet]\n"
@@ -93,7 +85,8 @@ static const char help[] =
     "                     noise multiplier Z, T steps, at delta D (RDP accountant; classic and\n"
     "                     improved conversions)\n\n"
     "exit codes: 0 ok, 2 bad input, 3 I/O or database error, 70 internal error,\n"
-    "            71 out of memory, 130 interrupted (completed rounds are kept)\n"
+    "            71 out of memory, 130 interrupted by Ctrl-C, 128 + signal by SIGTERM or\n"
+    "            SIGHUP (completed rounds are kept)\n"
     "scenario keys: scenarios/README.md; database schema: results/README.md; man fedsim\n";
 
 typedef struct run_args {
@@ -204,6 +197,37 @@ static int load_replicate(run_args *a, fs_scenario *s, fs_err *err)
     return rc;
 }
 
+/* The command that continues an interrupted run: same scenario, database, variant and
+ * overrides. A sweep's variant says nothing: the sweep prints `fedsim sweep ...` once
+ * (FEDSIM_SWEEP_CHILD is set by fs_sweep for its children). */
+static void print_resume_hint(const run_args *a, const char *db, int checkpoint_every)
+{
+    if (getenv("FEDSIM_SWEEP_CHILD")) return;
+    fputs("fedsim: to continue: fedsim run", stderr);
+    fs_cli_fput_arg(a->scenario, stderr);
+    fs_cli_fput_arg("-o", stderr);
+    fs_cli_fput_arg(db, stderr);
+    if (a->variant) {
+        fs_cli_fput_arg("--variant", stderr);
+        fs_cli_fput_arg(a->variant, stderr);
+    }
+    if (a->replicate) {
+        char r[16];
+        snprintf(r, sizeof r, "%d", a->replicate);
+        fs_cli_fput_arg("--replicate", stderr);
+        fs_cli_fput_arg(r, stderr);
+    }
+    fs_cli_fput_arg("--resume", stderr);
+    for (size_t i = 0; i < a->n_sets; i++) {
+        fs_cli_fput_arg("--set", stderr);
+        fs_cli_fput_arg(a->sets[i], stderr);
+    }
+    fputc('\n', stderr);
+    if (checkpoint_every == 0)
+        fputs("fedsim: note: output.checkpoint_every is 0, so --resume starts the run over\n",
+              stderr);
+}
+
 static int cmd_run(int argc, char **argv)
 {
     run_args a;
@@ -228,22 +252,24 @@ static int cmd_run(int argc, char **argv)
         fs_scn_fini(&s);
         goto out;
     }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    fs_cli_catch_stop_signals();
     fs_run_opts opts = {.db_path = db,
                         .n_threads = a.threads,
                         .variant = a.variant,
                         .replicate = a.replicate,
                         .resume = a.resume,
                         .progress = !a.quiet && isatty(STDERR_FILENO),
-                        .stop = &stop_requested};
+                        .stop = &fs_cli_stop_signal};
     fs_run_summary sum;
     rc = fs_run_scenario(&s, &opts, &sum, &err);
     if (rc == FS_OK) print_summary(&s, db, &sum);
     if (rc == FS_EINTERRUPTED)
-        fs_err_add(&err, NULL, "interrupted after round %d; completed rounds are in %s", sum.rounds,
-                   db);
+        fs_err_add(&err, NULL, "interrupted after round %d (%s); completed rounds are in %s",
+                   sum.rounds, fs_cli_signal_name(fs_cli_stop_signal), db);
+    if (rc) fs_err_print(&err, stderr);
+    if (rc == FS_EINTERRUPTED) print_resume_hint(&a, db, s.output.checkpoint_every);
     fs_scn_fini(&s);
+    return rc == FS_EINTERRUPTED ? fs_cli_signal_exit_code(fs_cli_stop_signal) : fs_exit_code(rc);
 out:
     if (rc) fs_err_print(&err, stderr);
     return fs_exit_code(rc);

@@ -19,13 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include <sqlite3.h>
 
 #include "fs_cli.h"
 
-#include "fs_db_schema.h"
+#include "fs_db.h"
 #include "fs_err.h"
 #include "fs_text.h"
 
@@ -262,64 +261,6 @@ static void add_reason(plan_run *r, const char *fmt, ...)
 }
 
 /* ---- database */
-
-static int q_text(sqlite3 *c, const char *sql, char *out, size_t n)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(c, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    const char *v = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-    snprintf(out, n, "%s", v ? v : "");
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-/* A file of another layout would make the queries below fail with "no such column". */
-static int check_version(sqlite3 *c, const char *path, fs_err *err)
-{
-    char v[64];
-    if (q_text(c, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta'",
-               v, sizeof v) != SQLITE_OK ||
-        (strcmp(v, "0") != 0 &&
-         q_text(c, "SELECT value FROM meta WHERE key = 'schema_version'", v, sizeof v) !=
-             SQLITE_OK)) {
-        fs_err_add(err, NULL, "%s: reading results database: %s", path, sqlite3_errmsg(c));
-        return FS_EDB;
-    }
-    if (strcmp(v, "0") == 0) {
-        fs_err_add(err, NULL, "%s: not a fedsim results database (no meta table)", path);
-        return FS_EDB;
-    }
-    /* version 2 files have every column the queries below read */
-    char want[16];
-    snprintf(want, sizeof want, "%d", FS_DB_SCHEMA_VERSION);
-    if (strcmp(v, want) == 0 || strcmp(v, "2") == 0) return FS_OK;
-    fs_err_add(err, NULL,
-               "%s: results database has schema version %s, this fedsim reads versions 2 to %s",
-               path, *v ? v : "(none)", want);
-    return FS_EDB;
-}
-
-/* Read-only: SQLite never creates the file, and a missing one gets the system's reason. */
-static int plan_open(const char *path, sqlite3 **out, fs_err *err)
-{
-    struct stat sb;
-    const char *why = stat(path, &sb) != 0 ? strerror(errno)
-                      : !S_ISREG(sb.st_mode) ? "not a regular file"
-                                             : NULL;
-    if (why) {
-        fs_err_add(err, NULL, "%s: cannot open results database: %s", path, why);
-        return FS_EIO;
-    }
-    int rc = sqlite3_open_v2(path, out, SQLITE_OPEN_READONLY, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(*out, 5000);
-    if (rc != SQLITE_OK) {
-        fs_err_add(err, NULL, "%s: cannot open results database: %s", path,
-                   *out ? sqlite3_errmsg(*out) : sqlite3_errstr(rc));
-        return FS_EDB;
-    }
-    return check_version(*out, path, err);
-}
 
 static int db_fail(plan_ctx *c, const char *what, fs_err *err)
 {
@@ -656,7 +597,7 @@ int fs_plan_cli(int argc, char **argv)
         return 2;
     }
     plan_ctx c = {.a = &a};
-    int rc = plan_open(a.db, &c.conn, &err);
+    int rc = fs_db_open_readonly(a.db, &c.conn, &err);
     if (rc == FS_OK) rc = load_runs(&c, &err);
     if (rc == FS_OK) rc = assess_all(&c, &err);
     int code = rc == FS_OK ? report(&c) : fs_exit_code(rc);

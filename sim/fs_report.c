@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fs_db.h"
 #include "fs_report_int.h"
 
 #define GP_TEXT_MAX 4096 /* gnuplot output kept for messages; the rest is drained */
@@ -103,32 +104,11 @@ static int parse_args(int argc, char **argv, report_args *a)
 
 /* ---- database and runs */
 
-/* Opens for reading only, never creating the file. First as a read-write connection (without
- * SQLITE_OPEN_CREATE) with query_only=1, which refuses every write: unlike a SQLITE_OPEN_READONLY
- * connection it can remove on close the -wal and -shm files a WAL database needs while open, so
- * none are left behind (tools/plot does the same). SQLITE_OPEN_READONLY is the fallback for a
- * file or folder we may not write. */
+/* fs_db_open_readonly: never creates or writes the file, works on read-only media, refuses a
+ * file that is not a fedsim database of this schema version. */
 static int open_db(fs_report *r)
 {
-    struct stat sb;
-    if (stat(r->db_path, &sb) || !S_ISREG(sb.st_mode)) {
-        fs_err_add(r->err, NULL, "%s: no such results database", r->db_path);
-        return FS_EIO;
-    }
-    int rc = sqlite3_open_v2(r->db_path, &r->db, SQLITE_OPEN_READWRITE, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(r->db, "PRAGMA query_only=1; SELECT count(*) FROM sqlite_master", NULL,
-                          NULL, NULL);
-    if (rc != SQLITE_OK) {
-        sqlite3_close(r->db);
-        rc = sqlite3_open_v2(r->db_path, &r->db, SQLITE_OPEN_READONLY, NULL);
-    }
-    if (rc != SQLITE_OK) {
-        fs_err_add(r->err, NULL, "%s: cannot open: %s", r->db_path, sqlite3_errmsg(r->db));
-        return FS_EDB;
-    }
-    sqlite3_busy_timeout(r->db, 5000); /* a run may be committing a round right now */
-    return FS_OK;
+    return fs_db_open_readonly(r->db_path, &r->db, r->err);
 }
 
 /* Legend text: the sweep variant when there is one, else "run N: name". */

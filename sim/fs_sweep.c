@@ -6,12 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -391,36 +391,58 @@ static int job_replicate(const fs_sweep *sw, size_t j)
     return sw->n_replicates > 0 ? (int)(j % (size_t)sw->n_replicates) + 1 : 0;
 }
 
-/* The (variant, replicate) runs of this scenario the database already holds as done. */
-static bool *finished(const char *db_path, const char *name, const fs_sweep *sw)
+/* A job's name in messages: the label (control characters escaped) and its replicate. */
+static const char *job_name(const fs_sweep *sw, size_t j, char *buf, size_t n)
 {
-    size_t n = n_jobs(sw);
-    bool *done = calloc(n ? n : 1, sizeof *done);
+    char lb[4 * sizeof sw->variants[0].label];
+    fs_text_term(job_variant(sw, j)->label, lb, sizeof lb);
+    if (job_replicate(sw, j))
+        snprintf(buf, n, "%s [replicate %d]", lb, job_replicate(sw, j));
+    else
+        snprintf(buf, n, "%s", lb);
+    return buf;
+}
+
+/* What the database holds of each (variant, replicate): nothing (a fresh start, no --resume and
+ * so no "no checkpoint" note), an unfinished run (resumed from its checkpoint), or a done run
+ * (skipped). */
+enum { VARIANT_NEW, VARIANT_UNFINISHED, VARIANT_DONE };
+
+/* Fills state[j] for every job; a database that cannot be read stops the sweep (exit 3):
+ * guessing "nothing done" would rerun finished variants. */
+static int finished(const char *db_path, const char *name, const fs_sweep *sw,
+                    unsigned char *state, fs_err *err)
+{
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    if (!done || access(db_path, F_OK) ||
-        sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db,
-                           "SELECT 1 FROM runs WHERE name = ?1 AND variant = ?2 AND "
-                           "replicate IS ?3 AND status = 'done' LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK) {
-        sqlite3_close(db);
-        return done;
-    }
-    for (size_t j = 0; j < n; j++) {
-        int r = job_replicate(sw, j);
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, job_variant(sw, j)->label, -1, SQLITE_STATIC);
-        if (r)
-            sqlite3_bind_int(st, 3, r);
-        else
-            sqlite3_bind_null(st, 3);
-        done[j] = sqlite3_step(st) == SQLITE_ROW;
+    int rc = fs_db_open_readonly(db_path, &db, err);
+    if (rc) return rc;
+    int src = sqlite3_prepare_v2(db,
+                                 "SELECT coalesce(max(status = 'done'), 0), count(*) FROM runs"
+                                 " WHERE name = ?1 AND variant = ?2 AND replicate IS ?3",
+                                 -1, &st, NULL);
+    for (size_t i = 0; src == SQLITE_OK && i < n_jobs(sw); i++) {
+        int r = job_replicate(sw, i);
+        src = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        if (src == SQLITE_OK)
+            src = sqlite3_bind_text(st, 2, job_variant(sw, i)->label, -1, SQLITE_STATIC);
+        if (src == SQLITE_OK) src = r ? sqlite3_bind_int(st, 3, r) : sqlite3_bind_null(st, 3);
+        if (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+            state[i] = sqlite3_column_int(st, 0)   ? VARIANT_DONE
+                       : sqlite3_column_int(st, 1) ? VARIANT_UNFINISHED
+                                                   : VARIANT_NEW;
+            src = SQLITE_OK;
+        }
         sqlite3_reset(st);
+    }
+    if (src != SQLITE_OK) {
+        fs_err_add(err, NULL, "%s: reading which variants are done: %s", db_path,
+                   sqlite3_errmsg(db));
+        rc = FS_EDB;
     }
     sqlite3_finalize(st);
     sqlite3_close(db);
-    return done;
+    return rc;
 }
 
 typedef struct child {
@@ -429,8 +451,38 @@ typedef struct child {
     double started;
 } child;
 
+/* After fork, before exec: only async-signal-safe calls. The sweep's handlers and blocked mask
+ * are undone (an ignored SIGHUP, from nohup, stays ignored), and the child asks for SIGTERM
+ * when the sweep dies, however it dies (kill -9 included): it then stops after its current
+ * round, status interrupted, instead of racing a rerun of the sweep. getppid() after the prctl
+ * closes the window in which the sweep died before the request. */
+static _Noreturn void exec_child(const char *self, char **argv, pid_t sweep,
+                                 const sigset_t *mask)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGINT, &dfl, NULL);
+    sigaction(SIGTERM, &dfl, NULL);
+    sigaction(SIGCHLD, &dfl, NULL);
+    if (sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+        sigaction(SIGHUP, &dfl, NULL);
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != sweep) _exit(128 + SIGTERM);
+    sigprocmask(SIG_SETMASK, mask, NULL);
+    int fd = open("/dev/null", O_WRONLY);
+    if (fd >= 0 && fd != STDOUT_FILENO) {
+        dup2(fd, STDOUT_FILENO);
+        close(fd);
+    }
+    execv(self, argv);
+    _exit(127);
+}
+
+/* fork + exec rather than posix_spawn: posix_spawn cannot set the parent-death signal. The
+ * children stay in the sweep's process group, so a terminal's Ctrl-C or hangup reaches all of
+ * them at once; the sweep does not make a group of its own, which would take it out of the
+ * terminal's foreground group when started from a script (Ctrl-C would then miss it). */
 static pid_t spawn_variant(const sweep_args *a, const fs_variant *v, int replicate, const char *db,
-                           int threads)
+                           int threads, bool resume, const sigset_t *child_mask)
 {
     char self[4096], th[16], rep[16];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -439,9 +491,9 @@ static pid_t spawn_variant(const sweep_args *a, const fs_variant *v, int replica
     snprintf(th, sizeof th, "%d", threads);
     char *argv[16 + 2 * (256 + FS_SWEEP_MAX_SETS)];
     size_t n = 0;
-    const char *fixed[] = {self,     "run",       a->scenario, "-o",      db,        "--variant",
+    const char *fixed[] = {self,     "run",       a->scenario, "-o",      db,       "--variant",
                            v->label, "--threads", th,          "--quiet", "--resume"};
-    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed - !resume; i++)
         argv[n++] = (char *)fixed[i];
     snprintf(rep, sizeof rep, "%d", replicate);
     if (replicate) argv[n++] = "--replicate", argv[n++] = rep;
@@ -450,82 +502,141 @@ static pid_t spawn_variant(const sweep_args *a, const fs_variant *v, int replica
     for (size_t i = 0; i < v->n_sets; i++)
         argv[n++] = "--set", argv[n++] = v->sets[i];
     argv[n] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    /* the sweep ignores SIGINT itself; its children must not inherit that */
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t def;
-    sigemptyset(&def);
-    sigaddset(&def, SIGINT);
-    posix_spawnattr_setsigdefault(&attr, &def);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-    pid_t pid;
-    int rc = posix_spawn(&pid, self, &fa, &attr, argv, environ);
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc ? -1 : pid;
+    pid_t sweep = getpid();
+    pid_t pid = fork();
+    if (pid == 0) exec_child(self, argv, sweep, child_mask);
+    return pid;
 }
 
-/* Waits for one child; prints its line; returns its exit status (or -1). */
-static int reap(child *kids, size_t *n_kids, const fs_sweep *sw, size_t *n_done, size_t total)
+/* How the variants of this session ended, for the closing line. */
+typedef struct sweep_tally {
+    size_t todo, started, done, interrupted, failed;
+    int child_signal_code; /* exit code of an interrupted child (128 + signal), or 0 */
+} sweep_tally;
+
+static bool interrupted_code(int code)
+{
+    return code == 128 + SIGINT || code == 128 + SIGTERM || code == 128 + SIGHUP;
+}
+
+/* Collects one child that has ended, without waiting; prints its line. False when none has. */
+static bool reap(child *kids, size_t *n_kids, const fs_sweep *sw, sweep_tally *t)
 {
     int status;
-    pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0) return -1;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return false;
     for (size_t k = 0; k < *n_kids; k++) {
         if (kids[k].pid != pid) continue;
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        char rep[32] = "", lb[4 * sizeof sw->variants[0].label];
-        if (job_replicate(sw, kids[k].job))
-            snprintf(rep, sizeof rep, " [replicate %d]", job_replicate(sw, kids[k].job));
-        fprintf(stderr, "fedsim: sweep [%zu/%zu] %s%s: %s (%.1f s)\n", ++*n_done, total,
-                fs_text_term(job_variant(sw, kids[k].job)->label, lb, sizeof lb), rep,
-                code == 0     ? "done"
-                : code == 130 ? "interrupted"
-                              : "failed",
+        bool stopped = interrupted_code(code);
+        if (code == 0)
+            t->done++;
+        else if (stopped)
+            t->interrupted++, t->child_signal_code = code;
+        else
+            t->failed++;
+        char name[4 * sizeof sw->variants[0].label + 32];
+        fprintf(stderr, "fedsim: sweep [%zu/%zu] %s: %s (%.1f s)\n",
+                t->done + t->interrupted + t->failed, t->todo,
+                job_name(sw, kids[k].job, name, sizeof name),
+                code == 0 ? "done" : stopped ? "interrupted" : "failed",
                 fs_wall_seconds() - kids[k].started);
         kids[k] = kids[--*n_kids];
-        return code;
+        return true;
     }
-    return 0;
+    return true; /* not one of ours: nothing to count */
 }
 
-static int run_all(const sweep_args *a, const fs_sweep *sw, const bool *done, const char *db)
+static void on_child(int sig)
+{
+    (void)sig; /* only wakes sigsuspend */
+}
+
+/* Sends a stop signal the sweep received to every child, once per distinct signal: `kill PID`
+ * of the sweep alone must stop the variants too (a terminal's signals reach them directly as
+ * well; a second copy changes nothing). */
+static void forward_stop(const child *kids, size_t n_kids, int *sent)
+{
+    int sig = fs_cli_stop_signal;
+    if (!sig || sig == *sent) return;
+    for (size_t k = 0; k < n_kids; k++)
+        kill(kids[k].pid, sig);
+    *sent = sig;
+}
+
+/* The stop signals and SIGCHLD are blocked except inside sigsuspend, so a signal that arrives
+ * between two checks is never lost: the loop sleeps only when nothing is left to do. */
+static int run_all(const sweep_args *a, const fs_sweep *sw, const unsigned char *state,
+                   const char *db, sweep_tally *t)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores > a->jobs ? (int)(cores / a->jobs) : 1;
-    size_t todo = 0, n_kids = 0, n_done = 0, n = n_jobs(sw);
+    size_t n_kids = 0, n = n_jobs(sw);
     for (size_t i = 0; i < n; i++)
-        todo += !done[i];
+        t->todo += state[i] != VARIANT_DONE;
+    setenv("FEDSIM_SWEEP_CHILD", "1", 1); /* the children leave the resume hint to the sweep */
+    sigset_t block, old_mask, wait_mask;
+    sigemptyset(&block);
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD};
+    for (size_t k = 0; k < sizeof sigs / sizeof *sigs; k++)
+        sigaddset(&block, sigs[k]);
+    struct sigaction sa = {.sa_handler = on_child}, old_chld;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, &old_chld);
+    sigprocmask(SIG_BLOCK, &block, &old_mask);
+    wait_mask = old_mask;
+    for (size_t k = 0; k < sizeof sigs / sizeof *sigs; k++)
+        sigdelset(&wait_mask, sigs[k]);
     child kids[256];
-    int worst = 0;
-    for (size_t i = 0; i < n || n_kids;) {
-        if (i < n && done[i]) {
+    int code = 0, sent = 0;
+    for (size_t i = 0;;) {
+        forward_stop(kids, n_kids, &sent);
+        bool stopping = fs_cli_stop_signal || t->child_signal_code;
+        if (!stopping && i < n && state[i] == VARIANT_DONE) {
             i++;
             continue;
         }
-        if (i < n && n_kids < (size_t)a->jobs && worst != 130) {
-            pid_t pid = spawn_variant(a, job_variant(sw, i), job_replicate(sw, i), db, threads);
+        if (!stopping && i < n && n_kids < (size_t)a->jobs) {
+            pid_t pid = spawn_variant(a, job_variant(sw, i), job_replicate(sw, i), db, threads,
+                                      state[i] == VARIANT_UNFINISHED, &old_mask);
             if (pid < 0) {
-                char lb[4 * sizeof sw->variants[0].label];
+                char name[4 * sizeof sw->variants[0].label + 32];
                 fprintf(stderr, "fedsim: error: cannot start fedsim for variant \"%s\": %s\n",
-                        fs_text_term(job_variant(sw, i)->label, lb, sizeof lb), strerror(errno));
-                return 70;
+                        job_name(sw, i, name, sizeof name), strerror(errno));
+                code = 70;
+                fs_cli_stop_signal = SIGTERM; /* stop the others, then report */
+                continue;
             }
             kids[n_kids++] = (child){pid, i, fs_wall_seconds()};
+            t->started++;
             i++;
             continue;
         }
+        if (reap(kids, &n_kids, sw, t)) continue;
         if (!n_kids) break;
-        int code = reap(kids, &n_kids, sw, &n_done, todo);
-        if (code == 130)
-            worst = 130;
-        else if (code && worst != 130)
-            worst = code > worst ? code : worst;
+        sigsuspend(&wait_mask);
     }
-    return worst;
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    sigaction(SIGCHLD, &old_chld, NULL);
+    unsetenv("FEDSIM_SWEEP_CHILD");
+    if (code) return code;
+    if (fs_cli_stop_signal) return fs_cli_signal_exit_code(fs_cli_stop_signal);
+    if (t->child_signal_code) return t->child_signal_code;
+    return t->failed ? 3 : 0;
+}
+
+/* The command that continues this sweep: same scenario, database and overrides. */
+static void print_sweep_resume_hint(const sweep_args *a, const char *db)
+{
+    fputs("fedsim: to continue: fedsim sweep", stderr);
+    fs_cli_fput_arg(a->scenario, stderr);
+    fs_cli_fput_arg("-o", stderr);
+    fs_cli_fput_arg(db, stderr);
+    for (size_t i = 0; i < a->n_sets; i++) {
+        fs_cli_fput_arg("--set", stderr);
+        fs_cli_fput_arg(a->sets[i], stderr);
+    }
+    fputc('\n', stderr);
 }
 
 /* Replicate statistics (variant_stats, variant_round_stats) over whatever is done, also after
@@ -565,11 +676,14 @@ static int sweep_scenario(const sweep_args *a, const fs_scenario *s)
     else if (!fs_db_open(db, &created, &err))
         fs_db_close(created);
     if (err.n_total) return fs_err_print(&err, stderr), fs_sweep_fini(&sw), 3;
-    bool *done = finished(db, s->name, &sw);
-    if (!done) return fs_sweep_fini(&sw), 71;
-    size_t skipped = 0, n = n_jobs(&sw);
+    size_t n = n_jobs(&sw);
+    unsigned char *state = calloc(n ? n : 1, 1);
+    if (!state) return fs_sweep_fini(&sw), 71;
+    if ((rc = finished(db, s->name, &sw, state, &err)))
+        return fs_err_print(&err, stderr), free(state), fs_sweep_fini(&sw), fs_exit_code(rc);
+    size_t skipped = 0;
     for (size_t i = 0; i < n; i++)
-        skipped += done[i];
+        skipped += state[i] == VARIANT_DONE;
     char shape[96];
     if (sw.n_replicates)
         snprintf(shape, sizeof shape, "%zu variants x %d replicates = %zu runs", sw.n,
@@ -578,16 +692,24 @@ static int sweep_scenario(const sweep_args *a, const fs_scenario *s)
         snprintf(shape, sizeof shape, "%zu variants", sw.n);
     fprintf(stderr, "fedsim: sweep %s: %s, %zu already done in %s\n", s->name, shape, skipped, db);
     double t0 = fs_wall_seconds();
-    int code = run_all(a, &sw, done, db);
+    sweep_tally t = {0};
+    int code = run_all(a, &sw, state, db, &t);
     int stats = refresh_stats(db, s->name);
-    printf("fedsim: sweep %s: %s (%zu run now, %zu already done) in %.1f s; results in "
-           "%s%s\n",
-           s->name, shape, n - skipped, skipped, fs_wall_seconds() - t0, db,
-           code ? " (some runs did not finish: run the sweep again to resume)" : "");
-    free(done);
-    fs_sweep_fini(&sw);
     if (!code && stats) code = stats;
-    return code == 130 ? 130 : code ? 3 : 0;
+    if (t.done == t.todo)
+        printf("fedsim: sweep %s: %s (%zu run now, %zu already done) in %.1f s;"
+               " results in %s\n",
+               s->name, shape, t.done, skipped, fs_wall_seconds() - t0, db);
+    else
+        printf("fedsim: sweep %s: %s (%zu done now, %zu interrupted, %zu failed,"
+               " %zu not started, %zu already done) in %.1f s; results in %s\n",
+               s->name, shape, t.done, t.interrupted, t.failed, t.todo - t.started, skipped,
+               fs_wall_seconds() - t0, db);
+    fflush(stdout);
+    if (t.done != t.todo) print_sweep_resume_hint(a, db);
+    free(state);
+    fs_sweep_fini(&sw);
+    return code;
 }
 
 int fs_sweep_cli(int argc, char **argv)
@@ -601,10 +723,10 @@ int fs_sweep_cli(int argc, char **argv)
     fs_scenario s;
     int rc = fs_scn_load(a.scenario, a.sets, a.n_sets, &s, &err);
     if (rc) return fs_err_print(&err, stderr), fs_exit_code(rc);
-    /* children share our process group: Ctrl-C interrupts every variant, each keeps its rounds */
-    signal(SIGINT, SIG_IGN);
+    /* SIGINT, SIGTERM, SIGHUP: no new variant starts, the running ones are told to stop after
+     * their current round (see run_all), and the sweep exits 128 + signal */
+    fs_cli_catch_stop_signals();
     int code = sweep_scenario(&a, &s);
-    signal(SIGINT, SIG_DFL);
     fs_scn_fini(&s);
     return code;
 }

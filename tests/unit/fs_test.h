@@ -31,7 +31,7 @@ static inline void fs_test_db_dir(char *dir, size_t n_dir, char *db, size_t n_db
 /* Removes the database with its WAL companions, then the folder. */
 static inline void fs_test_db_dir_remove(const char *dir, const char *db)
 {
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal", "-lock"};
     char p[1024];
     for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
         snprintf(p, sizeof p, "%s%s", db, suffix[i]);

@@ -434,6 +434,101 @@ START_TEST(db_open_rejects_non_database)
 }
 END_TEST
 
+/* Another application's SQLite file: refused with the exact message before anything is
+ * written (no fedsim table, still in rollback-journal mode). */
+START_TEST(db_open_refuses_foreign_file_untouched)
+{
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c, "CREATE TABLE contacts(name TEXT)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(c);
+    fs_err err;
+    fs_err_init(&err, NULL);
+    fs_db *db = NULL;
+    ck_assert_int_eq(fs_db_open(dbpath, &db, &err), FS_EDB);
+    ck_assert_ptr_null(db);
+    char want[512];
+    snprintf(want, sizeof want,
+             "%s: not a fedsim results database (it has tables but no meta.schema_version);"
+             " fedsim adds nothing to another application's file: use a new file",
+             dbpath);
+    ck_assert_str_eq(err.msgs[0], want);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM sqlite_schema"), 1);
+    c = peek_open();
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(c, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "delete");
+    sqlite3_finalize(st);
+    sqlite3_close(c);
+}
+END_TEST
+
+/* The read-only open refuses what is not a fedsim database of this version, and reads one. */
+START_TEST(db_open_readonly_checks_schema)
+{
+    fs_err err;
+    fs_err_init(&err, NULL);
+    sqlite3 *c = (sqlite3 *)1;
+    ck_assert_int_eq(fs_db_open_readonly(dbpath, &c, &err), FS_EIO); /* missing */
+    ck_assert_ptr_null(c);
+    ck_assert_int_eq(access(dbpath, F_OK), -1);
+    fs_db_close(open_ok());
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_open_readonly(dbpath, &c, &err), FS_OK);
+    ck_assert_int_eq(q_int(c, "SELECT count(*) FROM runs"), 0);
+    ck_assert_int_ne(sqlite3_exec(c, "DELETE FROM runs", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(c);
+    sqlite3 *w = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &w), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(w, "UPDATE meta SET value = '99'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(w);
+    ck_assert_int_eq(fs_db_open_readonly(dbpath, &c, &err), FS_EDB);
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(err.msgs[0], "has schema version 99, this fedsim reads version") &&
+                      strstr(err.msgs[0], "(written by a newer fedsim)"),
+                  "got: %s", err.msgs[0]);
+}
+END_TEST
+
+/* One writer per run: a second connection (as a second process would) cannot resume a run
+ * that the first is writing; once the first is closed it can. */
+START_TEST(db_resume_refuses_run_held_by_another_connection)
+{
+    fs_db_run run = {.name = "t", .scenario_json = "{\"seed\": 7}", .seed = 7, .variant = "",
+                     .fedsim_version = "test", .threads = 2, .host = "h"};
+    fs_db *a = open_ok();
+    int64_t id = begin_ok(a);
+    fs_db_round r = round_n(1);
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_write_round_ckpt(a, id, &r, NULL, 0, NULL, 0, "state", 5, &err), FS_OK);
+    fs_db *b = open_ok();
+    int64_t got = -1;
+    int round = -1;
+    void *state = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(fs_db_resume(b, &run, &got, &round, &state, &len, &err), FS_EDB);
+    ck_assert_ptr_null(state);
+    char want[512];
+    snprintf(want, sizeof want,
+             "%s: run 1 is being written by another fedsim process (a run, or a variant of a"
+             " sweep, still going); let it finish or stop it, then try again",
+             dbpath);
+    ck_assert_str_eq(err.msgs[0], want);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 1); /* not truncated */
+    fs_db_close(a);
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_resume(b, &run, &got, &round, &state, &len, &err), FS_OK);
+    ck_assert_ptr_nonnull(state);
+    ck_assert_int_eq(got, id);
+    ck_assert_int_eq(round, 1);
+    free(state);
+    fs_db_close(b);
+}
+END_TEST
+
 START_TEST(db_reopen_appends_run_2)
 {
     fs_db *db = open_ok();
@@ -954,6 +1049,9 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_open_refuses_version_1_untouched);
     tcase_add_test(tc, db_open_rejects_non_database);
     tcase_add_test(tc, db_reopen_appends_run_2);
+    tcase_add_test(tc, db_open_refuses_foreign_file_untouched);
+    tcase_add_test(tc, db_open_readonly_checks_schema);
+    tcase_add_test(tc, db_resume_refuses_run_held_by_another_connection);
     tcase_add_test(tc, db_nan_costs_stored_as_null);
     tcase_add_test(tc, db_time_to_target_sustained);
     tcase_add_test(tc, db_headline_is_first_eval_metric);
