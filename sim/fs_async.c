@@ -19,6 +19,11 @@ typedef struct buffered {
     double n_samples, scale, local_loss;
 } buffered;
 
+typedef struct ended_key {
+    uint32_t client;
+    size_t pos; /* in `ended`: the order participations ended */
+} ended_key;
+
 typedef struct async_server {
     fs_engine *e;
     uint64_t version, batches;
@@ -32,6 +37,7 @@ typedef struct async_server {
     buffered *buf;
     size_t n_buf;
     fs_db_part *ended; /* participations that ended since the last aggregation */
+    ended_key *by_client; /* cap_ended: `ended` sorted by client, to number repeats */
     size_t n_ended, cap_ended;
     fs_db_round row; /* counters since the last aggregation */
     double wall_start;
@@ -75,6 +81,7 @@ static void server_fini(async_server *a)
     free(a->batch_slots);
     free(a->batch_jobs);
     free(a->ended);
+    free(a->by_client);
 }
 
 /* ---- idle slots ---- */
@@ -143,8 +150,11 @@ static int record_end(async_server *a, size_t slot, uint64_t tau, fs_err *err)
     if (a->n_ended == a->cap_ended) {
         size_t cap = a->cap_ended ? 2 * a->cap_ended : 64;
         fs_db_part *p = realloc(a->ended, cap * sizeof *p);
-        if (!p) return fs_err_add(err, NULL, "out of memory recording participations"), FS_ENOMEM;
-        a->ended = p;
+        if (p) a->ended = p;
+        ended_key *o = realloc(a->by_client, cap * sizeof *o);
+        if (o) a->by_client = o;
+        if (!p || !o)
+            return fs_err_add(err, NULL, "out of memory recording participations"), FS_ENOMEM;
         a->cap_ended = cap;
     }
     fs_engine_account_part(e, slot, &a->row);
@@ -168,6 +178,28 @@ static int on_arrival(async_server *a, size_t slot, int64_t t, fs_err *err)
 
 /* ---- aggregation: one round ---- */
 
+static int by_client_then_end(const void *x, const void *y)
+{
+    const ended_key *a = x, *b = y;
+    if (a->client != b->client) return a->client < b->client ? -1 : 1;
+    return (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+/* A slot freed by a client that ends is refilled at once, so the same client can be picked
+ * again and end again before the buffer fills: its participations in one window get seq 0, 1,
+ * ... in the order they ended (one row each, keyed (round, client, seq)). */
+static void number_repeats(async_server *a)
+{
+    size_t n = a->n_ended;
+    ended_key *k = a->by_client;
+    for (size_t i = 0; i < n; i++)
+        k[i] = (ended_key){a->ended[i].client_id, i};
+    qsort(k, n, sizeof *k, by_client_then_end);
+    for (size_t i = 0; i < n; i++)
+        a->ended[k[i].pos].seq =
+            i > 0 && k[i - 1].client == k[i].client ? a->ended[k[i - 1].pos].seq + 1 : 0;
+}
+
 static int aggregate(async_server *a, fs_err *err)
 {
     fs_engine *e = a->e;
@@ -186,6 +218,7 @@ static int aggregate(async_server *a, fs_err *err)
     row->online_share = fs_engine_take_online_share(e);
     int rc = fs_agg_round(&e->agg, e->w, e->reports, a->n_buf, NULL, 0, e->round, err);
     row->epsilon = e->agg.epsilon;
+    number_repeats(a);
     fs_round_result res = {.parts = a->ended,
                            .n_parts = e->s->output.participation ? a->n_ended : 0};
     if (!rc) rc = fs_engine_evaluate(e, &res, err);

@@ -16,8 +16,10 @@
 /* IF NOT EXISTS everywhere: opening an existing results file appends runs to it. Children
  * reference runs(run_id) ON DELETE CASCADE so deleting a run (e.g. to redo a sweep variant)
  * removes all its rows. No separate index on participation(run_id, round): the primary key
- * (run_id, round, client_id) already serves that prefix; the extra index is for per-client
- * history queries. The target columns of runs are all NULL when the scenario set no target. */
+ * (run_id, round, client_id, seq) already serves that prefix; the extra index is for per-client
+ * history queries. seq numbers a client's participations within one round (0, then 1, 2, ...):
+ * in async mode a client that ends, is picked again at once and ends again before the buffer
+ * fills takes part twice in one aggregation window. The target columns of runs are all NULL when the scenario set no target. */
 #define TABLES_SQL                                                                              \
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"                        \
     "INSERT OR IGNORE INTO meta(key, value)"                                                    \
@@ -37,15 +39,16 @@
     " round INTEGER NOT NULL, t_start INTEGER, t_end INTEGER, selected INTEGER,"                \
     " reported INTEGER, dropped INTEGER, late INTEGER, aborted INTEGER, bytes_up INTEGER,"      \
     " bytes_down INTEGER, train_loss REAL, epsilon REAL, compute_s REAL, online_share REAL,"    \
-    " wall_s REAL, PRIMARY KEY(run_id, round));"                                                \
+    " wall_s REAL, rejected INTEGER, PRIMARY KEY(run_id, round));"                              \
     "CREATE TABLE IF NOT EXISTS participation("                                                 \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
     " round INTEGER NOT NULL, client_id INTEGER NOT NULL,"                                      \
-    " outcome TEXT NOT NULL CHECK(outcome IN ('reported','dropped','late','aborted')),"         \
+    " outcome TEXT NOT NULL"                                                                   \
+    "  CHECK(outcome IN ('reported','dropped','late','aborted','rejected')),"                   \
     " t_selected INTEGER, t_downloaded INTEGER, t_trained INTEGER, t_reported INTEGER,"         \
     " n_samples INTEGER, steps INTEGER, local_loss REAL, update_norm REAL, bytes_up INTEGER,"   \
-    " bytes_down INTEGER, staleness INTEGER,"                                                   \
-    " PRIMARY KEY(run_id, round, client_id));"                                                  \
+    " bytes_down INTEGER, staleness INTEGER, seq INTEGER NOT NULL DEFAULT 0,"                   \
+    " PRIMARY KEY(run_id, round, client_id, seq));"                                             \
     "CREATE INDEX IF NOT EXISTS participation_client"                                           \
     " ON participation(run_id, client_id, round);"                                              \
     "CREATE TABLE IF NOT EXISTS evals("                                                         \

@@ -5,7 +5,7 @@
 #ifndef FS_DB_SCHEMA_H
 #define FS_DB_SCHEMA_H
 
-#define FS_DB_SCHEMA_VERSION 2
+#define FS_DB_SCHEMA_VERSION 3
 
 /* BEGIN IMMEDIATE; every CREATE ...; COMMIT. Run with sqlite3_exec on a connection whose
  * file has no meta table yet or has schema_version FS_DB_SCHEMA_VERSION. */

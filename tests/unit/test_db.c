@@ -132,7 +132,7 @@ START_TEST(db_open_creates_schema)
         snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_schema WHERE name = '%s'", objs[i]);
         ck_assert_msg(q_int(c, sql) == 1, "missing %s", objs[i]);
     }
-    ck_assert_int_eq(q_int(c, "SELECT value FROM meta WHERE key = 'schema_version'"), 2);
+    ck_assert_int_eq(q_int(c, "SELECT value FROM meta WHERE key = 'schema_version'"), 3);
     ck_assert_int_eq(q_int(c, "SELECT count(*) FROM pragma_foreign_key_list('participation')"),
                      1);
     sqlite3_close(c);
@@ -313,6 +313,32 @@ START_TEST(db_failing_participation_rolls_back_round)
 }
 END_TEST
 
+/* Schema 3: a client may take part twice in one round (async window) as seq 0 and 1, but a
+ * repeated (round, client, seq) is still refused; 'rejected' is an outcome and the round's
+ * rejected count is stored. */
+START_TEST(db_participation_keyed_by_seq_and_rejected_outcome)
+{
+    fs_db *db = open_ok();
+    int64_t id = begin_ok(db);
+    fs_db_round r = round_n(1);
+    r.rejected = 1;
+    fs_db_part p[3] = {part_c(7, "reported"), part_c(7, "rejected"), part_c(8, "dropped")};
+    p[1].seq = 1;
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_write_round(db, id, &r, p, 3, NULL, 0, &err), FS_OK);
+    r = round_n(2);
+    p[1].seq = 0; /* the same participation twice */
+    ck_assert_int_eq(fs_db_write_round(db, id, &r, p, 3, NULL, 0, &err), FS_EDB);
+    ck_assert_msg(strstr(err.msgs[0], "UNIQUE constraint failed"), "got: %s", err.msgs[0]);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM participation WHERE client_id = 7"), 2);
+    ck_assert_int_eq(peek_int("SELECT seq FROM participation WHERE outcome = 'rejected'"), 1);
+    ck_assert_int_eq(peek_int("SELECT rejected FROM rounds WHERE round = 1"), 1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 1);
+}
+END_TEST
+
 START_TEST(db_round_of_unknown_run_fails)
 {
     fs_db *db = open_ok();
@@ -373,14 +399,14 @@ START_TEST(db_open_rejects_other_schema_version)
     fs_db_close(open_ok());
     sqlite3 *c = NULL;
     ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(c, "UPDATE meta SET value = '3'", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c, "UPDATE meta SET value = '99'", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(c);
     fs_err err;
     fs_err_init(&err, NULL);
     fs_db *db = NULL;
     ck_assert_int_eq(fs_db_open(dbpath, &db, &err), FS_EDB);
     ck_assert_ptr_null(db);
-    ck_assert_msg(strstr(err.msgs[0], "has schema version 3, this fedsim writes version 2"),
+    ck_assert_msg(strstr(err.msgs[0], "has schema version 99, this fedsim writes version 3"),
                   "got: %s", err.msgs[0]);
 }
 END_TEST
@@ -407,7 +433,7 @@ START_TEST(db_open_refuses_version_1_untouched)
     ck_assert_ptr_null(db);
     char want[512];
     snprintf(want, sizeof want,
-             "%s: results database has schema version 1, this fedsim writes version 2;"
+             "%s: results database has schema version 1, this fedsim writes version 3;"
              " use a new file",
              dbpath);
     ck_assert_int_eq(err.n_msgs, 1);
@@ -728,6 +754,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_set_status_checks_value);
     tcase_add_test(tc, db_duplicate_round_rolls_back);
     tcase_add_test(tc, db_failing_participation_rolls_back_round);
+    tcase_add_test(tc, db_participation_keyed_by_seq_and_rejected_outcome);
     tcase_add_test(tc, db_round_of_unknown_run_fails);
     tcase_add_test(tc, db_write_clients_all_or_nothing);
     tcase_add_test(tc, db_open_missing_dir_fails);
