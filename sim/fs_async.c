@@ -170,9 +170,10 @@ static int on_arrival(async_server *a, size_t slot, int64_t t, fs_err *err)
     fs_part *p = &e->parts[slot];
     uint64_t tau = a->version - a->slot_version[slot];
     bool stale = tau > (uint64_t)e->s->server.max_staleness;
+    bool rejected = !stale && e->jobs[slot].rejected; /* poisoned: never enters the buffer */
     p->progress++;
-    fs_engine_finish_part(e, p, stale ? ST_LATE : ST_REPORTED, t);
-    int rc = stale ? FS_OK : buffer_update(a, slot, tau, err);
+    fs_engine_finish_part(e, p, stale ? ST_LATE : rejected ? ST_REJECTED : ST_REPORTED, t);
+    int rc = stale || rejected ? FS_OK : buffer_update(a, slot, tau, err);
     return rc ? rc : record_end(a, slot, tau, err);
 }
 
@@ -217,6 +218,7 @@ static int aggregate(async_server *a, fs_err *err)
     row->train_loss = samples > 0 ? loss / samples : NAN;
     row->online_share = fs_engine_take_online_share(e);
     int rc = fs_agg_round(&e->agg, e->w, e->reports, a->n_buf, NULL, 0, e->round, err);
+    e->trainer.global_norm = NAN; /* w changed */
     row->epsilon = e->agg.epsilon;
     number_repeats(a);
     fs_round_result res = {.parts = a->ended,
