@@ -217,12 +217,19 @@ int fs_agg_round(fs_aggregator *a, double *w, const fs_agg_report *reports, size
     account(a, n_reports);
     if (n_reports == 0) return FS_OK;
     if (s->server.algorithm == FS_ALG_QFFL) {
-        const fs_update *ups[n_reports];
-        double losses[n_reports];
-        for (size_t k = 0; k < n_reports; k++)
-            ups[k] = reports[k].update, losses[k] = reports[k].loss_at_global;
-        fs_qffl_step(w, ups, losses, n_reports, s->server.q, 1.0 / s->train.lr, a->sum);
-        return FS_OK;
+        /* on the heap: the number of reports is the scenario's, not bounded by the stack */
+        const fs_update **ups = malloc(n_reports * sizeof *ups);
+        double *losses = malloc(n_reports * sizeof *losses);
+        if (ups && losses) {
+            for (size_t k = 0; k < n_reports; k++)
+                ups[k] = reports[k].update, losses[k] = reports[k].loss_at_global;
+            fs_qffl_step(w, ups, losses, n_reports, s->server.q, 1.0 / s->train.lr, a->sum);
+        }
+        int rc = ups && losses ? FS_OK : FS_ENOMEM;
+        free(ups);
+        free(losses);
+        if (rc) fs_err_add(err, NULL, "out of memory aggregating round %d", round);
+        return rc;
     }
     double *weights = malloc(n_reports * sizeof *weights);
     if (!weights)

@@ -19,14 +19,25 @@ typedef struct buffered {
     double n_samples, scale, local_loss;
 } buffered;
 
+typedef struct ended_key {
+    uint32_t client;
+    size_t pos; /* in `ended`: the order participations ended */
+} ended_key;
+
 typedef struct async_server {
     fs_engine *e;
     uint64_t version, batches;
     uint64_t *slot_version;
-    bool *slot_busy;
+    size_t *free_slots;       /* min-heap of the idle slots: refilled lowest first, as a scan
+                               * would, but in O(log n) per slot instead of O(concurrency) per
+                               * event */
+    size_t n_free;
+    size_t *batch_slots;      /* max_sel: the slots one dispatch fills (heap: sized by input) */
+    fs_train_job *batch_jobs; /* max_sel: their jobs, contiguous for the trainer */
     buffered *buf;
     size_t n_buf;
     fs_db_part *ended; /* participations that ended since the last aggregation */
+    ended_key *by_client; /* cap_ended: `ended` sorted by client, to number repeats */
     size_t n_ended, cap_ended;
     fs_db_round row; /* counters since the last aggregation */
     double wall_start;
@@ -46,9 +57,13 @@ static int server_init(async_server *a, fs_engine *e, fs_err *err)
     a->t_waiting = -1;
     size_t k = e->s->server.buffer_size;
     a->slot_version = calloc(e->max_sel, sizeof *a->slot_version);
-    a->slot_busy = calloc(e->max_sel, sizeof *a->slot_busy);
+    a->free_slots = malloc((e->max_sel ? e->max_sel : 1) * sizeof *a->free_slots);
+    a->batch_slots = calloc(e->max_sel, sizeof *a->batch_slots);
+    a->batch_jobs = calloc(e->max_sel, sizeof *a->batch_jobs);
     a->buf = calloc(k, sizeof *a->buf);
-    bool ok = a->slot_version && a->slot_busy && a->buf;
+    bool ok = a->slot_version && a->free_slots && a->batch_slots && a->batch_jobs && a->buf;
+    for (size_t i = 0; ok && i < e->max_sel; i++) /* ascending: already a heap */
+        a->free_slots[a->n_free++] = i;
     for (size_t i = 0; ok && i < k; i++)
         ok = fs_update_init(&a->buf[i].u, e->n_params, e->cfg->world->sparse_updates, 0) == FS_OK;
     if (ok) return FS_OK;
@@ -62,8 +77,32 @@ static void server_fini(async_server *a)
         fs_update_fini(&a->buf[i].u);
     free(a->buf);
     free(a->slot_version);
-    free(a->slot_busy);
+    free(a->free_slots);
+    free(a->batch_slots);
+    free(a->batch_jobs);
     free(a->ended);
+    free(a->by_client);
+}
+
+/* ---- idle slots ---- */
+
+static void free_push(async_server *a, size_t slot)
+{
+    size_t *h = a->free_slots, i = a->n_free++;
+    for (; i > 0 && h[(i - 1) / 2] > slot; i = (i - 1) / 2)
+        h[i] = h[(i - 1) / 2];
+    h[i] = slot;
+}
+
+static void free_pop(async_server *a)
+{
+    size_t *h = a->free_slots, n = --a->n_free, last = h[n], i = 0;
+    for (size_t c; (c = 2 * i + 1) < n; i = c) {
+        if (c + 1 < n && h[c + 1] < h[c]) c++;
+        if (h[c] >= last) break;
+        h[i] = h[c];
+    }
+    h[i] = last;
 }
 
 /* ---- the buffer ---- */
@@ -111,14 +150,17 @@ static int record_end(async_server *a, size_t slot, uint64_t tau, fs_err *err)
     if (a->n_ended == a->cap_ended) {
         size_t cap = a->cap_ended ? 2 * a->cap_ended : 64;
         fs_db_part *p = realloc(a->ended, cap * sizeof *p);
-        if (!p) return fs_err_add(err, NULL, "out of memory recording participations"), FS_ENOMEM;
-        a->ended = p;
+        if (p) a->ended = p;
+        ended_key *o = realloc(a->by_client, cap * sizeof *o);
+        if (o) a->by_client = o;
+        if (!p || !o)
+            return fs_err_add(err, NULL, "out of memory recording participations"), FS_ENOMEM;
         a->cap_ended = cap;
     }
     fs_engine_account_part(e, slot, &a->row);
     e->rows[slot].staleness = (int)tau;
     a->ended[a->n_ended++] = e->rows[slot];
-    a->slot_busy[slot] = false;
+    free_push(a, slot);
     return FS_OK;
 }
 
@@ -128,13 +170,36 @@ static int on_arrival(async_server *a, size_t slot, int64_t t, fs_err *err)
     fs_part *p = &e->parts[slot];
     uint64_t tau = a->version - a->slot_version[slot];
     bool stale = tau > (uint64_t)e->s->server.max_staleness;
+    bool rejected = !stale && e->jobs[slot].rejected; /* poisoned: never enters the buffer */
     p->progress++;
-    fs_engine_finish_part(e, p, stale ? ST_LATE : ST_REPORTED, t);
-    int rc = stale ? FS_OK : buffer_update(a, slot, tau, err);
+    fs_engine_finish_part(e, p, stale ? ST_LATE : rejected ? ST_REJECTED : ST_REPORTED, t);
+    int rc = stale || rejected ? FS_OK : buffer_update(a, slot, tau, err);
     return rc ? rc : record_end(a, slot, tau, err);
 }
 
 /* ---- aggregation: one round ---- */
+
+static int by_client_then_end(const void *x, const void *y)
+{
+    const ended_key *a = x, *b = y;
+    if (a->client != b->client) return a->client < b->client ? -1 : 1;
+    return (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+/* A slot freed by a client that ends is refilled at once, so the same client can be picked
+ * again and end again before the buffer fills: its participations in one window get seq 0, 1,
+ * ... in the order they ended (one row each, keyed (round, client, seq)). */
+static void number_repeats(async_server *a)
+{
+    size_t n = a->n_ended;
+    ended_key *k = a->by_client;
+    for (size_t i = 0; i < n; i++)
+        k[i] = (ended_key){a->ended[i].client_id, i};
+    qsort(k, n, sizeof *k, by_client_then_end);
+    for (size_t i = 0; i < n; i++)
+        a->ended[k[i].pos].seq =
+            i > 0 && k[i - 1].client == k[i].client ? a->ended[k[i - 1].pos].seq + 1 : 0;
+}
 
 static int aggregate(async_server *a, fs_err *err)
 {
@@ -153,7 +218,9 @@ static int aggregate(async_server *a, fs_err *err)
     row->train_loss = samples > 0 ? loss / samples : NAN;
     row->online_share = fs_engine_take_online_share(e);
     int rc = fs_agg_round(&e->agg, e->w, e->reports, a->n_buf, NULL, 0, e->round, err);
+    e->trainer.global_norm = NAN; /* w changed */
     row->epsilon = e->agg.epsilon;
+    number_repeats(a);
     fs_round_result res = {.parts = a->ended,
                            .n_parts = e->s->output.participation ? a->n_ended : 0};
     if (!rc) rc = fs_engine_evaluate(e, &res, err);
@@ -198,7 +265,7 @@ static int schedule_retry(async_server *a, fs_err *err)
 static int start_batch(async_server *a, const size_t *slots, size_t n, fs_err *err)
 {
     fs_engine *e = a->e;
-    fs_train_job jobs[n];
+    fs_train_job *jobs = a->batch_jobs;
     for (size_t i = 0; i < n; i++)
         jobs[i] = e->jobs[slots[i]];
     int rc = fs_trainer_run(&e->trainer, e->w, jobs, n, (int)e->stream_round, err);
@@ -214,16 +281,17 @@ static int start_batch(async_server *a, const size_t *slots, size_t n, fs_err *e
 static int fill_slots(async_server *a, fs_err *err)
 {
     fs_engine *e = a->e;
-    size_t slots[e->max_sel], n = 0;
+    size_t *slots = a->batch_slots, n = 0;
     e->stream_round = a->batches + 1; /* a batch number is used only if someone is dispatched */
     int rc = FS_OK;
-    for (size_t s = 0; s < e->max_sel && !rc; s++) {
+    while (a->n_free > 0 && !rc) {
         uint32_t id;
-        if (a->slot_busy[s]) continue;
+        size_t s = a->free_slots[0];
         if (!pick_one(e, &id, err)) {
             if (!a->retry_pending) rc = schedule_retry(a, err);
             break;
         }
+        free_pop(a);
         a->t_waiting = -1;
         fs_part *p = &e->parts[s];
         fs_engine_plan(e, p, id, e->now);
@@ -234,7 +302,6 @@ static int fill_slots(async_server *a, fs_err *err)
                            .residual = e->residuals ? e->residuals + s * e->n_params : NULL};
         if (e->residuals) rc = fs_engine_load_residual(e, s, id, err);
         e->cfg->pop->clients[id].t_busy_until = INT64_MAX;
-        a->slot_busy[s] = true;
         a->slot_version[s] = a->version;
         a->row.selected++;
         slots[n++] = s;

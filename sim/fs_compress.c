@@ -11,8 +11,10 @@
  *                     the k indices                                       = 8 + 4k bytes
  *             sparse: k x (uint32 index, float32 value); the nnz support is unknown to the
  *                     server, so the seed alone cannot name the indices   = 8k bytes
- *   quantize  float32 norm, then n codes of `bits` bits packed LSB-first into bytes: one sign
- *             bit and a (bits-1)-bit level in 0..s, s = 2^(bits-1) - 1
+ *   quantize  float32 norm, then n codes of `bits` bits (any width 2..8) packed LSB-first into
+ *             bytes: a (bits-1)-bit level in 0..s, s = 2^(bits-1) - 1, in the code's low bits
+ *             and the sign in its top bit; code i fills stream bits [i bits, (i+1) bits), stream
+ *             bit b being bit b % 8 of byte b / 8, the last byte zero-padded
  *             dense : 4 + ceil(n * bits / 8) bytes; sparse: plus n x uint32 index.
  * Decoded values are rounded to float32 as the wire carries them (quantize: the float32 norm),
  * except with `none`, which leaves the update untouched so uncompressed runs are unaffected.
@@ -34,7 +36,9 @@
  * - Quantization is QSGD (Alistarh et al. 2017): level l = floor(|v_i| / norm * s + u), u ~ U[0,1),
  *   decoded sign(v_i) * norm * l / s, so E = v_i. The norm is rounded *up* to float32 before use,
  *   so |v_i| / norm <= 1, levels stay in 0..s and the decoder's norm is the encoder's. 2 bits
- *   gives ternary {-norm, 0, +norm}.
+ *   gives ternary {-norm, 0, +norm}. The codes really are packed (into idx's spare capacity,
+ *   like the other kinds' workspace) and the update is decoded from those bytes, so odd widths
+ *   (3, 5, 6, 7 bits, codes straddling bytes) go through the same path as 2, 4 and 8.
  * - Error feedback (Karimireddy et al. 2019): v = u + residual is compressed and residual
  *   becomes v - decoded. The residual is always a dense n_params array. For a sparse update only
  *   its support is touched: v_i = u_i + residual_i there, and residual elsewhere waits until the
@@ -76,7 +80,7 @@ double fs_compress_bytes(const fs_compress_cfg *cfg, size_t n, bool dense)
         return dense ? 8.0 + 4.0 * k : 8.0 * k;
     }
     case FS_COMPRESS_QUANTIZE: {
-        double codes = ceil(dn * (double)cfg->bits / 8.0);
+        double codes = (double)fs_compress_packed_bytes(n, cfg->bits);
         return 4.0 + codes + (dense ? 0.0 : 4.0 * dn);
     }
     case FS_COMPRESS_NONE:
@@ -293,6 +297,70 @@ static int compress_randk(fs_update *u, size_t k, bool scaled, gsl_rng *r)
 
 /* ---- quantization ---- */
 
+/* The bit stream of the codes: code i fills stream bits [i * bits, (i + 1) * bits), LSB first,
+ * stream bit b being bit b % 8 of byte b / 8; the last byte's unused high bits are 0. A 64-bit
+ * accumulator holds at most 7 + 8 bits between flushes, so any width 1..8 packs the same way. */
+typedef struct bit_writer {
+    unsigned char *out;
+    uint64_t acc;
+    unsigned n_acc;
+} bit_writer;
+
+static inline void bits_put(bit_writer *w, unsigned code, unsigned bits)
+{
+    w->acc |= (uint64_t)code << w->n_acc;
+    w->n_acc += bits;
+    while (w->n_acc >= 8) {
+        *w->out++ = (unsigned char)w->acc;
+        w->acc >>= 8;
+        w->n_acc -= 8;
+    }
+}
+
+static inline void bits_flush(bit_writer *w)
+{
+    if (w->n_acc) *w->out++ = (unsigned char)w->acc;
+    w->acc = 0, w->n_acc = 0;
+}
+
+typedef struct bit_reader {
+    const unsigned char *in;
+    uint64_t acc;
+    unsigned n_acc;
+} bit_reader;
+
+static inline unsigned bits_get(bit_reader *r, unsigned bits)
+{
+    while (r->n_acc < bits) {
+        r->acc |= (uint64_t)*r->in++ << r->n_acc;
+        r->n_acc += 8;
+    }
+    unsigned code = (unsigned)(r->acc & ((1u << bits) - 1));
+    r->acc >>= bits;
+    r->n_acc -= bits;
+    return code;
+}
+
+size_t fs_compress_packed_bytes(size_t n, int bits)
+{
+    return (n / 8) * (size_t)bits + ((n % 8) * (size_t)bits + 7) / 8; /* no overflow of n*bits */
+}
+
+void fs_compress_pack(const uint8_t *codes, size_t n, int bits, unsigned char *out)
+{
+    bit_writer w = {.out = out};
+    for (size_t i = 0; i < n; i++)
+        bits_put(&w, codes[i] & ((1u << bits) - 1), (unsigned)bits);
+    bits_flush(&w);
+}
+
+void fs_compress_unpack(const unsigned char *in, size_t n, int bits, uint8_t *codes)
+{
+    bit_reader r = {.in = in};
+    for (size_t i = 0; i < n; i++)
+        codes[i] = (uint8_t)bits_get(&r, (unsigned)bits);
+}
+
 /* The float32 the wire carries for norm, rounded up so that |x_i| / norm <= 1. */
 static double norm_f32_up(double norm)
 {
@@ -301,7 +369,10 @@ static double norm_f32_up(double norm)
     return (double)f;
 }
 
-static int compress_quantize(fs_update *u, int bits, gsl_rng *r)
+/* Encodes x into `wire` (fs_compress_packed_bytes(n, bits) bytes) and decodes it back from
+ * there, so what the server aggregates is what the packed bytes say. A code is the level in
+ * its low bits - 1 bits and the sign in its top bit. */
+static int compress_quantize(fs_update *u, int bits, gsl_rng *r, unsigned char *wire)
 {
     size_t n = u->sparse ? u->nnz : u->n_params;
     double *x = u->sparse ? u->val : u->dense;
@@ -314,11 +385,20 @@ static int compress_quantize(fs_update *u, int bits, gsl_rng *r)
         memset(x, 0, n * sizeof *x);
         return FS_OK;
     }
-    double s = (double)((1 << (bits - 1)) - 1);
+    unsigned ub = (unsigned)bits, sign_bit = 1u << (ub - 1);
+    double s = (double)(sign_bit - 1);
+    bit_writer w = {.out = wire};
     for (size_t i = 0; i < n; i++) {
         double level = floor(fabs(x[i]) / norm * s + gsl_rng_uniform(r));
         if (level > s) level = s; /* s + (1 - 2^-53) can round up to s + 1 */
-        x[i] = level == 0 ? 0.0 : copysign(norm * level / s, x[i]);
+        bits_put(&w, (unsigned)level | (x[i] < 0 ? sign_bit : 0), ub);
+    }
+    bits_flush(&w);
+    bit_reader rd = {.in = wire};
+    for (size_t i = 0; i < n; i++) {
+        unsigned code = bits_get(&rd, ub), level = code & (sign_bit - 1);
+        double v = norm * (double)level / s;
+        x[i] = level == 0 ? 0.0 : code & sign_bit ? -v : v;
     }
     return FS_OK;
 }
@@ -335,17 +415,20 @@ static bool cfg_valid(const fs_compress_cfg *cfg, const double *residual)
     case FS_COMPRESS_RANDK:
         return cfg->fraction > 0 && cfg->fraction <= 1;
     case FS_COMPRESS_QUANTIZE:
-        return cfg->bits == 8 || cfg->bits == 4 || cfg->bits == 2;
+        return cfg->bits >= FS_COMPRESS_MIN_BITS && cfg->bits <= FS_COMPRESS_MAX_BITS;
     }
     return false;
 }
 
-/* idx/val capacity the kind needs: output plus workspace past the sparse input. */
-static size_t cmp_need(const fs_compress_cfg *cfg, const fs_update *u, size_t k)
+/* idx/val capacity the kind needs: output plus workspace past the sparse input (quantize: the
+ * packed codes, in whole uint32 words). */
+static size_t cmp_need(const fs_compress_cfg *cfg, const fs_update *u, size_t n, size_t k)
 {
     size_t base = u->sparse ? u->nnz : 0;
     if (cfg->kind == FS_COMPRESS_TOPK) return base + 2 * k;
     if (cfg->kind == FS_COMPRESS_RANDK) return base + k + cmp_table_size(k);
+    if (cfg->kind == FS_COMPRESS_QUANTIZE)
+        return base + (fs_compress_packed_bytes(n, cfg->bits) + 3) / 4;
     return 0;
 }
 
@@ -356,7 +439,7 @@ int fs_compress_apply(const fs_compress_cfg *cfg, fs_update *u, double *residual
     size_t n = u->sparse ? u->nnz : u->n_params;
     bool dense = !u->sparse;
     size_t k = cmp_k(cfg->fraction, n);
-    int rc = fs_update_reserve(u, cmp_need(cfg, u, k));
+    int rc = fs_update_reserve(u, cmp_need(cfg, u, n, k));
     if (rc != FS_OK) return rc;
     if (cfg->error_feedback) ef_add(u, residual);
     switch (cfg->kind) {
@@ -367,7 +450,7 @@ int fs_compress_apply(const fs_compress_cfg *cfg, fs_update *u, double *residual
         rc = compress_randk(u, k, !cfg->error_feedback, r);
         break;
     case FS_COMPRESS_QUANTIZE:
-        rc = compress_quantize(u, cfg->bits, r);
+        rc = compress_quantize(u, cfg->bits, r, (unsigned char *)(u->idx + (dense ? 0 : n)));
         break;
     case FS_COMPRESS_NONE:
         break;

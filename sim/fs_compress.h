@@ -1,5 +1,5 @@
 /* fs_compress: lossy compression of a client's update before upload: top-k and random-k
- * sparsification and stochastic (unbiased) quantization to 8, 4 or 2 bits (QSGD, Alistarh et al.
+ * sparsification and stochastic (unbiased) quantization to 2..8 bits (QSGD, Alistarh et al.
  * 2017), each optionally with error feedback (Karimireddy et al. 2019: the part not sent is kept
  * by the client and added to its next update). It rewrites the update into what the server
  * decodes and reports the exact encoded size, which is what the uplink carries. */
@@ -9,8 +9,12 @@
 #include <gsl/gsl_rng.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fs_model.h"
+
+#define FS_COMPRESS_MIN_BITS 2 /* a sign bit and at least one level bit */
+#define FS_COMPRESS_MAX_BITS 8
 
 enum fs_compress_kind {
     FS_COMPRESS_NONE,
@@ -22,7 +26,7 @@ enum fs_compress_kind {
 typedef struct fs_compress_cfg {
     enum fs_compress_kind kind;
     double fraction; /* top-k / random-k: share of the update's coordinates kept, (0, 1] */
-    int bits;        /* quantize: 8, 4 or 2 bits per coordinate */
+    int bits;        /* quantize: FS_COMPRESS_MIN_BITS..FS_COMPRESS_MAX_BITS per coordinate */
     bool error_feedback;
 } fs_compress_cfg;
 
@@ -43,5 +47,12 @@ double fs_compress_bytes(const fs_compress_cfg *cfg, size_t n, bool dense);
  * choices come from r. *out_bytes = fs_compress_bytes of what was sent. */
 int fs_compress_apply(const fs_compress_cfg *cfg, fs_update *u, double *residual, gsl_rng *r,
                       double *out_bytes);
+
+/* The bit packing quantization puts on the wire (layout in fs_compress.c): n codes of `bits`
+ * bits (1..8; each code's higher bits are ignored) take exactly fs_compress_packed_bytes(n, bits)
+ * = ceil(n * bits / 8) bytes of `out`; unpack reads them back. */
+size_t fs_compress_packed_bytes(size_t n, int bits);
+void fs_compress_pack(const uint8_t *codes, size_t n, int bits, unsigned char *out);
+void fs_compress_unpack(const unsigned char *in, size_t n, int bits, uint8_t *codes);
 
 #endif

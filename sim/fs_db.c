@@ -51,8 +51,9 @@ static const char *const stmt_sql[ST_N] = {
     [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_ROUND] = "INSERT INTO rounds(run_id, round, t_start, t_end, selected, reported, dropped,"
                  " late, aborted, bytes_up, bytes_down, train_loss, epsilon, compute_s,"
-                 " online_share, wall_s) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [ST_PART] = "INSERT INTO participation VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 " online_share, wall_s, rejected)"
+                 " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_PART] = "INSERT INTO participation VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_EVAL] = "INSERT INTO evals VALUES(?, ?, ?, ?, ?, ?)",
     [ST_FINISH] = "UPDATE runs SET status = ?, finished_at = " FS_DB_NOW ", wall_s = ?"
                   " WHERE run_id = ?",
@@ -325,8 +326,11 @@ static int db_create_schema(fs_db *db, fs_err *err)
     if (rc != FS_OK) return db_rollback(db, err), rc;
     if (v == 2 && sqlite3_exec(db->conn, fs_db_upgrade_v2_sql, NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(db, err, "upgrading schema version 2 to 3");
-    if (sqlite3_exec(db->conn, fs_db_schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(db->conn, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_exec(db->conn, fs_db_schema_sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(db, err, "creating schema");
+    if (v == 2 && sqlite3_exec(db->conn, fs_db_upgrade_v2_post_sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(db, err, "upgrading schema version 2 to 3");
+    if (sqlite3_exec(db->conn, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(db, err, "creating schema");
     return FS_OK;
 }
@@ -683,6 +687,7 @@ static int insert_round(fs_db *db, int64_t run_id, const fs_db_round *r)
     bind_real(&b, r->compute_s);
     bind_real(&b, r->online_share);
     bind_real(&b, r->wall_s);
+    bind_i64(&b, r->rejected);
     return bind_exec(&b);
 }
 
@@ -704,6 +709,7 @@ static int insert_part(fs_db *db, int64_t run_id, int round, const fs_db_part *p
     bind_i64(&b, p->bytes_up);
     bind_i64(&b, p->bytes_down);
     bind_i64(&b, p->staleness);
+    bind_i64(&b, p->seq);
     return bind_exec(&b);
 }
 

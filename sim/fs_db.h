@@ -52,10 +52,12 @@ typedef struct fs_db_round {
     double online_share;        /* measured at selection: available / clients examined (NaN when
                                    nobody was examined) */
     double wall_s;              /* metadata: wall seconds spent on the round */
+    int rejected;               /* reports refused as non-finite or exploding (not aggregated) */
 } fs_db_round;
 
 /* outcome: "reported" (aggregated), "dropped" (went offline or crashed), "late" (arrived after
- * the deadline), "aborted" (still in flight when the round had enough reports). Times are
+ * the deadline), "aborted" (still in flight when the round had enough reports), "rejected"
+ * (arrived, but its update was non-finite or exploding and was not aggregated). Times are
  * virtual microseconds, -1 when the stage was not reached. */
 typedef struct fs_db_part {
     uint32_t client_id;
@@ -67,6 +69,8 @@ typedef struct fs_db_part {
     double update_norm;         /* L2 norm of (local - global); NaN when not trained */
     int64_t bytes_up, bytes_down;
     int staleness;              /* rounds; 0 in sync mode */
+    int seq;                    /* the client's participation number within the round: 0, or
+                                 * 1, 2, ... when it took part again in one async window */
 } fs_db_part;
 
 typedef struct fs_db_eval {

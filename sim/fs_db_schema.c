@@ -33,10 +33,12 @@
 /* IF NOT EXISTS everywhere: opening an existing results file appends runs to it. Children
  * reference runs(run_id) ON DELETE CASCADE so deleting a run (e.g. to redo a sweep variant)
  * removes all its rows. No separate index on participation(run_id, round): the primary key
- * (run_id, round, client_id) already serves that prefix; the extra index is for per-client
- * history queries. The target columns of runs are all NULL when the scenario set no target.
- * A checkpoint above 256 MiB continues from checkpoints.server_state into checkpoint_chunks
- * (SQLite refuses blobs above 10^9 bytes). */
+ * (run_id, round, client_id, seq) already serves that prefix; the extra index is for per-client
+ * history queries. seq numbers a client's participations within one round (0, then 1, 2, ...):
+ * in async mode a client that ends, is picked again at once and ends again before the buffer
+ * fills takes part twice in one aggregation window. The target columns of runs are all NULL
+ * when the scenario set no target. A checkpoint above 256 MiB continues from
+ * checkpoints.server_state into checkpoint_chunks (SQLite refuses blobs above 10^9 bytes). */
 #define TABLES_SQL                                                                              \
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"                        \
     "INSERT OR IGNORE INTO meta(key, value)"                                                    \
@@ -58,15 +60,16 @@
     " round INTEGER NOT NULL, t_start INTEGER, t_end INTEGER, selected INTEGER,"                \
     " reported INTEGER, dropped INTEGER, late INTEGER, aborted INTEGER, bytes_up INTEGER,"      \
     " bytes_down INTEGER, train_loss REAL, epsilon REAL, compute_s REAL, online_share REAL,"    \
-    " wall_s REAL, PRIMARY KEY(run_id, round));"                                                \
+    " wall_s REAL, rejected INTEGER, PRIMARY KEY(run_id, round));"                              \
     "CREATE TABLE IF NOT EXISTS participation("                                                 \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
     " round INTEGER NOT NULL, client_id INTEGER NOT NULL,"                                      \
-    " outcome TEXT NOT NULL CHECK(outcome IN ('reported','dropped','late','aborted')),"         \
+    " outcome TEXT NOT NULL"                                                                   \
+    "  CHECK(outcome IN ('reported','dropped','late','aborted','rejected')),"                   \
     " t_selected INTEGER, t_downloaded INTEGER, t_trained INTEGER, t_reported INTEGER,"         \
     " n_samples INTEGER, steps INTEGER, local_loss REAL, update_norm REAL, bytes_up INTEGER,"   \
-    " bytes_down INTEGER, staleness INTEGER,"                                                   \
-    " PRIMARY KEY(run_id, round, client_id));"                                                  \
+    " bytes_down INTEGER, staleness INTEGER, seq INTEGER NOT NULL DEFAULT 0,"                   \
+    " PRIMARY KEY(run_id, round, client_id, seq));"                                             \
     "CREATE INDEX IF NOT EXISTS participation_client"                                           \
     " ON participation(run_id, client_id, round);"                                              \
     "CREATE TABLE IF NOT EXISTS evals("                                                         \
@@ -191,19 +194,30 @@
     " n AS n_replicates, mean, sd, ci_low, ci_high, mean_t_h, mean_cum_bytes, mean_epsilon"     \
     " FROM variant_round_stats;"
 
-/* Version 2 -> 3, in the caller's transaction before the script above: the new runs columns
- * (NULL in old rows: no replicate, sustain 1, headline by the old rule), and the views whose
- * text changed are dropped so the script recreates them. */
+/* Version 2 -> 3, in the caller's transaction before the script above: the new runs and rounds
+ * columns (NULL in old rows: no replicate, sustain 1, headline by the old rule, rejected
+ * unknown), the views whose text changed are dropped so the script recreates them, and
+ * participation, whose primary key gained seq, is set aside to be rebuilt: SQLite cannot change
+ * a primary key in place, so the script creates the new table and UPGRADE_V2_POST_SQL copies
+ * the old rows into it (seq 0: version 2 could not record a client twice in one round). */
 #define UPGRADE_V2_SQL                                                                          \
     "ALTER TABLE runs ADD COLUMN population_seed INTEGER;"                                      \
     "ALTER TABLE runs ADD COLUMN replicate INTEGER;"                                            \
     "ALTER TABLE runs ADD COLUMN target_sustain INTEGER;"                                       \
     "ALTER TABLE runs ADD COLUMN headline_metric TEXT;"                                         \
     "UPDATE runs SET population_seed = seed;"                                                   \
+    "ALTER TABLE rounds ADD COLUMN rejected INTEGER;"                                           \
+    "DROP INDEX IF EXISTS participation_client;"                                                \
+    "ALTER TABLE participation RENAME TO participation_v2;"                                     \
     "DROP VIEW IF EXISTS v_run_summary; DROP VIEW IF EXISTS v_time_to_target;"                 \
     "DROP VIEW IF EXISTS v_round_metrics;"                                                      \
     "UPDATE meta SET value = '" STR(FS_DB_SCHEMA_VERSION) "' WHERE key = 'schema_version';"
 
 const char fs_db_schema_sql[] = TABLES_SQL UNIT_VIEWS_SQL ROUND_METRICS_SQL TIME_TO_TARGET_SQL
     RUN_SUMMARY_SQL VARIANT_VIEWS_SQL;
+#define UPGRADE_V2_POST_SQL                                                                     \
+    "INSERT INTO participation SELECT *, 0 FROM participation_v2;"                              \
+    "DROP TABLE participation_v2;"
+
 const char fs_db_upgrade_v2_sql[] = UPGRADE_V2_SQL;
+const char fs_db_upgrade_v2_post_sql[] = UPGRADE_V2_POST_SQL;

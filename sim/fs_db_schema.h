@@ -15,4 +15,7 @@ extern const char fs_db_schema_sql[];
  * fs_db_schema_sql): appending to an old file upgrades it in place, all or nothing. */
 extern const char fs_db_upgrade_v2_sql[];
 
+/* ... and this after fs_db_schema_sql, still in that transaction. */
+extern const char fs_db_upgrade_v2_post_sql[];
+
 #endif

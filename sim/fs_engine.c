@@ -362,6 +362,8 @@ static const char *outcome_name(int stage)
         return "dropped";
     case ST_LATE:
         return "late";
+    case ST_REJECTED:
+        return "rejected";
     default:
         return "aborted";
     }
@@ -399,6 +401,7 @@ void fs_engine_account_part(fs_engine *e, size_t i, fs_db_round *row)
     row->dropped += p->stage == ST_DROPPED;
     row->late += p->stage == ST_LATE;
     row->aborted += p->stage == ST_ABORTED;
+    row->rejected += p->stage == ST_REJECTED;
     /* still busy until the client itself stops: the server's abort reaches it at close */
     c->t_busy_until = p->t_end;
     if (p->stage != ST_DROPPED || !p->offline_drop) fs_avail_observe(&c->avail, true, p->t_end);

@@ -13,7 +13,11 @@
  * report arriving exactly at the deadline still counts. */
 enum { EV_DROPPED, EV_DOWNLOADED, EV_TRAINED, EV_ARRIVED, EV_DEADLINE, EV_RETRY };
 
-enum { ST_DOWNLOADING, ST_TRAINING, ST_UPLOADING, ST_REPORTED, ST_DROPPED, ST_LATE, ST_ABORTED };
+enum {
+    ST_DOWNLOADING, ST_TRAINING, ST_UPLOADING,
+    ST_REPORTED, ST_DROPPED, ST_LATE, ST_ABORTED,
+    ST_REJECTED /* arrived, but its update was poisoned (fs_train.h): not aggregated */
+};
 
 #define WAIT_LIMIT_US (30 * 24 * FS_US_PER_H)
 

@@ -39,6 +39,19 @@ static double log_sub(double log_x, double log_y)
     return log_x + log1p(-exp(log_y - log_x)); /* no overflow however far apart x and y are */
 }
 
+/* log erfc(x) for every x. GSL's gsl_sf_log_erfc returns NaN once |x| passes ~1e77, which
+ * sigma >= ~1e77 reaches (the arguments grow like sigma log(1/q)); a NaN term never fell below
+ * the floor, so the series ran to its cap: ~60 s per round at sigma = 1e100. Beyond 1e8 the
+ * asymptotic series is exact to double precision: erfc(x) = e^-x^2 / (x sqrt pi)
+ * (1 - 1/(2x^2) + ...), and for x <= -1e8 erfc(x) = 2 - erfc(-x) rounds to 2. */
+static double log_erfc(double x)
+{
+    if (isnan(x)) return NAN;
+    if (x < -1e8) return M_LN2;
+    if (x > 1e8) return -x * x - log(x) - 0.5 * log(M_PI); /* -Inf once x^2 overflows */
+    return gsl_sf_log_erfc(x);
+}
+
 /* ---- A_alpha = E_{z ~ mu0} [(mu(z) / mu0(z))^alpha], mu = (1 - q) mu0 + q mu1 ---- */
 
 /* Integer alpha: the exact binomial expansion (MTZ19, Sec. 3.3),
@@ -70,13 +83,13 @@ static void frac_terms(const frac_series *f, double i, double log_coef, double *
     double log_t0 = log_coef + i * f->log_q + j * f->log_1mq;
     double log_t1 = log_coef + j * f->log_q + i * f->log_1mq;
     /* log(erfc(x) / 2) = log Pr[N(0, 1) > x sqrt 2]; GSL keeps it accurate far into the tail. */
-    double log_e0 = gsl_sf_log_erfc((i - f->z0) / f->root2_sigma) - M_LN2;
-    double log_e1 = gsl_sf_log_erfc((f->z0 - j) / f->root2_sigma) - M_LN2;
+    double log_e0 = log_erfc((i - f->z0) / f->root2_sigma) - M_LN2;
+    double log_e1 = log_erfc((f->z0 - j) / f->root2_sigma) - M_LN2;
     *out_s0 = log_t0 + i * (i - 1.0) / f->two_s2 + log_e0;
     *out_s1 = log_t1 + j * (j - 1.0) / f->two_s2 + log_e1;
 }
 
-static double log_a_frac(double q, double sigma, double alpha)
+static double log_a_frac(double q, double sigma, double alpha, size_t *out_terms)
 {
     frac_series f = {.alpha = alpha, .log_q = log(q), .log_1mq = log1p(-q)};
     f.z0 = sigma * sigma * (f.log_1mq - f.log_q) + 0.5;
@@ -87,28 +100,55 @@ static double log_a_frac(double q, double sigma, double alpha)
      * no lgamma of negative arguments, and past i = alpha the signs alternate. */
     double log_coef = 0.0;
     bool positive = true;
-    for (unsigned i = 0; i < MAX_FRAC_TERMS; i++) {
+    unsigned i = 0;
+    for (; i < MAX_FRAC_TERMS; i++) {
         double di = (double)i, s0, s1;
         frac_terms(&f, di, log_coef, &s0, &s1);
+        if (isnan(s0) || isnan(s1)) { /* an undefined term: no bound rather than a wrong one */
+            *out_terms = i + 1;
+            return NAN;
+        }
         log_a0 = positive ? log_add(log_a0, s0) : log_sub(log_a0, s0);
         log_a1 = positive ? log_add(log_a1, s1) : log_sub(log_a1, s1);
         if (fmax(s0, s1) < LOG_TERM_FLOOR) break;
         log_coef += log(fabs(alpha - di)) - log(di + 1.0);
         if (alpha - di < 0) positive = !positive;
     }
+    *out_terms = i < MAX_FRAC_TERMS ? i + 1 : i;
     return log_add(log_a0, log_a1);
+}
+
+double fs_rdp_step_terms(double q, double sigma, double alpha, size_t *out_terms)
+{
+    size_t terms = 0;
+    double rdp;
+    if (!(q >= 0.0 && q <= 1.0) || !(sigma >= 0.0) || !(alpha > 1.0))
+        rdp = NAN;
+    else if (q == 0.0)
+        rdp = 0.0;
+    else if (sigma == 0.0 || isinf(alpha))
+        rdp = INFINITY;
+    else if (isinf(sigma * sigma))
+        rdp = 0.0; /* RDP ~ q^2 alpha / sigma^2 (MTZ19), below the smallest double */
+    else if (q == 1.0)
+        rdp = alpha / (2.0 * sigma * sigma); /* plain Gaussian mechanism */
+    else {
+        bool integer = alpha == floor(alpha) && alpha < (double)UINT32_MAX;
+        double log_a;
+        if (integer)
+            log_a = log_a_int(q, sigma, (unsigned)alpha), terms = (size_t)alpha + 1;
+        else
+            log_a = log_a_frac(q, sigma, alpha, &terms);
+        /* A_alpha >= 1, so RDP >= 0; clamp the last-bit rounding of a tiny q. */
+        rdp = isnan(log_a) ? NAN : fmax(0.0, log_a / (alpha - 1.0));
+    }
+    if (out_terms) *out_terms = terms;
+    return rdp;
 }
 
 double fs_rdp_step(double q, double sigma, double alpha)
 {
-    if (!(q >= 0.0 && q <= 1.0) || !(sigma >= 0.0) || !(alpha > 1.0)) return NAN;
-    if (q == 0.0) return 0.0;
-    if (sigma == 0.0 || isinf(alpha)) return INFINITY;
-    if (q == 1.0) return alpha / (2.0 * sigma * sigma); /* plain Gaussian mechanism */
-    bool integer = alpha == floor(alpha) && alpha < (double)UINT32_MAX;
-    double log_a = integer ? log_a_int(q, sigma, (unsigned)alpha) : log_a_frac(q, sigma, alpha);
-    /* A_alpha >= 1, so RDP >= 0; clamp the last-bit rounding of a tiny q. */
-    return fmax(0.0, log_a / (alpha - 1.0));
+    return fs_rdp_step_terms(q, sigma, alpha, NULL);
 }
 
 /* ---- the accountant ---- */

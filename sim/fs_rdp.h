@@ -27,6 +27,11 @@ void fs_rdp_init(fs_rdp *a); /* default orders, zero budget spent */
  * and q > 0; 0 when q = 0. */
 double fs_rdp_step(double q, double sigma, double alpha);
 
+/* fs_rdp_step, and *out_terms (may be NULL) = series terms it evaluated: alpha + 1 at integer
+ * orders, at fractional orders until the terms fall below e^-30; a few dozen at any sigma (0 on
+ * the closed-form paths). */
+double fs_rdp_step_terms(double q, double sigma, double alpha, size_t *out_terms);
+
 /* Adds `steps` steps at (q, sigma) to every order. */
 void fs_rdp_add(fs_rdp *a, double q, double sigma, uint64_t steps);
 

@@ -45,6 +45,10 @@ static int handle_event(fs_engine *e, const fs_event *ev, fs_err *err)
         return fs_engine_push_next(e, ev->slot, err);
     case EV_ARRIVED:
         p->progress++;
+        if (e->jobs[ev->slot].rejected) { /* refused: the round still waits for good reports */
+            fs_engine_finish_part(e, p, ST_REJECTED, ev->t);
+            break;
+        }
         fs_engine_finish_part(e, p, ST_REPORTED, ev->t);
         if (++e->reported == (int)e->s->server.clients_per_round) close_round(e, ev->t, false);
         break;
@@ -113,6 +117,7 @@ static int dispatch(fs_engine *e, fs_err *err)
     int64_t deadline = round_deadline(e);
     int rc = FS_OK;
     e->stream_round = (uint64_t)e->round;
+    e->trainer.global_norm = NAN; /* the model changed since the last dispatch */
     for (size_t i = 0; i < e->n_sel && !rc; i++) {
         fs_part *p = &e->parts[i];
         fs_engine_plan(e, p, e->ids[i], e->now);

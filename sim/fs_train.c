@@ -17,6 +17,7 @@ int fs_trainer_init(fs_trainer *t, const fs_world *w, const fs_scenario *s, int 
     t->world = w;
     t->scn = s;
     t->n_threads = n_threads > 0 ? n_threads : 1;
+    t->global_norm = NAN;
     t->scratch = calloc((size_t)t->n_threads, sizeof *t->scratch);
     if (!t->scratch) goto nomem;
     size_t rows = fs_world_max_client_rows(w);
@@ -110,6 +111,14 @@ static int train_dense(fs_trainer *t, const double *w_global, fs_train_job *job,
     return rc;
 }
 
+static fs_compress_cfg compress_cfg(const fs_scenario *s)
+{
+    return (fs_compress_cfg){.kind = (enum fs_compress_kind)s->train.compression,
+                             .fraction = s->train.compress_fraction,
+                             .bits = s->train.compress_bits,
+                             .error_feedback = s->train.error_feedback};
+}
+
 /* What leaves the device: clipped for DP, then compressed (with the client's error feedback). */
 static int finish_update(fs_trainer *t, fs_train_job *job, int round, gsl_rng *r)
 {
@@ -120,11 +129,27 @@ static int finish_update(fs_trainer *t, fs_train_job *job, int round, gsl_rng *r
         job->bytes_up = fs_update_bytes(u);
         return FS_OK;
     }
-    fs_compress_cfg cc = {.kind = (enum fs_compress_kind)s->train.compression,
-                          .fraction = s->train.compress_fraction, .bits = s->train.compress_bits,
-                          .error_feedback = s->train.error_feedback};
+    fs_compress_cfg cc = compress_cfg(s);
     fs_rng_reseed(r, s->seed, FS_RNG_COMPRESS, job->client, (uint64_t)round);
     return fs_compress_apply(&cc, u, job->residual, r, &job->bytes_up);
+}
+
+/* A poisoned update is still uploaded (the server learns it is bad on arrival), at the size its
+ * encoding would have had, but it changes nothing on the device: SCAFFOLD's c_i, the error
+ * feedback residual (never touched: compression did not run) and personal parameters stay. */
+static void reject_update(fs_trainer *t, fs_train_job *job)
+{
+    const fs_scenario *s = t->scn;
+    const fs_world *w = t->world;
+    fs_update *u = job->update;
+    job->rejected = true;
+    fs_compress_cfg cc = compress_cfg(s);
+    job->bytes_up = s->train.compression == FS_COMP_NONE
+                        ? fs_update_bytes(u)
+                        : fs_compress_bytes(&cc, u->sparse ? u->nnz : u->n_params, !u->sparse);
+    if (job->ctrl_delta) memset(job->ctrl_delta, 0, w->model->n_params * sizeof *job->ctrl_delta);
+    size_t k = w->model->n_personal;
+    if (k) memcpy(u->personal, w->personal + job->client * k, k * sizeof *u->personal);
 }
 
 static void train_client(fs_trainer *t, const double *w_global, fs_train_job *job, int round,
@@ -151,6 +176,14 @@ static void train_client(fs_trainer *t, const double *w_global, fs_train_job *jo
     } else {
         job->rc = train_dense(t, w_global, job, ds, rows, n, r, ts);
     }
+    /* FS_ENUMERIC is a non-finite local loss; a NaN or Inf coordinate makes the norm non-finite,
+     * and so do finite ones whose squares overflow */
+    double bound = FS_TRAIN_MAX_UPDATE_RATIO * fmax(1.0, t->global_norm);
+    if (job->rc == FS_ENUMERIC || (!job->rc && !(job->update_norm <= bound))) {
+        job->rc = FS_OK;
+        reject_update(t, job);
+        return;
+    }
     if (!job->rc) job->rc = finish_update(t, job, round, r);
 }
 
@@ -173,6 +206,9 @@ int fs_trainer_run(fs_trainer *t, const double *w_global, fs_train_job *jobs, si
                    int round, fs_err *err)
 {
     int oom = 0;
+    if (isnan(t->global_norm)) t->global_norm = norm2(w_global, t->world->model->n_params);
+    for (size_t i = 0; i < n_jobs; i++)
+        jobs[i].rejected = false;
 #pragma omp parallel num_threads(t->n_threads)
     {
         gsl_rng *r = fs_rng_new();
@@ -198,11 +234,8 @@ int fs_trainer_run(fs_trainer *t, const double *w_global, fs_train_job *jobs, si
             fs_err_add(err, NULL, "out of memory while training round %d", round);
             return FS_ENOMEM;
         }
-        if (jobs[i].rc == FS_ENUMERIC)
-            fs_err_add(err, NULL, "round %d: client %u: local training diverged (loss is not "
-                       "finite); lower train.lr", round, jobs[i].client);
-        else fs_err_add(err, NULL, "round %d: client %u: %s", round, jobs[i].client,
-                        fs_strerror(jobs[i].rc));
+        fs_err_add(err, NULL, "round %d: client %u: %s", round, jobs[i].client,
+                   fs_strerror(jobs[i].rc));
         return jobs[i].rc;
     }
     return FS_OK;

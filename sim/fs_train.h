@@ -26,6 +26,8 @@ typedef struct fs_train_job {
     double update_norm;  /* ||w_local - w_global||_2 before clipping and compression */
     double loss_at_global; /* q-FFL: mean loss of the global model on the client's rows */
     double bytes_up;     /* encoded size of the update (after compression) */
+    bool rejected;       /* out: poisoned (see fs_trainer_run); not clipped, compressed or
+                            aggregated, and the device keeps its previous state */
     int rc;
 } fs_train_job;
 
@@ -45,15 +47,24 @@ typedef struct fs_trainer {
     uint32_t *identity;          /* on-demand data: row list 0 .. max rows - 1 */
     const double *control;       /* SCAFFOLD: the server's c (borrowed), else NULL */
     fs_cstate *client_control;   /* SCAFFOLD: every client's c_i (borrowed, read only here) */
+    double global_norm;          /* ||w_global||_2 for the poisoned-update bound; NaN = compute
+                                    it at the next run (callers reset it whenever w changes) */
 } fs_trainer;
+
+/* An update is poisoned, i.e. rejected rather than averaged, when its local loss or any of its
+ * coordinates is not finite, or its L2 norm exceeds FS_TRAIN_MAX_UPDATE_RATIO x max(1,
+ * ||w_global||): no SGD from a sane start moves a model a million times its own size, but
+ * features near FLT_MAX (3e38) or a diverging step do. */
+#define FS_TRAIN_MAX_UPDATE_RATIO 1e6
 
 int fs_trainer_init(fs_trainer *t, const fs_world *w, const fs_scenario *s, int n_threads,
                     fs_err *err);
 void fs_trainer_fini(fs_trainer *t);
 
 /* Trains every job with train = true from w_global, in parallel, then (per client) clips and
- * compresses its update. FS_ENUMERIC (naming the client and round) when a client's loss
- * diverges. */
+ * compresses its update, or marks it rejected when it is poisoned (bound above; then bytes_up is
+ * the size it would have had, ctrl_delta is 0 and the residual and personal parameters are left
+ * as they were): one client's bad data or divergence never stops the run. */
 int fs_trainer_run(fs_trainer *t, const double *w_global, fs_train_job *jobs, size_t n_jobs,
                    int round, fs_err *err);
 

@@ -26,7 +26,7 @@ static const dump_table tables[] = {
     {"runs", "run_id"},
     {"clients", "run_id, client_id"},
     {"rounds", "run_id, round"},
-    {"participation", "run_id, round, client_id"},
+    {"participation", "run_id, round, client_id, seq"},
     {"evals", "run_id, round, segment, metric"},
     {"checkpoints", "run_id, round"},
 };

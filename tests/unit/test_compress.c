@@ -386,22 +386,21 @@ static void check_quantize_unbiased(int bits)
     gsl_rng_free(r);
 }
 
-START_TEST(quantize_is_unbiased_for_8_4_2_bits)
+START_TEST(quantize_is_unbiased_for_every_width)
 {
-    check_quantize_unbiased(8);
-    check_quantize_unbiased(4);
-    check_quantize_unbiased(2);
+    for (int bits = FS_COMPRESS_MIN_BITS; bits <= FS_COMPRESS_MAX_BITS; bits++)
+        check_quantize_unbiased(bits);
 }
 END_TEST
 
 START_TEST(quantize_levels_bounded_and_signs_kept)
 {
-    static const int bits[] = {8, 4, 2};
+    static const int bits[] = {8, 7, 6, 5, 4, 3, 2};
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 32, FS_RNG_DATA, 0, FS_RNG_NONE);
     enum { N = 3000 };
     double x[N];
-    for (size_t b = 0; b < 3; b++) {
+    for (size_t b = 0; b < sizeof bits / sizeof *bits; b++) {
         for (size_t i = 0; i < N; i++)
             x[i] = gsl_ran_gaussian(r, 3.0);
         x[17] = 1e3; /* one dominant coordinate reaches the top level */
@@ -599,6 +598,11 @@ START_TEST(bytes_match_formula_for_every_kind)
     ck_assert(bytes_of(q2, 1001, true) == 4 + 251);
     ck_assert(bytes_of(q4, 100, false) == 4 + 50 + 400);
     ck_assert(bytes_of(q2, 7, false) == 4 + 2 + 28);
+    for (int bits = 3; bits <= 7; bits += 2) { /* odd widths: codes straddle bytes */
+        fs_compress_cfg q = {.kind = FS_COMPRESS_QUANTIZE, .bits = bits};
+        ck_assert(bytes_of(q, 1001, true) == 4 + (1001 * bits + 7) / 8);
+        ck_assert(bytes_of(q, 13, false) == 4 + (13 * bits + 7) / 8 + 52);
+    }
     /* The CNN's update at 1%: k = ceil(16633.7). */
     ck_assert(fs_compress_bytes(&topk, 1663370, true) == 8.0 * 16634);
 }
@@ -665,11 +669,12 @@ START_TEST(invalid_config_is_rejected_untouched)
     dense_update(&u, x, 4);
     fs_compress_cfg bad[] = {
         {.kind = FS_COMPRESS_TOPK, .fraction = 0.5, .error_feedback = true}, /* no residual */
-        {.kind = FS_COMPRESS_QUANTIZE, .bits = 3},
+        {.kind = FS_COMPRESS_QUANTIZE, .bits = 1}, /* no room for a level */
+        {.kind = FS_COMPRESS_QUANTIZE, .bits = 9},
         {.kind = FS_COMPRESS_RANDK, .fraction = 0},
         {.kind = FS_COMPRESS_TOPK, .fraction = 1.5},
     };
-    for (size_t a = 0; a < 4; a++)
+    for (size_t a = 0; a < sizeof bad / sizeof *bad; a++)
         ck_assert_int_eq(fs_compress_apply(&bad[a], &u, NULL, NULL, NULL), FS_EINTERNAL);
     ck_assert(!u.sparse && memcmp(u.dense, x, sizeof x) == 0);
     fs_update_fini(&u);
@@ -693,6 +698,88 @@ START_TEST(nonfinite_update_is_reported)
 }
 END_TEST
 
+/* Every width 1..8 and every length around a byte boundary: pack then unpack gives the codes
+ * back, exactly ceil(n bits / 8) bytes are written (a guard byte after them stays untouched),
+ * the padding bits of the last byte are 0, and code i sits at stream bits [i bits, (i+1) bits). */
+START_TEST(pack_round_trips_every_width_with_exact_byte_count)
+{
+    enum { N = 67 };
+    uint8_t codes[N], back[N];
+    unsigned char buf[N + 1];
+    gsl_rng *r = fs_rng_new();
+    fs_rng_reseed(r, 61, FS_RNG_DATA, 0, FS_RNG_NONE);
+    for (int bits = 1; bits <= 8; bits++) {
+        for (size_t n = 0; n <= N; n++) {
+            for (size_t i = 0; i < n; i++)
+                codes[i] = (uint8_t)gsl_rng_uniform_int(r, 1ul << bits);
+            size_t nb = fs_compress_packed_bytes(n, bits);
+            ck_assert_uint_eq(nb, (n * (size_t)bits + 7) / 8);
+            memset(buf, 0xA5, sizeof buf);
+            fs_compress_pack(codes, n, bits, buf);
+            ck_assert_uint_eq(buf[nb], 0xA5);
+            if (n * (size_t)bits % 8) ck_assert_uint_eq(buf[nb - 1] >> (n * (size_t)bits % 8), 0);
+            for (size_t i = 0; i < n; i++) { /* the documented bit positions */
+                unsigned got = 0;
+                for (int k = 0; k < bits; k++) {
+                    size_t b = i * (size_t)bits + (size_t)k;
+                    got |= (unsigned)((buf[b / 8] >> (b % 8)) & 1u) << k;
+                }
+                ck_assert_uint_eq(got, codes[i]);
+            }
+            memset(back, 0, sizeof back);
+            fs_compress_unpack(buf, n, bits, back);
+            ck_assert(memcmp(back, codes, n) == 0);
+        }
+    }
+    /* higher bits than the width are ignored */
+    uint8_t wide[3] = {0xFF, 0xF0, 0x0F};
+    fs_compress_pack(wide, 3, 3, buf);
+    fs_compress_unpack(buf, 3, 3, back);
+    ck_assert(back[0] == 7 && back[1] == 0 && back[2] == 7);
+    gsl_rng_free(r);
+}
+END_TEST
+
+/* Every width: the encoded size reported is ceil(n bits / 8) + 4 (dense) or plus 4n (sparse),
+ * on lengths whose codes end mid-byte, and the error of each decoded coordinate is below one
+ * quantization step norm / s (the error bound of QSGD's stochastic rounding). */
+START_TEST(quantize_every_width_bytes_and_error_bound)
+{
+    enum { N = 1001 };
+    double x[N];
+    gsl_rng *r = fs_rng_new();
+    fs_rng_reseed(r, 62, FS_RNG_DATA, 0, FS_RNG_NONE);
+    for (size_t i = 0; i < N; i++)
+        x[i] = gsl_ran_gaussian(r, 1.0);
+    double norm = 0;
+    for (size_t i = 0; i < N; i++)
+        norm += x[i] * x[i];
+    norm = sqrt(norm);
+    for (int bits = FS_COMPRESS_MIN_BITS; bits <= FS_COMPRESS_MAX_BITS; bits++) {
+        fs_compress_cfg cfg = {.kind = FS_COMPRESS_QUANTIZE, .bits = bits};
+        double s = (double)((1 << (bits - 1)) - 1), bytes;
+        size_t codes = (N * (size_t)bits + 7) / 8;
+        fs_update u;
+        dense_update(&u, x, N);
+        ck_assert_int_eq(fs_compress_apply(&cfg, &u, NULL, r, &bytes), FS_OK);
+        ck_assert(bytes == 4.0 + (double)codes);
+        ck_assert(fs_compress_bytes(&cfg, N, true) == 4.0 + (double)codes);
+        for (size_t i = 0; i < N; i++)
+            ck_assert_double_lt(fabs(u.dense[i] - x[i]), norm * (1 + 1e-6) / s);
+        fs_update_fini(&u);
+        uint32_t idx[5] = {3, 9, 100, 200, 999};
+        sparse_update(&u, 1000, idx, x, 5);
+        ck_assert_int_eq(fs_compress_apply(&cfg, &u, NULL, r, &bytes), FS_OK);
+        ck_assert(bytes == 4.0 + (double)((5 * bits + 7) / 8) + 20.0);
+        ck_assert_uint_eq(u.nnz, 5);
+        for (size_t j = 0; j < 5; j++)
+            ck_assert_uint_eq(u.idx[j], idx[j]); /* the packed codes did not overwrite them */
+        fs_update_fini(&u);
+    }
+    gsl_rng_free(r);
+}
+END_TEST
+
 static Suite *compress_suite(void)
 {
     Suite *s = suite_create("compress");
@@ -705,7 +792,9 @@ static Suite *compress_suite(void)
     tcase_add_test(tc, randk_keeps_k_distinct_ascending_indices);
     tcase_add_test(tc, randk_scaled_is_unbiased_dense_and_sparse);
     tcase_add_test(tc, randk_with_error_feedback_is_unscaled);
-    tcase_add_test(tc, quantize_is_unbiased_for_8_4_2_bits);
+    tcase_add_test(tc, quantize_is_unbiased_for_every_width);
+    tcase_add_test(tc, pack_round_trips_every_width_with_exact_byte_count);
+    tcase_add_test(tc, quantize_every_width_bytes_and_error_bound);
     tcase_add_test(tc, quantize_levels_bounded_and_signs_kept);
     tcase_add_test(tc, quantize_zero_vector_stays_zero);
     tcase_add_test(tc, error_feedback_decoded_plus_residual_is_input_plus_old_residual);

@@ -315,6 +315,32 @@ START_TEST(db_failing_participation_rolls_back_round)
 }
 END_TEST
 
+/* Schema 3: a client may take part twice in one round (async window) as seq 0 and 1, but a
+ * repeated (round, client, seq) is still refused; 'rejected' is an outcome and the round's
+ * rejected count is stored. */
+START_TEST(db_participation_keyed_by_seq_and_rejected_outcome)
+{
+    fs_db *db = open_ok();
+    int64_t id = begin_ok(db);
+    fs_db_round r = round_n(1);
+    r.rejected = 1;
+    fs_db_part p[3] = {part_c(7, "reported"), part_c(7, "rejected"), part_c(8, "dropped")};
+    p[1].seq = 1;
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_write_round(db, id, &r, p, 3, NULL, 0, &err), FS_OK);
+    r = round_n(2);
+    p[1].seq = 0; /* the same participation twice */
+    ck_assert_int_eq(fs_db_write_round(db, id, &r, p, 3, NULL, 0, &err), FS_EDB);
+    ck_assert_msg(strstr(err.msgs[0], "UNIQUE constraint failed"), "got: %s", err.msgs[0]);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM participation WHERE client_id = 7"), 2);
+    ck_assert_int_eq(peek_int("SELECT seq FROM participation WHERE outcome = 'rejected'"), 1);
+    ck_assert_int_eq(peek_int("SELECT rejected FROM rounds WHERE round = 1"), 1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 1);
+}
+END_TEST
+
 START_TEST(db_round_of_unknown_run_fails)
 {
     fs_db *db = open_ok();
@@ -911,6 +937,17 @@ START_TEST(db_appending_upgrades_version_2_in_place)
                               " AND population_seed = seed AND seed = 7 AND status = 'done'"),
                      1);
     ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds WHERE run_id = 1"), 3);
+    /* participation rebuilt with seq in its key: every row kept, seq 0, the index back */
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM participation WHERE seq = 0"), 36);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM pragma_table_info('participation')"
+                              " WHERE name = 'seq' AND pk = 4"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM sqlite_schema WHERE name IN"
+                              " ('participation_client', 'participation_v2')"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM pragma_table_info('rounds')"
+                              " WHERE name = 'rejected'"),
+                     1);
     /* the recreated views answer for it: sustain 1, old headline rule */
     ck_assert_int_eq(peek_int("SELECT reached AND round = 2 AND target_sustain = 1"
                               " FROM v_time_to_target WHERE run_id = 1"),
@@ -1042,6 +1079,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_set_status_checks_value);
     tcase_add_test(tc, db_duplicate_round_rolls_back);
     tcase_add_test(tc, db_failing_participation_rolls_back_round);
+    tcase_add_test(tc, db_participation_keyed_by_seq_and_rejected_outcome);
     tcase_add_test(tc, db_round_of_unknown_run_fails);
     tcase_add_test(tc, db_write_clients_all_or_nothing);
     tcase_add_test(tc, db_open_missing_dir_fails);

@@ -218,6 +218,64 @@ START_TEST(engine_personal_factors_change_only_when_trained)
 }
 END_TEST
 
+/* Diverging local training (matrix factorization at lr 100: the loss overflows) used to stop
+ * the run with FS_ENUMERIC ("lower train.lr", exit 70). Each such update is now rejected: the
+ * run completes, rejected participations are counted in their round, nothing of them is
+ * aggregated (the global model stays finite) and the device keeps its previous factors. */
+START_TEST(engine_rejects_diverging_updates_and_keeps_running)
+{
+    fs_test_setup t;
+    fs_test_setup_init(&t, "{\"name\":\"mf\",\"seed\":9,\"data\":{\"source\":\"ratings\","
+                           "\"clients\":300,\"ratings\":{\"items\":200}},"
+                           "\"model\":{\"kind\":\"mf\",\"factors\":4},"
+                           "\"train\":{\"lr\":100,\"epochs\":3},"
+                           "\"server\":{\"rounds\":3,\"clients_per_round\":30,\"deadline_s\":60},"
+                           "\"devices\":{\"failure_prob\":0.2}}");
+    size_t k = t.w.model->n_personal, n = t.s.data.clients, np = t.w.model->n_params;
+    double *before = malloc(n * k * sizeof *before), *w = malloc(np * sizeof *w);
+    memcpy(before, t.w.personal, n * k * sizeof *before);
+    capture *cap = malloc(sizeof *cap);
+    memset(cap, 0, sizeof *cap);
+    fs_engine_cfg cfg = {.scn = &t.s, .world = &t.w, .pop = &t.pop, .n_threads = 2,
+                         .on_round = collect, .ctx = cap};
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int rc = fs_engine_run(&cfg, w, NULL, &err);
+    if (rc) fs_err_print(&err, stderr);
+    ck_assert_int_eq(rc, FS_OK);
+    ck_assert_uint_eq(cap->n_rounds, 3);
+    int rejected = 0;
+    for (size_t r = 0; r < cap->n_rounds; r++) {
+        const fs_db_round *row = &cap->rounds[r];
+        ck_assert_int_eq(row->reported + row->dropped + row->late + row->aborted + row->rejected,
+                         row->selected);
+        rejected += row->rejected;
+    }
+    ck_assert_int_gt(rejected, 30);
+    bool *kept = calloc(n, sizeof *kept); /* trained and not rejected at least once */
+    int n_rejected_parts = 0;
+    for (size_t i = 0; i < cap->n_parts; i++) {
+        const fs_db_part *p = &cap->parts[i];
+        if (!strcmp(p->outcome, "rejected")) {
+            n_rejected_parts++;
+            ck_assert(p->t_trained >= 0 && p->t_reported >= 0 && p->bytes_up > 0);
+        } else if (p->t_trained >= 0) {
+            kept[p->client_id] = true;
+        }
+    }
+    ck_assert_int_eq(n_rejected_parts, rejected);
+    for (size_t c = 0; c < n; c++)
+        if (!kept[c]) ck_assert(!memcmp(before + c * k, t.w.personal + c * k, k * sizeof *before));
+    for (size_t j = 0; j < np; j++)
+        ck_assert(isfinite(w[j]));
+    free(kept);
+    free(cap);
+    free(before);
+    free(w);
+    fs_test_setup_fini(&t);
+}
+END_TEST
+
 START_TEST(engine_on_demand_data_equal_materialized)
 {
     /* generating each client's data when it trains gives the very same campaign as holding
@@ -259,6 +317,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, engine_identical_with_1_and_2_threads);
     tcase_add_test(tc, engine_personal_factors_change_only_when_trained);
     tcase_add_test(tc, engine_on_demand_data_equal_materialized);
+    tcase_add_test(tc, engine_rejects_diverging_updates_and_keeps_running);
     suite_add_tcase(s, tc);
     return s;
 }

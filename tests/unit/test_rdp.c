@@ -266,6 +266,37 @@ START_TEST(cli_epsilon_takes_integral_numbers_and_refuses_sigma_0)
 }
 END_TEST
 
+/* Huge noise multipliers (sigma >= ~1e77 made GSL's log erfc NaN and the fractional series run
+ * to its 10^7-term cap: ~60 s a round at 1e100): a bounded number of terms at every order, a
+ * finite, tiny RDP, and the epsilon of an RDP of ~0. Moderate sigmas keep their term count. */
+START_TEST(rdp_huge_sigma_is_cheap_and_tiny)
+{
+    static const double sigmas[] = {1e50, 1e77, 1e78, 1e100, 1e160, 1e200, 1e300, 1.7e308};
+    fs_rdp a;
+    fs_rdp_init(&a);
+    for (size_t k = 0; k < sizeof sigmas / sizeof *sigmas; k++) {
+        for (size_t i = 0; i < a.n_orders; i++) {
+            size_t terms = 12345;
+            double alpha = a.orders[i];
+            double r = fs_rdp_step_terms(0.05, sigmas[k], alpha, &terms);
+            ck_assert_msg(terms <= 100, "sigma %g alpha %g: %zu terms", sigmas[k], alpha, terms);
+            ck_assert(isfinite(r) && r >= 0.0);
+            ck_assert(r < 1e-12); /* true value ~ q^2 alpha / sigma^2; log-space rounding */
+        }
+        double order;
+        ck_assert_double_eq(epsilon_after(0.05, sigmas[k], 1000, 1e-5, FS_RDP_IMPROVED, NULL), 0);
+        double eps = epsilon_after(0.05, sigmas[k], 1000, 1e-5, FS_RDP_CLASSIC, &order);
+        ck_assert_double_eq_tol(eps, log(1e5) / 62.0, 1e-12); /* rdp ~ 0: log(1/delta)/(a - 1) */
+        ck_assert_double_eq(order, 63.0);
+    }
+    size_t terms;
+    fs_rdp_step_terms(MNIST_Q, 1.1, 2.5, &terms);
+    ck_assert(terms > 1 && terms <= 100);
+    fs_rdp_step_terms(MNIST_Q, 1.1, 7.0, &terms);
+    ck_assert_uint_eq(terms, 8);
+}
+END_TEST
+
 static Suite *rdp_suite(void)
 {
     Suite *s = suite_create("rdp");
@@ -281,6 +312,7 @@ static Suite *rdp_suite(void)
     tcase_add_test(tc, rdp_epsilon_grows_with_steps_and_shrinks_with_noise);
     tcase_add_test(tc, rdp_fractional_and_integer_orders_agree);
     tcase_add_test(tc, rdp_edge_cases);
+    tcase_add_test(tc, rdp_huge_sigma_is_cheap_and_tiny);
     tcase_add_test(tc, cli_epsilon_prints_both_conversions);
     tcase_add_test(tc, cli_epsilon_reports_every_bad_option);
     tcase_add_test(tc, cli_epsilon_rejects_missing_unknown_and_repeated_options);
