@@ -304,8 +304,9 @@ START_TEST(plan_bad_arguments_exit_2)
     ck_assert_int_eq(plan("--target", "auc=0.75", "--bogus", "a.db", "b.db", "--max-hours",
                           NULL),
                      2);
-    ck_has(errout, "fedsim: error: plan: expected --target, --max-epsilon, --max-hours,"
-                   " --max-bytes-per-client or --by, found \"--bogus\"\n");
+    ck_has(errout, "fedsim: error: plan: expected --target, --sustain, --max-epsilon,"
+                   " --max-hours, --max-bytes-per-client, --min-reach or --by, found"
+                   " \"--bogus\"\n");
     ck_has(errout, "fedsim: error: plan: expected one results database, found \"b.db\"\n");
     ck_has(errout, "fedsim: error: --max-hours: expected a number > 0, found nothing\n");
     ck_assert_int_eq(plan("--target", "auc=0.75", NULL), 2);
