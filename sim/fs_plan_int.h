@@ -57,6 +57,7 @@ typedef struct plan_var {
     fs_stats_summary sum[N_DIM]; /* over the replicates that reached */
     size_t n_ok;                 /* replicates that reached within every limit */
     double rate[N_RATE];         /* means over the replicates */
+    double by_key;               /* mean --by cost, +inf when not recorded (qsort's key) */
 } plan_var;
 
 typedef struct plan_ctx {

@@ -161,7 +161,8 @@ static void limit_reasons(const plan_args *a, plan_var *v, const plan_fails *f)
         add_reason(v, "ε %s > %g%s", fmt_apart(x, sizeof x, f->worst_eps, a->max_eps, false, 3),
                    a->max_eps, in_reps(in, sizeof in, f->eps, n));
     size_t needed = (size_t)ceil(a->min_reach * (double)n - 1e-9);
-    if (v->n_ok >= needed) return;
+    /* a replicated variant out on ε needs no share of the other limits */
+    if (v->n_ok >= needed || (n > 1 && (f->eps || f->eps_none))) return;
     if (n > 1)
         add_reason(v, "within the limits in %zu of %zu replicates, --min-reach %g needs %zu",
                    v->n_ok, n, a->min_reach, needed);
@@ -177,7 +178,8 @@ static void limit_reasons(const plan_args *a, plan_var *v, const plan_fails *f)
     if (f->bytes)
         add_reason(v, "%s per participation > %s%s",
                    fs_plan_fmt_bytes(x, sizeof x, f->worst_bytes),
-                   fs_plan_fmt_bytes(y, sizeof y, a->max_bytes), in_reps(in, sizeof in, f->bytes, n));
+                   fs_plan_fmt_bytes(y, sizeof y, a->max_bytes),
+                   in_reps(in, sizeof in, f->bytes, n));
 }
 
 static void judge(const plan_args *a, plan_var *v)
@@ -233,14 +235,12 @@ static int cmp_dbl(double x, double y)
     return x < y ? -1 : x > y;
 }
 
-static enum plan_by g_by; /* qsort has no context argument; set just before sorting */
-
 /* Cheapest first; exact ties by ε, then bytes, then hours, then run order (stable output). */
 static int cmp_feasible(const void *pa, const void *pb)
 {
     const plan_var *x = pa, *y = pb;
     static const enum plan_dim then[] = {DIM_EPS, DIM_BYTES, DIM_HOURS};
-    int c = cmp_dbl(key(x, (enum plan_dim)g_by), key(y, (enum plan_dim)g_by));
+    int c = cmp_dbl(x->by_key, y->by_key);
     for (size_t i = 0; !c && i < sizeof then / sizeof *then; i++)
         c = cmp_dbl(key(x, then[i]), key(y, then[i]));
     return c ? c : cmp_dbl((double)x->first_run, (double)y->first_run);
@@ -263,7 +263,7 @@ static size_t rank_feasible(plan_ctx *c)
         c->vars[n++] = c->vars[i];
         c->vars[i] = t;
     }
-    g_by = c->a->by;
+    for (size_t i = 0; i < n; i++) c->vars[i].by_key = key(&c->vars[i], (enum plan_dim)c->a->by);
     if (n > 1) qsort(c->vars, n, sizeof *c->vars, cmp_feasible);
     if (c->n_vars - n > 1) qsort(c->vars + n, c->n_vars - n, sizeof *c->vars, cmp_order);
     return n;
@@ -474,16 +474,18 @@ static void print_paired(const plan_ctx *c, size_t n_feasible, double *buf, size
     const plan_var *rec = &c->vars[0];
     enum plan_dim d = (enum plan_dim)c->a->by;
     int w = label_width(c);
-    fprintf(c->out, "\npaired with %s on the same replicates (runner-up minus recommended, %s,"
-            " mean ± 95%% half-width (pairs)):\n", rec->label, dim_names[d]);
+    fprintf(c->out, "\ncompared with %s on the same replicates (difference in %s, mean ± 95%%"
+            " half-width (pairs)):\n", rec->label, dim_names[d]);
     for (size_t i = 1; i < n_feasible; i++) {
         const plan_var *v = &c->vars[i];
         fs_stats_summary s = paired(c, v, rec, buf, n);
         char m[48], h[32], x[32], y[32];
         fputs("  ", c->out);
         put_cell(c->out, v->label, w, true);
-        if (s.n == 0) fprintf(c->out, "  no replicate reached by both");
-        else if (isnan(s.half_width)) fprintf(c->out, "  %s (%zu)", fmt_diff(m, sizeof m, d, s.mean), s.n);
+        if (s.n == 0)
+            fprintf(c->out, "  no replicate reached by both");
+        else if (isnan(s.half_width))
+            fprintf(c->out, "  %s (%zu)", fmt_diff(m, sizeof m, d, s.mean), s.n);
         else
             fprintf(c->out, "  %s ± %s (%zu)", fmt_diff(m, sizeof m, d, s.mean),
                     fmt_dim(h, sizeof h, d, s.half_width), s.n);
@@ -531,9 +533,10 @@ static void print_recommendation(const plan_ctx *c, size_t n_feasible, size_t se
                  fmt_dim(h, sizeof h, (enum plan_dim)by, v->sum[by].half_width));
     }
     cost_phrase(cost, sizeof cost, by, m);
-    fprintf(c->out, "\n* recommended: %s: reaches %s %g %s, ", v->label, a->metric, a->target,
+    fprintf(c->out, "\n* recommended: %s: reaches %s %g %s", v->label, a->metric, a->target,
             cost);
-    if (reps) fprintf(c->out, "in %zu of %zu replicates, ", v->n_ok, v->n_reps);
+    if (reps) fprintf(c->out, " (%zu of %zu replicates)", v->n_ok, v->n_reps);
+    fputs(", ", c->out);
     const char *most = a->by == BY_EPSILON ? "lowest" : "fewest";
     if (n_feasible == 1)
         fprintf(c->out, "the only feasible variant\n");
