@@ -450,7 +450,7 @@ static fs_db *open_db(void)
 
 /* Seed-to-seed spread (the world each replicate draws) shared by every variant, and small
  * noise of each variant's own. */
-static const double world[10] = {2.1, -1.7, 0.4, 3.0, -2.6, 1.2, -0.3, -1.1, 2.4, -0.9};
+static const double world[10] = {5.25, -4.25, 1.0, 7.5, -6.5, 3.0, -0.75, -2.75, 6.0, -2.25};
 static const double own_a[10] = {0.05, -0.08, 0.02, -0.01, -0.04, 0.01, -0.07, 0.06, -0.02, 0.03};
 static const double own_b[10] = {-0.03, 0.06, -0.09, 0.02, 0.08, -0.05, 0.04, -0.01, 0.07, -0.06};
 
@@ -487,11 +487,11 @@ START_TEST(plan_replicates_same_distribution_indistinguishable)
              "\n"
              "  variant  reached  rounds          virtual h              bytes        device h"
              "               ε\n"
-             "* private    10/10     1.0  10.25 ± 1.34 (10)  1.0 kB ± 0 B (10)  0.1 ± 0.0 (10)"
+             "* private    10/10     1.0  10.63 ± 3.36 (10)  1.0 kB ± 0 B (10)  0.1 ± 0.0 (10)"
              "  0.755 ± 0 (10)\n"
-             "  leaky      10/10     1.0  10.25 ± 1.36 (10)  1.0 kB ± 0 B (10)  0.1 ± 0.0 (10)"
+             "  leaky      10/10     1.0  10.62 ± 3.38 (10)  1.0 kB ± 0 B (10)  0.1 ± 0.0 (10)"
              "   2.89 ± 0 (10)\n"
-             "  slow       10/10     1.0  14.25 ± 1.35 (10)  1.0 kB ± 0 B (10)  0.1 ± 0.0 (10)"
+             "  slow       10/10     1.0  14.62 ± 3.37 (10)  1.0 kB ± 0 B (10)  0.1 ± 0.0 (10)"
              "    0.5 ± 0 (10)\n"
              "\n"
              "compared with private on the same replicates (difference in virtual hours, mean ±"
@@ -499,7 +499,7 @@ START_TEST(plan_replicates_same_distribution_indistinguishable)
              "  leaky    -0.01 ± 0.07 (10)  indistinguishable; ε decides: 2.89 vs 0.755\n"
              "  slow     +4.00 ± 0.04 (10)\n"
              "\n"
-             "* recommended: private: reaches auc 0.75 in 10.25 ± 1.34 virtual hours (10 of 10"
+             "* recommended: private: reaches auc 0.75 in 10.63 ± 3.36 virtual hours (10 of 10"
              " replicates), indistinguishable from the fewest of 3 feasible variants (leaky) and"
              " at a lower ε\n",
              dbpath);
@@ -516,10 +516,10 @@ START_TEST(plan_replicates_clearly_separated_are_not_indistinguishable)
     ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--max-epsilon", "1", NULL), 0);
     ck_has(out, "\n  slow     +4.00 ± 0.04 (10)\n");
     ck_assert_ptr_null(strstr(out, "indistinguishable"));
-    ck_has(out, "* recommended: private: reaches auc 0.75 in 10.25 ± 1.34 virtual hours (10 of"
+    ck_has(out, "* recommended: private: reaches auc 0.75 in 10.63 ± 3.36 virtual hours (10 of"
                 " 10 replicates), the fewest of 2 feasible variants\n");
     ck_has(out, "\nexcluded:\n  leaky    ε 2.89 > 1 in 10 of 10 replicates\n");
-    /* the unpaired intervals overlap (10.25 ± 1.34 vs 14.25 ± 1.35): only pairing separates */
+    /* the unpaired intervals overlap (10.63 ± 3.36 vs 14.62 ± 3.37): only pairing separates */
 }
 END_TEST
 
