@@ -416,12 +416,11 @@ static void fill_cells(const plan_var *v, plan_cells cell)
         fmt_summary(cell[COL_HOURS + k], sizeof cell[0], dims[k], &v->sum[dims[k]]);
 }
 
-static int print_rep_table(const plan_ctx *c, size_t n_feasible)
+/* cells: room for n_feasible rows */
+static void print_rep_table(const plan_ctx *c, size_t n_feasible, plan_cells *cells)
 {
     static const char *const head[N_COL] = {"reached", "rounds", "virtual h", "bytes",
                                             "device h", "ε", "per particip."};
-    plan_cells *cells = malloc(n_feasible * sizeof *cells);
-    if (!cells) return -1;
     int width[N_COL];
     for (int k = 0; k < N_COL; k++) width[k] = display_width(head[k]);
     for (size_t i = 0; i < n_feasible; i++) {
@@ -445,8 +444,6 @@ static int print_rep_table(const plan_ctx *c, size_t n_feasible)
         }
     }
     fputc('\n', c->out);
-    free(cells);
-    return 0;
 }
 
 /* The first of ε, bytes, device hours, rounds (not the --by cost itself) in which two variants
@@ -586,11 +583,12 @@ static void print_excluded(const plan_ctx *c, size_t n_feasible)
                 c->n_superseded == 1 ? "" : "s");
 }
 
-static int answer(plan_ctx *c, size_t n, bool reps, double *buf, size_t n_buf)
+static void answer(plan_ctx *c, size_t n, bool reps, double *buf, size_t n_buf,
+                   plan_cells *cells)
 {
     size_t settled = reps ? settle(c, n, buf, n_buf) : 0;
     if (!reps) print_single_table(c, n);
-    else if (print_rep_table(c, n)) return -1;
+    else print_rep_table(c, n, cells);
     if (reps && n > 1) print_paired(c, n, buf, n_buf);
     print_recommendation(c, n, settled, reps);
     if (n > 1 && !reps)
@@ -598,33 +596,37 @@ static int answer(plan_ctx *c, size_t n, bool reps, double *buf, size_t n_buf)
                 " spread cannot be detected; give the sweep \"replications\": {\"count\": 5}"
                 " (sweep.replications) to measure it\n");
     if (n > 1) warn_interval(c);
-    return 0;
 }
 
 int fs_plan_rank_report(plan_ctx *c, FILE *err_out)
 {
+    /* everything allocated before the first line is printed: no half answer on stdout */
     size_t n_buf = c->max_replicate > 0 ? (size_t)c->max_replicate : 1;
     double *buf = malloc(2 * n_buf * sizeof *buf);
-    int oom = !buf;
+    plan_cells *cells = malloc((c->n_vars ? c->n_vars : 1) * sizeof *cells);
+    bool oom = !buf || !cells;
     for (size_t i = 0; i < c->n_vars && !oom; i++) {
         judge(c->a, &c->vars[i]);
-        oom = summarize(&c->vars[i]);
+        oom = summarize(&c->vars[i]) != 0;
+    }
+    if (oom) {
+        free(buf);
+        free(cells);
+        fprintf(err_out, "fedsim: error: %s: planning: out of memory\n", c->a->db);
+        return 71;
     }
     bool reps = replicated(c);
-    if (!oom) print_question(c, reps);
-    size_t n = oom ? 0 : rank_feasible(c);
-    if (oom) {
-    } else if (c->n_vars == 0) {
+    print_question(c, reps);
+    size_t n = rank_feasible(c);
+    if (c->n_vars == 0)
         fprintf(c->out, "\nno runs in %s\n", c->a->db);
-    } else if (n == 0) {
+    else if (n == 0)
         fprintf(c->out, "\nno variant reaches %s %g within the constraints\n", c->a->metric,
                 c->a->target);
-    } else {
-        oom = answer(c, n, reps, buf, n_buf);
-    }
-    if (!oom) print_excluded(c, n);
+    else
+        answer(c, n, reps, buf, n_buf, cells);
+    print_excluded(c, n);
     free(buf);
-    if (!oom) return n ? 0 : 1;
-    fprintf(err_out, "fedsim: error: %s: planning: out of memory\n", c->a->db);
-    return 71;
+    free(cells);
+    return n ? 0 : 1;
 }
