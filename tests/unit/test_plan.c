@@ -699,6 +699,19 @@ START_TEST(plan_sustain_needs_consecutive_evaluations)
     ck_has(out, "\n* s             3       3.00");
     ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--sustain", "4", NULL), 1);
     ck_has(out, "\n  s        never reached auc 0.75 (best 0.78 after 5 rounds)\n");
+    /* runs asking for different sustains: each is judged by its own */
+    db = open_db();
+    rep_run t = REP("t", 0, 1.0, 100, NAN, 0.76, 0.7, 0.76, 0.77, 0.78);
+    t.target_metric = "auc";
+    t.target_value = 0.75;
+    t.sustain = 3;
+    write_rep(db, &t);
+    fs_db_close(db);
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", NULL), 0);
+    ck_has(out, "question: which variant reaches auc >= 0.75 (held as long as each run's"
+                " eval.target.sustain asks) in the fewest virtual hours?\n");
+    ck_has(out, "\n* s             3       3.00");
+    ck_has(out, "\n  t             3       3.00");
 }
 END_TEST
 
