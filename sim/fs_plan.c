@@ -1,13 +1,17 @@
-/* fs_plan: `fedsim plan`. Per variant (the latest run of each label), find the first evaluation
- * that met the command-line target, read the campaign's cost up to that round from
- * v_round_metrics (the view v_time_to_target uses, so both agree), apply the constraints, rank
- * what is left.
+/* fs_plan: `fedsim plan`, its arguments and its reading of the results file. Per variant label,
+ * the latest run of each replicate (one run outside replications); per run, the first
+ * evaluation that met the command-line target and kept meeting it for `sustain` consecutive
+ * evaluations (the v_time_to_target rule), with the campaign's cost up to that round read from
+ * v_round_metrics (so both agree). Feasibility, statistics and ranking are fs_plan_rank.c's.
  *
  * The data cap is per participation, not per distinct client: (bytes up + bytes down) /
  * clients selected, summed over rounds 1..target round. It needs only the rounds table, so it
  * works for runs written with output.participation = false, and it is what one phone spends each
  * time it joins a round (downloads of clients that later dropped included). A phone selected k
- * times spends about k times that; exact per-client totals need the participation table. */
+ * times spends about k times that; exact per-client totals need the participation table.
+ *
+ * Version 2 files have no replicate or target_sustain column: the queries select NULL for them
+ * there (every run is its own replicate-less variant run, sustain 1). */
 #include "fs_plan.h"
 
 #include <ctype.h>
@@ -20,30 +24,38 @@
 #include <string.h>
 #include <strings.h>
 
+#include <cjson/cJSON.h>
 #include <sqlite3.h>
 
 #include "fs_cli.h"
 
 #include "fs_db.h"
 #include "fs_err.h"
+#include "fs_plan_int.h"
 #include "fs_text.h"
 
 #define PLAN_USAGE                                                                                 \
-    "usage: fedsim plan DB --target METRIC=VALUE [--max-epsilon E] [--max-hours H]\n"              \
-    "                      [--max-bytes-per-client SIZE] [--by hours|bytes|device-hours|epsilon]\n"
+    "usage: fedsim plan DB --target METRIC=VALUE [--sustain K] [--max-epsilon E] [--max-hours H]\n" \
+    "                      [--max-bytes-per-client SIZE] [--min-reach SHARE]\n"                   \
+    "                      [--by hours|bytes|device-hours|epsilon]\n"
 static const char plan_usage[] = PLAN_USAGE;
 static const char plan_help[] =
     PLAN_USAGE
-    "  which variant (run) in the results database DB reaches the target, and at what cost\n"
-    "  (the latest run of each variant; costs count up to its first evaluation at the target)\n"
+    "  which variant in the results database DB reaches the target, and at what cost (the\n"
+    "  latest run of each variant and replicate; costs count up to its first evaluation at\n"
+    "  the target)\n"
     "  --target METRIC=VALUE       e.g. auc=0.75 (at or above; at or below for loss, ece, rmse)\n"
+    "  --sustain K                 the target must hold for K evaluations in a row (default:\n"
+    "                              the runs' eval.target.sustain for their own target, else 1)\n"
     "  --max-epsilon E             keep variants whose epsilon there is at most E\n"
     "  --max-hours H               keep variants that get there within H virtual hours\n"
     "  --max-bytes-per-client SIZE keep variants whose bytes per participation, summed up to\n"
     "                              then, are at most SIZE (800KB, 5MB, 1.5GiB)\n"
+    "  --min-reach SHARE           with replicates: feasible when the limits hold in at least\n"
+    "                              this share of them (default 0.9)\n"
     "  --by KEY                    rank by hours (default), bytes, device-hours or epsilon\n";
 
-enum { OPT_TARGET, OPT_EPS, OPT_HOURS, OPT_BYTES, OPT_BY, N_OPTS };
+enum { OPT_TARGET, OPT_EPS, OPT_HOURS, OPT_BYTES, OPT_BY, OPT_MIN_REACH, OPT_SUSTAIN, N_OPTS };
 
 static const struct plan_opt {
     const char *name, *expected;
@@ -53,44 +65,17 @@ static const struct plan_opt {
     [OPT_HOURS] = {"--max-hours", "a number > 0"},
     [OPT_BYTES] = {"--max-bytes-per-client", "a size such as 800KB, 5MB or 1.5GiB"},
     [OPT_BY] = {"--by", "hours, bytes, device-hours or epsilon"},
+    [OPT_MIN_REACH] = {"--min-reach", "a share > 0 and <= 1, e.g. 0.9"},
+    [OPT_SUSTAIN] = {"--sustain", "an integer >= 1"},
 };
-
-enum plan_by { BY_HOURS, BY_BYTES, BY_DEVICE_H, BY_EPSILON, N_BY };
 
 static const char *const by_names[N_BY] = {"hours", "bytes", "device-hours", "epsilon"};
 
-typedef struct plan_args {
-    const char *db;
-    char metric[64];
-    double target;
-    bool lower;                           /* loss, ece, rmse: reached at or below the target */
-    double max_eps, max_hours, max_bytes; /* NAN: no limit */
-    enum plan_by by;
+typedef struct plan_cmd {
+    plan_args a;
     bool seen[N_OPTS];
     const char *given[N_OPTS]; /* raw values; NULL when absent or missing */
-} plan_args;
-
-typedef struct plan_run {
-    int64_t run_id;
-    char label[160];
-    char status[16];
-    int n_rounds; /* rounds recorded */
-    bool reached;
-    int round; /* first round whose evaluation met the target */
-    double hours, device_h, eps, per_part; /* at that round; NAN when not recorded */
-    int64_t bytes_up, bytes_down;          /* cumulative up to that round */
-    double cost;                           /* the --by key; +inf when not recorded */
-    char reason[400];                      /* why excluded; "" when feasible */
-} plan_run;
-
-typedef struct plan_ctx {
-    const plan_args *a;
-    sqlite3 *conn;
-    sqlite3_stmt *hit, *best;
-    plan_run *runs;
-    size_t n_runs, cap;
-    int n_superseded; /* older runs of a label, ignored */
-} plan_ctx;
+} plan_cmd;
 
 /* ---- arguments */
 
@@ -154,6 +139,9 @@ static bool opt_value_ok(int k, const char *v, plan_args *a)
     case OPT_EPS: return fs_cli_parse_real(v, &a->max_eps) && a->max_eps >= 0.0;
     case OPT_HOURS: return fs_cli_parse_real(v, &a->max_hours) && a->max_hours > 0.0;
     case OPT_BYTES: return fs_plan_parse_size(v, &a->max_bytes);
+    case OPT_MIN_REACH:
+        return fs_cli_parse_real(v, &a->min_reach) && a->min_reach > 0.0 && a->min_reach <= 1.0;
+    case OPT_SUSTAIN: return fs_cli_parse_int(v, 1, 1000000, &a->sustain);
     default: return parse_by(v, a);
     }
 }
@@ -177,33 +165,36 @@ static int opt_find(const char *arg)
 }
 
 /* One option, `--name value` or `--name=value`, at argv[*i]; advances *i past its value. */
-static int collect_opt(int argc, char **argv, int *i, plan_args *a, fs_err *err)
+static int collect_opt(int argc, char **argv, int *i, plan_cmd *p, fs_err *err)
 {
     const char *arg = argv[*i], *eq = strchr(arg, '=');
     int k = opt_find(arg);
     if (k < 0)
         return arg_bad(err, "plan",
-                       "--target, --max-epsilon, --max-hours, --max-bytes-per-client or --by",
+                       "--target, --sustain, --max-epsilon, --max-hours, --max-bytes-per-client,"
+                       " --min-reach or --by",
                        arg);
     const char *v = eq ? eq + 1 : *i + 1 < argc ? argv[++*i] : NULL;
-    if (a->seen[k]) {
+    if (p->seen[k]) {
         fs_err_add(err, NULL, "%s: expected once, found twice", plan_opts[k].name);
         return 1;
     }
-    a->seen[k] = true;
-    a->given[k] = v;
+    p->seen[k] = true;
+    p->given[k] = v;
     return 0;
 }
 
 /* Collects and checks every argument; returns the number of errors (all reported). */
-static int parse_args(int argc, char **argv, plan_args *a, fs_err *err)
+static int parse_args(int argc, char **argv, plan_cmd *p, fs_err *err)
 {
-    memset(a, 0, sizeof *a);
+    memset(p, 0, sizeof *p);
+    plan_args *a = &p->a;
     a->max_eps = a->max_hours = a->max_bytes = NAN;
+    a->min_reach = 0.9;
     int n_bad = 0;
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-' && argv[i][1])
-            n_bad += collect_opt(argc, argv, &i, a, err);
+            n_bad += collect_opt(argc, argv, &i, p, err);
         else if (!a->db)
             a->db = argv[i];
         else
@@ -211,56 +202,40 @@ static int parse_args(int argc, char **argv, plan_args *a, fs_err *err)
     }
     if (!a->db) n_bad += arg_bad(err, "plan", "a results database (DB)", NULL);
     for (int k = 0; k < N_OPTS; k++) {
-        if (!a->seen[k] && k != OPT_TARGET) continue;
-        if (a->given[k] && opt_value_ok(k, a->given[k], a)) continue;
-        n_bad += arg_bad(err, plan_opts[k].name, plan_opts[k].expected, a->given[k]);
+        if (!p->seen[k] && k != OPT_TARGET) continue;
+        if (p->given[k] && opt_value_ok(k, p->given[k], a)) continue;
+        n_bad += arg_bad(err, plan_opts[k].name, plan_opts[k].expected, p->given[k]);
     }
     return n_bad;
 }
 
-/* ---- formatting */
+/* ---- opening the file */
 
-static const char *fmt_bytes(char *buf, size_t n, double b)
+static int q_text(sqlite3 *c, const char *sql, char *out, size_t n)
 {
-    static const char *const unit[] = {"kB", "MB", "GB", "TB"};
-    if (b < 1000.0) {
-        snprintf(buf, n, "%.0f B", b);
-        return buf;
-    }
-    int u = 0;
-    for (b /= 1000.0; b >= 1000.0 && u < 3; u++) b /= 1000.0;
-    snprintf(buf, n, "%.1f %s", b, unit[u]);
-    return buf;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    const char *v = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    snprintf(out, n, "%s", v ? v : "");
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* v with `digits` decimals (fixed) or significant digits, plus as many more as it takes for
- * the printed number to differ from ref: never "reached 0.75 (best 0.75)" or "24.0 > 24". */
-static const char *fmt_apart(char *buf, size_t n, double v, double ref, bool fixed, int digits)
+/* The shared reader checks the file (versions 2 and 3 only); the version picks the queries. */
+static int plan_open(plan_ctx *c, fs_err *err)
 {
-    for (int d = digits; d < 12; d++) {
-        snprintf(buf, n, fixed ? "%.*f" : "%.*g", d, v);
-        if (v == ref || strtod(buf, NULL) != ref) break;
+    int rc = fs_db_open_readonly(c->a->db, &c->conn, err);
+    if (rc) return rc;
+    char v[16];
+    if (q_text(c->conn, "SELECT value FROM meta WHERE key = 'schema_version'", v, sizeof v)) {
+        fs_err_add(err, NULL, "%s: reading results database: %s", c->a->db,
+                   sqlite3_errmsg(c->conn));
+        return FS_EDB;
     }
-    return buf;
+    c->version = atoi(v);
+    return FS_OK;
 }
-
-static void add_reason(plan_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Appends one reason; several are joined with "; ". */
-static void add_reason(plan_run *r, const char *fmt, ...)
-{
-    size_t used = strlen(r->reason);
-    if (used && used + 2 < sizeof r->reason) {
-        memcpy(r->reason + used, "; ", 3);
-        used += 2;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->reason + used, sizeof r->reason - used, fmt, ap);
-    va_end(ap);
-}
-
-/* ---- database */
 
 static int db_fail(plan_ctx *c, const char *what, fs_err *err)
 {
@@ -268,344 +243,367 @@ static int db_fail(plan_ctx *c, const char *what, fs_err *err)
     return FS_EDB;
 }
 
-/* Runs are labelled by variant (by scenario name for plain runs; name/variant when the file
- * mixes scenarios); only the latest run of a label counts: it reflects the current scenario. */
-static const char runs_sql[] =
-    "SELECT run_id, label, status, n FROM (SELECT run_id, status, label,"
-    " row_number() OVER (PARTITION BY label ORDER BY run_id DESC) AS k,"
-    " count(*) OVER (PARTITION BY label) AS n FROM (SELECT run_id, status,"
-    "  CASE WHEN coalesce(variant, '') = '' THEN coalesce(name, '')"
-    "  WHEN (SELECT count(DISTINCT name) FROM runs) > 1 THEN name || '/' || variant"
-    "  ELSE variant END AS label FROM runs))"
-    " WHERE k = 1 ORDER BY run_id";
-
-/* ?1 run, ?2 metric, ?3 target, ?4 lower is better. A NULL value never meets the target. */
-static const char hit_sql[] =
-    "SELECT m.round, m.t_end_h, m.cum_bytes_up, m.cum_bytes_down, m.cum_device_h, m.epsilon,"
-    " (SELECT sum(r.selected) FROM rounds r WHERE r.run_id = m.run_id AND r.round <= m.round)"
-    " FROM v_round_metrics m WHERE m.run_id = ?1 AND m.metric = ?2"
-    " AND CASE WHEN ?4 THEN m.value <= ?3 ELSE m.value >= ?3 END ORDER BY m.round LIMIT 1";
-
-static const char best_sql[] =
-    "SELECT (SELECT count(*) FROM rounds WHERE run_id = ?1),"
-    " (SELECT CASE WHEN ?4 THEN min(value) ELSE max(value) END FROM evals"
-    "  WHERE run_id = ?1 AND segment = 'all' AND metric = ?2),"
-    " (SELECT group_concat(metric, ', ') FROM (SELECT DISTINCT metric FROM evals"
-    "  WHERE run_id = ?1 AND segment = 'all' ORDER BY metric))";
-
-static plan_run *push_run(plan_ctx *c)
+static int no_mem(plan_ctx *c, const char *what, fs_err *err)
 {
-    if (c->n_runs == c->cap) {
+    fs_err_add(err, NULL, "%s: %s: out of memory", c->a->db, what);
+    return FS_ENOMEM;
+}
+
+/* ---- grouping runs into variants and replicates */
+
+/* Runs are labelled by variant (by scenario name for plain runs; name/variant when the file
+ * mixes scenarios), newest first. %s: the replicate and target_sustain columns (NULL in v2). */
+static const char runs_sql[] =
+    "SELECT run_id, CASE WHEN coalesce(variant, '') = '' THEN coalesce(name, '')"
+    "  WHEN (SELECT count(DISTINCT name) FROM runs) > 1 THEN name || '/' || variant"
+    "  ELSE variant END, status, %s, target_metric, target_value FROM runs ORDER BY run_id DESC";
+
+static plan_var *find_var(plan_ctx *c, const char *label)
+{
+    for (size_t i = 0; i < c->n_vars; i++)
+        if (!strcmp(c->vars[i].label, label)) return &c->vars[i];
+    return NULL;
+}
+
+static plan_var *push_var(plan_ctx *c, const char *label, int64_t run_id)
+{
+    if (c->n_vars == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 16;
-        plan_run *p = realloc(c->runs, cap * sizeof *p);
+        plan_var *p = realloc(c->vars, cap * sizeof *p);
         if (!p) return NULL;
-        c->runs = p;
+        c->vars = p;
         c->cap = cap;
     }
-    plan_run *r = &c->runs[c->n_runs++];
+    plan_var *v = &c->vars[c->n_vars++];
+    memset(v, 0, sizeof *v);
+    snprintf(v->label, sizeof v->label, "%s", label);
+    v->first_run = run_id;
+    return v;
+}
+
+static plan_rep *push_rep(plan_var *v)
+{
+    if (v->n_reps == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 4;
+        plan_rep *p = realloc(v->reps, cap * sizeof *p);
+        if (!p) return NULL;
+        v->reps = p;
+        v->cap = cap;
+    }
+    plan_rep *r = &v->reps[v->n_reps++];
     memset(r, 0, sizeof *r);
-    r->hours = r->device_h = r->eps = r->per_part = NAN;
+    for (int d = 0; d < N_DIM; d++) r->cost[d] = NAN;
+    for (int d = 0; d < N_RATE; d++) r->rate[d] = NAN;
+    r->best = NAN;
     return r;
+}
+
+/* The newest run of a label decides its shape: a plain run stands alone (older runs of the
+ * label are superseded); a replicate brings the newest run of every other replicate index with
+ * it (plain runs of the label are then superseded). */
+static bool superseded(const plan_var *v, int replicate)
+{
+    if (v->reps[0].replicate == 0 || replicate == 0) return true;
+    for (size_t i = 0; i < v->n_reps; i++)
+        if (v->reps[i].replicate == replicate) return true;
+    return false;
+}
+
+/* The sustain a run is judged with: --sustain, else its own eval.target.sustain when the
+ * command-line target is the run's own target (what the run and v_time_to_target used), else 1.
+ * Columns of runs_sql: 3 replicate, 4 target_sustain, 5 target_metric, 6 target_value. */
+static int run_sustain(const plan_args *a, sqlite3_stmt *st)
+{
+    if (a->sustain > 0) return a->sustain;
+    const char *m = (const char *)sqlite3_column_text(st, 5);
+    bool own = m && !strcmp(m, a->metric) && sqlite3_column_type(st, 6) != SQLITE_NULL &&
+               sqlite3_column_double(st, 6) == a->target;
+    int k = sqlite3_column_type(st, 4) == SQLITE_NULL ? 1 : sqlite3_column_int(st, 4);
+    return own && k > 1 ? k : 1;
+}
+
+static int add_run(plan_ctx *c, sqlite3_stmt *st, fs_err *err)
+{
+    int64_t id = sqlite3_column_int64(st, 0);
+    /* labels come from a database anyone may have edited: kept and printed escaped */
+    const char *raw = (const char *)sqlite3_column_text(st, 1);
+    char esc[4 * sizeof c->vars[0].label];
+    const char *label = fs_text_term(raw ? raw : "", esc, sizeof esc);
+    esc[fs_text_utf8_cut(esc, sizeof c->vars[0].label - 1)] = '\0';
+    int replicate = sqlite3_column_int(st, 3); /* NULL reads as 0 */
+    plan_var *v = find_var(c, label ? label : "");
+    if (v && superseded(v, replicate)) {
+        c->n_superseded++;
+        return FS_OK;
+    }
+    if (!v && !(v = push_var(c, label ? label : "", id))) return no_mem(c, "reading runs", err);
+    plan_rep *r = push_rep(v);
+    if (!r) return no_mem(c, "reading runs", err);
+    r->run_id = id;
+    r->replicate = replicate;
+    if (replicate > c->max_replicate) c->max_replicate = replicate;
+    snprintf(r->status, sizeof r->status, "%s", (const char *)sqlite3_column_text(st, 2));
+    r->sustain = run_sustain(c->a, st);
+    /* the question line names the sustain when every run shares one */
+    if (c->n_vars == 1 && v->n_reps == 1)
+        c->sustain_shown = r->sustain;
+    else if (c->sustain_shown != r->sustain)
+        c->sustain_shown = 0;
+    return FS_OK;
+}
+
+/* Variants in run order (their newest run), as the runs were written. */
+static int cmp_var_order(const void *pa, const void *pb)
+{
+    const plan_var *x = pa, *y = pb;
+    return x->first_run < y->first_run ? -1 : x->first_run > y->first_run;
 }
 
 static int load_runs(plan_ctx *c, fs_err *err)
 {
+    char sql[sizeof runs_sql + 64];
+    snprintf(sql, sizeof sql, runs_sql,
+             c->version >= 3 ? "replicate, target_sustain" : "NULL, NULL");
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(c->conn, runs_sql, -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(c->conn, sql, -1, &st, NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        plan_run *r = push_run(c);
-        if (!r) {
+        int r = add_run(c, st, err);
+        if (r) {
             sqlite3_finalize(st);
-            fs_err_add(err, NULL, "%s: reading runs: out of memory", c->a->db);
-            return FS_ENOMEM;
+            return r;
         }
-        r->run_id = sqlite3_column_int64(st, 0);
-        /* labels come from a database anyone may have edited: printed escaped */
-        const char *lab = (const char *)sqlite3_column_text(st, 1);
-        char esc[4 * sizeof r->label];
-        lab = fs_text_term(lab ? lab : "", esc, sizeof esc);
-        snprintf(r->label, sizeof r->label, "%.*s", (int)fs_text_utf8_cut(lab, sizeof r->label - 1),
-                 lab);
-        snprintf(r->status, sizeof r->status, "%s", (const char *)sqlite3_column_text(st, 2));
-        c->n_superseded += sqlite3_column_int(st, 3) - 1;
         rc = SQLITE_OK;
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? FS_OK : db_fail(c, "reading runs", err);
+    if (rc != SQLITE_DONE) return db_fail(c, "reading runs", err);
+    if (c->n_vars > 1) qsort(c->vars, c->n_vars, sizeof *c->vars, cmp_var_order);
+    return FS_OK;
 }
 
-static void bind_query(sqlite3_stmt *st, const plan_ctx *c, const plan_run *r)
+/* A metric no run evaluated is a mistyped question, not an answer "nobody reached it". */
+static int check_metric(plan_ctx *c, fs_err *err)
 {
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, r->run_id);
-    sqlite3_bind_text(st, 2, c->a->metric, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 3, c->a->target);
-    sqlite3_bind_int(st, 4, c->a->lower);
+    static const char count_sql[] =
+        "SELECT count(*) FROM evals WHERE segment = 'all' AND metric = ?1";
+    static const char list_sql[] =
+        "SELECT group_concat(metric, ', ') FROM (SELECT DISTINCT metric FROM evals"
+        " WHERE segment = 'all' ORDER BY metric)";
+    if (c->n_vars == 0) return FS_OK;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->conn, count_sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) sqlite3_bind_text(st, 1, c->a->metric, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) return db_fail(c, "reading evaluations", err);
+    if (n > 0) return FS_OK;
+    char list[FS_ERR_MSG_LEN / 2];
+    if (q_text(c->conn, list_sql, list, sizeof list) != SQLITE_OK)
+        return db_fail(c, "reading evaluations", err);
+    fs_err_add(err, NULL,
+               "%s: --target: expected a metric evaluated on the whole test set (%s), found"
+               " \"%s\"",
+               c->a->db, *list ? list : "none was", c->a->metric);
+    return FS_ESCENARIO;
 }
+
+/* ---- the cost of each run at its target round */
+
+/* ?1 run, ?2 metric: every whole-test-set evaluation with the running totals at its round. */
+static const char evals_sql[] =
+    "SELECT round, t_end_h, cum_bytes_up, cum_bytes_down, cum_device_h, epsilon, value"
+    " FROM v_round_metrics WHERE run_id = ?1 AND metric = ?2 ORDER BY round";
+
+/* ?1 run, ?2 target round (0 when not reached): rounds recorded, the campaign's per-round
+ * costs (its span from the first start to the last end, so pacing between rounds counts),
+ * clients selected up to the target round. */
+static const char rounds_sql[] =
+    "SELECT count(*), (max(t_end) - min(t_start)) / 3600000000.0 / count(*),"
+    " 1.0 * sum(bytes_up + bytes_down) / count(*), sum(compute_s) / 3600.0 / count(*),"
+    " sum(CASE WHEN round <= ?2 THEN selected END) FROM rounds WHERE run_id = ?1";
+
+static const char evaluated_sql[] =
+    "SELECT group_concat(metric, ', ') FROM (SELECT DISTINCT metric FROM evals"
+    " WHERE run_id = ?1 AND segment = 'all' ORDER BY metric)";
+
+typedef struct plan_stmts {
+    sqlite3_stmt *evals, *rounds, *evaluated;
+} plan_stmts;
 
 static double col_real(sqlite3_stmt *st, int i)
 {
     return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
 }
 
-/* Fills the costs at the first round that met the target; leaves r->reached false if none. */
-static int find_hit(plan_ctx *c, plan_run *r)
+static void take_hit(sqlite3_stmt *st, plan_rep *r)
 {
-    sqlite3_stmt *st = c->hit;
-    bind_query(st, c, r);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? SQLITE_OK : rc;
     r->reached = true;
-    r->round = sqlite3_column_int(st, 0);
-    r->hours = col_real(st, 1);
+    r->cost[DIM_ROUNDS] = sqlite3_column_int(st, 0);
+    r->cost[DIM_HOURS] = col_real(st, 1);
     r->bytes_up = sqlite3_column_int64(st, 2);
     r->bytes_down = sqlite3_column_int64(st, 3);
-    r->device_h = col_real(st, 4);
-    r->eps = col_real(st, 5);
-    double sel = col_real(st, 6);
-    if (sel > 0) r->per_part = (double)(r->bytes_up + r->bytes_down) / sel;
-    return SQLITE_OK;
+    r->cost[DIM_BYTES] = (double)(r->bytes_up + r->bytes_down);
+    r->cost[DIM_DEVICE_H] = col_real(st, 4);
+    r->cost[DIM_EPS] = col_real(st, 5);
 }
 
-/* Why a finished run never met the target: its best value, or what it evaluated instead. */
-static int explain_miss(plan_ctx *c, plan_run *r)
+/* The first evaluation followed by sustain - 1 more that all meet the target: a run of hits is
+ * tracked, and its first evaluation is kept until the run is long enough (or broken). A NULL
+ * value never meets the target. */
+static int find_hit(plan_ctx *c, sqlite3_stmt *st, plan_rep *r)
 {
-    sqlite3_stmt *st = c->best;
-    bind_query(st, c, r);
+    const plan_args *a = c->a;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, r->run_id);
+    sqlite3_bind_text(st, 2, a->metric, -1, SQLITE_STATIC);
+    int streak = 0, rc;
+    plan_rep first = *r;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        double v = col_real(st, 6);
+        if (!isnan(v) && (isnan(r->best) || (a->lower ? v < r->best : v > r->best))) r->best = v;
+        bool ok = !isnan(v) && (a->lower ? v <= a->target : v >= a->target);
+        if (!ok) {
+            streak = 0;
+            continue;
+        }
+        if (streak++ == 0) take_hit(st, &first);
+        if (streak < r->sustain || r->reached) continue;
+        double best = r->best;
+        *r = first;
+        r->best = best;
+    }
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int read_rounds(sqlite3_stmt *st, plan_rep *r)
+{
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, r->run_id);
+    sqlite3_bind_int(st, 2, r->reached ? (int)r->cost[DIM_ROUNDS] : 0);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) return rc;
     r->n_rounds = sqlite3_column_int(st, 0);
-    double best = col_real(st, 1);
-    const char *others = (const char *)sqlite3_column_text(st, 2);
-    char b[32];
-    if (!isnan(best))
-        add_reason(r, "never reached %s %g (best %s after %d rounds)", c->a->metric,
-                   c->a->target, fmt_apart(b, sizeof b, best, c->a->target, false, 3),
-                   r->n_rounds);
-    else
-        add_reason(r, "%s never evaluated on the whole test set (evaluated: %s)", c->a->metric,
-                   others ? others : "nothing");
+    for (int k = 0; k < N_RATE; k++) r->rate[k] = col_real(st, 1 + k);
+    double sel = col_real(st, 4);
+    if (r->reached && sel > 0) r->cost[DIM_PER_PART] = r->cost[DIM_BYTES] / sel;
     return SQLITE_OK;
 }
 
-static void apply_constraints(const plan_args *a, plan_run *r)
+static int read_evaluated(sqlite3_stmt *st, plan_rep *r)
 {
-    char v[32], w[32];
-    if (!isnan(a->max_eps) && isnan(r->eps))
-        add_reason(r, "no ε recorded (differential privacy off), --max-epsilon %g", a->max_eps);
-    else if (r->eps > a->max_eps)
-        add_reason(r, "ε %s > %g", fmt_apart(v, sizeof v, r->eps, a->max_eps, false, 3),
-                   a->max_eps);
-    if (r->hours > a->max_hours)
-        add_reason(r, "%s virtual hours > %g",
-                   fmt_apart(v, sizeof v, r->hours, a->max_hours, true, 1), a->max_hours);
-    if (!isnan(a->max_bytes) && isnan(r->per_part))
-        add_reason(r, "bytes per participation unknown (no client selected)");
-    else if (r->per_part > a->max_bytes)
-        add_reason(r, "%s per participation > %s", fmt_bytes(v, sizeof v, r->per_part),
-                   fmt_bytes(w, sizeof w, a->max_bytes));
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, r->run_id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) return rc;
+    const char *m = (const char *)sqlite3_column_text(st, 0);
+    snprintf(r->evaluated, sizeof r->evaluated, "%s", m ? m : "nothing");
+    return SQLITE_OK;
 }
 
-static double run_cost(enum plan_by by, const plan_run *r)
+static int assess_rep(plan_ctx *c, const plan_stmts *q, plan_rep *r, fs_err *err)
 {
-    double v = by == BY_HOURS      ? r->hours
-               : by == BY_BYTES    ? (double)(r->bytes_up + r->bytes_down)
-               : by == BY_DEVICE_H ? r->device_h
-                                   : r->eps;
-    return isnan(v) ? INFINITY : v; /* not recorded ranks last */
-}
-
-static int assess_run(plan_ctx *c, plan_run *r, fs_err *err)
-{
+    if (strcmp(r->status, "done") != 0) return FS_OK; /* excluded as unfinished */
+    int rc = find_hit(c, q->evals, r);
+    if (rc == SQLITE_OK) rc = read_rounds(q->rounds, r);
+    if (rc == SQLITE_OK && isnan(r->best)) rc = read_evaluated(q->evaluated, r);
+    if (rc == SQLITE_OK) return FS_OK;
     char what[64];
     snprintf(what, sizeof what, "reading run %lld", (long long)r->run_id);
-    if (strcmp(r->status, "done") != 0) {
-        add_reason(r, "not finished (status %s)", r->status);
-        return FS_OK;
+    return db_fail(c, what, err);
+}
+
+/* eval.every_rounds from the variant's stored scenario (the resolved one fedsim ran, defaults
+ * included); 0 when it is missing or unreadable: no evaluation-interval warning then. */
+static int read_every_rounds(plan_ctx *c, plan_var *v, fs_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->conn, "SELECT scenario_json FROM runs WHERE run_id = ?1", -1,
+                                &st, NULL);
+    if (rc == SQLITE_OK) sqlite3_bind_int64(st, 1, v->reps[0].run_id);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *json = (const char *)sqlite3_column_text(st, 0);
+        cJSON *root = json ? cJSON_Parse(json) : NULL;
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "eval");
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "every_rounds");
+        if (cJSON_IsNumber(n) && n->valuedouble >= 1) v->every_rounds = n->valueint;
+        cJSON_Delete(root);
+        rc = SQLITE_OK;
     }
-    if (find_hit(c, r) != SQLITE_OK) return db_fail(c, what, err);
-    if (!r->reached) return explain_miss(c, r) == SQLITE_OK ? FS_OK : db_fail(c, what, err);
-    apply_constraints(c->a, r);
-    r->cost = run_cost(c->a->by, r);
-    return FS_OK;
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? FS_OK : db_fail(c, "reading runs", err);
 }
 
 static int assess_all(plan_ctx *c, fs_err *err)
 {
-    if (sqlite3_prepare_v2(c->conn, hit_sql, -1, &c->hit, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(c->conn, best_sql, -1, &c->best, NULL) != SQLITE_OK)
-        return db_fail(c, "reading rounds", err);
-    for (size_t i = 0; i < c->n_runs; i++) {
-        int rc = assess_run(c, &c->runs[i], err);
-        if (rc) return rc;
+    plan_stmts q = {0};
+    int rc = FS_OK;
+    if (sqlite3_prepare_v2(c->conn, evals_sql, -1, &q.evals, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(c->conn, rounds_sql, -1, &q.rounds, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(c->conn, evaluated_sql, -1, &q.evaluated, NULL) != SQLITE_OK)
+        rc = db_fail(c, "reading rounds", err);
+    for (size_t i = 0; i < c->n_vars && rc == FS_OK; i++) {
+        plan_var *v = &c->vars[i];
+        for (size_t j = 0; j < v->n_reps && rc == FS_OK; j++)
+            rc = assess_rep(c, &q, &v->reps[j], err);
+        if (rc == FS_OK) rc = read_every_rounds(c, v, err);
     }
-    return FS_OK;
+    sqlite3_finalize(q.evals);
+    sqlite3_finalize(q.rounds);
+    sqlite3_finalize(q.evaluated);
+    return rc;
 }
 
-/* ---- ranking and output */
+/* ---- entry points */
 
-/* Cheapest first; ties by virtual hours, then bytes, then run order, so output is stable. */
-static int cmp_feasible(const void *pa, const void *pb)
+/* The whole command after argument parsing: the one path of fs_plan_cli and fs_plan_answer. */
+static int plan_run(const plan_args *a, FILE *out, FILE *err_out)
 {
-    const plan_run *x = pa, *y = pb;
-    if (x->cost != y->cost) return x->cost < y->cost ? -1 : 1;
-    if (x->hours != y->hours) return x->hours < y->hours ? -1 : 1;
-    int64_t bx = x->bytes_up + x->bytes_down, by = y->bytes_up + y->bytes_down;
-    if (bx != by) return bx < by ? -1 : 1;
-    return x->run_id < y->run_id ? -1 : 1;
+    fs_err err;
+    fs_err_init(&err, NULL);
+    plan_ctx c = {.a = a, .out = out};
+    int rc = plan_open(&c, &err);
+    if (rc == FS_OK) rc = load_runs(&c, &err);
+    if (rc == FS_OK) rc = check_metric(&c, &err);
+    if (rc == FS_OK) rc = assess_all(&c, &err);
+    int code = rc == FS_OK ? fs_plan_rank_report(&c, err_out) : fs_exit_code(rc);
+    if (rc) fs_err_print(&err, err_out);
+    sqlite3_close(c.conn);
+    for (size_t i = 0; i < c.n_vars; i++) free(c.vars[i].reps);
+    free(c.vars);
+    fflush(out);
+    return code;
 }
 
-/* Moves the feasible runs to the front, ranked; returns how many there are. */
-static size_t rank_feasible(plan_ctx *c)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < c->n_runs; i++) {
-        if (c->runs[i].reason[0]) continue;
-        plan_run t = c->runs[n];
-        c->runs[n++] = c->runs[i];
-        c->runs[i] = t;
-    }
-    if (n > 1) qsort(c->runs, n, sizeof *c->runs, cmp_feasible); /* runs is NULL when empty */
-    /* excluded runs back in run order after the swaps */
-    for (size_t i = n + 1; i < c->n_runs; i++)
-        for (size_t j = i; j > n && c->runs[j - 1].run_id > c->runs[j].run_id; j--) {
-            plan_run t = c->runs[j];
-            c->runs[j] = c->runs[j - 1];
-            c->runs[j - 1] = t;
-        }
-    return n;
-}
-
-static const char *const by_question[N_BY] = {
-    "in the fewest virtual hours", "with the fewest bytes transferred",
-    "with the fewest device hours", "at the lowest ε"};
-
-static void print_question(const plan_ctx *c)
-{
-    const plan_args *a = c->a;
-    char lim[3][64], b[32];
-    int n = 0;
-    if (!isnan(a->max_eps)) snprintf(lim[n++], sizeof lim[0], "ε <= %g", a->max_eps);
-    if (!isnan(a->max_hours))
-        snprintf(lim[n++], sizeof lim[0], "at most %g virtual hours", a->max_hours);
-    if (!isnan(a->max_bytes))
-        snprintf(lim[n++], sizeof lim[0], "at most %s per participation",
-                 fmt_bytes(b, sizeof b, a->max_bytes));
-    printf("question: which variant reaches %s %s %g %s", a->metric, a->lower ? "<=" : ">=",
-           a->target, by_question[a->by]);
-    for (int i = 0; i < n; i++) printf("%s%s", i == 0 ? ", with " : i == n - 1 ? " and " : ", ",
-                                       lim[i]);
-    printf("?\nresults:  %s (%zu variant%s, latest run of each)\n", a->db, c->n_runs,
-           c->n_runs == 1 ? "" : "s");
-}
-
-static int label_width(const plan_ctx *c)
-{
-    size_t w = strlen("variant");
-    for (size_t i = 0; i < c->n_runs; i++)
-        if (strlen(c->runs[i].label) > w) w = strlen(c->runs[i].label);
-    return (int)w;
-}
-
-static void print_row(const plan_ctx *c, const plan_run *r, bool first, int w)
-{
-    char up[32], down[32], dev[32] = "-", eps[32] = "-", pp[32];
-    if (!isnan(r->device_h)) snprintf(dev, sizeof dev, "%.1f", r->device_h);
-    if (!isnan(r->eps)) snprintf(eps, sizeof eps, "%.3g", r->eps);
-    printf("%s %-*s  %6d  %9.2f  %10s  %10s  %8s  %6s", first ? "*" : " ", w, r->label, r->round,
-           r->hours, fmt_bytes(up, sizeof up, (double)r->bytes_up),
-           fmt_bytes(down, sizeof down, (double)r->bytes_down), dev, eps);
-    if (!isnan(c->a->max_bytes)) printf("  %14s", fmt_bytes(pp, sizeof pp, r->per_part));
-    printf("\n");
-}
-
-static void print_table(const plan_ctx *c, size_t n_feasible)
-{
-    int w = label_width(c);
-    /* "ε" is two bytes wide for printf but one column on screen */
-    printf("\n  %-*s  %6s  %9s  %10s  %10s  %8s  %7s", w, "variant", "rounds", "virtual h",
-           "bytes up", "bytes down", "device h", "ε");
-    if (!isnan(c->a->max_bytes)) printf("  %14s", "per particip.");
-    printf("\n");
-    for (size_t i = 0; i < n_feasible; i++) print_row(c, &c->runs[i], i == 0, w);
-}
-
-static void print_recommendation(const plan_ctx *c, size_t n_feasible)
-{
-    const plan_args *a = c->a;
-    const plan_run *r = &c->runs[0];
-    char cost[64], b[32];
-    if (a->by == BY_BYTES)
-        snprintf(cost, sizeof cost, "with %s transferred",
-                 fmt_bytes(b, sizeof b, (double)(r->bytes_up + r->bytes_down)));
-    else if (a->by == BY_DEVICE_H && !isnan(r->device_h))
-        snprintf(cost, sizeof cost, "with %.1f device hours", r->device_h);
-    else if (a->by == BY_EPSILON && !isnan(r->eps))
-        snprintf(cost, sizeof cost, "at ε %.3g", r->eps);
-    else
-        snprintf(cost, sizeof cost, "in %.1f virtual hours", r->hours);
-    printf("\n* recommended: %s: reaches %s %g %s, ", r->label, a->metric, a->target, cost);
-    if (n_feasible == 1)
-        printf("the only feasible variant\n");
-    else if (isinf(r->cost)) /* nobody recorded the --by cost */
-        printf("%s not recorded; first of %zu feasible variants\n", by_names[a->by], n_feasible);
-    else
-        printf("the %s of %zu feasible variants\n", a->by == BY_EPSILON ? "lowest" : "fewest",
-               n_feasible);
-}
-
-static void print_excluded(const plan_ctx *c, size_t n_feasible)
-{
-    int w = label_width(c);
-    if (n_feasible < c->n_runs) printf("\nexcluded:\n");
-    for (size_t i = n_feasible; i < c->n_runs; i++)
-        printf("  %-*s  %s\n", w, c->runs[i].label, c->runs[i].reason);
-    if (c->n_superseded)
-        printf("\n(%d older run%s of the same variants ignored)\n", c->n_superseded,
-               c->n_superseded == 1 ? "" : "s");
-}
-
-static int report(plan_ctx *c)
-{
-    print_question(c);
-    size_t n = rank_feasible(c);
-    if (c->n_runs == 0)
-        printf("\nno runs in %s\n", c->a->db);
-    else if (n == 0)
-        printf("\nno variant reaches %s %g within the constraints\n", c->a->metric,
-               c->a->target);
-    else {
-        print_table(c, n);
-        print_recommendation(c, n);
-    }
-    print_excluded(c, n);
-    return n ? 0 : 1;
-}
-
-int fs_plan_cli(int argc, char **argv)
+static int plan_main(int argc, char **argv, FILE *out, FILE *err_out)
 {
     if (fs_cli_wants_help(argc, argv)) {
-        fputs(plan_help, stdout);
+        fputs(plan_help, out);
         return 0;
     }
     fs_err err;
     fs_err_init(&err, NULL);
-    plan_args a;
-    if (parse_args(argc, argv, &a, &err)) {
-        fs_err_print(&err, stderr);
-        fputs(plan_usage, stderr);
+    plan_cmd p;
+    if (parse_args(argc, argv, &p, &err)) {
+        fs_err_print(&err, err_out);
+        fputs(plan_usage, err_out);
         return 2;
     }
-    plan_ctx c = {.a = &a};
-    int rc = fs_db_open_readonly(a.db, &c.conn, &err);
-    if (rc == FS_OK) rc = load_runs(&c, &err);
-    if (rc == FS_OK) rc = assess_all(&c, &err);
-    int code = rc == FS_OK ? report(&c) : fs_exit_code(rc);
-    if (rc) fs_err_print(&err, stderr);
-    sqlite3_finalize(c.hit);
-    sqlite3_finalize(c.best);
-    sqlite3_close(c.conn);
-    free(c.runs);
-    fflush(stdout);
-    return code;
+    return plan_run(&p.a, out, err_out);
+}
+
+int fs_plan_cli(int argc, char **argv)
+{
+    return plan_main(argc, argv, stdout, stderr);
+}
+
+int fs_plan_answer(const char *db_path, const char *metric, double value, int sustain,
+                   FILE *out, FILE *err_out)
+{
+    /* through the argument parser, so a bad metric name is reported as the command would */
+    char target[128], k[32];
+    snprintf(target, sizeof target, "--target=%s=%.17g", metric ? metric : "", value);
+    snprintf(k, sizeof k, "--sustain=%d", sustain);
+    char *argv[] = {"plan", (char *)(db_path ? db_path : ""), target, k, NULL};
+    return plan_main(sustain > 0 ? 4 : 3, argv, out, err_out);
 }

@@ -304,8 +304,9 @@ START_TEST(plan_bad_arguments_exit_2)
     ck_assert_int_eq(plan("--target", "auc=0.75", "--bogus", "a.db", "b.db", "--max-hours",
                           NULL),
                      2);
-    ck_has(errout, "fedsim: error: plan: expected --target, --max-epsilon, --max-hours,"
-                   " --max-bytes-per-client or --by, found \"--bogus\"\n");
+    ck_has(errout, "fedsim: error: plan: expected --target, --sustain, --max-epsilon,"
+                   " --max-hours, --max-bytes-per-client, --min-reach or --by, found"
+                   " \"--bogus\"\n");
     ck_has(errout, "fedsim: error: plan: expected one results database, found \"b.db\"\n");
     ck_has(errout, "fedsim: error: --max-hours: expected a number > 0, found nothing\n");
     ck_assert_int_eq(plan("--target", "auc=0.75", NULL), 2);
@@ -395,6 +396,414 @@ START_TEST(plan_parse_size_units)
 }
 END_TEST
 
+/* ---- replicated sweeps */
+
+/* One run of a (variant, replicate): rounds of equal length `hours` and bytes, auc after each
+ * round (0 ends the list), ε per round (NaN: none). */
+typedef struct rep_run {
+    const char *label;
+    int replicate;
+    double hours;
+    int64_t bytes;
+    double eps;
+    double auc[8];
+    const char *json;          /* scenario_json; NULL: "{}" */
+    const char *target_metric; /* the run's own eval.target, NULL: none */
+    double target_value;
+    int sustain;
+} rep_run;
+
+#define REP(label, r, hours, bytes, eps, ...)                                                   \
+    {label, r, hours, bytes, eps, {__VA_ARGS__}, NULL, NULL, 0, 0}
+
+static void write_rep(fs_db *db, const rep_run *v)
+{
+    fs_db_run run = {.name = "sweep", .scenario_json = v->json ? v->json : "{}", .seed = 1,
+                     .variant = v->label, .fedsim_version = "test", .threads = 1, .host = "h",
+                     .replicate = v->replicate, .population_seed = 1,
+                     .target_metric = v->target_metric, .target_value = v->target_value,
+                     .target_sustain = v->sustain, .headline_metric = "auc"};
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int64_t id;
+    ck_assert_int_eq(fs_db_begin_run(db, &run, &id, &err), FS_OK);
+    for (int n = 1; n <= 8 && v->auc[n - 1] > 0; n++) {
+        fs_db_round r = {.round = n, .t_start = llround((n - 1) * v->hours * US_PER_H),
+                         .t_end = llround(n * v->hours * US_PER_H), .selected = 10,
+                         .reported = 10, .bytes_up = v->bytes / 2, .bytes_down = v->bytes / 2,
+                         .train_loss = NAN, .epsilon = isnan(v->eps) ? NAN : n * v->eps,
+                         .compute_s = 360.0, .online_share = 0.5, .wall_s = 0.0};
+        fs_db_eval e = {"all", "auc", v->auc[n - 1]};
+        ck_assert_int_eq(fs_db_write_round(db, id, &r, NULL, 0, &e, 1, &err), FS_OK);
+    }
+    ck_assert_int_eq(fs_db_finish_run(db, id, "done", 1.0, &err), FS_OK);
+}
+
+static fs_db *open_db(void)
+{
+    fs_err err;
+    fs_err_init(&err, NULL);
+    fs_db *db = NULL;
+    ck_assert_int_eq(fs_db_open(dbpath, &db, &err), FS_OK);
+    return db;
+}
+
+/* Seed-to-seed spread (the world each replicate draws) shared by every variant, and small
+ * noise of each variant's own. */
+static const double world[10] = {5.25, -4.25, 1.0, 7.5, -6.5, 3.0, -0.75, -2.75, 6.0, -2.25};
+static const double own_a[10] = {0.05, -0.08, 0.02, -0.01, -0.04, 0.01, -0.07, 0.06, -0.02, 0.03};
+static const double own_b[10] = {-0.03, 0.06, -0.09, 0.02, 0.08, -0.05, 0.04, -0.01, 0.07, -0.06};
+
+/* Per replicate, every variant reaches auc 0.75 after one round of `hours`:
+ *   leaky   10 + world + own_a, ε 2.89   \  the same distribution: leaky leads on the mean
+ *   private 10 + world + own_b, ε 0.755  /  by a hair, private wins on ε
+ *   slow    14 + world, ε 0.5              clearly slower, in every replicate */
+static void build_replicated(void)
+{
+    fs_db *db = open_db();
+    for (int r = 1; r <= 10; r++) {
+        rep_run v[3] = {
+            REP("leaky", r, 10 + world[r - 1] + own_a[r - 1], 1000, 2.89, 0.8, 0.8),
+            REP("private", r, 10 + world[r - 1] + own_b[r - 1], 1000, 0.755, 0.8, 0.8),
+            REP("slow", r, 14 + world[r - 1], 1000, 0.5, 0.8, 0.8),
+        };
+        for (int k = 0; k < 3; k++) write_rep(db, &v[k]);
+    }
+    fs_db_close(db);
+}
+
+START_TEST(plan_replicates_same_distribution_indistinguishable)
+{
+    build_replicated();
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", NULL), 0);
+    ck_assert_str_eq(errout, "");
+    char want[2048];
+    snprintf(want, sizeof want,
+             "question: which variant reaches auc >= 0.75 in the fewest virtual hours?\n"
+             "results:  %s (3 variants, up to 10 replicates, latest run of each variant and"
+             " replicate)\n"
+             "feasible: within the limits in at least 90%% of its replicates (--min-reach 0.9),"
+             " ε in all; costs: mean ± 95%% half-width (replicates that reached)\n"
+             "\n"
+             "  variant  reached  rounds          virtual h              bytes        device h"
+             "               ε\n"
+             "* private    10/10     1.0  10.63 ± 3.36 (10)  1.0 kB ± 0 B (10)  0.1 ± 0.0 (10)"
+             "  0.755 ± 0 (10)\n"
+             "  leaky      10/10     1.0  10.62 ± 3.38 (10)  1.0 kB ± 0 B (10)  0.1 ± 0.0 (10)"
+             "   2.89 ± 0 (10)\n"
+             "  slow       10/10     1.0  14.62 ± 3.37 (10)  1.0 kB ± 0 B (10)  0.1 ± 0.0 (10)"
+             "    0.5 ± 0 (10)\n"
+             "\n"
+             "compared with private on the same replicates (difference in virtual hours, mean ±"
+             " 95%% half-width (pairs)):\n"
+             "  leaky    -0.01 ± 0.07 (10)  indistinguishable; ε decides: 2.89 vs 0.755\n"
+             "  slow     +4.00 ± 0.04 (10)\n"
+             "\n"
+             "* recommended: private: reaches auc 0.75 in 10.63 ± 3.36 virtual hours (10 of 10"
+             " replicates), indistinguishable from the fewest of 3 feasible variants (leaky) and"
+             " at a lower ε\n",
+             dbpath);
+    ck_assert_str_eq(out, want);
+    /* leaky leads on the mean, by less than the paired spread: never the recommendation */
+    ck_assert_ptr_null(strstr(out, "warning: one run per variant"));
+}
+END_TEST
+
+START_TEST(plan_replicates_clearly_separated_are_not_indistinguishable)
+{
+    build_replicated();
+    /* ε <= 1 leaves private and slow: 4 h apart in every replicate */
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--max-epsilon", "1", NULL), 0);
+    ck_has(out, "\n  slow     +4.00 ± 0.04 (10)\n");
+    ck_assert_ptr_null(strstr(out, "indistinguishable"));
+    ck_has(out, "* recommended: private: reaches auc 0.75 in 10.63 ± 3.36 virtual hours (10 of"
+                " 10 replicates), the fewest of 2 feasible variants\n");
+    ck_has(out, "\nexcluded:\n  leaky    ε 2.89 > 1 in 10 of 10 replicates\n");
+    /* the unpaired intervals overlap (10.63 ± 3.36 vs 14.62 ± 3.37): only pairing separates */
+}
+END_TEST
+
+/* "reach" reaches in replicates 1-8 only; "sure" in all ten but slower. */
+static void build_reach(void)
+{
+    fs_db *db = open_db();
+    for (int r = 1; r <= 10; r++) {
+        rep_run reach = REP("reach", r, 1.0, 100, NAN, r <= 8 ? 0.8 : 0.6, 0.7);
+        rep_run sure = REP("sure", r, 3.0, 100, NAN, 0.8, 0.8);
+        write_rep(db, &reach);
+        write_rep(db, &sure);
+    }
+    fs_db_close(db);
+}
+
+START_TEST(plan_min_reach_decides_feasibility)
+{
+    build_reach();
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", NULL), 0);
+    ck_has(out, "* recommended: sure: reaches auc 0.75 in 3.00 ± 0.00 virtual hours (10 of 10"
+                " replicates), the only feasible variant\n");
+    ck_has(out, "\nexcluded:\n  reach    within the limits in 8 of 10 replicates, --min-reach 0.9"
+                " needs 9; never reached auc 0.75 in 2\n");
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--min-reach", "0.8", NULL), 0);
+    ck_has(out, "\n* reach       8/10     1.0   1.00 ± 0.00 (8)   100 B ± 0 B (8)   0.1 ± 0.0 (8)"
+                "  -\n");
+    ck_has(out, "* recommended: reach: reaches auc 0.75 in 1.00 ± 0.00 virtual hours (8 of 10"
+                " replicates), the fewest of 2 feasible variants\n");
+    ck_assert_ptr_null(strstr(out, "excluded"));
+    /* the limits count per replicate too: 3 h > 2.5 everywhere for sure */
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--max-hours", "2.5", NULL), 1);
+    ck_has(out, "  sure     within the limits in 0 of 10 replicates, --min-reach 0.9 needs 9;"
+                " 3.0 virtual hours > 2.5 in 10 of 10 replicates\n");
+}
+END_TEST
+
+/* Two single runs that differ only in ε: identical rounds, hours and bytes. The leakier one is
+ * written first, so run order alone would pick it. */
+START_TEST(plan_exact_ties_go_to_lower_epsilon)
+{
+    fs_db *db = open_db();
+    rep_run v[2] = {REP("z=0.8", 0, 1.0, 500, 2.89 / 3, 0.6, 0.7, 0.8),
+                    REP("z=2.0", 0, 1.0, 500, 0.755 / 3, 0.6, 0.7, 0.8)};
+    write_rep(db, &v[0]);
+    write_rep(db, &v[1]);
+    fs_db_close(db);
+    static const char *const by[] = {"hours", "bytes", "device-hours"};
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(plan(dbpath, "--target", "auc=0.8", "--by", by[k], NULL), 0);
+        ck_has(out, "\n* z=2.0  ");
+        ck_has(out, "* recommended: z=2.0: ");
+    }
+    ck_has(out, "\n* z=2.0         3       3.00       750 B       750 B       0.3   0.755\n");
+}
+END_TEST
+
+START_TEST(plan_single_runs_warn_about_seed_spread)
+{
+    build_sweep();
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", NULL), 0);
+    ck_has(out, "recommended: nodp: reaches auc 0.75 in 1.0 virtual hours, the fewest of 5"
+                " feasible variants\nwarning: one run per variant: differences smaller than the"
+                " seed-to-seed spread cannot be detected; give the sweep \"replications\":"
+                " {\"count\": 5} (sweep.replications) to measure it\n");
+    /* no comparison, no warning with a single feasible variant */
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--max-epsilon", "3", "--max-hours",
+                          "24", "--max-bytes-per-client", "100B", NULL),
+                     0);
+    ck_assert_ptr_null(strstr(out, "warning"));
+}
+END_TEST
+
+/* eval.every_rounds 4 with 1-hour rounds: the target is seen every 4 hours. */
+START_TEST(plan_warns_when_lead_is_below_one_evaluation_interval)
+{
+    static const char json[] = "{\"eval\": {\"every_rounds\": 4}}";
+    fs_db *db = open_db();
+    rep_run v[3] = {REP("a", 0, 1.0, 100, NAN, 0.6, 0.6, 0.6, 0.8),
+                    REP("b", 0, 1.5, 100, NAN, 0.6, 0.6, 0.8),
+                    REP("c", 0, 4.0, 100, NAN, 0.6, 0.8)};
+    for (int k = 0; k < 3; k++) {
+        v[k].json = json;
+        write_rep(db, &v[k]);
+    }
+    fs_db_close(db);
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", NULL), 0);
+    /* a at 4 h, b at 4.5 h; b's interval is 4 x 1.5 h */
+    ck_has(out, "warning: a and b differ by 0.50 virtual hours, less than one evaluation"
+                " interval (eval.every_rounds 4 × 1.50 virtual hours per round = 6.00 virtual"
+                " hours)\n");
+    /* bytes: a 400 B at the target, b 300 B, c 200 B; 4 x 100 B per evaluation */
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--by", "bytes", NULL), 0);
+    ck_has(out, "warning: c and b differ by 100 B, less than one evaluation interval"
+                " (eval.every_rounds 4 × 100 B per round = 400 B)\n");
+    /* 3 h apart with 2-hour evaluation intervals: no warning */
+    teardown();
+    setup();
+    db = open_db();
+    rep_run w[2] = {REP("e", 0, 1.0, 100, NAN, 0.8),
+                    REP("f", 0, 1.0, 100, NAN, 0.6, 0.6, 0.6, 0.8)};
+    for (int k = 0; k < 2; k++) {
+        w[k].json = "{\"eval\": {\"every_rounds\": 2}}";
+        write_rep(db, &w[k]);
+    }
+    fs_db_close(db);
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", NULL), 0);
+    ck_has(out, "recommended: e: ");
+    ck_assert_ptr_null(strstr(out, "evaluation interval"));
+}
+END_TEST
+
+START_TEST(plan_target_never_evaluated_exits_2_with_the_list)
+{
+    build_sweep();
+    ck_assert_int_eq(plan(dbpath, "--target", "accuracy=0.9", NULL), 2);
+    char want[512];
+    snprintf(want, sizeof want,
+             "fedsim: error: %s: --target: expected a metric evaluated on the whole test set"
+             " (auc, loss), found \"accuracy\"\n",
+             dbpath);
+    ck_assert_str_eq(errout, want);
+    ck_assert_str_eq(out, "");
+}
+END_TEST
+
+START_TEST(plan_bad_min_reach_and_sustain_exit_2)
+{
+    build_sweep();
+    static const char *const bad[] = {"0", "1.5", "-0.2", "x", "nan"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--min-reach", bad[k], NULL), 2);
+        char want[256];
+        snprintf(want, sizeof want,
+                 "fedsim: error: --min-reach: expected a share > 0 and <= 1, e.g. 0.9, found"
+                 " \"%s\"\n",
+                 bad[k]);
+        ck_has(errout, want);
+        ck_assert_str_eq(out, "");
+    }
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--sustain", "0", "--min-reach=1",
+                          NULL),
+                     2);
+    ck_assert_str_eq(errout, "fedsim: error: --sustain: expected an integer >= 1, found \"0\"\n"
+                             "usage: fedsim plan DB --target METRIC=VALUE [--sustain K]"
+                             " [--max-epsilon E] [--max-hours H]\n"
+                             "                      [--max-bytes-per-client SIZE]"
+                             " [--min-reach SHARE]\n"
+                             "                      [--by hours|bytes|device-hours|epsilon]\n");
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--sustain=1.5", NULL), 2);
+    ck_has(errout, "--sustain: expected an integer >= 1, found \"1.5\"\n");
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--min-reach", "1", NULL), 0);
+}
+END_TEST
+
+/* auc 0.76, 0.7, 0.76, 0.77, 0.78: one evaluation holds at round 1, two or three from round 3,
+ * four never. The run's own target is auc >= 0.75 for 2 evaluations. */
+START_TEST(plan_sustain_needs_consecutive_evaluations)
+{
+    fs_db *db = open_db();
+    rep_run v = REP("s", 0, 1.0, 100, NAN, 0.76, 0.7, 0.76, 0.77, 0.78);
+    v.target_metric = "auc";
+    v.target_value = 0.75;
+    v.sustain = 2;
+    write_rep(db, &v);
+    fs_db_close(db);
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", NULL), 0); /* the run's own: 2 */
+    ck_has(out, "question: which variant reaches auc >= 0.75 for 2 evaluations in a row in the"
+                " fewest virtual hours?\n");
+    ck_has(out, "\n* s             3       3.00");
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--sustain", "1", NULL), 0);
+    ck_has(out, "question: which variant reaches auc >= 0.75 in the fewest virtual hours?\n");
+    ck_has(out, "\n* s             1       1.00");
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.76", NULL), 0); /* not its own target: 1 */
+    ck_has(out, "\n* s             1       1.00");
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--sustain", "3", NULL), 0);
+    ck_has(out, "\n* s             3       3.00");
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--sustain", "4", NULL), 1);
+    ck_has(out, "\n  s        never reached auc 0.75 (best 0.78 after 5 rounds)\n");
+    /* runs asking for different sustains: each is judged by its own */
+    db = open_db();
+    rep_run t = REP("t", 0, 1.0, 100, NAN, 0.76, 0.7, 0.76, 0.77, 0.78);
+    t.target_metric = "auc";
+    t.target_value = 0.75;
+    t.sustain = 3;
+    write_rep(db, &t);
+    fs_db_close(db);
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", NULL), 0);
+    ck_has(out, "question: which variant reaches auc >= 0.75 (held as long as each run's"
+                " eval.target.sustain asks) in the fewest virtual hours?\n");
+    ck_has(out, "\n* s             3       3.00");
+    ck_has(out, "\n  t             3       3.00");
+}
+END_TEST
+
+/* tests/fixtures/results_v2.sql: `.dump` of a 3-round run written by the version 2 fedsim
+ * (accuracy 0.2056 at round 2, 0.2157 at round 3; no replicate or sustain columns). */
+START_TEST(plan_reads_version_2_file)
+{
+    char path[512], *sql = calloc(1, 1 << 16);
+    ck_assert_ptr_nonnull(sql);
+    snprintf(path, sizeof path, "%s/tests/fixtures/results_v2.sql",
+             getenv("FEDSIM_SOURCE_ROOT") ? getenv("FEDSIM_SOURCE_ROOT") : ".");
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot read %s", path);
+    fs_test_slurp(f, sql, 1 << 16);
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(c);
+    free(sql);
+    ck_assert_int_eq(plan(dbpath, "--target", "accuracy=0.2", NULL), 0);
+    ck_assert_str_eq(errout, "");
+    ck_has(out, "(1 variant, latest run of each)\n");
+    ck_has(out, "\n* golden-small       2       0.02");
+    ck_has(out, "* recommended: golden-small: reaches accuracy 0.2 in 0.0 virtual hours, the"
+                " only feasible variant\n");
+    ck_assert_int_eq(plan(dbpath, "--target", "accuracy=0.21", "--sustain", "2", NULL), 1);
+    ck_has(out, "never reached accuracy 0.21 (best 0.216 after 3 rounds)");
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.7", NULL), 2);
+    ck_has(errout, "(accuracy, loss), found \"auc\"\n");
+    /* still version 2: plan never writes */
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(c, "SELECT value FROM meta WHERE key = 'schema_version'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "2");
+    sqlite3_finalize(st);
+    sqlite3_close(c);
+}
+END_TEST
+
+/* A latest replicate that is unfinished excludes the variant; older runs of a (variant,
+ * replicate) are superseded by the newer one. */
+START_TEST(plan_replicates_latest_run_and_unfinished)
+{
+    fs_db *db = open_db();
+    for (int r = 1; r <= 3; r++) {
+        rep_run a = REP("a", r, 1.0 + 0.1 * r, 100, NAN, 0.8);
+        write_rep(db, &a);
+    }
+    rep_run redo = REP("a", 2, 5.0, 100, NAN, 0.8); /* replicate 2 again, slower */
+    write_rep(db, &redo);
+    fs_db_close(db);
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", NULL), 0);
+    ck_has(out, "\n* a            3/3     1.0  2.47 ± 5.46 (3)"); /* 1.1, 5.0 (the redo), 1.3 */
+    ck_has(out, "(1 older run of the same variants ignored)");
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c, "UPDATE runs SET status = 'interrupted' WHERE run_id = 4",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(c);
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", NULL), 1);
+    ck_has(out, "\n  a        not finished (status interrupted in 1 of 3 replicates)\n");
+}
+END_TEST
+
+/* fs_plan_answer writes exactly what the command prints. */
+START_TEST(plan_answer_matches_the_command)
+{
+    build_replicated();
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", NULL), 0);
+    FILE *fo = tmpfile(), *fe = tmpfile();
+    ck_assert(fo && fe);
+    ck_assert_int_eq(fs_plan_answer(dbpath, "auc", 0.75, 0, fo, fe), 0);
+    static char got[16384], gerr[512];
+    fs_test_slurp(fo, got, sizeof got);
+    fs_test_slurp(fe, gerr, sizeof gerr);
+    ck_assert_str_eq(got, out);
+    ck_assert_str_eq(gerr, "");
+    fo = tmpfile();
+    fe = tmpfile();
+    ck_assert_int_eq(fs_plan_answer(dbpath, "rmse", 0.8, 2, fo, fe), 2);
+    fs_test_slurp(fo, got, sizeof got);
+    fs_test_slurp(fe, gerr, sizeof gerr);
+    ck_assert_str_eq(got, "");
+    ck_has(gerr, "--target: expected a metric evaluated on the whole test set (auc), found"
+                 " \"rmse\"\n");
+}
+END_TEST
+
 static Suite *plan_suite(void)
 {
     Suite *s = suite_create("plan");
@@ -418,6 +827,21 @@ static Suite *plan_suite(void)
     tcase_add_test(te, plan_other_schema_version_exits_3);
     tcase_add_test(te, plan_parse_size_units);
     suite_add_tcase(s, te);
+    TCase *tr = tcase_create("replicates");
+    tcase_add_checked_fixture(tr, setup, teardown);
+    tcase_add_test(tr, plan_replicates_same_distribution_indistinguishable);
+    tcase_add_test(tr, plan_replicates_clearly_separated_are_not_indistinguishable);
+    tcase_add_test(tr, plan_min_reach_decides_feasibility);
+    tcase_add_test(tr, plan_exact_ties_go_to_lower_epsilon);
+    tcase_add_test(tr, plan_single_runs_warn_about_seed_spread);
+    tcase_add_test(tr, plan_warns_when_lead_is_below_one_evaluation_interval);
+    tcase_add_test(tr, plan_target_never_evaluated_exits_2_with_the_list);
+    tcase_add_test(tr, plan_bad_min_reach_and_sustain_exit_2);
+    tcase_add_test(tr, plan_sustain_needs_consecutive_evaluations);
+    tcase_add_test(tr, plan_reads_version_2_file);
+    tcase_add_test(tr, plan_replicates_latest_run_and_unfinished);
+    tcase_add_test(tr, plan_answer_matches_the_command);
+    suite_add_tcase(s, tr);
     return s;
 }
 
