@@ -555,7 +555,7 @@ static void seg_axis(const seg_table *t, FILE *gp)
             at += (size_t)snprintf(keys + at, sizeof keys - at, "%s%s", at ? ", " : "", key);
     }
     char xlabel[400];
-    snprintf(xlabel, sizeof xlabel, "segment%s%s%s%s", at ? ": level of " : "", keys,
+    snprintf(xlabel, sizeof xlabel, "%s%s%s%s", at ? "level of " : "segment", keys,
              at ? " (eval.segments)" : "",
              worst ? "; worst10_clients = worst 10% of clients" : "");
     fs_report_gp_set(gp, "xlabel", xlabel);
