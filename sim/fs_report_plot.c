@@ -541,10 +541,11 @@ static void seg_axis(const seg_table *t, FILE *gp)
 {
     char keys[200] = "";
     bool worst = false;
-    size_t chars = 0, at = 0;
+    size_t longest = 0, at = 0;
     for (size_t i = 0; i < t->n_segments; i++) {
         const char *seg = t->segments[i], *eq = strchr(seg, '=');
-        chars += strlen(eq ? eq + 1 : seg) + 2;
+        size_t len = strlen(eq ? eq + 1 : seg);
+        if (len > longest) longest = len;
         if (!eq) {
             worst = worst || !strncmp(seg, "worst", 5);
             continue;
@@ -559,7 +560,9 @@ static void seg_axis(const seg_table *t, FILE *gp)
              at ? " (eval.segments)" : "",
              worst ? "; worst10_clients = worst 10% of clients" : "");
     fs_report_gp_set(gp, "xlabel", xlabel);
-    if (chars > 110) /* some 800 pixels at 6.5 a character */
+    /* Each segment gets the plot width (some 650 pixels with the key at the right) over the
+     * number of segments; a 9-point character is about 7 pixels wide. */
+    if ((longest + 1) * 7 * t->n_segments > 640)
         fputs("  set xtics rotate by 30 right font \",9\"\n", gp);
     else
         fputs("  set xtics font \",9\"\n", gp);
@@ -595,7 +598,8 @@ static void seg_script(const fs_report *r, const fs_report_plot *p, const seg_ta
     /* Around the data, not from 0: segments differ by 0.01-0.1, which bars from 0 flatten. The
      * bars then rise from the bottom of the plot; the axis shows where that is. */
     double pad = hi > lo ? 0.15 * (hi - lo) : fmax(0.05 * fabs(hi), 0.01);
-    fprintf(gp, "  set yrange [%.9g:%.9g]\n", lo - 2 * pad, hi + pad);
+    double bottom = lo >= 0 && lo - 2 * pad < 0 ? 0 : lo - 2 * pad; /* no negative AUC axis */
+    fprintf(gp, "  set yrange [%.9g:%.9g]\n", bottom, hi + pad);
     for (size_t c = 0; c < t->n_cols; c++) {
         fs_report_gp_clause(gp, c);
         seg_using(r, p, c, gp);
