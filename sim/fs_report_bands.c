@@ -59,7 +59,7 @@ static int collect(fs_report *r, sqlite3_stmt *st, const fs_report_group *grp,
         }
         if (s < 0) return FS_EDB;
     }
-    qsort(out->v, out->n, sizeof *out->v, cmp_row);
+    if (out->n) qsort(out->v, out->n, sizeof *out->v, cmp_row); /* v is NULL without rows */
     return FS_OK;
 }
 

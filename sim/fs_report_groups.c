@@ -149,12 +149,13 @@ static int run_leaves(const fs_report_run *run, leaves *out)
         leaves_free(out);
         return rc;
     }
-    qsort(out->v, out->n, sizeof *out->v, cmp_leaf);
+    if (out->n) qsort(out->v, out->n, sizeof *out->v, cmp_leaf);
     return FS_OK;
 }
 
 static const char *leaf_value(const leaves *l, const char *path)
 {
+    if (!l->n) return NULL; /* l->v is NULL then */
     leaf key = {.path = (char *)path};
     const leaf *hit = bsearch(&key, l->v, l->n, sizeof *l->v, cmp_leaf);
     return hit ? hit->value : NULL;
