@@ -111,13 +111,26 @@ static int open_db(fs_report *r)
     return fs_db_open_readonly(r->db_path, &r->db, r->err);
 }
 
-/* Legend text: the sweep variant when there is one, else "run N: name". */
-static char *run_label(int64_t id, const char *name, const char *variant)
+/* meta.schema_version; 0 when the file has none (then the newest columns are not assumed). */
+static int read_schema_version(fs_report *r)
 {
-    if (variant && variant[0]) return strdup(variant);
-    char buf[512];
-    snprintf(buf, sizeof buf, "run %lld: %s", (long long)id, name ? name : "?");
-    return strdup(buf);
+    sqlite3_stmt *st;
+    int rc = fs_report_prepare(r, "SELECT value FROM meta WHERE key = 'schema_version'",
+                               "reading meta", &st);
+    if (rc) return rc;
+    int s = fs_report_step(r, st, "reading meta");
+    r->schema_version = s == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    return s < 0 ? FS_EDB : FS_OK;
+}
+
+/* Copy of a text column; *lost is set when memory ran out (a NULL column gives NULL). */
+static char *column_dup(sqlite3_stmt *st, int c, bool *lost)
+{
+    const char *text = (const char *)sqlite3_column_text(st, c);
+    char *copy = fs_report_strdup(text);
+    if (text && !copy) *lost = true;
+    return copy;
 }
 
 static int add_run(fs_report *r, sqlite3_stmt *st)
@@ -125,14 +138,19 @@ static int add_run(fs_report *r, sqlite3_stmt *st)
     fs_report_run *grown = realloc(r->runs, (r->n_runs + 1) * sizeof *grown);
     if (!grown) return FS_ENOMEM;
     r->runs = grown;
-    fs_report_run *run = &r->runs[r->n_runs];
-    run->run_id = sqlite3_column_int64(st, 0);
-    run->label = run_label(run->run_id, (const char *)sqlite3_column_text(st, 1),
-                           (const char *)sqlite3_column_text(st, 2));
-    run->metric = fs_report_strdup((const char *)sqlite3_column_text(st, 3));
-    r->n_runs++;
-    bool lost = !run->label || (!run->metric && sqlite3_column_type(st, 3) != SQLITE_NULL);
-    return lost ? FS_ENOMEM : FS_OK;
+    fs_report_run *run = &r->runs[r->n_runs++];
+    bool lost = false;
+    *run = (fs_report_run){.run_id = sqlite3_column_int64(st, 0)};
+    run->name = column_dup(st, 1, &lost);
+    const char *variant = (const char *)sqlite3_column_text(st, 2);
+    run->variant = strdup(variant ? variant : "");
+    run->metric = column_dup(st, 3, &lost);
+    run->scenario_json = column_dup(st, 4, &lost);
+    run->target_metric = column_dup(st, 5, &lost);
+    run->target_value = sqlite3_column_double(st, 6);
+    run->replicate = sqlite3_column_int64(st, 7);
+    run->target_lower_better = sqlite3_column_int(st, 8) != 0;
+    return lost || !run->variant ? FS_ENOMEM : FS_OK;
 }
 
 /* The headline metric all evaluated runs share, so axes can name it; NULL when they differ. */
@@ -148,13 +166,40 @@ static const char *common_metric(const fs_report *r)
     return m;
 }
 
+/* The target every run with one shares (metric and value), so plots can draw it as a line. */
+static void common_target(fs_report *r)
+{
+    const fs_report_run *first = NULL;
+    for (size_t i = 0; i < r->n_runs; i++) {
+        const fs_report_run *run = &r->runs[i];
+        if (!run->target_metric) continue;
+        if (first && (strcmp(first->target_metric, run->target_metric) ||
+                      first->target_value != run->target_value ||
+                      first->target_lower_better != run->target_lower_better))
+            return;
+        if (!first) first = run;
+    }
+    if (!first) return;
+    r->target_metric = first->target_metric;
+    r->target_value = first->target_value;
+    r->target_lower_better = first->target_lower_better;
+}
+
+/* Version 2 files have no runs.replicate: every run there is a single draw. */
 static int load_runs(fs_report *r)
 {
-    static const char sql[] = "SELECT r.run_id, r.name, r.variant, s.final_metric FROM runs r"
-                              " LEFT JOIN v_run_summary s ON s.run_id = r.run_id"
-                              " ORDER BY r.run_id";
+    static const char sql_v3[] =
+        "SELECT r.run_id, r.name, r.variant, s.final_metric, r.scenario_json,"
+        " r.target_metric, r.target_value, r.replicate, r.target_lower_better FROM runs r"
+        " LEFT JOIN v_run_summary s ON s.run_id = r.run_id ORDER BY r.run_id";
+    static const char sql_v2[] =
+        "SELECT r.run_id, r.name, r.variant, s.final_metric, r.scenario_json,"
+        " r.target_metric, r.target_value, NULL, r.target_lower_better FROM runs r"
+        " LEFT JOIN v_run_summary s ON s.run_id = r.run_id ORDER BY r.run_id";
+    int rc = read_schema_version(r);
     sqlite3_stmt *st;
-    int rc = fs_report_prepare(r, sql, "reading runs", &st);
+    if (!rc)
+        rc = fs_report_prepare(r, r->schema_version >= 3 ? sql_v3 : sql_v2, "reading runs", &st);
     if (rc) return rc;
     int s;
     while (rc == FS_OK && (s = fs_report_step(r, st, "reading runs")) == SQLITE_ROW)
@@ -162,14 +207,21 @@ static int load_runs(fs_report *r)
     if (rc == FS_OK && s < 0) rc = FS_EDB;
     sqlite3_finalize(st);
     r->metric = common_metric(r);
-    return rc;
+    common_target(r);
+    return rc ? rc : fs_report_group_runs(r);
 }
 
 static void free_runs(fs_report *r)
 {
+    fs_report_free_groups(r);
     for (size_t i = 0; i < r->n_runs; i++) {
-        free(r->runs[i].label);
-        free(r->runs[i].metric);
+        fs_report_run *run = &r->runs[i];
+        free(run->label);
+        free(run->metric);
+        free(run->name);
+        free(run->variant);
+        free(run->scenario_json);
+        free(run->target_metric);
     }
     free(r->runs);
 }
@@ -223,12 +275,20 @@ static void remove_out(const fs_report *r, const char *name, const char *ext)
 }
 
 /* One script draws its plot twice, PNG then SVG, both 1000x600; noenhanced so labels with _ or
- * ^ print as written. The writer's body goes inside the loop. */
+ * ^ print as written. The writer's body goes inside the loop. Line types 1-10 get ten distinct
+ * colours (matplotlib's tab10; gnuplot's own cycle has a pale yellow), so variant k keeps colour
+ * k + 1 in every plot. */
 static void gp_begin(FILE *gp, const fs_report_plot *p)
 {
+    static const char *const colours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
+                                          "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                                          "#bcbd22", "#17becf"};
+    fprintf(gp, "# fedsim report: %s\n# Data: %s.dat. Rerun from this folder: gnuplot %s.gp\n",
+            p->heading, p->name, p->name);
+    for (size_t i = 0; i < sizeof colours / sizeof *colours; i++)
+        fprintf(gp, "set linetype %zu lc rgb '%s'\n", i + 1, colours[i]);
     fprintf(gp,
-            "# fedsim report: %s\n"
-            "# Data: %s.dat. Rerun from this folder: gnuplot %s.gp\n"
+            "set linetype cycle %zu\n"
             "set datafile separator \"\\t\"\n"
             "set grid\n"
             "set key outside right top\n"
@@ -239,7 +299,7 @@ static void gp_begin(FILE *gp, const fs_report_plot *p)
             "    set terminal svg size 1000,600 noenhanced dynamic font \",11\"\n"
             "  }\n"
             "  set output \"%s.\" . fmt\n",
-            p->heading, p->name, p->name, p->name);
+            sizeof colours / sizeof *colours, p->name);
 }
 
 static int write_plot_files(fs_report *r, fs_report_plot *p)

@@ -11,16 +11,22 @@
 
 #include "fs_report_int.h"
 
+/* Sized for a 1400-pixel window: the page uses up to 1360 pixels, tables scroll sideways in
+ * their own box rather than widening the page, headers break after an underscore, numbers do
+ * not break, and the plots keep their drawn size. */
 static const char style[] =
-    "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;"
+    "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1360px;padding:0 .5em;"
     "color:#222}\n"
-    "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:90%}\n"
-    "th,td{border:1px solid #ccc;padding:.25em .5em}th{background:#f2f2f2}\n"
-    "td.num{text-align:right;font-variant-numeric:tabular-nums}td.null{color:#999}\n"
-    ".wide{overflow-x:auto}figure{margin:0}figure svg{width:100%;height:auto}\n"
-    ".note{color:#8a5a00}.files{font-size:90%;color:#555}\n";
+    "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:75%}\n"
+    "th,td{border:1px solid #ccc;padding:.2em .35em;vertical-align:top}"
+    "th{background:#f2f2f2;font-weight:600}\n"
+    "td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
+    "td.null{color:#999}\n"
+    ".wide{overflow-x:auto;max-width:100%}figure{margin:0;max-width:1100px}"
+    "figure svg{width:100%;height:auto}\n"
+    ".note{color:#8a5a00}.files{font-size:90%;color:#555;max-width:1100px}\n";
 
-static void esc(FILE *f, const char *s)
+void fs_report_html_esc(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
@@ -42,6 +48,17 @@ static void esc(FILE *f, const char *s)
         default:
             fputc(*s, f);
         }
+    }
+}
+
+/* Escaped, with a line-break opportunity after each _ (column names, scenario names), so narrow
+ * columns wrap instead of widening the table. */
+static void esc_wrap(FILE *html, const char *s)
+{
+    for (; s && *s; s++) {
+        char one[2] = {*s, '\0'};
+        fs_report_html_esc(html, one);
+        if (*s == '_') fputs("<wbr>", html);
     }
 }
 
@@ -84,7 +101,7 @@ static void html_header_row(FILE *html, sqlite3_stmt *st, FILE *tsv)
     for (int c = 0; c < sqlite3_column_count(st); c++) {
         const char *col = sqlite3_column_name(st, c);
         fputs("<th>", html);
-        esc(html, col);
+        esc_wrap(html, col);
         fputs(is_bytes(col) ? " (MB)</th>" : "</th>", html);
         fprintf(tsv, "%s%s", c ? "\t" : " ", col);
     }
@@ -92,9 +109,38 @@ static void html_header_row(FILE *html, sqlite3_stmt *st, FILE *tsv)
     fputc('\n', tsv);
 }
 
-static void html_cell(FILE *html, sqlite3_stmt *st, int c)
+/* The legend label of the row's run (column 0 is run_id) when it is a sweep variant's short
+ * form, else NULL: the tables then show what the plots show, with the full label on hover and
+ * in the TSV files. */
+static const char *short_variant(const fs_report *r, sqlite3_stmt *st)
+{
+    int64_t id = sqlite3_column_int64(st, 0);
+    for (size_t i = 0; i < r->n_runs; i++) {
+        const fs_report_run *run = &r->runs[i];
+        if (run->run_id == id)
+            return run->variant[0] && strcmp(run->label, run->variant) ? run->label : NULL;
+    }
+    return NULL;
+}
+
+/* Megabytes to four significant digits, whole above 1000 (the TSV files keep every byte). */
+static void mb_cell(FILE *html, double mb)
+{
+    fprintf(html, mb >= 1000 ? "<td class=\"num\">%.0f</td>" : "<td class=\"num\">%.4g</td>", mb);
+}
+
+static void html_cell(const fs_report *r, FILE *html, sqlite3_stmt *st, int c)
 {
     const char *col = sqlite3_column_name(st, c);
+    const char *label = !strcmp(col, "variant") ? short_variant(r, st) : NULL;
+    if (label && sqlite3_column_type(st, c) == SQLITE_TEXT) {
+        fputs("<td title=\"", html);
+        fs_report_html_esc(html, (const char *)sqlite3_column_text(st, c));
+        fputs("\">", html);
+        fs_report_html_esc(html, label);
+        fputs("</td>", html);
+        return;
+    }
     switch (sqlite3_column_type(st, c)) {
     case SQLITE_NULL:
         fputs("<td class=\"null\">&ndash;</td>", html);
@@ -103,7 +149,7 @@ static void html_cell(FILE *html, sqlite3_stmt *st, int c)
         if (!strcmp(col, "reached"))
             fputs(sqlite3_column_int64(st, c) ? "<td>yes</td>" : "<td>no</td>", html);
         else if (is_bytes(col))
-            fprintf(html, "<td class=\"num\">%.3f</td>", sqlite3_column_double(st, c) / 1e6);
+            mb_cell(html, sqlite3_column_double(st, c) / 1e6);
         else
             fprintf(html, "<td class=\"num\">%lld</td>", (long long)sqlite3_column_int64(st, c));
         return;
@@ -113,7 +159,7 @@ static void html_cell(FILE *html, sqlite3_stmt *st, int c)
         return;
     default:
         fputs("<td>", html);
-        esc(html, (const char *)sqlite3_column_text(st, c));
+        esc_wrap(html, (const char *)sqlite3_column_text(st, c));
         fputs("</td>", html);
     }
 }
@@ -144,7 +190,7 @@ static int table_rows(fs_report *r, sqlite3_stmt *st, const char *what, const ch
     while ((s = fs_report_step(r, st, what)) == SQLITE_ROW) {
         fputs("<tr>", html);
         for (int c = 0; c < sqlite3_column_count(st); c++) {
-            html_cell(html, st, c);
+            html_cell(r, html, st, c);
             tsv_cell(tsv, st, c);
         }
         fputs("</tr>\n", html);
@@ -153,7 +199,7 @@ static int table_rows(fs_report *r, sqlite3_stmt *st, const char *what, const ch
     }
     if (!n) {
         fprintf(html, "<tr><td colspan=\"%d\">", sqlite3_column_count(st));
-        esc(html, empty);
+        fs_report_html_esc(html, empty);
         fputs("</td></tr>\n", html);
     }
     fputs("</tbody></table></div>\n", html);
@@ -250,17 +296,17 @@ static int write_plot(fs_report *r, FILE *html, const fs_report_plot *p, size_t 
                       const char *gnuplot_note)
 {
     fprintf(html, "<section id=\"%s\">\n<h3>", p->name);
-    esc(html, p->heading);
+    fs_report_html_esc(html, p->heading);
     fputs("</h3>\n", html);
     if (!p->has_data) {
         fprintf(html, "<p class=\"note\">Skipped (no %s.png): ", p->name);
-        esc(html, p->note);
+        fs_report_html_esc(html, p->note);
         fputs(".</p>\n</section>\n", html);
         return FS_OK;
     }
     if (!p->drawn) {
         fprintf(html, "<p class=\"note\">%s.png ", p->name);
-        esc(html, gnuplot_note ? gnuplot_note : "not drawn");
+        fs_report_html_esc(html, gnuplot_note ? gnuplot_note : "not drawn");
         fprintf(html, "; run <code>gnuplot %s.gp</code> in this folder to draw it.</p>\n", p->name);
         file_links(html, p);
         fputs("</section>\n", html);
@@ -290,19 +336,23 @@ static void write_head(const fs_report *r, FILE *html, const fs_report_plot *plo
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<title>fedsim report: ",
           html);
-    esc(html, r->db_path);
+    fs_report_html_esc(html, r->db_path);
     fprintf(html, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>fedsim report</h1>\n",
             style);
     fputs("<p>Database <code>", html);
-    esc(html, r->db_path);
+    fs_report_html_esc(html, r->db_path);
     fprintf(html, "</code> &middot; %zu run%s &middot; generated %s</p>\n<nav><ul>\n", r->n_runs,
             r->n_runs == 1 ? "" : "s", now);
+    if (r->replicated) fputs("<li><a href=\"#variant_summary\">Variants over replicates</a></li>\n", html);
+    if (r->n_params)
+        fputs("<li><a href=\"#variant_params\">Parameters that differ between variants</a></li>\n",
+              html);
     fputs("<li><a href=\"#v_run_summary\">Run summary</a></li>\n"
           "<li><a href=\"#v_time_to_target\">Time to target</a></li>\n",
           html);
     for (size_t i = 0; i < n; i++) {
         fprintf(html, "<li><a href=\"#%s\">", plots[i].name);
-        esc(html, plots[i].heading);
+        fs_report_html_esc(html, plots[i].heading);
         fputs("</a></li>\n", html);
     }
     fputs("</ul></nav>\n", html);
@@ -314,7 +364,9 @@ int fs_report_write_html(fs_report *r, const fs_report_plot *plots, size_t n_plo
     FILE *html = open_out(r, "report.html");
     if (!html) return FS_EIO;
     write_head(r, html, plots, n_plots);
-    int rc = write_table(r, html, "v_run_summary", "Run summary", "no runs in this database",
+    int rc = fs_report_write_variant_tables(r, html);
+    if (!rc)
+        rc = write_table(r, html, "v_run_summary", "Run summary", "no runs in this database",
                          "run_summary.tsv");
     if (!rc)
         rc = write_table(r, html, "v_time_to_target", "Time to target",
@@ -322,7 +374,7 @@ int fs_report_write_html(fs_report *r, const fs_report_plot *plots, size_t n_plo
     if (!rc) fputs("<h2>Plots</h2>\n", html);
     if (!rc && gnuplot_note) {
         fputs("<p class=\"note\">Plots ", html);
-        esc(html, gnuplot_note);
+        fs_report_html_esc(html, gnuplot_note);
         fputs(": the data files and gnuplot scripts are in this folder.</p>\n", html);
     }
     for (size_t i = 0; !rc && i < n_plots; i++)
