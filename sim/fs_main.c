@@ -4,6 +4,7 @@
  * 130 interrupted (128 + signal for SIGTERM, SIGHUP). */
 #include <errno.h>
 #include <gsl/gsl_errno.h>
+#include <math.h>
 #include <omp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -154,21 +155,49 @@ static int parse_run_args(int argc, char **argv, run_args *a)
     return 0;
 }
 
+/* Virtual durations in the unit that keeps them readable: a 60-round campaign of 10-second
+ * rounds is "10.0 virtual minutes", not "0.00 virtual hours". */
+static const char *fmt_span(char *buf, size_t n, double seconds, const char *what)
+{
+    if (seconds >= 3600)
+        snprintf(buf, n, "%.2f %shours", seconds / 3600, what);
+    else if (seconds >= 60)
+        snprintf(buf, n, "%.1f %sminutes", seconds / 60, what);
+    else if (seconds >= 1 || seconds == 0)
+        snprintf(buf, n, "%.1f %sseconds", seconds, what);
+    else
+        snprintf(buf, n, "%.3g %sms", seconds * 1e3, what);
+    return buf;
+}
+
 static void print_summary(const fs_scenario *s, const char *db, const fs_run_summary *r)
 {
-    printf("fedsim: %s: %d rounds in %.2f virtual hours (wall %.1f s)\n", s->name, r->rounds,
-           (double)r->t_end / (double)FS_US_PER_H, r->wall_s);
+    char span[64], dev[64];
+    printf("fedsim: %s: %d rounds in %s (wall %.1f s)\n", s->name, r->rounds,
+           fmt_span(span, sizeof span, (double)r->t_end / 1e6, "virtual "), r->wall_s);
     if (r->resumed_from)
         printf(
             "  resumed         run %lld continued after round %d (figures below: this session)\n",
             (long long)r->run_id, r->resumed_from);
     printf("  test %-11s %.4f after the first evaluation -> %.4f at the end\n", r->headline,
            r->first_accuracy, r->final_accuracy);
-    printf("  participations  %ld selected: %ld reported, %ld dropped, %ld late, %ld aborted\n",
+    printf("  participations  %ld selected: %ld reported, %ld dropped, %ld late, %ld aborted",
            r->selected, r->reported, r->dropped, r->late, r->aborted);
-    printf("  bytes moved     %.1f MB down, %.1f MB up\n", (double)r->bytes_down / 1e6,
+    if (r->rejected) printf(", %ld rejected", r->rejected);
+    printf("\n  bytes moved     %.1f MB down, %.1f MB up\n", (double)r->bytes_down / 1e6,
            (double)r->bytes_up / 1e6);
+    printf("  device time     %s of local training\n",
+           fmt_span(dev, sizeof dev, r->compute_s, ""));
+    if (!isnan(r->epsilon))
+        printf("  privacy         epsilon %.4g at delta %g (RDP accountant, DP-FedAvg)\n",
+               r->epsilon, s->privacy.delta);
     printf("  results         %s (run %lld)\n", db, (long long)r->run_id);
+    if (r->rejected)
+        fprintf(stderr,
+                "fedsim: warning: %ld client updates were rejected as non-finite or exploding "
+                "and not aggregated (participation.outcome = 'rejected'): check train.lr and "
+                "the data's magnitudes\n",
+                r->rejected);
 }
 
 /* Replicate r of a replicated sweep: the scenario is loaded once for its seeds and its sweep,

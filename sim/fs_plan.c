@@ -327,9 +327,10 @@ static int add_run(plan_ctx *c, sqlite3_stmt *st, fs_err *err)
     int64_t id = sqlite3_column_int64(st, 0);
     /* labels come from a database anyone may have edited: kept and printed escaped */
     const char *raw = (const char *)sqlite3_column_text(st, 1);
-    char esc[4 * sizeof c->vars[0].label];
-    const char *label = fs_text_term(raw ? raw : "", esc, sizeof esc);
-    esc[fs_text_utf8_cut(esc, sizeof c->vars[0].label - 1)] = '\0';
+    char esc[4 * sizeof c->vars[0].label], cut[sizeof c->vars[0].label];
+    const char *term = fs_text_term(raw ? raw : "", esc, sizeof esc);
+    snprintf(cut, sizeof cut, "%.*s", (int)fs_text_utf8_cut(term, sizeof cut - 1), term);
+    const char *label = cut;
     int replicate = sqlite3_column_int(st, 3); /* NULL reads as 0 */
     plan_var *v = find_var(c, label ? label : "");
     if (v && superseded(v, replicate)) {

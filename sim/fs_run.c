@@ -28,9 +28,28 @@ typedef struct run_ctx {
     fs_run_summary *sum;
     double wall_start;
     double wall_progress; /* when the progress line was last drawn */
+    int64_t t_session_start; /* virtual time when this session's first round began */
     int resume_round;     /* the checkpoint's round when resuming, else 0 */
     bool claimed;         /* a resumed run was taken over (truncated, marked running) */
 } run_ctx;
+
+/* Redrawn at most ten times a second: a fast run must not spend its time on the terminal. */
+/* The ETA extrapolates this session's pace (a resumed run's earlier rounds took no time here)
+ * over what is left: rounds, or, with server.max_virtual_hours, virtual time if that ends the
+ * campaign sooner. */
+static double eta_seconds(const run_ctx *c, const fs_round_result *res, double elapsed)
+{
+    int done = res->row.round, total = c->s->server.rounds, now_done = done - c->sum->resumed_from;
+    if (now_done <= 0) return NAN;
+    double eta = elapsed / now_done * (total - done);
+    double max_us = c->s->server.max_virtual_hours * (double)FS_US_PER_H, t = (double)res->row.t_end;
+    double t0 = (double)c->t_session_start;
+    if (max_us > 0 && t > t0) {
+        double by_time = elapsed / (t - t0) * (max_us - t);
+        if (by_time < eta) eta = by_time > 0 ? by_time : 0;
+    }
+    return eta;
+}
 
 /* Redrawn at most ten times a second: a fast run must not spend its time on the terminal. */
 static void print_progress(run_ctx *c, const fs_round_result *res)
@@ -39,10 +58,10 @@ static void print_progress(run_ctx *c, const fs_round_result *res)
     int done = res->row.round, total = c->s->server.rounds;
     if (now - c->wall_progress < 0.1 && done != total) return;
     c->wall_progress = now;
-    double eta = done ? elapsed / done * (total - done) : 0;
+    double eta = eta_seconds(c, res, elapsed);
     fprintf(stderr, "\rround %d/%d  virtual %.2f h  %s %.4f  wall %.0f s  ETA %.0f s   ", done,
             total, (double)res->row.t_end / (double)FS_US_PER_H, c->sum->headline, res->accuracy,
-            elapsed, eta);
+            elapsed, isnan(eta) ? 0 : eta);
     if (done == total) fputc('\n', stderr);
     fflush(stderr);
 }
@@ -59,6 +78,9 @@ static void tally(fs_run_summary *sum, const fs_round_result *res)
     sum->dropped += r->dropped;
     sum->late += r->late;
     sum->aborted += r->aborted;
+    sum->rejected += r->rejected;
+    if (!isnan(r->epsilon)) sum->epsilon = r->epsilon;
+    if (!isnan(r->compute_s)) sum->compute_s += r->compute_s;
     if (res->n_evals && isnan(sum->first_accuracy)) sum->first_accuracy = res->accuracy;
     sum->final_accuracy = res->accuracy;
 }
@@ -71,6 +93,7 @@ static int on_round(void *ctx, const fs_round_result *res, fs_err *err)
     int rc = fs_db_write_round_ckpt(c->db, c->run_id, &res->row, parts, n_parts, res->evals,
                                     res->n_evals, res->checkpoint, res->checkpoint_len, err);
     if (rc) return rc;
+    if (c->sum->rounds == 0) /* the session's first round */ c->t_session_start = res->row.t_start;
     tally(c->sum, res);
     if (c->opts->progress) print_progress(c, res);
     return FS_OK;
@@ -172,7 +195,7 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
     fs_pop pop = {0};
     fs_evaluator ev = {0};
     run_ctx c = {.s = s, .opts = opts, .sum = out, .wall_start = fs_wall_seconds()};
-    *out = (fs_run_summary){.first_accuracy = NAN, .final_accuracy = NAN};
+    *out = (fs_run_summary){.first_accuracy = NAN, .final_accuracy = NAN, .epsilon = NAN};
     c.sum = out;
     int rc = fs_world_init(&world, s, err);
     if (rc) return rc;

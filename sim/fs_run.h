@@ -31,7 +31,9 @@ typedef struct fs_run_summary {
     const char *headline;          /* name of the headline metric ("accuracy", "auc", ...) */
     double first_accuracy, final_accuracy; /* headline metric at the first and last evaluation */
     int64_t bytes_up, bytes_down;
-    long selected, reported, dropped, late, aborted;
+    long selected, reported, dropped, late, aborted, rejected;
+    double epsilon;                /* ε after the last round (NaN without DP) */
+    double compute_s;              /* device-seconds of local training in this session */
     uint64_t events;
     double wall_s;
 } fs_run_summary;

@@ -395,11 +395,11 @@ static int job_replicate(const fs_sweep *sw, size_t j)
 static const char *job_name(const fs_sweep *sw, size_t j, char *buf, size_t n)
 {
     char lb[4 * sizeof sw->variants[0].label];
-    fs_text_term(job_variant(sw, j)->label, lb, sizeof lb);
+    const char *label = fs_text_term(job_variant(sw, j)->label, lb, sizeof lb);
     if (job_replicate(sw, j))
-        snprintf(buf, n, "%s [replicate %d]", lb, job_replicate(sw, j));
+        snprintf(buf, n, "%s [replicate %d]", label, job_replicate(sw, j));
     else
-        snprintf(buf, n, "%s", lb);
+        snprintf(buf, n, "%s", label);
     return buf;
 }
 

@@ -1,0 +1,17 @@
+#!/bin/bash
+# summary.sh FEDSIM SMALL PRIVATE: the end-of-run summary says what the run did in readable
+# units: a 5-minute campaign is not "0.00 virtual hours", device time has a unit that shows it,
+# and a DP run prints its ε.
+source "$(dirname "$0")/lib.sh"
+"$1" run "$2" -o "$WORK/a.sqlite" --quiet >"$WORK/a.out"
+grep -q "^fedsim: golden-small: 6 rounds in 5.0 virtual minutes" "$WORK/a.out" ||
+    { cat "$WORK/a.out"; fail "short campaign not in minutes"; }
+grep -q "^  device time     16.0 seconds of local training" "$WORK/a.out" ||
+    { cat "$WORK/a.out"; fail "device time missing or without a unit"; }
+! grep -q "epsilon" "$WORK/a.out" || fail "a run without DP prints an epsilon"
+"$1" run "$3" -o "$WORK/b.sqlite" --quiet >"$WORK/b.out"
+eps=$(sqlite3 "$WORK/b.sqlite" "select printf('%.4g', epsilon) from rounds order by round desc limit 1")
+grep -q "^  privacy         epsilon $eps at delta 1e-05" "$WORK/b.out" ||
+    { cat "$WORK/b.out"; fail "DP run does not print its epsilon ($eps)"; }
+grep -q "virtual seconds" "$WORK/b.out" || { cat "$WORK/b.out"; fail "seconds-long campaign"; }
+echo "summary: minutes, seconds, device time and epsilon as expected"
