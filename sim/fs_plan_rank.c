@@ -49,6 +49,8 @@ static const char *fmt_dim(char *buf, size_t n, enum plan_dim d, double v)
     else if (d == DIM_BYTES || d == DIM_PER_PART) fs_plan_fmt_bytes(buf, n, v);
     else if (d == DIM_HOURS) snprintf(buf, n, "%.2f", v);
     else if (d == DIM_EPS) snprintf(buf, n, "%.3g", v);
+    else if (d == DIM_DEVICE_H && v != 0 && fabs(v) < 0.1)
+        snprintf(buf, n, "%.2g", v); /* sparse models train in device-seconds: not "0.0" */
     else snprintf(buf, n, "%.1f", v);
     return buf;
 }
@@ -375,7 +377,7 @@ static void print_single_row(const plan_ctx *c, const plan_var *v, bool first, i
 {
     const plan_rep *r = &v->reps[0];
     char up[32], down[32], dev[32] = "-", eps[32] = "-", pp[32];
-    if (!isnan(r->cost[DIM_DEVICE_H])) snprintf(dev, sizeof dev, "%.1f", r->cost[DIM_DEVICE_H]);
+    if (!isnan(r->cost[DIM_DEVICE_H])) fmt_dim(dev, sizeof dev, DIM_DEVICE_H, r->cost[DIM_DEVICE_H]);
     if (!isnan(r->cost[DIM_EPS])) snprintf(eps, sizeof eps, "%.3g", r->cost[DIM_EPS]);
     fprintf(c->out, "%s ", first ? "*" : " ");
     put_cell(c->out, v->label, w, true);
