@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -564,11 +565,75 @@ static void forward_stop(const child *kids, size_t n_kids, int *sent)
     *sent = sig;
 }
 
+/* ---- progress inside the running variants: the children run --quiet, so on a terminal the
+ * sweep redraws one line a second with the rounds each running child has recorded (read from
+ * the database, which readers may query while the children write). */
+
+#define PROGRESS_WIDTH 100
+
+typedef struct sweep_progress {
+    bool on;      /* stderr is a terminal */
+    bool drawn;   /* a progress line is on screen */
+    const char *db, *name;
+} sweep_progress;
+
+static void on_alarm(int sig)
+{
+    (void)sig; /* only wakes sigsuspend */
+}
+
+/* Rounds the latest run of job j has recorded (0 before it has any). */
+static long job_rounds(sqlite3 *c, const fs_sweep *sw, const char *name, size_t j)
+{
+    sqlite3_stmt *st = NULL;
+    long n = 0;
+    int r = job_replicate(sw, j);
+    if (sqlite3_prepare_v2(c,
+                           "SELECT count(*) FROM rounds WHERE run_id = (SELECT max(run_id) FROM"
+                           " runs WHERE name = ?1 AND variant = ?2 AND replicate IS ?3)",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_text(st, 2, job_variant(sw, j)->label, -1, SQLITE_STATIC) == SQLITE_OK &&
+        (r ? sqlite3_bind_int(st, 3, r) : sqlite3_bind_null(st, 3)) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static void progress_clear(sweep_progress *p)
+{
+    if (!p->drawn) return;
+    fprintf(stderr, "\r%*s\r", PROGRESS_WIDTH, "");
+    p->drawn = false;
+}
+
+static void progress_draw(sweep_progress *p, const fs_sweep *sw, const child *kids, size_t n_kids,
+                          const sweep_tally *t)
+{
+    if (!p->on || !n_kids) return;
+    sqlite3 *c = NULL;
+    fs_err quiet;
+    fs_err_init(&quiet, NULL);
+    if (fs_db_open_readonly(p->db, &c, &quiet)) return;
+    char line[PROGRESS_WIDTH + 1];
+    int at = snprintf(line, sizeof line, "sweep %zu/%zu finished; running, rounds so far:",
+                      t->done + t->interrupted + t->failed, t->todo);
+    for (size_t k = 0; k < n_kids && at > 0 && (size_t)at < sizeof line; k++)
+        at += snprintf(line + at, sizeof line - (size_t)at, " %ld",
+                       job_rounds(c, sw, p->name, kids[k].job));
+    sqlite3_close(c);
+    fprintf(stderr, "\r%-*.*s", PROGRESS_WIDTH - 1, PROGRESS_WIDTH - 1, line);
+    fflush(stderr);
+    p->drawn = true;
+}
+
 /* The stop signals and SIGCHLD are blocked except inside sigsuspend, so a signal that arrives
  * between two checks is never lost: the loop sleeps only when nothing is left to do. */
 static int run_all(const sweep_args *a, const fs_sweep *sw, const unsigned char *state,
-                   const char *db, sweep_tally *t)
+                   const char *db, const char *name, sweep_tally *t)
 {
+    sweep_progress prog = {.on = isatty(STDERR_FILENO), .db = db, .name = name};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores > a->jobs ? (int)(cores / a->jobs) : 1;
     size_t n_kids = 0, n = n_jobs(sw);
@@ -577,12 +642,17 @@ static int run_all(const sweep_args *a, const fs_sweep *sw, const unsigned char 
     setenv("FEDSIM_SWEEP_CHILD", "1", 1); /* the children leave the resume hint to the sweep */
     sigset_t block, old_mask, wait_mask;
     sigemptyset(&block);
-    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD};
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGALRM};
     for (size_t k = 0; k < sizeof sigs / sizeof *sigs; k++)
         sigaddset(&block, sigs[k]);
-    struct sigaction sa = {.sa_handler = on_child}, old_chld;
+    struct sigaction sa = {.sa_handler = on_child}, old_chld, al = {.sa_handler = on_alarm},
+                     old_alrm;
     sigemptyset(&sa.sa_mask);
+    sigemptyset(&al.sa_mask);
     sigaction(SIGCHLD, &sa, &old_chld);
+    sigaction(SIGALRM, &al, &old_alrm);
+    struct itimerval tick = {.it_interval = {1, 0}, .it_value = {1, 0}}, no_tick = {0};
+    if (prog.on) setitimer(ITIMER_REAL, &tick, NULL);
     sigprocmask(SIG_BLOCK, &block, &old_mask);
     wait_mask = old_mask;
     for (size_t k = 0; k < sizeof sigs / sizeof *sigs; k++)
@@ -600,9 +670,9 @@ static int run_all(const sweep_args *a, const fs_sweep *sw, const unsigned char 
             pid_t pid = spawn_variant(a, job_variant(sw, i), job_replicate(sw, i), db, threads,
                                       state[i] == VARIANT_UNFINISHED, &old_mask);
             if (pid < 0) {
-                char name[4 * sizeof sw->variants[0].label + 32];
+                char jn[4 * sizeof sw->variants[0].label + 32];
                 fprintf(stderr, "fedsim: error: cannot start fedsim for variant \"%s\": %s\n",
-                        job_name(sw, i, name, sizeof name), strerror(errno));
+                        job_name(sw, i, jn, sizeof jn), strerror(errno));
                 code = 70;
                 fs_cli_stop_signal = SIGTERM; /* stop the others, then report */
                 continue;
@@ -612,12 +682,17 @@ static int run_all(const sweep_args *a, const fs_sweep *sw, const unsigned char 
             i++;
             continue;
         }
+        progress_clear(&prog); /* reap's line replaces it */
         if (reap(kids, &n_kids, sw, t)) continue;
         if (!n_kids) break;
+        progress_draw(&prog, sw, kids, n_kids, t);
         sigsuspend(&wait_mask);
     }
+    progress_clear(&prog);
+    if (prog.on) setitimer(ITIMER_REAL, &no_tick, NULL);
     sigprocmask(SIG_SETMASK, &old_mask, NULL);
     sigaction(SIGCHLD, &old_chld, NULL);
+    sigaction(SIGALRM, &old_alrm, NULL);
     unsetenv("FEDSIM_SWEEP_CHILD");
     if (code) return code;
     if (fs_cli_stop_signal) return fs_cli_signal_exit_code(fs_cli_stop_signal);
@@ -693,7 +768,7 @@ static int sweep_scenario(const sweep_args *a, const fs_scenario *s)
     fprintf(stderr, "fedsim: sweep %s: %s, %zu already done in %s\n", s->name, shape, skipped, db);
     double t0 = fs_wall_seconds();
     sweep_tally t = {0};
-    int code = run_all(a, &sw, state, db, &t);
+    int code = run_all(a, &sw, state, db, s->name, &t);
     int stats = refresh_stats(db, s->name);
     if (!code && stats) code = stats;
     if (t.done == t.todo)
