@@ -17,6 +17,7 @@
 static const char style[] =
     "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1360px;padding:0 .5em;"
     "color:#222}\n"
+    "pre.plan{overflow-x:auto;font-size:80%;background:#fafafa;padding:.5em}\n"
     "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:75%}\n"
     "th,td{border:1px solid #ccc;padding:.2em .35em;vertical-align:top}"
     "th{background:#f2f2f2;font-weight:600}\n"
