@@ -33,22 +33,25 @@ typedef struct run_ctx {
     bool claimed;         /* a resumed run was taken over (truncated, marked running) */
 } run_ctx;
 
-/* Redrawn at most ten times a second: a fast run must not spend its time on the terminal. */
-/* The ETA extrapolates this session's pace (a resumed run's earlier rounds took no time here)
- * over what is left: rounds, or, with server.max_virtual_hours, virtual time if that ends the
- * campaign sooner. */
-static double eta_seconds(const run_ctx *c, const fs_round_result *res, double elapsed)
+double fs_run_eta(double elapsed, int done, int resumed_from, int total, int64_t t_start,
+                  int64_t t_now, double max_virtual_us)
 {
-    int done = res->row.round, total = c->s->server.rounds, now_done = done - c->sum->resumed_from;
+    int now_done = done - resumed_from;
     if (now_done <= 0) return NAN;
     double eta = elapsed / now_done * (total - done);
-    double max_us = c->s->server.max_virtual_hours * (double)FS_US_PER_H, t = (double)res->row.t_end;
-    double t0 = (double)c->t_session_start;
-    if (max_us > 0 && t > t0) {
-        double by_time = elapsed / (t - t0) * (max_us - t);
+    double t = (double)t_now, t0 = (double)t_start;
+    if (max_virtual_us > 0 && t > t0) {
+        double by_time = elapsed / (t - t0) * (max_virtual_us - t);
         if (by_time < eta) eta = by_time > 0 ? by_time : 0;
     }
     return eta;
+}
+
+static double eta_seconds(const run_ctx *c, const fs_round_result *res, double elapsed)
+{
+    return fs_run_eta(elapsed, res->row.round, c->sum->resumed_from, c->s->server.rounds,
+                      c->t_session_start, res->row.t_end,
+                      c->s->server.max_virtual_hours * (double)FS_US_PER_H);
 }
 
 /* Redrawn at most ten times a second: a fast run must not spend its time on the terminal. */

@@ -41,4 +41,12 @@ typedef struct fs_run_summary {
 int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summary *out,
                     fs_err *err);
 
+/* Seconds left, extrapolated from this session's pace: `elapsed` wall seconds for rounds
+ * resumed_from+1 .. done (a resumed run's earlier rounds took no time in this session), over the
+ * rounds left, or over the virtual time left when server.max_virtual_hours (max_virtual_us > 0)
+ * ends the campaign sooner; t_start is the virtual time this session's first round began.
+ * NaN before the session has a round. */
+double fs_run_eta(double elapsed, int done, int resumed_from, int total, int64_t t_start,
+                  int64_t t_now, double max_virtual_us);
+
 #endif

@@ -5,6 +5,7 @@
 
 #include "fs_device.h"
 #include "fs_engine.h"
+#include "fs_run.h"
 #include "fs_test.h"
 #include "fs_test_scn.h"
 
@@ -305,6 +306,23 @@ START_TEST(engine_on_demand_data_equal_materialized)
 }
 END_TEST
 
+
+START_TEST(run_eta_counts_this_session_and_the_virtual_time_limit)
+{
+    const int64_t H = 3600000000LL;
+    /* 10 s for rounds 1..10 of 100: 90 rounds left at 1 s */
+    ck_assert_double_eq_tol(fs_run_eta(10, 10, 0, 100, 0, H, 0), 90, 1e-9);
+    /* resumed after round 50: 10 s bought rounds 51..60, not 60 rounds (that said 6.7 s) */
+    ck_assert_double_eq_tol(fs_run_eta(10, 60, 50, 100, 50 * H, 60 * H, 0), 40, 1e-9);
+    /* max_virtual_hours 2 ends 100,000 rounds early: 10 s per virtual hour, 1 hour left */
+    ck_assert_double_eq_tol(fs_run_eta(10, 10, 0, 100000, 0, H, 2.0 * H), 10, 1e-9);
+    /* past the limit (the last round overshoots it): nothing left, never negative */
+    ck_assert_double_eq(fs_run_eta(10, 10, 0, 100000, 0, 3 * H, 2.0 * H), 0);
+    /* no round in this session yet: no estimate */
+    ck_assert(isnan(fs_run_eta(10, 50, 50, 100, 0, H, 0)));
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -318,6 +336,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, engine_personal_factors_change_only_when_trained);
     tcase_add_test(tc, engine_on_demand_data_equal_materialized);
     tcase_add_test(tc, engine_rejects_diverging_updates_and_keeps_running);
+    tcase_add_test(tc, run_eta_counts_this_session_and_the_virtual_time_limit);
     suite_add_tcase(s, tc);
     return s;
 }
