@@ -19,8 +19,8 @@
 
 #include <sqlite3.h>
 
-#include "fs_db_int.h"
 #include "fs_cli.h"
+#include "fs_db_int.h"
 #include "fs_db_schema.h"
 
 /* ISO 8601 UTC with milliseconds, computed by SQLite so we need no POSIX time functions. */
@@ -65,8 +65,8 @@ struct fs_db {
     char *path;
     sqlite3_stmt *st[ST_N];
     size_t ckpt_chunk; /* checkpoint bytes per row (0: FS_DB_CKPT_CHUNK) */
-    int busy_ms; /* busy timeout, for messages */
-    int lock_fd; /* DB-lock, holding this connection's run claims; -1 until the first */
+    int busy_ms;       /* busy timeout, for messages */
+    int lock_fd;       /* DB-lock, holding this connection's run claims; -1 until the first */
 };
 
 /* A checkpoint is stored in rows of at most this many bytes: SQLite refuses a blob above its
@@ -192,7 +192,7 @@ static int busy_timeout_ms(int *out, fs_err *err)
 }
 
 /* Steps a one-row query and copies its first column (empty when NULL or no row). */
-static int query_text(sqlite3 *c, const char *sql, char *out, size_t n)
+int fs_db_query_text(struct sqlite3 *c, const char *sql, char *out, size_t n)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(c, sql, -1, &st, NULL);
@@ -211,11 +211,11 @@ static int query_text(sqlite3 *c, const char *sql, char *out, size_t n)
 static int check_schema(sqlite3 *c, const char *path, bool writing, fs_err *err)
 {
     char n_objects[32], n_meta[32], v[64] = "";
-    int rc = query_text(c, "SELECT count(*) FROM sqlite_schema", n_objects, sizeof n_objects);
+    int rc = fs_db_query_text(c, "SELECT count(*) FROM sqlite_schema", n_objects, sizeof n_objects);
     if (rc == SQLITE_OK)
-        rc = query_text(c,
-                        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta'",
-                        n_meta, sizeof n_meta);
+        rc = fs_db_query_text(
+            c, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta'", n_meta,
+            sizeof n_meta);
     if (rc != SQLITE_OK) {
         fs_err_add(err, NULL, "%s: %s: %s", path,
                    writing ? "cannot open results database" : "reading results database",
@@ -223,8 +223,8 @@ static int check_schema(sqlite3 *c, const char *path, bool writing, fs_err *err)
         return FS_EDB;
     }
     bool has_meta = strcmp(n_meta, "0") != 0;
-    if (has_meta && query_text(c, "SELECT value FROM meta WHERE key = 'schema_version'", v,
-                               sizeof v) != SQLITE_OK)
+    if (has_meta && fs_db_query_text(c, "SELECT value FROM meta WHERE key = 'schema_version'", v,
+                                     sizeof v) != SQLITE_OK)
         *v = '\0'; /* a meta table of another shape: not ours */
     if (writing && !has_meta && strcmp(n_objects, "0") == 0) return FS_OK;
     if (!*v) {
@@ -279,7 +279,6 @@ static int db_connect(fs_db *db, fs_err *err)
     return FS_EDB;
 }
 
-
 static int db_prepare(fs_db *db, fs_err *err)
 {
     for (int i = 0; i < ST_N; i++) {
@@ -296,12 +295,12 @@ static int db_read_version(fs_db *db, int *out_version, fs_err *err)
 {
     char v[64];
     *out_version = 0;
-    int rc = query_text(db->conn,
-                        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta'",
-                        v, sizeof v);
+    int rc = fs_db_query_text(
+        db->conn, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta'", v,
+        sizeof v);
     if (rc == SQLITE_OK && strcmp(v, "0") != 0)
-        rc = query_text(db->conn, "SELECT value FROM meta WHERE key = 'schema_version'", v,
-                        sizeof v);
+        rc = fs_db_query_text(db->conn, "SELECT value FROM meta WHERE key = 'schema_version'", v,
+                              sizeof v);
     if (rc != SQLITE_OK) {
         fs_err_add(err, NULL, "%s: reading schema version: %s", db->path, sqlite3_errmsg(db->conn));
         return FS_EDB;
@@ -487,7 +486,9 @@ int fs_db_open_readonly(const char *path, sqlite3 **out, fs_err *err)
     }
     if (src != SQLITE_OK) {
         fs_err_add(err, NULL, "%s: reading results database: %s", path,
-                   *first ? first : c ? sqlite3_errmsg(c) : sqlite3_errstr(src));
+                   *first ? first
+                   : c    ? sqlite3_errmsg(c)
+                          : sqlite3_errstr(src));
         sqlite3_close(c);
         return FS_EDB;
     }
@@ -528,8 +529,8 @@ static int claim_run(fs_db *db, int64_t run_id, fs_err *err)
         free(p);
         if (db->lock_fd < 0) return FS_EIO;
     }
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)run_id,
-                       .l_len = 1};
+    struct flock fl = {
+        .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)run_id, .l_len = 1};
     if (fcntl(db->lock_fd, F_OFD_SETLK, &fl) == 0) return FS_OK;
     if (errno == EAGAIN || errno == EACCES)
         fs_err_add(err, NULL,
@@ -544,8 +545,8 @@ static int claim_run(fs_db *db, int64_t run_id, fs_err *err)
 
 static void release_run(fs_db *db, int64_t run_id)
 {
-    struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = (off_t)run_id,
-                       .l_len = 1};
+    struct flock fl = {
+        .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = (off_t)run_id, .l_len = 1};
     if (db->lock_fd >= 0) fcntl(db->lock_fd, F_OFD_SETLK, &fl);
 }
 
@@ -836,7 +837,8 @@ static int find_resumable(fs_db *db, const fs_db_run *run, int64_t *out_run_id, 
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(st, 2, run->variant ? run->variant : "", -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
-        rc = run->replicate > 0 ? sqlite3_bind_int(st, 3, run->replicate) : sqlite3_bind_null(st, 3);
+        rc =
+            run->replicate > 0 ? sqlite3_bind_int(st, 3, run->replicate) : sqlite3_bind_null(st, 3);
     int step = rc == SQLITE_OK ? sqlite3_step(st) : rc;
     if (step == SQLITE_ROW) {
         *out_run_id = sqlite3_column_int64(st, 0);
@@ -1004,8 +1006,8 @@ int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_
         else if (rc != SQLITE_NOMEM)
             rc = db_fail(db, err, "reading the checkpoint");
         else {
-            fs_err_add(err, NULL, "%s: out of memory reading the checkpoint of run %lld",
-                       db->path, (long long)id);
+            fs_err_add(err, NULL, "%s: out of memory reading the checkpoint of run %lld", db->path,
+                       (long long)id);
             rc = FS_ENOMEM;
         }
     }

@@ -95,6 +95,10 @@ int fs_db_open(const char *path, fs_db **out, fs_err *err);
  * failure. */
 struct sqlite3;
 int fs_db_open_readonly(const char *path, struct sqlite3 **out, fs_err *err);
+
+/* Steps a one-row query on any connection and copies its first column into out ("" when NULL
+ * or no row). SQLITE_OK or the SQLite error code (the message stays on the connection). */
+int fs_db_query_text(struct sqlite3 *c, const char *sql, char *out, size_t n);
 void fs_db_close(fs_db *db); /* NULL is a no-op; rolls back a transaction left open */
 const char *fs_db_path(const fs_db *db); /* borrowed, lives as long as db */
 

@@ -99,7 +99,7 @@
  * compute time, instead of a misleading 0. */
 #define ROUND_METRICS_SQL                                                                       \
     "CREATE VIEW IF NOT EXISTS v_round_metrics AS"                                              \
-    " WITH c AS (SELECT r.run_id, u.variant, u.replicate, r.round,"                                          \
+    " WITH c AS (SELECT r.run_id, u.variant, u.replicate, r.round,"                            \
     "  r.t_start / " US_PER_H " AS t_start_h, r.t_end / " US_PER_H " AS t_end_h,"               \
     "  r.selected, r.reported, r.dropped, r.late, r.aborted, r.bytes_up, r.bytes_down,"         \
     "  sum(r.bytes_up) OVER w AS cum_bytes_up, sum(r.bytes_down) OVER w AS cum_bytes_down,"     \
@@ -141,10 +141,11 @@
 
 /* The headline metric of a run: the first of its eval.metrics (runs.headline_metric, the metric
  * the run line printed); in version 2 files, which lack it, the target metric, else the first of
- * accuracy, auc, rmse evaluated on the whole test set, else the alphabetically first one. "Best" follows the
- * target's direction for the target metric, else lower is better for loss, ece and rmse. */
+ * accuracy, auc, rmse evaluated on the whole test set, else the alphabetically first one.
+ * "Best" follows the target's direction for the target metric, else lower is better for loss,
+ * ece and rmse. */
 #define RUN_FINAL_METRIC_SQL                                                                    \
-    " fm AS (SELECT u.run_id, coalesce(u.headline_metric, u.target_metric,"                                        \
+    " fm AS (SELECT u.run_id, coalesce(u.headline_metric, u.target_metric,"                    \
     "   (SELECT e.metric FROM evals e WHERE e.run_id = u.run_id AND e.segment = 'all'"          \
     "    ORDER BY CASE e.metric WHEN 'accuracy' THEN 0 WHEN 'auc' THEN 1 WHEN 'rmse' THEN 2"    \
     "    ELSE 3 END, e.metric LIMIT 1)) AS metric,"                                             \

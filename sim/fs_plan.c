@@ -35,12 +35,12 @@
 #include "fs_text.h"
 
 #define PLAN_USAGE                                                                                 \
-    "usage: fedsim plan DB --target METRIC=VALUE [--sustain K] [--max-epsilon E] [--max-hours H]\n" \
-    "                      [--max-bytes-per-client SIZE] [--min-reach SHARE]\n"                   \
+    "usage: fedsim plan DB --target METRIC=VALUE [--sustain K] [--max-epsilon E] [--max-hours "    \
+    "H]\n"                                                                                         \
+    "                      [--max-bytes-per-client SIZE] [--min-reach SHARE]\n"                    \
     "                      [--by hours|bytes|device-hours|epsilon]\n"
 static const char plan_usage[] = PLAN_USAGE;
-static const char plan_help[] =
-    PLAN_USAGE
+static const char plan_help[] = PLAN_USAGE
     "  which variant in the results database DB reaches the target, and at what cost (the\n"
     "  latest run of each variant and replicate; costs count up to its first evaluation at\n"
     "  the target)\n"
@@ -84,9 +84,15 @@ bool fs_plan_parse_size(const char *s, double *out_bytes)
     static const struct {
         const char *unit;
         double mult;
-    } units[] = {{"", 1.0},           {"b", 1.0},           {"kb", 1e3},
-                 {"mb", 1e6},         {"gb", 1e9},          {"tb", 1e12},
-                 {"kib", 1024.0},     {"mib", 1048576.0},   {"gib", 1073741824.0},
+    } units[] = {{"", 1.0},
+                 {"b", 1.0},
+                 {"kb", 1e3},
+                 {"mb", 1e6},
+                 {"gb", 1e9},
+                 {"tb", 1e12},
+                 {"kib", 1024.0},
+                 {"mib", 1048576.0},
+                 {"gib", 1073741824.0},
                  {"tib", 1099511627776.0}};
     if (!isdigit((unsigned char)*s) && *s != '.') return false; /* no sign, inf or nan */
     char *end;
@@ -135,14 +141,20 @@ static bool parse_by(const char *s, plan_args *a)
 static bool opt_value_ok(int k, const char *v, plan_args *a)
 {
     switch (k) {
-    case OPT_TARGET: return parse_target(v, a);
-    case OPT_EPS: return fs_cli_parse_real(v, &a->max_eps) && a->max_eps >= 0.0;
-    case OPT_HOURS: return fs_cli_parse_real(v, &a->max_hours) && a->max_hours > 0.0;
-    case OPT_BYTES: return fs_plan_parse_size(v, &a->max_bytes);
+    case OPT_TARGET:
+        return parse_target(v, a);
+    case OPT_EPS:
+        return fs_cli_parse_real(v, &a->max_eps) && a->max_eps >= 0.0;
+    case OPT_HOURS:
+        return fs_cli_parse_real(v, &a->max_hours) && a->max_hours > 0.0;
+    case OPT_BYTES:
+        return fs_plan_parse_size(v, &a->max_bytes);
     case OPT_MIN_REACH:
         return fs_cli_parse_real(v, &a->min_reach) && a->min_reach > 0.0 && a->min_reach <= 1.0;
-    case OPT_SUSTAIN: return fs_cli_parse_int(v, 1, 1000000, &a->sustain);
-    default: return parse_by(v, a);
+    case OPT_SUSTAIN:
+        return fs_cli_parse_int(v, 1, 1000000, &a->sustain);
+    default:
+        return parse_by(v, a);
     }
 }
 
@@ -211,24 +223,14 @@ static int parse_args(int argc, char **argv, plan_cmd *p, fs_err *err)
 
 /* ---- opening the file */
 
-static int q_text(sqlite3 *c, const char *sql, char *out, size_t n)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(c, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    const char *v = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-    snprintf(out, n, "%s", v ? v : "");
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
 /* The shared reader checks the file (versions 2 and 3 only); the version picks the queries. */
 static int plan_open(plan_ctx *c, fs_err *err)
 {
     int rc = fs_db_open_readonly(c->a->db, &c->conn, err);
     if (rc) return rc;
     char v[16];
-    if (q_text(c->conn, "SELECT value FROM meta WHERE key = 'schema_version'", v, sizeof v)) {
+    if (fs_db_query_text(c->conn, "SELECT value FROM meta WHERE key = 'schema_version'", v,
+                         sizeof v)) {
         fs_err_add(err, NULL, "%s: reading results database: %s", c->a->db,
                    sqlite3_errmsg(c->conn));
         return FS_EDB;
@@ -292,8 +294,10 @@ static plan_rep *push_rep(plan_var *v)
     }
     plan_rep *r = &v->reps[v->n_reps++];
     memset(r, 0, sizeof *r);
-    for (int d = 0; d < N_DIM; d++) r->cost[d] = NAN;
-    for (int d = 0; d < N_RATE; d++) r->rate[d] = NAN;
+    for (int d = 0; d < N_DIM; d++)
+        r->cost[d] = NAN;
+    for (int d = 0; d < N_RATE; d++)
+        r->rate[d] = NAN;
     r->best = NAN;
     return r;
 }
@@ -399,7 +403,7 @@ static int check_metric(plan_ctx *c, fs_err *err)
     if (rc != SQLITE_ROW) return db_fail(c, "reading evaluations", err);
     if (n > 0) return FS_OK;
     char list[FS_ERR_MSG_LEN / 2];
-    if (q_text(c->conn, list_sql, list, sizeof list) != SQLITE_OK)
+    if (fs_db_query_text(c->conn, list_sql, list, sizeof list) != SQLITE_OK)
         return db_fail(c, "reading evaluations", err);
     fs_err_add(err, NULL,
                "%s: --target: expected a metric evaluated on the whole test set (%s), found"
@@ -484,7 +488,8 @@ static int read_rounds(sqlite3_stmt *st, plan_rep *r)
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) return rc;
     r->n_rounds = sqlite3_column_int(st, 0);
-    for (int k = 0; k < N_RATE; k++) r->rate[k] = col_real(st, 1 + k);
+    for (int k = 0; k < N_RATE; k++)
+        r->rate[k] = col_real(st, 1 + k);
     double sel = col_real(st, 4);
     if (r->reached && sel > 0) r->cost[DIM_PER_PART] = r->cost[DIM_BYTES] / sel;
     return SQLITE_OK;
@@ -570,7 +575,8 @@ static int plan_run(const plan_args *a, FILE *out, FILE *err_out)
     int code = rc == FS_OK ? fs_plan_rank_report(&c, err_out) : fs_exit_code(rc);
     if (rc) fs_err_print(&err, err_out);
     sqlite3_close(c.conn);
-    for (size_t i = 0; i < c.n_vars; i++) free(c.vars[i].reps);
+    for (size_t i = 0; i < c.n_vars; i++)
+        free(c.vars[i].reps);
     free(c.vars);
     fflush(out);
     return code;
@@ -598,8 +604,8 @@ int fs_plan_cli(int argc, char **argv)
     return plan_main(argc, argv, stdout, stderr);
 }
 
-int fs_plan_answer(const char *db_path, const char *metric, double value, int sustain,
-                   FILE *out, FILE *err_out)
+int fs_plan_answer(const char *db_path, const char *metric, double value, int sustain, FILE *out,
+                   FILE *err_out)
 {
     /* through the argument parser, so a bad metric name is reported as the command would */
     char target[128], k[32];

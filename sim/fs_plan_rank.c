@@ -26,7 +26,8 @@ const char *fs_plan_fmt_bytes(char *buf, size_t n, double b)
         return buf;
     }
     int u = 0;
-    for (b /= 1000.0; b >= 1000.0 && u < 3; u++) b /= 1000.0;
+    for (b /= 1000.0; b >= 1000.0 && u < 3; u++)
+        b /= 1000.0;
     snprintf(buf, n, "%.1f %s", b, unit[u]);
     return buf;
 }
@@ -45,13 +46,18 @@ static const char *fmt_apart(char *buf, size_t n, double v, double ref, bool fix
 /* One value of a cost dimension as the tables print it; "-" when not recorded. */
 static const char *fmt_dim(char *buf, size_t n, enum plan_dim d, double v)
 {
-    if (isnan(v)) snprintf(buf, n, "-");
-    else if (d == DIM_BYTES || d == DIM_PER_PART) fs_plan_fmt_bytes(buf, n, v);
-    else if (d == DIM_HOURS) snprintf(buf, n, "%.2f", v);
-    else if (d == DIM_EPS) snprintf(buf, n, "%.3g", v);
+    if (isnan(v))
+        snprintf(buf, n, "-");
+    else if (d == DIM_BYTES || d == DIM_PER_PART)
+        fs_plan_fmt_bytes(buf, n, v);
+    else if (d == DIM_HOURS)
+        snprintf(buf, n, "%.2f", v);
+    else if (d == DIM_EPS)
+        snprintf(buf, n, "%.3g", v);
     else if (d == DIM_DEVICE_H && v != 0 && fabs(v) < 0.1)
         snprintf(buf, n, "%.2g", v); /* sparse models train in device-seconds: not "0.0" */
-    else snprintf(buf, n, "%.1f", v);
+    else
+        snprintf(buf, n, "%.1f", v);
     return buf;
 }
 
@@ -73,7 +79,8 @@ static const char *fmt_summary(char *buf, size_t n, enum plan_dim d, const fs_st
 static int display_width(const char *s)
 {
     int w = 0;
-    for (; *s; s++) w += ((unsigned char)*s & 0xC0) != 0x80;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xC0) != 0x80;
     return w;
 }
 
@@ -81,10 +88,12 @@ static void put_cell(FILE *out, const char *s, int width, bool left)
 {
     int pad = width - display_width(s);
     if (!left)
-        for (; pad > 0; pad--) fputc(' ', out);
+        for (; pad > 0; pad--)
+            fputc(' ', out);
     fputs(s, out);
     if (left)
-        for (; pad > 0; pad--) fputc(' ', out);
+        for (; pad > 0; pad--)
+            fputc(' ', out);
 }
 
 static void add_reason(plan_var *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -119,11 +128,15 @@ static void count_fails(const plan_args *a, const plan_rep *r, plan_fails *f, si
     }
     bool ok = true;
     double eps = r->cost[DIM_EPS], h = r->cost[DIM_HOURS], b = r->cost[DIM_PER_PART];
-    if (!isnan(a->max_eps) && isnan(eps)) f->eps_none++, ok = false;
-    else if (eps > a->max_eps) f->eps++, ok = false, f->worst_eps = fmax(f->worst_eps, eps);
+    if (!isnan(a->max_eps) && isnan(eps))
+        f->eps_none++, ok = false;
+    else if (eps > a->max_eps)
+        f->eps++, ok = false, f->worst_eps = fmax(f->worst_eps, eps);
     if (h > a->max_hours) f->hours++, ok = false, f->worst_hours = fmax(f->worst_hours, h);
-    if (!isnan(a->max_bytes) && isnan(b)) f->bytes_none++, ok = false;
-    else if (b > a->max_bytes) f->bytes++, ok = false, f->worst_bytes = fmax(f->worst_bytes, b);
+    if (!isnan(a->max_bytes) && isnan(b))
+        f->bytes_none++, ok = false;
+    else if (b > a->max_bytes)
+        f->bytes++, ok = false, f->worst_bytes = fmax(f->worst_bytes, b);
     *n_ok += ok;
 }
 
@@ -148,8 +161,10 @@ static void explain_miss(const plan_args *a, plan_var *v)
 /* "in 2 of 10 replicates" for replicated variants, nothing for a single run. */
 static const char *in_reps(char *buf, size_t n, size_t k, size_t of)
 {
-    if (of > 1) snprintf(buf, n, " in %zu of %zu replicates", k, of);
-    else buf[0] = '\0';
+    if (of > 1)
+        snprintf(buf, n, " in %zu of %zu replicates", k, of);
+    else
+        buf[0] = '\0';
     return buf;
 }
 
@@ -178,8 +193,7 @@ static void limit_reasons(const plan_args *a, plan_var *v, const plan_fails *f)
         add_reason(v, "bytes per participation unknown (no client selected)%s",
                    in_reps(in, sizeof in, f->bytes_none, n));
     if (f->bytes)
-        add_reason(v, "%s per participation > %s%s",
-                   fs_plan_fmt_bytes(x, sizeof x, f->worst_bytes),
+        add_reason(v, "%s per participation > %s%s", fs_plan_fmt_bytes(x, sizeof x, f->worst_bytes),
                    fs_plan_fmt_bytes(y, sizeof y, a->max_bytes),
                    in_reps(in, sizeof in, f->bytes, n));
 }
@@ -194,16 +208,21 @@ static void judge(const plan_args *a, plan_var *v)
             if (!status) status = v->reps[i].status;
         }
     if (n_unfinished) {
-        if (v->n_reps == 1) add_reason(v, "not finished (status %s)", status);
-        else add_reason(v, "not finished (status %s in %zu of %zu replicates)", status,
-                        n_unfinished, v->n_reps);
+        if (v->n_reps == 1)
+            add_reason(v, "not finished (status %s)", status);
+        else
+            add_reason(v, "not finished (status %s in %zu of %zu replicates)", status, n_unfinished,
+                       v->n_reps);
         return;
     }
     plan_fails f = {.worst_eps = -INFINITY, .worst_hours = -INFINITY, .worst_bytes = -INFINITY};
     v->n_ok = 0;
-    for (size_t i = 0; i < v->n_reps; i++) count_fails(a, &v->reps[i], &f, &v->n_ok);
-    if (f.miss == v->n_reps) explain_miss(a, v);
-    else limit_reasons(a, v, &f);
+    for (size_t i = 0; i < v->n_reps; i++)
+        count_fails(a, &v->reps[i], &f, &v->n_ok);
+    if (f.miss == v->n_reps)
+        explain_miss(a, v);
+    else
+        limit_reasons(a, v, &f);
 }
 
 /* Summaries over the replicates that reached (costs) and over all of them (per-round rates). */
@@ -212,11 +231,13 @@ static int summarize(plan_var *v)
     double *x = malloc((v->n_reps ? v->n_reps : 1) * sizeof *x);
     if (!x) return -1;
     for (int d = 0; d < N_DIM; d++) {
-        for (size_t i = 0; i < v->n_reps; i++) x[i] = v->reps[i].cost[d];
+        for (size_t i = 0; i < v->n_reps; i++)
+            x[i] = v->reps[i].cost[d];
         v->sum[d] = fs_stats_summarize(x, v->n_reps);
     }
     for (int k = 0; k < N_RATE; k++) {
-        for (size_t i = 0; i < v->n_reps; i++) x[i] = v->reps[i].rate[k];
+        for (size_t i = 0; i < v->n_reps; i++)
+            x[i] = v->reps[i].rate[k];
         v->rate[k] = fs_stats_summarize(x, v->n_reps).mean;
     }
     free(x);
@@ -265,7 +286,8 @@ static size_t rank_feasible(plan_ctx *c)
         c->vars[n++] = c->vars[i];
         c->vars[i] = t;
     }
-    for (size_t i = 0; i < n; i++) c->vars[i].by_key = key(&c->vars[i], (enum plan_dim)c->a->by);
+    for (size_t i = 0; i < n; i++)
+        c->vars[i].by_key = key(&c->vars[i], (enum plan_dim)c->a->by);
     if (n > 1) qsort(c->vars, n, sizeof *c->vars, cmp_feasible);
     if (c->n_vars - n > 1) qsort(c->vars + n, c->n_vars - n, sizeof *c->vars, cmp_order);
     return n;
@@ -274,7 +296,8 @@ static size_t rank_feasible(plan_ctx *c)
 /* The --by cost of each replicate, indexed by replicate (NAN where it did not reach). */
 static void by_replicate(const plan_ctx *c, const plan_var *v, double *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++) x[i] = NAN;
+    for (size_t i = 0; i < n; i++)
+        x[i] = NAN;
     for (size_t i = 0; i < v->n_reps; i++) {
         size_t r = v->reps[i].replicate > 0 ? (size_t)v->reps[i].replicate - 1 : 0;
         if (r < n) x[r] = v->reps[i].cost[c->a->by];
@@ -282,8 +305,8 @@ static void by_replicate(const plan_ctx *c, const plan_var *v, double *x, size_t
 }
 
 /* Paired difference x - y of the --by cost on the replicates both reached; buf holds 2n. */
-static fs_stats_summary paired(const plan_ctx *c, const plan_var *x, const plan_var *y,
-                               double *buf, size_t n)
+static fs_stats_summary paired(const plan_ctx *c, const plan_var *x, const plan_var *y, double *buf,
+                               size_t n)
 {
     by_replicate(c, x, buf, n);
     by_replicate(c, y, buf + n, n);
@@ -304,8 +327,7 @@ static size_t settle(plan_ctx *c, size_t n_feasible, double *buf, size_t n)
     size_t pick = 0;
     for (size_t i = 1; i < n_feasible; i++) {
         fs_stats_summary d = paired(c, &c->vars[i], &c->vars[0], buf, n);
-        if (fs_stats_indistinguishable(&d) && settles_better(&c->vars[i], &c->vars[pick]))
-            pick = i;
+        if (fs_stats_indistinguishable(&d) && settles_better(&c->vars[i], &c->vars[pick])) pick = i;
     }
     if (pick) {
         plan_var t = c->vars[pick];
@@ -317,12 +339,12 @@ static size_t settle(plan_ctx *c, size_t n_feasible, double *buf, size_t n)
 
 /* ---- output */
 
-static const char *const by_question[N_BY] = {
-    "in the fewest virtual hours", "with the fewest bytes transferred",
-    "with the fewest device hours", "at the lowest ε"};
+static const char *const by_question[N_BY] = {"in the fewest virtual hours",
+                                              "with the fewest bytes transferred",
+                                              "with the fewest device hours", "at the lowest ε"};
 
-static const char *const dim_names[N_DIM] = {"virtual hours", "bytes", "device hours", "ε",
-                                             "rounds", "bytes per participation"};
+static const char *const dim_names[N_DIM] = {
+    "virtual hours", "bytes", "device hours", "ε", "rounds", "bytes per participation"};
 
 static bool replicated(const plan_ctx *c)
 {
@@ -343,8 +365,8 @@ static void print_question(const plan_ctx *c, bool reps)
     if (!isnan(a->max_bytes))
         snprintf(lim[n++], sizeof lim[0], "at most %s per participation",
                  fs_plan_fmt_bytes(b, sizeof b, a->max_bytes));
-    fprintf(out, "question: which variant reaches %s %s %g", a->metric, a->lower ? "<=" : ">=",
-            a->target);
+    fprintf(out, "question: which variant reaches %s %s %g", a->metric,
+            a->lower ? "<=" : ">=", a->target);
     if (c->sustain_shown > 1)
         fprintf(out, " for %d evaluations in a row", c->sustain_shown);
     else if (c->sustain_shown == 0 && c->n_vars)
@@ -357,9 +379,12 @@ static void print_question(const plan_ctx *c, bool reps)
                 c->n_vars == 1 ? "" : "s");
         return;
     }
-    fprintf(out, "?\nresults:  %s (%zu variant%s, up to %d replicates, latest run of each variant"
-            " and replicate)\n", a->db, c->n_vars, c->n_vars == 1 ? "" : "s", c->max_replicate);
-    fprintf(out, "feasible: within the limits in at least %g%% of its replicates (--min-reach %g),"
+    fprintf(out,
+            "?\nresults:  %s (%zu variant%s, up to %d replicates, latest run of each variant"
+            " and replicate)\n",
+            a->db, c->n_vars, c->n_vars == 1 ? "" : "s", c->max_replicate);
+    fprintf(out,
+            "feasible: within the limits in at least %g%% of its replicates (--min-reach %g),"
             " ε in all; costs: mean ± 95%% half-width (replicates that reached)\n",
             100.0 * a->min_reach, a->min_reach);
 }
@@ -377,7 +402,8 @@ static void print_single_row(const plan_ctx *c, const plan_var *v, bool first, i
 {
     const plan_rep *r = &v->reps[0];
     char up[32], down[32], dev[32] = "-", eps[32] = "-", pp[32];
-    if (!isnan(r->cost[DIM_DEVICE_H])) fmt_dim(dev, sizeof dev, DIM_DEVICE_H, r->cost[DIM_DEVICE_H]);
+    if (!isnan(r->cost[DIM_DEVICE_H]))
+        fmt_dim(dev, sizeof dev, DIM_DEVICE_H, r->cost[DIM_DEVICE_H]);
     if (!isnan(r->cost[DIM_EPS])) snprintf(eps, sizeof eps, "%.3g", r->cost[DIM_EPS]);
     fprintf(c->out, "%s ", first ? "*" : " ");
     put_cell(c->out, v->label, w, true);
@@ -399,7 +425,8 @@ static void print_single_table(const plan_ctx *c, size_t n_feasible)
             "bytes down", "device h", "ε");
     if (!isnan(c->a->max_bytes)) fprintf(c->out, "  %14s", "per particip.");
     fprintf(c->out, "\n");
-    for (size_t i = 0; i < n_feasible; i++) print_single_row(c, &c->vars[i], i == 0, w);
+    for (size_t i = 0; i < n_feasible; i++)
+        print_single_row(c, &c->vars[i], i == 0, w);
 }
 
 /* Replicated variants: every cost as mean ± half-width (n). Columns are as wide as their
@@ -412,8 +439,7 @@ static void fill_cells(const plan_var *v, plan_cells cell)
 {
     snprintf(cell[COL_REACHED], sizeof cell[0], "%zu/%zu", v->n_ok, v->n_reps);
     fmt_dim(cell[COL_ROUNDS], sizeof cell[0], DIM_ROUNDS, v->sum[DIM_ROUNDS].mean);
-    static const enum plan_dim dims[] = {DIM_HOURS, DIM_BYTES, DIM_DEVICE_H, DIM_EPS,
-                                         DIM_PER_PART};
+    static const enum plan_dim dims[] = {DIM_HOURS, DIM_BYTES, DIM_DEVICE_H, DIM_EPS, DIM_PER_PART};
     for (int k = 0; k < 5; k++)
         fmt_summary(cell[COL_HOURS + k], sizeof cell[0], dims[k], &v->sum[dims[k]]);
 }
@@ -421,10 +447,11 @@ static void fill_cells(const plan_var *v, plan_cells cell)
 /* cells: room for n_feasible rows */
 static void print_rep_table(const plan_ctx *c, size_t n_feasible, plan_cells *cells)
 {
-    static const char *const head[N_COL] = {"reached", "rounds", "virtual h", "bytes",
-                                            "device h", "ε", "per particip."};
+    static const char *const head[N_COL] = {"reached",  "rounds", "virtual h",    "bytes",
+                                            "device h", "ε",      "per particip."};
     int width[N_COL];
-    for (int k = 0; k < N_COL; k++) width[k] = display_width(head[k]);
+    for (int k = 0; k < N_COL; k++)
+        width[k] = display_width(head[k]);
     for (size_t i = 0; i < n_feasible; i++) {
         fill_cells(&c->vars[i], cells[i]);
         for (int k = 0; k < N_COL; k++)
@@ -473,8 +500,10 @@ static void print_paired(const plan_ctx *c, size_t n_feasible, double *buf, size
     const plan_var *rec = &c->vars[0];
     enum plan_dim d = (enum plan_dim)c->a->by;
     int w = label_width(c);
-    fprintf(c->out, "\ncompared with %s on the same replicates (difference in %s, mean ± 95%%"
-            " half-width (pairs)):\n", rec->label, dim_names[d]);
+    fprintf(c->out,
+            "\ncompared with %s on the same replicates (difference in %s, mean ± 95%%"
+            " half-width (pairs)):\n",
+            rec->label, dim_names[d]);
     for (size_t i = 1; i < n_feasible; i++) {
         const plan_var *v = &c->vars[i];
         fs_stats_summary s = paired(c, v, rec, buf, n);
@@ -505,10 +534,14 @@ static void print_paired(const plan_ctx *c, size_t n_feasible, double *buf, size
 /* "in 3.0 virtual hours", "with 1.2 kB transferred", ...; m is the printed cost. */
 static void cost_phrase(char *buf, size_t n, enum plan_by by, const char *m)
 {
-    if (by == BY_BYTES) snprintf(buf, n, "with %s transferred", m);
-    else if (by == BY_DEVICE_H) snprintf(buf, n, "with %s device hours", m);
-    else if (by == BY_EPSILON) snprintf(buf, n, "at ε %s", m);
-    else snprintf(buf, n, "in %s virtual hours", m);
+    if (by == BY_BYTES)
+        snprintf(buf, n, "with %s transferred", m);
+    else if (by == BY_DEVICE_H)
+        snprintf(buf, n, "with %s device hours", m);
+    else if (by == BY_EPSILON)
+        snprintf(buf, n, "at ε %s", m);
+    else
+        snprintf(buf, n, "in %s virtual hours", m);
 }
 
 static void print_recommendation(const plan_ctx *c, size_t n_feasible, size_t settled, bool reps)
@@ -522,8 +555,10 @@ static void print_recommendation(const plan_ctx *c, size_t n_feasible, size_t se
         /* a cost that was not recorded reads as the hours, as it always did */
         double x = r->cost[by];
         if (isnan(x)) by = BY_HOURS, x = r->cost[DIM_HOURS];
-        if (by == BY_BYTES) fs_plan_fmt_bytes(m, sizeof m, x);
-        else snprintf(m, sizeof m, by == BY_EPSILON ? "%.3g" : "%.1f", x);
+        if (by == BY_BYTES)
+            fs_plan_fmt_bytes(m, sizeof m, x);
+        else
+            snprintf(m, sizeof m, by == BY_EPSILON ? "%.3g" : "%.1f", x);
     } else if (isnan(v->sum[by].half_width)) {
         fmt_dim(m, sizeof m, (enum plan_dim)by, v->sum[by].mean);
     } else {
@@ -532,8 +567,7 @@ static void print_recommendation(const plan_ctx *c, size_t n_feasible, size_t se
                  fmt_dim(h, sizeof h, (enum plan_dim)by, v->sum[by].half_width));
     }
     cost_phrase(cost, sizeof cost, by, m);
-    fprintf(c->out, "\n* recommended: %s: reaches %s %g %s", v->label, a->metric, a->target,
-            cost);
+    fprintf(c->out, "\n* recommended: %s: reaches %s %g %s", v->label, a->metric, a->target, cost);
     if (reps) fprintf(c->out, " (%zu of %zu replicates)", v->n_ok, v->n_reps);
     fputs(", ", c->out);
     const char *most = a->by == BY_EPSILON ? "lowest" : "fewest";
@@ -564,9 +598,10 @@ static void warn_interval(const plan_ctx *c)
     if (!isfinite(gap) || !(step > 0) || gap >= step) return;
     char g[32], s[32], p[32];
     static const char *const unit[] = {" virtual hours", "", " device hours"};
-    fprintf(c->out, "warning: %s and %s differ by %s%s, less than one evaluation interval"
-            " (eval.every_rounds %d × %s%s per round = %s%s)\n", x->label, y->label,
-            fmt_dim(g, sizeof g, d, gap), unit[d], wide->every_rounds,
+    fprintf(c->out,
+            "warning: %s and %s differ by %s%s, less than one evaluation interval"
+            " (eval.every_rounds %d × %s%s per round = %s%s)\n",
+            x->label, y->label, fmt_dim(g, sizeof g, d, gap), unit[d], wide->every_rounds,
             fmt_dim(p, sizeof p, d, wide->rate[d]), unit[d], fmt_dim(s, sizeof s, d, step),
             unit[d]);
 }
@@ -585,16 +620,18 @@ static void print_excluded(const plan_ctx *c, size_t n_feasible)
                 c->n_superseded == 1 ? "" : "s");
 }
 
-static void answer(plan_ctx *c, size_t n, bool reps, double *buf, size_t n_buf,
-                   plan_cells *cells)
+static void answer(plan_ctx *c, size_t n, bool reps, double *buf, size_t n_buf, plan_cells *cells)
 {
     size_t settled = reps ? settle(c, n, buf, n_buf) : 0;
-    if (!reps) print_single_table(c, n);
-    else print_rep_table(c, n, cells);
+    if (!reps)
+        print_single_table(c, n);
+    else
+        print_rep_table(c, n, cells);
     if (reps && n > 1) print_paired(c, n, buf, n_buf);
     print_recommendation(c, n, settled, reps);
     if (n > 1 && !reps)
-        fprintf(c->out, "warning: one run per variant: differences smaller than the seed-to-seed"
+        fprintf(c->out,
+                "warning: one run per variant: differences smaller than the seed-to-seed"
                 " spread cannot be detected; give the sweep \"replications\": {\"count\": 5}"
                 " (sweep.replications) to measure it\n");
     if (n > 1) warn_interval(c);
