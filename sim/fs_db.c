@@ -1104,6 +1104,11 @@ int fs_db_check_clients(fs_db *db, int64_t run_id, const fs_db_client *clients, 
     return FS_OK;
 }
 
+double fs_db_column_real(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
 sqlite3 *fs_db_conn(fs_db *db)
 {
     return db->conn;

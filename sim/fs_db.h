@@ -99,6 +99,11 @@ int fs_db_open_readonly(const char *path, struct sqlite3 **out, fs_err *err);
 /* Steps a one-row query on any connection and copies its first column into out ("" when NULL
  * or no row). SQLITE_OK or the SQLite error code (the message stays on the connection). */
 int fs_db_query_text(struct sqlite3 *c, const char *sql, char *out, size_t n);
+
+/* Column i of the current row as a double, NaN for SQL NULL: the inverse of the recorder's
+ * NaN -> NULL mapping, for every reader of the file. */
+struct sqlite3_stmt;
+double fs_db_column_real(struct sqlite3_stmt *st, int i);
 void fs_db_close(fs_db *db); /* NULL is a no-op; rolls back a transaction left open */
 const char *fs_db_path(const fs_db *db); /* borrowed, lives as long as db */
 

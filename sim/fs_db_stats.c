@@ -73,11 +73,6 @@ static void group_free(group *g)
         free(g->col[c]);
 }
 
-static double col_real(sqlite3_stmt *st, int i)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
-}
-
 static void col_text(sqlite3_stmt *st, int i, char *out, size_t n)
 {
     const char *t = (const char *)sqlite3_column_text(st, i);
@@ -167,11 +162,12 @@ static int variant_rows(sqlite3 *db, const char *name)
             snprintf(a.g.key[0], sizeof a.g.key[0], "%s", variant);
             col_text(q, 1, a.g.key[1], sizeof a.g.key[1]);
             col_text(q, 3, a.g.key[2], sizeof a.g.key[2]);
-            a.target_value = col_real(q, 4);
+            a.target_value = fs_db_column_real(q, 4);
         }
         bool reached = sqlite3_column_int(q, 5) == 1;
-        double v[V_N] = {col_real(q, 2), reached ? 1 : 0, reached ? col_real(q, 6) : NAN,
-                         reached ? col_real(q, 7) : NAN, reached ? col_real(q, 8) : NAN};
+        double v[V_N] = {
+            fs_db_column_real(q, 2), reached ? 1 : 0, reached ? fs_db_column_real(q, 6) : NAN,
+            reached ? fs_db_column_real(q, 7) : NAN, reached ? fs_db_column_real(q, 8) : NAN};
         if (!rc && !group_push(&a.g, v, V_N)) rc = SQLITE_NOMEM;
     }
     if (!rc && step != SQLITE_DONE) rc = step;
@@ -228,7 +224,8 @@ static int round_rows(sqlite3 *db, const char *name)
             snprintf(g.key[1], sizeof g.key[1], "%s", metric);
             round = r;
         }
-        double v[R_N] = {col_real(q, 3), col_real(q, 4), col_real(q, 5), col_real(q, 6)};
+        double v[R_N] = {fs_db_column_real(q, 3), fs_db_column_real(q, 4), fs_db_column_real(q, 5),
+                         fs_db_column_real(q, 6)};
         if (!rc && !group_push(&g, v, R_N)) rc = SQLITE_NOMEM;
     }
     if (!rc && step != SQLITE_DONE) rc = step;

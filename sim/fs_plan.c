@@ -435,21 +435,16 @@ typedef struct plan_stmts {
     sqlite3_stmt *evals, *rounds, *evaluated;
 } plan_stmts;
 
-static double col_real(sqlite3_stmt *st, int i)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
-}
-
 static void take_hit(sqlite3_stmt *st, plan_rep *r)
 {
     r->reached = true;
     r->cost[DIM_ROUNDS] = sqlite3_column_int(st, 0);
-    r->cost[DIM_HOURS] = col_real(st, 1);
+    r->cost[DIM_HOURS] = fs_db_column_real(st, 1);
     r->bytes_up = sqlite3_column_int64(st, 2);
     r->bytes_down = sqlite3_column_int64(st, 3);
     r->cost[DIM_BYTES] = (double)(r->bytes_up + r->bytes_down);
-    r->cost[DIM_DEVICE_H] = col_real(st, 4);
-    r->cost[DIM_EPS] = col_real(st, 5);
+    r->cost[DIM_DEVICE_H] = fs_db_column_real(st, 4);
+    r->cost[DIM_EPS] = fs_db_column_real(st, 5);
 }
 
 /* The first evaluation followed by sustain - 1 more that all meet the target: a run of hits is
@@ -464,7 +459,7 @@ static int find_hit(plan_ctx *c, sqlite3_stmt *st, plan_rep *r)
     int streak = 0, rc;
     plan_rep first = *r;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        double v = col_real(st, 6);
+        double v = fs_db_column_real(st, 6);
         if (!isnan(v) && (isnan(r->best) || (a->lower ? v < r->best : v > r->best))) r->best = v;
         bool ok = !isnan(v) && (a->lower ? v <= a->target : v >= a->target);
         if (!ok) {
@@ -489,8 +484,8 @@ static int read_rounds(sqlite3_stmt *st, plan_rep *r)
     if (rc != SQLITE_ROW) return rc;
     r->n_rounds = sqlite3_column_int(st, 0);
     for (int k = 0; k < N_RATE; k++)
-        r->rate[k] = col_real(st, 1 + k);
-    double sel = col_real(st, 4);
+        r->rate[k] = fs_db_column_real(st, 1 + k);
+    double sel = fs_db_column_real(st, 4);
     if (r->reached && sel > 0) r->cost[DIM_PER_PART] = r->cost[DIM_BYTES] / sel;
     return SQLITE_OK;
 }

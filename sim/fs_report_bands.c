@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_db.h"
 #include "fs_report_int.h"
 #include "fs_stats.h"
 
@@ -53,9 +54,7 @@ static int collect(fs_report *r, sqlite3_stmt *st, const fs_report_group *grp,
             row->round = sqlite3_column_int64(st, 0);
             row->rep = k;
             for (size_t c = 0; c < n_cols; c++)
-                row->v[c] = sqlite3_column_type(st, (int)c + 1) == SQLITE_NULL
-                                ? NAN
-                                : sqlite3_column_double(st, (int)c + 1);
+                row->v[c] = fs_db_column_real(st, (int)c + 1);
         }
         if (s < 0) return FS_EDB;
     }

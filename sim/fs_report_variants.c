@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fs_plan.h"
+#include "fs_db.h"
 #include "fs_report_int.h"
 #include "fs_stats.h"
 
@@ -85,9 +86,7 @@ static int read_values(fs_report *r, run_values *v)
             if (!run_by_id(r, sqlite3_column_int64(st, 0), &i)) continue;
             double col[3];
             for (int c = 0; c < 3; c++)
-                col[c] = sqlite3_column_type(st, c + 1) == SQLITE_NULL
-                             ? NAN
-                             : sqlite3_column_double(st, c + 1);
+                col[c] = fs_db_column_real(st, c + 1);
             if (q == 0) {
                 v[i].final = col[0], v[i].epsilon = col[1];
             } else {
