@@ -819,17 +819,17 @@ fail:;
  * always resumes, so every row a resume reads is checked before it is used, and nothing is
  * changed until the engine has accepted the checkpoint (fs_db_resume_claim). */
 
-/* The latest unfinished run of (name, variant) with a checkpoint: its id, the checkpoint's round
- * and the run's scenario text (NULL when the column is NULL). SQLITE_ROW, SQLITE_DONE (none) or
- * an SQLite error. */
+/* The latest unfinished run of (name, variant, replicate): its id, its latest checkpoint's round
+ * (-1 when it stopped before its first checkpoint) and the run's scenario text (NULL when the
+ * column is NULL). SQLITE_ROW, SQLITE_DONE (none) or an SQLite error. */
 static int find_resumable(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_round,
                           char **out_json)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(
         db->conn,
-        "SELECT r.run_id, c.round, r.scenario_json FROM runs r "
-        "JOIN checkpoints c ON c.run_id = r.run_id WHERE r.name = ?1 AND r.variant = ?2 "
+        "SELECT r.run_id, coalesce(c.round, -1), r.scenario_json FROM runs r "
+        "LEFT JOIN checkpoints c ON c.run_id = r.run_id WHERE r.name = ?1 AND r.variant = ?2 "
         "AND r.replicate IS ?3 AND r.status <> 'done' ORDER BY r.run_id DESC, c.round DESC "
         "LIMIT 1",
         -1, &st, NULL);
@@ -966,10 +966,17 @@ int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_
     int64_t id = 0;
     int round = 0;
     bool refused;
+    *out_run_id = 0;
     int rc = find_claimed(db, run, &id, &round, &json, &refused, err);
     if (rc == SQLITE_DONE) return FS_OK; /* nothing to resume: *out_state stays NULL */
     if (refused) return FS_EDB;
     if (rc != SQLITE_ROW) return db_fail(db, err, "finding a run to resume");
+    if (round < 0) { /* stopped before its first checkpoint: run it again under its own id */
+        if (json && !strcmp(json, run->scenario_json)) *out_run_id = id, *out_round = 0;
+        else release_run(db, id); /* another scenario: it keeps its rows, a new run starts */
+        free(json);
+        return FS_OK;
+    }
     *out_run_id = id;
     *out_round = round;
     if (!json || !*json) {
@@ -1015,10 +1022,12 @@ int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_
     return rc;
 }
 
-/* Forgets what a run recorded after its checkpoint (it will be recorded again, identically). */
+/* Forgets what a run recorded after its checkpoint (it will be recorded again, identically);
+ * from round 0 its clients rows too, since they are written again as by a new run. */
 int fs_db_resume_claim(fs_db *db, int64_t run_id, int round, fs_err *err)
 {
     static const char *const sql[] = {
+        "DELETE FROM clients WHERE run_id = ?1 AND ?2 = 0",
         "DELETE FROM participation WHERE run_id = ?1 AND round > ?2",
         "DELETE FROM evals WHERE run_id = ?1 AND round > ?2",
         "DELETE FROM rounds WHERE run_id = ?1 AND round > ?2",

@@ -136,9 +136,11 @@ int fs_db_write_round_ckpt(fs_db *db, int64_t run_id, const fs_db_round *r,
 size_t fs_db_ckpt_chunk(const fs_db *db);
 void fs_db_set_ckpt_chunk(fs_db *db, size_t bytes);
 
-/* Finds the latest unfinished run with run->name and run->variant that has a checkpoint and
- * reads it, changing nothing: *out_state (caller frees) receives the checkpoint's bytes; it
- * stays NULL, with FS_OK, when there is no such run. FS_ESCENARIO (with the reason) when the run
+/* Finds the latest unfinished run with run->name, run->variant and run->replicate and reads its
+ * latest checkpoint, changing nothing: *out_state (caller frees) receives the checkpoint's bytes.
+ * With FS_OK and *out_state NULL: *out_run_id is the run to run again from round 0 (it stopped
+ * before its first checkpoint; fs_db_resume_claim(db, id, 0, ...) takes it over), or 0 when
+ * there is none (or it was started from another scenario: it stays as it is). FS_ESCENARIO (with the reason) when the run
  * was started from another effective scenario (run->scenario_json); FS_EDB, naming the database
  * and run, when the rows are damaged (scenario_json NULL or empty, a round before the checkpoint
  * missing, a chunk missing, or another live process holds (is writing) that run); FS_ENOMEM. The bytes themselves are checked by fs_ckpt_load. */
@@ -146,7 +148,7 @@ int fs_db_resume(fs_db *db, const fs_db_run *run, int64_t *out_run_id, int *out_
                  void **out_state, size_t *out_len, fs_err *err);
 
 /* Takes a run over once its checkpoint was accepted: deletes what it recorded after `round`
- * and marks it running, in one transaction. FS_EDB. */
+ * (round 0: everything, clients rows included) and marks it running, in one transaction. */
 int fs_db_resume_claim(fs_db *db, int64_t run_id, int round, fs_err *err);
 
 /* FS_OK when the run's clients rows are exactly `clients` (the devices a resume redraws from

@@ -150,10 +150,20 @@ static int try_resume(run_ctx *c, const fs_db_run *meta, void **out_state, size_
 {
     int round = 0;
     int rc = fs_db_resume(c->db, meta, &c->run_id, &round, out_state, out_len, err);
-    if (!rc && *out_state) c->sum->resumed_from = c->resume_round = round;
-    else if (!rc)
-        fprintf(stderr, "fedsim: note: no unfinished run of \"%s\" with a checkpoint in %s; "
+    if (rc) return rc;
+    if (*out_state) {
+        c->sum->resumed_from = c->resume_round = round;
+    } else if (c->run_id > 0) {
+        /* deterministic: running it again records what the stopped run would have */
+        fprintf(stderr, "fedsim: note: run %lld of \"%s\" in %s stopped before its first "
+                        "checkpoint; running it again from round 1\n",
+                (long long)c->run_id, meta->name, fs_db_path(c->db));
+        rc = fs_db_resume_claim(c->db, c->run_id, 0, err);
+        c->claimed = rc == FS_OK;
+    } else {
+        fprintf(stderr, "fedsim: note: no unfinished run of \"%s\" to resume in %s; "
                         "starting a new run\n", meta->name, fs_db_path(c->db));
+    }
     return rc;
 }
 
@@ -182,7 +192,7 @@ static int begin(run_ctx *c, const char *db_path, void **out_state, size_t *out_
                           fs_metric_lower_is_better(fs_metric_from_name(ev->target_metric))};
     if (c->opts->resume) {
         rc = try_resume(c, &meta, out_state, out_len, err);
-        if (rc || *out_state) return rc;
+        if (rc || c->run_id > 0) return rc;
     }
     return fs_db_begin_run(c->db, &meta, &c->run_id, err);
 }

@@ -22,8 +22,12 @@ b=$(sqlite3 "$WORK/one.sqlite" "$rows")
 q "update runs set status='interrupted' where variant like '%=4, devices.failure_prob=0'"
 "$F" sweep "$S" -o "$WORK/s.sqlite" --jobs 2 >"$WORK/out" 2>"$WORK/err" || fail "resume failed"
 grep -q "4 variants, 3 already done" "$WORK/err" || { cat "$WORK/err"; fail "resume did not skip the finished variants"; }
-[ "$(q "select count(*) from runs")" = 5 ] || fail "expected 5 runs after resume"
+# it had no checkpoint: it is run again under its own run_id, so the file holds 4 runs again
+[ "$(q "select count(*) from runs")" = 4 ] || fail "expected 4 runs after resume"
 [ "$(q "select count(*) from runs where status='done'")" = 4 ] || fail "expected 4 done after resume"
+[ "$(q "select count(*) from rounds where run_id = (select run_id from runs
+      where variant like '%=4, devices.failure_prob=0')")" = 3 ] ||
+    fail "the variant run again does not hold exactly its 3 rounds"
 # a bad variant is reported before anything runs, and nothing is written
 set +e
 "$F" sweep "$S" -o "$WORK/bad.sqlite" --set 'sweep={"server.rounds":[2,-1]}' 2>"$WORK/err"

@@ -555,6 +555,43 @@ START_TEST(db_resume_refuses_run_held_by_another_connection)
 }
 END_TEST
 
+/* A run that stopped before its first checkpoint is run again under its own id (so a resumed
+ * sweep holds exactly what an uninterrupted one holds); from another scenario it stays. */
+START_TEST(db_resume_without_checkpoint_reruns_same_id)
+{
+    fs_db *a = open_ok();
+    int64_t id = begin_ok(a);
+    fs_db_round r = round_n(1);
+    fs_err err;
+    fs_err_init(&err, NULL);
+    fs_db_client cl = {.client_id = 0, .n_train = 5, .n_test = 1, .gflops = 1};
+    ck_assert_int_eq(fs_db_write_clients(a, id, &cl, 1, &err), FS_OK);
+    ck_assert_int_eq(fs_db_write_round(a, id, &r, NULL, 0, NULL, 0, &err), FS_OK);
+    ck_assert_int_eq(fs_db_finish_run(a, id, "interrupted", 1.0, &err), FS_OK);
+    fs_db_close(a);
+    fs_db *b = open_ok();
+    fs_db_run other = {.name = "t", .scenario_json = "{\"seed\": 8}", .variant = ""};
+    int64_t got = -1;
+    int round = -1;
+    void *state = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(fs_db_resume(b, &other, &got, &round, &state, &len, &err), FS_OK);
+    ck_assert_ptr_null(state);
+    ck_assert_int_eq(got, 0);
+    fs_db_run same = {.name = "t", .scenario_json = "{\"seed\": 7}", .variant = ""};
+    ck_assert_int_eq(fs_db_resume(b, &same, &got, &round, &state, &len, &err), FS_OK);
+    ck_assert_ptr_null(state);
+    ck_assert_int_eq(got, id);
+    ck_assert_int_eq(round, 0);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 1); /* nothing changed yet */
+    ck_assert_int_eq(fs_db_resume_claim(b, id, 0, &err), FS_OK);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 0);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM clients"), 0);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM runs WHERE status = 'running'"), 1);
+    fs_db_close(b);
+}
+END_TEST
+
 START_TEST(db_reopen_appends_run_2)
 {
     fs_db *db = open_ok();
@@ -1090,6 +1127,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_open_refuses_foreign_file_untouched);
     tcase_add_test(tc, db_open_readonly_checks_schema);
     tcase_add_test(tc, db_resume_refuses_run_held_by_another_connection);
+    tcase_add_test(tc, db_resume_without_checkpoint_reruns_same_id);
     tcase_add_test(tc, db_nan_costs_stored_as_null);
     tcase_add_test(tc, db_time_to_target_sustained);
     tcase_add_test(tc, db_headline_is_first_eval_metric);
