@@ -15,9 +15,9 @@
 
 #include "fs_cli.h"
 #include "fs_device.h"
+#include "fs_epsilon.h"
 #include "fs_files.h"
 #include "fs_plan.h"
-#include "fs_rdp.h"
 #include "fs_report.h"
 #include "fs_run.h"
 #include "fs_scn.h"
@@ -377,7 +377,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "run")) return cmd_run(argc, argv);
     if (!strcmp(cmd, "validate")) return cmd_validate(argc, argv);
-    if (!strcmp(cmd, "epsilon")) return fs_rdp_cli(argc - 1, argv + 1);
+    if (!strcmp(cmd, "epsilon")) return fs_epsilon_cli(argc - 1, argv + 1);
     if (!strcmp(cmd, "sweep")) return fs_sweep_cli(argc - 1, argv + 1);
     if (!strcmp(cmd, "plan")) return fs_plan_cli(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return fs_report_cli(argc - 1, argv + 1);

@@ -40,9 +40,4 @@ void fs_rdp_add(fs_rdp *a, double q, double sigma, uint64_t steps);
 double fs_rdp_epsilon(const fs_rdp *a, double delta, enum fs_rdp_conversion conv,
                       double *out_order);
 
-/* `fedsim epsilon --q Q --sigma Z --steps T --delta D` (argv[0] is "epsilon"; `--name=value`
- * works too): prints epsilon under both conversions, with the minimising orders, on stdout.
- * Returns the exit code: 0, or 2 after reporting every bad or missing option on stderr. */
-int fs_rdp_cli(int argc, char **argv);
-
 #endif

@@ -48,7 +48,7 @@ static inline void fs_test_slurp(FILE *f, char *buf, size_t n)
     fclose(f);
 }
 
-/* Calls a command's entry point (fs_plan_cli, fs_rdp_cli, ...) with stdout and stderr captured
+/* Calls a command's entry point (fs_plan_cli, fs_epsilon_cli, ...) with stdout and stderr captured
  * into out and err (NUL-terminated, truncated to their sizes); returns its exit code. */
 static inline int fs_test_capture(int (*cli)(int, char **), int argc, char **argv, char *out,
                                   size_t n_out, char *err, size_t n_err)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs_epsilon.h"
 #include "fs_rdp.h"
 #include "fs_test.h"
 
@@ -193,10 +194,10 @@ END_TEST
 
 static char cli_out[4096], cli_err[4096];
 
-/* Runs fs_rdp_cli with stdout and stderr captured into cli_out and cli_err. */
+/* Runs fs_epsilon_cli with stdout and stderr captured into cli_out and cli_err. */
 static int run_cli(int argc, char **argv)
 {
-    return fs_test_capture(fs_rdp_cli, argc, argv, cli_out, sizeof cli_out, cli_err,
+    return fs_test_capture(fs_epsilon_cli, argc, argv, cli_out, sizeof cli_out, cli_err,
                            sizeof cli_err);
 }
 
