@@ -142,14 +142,14 @@ static void engine_fini(fs_engine *e)
 void fs_engine_plan(fs_engine *e, fs_part *p, uint32_t id, int64_t t0)
 {
     const fs_client *c = &e->cfg->pop->clients[id];
-    double flops = (double)e->s->train.epochs * fs_world_client_flops(e->cfg->world, id);
     *p = (fs_part){.client = id, .stage = ST_DOWNLOADING, .t_sel = t0, .crash_at = -1};
     /* secure aggregation's key exchange: its bytes and round trips come before training */
     p->t_dl = t0 +
               fs_time_transfer_us(e->model_bytes + e->secagg.extra_bytes_down, c->downlink_mbps,
                                   c->latency_ms) +
               llround(2e3 * e->secagg.extra_round_trips * c->latency_ms);
-    p->t_tr = p->t_dl + fs_time_compute_us(3.0 * flops, c->gflops);
+    p->t_tr = p->t_dl + fs_time_train_us(e->s->train.epochs,
+                                         fs_world_client_flops(e->cfg->world, id), c->gflops);
 
     gsl_rng *r = e->r_cli;
     fs_rng_reseed(r, e->s->seed, FS_RNG_FAILURE, id, e->stream_round);
@@ -251,9 +251,9 @@ int fs_engine_keep_state(fs_engine *e, uint32_t slot, fs_err *err)
 static double expected_duration(const fs_engine *e, uint32_t id)
 {
     const fs_client *c = &e->cfg->pop->clients[id];
-    double flops = 3.0 * e->s->train.epochs * fs_world_client_flops(e->cfg->world, id);
+    double forward = fs_world_client_flops(e->cfg->world, id);
     return (double)(fs_time_transfer_us(e->model_bytes, c->downlink_mbps, c->latency_ms) +
-                    fs_time_compute_us(flops, c->gflops) +
+                    fs_time_train_us(e->s->train.epochs, forward, c->gflops) +
                     fs_time_transfer_us(4.0 * (double)e->n_params, c->uplink_mbps, c->latency_ms));
 }
 
