@@ -61,6 +61,37 @@ int fs_engine_check(const fs_scenario *s, const fs_world *w, fs_err *err)
     return fs_scn_check_shape(s, &shape, err);
 }
 
+/* The engine's part of a snapshot (fs_ckpt.h): what a resumed run needs to continue exactly. */
+static fs_ckpt_state ckpt_state(fs_engine *e, int round)
+{
+    return (fs_ckpt_state){.s = e->s,
+                           .pop = e->cfg->pop,
+                           .world = e->cfg->world,
+                           .agg = &e->agg,
+                           .w = e->w,
+                           .n_params = e->n_params,
+                           .client_control = &e->client_control,
+                           .client_residual = &e->client_residual,
+                           .now = e->now,
+                           .pass = e->pass,
+                           .last_accuracy = e->last_accuracy,
+                           .round = round,
+                           .data_fingerprint = e->cfg->data_fingerprint};
+}
+
+/* Continues from cfg->resume_state, taken after round cfg->resume_round. */
+static int restore(fs_engine *e, fs_err *err)
+{
+    const fs_engine_cfg *cfg = e->cfg;
+    fs_ckpt_state st = ckpt_state(e, cfg->resume_round);
+    int rc = fs_ckpt_load(&st, cfg->resume_state, cfg->resume_len, cfg->resume_origin, err);
+    e->now = st.now;
+    e->pass = st.pass;
+    e->last_accuracy = st.last_accuracy;
+    e->round = cfg->resume_round;
+    return rc;
+}
+
 static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
 {
     memset(e, 0, sizeof *e);
@@ -111,7 +142,7 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
                    e->ops->name);
         return FS_ESCENARIO;
     }
-    if ((rc = fs_ckpt_load(e, cfg->resume_state, cfg->resume_len, err))) return rc;
+    if ((rc = restore(e, err))) return rc;
     return cfg->on_resumed ? cfg->on_resumed(cfg->ctx, err) : FS_OK;
 }
 
@@ -535,7 +566,8 @@ int fs_engine_deliver(fs_engine *e, fs_round_result *res, fs_err *err)
     unsigned char *snap = NULL;
     if (e->ops->checkpointable && every > 0 && e->round % every == 0 &&
         e->round < e->s->server.rounds) {
-        if (!(snap = fs_ckpt_save(e, &res->checkpoint_len)))
+        fs_ckpt_state st = ckpt_state(e, e->round);
+        if (!(snap = fs_ckpt_save(&st, &res->checkpoint_len)))
             return fs_err_add(err, NULL, "out of memory saving a checkpoint"), FS_ENOMEM;
         res->checkpoint = snap;
     }
