@@ -358,7 +358,7 @@ static void check_policy(const char *text, bool checkpointable)
                          .on_round = count_snapshots, .ctx = &c, .checkpoint_every = 2};
     ck_assert_int_eq(fs_engine_run(&cfg, NULL, NULL, NULL), FS_OK);
     ck_assert_int_eq(c.rounds, 6);
-    ck_assert_int_eq(c.snapshots, checkpointable ? 2 : 0);
+    ck_assert_int_eq(c.snapshots, (checkpointable ? 2 : 0));
     if (!checkpointable) {
         static const unsigned char junk[64];
         char want[FS_ERR_MSG_LEN];
