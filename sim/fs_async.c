@@ -5,7 +5,8 @@
  * buffer_size arrivals the server applies
  *     w <- opt(w, sum_k n_k s(tau_k) delta_k / sum_k n_k),   s = 1 or 1/sqrt(1 + tau),
  * which is one "round" (one rounds row, with the participations that ended since the last one).
- * A finished or dropped client's slot is refilled at once from the available clients. */
+ * A finished or dropped client's slot is refilled at once from the available clients. The
+ * fs_server_async entry: the engine plays the participations. */
 #include "fs_clock.h"
 #include "fs_engine_int.h"
 
@@ -28,15 +29,14 @@ typedef struct async_server {
     fs_engine *e;
     uint64_t version, batches;
     uint64_t *slot_version;
-    size_t *free_slots;       /* min-heap of the idle slots: refilled lowest first, as a scan
-                               * would, but in O(log n) per slot instead of O(concurrency) per
-                               * event */
+    size_t *free_slots; /* min-heap of the idle slots: refilled lowest first, as a scan
+                         * would, but in O(log n) per slot instead of O(concurrency) per
+                         * event */
     size_t n_free;
-    size_t *batch_slots;      /* max_sel: the slots one dispatch fills (heap: sized by input) */
-    fs_train_job *batch_jobs; /* max_sel: their jobs, contiguous for the trainer */
+    size_t *batch_slots; /* max_sel: the slots one dispatch fills (heap: sized by input) */
     buffered *buf;
     size_t n_buf;
-    fs_db_part *ended; /* participations that ended since the last aggregation */
+    fs_db_part *ended;    /* participations that ended since the last aggregation */
     ended_key *by_client; /* cap_ended: `ended` sorted by client, to number repeats */
     size_t n_ended, cap_ended;
     fs_db_round row; /* counters since the last aggregation */
@@ -50,18 +50,25 @@ static double staleness_scale(const fs_scenario *s, uint64_t tau)
     return s->server.staleness == FS_STALE_SQRT ? 1.0 / sqrt(1.0 + (double)tau) : 1.0;
 }
 
-static int server_init(async_server *a, fs_engine *e, fs_err *err)
+static size_t async_slots(const fs_scenario *s)
 {
-    memset(a, 0, sizeof *a);
+    return s->server.concurrency;
+}
+
+static int async_init(void *pol, fs_engine *e, fs_err *err)
+{
+    async_server *a = pol;
     a->e = e;
     a->t_waiting = -1;
+    e->round = 1;
+    a->row = (fs_db_round){.epsilon = NAN};
+    a->wall_start = fs_wall_seconds();
     size_t k = e->s->server.buffer_size;
     a->slot_version = calloc(e->max_sel, sizeof *a->slot_version);
     a->free_slots = malloc((e->max_sel ? e->max_sel : 1) * sizeof *a->free_slots);
     a->batch_slots = calloc(e->max_sel, sizeof *a->batch_slots);
-    a->batch_jobs = calloc(e->max_sel, sizeof *a->batch_jobs);
     a->buf = calloc(k, sizeof *a->buf);
-    bool ok = a->slot_version && a->free_slots && a->batch_slots && a->batch_jobs && a->buf;
+    bool ok = a->slot_version && a->free_slots && a->batch_slots && a->buf;
     for (size_t i = 0; ok && i < e->max_sel; i++) /* ascending: already a heap */
         a->free_slots[a->n_free++] = i;
     for (size_t i = 0; ok && i < k; i++)
@@ -71,15 +78,15 @@ static int server_init(async_server *a, fs_engine *e, fs_err *err)
     return FS_ENOMEM;
 }
 
-static void server_fini(async_server *a)
+static void async_fini(void *pol)
 {
+    async_server *a = pol;
     for (size_t i = 0; a->buf && i < a->e->s->server.buffer_size; i++)
         fs_update_fini(&a->buf[i].u);
     free(a->buf);
     free(a->slot_version);
     free(a->free_slots);
     free(a->batch_slots);
-    free(a->batch_jobs);
     free(a->ended);
     free(a->by_client);
 }
@@ -164,16 +171,24 @@ static int record_end(async_server *a, size_t slot, uint64_t tau, fs_err *err)
     return FS_OK;
 }
 
-static int on_arrival(async_server *a, size_t slot, int64_t t, fs_err *err)
+/* versions published since the slot's dispatch */
+static uint64_t staleness(const async_server *a, size_t slot)
 {
-    fs_engine *e = a->e;
-    fs_part *p = &e->parts[slot];
-    uint64_t tau = a->version - a->slot_version[slot];
-    bool stale = tau > (uint64_t)e->s->server.max_staleness;
-    bool rejected = !stale && e->jobs[slot].rejected; /* poisoned: never enters the buffer */
-    p->progress++;
-    fs_engine_finish_part(e, p, stale ? ST_LATE : rejected ? ST_REJECTED : ST_REPORTED, t);
-    int rc = stale || rejected ? FS_OK : buffer_update(a, slot, tau, err);
+    return a->version - a->slot_version[slot];
+}
+
+static bool async_accepts(void *pol, uint32_t slot)
+{
+    async_server *a = pol;
+    return staleness(a, slot) <= (uint64_t)a->e->s->server.max_staleness;
+}
+
+/* Only reports enter the buffer (not stale, not poisoned); every end is recorded. */
+static int async_on_end(void *pol, uint32_t slot, fs_err *err)
+{
+    async_server *a = pol;
+    uint64_t tau = staleness(a, slot);
+    int rc = a->e->parts[slot].stage == ST_REPORTED ? buffer_update(a, slot, tau, err) : FS_OK;
     return rc ? rc : record_end(a, slot, tau, err);
 }
 
@@ -227,8 +242,7 @@ static int aggregate(async_server *a, fs_err *err)
     if (rc) return rc;
     res.row = *row;
     res.row.wall_s = fs_wall_seconds() - a->wall_start;
-    res.accuracy = e->last_accuracy;
-    rc = e->cfg->on_round ? e->cfg->on_round(e->cfg->ctx, &res, err) : FS_OK;
+    rc = fs_engine_deliver(e, &res, err);
     a->version++;
     a->n_buf = a->n_ended = 0;
     a->row = (fs_db_round){.t_start = e->now, .epsilon = NAN};
@@ -258,24 +272,16 @@ static int schedule_retry(async_server *a, fs_err *err)
         return FS_ESCENARIO;
     }
     a->retry_pending = true;
-    return fs_engine_push_event(e, EV_RETRY, e->now + llround(e->s->server.retry_s * 1e6), 0, err);
+    int64_t t = e->now + llround(e->s->server.retry_s * 1e6);
+    return fs_engine_push_timer(e, t, err) ? FS_OK : FS_ENOMEM;
 }
 
-/* Plans the clients put in free slots, trains them together, starts their first events. */
-static int start_batch(async_server *a, const size_t *slots, size_t n, fs_err *err)
+/* The only timer is the retry: the next step tries to fill the slots again. */
+static int async_on_timer(void *pol, fs_err *err)
 {
-    fs_engine *e = a->e;
-    fs_train_job *jobs = a->batch_jobs;
-    for (size_t i = 0; i < n; i++)
-        jobs[i] = e->jobs[slots[i]];
-    int rc = fs_trainer_run(&e->trainer, e->w, jobs, n, (int)e->stream_round, err);
-    for (size_t i = 0; i < n && !rc; i++) {
-        size_t s = slots[i];
-        e->jobs[s] = jobs[i];
-        fs_engine_finish_plan(e, &e->parts[s], &e->updates[s], jobs[i].train);
-        rc = fs_engine_push_next(e, (uint32_t)s, err);
-    }
-    return rc;
+    (void)err;
+    ((async_server *)pol)->retry_pending = false;
+    return FS_OK;
 }
 
 static int fill_slots(async_server *a, fs_err *err)
@@ -293,78 +299,42 @@ static int fill_slots(async_server *a, fs_err *err)
         }
         free_pop(a);
         a->t_waiting = -1;
-        fs_part *p = &e->parts[s];
-        fs_engine_plan(e, p, id, e->now);
-        e->jobs[s] =
-            (fs_train_job){.client = id,
-                           .train = p->t_off >= p->t_tr,
-                           .update = &e->updates[s],
-                           .residual = e->residuals ? e->residuals + s * e->n_params : NULL};
-        if (e->residuals) rc = fs_engine_load_residual(e, s, id, err);
-        e->cfg->pop->clients[id].t_busy_until = INT64_MAX;
+        rc = fs_engine_prepare(e, s, id, INT64_MAX, err); /* no deadline */
         a->slot_version[s] = a->version;
         a->row.selected++;
         slots[n++] = s;
     }
     if (n) a->batches++;
-    return rc || !n ? rc : start_batch(a, slots, n, err);
+    return rc || !n ? rc : fs_engine_launch(e, slots, n, err);
 }
 
-/* ---- the event loop ---- */
+/* ---- the policy's turn ---- */
 
-static int handle(async_server *a, const fs_event *ev, fs_err *err)
+/* After every event: a full buffer is aggregated, then free slots are refilled. */
+static int async_step(void *pol, fs_err *err)
 {
-    fs_engine *e = a->e;
-    fs_part *p = &e->parts[ev->slot];
-    switch (ev->kind) {
-    case EV_TRAINED: {
-        int rc = fs_engine_keep_state(e, ev->slot, err);
-        if (rc) return rc;
-    }
-        /* fall through */
-    case EV_DOWNLOADED:
-        p->stage++;
-        p->progress++;
-        return fs_engine_push_next(e, ev->slot, err);
-    case EV_ARRIVED:
-        return on_arrival(a, ev->slot, ev->t, err);
-    case EV_DROPPED:
-        fs_engine_finish_part(e, p, ST_DROPPED, ev->t);
-        if (p->offline_drop) fs_avail_observe(&e->cfg->pop->clients[p->client].avail, false, ev->t);
-        return record_end(a, ev->slot, a->version - a->slot_version[ev->slot], err);
-    case EV_RETRY:
-        a->retry_pending = false;
-        return FS_OK;
-    }
-    return FS_OK;
+    async_server *a = pol;
+    int rc = a->n_buf == a->e->s->server.buffer_size ? aggregate(a, err) : FS_OK;
+    return rc ? rc : fill_slots(a, err);
 }
 
-static int loop(async_server *a, fs_err *err)
+static bool async_done(const void *pol)
 {
-    fs_engine *e = a->e;
-    int64_t t_limit = fs_engine_time_limit(e->s);
-    int rc = fill_slots(a, err);
-    fs_event ev;
-    while (!rc && e->round <= e->s->server.rounds && fs_evq_pop(&e->q, &ev)) {
-        if (e->cfg->stop && *e->cfg->stop) return FS_EINTERRUPTED;
-        if (ev.t >= t_limit) break;
-        fs_assert(ev.t >= e->now);
-        e->now = ev.t;
-        if ((rc = handle(a, &ev, err))) break;
-        if (a->n_buf == e->s->server.buffer_size && (rc = aggregate(a, err))) break;
-        rc = fill_slots(a, err);
-    }
-    return rc;
+    const async_server *a = pol;
+    return a->e->round > a->e->s->server.rounds;
 }
 
-int fs_async_run(fs_engine *e, fs_err *err)
-{
-    async_server a;
-    int rc = server_init(&a, e, err);
-    e->round = 1;
-    a.row = (fs_db_round){.epsilon = NAN};
-    a.wall_start = fs_wall_seconds();
-    if (!rc) rc = loop(&a, err);
-    server_fini(&a);
-    return rc;
-}
+const fs_server_ops fs_server_async = {
+    .name = "async",
+    .size = sizeof(async_server),
+    .slots = async_slots,
+    .checkpointable = false,
+    .stops_between_events = true,
+    .init = async_init,
+    .fini = async_fini,
+    .step = async_step,
+    .done = async_done,
+    .accepts = async_accepts,
+    .on_end = async_on_end,
+    .on_timer = async_on_timer,
+};

@@ -1,4 +1,5 @@
-/* fs_ckpt: engine snapshots. Layout (all integers u64, host byte order):
+/* fs_ckpt: engine snapshots, of the fs_ckpt_state the engine fills from itself (this module
+ * never sees the engine). Layout (all integers u64, host byte order):
  *   header: "FSCK", format version, total length, CRC-32 of bytes [32, length), scenario hash,
  *           data fingerprint, round
  *   sections, in a fixed order, each: 4-letter tag, payload length, payload.
@@ -166,36 +167,37 @@ void fs_ckpt_reseal(unsigned char *buf, size_t len)
     memcpy(buf + 3 * sizeof(uint64_t), &crc, sizeof crc);
 }
 
-unsigned char *fs_ckpt_save(const fs_engine *e, size_t *out_len)
+unsigned char *fs_ckpt_save(const fs_ckpt_state *st, size_t *out_len)
 {
     writer w = {0};
-    const fs_pop *pop = e->cfg->pop;
-    const fs_world *wd = e->cfg->world;
-    size_t np = e->n_params, k = wd->model->n_personal;
+    const fs_pop *pop = st->pop;
+    const fs_world *wd = st->world;
+    size_t np = st->n_params, k = wd->model->n_personal;
     put_u64(&w, CKPT_MAGIC);
     put_u64(&w, CKPT_VERSION);
     put_u64(&w, 0); /* length and checksum, filled in at the end */
     put_u64(&w, 0);
-    put_u64(&w, scenario_hash(e->s));
-    put_u64(&w, e->cfg->data_fingerprint);
-    put_u64(&w, (uint64_t)e->round);
+    put_u64(&w, scenario_hash(st->s));
+    put_u64(&w, st->data_fingerprint);
+    put_u64(&w, (uint64_t)st->round);
     struct {
         int64_t now;
         uint64_t pass;
         double last_accuracy;
-    } counters = {e->now, e->pass, e->last_accuracy};
+    } counters = {st->now, st->pass, st->last_accuracy};
     put_section(&w, "CNTR", &counters, sizeof counters);
-    put_section(&w, "MODL", e->w, np * sizeof *e->w);
-    put_section(&w, "OPTM", e->agg.opt.m, e->agg.opt.m ? np * sizeof(double) : 0);
-    put_section(&w, "OPTV", e->agg.opt.v, e->agg.opt.v ? np * sizeof(double) : 0);
-    put_section(&w, "RDP ", e->agg.rdp.rdp, e->agg.rdp.n_orders * sizeof(double));
-    put_section(&w, "EPS ", &e->agg.epsilon, sizeof e->agg.epsilon);
-    put_section(&w, "CTRL", e->agg.control, e->agg.control ? np * sizeof(double) : 0);
+    put_section(&w, "MODL", st->w, np * sizeof *st->w);
+    const fs_aggregator *agg = st->agg;
+    put_section(&w, "OPTM", agg->opt.m, agg->opt.m ? np * sizeof(double) : 0);
+    put_section(&w, "OPTV", agg->opt.v, agg->opt.v ? np * sizeof(double) : 0);
+    put_section(&w, "RDP ", agg->rdp.rdp, agg->rdp.n_orders * sizeof(double));
+    put_section(&w, "EPS ", &agg->epsilon, sizeof agg->epsilon);
+    put_section(&w, "CTRL", agg->control, agg->control ? np * sizeof(double) : 0);
     put_clients(&w, pop);
     put_section(&w, "PERM", pop->perm, pop->n * sizeof *pop->perm);
     put_section(&w, "PERS", wd->personal, wd->personal ? pop->n * k * sizeof(double) : 0);
-    put_cstate(&w, "CCTL", &e->client_control);
-    put_cstate(&w, "CRES", &e->client_residual);
+    put_cstate(&w, "CCTL", st->client_control);
+    put_cstate(&w, "CRES", st->client_residual);
     if (w.failed) {
         free(w.buf);
         return NULL;
@@ -361,7 +363,7 @@ static int take_cstate(reader *r, const char *tag, fs_cstate *s)
 }
 
 /* The header: what the snapshot claims to be, checked before any section is read. */
-static void check_header(reader *r, const fs_engine *e)
+static void check_header(reader *r, const fs_ckpt_state *st)
 {
     uint64_t h[7] = {0};
     if (r->len < CKPT_HEADER) {
@@ -384,21 +386,22 @@ static void check_header(reader *r, const fs_engine *e)
                "checksum mismatch (stored %08llx, computed %08llx): the checkpoint was "
                "damaged or edited",
                (unsigned long long)h[3], (unsigned long long)crc);
-    else if (h[4] != scenario_hash(e->s))
+    else if (h[4] != scenario_hash(st->s))
         refuse(r, "taken from a different effective scenario than the run's");
-    else if (h[5] != e->cfg->data_fingerprint)
+    else if (h[5] != st->data_fingerprint)
         refuse(r, "the input data differ from those the run was started with (a data file "
                   "changed since the checkpoint: restore it)");
-    else if (h[6] != (uint64_t)e->cfg->resume_round)
+    else if (h[6] != (uint64_t)st->round)
         refuse(r,
                "its header says round %llu (checkpoints.round was edited, or the "
                "checkpoint comes from another run)",
                (unsigned long long)h[6]);
-    else if (h[6] < 1 || h[6] >= (uint64_t)e->s->server.rounds)
-        refuse(r, "round %llu is outside 1..%d", (unsigned long long)h[6], e->s->server.rounds - 1);
+    else if (h[6] < 1 || h[6] >= (uint64_t)st->s->server.rounds)
+        refuse(r, "round %llu is outside 1..%d", (unsigned long long)h[6],
+               st->s->server.rounds - 1);
 }
 
-static void take_counters(reader *r, fs_engine *e)
+static void take_counters(reader *r, fs_ckpt_state *st)
 {
     struct {
         int64_t now;
@@ -415,51 +418,50 @@ static void take_counters(reader *r, fs_engine *e)
         refuse(r, "section CNTR: headline metric is infinite");
         return;
     }
-    e->now = c.now;
-    e->pass = c.pass;
-    e->last_accuracy = c.last_accuracy;
-    e->round = e->cfg->resume_round;
+    st->now = c.now;
+    st->pass = c.pass;
+    st->last_accuracy = c.last_accuracy;
 }
 
 /* The accountant's orders are constants of fs_rdp_init; only the spent RDP is restored. */
-static void take_privacy(reader *r, fs_engine *e)
+static void take_privacy(reader *r, fs_aggregator *agg, const fs_scenario *s)
 {
-    fs_rdp *a = &e->agg.rdp;
+    fs_rdp *a = &agg->rdp;
     take_section(r, "RDP ", a->rdp, a->n_orders * sizeof(double));
     for (size_t i = 0; !r->bad && i < a->n_orders; i++)
         if (!(a->rdp[i] >= 0)) refuse(r, "section RDP: order %zu has RDP %g", i, a->rdp[i]);
-    take_section(r, "EPS ", &e->agg.epsilon, sizeof e->agg.epsilon);
-    bool dp = e->s->privacy.dp;
-    if (!r->bad && (dp ? !(e->agg.epsilon >= 0) : !isnan(e->agg.epsilon)))
-        refuse(r, "section EPS: epsilon %g is impossible for this scenario", e->agg.epsilon);
+    take_section(r, "EPS ", &agg->epsilon, sizeof agg->epsilon);
+    bool dp = s->privacy.dp;
+    if (!r->bad && (dp ? !(agg->epsilon >= 0) : !isnan(agg->epsilon)))
+        refuse(r, "section EPS: epsilon %g is impossible for this scenario", agg->epsilon);
 }
 
-int fs_ckpt_load(fs_engine *e, const unsigned char *buf, size_t len, fs_err *err)
+int fs_ckpt_load(fs_ckpt_state *st, const unsigned char *buf, size_t len, const char *origin,
+                 fs_err *err)
 {
     reader r = {.buf = buf, .len = len};
-    fs_pop *pop = e->cfg->pop;
-    fs_world *wd = e->cfg->world;
-    size_t np = e->n_params, k = wd->model->n_personal;
-    check_header(&r, e);
-    take_counters(&r, e);
-    take_params(&r, "MODL", e->w, np);
-    take_params(&r, "OPTM", e->agg.opt.m, np);
-    take_params(&r, "OPTV", e->agg.opt.v, np);
-    take_privacy(&r, e);
-    take_params(&r, "CTRL", e->agg.control, np);
+    fs_pop *pop = st->pop;
+    fs_world *wd = st->world;
+    size_t np = st->n_params, k = wd->model->n_personal;
+    check_header(&r, st);
+    take_counters(&r, st);
+    take_params(&r, "MODL", st->w, np);
+    take_params(&r, "OPTM", st->agg->opt.m, np);
+    take_params(&r, "OPTV", st->agg->opt.v, np);
+    take_privacy(&r, st->agg, st->s);
+    take_params(&r, "CTRL", st->agg->control, np);
     take_clients(&r, pop);
     int rc = take_perm(&r, pop);
     take_params(&r, "PERS", wd->personal, pop->n * k);
-    if (!rc) rc = take_cstate(&r, "CCTL", &e->client_control);
-    if (!rc) rc = take_cstate(&r, "CRES", &e->client_residual);
+    if (!rc) rc = take_cstate(&r, "CCTL", st->client_control);
+    if (!rc) rc = take_cstate(&r, "CRES", st->client_residual);
     if (rc) return fs_err_add(err, NULL, "out of memory restoring the checkpoint"), rc;
     if (!r.bad && r.at != r.len) refuse(&r, "%zu bytes after the last section", r.len - r.at);
     if (!r.bad) return FS_OK;
-    const char *origin = e->cfg->resume_origin;
     fs_err_add(err, NULL,
                "%s%scheckpoint of round %d: %s; refusing to resume (use another "
                "results file to start afresh)",
-               origin ? origin : "", origin ? ": " : "", e->cfg->resume_round, r.why);
+               origin ? origin : "", origin ? ": " : "", st->round, r.why);
     return FS_EDB;
 }
 

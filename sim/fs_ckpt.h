@@ -1,4 +1,4 @@
-/* fs_ckpt: the engine's state between two synchronous rounds, as one byte string: the global
+/* fs_ckpt: the engine's state between two rounds, as one byte string: the global
  * model, the server optimizer's moments, the privacy accountant, SCAFFOLD's control variate,
  * every client's changing state (busy, availability) and the selection permutation, the devices'
  * private state (personal parameters, control variates, compression residuals), the virtual
@@ -15,7 +15,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fs_engine_int.h"
+#include "fs_agg.h"
+#include "fs_cstate.h"
+#include "fs_pop.h"
+#include "fs_scn.h"
+#include "fs_world.h"
+
+/* What a snapshot holds, borrowed from its owner: the engine fills it from itself
+ * (fs_engine.c), so this module needs none of the engine's internals. Arrays are saved from and
+ * restored into in place; the scalars are saved from the struct and restored into it. */
+typedef struct fs_ckpt_state {
+    const fs_scenario *s;
+    fs_pop *pop;
+    fs_world *world;
+    fs_aggregator *agg; /* optimizer moments, accountant, SCAFFOLD's control variate */
+    double *w;          /* the global model, n_params */
+    size_t n_params;
+    fs_cstate *client_control, *client_residual;
+    int64_t now;
+    uint64_t pass;
+    double last_accuracy;
+    int round;                 /* save: the round just closed; load: the one expected */
+    uint64_t data_fingerprint; /* save: stamped; load: the only one accepted */
+} fs_ckpt_state;
 
 /* A fingerprint of the data a run trains and evaluates on, as loaded: a CRC-32 of the contents
  * of the train and test datasets (features, labels, targets, group levels) for the file sources
@@ -25,17 +47,18 @@
  * separately). Computed once per run by fs_run (a pass over the data). */
 uint64_t fs_ckpt_fingerprint(const fs_scenario *s, const fs_world *w);
 
-/* A new buffer (caller frees) holding the state after round e->round, stamped with
- * e->cfg->data_fingerprint; NULL when out of memory. */
-unsigned char *fs_ckpt_save(const fs_engine *e, size_t *out_len);
+/* A new buffer (caller frees) holding the state after round st->round, stamped with
+ * st->data_fingerprint; NULL when out of memory. */
+unsigned char *fs_ckpt_save(const fs_ckpt_state *st, size_t *out_len);
 
-/* Restores a state saved by fs_ckpt_save into an engine initialised from the same scenario,
- * after checking the header (version, length, checksum, scenario hash, data fingerprint against
- * e->cfg->data_fingerprint, round against e->cfg->resume_round) and every section. Messages
- * start with e->cfg->resume_origin (e.g. "results.sqlite: run 3") and say what is wrong and what
- * to do. FS_EDB when the snapshot is damaged, edited or does not belong to this run and its
- * data (the engine is then half-restored and must be discarded), FS_ENOMEM. */
-int fs_ckpt_load(fs_engine *e, const unsigned char *buf, size_t len, fs_err *err);
+/* Restores a state saved by fs_ckpt_save into one built from the same scenario, after checking
+ * the header (version, length, checksum, scenario hash, data fingerprint against
+ * st->data_fingerprint, round against st->round) and every section. Messages start with
+ * `origin` (e.g. "results.sqlite: run 3"; may be NULL) and say what is wrong and what to do.
+ * FS_EDB when the snapshot is damaged, edited or does not belong to this run and its data (the
+ * state is then half-restored and must be discarded), FS_ENOMEM. */
+int fs_ckpt_load(fs_ckpt_state *st, const unsigned char *buf, size_t len, const char *origin,
+                 fs_err *err);
 
 /* Recomputes the checksum of a snapshot in place (tests and the fuzzer edit snapshots and
  * reseal them, to reach the checks behind the checksum). No-op when len is below the header. */

@@ -25,7 +25,12 @@ int64_t fs_time_compute_us(double flops, double gflops)
     return llround(flops / (gflops * 1e3));
 }
 
-double fs_train_flops(double samples_processed, double forward_flops_per_sample)
+double fs_train_flops(double epochs, double forward_flops)
 {
-    return 3.0 * samples_processed * forward_flops_per_sample;
+    return 3.0 * (epochs * forward_flops);
+}
+
+int64_t fs_time_train_us(double epochs, double forward_flops, double gflops)
+{
+    return fs_time_compute_us(fs_train_flops(epochs, forward_flops), gflops);
 }

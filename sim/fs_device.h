@@ -22,8 +22,12 @@ int64_t fs_time_transfer_us(double bytes, double mbps, double latency_ms);
 /* Microseconds for `flops` floating-point operations on a device of `gflops` GFLOP/s. */
 int64_t fs_time_compute_us(double flops, double gflops);
 
-/* FLOPs of local training: every sample processed costs a forward and a backward pass, taken as
- * 3x the forward FLOPs (backward ~ 2x forward). */
-double fs_train_flops(double samples_processed, double forward_flops_per_sample);
+/* FLOPs of local training: `epochs` passes over data whose forward pass costs `forward_flops`
+ * (fs_world_client_flops); every sample costs a forward and a backward pass, taken as 3x the
+ * forward FLOPs (backward ~ 2x forward). The engine's only source of training cost. */
+double fs_train_flops(double epochs, double forward_flops);
+
+/* Microseconds of local training on a device of `gflops` GFLOP/s (fs_train_flops). */
+int64_t fs_time_train_us(double epochs, double forward_flops, double gflops);
 
 #endif

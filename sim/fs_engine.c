@@ -1,11 +1,13 @@
-/* fs_engine: the engine's state and the life cycle of one participation.
+/* fs_engine: the engine's state, its event loop and the life cycle of one participation. The
+ * server policy (fs_server.h: sync rounds, FedBuff) is called through its table entry and
+ * decides whom to dispatch and what becomes of the reports; everything a participation does
+ * between its dispatch and its end is played here, once for every policy.
  *
  * Why plan whole participations up front: every random quantity of a participation (when the
  * client goes offline, whether and when it crashes) comes from its own (client, round) stream,
  * so its timeline is known at dispatch. That lets the engine train the clients dispatched
  * together at once, in parallel, and still replay what follows as discrete events (download
- * done, training done, report arrived, dropped, deadline) in exact virtual-time order. The
- * server policies live in fs_sync.c and fs_async.c. */
+ * done, training done, report arrived, dropped, policy timers) in exact virtual-time order. */
 #include "fs_engine_int.h"
 
 #include <math.h>
@@ -34,11 +36,12 @@ static bool alloc_slots(fs_engine *e)
     e->updates = calloc(ns, sizeof *e->updates);
     e->parts = calloc(ns, sizeof *e->parts);
     e->jobs = calloc(ns, sizeof *e->jobs);
+    e->batch = calloc(ns, sizeof *e->batch);
     e->rows = calloc(ns, sizeof *e->rows);
     e->ids = calloc(ns, sizeof *e->ids);
     e->reports = calloc(ns, sizeof *e->reports);
-    bool ok = e->r_sel && e->r_cli && e->w && e->updates && e->parts && e->jobs && e->rows &&
-              e->ids && e->reports;
+    bool ok = e->r_sel && e->r_cli && e->w && e->updates && e->parts && e->jobs && e->batch &&
+              e->rows && e->ids && e->reports;
     if (ok && scaffold)
         ok = (e->ctrl_deltas = malloc(ns * np * sizeof *e->ctrl_deltas)) &&
              fs_cstate_init(&e->client_control, e->cfg->pop->n, np) == FS_OK;
@@ -58,6 +61,37 @@ int fs_engine_check(const fs_scenario *s, const fs_world *w, fs_err *err)
     return fs_scn_check_shape(s, &shape, err);
 }
 
+/* The engine's part of a snapshot (fs_ckpt.h): what a resumed run needs to continue exactly. */
+static fs_ckpt_state ckpt_state(fs_engine *e, int round)
+{
+    return (fs_ckpt_state){.s = e->s,
+                           .pop = e->cfg->pop,
+                           .world = e->cfg->world,
+                           .agg = &e->agg,
+                           .w = e->w,
+                           .n_params = e->n_params,
+                           .client_control = &e->client_control,
+                           .client_residual = &e->client_residual,
+                           .now = e->now,
+                           .pass = e->pass,
+                           .last_accuracy = e->last_accuracy,
+                           .round = round,
+                           .data_fingerprint = e->cfg->data_fingerprint};
+}
+
+/* Continues from cfg->resume_state, taken after round cfg->resume_round. */
+static int restore(fs_engine *e, fs_err *err)
+{
+    const fs_engine_cfg *cfg = e->cfg;
+    fs_ckpt_state st = ckpt_state(e, cfg->resume_round);
+    int rc = fs_ckpt_load(&st, cfg->resume_state, cfg->resume_len, cfg->resume_origin, err);
+    e->now = st.now;
+    e->pass = st.pass;
+    e->last_accuracy = st.last_accuracy;
+    e->round = cfg->resume_round;
+    return rc;
+}
+
 static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
 {
     memset(e, 0, sizeof *e);
@@ -68,10 +102,8 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
     const fs_model *m = cfg->world->model;
     e->n_params = m->n_params;
     e->model_bytes = fs_world_model_bytes(cfg->world);
-    e->max_sel =
-        e->s->server.mode == FS_SERVER_ASYNC
-            ? e->s->server.concurrency
-            : (size_t)ceil((double)e->s->server.clients_per_round * e->s->server.over_selection);
+    e->ops = fs_server_of(e->s->server.mode);
+    e->max_sel = e->ops->slots(e->s);
     if (e->max_sel > cfg->pop->n) e->max_sel = cfg->pop->n;
     e->last_accuracy = NAN;
     if (e->s->server.algorithm == FS_ALG_SCAFFOLD) e->model_bytes *= 2; /* model and c */
@@ -102,17 +134,22 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
     }
     fs_rng_reseed(e->r_sel, e->s->seed, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
     m->ops->init(m, e->w, e->r_sel);
-    if (!cfg->resume_state) return FS_OK;
-    if (e->s->server.mode == FS_SERVER_ASYNC) {
-        fs_err_add(err, "server.mode", "async runs cannot be resumed yet (no checkpoints)");
+    if (!(e->pol = calloc(1, e->ops->size)))
+        return fs_err_add(err, NULL, "out of memory for the server"), FS_ENOMEM;
+    if ((rc = e->ops->init(e->pol, e, err)) || !cfg->resume_state) return rc;
+    if (!e->ops->checkpointable) {
+        fs_err_add(err, "server.mode", "%s runs cannot be resumed yet (no checkpoints)",
+                   e->ops->name);
         return FS_ESCENARIO;
     }
-    if ((rc = fs_ckpt_load(e, cfg->resume_state, cfg->resume_len, err))) return rc;
+    if ((rc = restore(e, err))) return rc;
     return cfg->on_resumed ? cfg->on_resumed(cfg->ctx, err) : FS_OK;
 }
 
 static void engine_fini(fs_engine *e)
 {
+    if (e->pol) e->ops->fini(e->pol);
+    free(e->pol);
     fs_evq_fini(&e->q);
     fs_trainer_fini(&e->trainer);
     if (e->eval == &e->own_eval) fs_evaluator_fini(&e->own_eval);
@@ -130,6 +167,7 @@ static void engine_fini(fs_engine *e)
     fs_agg_fini(&e->agg);
     free(e->parts);
     free(e->jobs);
+    free(e->batch);
     free(e->rows);
     free(e->ids);
 }
@@ -139,17 +177,17 @@ static void engine_fini(fs_engine *e)
 /* Everything of a participation that is known before training: download and compute times and
  * the random events (going offline, crashing). The upload, whose size may depend on the trained
  * update, is planned by finish_plan. Draw order is fixed: online time, crash?, crash point. */
-void fs_engine_plan(fs_engine *e, fs_part *p, uint32_t id, int64_t t0)
+static void plan(fs_engine *e, fs_part *p, uint32_t id, int64_t t0)
 {
     const fs_client *c = &e->cfg->pop->clients[id];
-    double flops = (double)e->s->train.epochs * fs_world_client_flops(e->cfg->world, id);
     *p = (fs_part){.client = id, .stage = ST_DOWNLOADING, .t_sel = t0, .crash_at = -1};
     /* secure aggregation's key exchange: its bytes and round trips come before training */
     p->t_dl = t0 +
               fs_time_transfer_us(e->model_bytes + e->secagg.extra_bytes_down, c->downlink_mbps,
                                   c->latency_ms) +
               llround(2e3 * e->secagg.extra_round_trips * c->latency_ms);
-    p->t_tr = p->t_dl + fs_time_compute_us(3.0 * flops, c->gflops);
+    p->t_tr = p->t_dl + fs_time_train_us(e->s->train.epochs,
+                                         fs_world_client_flops(e->cfg->world, id), c->gflops);
 
     gsl_rng *r = e->r_cli;
     fs_rng_reseed(r, e->s->seed, FS_RNG_FAILURE, id, e->stream_round);
@@ -170,7 +208,7 @@ static double upload_bytes(const fs_engine *e, double update_bytes)
 
 /* Upload time from the update's real size, then the drop time (a crash falls at its fraction of
  * the whole participation). */
-void fs_engine_finish_plan(fs_engine *e, fs_part *p, const fs_update *u, bool trained)
+static void finish_plan(fs_engine *e, fs_part *p, const fs_update *u, bool trained)
 {
     const fs_client *c = &e->cfg->pop->clients[p->client];
     p->bytes_up =
@@ -184,46 +222,100 @@ void fs_engine_finish_plan(fs_engine *e, fs_part *p, const fs_update *u, bool tr
     if (p->t_drop >= p->t_rep) p->t_drop = INT64_MAX;
 }
 
-int fs_engine_push_event(fs_engine *e, int kind, int64_t t, uint32_t slot, fs_err *err)
+static uint64_t push_event(fs_engine *e, int kind, int64_t t, uint32_t slot, fs_err *err)
 {
     fs_event ev = {.t = t, .cls = (uint32_t)kind, .kind = (uint32_t)kind, .slot = slot};
     uint64_t h = fs_evq_push(&e->q, &ev);
-    if (!h) {
-        fs_err_add(err, NULL, "out of memory in the event queue");
-        return FS_ENOMEM;
-    }
-    if (kind == EV_DEADLINE)
-        e->deadline_handle = h;
-    else
-        e->parts[slot].handle = h;
-    return FS_OK;
+    if (!h) fs_err_add(err, NULL, "out of memory in the event queue");
+    return h;
 }
 
 /* The next event of a participation: its next stage, or its drop if that comes first. */
-int fs_engine_push_next(fs_engine *e, uint32_t slot, fs_err *err)
+static int push_next(fs_engine *e, uint32_t slot, fs_err *err)
 {
     fs_part *p = &e->parts[slot];
     static const int kinds[] = {EV_DOWNLOADED, EV_TRAINED, EV_ARRIVED};
     const int64_t t_next[] = {p->t_dl, p->t_tr, p->t_rep};
-    if (p->t_drop < t_next[p->stage])
-        return fs_engine_push_event(e, EV_DROPPED, p->t_drop, slot, err);
-    return fs_engine_push_event(e, kinds[p->stage], t_next[p->stage], slot, err);
+    bool drop = p->t_drop < t_next[p->stage];
+    p->handle = drop ? push_event(e, EV_DROPPED, p->t_drop, slot, err)
+                     : push_event(e, kinds[p->stage], t_next[p->stage], slot, err);
+    return p->handle ? FS_OK : FS_ENOMEM;
 }
 
-/* ---- playing a round ---- */
+uint64_t fs_engine_push_timer(fs_engine *e, int64_t t, fs_err *err)
+{
+    return push_event(e, EV_TIMER, t, 0, err);
+}
 
-void fs_engine_finish_part(fs_engine *e, fs_part *p, int stage, int64_t t)
+void fs_engine_cancel_timer(fs_engine *e, uint64_t handle)
+{
+    fs_evq_cancel(&e->q, handle);
+}
+
+void fs_engine_wait_until(fs_engine *e, int64_t t)
+{
+    fs_assert(t >= e->now);
+    e->now = t;
+}
+
+bool fs_engine_stop_requested(const fs_engine *e)
+{
+    return e->cfg->stop && *e->cfg->stop;
+}
+
+/* ---- dispatch ---- */
+
+int fs_engine_prepare(fs_engine *e, size_t slot, uint32_t client, int64_t deadline, fs_err *err)
+{
+    fs_part *p = &e->parts[slot];
+    plan(e, p, client, e->now);
+    size_t budget = fs_engine_partial_budget(e, p, deadline);
+    /* train only clients still online when training ends, before the deadline: the others'
+     * updates could never be used (a crash found later only wastes wall time) */
+    e->jobs[slot] =
+        (fs_train_job){.client = client,
+                       .train = p->t_off >= p->t_tr && p->t_tr <= deadline,
+                       .max_steps = budget,
+                       .update = &e->updates[slot],
+                       .ctrl_delta = e->ctrl_deltas ? e->ctrl_deltas + slot * e->n_params : NULL,
+                       .residual = e->residuals ? e->residuals + slot * e->n_params : NULL};
+    e->cfg->pop->clients[client].t_busy_until = INT64_MAX;
+    return e->residuals ? fs_engine_load_residual(e, slot, client, err) : FS_OK;
+}
+
+int fs_engine_launch(fs_engine *e, const size_t *slots, size_t n, fs_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        e->batch[i] = e->jobs[slots ? slots[i] : i];
+    int rc = fs_trainer_run(&e->trainer, e->w, e->batch, n, (int)e->stream_round, err);
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t s = slots ? slots[i] : i;
+        e->jobs[s] = e->batch[i];
+        finish_plan(e, &e->parts[s], &e->updates[s], e->batch[i].train);
+        rc = push_next(e, (uint32_t)s, err);
+    }
+    return rc;
+}
+
+/* ---- playing a participation ---- */
+
+static void finish_part(fs_part *p, int stage, int64_t t)
 {
     p->stage = stage;
     p->t_end = t;
     p->handle = 0;
-    e->n_final++;
+}
+
+void fs_engine_abort(fs_engine *e, size_t slot, int stage, int64_t t)
+{
+    fs_evq_cancel(&e->q, e->parts[slot].handle);
+    finish_part(&e->parts[slot], stage, t);
 }
 
 /* The device keeps what it learnt about itself once its training finished (in virtual time),
  * whatever becomes of the upload: its personal parameters, SCAFFOLD's c_i, its compression
  * residual. */
-int fs_engine_keep_state(fs_engine *e, uint32_t slot, fs_err *err)
+static int keep_state(fs_engine *e, uint32_t slot, fs_err *err)
 {
     const fs_world *w = e->cfg->world;
     const fs_train_job *job = &e->jobs[slot];
@@ -246,14 +338,65 @@ int fs_engine_keep_state(fs_engine *e, uint32_t slot, fs_err *err)
     return FS_OK;
 }
 
+/* A participation's event. An arrival ends "late" when the policy no longer accepts it, and
+ * "rejected" when its update was poisoned; the policy hears of every end. */
+static int handle_event(fs_engine *e, const fs_event *ev, fs_err *err)
+{
+    if (ev->kind == EV_TIMER) return e->ops->on_timer(e->pol, err);
+    fs_part *p = &e->parts[ev->slot];
+    int stage = ST_DROPPED;
+    switch (ev->kind) {
+    case EV_TRAINED: {
+        int rc = keep_state(e, ev->slot, err);
+        if (rc) return rc;
+    }
+        /* fall through */
+    case EV_DOWNLOADED:
+        p->stage++;
+        p->progress++;
+        return push_next(e, ev->slot, err);
+    case EV_ARRIVED:
+        p->progress++;
+        stage = e->ops->accepts && !e->ops->accepts(e->pol, ev->slot) ? ST_LATE
+                : e->jobs[ev->slot].rejected                          ? ST_REJECTED
+                                                                      : ST_REPORTED;
+        break;
+    }
+    finish_part(p, stage, ev->t);
+    if (stage == ST_DROPPED && p->offline_drop)
+        fs_avail_observe(&e->cfg->pop->clients[p->client].avail, false, ev->t);
+    return e->ops->on_end(e->pol, ev->slot, err);
+}
+
+/* The loop of every policy (fs_server.h), ae.c-style: pop the earliest event, let the engine
+ * play it, give the policy its turn. */
+static int run_loop(fs_engine *e, fs_err *err)
+{
+    const fs_server_ops *ops = e->ops;
+    int64_t t_limit = fs_engine_time_limit(e->s);
+    int rc = ops->step(e->pol, err);
+    fs_event ev;
+    while (!rc && !ops->done(e->pol) && fs_evq_pop(&e->q, &ev)) {
+        if (ops->stops_between_events) {
+            if (fs_engine_stop_requested(e)) return FS_EINTERRUPTED;
+            if (ev.t >= t_limit) break;
+        }
+        fs_assert(ev.t >= e->now);
+        e->now = ev.t;
+        rc = handle_event(e, &ev, err);
+        if (!rc) rc = ops->step(e->pol, err);
+    }
+    return rc;
+}
+
 /* The duration the server expects from a client's device record: full download, training and
  * upload, ignoring failures. */
 static double expected_duration(const fs_engine *e, uint32_t id)
 {
     const fs_client *c = &e->cfg->pop->clients[id];
-    double flops = 3.0 * e->s->train.epochs * fs_world_client_flops(e->cfg->world, id);
+    double forward = fs_world_client_flops(e->cfg->world, id);
     return (double)(fs_time_transfer_us(e->model_bytes, c->downlink_mbps, c->latency_ms) +
-                    fs_time_compute_us(flops, c->gflops) +
+                    fs_time_train_us(e->s->train.epochs, forward, c->gflops) +
                     fs_time_transfer_us(4.0 * (double)e->n_params, c->uplink_mbps, c->latency_ms));
 }
 
@@ -416,6 +559,24 @@ double fs_engine_take_online_share(fs_engine *e)
     return share;
 }
 
+int fs_engine_deliver(fs_engine *e, fs_round_result *res, fs_err *err)
+{
+    res->accuracy = e->last_accuracy;
+    int every = e->cfg->checkpoint_every;
+    unsigned char *snap = NULL;
+    if (e->ops->checkpointable && every > 0 && e->round % every == 0 &&
+        e->round < e->s->server.rounds) {
+        fs_ckpt_state st = ckpt_state(e, e->round);
+        if (!(snap = fs_ckpt_save(&st, &res->checkpoint_len)))
+            return fs_err_add(err, NULL, "out of memory saving a checkpoint"), FS_ENOMEM;
+        res->checkpoint = snap;
+    }
+    int rc = e->cfg->on_round ? e->cfg->on_round(e->cfg->ctx, res, err) : FS_OK;
+    free(snap);
+    res->checkpoint = NULL;
+    return rc;
+}
+
 int fs_engine_evaluate(fs_engine *e, fs_round_result *res, fs_err *err)
 {
     int every = e->s->eval.every_rounds;
@@ -433,8 +594,7 @@ int fs_engine_run(const fs_engine_cfg *cfg, double *out_w, fs_engine_stats *out_
 {
     fs_engine e;
     int rc = engine_init(&e, cfg, err);
-    if (!rc)
-        rc = e.s->server.mode == FS_SERVER_ASYNC ? fs_async_run(&e, err) : fs_sync_run(&e, err);
+    if (!rc) rc = run_loop(&e, err);
     if (out_w && e.w) memcpy(out_w, e.w, e.n_params * sizeof *out_w);
     if (out_stats)
         *out_stats = (fs_engine_stats){.rounds = e.round - 1 < 0 ? 0 : e.round - 1,

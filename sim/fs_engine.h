@@ -1,10 +1,10 @@
-/* fs_engine: the synchronous FL server in virtual time. Each round it selects available clients,
- * plans every participation (download, training, upload, and when the client would go offline
- * or crash), trains the clients eagerly in parallel, then lets the event queue play the round
- * out: reports arrive, clients drop, the deadline fires. The round closes at the
- * clients_per_round-th report or at the deadline; the first reports are averaged (FedAvg)
- * (Bonawitz et al. 2019). The engine knows nothing of SQLite: each finished round is handed to a
- * callback as plain rows. */
+/* fs_engine: a federated-learning campaign in virtual time. The server policy of server.mode
+ * (fs_server.h: synchronous rounds, Bonawitz et al. 2019, or FedBuff, Nguyen et al. 2022)
+ * selects available clients; the engine plans every participation (download, training, upload,
+ * and when the client would go offline or crash), trains the clients dispatched together eagerly
+ * in parallel, then lets the event queue play them out: reports arrive, clients drop, the
+ * policy's timers fire, and the policy aggregates. The engine knows nothing of SQLite: each
+ * closed round is handed to a callback as plain rows. */
 #ifndef FS_ENGINE_H
 #define FS_ENGINE_H
 
@@ -46,8 +46,9 @@ typedef struct fs_engine_cfg {
     volatile sig_atomic_t
         *stop;                /* set asynchronously to stop after the current round; may be NULL */
     fs_evaluator *eval;       /* borrowed; NULL: the engine makes its own from the scenario */
-    int checkpoint_every;     /* sync: hand a state snapshot to on_round every N rounds */
-    const void *resume_state; /* a snapshot to continue from (sync only), or NULL */
+    int checkpoint_every;     /* hand a state snapshot to on_round every N rounds (policies
+                                 whose fs_server_ops entry is checkpointable: sync) */
+    const void *resume_state; /* a snapshot to continue from (checkpointable policies), or NULL */
     size_t resume_len;
     int resume_round;         /* the round the database says resume_state was taken after */
     const char *resume_origin; /* names resume_state in messages ("db: run 3"); may be NULL */

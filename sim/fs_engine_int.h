@@ -1,6 +1,7 @@
-/* fs_engine_int: the engine's internals shared by its three files: fs_engine.c (state, the life
- * cycle of one participation, accounting), fs_sync.c (synchronous rounds) and fs_async.c
- * (buffered asynchronous aggregation, FedBuff). Not part of the public API. */
+/* fs_engine_int: what the server policies (fs_server.h; fs_sync.c, fs_async.c) may use of the
+ * engine: its state, read by them and written only through the functions below or where a
+ * comment says so, and the steps of a participation's life cycle, which fs_engine.c plays. Not
+ * part of the public API. */
 #ifndef FS_ENGINE_INT_H
 #define FS_ENGINE_INT_H
 
@@ -8,10 +9,11 @@
 #include "fs_cstate.h"
 #include "fs_device.h"
 #include "fs_engine.h"
+#include "fs_server.h"
 
 /* Event kinds double as tie-break classes: at one instant a drop is seen before progress, and a
- * report arriving exactly at the deadline still counts. */
-enum { EV_DROPPED, EV_DOWNLOADED, EV_TRAINED, EV_ARRIVED, EV_DEADLINE, EV_RETRY };
+ * report arriving exactly at a policy's timer (the sync deadline) still counts. */
+enum { EV_DROPPED, EV_DOWNLOADED, EV_TRAINED, EV_ARRIVED, EV_TIMER };
 
 enum {
     ST_DOWNLOADING, ST_TRAINING, ST_UPLOADING,
@@ -36,17 +38,20 @@ typedef struct fs_part {
 typedef struct fs_engine {
     const fs_engine_cfg *cfg;
     const fs_scenario *s;
+    const fs_server_ops *ops; /* the policy of server.mode, and its state */
+    void *pol;
     fs_evq q;
     fs_avail avail;
     fs_trainer trainer;
     gsl_rng *r_sel, *r_cli;
-    size_t n_params, max_sel, n_sel;
+    size_t n_params, max_sel;
     double *w;
     fs_update *updates;    /* max_sel slots, one per in-flight client */
     double *ctrl_deltas;   /* SCAFFOLD: max_sel * n_params */
     double *residuals;     /* error feedback: max_sel * n_params */
     fs_part *parts;
     fs_train_job *jobs;
+    fs_train_job *batch;   /* max_sel: the jobs of one launch, contiguous for the trainer */
     fs_db_part *rows;
     uint32_t *ids;
     fs_agg_report *reports;
@@ -54,41 +59,52 @@ typedef struct fs_engine {
     fs_cstate client_control, client_residual; /* per-client device state (lazy) */
     fs_secagg_cost secagg;  /* per-client protocol overhead, when enabled */
     double model_bytes;     /* what a client downloads (model, plus c for SCAFFOLD) */
-    int64_t now;
+    int64_t now;            /* virtual time: events set it, policies only wait (wait_until) */
     uint64_t pass;
-    /* the round being played */
-    int round, reported, n_final;
+    int round;              /* the round being played (written by the policy) */
     size_t queried, online; /* availability queries at selection since the last round row */
-    uint64_t stream_round;  /* names this dispatch's random streams: the round (sync) or the
-                             * dispatch batch (async, where a round has many dispatches) */
-    bool closed, by_deadline;
-    int64_t t_close;
-    uint64_t deadline_handle;
+    uint64_t stream_round;  /* names a dispatch's random streams (set by the policy): the round
+                             * (sync) or the dispatch batch (async, many per round) */
     fs_evaluator own_eval, *eval;
     double last_accuracy;
 } fs_engine;
 
-/* ---- one participation (fs_engine.c) ---- */
+/* ---- dispatch ---- */
 
-void fs_engine_plan(fs_engine *e, fs_part *p, uint32_t id, int64_t t0);
-void fs_engine_finish_plan(fs_engine *e, fs_part *p, const fs_update *u, bool trained);
-int fs_engine_push_event(fs_engine *e, int kind, int64_t t, uint32_t slot, fs_err *err);
-int fs_engine_push_next(fs_engine *e, uint32_t slot, fs_err *err);
-void fs_engine_finish_part(fs_engine *e, fs_part *p, int stage, int64_t t);
-int fs_engine_keep_state(fs_engine *e, uint32_t slot, fs_err *err);
 /* Selects up to `want` clients available at e->now into e->ids by server.selection, counts the
  * availability queries for the round's online share, and advances the selection pass. */
 size_t fs_engine_select(fs_engine *e, size_t want, fs_err *err);
+/* Puts `client` in `slot` at e->now: plans its participation (streams of e->stream_round),
+ * sets up its training job (clients that cannot finish training online before `deadline` are
+ * not trained; INT64_MAX: no deadline) and marks it busy. */
+int fs_engine_prepare(fs_engine *e, size_t slot, uint32_t client, int64_t deadline, fs_err *err);
+/* Trains the n prepared slots together (slots NULL: 0..n-1), finishes their plans and queues
+ * their first events. */
+int fs_engine_launch(fs_engine *e, const size_t *slots, size_t n, fs_err *err);
 size_t fs_engine_partial_budget(fs_engine *e, fs_part *p, int64_t deadline);
 int fs_engine_load_residual(fs_engine *e, size_t slot, uint32_t client, fs_err *err);
+
+/* ---- the clock: timers and waits ---- */
+
+/* A policy timer at t (fires as EV_TIMER, after every participation event of the same instant):
+ * its handle, 0 with a message when out of memory. */
+uint64_t fs_engine_push_timer(fs_engine *e, int64_t t, fs_err *err);
+void fs_engine_cancel_timer(fs_engine *e, uint64_t handle);
+/* Moves the clock to t >= e->now with nothing happening in between (waiting for clients,
+ * pacing). */
+void fs_engine_wait_until(fs_engine *e, int64_t t);
+bool fs_engine_stop_requested(const fs_engine *e);
+int64_t fs_engine_time_limit(const fs_scenario *s);
+
+/* ---- ending participations, round rows ---- */
+
+/* The server cuts a participation still in flight off at t: its pending event is cancelled. */
+void fs_engine_abort(fs_engine *e, size_t slot, int stage, int64_t t);
 void fs_engine_account_part(fs_engine *e, size_t i, fs_db_round *row);
 int fs_engine_evaluate(fs_engine *e, fs_round_result *res, fs_err *err);
 double fs_engine_take_online_share(fs_engine *e);
-int64_t fs_engine_time_limit(const fs_scenario *s);
-int fs_sync_run(fs_engine *e, fs_err *err);
-
-/* ---- servers ---- */
-
-int fs_async_run(fs_engine *e, fs_err *err);
+/* Hands a closed round to cfg->on_round with the headline metric, and with a snapshot when the
+ * policy is checkpointable and the round is due (output.checkpoint_every). */
+int fs_engine_deliver(fs_engine *e, fs_round_result *res, fs_err *err);
 
 #endif

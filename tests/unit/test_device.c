@@ -17,11 +17,17 @@ END_TEST
 
 START_TEST(compute_time_from_flops_and_device_speed)
 {
-    /* 60 samples, forward 15700 FLOPs: 3 * 60 * 15700 = 2.826 MFLOP at 2 GFLOP/s = 1413 us */
-    double flops = fs_train_flops(60, 15700);
+    /* one epoch of 60 samples, forward 15700 FLOPs each: 3 * 60 * 15700 = 2.826 MFLOP at
+     * 2 GFLOP/s = 1413 us */
+    double flops = fs_train_flops(1, 60 * 15700.0);
     ck_assert_double_eq(flops, 2826000.0);
     ck_assert_int_eq(fs_time_compute_us(flops, 2.0), 1413);
+    ck_assert_int_eq(fs_time_train_us(1, 60 * 15700.0, 2.0), 1413);
     ck_assert_int_eq(fs_time_compute_us(1e9, 1.0), 1000000);
+    /* epochs multiply the forward cost first: the engine's order of operations, to the bit */
+    double fwd = 0.1 + 1e6 / 3.0;
+    ck_assert_double_eq(fs_train_flops(3, fwd), 3.0 * (3.0 * fwd));
+    ck_assert_int_eq(fs_time_train_us(3, fwd, 0.5), llround(3.0 * (3.0 * fwd) / 500.0));
 }
 END_TEST
 

@@ -1,11 +1,13 @@
-/* Tests of the synchronous engine: exact participation timelines, deadline and over-selection
- * outcomes, dropouts, pacing, and identical results for any thread count. */
+/* Tests of the engine: exact participation timelines, deadline and over-selection outcomes,
+ * dropouts, pacing, identical results for any thread count, and the server policy table
+ * (checkpoints only from a policy whose entry says it can). */
 #include <math.h>
 #include <string.h>
 
 #include "fs_device.h"
 #include "fs_engine.h"
 #include "fs_run.h"
+#include "fs_server.h"
 #include "fs_test.h"
 #include "fs_test_scn.h"
 
@@ -323,6 +325,66 @@ START_TEST(run_eta_counts_this_session_and_the_virtual_time_limit)
 }
 END_TEST
 
+/* Counts the rounds delivered and the snapshots among them. */
+typedef struct snaps {
+    int rounds, snapshots;
+} snaps;
+
+static int count_snapshots(void *ctx, const fs_round_result *res, fs_err *err)
+{
+    (void)err;
+    snaps *c = ctx;
+    c->rounds++;
+    c->snapshots += res->checkpoint != NULL && res->checkpoint_len > 0;
+    return FS_OK;
+}
+
+#define POLICY_SCN(server)                                                                     \
+    "{\"name\":\"t\",\"seed\":3,\"data\":{\"source\":\"synthetic\",\"clients\":40,"           \
+    "\"synthetic\":{\"max_samples_per_client\":40}},\"server\":{\"rounds\":6,"                  \
+    "\"clients_per_round\":4" server "},\"output\":{\"checkpoint_every\":2}}"
+
+/* checkpoint_every 2 over 6 rounds: rounds 2 and 4 carry a snapshot under sync (the last round
+ * never does); the FedBuff entry is not checkpointable, so none, and a resume is refused with
+ * the entry's name. */
+static void check_policy(const char *text, bool checkpointable)
+{
+    fs_test_setup t;
+    fs_test_setup_init(&t, text);
+    const fs_server_ops *ops = fs_server_of(t.s.server.mode);
+    ck_assert_int_eq(ops->checkpointable, checkpointable);
+    snaps c = {0};
+    fs_engine_cfg cfg = {.scn = &t.s, .world = &t.w, .pop = &t.pop, .n_threads = 1,
+                         .on_round = count_snapshots, .ctx = &c, .checkpoint_every = 2};
+    ck_assert_int_eq(fs_engine_run(&cfg, NULL, NULL, NULL), FS_OK);
+    ck_assert_int_eq(c.rounds, 6);
+    ck_assert_int_eq(c.snapshots, (checkpointable ? 2 : 0));
+    if (!checkpointable) {
+        static const unsigned char junk[64];
+        char want[FS_ERR_MSG_LEN];
+        snprintf(want, sizeof want,
+                 "server.mode: %s runs cannot be resumed yet (no checkpoints)", ops->name);
+        cfg.resume_state = junk;
+        cfg.resume_len = sizeof junk;
+        cfg.resume_round = 2;
+        fs_err err;
+        fs_err_init(&err, NULL);
+        ck_assert_int_eq(fs_engine_run(&cfg, NULL, NULL, &err), FS_ESCENARIO);
+        ck_assert_str_eq(err.msgs[0], want);
+    }
+    fs_test_setup_fini(&t);
+}
+
+START_TEST(engine_server_table_decides_checkpoints)
+{
+    ck_assert_str_eq(fs_server_of(FS_SERVER_SYNC)->name, "sync");
+    ck_assert_str_eq(fs_server_of(FS_SERVER_ASYNC)->name, "async");
+    check_policy(POLICY_SCN(""), true);
+    check_policy(POLICY_SCN(",\"mode\":\"async\",\"async\":{\"concurrency\":6,\"buffer_size\":3}"),
+                 false);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -336,6 +398,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, engine_personal_factors_change_only_when_trained);
     tcase_add_test(tc, engine_on_demand_data_equal_materialized);
     tcase_add_test(tc, engine_rejects_diverging_updates_and_keeps_running);
+    tcase_add_test(tc, engine_server_table_decides_checkpoints);
     tcase_add_test(tc, run_eta_counts_this_session_and_the_virtual_time_limit);
     suite_add_tcase(s, tc);
     return s;
