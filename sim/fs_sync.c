@@ -152,7 +152,8 @@ static int aggregate(fs_engine *e, fs_db_round *row, fs_err *err)
         e->reports[n++] = (fs_agg_report){.client = e->parts[i].client, .update = job->update,
                                           .n_samples = n_k, .scale = 1,
                                           .loss_at_global = job->loss_at_global,
-                                          .ctrl_delta = job->ctrl_delta};
+                                          .ctrl_delta = job->ctrl_delta,
+                                          .steps = (double)job->result.steps};
         loss += n_k * job->result.mean_loss;
         samples += n_k;
     }
