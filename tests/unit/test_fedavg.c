@@ -1,6 +1,6 @@
-/* Tests of the server's averaging as production runs it (fs_agg): FedAvg's weighted average, DP's
- * fixed denominator, and the whole engine reducing to plain SGD when one client takes part in
- * every round. */
+/* Tests of the server's averaging as production runs it (fs_agg): FedAvg's weighted average,
+ * FedNova's normalization, DP's fixed denominator, and the whole engine reducing to plain SGD when
+ * one client takes part in every round. */
 #include <math.h>
 #include <string.h>
 
@@ -80,6 +80,35 @@ START_TEST(dp_divides_by_the_policy_denominator)
 }
 END_TEST
 
+START_TEST(fednova_equal_steps_is_fedavg_bit_for_bit)
+{
+    /* tau_eff / tau_i is exactly 1 when every client took the same number of steps */
+    double a[3] = {0.1, -0.7, 1.3}, b[3] = {0.37, 0.2, -0.9};
+    fs_update ua = {.n_params = 3, .dense = a}, ub = {.n_params = 3, .dense = b};
+    fs_agg_report r[] = {report(&ua, 7, 13), report(&ub, 11, 13)};
+    double wa[3] = {1, 2, 3}, wn[3] = {1, 2, 3};
+    aggregate(SERVER(""), wa, 3, r, 2);
+    aggregate(SERVER(",\"algorithm\":\"fednova\""), wn, 3, r, 2);
+    ck_assert_mem_eq(wa, wn, sizeof wa);
+}
+END_TEST
+
+START_TEST(fednova_normalizes_by_local_steps)
+{
+    /* p = (1/4, 3/4), tau = (2, 4): tau_eff = 3.5, w += p_i (tau_eff / tau_i) delta_i */
+    double a[3] = {1, 2, 3}, b[3] = {4, 8, -3}, w[3] = {10, 20, 30}, avg[3] = {10, 20, 30};
+    fs_update ua = {.n_params = 3, .dense = a}, ub = {.n_params = 3, .dense = b};
+    fs_agg_report r[] = {report(&ua, 1, 2), report(&ub, 3, 4)};
+    aggregate(SERVER(",\"algorithm\":\"fednova\""), w, 3, r, 2);
+    aggregate(SERVER(""), avg, 3, r, 2);
+    for (int j = 0; j < 3; j++) {
+        double hand = (j + 1) * 10 + 0.25 * (3.5 / 2) * a[j] + 0.75 * (3.5 / 4) * b[j];
+        ck_assert_double_eq_tol(w[j], hand, 1e-13);
+        ck_assert_double_gt(fabs(w[j] - avg[j]), 0.1); /* FedAvg: 0.25 a + 0.75 b */
+    }
+}
+END_TEST
+
 static const char one_client[] =
     "{\"name\":\"one\",\"seed\":5,"
     "\"data\":{\"source\":\"synthetic\",\"clients\":1,\"synthetic\":{\"max_samples_per_client\":"
@@ -149,6 +178,8 @@ static Suite *fedavg_suite(void)
     tcase_add_test(tc, fedavg_weights_by_sample_count);
     tcase_add_test(tc, fedavg_sparse_equals_dense);
     tcase_add_test(tc, dp_divides_by_the_policy_denominator);
+    tcase_add_test(tc, fednova_equal_steps_is_fedavg_bit_for_bit);
+    tcase_add_test(tc, fednova_normalizes_by_local_steps);
     tcase_add_test(tc, fedavg_one_client_equals_sgd);
     suite_add_tcase(s, tc);
     return s;
