@@ -1,8 +1,9 @@
-/* fs_agg: the server's aggregation of one round's reports. Weights the deltas (sample counts for
- * FedAvg; equal and clipped for DP-FedAvg), sums them (in fixed point through secure aggregation
- * when enabled: the same integers the masked protocol would produce), adds the Gaussian noise of
- * DP, divides, and applies the server optimizer (or q-FFL's step); keeps SCAFFOLD's server
- * control variate and the privacy accountant. Owns the optimizer state and scratch vectors. */
+/* fs_agg: the server's aggregation of one round's reports. Weights the deltas (sample counts, or
+ * equal under DP: fs_dp), lets the algorithm rescale them (fs_algo), sums them (in fixed point
+ * through secure aggregation when enabled: the same integers the masked protocol would produce),
+ * adds DP's noise, divides, and applies the server optimizer (or the algorithm's own server
+ * step); keeps the algorithm's server control variates and the privacy accountant. Owns the
+ * optimizer state and scratch vectors. */
 #ifndef FS_AGG_H
 #define FS_AGG_H
 
@@ -10,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fs_algo.h"
+#include "fs_dp.h"
 #include "fs_err.h"
 #include "fs_model.h"
 #include "fs_rdp.h"
@@ -26,10 +29,20 @@ typedef struct fs_agg_report {
                                   discount s(tau) (1 in synchronous rounds) */
     double loss_at_global;     /* q-FFL: the client's loss at the global model */
     const double *ctrl_delta;  /* SCAFFOLD: c_i+ - c_i (n_params), else NULL */
+    double steps;              /* local steps the client took (FedNova's tau_i) */
 } fs_agg_report;
+
+/* What the server policy tells the aggregator. */
+typedef struct fs_agg_cfg {
+    size_t n_params;
+    size_t n_eligible;         /* consenting clients: the population DP samples from */
+    double dp_denominator;     /* updates one server step sums by design: DP's K (fs_dp.h) */
+} fs_agg_cfg;
 
 typedef struct fs_aggregator {
     const fs_scenario *scn;
+    const fs_algo *algo;
+    fs_dp_cfg dp;
     size_t n_params;
     size_t n_eligible;         /* consenting clients: the population DP samples from */
     fs_serveropt opt;
@@ -37,13 +50,13 @@ typedef struct fs_aggregator {
     fs_secagg_cfg secagg;
     double *sum, *delta;       /* n_params scratch */
     uint64_t *fixed;           /* n_params + 1 fixed-point accumulators (secure aggregation) */
-    double *control;           /* SCAFFOLD's server control variate c (n_params), else NULL */
+    double *control;           /* the algorithm's server control variate (SCAFFOLD's c,
+                                  n_params), else NULL */
     gsl_rng *noise;
     double epsilon;            /* spent so far (NaN without DP) */
 } fs_aggregator;
 
-int fs_agg_init(fs_aggregator *a, const fs_scenario *s, size_t n_params, size_t n_eligible,
-                fs_err *err);
+int fs_agg_init(fs_aggregator *a, const fs_scenario *s, const fs_agg_cfg *cfg, fs_err *err);
 void fs_agg_fini(fs_aggregator *a);
 
 /* Aggregates the round's reports into w (n_reports may be 0: the model stays, a DP round still
@@ -52,8 +65,5 @@ void fs_agg_fini(fs_aggregator *a);
  * are recovered). Returns FS_EINTERNAL if verify_masks finds the masked protocol disagreeing. */
 int fs_agg_round(fs_aggregator *a, double *w, const fs_agg_report *reports, size_t n_reports,
                  const uint32_t *selected, size_t n_selected, int round, fs_err *err);
-
-/* Client side of DP-FedAvg: scales u to L2 norm at most clip (dense or sparse). */
-void fs_agg_clip(fs_update *u, double clip);
 
 #endif

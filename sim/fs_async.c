@@ -55,6 +55,13 @@ static size_t async_slots(const fs_scenario *s)
     return s->server.concurrency;
 }
 
+/* DP's denominator: a FedBuff step sums buffer_size clipped updates (clients_per_round has no
+ * effect in async mode) */
+static double async_step_reports(const fs_scenario *s)
+{
+    return (double)s->server.buffer_size;
+}
+
 static int async_init(void *pol, fs_engine *e, fs_err *err)
 {
     async_server *a = pol;
@@ -328,6 +335,7 @@ const fs_server_ops fs_server_async = {
     .name = "async",
     .size = sizeof(async_server),
     .slots = async_slots,
+    .step_reports = async_step_reports,
     .checkpointable = false,
     .stops_between_events = true,
     .init = async_init,

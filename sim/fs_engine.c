@@ -30,7 +30,7 @@ static bool alloc_slots(fs_engine *e)
 {
     const fs_world *w = e->cfg->world;
     size_t ns = e->max_sel, np = e->n_params;
-    bool scaffold = e->s->server.algorithm == FS_ALG_SCAFFOLD;
+    bool controls = fs_algo_of(e->s)->control_variate;
     bool feedback = e->s->train.compression != FS_COMP_NONE && e->s->train.error_feedback;
     e->w = malloc(np * sizeof *e->w);
     e->updates = calloc(ns, sizeof *e->updates);
@@ -42,7 +42,7 @@ static bool alloc_slots(fs_engine *e)
     e->reports = calloc(ns, sizeof *e->reports);
     bool ok = e->r_sel && e->r_cli && e->w && e->updates && e->parts && e->jobs && e->batch &&
               e->rows && e->ids && e->reports;
-    if (ok && scaffold)
+    if (ok && controls)
         ok = (e->ctrl_deltas = malloc(ns * np * sizeof *e->ctrl_deltas)) &&
              fs_cstate_init(&e->client_control, e->cfg->pop->n, np) == FS_OK;
     if (ok && feedback)
@@ -106,7 +106,7 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
     e->max_sel = e->ops->slots(e->s);
     if (e->max_sel > cfg->pop->n) e->max_sel = cfg->pop->n;
     e->last_accuracy = NAN;
-    if (e->s->server.algorithm == FS_ALG_SCAFFOLD) e->model_bytes *= 2; /* model and c */
+    if (fs_algo_of(e->s)->control_variate) e->model_bytes *= 2; /* model and c */
     if (e->s->privacy.secure_aggregation) {
         fs_secagg_cfg sc = {.bits = e->s->privacy.secagg_bits,
                             .frac_bits = e->s->privacy.secagg_frac_bits,
@@ -124,7 +124,10 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
     }
     e->r_sel = fs_rng_new();
     e->r_cli = fs_rng_new();
-    if ((rc = fs_agg_init(&e->agg, e->s, e->n_params, count_consenting(cfg->pop), err))) return rc;
+    fs_agg_cfg ac = {.n_params = e->n_params,
+                     .n_eligible = count_consenting(cfg->pop),
+                     .dp_denominator = e->ops->step_reports(e->s)};
+    if ((rc = fs_agg_init(&e->agg, e->s, &ac, err))) return rc;
     e->trainer.control = e->agg.control;
     e->trainer.client_control = &e->client_control;
     if (!alloc_slots(e)) {
@@ -197,12 +200,12 @@ static void plan(fs_engine *e, fs_part *p, uint32_t id, int64_t t0)
 }
 
 /* What a client uploads: its encoded update (or, under secure aggregation, the masked dense
- * vector that replaces it, plus the protocol's shares), and SCAFFOLD's control delta. */
+ * vector that replaces it, plus the protocol's shares), and its control delta (SCAFFOLD). */
 static double upload_bytes(const fs_engine *e, double update_bytes)
 {
     double b = e->s->privacy.secure_aggregation ? e->secagg.masked_bytes + e->secagg.extra_bytes_up
                                                 : update_bytes;
-    if (e->s->server.algorithm == FS_ALG_SCAFFOLD) b += 4.0 * (double)e->n_params;
+    if (fs_algo_of(e->s)->control_variate) b += 4.0 * (double)e->n_params;
     return b;
 }
 
@@ -455,12 +458,13 @@ size_t fs_engine_select(fs_engine *e, size_t want, fs_err *err)
     return n;
 }
 
-/* FedProx keeps a straggler's partial work (Li et al. 2020): a client that cannot finish all its
- * local steps before the deadline does as many as fit and reports in time. Other algorithms
- * drop stragglers (their reports arrive late). Returns the step budget, 0 = all steps. */
+/* Algorithms that keep a straggler's partial work (FedProx, Li et al. 2020; FedNova): a client
+ * that cannot finish all its local steps before the deadline does as many as fit and reports in
+ * time. Others drop stragglers (their reports arrive late), and so do sparse models, whose
+ * trainers have no step budget. Returns the step budget, 0 = all steps. */
 size_t fs_engine_partial_budget(fs_engine *e, fs_part *p, int64_t deadline)
 {
-    if (e->s->server.algorithm != FS_ALG_FEDPROX) return 0;
+    if (!fs_algo_of(e->s)->partial_work || e->cfg->world->sparse_updates) return 0;
     const fs_client *c = &e->cfg->pop->clients[p->client];
     size_t n = c->n_train, b = e->s->train.batch_size;
     double steps = (double)e->s->train.epochs * (double)((n + b - 1) / b);

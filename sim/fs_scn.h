@@ -43,7 +43,6 @@ enum fs_avail_kind { FS_AVAIL_ALWAYS, FS_AVAIL_MARKOV, FS_AVAIL_DIURNAL };
 enum fs_model_kind { FS_MODEL_SOFTMAX, FS_MODEL_MLP, FS_MODEL_CNN, FS_MODEL_LOGREG, FS_MODEL_MF };
 enum fs_csv_encoding { FS_ENC_ONEHOT, FS_ENC_HASH, FS_ENC_INDEX };
 enum fs_server_mode { FS_SERVER_SYNC, FS_SERVER_ASYNC };
-enum fs_algorithm { FS_ALG_FEDAVG, FS_ALG_FEDPROX, FS_ALG_SCAFFOLD, FS_ALG_QFFL };
 enum fs_optimizer { FS_SOPT_SGD, FS_SOPT_MOMENTUM, FS_SOPT_ADAM, FS_SOPT_YOGI, FS_SOPT_ADAGRAD };
 enum fs_selection { FS_SELECT_UNIFORM, FS_SELECT_FASTEST };
 enum fs_staleness { FS_STALE_CONSTANT, FS_STALE_SQRT };
@@ -140,7 +139,7 @@ typedef struct fs_scenario {
 
     struct {
         enum fs_server_mode mode;
-        enum fs_algorithm algorithm;
+        int algorithm;             /* row of fs_algo's table: fs_algo_names[algorithm] */
         int rounds;
         size_t clients_per_round;
         double over_selection;     /* >= 1: select ceil(clients_per_round * over_selection) */

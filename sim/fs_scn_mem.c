@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs_algo.h"
+
 #define GIB 1073741824.0
 
 /* Parameters of the model on data of d features and k classes (0: regression); as the models
@@ -105,14 +107,15 @@ void fs_scn_mem_estimate(const fs_scenario *s, const fs_scn_shape *d, int n_thre
     bool sparse =
         d->sparse == 1 && (s->model.kind == FS_MODEL_LOGREG || s->model.kind == FS_MODEL_MF);
     double copies = (sparse ? 0 : sel) + 3 * threads + 6;
-    if (s->server.algorithm == FS_ALG_SCAFFOLD) copies += sel + threads;
+    bool control = fs_algo_of(s)->control_variate; /* a c_i per slot, a c - c_i per thread */
+    if (control) copies += sel + threads;
     if (s->train.compression != FS_COMP_NONE && s->train.error_feedback) copies += sel;
     out->copies = copies;
     out->model = out->n_params * 8 * copies;
     /* per-client state the algorithms keep (SCAFFOLD's control variates, compression residuals)
      * is allocated when a client first trains: at most every client that can be selected */
     double touched = fmin((double)s->data.clients, sel * (double)s->server.rounds);
-    if (s->server.algorithm == FS_ALG_SCAFFOLD) out->model += touched * out->n_params * 8;
+    if (control) out->model += touched * out->n_params * 8;
     if (s->train.compression != FS_COMP_NONE && s->train.error_feedback && !sparse)
         out->model += touched * out->n_params * 8;
     /* population records, sizes and selection permutation; a recommender's private factors */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fs_algo.h"
 #include "fs_gen.h"
 #include "fs_metrics.h"
 
@@ -157,29 +158,54 @@ static int check_model(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
     return fs_scn_bad_key(s, err, "model.kind", "%s", why);
 }
 
-/* Combinations the engine cannot simulate faithfully. The first that applies is reported. */
+/* The algorithms whose needs include (or, when !with, exclude) `need`, as an English list joined
+ * by `last` ("a, b and c"), into buf. */
+static const char *algo_list(unsigned need, bool with, const char *last, char *buf, size_t n)
+{
+    size_t count = 0, total = 0, len = 0;
+    for (size_t i = 0; fs_algo_at(i); i++)
+        total += !(fs_algo_at(i)->needs & need) != with;
+    buf[0] = 0;
+    for (size_t i = 0; fs_algo_at(i) && len < n; i++) {
+        if (!(fs_algo_at(i)->needs & need) == with) continue;
+        const char *sep = count == 0 ? "" : count + 1 == total ? last : ", ";
+        len += (size_t)snprintf(buf + len, n - len, "%s%s", sep, fs_algo_at(i)->name);
+        count++;
+    }
+    return buf;
+}
+
+/* Combinations the engine cannot simulate faithfully: an algorithm's needs (fs_algo.h) and the
+ * rest. The first that applies is reported. */
 static int check_engine(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
 {
-    const char *why = NULL, *path = "server.algorithm";
-    enum fs_algorithm alg = s->server.algorithm;
+    const fs_algo *alg = fs_algo_of(s);
+    char list[256];
     /* logistic regression and matrix factorization train sparse updates on sparse rows */
     bool sparse_updates =
         d->sparse == 1 && (s->model.kind == FS_MODEL_LOGREG || s->model.kind == FS_MODEL_MF);
     bool compressed = s->train.compression != FS_COMP_NONE;
-    if (sparse_updates && (alg == FS_ALG_FEDPROX || alg == FS_ALG_SCAFFOLD || alg == FS_ALG_QFFL))
-        why = "fedprox, scaffold and qffl need a dense model (this one trains sparse updates)";
-    else if (alg == FS_ALG_QFFL && d->n_classes == 0)
-        why = "qffl needs a classification task";
-    else if (alg == FS_ALG_QFFL && (s->privacy.dp || s->privacy.secure_aggregation))
-        why = "qffl cannot be combined with privacy.dp or privacy.secure_aggregation";
-    else if (s->server.mode == FS_SERVER_ASYNC &&
-             (alg == FS_ALG_SCAFFOLD || alg == FS_ALG_QFFL || s->privacy.secure_aggregation))
-        path = "server.mode", why = "async (FedBuff) runs fedavg or fedprox, without secure "
-                                    "aggregation";
-    else if (sparse_updates && s->train.error_feedback && compressed)
-        path = "train.compression", why = "error feedback needs a dense model (a residual of "
-                                          "every parameter per client)";
-    return why ? fs_scn_bad_key(s, err, path, "%s", why) : FS_OK;
+    if (sparse_updates && (alg->needs & FS_ALGO_DENSE))
+        return fs_scn_bad_key(s, err, "server.algorithm",
+                              "%s need a dense model (this one trains sparse updates)",
+                              algo_list(FS_ALGO_DENSE, true, " and ", list, sizeof list));
+    if ((alg->needs & FS_ALGO_CLASSES) && d->n_classes == 0)
+        return fs_scn_bad_key(s, err, "server.algorithm", "%s needs a classification task",
+                              alg->name);
+    if ((alg->needs & FS_ALGO_NO_PRIVACY) && (s->privacy.dp || s->privacy.secure_aggregation))
+        return fs_scn_bad_key(s, err, "server.algorithm",
+                              "%s cannot be combined with privacy.dp or privacy.secure_aggregation",
+                              alg->name);
+    if (s->server.mode == FS_SERVER_ASYNC &&
+        ((alg->needs & FS_ALGO_SYNC) || s->privacy.secure_aggregation))
+        return fs_scn_bad_key(s, err, "server.mode",
+                              "async (FedBuff) runs %s, without secure aggregation",
+                              algo_list(FS_ALGO_SYNC, false, " or ", list, sizeof list));
+    if (sparse_updates && s->train.error_feedback && compressed)
+        return fs_scn_bad_key(s, err, "train.compression",
+                              "error feedback needs a dense model (a residual of every parameter "
+                              "per client)");
+    return FS_OK;
 }
 
 bool fs_scn_metric_fits(int metric, int n_classes, bool recommender)

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "fs_algo.h"
 #include "fs_gen.h"
 
 /* ---- the schema --------------------------------------------------------------------------- */
@@ -53,7 +54,6 @@ static const char *const encodings[] = {"onehot", "hash", "index", NULL};
 #define POOLED                                                                                     \
     .sources = FS_SCN_SRC(FS_SRC_FASHION_MNIST) | FS_SCN_SRC(FS_SRC_CSV) | FS_SCN_SRC(FS_SRC_LIBSVM)
 static const char *const server_modes[] = {"sync", "async", NULL};
-static const char *const algorithms[] = {"fedavg", "fedprox", "scaffold", "qffl", NULL};
 static const char *const staleness_rules[] = {"constant", "sqrt", NULL};
 
 static const fs_scn_key dirichlet_keys[] = {
@@ -270,7 +270,7 @@ static const fs_scn_obj async_obj = OBJ(async_keys);
 
 static const fs_scn_key server_keys[] = {
     KENUM("mode", server_modes, FS_SERVER_SYNC, server.mode),
-    KENUM("algorithm", algorithms, FS_ALG_FEDAVG, server.algorithm),
+    KENUM("algorithm", fs_algo_names, 0, server.algorithm),
     KINT("rounds", FS_SCN_REQ | RANGE, 1, 1e7, 0, server.rounds),
     KINT("clients_per_round", FS_SCN_REQ | FS_SCN_LO, 1, 0, 0, server.clients_per_round),
     KNUM("over_selection", RANGE, 1, 10, 1.3, server.over_selection),

@@ -29,6 +29,8 @@ typedef struct fs_server_ops {
     size_t size;      /* of the policy's state, zeroed by the engine before init */
     /* participations in flight at most (the engine caps it at the population) */
     size_t (*slots)(const fs_scenario *s);
+    /* the updates one server step sums at most: the fixed denominator of DP's noisy mean */
+    double (*step_reports)(const fs_scenario *s);
     /* hands a snapshot to on_round every output.checkpoint_every rounds and resumes from one;
      * a policy without it refuses resume_state */
     bool checkpointable;

@@ -28,6 +28,12 @@ static size_t sync_slots(const fs_scenario *s)
     return (size_t)ceil((double)s->server.clients_per_round * s->server.over_selection);
 }
 
+/* DP's denominator: a round aggregates at most clients_per_round reports */
+static double sync_step_reports(const fs_scenario *s)
+{
+    return (double)s->server.clients_per_round;
+}
+
 static int sync_init(void *pol, fs_engine *e, fs_err *err)
 {
     (void)err;
@@ -162,7 +168,8 @@ static int aggregate(sync_server *y, fs_db_round *row, fs_err *err)
                                           .n_samples = n_k,
                                           .scale = 1,
                                           .loss_at_global = job->loss_at_global,
-                                          .ctrl_delta = job->ctrl_delta};
+                                          .ctrl_delta = job->ctrl_delta,
+                                          .steps = (double)job->result.steps};
         loss += n_k * job->result.mean_loss;
         samples += n_k;
     }
@@ -215,6 +222,7 @@ const fs_server_ops fs_server_sync = {
     .name = "sync",
     .size = sizeof(sync_server),
     .slots = sync_slots,
+    .step_reports = sync_step_reports,
     .checkpointable = true,
     .stops_between_events = false,
     .init = sync_init,

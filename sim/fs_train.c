@@ -1,4 +1,4 @@
-/* fs_train: OpenMP-parallel local training, FedAvg and chunked evaluation. */
+/* fs_train: OpenMP-parallel local training of the dispatched clients. */
 #include "fs_train.h"
 
 #include <math.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs_agg.h"
 #include "fs_compress.h"
+#include "fs_dp.h"
 #include "fs_rng.h"
 
 int fs_trainer_init(fs_trainer *t, const fs_world *w, const fs_scenario *s, int n_threads,
@@ -16,6 +16,7 @@ int fs_trainer_init(fs_trainer *t, const fs_world *w, const fs_scenario *s, int 
     memset(t, 0, sizeof *t);
     t->world = w;
     t->scn = s;
+    t->algo = fs_algo_of(s);
     t->n_threads = n_threads > 0 ? n_threads : 1;
     t->global_norm = NAN;
     t->scratch = calloc((size_t)t->n_threads, sizeof *t->scratch);
@@ -30,10 +31,10 @@ int fs_trainer_init(fs_trainer *t, const fs_world *w, const fs_scenario *s, int 
         ts->grad = malloc(w->model->n_params * sizeof *ts->grad);
         ts->w_local = w->sparse_updates ? NULL : malloc(w->model->n_params * sizeof *ts->w_local);
         ts->order = malloc((rows ? rows : 1) * sizeof *ts->order);
-        bool scaffold = s->server.algorithm == FS_ALG_SCAFFOLD;
-        if (scaffold) ts->correction = malloc(w->model->n_params * sizeof *ts->correction);
+        bool cv = t->algo->control_variate;
+        if (cv) ts->algo = malloc(w->model->n_params * sizeof *ts->algo);
         if (!ts->model || !ts->grad || !ts->order || (!w->sparse_updates && !ts->w_local) ||
-            (scaffold && !ts->correction))
+            (cv && !ts->algo))
             goto nomem;
     }
     return FS_OK;
@@ -49,7 +50,7 @@ void fs_trainer_fini(fs_trainer *t)
         fs_model_scratch_free(t->scratch[i].model);
         free(t->scratch[i].grad);
         free(t->scratch[i].w_local);
-        free(t->scratch[i].correction);
+        free(t->scratch[i].algo);
         free(t->scratch[i].order);
     }
     free(t->scratch);
@@ -64,31 +65,17 @@ static double norm2(const double *v, size_t n)
     return sqrt(s);
 }
 
-static fs_sgd_cfg sgd_cfg(const fs_trainer *t, const fs_train_job *job, const double *w_global,
-                         fs_thread_scratch *ts)
+/* What the algorithm's client hooks see of this job. */
+static fs_algo_client algo_client(const fs_trainer *t, const fs_train_job *job,
+                                  const double *w_global, fs_thread_scratch *ts)
 {
-    const fs_scenario *s = t->scn;
-    fs_sgd_cfg cfg = {.epochs = s->train.epochs, .batch_size = s->train.batch_size,
-                      .lr = s->train.lr, .max_steps = job->max_steps};
-    if (s->server.algorithm == FS_ALG_FEDPROX) cfg.prox_mu = s->server.mu, cfg.anchor = w_global;
-    if (s->server.algorithm == FS_ALG_SCAFFOLD) {
-        /* option II's correction c - c_i; a client's c_i exists once it has taken part */
-        const double *ci = t->client_control->vec[job->client];
-        size_t n = t->world->model->n_params;
-        for (size_t j = 0; j < n; j++) ts->correction[j] = t->control[j] - (ci ? ci[j] : 0);
-        cfg.correction = ts->correction;
-    }
-    return cfg;
-}
-
-/* SCAFFOLD option II (Karimireddy et al. 2020, eq. 4):
- * c_i+ = c_i - c + (x - y) / (K lr), so c_i+ - c_i = -c - delta / (K lr). */
-static void scaffold_delta(const fs_trainer *t, fs_train_job *job)
-{
-    size_t n = t->world->model->n_params;
-    double k_lr = (double)job->result.steps * t->scn->train.lr;
-    for (size_t j = 0; j < n; j++)
-        job->ctrl_delta[j] = -t->control[j] - (k_lr > 0 ? job->update->dense[j] / k_lr : 0);
+    return (fs_algo_client){
+        .scn = t->scn,
+        .n_params = t->world->model->n_params,
+        .w_global = w_global,
+        .control = t->control,
+        .client_control = t->algo->control_variate ? t->client_control->vec[job->client] : NULL,
+        .scratch = ts->algo};
 }
 
 static int train_dense(fs_trainer *t, const double *w_global, fs_train_job *job,
@@ -101,13 +88,16 @@ static int train_dense(fs_trainer *t, const double *w_global, fs_train_job *job,
     /* the slot may hold last round's top-k / random-k output, which is sparse */
     u->sparse = false;
     u->nnz = 0;
-    fs_sgd_cfg cfg = sgd_cfg(t, job, w_global, ts);
+    fs_algo_client ac = algo_client(t, job, w_global, ts);
+    fs_sgd_cfg cfg = {.epochs = t->scn->train.epochs, .batch_size = t->scn->train.batch_size,
+                      .lr = t->scn->train.lr, .max_steps = job->max_steps};
+    if (t->algo->configure) t->algo->configure(&ac, &cfg);
     memcpy(ts->w_local, w_global, m->n_params * sizeof *w_global);
     int rc = fs_sgd_train(m, ts->w_local, ds, rows, n, &cfg, r, ts->order, ts->grad, ts->model,
                           &job->result);
     for (size_t j = 0; j < m->n_params; j++) u->dense[j] = ts->w_local[j] - w_global[j];
     job->update_norm = norm2(u->dense, m->n_params);
-    if (!rc && job->ctrl_delta) scaffold_delta(t, job);
+    if (!rc && t->algo->finish) t->algo->finish(&ac, u, job->result.steps, job->ctrl_delta);
     return rc;
 }
 
@@ -124,7 +114,7 @@ static int finish_update(fs_trainer *t, fs_train_job *job, int round, gsl_rng *r
 {
     const fs_scenario *s = t->scn;
     fs_update *u = job->update;
-    if (s->privacy.dp) fs_agg_clip(u, s->privacy.clip);
+    if (s->privacy.dp) fs_dp_clip(u, s->privacy.clip);
     if (s->train.compression == FS_COMP_NONE) {
         job->bytes_up = fs_update_bytes(u);
         return FS_OK;
@@ -135,7 +125,7 @@ static int finish_update(fs_trainer *t, fs_train_job *job, int round, gsl_rng *r
 }
 
 /* A poisoned update is still uploaded (the server learns it is bad on arrival), at the size its
- * encoding would have had, but it changes nothing on the device: SCAFFOLD's c_i, the error
+ * encoding would have had, but it changes nothing on the device: its control variates, the error
  * feedback residual (never touched: compression did not run) and personal parameters stay. */
 static void reject_update(fs_trainer *t, fs_train_job *job)
 {
@@ -159,7 +149,7 @@ static void train_client(fs_trainer *t, const double *w_global, fs_train_job *jo
     const fs_world *w = t->world;
     const fs_model *m = w->model;
     fs_update *u = job->update;
-    if (t->scn->server.algorithm == FS_ALG_QFFL) {
+    if (t->algo->loss_at_global) {
         fs_eval_result at_global;
         fs_model_evaluate(m, w_global, ds, rows, n, ts->model, &at_global);
         job->loss_at_global = at_global.loss;
@@ -239,24 +229,6 @@ int fs_trainer_run(fs_trainer *t, const double *w_global, fs_train_job *jobs, si
         return jobs[i].rc;
     }
     return FS_OK;
-}
-
-void fs_fedavg(double *w, const fs_update *const *updates, const double *n_samples,
-               size_t n_updates, double *acc)
-{
-    size_t n_params = updates[0]->n_params;
-    double total = 0;
-    for (size_t k = 0; k < n_updates; k++) total += n_samples[k];
-    memset(acc, 0, n_params * sizeof *acc);
-    for (size_t k = 0; k < n_updates; k++) {
-        const fs_update *u = updates[k];
-        double share = n_samples[k] / total;
-        if (u->sparse)
-            for (size_t i = 0; i < u->nnz; i++) acc[u->idx[i]] += share * u->val[i];
-        else
-            for (size_t j = 0; j < n_params; j++) acc[j] += share * u->dense[j];
-    }
-    for (size_t j = 0; j < n_params; j++) w[j] += acc[j];
 }
 
 double fs_update_bytes(const fs_update *u)

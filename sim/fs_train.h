@@ -1,6 +1,6 @@
 /* fs_train: real local training of the clients dispatched together, in parallel with OpenMP,
- * and FedAvg aggregation. Results never depend on the number of
- * threads: each client trains alone on its own RNG stream (seed, TRAIN, client, round), and
+ * with the algorithm's client hooks (fs_algo) and DP's clipping (fs_dp), then compression. The
+ * aggregation is fs_agg's. Results never depend on the number of threads: each client trains alone on its own RNG stream (seed, TRAIN, client, round), and
  * every sum runs in a fixed order. Per-thread scratch is allocated once and reused. */
 #ifndef FS_TRAIN_H
 #define FS_TRAIN_H
@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fs_algo.h"
 #include "fs_cstate.h"
 #include "fs_model.h"
 #include "fs_scn.h"
@@ -35,13 +36,14 @@ typedef struct fs_thread_scratch {
     fs_model_scratch *model;
     double *grad;
     double *w_local;     /* dense path: the client's private copy of the model */
-    double *correction;  /* SCAFFOLD: c - c_i */
+    double *algo;        /* the algorithm's scratch (control_variate: SCAFFOLD's c - c_i) */
     uint32_t *order;
 } fs_thread_scratch;
 
 typedef struct fs_trainer {
     const fs_world *world;
     const fs_scenario *scn;
+    const fs_algo *algo;
     int n_threads;
     fs_thread_scratch *scratch;  /* n_threads */
     uint32_t *identity;          /* on-demand data: row list 0 .. max rows - 1 */
@@ -67,12 +69,6 @@ void fs_trainer_fini(fs_trainer *t);
  * as they were): one client's bad data or divergence never stops the run. */
 int fs_trainer_run(fs_trainer *t, const double *w_global, fs_train_job *jobs, size_t n_jobs,
                    int round, fs_err *err);
-
-/* FedAvg (McMahan et al. 2017) on deltas: w += sum_k (n_k / N) delta_k, the sum accumulated in
- * index order into `acc` (n_params scratch) before it is added, so the result does not depend on
- * how updates are stored (dense or sparse). n_updates must be >= 1. */
-void fs_fedavg(double *w, const fs_update *const *updates, const double *n_samples,
-               size_t n_updates, double *acc);
 
 /* Bytes of an update on the wire: float32 values, plus a uint32 index each when sparse. */
 double fs_update_bytes(const fs_update *u);

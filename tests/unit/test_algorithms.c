@@ -1,11 +1,13 @@
 /* Tests of the federated algorithms and privacy machinery as the engine runs them: FedProx,
- * SCAFFOLD, DP-FedAvg's accounting, secure aggregation, consent, compression and selection. */
+ * SCAFFOLD, FedNova, DP-FedAvg's accounting and denominator, secure aggregation, consent,
+ * compression and selection. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "fs_algo.h"
 #include "fs_engine.h"
 #include "fs_rdp.h"
 #include "fs_test.h"
@@ -327,6 +329,64 @@ START_TEST(fedbuff_discards_updates_staler_than_the_limit)
 }
 END_TEST
 
+START_TEST(fednova_equals_fedavg_with_equal_steps_and_differs_otherwise)
+{
+    /* equal-size clients take the same number of local steps: FedNova is FedAvg bit for bit */
+    const char *fmt = "{\"name\":\"n\",\"data\":{\"source\":\"fashion-mnist\",\"clients\":20,"
+                      "\"train_samples\":2000,\"test_samples\":500},"
+                      "\"train\":{\"epochs\":1,\"batch_size\":20,\"lr\":0.05},"
+                      "\"server\":{\"rounds\":3,\"clients_per_round\":8,\"over_selection\":1,"
+                      "\"deadline_s\":1e6%s}}";
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, fmt, "");
+    snprintf(b, sizeof b, fmt, ",\"algorithm\":\"fednova\"");
+    size_t np, np2;
+    double *avg = run(a, NULL, &np), *nova = run(b, NULL, NULL);
+    ck_assert_mem_eq(avg, nova, np * sizeof *avg);
+    /* synthetic clients hold different amounts of data, hence different steps */
+    double *avg2 = run(SYN(",\"deadline_s\":1e6", ""), NULL, &np2);
+    double *nova2 = run(SYN(",\"deadline_s\":1e6,\"algorithm\":\"fednova\"", ""), NULL, NULL);
+    ck_assert_double_gt(max_abs_diff(avg2, nova2, np2), 1e-6);
+    free(avg), free(nova), free(avg2), free(nova2);
+}
+END_TEST
+
+START_TEST(fedbuff_dp_divides_by_buffer_size)
+{
+    /* a FedBuff step sums buffer_size clipped updates, so DP divides by buffer_size:
+     * clients_per_round, which has no other effect in async mode, must not change the model
+     * (it was the denominator before) */
+    const char *fmt = SYNS(",\"clients_per_round\":%d,\"mode\":\"async\",\"async\":{"
+                           "\"concurrency\":6,\"buffer_size\":3}",
+                           ",\"privacy\":{\"dp\":{\"clip\":0.5,\"noise_multiplier\":0,"
+                           "\"delta\":1e-5}}");
+    char a[1024], b[1024], c[1024];
+    snprintf(a, sizeof a, fmt, 3);
+    snprintf(b, sizeof b, fmt, 20);
+    size_t np;
+    double *three = run(a, NULL, &np), *twenty = run(b, NULL, NULL);
+    ck_assert_mem_eq(three, twenty, np * sizeof *three);
+    /* not vacuous: DP (equal weights, clipping) does change this run */
+    snprintf(c, sizeof c,
+             SYNS(",\"clients_per_round\":20,\"mode\":\"async\",\"async\":{"
+                  "\"concurrency\":6,\"buffer_size\":3}",
+                  ""));
+    double *plain = run(c, NULL, NULL);
+    ck_assert_double_gt(max_abs_diff(three, plain, np), 1e-9);
+    free(three), free(twenty), free(plain);
+}
+END_TEST
+
+START_TEST(algorithm_table_matches_the_scenario_words)
+{
+    size_t n = 0;
+    for (; fs_algo_at(n); n++)
+        ck_assert_str_eq(fs_algo_at(n)->name, fs_algo_names[n]);
+    ck_assert_ptr_null(fs_algo_names[n]);
+    ck_assert_uint_ge(n, 5);
+}
+END_TEST
+
 START_TEST(qffl_with_q_0_equals_fedavg_on_equal_clients)
 {
     /* q = 0 weighs every client equally; with equal-size clients so does FedAvg */
@@ -409,6 +469,9 @@ static Suite *algorithms_suite(void)
     tcase_add_test(tc, fedbuff_buffer_1_applies_updates_one_by_one);
     tcase_add_test(tc, fedbuff_discards_updates_staler_than_the_limit);
     tcase_add_test(tc, qffl_with_q_0_equals_fedavg_on_equal_clients);
+    tcase_add_test(tc, fednova_equals_fedavg_with_equal_steps_and_differs_otherwise);
+    tcase_add_test(tc, fedbuff_dp_divides_by_buffer_size);
+    tcase_add_test(tc, algorithm_table_matches_the_scenario_words);
     tcase_add_test(tc, opted_out_clients_test_rows_are_not_evaluated);
     tcase_add_test(tc, hit_rate_skips_opted_out_users);
     suite_add_tcase(s, tc);

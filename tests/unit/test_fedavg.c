@@ -1,20 +1,44 @@
-/* Tests of FedAvg: the weighted average itself, and the whole engine reducing to plain SGD when
+/* Tests of the server's averaging as production runs it (fs_agg): FedAvg's weighted average,
+ * FedNova's normalization, DP's fixed denominator, and the whole engine reducing to plain SGD when
  * one client takes part in every round. */
 #include <math.h>
 #include <string.h>
 
+#include "fs_agg.h"
 #include "fs_engine.h"
 #include "fs_rng.h"
 #include "fs_test.h"
 #include "fs_test_scn.h"
 
+#define SERVER(extra)                                                                              \
+    "{\"name\":\"agg\",\"data\":{\"source\":\"synthetic\",\"clients\":4},"                         \
+    "\"server\":{\"rounds\":1,\"clients_per_round\":2" extra "}}"
+
+/* One server step of the aggregator production runs, for a scenario's server object: w moves by
+ * the aggregate of the reports (each a dense or sparse delta with its sample count). */
+static void aggregate(const char *text, double *w, size_t np, const fs_agg_report *r, size_t n)
+{
+    fs_scenario s;
+    fs_test_scenario(text, &s);
+    fs_aggregator a;
+    fs_agg_cfg cfg = {.n_params = np, .n_eligible = 4, .dp_denominator = 2};
+    ck_assert_int_eq(fs_agg_init(&a, &s, &cfg, NULL), FS_OK);
+    ck_assert_int_eq(fs_agg_round(&a, w, r, n, NULL, 0, 1, NULL), FS_OK);
+    fs_agg_fini(&a);
+    fs_scn_fini(&s);
+}
+
+static fs_agg_report report(const fs_update *u, double n_samples, double steps)
+{
+    return (fs_agg_report){.update = u, .n_samples = n_samples, .scale = 1, .steps = steps};
+}
+
 START_TEST(fedavg_weights_by_sample_count)
 {
-    double a[3] = {1, 2, 3}, b[3] = {4, 8, -3}, w[3] = {10, 20, 30}, acc[3];
+    double a[3] = {1, 2, 3}, b[3] = {4, 8, -3}, w[3] = {10, 20, 30};
     fs_update ua = {.n_params = 3, .dense = a}, ub = {.n_params = 3, .dense = b};
-    const fs_update *us[] = {&ua, &ub};
-    double n[] = {1, 3};
-    fs_fedavg(w, us, n, 2, acc);
+    fs_agg_report r[] = {report(&ua, 1, 5), report(&ub, 3, 5)};
+    aggregate(SERVER(""), w, 3, r, 2);
     ck_assert_double_eq_tol(w[0], 10 + 0.25 * 1 + 0.75 * 4, 1e-14);
     ck_assert_double_eq_tol(w[1], 20 + 0.25 * 2 + 0.75 * 8, 1e-14);
     ck_assert_double_eq_tol(w[2], 30 + 0.25 * 3 + 0.75 * -3, 1e-14);
@@ -30,14 +54,58 @@ START_TEST(fedavg_sparse_equals_dense)
     fs_update dense1 = {.n_params = 6, .dense = d1}, dense2 = {.n_params = 6, .dense = d2};
     fs_update sp1 = {.n_params = 6, .sparse = true, .idx = i1, .val = v1, .nnz = 2};
     fs_update sp2 = {.n_params = 6, .sparse = true, .idx = i2, .val = v2, .nnz = 2};
-    const fs_update *dense[] = {&dense1, &dense2}, *sparse[] = {&sp1, &sp2};
-    double n[] = {2, 5}, wd[6] = {1, 2, 3, 4, 5, 6}, ws[6] = {1, 2, 3, 4, 5, 6}, acc[6];
-    fs_fedavg(wd, dense, n, 2, acc);
-    fs_fedavg(ws, sparse, n, 2, acc);
+    fs_agg_report dense[] = {report(&dense1, 2, 1), report(&dense2, 5, 1)};
+    fs_agg_report sparse[] = {report(&sp1, 2, 1), report(&sp2, 5, 1)};
+    double wd[6] = {1, 2, 3, 4, 5, 6}, ws[6] = {1, 2, 3, 4, 5, 6};
+    aggregate(SERVER(""), wd, 6, dense, 2);
+    aggregate(SERVER(""), ws, 6, sparse, 2);
     ck_assert_mem_eq(wd, ws, sizeof wd);
     ck_assert_double_eq(ws[2], 3);
     ck_assert_double_eq(fs_update_bytes(&sp1), 16);
     ck_assert_double_eq(fs_update_bytes(&dense1), 24);
+}
+END_TEST
+
+START_TEST(dp_divides_by_the_policy_denominator)
+{
+    /* DP-FedAvg's mean is sum / K with K fixed by the server policy (here 2, whatever the two
+     * reports' sample counts), plus noise: with z = 0 the noise is exactly 0 */
+    double a[2] = {0.3, 0}, b[2] = {0, -0.4}, w[2] = {1, 1};
+    fs_update ua = {.n_params = 2, .dense = a}, ub = {.n_params = 2, .dense = b};
+    fs_agg_report r[] = {report(&ua, 10, 1), report(&ub, 30, 1)};
+    aggregate(SERVER("},\"privacy\":{\"dp\":{\"clip\":1,\"noise_multiplier\":0,\"delta\":1e-5}"), w,
+              2, r, 2);
+    ck_assert_double_eq_tol(w[0], 1 + 0.3 / 2, 1e-12);
+    ck_assert_double_eq_tol(w[1], 1 - 0.4 / 2, 1e-12);
+}
+END_TEST
+
+START_TEST(fednova_equal_steps_is_fedavg_bit_for_bit)
+{
+    /* tau_eff / tau_i is exactly 1 when every client took the same number of steps */
+    double a[3] = {0.1, -0.7, 1.3}, b[3] = {0.37, 0.2, -0.9};
+    fs_update ua = {.n_params = 3, .dense = a}, ub = {.n_params = 3, .dense = b};
+    fs_agg_report r[] = {report(&ua, 7, 13), report(&ub, 11, 13)};
+    double wa[3] = {1, 2, 3}, wn[3] = {1, 2, 3};
+    aggregate(SERVER(""), wa, 3, r, 2);
+    aggregate(SERVER(",\"algorithm\":\"fednova\""), wn, 3, r, 2);
+    ck_assert_mem_eq(wa, wn, sizeof wa);
+}
+END_TEST
+
+START_TEST(fednova_normalizes_by_local_steps)
+{
+    /* p = (1/4, 3/4), tau = (2, 4): tau_eff = 3.5, w += p_i (tau_eff / tau_i) delta_i */
+    double a[3] = {1, 2, 3}, b[3] = {4, 8, -3}, w[3] = {10, 20, 30}, avg[3] = {10, 20, 30};
+    fs_update ua = {.n_params = 3, .dense = a}, ub = {.n_params = 3, .dense = b};
+    fs_agg_report r[] = {report(&ua, 1, 2), report(&ub, 3, 4)};
+    aggregate(SERVER(",\"algorithm\":\"fednova\""), w, 3, r, 2);
+    aggregate(SERVER(""), avg, 3, r, 2);
+    for (int j = 0; j < 3; j++) {
+        double hand = (j + 1) * 10 + 0.25 * (3.5 / 2) * a[j] + 0.75 * (3.5 / 4) * b[j];
+        ck_assert_double_eq_tol(w[j], hand, 1e-13);
+        ck_assert_double_gt(fabs(w[j] - avg[j]), 0.1); /* FedAvg: 0.25 a + 0.75 b */
+    }
 }
 END_TEST
 
@@ -109,6 +177,9 @@ static Suite *fedavg_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, fedavg_weights_by_sample_count);
     tcase_add_test(tc, fedavg_sparse_equals_dense);
+    tcase_add_test(tc, dp_divides_by_the_policy_denominator);
+    tcase_add_test(tc, fednova_equal_steps_is_fedavg_bit_for_bit);
+    tcase_add_test(tc, fednova_normalizes_by_local_steps);
     tcase_add_test(tc, fedavg_one_client_equals_sgd);
     suite_add_tcase(s, tc);
     return s;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_algo.h"
 #include "fs_scn.h"
 #include "fs_test.h"
 #include "fs_world.h"
@@ -72,7 +73,7 @@ START_TEST(scn_minimal_gets_all_defaults)
     ck_assert_uint_eq(s.train.batch_size, 10);
     ck_assert_double_eq(s.train.lr, 0.1);
     ck_assert_int_eq(s.server.mode, FS_SERVER_SYNC);
-    ck_assert_int_eq(s.server.algorithm, FS_ALG_FEDAVG);
+    ck_assert_str_eq(fs_algo_names[s.server.algorithm], "fedavg");
     ck_assert_int_eq(s.server.rounds, 5);
     ck_assert_uint_eq(s.server.clients_per_round, 10);
     ck_assert_double_eq(s.server.over_selection, 1.3);
