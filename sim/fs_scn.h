@@ -250,9 +250,11 @@ void fs_scn_shape_of(const fs_scenario *s, fs_scn_shape *out);
  * scenario's file and key), FS_OK. */
 int fs_scn_check_shape(const fs_scenario *s, const fs_scn_shape *d, fs_err *err);
 
-/* Whether metric m (an fs_metric) can be computed on a task of n_classes (0: regression) and, for
- * hr10, of a recommender (model "mf" with per-client test rows). */
-bool fs_scn_metric_fits(int m, int n_classes, bool recommender);
+/* Metric `name` at `path` (eval.metrics[i], eval.target.metric) must be defined on a task of
+ * n_classes (0: regression), a recommender being model "mf" with per-client test rows: FS_OK, or
+ * FS_ESCENARIO with "expected a metric of a <task> task (<the metrics that are>), found ...". */
+int fs_scn_check_metric_fits(const fs_scenario *s, fs_err *err, const char *path,
+                             const char *name, int n_classes, bool recommender);
 
 /* ---- memory (fs_scn_mem.c) ---- */
 
