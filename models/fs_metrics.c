@@ -1,5 +1,5 @@
 /* fs_metrics: the metric descriptor table and the metrics (accuracy, log loss / MSE, exact AUC,
- * ECE, RMSE) over all rows or a subset, and the worst-decile fairness summary. Sums run
+ * ECE, RMSE, Brier) over all rows or a subset, and the worst-decile fairness summary. Sums run
  * in row order, so a result never depends on threads; the only memory touched besides the inputs
  * is the caller's scratch, which holds the sort buffers (no malloc, and no qsort, which may malloc
  * internally in glibc). */
@@ -225,6 +225,19 @@ static double metric_ece_of(const fs_predictions *p, const uint32_t *subset, siz
     return metric_ece(p, subset, k);
 }
 
+/* Mean squared distance of p(class 1) from the 0/1 label, summed in row order. */
+static double metric_brier(const fs_predictions *p, const uint32_t *subset, size_t k, void *scratch)
+{
+    (void)scratch;
+    double sum = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t r = metric_row(subset, i);
+        double e = p->probs[2 * r + 1] - (p->y[r] == 1);
+        sum += e * e;
+    }
+    return sum / (double)k;
+}
+
 #define CLASSES (FS_TASK_BINARY | FS_TASK_MULTICLASS)
 static const fs_metric_info metric_table[FS_METRIC_COUNT] = {
     [FS_METRIC_ACCURACY] = {"accuracy", "accuracy", "test accuracy (fraction correct)", false, true,
@@ -238,6 +251,8 @@ static const fs_metric_info metric_table[FS_METRIC_COUNT] = {
                         metric_rmse},
     [FS_METRIC_HR10] = {"hr10", "HR@10", "hit rate at 10 (fraction)", false, true,
                         FS_TASK_RECOMMENDER, NULL},
+    [FS_METRIC_BRIER] = {"brier", "Brier score", "Brier score (mean squared error of p, 0-1)", true,
+                         true, FS_TASK_BINARY, metric_brier},
 };
 
 const fs_metric_info *fs_metric_info_of(fs_metric m)

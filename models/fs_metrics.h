@@ -18,6 +18,7 @@ typedef enum fs_metric {
     FS_METRIC_RMSE,  /* root mean squared error, regression only */
     FS_METRIC_HR10,  /* "hr10": hit rate @ 10 of a recommender (fs_mf_hit_rate): needs the
                         model, so fs_metric_eval gives NaN and the evaluator computes it */
+    FS_METRIC_BRIER, /* mean (p(class 1) - label)^2, binary only (Brier 1950): calibration */
     FS_METRIC_COUNT
 } fs_metric;
 
@@ -47,7 +48,7 @@ typedef struct fs_metric_info {
 
 /* NULL when m is not a metric (FS_METRIC_COUNT). */
 const fs_metric_info *fs_metric_info_of(fs_metric m);
-/* "accuracy", "loss", "auc", "ece", "rmse", "hr10"; "unknown" otherwise. */
+/* "accuracy", "loss", "auc", "ece", "rmse", "hr10", "brier"; "unknown" otherwise. */
 const char *fs_metric_name(fs_metric m);
 /* FS_METRIC_COUNT when unknown. */
 fs_metric fs_metric_from_name(const char *name);
@@ -75,8 +76,8 @@ struct fs_predictions {
 size_t fs_metric_scratch_bytes(size_t k);
 
 /* Metric m over rows subset[0..k) of p (rows 0..k-1 when subset is NULL). NaN when undefined:
- * k == 0, a metric outside its tasks (AUC on other than 2 classes, RMSE on
- * classification, accuracy/AUC/ECE on regression), AUC with only one class present. */
+ * k == 0, a metric outside its tasks (AUC or Brier on other than 2 classes, RMSE on
+ * classification, accuracy/AUC/ECE/Brier on regression), AUC with only one class present. */
 double fs_metric_eval(fs_metric m, const fs_predictions *p, const uint32_t *subset, size_t k,
                       void *scratch);
 

@@ -82,8 +82,31 @@ START_TEST(metric_table_fits_and_lists)
     ck_assert_str_eq(buf, "\"accuracy\", \"loss\", \"ece\"");
     fs_metric_list(FS_TASK_REGRESSION | FS_TASK_RECOMMENDER, buf, sizeof buf);
     ck_assert_str_eq(buf, "\"loss\", \"rmse\", \"hr10\"");
+    fs_metric_list(FS_TASK_BINARY, buf, sizeof buf);
+    ck_assert_str_eq(buf, "\"accuracy\", \"loss\", \"auc\", \"ece\", \"brier\"");
     fs_metric_list(FS_TASK_MULTICLASS, buf, 8); /* truncated, still terminated */
     ck_assert_str_eq(buf, "\"accura");
+}
+END_TEST
+
+/* (0.1^2 + 0.2^2 + 0.6^2 + 0.5^2) / 4 = 0.165; undefined on other than two classes. */
+START_TEST(brier_hand_computed_case)
+{
+    static bin_preds b;
+    const double s[] = {0.9, 0.2, 0.6, 0.5};
+    const int32_t y[] = {1, 0, 0, 1};
+    bin_fill(&b, s, y, 4);
+    ck_assert_double_eq_tol(eval_all(FS_METRIC_BRIER, &b.p), 0.165, 1e-15);
+    const uint32_t sub[] = {1, 3}; /* (0.04 + 0.25) / 2 */
+    ck_assert_double_eq_tol(fs_metric_eval(FS_METRIC_BRIER, &b.p, sub, 2, NULL), 0.145, 1e-15);
+    ck_assert(fs_metric_lower_is_better(FS_METRIC_BRIER));
+    ck_assert(fs_metric_fits(FS_METRIC_BRIER, 2, false));
+    ck_assert(!fs_metric_fits(FS_METRIC_BRIER, 10, false) &&
+              !fs_metric_fits(FS_METRIC_BRIER, 0, true));
+    double probs3[3] = {0.2, 0.3, 0.5};
+    int32_t y3[1] = {2};
+    fs_predictions p3 = {.n = 1, .n_classes = 3, .probs = probs3, .y = y3};
+    ck_assert(isnan(eval_all(FS_METRIC_BRIER, &p3)));
 }
 END_TEST
 
@@ -269,6 +292,7 @@ static Suite *metrics_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, metric_names_round_trip);
     tcase_add_test(tc, metric_table_fits_and_lists);
+    tcase_add_test(tc, brier_hand_computed_case);
     tcase_add_test(tc, auc_hand_computed_cases);
     tcase_add_test(tc, auc_matches_bruteforce_with_many_ties);
     tcase_add_test(tc, auc_nan_when_undefined);
