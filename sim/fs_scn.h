@@ -44,9 +44,11 @@ enum fs_model_kind { FS_MODEL_SOFTMAX, FS_MODEL_MLP, FS_MODEL_CNN, FS_MODEL_LOGR
 enum fs_csv_encoding { FS_ENC_ONEHOT, FS_ENC_HASH, FS_ENC_INDEX };
 enum fs_server_mode { FS_SERVER_SYNC, FS_SERVER_ASYNC };
 enum fs_algorithm { FS_ALG_FEDAVG, FS_ALG_FEDPROX, FS_ALG_SCAFFOLD, FS_ALG_QFFL };
+/* also fs_serveropt_cfg.kind */
 enum fs_optimizer { FS_SOPT_SGD, FS_SOPT_MOMENTUM, FS_SOPT_ADAM, FS_SOPT_YOGI, FS_SOPT_ADAGRAD };
 enum fs_selection { FS_SELECT_UNIFORM, FS_SELECT_FASTEST };
 enum fs_staleness { FS_STALE_CONSTANT, FS_STALE_SQRT };
+/* also fs_compress_cfg.kind */
 enum fs_compression { FS_COMP_NONE, FS_COMP_TOPK, FS_COMP_RANDK, FS_COMP_QUANTIZE };
 
 #define FS_SCN_MAX_OFFSETS 48

@@ -220,7 +220,24 @@ static const fs_scn_key train_keys[] = {
     KUNION("compression", FS_COMP_NONE, &compression_union, train.compression),
 };
 
-/* Server optimizers, defaults from Reddi et al. 2021 (see scenarios/README.md). */
+/* Server optimizers, defaults from Reddi et al. 2021 (see scenarios/README.md); fs_serveropt_cfg_of
+ * hands them to the optimizer as they are, v0 = tau^2.
+ * Sources: [A] Reddi et al. 2021, Algorithm 2 and Section 5; [R] the paper's code and tuning notes,
+ * github.com/google-research/federated optimization/README.md and docs/hyperparameters.md
+ * (best server learning rates per task, log10: adam/yogi mostly -2 .. -1.5, adagrad -1.5 .. -0.5,
+ * avgm and avg 0; "we recommend a starting value of 0.001" for tau, "which worked well across
+ * task and optimizers").
+ *   kind      lr     beta1  beta2  tau    v0      sources
+ *   sgd       1      -      -      -      -       [R] FedAvg, server lr 10^0 (fs_scn.c forces 1)
+ *   momentum  1      0.9    -      -      -       [R] FedAvgM --server_sgd_momentum=0.9, lr 10^0
+ *   adam      0.01   0.9    0.99   1e-3   tau^2   [A] beta1, beta2, v0 >= tau^2; [R] lr, tau
+ *   yogi      0.01   0.9    0.99   1e-3   tau^2   as adam
+ *   adagrad   0.01   0      -      1e-3   tau^2   [R] tau; beta1 0: the experiments ran Keras
+ *                                                 Adagrad, which has no momentum. lr 0.01 is
+ *                                                 below [R]'s range (an unused copy of this
+ *                                                 table in fs_serveropt said 0.1)
+ * [R] notes that its Keras runs kept Adam/Yogi's beta2 at the Keras default 0.999 and initial
+ * accumulators at 0; we keep [A]'s 0.99 and tau^2 (the difference from 0 is <= 1e-6). */
 #define OPT_KEY(nm, fld, flags_, lo_, hi_, d)                                                      \
     {                                                                                              \
         .name = nm, .type = FS_SCN_NUM, .flags = flags_, .lo = lo_, .hi = hi_, .def = d, F(fld)    \
