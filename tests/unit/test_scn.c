@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fs_scn.h"
+#include "fs_scn_int.h"
 #include "fs_test.h"
 #include "fs_world.h"
 
@@ -442,6 +443,35 @@ START_TEST(scn_shape_rules_skip_what_is_not_known)
 }
 END_TEST
 
+/* A union's "expected" text comes from its variants: the texts the hand-written strings had. */
+START_TEST(scn_union_texts_from_variants)
+{
+    const char *json =
+        "{\"name\": \"t\", \"data\": {\"source\": \"fashion-mnist\", \"clients\": 100,"
+        " \"partition\": 3}, \"train\": {\"compression\": 3},"
+        " \"server\": {\"rounds\": 5, \"clients_per_round\": 10, \"optimizer\": 3,"
+        " \"selection\": 3}, \"devices\": {\"availability\": 3, \"latency_ms\": \"x\"}}";
+    ck_assert_int_eq(parse(json, NULL, 0), FS_ESCENARIO);
+    ck_assert_msg_present("t.json: data.partition: expected \"iid\" or {\"dirichlet\" | "
+                          "\"shards\" | \"quantity_lognormal\" | \"quantity_powerlaw\" | "
+                          "\"natural\": {...}}, found 3");
+    ck_assert_msg_present("t.json: train.compression: expected \"none\" or {\"topk\" | "
+                          "\"randk\" | \"quantize\": {...}}, found 3");
+    ck_assert_msg_present("t.json: server.optimizer: expected \"sgd\" or {\"momentum\" | "
+                          "\"adam\" | \"yogi\" | \"adagrad\": {...}}, found 3");
+    ck_assert_msg_present("t.json: server.selection: expected \"uniform\" or {\"fastest\": "
+                          "{...}}, found 3");
+    ck_assert_msg_present("t.json: devices.availability: expected \"always\", {\"markov\": "
+                          "{...}} or {\"diurnal\": {...}}, found 3");
+    ck_assert_msg_present("t.json: devices.latency_ms: expected number >= 0, {\"lognormal\": "
+                          "{...}} or {\"uniform\": {...}}, found \"x\"");
+    char buf[24];
+    fs_scn_union u = {NULL, -1, NULL, 0};
+    fs_scn_union_expect(&u, NULL, buf, sizeof buf);
+    ck_assert_str_eq(buf, "");
+}
+END_TEST
+
 /* Brier is a metric of binary tasks: with auc on click-through data, refused on 10 classes with
  * the metrics that do fit. */
 #define WITH_METRICS(src, model, metrics)                                                          \
@@ -508,6 +538,7 @@ static Suite *scn_suite(void)
     tcase_add_test(tc, scn_shape_of_generated_sources_matches_their_data);
     tcase_add_test(tc, scn_shape_rules_skip_what_is_not_known);
     tcase_add_test(tc, scn_brier_fits_binary_tasks_only);
+    tcase_add_test(tc, scn_union_texts_from_variants);
     tcase_add_test(tc, scn_memory_estimate_counts_copies_in_flight);
     suite_add_tcase(suite, tc);
     return suite;
