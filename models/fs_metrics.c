@@ -1,31 +1,13 @@
-/* fs_metrics: evaluation metrics (accuracy, log loss / MSE, exact AUC, ECE, RMSE) over all rows
- * or a subset, and the worst-decile fairness summary. Sums run in row order, so a result never
- * depends on threads; the only memory touched besides the inputs is the caller's scratch, which
- * holds the sort buffers (no malloc, and no qsort, which may malloc internally in glibc). */
+/* fs_metrics: the metric descriptor table and the metrics (accuracy, log loss / MSE, exact AUC,
+ * ECE, RMSE, Brier) over all rows or a subset, and the worst-decile fairness summary. Sums run
+ * in row order, so a result never depends on threads; the only memory touched besides the inputs
+ * is the caller's scratch, which holds the sort buffers (no malloc, and no qsort, which may malloc
+ * internally in glibc). */
 #include "fs_metrics.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
-
-static const char *const metric_names[FS_METRIC_COUNT] = {"accuracy", "loss", "auc", "ece",
-                                                          "rmse",     "hr10"};
-
-const char *fs_metric_name(fs_metric m)
-{
-    return (unsigned)m < FS_METRIC_COUNT ? metric_names[m] : "unknown";
-}
-
-fs_metric fs_metric_from_name(const char *name)
-{
-    for (int m = 0; m < FS_METRIC_COUNT; m++)
-        if (name && !strcmp(name, metric_names[m])) return (fs_metric)m;
-    return FS_METRIC_COUNT;
-}
-
-bool fs_metric_lower_is_better(fs_metric m)
-{
-    return m == FS_METRIC_LOSS || m == FS_METRIC_ECE || m == FS_METRIC_RMSE;
-}
 
 /* AUC sorts (score, is positive) pairs. */
 typedef struct metric_pair {
@@ -211,20 +193,121 @@ static double metric_ece(const fs_predictions *p, const uint32_t *subset, size_t
     return ece / (double)k;
 }
 
+static double metric_loss(const fs_predictions *p, const uint32_t *subset, size_t k, void *scratch)
+{
+    (void)scratch;
+    return p->n_classes == 0 ? metric_mse(p, subset, k) : metric_logloss(p, subset, k);
+}
+
+static double metric_rmse(const fs_predictions *p, const uint32_t *subset, size_t k, void *scratch)
+{
+    (void)scratch;
+    return sqrt(metric_mse(p, subset, k));
+}
+
+static double metric_auc_of(const fs_predictions *p, const uint32_t *subset, size_t k,
+                            void *scratch)
+{
+    return scratch ? metric_auc(p, subset, k, scratch) : NAN;
+}
+
+static double metric_accuracy_of(const fs_predictions *p, const uint32_t *subset, size_t k,
+                                 void *scratch)
+{
+    (void)scratch;
+    return metric_accuracy(p, subset, k);
+}
+
+static double metric_ece_of(const fs_predictions *p, const uint32_t *subset, size_t k,
+                            void *scratch)
+{
+    (void)scratch;
+    return metric_ece(p, subset, k);
+}
+
+/* Mean squared distance of p(class 1) from the 0/1 label, summed in row order. */
+static double metric_brier(const fs_predictions *p, const uint32_t *subset, size_t k, void *scratch)
+{
+    (void)scratch;
+    double sum = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t r = metric_row(subset, i);
+        double e = p->probs[2 * r + 1] - (p->y[r] == 1);
+        sum += e * e;
+    }
+    return sum / (double)k;
+}
+
+#define CLASSES (FS_TASK_BINARY | FS_TASK_MULTICLASS)
+static const fs_metric_info metric_table[FS_METRIC_COUNT] = {
+    [FS_METRIC_ACCURACY] = {"accuracy", "accuracy", "test accuracy (fraction correct)", false, true,
+                            CLASSES, metric_accuracy_of},
+    [FS_METRIC_LOSS] = {"loss", "loss", "test loss (mean log loss, nats; MSE for ratings)", true,
+                        false, CLASSES | FS_TASK_REGRESSION, metric_loss},
+    [FS_METRIC_AUC] = {"auc", "AUC", "test ROC AUC", false, true, FS_TASK_BINARY, metric_auc_of},
+    [FS_METRIC_ECE] = {"ece", "ECE", "expected calibration error (0-1)", true, true, CLASSES,
+                       metric_ece_of},
+    [FS_METRIC_RMSE] = {"rmse", "RMSE", "RMSE (rating units)", true, false, FS_TASK_REGRESSION,
+                        metric_rmse},
+    [FS_METRIC_HR10] = {"hr10", "HR@10", "hit rate at 10 (fraction)", false, true,
+                        FS_TASK_RECOMMENDER, NULL},
+    [FS_METRIC_BRIER] = {"brier", "Brier score", "Brier score (mean squared error of p, 0-1)", true,
+                         true, FS_TASK_BINARY, metric_brier},
+};
+
+const fs_metric_info *fs_metric_info_of(fs_metric m)
+{
+    return (unsigned)m < FS_METRIC_COUNT ? &metric_table[m] : NULL;
+}
+
+const char *fs_metric_name(fs_metric m)
+{
+    return (unsigned)m < FS_METRIC_COUNT ? metric_table[m].name : "unknown";
+}
+
+fs_metric fs_metric_from_name(const char *name)
+{
+    for (int m = 0; m < FS_METRIC_COUNT; m++)
+        if (name && !strcmp(name, metric_table[m].name)) return (fs_metric)m;
+    return FS_METRIC_COUNT;
+}
+
+bool fs_metric_lower_is_better(fs_metric m)
+{
+    return (unsigned)m < FS_METRIC_COUNT && metric_table[m].lower_is_better;
+}
+
+unsigned fs_metric_task_of(int n_classes, bool recommender)
+{
+    unsigned t = n_classes == 0   ? FS_TASK_REGRESSION
+                 : n_classes == 2 ? FS_TASK_BINARY
+                                  : FS_TASK_MULTICLASS;
+    return t | (recommender ? FS_TASK_RECOMMENDER : 0u);
+}
+
+bool fs_metric_fits(fs_metric m, int n_classes, bool recommender)
+{
+    return (unsigned)m < FS_METRIC_COUNT &&
+           (metric_table[m].tasks & fs_metric_task_of(n_classes, recommender));
+}
+
+void fs_metric_list(unsigned tasks, char *buf, size_t n)
+{
+    size_t at = 0;
+    if (n) buf[0] = '\0';
+    for (int m = 0; m < FS_METRIC_COUNT && at < n; m++)
+        if (metric_table[m].tasks & tasks)
+            at += (size_t)snprintf(buf + at, n - at, "%s\"%s\"", at ? ", " : "",
+                                   metric_table[m].name);
+}
+
 double fs_metric_eval(fs_metric m, const fs_predictions *p, const uint32_t *subset, size_t k,
                       void *scratch)
 {
+    const fs_metric_info *mi = fs_metric_info_of(m);
+    if (!mi || !mi->eval || !(mi->tasks & fs_metric_task_of(p->n_classes, false))) return NAN;
     if (k == 0 || !metric_rows_valid(p, subset, k)) return NAN;
-    bool reg = p->n_classes == 0;
-    switch (m) {
-    case FS_METRIC_ACCURACY: return reg ? NAN : metric_accuracy(p, subset, k);
-    case FS_METRIC_LOSS: return reg ? metric_mse(p, subset, k) : metric_logloss(p, subset, k);
-    case FS_METRIC_AUC:
-        return p->n_classes == 2 && scratch ? metric_auc(p, subset, k, scratch) : NAN;
-    case FS_METRIC_ECE: return reg ? NAN : metric_ece(p, subset, k);
-    case FS_METRIC_RMSE: return reg ? sqrt(metric_mse(p, subset, k)) : NAN;
-    default: return NAN;
-    }
+    return mi->eval(p, subset, k, scratch);
 }
 
 /* The worst ceil(m / 10) of the m finite values: the lowest when higher is better, the highest

@@ -16,22 +16,6 @@
 #include "fs_rng.h"
 #include "fs_secagg.h"
 
-static enum fs_serveropt_kind opt_kind(enum fs_optimizer o)
-{
-    switch (o) {
-    case FS_SOPT_MOMENTUM:
-        return FS_OPT_MOMENTUM;
-    case FS_SOPT_ADAM:
-        return FS_OPT_ADAM;
-    case FS_SOPT_YOGI:
-        return FS_OPT_YOGI;
-    case FS_SOPT_ADAGRAD:
-        return FS_OPT_ADAGRAD;
-    default:
-        return FS_OPT_SGD;
-    }
-}
-
 int fs_agg_init(fs_aggregator *a, const fs_scenario *s, const fs_agg_cfg *cfg, fs_err *err)
 {
     size_t n_params = cfg->n_params;
@@ -45,12 +29,7 @@ int fs_agg_init(fs_aggregator *a, const fs_scenario *s, const fs_agg_cfg *cfg, f
     fs_rdp_init(&a->rdp);
     a->secagg = (fs_secagg_cfg){
         .bits = s->privacy.secagg_bits, .frac_bits = s->privacy.secagg_frac_bits, .seed = s->seed};
-    fs_serveropt_cfg oc = {.kind = opt_kind(s->server.optimizer),
-                           .lr = s->server.server_lr,
-                           .beta1 = s->server.beta1,
-                           .beta2 = s->server.beta2,
-                           .tau = s->server.tau,
-                           .v0 = s->server.tau * s->server.tau};
+    fs_serveropt_cfg oc = fs_serveropt_cfg_of(s);
     a->sum = calloc(n_params, sizeof *a->sum);
     a->delta = calloc(n_params, sizeof *a->delta);
     a->noise = fs_rng_new();

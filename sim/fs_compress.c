@@ -73,17 +73,17 @@ double fs_compress_bytes(const fs_compress_cfg *cfg, size_t n, bool dense)
 {
     double dn = (double)n;
     switch (cfg->kind) {
-    case FS_COMPRESS_TOPK:
+    case FS_COMP_TOPK:
         return 8.0 * (double)cmp_k(cfg->fraction, n);
-    case FS_COMPRESS_RANDK: {
+    case FS_COMP_RANDK: {
         double k = (double)cmp_k(cfg->fraction, n);
         return dense ? 8.0 + 4.0 * k : 8.0 * k;
     }
-    case FS_COMPRESS_QUANTIZE: {
+    case FS_COMP_QUANTIZE: {
         double codes = (double)fs_compress_packed_bytes(n, cfg->bits);
         return 4.0 + codes + (dense ? 0.0 : 4.0 * dn);
     }
-    case FS_COMPRESS_NONE:
+    case FS_COMP_NONE:
     default:
         return dense ? 4.0 * dn : 8.0 * dn;
     }
@@ -409,12 +409,12 @@ static bool cfg_valid(const fs_compress_cfg *cfg, const double *residual)
 {
     if (cfg->error_feedback && !residual) return false;
     switch (cfg->kind) {
-    case FS_COMPRESS_NONE:
+    case FS_COMP_NONE:
         return true;
-    case FS_COMPRESS_TOPK:
-    case FS_COMPRESS_RANDK:
+    case FS_COMP_TOPK:
+    case FS_COMP_RANDK:
         return cfg->fraction > 0 && cfg->fraction <= 1;
-    case FS_COMPRESS_QUANTIZE:
+    case FS_COMP_QUANTIZE:
         return cfg->bits >= FS_COMPRESS_MIN_BITS && cfg->bits <= FS_COMPRESS_MAX_BITS;
     }
     return false;
@@ -425,9 +425,9 @@ static bool cfg_valid(const fs_compress_cfg *cfg, const double *residual)
 static size_t cmp_need(const fs_compress_cfg *cfg, const fs_update *u, size_t n, size_t k)
 {
     size_t base = u->sparse ? u->nnz : 0;
-    if (cfg->kind == FS_COMPRESS_TOPK) return base + 2 * k;
-    if (cfg->kind == FS_COMPRESS_RANDK) return base + k + cmp_table_size(k);
-    if (cfg->kind == FS_COMPRESS_QUANTIZE)
+    if (cfg->kind == FS_COMP_TOPK) return base + 2 * k;
+    if (cfg->kind == FS_COMP_RANDK) return base + k + cmp_table_size(k);
+    if (cfg->kind == FS_COMP_QUANTIZE)
         return base + (fs_compress_packed_bytes(n, cfg->bits) + 3) / 4;
     return 0;
 }
@@ -443,16 +443,16 @@ int fs_compress_apply(const fs_compress_cfg *cfg, fs_update *u, double *residual
     if (rc != FS_OK) return rc;
     if (cfg->error_feedback) ef_add(u, residual);
     switch (cfg->kind) {
-    case FS_COMPRESS_TOPK:
+    case FS_COMP_TOPK:
         rc = compress_topk(u, k);
         break;
-    case FS_COMPRESS_RANDK:
+    case FS_COMP_RANDK:
         rc = compress_randk(u, k, !cfg->error_feedback, r);
         break;
-    case FS_COMPRESS_QUANTIZE:
+    case FS_COMP_QUANTIZE:
         rc = compress_quantize(u, cfg->bits, r, (unsigned char *)(u->idx + (dense ? 0 : n)));
         break;
-    case FS_COMPRESS_NONE:
+    case FS_COMP_NONE:
         break;
     }
     if (rc != FS_OK) return rc;

@@ -12,21 +12,15 @@
 #include <stdint.h>
 
 #include "fs_model.h"
+#include "fs_scn.h"
 
 #define FS_COMPRESS_MIN_BITS 2 /* a sign bit and at least one level bit */
 #define FS_COMPRESS_MAX_BITS 8
 
-enum fs_compress_kind {
-    FS_COMPRESS_NONE,
-    FS_COMPRESS_TOPK,
-    FS_COMPRESS_RANDK,
-    FS_COMPRESS_QUANTIZE
-};
-
 typedef struct fs_compress_cfg {
-    enum fs_compress_kind kind;
-    double fraction; /* top-k / random-k: share of the update's coordinates kept, (0, 1] */
-    int bits;        /* quantize: FS_COMPRESS_MIN_BITS..FS_COMPRESS_MAX_BITS per coordinate */
+    enum fs_compression kind; /* the scenario's train.compression (FS_COMP_*) */
+    double fraction;          /* top-k / random-k: share of the update's coordinates kept, (0, 1] */
+    int bits; /* quantize: FS_COMPRESS_MIN_BITS..FS_COMPRESS_MAX_BITS per coordinate */
     bool error_feedback;
 } fs_compress_cfg;
 

@@ -34,20 +34,12 @@ static int pick_metrics(fs_evaluator *ev, const fs_scenario *s, int n_classes, f
     }
     int rc = FS_OK;
     for (size_t i = 0; i < s->eval.n_metrics; i++) {
-        fs_metric m = fs_metric_from_name(s->eval.metrics[i]);
-        if (!fs_scn_metric_fits(m, n_classes, recommender)) {
-            char path[40];
-            snprintf(path, sizeof path, "eval.metrics[%zu]", i);
-            /* fs_world_init refused this already (fs_scn_check_shape); kept for direct callers */
-            fs_scn_bad_key(s, err, path, "expected a metric of a %s task, found \"%s\"",
-                           m == FS_METRIC_HR10 ? "recommender (model.kind \"mf\")"
-                           : n_classes == 0    ? "regression"
-                           : n_classes == 2    ? "binary"
-                                               : "multiclass",
-                           s->eval.metrics[i]);
+        char path[40];
+        snprintf(path, sizeof path, "eval.metrics[%zu]", i);
+        /* fs_world_init refused this already (fs_scn_check_shape); kept for direct callers */
+        if (fs_scn_check_metric_fits(s, err, path, s->eval.metrics[i], n_classes, recommender))
             rc = FS_ESCENARIO;
-        }
-        ev->metrics[ev->n_metrics++] = m;
+        ev->metrics[ev->n_metrics++] = fs_metric_from_name(s->eval.metrics[i]);
     }
     return rc;
 }
@@ -239,13 +231,15 @@ static double worst_clients(fs_evaluator *ev, const fs_predictions *p, fs_metric
                                   ev->client_scratch);
 }
 
-/* Hit rate needs the model itself (it ranks items the rows do not contain): whole test set only. */
+/* A metric of the predictions is the table's; one without a function needs the model itself: the
+ * hit rate (it ranks items the rows do not contain), on the whole test set only. */
 static double metric_value(fs_evaluator *ev, const double *w, fs_metric m, const fs_predictions *p,
                            const fs_segment *seg)
 {
     const fs_world *wd = ev->world;
-    if (m != FS_METRIC_HR10) return fs_metric_eval(m, p, seg->rows, seg->n, ev->metric_scratch);
-    if (seg->rows) return NAN;
+    if (fs_metric_info_of(m)->eval)
+        return fs_metric_eval(m, p, seg->rows, seg->n, ev->metric_scratch);
+    if (m != FS_METRIC_HR10 || seg->rows) return NAN;
     const fs_partition *tp = ev->consenting_test.offset ? &ev->consenting_test : &wd->test_part;
     return fs_mf_hit_rate(wd->model, w, &wd->train, &wd->train_part, &wd->test, tp, 10, 100,
                           ev->seed);

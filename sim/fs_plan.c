@@ -31,6 +31,7 @@
 
 #include "fs_db.h"
 #include "fs_err.h"
+#include "fs_metrics.h"
 #include "fs_plan_int.h"
 #include "fs_text.h"
 
@@ -44,7 +45,7 @@ static const char plan_help[] = PLAN_USAGE
     "  which variant in the results database DB reaches the target, and at what cost (the\n"
     "  latest run of each variant and replicate; costs count up to its first evaluation at\n"
     "  the target)\n"
-    "  --target METRIC=VALUE       e.g. auc=0.75 (at or above; at or below for loss, ece, rmse)\n"
+    "  --target METRIC=VALUE       e.g. auc=0.75 (at or above; at or below where lower is better)\n"
     "  --sustain K                 the target must hold for K evaluations in a row (default:\n"
     "                              the runs' eval.target.sustain for their own target, else 1)\n"
     "  --max-epsilon E             keep variants whose epsilon there is at most E\n"
@@ -108,11 +109,6 @@ bool fs_plan_parse_size(const char *s, double *out_bytes)
     return false;
 }
 
-static bool metric_lower_better(const char *m)
-{
-    return !strcmp(m, "loss") || !strcmp(m, "ece") || !strcmp(m, "rmse");
-}
-
 /* METRIC=VALUE; metric names are identifiers (what evals.metric holds). */
 static bool parse_target(const char *s, plan_args *a)
 {
@@ -124,7 +120,7 @@ static bool parse_target(const char *s, plan_args *a)
     if (!fs_cli_parse_real(eq + 1, &a->target)) return false;
     memcpy(a->metric, s, len);
     a->metric[len] = '\0';
-    a->lower = metric_lower_better(a->metric);
+    a->lower = fs_metric_lower_is_better(fs_metric_from_name(a->metric));
     return true;
 }
 

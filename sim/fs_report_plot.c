@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_metrics.h"
 #include "fs_report_int.h"
 #include "fs_stats.h"
 
@@ -48,23 +49,13 @@ static void dat_block(FILE *dat, size_t index, const fs_report_run *run, const c
     fputc('\n', dat);
 }
 
-/* Title name [1] and axis label with unit [2] of a metric (results/README.md, evals.metric). */
-static const char *const metric_names[][3] = {
-    {"accuracy", "accuracy", "test accuracy (fraction correct)"},
-    {"auc", "AUC", "test ROC AUC"},
-    {"loss", "loss", "test loss (mean log loss, nats; MSE for ratings)"},
-    {"ece", "ECE", "expected calibration error (0-1)"},
-    {"rmse", "RMSE", "RMSE (rating units)"},
-    {"hr10", "HR@10", "hit rate at 10 (fraction)"},
-};
-
-/* which: 1 = name for a title, 2 = axis label. NULL (runs differ) gives a generic text. */
+/* which: 1 = name for a title, 2 = axis label (the metric table's). NULL (runs differ) gives a
+ * generic text; a name the table does not know, itself. */
 const char *fs_report_metric_text(const char *metric, int which)
 {
     if (!metric) return which == 1 ? "Headline metric" : "headline metric of each run (see legend)";
-    for (size_t i = 0; i < sizeof metric_names / sizeof metric_names[0]; i++)
-        if (!strcmp(metric, metric_names[i][0])) return metric_names[i][which];
-    return metric;
+    const fs_metric_info *mi = fs_metric_info_of(fs_metric_from_name(metric));
+    return !mi ? metric : which == 1 ? mi->title : mi->axis;
 }
 
 static const char *metric_axis(const char *metric)

@@ -72,33 +72,27 @@ static void check_cross(fs_scn_ctx *c)
         fs_scn_bad(c, "data.train_samples",
                    "expected 0 (all) or integer >= data.clients (%zu), found %zu", s->data.clients,
                    s->data.train_samples);
+    char all[128];
+    fs_metric_list(~0u, all, sizeof all);
     for (size_t i = 0; GOOD(eval.metrics) && i < s->eval.n_metrics; i++) {
         if (fs_metric_from_name(s->eval.metrics[i]) != FS_METRIC_COUNT) continue;
         char path[64];
         snprintf(path, sizeof path, "eval.metrics[%zu]", i);
-        fs_scn_bad(c, path,
-                   "expected one of \"accuracy\", \"loss\", \"auc\", \"ece\", \"rmse\", "
-                   "\"hr10\", found \"%s\"",
-                   s->eval.metrics[i]);
+        fs_scn_bad(c, path, "expected one of %s, found \"%s\"", all, s->eval.metrics[i]);
     }
     if (GOOD(server.optimizer) && s->server.optimizer == FS_SOPT_SGD) s->server.server_lr = 1;
-    if (s->eval.has_target && GOOD(eval.target_metric) &&
-        fs_metric_from_name(s->eval.target_metric) == FS_METRIC_COUNT)
-        fs_scn_bad(c, "eval.target.metric",
-                   "expected one of \"accuracy\", \"loss\", \"auc\", \"ece\", \"rmse\", \"hr10\", "
-                   "found \"%s\"",
+    const fs_metric_info *target = fs_metric_info_of(fs_metric_from_name(s->eval.target_metric));
+    if (s->eval.has_target && GOOD(eval.target_metric) && !target)
+        fs_scn_bad(c, "eval.target.metric", "expected one of %s, found \"%s\"", all,
                    s->eval.target_metric);
-    if (s->eval.has_target && GOOD(eval.target_metric) && GOOD(eval.target_value)) {
-        fs_metric m = fs_metric_from_name(s->eval.target_metric);
-        bool share = m == FS_METRIC_ACCURACY || m == FS_METRIC_AUC || m == FS_METRIC_ECE ||
-                     m == FS_METRIC_HR10;
+    if (s->eval.has_target && GOOD(eval.target_metric) && GOOD(eval.target_value) && target) {
         double v = s->eval.target_value;
         fs_scn_fmt_num(v, a, sizeof a);
-        if (share && !(v >= 0 && v <= 1))
+        if (target->share && !(v >= 0 && v <= 1))
             fs_scn_bad(c, "eval.target.value",
                        "expected a number in [0, 1] (%s is a share, not a percentage), found %s",
                        s->eval.target_metric, a);
-        else if (m != FS_METRIC_COUNT && !share && v < 0)
+        else if (!target->share && v < 0)
             fs_scn_bad(c, "eval.target.value", "expected a number >= 0 (%s), found %s",
                        s->eval.target_metric, a);
     }

@@ -43,9 +43,11 @@ enum fs_avail_kind { FS_AVAIL_ALWAYS, FS_AVAIL_MARKOV, FS_AVAIL_DIURNAL };
 enum fs_model_kind { FS_MODEL_SOFTMAX, FS_MODEL_MLP, FS_MODEL_CNN, FS_MODEL_LOGREG, FS_MODEL_MF };
 enum fs_csv_encoding { FS_ENC_ONEHOT, FS_ENC_HASH, FS_ENC_INDEX };
 enum fs_server_mode { FS_SERVER_SYNC, FS_SERVER_ASYNC };
+/* also fs_serveropt_cfg.kind */
 enum fs_optimizer { FS_SOPT_SGD, FS_SOPT_MOMENTUM, FS_SOPT_ADAM, FS_SOPT_YOGI, FS_SOPT_ADAGRAD };
 enum fs_selection { FS_SELECT_UNIFORM, FS_SELECT_FASTEST };
 enum fs_staleness { FS_STALE_CONSTANT, FS_STALE_SQRT };
+/* also fs_compress_cfg.kind */
 enum fs_compression { FS_COMP_NONE, FS_COMP_TOPK, FS_COMP_RANDK, FS_COMP_QUANTIZE };
 
 #define FS_SCN_MAX_OFFSETS 48
@@ -249,9 +251,11 @@ void fs_scn_shape_of(const fs_scenario *s, fs_scn_shape *out);
  * scenario's file and key), FS_OK. */
 int fs_scn_check_shape(const fs_scenario *s, const fs_scn_shape *d, fs_err *err);
 
-/* Whether metric m (an fs_metric) can be computed on a task of n_classes (0: regression) and, for
- * hr10, of a recommender (model "mf" with per-client test rows). */
-bool fs_scn_metric_fits(int m, int n_classes, bool recommender);
+/* Metric `name` at `path` (eval.metrics[i], eval.target.metric) must be defined on a task of
+ * n_classes (0: regression), a recommender being model "mf" with per-client test rows: FS_OK, or
+ * FS_ESCENARIO with "expected a metric of a <task> task (<the metrics that are>), found ...". */
+int fs_scn_check_metric_fits(const fs_scenario *s, fs_err *err, const char *path,
+                             const char *name, int n_classes, bool recommender);
 
 /* ---- memory (fs_scn_mem.c) ---- */
 

@@ -80,8 +80,19 @@ typedef struct fs_scn_union {
     int word_tag;
     const fs_scn_variant *variants;
     size_t n_variants;
-    const char *expect; /* what a wrong type is told it should be */
 } fs_scn_union;
+/* A union of a word (or NULL) and an array of variants, its size from sizeof. */
+#define FS_SCN_UNION_OF(word, word_tag, variants)                                                  \
+    {                                                                                              \
+        word, word_tag, variants, sizeof variants / sizeof variants[0]                             \
+    }
+
+/* What a value of the wrong type is told u expects, from its variants: `first` (the quoted word
+ * when NULL; nothing without one), then up to two variants one by one, more grouped:
+ *   "always", {"markov": {...}} or {"diurnal": {...}}
+ *   "iid" or {"dirichlet" | "shards" | "natural": {...}}
+ * Truncated to n - 1 bytes. */
+void fs_scn_union_expect(const fs_scn_union *u, const char *first, char *buf, size_t n);
 
 /* Validation state. `good` marks, by byte offset in the scenario, fields holding a validated
  * value or a default, so cross-field rules only compare trustworthy values. */

@@ -208,21 +208,24 @@ static int check_engine(const fs_scenario *s, const fs_scn_shape *d, fs_err *err
     return FS_OK;
 }
 
-bool fs_scn_metric_fits(int metric, int n_classes, bool recommender)
+int fs_scn_check_metric_fits(const fs_scenario *s, fs_err *err, const char *path, const char *name,
+                             int n_classes, bool recommender)
 {
-    fs_metric m = (fs_metric)metric;
-    if (m == FS_METRIC_HR10) return recommender;
-    if (n_classes == 0) return m == FS_METRIC_RMSE || m == FS_METRIC_LOSS;
-    if (m == FS_METRIC_RMSE) return false;
-    return m != FS_METRIC_AUC || n_classes == 2;
-}
-
-static const char *task_name(fs_metric m, int n_classes)
-{
-    return m == FS_METRIC_HR10 ? "recommender (model.kind \"mf\")"
-           : n_classes == 0    ? "regression"
-           : n_classes == 2    ? "binary"
-                               : "multiclass";
+    fs_metric m = fs_metric_from_name(name);
+    if (fs_metric_fits(m, n_classes, recommender)) return FS_OK;
+    if (m == FS_METRIC_HR10)
+        return fs_scn_bad_key(s, err, path,
+                              "expected a metric of a recommender (model.kind \"mf\") task, found "
+                              "\"%s\"",
+                              name);
+    char fit[128];
+    unsigned task = fs_metric_task_of(n_classes, recommender);
+    fs_metric_list(task, fit, sizeof fit);
+    return fs_scn_bad_key(s, err, path, "expected a metric of a %s task (%s), found \"%s\"",
+                          task & FS_TASK_REGRESSION ? "regression"
+                          : task & FS_TASK_BINARY   ? "binary"
+                                                    : "multiclass",
+                          fit, name);
 }
 
 static int check_metrics(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
@@ -230,19 +233,15 @@ static int check_metrics(const fs_scenario *s, const fs_scn_shape *d, fs_err *er
     int rc = FS_OK;
     bool recommender = s->model.kind == FS_MODEL_MF && d->client_test;
     for (size_t i = 0; KNOWN(d->n_classes) && i < s->eval.n_metrics; i++) {
-        fs_metric m = fs_metric_from_name(s->eval.metrics[i]);
-        if (fs_scn_metric_fits(m, d->n_classes, recommender)) continue;
         char path[40];
         snprintf(path, sizeof path, "eval.metrics[%zu]", i);
-        rc = fs_scn_bad_key(s, err, path, "expected a metric of a %s task, found \"%s\"",
-                            task_name(m, d->n_classes), s->eval.metrics[i]);
+        rc |= fs_scn_check_metric_fits(s, err, path, s->eval.metrics[i], d->n_classes, recommender);
     }
     if (!s->eval.has_target) return rc;
-    fs_metric m = fs_metric_from_name(s->eval.target_metric);
-    if (KNOWN(d->n_classes) && !fs_scn_metric_fits(m, d->n_classes, recommender))
-        return fs_scn_bad_key(s, err, "eval.target.metric",
-                              "expected a metric of a %s task, found \"%s\"",
-                              task_name(m, d->n_classes), s->eval.target_metric);
+    if (KNOWN(d->n_classes) &&
+        fs_scn_check_metric_fits(s, err, "eval.target.metric", s->eval.target_metric, d->n_classes,
+                                 recommender))
+        return FS_ESCENARIO;
     /* a target on a metric the run never computes would never be reached */
     bool listed = s->eval.n_metrics == 0;
     for (size_t i = 0; i < s->eval.n_metrics; i++)

@@ -83,10 +83,8 @@ static const fs_scn_variant partition_variants[] = {
     {"quantity_powerlaw", FS_PART_QUANTITY_POWERLAW, &powerlaw_q_obj},
     {"natural", FS_PART_NATURAL, &natural_obj},
 };
-static const fs_scn_union partition_union = {
-    "iid", FS_PART_IID, partition_variants, 5,
-    "\"iid\" or {\"dirichlet\" | \"shards\" | \"quantity_lognormal\" | "
-    "\"quantity_powerlaw\" | \"natural\": {...}}"};
+static const fs_scn_union partition_union =
+    FS_SCN_UNION_OF("iid", FS_PART_IID, partition_variants);
 
 static const fs_scn_key skew_keys[] = {
     KNUM("scale_sigma", NONNEG, 0, 0, 0, data.skew_scale_sigma),
@@ -209,9 +207,8 @@ static const fs_scn_variant compression_variants[] = {
     {"randk", FS_COMP_RANDK, &topk_obj},
     {"quantize", FS_COMP_QUANTIZE, &quantize_obj},
 };
-static const fs_scn_union compression_union = {
-    "none", FS_COMP_NONE, compression_variants, 3,
-    "\"none\" or {\"topk\" | \"randk\" | \"quantize\": {...}}"};
+static const fs_scn_union compression_union =
+    FS_SCN_UNION_OF("none", FS_COMP_NONE, compression_variants);
 
 static const fs_scn_key train_keys[] = {
     KINT("epochs", RANGE, 1, 1000, 1, train.epochs),
@@ -220,7 +217,24 @@ static const fs_scn_key train_keys[] = {
     KUNION("compression", FS_COMP_NONE, &compression_union, train.compression),
 };
 
-/* Server optimizers, defaults from Reddi et al. 2021 (see scenarios/README.md). */
+/* Server optimizers, defaults from Reddi et al. 2021 (see scenarios/README.md); fs_serveropt_cfg_of
+ * hands them to the optimizer as they are, v0 = tau^2.
+ * Sources: [A] Reddi et al. 2021, Algorithm 2 and Section 5; [R] the paper's code and tuning notes,
+ * github.com/google-research/federated optimization/README.md and docs/hyperparameters.md
+ * (best server learning rates per task, log10: adam/yogi mostly -2 .. -1.5, adagrad -1.5 .. -0.5,
+ * avgm and avg 0; "we recommend a starting value of 0.001" for tau, "which worked well across
+ * task and optimizers").
+ *   kind      lr     beta1  beta2  tau    v0      sources
+ *   sgd       1      -      -      -      -       [R] FedAvg, server lr 10^0 (fs_scn.c forces 1)
+ *   momentum  1      0.9    -      -      -       [R] FedAvgM --server_sgd_momentum=0.9, lr 10^0
+ *   adam      0.01   0.9    0.99   1e-3   tau^2   [A] beta1, beta2, v0 >= tau^2; [R] lr, tau
+ *   yogi      0.01   0.9    0.99   1e-3   tau^2   as adam
+ *   adagrad   0.01   0      -      1e-3   tau^2   [R] tau; beta1 0: the experiments ran Keras
+ *                                                 Adagrad, which has no momentum. lr 0.01 is
+ *                                                 below [R]'s range (an unused copy of this
+ *                                                 table in fs_serveropt said 0.1)
+ * [R] notes that its Keras runs kept Adam/Yogi's beta2 at the Keras default 0.999 and initial
+ * accumulators at 0; we keep [A]'s 0.99 and tau^2 (the difference from 0 is <= 1e-6). */
 #define OPT_KEY(nm, fld, flags_, lo_, hi_, d)                                                      \
     {                                                                                              \
         .name = nm, .type = FS_SCN_NUM, .flags = flags_, .lo = lo_, .hi = hi_, .def = d, F(fld)    \
@@ -248,17 +262,16 @@ static const fs_scn_variant optimizer_variants[] = {
     {"yogi", FS_SOPT_YOGI, &adam_obj},
     {"adagrad", FS_SOPT_ADAGRAD, &adagrad_obj},
 };
-static const fs_scn_union optimizer_union = {
-    "sgd", FS_SOPT_SGD, optimizer_variants, 4,
-    "\"sgd\" or {\"momentum\" | \"adam\" | \"yogi\" | \"adagrad\": {...}}"};
+static const fs_scn_union optimizer_union =
+    FS_SCN_UNION_OF("sgd", FS_SOPT_SGD, optimizer_variants);
 
 static const fs_scn_key fastest_keys[] = {
     KNUM("pool", RANGE, 1, 100, 3, server.fastest_pool),
 };
 static const fs_scn_obj fastest_obj = OBJ(fastest_keys);
 static const fs_scn_variant selection_variants[] = {{"fastest", FS_SELECT_FASTEST, &fastest_obj}};
-static const fs_scn_union selection_union = {"uniform", FS_SELECT_UNIFORM, selection_variants, 1,
-                                             "\"uniform\" or {\"fastest\": {...}}"};
+static const fs_scn_union selection_union =
+    FS_SCN_UNION_OF("uniform", FS_SELECT_UNIFORM, selection_variants);
 
 static const fs_scn_key async_keys[] = {
     KINT("concurrency", RANGE, 1, 1e6, 100, server.concurrency),
@@ -327,8 +340,8 @@ static const fs_scn_variant avail_variants[] = {
     {"markov", FS_AVAIL_MARKOV, &markov_obj},
     {"diurnal", FS_AVAIL_DIURNAL, &diurnal_obj},
 };
-static const fs_scn_union avail_union = {"always", FS_AVAIL_ALWAYS, avail_variants, 2,
-                                         "\"always\", {\"markov\": {...}} or {\"diurnal\": {...}}"};
+static const fs_scn_union avail_union =
+    FS_SCN_UNION_OF("always", FS_AVAIL_ALWAYS, avail_variants);
 
 static const fs_dist def_gflops = {FS_DIST_LOGNORMAL, 1, 0.6};
 static const fs_dist def_uplink = {FS_DIST_LOGNORMAL, 1.5, 0.8};

@@ -286,13 +286,47 @@ static bool check_enum(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, const
 
 /* ---- unions and distributions ------------------------------------------------------------- */
 
-/* Validates a union value and the chosen variant's object. Returns the tag, or -1. */
+/* snprintf into buf + *at, *at kept within n. */
+static void append(char *buf, size_t n, size_t *at, const char *fmt, const char *arg)
+{
+    if (*at >= n) return;
+    int w = snprintf(buf + *at, n - *at, fmt, arg);
+    *at = w < 0 ? n : *at + (size_t)w;
+}
+
+void fs_scn_union_expect(const fs_scn_union *u, const char *first, char *buf, size_t n)
+{
+    size_t at = 0, nv = u->n_variants;
+    if (n) buf[0] = '\0';
+    if (first)
+        append(buf, n, &at, "%s", first);
+    else if (u->word)
+        append(buf, n, &at, "\"%s\"", u->word);
+    bool lead = at > 0;
+    if (nv > 2) { /* grouped: five objects one by one would not read as one choice */
+        append(buf, n, &at, "%s", lead ? " or {" : "{");
+        for (size_t i = 0; i < nv; i++)
+            append(buf, n, &at, i ? " | \"%s\"" : "\"%s\"", u->variants[i].name);
+        append(buf, n, &at, "%s", ": {...}}");
+        return;
+    }
+    for (size_t i = 0; i < nv; i++) {
+        const char *sep = !lead && i == 0 ? "" : i + 1 == nv ? " or " : ", ";
+        append(buf, n, &at, "%s", sep);
+        append(buf, n, &at, "{\"%s\": {...}}", u->variants[i].name);
+    }
+}
+
+/* Validates a union value and the chosen variant's object. Returns the tag, or -1. `first` is
+ * the non-object alternative a wrong type is told about (fs_scn_union_expect). */
 static int pick_variant(fs_scn_ctx *c, const cJSON *v, const char *path, const fs_scn_union *u,
-                        const char *expect, void *base)
+                        const char *first, void *base)
 {
     char got[96];
     if (u->word && cJSON_IsString(v) && strcmp(v->valuestring, u->word) == 0) return u->word_tag;
     if (!cJSON_IsObject(v)) {
+        char expect[256];
+        fs_scn_union_expect(u, first, expect, sizeof expect);
         fs_scn_render(v, got, sizeof got);
         fs_scn_bad(c, path, "expected %s, found %s", expect, got);
         return -1;
@@ -365,8 +399,8 @@ static const fs_scn_variant dist_nonneg_variants[] = {
     {"lognormal", FS_DIST_LOGNORMAL, &lognormal_obj},
     {"uniform", FS_DIST_UNIFORM, &uniform_nonneg_obj},
 };
-static const fs_scn_union dist_pos = {NULL, -1, dist_pos_variants, 2, NULL};
-static const fs_scn_union dist_nonneg = {NULL, -1, dist_nonneg_variants, 2, NULL};
+static const fs_scn_union dist_pos = FS_SCN_UNION_OF(NULL, -1, dist_pos_variants);
+static const fs_scn_union dist_nonneg = FS_SCN_UNION_OF(NULL, -1, dist_nonneg_variants);
 
 /* The key's lower bound (> 0 or >= 0) applies to a constant and to uniform's min. */
 static bool check_dist(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, const char *path,
@@ -380,12 +414,11 @@ static bool check_dist(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, const
         *d = (fs_dist){.kind = FS_DIST_CONST, .a = x};
         return true;
     }
-    char want[160], num[64];
+    char num[64];
     expect_range("number", bound, 0, 0, num, sizeof num);
-    snprintf(want, sizeof want, "%s, {\"lognormal\": {...}} or {\"uniform\": {...}}", num);
     fs_dist tmp = {0};
     int tag =
-        pick_variant(c, v, path, bound & FS_SCN_LO_OPEN ? &dist_pos : &dist_nonneg, want, &tmp);
+        pick_variant(c, v, path, bound & FS_SCN_LO_OPEN ? &dist_pos : &dist_nonneg, num, &tmp);
     if (tag < 0) return false;
     tmp.kind = (enum fs_dist_kind)tag;
     if (tmp.kind == FS_DIST_UNIFORM && tmp.b < tmp.a) {
@@ -601,7 +634,7 @@ static bool check_value(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, cons
         return false;
     case FS_SCN_UNION: {
         const fs_scn_union *u = k->aux;
-        int tag = pick_variant(c, v, path, u, u->expect, base);
+        int tag = pick_variant(c, v, path, u, NULL, base);
         if (tag >= 0) memcpy(p, &tag, sizeof tag);
         return tag >= 0;
     }

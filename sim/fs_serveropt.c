@@ -11,35 +11,24 @@
 
 #include "fs_err.h"
 
-void fs_serveropt_defaults(enum fs_serveropt_kind kind, fs_serveropt_cfg *out)
+fs_serveropt_cfg fs_serveropt_cfg_of(const fs_scenario *s)
 {
-    /* The table and its sources are in the header. */
-    const double tau = 1e-3;
-    *out = (fs_serveropt_cfg){.kind = kind, .lr = 1.0};
-    switch (kind) {
-    case FS_OPT_SGD:
-        break;
-    case FS_OPT_MOMENTUM:
-        out->beta1 = 0.9;
-        break;
-    case FS_OPT_ADAM:
-    case FS_OPT_YOGI:
-        *out = (fs_serveropt_cfg){kind, 1e-2, 0.9, 0.99, tau, tau * tau};
-        break;
-    case FS_OPT_ADAGRAD:
-        *out = (fs_serveropt_cfg){kind, 1e-1, 0.0, 0.0, tau, tau * tau};
-        break;
-    }
+    return (fs_serveropt_cfg){.kind = s->server.optimizer,
+                              .lr = s->server.server_lr,
+                              .beta1 = s->server.beta1,
+                              .beta2 = s->server.beta2,
+                              .tau = s->server.tau,
+                              .v0 = s->server.tau * s->server.tau};
 }
 
-static bool needs_m(enum fs_serveropt_kind kind)
+static bool needs_m(enum fs_optimizer kind)
 {
-    return kind != FS_OPT_SGD;
+    return kind != FS_SOPT_SGD;
 }
 
-static bool needs_v(enum fs_serveropt_kind kind)
+static bool needs_v(enum fs_optimizer kind)
 {
-    return kind == FS_OPT_ADAM || kind == FS_OPT_YOGI || kind == FS_OPT_ADAGRAD;
+    return kind == FS_SOPT_ADAM || kind == FS_SOPT_YOGI || kind == FS_SOPT_ADAGRAD;
 }
 
 int fs_serveropt_init(fs_serveropt *o, const fs_serveropt_cfg *cfg, size_t n_params)
@@ -94,12 +83,12 @@ static double sign(double x)
 /* Algorithm 2's three second-moment rules. Yogi's change is additive, (1 - beta2) delta^2 in
  * the direction of delta^2, so a large v forgets slowly; Adam's is multiplicative toward
  * delta^2; Adagrad's only grows. */
-static double second_moment(enum fs_serveropt_kind kind, double v, double d2, double beta2)
+static double second_moment(enum fs_optimizer kind, double v, double d2, double beta2)
 {
     switch (kind) {
-    case FS_OPT_ADAM:
+    case FS_SOPT_ADAM:
         return beta2 * v + (1.0 - beta2) * d2;
-    case FS_OPT_YOGI:
+    case FS_SOPT_YOGI:
         return v - (1.0 - beta2) * d2 * sign(v - d2);
     default:
         return v + d2;
@@ -122,15 +111,15 @@ static void step_adaptive(fs_serveropt *o, double *w, const double *delta)
 void fs_serveropt_step(fs_serveropt *o, double *w, const double *delta)
 {
     switch (o->cfg.kind) {
-    case FS_OPT_SGD:
+    case FS_SOPT_SGD:
         step_sgd(o, w, delta);
         break;
-    case FS_OPT_MOMENTUM:
+    case FS_SOPT_MOMENTUM:
         step_momentum(o, w, delta);
         break;
-    case FS_OPT_ADAM:
-    case FS_OPT_YOGI:
-    case FS_OPT_ADAGRAD:
+    case FS_SOPT_ADAM:
+    case FS_SOPT_YOGI:
+    case FS_SOPT_ADAGRAD:
         step_adaptive(o, w, delta);
         break;
     }

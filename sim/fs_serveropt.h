@@ -9,17 +9,10 @@
 #include <stddef.h>
 
 #include "fs_model.h"
-
-enum fs_serveropt_kind {
-    FS_OPT_SGD,
-    FS_OPT_MOMENTUM,
-    FS_OPT_ADAM,
-    FS_OPT_YOGI,
-    FS_OPT_ADAGRAD
-};
+#include "fs_scn.h"
 
 typedef struct fs_serveropt_cfg {
-    enum fs_serveropt_kind kind;
+    enum fs_optimizer kind; /* the scenario's server.optimizer (FS_SOPT_*) */
     double lr;     /* server learning rate eta */
     double beta1;  /* momentum / first-moment decay */
     double beta2;  /* second-moment decay (adam, yogi) */
@@ -33,22 +26,9 @@ typedef struct fs_serveropt {
     double *m, *v;  /* moments (allocated as the kind needs) */
 } fs_serveropt;
 
-/* Reddi et al.'s recommended settings for `kind` into *out (the caller may override any field).
- * Sources: [A] Reddi et al. 2021, Algorithm 2 and Section 5; [R] the paper's code and tuning notes,
- * github.com/google-research/federated optimization/README.md and docs/hyperparameters.md
- * (best server learning rates per task, log10: adam/yogi mostly -2 .. -1.5, adagrad -1.5 .. -0.5,
- * avgm and avg 0; "we recommend a starting value of 0.001" for tau, "which worked well across
- * task and optimizers").
- *   kind      lr     beta1  beta2  tau    v0      sources
- *   sgd       1      -      -      -      -       [R] FedAvg, server lr 10^0
- *   momentum  1      0.9    -      -      -       [R] FedAvgM --server_sgd_momentum=0.9, lr 10^0
- *   adam      0.01   0.9    0.99   1e-3   tau^2   [A] beta1, beta2, v0 >= tau^2; [R] lr, tau
- *   yogi      0.01   0.9    0.99   1e-3   tau^2   as adam
- *   adagrad   0.1    0      -      1e-3   tau^2   [R] lr, tau; beta1 0: the experiments ran Keras
- *                                                 Adagrad, which has no momentum
- * [R] notes that its Keras runs kept Adam/Yogi's beta2 at the Keras default 0.999 and initial
- * accumulators at 0; we keep [A]'s 0.99 and tau^2 (the difference from 0 is <= 1e-6). */
-void fs_serveropt_defaults(enum fs_serveropt_kind kind, fs_serveropt_cfg *out);
+/* The configuration production runs for scenario s: server.optimizer and its values (their
+ * defaults, with sources, are the schema's: fs_scn_tables.c), v0 = tau^2. */
+fs_serveropt_cfg fs_serveropt_cfg_of(const fs_scenario *s);
 
 /* Allocates the state the kind needs (m for all but sgd, v for adam/yogi/adagrad) with m = 0,
  * v = v0. FS_ENOMEM (o left empty, fini still safe). fini frees; safe on a zeroed o. */

@@ -103,7 +103,7 @@ static int train_dense(fs_trainer *t, const double *w_global, fs_train_job *job,
 
 static fs_compress_cfg compress_cfg(const fs_scenario *s)
 {
-    return (fs_compress_cfg){.kind = (enum fs_compress_kind)s->train.compression,
+    return (fs_compress_cfg){.kind = s->train.compression,
                              .fraction = s->train.compress_fraction,
                              .bits = s->train.compress_bits,
                              .error_feedback = s->train.error_feedback};

@@ -113,35 +113,68 @@ static int partition_natural(fs_world *w, const fs_scenario *s, fs_err *err)
     return rc;
 }
 
+/* ---- partitioners: one row per data.partition variant (FS_PART_*), each taking the k clients'
+ * training rows from the scenario's own keys */
+
+typedef int (*partition_fn)(fs_world *w, const fs_scenario *s, size_t k, fs_err *err);
+
+static int part_iid(fs_world *w, const fs_scenario *s, size_t k, fs_err *err)
+{
+    return fs_partition_iid(&w->train, k, s->population_seed, &w->train_part, err);
+}
+
+static int part_dirichlet(fs_world *w, const fs_scenario *s, size_t k, fs_err *err)
+{
+    return fs_partition_dirichlet(&w->train, k, s->data.dirichlet_alpha, s->population_seed,
+                                  &w->train_part, err);
+}
+
+static int part_shards(fs_world *w, const fs_scenario *s, size_t k, fs_err *err)
+{
+    return fs_partition_shards(&w->train, k, s->data.shards_per_client, s->population_seed,
+                               &w->train_part, err);
+}
+
+static int part_quantity(fs_world *w, const fs_scenario *s, size_t k, fs_err *err)
+{
+    enum fs_quantity_kind q = s->data.partition == FS_PART_QUANTITY_LOGNORMAL
+                                  ? FS_QUANTITY_LOGNORMAL
+                                  : FS_QUANTITY_POWERLAW;
+    return fs_partition_quantity(&w->train, k, q, s->data.quantity_param, s->data.quantity_min,
+                                 s->population_seed, &w->train_part, err);
+}
+
+static int part_natural(fs_world *w, const fs_scenario *s, size_t k, fs_err *err)
+{
+    (void)k;
+    return partition_natural(w, s, err);
+}
+
+static const struct partitioner {
+    partition_fn fn;
+    bool row_per_client; /* every client needs a training row of its own */
+} partitioners[] = {
+    [FS_PART_IID] = {part_iid, true},
+    [FS_PART_DIRICHLET] = {part_dirichlet, true},
+    [FS_PART_SHARDS] = {part_shards, true},
+    [FS_PART_QUANTITY_LOGNORMAL] = {part_quantity, true},
+    [FS_PART_QUANTITY_POWERLAW] = {part_quantity, true},
+    [FS_PART_NATURAL] = {part_natural, false},
+};
+_Static_assert(sizeof partitioners / sizeof *partitioners == FS_PART_NATURAL + 1,
+               "a row per enum fs_partition_kind");
+
 static int partition(fs_world *w, const fs_scenario *s, fs_err *err)
 {
     const fs_dataset *ds = &w->train;
     size_t k = s->data.clients;
-    if (s->data.partition != FS_PART_NATURAL && ds->n < k) {
+    const struct partitioner *p = &partitioners[s->data.partition];
+    if (p->row_per_client && ds->n < k) {
         return fs_scn_bad_key(s, err, "data.clients",
                               "expected at most %zu clients (one training row each), found %zu",
                               ds->n, k);
     }
-    switch (s->data.partition) {
-    case FS_PART_DIRICHLET:
-        return fs_partition_dirichlet(ds, k, s->data.dirichlet_alpha, s->population_seed,
-                                      &w->train_part, err);
-    case FS_PART_SHARDS:
-        return fs_partition_shards(ds, k, s->data.shards_per_client, s->population_seed,
-                                   &w->train_part, err);
-    case FS_PART_QUANTITY_LOGNORMAL:
-    case FS_PART_QUANTITY_POWERLAW:
-        return fs_partition_quantity(
-            ds, k,
-            s->data.partition == FS_PART_QUANTITY_LOGNORMAL ? FS_QUANTITY_LOGNORMAL
-                                                            : FS_QUANTITY_POWERLAW,
-            s->data.quantity_param, s->data.quantity_min, s->population_seed, &w->train_part, err);
-    case FS_PART_NATURAL:
-        return partition_natural(w, s, err);
-    case FS_PART_IID:
-    default:
-        return fs_partition_iid(ds, k, s->population_seed, &w->train_part, err);
-    }
+    return p->fn(w, s, k, err);
 }
 
 static int load_pooled(fs_world *w, const fs_scenario *s, fs_err *err)

@@ -124,7 +124,7 @@ START_TEST(topk_keeps_k_largest_magnitudes_with_ties)
                 x[i] = tie_value(r) + (b % 2 ? 1e-3 * (double)i : 0);
             fs_update u;
             dense_update(&u, x, n);
-            fs_compress_cfg cfg = {.kind = FS_COMPRESS_TOPK, .fraction = fractions[b]};
+            fs_compress_cfg cfg = {.kind = FS_COMP_TOPK, .fraction = fractions[b]};
             double bytes;
             ck_assert_int_eq(fs_compress_apply(&cfg, &u, NULL, NULL, &bytes), FS_OK);
             size_t k = expected_k(fractions[b], n);
@@ -159,7 +159,7 @@ START_TEST(topk_matches_reference_on_sorted_and_constant_inputs)
         }
         fs_update u;
         dense_update(&u, x, N);
-        fs_compress_cfg cfg = {.kind = FS_COMPRESS_TOPK, .fraction = 0.01};
+        fs_compress_cfg cfg = {.kind = FS_COMP_TOPK, .fraction = 0.01};
         ck_assert_int_eq(fs_compress_apply(&cfg, &u, NULL, NULL, NULL), FS_OK);
         uint32_t want[200];
         ref_topk(x, N, 200, want);
@@ -185,7 +185,7 @@ START_TEST(topk_sparse_selects_among_nonzeros)
         val[j] = tie_value(r);
     fs_update u;
     sparse_update(&u, n_params, idx, val, nnz);
-    fs_compress_cfg cfg = {.kind = FS_COMPRESS_TOPK, .fraction = 0.05};
+    fs_compress_cfg cfg = {.kind = FS_COMP_TOPK, .fraction = 0.05};
     double bytes;
     ck_assert_int_eq(fs_compress_apply(&cfg, &u, NULL, NULL, &bytes), FS_OK);
     size_t k = expected_k(0.05, nnz);
@@ -216,7 +216,7 @@ START_TEST(topk_reused_update_stops_growing)
     fs_rng_reseed(r, 13, FS_RNG_DATA, 0, FS_RNG_NONE);
     fs_update u;
     ck_assert_int_eq(fs_update_init(&u, n, false, 0), FS_OK);
-    fs_compress_cfg cfg = {.kind = FS_COMPRESS_TOPK, .fraction = 0.01};
+    fs_compress_cfg cfg = {.kind = FS_COMP_TOPK, .fraction = 0.01};
     uint32_t *idx_before = NULL;
     for (int round = 0; round < 5; round++) {
         for (size_t i = 0; i < n; i++)
@@ -248,7 +248,7 @@ START_TEST(randk_keeps_k_distinct_ascending_indices)
             fs_update u;
             dense_update(&u, x, n);
             fs_rng_reseed(c, 5, FS_RNG_TRAIN, rep, b);
-            fs_compress_cfg cfg = {.kind = FS_COMPRESS_RANDK, .fraction = fractions[b]};
+            fs_compress_cfg cfg = {.kind = FS_COMP_RANDK, .fraction = fractions[b]};
             double bytes;
             ck_assert_int_eq(fs_compress_apply(&cfg, &u, NULL, c, &bytes), FS_OK);
             size_t k = expected_k(fractions[b], n);
@@ -277,7 +277,7 @@ static void check_randk_unbiased(const double *x, const uint32_t *idx, size_t nn
     double *sum = calloc(n_params, sizeof *sum), *dec = malloc(n_params * sizeof *dec);
     size_t *hits = calloc(n_params, sizeof *hits);
     gsl_rng *c = fs_rng_new();
-    fs_compress_cfg cfg = {.kind = FS_COMPRESS_RANDK, .fraction = fraction};
+    fs_compress_cfg cfg = {.kind = FS_COMP_RANDK, .fraction = fraction};
     fs_update u;
     if (idx)
         sparse_update(&u, n_params, idx, x, nnz);
@@ -338,7 +338,7 @@ START_TEST(randk_with_error_feedback_is_unscaled)
     dense_update(&u, x, n);
     gsl_rng *c = fs_rng_new();
     fs_rng_reseed(c, 3, FS_RNG_TRAIN, 0, 0);
-    fs_compress_cfg cfg = {.kind = FS_COMPRESS_RANDK, .fraction = 0.1, .error_feedback = true};
+    fs_compress_cfg cfg = {.kind = FS_COMP_RANDK, .fraction = 0.1, .error_feedback = true};
     ck_assert_int_eq(fs_compress_apply(&cfg, &u, res, c, NULL), FS_OK);
     ck_assert_uint_eq(u.nnz, 50);
     for (size_t j = 0; j < u.nnz; j++)
@@ -363,7 +363,7 @@ static void check_quantize_unbiased(int bits)
     x[5] = 0;
     fs_update u;
     dense_update(&u, x, N);
-    fs_compress_cfg cfg = {.kind = FS_COMPRESS_QUANTIZE, .bits = bits};
+    fs_compress_cfg cfg = {.kind = FS_COMP_QUANTIZE, .bits = bits};
     for (uint64_t t = 0; t < T; t++) {
         memcpy(u.dense, x, sizeof x);
         fs_rng_reseed(r, 8, FS_RNG_TRAIN, t, (uint64_t)bits);
@@ -412,7 +412,7 @@ START_TEST(quantize_levels_bounded_and_signs_kept)
         double norm32 = (double)nf < norm ? (double)nextafterf(nf, INFINITY) : (double)nf;
         fs_update u;
         dense_update(&u, x, N);
-        fs_compress_cfg cfg = {.kind = FS_COMPRESS_QUANTIZE, .bits = bits[b]};
+        fs_compress_cfg cfg = {.kind = FS_COMP_QUANTIZE, .bits = bits[b]};
         ck_assert_int_eq(fs_compress_apply(&cfg, &u, NULL, r, NULL), FS_OK);
         double s = (double)((1 << (bits[b] - 1)) - 1);
         for (size_t i = 0; i < N; i++) {
@@ -437,7 +437,7 @@ START_TEST(quantize_zero_vector_stays_zero)
     double x[64] = {0}, res[1000] = {0};
     fs_update u;
     dense_update(&u, x, 64);
-    fs_compress_cfg cfg = {.kind = FS_COMPRESS_QUANTIZE, .bits = 4};
+    fs_compress_cfg cfg = {.kind = FS_COMP_QUANTIZE, .bits = 4};
     double bytes;
     ck_assert_int_eq(fs_compress_apply(&cfg, &u, NULL, r, &bytes), FS_OK);
     for (size_t i = 0; i < 64; i++)
@@ -476,11 +476,11 @@ static void check_ef_round(const fs_compress_cfg *cfg, fs_update *u, double *res
 START_TEST(error_feedback_decoded_plus_residual_is_input_plus_old_residual)
 {
     static const fs_compress_cfg cfgs[] = {
-        {.kind = FS_COMPRESS_NONE, .error_feedback = true},
-        {.kind = FS_COMPRESS_TOPK, .fraction = 0.05, .error_feedback = true},
-        {.kind = FS_COMPRESS_RANDK, .fraction = 0.05, .error_feedback = true},
-        {.kind = FS_COMPRESS_QUANTIZE, .bits = 2, .error_feedback = true},
-        {.kind = FS_COMPRESS_QUANTIZE, .bits = 8, .error_feedback = true},
+        {.kind = FS_COMP_NONE, .error_feedback = true},
+        {.kind = FS_COMP_TOPK, .fraction = 0.05, .error_feedback = true},
+        {.kind = FS_COMP_RANDK, .fraction = 0.05, .error_feedback = true},
+        {.kind = FS_COMP_QUANTIZE, .bits = 2, .error_feedback = true},
+        {.kind = FS_COMP_QUANTIZE, .bits = 8, .error_feedback = true},
     };
     enum { NP = 800, NNZ = 90 };
     gsl_rng *r = fs_rng_new(), *c = fs_rng_new();
@@ -526,7 +526,7 @@ START_TEST(topk_error_feedback_running_sum_tracks_inputs)
     double res[N] = {0}, sum_in[N] = {0}, sum_dec[N] = {0}, dec[N], g[N];
     fs_update u;
     ck_assert_int_eq(fs_update_init(&u, N, false, 0), FS_OK);
-    fs_compress_cfg cfg = {.kind = FS_COMPRESS_TOPK, .fraction = fraction, .error_feedback = true};
+    fs_compress_cfg cfg = {.kind = FS_COMP_TOPK, .fraction = fraction, .error_feedback = true};
     double delta = (double)expected_k(fraction, N) / N, q = sqrt(1 - delta);
     double max_g = 0, max_e = 0;
     for (int t = 0; t < ROUNDS; t++) {
@@ -581,12 +581,12 @@ static double bytes_of(fs_compress_cfg cfg, size_t n, bool dense)
 
 START_TEST(bytes_match_formula_for_every_kind)
 {
-    fs_compress_cfg none = {.kind = FS_COMPRESS_NONE};
-    fs_compress_cfg topk = {.kind = FS_COMPRESS_TOPK, .fraction = 0.01};
-    fs_compress_cfg randk = {.kind = FS_COMPRESS_RANDK, .fraction = 0.01};
-    fs_compress_cfg q8 = {.kind = FS_COMPRESS_QUANTIZE, .bits = 8};
-    fs_compress_cfg q4 = {.kind = FS_COMPRESS_QUANTIZE, .bits = 4};
-    fs_compress_cfg q2 = {.kind = FS_COMPRESS_QUANTIZE, .bits = 2};
+    fs_compress_cfg none = {.kind = FS_COMP_NONE};
+    fs_compress_cfg topk = {.kind = FS_COMP_TOPK, .fraction = 0.01};
+    fs_compress_cfg randk = {.kind = FS_COMP_RANDK, .fraction = 0.01};
+    fs_compress_cfg q8 = {.kind = FS_COMP_QUANTIZE, .bits = 8};
+    fs_compress_cfg q4 = {.kind = FS_COMP_QUANTIZE, .bits = 4};
+    fs_compress_cfg q2 = {.kind = FS_COMP_QUANTIZE, .bits = 2};
     ck_assert(bytes_of(none, 1000, true) == 4000);
     ck_assert(bytes_of(none, 1000, false) == 8000);
     ck_assert(bytes_of(topk, 1000, true) == 80);   /* k = 10 */
@@ -599,7 +599,7 @@ START_TEST(bytes_match_formula_for_every_kind)
     ck_assert(bytes_of(q4, 100, false) == 4 + 50 + 400);
     ck_assert(bytes_of(q2, 7, false) == 4 + 2 + 28);
     for (int bits = 3; bits <= 7; bits += 2) { /* odd widths: codes straddle bytes */
-        fs_compress_cfg q = {.kind = FS_COMPRESS_QUANTIZE, .bits = bits};
+        fs_compress_cfg q = {.kind = FS_COMP_QUANTIZE, .bits = bits};
         ck_assert(bytes_of(q, 1001, true) == 4 + (1001 * bits + 7) / 8);
         ck_assert(bytes_of(q, 13, false) == 4 + (13 * bits + 7) / 8 + 52);
     }
@@ -610,7 +610,7 @@ END_TEST
 
 START_TEST(k_rounds_without_float_noise_and_stays_in_1_to_n)
 {
-    fs_compress_cfg c = {.kind = FS_COMPRESS_TOPK, .fraction = 0.07};
+    fs_compress_cfg c = {.kind = FS_COMP_TOPK, .fraction = 0.07};
     ck_assert(fs_compress_bytes(&c, 100, true) == 8 * 7); /* 0.07 * 100 = 7.000000000000001 */
     c.fraction = 1e-9;
     ck_assert(fs_compress_bytes(&c, 100, true) == 8);
@@ -626,7 +626,7 @@ START_TEST(none_leaves_update_unchanged)
     double x[5] = {1e-300, -3.3, 0.1, 7, -0.0};
     fs_update u;
     dense_update(&u, x, 5);
-    fs_compress_cfg cfg = {.kind = FS_COMPRESS_NONE};
+    fs_compress_cfg cfg = {.kind = FS_COMP_NONE};
     double bytes;
     ck_assert_int_eq(fs_compress_apply(&cfg, &u, NULL, NULL, &bytes), FS_OK);
     ck_assert(!u.sparse);
@@ -644,8 +644,8 @@ START_TEST(same_stream_gives_same_compression)
     fs_rng_reseed(r, 51, FS_RNG_DATA, 0, FS_RNG_NONE);
     for (size_t i = 0; i < N; i++)
         x[i] = gsl_ran_gaussian(r, 1.0);
-    static const fs_compress_cfg cfgs[] = {{.kind = FS_COMPRESS_RANDK, .fraction = 0.02},
-                                           {.kind = FS_COMPRESS_QUANTIZE, .bits = 4}};
+    static const fs_compress_cfg cfgs[] = {{.kind = FS_COMP_RANDK, .fraction = 0.02},
+                                           {.kind = FS_COMP_QUANTIZE, .bits = 4}};
     for (size_t a = 0; a < 2; a++) {
         fs_update u1, u2;
         dense_update(&u1, x, N), dense_update(&u2, x, N);
@@ -668,11 +668,11 @@ START_TEST(invalid_config_is_rejected_untouched)
     fs_update u;
     dense_update(&u, x, 4);
     fs_compress_cfg bad[] = {
-        {.kind = FS_COMPRESS_TOPK, .fraction = 0.5, .error_feedback = true}, /* no residual */
-        {.kind = FS_COMPRESS_QUANTIZE, .bits = 1}, /* no room for a level */
-        {.kind = FS_COMPRESS_QUANTIZE, .bits = 9},
-        {.kind = FS_COMPRESS_RANDK, .fraction = 0},
-        {.kind = FS_COMPRESS_TOPK, .fraction = 1.5},
+        {.kind = FS_COMP_TOPK, .fraction = 0.5, .error_feedback = true}, /* no residual */
+        {.kind = FS_COMP_QUANTIZE, .bits = 1},                           /* no room for a level */
+        {.kind = FS_COMP_QUANTIZE, .bits = 9},
+        {.kind = FS_COMP_RANDK, .fraction = 0},
+        {.kind = FS_COMP_TOPK, .fraction = 1.5},
     };
     for (size_t a = 0; a < sizeof bad / sizeof *bad; a++)
         ck_assert_int_eq(fs_compress_apply(&bad[a], &u, NULL, NULL, NULL), FS_EINTERNAL);
@@ -686,8 +686,8 @@ START_TEST(nonfinite_update_is_reported)
     double x[4] = {1, NAN, NAN, NAN};
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 1, FS_RNG_TRAIN, 0, 0);
-    fs_compress_cfg q = {.kind = FS_COMPRESS_QUANTIZE, .bits = 8};
-    fs_compress_cfg t = {.kind = FS_COMPRESS_TOPK, .fraction = 0.5};
+    fs_compress_cfg q = {.kind = FS_COMP_QUANTIZE, .bits = 8};
+    fs_compress_cfg t = {.kind = FS_COMP_TOPK, .fraction = 0.5};
     fs_update u;
     dense_update(&u, x, 4);
     ck_assert_int_eq(fs_compress_apply(&q, &u, NULL, r, NULL), FS_ENUMERIC);
@@ -756,7 +756,7 @@ START_TEST(quantize_every_width_bytes_and_error_bound)
         norm += x[i] * x[i];
     norm = sqrt(norm);
     for (int bits = FS_COMPRESS_MIN_BITS; bits <= FS_COMPRESS_MAX_BITS; bits++) {
-        fs_compress_cfg cfg = {.kind = FS_COMPRESS_QUANTIZE, .bits = bits};
+        fs_compress_cfg cfg = {.kind = FS_COMP_QUANTIZE, .bits = bits};
         double s = (double)((1 << (bits - 1)) - 1), bytes;
         size_t codes = (N * (size_t)bits + 7) / 8;
         fs_update u;

@@ -58,6 +58,58 @@ START_TEST(metric_names_round_trip)
 }
 END_TEST
 
+/* The descriptor table answers every question about a metric: the tasks it fits, the list an
+ * error message shows, and the texts of the report. */
+START_TEST(metric_table_fits_and_lists)
+{
+    for (int m = 0; m < FS_METRIC_COUNT; m++) {
+        const fs_metric_info *mi = fs_metric_info_of((fs_metric)m);
+        ck_assert(mi && mi->name && mi->title && mi->axis && mi->tasks);
+        ck_assert_int_eq(mi->lower_is_better, fs_metric_lower_is_better((fs_metric)m));
+    }
+    ck_assert_ptr_null(fs_metric_info_of(FS_METRIC_COUNT));
+    ck_assert(!fs_metric_lower_is_better(FS_METRIC_COUNT));
+    ck_assert(fs_metric_fits(FS_METRIC_AUC, 2, false));
+    ck_assert(!fs_metric_fits(FS_METRIC_AUC, 10, false));
+    ck_assert(!fs_metric_fits(FS_METRIC_AUC, 0, false));
+    ck_assert(fs_metric_fits(FS_METRIC_RMSE, 0, true) && !fs_metric_fits(FS_METRIC_RMSE, 2, false));
+    ck_assert(fs_metric_fits(FS_METRIC_HR10, 0, true) && !fs_metric_fits(FS_METRIC_HR10, 0, false));
+    ck_assert(fs_metric_fits(FS_METRIC_LOSS, 0, false) &&
+              fs_metric_fits(FS_METRIC_LOSS, 10, false));
+    ck_assert(!fs_metric_fits(FS_METRIC_COUNT, 2, false));
+    char buf[128];
+    fs_metric_list(FS_TASK_MULTICLASS, buf, sizeof buf);
+    ck_assert_str_eq(buf, "\"accuracy\", \"loss\", \"ece\"");
+    fs_metric_list(FS_TASK_REGRESSION | FS_TASK_RECOMMENDER, buf, sizeof buf);
+    ck_assert_str_eq(buf, "\"loss\", \"rmse\", \"hr10\"");
+    fs_metric_list(FS_TASK_BINARY, buf, sizeof buf);
+    ck_assert_str_eq(buf, "\"accuracy\", \"loss\", \"auc\", \"ece\", \"brier\"");
+    fs_metric_list(FS_TASK_MULTICLASS, buf, 8); /* truncated, still terminated */
+    ck_assert_str_eq(buf, "\"accura");
+}
+END_TEST
+
+/* (0.1^2 + 0.2^2 + 0.6^2 + 0.5^2) / 4 = 0.165; undefined on other than two classes. */
+START_TEST(brier_hand_computed_case)
+{
+    static bin_preds b;
+    const double s[] = {0.9, 0.2, 0.6, 0.5};
+    const int32_t y[] = {1, 0, 0, 1};
+    bin_fill(&b, s, y, 4);
+    ck_assert_double_eq_tol(eval_all(FS_METRIC_BRIER, &b.p), 0.165, 1e-15);
+    const uint32_t sub[] = {1, 3}; /* (0.04 + 0.25) / 2 */
+    ck_assert_double_eq_tol(fs_metric_eval(FS_METRIC_BRIER, &b.p, sub, 2, NULL), 0.145, 1e-15);
+    ck_assert(fs_metric_lower_is_better(FS_METRIC_BRIER));
+    ck_assert(fs_metric_fits(FS_METRIC_BRIER, 2, false));
+    ck_assert(!fs_metric_fits(FS_METRIC_BRIER, 10, false) &&
+              !fs_metric_fits(FS_METRIC_BRIER, 0, true));
+    double probs3[3] = {0.2, 0.3, 0.5};
+    int32_t y3[1] = {2};
+    fs_predictions p3 = {.n = 1, .n_classes = 3, .probs = probs3, .y = y3};
+    ck_assert(isnan(eval_all(FS_METRIC_BRIER, &p3)));
+}
+END_TEST
+
 START_TEST(auc_hand_computed_cases)
 {
     const double s[] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6};
@@ -217,7 +269,8 @@ END_TEST
 START_TEST(worst_decile_known_vectors)
 {
     double v[25], scratch[25];
-    for (int i = 0; i < 25; i++) v[i] = (double)((i * 7) % 25); /* 0 .. 24, shuffled */
+    for (int i = 0; i < 25; i++)
+        v[i] = (double)((i * 7) % 25); /* 0 .. 24, shuffled */
     /* ceil(25 / 10) = 3 worst: 0, 1, 2 when higher is better; 22, 23, 24 otherwise. */
     ck_assert_double_eq(fs_metric_worst_decile(v, 25, false, scratch), 1.0);
     ck_assert_double_eq(fs_metric_worst_decile(v, 25, true, scratch), 23.0);
@@ -238,6 +291,8 @@ static Suite *metrics_suite(void)
     Suite *su = suite_create("metrics");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, metric_names_round_trip);
+    tcase_add_test(tc, metric_table_fits_and_lists);
+    tcase_add_test(tc, brier_hand_computed_case);
     tcase_add_test(tc, auc_hand_computed_cases);
     tcase_add_test(tc, auc_matches_bruteforce_with_many_ties);
     tcase_add_test(tc, auc_nan_when_undefined);

@@ -270,6 +270,47 @@ START_TEST(plan_lower_is_better_target)
 }
 END_TEST
 
+/* A lower-is-better metric of the table (brier) is a target at or below: falling 0.3, 0.2, 0.1
+ * reaches 0.15 in round 3, not in round 1 as a higher-is-better metric would. */
+START_TEST(plan_brier_is_lower_is_better)
+{
+    fs_err err;
+    fs_err_init(&err, NULL);
+    fs_db *db = NULL;
+    ck_assert_int_eq(fs_db_open(dbpath, &db, &err), FS_OK);
+    fs_db_run run = {.name = "sweep",
+                     .scenario_json = "{}",
+                     .seed = 1,
+                     .variant = "ctr",
+                     .fedsim_version = "test",
+                     .threads = 1,
+                     .host = "h"};
+    int64_t id;
+    ck_assert_int_eq(fs_db_begin_run(db, &run, &id, &err), FS_OK);
+    for (int n = 1; n <= 3; n++) {
+        fs_db_round r = {.round = n,
+                         .t_start = (int64_t)((n - 1) * US_PER_H),
+                         .t_end = (int64_t)(n * US_PER_H),
+                         .selected = 10,
+                         .reported = 10,
+                         .bytes_up = 100,
+                         .bytes_down = 100,
+                         .train_loss = NAN,
+                         .epsilon = NAN,
+                         .compute_s = NAN,
+                         .online_share = 1,
+                         .wall_s = 0.0};
+        fs_db_eval e = {"all", "brier", 0.4 - 0.1 * n};
+        ck_assert_int_eq(fs_db_write_round(db, id, &r, NULL, 0, &e, 1, &err), FS_OK);
+    }
+    ck_assert_int_eq(fs_db_finish_run(db, id, "done", 1.0, &err), FS_OK);
+    fs_db_close(db);
+    ck_assert_int_eq(plan(dbpath, "--target", "brier=0.15", NULL), 0);
+    ck_has(out, "which variant reaches brier <= 0.15 in the fewest virtual hours?");
+    ck_has(out, "recommended: ctr: reaches brier 0.15 in 3.0 virtual hours");
+}
+END_TEST
+
 START_TEST(plan_empty_database_exits_1)
 {
     fs_err err;
@@ -821,6 +862,7 @@ static Suite *plan_suite(void)
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("files");
     tcase_add_checked_fixture(te, setup, teardown);
+    tcase_add_test(te, plan_brier_is_lower_is_better);
     tcase_add_test(te, plan_empty_database_exits_1);
     tcase_add_test(te, plan_missing_database_exits_3_and_creates_nothing);
     tcase_add_test(te, plan_unreadable_database_exits_3);

@@ -10,6 +10,7 @@
 
 #include "fs_algo.h"
 #include "fs_scn.h"
+#include "fs_scn_int.h"
 #include "fs_test.h"
 #include "fs_world.h"
 
@@ -443,6 +444,60 @@ START_TEST(scn_shape_rules_skip_what_is_not_known)
 }
 END_TEST
 
+/* A union's "expected" text comes from its variants: the texts the hand-written strings had. */
+START_TEST(scn_union_texts_from_variants)
+{
+    const char *json =
+        "{\"name\": \"t\", \"data\": {\"source\": \"fashion-mnist\", \"clients\": 100,"
+        " \"partition\": 3}, \"train\": {\"compression\": 3},"
+        " \"server\": {\"rounds\": 5, \"clients_per_round\": 10, \"optimizer\": 3,"
+        " \"selection\": 3}, \"devices\": {\"availability\": 3, \"latency_ms\": \"x\"}}";
+    ck_assert_int_eq(parse(json, NULL, 0), FS_ESCENARIO);
+    ck_assert_msg_present("t.json: data.partition: expected \"iid\" or {\"dirichlet\" | "
+                          "\"shards\" | \"quantity_lognormal\" | \"quantity_powerlaw\" | "
+                          "\"natural\": {...}}, found 3");
+    ck_assert_msg_present("t.json: train.compression: expected \"none\" or {\"topk\" | "
+                          "\"randk\" | \"quantize\": {...}}, found 3");
+    ck_assert_msg_present("t.json: server.optimizer: expected \"sgd\" or {\"momentum\" | "
+                          "\"adam\" | \"yogi\" | \"adagrad\": {...}}, found 3");
+    ck_assert_msg_present("t.json: server.selection: expected \"uniform\" or {\"fastest\": "
+                          "{...}}, found 3");
+    ck_assert_msg_present("t.json: devices.availability: expected \"always\", {\"markov\": "
+                          "{...}} or {\"diurnal\": {...}}, found 3");
+    ck_assert_msg_present("t.json: devices.latency_ms: expected number >= 0, {\"lognormal\": "
+                          "{...}} or {\"uniform\": {...}}, found \"x\"");
+    char buf[24];
+    fs_scn_union u = {NULL, -1, NULL, 0};
+    fs_scn_union_expect(&u, NULL, buf, sizeof buf);
+    ck_assert_str_eq(buf, "");
+}
+END_TEST
+
+/* Brier is a metric of binary tasks: with auc on click-through data, refused on 10 classes with
+ * the metrics that do fit. */
+#define WITH_METRICS(src, model, metrics)                                                          \
+    "{\"name\": \"t\", \"data\": {\"source\": \"" src "\", \"clients\": 20},"                      \
+    " \"model\": {\"kind\": \"" model                                                              \
+    "\"}, \"server\": {\"rounds\": 1, \"clients_per_round\": 5},"                                  \
+    " \"eval\": {\"metrics\": " metrics "}}"
+
+START_TEST(scn_brier_fits_binary_tasks_only)
+{
+    fs_scn_shape d;
+    ck_assert_int_eq(parse(WITH_METRICS("marketing", "logreg", "[\"auc\", \"brier\"]"), NULL, 0),
+                     FS_OK);
+    fs_scn_shape_of(&s, &d);
+    ck_assert_int_eq(fs_scn_check_shape(&s, &d, &err), FS_OK);
+    /* a generated source's shape is known, so parsing applies the rule */
+    ck_assert_int_eq(
+        parse(WITH_METRICS("synthetic", "softmax", "[\"accuracy\", \"brier\"]"), NULL, 0),
+        FS_ESCENARIO);
+    ck_assert_int_eq(err.n_msgs, 1);
+    ck_assert_str_eq(err.msgs[0], "t.json: eval.metrics[1]: expected a metric of a multiclass task "
+                                  "(\"accuracy\", \"loss\", \"ece\"), found \"brier\"");
+}
+END_TEST
+
 /* The estimate grows with what the engine keeps per client in flight. */
 START_TEST(scn_memory_estimate_counts_copies_in_flight)
 {
@@ -483,6 +538,8 @@ static Suite *scn_suite(void)
     tcase_add_test(tc, scn_load_reads_a_file_and_reports_a_missing_one);
     tcase_add_test(tc, scn_shape_of_generated_sources_matches_their_data);
     tcase_add_test(tc, scn_shape_rules_skip_what_is_not_known);
+    tcase_add_test(tc, scn_brier_fits_binary_tasks_only);
+    tcase_add_test(tc, scn_union_texts_from_variants);
     tcase_add_test(tc, scn_memory_estimate_counts_copies_in_flight);
     suite_add_tcase(suite, tc);
     return suite;

@@ -1,6 +1,7 @@
 /* Tests of fs_serveropt: each server rule against hand-computed steps, the rules' limiting cases
  * (FedAvg, momentum 0), Yogi's additive second moment, and q-FFL's weighting and sparse path. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,7 @@
 
 #define TOL 1e-12
 
-static fs_serveropt_cfg cfg_of(enum fs_serveropt_kind kind, double lr, double beta1, double beta2,
+static fs_serveropt_cfg cfg_of(enum fs_optimizer kind, double lr, double beta1, double beta2,
                                double tau, double v0)
 {
     return (fs_serveropt_cfg){kind, lr, beta1, beta2, tau, v0};
@@ -24,7 +25,7 @@ START_TEST(sgd_lr1_equals_fedavg)
 {
     /* FedAvg: the new model is the old one plus the mean client delta. */
     fs_serveropt o;
-    opt_init(&o, cfg_of(FS_OPT_SGD, 1.0, 0, 0, 0, 0), 3);
+    opt_init(&o, cfg_of(FS_SOPT_SGD, 1.0, 0, 0, 0, 0), 3);
     double w[3] = {1.0, 2.0, 3.0}, d[3] = {0.5, -1.0, 0.25};
     fs_serveropt_step(&o, w, d);
     ck_assert_double_eq(w[0], 1.5);
@@ -37,8 +38,8 @@ END_TEST
 START_TEST(momentum_beta0_equals_sgd)
 {
     fs_serveropt sgd, mom;
-    opt_init(&sgd, cfg_of(FS_OPT_SGD, 0.7, 0, 0, 0, 0), 4);
-    opt_init(&mom, cfg_of(FS_OPT_MOMENTUM, 0.7, 0.0, 0, 0, 0), 4);
+    opt_init(&sgd, cfg_of(FS_SOPT_SGD, 0.7, 0, 0, 0, 0), 4);
+    opt_init(&mom, cfg_of(FS_SOPT_MOMENTUM, 0.7, 0.0, 0, 0, 0), 4);
     double w1[4] = {0.1, -0.2, 0.3, 4.0}, w2[4];
     memcpy(w2, w1, sizeof w1);
     for (int t = 0; t < 5; t++) {
@@ -61,7 +62,7 @@ START_TEST(momentum_accumulates_over_two_steps)
      * step 1: d = (1, -2):   m = (1, -2);                        w = (0.5, -1)
      * step 2: d = (0.5, 1):  m = 0.9 (1, -2) + (0.5, 1) = (1.4, -0.8); w = (0.5 + 0.7, -1 - 0.4) */
     fs_serveropt o;
-    opt_init(&o, cfg_of(FS_OPT_MOMENTUM, 0.5, 0.9, 0, 0, 0), 2);
+    opt_init(&o, cfg_of(FS_SOPT_MOMENTUM, 0.5, 0.9, 0, 0, 0), 2);
     double w[2] = {0, 0}, d1[2] = {1.0, -2.0}, d2[2] = {0.5, 1.0};
     fs_serveropt_step(&o, w, d1);
     ck_assert_double_eq_tol(w[0], 0.5, TOL);
@@ -83,7 +84,7 @@ START_TEST(fedadam_first_step_matches_hand_computation)
      * step = 0.1 m / (sqrt v + 0.01) = 0.1 (0.01/0.02, -0.03/0.04, 0/0.01) = (0.05, -0.075, 0)
      * w = (1.05, -1.075, 0.5) */
     fs_serveropt o;
-    opt_init(&o, cfg_of(FS_OPT_ADAM, 0.1, 0.9, 0.99, 0.01, 0.0), 3);
+    opt_init(&o, cfg_of(FS_SOPT_ADAM, 0.1, 0.9, 0.99, 0.01, 0.0), 3);
     double w[3] = {1.0, -1.0, 0.5}, d[3] = {0.1, -0.3, 0.0};
     fs_serveropt_step(&o, w, d);
     ck_assert_double_eq_tol(o.m[0], 0.01, TOL);
@@ -108,7 +109,7 @@ START_TEST(fedyogi_first_two_steps_match_hand_computation)
      *         m = 0.5 * 0.4 + 0.5 * 0.28 = 0.34; w += 0.34 / 0.58
      * coordinate 1: sign(0.09 - 0) * 0 = 0, v stays 0.09, m and w stay 0. */
     fs_serveropt o;
-    opt_init(&o, cfg_of(FS_OPT_YOGI, 1.0, 0.5, 0.75, 0.1, 0.09), 2);
+    opt_init(&o, cfg_of(FS_SOPT_YOGI, 1.0, 0.5, 0.75, 0.1, 0.09), 2);
     double w[2] = {0, 0}, d1[2] = {0.8, 0.0}, d2[2] = {0.28, 0.0};
     fs_serveropt_step(&o, w, d1);
     ck_assert_double_eq_tol(o.v[0], 0.25, TOL);
@@ -131,7 +132,7 @@ START_TEST(fedadagrad_first_two_steps_match_hand_computation)
      * step 1: v = 0.09 + 0.16 = 0.25 (sqrt 0.5); m = 0.2;             w += 0.2 / 0.6
      * step 2: v = 0.25 + 1.44 = 1.69 (sqrt 1.3); m = 0.1 + 0.6 = 0.7; w += 0.7 / 1.4 = 0.5 */
     fs_serveropt o;
-    opt_init(&o, cfg_of(FS_OPT_ADAGRAD, 1.0, 0.5, 0.0, 0.1, 0.09), 2);
+    opt_init(&o, cfg_of(FS_SOPT_ADAGRAD, 1.0, 0.5, 0.0, 0.1, 0.09), 2);
     double w[2] = {0, 0}, d1[2] = {0.4, -0.4}, d2[2] = {1.2, -1.2};
     fs_serveropt_step(&o, w, d1);
     ck_assert_double_eq_tol(o.v[0], 0.25, TOL);
@@ -152,8 +153,8 @@ START_TEST(yogi_v_never_increases_when_delta_sq_below_v)
     /* Yogi's defining difference from Adam: v moves by exactly (1 - beta2) d^2 toward d^2, so
      * small deltas barely erode a large v, while Adam's v decays geometrically toward d^2. */
     fs_serveropt yogi, adam;
-    opt_init(&yogi, cfg_of(FS_OPT_YOGI, 0.01, 0.9, 0.99, 1e-3, 1.0), 1);
-    opt_init(&adam, cfg_of(FS_OPT_ADAM, 0.01, 0.9, 0.99, 1e-3, 1.0), 1);
+    opt_init(&yogi, cfg_of(FS_SOPT_YOGI, 0.01, 0.9, 0.99, 1e-3, 1.0), 1);
+    opt_init(&adam, cfg_of(FS_SOPT_ADAM, 0.01, 0.9, 0.99, 1e-3, 1.0), 1);
     double wy = 0, wa = 0;
     for (int t = 0; t < 50; t++) {
         double d = 0.5 * sin(t + 1.0), v_before = yogi.v[0];
@@ -293,20 +294,39 @@ START_TEST(qffl_zero_loss_is_finite)
 }
 END_TEST
 
-START_TEST(defaults_follow_reddi_table)
+/* The configuration a run gets from server.optimizer: the schema's defaults (Reddi et al.'s
+ * table in fs_scn_tables.c) or the scenario's values, v0 = tau^2. */
+static fs_serveropt_cfg scenario_cfg(const char *optimizer)
 {
-    fs_serveropt_cfg c;
-    fs_serveropt_defaults(FS_OPT_SGD, &c);
-    ck_assert(c.kind == FS_OPT_SGD && c.lr == 1.0);
-    fs_serveropt_defaults(FS_OPT_MOMENTUM, &c);
-    ck_assert(c.lr == 1.0 && c.beta1 == 0.9);
-    fs_serveropt_defaults(FS_OPT_ADAM, &c);
-    ck_assert(c.lr == 0.01 && c.beta1 == 0.9 && c.beta2 == 0.99 && c.tau == 1e-3);
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"name\": \"t\", \"data\": {\"source\": \"synthetic\", \"clients\": 20},"
+             " \"server\": {\"rounds\": 1, \"clients_per_round\": 5, \"optimizer\": %s}}",
+             optimizer);
+    fs_scenario sc;
+    fs_err err;
+    fs_err_init(&err, "t.json");
+    ck_assert_int_eq(fs_scn_parse(json, NULL, 0, &sc, &err), FS_OK);
+    fs_serveropt_cfg c = fs_serveropt_cfg_of(&sc);
+    fs_scn_fini(&sc);
+    return c;
+}
+
+START_TEST(scenario_defaults_follow_reddi_table)
+{
+    fs_serveropt_cfg c = scenario_cfg("\"sgd\"");
+    ck_assert(c.kind == FS_SOPT_SGD && c.lr == 1.0);
+    c = scenario_cfg("{\"momentum\": {}}");
+    ck_assert(c.kind == FS_SOPT_MOMENTUM && c.lr == 1.0 && c.beta1 == 0.9);
+    c = scenario_cfg("{\"adam\": {}}");
+    ck_assert(c.kind == FS_SOPT_ADAM && c.lr == 0.01 && c.beta1 == 0.9 && c.beta2 == 0.99 &&
+              c.tau == 1e-3);
     ck_assert_double_eq_tol(c.v0, 1e-6, 1e-18);
-    fs_serveropt_defaults(FS_OPT_YOGI, &c);
-    ck_assert(c.kind == FS_OPT_YOGI && c.lr == 0.01 && c.beta2 == 0.99 && c.tau == 1e-3);
-    fs_serveropt_defaults(FS_OPT_ADAGRAD, &c);
-    ck_assert(c.lr == 0.1 && c.beta1 == 0.0 && c.tau == 1e-3);
+    c = scenario_cfg("{\"yogi\": {}}");
+    ck_assert(c.kind == FS_SOPT_YOGI && c.lr == 0.01 && c.beta2 == 0.99 && c.tau == 1e-3);
+    c = scenario_cfg("{\"adagrad\": {\"tau\": 0.01}}");
+    ck_assert(c.kind == FS_SOPT_ADAGRAD && c.lr == 0.01 && c.beta1 == 0.0 && c.tau == 0.01);
+    ck_assert_double_eq(c.v0, 0.01 * 0.01);
 
     /* State is allocated as the kind needs it, v filled with v0. */
     fs_serveropt o;
@@ -315,7 +335,7 @@ START_TEST(defaults_follow_reddi_table)
     for (int i = 0; i < 5; i++)
         ck_assert_double_eq(o.v[i], c.v0);
     fs_serveropt_fini(&o);
-    fs_serveropt_defaults(FS_OPT_SGD, &c);
+    c = scenario_cfg("\"sgd\"");
     ck_assert_int_eq(fs_serveropt_init(&o, &c, 5), FS_OK);
     ck_assert(!o.m && !o.v);
     fs_serveropt_fini(&o);
@@ -338,7 +358,7 @@ static Suite *serveropt_suite(void)
     tcase_add_test(tc, qffl_q_positive_weights_high_loss_client_more);
     tcase_add_test(tc, qffl_sparse_and_dense_identical);
     tcase_add_test(tc, qffl_zero_loss_is_finite);
-    tcase_add_test(tc, defaults_follow_reddi_table);
+    tcase_add_test(tc, scenario_defaults_follow_reddi_table);
     suite_add_tcase(s, tc);
     return s;
 }
