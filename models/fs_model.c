@@ -7,8 +7,8 @@
 
 #include "fs_model.h"
 
-#define FS_EVAL_CHUNK 256   /* row ids per chunk when evaluating all rows (kept on the stack) */
-#define FS_EVAL_PMIN 1e-15  /* probability floor: keeps one wrong sure answer from giving Inf */
+#define FS_EVAL_CHUNK 256  /* row ids per chunk when evaluating all rows (kept on the stack) */
+#define FS_EVAL_PMIN 1e-15 /* probability floor: keeps one wrong sure answer from giving Inf */
 
 void fs_model_free(fs_model *m)
 {
@@ -48,7 +48,8 @@ static void eval_chunk(const fs_model *m, const fs_dataset *ds, const uint32_t *
         const double *p = probs + i * c;
         int32_t y = ds->y[rows[i]];
         size_t best = 0;
-        for (size_t j = 1; j < c; j++) best = p[j] > p[best] ? j : best;
+        for (size_t j = 1; j < c; j++)
+            best = p[j] > p[best] ? j : best;
         *correct += best == (size_t)y;
         *loss -= log(p[y] > FS_EVAL_PMIN ? p[y] : FS_EVAL_PMIN);
     }
@@ -70,7 +71,8 @@ int fs_model_evaluate(const fs_model *m, const double *w, const fs_dataset *ds,
     for (size_t at = 0; at < n; at += chunk) {
         size_t k = n - at < chunk ? n - at : chunk;
         const uint32_t *r = rows ? rows + at : ids;
-        for (size_t i = 0; !rows && i < k; i++) ids[i] = (uint32_t)(at + i);
+        for (size_t i = 0; !rows && i < k; i++)
+            ids[i] = (uint32_t)(at + i);
         m->ops->predict(m, w, ds, r, k, probs, s);
         eval_chunk(m, ds, r, k, probs, &loss, &correct);
     }
