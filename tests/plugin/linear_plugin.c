@@ -138,6 +138,7 @@ static void lin_predict(const void *self, const double *w, const fedsim_data *da
                         const uint32_t *rows, size_t n, double *probs, double *scratch)
 {
     const linear *m = self;
+    (void)scratch; /* each row's probabilities are computed in place */
     for (size_t i = 0; i < n; i++)
         row_probs(m, w, data, rows[i], probs + i * m->c);
 }
