@@ -228,6 +228,61 @@ START_TEST(non_finite_gradient_stops_sgd)
 }
 END_TEST
 
+/* A scenario naming the example plugin, with model text `model` and the plugin folder spliced. */
+static int parse_plugin(const char *model_fmt, const char *arg, fs_scenario *s, fs_err *err)
+{
+    char model[6000], text[7000];
+    snprintf(model, sizeof model, model_fmt, arg);
+    snprintf(text, sizeof text,
+             "{\"name\": \"p\", \"data\": {\"source\": \"synthetic\", \"clients\": 10}, "
+             "\"model\": %s, \"server\": {\"rounds\": 1, \"clients_per_round\": 2}}",
+             model);
+    fs_err_init(err, "p.json");
+    return fs_scn_parse(text, NULL, 0, s, err);
+}
+
+/* model.plugin.config is kept as compact JSON and handed on; model.plugin is in the effective
+ * scenario of a plugin run only. */
+START_TEST(plugin_keys_in_the_scenario)
+{
+    fs_scenario s;
+    fs_err err;
+    int rc = parse_plugin("{\"kind\": \"plugin\", \"plugin\": {\"path\": \"%s\", "
+                          "\"config\": {\"l2\": 0.5, \"layers\": [1, 2]}}}",
+                          plugin_path("linear_plugin"), &s, &err);
+    ck_assert_msg(rc == FS_OK, "%s", err.msgs[0]);
+    ck_assert_str_eq(s.model.plugin_config, "{\"l2\":0.5,\"layers\":[1,2]}");
+    ck_assert_str_eq(s.model.plugin_path, plugin_path("linear_plugin"));
+    ck_assert_ptr_nonnull(strstr(s.json, "\"config\":"));
+    fs_scn_fini(&s);
+    ck_assert_int_eq(parse_plugin("{\"kind\": \"plugin\", \"plugin\": {\"path\": \"%s\"}}",
+                                  plugin_path("linear_plugin"), &s, &err),
+                     FS_OK);
+    ck_assert_str_eq(s.model.plugin_config, "{}");
+    fs_scn_fini(&s);
+    ck_assert_int_eq(parse_plugin("{\"kind\": \"mlp\"%s}", "", &s, &err), FS_OK);
+    ck_assert_ptr_null(strstr(s.json, "plugin"));
+    fs_scn_fini(&s);
+}
+END_TEST
+
+START_TEST(plugin_config_too_long)
+{
+    char big[5000];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    fs_scenario s;
+    fs_err err;
+    ck_assert_int_eq(parse_plugin("{\"kind\": \"plugin\", \"plugin\": {\"path\": \"x.so\", "
+                                  "\"config\": {\"k\": \"%s\"}}}",
+                                  big, &s, &err),
+                     FS_ESCENARIO);
+    ck_assert_int_eq(err.n_total, 1);
+    ck_assert_str_eq(err.msgs[0], "p.json: model.plugin.config: expected an object of at most "
+                                  "4095 characters as JSON, found 5007");
+}
+END_TEST
+
 /* The table's rows are the schema's model.kind words, in enum order. */
 START_TEST(model_kind_table_matches_the_words)
 {
@@ -257,6 +312,8 @@ static Suite *suite(void)
     tcase_add_test(tc, probe_catches_non_finite_outputs);
     tcase_add_test(tc, non_finite_gradient_stops_sgd);
     tcase_add_test(tc, model_kind_table_matches_the_words);
+    tcase_add_test(tc, plugin_keys_in_the_scenario);
+    tcase_add_test(tc, plugin_config_too_long);
     suite_add_tcase(s, tc);
     return s;
 }
