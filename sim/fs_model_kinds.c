@@ -94,8 +94,7 @@ static int cnn_make(const fs_scenario *s, const fs_dataset *ds, size_t mb, fs_mo
 
 /* ---- mf ---- */
 
-/* The column naming each row's client: the natural partition's group, else "user" (generators). */
-static const char *user_group(const fs_scenario *s)
+const char *fs_model_user_group(const fs_scenario *s)
 {
     return s->data.partition == FS_PART_NATURAL && s->data.source >= FS_SRC_CSV
                ? s->data.natural_group
@@ -112,7 +111,7 @@ static bool has_group(const fs_scn_shape *d, const char *name)
 static const char *mf_misfit(const fs_scenario *s, const fs_scn_shape *d)
 {
     if (d->sparse == 0 || (KNOWN(d->n_classes) && d->n_classes != 0) ||
-        (d->groups_known && !has_group(d, user_group(s))))
+        (d->groups_known && !has_group(d, fs_model_user_group(s))))
         return "mf needs ratings: sparse item rows, a rating target and a user group "
                "(\"user\", or the natural partition's group)";
     return NULL;

@@ -44,4 +44,8 @@ const fs_model_desc *fs_model_kind_of(const fs_scenario *s);
  * FS_SCN_UNKNOWN). */
 bool fs_model_kind_sparse_updates(const fs_scenario *s, int sparse);
 
+/* The group column naming each row's client, where personal parameters (mf) find their owner:
+ * the natural partition's group, else "user" (the generators'). */
+const char *fs_model_user_group(const fs_scenario *s);
+
 #endif

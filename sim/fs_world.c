@@ -276,14 +276,6 @@ static int load_synthetic(fs_world *w, const fs_scenario *s, fs_err *err)
 
 /* ---- model ---- */
 
-/* The column naming each row's client: the natural partition's group, else "user" (generators). */
-static const char *user_group_name(const fs_scenario *s)
-{
-    return s->data.partition == FS_PART_NATURAL && s->data.source >= FS_SRC_CSV
-               ? s->data.natural_group
-               : "user";
-}
-
 void fs_world_shape(const fs_world *w, fs_scn_shape *out)
 {
     const fs_dataset *ds = &w->train;
@@ -302,7 +294,7 @@ static int init_personal(fs_world *w, const fs_scenario *s, fs_err *err)
 {
     fs_model *m = w->model;
     size_t n = s->data.clients, k = m->n_personal;
-    const char *name = user_group_name(s);
+    const char *name = fs_model_user_group(s);
     int g = fs_dataset_find_group(&w->train, name);
     if (g < 0 || g != fs_dataset_find_group(&w->test, name)) {
         return fs_scn_bad_key(s, err, "model.kind",
