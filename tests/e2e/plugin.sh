@@ -1,7 +1,8 @@
 #!/bin/bash
 # plugin.sh FEDSIM DBDUMP PLUGIN_DIR: a model from a shared object (model.kind "plugin", the
 # example tests/plugin/linear_plugin.c) validates, trains (accuracy rises), is identical on 1
-# and 2 threads and resumes from a checkpoint exactly; each broken plugin of bad_plugin.c, a
+# and 2 threads, resumes from a checkpoint exactly and runs beside a built-in model in a sweep;
+# each broken plugin of bad_plugin.c, a
 # file that is no shared object and a dense-only plugin on sparse data are refused with exit 2
 # and a message naming model.plugin.path and the file, before any results file exists.
 source "$(dirname "$0")/lib.sh"
@@ -34,6 +35,17 @@ q "select scenario_json from runs" | tr -d ' \t\n' |
     fail "the effective scenario does not hold model.plugin"
 "$here/threads.sh" "$F" "$D" "$S" || fail "plugin runs differ between 1 and 2 threads"
 "$here/resume.sh" "$F" "$D" "$S" || fail "a plugin run does not resume exactly"
+# a sweep compares a built-in model with the plugin (the variant sets kind and path)
+cat >"$WORK/sweep.json" <<JSON
+{"name": "plugin-vs-softmax", "data": {"source": "synthetic", "clients": 20},
+ "server": {"rounds": 3, "clients_per_round": 5},
+ "sweep": {"variants": [{"label": "softmax", "set": {"model.kind": "softmax"}},
+                        {"label": "plugin", "set": {"model.kind": "plugin",
+                                                    "model.plugin.path": "$P/linear_plugin.so"}}]}}
+JSON
+"$F" sweep "$WORK/sweep.json" -o "$WORK/sweep.sqlite" >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "sweep"; }
+[ "$(sqlite3 "$WORK/sweep.sqlite" "select group_concat(v) from (select variant || ':' || status v from runs order by run_id)")" = \
+    "softmax:done,plugin:done" ] || fail "the sweep did not run both models"
 
 # refused(WHAT, EXPECTED-TEXT, --set ...): validate or run exits 2 naming the key and the file
 refused() {
