@@ -69,7 +69,7 @@ typedef struct fedsim_model_shape {
 typedef struct fedsim_model_info {
     size_t n_params;         /* length of w and of the gradient (>= 1) */
     size_t scratch_doubles;  /* per-thread scratch loss_grad and predict need for max_batch rows */
-    double flops_per_sample; /* forward-pass FLOPs per row (the simulated device time) */
+    double flops_per_sample; /* forward-pass FLOPs per dense row (simulated device time) */
 } fedsim_model_info;
 
 typedef struct fedsim_model_ops {
