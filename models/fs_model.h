@@ -1,7 +1,9 @@
 /* fs_model: the model interface. Parameters are one flat double vector owned by the caller; a
  * model object holds only shapes and hyperparameters, never per-client state, so one model
  * serves every thread. Per-thread temporary memory comes from fs_model_scratch. Models know
- * nothing of time, devices or clients. */
+ * nothing of time, devices or clients. The routines generic over these ops are in fs_model.c
+ * (scratch, evaluation, release) and fs_sgd.c (SGD); fs_plugin.h wraps a model from a shared
+ * object (the public ABI include/fedsim/fedsim_model.h) in the same ops. */
 #ifndef FS_MODEL_H
 #define FS_MODEL_H
 

@@ -40,7 +40,18 @@ enum fs_partition_kind {
     FS_PART_NATURAL
 };
 enum fs_avail_kind { FS_AVAIL_ALWAYS, FS_AVAIL_MARKOV, FS_AVAIL_DIURNAL };
-enum fs_model_kind { FS_MODEL_SOFTMAX, FS_MODEL_MLP, FS_MODEL_CNN, FS_MODEL_LOGREG, FS_MODEL_MF };
+/* Model kinds, each with its model.kind word, in one list: the enum and the schema's words are
+ * made from it, and sim/fs_model_kinds.c describes each kind (what it needs, its constructor). */
+#define FS_MODEL_KINDS(X)                                                                          \
+    X(FS_MODEL_SOFTMAX, "softmax")                                                                 \
+    X(FS_MODEL_MLP, "mlp")                                                                         \
+    X(FS_MODEL_CNN, "cnn")                                                                         \
+    X(FS_MODEL_LOGREG, "logreg")                                                                   \
+    X(FS_MODEL_MF, "mf")                                                                           \
+    X(FS_MODEL_PLUGIN, "plugin")
+#define FS_MODEL_ENUM_(kind, word) kind,
+enum fs_model_kind { FS_MODEL_KINDS(FS_MODEL_ENUM_) FS_MODEL_N_KINDS };
+#undef FS_MODEL_ENUM_
 enum fs_csv_encoding { FS_ENC_ONEHOT, FS_ENC_HASH, FS_ENC_INDEX };
 enum fs_server_mode { FS_SERVER_SYNC, FS_SERVER_ASYNC };
 /* also fs_serveropt_cfg.kind */
@@ -56,6 +67,7 @@ enum fs_compression { FS_COMP_NONE, FS_COMP_TOPK, FS_COMP_RANDK, FS_COMP_QUANTIZ
 #define FS_SCN_MAX_LAYERS 8     /* mlp hidden layers */
 #define FS_SCN_NAME_LEN 32
 #define FS_SCN_MAX_LEVELS 64    /* consent shares per segment level */
+#define FS_SCN_JSON_LEN 4096    /* a JSON value kept as text (model.plugin.config) */
 
 typedef struct fs_scenario {
     char name[128];
@@ -127,6 +139,8 @@ typedef struct fs_scenario {
         size_t height, width, channels;  /* cnn */
         double l2;                       /* logreg, mf */
         size_t factors;                  /* mf: latent dimension */
+        char plugin_path[512];           /* plugin: the shared object */
+        char plugin_config[FS_SCN_JSON_LEN]; /* plugin: model.plugin.config as compact JSON */
     } model;
 
     struct {

@@ -29,6 +29,7 @@ enum fs_scn_type {
                        * default: aux (const int[], def elements) or one element def */
     FS_SCN_STR_ARRAY, /* char[cap][FS_SCN_NAME_LEN] field, count in size_t at off2; default [] */
     FS_SCN_KEEP,      /* accepted if a string, no field: copied verbatim into the effective JSON */
+    FS_SCN_JSON,      /* any JSON object, kept as compact text in a char array; def_str default */
     FS_SCN_RAW /* any object, checked elsewhere (the sweep); kept out of the effective JSON */
 };
 
@@ -41,8 +42,9 @@ enum {
     FS_SCN_IDENT = 1u << 5    /* string of [A-Za-z0-9_.-] only */
 };
 
-/* Bit of a data source in fs_scn_key.sources. */
+/* Bit of a data source in fs_scn_key.sources, of a model kind in fs_scn_key.models. */
 #define FS_SCN_SRC(s) (1u << (s))
+#define FS_SCN_MODEL(k) (1u << (k))
 
 typedef struct fs_scn_key {
     const char *name;
@@ -57,6 +59,8 @@ typedef struct fs_scn_key {
                           * DIST: default fs_dist */
     const char *na_note; /* appended to "not applicable to source ..." */
     unsigned sources;    /* FS_SCN_SRC bits of the data sources the key applies to; 0 = all */
+    unsigned models;     /* FS_SCN_MODEL bits of the model kinds the key applies to; 0 = all.
+                          * model.kind must come before such keys in its table. */
     size_t present_off;  /* OBJ keys: offset of a bool set when the object is given (turning a
                           * feature on, e.g. privacy.dp); the effective JSON omits it when
                           * absent. 0 = none (offset 0 is the name, never a bool). */
@@ -103,9 +107,11 @@ typedef struct fs_scn_ctx {
     bool good[sizeof(fs_scenario)];
 } fs_scn_ctx;
 
-/* The whole schema (fs_scn_tables.c) and the data source names, indexed by fs_data_source. */
+/* The whole schema (fs_scn_tables.c), the data source names, indexed by fs_data_source, and the
+ * model kinds. */
 extern const fs_scn_obj fs_scn_top_obj;
 extern const char *const fs_scn_sources[];
+extern const char *const fs_scn_model_kinds[]; /* model.kind words, indexed by fs_model_kind */
 
 /* Appends "<path>: <message>" to the context's errors and counts it. */
 void fs_scn_bad(fs_scn_ctx *c, const char *path, const char *fmt, ...)

@@ -6,6 +6,8 @@
  * LIBSVM file's largest index) are left to the loaders. */
 #include "fs_scn.h"
 
+#include "fs_model_kinds.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <omp.h>
@@ -18,34 +20,11 @@
 
 #define GIB 1073741824.0
 
-/* Parameters of the model on data of d features and k classes (0: regression); as the models
- * lay them out (models/fs_*.c). */
+/* Parameters of the model on data of d features and k classes (0: regression), as the model
+ * kinds count them (fs_model_kinds.c). */
 static double model_params(const fs_scenario *s, double d, double k)
 {
-    double out = k >= 2 ? k : 1;
-    switch (s->model.kind) {
-    case FS_MODEL_LOGREG:
-        return d + 1;
-    case FS_MODEL_MLP: {
-        double p = 0, in = d;
-        for (size_t i = 0; i < s->model.n_hidden; i++) {
-            p += in * s->model.hidden[i] + s->model.hidden[i];
-            in = s->model.hidden[i];
-        }
-        return p + in * out + out;
-    }
-    case FS_MODEL_CNN: { /* 5x5 convolutions of 32 and 64 channels, 512 hidden units */
-        double h = (double)s->model.height, w = (double)s->model.width;
-        double c = (double)s->model.channels;
-        return 32 * 25 * c + 32 + 64 * 25 * 32 + 64 + (h / 4) * (w / 4) * 64 * 512 + 512 +
-               512 * out + out;
-    }
-    case FS_MODEL_MF:
-        return d * ((double)s->model.factors + 1) + 1;
-    case FS_MODEL_SOFTMAX:
-    default:
-        return out * d + out;
-    }
+    return fs_model_kind_of(s)->params(s, d, k >= 2 ? k : 1);
 }
 
 /* Mean of lognormal(mu, sigma) draws of a count, capped as the generators cap them. */
@@ -104,8 +83,7 @@ void fs_scn_mem_estimate(const fs_scenario *s, const fs_scn_shape *d, int n_thre
     /* Dense models keep an update per client in flight; sparse ones (logreg, mf on sparse rows)
      * keep only the touched coordinates. Each thread holds a gradient and a local model; the
      * global model, the aggregator's sums and the server optimizer's moments add a few more. */
-    bool sparse =
-        d->sparse == 1 && (s->model.kind == FS_MODEL_LOGREG || s->model.kind == FS_MODEL_MF);
+    bool sparse = fs_model_kind_sparse_updates(s, d->sparse);
     double copies = (sparse ? 0 : sel) + 3 * threads + 6;
     bool control = fs_algo_of(s)->control_variate; /* a c_i per slot, a c - c_i per thread */
     if (control) copies += sel + threads;
@@ -120,8 +98,8 @@ void fs_scn_mem_estimate(const fs_scenario *s, const fs_scn_shape *d, int n_thre
         out->model += touched * out->n_params * 8;
     /* population records, sizes and selection permutation; a recommender's private factors */
     out->clients = (double)s->data.clients * (64 + 4 + 16 + 8);
-    if (s->model.kind == FS_MODEL_MF)
-        out->clients += (double)s->data.clients * ((double)s->model.factors + 1) * 8;
+    const fs_model_desc *mk = fs_model_kind_of(s);
+    if (mk->personal) out->clients += (double)s->data.clients * mk->personal(s) * 8;
     out->data = data_bytes(s, d);
     out->total = out->model + out->clients + out->data;
 }
@@ -199,8 +177,8 @@ int fs_scn_check_memory(const fs_scenario *s, const fs_scn_shape *d, fs_err *err
                              "trains, or fewer data.clients"
                            : "keep fewer training images (data.train_samples)";
     } else if (m.model >= m.clients) {
-        path = s->model.kind == FS_MODEL_MLP        ? "model.hidden"
-               : s->model.kind == FS_MODEL_MF       ? "model.factors"
+        const char *size_key = fs_model_kind_of(s)->size_key;
+        path = size_key                             ? size_key
                : s->data.source == FS_SRC_MARKETING ? "data.marketing.hash_bits"
                : s->data.source == FS_SRC_LIBSVM    ? "data.libsvm.features"
                                                     : "model.kind";

@@ -11,6 +11,7 @@
 #include "fs_algo.h"
 #include "fs_gen.h"
 #include "fs_metrics.h"
+#include "fs_model_kinds.h"
 
 #define KNOWN(x) ((x) != FS_SCN_UNKNOWN)
 
@@ -105,52 +106,36 @@ static bool has_group(const fs_scn_shape *d, const char *name)
     return false;
 }
 
-/* The column naming each row's client: the natural partition's group, else "user" (generators). */
-static const char *user_group(const fs_scenario *s)
+/* Why the model cannot train on these data, or NULL: the kind's rows, its own rule, its task
+ * (fs_model_kinds.c). */
+static const char *model_misfit(const fs_scenario *s, const fs_scn_shape *d, char *buf, size_t n)
 {
-    return s->data.partition == FS_PART_NATURAL && s->data.source >= FS_SRC_CSV
-               ? s->data.natural_group
-               : "user";
-}
-
-/* Why the model cannot train on these data, or NULL. */
-static const char *model_misfit(const fs_scenario *s, const fs_scn_shape *d)
-{
-    int sparse = d->sparse, k = d->n_classes;
-    bool classify = KNOWN(k) && k < 2;
-    switch (s->model.kind) {
-    case FS_MODEL_LOGREG:
-        return KNOWN(k) && k != 2 ? "logreg needs a binary task (2 classes)" : NULL;
-    case FS_MODEL_MLP:
-        if (sparse == 1) return "mlp needs dense features";
-        if (classify) return "mlp needs a classification task";
-        if (s->model.sigmoid_output && KNOWN(k) && k != 2) return "sigmoid_output needs 2 classes";
-        return NULL;
-    case FS_MODEL_CNN: {
-        size_t px = s->model.height * s->model.width * s->model.channels;
-        if (sparse == 1 || (d->n_features && px != d->n_features) || s->model.height % 4 ||
-            s->model.width % 4)
-            return "cnn needs dense images of model.height x width x channels (multiples of 4) "
-                   "features";
-        return classify ? "cnn needs a classification task" : NULL;
+    const fs_model_desc *mk = fs_model_kind_of(s);
+    int k = d->n_classes;
+    if (mk->rows == FS_ROWS_DENSE && d->sparse == 1) {
+        snprintf(buf, n, "%s needs dense features%s", mk->name,
+                 mk->dense_hint ? mk->dense_hint : "");
+        return buf;
     }
-    case FS_MODEL_MF:
-        if (sparse == 0 || (KNOWN(k) && k != 0) ||
-            (d->groups_known && !has_group(d, user_group(s))))
-            return "mf needs ratings: sparse item rows, a rating target and a user group "
-                   "(\"user\", or the natural partition's group)";
+    const char *why = mk->misfit ? mk->misfit(s, d) : NULL;
+    if (why) return why;
+    if (mk->task == FS_TASK_CLASSES && KNOWN(k) && k < 2)
+        snprintf(buf, n, "%s needs a classification task", mk->name);
+    else if (mk->task == FS_TASK_BINARY && KNOWN(k) && k != 2)
+        snprintf(buf, n, "%s needs a binary task (2 classes)", mk->name);
+    else
         return NULL;
-    case FS_MODEL_SOFTMAX:
-    default:
-        if (sparse == 1) return "softmax needs dense features (use logreg for sparse data)";
-        return classify ? "softmax needs a classification task" : NULL;
-    }
+    return buf;
 }
 
 static int check_model(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
 {
-    const char *why = model_misfit(s, d);
-    if (!why) return FS_OK;
+    char buf[160];
+    const char *why = model_misfit(s, d, buf, sizeof buf);
+    if (!why) {
+        const fs_model_desc *mk = fs_model_kind_of(s);
+        return mk->check ? mk->check(s, d, err) : FS_OK;
+    }
     if (d->n_features && KNOWN(d->sparse) && KNOWN(d->n_classes))
         return fs_scn_bad_key(s, err, "model.kind",
                               "%s; the data have %zu %s features and %d classes", why,
@@ -182,8 +167,7 @@ static int check_engine(const fs_scenario *s, const fs_scn_shape *d, fs_err *err
     const fs_algo *alg = fs_algo_of(s);
     char list[256];
     /* logistic regression and matrix factorization train sparse updates on sparse rows */
-    bool sparse_updates =
-        d->sparse == 1 && (s->model.kind == FS_MODEL_LOGREG || s->model.kind == FS_MODEL_MF);
+    bool sparse_updates = fs_model_kind_sparse_updates(s, d->sparse);
     bool compressed = s->train.compression != FS_COMP_NONE;
     if (sparse_updates && (alg->needs & FS_ALGO_DENSE))
         return fs_scn_bad_key(s, err, "server.algorithm",
@@ -231,7 +215,7 @@ int fs_scn_check_metric_fits(const fs_scenario *s, fs_err *err, const char *path
 static int check_metrics(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
 {
     int rc = FS_OK;
-    bool recommender = s->model.kind == FS_MODEL_MF && d->client_test;
+    bool recommender = fs_model_kind_of(s)->recommender && d->client_test;
     for (size_t i = 0; KNOWN(d->n_classes) && i < s->eval.n_metrics; i++) {
         char path[40];
         snprintf(path, sizeof path, "eval.metrics[%zu]", i);

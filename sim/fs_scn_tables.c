@@ -41,12 +41,15 @@
 #define KUNION(nm, d, un, m, ...) KEY(nm, FS_SCN_UNION, m, .def = d, .aux = un, ##__VA_ARGS__)
 #define KDIST(nm, fl, dist, m, ...) KEY(nm, FS_SCN_DIST, m, .flags = fl, .aux = dist, ##__VA_ARGS__)
 #define KOBJ(nm, fl, obj, ...) {.name = nm, .type = FS_SCN_OBJ, .flags = fl, .aux = obj, __VA_ARGS__}
+#define KJSON(nm, d, m, ...) KEY(nm, FS_SCN_JSON, m, .def_str = d, ##__VA_ARGS__)
 #define PRESENT(m) .present_off = offsetof(fs_scenario, m)
 
 /* Index order matches enum fs_data_source (fs_scn_walk.c names sources with it too). */
 const char *const fs_scn_sources[] = {"fashion-mnist", "synthetic", "marketing", "fraud",
                                       "ratings",       "csv",       "libsvm",    NULL};
-static const char *const model_kinds[] = {"softmax", "mlp", "cnn", "logreg", "mf", NULL};
+#define FS_MODEL_WORD_(kind, word) word,
+const char *const fs_scn_model_kinds[] = {FS_MODEL_KINDS(FS_MODEL_WORD_) NULL};
+#undef FS_MODEL_WORD_
 static const char *const encodings[] = {"onehot", "hash", "index", NULL};
 
 #define ONLY(src) .sources = FS_SCN_SRC(src)
@@ -181,9 +184,16 @@ static const fs_scn_key data_keys[] = {
     KOBJ("libsvm", FS_SCN_REQ, &libsvm_obj, ONLY(FS_SRC_LIBSVM)),
 };
 
+/* A model from a shared object (models/README.md, "Bring your own model"). */
+static const fs_scn_key plugin_keys[] = {
+    KSTR("path", FS_SCN_REQ, 1, 511, NULL, model.plugin_path),
+    KJSON("config", "{}", model.plugin_config),
+};
+static const fs_scn_obj plugin_obj = OBJ(plugin_keys);
+
 static const int default_hidden[] = {200, 200}; /* McMahan et al. 2017's 2NN */
 static const fs_scn_key model_keys[] = {
-    KENUM("kind", model_kinds, FS_MODEL_SOFTMAX, model.kind),
+    KENUM("kind", fs_scn_model_kinds, FS_MODEL_SOFTMAX, model.kind), /* first: plugin needs it */
     KINTS("hidden", RANGE, 1, 65536, 2, default_hidden, model.n_hidden, model.hidden),
     KBOOL("sigmoid_output", 0, model.sigmoid_output),
     KINT("height", RANGE, 4, 4096, 28, model.height),
@@ -191,6 +201,7 @@ static const fs_scn_key model_keys[] = {
     KINT("channels", RANGE, 1, 64, 1, model.channels),
     KNUM("l2", NONNEG, 0, 0, 0, model.l2),
     KINT("factors", RANGE, 1, 1024, 16, model.factors),
+    KOBJ("plugin", FS_SCN_REQ, &plugin_obj, .models = FS_SCN_MODEL(FS_MODEL_PLUGIN)),
 };
 
 static const fs_scn_key topk_keys[] = {

@@ -1,7 +1,7 @@
 /* fs_scn_walk: the generic half of scenario validation. Walks a cJSON object against a key table
  * (fs_scn_int.h), reports every problem as "<path>: expected <what>, found <what>", fills the
  * typed fields or their defaults, and emits the effective object back from the fields. Knows
- * nothing of particular keys except the data.source applicability rule. */
+ * nothing of particular keys except the data.source and model.kind applicability rules. */
 #include "fs_scn_int.h"
 
 #include <limits.h>
@@ -536,12 +536,61 @@ static cJSON *emit_str_array(const fs_scn_key *k, const void *base)
 
 /* ---- the walk ----------------------------------------------------------------------------- */
 
-/* Keys that belong to one data source are errors under the other (once the source is known). */
+/* Keys that belong to one data source (or model kind) are errors under the others, once the
+ * source (kind) is known. */
 static bool applies(const fs_scn_ctx *c, const fs_scn_key *k)
 {
-    if (!k->sources) return true;
-    if (!c->good[offsetof(fs_scenario, data.source)]) return true;
-    return (k->sources & FS_SCN_SRC(c->s->data.source)) != 0;
+    const fs_scenario *s = c->s;
+    if (k->sources && c->good[offsetof(fs_scenario, data.source)] &&
+        !(k->sources & FS_SCN_SRC(s->data.source)))
+        return false;
+    if (k->models && c->good[offsetof(fs_scenario, model.kind)] &&
+        !(k->models & FS_SCN_MODEL(s->model.kind)))
+        return false;
+    return true;
+}
+
+/* Whether the source and kind a key depends on are known (else it is neither demanded nor
+ * defaulted). */
+static bool selectors_known(const fs_scn_ctx *c, const fs_scn_key *k)
+{
+    return (!k->sources || c->good[offsetof(fs_scenario, data.source)]) &&
+           (!k->models || c->good[offsetof(fs_scenario, model.kind)]);
+}
+
+static void not_applicable(fs_scn_ctx *c, const fs_scn_key *k, const char *path)
+{
+    const fs_scenario *s = c->s;
+    if (k->sources && !(k->sources & FS_SCN_SRC(s->data.source)))
+        fs_scn_bad(c, path, "not applicable to source \"%s\"%s", fs_scn_sources[s->data.source],
+                   k->na_note ? k->na_note : "");
+    else
+        fs_scn_bad(c, path, "not applicable to model.kind \"%s\"%s",
+                   fs_scn_model_kinds[s->model.kind], k->na_note ? k->na_note : "");
+}
+
+/* A JSON object as compact text in the key's char array. */
+static bool check_json(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, const char *path,
+                       void *base)
+{
+    char got[96];
+    if (!cJSON_IsObject(v)) {
+        fs_scn_render(v, got, sizeof got);
+        fs_scn_bad(c, path, "expected an object, found %s", got);
+        return false;
+    }
+    char *text = cJSON_PrintUnformatted(v);
+    size_t len = text ? strlen(text) : 0;
+    bool ok = text && len < k->size;
+    if (ok)
+        memcpy(field(base, k), text, len + 1);
+    else if (text)
+        fs_scn_bad(c, path, "expected an object of at most %zu characters as JSON, found %zu",
+                   k->size - 1, len);
+    else
+        fs_scn_bad(c, path, "out of memory");
+    cJSON_free(text);
+    return ok;
 }
 
 static bool set_default(fs_scn_ctx *c, const fs_scn_key *k, const char *path, void *base)
@@ -564,6 +613,7 @@ static bool set_default(fs_scn_ctx *c, const fs_scn_key *k, const char *path, vo
         return true;
     }
     case FS_SCN_STR:
+    case FS_SCN_JSON:
         if (!k->def_str) return false;
         snprintf(p, k->size, "%s", k->def_str);
         return true;
@@ -621,6 +671,8 @@ static bool check_value(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, cons
         return false;
     case FS_SCN_STR:
         return check_str(c, k, v, path, base);
+    case FS_SCN_JSON:
+        return check_json(c, k, v, path, base);
     case FS_SCN_ENUM:
         return check_enum(c, k, v, path, base);
     case FS_SCN_OBJ:
@@ -667,13 +719,12 @@ void fs_scn_walk(fs_scn_ctx *c, const cJSON *obj, const char *path, const fs_scn
         fs_scn_join(sub, path, k->name);
         const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, k->name) : NULL;
         if (v && !applies(c, k)) {
-            fs_scn_bad(c, sub, "not applicable to source \"%s\"%s",
-                       fs_scn_sources[c->s->data.source], k->na_note ? k->na_note : "");
+            not_applicable(c, k, sub);
             continue;
         }
-        /* another source's key, or a source not known yet: nothing to demand or default */
-        bool source_known = c->good[offsetof(fs_scenario, data.source)];
-        if (!v && k->sources && (!source_known || !applies(c, k))) continue;
+        /* another source's (kind's) key, or one not known yet: nothing to demand or default */
+        bool selected = k->sources || k->models;
+        if (!v && selected && (!selectors_known(c, k) || !applies(c, k))) continue;
         if (!v && (k->flags & FS_SCN_REQ)) {
             fs_scn_bad(c, sub, "missing required key");
             continue;
@@ -722,6 +773,8 @@ static cJSON *emit_key(const fs_scn_ctx *c, const fs_scn_key *k, const void *bas
         return cJSON_CreateBool(*(const bool *)p);
     case FS_SCN_STR:
         return cJSON_CreateString(p);
+    case FS_SCN_JSON:
+        return cJSON_Parse(p);
     case FS_SCN_ENUM:
         memcpy(&i, p, sizeof i);
         return cJSON_CreateString(((const char *const *)k->aux)[i]);

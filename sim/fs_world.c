@@ -10,6 +10,7 @@
 
 #include "fs_gen.h"
 #include "fs_load.h"
+#include "fs_model_kinds.h"
 #include "fs_rng.h"
 
 /* Largest minibatch a model must accept: training batches and evaluation chunks. */
@@ -308,40 +309,6 @@ static int load_synthetic(fs_world *w, const fs_scenario *s, fs_err *err)
 
 /* ---- model ---- */
 
-/* The column naming each row's client: the natural partition's group, else "user" (generators). */
-static const char *user_group_name(const fs_scenario *s)
-{
-    return s->data.partition == FS_PART_NATURAL && s->data.source >= FS_SRC_CSV
-               ? s->data.natural_group
-               : "user";
-}
-
-/* The model the scenario names; fs_world_init has checked that it fits the data
- * (fs_scn_check_shape). NULL when out of memory. */
-static fs_model *make_model(const fs_world *w, const fs_scenario *s)
-{
-    const fs_dataset *ds = &w->train;
-    size_t mb = max_batch(s);
-    switch (s->model.kind) {
-    case FS_MODEL_LOGREG:
-        return fs_logreg_new(ds->d, s->model.l2, mb);
-    case FS_MODEL_MLP: {
-        size_t hidden[FS_SCN_MAX_LAYERS];
-        for (size_t i = 0; i < s->model.n_hidden; i++)
-            hidden[i] = (size_t)s->model.hidden[i];
-        return fs_mlp_new(ds->d, hidden, s->model.n_hidden, ds->n_classes,
-                          s->model.sigmoid_output, mb);
-    }
-    case FS_MODEL_CNN:
-        return fs_cnn_new(s->model.height, s->model.width, s->model.channels, ds->n_classes, mb);
-    case FS_MODEL_MF:
-        return fs_mf_new(ds->d, s->model.factors, s->model.l2, mb);
-    case FS_MODEL_SOFTMAX:
-    default:
-        return fs_softmax_new(ds->d, ds->n_classes, mb);
-    }
-}
-
 void fs_world_shape(const fs_world *w, fs_scn_shape *out)
 {
     const fs_dataset *ds = &w->train;
@@ -360,7 +327,7 @@ static int init_personal(fs_world *w, const fs_scenario *s, fs_err *err)
 {
     fs_model *m = w->model;
     size_t n = s->data.clients, k = m->n_personal;
-    const char *name = user_group_name(s);
+    const char *name = fs_model_user_group(s);
     int g = fs_dataset_find_group(&w->train, name);
     if (g < 0 || g != fs_dataset_find_group(&w->test, name)) {
         return fs_scn_bad_key(s, err, "model.kind",
@@ -426,9 +393,9 @@ int fs_world_init(fs_world *w, const fs_scenario *s, fs_err *err)
     /* the scenario's rules again, now that the data's shape is known (a file's classes, width) */
     if ((rc = fs_scn_check_shape(s, &shape, err)) || (rc = fs_scn_check_memory(s, &shape, err)))
         goto fail;
-    if (!(w->model = make_model(w, s))) {
-        rc = FS_ENOMEM;
-        fs_err_add(err, NULL, "out of memory creating the model");
+    /* through the kind's row (fs_model_kinds.c); the rules above say the model fits the data */
+    if ((rc = fs_model_kind_of(s)->make(s, &w->train, max_batch(s), &w->model, err))) {
+        if (rc == FS_ENOMEM) fs_err_add(err, NULL, "out of memory creating the model");
         goto fail;
     }
     w->sparse_updates = w->model->ops->train_sparse && fs_dataset_is_sparse(&w->train);

@@ -1,8 +1,10 @@
 #!/bin/bash
-# install.sh MESON BUILDDIR: `meson install` into a staging folder (DESTDIR) puts the binary, the
-# man page, bash completion and the shipped scenarios in place, and each of them works there.
+# install.sh MESON BUILDDIR SOURCEDIR: `meson install` into a staging folder (DESTDIR) puts the
+# binary, the man page, bash completion, the shipped scenarios and the model plugin header with
+# its pkg-config file in place, and each of them works there: the example plugin builds from the
+# installed header alone (pkg-config --cflags fedsim-model) and the installed fedsim trains it.
 source "$(dirname "$0")/lib.sh"
-meson=$1 build=$2
+meson=$1 build=$2 src=$3
 D=$WORK/stage
 DESTDIR=$D "$meson" install -C "$build" --no-rebuild --quiet >"$WORK/log" 2>&1 ||
     { cat "$WORK/log"; fail "meson install failed"; }
@@ -45,4 +47,22 @@ out=$(bash -c 'source "$1"; complete -p fedsim >/dev/null || exit 1
     COMP_WORDS=(fedsim run --th); COMP_CWORD=2; _fedsim; echo "${COMPREPLY[*]}"' _ "$comp") ||
     fail "the completion does not load"
 [ "$out" = "$(printf 'validate\ndevice-hours\n--threads')" ] || { echo "$out"; fail "completion"; }
-echo "meson install puts fedsim, its man page, completion and scenarios in place"
+# the plugin ABI: a self-contained header and the .pc that finds it
+header=$(find_one '*/include/fedsim/fedsim_model.h')
+pc=$(find_one '*/pkgconfig/fedsim-model.pc')
+export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$D
+cflags=$(pkg-config --cflags fedsim-model) || fail "pkg-config does not find fedsim-model"
+cflags=${cflags% }
+[ "$cflags" = "-I$(dirname "$(dirname "$header")")" ] || fail "fedsim-model.pc: Cflags $cflags"
+[ "$(pkg-config --modversion fedsim-model)" = "$("$bin" --version | cut -d' ' -f2)" ] ||
+    fail "fedsim-model.pc: another version than the binary"
+cc -std=c99 -Wall -Wextra -Wpedantic -Werror -fPIC -shared $cflags -o "$WORK/linear.so" \
+    "$src/tests/plugin/linear_plugin.c" -lm 2>"$WORK/cc" || { cat "$WORK/cc"; fail "plugin build"; }
+cat >"$WORK/plugin.json" <<JSON
+{"name": "installed-plugin", "data": {"source": "synthetic", "clients": 20},
+ "model": {"kind": "plugin", "plugin": {"path": "$WORK/linear.so"}},
+ "server": {"rounds": 3, "clients_per_round": 5}}
+JSON
+"$bin" run "$WORK/plugin.json" -o "$WORK/plugin.sqlite" --quiet >"$WORK/out" 2>&1 ||
+    { cat "$WORK/out"; fail "the installed fedsim does not run the plugin"; }
+echo "meson install puts fedsim, its man page, completion, scenarios and the plugin ABI in place"

@@ -1,5 +1,5 @@
 /* test_softmax: the softmax model ops (gradient, loss, predict) and the generic SGD and
- * evaluation routines of fs_sgd.c, on small hand-built datasets. */
+ * evaluation routines (fs_sgd.c, fs_model.c), on small hand-built datasets. */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>

@@ -1,0 +1,89 @@
+/* fs_model: the model-generic routines over the fs_model ops: per-thread scratch, evaluation,
+ * personal-parameter tables and model release. Scratch is scratch_doubles for the ops followed
+ * by max_batch * n_classes doubles where fs_model_evaluate keeps a chunk's probabilities.
+ * Sums run in row order, so results never depend on threads or timing. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "fs_model.h"
+
+#define FS_EVAL_CHUNK 256  /* row ids per chunk when evaluating all rows (kept on the stack) */
+#define FS_EVAL_PMIN 1e-15 /* probability floor: keeps one wrong sure answer from giving Inf */
+
+void fs_model_free(fs_model *m)
+{
+    if (m) m->ops->free(m);
+}
+
+static size_t scratch_len(const fs_model *m)
+{
+    return m->scratch_doubles + m->max_batch * (size_t)m->n_classes;
+}
+
+fs_model_scratch *fs_model_scratch_new(const fs_model *m)
+{
+    fs_model_scratch *s = malloc(sizeof *s);
+    if (!s) return NULL;
+    s->n = scratch_len(m);
+    if (!(s->buf = malloc(s->n * sizeof *s->buf))) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void fs_model_scratch_free(fs_model_scratch *s)
+{
+    if (!s) return;
+    free(s->buf);
+    free(s);
+}
+
+/* Adds one chunk's clamped cross-entropy to *loss and its correct argmaxes to *correct. */
+static void eval_chunk(const fs_model *m, const fs_dataset *ds, const uint32_t *rows, size_t k,
+                       const double *probs, double *loss, size_t *correct)
+{
+    size_t c = (size_t)m->n_classes;
+    for (size_t i = 0; i < k; i++) {
+        const double *p = probs + i * c;
+        int32_t y = ds->y[rows[i]];
+        size_t best = 0;
+        for (size_t j = 1; j < c; j++)
+            best = p[j] > p[best] ? j : best;
+        *correct += best == (size_t)y;
+        *loss -= log(p[y] > FS_EVAL_PMIN ? p[y] : FS_EVAL_PMIN);
+    }
+}
+
+/* With rows == NULL, n is ignored and all ds->n rows are evaluated, their ids generated a chunk
+ * at a time on the stack rather than allocated. */
+int fs_model_evaluate(const fs_model *m, const double *w, const fs_dataset *ds,
+                      const uint32_t *rows, size_t n, fs_model_scratch *s, fs_eval_result *out)
+{
+    fs_assert(s->n >= scratch_len(m));
+    uint32_t ids[FS_EVAL_CHUNK];
+    double *probs = s->buf + m->scratch_doubles, loss = 0;
+    size_t correct = 0, chunk = m->max_batch;
+    if (!rows) {
+        n = ds->n;
+        chunk = chunk < FS_EVAL_CHUNK ? chunk : FS_EVAL_CHUNK;
+    }
+    for (size_t at = 0; at < n; at += chunk) {
+        size_t k = n - at < chunk ? n - at : chunk;
+        const uint32_t *r = rows ? rows + at : ids;
+        for (size_t i = 0; !rows && i < k; i++)
+            ids[i] = (uint32_t)(at + i);
+        m->ops->predict(m, w, ds, r, k, probs, s);
+        eval_chunk(m, ds, r, k, probs, &loss, &correct);
+    }
+    out->n = n;
+    out->loss = n ? loss / (double)n : 0;
+    out->accuracy = n ? (double)correct / (double)n : 0;
+    return isfinite(out->loss) ? FS_OK : FS_ENUMERIC;
+}
+
+void fs_model_set_personal(fs_model *m, const double *table, int user_group)
+{
+    m->personal_table = table;
+    m->user_group = user_group;
+}
