@@ -11,13 +11,14 @@
 #include "fs_scn.h"
 
 enum fs_model_rows { FS_ROWS_ANY, FS_ROWS_DENSE };                   /* rows the kind accepts */
-enum fs_model_task { FS_TASK_ANY, FS_TASK_CLASSES, FS_TASK_BINARY }; /* labels it predicts */
+/* the labels a model kind predicts */
+enum fs_model_labels { FS_LABELS_ANY, FS_LABELS_CLASSES, FS_LABELS_BINARY };
 
 typedef struct fs_model_desc {
     const char *name; /* the model.kind word */
     enum fs_model_rows rows;
     const char *dense_hint; /* appended to "<name> needs dense features" */
-    enum fs_model_task task;
+    enum fs_model_labels task;
     /* Optional: why the kind cannot train on data of shape d beyond rows and task (checked
      * between the two), or NULL. */
     const char *(*misfit)(const fs_scenario *s, const fs_scn_shape *d);

@@ -119,9 +119,9 @@ static const char *model_misfit(const fs_scenario *s, const fs_scn_shape *d, cha
     }
     const char *why = mk->misfit ? mk->misfit(s, d) : NULL;
     if (why) return why;
-    if (mk->task == FS_TASK_CLASSES && KNOWN(k) && k < 2)
+    if (mk->task == FS_LABELS_CLASSES && KNOWN(k) && k < 2)
         snprintf(buf, n, "%s needs a classification task", mk->name);
-    else if (mk->task == FS_TASK_BINARY && KNOWN(k) && k != 2)
+    else if (mk->task == FS_LABELS_BINARY && KNOWN(k) && k != 2)
         snprintf(buf, n, "%s needs a binary task (2 classes)", mk->name);
     else
         return NULL;
