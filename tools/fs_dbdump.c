@@ -37,8 +37,9 @@ typedef struct dump_table {
 } dump_table;
 
 /* json_valid first: a damaged scenario_json still dumps (as NULL fields) instead of failing. */
-#define SCN_FIELD(path) ", CASE WHEN json_valid(scenario_json) THEN json_extract(scenario_json, '$." \
-    path "') END AS \"scenario." path "\""
+#define SCN_FIELD(path)                                                                            \
+    ", CASE WHEN json_valid(scenario_json) THEN json_extract(scenario_json, '$." path              \
+    "') END AS \"scenario." path "\""
 static const dump_table tables[] = {
     {"meta", "key", NULL},
     {"runs", "run_id",

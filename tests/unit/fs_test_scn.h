@@ -6,8 +6,10 @@
 #include <stdio.h>
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "fs_engine.h"
+#include "fs_gen.h"
 #include "fs_pop.h"
 #include "fs_scn.h"
 #include "fs_world.h"
@@ -20,6 +22,44 @@ static inline void fs_test_scenario(const char *text, fs_scenario *out)
     int rc = fs_scn_parse(text, NULL, 0, out, &err);
     if (rc) fs_err_print(&err, stderr);
     ck_assert_int_eq(rc, FS_OK);
+}
+
+/* The generator configuration production derives from a scenario of a generated source with
+ * every data.<source> key at its schema default (seed = population_seed = seed): tests start
+ * from it and change what they study, so no test restates the defaults. */
+static inline void fs_test_gen_scenario(const char *source, uint64_t seed, fs_scenario *out)
+{
+    char text[256];
+    snprintf(
+        text, sizeof text,
+        "{\"name\": \"gen\", \"seed\": %llu, \"data\": {\"source\": \"%s\", \"clients\": 1},"
+        " \"model\": {\"kind\": \"%s\"}, \"server\": {\"rounds\": 1, \"clients_per_round\": 1}}",
+        (unsigned long long)seed, source, strcmp(source, "ratings") == 0 ? "mf" : "logreg");
+    fs_test_scenario(text, out);
+}
+
+static inline void fs_test_marketing_cfg(uint64_t seed, fs_marketing_cfg *out)
+{
+    fs_scenario s;
+    fs_test_gen_scenario("marketing", seed, &s);
+    fs_world_marketing_cfg(&s, out);
+    fs_scn_fini(&s);
+}
+
+static inline void fs_test_fraud_cfg(uint64_t seed, fs_fraud_cfg *out)
+{
+    fs_scenario s;
+    fs_test_gen_scenario("fraud", seed, &s);
+    fs_world_fraud_cfg(&s, out);
+    fs_scn_fini(&s);
+}
+
+static inline void fs_test_ratings_cfg(uint64_t seed, fs_ratings_cfg *out)
+{
+    fs_scenario s;
+    fs_test_gen_scenario("ratings", seed, &s);
+    fs_world_ratings_cfg(&s, out);
+    fs_scn_fini(&s);
 }
 
 static inline void fs_test_world(const fs_scenario *s, fs_world *out)
