@@ -1,7 +1,9 @@
 /* fs_gen: procedural data generators. A generator produces client k's training and test rows
  * from (seed, k) alone, byte-identical whatever order clients are generated in and however many
  * there are, so a population of a million clients needs no stored data. Each generator is a
- * documented generative model (scenarios/README.md, "Data generators"). */
+ * documented generative model (scenarios/README.md, "Data generators"). The configurations have
+ * no defaults here: a scenario's data.<source> keys fill them (fs_world_*_cfg), so the schema
+ * (sim/fs_scn_tables.c) is the only place a default lives. */
 #ifndef FS_GEN_H
 #define FS_GEN_H
 
@@ -55,7 +57,6 @@ typedef struct fs_marketing_cfg {
     double region_shift;       /* std of the per-region category shift (concept shift) */
     double test_fraction;
 } fs_marketing_cfg;
-void fs_marketing_defaults(fs_marketing_cfg *cfg);
 fs_gen *fs_gen_marketing_new(const fs_marketing_cfg *cfg, fs_err *err);
 
 /* Fraud: one client = one card holder (or store) with lognormal(tx_mu, tx_sigma) transactions;
@@ -69,7 +70,6 @@ typedef struct fs_fraud_cfg {
     double tx_mu, tx_sigma;
     double test_fraction;
 } fs_fraud_cfg;
-void fs_fraud_defaults(fs_fraud_cfg *cfg);
 fs_gen *fs_gen_fraud_new(const fs_fraud_cfg *cfg, fs_err *err);
 
 /* Ratings: one client = one user; items have latent factors and Zipf(popularity_s) popularity;
@@ -82,7 +82,6 @@ typedef struct fs_ratings_cfg {
     double popularity_s, activity_mu, activity_sigma, noise_sigma;
     double test_fraction;
 } fs_ratings_cfg;
-void fs_ratings_defaults(fs_ratings_cfg *cfg);
 fs_gen *fs_gen_ratings_new(const fs_ratings_cfg *cfg, fs_err *err);
 
 void fs_gen_free(fs_gen *g); /* NULL is a no-op */

@@ -81,19 +81,6 @@ typedef struct fr_holder {
     double hour, log_amount, daily_rate, exposure;
 } fr_holder;
 
-void fs_fraud_defaults(fs_fraud_cfg *cfg)
-{
-    *cfg = (fs_fraud_cfg){
-        .seed = 0,
-        .n_segments = 3,
-        .n_merchant_categories = 12,
-        .fraud_rate = 0.01,
-        .tx_mu = 3.0, /* median 20, mean exp(3 + 1/2) = 33 transactions per holder */
-        .tx_sigma = 1.0,
-        .test_fraction = 0.2,
-    };
-}
-
 static int fr_bad(fs_err *err, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fr_bad(fs_err *err, const char *path, const char *fmt, ...)

@@ -76,25 +76,6 @@ typedef struct mk_user {
     double propensity;
 } mk_user;
 
-void fs_marketing_defaults(fs_marketing_cfg *cfg)
-{
-    *cfg = (fs_marketing_cfg){
-        .seed = 0,
-        .n_regions = 8,
-        .n_devices = 3,
-        .n_age_bands = 6,
-        .n_interests = 20,
-        .n_campaigns = 200,
-        .n_categories = 30,
-        .hash_bits = 18,
-        .base_rate = 0.02,
-        .exposure_mu = 3.0, /* median 20, mean exp(3 + 1/2) = 33 impressions per user */
-        .exposure_sigma = 1.0,
-        .region_shift = 0.5,
-        .test_fraction = 0.2,
-    };
-}
-
 /* Feature index: the SplitMix64 output for state key = field<<56 | a<<28 | b, top hash_bits
  * bits. A fixed hash (not seeded) so the same feature lands in the same bucket in every run. */
 static inline uint32_t mk_hash(unsigned bits, uint64_t field, uint64_t a, uint64_t b)

@@ -33,20 +33,6 @@ typedef struct rt_impl {
     gsl_ran_discrete_t *pop; /* Zipf(popularity_s) over item ids */
 } rt_impl;
 
-void fs_ratings_defaults(fs_ratings_cfg *cfg)
-{
-    *cfg = (fs_ratings_cfg){
-        .seed = 0,
-        .n_items = 2000,
-        .latent_dim = 8,
-        .popularity_s = 1.0,
-        .activity_mu = 3.0, /* median 20, mean exp(3.5) = 33 ratings per user */
-        .activity_sigma = 1.0,
-        .noise_sigma = 0.5,
-        .test_fraction = 0.2,
-    };
-}
-
 static int rt_bad(fs_err *err, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int rt_bad(fs_err *err, const char *path, const char *fmt, ...)

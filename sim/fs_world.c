@@ -192,39 +192,71 @@ static int load_pooled(fs_world *w, const fs_scenario *s, fs_err *err)
 
 /* ---- generated sources: natural clients ---- */
 
+/* The generators' configurations come from the scenario alone: their defaults are the
+ * schema's (sim/fs_scn_tables.c), never a second copy in models/. */
+void fs_world_marketing_cfg(const fs_scenario *s, fs_marketing_cfg *out)
+{
+    const typeof(s->data.marketing) *m = &s->data.marketing;
+    *out = (fs_marketing_cfg){
+        .seed = s->population_seed,
+        .n_regions = m->n_regions,
+        .n_devices = m->n_devices,
+        .n_age_bands = m->n_age_bands,
+        .n_interests = m->n_interests,
+        .n_campaigns = m->n_campaigns,
+        .n_categories = m->n_categories,
+        .hash_bits = (unsigned)m->hash_bits,
+        .base_rate = m->base_rate,
+        .exposure_mu = m->exposure_mu,
+        .exposure_sigma = m->exposure_sigma,
+        .region_shift = m->region_shift,
+        .test_fraction = m->test_fraction,
+    };
+}
+
+void fs_world_fraud_cfg(const fs_scenario *s, fs_fraud_cfg *out)
+{
+    const typeof(s->data.fraud) *f = &s->data.fraud;
+    *out = (fs_fraud_cfg){
+        .seed = s->population_seed,
+        .n_segments = f->n_segments,
+        .n_merchant_categories = f->n_merchant_categories,
+        .fraud_rate = f->fraud_rate,
+        .tx_mu = f->tx_mu,
+        .tx_sigma = f->tx_sigma,
+        .test_fraction = f->test_fraction,
+    };
+}
+
+void fs_world_ratings_cfg(const fs_scenario *s, fs_ratings_cfg *out)
+{
+    const typeof(s->data.ratings) *r = &s->data.ratings;
+    *out = (fs_ratings_cfg){
+        .seed = s->population_seed,
+        .n_items = r->n_items,
+        .latent_dim = r->latent_dim,
+        .popularity_s = r->popularity_s,
+        .activity_mu = r->activity_mu,
+        .activity_sigma = r->activity_sigma,
+        .noise_sigma = r->noise_sigma,
+        .test_fraction = r->test_fraction,
+    };
+}
+
 static fs_gen *make_generator(const fs_scenario *s, fs_err *err)
 {
-    const typeof(s->data) *d = &s->data;
-    if (d->source == FS_SRC_MARKETING) {
+    if (s->data.source == FS_SRC_MARKETING) {
         fs_marketing_cfg c;
-        fs_marketing_defaults(&c);
-        c.seed = s->population_seed;
-        c.n_regions = d->marketing.n_regions, c.n_devices = d->marketing.n_devices;
-        c.n_age_bands = d->marketing.n_age_bands, c.n_interests = d->marketing.n_interests;
-        c.n_campaigns = d->marketing.n_campaigns, c.n_categories = d->marketing.n_categories;
-        c.hash_bits = (unsigned)d->marketing.hash_bits, c.base_rate = d->marketing.base_rate;
-        c.exposure_mu = d->marketing.exposure_mu, c.exposure_sigma = d->marketing.exposure_sigma;
-        c.region_shift = d->marketing.region_shift, c.test_fraction = d->marketing.test_fraction;
+        fs_world_marketing_cfg(s, &c);
         return fs_gen_marketing_new(&c, err);
     }
-    if (d->source == FS_SRC_FRAUD) {
+    if (s->data.source == FS_SRC_FRAUD) {
         fs_fraud_cfg c;
-        fs_fraud_defaults(&c);
-        c.seed = s->population_seed;
-        c.n_segments = d->fraud.n_segments,
-        c.n_merchant_categories = d->fraud.n_merchant_categories;
-        c.fraud_rate = d->fraud.fraud_rate, c.tx_mu = d->fraud.tx_mu,
-        c.tx_sigma = d->fraud.tx_sigma;
-        c.test_fraction = d->fraud.test_fraction;
+        fs_world_fraud_cfg(s, &c);
         return fs_gen_fraud_new(&c, err);
     }
     fs_ratings_cfg c;
-    fs_ratings_defaults(&c);
-    c.seed = s->population_seed;
-    c.n_items = d->ratings.n_items, c.latent_dim = d->ratings.latent_dim;
-    c.popularity_s = d->ratings.popularity_s, c.activity_mu = d->ratings.activity_mu;
-    c.activity_sigma = d->ratings.activity_sigma, c.noise_sigma = d->ratings.noise_sigma;
-    c.test_fraction = d->ratings.test_fraction;
+    fs_world_ratings_cfg(s, &c);
     return fs_gen_ratings_new(&c, err);
 }
 

@@ -32,6 +32,16 @@ typedef struct fs_world {
 int fs_world_init(fs_world *w, const fs_scenario *s, fs_err *err);
 void fs_world_fini(fs_world *w);
 
+/* The configuration of a generated source's generator (data.marketing, data.fraud,
+ * data.ratings; seed = population_seed), for the world and for tests that build generators:
+ * every parameter and default comes from the scenario schema. */
+struct fs_marketing_cfg;
+struct fs_fraud_cfg;
+struct fs_ratings_cfg;
+void fs_world_marketing_cfg(const fs_scenario *s, struct fs_marketing_cfg *out);
+void fs_world_fraud_cfg(const fs_scenario *s, struct fs_fraud_cfg *out);
+void fs_world_ratings_cfg(const fs_scenario *s, struct fs_ratings_cfg *out);
+
 /* The shape of the loaded data, for the scenario's rules (fs_scn_check_shape). */
 void fs_world_shape(const fs_world *w, fs_scn_shape *out);
 

@@ -1,14 +1,26 @@
 /* fedsim-dbdump: prints a results database in a canonical text form for golden and determinism
  * tests. Tables in a fixed order, rows ordered by primary key, one line per row:
  *     table|col=value|col=value...
- * Integers in decimal, floats with %.9g, NULL as NULL, text with \\ \| \n \r \t and \xHH
- * escapes (so a row stays one line), blobs as blob:<bytes>:<FNV-1a 64 hex>. Columns that differ
- * between identical runs (wall-clock times, host, threads, version) are skipped, so two runs of
- * one (scenario, seed) dump identically. Every column of a table is dumped (`SELECT *`), so
- * columns added to the schema (runs.target_*, rounds.compute_s and online_share in version 2)
- * appear without changes here. Views (v_*) are derived from the tables and never dumped: the
- * list below names tables only. Exit 0, 2 on bad usage, 3 on any database error. */
+ * Integers in decimal; floats as the shortest text that reads back as the same double (so two
+ * dumps are equal exactly when the doubles are), always with a '.' or an exponent ("1.0", not
+ * "1") so that fedsim-dumpcmp can tell a float from an integer; NULL as NULL; text with \\ \|
+ * \n \r \t and \xHH escapes (so a row stays one line); blobs as blob:<bytes>:<FNV-1a 64 hex>.
+ *
+ * runs.scenario_json, the effective scenario, is dumped as hash:<bytes>:<FNV-1a 64 hex> plus the
+ * few fields that say which code ran (scenario.data.source, model.kind, server.mode,
+ * server.algorithm): the full text holds every key of the schema with its default, so printing
+ * it made every golden change whenever a key was added. The hash still pins the scenario for
+ * the identity tests (threads, resume), which compare dumps exactly; the golden comparison
+ * (tests/golden/README) ignores it, and the results rows pin everything the scenario changed.
+ *
+ * Columns that differ between identical runs (wall-clock times, host, threads, version) are
+ * skipped, so two runs of one (scenario, seed) dump identically. Every column of a table is
+ * dumped (`SELECT *`), so columns added to the schema appear without changes here. Views (v_*)
+ * are derived from the tables and never dumped: the list below names tables only. The file is
+ * opened with fs_db_open_readonly (the schema version checked, nothing written). Exit 0, 2 on
+ * bad usage, 3 on any database or output error, each reported. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,33 +28,48 @@
 
 #include <sqlite3.h>
 
+#include "fs_db.h"
+
 typedef struct dump_table {
     const char *name;
     const char *order_by; /* the primary key */
+    const char *extra;    /* further result columns after `*` (SQL), or NULL */
 } dump_table;
 
+/* json_valid first: a damaged scenario_json still dumps (as NULL fields) instead of failing. */
+#define SCN_FIELD(path)                                                                            \
+    ", CASE WHEN json_valid(scenario_json) THEN json_extract(scenario_json, '$." path              \
+    "') END AS \"scenario." path "\""
 static const dump_table tables[] = {
-    {"meta", "key"},
-    {"runs", "run_id"},
-    {"clients", "run_id, client_id"},
-    {"rounds", "run_id, round"},
-    {"participation", "run_id, round, client_id, seq"},
-    {"evals", "run_id, round, segment, metric"},
-    {"checkpoints", "run_id, round"},
+    {"meta", "key", NULL},
+    {"runs", "run_id",
+     SCN_FIELD("data.source") SCN_FIELD("model.kind") SCN_FIELD("server.mode")
+         SCN_FIELD("server.algorithm")},
+    {"clients", "run_id, client_id", NULL},
+    {"rounds", "run_id, round", NULL},
+    {"participation", "run_id, round, client_id, seq", NULL},
+    {"evals", "run_id, round, segment, metric", NULL},
+    {"checkpoints", "run_id, round", NULL},
+    {"checkpoint_chunks", "run_id, round, seq", NULL},
+    {"variant_stats", "name, variant", NULL},
+    {"variant_round_stats", "name, variant, round, metric", NULL},
 };
 
 /* Metadata: wall-clock, host and build facts, never a function of (scenario, seed).
  * rounds.compute_s and online_share are virtual-time facts of the simulation and stay. */
 static const char *const skipped[] = {
-    "runs.started_at", "runs.finished_at", "runs.wall_s",  "runs.threads",
-    "runs.host",       "runs.fedsim_version", "rounds.wall_s",
+    "runs.started_at", "runs.finished_at",    "runs.wall_s",   "runs.threads",
+    "runs.host",       "runs.fedsim_version", "rounds.wall_s", "variant_stats.updated_at",
 };
 
-static int is_skipped(const char *table, const char *col)
+/* Text columns dumped as their length and hash (see the header comment). */
+static const char *const hashed[] = {"runs.scenario_json"};
+
+static int listed(const char *const *list, size_t n, const char *table, const char *col)
 {
     size_t tl = strlen(table);
-    for (size_t i = 0; i < sizeof skipped / sizeof *skipped; i++) {
-        const char *s = skipped[i];
+    for (size_t i = 0; i < n; i++) {
+        const char *s = list[i];
         if (strncmp(s, table, tl) == 0 && s[tl] == '.' && strcmp(s + tl + 1, col) == 0) return 1;
     }
     return 0;
@@ -67,49 +94,77 @@ static void put_text(const unsigned char *s, FILE *out)
 }
 
 /* Model blobs are large; their length and a 64-bit FNV-1a hash pin them down exactly enough. */
-static void put_blob(const unsigned char *p, int n, FILE *out)
+static void put_hash(const char *kind, const unsigned char *p, int n, FILE *out)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (int i = 0; i < n; i++) {
         h ^= p[i];
         h *= 0x100000001b3ULL;
     }
-    fprintf(out, "blob:%d:%016" PRIx64, n, h);
+    fprintf(out, "%s:%d:%016" PRIx64, kind, n, h);
 }
 
-static void put_value(sqlite3_stmt *st, int i, FILE *out)
+/* The shortest %.*g that reads back as x (17 digits always do), marked as a float. Below 1e17
+ * at least as many digits as the integer part has, so 80 reads "80.0", not "8e+01". */
+static void put_real(double x, FILE *out)
+{
+    char buf[40];
+    int prec = 1;
+    for (; prec < 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) break;
+    }
+    int int_digits = fabs(x) >= 1 && fabs(x) < 1e17 ? (int)floor(log10(fabs(x))) + 1 : 0;
+    snprintf(buf, sizeof buf, "%.*g", prec > int_digits ? prec : int_digits, x);
+    fputs(buf, out);
+    if (isfinite(x) && !strpbrk(buf, ".e")) fputs(".0", out);
+}
+
+static void put_value(sqlite3_stmt *st, int i, int hash_text, FILE *out)
 {
     switch (sqlite3_column_type(st, i)) {
     case SQLITE_INTEGER: fprintf(out, "%lld", (long long)sqlite3_column_int64(st, i)); break;
-    case SQLITE_FLOAT: fprintf(out, "%.9g", sqlite3_column_double(st, i)); break;
-    case SQLITE_TEXT: put_text(sqlite3_column_text(st, i), out); break;
+    case SQLITE_FLOAT: put_real(sqlite3_column_double(st, i), out); break;
+    case SQLITE_TEXT:
+        if (hash_text)
+            put_hash("hash", sqlite3_column_text(st, i), sqlite3_column_bytes(st, i), out);
+        else
+            put_text(sqlite3_column_text(st, i), out);
+        break;
     case SQLITE_BLOB:
-        put_blob(sqlite3_column_blob(st, i), sqlite3_column_bytes(st, i), out);
+        put_hash("blob", sqlite3_column_blob(st, i), sqlite3_column_bytes(st, i), out);
         break;
     default: fputs("NULL", out);
     }
 }
 
-static int dump_table_rows(sqlite3 *db, const dump_table *t, FILE *out)
+static int dump_table_rows(sqlite3 *db, const char *path, const dump_table *t, FILE *out,
+                           fs_err *err)
 {
-    char sql[200];
-    snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY %s", t->name, t->order_by);
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT *%s FROM %s ORDER BY %s", t->extra ? t->extra : "",
+             t->name, t->order_by);
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) return rc;
+    if (rc != SQLITE_OK) {
+        fs_err_add(err, NULL, "%s: reading table %s: %s", path, t->name, sqlite3_errmsg(db));
+        return FS_EDB;
+    }
     int n_cols = sqlite3_column_count(st);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         fputs(t->name, out);
         for (int i = 0; i < n_cols; i++) {
             const char *col = sqlite3_column_name(st, i);
-            if (is_skipped(t->name, col)) continue;
+            if (listed(skipped, sizeof skipped / sizeof *skipped, t->name, col)) continue;
             fprintf(out, "|%s=", col);
-            put_value(st, i, out);
+            put_value(st, i, listed(hashed, sizeof hashed / sizeof *hashed, t->name, col), out);
         }
         fputc('\n', out);
     }
-    sqlite3_finalize(st); /* repeats the step's error code, already in rc */
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    if (rc != SQLITE_DONE)
+        fs_err_add(err, NULL, "%s: reading table %s: %s", path, t->name, sqlite3_errmsg(db));
+    sqlite3_finalize(st); /* repeats the step's error code, already reported */
+    return rc == SQLITE_DONE ? FS_OK : FS_EDB;
 }
 
 int main(int argc, char **argv)
@@ -119,20 +174,20 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *path = argv[1];
+    fs_err err;
+    fs_err_init(&err, NULL);
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, 5000);
-    for (size_t i = 0; rc == SQLITE_OK && i < sizeof tables / sizeof *tables; i++)
-        rc = dump_table_rows(db, &tables[i], stdout);
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "fedsim-dbdump: error: %s: %s\n", path,
-                db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-        sqlite3_close(db);
-        return 3;
+    int rc = fs_db_open_readonly(path, &db, &err);
+    for (size_t i = 0; rc == FS_OK && i < sizeof tables / sizeof *tables; i++)
+        rc = dump_table_rows(db, path, &tables[i], stdout, &err);
+    if (db && sqlite3_close(db) != SQLITE_OK && rc == FS_OK) {
+        fs_err_add(&err, NULL, "%s: closing results database: %s", path, sqlite3_errmsg(db));
+        rc = FS_EDB;
     }
-    if (sqlite3_close(db) != SQLITE_OK || fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "fedsim-dbdump: error: writing the dump failed\n");
-        return 3;
+    if (rc == FS_OK && (fflush(stdout) != 0 || ferror(stdout))) {
+        fs_err_add(&err, NULL, "writing the dump to standard output failed");
+        rc = FS_EIO;
     }
-    return 0;
+    if (rc) fs_err_print(&err, stderr);
+    return fs_exit_code(rc);
 }

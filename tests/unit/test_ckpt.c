@@ -14,6 +14,7 @@
 #include "fs_db.h"
 #include "fs_run.h"
 #include "fs_test.h"
+#include "fs_test_scn.h"
 
 static char tmpdir[256];
 static char dbpath[300];
@@ -28,23 +29,15 @@ static void teardown(void)
     fs_test_db_dir_remove(tmpdir, dbpath);
 }
 
-/* 40 clients, 12 rounds, a checkpoint every 5: the last one is of round 10. */
-static const char *const base_scn =
-    "{\"name\":\"ckpt\",\"seed\":7,\"data\":{\"source\":\"synthetic\",\"clients\":40,"
-    "\"synthetic\":{\"alpha\":1,\"beta\":1,\"max_samples_per_client\":60}},"
-    "\"train\":{\"epochs\":1,\"batch_size\":10,\"lr\":0.05},"
-    "\"server\":{\"rounds\":12,\"clients_per_round\":6%s},"
-    "\"devices\":{\"failure_prob\":0.1,"
-    "\"availability\":{\"markov\":{\"mean_on_min\":1,\"mean_off_min\":2}}},"
-    "\"eval\":{\"every_rounds\":4},\"output\":{\"checkpoint_every\":5}}";
-
-static int run(const char *extra, bool resume, fs_err *err)
+/* tests/fixtures/scenarios/ckpt_markov_synthetic.json (40 clients, 12 rounds, a checkpoint
+ * every 5: the last one is of round 10) with one --set override (`set`, NULL: none). */
+static int run(const char *set, bool resume, fs_err *err)
 {
-    char text[2048];
-    snprintf(text, sizeof text, base_scn, extra);
+    char *text = fs_test_fixture("ckpt_markov_synthetic");
     fs_scenario s;
     fs_err_init(err, "ckpt.json");
-    ck_assert_int_eq(fs_scn_parse(text, NULL, 0, &s, err), FS_OK);
+    ck_assert_int_eq(fs_scn_parse(text, set ? &set : NULL, set ? 1 : 0, &s, err), FS_OK);
+    free(text);
     fs_err_init(err, NULL);
     fs_run_opts opts = {.db_path = dbpath, .n_threads = 1, .resume = resume};
     fs_run_summary sum;
@@ -75,10 +68,10 @@ typedef void (*edit_fn)(unsigned char *buf, size_t len);
 
 /* A finished run made resumable (as after a crash), its checkpoint edited by `edit` and
  * resealed; then --resume. Returns the resume's status; *msg its first message. */
-static int damage_and_resume(const char *extra, edit_fn edit, char *msg, size_t n_msg)
+static int damage_and_resume(const char *set, edit_fn edit, char *msg, size_t n_msg)
 {
     fs_err err;
-    ck_assert_int_eq(run(extra, false, &err), FS_OK);
+    ck_assert_int_eq(run(set, false, &err), FS_OK);
     sqlite3 *c = conn();
     ck_assert_int_eq(sqlite3_exec(c, "UPDATE runs SET status = 'interrupted'", 0, 0, 0), SQLITE_OK);
     sqlite3_stmt *st = NULL;
@@ -98,7 +91,7 @@ static int damage_and_resume(const char *extra, edit_fn edit, char *msg, size_t 
     ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);
     free(buf);
-    int rc = run(extra, true, &err);
+    int rc = run(set, true, &err);
     snprintf(msg, n_msg, "%s", err.n_msgs ? err.msgs[0] : "");
     /* refused: the run is as it was */
     ck_assert_str_eq(q_text(c, "SELECT status FROM runs"), "interrupted");
@@ -114,10 +107,10 @@ static unsigned char *section(unsigned char *buf, size_t len, const char *tag, s
     return buf + off;
 }
 
-static void expect(const char *extra, edit_fn edit, const char *why)
+static void expect(const char *set, edit_fn edit, const char *why)
 {
     char msg[FS_ERR_MSG_LEN], want[FS_ERR_MSG_LEN];
-    int rc = damage_and_resume(extra, edit, msg, sizeof msg);
+    int rc = damage_and_resume(set, edit, msg, sizeof msg);
     snprintf(want, sizeof want,
              "%s: run 1: checkpoint of round 10: %s; refusing to resume (use another results "
              "file to start afresh)",
@@ -213,13 +206,13 @@ static void control_client(unsigned char *buf, size_t len)
 
 START_TEST(resealed_permutation_index_out_of_range_is_refused)
 {
-    expect("", perm_too_big, "section PERM: entry 7 is 40, expected a client id below 40");
+    expect(NULL, perm_too_big, "section PERM: entry 7 is 40, expected a client id below 40");
 }
 END_TEST
 
 START_TEST(resealed_huge_permutation_index_is_refused)
 {
-    expect("", perm_huge, "section PERM: entry 0 is 4000000000, expected a client id below 40");
+    expect(NULL, perm_huge, "section PERM: entry 0 is 4000000000, expected a client id below 40");
 }
 END_TEST
 
@@ -227,7 +220,7 @@ START_TEST(resealed_permutation_with_a_repeat_is_refused)
 {
     char why[128]; /* the repeated id is whatever the permutation holds first */
     fs_err err;
-    ck_assert_int_eq(run("", false, &err), FS_OK);
+    ck_assert_int_eq(run(NULL, false, &err), FS_OK);
     sqlite3 *c = conn();
     sqlite3_stmt *st = NULL;
     ck_assert_int_eq(sqlite3_prepare_v2(c, "SELECT server_state FROM checkpoints", -1, &st, NULL),
@@ -242,25 +235,25 @@ START_TEST(resealed_permutation_with_a_repeat_is_refused)
     sqlite3_close(c);
     unlink(dbpath);
     snprintf(why, sizeof why, "section PERM: client %u appears twice", first);
-    expect("", perm_twice, why);
+    expect(NULL, perm_twice, why);
 }
 END_TEST
 
 START_TEST(resealed_nan_weight_is_refused)
 {
-    expect("", weight_nan, "section MODL: value 3 is nan, expected a finite number");
+    expect(NULL, weight_nan, "section MODL: value 3 is nan, expected a finite number");
 }
 END_TEST
 
 START_TEST(resealed_infinite_weight_is_refused)
 {
-    expect("", weight_inf, "section MODL: value 0 is -inf, expected a finite number");
+    expect(NULL, weight_inf, "section MODL: value 0 is -inf, expected a finite number");
 }
 END_TEST
 
 START_TEST(resealed_impossible_client_state_is_refused)
 {
-    expect("", client_state, "section CLNT: client 5 has an impossible state");
+    expect(NULL, client_state, "section CLNT: client 5 has an impossible state");
 }
 END_TEST
 
@@ -268,7 +261,7 @@ START_TEST(resealed_section_of_the_wrong_size_is_refused)
 {
     /* the model section claims one weight fewer than the model has */
     char msg[FS_ERR_MSG_LEN], want[FS_ERR_MSG_LEN];
-    ck_assert_int_eq(damage_and_resume("", model_shorter, msg, sizeof msg), FS_EDB);
+    ck_assert_int_eq(damage_and_resume(NULL, model_shorter, msg, sizeof msg), FS_EDB);
     snprintf(want, sizeof want,
              "%s: run 1: checkpoint of round 10: section MODL: expected %zu bytes, found %zu; "
              "refusing to resume (use another results file to start afresh)",
@@ -279,25 +272,25 @@ END_TEST
 
 START_TEST(resealed_old_format_version_is_refused)
 {
-    expect("", version_1, "format version 1, this fedsim reads version 2");
+    expect(NULL, version_1, "format version 1, this fedsim reads version 2");
 }
 END_TEST
 
 START_TEST(resealed_checkpoint_of_another_scenario_is_refused)
 {
-    expect("", other_scenario, "taken from a different effective scenario than the run's");
+    expect(NULL, other_scenario, "taken from a different effective scenario than the run's");
 }
 END_TEST
 
 START_TEST(resealed_negative_virtual_time_is_refused)
 {
-    expect("", virtual_time, "section CNTR: virtual time -5 is impossible");
+    expect(NULL, virtual_time, "section CNTR: virtual time -5 is impossible");
 }
 END_TEST
 
 START_TEST(resealed_control_variate_of_unknown_client_is_refused)
 {
-    expect(",\"algorithm\":\"scaffold\"", control_client,
+    expect("server.algorithm=scaffold", control_client,
            "section CCTL: client 1000 out of order or range (40 clients)");
 }
 END_TEST
@@ -306,11 +299,11 @@ END_TEST
 START_TEST(unedited_checkpoint_resumes)
 {
     fs_err err;
-    ck_assert_int_eq(run(",\"algorithm\":\"scaffold\"", false, &err), FS_OK);
+    ck_assert_int_eq(run("server.algorithm=scaffold", false, &err), FS_OK);
     sqlite3 *c = conn();
     ck_assert_int_eq(sqlite3_exec(c, "UPDATE runs SET status = 'interrupted'", 0, 0, 0), SQLITE_OK);
     sqlite3_close(c);
-    ck_assert_int_eq(run(",\"algorithm\":\"scaffold\"", true, &err), FS_OK);
+    ck_assert_int_eq(run("server.algorithm=scaffold", true, &err), FS_OK);
     c = conn();
     ck_assert_str_eq(q_text(c, "SELECT status || count(*) FROM runs JOIN rounds USING(run_id)"),
                      "done12");

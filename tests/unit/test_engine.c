@@ -185,11 +185,7 @@ START_TEST(engine_personal_factors_change_only_when_trained)
     /* matrix factorization: a user's factors live on the device; they change exactly for the
      * clients that finished training (in virtual time) and are never part of what is uploaded */
     fs_test_setup t;
-    fs_test_setup_init(&t, "{\"name\":\"mf\",\"seed\":9,\"data\":{\"source\":\"ratings\","
-                           "\"clients\":300,\"ratings\":{\"items\":200}},"
-                           "\"model\":{\"kind\":\"mf\",\"factors\":4},"
-                           "\"server\":{\"rounds\":3,\"clients_per_round\":30,\"deadline_s\":60},"
-                           "\"devices\":{\"failure_prob\":0.4}}");
+    fs_test_setup_fixture(&t, "engine_mf_personal");
     size_t k = t.w.model->n_personal, n = t.s.data.clients;
     ck_assert_uint_eq(k, 5);
     double *before = malloc(n * k * sizeof *before);
@@ -228,12 +224,7 @@ END_TEST
 START_TEST(engine_rejects_diverging_updates_and_keeps_running)
 {
     fs_test_setup t;
-    fs_test_setup_init(&t, "{\"name\":\"mf\",\"seed\":9,\"data\":{\"source\":\"ratings\","
-                           "\"clients\":300,\"ratings\":{\"items\":200}},"
-                           "\"model\":{\"kind\":\"mf\",\"factors\":4},"
-                           "\"train\":{\"lr\":100,\"epochs\":3},"
-                           "\"server\":{\"rounds\":3,\"clients_per_round\":30,\"deadline_s\":60},"
-                           "\"devices\":{\"failure_prob\":0.2}}");
+    fs_test_setup_fixture(&t, "engine_mf_exploding");
     size_t k = t.w.model->n_personal, n = t.s.data.clients, np = t.w.model->n_params;
     double *before = malloc(n * k * sizeof *before), *w = malloc(np * sizeof *w);
     memcpy(before, t.w.personal, n * k * sizeof *before);

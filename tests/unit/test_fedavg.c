@@ -109,14 +109,6 @@ START_TEST(fednova_normalizes_by_local_steps)
 }
 END_TEST
 
-static const char one_client[] =
-    "{\"name\":\"one\",\"seed\":5,"
-    "\"data\":{\"source\":\"synthetic\",\"clients\":1,\"synthetic\":{\"max_samples_per_client\":"
-    "300}},"
-    "\"train\":{\"epochs\":2,\"batch_size\":8,\"lr\":0.05},"
-    "\"server\":{\"rounds\":6,\"clients_per_round\":1,\"over_selection\":1,\"deadline_s\":1e6},"
-    "\"devices\":{\"availability\":\"always\",\"failure_prob\":0}}";
-
 /* The same training done by hand: R rounds of local SGD on the client's rows, each round on the
  * client's (TRAIN, round) stream, starting from the model's initial parameters. */
 static void centralised_sgd(const fs_scenario *s, const fs_world *w, double *out_w)
@@ -147,7 +139,7 @@ static void centralised_sgd(const fs_scenario *s, const fs_world *w, double *out
 START_TEST(fedavg_one_client_equals_sgd)
 {
     fs_test_setup t;
-    fs_test_setup_init(&t, one_client);
+    fs_test_setup_fixture(&t, "fedavg_one_client");
     size_t np = t.w.model->n_params;
     double *fed = calloc(np, sizeof *fed), *sgd = calloc(np, sizeof *sgd);
     fs_engine_cfg cfg = {.scn = &t.s, .world = &t.w, .pop = &t.pop, .n_threads = 2};

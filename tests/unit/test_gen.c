@@ -11,6 +11,7 @@
 #include "fs_gen.h"
 #include "fs_rng.h"
 #include "fs_test.h"
+#include "fs_test_scn.h"
 
 enum { MARKETING, FRAUD, RATINGS, N_KINDS };
 
@@ -21,18 +22,15 @@ static fs_gen *make_gen(int kind, uint64_t seed)
     fs_gen *g = NULL;
     if (kind == MARKETING) {
         fs_marketing_cfg c;
-        fs_marketing_defaults(&c);
-        c.seed = seed;
+        fs_test_marketing_cfg(seed, &c);
         g = fs_gen_marketing_new(&c, &err);
     } else if (kind == FRAUD) {
         fs_fraud_cfg c;
-        fs_fraud_defaults(&c);
-        c.seed = seed;
+        fs_test_fraud_cfg(seed, &c);
         g = fs_gen_fraud_new(&c, &err);
     } else {
         fs_ratings_cfg c;
-        fs_ratings_defaults(&c);
-        c.seed = seed;
+        fs_test_ratings_cfg(seed, &c);
         g = fs_gen_ratings_new(&c, &err);
     }
     ck_assert_ptr_nonnull(g);
@@ -309,7 +307,7 @@ static double shift_spread(double region_shift)
 {
     enum { R = 3, C = 4 };
     fs_marketing_cfg c;
-    fs_marketing_defaults(&c);
+    fs_test_marketing_cfg(0, &c);
     c.seed = 21, c.n_regions = R, c.n_categories = C, c.region_shift = region_shift;
     fs_gen *g = fs_gen_marketing_new(&c, NULL);
     pop p;
@@ -523,7 +521,7 @@ START_TEST(gen_rejects_bad_config_with_every_error)
     fs_err err;
     fs_err_init(&err, NULL);
     fs_marketing_cfg m;
-    fs_marketing_defaults(&m);
+    fs_test_marketing_cfg(0, &m);
     m.hash_bits = 0, m.base_rate = 1.5, m.n_regions = 0;
     ck_assert_ptr_null(fs_gen_marketing_new(&m, &err));
     ck_assert_int_eq(err.n_msgs, 3);
@@ -532,13 +530,13 @@ START_TEST(gen_rejects_bad_config_with_every_error)
     ck_assert_str_eq(err.msgs[2], "marketing.base_rate: expected a rate in (0, 1), found 1.5");
     fs_err_clear(&err);
     fs_fraud_cfg f;
-    fs_fraud_defaults(&f);
+    fs_test_fraud_cfg(0, &f);
     f.fraud_rate = 0;
     ck_assert_ptr_null(fs_gen_fraud_new(&f, &err));
     ck_assert_str_eq(err.msgs[0], "fraud.fraud_rate: expected a rate in (0, 0.5], found 0");
     fs_err_clear(&err);
     fs_ratings_cfg r;
-    fs_ratings_defaults(&r);
+    fs_test_ratings_cfg(0, &r);
     r.n_items = 0, r.test_fraction = -1;
     ck_assert_ptr_null(fs_gen_ratings_new(&r, &err));
     ck_assert_int_eq(err.n_msgs, 2);

@@ -11,6 +11,7 @@
 #include "fs_model.h"
 #include "fs_rng.h"
 #include "fs_test.h"
+#include "fs_test_scn.h"
 #include "fs_test_grad.h"
 
 /* Ratings data by hand: user u owns rows [u * per_user, (u + 1) * per_user), each one item drawn
@@ -429,7 +430,7 @@ START_TEST(mf_learns_ratings)
 {
     enum { USERS = 300, K = 8 };
     fs_ratings_cfg rc;
-    fs_ratings_defaults(&rc);
+    fs_test_ratings_cfg(0, &rc);
     rc.n_items = 200;
     rc.seed = 21;
     fs_err err;
@@ -506,7 +507,7 @@ START_TEST(mf_hit_rate_is_deterministic_and_learned)
 {
     enum { USERS = 200, K = 8 };
     fs_ratings_cfg rc;
-    fs_ratings_defaults(&rc);
+    fs_test_ratings_cfg(0, &rc);
     rc.n_items = 1000;
     rc.seed = 22;
     fs_gen *g = fs_gen_ratings_new(&rc, NULL);

@@ -9,6 +9,7 @@
 #include "fs_run.h"
 #include "fs_scn.h"
 #include "fs_test.h"
+#include "fs_test_scn.h"
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t size);
@@ -41,21 +42,7 @@ void *__wrap_realloc(void *p, size_t n)
 
 /* Sync rounds on sparse data with DP, secure aggregation, compression, FedAdam, segments and
  * checkpoints; then FedBuff with on-demand data and matrix factorization's personal factors. */
-static const char *const scenarios[] = {
-    "{\"name\":\"oom\",\"seed\":2,\"data\":{\"source\":\"marketing\",\"clients\":60,"
-    "\"marketing\":{\"hash_bits\":10,\"exposure_mu\":1.5,\"exposure_sigma\":0.5}},"
-    "\"model\":{\"kind\":\"logreg\"},\"train\":{\"compression\":{\"topk\":{\"fraction\":0.5,"
-    "\"error_feedback\":false}}},"
-    "\"server\":{\"rounds\":3,\"clients_per_round\":6,\"optimizer\":{\"adam\":{}}},"
-    "\"devices\":{\"failure_prob\":0.2},"
-    "\"privacy\":{\"dp\":{\"clip\":1,\"noise_multiplier\":1},\"secure_aggregation\":{}},"
-    "\"eval\":{\"segments\":[\"region\"]},\"output\":{\"checkpoint_every\":1}}",
-    "{\"name\":\"oom2\",\"seed\":4,\"data\":{\"source\":\"ratings\",\"clients\":50,"
-    "\"on_demand\":true,\"ratings\":{\"items\":40,\"activity_mu\":1.5}},"
-    "\"model\":{\"kind\":\"mf\",\"factors\":3},"
-    "\"server\":{\"mode\":\"async\",\"rounds\":3,\"clients_per_round\":4,"
-    "\"async\":{\"concurrency\":6,\"buffer_size\":3}},"
-    "\"devices\":{\"failure_prob\":0.2},\"eval\":{\"sample_clients\":20}}"};
+static const char *const scenarios[] = {"oom_sync_sparse_private", "oom_async_ratings_mf"};
 
 /* One campaign with allocations failing from the n-th on (n < 0: never). */
 static int campaign(const char *scenario, long n, const char *db, fs_err *err)
@@ -77,7 +64,7 @@ static int campaign(const char *scenario, long n, const char *db, fs_err *err)
 
 START_TEST(every_failing_allocation_ends_cleanly)
 {
-    const char *scenario = scenarios[_i];
+    char *scenario = fs_test_fixture(scenarios[_i]); /* tests/fixtures/scenarios/ */
     char dir[256], db[300];
     fs_test_db_dir(dir, sizeof dir, db, sizeof db, "fedsim_test_oom_", "oom.sqlite");
     fs_err err;
@@ -100,6 +87,7 @@ START_TEST(every_failing_allocation_ends_cleanly)
     }
     ck_assert_int_gt(failures, 0);
     fs_test_db_dir_remove(dir, db);
+    free(scenario);
 }
 END_TEST
 

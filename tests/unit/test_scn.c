@@ -1,5 +1,7 @@
-/* test_scn: scenario loading (sim/fs_scn.c). Defaults, a full scenario into the struct, --set
- * overrides, error collection and wording, the effective JSON and syntax-error positions.
+/* test_scn: scenario loading (sim/fs_scn.c). Defaults against scenarios/README.md, a full
+ * scenario into the struct, --set overrides, error collection and wording, the effective JSON
+ * and syntax-error positions. Scenarios of more than a line are files in
+ * tests/fixtures/scenarios/; one-line snippets stay next to the key they test.
  * The exact messages of whole files are pinned by the bad-input cases in tests/bad. */
 #include <check.h>
 #include <cjson/cJSON.h>
@@ -12,6 +14,7 @@
 #include "fs_scn.h"
 #include "fs_scn_int.h"
 #include "fs_test.h"
+#include "fs_test_scn.h"
 #include "fs_world.h"
 
 #define MINIMAL                                                                                 \
@@ -58,72 +61,144 @@ static void dump_msgs(void)
         ck_assert_msg(has_msg(want), "missing message: %s", want);                              \
     } while (0)
 
-START_TEST(scn_minimal_gets_all_defaults)
+/* ---- defaults: the schema (sim/fs_scn_tables.c) is their only source; scenarios/README.md
+ * documents them. This test reads every "| key | type | default | meaning |" table of the
+ * README and checks each documented JSON default against the effective scenario, so neither
+ * can change without the other. Defaults are not restated here. */
+
+/* Effective scenarios in which documented keys are looked up: the first that has the key
+ * counts, except in a data.<source> section, which is looked up in that source's scenario. */
+static const struct readme_base {
+    const char *source; /* data.source, for the data.<source> sections */
+    const char *fixture; /* tests/fixtures/scenarios/NAME.json; NULL: MINIMAL */
+} readme_bases[] = {
+    {"fashion-mnist", NULL}, /* MINIMAL */
+    {"synthetic", "defaults_synthetic"}, /* with diurnal availability */
+    {"marketing", "defaults_marketing"},
+    {"fraud", "defaults_fraud"},
+    {"ratings", "defaults_ratings"},
+    {"csv", "defaults_csv"},
+    {"libsvm", "defaults_libsvm"},
+};
+enum { N_BASES = sizeof readme_bases / sizeof *readme_bases };
+
+/* The value at a dotted path ("server.async.concurrency") of an effective scenario, or NULL. */
+static const cJSON *json_at(const cJSON *j, const char *path)
 {
-    ck_assert_int_eq(parse(MINIMAL, NULL, 0), FS_OK);
-    ck_assert_str_eq(s.name, "t");
-    ck_assert_uint_eq(s.seed, 1);
-    ck_assert_int_eq(s.data.source, FS_SRC_FASHION_MNIST);
-    ck_assert_uint_eq(s.data.clients, 100);
-    ck_assert_str_eq(s.data.path, "/usr/share/datasets/fashion-mnist");
-    ck_assert_uint_eq(s.data.train_samples, 0);
-    ck_assert_uint_eq(s.data.test_samples, 0);
-    ck_assert_int_eq(s.data.partition, FS_PART_IID);
-    ck_assert_int_eq(s.model.kind, FS_MODEL_SOFTMAX);
-    ck_assert_int_eq(s.train.epochs, 1);
-    ck_assert_uint_eq(s.train.batch_size, 10);
-    ck_assert_double_eq(s.train.lr, 0.1);
-    ck_assert_int_eq(s.server.mode, FS_SERVER_SYNC);
-    ck_assert_str_eq(fs_algo_names[s.server.algorithm], "fedavg");
-    ck_assert_int_eq(s.server.rounds, 5);
-    ck_assert_uint_eq(s.server.clients_per_round, 10);
-    ck_assert_double_eq(s.server.over_selection, 1.3);
-    ck_assert_double_eq(s.server.deadline_s, 600);
-    ck_assert_double_eq(s.server.retry_s, 60);
-    ck_assert_double_eq(s.server.round_interval_s, 0);
-    ck_assert_double_eq(s.server.max_virtual_hours, 0);
-    ck_assert_int_eq(s.devices.gflops.kind, FS_DIST_LOGNORMAL);
-    ck_assert_double_eq(s.devices.gflops.a, 1);
-    ck_assert_double_eq(s.devices.gflops.b, 0.6);
-    ck_assert_int_eq(s.devices.uplink_mbps.kind, FS_DIST_LOGNORMAL);
-    ck_assert_double_eq(s.devices.uplink_mbps.a, 1.5);
-    ck_assert_double_eq(s.devices.uplink_mbps.b, 0.8);
-    ck_assert_double_eq(s.devices.downlink_mbps.a, 3);
-    ck_assert_double_eq(s.devices.downlink_mbps.b, 0.8);
-    ck_assert_int_eq(s.devices.latency_ms.kind, FS_DIST_CONST);
-    ck_assert_double_eq(s.devices.latency_ms.a, 80);
-    ck_assert_double_eq(s.devices.failure_prob, 0);
-    ck_assert_int_eq(s.devices.availability, FS_AVAIL_ALWAYS);
-    ck_assert_int_eq(s.eval.every_rounds, 1);
-    ck_assert_str_eq(s.output.db, "results/t.sqlite");
-    ck_assert(s.output.participation);
-    ck_assert_ptr_nonnull(s.json);
-    ck_assert_int_eq(err.n_total, 0);
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *part = strtok(buf, "."); part && j; part = strtok(NULL, "."))
+        j = cJSON_GetObjectItemCaseSensitive(j, part);
+    return j;
+}
+
+/* Splits the backticked items of a README cell ("`a`, `b` (text)") into items; returns how many.
+ * A cell that does not start with a backtick ("**required**", "none", "all defaults") has none. */
+static int backticked(char *cell, char **items, int max)
+{
+    int n = 0;
+    while (*cell == ' ') cell++;
+    while (*cell == '`' && n < max) {
+        char *close = strchr(cell + 1, '`');
+        if (!close) break;
+        *close = '\0';
+        items[n++] = cell + 1;
+        cell = close + 1;
+        if (strncmp(cell, ", `", 3) != 0) break;
+        cell += 2;
+    }
+    return n;
+}
+
+/* Checks one table row "| key | type | default | meaning |" of section `sec`; returns the
+ * number of defaults checked. */
+static int check_readme_row(char *row, const char *sec, cJSON *const *eff, int line)
+{
+    char *cells[5];
+    int n_cells = 0;
+    for (char *c = strtok(row + 1, "|"); c && n_cells < 5; c = strtok(NULL, "|"))
+        cells[n_cells++] = c;
+    if (n_cells < 4) return 0;
+    char *keys[8], *defs[8];
+    int nk = backticked(cells[0], keys, 8), nd = backticked(cells[2], defs, 8);
+    if (nk == 0 || nd == 0) return 0;
+    ck_assert_msg(nd == nk, "scenarios/README.md:%d: %d keys, %d defaults", line, nk, nd);
+    int only = -1; /* a data.<source> section: that source's scenario only */
+    for (int b = 0; b < N_BASES; b++)
+        if (strncmp(sec, "data.", 5) == 0 && strcmp(sec + 5, readme_bases[b].source) == 0) only = b;
+    int checked = 0;
+    for (int k = 0; k < nk; k++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s%s%s", sec, *sec ? "." : "", keys[k]);
+        const cJSON *have = NULL;
+        for (int b = 0; b < N_BASES && !have; b++)
+            if (only < 0 || b == only) have = json_at(eff[b], path);
+        if (!have) continue; /* a variant's key (train.compression.topk...): not in the bases */
+        char want_text[256];
+        snprintf(want_text, sizeof want_text, "%s", defs[k]);
+        char *name = strstr(want_text, "<name>"); /* output.db: "results/<name>.sqlite" */
+        if (name) memmove(name + 1, name + 6, strlen(name + 6) + 1), name[0] = 't';
+        cJSON *want = cJSON_Parse(want_text);
+        ck_assert_msg(want, "scenarios/README.md:%d: default of %s is not JSON: %s", line, path,
+                      defs[k]);
+        char *got = cJSON_PrintUnformatted(have);
+        ck_assert_msg(cJSON_Compare(want, have, true),
+                      "scenarios/README.md:%d: %s documented as %s, the schema has %s", line, path,
+                      defs[k], got);
+        free(got);
+        cJSON_Delete(want);
+        checked++;
+    }
+    return checked;
+}
+
+START_TEST(scn_defaults_are_what_the_readme_documents)
+{
+    cJSON *eff[N_BASES];
+    for (int b = 0; b < N_BASES; b++) {
+        char *text = readme_bases[b].fixture ? fs_test_fixture(readme_bases[b].fixture) : NULL;
+        if (parse(text ? text : MINIMAL, NULL, 0)) dump_msgs();
+        free(text);
+        ck_assert_int_eq(err.n_total, 0);
+        eff[b] = cJSON_Parse(s.json);
+        ck_assert_ptr_nonnull(eff[b]);
+    }
+    char readme[512];
+    const char *root = getenv("FEDSIM_SOURCE_ROOT");
+    snprintf(readme, sizeof readme, "%s/scenarios/README.md", root ? root : ".");
+    FILE *f = fopen(readme, "r");
+    ck_assert_msg(f, "cannot open %s", readme);
+    char line[8192], sec[128] = "";
+    bool key_table = false;
+    int n_line = 0, checked = 0;
+    while (fgets(line, sizeof line, f)) {
+        n_line++;
+        if (line[0] == '#') { /* "## `server`", "### `data.fraud` (...)", "## Top level" */
+            char *tick = strchr(line, '`'), *end = tick ? strchr(tick + 1, '`') : NULL;
+            if (end) *end = '\0';
+            snprintf(sec, sizeof sec, "%s", end ? tick + 1 : "");
+            key_table = false;
+        } else if (strncmp(line, "| key | type | default |", 24) == 0) {
+            key_table = true;
+        } else if (line[0] != '|') {
+            key_table = false;
+        } else if (key_table) {
+            checked += check_readme_row(line, sec, eff, n_line);
+        }
+    }
+    fclose(f);
+    for (int b = 0; b < N_BASES; b++) cJSON_Delete(eff[b]);
+    /* the parser itself must not silently stop finding tables */
+    ck_assert_msg(checked >= 80, "only %d documented defaults checked", checked);
+    fprintf(stderr, "scn: %d documented defaults equal the schema's\n", checked);
 }
 END_TEST
 
-static const char full[] =
-    "{\"name\": \"full-1\", \"description\": \"every key\", \"seed\": 9007199254740992,"
-    " \"data\": {\"source\": \"fashion-mnist\", \"clients\": 200, \"path\": \"/data/fm\","
-    "  \"train_samples\": 6000, \"test_samples\": 1000,"
-    "  \"partition\": {\"dirichlet\": {\"alpha\": 0.3}}},"
-    " \"model\": {\"kind\": \"softmax\"},"
-    " \"train\": {\"epochs\": 3, \"batch_size\": 32, \"lr\": 0.05},"
-    " \"server\": {\"mode\": \"sync\", \"algorithm\": \"fedavg\", \"rounds\": 50,"
-    "  \"clients_per_round\": 20, \"over_selection\": 1.5, \"deadline_s\": 300, \"retry_s\": 30,"
-    "  \"round_interval_s\": 900,"
-    "  \"max_virtual_hours\": 48},"
-    " \"devices\": {\"gflops\": 12.5, \"uplink_mbps\": {\"uniform\": {\"min\": 1, \"max\": 4}},"
-    "  \"downlink_mbps\": {\"lognormal\": {\"mu\": 2, \"sigma\": 0}},"
-    "  \"latency_ms\": {\"uniform\": {\"min\": 0, \"max\": 200}}, \"failure_prob\": 0.02,"
-    "  \"availability\": {\"diurnal\": {\"peak_hour\": 20.5, \"min_share\": 0.1,"
-    "   \"max_share\": 0.5, \"mean_session_min\": 45, \"utc_offsets_h\": [-5, 0, 1, 14]}}},"
-    " \"eval\": {\"every_rounds\": 5},"
-    " \"output\": {\"db\": \"out/x.sqlite\", \"participation\": false}}";
-
 START_TEST(scn_full_scenario_fills_every_field)
 {
+    char *full = fs_test_fixture("scn_full"); /* every key of a fashion-mnist run */
     ck_assert_int_eq(parse(full, NULL, 0), FS_OK);
+    free(full);
     ck_assert_str_eq(s.name, "full-1");
     ck_assert_uint_eq(s.seed, 9007199254740992ull);
     ck_assert_uint_eq(s.data.clients, 200);
@@ -329,7 +404,9 @@ START_TEST(scn_json_has_defaults_and_is_a_fixed_point)
     ck_assert_int_eq(parse(first, NULL, 0), FS_OK);
     ck_assert_str_eq(s.json, first);
     free(first);
+    char *full = fs_test_fixture("scn_full");
     ck_assert_int_eq(parse(full, NULL, 0), FS_OK);
+    free(full);
     first = s.json;
     s.json = NULL;
     ck_assert_int_eq(parse(first, NULL, 0), FS_OK);
@@ -519,7 +596,7 @@ static Suite *scn_suite(void)
     Suite *suite = suite_create("scn");
     TCase *tc = tcase_create("scn");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, scn_minimal_gets_all_defaults);
+    tcase_add_test(tc, scn_defaults_are_what_the_readme_documents);
     tcase_add_test(tc, scn_full_scenario_fills_every_field);
     tcase_add_test(tc, scn_synthetic_and_markov_fill_their_fields);
     tcase_add_test(tc, scn_set_overrides_a_number);
