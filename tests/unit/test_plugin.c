@@ -1,5 +1,5 @@
-/* test_plugin: models from shared objects (models/fs_plugin.c) and the model kind table
- * (sim/fs_model_kinds.c). The example plugin tests/plugin/linear_plugin.c is checked through
+/* test_plugin: models from shared objects (models/learn/fs_plugin.c) and the model kind table
+ * (sim/world/fs_model_kinds.c). The example plugin tests/plugin/linear_plugin.c is checked through
  * fedsim's plugin path: its gradient against finite differences (dense and sparse rows), its
  * loss against the built-in softmax with the same parameters, SGD on it; the broken plugins of
  * tests/plugin/bad_plugin.c are each refused with a message naming their file. The plugins are

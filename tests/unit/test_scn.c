@@ -1,4 +1,4 @@
-/* test_scn: scenario loading (sim/fs_scn.c). Defaults against scenarios/README.md, a full
+/* test_scn: scenario loading (sim/scenario/fs_scn.c). Defaults against scenarios/README.md, a full
  * scenario into the struct, --set overrides, error collection and wording, the effective JSON
  * and syntax-error positions. Scenarios of more than a line are files in
  * tests/fixtures/scenarios/; one-line snippets stay next to the key they test.
@@ -61,7 +61,7 @@ static void dump_msgs(void)
         ck_assert_msg(has_msg(want), "missing message: %s", want);                              \
     } while (0)
 
-/* ---- defaults: the schema (sim/fs_scn_tables.c) is their only source; scenarios/README.md
+/* ---- defaults: the schema (sim/scenario/fs_scn_tables.c) is their only source; scenarios/README.md
  * documents them. This test reads every "| key | type | default | meaning |" table of the
  * README and checks each documented JSON default against the effective scenario, so neither
  * can change without the other. Defaults are not restated here. */

@@ -193,7 +193,7 @@ static int load_pooled(fs_world *w, const fs_scenario *s, fs_err *err)
 /* ---- generated sources: natural clients ---- */
 
 /* The generators' configurations come from the scenario alone: their defaults are the
- * schema's (sim/fs_scn_tables.c), never a second copy in models/. */
+ * schema's (sim/scenario/fs_scn_tables.c), never a second copy in models/. */
 void fs_world_marketing_cfg(const fs_scenario *s, fs_marketing_cfg *out)
 {
     const typeof(s->data.marketing) *m = &s->data.marketing;

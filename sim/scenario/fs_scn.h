@@ -41,7 +41,7 @@ enum fs_partition_kind {
 };
 enum fs_avail_kind { FS_AVAIL_ALWAYS, FS_AVAIL_MARKOV, FS_AVAIL_DIURNAL };
 /* Model kinds, each with its model.kind word, in one list: the enum and the schema's words are
- * made from it, and sim/fs_model_kinds.c describes each kind (what it needs, its constructor). */
+ * made from it, and sim/world/fs_model_kinds.c describes each kind (what it needs, its constructor). */
 #define FS_MODEL_KINDS(X)                                                                          \
     X(FS_MODEL_SOFTMAX, "softmax")                                                                 \
     X(FS_MODEL_MLP, "mlp")                                                                         \
@@ -92,7 +92,7 @@ typedef struct fs_scenario {
         char natural_group[FS_SCN_NAME_LEN];
         double skew_scale_sigma, skew_shift_sigma; /* feature skew, 0 = none */
         bool on_demand;                   /* generated sources: make a client's data when needed */
-        /* generators (names as in models/fs_gen.h) */
+        /* generators (names as in models/data/fs_gen.h) */
         struct {
             size_t n_regions, n_devices, n_age_bands, n_interests, n_campaigns, n_categories;
             int hash_bits;

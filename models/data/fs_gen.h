@@ -3,7 +3,7 @@
  * there are, so a population of a million clients needs no stored data. Each generator is a
  * documented generative model (scenarios/README.md, "Data generators"). The configurations have
  * no defaults here: a scenario's data.<source> keys fill them (fs_world_*_cfg), so the schema
- * (sim/fs_scn_tables.c) is the only place a default lives. */
+ * (sim/scenario/fs_scn_tables.c) is the only place a default lives. */
 #ifndef FS_GEN_H
 #define FS_GEN_H
 

@@ -14,7 +14,7 @@
 #define US_PER_H "3600000000.0"
 
 /* Statistics over the replicates of each sweep variant (sweep.replications), computed by fedsim
- * with GSL (sim/fs_db_stats.c) when a sweep finishes and recomputed when it is resumed: SQLite
+ * with GSL (sim/store/fs_db_stats.c) when a sweep finishes and recomputed when it is resumed: SQLite
  * has no t quantile, and the views must answer in the plain sqlite3 shell, so the numbers are
  * stored rather than computed on read. Keyed by the scenario name and the variant label. */
 #define STATS_TABLES_SQL                                                                        \

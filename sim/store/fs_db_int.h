@@ -1,5 +1,5 @@
 /* fs_db_int: what the recorder's own modules share beyond the public fs_db API (the SQLite
- * connection), so derived tables (fs_db_stats) live in their own file. Only sim/fs_db*.c
+ * connection), so derived tables (fs_db_stats) live in their own file. Only sim/store/fs_db*.c
  * include it. */
 #ifndef FS_DB_INT_H
 #define FS_DB_INT_H
