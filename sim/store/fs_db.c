@@ -325,8 +325,15 @@ static int db_create_schema(fs_db *db, fs_err *err)
     if (rc != FS_OK) return db_rollback(db, err), rc;
     if (v == 2 && sqlite3_exec(db->conn, fs_db_upgrade_v2_sql, NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(db, err, "upgrading schema version 2 to 3");
-    if (sqlite3_exec(db->conn, fs_db_schema_sql, NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(db, err, "creating schema");
+    char *schema = fs_db_schema_new();
+    if (!schema) {
+        db_rollback(db, err);
+        fs_err_add(err, NULL, "%s: out of memory creating the schema", db->path);
+        return FS_ENOMEM;
+    }
+    rc = sqlite3_exec(db->conn, schema, NULL, NULL, NULL);
+    free(schema);
+    if (rc != SQLITE_OK) return db_fail(db, err, "creating schema");
     if (v == 2 && sqlite3_exec(db->conn, fs_db_upgrade_v2_post_sql, NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(db, err, "upgrading schema version 2 to 3");
     if (sqlite3_exec(db->conn, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)

@@ -7,6 +7,13 @@
  * filter. */
 #include "fs_db_schema.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_err.h"
+#include "fs_metrics.h"
+
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -142,8 +149,9 @@
 /* The headline metric of a run: the first of its eval.metrics (runs.headline_metric, the metric
  * the run line printed); in version 2 files, which lack it, the target metric, else the first of
  * accuracy, auc, rmse evaluated on the whole test set, else the alphabetically first one.
- * "Best" follows the target's direction for the target metric, else lower is better for loss,
- * ece and rmse. */
+ * "Best" follows the target's direction for the target metric, else the metric table's
+ * (fs_metrics.h): LOWER_IS_BETTER stands for its lower-is-better names, filled in by
+ * fs_db_schema_new. */
 #define RUN_FINAL_METRIC_SQL                                                                    \
     " fm AS (SELECT u.run_id, coalesce(u.headline_metric, u.target_metric,"                    \
     "   (SELECT e.metric FROM evals e WHERE e.run_id = u.run_id AND e.segment = 'all'"          \
@@ -151,7 +159,7 @@
     "    ELSE 3 END, e.metric LIMIT 1)) AS metric,"                                             \
     "  u.target_metric, u.target_lower_better FROM runs u),"                                    \
     " fd AS (SELECT run_id, metric, CASE WHEN metric = target_metric THEN target_lower_better"  \
-    "  ELSE metric IN ('loss', 'ece', 'rmse') END AS lower FROM fm),"                           \
+    "  ELSE metric IN (" LOWER_IS_BETTER ") END AS lower FROM fm),"                              \
     " fv AS (SELECT f.run_id, f.metric,"                                                        \
     "  (SELECT e.value FROM evals e WHERE e.run_id = f.run_id AND e.segment = 'all'"            \
     "   AND e.metric = f.metric AND e.value IS NOT NULL ORDER BY e.round DESC LIMIT 1)"         \
@@ -214,8 +222,30 @@
     "DROP VIEW IF EXISTS v_round_metrics;"                                                      \
     "UPDATE meta SET value = '" STR(FS_DB_SCHEMA_VERSION) "' WHERE key = 'schema_version';"
 
-const char fs_db_schema_sql[] = TABLES_SQL UNIT_VIEWS_SQL ROUND_METRICS_SQL TIME_TO_TARGET_SQL
+#define LOWER_IS_BETTER "@lower_is_better@"
+
+static const char schema_sql[] = TABLES_SQL UNIT_VIEWS_SQL ROUND_METRICS_SQL TIME_TO_TARGET_SQL
     RUN_SUMMARY_SQL VARIANT_VIEWS_SQL;
+
+char *fs_db_schema_new(void)
+{
+    char names[512] = "";
+    size_t at = 0;
+    for (int m = 0; m < FS_METRIC_COUNT; m++)
+        if (fs_metric_lower_is_better((fs_metric)m))
+            at += (size_t)snprintf(names + at, sizeof names - at, "%s'%s'", at ? ", " : "",
+                                   fs_metric_name((fs_metric)m));
+    fs_assert(at < sizeof names);
+    const char *mark = strstr(schema_sql, LOWER_IS_BETTER);
+    fs_assert(mark && !strstr(mark + 1, LOWER_IS_BETTER));
+    size_t head = (size_t)(mark - schema_sql), tail = strlen(mark + strlen(LOWER_IS_BETTER));
+    char *out = malloc(head + at + tail + 1);
+    if (!out) return NULL;
+    memcpy(out, schema_sql, head);
+    memcpy(out + head, names, at);
+    memcpy(out + head + at, mark + strlen(LOWER_IS_BETTER), tail + 1);
+    return out;
+}
 #define UPGRADE_V2_POST_SQL                                                                     \
     "INSERT INTO participation SELECT *, 0 FROM participation_v2;"                              \
     "DROP TABLE participation_v2;"

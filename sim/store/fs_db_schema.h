@@ -7,15 +7,17 @@
 
 #define FS_DB_SCHEMA_VERSION 3
 
-/* Every CREATE ... IF NOT EXISTS. Run with sqlite3_exec inside a write transaction on a
- * connection whose file has no meta table yet or has schema_version FS_DB_SCHEMA_VERSION. */
-extern const char fs_db_schema_sql[];
+/* Every CREATE ... IF NOT EXISTS, as a new string (caller frees; NULL: out of memory), with
+ * the metric table's lower-is-better names in the views that pick a run's best value. Run with
+ * sqlite3_exec inside a write transaction on a connection whose file has no meta table yet or
+ * has schema_version FS_DB_SCHEMA_VERSION. */
+char *fs_db_schema_new(void);
 
 /* Turns a version 2 file into version 3 (run in the same transaction, before
- * fs_db_schema_sql): appending to an old file upgrades it in place, all or nothing. */
+ * fs_db_schema_new): appending to an old file upgrades it in place, all or nothing. */
 extern const char fs_db_upgrade_v2_sql[];
 
-/* ... and this after fs_db_schema_sql, still in that transaction. */
+/* ... and this after fs_db_schema_new, still in that transaction. */
 extern const char fs_db_upgrade_v2_post_sql[];
 
 #endif

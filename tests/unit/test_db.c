@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fs_db.h"
+#include "fs_metrics.h"
 #include "fs_test.h"
 
 static char tmpdir[256];
@@ -592,6 +593,37 @@ START_TEST(db_resume_without_checkpoint_reruns_same_id)
 }
 END_TEST
 
+/* v_run_summary's best value follows each metric's direction from the metric table: the
+ * minimum for lower-is-better metrics (loss, ece, rmse, brier), the maximum for the others. */
+START_TEST(db_best_value_follows_the_metric_table)
+{
+    const char *metrics[] = {"brier", "loss", "auc"};
+    fs_db *db = open_ok();
+    fs_err err;
+    fs_err_init(&err, NULL);
+    for (size_t k = 0; k < 3; k++) {
+        fs_db_run run = {.name = metrics[k], .scenario_json = "{}", .variant = "",
+                         .fedsim_version = "test", .threads = 1, .host = "h",
+                         .headline_metric = metrics[k]};
+        int64_t id = -1;
+        ck_assert_int_eq(fs_db_begin_run(db, &run, &id, &err), FS_OK);
+        const double v[] = {0.3, 0.2, 0.25};
+        for (int r = 1; r <= 3; r++) {
+            fs_db_round row = round_n(r);
+            fs_db_eval e = {.segment = "all", .metric = metrics[k], .value = v[r - 1]};
+            ck_assert_int_eq(fs_db_write_round(db, id, &row, NULL, 0, &e, 1, &err), FS_OK);
+        }
+        char q[160];
+        snprintf(q, sizeof q, "SELECT best_value * 100 FROM v_run_summary WHERE run_id = %lld",
+                 (long long)id);
+        ck_assert_int_eq(peek_int(q), fs_metric_lower_is_better(fs_metric_from_name(metrics[k]))
+                                          ? 20
+                                          : 30);
+    }
+    fs_db_close(db);
+}
+END_TEST
+
 START_TEST(db_reopen_appends_run_2)
 {
     fs_db *db = open_ok();
@@ -1128,6 +1160,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_open_readonly_checks_schema);
     tcase_add_test(tc, db_resume_refuses_run_held_by_another_connection);
     tcase_add_test(tc, db_resume_without_checkpoint_reruns_same_id);
+    tcase_add_test(tc, db_best_value_follows_the_metric_table);
     tcase_add_test(tc, db_nan_costs_stored_as_null);
     tcase_add_test(tc, db_time_to_target_sustained);
     tcase_add_test(tc, db_headline_is_first_eval_metric);
