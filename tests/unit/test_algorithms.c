@@ -329,14 +329,19 @@ START_TEST(fedbuff_discards_updates_staler_than_the_limit)
 }
 END_TEST
 
+/* 20 Fashion-MNIST clients of 100 rows each (equal sizes, so equal local steps), 8 per round
+ * and nobody late; %s takes more server keys. */
+static const char equal_clients[] =
+    "{\"name\":\"eq\",\"data\":{\"source\":\"fashion-mnist\",\"clients\":20,"
+    "\"train_samples\":2000,\"test_samples\":500},"
+    "\"train\":{\"epochs\":1,\"batch_size\":20,\"lr\":0.05},"
+    "\"server\":{\"rounds\":3,\"clients_per_round\":8,\"over_selection\":1,"
+    "\"deadline_s\":1e6%s}}";
+
 START_TEST(fednova_equals_fedavg_with_equal_steps_and_differs_otherwise)
 {
     /* equal-size clients take the same number of local steps: FedNova is FedAvg bit for bit */
-    const char *fmt = "{\"name\":\"n\",\"data\":{\"source\":\"fashion-mnist\",\"clients\":20,"
-                      "\"train_samples\":2000,\"test_samples\":500},"
-                      "\"train\":{\"epochs\":1,\"batch_size\":20,\"lr\":0.05},"
-                      "\"server\":{\"rounds\":3,\"clients_per_round\":8,\"over_selection\":1,"
-                      "\"deadline_s\":1e6%s}}";
+    const char *fmt = equal_clients;
     char a[1024], b[1024];
     snprintf(a, sizeof a, fmt, "");
     snprintf(b, sizeof b, fmt, ",\"algorithm\":\"fednova\"");
@@ -390,11 +395,7 @@ END_TEST
 START_TEST(qffl_with_q_0_equals_fedavg_on_equal_clients)
 {
     /* q = 0 weighs every client equally; with equal-size clients so does FedAvg */
-    const char *fmt = "{\"name\":\"q\",\"data\":{\"source\":\"fashion-mnist\",\"clients\":20,"
-                      "\"train_samples\":2000,\"test_samples\":500},"
-                      "\"train\":{\"epochs\":1,\"batch_size\":20,\"lr\":0.05},"
-                      "\"server\":{\"rounds\":3,\"clients_per_round\":8,\"over_selection\":1,"
-                      "\"deadline_s\":1e6%s}}";
+    const char *fmt = equal_clients;
     char a[1024], b[1024];
     snprintf(a, sizeof a, fmt, "");
     snprintf(b, sizeof b, fmt, ",\"algorithm\":\"qffl\",\"q\":0");
