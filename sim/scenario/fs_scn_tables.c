@@ -7,6 +7,7 @@
 
 #include "fs_algo.h"
 #include "fs_gen.h"
+#include "fs_server.h"
 
 /* ---- the schema --------------------------------------------------------------------------- */
 
@@ -56,7 +57,6 @@ static const char *const encodings[] = {"onehot", "hash", "index", NULL};
 /* Pooled datasets are split over clients by a partitioner; generated ones have natural clients. */
 #define POOLED                                                                                     \
     .sources = FS_SCN_SRC(FS_SRC_FASHION_MNIST) | FS_SCN_SRC(FS_SRC_CSV) | FS_SCN_SRC(FS_SRC_LIBSVM)
-static const char *const server_modes[] = {"sync", "async", NULL};
 static const char *const staleness_rules[] = {"constant", "sqrt", NULL};
 
 static const fs_scn_key dirichlet_keys[] = {
@@ -293,7 +293,7 @@ static const fs_scn_key async_keys[] = {
 static const fs_scn_obj async_obj = OBJ(async_keys);
 
 static const fs_scn_key server_keys[] = {
-    KENUM("mode", server_modes, FS_SERVER_SYNC, server.mode),
+    KENUM("mode", fs_server_names, FS_SERVER_SYNC, server.mode),
     KENUM("algorithm", fs_algo_names, 0, server.algorithm),
     KINT("rounds", FS_SCN_REQ | RANGE, 1, 1e7, 0, server.rounds),
     KINT("clients_per_round", FS_SCN_REQ | FS_SCN_LO, 1, 0, 0, server.clients_per_round),

@@ -54,6 +54,9 @@ typedef struct fs_server_ops {
 /* The entries (fs_sync.c, fs_async.c), named only by the table in fs_server.c. */
 extern const fs_server_ops fs_server_sync, fs_server_async;
 
+/* The words of server.mode, NULL-terminated, in enum fs_server_mode's order. */
+extern const char *const fs_server_names[];
+
 /* The policy of a server.mode. */
 const fs_server_ops *fs_server_of(enum fs_server_mode mode);
 

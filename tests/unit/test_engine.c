@@ -370,6 +370,8 @@ START_TEST(engine_server_table_decides_checkpoints)
 {
     ck_assert_str_eq(fs_server_of(FS_SERVER_SYNC)->name, "sync");
     ck_assert_str_eq(fs_server_of(FS_SERVER_ASYNC)->name, "async");
+    for (int m = 0; fs_server_names[m]; m++) /* the schema's words are the table's names */
+        ck_assert_str_eq(fs_server_of((enum fs_server_mode)m)->name, fs_server_names[m]);
     check_policy(POLICY_SCN(""), true);
     check_policy(POLICY_SCN(",\"mode\":\"async\",\"async\":{\"concurrency\":6,\"buffer_size\":3}"),
                  false);
