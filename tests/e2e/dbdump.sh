@@ -21,7 +21,7 @@ sqlite3 "$db" "update runs set scenario_json = json_set(scenario_json, '\$.train
 "$C" --ignore runs.scenario_json "$G" "$WORK/b.dump" || fail "a new key changed the golden comparison"
 # checkpoint_chunks rows (a checkpoint above 256 MiB) are dumped like every table
 sqlite3 "$db" "insert into checkpoint_chunks values(1, 6, 1, x'0102')"
-"$D" "$db" | grep -qx 'checkpoint_chunks|run_id=1|round=6|seq=1|data=blob:2:082f2407b4e8902a' ||
+"$D" "$db" | grep -x 'checkpoint_chunks|run_id=1|round=6|seq=1|data=blob:2:082f2407b4e8902a' >/dev/null ||
     fail "checkpoint_chunks not dumped"
 # errors: exit 3 with the reason, the file named
 expect_error() { # DB MESSAGE
