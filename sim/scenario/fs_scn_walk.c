@@ -66,6 +66,14 @@ void fs_scn_join(char *out, const char *parent, const char *key)
         snprintf(out, FS_SCN_PATH_LEN, "%s", key);
 }
 
+/* "<path>: expected <what>, found <v rendered>" */
+static void wrong_type(fs_scn_ctx *c, const char *path, const char *what, const cJSON *v)
+{
+    char got[96];
+    fs_scn_render(v, got, sizeof got);
+    fs_scn_bad(c, path, "expected %s, found %s", what, got);
+}
+
 static void *field(void *base, const fs_scn_key *k)
 {
     return (char *)base + k->off;
@@ -327,8 +335,7 @@ static int pick_variant(fs_scn_ctx *c, const cJSON *v, const char *path, const f
     if (!cJSON_IsObject(v)) {
         char expect[256];
         fs_scn_union_expect(u, first, expect, sizeof expect);
-        fs_scn_render(v, got, sizeof got);
-        fs_scn_bad(c, path, "expected %s, found %s", expect, got);
+        wrong_type(c, path, expect, v);
         return -1;
     }
     const char *names[8];
@@ -573,10 +580,8 @@ static void not_applicable(fs_scn_ctx *c, const fs_scn_key *k, const char *path)
 static bool check_json(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, const char *path,
                        void *base)
 {
-    char got[96];
     if (!cJSON_IsObject(v)) {
-        fs_scn_render(v, got, sizeof got);
-        fs_scn_bad(c, path, "expected an object, found %s", got);
+        wrong_type(c, path, "an object", v);
         return false;
     }
     char *text = cJSON_PrintUnformatted(v);
@@ -648,7 +653,6 @@ static bool check_value(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, cons
                         void *base)
 {
     void *p = field(base, k);
-    char got[96];
     double x;
     switch (k->type) {
     case FS_SCN_INT:
@@ -666,8 +670,7 @@ static bool check_value(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, cons
             *(bool *)p = cJSON_IsTrue(v);
             return true;
         }
-        fs_scn_render(v, got, sizeof got);
-        fs_scn_bad(c, path, "expected true or false, found %s", got);
+        wrong_type(c, path, "true or false", v);
         return false;
     case FS_SCN_STR:
         return check_str(c, k, v, path, base);
@@ -681,8 +684,7 @@ static bool check_value(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, cons
             fs_scn_walk(c, v, path, k->aux, base);
             return c->n_bad == before;
         }
-        fs_scn_render(v, got, sizeof got);
-        fs_scn_bad(c, path, "expected an object, found %s", got);
+        wrong_type(c, path, "an object", v);
         return false;
     case FS_SCN_UNION: {
         const fs_scn_union *u = k->aux;
@@ -698,13 +700,11 @@ static bool check_value(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, cons
         return check_str_array(c, k, v, path, base);
     case FS_SCN_RAW:
         if (cJSON_IsObject(v)) return false; /* checked by its own module */
-        fs_scn_render(v, got, sizeof got);
-        fs_scn_bad(c, path, "expected an object, found %s", got);
+        wrong_type(c, path, "an object", v);
         return false;
     case FS_SCN_KEEP:
         if (cJSON_IsString(v)) return false; /* valid, but no field to mark */
-        fs_scn_render(v, got, sizeof got);
-        fs_scn_bad(c, path, "expected string, found %s", got);
+        wrong_type(c, path, "string", v);
         return false;
     }
     return false;
