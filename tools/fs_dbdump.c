@@ -29,6 +29,7 @@
 #include <sqlite3.h>
 
 #include "fs_db.h"
+#include "fs_dump_col.h"
 
 typedef struct dump_table {
     const char *name;
@@ -67,11 +68,8 @@ static const char *const hashed[] = {"runs.scenario_json"};
 
 static int listed(const char *const *list, size_t n, const char *table, const char *col)
 {
-    size_t tl = strlen(table);
-    for (size_t i = 0; i < n; i++) {
-        const char *s = list[i];
-        if (strncmp(s, table, tl) == 0 && s[tl] == '.' && strcmp(s + tl + 1, col) == 0) return 1;
-    }
+    for (size_t i = 0; i < n; i++)
+        if (fs_dump_col_is(list[i], table, col)) return 1;
     return 0;
 }
 

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_dump_col.h"
+
 #define MAX_IGNORED 16
 #define MAX_REPORTED 20
 
@@ -59,12 +61,8 @@ static bool as_real(const char *v, double *out)
 
 static bool ignored(const cmp_opts *o, const char *table, const char *col)
 {
-    size_t tl = strlen(table);
-    for (int i = 0; i < o->n_ignored; i++) {
-        const char *s = o->ignored[i];
-        if (strncmp(s, table, tl) == 0 && s[tl] == '.' && strcmp(s + tl + 1, col) == 0)
-            return true;
-    }
+    for (int i = 0; i < o->n_ignored; i++)
+        if (fs_dump_col_is(o->ignored[i], table, col)) return true;
     return false;
 }
 
