@@ -96,8 +96,10 @@ static int metric_argmax(const double *row, int n_classes)
 
 /* ---- the metrics */
 
-static double metric_accuracy(const fs_predictions *p, const uint32_t *subset, size_t k)
+static double metric_accuracy(const fs_predictions *p, const uint32_t *subset, size_t k,
+                              void *scratch)
 {
+    (void)scratch;
     size_t hits = 0;
     for (size_t i = 0; i < k; i++) {
         size_t r = metric_row(subset, i);
@@ -175,8 +177,10 @@ static void metric_ece_row(const fs_predictions *p, size_t r, double *conf, doub
 /* 10 equal-width bins, weighted by count: sum_b (n_b / k) |mean conf_b - mean hit_b|, which is
  * sum_b |sum conf_b - sum hit_b| / k. Confidence 1 goes to the top bin; values a rounding error
  * outside [0, 1] go to the nearest bin. */
-static double metric_ece(const fs_predictions *p, const uint32_t *subset, size_t k)
+static double metric_ece(const fs_predictions *p, const uint32_t *subset, size_t k,
+                         void *scratch)
 {
+    (void)scratch;
     enum { N_BINS = 10 };
     double conf_sum[N_BINS] = {0}, hit_sum[N_BINS] = {0};
     for (size_t i = 0; i < k; i++) {
@@ -211,20 +215,6 @@ static double metric_auc_of(const fs_predictions *p, const uint32_t *subset, siz
     return scratch ? metric_auc(p, subset, k, scratch) : NAN;
 }
 
-static double metric_accuracy_of(const fs_predictions *p, const uint32_t *subset, size_t k,
-                                 void *scratch)
-{
-    (void)scratch;
-    return metric_accuracy(p, subset, k);
-}
-
-static double metric_ece_of(const fs_predictions *p, const uint32_t *subset, size_t k,
-                            void *scratch)
-{
-    (void)scratch;
-    return metric_ece(p, subset, k);
-}
-
 /* Mean squared distance of p(class 1) from the 0/1 label, summed in row order. */
 static double metric_brier(const fs_predictions *p, const uint32_t *subset, size_t k, void *scratch)
 {
@@ -241,12 +231,12 @@ static double metric_brier(const fs_predictions *p, const uint32_t *subset, size
 #define CLASSES (FS_TASK_BINARY | FS_TASK_MULTICLASS)
 static const fs_metric_info metric_table[FS_METRIC_COUNT] = {
     [FS_METRIC_ACCURACY] = {"accuracy", "accuracy", "test accuracy (fraction correct)", false, true,
-                            CLASSES, metric_accuracy_of},
+                            CLASSES, metric_accuracy},
     [FS_METRIC_LOSS] = {"loss", "loss", "test loss (mean log loss, nats; MSE for ratings)", true,
                         false, CLASSES | FS_TASK_REGRESSION, metric_loss},
     [FS_METRIC_AUC] = {"auc", "AUC", "test ROC AUC", false, true, FS_TASK_BINARY, metric_auc_of},
     [FS_METRIC_ECE] = {"ece", "ECE", "expected calibration error (0-1)", true, true, CLASSES,
-                       metric_ece_of},
+                       metric_ece},
     [FS_METRIC_RMSE] = {"rmse", "RMSE", "RMSE (rating units)", true, false, FS_TASK_REGRESSION,
                         metric_rmse},
     [FS_METRIC_HR10] = {"hr10", "HR@10", "hit rate at 10 (fraction)", false, true,
