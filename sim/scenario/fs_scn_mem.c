@@ -6,8 +6,6 @@
  * LIBSVM file's largest index) are left to the loaders. */
 #include "fs_scn.h"
 
-#include "fs_model_kinds.h"
-
 #include <ctype.h>
 #include <math.h>
 #include <omp.h>
@@ -17,6 +15,7 @@
 #include <unistd.h>
 
 #include "fs_algo.h"
+#include "fs_model_kinds.h"
 
 #define GIB 1073741824.0
 
