@@ -39,7 +39,7 @@ double fs_compress_bytes(const fs_compress_cfg *cfg, size_t n, bool dense);
  * the client's memory, zero at first) is added to u before compressing and receives
  * (u + residual) - decoded afterwards; residual may be NULL without error feedback. Random
  * choices come from r. *out_bytes = fs_compress_bytes of what was sent. */
-int fs_compress_apply(const fs_compress_cfg *cfg, fs_update *u, double *residual, gsl_rng *r,
+int fs_compress_apply(const fs_compress_cfg *cfg, fs_update *u, fs_real *residual, gsl_rng *r,
                       double *out_bytes);
 
 /* The bit packing quantization puts on the wire (layout in fs_compress.c): n codes of `bits`

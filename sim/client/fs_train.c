@@ -58,16 +58,16 @@ void fs_trainer_fini(fs_trainer *t)
     memset(t, 0, sizeof *t);
 }
 
-static double norm2(const double *v, size_t n)
+static double norm2(const fs_real *v, size_t n)
 {
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += v[i] * v[i];
+    for (size_t i = 0; i < n; i++) s += (double)v[i] * v[i];
     return sqrt(s);
 }
 
 /* What the algorithm's client hooks see of this job. */
 static fs_algo_client algo_client(const fs_trainer *t, const fs_train_job *job,
-                                  const double *w_global, fs_thread_scratch *ts)
+                                  const fs_real *w_global, fs_thread_scratch *ts)
 {
     return (fs_algo_client){
         .scn = t->scn,
@@ -78,7 +78,7 @@ static fs_algo_client algo_client(const fs_trainer *t, const fs_train_job *job,
         .scratch = ts->algo};
 }
 
-static int train_dense(fs_trainer *t, const double *w_global, fs_train_job *job,
+static int train_dense(fs_trainer *t, const fs_real *w_global, fs_train_job *job,
                        const fs_dataset *ds, const uint32_t *rows, size_t n, gsl_rng *r,
                        fs_thread_scratch *ts)
 {
@@ -142,7 +142,7 @@ static void reject_update(fs_trainer *t, fs_train_job *job)
     if (k) memcpy(u->personal, w->personal + job->client * k, k * sizeof *u->personal);
 }
 
-static void train_client(fs_trainer *t, const double *w_global, fs_train_job *job, int round,
+static void train_client(fs_trainer *t, const fs_real *w_global, fs_train_job *job, int round,
                          gsl_rng *r, fs_thread_scratch *ts, const fs_dataset *ds,
                          const uint32_t *rows, size_t n)
 {
@@ -178,7 +178,7 @@ static void train_client(fs_trainer *t, const double *w_global, fs_train_job *jo
 }
 
 /* The client's rows: a slice of the world's data, or (on demand) generated just now. */
-static void train_one(fs_trainer *t, const double *w_global, fs_train_job *job, int round,
+static void train_one(fs_trainer *t, const fs_real *w_global, fs_train_job *job, int round,
                       gsl_rng *r, fs_thread_scratch *ts)
 {
     fs_dataset own = {0}, own_test = {0};
@@ -192,7 +192,7 @@ static void train_one(fs_trainer *t, const double *w_global, fs_train_job *job, 
     fs_dataset_fini(&own_test);
 }
 
-int fs_trainer_run(fs_trainer *t, const double *w_global, fs_train_job *jobs, size_t n_jobs,
+int fs_trainer_run(fs_trainer *t, const fs_real *w_global, fs_train_job *jobs, size_t n_jobs,
                    int round, fs_err *err)
 {
     int oom = 0;

@@ -28,7 +28,7 @@ static int b_create(const fedsim_model_shape *shape, void **self, fedsim_model_i
     *c = (size_t)shape->n_classes;
     *self = c;
     info->n_params = *c;
-    info->scratch_doubles = 0;
+    info->scratch_floats = 0;
     info->flops_per_sample = (double)*c;
     return 0;
 }

@@ -45,7 +45,7 @@ static int lin_create(const fedsim_model_shape *shape, void **self, fedsim_model
     }
     *self = m;
     info->n_params = m->c * m->d + m->c;
-    info->scratch_doubles = m->c; /* one row's logits */
+    info->scratch_floats = m->c; /* one row's logits */
     info->flops_per_sample = 2.0 * (double)(m->c * m->d);
     return 0;
 }

@@ -93,7 +93,7 @@ START_TEST(cnn_forward_matches_direct_reference)
     fs_test_random_dataset(&ds, 4, 8 * 12 * 2, 3, 31);
     fs_model *m = fs_cnn_new(8, 12, 2, 3, 4);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = fs_test_random_params(m, 7), p[4 * 3], want[3];
+    fs_real *w = fs_test_random_params(m, 7), p[4 * 3], want[3];
     uint32_t rows[4] = {2, 0, 3, 1};
     m->ops->predict(m, w, &ds, rows, 4, p, s);
     for (size_t i = 0; i < 4; i++) {
@@ -117,7 +117,7 @@ START_TEST(cnn_grad_matches_finite_diff)
     size_t off[9];
     layout(8, 8, 2, 3, off);
     ck_assert_uint_eq(m->n_params, off[8]);
-    double *w = fs_test_random_params(m, 8), worst = 0;
+    fs_real *w = fs_test_random_params(m, 8), worst = 0;
     fs_test_grad gc;
     fs_test_grad_init(&gc, m, w, &ds, NULL, 3, 1e-5);
     gsl_rng *r = fs_rng_new();
@@ -167,9 +167,9 @@ START_TEST(cnn_large_batch_is_mean_of_single_images)
     fs_test_random_dataset(&ds, N, 28 * 28, 10, 51);
     fs_model *m = fs_cnn_new(28, 28, 1, 10, N);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    ck_assert_uint_lt(m->scratch_doubles, (size_t)N * 150000); /* sliced, not sized for N */
+    ck_assert_uint_lt(m->scratch_reals, (size_t)N * 150000); /* sliced, not sized for N */
     size_t np = m->n_params;
-    double *w = fs_test_random_params(m, 9), *g = malloc(np * sizeof *g);
+    fs_real *w = fs_test_random_params(m, 9), *g = malloc(np * sizeof *g);
     double *sum = calloc(np, sizeof *sum), *g1 = malloc(np * sizeof *g1);
     double p[N * 10], p1[10], loss1 = 0;
     uint32_t *rows = fs_test_all_rows(N);
@@ -196,7 +196,7 @@ START_TEST(cnn_predict_rows_sum_to_one)
     fs_test_random_dataset(&ds, 5, 4 * 8 * 3, 4, 61);
     fs_model *m = fs_cnn_new(4, 8, 3, 4, 5);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = fs_test_random_params(m, 10), *g = malloc(m->n_params * sizeof *g);
+    fs_real *w = fs_test_random_params(m, 10), *g = malloc(m->n_params * sizeof *g);
     double p[5 * 4], nll = 0;
     for (size_t i = 0; i < m->n_params; i++) w[i] *= 2; /* logits in the tens */
     uint32_t *rows = fs_test_all_rows(5);
@@ -242,7 +242,7 @@ START_TEST(cnn_sgd_reduces_loss_on_bars)
     bars(&ds, 200);
     fs_model *m = fs_cnn_new(8, 8, 1, 2, 10);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = malloc(m->n_params * sizeof *w);
+    fs_real *w = malloc(m->n_params * sizeof *w);
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 1, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
     m->ops->init(m, w, r);

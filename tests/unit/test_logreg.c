@@ -68,7 +68,7 @@ START_TEST(logreg_grad_matches_finite_diff_dense)
     sparse_dataset(&sp, 9, 6, 6, false, 1);
     densify(&sp, &ds);
     fs_model *m = fs_logreg_new(6, 0.3, 9);
-    double *w = fs_test_random_weights(m->n_params, 0.7, 2);
+    fs_real *w = fs_test_random_weights(m->n_params, 0.7, 2);
     ck_assert_double_lt(fs_test_grad_check(m, w, &ds, ds.n).rel_norm, 1e-6);
     free(w);
     fs_model_free(m);
@@ -82,7 +82,7 @@ START_TEST(logreg_grad_matches_finite_diff_sparse)
     fs_dataset ds;
     sparse_dataset(&ds, 15, 40, 8, false, 3);
     fs_model *m = fs_logreg_new(40, 0.2, 16);
-    double *w = fs_test_random_weights(m->n_params, 0.7, 4);
+    fs_real *w = fs_test_random_weights(m->n_params, 0.7, 4);
     ck_assert_double_lt(fs_test_grad_check(m, w, &ds, ds.n).rel_norm, 1e-6);
     free(w);
     fs_model_free(m);
@@ -97,7 +97,7 @@ START_TEST(logreg_dense_and_sparse_loss_grad_agree)
     densify(&sp, &ds);
     fs_model *m = fs_logreg_new(10, 0.1, 12);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = fs_test_random_weights(m->n_params, 1.0, 6);
+    fs_real *w = fs_test_random_weights(m->n_params, 1.0, 6);
     double gs[11], gd[11];
     uint32_t rows[5] = {7, 0, 3, 11, 3};
     double ls = m->ops->loss_grad(m, w, &sp, rows, 5, gs, s);
@@ -160,7 +160,7 @@ START_TEST(logreg_predict_columns_sum_to_one)
     sparse_dataset(&ds, 16, 25, 6, false, 9);
     fs_model *m = fs_logreg_new(25, 0, 16);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = fs_test_random_weights(m->n_params, 3.0, 10), p[32];
+    fs_real *w = fs_test_random_weights(m->n_params, 3.0, 10), p[32];
     uint32_t *rows = fs_test_all_rows(16);
     m->ops->predict(m, w, &ds, rows, 16, p, s);
     for (size_t i = 0; i < 16; i++) {
@@ -177,19 +177,19 @@ END_TEST
 /* One client's training both ways, from the same RNG stream: the generic path (copy of
  * w_global, fs_sgd_train) into w_dense, and train_sparse into u. */
 typedef struct both_ways {
-    double *w_dense;
+    fs_real *w_dense;
     fs_update u;
     fs_sgd_result rd, rs;
 } both_ways;
 
-static void train_both_ways(const fs_model *m, const double *w_global, const fs_dataset *ds,
+static void train_both_ways(const fs_model *m, const fs_real *w_global, const fs_dataset *ds,
                             const uint32_t *rows, size_t n, const fs_sgd_cfg *cfg,
                             both_ways *out)
 {
     fs_model_scratch *s = fs_model_scratch_new(m);
     gsl_rng *r = fs_rng_new();
     uint32_t *order = malloc(n * sizeof *order);
-    double *grad = malloc(m->n_params * sizeof *grad);
+    fs_real *grad = malloc(m->n_params * sizeof *grad);
     out->w_dense = malloc(m->n_params * sizeof *out->w_dense);
     memcpy(out->w_dense, w_global, m->n_params * sizeof *w_global);
     fs_rng_reseed(r, 77, FS_RNG_TRAIN, 3, 1);
@@ -244,7 +244,7 @@ static bool *check_client_support(const fs_update *u, const fs_dataset *ds, cons
 
 /* Largest |sparse delta - dense delta| over the update's entries; *out_scale := the largest
  * |dense delta| among them. */
-static double update_error(const both_ways *b, const double *w_global, double *out_scale)
+static double update_error(const both_ways *b, const fs_real *w_global, double *out_scale)
 {
     double scale = 0, err = 0;
     for (size_t q = 0; q < b->u.nnz; q++) {
@@ -270,7 +270,7 @@ START_TEST(logreg_train_sparse_equals_dense_sgd)
     fs_dataset ds;
     sparse_dataset(&ds, 200, d, 40, false, 11);
     fs_model *m = fs_logreg_new(d, 0, 16);
-    double *w_global = fs_test_random_weights(m->n_params, 0.3, 12);
+    fs_real *w_global = fs_test_random_weights(m->n_params, 0.3, 12);
     uint32_t *rows = client_rows(n, 37, 200);
     fs_sgd_cfg cfg = {.epochs = 3, .batch_size = 8, .lr = 0.5}; /* last batch has 2 rows */
     both_ways b = {0};
@@ -301,7 +301,7 @@ START_TEST(logreg_train_sparse_lazy_l2_skips_untouched_coordinates)
     fs_dataset ds;
     sparse_dataset(&ds, 100, d, 20, false, 13);
     fs_model *m = fs_logreg_new(d, l2, 16);
-    double *w_global = fs_test_random_weights(m->n_params, 0.3, 14);
+    fs_real *w_global = fs_test_random_weights(m->n_params, 0.3, 14);
     uint32_t *rows = client_rows(n, 7, 100);
     fs_sgd_cfg cfg = {.epochs = 4, .batch_size = 7, .lr = lr};
     both_ways b = {0};
@@ -343,7 +343,7 @@ START_TEST(logreg_train_sparse_cost_is_independent_of_model_size)
     bool *seen = calloc(d, sizeof *seen);
     size_t distinct = mark_features(&ds, rows, n, seen), client_nnz = 0;
     for (size_t i = 0; i < n; i++) client_nnz += ds.ptr[rows[i] + 1] - ds.ptr[rows[i]];
-    double *w_global = fs_test_random_weights(m->n_params, 0.3, 16);
+    fs_real *w_global = fs_test_random_weights(m->n_params, 0.3, 16);
     for (size_t j = 0; j < d; j++)
         if (!seen[j]) w_global[j] = NAN;
     fs_update u;
@@ -373,7 +373,7 @@ START_TEST(logreg_train_sparse_reuses_update_across_clients)
     sparse_dataset(&ds, 300, d, 25, false, 17);
     fs_model *m = fs_logreg_new(d, 0, 64);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w_global = fs_test_random_weights(m->n_params, 0.2, 18);
+    fs_real *w_global = fs_test_random_weights(m->n_params, 0.2, 18);
     fs_sgd_cfg cfg = {.epochs = 1, .batch_size = 10, .lr = 0.1};
     fs_update u;
     ck_assert_int_eq(fs_update_init(&u, m->n_params, true, 0), FS_OK);
@@ -405,7 +405,7 @@ START_TEST(logreg_train_sparse_on_dense_data_equals_dense_sgd)
     sparse_dataset(&sp, 40, 12, 6, false, 19);
     densify(&sp, &ds);
     fs_model *m = fs_logreg_new(12, 0.02, 8);
-    double *w_global = fs_test_random_weights(m->n_params, 0.5, 20);
+    fs_real *w_global = fs_test_random_weights(m->n_params, 0.5, 20);
     uint32_t *rows = client_rows(25, 3, 40);
     fs_sgd_cfg cfg = {.epochs = 2, .batch_size = 8, .lr = 0.3};
     both_ways b = {0};
@@ -430,7 +430,7 @@ START_TEST(logreg_train_sparse_reports_divergence)
     sparse_dataset(&ds, 10, 50, 5, false, 21);
     fs_model *m = fs_logreg_new(50, 0, 10);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w_global = fs_test_random_weights(m->n_params, 1.0, 22);
+    fs_real *w_global = fs_test_random_weights(m->n_params, 1.0, 22);
     w_global[50] = INFINITY; /* the bias: every row's logit is infinite */
     fs_update u;
     ck_assert_int_eq(fs_update_init(&u, m->n_params, true, 0), FS_OK);
@@ -460,7 +460,7 @@ START_TEST(logreg_sgd_reaches_low_loss_on_separable_sparse)
     sparse_dataset(&ds, n, d, 12, true, 23);
     fs_model *m = fs_logreg_new(d, 0, 20);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = calloc(m->n_params, sizeof *w), *grad = malloc(m->n_params * sizeof *grad);
+    fs_real *w = calloc(m->n_params, sizeof *w), *grad = malloc(m->n_params * sizeof *grad);
     uint32_t *rows = fs_test_all_rows(n), *order = malloc(n * sizeof *order);
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 1, FS_RNG_TRAIN, 0, 0);
@@ -474,7 +474,7 @@ START_TEST(logreg_sgd_reaches_low_loss_on_separable_sparse)
     /* The sparse path from zero weights: its update is the whole model. */
     fs_update u;
     ck_assert_int_eq(fs_update_init(&u, m->n_params, true, 0), FS_OK);
-    double *w0 = calloc(m->n_params, sizeof *w0);
+    fs_real *w0 = calloc(m->n_params, sizeof *w0);
     ck_assert_int_eq(m->ops->train_sparse(m, w0, &ds, rows, n, &cfg, r, s, &u, &res), FS_OK);
     for (size_t q = 0; q < u.nnz; q++) w0[u.idx[q]] += u.val[q];
     ck_assert_int_eq(fs_model_evaluate(m, w0, &ds, NULL, 0, s, &ev), FS_OK);

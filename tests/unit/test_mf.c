@@ -45,7 +45,7 @@ static void toy_ratings(fs_dataset *ds, fs_partition *part, size_t n_users, size
 
 /* Federated parameters from init, biases and mu perturbed so that no term is trivially zero, and
  * a personal table of every user from init_personal with b_u perturbed. */
-static void random_params(const fs_model *m, double *w, double *table, size_t n_users,
+static void random_params(const fs_model *m, fs_real *w, fs_real *table, size_t n_users,
                           uint64_t seed)
 {
     gsl_rng *r = fs_rng_new();
@@ -73,7 +73,7 @@ START_TEST(mf_shapes_and_init)
     ck_assert_int_eq(m->user_group, -1);
     ck_assert_ptr_null(m->personal_table);
     ck_assert(m->flops_per_sample >= 8 && m->flops_per_sample < 16);
-    double *w = malloc(m->n_params * sizeof *w), p[5];
+    fs_real *w = malloc(m->n_params * sizeof *w), p[5];
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 1, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
     m->ops->init(m, w, r);
@@ -100,7 +100,7 @@ START_TEST(mf_loss_grad_matches_finite_diff)
     fs_partition part;
     toy_ratings(&ds, &part, USERS, PER, ITEMS, 11);
     fs_model *m = fs_mf_new(ITEMS, K, 0.3, USERS * PER);
-    double *w = malloc(m->n_params * sizeof *w), table[USERS * (K + 1)];
+    fs_real *w = malloc(m->n_params * sizeof *w), table[USERS * (K + 1)];
     random_params(m, w, table, USERS, 3);
     fs_model_set_personal(m, table, 0);
     fs_test_grad gc;
@@ -118,8 +118,8 @@ START_TEST(mf_loss_grad_matches_finite_diff)
 END_TEST
 
 /* Mean loss of user u's rows with personal vector p (placed in the table). */
-static double user_loss(fs_model *m, const double *w, const fs_dataset *ds, const uint32_t *rows,
-                        size_t n, double *table, size_t u, const double *p, double *grad)
+static double user_loss(fs_model *m, const fs_real *w, const fs_dataset *ds, const uint32_t *rows,
+                        size_t n, fs_real *table, size_t u, const double *p, fs_real *grad)
 {
     memcpy(table + u * m->n_personal, p, m->n_personal * sizeof *p);
     return m->ops->loss_grad(m, w, ds, rows, n, grad, NULL);
@@ -132,7 +132,7 @@ START_TEST(mf_personal_grad_matches_finite_diff)
     fs_partition part;
     toy_ratings(&ds, &part, USERS, PER, ITEMS, 12);
     fs_model *m = fs_mf_new(ITEMS, K, 0.2, PER);
-    double *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g);
+    fs_real *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g);
     double table[USERS * (K + 1)], p0[K + 1], p[K + 1];
     random_params(m, w, table, USERS, 4);
     fs_model_set_personal(m, table, 0);
@@ -168,12 +168,12 @@ END_TEST
 
 /* Plain minibatch SGD on a full copy of the federated parameters and the personal vector p, in
  * fs_sgd_train's order: one shuffle of the row ids per epoch, then batches in order. */
-static void reference_sgd(size_t n_items, size_t k, double l2, double *w, double *p,
+static void reference_sgd(size_t n_items, size_t k, double l2, fs_real *w, double *p,
                           const fs_dataset *ds, const uint32_t *rows, size_t n,
                           const fs_sgd_cfg *cfg, gsl_rng *r)
 {
     size_t nq = n_items * k, n_params = nq + n_items + 1;
-    double *g = malloc(n_params * sizeof *g), *gp = malloc((k + 1) * sizeof *gp);
+    fs_real *g = malloc(n_params * sizeof *g), *gp = malloc((k + 1) * sizeof *gp);
     uint32_t *order = malloc(n * sizeof *order);
     for (int ep = 0; ep < cfg->epochs; ep++) {
         memcpy(order, rows, n * sizeof *order);
@@ -184,7 +184,7 @@ static void reference_sgd(size_t n_items, size_t k, double l2, double *w, double
             memset(gp, 0, (k + 1) * sizeof *gp);
             for (size_t i = at; i < at + b; i++) {
                 uint32_t item = ds->idx[ds->ptr[order[i]]];
-                double *q = w + item * k, dot = 0;
+                fs_real *q = w + item * k, dot = 0;
                 for (size_t j = 0; j < k; j++)
                     dot += p[j] * q[j];
                 double e = w[n_params - 1] + p[k] + w[nq + item] + dot - ds->target[order[i]];
@@ -228,7 +228,7 @@ START_TEST(mf_train_sparse_matches_reference)
     toy_ratings(&ds, &part, USERS, PER, ITEMS, 13);
     fs_model *m = fs_mf_new(ITEMS, K, l2, 8);
     size_t np = m->n_params;
-    double *w = malloc(np * sizeof *w), *w_ref = malloc(np * sizeof *w_ref), *moved = calloc(np, 8);
+    fs_real *w = malloc(np * sizeof *w), *w_ref = malloc(np * sizeof *w_ref), *moved = calloc(np, 8);
     double table[USERS * (K + 1)], p_ref[K + 1];
     random_params(m, w, table, USERS, 5);
     memcpy(w_ref, w, np * sizeof *w);
@@ -279,7 +279,7 @@ START_TEST(mf_update_holds_no_personal_values_and_stays_warm)
     fs_partition part;
     toy_ratings(&ds, &part, USERS, PER, ITEMS, 14);
     fs_model *m = fs_mf_new(ITEMS, K, 0.01, 16);
-    double *w = malloc(m->n_params * sizeof *w), table[USERS * (K + 1)];
+    fs_real *w = malloc(m->n_params * sizeof *w), table[USERS * (K + 1)];
     random_params(m, w, table, USERS, 6);
     fs_update u;
     ck_assert_int_eq(fs_update_init(&u, m->n_params, true, K + 1), FS_OK);
@@ -331,7 +331,7 @@ START_TEST(mf_train_sparse_reports_divergence)
     fs_partition part;
     toy_ratings(&ds, &part, 1, 20, 6, 15);
     fs_model *m = fs_mf_new(6, 2, 0, 20);
-    double *w = malloc(m->n_params * sizeof *w), table[3];
+    fs_real *w = malloc(m->n_params * sizeof *w), table[3];
     random_params(m, w, table, 1, 7);
     fs_update u;
     ck_assert_int_eq(fs_update_init(&u, m->n_params, true, 3), FS_OK);
@@ -357,7 +357,7 @@ START_TEST(mf_predict_without_table_uses_zero_personal)
     fs_partition part;
     toy_ratings(&ds, &part, 2, 3, 4, 16);
     fs_model *m = fs_mf_new(4, 2, 0, 8);
-    double *w = malloc(m->n_params * sizeof *w), table[6], out[6];
+    fs_real *w = malloc(m->n_params * sizeof *w), table[6], out[6];
     random_params(m, w, table, 2, 8);
     m->ops->predict(m, w, &ds, part.rows, 6, out, NULL);
     for (size_t i = 0; i < 6; i++) {
@@ -381,7 +381,7 @@ START_TEST(mf_predict_without_table_uses_zero_personal)
 END_TEST
 
 /* Root mean squared error of predictions over every row of ds. */
-static double rmse(const fs_model *m, const double *w, const fs_dataset *ds)
+static double rmse(const fs_model *m, const fs_real *w, const fs_dataset *ds)
 {
     double sq = 0, out[64];
     uint32_t rows[64];
@@ -406,7 +406,7 @@ static double rmse_of_constant(const fs_dataset *ds, double c)
 
 /* One pass over the users in order: each trains from the current model and its delta is applied
  * at once, its personal vector written back to the table. */
-static void train_pass(const fs_model *m, double *w, double *table, const fs_dataset *tr,
+static void train_pass(const fs_model *m, fs_real *w, fs_real *table, const fs_dataset *tr,
                        const fs_partition *tp, fs_update *u, int pass)
 {
     fs_sgd_cfg cfg = {.epochs = 1, .batch_size = 4, .lr = 0.05};
@@ -441,7 +441,7 @@ START_TEST(mf_learns_ratings)
     fs_partition tp, ep;
     ck_assert_int_eq(fs_gen_materialize(g, USERS, 1, &tr, &tp, &te, &ep, &err), FS_OK);
     fs_model *m = fs_mf_new(rc.n_items, K, 0.02, 64);
-    double *w = malloc(m->n_params * sizeof *w), *table = malloc(USERS * (K + 1) * sizeof *table);
+    fs_real *w = malloc(m->n_params * sizeof *w), *table = malloc(USERS * (K + 1) * sizeof *table);
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 5, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
     m->ops->init(m, w, r);
@@ -515,7 +515,7 @@ START_TEST(mf_hit_rate_is_deterministic_and_learned)
     fs_partition tp, ep;
     ck_assert_int_eq(fs_gen_materialize(g, USERS, 1, &tr, &tp, &te, &ep, NULL), FS_OK);
     fs_model *m = fs_mf_new(rc.n_items, K, 0.02, 64);
-    double *w = malloc(m->n_params * sizeof *w), *table = malloc(USERS * (K + 1) * sizeof *table);
+    fs_real *w = malloc(m->n_params * sizeof *w), *table = malloc(USERS * (K + 1) * sizeof *table);
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 6, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
     m->ops->init(m, w, r);

@@ -16,7 +16,7 @@ START_TEST(mlp_grad_matches_finite_diff)
     const size_t hidden[2] = {5, 4};
     fs_model *m = fs_mlp_new(6, hidden, 2, 3, false, 8);
     ck_assert_uint_eq(m->n_params, 6 * 5 + 5 + 5 * 4 + 4 + 4 * 3 + 3);
-    double *w = fs_test_random_params(m, 5);
+    fs_real *w = fs_test_random_params(m, 5);
     ck_assert_double_lt(fs_test_grad_check(m, w, &ds, 7).worst, 1e-5);
     free(w);
     fs_model_free(m);
@@ -31,7 +31,7 @@ START_TEST(mlp_sigmoid_grad_matches_finite_diff)
     const size_t hidden[1] = {6};
     fs_model *m = fs_mlp_new(5, hidden, 1, 2, true, 9);
     ck_assert_uint_eq(m->n_params, 5 * 6 + 6 + 6 * 1 + 1); /* one output unit */
-    double *w = fs_test_random_params(m, 6);
+    fs_real *w = fs_test_random_params(m, 6);
     ck_assert_double_lt(fs_test_grad_check(m, w, &ds, 9).worst, 1e-5);
     free(w);
     fs_model_free(m);
@@ -90,7 +90,7 @@ START_TEST(mlp_predict_rows_sum_to_one)
     const size_t hidden[1] = {7};
     fs_model *m = fs_mlp_new(5, hidden, 1, 4, false, 9);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g), p[9 * 4];
+    fs_real *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g), p[9 * 4];
     for (size_t i = 0; i < m->n_params; i++) w[i] = 3.0 * sin((double)i);
     uint32_t *rows = fs_test_all_rows(9);
     m->ops->predict(m, w, &ds, rows, 9, p, s);
@@ -119,7 +119,7 @@ START_TEST(mlp_sigmoid_predict_is_two_columns)
     const size_t hidden[1] = {4};
     fs_model *m = fs_mlp_new(3, hidden, 1, 2, true, 6);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = fs_test_random_params(m, 2), *g = malloc(m->n_params * sizeof *g), p[6 * 2];
+    fs_real *w = fs_test_random_params(m, 2), *g = malloc(m->n_params * sizeof *g), p[6 * 2];
     uint32_t *rows = fs_test_all_rows(6);
     m->ops->predict(m, w, &ds, rows, 6, p, s);
     double nll = 0;
@@ -144,8 +144,8 @@ START_TEST(mlp_without_hidden_layers_equals_softmax)
     fs_model *mlp = fs_mlp_new(6, NULL, 0, 4, false, 11), *sm = fs_softmax_new(6, 4, 11);
     ck_assert_uint_eq(mlp->n_params, sm->n_params);
     fs_model_scratch *s1 = fs_model_scratch_new(mlp), *s2 = fs_model_scratch_new(sm);
-    double *w = fs_test_random_params(mlp, 4), *g1 = malloc(sm->n_params * sizeof *g1);
-    double *g2 = malloc(sm->n_params * sizeof *g2);
+    fs_real *w = fs_test_random_params(mlp, 4), *g1 = malloc(sm->n_params * sizeof *g1);
+    fs_real *g2 = malloc(sm->n_params * sizeof *g2);
     uint32_t *rows = fs_test_all_rows(11);
     double l1 = mlp->ops->loss_grad(mlp, w, &ds, rows, 11, g1, s1);
     double l2 = sm->ops->loss_grad(sm, w, &ds, rows, 11, g2, s2);
@@ -174,7 +174,7 @@ static void sgd_solves_xor(bool sigmoid)
     const size_t hidden[2] = {16, 16};
     fs_model *m = fs_mlp_new(2, hidden, 2, 2, sigmoid, 16);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = fs_test_random_params(m, 1);
+    fs_real *w = fs_test_random_params(m, 1);
     fs_eval_result before, after;
     ck_assert_int_eq(fs_model_evaluate(m, w, &ds, NULL, 0, s, &before), FS_OK);
     fs_sgd_cfg cfg = {.epochs = 60, .batch_size = 16, .lr = 0.1};

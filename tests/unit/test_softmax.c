@@ -16,7 +16,7 @@ START_TEST(softmax_grad_matches_finite_diff)
     fs_dataset ds;
     fs_test_random_dataset(&ds, 7, 5, 3, 11);
     fs_model *m = fs_softmax_new(5, 3, 7);
-    double *w = fs_test_random_weights(m->n_params, 0.5, 5);
+    fs_real *w = fs_test_random_weights(m->n_params, 0.5, 5);
     ck_assert_double_lt(fs_test_grad_check(m, w, &ds, 7).rel_norm, 1e-6);
     free(w);
     fs_model_free(m);
@@ -33,7 +33,7 @@ START_TEST(softmax_zero_weights_loss_is_log_n_classes)
     ck_assert_uint_eq(m->n_params, 6 * 4 + 6);
     ck_assert_double_eq(m->flops_per_sample, 2.0 * 4 * 6);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g);
+    fs_real *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g);
     for (size_t i = 0; i < m->n_params; i++) w[i] = 123; /* init must overwrite everything */
     m->ops->init(m, w, NULL);
     uint32_t *rows = fs_test_all_rows(20);
@@ -62,7 +62,7 @@ START_TEST(sgd_reduces_loss_on_separable_data)
     blobs(&ds, 300);
     fs_model *m = fs_softmax_new(3, 3, 16);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = calloc(m->n_params, sizeof *w);
+    fs_real *w = calloc(m->n_params, sizeof *w);
     uint32_t *rows = fs_test_all_rows(300);
     fs_eval_result before, after;
     ck_assert_int_eq(fs_model_evaluate(m, w, &ds, NULL, 0, s, &before), FS_OK);
@@ -87,7 +87,7 @@ START_TEST(sgd_nonfinite_loss_is_enumeric_and_keeps_w)
     blobs(&ds, 10);
     fs_model *m = fs_softmax_new(3, 3, 4);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = calloc(m->n_params, sizeof *w), *g = malloc(m->n_params * sizeof *g);
+    fs_real *w = calloc(m->n_params, sizeof *w), *g = malloc(m->n_params * sizeof *g);
     w[0] = NAN;
     uint32_t *rows = fs_test_all_rows(10), order[10];
     gsl_rng *r = fs_rng_new();
@@ -110,7 +110,7 @@ START_TEST(softmax_predict_rows_sum_to_one)
     fs_test_random_dataset(&ds, 9, 5, 4, 8);
     fs_model *m = fs_softmax_new(5, 4, 9);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double *w = malloc(m->n_params * sizeof *w), p[9 * 4];
+    fs_real *w = malloc(m->n_params * sizeof *w), p[9 * 4];
     for (size_t i = 0; i < m->n_params; i++) w[i] = 3.0 * sin((double)i); /* large logits */
     uint32_t *rows = fs_test_all_rows(9);
     m->ops->predict(m, w, &ds, rows, 9, p, s);
