@@ -46,8 +46,9 @@ static const char *const stmt_sql[ST_N] = {
     [ST_COMMIT] = "COMMIT",
     [ST_RUN] = "INSERT INTO runs(name, scenario_json, seed, variant, target_metric,"
                " target_value, target_lower_better, target_sustain, fedsim_version, status,"
-               " started_at, threads, host, population_seed, replicate, headline_metric)"
-               " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?, ?, ?, ?)",
+               " started_at, threads, host, population_seed, replicate, headline_metric,"
+               " precision)"
+               " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?, ?, ?, ?, ?)",
     [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_ROUND] = "INSERT INTO rounds(run_id, round, t_start, t_end, selected, reported, dropped,"
                  " late, aborted, bytes_up, bytes_down, train_loss, epsilon, compute_s,"
@@ -239,16 +240,17 @@ static int check_schema(sqlite3 *c, const char *path, bool writing, fs_err *err)
                        has_meta ? "no schema_version in its meta table" : "no meta table");
         return FS_EDB;
     }
-    /* version 2 is read as it is, and upgraded in place before anything is written to it */
+    /* versions 2 and 3 are read as they are, and upgraded in place before anything is written
+     * to them */
     char want[16];
     snprintf(want, sizeof want, "%d", FS_DB_SCHEMA_VERSION);
-    if (strcmp(v, want) == 0 || strcmp(v, "2") == 0) return FS_OK;
+    if (strcmp(v, want) == 0 || strcmp(v, "2") == 0 || strcmp(v, "3") == 0) return FS_OK;
     char *end;
     long found = strtol(v, &end, 10);
     bool newer = end != v && !*end && found > FS_DB_SCHEMA_VERSION;
     fs_err_add(err, NULL, "%s: results database has schema version %s, this fedsim %s %s%s%s%s",
-               path, v, writing ? "writes version" : "reads versions 2 and", want,
-               writing ? " (and upgrades version 2)" : "",
+               path, v, writing ? "writes version" : "reads versions 2 to", want,
+               writing ? " (and upgrades versions 2 and 3)" : "",
                newer ? " (written by a newer fedsim)" : "", writing ? "; use a new file" : "");
     return FS_EDB;
 }
@@ -312,7 +314,7 @@ static int db_read_version(fs_db *db, int *out_version, fs_err *err)
     return FS_OK;
 }
 
-/* The schema script in one write transaction, after upgrading a version 2 file in the same
+/* The schema script in one write transaction, after upgrading a version 2 or 3 file in the same
  * transaction: a failure (full disk, another writer's lock) leaves the file as it was, never
  * half upgraded. The version is read again inside the transaction, since another process may
  * have upgraded the file since check_schema. */
@@ -325,6 +327,9 @@ static int db_create_schema(fs_db *db, fs_err *err)
     if (rc != FS_OK) return db_rollback(db, err), rc;
     if (v == 2 && sqlite3_exec(db->conn, fs_db_upgrade_v2_sql, NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(db, err, "upgrading schema version 2 to 3");
+    if ((v == 2 || v == 3) &&
+        sqlite3_exec(db->conn, fs_db_upgrade_v3_sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(db, err, "upgrading schema version 3 to 4");
     char *schema = fs_db_schema_new();
     if (!schema) {
         db_rollback(db, err);
@@ -593,6 +598,7 @@ int fs_db_begin_run(fs_db *db, const fs_db_run *run, int64_t *out_run_id, fs_err
     bind_i64(&b, (int64_t)run->population_seed);
     bind_opt_i64(&b, run->replicate > 0, run->replicate); /* NULL outside replications */
     bind_text(&b, run->headline_metric && *run->headline_metric ? run->headline_metric : NULL);
+    bind_text(&b, run->precision);
     if (bind_exec(&b) != SQLITE_OK) return db_fail(db, err, "starting run");
     *out_run_id = sqlite3_last_insert_rowid(db->conn);
     int rc = claim_run(db, *out_run_id, err);

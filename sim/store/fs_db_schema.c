@@ -56,7 +56,7 @@
     " status TEXT NOT NULL CHECK(status IN ('running','done','failed','interrupted')),"         \
     " started_at TEXT, finished_at TEXT, wall_s REAL, threads INTEGER, host TEXT,"             \
     " population_seed INTEGER, replicate INTEGER, target_sustain INTEGER,"                      \
-    " headline_metric TEXT);"                                                                   \
+    " headline_metric TEXT, precision TEXT);"                                                   \
     "CREATE TABLE IF NOT EXISTS clients("                                                       \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
     " client_id INTEGER NOT NULL, n_train INTEGER, n_test INTEGER, segment TEXT, gflops REAL,"  \
@@ -222,6 +222,13 @@
     "DROP VIEW IF EXISTS v_round_metrics;"                                                      \
     "UPDATE meta SET value = '" STR(FS_DB_SCHEMA_VERSION) "' WHERE key = 'schema_version';"
 
+/* Version 3 -> 4 (after UPGRADE_V2_SQL for a version 2 file): runs.precision, the floating
+ * point type the models trained in. Every run before version 4 trained in double. */
+#define UPGRADE_V3_SQL                                                                          \
+    "ALTER TABLE runs ADD COLUMN precision TEXT;"                                               \
+    "UPDATE runs SET precision = 'float64';"                                                    \
+    "UPDATE meta SET value = '" STR(FS_DB_SCHEMA_VERSION) "' WHERE key = 'schema_version';"
+
 #define LOWER_IS_BETTER "@lower_is_better@"
 
 static const char schema_sql[] = TABLES_SQL UNIT_VIEWS_SQL ROUND_METRICS_SQL TIME_TO_TARGET_SQL
@@ -254,3 +261,4 @@ char *fs_db_schema_new(void)
 
 const char fs_db_upgrade_v2_sql[] = UPGRADE_V2_SQL;
 const char fs_db_upgrade_v2_post_sql[] = UPGRADE_V2_POST_SQL;
+const char fs_db_upgrade_v3_sql[] = UPGRADE_V3_SQL;
