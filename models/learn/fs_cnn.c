@@ -184,14 +184,21 @@ static void cnn_pool_forward(const fs_real *in, size_t n, size_t h, size_t w, si
     size_t j = 0;
     for (size_t b = 0; b < n; b++)
         for (size_t oy = 0; oy < h / 2; oy++)
-            for (size_t ox = 0; ox < w / 2; ox++)
+            for (size_t ox = 0; ox < w / 2; ox++) {
+                /* the window's four pixels, each a run of c channels; candidates in the order
+                 * top-left, top-right, bottom-left, bottom-right, ties to the earlier */
+                size_t i0 = ((b * h + 2 * oy) * w + 2 * ox) * c;
+                size_t off[4] = {0, c, w * c, w * c + c};
                 for (size_t ch = 0; ch < c; ch++, j++) {
-                    size_t i0 = ((b * h + 2 * oy) * w + 2 * ox) * c + ch;
-                    size_t cand[4] = {i0, i0 + c, i0 + w * c, i0 + w * c + c}, best = i0;
-                    for (int q = 1; q < 4; q++) best = in[cand[q]] > in[best] ? cand[q] : best;
+                    size_t best = i0 + ch;
+                    for (int q = 1; q < 4; q++) {
+                        size_t at = i0 + off[q] + ch;
+                        best = in[at] > in[best] ? at : best;
+                    }
                     out[j] = in[best];
                     idx[j] = (int32_t)best;
                 }
+            }
 }
 
 /* Backward through ReLU then max-pool, in place: act (len, the post-ReLU conv output) becomes
@@ -267,8 +274,8 @@ static void cnn_step_backward(const cnn_impl *im, fs_real *w, size_t n, double l
     cnn_conv_step(c1, w, buf + o->x, buf + o->a1, n, lr, buf + o->col, NULL);
 }
 
-/* fs_model_ops.sgd_step, offered only when max_batch fits one slice (every layer's delta must
- * come from the weights before the step). */
+/* fs_model_ops.sgd_step, for a batch that fits one slice (step_max_batch): every layer's delta
+ * must come from the weights before the step. */
 static double cnn_sgd_step(const fs_model *m, fs_real *w, const fs_dataset *ds,
                            const uint32_t *rows, size_t n, double lr, fs_model_scratch *s)
 {
@@ -325,15 +332,6 @@ static void cnn_free(fs_model *m)
 }
 
 static const fs_model_ops cnn_ops = {
-    .name = "cnn",
-    .init = cnn_init,
-    .loss_grad = cnn_loss_grad,
-    .predict = cnn_predict,
-    .free = cnn_free,
-};
-
-/* The same with the fused step, for a batch that fits one slice. */
-static const fs_model_ops cnn_ops_fused = {
     .name = "cnn",
     .init = cnn_init,
     .loss_grad = cnn_loss_grad,
@@ -415,7 +413,8 @@ fs_model *fs_cnn_new(size_t height, size_t width, size_t channels, int n_classes
     if (per_image > INT32_MAX / 2) goto fail;
     im->slice = CNN_SLICE_BUDGET / per_image;
     im->slice = im->slice < 1 ? 1 : im->slice > max_batch ? max_batch : im->slice;
-    m->ops = im->slice >= max_batch ? &cnn_ops_fused : &cnn_ops;
+    m->ops = &cnn_ops;
+    m->step_max_batch = im->slice;
     m->n_features = height * width * channels;
     m->n_classes = n_classes;
     m->max_batch = max_batch;

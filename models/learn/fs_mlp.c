@@ -205,6 +205,7 @@ fs_model *fs_mlp_new(size_t n_features, const size_t *hidden, size_t n_hidden, i
     m->n_features = n_features;
     m->n_classes = n_classes;
     m->max_batch = max_batch;
+    m->step_max_batch = max_batch;
     m->impl = im;
     if (!mlp_layout(m, im, hidden, im->sigmoid ? 1 : (size_t)n_classes)) goto fail;
     return m;

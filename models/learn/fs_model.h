@@ -57,8 +57,8 @@ typedef struct fs_model_ops {
      * so that the gradient is never stored: each layer's weights take their GEMM update
      * (beta = 1) as soon as the delta below them is computed. Returns the batch's mean loss at
      * the old w and leaves w untouched when that loss is not finite. Equal to loss_grad and
-     * an axpy up to rounding. fs_sgd_train uses it when no proximal term or correction applies;
-     * NULL: loss_grad is always used. */
+     * an axpy up to rounding. fs_sgd_train uses it when no proximal term or correction applies
+     * and the batch has at most step_max_batch rows; NULL: loss_grad is always used. */
     double (*sgd_step)(const fs_model *m, fs_real *w, const fs_dataset *ds, const uint32_t *rows,
                        size_t n, double lr, fs_model_scratch *s);
 } fs_model_ops;
@@ -69,6 +69,7 @@ struct fs_model {
     int n_classes;
     size_t n_params;
     size_t max_batch;         /* largest n accepted by loss_grad/predict */
+    size_t step_max_batch;    /* largest n accepted by sgd_step (its ops set it with it) */
     double flops_per_sample;  /* forward-pass FLOPs per sample; a training step costs ~3x */
     size_t scratch_reals;     /* per-thread scratch (fs_real entries) for max_batch rows */
     void *impl;               /* model-specific shapes (layers), owned by the model */

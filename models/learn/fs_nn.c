@@ -40,7 +40,9 @@ void fs_nn_init_layer(fs_real *w, size_t fan_in, size_t n_out, bool relu, gsl_rn
 void fs_nn_dense_forward(const fs_real *W, const fs_real *b, const fs_real *in, size_t n,
                          size_t n_in, size_t n_out, bool relu, fs_real *out)
 {
-    for (size_t i = 0; i < n; i++) memcpy(out + i * n_out, b, n_out * sizeof *out);
+    /* a loop, not a memcpy per row: a convolution's rows are short (32 or 64 channels) */
+    for (size_t i = 0; i < n; i++)
+        for (size_t o = 0; o < n_out; o++) out[i * n_out + o] = b[o];
     fs_real_gemm(false, true, (int)n, (int)n_out, (int)n_in, 1, in, (int)n_in, W, (int)n_in, 1,
                  out, (int)n_out);
     if (relu) fs_nn_relu(out, n * n_out);

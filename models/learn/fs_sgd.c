@@ -26,7 +26,8 @@ int fs_sgd_train(const fs_model *m, fs_real *w, const fs_dataset *ds, const uint
     double loss_sum = 0;
     size_t seen = 0;
     /* the fused step has nowhere to add a proximal term or a correction to the gradient */
-    bool fused = m->ops->sgd_step && !(cfg->prox_mu > 0) && !cfg->correction;
+    bool fused = m->ops->sgd_step && cfg->batch_size <= m->step_max_batch &&
+                 !(cfg->prox_mu > 0) && !cfg->correction;
     *out = (fs_sgd_result){0};
     for (int e = 0; e < cfg->epochs; e++) {
         memcpy(order, rows, n * sizeof *order);

@@ -97,6 +97,7 @@ fs_model *fs_softmax_new(size_t n_features, int n_classes, size_t max_batch)
     m->n_classes = n_classes;
     m->n_params = c * n_features + c;
     m->max_batch = max_batch;
+    m->step_max_batch = max_batch;
     m->flops_per_sample = 2.0 * (double)n_features * (double)c;
     m->scratch_reals = max_batch * (n_features + c);
     return m;
