@@ -68,7 +68,7 @@ expect_refusal "$T" "$S" "$T: run 1: checkpoint of round 15: truncated or extend
 echo "ok: truncated checkpoint"
 
 damage "update checkpoints set server_state = substr(server_state, 1, 20)"
-expect_refusal "$T" "$S" "$T: run 1: checkpoint of round 15: truncated to 20 bytes (a header needs 56); $tail" "${args[@]}"
+expect_refusal "$T" "$S" "$T: run 1: checkpoint of round 15: truncated to 20 bytes (a header needs 64); $tail" "${args[@]}"
 echo "ok: checkpoint shorter than its header"
 
 damage "update checkpoints set round = 3"
