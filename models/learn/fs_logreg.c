@@ -257,7 +257,7 @@ static double lr_step_data(lr_local *lc, const uint32_t *batch, size_t k)
     return loss * inv_k;
 }
 
-/* w -= lr * g on each pending slot once (as fs_sgd_train's daxpy); returns their new sum of
+/* w -= lr * g on each pending slot once (as fs_sgd_train's axpy); returns their new sum of
  * squares. */
 static double lr_step_apply(lr_local *lc, const uint32_t *batch, size_t k)
 {

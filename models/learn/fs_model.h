@@ -145,8 +145,8 @@ void fs_update_fini(fs_update *u);
 int fs_update_reserve(fs_update *u, size_t need);
 
 /* Scratch for one thread; free with fs_model_scratch_free. NULL when out of memory. Holds
- * scratch_reals for the ops plus max_batch * n_classes doubles used by fs_model_evaluate, so
- * build scratch with this function rather than by hand. */
+ * scratch_reals fs_real entries for the ops and max_batch * n_classes doubles (probs) for
+ * fs_model_evaluate, so build scratch with this function rather than by hand. */
 fs_model_scratch *fs_model_scratch_new(const fs_model *m);
 void fs_model_scratch_free(fs_model_scratch *s);
 

@@ -35,7 +35,7 @@ double fs_compress_bytes(const fs_compress_cfg *cfg, size_t n, bool dense);
 
 /* Compresses u in place: afterwards u holds exactly the values the server decodes (dense
  * updates may become sparse: top-k / random-k output is sparse, with ascending indices; growing
- * idx/val by realloc, FS_ENOMEM on failure). With error feedback, `residual` (n_params doubles,
+ * idx/val by realloc, FS_ENOMEM on failure). With error feedback, `residual` (n_params fs_real values,
  * the client's memory, zero at first) is added to u before compressing and receives
  * (u + residual) - decoded afterwards; residual may be NULL without error feedback. Random
  * choices come from r. *out_bytes = fs_compress_bytes of what was sent. */
