@@ -23,7 +23,7 @@ static void layout(size_t h, size_t w, size_t c, size_t k, size_t off[9])
 /* ---- direct reference, one image, straight from the definition ---- */
 
 static void ref_conv(const double *in, size_t h, size_t w, size_t cin, size_t cout,
-                     const double *W, const double *b, double *out)
+                     const fs_real *W, const fs_real *b, double *out)
 {
     for (size_t y = 0; y < h; y++)
         for (size_t x = 0; x < w; x++)
@@ -53,7 +53,7 @@ static void ref_pool(const double *in, size_t h, size_t w, size_t c, double *out
             }
 }
 
-static void ref_fc(const double *in, size_t n_in, size_t n_out, const double *W, const double *b,
+static void ref_fc(const double *in, size_t n_in, size_t n_out, const fs_real *W, const fs_real *b,
                    bool relu, double *out)
 {
     for (size_t o = 0; o < n_out; o++) {
@@ -63,8 +63,9 @@ static void ref_fc(const double *in, size_t n_in, size_t n_out, const double *W,
     }
 }
 
-/* Softmax probabilities of one image (h x w x c floats) under parameters p. */
-static void ref_probs(const float *img, size_t h, size_t w, size_t c, size_t k, const double *p,
+/* Softmax probabilities of one image (h x w x c floats) under parameters p, computed in double
+ * whatever fs_real is. */
+static void ref_probs(const float *img, size_t h, size_t w, size_t c, size_t k, const fs_real *p,
                       double *probs)
 {
     size_t off[9];
@@ -93,7 +94,8 @@ START_TEST(cnn_forward_matches_direct_reference)
     fs_test_random_dataset(&ds, 4, 8 * 12 * 2, 3, 31);
     fs_model *m = fs_cnn_new(8, 12, 2, 3, 4);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    fs_real *w = fs_test_random_params(m, 7), p[4 * 3], want[3];
+    fs_real *w = fs_test_random_params(m, 7);
+    double p[4 * 3], want[3];
     uint32_t rows[4] = {2, 0, 3, 1};
     m->ops->predict(m, w, &ds, rows, 4, p, s);
     for (size_t i = 0; i < 4; i++) {
@@ -117,9 +119,10 @@ START_TEST(cnn_grad_matches_finite_diff)
     size_t off[9];
     layout(8, 8, 2, 3, off);
     ck_assert_uint_eq(m->n_params, off[8]);
-    fs_real *w = fs_test_random_params(m, 8), worst = 0;
+    fs_real *w = fs_test_random_params(m, 8);
+    double worst = 0;
     fs_test_grad gc;
-    fs_test_grad_init(&gc, m, w, &ds, NULL, 3, 1e-5);
+    fs_test_grad_init(&gc, m, w, &ds, NULL, 3, FS_TEST_FD_STEP);
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 2, FS_RNG_TRAIN, 0, 0);
     size_t checked = 0;
@@ -170,7 +173,8 @@ START_TEST(cnn_large_batch_is_mean_of_single_images)
     ck_assert_uint_lt(m->scratch_reals, (size_t)N * 150000); /* sliced, not sized for N */
     size_t np = m->n_params;
     fs_real *w = fs_test_random_params(m, 9), *g = malloc(np * sizeof *g);
-    double *sum = calloc(np, sizeof *sum), *g1 = malloc(np * sizeof *g1);
+    double *sum = calloc(np, sizeof *sum);
+    fs_real *g1 = malloc(np * sizeof *g1);
     double p[N * 10], p1[10], loss1 = 0;
     uint32_t *rows = fs_test_all_rows(N);
     double loss = m->ops->loss_grad(m, w, &ds, rows, N, g, s);

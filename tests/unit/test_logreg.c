@@ -98,7 +98,7 @@ START_TEST(logreg_dense_and_sparse_loss_grad_agree)
     fs_model *m = fs_logreg_new(10, 0.1, 12);
     fs_model_scratch *s = fs_model_scratch_new(m);
     fs_real *w = fs_test_random_weights(m->n_params, 1.0, 6);
-    double gs[11], gd[11];
+    fs_real gs[11], gd[11];
     uint32_t rows[5] = {7, 0, 3, 11, 3};
     double ls = m->ops->loss_grad(m, w, &sp, rows, 5, gs, s);
     double ld = m->ops->loss_grad(m, w, &ds, rows, 5, gd, s);
@@ -123,7 +123,7 @@ START_TEST(logreg_zero_weights_loss_is_log2_and_shapes)
     ck_assert_double_eq(m->flops_per_sample, 2.0 * 30);
     ck_assert_ptr_nonnull(m->ops->train_sparse);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double w[31], g[31];
+    fs_real w[31], g[31];
     for (size_t i = 0; i < 31; i++) w[i] = 123; /* init must overwrite everything */
     m->ops->init(m, w, NULL);
     uint32_t *rows = fs_test_all_rows(20);
@@ -141,7 +141,7 @@ START_TEST(logreg_loss_is_finite_for_huge_logits)
     sparse_dataset(&ds, 4, 3, 3, false, 8);
     fs_model *m = fs_logreg_new(3, 0, 4);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double w[4] = {0, 0, 0, 1e4}, g[4]; /* z = 1e4 for every row: p = 1 in double */
+    fs_real w[4] = {0, 0, 0, 1e4}, g[4]; /* z = 1e4 for every row: p = 1 in fs_real */
     uint32_t rows[4] = {0, 1, 2, 3};
     double n1 = 0;
     for (int i = 0; i < 4; i++) n1 += ds.y[i] == 0;
@@ -160,7 +160,8 @@ START_TEST(logreg_predict_columns_sum_to_one)
     sparse_dataset(&ds, 16, 25, 6, false, 9);
     fs_model *m = fs_logreg_new(25, 0, 16);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    fs_real *w = fs_test_random_weights(m->n_params, 3.0, 10), p[32];
+    fs_real *w = fs_test_random_weights(m->n_params, 3.0, 10);
+    double p[32];
     uint32_t *rows = fs_test_all_rows(16);
     m->ops->predict(m, w, &ds, rows, 16, p, s);
     for (size_t i = 0; i < 16; i++) {

@@ -60,7 +60,7 @@ START_TEST(mlp_init_is_deterministic_and_scaled)
 {
     const size_t hidden[1] = {50};
     fs_model *m = fs_mlp_new(40, hidden, 1, 3, false, 4);
-    double *a = malloc(m->n_params * sizeof *a), *b = malloc(m->n_params * sizeof *b);
+    fs_real *a = malloc(m->n_params * sizeof *a), *b = malloc(m->n_params * sizeof *b);
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 3, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
     m->ops->init(m, a, r);
@@ -90,7 +90,8 @@ START_TEST(mlp_predict_rows_sum_to_one)
     const size_t hidden[1] = {7};
     fs_model *m = fs_mlp_new(5, hidden, 1, 4, false, 9);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    fs_real *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g), p[9 * 4];
+    fs_real *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g);
+    double p[9 * 4];
     for (size_t i = 0; i < m->n_params; i++) w[i] = 3.0 * sin((double)i);
     uint32_t *rows = fs_test_all_rows(9);
     m->ops->predict(m, w, &ds, rows, 9, p, s);
@@ -119,7 +120,8 @@ START_TEST(mlp_sigmoid_predict_is_two_columns)
     const size_t hidden[1] = {4};
     fs_model *m = fs_mlp_new(3, hidden, 1, 2, true, 6);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    fs_real *w = fs_test_random_params(m, 2), *g = malloc(m->n_params * sizeof *g), p[6 * 2];
+    fs_real *w = fs_test_random_params(m, 2), *g = malloc(m->n_params * sizeof *g);
+    double p[6 * 2];
     uint32_t *rows = fs_test_all_rows(6);
     m->ops->predict(m, w, &ds, rows, 6, p, s);
     double nll = 0;

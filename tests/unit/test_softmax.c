@@ -110,7 +110,8 @@ START_TEST(softmax_predict_rows_sum_to_one)
     fs_test_random_dataset(&ds, 9, 5, 4, 8);
     fs_model *m = fs_softmax_new(5, 4, 9);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    fs_real *w = malloc(m->n_params * sizeof *w), p[9 * 4];
+    fs_real *w = malloc(m->n_params * sizeof *w);
+    double p[9 * 4];
     for (size_t i = 0; i < m->n_params; i++) w[i] = 3.0 * sin((double)i); /* large logits */
     uint32_t *rows = fs_test_all_rows(9);
     m->ops->predict(m, w, &ds, rows, 9, p, s);
@@ -141,7 +142,7 @@ START_TEST(evaluate_known_tiny_case)
     for (int i = 0; i < 4; i++) ds.x[i] = xs[i], ds.y[i] = ys[i];
     fs_model *m = fs_softmax_new(1, 2, 3);
     fs_model_scratch *s = fs_model_scratch_new(m);
-    double w[4] = {1, -1, 0, 0};
+    fs_real w[4] = {1, -1, 0, 0};
     double want = (log1p(exp(-2.0)) + log1p(exp(2.0)) + log1p(exp(4.0)) - log(1e-15)) / 4;
     fs_eval_result all, sel;
     ck_assert_int_eq(fs_model_evaluate(m, w, &ds, NULL, 0, s, &all), FS_OK);
