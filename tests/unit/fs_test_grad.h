@@ -34,6 +34,13 @@ static inline double fs_test_measured(const char *what, double err)
     return err;
 }
 
+/* Asserts err < tol, printing err first (fs_test_measured); `what` names the check in both. */
+static inline void fs_test_err_lt(const char *what, double err, double tol)
+{
+    fs_test_measured(what, err);
+    ck_assert_msg(err < tol, "%s: error %g, expected below %g", what, err, tol);
+}
+
 /* Row ids 0..n-1 (a valid allocation even for n = 0). */
 static inline uint32_t *fs_test_all_rows(size_t n)
 {

@@ -17,7 +17,10 @@ START_TEST(mlp_grad_matches_finite_diff)
     fs_model *m = fs_mlp_new(6, hidden, 2, 3, false, 8);
     ck_assert_uint_eq(m->n_params, 6 * 5 + 5 + 5 * 4 + 4 + 4 * 3 + 3);
     fs_real *w = fs_test_random_params(m, 5);
-    ck_assert_double_lt(fs_test_grad_check(m, w, &ds, 7).worst, 1e-5);
+    /* f32: worst coordinate of finite differences of a float32 loss through two layers
+     * (h = 1e-2); measured 3.9e-4 */
+    fs_test_err_lt("mlp grad worst", fs_test_grad_check(m, w, &ds, 7).worst,
+                   FS_TEST_TOL(1e-5, 4e-3));
     free(w);
     fs_model_free(m);
     fs_dataset_fini(&ds);
@@ -32,7 +35,9 @@ START_TEST(mlp_sigmoid_grad_matches_finite_diff)
     fs_model *m = fs_mlp_new(5, hidden, 1, 2, true, 9);
     ck_assert_uint_eq(m->n_params, 5 * 6 + 6 + 6 * 1 + 1); /* one output unit */
     fs_real *w = fs_test_random_params(m, 6);
-    ck_assert_double_lt(fs_test_grad_check(m, w, &ds, 9).worst, 1e-5);
+    /* f32: as above; measured 2.6e-4 */
+    fs_test_err_lt("mlp sigmoid grad worst", fs_test_grad_check(m, w, &ds, 9).worst,
+                   FS_TEST_TOL(1e-5, 3e-3));
     free(w);
     fs_model_free(m);
     fs_dataset_fini(&ds);
@@ -95,17 +100,19 @@ START_TEST(mlp_predict_rows_sum_to_one)
     for (size_t i = 0; i < m->n_params; i++) w[i] = 3.0 * sin((double)i);
     uint32_t *rows = fs_test_all_rows(9);
     m->ops->predict(m, w, &ds, rows, 9, p, s);
-    double nll = 0;
+    double nll = 0, worst = 0;
     for (size_t i = 0; i < 9; i++) {
         double sum = 0;
         for (size_t k = 0; k < 4; k++) {
             ck_assert(p[i * 4 + k] >= 0 && p[i * 4 + k] <= 1);
             sum += p[i * 4 + k];
         }
-        ck_assert_double_eq_tol(sum, 1.0, 1e-12);
+        worst = fmax(worst, fabs(sum - 1.0));
         nll -= log(p[i * 4 + (size_t)ds.y[i]]);
     }
-    ck_assert_double_eq_tol(m->ops->loss_grad(m, w, &ds, rows, 9, g, s), nll / 9, 1e-9);
+    fs_test_err_lt("mlp row sum", worst, 1e-12); /* probabilities and losses are double */
+    fs_test_err_lt("mlp loss vs predict",
+                   fabs(m->ops->loss_grad(m, w, &ds, rows, 9, g, s) - nll / 9), 1e-9);
     free(w), free(g), free(rows);
     fs_model_scratch_free(s);
     fs_model_free(m);
@@ -124,13 +131,15 @@ START_TEST(mlp_sigmoid_predict_is_two_columns)
     double p[6 * 2];
     uint32_t *rows = fs_test_all_rows(6);
     m->ops->predict(m, w, &ds, rows, 6, p, s);
-    double nll = 0;
+    double nll = 0, worst = 0;
     for (size_t i = 0; i < 6; i++) {
         ck_assert(p[2 * i] > 0 && p[2 * i + 1] > 0);
-        ck_assert_double_eq_tol(p[2 * i] + p[2 * i + 1], 1.0, 1e-12);
+        worst = fmax(worst, fabs(p[2 * i] + p[2 * i + 1] - 1.0));
         nll -= log(p[2 * i + (size_t)ds.y[i]]);
     }
-    ck_assert_double_eq_tol(m->ops->loss_grad(m, w, &ds, rows, 6, g, s), nll / 6, 1e-9);
+    fs_test_err_lt("mlp sigmoid row sum", worst, 1e-12);
+    fs_test_err_lt("mlp sigmoid loss vs predict",
+                   fabs(m->ops->loss_grad(m, w, &ds, rows, 6, g, s) - nll / 6), 1e-9);
     free(w), free(g), free(rows);
     fs_model_scratch_free(s);
     fs_model_free(m);
@@ -151,8 +160,11 @@ START_TEST(mlp_without_hidden_layers_equals_softmax)
     uint32_t *rows = fs_test_all_rows(11);
     double l1 = mlp->ops->loss_grad(mlp, w, &ds, rows, 11, g1, s1);
     double l2 = sm->ops->loss_grad(sm, w, &ds, rows, 11, g2, s2);
-    ck_assert_double_eq_tol(l1, l2, 1e-12);
-    for (size_t i = 0; i < sm->n_params; i++) ck_assert_double_eq_tol(g1[i], g2[i], 1e-12);
+    double worst = 0;
+    for (size_t i = 0; i < sm->n_params; i++) worst = fmax(worst, fabs(g1[i] - g2[i]));
+    /* the same GEMMs in the same order in either precision */
+    fs_test_err_lt("mlp without hidden vs softmax loss", fabs(l1 - l2), 1e-12);
+    fs_test_err_lt("mlp without hidden vs softmax grad", worst, 1e-12);
     free(w), free(g1), free(g2), free(rows);
     fs_model_scratch_free(s1);
     fs_model_scratch_free(s2);
