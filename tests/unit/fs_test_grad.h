@@ -30,7 +30,8 @@
  * the f32 tolerances were measured (FEDSIM_TEST_MEASURE=1 meson test -v NAME NAME_f64). */
 static inline double fs_test_measured(const char *what, double err)
 {
-    if (getenv("FEDSIM_TEST_MEASURE")) fprintf(stderr, "measured %s %s: %.3g\n", FS_REAL_NAME, what, err);
+    if (getenv("FEDSIM_TEST_MEASURE"))
+        fprintf(stderr, "measured %s %s: %.3g\n", FS_REAL_NAME, what, err);
     return err;
 }
 

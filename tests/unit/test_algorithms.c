@@ -146,8 +146,8 @@ START_TEST(secure_aggregation_matches_plain_sum_and_verifies_masks)
     capture *c = malloc(sizeof *c);
     fs_real *plain = run(SYN("", ",\"devices\":{\"failure_prob\":0.2}"), NULL, &np);
     fs_real *sec = run(SYN("", ",\"devices\":{\"failure_prob\":0.2},\"privacy\":{"
-                              "\"secure_aggregation\":{\"verify_masks\":true}}"),
-                      c, NULL);
+                               "\"secure_aggregation\":{\"verify_masks\":true}}"),
+                       c, NULL);
     /* fixed point with 24 fractional bits: the models agree to rounding */
     ck_assert_double_lt(max_abs_diff(plain, sec, np), 1e-5);
     int dropped = 0;
@@ -291,9 +291,9 @@ START_TEST(fedbuff_buffer_1_applies_updates_one_by_one)
     fs_real *sync =
         run(SYNS(",\"clients_per_round\":1,\"over_selection\":1,\"deadline_s\":1e6", ""), s, &np);
     fs_real *fb = run(SYNS(",\"clients_per_round\":1,\"mode\":\"async\",\"async\":{"
-                          "\"concurrency\":1,\"buffer_size\":1,\"staleness\":\"constant\"}",
-                          ""),
-                     a, NULL);
+                           "\"concurrency\":1,\"buffer_size\":1,\"staleness\":\"constant\"}",
+                           ""),
+                      a, NULL);
     ck_assert_mem_eq(sync, fb, np * sizeof *sync);
     ck_assert_uint_eq(a->n_rounds, 4);
     for (size_t r = 0; r < 4; r++) {

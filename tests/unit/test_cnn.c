@@ -101,7 +101,8 @@ START_TEST(cnn_forward_matches_direct_reference)
     double worst = 0;
     for (size_t i = 0; i < 4; i++) {
         ref_probs(ds.x + rows[i] * ds.d, 8, 12, 2, 3, w, want);
-        for (size_t j = 0; j < 3; j++) worst = fmax(worst, fabs(p[i * 3 + j] - want[j]));
+        for (size_t j = 0; j < 3; j++)
+            worst = fmax(worst, fabs(p[i * 3 + j] - want[j]));
     }
     /* f32: float32 activations through four layers against the double reference on the same
      * parameters; measured 2.3e-7 */
@@ -191,9 +192,11 @@ START_TEST(cnn_large_batch_is_mean_of_single_images)
         loss1 += m->ops->loss_grad(m, w, &ds, rows + i, 1, g1, s);
         for (size_t j = 0; j < np; j++) sum[j] += g1[j];
         m->ops->predict(m, w, &ds, rows + i, 1, p1, s);
-        for (size_t k = 0; k < 10; k++) worst_p = fmax(worst_p, fabs(p[i * 10 + k] - p1[k]));
+        for (size_t k = 0; k < 10; k++)
+            worst_p = fmax(worst_p, fabs(p[i * 10 + k] - p1[k]));
     }
-    for (size_t j = 0; j < np; j++) worst_g = fmax(worst_g, fabs(g[j] - sum[j] / N));
+    for (size_t j = 0; j < np; j++)
+        worst_g = fmax(worst_g, fabs(g[j] - sum[j] / N));
     /* f32: slices and single images run the float32 GEMMs with other shapes, which sum in
      * another order; measured 4.9e-9 (probabilities), 1.4e-9 (loss), 6.2e-7 (gradient, the sum
      * of 45 single-image float32 gradients) */

@@ -107,7 +107,8 @@ START_TEST(logreg_dense_and_sparse_loss_grad_agree)
     double ls = m->ops->loss_grad(m, w, &sp, rows, 5, gs, s);
     double ld = m->ops->loss_grad(m, w, &ds, rows, 5, gd, s);
     double worst = 0;
-    for (size_t j = 0; j < 11; j++) worst = fmax(worst, fabs(gs[j] - gd[j]));
+    for (size_t j = 0; j < 11; j++)
+        worst = fmax(worst, fabs(gs[j] - gd[j]));
     /* the same sums in the same order in either precision */
     fs_test_err_lt("logreg sparse vs dense loss", fabs(ls - ld), 1e-14);
     fs_test_err_lt("logreg sparse vs dense grad", worst, 1e-14);

@@ -21,8 +21,13 @@
  * the scenario parser); mf_ratings_defaults_match_the_schema holds them to the schema. */
 static fs_ratings_cfg ratings_defaults(uint64_t seed)
 {
-    return (fs_ratings_cfg){.seed = seed, .n_items = 2000, .latent_dim = 8, .popularity_s = 1.0,
-                            .activity_mu = 3, .activity_sigma = 1, .noise_sigma = 0.5,
+    return (fs_ratings_cfg){.seed = seed,
+                            .n_items = 2000,
+                            .latent_dim = 8,
+                            .popularity_s = 1.0,
+                            .activity_mu = 3,
+                            .activity_sigma = 1,
+                            .noise_sigma = 0.5,
                             .test_fraction = 0.2};
 }
 
@@ -415,8 +420,8 @@ START_TEST(mf_predict_without_table_uses_zero_personal)
     for (size_t i = 0; i < 6; i++) {
         uint32_t item = ds.idx[i];
         const fs_real *p = table + (i / 3) * 3;
-        double want = (double)w[m->n_params - 1] + p[2] + w[8 + item] +
-                      (double)p[0] * w[2 * item] + (double)p[1] * w[2 * item + 1];
+        double want = (double)w[m->n_params - 1] + p[2] + w[8 + item] + (double)p[0] * w[2 * item] +
+                      (double)p[1] * w[2 * item + 1];
         worst = fmax(worst, fabs(out[i] - want));
     }
     /* f32: the model multiplies p_u . q_i in float32, the check in double; measured 5.2e-10 */

@@ -164,7 +164,8 @@ START_TEST(mlp_without_hidden_layers_equals_softmax)
     double l1 = mlp->ops->loss_grad(mlp, w, &ds, rows, 11, g1, s1);
     double l2 = sm->ops->loss_grad(sm, w, &ds, rows, 11, g2, s2);
     double worst = 0;
-    for (size_t i = 0; i < sm->n_params; i++) worst = fmax(worst, fabs(g1[i] - g2[i]));
+    for (size_t i = 0; i < sm->n_params; i++)
+        worst = fmax(worst, fabs(g1[i] - g2[i]));
     /* the same GEMMs in the same order in either precision */
     fs_test_err_lt("mlp without hidden vs softmax loss", fabs(l1 - l2), 1e-12);
     fs_test_err_lt("mlp without hidden vs softmax grad", worst, 1e-12);
@@ -275,8 +276,7 @@ START_TEST(fused_sgd_step_equals_loss_grad_and_axpy)
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         fs_dataset ds;
-        fs_test_random_dataset(&ds, 4 * cases[c].batch, cases[c].d, cases[c].m->n_classes,
-                               30 + c);
+        fs_test_random_dataset(&ds, 4 * cases[c].batch, cases[c].d, cases[c].m->n_classes, 30 + c);
         double loss_err, err = fused_step_error(cases[c].m, &ds, cases[c].batch, 0.1, &loss_err);
         char what[64];
         snprintf(what, sizeof what, "%s fused step params (relative)", cases[c].name);

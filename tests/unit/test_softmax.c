@@ -156,8 +156,7 @@ START_TEST(evaluate_known_tiny_case)
     uint32_t rows[2] = {2, 0}; /* (2, 1) wrong, (1, 0) right */
     ck_assert_int_eq(fs_model_evaluate(m, w, &ds, rows, 2, s, &sel), FS_OK);
     fs_test_err_lt("softmax tiny case rows loss",
-                   fabs(sel.loss - (log1p(exp(4.0)) + log1p(exp(-2.0))) / 2),
-                   1e-12);
+                   fabs(sel.loss - (log1p(exp(4.0)) + log1p(exp(-2.0))) / 2), 1e-12);
     ck_assert_double_eq_tol(sel.accuracy, 0.5, 1e-15);
     fs_model_scratch_free(s);
     fs_model_free(m);
