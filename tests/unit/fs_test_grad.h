@@ -8,6 +8,7 @@
 #include <check.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "fs_model.h"
@@ -24,6 +25,22 @@
 #define FS_TEST_TOL(f64, f32) (FS_TEST_F64 ? (f64) : (f32))
 #define FS_TEST_FD_STEP FS_TEST_TOL(1e-5, 1e-2)
 #define FS_TEST_FD_FLOOR FS_TEST_TOL(1e-4, 1e-2)
+
+/* err, printed to stderr with what it is when FEDSIM_TEST_MEASURE is set in the environment: how
+ * the f32 tolerances were measured (FEDSIM_TEST_MEASURE=1 meson test -v NAME NAME_f64). */
+static inline double fs_test_measured(const char *what, double err)
+{
+    if (getenv("FEDSIM_TEST_MEASURE"))
+        fprintf(stderr, "measured %s %s: %.3g\n", FS_REAL_NAME, what, err);
+    return err;
+}
+
+/* Asserts err < tol, printing err first (fs_test_measured); `what` names the check in both. */
+static inline void fs_test_err_lt(const char *what, double err, double tol)
+{
+    fs_test_measured(what, err);
+    ck_assert_msg(err < tol, "%s: error %g, expected below %g", what, err, tol);
+}
 
 /* Row ids 0..n-1 (a valid allocation even for n = 0). */
 static inline uint32_t *fs_test_all_rows(size_t n)

@@ -74,8 +74,8 @@ done:
 
 /* Seconds per loss_grad call on BATCH rows (cycling through the dataset), best of REPEATS
  * windows of about secs / REPEATS. */
-static double time_steps(const fs_model *m, const double *w, const fs_dataset *ds, double secs,
-                         double *g, fs_model_scratch *s)
+static double time_steps(const fs_model *m, const fs_real *w, const fs_dataset *ds, double secs,
+                         fs_real *g, fs_model_scratch *s)
 {
     uint32_t rows[BATCH];
     size_t steps = 0;
@@ -100,7 +100,7 @@ static int time_model(const char *name, fs_model *m, double secs, int threads, g
 {
     fs_dataset ds = {0};
     fs_model_scratch *s = NULL;
-    double *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g);
+    fs_real *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g);
     int rc = 1;
     if (!w || !g || fs_dataset_alloc(&ds, 1000, m->n_features, m->n_classes) != FS_OK ||
         !(s = fs_model_scratch_new(m)))
