@@ -100,16 +100,17 @@ static bool cache_enabled(void)
     return !v || strcmp(v, "off") != 0;
 }
 
-/* $XDG_CACHE_HOME/fedsim, else $HOME/.cache/fedsim; relative values are ignored, as the XDG
- * base directory specification requires. */
+/* $XDG_CACHE_HOME/fedsim/decoded, else $HOME/.cache/fedsim/decoded (beside tools/fetch-datasets'
+ * data/, which is not derived and must not be deleted with it); relative values are ignored, as
+ * the XDG base directory specification requires. */
 static bool cache_dir(char *buf, size_t n)
 {
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     int w = -1;
     if (xdg && xdg[0] == '/')
-        w = snprintf(buf, n, "%s/fedsim", xdg);
+        w = snprintf(buf, n, "%s/fedsim/decoded", xdg);
     else if (home && home[0] == '/')
-        w = snprintf(buf, n, "%s/.cache/fedsim", home);
+        w = snprintf(buf, n, "%s/.cache/fedsim/decoded", home);
     return w > 0 && (size_t)w < n;
 }
 

@@ -1,5 +1,6 @@
 /* fs_cache: files derived from slow-to-read sources (a decoded dataset), kept in the user's
- * cache folder ($XDG_CACHE_HOME/fedsim, else ~/.cache/fedsim) and mapped instead of rebuilt.
+ * cache folder ($XDG_CACHE_HOME/fedsim/decoded, else ~/.cache/fedsim/decoded) and mapped
+ * instead of rebuilt.
  * An entry is named by a key: the text of everything it was built from (the kind and format
  * version, the sources' absolute paths, sizes and modification times in ns, parameters). The
  * entry holds that key whole and a checksum of its payload, and is used only when both match

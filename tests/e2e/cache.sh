@@ -14,12 +14,13 @@ run() { # run NAME [env...]: one short run, its dump in $WORK/NAME.dump
 run off FEDSIM_CACHE=off
 [ ! -e "$XDG_CACHE_HOME" ] || fail "FEDSIM_CACHE=off made $XDG_CACHE_HOME"
 run cold
-n=$(ls "$XDG_CACHE_HOME/fedsim" | wc -l)
+n=$(ls "$XDG_CACHE_HOME/fedsim/decoded" | wc -l)
 [ "$n" -eq 2 ] || fail "expected 2 cache entries (train, test), found $n"
-inodes=$(stat -c %i "$XDG_CACHE_HOME"/fedsim/*)
+inodes=$(stat -c %i "$XDG_CACHE_HOME"/fedsim/decoded/*)
 run warm
 run warm2
-[ "$(stat -c %i "$XDG_CACHE_HOME"/fedsim/*)" = "$inodes" ] || fail "warm runs rewrote the entries"
+[ "$(stat -c %i "$XDG_CACHE_HOME"/fedsim/decoded/*)" = "$inodes" ] ||
+    fail "warm runs rewrote the entries"
 for r in cold warm warm2; do
     diff -q "$WORK/off.dump" "$WORK/$r.dump" >/dev/null || {
         diff -u "$WORK/off.dump" "$WORK/$r.dump" | head -20; fail "cache $r differs from off"; }

@@ -95,7 +95,7 @@ static int entries(const char *folder, char *path, size_t n)
 static int xdg_entries(char *path, size_t n)
 {
     char folder[400];
-    snprintf(folder, sizeof folder, "%s/fedsim", xdg);
+    snprintf(folder, sizeof folder, "%s/fedsim/decoded", xdg);
     return entries(folder, path, n);
 }
 
@@ -289,7 +289,7 @@ START_TEST(folder_is_xdg_cache_home_else_home)
     setenv("XDG_CACHE_HOME", "relative/dir", 1); /* not absolute: ignored */
     load(0, &ds, false);
     fs_dataset_fini(&ds);
-    snprintf(folder, sizeof folder, "%s/.cache/fedsim", home);
+    snprintf(folder, sizeof folder, "%s/.cache/fedsim/decoded", home);
     ck_assert_int_eq(entries(folder, NULL, 0), 1);
     unsetenv("XDG_CACHE_HOME");
     load(0, &ds, true);
