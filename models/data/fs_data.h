@@ -2,8 +2,8 @@
  * dense or sparse (CSR), integer labels or regression targets, and group columns (region, user,
  * ...) with their level names; row subsets, the train/test split and standardization; and two
  * sources, the Fashion-MNIST IDX loader and the FedProx Synthetic(alpha, beta) generator (the
- * other sources are fs_load.h and fs_gen.h). A dataset owns its arrays; rows are addressed by
- * uint32 index, so 4e9 samples at most. */
+ * other sources are fs_load.h and fs_gen.h). A dataset owns its arrays (allocated, or mapped
+ * from a cache entry: see map); rows are addressed by uint32 index, so 4e9 samples at most. */
 #ifndef FS_DATA_H
 #define FS_DATA_H
 
