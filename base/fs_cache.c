@@ -198,7 +198,7 @@ bool fs_cache_open(const fs_cache_key *k, fs_cache_map *m)
     char path[CACHE_PATH_MAX];
     memset(m, 0, sizeof *m);
     if (!k->ok || !fs_cache_entry_path(k, path, sizeof path)) return false;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO there must not block */
     if (fd < 0) return false;
     struct stat st;
     void *base = MAP_FAILED;

@@ -243,6 +243,12 @@ START_TEST(truncated_corrupted_or_foreign_entry_is_rebuilt)
     load(0, &ds, false);
     assert_same(&fresh, &ds);
     fs_dataset_fini(&ds);
+    ck_assert_int_eq(unlink(entry), 0); /* a FIFO in its place: no hang, replaced */
+    ck_assert_int_eq(mkfifo(entry, 0600), 0);
+    load(0, &ds, false);
+    fs_dataset_fini(&ds);
+    load(0, &ds, true);
+    fs_dataset_fini(&ds);
     fs_dataset_fini(&fresh);
 }
 END_TEST
