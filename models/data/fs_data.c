@@ -5,12 +5,12 @@
 
 #include <float.h>
 #include <math.h>
-
-#include "fs_rng.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#include "fs_rng.h"
 
 int fs_dataset_alloc(fs_dataset *ds, size_t n, size_t d, int n_classes)
 {
@@ -130,11 +130,15 @@ int fs_dataset_find_group(const fs_dataset *ds, const char *name)
 
 void fs_dataset_fini(fs_dataset *ds)
 {
-    free(ds->x);
+    if (ds->map) {
+        munmap(ds->map, ds->map_size);
+    } else {
+        free(ds->x);
+        free(ds->y);
+    }
     free(ds->ptr);
     free(ds->idx);
     free(ds->val);
-    free(ds->y);
     free(ds->target);
     for (size_t i = 0; i < ds->n_groups; i++) {
         free(ds->groups[i].level);

@@ -2,8 +2,8 @@
  * dense or sparse (CSR), integer labels or regression targets, and group columns (region, user,
  * ...) with their level names; row subsets, the train/test split and standardization; and two
  * sources, the Fashion-MNIST IDX loader and the FedProx Synthetic(alpha, beta) generator (the
- * other sources are fs_load.h and fs_gen.h). A dataset owns its arrays; rows are addressed by
- * uint32 index, so 4e9 samples at most. */
+ * other sources are fs_load.h and fs_gen.h). A dataset owns its arrays (allocated, or mapped
+ * from a cache entry: see map); rows are addressed by uint32 index, so 4e9 samples at most. */
 #ifndef FS_DATA_H
 #define FS_DATA_H
 
@@ -43,6 +43,11 @@ typedef struct fs_dataset {
     float *target;    /* n regression targets; NULL for classification */
     size_t n_groups;
     fs_group groups[FS_DATA_MAX_GROUPS];
+    /* When set, x and y point into this private writable file mapping (a cache entry, see
+     * fs_data_load_idx): fs_dataset_fini unmaps it instead of freeing them. Writes to x stay in
+     * the process. No other array lives in a mapping. */
+    void *map;
+    size_t map_size;
 } fs_dataset;
 
 /* Allocates n*d features and n labels (zeroed). FS_ENOMEM on failure (dataset left empty). */
@@ -93,7 +98,8 @@ static inline bool fs_dataset_is_sparse(const fs_dataset *ds)
     return ds->ptr != NULL;
 }
 
-void fs_dataset_fini(fs_dataset *ds); /* frees arrays; safe on a zeroed or finished dataset */
+/* Frees the arrays (unmaps a mapping); safe on a zeroed or finished dataset. */
+void fs_dataset_fini(fs_dataset *ds);
 
 /* Client partition of a dataset: client c owns rows[offset[c] .. offset[c+1]). */
 typedef struct fs_partition {
@@ -111,7 +117,9 @@ static inline size_t fs_partition_size(const fs_partition *p, size_t client)
 /* Reads an IDX image file (magic 0x00000803, uint8 pixels) and its label file (0x00000801),
  * gzip-compressed or plain, into `out` with pixels scaled to [0, 1]. `max_rows` > 0 keeps only
  * the first max_rows samples. Errors (missing file, bad magic, count mismatch, truncation) name
- * the file and return FS_EIO. */
+ * the file and return FS_EIO. The decoded rows are kept in the fs_cache folder (keyed by both
+ * files' paths, sizes and modification times and max_rows) and later loads map that entry
+ * instead of decoding: the same floats and labels, bit for bit. */
 int fs_data_load_idx(const char *images_path, const char *labels_path, size_t max_rows,
                      fs_dataset *out, fs_err *err);
 

@@ -392,6 +392,7 @@ END_TEST
 
 int main(void)
 {
+    setenv("FEDSIM_CACHE", "off", 1); /* these test the decoder; test_cache tests the cache */
     Suite *su = suite_create("data");
     TCase *idx = tcase_create("idx"), *syn = tcase_create("synthetic");
     tcase_set_timeout(idx, 60);
