@@ -86,7 +86,7 @@ static int entries(const char *folder, char *path, size_t n)
     for (struct dirent *e; (e = readdir(d));)
         if (e->d_name[0] != '.') {
             count++;
-            if (path) snprintf(path, n, "%s/%s", folder, e->d_name);
+            if (path) ck_assert_int_lt(snprintf(path, n, "%s/%s", folder, e->d_name), (int)n);
         }
     closedir(d);
     return count;
