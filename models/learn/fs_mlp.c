@@ -39,13 +39,17 @@ static void mlp_init(const fs_model *m, fs_real *w, gsl_rng *r)
 }
 
 /* Forward pass of rows[0..n), a ReLU after every layer but the output layer; returns the output
- * layer's pre-activations (n x out) in scratch. */
+ * layer's pre-activations (n x out) in scratch. Training gathers the batch into scratch, where
+ * the backward pass finds it; prediction reads consecutive rows in place (fs_nn_rows). */
 static fs_real *mlp_forward(const fs_model *m, const fs_real *w, const fs_dataset *ds,
-                           const uint32_t *rows, size_t n, fs_real *buf)
+                           const uint32_t *rows, size_t n, fs_real *buf, bool in_place)
 {
     const mlp_impl *im = m->impl;
     const fs_real *in = buf + im->x;
-    fs_nn_gather(ds, rows, n, buf + im->x);
+    if (in_place)
+        in = fs_nn_rows(ds, rows, n, buf + im->x);
+    else
+        fs_nn_gather(ds, rows, n, buf + im->x);
     for (size_t l = 0; l < im->n_layers; l++) {
         const mlp_layer *ly = &im->layer[l];
         fs_nn_dense_forward(w + ly->w, w + ly->b, in, n, ly->in, ly->out, l + 1 < im->n_layers,
@@ -87,7 +91,7 @@ static double mlp_loss_grad(const fs_model *m, const fs_real *w, const fs_datase
         return 0;
     }
     const mlp_impl *im = m->impl;
-    fs_real *buf = s->buf, *delta = mlp_forward(m, w, ds, rows, n, buf);
+    fs_real *buf = s->buf, *delta = mlp_forward(m, w, ds, rows, n, buf, false);
     double loss = mlp_head(m, ds, rows, n, delta);
     for (size_t l = im->n_layers; l-- > 0;) {
         const mlp_layer *ly = &im->layer[l];
@@ -111,7 +115,7 @@ static double mlp_sgd_step(const fs_model *m, fs_real *w, const fs_dataset *ds,
     fs_nn_check(m, ds, n, s);
     if (n == 0) return 0;
     const mlp_impl *im = m->impl;
-    fs_real *buf = s->buf, *delta = mlp_forward(m, w, ds, rows, n, buf);
+    fs_real *buf = s->buf, *delta = mlp_forward(m, w, ds, rows, n, buf, false);
     double loss = mlp_head(m, ds, rows, n, delta) / (double)n;
     if (!isfinite(loss)) return loss;
     for (size_t l = im->n_layers; l-- > 0;) {
@@ -137,7 +141,7 @@ static void mlp_predict(const fs_model *m, const fs_real *w, const fs_dataset *d
     if (n == 0) return;
     const mlp_impl *im = m->impl;
     size_t c = (size_t)m->n_classes;
-    const fs_real *z = mlp_forward(m, w, ds, rows, n, s->buf);
+    const fs_real *z = mlp_forward(m, w, ds, rows, n, s->buf, true);
     if (!im->sigmoid) {
         fs_nn_softmax_probs(z, n, c, out_probs);
         return;

@@ -19,6 +19,10 @@ void fs_nn_check(const fs_model *m, const fs_dataset *ds, size_t n, const fs_mod
 
 /* x (n x ds->d) := the selected rows, contiguous for BLAS. */
 void fs_nn_gather(const fs_dataset *ds, const uint32_t *rows, size_t n, fs_real *x);
+/* The selected rows as one contiguous n x ds->d block: the dataset's own rows when they already
+ * are one (consecutive ids, as evaluation passes them, and features of type fs_real), else
+ * gathered into x. */
+const fs_real *fs_nn_rows(const fs_dataset *ds, const uint32_t *rows, size_t n, fs_real *x);
 
 /* n_out x fan_in weights ~ U(-bound, bound), then n_out zero biases right after them. bound is
  * He's sqrt(6 / fan_in) for a layer followed by a ReLU, LeCun's sqrt(3 / fan_in) otherwise (the

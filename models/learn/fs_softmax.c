@@ -62,9 +62,8 @@ static void sm_predict(const fs_model *m, const fs_real *w, const fs_dataset *ds
 {
     fs_nn_check(m, ds, n, s);
     if (n == 0) return;
-    fs_real *x = s->buf, *z = s->buf + m->max_batch * m->n_features;
-    fs_nn_gather(ds, rows, n, x);
-    sm_logits(m, w, x, n, z);
+    fs_real *z = s->buf + m->max_batch * m->n_features;
+    sm_logits(m, w, fs_nn_rows(ds, rows, n, s->buf), n, z);
     fs_nn_softmax_probs(z, n, (size_t)m->n_classes, out_probs);
 }
 
