@@ -18,13 +18,7 @@ void fs_gen_free(fs_gen *g)
     if (g) g->ops->free(g);
 }
 
-/* A dataset under construction: the final fs_dataset plus capacities, grown by doubling so a
- * million clients cost O(log) reallocations, never one per client. */
-typedef struct gen_acc {
-    fs_dataset ds;
-    size_t cap_rows, cap_nnz;
-    fs_partition part;
-} gen_acc;
+/* ---- one client at a time, into a reusable scratch ---- */
 
 static int grow(void **p, size_t n, size_t size)
 {
@@ -33,6 +27,70 @@ static int grow(void **p, size_t n, size_t size)
     *p = q;
     return FS_OK;
 }
+
+int fs_gen_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err)
+{
+    if (g->ops->client_into) return g->ops->client_into(g, k, s, err);
+    fs_dataset_fini(&s->train);
+    fs_dataset_fini(&s->test);
+    memset(s->cap_rows, 0, sizeof s->cap_rows);
+    memset(s->cap_nnz, 0, sizeof s->cap_nnz);
+    return g->ops->client(g, k, &s->train, &s->test, err);
+}
+
+int fs_gen_client_sizes(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes *out)
+{
+    if (g->ops->sizes) return g->ops->sizes(g, k, s, out);
+    int rc = fs_gen_client_into(g, k, s, NULL);
+    if (rc) return rc;
+    const fs_dataset *tr = &s->train;
+    *out = (fs_gen_sizes){.n_train = tr->n,
+                          .n_test = s->test.n,
+                          .nnz_train = tr->ptr ? tr->ptr[tr->n] : tr->n * tr->d};
+    for (size_t i = 0; i < FS_DATA_MAX_GROUPS; i++)
+        out->level[i] = i < tr->n_groups && tr->n ? tr->groups[i].level[0] : UINT32_MAX;
+    return FS_OK;
+}
+
+void fs_gen_scratch_fini(fs_gen_scratch *s)
+{
+    fs_dataset_fini(&s->train);
+    fs_dataset_fini(&s->test);
+    if (s->rng) gsl_rng_free(s->rng);
+    memset(s, 0, sizeof *s);
+}
+
+int fs_gen_reserve_sparse(fs_gen_scratch *s, int which, size_t n, size_t d, size_t nnz,
+                          int n_classes)
+{
+    fs_dataset *ds = which ? &s->test : &s->train;
+    size_t *cap_rows = &s->cap_rows[which], *cap_nnz = &s->cap_nnz[which];
+    if (!ds->ptr || n > *cap_rows) {
+        if (grow((void **)&ds->ptr, n + 1, sizeof *ds->ptr)) return FS_ENOMEM;
+        if (n_classes > 0 && grow((void **)&ds->y, n, sizeof *ds->y)) return FS_ENOMEM;
+        if (n_classes == 0 && grow((void **)&ds->target, n, sizeof *ds->target)) return FS_ENOMEM;
+        for (size_t i = 0; i < ds->n_groups; i++)
+            if (grow((void **)&ds->groups[i].level, n, sizeof *ds->groups[i].level))
+                return FS_ENOMEM;
+        *cap_rows = n;
+    }
+    if (nnz > *cap_nnz) {
+        if (grow((void **)&ds->idx, nnz, sizeof *ds->idx)) return FS_ENOMEM;
+        if (grow((void **)&ds->val, nnz, sizeof *ds->val)) return FS_ENOMEM;
+        *cap_nnz = nnz;
+    }
+    ds->n = n, ds->d = d, ds->n_classes = n_classes;
+    ds->ptr[0] = 0;
+    return FS_OK;
+}
+
+/* A dataset under construction: the final fs_dataset plus capacities, grown by doubling so a
+ * million clients cost O(log) reallocations, never one per client. */
+typedef struct gen_acc {
+    fs_dataset ds;
+    size_t cap_rows, cap_nnz;
+    fs_partition part;
+} gen_acc;
 
 /* Ensures room for `rows` rows and `nnz` non-zeros in total. */
 static int acc_reserve(gen_acc *a, size_t rows, size_t nnz)
