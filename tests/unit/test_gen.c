@@ -186,8 +186,9 @@ static uint64_t marketing_fingerprint(const fs_marketing_cfg *c, size_t n_client
 START_TEST(marketing_rows_are_those_of_the_reference_generator)
 {
     /* fingerprints of the rows the generator made before its fast paths (hash tables, merged
-     * rows; computed at commit 6ff9caf): with the default shape, with 2^8 buckets (a hash collision in most rows) and with
-     * more interest x category pairs than a hash table holds (hashed on the spot) */
+     * rows; computed at commit 6ff9caf): with the default shape, with 2^8 buckets (a hash collision
+     * in most rows) and with more interest x category pairs than a hash table holds (hashed on the
+     * spot) */
     fs_marketing_cfg c;
     fs_test_marketing_cfg(7, &c);
     uint64_t a = marketing_fingerprint(&c, 3000);
