@@ -422,9 +422,8 @@ static int mk_alloc(const fs_gen *g, const mk_user *u, fs_gen_scratch *s, int wh
     return FS_OK;
 }
 
-/* Sorts a row's features by index (insertion sort: rows hold at most 25) and merges hash
- * collisions by adding their values, as the hashing trick prescribes. Returns the row's nnz. */
-static size_t mk_sort_merge(uint32_t *idx, float *val, size_t n)
+/* Sorts features by index, stably (insertion sort: at most 25). */
+static void mk_sort(uint32_t *idx, float *val, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
         uint32_t ki = idx[i];
@@ -434,6 +433,13 @@ static size_t mk_sort_merge(uint32_t *idx, float *val, size_t n)
             idx[j] = idx[j - 1], val[j] = val[j - 1];
         idx[j] = ki, val[j] = vi;
     }
+}
+
+/* Sorts a row's features by index and merges hash collisions by adding their values in row
+ * order, as the hashing trick prescribes. Returns the row's nnz. */
+static size_t mk_sort_merge(uint32_t *idx, float *val, size_t n)
+{
+    mk_sort(idx, val, n);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         if (m > 0 && idx[m - 1] == idx[i])
@@ -444,34 +450,36 @@ static size_t mk_sort_merge(uint32_t *idx, float *val, size_t n)
     return m;
 }
 
-/* How many distinct indices idx[0..n) holds. A bitmap of their low 12 bits shows almost every
- * row collision-free at once; a row with a clash in the bitmap is sorted and merged. `seen`
- * (64 words) is all zeros on entry and again on return. */
-static size_t mk_distinct(uint32_t *idx, float *val, size_t n, uint64_t *seen)
+/* The user's own features (region, device, age band, interests), the part every one of their
+ * rows starts with, sorted and merged once per client. */
+typedef struct mk_ufeat {
+    uint32_t idx[3 + MK_MAX_INTERESTS];
+    float val[3 + MK_MAX_INTERESTS];
+    size_t n;
+} mk_ufeat;
+
+static void mk_user_features(unsigned bits, const mk_user *u, mk_ufeat *out)
 {
-    uint64_t clash = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t b = idx[i] & 4095;
-        clash |= seen[b >> 6] >> (b & 63) & 1;
-        seen[b >> 6] |= (uint64_t)1 << (b & 63);
-    }
-    for (size_t i = 0; i < n; i++)
-        seen[(idx[i] & 4095) >> 6] = 0;
-    return clash ? mk_sort_merge(idx, val, n) : n;
+    float w = (float)u->inv_sqrt_m;
+    out->idx[0] = mk_hash(bits, MK_F_REGION, u->region, 0);
+    out->idx[1] = mk_hash(bits, MK_F_DEVICE, u->device, 0);
+    out->idx[2] = mk_hash(bits, MK_F_AGE, u->age, 0);
+    out->val[0] = out->val[1] = out->val[2] = 1.0f;
+    for (uint32_t i = 0; i < u->n_interests; i++)
+        out->idx[3 + i] = mk_hash(bits, MK_F_INTEREST, u->interest[i], 0), out->val[3 + i] = w;
+    out->n = mk_sort_merge(out->idx, out->val, 3 + u->n_interests);
 }
 
-/* The hashed features, unsorted, of user u seeing campaign j in slot pos: the user's own
- * (precomputed in ufeat), then interest x category, campaign, category, creative, position,
- * device x creative, age band x category. Returns how many (at most MK_MAX_ROW). */
-static size_t mk_features(const mk_impl *im, const mk_user *u, const uint32_t *ufeat, uint32_t j,
-                          uint32_t pos, uint32_t *idx, float *val)
+/* The impression's own hashed features, unsorted, of user u seeing campaign j in slot pos:
+ * interest x category, campaign, category, creative, position, device x creative, age band x
+ * category. Returns how many (6 + interests). */
+static size_t mk_ad_features(const mk_impl *im, const mk_user *u, uint32_t j, uint32_t pos,
+                             uint32_t *idx, float *val)
 {
     unsigned bits = im->cfg.hash_bits;
     uint32_t cat = im->camp_category[j], cre = im->camp_creative[j], m = u->n_interests;
     float w = (float)u->inv_sqrt_m;
     size_t n = 0;
-    for (uint32_t i = 0; i < 3 + m; i++)
-        idx[n] = ufeat[i], val[n++] = i < 3 ? 1.0f : w;
     for (uint32_t i = 0; i < m; i++)
         idx[n] = mk_h(&im->h_interest_category, bits, u->interest[i], cat), val[n++] = w;
     idx[n] = mk_h(&im->h_campaign, bits, j, 0), val[n++] = 1.0f;
@@ -483,42 +491,81 @@ static size_t mk_features(const mk_impl *im, const mk_user *u, const uint32_t *u
     return n;
 }
 
+/* A row: the user's features followed by the impression's, sorted and merged (mk_sort_merge of
+ * the whole row), into idx/val. The same result for less work: a stable sort of the row is the
+ * merge of its two stably sorted parts, the user's first on equal indices, and summing the user's
+ * part of a run first adds the same values in the same order. The impression's part is sorted
+ * in place. Returns the row's nnz. */
+static size_t mk_merge_row(const mk_ufeat *uf, uint32_t *ai, float *av, size_t na, uint32_t *idx,
+                           float *val)
+{
+    mk_sort(ai, av, na);
+    size_t i = 0, j = 0, m = 0;
+    while (i < uf->n || j < na) {
+        bool user = j == na || (i < uf->n && uf->idx[i] <= ai[j]);
+        uint32_t k = user ? uf->idx[i] : ai[j];
+        float v = user ? uf->val[i++] : av[j++];
+        if (m > 0 && idx[m - 1] == k)
+            val[m - 1] += v;
+        else
+            idx[m] = k, val[m++] = v;
+    }
+    return m;
+}
+
 /* One impression into row `row` of ds: campaign by delivery share, slot uniform, click by the
- * logistic model; then its hashed features, sorted. */
-static void mk_row(const mk_impl *im, gsl_rng *r, const mk_user *u, const uint32_t *ufeat,
+ * logistic model; then its hashed features. */
+static void mk_row(const mk_impl *im, gsl_rng *r, const mk_user *u, const mk_ufeat *uf,
                    fs_dataset *ds, size_t row)
 {
     uint32_t j = (uint32_t)gsl_ran_discrete(r, im->campaign_d);
     uint32_t pos = (uint32_t)gsl_rng_uniform_int(r, MK_POSITIONS);
     double p = 1.0 / (1.0 + exp(-(im->intercept + mk_logit(im, u, j, pos))));
     ds->y[row] = gsl_rng_uniform(r) < p;
-    uint32_t *idx = ds->idx + ds->ptr[row];
-    float *val = ds->val + ds->ptr[row];
-    size_t n = mk_features(im, u, ufeat, j, pos, idx, val);
-    ds->ptr[row + 1] = ds->ptr[row] + mk_sort_merge(idx, val, n);
+    uint32_t ai[MK_MAX_ROW];
+    float av[MK_MAX_ROW];
+    size_t na = mk_ad_features(im, u, j, pos, ai, av);
+    size_t at = ds->ptr[row];
+    ds->ptr[row + 1] = at + mk_merge_row(uf, ai, av, na, ds->idx + at, ds->val + at);
+}
+
+/* Bits of a 4096-bit map of features' low 12 bits: the user's are set once per client, so a
+ * row whose impression features find their bits clear (almost every row) has no collision. */
+typedef struct mk_seen {
+    uint64_t w[64];
+} mk_seen;
+
+static bool mk_seen_set(mk_seen *s, uint32_t k)
+{
+    uint64_t bit = (uint64_t)1 << (k & 63), *w = &s->w[(k & 4095) >> 6];
+    bool was = *w & bit;
+    *w |= bit;
+    return was;
 }
 
 /* The non-zeros of the next impression, with the same draws as mk_row (the click's uniform is
- * drawn and not used: the rows after it must see the same stream). */
-static size_t mk_row_nnz(const mk_impl *im, gsl_rng *r, const mk_user *u, const uint32_t *ufeat,
-                         uint64_t *seen)
+ * drawn and not used: the rows after it must see the same stream). `seen` holds the user's
+ * features' bits and is returned so. */
+static size_t mk_row_nnz(const mk_impl *im, gsl_rng *r, const mk_user *u, const mk_ufeat *uf,
+                         mk_seen *seen)
 {
     uint32_t j = (uint32_t)gsl_ran_discrete(r, im->campaign_d);
     uint32_t pos = (uint32_t)gsl_rng_uniform_int(r, MK_POSITIONS);
     (void)gsl_rng_uniform(r);
-    uint32_t idx[MK_MAX_ROW];
-    float val[MK_MAX_ROW];
-    return mk_distinct(idx, val, mk_features(im, u, ufeat, j, pos, idx, val), seen);
-}
-
-/* The user's own features, the same on each of their rows: region, device, age band, interests. */
-static void mk_user_features(unsigned bits, const mk_user *u, uint32_t *out)
-{
-    out[0] = mk_hash(bits, MK_F_REGION, u->region, 0);
-    out[1] = mk_hash(bits, MK_F_DEVICE, u->device, 0);
-    out[2] = mk_hash(bits, MK_F_AGE, u->age, 0);
-    for (uint32_t i = 0; i < u->n_interests; i++)
-        out[3 + i] = mk_hash(bits, MK_F_INTEREST, u->interest[i], 0);
+    uint32_t ai[MK_MAX_ROW], idx[MK_MAX_ROW];
+    float av[MK_MAX_ROW], val[MK_MAX_ROW];
+    size_t na = mk_ad_features(im, u, j, pos, ai, av), set = 0;
+    bool clash = false;
+    uint32_t mine[MK_MAX_ROW]; /* the bits this row set, cleared again below */
+    for (size_t i = 0; i < na; i++) {
+        if (mk_seen_set(seen, ai[i]))
+            clash = true;
+        else
+            mine[set++] = ai[i];
+    }
+    for (size_t i = 0; i < set; i++)
+        seen->w[(mine[i] & 4095) >> 6] &= ~((uint64_t)1 << (mine[i] & 63));
+    return clash ? mk_merge_row(uf, ai, av, na, idx, val) : uf->n + na;
 }
 
 /* The start of client k's stream: its impression count, the training share of it and the user;
@@ -542,10 +589,10 @@ static int mk_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err
     size_t per_row = 9 + 2 * (size_t)u.n_interests;
     if (mk_alloc(g, &u, s, 0, n_tr, per_row) || mk_alloc(g, &u, s, 1, n - n_tr, per_row))
         goto nomem;
-    uint32_t ufeat[3 + MK_MAX_INTERESTS];
-    mk_user_features(im->cfg.hash_bits, &u, ufeat);
+    mk_ufeat uf;
+    mk_user_features(im->cfg.hash_bits, &u, &uf);
     for (size_t i = 0; i < n; i++)
-        mk_row(im, s->rng, &u, ufeat, i < n_tr ? &s->train : &s->test, i < n_tr ? i : i - n_tr);
+        mk_row(im, s->rng, &u, &uf, i < n_tr ? &s->train : &s->test, i < n_tr ? i : i - n_tr);
     return FS_OK;
 nomem:
     fs_err_add(err, "marketing", "out of memory generating client %llu", (unsigned long long)k);
@@ -571,12 +618,14 @@ static int mk_sizes(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes
     size_t n, n_tr;
     mk_user u;
     mk_head(im, s->rng, k, &n, &n_tr, &u);
-    uint32_t ufeat[3 + MK_MAX_INTERESTS];
-    mk_user_features(im->cfg.hash_bits, &u, ufeat);
-    uint64_t seen[64] = {0};
+    mk_ufeat uf;
+    mk_user_features(im->cfg.hash_bits, &u, &uf);
+    mk_seen seen = {{0}};
+    for (size_t i = 0; i < uf.n; i++)
+        mk_seen_set(&seen, uf.idx[i]);
     size_t nnz = 0;
     for (size_t i = 0; i < n_tr; i++)
-        nnz += mk_row_nnz(im, s->rng, &u, ufeat, seen);
+        nnz += mk_row_nnz(im, s->rng, &u, &uf, &seen);
     *out = (fs_gen_sizes){.n_train = n_tr, .n_test = n - n_tr, .nnz_train = nnz};
     for (size_t i = 0; i < FS_DATA_MAX_GROUPS; i++)
         out->level[i] = UINT32_MAX;
