@@ -435,11 +435,10 @@ static void mk_sort(uint32_t *idx, float *val, size_t n)
     }
 }
 
-/* Sorts a row's features by index and merges hash collisions by adding their values in row
- * order, as the hashing trick prescribes. Returns the row's nnz. */
-static size_t mk_sort_merge(uint32_t *idx, float *val, size_t n)
+/* Adds up runs of equal indices in sorted features, in order, keeping one entry per index: hash
+ * collisions merge by adding their values, as the hashing trick prescribes. Returns the nnz. */
+static size_t mk_merge_equal(uint32_t *idx, float *val, size_t n)
 {
-    mk_sort(idx, val, n);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         if (m > 0 && idx[m - 1] == idx[i])
@@ -448,6 +447,27 @@ static size_t mk_sort_merge(uint32_t *idx, float *val, size_t n)
             idx[m] = idx[i], val[m++] = val[i];
     }
     return m;
+}
+
+/* Sorts a row's features by index and merges its collisions. Returns the row's nnz. */
+static size_t mk_sort_merge(uint32_t *idx, float *val, size_t n)
+{
+    mk_sort(idx, val, n);
+    return mk_merge_equal(idx, val, n);
+}
+
+/* The stable sort of a[0..n) into (oi, ov) by counting each one's rank. Branch-free: at a dozen
+ * hashed (random) indices it beats the insertion sort, whose branches the CPU cannot guess. */
+static void mk_rank_sort(const uint32_t *ai, const float *av, size_t n, uint32_t *oi, float *ov)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x = ai[i], r = 0; /* the smaller ones, then the equal ones before it */
+        for (size_t j = 0; j < n; j++)
+            r += ai[j] < x;
+        for (size_t j = 0; j < i; j++)
+            r += ai[j] == x;
+        oi[r] = x, ov[r] = av[i];
+    }
 }
 
 /* The user's own features (region, device, age band, interests), the part every one of their
@@ -494,23 +514,29 @@ static size_t mk_ad_features(const mk_impl *im, const mk_user *u, uint32_t j, ui
 /* A row: the user's features followed by the impression's, sorted and merged (mk_sort_merge of
  * the whole row), into idx/val. The same result for less work: a stable sort of the row is the
  * merge of its two stably sorted parts, the user's first on equal indices, and summing the user's
- * part of a run first adds the same values in the same order. The impression's part is sorted
- * in place. Returns the row's nnz. */
-static size_t mk_merge_row(const mk_ufeat *uf, uint32_t *ai, float *av, size_t na, uint32_t *idx,
-                           float *val)
+ * part of a run first adds the same values in the same order. The merge takes no branch it
+ * could mispredict; collisions, rare, are summed after it. Returns the row's nnz. */
+static size_t mk_merge_row(const mk_ufeat *uf, const uint32_t *ai, const float *av, size_t na,
+                           uint32_t *idx, float *val)
 {
-    mk_sort(ai, av, na);
-    size_t i = 0, j = 0, m = 0;
-    while (i < uf->n || j < na) {
-        bool user = j == na || (i < uf->n && uf->idx[i] <= ai[j]);
-        uint32_t k = user ? uf->idx[i] : ai[j];
-        float v = user ? uf->val[i++] : av[j++];
-        if (m > 0 && idx[m - 1] == k)
-            val[m - 1] += v;
-        else
-            idx[m] = k, val[m++] = v;
+    uint32_t si[MK_MAX_ROW];
+    float sv[MK_MAX_ROW];
+    mk_rank_sort(ai, av, na, si, sv);
+    size_t i = 0, j = 0, m = 0, nu = uf->n;
+    while (i < nu && j < na) {
+        bool user = uf->idx[i] <= si[j];
+        idx[m] = user ? uf->idx[i] : si[j];
+        val[m++] = user ? uf->val[i] : sv[j];
+        i += user, j += !user;
     }
-    return m;
+    for (; i < nu; i++)
+        idx[m] = uf->idx[i], val[m++] = uf->val[i];
+    for (; j < na; j++)
+        idx[m] = si[j], val[m++] = sv[j];
+    bool equal = false;
+    for (size_t k = 1; k < m; k++)
+        equal |= idx[k] == idx[k - 1];
+    return equal ? mk_merge_equal(idx, val, m) : m;
 }
 
 /* One impression into row `row` of ds: campaign by delivery share, slot uniform, click by the
