@@ -32,6 +32,8 @@ typedef struct fs_gen_scratch {
     fs_dataset train, test;
     size_t cap_rows[2], cap_nnz[2]; /* room of train [0] and test [1] */
     gsl_rng *rng;                   /* the client streams' generator, made at first use */
+    void *aux;                      /* a generator's per-client working memory */
+    size_t aux_size;
 } fs_gen_scratch;
 
 /* What the population needs of a client without its rows: the on-demand counting pass. */
@@ -122,6 +124,27 @@ void fs_gen_scratch_fini(fs_gen_scratch *s);
  * is set; the generator writes every row. On FS_ENOMEM the dataset keeps its old arrays. */
 int fs_gen_reserve_sparse(fs_gen_scratch *s, int which, size_t n, size_t d, size_t nnz,
                           int n_classes);
+
+/* The same for a dense dataset of n rows of d features, all zero. */
+int fs_gen_reserve_dense(fs_gen_scratch *s, int which, size_t n, size_t d, int n_classes);
+
+/* fs_dataset_add_group on s's dataset `which`, its levels as long as the rows' room (a reserve
+ * that failed after growing the rows leaves more room than rows). */
+int fs_gen_add_group(fs_gen_scratch *s, int which, const char *name, size_t n_levels,
+                     size_t *out_index);
+
+/* Frees s's dataset `which` and its room, for a generator that failed half-way through adding its
+ * group columns: the next client starts from nothing rather than from columns missing or shorter
+ * than the rows' room. */
+void fs_gen_scratch_drop(fs_gen_scratch *s, int which);
+
+/* At least `bytes` of s's working memory (aligned as malloc's), or NULL when out of memory. */
+void *fs_gen_scratch_aux(fs_gen_scratch *s, size_t bytes);
+
+/* A generator's `client` op through its client_into: a scratch of the client's own, handed over
+ * as fresh datasets (their arrays exactly the client's size). */
+int fs_gen_client_fresh(const fs_gen *g, uint64_t k, fs_dataset *out_train, fs_dataset *out_test,
+                        fs_err *err);
 
 /* Generates clients 0..n_clients-1 and concatenates them (train rows of client k contiguous,
  * partitions filled), using up to n_threads threads; identical output for any n_threads. */

@@ -388,15 +388,16 @@ static size_t mk_count(gsl_rng *r, double mu, double sigma)
 
 /* The group columns region, device, age_band with their level names, added to a dataset once
  * (a reused one keeps them). */
-static int mk_groups(const mk_impl *im, fs_dataset *ds)
+static int mk_groups(const mk_impl *im, fs_gen_scratch *s, int which)
 {
+    fs_dataset *ds = which ? &s->test : &s->train;
     const fs_marketing_cfg *c = &im->cfg;
     const char *names[] = {"region", "device", "age_band"};
     size_t levels[] = {c->n_regions, c->n_devices, c->n_age_bands};
     const mk_name *level_names[] = {im->region_names, im->device_names, im->age_names};
     for (size_t i = 0; i < 3; i++) {
         size_t gi;
-        int rc = fs_dataset_add_group(ds, names[i], levels[i], &gi);
+        int rc = fs_gen_add_group(s, which, names[i], levels[i], &gi);
         if (rc == FS_OK) rc = fs_group_set_names_fixed(&ds->groups[gi], level_names[i]);
         if (rc != FS_OK) return rc;
     }
@@ -410,10 +411,8 @@ static int mk_alloc(const fs_gen *g, const mk_user *u, fs_gen_scratch *s, int wh
 {
     fs_dataset *ds = which ? &s->test : &s->train;
     int rc = fs_gen_reserve_sparse(s, which, n, g->d, n * per_row, 2);
-    if (rc == FS_OK && !ds->n_groups && (rc = mk_groups(g->impl, ds))) {
-        fs_dataset_fini(ds); /* no half-built group columns for the next client */
-        s->cap_rows[which] = s->cap_nnz[which] = 0;
-    }
+    if (rc == FS_OK && !ds->n_groups && (rc = mk_groups(g->impl, s, which)))
+        fs_gen_scratch_drop(s, which);
     if (rc != FS_OK) return rc;
     const uint32_t level[] = {u->region, u->device, u->age};
     for (size_t gi = 0; gi < 3; gi++)
@@ -619,16 +618,6 @@ nomem:
     return FS_ENOMEM;
 }
 
-static int mk_client(const fs_gen *g, uint64_t k, fs_dataset *tr, fs_dataset *te, fs_err *err)
-{
-    fs_gen_scratch s = {0};
-    int rc = mk_client_into(g, k, &s, err);
-    if (rc) fs_gen_scratch_fini(&s);
-    *tr = s.train, *te = s.test;
-    if (s.rng) gsl_rng_free(s.rng);
-    return rc;
-}
-
 /* The training rows' count and non-zeros without storing them; the test rows, last in the
  * stream, need not be drawn. */
 static int mk_sizes(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes *out)
@@ -653,8 +642,10 @@ static int mk_sizes(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes
     return FS_OK;
 }
 
-static const fs_gen_ops mk_ops = {
-    .client = mk_client, .client_into = mk_client_into, .sizes = mk_sizes, .free = mk_free};
+static const fs_gen_ops mk_ops = {.client = fs_gen_client_fresh,
+                                  .client_into = mk_client_into,
+                                  .sizes = mk_sizes,
+                                  .free = mk_free};
 
 static int mk_alloc_impl(mk_impl *im)
 {
