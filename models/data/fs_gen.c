@@ -18,13 +18,7 @@ void fs_gen_free(fs_gen *g)
     if (g) g->ops->free(g);
 }
 
-/* A dataset under construction: the final fs_dataset plus capacities, grown by doubling so a
- * million clients cost O(log) reallocations, never one per client. */
-typedef struct gen_acc {
-    fs_dataset ds;
-    size_t cap_rows, cap_nnz;
-    fs_partition part;
-} gen_acc;
+/* ---- one client at a time, into a reusable scratch ---- */
 
 static int grow(void **p, size_t n, size_t size)
 {
@@ -33,6 +27,127 @@ static int grow(void **p, size_t n, size_t size)
     *p = q;
     return FS_OK;
 }
+
+int fs_gen_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err)
+{
+    if (g->ops->client_into) return g->ops->client_into(g, k, s, err);
+    fs_dataset_fini(&s->train);
+    fs_dataset_fini(&s->test);
+    memset(s->cap_rows, 0, sizeof s->cap_rows);
+    memset(s->cap_nnz, 0, sizeof s->cap_nnz);
+    return g->ops->client(g, k, &s->train, &s->test, err);
+}
+
+int fs_gen_client_sizes(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes *out)
+{
+    if (g->ops->sizes) return g->ops->sizes(g, k, s, out);
+    int rc = fs_gen_client_into(g, k, s, NULL);
+    if (rc) return rc;
+    const fs_dataset *tr = &s->train;
+    *out = (fs_gen_sizes){.n_train = tr->n,
+                          .n_test = s->test.n,
+                          .nnz_train = tr->ptr ? tr->ptr[tr->n] : tr->n * tr->d};
+    for (size_t i = 0; i < FS_DATA_MAX_GROUPS; i++)
+        out->level[i] = i < tr->n_groups && tr->n ? tr->groups[i].level[0] : UINT32_MAX;
+    return FS_OK;
+}
+
+void fs_gen_scratch_fini(fs_gen_scratch *s)
+{
+    fs_dataset_fini(&s->train);
+    fs_dataset_fini(&s->test);
+    if (s->rng) gsl_rng_free(s->rng);
+    free(s->aux);
+    memset(s, 0, sizeof *s);
+}
+
+/* Room for n rows of labels (or targets) and group levels. */
+static int reserve_rows(fs_dataset *ds, size_t *cap_rows, size_t n, int n_classes)
+{
+    if (n_classes > 0 && grow((void **)&ds->y, n, sizeof *ds->y)) return FS_ENOMEM;
+    if (n_classes == 0 && grow((void **)&ds->target, n, sizeof *ds->target)) return FS_ENOMEM;
+    for (size_t i = 0; i < ds->n_groups; i++)
+        if (grow((void **)&ds->groups[i].level, n, sizeof *ds->groups[i].level)) return FS_ENOMEM;
+    *cap_rows = n;
+    return FS_OK;
+}
+
+int fs_gen_reserve_sparse(fs_gen_scratch *s, int which, size_t n, size_t d, size_t nnz,
+                          int n_classes)
+{
+    fs_dataset *ds = which ? &s->test : &s->train;
+    size_t *cap_nnz = &s->cap_nnz[which];
+    if (!ds->ptr || n > s->cap_rows[which]) {
+        if (grow((void **)&ds->ptr, n + 1, sizeof *ds->ptr)) return FS_ENOMEM;
+        if (reserve_rows(ds, &s->cap_rows[which], n, n_classes)) return FS_ENOMEM;
+    }
+    if (nnz > *cap_nnz) {
+        if (grow((void **)&ds->idx, nnz, sizeof *ds->idx)) return FS_ENOMEM;
+        if (grow((void **)&ds->val, nnz, sizeof *ds->val)) return FS_ENOMEM;
+        *cap_nnz = nnz;
+    }
+    ds->n = n, ds->d = d, ds->n_classes = n_classes;
+    ds->ptr[0] = 0;
+    return FS_OK;
+}
+
+int fs_gen_reserve_dense(fs_gen_scratch *s, int which, size_t n, size_t d, int n_classes)
+{
+    fs_dataset *ds = which ? &s->test : &s->train;
+    if (!ds->x || n > s->cap_rows[which]) {
+        if (grow((void **)&ds->x, n * d, sizeof *ds->x)) return FS_ENOMEM;
+        if (reserve_rows(ds, &s->cap_rows[which], n, n_classes)) return FS_ENOMEM;
+    }
+    memset(ds->x, 0, n * d * sizeof *ds->x);
+    ds->n = n, ds->d = d, ds->n_classes = n_classes;
+    return FS_OK;
+}
+
+int fs_gen_add_group(fs_gen_scratch *s, int which, const char *name, size_t n_levels,
+                     size_t *out_index)
+{
+    fs_dataset *ds = which ? &s->test : &s->train;
+    size_t n = ds->n;
+    ds->n = s->cap_rows[which] > n ? s->cap_rows[which] : n; /* add_group makes ds->n levels */
+    int rc = fs_dataset_add_group(ds, name, n_levels, out_index);
+    ds->n = n;
+    return rc;
+}
+
+void fs_gen_scratch_drop(fs_gen_scratch *s, int which)
+{
+    fs_dataset_fini(which ? &s->test : &s->train);
+    s->cap_rows[which] = s->cap_nnz[which] = 0;
+}
+
+void *fs_gen_scratch_aux(fs_gen_scratch *s, size_t bytes)
+{
+    if (bytes > s->aux_size) {
+        if (grow(&s->aux, bytes, 1)) return NULL;
+        s->aux_size = bytes;
+    }
+    return s->aux;
+}
+
+int fs_gen_client_fresh(const fs_gen *g, uint64_t k, fs_dataset *out_train, fs_dataset *out_test,
+                        fs_err *err)
+{
+    fs_gen_scratch s = {0};
+    int rc = g->ops->client_into(g, k, &s, err);
+    if (rc) fs_gen_scratch_fini(&s);
+    *out_train = s.train, *out_test = s.test;
+    if (s.rng) gsl_rng_free(s.rng);
+    free(s.aux);
+    return rc;
+}
+
+/* A dataset under construction: the final fs_dataset plus capacities, grown by doubling so a
+ * million clients cost O(log) reallocations, never one per client. */
+typedef struct gen_acc {
+    fs_dataset ds;
+    size_t cap_rows, cap_nnz;
+    fs_partition part;
+} gen_acc;
 
 /* Ensures room for `rows` rows and `nnz` non-zeros in total. */
 static int acc_reserve(gen_acc *a, size_t rows, size_t nnz)

@@ -7,6 +7,7 @@
 #ifndef FS_GEN_H
 #define FS_GEN_H
 
+#include <gsl/gsl_rng.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,11 +25,33 @@ typedef struct fs_gen fs_gen;
 #define FS_FRAUD_N_DENSE 5    /* fraud's features before the one-hot blocks (see below) */
 #define FS_RATINGS_MAX_FACTORS (1u << 28) /* n_items x latent_dim: 2 GB of item factors */
 
+/* One thread's room for one client's datasets at a time (data.on_demand): the arrays grow to the
+ * largest client seen and are reused for the next, so a warm scratch generates a client without
+ * allocating. Zero-initialise; release with fs_gen_scratch_fini. */
+typedef struct fs_gen_scratch {
+    fs_dataset train, test;
+    size_t cap_rows[2], cap_nnz[2]; /* room of train [0] and test [1] */
+    gsl_rng *rng;                   /* the client streams' generator, made at first use */
+    void *aux;                      /* a generator's per-client working memory */
+    size_t aux_size;
+} fs_gen_scratch;
+
+/* What the population needs of a client without its rows: the on-demand counting pass. */
+typedef struct fs_gen_sizes {
+    size_t n_train, n_test;
+    size_t nnz_train;                   /* non-zeros of the training rows (n_train * d if dense) */
+    uint32_t level[FS_DATA_MAX_GROUPS]; /* each group's level on the first training row */
+} fs_gen_sizes;
+
 typedef struct fs_gen_ops {
     /* Client k's rows into out_train and out_test (fresh datasets, freed by the caller), with the
      * generator's group columns filled. */
     int (*client)(const fs_gen *g, uint64_t k, fs_dataset *out_train, fs_dataset *out_test,
                   fs_err *err);
+    /* Optional: the same rows into s->train and s->test, reusing their arrays. */
+    int (*client_into)(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err);
+    /* Optional: client k's sizes without writing its rows (same values as generating it). */
+    int (*sizes)(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes *out);
     void (*free)(fs_gen *g);
 } fs_gen_ops;
 
@@ -85,6 +108,43 @@ typedef struct fs_ratings_cfg {
 fs_gen *fs_gen_ratings_new(const fs_ratings_cfg *cfg, fs_err *err);
 
 void fs_gen_free(fs_gen *g); /* NULL is a no-op */
+
+/* Client k's rows into s->train and s->test (valid until the next call on s): through the
+ * generator's client_into when it has one, else a fresh client replacing the previous one. */
+int fs_gen_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err);
+
+/* Client k's sizes (its sizes op, else generated into s and measured). Group levels are
+ * UINT32_MAX when the client has no training row. */
+int fs_gen_client_sizes(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes *out);
+
+void fs_gen_scratch_fini(fs_gen_scratch *s);
+
+/* For generators: shapes s's train (which = 0) or test (1) dataset as a sparse one of n rows with
+ * room for nnz non-zeros, reusing its arrays and group columns (levels grown to n). Only ptr[0]
+ * is set; the generator writes every row. On FS_ENOMEM the dataset keeps its old arrays. */
+int fs_gen_reserve_sparse(fs_gen_scratch *s, int which, size_t n, size_t d, size_t nnz,
+                          int n_classes);
+
+/* The same for a dense dataset of n rows of d features, all zero. */
+int fs_gen_reserve_dense(fs_gen_scratch *s, int which, size_t n, size_t d, int n_classes);
+
+/* fs_dataset_add_group on s's dataset `which`, its levels as long as the rows' room (a reserve
+ * that failed after growing the rows leaves more room than rows). */
+int fs_gen_add_group(fs_gen_scratch *s, int which, const char *name, size_t n_levels,
+                     size_t *out_index);
+
+/* Frees s's dataset `which` and its room, for a generator that failed half-way through adding its
+ * group columns: the next client starts from nothing rather than from columns missing or shorter
+ * than the rows' room. */
+void fs_gen_scratch_drop(fs_gen_scratch *s, int which);
+
+/* At least `bytes` of s's working memory (aligned as malloc's), or NULL when out of memory. */
+void *fs_gen_scratch_aux(fs_gen_scratch *s, size_t bytes);
+
+/* A generator's `client` op through its client_into: a scratch of the client's own, handed over
+ * as fresh datasets (their arrays exactly the client's size). */
+int fs_gen_client_fresh(const fs_gen *g, uint64_t k, fs_dataset *out_train, fs_dataset *out_test,
+                        fs_err *err);
 
 /* Generates clients 0..n_clients-1 and concatenates them (train rows of client k contiguous,
  * partitions filled), using up to n_threads threads; identical output for any n_threads. */

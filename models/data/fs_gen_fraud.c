@@ -292,7 +292,7 @@ static double fr_fraud_hour(gsl_rng *r, const fr_segment *s, const fr_holder *h)
     }
 }
 
-/* One transaction into row `row` of ds (features zeroed by the allocator). Draw order: channel,
+/* One transaction into row `row` of ds (features zeroed by fr_alloc). Draw order: channel,
  * label, category, amount, hour, distance, velocity. */
 static void fr_row(const fr_impl *im, gsl_rng *r, const fr_holder *h, fs_dataset *ds, size_t row)
 {
@@ -321,13 +321,17 @@ static void fr_row(const fr_impl *im, gsl_rng *r, const fr_holder *h, fs_dataset
     ds->groups[0].level[row] = (uint32_t)s;
 }
 
-static int fr_alloc(const fs_gen *g, size_t n, fs_dataset *ds)
+/* Dataset `which` of s: n zeroed rows, group "segment" with its names (added once). */
+static int fr_alloc(const fs_gen *g, fs_gen_scratch *s, int which, size_t n)
 {
     const fr_impl *im = g->impl;
+    fs_dataset *ds = which ? &s->test : &s->train;
     size_t gi;
-    int rc = fs_dataset_alloc(ds, n, g->d, 2);
-    if (rc == FS_OK) rc = fs_dataset_add_group(ds, "segment", im->cfg.n_segments, &gi);
+    int rc = fs_gen_reserve_dense(s, which, n, g->d, 2);
+    if (rc != FS_OK || ds->n_groups) return rc;
+    rc = fs_gen_add_group(s, which, "segment", im->cfg.n_segments, &gi);
     if (rc == FS_OK) rc = fs_group_set_names_fixed(&ds->groups[gi], im->seg_names);
+    if (rc != FS_OK) fs_gen_scratch_drop(s, which);
     return rc;
 }
 
@@ -338,15 +342,13 @@ static size_t fr_count(gsl_rng *r, double mu, double sigma)
     return x < 1 ? 1 : x > FR_MAX_ROWS ? (size_t)FR_MAX_ROWS : (size_t)x;
 }
 
-static int fr_client(const fs_gen *g, uint64_t k, fs_dataset *tr, fs_dataset *te, fs_err *err)
+static int fr_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err)
 {
     const fr_impl *im = g->impl;
-    memset(tr, 0, sizeof *tr);
-    memset(te, 0, sizeof *te);
     size_t ns = im->cfg.n_segments, nm = im->cfg.n_merchant_categories;
-    double *buf = malloc((ns + nm) * sizeof *buf);
-    gsl_rng *r = fs_rng_new();
-    if (!buf || !r) goto nomem;
+    double *buf = fs_gen_scratch_aux(s, (ns + nm) * sizeof *buf);
+    if (!buf || (!s->rng && !(s->rng = fs_rng_new()))) goto nomem;
+    gsl_rng *r = s->rng;
     fs_rng_reseed(r, im->cfg.seed, FS_RNG_DATA, k, FS_RNG_NONE);
     size_t n = fr_count(r, im->cfg.tx_mu, im->cfg.tx_sigma);
     double n_round = round((1 - im->cfg.test_fraction) * (double)n);
@@ -355,22 +357,17 @@ static int fr_client(const fs_gen *g, uint64_t k, fs_dataset *tr, fs_dataset *te
     fr_holder_draw(im, r, &h);
     fr_cumulate(h.mix_cdf, ns);
     fr_cumulate(h.mcc_cdf, nm);
-    if (fr_alloc(g, n_tr, tr) || fr_alloc(g, n - n_tr, te)) goto nomem;
+    if (fr_alloc(g, s, 0, n_tr) || fr_alloc(g, s, 1, n - n_tr)) goto nomem;
     for (size_t i = 0; i < n; i++)
-        fr_row(im, r, &h, i < n_tr ? tr : te, i < n_tr ? i : i - n_tr);
-    free(buf);
-    gsl_rng_free(r);
+        fr_row(im, r, &h, i < n_tr ? &s->train : &s->test, i < n_tr ? i : i - n_tr);
     return FS_OK;
 nomem:
     fs_err_add(err, "fraud", "out of memory generating client %llu", (unsigned long long)k);
-    free(buf);
-    if (r) gsl_rng_free(r);
-    fs_dataset_fini(tr);
-    fs_dataset_fini(te);
     return FS_ENOMEM;
 }
 
-static const fs_gen_ops fr_ops = {.client = fr_client, .free = fr_free};
+static const fs_gen_ops fr_ops = {
+    .client = fs_gen_client_fresh, .client_into = fr_client_into, .free = fr_free};
 
 static int fr_alloc_impl(fr_impl *im)
 {

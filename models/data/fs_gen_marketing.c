@@ -19,6 +19,8 @@
 #define MK_MAX_ROWS 1048576.0 /* impressions per user: keeps one client addressable */
 #define MK_MAX_LEVELS (1u << 24)
 #define MK_CALIB_SAMPLES (1u << 17)
+#define MK_MAX_TABLE ((size_t)1 << 22)        /* entries of one hash table (16 MB) */
+#define MK_MAX_ROW (9 + 2 * MK_MAX_INTERESTS) /* features of one impression before merging */
 
 /* Model constants, documented in models/README.md; changing one changes every dataset. */
 #define MK_SHARE_ALPHA 2.0     /* Dirichlet concentration of region/device/age shares */
@@ -53,6 +55,14 @@ enum {
 
 typedef char mk_name[FS_DATA_NAME_LEN];
 
+/* The hashes of field `field` for keys (a, b), a < n_a and b < n_b, in a table of n_a * n_b, or
+ * h == NULL when that would pass MK_MAX_TABLE entries (then they are computed on the spot). */
+typedef struct mk_htab {
+    uint32_t *h;
+    uint64_t field;
+    size_t n_b;
+} mk_htab;
+
 typedef struct mk_impl {
     fs_marketing_cfg cfg;
     double intercept; /* calibrated so the expected click rate is base_rate */
@@ -66,6 +76,9 @@ typedef struct mk_impl {
     double *dev_creative; /* n_devices x MK_CREATIVES */
     double *shift;        /* n_regions x n_categories: the concept shift */
     mk_name *region_names, *device_names, *age_names;
+    /* Every row hashes its campaign-side features; these tables hold them (mk_tabulate). */
+    mk_htab h_campaign, h_category, h_creative, h_position, h_dev_creative, h_age_category,
+        h_interest_category;
 } mk_impl;
 
 typedef struct mk_user {
@@ -82,6 +95,44 @@ static inline uint32_t mk_hash(unsigned bits, uint64_t field, uint64_t a, uint64
 {
     uint64_t s = field << 56 | a << 28 | b;
     return (uint32_t)(fs_splitmix64(&s) >> (64 - bits));
+}
+
+/* The same value as mk_hash(bits, t->field, a, b), from the table when there is one. */
+static inline uint32_t mk_h(const mk_htab *t, unsigned bits, uint32_t a, uint32_t b)
+{
+    return t->h ? t->h[(size_t)a * t->n_b + b] : mk_hash(bits, t->field, a, b);
+}
+
+static int mk_tabulate(mk_htab *t, unsigned bits, uint64_t field, size_t n_a, size_t n_b)
+{
+    *t = (mk_htab){.field = field, .n_b = n_b};
+    if (n_a * n_b > MK_MAX_TABLE) return FS_OK;
+    if (!(t->h = malloc(n_a * n_b * sizeof *t->h))) return FS_ENOMEM;
+    for (size_t a = 0; a < n_a; a++)
+        for (size_t b = 0; b < n_b; b++)
+            t->h[a * n_b + b] = mk_hash(bits, field, a, b);
+    return FS_OK;
+}
+
+/* The hash tables of the campaign-side features. Campaign, category, creative and position
+ * are one-key fields (b = 0). */
+static int mk_tables(mk_impl *im)
+{
+    const fs_marketing_cfg *c = &im->cfg;
+    unsigned bits = c->hash_bits;
+    size_t nc = c->n_categories;
+    int rc = mk_tabulate(&im->h_campaign, bits, MK_F_CAMPAIGN, c->n_campaigns, 1);
+    if (!rc) rc = mk_tabulate(&im->h_category, bits, MK_F_CATEGORY, nc, 1);
+    if (!rc) rc = mk_tabulate(&im->h_creative, bits, MK_F_CREATIVE, MK_CREATIVES, 1);
+    if (!rc) rc = mk_tabulate(&im->h_position, bits, MK_F_POSITION, MK_POSITIONS, 1);
+    if (!rc)
+        rc = mk_tabulate(&im->h_dev_creative, bits, MK_F_DEVICE_X_CREATIVE, c->n_devices,
+                         MK_CREATIVES);
+    if (!rc) rc = mk_tabulate(&im->h_age_category, bits, MK_F_AGE_X_CATEGORY, c->n_age_bands, nc);
+    if (!rc)
+        rc = mk_tabulate(&im->h_interest_category, bits, MK_F_INTEREST_X_CATEGORY, c->n_interests,
+                         nc);
+    return rc;
 }
 
 /* Records one validation error and counts it (fs_err_add's return is 0 when err is NULL). */
@@ -318,6 +369,11 @@ static void mk_free(fs_gen *g)
         free(im->region_names);
         free(im->device_names);
         free(im->age_names);
+        mk_htab *t[] = {&im->h_campaign,         &im->h_category,     &im->h_creative,
+                        &im->h_position,         &im->h_dev_creative, &im->h_age_category,
+                        &im->h_interest_category};
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+            free(t[i]->h);
         free(im);
     }
     free(g);
@@ -330,34 +386,43 @@ static size_t mk_count(gsl_rng *r, double mu, double sigma)
     return x < 1 ? 1 : x > MK_MAX_ROWS ? (size_t)MK_MAX_ROWS : (size_t)x;
 }
 
-static int mk_add_group(fs_dataset *ds, const char *name, size_t n_levels, const mk_name *names,
-                        uint32_t level)
+/* The group columns region, device, age_band with their level names, added to a dataset once
+ * (a reused one keeps them). */
+static int mk_groups(const mk_impl *im, fs_gen_scratch *s, int which)
 {
-    size_t gi;
-    int rc = fs_dataset_add_group(ds, name, n_levels, &gi);
-    if (rc == FS_OK) rc = fs_group_set_names_fixed(&ds->groups[gi], names);
-    if (rc != FS_OK) return rc;
-    for (size_t i = 0; i < ds->n; i++)
-        ds->groups[gi].level[i] = level;
+    fs_dataset *ds = which ? &s->test : &s->train;
+    const fs_marketing_cfg *c = &im->cfg;
+    const char *names[] = {"region", "device", "age_band"};
+    size_t levels[] = {c->n_regions, c->n_devices, c->n_age_bands};
+    const mk_name *level_names[] = {im->region_names, im->device_names, im->age_names};
+    for (size_t i = 0; i < 3; i++) {
+        size_t gi;
+        int rc = fs_gen_add_group(s, which, names[i], levels[i], &gi);
+        if (rc == FS_OK) rc = fs_group_set_names_fixed(&ds->groups[gi], level_names[i]);
+        if (rc != FS_OK) return rc;
+    }
     return FS_OK;
 }
 
-/* A client's dataset: room for n rows of at most per_row features, groups region, device,
- * age_band constant over the user's rows. */
-static int mk_alloc(const fs_gen *g, const mk_user *u, size_t n, size_t per_row, fs_dataset *ds)
+/* Dataset `which` of s (0 train, 1 test): room for n rows of at most per_row features, groups
+ * constant over the user's rows. */
+static int mk_alloc(const fs_gen *g, const mk_user *u, fs_gen_scratch *s, int which, size_t n,
+                    size_t per_row)
 {
-    const mk_impl *im = g->impl;
-    const fs_marketing_cfg *c = &im->cfg;
-    int rc = fs_dataset_alloc_sparse(ds, n, g->d, n * per_row, 2);
-    if (rc == FS_OK) rc = mk_add_group(ds, "region", c->n_regions, im->region_names, u->region);
-    if (rc == FS_OK) rc = mk_add_group(ds, "device", c->n_devices, im->device_names, u->device);
-    if (rc == FS_OK) rc = mk_add_group(ds, "age_band", c->n_age_bands, im->age_names, u->age);
-    return rc;
+    fs_dataset *ds = which ? &s->test : &s->train;
+    int rc = fs_gen_reserve_sparse(s, which, n, g->d, n * per_row, 2);
+    if (rc == FS_OK && !ds->n_groups && (rc = mk_groups(g->impl, s, which)))
+        fs_gen_scratch_drop(s, which);
+    if (rc != FS_OK) return rc;
+    const uint32_t level[] = {u->region, u->device, u->age};
+    for (size_t gi = 0; gi < 3; gi++)
+        for (size_t i = 0; i < n; i++)
+            ds->groups[gi].level[i] = level[gi];
+    return FS_OK;
 }
 
-/* Sorts a row's features by index (insertion sort: rows hold at most 25) and merges hash
- * collisions by adding their values, as the hashing trick prescribes. Returns the row's nnz. */
-static size_t mk_sort_merge(uint32_t *idx, float *val, size_t n)
+/* Sorts features by index, stably (insertion sort: at most 25). */
+static void mk_sort(uint32_t *idx, float *val, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
         uint32_t ki = idx[i];
@@ -367,6 +432,12 @@ static size_t mk_sort_merge(uint32_t *idx, float *val, size_t n)
             idx[j] = idx[j - 1], val[j] = val[j - 1];
         idx[j] = ki, val[j] = vi;
     }
+}
+
+/* Adds up runs of equal indices in sorted features, in order, keeping one entry per index: hash
+ * collisions merge by adding their values, as the hashing trick prescribes. Returns the nnz. */
+static size_t mk_merge_equal(uint32_t *idx, float *val, size_t n)
+{
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         if (m > 0 && idx[m - 1] == idx[i])
@@ -377,74 +448,204 @@ static size_t mk_sort_merge(uint32_t *idx, float *val, size_t n)
     return m;
 }
 
-/* One impression into row `row` of ds: campaign by delivery share, slot uniform, click by the
- * logistic model; then its hashed features (the user's own, precomputed in ufeat). */
-static void mk_row(const mk_impl *im, gsl_rng *r, const mk_user *u, const uint32_t *ufeat,
-                   fs_dataset *ds, size_t row)
+/* Sorts a row's features by index and merges its collisions. Returns the row's nnz. */
+static size_t mk_sort_merge(uint32_t *idx, float *val, size_t n)
+{
+    mk_sort(idx, val, n);
+    return mk_merge_equal(idx, val, n);
+}
+
+/* The stable sort of a[0..n) into (oi, ov) by counting each one's rank. Branch-free and
+ * vectorised: at 20 hashed (random) indices it beats an insertion sort, whose branches the CPU
+ * cannot guess, by far. */
+static void mk_rank_sort(const uint32_t *ai, const float *av, size_t n, uint32_t *oi, float *ov)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x = ai[i], r = 0; /* the smaller ones, then the equal ones before it */
+        for (size_t j = 0; j < n; j++)
+            r += ai[j] < x;
+        for (size_t j = 0; j < i; j++)
+            r += ai[j] == x;
+        oi[r] = x, ov[r] = av[i];
+    }
+}
+
+/* The user's own features (region, device, age band, interests), the part every one of their
+ * rows starts with, sorted and merged once per client. */
+typedef struct mk_ufeat {
+    uint32_t idx[3 + MK_MAX_INTERESTS];
+    float val[3 + MK_MAX_INTERESTS];
+    size_t n;
+} mk_ufeat;
+
+static void mk_user_features(unsigned bits, const mk_user *u, mk_ufeat *out)
+{
+    float w = (float)u->inv_sqrt_m;
+    out->idx[0] = mk_hash(bits, MK_F_REGION, u->region, 0);
+    out->idx[1] = mk_hash(bits, MK_F_DEVICE, u->device, 0);
+    out->idx[2] = mk_hash(bits, MK_F_AGE, u->age, 0);
+    out->val[0] = out->val[1] = out->val[2] = 1.0f;
+    for (uint32_t i = 0; i < u->n_interests; i++)
+        out->idx[3 + i] = mk_hash(bits, MK_F_INTEREST, u->interest[i], 0), out->val[3 + i] = w;
+    out->n = mk_sort_merge(out->idx, out->val, 3 + u->n_interests);
+}
+
+/* The impression's own hashed features, unsorted, of user u seeing campaign j in slot pos:
+ * interest x category, campaign, category, creative, position, device x creative, age band x
+ * category. Returns how many (6 + interests). */
+static size_t mk_ad_features(const mk_impl *im, const mk_user *u, uint32_t j, uint32_t pos,
+                             uint32_t *idx, float *val)
 {
     unsigned bits = im->cfg.hash_bits;
+    uint32_t cat = im->camp_category[j], cre = im->camp_creative[j], m = u->n_interests;
+    float w = (float)u->inv_sqrt_m;
+    size_t n = 0;
+    for (uint32_t i = 0; i < m; i++)
+        idx[n] = mk_h(&im->h_interest_category, bits, u->interest[i], cat), val[n++] = w;
+    idx[n] = mk_h(&im->h_campaign, bits, j, 0), val[n++] = 1.0f;
+    idx[n] = mk_h(&im->h_category, bits, cat, 0), val[n++] = 1.0f;
+    idx[n] = mk_h(&im->h_creative, bits, cre, 0), val[n++] = 1.0f;
+    idx[n] = mk_h(&im->h_position, bits, pos, 0), val[n++] = 1.0f;
+    idx[n] = mk_h(&im->h_dev_creative, bits, u->device, cre), val[n++] = 1.0f;
+    idx[n] = mk_h(&im->h_age_category, bits, u->age, cat), val[n++] = 1.0f;
+    return n;
+}
+
+/* A row: the user's features followed by the impression's, sorted and merged (mk_sort_merge of
+ * the whole row), into idx/val. The user's part comes merged already: summing it first adds the
+ * same values in the same order. Collisions, rare, are summed after the sort. Returns the row's
+ * nnz. */
+static size_t mk_merge_row(const mk_ufeat *uf, const uint32_t *ai, const float *av, size_t na,
+                           uint32_t *idx, float *val)
+{
+    uint32_t ci[MK_MAX_ROW];
+    float cv[MK_MAX_ROW];
+    memcpy(ci, uf->idx, uf->n * sizeof *ci);
+    memcpy(cv, uf->val, uf->n * sizeof *cv);
+    memcpy(ci + uf->n, ai, na * sizeof *ci);
+    memcpy(cv + uf->n, av, na * sizeof *cv);
+    size_t m = uf->n + na;
+    mk_rank_sort(ci, cv, m, idx, val);
+    bool equal = false;
+    for (size_t k = 1; k < m; k++)
+        equal |= idx[k] == idx[k - 1];
+    return equal ? mk_merge_equal(idx, val, m) : m;
+}
+
+/* One impression into row `row` of ds: campaign by delivery share, slot uniform, click by the
+ * logistic model; then its hashed features. */
+static void mk_row(const mk_impl *im, gsl_rng *r, const mk_user *u, const mk_ufeat *uf,
+                   fs_dataset *ds, size_t row)
+{
     uint32_t j = (uint32_t)gsl_ran_discrete(r, im->campaign_d);
     uint32_t pos = (uint32_t)gsl_rng_uniform_int(r, MK_POSITIONS);
     double p = 1.0 / (1.0 + exp(-(im->intercept + mk_logit(im, u, j, pos))));
     ds->y[row] = gsl_rng_uniform(r) < p;
-    uint32_t cat = im->camp_category[j], cre = im->camp_creative[j], m = u->n_interests;
-    uint32_t *idx = ds->idx + ds->ptr[row];
-    float *val = ds->val + ds->ptr[row];
-    float w = (float)u->inv_sqrt_m;
-    size_t n = 0;
-    for (uint32_t i = 0; i < 3 + m; i++)
-        idx[n] = ufeat[i], val[n++] = i < 3 ? 1.0f : w;
-    for (uint32_t i = 0; i < m; i++)
-        idx[n] = mk_hash(bits, MK_F_INTEREST_X_CATEGORY, u->interest[i], cat), val[n++] = w;
-    idx[n] = mk_hash(bits, MK_F_CAMPAIGN, j, 0), val[n++] = 1.0f;
-    idx[n] = mk_hash(bits, MK_F_CATEGORY, cat, 0), val[n++] = 1.0f;
-    idx[n] = mk_hash(bits, MK_F_CREATIVE, cre, 0), val[n++] = 1.0f;
-    idx[n] = mk_hash(bits, MK_F_POSITION, pos, 0), val[n++] = 1.0f;
-    idx[n] = mk_hash(bits, MK_F_DEVICE_X_CREATIVE, u->device, cre), val[n++] = 1.0f;
-    idx[n] = mk_hash(bits, MK_F_AGE_X_CATEGORY, u->age, cat), val[n++] = 1.0f;
-    ds->ptr[row + 1] = ds->ptr[row] + mk_sort_merge(idx, val, n);
+    uint32_t ai[MK_MAX_ROW];
+    float av[MK_MAX_ROW];
+    size_t na = mk_ad_features(im, u, j, pos, ai, av);
+    size_t at = ds->ptr[row];
+    ds->ptr[row + 1] = at + mk_merge_row(uf, ai, av, na, ds->idx + at, ds->val + at);
 }
 
-/* The user's own features, the same on each of their rows: region, device, age band, interests. */
-static void mk_user_features(unsigned bits, const mk_user *u, uint32_t *out)
+/* Bits of a 4096-bit map of features' low 12 bits: the user's are set once per client, so a
+ * row whose impression features find their bits clear (almost every row) has no collision. */
+typedef struct mk_seen {
+    uint64_t w[64];
+} mk_seen;
+
+static bool mk_seen_set(mk_seen *s, uint32_t k)
 {
-    out[0] = mk_hash(bits, MK_F_REGION, u->region, 0);
-    out[1] = mk_hash(bits, MK_F_DEVICE, u->device, 0);
-    out[2] = mk_hash(bits, MK_F_AGE, u->age, 0);
-    for (uint32_t i = 0; i < u->n_interests; i++)
-        out[3 + i] = mk_hash(bits, MK_F_INTEREST, u->interest[i], 0);
+    uint64_t bit = (uint64_t)1 << (k & 63), *w = &s->w[(k & 4095) >> 6];
+    bool was = *w & bit;
+    *w |= bit;
+    return was;
 }
 
-static int mk_client(const fs_gen *g, uint64_t k, fs_dataset *tr, fs_dataset *te, fs_err *err)
+/* The non-zeros of the next impression, with the same draws as mk_row (the click's uniform is
+ * drawn and not used: the rows after it must see the same stream). `seen` holds the user's
+ * features' bits and is returned so. */
+static size_t mk_row_nnz(const mk_impl *im, gsl_rng *r, const mk_user *u, const mk_ufeat *uf,
+                         mk_seen *seen)
+{
+    uint32_t j = (uint32_t)gsl_ran_discrete(r, im->campaign_d);
+    uint32_t pos = (uint32_t)gsl_rng_uniform_int(r, MK_POSITIONS);
+    (void)gsl_rng_uniform(r);
+    uint32_t ai[MK_MAX_ROW], idx[MK_MAX_ROW];
+    float av[MK_MAX_ROW], val[MK_MAX_ROW];
+    size_t na = mk_ad_features(im, u, j, pos, ai, av), set = 0;
+    bool clash = false;
+    uint32_t mine[MK_MAX_ROW]; /* the bits this row set, cleared again below */
+    for (size_t i = 0; i < na; i++) {
+        if (mk_seen_set(seen, ai[i]))
+            clash = true;
+        else
+            mine[set++] = ai[i];
+    }
+    for (size_t i = 0; i < set; i++)
+        seen->w[(mine[i] & 4095) >> 6] &= ~((uint64_t)1 << (mine[i] & 63));
+    return clash ? mk_merge_row(uf, ai, av, na, idx, val) : uf->n + na;
+}
+
+/* The start of client k's stream: its impression count, the training share of it and the user;
+ * the impressions follow. */
+static void mk_head(const mk_impl *im, gsl_rng *r, uint64_t k, size_t *n, size_t *n_tr, mk_user *u)
+{
+    fs_rng_reseed(r, im->cfg.seed, FS_RNG_DATA, k, FS_RNG_NONE);
+    *n = mk_count(r, im->cfg.exposure_mu, im->cfg.exposure_sigma);
+    double n_round = round((1 - im->cfg.test_fraction) * (double)*n);
+    *n_tr = n_round < 1 ? 1 : n_round > (double)*n ? *n : (size_t)n_round;
+    mk_user_draw(im, r, u);
+}
+
+static int mk_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err)
 {
     const mk_impl *im = g->impl;
-    memset(tr, 0, sizeof *tr);
-    memset(te, 0, sizeof *te);
-    gsl_rng *r = fs_rng_new();
-    if (!r) goto nomem;
-    fs_rng_reseed(r, im->cfg.seed, FS_RNG_DATA, k, FS_RNG_NONE);
-    size_t n = mk_count(r, im->cfg.exposure_mu, im->cfg.exposure_sigma);
-    double n_round = round((1 - im->cfg.test_fraction) * (double)n);
-    size_t n_tr = n_round < 1 ? 1 : n_round > (double)n ? n : (size_t)n_round;
+    if (!s->rng && !(s->rng = fs_rng_new())) goto nomem;
+    size_t n, n_tr;
     mk_user u;
-    mk_user_draw(im, r, &u);
+    mk_head(im, s->rng, k, &n, &n_tr, &u);
     size_t per_row = 9 + 2 * (size_t)u.n_interests;
-    if (mk_alloc(g, &u, n_tr, per_row, tr) || mk_alloc(g, &u, n - n_tr, per_row, te)) goto nomem;
-    uint32_t ufeat[3 + MK_MAX_INTERESTS];
-    mk_user_features(im->cfg.hash_bits, &u, ufeat);
+    if (mk_alloc(g, &u, s, 0, n_tr, per_row) || mk_alloc(g, &u, s, 1, n - n_tr, per_row))
+        goto nomem;
+    mk_ufeat uf;
+    mk_user_features(im->cfg.hash_bits, &u, &uf);
     for (size_t i = 0; i < n; i++)
-        mk_row(im, r, &u, ufeat, i < n_tr ? tr : te, i < n_tr ? i : i - n_tr);
-    gsl_rng_free(r);
+        mk_row(im, s->rng, &u, &uf, i < n_tr ? &s->train : &s->test, i < n_tr ? i : i - n_tr);
     return FS_OK;
 nomem:
     fs_err_add(err, "marketing", "out of memory generating client %llu", (unsigned long long)k);
-    if (r) gsl_rng_free(r);
-    fs_dataset_fini(tr);
-    fs_dataset_fini(te);
     return FS_ENOMEM;
 }
 
-static const fs_gen_ops mk_ops = {.client = mk_client, .free = mk_free};
+/* The training rows' count and non-zeros without storing them; the test rows, last in the
+ * stream, need not be drawn. */
+static int mk_sizes(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes *out)
+{
+    const mk_impl *im = g->impl;
+    if (!s->rng && !(s->rng = fs_rng_new())) return FS_ENOMEM;
+    size_t n, n_tr;
+    mk_user u;
+    mk_head(im, s->rng, k, &n, &n_tr, &u);
+    mk_ufeat uf;
+    mk_user_features(im->cfg.hash_bits, &u, &uf);
+    mk_seen seen = {{0}};
+    for (size_t i = 0; i < uf.n; i++)
+        mk_seen_set(&seen, uf.idx[i]);
+    size_t nnz = 0;
+    for (size_t i = 0; i < n_tr; i++)
+        nnz += mk_row_nnz(im, s->rng, &u, &uf, &seen);
+    *out = (fs_gen_sizes){.n_train = n_tr, .n_test = n - n_tr, .nnz_train = nnz};
+    for (size_t i = 0; i < FS_DATA_MAX_GROUPS; i++)
+        out->level[i] = UINT32_MAX;
+    out->level[0] = u.region, out->level[1] = u.device, out->level[2] = u.age;
+    return FS_OK;
+}
+
+static const fs_gen_ops mk_ops = {.client = fs_gen_client_fresh,
+                                  .client_into = mk_client_into,
+                                  .sizes = mk_sizes,
+                                  .free = mk_free};
 
 static int mk_alloc_impl(mk_impl *im)
 {
@@ -460,7 +661,7 @@ static int mk_alloc_impl(mk_impl *im)
     im->shift = malloc(c->n_regions * nc * sizeof *im->shift);
     bool ok = im->camp_category && im->camp_creative && im->camp_quality && im->cat_effect &&
               im->affinity && im->age_cat && im->dev_creative && im->shift;
-    return ok ? mk_names(im) : FS_ENOMEM;
+    return ok && !mk_names(im) ? mk_tables(im) : FS_ENOMEM;
 }
 
 fs_gen *fs_gen_marketing_new(const fs_marketing_cfg *cfg, fs_err *err)

@@ -115,15 +115,20 @@ typedef struct rt_set {
     size_t mask;
 } rt_set;
 
-static int rt_set_init(rt_set *s, size_t n)
+/* Slots for n items: a power of two at least 2n (at least 16). */
+static size_t rt_set_cap(size_t n)
 {
     size_t cap = 16;
     while (cap < 2 * n)
         cap *= 2;
+    return cap;
+}
+
+static void rt_set_init(rt_set *s, uint32_t *slot, size_t cap)
+{
+    s->slot = slot;
     s->mask = cap - 1;
-    if (!(s->slot = malloc(cap * sizeof *s->slot))) return FS_ENOMEM;
     memset(s->slot, 0xff, cap * sizeof *s->slot); /* RT_EMPTY everywhere */
-    return FS_OK;
 }
 
 /* Inserts item; false when it was already there. */
@@ -160,15 +165,19 @@ static size_t rt_count(gsl_rng *r, const fs_ratings_cfg *c)
     return x < 1 ? 1 : x > cap ? (size_t)cap : (size_t)x;
 }
 
-static int rt_alloc(const fs_gen *g, uint64_t k, size_t n, fs_dataset *ds)
+/* Dataset `which` of s: n rows, group "user" (levels 0 .. k: the id grows with the client). */
+static int rt_alloc(const fs_gen *g, uint64_t k, fs_gen_scratch *s, int which, size_t n)
 {
-    size_t gi;
-    int rc = fs_dataset_alloc_sparse(ds, n, g->d, n, 0);
-    if (rc == FS_OK) rc = fs_dataset_add_group(ds, "user", (size_t)(uint32_t)k + 1, &gi);
-    if (rc == FS_OK)
-        for (size_t i = 0; i < n; i++)
-            ds->groups[gi].level[i] = (uint32_t)k;
-    return rc;
+    fs_dataset *ds = which ? &s->test : &s->train;
+    size_t gi = 0, levels = (size_t)(uint32_t)k + 1;
+    int rc = fs_gen_reserve_sparse(s, which, n, g->d, n, 0);
+    if (rc == FS_OK && !ds->n_groups && (rc = fs_gen_add_group(s, which, "user", levels, &gi)))
+        fs_gen_scratch_drop(s, which);
+    if (rc != FS_OK) return rc;
+    ds->groups[gi].n_levels = levels;
+    for (size_t i = 0; i < n; i++)
+        ds->groups[gi].level[i] = (uint32_t)k;
+    return FS_OK;
 }
 
 /* rating = clamp(mu + b_u + b_i + p_u . q_i + noise, 1, 5) into row `row`. */
@@ -187,46 +196,40 @@ static void rt_row(const rt_impl *im, gsl_rng *r, double b_u, const double *p_u,
     ds->ptr[row + 1] = row + 1;
 }
 
-static int rt_client(const fs_gen *g, uint64_t k, fs_dataset *tr, fs_dataset *te, fs_err *err)
+static int rt_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err)
 {
     const rt_impl *im = g->impl;
     const fs_ratings_cfg *c = &im->cfg;
-    memset(tr, 0, sizeof *tr);
-    memset(te, 0, sizeof *te);
-    rt_set seen = {0};
-    double *p_u = malloc((c->latent_dim ? c->latent_dim : 1) * sizeof *p_u);
-    gsl_rng *r = fs_rng_new();
-    if (!p_u || !r) goto nomem;
+    if (!s->rng && !(s->rng = fs_rng_new())) goto nomem;
+    gsl_rng *r = s->rng;
     fs_rng_reseed(r, c->seed, FS_RNG_DATA, k, FS_RNG_NONE);
     size_t n = rt_count(r, c);
     double n_round = round((1 - c->test_fraction) * (double)n);
     size_t n_tr = n_round < 1 ? 1 : n_round > (double)n ? n : (size_t)n_round;
+    size_t cap = rt_set_cap(n), L = c->latent_dim;
+    /* the user's factors, then the set's slots */
+    double *p_u = fs_gen_scratch_aux(s, L * sizeof *p_u + cap * sizeof(uint32_t));
+    if (!p_u) goto nomem;
     double b_u = RT_SD_USER_BIAS * gsl_ran_ugaussian(r);
-    for (size_t j = 0; j < c->latent_dim; j++)
+    for (size_t j = 0; j < L; j++)
         p_u[j] = im->factor_sd * gsl_ran_ugaussian(r);
-    if (rt_set_init(&seen, n) || rt_alloc(g, k, n_tr, tr) || rt_alloc(g, k, n - n_tr, te))
-        goto nomem;
+    rt_set seen;
+    rt_set_init(&seen, (uint32_t *)(p_u + L), cap);
+    if (rt_alloc(g, k, s, 0, n_tr) || rt_alloc(g, k, s, 1, n - n_tr)) goto nomem;
     size_t draws = 0, limit = 32 * n + 1024;
     uint32_t cursor = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t item = rt_next_item(im, r, &seen, &draws, limit, &cursor);
-        rt_row(im, r, b_u, p_u, item, i < n_tr ? tr : te, i < n_tr ? i : i - n_tr);
+        rt_row(im, r, b_u, p_u, item, i < n_tr ? &s->train : &s->test, i < n_tr ? i : i - n_tr);
     }
-    free(seen.slot);
-    free(p_u);
-    gsl_rng_free(r);
     return FS_OK;
 nomem:
     fs_err_add(err, "ratings", "out of memory generating client %llu", (unsigned long long)k);
-    free(seen.slot);
-    free(p_u);
-    if (r) gsl_rng_free(r);
-    fs_dataset_fini(tr);
-    fs_dataset_fini(te);
     return FS_ENOMEM;
 }
 
-static const fs_gen_ops rt_ops = {.client = rt_client, .free = rt_free};
+static const fs_gen_ops rt_ops = {
+    .client = fs_gen_client_fresh, .client_into = rt_client_into, .free = rt_free};
 
 fs_gen *fs_gen_ratings_new(const fs_ratings_cfg *cfg, fs_err *err)
 {

@@ -52,6 +52,7 @@ void fs_trainer_fini(fs_trainer *t)
         free(t->scratch[i].w_local);
         free(t->scratch[i].algo);
         free(t->scratch[i].order);
+        fs_gen_scratch_fini(&t->scratch[i].data);
     }
     free(t->scratch);
     free(t->identity);
@@ -177,19 +178,16 @@ static void train_client(fs_trainer *t, const fs_real *w_global, fs_train_job *j
     if (!job->rc) job->rc = finish_update(t, job, round, r);
 }
 
-/* The client's rows: a slice of the world's data, or (on demand) generated just now. */
+/* The client's rows: a slice of the world's data, or (on demand) generated just now into the
+ * thread's reused buffers. */
 static void train_one(fs_trainer *t, const fs_real *w_global, fs_train_job *job, int round,
                       gsl_rng *r, fs_thread_scratch *ts)
 {
-    fs_dataset own = {0}, own_test = {0};
     const fs_dataset *ds;
     const uint32_t *rows;
     size_t n;
-    job->rc = fs_world_client_data(t->world, job->client, &own, &own_test, t->identity, &ds,
-                                   &rows, &n);
+    job->rc = fs_world_client_data(t->world, job->client, &ts->data, t->identity, &ds, &rows, &n);
     if (!job->rc) train_client(t, w_global, job, round, r, ts, ds, rows, n);
-    fs_dataset_fini(&own);
-    fs_dataset_fini(&own_test);
 }
 
 int fs_trainer_run(fs_trainer *t, const fs_real *w_global, fs_train_job *jobs, size_t n_jobs,

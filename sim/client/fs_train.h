@@ -11,6 +11,7 @@
 
 #include "fs_algo.h"
 #include "fs_cstate.h"
+#include "fs_gen.h"
 #include "fs_model.h"
 #include "fs_scn.h"
 #include "fs_world.h"
@@ -38,6 +39,7 @@ typedef struct fs_thread_scratch {
     fs_real *w_local;    /* dense path: the client's private copy of the model */
     fs_real *algo;       /* the algorithm's scratch (control_variate: SCAFFOLD's c - c_i) */
     uint32_t *order;
+    fs_gen_scratch data; /* on demand: the client's generated rows, reused client after client */
 } fs_thread_scratch;
 
 typedef struct fs_trainer {

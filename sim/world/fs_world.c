@@ -260,8 +260,21 @@ static fs_gen *make_generator(const fs_scenario *s, fs_err *err)
     return fs_gen_ratings_new(&c, err);
 }
 
-/* One pass over every client (generated, measured, dropped) for the sizes the population and
- * the time model need; then the evaluation sample, kept. Memory: 24 bytes per client. */
+/* The index of the consent group among the generator's group columns (client 0's), or -1. */
+static int consent_group_index(const fs_gen *g, const char *group, int *out)
+{
+    *out = -1;
+    if (!group[0]) return FS_OK;
+    fs_gen_scratch gs = {0};
+    int rc = fs_gen_client_into(g, 0, &gs, NULL);
+    if (!rc) *out = fs_dataset_find_group(&gs.train, group);
+    fs_gen_scratch_fini(&gs);
+    return rc;
+}
+
+/* One pass over every client for the sizes the population and the time model need (the
+ * generator's sizes op: nothing stored); then the evaluation sample, kept. Memory: 24 bytes per
+ * client. */
 static int count_clients(fs_world *w, const fs_scenario *s, fs_err *err)
 {
     size_t n = s->data.clients;
@@ -274,23 +287,26 @@ static int count_clients(fs_world *w, const fs_scenario *s, fs_err *err)
         fs_err_add(err, NULL, "out of memory for %zu clients", n);
         return FS_ENOMEM;
     }
-    int rc = FS_OK;
-#pragma omp parallel for schedule(dynamic, 256)
-    for (size_t c = 0; c < n; c++) {
-        fs_dataset tr = {0}, te = {0};
-        int crc = w->gen->ops->client(w->gen, c, &tr, &te, NULL);
-        if (crc) {
+    int g;
+    int rc = consent_group_index(w->gen, group, &g);
+#pragma omp parallel if (!rc)
+    {
+        fs_gen_scratch gs = {0};
+#pragma omp for schedule(dynamic, 1024)
+        for (size_t c = 0; c < n; c++) {
+            fs_gen_sizes z;
+            int crc = fs_gen_client_sizes(w->gen, c, &gs, &z);
+            if (crc) {
 #pragma omp atomic write
-            rc = crc;
-        } else {
-            w->n_train[c] = tr.n;
-            w->n_test[c] = te.n;
-            w->nnz[c] = (uint32_t)(tr.ptr ? tr.ptr[tr.n] : tr.n * tr.d);
-            int g = group[0] ? fs_dataset_find_group(&tr, group) : -1;
-            if (w->levels) w->levels[c] = g >= 0 && tr.n ? (int32_t)tr.groups[g].level[0] : -1;
+                rc = crc;
+                continue;
+            }
+            w->n_train[c] = z.n_train;
+            w->n_test[c] = z.n_test;
+            w->nnz[c] = (uint32_t)z.nnz_train;
+            if (w->levels) w->levels[c] = g >= 0 && z.n_train ? (int32_t)z.level[g] : -1;
         }
-        fs_dataset_fini(&tr);
-        fs_dataset_fini(&te);
+        fs_gen_scratch_fini(&gs);
     }
     if (rc) fs_err_add(err, NULL, "generating the clients' data: %s", fs_strerror(rc));
     return rc;
@@ -469,9 +485,9 @@ size_t fs_world_max_client_rows(const fs_world *w)
     return best;
 }
 
-int fs_world_client_data(const fs_world *w, size_t client, fs_dataset *scratch,
-                         fs_dataset *scratch_test, const uint32_t *identity,
-                         const fs_dataset **out_ds, const uint32_t **out_rows, size_t *out_n)
+int fs_world_client_data(const fs_world *w, size_t client, fs_gen_scratch *scratch,
+                         const uint32_t *identity, const fs_dataset **out_ds,
+                         const uint32_t **out_rows, size_t *out_n)
 {
     if (!w->gen) {
         const fs_partition *p = &w->train_part;
@@ -480,10 +496,10 @@ int fs_world_client_data(const fs_world *w, size_t client, fs_dataset *scratch,
         *out_n = fs_partition_size(p, client);
         return FS_OK;
     }
-    int rc = w->gen->ops->client(w->gen, client, scratch, scratch_test, NULL);
-    *out_ds = scratch;
+    int rc = fs_gen_client_into(w->gen, client, scratch, NULL);
+    *out_ds = &scratch->train;
     *out_rows = identity;
-    *out_n = rc ? 0 : scratch->n;
+    *out_n = rc ? 0 : scratch->train.n;
     return rc;
 }
 

@@ -52,11 +52,12 @@ double fs_world_model_bytes(const fs_world *w);
 size_t fs_world_max_client_rows(const fs_world *w);
 
 /* Client's training data: a borrowed slice of the world's dataset, or, on demand, freshly
- * generated into *scratch (freed by the caller with fs_dataset_fini; scratch_test too).
- * FS_ENOMEM. */
-int fs_world_client_data(const fs_world *w, size_t client, fs_dataset *scratch,
-                         fs_dataset *scratch_test, const uint32_t *identity,
-                         const fs_dataset **out_ds, const uint32_t **out_rows, size_t *out_n);
+ * generated into *scratch (a thread's, reused client after client: valid until its next use;
+ * the caller releases it with fs_gen_scratch_fini). FS_ENOMEM. */
+struct fs_gen_scratch;
+int fs_world_client_data(const fs_world *w, size_t client, struct fs_gen_scratch *scratch,
+                         const uint32_t *identity, const fs_dataset **out_ds,
+                         const uint32_t **out_rows, size_t *out_n);
 
 /* Forward FLOPs of one pass over client's training rows (the time model multiplies by 3 and by
  * the epochs). */

@@ -270,15 +270,11 @@ START_TEST(engine_rejects_diverging_updates_and_keeps_running)
 }
 END_TEST
 
-START_TEST(engine_on_demand_data_equal_materialized)
+/* Generating each client's data when it trains gives the very same campaign as holding
+ * everyone's data, when the evaluation sample is the whole population. `text` has one %s for
+ * data.on_demand. */
+static void check_on_demand_equal(const char *text)
 {
-    /* generating each client's data when it trains gives the very same campaign as holding
-     * everyone's data, when the evaluation sample is the whole population */
-    const char *text = "{\"name\":\"od\",\"seed\":3,\"data\":{\"source\":\"ratings\","
-                       "\"clients\":300,\"on_demand\":%s,\"ratings\":{\"items\":150}},"
-                       "\"model\":{\"kind\":\"mf\",\"factors\":4},"
-                       "\"server\":{\"rounds\":4,\"clients_per_round\":20},"
-                       "\"devices\":{\"failure_prob\":0.1},\"eval\":{\"sample_clients\":300}}";
     char a[1024], b[1024];
     snprintf(a, sizeof a, text, "false");
     snprintf(b, sizeof b, text, "true");
@@ -296,6 +292,58 @@ START_TEST(engine_on_demand_data_equal_materialized)
         ck_assert(ca->accuracy[r] == cb->accuracy[r]);
     }
     free(wa), free(wb), free(ca), free(cb);
+}
+
+/* The world's per-client figures on demand (the generator's sizes op, no rows kept) equal
+ * those of the materialized data: sizes, FLOPs and the consent group's levels. */
+static void check_on_demand_world(const char *text)
+{
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, text, "false");
+    snprintf(b, sizeof b, text, "true");
+    fs_test_setup ta, tb;
+    fs_test_setup_init(&ta, a);
+    fs_test_setup_init(&tb, b);
+    ck_assert_ptr_nonnull(tb.w.gen);
+    int rc = FS_OK;
+    int32_t *la = fs_world_client_levels_new(&ta.w, ta.s.privacy.consent_group, &rc, NULL);
+    int32_t *lb = fs_world_client_levels_new(&tb.w, tb.s.privacy.consent_group, &rc, NULL);
+    ck_assert(la && lb);
+    for (size_t c = 0; c < ta.s.data.clients; c++) {
+        ck_assert_uint_eq(ta.w.n_train[c], tb.w.n_train[c]);
+        ck_assert_uint_eq(ta.w.n_test[c], tb.w.n_test[c]);
+        ck_assert(fs_world_client_flops(&ta.w, c) == fs_world_client_flops(&tb.w, c));
+        ck_assert_int_eq(la[c], lb[c]);
+    }
+    free(la), free(lb);
+    fs_test_setup_fini(&ta);
+    fs_test_setup_fini(&tb);
+}
+
+START_TEST(engine_on_demand_data_equal_materialized)
+{
+    check_on_demand_equal("{\"name\":\"od\",\"seed\":3,\"data\":{\"source\":\"ratings\","
+                          "\"clients\":300,\"on_demand\":%s,\"ratings\":{\"items\":150}},"
+                          "\"model\":{\"kind\":\"mf\",\"factors\":4},"
+                          "\"server\":{\"rounds\":4,\"clients_per_round\":20},"
+                          "\"devices\":{\"failure_prob\":0.1},\"eval\":{\"sample_clients\":300}}");
+    /* marketing: the generator's sizes op counts rows and non-zeros (the time model's FLOPs; 2^8
+     * buckets make collisions common) and gives the consent group's levels (checked on the
+     * world: the engine alone does not apply consent); each thread's scratch is reused client
+     * after client */
+    check_on_demand_equal(
+        "{\"name\":\"odm\",\"seed\":5,\"data\":{\"source\":\"marketing\",\"clients\":400,"
+        "\"on_demand\":%s,\"marketing\":{\"hash_bits\":8}},\"model\":{\"kind\":\"logreg\"},"
+        "\"train\":{\"batch_size\":4},\"server\":{\"rounds\":4,\"clients_per_round\":40},"
+        "\"devices\":{\"failure_prob\":0.1},\"privacy\":{\"consent\":{\"group\":\"region\","
+        "\"percent_by_level\":[100,50,0,100,100,100,100,100]}},"
+        "\"eval\":{\"sample_clients\":400}}");
+    check_on_demand_world(
+        "{\"name\":\"odw\",\"seed\":5,\"data\":{\"source\":\"marketing\",\"clients\":2000,"
+        "\"on_demand\":%s,\"marketing\":{\"hash_bits\":8}},\"model\":{\"kind\":\"logreg\"},"
+        "\"server\":{\"rounds\":1,\"clients_per_round\":10},\"privacy\":{\"consent\":"
+        "{\"group\":\"age_band\",\"percent_by_level\":[100,50,0,100,100,100]}},"
+        "\"eval\":{\"sample_clients\":300}}");
 }
 END_TEST
 

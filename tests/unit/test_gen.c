@@ -145,6 +145,109 @@ START_TEST(gen_client_identical_alone_reordered_and_materialized)
 }
 END_TEST
 
+/* FNV-1a over a client's rows as generated: sizes, indices, values' bits, labels, levels. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ ((const unsigned char *)p)[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static uint64_t rows_fingerprint(uint64_t h, const fs_dataset *ds)
+{
+    h = fnv(h, &ds->n, sizeof ds->n);
+    h = fnv(h, ds->ptr, (ds->n + 1) * sizeof *ds->ptr);
+    h = fnv(h, ds->idx, ds->ptr[ds->n] * sizeof *ds->idx);
+    h = fnv(h, ds->val, ds->ptr[ds->n] * sizeof *ds->val);
+    h = fnv(h, ds->y, ds->n * sizeof *ds->y);
+    for (size_t g = 0; g < ds->n_groups; g++)
+        h = fnv(h, ds->groups[g].level, ds->n * sizeof(uint32_t));
+    return h;
+}
+
+static uint64_t marketing_fingerprint(const fs_marketing_cfg *c, size_t n_clients)
+{
+    fs_err err;
+    fs_err_init(&err, NULL);
+    fs_gen *g = fs_gen_marketing_new(c, &err);
+    ck_assert_ptr_nonnull(g);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t k = 0; k < n_clients; k++) {
+        fs_dataset tr, te;
+        ck_assert_int_eq(g->ops->client(g, k, &tr, &te, NULL), FS_OK);
+        h = rows_fingerprint(rows_fingerprint(h, &tr), &te);
+        fs_dataset_fini(&tr);
+        fs_dataset_fini(&te);
+    }
+    fs_gen_free(g);
+    return h;
+}
+
+START_TEST(marketing_rows_are_those_of_the_reference_generator)
+{
+    /* fingerprints of the rows the generator made before its fast paths (hash tables, merged
+     * rows; computed at commit 6ff9caf): with the default shape, with 2^8 buckets (a hash collision
+     * in most rows) and with more interest x category pairs than a hash table holds (hashed on the
+     * spot) */
+    fs_marketing_cfg c;
+    fs_test_marketing_cfg(7, &c);
+    uint64_t a = marketing_fingerprint(&c, 3000);
+    c.hash_bits = 8;
+    uint64_t b = marketing_fingerprint(&c, 3000);
+    fs_test_marketing_cfg(7, &c);
+    c.n_interests = 2100, c.n_categories = 2000, c.hash_bits = 12;
+    uint64_t d = marketing_fingerprint(&c, 300);
+    ck_assert_uint_eq(a, 0x9b938961bf3a9ad7ULL);
+    ck_assert_uint_eq(b, 0x3c3b511a6e809bddULL);
+    ck_assert_uint_eq(d, 0x4a8b7a4ed0358bb9ULL);
+}
+END_TEST
+
+/* One scratch reused for clients of growing and shrinking sizes gives each its fresh rows, and
+ * fs_gen_client_sizes (the generator's sizes op, or the generic measure) says what they hold. */
+static void check_scratch_and_sizes(const fs_gen *g, size_t n_clients)
+{
+    fs_gen_scratch s = {0};
+    for (size_t i = 0; i < n_clients; i++) {
+        uint64_t k = i % 2 ? n_clients - i : i; /* interleaved from both ends */
+        fs_dataset tr, te;
+        ck_assert_int_eq(g->ops->client(g, k, &tr, &te, NULL), FS_OK);
+        fs_gen_sizes z;
+        ck_assert_int_eq(fs_gen_client_sizes(g, k, &s, &z), FS_OK);
+        ck_assert_uint_eq(z.n_train, tr.n);
+        ck_assert_uint_eq(z.n_test, te.n);
+        ck_assert_uint_eq(z.nnz_train, (tr.ptr ? tr.ptr[tr.n] : tr.n * tr.d));
+        for (size_t j = 0; j < tr.n_groups; j++)
+            ck_assert_uint_eq(z.level[j], tr.n ? tr.groups[j].level[0] : UINT32_MAX);
+        ck_assert_int_eq(fs_gen_client_into(g, k, &s, NULL), FS_OK);
+        ck_assert_uint_eq(s.train.n, tr.n);
+        ck_assert_uint_eq(s.test.n, te.n);
+        same_rows(&s.train, 0, &tr, 0, tr.n);
+        same_rows(&s.test, 0, &te, 0, te.n);
+        fs_dataset_fini(&tr);
+        fs_dataset_fini(&te);
+    }
+    fs_gen_scratch_fini(&s);
+}
+
+START_TEST(gen_scratch_reused_and_sizes_match_the_rows)
+{
+    for (int kind = 0; kind < N_KINDS; kind++) {
+        fs_gen *g = make_gen(kind, 11);
+        check_scratch_and_sizes(g, 400);
+        fs_gen_free(g);
+    }
+    fs_marketing_cfg c; /* collisions in most rows: the sizes op's exact count */
+    fs_test_marketing_cfg(11, &c);
+    c.hash_bits = 8;
+    fs_err err;
+    fs_err_init(&err, NULL);
+    fs_gen *g = fs_gen_marketing_new(&c, &err);
+    check_scratch_and_sizes(g, 400);
+    fs_gen_free(g);
+}
+END_TEST
+
 static double positive_rate(const pop *p)
 {
     size_t pos = 0;
@@ -557,6 +660,8 @@ static Suite *gen_suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, gen_client_identical_alone_reordered_and_materialized);
+    tcase_add_test(tc, marketing_rows_are_those_of_the_reference_generator);
+    tcase_add_test(tc, gen_scratch_reused_and_sizes_match_the_rows);
     tcase_add_test(tc, gen_positive_rates_match_base_and_fraud_rates);
     tcase_add_test(tc, gen_counts_follow_their_lognormal);
     tcase_add_test(tc, gen_groups_in_range_with_names);
