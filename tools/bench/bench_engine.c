@@ -74,6 +74,10 @@ static int bench_engine(size_t clients, int rounds, size_t per_round)
            "%.0f events/s, %.1f rounds/s, final accuracy %.3f (%d threads)\n",
            st.rounds, per_round, (double)st.t_end / 3.6e9, dt, (double)st.events / dt,
            st.rounds / dt, st.final_accuracy, cfg.n_threads);
+    double own = dt - st.train_s - st.eval_s;
+    printf("engine without training and evaluation: %.3f s wall (training %.3f s, evaluation "
+           "%.3f s), %.0f events/s\n",
+           own, st.train_s, st.eval_s, (double)st.events / own);
     fs_pop_fini(&pop);
     fs_world_fini(&w);
     fs_scn_fini(&s);
