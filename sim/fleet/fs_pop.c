@@ -92,7 +92,7 @@ static bool selectable(fs_pop *pop, const fs_avail *avail, uint32_t id, int64_t 
 /* How many selection draws are made ahead of their use. A million clients' records and their
  * permutation are far larger than the caches, so each candidate costs two misses (its
  * permutation entry, then its record); the draws do not depend on what is found, so they are
- * made AHEAD iterations early and both lines are fetched while earlier candidates are
+ * made up to AHEAD iterations early and both lines are fetched while earlier candidates are
  * examined. The stream's draws and their order stay exactly those of the plain loop. */
 enum { AHEAD = 16, AHEAD_MASK = AHEAD - 1 };
 _Static_assert((AHEAD & AHEAD_MASK) == 0, "AHEAD indexes a ring by masking");
@@ -108,7 +108,10 @@ size_t fs_pop_select(fs_pop *pop, const fs_avail *avail, uint64_t seed, uint64_t
     size_t n = pop->n, found = 0, queried = 0, drawn = 0;
     size_t ahead[AHEAD]; /* ahead[k & AHEAD_MASK]: the position drawn for iteration k */
     for (size_t i = 0; i < n && found < want; i++) {
-        for (; drawn < n && drawn < i + AHEAD; drawn++) {
+        /* a few wanted (FedBuff refilling a slot) need few candidates: draw no further ahead
+         * than about twice what is still missing */
+        size_t window = 2 * (want - found) < AHEAD ? 2 * (want - found) : AHEAD;
+        for (; drawn < n && drawn < i + window; drawn++) {
             size_t j = drawn + gsl_rng_uniform_int(r_sel, n - drawn);
             ahead[drawn & AHEAD_MASK] = j;
             __builtin_prefetch(&pop->perm[j], 1);
