@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fs_ckpt.h"
+#include "fs_clock.h"
 #include "fs_device.h"
 #include "fs_rng.h"
 
@@ -290,7 +291,9 @@ int fs_engine_launch(fs_engine *e, const size_t *slots, size_t n, fs_err *err)
 {
     for (size_t i = 0; i < n; i++)
         e->batch[i] = e->jobs[slots ? slots[i] : i];
+    double t0 = fs_wall_seconds();
     int rc = fs_trainer_run(&e->trainer, e->w, e->batch, n, (int)e->stream_round, err);
+    e->train_s += fs_wall_seconds() - t0;
     for (size_t i = 0; i < n && !rc; i++) {
         size_t s = slots ? slots[i] : i;
         e->jobs[s] = e->batch[i];
@@ -585,7 +588,10 @@ int fs_engine_evaluate(fs_engine *e, fs_round_result *res, fs_err *err)
 {
     int every = e->s->eval.every_rounds;
     if (e->round % every != 0 && e->round != e->s->server.rounds) return FS_OK;
-    return fs_evaluator_run(e->eval, e->w, &res->evals, &res->n_evals, &e->last_accuracy, err);
+    double t0 = fs_wall_seconds();
+    int rc = fs_evaluator_run(e->eval, e->w, &res->evals, &res->n_evals, &e->last_accuracy, err);
+    e->eval_s += fs_wall_seconds() - t0;
+    return rc;
 }
 
 int64_t fs_engine_time_limit(const fs_scenario *s)
@@ -604,7 +610,9 @@ int fs_engine_run(const fs_engine_cfg *cfg, fs_real *out_w, fs_engine_stats *out
         *out_stats = (fs_engine_stats){.rounds = e.round - 1 < 0 ? 0 : e.round - 1,
                                        .t_end = e.now,
                                        .events = e.q.n_popped,
-                                       .final_accuracy = e.last_accuracy};
+                                       .final_accuracy = e.last_accuracy,
+                                       .train_s = e.train_s,
+                                       .eval_s = e.eval_s};
     engine_fini(&e);
     return rc;
 }

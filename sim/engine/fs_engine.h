@@ -65,6 +65,8 @@ typedef struct fs_engine_stats {
     int64_t t_end;         /* virtual microseconds */
     uint64_t events;       /* events popped (tombstones excluded) */
     double final_accuracy; /* headline metric at the end; NaN when never evaluated */
+    double train_s, eval_s; /* wall seconds spent training clients and evaluating the model:
+                             * what is left of a run's time is the engine's own overhead */
 } fs_engine_stats;
 
 /* FS_ESCENARIO, naming the key, when the scenario asks for a combination the engine cannot

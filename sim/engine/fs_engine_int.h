@@ -67,6 +67,7 @@ typedef struct fs_engine {
                              * (sync) or the dispatch batch (async, many per round) */
     fs_evaluator own_eval, *eval;
     double last_accuracy;
+    double train_s, eval_s; /* wall seconds in the trainer and the evaluator (fs_engine_stats) */
 } fs_engine;
 
 /* ---- dispatch ---- */

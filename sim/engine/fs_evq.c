@@ -1,152 +1,185 @@
-/* fs_evq: binary min-heap on (t, cls, seq) with a tombstone set for lazy cancellation
- * (as in libuv's timer heap and Redis's ae.c: cancelled timers are skipped when reached). */
+/* fs_evq: a 4-ary min-heap of 16-byte keys over a slab of event records, with tombstones for
+ * lazy cancellation (as in libuv's timer heap and Redis's ae.c: cancelled timers are skipped
+ * when reached). The heap array is placed so that the four children of a node share one 64-byte
+ * cache line; a pop moves the hole to a leaf along the smaller children and sifts the last key up
+ * from there (Floyd's bottom-up variant: the last key almost always belongs near the bottom, so
+ * this saves the comparison against it at every level). */
 #include "fs_evq.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+enum { ARITY = 4, PAD = 3 }; /* PAD keys before heap[0] put heap[1 + 4k] on a line boundary */
+
+#define NO_REC UINT32_MAX
+
+_Static_assert(sizeof(fs_evq_key) == 16, "four keys to a cache line");
+
 void fs_evq_init(fs_evq *q)
 {
     memset(q, 0, sizeof *q);
     q->next_seq = 1;
+    q->free_rec = NO_REC;
 }
 
 void fs_evq_fini(fs_evq *q)
 {
-    free(q->heap);
-    free(q->dead);
+    if (q->heap) free(q->heap - PAD);
+    free(q->recs);
     memset(q, 0, sizeof *q);
 }
 
-static bool ev_before(const fs_event *a, const fs_event *b)
+/* Equal times are rare: the class, then the records' insertion order, decide them. */
+static bool tie_before(const fs_evq_rec *recs, fs_evq_key a, fs_evq_key b)
 {
-    if (a->t != b->t) return a->t < b->t;
-    if (a->cls != b->cls) return a->cls < b->cls;
-    return a->seq < b->seq;
+    if (a.cls != b.cls) return a.cls < b.cls;
+    return recs[a.rec].seq < recs[b.rec].seq;
 }
 
-static void sift_up(fs_event *h, size_t i)
+/* (t, cls, seq), written so that the usual case (times differ) compiles without a branch. */
+static inline bool key_before(const fs_evq_rec *recs, fs_evq_key a, fs_evq_key b)
 {
-    fs_event ev = h[i];
+    if (__builtin_expect(a.t == b.t, 0)) return tie_before(recs, a, b);
+    return a.t < b.t;
+}
+
+static void sift_up(fs_evq_key *h, const fs_evq_rec *recs, size_t i, fs_evq_key k)
+{
     while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!ev_before(&ev, &h[parent])) break;
+        size_t parent = (i - 1) / ARITY;
+        if (!key_before(recs, k, h[parent])) break;
         h[i] = h[parent];
         i = parent;
     }
-    h[i] = ev;
+    h[i] = k;
 }
 
-static void sift_down(fs_event *h, size_t n, size_t i)
+/* The smallest of the children first..first+count-1 (count >= 1). A full set of four, the
+ * usual case, is a tournament of selects rather than of jumps: which child wins is a coin toss
+ * the branch predictor cannot learn. */
+static inline size_t min_child(const fs_evq_key *h, const fs_evq_rec *recs, size_t first,
+                               size_t count)
 {
-    fs_event ev = h[i];
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= n) break;
-        if (child + 1 < n && ev_before(&h[child + 1], &h[child])) child++;
-        if (!ev_before(&h[child], &ev)) break;
-        h[i] = h[child];
-        i = child;
+    if (count == ARITY) {
+        size_t a = first + key_before(recs, h[first + 1], h[first]);
+        size_t b = first + 2 + key_before(recs, h[first + 3], h[first + 2]);
+        return key_before(recs, h[b], h[a]) ? b : a;
     }
-    h[i] = ev;
+    size_t best = first;
+    for (size_t c = first + 1; c < first + count; c++)
+        if (key_before(recs, h[c], h[best])) best = c;
+    return best;
 }
 
-static bool dead_grow(fs_evq *q);
+/* Removes heap[0]: the hole walks down to a leaf, then the last key fills it from below. */
+static void remove_top(fs_evq *q)
+{
+    fs_evq_key *h = q->heap;
+    size_t n = --q->n, i = 0;
+    if (!n) return;
+    fs_evq_key last = h[n];
+    for (;;) {
+        size_t first = ARITY * i + 1;
+        if (first >= n) break;
+        /* the next level's line is one of four: fetch them all while these four are compared */
+        const fs_evq_key *g = h + ARITY * first + 1;
+        __builtin_prefetch(g);
+        __builtin_prefetch(g + ARITY);
+        __builtin_prefetch(g + 2 * ARITY);
+        __builtin_prefetch(g + 3 * ARITY);
+        size_t c = min_child(h, q->recs, first, n - first < ARITY ? n - first : ARITY);
+        h[i] = h[c];
+        i = c;
+    }
+    sift_up(h, q->recs, i, last);
+}
+
+static bool grow(fs_evq *q)
+{
+    size_t cap = q->cap ? 2 * q->cap : 64;
+    if (cap >= NO_REC) return false; /* handles hold record index + 1 in 32 bits */
+    /* 64-byte aligned, PAD keys ahead of heap[0] (see PAD), one more to round the size to whole
+     * lines as aligned_alloc wants */
+    fs_evq_key *base = aligned_alloc(64, (cap + PAD + 1) * sizeof *base);
+    fs_evq_rec *recs = realloc(q->recs, cap * sizeof *recs);
+    if (recs) q->recs = recs;
+    if (!base || !recs) {
+        free(base);
+        return false;
+    }
+    if (q->heap) {
+        memcpy(base + PAD, q->heap, q->n * sizeof *base);
+        free(q->heap - PAD);
+    }
+    q->heap = base + PAD;
+    q->cap = cap;
+    return true;
+}
+
+static uint32_t take_rec(fs_evq *q)
+{
+    uint32_t r = q->free_rec;
+    if (r == NO_REC) {
+        r = (uint32_t)q->n_recs++;
+        q->recs[r].gen_dead = 0;
+    } else {
+        q->free_rec = q->recs[r].slot;
+    }
+    return r;
+}
+
+/* The record goes back to the free list, its generation moves on (old handles stop matching). */
+static void free_rec(fs_evq *q, uint32_t r)
+{
+    fs_evq_rec *rec = &q->recs[r];
+    rec->gen_dead = (rec->gen_dead | 1u) + 1u;
+    rec->slot = q->free_rec;
+    q->free_rec = r;
+}
 
 uint64_t fs_evq_push(fs_evq *q, const fs_event *ev)
 {
-    /* room for every queued event to become a tombstone (load <= 1/2), reserved here where
-     * failing is reportable, so fs_evq_cancel never has to allocate */
-    while (2 * (q->n + 1) > q->dead_cap)
-        if (!dead_grow(q)) return 0;
-    if (q->n == q->cap) {
-        size_t cap = q->cap ? 2 * q->cap : 64;
-        fs_event *h = realloc(q->heap, cap * sizeof *h);
-        if (!h) return 0;
-        q->heap = h;
-        q->cap = cap;
-    }
-    q->heap[q->n] = *ev;
-    q->heap[q->n].seq = q->next_seq++;
-    sift_up(q->heap, q->n++);
-    return q->next_seq - 1;
+    if (q->n == q->cap && !grow(q)) return 0;
+    uint32_t r = take_rec(q);
+    fs_evq_rec *rec = &q->recs[r];
+    rec->seq = q->next_seq++;
+    rec->kind = ev->kind;
+    rec->client = ev->client;
+    rec->slot = ev->slot;
+    sift_up(q->heap, q->recs, q->n++, (fs_evq_key){.t = ev->t, .cls = ev->cls, .rec = r});
+    return (uint64_t)(rec->gen_dead >> 1) << 32 | (r + 1u);
 }
 
-/* Tombstone set: linear probing over seqs (never 0, so 0 marks an empty slot; removal uses
- * backward-shift deletion so no deleted markers accumulate). */
-static size_t dead_slot(uint64_t seq, size_t cap)
+bool fs_evq_cancel(fs_evq *q, uint64_t handle)
 {
-    uint64_t h = seq * 0x9e3779b97f4a7c15ULL;
-    return (size_t)(h >> 17) & (cap - 1);
-}
-
-static bool dead_grow(fs_evq *q)
-{
-    size_t cap = q->dead_cap ? 2 * q->dead_cap : 64;
-    uint64_t *d = calloc(cap, sizeof *d);
-    if (!d) return false;
-    for (size_t i = 0; i < q->dead_cap; i++) {
-        if (!q->dead[i]) continue;
-        size_t j = dead_slot(q->dead[i], cap);
-        while (d[j]) j = (j + 1) & (cap - 1);
-        d[j] = q->dead[i];
-    }
-    free(q->dead);
-    q->dead = d;
-    q->dead_cap = cap;
+    uint64_t r = (handle & 0xffffffffu) - 1;
+    if (r >= q->n_recs) return false;
+    fs_evq_rec *rec = &q->recs[r];
+    /* a live use of the record has the handle's generation and no cancelled bit */
+    if ((uint64_t)rec->gen_dead != (handle >> 32) << 1) return false;
+    rec->gen_dead |= 1u;
+    q->n_dead++;
     return true;
-}
-
-bool fs_evq_cancel(fs_evq *q, uint64_t seq)
-{
-    /* push reserved the room: n_dead < n, so this never allocates for a queued event */
-    if (2 * (q->n_dead + 1) > q->dead_cap && !dead_grow(q)) return false;
-    size_t j = dead_slot(seq, q->dead_cap);
-    while (q->dead[j] && q->dead[j] != seq) j = (j + 1) & (q->dead_cap - 1);
-    if (!q->dead[j]) {
-        q->dead[j] = seq;
-        q->n_dead++;
-    }
-    return true;
-}
-
-/* Removes seq from the tombstone set if present; true when it was there. */
-static bool dead_take(fs_evq *q, uint64_t seq)
-{
-    if (!q->n_dead) return false;
-    size_t mask = q->dead_cap - 1, j = dead_slot(seq, q->dead_cap);
-    while (q->dead[j] && q->dead[j] != seq) j = (j + 1) & mask;
-    if (!q->dead[j]) return false;
-    q->dead[j] = 0;
-    q->n_dead--;
-    for (size_t k = (j + 1) & mask; q->dead[k]; k = (k + 1) & mask) {
-        size_t home = dead_slot(q->dead[k], q->dead_cap);
-        /* move k back into the hole j if its home does not lie cyclically in (j, k] */
-        bool in_range = (j < k) ? (home > j && home <= k) : (home > j || home <= k);
-        if (!in_range) {
-            q->dead[j] = q->dead[k];
-            q->dead[k] = 0;
-            j = k;
-        }
-    }
-    return true;
-}
-
-static void drop_top(fs_evq *q)
-{
-    q->heap[0] = q->heap[--q->n];
-    if (q->n) sift_down(q->heap, q->n, 0);
 }
 
 bool fs_evq_peek(fs_evq *q, fs_event *out)
 {
     while (q->n) {
-        if (!dead_take(q, q->heap[0].seq)) {
-            *out = q->heap[0];
+        fs_evq_key k = q->heap[0];
+        const fs_evq_rec *rec = &q->recs[k.rec];
+        if (!(rec->gen_dead & 1u)) {
+            *out = (fs_event){.t = k.t,
+                              .cls = k.cls,
+                              .kind = rec->kind,
+                              .seq = rec->seq,
+                              .client = rec->client,
+                              .slot = rec->slot};
             return true;
         }
         q->n_skipped++;
-        drop_top(q);
+        q->n_dead--;
+        remove_top(q);
+        free_rec(q, k.rec);
     }
     return false;
 }
@@ -154,7 +187,9 @@ bool fs_evq_peek(fs_evq *q, fs_event *out)
 bool fs_evq_pop(fs_evq *q, fs_event *out)
 {
     if (!fs_evq_peek(q, out)) return false;
-    drop_top(q);
+    uint32_t r = q->heap[0].rec;
+    remove_top(q);
+    free_rec(q, r);
     q->n_popped++;
     return true;
 }

@@ -89,19 +89,45 @@ static bool selectable(fs_pop *pop, const fs_avail *avail, uint32_t id, int64_t 
     return fs_avail_query(avail, &c->avail, t, r);
 }
 
-size_t fs_pop_select(fs_pop *pop, const fs_avail *avail, uint64_t seed, uint64_t pass,
-                     int64_t t, size_t want, gsl_rng *r_sel, gsl_rng *r_client,
-                     uint32_t *out_ids, size_t *out_examined)
+/* How many selection draws are made ahead of their use. A million clients' records and their
+ * permutation are far larger than the caches, so each candidate costs two misses (its
+ * permutation entry, then its record); the draws do not depend on what is found, so they are
+ * made up to AHEAD iterations early and both lines are fetched while earlier candidates are
+ * examined. The stream's draws and their order stay exactly those of the plain loop. */
+enum { AHEAD = 16, AHEAD_MASK = AHEAD - 1 };
+_Static_assert((AHEAD & AHEAD_MASK) == 0, "AHEAD indexes a ring by masking");
+
+size_t fs_pop_select(fs_pop *pop, const fs_avail *avail, uint64_t seed, uint64_t pass, int64_t t,
+                     size_t want, gsl_rng *r_sel, gsl_rng *r_client, uint32_t *out_ids,
+                     size_t *out_examined)
 {
     /* The SELECT stream orders candidates; each candidate's availability comes from its own
-     * (client, pass) stream, so a client's answer does not depend on who was asked before it. */
+     * (client, pass) stream, so a client's answer does not depend on who was asked before it.
+     * Drawing ahead leaves r_sel advanced past the last draw used: it is scratch. */
     fs_rng_reseed(r_sel, seed, FS_RNG_SELECT, FS_RNG_NONE, pass);
-    size_t found = 0, queried = 0;
-    for (size_t i = 0; i < pop->n && found < want; i++) {
-        size_t j = i + gsl_rng_uniform_int(r_sel, pop->n - i);
+    size_t n = pop->n, found = 0, queried = 0, drawn = 0;
+    size_t ahead[AHEAD]; /* ahead[k & AHEAD_MASK]: the position drawn for iteration k */
+    for (size_t i = 0; i < n && found < want; i++) {
+        /* a few wanted (FedBuff refilling a slot) need few candidates: draw no further ahead
+         * than about twice what is still missing */
+        size_t window = 2 * (want - found) < AHEAD ? 2 * (want - found) : AHEAD;
+        for (; drawn < n && drawn < i + window; drawn++) {
+            size_t j = drawn + gsl_rng_uniform_int(r_sel, n - drawn);
+            ahead[drawn & AHEAD_MASK] = j;
+            __builtin_prefetch(&pop->perm[j], 1);
+        }
+        /* halfway: that permutation entry has arrived (earlier swaps may still change it,
+         * which only makes this fetch a wasted one) */
+        if (i + AHEAD / 2 < drawn) {
+            const char *c =
+                (const char *)&pop->clients[pop->perm[ahead[(i + AHEAD / 2) & AHEAD_MASK]]];
+            __builtin_prefetch(c);
+            __builtin_prefetch(c + sizeof(fs_client) - 1); /* a record may straddle two lines */
+        }
+        size_t j = ahead[i & AHEAD_MASK];
         uint32_t id = pop->perm[j];
         /* a permutation of 0..n-1 (fs_ckpt_load checks a restored one): never index past n */
-        fs_assert(id < pop->n);
+        fs_assert(id < n);
         pop->perm[j] = pop->perm[i];
         pop->perm[i] = id;
         if (selectable(pop, avail, id, t, seed, pass, r_client, &queried)) out_ids[found++] = id;

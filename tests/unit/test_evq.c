@@ -1,5 +1,8 @@
-/* Tests of fs_evq: ordering by (t, class, seq), ties, lazy cancellation, growth. */
+/* Tests of fs_evq: ordering by (t, class, seq), ties, lazy cancellation, growth, and a long
+ * random run against a reference that scans for the earliest (t, class, insertion) event. */
 #include <gsl/gsl_rng.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "fs_evq.h"
 #include "fs_rng.h"
@@ -109,6 +112,95 @@ START_TEST(evq_cancel_interleaved_with_pushes)
 }
 END_TEST
 
+/* The reference queue: live events in insertion order; the earliest by (t, class), the first
+ * inserted among equals, is found by a scan. */
+typedef struct ref_ev {
+    fs_event ev;
+    uint64_t handle;
+} ref_ev;
+
+static size_t ref_earliest(const ref_ev *ref, size_t n)
+{
+    size_t best = 0;
+    for (size_t i = 1; i < n; i++) {
+        const fs_event *a = &ref[i].ev, *b = &ref[best].ev;
+        if (a->t < b->t || (a->t == b->t && a->cls < b->cls)) best = i;
+    }
+    return best;
+}
+
+static void ref_remove(ref_ev *ref, size_t *n, size_t i)
+{
+    memmove(ref + i, ref + i + 1, (*n - i - 1) * sizeof *ref);
+    (*n)--;
+}
+
+START_TEST(evq_matches_reference_with_ties_and_cancels)
+{
+    /* times from a window of 40 us and 3 classes: most pops break a tie, so a queue that
+     * compared the wrong field, or broke ties by anything but insertion, pops another client */
+    enum { OPS = 60000, MAX_LIVE = 3000 };
+    fs_evq q;
+    fs_evq_init(&q);
+    gsl_rng *r = fs_rng_new();
+    ref_ev *ref = malloc(MAX_LIVE * sizeof *ref);
+    size_t n = 0;
+    uint32_t next_id = 0;
+    int64_t now = 0;
+    size_t ties = 0, pops = 0;
+    for (int op = 0; op < OPS; op++) {
+        double u = gsl_rng_uniform(r);
+        if (n < MAX_LIVE && (u < 0.5 || n == 0)) {
+            fs_event e = {.t = now + (int64_t)gsl_rng_uniform_int(r, 40),
+                          .cls = (uint32_t)gsl_rng_uniform_int(r, 3),
+                          .kind = 7,
+                          .client = next_id,
+                          .slot = ~next_id};
+            next_id++;
+            uint64_t h = fs_evq_push(&q, &e);
+            ck_assert_uint_ne(h, 0);
+            ref[n++] = (ref_ev){e, h};
+        } else if (u < 0.6) {
+            size_t i = gsl_rng_uniform_int(r, n);
+            ck_assert(fs_evq_cancel(&q, ref[i].handle));
+            ck_assert(!fs_evq_cancel(&q, ref[i].handle)); /* a second cancel is refused */
+            ref_remove(ref, &n, i);
+        } else {
+            size_t i = ref_earliest(ref, n);
+            bool tie = false;
+            for (size_t j = 0; j < n; j++)
+                tie |= j != i && ref[j].ev.t == ref[i].ev.t;
+            ties += tie;
+            pops++;
+            fs_event e;
+            ck_assert(fs_evq_pop(&q, &e));
+            ck_assert_uint_eq(e.client, ref[i].ev.client);
+            ck_assert_int_eq(e.t, ref[i].ev.t);
+            ck_assert_uint_eq(e.cls, ref[i].ev.cls);
+            ck_assert_uint_eq(e.kind, 7);
+            ck_assert_uint_eq(e.slot, ~ref[i].ev.client);
+            ck_assert(!fs_evq_cancel(&q, ref[i].handle)); /* fired: its handle is stale */
+            now = e.t;
+            ref_remove(ref, &n, i);
+        }
+        ck_assert_uint_eq(fs_evq_size(&q), n);
+    }
+    ck_assert_uint_gt(2 * ties, pops); /* the run really was about ties */
+    while (n) {
+        size_t i = ref_earliest(ref, n);
+        fs_event e;
+        ck_assert(fs_evq_pop(&q, &e));
+        ck_assert_uint_eq(e.client, ref[i].ev.client);
+        ref_remove(ref, &n, i);
+    }
+    fs_event e;
+    ck_assert(!fs_evq_pop(&q, &e));
+    gsl_rng_free(r);
+    free(ref);
+    fs_evq_fini(&q);
+}
+END_TEST
+
 static Suite *evq_suite(void)
 {
     Suite *s = suite_create("evq");
@@ -117,6 +209,7 @@ static Suite *evq_suite(void)
     tcase_add_test(tc, evq_ties_fire_by_class_then_insertion_order);
     tcase_add_test(tc, evq_cancelled_events_are_skipped);
     tcase_add_test(tc, evq_cancel_interleaved_with_pushes);
+    tcase_add_test(tc, evq_matches_reference_with_ties_and_cancels);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fs_agg.h"
+#include "fs_clock.h"
 #include "fs_engine.h"
 #include "fs_rng.h"
 #include "fs_test.h"
@@ -145,8 +146,14 @@ START_TEST(fedavg_one_client_equals_sgd)
     fs_real *fed = calloc(np, sizeof *fed), *sgd = calloc(np, sizeof *sgd);
     fs_engine_cfg cfg = {.scn = &t.s, .world = &t.w, .pop = &t.pop, .n_threads = 2};
     fs_engine_stats st;
+    double t0 = fs_wall_seconds();
     ck_assert_int_eq(fs_engine_run(&cfg, fed, &st, NULL), FS_OK);
+    double wall = fs_wall_seconds() - t0;
     ck_assert_int_eq(st.rounds, 6);
+    /* the stats' training and evaluation time are parts of the run's wall time */
+    ck_assert_double_gt(st.train_s, 0);
+    ck_assert_double_gt(st.eval_s, 0);
+    ck_assert_double_le(st.train_s + st.eval_s, wall);
     centralised_sgd(&t.s, &t.w, sgd);
     /* FedAvg applies the delta, w + 1.0 * (w_local - w), which rounds differently from w_local
      * in the last bit at most once per round (measured in float32: 1 ulp in 6 rounds) */
