@@ -182,6 +182,7 @@ static int begin(run_ctx *c, const char *db_path, void **out_state, size_t *out_
                       .headline_metric = c->sum->headline,
                       .variant = c->opts->variant ? c->opts->variant : "",
                       .fedsim_version = FEDSIM_VERSION,
+                      .precision = FS_REAL_NAME,
                       .threads = c->opts->n_threads,
                       .host = host,
                       .target_metric = ev->has_target ? ev->target_metric : NULL,

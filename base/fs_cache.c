@@ -179,7 +179,8 @@ static uint64_t payload_offset(size_t key_len)
 
 /* ---- reading ---- */
 
-static bool entry_valid(const unsigned char *base, size_t size, const fs_cache_key *k)
+static bool entry_valid(const unsigned char *base, size_t size, const fs_cache_key *k,
+                        uint64_t *out_digest)
 {
     entry_head h;
     if (size < sizeof h + k->len) return false;
@@ -190,7 +191,15 @@ static bool entry_valid(const unsigned char *base, size_t size, const fs_cache_k
         return false;
     sum_state s = {0};
     sum_feed(&s, base + h.payload_off, h.payload_len);
+    *out_digest = h.checksum;
     return sum_final(&s) == h.checksum;
+}
+
+uint64_t fs_cache_digest(const fs_cache_part *parts, size_t n_parts)
+{
+    sum_state s = {0};
+    for (size_t i = 0; i < n_parts; i++) sum_feed(&s, parts[i].data, parts[i].len);
+    return sum_final(&s);
 }
 
 bool fs_cache_open(const fs_cache_key *k, fs_cache_map *m)
@@ -209,12 +218,13 @@ bool fs_cache_open(const fs_cache_key *k, fs_cache_map *m)
     if (base == MAP_FAILED) return false;
     size_t size = (size_t)st.st_size;
     madvise(base, size, MADV_WILLNEED); /* read ahead: the checksum reads it all */
-    if (!entry_valid(base, size, k)) {
+    uint64_t digest = 0;
+    if (!entry_valid(base, size, k, &digest)) {
         munmap(base, size);
         return false;
     }
     uint64_t off = payload_offset(k->len);
-    *m = (fs_cache_map){base, size, (unsigned char *)base + off, size - off};
+    *m = (fs_cache_map){base, size, (unsigned char *)base + off, size - off, digest};
     return true;
 }
 

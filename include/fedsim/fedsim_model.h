@@ -8,7 +8,7 @@
  * fedsim links nothing into the plugin and exports nothing to it: the plugin is self-contained
  * (it may link its own libraries, e.g. -lm or a BLAS).
  *
- * The model is a function of one flat parameter vector w (n_params doubles) that fedsim owns,
+ * The model is a function of one flat parameter vector w (n_params floats) that fedsim owns,
  * trains (minibatch SGD and the federated algorithms), aggregates, checkpoints and stores. The
  * plugin holds only shapes and hyperparameters: loss_grad and predict are called concurrently
  * from several threads with the same `self` and a separate scratch each, so they must not write
@@ -26,8 +26,9 @@
 extern "C" {
 #endif
 
-/* Bumped whenever a struct below changes layout or meaning; fedsim refuses any other version. */
-#define FEDSIM_MODEL_ABI_VERSION 1
+/* Bumped whenever a struct below changes layout or meaning; fedsim refuses any other version.
+ * Version 2: parameters, gradients and scratch are float (version 1 had double). */
+#define FEDSIM_MODEL_ABI_VERSION 2
 /* The name of the exported table. */
 #define FEDSIM_MODEL_SYMBOL "fedsim_model_plugin"
 
@@ -68,7 +69,7 @@ typedef struct fedsim_model_shape {
 /* What create reports. */
 typedef struct fedsim_model_info {
     size_t n_params;         /* length of w and of the gradient (>= 1) */
-    size_t scratch_doubles;  /* per-thread scratch loss_grad and predict need for max_batch rows */
+    size_t scratch_floats;  /* per-thread scratch loss_grad and predict need for max_batch rows */
     double flops_per_sample; /* forward-pass FLOPs per dense row (simulated device time) */
 } fedsim_model_info;
 
@@ -82,14 +83,14 @@ typedef struct fedsim_model_ops {
                   size_t err_len);
     void (*destroy)(void *self);
     /* Initial parameters into w (n_params). */
-    void (*init)(const void *self, double *w, const fedsim_rng *rng);
+    void (*init)(const void *self, float *w, const fedsim_rng *rng);
     /* Mean loss over rows[0..n) of data; grad (n_params) := its gradient. n may be 0. */
-    double (*loss_grad)(const void *self, const double *w, const fedsim_data *data,
-                        const uint32_t *rows, size_t n, double *grad, double *scratch);
+    double (*loss_grad)(const void *self, const float *w, const fedsim_data *data,
+                        const uint32_t *rows, size_t n, float *grad, float *scratch);
     /* Class probabilities of rows[0..n) into probs (n * n_classes, row-major, each row sums
      * to 1). */
-    void (*predict)(const void *self, const double *w, const fedsim_data *data,
-                    const uint32_t *rows, size_t n, double *probs, double *scratch);
+    void (*predict)(const void *self, const float *w, const fedsim_data *data,
+                    const uint32_t *rows, size_t n, double *probs, float *scratch);
 } fedsim_model_ops;
 
 #ifdef __cplusplus

@@ -48,6 +48,10 @@ typedef struct fs_dataset {
      * the process. No other array lives in a mapping. */
     void *map;
     size_t map_size;
+    /* A fingerprint of the rows as the source gave them, when the loader has one for free (the
+     * IDX loader: its cache entry's checksum, the same whether mapped or decoded), else 0.
+     * What the rows became afterwards (feature skew) is the scenario's, not the source's. */
+    uint64_t digest;
 } fs_dataset;
 
 /* Allocates n*d features and n labels (zeroed). FS_ENOMEM on failure (dataset left empty). */

@@ -222,15 +222,18 @@ static bool idx_cache_load(const fs_cache_key *k, size_t max_rows, fs_dataset *o
     out->x = (float *)((char *)m.payload + sizeof meta);
     out->y = (int32_t *)(out->x + meta.n * meta.d);
     out->map = m.base, out->map_size = m.size;
+    out->digest = m.digest;
     return true;
 }
 
-static void idx_cache_store(const fs_cache_key *k, const fs_dataset *ds)
+/* Stores a decoded dataset, and gives it the digest its entry has (cache on or off). */
+static void idx_cache_store(const fs_cache_key *k, fs_dataset *ds)
 {
     idx_meta meta = {.n = ds->n, .d = ds->d};
     fs_cache_part parts[] = {{&meta, sizeof meta},
                              {ds->x, ds->n * ds->d * sizeof *ds->x},
                              {ds->y, ds->n * sizeof *ds->y}};
+    ds->digest = fs_cache_digest(parts, sizeof parts / sizeof *parts);
     fs_cache_store(k, parts, sizeof parts / sizeof *parts);
 }
 

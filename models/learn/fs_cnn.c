@@ -1,6 +1,6 @@
 /* fs_cnn: the McMahan et al. 2017 CNN as model ops: conv 5x5 -> 32 (same) + ReLU, max-pool 2x2,
  * conv 5x5 -> 64 (same) + ReLU, max-pool 2x2, FC 512 + ReLU, FC n_classes + softmax.
- * Tensors are channel-last (NHWC), so a convolution is im2col + one dgemm whose output is
+ * Tensors are channel-last (NHWC), so a convolution is im2col + one GEMM whose output is
  * already the next NHWC tensor. Parameters, per layer W then b: conv W is cout x (5*5*cin) with
  * columns ordered (ky, kx, c); FC1's columns follow the NHWC flattening of the second pool.
  * A call is processed in slices of images sized so the scratch stays bounded whatever
@@ -16,7 +16,7 @@
 #define CNN_C1 32                   /* first conv's output channels */
 #define CNN_C2 64                   /* second conv's output channels */
 #define CNN_FC 512                  /* hidden FC units */
-#define CNN_SLICE_BUDGET (1u << 22) /* doubles of scratch per slice (32 MiB) */
+#define CNN_SLICE_BUDGET (1u << 22) /* fs_real entries of scratch per slice (16 MiB) */
 
 /* A same-padded 5x5 stride-1 convolution on h x w x cin images. */
 typedef struct cnn_conv {
@@ -29,7 +29,7 @@ typedef struct cnn_fc {
     size_t in, out, wo, bo;
 } cnn_fc;
 
-/* Scratch offsets (doubles) of one slice's tensors. Backward reuses a1/a2 in place for the
+/* Scratch offsets (fs_real entries) of one slice's tensors. Backward reuses a1/a2 in place for the
  * gradients of the conv outputs; i1/i2 hold int32 argmax indices of the pools. */
 typedef struct cnn_buf {
     size_t x, a1, p1, i1, dp1, a2, p2, i2, dp2, f1, df1, z, col;
@@ -47,7 +47,7 @@ typedef struct cnn_impl {
 /* He-uniform for the three layers followed by a ReLU, LeCun-uniform for the output layer so
  * initial logits are O(1); biases 0; draws in parameter order (fs_nn_init_layer). A conv's fan-in
  * is its im2col width. */
-static void cnn_init(const fs_model *m, double *w, gsl_rng *r)
+static void cnn_init(const fs_model *m, fs_real *w, gsl_rng *r)
 {
     const cnn_impl *im = m->impl;
     fs_nn_init_layer(w + im->c1.wo, im->c1.k, im->c1.cout, true, r);
@@ -67,17 +67,17 @@ static void cnn_span(size_t x, size_t w, size_t *lo, size_t *hi)
 }
 
 /* col (n*h*w x k) := the 5x5xcin patch around every pixel of n images, zeros outside. */
-static void cnn_im2col(const cnn_conv *cv, const double *in, size_t n, double *col)
+static void cnn_im2col(const cnn_conv *cv, const fs_real *in, size_t n, fs_real *col)
 {
     size_t h = cv->h, w = cv->w, c = cv->cin;
     for (size_t b = 0; b < n; b++)
         for (size_t y = 0; y < h; y++)
             for (size_t x = 0; x < w; x++) {
-                double *row = col + ((b * h + y) * w + x) * cv->k;
+                fs_real *row = col + ((b * h + y) * w + x) * cv->k;
                 size_t lo, hi;
                 cnn_span(x, w, &lo, &hi);
                 for (size_t ky = 0; ky < CNN_K; ky++) {
-                    double *dst = row + ky * CNN_K * c;
+                    fs_real *dst = row + ky * CNN_K * c;
                     size_t iy = y + ky - CNN_PAD; /* wraps to huge when above the image */
                     if (iy >= h) {
                         memset(dst, 0, CNN_K * c * sizeof *dst);
@@ -92,21 +92,21 @@ static void cnn_im2col(const cnn_conv *cv, const double *in, size_t n, double *c
 }
 
 /* The adjoint of im2col: din (n x h x w x cin) := sum of every patch entry back onto its pixel. */
-static void cnn_col2im(const cnn_conv *cv, const double *col, size_t n, double *din)
+static void cnn_col2im(const cnn_conv *cv, const fs_real *col, size_t n, fs_real *din)
 {
     size_t h = cv->h, w = cv->w, c = cv->cin;
     memset(din, 0, n * h * w * c * sizeof *din);
     for (size_t b = 0; b < n; b++)
         for (size_t y = 0; y < h; y++)
             for (size_t x = 0; x < w; x++) {
-                const double *row = col + ((b * h + y) * w + x) * cv->k;
+                const fs_real *row = col + ((b * h + y) * w + x) * cv->k;
                 size_t lo, hi;
                 cnn_span(x, w, &lo, &hi);
                 for (size_t ky = 0; ky < CNN_K; ky++) {
                     size_t iy = y + ky - CNN_PAD;
                     if (iy >= h) continue;
-                    const double *src = row + (ky * CNN_K + lo) * c;
-                    double *dst = din + ((b * h + iy) * w + x + lo - CNN_PAD) * c;
+                    const fs_real *src = row + (ky * CNN_K + lo) * c;
+                    fs_real *dst = din + ((b * h + iy) * w + x + lo - CNN_PAD) * c;
                     for (size_t i = 0; i < (hi - lo) * c; i++) dst[i] += src[i];
                 }
             }
@@ -115,8 +115,8 @@ static void cnn_col2im(const cnn_conv *cv, const double *col, size_t n, double *
 /* ---- layers ---- */
 
 /* out (n*h*w x cout, i.e. NHWC) := ReLU(im2col(in) W^T + b): a dense layer over the patches. */
-static void cnn_conv_forward(const cnn_conv *cv, const double *w, const double *in, size_t n,
-                             double *col, double *out)
+static void cnn_conv_forward(const cnn_conv *cv, const fs_real *w, const fs_real *in, size_t n,
+                             fs_real *col, fs_real *out)
 {
     cnn_im2col(cv, in, n, col);
     fs_nn_dense_forward(w + cv->wo, w + cv->bo, col, n * cv->h * cv->w, cv->k, cv->cout, true,
@@ -126,9 +126,9 @@ static void cnn_conv_forward(const cnn_conv *cv, const double *w, const double *
 /* grad_W := beta grad_W + dout^T im2col(in), grad_b likewise with the column sums of dout;
  * then, when din is not NULL, din := col2im(dout W). col is overwritten: the patches first,
  * then their gradient. */
-static void cnn_conv_backward(const cnn_conv *cv, const double *w, const double *in,
-                              const double *dout, size_t n, double beta, double *col,
-                              double *grad, double *din)
+static void cnn_conv_backward(const cnn_conv *cv, const fs_real *w, const fs_real *in,
+                              const fs_real *dout, size_t n, fs_real beta, fs_real *col,
+                              fs_real *grad, fs_real *din)
 {
     size_t rows = n * cv->h * cv->w;
     cnn_im2col(cv, in, n, col);
@@ -138,17 +138,39 @@ static void cnn_conv_backward(const cnn_conv *cv, const double *w, const double 
     cnn_col2im(cv, col, n, din);
 }
 
+/* The fused SGD step of a convolution (fs_model_ops.sgd_step): din := col2im(dout W) with the
+ * old W first, when din is not NULL, then W -= lr dout^T im2col(in). col is overwritten. */
+static void cnn_conv_step(const cnn_conv *cv, fs_real *w, const fs_real *in, const fs_real *dout,
+                          size_t n, double lr, fs_real *col, fs_real *din)
+{
+    size_t rows = n * cv->h * cv->w;
+    if (din) {
+        fs_nn_dense_backprop(w + cv->wo, dout, rows, cv->k, cv->cout, col);
+        cnn_col2im(cv, col, n, din);
+    }
+    cnn_im2col(cv, in, n, col);
+    fs_nn_dense_update(dout, col, rows, cv->k, cv->cout, lr, w + cv->wo, w + cv->bo);
+}
+
+/* The same for a fully connected layer: din := dout W, then W -= lr dout^T in. */
+static void cnn_fc_step(const cnn_fc *f, fs_real *w, const fs_real *in, const fs_real *dout,
+                        size_t n, double lr, fs_real *din)
+{
+    fs_nn_dense_backprop(w + f->wo, dout, n, f->in, f->out, din);
+    fs_nn_dense_update(dout, in, n, f->in, f->out, lr, w + f->wo, w + f->bo);
+}
+
 /* out (n x out) := in W^T + b, ReLU'd when relu. */
-static void cnn_fc_forward(const cnn_fc *f, const double *w, const double *in, size_t n, bool relu,
-                           double *out)
+static void cnn_fc_forward(const cnn_fc *f, const fs_real *w, const fs_real *in, size_t n, bool relu,
+                           fs_real *out)
 {
     fs_nn_dense_forward(w + f->wo, w + f->bo, in, n, f->in, f->out, relu, out);
 }
 
 /* grad_W := beta grad_W + dout^T in, grad_b likewise with column sums; din := dout W (not
  * masked: the caller knows which nonlinearity sits below). */
-static void cnn_fc_backward(const cnn_fc *f, const double *w, const double *in, const double *dout,
-                            size_t n, double beta, double *grad, double *din)
+static void cnn_fc_backward(const cnn_fc *f, const fs_real *w, const fs_real *in, const fs_real *dout,
+                            size_t n, fs_real beta, fs_real *grad, fs_real *din)
 {
     fs_nn_dense_grad(dout, in, n, f->in, f->out, beta, grad + f->wo, grad + f->bo);
     fs_nn_dense_backprop(w + f->wo, dout, n, f->in, f->out, din);
@@ -156,26 +178,33 @@ static void cnn_fc_backward(const cnn_fc *f, const double *w, const double *in, 
 
 /* 2x2 stride-2 max-pool of n NHWC images (h x w x c) into out; idx[j] is the index in `in` of
  * the element out[j] came from (the first of equal maxima). */
-static void cnn_pool_forward(const double *in, size_t n, size_t h, size_t w, size_t c,
-                             double *out, int32_t *idx)
+static void cnn_pool_forward(const fs_real *in, size_t n, size_t h, size_t w, size_t c,
+                             fs_real *out, int32_t *idx)
 {
     size_t j = 0;
     for (size_t b = 0; b < n; b++)
         for (size_t oy = 0; oy < h / 2; oy++)
-            for (size_t ox = 0; ox < w / 2; ox++)
+            for (size_t ox = 0; ox < w / 2; ox++) {
+                /* the window's four pixels, each a run of c channels; candidates in the order
+                 * top-left, top-right, bottom-left, bottom-right, ties to the earlier */
+                size_t i0 = ((b * h + 2 * oy) * w + 2 * ox) * c;
+                size_t off[4] = {0, c, w * c, w * c + c};
                 for (size_t ch = 0; ch < c; ch++, j++) {
-                    size_t i0 = ((b * h + 2 * oy) * w + 2 * ox) * c + ch;
-                    size_t cand[4] = {i0, i0 + c, i0 + w * c, i0 + w * c + c}, best = i0;
-                    for (int q = 1; q < 4; q++) best = in[cand[q]] > in[best] ? cand[q] : best;
+                    size_t best = i0 + ch;
+                    for (int q = 1; q < 4; q++) {
+                        size_t at = i0 + off[q] + ch;
+                        best = in[at] > in[best] ? at : best;
+                    }
                     out[j] = in[best];
                     idx[j] = (int32_t)best;
                 }
+            }
 }
 
 /* Backward through ReLU then max-pool, in place: act (len, the post-ReLU conv output) becomes
  * the gradient of the conv's pre-activation. Only each window's argmax receives dpool, and only
  * where the ReLU was active (act > 0); dpool is masked in place first because act is zeroed. */
-static void cnn_pool_backward(double *act, size_t len, double *dpool, const int32_t *idx,
+static void cnn_pool_backward(fs_real *act, size_t len, fs_real *dpool, const int32_t *idx,
                               size_t n_pooled)
 {
     for (size_t j = 0; j < n_pooled; j++) dpool[j] = act[idx[j]] > 0 ? dpool[j] : 0;
@@ -185,14 +214,17 @@ static void cnn_pool_backward(double *act, size_t len, double *dpool, const int3
 
 /* ---- the network ---- */
 
-static int32_t *cnn_idx(double *buf, size_t off)
+/* A pool's argmax indices take one scratch entry each (cnn_buffers). */
+_Static_assert(sizeof(int32_t) <= sizeof(fs_real), "an int32 index fits an fs_real slot");
+
+static int32_t *cnn_idx(fs_real *buf, size_t off)
 {
     return (int32_t *)(void *)(buf + off);
 }
 
 /* Forward pass of n <= slice images; returns their logits (n x n_classes) in scratch. */
-static double *cnn_forward(const cnn_impl *im, const double *w, const fs_dataset *ds,
-                           const uint32_t *rows, size_t n, double *buf)
+static fs_real *cnn_forward(const cnn_impl *im, const fs_real *w, const fs_dataset *ds,
+                           const uint32_t *rows, size_t n, fs_real *buf)
 {
     const cnn_buf *o = &im->off;
     const cnn_conv *c1 = &im->c1, *c2 = &im->c2;
@@ -210,12 +242,12 @@ static double *cnn_forward(const cnn_impl *im, const double *w, const fs_dataset
  * grad := beta grad + this slice's part. beta = 0 on the first slice spares a memset and a read
  * of the whole gradient (13 MB for the 28x28 network). The input gradient of conv1 is never
  * needed, so it is skipped. */
-static void cnn_backward(const cnn_impl *im, const double *w, size_t n, double beta, double *buf,
-                         double *grad)
+static void cnn_backward(const cnn_impl *im, const fs_real *w, size_t n, fs_real beta, fs_real *buf,
+                         fs_real *grad)
 {
     const cnn_buf *o = &im->off;
     const cnn_conv *c1 = &im->c1, *c2 = &im->c2;
-    double *df1 = buf + o->df1, *f1 = buf + o->f1;
+    fs_real *df1 = buf + o->df1, *f1 = buf + o->f1;
     cnn_fc_backward(&im->f2, w, f1, buf + o->z, n, beta, grad, df1);
     fs_nn_relu_mask(df1, f1, n * im->f1.out);
     cnn_fc_backward(&im->f1, w, buf + o->p2, df1, n, beta, grad, buf + o->dp2);
@@ -226,10 +258,42 @@ static void cnn_backward(const cnn_impl *im, const double *w, size_t n, double b
     cnn_conv_backward(c1, w, buf + o->x, buf + o->a1, n, beta, buf + o->col, grad, NULL);
 }
 
+/* cnn_backward with every layer's step taken in place, top down, for a batch in one slice. */
+static void cnn_step_backward(const cnn_impl *im, fs_real *w, size_t n, double lr, fs_real *buf)
+{
+    const cnn_buf *o = &im->off;
+    const cnn_conv *c1 = &im->c1, *c2 = &im->c2;
+    fs_real *df1 = buf + o->df1, *f1 = buf + o->f1;
+    cnn_fc_step(&im->f2, w, f1, buf + o->z, n, lr, df1);
+    fs_nn_relu_mask(df1, f1, n * im->f1.out);
+    cnn_fc_step(&im->f1, w, buf + o->p2, df1, n, lr, buf + o->dp2);
+    size_t len2 = n * c2->h * c2->w * c2->cout, len1 = n * c1->h * c1->w * c1->cout;
+    cnn_pool_backward(buf + o->a2, len2, buf + o->dp2, cnn_idx(buf, o->i2), len2 / 4);
+    cnn_conv_step(c2, w, buf + o->p1, buf + o->a2, n, lr, buf + o->col, buf + o->dp1);
+    cnn_pool_backward(buf + o->a1, len1, buf + o->dp1, cnn_idx(buf, o->i1), len1 / 4);
+    cnn_conv_step(c1, w, buf + o->x, buf + o->a1, n, lr, buf + o->col, NULL);
+}
+
+/* fs_model_ops.sgd_step, for a batch that fits one slice (step_max_batch): every layer's delta
+ * must come from the weights before the step. */
+static double cnn_sgd_step(const fs_model *m, fs_real *w, const fs_dataset *ds,
+                           const uint32_t *rows, size_t n, double lr, fs_model_scratch *s)
+{
+    fs_nn_check(m, ds, n, s);
+    const cnn_impl *im = m->impl;
+    fs_assert(n <= im->slice);
+    if (n == 0) return 0;
+    double inv_n = 1.0 / (double)n;
+    fs_real *z = cnn_forward(im, w, ds, rows, n, s->buf);
+    double loss = fs_nn_softmax_xent(ds, rows, n, (size_t)m->n_classes, inv_n, z) * inv_n;
+    if (isfinite(loss)) cnn_step_backward(im, w, n, lr, s->buf);
+    return loss;
+}
+
 /* The first slice writes grad, later ones accumulate into it; each slice's dL/dz is scaled by
  * 1/n, the whole batch's, so the sum over slices is the batch mean. */
-static double cnn_loss_grad(const fs_model *m, const double *w, const fs_dataset *ds,
-                            const uint32_t *rows, size_t n, double *grad, fs_model_scratch *s)
+static double cnn_loss_grad(const fs_model *m, const fs_real *w, const fs_dataset *ds,
+                            const uint32_t *rows, size_t n, fs_real *grad, fs_model_scratch *s)
 {
     fs_nn_check(m, ds, n, s);
     if (n == 0) {
@@ -240,14 +304,14 @@ static double cnn_loss_grad(const fs_model *m, const double *w, const fs_dataset
     double loss = 0, inv_n = 1.0 / (double)n;
     for (size_t at = 0; at < n; at += im->slice) {
         size_t k = n - at < im->slice ? n - at : im->slice;
-        double *z = cnn_forward(im, w, ds, rows + at, k, s->buf);
+        fs_real *z = cnn_forward(im, w, ds, rows + at, k, s->buf);
         loss += fs_nn_softmax_xent(ds, rows + at, k, (size_t)m->n_classes, inv_n, z);
-        cnn_backward(im, w, k, at ? 1.0 : 0.0, s->buf, grad);
+        cnn_backward(im, w, k, at ? 1 : 0, s->buf, grad);
     }
     return loss * inv_n;
 }
 
-static void cnn_predict(const fs_model *m, const double *w, const fs_dataset *ds,
+static void cnn_predict(const fs_model *m, const fs_real *w, const fs_dataset *ds,
                         const uint32_t *rows, size_t n, double *out_probs, fs_model_scratch *s)
 {
     fs_nn_check(m, ds, n, s);
@@ -255,9 +319,8 @@ static void cnn_predict(const fs_model *m, const double *w, const fs_dataset *ds
     size_t c = (size_t)m->n_classes;
     for (size_t at = 0; at < n; at += im->slice) {
         size_t k = n - at < im->slice ? n - at : im->slice;
-        const double *z = cnn_forward(im, w, ds, rows + at, k, s->buf);
-        memcpy(out_probs + at * c, z, k * c * sizeof *out_probs);
-        for (size_t i = 0; i < k; i++) fs_nn_softmax_row(out_probs + (at + i) * c, c);
+        const fs_real *z = cnn_forward(im, w, ds, rows + at, k, s->buf);
+        fs_nn_softmax_probs(z, k, c, out_probs + at * c);
     }
 }
 
@@ -274,6 +337,7 @@ static const fs_model_ops cnn_ops = {
     .loss_grad = cnn_loss_grad,
     .predict = cnn_predict,
     .free = cnn_free,
+    .sgd_step = cnn_sgd_step,
 };
 
 /* ---- construction ---- */
@@ -294,15 +358,15 @@ static size_t cnn_shapes(cnn_impl *im, size_t h, size_t w, size_t c, size_t n_cl
     return p;
 }
 
-/* Scratch offsets for a slice of `sl` images; returns the total in doubles. Index arrays take
- * half a double per int32, rounded up. */
+/* Scratch offsets for a slice of `sl` images; returns the total in fs_real entries. An int32
+ * index takes the room of one entry (fs_real is 4 bytes). */
 static size_t cnn_buffers(cnn_impl *im, size_t sl)
 {
     const cnn_conv *c1 = &im->c1, *c2 = &im->c2;
     size_t x = c1->h * c1->w * c1->cin, a1 = c1->h * c1->w * c1->cout;
     size_t a2 = c2->h * c2->w * c2->cout, col1 = c1->h * c1->w * c1->k;
     size_t col2 = c2->h * c2->w * c2->k, col = col1 > col2 ? col1 : col2;
-    size_t p1 = a1 / 4, p2 = a2 / 4, i1 = (sl * p1 + 1) / 2, i2 = (sl * p2 + 1) / 2;
+    size_t p1 = a1 / 4, p2 = a2 / 4, i1 = sl * p1, i2 = sl * p2;
     cnn_buf *o = &im->off;
     size_t at = 0;
     o->x = at, at += sl * x;
@@ -350,11 +414,12 @@ fs_model *fs_cnn_new(size_t height, size_t width, size_t channels, int n_classes
     im->slice = CNN_SLICE_BUDGET / per_image;
     im->slice = im->slice < 1 ? 1 : im->slice > max_batch ? max_batch : im->slice;
     m->ops = &cnn_ops;
+    m->step_max_batch = im->slice;
     m->n_features = height * width * channels;
     m->n_classes = n_classes;
     m->max_batch = max_batch;
     m->flops_per_sample = cnn_flops(im);
-    m->scratch_doubles = cnn_buffers(im, im->slice);
+    m->scratch_reals = cnn_buffers(im, im->slice);
     m->impl = im;
     return m;
 fail:

@@ -45,7 +45,7 @@ static lr_row lr_row_at(const fs_dataset *ds, uint32_t r)
     return (lr_row){ds->idx + a, ds->val + a, ds->ptr[r + 1] - a};
 }
 
-static double lr_dot(const double *w, lr_row x)
+static double lr_dot(const fs_real *w, lr_row x)
 {
     double acc = 0;
     if (x.idx)
@@ -55,7 +55,7 @@ static double lr_dot(const double *w, lr_row x)
     return acc;
 }
 
-static void lr_axpy(double c, lr_row x, double *g)
+static void lr_axpy(double c, lr_row x, fs_real *g)
 {
     if (x.idx)
         for (size_t e = 0; e < x.len; e++) g[x.idx[e]] += c * x.val[e];
@@ -81,12 +81,12 @@ static void lr_check(const fs_model *m, const fs_dataset *ds, size_t n)
 }
 
 /* Zeros: deterministic, and the usual start for a convex model (loss = log 2). */
-static void lr_init(const fs_model *m, double *w, gsl_rng *r)
+static void lr_init(const fs_model *m, fs_real *w, gsl_rng *r)
 {
     memset(w, 0, m->n_params * sizeof *w);
 }
 
-static double lr_penalty(double l2, const double *w, size_t d)
+static double lr_penalty(double l2, const fs_real *w, size_t d)
 {
     if (!(l2 > 0)) return 0;
     double sq = 0;
@@ -96,8 +96,8 @@ static double lr_penalty(double l2, const double *w, size_t d)
 
 /* grad_w starts at l2 * w and each row adds (p - y) / n * x, in row order; train_sparse repeats
  * these exact steps so the two paths agree. */
-static double lr_loss_grad(const fs_model *m, const double *w, const fs_dataset *ds,
-                           const uint32_t *rows, size_t n, double *grad, fs_model_scratch *s)
+static double lr_loss_grad(const fs_model *m, const fs_real *w, const fs_dataset *ds,
+                           const uint32_t *rows, size_t n, fs_real *grad, fs_model_scratch *s)
 {
     lr_check(m, ds, n);
     fs_assert(ds->y || n == 0);
@@ -117,7 +117,7 @@ static double lr_loss_grad(const fs_model *m, const double *w, const fs_dataset 
 
 /* Both columns from sigmoid(+-z) rather than 1 - p: a tiny probability keeps its relative
  * precision, which the log loss of fs_model_evaluate needs. */
-static void lr_predict(const fs_model *m, const double *w, const fs_dataset *ds,
+static void lr_predict(const fs_model *m, const fs_real *w, const fs_dataset *ds,
                        const uint32_t *rows, size_t n, double *out_probs, fs_model_scratch *s)
 {
     lr_check(m, ds, n);
@@ -143,7 +143,7 @@ typedef struct lr_local {
     uint32_t *order;          /* n: local row ids, shuffled every epoch */
     uint32_t *sort_a, *sort_b;
     uint32_t *stamp;          /* n_local: step at which w[s] is current, | LR_PENDING */
-    double *w, *g;            /* n_local: local weights (become out->val) and gradient */
+    fs_real *w, *g;            /* n_local: local weights (become out->val) and gradient */
     double wb, gb;            /* the bias and its gradient */
     double l2, lr, decay;     /* decay = 1 - lr * l2: one step of penalty alone */
     double sumsq;             /* sum of w^2 over the client's features at step t */
@@ -197,7 +197,7 @@ static int lr_local_build(lr_local *lc, size_t n_features, fs_update *out)
     return FS_OK;
 }
 
-static void lr_local_load(lr_local *lc, const double *w_global, size_t n_features)
+static void lr_local_load(lr_local *lc, const fs_real *w_global, size_t n_features)
 {
     lc->sumsq = 0;
     for (size_t s = 0; s < lc->n_local; s++) {
@@ -257,7 +257,7 @@ static double lr_step_data(lr_local *lc, const uint32_t *batch, size_t k)
     return loss * inv_k;
 }
 
-/* w -= lr * g on each pending slot once (as fs_sgd_train's daxpy); returns their new sum of
+/* w -= lr * g on each pending slot once (as fs_sgd_train's axpy); returns their new sum of
  * squares. */
 static double lr_step_apply(lr_local *lc, const uint32_t *batch, size_t k)
 {
@@ -294,7 +294,7 @@ static double lr_step(void *ctx, const uint32_t *batch, size_t k)
 
 /* Catches every slot up to the last step and turns w (out->val) into deltas in place; the bias
  * goes last, at index n_features, so idx stays ascending. */
-static void lr_local_store(lr_local *lc, const double *w_global, size_t n_features,
+static void lr_local_store(lr_local *lc, const fs_real *w_global, size_t n_features,
                            fs_update *out)
 {
     size_t nl = lc->n_local;
@@ -313,7 +313,7 @@ static void lr_local_store(lr_local *lc, const double *w_global, size_t n_featur
 /* On FS_ENUMERIC out still holds the delta of the last finite parameters (fs_sgd_train's
  * contract); on FS_ENOMEM out is left empty. Dense data work too: every feature is then touched,
  * so the update is dense in all but form. */
-static int lr_train_sparse(const fs_model *m, const double *w_global, const fs_dataset *ds,
+static int lr_train_sparse(const fs_model *m, const fs_real *w_global, const fs_dataset *ds,
                            const uint32_t *rows, size_t n, const fs_sgd_cfg *cfg, gsl_rng *r,
                            fs_model_scratch *s, fs_update *out, fs_sgd_result *res)
 {
@@ -361,7 +361,7 @@ fs_model *fs_logreg_new(size_t n_features, double l2, size_t max_batch)
     m->n_params = n_features + 1;
     m->max_batch = max_batch;
     m->flops_per_sample = 2.0 * (double)n_features;
-    m->scratch_doubles = 0; /* row by row: nothing to stage */
+    m->scratch_reals = 0; /* row by row: nothing to stage */
     m->impl = lm;
     lm->l2 = l2;
     return m;

@@ -26,7 +26,7 @@ typedef struct mf_model {
     fs_model base; /* first, so an fs_model * is an mf_model * */
     size_t n_items, k;
     double l2;
-    double *zero; /* k + 1 zeros: the personal vector of a row whose user is unknown */
+    fs_real *zero; /* k + 1 zeros: the personal vector of a row whose user is unknown */
 } mf_model;
 
 static const mf_model *mf_of(const fs_model *m)
@@ -37,7 +37,7 @@ static const mf_model *mf_of(const fs_model *m)
 /* ---- shared arithmetic: loss_grad, predict and train_sparse use these, so they agree ---- */
 
 /* mu + b_u + b_i + p_u . q_i; p holds p_u then b_u. */
-static double mf_pred(double mu, double b_i, const double *q, const double *p, size_t k)
+static double mf_pred(double mu, double b_i, const fs_real *q, const fs_real *p, size_t k)
 {
     double dot = 0;
     for (size_t j = 0; j < k; j++)
@@ -46,7 +46,7 @@ static double mf_pred(double mu, double b_i, const double *q, const double *p, s
 }
 
 /* (pred - r)^2 / 2 + l2/2 (||p_u||^2 + ||q_i||^2): one rating's share of the loss. */
-static double mf_row_loss(double e, const double *q, const double *p, size_t k, double l2)
+static double mf_row_loss(double e, const fs_real *q, const fs_real *p, size_t k, double l2)
 {
     double sq = 0;
     for (size_t j = 0; j < k; j++)
@@ -56,8 +56,8 @@ static double mf_row_loss(double e, const double *q, const double *p, size_t k, 
 
 /* Adds one rating's share of the mean gradient: c = e / n, cl = l2 / n. gq gets q_i's k entries
  * then b_i's at gq_b; gp (p_u then b_u) may be NULL when personal gradients are not wanted. */
-static void mf_row_grad(double c, double cl, const double *q, const double *p, size_t k, double *gq,
-                        double *gq_b, double *gp)
+static void mf_row_grad(double c, double cl, const fs_real *q, const fs_real *p, size_t k, fs_real *gq,
+                        fs_real *gq_b, fs_real *gp)
 {
     for (size_t j = 0; j < k; j++)
         gq[j] += c * p[j] + cl * q[j];
@@ -76,7 +76,7 @@ static uint32_t mf_item(const fs_dataset *ds, uint32_t row)
 
 /* The personal vector of a row's user from the caller's table; zeros when the model has no table
  * or no user column, so a model without personal state predicts from item terms alone. */
-static const double *mf_personal_of(const fs_model *m, const fs_dataset *ds, uint32_t row)
+static const fs_real *mf_personal_of(const fs_model *m, const fs_dataset *ds, uint32_t row)
 {
     if (!m->personal_table || m->user_group < 0) return mf_of(m)->zero;
     return m->personal_table + (size_t)ds->groups[m->user_group].level[row] * m->n_personal;
@@ -91,7 +91,7 @@ static void mf_check(const fs_model *m, const fs_dataset *ds, size_t n)
 
 /* ---- ops on the dense parameter vector ---- */
 
-static void mf_init(const fs_model *m, double *w, gsl_rng *r)
+static void mf_init(const fs_model *m, fs_real *w, gsl_rng *r)
 {
     const mf_model *mf = mf_of(m);
     size_t nq = mf->n_items * mf->k;
@@ -102,7 +102,7 @@ static void mf_init(const fs_model *m, double *w, gsl_rng *r)
 }
 
 /* Same distribution as the item factors (symmetric roles in p.q); the user bias starts at 0. */
-static void mf_init_personal(const fs_model *m, double *personal, gsl_rng *r)
+static void mf_init_personal(const fs_model *m, fs_real *personal, gsl_rng *r)
 {
     size_t k = mf_of(m)->k;
     for (size_t j = 0; j < k; j++)
@@ -112,8 +112,8 @@ static void mf_init_personal(const fs_model *m, double *personal, gsl_rng *r)
 
 /* Gradient with respect to the federated parameters only: the personal vectors are read from the
  * table as constants (train_sparse alone trains them). */
-static double mf_loss_grad(const fs_model *m, const double *w, const fs_dataset *ds,
-                           const uint32_t *rows, size_t n, double *grad, fs_model_scratch *s)
+static double mf_loss_grad(const fs_model *m, const fs_real *w, const fs_dataset *ds,
+                           const uint32_t *rows, size_t n, fs_real *grad, fs_model_scratch *s)
 {
     mf_check(m, ds, n);
     const mf_model *mf = mf_of(m);
@@ -122,7 +122,7 @@ static double mf_loss_grad(const fs_model *m, const double *w, const fs_dataset 
     memset(grad, 0, m->n_params * sizeof *grad);
     for (size_t i = 0; i < n; i++) {
         uint32_t item = mf_item(ds, rows[i]);
-        const double *q = w + (size_t)item * k, *p = mf_personal_of(m, ds, rows[i]);
+        const fs_real *q = w + (size_t)item * k, *p = mf_personal_of(m, ds, rows[i]);
         double e = mf_pred(w[mu_at], w[nq + item], q, p, k) - ds->target[rows[i]];
         loss += mf_row_loss(e, q, p, k, l2);
         mf_row_grad(e * inv_n, cl, q, p, k, grad + (size_t)item * k, grad + nq + item, NULL);
@@ -132,7 +132,7 @@ static double mf_loss_grad(const fs_model *m, const double *w, const fs_dataset 
 }
 
 /* One predicted rating per row (n_classes = 0: one column), unclamped. */
-static void mf_predict(const fs_model *m, const double *w, const fs_dataset *ds,
+static void mf_predict(const fs_model *m, const fs_real *w, const fs_dataset *ds,
                        const uint32_t *rows, size_t n, double *out, fs_model_scratch *s)
 {
     mf_check(m, ds, n);
@@ -160,8 +160,8 @@ typedef struct mf_local {
     uint32_t *order; /* n: local row ids, shuffled every epoch */
     uint32_t *sort_a, *sort_b;
     uint32_t *feat; /* n_local: the client's distinct items ascending */
-    double *v, *g;  /* n_out each: values and gradients; q at s k, b_i at n_local k + s, mu last */
-    double *p, *gp; /* k + 1: personal vector (out->personal, trained in place) and gradient */
+    fs_real *v, *g;  /* n_out each: values and gradients; q at s k, b_i at n_local k + s, mu last */
+    fs_real *p, *gp; /* k + 1: personal vector (out->personal, trained in place) and gradient */
     double l2, lr;
 } mf_local;
 
@@ -190,7 +190,7 @@ static int mf_local_build(mf_local *lc, fs_update *out)
     return FS_OK;
 }
 
-static void mf_local_load(mf_local *lc, const double *w_global, size_t n_items)
+static void mf_local_load(mf_local *lc, const fs_real *w_global, size_t n_items)
 {
     size_t k = lc->k, nl = lc->n_local, nq = n_items * k;
     for (size_t s = 0; s < nl; s++) {
@@ -208,7 +208,7 @@ static double mf_step_data(mf_local *lc, const uint32_t *batch, size_t b)
     double loss = 0, inv_b = 1.0 / (double)b, cl = lc->l2 * inv_b;
     for (size_t i = 0; i < b; i++) {
         uint32_t s = lc->slot[batch[i]], row = lc->rows[batch[i]];
-        const double *q = lc->v + (size_t)s * k;
+        const fs_real *q = lc->v + (size_t)s * k;
         double e = mf_pred(lc->v[mu_at], lc->v[bi_at + s], q, lc->p, k) - lc->ds->target[row];
         loss += mf_row_loss(e, q, lc->p, k, lc->l2);
         mf_row_grad(e * inv_b, cl, q, lc->p, k, lc->g + (size_t)s * k, lc->g + bi_at + s, lc->gp);
@@ -218,7 +218,7 @@ static double mf_step_data(mf_local *lc, const uint32_t *batch, size_t b)
 }
 
 /* x -= lr * g, and g := 0 so a slot the batch repeats is stepped once. */
-static void mf_apply(double lr, double *x, double *g, size_t len)
+static void mf_apply(double lr, fs_real *x, fs_real *g, size_t len)
 {
     for (size_t j = 0; j < len; j++) {
         x[j] += -lr * g[j];
@@ -249,7 +249,7 @@ static double mf_step(void *ctx, const uint32_t *batch, size_t b)
 
 /* Turns the local values into deltas in place and writes their indices: q rows (item k + j), then
  * b_i (n_items k + item), then mu, which is ascending because feat is. */
-static void mf_local_store(mf_local *lc, const double *w_global, size_t n_items, fs_update *out)
+static void mf_local_store(mf_local *lc, const fs_real *w_global, size_t n_items, fs_update *out)
 {
     size_t k = lc->k, nl = lc->n_local, nq = n_items * k;
     for (size_t s = 0; s < nl; s++) {
@@ -269,7 +269,7 @@ static void mf_local_store(mf_local *lc, const double *w_global, size_t n_items,
 /* All rows are the client's own: its personal vector comes from out->personal (the table is not
  * read) and is trained in place. On FS_ENUMERIC out and out->personal hold the last finite
  * parameters (fs_sgd_train's contract); on FS_ENOMEM out is empty and personal untouched. */
-static int mf_train_sparse(const fs_model *m, const double *w_global, const fs_dataset *ds,
+static int mf_train_sparse(const fs_model *m, const fs_real *w_global, const fs_dataset *ds,
                            const uint32_t *rows, size_t n, const fs_sgd_cfg *cfg, gsl_rng *r,
                            fs_model_scratch *s, fs_update *out, fs_sgd_result *res)
 {
@@ -328,7 +328,7 @@ static void mf_set_clear(mf_set *st, size_t n)
  * running totals. */
 typedef struct mf_hr {
     const fs_model *m;
-    const double *w;
+    const fs_real *w;
     const fs_dataset *train, *test;
     const fs_partition *train_part, *test_part;
     size_t top_k, n_negatives;
@@ -391,7 +391,7 @@ static size_t mf_hr_negatives(mf_hr *h, size_t n_items, size_t n_rated)
     return got;
 }
 
-static double mf_score(const mf_model *mf, const double *w, const double *p, uint32_t item)
+static double mf_score(const mf_model *mf, const fs_real *w, const fs_real *p, uint32_t item)
 {
     size_t k = mf->k, nq = mf->n_items * k;
     return mf_pred(w[nq + mf->n_items], w[nq + item], w + (size_t)item * k, p, k);
@@ -413,8 +413,8 @@ static void mf_hr_client(mf_hr *h, size_t c)
     n_rated += mf_hr_rated(h, h->test, h->test_part, c);
     fs_rng_reseed(h->r, h->seed, FS_RNG_DATA, c, MF_HR_ROUND);
     size_t n_neg = mf_hr_negatives(h, mf->n_items, n_rated);
-    const double *tab = h->m->personal_table;
-    const double *p = tab ? tab + c * h->m->n_personal : mf->zero;
+    const fs_real *tab = h->m->personal_table;
+    const fs_real *p = tab ? tab + c * h->m->n_personal : mf->zero;
     for (size_t j = 0; j < n_neg; j++)
         h->neg_score[j] = mf_score(mf, h->w, p, h->neg[j]);
     for (size_t i = 0; i < n_test; i++) {
@@ -430,7 +430,7 @@ static void mf_hr_client(mf_hr *h, size_t c)
 
 /* Without a personal table every user is p_u = 0, b_u = 0 and the ranking is by item terms alone.
  * NaN also when out of memory. */
-double fs_mf_hit_rate(const fs_model *m, const double *w, const fs_dataset *train,
+double fs_mf_hit_rate(const fs_model *m, const fs_real *w, const fs_dataset *train,
                       const fs_partition *train_part, const fs_dataset *test,
                       const fs_partition *test_part, size_t top_k, size_t n_negatives,
                       uint64_t seed)
@@ -495,7 +495,7 @@ fs_model *fs_mf_new(size_t n_items, size_t k, double l2, size_t max_batch)
                     .max_batch = max_batch,
                     /* dot product, then three additions */
                     .flops_per_sample = 2.0 * (double)k + 3.0,
-                    .scratch_doubles = 0,
+                    .scratch_reals = 0,
                     .impl = mf,
                     .n_personal = k + 1,
                     .user_group = -1};

@@ -1,6 +1,6 @@
 /* fs_mlp: multi-layer perceptron model ops (ReLU hidden layers; softmax output, or one sigmoid
  * unit for binary tasks). Parameters: for each layer W (out x in, row-major) then b. Every
- * product of a step is one dgemm over the whole minibatch (fs_nn's layers); activations and the two
+ * product of a step is one GEMM over the whole minibatch (fs_nn's layers); activations and the two
  * back-propagated delta buffers live in the caller's scratch, so loss_grad and predict never
  * allocate. The model object holds only shapes. */
 #include <math.h>
@@ -21,7 +21,7 @@ typedef struct mlp_layer {
 typedef struct mlp_impl {
     bool sigmoid;    /* one output unit with log loss instead of softmax */
     size_t n_layers; /* hidden layers + the output layer */
-    size_t x;        /* scratch offset of the batch as doubles (max_batch x n_features) */
+    size_t x;        /* scratch offset of the batch (max_batch x n_features) */
     size_t delta[2]; /* ping-pong buffers for hidden-layer deltas (max_batch x widest hidden) */
     mlp_layer layer[];
 } mlp_impl;
@@ -29,7 +29,7 @@ typedef struct mlp_impl {
 /* He-uniform for the hidden layers (each followed by a ReLU), LeCun-uniform for the output
  * layer, so the loss starts near log(n_classes); biases 0 (fs_nn_init_layer). Draws run in
  * parameter order, so w depends only on r. */
-static void mlp_init(const fs_model *m, double *w, gsl_rng *r)
+static void mlp_init(const fs_model *m, fs_real *w, gsl_rng *r)
 {
     const mlp_impl *im = m->impl;
     for (size_t l = 0; l < im->n_layers; l++) {
@@ -39,13 +39,17 @@ static void mlp_init(const fs_model *m, double *w, gsl_rng *r)
 }
 
 /* Forward pass of rows[0..n), a ReLU after every layer but the output layer; returns the output
- * layer's pre-activations (n x out) in scratch. */
-static double *mlp_forward(const fs_model *m, const double *w, const fs_dataset *ds,
-                           const uint32_t *rows, size_t n, double *buf)
+ * layer's pre-activations (n x out) in scratch. Training gathers the batch into scratch, where
+ * the backward pass finds it; prediction reads consecutive rows in place (fs_nn_rows). */
+static fs_real *mlp_forward(const fs_model *m, const fs_real *w, const fs_dataset *ds,
+                           const uint32_t *rows, size_t n, fs_real *buf, bool in_place)
 {
     const mlp_impl *im = m->impl;
-    const double *in = buf + im->x;
-    fs_nn_gather(ds, rows, n, buf + im->x);
+    const fs_real *in = buf + im->x;
+    if (in_place)
+        in = fs_nn_rows(ds, rows, n, buf + im->x);
+    else
+        fs_nn_gather(ds, rows, n, buf + im->x);
     for (size_t l = 0; l < im->n_layers; l++) {
         const mlp_layer *ly = &im->layer[l];
         fs_nn_dense_forward(w + ly->w, w + ly->b, in, n, ly->in, ly->out, l + 1 < im->n_layers,
@@ -59,7 +63,7 @@ static double *mlp_forward(const fs_model *m, const double *w, const fs_dataset 
  * returns the summed loss. Softmax: loss = lse(z) - z_y, dL/dz = (p - onehot(y)) / n. Sigmoid:
  * loss = softplus(z) - y z (exact even where p underflows), dL/dz = (sigma(z) - y) / n. */
 static double mlp_head(const fs_model *m, const fs_dataset *ds, const uint32_t *rows, size_t n,
-                       double *z)
+                       fs_real *z)
 {
     const mlp_impl *im = m->impl;
     size_t c = (size_t)m->n_classes;
@@ -70,7 +74,7 @@ static double mlp_head(const fs_model *m, const fs_dataset *ds, const uint32_t *
         fs_assert(y >= 0 && (size_t)y < c);
         double zi = z[i];
         loss += (zi > 0 ? zi : 0) + log1p(exp(-fabs(zi))) - (double)y * zi;
-        z[i] = (fs_nn_sigmoid(zi) - (double)y) * inv_n;
+        z[i] = (fs_real)((fs_nn_sigmoid(zi) - (double)y) * inv_n);
     }
     return loss;
 }
@@ -78,8 +82,8 @@ static double mlp_head(const fs_model *m, const fs_dataset *ds, const uint32_t *
 /* Mean cross-entropy; backward from the output layer down, layer l's input being layer l-1's
  * activation (or the gathered batch for l = 0). The output delta overwrites the output
  * pre-activations, which are not needed again. */
-static double mlp_loss_grad(const fs_model *m, const double *w, const fs_dataset *ds,
-                            const uint32_t *rows, size_t n, double *grad, fs_model_scratch *s)
+static double mlp_loss_grad(const fs_model *m, const fs_real *w, const fs_dataset *ds,
+                            const uint32_t *rows, size_t n, fs_real *grad, fs_model_scratch *s)
 {
     fs_nn_check(m, ds, n, s);
     if (n == 0) {
@@ -87,15 +91,15 @@ static double mlp_loss_grad(const fs_model *m, const double *w, const fs_dataset
         return 0;
     }
     const mlp_impl *im = m->impl;
-    double *buf = s->buf, *delta = mlp_forward(m, w, ds, rows, n, buf);
+    fs_real *buf = s->buf, *delta = mlp_forward(m, w, ds, rows, n, buf, false);
     double loss = mlp_head(m, ds, rows, n, delta);
     for (size_t l = im->n_layers; l-- > 0;) {
         const mlp_layer *ly = &im->layer[l];
-        const double *in = buf + (l ? im->layer[l - 1].act : im->x);
+        const fs_real *in = buf + (l ? im->layer[l - 1].act : im->x);
         fs_nn_dense_grad(delta, in, n, ly->in, ly->out, 0.0, grad + ly->w, grad + ly->b);
         if (l == 0) break;
         /* the delta below: (delta W) through the ReLU whose output is in */
-        double *below = buf + im->delta[l % 2];
+        fs_real *below = buf + im->delta[l % 2];
         fs_nn_dense_backprop(w + ly->w, delta, n, ly->in, ly->out, below);
         fs_nn_relu_mask(below, in, n * ly->in);
         delta = below;
@@ -103,25 +107,48 @@ static double mlp_loss_grad(const fs_model *m, const double *w, const fs_dataset
     return loss / (double)n;
 }
 
+/* loss_grad's backward pass with each layer's step taken in place (fs_model_ops.sgd_step): the
+ * delta below layer l is computed from its weights before they move. */
+static double mlp_sgd_step(const fs_model *m, fs_real *w, const fs_dataset *ds,
+                           const uint32_t *rows, size_t n, double lr, fs_model_scratch *s)
+{
+    fs_nn_check(m, ds, n, s);
+    if (n == 0) return 0;
+    const mlp_impl *im = m->impl;
+    fs_real *buf = s->buf, *delta = mlp_forward(m, w, ds, rows, n, buf, false);
+    double loss = mlp_head(m, ds, rows, n, delta) / (double)n;
+    if (!isfinite(loss)) return loss;
+    for (size_t l = im->n_layers; l-- > 0;) {
+        const mlp_layer *ly = &im->layer[l];
+        const fs_real *in = buf + (l ? im->layer[l - 1].act : im->x);
+        fs_real *below = l ? buf + im->delta[l % 2] : NULL;
+        if (below) {
+            fs_nn_dense_backprop(w + ly->w, delta, n, ly->in, ly->out, below);
+            fs_nn_relu_mask(below, in, n * ly->in);
+        }
+        fs_nn_dense_update(delta, in, n, ly->in, ly->out, lr, w + ly->w, w + ly->b);
+        delta = below;
+    }
+    return loss;
+}
+
 /* Probabilities: softmax rows, or (1 - p, p) with 1 - p computed as sigma(-z) so it keeps full
  * precision when p is near 1. */
-static void mlp_predict(const fs_model *m, const double *w, const fs_dataset *ds,
+static void mlp_predict(const fs_model *m, const fs_real *w, const fs_dataset *ds,
                         const uint32_t *rows, size_t n, double *out_probs, fs_model_scratch *s)
 {
     fs_nn_check(m, ds, n, s);
     if (n == 0) return;
     const mlp_impl *im = m->impl;
     size_t c = (size_t)m->n_classes;
-    const double *z = mlp_forward(m, w, ds, rows, n, s->buf);
+    const fs_real *z = mlp_forward(m, w, ds, rows, n, s->buf, true);
+    if (!im->sigmoid) {
+        fs_nn_softmax_probs(z, n, c, out_probs);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
-        double *p = out_probs + i * c;
-        if (im->sigmoid) {
-            p[0] = fs_nn_sigmoid(-z[i]);
-            p[1] = fs_nn_sigmoid(z[i]);
-            continue;
-        }
-        memcpy(p, z + i * c, c * sizeof *p);
-        fs_nn_softmax_row(p, c);
+        out_probs[2 * i] = fs_nn_sigmoid(-(double)z[i]);
+        out_probs[2 * i + 1] = fs_nn_sigmoid(z[i]);
     }
 }
 
@@ -138,6 +165,7 @@ static const fs_model_ops mlp_ops = {
     .loss_grad = mlp_loss_grad,
     .predict = mlp_predict,
     .free = mlp_free,
+    .sgd_step = mlp_sgd_step,
 };
 
 /* Lays out parameters and scratch; false when a size would overflow BLAS's int dimensions or
@@ -161,7 +189,7 @@ static bool mlp_layout(fs_model *m, mlp_impl *im, const size_t *hidden, size_t u
     im->delta[0] = scratch;
     im->delta[1] = scratch + nb * widest;
     m->n_params = params;
-    m->scratch_doubles = scratch + 2 * nb * widest;
+    m->scratch_reals = scratch + 2 * nb * widest;
     m->flops_per_sample = 2.0 * (double)flops;
     return true;
 }
@@ -181,6 +209,7 @@ fs_model *fs_mlp_new(size_t n_features, const size_t *hidden, size_t n_hidden, i
     m->n_features = n_features;
     m->n_classes = n_classes;
     m->max_batch = max_batch;
+    m->step_max_batch = max_batch;
     m->impl = im;
     if (!mlp_layout(m, im, hidden, im->sigmoid ? 1 : (size_t)n_classes)) goto fail;
     return m;

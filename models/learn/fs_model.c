@@ -1,6 +1,6 @@
 /* fs_model: the model-generic routines over the fs_model ops: per-thread scratch, evaluation,
- * personal-parameter tables and model release. Scratch is scratch_doubles for the ops followed
- * by max_batch * n_classes doubles where fs_model_evaluate keeps a chunk's probabilities.
+ * personal-parameter tables and model release. Scratch is scratch_reals fs_real entries for the
+ * ops and max_batch * n_classes doubles where fs_model_evaluate keeps a chunk's probabilities.
  * Sums run in row order, so results never depend on threads or timing. */
 #include <math.h>
 #include <stdlib.h>
@@ -15,27 +15,23 @@ void fs_model_free(fs_model *m)
     if (m) m->ops->free(m);
 }
 
-static size_t scratch_len(const fs_model *m)
-{
-    return m->scratch_doubles + m->max_batch * (size_t)m->n_classes;
-}
-
 fs_model_scratch *fs_model_scratch_new(const fs_model *m)
 {
-    fs_model_scratch *s = malloc(sizeof *s);
+    fs_model_scratch *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    s->n = scratch_len(m);
-    if (!(s->buf = malloc(s->n * sizeof *s->buf))) {
-        free(s);
-        return NULL;
-    }
-    return s;
+    s->n = m->scratch_reals;
+    s->buf = malloc((s->n ? s->n : 1) * sizeof *s->buf);
+    s->probs = malloc((m->max_batch * (size_t)m->n_classes + 1) * sizeof *s->probs);
+    if (s->buf && s->probs) return s;
+    fs_model_scratch_free(s);
+    return NULL;
 }
 
 void fs_model_scratch_free(fs_model_scratch *s)
 {
     if (!s) return;
     free(s->buf);
+    free(s->probs);
     free(s);
 }
 
@@ -57,12 +53,12 @@ static void eval_chunk(const fs_model *m, const fs_dataset *ds, const uint32_t *
 
 /* With rows == NULL, n is ignored and all ds->n rows are evaluated, their ids generated a chunk
  * at a time on the stack rather than allocated. */
-int fs_model_evaluate(const fs_model *m, const double *w, const fs_dataset *ds,
+int fs_model_evaluate(const fs_model *m, const fs_real *w, const fs_dataset *ds,
                       const uint32_t *rows, size_t n, fs_model_scratch *s, fs_eval_result *out)
 {
-    fs_assert(s->n >= scratch_len(m));
+    fs_assert(s->n >= m->scratch_reals);
     uint32_t ids[FS_EVAL_CHUNK];
-    double *probs = s->buf + m->scratch_doubles, loss = 0;
+    double *probs = s->probs, loss = 0;
     size_t correct = 0, chunk = m->max_batch;
     if (!rows) {
         n = ds->n;
@@ -82,7 +78,7 @@ int fs_model_evaluate(const fs_model *m, const double *w, const fs_dataset *ds,
     return isfinite(out->loss) ? FS_OK : FS_ENUMERIC;
 }
 
-void fs_model_set_personal(fs_model *m, const double *table, int user_group)
+void fs_model_set_personal(fs_model *m, const fs_real *table, int user_group)
 {
     m->personal_table = table;
     m->user_group = user_group;

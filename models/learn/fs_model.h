@@ -1,4 +1,4 @@
-/* fs_model: the model interface. Parameters are one flat double vector owned by the caller; a
+/* fs_model: the model interface. Parameters are one flat fs_real (float32) vector owned by the caller; a
  * model object holds only shapes and hyperparameters, never per-client state, so one model
  * serves every thread. Per-thread temporary memory comes from fs_model_scratch. Models know
  * nothing of time, devices or clients. The routines generic over these ops are in fs_model.c
@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "fs_data.h"
+#include "fs_real.h"
 
 typedef struct fs_model fs_model;
 typedef struct fs_model_scratch fs_model_scratch;
@@ -24,34 +25,42 @@ typedef struct fs_sgd_result fs_sgd_result;
 typedef struct fs_update {
     size_t n_params;
     bool sparse;
-    double *dense;       /* n_params when !sparse */
+    fs_real *dense;       /* n_params when !sparse */
     uint32_t *idx;       /* nnz ascending indices when sparse */
-    double *val;         /* nnz deltas when sparse */
+    fs_real *val;         /* nnz deltas when sparse */
     size_t nnz, cap;     /* cap: capacity of idx/val (grown with realloc by the producer) */
-    double *personal;    /* n_personal: the client's private parameters; in: before training,
+    fs_real *personal;    /* n_personal: the client's private parameters; in: before training,
                             out: after. Never uploaded, never aggregated (NULL when none). */
 } fs_update;
 
 typedef struct fs_model_ops {
     const char *name;
     /* Initial parameters into w (n_params). */
-    void (*init)(const fs_model *m, double *w, gsl_rng *r);
+    void (*init)(const fs_model *m, fs_real *w, gsl_rng *r);
     /* Mean loss over rows[0..n) of ds; grad (n_params) := mean gradient. */
-    double (*loss_grad)(const fs_model *m, const double *w, const fs_dataset *ds,
-                        const uint32_t *rows, size_t n, double *grad, fs_model_scratch *s);
+    double (*loss_grad)(const fs_model *m, const fs_real *w, const fs_dataset *ds,
+                        const uint32_t *rows, size_t n, fs_real *grad, fs_model_scratch *s);
     /* Class probabilities (n * n_classes, row-major) for rows[0..n). */
-    void (*predict)(const fs_model *m, const double *w, const fs_dataset *ds, const uint32_t *rows,
+    void (*predict)(const fs_model *m, const fs_real *w, const fs_dataset *ds, const uint32_t *rows,
                     size_t n, double *out_probs, fs_model_scratch *s);
     void (*free)(fs_model *m);
     /* Optional, for models with personal parameters: initial private vector of a client. */
-    void (*init_personal)(const fs_model *m, double *personal, gsl_rng *r);
+    void (*init_personal)(const fs_model *m, fs_real *personal, gsl_rng *r);
     /* Optional: local training that costs O(features touched), not O(n_params), for models whose
      * rows touch few parameters (sparse logistic regression). Trains from w_global (read only)
      * on rows[0..n) and writes the delta as a sparse update. NULL: the generic dense path
      * (copy, fs_sgd_train, subtract) is used. */
-    int (*train_sparse)(const fs_model *m, const double *w_global, const fs_dataset *ds,
+    int (*train_sparse)(const fs_model *m, const fs_real *w_global, const fs_dataset *ds,
                         const uint32_t *rows, size_t n, const fs_sgd_cfg *cfg, gsl_rng *r,
                         fs_model_scratch *s, fs_update *out, fs_sgd_result *res);
+    /* Optional: one plain SGD step in place, w -= lr * (mean gradient over rows[0..n)), fused
+     * so that the gradient is never stored: each layer's weights take their GEMM update
+     * (beta = 1) as soon as the delta below them is computed. Returns the batch's mean loss at
+     * the old w and leaves w untouched when that loss is not finite. Equal to loss_grad and
+     * an axpy up to rounding. fs_sgd_train uses it when no proximal term or correction applies
+     * and the batch has at most step_max_batch rows; NULL: loss_grad is always used. */
+    double (*sgd_step)(const fs_model *m, fs_real *w, const fs_dataset *ds, const uint32_t *rows,
+                       size_t n, double lr, fs_model_scratch *s);
 } fs_model_ops;
 
 struct fs_model {
@@ -60,8 +69,9 @@ struct fs_model {
     int n_classes;
     size_t n_params;
     size_t max_batch;         /* largest n accepted by loss_grad/predict */
+    size_t step_max_batch;    /* largest n accepted by sgd_step (its ops set it with it) */
     double flops_per_sample;  /* forward-pass FLOPs per sample; a training step costs ~3x */
-    size_t scratch_doubles;   /* per-thread scratch size for max_batch rows */
+    size_t scratch_reals;     /* per-thread scratch (fs_real entries) for max_batch rows */
     void *impl;               /* model-specific shapes (layers), owned by the model */
     /* Personal parameters (n_personal > 0): each client keeps a private vector that never leaves
      * the device (e.g. a user's factors). The caller owns the table of every client's vector
@@ -69,13 +79,14 @@ struct fs_model {
      * fs_model_set_personal; predict and loss_grad find a row's client through group column
      * `user_group` of the dataset (level = client id). */
     size_t n_personal;
-    const double *personal_table;
+    const fs_real *personal_table;
     int user_group;
 };
 
 struct fs_model_scratch {
-    size_t n;
-    double *buf;
+    size_t n;      /* entries of buf */
+    fs_real *buf;  /* the ops' scratch */
+    double *probs; /* max_batch * n_classes: fs_model_evaluate's probabilities of a chunk */
 };
 
 /* Multinomial logistic regression: logits = W x + b, W is n_classes x n_features (row-major,
@@ -115,13 +126,13 @@ fs_model *fs_mf_new(size_t n_items, size_t k, double l2, size_t max_batch);
  * client, the item is ranked by predicted score among n_negatives items the client rated neither
  * in train nor test, drawn from stream (seed, DATA, client, 2); a hit when fewer than top_k
  * negatives score higher. Mean over those test ratings; NaN when there are none. */
-double fs_mf_hit_rate(const fs_model *m, const double *w, const fs_dataset *train,
+double fs_mf_hit_rate(const fs_model *m, const fs_real *w, const fs_dataset *train,
                       const fs_partition *train_part, const fs_dataset *test,
                       const fs_partition *test_part, size_t top_k, size_t n_negatives,
                       uint64_t seed);
 
 /* Points a model with personal parameters at the caller's table (see fs_model). */
-void fs_model_set_personal(fs_model *m, const double *table, int user_group);
+void fs_model_set_personal(fs_model *m, const fs_real *table, int user_group);
 
 void fs_model_free(fs_model *m); /* NULL is a no-op */
 
@@ -134,8 +145,8 @@ void fs_update_fini(fs_update *u);
 int fs_update_reserve(fs_update *u, size_t need);
 
 /* Scratch for one thread; free with fs_model_scratch_free. NULL when out of memory. Holds
- * scratch_doubles for the ops plus max_batch * n_classes doubles used by fs_model_evaluate, so
- * build scratch with this function rather than by hand. */
+ * scratch_reals fs_real entries for the ops and max_batch * n_classes doubles (probs) for
+ * fs_model_evaluate, so build scratch with this function rather than by hand. */
 fs_model_scratch *fs_model_scratch_new(const fs_model *m);
 void fs_model_scratch_free(fs_model_scratch *s);
 
@@ -151,8 +162,8 @@ struct fs_sgd_cfg {
     size_t batch_size;
     double lr;
     double prox_mu;
-    const double *anchor;      /* n_params, needed when prox_mu > 0 */
-    const double *correction;  /* n_params or NULL */
+    const fs_real *anchor;      /* n_params, needed when prox_mu > 0 */
+    const fs_real *correction;  /* n_params or NULL */
     size_t max_steps;          /* 0 = no limit */
 };
 
@@ -163,8 +174,8 @@ struct fs_sgd_result {
 
 /* `order` is caller scratch of n entries (the shuffled row list). Returns FS_ENUMERIC if the loss
  * becomes non-finite. */
-int fs_sgd_train(const fs_model *m, double *w, const fs_dataset *ds, const uint32_t *rows, size_t n,
-                 const fs_sgd_cfg *cfg, gsl_rng *r, uint32_t *order, double *grad,
+int fs_sgd_train(const fs_model *m, fs_real *w, const fs_dataset *ds, const uint32_t *rows, size_t n,
+                 const fs_sgd_cfg *cfg, gsl_rng *r, uint32_t *order, fs_real *grad,
                  fs_model_scratch *s, fs_sgd_result *out);
 
 /* Mean cross-entropy (each probability clamped at 1e-15) and accuracy of w on rows[0..n) of ds
@@ -176,7 +187,7 @@ typedef struct fs_eval_result {
     size_t n;
 } fs_eval_result;
 
-int fs_model_evaluate(const fs_model *m, const double *w, const fs_dataset *ds,
+int fs_model_evaluate(const fs_model *m, const fs_real *w, const fs_dataset *ds,
                       const uint32_t *rows, size_t n, fs_model_scratch *s, fs_eval_result *out);
 
 #endif

@@ -1,7 +1,6 @@
 /* fs_nn: layers and output head shared by fs_softmax, fs_mlp and fs_cnn (see fs_nn.h). fs_cnn's
  * convolutions are im2col followed by these dense layers, so one copy of each GEMM call, bias
  * sum and loss serves every network. */
-#include <gsl/gsl_cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -11,91 +10,137 @@ void fs_nn_check(const fs_model *m, const fs_dataset *ds, size_t n, const fs_mod
 {
     fs_assert(n <= m->max_batch);
     fs_assert(ds->d == m->n_features && ds->x);
-    fs_assert(s->n >= m->scratch_doubles);
+    fs_assert(s->n >= m->scratch_reals);
 }
 
-void fs_nn_gather(const fs_dataset *ds, const uint32_t *rows, size_t n, double *x)
+/* Features are float: when fs_real is too, a row is one memcpy. */
+void fs_nn_gather(const fs_dataset *ds, const uint32_t *rows, size_t n, fs_real *x)
 {
     size_t d = ds->d;
     for (size_t i = 0; i < n; i++) {
         const float *src = ds->x + (size_t)rows[i] * d;
-        double *dst = x + i * d;
-        for (size_t j = 0; j < d; j++) dst[j] = src[j];
+        fs_real *dst = x + i * d;
+        if (sizeof *dst == sizeof *src)
+            memcpy(dst, src, d * sizeof *dst);
+        else
+            for (size_t j = 0; j < d; j++) dst[j] = src[j];
     }
 }
 
+/* Evaluating a test set in chunks of consecutive rows would otherwise copy all of it every time
+ * (31 MB for Fashion-MNIST's). */
+const fs_real *fs_nn_rows(const fs_dataset *ds, const uint32_t *rows, size_t n, fs_real *x)
+{
+    bool run = sizeof *x == sizeof *ds->x && n > 0;
+    for (size_t i = 1; run && i < n; i++) run = rows[i] == rows[0] + i;
+    if (run) return (const fs_real *)(const void *)(ds->x + (size_t)rows[0] * ds->d);
+    fs_nn_gather(ds, rows, n, x);
+    return x;
+}
+
 /* He: gain 2 keeps the activation variance constant through a ReLU; biases 0. */
-void fs_nn_init_layer(double *w, size_t fan_in, size_t n_out, bool relu, gsl_rng *r)
+void fs_nn_init_layer(fs_real *w, size_t fan_in, size_t n_out, bool relu, gsl_rng *r)
 {
     double bound = sqrt((relu ? 6.0 : 3.0) / (double)fan_in);
-    for (size_t i = 0; i < fan_in * n_out; i++) w[i] = bound * (2.0 * gsl_rng_uniform(r) - 1.0);
+    for (size_t i = 0; i < fan_in * n_out; i++)
+        w[i] = (fs_real)(bound * (2.0 * gsl_rng_uniform(r) - 1.0));
     memset(w + fan_in * n_out, 0, n_out * sizeof *w);
 }
 
-/* b is copied into every row first, so one dgemm with beta = 1 adds the product. */
-void fs_nn_dense_forward(const double *W, const double *b, const double *in, size_t n,
-                         size_t n_in, size_t n_out, bool relu, double *out)
+/* b is copied into every row first, so one GEMM with beta = 1 adds the product. */
+void fs_nn_dense_forward(const fs_real *W, const fs_real *b, const fs_real *in, size_t n,
+                         size_t n_in, size_t n_out, bool relu, fs_real *out)
 {
-    for (size_t i = 0; i < n; i++) memcpy(out + i * n_out, b, n_out * sizeof *out);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n_out, (int)n_in, 1.0, in,
-                (int)n_in, W, (int)n_in, 1.0, out, (int)n_out);
+    /* a loop, not a memcpy per row: a convolution's rows are short (32 or 64 channels) */
+    for (size_t i = 0; i < n; i++)
+        for (size_t o = 0; o < n_out; o++) out[i * n_out + o] = b[o];
+    fs_real_gemm(false, true, (int)n, (int)n_out, (int)n_in, 1, in, (int)n_in, W, (int)n_in, 1,
+                 out, (int)n_out);
     if (relu) fs_nn_relu(out, n * n_out);
 }
 
 /* beta = 0 on a first slice spares a memset and a read of the whole gradient. */
-void fs_nn_dense_grad(const double *delta, const double *in, size_t n, size_t n_in, size_t n_out,
-                      double beta, double *grad_W, double *grad_b)
+void fs_nn_dense_grad(const fs_real *delta, const fs_real *in, size_t n, size_t n_in,
+                      size_t n_out, fs_real beta, fs_real *grad_W, fs_real *grad_b)
 {
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_out, (int)n_in, (int)n, 1.0, delta,
-                (int)n_out, in, (int)n_in, beta, grad_W, (int)n_in);
+    fs_real_gemm(true, false, (int)n_out, (int)n_in, (int)n, 1, delta, (int)n_out, in, (int)n_in,
+                 beta, grad_W, (int)n_in);
     if (beta == 0) memset(grad_b, 0, n_out * sizeof *grad_b);
     for (size_t i = 0; i < n; i++)
         for (size_t o = 0; o < n_out; o++) grad_b[o] += delta[i * n_out + o];
 }
 
-void fs_nn_dense_backprop(const double *W, const double *delta, size_t n, size_t n_in,
-                          size_t n_out, double *din)
+/* One GEMM with beta = 1 adds the step to W: no gradient written, read back and added. */
+void fs_nn_dense_update(const fs_real *delta, const fs_real *in, size_t n, size_t n_in,
+                        size_t n_out, double lr, fs_real *W, fs_real *b)
 {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n_in, (int)n_out, 1.0,
-                delta, (int)n_out, W, (int)n_in, 0.0, din, (int)n_in);
+    fs_real_gemm(true, false, (int)n_out, (int)n_in, (int)n, (fs_real)-lr, delta, (int)n_out, in,
+                 (int)n_in, 1, W, (int)n_in);
+    for (size_t o = 0; o < n_out; o++) {
+        double sum = 0;
+        for (size_t i = 0; i < n; i++) sum += delta[i * n_out + o];
+        b[o] = (fs_real)(b[o] - lr * sum);
+    }
 }
 
-void fs_nn_relu(double *a, size_t len)
+void fs_nn_dense_backprop(const fs_real *W, const fs_real *delta, size_t n, size_t n_in,
+                          size_t n_out, fs_real *din)
+{
+    fs_real_gemm(false, false, (int)n, (int)n_in, (int)n_out, 1, delta, (int)n_out, W, (int)n_in,
+                 0, din, (int)n_in);
+}
+
+void fs_nn_relu(fs_real *a, size_t len)
 {
     for (size_t i = 0; i < len; i++) a[i] = a[i] > 0 ? a[i] : 0;
 }
 
 /* The stored activation is post-ReLU, so it is positive exactly where the derivative is 1. */
-void fs_nn_relu_mask(double *d, const double *act, size_t len)
+void fs_nn_relu_mask(fs_real *d, const fs_real *act, size_t len)
 {
     for (size_t i = 0; i < len; i++) d[i] = act[i] > 0 ? d[i] : 0;
 }
 
 /* Subtracting the max keeps every exp() in (0, 1], so nothing overflows and the largest term is
- * exactly 1. */
-double fs_nn_softmax_row(double *z, size_t c)
+ * exactly 1. The exponentials and their sum are taken in double whatever the row's type: a
+ * handful per row, and the log-sum-exp is a loss term. */
+#define FS_NN_SOFTMAX_ROW_FN(name, T)                                                          \
+    double name(T *z, size_t c)                                                                \
+    {                                                                                          \
+        double mx = z[0], sum = 0;                                                             \
+        for (size_t k = 1; k < c; k++) mx = z[k] > mx ? z[k] : mx;                            \
+        for (size_t k = 0; k < c; k++) {                                                       \
+            double e = exp((double)z[k] - mx);                                                 \
+            z[k] = (T)e;                                                                       \
+            sum += e;                                                                          \
+        }                                                                                      \
+        double inv = 1.0 / sum;                                                                \
+        for (size_t k = 0; k < c; k++) z[k] = (T)(z[k] * inv);                                 \
+        return mx + log(sum);                                                                  \
+    }
+
+FS_NN_SOFTMAX_ROW_FN(fs_nn_softmax_row, fs_real)
+static FS_NN_SOFTMAX_ROW_FN(softmax_row_d, double)
+
+void fs_nn_softmax_probs(const fs_real *z, size_t n, size_t c, double *probs)
 {
-    double mx = z[0];
-    for (size_t k = 1; k < c; k++) mx = z[k] > mx ? z[k] : mx;
-    double sum = 0;
-    for (size_t k = 0; k < c; k++) sum += z[k] = exp(z[k] - mx);
-    double inv = 1.0 / sum;
-    for (size_t k = 0; k < c; k++) z[k] *= inv;
-    return mx + log(sum);
+    for (size_t i = 0; i < n * c; i++) probs[i] = z[i];
+    for (size_t i = 0; i < n; i++) softmax_row_d(probs + i * c, c);
 }
 
 /* Log-sum-exp minus the true logit: exact even where p[y] underflows, which log(p[y]) is not. */
 double fs_nn_softmax_xent(const fs_dataset *ds, const uint32_t *rows, size_t n, size_t c,
-                          double scale, double *z)
+                          double scale, fs_real *z)
 {
     double loss = 0;
     for (size_t i = 0; i < n; i++) {
         int32_t y = ds->y[rows[i]];
         fs_assert(y >= 0 && (size_t)y < c);
-        double *zi = z + i * c, zy = zi[y];
+        fs_real *zi = z + i * c;
+        double zy = zi[y];
         loss += fs_nn_softmax_row(zi, c) - zy;
-        zi[y] -= 1.0;
-        for (size_t k = 0; k < c; k++) zi[k] *= scale;
+        zi[y] -= 1;
+        for (size_t k = 0; k < c; k++) zi[k] = (fs_real)(zi[k] * scale);
     }
     return loss;
 }

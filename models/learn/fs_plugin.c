@@ -140,28 +140,28 @@ static double rng_gaussian(void *r, double sd)
     return gsl_ran_gaussian(r, sd);
 }
 
-static void pl_init(const fs_model *m, double *w, gsl_rng *r)
+static void pl_init(const fs_model *m, fs_real *w, gsl_rng *r)
 {
     fedsim_rng rng = {.state = r, .uniform = rng_uniform, .gaussian = rng_gaussian};
     table_of(m)->init(self_of(m), w, &rng);
 }
 
-static bool all_finite(const double *v, size_t n)
+static bool all_finite(const fs_real *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(v[i])) return false;
     return true;
 }
 
-static double pl_loss_grad(const fs_model *m, const double *w, const fs_dataset *ds,
-                           const uint32_t *rows, size_t n, double *grad, fs_model_scratch *s)
+static double pl_loss_grad(const fs_model *m, const fs_real *w, const fs_dataset *ds,
+                           const uint32_t *rows, size_t n, fs_real *grad, fs_model_scratch *s)
 {
     fedsim_data d = view_of(ds);
     double loss = table_of(m)->loss_grad(self_of(m), w, &d, rows, n, grad, s->buf);
     return all_finite(grad, m->n_params) ? loss : NAN;
 }
 
-static void pl_predict(const fs_model *m, const double *w, const fs_dataset *ds,
+static void pl_predict(const fs_model *m, const fs_real *w, const fs_dataset *ds,
                        const uint32_t *rows, size_t n, double *out, fs_model_scratch *s)
 {
     fedsim_data d = view_of(ds);
@@ -221,16 +221,16 @@ int fs_plugin_model_new(fs_plugin *p, size_t n_features, int n_classes, bool spa
         snprintf(msg, FS_PLUGIN_MSG_LEN, "the plugin \"%.150s\" refused the model: %.200s", p->path,
                  why[0] ? why : "no reason given");
     } else if (info.n_params < 1 || info.n_params > FS_PLUGIN_MAX_PARAMS ||
-               info.scratch_doubles > FS_PLUGIN_MAX_SCRATCH || !isfinite(info.flops_per_sample) ||
+               info.scratch_floats > FS_PLUGIN_MAX_SCRATCH || !isfinite(info.flops_per_sample) ||
                info.flops_per_sample < 0) {
         snprintf(msg, FS_PLUGIN_MSG_LEN,
-                 "expected n_params in [1, 2^31], scratch_doubles <= 2^31 and finite "
+                 "expected n_params in [1, 2^31], scratch_floats <= 2^31 and finite "
                  "flops_per_sample >= 0 from \"%.200s\", found %zu, %zu and %g",
-                 p->path, info.n_params, info.scratch_doubles, info.flops_per_sample);
+                 p->path, info.n_params, info.scratch_floats, info.flops_per_sample);
         rc = 1;
     }
     m->n_params = info.n_params;
-    m->scratch_doubles = info.scratch_doubles;
+    m->scratch_reals = info.scratch_floats;
     m->flops_per_sample = info.flops_per_sample;
     if (rc) {
         pl_free(m);
@@ -258,7 +258,7 @@ int fs_plugin_probe(const fs_model *m, const fs_dataset *ds, const uint32_t *row
                     uint64_t seed, char msg[FS_PLUGIN_MSG_LEN])
 {
     fs_assert(n >= 1 && n <= m->max_batch);
-    double *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g);
+    fs_real *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g);
     double *probs = malloc(n * (size_t)m->n_classes * sizeof *probs);
     fs_model_scratch *s = fs_model_scratch_new(m);
     gsl_rng *r = fs_rng_new();

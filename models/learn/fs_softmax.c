@@ -1,6 +1,6 @@
 /* fs_softmax: multinomial logistic regression, the "softmax" model ops: one fs_nn dense layer
  * and the softmax cross-entropy head. Parameters: W (n_classes x n_features, row-major) then b.
- * Both products of a step go through cblas_dgemm; scratch holds the batch as doubles
+ * Both products of a step go through fs_real_gemm; scratch holds the batch
  * (max_batch x n_features) and the logits (max_batch x n_classes). No allocation per call. */
 #include <stdlib.h>
 #include <string.h>
@@ -9,13 +9,13 @@
 #include "fs_nn.h"
 
 /* Zeros: deterministic and the usual start for a convex model (loss = log n_classes). */
-static void sm_init(const fs_model *m, double *w, gsl_rng *r)
+static void sm_init(const fs_model *m, fs_real *w, gsl_rng *r)
 {
     memset(w, 0, m->n_params * sizeof *w);
 }
 
 /* z (n x C) := X W^T + b: one fully connected layer without ReLU. */
-static void sm_logits(const fs_model *m, const double *w, const double *x, size_t n, double *z)
+static void sm_logits(const fs_model *m, const fs_real *w, const fs_real *x, size_t n, fs_real *z)
 {
     size_t c = (size_t)m->n_classes, d = m->n_features;
     fs_nn_dense_forward(w, w + c * d, x, n, d, c, false, z);
@@ -23,8 +23,8 @@ static void sm_logits(const fs_model *m, const double *w, const double *x, size_
 
 /* Cross-entropy via log-sum-exp minus the true logit (exact even when p[y] underflows);
  * gradient dL/dz = (P - Y) / n, so grad_W = G^T X and grad_b = column sums of G. */
-static double sm_loss_grad(const fs_model *m, const double *w, const fs_dataset *ds,
-                           const uint32_t *rows, size_t n, double *grad, fs_model_scratch *s)
+static double sm_loss_grad(const fs_model *m, const fs_real *w, const fs_dataset *ds,
+                           const uint32_t *rows, size_t n, fs_real *grad, fs_model_scratch *s)
 {
     fs_nn_check(m, ds, n, s);
     size_t c = (size_t)m->n_classes, d = m->n_features;
@@ -32,7 +32,8 @@ static double sm_loss_grad(const fs_model *m, const double *w, const fs_dataset 
         memset(grad, 0, m->n_params * sizeof *grad);
         return 0;
     }
-    double *x = s->buf, *g = s->buf + m->max_batch * d, inv_n = 1.0 / (double)n;
+    fs_real *x = s->buf, *g = s->buf + m->max_batch * d;
+    double inv_n = 1.0 / (double)n;
     fs_nn_gather(ds, rows, n, x);
     sm_logits(m, w, x, n, g);
     double loss = fs_nn_softmax_xent(ds, rows, n, c, inv_n, g);
@@ -40,14 +41,30 @@ static double sm_loss_grad(const fs_model *m, const double *w, const fs_dataset 
     return loss * inv_n;
 }
 
-static void sm_predict(const fs_model *m, const double *w, const fs_dataset *ds,
+/* sm_loss_grad with the step taken by the GEMM itself (fs_model_ops.sgd_step). */
+static double sm_sgd_step(const fs_model *m, fs_real *w, const fs_dataset *ds,
+                          const uint32_t *rows, size_t n, double lr, fs_model_scratch *s)
+{
+    fs_nn_check(m, ds, n, s);
+    if (n == 0) return 0;
+    size_t c = (size_t)m->n_classes, d = m->n_features;
+    fs_real *x = s->buf, *g = s->buf + m->max_batch * d;
+    double inv_n = 1.0 / (double)n;
+    fs_nn_gather(ds, rows, n, x);
+    sm_logits(m, w, x, n, g);
+    double loss = fs_nn_softmax_xent(ds, rows, n, c, inv_n, g) * inv_n;
+    if (isfinite(loss)) fs_nn_dense_update(g, x, n, d, c, lr, w, w + c * d);
+    return loss;
+}
+
+static void sm_predict(const fs_model *m, const fs_real *w, const fs_dataset *ds,
                        const uint32_t *rows, size_t n, double *out_probs, fs_model_scratch *s)
 {
     fs_nn_check(m, ds, n, s);
     if (n == 0) return;
-    fs_nn_gather(ds, rows, n, s->buf);
-    sm_logits(m, w, s->buf, n, out_probs);
-    for (size_t i = 0; i < n; i++) fs_nn_softmax_row(out_probs + i * m->n_classes, m->n_classes);
+    fs_real *z = s->buf + m->max_batch * m->n_features;
+    sm_logits(m, w, fs_nn_rows(ds, rows, n, s->buf), n, z);
+    fs_nn_softmax_probs(z, n, (size_t)m->n_classes, out_probs);
 }
 
 static void sm_free(fs_model *m)
@@ -61,6 +78,7 @@ static const fs_model_ops sm_ops = {
     .loss_grad = sm_loss_grad,
     .predict = sm_predict,
     .free = sm_free,
+    .sgd_step = sm_sgd_step,
 };
 
 fs_model *fs_softmax_new(size_t n_features, int n_classes, size_t max_batch)
@@ -78,7 +96,8 @@ fs_model *fs_softmax_new(size_t n_features, int n_classes, size_t max_batch)
     m->n_classes = n_classes;
     m->n_params = c * n_features + c;
     m->max_batch = max_batch;
+    m->step_max_batch = max_batch;
     m->flops_per_sample = 2.0 * (double)n_features * (double)c;
-    m->scratch_doubles = max_batch * (n_features + c);
+    m->scratch_reals = max_batch * (n_features + c);
     return m;
 }

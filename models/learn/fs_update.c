@@ -1,5 +1,5 @@
 /* fs_update: storage for a client's update (struct in fs_model.h). A dense update owns n_params
- * doubles from init; a sparse one starts empty and its producer (a model's train_sparse) grows
+ * fs_real values from init; a sparse one starts empty and its producer (a model's train_sparse) grows
  * idx/val with fs_update_reserve, so one update reused across rounds stops allocating once warm. */
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +36,7 @@ int fs_update_reserve(fs_update *u, size_t need)
     if (u->cap >= need) return FS_OK;
     uint32_t *idx = realloc(u->idx, need * sizeof *idx);
     if (idx) u->idx = idx;
-    double *val = realloc(u->val, need * sizeof *val);
+    fs_real *val = realloc(u->val, need * sizeof *val);
     if (val) u->val = val;
     if (!idx || !val) return FS_ENOMEM;
     u->cap = need;

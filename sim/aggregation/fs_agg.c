@@ -168,7 +168,7 @@ static void account(fs_aggregator *a, size_t n_reports)
     a->epsilon = fs_rdp_epsilon(&a->rdp, a->scn->privacy.delta, FS_RDP_IMPROVED, NULL);
 }
 
-int fs_agg_round(fs_aggregator *a, double *w, const fs_agg_report *reports, size_t n_reports,
+int fs_agg_round(fs_aggregator *a, fs_real *w, const fs_agg_report *reports, size_t n_reports,
                  const uint32_t *selected, size_t n_selected, int round, fs_err *err)
 {
     const fs_scenario *s = a->scn;

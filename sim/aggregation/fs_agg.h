@@ -28,7 +28,7 @@ typedef struct fs_agg_report {
     double scale;              /* multiplies the delta, not its weight: FedBuff's staleness
                                   discount s(tau) (1 in synchronous rounds) */
     double loss_at_global;     /* q-FFL: the client's loss at the global model */
-    const double *ctrl_delta;  /* SCAFFOLD: c_i+ - c_i (n_params), else NULL */
+    const fs_real *ctrl_delta; /* SCAFFOLD: c_i+ - c_i (n_params), else NULL */
     double steps;              /* local steps the client took (FedNova's tau_i) */
 } fs_agg_report;
 
@@ -59,11 +59,12 @@ typedef struct fs_aggregator {
 int fs_agg_init(fs_aggregator *a, const fs_scenario *s, const fs_agg_cfg *cfg, fs_err *err);
 void fs_agg_fini(fs_aggregator *a);
 
-/* Aggregates the round's reports into w (n_reports may be 0: the model stays, a DP round still
+/* Aggregates the round's reports into w, summing in double in report order and rounding to
+ * fs_real once, when the server step writes w (n_reports may be 0: the model stays, a DP round still
  * counts with sampling rate 0). selected[0..n_selected) are every client that took part in the
  * key exchange (secure aggregation: those that did not report are the dropped ones whose masks
  * are recovered). Returns FS_EINTERNAL if verify_masks finds the masked protocol disagreeing. */
-int fs_agg_round(fs_aggregator *a, double *w, const fs_agg_report *reports, size_t n_reports,
+int fs_agg_round(fs_aggregator *a, fs_real *w, const fs_agg_report *reports, size_t n_reports,
                  const uint32_t *selected, size_t n_selected, int round, fs_err *err);
 
 #endif

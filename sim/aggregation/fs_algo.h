@@ -28,10 +28,10 @@ enum fs_algo_need {
 typedef struct fs_algo_client {
     const fs_scenario *scn;
     size_t n_params;
-    const double *w_global;
+    const fs_real *w_global;
     const double *control;        /* control_variate: the server's c, else NULL */
-    const double *client_control; /* control_variate: the client's c_i, NULL before it took part */
-    double *scratch;              /* control_variate: n_params of per-thread scratch, else NULL */
+    const fs_real *client_control; /* control_variate: the client's c_i, NULL before it took part */
+    fs_real *scratch;              /* control_variate: n_params of per-thread scratch, else NULL */
 } fs_algo_client;
 
 typedef struct fs_algo {
@@ -46,12 +46,12 @@ typedef struct fs_algo {
     /* client: local SGD's configuration (proximal term, correction), on top of train.* */
     void (*configure)(const fs_algo_client *c, fs_sgd_cfg *cfg);
     /* client, after a successful training of `steps` local steps: the control delta */
-    void (*finish)(const fs_algo_client *c, const fs_update *u, size_t steps, double *ctrl_delta);
+    void (*finish)(const fs_algo_client *c, const fs_update *u, size_t steps, fs_real *ctrl_delta);
     /* server: multiplies each report's delta (not its weight) by a factor in scale[0..n) */
     void (*rescale)(const struct fs_agg_report *r, size_t n, double *scale);
     /* server: replaces the weighted mean and the server optimizer; returns FS_ENOMEM or FS_OK.
      * scratch is n_params. */
-    int (*server_step)(const fs_scenario *s, double *w, const struct fs_agg_report *r, size_t n,
+    int (*server_step)(const fs_scenario *s, fs_real *w, const struct fs_agg_report *r, size_t n,
                        double *scratch);
     /* server, after the step: the server's control variates from the reports */
     void (*after_step)(double *control, size_t n_params, const struct fs_agg_report *r, size_t n,

@@ -8,7 +8,7 @@
 #include "fs_agg.h"
 #include "fs_serveropt.h"
 
-static int server_step(const fs_scenario *s, double *w, const fs_agg_report *r, size_t n,
+static int server_step(const fs_scenario *s, fs_real *w, const fs_agg_report *r, size_t n,
                        double *scratch)
 {
     /* on the heap: the number of reports is the scenario's, not bounded by the stack */

@@ -10,15 +10,15 @@ static void configure(const fs_algo_client *c, fs_sgd_cfg *cfg)
 {
     /* a client's c_i exists once it has taken part */
     for (size_t j = 0; j < c->n_params; j++)
-        c->scratch[j] = c->control[j] - (c->client_control ? c->client_control[j] : 0);
+        c->scratch[j] = (fs_real)(c->control[j] - (c->client_control ? c->client_control[j] : 0));
     cfg->correction = c->scratch;
 }
 
-static void finish(const fs_algo_client *c, const fs_update *u, size_t steps, double *ctrl_delta)
+static void finish(const fs_algo_client *c, const fs_update *u, size_t steps, fs_real *ctrl_delta)
 {
     double k_lr = (double)steps * c->scn->train.lr;
     for (size_t j = 0; j < c->n_params; j++)
-        ctrl_delta[j] = -c->control[j] - (k_lr > 0 ? u->dense[j] / k_lr : 0);
+        ctrl_delta[j] = (fs_real)(-c->control[j] - (k_lr > 0 ? u->dense[j] / k_lr : 0));
 }
 
 static void after_step(double *control, size_t n_params, const fs_agg_report *r, size_t n,

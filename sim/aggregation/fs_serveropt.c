@@ -56,7 +56,7 @@ void fs_serveropt_fini(fs_serveropt *o)
     memset(o, 0, sizeof *o);
 }
 
-static void step_sgd(const fs_serveropt *o, double *w, const double *delta)
+static void step_sgd(const fs_serveropt *o, fs_real *w, const double *delta)
 {
     const double lr = o->cfg.lr;
     for (size_t i = 0; i < o->n; i++)
@@ -65,7 +65,7 @@ static void step_sgd(const fs_serveropt *o, double *w, const double *delta)
 
 /* FedAvgM (Hsu et al. 2019): the heavy-ball buffer sums past deltas without the (1 - beta1)
  * damping, the form Keras SGD(momentum) applies when the pseudo-gradient is -delta. */
-static void step_momentum(fs_serveropt *o, double *w, const double *delta)
+static void step_momentum(fs_serveropt *o, fs_real *w, const double *delta)
 {
     const double lr = o->cfg.lr, b1 = o->cfg.beta1;
     double *m = o->m;
@@ -96,7 +96,7 @@ static double second_moment(enum fs_optimizer kind, double v, double d2, double 
 }
 
 /* No bias correction, as in Algorithm 2 (the paper's Keras runs did correct Adam's moments). */
-static void step_adaptive(fs_serveropt *o, double *w, const double *delta)
+static void step_adaptive(fs_serveropt *o, fs_real *w, const double *delta)
 {
     const fs_serveropt_cfg *c = &o->cfg;
     double *m = o->m, *v = o->v;
@@ -108,7 +108,7 @@ static void step_adaptive(fs_serveropt *o, double *w, const double *delta)
     }
 }
 
-void fs_serveropt_step(fs_serveropt *o, double *w, const double *delta)
+void fs_serveropt_step(fs_serveropt *o, fs_real *w, const double *delta)
 {
     switch (o->cfg.kind) {
     case FS_SOPT_SGD:
@@ -148,12 +148,12 @@ static double accumulate(const fs_update *u, double weight, double *acc)
     if (u->sparse) {
         for (size_t t = 0; t < u->nnz; t++) {
             acc[u->idx[t]] += weight * u->val[t];
-            norm2 += u->val[t] * u->val[t];
+            norm2 += (double)u->val[t] * u->val[t];
         }
     } else {
         for (size_t j = 0; j < u->n_params; j++) {
             acc[j] += weight * u->dense[j];
-            norm2 += u->dense[j] * u->dense[j];
+            norm2 += (double)u->dense[j] * u->dense[j];
         }
     }
     return norm2;
@@ -161,7 +161,7 @@ static double accumulate(const fs_update *u, double weight, double *acc)
 
 /* With dw_k = -L delta_k, sum_k D_k = -L sum_k F_k^q delta_k, so w -= sum D / sum h becomes
  * w += (L / sum h) * acc with acc = sum_k F_k^q delta_k. */
-void fs_qffl_step(double *w, const fs_update *const *updates, const double *losses, size_t n,
+void fs_qffl_step(fs_real *w, const fs_update *const *updates, const double *losses, size_t n,
                   double q, double L, double *acc)
 {
     if (n == 0) return;

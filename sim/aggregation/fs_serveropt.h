@@ -44,7 +44,7 @@ void fs_serveropt_fini(fs_serveropt *o);
  *   adagrad:  m as adam (Algorithm 2 keeps beta1); v = v + delta^2;     w as adam
  * v starts at v0, m at 0; sign(0) = 0 (yogi leaves v alone where delta^2 == v). Coordinates are
  * independent, so the result does not depend on evaluation order. */
-void fs_serveropt_step(fs_serveropt *o, double *w, const double *delta);
+void fs_serveropt_step(fs_serveropt *o, fs_real *w, const double *delta);
 
 /* q-FFL (q-FedAvg, Li et al. 2020, Algorithm 2) from the clients' deltas and their losses F_k
  * at the current global model, with L = 1 / client learning rate:
@@ -58,7 +58,7 @@ void fs_serveropt_step(fs_serveropt *o, double *w, const double *delta);
  * q < 1, where it diverges: the client drops out of both sums instead of stalling the round.
  * (The authors' code, litian96/fair_flearn qffedavg.py, adds 1e-10 to every loss instead.)
  * When sum_k h_k is 0 (no clients, or every loss 0 with q > 1) w is left unchanged. */
-void fs_qffl_step(double *w, const fs_update *const *updates, const double *losses, size_t n,
+void fs_qffl_step(fs_real *w, const fs_update *const *updates, const double *losses, size_t n,
                   double q, double L, double *acc);
 
 #endif

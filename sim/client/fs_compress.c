@@ -16,8 +16,8 @@
  *             and the sign in its top bit; code i fills stream bits [i bits, (i+1) bits), stream
  *             bit b being bit b % 8 of byte b / 8, the last byte zero-padded
  *             dense : 4 + ceil(n * bits / 8) bytes; sparse: plus n x uint32 index.
- * Decoded values are rounded to float32 as the wire carries them (quantize: the float32 norm),
- * except with `none`, which leaves the update untouched so uncompressed runs are unaffected.
+ * Updates are float32 (fs_real), as the wire carries them; quantize sends its norm as a float32
+ * too.
  *
  * Decisions:
  * - Top-k keeps the k largest |v|, ties to the lower index (a strict total order, so the result
@@ -89,11 +89,6 @@ double fs_compress_bytes(const fs_compress_cfg *cfg, size_t n, bool dense)
     }
 }
 
-static double to_f32(double x)
-{
-    return (double)(float)x;
-}
-
 /* Smallest power of two >= 2k: the membership table of Floyd's algorithm, load <= 1/2. */
 static size_t cmp_table_size(size_t k)
 {
@@ -106,7 +101,7 @@ static size_t cmp_table_size(size_t k)
 /* ---- error feedback ---- */
 
 /* u := u + residual and residual := the same v, on u's support. */
-static void ef_add(fs_update *u, double *residual)
+static void ef_add(fs_update *u, fs_real *residual)
 {
     if (u->sparse) {
         for (size_t j = 0; j < u->nnz; j++) {
@@ -122,7 +117,7 @@ static void ef_add(fs_update *u, double *residual)
 }
 
 /* residual (holding v) := v - decoded, on the decoded update's support. */
-static void ef_subtract(const fs_update *u, double *residual)
+static void ef_subtract(const fs_update *u, fs_real *residual)
 {
     if (u->sparse) {
         for (size_t j = 0; j < u->nnz; j++)
@@ -137,14 +132,14 @@ static void ef_subtract(const fs_update *u, double *residual)
 
 /* Candidates are (magnitude, position) pairs in parallel arrays. Strict total order "a ranks
  * above b": larger magnitude, then lower position. */
-static inline bool rank_above(const double *mag, const uint32_t *pos, size_t a, size_t b)
+static inline bool rank_above(const fs_real *mag, const uint32_t *pos, size_t a, size_t b)
 {
     return mag[a] > mag[b] || (mag[a] == mag[b] && pos[a] < pos[b]);
 }
 
-static inline void swap_pair(double *mag, uint32_t *pos, size_t a, size_t b)
+static inline void swap_pair(fs_real *mag, uint32_t *pos, size_t a, size_t b)
 {
-    double m = mag[a];
+    fs_real m = mag[a];
     mag[a] = mag[b], mag[b] = m;
     uint32_t p = pos[a];
     pos[a] = pos[b], pos[b] = p;
@@ -152,7 +147,7 @@ static inline void swap_pair(double *mag, uint32_t *pos, size_t a, size_t b)
 
 /* Lomuto partition of [lo, hi) around the median of three, moved to hi - 1; returns where the
  * pivot lands: [lo, s) ranks above it, (s, hi) below. */
-static size_t partition_pairs(double *mag, uint32_t *pos, size_t lo, size_t hi)
+static size_t partition_pairs(fs_real *mag, uint32_t *pos, size_t lo, size_t hi)
 {
     size_t mid = lo + (hi - lo) / 2, last = hi - 1;
     if (rank_above(mag, pos, mid, lo)) swap_pair(mag, pos, mid, lo);
@@ -166,7 +161,7 @@ static size_t partition_pairs(double *mag, uint32_t *pos, size_t lo, size_t hi)
 }
 
 /* Quickselect (Hoare 1961): reorders [0, m) so that [0, k) holds the k top-ranked pairs. */
-static void select_top(double *mag, uint32_t *pos, size_t m, size_t k)
+static void select_top(fs_real *mag, uint32_t *pos, size_t m, size_t k)
 {
     size_t lo = 0, hi = m;
     while (lo + 1 < hi) {
@@ -184,7 +179,7 @@ static void select_top(double *mag, uint32_t *pos, size_t m, size_t k)
  * cuts it back to k and raises the bar. Each cut costs O(k) and frees k slots, so the whole is
  * O(n) even on sorted input, where a heap would pay O(n log k). A later position with the bar's
  * magnitude ranks below it, so only a strictly larger magnitude enters (NaN never does). */
-static uint32_t topk_threshold(const double *x, size_t n, size_t k, double *mag, uint32_t *pos)
+static uint32_t topk_threshold(const fs_real *x, size_t n, size_t k, fs_real *mag, uint32_t *pos)
 {
     size_t m = 0;
     double bar = -1.0;
@@ -210,7 +205,7 @@ static uint32_t topk_threshold(const double *x, size_t n, size_t k, double *mag,
 
 /* Keeps the positions ranked at or above t, ascending, as the sparse output. For sparse input
  * the writes trail the reads (j <= p), so compaction is in place. */
-static size_t topk_emit(fs_update *u, const double *x, size_t n, uint32_t t)
+static size_t topk_emit(fs_update *u, const fs_real *x, size_t n, uint32_t t)
 {
     double mt = fabs(x[t]);
     size_t j = 0;
@@ -218,7 +213,7 @@ static size_t topk_emit(fs_update *u, const double *x, size_t n, uint32_t t)
         double a = fabs(x[p]);
         if (!(a > mt || (a == mt && p <= t))) continue;
         u->idx[j] = u->sparse ? u->idx[p] : (uint32_t)p;
-        u->val[j++] = to_f32(x[p]);
+        u->val[j++] = x[p];
     }
     return j;
 }
@@ -227,7 +222,7 @@ static int compress_topk(fs_update *u, size_t k)
 {
     size_t n = u->sparse ? u->nnz : u->n_params;
     if (k > 0) {
-        const double *x = u->sparse ? u->val : u->dense;
+        const fs_real *x = u->sparse ? u->val : u->dense;
         size_t base = u->sparse ? n : 0;
         uint32_t t = topk_threshold(x, n, k, u->val + base, u->idx + base);
         if (topk_emit(u, x, n, t) != k) return FS_ENUMERIC; /* NaN is never ranked */
@@ -283,11 +278,11 @@ static int compress_randk(fs_update *u, size_t k, bool scaled, gsl_rng *r)
         uint32_t *pos = u->idx + (u->sparse ? n : 0);
         floyd_sample(r, n, k, pos, pos + k);
         double scale = scaled ? (double)n / (double)k : 1.0;
-        const double *x = u->sparse ? u->val : u->dense;
+        const fs_real *x = u->sparse ? u->val : u->dense;
         for (size_t j = 0; j < k; j++) { /* pos[j] >= j: in place for sparse input */
             uint32_t p = pos[j];
             u->idx[j] = u->sparse ? u->idx[p] : p;
-            u->val[j] = to_f32(x[p] * scale);
+            u->val[j] = (fs_real)(x[p] * scale);
         }
     }
     u->sparse = true;
@@ -375,10 +370,10 @@ static double norm_f32_up(double norm)
 static int compress_quantize(fs_update *u, int bits, gsl_rng *r, unsigned char *wire)
 {
     size_t n = u->sparse ? u->nnz : u->n_params;
-    double *x = u->sparse ? u->val : u->dense;
+    fs_real *x = u->sparse ? u->val : u->dense;
     double sq = 0;
     for (size_t i = 0; i < n; i++)
-        sq += x[i] * x[i];
+        sq += (double)x[i] * x[i];
     double norm = norm_f32_up(sqrt(sq));
     if (!isfinite(norm)) return FS_ENUMERIC;
     if (norm == 0) { /* zero vector, or squares that underflowed: the decoder sees norm 0 */
@@ -398,14 +393,14 @@ static int compress_quantize(fs_update *u, int bits, gsl_rng *r, unsigned char *
     for (size_t i = 0; i < n; i++) {
         unsigned code = bits_get(&rd, ub), level = code & (sign_bit - 1);
         double v = norm * (double)level / s;
-        x[i] = level == 0 ? 0.0 : code & sign_bit ? -v : v;
+        x[i] = (fs_real)(level == 0 ? 0.0 : code & sign_bit ? -v : v);
     }
     return FS_OK;
 }
 
 /* ---- entry point ---- */
 
-static bool cfg_valid(const fs_compress_cfg *cfg, const double *residual)
+static bool cfg_valid(const fs_compress_cfg *cfg, const fs_real *residual)
 {
     if (cfg->error_feedback && !residual) return false;
     switch (cfg->kind) {
@@ -432,7 +427,7 @@ static size_t cmp_need(const fs_compress_cfg *cfg, const fs_update *u, size_t n,
     return 0;
 }
 
-int fs_compress_apply(const fs_compress_cfg *cfg, fs_update *u, double *residual, gsl_rng *r,
+int fs_compress_apply(const fs_compress_cfg *cfg, fs_update *u, fs_real *residual, gsl_rng *r,
                       double *out_bytes)
 {
     if (!cfg_valid(cfg, residual)) return FS_EINTERNAL;

@@ -35,11 +35,11 @@ double fs_compress_bytes(const fs_compress_cfg *cfg, size_t n, bool dense);
 
 /* Compresses u in place: afterwards u holds exactly the values the server decodes (dense
  * updates may become sparse: top-k / random-k output is sparse, with ascending indices; growing
- * idx/val by realloc, FS_ENOMEM on failure). With error feedback, `residual` (n_params doubles,
+ * idx/val by realloc, FS_ENOMEM on failure). With error feedback, `residual` (n_params fs_real values,
  * the client's memory, zero at first) is added to u before compressing and receives
  * (u + residual) - decoded afterwards; residual may be NULL without error feedback. Random
  * choices come from r. *out_bytes = fs_compress_bytes of what was sent. */
-int fs_compress_apply(const fs_compress_cfg *cfg, fs_update *u, double *residual, gsl_rng *r,
+int fs_compress_apply(const fs_compress_cfg *cfg, fs_update *u, fs_real *residual, gsl_rng *r,
                       double *out_bytes);
 
 /* The bit packing quantization puts on the wire (layout in fs_compress.c): n codes of `bits`

@@ -23,7 +23,7 @@ void fs_cstate_fini(fs_cstate *s)
     memset(s, 0, sizeof *s);
 }
 
-double *fs_cstate_get(fs_cstate *s, size_t client)
+fs_real *fs_cstate_get(fs_cstate *s, size_t client)
 {
     if (!s->vec[client]) s->vec[client] = calloc(s->len ? s->len : 1, sizeof **s->vec);
     return s->vec[client];

@@ -6,17 +6,19 @@
 
 #include <stddef.h>
 
+#include "fs_real.h"
+
 typedef struct fs_cstate {
     size_t n_clients, len;
-    double **vec;  /* n_clients pointers, NULL until first use */
+    fs_real **vec; /* n_clients pointers, NULL until first use */
 } fs_cstate;
 
 int fs_cstate_init(fs_cstate *s, size_t n_clients, size_t len); /* FS_ENOMEM */
 void fs_cstate_fini(fs_cstate *s);
 
-/* Client's vector (len doubles), created zeroed on first use; NULL when out of memory. Not
+/* Client's vector (len fs_real values), created zeroed on first use; NULL when out of memory. Not
  * thread-safe for the same client; distinct clients may be served concurrently only if their
  * vectors already exist. */
-double *fs_cstate_get(fs_cstate *s, size_t client);
+fs_real *fs_cstate_get(fs_cstate *s, size_t client);
 
 #endif

@@ -22,8 +22,8 @@ typedef struct fs_train_job {
     size_t max_steps;    /* straggler's budget of local steps (partial work), 0 = all */
     fs_update *update;   /* out: w_local - w_global, dense or sparse (caller storage), then
                             clipped (DP) and compressed as the scenario says */
-    double *ctrl_delta;  /* SCAFFOLD, out: c_i+ - c_i (n_params, caller storage) */
-    double *residual;    /* error feedback, in: the client's residual, out: its new one */
+    fs_real *ctrl_delta; /* SCAFFOLD, out: c_i+ - c_i (n_params, caller storage) */
+    fs_real *residual;   /* error feedback, in: the client's residual, out: its new one */
     fs_sgd_result result;
     double update_norm;  /* ||w_local - w_global||_2 before clipping and compression */
     double loss_at_global; /* q-FFL: mean loss of the global model on the client's rows */
@@ -35,9 +35,9 @@ typedef struct fs_train_job {
 
 typedef struct fs_thread_scratch {
     fs_model_scratch *model;
-    double *grad;
-    double *w_local;     /* dense path: the client's private copy of the model */
-    double *algo;        /* the algorithm's scratch (control_variate: SCAFFOLD's c - c_i) */
+    fs_real *grad;
+    fs_real *w_local;    /* dense path: the client's private copy of the model */
+    fs_real *algo;       /* the algorithm's scratch (control_variate: SCAFFOLD's c - c_i) */
     uint32_t *order;
     fs_gen_scratch data; /* on demand: the client's generated rows, reused client after client */
 } fs_thread_scratch;
@@ -69,7 +69,7 @@ void fs_trainer_fini(fs_trainer *t);
  * compresses its update, or marks it rejected when it is poisoned (bound above; then bytes_up is
  * the size it would have had, ctrl_delta is 0 and the residual and personal parameters are left
  * as they were): one client's bad data or divergence never stops the run. */
-int fs_trainer_run(fs_trainer *t, const double *w_global, fs_train_job *jobs, size_t n_jobs,
+int fs_trainer_run(fs_trainer *t, const fs_real *w_global, fs_train_job *jobs, size_t n_jobs,
                    int round, fs_err *err);
 
 /* Bytes of an update on the wire: float32 values, plus a uint32 index each when sparse. */

@@ -1,12 +1,14 @@
 /* fs_ckpt: engine snapshots, of the fs_ckpt_state the engine fills from itself (this module
  * never sees the engine). Layout (all integers u64, host byte order):
  *   header: "FSCK", format version, total length, CRC-32 of bytes [32, length), scenario hash,
- *           data fingerprint, round
+ *           data fingerprint, round, bits of a model parameter (fs_real: 32)
  *   sections, in a fixed order, each: 4-letter tag, payload length, payload.
  * Loading checks the header first (a flipped bit anywhere fails the checksum, a copied
  * checkpoint of another scenario or data fails the hashes), then, since a checksum can be
  * recomputed by whoever edits the file, every section against the engine the scenario built:
- * exact sizes, indices in range, a true permutation, finite parameters. Device draws (speed,
+ * exact sizes, indices in range, a true permutation, finite parameters. Model parameters, the
+ * personal table and the client vectors are fs_real; optimizer moments and the server's
+ * control variate are double. Device draws (speed,
  * links, data sizes, consent) are not stored: fs_pop_init redraws them from the seed, so an
  * edited value cannot reach the time model. */
 #include "fs_ckpt.h"
@@ -19,8 +21,8 @@
 #include <zlib.h>
 
 #define CKPT_MAGIC 0x4b435346u /* "FSCK" */
-#define CKPT_VERSION 2u
-#define CKPT_HEADER (7 * sizeof(uint64_t))
+#define CKPT_VERSION 3u /* 2: float64 parameters, no precision word */
+#define CKPT_HEADER (8 * sizeof(uint64_t))
 #define CKPT_CRC_FROM (4 * sizeof(uint64_t)) /* the checksum covers what follows its own field */
 /* Virtual times must leave room for deadlines and intervals added to them (no overflow). */
 #define CKPT_MAX_TIME ((int64_t)1 << 61)
@@ -54,8 +56,12 @@ uint64_t fs_ckpt_fingerprint(const fs_scenario *s, const fs_world *w)
 {
     enum fs_data_source src = s->data.source;
     if (src != FS_SRC_FASHION_MNIST && src != FS_SRC_CSV && src != FS_SRC_LIBSVM) return 0;
+    /* the loader's digests when both have one (no second pass over the rows), else a CRC;
+     * never 0, so "no fingerprint" and "data" differ */
+    if (w->train.digest && w->test.digest)
+        return (w->train.digest * 0x9e3779b97f4a7c15ull ^ w->test.digest) | 1;
     uint32_t crc = crc_dataset(crc_dataset(0, &w->train), &w->test);
-    return (uint64_t)1 << 32 | crc; /* never 0, so "no fingerprint" and "data" differ */
+    return (uint64_t)1 << 32 | crc;
 }
 
 static uint64_t scenario_hash(const fs_scenario *s)
@@ -138,7 +144,7 @@ static void put_cstate(writer *w, const char *tag, const fs_cstate *s)
     for (size_t c = 0; s->vec && c < s->n_clients; c++)
         if (s->vec[c]) {
             put_u64(w, c);
-            put(w, s->vec[c], s->len * sizeof(double));
+            put(w, s->vec[c], s->len * sizeof **s->vec);
         }
     close_section(w, at);
 }
@@ -180,6 +186,7 @@ unsigned char *fs_ckpt_save(const fs_ckpt_state *st, size_t *out_len)
     put_u64(&w, scenario_hash(st->s));
     put_u64(&w, st->data_fingerprint);
     put_u64(&w, (uint64_t)st->round);
+    put_u64(&w, 8 * FS_REAL_BYTES);
     struct {
         int64_t now;
         uint64_t pass;
@@ -195,7 +202,7 @@ unsigned char *fs_ckpt_save(const fs_ckpt_state *st, size_t *out_len)
     put_section(&w, "CTRL", agg->control, agg->control ? np * sizeof(double) : 0);
     put_clients(&w, pop);
     put_section(&w, "PERM", pop->perm, pop->n * sizeof *pop->perm);
-    put_section(&w, "PERS", wd->personal, wd->personal ? pop->n * k * sizeof(double) : 0);
+    put_section(&w, "PERS", wd->personal, wd->personal ? pop->n * k * sizeof *wd->personal : 0);
     put_cstate(&w, "CCTL", st->client_control);
     put_cstate(&w, "CRES", st->client_residual);
     if (w.failed) {
@@ -271,18 +278,26 @@ static void take_section(reader *r, const char *tag, void *dst, size_t n)
     if (open_take(r, tag, n) == n) take(r, dst, n, tag);
 }
 
-/* Parameters must be finite: a NaN or infinity would spread through every later round. */
-static void check_finite(reader *r, const char *tag, const double *v, size_t n)
+/* Value i of an array of fs_real (width FS_REAL_BYTES) or of double. */
+static double value_at(const void *v, size_t i, size_t width)
 {
-    for (size_t i = 0; !r->bad && i < n; i++)
-        if (!isfinite(v[i]))
-            refuse(r, "section %s: value %zu is %g, expected a finite number", tag, i, v[i]);
+    return width == sizeof(double) ? ((const double *)v)[i] : ((const fs_real *)v)[i];
 }
 
-static void take_params(reader *r, const char *tag, double *dst, size_t n)
+/* Parameters must be finite: a NaN or infinity would spread through every later round. */
+static void check_finite(reader *r, const char *tag, const void *v, size_t n, size_t width)
 {
-    take_section(r, tag, dst, dst ? n * sizeof *dst : 0);
-    if (dst) check_finite(r, tag, dst, n);
+    for (size_t i = 0; !r->bad && i < n; i++)
+        if (!isfinite(value_at(v, i, width)))
+            refuse(r, "section %s: value %zu is %g, expected a finite number", tag, i,
+                   value_at(v, i, width));
+}
+
+/* n values of `width` bytes (fs_real or double) into dst, when dst exists. */
+static void take_params(reader *r, const char *tag, void *dst, size_t n, size_t width)
+{
+    take_section(r, tag, dst, dst ? n * width : 0);
+    if (dst) check_finite(r, tag, dst, n, width);
 }
 
 static bool bad_time(int64_t t)
@@ -338,7 +353,7 @@ static int take_cstate(reader *r, const char *tag, fs_cstate *s)
     size_t n = open_take(r, tag, SIZE_MAX), end = r->at + n;
     if (r->bad) return FS_OK;
     uint64_t count = take_u64(r, tag);
-    size_t vec = s->len * sizeof(double);
+    size_t vec = s->len * sizeof **s->vec;
     if (!r->bad && (count > (s->vec ? s->n_clients : 0) || n != 8 + count * (8 + vec))) {
         refuse(r, "section %s: %llu vectors in %zu bytes do not fit %zu clients", tag,
                (unsigned long long)count, n, s->vec ? s->n_clients : 0);
@@ -353,10 +368,10 @@ static int take_cstate(reader *r, const char *tag, fs_cstate *s)
             break;
         }
         last = c;
-        double *v = fs_cstate_get(s, c);
+        fs_real *v = fs_cstate_get(s, c);
         if (!v) return FS_ENOMEM;
         take(r, v, vec, tag);
-        check_finite(r, tag, v, s->len);
+        check_finite(r, tag, v, s->len, sizeof *v);
     }
     if (!r->bad && r->at != end) refuse(r, "section %s: length does not match", tag);
     return FS_OK;
@@ -365,7 +380,7 @@ static int take_cstate(reader *r, const char *tag, fs_cstate *s)
 /* The header: what the snapshot claims to be, checked before any section is read. */
 static void check_header(reader *r, const fs_ckpt_state *st)
 {
-    uint64_t h[7] = {0};
+    uint64_t h[8] = {0};
     if (r->len < CKPT_HEADER) {
         refuse(r, "truncated to %zu bytes (a header needs %zu)", r->len, CKPT_HEADER);
         return;
@@ -375,9 +390,17 @@ static void check_header(reader *r, const fs_ckpt_state *st)
     uint64_t crc = crc_bytes(0, r->buf + CKPT_CRC_FROM, r->len - CKPT_CRC_FROM);
     if (h[0] != CKPT_MAGIC)
         refuse(r, "not a fedsim checkpoint (no FSCK header)");
+    else if (h[1] == 2)
+        refuse(r, "written by an earlier fedsim that trained in float64 (format version 2); this "
+                  "fedsim trains in " FS_REAL_NAME " and cannot continue it: run again without "
+                  "--resume");
     else if (h[1] != CKPT_VERSION)
         refuse(r, "format version %llu, this fedsim reads version %u", (unsigned long long)h[1],
                CKPT_VERSION);
+    else if (h[7] != 8 * FS_REAL_BYTES)
+        refuse(r, "its parameters are %llu-bit floats; this fedsim trains in " FS_REAL_NAME
+                  " and cannot continue it: run again without --resume",
+               (unsigned long long)h[7]);
     else if (h[2] != r->len)
         refuse(r, "truncated or extended: %zu bytes, its header says %llu", r->len,
                (unsigned long long)h[2]);
@@ -445,14 +468,14 @@ int fs_ckpt_load(fs_ckpt_state *st, const unsigned char *buf, size_t len, const 
     size_t np = st->n_params, k = wd->model->n_personal;
     check_header(&r, st);
     take_counters(&r, st);
-    take_params(&r, "MODL", st->w, np);
-    take_params(&r, "OPTM", st->agg->opt.m, np);
-    take_params(&r, "OPTV", st->agg->opt.v, np);
+    take_params(&r, "MODL", st->w, np, sizeof *st->w);
+    take_params(&r, "OPTM", st->agg->opt.m, np, sizeof *st->agg->opt.m);
+    take_params(&r, "OPTV", st->agg->opt.v, np, sizeof *st->agg->opt.v);
     take_privacy(&r, st->agg, st->s);
-    take_params(&r, "CTRL", st->agg->control, np);
+    take_params(&r, "CTRL", st->agg->control, np, sizeof *st->agg->control);
     take_clients(&r, pop);
     int rc = take_perm(&r, pop);
-    take_params(&r, "PERS", wd->personal, pop->n * k);
+    take_params(&r, "PERS", wd->personal, pop->n * k, sizeof *wd->personal);
     if (!rc) rc = take_cstate(&r, "CCTL", st->client_control);
     if (!rc) rc = take_cstate(&r, "CRES", st->client_residual);
     if (rc) return fs_err_add(err, NULL, "out of memory restoring the checkpoint"), rc;

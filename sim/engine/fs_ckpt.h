@@ -29,7 +29,7 @@ typedef struct fs_ckpt_state {
     fs_pop *pop;
     fs_world *world;
     fs_aggregator *agg; /* optimizer moments, accountant, SCAFFOLD's control variate */
-    double *w;          /* the global model, n_params */
+    fs_real *w;         /* the global model, n_params */
     size_t n_params;
     fs_cstate *client_control, *client_residual;
     int64_t now;

@@ -329,14 +329,14 @@ static int keep_state(fs_engine *e, uint32_t slot, fs_err *err)
     size_t k = w->model->n_personal, np = e->n_params;
     if (k) memcpy(w->personal + client * k, e->updates[slot].personal, k * sizeof *w->personal);
     if (job->ctrl_delta) {
-        double *ci = fs_cstate_get(&e->client_control, client);
+        fs_real *ci = fs_cstate_get(&e->client_control, client);
         if (!ci)
             return fs_err_add(err, NULL, "out of memory for client %u's state", client), FS_ENOMEM;
         for (size_t j = 0; j < np; j++)
             ci[j] += job->ctrl_delta[j];
     }
     if (job->residual) {
-        double *res = fs_cstate_get(&e->client_residual, client);
+        fs_real *res = fs_cstate_get(&e->client_residual, client);
         if (!res)
             return fs_err_add(err, NULL, "out of memory for client %u's state", client), FS_ENOMEM;
         memcpy(res, job->residual, np * sizeof *res);
@@ -484,7 +484,7 @@ size_t fs_engine_partial_budget(fs_engine *e, fs_part *p, int64_t deadline)
 /* The client's error-feedback residual, copied into the slot (committed when training ends). */
 int fs_engine_load_residual(fs_engine *e, size_t slot, uint32_t client, fs_err *err)
 {
-    double *res = fs_cstate_get(&e->client_residual, client);
+    fs_real *res = fs_cstate_get(&e->client_residual, client);
     if (!res)
         return fs_err_add(err, NULL, "out of memory for client %u's state", client), FS_ENOMEM;
     memcpy(e->jobs[slot].residual, res, e->n_params * sizeof *res);
@@ -600,7 +600,7 @@ int64_t fs_engine_time_limit(const fs_scenario *s)
     return llround(s->server.max_virtual_hours * (double)FS_US_PER_H);
 }
 
-int fs_engine_run(const fs_engine_cfg *cfg, double *out_w, fs_engine_stats *out_stats, fs_err *err)
+int fs_engine_run(const fs_engine_cfg *cfg, fs_real *out_w, fs_engine_stats *out_stats, fs_err *err)
 {
     fs_engine e;
     int rc = engine_init(&e, cfg, err);

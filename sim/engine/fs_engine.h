@@ -77,6 +77,6 @@ int fs_engine_check(const fs_scenario *s, const fs_world *w, fs_err *err);
 /* Runs the campaign to server.rounds or server.max_virtual_hours. out_w (n_params, may be NULL)
  * receives the final global model. Returns FS_EINTERRUPTED when *stop was set (the rounds
  * before it were delivered complete), or the first error of training or of the callback. */
-int fs_engine_run(const fs_engine_cfg *cfg, double *out_w, fs_engine_stats *out_stats, fs_err *err);
+int fs_engine_run(const fs_engine_cfg *cfg, fs_real *out_w, fs_engine_stats *out_stats, fs_err *err);
 
 #endif

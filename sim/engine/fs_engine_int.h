@@ -45,10 +45,10 @@ typedef struct fs_engine {
     fs_trainer trainer;
     gsl_rng *r_sel, *r_cli;
     size_t n_params, max_sel;
-    double *w;
+    fs_real *w;
     fs_update *updates;    /* max_sel slots, one per in-flight client */
-    double *ctrl_deltas;   /* SCAFFOLD: max_sel * n_params */
-    double *residuals;     /* error feedback: max_sel * n_params */
+    fs_real *ctrl_deltas;  /* SCAFFOLD: max_sel * n_params */
+    fs_real *residuals;    /* error feedback: max_sel * n_params */
     fs_part *parts;
     fs_train_job *jobs;
     fs_train_job *batch;   /* max_sel: the jobs of one launch, contiguous for the trainer */

@@ -15,18 +15,21 @@ fs_dp_cfg fs_dp_cfg_of(const fs_scenario *s, double denominator)
                        .seed = s->seed};
 }
 
+/* The sum of squares is taken in double. Each scaled value is rounded to fs_real, which can
+ * lengthen the vector by a relative FS_REAL_EPS / 2 at most; scaling by that much less keeps the
+ * clipped norm at or below clip, the sensitivity the accountant assumes. */
 void fs_dp_clip(fs_update *u, double clip)
 {
-    double *v = u->sparse ? u->val : u->dense;
+    fs_real *v = u->sparse ? u->val : u->dense;
     size_t n = u->sparse ? u->nnz : u->n_params;
     double norm = 0;
     for (size_t i = 0; i < n; i++)
-        norm += v[i] * v[i];
+        norm += (double)v[i] * v[i];
     norm = sqrt(norm);
     if (norm <= clip) return;
-    double scale = clip / norm;
+    double scale = clip / norm * (1.0 - FS_REAL_EPS);
     for (size_t i = 0; i < n; i++)
-        v[i] *= scale;
+        v[i] = (fs_real)(v[i] * scale);
 }
 
 double fs_dp_weight(const fs_dp_cfg *c, double n_samples)

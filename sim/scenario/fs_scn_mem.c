@@ -16,6 +16,7 @@
 
 #include "fs_algo.h"
 #include "fs_model_kinds.h"
+#include "fs_real.h"
 
 #define GIB 1073741824.0
 
@@ -81,24 +82,25 @@ void fs_scn_mem_estimate(const fs_scenario *s, const fs_scn_shape *d, int n_thre
     if (sel > (double)s->data.clients) sel = (double)s->data.clients;
     /* Dense models keep an update per client in flight; sparse ones (logreg, mf on sparse rows)
      * keep only the touched coordinates. Each thread holds a gradient and a local model; the
-     * global model, the aggregator's sums and the server optimizer's moments add a few more. */
+     * global model, the aggregator's sums and the server optimizer's moments add a few more.
+     * Those server-side sums and moments are double; everything else is fs_real. */
     bool sparse = fs_model_kind_sparse_updates(s, d->sparse);
-    double copies = (sparse ? 0 : sel) + 3 * threads + 6;
+    double reals = (sparse ? 0 : sel) + 3 * threads, doubles = 5, r = FS_REAL_BYTES;
     bool control = fs_algo_of(s)->control_variate; /* a c_i per slot, a c - c_i per thread */
-    if (control) copies += sel + threads;
-    if (s->train.compression != FS_COMP_NONE && s->train.error_feedback) copies += sel;
-    out->copies = copies;
-    out->model = out->n_params * 8 * copies;
+    if (control) reals += sel + threads;
+    if (s->train.compression != FS_COMP_NONE && s->train.error_feedback) reals += sel;
+    out->copies = reals + 1 + doubles;
+    out->model = out->n_params * (r * (reals + 1) + 8 * doubles);
     /* per-client state the algorithms keep (SCAFFOLD's control variates, compression residuals)
      * is allocated when a client first trains: at most every client that can be selected */
     double touched = fmin((double)s->data.clients, sel * (double)s->server.rounds);
-    if (control) out->model += touched * out->n_params * 8;
+    if (control) out->model += touched * out->n_params * r;
     if (s->train.compression != FS_COMP_NONE && s->train.error_feedback && !sparse)
-        out->model += touched * out->n_params * 8;
+        out->model += touched * out->n_params * r;
     /* population records, sizes and selection permutation; a recommender's private factors */
     out->clients = (double)s->data.clients * (64 + 4 + 16 + 8);
     const fs_model_desc *mk = fs_model_kind_of(s);
-    if (mk->personal) out->clients += (double)s->data.clients * mk->personal(s) * 8;
+    if (mk->personal) out->clients += (double)s->data.clients * mk->personal(s) * FS_REAL_BYTES;
     out->data = data_bytes(s, d);
     out->total = out->model + out->clients + out->data;
 }

@@ -27,6 +27,7 @@ typedef struct fs_db_run {
     uint64_t population_seed;   /* the seed of everything drawn once per client */
     int replicate;              /* 1-based replicate of a replicated sweep; 0 = none (NULL) */
     const char *headline_metric; /* first of eval.metrics: the run's headline */
+    const char *precision;       /* what the models trained in: FS_REAL_NAME ("float32") */
     int threads;                /* metadata: never influences results */
     const char *host;           /* metadata */
 } fs_db_run;

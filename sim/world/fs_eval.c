@@ -202,7 +202,7 @@ void fs_evaluator_fini(fs_evaluator *ev)
 }
 
 /* Every row of ds into out (n * width), in fixed chunks across threads. */
-static void predict_all(fs_evaluator *ev, const double *w, const fs_dataset *ds, double *out)
+static void predict_all(fs_evaluator *ev, const fs_real *w, const fs_dataset *ds, double *out)
 {
     const fs_world *wd = ev->world;
     const fs_model *m = wd->model;
@@ -233,7 +233,7 @@ static double worst_clients(fs_evaluator *ev, const fs_predictions *p, fs_metric
 
 /* A metric of the predictions is the table's; one without a function needs the model itself: the
  * hit rate (it ranks items the rows do not contain), on the whole test set only. */
-static double metric_value(fs_evaluator *ev, const double *w, fs_metric m, const fs_predictions *p,
+static double metric_value(fs_evaluator *ev, const fs_real *w, fs_metric m, const fs_predictions *p,
                            const fs_segment *seg)
 {
     const fs_world *wd = ev->world;
@@ -247,7 +247,7 @@ static double metric_value(fs_evaluator *ev, const double *w, fs_metric m, const
 
 /* The headline and loss of the global model on every client's training data (segment
  * "train"): what FedProx's experiments plot as training loss. */
-static size_t train_rows(fs_evaluator *ev, const double *w, fs_db_eval *out)
+static size_t train_rows(fs_evaluator *ev, const fs_real *w, fs_db_eval *out)
 {
     const fs_dataset *train = &ev->world->train;
     predict_all(ev, w, train, ev->train_probs);
@@ -267,7 +267,7 @@ static size_t train_rows(fs_evaluator *ev, const double *w, fs_db_eval *out)
     return k;
 }
 
-int fs_evaluator_run(fs_evaluator *ev, const double *w, const fs_db_eval **out_rows,
+int fs_evaluator_run(fs_evaluator *ev, const fs_real *w, const fs_db_eval **out_rows,
                      size_t *out_n_rows, double *out_headline, fs_err *err)
 {
     const fs_dataset *test = &ev->world->test;

@@ -55,7 +55,7 @@ void fs_evaluator_fini(fs_evaluator *ev);
 
 /* Evaluates w. *out_rows (borrowed until the next call) holds n_rows rows; *out_headline is the
  * first metric on "all" (progress line and summaries). */
-int fs_evaluator_run(fs_evaluator *ev, const double *w, const fs_db_eval **out_rows,
+int fs_evaluator_run(fs_evaluator *ev, const fs_real *w, const fs_db_eval **out_rows,
                      size_t *out_n_rows, double *out_headline, fs_err *err);
 
 #endif

@@ -23,7 +23,7 @@ typedef struct fs_world {
     size_t model_clients;     /* clients in the population (data.clients) */
     uint32_t *nnz;            /* on demand: non-zeros of each client's training rows */
     int32_t *levels;          /* on demand, with a consent group: each client's level */
-    double *personal;         /* n_clients * model->n_personal private parameters, or NULL:
+    fs_real *personal;        /* n_clients * model->n_personal private parameters, or NULL:
                                  what each device keeps to itself (e.g. a user's factors) */
 } fs_world;
 

@@ -46,8 +46,8 @@ poke() {
 
 T=$WORK/t.sqlite
 tail="refusing to resume (use another results file to start afresh)"
-# byte 112 is the first model weight (header 56 bytes, counters 16 + 24, model tag 16)
-poke 112 '\x00\x00\x00\x00\x00\x00\xf8\x7f' # NaN
+# byte 120 is the first model weight, a float32 (header 64 bytes, counters 16 + 24, model tag 16)
+poke 120 '\x00\x00\xc0\x7f' # NaN
 h=$(sqlite3 "$WORK/base.sqlite" "select lower(hex(substr(server_state, 25, 4))) from checkpoints")
 stored=${h:6:2}${h:4:2}${h:2:2}${h:0:2} # the checksum field, little-endian
 # the computed checksum depends on the damage; check the message shape and the stored value
@@ -57,7 +57,7 @@ grep -qx "fedsim: error: $T: run 1: checkpoint of round 15: checksum mismatch (s
 [ "$(sqlite3 "$T" "select status from runs")" = interrupted ] || fail "NaN weight: status changed"
 echo "ok: NaN weight refused by the checksum"
 
-poke 119 '\x40' # the first weight's exponent byte: shifted far from its value
+poke 123 '\x40' # the first weight's exponent byte: shifted far from its value
 set +e; "$F" run "$S" -o "$T" "${args[@]}" --resume >/dev/null 2>"$WORK/err"; code=$?; set -e
 [ $code -eq 3 ] && grep -q "checksum mismatch (stored $stored, computed" "$WORK/err" || {
     cat "$WORK/err"; fail "shifted weight not refused"; }
@@ -68,7 +68,7 @@ expect_refusal "$T" "$S" "$T: run 1: checkpoint of round 15: truncated or extend
 echo "ok: truncated checkpoint"
 
 damage "update checkpoints set server_state = substr(server_state, 1, 20)"
-expect_refusal "$T" "$S" "$T: run 1: checkpoint of round 15: truncated to 20 bytes (a header needs 56); $tail" "${args[@]}"
+expect_refusal "$T" "$S" "$T: run 1: checkpoint of round 15: truncated to 20 bytes (a header needs 64); $tail" "${args[@]}"
 echo "ok: checkpoint shorter than its header"
 
 damage "update checkpoints set round = 3"

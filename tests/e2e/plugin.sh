@@ -67,9 +67,12 @@ refused validate "found no file \"$P/none.so\"" --set model.plugin.path="$P/none
 refused validate "expected a shared object, found \"$S\"" --set model.plugin.path="$S"
 refused validate "export the table fedsim_model_plugin" \
     --set model.plugin.path="$P/bad_plugin_no_symbol.so"
-refused validate "expected a plugin of ABI version 1, found version 99" \
+refused validate "expected a plugin of ABI version 2, found version 100" \
     --set model.plugin.path="$P/bad_plugin_abi.so"
-refused run "found version 99" --set model.plugin.path="$P/bad_plugin_abi.so"
+refused run "found version 100" --set model.plugin.path="$P/bad_plugin_abi.so"
+# a plugin built for ABI 1 (double parameters) is refused rather than handed floats
+refused run "expected a plugin of ABI version 2, found version 1 in" \
+    --set model.plugin.path="$P/bad_plugin_abi1.so"
 refused run "bad_plugin_nan_init.so\" returned non-finite initial parameters" \
     --set model.plugin.path="$P/bad_plugin_nan_init.so"
 refused run "bad_plugin_nan_loss.so\" returned a non-finite loss" \

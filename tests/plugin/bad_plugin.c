@@ -10,6 +10,8 @@
 
 #ifdef BAD_ABI
 #define ABI (FEDSIM_MODEL_ABI_VERSION + 98)
+#elif defined BAD_ABI1
+#define ABI 1 /* built for ABI 1, whose parameters were double */
 #else
 #define ABI FEDSIM_MODEL_ABI_VERSION
 #endif
@@ -28,7 +30,7 @@ static int b_create(const fedsim_model_shape *shape, void **self, fedsim_model_i
     *c = (size_t)shape->n_classes;
     *self = c;
     info->n_params = *c;
-    info->scratch_doubles = 0;
+    info->scratch_floats = 0;
     info->flops_per_sample = (double)*c;
     return 0;
 }
@@ -38,7 +40,7 @@ static void b_destroy(void *self)
     free(self);
 }
 
-static void b_init(const void *self, double *w, const fedsim_rng *rng)
+static void b_init(const void *self, float *w, const fedsim_rng *rng)
 {
     size_t c = *(const size_t *)self;
     for (size_t k = 0; k < c; k++)
@@ -48,7 +50,7 @@ static void b_init(const void *self, double *w, const fedsim_rng *rng)
 #endif
 }
 
-static void softmax(const double *b, size_t c, double *p)
+static void softmax(const float *b, size_t c, double *p)
 {
     double sum = 0;
     for (size_t k = 0; k < c; k++)
@@ -57,8 +59,8 @@ static void softmax(const double *b, size_t c, double *p)
         p[k] /= sum;
 }
 
-static double b_loss_grad(const void *self, const double *w, const fedsim_data *data,
-                          const uint32_t *rows, size_t n, double *grad, double *scratch)
+static double b_loss_grad(const void *self, const float *w, const fedsim_data *data,
+                          const uint32_t *rows, size_t n, float *grad, float *scratch)
 {
     size_t c = *(const size_t *)self;
     double p[64], loss = 0;
@@ -68,7 +70,7 @@ static double b_loss_grad(const void *self, const double *w, const fedsim_data *
         int32_t y = data->y[rows[i]];
         loss -= log(p[y]) / (double)n;
         for (size_t k = 0; k < c; k++)
-            grad[k] += (p[k] - (k == (size_t)y)) / (double)n;
+            grad[k] += (float)((p[k] - (k == (size_t)y)) / (double)n);
     }
 #ifdef BAD_NAN_GRAD
     grad[0] = INFINITY;
@@ -79,8 +81,8 @@ static double b_loss_grad(const void *self, const double *w, const fedsim_data *
     return loss;
 }
 
-static void b_predict(const void *self, const double *w, const fedsim_data *data,
-                      const uint32_t *rows, size_t n, double *probs, double *scratch)
+static void b_predict(const void *self, const float *w, const fedsim_data *data,
+                      const uint32_t *rows, size_t n, double *probs, float *scratch)
 {
     size_t c = *(const size_t *)self;
     for (size_t i = 0; i < n; i++) {

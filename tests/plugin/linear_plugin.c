@@ -45,7 +45,7 @@ static int lin_create(const fedsim_model_shape *shape, void **self, fedsim_model
     }
     *self = m;
     info->n_params = m->c * m->d + m->c;
-    info->scratch_doubles = m->c; /* one row's logits */
+    info->scratch_floats = m->c; /* one row's logits */
     info->flops_per_sample = 2.0 * (double)(m->c * m->d);
     return 0;
 }
@@ -55,32 +55,37 @@ static void lin_destroy(void *self)
     free(self);
 }
 
-static void lin_init(const void *self, double *w, const fedsim_rng *rng)
+static void lin_init(const void *self, float *w, const fedsim_rng *rng)
 {
     const linear *m = self;
     for (size_t i = 0; i < m->c * m->d; i++)
-        w[i] = rng->gaussian(rng->state, 0.01);
+        w[i] = (float)rng->gaussian(rng->state, 0.01);
     memset(w + m->c * m->d, 0, m->c * sizeof *w);
 }
 
+/* Logit k of a row, W_k x_row + b_k, summed in double. */
+static double row_logit(const linear *m, const float *w, const fedsim_data *data, uint32_t row,
+                        size_t k)
+{
+    const float *wk = w + k * m->d;
+    double z = w[m->c * m->d + k];
+    if (data->x) {
+        const float *x = data->x + (size_t)row * m->d;
+        for (size_t j = 0; j < m->d; j++)
+            z += (double)wk[j] * x[j];
+    } else {
+        for (size_t e = data->ptr[row]; e < data->ptr[row + 1]; e++)
+            z += (double)wk[data->idx[e]] * data->val[e];
+    }
+    return z;
+}
+
 /* p (n_classes) := softmax(W x_row + b), shifted by the largest logit so exp never overflows. */
-static void row_probs(const linear *m, const double *w, const fedsim_data *data, uint32_t row,
+static void row_probs(const linear *m, const float *w, const fedsim_data *data, uint32_t row,
                       double *p)
 {
-    const double *b = w + m->c * m->d;
-    for (size_t k = 0; k < m->c; k++) {
-        const double *wk = w + k * m->d;
-        double z = b[k];
-        if (data->x) {
-            const float *x = data->x + (size_t)row * m->d;
-            for (size_t j = 0; j < m->d; j++)
-                z += wk[j] * x[j];
-        } else {
-            for (size_t e = data->ptr[row]; e < data->ptr[row + 1]; e++)
-                z += wk[data->idx[e]] * data->val[e];
-        }
-        p[k] = z;
-    }
+    for (size_t k = 0; k < m->c; k++)
+        p[k] = row_logit(m, w, data, row, k);
     double top = p[0], sum = 0;
     for (size_t k = 1; k < m->c; k++)
         top = p[k] > top ? p[k] : top;
@@ -91,11 +96,11 @@ static void row_probs(const linear *m, const double *w, const fedsim_data *data,
 }
 
 /* grad_W[k] += g_k x_row */
-static void add_outer(const linear *m, const fedsim_data *data, uint32_t row, const double *g,
-                      double *grad)
+static void add_outer(const linear *m, const fedsim_data *data, uint32_t row, const float *g,
+                      float *grad)
 {
     for (size_t k = 0; k < m->c; k++) {
-        double *gk = grad + k * m->d;
+        float *gk = grad + k * m->d;
         if (data->x) {
             const float *x = data->x + (size_t)row * m->d;
             for (size_t j = 0; j < m->d; j++)
@@ -107,35 +112,42 @@ static void add_outer(const linear *m, const fedsim_data *data, uint32_t row, co
     }
 }
 
-static double lin_loss_grad(const void *self, const double *w, const fedsim_data *data,
-                            const uint32_t *rows, size_t n, double *grad, double *scratch)
+/* The scratch (n_classes floats) holds one row's logits, then its dL/dz. The row's loss is
+ * log-sum-exp minus the label's logit, which needs no clamp. */
+static double lin_loss_grad(const void *self, const float *w, const fedsim_data *data,
+                            const uint32_t *rows, size_t n, float *grad, float *scratch)
 {
     const linear *m = self;
     size_t nw = m->c * m->d;
     double loss = 0, inv_n = n ? 1.0 / (double)n : 0;
     memset(grad, 0, (nw + m->c) * sizeof *grad);
     for (size_t i = 0; i < n; i++) {
-        double *p = scratch;
-        row_probs(m, w, data, rows[i], p);
-        int32_t y = data->y[rows[i]];
-        loss -= log(p[y] > 1e-300 ? p[y] : 1e-300);
-        p[y] -= 1; /* dL/dz */
+        float *g = scratch;
+        double top = -INFINITY, sum = 0;
         for (size_t k = 0; k < m->c; k++) {
-            p[k] *= inv_n;
-            grad[nw + k] += p[k];
+            g[k] = (float)row_logit(m, w, data, rows[i], k);
+            top = g[k] > top ? g[k] : top;
         }
-        add_outer(m, data, rows[i], p, grad);
+        for (size_t k = 0; k < m->c; k++)
+            sum += exp(g[k] - top);
+        size_t y = (size_t)data->y[rows[i]];
+        loss += top + log(sum) - g[y];
+        for (size_t k = 0; k < m->c; k++) {
+            g[k] = (float)((exp(g[k] - top) / sum - (k == y)) * inv_n); /* dL/dz */
+            grad[nw + k] += g[k];
+        }
+        add_outer(m, data, rows[i], g, grad);
     }
     double penalty = 0;
     for (size_t j = 0; m->l2 > 0 && j < nw; j++) {
-        penalty += w[j] * w[j];
-        grad[j] += m->l2 * w[j];
+        penalty += (double)w[j] * w[j];
+        grad[j] += (float)(m->l2 * w[j]);
     }
     return loss * inv_n + 0.5 * m->l2 * penalty;
 }
 
-static void lin_predict(const void *self, const double *w, const fedsim_data *data,
-                        const uint32_t *rows, size_t n, double *probs, double *scratch)
+static void lin_predict(const void *self, const float *w, const fedsim_data *data,
+                        const uint32_t *rows, size_t n, double *probs, float *scratch)
 {
     const linear *m = self;
     (void)scratch; /* each row's probabilities are computed in place */

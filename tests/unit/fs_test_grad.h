@@ -8,10 +8,39 @@
 #include <check.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "fs_model.h"
 #include "fs_rng.h"
+
+/* The model suites run twice: against the double-precision reference build of the models
+ * (the *_f64 suites, FS_REAL_DOUBLE), where the checks are tight, and against the float32 build
+ * fedsim trains with. FS_TEST_TOL(f64, f32) picks a suite's tolerance; each f32 value is justified
+ * where it is used. The finite differences of a float32 loss need a larger step: its rounding
+ * (~1e-7 relative, more after a few layers) divided by 2h must stay small against the gradient,
+ * while the truncation error O(h^2) grows; h = 1e-2 balances both near 1e-4 for unit-scale
+ * parameters, and components below the floor are dominated by that noise. */
+#define FS_TEST_F64 (sizeof(fs_real) == sizeof(double))
+#define FS_TEST_TOL(f64, f32) (FS_TEST_F64 ? (f64) : (f32))
+#define FS_TEST_FD_STEP FS_TEST_TOL(1e-5, 1e-2)
+#define FS_TEST_FD_FLOOR FS_TEST_TOL(1e-4, 1e-2)
+
+/* err, printed to stderr with what it is when FEDSIM_TEST_MEASURE is set in the environment: how
+ * the f32 tolerances were measured (FEDSIM_TEST_MEASURE=1 meson test -v NAME NAME_f64). */
+static inline double fs_test_measured(const char *what, double err)
+{
+    if (getenv("FEDSIM_TEST_MEASURE"))
+        fprintf(stderr, "measured %s %s: %.3g\n", FS_REAL_NAME, what, err);
+    return err;
+}
+
+/* Asserts err < tol, printing err first (fs_test_measured); `what` names the check in both. */
+static inline void fs_test_err_lt(const char *what, double err, double tol)
+{
+    fs_test_measured(what, err);
+    ck_assert_msg(err < tol, "%s: error %g, expected below %g", what, err, tol);
+}
 
 /* Row ids 0..n-1 (a valid allocation even for n = 0). */
 static inline uint32_t *fs_test_all_rows(size_t n)
@@ -34,9 +63,9 @@ static inline void fs_test_random_dataset(fs_dataset *ds, size_t n, size_t d, in
 }
 
 /* n weights ~ N(0, sd^2) from stream (seed, INIT). */
-static inline double *fs_test_random_weights(size_t n, double sd, uint64_t seed)
+static inline fs_real *fs_test_random_weights(size_t n, double sd, uint64_t seed)
 {
-    double *w = malloc(n * sizeof *w);
+    fs_real *w = malloc(n * sizeof *w);
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, seed, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
     for (size_t i = 0; i < n; i++) w[i] = gsl_ran_gaussian(r, sd);
@@ -47,9 +76,9 @@ static inline double *fs_test_random_weights(size_t n, double sd, uint64_t seed)
 /* The model's init from stream (seed, INIT), then every entry init left 0 (the biases) drawn
  * ~ N(0, 0.1^2) from the same stream, so their gradients are checked away from the special
  * point 0 and they matter in every check. */
-static inline double *fs_test_random_params(const fs_model *m, uint64_t seed)
+static inline fs_real *fs_test_random_params(const fs_model *m, uint64_t seed)
 {
-    double *w = malloc(m->n_params * sizeof *w);
+    fs_real *w = malloc(m->n_params * sizeof *w);
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, seed, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
     m->ops->init(m, w, r);
@@ -69,12 +98,12 @@ typedef struct fs_test_grad {
     size_t n;
     uint32_t *own_rows; /* rows when the caller gave none */
     fs_model_scratch *s;
-    double *g, *tmp;    /* n_params each: the gradient at w, and the one discarded per loss */
+    fs_real *g, *tmp;   /* n_params each: the gradient at w, and the one discarded per loss */
     double h;           /* the step of the central difference */
 } fs_test_grad;
 
 /* rows NULL: rows 0..n-1. */
-static inline void fs_test_grad_init(fs_test_grad *gc, const fs_model *m, const double *w,
+static inline void fs_test_grad_init(fs_test_grad *gc, const fs_model *m, const fs_real *w,
                                      const fs_dataset *ds, const uint32_t *rows, size_t n,
                                      double h)
 {
@@ -96,28 +125,29 @@ static inline void fs_test_grad_fini(fs_test_grad *gc)
     fs_model_scratch_free(gc->s);
 }
 
-/* (L(w + h e_i) - L(w - h e_i)) / 2h; w[i] is restored. */
-static inline double fs_test_grad_fd(fs_test_grad *gc, double *w, size_t i)
+/* (L(w + h e_i) - L(w - h e_i)) / 2h; w[i] is restored. The step is the one w[i] really
+ * took once rounded to fs_real. */
+static inline double fs_test_grad_fd(fs_test_grad *gc, fs_real *w, size_t i)
 {
     const fs_model *m = gc->m;
-    double wi = w[i];
-    w[i] = wi + gc->h;
+    fs_real wi = w[i], up = (fs_real)(wi + gc->h), down = (fs_real)(wi - gc->h);
+    w[i] = up;
     double lp = m->ops->loss_grad(m, w, gc->ds, gc->rows, gc->n, gc->tmp, gc->s);
-    w[i] = wi - gc->h;
+    w[i] = down;
     double lm = m->ops->loss_grad(m, w, gc->ds, gc->rows, gc->n, gc->tmp, gc->s);
     w[i] = wi;
-    return (lp - lm) / (2 * gc->h);
+    return (lp - lm) / ((double)up - (double)down);
 }
 
-/* |fd - g| / max(|fd|, |g|, 1e-4): the floor keeps tiny components, dominated by rounding in
- * fd, from failing a check. */
+/* |fd - g| / max(|fd|, |g|, FS_TEST_FD_FLOOR): the floor keeps tiny components, dominated by
+ * rounding in fd, from failing a check. */
 static inline double fs_test_grad_rel(double fd, double g)
 {
-    return fabs(fd - g) / fmax(fmax(fabs(fd), fabs(g)), 1e-4);
+    return fabs(fd - g) / fmax(fmax(fabs(fd), fabs(g)), FS_TEST_FD_FLOOR);
 }
 
 /* Coordinate i's relative error. */
-static inline double fs_test_grad_coord_error(fs_test_grad *gc, double *w, size_t i)
+static inline double fs_test_grad_coord_error(fs_test_grad *gc, fs_real *w, size_t i)
 {
     return fs_test_grad_rel(fs_test_grad_fd(gc, w, i), gc->g[i]);
 }
@@ -128,13 +158,13 @@ typedef struct fs_test_grad_err {
     double worst, rel_norm;
 } fs_test_grad_err;
 
-/* Every parameter, h = 1e-5, rows 0..n-1. Asserts ||g||^2 > 1e-6: a (nearly) zero gradient would
+/* Every parameter, h = FS_TEST_FD_STEP, rows 0..n-1. Asserts ||g||^2 > 1e-6: a (nearly) zero gradient would
  * pass any check. */
-static inline fs_test_grad_err fs_test_grad_check(const fs_model *m, double *w,
+static inline fs_test_grad_err fs_test_grad_check(const fs_model *m, fs_real *w,
                                                   const fs_dataset *ds, size_t n)
 {
     fs_test_grad gc;
-    fs_test_grad_init(&gc, m, w, ds, NULL, n, 1e-5);
+    fs_test_grad_init(&gc, m, w, ds, NULL, n, FS_TEST_FD_STEP);
     double worst = 0, diff2 = 0, norm2 = 0;
     for (size_t i = 0; i < m->n_params; i++) {
         double fd = fs_test_grad_fd(&gc, w, i), g = gc.g[i];
@@ -151,11 +181,11 @@ static inline fs_test_grad_err fs_test_grad_check(const fs_model *m, double *w,
 
 /* fs_sgd_train of w, in place, on rows 0..n-1 of ds with stream (seed, TRAIN, 0, 0); asserts
  * FS_OK and returns its result. */
-static inline fs_sgd_result fs_test_sgd(const fs_model *m, double *w, const fs_dataset *ds,
+static inline fs_sgd_result fs_test_sgd(const fs_model *m, fs_real *w, const fs_dataset *ds,
                                         size_t n, const fs_sgd_cfg *cfg, uint64_t seed,
                                         fs_model_scratch *s)
 {
-    double *g = malloc(m->n_params * sizeof *g);
+    fs_real *g = malloc(m->n_params * sizeof *g);
     uint32_t *rows = fs_test_all_rows(n), *order = malloc((n ? n : 1) * sizeof *order);
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, seed, FS_RNG_TRAIN, 0, 0);

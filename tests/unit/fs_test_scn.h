@@ -124,12 +124,13 @@ static inline void fs_test_setup_fini(fs_test_setup *t)
 
 /* Runs a scenario text through the engine (on_round may be NULL); the test fails on any error.
  * Returns the final model (caller frees); *out_n_params (may be NULL) gets its size. */
-static inline double *fs_test_run_engine(const char *text, int threads, fs_engine_round_fn on_round,
-                                         void *ctx, size_t *out_n_params)
+static inline fs_real *fs_test_run_engine(const char *text, int threads,
+                                          fs_engine_round_fn on_round, void *ctx,
+                                          size_t *out_n_params)
 {
     fs_test_setup t;
     fs_test_setup_init(&t, text);
-    double *out = calloc(t.w.model->n_params, sizeof *out);
+    fs_real *out = calloc(t.w.model->n_params, sizeof *out);
     fs_engine_cfg cfg = {.scn = &t.s, .world = &t.w, .pop = &t.pop, .n_threads = threads,
                          .on_round = on_round, .ctx = ctx};
     fs_err err;

@@ -86,7 +86,7 @@ static int entries(const char *folder, char *path, size_t n)
     for (struct dirent *e; (e = readdir(d));)
         if (e->d_name[0] != '.') {
             count++;
-            if (path) snprintf(path, n, "%s/%s", folder, e->d_name);
+            if (path) ck_assert_int_lt(snprintf(path, n, "%s/%s", folder, e->d_name), (int)n);
         }
     closedir(d);
     return count;
@@ -116,6 +116,9 @@ static void assert_same(const fs_dataset *a, const fs_dataset *b)
     ck_assert_int_eq(a->n_classes, b->n_classes);
     ck_assert_int_eq(memcmp(a->x, b->x, a->n * a->d * sizeof *a->x), 0);
     ck_assert_int_eq(memcmp(a->y, b->y, a->n * sizeof *a->y), 0);
+    /* the checkpoint fingerprint's digest: the same decoded or mapped, cache on or off */
+    ck_assert_uint_ne(a->digest, 0);
+    ck_assert_uint_eq(a->digest, b->digest);
 }
 
 /* The decode with the cache off: the reference every hit must equal. */
@@ -141,6 +144,7 @@ START_TEST(hit_is_bit_identical_to_a_decode)
     fs_dataset_fini(&warm);
     load(7, &warm, true);
     ck_assert_uint_eq(warm.n, 7);
+    ck_assert_uint_ne(warm.digest, fresh.digest); /* other rows, another digest */
     ck_assert_int_eq(memcmp(warm.x, fresh.x, 7 * fresh.d * sizeof *fresh.x), 0);
     ck_assert_int_eq(xdg_entries(NULL, 0), 2);
     fs_dataset_fini(&fresh);

@@ -141,18 +141,19 @@ static void perm_twice(unsigned char *buf, size_t len)
     memcpy(p + 4, p, 4);
 }
 
+/* MODL holds the model's fs_real parameters (FS_REAL_BYTES each). */
 static void weight_nan(unsigned char *buf, size_t len)
 {
     size_t n;
-    double v = NAN;
-    memcpy(section(buf, len, "MODL", &n) + 8 * 3, &v, 8);
+    fs_real v = NAN;
+    memcpy(section(buf, len, "MODL", &n) + FS_REAL_BYTES * 3, &v, FS_REAL_BYTES);
 }
 
 static void weight_inf(unsigned char *buf, size_t len)
 {
     size_t n;
-    double v = -INFINITY;
-    memcpy(section(buf, len, "MODL", &n), &v, 8);
+    fs_real v = -INFINITY;
+    memcpy(section(buf, len, "MODL", &n), &v, FS_REAL_BYTES);
 }
 
 static void client_state(unsigned char *buf, size_t len)
@@ -169,15 +170,39 @@ static void model_shorter(unsigned char *buf, size_t len)
     size_t n;
     unsigned char *p = section(buf, len, "MODL", &n);
     model_bytes = n;
-    uint64_t shorter = n - 8;
+    uint64_t shorter = n - FS_REAL_BYTES; /* the payload length precedes the payload */
     memcpy(p - 8, &shorter, 8);
+}
+
+static void set_header_word(unsigned char *buf, size_t word, uint64_t v)
+{
+    memcpy(buf + 8 * word, &v, 8);
 }
 
 static void version_1(unsigned char *buf, size_t len)
 {
     (void)len;
-    uint64_t v = 1;
-    memcpy(buf + 8, &v, 8);
+    set_header_word(buf, 1, 1);
+}
+
+/* Version 2 is what fedsim wrote while it trained in float64. */
+static void version_2(unsigned char *buf, size_t len)
+{
+    (void)len;
+    set_header_word(buf, 1, 2);
+}
+
+/* Header word 7: the bits of a model parameter. */
+static void precision_64(unsigned char *buf, size_t len)
+{
+    (void)len;
+    set_header_word(buf, 7, 64);
+}
+
+static void precision_16(unsigned char *buf, size_t len)
+{
+    (void)len;
+    set_header_word(buf, 7, 16);
 }
 
 static void other_scenario(unsigned char *buf, size_t len)
@@ -265,14 +290,35 @@ START_TEST(resealed_section_of_the_wrong_size_is_refused)
     snprintf(want, sizeof want,
              "%s: run 1: checkpoint of round 10: section MODL: expected %zu bytes, found %zu; "
              "refusing to resume (use another results file to start afresh)",
-             dbpath, model_bytes, model_bytes - 8);
+             dbpath, model_bytes, model_bytes - FS_REAL_BYTES);
     ck_assert_str_eq(msg, want);
 }
 END_TEST
 
 START_TEST(resealed_old_format_version_is_refused)
 {
-    expect(NULL, version_1, "format version 1, this fedsim reads version 2");
+    expect(NULL, version_1, "format version 1, this fedsim reads version 3");
+}
+END_TEST
+
+START_TEST(resealed_float64_checkpoint_is_refused)
+{
+    expect(NULL, version_2,
+           "written by an earlier fedsim that trained in float64 (format version 2); this "
+           "fedsim trains in " FS_REAL_NAME " and cannot continue it: run again without --resume");
+}
+END_TEST
+
+START_TEST(resealed_checkpoint_of_another_precision_is_refused)
+{
+    ck_assert_int_eq(8 * FS_REAL_BYTES, 32); /* fedsim's own word, which the edits replace */
+    expect(NULL, precision_64,
+           "its parameters are 64-bit floats; this fedsim trains in " FS_REAL_NAME
+           " and cannot continue it: run again without --resume");
+    unlink(dbpath);
+    expect(NULL, precision_16,
+           "its parameters are 16-bit floats; this fedsim trains in " FS_REAL_NAME
+           " and cannot continue it: run again without --resume");
 }
 END_TEST
 
@@ -438,6 +484,8 @@ static Suite *ckpt_suite(void)
     tcase_add_test(tc, resealed_impossible_client_state_is_refused);
     tcase_add_test(tc, resealed_section_of_the_wrong_size_is_refused);
     tcase_add_test(tc, resealed_old_format_version_is_refused);
+    tcase_add_test(tc, resealed_float64_checkpoint_is_refused);
+    tcase_add_test(tc, resealed_checkpoint_of_another_precision_is_refused);
     tcase_add_test(tc, resealed_checkpoint_of_another_scenario_is_refused);
     tcase_add_test(tc, resealed_negative_virtual_time_is_refused);
     tcase_add_test(tc, resealed_control_variate_of_unknown_client_is_refused);

@@ -23,14 +23,14 @@ static double tie_value(gsl_rng *r)
     return ((double)gsl_rng_uniform_int(r, 11) - 5.0) * 0.5;
 }
 
-static void dense_update(fs_update *u, const double *x, size_t n)
+static void dense_update(fs_update *u, const fs_real *x, size_t n)
 {
     ck_assert_int_eq(fs_update_init(u, n, false, 0), FS_OK);
     memcpy(u->dense, x, n * sizeof *x);
 }
 
 /* A sparse update over n_params with the given ascending indices and values. */
-static void sparse_update(fs_update *u, size_t n_params, const uint32_t *idx, const double *val,
+static void sparse_update(fs_update *u, size_t n_params, const uint32_t *idx, const fs_real *val,
                           size_t nnz)
 {
     ck_assert_int_eq(fs_update_init(u, n_params, true, 0), FS_OK);
@@ -55,7 +55,8 @@ static void random_support(gsl_rng *r, size_t n_params, size_t nnz, uint32_t *id
 static void densify(const fs_update *u, double *out)
 {
     if (!u->sparse) {
-        memcpy(out, u->dense, u->n_params * sizeof *out);
+        for (size_t i = 0; i < u->n_params; i++)
+            out[i] = u->dense[i];
         return;
     }
     memset(out, 0, u->n_params * sizeof *out);
@@ -73,7 +74,7 @@ static void assert_ascending(const fs_update *u)
 
 /* ---- sort-based top-k reference ---- */
 
-static const double *g_ref_x;
+static const fs_real *g_ref_x;
 
 static int cmp_rank(const void *a, const void *b)
 {
@@ -90,7 +91,7 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /* Positions of the k largest |x| (ties to the lower position), ascending, into out[0..k). */
-static void ref_topk(const double *x, size_t n, size_t k, uint32_t *out)
+static void ref_topk(const fs_real *x, size_t n, size_t k, uint32_t *out)
 {
     uint32_t *order = malloc(n * sizeof *order);
     for (size_t i = 0; i < n; i++)
@@ -119,7 +120,7 @@ START_TEST(topk_keeps_k_largest_magnitudes_with_ties)
     for (size_t a = 0; a < sizeof sizes / sizeof *sizes; a++) {
         for (size_t b = 0; b < sizeof fractions / sizeof *fractions; b++) {
             size_t n = sizes[a];
-            double *x = malloc(n * sizeof *x);
+            fs_real *x = malloc(n * sizeof *x);
             for (size_t i = 0; i < n; i++)
                 x[i] = tie_value(r) + (b % 2 ? 1e-3 * (double)i : 0);
             fs_update u;
@@ -151,7 +152,7 @@ START_TEST(topk_matches_reference_on_sorted_and_constant_inputs)
     /* Ascending magnitudes make every coordinate a candidate; a constant vector is all ties
      * (the k lowest indices win); alternating signs check that magnitude, not value, ranks. */
     enum { N = 20000 };
-    double *x = malloc(N * sizeof *x);
+    fs_real *x = malloc(N * sizeof *x);
     for (int shape = 0; shape < 4; shape++) {
         for (size_t i = 0; i < N; i++) {
             double v = shape == 0 ? (double)i : shape == 1 ? (double)(N - i) : 1.5;
@@ -179,7 +180,7 @@ START_TEST(topk_sparse_selects_among_nonzeros)
     fs_rng_reseed(r, 12, FS_RNG_DATA, 0, FS_RNG_NONE);
     const size_t n_params = 100000, nnz = 777;
     uint32_t *idx = malloc(nnz * sizeof *idx);
-    double *val = malloc(nnz * sizeof *val);
+    fs_real *val = malloc(nnz * sizeof *val);
     random_support(r, n_params, nnz, idx);
     for (size_t j = 0; j < nnz; j++)
         val[j] = tie_value(r);
@@ -239,7 +240,7 @@ START_TEST(randk_keeps_k_distinct_ascending_indices)
     gsl_rng *r = fs_rng_new(), *c = fs_rng_new();
     fs_rng_reseed(r, 21, FS_RNG_DATA, 0, FS_RNG_NONE);
     const size_t n = 1000;
-    double *x = malloc(n * sizeof *x);
+    fs_real *x = malloc(n * sizeof *x);
     for (size_t i = 0; i < n; i++)
         x[i] = gsl_ran_gaussian(r, 1.0);
     static const double fractions[] = {0.001, 0.03, 0.5, 1.0};
@@ -255,7 +256,7 @@ START_TEST(randk_keeps_k_distinct_ascending_indices)
             ck_assert_uint_eq(u.nnz, k);
             assert_ascending(&u); /* strictly ascending: distinct */
             for (size_t j = 0; j < k; j++)
-                ck_assert(u.val[j] == f32(x[u.idx[j]] * (double)n / (double)k));
+                ck_assert(u.val[j] == f32(x[u.idx[j]] * ((double)n / (double)k)));
             ck_assert(bytes == 8.0 + 4.0 * (double)k);
             fs_update_fini(&u);
         }
@@ -269,7 +270,7 @@ END_TEST
 /* Mean of T decodes of x (dense or sparse with support idx) against x, within 5 standard errors
  * of rand-k's per-coordinate variance x_i^2 (n/k - 1); every coordinate is chosen about k/n of
  * the time. */
-static void check_randk_unbiased(const double *x, const uint32_t *idx, size_t nnz, size_t n_params)
+static void check_randk_unbiased(const fs_real *x, const uint32_t *idx, size_t nnz, size_t n_params)
 {
     enum { T = 20000 };
     const double fraction = 0.1;
@@ -317,7 +318,7 @@ START_TEST(randk_scaled_is_unbiased_dense_and_sparse)
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 22, FS_RNG_DATA, 0, FS_RNG_NONE);
     enum { N = 60, NP = 5000 };
-    double x[N];
+    fs_real x[N];
     uint32_t idx[N];
     for (size_t i = 0; i < N; i++)
         x[i] = gsl_ran_gaussian(r, 1.0);
@@ -331,7 +332,7 @@ END_TEST
 START_TEST(randk_with_error_feedback_is_unscaled)
 {
     const size_t n = 500;
-    double x[500], res[500] = {0};
+    fs_real x[500], res[500] = {0};
     for (size_t i = 0; i < n; i++)
         x[i] = (double)i - 250.25;
     fs_update u;
@@ -355,7 +356,7 @@ END_TEST
 static void check_quantize_unbiased(int bits)
 {
     enum { N = 24, T = 20000 };
-    double x[N], sum[N] = {0};
+    fs_real x[N], sum[N] = {0};
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 31, FS_RNG_DATA, (uint64_t)bits, FS_RNG_NONE);
     for (size_t i = 0; i < N; i++)
@@ -374,7 +375,7 @@ static void check_quantize_unbiased(int bits)
     }
     double norm = 0, s = (double)((1 << (bits - 1)) - 1);
     for (size_t i = 0; i < N; i++)
-        norm += x[i] * x[i];
+        norm += (double)x[i] * x[i];
     norm = sqrt(norm);
     for (size_t i = 0; i < N; i++) {
         double a = fabs(x[i]) / norm * s, f = a - floor(a);
@@ -399,14 +400,14 @@ START_TEST(quantize_levels_bounded_and_signs_kept)
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 32, FS_RNG_DATA, 0, FS_RNG_NONE);
     enum { N = 3000 };
-    double x[N];
+    fs_real x[N];
     for (size_t b = 0; b < sizeof bits / sizeof *bits; b++) {
         for (size_t i = 0; i < N; i++)
             x[i] = gsl_ran_gaussian(r, 3.0);
         x[17] = 1e3; /* one dominant coordinate reaches the top level */
         double norm = 0;
         for (size_t i = 0; i < N; i++)
-            norm += x[i] * x[i];
+            norm += (double)x[i] * x[i];
         norm = sqrt(norm);
         float nf = (float)norm;
         double norm32 = (double)nf < norm ? (double)nextafterf(nf, INFINITY) : (double)nf;
@@ -414,15 +415,17 @@ START_TEST(quantize_levels_bounded_and_signs_kept)
         dense_update(&u, x, N);
         fs_compress_cfg cfg = {.kind = FS_COMP_QUANTIZE, .bits = bits[b]};
         ck_assert_int_eq(fs_compress_apply(&cfg, &u, NULL, r, NULL), FS_OK);
-        double s = (double)((1 << (bits[b] - 1)) - 1);
+        /* the decoded value norm level / s is rounded once to fs_real, so the level read back
+         * is off by at most s FS_REAL_EPS / 2 */
+        double s = (double)((1 << (bits[b] - 1)) - 1), tol = 1e-9 + s * FS_REAL_EPS;
         for (size_t i = 0; i < N; i++) {
             double level = u.dense[i] / norm32 * s;
-            ck_assert_double_le(fabs(level - round(level)), 1e-9);
-            ck_assert_double_le(fabs(level), s + 1e-9);
+            ck_assert_double_le(fabs(level - round(level)), tol);
+            ck_assert_double_le(fabs(level), s + tol);
             ck_assert(u.dense[i] == 0 || (u.dense[i] > 0) == (x[i] > 0));
             /* Stochastic rounding picks one of the two neighbouring levels. */
             double a = fabs(x[i]) / norm32 * s;
-            ck_assert(fabs(round(fabs(level)) - a) < 1 + 1e-9);
+            ck_assert(fabs(round(fabs(level)) - a) < 1 + tol);
         }
         fs_update_fini(&u);
     }
@@ -434,7 +437,7 @@ START_TEST(quantize_zero_vector_stays_zero)
 {
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 33, FS_RNG_TRAIN, 0, 0);
-    double x[64] = {0}, res[1000] = {0};
+    fs_real x[64] = {0}, res[1000] = {0};
     fs_update u;
     dense_update(&u, x, 64);
     fs_compress_cfg cfg = {.kind = FS_COMP_QUANTIZE, .bits = 4};
@@ -459,8 +462,9 @@ END_TEST
 
 /* ---- error feedback ---- */
 
-/* One round: u (dense or sparse) with residual; decoded + new residual == u + old residual. */
-static void check_ef_round(const fs_compress_cfg *cfg, fs_update *u, double *res, gsl_rng *c,
+/* One round: u (dense or sparse) with residual; decoded + new residual == u + old residual, up to
+ * the two roundings to fs_real of u + residual and of the new residual (FS_REAL_EPS / 2 each). */
+static void check_ef_round(const fs_compress_cfg *cfg, fs_update *u, fs_real *res, gsl_rng *c,
                            double *in, double *dec)
 {
     size_t np = u->n_params;
@@ -470,7 +474,8 @@ static void check_ef_round(const fs_compress_cfg *cfg, fs_update *u, double *res
     ck_assert_int_eq(fs_compress_apply(cfg, u, res, c, NULL), FS_OK);
     densify(u, dec);
     for (size_t i = 0; i < np; i++)
-        ck_assert_double_le(fabs(dec[i] + res[i] - in[i]), 1e-12);
+        ck_assert_double_le(fabs(dec[i] + res[i] - in[i]),
+                            1e-12 + FS_REAL_EPS * (fabs(in[i]) + fabs(dec[i])));
 }
 
 START_TEST(error_feedback_decoded_plus_residual_is_input_plus_old_residual)
@@ -485,7 +490,8 @@ START_TEST(error_feedback_decoded_plus_residual_is_input_plus_old_residual)
     enum { NP = 800, NNZ = 90 };
     gsl_rng *r = fs_rng_new(), *c = fs_rng_new();
     fs_rng_reseed(r, 41, FS_RNG_DATA, 0, FS_RNG_NONE);
-    double *res = malloc(NP * sizeof *res), in[NP], dec[NP], x[NP];
+    fs_real *res = malloc(NP * sizeof *res), x[NP];
+    double in[NP], dec[NP];
     uint32_t idx[NNZ];
     for (size_t a = 0; a < sizeof cfgs / sizeof *cfgs; a++) {
         for (int sparse = 0; sparse < 2; sparse++) {
@@ -523,7 +529,8 @@ START_TEST(topk_error_feedback_running_sum_tracks_inputs)
     const double fraction = 0.02;
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 42, FS_RNG_DATA, 0, FS_RNG_NONE);
-    double res[N] = {0}, sum_in[N] = {0}, sum_dec[N] = {0}, dec[N], g[N];
+    fs_real res[N] = {0}, g[N];
+    double sum_in[N] = {0}, sum_dec[N] = {0}, dec[N], slack[N] = {0};
     fs_update u;
     ck_assert_int_eq(fs_update_init(&u, N, false, 0), FS_OK);
     fs_compress_cfg cfg = {.kind = FS_COMP_TOPK, .fraction = fraction, .error_feedback = true};
@@ -536,12 +543,16 @@ START_TEST(topk_error_feedback_running_sum_tracks_inputs)
         max_g = fmax(max_g, sqrt(gn));
         memcpy(u.dense, g, sizeof g);
         u.sparse = false;
+        /* each round rounds g + residual and the new residual to fs_real: the running sums may
+         * drift apart by FS_REAL_EPS |g + residual| a round */
+        for (size_t i = 0; i < N; i++)
+            slack[i] += FS_REAL_EPS * (fabs(g[i]) + fabs(res[i]));
         ck_assert_int_eq(fs_compress_apply(&cfg, &u, res, NULL, NULL), FS_OK);
         densify(&u, dec);
         double en = 0;
         for (size_t i = 0; i < N; i++) {
             sum_in[i] += g[i], sum_dec[i] += dec[i], en += res[i] * res[i];
-            ck_assert_double_le(fabs(sum_in[i] - sum_dec[i] - res[i]), 1e-9);
+            ck_assert_double_le(fabs(sum_in[i] - sum_dec[i] - res[i]), 1e-9 + slack[i]);
         }
         max_e = fmax(max_e, sqrt(en));
         ck_assert_double_le(sqrt(en), q / (1 - q) * max_g);
@@ -562,7 +573,8 @@ static double bytes_of(fs_compress_cfg cfg, size_t n, bool dense)
 {
     gsl_rng *c = fs_rng_new();
     fs_rng_reseed(c, 1, FS_RNG_TRAIN, 0, 0);
-    double *x = malloc(n * sizeof *x), out = -1;
+    fs_real *x = malloc(n * sizeof *x);
+    double out = -1;
     uint32_t *idx = malloc(n * sizeof *idx);
     for (size_t i = 0; i < n; i++)
         x[i] = (double)i + 1, idx[i] = (uint32_t)(3 * i);
@@ -623,7 +635,7 @@ END_TEST
 
 START_TEST(none_leaves_update_unchanged)
 {
-    double x[5] = {1e-300, -3.3, 0.1, 7, -0.0};
+    fs_real x[5] = {0x1p-140, -3.3, 0.1, 7, -0.0}; /* a subnormal float32 */
     fs_update u;
     dense_update(&u, x, 5);
     fs_compress_cfg cfg = {.kind = FS_COMP_NONE};
@@ -639,7 +651,7 @@ END_TEST
 START_TEST(same_stream_gives_same_compression)
 {
     enum { N = 3000 };
-    double x[N];
+    fs_real x[N];
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 51, FS_RNG_DATA, 0, FS_RNG_NONE);
     for (size_t i = 0; i < N; i++)
@@ -664,7 +676,7 @@ END_TEST
 
 START_TEST(invalid_config_is_rejected_untouched)
 {
-    double x[4] = {1, 2, 3, 4};
+    fs_real x[4] = {1, 2, 3, 4};
     fs_update u;
     dense_update(&u, x, 4);
     fs_compress_cfg bad[] = {
@@ -683,7 +695,7 @@ END_TEST
 
 START_TEST(nonfinite_update_is_reported)
 {
-    double x[4] = {1, NAN, NAN, NAN};
+    fs_real x[4] = {1, NAN, NAN, NAN};
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 1, FS_RNG_TRAIN, 0, 0);
     fs_compress_cfg q = {.kind = FS_COMP_QUANTIZE, .bits = 8};
@@ -746,14 +758,14 @@ END_TEST
 START_TEST(quantize_every_width_bytes_and_error_bound)
 {
     enum { N = 1001 };
-    double x[N];
+    fs_real x[N];
     gsl_rng *r = fs_rng_new();
     fs_rng_reseed(r, 62, FS_RNG_DATA, 0, FS_RNG_NONE);
     for (size_t i = 0; i < N; i++)
         x[i] = gsl_ran_gaussian(r, 1.0);
     double norm = 0;
     for (size_t i = 0; i < N; i++)
-        norm += x[i] * x[i];
+        norm += (double)x[i] * x[i];
     norm = sqrt(norm);
     for (int bits = FS_COMPRESS_MIN_BITS; bits <= FS_COMPRESS_MAX_BITS; bits++) {
         fs_compress_cfg cfg = {.kind = FS_COMP_QUANTIZE, .bits = bits};

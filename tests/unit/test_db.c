@@ -42,7 +42,7 @@ static fs_db *open_ok(void)
 static int64_t begin_ok(fs_db *db)
 {
     fs_db_run run = {.name = "t", .scenario_json = "{\"seed\": 7}", .seed = 7, .variant = "",
-                     .fedsim_version = "test", .threads = 2, .host = "h"};
+                     .fedsim_version = "test", .threads = 2, .host = "h", .precision = "float32"};
     fs_err err;
     fs_err_init(&err, NULL);
     int64_t id = -1;
@@ -135,7 +135,7 @@ START_TEST(db_open_creates_schema)
         snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_schema WHERE name = '%s'", objs[i]);
         ck_assert_msg(q_int(c, sql) == 1, "missing %s", objs[i]);
     }
-    ck_assert_int_eq(q_int(c, "SELECT value FROM meta WHERE key = 'schema_version'"), 3);
+    ck_assert_int_eq(q_int(c, "SELECT value FROM meta WHERE key = 'schema_version'"), 4);
     ck_assert_int_eq(q_int(c, "SELECT count(*) FROM pragma_foreign_key_list('participation')"),
                      1);
     sqlite3_close(c);
@@ -402,14 +402,14 @@ START_TEST(db_open_rejects_other_schema_version)
     fs_db_close(open_ok());
     sqlite3 *c = NULL;
     ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(c, "UPDATE meta SET value = '4'", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c, "UPDATE meta SET value = '5'", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(c);
     fs_err err;
     fs_err_init(&err, NULL);
     fs_db *db = NULL;
     ck_assert_int_eq(fs_db_open(dbpath, &db, &err), FS_EDB);
     ck_assert_ptr_null(db);
-    ck_assert_msg(strstr(err.msgs[0], "has schema version 4, this fedsim writes version 3"),
+    ck_assert_msg(strstr(err.msgs[0], "has schema version 5, this fedsim writes version 4"),
                   "got: %s", err.msgs[0]);
 }
 END_TEST
@@ -436,8 +436,8 @@ START_TEST(db_open_refuses_version_1_untouched)
     ck_assert_ptr_null(db);
     char want[512];
     snprintf(want, sizeof want,
-             "%s: results database has schema version 1, this fedsim writes version 3"
-             " (and upgrades version 2); use a new file",
+             "%s: results database has schema version 1, this fedsim writes version 4"
+             " (and upgrades versions 2 and 3); use a new file",
              dbpath);
     ck_assert_int_eq(err.n_msgs, 1);
     ck_assert_str_eq(err.msgs[0], want);
@@ -1000,7 +1000,14 @@ START_TEST(db_appending_upgrades_version_2_in_place)
     fs_db *db = open_ok();
     ck_assert_int_eq(begin_ok(db), 2);
     fs_db_close(db);
-    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 3);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 4);
+    /* version 2 trained in double; the new run says what it trained in */
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM runs WHERE run_id = 1"
+                              " AND precision = 'float64'"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM runs WHERE run_id = 2"
+                              " AND precision = 'float32'"),
+                     1);
     /* the old run keeps its rows, gains NULL replicate and population_seed = seed */
     ck_assert_int_eq(peek_int("SELECT count(*) FROM runs WHERE run_id = 1 AND replicate IS NULL"
                               " AND population_seed = seed AND seed = 7 AND status = 'done'"),
@@ -1025,6 +1032,31 @@ START_TEST(db_appending_upgrades_version_2_in_place)
                               " AND final_metric = 'accuracy' AND rounds = 3"),
                      1);
     ck_assert_int_eq(peek_int("SELECT count(*) FROM v_variant_summary"), 0);
+}
+END_TEST
+
+/* A version 3 file (every run trained in double) gains runs.precision = 'float64' for its runs
+ * when a run is appended; nothing else of it changes. */
+START_TEST(db_appending_upgrades_version_3_in_place)
+{
+    fs_db *db = open_ok();
+    ck_assert_int_eq(begin_ok(db), 1);
+    fs_db_close(db);
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c,
+                                  "ALTER TABLE runs DROP COLUMN precision;"
+                                  "UPDATE meta SET value = '3' WHERE key = 'schema_version';",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(c);
+    db = open_ok();
+    ck_assert_int_eq(begin_ok(db), 2);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 4);
+    ck_assert_int_eq(peek_int("SELECT group_concat(run_id || precision, ',') = '1float64,2float32'"
+                              " FROM runs"),
+                     1);
 }
 END_TEST
 
@@ -1166,6 +1198,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_headline_is_first_eval_metric);
     tcase_add_test(tc, db_appending_upgrades_version_2_in_place);
     tcase_add_test(tc, db_failed_upgrade_leaves_version_2);
+    tcase_add_test(tc, db_appending_upgrades_version_3_in_place);
     tcase_add_test(tc, db_variant_stats_match_hand_computed_values);
     suite_add_tcase(s, tc);
     TCase *tv = tcase_create("views");

@@ -37,7 +37,7 @@ static int collect(void *ctx, const fs_round_result *res, fs_err *err)
 }
 
 /* Runs a scenario text through the engine into *cap; returns the final model (caller frees). */
-static double *run(const char *text, int threads, capture *cap)
+static fs_real *run(const char *text, int threads, capture *cap)
 {
     memset(cap, 0, sizeof *cap);
     return fs_test_run_engine(text, threads, collect, cap, NULL);
@@ -160,7 +160,7 @@ START_TEST(engine_identical_with_1_and_2_threads)
                                   "\"devices\":{\"failure_prob\":0.1,\"availability\":"
                                   "{\"diurnal\":{\"utc_offsets_h\":[0,5]}}}");
     capture *a = malloc(sizeof *a), *b = malloc(sizeof *b);
-    double *wa = run(text, 1, a), *wb = run(text, 2, b);
+    fs_real *wa = run(text, 1, a), *wb = run(text, 2, b);
     ck_assert_mem_eq(wa, wb, (60 * 10 + 10) * sizeof *wa);
     ck_assert_uint_eq(a->n_parts, b->n_parts);
     for (size_t r = 0; r < a->n_rounds; r++) {
@@ -188,7 +188,7 @@ START_TEST(engine_personal_factors_change_only_when_trained)
     fs_test_setup_fixture(&t, "engine_mf_personal");
     size_t k = t.w.model->n_personal, n = t.s.data.clients;
     ck_assert_uint_eq(k, 5);
-    double *before = malloc(n * k * sizeof *before);
+    fs_real *before = malloc(n * k * sizeof *before);
     memcpy(before, t.w.personal, n * k * sizeof *before);
     capture *cap = malloc(sizeof *cap);
     memset(cap, 0, sizeof *cap);
@@ -226,7 +226,7 @@ START_TEST(engine_rejects_diverging_updates_and_keeps_running)
     fs_test_setup t;
     fs_test_setup_fixture(&t, "engine_mf_exploding");
     size_t k = t.w.model->n_personal, n = t.s.data.clients, np = t.w.model->n_params;
-    double *before = malloc(n * k * sizeof *before), *w = malloc(np * sizeof *w);
+    fs_real *before = malloc(n * k * sizeof *before), *w = malloc(np * sizeof *w);
     memcpy(before, t.w.personal, n * k * sizeof *before);
     capture *cap = malloc(sizeof *cap);
     memset(cap, 0, sizeof *cap);
@@ -282,8 +282,8 @@ static void check_on_demand_equal(const char *text)
     size_t np;
     memset(ca, 0, sizeof *ca);
     memset(cb, 0, sizeof *cb);
-    double *wa = fs_test_run_engine(a, 2, collect, ca, &np);
-    double *wb = fs_test_run_engine(b, 2, collect, cb, NULL);
+    fs_real *wa = fs_test_run_engine(a, 2, collect, ca, &np);
+    fs_real *wb = fs_test_run_engine(b, 2, collect, cb, NULL);
     ck_assert_mem_eq(wa, wb, np * sizeof *wa);
     ck_assert_uint_eq(ca->n_parts, cb->n_parts);
     for (size_t r = 0; r < ca->n_rounds; r++) {

@@ -12,6 +12,7 @@
 
 #include "fs_algo.h"
 #include "fs_scn.h"
+#include "fs_real.h"
 #include "fs_scn_int.h"
 #include "fs_test.h"
 #include "fs_test_scn.h"
@@ -587,7 +588,7 @@ START_TEST(scn_memory_estimate_counts_copies_in_flight)
     ck_assert_double_eq(m1.copies, ceil(10 * 1.3) + 3 + 6); /* in flight, thread, server */
     s.server.clients_per_round = 20;
     fs_scn_mem_estimate(&s, &d, 1, &m2);
-    ck_assert_double_eq(m2.model - m1.model, 13 * m1.n_params * 8);
+    ck_assert_double_eq(m2.model - m1.model, 13 * m1.n_params * FS_REAL_BYTES); /* fs_real updates */
 }
 END_TEST
 

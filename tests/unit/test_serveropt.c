@@ -9,6 +9,9 @@
 #include "fs_test.h"
 
 #define TOL 1e-12
+/* w is fs_real: the server steps in double and rounds w once per step (half an ulp, so
+ * FS_REAL_EPS |x| bounds the two steps of any test below) */
+#define W_TOL(x) (TOL + FS_REAL_EPS * fabs(x))
 
 static fs_serveropt_cfg cfg_of(enum fs_optimizer kind, double lr, double beta1, double beta2,
                                double tau, double v0)
@@ -26,7 +29,8 @@ START_TEST(sgd_lr1_equals_fedavg)
     /* FedAvg: the new model is the old one plus the mean client delta. */
     fs_serveropt o;
     opt_init(&o, cfg_of(FS_SOPT_SGD, 1.0, 0, 0, 0, 0), 3);
-    double w[3] = {1.0, 2.0, 3.0}, d[3] = {0.5, -1.0, 0.25};
+    fs_real w[3] = {1.0, 2.0, 3.0};
+    double d[3] = {0.5, -1.0, 0.25};
     fs_serveropt_step(&o, w, d);
     ck_assert_double_eq(w[0], 1.5);
     ck_assert_double_eq(w[1], 1.0);
@@ -40,7 +44,7 @@ START_TEST(momentum_beta0_equals_sgd)
     fs_serveropt sgd, mom;
     opt_init(&sgd, cfg_of(FS_SOPT_SGD, 0.7, 0, 0, 0, 0), 4);
     opt_init(&mom, cfg_of(FS_SOPT_MOMENTUM, 0.7, 0.0, 0, 0, 0), 4);
-    double w1[4] = {0.1, -0.2, 0.3, 4.0}, w2[4];
+    fs_real w1[4] = {0.1, -0.2, 0.3, 4.0}, w2[4];
     memcpy(w2, w1, sizeof w1);
     for (int t = 0; t < 5; t++) {
         double d[4];
@@ -63,15 +67,16 @@ START_TEST(momentum_accumulates_over_two_steps)
      * step 2: d = (0.5, 1):  m = 0.9 (1, -2) + (0.5, 1) = (1.4, -0.8); w = (0.5 + 0.7, -1 - 0.4) */
     fs_serveropt o;
     opt_init(&o, cfg_of(FS_SOPT_MOMENTUM, 0.5, 0.9, 0, 0, 0), 2);
-    double w[2] = {0, 0}, d1[2] = {1.0, -2.0}, d2[2] = {0.5, 1.0};
+    fs_real w[2] = {0, 0};
+    double d1[2] = {1.0, -2.0}, d2[2] = {0.5, 1.0};
     fs_serveropt_step(&o, w, d1);
-    ck_assert_double_eq_tol(w[0], 0.5, TOL);
-    ck_assert_double_eq_tol(w[1], -1.0, TOL);
+    ck_assert_double_eq_tol(w[0], 0.5, W_TOL(0.5));
+    ck_assert_double_eq_tol(w[1], -1.0, W_TOL(1.0));
     fs_serveropt_step(&o, w, d2);
     ck_assert_double_eq_tol(o.m[0], 1.4, TOL);
     ck_assert_double_eq_tol(o.m[1], -0.8, TOL);
-    ck_assert_double_eq_tol(w[0], 1.2, TOL);
-    ck_assert_double_eq_tol(w[1], -1.4, TOL);
+    ck_assert_double_eq_tol(w[0], 1.2, W_TOL(1.2));
+    ck_assert_double_eq_tol(w[1], -1.4, W_TOL(1.4));
     fs_serveropt_fini(&o);
 }
 END_TEST
@@ -85,15 +90,16 @@ START_TEST(fedadam_first_step_matches_hand_computation)
      * w = (1.05, -1.075, 0.5) */
     fs_serveropt o;
     opt_init(&o, cfg_of(FS_SOPT_ADAM, 0.1, 0.9, 0.99, 0.01, 0.0), 3);
-    double w[3] = {1.0, -1.0, 0.5}, d[3] = {0.1, -0.3, 0.0};
+    fs_real w[3] = {1.0, -1.0, 0.5};
+    double d[3] = {0.1, -0.3, 0.0};
     fs_serveropt_step(&o, w, d);
     ck_assert_double_eq_tol(o.m[0], 0.01, TOL);
     ck_assert_double_eq_tol(o.m[1], -0.03, TOL);
     ck_assert_double_eq_tol(o.v[0], 1e-4, TOL);
     ck_assert_double_eq_tol(o.v[1], 9e-4, TOL);
     ck_assert_double_eq(o.v[2], 0.0);
-    ck_assert_double_eq_tol(w[0], 1.05, TOL);
-    ck_assert_double_eq_tol(w[1], -1.075, TOL);
+    ck_assert_double_eq_tol(w[0], 1.05, W_TOL(1.05));
+    ck_assert_double_eq_tol(w[1], -1.075, W_TOL(1.075));
     ck_assert_double_eq(w[2], 0.5);
     fs_serveropt_fini(&o);
 }
@@ -110,15 +116,16 @@ START_TEST(fedyogi_first_two_steps_match_hand_computation)
      * coordinate 1: sign(0.09 - 0) * 0 = 0, v stays 0.09, m and w stay 0. */
     fs_serveropt o;
     opt_init(&o, cfg_of(FS_SOPT_YOGI, 1.0, 0.5, 0.75, 0.1, 0.09), 2);
-    double w[2] = {0, 0}, d1[2] = {0.8, 0.0}, d2[2] = {0.28, 0.0};
+    fs_real w[2] = {0, 0};
+    double d1[2] = {0.8, 0.0}, d2[2] = {0.28, 0.0};
     fs_serveropt_step(&o, w, d1);
     ck_assert_double_eq_tol(o.v[0], 0.25, TOL);
     ck_assert_double_eq_tol(o.m[0], 0.4, TOL);
-    ck_assert_double_eq_tol(w[0], 0.4 / 0.6, TOL);
+    ck_assert_double_eq_tol(w[0], 0.4 / 0.6, W_TOL(0.4 / 0.6));
     fs_serveropt_step(&o, w, d2);
     ck_assert_double_eq_tol(o.v[0], 0.2304, TOL);
     ck_assert_double_eq_tol(o.m[0], 0.34, TOL);
-    ck_assert_double_eq_tol(w[0], 0.4 / 0.6 + 0.34 / 0.58, TOL);
+    ck_assert_double_eq_tol(w[0], 0.4 / 0.6 + 0.34 / 0.58, W_TOL(0.4 / 0.6 + 0.34 / 0.58));
     ck_assert_double_eq(o.v[1], 0.09);
     ck_assert_double_eq(w[1], 0.0);
     fs_serveropt_fini(&o);
@@ -133,17 +140,18 @@ START_TEST(fedadagrad_first_two_steps_match_hand_computation)
      * step 2: v = 0.25 + 1.44 = 1.69 (sqrt 1.3); m = 0.1 + 0.6 = 0.7; w += 0.7 / 1.4 = 0.5 */
     fs_serveropt o;
     opt_init(&o, cfg_of(FS_SOPT_ADAGRAD, 1.0, 0.5, 0.0, 0.1, 0.09), 2);
-    double w[2] = {0, 0}, d1[2] = {0.4, -0.4}, d2[2] = {1.2, -1.2};
+    fs_real w[2] = {0, 0};
+    double d1[2] = {0.4, -0.4}, d2[2] = {1.2, -1.2};
     fs_serveropt_step(&o, w, d1);
     ck_assert_double_eq_tol(o.v[0], 0.25, TOL);
-    ck_assert_double_eq_tol(w[0], 0.2 / 0.6, TOL);
-    ck_assert_double_eq_tol(w[1], -0.2 / 0.6, TOL);
+    ck_assert_double_eq_tol(w[0], 0.2 / 0.6, W_TOL(0.2 / 0.6));
+    ck_assert_double_eq_tol(w[1], -0.2 / 0.6, W_TOL(0.2 / 0.6));
     fs_serveropt_step(&o, w, d2);
     ck_assert_double_eq_tol(o.v[0], 1.69, TOL);
     ck_assert_double_eq_tol(o.v[1], 1.69, TOL);
     ck_assert_double_eq_tol(o.m[0], 0.7, TOL);
-    ck_assert_double_eq_tol(w[0], 0.2 / 0.6 + 0.5, TOL);
-    ck_assert_double_eq_tol(w[1], -(0.2 / 0.6 + 0.5), TOL);
+    ck_assert_double_eq_tol(w[0], 0.2 / 0.6 + 0.5, W_TOL(0.2 / 0.6 + 0.5));
+    ck_assert_double_eq_tol(w[1], -(0.2 / 0.6 + 0.5), W_TOL(0.2 / 0.6 + 0.5));
     fs_serveropt_fini(&o);
 }
 END_TEST
@@ -155,7 +163,7 @@ START_TEST(yogi_v_never_increases_when_delta_sq_below_v)
     fs_serveropt yogi, adam;
     opt_init(&yogi, cfg_of(FS_SOPT_YOGI, 0.01, 0.9, 0.99, 1e-3, 1.0), 1);
     opt_init(&adam, cfg_of(FS_SOPT_ADAM, 0.01, 0.9, 0.99, 1e-3, 1.0), 1);
-    double wy = 0, wa = 0;
+    fs_real wy = 0, wa = 0;
     for (int t = 0; t < 50; t++) {
         double d = 0.5 * sin(t + 1.0), v_before = yogi.v[0];
         fs_serveropt_step(&yogi, &wy, &d);
@@ -179,14 +187,14 @@ START_TEST(yogi_v_never_increases_when_delta_sq_below_v)
 END_TEST
 
 /* A dense update of n values (fs_update_init owns the storage). */
-static void dense_of(fs_update *u, const double *d, size_t n)
+static void dense_of(fs_update *u, const fs_real *d, size_t n)
 {
     ck_assert_int_eq(fs_update_init(u, n, false, 0), FS_OK);
     memcpy(u->dense, d, n * sizeof *d);
 }
 
 /* The same delta as a sparse update: its non-zeros, ascending (malloc'd as a producer would). */
-static void sparse_of(fs_update *u, const double *d, size_t n)
+static void sparse_of(fs_update *u, const fs_real *d, size_t n)
 {
     ck_assert_int_eq(fs_update_init(u, n, true, 0), FS_OK);
     u->cap = n;
@@ -198,10 +206,11 @@ static void sparse_of(fs_update *u, const double *d, size_t n)
 }
 
 enum { NP = 6, NC = 3 };
-static const double deltas[NC][NP] = {
+/* fs_real, as updates are: the expectations below see the very values the server sums */
+static const fs_real deltas[NC][NP] = {
     {0.5, 0, 0, -1.25, 0, 2.0}, {0, 0.75, -0.5, 0, 0, 0}, {0.1, 0.2, 0.3, 0.4, 0.5, 0.6}};
 
-static void qffl_run(bool sparse, double q, const double *losses, double *w)
+static void qffl_run(bool sparse, double q, const double *losses, fs_real *w)
 {
     fs_update u[NC];
     const fs_update *ptr[NC];
@@ -221,19 +230,20 @@ static void qffl_run(bool sparse, double q, const double *losses, double *w)
 START_TEST(qffl_q0_equals_mean_of_deltas)
 {
     const double losses[NC] = {0.5, 2.0, 0.0}; /* ignored at q = 0, zero included */
-    double w[NP] = {1, 2, 3, 4, 5, 6};
+    fs_real w[NP] = {1, 2, 3, 4, 5, 6};
     qffl_run(false, 0.0, losses, w);
     for (int j = 0; j < NP; j++) {
-        double mean = (deltas[0][j] + deltas[1][j] + deltas[2][j]) / NC;
-        ck_assert_double_eq_tol(w[j], (j + 1) + mean, TOL);
+        double mean = ((double)deltas[0][j] + deltas[1][j] + deltas[2][j]) / NC;
+        ck_assert_double_eq_tol(w[j], (j + 1) + mean, W_TOL((j + 1) + mean));
     }
 }
 END_TEST
 
 /* The step q-FFL takes from w = 0 with orthogonal deltas e0 (loss 0.5) and e1 (loss 2). */
-static void qffl_two_clients(double q, double step[2])
+static void qffl_two_clients(double q, fs_real step[2])
 {
-    const double d0[2] = {1, 0}, d1[2] = {0, 1}, losses[2] = {0.5, 2.0};
+    const fs_real d0[2] = {1, 0}, d1[2] = {0, 1};
+    const double losses[2] = {0.5, 2.0};
     fs_update u0, u1;
     dense_of(&u0, d0, 2);
     dense_of(&u1, d1, 2);
@@ -247,13 +257,14 @@ static void qffl_two_clients(double q, double step[2])
 
 START_TEST(qffl_q_positive_weights_high_loss_client_more)
 {
-    double s0[2], s2[2];
+    fs_real s0[2], s2[2];
     qffl_two_clients(0.0, s0);
     qffl_two_clients(2.0, s2);
-    ck_assert_double_eq_tol(s0[0], 0.5, TOL);
-    ck_assert_double_eq_tol(s0[1], 0.5, TOL);
-    /* Weights F^q: (2 / 0.5)^2 = 16 times more of the high-loss client's delta. */
-    ck_assert_double_eq_tol(s2[1] / s2[0], 16.0, 1e-9);
+    ck_assert_double_eq_tol(s0[0], 0.5, W_TOL(0.5));
+    ck_assert_double_eq_tol(s0[1], 0.5, W_TOL(0.5));
+    /* Weights F^q: (2 / 0.5)^2 = 16 times more of the high-loss client's delta (each step
+     * rounded to fs_real: the ratio is off by up to 16 FS_REAL_EPS) */
+    ck_assert_double_eq_tol((double)s2[1] / s2[0], 16.0, 1e-9 + 16 * FS_REAL_EPS);
     double cos0 = s0[1] / hypot(s0[0], s0[1]), cos2 = s2[1] / hypot(s2[0], s2[1]);
     ck_assert(cos2 > cos0);
 }
@@ -264,7 +275,7 @@ START_TEST(qffl_sparse_and_dense_identical)
     const double losses[NC] = {0.3, 1.2, 0.0};
     const double qs[] = {0.0, 0.5, 1.0, 1.5, 5.0};
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
-        double wd[NP] = {1, -1, 2, -2, 3, -3}, ws[NP];
+        fs_real wd[NP] = {1, -1, 2, -2, 3, -3}, ws[NP];
         memcpy(ws, wd, sizeof wd);
         qffl_run(false, qs[i], losses, wd);
         qffl_run(true, qs[i], losses, ws);
@@ -279,7 +290,7 @@ START_TEST(qffl_zero_loss_is_finite)
     const double qs[] = {0.25, 0.5, 1.0, 2.0};
     const double some_zero[NC] = {0.0, 1.0, 0.0}, all_zero[NC] = {0.0, 0.0, 0.0};
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
-        double w[NP] = {0};
+        fs_real w[NP] = {0};
         qffl_run(false, qs[i], some_zero, w);
         for (int j = 0; j < NP; j++)
             ck_assert(isfinite(w[j]));
@@ -287,7 +298,7 @@ START_TEST(qffl_zero_loss_is_finite)
         ck_assert(w[1] > 0 && w[2] < 0 && w[0] == 0.0);
     }
     /* Every loss zero with q > 1: nothing to weigh, w stays put. */
-    double w[NP] = {1, 2, 3, 4, 5, 6};
+    fs_real w[NP] = {1, 2, 3, 4, 5, 6};
     qffl_run(false, 2.0, all_zero, w);
     for (int j = 0; j < NP; j++)
         ck_assert_double_eq(w[j], j + 1);

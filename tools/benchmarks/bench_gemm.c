@@ -159,10 +159,11 @@ static int time_shapes(const char *model, const gemm_shape *shapes, size_t n, do
     return 0;
 }
 
-/* Seconds per loss_grad call on BATCH rows (cycling through the dataset), best of REPEATS
- * windows of about secs / REPEATS. */
-static double time_steps(const fs_model *m, const double *w, const fs_dataset *ds, double secs,
-                         double *g, fs_model_scratch *s)
+/* Seconds per SGD step on BATCH rows (cycling through the dataset), best of REPEATS windows of
+ * about secs / REPEATS: the fused sgd_step when the model has one (what fs_sgd_train runs for
+ * FedAvg), else loss_grad then the axpy. */
+static double time_steps(const fs_model *m, fs_real *w, const fs_dataset *ds, double secs,
+                         fs_real *g, fs_model_scratch *s)
 {
     uint32_t rows[BATCH];
     size_t steps = 0;
@@ -173,7 +174,12 @@ static double time_steps(const fs_model *m, const double *w, const fs_dataset *d
         do {
             for (size_t i = 0; i < BATCH; i++)
                 rows[i] = (uint32_t)((steps * BATCH + i) % ds->n);
-            m->ops->loss_grad(m, w, ds, rows, BATCH, g, s);
+            if (m->ops->sgd_step && BATCH <= m->step_max_batch) {
+                m->ops->sgd_step(m, w, ds, rows, BATCH, 1e-6, s);
+            } else {
+                m->ops->loss_grad(m, w, ds, rows, BATCH, g, s);
+                fs_real_axpy(m->n_params, (fs_real)-1e-6, g, w);
+            }
             steps++, n_win++;
             dt = fs_wall_seconds() - t0;
         } while (dt < secs / REPEATS);
@@ -182,13 +188,13 @@ static double time_steps(const fs_model *m, const double *w, const fs_dataset *d
     return best;
 }
 
-/* Prints the GFLOP/s loss_grad reaches on random data (counting 3 x forward FLOPs per sample,
+/* Prints the GFLOP/s a training step reaches on random data (counting 3 x forward FLOPs per sample,
  * the usual convention) and the time per step. Returns nonzero when out of memory. */
 static int time_model(const char *name, fs_model *m, double secs, int threads, gsl_rng *r)
 {
     fs_dataset ds = {0};
     fs_model_scratch *s = NULL;
-    double *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g);
+    fs_real *w = malloc(m->n_params * sizeof *w), *g = malloc(m->n_params * sizeof *g);
     int rc = 1;
     if (!w || !g || fs_dataset_alloc(&ds, 1000, m->n_features, m->n_classes) != FS_OK ||
         !(s = fs_model_scratch_new(m)))
@@ -199,7 +205,8 @@ static int time_model(const char *name, fs_model *m, double secs, int threads, g
         ds.y[i] = (int32_t)gsl_rng_uniform_int(r, 10);
     m->ops->init(m, w, r);
     double dt = time_steps(m, w, &ds, secs, g, s);
-    printf("%s loss_grad batch %d, %d thread%s: %.2f GFLOP/s, %.3f ms per step\n", name, BATCH,
+    printf("%s %s step batch %d, %d thread%s: %.2f GFLOP/s, %.3f ms per step\n", name,
+           m->ops->sgd_step ? "fused" : "loss_grad+axpy", BATCH,
            threads, threads > 1 ? "s" : " ", 3.0 * m->flops_per_sample * BATCH / dt / 1e9,
            1e3 * dt);
     rc = 0;
