@@ -123,25 +123,12 @@ static void cnn_conv_forward(const cnn_conv *cv, const fs_real *w, const fs_real
                         out);
 }
 
-/* grad_W := beta grad_W + dout^T im2col(in), grad_b likewise with the column sums of dout;
- * then, when din is not NULL, din := col2im(dout W). col is overwritten: the patches first,
- * then their gradient. */
-static void cnn_conv_backward(const cnn_conv *cv, const fs_real *w, const fs_real *in,
-                              const fs_real *dout, size_t n, fs_real beta, fs_real *col,
-                              fs_real *grad, fs_real *din)
-{
-    size_t rows = n * cv->h * cv->w;
-    cnn_im2col(cv, in, n, col);
-    fs_nn_dense_grad(dout, col, rows, cv->k, cv->cout, beta, grad + cv->wo, grad + cv->bo);
-    if (!din) return;
-    fs_nn_dense_backprop(w + cv->wo, dout, rows, cv->k, cv->cout, col);
-    cnn_col2im(cv, col, n, din);
-}
-
-/* The fused SGD step of a convolution (fs_model_ops.sgd_step): din := col2im(dout W) with the
- * old W first, when din is not NULL, then W -= lr dout^T im2col(in). col is overwritten. */
-static void cnn_conv_step(const cnn_conv *cv, fs_real *w, const fs_real *in, const fs_real *dout,
-                          size_t n, double lr, fs_real *col, fs_real *din)
+/* A convolution's backward pass: din := col2im(dout W) first, with the weights before they
+ * learn, when din is not NULL; then the layer learns from dout and im2col(in) as how says
+ * (gradient or fused step). col is overwritten: the patches' gradient, then the patches. */
+static void cnn_conv_learn(const cnn_conv *cv, const fs_real *w, const fs_real *in,
+                           const fs_real *dout, size_t n, const fs_nn_learn *how, fs_real *col,
+                           fs_real *din)
 {
     size_t rows = n * cv->h * cv->w;
     if (din) {
@@ -149,15 +136,7 @@ static void cnn_conv_step(const cnn_conv *cv, fs_real *w, const fs_real *in, con
         cnn_col2im(cv, col, n, din);
     }
     cnn_im2col(cv, in, n, col);
-    fs_nn_dense_update(dout, col, rows, cv->k, cv->cout, lr, w + cv->wo, w + cv->bo);
-}
-
-/* The same for a fully connected layer: din := dout W, then W -= lr dout^T in. */
-static void cnn_fc_step(const cnn_fc *f, fs_real *w, const fs_real *in, const fs_real *dout,
-                        size_t n, double lr, fs_real *din)
-{
-    fs_nn_dense_backprop(w + f->wo, dout, n, f->in, f->out, din);
-    fs_nn_dense_update(dout, in, n, f->in, f->out, lr, w + f->wo, w + f->bo);
+    fs_nn_dense_learn(how, dout, col, rows, cv->k, cv->cout, cv->wo, cv->bo);
 }
 
 /* out (n x out) := in W^T + b, ReLU'd when relu. */
@@ -167,13 +146,13 @@ static void cnn_fc_forward(const cnn_fc *f, const fs_real *w, const fs_real *in,
     fs_nn_dense_forward(w + f->wo, w + f->bo, in, n, f->in, f->out, relu, out);
 }
 
-/* grad_W := beta grad_W + dout^T in, grad_b likewise with column sums; din := dout W (not
- * masked: the caller knows which nonlinearity sits below). */
-static void cnn_fc_backward(const cnn_fc *f, const fs_real *w, const fs_real *in, const fs_real *dout,
-                            size_t n, fs_real beta, fs_real *grad, fs_real *din)
+/* The same for a fully connected layer: din := dout W (not masked: the caller knows which
+ * nonlinearity sits below), then the layer learns from dout and in. */
+static void cnn_fc_learn(const cnn_fc *f, const fs_real *w, const fs_real *in, const fs_real *dout,
+                         size_t n, const fs_nn_learn *how, fs_real *din)
 {
-    fs_nn_dense_grad(dout, in, n, f->in, f->out, beta, grad + f->wo, grad + f->bo);
     fs_nn_dense_backprop(w + f->wo, dout, n, f->in, f->out, din);
+    fs_nn_dense_learn(how, dout, in, n, f->in, f->out, f->wo, f->bo);
 }
 
 /* 2x2 stride-2 max-pool of n NHWC images (h x w x c) into out; idx[j] is the index in `in` of
@@ -238,40 +217,24 @@ static fs_real *cnn_forward(const cnn_impl *im, const fs_real *w, const fs_datas
     return buf + o->z;
 }
 
-/* Backward pass of one slice from dz (n x n_classes, already dL/dlogits of the batch mean):
- * grad := beta grad + this slice's part. beta = 0 on the first slice spares a memset and a read
- * of the whole gradient (13 MB for the 28x28 network). The input gradient of conv1 is never
- * needed, so it is skipped. */
-static void cnn_backward(const cnn_impl *im, const fs_real *w, size_t n, fs_real beta, fs_real *buf,
-                         fs_real *grad)
+/* Backward pass of one slice from dz (n x n_classes, already dL/dlogits of the batch mean),
+ * every layer learning as how says: grad := beta grad + this slice's part (beta = 0 on the first
+ * slice spares a memset and a read of the whole gradient, 13 MB for the 28x28 network), or the
+ * fused step in place. The input gradient of conv1 is never needed, so it is skipped. */
+static void cnn_backward(const cnn_impl *im, const fs_real *w, size_t n, const fs_nn_learn *how,
+                         fs_real *buf)
 {
     const cnn_buf *o = &im->off;
     const cnn_conv *c1 = &im->c1, *c2 = &im->c2;
     fs_real *df1 = buf + o->df1, *f1 = buf + o->f1;
-    cnn_fc_backward(&im->f2, w, f1, buf + o->z, n, beta, grad, df1);
+    cnn_fc_learn(&im->f2, w, f1, buf + o->z, n, how, df1);
     fs_nn_relu_mask(df1, f1, n * im->f1.out);
-    cnn_fc_backward(&im->f1, w, buf + o->p2, df1, n, beta, grad, buf + o->dp2);
+    cnn_fc_learn(&im->f1, w, buf + o->p2, df1, n, how, buf + o->dp2);
     size_t len2 = n * c2->h * c2->w * c2->cout, len1 = n * c1->h * c1->w * c1->cout;
     cnn_pool_backward(buf + o->a2, len2, buf + o->dp2, cnn_idx(buf, o->i2), len2 / 4);
-    cnn_conv_backward(c2, w, buf + o->p1, buf + o->a2, n, beta, buf + o->col, grad, buf + o->dp1);
+    cnn_conv_learn(c2, w, buf + o->p1, buf + o->a2, n, how, buf + o->col, buf + o->dp1);
     cnn_pool_backward(buf + o->a1, len1, buf + o->dp1, cnn_idx(buf, o->i1), len1 / 4);
-    cnn_conv_backward(c1, w, buf + o->x, buf + o->a1, n, beta, buf + o->col, grad, NULL);
-}
-
-/* cnn_backward with every layer's step taken in place, top down, for a batch in one slice. */
-static void cnn_step_backward(const cnn_impl *im, fs_real *w, size_t n, double lr, fs_real *buf)
-{
-    const cnn_buf *o = &im->off;
-    const cnn_conv *c1 = &im->c1, *c2 = &im->c2;
-    fs_real *df1 = buf + o->df1, *f1 = buf + o->f1;
-    cnn_fc_step(&im->f2, w, f1, buf + o->z, n, lr, df1);
-    fs_nn_relu_mask(df1, f1, n * im->f1.out);
-    cnn_fc_step(&im->f1, w, buf + o->p2, df1, n, lr, buf + o->dp2);
-    size_t len2 = n * c2->h * c2->w * c2->cout, len1 = n * c1->h * c1->w * c1->cout;
-    cnn_pool_backward(buf + o->a2, len2, buf + o->dp2, cnn_idx(buf, o->i2), len2 / 4);
-    cnn_conv_step(c2, w, buf + o->p1, buf + o->a2, n, lr, buf + o->col, buf + o->dp1);
-    cnn_pool_backward(buf + o->a1, len1, buf + o->dp1, cnn_idx(buf, o->i1), len1 / 4);
-    cnn_conv_step(c1, w, buf + o->x, buf + o->a1, n, lr, buf + o->col, NULL);
+    cnn_conv_learn(c1, w, buf + o->x, buf + o->a1, n, how, buf + o->col, NULL);
 }
 
 /* fs_model_ops.sgd_step, for a batch that fits one slice (step_max_batch): every layer's delta
@@ -286,7 +249,7 @@ static double cnn_sgd_step(const fs_model *m, fs_real *w, const fs_dataset *ds,
     double inv_n = 1.0 / (double)n;
     fs_real *z = cnn_forward(im, w, ds, rows, n, s->buf);
     double loss = fs_nn_softmax_xent(ds, rows, n, (size_t)m->n_classes, inv_n, z) * inv_n;
-    if (isfinite(loss)) cnn_step_backward(im, w, n, lr, s->buf);
+    if (isfinite(loss)) cnn_backward(im, w, n, &(fs_nn_learn){.step = w, .lr = lr}, s->buf);
     return loss;
 }
 
@@ -306,7 +269,7 @@ static double cnn_loss_grad(const fs_model *m, const fs_real *w, const fs_datase
         size_t k = n - at < im->slice ? n - at : im->slice;
         fs_real *z = cnn_forward(im, w, ds, rows + at, k, s->buf);
         loss += fs_nn_softmax_xent(ds, rows + at, k, (size_t)m->n_classes, inv_n, z);
-        cnn_backward(im, w, k, at ? 1 : 0, s->buf, grad);
+        cnn_backward(im, w, k, &(fs_nn_learn){.grad = grad, .beta = at ? 1 : 0}, s->buf);
     }
     return loss * inv_n;
 }

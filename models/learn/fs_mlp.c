@@ -79,9 +79,29 @@ static double mlp_head(const fs_model *m, const fs_dataset *ds, const uint32_t *
     return loss;
 }
 
-/* Mean cross-entropy; backward from the output layer down, layer l's input being layer l-1's
- * activation (or the gathered batch for l = 0). The output delta overwrites the output
- * pre-activations, which are not needed again. */
+/* Backward from the output layer down, layer l's input being layer l-1's activation (or the
+ * gathered batch for l = 0): the delta below each layer comes from its weights, then the layer
+ * learns as how says (gradient or fused step). delta, the output layer's dL/dz, overwrote the
+ * output pre-activations, which are not needed again. */
+static void mlp_backward(const fs_model *m, const fs_real *w, fs_real *buf, fs_real *delta,
+                         size_t n, const fs_nn_learn *how)
+{
+    const mlp_impl *im = m->impl;
+    for (size_t l = im->n_layers; l-- > 0;) {
+        const mlp_layer *ly = &im->layer[l];
+        const fs_real *in = buf + (l ? im->layer[l - 1].act : im->x);
+        /* the delta below: (delta W) through the ReLU whose output is in */
+        fs_real *below = l ? buf + im->delta[l % 2] : NULL;
+        if (below) {
+            fs_nn_dense_backprop(w + ly->w, delta, n, ly->in, ly->out, below);
+            fs_nn_relu_mask(below, in, n * ly->in);
+        }
+        fs_nn_dense_learn(how, delta, in, n, ly->in, ly->out, ly->w, ly->b);
+        delta = below;
+    }
+}
+
+/* Mean cross-entropy and its gradient. */
 static double mlp_loss_grad(const fs_model *m, const fs_real *w, const fs_dataset *ds,
                             const uint32_t *rows, size_t n, fs_real *grad, fs_model_scratch *s)
 {
@@ -90,45 +110,21 @@ static double mlp_loss_grad(const fs_model *m, const fs_real *w, const fs_datase
         memset(grad, 0, m->n_params * sizeof *grad);
         return 0;
     }
-    const mlp_impl *im = m->impl;
     fs_real *buf = s->buf, *delta = mlp_forward(m, w, ds, rows, n, buf, false);
     double loss = mlp_head(m, ds, rows, n, delta);
-    for (size_t l = im->n_layers; l-- > 0;) {
-        const mlp_layer *ly = &im->layer[l];
-        const fs_real *in = buf + (l ? im->layer[l - 1].act : im->x);
-        fs_nn_dense_grad(delta, in, n, ly->in, ly->out, 0.0, grad + ly->w, grad + ly->b);
-        if (l == 0) break;
-        /* the delta below: (delta W) through the ReLU whose output is in */
-        fs_real *below = buf + im->delta[l % 2];
-        fs_nn_dense_backprop(w + ly->w, delta, n, ly->in, ly->out, below);
-        fs_nn_relu_mask(below, in, n * ly->in);
-        delta = below;
-    }
+    mlp_backward(m, w, buf, delta, n, &(fs_nn_learn){.grad = grad, .beta = 0});
     return loss / (double)n;
 }
 
-/* loss_grad's backward pass with each layer's step taken in place (fs_model_ops.sgd_step): the
- * delta below layer l is computed from its weights before they move. */
+/* The same pass with each layer's step taken in place (fs_model_ops.sgd_step). */
 static double mlp_sgd_step(const fs_model *m, fs_real *w, const fs_dataset *ds,
                            const uint32_t *rows, size_t n, double lr, fs_model_scratch *s)
 {
     fs_nn_check(m, ds, n, s);
     if (n == 0) return 0;
-    const mlp_impl *im = m->impl;
     fs_real *buf = s->buf, *delta = mlp_forward(m, w, ds, rows, n, buf, false);
     double loss = mlp_head(m, ds, rows, n, delta) / (double)n;
-    if (!isfinite(loss)) return loss;
-    for (size_t l = im->n_layers; l-- > 0;) {
-        const mlp_layer *ly = &im->layer[l];
-        const fs_real *in = buf + (l ? im->layer[l - 1].act : im->x);
-        fs_real *below = l ? buf + im->delta[l % 2] : NULL;
-        if (below) {
-            fs_nn_dense_backprop(w + ly->w, delta, n, ly->in, ly->out, below);
-            fs_nn_relu_mask(below, in, n * ly->in);
-        }
-        fs_nn_dense_update(delta, in, n, ly->in, ly->out, lr, w + ly->w, w + ly->b);
-        delta = below;
-    }
+    if (isfinite(loss)) mlp_backward(m, w, buf, delta, n, &(fs_nn_learn){.step = w, .lr = lr});
     return loss;
 }
 

@@ -83,6 +83,15 @@ void fs_nn_dense_update(const fs_real *delta, const fs_real *in, size_t n, size_
     }
 }
 
+void fs_nn_dense_learn(const fs_nn_learn *how, const fs_real *delta, const fs_real *in, size_t n,
+                       size_t n_in, size_t n_out, size_t wo, size_t bo)
+{
+    if (how->grad)
+        fs_nn_dense_grad(delta, in, n, n_in, n_out, how->beta, how->grad + wo, how->grad + bo);
+    else
+        fs_nn_dense_update(delta, in, n, n_in, n_out, how->lr, how->step + wo, how->step + bo);
+}
+
 void fs_nn_dense_backprop(const fs_real *W, const fs_real *delta, size_t n, size_t n_in,
                           size_t n_out, fs_real *din)
 {

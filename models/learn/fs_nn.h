@@ -39,6 +39,22 @@ void fs_nn_dense_grad(const fs_real *delta, const fs_real *in, size_t n, size_t 
 /* The fused SGD step of a layer: W -= lr delta^T in, b -= lr (column sums of delta). */
 void fs_nn_dense_update(const fs_real *delta, const fs_real *in, size_t n, size_t n_in,
                         size_t n_out, double lr, fs_real *W, fs_real *b);
+
+/* What one backward pass does with each layer's delta and input, so that loss_grad and the
+ * fused sgd_step share it: accumulate the gradient (grad != NULL: fs_nn_dense_grad into grad
+ * with beta) or step the parameters in place (step: fs_nn_dense_update with lr). A pass
+ * computes each layer's delta below from its weights before it learns, which both need. */
+typedef struct fs_nn_learn {
+    fs_real *grad;
+    fs_real beta;
+    fs_real *step; /* the parameter vector itself, when grad is NULL */
+    double lr;
+} fs_nn_learn;
+
+/* The layer whose W and b sit at offsets wo and bo of the parameter vector learns from delta
+ * and in (n rows), as how says. */
+void fs_nn_dense_learn(const fs_nn_learn *how, const fs_real *delta, const fs_real *in, size_t n,
+                       size_t n_in, size_t n_out, size_t wo, size_t bo);
 void fs_nn_dense_backprop(const fs_real *W, const fs_real *delta, size_t n, size_t n_in,
                           size_t n_out, fs_real *din);
 
