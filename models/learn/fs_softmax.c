@@ -22,39 +22,39 @@ static void sm_logits(const fs_model *m, const fs_real *w, const fs_real *x, siz
 }
 
 /* Cross-entropy via log-sum-exp minus the true logit (exact even when p[y] underflows);
- * gradient dL/dz = (P - Y) / n, so grad_W = G^T X and grad_b = column sums of G. */
-static double sm_loss_grad(const fs_model *m, const fs_real *w, const fs_dataset *ds,
-                           const uint32_t *rows, size_t n, fs_real *grad, fs_model_scratch *s)
+ * gradient dL/dz = (P - Y) / n, so grad_W = G^T X and grad_b = column sums of G, which the
+ * layer accumulates or steps by as how says (a step only when the loss is finite). n >= 1. */
+static double sm_learn(const fs_model *m, const fs_real *w, const fs_dataset *ds,
+                       const uint32_t *rows, size_t n, fs_model_scratch *s, const fs_nn_learn *how)
 {
-    fs_nn_check(m, ds, n, s);
-    size_t c = (size_t)m->n_classes, d = m->n_features;
-    if (n == 0) {
-        memset(grad, 0, m->n_params * sizeof *grad);
-        return 0;
-    }
-    fs_real *x = s->buf, *g = s->buf + m->max_batch * d;
-    double inv_n = 1.0 / (double)n;
-    fs_nn_gather(ds, rows, n, x);
-    sm_logits(m, w, x, n, g);
-    double loss = fs_nn_softmax_xent(ds, rows, n, c, inv_n, g);
-    fs_nn_dense_grad(g, x, n, d, c, 0.0, grad, grad + c * d);
-    return loss * inv_n;
-}
-
-/* sm_loss_grad with the step taken by the GEMM itself (fs_model_ops.sgd_step). */
-static double sm_sgd_step(const fs_model *m, fs_real *w, const fs_dataset *ds,
-                          const uint32_t *rows, size_t n, double lr, fs_model_scratch *s)
-{
-    fs_nn_check(m, ds, n, s);
-    if (n == 0) return 0;
     size_t c = (size_t)m->n_classes, d = m->n_features;
     fs_real *x = s->buf, *g = s->buf + m->max_batch * d;
     double inv_n = 1.0 / (double)n;
     fs_nn_gather(ds, rows, n, x);
     sm_logits(m, w, x, n, g);
     double loss = fs_nn_softmax_xent(ds, rows, n, c, inv_n, g) * inv_n;
-    if (isfinite(loss)) fs_nn_dense_update(g, x, n, d, c, lr, w, w + c * d);
+    if (how->grad || isfinite(loss)) fs_nn_dense_learn(how, g, x, n, d, c, 0, c * d);
     return loss;
+}
+
+static double sm_loss_grad(const fs_model *m, const fs_real *w, const fs_dataset *ds,
+                           const uint32_t *rows, size_t n, fs_real *grad, fs_model_scratch *s)
+{
+    fs_nn_check(m, ds, n, s);
+    if (n == 0) {
+        memset(grad, 0, m->n_params * sizeof *grad);
+        return 0;
+    }
+    return sm_learn(m, w, ds, rows, n, s, &(fs_nn_learn){.grad = grad, .beta = 0});
+}
+
+/* The same with the step taken by the GEMM itself (fs_model_ops.sgd_step). */
+static double sm_sgd_step(const fs_model *m, fs_real *w, const fs_dataset *ds,
+                          const uint32_t *rows, size_t n, double lr, fs_model_scratch *s)
+{
+    fs_nn_check(m, ds, n, s);
+    if (n == 0) return 0;
+    return sm_learn(m, w, ds, rows, n, s, &(fs_nn_learn){.step = w, .lr = lr});
 }
 
 static void sm_predict(const fs_model *m, const fs_real *w, const fs_dataset *ds,
