@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs_blas.h"
 #include "fs_cli.h"
 #include "fs_device.h"
 #include "fs_epsilon.h"
@@ -29,8 +30,6 @@
 
 #define MAX_SETS 256
 
-/* OpenBLAS's own threads would oversubscribe the cores OpenMP already uses for clients. */
-void openblas_set_num_threads(int num_threads);
 
 static const char usage[] =
     "usage: fedsim run SCENARIO [-o DB] [--set path=value]... [--threads N] [--quiet]\n"
@@ -358,8 +357,8 @@ static int cmd_validate(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    fs_blas_init(argv);
     gsl_set_error_handler_off();
-    openblas_set_num_threads(1);
     if (argc < 2) {
         fputs(usage, stderr);
         return 2;
@@ -372,7 +371,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("fedsim %s\n", FEDSIM_VERSION);
+        printf("fedsim %s (OpenBLAS kernels: %s)\n", FEDSIM_VERSION, fs_blas_core());
         return 0;
     }
     if (!strcmp(cmd, "run")) return cmd_run(argc, argv);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "fs_blas.h"
 #include "fs_clock.h"
 #include "fs_engine.h"
 #include "fs_evq.h"
@@ -14,8 +15,6 @@
 #include "fs_rng.h"
 #include "fs_scn.h"
 #include "fs_world.h"
-
-void openblas_set_num_threads(int num_threads);
 
 /* This thread's CPU seconds: on a shared machine the wall clock also counts the time other
  * processes held the core, the CPU clock does not. */
@@ -100,7 +99,7 @@ fail:
 
 int main(int argc, char **argv)
 {
-    openblas_set_num_threads(1);
+    fs_blas_init(argv);
     size_t clients = argc > 1 ? strtoul(argv[1], NULL, 10) : 100000;
     int rounds = argc > 2 ? atoi(argv[2]) : 100;
     size_t per_round = argc > 3 ? strtoul(argv[3], NULL, 10) : 500;

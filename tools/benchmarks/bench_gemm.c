@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "fs_blas.h"
 #include "fs_clock.h"
 #include "fs_model.h"
 #include "fs_rng.h"
@@ -219,6 +220,7 @@ fail:
 
 int main(int argc, char **argv)
 {
+    fs_blas_init(argv);
     double secs = argc > 1 ? atof(argv[1]) : 1.0;
     const size_t hidden[2] = {200, 200};
     gsl_rng *r = fs_rng_new();

@@ -1,0 +1,63 @@
+/* fs_blas: OpenBLAS kernels and threads (see fs_blas.h). */
+#include "fs_blas.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* OpenBLAS's own API (openblas_config.h declares them, but cblas.h is not always the one
+ * found first). */
+void openblas_set_num_threads(int num_threads);
+char *openblas_get_corename(void);
+
+#define REEXEC_MARK "FEDSIM_BLAS_REEXEC"
+
+/* The kernel family the CPU's features allow, best first; NULL when nothing beats the fallback.
+ * These are OpenBLAS's own OPENBLAS_CORETYPE names. */
+static const char *core_for_cpu(void)
+{
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        return __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    if (__builtin_cpu_supports("avx")) return "Sandybridge";
+    return NULL;
+}
+
+static bool under_valgrind(void)
+{
+    const char *pre = getenv("LD_PRELOAD");
+    return pre && strstr(pre, "vgpreload");
+}
+
+/* OpenBLAS fell back to its generic x86-64 kernels although the CPU can do better. */
+static const char *better_core(void)
+{
+    const char *now = openblas_get_corename();
+    if (!now || strcmp(now, "Prescott") != 0) return NULL;
+    return core_for_cpu();
+}
+
+void fs_blas_init(char **argv)
+{
+    if (argv && argv[0] && !getenv("OPENBLAS_CORETYPE") && !getenv(REEXEC_MARK) &&
+        !under_valgrind()) {
+        const char *core = better_core();
+        if (core && setenv("OPENBLAS_CORETYPE", core, 1) == 0) {
+            if (setenv(REEXEC_MARK, "1", 1) == 0) execv("/proc/self/exe", argv);
+            /* execv failed: carry on with the kernels we have, and let no program fedsim starts
+             * inherit a choice that did not take effect here */
+            unsetenv("OPENBLAS_CORETYPE");
+        }
+    }
+    unsetenv(REEXEC_MARK);
+    openblas_set_num_threads(1);
+}
+
+const char *fs_blas_core(void)
+{
+    const char *core = openblas_get_corename();
+    return core ? core : "unknown";
+}

@@ -1,0 +1,18 @@
+/* fs_blas: the BLAS the models train on, set up once per process: which OpenBLAS kernels run and
+ * how many threads OpenBLAS itself may start. */
+#ifndef FS_BLAS_H
+#define FS_BLAS_H
+
+/* Call first thing in main, before any other thread exists. OpenBLAS picks its kernels by CPU
+ * model when the library loads; a model newer than the library (Debian 12's OpenBLAS 0.3.21 on a
+ * 5th-generation Xeon) gets the generic "Prescott" kernels, several times slower. Then, unless
+ * the user chose OPENBLAS_CORETYPE, this sets it from the CPU's own features and restarts the
+ * program (execv of /proc/self/exe with the same argv: the library reads the variable only when
+ * it loads). Not under valgrind, whose child would run without it. Either way OpenBLAS is then
+ * told to use one thread: clients already train in parallel under OpenMP. */
+void fs_blas_init(char **argv);
+
+/* The kernels OpenBLAS runs ("SkylakeX", "Haswell", ...), for --version and benchmarks. */
+const char *fs_blas_core(void);
+
+#endif
