@@ -217,7 +217,7 @@ static int avail_row(loader *l, char **f, size_t nf)
             nf > 4 ? "more" : nf == 1 ? "1" : "2");
         return FS_OK;
     }
-    double s, e;
+    double s = 0, e = 0;
     uint8_t st = 0;
     if (!key_ok(l, f[0]) | !number(l, f[1], "start_s", &s) | !number(l, f[2], "end_s", &e) |
         !(nf < 4 || parse_state(l, f[3], &st)))
@@ -263,7 +263,7 @@ static int cap_row(loader *l, char **f, size_t nf)
                "[,device_model]), found %s", nf > 5 ? "more" : nf == 1 ? "1" : nf == 2 ? "2" : "3");
         return FS_OK;
     }
-    double c, up, down;
+    double c = 0, up = 0, down = 0;
     if (!key_ok(l, f[0]) | !number(l, f[1], "compute_ms_per_sample", &c) |
         !number(l, f[2], "uplink_kbps", &up) | !number(l, f[3], "downlink_kbps", &down))
         return FS_OK;
@@ -321,7 +321,7 @@ static int read_all(loader *l)
             directive(l, l->buf, rows > 0);
             continue;
         }
-        char *f[6];
+        char *f[6] = {0};
         size_t nf = split(l->buf, f, 5);
         rows++;
         int rc = l->t->kind == FS_TRACE_AVAIL ? avail_row(l, f, nf) : cap_row(l, f, nf);
@@ -398,6 +398,14 @@ uint32_t fs_trace_assign_key(const fs_trace *t, enum fs_trace_assign how, uint64
     uint64_t h = how == FS_TRACE_MODULO ? client
                                         : fs_rng_seed(pop_seed, FS_RNG_TRACE, client, FS_RNG_NONE);
     return (uint32_t)(h % t->n_keys);
+}
+
+const char *fs_trace_resolve(const char *scenario_file, const char *path, char *buf, size_t n)
+{
+    const char *slash = strrchr(scenario_file, '/');
+    if (path[0] == '/' || !slash) snprintf(buf, n, "%s", path);
+    else snprintf(buf, n, "%.*s/%s", (int)(slash - scenario_file), scenario_file, path);
+    return buf;
 }
 
 /* The period's start (base) and t's phase within it. */

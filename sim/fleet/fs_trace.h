@@ -66,6 +66,10 @@ const char *fs_trace_key_name(const fs_trace *t, uint32_t key);
 uint32_t fs_trace_assign_key(const fs_trace *t, enum fs_trace_assign how, uint64_t pop_seed,
                              uint64_t client);
 
+/* A trace path as the scenario gives it, relative to the scenario file's folder (absolute
+ * paths, and scenarios read from text, "" file, are kept). Returns buf. */
+const char *fs_trace_resolve(const char *scenario_file, const char *path, char *buf, size_t n);
+
 /* Availability queries at virtual time t (microseconds, >= 0). */
 bool fs_trace_online(const fs_trace *t, uint32_t key, int64_t t_us);
 unsigned fs_trace_state_at(const fs_trace *t, uint32_t key, int64_t t_us);
