@@ -21,7 +21,8 @@ enum fs_rng_purpose {
     FS_RNG_CONSENT = 9,   /* whether a client opted out */
     FS_RNG_COMPRESS = 10, /* random-k choices and stochastic quantization of an update */
     FS_RNG_DP_NOISE = 11, /* the server's Gaussian noise of DP-FedAvg, per round */
-    FS_RNG_REPLICATE = 12 /* the seeds of a sweep's replicate r (round argument = r) */
+    FS_RNG_REPLICATE = 12, /* the seeds of a sweep's replicate r (round argument = r) */
+    FS_RNG_TRACE = 13      /* a client's trace key (fs_trace_assign_key: a hash, no stream) */
 };
 
 #define FS_RNG_NONE UINT64_MAX /* client or round argument that does not apply */

@@ -100,6 +100,7 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
     e->s = cfg->scn;
     fs_evq_init(&e->q);
     fs_avail_init(&e->avail, e->s);
+    e->avail.trace = cfg->pop->avail_trace;
     const fs_model *m = cfg->world->model;
     e->n_params = m->n_params;
     e->model_bytes = fs_world_model_bytes(cfg->world);
@@ -195,7 +196,7 @@ static void plan(fs_engine *e, fs_part *p, uint32_t id, int64_t t0)
 
     gsl_rng *r = e->r_cli;
     fs_rng_reseed(r, e->s->seed, FS_RNG_FAILURE, id, e->stream_round);
-    int64_t left = fs_avail_online_left(&e->avail, r);
+    int64_t left = fs_avail_online_left(&e->avail, &c->avail, t0, r);
     p->t_off = left == INT64_MAX ? INT64_MAX : t0 + left;
     if (gsl_rng_uniform(r) < e->s->devices.failure_prob) p->crash_at = gsl_rng_uniform(r);
 }

@@ -22,6 +22,7 @@ void fs_avail_init(fs_avail *a, const fs_scenario *s)
     a->peak_hour = d->peak_hour;
     a->min_share = d->min_share;
     a->max_share = d->max_share;
+    a->trace = NULL;
     if (a->kind == FS_AVAIL_MARKOV) {
         a->mu_on_to_off = 1.0 / (d->mean_on_min * us_per_min);
         a->lambda_off_on = 1.0 / (d->mean_off_min * us_per_min);
@@ -34,6 +35,7 @@ void fs_avail_init(fs_avail *a, const fs_scenario *s)
 double fs_avail_share(const fs_avail *a, int utc_offset_h, int64_t t)
 {
     if (a->kind == FS_AVAIL_ALWAYS) return 1.0;
+    if (a->kind == FS_AVAIL_TRACE) return NAN; /* per client, not a process share */
     if (a->kind == FS_AVAIL_MARKOV) return a->lambda_off_on / (a->lambda_off_on + a->mu_on_to_off);
     double hour = fmod((double)t / (double)FS_US_PER_H + utc_offset_h, 24.0);
     if (hour < 0) hour += 24.0;
@@ -50,6 +52,11 @@ static double off_to_on_rate(const fs_avail *a, double pi)
 bool fs_avail_query(const fs_avail *a, fs_avail_state *st, int64_t t, gsl_rng *r)
 {
     if (a->kind == FS_AVAIL_ALWAYS) return true;
+    if (a->kind == FS_AVAIL_TRACE) {
+        bool on = fs_trace_online(a->trace, st->trace_key, t);
+        fs_avail_observe(st, on, t);
+        return on;
+    }
     double pi = fs_avail_share(a, st->utc_offset_h, t);
     double p_on = pi;
     if (st->t_known != INT64_MIN) {
@@ -62,9 +69,13 @@ bool fs_avail_query(const fs_avail *a, fs_avail_state *st, int64_t t, gsl_rng *r
     return online;
 }
 
-int64_t fs_avail_online_left(const fs_avail *a, gsl_rng *r)
+int64_t fs_avail_online_left(const fs_avail *a, const fs_avail_state *st, int64_t t, gsl_rng *r)
 {
     if (a->kind == FS_AVAIL_ALWAYS) return INT64_MAX;
+    if (a->kind == FS_AVAIL_TRACE) {
+        int64_t off = fs_trace_offline_at(a->trace, st->trace_key, t);
+        return off == INT64_MAX ? INT64_MAX : off - t;
+    }
     double left = gsl_ran_exponential(r, 1.0 / a->mu_on_to_off);
     return left >= 9e18 ? INT64_MAX : (int64_t)llround(left);
 }

@@ -11,17 +11,20 @@
 #include <stdint.h>
 
 #include "fs_scn.h"
+#include "fs_trace.h"
 
 typedef struct fs_avail {
     enum fs_avail_kind kind;
     double mu_on_to_off;   /* per microsecond: 1 / mean online duration */
     double lambda_off_on;  /* per microsecond (markov) */
     double peak_hour, min_share, max_share; /* diurnal */
+    const fs_trace *trace; /* trace: borrowed from the population (fs_pop), set by its owner */
 } fs_avail;
 
 /* Per-client state the process needs (kept inside the population's client record). */
 typedef struct fs_avail_state {
     int64_t t_known;   /* time of the last materialised state; INT64_MIN = never (stationary) */
+    uint32_t trace_key; /* trace: the client's key index (fs_trace_assign_key) */
     int8_t utc_offset_h;
     uint8_t online;
 } fs_avail_state;
@@ -32,12 +35,14 @@ void fs_avail_init(fs_avail *a, const fs_scenario *s);
  * time 0 is 00:00 UTC of day 1. */
 double fs_avail_share(const fs_avail *a, int utc_offset_h, int64_t t);
 
-/* Is the client online at time t (>= st->t_known)? Draws from r and updates st. */
+/* Is the client online at time t (>= st->t_known)? Draws from r and updates st (a trace
+ * answers from its intervals and draws nothing). */
 bool fs_avail_query(const fs_avail *a, fs_avail_state *st, int64_t t, gsl_rng *r);
 
 /* For a client online at t: how long until it goes offline (INT64_MAX when never). The online
- * duration is exponential, so this is exact whatever the client's history (memorylessness). */
-int64_t fs_avail_online_left(const fs_avail *a, gsl_rng *r);
+ * duration is exponential, so this is exact whatever the client's history (memorylessness);
+ * a trace gives the time to the end of the client's interval (wrap included). */
+int64_t fs_avail_online_left(const fs_avail *a, const fs_avail_state *st, int64_t t, gsl_rng *r);
 
 /* Records that the client was seen online (online=true) or went offline at t. */
 void fs_avail_observe(fs_avail_state *st, bool online, int64_t t);

@@ -33,10 +33,28 @@ static uint8_t draw_consent(const fs_scenario *s, uint64_t client, int32_t level
     return gsl_rng_uniform(r) < share;
 }
 
+/* The availability trace, loaded once for the whole population (validation loaded it too). */
+static int load_trace(fs_pop *pop, const fs_scenario *s, fs_err *err)
+{
+    if (s->devices.availability != FS_AVAIL_TRACE) return FS_OK;
+    pop->avail_trace = calloc(1, sizeof *pop->avail_trace);
+    if (!pop->avail_trace) return fs_err_add(err, NULL, "out of memory for the trace"), FS_ENOMEM;
+    char p[1100];
+    int rc = fs_trace_load(fs_trace_resolve(s->file, s->devices.avail_trace, p, sizeof p),
+                           FS_TRACE_AVAIL, pop->avail_trace, err);
+    if (rc) {
+        free(pop->avail_trace);
+        pop->avail_trace = NULL;
+    }
+    return rc;
+}
+
 int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const size_t *n_test,
                 const int32_t *consent_level, fs_err *err)
 {
     memset(pop, 0, sizeof *pop);
+    int trc = load_trace(pop, s, err);
+    if (trc) return trc;
     size_t n = s->data.clients;
     gsl_rng *r = fs_rng_new();
     pop->clients = calloc(n, sizeof *pop->clients);
@@ -48,6 +66,10 @@ int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const 
         pop->clients[i].n_train = (uint32_t)n_train[i];
         pop->clients[i].n_test = n_test ? (uint32_t)n_test[i] : 0;
         pop->clients[i].consent = draw_consent(s, i, consent_level ? consent_level[i] : -1, r);
+        if (pop->avail_trace)
+            pop->clients[i].avail.trace_key = fs_trace_assign_key(
+                pop->avail_trace, (enum fs_trace_assign)s->devices.avail_assign,
+                s->population_seed, i);
         pop->perm[i] = (uint32_t)i;
     }
     pop->n = n;
@@ -76,6 +98,8 @@ void fs_pop_fini(fs_pop *pop)
 {
     free(pop->clients);
     free(pop->perm);
+    if (pop->avail_trace) fs_trace_fini(pop->avail_trace);
+    free(pop->avail_trace);
     memset(pop, 0, sizeof *pop);
 }
 

@@ -28,9 +28,11 @@ typedef struct fs_pop {
     size_t n;
     fs_client *clients;
     uint32_t *perm; /* a permutation of 0..n-1, reshuffled in place by selection */
+    fs_trace *avail_trace; /* devices.availability trace (NULL without), owned */
 } fs_pop;
 
-/* Draws every client's device from stream (seed, FS_RNG_DEVICE, client) and its consent from
+/* Draws every client's device (with an availability trace, loads it and maps each client to
+ * its key, fs_trace_assign_key; FS_EIO / FS_ESCENARIO on a bad trace, before anything runs) from stream (seed, FS_RNG_DEVICE, client) and its consent from
  * (seed, FS_RNG_CONSENT, client): independent of n and of the order clients are created.
  * n_train/n_test give the clients' data sizes (n_test may be NULL). consent_level (may be NULL)
  * gives each client's level of privacy.consent.group, which picks its consent share from

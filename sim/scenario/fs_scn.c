@@ -5,6 +5,7 @@
 
 #include "fs_gen.h"
 #include "fs_metrics.h"
+#include "fs_trace.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -301,7 +302,18 @@ static int parse_n(const char *text, size_t len, const char *const *sets, size_t
         if (fs_scn_check_shape(out, &shape, err) || fs_scn_check_memory(out, &shape, err))
             c->n_bad++;
     }
-    rc = c->n_bad ? FS_ESCENARIO : emit_json(c, root);
+    /* a bad trace is bad input: found here, so neither validate nor a run gets past it */
+    if (!c->n_bad && out->devices.availability == FS_AVAIL_TRACE) {
+        fs_trace t;
+        char p[1100];
+        int trc = fs_trace_load(fs_trace_resolve(err && err->file ? err->file : "",
+                                                 out->devices.avail_trace, p, sizeof p),
+                                FS_TRACE_AVAIL, &t, err);
+        if (trc == FS_ENOMEM) rc = FS_ENOMEM;
+        if (trc) c->n_bad++;
+        fs_trace_fini(&t);
+    }
+    if (rc == FS_OK) rc = c->n_bad ? FS_ESCENARIO : emit_json(c, root);
     if (rc == FS_OK) snprintf(out->file, sizeof out->file, "%s", err && err->file ? err->file : "");
 fail:
     if (rc == FS_ENOMEM) fs_err_add(err, NULL, "out of memory while reading the scenario");

@@ -39,7 +39,7 @@ enum fs_partition_kind {
     FS_PART_QUANTITY_POWERLAW,
     FS_PART_NATURAL
 };
-enum fs_avail_kind { FS_AVAIL_ALWAYS, FS_AVAIL_MARKOV, FS_AVAIL_DIURNAL };
+enum fs_avail_kind { FS_AVAIL_ALWAYS, FS_AVAIL_MARKOV, FS_AVAIL_DIURNAL, FS_AVAIL_TRACE };
 /* Model kinds, each with its model.kind word, in one list: the enum and the schema's words are
  * made from it, and sim/world/fs_model_kinds.c describes each kind (what it needs, its constructor). */
 #define FS_MODEL_KINDS(X)                                                                          \
@@ -195,6 +195,8 @@ typedef struct fs_scenario {
         double mean_session_min;                       /* diurnal */
         int utc_offsets_h[FS_SCN_MAX_OFFSETS];         /* diurnal: drawn uniformly per client */
         size_t n_utc_offsets;
+        char avail_trace[512];   /* trace: availability file (relative: to the scenario's folder) */
+        int avail_assign;        /* trace: fs_trace_assign, client -> key */
     } devices;
 
     struct {

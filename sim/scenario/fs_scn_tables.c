@@ -345,11 +345,18 @@ static const fs_scn_key diurnal_keys[] = {
     KNUM("mean_session_min", POS, 0, 0, 30, devices.mean_session_min),
     KINTS("utc_offsets_h", RANGE, -12, 14, 0, NULL, devices.n_utc_offsets, devices.utc_offsets_h),
 };
+static const char *const trace_assigns[] = {"hash", "modulo", NULL}; /* fs_trace_assign */
+static const fs_scn_key avail_trace_keys[] = {
+    KSTR("path", FS_SCN_REQ, 1, 511, NULL, devices.avail_trace),
+    KENUM("assign", trace_assigns, 0, devices.avail_assign),
+};
+static const fs_scn_obj avail_trace_obj = OBJ(avail_trace_keys);
 static const fs_scn_obj markov_obj = OBJ(markov_keys);
 static const fs_scn_obj diurnal_obj = OBJ(diurnal_keys);
 static const fs_scn_variant avail_variants[] = {
     {"markov", FS_AVAIL_MARKOV, &markov_obj},
     {"diurnal", FS_AVAIL_DIURNAL, &diurnal_obj},
+    {"trace", FS_AVAIL_TRACE, &avail_trace_obj},
 };
 static const fs_scn_union avail_union =
     FS_SCN_UNION_OF("always", FS_AVAIL_ALWAYS, avail_variants);

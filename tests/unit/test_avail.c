@@ -62,7 +62,7 @@ START_TEST(markov_online_duration_is_exponential_with_mean_on)
     fs_rng_reseed(r, 3, FS_RNG_FAILURE, 0, 0);
     double sum = 0;
     const int n = 100000;
-    for (int i = 0; i < n; i++) sum += (double)fs_avail_online_left(&a, r);
+    for (int i = 0; i < n; i++) sum += (double)fs_avail_online_left(&a, &(fs_avail_state){0}, 0, r);
     ck_assert_double_eq_tol(sum / n / (60.0 * FS_US_PER_S), 30.0, 0.5);
     gsl_rng_free(r);
 }
@@ -111,7 +111,7 @@ START_TEST(always_is_always_online)
     fs_avail_state st = {.t_known = INT64_MIN};
     gsl_rng *r = fs_rng_new();
     for (int i = 0; i < 100; i++) ck_assert(fs_avail_query(&a, &st, i, r));
-    ck_assert_int_eq(fs_avail_online_left(&a, r), INT64_MAX);
+    ck_assert_int_eq(fs_avail_online_left(&a, &(fs_avail_state){0}, 0, r), INT64_MAX);
     gsl_rng_free(r);
 }
 END_TEST

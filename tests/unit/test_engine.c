@@ -3,6 +3,7 @@
  * (checkpoints only from a policy whose entry says it can). */
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fs_device.h"
 #include "fs_engine.h"
@@ -75,6 +76,38 @@ START_TEST(engine_timeline_matches_time_model)
     ck_assert_int_eq(cap->rounds[1].t_start, t_rep);
     ck_assert_int_eq(cap->parts[1].t_selected, t_rep);
     free(cap);
+}
+END_TEST
+
+/* A one-client run on a one-interval trace ending at end_s: how its participation ends. */
+static void trace_outcome(const char *end_s, const char *want)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "engine_trace_%d.csv", (int)getpid());
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "# fedsim-avail v1\na,0,%s\n", end_s);
+    fclose(f);
+    snprintf(text, sizeof text,
+             SYNTH(1, "\"train\":{\"epochs\":1,\"batch_size\":10},"
+                      "\"server\":{\"rounds\":1,\"clients_per_round\":1,\"over_selection\":1,"
+                      "\"deadline_s\":1000,\"round_interval_s\":0},"
+                      "\"devices\":{\"gflops\":0.001,\"uplink_mbps\":1,\"downlink_mbps\":4,"
+                      "\"latency_ms\":50,\"availability\":{\"trace\":{\"path\":\"%s\"}}}"),
+             path);
+    capture *cap = malloc(sizeof *cap);
+    free(run(text, 1, cap));
+    ck_assert_uint_eq(cap->n_parts, 1);
+    ck_assert_str_eq(cap->parts[0].outcome, want);
+    free(cap);
+    remove(path);
+}
+
+START_TEST(engine_trace_interval_end_drops_a_straddling_participation)
+{
+    /* the participation takes about 0.2 s (engine_timeline_matches_time_model's device) */
+    trace_outcome("0.1", "dropped");
+    trace_outcome("100", "reported");
 }
 END_TEST
 
@@ -432,6 +465,7 @@ static Suite *engine_suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, engine_timeline_matches_time_model);
+    tcase_add_test(tc, engine_trace_interval_end_drops_a_straddling_participation);
     tcase_add_test(tc, engine_deadline_makes_clients_late);
     tcase_add_test(tc, engine_over_selection_aggregates_first_reports);
     tcase_add_test(tc, engine_counts_dropouts_and_conserves_participants);

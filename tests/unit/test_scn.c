@@ -540,8 +540,8 @@ START_TEST(scn_union_texts_from_variants)
                           "\"adam\" | \"yogi\" | \"adagrad\": {...}}, found 3");
     ck_assert_msg_present("t.json: server.selection: expected \"uniform\" or {\"fastest\": "
                           "{...}}, found 3");
-    ck_assert_msg_present("t.json: devices.availability: expected \"always\", {\"markov\": "
-                          "{...}} or {\"diurnal\": {...}}, found 3");
+    ck_assert_msg_present("t.json: devices.availability: expected \"always\" or {\"markov\" | "
+                          "\"diurnal\" | \"trace\": {...}}, found 3");
     ck_assert_msg_present("t.json: devices.latency_ms: expected number >= 0, {\"lognormal\": "
                           "{...}} or {\"uniform\": {...}}, found \"x\"");
     char buf[24];
