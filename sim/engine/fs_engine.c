@@ -546,7 +546,7 @@ static void account_energy(fs_engine *e, const fs_part *p, fs_client *c, fs_db_p
     row->energy_j += r->energy_j;
     double level = fs_energy_battery_at(&pop->state, e->s, p->client, c->avail.utc_offset_q,
                                         c->battery, p->t_sel, end);
-    level -= r->energy_j / (k->battery_wh * 3600.0);
+    if (k->battery_wh > 0) level -= r->energy_j / (k->battery_wh * 3600.0);
     c->battery = (float)(level > 0 ? level : 0);
 }
 

@@ -147,7 +147,7 @@ float fs_energy_initial_battery(const fs_scenario *s, uint32_t client)
 double fs_energy_battery_at(const fs_devstate_src *src, const fs_scenario *s, uint32_t client,
                             int utc_offset_q, double level, int64_t t0, int64_t t1)
 {
-    if (level >= 1 || t1 <= t0) return level;
+    if (level >= 1 || t1 <= t0 || !src->charging_s) return level; /* no source: never charges */
     double s_charging = src->charging_s(src->ctx, client, utc_offset_q, t0, t1);
     return fmin(1.0, level + s->devices.charging.rate_per_h * s_charging / 3600.0);
 }
