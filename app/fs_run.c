@@ -47,6 +47,16 @@ double fs_run_eta(double elapsed, int done, int resumed_from, int total, int64_t
     return eta;
 }
 
+/* A client's time-zone segment: "utc+5" for whole hours (as before quarters), "utc+5.5",
+ * "utc+5.75", "utc-3.5" otherwise. */
+static void fs_run_tz_segment(int q, char *out, size_t n)
+{
+    if (q % 4 == 0)
+        snprintf(out, n, "utc%+d", q / 4);
+    else
+        snprintf(out, n, "utc%+g", q / 4.0);
+}
+
 static double eta_seconds(const run_ctx *c, const fs_round_result *res, double elapsed)
 {
     return fs_run_eta(elapsed, res->row.round, c->sum->resumed_from, c->s->server.rounds,
@@ -116,7 +126,7 @@ static int client_rows(run_ctx *c, const fs_pop *pop, bool check, fs_err *err)
     bool diurnal = c->s->devices.availability == FS_AVAIL_DIURNAL;
     for (size_t i = 0; i < pop->n; i++) {
         const fs_client *cl = &pop->clients[i];
-        snprintf(segments[i], sizeof segments[i], "utc%+d", cl->avail.utc_offset_h);
+        fs_run_tz_segment(cl->avail.utc_offset_q, segments[i], sizeof segments[i]);
         rows[i] = (fs_db_client){.client_id = (uint32_t)i,
                                  .n_train = cl->n_train,
                                  .n_test = cl->n_test,

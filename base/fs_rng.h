@@ -22,7 +22,11 @@ enum fs_rng_purpose {
     FS_RNG_COMPRESS = 10, /* random-k choices and stochastic quantization of an update */
     FS_RNG_DP_NOISE = 11, /* the server's Gaussian noise of DP-FedAvg, per round */
     FS_RNG_REPLICATE = 12, /* the seeds of a sweep's replicate r (round argument = r) */
-    FS_RNG_TRACE = 13      /* a client's trace key (fs_trace_assign_key: a hash, no stream) */
+    FS_RNG_CHARGE = 13,    /* a client's charging sessions of one local day (round = day) */
+    FS_RNG_NETWORK = 14,   /* Wi-Fi at home (round NONE), Wi-Fi away on one day (round = day) */
+    FS_RNG_ENERGY = 15,    /* device class and initial battery level */
+    FS_RNG_CELL_LINK = 16, /* the client's cellular uplink, downlink and latency */
+    FS_RNG_TRACE = 17      /* a client's trace key (fs_trace_assign_key: a hash, no stream) */
 };
 
 #define FS_RNG_NONE UINT64_MAX /* client or round argument that does not apply */

@@ -149,18 +149,40 @@ static void put_cstate(writer *w, const char *tag, const fs_cstate *s)
     close_section(w, at);
 }
 
-/* What changes in a client record while a run goes on; the rest is redrawn from the seed. */
+/* What changes in a client record while a run goes on; the rest is redrawn from the seed.
+ * `online` holds the availability bit in its low 32 bits and the battery level's float bits,
+ * XORed with those of 1.0f, in its high 32: exact both ways, and a checkpoint from before the
+ * battery (all zero there) restores a full battery, so the format stays 3. */
 typedef struct ckpt_client {
     int64_t t_busy_until, t_known;
     uint64_t online;
 } ckpt_client;
+
+static uint64_t pack_online(const fs_client *c)
+{
+    float one = 1.0f;
+    uint32_t bits, one_bits;
+    memcpy(&bits, &c->battery, sizeof bits);
+    memcpy(&one_bits, &one, sizeof one_bits);
+    return (uint64_t)c->avail.online | (uint64_t)(bits ^ one_bits) << 32;
+}
+
+static float unpack_battery(uint64_t online)
+{
+    float one = 1.0f, level;
+    uint32_t one_bits;
+    memcpy(&one_bits, &one, sizeof one_bits);
+    uint32_t bits = (uint32_t)(online >> 32) ^ one_bits;
+    memcpy(&level, &bits, sizeof level);
+    return level;
+}
 
 static void put_clients(writer *w, const fs_pop *pop)
 {
     size_t at = open_section(w, "CLNT");
     for (size_t i = 0; i < pop->n; i++) {
         const fs_client *c = &pop->clients[i];
-        ckpt_client r = {c->t_busy_until, c->avail.t_known, c->avail.online};
+        ckpt_client r = {c->t_busy_until, c->avail.t_known, pack_online(c)};
         put(w, &r, sizeof r);
     }
     close_section(w, at);
@@ -312,14 +334,17 @@ static void take_clients(reader *r, fs_pop *pop)
         ckpt_client c;
         take(r, &c, sizeof c, "CLNT");
         if (r->bad) break;
-        if (bad_time(c.t_busy_until) || bad_time(c.t_known) || c.online > 1) {
+        float battery = unpack_battery(c.online);
+        if (bad_time(c.t_busy_until) || bad_time(c.t_known) || (uint32_t)c.online > 1 ||
+            !(battery >= 0 && battery <= 1)) {
             refuse(r, "section CLNT: client %zu has an impossible state", i);
             break;
         }
         fs_client *cl = &pop->clients[i];
         cl->t_busy_until = c.t_busy_until;
         cl->avail.t_known = c.t_known;
-        cl->avail.online = (uint8_t)c.online;
+        cl->avail.online = (uint8_t)(c.online & 1);
+        cl->battery = battery;
     }
 }
 

@@ -179,6 +179,27 @@ static void engine_fini(fs_engine *e)
 
 /* ---- planning a participation ---- */
 
+/* The network a participation runs on, fixed at selection: the client's Wi-Fi link, or with
+ * devices.network and the phone on cellular at t_sel, its cellular link, drawn from its own
+ * stream (so the client record stays small). A phone changing network mid-way keeps its link. */
+static void pick_link(fs_engine *e, fs_part *p, const fs_client *c)
+{
+    const fs_pop *pop = e->cfg->pop;
+    p->up_mbps = c->uplink_mbps;
+    p->down_mbps = c->downlink_mbps;
+    p->latency_ms = c->latency_ms;
+    if (!e->s->devices.network.on) return;
+    unsigned st = pop->state.state_at(pop->state.ctx, p->client, c->avail.utc_offset_q, p->t_sel);
+    if (st & FS_DEVSTATE_WIFI) return;
+    const typeof(e->s->devices) *d = &e->s->devices;
+    gsl_rng *r = e->r_cli;
+    fs_rng_reseed(r, e->s->population_seed, FS_RNG_CELL_LINK, p->client, FS_RNG_NONE);
+    p->cellular = true;
+    p->up_mbps = (float)fs_dist_draw(&d->cell_uplink_mbps, r);
+    p->down_mbps = (float)fs_dist_draw(&d->cell_downlink_mbps, r);
+    p->latency_ms = (float)fs_dist_draw(&d->cell_latency_ms, r);
+}
+
 /* Everything of a participation that is known before training: download and compute times and
  * the random events (going offline, crashing). The upload, whose size may depend on the trained
  * update, is planned by finish_plan. Draw order is fixed: online time, crash?, crash point. */
@@ -186,11 +207,12 @@ static void plan(fs_engine *e, fs_part *p, uint32_t id, int64_t t0)
 {
     const fs_client *c = &e->cfg->pop->clients[id];
     *p = (fs_part){.client = id, .stage = ST_DOWNLOADING, .t_sel = t0, .crash_at = -1};
+    pick_link(e, p, c);
     /* secure aggregation's key exchange: its bytes and round trips come before training */
     p->t_dl = t0 +
-              fs_time_transfer_us(e->model_bytes + e->secagg.extra_bytes_down, c->downlink_mbps,
-                                  c->latency_ms) +
-              llround(2e3 * e->secagg.extra_round_trips * c->latency_ms);
+              fs_time_transfer_us(e->model_bytes + e->secagg.extra_bytes_down, p->down_mbps,
+                                  p->latency_ms) +
+              llround(2e3 * e->secagg.extra_round_trips * p->latency_ms);
     p->t_tr = p->t_dl + fs_time_train_us(e->s->train.epochs,
                                          fs_world_client_flops(e->cfg->world, id), c->gflops);
 
@@ -215,10 +237,9 @@ static double upload_bytes(const fs_engine *e, double update_bytes)
  * the whole participation). */
 static void finish_plan(fs_engine *e, fs_part *p, const fs_update *u, bool trained)
 {
-    const fs_client *c = &e->cfg->pop->clients[p->client];
     p->bytes_up =
         upload_bytes(e, trained ? e->jobs[p - e->parts].bytes_up : 4.0 * (double)u->n_params);
-    p->t_rep = p->t_tr + fs_time_transfer_us(p->bytes_up, c->uplink_mbps, c->latency_ms);
+    p->t_rep = p->t_tr + fs_time_transfer_us(p->bytes_up, p->up_mbps, p->latency_ms);
     int64_t t_crash = INT64_MAX;
     if (p->crash_at >= 0)
         t_crash = p->t_sel + (int64_t)(p->crash_at * (double)(p->t_rep - p->t_sel));
@@ -284,7 +305,9 @@ int fs_engine_prepare(fs_engine *e, size_t slot, uint32_t client, int64_t deadli
                        .update = &e->updates[slot],
                        .ctrl_delta = e->ctrl_deltas ? e->ctrl_deltas + slot * e->n_params : NULL,
                        .residual = e->residuals ? e->residuals + slot * e->n_params : NULL};
-    e->cfg->pop->clients[client].t_busy_until = INT64_MAX;
+    fs_client *c = &e->cfg->pop->clients[client];
+    c->battery = (float)fs_pop_battery_at(e->cfg->pop, client, e->now); /* as of t_sel */
+    c->t_busy_until = INT64_MAX;
     return e->residuals ? fs_engine_load_residual(e, slot, client, err) : FS_OK;
 }
 
@@ -472,8 +495,8 @@ size_t fs_engine_partial_budget(fs_engine *e, fs_part *p, int64_t deadline)
     const fs_client *c = &e->cfg->pop->clients[p->client];
     size_t n = c->n_train, b = e->s->train.batch_size;
     double steps = (double)e->s->train.epochs * (double)((n + b - 1) / b);
-    int64_t upload = fs_time_transfer_us(upload_bytes(e, 4.0 * (double)e->n_params), c->uplink_mbps,
-                                         c->latency_ms);
+    int64_t upload = fs_time_transfer_us(upload_bytes(e, 4.0 * (double)e->n_params), p->up_mbps,
+                                         p->latency_ms);
     if (steps <= 0 || p->t_tr + upload <= deadline) return 0;
     double per_step = (double)(p->t_tr - p->t_dl) / steps;
     double fit = per_step > 0 ? floor((double)(deadline - upload - p->t_dl) / per_step) : steps;
@@ -502,6 +525,30 @@ static int64_t transferred(double bytes, int64_t t_start, int64_t t_full, int64_
     double elapsed = (double)(t_stop - t_start) - latency_ms * 1e3;
     if (elapsed <= 0 || flowing <= 0) return 0;
     return llround(bytes * elapsed / flowing);
+}
+
+/* The participation's energy until it ended (fs_energy.h's formula: the training done, the
+ * seconds its transfers ran, one cellular tail per transfer that ran), and the battery it
+ * leaves: the level at selection, refilled while charging, less the energy, never below 0. */
+static void account_energy(fs_engine *e, const fs_part *p, fs_client *c, fs_db_part *r,
+                           fs_db_round *row)
+{
+    const fs_pop *pop = e->cfg->pop;
+    int64_t end = p->t_end;
+    double s_down = (double)((end < p->t_dl ? end : p->t_dl) - p->t_sel) / 1e6;
+    double s_train = 0, s_up = 0;
+    if (p->progress >= 1 && end > p->t_dl)
+        s_train = (double)((end < p->t_tr ? end : p->t_tr) - p->t_dl) / 1e6;
+    if (p->progress >= 2 && end > p->t_tr)
+        s_up = (double)((end < p->t_rep ? end : p->t_rep) - p->t_tr) / 1e6;
+    const fs_energy_class *k = &e->s->devices.classes[c->dev_class];
+    r->energy_j = fs_energy_part_j(k, p->cellular, s_train * c->gflops, s_down, s_up,
+                                   (s_down > 0) + (s_up > 0));
+    row->energy_j += r->energy_j;
+    double level = fs_energy_battery_at(&pop->state, e->s, p->client, c->avail.utc_offset_q,
+                                        c->battery, p->t_sel, end);
+    if (k->battery_wh > 0) level -= r->energy_j / (k->battery_wh * 3600.0);
+    c->battery = (float)(level > 0 ? level : 0);
 }
 
 static const char *outcome_name(int stage)
@@ -539,10 +586,12 @@ void fs_engine_account_part(fs_engine *e, size_t i, fs_db_round *row)
         .local_loss = trained ? job->result.mean_loss : NAN,
         .update_norm = trained ? job->update_norm : NAN,
         .bytes_down = transferred(e->model_bytes + e->secagg.extra_bytes_down, p->t_sel, p->t_dl,
-                                  p->t_end, c->latency_ms),
+                                  p->t_end, p->latency_ms),
         .bytes_up =
-            trained ? transferred(p->bytes_up, p->t_tr, p->t_rep, p->t_end, c->latency_ms) : 0,
+            trained ? transferred(p->bytes_up, p->t_tr, p->t_rep, p->t_end, p->latency_ms) : 0,
+        .network = p->cellular ? "cellular" : "wifi",
     };
+    account_energy(e, p, c, r, row);
     row->bytes_down += r->bytes_down;
     row->bytes_up += r->bytes_up;
     /* device time spent training, whether or not the work was used */

@@ -32,6 +32,8 @@ typedef struct fs_part {
     int64_t t_off;         /* when the client goes offline (INT64_MAX: not during this round) */
     double crash_at;       /* crash at this fraction of the participation; < 0: no crash */
     double bytes_up;       /* size of its update on the wire */
+    bool cellular;         /* on cellular at selection (devices.network): its link below */
+    double up_mbps, down_mbps, latency_ms; /* the link of this participation */
     uint64_t handle;       /* pending event, 0 when none */
 } fs_part;
 

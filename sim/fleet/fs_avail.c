@@ -32,12 +32,13 @@ void fs_avail_init(fs_avail *a, const fs_scenario *s)
 }
 
 /* Cosine day curve: max_share at peak_hour local time, min_share twelve hours away. */
-double fs_avail_share(const fs_avail *a, int utc_offset_h, int64_t t)
+double fs_avail_share(const fs_avail *a, int utc_offset_q, int64_t t)
 {
     if (a->kind == FS_AVAIL_ALWAYS) return 1.0;
     if (a->kind == FS_AVAIL_TRACE) return NAN; /* per client, not a process share */
     if (a->kind == FS_AVAIL_MARKOV) return a->lambda_off_on / (a->lambda_off_on + a->mu_on_to_off);
-    double hour = fmod((double)t / (double)FS_US_PER_H + utc_offset_h, 24.0);
+    /* q / 4.0 is exact, so whole-hour offsets give the same doubles as before quarters */
+    double hour = fmod((double)t / (double)FS_US_PER_H + utc_offset_q / 4.0, 24.0);
     if (hour < 0) hour += 24.0;
     double phase = 2.0 * M_PI * (hour - a->peak_hour) / 24.0;
     return a->min_share + (a->max_share - a->min_share) * 0.5 * (1.0 + cos(phase));
@@ -57,7 +58,7 @@ bool fs_avail_query(const fs_avail *a, fs_avail_state *st, int64_t t, gsl_rng *r
         fs_avail_observe(st, on, t);
         return on;
     }
-    double pi = fs_avail_share(a, st->utc_offset_h, t);
+    double pi = fs_avail_share(a, st->utc_offset_q, t);
     double p_on = pi;
     if (st->t_known != INT64_MIN) {
         double rate = off_to_on_rate(a, pi) + a->mu_on_to_off;

@@ -25,15 +25,15 @@ typedef struct fs_avail {
 typedef struct fs_avail_state {
     int64_t t_known;   /* time of the last materialised state; INT64_MIN = never (stationary) */
     uint32_t trace_key; /* trace: the client's key index (fs_trace_assign_key) */
-    int8_t utc_offset_h;
+    int8_t utc_offset_q; /* quarter hours: -48 (UTC-12) .. 56 (UTC+14); India 5.5 h = 22 */
     uint8_t online;
 } fs_avail_state;
 
 void fs_avail_init(fs_avail *a, const fs_scenario *s);
 
-/* Long-run share of clients online at virtual time t for a client at utc_offset_h. Virtual
- * time 0 is 00:00 UTC of day 1. */
-double fs_avail_share(const fs_avail *a, int utc_offset_h, int64_t t);
+/* Long-run share of clients online at virtual time t for a client at utc_offset_q quarter
+ * hours from UTC. Virtual time 0 is 00:00 UTC of day 1. */
+double fs_avail_share(const fs_avail *a, int utc_offset_q, int64_t t);
 
 /* Is the client online at time t (>= st->t_known)? Draws from r and updates st (a trace
  * answers from its intervals and draws nothing). */

@@ -16,8 +16,8 @@ static void draw_client(fs_client *c, const fs_scenario *s, gsl_rng *r)
     c->latency_ms = (float)fs_dist_draw(&d->latency_ms, r);
     int8_t tz = 0;
     if (d->availability == FS_AVAIL_DIURNAL && d->n_utc_offsets > 0)
-        tz = (int8_t)d->utc_offsets_h[gsl_rng_uniform_int(r, d->n_utc_offsets)];
-    c->avail = (fs_avail_state){.t_known = INT64_MIN, .utc_offset_h = tz, .online = 0};
+        tz = (int8_t)d->utc_offsets_q[gsl_rng_uniform_int(r, d->n_utc_offsets)];
+    c->avail = (fs_avail_state){.t_known = INT64_MIN, .utc_offset_q = tz, .online = 0};
     c->t_busy_until = INT64_MIN;
     c->consent = 1;
 }
@@ -70,9 +70,16 @@ int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const 
             pop->clients[i].avail.trace_key = fs_trace_assign_key(
                 pop->avail_trace, (enum fs_trace_assign)s->devices.avail_assign,
                 s->population_seed, i);
+        pop->clients[i].dev_class = (uint8_t)fs_energy_class_of(s, (uint32_t)i);
+        pop->clients[i].home_wifi = fs_energy_home_wifi(s, (uint32_t)i);
+        pop->clients[i].battery = fs_energy_initial_battery(s, (uint32_t)i);
         pop->perm[i] = (uint32_t)i;
     }
     pop->n = n;
+    pop->scn = s;
+    pop->state = fs_energy_param_source(s);
+    const typeof(s->devices.eligibility) *el = &s->devices.eligibility;
+    pop->eligibility = el->charging || el->unmetered || el->min_battery > 0;
     gsl_rng_free(r);
     /* validation refuses shares that are all 0; small shares of small populations can still
      * draw nobody, and then no round could ever start */
@@ -103,11 +110,33 @@ void fs_pop_fini(fs_pop *pop)
     memset(pop, 0, sizeof *pop);
 }
 
+double fs_pop_battery_at(const fs_pop *pop, uint32_t id, int64_t t)
+{
+    const fs_client *c = &pop->clients[id];
+    int64_t t0 = c->t_busy_until > 0 ? c->t_busy_until : 0;
+    return fs_energy_battery_at(&pop->state, pop->scn, id, c->avail.utc_offset_q, c->battery, t0,
+                                t);
+}
+
+bool fs_pop_eligible(const fs_pop *pop, uint32_t id, int64_t t)
+{
+    if (!pop->eligibility) return true;
+    const typeof(pop->scn->devices.eligibility) *el = &pop->scn->devices.eligibility;
+    const fs_client *c = &pop->clients[id];
+    unsigned st = pop->state.state_at(pop->state.ctx, id, c->avail.utc_offset_q, t);
+    if (el->charging && !(st & FS_DEVSTATE_CHARGING)) return false;
+    if (el->unmetered && !(st & FS_DEVSTATE_WIFI)) return false;
+    return el->min_battery <= 0 || fs_pop_battery_at(pop, id, t) >= el->min_battery;
+}
+
 static bool selectable(fs_pop *pop, const fs_avail *avail, uint32_t id, int64_t t, uint64_t seed,
                        uint64_t pass, gsl_rng *r, size_t *queried)
 {
     fs_client *c = &pop->clients[id];
     if (!c->consent || c->t_busy_until > t) return false;
+    /* eligibility before availability: an ineligible phone is never asked, and with
+     * eligibility off nothing here runs, so the streams are those of before */
+    if (pop->eligibility && !fs_pop_eligible(pop, id, t)) return false;
     ++*queried;
     fs_rng_reseed(r, seed, FS_RNG_AVAIL, id, pass);
     return fs_avail_query(avail, &c->avail, t, r);

@@ -6,10 +6,12 @@
 #define FS_POP_H
 
 #include <gsl/gsl_rng.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "fs_avail.h"
+#include "fs_energy.h"
 #include "fs_err.h"
 #include "fs_scn.h"
 
@@ -19,6 +21,9 @@ typedef struct fs_client {
     fs_avail_state avail;
     uint32_t n_train, n_test;
     uint8_t consent; /* 1 = may participate */
+    uint8_t dev_class; /* devices.classes index (fs_energy.h) */
+    uint8_t home_wifi; /* usual network: 1 Wi-Fi at home, 0 cellular */
+    float battery;     /* level in [0, 1] as of max(t_busy_until, 0) (fs_energy_battery_at) */
 } fs_client;
 
 /* A million idle clients must fit in tens of megabytes (issue 2 allows at most 256 bytes). */
@@ -29,10 +34,21 @@ typedef struct fs_pop {
     fs_client *clients;
     uint32_t *perm; /* a permutation of 0..n-1, reshuffled in place by selection */
     fs_trace *avail_trace; /* devices.availability trace (NULL without), owned */
+    const fs_scenario *scn; /* borrowed: eligibility and the energy model read it */
+    fs_devstate_src state;  /* charging / network state (parametric; a trace plugs in here) */
+    bool eligibility;       /* any of devices.eligibility is on */
 } fs_pop;
 
+/* Is the client eligible at t by devices.eligibility (charging, unmetered = on Wi-Fi, battery
+ * >= min_battery)? Always true when eligibility is off. Pure: changes nothing. */
+bool fs_pop_eligible(const fs_pop *pop, uint32_t id, int64_t t);
+
+/* The client's battery level at t (no earlier than its record's time). */
+double fs_pop_battery_at(const fs_pop *pop, uint32_t id, int64_t t);
+
 /* Draws every client's device (with an availability trace, loads it and maps each client to
- * its key, fs_trace_assign_key; FS_EIO / FS_ESCENARIO on a bad trace, before anything runs) from stream (seed, FS_RNG_DEVICE, client) and its consent from
+ * its key, fs_trace_assign_key; FS_EIO / FS_ESCENARIO on a bad trace, before anything runs)
+ * from stream (seed, FS_RNG_DEVICE, client) and its consent from
  * (seed, FS_RNG_CONSENT, client): independent of n and of the order clients are created.
  * n_train/n_test give the clients' data sizes (n_test may be NULL). consent_level (may be NULL)
  * gives each client's level of privacy.consent.group, which picks its consent share from

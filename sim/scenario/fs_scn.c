@@ -62,6 +62,13 @@ static void check_cross(fs_scn_ctx *c)
         fs_scn_bad(c, "devices.availability.diurnal.min_share",
                    "expected number <= max_share (%s), found %s", a, b);
     }
+    double class_total = 0;
+    for (int i = 0; i < FS_SCN_N_DEV_CLASSES; i++)
+        class_total += s->devices.classes[i].share;
+    if (GOOD(devices.classes[0].share) && GOOD(devices.classes[1].share) &&
+        GOOD(devices.classes[2].share) && class_total <= 0)
+        fs_scn_bad(c, "devices.classes",
+                   "expected shares of low, mid and high with a positive sum, found all 0");
     if (GOOD(data.clients) && GOOD(server.clients_per_round) &&
         s->server.clients_per_round > s->data.clients)
         fs_scn_bad(c, "server.clients_per_round",

@@ -11,6 +11,9 @@
 
 #include "fs_err.h"
 
+/* Device classes of the energy model (devices.classes), in this order: low, mid, high. */
+#define FS_SCN_N_DEV_CLASSES 3
+
 /* A scalar drawn per client: a constant, lognormal(mu, sigma) of the natural log, or
  * uniform(min, max). JSON: 12.5 | {"lognormal": {"mu": 1, "sigma": 0.6}} |
  * {"uniform": {"min": 1, "max": 4}}. */
@@ -193,10 +196,33 @@ typedef struct fs_scenario {
         double mean_on_min, mean_off_min;              /* markov */
         double peak_hour, min_share, max_share;        /* diurnal */
         double mean_session_min;                       /* diurnal */
-        int utc_offsets_h[FS_SCN_MAX_OFFSETS];         /* diurnal: drawn uniformly per client */
+        int utc_offsets_q[FS_SCN_MAX_OFFSETS]; /* diurnal: quarter hours (5.5 h = 22), drawn
+                                                * uniformly per client */
         size_t n_utc_offsets;
         char avail_trace[512];   /* trace: availability file (relative: to the scenario's folder) */
         int avail_assign;        /* trace: fs_trace_assign, client -> key */
+        fs_dist cell_uplink_mbps, cell_downlink_mbps, cell_latency_ms; /* devices.cellular */
+        struct {
+            double evening_start_h, morning_end_h; /* overnight charging window, local time */
+            double share;                          /* share of nights a phone charges */
+            double day_prob, day_session_h;        /* one daytime session a day, by chance */
+            double rate_per_h;                     /* battery share refilled per hour */
+        } charging;
+        struct {
+            bool on;                           /* devices.network given: else always Wi-Fi */
+            double wifi_share;                 /* share of clients with Wi-Fi at home */
+            double home_start_h, home_end_h;   /* home hours, local time */
+            double away_wifi_share;            /* chance a day's away hours are on Wi-Fi */
+        } network;
+        struct {
+            bool charging, unmetered;
+            double min_battery;
+        } eligibility;
+        fs_dist battery_initial; /* initial battery level, clamped to [0, 1] */
+        struct fs_scn_dev_class {
+            double share, j_per_gflop, wifi_tx_w, wifi_rx_w, cell_tx_w, cell_rx_w, cell_tail_w,
+                cell_tail_s, battery_wh;
+        } classes[FS_SCN_N_DEV_CLASSES]; /* devices.classes.low, .mid, .high */
     } devices;
 
     struct {

@@ -39,7 +39,8 @@ enum {
     FS_SCN_LO_OPEN = 1u << 2, /* value > lo (with FS_SCN_LO) */
     FS_SCN_HI = 1u << 3,      /* value <= hi */
     FS_SCN_HI_OPEN = 1u << 4, /* value < hi (with FS_SCN_HI) */
-    FS_SCN_IDENT = 1u << 5    /* string of [A-Za-z0-9_.-] only */
+    FS_SCN_IDENT = 1u << 5,   /* string of [A-Za-z0-9_.-] only */
+    FS_SCN_QUARTERS = 1u << 6 /* INT_ARRAY of numbers in multiples of 0.25, stored as 4x */
 };
 
 /* Bit of a data source in fs_scn_key.sources, of a model kind in fs_scn_key.models. */

@@ -343,7 +343,8 @@ static const fs_scn_key diurnal_keys[] = {
     KNUM("min_share", OPEN01, 0, 1, 0.05, devices.min_share),
     KNUM("max_share", OPEN01, 0, 1, 0.4, devices.max_share),
     KNUM("mean_session_min", POS, 0, 0, 30, devices.mean_session_min),
-    KINTS("utc_offsets_h", RANGE, -12, 14, 0, NULL, devices.n_utc_offsets, devices.utc_offsets_h),
+    KINTS("utc_offsets_h", RANGE | FS_SCN_QUARTERS, -12, 14, 0, NULL, devices.n_utc_offsets,
+          devices.utc_offsets_q),
 };
 static const char *const trace_assigns[] = {"hash", "modulo", NULL}; /* fs_trace_assign */
 static const fs_scn_key avail_trace_keys[] = {
@@ -366,6 +367,68 @@ static const fs_dist def_uplink = {FS_DIST_LOGNORMAL, 1.5, 0.8};
 static const fs_dist def_downlink = {FS_DIST_LOGNORMAL, 3, 0.8};
 static const fs_dist def_latency = {FS_DIST_CONST, 80, 0};
 
+/* Energy and battery (sim/fleet/fs_energy.h); scenarios/README.md gives every default's source
+ * and range. The cellular link: LTE as measured by Huang et al. (MobiSys 2012, median uplink
+ * ~5 Mbit/s, downlink ~13 Mbit/s, RTT ~70 ms), spread as the Wi-Fi defaults are. */
+static const fs_dist def_cell_uplink = {FS_DIST_LOGNORMAL, 1.2, 0.8};
+static const fs_dist def_cell_downlink = {FS_DIST_LOGNORMAL, 2.3, 0.8};
+static const fs_dist def_cell_latency = {FS_DIST_CONST, 70, 0};
+static const fs_dist def_battery = {FS_DIST_UNIFORM, 0.2, 1};
+static const fs_scn_key cellular_keys[] = {
+    KDIST("uplink_mbps", POS, &def_cell_uplink, devices.cell_uplink_mbps),
+    KDIST("downlink_mbps", POS, &def_cell_downlink, devices.cell_downlink_mbps),
+    KDIST("latency_ms", NONNEG, &def_cell_latency, devices.cell_latency_ms),
+};
+static const fs_scn_key charging_keys[] = {
+    KNUM("evening_start_h", RANGE | FS_SCN_HI_OPEN, 0, 24, 22, devices.charging.evening_start_h),
+    KNUM("morning_end_h", RANGE | FS_SCN_HI_OPEN, 0, 24, 7, devices.charging.morning_end_h),
+    KNUM("share", RANGE, 0, 1, 0.7, devices.charging.share),
+    KNUM("day_prob", RANGE, 0, 1, 0.3, devices.charging.day_prob),
+    KNUM("day_session_h", RANGE, 0, 12, 1, devices.charging.day_session_h),
+    KNUM("rate_per_h", POS, 0, 0, 0.5, devices.charging.rate_per_h),
+};
+static const fs_scn_key network_keys[] = {
+    KNUM("wifi_share", RANGE, 0, 1, 0.8, devices.network.wifi_share),
+    KNUM("home_start_h", RANGE | FS_SCN_HI_OPEN, 0, 24, 19, devices.network.home_start_h),
+    KNUM("home_end_h", RANGE | FS_SCN_HI_OPEN, 0, 24, 8, devices.network.home_end_h),
+    KNUM("away_wifi_share", RANGE, 0, 1, 0.2, devices.network.away_wifi_share),
+};
+static const fs_scn_key eligibility_keys[] = {
+    KBOOL("charging", 0, devices.eligibility.charging),
+    KBOOL("unmetered", 0, devices.eligibility.unmetered),
+    KNUM("min_battery", RANGE, 0, 1, 0, devices.eligibility.min_battery),
+};
+static const fs_scn_key battery_keys[] = {
+    KDIST("initial", NONNEG, &def_battery, devices.battery_initial),
+};
+/* One table per class: their defaults differ. Radio powers from Huang et al.'s power model at
+ * the default link rates, the same for every class; SoC energy and battery grow apart. */
+#define DEV_CLASS_KEYS(name, i, share_, jpg, wh)                                                 \
+    static const fs_scn_key name[] = {                                                          \
+        KNUM("share", RANGE, 0, 1, share_, devices.classes[i].share),                           \
+        KNUM("j_per_gflop", NONNEG, 0, 0, jpg, devices.classes[i].j_per_gflop),                 \
+        KNUM("wifi_tx_w", NONNEG, 0, 0, 0.55, devices.classes[i].wifi_tx_w),                    \
+        KNUM("wifi_rx_w", NONNEG, 0, 0, 0.8, devices.classes[i].wifi_rx_w),                     \
+        KNUM("cell_tx_w", NONNEG, 0, 0, 2.0, devices.classes[i].cell_tx_w),                     \
+        KNUM("cell_rx_w", NONNEG, 0, 0, 1.5, devices.classes[i].cell_rx_w),                     \
+        KNUM("cell_tail_w", NONNEG, 0, 0, 1.06, devices.classes[i].cell_tail_w),                \
+        KNUM("cell_tail_s", RANGE, 0, 60, 11.6, devices.classes[i].cell_tail_s),                \
+        KNUM("battery_wh", POS, 0, 0, wh, devices.classes[i].battery_wh),                       \
+    }
+DEV_CLASS_KEYS(class_low_keys, 0, 0.3, 0.6, 11);
+DEV_CLASS_KEYS(class_mid_keys, 1, 0.5, 0.3, 15);
+DEV_CLASS_KEYS(class_high_keys, 2, 0.2, 0.15, 19);
+static const fs_scn_obj class_low_obj = OBJ(class_low_keys), class_mid_obj = OBJ(class_mid_keys),
+                        class_high_obj = OBJ(class_high_keys);
+static const fs_scn_key classes_keys[] = {
+    KOBJ("low", 0, &class_low_obj),
+    KOBJ("mid", 0, &class_mid_obj),
+    KOBJ("high", 0, &class_high_obj),
+};
+static const fs_scn_obj cellular_obj = OBJ(cellular_keys), charging_obj = OBJ(charging_keys),
+                        network_obj = OBJ(network_keys), eligibility_obj = OBJ(eligibility_keys),
+                        battery_obj = OBJ(battery_keys), classes_obj = OBJ(classes_keys);
+
 static const fs_scn_key devices_keys[] = {
     KDIST("gflops", POS, &def_gflops, devices.gflops),
     KDIST("uplink_mbps", POS, &def_uplink, devices.uplink_mbps),
@@ -373,6 +436,12 @@ static const fs_scn_key devices_keys[] = {
     KDIST("latency_ms", NONNEG, &def_latency, devices.latency_ms),
     KNUM("failure_prob", RANGE | FS_SCN_HI_OPEN, 0, 1, 0, devices.failure_prob),
     KUNION("availability", FS_AVAIL_ALWAYS, &avail_union, devices.availability),
+    KOBJ("cellular", 0, &cellular_obj),
+    KOBJ("charging", 0, &charging_obj),
+    KOBJ("network", 0, &network_obj, PRESENT(devices.network.on)),
+    KOBJ("eligibility", 0, &eligibility_obj),
+    KOBJ("battery", 0, &battery_obj),
+    KOBJ("classes", 0, &classes_obj),
 };
 
 static const fs_scn_key target_keys[] = {

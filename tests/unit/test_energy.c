@@ -1,0 +1,148 @@
+/* Tests of fs_energy and eligibility: a participation's energy is the documented formula; the
+ * parametric charging follows its local-time window (quarter-hour offsets included); the battery
+ * refills while charging and a participation drains it; selection never returns an ineligible
+ * client; a quarter-hour offset shifts the diurnal curve by exactly that. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_avail.h"
+#include "fs_device.h"
+#include "fs_energy.h"
+#include "fs_pop.h"
+#include "fs_rng.h"
+#include "fs_test.h"
+#include "fs_test_scn.h"
+
+#define H FS_US_PER_H
+
+static void scenario(const char *devices, fs_scenario *s)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"name\": \"e\", \"seed\": 3, \"data\": {\"source\": \"synthetic\", \"clients\": "
+             "400}, \"model\": {\"kind\": \"softmax\"}, \"server\": {\"rounds\": 1, "
+             "\"clients_per_round\": 1}, \"devices\": %s}",
+             devices);
+    fs_test_scenario(text, s);
+}
+
+START_TEST(energy_of_participation_equals_formula)
+{
+    fs_energy_class k = {.j_per_gflop = 0.3, .wifi_tx_w = 0.55, .wifi_rx_w = 0.8,
+                         .cell_tx_w = 2.0, .cell_rx_w = 1.5, .cell_tail_w = 1.06,
+                         .cell_tail_s = 11.6, .battery_wh = 15};
+    /* 40 GFLOP, 3 s down, 2 s up: by hand 0.3*40 + 0.8*3 + 0.55*2 = 12 + 2.4 + 1.1 = 15.5 J */
+    ck_assert_double_eq_tol(fs_energy_part_j(&k, false, 40, 3, 2, 2), 15.5, 1e-12);
+    /* cellular: 12 + 1.5*3 + 2*2 + 1.06*11.6*2 = 12 + 4.5 + 4 + 24.592 = 45.092 J */
+    ck_assert_double_eq_tol(fs_energy_part_j(&k, true, 40, 3, 2, 2), 45.092, 1e-12);
+    /* dropped during the download: one burst, no training */
+    ck_assert_double_eq_tol(fs_energy_part_j(&k, true, 0, 1, 0, 1), 1.5 + 1.06 * 11.6, 1e-12);
+}
+END_TEST
+
+START_TEST(charging_follows_local_window_and_quarter_offsets)
+{
+    fs_scenario s;
+    scenario("{\"charging\": {\"share\": 1, \"day_prob\": 0, \"evening_start_h\": 22, "
+             "\"morning_end_h\": 7}}",
+             &s);
+    fs_devstate_src src = fs_energy_param_source(&s);
+    for (uint32_t c = 0; c < 50; c++) {
+        ck_assert(src.state_at(src.ctx, c, 0, 23 * H) & FS_DEVSTATE_CHARGING);
+        ck_assert(src.state_at(src.ctx, c, 0, 30 * H) & FS_DEVSTATE_CHARGING); /* 06:00 day 2 */
+        ck_assert(!(src.state_at(src.ctx, c, 0, 12 * H) & FS_DEVSTATE_CHARGING));
+        /* India, +5.5 h: 16:29 UTC is 21:59 local (not yet), 16:31 UTC is 22:01 (charging) */
+        int64_t m = H / 60;
+        ck_assert(!(src.state_at(src.ctx, c, 22, 16 * H + 29 * m) & FS_DEVSTATE_CHARGING));
+        ck_assert(src.state_at(src.ctx, c, 22, 16 * H + 31 * m) & FS_DEVSTATE_CHARGING);
+        /* without devices.network every phone is on Wi-Fi */
+        ck_assert(src.state_at(src.ctx, c, 0, 12 * H) & FS_DEVSTATE_WIFI);
+        /* nine hours of charging a night */
+        ck_assert_double_eq_tol(src.charging_s(src.ctx, c, 0, 12 * H, 36 * H), 9 * 3600.0, 1e-6);
+    }
+    fs_scn_fini(&s);
+}
+END_TEST
+
+START_TEST(battery_refills_while_charging_capped_at_full)
+{
+    fs_scenario s;
+    scenario("{\"charging\": {\"share\": 1, \"day_prob\": 0, \"rate_per_h\": 0.5}}", &s);
+    fs_devstate_src src = fs_energy_param_source(&s);
+    /* no charging between 12:00 and 22:00, then 0.5 per hour */
+    ck_assert_double_eq_tol(fs_energy_battery_at(&src, &s, 1, 0, 0.2, 12 * H, 22 * H), 0.2, 1e-12);
+    ck_assert_double_eq_tol(fs_energy_battery_at(&src, &s, 1, 0, 0.2, 12 * H, 23 * H), 0.7, 1e-9);
+    ck_assert_double_eq_tol(fs_energy_battery_at(&src, &s, 1, 0, 0.2, 12 * H, 40 * H), 1.0, 1e-12);
+    fs_scn_fini(&s);
+}
+END_TEST
+
+START_TEST(eligibility_never_selects_an_ineligible_client)
+{
+    fs_scenario s;
+    scenario("{\"eligibility\": {\"charging\": true, \"unmetered\": true, \"min_battery\": 0.5},"
+             " \"network\": {\"wifi_share\": 0.6},"
+             " \"availability\": {\"diurnal\": {\"utc_offsets_h\": [-3.5, 0, 5.5, 5.75]}}}",
+             &s);
+    size_t n = s.data.clients;
+    size_t *n_train = calloc(n, sizeof *n_train);
+    fs_pop pop;
+    fs_err err;
+    fs_err_init(&err, "test");
+    ck_assert_int_eq(fs_pop_init(&pop, &s, n_train, NULL, NULL, &err), FS_OK);
+    fs_avail avail;
+    fs_avail_init(&avail, &s);
+    gsl_rng *r1 = fs_rng_new(), *r2 = fs_rng_new();
+    uint32_t *ids = malloc(n * sizeof *ids);
+    size_t total = 0;
+    for (int pass = 0; pass < 200; pass++) {
+        int64_t t = (int64_t)pass * 37 * 60 * FS_US_PER_S; /* every 37 minutes, ~5 days */
+        size_t got = fs_pop_select(&pop, &avail, 9, (uint64_t)pass, t, 20, r1, r2, ids, NULL);
+        for (size_t i = 0; i < got; i++) {
+            unsigned st = pop.state.state_at(pop.state.ctx, ids[i],
+                                             pop.clients[ids[i]].avail.utc_offset_q, t);
+            ck_assert(st & FS_DEVSTATE_CHARGING);
+            ck_assert(st & FS_DEVSTATE_WIFI);
+            ck_assert(fs_pop_battery_at(&pop, ids[i], t) >= 0.5);
+        }
+        total += got;
+    }
+    ck_assert_uint_gt(total, 0); /* some were eligible: the test is not vacuous */
+    gsl_rng_free(r1);
+    gsl_rng_free(r2);
+    free(ids);
+    free(n_train);
+    fs_pop_fini(&pop);
+    fs_scn_fini(&s);
+}
+END_TEST
+
+START_TEST(quarter_hour_offset_shifts_diurnal_curve_exactly)
+{
+    fs_scenario s;
+    scenario("{\"availability\": {\"diurnal\": {\"utc_offsets_h\": [5.75]}}}", &s);
+    fs_avail a;
+    fs_avail_init(&a, &s);
+    ck_assert_int_eq(s.devices.utc_offsets_q[0], 23);
+    for (int64_t t = 0; t < 48 * H; t += H / 7)
+        ck_assert_double_eq_tol(fs_avail_share(&a, 23, t), fs_avail_share(&a, 0, t + 23 * H / 4),
+                                1e-12);
+    fs_scn_fini(&s);
+}
+END_TEST
+
+static Suite *energy_suite(void)
+{
+    Suite *s = suite_create("energy");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, energy_of_participation_equals_formula);
+    tcase_add_test(tc, charging_follows_local_window_and_quarter_offsets);
+    tcase_add_test(tc, battery_refills_while_charging_capped_at_full);
+    tcase_add_test(tc, eligibility_never_selects_an_ineligible_client);
+    tcase_add_test(tc, quarter_hour_offset_shifts_diurnal_curve_exactly);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FS_TEST_MAIN(energy_suite)
