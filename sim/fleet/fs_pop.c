@@ -49,6 +49,32 @@ static int load_trace(fs_pop *pop, const fs_scenario *s, fs_err *err)
     return rc;
 }
 
+/* The device state of a trace that has a state column: charging and Wi-Fi exactly where its
+ * intervals say so, and neither while offline (the trace does not know). */
+static unsigned trace_state_at(const void *ctx, uint32_t client, int utc_offset_q, int64_t t)
+{
+    (void)utc_offset_q;
+    const fs_pop *pop = ctx;
+    unsigned st = fs_trace_state_at(pop->avail_trace, pop->clients[client].avail.trace_key, t);
+    return (st & FS_TRACE_CHARGING ? FS_DEVSTATE_CHARGING : 0u) |
+           (st & FS_TRACE_UNMETERED ? FS_DEVSTATE_WIFI : 0u);
+}
+
+static double trace_charging_s(const void *ctx, uint32_t client, int utc_offset_q, int64_t t0,
+                               int64_t t1)
+{
+    (void)utc_offset_q;
+    const fs_pop *pop = ctx;
+    return fs_trace_seconds_in(pop->avail_trace, pop->clients[client].avail.trace_key,
+                               FS_TRACE_CHARGING, t0, t1);
+}
+
+static fs_devstate_src trace_source(const fs_pop *pop)
+{
+    return (fs_devstate_src){.state_at = trace_state_at, .charging_s = trace_charging_s,
+                             .ctx = pop};
+}
+
 int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const size_t *n_test,
                 const int32_t *consent_level, fs_err *err)
 {
@@ -77,7 +103,9 @@ int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const 
     }
     pop->n = n;
     pop->scn = s;
-    pop->state = fs_energy_param_source(s);
+    pop->state = pop->avail_trace && fs_trace_has_states(pop->avail_trace)
+                     ? trace_source(pop)
+                     : fs_energy_param_source(s);
     const typeof(s->devices.eligibility) *el = &s->devices.eligibility;
     pop->eligibility = el->charging || el->unmetered || el->min_battery > 0;
     gsl_rng_free(r);

@@ -35,7 +35,9 @@ typedef struct fs_pop {
     uint32_t *perm; /* a permutation of 0..n-1, reshuffled in place by selection */
     fs_trace *avail_trace; /* devices.availability trace (NULL without), owned */
     const fs_scenario *scn; /* borrowed: eligibility and the energy model read it */
-    fs_devstate_src state;  /* charging / network state (parametric; a trace plugs in here) */
+    fs_devstate_src state;  /* charging / network state: parametric, or the availability trace's
+                             * state column when it has one (then it points at this fs_pop,
+                             * which must not move) */
     bool eligibility;       /* any of devices.eligibility is on */
 } fs_pop;
 

@@ -469,3 +469,41 @@ int64_t fs_trace_next_online(const fs_trace *t, uint32_t key, int64_t t_us)
     if (!t->period_us) return INT64_MAX;
     return base + t->period_us + t->iv[t->iv_off[key]].start;
 }
+
+/* Overlap of key's intervals with `bits`, shifted by base, with [t0, t1). */
+static int64_t overlap_in_period(const fs_trace *t, uint32_t key, unsigned bits, int64_t base,
+                                 int64_t t0, int64_t t1)
+{
+    int64_t us = 0;
+    size_t i = last_start(t, key, t0 - base);
+    for (i = i == SIZE_MAX ? t->iv_off[key] : i; i < t->iv_off[key + 1]; i++) {
+        const fs_trace_iv *iv = &t->iv[i];
+        int64_t a = base + iv->start, b = base + iv->end;
+        if (a >= t1) break;
+        if ((iv->state & bits) != bits) continue;
+        a = a > t0 ? a : t0, b = b < t1 ? b : t1;
+        if (b > a) us += b - a;
+    }
+    return us;
+}
+
+double fs_trace_seconds_in(const fs_trace *t, uint32_t key, unsigned bits, int64_t t0_us,
+                           int64_t t1_us)
+{
+    if (t1_us <= t0_us) return 0;
+    if (!t->period_us) return (double)overlap_in_period(t, key, bits, 0, t0_us, t1_us) / 1e6;
+    int64_t base, us = 0;
+    phase_of(t, t0_us, &base);
+    for (; base < t1_us; base += t->period_us) {
+        int64_t a = t0_us > base ? t0_us : base;
+        us += overlap_in_period(t, key, bits, base, a, t1_us);
+    }
+    return (double)us / 1e6;
+}
+
+bool fs_trace_has_states(const fs_trace *t)
+{
+    for (size_t i = 0; i < t->n_iv; i++)
+        if (t->iv[i].state & FS_TRACE_KNOWN) return true;
+    return false;
+}

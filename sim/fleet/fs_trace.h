@@ -77,5 +77,11 @@ unsigned fs_trace_state_at(const fs_trace *t, uint32_t key, int64_t t_us);
 int64_t fs_trace_offline_at(const fs_trace *t, uint32_t key, int64_t t_us);
 /* The first time >= t the key is online (INT64_MAX never). */
 int64_t fs_trace_next_online(const fs_trace *t, uint32_t key, int64_t t_us);
+/* Seconds of [t0_us, t1_us) that key spends in intervals whose state has every bit of `bits`
+ * (FS_TRACE_CHARGING for the battery's refill), across the wrap. */
+double fs_trace_seconds_in(const fs_trace *t, uint32_t key, unsigned bits, int64_t t0_us,
+                           int64_t t1_us);
+/* Does any interval carry a state column (FS_TRACE_KNOWN)? */
+bool fs_trace_has_states(const fs_trace *t);
 
 #endif

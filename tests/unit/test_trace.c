@@ -104,6 +104,33 @@ START_TEST(trace_wraps_modulo_the_period)
 }
 END_TEST
 
+/* The battery's refill reads the charging seconds of an interval of time: exact overlaps, also
+ * across the wrap, and only of intervals whose state says charging. */
+START_TEST(trace_charging_seconds_across_the_wrap)
+{
+    fs_trace t;
+    fs_err err;
+    ck_assert_int_eq(load("# fedsim-avail v1\n# period_s=50\na,10,20,charging\na,30,40,wifi\n"
+                          "b,0,50,charging+wifi\n",
+                          FS_TRACE_AVAIL, &t, &err),
+                     FS_OK);
+    ck_assert(fs_trace_has_states(&t));
+    ck_assert_double_eq(fs_trace_seconds_in(&t, 0, FS_TRACE_CHARGING, 0, 50 * S), 10.0);
+    ck_assert_double_eq(fs_trace_seconds_in(&t, 0, FS_TRACE_CHARGING, 15 * S, 35 * S), 5.0);
+    /* 15..20, then 60..70 and 110..112 in the next periods */
+    ck_assert_double_eq(fs_trace_seconds_in(&t, 0, FS_TRACE_CHARGING, 15 * S, 112 * S), 17.0);
+    ck_assert_double_eq(fs_trace_seconds_in(&t, 0, FS_TRACE_UNMETERED, 0, 100 * S), 20.0);
+    ck_assert_double_eq(fs_trace_seconds_in(&t, 1, FS_TRACE_CHARGING, 25 * S, 75 * S), 50.0);
+    ck_assert_double_eq(fs_trace_seconds_in(&t, 0, FS_TRACE_CHARGING, 40 * S, 40 * S), 0.0);
+    fs_trace_fini(&t);
+    ck_assert_int_eq(load("# fedsim-avail v1\na,10,20\n", FS_TRACE_AVAIL, &t, &err), FS_OK);
+    ck_assert(!fs_trace_has_states(&t));
+    ck_assert_double_eq(fs_trace_seconds_in(&t, 0, FS_TRACE_CHARGING, 0, 100 * S), 0.0);
+    fs_trace_fini(&t);
+    remove(path);
+}
+END_TEST
+
 START_TEST(trace_capacity_rows_and_models)
 {
     fs_trace t;
@@ -210,6 +237,7 @@ int main(void)
     tcase_add_test(tc, trace_edges_start_inclusive_end_exclusive);
     tcase_add_test(tc, trace_wraps_modulo_the_period);
     tcase_add_test(tc, trace_capacity_rows_and_models);
+    tcase_add_test(tc, trace_charging_seconds_across_the_wrap);
     tcase_add_test(tc, trace_mapping_is_stable);
     tcase_add_test(tc, trace_bad_cases_have_exact_messages);
     tcase_add_test(tc, trace_missing_file_is_io_error);
