@@ -1060,6 +1060,48 @@ START_TEST(db_appending_upgrades_version_3_in_place)
 }
 END_TEST
 
+/* A version 4 file (no energy columns, no client_energy) gains them in place; its old runs read
+ * as "no energy" (NULL), not 0. The old views go first: SQLite will not drop a column a view
+ * names, and the upgrade recreates them anyway. */
+START_TEST(db_appending_upgrades_version_4_in_place)
+{
+    fs_db *db = open_ok();
+    ck_assert_int_eq(begin_ok(db), 1);
+    fs_db_close(db);
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c,
+                                  "DROP VIEW v_run_energy; DROP VIEW v_device_energy_daily;"
+                                  "DROP VIEW v_run_summary; DROP VIEW v_time_to_target;"
+                                  "DROP VIEW v_round_metrics; DROP VIEW v_variant_summary;"
+                                  "DROP TABLE client_energy;"
+                                  "ALTER TABLE rounds DROP COLUMN energy_j;"
+                                  "ALTER TABLE participation DROP COLUMN energy_j;"
+                                  "ALTER TABLE variant_stats DROP COLUMN mean_energy_to_target;"
+                                  "ALTER TABLE variant_stats DROP COLUMN ci_low_energy;"
+                                  "ALTER TABLE variant_stats DROP COLUMN ci_high_energy;"
+                                  "UPDATE meta SET value = '4' WHERE key = 'schema_version';",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(c);
+    db = open_ok();
+    ck_assert_int_eq(begin_ok(db), 2);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 5);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM pragma_table_info('rounds')"
+                              " WHERE name = 'energy_j'"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM pragma_table_info('participation')"
+                              " WHERE name = 'energy_j'"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM client_energy"), 0);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_run_energy WHERE energy_j IS NULL"
+                              " AND device_days = 0"),
+                     2);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_variant_summary"), 0);
+}
+END_TEST
+
 /* An upgrade that fails half way (here: a column the upgrade adds already exists) leaves the
  * file exactly a version 2 file: no new column, no new table, version 2. */
 START_TEST(db_failed_upgrade_leaves_version_2)
@@ -1199,6 +1241,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_appending_upgrades_version_2_in_place);
     tcase_add_test(tc, db_failed_upgrade_leaves_version_2);
     tcase_add_test(tc, db_appending_upgrades_version_3_in_place);
+    tcase_add_test(tc, db_appending_upgrades_version_4_in_place);
     tcase_add_test(tc, db_variant_stats_match_hand_computed_values);
     suite_add_tcase(s, tc);
     TCase *tv = tcase_create("views");
