@@ -10,6 +10,13 @@
  * time it joins a round (downloads of clients that later dropped included). A phone selected k
  * times spends about k times that; exact per-client totals need the participation table.
  *
+ * The energy cap is per device and virtual day: the p95 (nearest rank) of client_energy over the
+ * client-days up to the target round's day, i.e. what 95% of the days a phone worked cost it at
+ * most. Like the data cap it describes the typical phone's burden rather than the unluckiest
+ * one (the max is printed beside it when a variant is excluded). Files without energy (version 4
+ * and older, or runs that modelled none) have no figure: the cap then excludes the variant with
+ * "no energy recorded", as --max-epsilon does without ε.
+ *
  * Version 2 files have no replicate or target_sustain column: the queries select NULL for them
  * there (every run is its own replicate-less variant run, sustain 1). */
 #include "fs_plan.h"
@@ -38,8 +45,8 @@
 #define PLAN_USAGE                                                                                 \
     "usage: fedsim plan DB --target METRIC=VALUE [--sustain K] [--max-epsilon E] [--max-hours "    \
     "H]\n"                                                                                         \
-    "                      [--max-bytes-per-client SIZE] [--min-reach SHARE]\n"                    \
-    "                      [--by hours|bytes|device-hours|epsilon]\n"
+    "                      [--max-bytes-per-client SIZE] [--max-energy-per-device J]\n"            \
+    "                      [--min-reach SHARE] [--by hours|bytes|device-hours|epsilon|energy]\n"
 static const char plan_usage[] = PLAN_USAGE;
 static const char plan_help[] = PLAN_USAGE
     "  which variant in the results database DB reaches the target, and at what cost (the\n"
@@ -52,11 +59,17 @@ static const char plan_help[] = PLAN_USAGE
     "  --max-hours H               keep variants that get there within H virtual hours\n"
     "  --max-bytes-per-client SIZE keep variants whose bytes per participation, summed up to\n"
     "                              then, are at most SIZE (800KB, 5MB, 1.5GiB)\n"
+    "  --max-energy-per-device J   keep variants whose per-device daily energy (p95 over the\n"
+    "                              days each phone worked, up to then) is at most J joules\n"
     "  --min-reach SHARE           with replicates: feasible when the limits hold in at least\n"
     "                              this share of them (default 0.9)\n"
-    "  --by KEY                    rank by hours (default), bytes, device-hours or epsilon\n";
+    "  --by KEY                    rank by hours (default), bytes, device-hours, epsilon or\n"
+    "                              energy (joules of the whole campaign up to then)\n";
 
-enum { OPT_TARGET, OPT_EPS, OPT_HOURS, OPT_BYTES, OPT_BY, OPT_MIN_REACH, OPT_SUSTAIN, N_OPTS };
+enum {
+    OPT_TARGET, OPT_EPS, OPT_HOURS, OPT_BYTES, OPT_ENERGY, OPT_BY, OPT_MIN_REACH, OPT_SUSTAIN,
+    N_OPTS
+};
 
 static const struct plan_opt {
     const char *name, *expected;
@@ -65,12 +78,13 @@ static const struct plan_opt {
     [OPT_EPS] = {"--max-epsilon", "a number >= 0"},
     [OPT_HOURS] = {"--max-hours", "a number > 0"},
     [OPT_BYTES] = {"--max-bytes-per-client", "a size such as 800KB, 5MB or 1.5GiB"},
-    [OPT_BY] = {"--by", "hours, bytes, device-hours or epsilon"},
+    [OPT_ENERGY] = {"--max-energy-per-device", "a number of joules > 0"},
+    [OPT_BY] = {"--by", "hours, bytes, device-hours, epsilon or energy"},
     [OPT_MIN_REACH] = {"--min-reach", "a share > 0 and <= 1, e.g. 0.9"},
     [OPT_SUSTAIN] = {"--sustain", "an integer >= 1"},
 };
 
-static const char *const by_names[N_BY] = {"hours", "bytes", "device-hours", "epsilon"};
+static const char *const by_names[N_BY] = {"hours", "bytes", "device-hours", "epsilon", "energy"};
 
 typedef struct plan_cmd {
     plan_args a;
@@ -145,6 +159,8 @@ static bool opt_value_ok(int k, const char *v, plan_args *a)
         return fs_cli_parse_real(v, &a->max_hours) && a->max_hours > 0.0;
     case OPT_BYTES:
         return fs_plan_parse_size(v, &a->max_bytes);
+    case OPT_ENERGY:
+        return fs_cli_parse_real(v, &a->max_energy) && a->max_energy > 0.0;
     case OPT_MIN_REACH:
         return fs_cli_parse_real(v, &a->min_reach) && a->min_reach > 0.0 && a->min_reach <= 1.0;
     case OPT_SUSTAIN:
@@ -180,7 +196,7 @@ static int collect_opt(int argc, char **argv, int *i, plan_cmd *p, fs_err *err)
     if (k < 0)
         return arg_bad(err, "plan",
                        "--target, --sustain, --max-epsilon, --max-hours, --max-bytes-per-client,"
-                       " --min-reach or --by",
+                       " --max-energy-per-device, --min-reach or --by",
                        arg);
     const char *v = eq ? eq + 1 : *i + 1 < argc ? argv[++*i] : NULL;
     if (p->seen[k]) {
@@ -197,7 +213,7 @@ static int parse_args(int argc, char **argv, plan_cmd *p, fs_err *err)
 {
     memset(p, 0, sizeof *p);
     plan_args *a = &p->a;
-    a->max_eps = a->max_hours = a->max_bytes = NAN;
+    a->max_eps = a->max_hours = a->max_bytes = a->max_energy = NAN;
     a->min_reach = 0.9;
     int n_bad = 0;
     for (int i = 1; i < argc; i++) {
@@ -410,10 +426,19 @@ static int check_metric(plan_ctx *c, fs_err *err)
 
 /* ---- the cost of each run at its target round */
 
-/* ?1 run, ?2 metric: every whole-test-set evaluation with the running totals at its round. */
+/* ?1 run, ?2 metric: every whole-test-set evaluation with the running totals at its round.
+ * %s: cum_energy_j (NULL before version 5). */
 static const char evals_sql[] =
-    "SELECT round, t_end_h, cum_bytes_up, cum_bytes_down, cum_device_h, epsilon, value"
+    "SELECT round, t_end_h, cum_bytes_up, cum_bytes_down, cum_device_h, epsilon, value, %s"
     " FROM v_round_metrics WHERE run_id = ?1 AND metric = ?2 ORDER BY round";
+
+/* ?1 run, ?2 the target round's end (virtual µs): the p95 (nearest rank) and the max of the
+ * per-device daily energy over the client-days up to that day. Version 5 only. */
+static const char daily_sql[] =
+    "WITH d AS (SELECT energy_j, row_number() OVER (ORDER BY energy_j) AS k,"
+    " count(*) OVER () AS n FROM client_energy WHERE run_id = ?1 AND energy_j IS NOT NULL"
+    " AND day <= ?2 / 86400000000)"
+    " SELECT (SELECT energy_j FROM d WHERE k = (n * 95 + 99) / 100), (SELECT max(energy_j) FROM d)";
 
 /* ?1 run, ?2 target round (0 when not reached): rounds recorded, the campaign's per-round
  * costs (its span from the first start to the last end, so pacing between rounds counts),
@@ -428,7 +453,7 @@ static const char evaluated_sql[] =
     " WHERE run_id = ?1 AND segment = 'all' ORDER BY metric)";
 
 typedef struct plan_stmts {
-    sqlite3_stmt *evals, *rounds, *evaluated;
+    sqlite3_stmt *evals, *rounds, *evaluated, *daily; /* daily: NULL before version 5 */
 } plan_stmts;
 
 static void take_hit(sqlite3_stmt *st, plan_rep *r)
@@ -441,6 +466,8 @@ static void take_hit(sqlite3_stmt *st, plan_rep *r)
     r->cost[DIM_BYTES] = (double)(r->bytes_up + r->bytes_down);
     r->cost[DIM_DEVICE_H] = fs_db_column_real(st, 4);
     r->cost[DIM_EPS] = fs_db_column_real(st, 5);
+    r->cost[DIM_ENERGY] = fs_db_column_real(st, 7);
+    r->t_hit_us = (int64_t)llround(fs_db_column_real(st, 1) * 3600000000.0);
 }
 
 /* The first evaluation followed by sustain - 1 more that all meet the target: a run of hits is
@@ -486,6 +513,20 @@ static int read_rounds(sqlite3_stmt *st, plan_rep *r)
     return SQLITE_OK;
 }
 
+/* The daily energy figures up to the target round; left NAN when nothing was recorded. */
+static int read_daily(sqlite3_stmt *st, plan_rep *r)
+{
+    if (!st || !r->reached) return SQLITE_OK;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, r->run_id);
+    sqlite3_bind_int64(st, 2, r->t_hit_us);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) return rc;
+    r->cost[DIM_DAY_P95] = fs_db_column_real(st, 0);
+    r->cost[DIM_DAY_MAX] = fs_db_column_real(st, 1);
+    return SQLITE_OK;
+}
+
 static int read_evaluated(sqlite3_stmt *st, plan_rep *r)
 {
     sqlite3_reset(st);
@@ -502,6 +543,7 @@ static int assess_rep(plan_ctx *c, const plan_stmts *q, plan_rep *r, fs_err *err
     if (strcmp(r->status, "done") != 0) return FS_OK; /* excluded as unfinished */
     int rc = find_hit(c, q->evals, r);
     if (rc == SQLITE_OK) rc = read_rounds(q->rounds, r);
+    if (rc == SQLITE_OK) rc = read_daily(q->daily, r);
     if (rc == SQLITE_OK && isnan(r->best)) rc = read_evaluated(q->evaluated, r);
     if (rc == SQLITE_OK) return FS_OK;
     char what[64];
@@ -535,7 +577,11 @@ static int assess_all(plan_ctx *c, fs_err *err)
 {
     plan_stmts q = {0};
     int rc = FS_OK;
-    if (sqlite3_prepare_v2(c->conn, evals_sql, -1, &q.evals, NULL) != SQLITE_OK ||
+    char sql[sizeof evals_sql + 32];
+    snprintf(sql, sizeof sql, evals_sql, c->version >= 5 ? "cum_energy_j" : "NULL");
+    if (sqlite3_prepare_v2(c->conn, sql, -1, &q.evals, NULL) != SQLITE_OK ||
+        (c->version >= 5 &&
+         sqlite3_prepare_v2(c->conn, daily_sql, -1, &q.daily, NULL) != SQLITE_OK) ||
         sqlite3_prepare_v2(c->conn, rounds_sql, -1, &q.rounds, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(c->conn, evaluated_sql, -1, &q.evaluated, NULL) != SQLITE_OK)
         rc = db_fail(c, "reading rounds", err);
@@ -548,6 +594,7 @@ static int assess_all(plan_ctx *c, fs_err *err)
     sqlite3_finalize(q.evals);
     sqlite3_finalize(q.rounds);
     sqlite3_finalize(q.evaluated);
+    sqlite3_finalize(q.daily);
     return rc;
 }
 

@@ -11,11 +11,16 @@
 
 #include "fs_stats.h"
 
-enum plan_by { BY_HOURS, BY_BYTES, BY_DEVICE_H, BY_EPSILON, N_BY };
+enum plan_by { BY_HOURS, BY_BYTES, BY_DEVICE_H, BY_EPSILON, BY_ENERGY, N_BY };
 
 /* The costs of one replicate at its target round (and their summaries over a variant's
- * replicates). The first four are the --by keys, in enum plan_by order. */
-enum plan_dim { DIM_HOURS, DIM_BYTES, DIM_DEVICE_H, DIM_EPS, DIM_ROUNDS, DIM_PER_PART, N_DIM };
+ * replicates). The first five are the --by keys, in enum plan_by order. DIM_ENERGY is the
+ * campaign's joules up to the target round; DIM_DAY_P95 the p95 of per-device daily energy over
+ * the client-days up to the target round's day (what --max-energy-per-device limits). */
+enum plan_dim {
+    DIM_HOURS, DIM_BYTES, DIM_DEVICE_H, DIM_EPS, DIM_ENERGY, DIM_ROUNDS, DIM_PER_PART, DIM_DAY_P95,
+    DIM_DAY_MAX, N_DIM
+};
 
 /* Costs the campaign spends per round on average (for the evaluation-interval warning). */
 enum plan_rate { RATE_HOURS, RATE_BYTES, RATE_DEVICE_H, N_RATE };
@@ -26,6 +31,7 @@ typedef struct plan_args {
     double target;
     bool lower;                           /* loss, ece, rmse: reached at or below the target */
     double max_eps, max_hours, max_bytes; /* NAN: no limit */
+    double max_energy;                    /* J per device per day (p95); NAN: no limit */
     double min_reach;                     /* share of replicates that must meet the limits */
     int sustain;                          /* --sustain; 0: each run's own (see fs_plan.h) */
     enum plan_by by;
@@ -40,6 +46,7 @@ typedef struct plan_rep {
     bool reached;
     double cost[N_DIM]; /* at the first round that met the target; NAN when not recorded */
     int64_t bytes_up, bytes_down; /* cumulative up to that round */
+    int64_t t_hit_us;             /* end of that round, virtual µs */
     int n_rounds;                 /* rounds recorded */
     double best;                  /* best value of the metric; NAN when never evaluated */
     char evaluated[128];          /* the metrics it did evaluate, when best is NAN */
@@ -64,7 +71,7 @@ typedef struct plan_ctx {
     const plan_args *a;
     FILE *out;
     struct sqlite3 *conn;
-    int version; /* schema version of the file: 2 or 3 */
+    int version; /* schema version of the file: 2 to 5 */
     plan_var *vars;
     size_t n_vars, cap;
     int n_superseded;  /* older runs of a (label, replicate), ignored */

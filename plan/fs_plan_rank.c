@@ -14,7 +14,7 @@
 
 #include "fs_plan_int.h"
 
-static const char *const by_names[N_BY] = {"hours", "bytes", "device-hours", "epsilon"};
+static const char *const by_names[N_BY] = {"hours", "bytes", "device-hours", "epsilon", "energy"};
 
 /* ---- formatting */
 
@@ -29,6 +29,21 @@ const char *fs_plan_fmt_bytes(char *buf, size_t n, double b)
     for (b /= 1000.0; b >= 1000.0 && u < 3; u++)
         b /= 1000.0;
     snprintf(buf, n, "%.1f %s", b, unit[u]);
+    return buf;
+}
+
+/* Joules with an SI prefix (powers of 1000), as sizes are printed: "850 J", "1.2 kJ". */
+static const char *fmt_joules(char *buf, size_t n, double j)
+{
+    static const char *const unit[] = {"kJ", "MJ", "GJ", "TJ"};
+    if (fabs(j) < 1000.0) {
+        snprintf(buf, n, "%.3g J", j);
+        return buf;
+    }
+    int u = 0;
+    for (j /= 1000.0; fabs(j) >= 1000.0 && u < 3; u++)
+        j /= 1000.0;
+    snprintf(buf, n, "%.3g %s", j, unit[u]);
     return buf;
 }
 
@@ -54,6 +69,8 @@ static const char *fmt_dim(char *buf, size_t n, enum plan_dim d, double v)
         snprintf(buf, n, "%.2f", v);
     else if (d == DIM_EPS)
         snprintf(buf, n, "%.3g", v);
+    else if (d == DIM_ENERGY || d == DIM_DAY_P95 || d == DIM_DAY_MAX)
+        fmt_joules(buf, n, v);
     else if (d == DIM_DEVICE_H && v != 0 && fabs(v) < 0.1)
         snprintf(buf, n, "%.2g", v); /* sparse models train in device-seconds: not "0.0" */
     else
@@ -116,8 +133,9 @@ static void add_reason(plan_var *v, const char *fmt, ...)
 
 /* What one replicate broke; a replicate that reached and broke nothing is within the limits. */
 typedef struct plan_fails {
-    size_t miss, eps_none, eps, hours, bytes_none, bytes;
-    double worst_eps, worst_hours, worst_bytes; /* the largest value over the limit */
+    size_t miss, eps_none, eps, hours, bytes_none, bytes, energy_none, energy;
+    double worst_eps, worst_hours, worst_bytes, worst_energy; /* the largest over the limit */
+    double worst_energy_max; /* the largest daily max among replicates over the energy limit */
 } plan_fails;
 
 static void count_fails(const plan_args *a, const plan_rep *r, plan_fails *f, size_t *n_ok)
@@ -137,6 +155,12 @@ static void count_fails(const plan_args *a, const plan_rep *r, plan_fails *f, si
         f->bytes_none++, ok = false;
     else if (b > a->max_bytes)
         f->bytes++, ok = false, f->worst_bytes = fmax(f->worst_bytes, b);
+    double e = r->cost[DIM_DAY_P95];
+    if (!isnan(a->max_energy) && isnan(e))
+        f->energy_none++, ok = false;
+    else if (e > a->max_energy)
+        f->energy++, ok = false, f->worst_energy = fmax(f->worst_energy, e),
+            f->worst_energy_max = fmax(f->worst_energy_max, r->cost[DIM_DAY_MAX]);
     *n_ok += ok;
 }
 
@@ -196,6 +220,14 @@ static void limit_reasons(const plan_args *a, plan_var *v, const plan_fails *f)
         add_reason(v, "%s per participation > %s%s", fs_plan_fmt_bytes(x, sizeof x, f->worst_bytes),
                    fs_plan_fmt_bytes(y, sizeof y, a->max_bytes),
                    in_reps(in, sizeof in, f->bytes, n));
+    if (f->energy_none)
+        add_reason(v, "no per-device energy recorded, --max-energy-per-device %g%s",
+                   a->max_energy, in_reps(in, sizeof in, f->energy_none, n));
+    if (f->energy)
+        add_reason(v, "%s per device per day (p95; max %s) > %g J%s",
+                   fmt_joules(x, sizeof x, f->worst_energy),
+                   fmt_joules(y, sizeof y, f->worst_energy_max), a->max_energy,
+                   in_reps(in, sizeof in, f->energy, n));
 }
 
 static void judge(const plan_args *a, plan_var *v)
@@ -215,7 +247,11 @@ static void judge(const plan_args *a, plan_var *v)
                        v->n_reps);
         return;
     }
-    plan_fails f = {.worst_eps = -INFINITY, .worst_hours = -INFINITY, .worst_bytes = -INFINITY};
+    plan_fails f = {.worst_eps = -INFINITY,
+                    .worst_hours = -INFINITY,
+                    .worst_bytes = -INFINITY,
+                    .worst_energy = -INFINITY,
+                    .worst_energy_max = -INFINITY};
     v->n_ok = 0;
     for (size_t i = 0; i < v->n_reps; i++)
         count_fails(a, &v->reps[i], &f, &v->n_ok);
@@ -339,12 +375,13 @@ static size_t settle(plan_ctx *c, size_t n_feasible, double *buf, size_t n)
 
 /* ---- output */
 
-static const char *const by_question[N_BY] = {"in the fewest virtual hours",
-                                              "with the fewest bytes transferred",
-                                              "with the fewest device hours", "at the lowest ε"};
+static const char *const by_question[N_BY] = {
+    "in the fewest virtual hours", "with the fewest bytes transferred",
+    "with the fewest device hours", "at the lowest ε", "with the least energy"};
 
 static const char *const dim_names[N_DIM] = {
-    "virtual hours", "bytes", "device hours", "ε", "rounds", "bytes per participation"};
+    "virtual hours", "bytes", "device hours", "ε", "energy", "rounds", "bytes per participation",
+    "energy per device per day (p95)", "energy per device per day (max)"};
 
 static bool replicated(const plan_ctx *c)
 {
@@ -357,7 +394,7 @@ static void print_question(const plan_ctx *c, bool reps)
 {
     const plan_args *a = c->a;
     FILE *out = c->out;
-    char lim[3][64], b[32];
+    char lim[4][64], b[32];
     int n = 0;
     if (!isnan(a->max_eps)) snprintf(lim[n++], sizeof lim[0], "ε <= %g", a->max_eps);
     if (!isnan(a->max_hours))
@@ -365,6 +402,8 @@ static void print_question(const plan_ctx *c, bool reps)
     if (!isnan(a->max_bytes))
         snprintf(lim[n++], sizeof lim[0], "at most %s per participation",
                  fs_plan_fmt_bytes(b, sizeof b, a->max_bytes));
+    if (!isnan(a->max_energy))
+        snprintf(lim[n++], sizeof lim[0], "at most %g J per device per day", a->max_energy);
     fprintf(out, "question: which variant reaches %s %s %g", a->metric,
             a->lower ? "<=" : ">=", a->target);
     if (c->sustain_shown > 1)
@@ -397,7 +436,13 @@ static int label_width(const plan_ctx *c)
     return w;
 }
 
-/* One run per variant: the table as it always was. */
+/* The energy columns (total J and daily p95) are shown when the question is about energy. */
+static bool shows_energy(const plan_args *a)
+{
+    return a->by == BY_ENERGY || !isnan(a->max_energy);
+}
+
+/* One run per variant: the table as it always was, plus energy when asked about. */
 static void print_single_row(const plan_ctx *c, const plan_var *v, bool first, int w)
 {
     const plan_rep *r = &v->reps[0];
@@ -412,6 +457,9 @@ static void print_single_row(const plan_ctx *c, const plan_var *v, bool first, i
             fs_plan_fmt_bytes(down, sizeof down, (double)r->bytes_down), dev, eps);
     if (!isnan(c->a->max_bytes))
         fprintf(c->out, "  %14s", fs_plan_fmt_bytes(pp, sizeof pp, r->cost[DIM_PER_PART]));
+    if (shows_energy(c->a))
+        fprintf(c->out, "  %9s  %12s", fmt_dim(pp, sizeof pp, DIM_ENERGY, r->cost[DIM_ENERGY]),
+                fmt_dim(dev, sizeof dev, DIM_DAY_P95, r->cost[DIM_DAY_P95]));
     fprintf(c->out, "\n");
 }
 
@@ -424,6 +472,7 @@ static void print_single_table(const plan_ctx *c, size_t n_feasible)
     fprintf(c->out, "  %6s  %9s  %10s  %10s  %8s  %7s", "rounds", "virtual h", "bytes up",
             "bytes down", "device h", "ε");
     if (!isnan(c->a->max_bytes)) fprintf(c->out, "  %14s", "per particip.");
+    if (shows_energy(c->a)) fprintf(c->out, "  %9s  %12s", "energy", "J/device/day");
     fprintf(c->out, "\n");
     for (size_t i = 0; i < n_feasible; i++)
         print_single_row(c, &c->vars[i], i == 0, w);
@@ -431,7 +480,10 @@ static void print_single_table(const plan_ctx *c, size_t n_feasible)
 
 /* Replicated variants: every cost as mean ± half-width (n). Columns are as wide as their
  * widest cell. */
-enum { COL_REACHED, COL_ROUNDS, COL_HOURS, COL_BYTES, COL_DEVICE_H, COL_EPS, COL_PER_PART, N_COL };
+enum {
+    COL_REACHED, COL_ROUNDS, COL_HOURS, COL_BYTES, COL_DEVICE_H, COL_EPS, COL_PER_PART, COL_ENERGY,
+    COL_DAY_P95, N_COL
+};
 
 typedef char plan_cells[N_COL][96];
 
@@ -439,16 +491,18 @@ static void fill_cells(const plan_var *v, plan_cells cell)
 {
     snprintf(cell[COL_REACHED], sizeof cell[0], "%zu/%zu", v->n_ok, v->n_reps);
     fmt_dim(cell[COL_ROUNDS], sizeof cell[0], DIM_ROUNDS, v->sum[DIM_ROUNDS].mean);
-    static const enum plan_dim dims[] = {DIM_HOURS, DIM_BYTES, DIM_DEVICE_H, DIM_EPS, DIM_PER_PART};
-    for (int k = 0; k < 5; k++)
+    static const enum plan_dim dims[] = {DIM_HOURS, DIM_BYTES,    DIM_DEVICE_H, DIM_EPS,
+                                         DIM_PER_PART, DIM_ENERGY, DIM_DAY_P95};
+    for (int k = 0; k < 7; k++)
         fmt_summary(cell[COL_HOURS + k], sizeof cell[0], dims[k], &v->sum[dims[k]]);
 }
 
 /* cells: room for n_feasible rows */
 static void print_rep_table(const plan_ctx *c, size_t n_feasible, plan_cells *cells)
 {
-    static const char *const head[N_COL] = {"reached",  "rounds", "virtual h",    "bytes",
-                                            "device h", "ε",      "per particip."};
+    static const char *const head[N_COL] = {"reached", "rounds",        "virtual h", "bytes",
+                                            "device h", "ε",            "per particip.",
+                                            "energy",  "J/device/day"};
     int width[N_COL];
     for (int k = 0; k < N_COL; k++)
         width[k] = display_width(head[k]);
@@ -457,17 +511,23 @@ static void print_rep_table(const plan_ctx *c, size_t n_feasible, plan_cells *ce
         for (int k = 0; k < N_COL; k++)
             if (display_width(cells[i][k]) > width[k]) width[k] = display_width(cells[i][k]);
     }
-    int w = label_width(c), n_col = isnan(c->a->max_bytes) ? N_COL - 1 : N_COL;
+    int w = label_width(c);
+    bool on[N_COL];
+    for (int k = 0; k < N_COL; k++)
+        on[k] = k < COL_PER_PART || (k == COL_PER_PART && !isnan(c->a->max_bytes)) ||
+                (k > COL_PER_PART && shows_energy(c->a));
     fprintf(c->out, "\n  ");
     put_cell(c->out, "variant", w, true);
-    for (int k = 0; k < n_col; k++) {
+    for (int k = 0; k < N_COL; k++) {
+        if (!on[k]) continue;
         fputs("  ", c->out);
         put_cell(c->out, head[k], width[k], false);
     }
     for (size_t i = 0; i < n_feasible; i++) {
         fprintf(c->out, "\n%s ", i == 0 ? "*" : " ");
         put_cell(c->out, c->vars[i].label, w, true);
-        for (int k = 0; k < n_col; k++) {
+        for (int k = 0; k < N_COL; k++) {
+            if (!on[k]) continue;
             fputs("  ", c->out);
             put_cell(c->out, cells[i][k], width[k], false);
         }
@@ -540,6 +600,8 @@ static void cost_phrase(char *buf, size_t n, enum plan_by by, const char *m)
         snprintf(buf, n, "with %s device hours", m);
     else if (by == BY_EPSILON)
         snprintf(buf, n, "at ε %s", m);
+    else if (by == BY_ENERGY)
+        snprintf(buf, n, "with %s of energy", m);
     else
         snprintf(buf, n, "in %s virtual hours", m);
 }
@@ -555,8 +617,8 @@ static void print_recommendation(const plan_ctx *c, size_t n_feasible, size_t se
         /* a cost that was not recorded reads as the hours, as it always did */
         double x = r->cost[by];
         if (isnan(x)) by = BY_HOURS, x = r->cost[DIM_HOURS];
-        if (by == BY_BYTES)
-            fs_plan_fmt_bytes(m, sizeof m, x);
+        if (by == BY_BYTES || by == BY_ENERGY)
+            fmt_dim(m, sizeof m, (enum plan_dim)by, x);
         else
             snprintf(m, sizeof m, by == BY_EPSILON ? "%.3g" : "%.1f", x);
     } else if (isnan(v->sum[by].half_width)) {
@@ -570,7 +632,7 @@ static void print_recommendation(const plan_ctx *c, size_t n_feasible, size_t se
     fprintf(c->out, "\n* recommended: %s: reaches %s %g %s", v->label, a->metric, a->target, cost);
     if (reps) fprintf(c->out, " (%zu of %zu replicates)", v->n_ok, v->n_reps);
     fputs(", ", c->out);
-    const char *most = a->by == BY_EPSILON ? "lowest" : "fewest";
+    const char *most = a->by == BY_EPSILON ? "lowest" : a->by == BY_ENERGY ? "least" : "fewest";
     if (n_feasible == 1)
         fprintf(c->out, "the only feasible variant\n");
     else if (isinf(key(v, (enum plan_dim)a->by))) /* nobody recorded the --by cost */
@@ -590,7 +652,8 @@ static void warn_interval(const plan_ctx *c)
 {
     const plan_var *x = &c->vars[0], *y = &c->vars[1];
     enum plan_dim d = (enum plan_dim)c->a->by;
-    if (d == DIM_EPS) return; /* ε is computed, not sampled at evaluations */
+    /* ε is computed, not sampled at evaluations; energy per round is not read (no rate) */
+    if (d == DIM_EPS || d == DIM_ENERGY) return;
     double gap = fabs(key(x, d) - key(y, d));
     const plan_var *wide = x;
     double step = x->every_rounds * x->rate[d];

@@ -83,7 +83,7 @@ struct fs_report_plot {
     char note[256]; /* why a plot was skipped or not drawn; "" otherwise */
 };
 
-/* The nine plots, in report order (fs_report_plot.c). */
+/* The eleven plots, in report order (fs_report_plot.c). */
 extern const fs_report_plot fs_report_plots[];
 extern const size_t fs_report_n_plots;
 
@@ -142,6 +142,10 @@ int fs_report_plot_epsilon(fs_report *r, fs_report_plot *p, FILE *dat, FILE *gp)
 int fs_report_write_variant_tables(fs_report *r, FILE *html);
 /* HTML-escaped text (fs_report_html.c). */
 void fs_report_html_esc(FILE *html, const char *s);
+
+/* The energy plots (fs_report_energy.c): energy per round, per-device daily energy (Wh). */
+int fs_report_plot_energy_round(fs_report *r, fs_report_plot *p, FILE *dat, FILE *gp);
+int fs_report_plot_energy_daily(fs_report *r, fs_report_plot *p, FILE *dat, FILE *gp);
 
 /* Writes report.html into r->dir from the plots' states and the summary views; also writes
  * run_summary.tsv and time_to_target.tsv. gnuplot_note: why plots were not drawn, or NULL.

@@ -825,5 +825,11 @@ const fs_report_plot fs_report_plots[] = {
     {.name = "round_durations",
      .heading = "Distribution of round durations",
      .write = plot_durations},
+    {.name = "energy_per_round",
+     .heading = "Energy per round",
+     .write = fs_report_plot_energy_round},
+    {.name = "device_energy_daily",
+     .heading = "Per-device daily energy",
+     .write = fs_report_plot_energy_daily},
 };
 const size_t fs_report_n_plots = sizeof fs_report_plots / sizeof fs_report_plots[0];

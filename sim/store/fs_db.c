@@ -56,7 +56,7 @@ static const char *const stmt_sql[ST_N] = {
                  " late, aborted, bytes_up, bytes_down, train_loss, epsilon, compute_s,"
                  " online_share, wall_s, rejected)"
                  " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [ST_PART] = "INSERT INTO participation VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_PART] = "INSERT INTO participation VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
     [ST_EVAL] = "INSERT INTO evals VALUES(?, ?, ?, ?, ?, ?)",
     [ST_FINISH] = "UPDATE runs SET status = ?, finished_at = " FS_DB_NOW ", wall_s = ?"
                   " WHERE run_id = ?",
@@ -242,17 +242,19 @@ static int check_schema(sqlite3 *c, const char *path, bool writing, fs_err *err)
                        has_meta ? "no schema_version in its meta table" : "no meta table");
         return FS_EDB;
     }
-    /* versions 2 and 3 are read as they are, and upgraded in place before anything is written
+    /* versions 2 to 4 are read as they are, and upgraded in place before anything is written
      * to them */
     char want[16];
     snprintf(want, sizeof want, "%d", FS_DB_SCHEMA_VERSION);
-    if (strcmp(v, want) == 0 || strcmp(v, "2") == 0 || strcmp(v, "3") == 0) return FS_OK;
+    if (strcmp(v, want) == 0 || strcmp(v, "2") == 0 || strcmp(v, "3") == 0 ||
+        strcmp(v, "4") == 0)
+        return FS_OK;
     char *end;
     long found = strtol(v, &end, 10);
     bool newer = end != v && !*end && found > FS_DB_SCHEMA_VERSION;
     fs_err_add(err, NULL, "%s: results database has schema version %s, this fedsim %s %s%s%s%s",
                path, v, writing ? "writes version" : "reads versions 2 to", want,
-               writing ? " (and upgrades versions 2 and 3)" : "",
+               writing ? " (and upgrades versions 2 to 4)" : "",
                newer ? " (written by a newer fedsim)" : "", writing ? "; use a new file" : "");
     return FS_EDB;
 }
@@ -339,6 +341,29 @@ static int db_read_version(fs_db *db, int *out_version, fs_err *err)
     return FS_OK;
 }
 
+/* Adds each version 5 column to its table when the table exists and lacks it (ALTER TABLE has
+ * no IF NOT EXISTS). */
+static int add_v5_columns(fs_db *db)
+{
+    int rc = SQLITE_OK;
+    for (size_t i = 0; fs_db_v5_columns[i][0] && rc == SQLITE_OK; i++) {
+        const char *const *c = fs_db_v5_columns[i];
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM sqlite_master m WHERE m.type = 'table' AND m.name = '%s'"
+                 " AND NOT EXISTS (SELECT 1 FROM pragma_table_info('%s') WHERE name = '%s')",
+                 c[0], c[0], c[1]);
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL);
+        bool add = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_OK || !add) continue;
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", c[0], c[1], c[2]);
+        rc = sqlite3_exec(db->conn, sql, NULL, NULL, NULL);
+    }
+    return rc;
+}
+
 /* The schema script in one write transaction, after upgrading a version 2 or 3 file in the same
  * transaction: a failure (full disk, another writer's lock) leaves the file as it was, never
  * half upgraded. The version is read again inside the transaction, since another process may
@@ -355,6 +380,10 @@ static int db_create_schema(fs_db *db, fs_err *err)
     if ((v == 2 || v == 3) &&
         sqlite3_exec(db->conn, fs_db_upgrade_v3_sql, NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(db, err, "upgrading schema version 3 to 4");
+    if (v >= 2 && v <= 4 && (add_v5_columns(db) != SQLITE_OK ||
+                             sqlite3_exec(db->conn, fs_db_upgrade_v4_sql, NULL, NULL, NULL) !=
+                                 SQLITE_OK))
+        return db_fail(db, err, "upgrading schema version 4 to 5");
     char *schema = fs_db_schema_new();
     if (!schema) {
         db_rollback(db, err);

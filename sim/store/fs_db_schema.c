@@ -31,7 +31,8 @@
     " target_metric TEXT, target_value REAL, n_reached INTEGER, reach_share REAL,"              \
     " mean_hours_to_target REAL, ci_low_hours REAL, ci_high_hours REAL,"                        \
     " mean_bytes_to_target REAL, ci_low_bytes REAL, ci_high_bytes REAL,"                        \
-    " mean_epsilon_at_target REAL, updated_at TEXT, PRIMARY KEY(name, variant));"               \
+    " mean_epsilon_at_target REAL, updated_at TEXT, mean_energy_to_target REAL,"                \
+    " ci_low_energy REAL, ci_high_energy REAL, PRIMARY KEY(name, variant));"                    \
     "CREATE TABLE IF NOT EXISTS variant_round_stats("                                           \
     " name TEXT NOT NULL, variant TEXT NOT NULL, round INTEGER NOT NULL, metric TEXT NOT NULL,"  \
     " n INTEGER, mean REAL, sd REAL, ci_low REAL, ci_high REAL, mean_t_h REAL,"                 \
@@ -71,7 +72,7 @@
     " round INTEGER NOT NULL, t_start INTEGER, t_end INTEGER, selected INTEGER,"                \
     " reported INTEGER, dropped INTEGER, late INTEGER, aborted INTEGER, bytes_up INTEGER,"      \
     " bytes_down INTEGER, train_loss REAL, epsilon REAL, compute_s REAL, online_share REAL,"    \
-    " wall_s REAL, rejected INTEGER, PRIMARY KEY(run_id, round));"                              \
+    " wall_s REAL, rejected INTEGER, energy_j REAL, PRIMARY KEY(run_id, round));"               \
     "CREATE TABLE IF NOT EXISTS participation("                                                 \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
     " round INTEGER NOT NULL, client_id INTEGER NOT NULL,"                                      \
@@ -79,8 +80,12 @@
     "  CHECK(outcome IN ('reported','dropped','late','aborted','rejected')),"                   \
     " t_selected INTEGER, t_downloaded INTEGER, t_trained INTEGER, t_reported INTEGER,"         \
     " n_samples INTEGER, steps INTEGER, local_loss REAL, update_norm REAL, bytes_up INTEGER,"   \
-    " bytes_down INTEGER, staleness INTEGER, seq INTEGER NOT NULL DEFAULT 0,"                   \
+    " bytes_down INTEGER, staleness INTEGER, seq INTEGER NOT NULL DEFAULT 0, energy_j REAL,"    \
     " PRIMARY KEY(run_id, round, client_id, seq)) WITHOUT ROWID;"                               \
+    "CREATE TABLE IF NOT EXISTS client_energy("                                                 \
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
+    " client_id INTEGER NOT NULL, day INTEGER NOT NULL, energy_j REAL,"                         \
+    " PRIMARY KEY(run_id, client_id, day)) WITHOUT ROWID;"                                      \
     "CREATE INDEX IF NOT EXISTS participation_client"                                           \
     " ON participation(run_id, client_id, round);"                                              \
     "CREATE TABLE IF NOT EXISTS evals("                                                         \
@@ -115,6 +120,7 @@
     "  r.selected, r.reported, r.dropped, r.late, r.aborted, r.bytes_up, r.bytes_down,"         \
     "  sum(r.bytes_up) OVER w AS cum_bytes_up, sum(r.bytes_down) OVER w AS cum_bytes_down,"     \
     "  sum(r.compute_s) OVER w / 3600.0 AS cum_device_h,"                                       \
+    "  r.energy_j, sum(r.energy_j) OVER w AS cum_energy_j,"                                     \
     "  r.epsilon, r.online_share, r.train_loss"                                                 \
     "  FROM rounds r JOIN runs u ON u.run_id = r.run_id"                                        \
     "  WINDOW w AS (PARTITION BY r.run_id ORDER BY r.round))"                                   \
@@ -146,7 +152,8 @@
     " SELECT u.run_id, u.name, u.variant, u.replicate, u.target_metric, u.target_value,"        \
     "  coalesce(u.target_sustain, 1) AS target_sustain,"                                        \
     "  h.round IS NOT NULL AS reached, h.round, h.t_end_h AS t_h, h.cum_bytes_up AS bytes_up,"  \
-    "  h.cum_bytes_down AS bytes_down, h.cum_device_h AS device_h, h.epsilon"                   \
+    "  h.cum_bytes_down AS bytes_down, h.cum_device_h AS device_h, h.epsilon,"                  \
+    "  h.cum_energy_j AS energy_j"                                                              \
     " FROM runs u LEFT JOIN hit h ON h.run_id = u.run_id AND h.k = 1"                           \
     " WHERE u.target_metric IS NOT NULL;"
 
@@ -179,7 +186,7 @@
     "  sum(bytes_up) AS bytes_up, sum(bytes_down) AS bytes_down,"                               \
     "  sum(compute_s) / 3600.0 AS device_h, sum(selected) AS selected,"                         \
     "  sum(reported) AS reported, sum(dropped) AS dropped, sum(late) AS late,"                  \
-    "  sum(aborted) AS aborted FROM rounds GROUP BY run_id),"                                   \
+    "  sum(aborted) AS aborted, sum(energy_j) AS energy_j FROM rounds GROUP BY run_id),"        \
     " eps AS (SELECT run_id, epsilon FROM (SELECT run_id, epsilon,"                             \
     "  row_number() OVER (PARTITION BY run_id ORDER BY round DESC) AS k"                        \
     "  FROM rounds WHERE epsilon IS NOT NULL) WHERE k = 1),"                                    \
@@ -191,7 +198,8 @@
     "  t.device_h, p.epsilon, coalesce(t.selected, 0) AS selected,"                             \
     "  coalesce(t.reported, 0) AS reported, coalesce(t.dropped, 0) AS dropped,"                 \
     "  coalesce(t.late, 0) AS late, coalesce(t.aborted, 0) AS aborted,"                         \
-    "  1.0 * t.dropped / nullif(t.selected, 0) AS dropout_share, u.wall_s, u.threads"           \
+    "  1.0 * t.dropped / nullif(t.selected, 0) AS dropout_share, u.wall_s, u.threads,"          \
+    "  t.energy_j, t.energy_j / nullif(t.rounds, 0) AS energy_per_round_j"                      \
     " FROM runs u JOIN fv v ON v.run_id = u.run_id"                                             \
     " LEFT JOIN tot t ON t.run_id = u.run_id LEFT JOIN eps p ON p.run_id = u.run_id;"
 
@@ -201,8 +209,8 @@
     "CREATE VIEW IF NOT EXISTS v_variant_summary AS SELECT name, variant, n_replicates,"        \
     " n_reached, reach_share, final_metric, mean_final, sd_final, ci_low_final, ci_high_final,"  \
     " target_metric, target_value, mean_hours_to_target, ci_low_hours, ci_high_hours,"          \
-    " mean_bytes_to_target, ci_low_bytes, ci_high_bytes, mean_epsilon_at_target"                \
-    " FROM variant_stats;"                                                                      \
+    " mean_bytes_to_target, ci_low_bytes, ci_high_bytes, mean_epsilon_at_target,"               \
+    " mean_energy_to_target, ci_low_energy, ci_high_energy FROM variant_stats;"                 \
     "CREATE VIEW IF NOT EXISTS v_variant_rounds AS SELECT name, variant, round, metric,"        \
     " n AS n_replicates, mean, sd, ci_low, ci_high, mean_t_h, mean_cum_bytes, mean_epsilon"     \
     " FROM variant_round_stats;"
@@ -233,10 +241,43 @@
     "UPDATE runs SET precision = 'float64';"                                                    \
     "UPDATE meta SET value = '" STR(FS_DB_SCHEMA_VERSION) "' WHERE key = 'schema_version';"
 
+/* Per-device daily energy. client_energy holds a row per client and virtual day on which the
+ * client spent energy (day = floor(t / 24 h) of the engine's clock), so days a phone stayed idle
+ * are not rows and do not pull the mean or the p95 towards 0: the figures describe the phones
+ * that worked that day. p95 is the nearest-rank quantile (the ceil(0.95 n)-th smallest), which
+ * plain SQLite can compute and which is always a value some device really spent. */
+#define ENERGY_VIEWS_SQL                                                                        \
+    "CREATE VIEW IF NOT EXISTS v_device_energy_daily AS SELECT run_id, client_id, day,"         \
+    " energy_j, energy_j / 3600.0 AS energy_wh FROM client_energy;"                             \
+    "CREATE VIEW IF NOT EXISTS v_run_energy AS"                                                 \
+    " WITH d AS (SELECT run_id, energy_j, row_number() OVER (PARTITION BY run_id"              \
+    "  ORDER BY energy_j) AS k, count(*) OVER (PARTITION BY run_id) AS n FROM client_energy"    \
+    "  WHERE energy_j IS NOT NULL),"                                                            \
+    " r AS (SELECT run_id, count(*) AS rounds, sum(energy_j) AS energy_j FROM rounds"           \
+    "  GROUP BY run_id)"                                                                        \
+    " SELECT u.run_id, u.name, u.variant, u.replicate, r.energy_j,"                             \
+    "  r.energy_j / nullif(r.rounds, 0) AS energy_per_round_j,"                                 \
+    "  (SELECT count(*) FROM d WHERE d.run_id = u.run_id) AS device_days,"                      \
+    "  (SELECT avg(energy_j) FROM d WHERE d.run_id = u.run_id) AS device_daily_mean_j,"         \
+    "  (SELECT energy_j FROM d WHERE d.run_id = u.run_id AND d.k = (d.n * 95 + 99) / 100)"      \
+    "   AS device_daily_p95_j,"                                                                 \
+    "  (SELECT max(energy_j) FROM d WHERE d.run_id = u.run_id) AS device_daily_max_j"           \
+    " FROM runs u LEFT JOIN r ON r.run_id = u.run_id;"
+
+/* Version 4 -> 5 (after the older upgrades): energy accounting. The new columns are added by
+ * fs_db.c from fs_db_v5_columns, each only to a table that exists without it (a version 2 file
+ * has no variant_stats yet and its participation is being rebuilt); they are NULL in old rows
+ * (no energy was modelled). The views that gained energy columns are dropped so the script
+ * recreates them; client_energy is created by the script. */
+#define UPGRADE_V4_SQL                                                                          \
+    "DROP VIEW IF EXISTS v_run_summary; DROP VIEW IF EXISTS v_time_to_target;"                 \
+    "DROP VIEW IF EXISTS v_round_metrics; DROP VIEW IF EXISTS v_variant_summary;"               \
+    "UPDATE meta SET value = '" STR(FS_DB_SCHEMA_VERSION) "' WHERE key = 'schema_version';"
+
 #define LOWER_IS_BETTER "@lower_is_better@"
 
 static const char schema_sql[] = TABLES_SQL UNIT_VIEWS_SQL ROUND_METRICS_SQL TIME_TO_TARGET_SQL
-    RUN_SUMMARY_SQL VARIANT_VIEWS_SQL;
+    RUN_SUMMARY_SQL VARIANT_VIEWS_SQL ENERGY_VIEWS_SQL;
 
 char *fs_db_schema_new(void)
 {
@@ -260,9 +301,16 @@ char *fs_db_schema_new(void)
 }
 
 #define UPGRADE_V2_POST_SQL                                                                     \
-    "INSERT INTO participation SELECT *, 0 FROM participation_v2;"                              \
+    "INSERT INTO participation SELECT *, 0, NULL FROM participation_v2;"                        \
     "DROP TABLE participation_v2;"
 
 const char fs_db_upgrade_v2_sql[] = UPGRADE_V2_SQL;
 const char fs_db_upgrade_v2_post_sql[] = UPGRADE_V2_POST_SQL;
 const char fs_db_upgrade_v3_sql[] = UPGRADE_V3_SQL;
+const char fs_db_upgrade_v4_sql[] = UPGRADE_V4_SQL;
+const char *const fs_db_v5_columns[][3] = {{"rounds", "energy_j", "REAL"},
+                                           {"participation", "energy_j", "REAL"},
+                                           {"variant_stats", "mean_energy_to_target", "REAL"},
+                                           {"variant_stats", "ci_low_energy", "REAL"},
+                                           {"variant_stats", "ci_high_energy", "REAL"},
+                                           {NULL, NULL, NULL}};

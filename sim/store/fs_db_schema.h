@@ -5,7 +5,7 @@
 #ifndef FS_DB_SCHEMA_H
 #define FS_DB_SCHEMA_H
 
-#define FS_DB_SCHEMA_VERSION 4
+#define FS_DB_SCHEMA_VERSION 5
 
 /* Every CREATE ... IF NOT EXISTS, as a new string (caller frees; NULL: out of memory), with
  * the metric table's lower-is-better names in the views that pick a run's best value. Run with
@@ -23,5 +23,9 @@ extern const char fs_db_upgrade_v2_post_sql[];
 /* Turns a version 3 file (or a version 2 file once fs_db_upgrade_v2_sql ran) into version 4,
  * before fs_db_schema_new in the same transaction. */
 extern const char fs_db_upgrade_v3_sql[];
+/* Version 4 -> 5: view drops and the version; fs_db_v5_columns lists the columns it adds (table,
+ * column, type; ended by a NULL row), added where the table exists without them. */
+extern const char fs_db_upgrade_v4_sql[];
+extern const char *const fs_db_v5_columns[][3];
 
 #endif

@@ -18,7 +18,7 @@
 
 static const char variant_sql[] =
     "SELECT r.variant, s.final_metric, s.final_value, t.target_metric, t.target_value,"
-    " t.reached, t.t_h, t.bytes_up + t.bytes_down, t.epsilon FROM " SELECTED_RUNS " r"
+    " t.reached, t.t_h, t.bytes_up + t.bytes_down, t.epsilon, t.energy_j FROM " SELECTED_RUNS " r"
     " JOIN v_run_summary s ON s.run_id = r.run_id"
     " LEFT JOIN v_time_to_target t ON t.run_id = r.run_id ORDER BY r.variant, r.replicate";
 
@@ -32,9 +32,10 @@ static const char insert_variant_sql[] =
     "INSERT INTO variant_stats(name, variant, n_replicates, final_metric, mean_final, sd_final,"
     " ci_low_final, ci_high_final, target_metric, target_value, n_reached, reach_share,"
     " mean_hours_to_target, ci_low_hours, ci_high_hours, mean_bytes_to_target, ci_low_bytes,"
-    " ci_high_bytes, mean_epsilon_at_target, updated_at)"
+    " ci_high_bytes, mean_epsilon_at_target, updated_at, mean_energy_to_target, ci_low_energy,"
+    " ci_high_energy)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-    " ?19, strftime('%Y-%m-%dT%H:%M:%fZ','now'))";
+    " ?19, strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?20, ?21, ?22)";
 
 static const char insert_round_sql[] =
     "INSERT INTO variant_round_stats(name, variant, round, metric, n, mean, sd, ci_low, ci_high,"
@@ -103,10 +104,11 @@ static int step_insert(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* ---- one row per variant. Group columns: final value, reached, hours, bytes, ε; keys:
+/* ---- one row per variant. Group columns: final value, reached, hours, bytes, ε, energy (J up
+ * to the target, NULL without energy accounting); keys:
  * variant, final metric, target metric (+ target value kept aside). */
 
-enum { V_FINAL, V_REACHED, V_HOURS, V_BYTES, V_EPS, V_N };
+enum { V_FINAL, V_REACHED, V_HOURS, V_BYTES, V_EPS, V_ENERGY, V_N };
 
 typedef struct variant_acc {
     group g;
@@ -123,6 +125,7 @@ static int write_variant(sqlite3_stmt *ins, const char *name, const variant_acc 
     /* hours and bytes of the replicates that reached: NaN elsewhere */
     fs_stats_summary h = fs_stats_summarize(g->col[V_HOURS], g->n);
     fs_stats_summary b = fs_stats_summarize(g->col[V_BYTES], g->n);
+    fs_stats_summary e = fs_stats_summarize(g->col[V_ENERGY], g->n);
     bool has_target = g->key[2][0] != '\0';
     int rc = sqlite3_bind_text(ins, 1, name, -1, SQLITE_TRANSIENT);
     if (!rc) rc = sqlite3_bind_text(ins, 2, g->key[0], -1, SQLITE_TRANSIENT);
@@ -140,6 +143,9 @@ static int write_variant(sqlite3_stmt *ins, const char *name, const variant_acc 
     for (int k = 0; k < 6 && !rc; k++)
         rc = bind_real(ins, 13 + k, hb[k]);
     if (!rc) rc = bind_real(ins, 19, mean_of(g->col[V_EPS], g->n));
+    double ev[3] = {e.mean, fs_stats_ci_low(&e), fs_stats_ci_high(&e)};
+    for (int k = 0; k < 3 && !rc; k++)
+        rc = bind_real(ins, 20 + k, ev[k]);
     return rc ? rc : step_insert(ins);
 }
 
@@ -167,7 +173,8 @@ static int variant_rows(sqlite3 *db, const char *name)
         bool reached = sqlite3_column_int(q, 5) == 1;
         double v[V_N] = {
             fs_db_column_real(q, 2), reached ? 1 : 0, reached ? fs_db_column_real(q, 6) : NAN,
-            reached ? fs_db_column_real(q, 7) : NAN, reached ? fs_db_column_real(q, 8) : NAN};
+            reached ? fs_db_column_real(q, 7) : NAN, reached ? fs_db_column_real(q, 8) : NAN,
+            reached ? fs_db_column_real(q, 9) : NAN};
         if (!rc && !group_push(&a.g, v, V_N)) rc = SQLITE_NOMEM;
     }
     if (!rc && step != SQLITE_DONE) rc = step;

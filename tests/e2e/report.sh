@@ -65,6 +65,12 @@ done
 [ ! -e "$R/privacy_utility.png" ] || fail "privacy_utility.png drawn without any epsilon"
 grep -q "Skipped (no privacy_utility.png): no run used differential privacy" "$H" ||
     fail "no note for the skipped privacy plot"
+# no energy in these runs: each energy section says so in one line
+for p in energy_per_round device_energy_daily; do
+    [ ! -e "$R/$p.png" ] || fail "$p.png drawn without energy"
+    grep -q "Skipped (no $p.png): no energy recorded in this database" "$H" ||
+        fail "no note for the skipped $p plot"
+done
 grep -q "<h2 id=\"v_run_summary\">Run summary</h2>" "$H" || fail "no run summary table"
 summary=$(sed -n '/<h2 id="v_run_summary">/,/<h2 id="v_time_to_target">/p' "$H")
 [ "$(grep -c "<td>golden-small</td>" <<<"$summary")" -eq 2 ] ||
@@ -73,4 +79,17 @@ grep -q "<h2 id=\"v_time_to_target\">" "$H" || fail "no time-to-target table"
 [ "$(grep -cv "^#" "$R/run_summary.tsv")" -eq 2 ] || fail "run_summary.tsv does not have 2 rows"
 ! grep -q "src=\"\|<link\|<script" "$H" || fail "report.html is not self-contained"
 [ "$(md5sum <"$DB")" = "$sum_before" ] || fail "fedsim report modified the database"
+# with energy (rows as the engine writes them): both energy plots drawn, Wh on the daily axis
+EDB=$WORK/energy.sqlite
+cp "$DB" "$EDB"
+sqlite3 "$EDB" "update rounds set energy_j = 100.0 * round + run_id;
+  with recursive k(n) as (select 1 union all select n + 1 from k where n < 30)
+  insert into client_energy select r.run_id, k.n, 0, 360.0 * k.n from runs r, k;"
+"$F" report "$EDB" -o "$WORK/energy" >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "energy report"; }
+for p in energy_per_round device_energy_daily; do
+    [ "$(head -c 4 "$WORK/energy/$p.png" | od -An -tx1 | tr -d ' \n')" = 89504e47 ] ||
+        fail "$p.png missing with energy"
+done
+grep -q "energy per round (J)" "$WORK/energy/energy_per_round.gp" || fail "no J axis"
+grep -q "(Wh)" "$WORK/energy/device_energy_daily.gp" || fail "no Wh axis"
 echo "report: every plot drawn, report.html self-contained, failures reported"

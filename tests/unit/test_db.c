@@ -135,7 +135,7 @@ START_TEST(db_open_creates_schema)
         snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_schema WHERE name = '%s'", objs[i]);
         ck_assert_msg(q_int(c, sql) == 1, "missing %s", objs[i]);
     }
-    ck_assert_int_eq(q_int(c, "SELECT value FROM meta WHERE key = 'schema_version'"), 4);
+    ck_assert_int_eq(q_int(c, "SELECT value FROM meta WHERE key = 'schema_version'"), 5);
     ck_assert_int_eq(q_int(c, "SELECT count(*) FROM pragma_foreign_key_list('participation')"),
                      1);
     sqlite3_close(c);
@@ -402,14 +402,14 @@ START_TEST(db_open_rejects_other_schema_version)
     fs_db_close(open_ok());
     sqlite3 *c = NULL;
     ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(c, "UPDATE meta SET value = '5'", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c, "UPDATE meta SET value = '6'", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(c);
     fs_err err;
     fs_err_init(&err, NULL);
     fs_db *db = NULL;
     ck_assert_int_eq(fs_db_open(dbpath, &db, &err), FS_EDB);
     ck_assert_ptr_null(db);
-    ck_assert_msg(strstr(err.msgs[0], "has schema version 5, this fedsim writes version 4"),
+    ck_assert_msg(strstr(err.msgs[0], "has schema version 6, this fedsim writes version 5"),
                   "got: %s", err.msgs[0]);
 }
 END_TEST
@@ -436,8 +436,8 @@ START_TEST(db_open_refuses_version_1_untouched)
     ck_assert_ptr_null(db);
     char want[512];
     snprintf(want, sizeof want,
-             "%s: results database has schema version 1, this fedsim writes version 4"
-             " (and upgrades versions 2 and 3); use a new file",
+             "%s: results database has schema version 1, this fedsim writes version 5"
+             " (and upgrades versions 2 to 4); use a new file",
              dbpath);
     ck_assert_int_eq(err.n_msgs, 1);
     ck_assert_str_eq(err.msgs[0], want);
@@ -1000,7 +1000,7 @@ START_TEST(db_appending_upgrades_version_2_in_place)
     fs_db *db = open_ok();
     ck_assert_int_eq(begin_ok(db), 2);
     fs_db_close(db);
-    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 4);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 5);
     /* version 2 trained in double; the new run says what it trained in */
     ck_assert_int_eq(peek_int("SELECT count(*) FROM runs WHERE run_id = 1"
                               " AND precision = 'float64'"),
@@ -1053,10 +1053,52 @@ START_TEST(db_appending_upgrades_version_3_in_place)
     db = open_ok();
     ck_assert_int_eq(begin_ok(db), 2);
     fs_db_close(db);
-    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 4);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 5);
     ck_assert_int_eq(peek_int("SELECT group_concat(run_id || precision, ',') = '1float64,2float32'"
                               " FROM runs"),
                      1);
+}
+END_TEST
+
+/* A version 4 file (no energy columns, no client_energy) gains them in place; its old runs read
+ * as "no energy" (NULL), not 0. The old views go first: SQLite will not drop a column a view
+ * names, and the upgrade recreates them anyway. */
+START_TEST(db_appending_upgrades_version_4_in_place)
+{
+    fs_db *db = open_ok();
+    ck_assert_int_eq(begin_ok(db), 1);
+    fs_db_close(db);
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c,
+                                  "DROP VIEW v_run_energy; DROP VIEW v_device_energy_daily;"
+                                  "DROP VIEW v_run_summary; DROP VIEW v_time_to_target;"
+                                  "DROP VIEW v_round_metrics; DROP VIEW v_variant_summary;"
+                                  "DROP TABLE client_energy;"
+                                  "ALTER TABLE rounds DROP COLUMN energy_j;"
+                                  "ALTER TABLE participation DROP COLUMN energy_j;"
+                                  "ALTER TABLE variant_stats DROP COLUMN mean_energy_to_target;"
+                                  "ALTER TABLE variant_stats DROP COLUMN ci_low_energy;"
+                                  "ALTER TABLE variant_stats DROP COLUMN ci_high_energy;"
+                                  "UPDATE meta SET value = '4' WHERE key = 'schema_version';",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(c);
+    db = open_ok();
+    ck_assert_int_eq(begin_ok(db), 2);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 5);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM pragma_table_info('rounds')"
+                              " WHERE name = 'energy_j'"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM pragma_table_info('participation')"
+                              " WHERE name = 'energy_j'"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM client_energy"), 0);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_run_energy WHERE energy_j IS NULL"
+                              " AND device_days = 0"),
+                     2);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_variant_summary"), 0);
 }
 END_TEST
 
@@ -1199,6 +1241,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_appending_upgrades_version_2_in_place);
     tcase_add_test(tc, db_failed_upgrade_leaves_version_2);
     tcase_add_test(tc, db_appending_upgrades_version_3_in_place);
+    tcase_add_test(tc, db_appending_upgrades_version_4_in_place);
     tcase_add_test(tc, db_variant_stats_match_hand_computed_values);
     suite_add_tcase(s, tc);
     TCase *tv = tcase_create("views");

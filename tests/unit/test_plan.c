@@ -324,6 +324,106 @@ START_TEST(plan_empty_database_exits_1)
 }
 END_TEST
 
+/* ---- energy: rounds.energy_j and client_energy filled with sqlite on the built sweep. Per round
+ * fast 100 J, lean 40 J, leaky 500 J, slow 10 J, nodp 1000 J; so to the target (round 3, 5, 2, 3,
+ * 1) fast 300 J, lean 200 J, leaky 1000 J, slow 30 J, nodp 1000 J. Client-days (day 0 only, all
+ * runs end within 30 h; slow's target round 3 ends at 30 h = day 1): 20 rows of k J, k = 1..20,
+ * scaled per variant: p95 (nearest rank, the 19th) = 19 x scale, max = 20 x scale. Scales:
+ * fast 10 (p95 190 J), lean 20 (380 J), leaky 1, slow 5 (95 J), nodp 100 (1.9 kJ). */
+static void add_energy(void)
+{
+    static const struct {
+        const char *label;
+        double per_round, scale;
+    } e[] = {{"fast", 100, 10}, {"lean", 40, 20}, {"leaky", 500, 1}, {"slow", 10, 5},
+             {"nodp", 1000, 100}};
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    for (size_t i = 0; i < sizeof e / sizeof *e; i++) {
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "UPDATE rounds SET energy_j = %g WHERE run_id IN (SELECT run_id FROM runs"
+                 " WHERE variant = '%s');"
+                 "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 20)"
+                 " INSERT INTO client_energy SELECT u.run_id, k.n, 0, k.n * %g FROM runs u, k"
+                 " WHERE u.variant = '%s';",
+                 e[i].per_round, e[i].label, e[i].scale, e[i].label);
+        ck_assert_int_eq(sqlite3_exec(c, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    sqlite3_close(c);
+}
+
+START_TEST(plan_ranks_by_energy)
+{
+    add_energy();
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--by", "energy", NULL), 0);
+    ck_has(out, "which variant reaches auc >= 0.75 with the least energy?");
+    char order[128];
+    table_order(order, sizeof order);
+    ck_assert_str_eq(order, "slow,lean,fast,leaky,nodp,"); /* 1 kJ ties: leaky has the lower ε */
+    ck_has(out, "     energy  J/device/day\n");
+    ck_has(out, "      30 J          95 J\n");
+    ck_has(out, "recommended: slow: reaches auc 0.75 with 30 J of energy, the least of 5 feasible"
+                " variants\n");
+}
+END_TEST
+
+START_TEST(plan_applies_energy_per_device_cap)
+{
+    add_energy();
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--max-energy-per-device", "200", NULL),
+                     0);
+    ck_has(out, "with at most 200 J per device per day?");
+    char order[128];
+    table_order(order, sizeof order);
+    ck_assert_str_eq(order, "leaky,fast,slow,");
+    ck_excluded("lean", "380 J per device per day (p95; max 400 J) > 200 J");
+    ck_excluded("nodp", "1.9 kJ per device per day (p95; max 2 kJ) > 200 J");
+    /* a variant without energy records cannot be shown to fit */
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c,
+                                  "DELETE FROM client_energy WHERE run_id IN (SELECT run_id FROM"
+                                  " runs WHERE variant = 'fast')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(c);
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--max-energy-per-device=200", NULL), 0);
+    ck_excluded("fast", "no per-device energy recorded, --max-energy-per-device 200");
+}
+END_TEST
+
+START_TEST(plan_energy_without_records)
+{
+    /* no energy in the file: --by energy ranks on what else there is, the cap excludes all */
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--by", "energy", NULL), 0);
+    ck_has(out, "energy not recorded; first of 5 feasible variants\n");
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--max-energy-per-device", "1e9", NULL),
+                     1);
+    ck_excluded("slow", "no per-device energy recorded, --max-energy-per-device 1e+09");
+}
+END_TEST
+
+START_TEST(plan_bad_energy_cap_exit_2)
+{
+    static const char *const bad[] = {"0", "-5", "lots", "5J"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--max-energy-per-device", bad[k],
+                              NULL),
+                         2);
+        char want[160];
+        snprintf(want, sizeof want,
+                 "fedsim: error: --max-energy-per-device: expected a number of joules > 0,"
+                 " found \"%s\"\n",
+                 bad[k]);
+        ck_has(errout, want);
+    }
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--max-energy-per-device", NULL), 2);
+    ck_has(errout, "fedsim: error: --max-energy-per-device: expected a number of joules > 0,"
+                   " found nothing\n");
+}
+END_TEST
+
 START_TEST(plan_bad_arguments_exit_2)
 {
     ck_assert_int_eq(plan(dbpath, NULL), 2);
@@ -336,7 +436,7 @@ START_TEST(plan_bad_arguments_exit_2)
                      2);
     ck_has(errout, "fedsim: error: --target: expected METRIC=VALUE with a number VALUE, e.g."
                    " auc=0.75, found \"auc\"\n");
-    ck_has(errout, "fedsim: error: --by: expected hours, bytes, device-hours or epsilon, found"
+    ck_has(errout, "fedsim: error: --by: expected hours, bytes, device-hours, epsilon or energy, found"
                    " \"speed\"\n");
     ck_has(errout, "fedsim: error: --max-bytes-per-client: expected a size such as 800KB, 5MB"
                    " or 1.5GiB, found \"5XB\"\n");
@@ -346,7 +446,7 @@ START_TEST(plan_bad_arguments_exit_2)
                           NULL),
                      2);
     ck_has(errout, "fedsim: error: plan: expected --target, --sustain, --max-epsilon,"
-                   " --max-hours, --max-bytes-per-client, --min-reach or --by, found"
+                   " --max-hours, --max-bytes-per-client, --max-energy-per-device, --min-reach or --by, found"
                    " \"--bogus\"\n");
     ck_has(errout, "fedsim: error: plan: expected one results database, found \"b.db\"\n");
     ck_has(errout, "fedsim: error: --max-hours: expected a number > 0, found nothing\n");
@@ -405,7 +505,7 @@ START_TEST(plan_other_schema_version_exits_3)
     char want[512];
     snprintf(want, sizeof want,
              "fedsim: error: %s: results database has schema version 1, this fedsim reads"
-             " versions 2 to 4\n",
+             " versions 2 to 5\n",
              dbpath);
     ck_assert_str_eq(errout, want);
     ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
@@ -708,8 +808,9 @@ START_TEST(plan_bad_min_reach_and_sustain_exit_2)
                              "usage: fedsim plan DB --target METRIC=VALUE [--sustain K]"
                              " [--max-epsilon E] [--max-hours H]\n"
                              "                      [--max-bytes-per-client SIZE]"
-                             " [--min-reach SHARE]\n"
-                             "                      [--by hours|bytes|device-hours|epsilon]\n");
+                             " [--max-energy-per-device J]\n"
+                             "                      [--min-reach SHARE]"
+                             " [--by hours|bytes|device-hours|epsilon|energy]\n");
     ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--sustain=1.5", NULL), 2);
     ck_has(errout, "--sustain: expected an integer >= 1, found \"1.5\"\n");
     ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--min-reach", "1", NULL), 0);
@@ -855,6 +956,10 @@ static Suite *plan_suite(void)
     tcase_add_test(tc, plan_ranks_by_bytes);
     tcase_add_test(tc, plan_ranks_by_device_hours_and_epsilon);
     tcase_add_test(tc, plan_applies_bytes_per_participation_cap);
+    tcase_add_test(tc, plan_ranks_by_energy);
+    tcase_add_test(tc, plan_applies_energy_per_device_cap);
+    tcase_add_test(tc, plan_energy_without_records);
+    tcase_add_test(tc, plan_bad_energy_cap_exit_2);
     tcase_add_test(tc, plan_lists_every_failed_constraint);
     tcase_add_test(tc, plan_none_reached_exits_1);
     tcase_add_test(tc, plan_lower_is_better_target);
