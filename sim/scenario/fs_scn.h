@@ -166,6 +166,9 @@ typedef struct fs_scenario {
         double retry_s;            /* wait when nobody is available */
         double round_interval_s;   /* pace steering: rounds start at least this far apart */
         double max_virtual_hours;  /* stop the campaign at this virtual time (0 = no limit) */
+        double ingress_mbps;       /* shared server links (fs_link.h); 0 = unlimited */
+        double egress_mbps;
+        bool has_ingress, has_egress; /* the keys were given */
         double mu;                 /* fedprox proximal weight */
         double q;                  /* qffl fairness exponent */
         enum fs_optimizer optimizer;

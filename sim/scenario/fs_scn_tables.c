@@ -302,6 +302,8 @@ static const fs_scn_key server_keys[] = {
     KNUM("retry_s", POS, 0, 0, 60, server.retry_s),
     KNUM("round_interval_s", NONNEG, 0, 0, 0, server.round_interval_s),
     KNUM("max_virtual_hours", NONNEG, 0, 0, 0, server.max_virtual_hours),
+    KNUM("ingress_mbps", POS, 0, 0, 0, server.ingress_mbps, PRESENT(server.has_ingress)),
+    KNUM("egress_mbps", POS, 0, 0, 0, server.egress_mbps, PRESENT(server.has_egress)),
     KNUM("mu", NONNEG, 0, 0, 0.01, server.mu),
     KNUM("q", NONNEG, 0, 0, 1, server.q),
     KUNION("optimizer", FS_SOPT_SGD, &optimizer_union, server.optimizer),
