@@ -103,7 +103,9 @@ static int on_round(void *ctx, const fs_round_result *res, fs_err *err)
     run_ctx *c = ctx;
     const fs_db_part *parts = c->s->output.participation ? res->parts : NULL;
     size_t n_parts = c->s->output.participation ? res->n_parts : 0;
-    int rc = fs_db_write_round_ckpt(c->db, c->run_id, &res->row, parts, n_parts, res->evals,
+    fs_db_round row = res->row;
+    row.energy_parts = res->parts, row.n_energy_parts = res->n_parts;
+    int rc = fs_db_write_round_ckpt(c->db, c->run_id, &row, parts, n_parts, res->evals,
                                     res->n_evals, res->checkpoint, res->checkpoint_len, err);
     if (rc) return rc;
     if (c->sum->rounds == 0) /* the session's first round */ c->t_session_start = res->row.t_start;

@@ -50,6 +50,7 @@ static const dump_table tables[] = {
     {"rounds", "run_id, round", NULL},
     {"participation", "run_id, round, client_id, seq", NULL},
     {"evals", "run_id, round, segment, metric", NULL},
+    {"client_energy_rounds", "run_id, round, client_id, day", NULL},
     {"checkpoints", "run_id, round", NULL},
     {"checkpoint_chunks", "run_id, round, seq", NULL},
     {"variant_stats", "name, variant", NULL},

@@ -35,6 +35,7 @@ enum {
     ST_ROUND,
     ST_PART,
     ST_EVAL,
+    ST_ENERGY,
     ST_FINISH,
     ST_STATUS,
     ST_N
@@ -54,9 +55,13 @@ static const char *const stmt_sql[ST_N] = {
     [ST_CLIENTS] = NULL,
     [ST_ROUND] = "INSERT INTO rounds(run_id, round, t_start, t_end, selected, reported, dropped,"
                  " late, aborted, bytes_up, bytes_down, train_loss, epsilon, compute_s,"
-                 " online_share, wall_s, rejected)"
-                 " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [ST_PART] = "INSERT INTO participation VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                 " online_share, wall_s, rejected, energy_j)"
+                 " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_PART] = "INSERT INTO participation VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    /* a client taking part twice in one async window on one day adds up */
+    [ST_ENERGY] = "INSERT INTO client_energy_rounds(run_id, round, client_id, day, energy_j)"
+                  " VALUES(?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
+                  " SET energy_j = energy_j + excluded.energy_j",
     [ST_EVAL] = "INSERT INTO evals VALUES(?, ?, ?, ?, ?, ?)",
     [ST_FINISH] = "UPDATE runs SET status = ?, finished_at = " FS_DB_NOW ", wall_s = ?"
                   " WHERE run_id = ?",
@@ -765,6 +770,7 @@ static int insert_round(fs_db *db, int64_t run_id, const fs_db_round *r)
     bind_real(&b, r->online_share);
     bind_real(&b, r->wall_s);
     bind_i64(&b, r->rejected);
+    bind_real(&b, r->energy_j);
     return bind_exec(&b);
 }
 
@@ -787,6 +793,20 @@ static int insert_part(fs_db *db, int64_t run_id, int round, const fs_db_part *p
     bind_i64(&b, p->bytes_down);
     bind_i64(&b, p->staleness);
     bind_i64(&b, p->seq);
+    bind_real(&b, p->energy_j);
+    return bind_exec(&b);
+}
+
+/* The participation's energy on the virtual day it started (day = floor(t_selected / 24 h)). */
+static int insert_energy(fs_db *db, int64_t run_id, int round, const fs_db_part *p)
+{
+    if (!(p->energy_j > 0)) return SQLITE_OK; /* days without energy are not rows */
+    fs_db_bind b = bind_start(db, ST_ENERGY);
+    bind_i64(&b, run_id);
+    bind_i64(&b, round);
+    bind_i64(&b, p->client_id);
+    bind_i64(&b, p->t_selected / (24 * INT64_C(3600000000)));
+    bind_real(&b, p->energy_j);
     return bind_exec(&b);
 }
 
@@ -880,6 +900,8 @@ int fs_db_write_round_ckpt(fs_db *db, int64_t run_id, const fs_db_round *r, cons
     if (insert_round(db, run_id, r) != SQLITE_OK) goto fail;
     for (size_t i = 0; i < n_parts; i++)
         if (insert_part(db, run_id, r->round, &parts[i]) != SQLITE_OK) goto fail;
+    for (size_t i = 0; i < r->n_energy_parts; i++)
+        if (insert_energy(db, run_id, r->round, &r->energy_parts[i]) != SQLITE_OK) goto fail;
     for (size_t i = 0; i < n_evals; i++)
         if (insert_eval(db, run_id, r, &evals[i]) != SQLITE_OK) goto fail;
     if (state && replace_checkpoint(db, run_id, r->round, state, state_len) != SQLITE_OK) goto fail;
@@ -1106,6 +1128,7 @@ int fs_db_resume_claim(fs_db *db, int64_t run_id, int round, fs_err *err)
         "DELETE FROM clients WHERE run_id = ?1 AND ?2 = 0",
         "DELETE FROM participation WHERE run_id = ?1 AND round > ?2",
         "DELETE FROM evals WHERE run_id = ?1 AND round > ?2",
+        "DELETE FROM client_energy_rounds WHERE run_id = ?1 AND round > ?2",
         "DELETE FROM rounds WHERE run_id = ?1 AND round > ?2",
         "UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = ?1 AND ?2 >= 0"};
     int rc = run_stmt(db, ST_BEGIN);

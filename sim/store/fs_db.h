@@ -55,6 +55,10 @@ typedef struct fs_db_round {
     double wall_s;              /* metadata: wall seconds spent on the round */
     int rejected;               /* reports refused as non-finite or exploding (not aggregated) */
     double energy_j;            /* sum of the round's participations' energy_j, drops included */
+    /* Every participation of the round, whether or not output.participation records them: their
+     * energy goes to client_energy_rounds (NULL/0: none). Not a column. */
+    const struct fs_db_part *energy_parts;
+    size_t n_energy_parts;
 } fs_db_round;
 
 /* outcome: "reported" (aggregated), "dropped" (went offline or crashed), "late" (arrived after

@@ -82,10 +82,12 @@
     " n_samples INTEGER, steps INTEGER, local_loss REAL, update_norm REAL, bytes_up INTEGER,"   \
     " bytes_down INTEGER, staleness INTEGER, seq INTEGER NOT NULL DEFAULT 0, energy_j REAL,"    \
     " PRIMARY KEY(run_id, round, client_id, seq)) WITHOUT ROWID;"                               \
-    "CREATE TABLE IF NOT EXISTS client_energy("                                                 \
+    "CREATE TABLE IF NOT EXISTS client_energy_rounds("                                          \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
-    " client_id INTEGER NOT NULL, day INTEGER NOT NULL, energy_j REAL,"                         \
-    " PRIMARY KEY(run_id, client_id, day)) WITHOUT ROWID;"                                      \
+    " round INTEGER NOT NULL DEFAULT 0, client_id INTEGER NOT NULL, day INTEGER NOT NULL,"     \
+    " energy_j REAL, PRIMARY KEY(run_id, round, client_id, day)) WITHOUT ROWID;"               \
+    "CREATE VIEW IF NOT EXISTS client_energy AS SELECT run_id, client_id, day,"                 \
+    " sum(energy_j) AS energy_j FROM client_energy_rounds GROUP BY run_id, client_id, day;"     \
     "CREATE INDEX IF NOT EXISTS participation_client"                                           \
     " ON participation(run_id, client_id, round);"                                              \
     "CREATE TABLE IF NOT EXISTS evals("                                                         \

@@ -8,6 +8,10 @@ F=$(realpath "$1") S=$2 # absolute: one check runs from another folder
 DB=$WORK/two.sqlite
 "$F" run "$S" -o "$DB" --quiet --set server.rounds=4 >/dev/null
 "$F" run "$S" -o "$DB" --quiet --set server.rounds=4 --set seed=2 >/dev/null
+# the engine records energy: first a file without any, as a version 4 file upgraded reads
+cp "$DB" "$WORK/real_energy.sqlite"
+sqlite3 "$DB" "update rounds set energy_j = null; update participation set energy_j = null;
+  delete from client_energy_rounds;"
 sum_before=$(md5sum <"$DB")
 
 report() { # report EXPECTED_CODE OUTDIR [env assignments...]: runs fedsim report on $DB
@@ -84,7 +88,8 @@ EDB=$WORK/energy.sqlite
 cp "$DB" "$EDB"
 sqlite3 "$EDB" "update rounds set energy_j = 100.0 * round + run_id;
   with recursive k(n) as (select 1 union all select n + 1 from k where n < 30)
-  insert into client_energy select r.run_id, k.n, 0, 360.0 * k.n from runs r, k;"
+  insert into client_energy_rounds(run_id, client_id, day, energy_j)
+    select r.run_id, k.n, 0, 360.0 * k.n from runs r, k;"
 "$F" report "$EDB" -o "$WORK/energy" >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "energy report"; }
 for p in energy_per_round device_energy_daily; do
     [ "$(head -c 4 "$WORK/energy/$p.png" | od -An -tx1 | tr -d ' \n')" = 89504e47 ] ||
@@ -92,4 +97,11 @@ for p in energy_per_round device_energy_daily; do
 done
 grep -q "energy per round (J)" "$WORK/energy/energy_per_round.gp" || fail "no J axis"
 grep -q "(Wh)" "$WORK/energy/device_energy_daily.gp" || fail "no Wh axis"
+# the energy the engine itself recorded draws both plots
+"$F" report "$WORK/real_energy.sqlite" -o "$WORK/real" >/dev/null 2>"$WORK/err" ||
+    { cat "$WORK/err"; fail "report of the engine's energy"; }
+for p in energy_per_round device_energy_daily; do
+    [ "$(head -c 4 "$WORK/real/$p.png" | od -An -tx1 | tr -d ' \n')" = 89504e47 ] ||
+        fail "$p.png missing for the engine's energy"
+done
 echo "report: every plot drawn, report.html self-contained, failures reported"

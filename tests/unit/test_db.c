@@ -1074,7 +1074,7 @@ START_TEST(db_appending_upgrades_version_4_in_place)
                                   "DROP VIEW v_run_energy; DROP VIEW v_device_energy_daily;"
                                   "DROP VIEW v_run_summary; DROP VIEW v_time_to_target;"
                                   "DROP VIEW v_round_metrics; DROP VIEW v_variant_summary;"
-                                  "DROP TABLE client_energy;"
+                                  "DROP VIEW client_energy; DROP TABLE client_energy_rounds;"
                                   "ALTER TABLE rounds DROP COLUMN energy_j;"
                                   "ALTER TABLE participation DROP COLUMN energy_j;"
                                   "ALTER TABLE variant_stats DROP COLUMN mean_energy_to_target;"

@@ -330,8 +330,23 @@ END_TEST
  * runs end within 30 h; slow's target round 3 ends at 30 h = day 1): 20 rows of k J, k = 1..20,
  * scaled per variant: p95 (nearest rank, the 19th) = 19 x scale, max = 20 x scale. Scales:
  * fast 10 (p95 190 J), lean 20 (380 J), leaky 1, slow 5 (95 J), nodp 100 (1.9 kJ). */
+/* The sweep's runs record real energy: the energy tests start from a file without any. */
+static void clear_energy(void)
+{
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c,
+                                  "UPDATE rounds SET energy_j = NULL;"
+                                  "UPDATE participation SET energy_j = NULL;"
+                                  "DELETE FROM client_energy_rounds;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(c);
+}
+
 static void add_energy(void)
 {
+    clear_energy();
     static const struct {
         const char *label;
         double per_round, scale;
@@ -345,7 +360,8 @@ static void add_energy(void)
                  "UPDATE rounds SET energy_j = %g WHERE run_id IN (SELECT run_id FROM runs"
                  " WHERE variant = '%s');"
                  "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 20)"
-                 " INSERT INTO client_energy SELECT u.run_id, k.n, 0, k.n * %g FROM runs u, k"
+                 " INSERT INTO client_energy_rounds(run_id, client_id, day, energy_j)"
+                 " SELECT u.run_id, k.n, 0, k.n * %g FROM runs u, k"
                  " WHERE u.variant = '%s';",
                  e[i].per_round, e[i].label, e[i].scale, e[i].label);
         ck_assert_int_eq(sqlite3_exec(c, sql, NULL, NULL, NULL), SQLITE_OK);
@@ -383,7 +399,7 @@ START_TEST(plan_applies_energy_per_device_cap)
     sqlite3 *c = NULL;
     ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
     ck_assert_int_eq(sqlite3_exec(c,
-                                  "DELETE FROM client_energy WHERE run_id IN (SELECT run_id FROM"
+                                  "DELETE FROM client_energy_rounds WHERE run_id IN (SELECT run_id FROM"
                                   " runs WHERE variant = 'fast')",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -396,6 +412,7 @@ END_TEST
 START_TEST(plan_energy_without_records)
 {
     /* no energy in the file: --by energy ranks on what else there is, the cap excludes all */
+    clear_energy();
     ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--by", "energy", NULL), 0);
     ck_has(out, "energy not recorded; first of 5 feasible variants\n");
     ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--max-energy-per-device", "1e9", NULL),
