@@ -1,7 +1,8 @@
 #!/bin/bash
 # capacity.sh FEDSIM SCENARIO: trace_week's clients table records each phone's availability
 # trace key, its capacity trace device_model and its network, and its links are its capacity
-# row's kbps / 1000 (the two traces share key names: the row is that of its availability key);
+# row's kbps / 1000 (the two traces share key names: the row is that of its availability key),
+# every reported participation trained 3 x compute_ms_per_sample x samples x epochs;
 # a bad capacity trace is refused at validation with its file:line, exit 2.
 source "$(dirname "$0")/lib.sh"
 command -v sqlite3 >/dev/null || { echo "sqlite3 absent: skipped"; exit 77; }
@@ -22,6 +23,14 @@ q "SELECT DISTINCT trace_key, CAST(round(uplink_mbps * 1000) AS INTEGER),
     sort >"$WORK/cap.got"
 bad=$(sort "$WORK/cap.got" | comm -23 - <(sort "$WORK/cap.want"))
 [ -z "$bad" ] || fail "clients rows differ from their capacity rows: $(echo "$bad" | head -3)"
+# each reported participation trained 3 x compute_ms_per_sample x n_train x epochs (1) ms
+grep -v '^#' "$cap" | awk -F, 'BEGIN { printf "CREATE TEMP TABLE cap(k TEXT, ms REAL); INSERT INTO cap VALUES" }
+    { printf "%s(\x27%s\x27, %s)", (NR > 1 ? "," : ""), $1, $2 } END { print ";" }' >"$WORK/cap.sql"
+got=$( (cat "$WORK/cap.sql"; echo "SELECT count(*), count(*) - sum(p.t_trained - p.t_downloaded =
+        CAST(round(3 * cap.ms * c.n_train * 1000) AS INTEGER)) FROM participation p
+        JOIN clients c USING(run_id, client_id) JOIN cap ON cap.k = c.trace_key
+        WHERE p.outcome = 'reported';") | sqlite3 "$WORK/r.sqlite")
+case "$got" in 0\|*|*\|[1-9]*) fail "train times off the trace (participations|wrong): $got" ;; esac
 # a bad capacity trace: validation names its file and line, exit 2, nothing runs
 printf '# fedsim-capacity v1\nA,10,100,200\nB,5,-1,200\n' >"$WORK/bad.csv"
 sed "s#traces/example_capacity.csv#$WORK/bad.csv#" "$2" >"$WORK/s.json"
