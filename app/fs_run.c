@@ -114,6 +114,15 @@ static int on_round(void *ctx, const fs_round_result *res, fs_err *err)
     return FS_OK;
 }
 
+/* The clients table's device: the capacity trace's device_model when its row has one, else the
+ * energy model's class. */
+static const char *device_class(const fs_pop *pop, uint32_t id)
+{
+    const char *model = pop->cap_trace ? fs_trace_cap_model(pop->cap_trace, fs_pop_cap_key(pop, id))
+                                       : NULL;
+    return model ? model : fs_energy_class_names[pop->clients[id].dev_class];
+}
+
 /* The clients rows of the population: written by a new run, compared by a resumed one. */
 static int client_rows(run_ctx *c, const fs_pop *pop, bool check, fs_err *err)
 {
@@ -137,7 +146,13 @@ static int client_rows(run_ctx *c, const fs_pop *pop, bool check, fs_err *err)
                                  .uplink_mbps = cl->uplink_mbps,
                                  .downlink_mbps = cl->downlink_mbps,
                                  .latency_ms = cl->latency_ms,
-                                 .consent = cl->consent};
+                                 .consent = cl->consent,
+                                 .trace_key = pop->avail_trace ? fs_trace_key_name(
+                                                                     pop->avail_trace,
+                                                                     cl->avail.trace_key)
+                                                               : NULL,
+                                 .device_class = device_class(pop, (uint32_t)i),
+                                 .network = cl->home_wifi ? "wifi" : "cellular"};
     }
     int rc = check ? fs_db_check_clients(c->db, c->run_id, rows, pop->n, err)
                    : fs_db_write_clients(c->db, c->run_id, rows, pop->n, err);

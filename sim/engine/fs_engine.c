@@ -200,6 +200,28 @@ static void pick_link(fs_engine *e, fs_part *p, const fs_client *c)
     p->latency_ms = (float)fs_dist_draw(&d->cell_latency_ms, r);
 }
 
+/* A client's training time: from its capacity trace row when it has one, else from its
+ * compute speed and the model's FLOPs. */
+static int64_t train_us(const fs_engine *e, uint32_t id)
+{
+    const fs_client *c = &e->cfg->pop->clients[id];
+    if (c->train_ms_per_sample > 0)
+        return fs_time_train_trace_us(e->s->train.epochs, c->n_train, c->train_ms_per_sample);
+    return fs_time_train_us(e->s->train.epochs, fs_world_client_flops(e->cfg->world, id),
+                            c->gflops);
+}
+
+/* The GFLOP/s a client trains at: for a capacity-trace client, the model's training FLOPs over
+ * the trace's time, so energy counts the model's FLOPs (j_per_gflop), never milliseconds. */
+static double train_gflops(const fs_engine *e, uint32_t id)
+{
+    const fs_client *c = &e->cfg->pop->clients[id];
+    if (!(c->train_ms_per_sample > 0)) return c->gflops;
+    int64_t us = train_us(e, id);
+    double flops = fs_train_flops(e->s->train.epochs, fs_world_client_flops(e->cfg->world, id));
+    return us > 0 ? flops / ((double)us * 1e3) : 0;
+}
+
 /* Everything of a participation that is known before training: download and compute times and
  * the random events (going offline, crashing). The upload, whose size may depend on the trained
  * update, is planned by finish_plan. Draw order is fixed: online time, crash?, crash point. */
@@ -213,8 +235,7 @@ static void plan(fs_engine *e, fs_part *p, uint32_t id, int64_t t0)
               fs_time_transfer_us(e->model_bytes + e->secagg.extra_bytes_down, p->down_mbps,
                                   p->latency_ms) +
               llround(2e3 * e->secagg.extra_round_trips * p->latency_ms);
-    p->t_tr = p->t_dl + fs_time_train_us(e->s->train.epochs,
-                                         fs_world_client_flops(e->cfg->world, id), c->gflops);
+    p->t_tr = p->t_dl + train_us(e, id);
 
     gsl_rng *r = e->r_cli;
     fs_rng_reseed(r, e->s->seed, FS_RNG_FAILURE, id, e->stream_round);
@@ -424,9 +445,8 @@ static int run_loop(fs_engine *e, fs_err *err)
 static double expected_duration(const fs_engine *e, uint32_t id)
 {
     const fs_client *c = &e->cfg->pop->clients[id];
-    double forward = fs_world_client_flops(e->cfg->world, id);
     return (double)(fs_time_transfer_us(e->model_bytes, c->downlink_mbps, c->latency_ms) +
-                    fs_time_train_us(e->s->train.epochs, forward, c->gflops) +
+                    train_us(e, id) +
                     fs_time_transfer_us(4.0 * (double)e->n_params, c->uplink_mbps, c->latency_ms));
 }
 
@@ -542,8 +562,8 @@ static void account_energy(fs_engine *e, const fs_part *p, fs_client *c, fs_db_p
     if (p->progress >= 2 && end > p->t_tr)
         s_up = (double)((end < p->t_rep ? end : p->t_rep) - p->t_tr) / 1e6;
     const fs_energy_class *k = &e->s->devices.classes[c->dev_class];
-    r->energy_j = fs_energy_part_j(k, p->cellular, s_train * c->gflops, s_down, s_up,
-                                   (s_down > 0) + (s_up > 0));
+    double gflop = s_train * train_gflops(e, p->client);
+    r->energy_j = fs_energy_part_j(k, p->cellular, gflop, s_down, s_up, (s_down > 0) + (s_up > 0));
     row->energy_j += r->energy_j;
     double level = fs_energy_battery_at(&pop->state, e->s, p->client, c->avail.utc_offset_q,
                                         c->battery, p->t_sel, end);

@@ -34,3 +34,8 @@ int64_t fs_time_train_us(double epochs, double forward_flops, double gflops)
 {
     return fs_time_compute_us(fs_train_flops(epochs, forward_flops), gflops);
 }
+
+int64_t fs_time_train_trace_us(double epochs, double samples, double ms_per_sample)
+{
+    return llround(3.0 * ms_per_sample * samples * epochs * 1e3);
+}

@@ -30,4 +30,9 @@ double fs_train_flops(double epochs, double forward_flops);
 /* Microseconds of local training on a device of `gflops` GFLOP/s (fs_train_flops). */
 int64_t fs_time_train_us(double epochs, double forward_flops, double gflops);
 
+/* Microseconds of local training on a capacity-trace device: FedScale's convention, its
+ * compute_ms_per_sample is an inference latency and training costs 3x per sample, so
+ * 3 * ms_per_sample * samples * epochs milliseconds. */
+int64_t fs_time_train_trace_us(double epochs, double samples, double ms_per_sample);
+
 #endif

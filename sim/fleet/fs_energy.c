@@ -17,6 +17,8 @@
 #include "fs_device.h"
 #include "fs_rng.h"
 
+const char *const fs_energy_class_names[FS_SCN_N_DEV_CLASSES] = {"low", "mid", "high"};
+
 double fs_energy_part_j(const fs_energy_class *k, bool cellular, double train_gflop,
                         double s_down, double s_up, int bursts)
 {

@@ -49,6 +49,9 @@ bool fs_energy_home_wifi(const fs_scenario *s, uint32_t client);
  * normalised devices.classes shares. */
 int fs_energy_class_of(const fs_scenario *s, uint32_t client);
 
+/* The classes' names by index, as devices.classes spells them (the clients table records them). */
+extern const char *const fs_energy_class_names[FS_SCN_N_DEV_CLASSES];
+
 /* Its initial battery level in [0, 1] (devices.battery.initial, clamped). */
 float fs_energy_initial_battery(const fs_scenario *s, uint32_t client);
 

@@ -33,20 +33,57 @@ static uint8_t draw_consent(const fs_scenario *s, uint64_t client, int32_t level
     return gsl_rng_uniform(r) < share;
 }
 
-/* The availability trace, loaded once for the whole population (validation loaded it too). */
-static int load_trace(fs_pop *pop, const fs_scenario *s, fs_err *err)
+/* A trace of the scenario, loaded once for the whole population (validation loaded it too). */
+static int load_trace(const fs_scenario *s, const char *path, enum fs_trace_kind kind,
+                      fs_trace **out, fs_err *err)
 {
-    if (s->devices.availability != FS_AVAIL_TRACE) return FS_OK;
-    pop->avail_trace = calloc(1, sizeof *pop->avail_trace);
-    if (!pop->avail_trace) return fs_err_add(err, NULL, "out of memory for the trace"), FS_ENOMEM;
+    *out = calloc(1, sizeof **out);
+    if (!*out) return fs_err_add(err, NULL, "out of memory for the trace"), FS_ENOMEM;
     char p[1100];
-    int rc = fs_trace_load(fs_trace_resolve(s->file, s->devices.avail_trace, p, sizeof p),
-                           FS_TRACE_AVAIL, pop->avail_trace, err);
+    int rc = fs_trace_load(fs_trace_resolve(s->file, path, p, sizeof p), kind, *out, err);
     if (rc) {
-        free(pop->avail_trace);
-        pop->avail_trace = NULL;
+        free(*out);
+        *out = NULL;
     }
     return rc;
+}
+
+static int load_traces(fs_pop *pop, const fs_scenario *s, fs_err *err)
+{
+    int rc = FS_OK;
+    if (s->devices.availability == FS_AVAIL_TRACE)
+        rc = load_trace(s, s->devices.avail_trace, FS_TRACE_AVAIL, &pop->avail_trace, err);
+    if (!rc && s->devices.cap_on)
+        rc = load_trace(s, s->devices.cap_trace, FS_TRACE_CAPACITY, &pop->cap_trace, err);
+    if (!rc && pop->avail_trace && pop->cap_trace &&
+        !(pop->avail_to_cap = fs_trace_key_map_new(pop->avail_trace, pop->cap_trace))) {
+        fs_err_add(err, NULL, "out of memory mapping the traces' keys");
+        rc = FS_ENOMEM;
+    }
+    return rc;
+}
+
+uint32_t fs_pop_cap_key(const fs_pop *pop, uint32_t client)
+{
+    fs_assert(pop->cap_trace);
+    /* the two traces describe the same devices when their key names meet */
+    if (pop->avail_to_cap) {
+        uint32_t k = pop->avail_to_cap[pop->clients[client].avail.trace_key];
+        if (k != UINT32_MAX) return k;
+    }
+    return fs_trace_assign_key(pop->cap_trace, (enum fs_trace_assign)pop->scn->devices.cap_assign,
+                               pop->scn->population_seed, client);
+}
+
+/* A capacity row replaces the drawn links and compute speed (drawn all the same, so the
+ * latency after them and every other stream stay where they were). */
+static void apply_capacity(fs_pop *pop, uint32_t client)
+{
+    const fs_trace_cap *cap = &pop->cap_trace->cap[fs_pop_cap_key(pop, client)];
+    fs_client *c = &pop->clients[client];
+    c->uplink_mbps = (float)(cap->uplink_kbps / 1000.0);
+    c->downlink_mbps = (float)(cap->downlink_kbps / 1000.0);
+    c->train_ms_per_sample = (float)cap->compute_ms_per_sample;
 }
 
 /* The device state of a trace that has a state column: charging and Wi-Fi exactly where its
@@ -79,8 +116,12 @@ int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const 
                 const int32_t *consent_level, fs_err *err)
 {
     memset(pop, 0, sizeof *pop);
-    int trc = load_trace(pop, s, err);
-    if (trc) return trc;
+    pop->scn = s;
+    int trc = load_traces(pop, s, err);
+    if (trc) {
+        fs_pop_fini(pop);
+        return trc;
+    }
     size_t n = s->data.clients;
     gsl_rng *r = fs_rng_new();
     pop->clients = calloc(n, sizeof *pop->clients);
@@ -96,13 +137,13 @@ int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const 
             pop->clients[i].avail.trace_key = fs_trace_assign_key(
                 pop->avail_trace, (enum fs_trace_assign)s->devices.avail_assign,
                 s->population_seed, i);
+        if (pop->cap_trace) apply_capacity(pop, (uint32_t)i);
         pop->clients[i].dev_class = (uint8_t)fs_energy_class_of(s, (uint32_t)i);
         pop->clients[i].home_wifi = fs_energy_home_wifi(s, (uint32_t)i);
         pop->clients[i].battery = fs_energy_initial_battery(s, (uint32_t)i);
         pop->perm[i] = (uint32_t)i;
     }
     pop->n = n;
-    pop->scn = s;
     pop->state = pop->avail_trace && fs_trace_has_states(pop->avail_trace)
                      ? trace_source(pop)
                      : fs_energy_param_source(s);
@@ -135,6 +176,9 @@ void fs_pop_fini(fs_pop *pop)
     free(pop->perm);
     if (pop->avail_trace) fs_trace_fini(pop->avail_trace);
     free(pop->avail_trace);
+    if (pop->cap_trace) fs_trace_fini(pop->cap_trace);
+    free(pop->cap_trace);
+    free(pop->avail_to_cap);
     memset(pop, 0, sizeof *pop);
 }
 

@@ -24,6 +24,8 @@ typedef struct fs_client {
     uint8_t dev_class; /* devices.classes index (fs_energy.h) */
     uint8_t home_wifi; /* usual network: 1 Wi-Fi at home, 0 cellular */
     float battery;     /* level in [0, 1] as of max(t_busy_until, 0) (fs_energy_battery_at) */
+    float train_ms_per_sample; /* capacity trace: FedScale's per-sample inference latency
+                                * (training is 3x it, fs_time_train_trace_us); 0 = gflops */
 } fs_client;
 
 /* A million idle clients must fit in tens of megabytes (issue 2 allows at most 256 bytes). */
@@ -34,6 +36,9 @@ typedef struct fs_pop {
     fs_client *clients;
     uint32_t *perm; /* a permutation of 0..n-1, reshuffled in place by selection */
     fs_trace *avail_trace; /* devices.availability trace (NULL without), owned */
+    fs_trace *cap_trace;   /* devices.capacity trace (NULL without), owned */
+    uint32_t *avail_to_cap; /* both traces: availability key -> capacity key of the same name
+                             * (UINT32_MAX: none), owned */
     const fs_scenario *scn; /* borrowed: eligibility and the energy model read it */
     fs_devstate_src state;  /* charging / network state: parametric, or the availability trace's
                              * state column when it has one (then it points at this fs_pop,
@@ -49,7 +54,8 @@ bool fs_pop_eligible(const fs_pop *pop, uint32_t id, int64_t t);
 double fs_pop_battery_at(const fs_pop *pop, uint32_t id, int64_t t);
 
 /* Draws every client's device (with an availability trace, loads it and maps each client to
- * its key, fs_trace_assign_key; FS_EIO / FS_ESCENARIO on a bad trace, before anything runs)
+ * its key, fs_trace_assign_key; with a capacity trace, takes the links and compute speed from
+ * the client's row, fs_pop_cap_key; FS_EIO / FS_ESCENARIO on a bad trace, before anything runs)
  * from stream (seed, FS_RNG_DEVICE, client) and its consent from
  * (seed, FS_RNG_CONSENT, client): independent of n and of the order clients are created.
  * n_train/n_test give the clients' data sizes (n_test may be NULL). consent_level (may be NULL)
@@ -59,6 +65,11 @@ double fs_pop_battery_at(const fs_pop *pop, uint32_t id, int64_t t);
 int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const size_t *n_test,
                 const int32_t *consent_level, fs_err *err);
 void fs_pop_fini(fs_pop *pop);
+
+/* The capacity trace key of a client (cap_trace must be loaded): that of its availability
+ * key's name when the availability trace has one of that name, else its own assignment by
+ * devices.capacity.trace.assign (fs_trace_assign_key). */
+uint32_t fs_pop_cap_key(const fs_pop *pop, uint32_t client);
 
 /* Selects up to `want` clients that are online at t, consenting and not busy, uniformly at
  * random among them: a partial Fisher-Yates pass over the permutation queries candidates in

@@ -507,3 +507,41 @@ bool fs_trace_has_states(const fs_trace *t)
         if (t->iv[i].state & FS_TRACE_KNOWN) return true;
     return false;
 }
+
+const char *fs_trace_cap_model(const fs_trace *t, uint32_t key)
+{
+    fs_assert(t->kind == FS_TRACE_CAPACITY && key < t->n_keys);
+    size_t off = t->cap[key].model_off;
+    return off == SIZE_MAX ? NULL : t->names + off;
+}
+
+typedef struct named_key {
+    const char *name;
+    uint32_t key;
+} named_key;
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const named_key *)a)->name, ((const named_key *)b)->name);
+}
+
+uint32_t *fs_trace_key_map_new(const fs_trace *from, const fs_trace *to)
+{
+    uint32_t *map = malloc((from->n_keys ? from->n_keys : 1) * sizeof *map);
+    named_key *sorted = malloc((to->n_keys ? to->n_keys : 1) * sizeof *sorted);
+    if (!map || !sorted) {
+        free(map);
+        free(sorted);
+        return NULL;
+    }
+    for (size_t k = 0; k < to->n_keys; k++)
+        sorted[k] = (named_key){fs_trace_key_name(to, (uint32_t)k), (uint32_t)k};
+    qsort(sorted, to->n_keys, sizeof *sorted, by_name);
+    for (size_t k = 0; k < from->n_keys; k++) {
+        named_key want = {fs_trace_key_name(from, (uint32_t)k), 0};
+        const named_key *hit = bsearch(&want, sorted, to->n_keys, sizeof *sorted, by_name);
+        map[k] = hit ? hit->key : UINT32_MAX;
+    }
+    free(sorted);
+    return map;
+}

@@ -60,6 +60,14 @@ void fs_trace_fini(fs_trace *t);
 
 const char *fs_trace_key_name(const fs_trace *t, uint32_t key);
 
+/* A capacity key's device_model column, NULL when the row has none. */
+const char *fs_trace_cap_model(const fs_trace *t, uint32_t key);
+
+/* For each key of `from`, the key of `to` with the same name (UINT32_MAX: none), in a new
+ * array of from->n_keys entries the caller frees; NULL when out of memory. Sorts names once:
+ * O((n + m) log m). */
+uint32_t *fs_trace_key_map_new(const fs_trace *from, const fs_trace *to);
+
 /* The key of a virtual client: hash = fs_rng_seed(population seed, FS_RNG_TRACE, client)
  * (SplitMix64 mixing) mod n_keys; modulo = client mod n_keys. Independent of thread count and
  * population size. */

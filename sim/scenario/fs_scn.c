@@ -270,6 +270,20 @@ static int emit_json(fs_scn_ctx *c, const cJSON *root)
     return c->s->json ? FS_OK : FS_ENOMEM;
 }
 
+/* Loads one trace the scenario names (relative to the scenario's folder) only to find its
+ * errors: each one is counted as a bad key, FS_ENOMEM goes to *rc. */
+static void check_trace(fs_scn_ctx *c, const char *path, enum fs_trace_kind kind, fs_err *err,
+                        int *rc)
+{
+    fs_trace t;
+    char p[1100];
+    int trc = fs_trace_load(fs_trace_resolve(err && err->file ? err->file : "", path, p, sizeof p),
+                            kind, &t, err);
+    if (trc == FS_ENOMEM) *rc = FS_ENOMEM;
+    if (trc) c->n_bad++;
+    fs_trace_fini(&t);
+}
+
 /* Parses text whose length is known, so a NUL byte inside is a syntax error too. */
 static int parse_n(const char *text, size_t len, const char *const *sets, size_t n_sets,
                    fs_scenario *out, fs_err *err)
@@ -310,16 +324,10 @@ static int parse_n(const char *text, size_t len, const char *const *sets, size_t
             c->n_bad++;
     }
     /* a bad trace is bad input: found here, so neither validate nor a run gets past it */
-    if (!c->n_bad && out->devices.availability == FS_AVAIL_TRACE) {
-        fs_trace t;
-        char p[1100];
-        int trc = fs_trace_load(fs_trace_resolve(err && err->file ? err->file : "",
-                                                 out->devices.avail_trace, p, sizeof p),
-                                FS_TRACE_AVAIL, &t, err);
-        if (trc == FS_ENOMEM) rc = FS_ENOMEM;
-        if (trc) c->n_bad++;
-        fs_trace_fini(&t);
-    }
+    if (!c->n_bad && out->devices.availability == FS_AVAIL_TRACE)
+        check_trace(c, out->devices.avail_trace, FS_TRACE_AVAIL, err, &rc);
+    if (!c->n_bad && out->devices.cap_on)
+        check_trace(c, out->devices.cap_trace, FS_TRACE_CAPACITY, err, &rc);
     if (rc == FS_OK) rc = c->n_bad ? FS_ESCENARIO : emit_json(c, root);
     if (rc == FS_OK) snprintf(out->file, sizeof out->file, "%s", err && err->file ? err->file : "");
 fail:

@@ -204,6 +204,9 @@ typedef struct fs_scenario {
         size_t n_utc_offsets;
         char avail_trace[512];   /* trace: availability file (relative: to the scenario's folder) */
         int avail_assign;        /* trace: fs_trace_assign, client -> key */
+        bool cap_on;             /* devices.capacity given: links and compute from its trace */
+        char cap_trace[512];     /* capacity trace file (relative: to the scenario's folder) */
+        int cap_assign;          /* fs_trace_assign, client -> capacity key */
         fs_dist cell_uplink_mbps, cell_downlink_mbps, cell_latency_ms; /* devices.cellular */
         struct {
             double evening_start_h, morning_end_h; /* overnight charging window, local time */

@@ -354,6 +354,16 @@ static const fs_scn_key avail_trace_keys[] = {
     KENUM("assign", trace_assigns, 0, devices.avail_assign),
 };
 static const fs_scn_obj avail_trace_obj = OBJ(avail_trace_keys);
+/* devices.capacity: a capacity trace replaces the gflops and link distributions */
+static const fs_scn_key cap_trace_keys[] = {
+    KSTR("path", FS_SCN_REQ, 1, 511, NULL, devices.cap_trace),
+    KENUM("assign", trace_assigns, 0, devices.cap_assign),
+};
+static const fs_scn_obj cap_trace_obj = OBJ(cap_trace_keys);
+static const fs_scn_key capacity_keys[] = {
+    KOBJ("trace", FS_SCN_REQ, &cap_trace_obj),
+};
+static const fs_scn_obj capacity_obj = OBJ(capacity_keys);
 static const fs_scn_obj markov_obj = OBJ(markov_keys);
 static const fs_scn_obj diurnal_obj = OBJ(diurnal_keys);
 static const fs_scn_variant avail_variants[] = {
@@ -438,6 +448,7 @@ static const fs_scn_key devices_keys[] = {
     KDIST("latency_ms", NONNEG, &def_latency, devices.latency_ms),
     KNUM("failure_prob", RANGE | FS_SCN_HI_OPEN, 0, 1, 0, devices.failure_prob),
     KUNION("availability", FS_AVAIL_ALWAYS, &avail_union, devices.availability),
+    KOBJ("capacity", 0, &capacity_obj, PRESENT(devices.cap_on)),
     KOBJ("cellular", 0, &cellular_obj),
     KOBJ("charging", 0, &charging_obj),
     KOBJ("network", 0, &network_obj, PRESENT(devices.network.on)),

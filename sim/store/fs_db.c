@@ -51,7 +51,7 @@ static const char *const stmt_sql[ST_N] = {
                " started_at, threads, host, population_seed, replicate, headline_metric,"
                " precision)"
                " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?, ?, ?, ?, ?)",
-    [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_CLIENTS] = NULL,
     [ST_ROUND] = "INSERT INTO rounds(run_id, round, t_start, t_end, selected, reported, dropped,"
                  " late, aborted, bytes_up, bytes_down, train_loss, epsilon, compute_s,"
@@ -296,7 +296,7 @@ static int db_connect(fs_db *db, fs_err *err)
  * per-statement cost (parsing nothing, but stepping, halting and resetting), a third of the
  * time the table took row by row. */
 #define CLIENTS_PER_INSERT 64
-#define CLIENT_COLUMNS 10
+#define CLIENT_COLUMNS 13
 
 /* "INSERT INTO clients VALUES(?, ...), ..." with CLIENTS_PER_INSERT rows, into buf. */
 static const char *clients_sql(char *buf, size_t n)
@@ -723,6 +723,9 @@ static void bind_client(fs_db_bind *b, int64_t run_id, const fs_db_client *c)
     bind_real(b, c->downlink_mbps);
     bind_real(b, c->latency_ms);
     bind_i64(b, c->consent);
+    bind_text(b, c->trace_key);
+    bind_text(b, c->device_class);
+    bind_text(b, c->network);
 }
 
 static int insert_clients(fs_db *db, int64_t run_id, const fs_db_client *c, size_t n)
@@ -1152,21 +1155,33 @@ static bool same_int(sqlite3_stmt *st, int col, int64_t want)
 
 static const char *const client_cols[] = {"client_id",     "n_train",    "n_test",
                                           "segment",       "gflops",     "uplink_mbps",
-                                          "downlink_mbps", "latency_ms", "consent"};
+                                          "downlink_mbps", "latency_ms", "consent",
+                                          "trace_key",     "device_class", "network"};
+
+/* A text column as recorded: a NULL one of the device columns is a file upgraded from version
+ * 4, whose rows never held them, and matches anything. */
+static bool same_text(sqlite3_stmt *st, int i, const char *want, bool null_matches)
+{
+    const char *v = (const char *)sqlite3_column_text(st, i);
+    if (!v) return null_matches || !want;
+    return want && !strcmp(v, want);
+}
 
 /* The first column of a clients row that differs from c, or -1. */
 static int client_mismatch(sqlite3_stmt *st, const fs_db_client *c)
 {
-    const char *seg = (const char *)sqlite3_column_text(st, 3);
     bool same[] = {same_int(st, 0, c->client_id),
                    same_int(st, 1, c->n_train),
                    same_int(st, 2, c->n_test),
-                   !seg == !c->segment && (!seg || !strcmp(seg, c->segment)),
+                   same_text(st, 3, c->segment, false),
                    same_real(st, 4, c->gflops),
                    same_real(st, 5, c->uplink_mbps),
                    same_real(st, 6, c->downlink_mbps),
                    same_real(st, 7, c->latency_ms),
-                   same_int(st, 8, c->consent)};
+                   same_int(st, 8, c->consent),
+                   same_text(st, 9, c->trace_key, true),
+                   same_text(st, 10, c->device_class, true),
+                   same_text(st, 11, c->network, true)};
     for (int i = 0; i < (int)(sizeof same / sizeof *same); i++)
         if (!same[i]) return i;
     return -1;
@@ -1181,7 +1196,8 @@ int fs_db_check_clients(fs_db *db, int64_t run_id, const fs_db_client *clients, 
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db->conn,
                                 "SELECT client_id, n_train, n_test, segment, gflops, uplink_mbps,"
-                                " downlink_mbps, latency_ms, consent FROM clients"
+                                " downlink_mbps, latency_ms, consent, trace_key, device_class,"
+                                " network FROM clients"
                                 " WHERE run_id = ?1 ORDER BY client_id",
                                 -1, &st, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, run_id);

@@ -38,6 +38,9 @@ typedef struct fs_db_client {
     const char *segment;        /* e.g. "utc+1"; may be NULL */
     double gflops, uplink_mbps, downlink_mbps, latency_ms;
     int consent;                /* 1 = may participate */
+    const char *trace_key;      /* availability trace key name; NULL without a trace */
+    const char *device_class;   /* low|mid|high, or the capacity trace's device_model */
+    const char *network;        /* "wifi" (Wi-Fi at home) or "cellular" */
 } fs_db_client;
 
 typedef struct fs_db_round {

@@ -65,7 +65,8 @@
     "CREATE TABLE IF NOT EXISTS clients("                                                       \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
     " client_id INTEGER NOT NULL, n_train INTEGER, n_test INTEGER, segment TEXT, gflops REAL,"  \
-    " uplink_mbps REAL, downlink_mbps REAL, latency_ms REAL, consent INTEGER,"                  \
+    " uplink_mbps REAL, downlink_mbps REAL, latency_ms REAL, consent INTEGER, trace_key TEXT,"  \
+    " device_class TEXT, network TEXT,"                                                        \
     " PRIMARY KEY(run_id, client_id)) WITHOUT ROWID;"                                           \
     "CREATE TABLE IF NOT EXISTS rounds("                                                        \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
@@ -315,4 +316,7 @@ const char *const fs_db_v5_columns[][3] = {{"rounds", "energy_j", "REAL"},
                                            {"variant_stats", "mean_energy_to_target", "REAL"},
                                            {"variant_stats", "ci_low_energy", "REAL"},
                                            {"variant_stats", "ci_high_energy", "REAL"},
+                                           {"clients", "trace_key", "TEXT"},
+                                           {"clients", "device_class", "TEXT"},
+                                           {"clients", "network", "TEXT"},
                                            {NULL, NULL, NULL}};

@@ -1,6 +1,6 @@
 #!/bin/bash
 # fedscale.sh FEDSIM CONVERTER SCENARIO: a hand-made FedScale pickle converts to the exact
-# expected trace, and fedsim validates a scenario using it. Skipped without python3.
+# expected traces, and fedsim validates a scenario using both. Skipped without python3.
 source "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || { echo "python3 absent: skipped"; exit 77; }
 python3 - "$WORK" <<'PY'
@@ -16,6 +16,7 @@ printf '# fedsim-avail v1\n# period_s=100\n1,0,30\n2,10,20\n2,50,60.5\n' >"$WORK
 printf '# fedsim-capacity v1\n1,12.5,800,800\n' >"$WORK/c.want"
 diff -u "$WORK/a.want" "$WORK/a.csv" || fail "availability trace differs"
 diff -u "$WORK/c.want" "$WORK/c.csv" || fail "capacity trace differs"
-sed "s#traces/example_avail.csv#$WORK/a.csv#" "$3" >"$WORK/s.json"
+sed -e "s#traces/example_avail.csv#$WORK/a.csv#" -e "s#traces/example_capacity.csv#$WORK/c.csv#" \
+    "$3" >"$WORK/s.json"
 "$1" validate "$WORK/s.json" | grep -q "s.json: ok" || fail "validate refused the converted trace"
 echo ok

@@ -999,8 +999,17 @@ START_TEST(db_appending_upgrades_version_2_in_place)
     load_v2_fixture(NULL);
     fs_db *db = open_ok();
     ck_assert_int_eq(begin_ok(db), 2);
+    /* the added columns come last, in the order of a new file: the bulk insert fills them */
+    fs_err err;
+    fs_err_init(&err, NULL);
+    fs_db_client row = {.client_id = 0, .consent = 1, .trace_key = "k7", .device_class = "mid",
+                        .network = "cellular"};
+    ck_assert_int_eq(fs_db_write_clients(db, 2, &row, 1, &err), FS_OK);
     fs_db_close(db);
     ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 5);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM clients WHERE run_id = 2 AND trace_key = 'k7'"
+                              " AND device_class = 'mid' AND network = 'cellular'"),
+                     1);
     /* version 2 trained in double; the new run says what it trained in */
     ck_assert_int_eq(peek_int("SELECT count(*) FROM runs WHERE run_id = 1"
                               " AND precision = 'float64'"),
@@ -1060,7 +1069,8 @@ START_TEST(db_appending_upgrades_version_3_in_place)
 }
 END_TEST
 
-/* A version 4 file (no energy columns, no client_energy) gains them in place; its old runs read
+/* A version 4 file (no energy columns, no client_energy, no clients device columns) gains them
+ * in place; its old runs read
  * as "no energy" (NULL), not 0. The old views go first: SQLite will not drop a column a view
  * names, and the upgrade recreates them anyway. */
 START_TEST(db_appending_upgrades_version_4_in_place)
@@ -1080,6 +1090,9 @@ START_TEST(db_appending_upgrades_version_4_in_place)
                                   "ALTER TABLE variant_stats DROP COLUMN mean_energy_to_target;"
                                   "ALTER TABLE variant_stats DROP COLUMN ci_low_energy;"
                                   "ALTER TABLE variant_stats DROP COLUMN ci_high_energy;"
+                                  "ALTER TABLE clients DROP COLUMN trace_key;"
+                                  "ALTER TABLE clients DROP COLUMN device_class;"
+                                  "ALTER TABLE clients DROP COLUMN network;"
                                   "UPDATE meta SET value = '4' WHERE key = 'schema_version';",
                                   NULL, NULL, NULL),
                      SQLITE_OK);

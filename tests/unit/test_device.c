@@ -31,6 +31,17 @@ START_TEST(compute_time_from_flops_and_device_speed)
 }
 END_TEST
 
+START_TEST(trace_train_time_is_three_times_ms_per_sample)
+{
+    /* FedScale: 3x the inference latency per sample. 40 samples, 2 epochs at 12.5 ms:
+     * 3 * 12.5 * 40 * 2 = 3000 ms */
+    ck_assert_int_eq(fs_time_train_trace_us(2, 40, 12.5), 3000000);
+    ck_assert_int_eq(fs_time_train_trace_us(1, 27, 20.51), llround(3 * 20.51 * 27 * 1e3));
+    ck_assert_int_eq(fs_time_train_trace_us(0.5, 3, 1.0), 4500);
+    ck_assert_int_eq(fs_time_train_trace_us(1, 0, 9.0), 0);
+}
+END_TEST
+
 START_TEST(dist_draws_match_their_parameters)
 {
     gsl_rng *r = fs_rng_new();
@@ -58,6 +69,7 @@ static Suite *device_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, transfer_time_is_latency_plus_bytes_over_bandwidth);
     tcase_add_test(tc, compute_time_from_flops_and_device_speed);
+    tcase_add_test(tc, trace_train_time_is_three_times_ms_per_sample);
     tcase_add_test(tc, dist_draws_match_their_parameters);
     suite_add_tcase(s, tc);
     return s;

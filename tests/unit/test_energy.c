@@ -1,16 +1,20 @@
 /* Tests of fs_energy and eligibility: a participation's energy is the documented formula; the
  * parametric charging follows its local-time window (quarter-hour offsets included); the battery
  * refills while charging and a participation drains it; selection never returns an ineligible
- * client; a quarter-hour offset shifts the diurnal curve by exactly that. */
+ * client; a quarter-hour offset shifts the diurnal curve by exactly that; a capacity trace
+ * sets the links and training speed (fs_pop). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fs_avail.h"
 #include "fs_device.h"
 #include "fs_energy.h"
 #include "fs_pop.h"
 #include "fs_rng.h"
+#include "fs_trace.h"
 #include "fs_test.h"
 #include "fs_test_scn.h"
 
@@ -118,6 +122,65 @@ START_TEST(eligibility_never_selects_an_ineligible_client)
 }
 END_TEST
 
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A capacity row gives the client's links (kbps -> Mbit/s) and per-sample milliseconds; with an
+ * availability trace of the same key names, the row is that of the client's availability key,
+ * and a key the capacity trace lacks falls back to the client's own assignment. */
+START_TEST(capacity_trace_sets_links_and_follows_the_avail_key)
+{
+    char av[64], cp[64], devices[400];
+    snprintf(av, sizeof av, "/tmp/fs_test_av_%d.csv", (int)getpid());
+    snprintf(cp, sizeof cp, "/tmp/fs_test_cap_%d.csv", (int)getpid());
+    write_text(av, "# fedsim-avail v1\nA,0,10\nB,0,10\nZ,0,10\n");
+    write_text(cp, "# fedsim-capacity v1\nB,20,3000,6000,mid-phone\nA,10,1500,2500\n");
+    snprintf(devices, sizeof devices,
+             "{\"availability\": {\"trace\": {\"path\": \"%s\"}},"
+             " \"capacity\": {\"trace\": {\"path\": \"%s\", \"assign\": \"modulo\"}}}", av,
+             cp);
+    fs_scenario s;
+    scenario(devices, &s);
+    size_t n = s.data.clients;
+    size_t *n_train = calloc(n, sizeof *n_train);
+    fs_pop pop;
+    fs_err err;
+    fs_err_init(&err, "test");
+    ck_assert_int_eq(fs_pop_init(&pop, &s, n_train, NULL, NULL, &err), FS_OK);
+    int seen_z = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const fs_client *c = &pop.clients[i];
+        const char *name = fs_trace_key_name(pop.avail_trace, c->avail.trace_key);
+        uint32_t k = fs_pop_cap_key(&pop, i);
+        if (!strcmp(name, "Z")) { /* no row named Z: client i mod 2 */
+            seen_z++;
+            ck_assert_uint_eq(k, i % 2);
+        } else {
+            ck_assert_str_eq(fs_trace_key_name(pop.cap_trace, k), name);
+        }
+        bool b = !strcmp(fs_trace_key_name(pop.cap_trace, k), "B");
+        ck_assert_float_eq(c->uplink_mbps, b ? 3.0f : 1.5f);
+        ck_assert_float_eq(c->downlink_mbps, b ? 6.0f : 2.5f);
+        ck_assert_float_eq(c->train_ms_per_sample, b ? 20.0f : 10.0f);
+        if (b)
+            ck_assert_str_eq(fs_trace_cap_model(pop.cap_trace, k), "mid-phone");
+        else
+            ck_assert_ptr_null(fs_trace_cap_model(pop.cap_trace, k));
+    }
+    ck_assert_int_gt(seen_z, 0);
+    free(n_train);
+    fs_pop_fini(&pop);
+    fs_scn_fini(&s);
+    remove(av);
+    remove(cp);
+}
+END_TEST
+
 START_TEST(quarter_hour_offset_shifts_diurnal_curve_exactly)
 {
     fs_scenario s;
@@ -141,6 +204,7 @@ static Suite *energy_suite(void)
     tcase_add_test(tc, battery_refills_while_charging_capped_at_full);
     tcase_add_test(tc, eligibility_never_selects_an_ineligible_client);
     tcase_add_test(tc, quarter_hour_offset_shifts_diurnal_curve_exactly);
+    tcase_add_test(tc, capacity_trace_sets_links_and_follows_the_avail_key);
     suite_add_tcase(s, tc);
     return s;
 }
