@@ -305,13 +305,22 @@ static int64_t join_time(const fs_part *p, int k)
     return (k == LINK_DOWN ? p->t_sel : p->t_tr) + llround(p->latency_ms * 1e3);
 }
 
+/* Link k's set of transfers changed: its pending finish is stale at once (a policy asserting an
+ * empty queue after cutting every transfer sees it gone); relink queues the new one. */
+static void link_touched(fs_engine *e, int k)
+{
+    fs_evq_cancel(&e->q, e->link_handle[k]);
+    e->link_handle[k] = 0;
+    e->link_changed[k] = true;
+}
+
 static void link_join(fs_engine *e, uint32_t slot, int64_t t)
 {
     fs_part *p = &e->parts[slot];
     int k = stage_link(e, p);
     double own = (k == LINK_DOWN ? p->down_mbps : p->up_mbps) / 8.0; /* bytes/us */
     fs_link_add(&e->links[k], t, slot, link_bytes(e, p, k), own);
-    e->link_changed[k] = true;
+    link_touched(e, k);
     p->xfer = XF_ON;
 }
 
@@ -323,7 +332,7 @@ static void link_cut(fs_engine *e, uint32_t slot, int64_t t)
     int k = stage_link(e, p);
     if (k < 0 || p->xfer != XF_ON) return;
     p->moved[k] = link_bytes(e, p, k) - fs_link_remove(&e->links[k], t, slot);
-    e->link_changed[k] = true;
+    link_touched(e, k);
     p->xfer = XF_DONE;
     if (k == LINK_DOWN)
         p->t_dl = t;
@@ -331,14 +340,12 @@ static void link_cut(fs_engine *e, uint32_t slot, int64_t t)
         p->t_rep = t;
 }
 
-/* After every step: re-pushes the next finish of each link whose set of transfers changed. */
+/* After every step: queues the next finish of each link whose set of transfers changed. */
 static int relink(fs_engine *e, fs_err *err)
 {
     for (int k = 0; k < N_LINKS; k++) {
         if (!e->link_changed[k]) continue;
         e->link_changed[k] = false;
-        fs_evq_cancel(&e->q, e->link_handle[k]);
-        e->link_handle[k] = 0;
         int64_t t;
         uint32_t id;
         if (fs_link_next(&e->links[k], &t, &id) &&
@@ -378,7 +385,7 @@ static int link_finish(fs_engine *e, int k, fs_err *err)
     fs_assert(any && t == e->now);
     fs_part *p = &e->parts[slot];
     p->moved[k] = link_bytes(e, p, k) - fs_link_remove(&e->links[k], t, slot);
-    e->link_changed[k] = true;
+    link_touched(e, k);
     p->xfer = XF_DONE;
     fs_evq_cancel(&e->q, p->handle); /* its drop, if any */
     if (k == LINK_DOWN) {
