@@ -156,6 +156,38 @@ START_TEST(engine_shared_link_follows_processor_sharing)
 }
 END_TEST
 
+/* One client alone on an ingress of 1/512 byte/us, its deadline 512,000 us after its upload
+ * joined the link: the deadline cuts it after exactly 1,000 bytes, recorded as sent. */
+static void link_cut_scenario(char *text, size_t size, double deadline_s)
+{
+    snprintf(text, size,
+             SYNTH(1, "\"train\":{\"epochs\":1,\"batch_size\":10},"
+                      "\"server\":{\"rounds\":1,\"clients_per_round\":1,\"over_selection\":1,"
+                      "\"deadline_s\":%.6f,\"round_interval_s\":0,\"ingress_mbps\":0.015625},"
+                      "\"devices\":{\"gflops\":0.001,\"uplink_mbps\":100,\"downlink_mbps\":4,"
+                      "\"latency_ms\":50}"),
+             deadline_s);
+}
+
+START_TEST(engine_shared_link_cut_records_bytes_sent)
+{
+    char text[1024];
+    capture *cap = malloc(sizeof *cap);
+    link_cut_scenario(text, sizeof text, 1000);
+    free(run(text, 1, cap));
+    ck_assert_str_eq(cap->parts[0].outcome, "reported");
+    int64_t join = cap->parts[0].t_trained + 50000;
+    ck_assert_int_eq(cap->parts[0].t_reported, join + 2440 * 512);
+    link_cut_scenario(text, sizeof text, (double)(join + 512000) / 1e6);
+    free(run(text, 1, cap));
+    ck_assert_str_eq(cap->parts[0].outcome, "late");
+    ck_assert_int_eq(cap->parts[0].t_reported, -1);
+    ck_assert_int_eq(cap->parts[0].bytes_up, 1000);
+    ck_assert_int_eq(cap->rounds[0].bytes_up, 1000);
+    free(cap);
+}
+END_TEST
+
 /* The issue's case, 1,000 phones uploading 1 MB each through 100 Mbit/s, scaled to the engine's
  * small update (softmax, 2,440 bytes; 1,000 dense 1 MB updates in flight would need 1 GB of
  * slots): the same ratio of bytes to capacity, 2,440 bytes through 0.244 Mbit/s, gives the same
@@ -541,6 +573,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, engine_trace_interval_end_drops_a_straddling_participation);
     tcase_add_test(tc, engine_shared_link_follows_processor_sharing);
     tcase_add_test(tc, engine_shared_ingress_bounds_the_round);
+    tcase_add_test(tc, engine_shared_link_cut_records_bytes_sent);
     tcase_add_test(tc, engine_deadline_makes_clients_late);
     tcase_add_test(tc, engine_over_selection_aggregates_first_reports);
     tcase_add_test(tc, engine_counts_dropouts_and_conserves_participants);
