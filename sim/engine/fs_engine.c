@@ -7,7 +7,13 @@
  * client goes offline, whether and when it crashes) comes from its own (client, round) stream,
  * so its timeline is known at dispatch. That lets the engine train the clients dispatched
  * together at once, in parallel, and still replay what follows as discrete events (download
- * done, training done, report arrived, dropped, policy timers) in exact virtual-time order. */
+ * done, training done, report arrived, dropped, policy timers) in exact virtual-time order.
+ *
+ * The one exception is a shared server link (server.ingress_mbps / egress_mbps, fs_link.h): a
+ * transfer's length then depends on who else is on the link, so it is played, not planned: after
+ * its latency (EV_JOIN) the transfer's bytes flow on the link, whose next finish is one pending
+ * EV_LINK event, re-pushed whenever the link's set of transfers changes; the stages after it move
+ * with its finish. Without either key none of that code runs. */
 #include "fs_engine_int.h"
 
 #include <math.h>
@@ -93,6 +99,21 @@ static int restore(fs_engine *e, fs_err *err)
     return rc;
 }
 
+/* The shared links the scenario limits, for up to max_sel concurrent transfers each. */
+static int init_links(fs_engine *e, fs_err *err)
+{
+    const double mbps[N_LINKS] = {[LINK_DOWN] = e->s->server.egress_mbps,
+                                  [LINK_UP] = e->s->server.ingress_mbps};
+    for (int k = 0; k < N_LINKS; k++) {
+        if (!(mbps[k] > 0)) continue;
+        e->link_on[k] = true;
+        /* mbps * 1e6 bit/s = mbps / 8 bytes/us */
+        if (fs_link_init(&e->links[k], mbps[k] / 8.0, e->max_sel) != FS_OK)
+            return fs_err_add(err, NULL, "out of memory for the shared server link"), FS_ENOMEM;
+    }
+    return FS_OK;
+}
+
 static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
 {
     memset(e, 0, sizeof *e);
@@ -137,6 +158,7 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
                    e->max_sel, e->n_params);
         return FS_ENOMEM;
     }
+    if ((rc = init_links(e, err))) return rc;
     fs_rng_reseed(e->r_sel, e->s->seed, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
     m->ops->init(m, e->w, e->r_sel);
     if (!(e->pol = calloc(1, e->ops->size)))
@@ -153,6 +175,8 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
 
 static void engine_fini(fs_engine *e)
 {
+    for (int k = 0; k < N_LINKS; k++)
+        if (e->link_on[k]) fs_link_fini(&e->links[k]);
     if (e->pol) e->ops->fini(e->pol);
     free(e->pol);
     fs_evq_fini(&e->q);
@@ -255,7 +279,9 @@ static double upload_bytes(const fs_engine *e, double update_bytes)
 }
 
 /* Upload time from the update's real size, then the drop time (a crash falls at its fraction of
- * the whole participation). */
+ * the whole participation as planned without sharing). With a shared link the planned times are
+ * lower bounds (the real finish can be later), so a drop after the planned report is kept: it
+ * happens if the participation is still running then. */
 static void finish_plan(fs_engine *e, fs_part *p, const fs_update *u, bool trained)
 {
     p->bytes_up =
@@ -266,7 +292,10 @@ static void finish_plan(fs_engine *e, fs_part *p, const fs_update *u, bool train
         t_crash = p->t_sel + (int64_t)(p->crash_at * (double)(p->t_rep - p->t_sel));
     p->offline_drop = p->t_off <= t_crash;
     p->t_drop = p->t_off < t_crash ? p->t_off : t_crash;
-    if (p->t_drop >= p->t_rep) p->t_drop = INT64_MAX;
+    if (p->t_drop >= p->t_rep && !e->link_on[LINK_DOWN] && !e->link_on[LINK_UP])
+        p->t_drop = INT64_MAX;
+    p->d_train = p->t_tr - p->t_dl;
+    p->d_up = p->t_rep - p->t_tr;
 }
 
 static uint64_t push_event(fs_engine *e, int kind, int64_t t, uint32_t slot, fs_err *err)
@@ -277,16 +306,117 @@ static uint64_t push_event(fs_engine *e, int kind, int64_t t, uint32_t slot, fs_
     return h;
 }
 
-/* The next event of a participation: its next stage, or its drop if that comes first. */
+/* ---- shared links ---- */
+
+/* The link the participation's current stage transfers over, or -1 (none, or unlimited). */
+static int stage_link(const fs_engine *e, const fs_part *p)
+{
+    int k = p->stage == ST_DOWNLOADING ? LINK_DOWN : p->stage == ST_UPLOADING ? LINK_UP : -1;
+    return k >= 0 && e->link_on[k] ? k : -1;
+}
+
+static double link_bytes(const fs_engine *e, const fs_part *p, int k)
+{
+    return k == LINK_DOWN ? e->model_bytes + e->secagg.extra_bytes_down : p->bytes_up;
+}
+
+/* When the transfer's bytes start flowing: its latency after the stage starts. */
+static int64_t join_time(const fs_part *p, int k)
+{
+    return (k == LINK_DOWN ? p->t_sel : p->t_tr) + llround(p->latency_ms * 1e3);
+}
+
+/* Link k's set of transfers changed: its pending finish is stale at once (a policy asserting an
+ * empty queue after cutting every transfer sees it gone); relink queues the new one. */
+static void link_touched(fs_engine *e, int k)
+{
+    fs_evq_cancel(&e->q, e->link_handle[k]);
+    e->link_handle[k] = 0;
+    e->link_changed[k] = true;
+}
+
+static void link_join(fs_engine *e, uint32_t slot, int64_t t)
+{
+    fs_part *p = &e->parts[slot];
+    int k = stage_link(e, p);
+    double own = (k == LINK_DOWN ? p->down_mbps : p->up_mbps) / 8.0; /* bytes/us */
+    fs_link_add(&e->links[k], t, slot, link_bytes(e, p, k), own);
+    link_touched(e, k);
+    p->xfer = XF_ON;
+}
+
+/* Takes a participation's transfer off its link at t when it is on one (a drop or an abort):
+ * the bytes it moved are what it sent, and the stage's end is t (energy counts the real time). */
+static void link_cut(fs_engine *e, uint32_t slot, int64_t t)
+{
+    fs_part *p = &e->parts[slot];
+    int k = stage_link(e, p);
+    if (k < 0 || p->xfer != XF_ON) return;
+    p->moved[k] = link_bytes(e, p, k) - fs_link_remove(&e->links[k], t, slot);
+    link_touched(e, k);
+    p->xfer = XF_DONE;
+    if (k == LINK_DOWN)
+        p->t_dl = t;
+    else
+        p->t_rep = t;
+}
+
+/* After every step: queues the next finish of each link whose set of transfers changed. */
+static int relink(fs_engine *e, fs_err *err)
+{
+    for (int k = 0; k < N_LINKS; k++) {
+        if (!e->link_changed[k]) continue;
+        e->link_changed[k] = false;
+        int64_t t;
+        uint32_t id;
+        if (fs_link_next(&e->links[k], &t, &id) &&
+            !(e->link_handle[k] = push_event(e, EV_LINK, t, (uint32_t)k, err)))
+            return FS_ENOMEM;
+    }
+    return FS_OK;
+}
+
+/* The next event of a participation: its next stage, or its drop if that comes first. A stage
+ * on a shared link first waits for its latency (EV_JOIN), then only for its drop: the finish is
+ * the link's event. */
 static int push_next(fs_engine *e, uint32_t slot, fs_err *err)
 {
     fs_part *p = &e->parts[slot];
     static const int kinds[] = {EV_DOWNLOADED, EV_TRAINED, EV_ARRIVED};
     const int64_t t_next[] = {p->t_dl, p->t_tr, p->t_rep};
-    bool drop = p->t_drop < t_next[p->stage];
-    p->handle = drop ? push_event(e, EV_DROPPED, p->t_drop, slot, err)
-                     : push_event(e, kinds[p->stage], t_next[p->stage], slot, err);
+    int kind = kinds[p->stage], k = stage_link(e, p);
+    int64_t t = t_next[p->stage];
+    if (k >= 0 && p->xfer == XF_WAIT) kind = EV_JOIN, t = join_time(p, k);
+    if (k >= 0 && p->xfer == XF_ON) kind = EV_DROPPED, t = p->t_drop;
+    if (p->t_drop < t) kind = EV_DROPPED, t = p->t_drop;
+    p->handle = 0;
+    if (t == INT64_MAX) return FS_OK; /* on a link, and never dropped */
+    p->handle = push_event(e, kind, t, slot, err);
     return p->handle ? FS_OK : FS_ENOMEM;
+}
+
+/* Link k's next finish, now: the transfer's stage ends (a download's secure-aggregation round
+ * trips still follow it) and the stages after it move with it. */
+static int link_finish(fs_engine *e, int k, fs_err *err)
+{
+    int64_t t;
+    uint32_t slot;
+    e->link_handle[k] = 0;
+    bool any = fs_link_next(&e->links[k], &t, &slot);
+    fs_assert(any && t == e->now);
+    fs_part *p = &e->parts[slot];
+    p->moved[k] = link_bytes(e, p, k) - fs_link_remove(&e->links[k], t, slot);
+    link_touched(e, k);
+    p->xfer = XF_DONE;
+    fs_evq_cancel(&e->q, p->handle); /* its drop, if any */
+    if (k == LINK_DOWN) {
+        p->t_dl = t + llround(2e3 * e->secagg.extra_round_trips * p->latency_ms);
+        p->t_tr = p->t_dl + p->d_train;
+        p->t_rep = p->t_tr + p->d_up;
+    } else {
+        p->t_rep = t;
+    }
+    return push_next(e, slot, err);
 }
 
 uint64_t fs_engine_push_timer(fs_engine *e, int64_t t, fs_err *err)
@@ -360,6 +490,7 @@ static void finish_part(fs_part *p, int stage, int64_t t)
 void fs_engine_abort(fs_engine *e, size_t slot, int stage, int64_t t)
 {
     fs_evq_cancel(&e->q, e->parts[slot].handle);
+    link_cut(e, (uint32_t)slot, t);
     finish_part(&e->parts[slot], stage, t);
 }
 
@@ -394,9 +525,16 @@ static int keep_state(fs_engine *e, uint32_t slot, fs_err *err)
 static int handle_event(fs_engine *e, const fs_event *ev, fs_err *err)
 {
     if (ev->kind == EV_TIMER) return e->ops->on_timer(e->pol, err);
+    if (ev->kind == EV_LINK) return link_finish(e, (int)ev->slot, err);
     fs_part *p = &e->parts[ev->slot];
     int stage = ST_DROPPED;
     switch (ev->kind) {
+    case EV_JOIN:
+        link_join(e, ev->slot, ev->t);
+        return push_next(e, ev->slot, err);
+    case EV_DROPPED:
+        link_cut(e, ev->slot, ev->t);
+        break;
     case EV_TRAINED: {
         int rc = keep_state(e, ev->slot, err);
         if (rc) return rc;
@@ -405,6 +543,7 @@ static int handle_event(fs_engine *e, const fs_event *ev, fs_err *err)
     case EV_DOWNLOADED:
         p->stage++;
         p->progress++;
+        p->xfer = XF_WAIT;
         return push_next(e, ev->slot, err);
     case EV_ARRIVED:
         p->progress++;
@@ -420,14 +559,15 @@ static int handle_event(fs_engine *e, const fs_event *ev, fs_err *err)
 }
 
 /* The loop of every policy (fs_server.h), ae.c-style: pop the earliest event, let the engine
- * play it, give the policy its turn. */
+ * play it, give the policy its turn; then the links that event or turn changed get their next
+ * finish queued (relink) before the next pop. */
 static int run_loop(fs_engine *e, fs_err *err)
 {
     const fs_server_ops *ops = e->ops;
     int64_t t_limit = fs_engine_time_limit(e->s);
     int rc = ops->step(e->pol, err);
     fs_event ev;
-    while (!rc && !ops->done(e->pol) && fs_evq_pop(&e->q, &ev)) {
+    while (!rc && !(rc = relink(e, err)) && !ops->done(e->pol) && fs_evq_pop(&e->q, &ev)) {
         if (ops->stops_between_events) {
             if (fs_engine_stop_requested(e)) return FS_EINTERRUPTED;
             if (ev.t >= t_limit) break;
@@ -605,10 +745,14 @@ void fs_engine_account_part(fs_engine *e, size_t i, fs_db_round *row)
         .steps = trained ? (uint32_t)job->result.steps : 0,
         .local_loss = trained ? job->result.mean_loss : NAN,
         .update_norm = trained ? job->update_norm : NAN,
-        .bytes_down = transferred(e->model_bytes + e->secagg.extra_bytes_down, p->t_sel, p->t_dl,
-                                  p->t_end, p->latency_ms),
-        .bytes_up =
-            trained ? transferred(p->bytes_up, p->t_tr, p->t_rep, p->t_end, p->latency_ms) : 0,
+        .bytes_down = e->link_on[LINK_DOWN]
+                          ? llround(p->moved[LINK_DOWN])
+                          : transferred(e->model_bytes + e->secagg.extra_bytes_down, p->t_sel,
+                                        p->t_dl, p->t_end, p->latency_ms),
+        .bytes_up = !trained             ? 0
+                    : e->link_on[LINK_UP] ? llround(p->moved[LINK_UP])
+                                          : transferred(p->bytes_up, p->t_tr, p->t_rep, p->t_end,
+                                                        p->latency_ms),
         .network = p->cellular ? "cellular" : "wifi",
     };
     account_energy(e, p, c, r, row);

@@ -9,11 +9,21 @@
 #include "fs_cstate.h"
 #include "fs_device.h"
 #include "fs_engine.h"
+#include "fs_link.h"
 #include "fs_server.h"
 
 /* Event kinds double as tie-break classes: at one instant a drop is seen before progress, and a
- * report arriving exactly at a policy's timer (the sync deadline) still counts. */
-enum { EV_DROPPED, EV_DOWNLOADED, EV_TRAINED, EV_ARRIVED, EV_TIMER };
+ * report arriving exactly at a policy's timer (the sync deadline) still counts. The shared-link
+ * kinds sit between the arrival and the timer so that the older kinds keep their relative order
+ * (runs without a link are unchanged): EV_JOIN, a transfer's latency is over and its bytes start
+ * flowing on the link; EV_LINK, the next finish on a link (one pending per link, slot = LINK_*). */
+enum { EV_DROPPED, EV_DOWNLOADED, EV_TRAINED, EV_ARRIVED, EV_JOIN, EV_LINK, EV_TIMER };
+
+/* The shared server links (fs_link.h): the egress carries downloads, the ingress uploads. */
+enum { LINK_DOWN, LINK_UP, N_LINKS };
+
+/* Where a participation's current transfer stands on its link (when the stage has one). */
+enum { XF_WAIT, XF_ON, XF_DONE };
 
 enum {
     ST_DOWNLOADING, ST_TRAINING, ST_UPLOADING,
@@ -35,6 +45,12 @@ typedef struct fs_part {
     bool cellular;         /* on cellular at selection (devices.network): its link below */
     double up_mbps, down_mbps, latency_ms; /* the link of this participation */
     uint64_t handle;       /* pending event, 0 when none */
+    /* with a shared link: the current stage's transfer (XF_*), the planned training and upload
+     * durations (the stages after a shared transfer move with its finish) and the bytes each
+     * link transfer moved */
+    int xfer;
+    int64_t d_train, d_up;
+    double moved[N_LINKS];
 } fs_part;
 
 typedef struct fs_engine {
@@ -52,6 +68,9 @@ typedef struct fs_engine {
     fs_real *ctrl_deltas;  /* SCAFFOLD: max_sel * n_params */
     fs_real *residuals;    /* error feedback: max_sel * n_params */
     fs_part *parts;
+    fs_link links[N_LINKS];          /* the server's egress and ingress, when limited */
+    bool link_on[N_LINKS], link_changed[N_LINKS];
+    uint64_t link_handle[N_LINKS];   /* the link's pending EV_LINK, 0 when none */
     fs_train_job *jobs;
     fs_train_job *batch;   /* max_sel: the jobs of one launch, contiguous for the trainer */
     fs_db_part *rows;

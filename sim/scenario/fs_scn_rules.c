@@ -189,13 +189,6 @@ static int check_engine(const fs_scenario *s, const fs_scn_shape *d, fs_err *err
         return fs_scn_bad_key(s, err, "train.compression",
                               "error feedback needs a dense model (a residual of every parameter "
                               "per client)");
-    /* the shared link (sim/engine/fs_link.h) is built and tested, the engine does not play
-     * transfers through it yet: refuse rather than silently ignore the capacity */
-    if (s->server.ingress_mbps > 0 || s->server.egress_mbps > 0)
-        return fs_scn_bad_key(s, err, s->server.ingress_mbps > 0 ? "server.ingress_mbps"
-                                                                 : "server.egress_mbps",
-                              "no shared server link yet (the engine integration is pending): "
-                              "leave it out for an unlimited link");
     return FS_OK;
 }
 

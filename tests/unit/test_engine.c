@@ -111,6 +111,111 @@ START_TEST(engine_trace_interval_end_drops_a_straddling_participation)
 }
 END_TEST
 
+/* Two identical devices (1 Mbit/s... 100 Mbit/s own links, 50 ms latency) behind a shared
+ * egress of 1/256 byte/us and a shared ingress of 1/512 byte/us (exact binary fractions, so the
+ * processor-sharing schedule is exact). Downloads: both join at 50 ms and split the egress, each
+ * at 1/512 byte/us: B * 512 us after joining. Uploads: a joins at j_a, b at j_b = j_a + d (d >
+ * 0, less than a's lone time T = B * 512 us): a runs alone for d, then both at half speed until a
+ * finishes at j_a + 2T - d, then b alone; the ingress never idles, so b finishes at j_a + 2T. */
+START_TEST(engine_shared_link_follows_processor_sharing)
+{
+    capture *cap = malloc(sizeof *cap);
+    free(run(SYNTH(2, "\"train\":{\"epochs\":1,\"batch_size\":10},"
+                      "\"server\":{\"rounds\":1,\"clients_per_round\":2,\"over_selection\":1,"
+                      "\"deadline_s\":1000,\"round_interval_s\":0,"
+                      "\"egress_mbps\":0.03125,\"ingress_mbps\":0.015625},"
+                      "\"devices\":{\"gflops\":0.001,\"uplink_mbps\":100,\"downlink_mbps\":4,"
+                      "\"latency_ms\":50}"),
+             1, cap));
+    ck_assert_uint_eq(cap->n_parts, 2);
+    const double bytes = 4.0 * (60 * 10 + 10);
+    const int64_t T = llround(bytes * 512);
+    const fs_db_part *a = &cap->parts[0], *b = &cap->parts[1];
+    for (int i = 0; i < 2; i++) {
+        const fs_db_part *p = &cap->parts[i];
+        ck_assert_str_eq(p->outcome, "reported");
+        ck_assert_int_eq(p->t_downloaded, 50000 + T);
+        /* training keeps its planned length after the shared download */
+        ck_assert_int_eq(p->t_trained - p->t_downloaded,
+                         llround(3.0 * p->n_samples * 2 * 60 * 10 / (0.001 * 1e3)));
+        ck_assert_int_eq(p->bytes_down, (int64_t)bytes);
+        ck_assert_int_eq(p->bytes_up, (int64_t)bytes);
+    }
+    if (a->t_trained > b->t_trained) {
+        const fs_db_part *t = a;
+        a = b;
+        b = t;
+    }
+    int64_t j_a = a->t_trained + 50000, d = b->t_trained - a->t_trained;
+    ck_assert_int_gt(d, 0);
+    ck_assert_int_lt(d, T);
+    ck_assert_int_eq(a->t_reported, j_a + 2 * T - d);
+    ck_assert_int_eq(b->t_reported, j_a + 2 * T);
+    ck_assert_int_eq(cap->rounds[0].t_end, j_a + 2 * T);
+    free(cap);
+}
+END_TEST
+
+/* One client alone on an ingress of 1/512 byte/us, its deadline 512,000 us after its upload
+ * joined the link: the deadline cuts it after exactly 1,000 bytes, recorded as sent. */
+static void link_cut_scenario(char *text, size_t size, double deadline_s)
+{
+    snprintf(text, size,
+             SYNTH(1, "\"train\":{\"epochs\":1,\"batch_size\":10},"
+                      "\"server\":{\"rounds\":1,\"clients_per_round\":1,\"over_selection\":1,"
+                      "\"deadline_s\":%.6f,\"round_interval_s\":0,\"ingress_mbps\":0.015625},"
+                      "\"devices\":{\"gflops\":0.001,\"uplink_mbps\":100,\"downlink_mbps\":4,"
+                      "\"latency_ms\":50}"),
+             deadline_s);
+}
+
+START_TEST(engine_shared_link_cut_records_bytes_sent)
+{
+    char text[1024];
+    capture *cap = malloc(sizeof *cap);
+    link_cut_scenario(text, sizeof text, 1000);
+    free(run(text, 1, cap));
+    ck_assert_str_eq(cap->parts[0].outcome, "reported");
+    int64_t join = cap->parts[0].t_trained + 50000;
+    ck_assert_int_eq(cap->parts[0].t_reported, join + 2440 * 512);
+    link_cut_scenario(text, sizeof text, (double)(join + 512000) / 1e6);
+    free(run(text, 1, cap));
+    ck_assert_str_eq(cap->parts[0].outcome, "late");
+    ck_assert_int_eq(cap->parts[0].t_reported, -1);
+    ck_assert_int_eq(cap->parts[0].bytes_up, 1000);
+    ck_assert_int_eq(cap->rounds[0].bytes_up, 1000);
+    free(cap);
+}
+END_TEST
+
+/* The issue's case, 1,000 phones uploading 1 MB each through 100 Mbit/s, scaled to the engine's
+ * small update (softmax, 2,440 bytes; 1,000 dense 1 MB updates in flight would need 1 GB of
+ * slots): the same ratio of bytes to capacity, 2,440 bytes through 0.244 Mbit/s, gives the same
+ * 80 s. Alone each upload takes 2 ms, so the round would close within a second without the
+ * link. */
+START_TEST(engine_shared_ingress_bounds_the_round)
+{
+    capture *cap = malloc(sizeof *cap);
+    free(run("{\"name\":\"t\",\"seed\":3,\"data\":{\"source\":\"synthetic\","
+             "\"clients\":1000,\"synthetic\":{\"max_samples_per_client\":20}},"
+             "\"train\":{\"epochs\":1,\"batch_size\":10},"
+             "\"server\":{\"rounds\":1,\"clients_per_round\":1000,\"over_selection\":1,"
+             "\"deadline_s\":1e5,\"round_interval_s\":0,\"ingress_mbps\":0.244},"
+             "\"devices\":{\"gflops\":10,\"uplink_mbps\":10,\"downlink_mbps\":10,"
+             "\"latency_ms\":50}}",
+             2, cap));
+    ck_assert_uint_eq(cap->n_rounds, 1);
+    const fs_db_round *row = &cap->rounds[0];
+    ck_assert_int_eq(row->reported, 1000);
+    ck_assert_int_eq(row->bytes_up, 1000 * 2440);
+    /* 1,000 x 2,440 bytes x 8 bit / 0.244 Mbit/s = 80 s, as 1,000 x 1 MB through 100 Mbit/s */
+    ck_assert_int_ge(row->t_end - row->t_start, 80000000);
+    /* and not much more: the ingress is busy from the first join to the last finish */
+    ck_assert_int_lt(row->t_end - row->t_start, 81000000);
+    free(cap);
+}
+END_TEST
+
 START_TEST(engine_deadline_makes_clients_late)
 {
     capture *cap = malloc(sizeof *cap);
@@ -466,6 +571,9 @@ static Suite *engine_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, engine_timeline_matches_time_model);
     tcase_add_test(tc, engine_trace_interval_end_drops_a_straddling_participation);
+    tcase_add_test(tc, engine_shared_link_follows_processor_sharing);
+    tcase_add_test(tc, engine_shared_ingress_bounds_the_round);
+    tcase_add_test(tc, engine_shared_link_cut_records_bytes_sent);
     tcase_add_test(tc, engine_deadline_makes_clients_late);
     tcase_add_test(tc, engine_over_selection_aggregates_first_reports);
     tcase_add_test(tc, engine_counts_dropouts_and_conserves_participants);
