@@ -57,7 +57,7 @@ static const char *const stmt_sql[ST_N] = {
                  " late, aborted, bytes_up, bytes_down, train_loss, epsilon, compute_s,"
                  " online_share, wall_s, rejected, energy_j)"
                  " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [ST_PART] = "INSERT INTO participation VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_PART] = "INSERT INTO participation VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     /* a client taking part twice in one async window on one day adds up */
     [ST_ENERGY] = "INSERT INTO client_energy_rounds(run_id, round, client_id, day, energy_j)"
                   " VALUES(?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
@@ -797,6 +797,7 @@ static int insert_part(fs_db *db, int64_t run_id, int round, const fs_db_part *p
     bind_i64(&b, p->staleness);
     bind_i64(&b, p->seq);
     bind_real(&b, p->energy_j);
+    bind_text(&b, p->network);
     return bind_exec(&b);
 }
 

@@ -82,6 +82,7 @@
     " t_selected INTEGER, t_downloaded INTEGER, t_trained INTEGER, t_reported INTEGER,"         \
     " n_samples INTEGER, steps INTEGER, local_loss REAL, update_norm REAL, bytes_up INTEGER,"   \
     " bytes_down INTEGER, staleness INTEGER, seq INTEGER NOT NULL DEFAULT 0, energy_j REAL,"    \
+    " network TEXT,"                                                                           \
     " PRIMARY KEY(run_id, round, client_id, seq)) WITHOUT ROWID;"                               \
     "CREATE TABLE IF NOT EXISTS client_energy_rounds("                                          \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
@@ -304,7 +305,7 @@ char *fs_db_schema_new(void)
 }
 
 #define UPGRADE_V2_POST_SQL                                                                     \
-    "INSERT INTO participation SELECT *, 0, NULL FROM participation_v2;"                        \
+    "INSERT INTO participation SELECT *, 0, NULL, NULL FROM participation_v2;"                  \
     "DROP TABLE participation_v2;"
 
 const char fs_db_upgrade_v2_sql[] = UPGRADE_V2_SQL;
@@ -313,6 +314,7 @@ const char fs_db_upgrade_v3_sql[] = UPGRADE_V3_SQL;
 const char fs_db_upgrade_v4_sql[] = UPGRADE_V4_SQL;
 const char *const fs_db_v5_columns[][3] = {{"rounds", "energy_j", "REAL"},
                                            {"participation", "energy_j", "REAL"},
+                                           {"participation", "network", "TEXT"},
                                            {"variant_stats", "mean_energy_to_target", "REAL"},
                                            {"variant_stats", "ci_low_energy", "REAL"},
                                            {"variant_stats", "ci_high_energy", "REAL"},

@@ -31,6 +31,9 @@ got=$( (cat "$WORK/cap.sql"; echo "SELECT count(*), count(*) - sum(p.t_trained -
         JOIN clients c USING(run_id, client_id) JOIN cap ON cap.k = c.trace_key
         WHERE p.outcome = 'reported';") | sqlite3 "$WORK/r.sqlite")
 case "$got" in 0\|*|*\|[1-9]*) fail "train times off the trace (participations|wrong): $got" ;; esac
+# every participation records its network and its energy (no devices.network here: all Wi-Fi)
+[ "$(q "SELECT count(*) FROM participation WHERE network IS NOT 'wifi' OR NOT energy_j > 0")" = 0 ] ||
+    fail "participations without network = wifi or without energy"
 # a bad capacity trace: validation names its file and line, exit 2, nothing runs
 printf '# fedsim-capacity v1\nA,10,100,200\nB,5,-1,200\n' >"$WORK/bad.csv"
 sed "s#traces/example_capacity.csv#$WORK/bad.csv#" "$2" >"$WORK/s.json"
