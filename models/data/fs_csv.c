@@ -108,7 +108,7 @@ static bool csv_at_eol(const csv_reader *r, size_t i)
 static int csv_split(csv_reader *r, bool *out_open, fs_err *err)
 {
     enum { START, PLAIN, QUOTED, CLOSED } st = START;
-    if (fs_load_grow(&r->buf, &r->buf_cap, r->raw_len + 1, 1)) return FS_ENOMEM;
+    if (fs_array_grow(&r->buf, &r->buf_cap, r->raw_len + 1, 1)) return FS_ENOMEM;
     size_t o = 0, f0 = 0, n = 0;
     for (size_t i = 0;; i++) {
         bool end = i == r->raw_len || (st != QUOTED && csv_at_eol(r, i));
@@ -125,7 +125,7 @@ static int csv_split(csv_reader *r, bool *out_open, fs_err *err)
                            r->rec_line, FS_LOAD_MAX_COLUMNS);
                 return FS_EIO;
             }
-            if (fs_load_grow(&r->off, &r->off_cap, n + 1, sizeof *r->off)) return FS_ENOMEM;
+            if (fs_array_grow(&r->off, &r->off_cap, n + 1, sizeof *r->off)) return FS_ENOMEM;
             r->off[n++] = f0;
             r->buf[o++] = 0, f0 = o;
             if (end) break;
@@ -139,7 +139,7 @@ static int csv_split(csv_reader *r, bool *out_open, fs_err *err)
         }
     }
     *out_open = st == QUOTED;
-    if (fs_load_grow(&r->field, &r->field_cap, n, sizeof *r->field)) return FS_ENOMEM;
+    if (fs_array_grow(&r->field, &r->field_cap, n, sizeof *r->field)) return FS_ENOMEM;
     for (size_t k = 0; k < n; k++) r->field[k] = r->buf + r->off[k];
     r->n_fields = n;
     return FS_OK;

@@ -125,7 +125,7 @@ static int svm_parse_feature(svm_load *ld, char *tok)
                  ld->n_features);
         return svm_bad(ld, what, tok);
     }
-    if (fs_load_grow(&ld->row, &ld->row_cap, ld->row_len + 1, sizeof *ld->row)) return FS_ENOMEM;
+    if (fs_array_grow(&ld->row, &ld->row_cap, ld->row_len + 1, sizeof *ld->row)) return FS_ENOMEM;
     ld->row[ld->row_len++] = (svm_entry){(uint32_t)(i - lo), (float)v};
     return FS_OK;
 }
@@ -188,7 +188,7 @@ static int svm_note_label(svm_load *ld)
         ld->n_errs++;
         return FS_EIO;
     }
-    if (fs_load_grow(&ld->label, &ld->label_cap, ld->n_labels + 1, sizeof *ld->label))
+    if (fs_array_grow(&ld->label, &ld->label_cap, ld->n_labels + 1, sizeof *ld->label))
         return FS_ENOMEM;
     memmove(ld->label + lo + 1, ld->label + lo, (ld->n_labels - lo) * sizeof *ld->label);
     ld->label[lo] = ld->cur_label;

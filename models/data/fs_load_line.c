@@ -12,7 +12,7 @@ int fs_load_getline(gzFile f, const char *path, size_t line_no, char **buf, size
     size_t start = *len;
     *eof = false;
     for (;;) {
-        if (fs_load_grow(buf, cap, *len + 2, 1)) return FS_ENOMEM;
+        if (fs_array_grow(buf, cap, *len + 2, 1)) return FS_ENOMEM;
         size_t room = *cap - *len;
         if (room > INT32_MAX) room = INT32_MAX;
         char *at = *buf + *len;
@@ -43,7 +43,7 @@ int fs_load_getline(gzFile f, const char *path, size_t line_no, char **buf, size
             return FS_EIO;
         }
         if (!full || newline) return FS_OK;
-        if (fs_load_grow(buf, cap, *cap * 2, 1)) return FS_ENOMEM;
+        if (fs_array_grow(buf, cap, *cap * 2, 1)) return FS_ENOMEM;
     }
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_array.h"
 #include "fs_rng.h"
 
 typedef struct loader {
@@ -38,18 +39,6 @@ static void bad(loader *l, const char *fmt, ...)
     va_end(ap);
     fs_err_add(l->err, NULL, "%s:%zu: %s", l->path, l->line, msg);
     l->n_bad++;
-}
-
-static int grow(void *pp, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return FS_OK;
-    size_t c = *cap ? *cap : 64;
-    while (c < need) c *= 2;
-    void *p = realloc(*(void **)pp, c * elem);
-    if (!p) return FS_ENOMEM;
-    *(void **)pp = p;
-    *cap = c;
-    return FS_OK;
 }
 
 /* Reads one line into l->buf without its newline. 1 = a line, 0 = end of file, -1 = stop (error
@@ -99,7 +88,7 @@ static size_t find_key(const loader *l, const char *name)
 static int add_name(loader *l, const char *s, size_t *out_off)
 {
     size_t n = strlen(s) + 1;
-    if (grow(&l->t->names, &l->names_cap, l->names_len + n, 1)) return FS_ENOMEM;
+    if (fs_array_grow(&l->t->names, &l->names_cap, l->names_len + n, 1)) return FS_ENOMEM;
     memcpy(l->t->names + l->names_len, s, n);
     *out_off = l->names_len;
     l->names_len += n;
@@ -125,16 +114,16 @@ static int new_key(loader *l, const char *name)
 {
     fs_trace *t = l->t;
     size_t cap = l->keys_cap;
-    if (grow(&t->key_off, &l->keys_cap, t->n_keys + 2, sizeof *t->key_off)) return FS_ENOMEM;
+    if (fs_array_grow(&t->key_off, &l->keys_cap, t->n_keys + 2, sizeof *t->key_off)) return FS_ENOMEM;
     size_t c2 = cap;
-    if (grow(&l->key_line, &c2, l->keys_cap, sizeof *l->key_line)) return FS_ENOMEM;
+    if (fs_array_grow(&l->key_line, &c2, l->keys_cap, sizeof *l->key_line)) return FS_ENOMEM;
     if (t->kind == FS_TRACE_AVAIL) {
         size_t c3 = cap;
-        if (grow(&t->iv_off, &c3, l->keys_cap, sizeof *t->iv_off)) return FS_ENOMEM;
+        if (fs_array_grow(&t->iv_off, &c3, l->keys_cap, sizeof *t->iv_off)) return FS_ENOMEM;
         t->iv_off[t->n_keys] = t->n_iv;
     } else {
         size_t c3 = cap;
-        if (grow(&t->cap, &c3, l->keys_cap, sizeof *t->cap)) return FS_ENOMEM;
+        if (fs_array_grow(&t->cap, &c3, l->keys_cap, sizeof *t->cap)) return FS_ENOMEM;
     }
     if (add_name(l, name, &t->key_off[t->n_keys])) return FS_ENOMEM;
     l->key_line[t->n_keys] = l->line;
@@ -248,7 +237,7 @@ static int avail_row(loader *l, char **f, size_t nf)
         }
     }
     if (k == SIZE_MAX && new_key(l, f[0])) return FS_ENOMEM;
-    if (grow(&t->iv, &l->iv_cap, t->n_iv + 1, sizeof *t->iv)) return FS_ENOMEM;
+    if (fs_array_grow(&t->iv, &l->iv_cap, t->n_iv + 1, sizeof *t->iv)) return FS_ENOMEM;
     t->iv[t->n_iv++] = (fs_trace_iv){.start = s_us, .end = e_us, .state = st};
     if (t->period_us && e_us > t->period_us)
         bad(l, "expected end_s <= period_s (%.17g), found %s", (double)t->period_us / 1e6, f[2]);
