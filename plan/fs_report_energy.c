@@ -82,12 +82,6 @@ int fs_report_plot_energy_round(fs_report *r, fs_report_plot *p, FILE *dat, FILE
 }
 
 /* 1, 2 or 5 times a power of ten, at least x: readable bins. */
-static double nice_bin(double x)
-{
-    double q = pow(10, floor(log10(x)));
-    return x <= q ? q : x <= 2 * q ? 2 * q : x <= 5 * q ? 5 * q : 10 * q;
-}
-
 int fs_report_plot_energy_daily(fs_report *r, fs_report_plot *p, FILE *dat, FILE *gp)
 {
     if (r->schema_version < 5) {
@@ -117,23 +111,13 @@ int fs_report_plot_energy_daily(fs_report *r, fs_report_plot *p, FILE *dat, FILE
         fs_report_skip(p, no_energy);
         return FS_OK;
     }
-    double bw = hi > lo ? nice_bin((hi - lo) / 20) : fmax(fabs(hi) / 10, 1e-6);
     char title[160];
     snprintf(title, sizeof title,
              "Distribution of per-device daily energy (all runs, %zu device-days with energy)", n);
     fs_report_gp_set(gp, "title", title);
     fs_report_gp_set(gp, "xlabel", "energy one device spent in one virtual day (Wh)");
     fs_report_gp_set(gp, "ylabel", "device-days");
-    fprintf(gp,
-            "  bw = %.9g\n  bin(x) = bw * (floor(x / bw) + 0.5)\n"
-            "  set boxwidth bw * 0.95 absolute\n  set style fill solid 0.85 border -1\n"
-            "  set yrange [0:*]\n",
-            bw);
-    fs_report_gp_range(gp, "x", floor(lo / bw) * bw, (floor(hi / bw) + 1) * bw);
-    fprintf(gp,
-            "  plot '%s.dat' using (bin($4)):(1) smooth frequency with boxes"
-            " lc rgb '#2ca02c' title sprintf('bin width %%g Wh', bw)\n",
-            p->name);
+    fs_report_gp_histogram(gp, p->name, 4, lo, hi, 1e-6, "#2ca02c", "Wh");
     p->has_data = true;
     return FS_OK;
 }

@@ -120,6 +120,11 @@ size_t fs_report_max_title(const fs_report *r);
 bool fs_report_gp_target(FILE *gp, const fs_report *r, const char *metric, size_t n);
 /* Sets a range with a margin; gnuplot would warn about an empty range for a single value. */
 void fs_report_gp_range(FILE *gp, const char *axis, double lo, double hi);
+/* A histogram of column `column` of name.dat, whose values span [lo, hi]: about 20 bins of a
+ * 1-2-5 width (min_width when all values are equal and near 0), boxes in `color`, the bin width
+ * in `unit` as the key. */
+void fs_report_gp_histogram(FILE *gp, const char *name, int column, double lo, double hi,
+                            double min_width, const char *color, const char *unit);
 /* Skips plot p with the reason why. */
 void fs_report_skip(fs_report_plot *p, const char *why);
 /* Traffic axis: the unit ("KB", "MB", "GB", "TB") that keeps max_mb's digits few, and the

@@ -758,6 +758,22 @@ static double nice_step(double x)
     return x <= p ? p : x <= 2 * p ? 2 * p : x <= 5 * p ? 5 * p : 10 * p;
 }
 
+void fs_report_gp_histogram(FILE *gp, const char *name, int column, double lo, double hi,
+                            double min_width, const char *color, const char *unit)
+{
+    double bw = hi > lo ? nice_step((hi - lo) / 20) : fmax(fabs(hi) / 10, min_width);
+    fprintf(gp,
+            "  bw = %.9g\n  bin(x) = bw * (floor(x / bw) + 0.5)\n"
+            "  set boxwidth bw * 0.95 absolute\n  set style fill solid 0.85 border -1\n"
+            "  set yrange [0:*]\n",
+            bw);
+    fs_report_gp_range(gp, "x", floor(lo / bw) * bw, (floor(hi / bw) + 1) * bw);
+    fprintf(gp,
+            "  plot '%s.dat' using (bin($%d)):(1) smooth frequency with boxes"
+            " lc rgb '%s' title sprintf('bin width %%g %s', bw)\n",
+            name, column, color, unit);
+}
+
 static int plot_durations(fs_report *r, fs_report_plot *p, FILE *dat, FILE *gp)
 {
     static const char sql[] = "SELECT run_id, round, (t_end - t_start) / 1e6 FROM rounds"
@@ -783,22 +799,12 @@ static int plot_durations(fs_report *r, fs_report_plot *p, FILE *dat, FILE *gp)
         fs_report_skip(p, "no completed rounds");
         return FS_OK;
     }
-    double bw = hi > lo ? nice_step((hi - lo) / 20) : fmax(fabs(hi) / 10, 1e-3);
     char title[128];
     snprintf(title, sizeof title, "Distribution of round durations (all runs, %zu rounds)", n);
     fs_report_gp_set(gp, "title", title);
     fs_report_gp_set(gp, "xlabel", "round duration, t_end - t_start (seconds)");
     fs_report_gp_set(gp, "ylabel", "rounds");
-    fprintf(gp,
-            "  bw = %.9g\n  bin(x) = bw * (floor(x / bw) + 0.5)\n"
-            "  set boxwidth bw * 0.95 absolute\n  set style fill solid 0.85 border -1\n"
-            "  set yrange [0:*]\n",
-            bw);
-    fs_report_gp_range(gp, "x", floor(lo / bw) * bw, (floor(hi / bw) + 1) * bw);
-    fprintf(gp,
-            "  plot '%s.dat' using (bin($3)):(1) smooth frequency with boxes"
-            " lc rgb '#1f77b4' title sprintf('bin width %%g s', bw)\n",
-            p->name);
+    fs_report_gp_histogram(gp, p->name, 3, lo, hi, 1e-3, "#1f77b4", "s");
     p->has_data = true;
     return FS_OK;
 }
