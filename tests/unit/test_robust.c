@@ -380,6 +380,12 @@ START_TEST(scenario_fields_and_effective_json)
     fs_test_scenario(ROBUST("{\"norm_bound\":{\"max_norm\":2.5}}"), &s);
     ck_assert_double_eq(s.server.robust_max_norm, 2.5);
     fs_scn_fini(&s);
+    /* "none" (for sweeps over defences) is FedAvg's mean, and is recorded */
+    fs_test_scenario(ROBUST("\"none\"},\"privacy\":{\"secure_aggregation\":{}"), &s);
+    ck_assert_ptr_null(fs_robust_of(&s));
+    ck_assert(s.server.has_robust);
+    ck_assert_ptr_nonnull(strstr(s.json, "\"robust\":\t\"none\""));
+    fs_scn_fini(&s);
     /* without the key nothing is added to the effective scenario (so runs without it record what
      * they recorded before) */
     fs_test_scenario(FEDAVG, &s);
