@@ -63,7 +63,8 @@ enum fs_selection { FS_SELECT_UNIFORM, FS_SELECT_FASTEST };
 enum fs_staleness { FS_STALE_CONSTANT, FS_STALE_SQRT };
 /* also fs_compress_cfg.kind */
 enum fs_compression { FS_COMP_NONE, FS_COMP_TOPK, FS_COMP_RANDK, FS_COMP_QUANTIZE };
-/* server.robust: rows of fs_robust's table (sim/aggregation/fs_robust.h); NONE without the key */
+/* server.robust: rows of fs_robust's table (sim/aggregation/fs_robust.h); NONE without the key or
+ * with "none" */
 enum fs_robust_kind {
     FS_ROBUST_NONE,
     FS_ROBUST_MEDIAN,
