@@ -17,7 +17,8 @@
  * skipped, so two runs of one (scenario, seed) dump identically. Every column of a table is
  * dumped (`SELECT *`), so columns added to the schema appear without changes here. Views (v_*)
  * are derived from the tables and never dumped: the list below names tables only. The file is
- * opened with fs_db_open_readonly (the schema version checked, nothing written). Exit 0, 2 on
+ * opened with fs_db_open_readonly (the schema version checked, nothing written); a table the
+ * file's version does not have is left out. Exit 0, 2 on
  * bad usage, 3 on any database or output error, each reported. */
 #include <inttypes.h>
 #include <math.h>
@@ -51,6 +52,8 @@ static const dump_table tables[] = {
     {"participation", "run_id, round, client_id, seq", NULL},
     {"evals", "run_id, round, segment, metric", NULL},
     {"client_energy_rounds", "run_id, round, client_id, day", NULL},
+    {"participation_mix", "run_id, round, grp, level, stage", NULL},
+    {"selection_rounds", "run_id, round", NULL},
     {"checkpoints", "run_id, round", NULL},
     {"checkpoint_chunks", "run_id, round, seq", NULL},
     {"variant_stats", "name, variant", NULL},
@@ -141,6 +144,13 @@ static int dump_table_rows(sqlite3 *db, const char *path, const dump_table *t, F
                            fs_err *err)
 {
     char sql[1024];
+    /* a file of an older version that lacks a newer table (the readable versions 2 to 5 have
+     * no participation_mix) dumps without it */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND"
+             " name = '%s'", t->name);
+    char have[8];
+    if (fs_db_query_text(db, sql, have, sizeof have) == SQLITE_OK && !strcmp(have, "0"))
+        return FS_OK;
     snprintf(sql, sizeof sql, "SELECT *%s FROM %s ORDER BY %s", t->extra ? t->extra : "",
              t->name, t->order_by);
     sqlite3_stmt *st = NULL;

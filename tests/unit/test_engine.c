@@ -444,8 +444,8 @@ static void check_on_demand_world(const char *text)
     fs_test_setup_init(&tb, b);
     ck_assert_ptr_nonnull(tb.w.gen);
     int rc = FS_OK;
-    int32_t *la = fs_world_client_levels_new(&ta.w, ta.s.privacy.consent_group, &rc, NULL);
-    int32_t *lb = fs_world_client_levels_new(&tb.w, tb.s.privacy.consent_group, &rc, NULL);
+    int32_t *la = fs_world_client_levels_new(&ta.w, ta.s.privacy.consent_group, "privacy.consent.group", &rc, NULL);
+    int32_t *lb = fs_world_client_levels_new(&tb.w, tb.s.privacy.consent_group, "privacy.consent.group", &rc, NULL);
     ck_assert(la && lb);
     for (size_t c = 0; c < ta.s.data.clients; c++) {
         ck_assert_uint_eq(ta.w.n_train[c], tb.w.n_train[c]);
