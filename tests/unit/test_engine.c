@@ -21,14 +21,64 @@ typedef struct capture {
     int part_round[MAX_PARTS];
     size_t n_rounds, n_parts;
     double accuracy[MAX_ROUNDS];
+    uint64_t mix_digest[MAX_ROUNDS]; /* of the round's participation_mix counts, in order */
 } capture;
+
+/* The count of (grp, level, stage) among a round's participation_mix rows; 0 when absent. */
+static int64_t mix_n(const fs_db_round *r, const char *grp, const char *level, const char *stage)
+{
+    for (size_t i = 0; i < r->n_mix; i++)
+        if (!strcmp(r->mix[i].grp, grp) && !strcmp(r->mix[i].level, level) &&
+            !strcmp(r->mix[i].stage, stage))
+            return r->mix[i].n;
+    return 0;
+}
+
+/* Every round of every engine test: per group column and level, reported <= selected <= online
+ * (<= consenting <= population in round 1), and each group's selected and reported add up to
+ * the round row's (every client of these scenarios has rows, so a level). */
+static void check_mix(const fs_db_round *r)
+{
+    ck_assert_ptr_nonnull(r->mix);
+    for (size_t i = 0; i < r->n_mix; i++) {
+        const fs_db_mix *m = &r->mix[i];
+        ck_assert_int_ge(m->n, 0);
+        int64_t on = mix_n(r, m->grp, m->level, "online"),
+                sel = mix_n(r, m->grp, m->level, "selected"),
+                rep = mix_n(r, m->grp, m->level, "reported");
+        ck_assert_int_le(rep, sel);
+        ck_assert_int_le(sel, on);
+        if (r->round == 1) {
+            int64_t cons = mix_n(r, m->grp, m->level, "consenting");
+            ck_assert_int_le(on, cons);
+            ck_assert_int_le(cons, mix_n(r, m->grp, m->level, "population"));
+        }
+        int64_t sel_total = 0, rep_total = 0;
+        for (size_t j = 0; j < r->n_mix; j++) {
+            if (strcmp(r->mix[j].grp, m->grp) || r->mix[j].round != r->round) continue;
+            sel_total += strcmp(r->mix[j].stage, "selected") ? 0 : r->mix[j].n;
+            rep_total += strcmp(r->mix[j].stage, "reported") ? 0 : r->mix[j].n;
+        }
+        ck_assert_int_eq(sel_total, r->selected);
+        ck_assert_int_eq(rep_total, r->reported);
+    }
+    ck_assert(isnan(r->jain) || (r->jain > 0 && r->jain <= 1 + 1e-12));
+    ck_assert(r->never_selected >= 0 && r->never_selected <= 1);
+}
 
 static int collect(void *ctx, const fs_round_result *res, fs_err *err)
 {
     capture *c = ctx;
     ck_assert_uint_lt(c->n_rounds, MAX_ROUNDS);
+    check_mix(&res->row);
     c->accuracy[c->n_rounds] = res->accuracy;
-    c->rounds[c->n_rounds++] = res->row;
+    c->rounds[c->n_rounds] = res->row;
+    c->rounds[c->n_rounds].mix = NULL; /* borrowed for the callback only */
+    c->mix_digest[c->n_rounds] = 0;
+    for (size_t i = 0; i < res->row.n_mix; i++)
+        c->mix_digest[c->n_rounds] =
+            c->mix_digest[c->n_rounds] * 1000003 + (uint64_t)res->row.mix[i].n * 31 + i;
+    c->n_rounds++;
     for (size_t i = 0; i < res->n_parts; i++) {
         ck_assert_uint_lt(c->n_parts, MAX_PARTS);
         c->part_round[c->n_parts] = res->row.round;
@@ -305,6 +355,7 @@ START_TEST(engine_identical_with_1_and_2_threads)
         a->rounds[r].wall_s = b->rounds[r].wall_s = 0;
         ck_assert_mem_eq(&a->rounds[r], &b->rounds[r], sizeof a->rounds[r]);
         ck_assert(a->accuracy[r] == b->accuracy[r]);
+        ck_assert_uint_eq(a->mix_digest[r], b->mix_digest[r]);
     }
     for (size_t i = 0; i < a->n_parts; i++) {
         ck_assert_uint_eq(a->parts[i].client_id, b->parts[i].client_id);
