@@ -7,6 +7,7 @@
 
 #include "fs_device.h"
 #include "fs_engine.h"
+#include "fs_mix.h"
 #include "fs_run.h"
 #include "fs_server.h"
 #include "fs_test.h"
@@ -603,6 +604,39 @@ static void check_policy(const char *text, bool checkpointable)
     fs_test_setup_fini(&t);
 }
 
+/* Jain's index over the consenting population's selection counts: (2, 1, 0, 0) gives
+ * 3^2 / (4 x 5) = 0.45, half of the clients never selected; the round's counts reset after
+ * their rows are taken, the selection counts do not. */
+START_TEST(mix_jain_and_never_selected_match_hand_computed)
+{
+    fs_mix m = {.n_clients = 4, .n_consenting = 4};
+    m.times_selected = calloc(4, sizeof *m.times_selected);
+    const fs_db_mix *rows;
+    size_t n;
+    double jain, never;
+    ck_assert_int_eq(fs_mix_take_rows(&m, 1, true, &rows, &n, &jain, &never), FS_OK);
+    ck_assert(isnan(jain));
+    ck_assert_double_eq(never, 1);
+    uint32_t ids[] = {0, 1, 0};
+    fs_mix_count(&m, FS_MIX_SELECTED, ids, 3);
+    ck_assert_int_eq(fs_mix_take_rows(&m, 2, false, &rows, &n, &jain, &never), FS_OK);
+    ck_assert_double_eq_tol(jain, 0.45, 1e-15);
+    ck_assert_double_eq(never, 0.5);
+    /* a checkpoint restores times_selected; the sums are rebuilt from it */
+    m.sum1 = m.sum2 = 0, m.n_ever = 0;
+    fs_mix_restored(&m);
+    ck_assert_int_eq(fs_mix_take_rows(&m, 3, false, &rows, &n, &jain, &never), FS_OK);
+    ck_assert_double_eq_tol(jain, 0.45, 1e-15);
+    fs_mix_count_one(&m, FS_MIX_SELECTED, 2);
+    fs_mix_count_one(&m, FS_MIX_SELECTED, 3);
+    fs_mix_count_one(&m, FS_MIX_SELECTED, 1);
+    ck_assert_int_eq(fs_mix_take_rows(&m, 4, false, &rows, &n, &jain, &never), FS_OK);
+    ck_assert_double_eq_tol(jain, 0.9, 1e-15); /* (2, 2, 1, 1): 6^2 / (4 x 10) */
+    ck_assert_double_eq(never, 0);
+    fs_mix_fini(&m);
+}
+END_TEST
+
 START_TEST(engine_server_table_decides_checkpoints)
 {
     ck_assert_str_eq(fs_server_of(FS_SERVER_SYNC)->name, "sync");
@@ -623,6 +657,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, engine_timeline_matches_time_model);
     tcase_add_test(tc, engine_trace_interval_end_drops_a_straddling_participation);
     tcase_add_test(tc, engine_shared_link_follows_processor_sharing);
+    tcase_add_test(tc, mix_jain_and_never_selected_match_hand_computed);
     tcase_add_test(tc, engine_shared_ingress_bounds_the_round);
     tcase_add_test(tc, engine_shared_link_cut_records_bytes_sent);
     tcase_add_test(tc, engine_deadline_makes_clients_late);
