@@ -44,16 +44,16 @@ int fs_agg_init(fs_aggregator *a, const fs_scenario *s, const fs_agg_cfg *cfg, f
     return FS_ENOMEM;
 }
 
-int fs_agg_set_ipw(fs_aggregator *a, const int32_t *level, const uint64_t *consenting,
+int fs_agg_set_ipw(fs_aggregator *a, const int32_t *level, const uint64_t *population,
                    size_t stride, size_t n_levels)
 {
     a->ipw_level = level;
     a->ipw_n_levels = n_levels;
-    a->ipw_consenting = calloc(n_levels ? n_levels : 1, sizeof *a->ipw_consenting);
+    a->ipw_population = calloc(n_levels ? n_levels : 1, sizeof *a->ipw_population);
     a->ipw_reports = calloc(n_levels ? n_levels : 1, sizeof *a->ipw_reports);
-    if (!a->ipw_consenting || !a->ipw_reports) return FS_ENOMEM;
+    if (!a->ipw_population || !a->ipw_reports) return FS_ENOMEM;
     for (size_t l = 0; l < n_levels; l++)
-        a->ipw_consenting[l] = (double)consenting[l * stride];
+        a->ipw_population[l] = (double)population[l * stride];
     return FS_OK;
 }
 
@@ -68,14 +68,14 @@ double fs_agg_report_weight(const fs_aggregator *a, uint32_t client, double n_sa
         return n_samples;
     }
     int32_t l = a->ipw_level ? a->ipw_level[client] : -1;
-    double reports = 0, consenting = 0;
+    double reports = 0, population = 0;
     for (size_t k = 0; k < a->ipw_n_levels; k++) {
         reports += (double)a->ipw_reports[k];
-        consenting += a->ipw_consenting[k];
+        population += a->ipw_population[k];
     }
-    if (l < 0 || (size_t)l >= a->ipw_n_levels || reports == 0 || a->ipw_consenting[l] == 0)
+    if (l < 0 || (size_t)l >= a->ipw_n_levels || reports == 0 || a->ipw_population[l] == 0)
         return n_samples;
-    double rho = ((double)a->ipw_reports[l] / reports) / (a->ipw_consenting[l] / consenting);
+    double rho = ((double)a->ipw_reports[l] / reports) / (a->ipw_population[l] / population);
     double floor = a->scn->server.ipw_floor;
     return n_samples / (rho > floor ? rho : floor);
 }
@@ -91,7 +91,7 @@ static void ipw_record(fs_aggregator *a, const fs_agg_report *r, size_t n)
 
 void fs_agg_fini(fs_aggregator *a)
 {
-    free(a->ipw_consenting);
+    free(a->ipw_population);
     free(a->ipw_reports);
     fs_serveropt_fini(&a->opt);
     free(a->sum);

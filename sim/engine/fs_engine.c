@@ -113,7 +113,7 @@ static int init_mix(fs_engine *e, fs_err *err)
                               "expected \"samples\" or \"uniform\" when eval.segments[0] has "
                               "more than %d levels, found \"ipw\"",
                               FS_MIX_MAX_LEVELS);
-    if (fs_agg_set_ipw(&e->agg, g->level, g->count + FS_MIX_CONSENTING, FS_MIX_N_STAGES,
+    if (fs_agg_set_ipw(&e->agg, g->level, g->count + FS_MIX_POPULATION, FS_MIX_N_STAGES,
                        g->n_levels))
         return fs_err_add(err, NULL, "out of memory for the ipw weights"), FS_ENOMEM;
     return FS_OK;

@@ -118,17 +118,17 @@ END_TEST
     "\"model\":{\"kind\":\"logreg\"},\"eval\":{\"segments\":[\"region\"]},"                     \
     "\"server\":{\"rounds\":1,\"clients_per_round\":2" extra "}}"
 
-/* Six clients in three levels (3, 2 and 1 consenting), and a history of 6, 1 and 0 reports:
- * relative rates rho = (reports_l / 7) / (consenting_l / 6) = 12/7, 3/7 and 0. */
+/* Six clients in three levels (3, 2 and 1 of them), and a history of 6, 1 and 0 reports:
+ * relative rates rho = (reports_l / 7) / (population_l / 6) = 12/7, 3/7 and 0. */
 static const int32_t ipw_levels[6] = {0, 0, 0, 1, 1, 2};
-static const uint64_t ipw_consenting[3] = {3, 2, 1};
+static const uint64_t ipw_population[3] = {3, 2, 1};
 
 static void ipw_init(fs_aggregator *a, fs_scenario *s, const char *text, size_t np)
 {
     fs_test_scenario(text, s);
     fs_agg_cfg cfg = {.n_params = np, .n_eligible = 6, .dp_denominator = 2};
     ck_assert_int_eq(fs_agg_init(a, s, &cfg, NULL), FS_OK);
-    ck_assert_int_eq(fs_agg_set_ipw(a, ipw_levels, ipw_consenting, 1, 3), FS_OK);
+    ck_assert_int_eq(fs_agg_set_ipw(a, ipw_levels, ipw_population, 1, 3), FS_OK);
 }
 
 START_TEST(ipw_weights_equal_hand_computed_ones)
