@@ -297,7 +297,7 @@ END_TEST
 
 START_TEST(resealed_old_format_version_is_refused)
 {
-    expect(NULL, version_1, "format version 1, this fedsim reads version 3");
+    expect(NULL, version_1, "format version 1, this fedsim reads version 4");
 }
 END_TEST
 
