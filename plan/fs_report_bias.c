@@ -36,12 +36,11 @@ const char fs_report_who_sql[] =
 int fs_report_plot_who_trains(fs_report *r, fs_report_plot *p, FILE *dat, FILE *gp)
 {
     if (r->schema_version < 6) return fs_report_skip(p, no_mix), FS_OK;
-    static const char sql[] =
-        "SELECT grp, level, max(share_population),"
-        " max(CASE WHEN stage = 'consenting' THEN share END),"
-        " max(CASE WHEN stage = 'reported' THEN share END)"
-        " FROM v_participation_by_segment WHERE run_id = " LATEST_MIX
-        " GROUP BY grp, level ORDER BY grp, level";
+    static const char sql[] = "SELECT grp, level, max(share_population),"
+                              " max(CASE WHEN stage = 'consenting' THEN share END),"
+                              " max(CASE WHEN stage = 'reported' THEN share END)"
+                              " FROM v_participation_by_segment WHERE run_id = " LATEST_MIX
+                              " GROUP BY grp, level ORDER BY grp, level";
     const char *what = "reading v_participation_by_segment";
     sqlite3_stmt *st;
     int rc = fs_report_prepare(r, sql, what, &st);
@@ -61,8 +60,9 @@ int fs_report_plot_who_trains(fs_report *r, fs_report_plot *p, FILE *dat, FILE *
     if (s < 0) return FS_EDB;
     if (!n) return fs_report_skip(p, "no run recorded a participation mix"), FS_OK;
     p->has_data = true;
-    fs_report_gp_set(gp, "title", "Who trains: each level's share of the population, of the "
-                                  "consenting clients and of the reports (latest run)");
+    fs_report_gp_set(gp, "title",
+                     "Who trains: each level's share of the population, of the "
+                     "consenting clients and of the reports (latest run)");
     fs_report_gp_set(gp, "ylabel", "share within its group column");
     fs_report_gp_set(gp, "xlabel", "group column: level");
     fputs("  set datafile separator '\\t'\n  set style data histograms\n"
@@ -70,9 +70,10 @@ int fs_report_plot_who_trains(fs_report *r, fs_report_plot *p, FILE *dat, FILE *
           "  set yrange [0:*]\n  set xtics rotate by 30 right font \",9\"\n",
           gp);
     fs_report_gp_key(gp, 20);
-    fprintf(gp, "  plot '%s.dat' using 2:xtic(1) lc rgb '#7f7f7f' title 'population', \\\n"
-                "       '' using 3 lc rgb '#1f77b4' title 'consenting', \\\n"
-                "       '' using 4 lc rgb '#d62728' title 'reported'\n",
+    fprintf(gp,
+            "  plot '%s.dat' using 2:xtic(1) lc rgb '#7f7f7f' title 'population', \\\n"
+            "       '' using 3 lc rgb '#1f77b4' title 'consenting', \\\n"
+            "       '' using 4 lc rgb '#d62728' title 'reported'\n",
             p->name);
     return FS_OK;
 }
@@ -88,8 +89,9 @@ int fs_report_plot_bias_by_hour(fs_report *r, fs_report_plot *p, FILE *dat, FILE
     sqlite3_stmt *st;
     int rc = fs_report_prepare(r, sql, what, &st);
     if (rc) return rc;
-    fs_report_gp_set(gp, "title", "Who trains: selection bias of each round's reports by hour of "
-                                  "day (latest run)");
+    fs_report_gp_set(gp, "title",
+                     "Who trains: selection bias of each round's reports by hour of "
+                     "day (latest run)");
     fs_report_gp_set(gp, "xlabel", "hour of day at round start (virtual hours mod 24)");
     fs_report_gp_set(gp, "ylabel", "total variation distance, reports vs population");
     fputs("  set xrange [0:24]\n  set xtics 0,3,24\n  set yrange [0:*]\n", gp);

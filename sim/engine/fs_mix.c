@@ -152,8 +152,7 @@ static int add_utc_offset(fs_mix *m, const fs_scenario *s, const fs_pop *pop)
     return FS_OK;
 }
 
-int fs_mix_init(fs_mix *m, const fs_scenario *s, const fs_world *w, const fs_pop *pop,
-                fs_err *err)
+int fs_mix_init(fs_mix *m, const fs_scenario *s, const fs_world *w, const fs_pop *pop, fs_err *err)
 {
     memset(m, 0, sizeof *m);
     m->n_clients = pop->n;

@@ -17,8 +17,12 @@
 #include "fs_world.h"
 
 enum fs_mix_stage {
-    FS_MIX_POPULATION, FS_MIX_CONSENTING, /* constant over a run: round 0 */
-    FS_MIX_ONLINE, FS_MIX_SELECTED, FS_MIX_REPORTED, FS_MIX_N_STAGES
+    FS_MIX_POPULATION,
+    FS_MIX_CONSENTING, /* constant over a run: round 0 */
+    FS_MIX_ONLINE,
+    FS_MIX_SELECTED,
+    FS_MIX_REPORTED,
+    FS_MIX_N_STAGES
 };
 extern const char *const fs_mix_stage_names[FS_MIX_N_STAGES];
 
@@ -29,10 +33,10 @@ extern const char *const fs_mix_stage_names[FS_MIX_N_STAGES];
 
 typedef struct fs_mix_group {
     char name[FS_SCN_NAME_LEN];
-    int32_t *level;         /* per client, -1: none (a client without rows); owned */
+    int32_t *level; /* per client, -1: none (a client without rows); owned */
     size_t n_levels;
-    char **level_names;     /* n_levels names, owned */
-    uint64_t *count;        /* n_levels x FS_MIX_N_STAGES; the round stages since the last rows */
+    char **level_names; /* n_levels names, owned */
+    uint64_t *count;    /* n_levels x FS_MIX_N_STAGES; the round stages since the last rows */
 } fs_mix_group;
 
 typedef struct fs_mix {
@@ -49,8 +53,7 @@ typedef struct fs_mix {
 /* Builds the groups from the world's group columns and the population's devices, and counts the
  * population and the consenting clients. FS_ESCENARIO naming eval.segments[i] when the data
  * have no such column, FS_ENOMEM. fini of a zeroed or failed fs_mix is safe. */
-int fs_mix_init(fs_mix *m, const fs_scenario *s, const fs_world *w, const fs_pop *pop,
-                fs_err *err);
+int fs_mix_init(fs_mix *m, const fs_scenario *s, const fs_world *w, const fs_pop *pop, fs_err *err);
 void fs_mix_fini(fs_mix *m);
 
 /* Counts clients ids[0..n) at stage (online, selected or reported); selected also adds to
