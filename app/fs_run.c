@@ -13,6 +13,7 @@
 #include "fs_device.h"
 #include "fs_engine.h"
 #include "fs_metrics.h"
+#include "fs_mix.h"
 #include "fs_pop.h"
 #include "fs_world.h"
 
@@ -45,16 +46,6 @@ double fs_run_eta(double elapsed, int done, int resumed_from, int total, int64_t
         if (by_time < eta) eta = by_time > 0 ? by_time : 0;
     }
     return eta;
-}
-
-/* A client's time-zone segment: "utc+5" for whole hours (as before quarters), "utc+5.5",
- * "utc+5.75", "utc-3.5" otherwise. */
-static void fs_run_tz_segment(int q, char *out, size_t n)
-{
-    if (q % 4 == 0)
-        snprintf(out, n, "utc%+d", q / 4);
-    else
-        snprintf(out, n, "utc%+g", q / 4.0);
 }
 
 static double eta_seconds(const run_ctx *c, const fs_round_result *res, double elapsed)
@@ -137,7 +128,8 @@ static int client_rows(run_ctx *c, const fs_pop *pop, bool check, fs_err *err)
     bool diurnal = c->s->devices.availability == FS_AVAIL_DIURNAL;
     for (size_t i = 0; i < pop->n; i++) {
         const fs_client *cl = &pop->clients[i];
-        fs_run_tz_segment(cl->avail.utc_offset_q, segments[i], sizeof segments[i]);
+        /* the time zone's name, as participation_mix's utc_offset levels */
+        fs_mix_tz_name(cl->avail.utc_offset_q, segments[i], sizeof segments[i]);
         rows[i] = (fs_db_client){.client_id = (uint32_t)i,
                                  .n_train = cl->n_train,
                                  .n_test = cl->n_test,
@@ -152,7 +144,9 @@ static int client_rows(run_ctx *c, const fs_pop *pop, bool check, fs_err *err)
                                                                      cl->avail.trace_key)
                                                                : NULL,
                                  .device_class = device_class(pop, (uint32_t)i),
-                                 .network = cl->home_wifi ? "wifi" : "cellular"};
+                                 .network = cl->home_wifi ? "wifi" : "cellular",
+                                 .has_utc_offset = diurnal,
+                                 .utc_offset_min = cl->avail.utc_offset_q * 15};
     }
     int rc = check ? fs_db_check_clients(c->db, c->run_id, rows, pop->n, err)
                    : fs_db_write_clients(c->db, c->run_id, rows, pop->n, err);
@@ -242,7 +236,8 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
     if (rc) return rc;
     int32_t *levels = NULL;
     if (s->privacy.consent_group[0] &&
-        !(levels = fs_world_client_levels_new(&world, s->privacy.consent_group, &rc, err)))
+        !(levels = fs_world_client_levels_new(&world, s->privacy.consent_group,
+                                                   "privacy.consent.group", &rc, err)))
         goto done;
     rc = fs_pop_init(&pop, s, world.n_train, world.n_test, levels, err);
     free(levels);

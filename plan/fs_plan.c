@@ -46,7 +46,8 @@
     "usage: fedsim plan DB --target METRIC=VALUE [--sustain K] [--max-epsilon E] [--max-hours "    \
     "H]\n"                                                                                         \
     "                      [--max-bytes-per-client SIZE] [--max-energy-per-device J]\n"            \
-    "                      [--min-reach SHARE] [--by hours|bytes|device-hours|epsilon|energy]\n"
+    "                      [--max-bias TVD] [--min-reach SHARE]\n"                                 \
+    "                      [--by hours|bytes|device-hours|epsilon|energy]\n"
 static const char plan_usage[] = PLAN_USAGE;
 static const char plan_help[] = PLAN_USAGE
     "  which variant in the results database DB reaches the target, and at what cost (the\n"
@@ -61,6 +62,9 @@ static const char plan_help[] = PLAN_USAGE
     "                              then, are at most SIZE (800KB, 5MB, 1.5GiB)\n"
     "  --max-energy-per-device J   keep variants whose per-device daily energy (p95 over the\n"
     "                              days each phone worked, up to then) is at most J joules\n"
+    "  --max-bias TVD              keep variants whose reports, over the whole run, differ\n"
+    "                              from the population by at most TVD (total variation, 0 to 1)\n"
+    "                              over the first eval.segments group (v_run_bias)\n"
     "  --min-reach SHARE           with replicates: feasible when the limits hold in at least\n"
     "                              this share of them (default 0.9)\n"
     "  --by KEY                    rank by hours (default), bytes, device-hours, epsilon or\n"
@@ -68,7 +72,7 @@ static const char plan_help[] = PLAN_USAGE
 
 enum {
     OPT_TARGET, OPT_EPS, OPT_HOURS, OPT_BYTES, OPT_ENERGY, OPT_BY, OPT_MIN_REACH, OPT_SUSTAIN,
-    N_OPTS
+    OPT_BIAS, N_OPTS
 };
 
 static const struct plan_opt {
@@ -82,6 +86,7 @@ static const struct plan_opt {
     [OPT_BY] = {"--by", "hours, bytes, device-hours, epsilon or energy"},
     [OPT_MIN_REACH] = {"--min-reach", "a share > 0 and <= 1, e.g. 0.9"},
     [OPT_SUSTAIN] = {"--sustain", "an integer >= 1"},
+    [OPT_BIAS] = {"--max-bias", "a total variation distance in [0, 1]"},
 };
 
 static const char *const by_names[N_BY] = {"hours", "bytes", "device-hours", "epsilon", "energy"};
@@ -165,6 +170,8 @@ static bool opt_value_ok(int k, const char *v, plan_args *a)
         return fs_cli_parse_real(v, &a->min_reach) && a->min_reach > 0.0 && a->min_reach <= 1.0;
     case OPT_SUSTAIN:
         return fs_cli_parse_int(v, 1, 1000000, &a->sustain);
+    case OPT_BIAS:
+        return fs_cli_parse_real(v, &a->max_bias) && a->max_bias >= 0.0 && a->max_bias <= 1.0;
     default:
         return parse_by(v, a);
     }
@@ -196,7 +203,7 @@ static int collect_opt(int argc, char **argv, int *i, plan_cmd *p, fs_err *err)
     if (k < 0)
         return arg_bad(err, "plan",
                        "--target, --sustain, --max-epsilon, --max-hours, --max-bytes-per-client,"
-                       " --max-energy-per-device, --min-reach or --by",
+                       " --max-energy-per-device, --max-bias, --min-reach or --by",
                        arg);
     const char *v = eq ? eq + 1 : *i + 1 < argc ? argv[++*i] : NULL;
     if (p->seen[k]) {
@@ -213,7 +220,7 @@ static int parse_args(int argc, char **argv, plan_cmd *p, fs_err *err)
 {
     memset(p, 0, sizeof *p);
     plan_args *a = &p->a;
-    a->max_eps = a->max_hours = a->max_bytes = a->max_energy = NAN;
+    a->max_eps = a->max_hours = a->max_bytes = a->max_energy = a->max_bias = NAN;
     a->min_reach = 0.9;
     int n_bad = 0;
     for (int i = 1; i < argc; i++) {
@@ -448,12 +455,19 @@ static const char rounds_sql[] =
     " 1.0 * sum(bytes_up + bytes_down) / count(*), sum(compute_s) / 3600.0 / count(*),"
     " sum(CASE WHEN round <= ?2 THEN selected END) FROM rounds WHERE run_id = ?1";
 
+/* ?1 run: the whole run's reported mix against the population, over its first eval.segments
+ * group (the group v_selection_bias readers look at first). Version 6 only. */
+static const char bias_sql[] =
+    "SELECT b.tvd FROM runs u JOIN v_run_bias b ON b.run_id = u.run_id"
+    " AND b.grp = json_extract(u.scenario_json, '$.eval.segments[0]') WHERE u.run_id = ?1";
+
 static const char evaluated_sql[] =
     "SELECT group_concat(metric, ', ') FROM (SELECT DISTINCT metric FROM evals"
     " WHERE run_id = ?1 AND segment = 'all' ORDER BY metric)";
 
 typedef struct plan_stmts {
     sqlite3_stmt *evals, *rounds, *evaluated, *daily; /* daily: NULL before version 5 */
+    sqlite3_stmt *bias;                               /* NULL before version 6 */
 } plan_stmts;
 
 static void take_hit(sqlite3_stmt *st, plan_rep *r)
@@ -527,6 +541,19 @@ static int read_daily(sqlite3_stmt *st, plan_rep *r)
     return SQLITE_OK;
 }
 
+/* The run's selection bias; left NAN when nothing was recorded (no eval.segments, or a file
+ * before version 6). A bias over the whole run, not up to the target round: the model keeps
+ * learning from the same skewed mix, and a planner asks whether the campaign as run is fair. */
+static int read_bias(sqlite3_stmt *st, plan_rep *r)
+{
+    if (!st) return SQLITE_OK;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, r->run_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) r->cost[DIM_BIAS] = fs_db_column_real(st, 0);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static int read_evaluated(sqlite3_stmt *st, plan_rep *r)
 {
     sqlite3_reset(st);
@@ -544,6 +571,7 @@ static int assess_rep(plan_ctx *c, const plan_stmts *q, plan_rep *r, fs_err *err
     int rc = find_hit(c, q->evals, r);
     if (rc == SQLITE_OK) rc = read_rounds(q->rounds, r);
     if (rc == SQLITE_OK) rc = read_daily(q->daily, r);
+    if (rc == SQLITE_OK) rc = read_bias(q->bias, r);
     if (rc == SQLITE_OK && isnan(r->best)) rc = read_evaluated(q->evaluated, r);
     if (rc == SQLITE_OK) return FS_OK;
     char what[64];
@@ -582,6 +610,8 @@ static int assess_all(plan_ctx *c, fs_err *err)
     if (sqlite3_prepare_v2(c->conn, sql, -1, &q.evals, NULL) != SQLITE_OK ||
         (c->version >= 5 &&
          sqlite3_prepare_v2(c->conn, daily_sql, -1, &q.daily, NULL) != SQLITE_OK) ||
+        (c->version >= 6 &&
+         sqlite3_prepare_v2(c->conn, bias_sql, -1, &q.bias, NULL) != SQLITE_OK) ||
         sqlite3_prepare_v2(c->conn, rounds_sql, -1, &q.rounds, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(c->conn, evaluated_sql, -1, &q.evaluated, NULL) != SQLITE_OK)
         rc = db_fail(c, "reading rounds", err);
@@ -595,6 +625,7 @@ static int assess_all(plan_ctx *c, fs_err *err)
     sqlite3_finalize(q.rounds);
     sqlite3_finalize(q.evaluated);
     sqlite3_finalize(q.daily);
+    sqlite3_finalize(q.bias);
     return rc;
 }
 

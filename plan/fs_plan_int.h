@@ -16,10 +16,12 @@ enum plan_by { BY_HOURS, BY_BYTES, BY_DEVICE_H, BY_EPSILON, BY_ENERGY, N_BY };
 /* The costs of one replicate at its target round (and their summaries over a variant's
  * replicates). The first five are the --by keys, in enum plan_by order. DIM_ENERGY is the
  * campaign's joules up to the target round; DIM_DAY_P95 the p95 of per-device daily energy over
- * the client-days up to the target round's day (what --max-energy-per-device limits). */
+ * the client-days up to the target round's day (what --max-energy-per-device limits); DIM_BIAS
+ * the total-variation distance between the whole run's reported mix and the population over the
+ * first eval.segments group (v_run_bias: what --max-bias limits). */
 enum plan_dim {
     DIM_HOURS, DIM_BYTES, DIM_DEVICE_H, DIM_EPS, DIM_ENERGY, DIM_ROUNDS, DIM_PER_PART, DIM_DAY_P95,
-    DIM_DAY_MAX, N_DIM
+    DIM_DAY_MAX, DIM_BIAS, N_DIM
 };
 
 /* Costs the campaign spends per round on average (for the evaluation-interval warning). */
@@ -32,6 +34,7 @@ typedef struct plan_args {
     bool lower;                           /* loss, ece, rmse: reached at or below the target */
     double max_eps, max_hours, max_bytes; /* NAN: no limit */
     double max_energy;                    /* J per device per day (p95); NAN: no limit */
+    double max_bias;                      /* TVD of the reported mix (v_run_bias); NAN: none */
     double min_reach;                     /* share of replicates that must meet the limits */
     int sustain;                          /* --sustain; 0: each run's own (see fs_plan.h) */
     enum plan_by by;
@@ -71,7 +74,7 @@ typedef struct plan_ctx {
     const plan_args *a;
     FILE *out;
     struct sqlite3 *conn;
-    int version; /* schema version of the file: 2 to 5 */
+    int version; /* schema version of the file: 2 to 6 */
     plan_var *vars;
     size_t n_vars, cap;
     int n_superseded;  /* older runs of a (label, replicate), ignored */

@@ -133,8 +133,8 @@ static void add_reason(plan_var *v, const char *fmt, ...)
 
 /* What one replicate broke; a replicate that reached and broke nothing is within the limits. */
 typedef struct plan_fails {
-    size_t miss, eps_none, eps, hours, bytes_none, bytes, energy_none, energy;
-    double worst_eps, worst_hours, worst_bytes, worst_energy; /* the largest over the limit */
+    size_t miss, eps_none, eps, hours, bytes_none, bytes, energy_none, energy, bias_none, bias;
+    double worst_eps, worst_hours, worst_bytes, worst_energy, worst_bias; /* largest over it */
     double worst_energy_max; /* the largest daily max among replicates over the energy limit */
 } plan_fails;
 
@@ -161,6 +161,11 @@ static void count_fails(const plan_args *a, const plan_rep *r, plan_fails *f, si
     else if (e > a->max_energy)
         f->energy++, ok = false, f->worst_energy = fmax(f->worst_energy, e),
             f->worst_energy_max = fmax(f->worst_energy_max, r->cost[DIM_DAY_MAX]);
+    double tvd = r->cost[DIM_BIAS];
+    if (!isnan(a->max_bias) && isnan(tvd))
+        f->bias_none++, ok = false;
+    else if (tvd > a->max_bias)
+        f->bias++, ok = false, f->worst_bias = fmax(f->worst_bias, tvd);
     *n_ok += ok;
 }
 
@@ -228,6 +233,14 @@ static void limit_reasons(const plan_args *a, plan_var *v, const plan_fails *f)
                    fmt_joules(x, sizeof x, f->worst_energy),
                    fmt_joules(y, sizeof y, f->worst_energy_max), a->max_energy,
                    in_reps(in, sizeof in, f->energy, n));
+    if (f->bias_none)
+        add_reason(v, "no selection bias recorded (no eval.segments, or written before schema "
+                      "version 6), --max-bias %g%s",
+                   a->max_bias, in_reps(in, sizeof in, f->bias_none, n));
+    if (f->bias)
+        add_reason(v, "reported mix TVD %s > %g%s",
+                   fmt_apart(x, sizeof x, f->worst_bias, a->max_bias, false, 3), a->max_bias,
+                   in_reps(in, sizeof in, f->bias, n));
 }
 
 static void judge(const plan_args *a, plan_var *v)
@@ -381,7 +394,8 @@ static const char *const by_question[N_BY] = {
 
 static const char *const dim_names[N_DIM] = {
     "virtual hours", "bytes", "device hours", "ε", "energy", "rounds", "bytes per participation",
-    "energy per device per day (p95)", "energy per device per day (max)"};
+    "energy per device per day (p95)", "energy per device per day (max)",
+    "selection bias (TVD)"};
 
 static bool replicated(const plan_ctx *c)
 {
@@ -394,7 +408,7 @@ static void print_question(const plan_ctx *c, bool reps)
 {
     const plan_args *a = c->a;
     FILE *out = c->out;
-    char lim[4][64], b[32];
+    char lim[5][64], b[32];
     int n = 0;
     if (!isnan(a->max_eps)) snprintf(lim[n++], sizeof lim[0], "ε <= %g", a->max_eps);
     if (!isnan(a->max_hours))
@@ -404,6 +418,9 @@ static void print_question(const plan_ctx *c, bool reps)
                  fs_plan_fmt_bytes(b, sizeof b, a->max_bytes));
     if (!isnan(a->max_energy))
         snprintf(lim[n++], sizeof lim[0], "at most %g J per device per day", a->max_energy);
+    if (!isnan(a->max_bias))
+        snprintf(lim[n++], sizeof lim[0], "reports within TVD %g of the population",
+                 a->max_bias);
     fprintf(out, "question: which variant reaches %s %s %g", a->metric,
             a->lower ? "<=" : ">=", a->target);
     if (c->sustain_shown > 1)

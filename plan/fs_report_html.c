@@ -207,14 +207,15 @@ static int table_rows(fs_report *r, sqlite3_stmt *st, const char *what, const ch
     return s < 0 ? FS_EDB : FS_OK;
 }
 
-/* Writes "<h2>heading</h2>" and the table of every row of view (empty: the text shown when it
- * has none), and the same rows to tsv_name. */
-static int write_table(fs_report *r, FILE *html, const char *view, const char *heading,
-                       const char *empty, const char *tsv_name)
+/* Writes "<h2 id=id>heading</h2>", a line naming where the rows come from (`source`, HTML), the
+ * table of every row of sql (empty: the text shown when it has none), and the same rows to
+ * tsv_name. */
+static int write_query(fs_report *r, FILE *html, const char *id, const char *heading,
+                       const char *source, const char *sql, const char *empty,
+                       const char *tsv_name)
 {
-    char sql[128], what[128];
-    snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY run_id", view);
-    snprintf(what, sizeof what, "reading %s", view);
+    char what[128];
+    snprintf(what, sizeof what, "reading %s", id);
     sqlite3_stmt *st;
     int rc = fs_report_prepare(r, sql, what, &st);
     if (rc) return rc;
@@ -223,15 +224,25 @@ static int write_table(fs_report *r, FILE *html, const char *view, const char *h
         sqlite3_finalize(st);
         return FS_EIO;
     }
-    fprintf(tsv, "# fedsim report: %s (%s in %s)\n", heading, view, r->db_path);
+    fprintf(tsv, "# fedsim report: %s (%s in %s)\n", heading, id, r->db_path);
     fprintf(html,
-            "<h2 id=\"%s\">%s</h2>\n<p class=\"files\">View <code>%s</code>; also in "
+            "<h2 id=\"%s\">%s</h2>\n<p class=\"files\">%s; also in "
             "<a href=\"%s\">%s</a>.</p>\n<div class=\"wide\"><table>\n",
-            view, heading, view, tsv_name, tsv_name);
+            id, heading, source, tsv_name, tsv_name);
     rc = table_rows(r, st, what, empty, html, tsv);
     sqlite3_finalize(st);
     int rc_tsv = close_out(r, tsv, tsv_name);
     return rc ? rc : rc_tsv;
+}
+
+/* Every row of a view, by run. */
+static int write_table(fs_report *r, FILE *html, const char *view, const char *heading,
+                       const char *empty, const char *tsv_name)
+{
+    char sql[128], source[128];
+    snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY run_id", view);
+    snprintf(source, sizeof source, "View <code>%s</code>", view);
+    return write_query(r, html, view, heading, source, sql, empty, tsv_name);
 }
 
 /* ---- inlined SVG */
@@ -380,6 +391,14 @@ int fs_report_write_html(fs_report *r, const fs_report_plot *plots, size_t n_plo
     }
     for (size_t i = 0; !rc && i < n_plots; i++)
         rc = write_plot(r, html, &plots[i], i, gnuplot_note);
+    /* after the who-trains plots: the shares and the metric per segment, side by side */
+    if (!rc && r->schema_version >= 6)
+        rc = write_query(r, html, "who_trains_table",
+                         "Who trains: participation and the metric per segment (latest run)",
+                         "Views <code>v_participation_by_segment</code> and <code>evals</code>; "
+                         "shares over the whole run, ratio = reported share / population share",
+                         fs_report_who_sql, "no run recorded a participation mix",
+                         "who_trains.tsv");
     fputs("</body>\n</html>\n", html);
     int rc_close = close_out(r, html, "report.html");
     return rc ? rc : rc_close;

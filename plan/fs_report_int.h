@@ -83,7 +83,7 @@ struct fs_report_plot {
     char note[256]; /* why a plot was skipped or not drawn; "" otherwise */
 };
 
-/* The eleven plots, in report order (fs_report_plot.c). */
+/* The plots, in report order (fs_report_plot.c). */
 extern const fs_report_plot fs_report_plots[];
 extern const size_t fs_report_n_plots;
 
@@ -151,6 +151,13 @@ void fs_report_html_esc(FILE *html, const char *s);
 /* The energy plots (fs_report_energy.c): energy per round, per-device daily energy (Wh). */
 int fs_report_plot_energy_round(fs_report *r, fs_report_plot *p, FILE *dat, FILE *gp);
 int fs_report_plot_energy_daily(fs_report *r, fs_report_plot *p, FILE *dat, FILE *gp);
+
+/* The "Who trains" plots (fs_report_bias.c): shares per level of the latest run with a
+ * participation mix, and the selection bias over the hour of day; the query of the table
+ * beside them (participation and the headline metric per segment, latest run). */
+int fs_report_plot_who_trains(fs_report *r, fs_report_plot *p, FILE *dat, FILE *gp);
+int fs_report_plot_bias_by_hour(fs_report *r, fs_report_plot *p, FILE *dat, FILE *gp);
+extern const char fs_report_who_sql[];
 
 /* Writes report.html into r->dir from the plots' states and the summary views; also writes
  * run_summary.tsv and time_to_target.tsv. gnuplot_note: why plots were not drawn, or NULL.

@@ -837,5 +837,12 @@ const fs_report_plot fs_report_plots[] = {
     {.name = "device_energy_daily",
      .heading = "Per-device daily energy",
      .write = fs_report_plot_energy_daily},
+    /* the "Who trains" section: fs_report_html.c puts its table after these two */
+    {.name = "who_trains",
+     .heading = "Who trains: participation share against population share",
+     .write = fs_report_plot_who_trains},
+    {.name = "bias_by_hour",
+     .heading = "Who trains: selection bias over the day",
+     .write = fs_report_plot_bias_by_hour},
 };
 const size_t fs_report_n_plots = sizeof fs_report_plots / sizeof fs_report_plots[0];

@@ -17,7 +17,9 @@
  * skipped, so two runs of one (scenario, seed) dump identically. Every column of a table is
  * dumped (`SELECT *`), so columns added to the schema appear without changes here. Views (v_*)
  * are derived from the tables and never dumped: the list below names tables only. The file is
- * opened with fs_db_open_readonly (the schema version checked, nothing written). Exit 0, 2 on
+ * opened with fs_db_open_readonly (the schema version checked, nothing written); a table newer
+ * than the file's version (participation_mix in a version 5 file) is left out, a missing one of
+ * its version is an error. Exit 0, 2 on
  * bad usage, 3 on any database or output error, each reported. */
 #include <inttypes.h>
 #include <math.h>
@@ -35,6 +37,7 @@ typedef struct dump_table {
     const char *name;
     const char *order_by; /* the primary key */
     const char *extra;    /* further result columns after `*` (SQL), or NULL */
+    int since;            /* the schema version that added the table (0: version 2 or before) */
 } dump_table;
 
 /* json_valid first: a damaged scenario_json still dumps (as NULL fields) instead of failing. */
@@ -42,19 +45,21 @@ typedef struct dump_table {
     ", CASE WHEN json_valid(scenario_json) THEN json_extract(scenario_json, '$." path              \
     "') END AS \"scenario." path "\""
 static const dump_table tables[] = {
-    {"meta", "key", NULL},
+    {"meta", "key", NULL, 0},
     {"runs", "run_id",
      SCN_FIELD("data.source") SCN_FIELD("model.kind") SCN_FIELD("server.mode")
-         SCN_FIELD("server.algorithm")},
-    {"clients", "run_id, client_id", NULL},
-    {"rounds", "run_id, round", NULL},
-    {"participation", "run_id, round, client_id, seq", NULL},
-    {"evals", "run_id, round, segment, metric", NULL},
-    {"client_energy_rounds", "run_id, round, client_id, day", NULL},
-    {"checkpoints", "run_id, round", NULL},
-    {"checkpoint_chunks", "run_id, round, seq", NULL},
-    {"variant_stats", "name, variant", NULL},
-    {"variant_round_stats", "name, variant, round, metric", NULL},
+         SCN_FIELD("server.algorithm"), 0},
+    {"clients", "run_id, client_id", NULL, 0},
+    {"rounds", "run_id, round", NULL, 0},
+    {"participation", "run_id, round, client_id, seq", NULL, 0},
+    {"evals", "run_id, round, segment, metric", NULL, 0},
+    {"client_energy_rounds", "run_id, round, client_id, day", NULL, 5},
+    {"participation_mix", "run_id, round, grp, level, stage", NULL, 6},
+    {"selection_rounds", "run_id, round", NULL, 6},
+    {"checkpoints", "run_id, round", NULL, 0},
+    {"checkpoint_chunks", "run_id, round, seq", NULL, 0},
+    {"variant_stats", "name, variant", NULL, 0},
+    {"variant_round_stats", "name, variant, round, metric", NULL, 0},
 };
 
 /* Metadata: wall-clock, host and build facts, never a function of (scenario, seed).
@@ -177,8 +182,14 @@ int main(int argc, char **argv)
     fs_err_init(&err, NULL);
     sqlite3 *db = NULL;
     int rc = fs_db_open_readonly(path, &db, &err);
+    char version[16] = "";
+    if (rc == FS_OK &&
+        fs_db_query_text(db, "SELECT value FROM meta WHERE key = 'schema_version'", version,
+                         sizeof version) != SQLITE_OK)
+        *version = '\0';
     for (size_t i = 0; rc == FS_OK && i < sizeof tables / sizeof *tables; i++)
-        rc = dump_table_rows(db, path, &tables[i], stdout, &err);
+        if (atoi(version) >= tables[i].since) /* an older file lacks the newer tables */
+            rc = dump_table_rows(db, path, &tables[i], stdout, &err);
     if (db && sqlite3_close(db) != SQLITE_OK && rc == FS_OK) {
         fs_err_add(&err, NULL, "%s: closing results database: %s", path, sqlite3_errmsg(db));
         rc = FS_EDB;

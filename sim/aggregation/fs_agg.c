@@ -45,8 +45,55 @@ int fs_agg_init(fs_aggregator *a, const fs_scenario *s, const fs_agg_cfg *cfg, f
     return FS_ENOMEM;
 }
 
+int fs_agg_set_ipw(fs_aggregator *a, const int32_t *level, const uint64_t *population,
+                   size_t stride, size_t n_levels)
+{
+    a->ipw_level = level;
+    a->ipw_n_levels = n_levels;
+    a->ipw_population = calloc(n_levels ? n_levels : 1, sizeof *a->ipw_population);
+    a->ipw_reports = calloc(n_levels ? n_levels : 1, sizeof *a->ipw_reports);
+    if (!a->ipw_population || !a->ipw_reports) return FS_ENOMEM;
+    for (size_t l = 0; l < n_levels; l++)
+        a->ipw_population[l] = (double)population[l * stride];
+    return FS_OK;
+}
+
+double fs_agg_report_weight(const fs_aggregator *a, uint32_t client, double n_samples)
+{
+    switch (a->scn->server.aggregation_weights) {
+    case FS_AGGW_UNIFORM:
+        return 1;
+    case FS_AGGW_IPW:
+        break;
+    default:
+        return n_samples;
+    }
+    int32_t l = a->ipw_level ? a->ipw_level[client] : -1;
+    double reports = 0, population = 0;
+    for (size_t k = 0; k < a->ipw_n_levels; k++) {
+        reports += (double)a->ipw_reports[k];
+        population += a->ipw_population[k];
+    }
+    if (l < 0 || (size_t)l >= a->ipw_n_levels || reports == 0 || a->ipw_population[l] == 0)
+        return n_samples;
+    double rho = ((double)a->ipw_reports[l] / reports) / (a->ipw_population[l] / population);
+    double floor = a->scn->server.ipw_floor;
+    return n_samples / (rho > floor ? rho : floor);
+}
+
+/* The round's reports join the history the next round's ipw weights come from. */
+static void ipw_record(fs_aggregator *a, const fs_agg_report *r, size_t n)
+{
+    for (size_t k = 0; a->ipw_level && k < n; k++) {
+        int32_t l = a->ipw_level[r[k].client];
+        if (l >= 0 && (size_t)l < a->ipw_n_levels) a->ipw_reports[l]++;
+    }
+}
+
 void fs_agg_fini(fs_aggregator *a)
 {
+    free(a->ipw_population);
+    free(a->ipw_reports);
     fs_serveropt_fini(&a->opt);
     free(a->sum);
     free(a->delta);
@@ -154,7 +201,7 @@ static double weights_of(const fs_aggregator *a, const fs_agg_report *r, size_t 
 {
     double total = 0;
     for (size_t k = 0; k < n; k++) {
-        total += w[k] = fs_dp_weight(&a->dp, r[k].n_samples);
+        total += w[k] = fs_dp_weight(&a->dp, fs_agg_report_weight(a, r[k].client, r[k].n_samples));
         scale[k] = r[k].scale;
     }
     if (a->algo->rescale) a->algo->rescale(r, n, scale);
@@ -200,6 +247,7 @@ int fs_agg_round(fs_aggregator *a, fs_real *w, const fs_agg_report *reports, siz
     if (!weights)
         return fs_err_add(err, NULL, "out of memory aggregating round %d", round), FS_ENOMEM;
     double total = weights_of(a, reports, n_reports, weights, scale);
+    ipw_record(a, reports, n_reports);
     if (a->robust && a->robust->bound) a->robust->bound(s, reports, n_reports, scale);
     if (a->robust && a->robust->combine)
         return robust_round(a, w, reports, n_reports, weights, round, err);

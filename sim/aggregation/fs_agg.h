@@ -58,6 +58,13 @@ typedef struct fs_aggregator {
                                   n_params), else NULL */
     gsl_rng *noise;
     double epsilon;            /* spent so far (NaN without DP) */
+    /* server.aggregation_weights = ipw (fs_agg_set_ipw): each client's level of the weighting
+     * group (borrowed), and per level its clients in the population and the reports aggregated
+     * so far (owned; a checkpoint carries ipw_reports) */
+    const int32_t *ipw_level;
+    size_t ipw_n_levels;
+    double *ipw_population;
+    uint64_t *ipw_reports;
 } fs_aggregator;
 
 /* acc += weight * u (dense or sparse), coordinate by coordinate. */
@@ -65,6 +72,25 @@ void fs_agg_add_scaled(double *acc, const fs_update *u, double weight);
 
 int fs_agg_init(fs_aggregator *a, const fs_scenario *s, const fs_agg_cfg *cfg, fs_err *err);
 void fs_agg_fini(fs_aggregator *a);
+
+/* Inverse-probability weights (server.aggregation_weights = ipw, as in FedIPW): level[c] is
+ * client c's level of the weighting group (-1: none; borrowed, must outlive a),
+ * population[l * stride] the clients of level l in the population. FS_ENOMEM. */
+int fs_agg_set_ipw(fs_aggregator *a, const int32_t *level, const uint64_t *population,
+                   size_t stride, size_t n_levels);
+
+/* A report's weight before fs_dp's rule: samples; 1 (uniform); or, for ipw, samples /
+ * max(ipw_floor, rho_l). rho_l is the rate at which a member of the population of level l
+ * reported so far, reports_l / (population_l x rounds), over the mean rate of everyone,
+ * reports / (population x rounds), i.e. (reports_l / reports) / (population_l / population),
+ * counted over the rounds aggregated before this one; 1 before the first report, for a level
+ * without clients and for a client without a level. The population, not the consenting
+ * clients, is the denominator: a level that mostly opted out (enrollment bias) is corrected as
+ * much as one that is rarely online (participation bias), so the weighted mean estimates the
+ * population's. Normalised by the mean rate, rho is free of the round count and of
+ * clients_per_round, so the floor reads the same in every scenario: 0.1 lets a level weigh at
+ * most 10 times its share of samples. */
+double fs_agg_report_weight(const fs_aggregator *a, uint32_t client, double n_samples);
 
 /* Aggregates the round's reports into w, summing in double in report order and rounding to
  * fs_real once, when the server step writes w (n_reports may be 0: the model stays, a DP round still

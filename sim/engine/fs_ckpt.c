@@ -21,7 +21,7 @@
 #include <zlib.h>
 
 #define CKPT_MAGIC 0x4b435346u /* "FSCK" */
-#define CKPT_VERSION 3u /* 2: float64 parameters, no precision word */
+#define CKPT_VERSION 4u /* 2: float64 parameters, no precision word; 3: no MIXS, IPWR */
 #define CKPT_HEADER (8 * sizeof(uint64_t))
 #define CKPT_CRC_FROM (4 * sizeof(uint64_t)) /* the checksum covers what follows its own field */
 /* Virtual times must leave room for deadlines and intervals added to them (no overflow). */
@@ -227,6 +227,8 @@ unsigned char *fs_ckpt_save(const fs_ckpt_state *st, size_t *out_len)
     put_section(&w, "PERS", wd->personal, wd->personal ? pop->n * k * sizeof *wd->personal : 0);
     put_cstate(&w, "CCTL", st->client_control);
     put_cstate(&w, "CRES", st->client_residual);
+    put_section(&w, "MIXS", st->times_selected, pop->n * sizeof *st->times_selected);
+    put_section(&w, "IPWR", agg->ipw_reports, agg->ipw_n_levels * sizeof *agg->ipw_reports);
     if (w.failed) {
         free(w.buf);
         return NULL;
@@ -373,6 +375,33 @@ static int take_perm(reader *r, fs_pop *pop)
     return FS_OK;
 }
 
+/* Selections per client: a client is selected at most once per selection pass, and never
+ * without consent. */
+static void take_selected(reader *r, const fs_ckpt_state *st)
+{
+    const fs_pop *pop = st->pop;
+    take_section(r, "MIXS", st->times_selected, pop->n * sizeof *st->times_selected);
+    for (size_t i = 0; !r->bad && i < pop->n; i++)
+        if (st->times_selected[i] > st->pass || (st->times_selected[i] && !pop->clients[i].consent))
+            refuse(r, "section MIXS: client %zu was selected %u times, impossible in %llu passes"
+                      "%s", i, st->times_selected[i], (unsigned long long)st->pass,
+                   pop->clients[i].consent ? "" : " (it does not consent)");
+}
+
+/* ipw's history: no level can have more reports than there were selections. */
+static void take_ipw(reader *r, const fs_ckpt_state *st)
+{
+    fs_aggregator *a = st->agg;
+    take_section(r, "IPWR", a->ipw_reports, a->ipw_n_levels * sizeof *a->ipw_reports);
+    uint64_t selections = 0;
+    for (size_t i = 0; i < st->pop->n; i++)
+        selections += st->times_selected[i];
+    for (size_t l = 0; !r->bad && l < a->ipw_n_levels; l++)
+        if (a->ipw_reports[l] > selections)
+            refuse(r, "section IPWR: level %zu has %llu reports, more than the %llu selections",
+                   l, (unsigned long long)a->ipw_reports[l], (unsigned long long)selections);
+}
+
 static int take_cstate(reader *r, const char *tag, fs_cstate *s)
 {
     size_t n = open_take(r, tag, SIZE_MAX), end = r->at + n;
@@ -503,6 +532,8 @@ int fs_ckpt_load(fs_ckpt_state *st, const unsigned char *buf, size_t len, const 
     take_params(&r, "PERS", wd->personal, pop->n * k, sizeof *wd->personal);
     if (!rc) rc = take_cstate(&r, "CCTL", st->client_control);
     if (!rc) rc = take_cstate(&r, "CRES", st->client_residual);
+    take_selected(&r, st);
+    take_ipw(&r, st);
     if (rc) return fs_err_add(err, NULL, "out of memory restoring the checkpoint"), rc;
     if (!r.bad && r.at != r.len) refuse(&r, "%zu bytes after the last section", r.len - r.at);
     if (!r.bad) return FS_OK;

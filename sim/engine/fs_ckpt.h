@@ -1,6 +1,7 @@
 /* fs_ckpt: the engine's state between two rounds, as one byte string: the global
  * model, the server optimizer's moments, the privacy accountant, SCAFFOLD's control variate,
- * every client's changing state (busy, availability) and the selection permutation, the devices'
+ * every client's changing state (busy, availability), the selection permutation and how often
+ * each client was selected, ipw's per-level report counts, the devices'
  * private state (personal parameters, control variates, compression residuals), the virtual
  * clock and counters. Random streams are derived, never stateful, and device draws are redrawn
  * from the seed, so this is all a resumed run needs to continue exactly.
@@ -37,6 +38,7 @@ typedef struct fs_ckpt_state {
     double last_accuracy;
     int round;                 /* save: the round just closed; load: the one expected */
     uint64_t data_fingerprint; /* save: stamped; load: the only one accepted */
+    uint32_t *times_selected;  /* per client: selections so far (fs_mix), pop->n entries */
 } fs_ckpt_state;
 
 /* A fingerprint of the data a run trains and evaluates on, as loaded: a CRC-32 of the contents

@@ -83,7 +83,8 @@ static fs_ckpt_state ckpt_state(fs_engine *e, int round)
                            .pass = e->pass,
                            .last_accuracy = e->last_accuracy,
                            .round = round,
-                           .data_fingerprint = e->cfg->data_fingerprint};
+                           .data_fingerprint = e->cfg->data_fingerprint,
+                           .times_selected = e->mix.times_selected};
 }
 
 /* Continues from cfg->resume_state, taken after round cfg->resume_round. */
@@ -96,7 +97,26 @@ static int restore(fs_engine *e, fs_err *err)
     e->pass = st.pass;
     e->last_accuracy = st.last_accuracy;
     e->round = cfg->resume_round;
+    fs_mix_restored(&e->mix);
     return rc;
+}
+
+/* Who trains, and ipw's weighting group: the first eval.segments group (fs_mix lists it first
+ * unless it has too many levels to track). */
+static int init_mix(fs_engine *e, fs_err *err)
+{
+    int rc = fs_mix_init(&e->mix, e->s, e->cfg->world, e->cfg->pop, err);
+    if (rc || e->s->server.aggregation_weights != FS_AGGW_IPW) return rc;
+    const fs_mix_group *g = &e->mix.groups[0];
+    if (e->mix.n_groups == 0 || strcmp(g->name, e->s->eval.segments[0]) != 0)
+        return fs_scn_bad_key(e->s, err, "server.aggregation_weights",
+                              "expected \"samples\" or \"uniform\" when eval.segments[0] has "
+                              "more than %d levels, found \"ipw\"",
+                              FS_MIX_MAX_LEVELS);
+    if (fs_agg_set_ipw(&e->agg, g->level, g->count + FS_MIX_POPULATION, FS_MIX_N_STAGES,
+                       g->n_levels))
+        return fs_err_add(err, NULL, "out of memory for the ipw weights"), FS_ENOMEM;
+    return FS_OK;
 }
 
 /* The shared links the scenario limits, for up to max_sel concurrent transfers each. */
@@ -150,7 +170,7 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
     fs_agg_cfg ac = {.n_params = e->n_params,
                      .n_eligible = count_consenting(cfg->pop),
                      .dp_denominator = e->ops->step_reports(e->s)};
-    if ((rc = fs_agg_init(&e->agg, e->s, &ac, err))) return rc;
+    if ((rc = fs_agg_init(&e->agg, e->s, &ac, err)) || (rc = init_mix(e, err))) return rc;
     e->trainer.control = e->agg.control;
     e->trainer.client_control = &e->client_control;
     if (!alloc_slots(e)) {
@@ -194,6 +214,7 @@ static void engine_fini(fs_engine *e)
     fs_cstate_fini(&e->client_control);
     fs_cstate_fini(&e->client_residual);
     fs_agg_fini(&e->agg);
+    fs_mix_fini(&e->mix);
     free(e->parts);
     free(e->jobs);
     free(e->batch);
@@ -619,6 +640,7 @@ static size_t select_fastest(fs_engine *e, size_t want, fs_err *err)
         fs_err_add(err, NULL, "out of memory selecting %zu candidates", pool);
     e->queried += q;
     e->online += found;
+    fs_mix_count(&e->mix, FS_MIX_ONLINE, ids, found);
     for (size_t i = 0; i < found; i++)
         cand[i] = (candidate){expected_duration(e, ids[i]), ids[i], (uint32_t)i};
     qsort(cand, found, sizeof *cand, by_duration);
@@ -640,7 +662,11 @@ size_t fs_engine_select(fs_engine *e, size_t want, fs_err *err)
                           e->r_cli, e->ids, &q);
         e->queried += q;
         e->online += n;
+        /* every client found online is selected: the candidates are examined in random order
+         * until enough are found */
+        fs_mix_count(&e->mix, FS_MIX_ONLINE, e->ids, n);
     }
+    fs_mix_count(&e->mix, FS_MIX_SELECTED, e->ids, n);
     e->pass++;
     return n;
 }
@@ -766,6 +792,7 @@ void fs_engine_account_part(fs_engine *e, size_t i, fs_db_round *row)
     row->late += p->stage == ST_LATE;
     row->aborted += p->stage == ST_ABORTED;
     row->rejected += p->stage == ST_REJECTED;
+    if (p->stage == ST_REPORTED) fs_mix_count_one(&e->mix, FS_MIX_REPORTED, p->client);
     /* still busy until the client itself stops: the server's abort reaches it at close */
     c->t_busy_until = p->t_end;
     if (p->stage != ST_DROPPED || !p->offline_drop) fs_avail_observe(&c->avail, true, p->t_end);
@@ -783,6 +810,11 @@ double fs_engine_take_online_share(fs_engine *e)
 int fs_engine_deliver(fs_engine *e, fs_round_result *res, fs_err *err)
 {
     res->accuracy = e->last_accuracy;
+    fs_db_round *row = &res->row;
+    /* the population's counts go with the first round (a resumed run has them already) */
+    if (fs_mix_take_rows(&e->mix, e->round, e->round == 1, &row->mix, &row->n_mix, &row->jain,
+                         &row->never_selected))
+        return fs_err_add(err, NULL, "out of memory recording the participation mix"), FS_ENOMEM;
     int every = e->cfg->checkpoint_every;
     unsigned char *snap = NULL;
     if (e->ops->checkpointable && every > 0 && e->round % every == 0 &&

@@ -10,6 +10,7 @@
 #include "fs_device.h"
 #include "fs_engine.h"
 #include "fs_link.h"
+#include "fs_mix.h"
 #include "fs_server.h"
 
 /* Event kinds double as tie-break classes: at one instant a drop is seen before progress, and a
@@ -86,6 +87,7 @@ typedef struct fs_engine {
     size_t queried, online; /* availability queries at selection since the last round row */
     uint64_t stream_round;  /* names a dispatch's random streams (set by the policy): the round
                              * (sync) or the dispatch batch (async, many per round) */
+    fs_mix mix;             /* who trains: counted at selection, report and delivery */
     fs_evaluator own_eval, *eval;
     double last_accuracy;
     double train_s, eval_s; /* wall seconds in the trainer and the evaluator (fs_engine_stats) */

@@ -60,6 +60,9 @@ enum fs_server_mode { FS_SERVER_SYNC, FS_SERVER_ASYNC };
 /* also fs_serveropt_cfg.kind */
 enum fs_optimizer { FS_SOPT_SGD, FS_SOPT_MOMENTUM, FS_SOPT_ADAM, FS_SOPT_YOGI, FS_SOPT_ADAGRAD };
 enum fs_selection { FS_SELECT_UNIFORM, FS_SELECT_FASTEST };
+/* server.aggregation_weights: a report's weight is its sample count, 1, or its sample count over
+ * its segment level's participation rate (fs_agg.h) */
+enum fs_agg_weights { FS_AGGW_SAMPLES, FS_AGGW_UNIFORM, FS_AGGW_IPW };
 enum fs_staleness { FS_STALE_CONSTANT, FS_STALE_SQRT };
 /* also fs_compress_cfg.kind */
 enum fs_compression { FS_COMP_NONE, FS_COMP_TOPK, FS_COMP_RANDK, FS_COMP_QUANTIZE };
@@ -193,6 +196,8 @@ typedef struct fs_scenario {
         double robust_beta;          /* trimmed_mean: share trimmed at each end */
         size_t krum_f, krum_m;       /* krum: tolerated attackers, reports averaged */
         double robust_max_norm;      /* norm_bound: L2 bound of every update */
+        enum fs_agg_weights aggregation_weights;
+        double ipw_floor;          /* ipw: the relative rate a weight divides by at least */
     } server;
 
     struct {

@@ -291,9 +291,38 @@ static int check_group(const fs_scenario *s, const fs_scn_shape *d, const char *
                           have, name);
 }
 
+/* server.aggregation_weights other than samples. ipw weights by the first eval.segments group's
+ * participation rates. DP-FedAvg's sensitivity bound (one client moves the mean by at most
+ * S / K) holds only when every report weighs the same, and q-FFL weighs reports by its own
+ * rule. */
+static int check_weights(const fs_scenario *s, fs_err *err)
+{
+    static const char path[] = "server.aggregation_weights";
+    enum fs_agg_weights w = s->server.aggregation_weights;
+    if (w == FS_AGGW_SAMPLES) return FS_OK;
+    const char *name = w == FS_AGGW_IPW ? "ipw" : "uniform";
+    if (w == FS_AGGW_IPW && s->eval.n_segments == 0)
+        return fs_scn_bad_key(s, err, path,
+                              "expected \"samples\" or \"uniform\" without eval.segments (ipw "
+                              "weights reports by the participation of the first eval.segments "
+                              "group), found \"ipw\"");
+    if (w == FS_AGGW_IPW && s->privacy.dp)
+        return fs_scn_bad_key(s, err, path,
+                              "expected \"samples\" or \"uniform\" with privacy.dp (DP-FedAvg "
+                              "weighs every report equally: its noise is calibrated to one "
+                              "client moving the mean by at most clip / K), found \"ipw\"");
+    if (fs_algo_of(s)->server_step)
+        return fs_scn_bad_key(s, err, path,
+                              "expected \"samples\" with server.algorithm %s (it weighs reports "
+                              "by its own rule), found \"%s\"",
+                              fs_algo_of(s)->name, name);
+    return FS_OK;
+}
+
 int fs_scn_check_shape(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
 {
     int rc = check_model(s, d, err);
+    rc |= check_weights(s, err);
     rc |= check_engine(s, d, err);
     rc |= check_robust(s, err);
     rc |= check_metrics(s, d, err);

@@ -58,6 +58,8 @@ static const char *const encodings[] = {"onehot", "hash", "index", NULL};
 #define POOLED                                                                                     \
     .sources = FS_SCN_SRC(FS_SRC_FASHION_MNIST) | FS_SCN_SRC(FS_SRC_CSV) | FS_SCN_SRC(FS_SRC_LIBSVM)
 static const char *const staleness_rules[] = {"constant", "sqrt", NULL};
+/* Index order matches enum fs_agg_weights. */
+static const char *const agg_weight_names[] = {"samples", "uniform", "ipw", NULL};
 
 static const fs_scn_key dirichlet_keys[] = {
     KNUM("alpha", FS_SCN_REQ | POS, 0, 0, 0, data.dirichlet_alpha),
@@ -332,6 +334,8 @@ static const fs_scn_key server_keys[] = {
     KUNION("selection", FS_SELECT_UNIFORM, &selection_union, server.selection),
     KOBJ("async", 0, &async_obj),
     KUNION("robust", FS_ROBUST_NONE, &robust_union, server.robust, PRESENT(server.has_robust)),
+    KENUM("aggregation_weights", agg_weight_names, FS_AGGW_SAMPLES, server.aggregation_weights),
+    KNUM("ipw_floor", POS | FS_SCN_HI, 0, 1, 0.1, server.ipw_floor),
 };
 
 static const fs_scn_key dp_keys[] = {

@@ -36,6 +36,8 @@ enum {
     ST_PART,
     ST_EVAL,
     ST_ENERGY,
+    ST_MIX,
+    ST_SELECTION,
     ST_FINISH,
     ST_STATUS,
     ST_N
@@ -51,7 +53,7 @@ static const char *const stmt_sql[ST_N] = {
                " started_at, threads, host, population_seed, replicate, headline_metric,"
                " precision)"
                " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?, ?, ?, ?, ?)",
-    [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_CLIENTS] = NULL,
     [ST_ROUND] = "INSERT INTO rounds(run_id, round, t_start, t_end, selected, reported, dropped,"
                  " late, aborted, bytes_up, bytes_down, train_loss, epsilon, compute_s,"
@@ -63,6 +65,10 @@ static const char *const stmt_sql[ST_N] = {
                   " VALUES(?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
                   " SET energy_j = energy_j + excluded.energy_j",
     [ST_EVAL] = "INSERT INTO evals VALUES(?, ?, ?, ?, ?, ?)",
+    [ST_MIX] = "INSERT INTO participation_mix(run_id, round, grp, level, stage, n)"
+               " VALUES(?, ?, ?, ?, ?, ?)",
+    [ST_SELECTION] = "INSERT INTO selection_rounds(run_id, round, jain, never_selected)"
+                     " VALUES(?, ?, ?, ?)",
     [ST_FINISH] = "UPDATE runs SET status = ?, finished_at = " FS_DB_NOW ", wall_s = ?"
                   " WHERE run_id = ?",
     [ST_STATUS] = "UPDATE runs SET status = ? WHERE run_id = ?",
@@ -247,19 +253,19 @@ static int check_schema(sqlite3 *c, const char *path, bool writing, fs_err *err)
                        has_meta ? "no schema_version in its meta table" : "no meta table");
         return FS_EDB;
     }
-    /* versions 2 to 4 are read as they are, and upgraded in place before anything is written
+    /* versions 2 to 5 are read as they are, and upgraded in place before anything is written
      * to them */
     char want[16];
     snprintf(want, sizeof want, "%d", FS_DB_SCHEMA_VERSION);
     if (strcmp(v, want) == 0 || strcmp(v, "2") == 0 || strcmp(v, "3") == 0 ||
-        strcmp(v, "4") == 0)
+        strcmp(v, "4") == 0 || strcmp(v, "5") == 0)
         return FS_OK;
     char *end;
     long found = strtol(v, &end, 10);
     bool newer = end != v && !*end && found > FS_DB_SCHEMA_VERSION;
     fs_err_add(err, NULL, "%s: results database has schema version %s, this fedsim %s %s%s%s%s",
                path, v, writing ? "writes version" : "reads versions 2 to", want,
-               writing ? " (and upgrades versions 2 to 4)" : "",
+               writing ? " (and upgrades versions 2 to 5)" : "",
                newer ? " (written by a newer fedsim)" : "", writing ? "; use a new file" : "");
     return FS_EDB;
 }
@@ -296,7 +302,7 @@ static int db_connect(fs_db *db, fs_err *err)
  * per-statement cost (parsing nothing, but stepping, halting and resetting), a third of the
  * time the table took row by row. */
 #define CLIENTS_PER_INSERT 64
-#define CLIENT_COLUMNS 13
+#define CLIENT_COLUMNS 14
 
 /* "INSERT INTO clients VALUES(?, ...), ..." with CLIENTS_PER_INSERT rows, into buf. */
 static const char *clients_sql(char *buf, size_t n)
@@ -346,13 +352,13 @@ static int db_read_version(fs_db *db, int *out_version, fs_err *err)
     return FS_OK;
 }
 
-/* Adds each version 5 column to its table when the table exists and lacks it (ALTER TABLE has
- * no IF NOT EXISTS). */
-static int add_v5_columns(fs_db *db)
+/* Adds each column of a version's list (fs_db_v5_columns, fs_db_v6_columns) to its table when
+ * the table exists and lacks it (ALTER TABLE has no IF NOT EXISTS). */
+static int add_columns(fs_db *db, const char *const (*cols)[3])
 {
     int rc = SQLITE_OK;
-    for (size_t i = 0; fs_db_v5_columns[i][0] && rc == SQLITE_OK; i++) {
-        const char *const *c = fs_db_v5_columns[i];
+    for (size_t i = 0; cols[i][0] && rc == SQLITE_OK; i++) {
+        const char *const *c = cols[i];
         char sql[256];
         snprintf(sql, sizeof sql,
                  "SELECT count(*) FROM sqlite_master m WHERE m.type = 'table' AND m.name = '%s'"
@@ -385,10 +391,14 @@ static int db_create_schema(fs_db *db, fs_err *err)
     if ((v == 2 || v == 3) &&
         sqlite3_exec(db->conn, fs_db_upgrade_v3_sql, NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(db, err, "upgrading schema version 3 to 4");
-    if (v >= 2 && v <= 4 && (add_v5_columns(db) != SQLITE_OK ||
+    if (v >= 2 && v <= 4 && (add_columns(db, fs_db_v5_columns) != SQLITE_OK ||
                              sqlite3_exec(db->conn, fs_db_upgrade_v4_sql, NULL, NULL, NULL) !=
                                  SQLITE_OK))
         return db_fail(db, err, "upgrading schema version 4 to 5");
+    if (v >= 2 && v <= 5 && (add_columns(db, fs_db_v6_columns) != SQLITE_OK ||
+                             sqlite3_exec(db->conn, fs_db_upgrade_v5_sql, NULL, NULL, NULL) !=
+                                 SQLITE_OK))
+        return db_fail(db, err, "upgrading schema version 5 to 6");
     char *schema = fs_db_schema_new();
     if (!schema) {
         db_rollback(db, err);
@@ -726,6 +736,7 @@ static void bind_client(fs_db_bind *b, int64_t run_id, const fs_db_client *c)
     bind_text(b, c->trace_key);
     bind_text(b, c->device_class);
     bind_text(b, c->network);
+    bind_opt_i64(b, c->has_utc_offset, c->utc_offset_min);
 }
 
 static int insert_clients(fs_db *db, int64_t run_id, const fs_db_client *c, size_t n)
@@ -826,6 +837,30 @@ static int insert_eval(fs_db *db, int64_t run_id, const fs_db_round *r, const fs
     return bind_exec(&b);
 }
 
+/* The round's who-trains rows: participation_mix, then its selection_rounds row. */
+static int insert_mix(fs_db *db, int64_t run_id, const fs_db_round *r)
+{
+    if (!r->mix) return SQLITE_OK;
+    for (size_t i = 0; i < r->n_mix; i++) {
+        const fs_db_mix *m = &r->mix[i];
+        fs_db_bind b = bind_start(db, ST_MIX);
+        bind_i64(&b, run_id);
+        bind_i64(&b, m->round);
+        bind_text(&b, m->grp);
+        bind_text(&b, m->level);
+        bind_text(&b, m->stage);
+        bind_i64(&b, m->n);
+        int rc = bind_exec(&b);
+        if (rc != SQLITE_OK) return rc;
+    }
+    fs_db_bind b = bind_start(db, ST_SELECTION);
+    bind_i64(&b, run_id);
+    bind_i64(&b, r->round);
+    bind_real(&b, r->jain);
+    bind_real(&b, r->never_selected);
+    return bind_exec(&b);
+}
+
 /* Steps a prepared statement with (run_id, round) bound as ?1, ?2 to completion. */
 static int exec_run_round(fs_db *db, const char *sql, int64_t run_id, int round)
 {
@@ -908,6 +943,7 @@ int fs_db_write_round_ckpt(fs_db *db, int64_t run_id, const fs_db_round *r, cons
         if (insert_energy(db, run_id, r->round, &r->energy_parts[i]) != SQLITE_OK) goto fail;
     for (size_t i = 0; i < n_evals; i++)
         if (insert_eval(db, run_id, r, &evals[i]) != SQLITE_OK) goto fail;
+    if (insert_mix(db, run_id, r) != SQLITE_OK) goto fail;
     if (state && replace_checkpoint(db, run_id, r->round, state, state_len) != SQLITE_OK) goto fail;
     if (run_stmt(db, ST_COMMIT) != SQLITE_OK) goto fail;
     return FS_OK;
@@ -1134,6 +1170,9 @@ int fs_db_resume_claim(fs_db *db, int64_t run_id, int round, fs_err *err)
         "DELETE FROM evals WHERE run_id = ?1 AND round > ?2",
         "DELETE FROM client_energy_rounds WHERE run_id = ?1 AND round > ?2",
         "DELETE FROM rounds WHERE run_id = ?1 AND round > ?2",
+        /* round 0 (the population) is the run's start: kept unless the run restarts */
+        "DELETE FROM participation_mix WHERE run_id = ?1 AND (round > ?2 OR ?2 = 0)",
+        "DELETE FROM selection_rounds WHERE run_id = ?1 AND round > ?2",
         "UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = ?1 AND ?2 >= 0"};
     int rc = run_stmt(db, ST_BEGIN);
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof sql / sizeof *sql; i++)

@@ -7,6 +7,7 @@
 #ifndef FS_DB_H
 #define FS_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,7 +42,17 @@ typedef struct fs_db_client {
     const char *trace_key;      /* availability trace key name; NULL without a trace */
     const char *device_class;   /* low|mid|high, or the capacity trace's device_model */
     const char *network;        /* "wifi" (Wi-Fi at home) or "cellular" */
+    bool has_utc_offset;        /* diurnal availability: the client has a time zone */
+    int utc_offset_min;         /* its offset from UTC in minutes (+330 for utc+5.5) */
 } fs_db_client;
+
+/* One participation_mix row: n clients of level `level` of group column `grp` at `stage`
+ * (population, consenting: round 0; online, selected, reported: the round). */
+typedef struct fs_db_mix {
+    int round;
+    const char *grp, *level, *stage;
+    int64_t n;
+} fs_db_mix;
 
 typedef struct fs_db_round {
     int round;                  /* 1-based */
@@ -62,6 +73,12 @@ typedef struct fs_db_round {
      * energy goes to client_energy_rounds (NULL/0: none). Not a column. */
     const struct fs_db_part *energy_parts;
     size_t n_energy_parts;
+    /* Who trains (NULL: nothing recorded): the round's participation_mix rows, and with them its
+     * selection_rounds row (Jain's index and the never-selected share after the round). Not
+     * columns of rounds. */
+    const fs_db_mix *mix;
+    size_t n_mix;
+    double jain, never_selected;
 } fs_db_round;
 
 /* outcome: "reported" (aggregated), "dropped" (went offline or crashed), "late" (arrived after

@@ -38,6 +38,24 @@
     " n INTEGER, mean REAL, sd REAL, ci_low REAL, ci_high REAL, mean_t_h REAL,"                 \
     " mean_cum_bytes REAL, mean_epsilon REAL, PRIMARY KEY(name, variant, round, metric));"
 
+/* Who trains (version 6; sim/engine/fs_mix.c fills them). participation_mix counts clients per
+ * group column (every eval.segments group, device_class, and utc_offset under diurnal
+ * availability), level and stage. The population and consenting counts do not change during a
+ * run: they are stored once, as round 0, with every level (zeros included). The per-round stages
+ * (online: examined at selection and found online and eligible; selected; reported) are
+ * stored only where n > 0: a missing row is a zero. selection_rounds holds, after each round,
+ * Jain's fairness index of the per-client selection counts so far over the consenting
+ * population, and the share of it never selected so far. */
+#define MIX_TABLES_SQL                                                                          \
+    "CREATE TABLE IF NOT EXISTS participation_mix("                                             \
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
+    " round INTEGER NOT NULL, grp TEXT NOT NULL, level TEXT NOT NULL, stage TEXT NOT NULL,"     \
+    " n INTEGER NOT NULL, PRIMARY KEY(run_id, round, grp, level, stage)) WITHOUT ROWID;"        \
+    "CREATE TABLE IF NOT EXISTS selection_rounds("                                              \
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
+    " round INTEGER NOT NULL, jain REAL, never_selected REAL,"                                  \
+    " PRIMARY KEY(run_id, round)) WITHOUT ROWID;"
+
 /* IF NOT EXISTS everywhere: opening an existing results file appends runs to it. Children
  * reference runs(run_id) ON DELETE CASCADE so deleting a run (e.g. to redo a sweep variant)
  * removes all its rows. No separate index on participation(run_id, round): the primary key
@@ -66,7 +84,7 @@
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
     " client_id INTEGER NOT NULL, n_train INTEGER, n_test INTEGER, segment TEXT, gflops REAL,"  \
     " uplink_mbps REAL, downlink_mbps REAL, latency_ms REAL, consent INTEGER, trace_key TEXT,"  \
-    " device_class TEXT, network TEXT,"                                                        \
+    " device_class TEXT, network TEXT, utc_offset_min INTEGER,"                                 \
     " PRIMARY KEY(run_id, client_id)) WITHOUT ROWID;"                                           \
     "CREATE TABLE IF NOT EXISTS rounds("                                                        \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
@@ -104,6 +122,7 @@
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
     " round INTEGER NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL,"                        \
     " PRIMARY KEY(run_id, round, seq));"                                                        \
+    MIX_TABLES_SQL                                                                              \
     STATS_TABLES_SQL
 
 /* Plain unit conversions. `SELECT *` is expanded when the view is used, so new rounds columns
@@ -278,10 +297,59 @@
     "DROP VIEW IF EXISTS v_round_metrics; DROP VIEW IF EXISTS v_variant_summary;"               \
     "UPDATE meta SET value = '" STR(FS_DB_SCHEMA_VERSION) "' WHERE key = 'schema_version';"
 
+/* Selection bias (version 6). Shares are taken within a (run, group column, stage): a level's
+ * count over the count of every level. v_participation_by_segment sums each stage over the
+ * whole run (rounds 1..last; population and consenting are round 0) and sets it against the
+ * population share: ratio < 1 means under-represented. v_selection_bias compares, per round and
+ * group column, the mix of the round's reports p with the population's q: tvd = 1/2 sum |p - q|,
+ * kl = KL(p || q) = sum over levels with p > 0 of p ln(p / q) (a level without reports adds 0,
+ * and q > 0 wherever p > 0, since a level without clients has no reports); a round without
+ * reports has NULL grp, tvd and kl. v_run_bias is the same over the whole run's reports (what
+ * fedsim plan --max-bias limits). ln() needs SQLite's math functions (built in since 3.35). */
+#define BIAS_VIEWS_SQL                                                                          \
+    "CREATE VIEW IF NOT EXISTS v_participation_by_segment AS"                                   \
+    " WITH pop AS (SELECT run_id, grp, level, n, sum(n) OVER (PARTITION BY run_id, grp) AS tot" \
+    "  FROM participation_mix WHERE round = 0 AND stage = 'population'),"                       \
+    " st AS (SELECT run_id, grp, level, stage, sum(n) AS n FROM participation_mix"              \
+    "  GROUP BY run_id, grp, level, stage),"                                                    \
+    " tot AS (SELECT run_id, grp, stage, sum(n) AS tot FROM st GROUP BY run_id, grp, stage)"    \
+    " SELECT p.run_id, p.grp, p.level, t.stage, 1.0 * p.n / nullif(p.tot, 0) AS share_population,"\
+    "  1.0 * coalesce(s.n, 0) / nullif(t.tot, 0) AS share,"                                     \
+    "  (1.0 * coalesce(s.n, 0) / nullif(t.tot, 0)) / nullif(1.0 * p.n / nullif(p.tot, 0), 0)"   \
+    "   AS ratio"                                                                               \
+    " FROM pop p JOIN tot t ON t.run_id = p.run_id AND t.grp = p.grp"                           \
+    " LEFT JOIN st s ON s.run_id = p.run_id AND s.grp = p.grp AND s.level = p.level"            \
+    "  AND s.stage = t.stage;"                                                                  \
+    "CREATE VIEW IF NOT EXISTS v_selection_bias AS"                                             \
+    " WITH pop AS (SELECT run_id, grp, level,"                                                  \
+    "  1.0 * n / nullif(sum(n) OVER (PARTITION BY run_id, grp), 0) AS q"                        \
+    "  FROM participation_mix WHERE round = 0 AND stage = 'population'),"                       \
+    " rep AS (SELECT run_id, round, grp, level, n, sum(n) OVER (PARTITION BY run_id, round, grp)"\
+    "  AS tot FROM participation_mix WHERE round > 0 AND stage = 'reported'),"                  \
+    " rt AS (SELECT DISTINCT run_id, round, grp FROM rep),"                                     \
+    " d AS (SELECT t.run_id, t.round, t.grp, p.q, coalesce(1.0 * r.n / r.tot, 0) AS p"          \
+    "  FROM rt t JOIN pop p ON p.run_id = t.run_id AND p.grp = t.grp"                           \
+    "  LEFT JOIN rep r ON r.run_id = t.run_id AND r.round = t.round AND r.grp = t.grp"          \
+    "   AND r.level = p.level),"                                                                \
+    " b AS (SELECT run_id, round, grp, 0.5 * sum(abs(p - q)) AS tvd,"                           \
+    "  sum(CASE WHEN p > 0 THEN p * ln(p / q) ELSE 0 END) AS kl FROM d"                         \
+    "  GROUP BY run_id, round, grp)"                                                            \
+    " SELECT s.run_id, s.round, b.grp, b.tvd, b.kl, s.jain, s.never_selected"                   \
+    " FROM selection_rounds s LEFT JOIN b ON b.run_id = s.run_id AND b.round = s.round;"        \
+    "CREATE VIEW IF NOT EXISTS v_run_bias AS"                                                   \
+    " SELECT run_id, grp, 0.5 * sum(abs(share - share_population)) AS tvd,"                     \
+    "  sum(CASE WHEN share > 0 THEN share * ln(share / share_population) ELSE 0 END) AS kl"     \
+    " FROM v_participation_by_segment WHERE stage = 'reported' GROUP BY run_id, grp;"
+
+/* Version 5 -> 6 (after the older upgrades): the who-trains tables (created by the script),
+ * clients.utc_offset_min (added by fs_db.c from fs_db_v6_columns, NULL in old rows). */
+#define UPGRADE_V5_SQL                                                                          \
+    "UPDATE meta SET value = '" STR(FS_DB_SCHEMA_VERSION) "' WHERE key = 'schema_version';"
+
 #define LOWER_IS_BETTER "@lower_is_better@"
 
 static const char schema_sql[] = TABLES_SQL UNIT_VIEWS_SQL ROUND_METRICS_SQL TIME_TO_TARGET_SQL
-    RUN_SUMMARY_SQL VARIANT_VIEWS_SQL ENERGY_VIEWS_SQL;
+    RUN_SUMMARY_SQL VARIANT_VIEWS_SQL ENERGY_VIEWS_SQL BIAS_VIEWS_SQL;
 
 char *fs_db_schema_new(void)
 {
@@ -312,6 +380,7 @@ const char fs_db_upgrade_v2_sql[] = UPGRADE_V2_SQL;
 const char fs_db_upgrade_v2_post_sql[] = UPGRADE_V2_POST_SQL;
 const char fs_db_upgrade_v3_sql[] = UPGRADE_V3_SQL;
 const char fs_db_upgrade_v4_sql[] = UPGRADE_V4_SQL;
+const char fs_db_upgrade_v5_sql[] = UPGRADE_V5_SQL;
 const char *const fs_db_v5_columns[][3] = {{"rounds", "energy_j", "REAL"},
                                            {"participation", "energy_j", "REAL"},
                                            {"participation", "network", "TEXT"},
@@ -321,4 +390,6 @@ const char *const fs_db_v5_columns[][3] = {{"rounds", "energy_j", "REAL"},
                                            {"clients", "trace_key", "TEXT"},
                                            {"clients", "device_class", "TEXT"},
                                            {"clients", "network", "TEXT"},
+                                           {NULL, NULL, NULL}};
+const char *const fs_db_v6_columns[][3] = {{"clients", "utc_offset_min", "INTEGER"},
                                            {NULL, NULL, NULL}};

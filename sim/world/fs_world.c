@@ -260,35 +260,41 @@ static fs_gen *make_generator(const fs_scenario *s, fs_err *err)
     return fs_gen_ratings_new(&c, err);
 }
 
-/* The index of the consent group among the generator's group columns (client 0's), or -1. */
-static int consent_group_index(const fs_gen *g, const char *group, int *out)
+/* Which of the generator's group columns (client 0's) the run needs per client: the consent
+ * group and the eval.segments groups (who trains, ipw weights). want[g] is set for those. */
+static int wanted_groups(const fs_gen *g, const fs_scenario *s, bool want[FS_DATA_MAX_GROUPS])
 {
-    *out = -1;
-    if (!group[0]) return FS_OK;
+    memset(want, 0, FS_DATA_MAX_GROUPS * sizeof *want);
+    if (!s->privacy.consent_group[0] && !s->eval.n_segments) return FS_OK;
     fs_gen_scratch gs = {0};
     int rc = fs_gen_client_into(g, 0, &gs, NULL);
-    if (!rc) *out = fs_dataset_find_group(&gs.train, group);
+    for (size_t i = 0; !rc && i <= s->eval.n_segments; i++) {
+        const char *name = i < s->eval.n_segments ? s->eval.segments[i] : s->privacy.consent_group;
+        int k = name[0] ? fs_dataset_find_group(&gs.train, name) : -1;
+        if (k >= 0) want[k] = true;
+    }
     fs_gen_scratch_fini(&gs);
     return rc;
 }
 
 /* One pass over every client for the sizes the population and the time model need (the
  * generator's sizes op: nothing stored); then the evaluation sample, kept. Memory: 24 bytes per
- * client. */
+ * client, and 4 per group column the run needs per client (wanted_groups). */
 static int count_clients(fs_world *w, const fs_scenario *s, fs_err *err)
 {
     size_t n = s->data.clients;
-    const char *group = s->privacy.consent_group;
+    bool want[FS_DATA_MAX_GROUPS];
+    int rc = wanted_groups(w->gen, s, want);
     w->n_train = calloc(n, sizeof *w->n_train);
     w->n_test = calloc(n, sizeof *w->n_test);
     w->nnz = calloc(n, sizeof *w->nnz);
-    if (group[0]) w->levels = malloc(n * sizeof *w->levels);
-    if (!w->n_train || !w->n_test || !w->nnz || (group[0] && !w->levels)) {
+    bool ok = w->n_train && w->n_test && w->nnz;
+    for (size_t g = 0; g < FS_DATA_MAX_GROUPS; g++)
+        if (want[g]) ok = ok && (w->levels[g] = malloc(n * sizeof *w->levels[g]));
+    if (!ok) {
         fs_err_add(err, NULL, "out of memory for %zu clients", n);
         return FS_ENOMEM;
     }
-    int g;
-    int rc = consent_group_index(w->gen, group, &g);
 #pragma omp parallel if (!rc)
     {
         fs_gen_scratch gs = {0};
@@ -304,7 +310,8 @@ static int count_clients(fs_world *w, const fs_scenario *s, fs_err *err)
             w->n_train[c] = z.n_train;
             w->n_test[c] = z.n_test;
             w->nnz[c] = (uint32_t)z.nnz_train;
-            if (w->levels) w->levels[c] = g >= 0 && z.n_train ? (int32_t)z.level[g] : -1;
+            for (size_t g = 0; g < FS_DATA_MAX_GROUPS; g++)
+                if (w->levels[g]) w->levels[g][c] = z.n_train ? (int32_t)z.level[g] : -1;
         }
         fs_gen_scratch_fini(&gs);
     }
@@ -464,7 +471,8 @@ void fs_world_fini(fs_world *w)
     free(w->n_test);
     free(w->personal);
     free(w->nnz);
-    free(w->levels);
+    for (size_t g = 0; g < FS_DATA_MAX_GROUPS; g++)
+        free(w->levels[g]);
     fs_gen_free(w->gen);
     fs_model_free(w->model);
     memset(w, 0, sizeof *w);
@@ -525,22 +533,24 @@ double fs_world_client_flops(const fs_world *w, size_t client)
     return 2.0 * nnz * (per_nnz > 1 ? per_nnz : 1);
 }
 
-int32_t *fs_world_client_levels_new(const fs_world *w, const char *group, int *out_rc, fs_err *err)
+int32_t *fs_world_client_levels_new(const fs_world *w, const char *group, const char *path,
+                                    int *out_rc, fs_err *err)
 {
-    if (w->levels) {
-        int32_t *copy = malloc(w->model_clients * sizeof *copy);
-        if (copy)
-            memcpy(copy, w->levels, w->model_clients * sizeof *copy);
-        else
-            *out_rc = FS_ENOMEM, fs_err_add(err, NULL, "out of memory for clients' levels");
-        return copy;
-    }
     int g = fs_dataset_find_group(&w->train, group);
     if (g < 0) {
-        fs_err_add(err, "privacy.consent.group",
-                   "expected a group column of the data, found \"%s\"", group);
+        fs_err_add(err, path, "expected a group column of the data, found \"%s\"", group);
         *out_rc = FS_ESCENARIO;
         return NULL;
+    }
+    if (w->gen) { /* on demand: the evaluation sample has the generator's columns */
+        int32_t *copy = w->levels[g] ? malloc(w->model_clients * sizeof *copy) : NULL;
+        if (copy)
+            memcpy(copy, w->levels[g], w->model_clients * sizeof *copy);
+        else
+            *out_rc = w->levels[g] ? FS_ENOMEM : FS_EINTERNAL,
+            fs_err_add(err, NULL, "%s for clients' levels of \"%s\"",
+                       w->levels[g] ? "out of memory" : "no per-client record", group);
+        return copy;
     }
     const fs_partition *p = &w->train_part;
     int32_t *levels = malloc((p->n_clients ? p->n_clients : 1) * sizeof *levels);

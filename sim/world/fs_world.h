@@ -22,7 +22,9 @@ typedef struct fs_world {
     struct fs_gen *gen;
     size_t model_clients;     /* clients in the population (data.clients) */
     uint32_t *nnz;            /* on demand: non-zeros of each client's training rows */
-    int32_t *levels;          /* on demand, with a consent group: each client's level */
+    int32_t *levels[FS_DATA_MAX_GROUPS]; /* on demand: each client's level of group column g
+                                           * of the generator, for the columns the run needs
+                                           * (privacy.consent.group, eval.segments), else NULL */
     fs_real *personal;        /* n_clients * model->n_personal private parameters, or NULL:
                                  what each device keeps to itself (e.g. a user's factors) */
 } fs_world;
@@ -65,7 +67,9 @@ double fs_world_client_flops(const fs_world *w, size_t client);
 
 /* Each client's level of group column `group` (that of its first training row; -1 for clients
  * without rows), in a new array the caller frees. NULL with FS_ESCENARIO in *out_rc when the
- * data have no such column, FS_ENOMEM. */
-int32_t *fs_world_client_levels_new(const fs_world *w, const char *group, int *out_rc, fs_err *err);
+ * data have no such column (the message names scenario key `path`), FS_ENOMEM. On demand, only
+ * the columns privacy.consent.group and eval.segments name are kept per client. */
+int32_t *fs_world_client_levels_new(const fs_world *w, const char *group, const char *path,
+                                    int *out_rc, fs_err *err);
 
 #endif

@@ -55,7 +55,7 @@ set +e; (cd "$WORK" && "$F" report two.sqlite >"$WORK/out" 2>"$WORK/err"); got=$
 R=$WORK/results/report-two # the default folder
 H=$R/report.html
 plots="metric_vs_round metric_vs_hours metric_vs_traffic clients_per_round online_share_by_hour
-       segment_metric round_durations"
+       segment_metric round_durations who_trains bias_by_hour"
 for p in $plots; do
     [ "$(head -c 4 "$R/$p.png" | od -An -tx1 | tr -d ' \n')" = 89504e47 ] ||
         fail "$p.png missing or not a PNG"
@@ -64,7 +64,10 @@ for p in $plots; do
     grep -q "href=\"$p.png\"" "$H" || fail "report.html does not reference $p.png"
     grep -q "<section id=\"$p\">" "$H" || fail "report.html has no section for $p"
 done
-[ "$(grep -c "<svg" "$H")" -eq 7 ] || fail "report.html does not inline the 7 SVGs"
+[ "$(grep -c "<svg" "$H")" -eq 9 ] || fail "report.html does not inline the 9 SVGs"
+# who trains: the table beside the plots, one row per (group column, level) of the latest run
+grep -q "<h2 id=\"who_trains_table\">" "$H" || fail "no who-trains table"
+[ "$(grep -cv "^#" "$R/who_trains.tsv")" -eq 3 ] || fail "who_trains.tsv: not the 3 device classes"
 # no run used DP: the privacy plot is skipped with a note, not an error
 [ ! -e "$R/privacy_utility.png" ] || fail "privacy_utility.png drawn without any epsilon"
 grep -q "Skipped (no privacy_utility.png): no run used differential privacy" "$H" ||
@@ -104,4 +107,12 @@ for p in energy_per_round device_energy_daily; do
     [ "$(head -c 4 "$WORK/real/$p.png" | od -An -tx1 | tr -d ' \n')" = 89504e47 ] ||
         fail "$p.png missing for the engine's energy"
 done
+# a level name from the data (a CSV value) is data-file text and escaped HTML, never script
+HDB=$WORK/hostile.sqlite
+cp "$DB" "$HDB"
+sqlite3 "$HDB" "update participation_mix set level = '<b>x'' \"y' where level = 'low'"
+"$F" report "$HDB" -o "$WORK/hostile" >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "hostile level"; }
+grep -q "&lt;b&gt;x" "$WORK/hostile/report.html" || fail "level name not escaped in report.html"
+! grep -q "<b>x" "$WORK/hostile/report.html" || fail "raw level name in report.html"
+! grep -q "<b>x" "$WORK/hostile/who_trains.gp" || fail "level name in the gnuplot script"
 echo "report: every plot drawn, report.html self-contained, failures reported"

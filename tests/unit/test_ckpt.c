@@ -297,7 +297,7 @@ END_TEST
 
 START_TEST(resealed_old_format_version_is_refused)
 {
-    expect(NULL, version_1, "format version 1, this fedsim reads version 3");
+    expect(NULL, version_1, "format version 1, this fedsim reads version 4");
 }
 END_TEST
 
@@ -338,6 +338,25 @@ START_TEST(resealed_control_variate_of_unknown_client_is_refused)
 {
     expect("server.algorithm=scaffold", control_client,
            "section CCTL: client 1000 out of order or range (40 clients)");
+}
+END_TEST
+
+/* MIXS holds each client's selections so far (uint32): more than there were selection passes
+ * is impossible. */
+static void selected_too_often(unsigned char *buf, size_t len)
+{
+    size_t n;
+    uint32_t v = 1000000;
+    memcpy(section(buf, len, "MIXS", &n) + 4 * 3, &v, 4);
+}
+
+START_TEST(resealed_impossible_selection_count_is_refused)
+{
+    char msg[FS_ERR_MSG_LEN];
+    ck_assert_int_eq(damage_and_resume(NULL, selected_too_often, msg, sizeof msg), FS_EDB);
+    ck_assert_msg(strstr(msg, "checkpoint of round 10: section MIXS: client 3 was selected "
+                              "1000000 times, impossible in "),
+                  "got: %s", msg);
 }
 END_TEST
 
@@ -489,6 +508,7 @@ static Suite *ckpt_suite(void)
     tcase_add_test(tc, resealed_checkpoint_of_another_scenario_is_refused);
     tcase_add_test(tc, resealed_negative_virtual_time_is_refused);
     tcase_add_test(tc, resealed_control_variate_of_unknown_client_is_refused);
+    tcase_add_test(tc, resealed_impossible_selection_count_is_refused);
     tcase_add_test(tc, unedited_checkpoint_resumes);
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("chunks");

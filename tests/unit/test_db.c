@@ -135,7 +135,7 @@ START_TEST(db_open_creates_schema)
         snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_schema WHERE name = '%s'", objs[i]);
         ck_assert_msg(q_int(c, sql) == 1, "missing %s", objs[i]);
     }
-    ck_assert_int_eq(q_int(c, "SELECT value FROM meta WHERE key = 'schema_version'"), 5);
+    ck_assert_int_eq(q_int(c, "SELECT value FROM meta WHERE key = 'schema_version'"), 6);
     ck_assert_int_eq(q_int(c, "SELECT count(*) FROM pragma_foreign_key_list('participation')"),
                      1);
     sqlite3_close(c);
@@ -402,14 +402,14 @@ START_TEST(db_open_rejects_other_schema_version)
     fs_db_close(open_ok());
     sqlite3 *c = NULL;
     ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(c, "UPDATE meta SET value = '6'", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c, "UPDATE meta SET value = '7'", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(c);
     fs_err err;
     fs_err_init(&err, NULL);
     fs_db *db = NULL;
     ck_assert_int_eq(fs_db_open(dbpath, &db, &err), FS_EDB);
     ck_assert_ptr_null(db);
-    ck_assert_msg(strstr(err.msgs[0], "has schema version 6, this fedsim writes version 5"),
+    ck_assert_msg(strstr(err.msgs[0], "has schema version 7, this fedsim writes version 6"),
                   "got: %s", err.msgs[0]);
 }
 END_TEST
@@ -436,8 +436,8 @@ START_TEST(db_open_refuses_version_1_untouched)
     ck_assert_ptr_null(db);
     char want[512];
     snprintf(want, sizeof want,
-             "%s: results database has schema version 1, this fedsim writes version 5"
-             " (and upgrades versions 2 to 4); use a new file",
+             "%s: results database has schema version 1, this fedsim writes version 6"
+             " (and upgrades versions 2 to 5); use a new file",
              dbpath);
     ck_assert_int_eq(err.n_msgs, 1);
     ck_assert_str_eq(err.msgs[0], want);
@@ -1006,7 +1006,7 @@ START_TEST(db_appending_upgrades_version_2_in_place)
                         .network = "cellular"};
     ck_assert_int_eq(fs_db_write_clients(db, 2, &row, 1, &err), FS_OK);
     fs_db_close(db);
-    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 5);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 6);
     ck_assert_int_eq(peek_int("SELECT count(*) FROM clients WHERE run_id = 2 AND trace_key = 'k7'"
                               " AND device_class = 'mid' AND network = 'cellular'"),
                      1);
@@ -1062,7 +1062,7 @@ START_TEST(db_appending_upgrades_version_3_in_place)
     db = open_ok();
     ck_assert_int_eq(begin_ok(db), 2);
     fs_db_close(db);
-    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 5);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 6);
     ck_assert_int_eq(peek_int("SELECT group_concat(run_id || precision, ',') = '1float64,2float32'"
                               " FROM runs"),
                      1);
@@ -1100,7 +1100,7 @@ START_TEST(db_appending_upgrades_version_4_in_place)
     db = open_ok();
     ck_assert_int_eq(begin_ok(db), 2);
     fs_db_close(db);
-    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 5);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 6);
     ck_assert_int_eq(peek_int("SELECT count(*) FROM pragma_table_info('rounds')"
                               " WHERE name = 'energy_j'"),
                      1);
@@ -1112,6 +1112,116 @@ START_TEST(db_appending_upgrades_version_4_in_place)
                               " AND device_days = 0"),
                      2);
     ck_assert_int_eq(peek_int("SELECT count(*) FROM v_variant_summary"), 0);
+}
+END_TEST
+
+/* ---- who trains (version 6): the bias views on a constructed run with known shares */
+
+/* Population of "region": A 60, B 30, C 10 (q = 0.6, 0.3, 0.1). Reports: round 1 A 8, B 2
+ * (p = 0.8, 0.2, 0); round 2 A 3, B 3, C 4; round 3 none. */
+static void write_mix_rounds(fs_db *db, int64_t id)
+{
+    const fs_db_mix r1[] = {
+        {0, "region", "A", "population", 60}, {0, "region", "B", "population", 30},
+        {0, "region", "C", "population", 10}, {0, "region", "A", "consenting", 60},
+        {0, "region", "B", "consenting", 20}, {0, "region", "C", "consenting", 10},
+        {1, "region", "A", "selected", 9},    {1, "region", "B", "selected", 3},
+        {1, "region", "A", "reported", 8},    {1, "region", "B", "reported", 2}};
+    const fs_db_mix r2[] = {{2, "region", "A", "reported", 3},
+                            {2, "region", "B", "reported", 3},
+                            {2, "region", "C", "reported", 4}};
+    const fs_db_mix *mixes[] = {r1, r2, r2};
+    size_t n_mix[] = {sizeof r1 / sizeof *r1, sizeof r2 / sizeof *r2, 0};
+    double jain[] = {0.45, 0.5, 0.6}, never[] = {0.9, 0.8, 0.7};
+    for (int r = 0; r < 3; r++) {
+        fs_db_round row = {.round = r + 1, .t_start = r, .t_end = r + 1, .mix = mixes[r],
+                           .n_mix = n_mix[r], .jain = jain[r], .never_selected = never[r]};
+        fs_err err;
+        fs_err_init(&err, NULL);
+        ck_assert_int_eq(fs_db_write_round(db, id, &row, NULL, 0, NULL, 0, &err), FS_OK);
+    }
+}
+
+START_TEST(db_bias_views_match_hand_computed_shares)
+{
+    fs_db *db = open_ok();
+    write_mix_rounds(db, begin_ok(db));
+    fs_db_close(db);
+    /* round 1: TVD 1/2 (0.2 + 0.1 + 0.1), KL 0.8 ln(0.8/0.6) + 0.2 ln(0.2/0.3) (C adds 0) */
+    const char *bias = "SELECT %s FROM v_selection_bias WHERE run_id = 1 AND round = %d";
+    char sql[160];
+    snprintf(sql, sizeof sql, bias, "tvd", 1);
+    ck_assert_double_eq_tol(peek_real(sql), 0.2, 1e-12);
+    snprintf(sql, sizeof sql, bias, "kl", 1);
+    ck_assert_double_eq_tol(peek_real(sql), 0.8 * log(0.8 / 0.6) + 0.2 * log(0.2 / 0.3), 1e-12);
+    snprintf(sql, sizeof sql, bias, "tvd", 2);
+    ck_assert_double_eq_tol(peek_real(sql), 0.3, 1e-12);
+    snprintf(sql, sizeof sql, bias, "kl", 2);
+    ck_assert_double_eq_tol(peek_real(sql), 0.3 * log(0.5) + 0.4 * log(4), 1e-12);
+    snprintf(sql, sizeof sql, bias, "jain", 2);
+    ck_assert_double_eq(peek_real(sql), 0.5);
+    /* a round without reports: no mix to compare, the fairness figures stay */
+    snprintf(sql, sizeof sql, bias, "tvd", 3);
+    ck_assert(isnan(peek_real(sql)));
+    snprintf(sql, sizeof sql, bias, "never_selected", 3);
+    ck_assert_double_eq(peek_real(sql), 0.7);
+    /* the whole run: reports A 11, B 5, C 4 of 20 */
+    const char *seg = "SELECT %s FROM v_participation_by_segment WHERE run_id = 1 AND"
+                      " grp = 'region' AND level = '%s' AND stage = '%s'";
+    snprintf(sql, sizeof sql, seg, "share", "A", "reported");
+    ck_assert_double_eq_tol(peek_real(sql), 0.55, 1e-12);
+    snprintf(sql, sizeof sql, seg, "ratio", "A", "reported");
+    ck_assert_double_eq_tol(peek_real(sql), 0.55 / 0.6, 1e-12);
+    snprintf(sql, sizeof sql, seg, "ratio", "C", "reported");
+    ck_assert_double_eq_tol(peek_real(sql), 2, 1e-12);
+    snprintf(sql, sizeof sql, seg, "share_population", "C", "selected");
+    ck_assert_double_eq_tol(peek_real(sql), 0.1, 1e-12);
+    snprintf(sql, sizeof sql, seg, "share", "C", "selected"); /* no row: a zero */
+    ck_assert_double_eq(peek_real(sql), 0);
+    snprintf(sql, sizeof sql, seg, "share", "B", "consenting");
+    ck_assert_double_eq_tol(peek_real(sql), 20.0 / 90, 1e-12);
+    ck_assert_double_eq_tol(peek_real("SELECT tvd FROM v_run_bias WHERE grp = 'region'"), 0.1,
+                            1e-12);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_participation_by_segment"), 3 * 4);
+}
+END_TEST
+
+/* A version 5 file gains the who-trains tables and clients.utc_offset_min in place (NULL in
+ * its old rows); its runs have no mix (the views return nothing for them). */
+START_TEST(db_appending_upgrades_version_5_in_place)
+{
+    fs_db *db = open_ok();
+    ck_assert_int_eq(begin_ok(db), 1);
+    fs_db_client c = {.client_id = 0, .segment = "utc+1", .device_class = "mid",
+                      .network = "wifi", .has_utc_offset = true, .utc_offset_min = 60};
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_write_clients(db, 1, &c, 1, &err), FS_OK);
+    fs_db_close(db);
+    sqlite3 *conn = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &conn), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(conn,
+                                  "DROP VIEW v_run_bias; DROP VIEW v_selection_bias;"
+                                  "DROP VIEW v_participation_by_segment;"
+                                  "DROP TABLE participation_mix; DROP TABLE selection_rounds;"
+                                  "ALTER TABLE clients DROP COLUMN utc_offset_min;"
+                                  "UPDATE meta SET value = '5' WHERE key = 'schema_version';",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(conn);
+    db = open_ok();
+    ck_assert_int_eq(begin_ok(db), 2);
+    c.utc_offset_min = -300;
+    ck_assert_int_eq(fs_db_write_clients(db, 2, &c, 1, &err), FS_OK);
+    write_mix_rounds(db, 2);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 6);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM clients WHERE run_id = 1"
+                              " AND utc_offset_min IS NULL"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT utc_offset_min FROM clients WHERE run_id = 2"), -300);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_selection_bias WHERE run_id = 1"), 0);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM v_selection_bias WHERE run_id = 2"), 3);
 }
 END_TEST
 
@@ -1255,6 +1365,8 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_failed_upgrade_leaves_version_2);
     tcase_add_test(tc, db_appending_upgrades_version_3_in_place);
     tcase_add_test(tc, db_appending_upgrades_version_4_in_place);
+    tcase_add_test(tc, db_appending_upgrades_version_5_in_place);
+    tcase_add_test(tc, db_bias_views_match_hand_computed_shares);
     tcase_add_test(tc, db_variant_stats_match_hand_computed_values);
     suite_add_tcase(s, tc);
     TCase *tv = tcase_create("views");

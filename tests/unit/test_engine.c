@@ -7,6 +7,7 @@
 
 #include "fs_device.h"
 #include "fs_engine.h"
+#include "fs_mix.h"
 #include "fs_run.h"
 #include "fs_server.h"
 #include "fs_test.h"
@@ -21,14 +22,64 @@ typedef struct capture {
     int part_round[MAX_PARTS];
     size_t n_rounds, n_parts;
     double accuracy[MAX_ROUNDS];
+    uint64_t mix_digest[MAX_ROUNDS]; /* of the round's participation_mix counts, in order */
 } capture;
+
+/* The count of (grp, level, stage) among a round's participation_mix rows; 0 when absent. */
+static int64_t mix_n(const fs_db_round *r, const char *grp, const char *level, const char *stage)
+{
+    for (size_t i = 0; i < r->n_mix; i++)
+        if (!strcmp(r->mix[i].grp, grp) && !strcmp(r->mix[i].level, level) &&
+            !strcmp(r->mix[i].stage, stage))
+            return r->mix[i].n;
+    return 0;
+}
+
+/* Every round of every engine test: per group column and level, reported <= selected <= online
+ * (<= consenting <= population in round 1), and each group's selected and reported add up to
+ * the round row's (every client of these scenarios has rows, so a level). */
+static void check_mix(const fs_db_round *r)
+{
+    ck_assert_ptr_nonnull(r->mix);
+    for (size_t i = 0; i < r->n_mix; i++) {
+        const fs_db_mix *m = &r->mix[i];
+        ck_assert_int_ge(m->n, 0);
+        int64_t on = mix_n(r, m->grp, m->level, "online"),
+                sel = mix_n(r, m->grp, m->level, "selected"),
+                rep = mix_n(r, m->grp, m->level, "reported");
+        ck_assert_int_le(rep, sel);
+        ck_assert_int_le(sel, on);
+        if (r->round == 1) {
+            int64_t cons = mix_n(r, m->grp, m->level, "consenting");
+            ck_assert_int_le(on, cons);
+            ck_assert_int_le(cons, mix_n(r, m->grp, m->level, "population"));
+        }
+        int64_t sel_total = 0, rep_total = 0;
+        for (size_t j = 0; j < r->n_mix; j++) {
+            if (strcmp(r->mix[j].grp, m->grp) || r->mix[j].round != r->round) continue;
+            sel_total += strcmp(r->mix[j].stage, "selected") ? 0 : r->mix[j].n;
+            rep_total += strcmp(r->mix[j].stage, "reported") ? 0 : r->mix[j].n;
+        }
+        ck_assert_int_eq(sel_total, r->selected);
+        ck_assert_int_eq(rep_total, r->reported);
+    }
+    ck_assert(isnan(r->jain) || (r->jain > 0 && r->jain <= 1 + 1e-12));
+    ck_assert(r->never_selected >= 0 && r->never_selected <= 1);
+}
 
 static int collect(void *ctx, const fs_round_result *res, fs_err *err)
 {
     capture *c = ctx;
     ck_assert_uint_lt(c->n_rounds, MAX_ROUNDS);
+    check_mix(&res->row);
     c->accuracy[c->n_rounds] = res->accuracy;
-    c->rounds[c->n_rounds++] = res->row;
+    c->rounds[c->n_rounds] = res->row;
+    c->rounds[c->n_rounds].mix = NULL; /* borrowed for the callback only */
+    c->mix_digest[c->n_rounds] = 0;
+    for (size_t i = 0; i < res->row.n_mix; i++)
+        c->mix_digest[c->n_rounds] =
+            c->mix_digest[c->n_rounds] * 1000003 + (uint64_t)res->row.mix[i].n * 31 + i;
+    c->n_rounds++;
     for (size_t i = 0; i < res->n_parts; i++) {
         ck_assert_uint_lt(c->n_parts, MAX_PARTS);
         c->part_round[c->n_parts] = res->row.round;
@@ -305,6 +356,7 @@ START_TEST(engine_identical_with_1_and_2_threads)
         a->rounds[r].wall_s = b->rounds[r].wall_s = 0;
         ck_assert_mem_eq(&a->rounds[r], &b->rounds[r], sizeof a->rounds[r]);
         ck_assert(a->accuracy[r] == b->accuracy[r]);
+        ck_assert_uint_eq(a->mix_digest[r], b->mix_digest[r]);
     }
     for (size_t i = 0; i < a->n_parts; i++) {
         ck_assert_uint_eq(a->parts[i].client_id, b->parts[i].client_id);
@@ -444,8 +496,8 @@ static void check_on_demand_world(const char *text)
     fs_test_setup_init(&tb, b);
     ck_assert_ptr_nonnull(tb.w.gen);
     int rc = FS_OK;
-    int32_t *la = fs_world_client_levels_new(&ta.w, ta.s.privacy.consent_group, &rc, NULL);
-    int32_t *lb = fs_world_client_levels_new(&tb.w, tb.s.privacy.consent_group, &rc, NULL);
+    int32_t *la = fs_world_client_levels_new(&ta.w, ta.s.privacy.consent_group, "privacy.consent.group", &rc, NULL);
+    int32_t *lb = fs_world_client_levels_new(&tb.w, tb.s.privacy.consent_group, "privacy.consent.group", &rc, NULL);
     ck_assert(la && lb);
     for (size_t c = 0; c < ta.s.data.clients; c++) {
         ck_assert_uint_eq(ta.w.n_train[c], tb.w.n_train[c]);
@@ -552,6 +604,39 @@ static void check_policy(const char *text, bool checkpointable)
     fs_test_setup_fini(&t);
 }
 
+/* Jain's index over the consenting population's selection counts: (2, 1, 0, 0) gives
+ * 3^2 / (4 x 5) = 0.45, half of the clients never selected; the round's counts reset after
+ * their rows are taken, the selection counts do not. */
+START_TEST(mix_jain_and_never_selected_match_hand_computed)
+{
+    fs_mix m = {.n_clients = 4, .n_consenting = 4};
+    m.times_selected = calloc(4, sizeof *m.times_selected);
+    const fs_db_mix *rows;
+    size_t n;
+    double jain, never;
+    ck_assert_int_eq(fs_mix_take_rows(&m, 1, true, &rows, &n, &jain, &never), FS_OK);
+    ck_assert(isnan(jain));
+    ck_assert_double_eq(never, 1);
+    uint32_t ids[] = {0, 1, 0};
+    fs_mix_count(&m, FS_MIX_SELECTED, ids, 3);
+    ck_assert_int_eq(fs_mix_take_rows(&m, 2, false, &rows, &n, &jain, &never), FS_OK);
+    ck_assert_double_eq_tol(jain, 0.45, 1e-15);
+    ck_assert_double_eq(never, 0.5);
+    /* a checkpoint restores times_selected; the sums are rebuilt from it */
+    m.sum1 = m.sum2 = 0, m.n_ever = 0;
+    fs_mix_restored(&m);
+    ck_assert_int_eq(fs_mix_take_rows(&m, 3, false, &rows, &n, &jain, &never), FS_OK);
+    ck_assert_double_eq_tol(jain, 0.45, 1e-15);
+    fs_mix_count_one(&m, FS_MIX_SELECTED, 2);
+    fs_mix_count_one(&m, FS_MIX_SELECTED, 3);
+    fs_mix_count_one(&m, FS_MIX_SELECTED, 1);
+    ck_assert_int_eq(fs_mix_take_rows(&m, 4, false, &rows, &n, &jain, &never), FS_OK);
+    ck_assert_double_eq_tol(jain, 0.9, 1e-15); /* (2, 2, 1, 1): 6^2 / (4 x 10) */
+    ck_assert_double_eq(never, 0);
+    fs_mix_fini(&m);
+}
+END_TEST
+
 START_TEST(engine_server_table_decides_checkpoints)
 {
     ck_assert_str_eq(fs_server_of(FS_SERVER_SYNC)->name, "sync");
@@ -572,6 +657,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, engine_timeline_matches_time_model);
     tcase_add_test(tc, engine_trace_interval_end_drops_a_straddling_participation);
     tcase_add_test(tc, engine_shared_link_follows_processor_sharing);
+    tcase_add_test(tc, mix_jain_and_never_selected_match_hand_computed);
     tcase_add_test(tc, engine_shared_ingress_bounds_the_round);
     tcase_add_test(tc, engine_shared_link_cut_records_bytes_sent);
     tcase_add_test(tc, engine_deadline_makes_clients_late);

@@ -111,6 +111,75 @@ START_TEST(fednova_normalizes_by_local_steps)
 }
 END_TEST
 
+/* ---- server.aggregation_weights */
+
+#define IPW_SCN(extra)                                                                             \
+    "{\"name\":\"ipw\",\"data\":{\"source\":\"marketing\",\"clients\":6},"                   \
+    "\"model\":{\"kind\":\"logreg\"},\"eval\":{\"segments\":[\"region\"]},"                     \
+    "\"server\":{\"rounds\":1,\"clients_per_round\":2" extra "}}"
+
+/* Six clients in three levels (3, 2 and 1 of them), and a history of 6, 1 and 0 reports:
+ * relative rates rho = (reports_l / 7) / (population_l / 6) = 12/7, 3/7 and 0. */
+static const int32_t ipw_levels[6] = {0, 0, 0, 1, 1, 2};
+static const uint64_t ipw_population[3] = {3, 2, 1};
+
+static void ipw_init(fs_aggregator *a, fs_scenario *s, const char *text, size_t np)
+{
+    fs_test_scenario(text, s);
+    fs_agg_cfg cfg = {.n_params = np, .n_eligible = 6, .dp_denominator = 2};
+    ck_assert_int_eq(fs_agg_init(a, s, &cfg, NULL), FS_OK);
+    ck_assert_int_eq(fs_agg_set_ipw(a, ipw_levels, ipw_population, 1, 3), FS_OK);
+}
+
+START_TEST(ipw_weights_equal_hand_computed_ones)
+{
+    fs_scenario s;
+    fs_aggregator a;
+    ipw_init(&a, &s, IPW_SCN(",\"aggregation_weights\":\"ipw\""), 1);
+    /* no history yet: every weight is the sample count (round 1 is FedAvg) */
+    for (uint32_t c = 0; c < 6; c++)
+        ck_assert_double_eq(fs_agg_report_weight(&a, c, 10), 10);
+    a.ipw_reports[0] = 6, a.ipw_reports[1] = 1, a.ipw_reports[2] = 0;
+    ck_assert_double_eq_tol(fs_agg_report_weight(&a, 1, 10), 10 / (12.0 / 7), 1e-12);
+    ck_assert_double_eq_tol(fs_agg_report_weight(&a, 4, 10), 10 / (3.0 / 7), 1e-12);
+    ck_assert_double_eq_tol(fs_agg_report_weight(&a, 5, 10), 10 / 0.1, 1e-12); /* the floor */
+    fs_agg_fini(&a);
+    fs_scn_fini(&s);
+    ipw_init(&a, &s, IPW_SCN(",\"aggregation_weights\":\"ipw\",\"ipw_floor\":0.5"), 1);
+    a.ipw_reports[0] = 6, a.ipw_reports[1] = 1;
+    ck_assert_double_eq_tol(fs_agg_report_weight(&a, 4, 10), 10 / 0.5, 1e-12);
+    ck_assert_double_eq_tol(fs_agg_report_weight(&a, 5, 10), 10 / 0.5, 1e-12);
+    fs_agg_fini(&a);
+    fs_scn_fini(&s);
+    ipw_init(&a, &s, IPW_SCN(",\"aggregation_weights\":\"uniform\""), 1);
+    ck_assert_double_eq(fs_agg_report_weight(&a, 4, 10), 1);
+    fs_agg_fini(&a);
+    fs_scn_fini(&s);
+}
+END_TEST
+
+/* A round aggregates with the weights of the history before it, then adds its reports to it. */
+START_TEST(ipw_round_uses_the_history_then_records_it)
+{
+    fs_scenario s;
+    fs_aggregator a;
+    ipw_init(&a, &s, IPW_SCN(",\"aggregation_weights\":\"ipw\""), 1);
+    a.ipw_reports[0] = 6, a.ipw_reports[1] = 1;
+    fs_real d0[1] = {1}, d5[1] = {-1}, w[1] = {0};
+    fs_update u0 = {.n_params = 1, .dense = d0}, u5 = {.n_params = 1, .dense = d5};
+    fs_agg_report r[] = {report(&u0, 10, 1), report(&u5, 10, 1)};
+    r[0].client = 0, r[1].client = 5;
+    ck_assert_int_eq(fs_agg_round(&a, w, r, 2, NULL, 0, 2, NULL), FS_OK);
+    double w0 = 10 / (12.0 / 7), w5 = 10 / 0.1;
+    ck_assert_double_eq_tol(w[0], (fs_real)((w0 - w5) / (w0 + w5)), 1e-6);
+    ck_assert_uint_eq(a.ipw_reports[0], 7);
+    ck_assert_uint_eq(a.ipw_reports[1], 1);
+    ck_assert_uint_eq(a.ipw_reports[2], 1);
+    fs_agg_fini(&a);
+    fs_scn_fini(&s);
+}
+END_TEST
+
 /* The same training done by hand: R rounds of local SGD on the client's rows, each round on the
  * client's (TRAIN, round) stream, starting from the model's initial parameters. */
 static void centralised_sgd(const fs_scenario *s, const fs_world *w, fs_real *out_w)
@@ -180,6 +249,8 @@ static Suite *fedavg_suite(void)
     tcase_add_test(tc, dp_divides_by_the_policy_denominator);
     tcase_add_test(tc, fednova_equal_steps_is_fedavg_bit_for_bit);
     tcase_add_test(tc, fednova_normalizes_by_local_steps);
+    tcase_add_test(tc, ipw_weights_equal_hand_computed_ones);
+    tcase_add_test(tc, ipw_round_uses_the_history_then_records_it);
     tcase_add_test(tc, fedavg_one_client_equals_sgd);
     suite_add_tcase(s, tc);
     return s;

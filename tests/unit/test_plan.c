@@ -421,6 +421,73 @@ START_TEST(plan_energy_without_records)
 }
 END_TEST
 
+/* Who trains: every run's first eval.segments group is "region", 50 A and 50 B clients; the
+ * reports over the whole run are fast A 10 B 10 (TVD 0), lean A 16 B 4 (TVD 0.3), slow A 12
+ * B 8 (TVD 0.1); leaky and nodp recorded no mix. */
+static void add_bias(void)
+{
+    static const struct {
+        const char *label;
+        int a, b;
+    } mix[] = {{"fast", 10, 10}, {"lean", 16, 4}, {"slow", 12, 8}};
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c, "UPDATE runs SET scenario_json ="
+                                     " '{\"eval\": {\"segments\": [\"region\", \"device\"]}}'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    for (size_t i = 0; i < sizeof mix / sizeof *mix; i++) {
+        char sql[1024];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO participation_mix SELECT run_id, 0, 'region', l, 'population', 50"
+                 " FROM runs, (SELECT 'A' AS l UNION ALL SELECT 'B') WHERE variant = '%s';"
+                 "INSERT INTO participation_mix SELECT run_id, 1, 'region', 'A', 'reported', %d"
+                 " FROM runs WHERE variant = '%s';"
+                 "INSERT INTO participation_mix SELECT run_id, 2, 'region', 'B', 'reported', %d"
+                 " FROM runs WHERE variant = '%s';"
+                 /* a second group, far off: --max-bias looks at the first one only */
+                 "INSERT INTO participation_mix SELECT run_id, 0, 'device', 'x', 'population', 9"
+                 " FROM runs WHERE variant = '%s';"
+                 "INSERT INTO participation_mix SELECT run_id, 0, 'device', 'y', 'population', 1"
+                 " FROM runs WHERE variant = '%s';"
+                 "INSERT INTO participation_mix SELECT run_id, 1, 'device', 'y', 'reported', 5"
+                 " FROM runs WHERE variant = '%s';",
+                 mix[i].label, mix[i].a, mix[i].label, mix[i].b, mix[i].label, mix[i].label,
+                 mix[i].label, mix[i].label);
+        ck_assert_msg(sqlite3_exec(c, sql, NULL, NULL, NULL) == SQLITE_OK, "%s",
+                      sqlite3_errmsg(c));
+    }
+    sqlite3_close(c);
+}
+
+START_TEST(plan_applies_selection_bias_cap)
+{
+    add_bias();
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--max-bias", "0.15", NULL), 0);
+    ck_has(out, "with reports within TVD 0.15 of the population?");
+    char order[128];
+    table_order(order, sizeof order);
+    ck_assert_str_eq(order, "fast,slow,");
+    ck_excluded("lean", "reported mix TVD 0.3 > 0.15");
+    ck_excluded("leaky", "no selection bias recorded (no eval.segments, or written before schema"
+                         " version 6), --max-bias 0.15");
+    ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--max-bias=0.05", NULL), 0);
+    table_order(order, sizeof order);
+    ck_assert_str_eq(order, "fast,");
+    ck_excluded("slow", "reported mix TVD 0.1 > 0.05");
+    static const char *const bad[] = {"-0.1", "1.5", "x"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--max-bias", bad[k], NULL), 2);
+        char want[160];
+        snprintf(want, sizeof want,
+                 "fedsim: error: --max-bias: expected a total variation distance in [0, 1],"
+                 " found \"%s\"\n",
+                 bad[k]);
+        ck_has(errout, want);
+    }
+}
+END_TEST
+
 START_TEST(plan_bad_energy_cap_exit_2)
 {
     static const char *const bad[] = {"0", "-5", "lots", "5J"};
@@ -463,8 +530,8 @@ START_TEST(plan_bad_arguments_exit_2)
                           NULL),
                      2);
     ck_has(errout, "fedsim: error: plan: expected --target, --sustain, --max-epsilon,"
-                   " --max-hours, --max-bytes-per-client, --max-energy-per-device, --min-reach or --by, found"
-                   " \"--bogus\"\n");
+                   " --max-hours, --max-bytes-per-client, --max-energy-per-device, --max-bias,"
+                   " --min-reach or --by, found \"--bogus\"\n");
     ck_has(errout, "fedsim: error: plan: expected one results database, found \"b.db\"\n");
     ck_has(errout, "fedsim: error: --max-hours: expected a number > 0, found nothing\n");
     ck_assert_int_eq(plan("--target", "auc=0.75", NULL), 2);
@@ -522,7 +589,7 @@ START_TEST(plan_other_schema_version_exits_3)
     char want[512];
     snprintf(want, sizeof want,
              "fedsim: error: %s: results database has schema version 1, this fedsim reads"
-             " versions 2 to 5\n",
+             " versions 2 to 6\n",
              dbpath);
     ck_assert_str_eq(errout, want);
     ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
@@ -826,8 +893,9 @@ START_TEST(plan_bad_min_reach_and_sustain_exit_2)
                              " [--max-epsilon E] [--max-hours H]\n"
                              "                      [--max-bytes-per-client SIZE]"
                              " [--max-energy-per-device J]\n"
-                             "                      [--min-reach SHARE]"
-                             " [--by hours|bytes|device-hours|epsilon|energy]\n");
+                             "                      [--max-bias TVD] [--min-reach SHARE]\n"
+                             "                      [--by hours|bytes|device-hours|epsilon|energy]"
+                             "\n");
     ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--sustain=1.5", NULL), 2);
     ck_has(errout, "--sustain: expected an integer >= 1, found \"1.5\"\n");
     ck_assert_int_eq(plan(dbpath, "--target", "auc=0.75", "--min-reach", "1", NULL), 0);
@@ -977,6 +1045,7 @@ static Suite *plan_suite(void)
     tcase_add_test(tc, plan_applies_energy_per_device_cap);
     tcase_add_test(tc, plan_energy_without_records);
     tcase_add_test(tc, plan_bad_energy_cap_exit_2);
+    tcase_add_test(tc, plan_applies_selection_bias_cap);
     tcase_add_test(tc, plan_lists_every_failed_constraint);
     tcase_add_test(tc, plan_none_reached_exits_1);
     tcase_add_test(tc, plan_lower_is_better_target);
