@@ -94,6 +94,8 @@ typedef struct fs_fraud_cfg {
     double test_fraction;
 } fs_fraud_cfg;
 fs_gen *fs_gen_fraud_new(const fs_fraud_cfg *cfg, fs_err *err);
+/* The name of fraud segment (channel) s: the templates' names, then "segment_<s>". */
+void fs_gen_fraud_segment_name(size_t s, char *buf, size_t n);
 
 /* Ratings: one client = one user; items have latent factors and Zipf(popularity_s) popularity;
  * user k rates lognormal(activity_mu, activity_sigma) distinct items, rating = clamp(mu + b_u +

@@ -51,7 +51,7 @@ static const char *const stmt_sql[ST_N] = {
                " started_at, threads, host, population_seed, replicate, headline_metric,"
                " precision)"
                " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?, ?, ?, ?, ?)",
-    [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_CLIENTS] = NULL,
     [ST_ROUND] = "INSERT INTO rounds(run_id, round, t_start, t_end, selected, reported, dropped,"
                  " late, aborted, bytes_up, bytes_down, train_loss, epsilon, compute_s,"
@@ -247,19 +247,19 @@ static int check_schema(sqlite3 *c, const char *path, bool writing, fs_err *err)
                        has_meta ? "no schema_version in its meta table" : "no meta table");
         return FS_EDB;
     }
-    /* versions 2 to 4 are read as they are, and upgraded in place before anything is written
+    /* versions 2 to 5 are read as they are, and upgraded in place before anything is written
      * to them */
     char want[16];
     snprintf(want, sizeof want, "%d", FS_DB_SCHEMA_VERSION);
     if (strcmp(v, want) == 0 || strcmp(v, "2") == 0 || strcmp(v, "3") == 0 ||
-        strcmp(v, "4") == 0)
+        strcmp(v, "4") == 0 || strcmp(v, "5") == 0)
         return FS_OK;
     char *end;
     long found = strtol(v, &end, 10);
     bool newer = end != v && !*end && found > FS_DB_SCHEMA_VERSION;
     fs_err_add(err, NULL, "%s: results database has schema version %s, this fedsim %s %s%s%s%s",
                path, v, writing ? "writes version" : "reads versions 2 to", want,
-               writing ? " (and upgrades versions 2 to 4)" : "",
+               writing ? " (and upgrades versions 2 to 5)" : "",
                newer ? " (written by a newer fedsim)" : "", writing ? "; use a new file" : "");
     return FS_EDB;
 }
@@ -296,7 +296,7 @@ static int db_connect(fs_db *db, fs_err *err)
  * per-statement cost (parsing nothing, but stepping, halting and resetting), a third of the
  * time the table took row by row. */
 #define CLIENTS_PER_INSERT 64
-#define CLIENT_COLUMNS 13
+#define CLIENT_COLUMNS 14
 
 /* "INSERT INTO clients VALUES(?, ...), ..." with CLIENTS_PER_INSERT rows, into buf. */
 static const char *clients_sql(char *buf, size_t n)
@@ -346,13 +346,13 @@ static int db_read_version(fs_db *db, int *out_version, fs_err *err)
     return FS_OK;
 }
 
-/* Adds each version 5 column to its table when the table exists and lacks it (ALTER TABLE has
- * no IF NOT EXISTS). */
-static int add_v5_columns(fs_db *db)
+/* Adds each column of a version's list (fs_db_v5_columns, fs_db_v6_columns) to its table when
+ * the table exists and lacks it (ALTER TABLE has no IF NOT EXISTS). */
+static int add_columns(fs_db *db, const char *const (*cols)[3])
 {
     int rc = SQLITE_OK;
-    for (size_t i = 0; fs_db_v5_columns[i][0] && rc == SQLITE_OK; i++) {
-        const char *const *c = fs_db_v5_columns[i];
+    for (size_t i = 0; cols[i][0] && rc == SQLITE_OK; i++) {
+        const char *const *c = cols[i];
         char sql[256];
         snprintf(sql, sizeof sql,
                  "SELECT count(*) FROM sqlite_master m WHERE m.type = 'table' AND m.name = '%s'"
@@ -385,10 +385,14 @@ static int db_create_schema(fs_db *db, fs_err *err)
     if ((v == 2 || v == 3) &&
         sqlite3_exec(db->conn, fs_db_upgrade_v3_sql, NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(db, err, "upgrading schema version 3 to 4");
-    if (v >= 2 && v <= 4 && (add_v5_columns(db) != SQLITE_OK ||
+    if (v >= 2 && v <= 4 && (add_columns(db, fs_db_v5_columns) != SQLITE_OK ||
                              sqlite3_exec(db->conn, fs_db_upgrade_v4_sql, NULL, NULL, NULL) !=
                                  SQLITE_OK))
         return db_fail(db, err, "upgrading schema version 4 to 5");
+    if (v >= 2 && v <= 5 && (add_columns(db, fs_db_v6_columns) != SQLITE_OK ||
+                             sqlite3_exec(db->conn, fs_db_upgrade_v5_sql, NULL, NULL, NULL) !=
+                                 SQLITE_OK))
+        return db_fail(db, err, "upgrading schema version 5 to 6");
     char *schema = fs_db_schema_new();
     if (!schema) {
         db_rollback(db, err);
@@ -726,6 +730,7 @@ static void bind_client(fs_db_bind *b, int64_t run_id, const fs_db_client *c)
     bind_text(b, c->trace_key);
     bind_text(b, c->device_class);
     bind_text(b, c->network);
+    bind_i64(b, c->attacker);
 }
 
 static int insert_clients(fs_db *db, int64_t run_id, const fs_db_client *c, size_t n)
@@ -1157,7 +1162,8 @@ static bool same_int(sqlite3_stmt *st, int col, int64_t want)
 static const char *const client_cols[] = {"client_id",     "n_train",    "n_test",
                                           "segment",       "gflops",     "uplink_mbps",
                                           "downlink_mbps", "latency_ms", "consent",
-                                          "trace_key",     "device_class", "network"};
+                                          "trace_key",     "device_class", "network",
+                                          "attacker"};
 
 /* A text column as recorded: a NULL one of the device columns is a file upgraded from version
  * 4, whose rows never held them, and matches anything. */
@@ -1182,7 +1188,10 @@ static int client_mismatch(sqlite3_stmt *st, const fs_db_client *c)
                    same_int(st, 8, c->consent),
                    same_text(st, 9, c->trace_key, true),
                    same_text(st, 10, c->device_class, true),
-                   same_text(st, 11, c->network, true)};
+                   same_text(st, 11, c->network, true),
+                   /* NULL: a file upgraded from version 5, which modelled no attackers */
+                   sqlite3_column_type(st, 12) == SQLITE_NULL ? c->attacker == 0
+                                                              : same_int(st, 12, c->attacker)};
     for (int i = 0; i < (int)(sizeof same / sizeof *same); i++)
         if (!same[i]) return i;
     return -1;
@@ -1198,7 +1207,7 @@ int fs_db_check_clients(fs_db *db, int64_t run_id, const fs_db_client *clients, 
     int rc = sqlite3_prepare_v2(db->conn,
                                 "SELECT client_id, n_train, n_test, segment, gflops, uplink_mbps,"
                                 " downlink_mbps, latency_ms, consent, trace_key, device_class,"
-                                " network FROM clients"
+                                " network, attacker FROM clients"
                                 " WHERE run_id = ?1 ORDER BY client_id",
                                 -1, &st, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, run_id);

@@ -41,6 +41,7 @@ typedef struct fs_db_client {
     const char *trace_key;      /* availability trace key name; NULL without a trace */
     const char *device_class;   /* low|mid|high, or the capacity trace's device_model */
     const char *network;        /* "wifi" (Wi-Fi at home) or "cellular" */
+    int attacker;               /* 1 = runs adversary.attack */
 } fs_db_client;
 
 typedef struct fs_db_round {
