@@ -62,20 +62,27 @@ static void free_ride(const fs_scenario *s, fs_update *u, double honest_norm, gs
 
 /* ---- what each attack needs of the task ---- */
 
-static const char *needs_classes(const fs_scenario *s, int n_classes, int sparse)
+static const char *needs_classes(const fs_scenario *s, int n_classes, int sparse, char *buf,
+                                 size_t n)
 {
-    (void)s, (void)sparse;
-    return n_classes == 0 ? "label_flip needs a classification task (labels to flip)" : NULL;
+    (void)s, (void)sparse, (void)buf, (void)n;
+    return n_classes == 0 ? "expected a classification task (labels to flip), found a regression "
+                            "task"
+                          : NULL;
 }
 
-static const char *backdoor_fits(const fs_scenario *s, int n_classes, int sparse)
+static const char *backdoor_fits(const fs_scenario *s, int n_classes, int sparse, char *buf,
+                                 size_t n)
 {
     if (!s->adversary.backdoor) return NULL;
-    if (n_classes != FS_SCN_UNKNOWN && n_classes != 2)
-        return "a backdoor needs a binary task (2 classes)";
+    if (n_classes != FS_SCN_UNKNOWN && n_classes != 2) {
+        snprintf(buf, n, "expected a binary task (2 classes) for a backdoor, found %d %s",
+                 n_classes, n_classes ? "classes" : "(a regression task)");
+        return buf;
+    }
     if (s->adversary.bd_feature >= 0 && sparse == 1)
-        return "a backdoor trigger feature needs dense rows (this data has sparse rows: target a "
-               "segment instead)";
+        return "expected dense rows for a trigger feature (or a target segment instead), found "
+               "sparse rows";
     return NULL;
 }
 

@@ -10,6 +10,7 @@
 
 #include <gsl/gsl_rng.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fs_data.h"
@@ -20,8 +21,9 @@
 typedef struct fs_attack {
     const char *name;   /* the adversary.attack key */
     bool alters_rows;   /* trains on altered rows (fs_attack_rows); scale does with a backdoor */
-    /* what it needs of the task, as a reason it cannot run, or NULL (fs_scn_rules.c) */
-    const char *(*misfit)(const fs_scenario *s, int n_classes, int sparse);
+    /* what it needs of the task: "expected ..., found ..." when it cannot run on it (buf may
+     * hold the text), or NULL (fs_scn_rules.c; n_classes and sparse may be FS_SCN_UNKNOWN) */
+    const char *(*misfit)(const fs_scenario *s, int n_classes, int sparse, char *buf, size_t n);
     /* turns the honest update u (of L2 norm `honest_norm`) into the one sent; r: the attacker's
      * stream (seed, FS_RNG_ATTACK, client, round) */
     void (*update)(const fs_scenario *s, fs_update *u, double honest_norm, gsl_rng *r);

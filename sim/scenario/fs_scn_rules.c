@@ -308,9 +308,10 @@ static int check_adversary(const fs_scenario *s, const fs_scn_shape *d, fs_err *
 {
     if (!s->adversary.on) return FS_OK;
     const fs_attack *a = fs_attack_of(s);
-    char path[64];
-    snprintf(path, sizeof path, "adversary.attack.%s", a->name);
-    const char *why = a->misfit ? a->misfit(s, d->n_classes, d->sparse) : NULL;
+    char path[64], buf[160];
+    snprintf(path, sizeof path, "adversary.attack.%s%s", a->name,
+             fs_attack_has_backdoor(s) ? ".backdoor" : "");
+    const char *why = a->misfit ? a->misfit(s, d->n_classes, d->sparse, buf, sizeof buf) : NULL;
     int rc = why ? fs_scn_bad_key(s, err, path, "%s", why) : FS_OK;
     if (s->adversary.start_round > s->server.rounds)
         rc |= fs_scn_bad_key(s, err, "adversary.start_round",

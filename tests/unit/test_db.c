@@ -135,7 +135,7 @@ START_TEST(db_open_creates_schema)
         snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_schema WHERE name = '%s'", objs[i]);
         ck_assert_msg(q_int(c, sql) == 1, "missing %s", objs[i]);
     }
-    ck_assert_int_eq(q_int(c, "SELECT value FROM meta WHERE key = 'schema_version'"), 5);
+    ck_assert_int_eq(q_int(c, "SELECT value FROM meta WHERE key = 'schema_version'"), 6);
     ck_assert_int_eq(q_int(c, "SELECT count(*) FROM pragma_foreign_key_list('participation')"),
                      1);
     sqlite3_close(c);
@@ -402,14 +402,14 @@ START_TEST(db_open_rejects_other_schema_version)
     fs_db_close(open_ok());
     sqlite3 *c = NULL;
     ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(c, "UPDATE meta SET value = '6'", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c, "UPDATE meta SET value = '7'", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(c);
     fs_err err;
     fs_err_init(&err, NULL);
     fs_db *db = NULL;
     ck_assert_int_eq(fs_db_open(dbpath, &db, &err), FS_EDB);
     ck_assert_ptr_null(db);
-    ck_assert_msg(strstr(err.msgs[0], "has schema version 6, this fedsim writes version 5"),
+    ck_assert_msg(strstr(err.msgs[0], "has schema version 7, this fedsim writes version 6"),
                   "got: %s", err.msgs[0]);
 }
 END_TEST
@@ -436,8 +436,8 @@ START_TEST(db_open_refuses_version_1_untouched)
     ck_assert_ptr_null(db);
     char want[512];
     snprintf(want, sizeof want,
-             "%s: results database has schema version 1, this fedsim writes version 5"
-             " (and upgrades versions 2 to 4); use a new file",
+             "%s: results database has schema version 1, this fedsim writes version 6"
+             " (and upgrades versions 2 to 5); use a new file",
              dbpath);
     ck_assert_int_eq(err.n_msgs, 1);
     ck_assert_str_eq(err.msgs[0], want);
@@ -1006,7 +1006,7 @@ START_TEST(db_appending_upgrades_version_2_in_place)
                         .network = "cellular"};
     ck_assert_int_eq(fs_db_write_clients(db, 2, &row, 1, &err), FS_OK);
     fs_db_close(db);
-    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 5);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 6);
     ck_assert_int_eq(peek_int("SELECT count(*) FROM clients WHERE run_id = 2 AND trace_key = 'k7'"
                               " AND device_class = 'mid' AND network = 'cellular'"),
                      1);
@@ -1062,7 +1062,7 @@ START_TEST(db_appending_upgrades_version_3_in_place)
     db = open_ok();
     ck_assert_int_eq(begin_ok(db), 2);
     fs_db_close(db);
-    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 5);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 6);
     ck_assert_int_eq(peek_int("SELECT group_concat(run_id || precision, ',') = '1float64,2float32'"
                               " FROM runs"),
                      1);
@@ -1093,6 +1093,7 @@ START_TEST(db_appending_upgrades_version_4_in_place)
                                   "ALTER TABLE clients DROP COLUMN trace_key;"
                                   "ALTER TABLE clients DROP COLUMN device_class;"
                                   "ALTER TABLE clients DROP COLUMN network;"
+                                  "ALTER TABLE clients DROP COLUMN attacker;"
                                   "UPDATE meta SET value = '4' WHERE key = 'schema_version';",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1100,7 +1101,7 @@ START_TEST(db_appending_upgrades_version_4_in_place)
     db = open_ok();
     ck_assert_int_eq(begin_ok(db), 2);
     fs_db_close(db);
-    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 5);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 6);
     ck_assert_int_eq(peek_int("SELECT count(*) FROM pragma_table_info('rounds')"
                               " WHERE name = 'energy_j'"),
                      1);
@@ -1112,6 +1113,38 @@ START_TEST(db_appending_upgrades_version_4_in_place)
                               " AND device_days = 0"),
                      2);
     ck_assert_int_eq(peek_int("SELECT count(*) FROM v_variant_summary"), 0);
+}
+END_TEST
+
+/* A version 5 file (no clients.attacker) gains the column in place, last, so the positional
+ * client insert still lines up; its old clients read NULL (no adversary was modelled). */
+START_TEST(db_appending_upgrades_version_5_in_place)
+{
+    fs_db *db = open_ok();
+    ck_assert_int_eq(begin_ok(db), 1);
+    fs_db_client old = {.client_id = 0, .segment = "utc+0", .consent = 1, .network = "wifi"};
+    ck_assert_int_eq(fs_db_write_clients(db, 1, &old, 1, NULL), FS_OK);
+    fs_db_close(db);
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c,
+                                  "ALTER TABLE clients DROP COLUMN attacker;"
+                                  "UPDATE meta SET value = '5' WHERE key = 'schema_version';",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(c);
+    db = open_ok();
+    ck_assert_int_eq(begin_ok(db), 2);
+    fs_db_client now = {.client_id = 0, .segment = "utc+0", .consent = 1, .network = "wifi",
+                        .attacker = 1};
+    ck_assert_int_eq(fs_db_write_clients(db, 2, &now, 1, NULL), FS_OK);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 6);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM clients WHERE run_id = 1 AND attacker IS NULL"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT attacker FROM clients WHERE run_id = 2"), 1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM clients WHERE run_id = 2 AND network = 'wifi'"),
+                     1);
 }
 END_TEST
 
@@ -1255,6 +1288,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_failed_upgrade_leaves_version_2);
     tcase_add_test(tc, db_appending_upgrades_version_3_in_place);
     tcase_add_test(tc, db_appending_upgrades_version_4_in_place);
+    tcase_add_test(tc, db_appending_upgrades_version_5_in_place);
     tcase_add_test(tc, db_variant_stats_match_hand_computed_values);
     suite_add_tcase(s, tc);
     TCase *tv = tcase_create("views");
