@@ -22,6 +22,7 @@ int fs_agg_init(fs_aggregator *a, const fs_scenario *s, const fs_agg_cfg *cfg, f
     memset(a, 0, sizeof *a);
     a->scn = s;
     a->algo = fs_algo_of(s);
+    a->robust = fs_robust_of(s);
     a->dp = fs_dp_cfg_of(s, cfg->dp_denominator);
     a->n_params = n_params;
     a->n_eligible = cfg->n_eligible;
@@ -57,7 +58,7 @@ void fs_agg_fini(fs_aggregator *a)
 
 /* ---- sums ---- */
 
-static void add_scaled(double *acc, const fs_update *u, double weight)
+void fs_agg_add_scaled(double *acc, const fs_update *u, double weight)
 {
     if (u->sparse)
         for (size_t i = 0; i < u->nnz; i++)
@@ -73,7 +74,7 @@ static void sum_plain(fs_aggregator *a, const fs_agg_report *r, size_t n, const 
 {
     memset(a->sum, 0, a->n_params * sizeof *a->sum);
     for (size_t k = 0; k < n; k++)
-        add_scaled(a->sum, r[k].update, weights[k] * scale[k]);
+        fs_agg_add_scaled(a->sum, r[k].update, weights[k] * scale[k]);
 }
 
 /* Secure aggregation's result: every client encodes weight * delta in fixed point (and its
@@ -128,7 +129,7 @@ static int verify_masks(fs_aggregator *a, const fs_agg_report *r, size_t n, cons
         for (size_t i = 0; i < n_sel; i++)
             if (selected[i] != r[k].client) peers[n_peers++] = selected[i];
         memset(plain, 0, np * sizeof *plain);
-        add_scaled(plain, r[k].update, weights[k] * scale[k]);
+        fs_agg_add_scaled(plain, r[k].update, weights[k] * scale[k]);
         fs_secagg_mask(&a->secagg, (uint64_t)round, r[k].client, peers, n_peers, plain, np, masked);
         for (size_t j = 0; j < np; j++)
             total[j] = (total[j] + masked[j]) & mask;
@@ -168,6 +169,22 @@ static void account(fs_aggregator *a, size_t n_reports)
     a->epsilon = fs_rdp_epsilon(&a->rdp, a->scn->privacy.delta, FS_RDP_IMPROVED, NULL);
 }
 
+/* server.robust's combine in place of the weighted mean (never with DP or secure aggregation:
+ * fs_scn_rules.c). Frees weights (and the scale after it). */
+static int robust_round(fs_aggregator *a, fs_real *w, const fs_agg_report *r, size_t n,
+                        double *weights, int round, fs_err *err)
+{
+    int rc = a->robust->combine(a->scn, r, n, weights, weights + n, a->n_params, a->delta);
+    free(weights);
+    if (rc == FS_ROBUST_SKIPPED) { /* too few reports to rank: the model stays */
+        a->robust_skipped++;
+        return FS_OK;
+    }
+    if (rc) return fs_err_add(err, NULL, "out of memory aggregating round %d", round), rc;
+    fs_serveropt_step(&a->opt, w, a->delta);
+    return FS_OK;
+}
+
 int fs_agg_round(fs_aggregator *a, fs_real *w, const fs_agg_report *reports, size_t n_reports,
                  const uint32_t *selected, size_t n_selected, int round, fs_err *err)
 {
@@ -183,6 +200,9 @@ int fs_agg_round(fs_aggregator *a, fs_real *w, const fs_agg_report *reports, siz
     if (!weights)
         return fs_err_add(err, NULL, "out of memory aggregating round %d", round), FS_ENOMEM;
     double total = weights_of(a, reports, n_reports, weights, scale);
+    if (a->robust && a->robust->bound) a->robust->bound(s, reports, n_reports, scale);
+    if (a->robust && a->robust->combine)
+        return robust_round(a, w, reports, n_reports, weights, round, err);
     int rc = FS_OK;
     if (s->privacy.secure_aggregation) {
         sum_fixed(a, reports, n_reports, weights, scale);

@@ -2,7 +2,7 @@
  * equal under DP: fs_dp), lets the algorithm rescale them (fs_algo), sums them (in fixed point
  * through secure aggregation when enabled: the same integers the masked protocol would produce),
  * adds DP's noise, divides, and applies the server optimizer (or the algorithm's own server
- * step); keeps the algorithm's server control variates and the privacy accountant. Owns the
+ * step); server.robust bounds the reports first or replaces the weighted mean (fs_robust); keeps the algorithm's server control variates and the privacy accountant. Owns the
  * optimizer state and scratch vectors. */
 #ifndef FS_AGG_H
 #define FS_AGG_H
@@ -16,6 +16,7 @@
 #include "fs_err.h"
 #include "fs_model.h"
 #include "fs_rdp.h"
+#include "fs_robust.h"
 #include "fs_scn.h"
 #include "fs_secagg.h"
 #include "fs_serveropt.h"
@@ -42,6 +43,8 @@ typedef struct fs_agg_cfg {
 typedef struct fs_aggregator {
     const fs_scenario *scn;
     const fs_algo *algo;
+    const fs_robust *robust;   /* server.robust, else NULL */
+    size_t robust_skipped;     /* rounds the robust rule could not aggregate (too few reports) */
     fs_dp_cfg dp;
     size_t n_params;
     size_t n_eligible;         /* consenting clients: the population DP samples from */
@@ -55,6 +58,9 @@ typedef struct fs_aggregator {
     gsl_rng *noise;
     double epsilon;            /* spent so far (NaN without DP) */
 } fs_aggregator;
+
+/* acc += weight * u (dense or sparse), coordinate by coordinate. */
+void fs_agg_add_scaled(double *acc, const fs_update *u, double weight);
 
 int fs_agg_init(fs_aggregator *a, const fs_scenario *s, const fs_agg_cfg *cfg, fs_err *err);
 void fs_agg_fini(fs_aggregator *a);

@@ -22,6 +22,8 @@ enum fs_algo_need {
     FS_ALGO_CLASSES = 1u << 1,    /* a classification task */
     FS_ALGO_NO_PRIVACY = 1u << 2, /* neither privacy.dp nor privacy.secure_aggregation */
     FS_ALGO_SYNC = 1u << 3,       /* synchronous rounds, not FedBuff */
+    FS_ALGO_OWN_MEAN = 1u << 4,   /* its server step, rescale or control variates are built on
+                                     the weighted mean of the raw deltas: no server.robust */
 };
 
 /* What a client-side hook sees of one client's training. */

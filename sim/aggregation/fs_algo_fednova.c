@@ -24,6 +24,6 @@ static void rescale(const fs_agg_report *r, size_t n, double *scale)
 }
 
 const fs_algo fs_algo_fednova = {.name = "fednova",
-                                 .needs = FS_ALGO_NO_PRIVACY | FS_ALGO_SYNC,
+                                 .needs = FS_ALGO_NO_PRIVACY | FS_ALGO_SYNC | FS_ALGO_OWN_MEAN,
                                  .partial_work = true,
                                  .rescale = rescale};

@@ -27,6 +27,6 @@ static int server_step(const fs_scenario *s, fs_real *w, const fs_agg_report *r,
 
 const fs_algo fs_algo_qffl = {.name = "qffl",
                               .needs = FS_ALGO_DENSE | FS_ALGO_CLASSES | FS_ALGO_NO_PRIVACY |
-                                       FS_ALGO_SYNC,
+                                       FS_ALGO_SYNC | FS_ALGO_OWN_MEAN,
                               .loss_at_global = true,
                               .server_step = server_step};

@@ -31,7 +31,7 @@ static void after_step(double *control, size_t n_params, const fs_agg_report *r,
 }
 
 const fs_algo fs_algo_scaffold = {.name = "scaffold",
-                                  .needs = FS_ALGO_DENSE | FS_ALGO_SYNC,
+                                  .needs = FS_ALGO_DENSE | FS_ALGO_SYNC | FS_ALGO_OWN_MEAN,
                                   .control_variate = true,
                                   .configure = configure,
                                   .finish = finish,

@@ -71,6 +71,15 @@ enum fs_attack_kind {
     FS_ATTACK_GAUSSIAN,
     FS_ATTACK_FREE_RIDE
 };
+/* server.robust: rows of fs_robust's table (sim/aggregation/fs_robust.h); NONE without the key */
+enum fs_robust_kind {
+    FS_ROBUST_NONE,
+    FS_ROBUST_MEDIAN,
+    FS_ROBUST_TRIMMED_MEAN,
+    FS_ROBUST_KRUM,
+    FS_ROBUST_NORM_BOUND,
+    FS_ROBUST_N_KINDS
+};
 
 #define FS_SCN_MAX_OFFSETS 48
 #define FS_SCN_MAX_COLUMNS 64   /* csv feature / categorical columns named in a scenario */
@@ -186,6 +195,11 @@ typedef struct fs_scenario {
         size_t concurrency, buffer_size;  /* async (FedBuff) */
         enum fs_staleness staleness;
         int max_staleness;
+        enum fs_robust_kind robust;  /* server.robust (fs_robust.h) */
+        bool has_robust;             /* the key was given */
+        double robust_beta;          /* trimmed_mean: share trimmed at each end */
+        size_t krum_f, krum_m;       /* krum: tolerated attackers, reports averaged */
+        double robust_max_norm;      /* norm_bound: L2 bound of every update */
     } server;
 
     struct {

@@ -13,6 +13,8 @@
 #include "fs_gen.h"
 #include "fs_metrics.h"
 #include "fs_model_kinds.h"
+#include "fs_robust.h"
+#include "fs_server.h"
 
 #define KNOWN(x) ((x) != FS_SCN_UNKNOWN)
 
@@ -193,6 +195,46 @@ static int check_engine(const fs_scenario *s, const fs_scn_shape *d, fs_err *err
     return FS_OK;
 }
 
+/* server.robust (fs_robust.h): the combinations its aggregator cannot work in, then its
+ * preconditions on the n reports one server step aggregates. The first that applies is reported. */
+static int check_robust(const fs_scenario *s, fs_err *err)
+{
+    const fs_robust *rob = fs_robust_of(s);
+    if (!rob) return FS_OK;
+    const fs_algo *alg = fs_algo_of(s);
+    char path[64], list[256], why[320];
+    snprintf(path, sizeof path, "server.robust.%s", rob->name);
+    if (alg->needs & FS_ALGO_OWN_MEAN)
+        return fs_scn_bad_key(s, err, "server.robust",
+                              "cannot be combined with server.algorithm \"%s\" (%s build their "
+                              "server step on the plain mean of the raw deltas: q-FFL replaces it, "
+                              "FedNova rescales each delta by its local steps, SCAFFOLD averages "
+                              "every control delta into c)",
+                              alg->name,
+                              algo_list(FS_ALGO_OWN_MEAN, true, " and ", list, sizeof list));
+    if ((rob->needs & FS_ROBUST_SEES_UPDATES) && s->privacy.secure_aggregation)
+        return fs_scn_bad_key(s, err, path,
+                              "cannot be combined with privacy.secure_aggregation: the server "
+                              "learns only the sum of the updates, and %s needs each one "
+                              "(norm_bound composes with it: clients clip their own updates and "
+                              "can prove the bound in zero knowledge)",
+                              rob->noun);
+    if ((rob->needs & FS_ROBUST_SEES_UPDATES) && s->privacy.dp)
+        return fs_scn_bad_key(s, err, path,
+                              "cannot be combined with privacy.dp: its noise is calibrated to the "
+                              "mean's sensitivity (one client moves the sum by at most clip), and "
+                              "%s of clipped updates can move further when one client changes "
+                              "(norm_bound composes with it: a second clip)",
+                              rob->noun);
+    const char *key = NULL;
+    size_t n = (size_t)fs_server_of(s->server.mode)->step_reports(s);
+    if (rob->misfit && rob->misfit(s, n, &key, why, sizeof why)) {
+        snprintf(path + strlen(path), sizeof path - strlen(path), ".%s", key);
+        return fs_scn_bad_key(s, err, path, "%s", why);
+    }
+    return FS_OK;
+}
+
 int fs_scn_check_metric_fits(const fs_scenario *s, fs_err *err, const char *path, const char *name,
                              int n_classes, bool recommender)
 {
@@ -333,6 +375,7 @@ int fs_scn_check_shape(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
 {
     int rc = check_model(s, d, err);
     rc |= check_engine(s, d, err);
+    rc |= check_robust(s, err);
     rc |= check_metrics(s, d, err);
     for (size_t i = 0; i < s->eval.n_segments; i++) {
         char path[40];

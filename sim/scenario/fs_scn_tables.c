@@ -292,6 +292,28 @@ static const fs_scn_key async_keys[] = {
 };
 static const fs_scn_obj async_obj = OBJ(async_keys);
 
+/* server.robust (sim/aggregation/fs_robust.h); the rules that combine it are fs_robust's checks,
+ * run by fs_scn_rules.c */
+static const fs_scn_key trimmed_mean_keys[] = {
+    KNUM("beta", FS_SCN_REQ | RANGE | FS_SCN_HI_OPEN, 0, 0.5, 0, server.robust_beta),
+};
+static const fs_scn_key krum_keys[] = {
+    KINT("f", FS_SCN_REQ | RANGE, 0, 1e6, 0, server.krum_f),
+    KINT("m", RANGE, 1, 1e6, 1, server.krum_m),
+};
+static const fs_scn_key norm_bound_keys[] = {
+    KNUM("max_norm", FS_SCN_REQ | POS, 0, 0, 0, server.robust_max_norm),
+};
+static const fs_scn_obj no_keys_obj = {NULL, 0}, trimmed_mean_obj = OBJ(trimmed_mean_keys),
+                        krum_obj = OBJ(krum_keys), norm_bound_obj = OBJ(norm_bound_keys);
+static const fs_scn_variant robust_variants[] = {
+    {"median", FS_ROBUST_MEDIAN, &no_keys_obj},
+    {"trimmed_mean", FS_ROBUST_TRIMMED_MEAN, &trimmed_mean_obj},
+    {"krum", FS_ROBUST_KRUM, &krum_obj},
+    {"norm_bound", FS_ROBUST_NORM_BOUND, &norm_bound_obj},
+};
+static const fs_scn_union robust_union = FS_SCN_UNION_OF(NULL, FS_ROBUST_NONE, robust_variants);
+
 static const fs_scn_key server_keys[] = {
     KENUM("mode", fs_server_names, FS_SERVER_SYNC, server.mode),
     KENUM("algorithm", fs_algo_names, 0, server.algorithm),
@@ -309,6 +331,7 @@ static const fs_scn_key server_keys[] = {
     KUNION("optimizer", FS_SOPT_SGD, &optimizer_union, server.optimizer),
     KUNION("selection", FS_SELECT_UNIFORM, &selection_union, server.selection),
     KOBJ("async", 0, &async_obj),
+    KUNION("robust", FS_ROBUST_NONE, &robust_union, server.robust, PRESENT(server.has_robust)),
 };
 
 static const fs_scn_key dp_keys[] = {

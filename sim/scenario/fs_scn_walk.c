@@ -155,6 +155,10 @@ static void unknown_key(fs_scn_ctx *c, const char *parent, const char *key,
         fs_scn_bad(c, path, "unknown key; did you mean \"%s\"?", nearest);
         return;
     }
+    if (n_names == 0) { /* {"median": {}}: a variant without parameters */
+        fs_scn_bad(c, path, "unknown key (this object takes no keys)");
+        return;
+    }
     char list[FS_ERR_MSG_LEN] = "";
     size_t used = 0;
     for (size_t i = 0; i < n_names && used < sizeof list; i++)
