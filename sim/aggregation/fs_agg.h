@@ -2,8 +2,9 @@
  * equal under DP: fs_dp), lets the algorithm rescale them (fs_algo), sums them (in fixed point
  * through secure aggregation when enabled: the same integers the masked protocol would produce),
  * adds DP's noise, divides, and applies the server optimizer (or the algorithm's own server
- * step); server.robust bounds the reports first or replaces the weighted mean (fs_robust); keeps the algorithm's server control variates and the privacy accountant. Owns the
- * optimizer state and scratch vectors. */
+ * step); server.robust bounds the reports first or replaces the weighted mean (fs_robust); keeps
+ * the algorithm's server control variates and the privacy accountant. Owns the optimizer state and
+ * scratch vectors. */
 #ifndef FS_AGG_H
 #define FS_AGG_H
 

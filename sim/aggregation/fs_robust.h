@@ -18,7 +18,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "fs_err.h"
 #include "fs_scn.h"
 
 struct fs_agg_report;

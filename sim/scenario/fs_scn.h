@@ -71,7 +71,8 @@ enum fs_attack_kind {
     FS_ATTACK_GAUSSIAN,
     FS_ATTACK_FREE_RIDE
 };
-/* server.robust: rows of fs_robust's table (sim/aggregation/fs_robust.h); NONE without the key */
+/* server.robust: rows of fs_robust's table (sim/aggregation/fs_robust.h); NONE without the key or
+ * with "none" */
 enum fs_robust_kind {
     FS_ROBUST_NONE,
     FS_ROBUST_MEDIAN,

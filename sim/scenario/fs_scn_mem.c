@@ -17,6 +17,7 @@
 #include "fs_algo.h"
 #include "fs_model_kinds.h"
 #include "fs_real.h"
+#include "fs_server.h"
 
 #define GIB 1073741824.0
 
@@ -97,6 +98,9 @@ void fs_scn_mem_estimate(const fs_scenario *s, const fs_scn_shape *d, int n_thre
     if (control) out->model += touched * out->n_params * r;
     if (s->train.compression != FS_COMP_NONE && s->train.error_feedback && !sparse)
         out->model += touched * out->n_params * r;
+    /* Krum's distances between the reports of a server step (fs_robust_krum.c) */
+    double n_step = fs_server_of(s->server.mode)->step_reports(s);
+    if (s->server.robust == FS_ROBUST_KRUM) out->model += n_step * n_step * 8;
     /* population records, sizes and selection permutation; a recommender's private factors */
     out->clients = (double)s->data.clients * (64 + 4 + 16 + 8);
     const fs_model_desc *mk = fs_model_kind_of(s);

@@ -312,7 +312,7 @@ static const fs_scn_variant robust_variants[] = {
     {"krum", FS_ROBUST_KRUM, &krum_obj},
     {"norm_bound", FS_ROBUST_NORM_BOUND, &norm_bound_obj},
 };
-static const fs_scn_union robust_union = FS_SCN_UNION_OF(NULL, FS_ROBUST_NONE, robust_variants);
+static const fs_scn_union robust_union = FS_SCN_UNION_OF("none", FS_ROBUST_NONE, robust_variants);
 
 static const fs_scn_key server_keys[] = {
     KENUM("mode", fs_server_names, FS_SERVER_SYNC, server.mode),

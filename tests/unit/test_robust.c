@@ -357,6 +357,45 @@ START_TEST(rules_table_names_match_the_scenario_words)
 }
 END_TEST
 
+START_TEST(scenario_fields_and_effective_json)
+{
+    fs_scenario s;
+    fs_test_scenario(ROBUST("{\"krum\":{\"f\":1}}"), &s);
+    ck_assert_int_eq(s.server.robust, FS_ROBUST_KRUM);
+    ck_assert(s.server.has_robust);
+    ck_assert_uint_eq(s.server.krum_f, 1);
+    ck_assert_uint_eq(s.server.krum_m, 1); /* the default */
+    ck_assert_ptr_nonnull(strstr(s.json, "\"krum\":\t{\n\t\t\t\t\"f\":\t1,\n\t\t\t\t\"m\":\t1"));
+    /* the effective JSON reads back to itself */
+    char *first = s.json;
+    s.json = NULL;
+    fs_scn_fini(&s);
+    fs_test_scenario(first, &s);
+    ck_assert_str_eq(s.json, first);
+    free(first);
+    fs_scn_fini(&s);
+    fs_test_scenario(ROBUST("{\"trimmed_mean\":{\"beta\":0.125}}"), &s);
+    ck_assert_double_eq(s.server.robust_beta, 0.125);
+    fs_scn_fini(&s);
+    fs_test_scenario(ROBUST("{\"norm_bound\":{\"max_norm\":2.5}}"), &s);
+    ck_assert_double_eq(s.server.robust_max_norm, 2.5);
+    fs_scn_fini(&s);
+    /* "none" (for sweeps over defences) is FedAvg's mean, and is recorded */
+    fs_test_scenario(ROBUST("\"none\"},\"privacy\":{\"secure_aggregation\":{}"), &s);
+    ck_assert_ptr_null(fs_robust_of(&s));
+    ck_assert(s.server.has_robust);
+    ck_assert_ptr_nonnull(strstr(s.json, "\"robust\":\t\"none\""));
+    fs_scn_fini(&s);
+    /* without the key nothing is added to the effective scenario (so runs without it record what
+     * they recorded before) */
+    fs_test_scenario(FEDAVG, &s);
+    ck_assert_int_eq(s.server.robust, FS_ROBUST_NONE);
+    ck_assert(!s.server.has_robust);
+    ck_assert_ptr_null(strstr(s.json, "\"robust\":"));
+    fs_scn_fini(&s);
+}
+END_TEST
+
 static Suite *robust_suite(void)
 {
     Suite *s = suite_create("robust");
@@ -372,6 +411,7 @@ static Suite *robust_suite(void)
     tcase_add_test(tc, norm_bound_scales_exactly_to_max_norm);
     tcase_add_test(tc, sign_flip_moves_the_mean_not_the_robust_rules);
     tcase_add_test(tc, rules_table_names_match_the_scenario_words);
+    tcase_add_test(tc, scenario_fields_and_effective_json);
     suite_add_tcase(s, tc);
     return s;
 }
