@@ -234,7 +234,7 @@ static const char *final_status(int rc)
 
 /* The attackers (fs_attack_pick), among the clients of adversary.segment when given: a level of
  * eval.segments[0] by each client's first training row, as consent levels are. The level's
- * name was checked against the scenario (fs_scn_rules.c) where the data's levels are known;
+ * name was checked against the scenario (fs_scn_rules.c) where the generators name the levels;
  * this catches the rest (a CSV file's levels) before any output exists. */
 static int pick_attackers(const fs_scenario *s, const fs_world *w, fs_pop *pop, fs_err *err)
 {

@@ -13,6 +13,7 @@
 #include "fs_gen.h"
 #include "fs_metrics.h"
 #include "fs_model_kinds.h"
+#include "fs_world.h"
 #include "fs_robust.h"
 #include "fs_server.h"
 
@@ -296,16 +297,27 @@ static int check_group(const fs_scenario *s, const fs_scn_shape *d, const char *
 
 /* Whether `name` is a level of group column `group` as far as the scenario says: 1 yes, 0 no
  * (with the levels listed in `have`), -1 not known before the data are read (fs_run checks those
- * levels then). Only the fraud generator's level names are fixed by the scenario alone. */
+ * levels then). The generators' level names follow from the scenario alone. */
 static int known_level(const fs_scenario *s, const char *group, const char *name, char *have,
                        size_t n)
 {
-    if (s->data.source != FS_SRC_FRAUD || strcmp(group, "segment")) return -1;
+    fs_marketing_cfg mc;
+    size_t levels = 0;
+    if (s->data.source == FS_SRC_FRAUD && !strcmp(group, "segment")) {
+        levels = s->data.fraud.n_segments;
+    } else if (s->data.source == FS_SRC_MARKETING) {
+        fs_world_marketing_cfg(s, &mc);
+        levels = fs_gen_marketing_levels(&mc, group);
+    }
+    if (!levels) return -1;
     size_t at = 0;
     have[0] = 0;
-    for (size_t i = 0; i < s->data.fraud.n_segments && at < n; i++) {
+    for (size_t i = 0; i < levels && at < n; i++) {
         char lv[FS_SCN_NAME_LEN];
-        fs_gen_fraud_segment_name(i, lv, sizeof lv);
+        if (s->data.source == FS_SRC_FRAUD)
+            fs_gen_fraud_segment_name(i, lv, sizeof lv);
+        else
+            fs_gen_marketing_level_name(&mc, group, i, lv, sizeof lv);
         if (!strcmp(lv, name)) return 1;
         at += (size_t)snprintf(have + at, n - at, "%s\"%s\"", i ? ", " : "", lv);
     }
