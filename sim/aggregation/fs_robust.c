@@ -3,13 +3,15 @@
  * enum fs_robust_kind (fs_scn.h), its variant in fs_scn_tables.c, and sim/meson.build.
  *
  * What the rules do to DP's sensitivity, and why only norm_bound is allowed with privacy.dp:
- * DP-FedAvg's noise z S / K is calibrated to the mean's sensitivity (one client moves the sum by
- * at most its clip S). A median, trimmed mean or Krum of clipped updates can move much further
- * when one client changes: Krum's pick can jump from one report to another (up to 2S, not S / K),
- * and each coordinate's median or trimmed mean can step to a neighbouring order statistic, an L2
- * movement bounded only by 2 S sqrt(n) over all coordinates; the noise would no longer buy the
- * epsilon the accountant reports. norm_bound is a second clip: sensitivity min(S, max_norm) / K,
- * at most what the noise assumes, so the reported epsilon stays an upper bound. */
+ * DP-FedAvg's noise z S / K is calibrated to the mean's sensitivity (one client moves the mean by
+ * at most S / K). When one client changes, each coordinate's median can step to a neighbouring
+ * order statistic of the others, at most twice the largest of their values; over all coordinates
+ * that is at most 2 S sqrt(n - 1) in L2 (the others' squares sum to at most (n - 1) S^2). The
+ * trimmed mean divides that step by the n - 2 floor(beta n) values it keeps, and Krum's pick can
+ * jump from one report to another (up to 2S). Each exceeds S / K by a factor growing with n: the
+ * noise would no longer buy the epsilon the accountant reports. norm_bound is a second clip:
+ * sensitivity min(S, max_norm) / K, at most what the noise assumes, so the reported epsilon stays
+ * an upper bound. */
 #include "fs_robust.h"
 
 extern const fs_robust fs_robust_median_row, fs_robust_trimmed_mean_row, fs_robust_krum_row,

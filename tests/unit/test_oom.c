@@ -41,8 +41,10 @@ void *__wrap_realloc(void *p, size_t n)
 }
 
 /* Sync rounds on sparse data with DP, secure aggregation, compression, FedAdam, segments and
- * checkpoints; then FedBuff with on-demand data and matrix factorization's personal factors. */
-static const char *const scenarios[] = {"oom_sync_sparse_private", "oom_async_ratings_mf"};
+ * checkpoints; then FedBuff with on-demand data and matrix factorization's personal factors;
+ * then Multi-Krum's scratch (server.robust). */
+static const char *const scenarios[] = {"oom_sync_sparse_private", "oom_async_ratings_mf",
+                                        "oom_sync_krum"};
 
 /* One campaign with allocations failing from the n-th on (n < 0: never). */
 static int campaign(const char *scenario, long n, const char *db, fs_err *err)

@@ -2,8 +2,8 @@
  * (fs_agg_round) on constructed updates: the order statistics with implicit zeros, median,
  * trimmed mean and Krum against hand-computed results (dense, sparse and mixed, odd and even
  * counts), Krum reducing to FedAvg, a short Krum round skipped, norm_bound's exact scaling (also
- * under secure aggregation), and sign-flip attackers that move the plain mean far from the honest
- * one while the robust rules stay close. */
+ * under secure aggregation), sign-flip attackers that move the plain mean far from the honest one
+ * while the robust rules stay close, and norm_bound blunting a model-replacement update. */
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <string.h>
@@ -337,6 +337,46 @@ START_TEST(sign_flip_moves_the_mean_not_the_robust_rules)
 }
 END_TEST
 
+START_TEST(norm_bound_blunts_model_replacement)
+{
+    /* 20 reports: 19 honest (mu + sigma N(0, 1), norms ~ sqrt(P)), one attacker replacing the
+     * model: gamma = n times a push of norm ||mu|| toward a target direction orthogonal to mu.
+     * FedAvg lands ~||mu|| along the target (the attacker's push arrives whole); with max_norm at
+     * the largest honest norm, the attacker moves the mean by at most max_norm / n plus what its
+     * honest share would have been: within 2 max_norm / n of the honest mean. */
+    static fs_real v[SF_N][SF_P];
+    double honest[SF_P] = {0}, max_honest = 0;
+    gsl_rng *g = fs_rng_new();
+    fs_rng_reseed(g, 11, FS_RNG_INIT, FS_RNG_NONE, FS_RNG_NONE);
+    fs_update u[SF_N];
+    fs_agg_report r[SF_N];
+    for (int k = 0; k < SF_N; k++) {
+        double ss = 0;
+        for (int j = 0; j < SF_P; j++) {
+            double target = j % 2 ? 1 : -1; /* orthogonal to mu = 1 (P even) */
+            double h = 1 + gsl_ran_gaussian(g, SF_SIGMA);
+            v[k][j] = (fs_real)(k == 0 ? SF_N * target : h);
+            if (k > 0) honest[j] += h / (SF_N - 1), ss += h * h;
+        }
+        if (k > 0) max_honest = fmax(max_honest, sqrt(ss));
+        u[k] = dense(v[k], SF_P);
+        r[k] = report(&u[k], (uint32_t)k, 10);
+    }
+    gsl_rng_free(g);
+    fs_real w[SF_P] = {0};
+    aggregate(FEDAVG, w, SF_P, r, SF_N);
+    double mu_norm = sqrt(SF_P);
+    ck_assert_double_gt(distance(w, honest, SF_P), 0.9 * mu_norm);
+    char text[512];
+    snprintf(text, sizeof text, ROBUST("{\"norm_bound\":{\"max_norm\":%.17g}}"), max_honest);
+    memset(w, 0, sizeof w);
+    aggregate(text, w, SF_P, r, SF_N);
+    double d = distance(w, honest, SF_P);
+    ck_assert_msg(d < 2 * max_honest / SF_N, "%g from the honest mean, bound %g", d,
+                  2 * max_honest / SF_N);
+}
+END_TEST
+
 START_TEST(rules_table_names_match_the_scenario_words)
 {
     /* fs_robust's row for each variant of server.robust carries that variant's word */
@@ -410,6 +450,7 @@ static Suite *robust_suite(void)
     tcase_add_test(tc, krum_round_too_short_is_skipped);
     tcase_add_test(tc, norm_bound_scales_exactly_to_max_norm);
     tcase_add_test(tc, sign_flip_moves_the_mean_not_the_robust_rules);
+    tcase_add_test(tc, norm_bound_blunts_model_replacement);
     tcase_add_test(tc, rules_table_names_match_the_scenario_words);
     tcase_add_test(tc, scenario_fields_and_effective_json);
     suite_add_tcase(s, tc);
