@@ -354,7 +354,8 @@ static int mk_fill_names(const fs_marketing_cfg *c, mk_name **out, const char *g
 {
     size_t n = fs_gen_marketing_levels(c, group);
     if (!(*out = calloc(n, sizeof **out))) return FS_ENOMEM;
-    for (size_t i = 0; i < n; i++) fs_gen_marketing_level_name(c, group, i, (*out)[i], FS_DATA_NAME_LEN);
+    for (size_t i = 0; i < n; i++)
+        fs_gen_marketing_level_name(c, group, i, (*out)[i], FS_DATA_NAME_LEN);
     return FS_OK;
 }
 

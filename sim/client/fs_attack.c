@@ -18,7 +18,8 @@ static void scale_update(fs_update *u, double by)
 {
     fs_real *v = u->sparse ? u->val : u->dense;
     size_t n = u->sparse ? u->nnz : u->n_params;
-    for (size_t i = 0; i < n; i++) v[i] = (fs_real)(by * v[i]);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (fs_real)(by * v[i]);
 }
 
 static void sign_flip(const fs_scenario *s, fs_update *u, double honest_norm, gsl_rng *r)
@@ -162,7 +163,8 @@ int fs_attack_rows(const fs_scenario *s, const fs_dataset *src, const uint32_t *
     int rc = fs_dataset_take(src, rows, n, out);
     if (rc) return rc;
     if (!fs_attack_has_backdoor(s)) {
-        for (size_t i = 0; i < n; i++) out->y[i] = out->n_classes - 1 - out->y[i];
+        for (size_t i = 0; i < n; i++)
+            out->y[i] = out->n_classes - 1 - out->y[i];
         return FS_OK;
     }
     /* model replacement trains on a mix (Bagdasaryan et al. 2020): with a trigger, half the rows
@@ -189,7 +191,8 @@ size_t fs_attack_backdoor_rows(const fs_scenario *s, const fs_dataset *test, int
     }
     if (s->adversary.bd_feature < 0) return k;
     if ((*out_rc = fs_dataset_take(test, out_rows, k, out_triggered))) return 0;
-    for (size_t i = 0; i < k; i++) set_trigger(s, out_triggered, i);
+    for (size_t i = 0; i < k; i++)
+        set_trigger(s, out_triggered, i);
     return k;
 }
 

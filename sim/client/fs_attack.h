@@ -19,8 +19,8 @@
 #include "fs_scn.h"
 
 typedef struct fs_attack {
-    const char *name;   /* the adversary.attack key */
-    bool alters_rows;   /* trains on altered rows (fs_attack_rows); scale does with a backdoor */
+    const char *name; /* the adversary.attack key */
+    bool alters_rows; /* trains on altered rows (fs_attack_rows); scale does with a backdoor */
     /* what it needs of the task: "expected ..., found ..." when it cannot run on it (buf may
      * hold the text), or NULL (fs_scn_rules.c; n_classes and sparse may be FS_SCN_UNKNOWN) */
     const char *(*misfit)(const fs_scenario *s, int n_classes, int sparse, char *buf, size_t n);

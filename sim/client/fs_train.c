@@ -24,9 +24,10 @@ int fs_trainer_init(fs_trainer *t, const fs_world *w, const fs_scenario *s, int 
     if (!t->scratch) goto nomem;
     size_t rows = fs_world_max_client_rows(w);
     /* on demand, a client's rows are its own dataset's 0 .. n-1, and so are an attacker's */
-    t->bd_level = fs_attack_has_backdoor(s) && s->eval.n_segments
-                      ? fs_attack_level_index(&w->train, s->eval.segments[0], s->adversary.bd_segment)
-                      : -1;
+    bool target = fs_attack_has_backdoor(s) && s->eval.n_segments;
+    t->bd_level =
+        target ? fs_attack_level_index(&w->train, s->eval.segments[0], s->adversary.bd_segment)
+               : -1;
     bool own_rows = w->gen || fs_attack_alters_rows(s);
     if (own_rows && !(t->identity = malloc((rows ? rows : 1) * sizeof *t->identity))) goto nomem;
     for (size_t i = 0; own_rows && i < rows; i++) t->identity[i] = (uint32_t)i;

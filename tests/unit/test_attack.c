@@ -48,18 +48,21 @@ START_TEST(attackers_fixed_by_population_seed_and_level)
     make_pop(&pb, N);
     size_t na = fs_attack_pick(&pa, &a, NULL, -1), nb = fs_attack_pick(&pb, &b, NULL, -1);
     ck_assert_uint_eq(na, nb);
-    for (size_t i = 0; i < N; i++) ck_assert_uint_eq(pa.clients[i].attacker, pb.clients[i].attacker);
+    for (size_t i = 0; i < N; i++)
+        ck_assert_uint_eq(pa.clients[i].attacker, pb.clients[i].attacker);
     /* binomial(20000, 0.1): sd 42, so 5 sd is +-212 */
     ck_assert_msg(labs((long)na - 2000) < 212, "%zu attackers", na);
     /* another population draws another set */
     b.population_seed = 10;
     fs_attack_pick(&pb, &b, NULL, -1);
     size_t same = 0;
-    for (size_t i = 0; i < N; i++) same += pa.clients[i].attacker && pb.clients[i].attacker;
+    for (size_t i = 0; i < N; i++)
+        same += pa.clients[i].attacker && pb.clients[i].attacker;
     ck_assert_msg(same < na / 2, "%zu of %zu shared", same, na);
     /* a level: only its clients, about share of them */
     int32_t *levels = malloc(N * sizeof *levels);
-    for (size_t i = 0; i < N; i++) levels[i] = (int32_t)(i % 4);
+    for (size_t i = 0; i < N; i++)
+        levels[i] = (int32_t)(i % 4);
     size_t nl = fs_attack_pick(&pa, &a, levels, 2);
     for (size_t i = 0; i < N; i++)
         if (pa.clients[i].attacker) ck_assert_int_eq(levels[i], 2);
@@ -67,7 +70,8 @@ START_TEST(attackers_fixed_by_population_seed_and_level)
     /* no adversary: nobody, even on a population marked before */
     a.adversary.on = false;
     ck_assert_uint_eq(fs_attack_pick(&pa, &a, levels, 2), 0);
-    for (size_t i = 0; i < N; i++) ck_assert_uint_eq(pa.clients[i].attacker, 0);
+    for (size_t i = 0; i < N; i++)
+        ck_assert_uint_eq(pa.clients[i].attacker, 0);
     free(levels);
     free(pa.clients);
     free(pb.clients);
@@ -79,7 +83,8 @@ static double norm(const fs_update *u)
     const fs_real *v = u->sparse ? u->val : u->dense;
     size_t n = u->sparse ? u->nnz : u->n_params;
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)v[i] * v[i];
+    for (size_t i = 0; i < n; i++)
+        s += (double)v[i] * v[i];
     return sqrt(s);
 }
 
@@ -88,12 +93,14 @@ static void fill(fs_update *u, bool sparse)
 {
     ck_assert_int_eq(fs_update_init(u, 10, sparse, 0), FS_OK);
     if (!sparse) {
-        for (size_t i = 0; i < 10; i++) u->dense[i] = (fs_real)((i % 2 ? -1.0 : 1.0) * (i + 1));
+        for (size_t i = 0; i < 10; i++)
+            u->dense[i] = (fs_real)((i % 2 ? -1.0 : 1.0) * (i + 1));
         return;
     }
     ck_assert_int_eq(fs_update_reserve(u, 3), FS_OK);
     u->nnz = 3;
-    for (size_t i = 0; i < 3; i++) u->idx[i] = (uint32_t)(1 + 3 * i), u->val[i] = (fs_real)(i + 1);
+    for (size_t i = 0; i < 3; i++)
+        u->idx[i] = (uint32_t)(1 + 3 * i), u->val[i] = (fs_real)(i + 1);
 }
 
 START_TEST(update_attacks_dense_and_sparse)
@@ -116,7 +123,8 @@ START_TEST(update_attacks_dense_and_sparse)
         s = scn("{\"share\": 0.5, \"attack\": {\"scale\": {\"boost\": 7}}}", NULL);
         fill(&u, sparse);
         fs_attack_update(&s, &u, hn, r);
-        for (size_t i = 0; i < n; i++) ck_assert_float_eq((sparse ? u.val : u.dense)[i], 7 * hv[i]);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_float_eq((sparse ? u.val : u.dense)[i], 7 * hv[i]);
         fs_update_fini(&u);
 
         /* noise of the honest norm, on the sparse update's own support, not the update */
@@ -127,9 +135,11 @@ START_TEST(update_attacks_dense_and_sparse)
         ck_assert_double_eq_tol(norm(&u), hn, 1e-5 * hn);
         ck_assert_uint_eq(sparse ? u.nnz : u.n_params, n);
         if (sparse)
-            for (size_t i = 0; i < 3; i++) ck_assert_uint_eq(u.idx[i], h.idx[i]);
+            for (size_t i = 0; i < 3; i++)
+                ck_assert_uint_eq(u.idx[i], h.idx[i]);
         double dot = 0;
-        for (size_t i = 0; i < n; i++) dot += (double)(sparse ? u.val : u.dense)[i] * hv[i];
+        for (size_t i = 0; i < n; i++)
+            dot += (double)(sparse ? u.val : u.dense)[i] * hv[i];
         ck_assert_double_lt(fabs(dot / (hn * hn)), 0.999);
         fs_update_fini(&u);
 
@@ -164,7 +174,8 @@ static void make_rows(fs_dataset *ds)
     for (size_t i = 0; i < 6; i++) {
         ds->y[i] = y[i];
         ds->groups[g].level[i] = lv[i];
-        for (size_t j = 0; j < 3; j++) ds->x[i * 3 + j] = (float)(10 * i + j);
+        for (size_t j = 0; j < 3; j++)
+            ds->x[i * 3 + j] = (float)(10 * i + j);
     }
 }
 
@@ -187,7 +198,8 @@ START_TEST(attacker_rows_flipped_triggered_or_relabelled)
     fs_dataset_fini(&out);
 
     /* trigger: rows at even positions get feature 2 := -4 and label 1; the others stay */
-    s = scn("{\"share\": 0.5, \"attack\": {\"scale\": {\"backdoor\": {\"feature\": 2, \"value\": -4}}}}",
+    s = scn("{\"share\": 0.5, \"attack\": {\"scale\": {\"backdoor\": {\"feature\": 2, \"value\": "
+            "-4}}}}",
             NULL);
     ck_assert(fs_attack_alters_rows(&s));
     ck_assert_int_eq(fs_attack_rows(&s, &src, rows, 4, -1, &out), FS_OK);
