@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs_attack.h"
 #include "fs_ckpt.h"
 #include "fs_db.h"
 #include "fs_device.h"
@@ -139,6 +140,7 @@ static int client_rows(run_ctx *c, const fs_pop *pop, bool check, fs_err *err)
                                  .downlink_mbps = cl->downlink_mbps,
                                  .latency_ms = cl->latency_ms,
                                  .consent = cl->consent,
+                                 .attacker = cl->attacker,
                                  .trace_key = pop->avail_trace ? fs_trace_key_name(
                                                                      pop->avail_trace,
                                                                      cl->avail.trace_key)
@@ -224,6 +226,30 @@ static const char *final_status(int rc)
     return rc == FS_OK ? "done" : rc == FS_EINTERRUPTED ? "interrupted" : "failed";
 }
 
+/* The attackers (fs_attack_pick), among the clients of adversary.segment when given: a level of
+ * eval.segments[0] by each client's first training row, as consent levels are. The level's
+ * name was checked against the scenario (fs_scn_rules.c) where the generators name the levels;
+ * this catches the rest (a CSV file's levels) before any output exists. */
+static int pick_attackers(const fs_scenario *s, const fs_world *w, fs_pop *pop, fs_err *err)
+{
+    if (!s->adversary.on || !s->adversary.segment[0]) {
+        fs_attack_pick(pop, s, NULL, -1);
+        return FS_OK;
+    }
+    const char *group = s->eval.segments[0];
+    int32_t level = fs_attack_level_index(&w->train, group, s->adversary.segment);
+    if (level < 0)
+        return fs_scn_bad_key(s, err, "adversary.segment",
+                              "expected a level of \"%s\" (eval.segments[0]), found \"%s\"", group,
+                              s->adversary.segment);
+    int rc = FS_OK;
+    int32_t *levels = fs_world_client_levels_new(w, group, "eval.segments[0]", &rc, err);
+    if (!levels) return rc;
+    fs_attack_pick(pop, s, levels, level);
+    free(levels);
+    return FS_OK;
+}
+
 int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summary *out, fs_err *err)
 {
     fs_world world;
@@ -241,7 +267,7 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
         goto done;
     rc = fs_pop_init(&pop, s, world.n_train, world.n_test, levels, err);
     free(levels);
-    if (rc) goto done;
+    if (rc || (rc = pick_attackers(s, &world, &pop, err))) goto done;
     /* before the database: bad input must not leave a failed run behind */
     if ((rc = fs_engine_check(s, &world, err)) ||
         (rc = fs_evaluator_init(&ev, &world, s, &pop, opts->n_threads, err)))

@@ -26,7 +26,9 @@ enum fs_rng_purpose {
     FS_RNG_NETWORK = 14,   /* Wi-Fi at home (round NONE), Wi-Fi away on one day (round = day) */
     FS_RNG_ENERGY = 15,    /* device class and initial battery level */
     FS_RNG_CELL_LINK = 16, /* the client's cellular uplink, downlink and latency */
-    FS_RNG_TRACE = 17      /* a client's trace key (fs_trace_assign_key: a hash, no stream) */
+    FS_RNG_TRACE = 17,     /* a client's trace key (fs_trace_assign_key: a hash, no stream) */
+    FS_RNG_ADVERSARY = 18, /* whether a client is an attacker (population_seed, round NONE) */
+    FS_RNG_ATTACK = 19     /* an attacker's own draws in one round (gaussian noise) */
 };
 
 #define FS_RNG_NONE UINT64_MAX /* client or round argument that does not apply */

@@ -81,6 +81,11 @@ typedef struct fs_marketing_cfg {
     double test_fraction;
 } fs_marketing_cfg;
 fs_gen *fs_gen_marketing_new(const fs_marketing_cfg *cfg, fs_err *err);
+/* The levels of the marketing group column `group` ("region", "device", "age_band"; 0 for
+ * another name) and the name of level i of it (as the generated data name them). */
+size_t fs_gen_marketing_levels(const fs_marketing_cfg *c, const char *group);
+void fs_gen_marketing_level_name(const fs_marketing_cfg *c, const char *group, size_t i,
+                                 char *buf, size_t n);
 
 /* Fraud: one client = one card holder (or store) with lognormal(tx_mu, tx_sigma) transactions;
  * dense features (log amount, hour of day as sin/cos, merchant category one-hot, distance from
@@ -94,6 +99,8 @@ typedef struct fs_fraud_cfg {
     double test_fraction;
 } fs_fraud_cfg;
 fs_gen *fs_gen_fraud_new(const fs_fraud_cfg *cfg, fs_err *err);
+/* The name of fraud segment (channel) s: the templates' names, then "segment_<s>". */
+void fs_gen_fraud_segment_name(size_t s, char *buf, size_t n);
 
 /* Ratings: one client = one user; items have latent factors and Zipf(popularity_s) popularity;
  * user k rates lognormal(activity_mu, activity_sigma) distinct items, rating = clamp(mu + b_u +

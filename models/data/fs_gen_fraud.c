@@ -60,6 +60,14 @@ static const fr_segment fr_templates[3] = {
 };
 static const char *const fr_template_names[3] = {"card_present", "online", "cross_border"};
 
+void fs_gen_fraud_segment_name(size_t s, char *buf, size_t n)
+{
+    if (s < 3)
+        snprintf(buf, n, "%s", fr_template_names[s]);
+    else
+        snprintf(buf, n, "segment_%zu", s);
+}
+
 typedef char fr_name[FS_DATA_NAME_LEN];
 
 typedef struct fr_impl {
@@ -382,12 +390,8 @@ static int fr_alloc_impl(fr_impl *im)
     if (!im->seg || !im->mix_alpha || !im->mcc_alpha || !im->mcc_risk || !im->mcc_amount ||
         !im->fraud_cdf || !im->seg_names)
         return FS_ENOMEM;
-    for (size_t s = 0; s < ns; s++) {
-        if (s < 3)
-            snprintf(im->seg_names[s], FS_DATA_NAME_LEN, "%s", fr_template_names[s]);
-        else
-            snprintf(im->seg_names[s], FS_DATA_NAME_LEN, "segment_%zu", s);
-    }
+    for (size_t s = 0; s < ns; s++)
+        fs_gen_fraud_segment_name(s, im->seg_names[s], FS_DATA_NAME_LEN);
     return FS_OK;
 }
 

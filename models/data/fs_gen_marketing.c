@@ -325,29 +325,46 @@ static int mk_calibrate(mk_impl *im, gsl_rng *r)
     return FS_OK;
 }
 
-static int mk_fill_names(mk_name **out, size_t n, const char *const *fixed, size_t n_fixed,
-                         const char *fmt)
+/* Level names: standard device kinds first; the usual six age bands when there are six. */
+static const char *const mk_devices[] = {"android", "ios", "desktop", "tablet"};
+static const char *const mk_ages[] = {"18-24", "25-34", "35-44", "45-54", "55-64", "65+"};
+
+size_t fs_gen_marketing_levels(const fs_marketing_cfg *c, const char *group)
 {
+    return !strcmp(group, "region")     ? c->n_regions
+           : !strcmp(group, "device")   ? c->n_devices
+           : !strcmp(group, "age_band") ? c->n_age_bands
+                                        : 0;
+}
+
+void fs_gen_marketing_level_name(const fs_marketing_cfg *c, const char *group, size_t i,
+                                 char *buf, size_t n)
+{
+    if (!strcmp(group, "region"))
+        snprintf(buf, n, "region_%zu", i);
+    else if (!strcmp(group, "device"))
+        i < 4 ? snprintf(buf, n, "%s", mk_devices[i]) : snprintf(buf, n, "device_%zu", i);
+    else if (c->n_age_bands == 6)
+        snprintf(buf, n, "%s", mk_ages[i]);
+    else
+        snprintf(buf, n, "age_band_%zu", i);
+}
+
+static int mk_fill_names(const fs_marketing_cfg *c, mk_name **out, const char *group)
+{
+    size_t n = fs_gen_marketing_levels(c, group);
     if (!(*out = calloc(n, sizeof **out))) return FS_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        if (i < n_fixed)
-            snprintf((*out)[i], FS_DATA_NAME_LEN, "%s", fixed[i]);
-        else
-            snprintf((*out)[i], FS_DATA_NAME_LEN, fmt, i);
-    }
+    for (size_t i = 0; i < n; i++)
+        fs_gen_marketing_level_name(c, group, i, (*out)[i], FS_DATA_NAME_LEN);
     return FS_OK;
 }
 
-/* Level names: standard device kinds first; the usual six age bands when there are six. */
 static int mk_names(mk_impl *im)
 {
-    static const char *const devices[] = {"android", "ios", "desktop", "tablet"};
-    static const char *const ages[] = {"18-24", "25-34", "35-44", "45-54", "55-64", "65+"};
     const fs_marketing_cfg *c = &im->cfg;
-    if (mk_fill_names(&im->region_names, c->n_regions, NULL, 0, "region_%zu")) return FS_ENOMEM;
-    if (mk_fill_names(&im->device_names, c->n_devices, devices, 4, "device_%zu")) return FS_ENOMEM;
-    return mk_fill_names(&im->age_names, c->n_age_bands, ages, c->n_age_bands == 6 ? 6 : 0,
-                         "age_band_%zu");
+    if (mk_fill_names(c, &im->region_names, "region")) return FS_ENOMEM;
+    if (mk_fill_names(c, &im->device_names, "device")) return FS_ENOMEM;
+    return mk_fill_names(c, &im->age_names, "age_band");
 }
 
 static void mk_free(fs_gen *g)

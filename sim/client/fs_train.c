@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_attack.h"
 #include "fs_compress.h"
 #include "fs_dp.h"
 #include "fs_rng.h"
@@ -22,9 +23,14 @@ int fs_trainer_init(fs_trainer *t, const fs_world *w, const fs_scenario *s, int 
     t->scratch = calloc((size_t)t->n_threads, sizeof *t->scratch);
     if (!t->scratch) goto nomem;
     size_t rows = fs_world_max_client_rows(w);
-    /* on demand, a client's rows are its own dataset's 0 .. n-1 */
-    if (w->gen && !(t->identity = malloc((rows ? rows : 1) * sizeof *t->identity))) goto nomem;
-    for (size_t i = 0; w->gen && i < rows; i++) t->identity[i] = (uint32_t)i;
+    /* on demand, a client's rows are its own dataset's 0 .. n-1, and so are an attacker's */
+    bool target = fs_attack_has_backdoor(s) && s->eval.n_segments;
+    t->bd_level =
+        target ? fs_attack_level_index(&w->train, s->eval.segments[0], s->adversary.bd_segment)
+               : -1;
+    bool own_rows = w->gen || fs_attack_alters_rows(s);
+    if (own_rows && !(t->identity = malloc((rows ? rows : 1) * sizeof *t->identity))) goto nomem;
+    for (size_t i = 0; own_rows && i < rows; i++) t->identity[i] = (uint32_t)i;
     for (int i = 0; i < t->n_threads; i++) {
         fs_thread_scratch *ts = &t->scratch[i];
         ts->model = fs_model_scratch_new(w->model);
@@ -167,6 +173,11 @@ static void train_client(fs_trainer *t, const fs_real *w_global, fs_train_job *j
     } else {
         job->rc = train_dense(t, w_global, job, ds, rows, n, r, ts);
     }
+    if (!job->rc && job->attack) {
+        fs_rng_reseed(r, t->scn->seed, FS_RNG_ATTACK, job->client, (uint64_t)round);
+        fs_attack_update(t->scn, u, job->update_norm, r);
+        job->update_norm = u->sparse ? norm2(u->val, u->nnz) : norm2(u->dense, m->n_params);
+    }
     /* FS_ENUMERIC is a non-finite local loss; a NaN or Inf coordinate makes the norm non-finite,
      * and so do finite ones whose squares overflow */
     double bound = FS_TRAIN_MAX_UPDATE_RATIO * fmax(1.0, t->global_norm);
@@ -179,7 +190,9 @@ static void train_client(fs_trainer *t, const fs_real *w_global, fs_train_job *j
 }
 
 /* The client's rows: a slice of the world's data, or (on demand) generated just now into the
- * thread's reused buffers. */
+ * thread's reused buffers; an attacker that alters its rows trains on its own copy (a malloc per
+ * attacking participation, not per client: attackers are few, and fs_dataset_take already
+ * copies every kind of row and group). */
 static void train_one(fs_trainer *t, const fs_real *w_global, fs_train_job *job, int round,
                       gsl_rng *r, fs_thread_scratch *ts)
 {
@@ -187,7 +200,15 @@ static void train_one(fs_trainer *t, const fs_real *w_global, fs_train_job *job,
     const uint32_t *rows;
     size_t n;
     job->rc = fs_world_client_data(t->world, job->client, &ts->data, t->identity, &ds, &rows, &n);
-    if (!job->rc) train_client(t, w_global, job, round, r, ts, ds, rows, n);
+    if (job->rc) return;
+    if (!job->attack || !fs_attack_alters_rows(t->scn)) {
+        train_client(t, w_global, job, round, r, ts, ds, rows, n);
+        return;
+    }
+    fs_dataset own = {0};
+    if ((job->rc = fs_attack_rows(t->scn, ds, rows, n, t->bd_level, &own))) return;
+    train_client(t, w_global, job, round, r, ts, &own, t->identity, n);
+    fs_dataset_fini(&own);
 }
 
 int fs_trainer_run(fs_trainer *t, const fs_real *w_global, fs_train_job *jobs, size_t n_jobs,

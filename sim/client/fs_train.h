@@ -20,12 +20,14 @@ typedef struct fs_train_job {
     uint32_t client;
     bool train;          /* false: the client drops before finishing training, skip it */
     size_t max_steps;    /* straggler's budget of local steps (partial work), 0 = all */
+    bool attack;         /* an attacker past adversary.start_round: runs the attack (fs_attack.h) */
     fs_update *update;   /* out: w_local - w_global, dense or sparse (caller storage), then
                             clipped (DP) and compressed as the scenario says */
     fs_real *ctrl_delta; /* SCAFFOLD, out: c_i+ - c_i (n_params, caller storage) */
     fs_real *residual;   /* error feedback, in: the client's residual, out: its new one */
     fs_sgd_result result;
-    double update_norm;  /* ||w_local - w_global||_2 before clipping and compression */
+    double update_norm;  /* ||update sent||_2 before clipping and compression: w_local -
+                            w_global, or what an attacker made of it */
     double loss_at_global; /* q-FFL: mean loss of the global model on the client's rows */
     double bytes_up;     /* encoded size of the update (after compression) */
     bool rejected;       /* out: poisoned (see fs_trainer_run); not clipped, compressed or
@@ -48,7 +50,8 @@ typedef struct fs_trainer {
     const fs_algo *algo;
     int n_threads;
     fs_thread_scratch *scratch;  /* n_threads */
-    uint32_t *identity;          /* on-demand data: row list 0 .. max rows - 1 */
+    uint32_t *identity;          /* on-demand data, attackers' rows: row list 0 .. max rows - 1 */
+    int32_t bd_level;            /* the backdoor's target level (fs_attack_rows), -1 none */
     const double *control;       /* SCAFFOLD: the server's c (borrowed), else NULL */
     fs_cstate *client_control;   /* SCAFFOLD: every client's c_i (borrowed, read only here) */
     double global_norm;          /* ||w_global||_2 for the poisoned-update bound; NaN = compute

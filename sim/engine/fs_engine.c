@@ -474,6 +474,8 @@ int fs_engine_prepare(fs_engine *e, size_t slot, uint32_t client, int64_t deadli
         (fs_train_job){.client = client,
                        .train = p->t_off >= p->t_tr && p->t_tr <= deadline,
                        .max_steps = budget,
+                       .attack = e->cfg->pop->clients[client].attacker &&
+                                 e->round >= e->s->adversary.start_round,
                        .update = &e->updates[slot],
                        .ctrl_delta = e->ctrl_deltas ? e->ctrl_deltas + slot * e->n_params : NULL,
                        .residual = e->residuals ? e->residuals + slot * e->n_params : NULL};

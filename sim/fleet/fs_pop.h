@@ -23,6 +23,7 @@ typedef struct fs_client {
     uint8_t consent; /* 1 = may participate */
     uint8_t dev_class; /* devices.classes index (fs_energy.h) */
     uint8_t home_wifi; /* usual network: 1 Wi-Fi at home, 0 cellular */
+    uint8_t attacker;  /* 1 = runs adversary.attack (fs_attack_pick) */
     float battery;     /* level in [0, 1] as of max(t_busy_until, 0) (fs_energy_battery_at) */
     float train_ms_per_sample; /* capacity trace: FedScale's per-sample inference latency
                                 * (training is 3x it, fs_time_train_trace_us); 0 = gflops */

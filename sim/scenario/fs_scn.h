@@ -66,6 +66,14 @@ enum fs_agg_weights { FS_AGGW_SAMPLES, FS_AGGW_UNIFORM, FS_AGGW_IPW };
 enum fs_staleness { FS_STALE_CONSTANT, FS_STALE_SQRT };
 /* also fs_compress_cfg.kind */
 enum fs_compression { FS_COMP_NONE, FS_COMP_TOPK, FS_COMP_RANDK, FS_COMP_QUANTIZE };
+/* adversary.attack; also the rows of sim/client/fs_attack.c's table, in this order */
+enum fs_attack_kind {
+    FS_ATTACK_LABEL_FLIP,
+    FS_ATTACK_SIGN_FLIP,
+    FS_ATTACK_SCALE,
+    FS_ATTACK_GAUSSIAN,
+    FS_ATTACK_FREE_RIDE
+};
 /* server.robust: rows of fs_robust's table (sim/aggregation/fs_robust.h); NONE without the key or
  * with "none" */
 enum fs_robust_kind {
@@ -199,6 +207,21 @@ typedef struct fs_scenario {
         enum fs_agg_weights aggregation_weights;
         double ipw_floor;          /* ipw: the relative rate a weight divides by at least */
     } server;
+
+    struct {
+        bool on;                   /* the adversary key was given */
+        double share;              /* share of the eligible clients that are attackers */
+        char segment[FS_SCN_NAME_LEN]; /* "": any client; else a level of eval.segments[0] */
+        int start_round;           /* attacks from this round on (honest before) */
+        enum fs_attack_kind attack;
+        double sign_scale;         /* sign_flip: lambda, sends -lambda x the honest update */
+        double boost;              /* scale: gamma */
+        bool backdoor;             /* scale.backdoor given */
+        int bd_feature;            /* backdoor trigger: this feature (dense) := bd_value; -1 none */
+        double bd_value;
+        char bd_segment[FS_SCN_NAME_LEN]; /* backdoor target: rows of this level; "" none */
+        int bd_label;              /* the class the backdoor makes the model predict */
+    } adversary;
 
     struct {
         bool dp;

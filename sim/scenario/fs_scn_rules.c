@@ -9,9 +9,11 @@
 #include <string.h>
 
 #include "fs_algo.h"
+#include "fs_attack.h"
 #include "fs_gen.h"
 #include "fs_metrics.h"
 #include "fs_model_kinds.h"
+#include "fs_world.h"
 #include "fs_robust.h"
 #include "fs_server.h"
 
@@ -319,6 +321,96 @@ static int check_weights(const fs_scenario *s, fs_err *err)
     return FS_OK;
 }
 
+/* ---- adversary ---- */
+
+/* Whether `name` is a level of group column `group` as far as the scenario says: 1 yes, 0 no
+ * (with the levels listed in `have`), -1 not known before the data are read (fs_run checks those
+ * levels then). The generators' level names follow from the scenario alone. */
+static int known_level(const fs_scenario *s, const char *group, const char *name, char *have,
+                       size_t n)
+{
+    fs_marketing_cfg mc;
+    size_t levels = 0;
+    if (s->data.source == FS_SRC_FRAUD && !strcmp(group, "segment")) {
+        levels = s->data.fraud.n_segments;
+    } else if (s->data.source == FS_SRC_MARKETING) {
+        fs_world_marketing_cfg(s, &mc);
+        levels = fs_gen_marketing_levels(&mc, group);
+    }
+    if (!levels) return -1;
+    size_t at = 0;
+    have[0] = 0;
+    for (size_t i = 0; i < levels && at < n; i++) {
+        char lv[FS_SCN_NAME_LEN];
+        if (s->data.source == FS_SRC_FRAUD)
+            fs_gen_fraud_segment_name(i, lv, sizeof lv);
+        else
+            fs_gen_marketing_level_name(&mc, group, i, lv, sizeof lv);
+        if (!strcmp(lv, name)) return 1;
+        at += (size_t)snprintf(have + at, n - at, "%s\"%s\"", i ? ", " : "", lv);
+    }
+    return 0;
+}
+
+/* A level named at `path` (adversary.segment, the backdoor's segment) of eval.segments[0]. */
+static int check_level(const fs_scenario *s, const char *path, const char *name, fs_err *err)
+{
+    if (!s->eval.n_segments)
+        return fs_scn_bad_key(s, err, path,
+                              "expected a level of eval.segments[0], found \"%s\" with no "
+                              "eval.segments (name the group column there)",
+                              name);
+    char have[512];
+    if (known_level(s, s->eval.segments[0], name, have, sizeof have) != 0) return FS_OK;
+    return fs_scn_bad_key(s, err, path, "expected a level of \"%s\" (eval.segments[0]: %s), found "
+                          "\"%s\"", s->eval.segments[0], have, name);
+}
+
+static int check_backdoor(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
+{
+    const char *path = "adversary.attack.scale.backdoor";
+    bool feature = s->adversary.bd_feature >= 0, segment = s->adversary.bd_segment[0] != 0;
+    if (feature == segment)
+        return fs_scn_bad_key(s, err, path,
+                              "expected exactly one of \"feature\" (a trigger) or \"segment\" "
+                              "(a target level), found %s",
+                              feature ? "both" : "neither");
+    if (segment) return check_level(s, "adversary.attack.scale.backdoor.segment",
+                                    s->adversary.bd_segment, err);
+    if (d->n_features && (size_t)s->adversary.bd_feature >= d->n_features)
+        return fs_scn_bad_key(s, err, "adversary.attack.scale.backdoor.feature",
+                              "expected a feature index below %zu (the data's features), found %d",
+                              d->n_features, s->adversary.bd_feature);
+    return FS_OK;
+}
+
+/* The attack fits the task (its table row's misfit), the levels it names exist, and it starts
+ * within the campaign. */
+static int check_adversary(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
+{
+    if (!s->adversary.on) return FS_OK;
+    const fs_attack *a = fs_attack_of(s);
+    char path[64], buf[160];
+    snprintf(path, sizeof path, "adversary.attack.%s%s", a->name,
+             fs_attack_has_backdoor(s) ? ".backdoor" : "");
+    const char *why = a->misfit ? a->misfit(s, d->n_classes, d->sparse, buf, sizeof buf) : NULL;
+    int rc = why ? fs_scn_bad_key(s, err, path, "%s", why) : FS_OK;
+    if (s->adversary.start_round > s->server.rounds)
+        rc |= fs_scn_bad_key(s, err, "adversary.start_round",
+                             "expected integer <= server.rounds (%d): the attack would never "
+                             "start, found %d",
+                             s->server.rounds, s->adversary.start_round);
+    if (s->adversary.segment[0] && s->data.on_demand)
+        rc |= fs_scn_bad_key(s, err, "adversary.segment",
+                             "expected \"\" with data.on_demand (clients' levels are not kept for "
+                             "on-demand data), found \"%s\"",
+                             s->adversary.segment);
+    else if (s->adversary.segment[0])
+        rc |= check_level(s, "adversary.segment", s->adversary.segment, err);
+    if (!why && fs_attack_has_backdoor(s)) rc |= check_backdoor(s, d, err);
+    return rc;
+}
+
 int fs_scn_check_shape(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
 {
     int rc = check_model(s, d, err);
@@ -333,6 +425,7 @@ int fs_scn_check_shape(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
     }
     if (s->privacy.consent_group[0])
         rc |= check_group(s, d, "privacy.consent.group", s->privacy.consent_group, err);
+    rc |= check_adversary(s, d, err);
     if (s->data.partition == FS_PART_NATURAL) /* pooled sources only: others stay iid */
         rc |= check_group(s, d, "data.partition.natural.group", s->data.natural_group, err);
     return rc ? FS_ESCENARIO : FS_OK;

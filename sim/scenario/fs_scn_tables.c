@@ -508,6 +508,41 @@ static const fs_scn_key output_keys[] = {
     KINT("checkpoint_every", RANGE, 0, 1e7, 10, output.checkpoint_every),
 };
 
+/* Adversarial clients (sim/client/fs_attack.h): who attacks, from when, and how. The combination
+ * rules (share, segment, task) are fs_scn_rules.c's. */
+static const fs_scn_key backdoor_keys[] = {
+    KINT("feature", RANGE, -1, 1e7, -1, adversary.bd_feature),
+    KNUM("value", 0, 0, 0, 1, adversary.bd_value),
+    KSTR("segment", 0, 0, NAMELEN, "", adversary.bd_segment),
+    KINT("label", RANGE, 0, 1, 1, adversary.bd_label),
+};
+static const fs_scn_obj backdoor_obj = OBJ(backdoor_keys);
+static const fs_scn_key no_keys[1];
+static const fs_scn_obj empty_obj = {no_keys, 0};
+static const fs_scn_key sign_flip_keys[] = {
+    KNUM("scale", POS, 0, 0, 1, adversary.sign_scale),
+};
+static const fs_scn_key scale_keys[] = {
+    KNUM("boost", POS, 0, 0, 10, adversary.boost),
+    KOBJ("backdoor", 0, &backdoor_obj, PRESENT(adversary.backdoor)),
+};
+static const fs_scn_obj sign_flip_obj = OBJ(sign_flip_keys), scale_obj = OBJ(scale_keys);
+static const fs_scn_variant attack_variants[] = {
+    {"label_flip", FS_ATTACK_LABEL_FLIP, &empty_obj},
+    {"sign_flip", FS_ATTACK_SIGN_FLIP, &sign_flip_obj},
+    {"scale", FS_ATTACK_SCALE, &scale_obj},
+    {"gaussian", FS_ATTACK_GAUSSIAN, &empty_obj},
+    {"free_ride", FS_ATTACK_FREE_RIDE, &empty_obj},
+};
+static const fs_scn_union attack_union = FS_SCN_UNION_OF(NULL, -1, attack_variants);
+static const fs_scn_key adversary_keys[] = {
+    KNUM("share", FS_SCN_REQ | OPEN01, 0, 1, 0, adversary.share),
+    KSTR("segment", 0, 0, NAMELEN, "", adversary.segment),
+    KINT("start_round", RANGE, 1, 1e7, 1, adversary.start_round),
+    KUNION("attack", -1, &attack_union, adversary.attack, .flags = FS_SCN_REQ),
+};
+static const fs_scn_obj adversary_obj = OBJ(adversary_keys);
+
 static const fs_scn_obj data_obj = OBJ(data_keys), model_obj = OBJ(model_keys),
                         train_obj = OBJ(train_keys), server_obj = OBJ(server_keys),
                         devices_obj = OBJ(devices_keys), eval_obj = OBJ(eval_keys),
@@ -527,6 +562,7 @@ static const fs_scn_key top_keys[] = {
     KOBJ("privacy", 0, &privacy_obj),
     KOBJ("eval", 0, &eval_obj),
     KOBJ("output", 0, &output_obj),
+    KOBJ("adversary", 0, &adversary_obj, PRESENT(adversary.on)),
     {.name = "sweep", .type = FS_SCN_RAW},
 };
 const fs_scn_obj fs_scn_top_obj = OBJ(top_keys);

@@ -53,7 +53,7 @@ static const char *const stmt_sql[ST_N] = {
                " started_at, threads, host, population_seed, replicate, headline_metric,"
                " precision)"
                " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?, ?, ?, ?, ?)",
-    [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_CLIENTS] = NULL,
     [ST_ROUND] = "INSERT INTO rounds(run_id, round, t_start, t_end, selected, reported, dropped,"
                  " late, aborted, bytes_up, bytes_down, train_loss, epsilon, compute_s,"
@@ -302,7 +302,7 @@ static int db_connect(fs_db *db, fs_err *err)
  * per-statement cost (parsing nothing, but stepping, halting and resetting), a third of the
  * time the table took row by row. */
 #define CLIENTS_PER_INSERT 64
-#define CLIENT_COLUMNS 14
+#define CLIENT_COLUMNS 15
 
 /* "INSERT INTO clients VALUES(?, ...), ..." with CLIENTS_PER_INSERT rows, into buf. */
 static const char *clients_sql(char *buf, size_t n)
@@ -737,6 +737,7 @@ static void bind_client(fs_db_bind *b, int64_t run_id, const fs_db_client *c)
     bind_text(b, c->device_class);
     bind_text(b, c->network);
     bind_opt_i64(b, c->has_utc_offset, c->utc_offset_min);
+    bind_i64(b, c->attacker);
 }
 
 static int insert_clients(fs_db *db, int64_t run_id, const fs_db_client *c, size_t n)
@@ -1196,7 +1197,8 @@ static bool same_int(sqlite3_stmt *st, int col, int64_t want)
 static const char *const client_cols[] = {"client_id",     "n_train",    "n_test",
                                           "segment",       "gflops",     "uplink_mbps",
                                           "downlink_mbps", "latency_ms", "consent",
-                                          "trace_key",     "device_class", "network"};
+                                          "trace_key",     "device_class", "network",
+                                          "attacker"};
 
 /* A text column as recorded: a NULL one of the device columns is a file upgraded from version
  * 4, whose rows never held them, and matches anything. */
@@ -1221,7 +1223,10 @@ static int client_mismatch(sqlite3_stmt *st, const fs_db_client *c)
                    same_int(st, 8, c->consent),
                    same_text(st, 9, c->trace_key, true),
                    same_text(st, 10, c->device_class, true),
-                   same_text(st, 11, c->network, true)};
+                   same_text(st, 11, c->network, true),
+                   /* NULL: a file upgraded from version 5, which modelled no attackers */
+                   sqlite3_column_type(st, 12) == SQLITE_NULL ? c->attacker == 0
+                                                              : same_int(st, 12, c->attacker)};
     for (int i = 0; i < (int)(sizeof same / sizeof *same); i++)
         if (!same[i]) return i;
     return -1;
@@ -1237,7 +1242,7 @@ int fs_db_check_clients(fs_db *db, int64_t run_id, const fs_db_client *clients, 
     int rc = sqlite3_prepare_v2(db->conn,
                                 "SELECT client_id, n_train, n_test, segment, gflops, uplink_mbps,"
                                 " downlink_mbps, latency_ms, consent, trace_key, device_class,"
-                                " network FROM clients"
+                                " network, attacker FROM clients"
                                 " WHERE run_id = ?1 ORDER BY client_id",
                                 -1, &st, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, run_id);

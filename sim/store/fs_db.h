@@ -44,6 +44,7 @@ typedef struct fs_db_client {
     const char *network;        /* "wifi" (Wi-Fi at home) or "cellular" */
     bool has_utc_offset;        /* diurnal availability: the client has a time zone */
     int utc_offset_min;         /* its offset from UTC in minutes (+330 for utc+5.5) */
+    int attacker;               /* 1 = runs adversary.attack */
 } fs_db_client;
 
 /* One participation_mix row: n clients of level `level` of group column `grp` at `stage`

@@ -84,7 +84,7 @@
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
     " client_id INTEGER NOT NULL, n_train INTEGER, n_test INTEGER, segment TEXT, gflops REAL,"  \
     " uplink_mbps REAL, downlink_mbps REAL, latency_ms REAL, consent INTEGER, trace_key TEXT,"  \
-    " device_class TEXT, network TEXT, utc_offset_min INTEGER,"                                 \
+    " device_class TEXT, network TEXT, utc_offset_min INTEGER, attacker INTEGER,"                \
     " PRIMARY KEY(run_id, client_id)) WITHOUT ROWID;"                                           \
     "CREATE TABLE IF NOT EXISTS rounds("                                                        \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
@@ -342,7 +342,8 @@
     " FROM v_participation_by_segment WHERE stage = 'reported' GROUP BY run_id, grp;"
 
 /* Version 5 -> 6 (after the older upgrades): the who-trains tables (created by the script),
- * clients.utc_offset_min (added by fs_db.c from fs_db_v6_columns, NULL in old rows). */
+ * clients.utc_offset_min and clients.attacker (added by fs_db.c from fs_db_v6_columns, NULL in
+ * old rows: no time zone recorded, no adversary modelled). */
 #define UPGRADE_V5_SQL                                                                          \
     "UPDATE meta SET value = '" STR(FS_DB_SCHEMA_VERSION) "' WHERE key = 'schema_version';"
 
@@ -392,4 +393,5 @@ const char *const fs_db_v5_columns[][3] = {{"rounds", "energy_j", "REAL"},
                                            {"clients", "network", "TEXT"},
                                            {NULL, NULL, NULL}};
 const char *const fs_db_v6_columns[][3] = {{"clients", "utc_offset_min", "INTEGER"},
+                                           {"clients", "attacker", "INTEGER"},
                                            {NULL, NULL, NULL}};

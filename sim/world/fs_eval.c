@@ -1,6 +1,8 @@
 /* fs_eval: chunked parallel prediction, then metrics over all rows, segments and clients. */
 #include "fs_eval.h"
 
+#include "fs_attack.h"
+
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -123,7 +125,7 @@ static int alloc_buffers(fs_evaluator *ev, const fs_world *w)
     ev->metric_scratch = malloc(fs_metric_scratch_bytes(n ? n : 1));
     ev->client_values = malloc((n_clients ? n_clients : 1) * sizeof *ev->client_values);
     ev->client_scratch = malloc((n_clients ? n_clients : 1) * sizeof *ev->client_scratch);
-    ev->rows = calloc(ev->n_metrics * (ev->n_segments + 1) + 2, sizeof *ev->rows);
+    ev->rows = calloc(ev->n_metrics * (ev->n_segments + 1) + 3, sizeof *ev->rows);
     if (!ev->scratch || !ev->probs || !ev->metric_scratch || !ev->client_values ||
         !ev->client_scratch || !ev->rows)
         return FS_ENOMEM;
@@ -147,6 +149,23 @@ static int consenting_partition(const fs_partition *tp, const fs_pop *pop, fs_pa
         out->offset[c + 1] = at;
     }
     return FS_OK;
+}
+
+/* The backdoor's success rows (fs_attack_backdoor_rows) and their predictions' buffer. */
+static int backdoor_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s)
+{
+    const fs_dataset *test = &w->test;
+    int32_t level = s->eval.n_segments ? fs_attack_level_index(test, s->eval.segments[0],
+                                                               s->adversary.bd_segment)
+                                       : -1;
+    int rc = FS_OK;
+    ev->backdoor = true;
+    ev->bd_label = s->adversary.bd_label;
+    if (!(ev->bd_rows = malloc((test->n ? test->n : 1) * sizeof *ev->bd_rows))) return FS_ENOMEM;
+    ev->bd_n = fs_attack_backdoor_rows(s, test, level, ev->bd_rows, &ev->bd_triggered, &rc);
+    if (rc || !ev->bd_triggered.n) return rc;
+    ev->bd_probs = malloc(ev->bd_n * (size_t)test->n_classes * sizeof *ev->bd_probs);
+    return ev->bd_probs ? FS_OK : FS_ENOMEM;
 }
 
 int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s, const fs_pop *pop,
@@ -176,6 +195,7 @@ int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s,
     rc = build_segments(ev, &w->test, groups, s->eval.n_segments, skip);
     if (!rc && skip) rc = consenting_partition(&w->test_part, pop, &ev->consenting_test);
     free(skip);
+    if (!rc && fs_attack_has_backdoor(s)) rc = backdoor_init(ev, w, s);
     if (rc || (rc = alloc_buffers(ev, w))) {
         fs_evaluator_fini(ev);
         fs_err_add(err, NULL, "out of memory preparing the evaluation");
@@ -198,6 +218,9 @@ void fs_evaluator_fini(fs_evaluator *ev)
     free(ev->train_probs);
     free(ev->train_scratch);
     fs_partition_fini(&ev->consenting_test);
+    free(ev->bd_rows);
+    free(ev->bd_probs);
+    fs_dataset_fini(&ev->bd_triggered);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -267,6 +290,27 @@ static size_t train_rows(fs_evaluator *ev, const fs_real *w, fs_db_eval *out)
     return k;
 }
 
+/* The backdoor's success: the share of its rows (the other class, trigger applied or in the
+ * target level) that the model predicts as the backdoor's label. NaN without rows. */
+static double backdoor_success(fs_evaluator *ev, const fs_real *w)
+{
+    size_t width = (size_t)ev->world->test.n_classes, hits = 0;
+    const double *probs = ev->probs;
+    const uint32_t *rows = ev->bd_rows;
+    if (ev->bd_triggered.n) {
+        predict_all(ev, w, &ev->bd_triggered, ev->bd_probs);
+        probs = ev->bd_probs, rows = NULL;
+    }
+    for (size_t i = 0; i < ev->bd_n; i++) {
+        const double *p = probs + (rows ? rows[i] : i) * width;
+        size_t best = 0;
+        for (size_t c = 1; c < width; c++)
+            if (p[c] > p[best]) best = c;
+        hits += best == (size_t)ev->bd_label;
+    }
+    return ev->bd_n ? (double)hits / (double)ev->bd_n : NAN;
+}
+
 int fs_evaluator_run(fs_evaluator *ev, const fs_real *w, const fs_db_eval **out_rows,
                      size_t *out_n_rows, double *out_headline, fs_err *err)
 {
@@ -291,6 +335,7 @@ int fs_evaluator_run(fs_evaluator *ev, const fs_real *w, const fs_db_eval **out_
             (fs_db_eval){"worst10_clients", fs_metric_name(m), worst_clients(ev, &p, m)};
     }
     if (ev->train_probs) k += train_rows(ev, w, ev->rows + k);
+    if (ev->backdoor) ev->rows[k++] = (fs_db_eval){"backdoor", "success", backdoor_success(ev, w)};
     *out_rows = ev->rows;
     *out_n_rows = ev->n_rows = k;
     *out_headline = ev->rows[0].value;

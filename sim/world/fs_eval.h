@@ -2,7 +2,8 @@
  * parallel chunks, so the thread count never changes a value), then computes the scenario's
  * metrics overall ("all"), per level of each eval.segments group ("region=north") and, where
  * clients have their own test data, the mean accuracy (RMSE for regression) of the worst 10% of
- * clients ("worst10_clients"), and optionally on the training data ("train").
+ * clients ("worst10_clients"), optionally on the training data ("train"), and with a backdoor
+ * attack its success rate (segment "backdoor", metric "success", fs_attack.h).
  * Owns the prediction buffer, the per-segment row lists and the evaluation rows it returns. */
 #ifndef FS_EVAL_H
 #define FS_EVAL_H
@@ -43,6 +44,12 @@ typedef struct fs_evaluator {
     fs_partition consenting_test; /* test rows of consenting clients only (when some opted out) */
     double *train_probs;      /* eval.train_metrics: predictions on the training data */
     void *train_scratch;
+    bool backdoor;            /* adversary with a backdoor: its success row */
+    int bd_label;
+    uint32_t *bd_rows;        /* test rows of the other class (of the target level) */
+    size_t bd_n;
+    fs_dataset bd_triggered;  /* those rows with the trigger applied (empty: a segment target) */
+    double *bd_probs;         /* predictions on bd_triggered */
     fs_db_eval *rows;         /* the latest evaluation's rows */
     size_t n_rows;
 } fs_evaluator;

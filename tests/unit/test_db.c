@@ -1093,6 +1093,7 @@ START_TEST(db_appending_upgrades_version_4_in_place)
                                   "ALTER TABLE clients DROP COLUMN trace_key;"
                                   "ALTER TABLE clients DROP COLUMN device_class;"
                                   "ALTER TABLE clients DROP COLUMN network;"
+                                  "ALTER TABLE clients DROP COLUMN attacker;"
                                   "UPDATE meta SET value = '4' WHERE key = 'schema_version';",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1186,8 +1187,9 @@ START_TEST(db_bias_views_match_hand_computed_shares)
 }
 END_TEST
 
-/* A version 5 file gains the who-trains tables and clients.utc_offset_min in place (NULL in
- * its old rows); its runs have no mix (the views return nothing for them). */
+/* A version 5 file gains the who-trains tables, clients.utc_offset_min and clients.attacker
+ * in place (NULL in its old rows; both columns last, in that order, so the positional client
+ * insert still lines up); its runs have no mix (the views return nothing for them). */
 START_TEST(db_appending_upgrades_version_5_in_place)
 {
     fs_db *db = open_ok();
@@ -1204,6 +1206,7 @@ START_TEST(db_appending_upgrades_version_5_in_place)
                                   "DROP VIEW v_run_bias; DROP VIEW v_selection_bias;"
                                   "DROP VIEW v_participation_by_segment;"
                                   "DROP TABLE participation_mix; DROP TABLE selection_rounds;"
+                                  "ALTER TABLE clients DROP COLUMN attacker;"
                                   "ALTER TABLE clients DROP COLUMN utc_offset_min;"
                                   "UPDATE meta SET value = '5' WHERE key = 'schema_version';",
                                   NULL, NULL, NULL),
@@ -1212,6 +1215,7 @@ START_TEST(db_appending_upgrades_version_5_in_place)
     db = open_ok();
     ck_assert_int_eq(begin_ok(db), 2);
     c.utc_offset_min = -300;
+    c.attacker = 1;
     ck_assert_int_eq(fs_db_write_clients(db, 2, &c, 1, &err), FS_OK);
     write_mix_rounds(db, 2);
     fs_db_close(db);
@@ -1222,6 +1226,9 @@ START_TEST(db_appending_upgrades_version_5_in_place)
     ck_assert_int_eq(peek_int("SELECT utc_offset_min FROM clients WHERE run_id = 2"), -300);
     ck_assert_int_eq(peek_int("SELECT count(*) FROM v_selection_bias WHERE run_id = 1"), 0);
     ck_assert_int_eq(peek_int("SELECT count(*) FROM v_selection_bias WHERE run_id = 2"), 3);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM clients WHERE run_id = 1 AND attacker IS NULL"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT attacker FROM clients WHERE run_id = 2"), 1);
 }
 END_TEST
 

@@ -355,7 +355,7 @@ START_TEST(scn_unknown_key_suggests_the_nearest)
         "t.json: server.over_selectoin: unknown key; did you mean \"over_selection\"?");
     ck_assert_msg_present("t.json: devices.gflop: unknown key; did you mean \"gflops\"?");
     ck_assert_msg_present("t.json: telemetry: unknown key (valid keys: name, description, seed, "
-                          "population_seed, data, model, train, server, devices, privacy, eval, output, sweep)");
+                          "population_seed, data, model, train, server, devices, privacy, eval, output, adversary, sweep)");
 }
 END_TEST
 
