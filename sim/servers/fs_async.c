@@ -36,6 +36,8 @@ typedef struct async_server {
     size_t *batch_slots; /* max_sel: the slots one dispatch fills (heap: sized by input) */
     buffered *buf;
     size_t n_buf;
+    fs_agg_report *reports; /* buffer_size: the buffer as one step's reports (the engine's
+                             * reports array has only max_sel, which may be fewer) */
     fs_db_part *ended;    /* participations that ended since the last aggregation */
     ended_key *by_client; /* cap_ended: `ended` sorted by client, to number repeats */
     size_t n_ended, cap_ended;
@@ -75,7 +77,8 @@ static int async_init(void *pol, fs_engine *e, fs_err *err)
     a->free_slots = malloc((e->max_sel ? e->max_sel : 1) * sizeof *a->free_slots);
     a->batch_slots = calloc(e->max_sel, sizeof *a->batch_slots);
     a->buf = calloc(k, sizeof *a->buf);
-    bool ok = a->slot_version && a->free_slots && a->batch_slots && a->buf;
+    a->reports = calloc(k, sizeof *a->reports);
+    bool ok = a->slot_version && a->free_slots && a->batch_slots && a->buf && a->reports;
     for (size_t i = 0; ok && i < e->max_sel; i++) /* ascending: already a heap */
         a->free_slots[a->n_free++] = i;
     for (size_t i = 0; ok && i < k; i++)
@@ -91,6 +94,7 @@ static void async_fini(void *pol)
     for (size_t i = 0; a->buf && i < a->e->s->server.buffer_size; i++)
         fs_update_fini(&a->buf[i].u);
     free(a->buf);
+    free(a->reports);
     free(a->slot_version);
     free(a->free_slots);
     free(a->batch_slots);
@@ -229,7 +233,7 @@ static int aggregate(async_server *a, fs_err *err)
     double loss = 0, samples = 0;
     for (size_t k = 0; k < a->n_buf; k++) {
         const buffered *b = &a->buf[k];
-        e->reports[k] = (fs_agg_report){
+        a->reports[k] = (fs_agg_report){
             .client = b->client, .update = &b->u, .n_samples = b->n_samples, .scale = b->scale};
         loss += b->n_samples * b->local_loss;
         samples += b->n_samples;
@@ -239,7 +243,7 @@ static int aggregate(async_server *a, fs_err *err)
     row->t_end = e->now;
     row->train_loss = samples > 0 ? loss / samples : NAN;
     row->online_share = fs_engine_take_online_share(e);
-    int rc = fs_agg_round(&e->agg, e->w, e->reports, a->n_buf, NULL, 0, e->round, err);
+    int rc = fs_agg_round(&e->agg, e->w, a->reports, a->n_buf, NULL, 0, e->round, err);
     e->trainer.global_norm = NAN; /* w changed */
     row->epsilon = e->agg.epsilon;
     number_repeats(a);

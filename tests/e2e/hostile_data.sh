@@ -5,6 +5,8 @@
 # sharing a 31-byte prefix, or with a multi-byte character across byte 31, stay whole and
 # distinct through a run (which used to crash in round 1) and the report's SVGs; invalid UTF-8 in
 # a level is refused with file:line; extreme magnitudes load with a warning naming the column.
+# Eight 36-character levels get slanted ticks inside the segment plot's PNG (the first one used
+# to be cut at the image's left edge).
 source "$(dirname "$0")/lib.sh"
 F=$1
 scn() { # scn NAME SOURCE-BLOCK: a small logreg scenario over the given data block
@@ -60,6 +62,19 @@ want=$(printf 'region=%sX-north\nregion=%sX-south\nregion=%sé' "$p" "$p" "$p" |
 if command -v gnuplot >/dev/null && command -v xmllint >/dev/null; then
     "$F" report "$WORK/lv.sqlite" -o "$WORK/rep" >/dev/null 2>&1 || fail "report failed"
     for svg in "$WORK"/rep/*.svg; do xmllint --noout "$svg" || fail "$svg is not valid XML"; done
+fi
+
+if command -v gnuplot >/dev/null; then
+    { echo "x,region,y"
+      for i in $(seq 1 800); do
+          echo "$((i % 7)).5,hospital-$((i % 8))-university-medical-centre,$((i / 8 % 2))"
+      done; } >"$WORK/sites.csv"
+    sed "s|lv.csv|sites.csv|; s|\"clients\": 3|\"clients\": 8|" "$WORK/lv.json" >"$WORK/sites.json"
+    run sites 0
+    "$F" report "$WORK/sites.sqlite" -o "$WORK/srep" >/dev/null 2>&1 || fail "sites: report failed"
+    grep -q "rotate by 30" "$WORK/srep/segment_metric.gp" || fail "sites: ticks not slanted"
+    edge=$(python3 "$(dirname "$0")/png_edge.py" "$WORK/srep/segment_metric.png" 2)
+    [ "$edge" = 0 ] || fail "sites: $edge dark pixels at segment_metric.png's left edge (tick cut)"
 fi
 
 printf 'x,region,y\n1,north,0\n2,s\xc3,1\n' >"$WORK/bad8.csv"

@@ -35,6 +35,8 @@ fi
 version=$("$bin" --version | cut -d' ' -f2)
 grep -q "fedsim $version" "$WORK/man" || fail "man page without the version"
 grep -q "FEDSIM_MAX_MEMORY" "$WORK/man" || fail "man page without the environment"
+grep -q "FEDSIM_BUSY_TIMEOUT_MS" "$WORK/man" || fail "man page without the busy timeout"
+grep -q "130, 143, 129" "$WORK/man" || fail "man page without the exit status of each signal"
 grep -q "share/fedsim/scenarios" "$WORK/man" || fail "man page does not say where scenarios are"
 if command -v groff >/dev/null; then
     groff -man -Tutf8 -ww -z "$man" 2>"$WORK/warn"

@@ -1,7 +1,8 @@
 #!/bin/bash
-# summary.sh FEDSIM SMALL PRIVATE: the end-of-run summary says what the run did in readable
-# units: a 5-minute campaign is not "0.00 virtual hours", device time has a unit that shows it,
-# and a DP run prints its ε.
+# summary.sh FEDSIM SMALL PRIVATE CTR: the end-of-run summary says what the run did in readable
+# units: a 5-minute campaign is not "0.00 virtual hours", device time has a unit that shows it
+# (the sparse CTR model trains for well under a second: milliseconds, not "0.0 hours"), and a DP
+# run prints its ε.
 source "$(dirname "$0")/lib.sh"
 "$1" run "$2" -o "$WORK/a.sqlite" --quiet >"$WORK/a.out"
 grep -q "^fedsim: golden-small: 6 rounds in 5.0 virtual minutes" "$WORK/a.out" ||
@@ -14,4 +15,8 @@ eps=$(sqlite3 "$WORK/b.sqlite" "select printf('%.4g', epsilon) from rounds order
 grep -q "^  privacy         epsilon $eps at delta 1e-05" "$WORK/b.out" ||
     { cat "$WORK/b.out"; fail "DP run does not print its epsilon ($eps)"; }
 grep -q "virtual seconds" "$WORK/b.out" || { cat "$WORK/b.out"; fail "seconds-long campaign"; }
-echo "summary: minutes, seconds, device time and epsilon as expected"
+"$1" run "$4" -o "$WORK/c.sqlite" --quiet >"$WORK/c.out"
+ms=$(sqlite3 "$WORK/c.sqlite" "select printf('%.3g', 1000 * sum(compute_s)) from rounds")
+grep -q "^  device time     $ms ms of local training" "$WORK/c.out" ||
+    { cat "$WORK/c.out"; fail "sparse model's device time not in ms ($ms)"; }
+echo "summary: minutes, seconds, device time (also in ms) and epsilon as expected"

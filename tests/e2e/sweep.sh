@@ -1,13 +1,15 @@
 #!/bin/bash
 # sweep.sh FEDSIM SCENARIO: a grid sweep runs every variant in parallel into one database with
-# its label; each variant equals a standalone `fedsim run` with the same overrides; an
-# interrupted variant is rerun on resume while finished ones are skipped; a bad variant stops
-# the sweep before anything runs.
+# its label, without resume notes when it is fresh; each variant equals a standalone `fedsim run`
+# with the same overrides; an interrupted variant is rerun on resume while finished ones are
+# skipped; a bad variant stops the sweep before anything runs.
 source "$(dirname "$0")/lib.sh"
 F=$1 S=$2
 q() { sqlite3 "$WORK/s.sqlite" "$1"; }
 "$F" sweep "$S" -o "$WORK/s.sqlite" --jobs 2 >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; fail "sweep failed"; }
 [ "$(q "select count(*) from runs where status='done'")" = 4 ] || fail "expected 4 finished runs"
+# a fresh sweep has nothing to resume: no variant says that it found no run or checkpoint
+! grep -E "note: .*(resume|checkpoint)" "$WORK/err" || fail "a fresh sweep printed resume notes"
 labels=$(q "select variant from runs order by variant" | tr '\n' ';')
 want='server.clients_per_round=4, devices.failure_prob=0;server.clients_per_round=4, devices.failure_prob=0.3;server.clients_per_round=8, devices.failure_prob=0;server.clients_per_round=8, devices.failure_prob=0.3;'
 [ "$labels" = "$want" ] || fail "labels: $labels"
