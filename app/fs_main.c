@@ -18,6 +18,7 @@
 #include "fs_device.h"
 #include "fs_epsilon.h"
 #include "fs_files.h"
+#include "fs_mpi.h"
 #include "fs_plan.h"
 #include "fs_report.h"
 #include "fs_run.h"
@@ -355,6 +356,38 @@ static int cmd_validate(int argc, char **argv)
     return fs_exit_code(worst);
 }
 
+/* run and sweep, the commands mpirun may start: MPI (when a launcher started us) around them. A
+ * run is one process until one run across ranks exists: N ranks of it would each compute the
+ * whole run into one database. */
+static int cmd_mpi(int argc, char **argv)
+{
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int rc = fs_mpi_init(&argc, &argv, &err);
+    if (rc) {
+        if (fs_mpi_rank() == 0) fs_err_print(&err, stderr);
+        fs_mpi_finalize();
+        return fs_exit_code(rc);
+    }
+    int code;
+    if (!strcmp(argv[1], "sweep")) {
+        code = fs_sweep_cli(argc - 1, argv + 1);
+    } else if (fs_mpi_size() > 1) {
+        if (fs_mpi_rank() == 0)
+            fprintf(stderr,
+                    "fedsim: error: fedsim run on %d MPI ranks: one run across ranks is not"
+                    " built yet (clients partitioned by id, updates gathered in client order);"
+                    " run it on one rank (mpirun -n 1, or no mpirun), or spread a sweep's runs"
+                    " with mpirun -n %d fedsim sweep\n",
+                    fs_mpi_size(), fs_mpi_size());
+        code = 2;
+    } else {
+        code = cmd_run(argc, argv);
+    }
+    fs_mpi_finalize();
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     fs_blas_init(argv);
@@ -371,13 +404,13 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("fedsim %s (OpenBLAS kernels: %s)\n", FEDSIM_VERSION, fs_blas_core());
+        printf("fedsim %s (OpenBLAS kernels: %s; MPI: %s)\n", FEDSIM_VERSION, fs_blas_core(),
+               fs_mpi_library());
         return 0;
     }
-    if (!strcmp(cmd, "run")) return cmd_run(argc, argv);
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "sweep")) return cmd_mpi(argc, argv);
     if (!strcmp(cmd, "validate")) return cmd_validate(argc, argv);
     if (!strcmp(cmd, "epsilon")) return fs_epsilon_cli(argc - 1, argv + 1);
-    if (!strcmp(cmd, "sweep")) return fs_sweep_cli(argc - 1, argv + 1);
     if (!strcmp(cmd, "plan")) return fs_plan_cli(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return fs_report_cli(argc - 1, argv + 1);
     return usage_error(usage, cmd, "unknown command");
