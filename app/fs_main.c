@@ -257,6 +257,15 @@ static void print_resume_hint(const run_args *a, const char *db, int checkpoint_
               stderr);
 }
 
+/* The job's ranks: this process's, or for a run of an MPI sweep the sweep's (its child runs
+ * are not ranks themselves; fs_sweep passes the number on). */
+static int run_ranks(void)
+{
+    const char *sweep = getenv("FEDSIM_SWEEP_RANKS");
+    int n;
+    return sweep && fs_cli_parse_int(sweep, 1, 1 << 20, &n) ? n : fs_mpi_size();
+}
+
 static int cmd_run(int argc, char **argv)
 {
     run_args a;
@@ -284,6 +293,7 @@ static int cmd_run(int argc, char **argv)
     fs_cli_catch_stop_signals();
     fs_run_opts opts = {.db_path = db,
                         .n_threads = a.threads,
+                        .n_ranks = run_ranks(),
                         .variant = a.variant,
                         .replicate = a.replicate,
                         .resume = a.resume,

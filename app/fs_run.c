@@ -211,6 +211,7 @@ static int begin(run_ctx *c, const char *db_path, void **out_state, size_t *out_
                       .fedsim_version = FEDSIM_VERSION,
                       .precision = FS_REAL_NAME,
                       .threads = c->opts->n_threads,
+                      .ranks = c->opts->n_ranks,
                       .host = host,
                       .target_metric = ev->has_target ? ev->target_metric : NULL,
                       .target_value = ev->target_value,

@@ -17,6 +17,7 @@ typedef struct fs_run_opts {
     const char *variant;           /* sweep variant label recorded in runs.variant, or NULL */
     int replicate;                 /* 1-based replicate recorded in runs.replicate, 0 = none */
     int n_threads;                 /* >= 1 */
+    int n_ranks;                   /* MPI ranks of the job, recorded in runs.ranks (0: 1) */
     bool progress;                 /* progress line on stderr */
     volatile sig_atomic_t *stop;   /* may be NULL */
     bool resume;                   /* continue the latest unfinished run of this scenario (and

@@ -49,8 +49,8 @@ static const char *const stmt_sql[ST_N] = {
     [ST_RUN] = "INSERT INTO runs(name, scenario_json, seed, variant, target_metric,"
                " target_value, target_lower_better, target_sustain, fedsim_version, status,"
                " started_at, threads, host, population_seed, replicate, headline_metric,"
-               " precision)"
-               " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?, ?, ?, ?, ?)",
+               " precision, ranks)"
+               " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?, ?, ?, ?, ?, ?)",
     [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_CLIENTS] = NULL,
     [ST_ROUND] = "INSERT INTO rounds(run_id, round, t_start, t_end, selected, reported, dropped,"
@@ -247,19 +247,19 @@ static int check_schema(sqlite3 *c, const char *path, bool writing, fs_err *err)
                        has_meta ? "no schema_version in its meta table" : "no meta table");
         return FS_EDB;
     }
-    /* versions 2 to 4 are read as they are, and upgraded in place before anything is written
+    /* versions 2 to 5 are read as they are, and upgraded in place before anything is written
      * to them */
     char want[16];
     snprintf(want, sizeof want, "%d", FS_DB_SCHEMA_VERSION);
     if (strcmp(v, want) == 0 || strcmp(v, "2") == 0 || strcmp(v, "3") == 0 ||
-        strcmp(v, "4") == 0)
+        strcmp(v, "4") == 0 || strcmp(v, "5") == 0)
         return FS_OK;
     char *end;
     long found = strtol(v, &end, 10);
     bool newer = end != v && !*end && found > FS_DB_SCHEMA_VERSION;
     fs_err_add(err, NULL, "%s: results database has schema version %s, this fedsim %s %s%s%s%s",
                path, v, writing ? "writes version" : "reads versions 2 to", want,
-               writing ? " (and upgrades versions 2 to 4)" : "",
+               writing ? " (and upgrades versions 2 to 5)" : "",
                newer ? " (written by a newer fedsim)" : "", writing ? "; use a new file" : "");
     return FS_EDB;
 }
@@ -346,13 +346,13 @@ static int db_read_version(fs_db *db, int *out_version, fs_err *err)
     return FS_OK;
 }
 
-/* Adds each version 5 column to its table when the table exists and lacks it (ALTER TABLE has
- * no IF NOT EXISTS). */
-static int add_v5_columns(fs_db *db)
+/* Adds each column of a version's list to its table when the table exists and lacks it (ALTER
+ * TABLE has no IF NOT EXISTS). */
+static int add_columns(fs_db *db, const char *const (*cols)[3])
 {
     int rc = SQLITE_OK;
-    for (size_t i = 0; fs_db_v5_columns[i][0] && rc == SQLITE_OK; i++) {
-        const char *const *c = fs_db_v5_columns[i];
+    for (size_t i = 0; cols[i][0] && rc == SQLITE_OK; i++) {
+        const char *const *c = cols[i];
         char sql[256];
         snprintf(sql, sizeof sql,
                  "SELECT count(*) FROM sqlite_master m WHERE m.type = 'table' AND m.name = '%s'"
@@ -385,10 +385,14 @@ static int db_create_schema(fs_db *db, fs_err *err)
     if ((v == 2 || v == 3) &&
         sqlite3_exec(db->conn, fs_db_upgrade_v3_sql, NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(db, err, "upgrading schema version 3 to 4");
-    if (v >= 2 && v <= 4 && (add_v5_columns(db) != SQLITE_OK ||
+    if (v >= 2 && v <= 4 && (add_columns(db, fs_db_v5_columns) != SQLITE_OK ||
                              sqlite3_exec(db->conn, fs_db_upgrade_v4_sql, NULL, NULL, NULL) !=
                                  SQLITE_OK))
         return db_fail(db, err, "upgrading schema version 4 to 5");
+    if (v >= 2 && v <= 5 && (add_columns(db, fs_db_v6_columns) != SQLITE_OK ||
+                             sqlite3_exec(db->conn, fs_db_upgrade_v5_sql, NULL, NULL, NULL) !=
+                                 SQLITE_OK))
+        return db_fail(db, err, "upgrading schema version 5 to 6");
     char *schema = fs_db_schema_new();
     if (!schema) {
         db_rollback(db, err);
@@ -658,6 +662,7 @@ int fs_db_begin_run(fs_db *db, const fs_db_run *run, int64_t *out_run_id, fs_err
     bind_opt_i64(&b, run->replicate > 0, run->replicate); /* NULL outside replications */
     bind_text(&b, run->headline_metric && *run->headline_metric ? run->headline_metric : NULL);
     bind_text(&b, run->precision);
+    bind_i64(&b, run->ranks > 0 ? run->ranks : 1);
     if (bind_exec(&b) != SQLITE_OK) return db_fail(db, err, "starting run");
     *out_run_id = sqlite3_last_insert_rowid(db->conn);
     int rc = claim_run(db, *out_run_id, err);

@@ -61,7 +61,7 @@
     " status TEXT NOT NULL CHECK(status IN ('running','done','failed','interrupted')),"         \
     " started_at TEXT, finished_at TEXT, wall_s REAL, threads INTEGER, host TEXT,"             \
     " population_seed INTEGER, replicate INTEGER, target_sustain INTEGER,"                      \
-    " headline_metric TEXT, precision TEXT);"                                                   \
+    " headline_metric TEXT, precision TEXT, ranks INTEGER);"                                                   \
     "CREATE TABLE IF NOT EXISTS clients("                                                       \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
     " client_id INTEGER NOT NULL, n_train INTEGER, n_test INTEGER, segment TEXT, gflops REAL,"  \
@@ -278,6 +278,11 @@
     "DROP VIEW IF EXISTS v_round_metrics; DROP VIEW IF EXISTS v_variant_summary;"               \
     "UPDATE meta SET value = '" STR(FS_DB_SCHEMA_VERSION) "' WHERE key = 'schema_version';"
 
+/* Version 5 -> 6 (after the older upgrades): runs.ranks, the MPI ranks of the job that ran the
+ * run (fs_db_v6_columns; NULL in old rows, which ran as one process). */
+#define UPGRADE_V5_SQL                                                                          \
+    "UPDATE meta SET value = '" STR(FS_DB_SCHEMA_VERSION) "' WHERE key = 'schema_version';"
+
 #define LOWER_IS_BETTER "@lower_is_better@"
 
 static const char schema_sql[] = TABLES_SQL UNIT_VIEWS_SQL ROUND_METRICS_SQL TIME_TO_TARGET_SQL
@@ -312,6 +317,8 @@ const char fs_db_upgrade_v2_sql[] = UPGRADE_V2_SQL;
 const char fs_db_upgrade_v2_post_sql[] = UPGRADE_V2_POST_SQL;
 const char fs_db_upgrade_v3_sql[] = UPGRADE_V3_SQL;
 const char fs_db_upgrade_v4_sql[] = UPGRADE_V4_SQL;
+const char fs_db_upgrade_v5_sql[] = UPGRADE_V5_SQL;
+const char *const fs_db_v6_columns[][3] = {{"runs", "ranks", "INTEGER"}, {NULL, NULL, NULL}};
 const char *const fs_db_v5_columns[][3] = {{"rounds", "energy_j", "REAL"},
                                            {"participation", "energy_j", "REAL"},
                                            {"participation", "network", "TEXT"},

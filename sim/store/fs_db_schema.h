@@ -5,7 +5,7 @@
 #ifndef FS_DB_SCHEMA_H
 #define FS_DB_SCHEMA_H
 
-#define FS_DB_SCHEMA_VERSION 5
+#define FS_DB_SCHEMA_VERSION 6
 
 /* Every CREATE ... IF NOT EXISTS, as a new string (caller frees; NULL: out of memory), with
  * the metric table's lower-is-better names in the views that pick a run's best value. Run with
@@ -27,5 +27,8 @@ extern const char fs_db_upgrade_v3_sql[];
  * column, type; ended by a NULL row), added where the table exists without them. */
 extern const char fs_db_upgrade_v4_sql[];
 extern const char *const fs_db_v5_columns[][3];
+/* Version 5 -> 6: the version; fs_db_v6_columns lists the columns it adds, as for version 5. */
+extern const char fs_db_upgrade_v5_sql[];
+extern const char *const fs_db_v6_columns[][3];
 
 #endif

@@ -35,7 +35,7 @@ sum=$(md5sum <"$new")
 for cmd in "run $S -o $new --quiet" "sweep $SW -o $new" "report $new -o $WORK/rep2" \
     "plan $new --target accuracy=0.5"; do
     expect3 "$cmd on schema 99" "$F" $cmd
-    grep -q "$new: results database has schema version 99, this fedsim \(writes version [0-9]* (and upgrades versions 2 to 4)\|reads versions 2 to [0-9]*\) (written by a newer fedsim)" "$WORK/err" ||
+    grep -q "$new: results database has schema version 99, this fedsim \(writes version [0-9]* (and upgrades versions 2 to 5)\|reads versions 2 to [0-9]*\) (written by a newer fedsim)" "$WORK/err" ||
         { cat "$WORK/err"; fail "$cmd: no clear message"; }
 done
 [ "$(md5sum <"$new")" = "$sum" ] || fail "the newer database was modified"
