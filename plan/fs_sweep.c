@@ -624,6 +624,7 @@ static int run_all(const sweep_args *a, const fs_sweep *sw, const unsigned char 
     for (size_t i = 0; i < n; i++)
         t->todo += state[i] != FS_SWEEP_DONE;
     setenv("FEDSIM_SWEEP_CHILD", "1", 1); /* the children leave the resume hint to the sweep */
+    fs_mpi_mark_children(); /* under mpirun -n 1 too: they are not ranks */
     sigset_t block, old_mask, wait_mask;
     sigemptyset(&block);
     int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGALRM};

@@ -403,9 +403,9 @@ static void stop_all(lead *l)
                 fprintf(stderr, " variant \"%s\" on rank %d;",
                         fs_sweep_job_name(l->sw, j, name, sizeof name), l->on_rank[j]);
         }
-        fputs(sig == SIGTERM ? " (mpirun sends SIGTERM to every rank when one dies: its"
-                               " message names the rank)\n"
-                             : "\n",
+        fputs(sig == SIGTERM ? " (mpirun sends every rank SIGTERM on Ctrl-C, and when a rank"
+                               " dies: its own message then names that rank); rerun to resume\n"
+                             : " rerun to resume\n",
               stderr);
     }
     for (size_t k = 0; k < l->n_kids; k++)

@@ -25,6 +25,7 @@ has "^  inside rounds: $N s in all, [0-9]+ participations/s"
 has "^  peak RSS [1-9][0-9]* MiB"
 has "^  evq hold model: [0-9]+ pending, $N M pop\+push per second"
 has "^  engine: 3 rounds x 20 clients/round, .* $N s wall, [0-9]+ events/s"
+has "^  (1 rank: $N s; 2 ranks: $N s: ${N}x|MPI: not built)"
 # no figure is missing or degenerate
 grep -Eqi "\b(nan|inf)\b| 0\.00 GFLOP| 0 reports" "$WORK/out" && fail "a degenerate figure: $(cat "$WORK/out")"
 exit 0
