@@ -522,7 +522,7 @@ START_TEST(plan_other_schema_version_exits_3)
     char want[512];
     snprintf(want, sizeof want,
              "fedsim: error: %s: results database has schema version 1, this fedsim reads"
-             " versions 2 to 5\n",
+             " versions 2 to 6\n",
              dbpath);
     ck_assert_str_eq(errout, want);
     ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
