@@ -3,6 +3,7 @@
  * codes follow fs_exit_code: 0 ok, 2 bad input, 3 I/O or database, 70 bug, 71 memory,
  * 130 interrupted (128 + signal for SIGTERM, SIGHUP). */
 #include <errno.h>
+#include <fcntl.h>
 #include <gsl/gsl_errno.h>
 #include <math.h>
 #include <omp.h>
@@ -277,6 +278,16 @@ static int cmd_run(int argc, char **argv)
     int rc = a.replicate ? load_replicate(&a, &s, &err)
                          : fs_scn_load(a.scenario, a.sets, a.n_sets, &s, &err);
     if (rc) goto out;
+    if (fs_mpi_size() > 1 && s.server.mode == FS_SERVER_ASYNC) {
+        fs_err_add(&err, "server.mode",
+                   "expected \"sync\" on %d MPI ranks, found \"async\": FedBuff trains one"
+                   " client at a time as the buffer drains, which is not split across ranks"
+                   " yet; run it on one rank (no mpirun, or mpirun -n 1)",
+                   fs_mpi_size());
+        rc = FS_ESCENARIO;
+        fs_scn_fini(&s);
+        goto out;
+    }
     const char *db = a.db ? a.db : s.output.db;
     if (s.sweep_json && !a.variant)
         fprintf(stderr,
@@ -366,9 +377,19 @@ static int cmd_validate(int argc, char **argv)
     return fs_exit_code(worst);
 }
 
-/* run and sweep, the commands mpirun may start: MPI (when a launcher started us) around them. A
- * run is one process until one run across ranks exists: N ranks of it would each compute the
- * whole run into one database. */
+/* Ranks other than 0 of a run: stdout and stderr to /dev/null. */
+static void silence(void)
+{
+    int nul = open("/dev/null", O_WRONLY);
+    fflush(stdout), fflush(stderr);
+    if (nul < 0) return;
+    dup2(nul, STDOUT_FILENO), dup2(nul, STDERR_FILENO);
+    close(nul);
+}
+
+/* run and sweep, the commands mpirun may start: MPI (when a launcher started us) around them. In
+ * a run across ranks, rank 0 speaks for all: the others compute the same run (fs_train splits
+ * the training by client) and print nothing, their errors reach rank 0 as a status. */
 static int cmd_mpi(int argc, char **argv)
 {
     fs_err err;
@@ -382,16 +403,8 @@ static int cmd_mpi(int argc, char **argv)
     int code;
     if (!strcmp(argv[1], "sweep")) {
         code = fs_sweep_cli(argc - 1, argv + 1);
-    } else if (fs_mpi_size() > 1) {
-        if (fs_mpi_rank() == 0)
-            fprintf(stderr,
-                    "fedsim: error: fedsim run on %d MPI ranks: one run across ranks is not"
-                    " built yet (clients partitioned by id, updates gathered in client order);"
-                    " run it on one rank (mpirun -n 1, or no mpirun), or spread a sweep's runs"
-                    " with mpirun -n %d fedsim sweep\n",
-                    fs_mpi_size(), fs_mpi_size());
-        code = 2;
     } else {
+        if (fs_mpi_rank() > 0) silence();
         code = cmd_run(argc, argv);
     }
     fs_mpi_finalize();

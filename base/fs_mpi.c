@@ -196,6 +196,25 @@ int fs_mpi_recv(int src, int tag, void *buf, size_t n, fs_err *err)
     return FS_OK;
 }
 
+int fs_mpi_bcast(void *buf, size_t n, int root, fs_err *err)
+{
+    char *p = buf;
+    if (g_size == 1) return FS_OK;
+    for (size_t at = 0; at < n; at += PIECE) {
+        int k = (int)(n - at < PIECE ? n - at : PIECE);
+        int rc = MPI_Bcast(p + at, k, MPI_BYTE, root, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return mpi_fail(err, "broadcasting from", root, rc);
+    }
+    return FS_OK;
+}
+
+int fs_mpi_max_int(int v)
+{
+    int out = v;
+    if (g_size > 1) MPI_Allreduce(&v, &out, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return out;
+}
+
 bool fs_mpi_poll(int *out_src, int *out_tag)
 {
     int flag = 0;
@@ -224,6 +243,17 @@ bool fs_mpi_poll(int *out_src, int *out_tag)
 {
     (void)out_src, (void)out_tag;
     return false;
+}
+
+int fs_mpi_bcast(void *buf, size_t n, int root, fs_err *err)
+{
+    (void)buf, (void)n, (void)root, (void)err;
+    return FS_OK; /* one rank: root's bytes are already there */
+}
+
+int fs_mpi_max_int(int v)
+{
+    return v;
 }
 #endif
 

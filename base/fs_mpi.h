@@ -44,6 +44,11 @@ _Noreturn void fs_mpi_abort(int code);
 int fs_mpi_send(int dest, int tag, const void *buf, size_t n, fs_err *err);
 int fs_mpi_recv(int src, int tag, void *buf, size_t n, fs_err *err);
 
+/* Collectives, called by every rank in the same order: root's n bytes into every rank's buf (in
+ * pieces, as fs_mpi_send); the largest v of all ranks. One rank: nothing to do, v. */
+int fs_mpi_bcast(void *buf, size_t n, int root, fs_err *err);
+int fs_mpi_max_int(int v);
+
 /* Whether a message from any rank is waiting (never blocks): its source and tag. */
 bool fs_mpi_poll(int *out_src, int *out_tag);
 
