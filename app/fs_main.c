@@ -192,6 +192,12 @@ static void print_summary(const fs_scenario *s, const char *db, const fs_run_sum
     if (!isnan(r->epsilon))
         printf("  privacy         epsilon %.4g at delta %g (RDP accountant, DP-FedAvg)\n",
                r->epsilon, s->privacy.delta);
+    if (r->ranks > 1) {
+        printf("  MPI ranks       %d; clients trained on each:", r->ranks);
+        for (int k = 0; k < r->ranks && k < 8; k++)
+            printf(" %ld", r->trained_by_rank[k]);
+        printf("%s\n", r->ranks > 8 ? " ..." : "");
+    }
     printf("  results         %s (run %lld)\n", db, (long long)r->run_id);
     if (r->rejected)
         fprintf(stderr,

@@ -73,9 +73,11 @@ static void print_progress(run_ctx *c, const fs_round_result *res)
     if (now - c->wall_progress < 0.1 && done != total) return;
     c->wall_progress = now;
     double eta = eta_seconds(c, res, elapsed);
-    fprintf(stderr, "\rround %d/%d  virtual %.2f h  %s %.4f  wall %.0f s  ETA %.0f s   ", done,
+    char ranks[24] = "";
+    if (fs_mpi_size() > 1) snprintf(ranks, sizeof ranks, "  %d ranks", fs_mpi_size());
+    fprintf(stderr, "\rround %d/%d  virtual %.2f h  %s %.4f  wall %.0f s  ETA %.0f s%s   ", done,
             total, (double)res->row.t_end / (double)FS_US_PER_H, c->sum->headline, res->accuracy,
-            elapsed, isnan(eta) ? 0 : eta);
+            elapsed, isnan(eta) ? 0 : eta, ranks);
     if (done == total) fputc('\n', stderr);
     fflush(stderr);
 }
@@ -220,6 +222,17 @@ static int try_resume(run_ctx *c, const fs_db_run *meta, void **out_state, size_
     return rc;
 }
 
+/* Who trained how many clients, for the summary: each rank's count, from each rank in turn. */
+static void tally_ranks(fs_run_summary *out, long here)
+{
+    out->ranks = fs_mpi_size();
+    for (int r = 0; r < out->ranks && r < 8; r++) {
+        int64_t n = here;
+        if (fs_mpi_bcast(&n, sizeof n, r, NULL)) break;
+        out->trained_by_rank[r] = (long)n;
+    }
+}
+
 /* Across ranks: rank 0 read the checkpoint; every rank resumes from the same bytes and round. */
 static int share_resume(run_ctx *c, void **state, size_t *len, fs_err *err)
 {
@@ -329,9 +342,10 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
                              .data_fingerprint = s->output.checkpoint_every > 0
                                                      ? fs_ckpt_fingerprint(s, &world)
                                                      : 0};
-        fs_engine_stats st;
+        fs_engine_stats st = {0};
         rc = fs_engine_run(&cfg, NULL, &st, err);
         out->events = st.events;
+        tally_ranks(out, st.trained_here);
     }
     out->wall_s = fs_wall_seconds() - c.wall_start;
     if (opts->progress && rc) fputc('\n', stderr);

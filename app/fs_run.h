@@ -37,6 +37,8 @@ typedef struct fs_run_summary {
     double compute_s;              /* device-seconds of local training in this session */
     uint64_t events;
     double wall_s;
+    int ranks;                     /* MPI ranks that computed the run (1: one process) */
+    long trained_by_rank[8];       /* clients each of the first 8 ranks trained */
 } fs_run_summary;
 
 int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summary *out,
