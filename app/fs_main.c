@@ -196,6 +196,9 @@ static void print_summary(const fs_scenario *s, const char *db, const fs_run_sum
         printf("  MPI ranks       %d; clients trained on each:", r->ranks);
         for (int k = 0; k < r->ranks && k < 8; k++)
             printf(" %ld", r->trained_by_rank[k]);
+        printf("%s\n  MPI traffic     MB each rank sent the others:", r->ranks > 8 ? " ..." : "");
+        for (int k = 0; k < r->ranks && k < 8; k++)
+            printf(" %.1f", r->mb_out_by_rank[k]);
         printf("%s\n", r->ranks > 8 ? " ..." : "");
     }
     printf("  results         %s (run %lld)\n", db, (long long)r->run_id);

@@ -222,14 +222,18 @@ static int try_resume(run_ctx *c, const fs_db_run *meta, void **out_state, size_
     return rc;
 }
 
-/* Who trained how many clients, for the summary: each rank's count, from each rank in turn. */
+/* Who trained how many clients and sent how much, for the summary: each rank's figures, from
+ * each rank in turn (bytes counted before these broadcasts add their own). */
 static void tally_ranks(fs_run_summary *out, long here)
 {
     out->ranks = fs_mpi_size();
+    double mb = (double)fs_mpi_bytes_out() / 1e6;
     for (int r = 0; r < out->ranks && r < 8; r++) {
         int64_t n = here;
-        if (fs_mpi_bcast(&n, sizeof n, r, NULL)) break;
+        double m = mb;
+        if (fs_mpi_bcast(&n, sizeof n, r, NULL) || fs_mpi_bcast(&m, sizeof m, r, NULL)) break;
         out->trained_by_rank[r] = (long)n;
+        out->mb_out_by_rank[r] = m;
     }
 }
 

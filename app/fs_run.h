@@ -39,6 +39,7 @@ typedef struct fs_run_summary {
     double wall_s;
     int ranks;                     /* MPI ranks that computed the run (1: one process) */
     long trained_by_rank[8];       /* clients each of the first 8 ranks trained */
+    double mb_out_by_rank[8];      /* MB each of the first 8 ranks sent the others (fs_mpi) */
 } fs_run_summary;
 
 int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summary *out,

@@ -22,6 +22,7 @@ static const char *const size_vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE",
 #define CHILD_VAR "FEDSIM_MPI_CHILD"
 
 static int g_rank = 0, g_size = 1, g_local = 1;
+static uint64_t g_bytes_out = 0;
 static bool g_started = false;
 
 bool fs_mpi_built(void)
@@ -134,6 +135,11 @@ int fs_mpi_local_size(void)
     return g_local;
 }
 
+uint64_t fs_mpi_bytes_out(void)
+{
+    return g_bytes_out;
+}
+
 const char *fs_mpi_library(void)
 {
 #if defined(FS_HAVE_MPI) && defined(OMPI_MAJOR_VERSION)
@@ -175,6 +181,7 @@ static int mpi_fail(fs_err *err, const char *what, int peer, int code)
 int fs_mpi_send(int dest, int tag, const void *buf, size_t n, fs_err *err)
 {
     const char *p = buf;
+    g_bytes_out += n;
     for (size_t at = 0; at < n || at == 0; at += PIECE) {
         int k = (int)(n - at < PIECE ? n - at : PIECE);
         int rc = MPI_Send(p + at, k, MPI_BYTE, dest, tag, MPI_COMM_WORLD);
@@ -200,6 +207,7 @@ int fs_mpi_bcast(void *buf, size_t n, int root, fs_err *err)
 {
     char *p = buf;
     if (g_size == 1) return FS_OK;
+    if (root == g_rank) g_bytes_out += n;
     for (size_t at = 0; at < n; at += PIECE) {
         int k = (int)(n - at < PIECE ? n - at : PIECE);
         int rc = MPI_Bcast(p + at, k, MPI_BYTE, root, MPI_COMM_WORLD);

@@ -49,6 +49,10 @@ int fs_mpi_recv(int src, int tag, void *buf, size_t n, fs_err *err);
 int fs_mpi_bcast(void *buf, size_t n, int root, fs_err *err);
 int fs_mpi_max_int(int v);
 
+/* Payload bytes this rank has originated: sent, or broadcast as the root (each broadcast counted
+ * once, however the library relays it). For the traffic figures of a run across ranks. */
+uint64_t fs_mpi_bytes_out(void);
+
 /* Whether a message from any rank is waiting (never blocks): its source and tag. */
 bool fs_mpi_poll(int *out_src, int *out_tag);
 
