@@ -3,6 +3,7 @@
  * codes follow fs_exit_code: 0 ok, 2 bad input, 3 I/O or database, 70 bug, 71 memory,
  * 130 interrupted (128 + signal for SIGTERM, SIGHUP). */
 #include <errno.h>
+#include <fcntl.h>
 #include <gsl/gsl_errno.h>
 #include <math.h>
 #include <omp.h>
@@ -18,6 +19,7 @@
 #include "fs_device.h"
 #include "fs_epsilon.h"
 #include "fs_files.h"
+#include "fs_mpi.h"
 #include "fs_plan.h"
 #include "fs_report.h"
 #include "fs_run.h"
@@ -190,6 +192,15 @@ static void print_summary(const fs_scenario *s, const char *db, const fs_run_sum
     if (!isnan(r->epsilon))
         printf("  privacy         epsilon %.4g at delta %g (RDP accountant, DP-FedAvg)\n",
                r->epsilon, s->privacy.delta);
+    if (r->ranks > 1) {
+        printf("  MPI ranks       %d; clients trained on each:", r->ranks);
+        for (int k = 0; k < r->ranks && k < 8; k++)
+            printf(" %ld", r->trained_by_rank[k]);
+        printf("%s\n  MPI traffic     MB each rank sent the others:", r->ranks > 8 ? " ..." : "");
+        for (int k = 0; k < r->ranks && k < 8; k++)
+            printf(" %.1f", r->mb_out_by_rank[k]);
+        printf("%s\n", r->ranks > 8 ? " ..." : "");
+    }
     printf("  results         %s (run %lld)\n", db, (long long)r->run_id);
     if (r->rejected)
         fprintf(stderr,
@@ -256,6 +267,15 @@ static void print_resume_hint(const run_args *a, const char *db, int checkpoint_
               stderr);
 }
 
+/* The job's ranks: this process's, or for a run of an MPI sweep the sweep's (its child runs
+ * are not ranks themselves; fs_sweep passes the number on). */
+static int run_ranks(void)
+{
+    const char *sweep = getenv("FEDSIM_SWEEP_RANKS");
+    int n;
+    return sweep && fs_cli_parse_int(sweep, 1, 1 << 20, &n) ? n : fs_mpi_size();
+}
+
 static int cmd_run(int argc, char **argv)
 {
     run_args a;
@@ -267,6 +287,16 @@ static int cmd_run(int argc, char **argv)
     int rc = a.replicate ? load_replicate(&a, &s, &err)
                          : fs_scn_load(a.scenario, a.sets, a.n_sets, &s, &err);
     if (rc) goto out;
+    if (fs_mpi_size() > 1 && s.server.mode == FS_SERVER_ASYNC) {
+        fs_err_add(&err, "server.mode",
+                   "expected \"sync\" on %d MPI ranks, found \"async\": FedBuff trains one"
+                   " client at a time as the buffer drains, which is not split across ranks"
+                   " yet; run it on one rank (no mpirun, or mpirun -n 1)",
+                   fs_mpi_size());
+        rc = FS_ESCENARIO;
+        fs_scn_fini(&s);
+        goto out;
+    }
     const char *db = a.db ? a.db : s.output.db;
     if (s.sweep_json && !a.variant)
         fprintf(stderr,
@@ -283,6 +313,7 @@ static int cmd_run(int argc, char **argv)
     fs_cli_catch_stop_signals();
     fs_run_opts opts = {.db_path = db,
                         .n_threads = a.threads,
+                        .n_ranks = run_ranks(),
                         .variant = a.variant,
                         .replicate = a.replicate,
                         .resume = a.resume,
@@ -355,6 +386,40 @@ static int cmd_validate(int argc, char **argv)
     return fs_exit_code(worst);
 }
 
+/* Ranks other than 0 of a run: stdout and stderr to /dev/null. */
+static void silence(void)
+{
+    int nul = open("/dev/null", O_WRONLY);
+    fflush(stdout), fflush(stderr);
+    if (nul < 0) return;
+    dup2(nul, STDOUT_FILENO), dup2(nul, STDERR_FILENO);
+    close(nul);
+}
+
+/* run and sweep, the commands mpirun may start: MPI (when a launcher started us) around them. In
+ * a run across ranks, rank 0 speaks for all: the others compute the same run (fs_train splits
+ * the training by client) and print nothing, their errors reach rank 0 as a status. */
+static int cmd_mpi(int argc, char **argv)
+{
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int rc = fs_mpi_init(&argc, &argv, &err);
+    if (rc) {
+        if (fs_mpi_rank() == 0) fs_err_print(&err, stderr);
+        fs_mpi_finalize();
+        return fs_exit_code(rc);
+    }
+    int code;
+    if (!strcmp(argv[1], "sweep")) {
+        code = fs_sweep_cli(argc - 1, argv + 1);
+    } else {
+        if (fs_mpi_rank() > 0) silence();
+        code = cmd_run(argc, argv);
+    }
+    fs_mpi_finalize();
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     fs_blas_init(argv);
@@ -371,13 +436,13 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("fedsim %s (OpenBLAS kernels: %s)\n", FEDSIM_VERSION, fs_blas_core());
+        printf("fedsim %s (OpenBLAS kernels: %s; MPI: %s)\n", FEDSIM_VERSION, fs_blas_core(),
+               fs_mpi_library());
         return 0;
     }
-    if (!strcmp(cmd, "run")) return cmd_run(argc, argv);
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "sweep")) return cmd_mpi(argc, argv);
     if (!strcmp(cmd, "validate")) return cmd_validate(argc, argv);
     if (!strcmp(cmd, "epsilon")) return fs_epsilon_cli(argc - 1, argv + 1);
-    if (!strcmp(cmd, "sweep")) return fs_sweep_cli(argc - 1, argv + 1);
     if (!strcmp(cmd, "plan")) return fs_plan_cli(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return fs_report_cli(argc - 1, argv + 1);
     return usage_error(usage, cmd, "unknown command");

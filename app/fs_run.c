@@ -15,6 +15,7 @@
 #include "fs_engine.h"
 #include "fs_metrics.h"
 #include "fs_mix.h"
+#include "fs_mpi.h"
 #include "fs_pop.h"
 #include "fs_world.h"
 
@@ -64,9 +65,11 @@ static void print_progress(run_ctx *c, const fs_round_result *res)
     if (now - c->wall_progress < 0.1 && done != total) return;
     c->wall_progress = now;
     double eta = eta_seconds(c, res, elapsed);
-    fprintf(stderr, "\rround %d/%d  virtual %.2f h  %s %.4f  wall %.0f s  ETA %.0f s   ", done,
+    char ranks[24] = "";
+    if (fs_mpi_size() > 1) snprintf(ranks, sizeof ranks, "  %d ranks", fs_mpi_size());
+    fprintf(stderr, "\rround %d/%d  virtual %.2f h  %s %.4f  wall %.0f s  ETA %.0f s%s   ", done,
             total, (double)res->row.t_end / (double)FS_US_PER_H, c->sum->headline, res->accuracy,
-            elapsed, isnan(eta) ? 0 : eta);
+            elapsed, isnan(eta) ? 0 : eta, ranks);
     if (done == total) fputc('\n', stderr);
     fflush(stderr);
 }
@@ -90,7 +93,31 @@ static void tally(fs_run_summary *sum, const fs_round_result *res)
     sum->final_accuracy = res->accuracy;
 }
 
+static int record_round(void *ctx, const fs_round_result *res, fs_err *err);
+
+/* Across ranks every decision that ends a run is taken together after each round: a failure of
+ * rank 0's database or a stop signal that reached one rank stops all of them before the next
+ * round, which would otherwise wait for ranks that left. */
+static int agree(const run_ctx *c, int rc, fs_err *err)
+{
+    if (fs_mpi_size() == 1) return rc;
+    volatile sig_atomic_t *flag = c->opts->stop;
+    int stop = fs_mpi_max_int(flag ? (int)*flag : 0);
+    if (stop && flag && !*flag) *flag = stop;
+    int all = fs_mpi_max_int(rc);
+    if (all && !rc)
+        fs_err_add(err, NULL, "another MPI rank of the run failed (%s)",
+                   fs_strerror(all));
+    return all;
+}
+
 static int on_round(void *ctx, const fs_round_result *res, fs_err *err)
+{
+    int rc = fs_mpi_rank() == 0 ? record_round(ctx, res, err) : FS_OK;
+    return agree(ctx, rc, err);
+}
+
+static int record_round(void *ctx, const fs_round_result *res, fs_err *err)
 {
     run_ctx *c = ctx;
     const fs_db_part *parts = c->s->output.participation ? res->parts : NULL;
@@ -161,9 +188,10 @@ static int client_rows(run_ctx *c, const fs_pop *pop, bool check, fs_err *err)
 static int on_resumed(void *ctx, fs_err *err)
 {
     run_ctx *c = ctx;
-    int rc = fs_db_resume_claim(c->db, c->run_id, c->resume_round, err);
+    int rc = fs_mpi_rank() == 0 ? fs_db_resume_claim(c->db, c->run_id, c->resume_round, err)
+                                : FS_OK;
     c->claimed = rc == FS_OK;
-    return rc;
+    return agree(c, rc, err);
 }
 
 /* Resuming: the latest unfinished run of this scenario continues from its checkpoint; without
@@ -190,6 +218,37 @@ static int try_resume(run_ctx *c, const fs_db_run *meta, void **out_state, size_
     return rc;
 }
 
+/* Who trained how many clients and sent how much, for the summary: each rank's figures, from
+ * each rank in turn (bytes counted before these broadcasts add their own). */
+static void tally_ranks(fs_run_summary *out, long here)
+{
+    out->ranks = fs_mpi_size();
+    double mb = (double)fs_mpi_bytes_out() / 1e6;
+    for (int r = 0; r < out->ranks && r < 8; r++) {
+        int64_t n = here;
+        double m = mb;
+        if (fs_mpi_bcast(&n, sizeof n, r, NULL) || fs_mpi_bcast(&m, sizeof m, r, NULL)) break;
+        out->trained_by_rank[r] = (long)n;
+        out->mb_out_by_rank[r] = m;
+    }
+}
+
+/* Across ranks: rank 0 read the checkpoint; every rank resumes from the same bytes and round. */
+static int share_resume(run_ctx *c, void **state, size_t *len, fs_err *err)
+{
+    if (fs_mpi_size() == 1) return FS_OK;
+    int64_t head[2] = {*state ? (int64_t)*len : -1, c->resume_round};
+    int rc = fs_mpi_bcast(head, sizeof head, 0, err);
+    if (rc || head[0] < 0) return rc;
+    c->resume_round = (int)head[1];
+    c->sum->resumed_from = c->resume_round;
+    if (fs_mpi_rank() > 0) {
+        *len = (size_t)head[0];
+        if (!(*state = malloc(*len ? *len : 1))) return fs_mpi_abort(71), FS_ENOMEM;
+    }
+    return fs_mpi_bcast(*state, *len, 0, err);
+}
+
 static int begin(run_ctx *c, const char *db_path, void **out_state, size_t *out_len, fs_err *err)
 {
     int rc = fs_db_open(db_path, &c->db, err);
@@ -207,6 +266,7 @@ static int begin(run_ctx *c, const char *db_path, void **out_state, size_t *out_
                       .fedsim_version = FEDSIM_VERSION,
                       .precision = FS_REAL_NAME,
                       .threads = c->opts->n_threads,
+                      .ranks = c->opts->n_ranks,
                       .host = host,
                       .target_metric = ev->has_target ? ev->target_metric : NULL,
                       .target_value = ev->target_value,
@@ -275,13 +335,20 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
     out->headline = fs_metric_name(ev.metrics[0]);
     void *state = NULL;
     size_t state_len = 0;
-    if ((rc = begin(&c, opts->db_path ? opts->db_path : s->output.db, &state, &state_len, err)))
+    rc = fs_mpi_rank() == 0
+             ? begin(&c, opts->db_path ? opts->db_path : s->output.db, &state, &state_len, err)
+             : FS_OK;
+    if ((rc = agree(&c, rc, err)) || (rc = share_resume(&c, &state, &state_len, err))) {
+        free(state);
         goto done;
+    }
     out->run_id = c.run_id;
     /* a resumed run has its clients rows already: they must be the devices redrawn above */
-    rc = client_rows(&c, &pop, state != NULL, err);
+    rc = fs_mpi_rank() == 0 ? client_rows(&c, &pop, state != NULL, err) : FS_OK;
+    rc = agree(&c, rc, err);
     char origin[1100];
-    snprintf(origin, sizeof origin, "%s: run %lld", fs_db_path(c.db), (long long)c.run_id);
+    snprintf(origin, sizeof origin, "%s: run %lld", c.db ? fs_db_path(c.db) : "rank 0",
+             (long long)c.run_id);
     if (!rc) {
         fs_engine_cfg cfg = {.scn = s,
                              .world = &world,
@@ -300,14 +367,15 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
                              .data_fingerprint = s->output.checkpoint_every > 0
                                                      ? fs_ckpt_fingerprint(s, &world)
                                                      : 0};
-        fs_engine_stats st;
+        fs_engine_stats st = {0};
         rc = fs_engine_run(&cfg, NULL, &st, err);
         out->events = st.events;
+        tally_ranks(out, st.trained_here);
     }
     out->wall_s = fs_wall_seconds() - c.wall_start;
     if (opts->progress && rc) fputc('\n', stderr);
     /* a refused resume leaves its run exactly as it was (e.g. interrupted), never running */
-    if (!state || c.claimed) {
+    if (fs_mpi_rank() == 0 && (!state || c.claimed)) {
         int rc2 = fs_db_finish_run(c.db, c.run_id, final_status(rc), out->wall_s, err);
         if (!rc) rc = rc2;
     }

@@ -17,6 +17,7 @@ typedef struct fs_run_opts {
     const char *variant;           /* sweep variant label recorded in runs.variant, or NULL */
     int replicate;                 /* 1-based replicate recorded in runs.replicate, 0 = none */
     int n_threads;                 /* >= 1 */
+    int n_ranks;                   /* MPI ranks of the job, recorded in runs.ranks (0: 1) */
     bool progress;                 /* progress line on stderr */
     volatile sig_atomic_t *stop;   /* may be NULL */
     bool resume;                   /* continue the latest unfinished run of this scenario (and
@@ -36,6 +37,9 @@ typedef struct fs_run_summary {
     double compute_s;              /* device-seconds of local training in this session */
     uint64_t events;
     double wall_s;
+    int ranks;                     /* MPI ranks that computed the run (1: one process) */
+    long trained_by_rank[8];       /* clients each of the first 8 ranks trained */
+    double mb_out_by_rank[8];      /* MB each of the first 8 ranks sent the others (fs_mpi) */
 } fs_run_summary;
 
 int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summary *out,

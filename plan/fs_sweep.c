@@ -1,6 +1,7 @@
 /* fs_sweep: expansion of sweep objects into variants, and the sweep command (parallel child
  * `fedsim run` processes, resume by skipping finished variants). */
 #include "fs_sweep.h"
+#include "fs_sweep_int.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "fs_clock.h"
 #include "fs_db.h"
 #include "fs_files.h"
+#include "fs_mpi.h"
 #include "fs_rng.h"
 #include "fs_scn.h"
 #include "fs_text.h"
@@ -298,13 +300,6 @@ int fs_sweep_replicate_seeds(const char *sweep_json, uint64_t seed, uint64_t pop
 
 /* ---- the command ---- */
 
-typedef struct sweep_args {
-    const char *scenario, *db;
-    const char *sets[256];
-    size_t n_sets;
-    int jobs;
-} sweep_args;
-
 #define SWEEP_USAGE "usage: fedsim sweep SCENARIO [-o DB] [--jobs N] [--set path=value]...\n"
 static const char sweep_usage[] = SWEEP_USAGE;
 static const char sweep_help[] =
@@ -377,41 +372,36 @@ static int validate_variants(const sweep_args *a, const fs_sweep *sw)
 
 /* The runs of a sweep: every variant times every replicate (replicate-major within a variant,
  * so a variant's replicates finish together). Replicate 0 means "no replications" (NULL). */
-static size_t n_jobs(const fs_sweep *sw)
+size_t fs_sweep_n_jobs(const fs_sweep *sw)
 {
     return sw->n * (size_t)(sw->n_replicates > 0 ? sw->n_replicates : 1);
 }
 
-static const fs_variant *job_variant(const fs_sweep *sw, size_t j)
+const fs_variant *fs_sweep_job_variant(const fs_sweep *sw, size_t j)
 {
     return &sw->variants[j / (size_t)(sw->n_replicates > 0 ? sw->n_replicates : 1)];
 }
 
-static int job_replicate(const fs_sweep *sw, size_t j)
+int fs_sweep_job_replicate(const fs_sweep *sw, size_t j)
 {
     return sw->n_replicates > 0 ? (int)(j % (size_t)sw->n_replicates) + 1 : 0;
 }
 
 /* A job's name in messages: the label (control characters escaped) and its replicate. */
-static const char *job_name(const fs_sweep *sw, size_t j, char *buf, size_t n)
+const char *fs_sweep_job_name(const fs_sweep *sw, size_t j, char *buf, size_t n)
 {
     char lb[4 * sizeof sw->variants[0].label];
-    const char *label = fs_text_term(job_variant(sw, j)->label, lb, sizeof lb);
-    if (job_replicate(sw, j))
-        snprintf(buf, n, "%s [replicate %d]", label, job_replicate(sw, j));
+    const char *label = fs_text_term(fs_sweep_job_variant(sw, j)->label, lb, sizeof lb);
+    if (fs_sweep_job_replicate(sw, j))
+        snprintf(buf, n, "%s [replicate %d]", label, fs_sweep_job_replicate(sw, j));
     else
         snprintf(buf, n, "%s", label);
     return buf;
 }
 
-/* What the database holds of each (variant, replicate): nothing (a fresh start, no --resume and
- * so no "no checkpoint" note), an unfinished run (resumed from its checkpoint), or a done run
- * (skipped). */
-enum { VARIANT_NEW, VARIANT_UNFINISHED, VARIANT_DONE };
-
 /* Fills state[j] for every job; a database that cannot be read stops the sweep (exit 3):
  * guessing "nothing done" would rerun finished variants. */
-static int finished(const char *db_path, const char *name, const fs_sweep *sw,
+int fs_sweep_finished(const char *db_path, const char *name, const fs_sweep *sw,
                     unsigned char *state, fs_err *err)
 {
     sqlite3 *db = NULL;
@@ -422,16 +412,16 @@ static int finished(const char *db_path, const char *name, const fs_sweep *sw,
                                  "SELECT coalesce(max(status = 'done'), 0), count(*) FROM runs"
                                  " WHERE name = ?1 AND variant = ?2 AND replicate IS ?3",
                                  -1, &st, NULL);
-    for (size_t i = 0; src == SQLITE_OK && i < n_jobs(sw); i++) {
-        int r = job_replicate(sw, i);
+    for (size_t i = 0; src == SQLITE_OK && i < fs_sweep_n_jobs(sw); i++) {
+        int r = fs_sweep_job_replicate(sw, i);
         src = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         if (src == SQLITE_OK)
-            src = sqlite3_bind_text(st, 2, job_variant(sw, i)->label, -1, SQLITE_STATIC);
+            src = sqlite3_bind_text(st, 2, fs_sweep_job_variant(sw, i)->label, -1, SQLITE_STATIC);
         if (src == SQLITE_OK) src = r ? sqlite3_bind_int(st, 3, r) : sqlite3_bind_null(st, 3);
         if (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
-            state[i] = sqlite3_column_int(st, 0)   ? VARIANT_DONE
-                       : sqlite3_column_int(st, 1) ? VARIANT_UNFINISHED
-                                                   : VARIANT_NEW;
+            state[i] = sqlite3_column_int(st, 0)   ? FS_SWEEP_DONE
+                       : sqlite3_column_int(st, 1) ? FS_SWEEP_UNFINISHED
+                                                   : FS_SWEEP_NEW;
             src = SQLITE_OK;
         }
         sqlite3_reset(st);
@@ -482,7 +472,7 @@ static _Noreturn void exec_child(const char *self, char **argv, pid_t sweep,
  * children stay in the sweep's process group, so a terminal's Ctrl-C or hangup reaches all of
  * them at once; the sweep does not make a group of its own, which would take it out of the
  * terminal's foreground group when started from a script (Ctrl-C would then miss it). */
-static pid_t spawn_variant(const sweep_args *a, const fs_variant *v, int replicate, const char *db,
+pid_t fs_sweep_spawn(const sweep_args *a, const fs_variant *v, int replicate, const char *db,
                            int threads, bool resume, const sigset_t *child_mask)
 {
     char self[4096], th[16], rep[16];
@@ -509,13 +499,7 @@ static pid_t spawn_variant(const sweep_args *a, const fs_variant *v, int replica
     return pid;
 }
 
-/* How the variants of this session ended, for the closing line. */
-typedef struct sweep_tally {
-    size_t todo, started, done, interrupted, failed;
-    int child_signal_code; /* exit code of an interrupted child (128 + signal), or 0 */
-} sweep_tally;
-
-static bool interrupted_code(int code)
+bool fs_sweep_interrupted_code(int code)
 {
     return code == 128 + SIGINT || code == 128 + SIGTERM || code == 128 + SIGHUP;
 }
@@ -529,7 +513,7 @@ static bool reap(child *kids, size_t *n_kids, const fs_sweep *sw, sweep_tally *t
     for (size_t k = 0; k < *n_kids; k++) {
         if (kids[k].pid != pid) continue;
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        bool stopped = interrupted_code(code);
+        bool stopped = fs_sweep_interrupted_code(code);
         if (code == 0)
             t->done++;
         else if (stopped)
@@ -539,7 +523,7 @@ static bool reap(child *kids, size_t *n_kids, const fs_sweep *sw, sweep_tally *t
         char name[4 * sizeof sw->variants[0].label + 32];
         fprintf(stderr, "fedsim: sweep [%zu/%zu] %s: %s (%.1f s)\n",
                 t->done + t->interrupted + t->failed, t->todo,
-                job_name(sw, kids[k].job, name, sizeof name),
+                fs_sweep_job_name(sw, kids[k].job, name, sizeof name),
                 code == 0 ? "done" : stopped ? "interrupted" : "failed",
                 fs_wall_seconds() - kids[k].started);
         kids[k] = kids[--*n_kids];
@@ -587,13 +571,13 @@ static long job_rounds(sqlite3 *c, const fs_sweep *sw, const char *name, size_t 
 {
     sqlite3_stmt *st = NULL;
     long n = 0;
-    int r = job_replicate(sw, j);
+    int r = fs_sweep_job_replicate(sw, j);
     if (sqlite3_prepare_v2(c,
                            "SELECT count(*) FROM rounds WHERE run_id = (SELECT max(run_id) FROM"
                            " runs WHERE name = ?1 AND variant = ?2 AND replicate IS ?3)",
                            -1, &st, NULL) == SQLITE_OK &&
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) == SQLITE_OK &&
-        sqlite3_bind_text(st, 2, job_variant(sw, j)->label, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_text(st, 2, fs_sweep_job_variant(sw, j)->label, -1, SQLITE_STATIC) == SQLITE_OK &&
         (r ? sqlite3_bind_int(st, 3, r) : sqlite3_bind_null(st, 3)) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);
@@ -636,10 +620,11 @@ static int run_all(const sweep_args *a, const fs_sweep *sw, const unsigned char 
     sweep_progress prog = {.on = isatty(STDERR_FILENO), .db = db, .name = name};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores > a->jobs ? (int)(cores / a->jobs) : 1;
-    size_t n_kids = 0, n = n_jobs(sw);
+    size_t n_kids = 0, n = fs_sweep_n_jobs(sw);
     for (size_t i = 0; i < n; i++)
-        t->todo += state[i] != VARIANT_DONE;
+        t->todo += state[i] != FS_SWEEP_DONE;
     setenv("FEDSIM_SWEEP_CHILD", "1", 1); /* the children leave the resume hint to the sweep */
+    fs_mpi_mark_children(); /* under mpirun -n 1 too: they are not ranks */
     sigset_t block, old_mask, wait_mask;
     sigemptyset(&block);
     int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGALRM};
@@ -662,17 +647,17 @@ static int run_all(const sweep_args *a, const fs_sweep *sw, const unsigned char 
     for (size_t i = 0;;) {
         forward_stop(kids, n_kids, &sent);
         bool stopping = fs_cli_stop_signal || t->child_signal_code;
-        if (!stopping && i < n && state[i] == VARIANT_DONE) {
+        if (!stopping && i < n && state[i] == FS_SWEEP_DONE) {
             i++;
             continue;
         }
         if (!stopping && i < n && n_kids < (size_t)a->jobs) {
-            pid_t pid = spawn_variant(a, job_variant(sw, i), job_replicate(sw, i), db, threads,
-                                      state[i] == VARIANT_UNFINISHED, &old_mask);
+            pid_t pid = fs_sweep_spawn(a, fs_sweep_job_variant(sw, i), fs_sweep_job_replicate(sw, i), db, threads,
+                                      state[i] == FS_SWEEP_UNFINISHED, &old_mask);
             if (pid < 0) {
                 char jn[4 * sizeof sw->variants[0].label + 32];
                 fprintf(stderr, "fedsim: error: cannot start fedsim for variant \"%s\": %s\n",
-                        job_name(sw, i, jn, sizeof jn), strerror(errno));
+                        fs_sweep_job_name(sw, i, jn, sizeof jn), strerror(errno));
                 code = 70;
                 fs_cli_stop_signal = SIGTERM; /* stop the others, then report */
                 continue;
@@ -728,6 +713,10 @@ static int refresh_stats(const char *db_path, const char *name)
     return rc ? fs_exit_code(rc) : 0;
 }
 
+static int lead_scenario(const sweep_args *a, const fs_scenario *s, fs_sweep *sw);
+static void quiet_stderr(bool on);
+static int sweep_cli(int argc, char **argv);
+
 static int sweep_scenario(const sweep_args *a, const fs_scenario *s)
 {
     fs_err err;
@@ -740,7 +729,27 @@ static int sweep_scenario(const sweep_args *a, const fs_scenario *s)
     }
     int rc = fs_sweep_parse(s->sweep_json, &sw, &err);
     if (rc) return fs_err_print(&err, stderr), fs_exit_code(rc);
-    if ((rc = validate_variants(a, &sw))) return fs_sweep_fini(&sw), fs_exit_code(rc);
+    if (fs_mpi_rank() > 0) { /* the rest is rank 0's: the others run what it sends */
+        quiet_stderr(false);
+        rc = fs_sweep_ranks_work(a, &sw);
+        fs_sweep_fini(&sw);
+        return rc;
+    }
+    rc = lead_scenario(a, s, &sw);
+    if (rc < 0) rc = 70;
+    fs_sweep_fini(&sw);
+    return rc;
+}
+
+/* Rank 0 (or the only process) from the parsed sweep on. A failure before the runs start
+ * releases the other ranks, which wait for jobs. */
+static int lead_scenario(const sweep_args *a, const fs_scenario *s, fs_sweep *swp)
+{
+    fs_err err;
+    fs_err_init(&err, NULL);
+    fs_sweep sw = *swp;
+    int rc;
+    if ((rc = validate_variants(a, &sw))) return fs_sweep_ranks_release(), fs_exit_code(rc);
     const char *db = a->db ? a->db : s->output.db;
     /* create the database (and folder) here: concurrent first opens by the children would race
      * to set up the schema */
@@ -750,44 +759,73 @@ static int sweep_scenario(const sweep_args *a, const fs_scenario *s)
         fs_err_add(&err, NULL, "%s: cannot create its folder: %s", db, strerror(errno));
     else if (!fs_db_open(db, &created, &err))
         fs_db_close(created);
-    if (err.n_total) return fs_err_print(&err, stderr), fs_sweep_fini(&sw), 3;
-    size_t n = n_jobs(&sw);
+    if (err.n_total) return fs_err_print(&err, stderr), fs_sweep_ranks_release(), 3;
+    size_t n = fs_sweep_n_jobs(&sw);
     unsigned char *state = calloc(n ? n : 1, 1);
-    if (!state) return fs_sweep_fini(&sw), 71;
-    if ((rc = finished(db, s->name, &sw, state, &err)))
-        return fs_err_print(&err, stderr), free(state), fs_sweep_fini(&sw), fs_exit_code(rc);
+    if (!state) return fs_sweep_ranks_release(), 71;
+    if ((rc = fs_sweep_finished(db, s->name, &sw, state, &err)))
+        return fs_err_print(&err, stderr), free(state), fs_sweep_ranks_release(),
+               fs_exit_code(rc);
     size_t skipped = 0;
     for (size_t i = 0; i < n; i++)
-        skipped += state[i] == VARIANT_DONE;
+        skipped += state[i] == FS_SWEEP_DONE;
     char shape[96];
     if (sw.n_replicates)
         snprintf(shape, sizeof shape, "%zu variants x %d replicates = %zu runs", sw.n,
                  sw.n_replicates, n);
     else
         snprintf(shape, sizeof shape, "%zu variants", sw.n);
-    fprintf(stderr, "fedsim: sweep %s: %s, %zu already done in %s\n", s->name, shape, skipped, db);
+    char ranks[32] = "";
+    if (fs_mpi_size() > 1) snprintf(ranks, sizeof ranks, " on %d ranks", fs_mpi_size());
+    fprintf(stderr, "fedsim: sweep %s: %s, %zu already done in %s%s\n", s->name, shape, skipped,
+            db, ranks);
     double t0 = fs_wall_seconds();
     sweep_tally t = {0};
-    int code = run_all(a, &sw, state, db, s->name, &t);
+    int code = fs_mpi_size() > 1 ? fs_sweep_ranks_lead(a, &sw, state, db, s->name, &t)
+                                 : run_all(a, &sw, state, db, s->name, &t);
     int stats = refresh_stats(db, s->name);
     if (!code && stats) code = stats;
     if (t.done == t.todo)
-        printf("fedsim: sweep %s: %s (%zu run now, %zu already done) in %.1f s;"
+        printf("fedsim: sweep %s: %s (%zu run now, %zu already done) in %.1f s%s;"
                " results in %s\n",
-               s->name, shape, t.done, skipped, fs_wall_seconds() - t0, db);
+               s->name, shape, t.done, skipped, fs_wall_seconds() - t0, ranks, db);
     else
         printf("fedsim: sweep %s: %s (%zu done now, %zu interrupted, %zu failed,"
-               " %zu not started, %zu already done) in %.1f s; results in %s\n",
+               " %zu not started, %zu already done) in %.1f s%s; results in %s\n",
                s->name, shape, t.done, t.interrupted, t.failed, t.todo - t.started, skipped,
-               fs_wall_seconds() - t0, db);
+               fs_wall_seconds() - t0, ranks, db);
     fflush(stdout);
     if (t.done != t.todo) print_sweep_resume_hint(a, db);
     free(state);
-    fs_sweep_fini(&sw);
     return code;
 }
 
+/* Ranks other than 0 parse what rank 0 parses, silently: rank 0 alone reports bad input. */
+static int quiet_fd = -1;
+
+static void quiet_stderr(bool on)
+{
+    fflush(stderr);
+    if (on && quiet_fd < 0 && fs_mpi_rank() > 0) {
+        int nul = open("/dev/null", O_WRONLY);
+        quiet_fd = dup(STDERR_FILENO);
+        if (nul >= 0) dup2(nul, STDERR_FILENO), close(nul);
+    } else if (!on && quiet_fd >= 0) {
+        dup2(quiet_fd, STDERR_FILENO);
+        close(quiet_fd);
+        quiet_fd = -1;
+    }
+}
+
 int fs_sweep_cli(int argc, char **argv)
+{
+    quiet_stderr(true);
+    int code = sweep_cli(argc, argv);
+    quiet_stderr(false);
+    return code;
+}
+
+static int sweep_cli(int argc, char **argv)
 {
     if (fs_cli_wants_help(argc, argv)) return fputs(sweep_help, stdout), 0;
     sweep_args a;

@@ -13,7 +13,7 @@
  * the identity tests (threads, resume), which compare dumps exactly; the golden comparison
  * (tests/golden/README) ignores it, and the results rows pin everything the scenario changed.
  *
- * Columns that differ between identical runs (wall-clock times, host, threads, version) are
+ * Columns that differ between identical runs (wall-clock times, host, threads, ranks, version) are
  * skipped, so two runs of one (scenario, seed) dump identically. Every column of a table is
  * dumped (`SELECT *`), so columns added to the schema appear without changes here. Views (v_*)
  * are derived from the tables and never dumped: the list below names tables only. The file is
@@ -67,6 +67,7 @@ static const dump_table tables[] = {
 static const char *const skipped[] = {
     "runs.started_at", "runs.finished_at",    "runs.wall_s",   "runs.threads",
     "runs.host",       "runs.fedsim_version", "rounds.wall_s", "variant_stats.updated_at",
+    "runs.ranks",
 };
 
 /* Text columns dumped as their length and hash (see the header comment). */

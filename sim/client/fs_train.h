@@ -56,6 +56,8 @@ typedef struct fs_trainer {
     fs_cstate *client_control;   /* SCAFFOLD: every client's c_i (borrowed, read only here) */
     double global_norm;          /* ||w_global||_2 for the poisoned-update bound; NaN = compute
                                     it at the next run (callers reset it whenever w changes) */
+    long trained_here;           /* clients trained by this process so far (its share of them
+                                    across MPI ranks) */
 } fs_trainer;
 
 /* An update is poisoned, i.e. rejected rather than averaged, when its local loss or any of its

@@ -860,7 +860,8 @@ int fs_engine_run(const fs_engine_cfg *cfg, fs_real *out_w, fs_engine_stats *out
                                        .events = e.q.n_popped,
                                        .final_accuracy = e.last_accuracy,
                                        .train_s = e.train_s,
-                                       .eval_s = e.eval_s};
+                                       .eval_s = e.eval_s,
+                                       .trained_here = e.trainer.trained_here};
     engine_fini(&e);
     return rc;
 }

@@ -67,6 +67,7 @@ typedef struct fs_engine_stats {
     double final_accuracy; /* headline metric at the end; NaN when never evaluated */
     double train_s, eval_s; /* wall seconds spent training clients and evaluating the model:
                              * what is left of a run's time is the engine's own overhead */
+    long trained_here;     /* clients this process trained (across MPI ranks: its share) */
 } fs_engine_stats;
 
 /* FS_ESCENARIO, naming the key, when the scenario asks for a combination the engine cannot

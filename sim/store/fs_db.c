@@ -51,8 +51,8 @@ static const char *const stmt_sql[ST_N] = {
     [ST_RUN] = "INSERT INTO runs(name, scenario_json, seed, variant, target_metric,"
                " target_value, target_lower_better, target_sustain, fedsim_version, status,"
                " started_at, threads, host, population_seed, replicate, headline_metric,"
-               " precision)"
-               " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?, ?, ?, ?, ?)",
+               " precision, ranks)"
+               " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?, ?, ?, ?, ?, ?)",
     [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_CLIENTS] = NULL,
     [ST_ROUND] = "INSERT INTO rounds(run_id, round, t_start, t_end, selected, reported, dropped,"
@@ -668,6 +668,7 @@ int fs_db_begin_run(fs_db *db, const fs_db_run *run, int64_t *out_run_id, fs_err
     bind_opt_i64(&b, run->replicate > 0, run->replicate); /* NULL outside replications */
     bind_text(&b, run->headline_metric && *run->headline_metric ? run->headline_metric : NULL);
     bind_text(&b, run->precision);
+    bind_i64(&b, run->ranks > 0 ? run->ranks : 1);
     if (bind_exec(&b) != SQLITE_OK) return db_fail(db, err, "starting run");
     *out_run_id = sqlite3_last_insert_rowid(db->conn);
     int rc = claim_run(db, *out_run_id, err);

@@ -30,6 +30,7 @@ typedef struct fs_db_run {
     const char *headline_metric; /* first of eval.metrics: the run's headline */
     const char *precision;       /* what the models trained in: FS_REAL_NAME ("float32") */
     int threads;                /* metadata: never influences results */
+    int ranks;                  /* metadata: MPI ranks of the job that ran it (<= 0: 1) */
     const char *host;           /* metadata */
 } fs_db_run;
 

@@ -79,7 +79,7 @@
     " status TEXT NOT NULL CHECK(status IN ('running','done','failed','interrupted')),"         \
     " started_at TEXT, finished_at TEXT, wall_s REAL, threads INTEGER, host TEXT,"             \
     " population_seed INTEGER, replicate INTEGER, target_sustain INTEGER,"                      \
-    " headline_metric TEXT, precision TEXT);"                                                   \
+    " headline_metric TEXT, precision TEXT, ranks INTEGER);"                                  \
     "CREATE TABLE IF NOT EXISTS clients("                                                       \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"                       \
     " client_id INTEGER NOT NULL, n_train INTEGER, n_test INTEGER, segment TEXT, gflops REAL,"  \
@@ -343,7 +343,8 @@
 
 /* Version 5 -> 6 (after the older upgrades): the who-trains tables (created by the script),
  * clients.utc_offset_min and clients.attacker (added by fs_db.c from fs_db_v6_columns, NULL in
- * old rows: no time zone recorded, no adversary modelled). */
+ * old rows: no time zone recorded, no adversary modelled), runs.ranks (NULL in old rows, which ran
+ * as one process). */
 #define UPGRADE_V5_SQL                                                                          \
     "UPDATE meta SET value = '" STR(FS_DB_SCHEMA_VERSION) "' WHERE key = 'schema_version';"
 
@@ -394,4 +395,5 @@ const char *const fs_db_v5_columns[][3] = {{"rounds", "energy_j", "REAL"},
                                            {NULL, NULL, NULL}};
 const char *const fs_db_v6_columns[][3] = {{"clients", "utc_offset_min", "INTEGER"},
                                            {"clients", "attacker", "INTEGER"},
+                                           {"runs", "ranks", "INTEGER"},
                                            {NULL, NULL, NULL}};

@@ -25,6 +25,12 @@ has "^  inside rounds: $N s in all, [0-9]+ participations/s"
 has "^  peak RSS [1-9][0-9]* MiB"
 has "^  evq hold model: [0-9]+ pending, $N M pop\+push per second"
 has "^  engine: 3 rounds x 20 clients/round, .* $N s wall, [0-9]+ events/s"
+has "^  (1 rank: $N s; 2 ranks: $N s: ${N}x|MPI: not built)"
+if ! grep -q "MPI: not built" "$WORK/out"; then
+    has "^  one CNN run, [0-9]+ rounds: 1 rank x 2 threads $N s, 2 ranks x 1 thread $N s: ${N}x$"
+    has "^  2NN \(10 clients per round\) on 2 ranks: $N and $N MB per round"
+    has "^  ctr_regions, [0-9]+ users, [0-9]+ per round on 2 ranks: $N and $N MB per round"
+fi
 # no figure is missing or degenerate
 grep -Eqi "\b(nan|inf)\b| 0\.00 GFLOP| 0 reports" "$WORK/out" && fail "a degenerate figure: $(cat "$WORK/out")"
 exit 0

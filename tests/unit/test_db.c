@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fs_db.h"
+#include "fs_db_schema.h"
 #include "fs_metrics.h"
 #include "fs_test.h"
 
@@ -135,7 +136,8 @@ START_TEST(db_open_creates_schema)
         snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_schema WHERE name = '%s'", objs[i]);
         ck_assert_msg(q_int(c, sql) == 1, "missing %s", objs[i]);
     }
-    ck_assert_int_eq(q_int(c, "SELECT value FROM meta WHERE key = 'schema_version'"), 6);
+    ck_assert_int_eq(q_int(c, "SELECT value FROM meta WHERE key = 'schema_version'"),
+                     FS_DB_SCHEMA_VERSION);
     ck_assert_int_eq(q_int(c, "SELECT count(*) FROM pragma_foreign_key_list('participation')"),
                      1);
     sqlite3_close(c);
@@ -1006,7 +1008,8 @@ START_TEST(db_appending_upgrades_version_2_in_place)
                         .network = "cellular"};
     ck_assert_int_eq(fs_db_write_clients(db, 2, &row, 1, &err), FS_OK);
     fs_db_close(db);
-    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 6);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"),
+                     FS_DB_SCHEMA_VERSION);
     ck_assert_int_eq(peek_int("SELECT count(*) FROM clients WHERE run_id = 2 AND trace_key = 'k7'"
                               " AND device_class = 'mid' AND network = 'cellular'"),
                      1);
@@ -1062,7 +1065,8 @@ START_TEST(db_appending_upgrades_version_3_in_place)
     db = open_ok();
     ck_assert_int_eq(begin_ok(db), 2);
     fs_db_close(db);
-    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 6);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"),
+                     FS_DB_SCHEMA_VERSION);
     ck_assert_int_eq(peek_int("SELECT group_concat(run_id || precision, ',') = '1float64,2float32'"
                               " FROM runs"),
                      1);
@@ -1101,7 +1105,8 @@ START_TEST(db_appending_upgrades_version_4_in_place)
     db = open_ok();
     ck_assert_int_eq(begin_ok(db), 2);
     fs_db_close(db);
-    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"), 6);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"),
+                     FS_DB_SCHEMA_VERSION);
     ck_assert_int_eq(peek_int("SELECT count(*) FROM pragma_table_info('rounds')"
                               " WHERE name = 'energy_j'"),
                      1);
@@ -1229,6 +1234,37 @@ START_TEST(db_appending_upgrades_version_5_in_place)
     ck_assert_int_eq(peek_int("SELECT count(*) FROM clients WHERE run_id = 1 AND attacker IS NULL"),
                      1);
     ck_assert_int_eq(peek_int("SELECT attacker FROM clients WHERE run_id = 2"), 1);
+}
+END_TEST
+
+/* A version 5 file gains runs.ranks in place: NULL in its old runs (one process ran them), the
+ * job's size in new ones (1 when the caller says nothing). */
+START_TEST(db_appending_upgrades_version_5_ranks)
+{
+    fs_db *db = open_ok();
+    ck_assert_int_eq(begin_ok(db), 1);
+    fs_db_close(db);
+    sqlite3 *c = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &c), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c,
+                                  "ALTER TABLE runs DROP COLUMN ranks;"
+                                  "UPDATE meta SET value = '5' WHERE key = 'schema_version';",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(c);
+    db = open_ok();
+    ck_assert_int_eq(begin_ok(db), 2);
+    fs_db_run run = {.name = "t", .scenario_json = "{}", .variant = "", .ranks = 3};
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int64_t id = 0;
+    ck_assert_int_eq(fs_db_begin_run(db, &run, &id, &err), FS_OK);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT value FROM meta WHERE key = 'schema_version'"),
+                     FS_DB_SCHEMA_VERSION);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM runs WHERE run_id = 1 AND ranks IS NULL"), 1);
+    ck_assert_int_eq(peek_int("SELECT ranks FROM runs WHERE run_id = 2"), 1);
+    ck_assert_int_eq(peek_int("SELECT ranks FROM runs WHERE run_id = 3"), 3);
 }
 END_TEST
 
@@ -1374,6 +1410,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_appending_upgrades_version_4_in_place);
     tcase_add_test(tc, db_appending_upgrades_version_5_in_place);
     tcase_add_test(tc, db_bias_views_match_hand_computed_shares);
+    tcase_add_test(tc, db_appending_upgrades_version_5_ranks);
     tcase_add_test(tc, db_variant_stats_match_hand_computed_values);
     suite_add_tcase(s, tc);
     TCase *tv = tcase_create("views");

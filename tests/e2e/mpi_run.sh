@@ -1,0 +1,64 @@
+#!/bin/bash
+# mpi_run.sh FEDSIM DBDUMP SMALL PRIVATE ASYNC: one run across 2 and 3 MPI ranks (3: more than
+# CI's 2 cores, not a power of two) gives the database of the one-process run, byte for byte in
+# fedsim-dbdump, for dense FedAvg (SMALL), SCAFFOLD (SMALL) and sparse logistic regression with
+# DP, secure aggregation and top-k (PRIVATE); another seed differs; every rank trains a share of
+# the clients; a run checkpointed and stopped on 3 ranks resumes on 2 to the uninterrupted
+# database; runs.ranks says 3; FedBuff on 2 ranks is refused.
+source "$(dirname "$0")/lib.sh"
+F=$1 D=$2 SMALL=$3 PRIVATE=$4 ASYNC=$5
+if ! "$F" --version | grep -q 'MPI: [^n]' || ! command -v mpirun >/dev/null; then
+    echo "SKIP: MPI not built (fedsim --version: $("$F" --version))"
+    exit 77
+fi
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+mpi() { mpirun --oversubscribe --allow-run-as-root -n "$@"; }
+same() { cmp -s <("$D" "$1") <("$D" "$2") || { diff <("$D" "$1") <("$D" "$2") | head; fail "$3"; }; }
+check() { # NAME SCENARIO [--set ...]: one process, then 2 and 3 ranks
+    local name=$1 scn=$2; shift 2
+    "$F" run "$scn" -o "$WORK/$name-1.sqlite" --quiet --threads 1 "$@" >/dev/null
+    for n in 2 3; do
+        mpi $n "$F" run "$scn" -o "$WORK/$name-$n.sqlite" --threads 1 "$@" >"$WORK/out$n" 2>"$WORK/err" ||
+            { cat "$WORK/err"; fail "$name on $n ranks failed"; }
+        same "$WORK/$name-1.sqlite" "$WORK/$name-$n.sqlite" "$name: $n ranks differ from one process"
+    done
+}
+check fedavg "$SMALL"
+check scaffold "$SMALL" --set server.algorithm=scaffold
+check private "$PRIVATE"
+# the last runs: on 2 and on 3 ranks each rank trained some clients, and together as many
+shares() { sed -n "s/^  MPI ranks       $1; clients trained on each: //p" "$WORK/out$1"; }
+read -r a b <<<"$(shares 2)"
+read -r c d e <<<"$(shares 3)"
+[ "${a:-0}" -gt 0 ] && [ "${b:-0}" -gt 0 ] || { cat "$WORK/out2"; fail "2 ranks: a rank trained nothing"; }
+[ "${c:-0}" -gt 0 ] && [ "${d:-0}" -gt 0 ] && [ "${e:-0}" -gt 0 ] || { cat "$WORK/out3"; fail "3 ranks: a rank trained nothing"; }
+[ $((a + b)) = $((c + d + e)) ] || fail "2 ranks trained $((a + b)) clients, 3 ranks $((c + d + e))"
+[ "$(sqlite3 "$WORK/private-3.sqlite" "select ranks from runs")" = 3 ] || fail "runs.ranks is not 3"
+mpi 3 "$F" run "$SMALL" -o "$WORK/seed.sqlite" --threads 1 --set seed=8 >/dev/null 2>&1
+cmp -s <("$D" "$WORK/fedavg-1.sqlite") <("$D" "$WORK/seed.sqlite") && fail "another seed gave the same database"
+# checkpointed on 3 ranks, stopped, resumed on 2
+R=(--set server.rounds=300 --set output.checkpoint_every=2 --set server.algorithm=scaffold)
+"$F" run "$SMALL" -o "$WORK/whole.sqlite" --quiet --threads 1 "${R[@]}" >/dev/null
+mpi 3 "$F" run "$SMALL" -o "$WORK/cut.sqlite" --threads 1 "${R[@]}" >/dev/null 2>"$WORK/err" &
+job=$!
+for _ in $(seq 600); do
+    [ "$(sqlite3 "$WORK/cut.sqlite" "select count(*) from checkpoints" 2>/dev/null || echo 0)" -ge 1 ] && break
+    sleep 0.02
+done
+# SIGTERM to the ranks themselves, as a scheduler's does (mpirun of a script's background job
+# ignores SIGINT, and its own SIGTERM kills the ranks before they can end their round)
+for p in $(pgrep -f "^$F run $SMALL -o $WORK/cut.sqlite"); do kill -TERM "$p"; done
+wait $job || true
+[ "$(sqlite3 "$WORK/cut.sqlite" "select status from runs")" = interrupted ] ||
+    { cat "$WORK/err"; fail "the 3-rank run was not interrupted (too fast?)"; }
+mpi 2 "$F" run "$SMALL" -o "$WORK/cut.sqlite" --threads 1 --resume "${R[@]}" >"$WORK/out" 2>"$WORK/err" ||
+    { cat "$WORK/err"; fail "resume on 2 ranks failed"; }
+grep -q "resumed         run 1 continued after round" "$WORK/out" || fail "it did not resume"
+same "$WORK/whole.sqlite" "$WORK/cut.sqlite" "stopped on 3 ranks, resumed on 2: differs from uninterrupted"
+set +e
+mpi 2 "$F" run "$ASYNC" -o "$WORK/async.sqlite" --quiet >/dev/null 2>"$WORK/err"
+code=$?
+set -e
+[ $code -ne 0 ] && grep -q 'server.mode: expected "sync" on 2 MPI ranks, found "async"' "$WORK/err" ||
+    { cat "$WORK/err"; fail "async on 2 ranks not refused"; }
+echo "mpi run: FedAvg, SCAFFOLD, sparse DP+secagg identical on 1, 2, 3 ranks; shares; resume 3 -> 2; async refused"
