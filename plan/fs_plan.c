@@ -580,7 +580,7 @@ static int assess_all(plan_ctx *c, fs_err *err)
     char sql[sizeof evals_sql + 32];
     snprintf(sql, sizeof sql, evals_sql, c->version >= 5 ? "cum_energy_j" : "NULL");
     if (sqlite3_prepare_v2(c->conn, sql, -1, &q.evals, NULL) != SQLITE_OK ||
-        (c->version >= 5 &&
+        (c->version >= 5 && plan_shows_energy(c->a) &&
          sqlite3_prepare_v2(c->conn, daily_sql, -1, &q.daily, NULL) != SQLITE_OK) ||
         sqlite3_prepare_v2(c->conn, rounds_sql, -1, &q.rounds, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(c->conn, evaluated_sql, -1, &q.evaluated, NULL) != SQLITE_OK)
