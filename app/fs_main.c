@@ -282,7 +282,12 @@ static int cmd_run(int argc, char **argv)
     if (!rc && !a.replicate) rc = check_sweep(&s, &err);
     if (rc) goto out;
     const char *db = a.db ? a.db : s.output.db;
-    if (s.sweep_json && !a.variant)
+    if (s.sweep_json && !a.variant && a.replicate)
+        fprintf(stderr,
+                "fedsim: note: %s has a sweep; running replicate %d of its base scenario (with "
+                "the --set overrides) only\n",
+                a.scenario, a.replicate);
+    else if (s.sweep_json && !a.variant)
         fprintf(stderr,
                 "fedsim: note: %s has a sweep; running its base scenario only (use "
                 "fedsim sweep for the variants)\n",

@@ -97,7 +97,9 @@ content() {
 
 # ---- fedsim run --replicate R is replicate R of the sweep
 "$F" run "$S" -o "$WORK/one.sqlite" --quiet --replicate 2 --set "$grid" --set train.lr=0.1 \
-    >/dev/null 2>&1
+    >/dev/null 2>"$WORK/err"
+grep -qF 'has a sweep; running replicate 2 of its base scenario' "$WORK/err" ||
+    { cat "$WORK/err"; fail "fedsim run --replicate 2 does not say which replicate it runs"; }
 one="select r.round, r.t_end, r.selected, r.reported, printf('%.12g', r.train_loss) from rounds r"
 [ "$(q "$WORK/one.sqlite" "$one")" = "$(q "$WORK/j1.sqlite" "$one join runs u using(run_id)
     where u.variant = 'train.lr=0.1' and u.replicate = 2")" ] ||
