@@ -636,6 +636,11 @@ static void print_recommendation(const plan_ctx *c, size_t n_feasible, size_t se
         fprintf(c->out, "indistinguishable from the %s of %zu feasible variants (%s) and %s\n",
                 most, n_feasible, c->vars[1].label,
                 key(v, DIM_EPS) < key(&c->vars[1], DIM_EPS) ? "at a lower ε" : "with fewer bytes");
+    else if (key(v, (enum plan_dim)a->by) == key(&c->vars[1], (enum plan_dim)a->by) &&
+             settles_better(v, &c->vars[1])) /* an exact tie, which ε or bytes broke */
+        fprintf(c->out, "the %s of %zu feasible variants, tied with %s and %s\n", most,
+                n_feasible, c->vars[1].label,
+                key(v, DIM_EPS) < key(&c->vars[1], DIM_EPS) ? "at a lower ε" : "with fewer bytes");
     else
         fprintf(c->out, "the %s of %zu feasible variants\n", most, n_feasible);
 }
