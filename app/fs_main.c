@@ -213,9 +213,22 @@ static void print_summary(const fs_scenario *s, const char *db, const fs_run_sum
 /* Replicate r of a replicated sweep: the scenario is loaded once for its seeds and its sweep,
  * then again with the replicate's seeds as two more overrides, so the effective scenario the run
  * records states the seeds it used. */
+/* A file whose sweep is malformed (replications, seed axes, the grid's shape) is refused as
+ * fedsim validate and fedsim sweep refuse it, also when only its base scenario or one replicate
+ * runs; the variants themselves are validated by the sweep. Frees s on failure. */
+static int check_sweep(fs_scenario *s, fs_err *err)
+{
+    fs_sweep sw;
+    int rc = s->sweep_json ? fs_sweep_parse(s->sweep_json, &sw, err) : FS_OK;
+    if (rc) fs_scn_fini(s);
+    else if (s->sweep_json) fs_sweep_fini(&sw);
+    return rc;
+}
+
 static int load_replicate(run_args *a, fs_scenario *s, fs_err *err)
 {
     int rc = fs_scn_load(a->scenario, a->sets, a->n_sets, s, err);
+    if (!rc) rc = check_sweep(s, err);
     if (rc) return rc;
     uint64_t seed, pop_seed;
     rc = fs_sweep_replicate_seeds(s->sweep_json, s->seed, s->population_seed, a->replicate, &seed,
@@ -286,6 +299,7 @@ static int cmd_run(int argc, char **argv)
     fs_scenario s;
     int rc = a.replicate ? load_replicate(&a, &s, &err)
                          : fs_scn_load(a.scenario, a.sets, a.n_sets, &s, &err);
+    if (!rc && !a.replicate) rc = check_sweep(&s, &err);
     if (rc) goto out;
     if (fs_mpi_size() > 1 && s.server.mode == FS_SERVER_ASYNC) {
         fs_err_add(&err, "server.mode",
@@ -298,7 +312,12 @@ static int cmd_run(int argc, char **argv)
         goto out;
     }
     const char *db = a.db ? a.db : s.output.db;
-    if (s.sweep_json && !a.variant)
+    if (s.sweep_json && !a.variant && a.replicate)
+        fprintf(stderr,
+                "fedsim: note: %s has a sweep; running replicate %d of its base scenario (with "
+                "the --set overrides) only\n",
+                a.scenario, a.replicate);
+    else if (s.sweep_json && !a.variant)
         fprintf(stderr,
                 "fedsim: note: %s has a sweep; running its base scenario only (use "
                 "fedsim sweep for the variants)\n",

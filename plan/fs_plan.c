@@ -608,7 +608,7 @@ static int assess_all(plan_ctx *c, fs_err *err)
     char sql[sizeof evals_sql + 32];
     snprintf(sql, sizeof sql, evals_sql, c->version >= 5 ? "cum_energy_j" : "NULL");
     if (sqlite3_prepare_v2(c->conn, sql, -1, &q.evals, NULL) != SQLITE_OK ||
-        (c->version >= 5 &&
+        (c->version >= 5 && plan_shows_energy(c->a) &&
          sqlite3_prepare_v2(c->conn, daily_sql, -1, &q.daily, NULL) != SQLITE_OK) ||
         (c->version >= 6 &&
          sqlite3_prepare_v2(c->conn, bias_sql, -1, &q.bias, NULL) != SQLITE_OK) ||

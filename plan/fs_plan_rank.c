@@ -453,12 +453,6 @@ static int label_width(const plan_ctx *c)
     return w;
 }
 
-/* The energy columns (total J and daily p95) are shown when the question is about energy. */
-static bool shows_energy(const plan_args *a)
-{
-    return a->by == BY_ENERGY || !isnan(a->max_energy);
-}
-
 /* One run per variant: the table as it always was, plus energy when asked about. */
 static void print_single_row(const plan_ctx *c, const plan_var *v, bool first, int w)
 {
@@ -474,7 +468,7 @@ static void print_single_row(const plan_ctx *c, const plan_var *v, bool first, i
             fs_plan_fmt_bytes(down, sizeof down, (double)r->bytes_down), dev, eps);
     if (!isnan(c->a->max_bytes))
         fprintf(c->out, "  %14s", fs_plan_fmt_bytes(pp, sizeof pp, r->cost[DIM_PER_PART]));
-    if (shows_energy(c->a))
+    if (plan_shows_energy(c->a))
         fprintf(c->out, "  %9s  %12s", fmt_dim(pp, sizeof pp, DIM_ENERGY, r->cost[DIM_ENERGY]),
                 fmt_dim(dev, sizeof dev, DIM_DAY_P95, r->cost[DIM_DAY_P95]));
     fprintf(c->out, "\n");
@@ -489,7 +483,7 @@ static void print_single_table(const plan_ctx *c, size_t n_feasible)
     fprintf(c->out, "  %6s  %9s  %10s  %10s  %8s  %7s", "rounds", "virtual h", "bytes up",
             "bytes down", "device h", "ε");
     if (!isnan(c->a->max_bytes)) fprintf(c->out, "  %14s", "per particip.");
-    if (shows_energy(c->a)) fprintf(c->out, "  %9s  %12s", "energy", "J/device/day");
+    if (plan_shows_energy(c->a)) fprintf(c->out, "  %9s  %12s", "energy", "J/device/day");
     fprintf(c->out, "\n");
     for (size_t i = 0; i < n_feasible; i++)
         print_single_row(c, &c->vars[i], i == 0, w);
@@ -532,7 +526,7 @@ static void print_rep_table(const plan_ctx *c, size_t n_feasible, plan_cells *ce
     bool on[N_COL];
     for (int k = 0; k < N_COL; k++)
         on[k] = k < COL_PER_PART || (k == COL_PER_PART && !isnan(c->a->max_bytes)) ||
-                (k > COL_PER_PART && shows_energy(c->a));
+                (k > COL_PER_PART && plan_shows_energy(c->a));
     fprintf(c->out, "\n  ");
     put_cell(c->out, "variant", w, true);
     for (int k = 0; k < N_COL; k++) {
@@ -658,6 +652,11 @@ static void print_recommendation(const plan_ctx *c, size_t n_feasible, size_t se
     else if (settled)
         fprintf(c->out, "indistinguishable from the %s of %zu feasible variants (%s) and %s\n",
                 most, n_feasible, c->vars[1].label,
+                key(v, DIM_EPS) < key(&c->vars[1], DIM_EPS) ? "at a lower ε" : "with fewer bytes");
+    else if (key(v, (enum plan_dim)a->by) == key(&c->vars[1], (enum plan_dim)a->by) &&
+             settles_better(v, &c->vars[1])) /* an exact tie, which ε or bytes broke */
+        fprintf(c->out, "the %s of %zu feasible variants, tied with %s and %s\n", most,
+                n_feasible, c->vars[1].label,
                 key(v, DIM_EPS) < key(&c->vars[1], DIM_EPS) ? "at a lower ε" : "with fewer bytes");
     else
         fprintf(c->out, "the %s of %zu feasible variants\n", most, n_feasible);

@@ -96,12 +96,17 @@ static int parse_replications(const cJSON *rep, fs_sweep *out, fs_err *err)
         replications_bad(err, NULL, "{\"count\": N, \"vary\": \"both\"}", rep);
         return FS_ESCENARIO;
     }
+    static const char *const keys[] = {"count", "vary"};
     int rc = FS_OK;
     for (const cJSON *kv = rep->child; kv; kv = kv->next)
-        if (strcmp(kv->string, "count") && strcmp(kv->string, "vary")) {
+        if (strcmp(kv->string, keys[0]) && strcmp(kv->string, keys[1])) {
             char path[300];
             snprintf(path, sizeof path, "sweep.replications.%s", kv->string);
-            fs_err_add(err, path, "unknown key (valid keys: count, vary)");
+            const char *nearest = fs_scn_nearest_key(kv->string, keys, 2);
+            if (nearest)
+                fs_err_add(err, path, "unknown key; did you mean \"%s\"?", nearest);
+            else
+                fs_err_add(err, path, "unknown key (valid keys: count, vary)");
             rc = FS_ESCENARIO;
         }
     const cJSON *count = cJSON_GetObjectItemCaseSensitive(rep, "count");
@@ -117,7 +122,9 @@ static int parse_replications(const cJSON *rep, fs_sweep *out, fs_err *err)
     return rc;
 }
 
-static int check_grid(const cJSON *root, size_t *out_n, fs_err *err)
+/* replicated: the sweep had "replications", which alone leave nothing to compare (a
+ * one-value axis replicates one configuration). */
+static int check_grid(const cJSON *root, bool replicated, size_t *out_n, fs_err *err)
 {
     size_t n = 1;
     int rc = FS_OK;
@@ -142,9 +149,13 @@ static int check_grid(const cJSON *root, size_t *out_n, fs_err *err)
             return FS_ESCENARIO;
         }
     }
-    if (!root->child)
-        fs_err_add(err, "sweep", "expected at least one path to vary, found none"),
-            rc = FS_ESCENARIO;
+    if (!root->child) {
+        fs_err_add(err, "sweep",
+                   replicated ? "expected at least one path to vary beside \"replications\" "
+                                "(a one-value axis replicates one configuration), found none"
+                              : "expected at least one path to vary, found none");
+        rc = FS_ESCENARIO;
+    }
     *out_n = n;
     return rc;
 }
@@ -198,7 +209,7 @@ static int explicit_variant(const cJSON *item, size_t i, fs_variant *v, fs_err *
     return FS_OK;
 }
 
-static int expand(const cJSON *root, fs_sweep *out, fs_err *err)
+static int expand(const cJSON *root, bool replicated, fs_sweep *out, fs_err *err)
 {
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "variants");
     size_t n = 0;
@@ -209,7 +220,7 @@ static int expand(const cJSON *root, fs_sweep *out, fs_err *err)
             return FS_ESCENARIO;
         }
         n = (size_t)cJSON_GetArraySize(list);
-    } else if ((rc = check_grid(root, &n, err))) {
+    } else if ((rc = check_grid(root, replicated, &n, err))) {
         return rc;
     }
     out->variants = calloc(n, sizeof *out->variants);
@@ -237,7 +248,7 @@ int fs_sweep_parse(const char *sweep_json, fs_sweep *out, fs_err *err)
     int rc = root ? FS_OK : FS_ENOMEM;
     if (rep) rc = parse_replications(rep, out, err);
     if (root) {
-        int rc2 = expand(root, out, err); /* all problems at once */
+        int rc2 = expand(root, rep != NULL, out, err); /* all problems at once */
         if (!rc) rc = rc2;
     }
     cJSON_Delete(rep);

@@ -372,4 +372,8 @@ int fs_scn_check_memory(const fs_scenario *s, const fs_scn_shape *d, fs_err *err
 int fs_scn_bad_key(const fs_scenario *s, fs_err *err, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The valid key an unknown `key` most likely misspells (case-insensitive edit distance within
+ * max(2, length / 3)), for "did you mean" messages; NULL when none is that close. */
+const char *fs_scn_nearest_key(const char *key, const char *const *names, size_t n_names);
+
 #endif

@@ -139,11 +139,8 @@ static size_t edit_distance(const char *a, const char *b)
     return row[nb];
 }
 
-static void unknown_key(fs_scn_ctx *c, const char *parent, const char *key,
-                        const char *const *names, size_t n_names)
+const char *fs_scn_nearest_key(const char *key, const char *const *names, size_t n_names)
 {
-    char path[FS_SCN_PATH_LEN];
-    fs_scn_join(path, parent, key);
     size_t len = strlen(key), limit = len / 3 > 2 ? len / 3 : 2;
     size_t best = SIZE_MAX;
     const char *nearest = NULL;
@@ -151,7 +148,16 @@ static void unknown_key(fs_scn_ctx *c, const char *parent, const char *key,
         size_t d = edit_distance(key, names[i]);
         if (d < best) best = d, nearest = names[i];
     }
-    if (nearest && best <= limit && len <= 64) {
+    return nearest && best <= limit && len <= 64 ? nearest : NULL;
+}
+
+static void unknown_key(fs_scn_ctx *c, const char *parent, const char *key,
+                        const char *const *names, size_t n_names)
+{
+    char path[FS_SCN_PATH_LEN];
+    fs_scn_join(path, parent, key);
+    const char *nearest = fs_scn_nearest_key(key, names, n_names);
+    if (nearest) {
         fs_scn_bad(c, path, "unknown key; did you mean \"%s\"?", nearest);
         return;
     }

@@ -4,10 +4,13 @@
 #   participation; changing population_seed changes the clients;
 # - replicate r of two variants that differ only in train.lr select the same clients in round 1
 #   (common random numbers), and different replicates select different ones;
+# - replications.vary: campaign keeps one world (clients) and redraws seed, population the
+#   reverse, both redraws both;
 # - --jobs 1 and --jobs 2 give identical results; an interrupted replicated sweep, resumed,
 #   equals an uninterrupted one (statistics tables included);
 # - fedsim run --replicate R reproduces replicate R of the sweep on its own;
-# - bad replications, seeds in a grid, --replicate misuse: exit 2, no database.
+# - bad replications, seeds in a grid, --replicate misuse: exit 2, no database, from fedsim
+#   sweep and from fedsim run (which runs a sweep file's base scenario, or one replicate).
 source "$(dirname "$0")/lib.sh"
 F=$1 S=$2
 q() { sqlite3 "$1" "$2"; }
@@ -50,6 +53,25 @@ done
 [ "$(q "$WORK/j1.sqlite" "select count(*) from runs where variant like '%seed%'")" = 0 ] ||
     fail "a variant label names a seed"
 
+# ---- vary: campaign keeps the world and redraws seed, population the reverse
+worlds() { # distinct clients tables among the runs of DB
+    q "$1" "select count(distinct h) from (select group_concat(client_id || ':' || n_train || ':'
+        || quote(gflops) || ':' || quote(uplink_mbps), ',') h from
+        (select * from clients order by run_id, client_id) group by run_id)"
+}
+for vary in campaign population; do
+    "$F" sweep "$S" -o "$WORK/$vary.sqlite" --jobs 1 \
+        --set "sweep={\"train.lr\":[0.05,0.1],\"replications\":{\"count\":3,\"vary\":\"$vary\"}}" \
+        >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "vary $vary: the sweep failed"; }
+done
+[ "$(worlds "$WORK/campaign.sqlite")" = 1 ] || fail "vary campaign drew more than one world"
+[ "$(q "$WORK/campaign.sqlite" "select count(distinct seed) || ',' || count(distinct population_seed)
+    from runs")" = "3,1" ] || fail "vary campaign: expected 3 seeds and 1 population_seed"
+[ "$(worlds "$WORK/population.sqlite")" = 3 ] || fail "vary population: expected one world per replicate"
+[ "$(q "$WORK/population.sqlite" "select count(distinct seed) || ',' || count(distinct population_seed)
+    from runs")" = "1,3" ] || fail "vary population: expected 1 seed and 3 population_seeds"
+[ "$(worlds "$WORK/j1.sqlite")" = 3 ] || fail "vary both: expected one world per replicate"
+
 # ---- identical for any --jobs; every table keyed by (variant, replicate) instead of run_id
 content() {
     q "$1" "select u.variant, u.replicate, u.seed, u.population_seed, r.round, r.t_end,
@@ -59,7 +81,12 @@ content() {
         from evals e join runs u using(run_id) order by 1, 2, 3, 4, 5"
     q "$1" "select u.variant, u.replicate, p.round, p.client_id, p.outcome, p.t_reported
         from participation p join runs u using(run_id) order by 1, 2, 3, 4"
-    q "$1" "select * from variant_stats" | cut -d'|' -f1-19
+    # every column but updated_at (the wall-clock time of the refresh)
+    q "$1" "select name, variant, n_replicates, final_metric, mean_final, sd_final, ci_low_final,
+        ci_high_final, target_metric, target_value, n_reached, reach_share, mean_hours_to_target,
+        ci_low_hours, ci_high_hours, mean_bytes_to_target, ci_low_bytes, ci_high_bytes,
+        mean_epsilon_at_target, mean_energy_to_target, ci_low_energy, ci_high_energy
+        from variant_stats order by 1, 2"
     q "$1" "select * from variant_round_stats order by 1, 2, 3, 4"
 }
 "$F" sweep "$S" -o "$WORK/j2.sqlite" --jobs 2 --set "$grid" >/dev/null 2>&1
@@ -70,7 +97,9 @@ content() {
 
 # ---- fedsim run --replicate R is replicate R of the sweep
 "$F" run "$S" -o "$WORK/one.sqlite" --quiet --replicate 2 --set "$grid" --set train.lr=0.1 \
-    >/dev/null 2>&1
+    >/dev/null 2>"$WORK/err"
+grep -qF 'has a sweep; running replicate 2 of its base scenario' "$WORK/err" ||
+    { cat "$WORK/err"; fail "fedsim run --replicate 2 does not say which replicate it runs"; }
 one="select r.round, r.t_end, r.selected, r.reported, printf('%.12g', r.train_loss) from rounds r"
 [ "$(q "$WORK/one.sqlite" "$one")" = "$(q "$WORK/j1.sqlite" "$one join runs u using(run_id)
     where u.variant = 'train.lr=0.1' and u.replicate = 2")" ] ||
@@ -120,14 +149,26 @@ bad "count 1001" 'sweep.replications.count: expected an integer from 1 to 1000, 
 bad "vary misspelt" \
     'sweep.replications.vary: expected one of "both", "campaign", "population", found "campain"' \
     "$F" sweep "$S" -o "$WORK/bad.sqlite" --set "$(sw '{"count":2,"vary":"campain"}')"
-bad "unknown key" 'sweep.replications.cout: unknown key (valid keys: count, vary)' \
+bad "misspelt key" 'sweep.replications.cout: unknown key; did you mean "count"?' \
     "$F" sweep "$S" -o "$WORK/bad.sqlite" --set "$(sw '{"count":2,"cout":3}')"
+bad "unknown key" 'sweep.replications.seeds: unknown key (valid keys: count, vary)' \
+    "$F" sweep "$S" -o "$WORK/bad.sqlite" --set "$(sw '{"count":2,"seeds":[1,2]}')"
+bad "replications alone" 'sweep: expected at least one path to vary beside "replications"' \
+    "$F" sweep "$S" -o "$WORK/bad.sqlite" --set 'sweep={"replications":{"count":3}}'
 bad "seed in a grid" 'sweep.seed: expected a setting to compare, found a seed' \
     "$F" sweep "$S" -o "$WORK/bad.sqlite" --set 'sweep={"seed":[1,2,3]}'
 bad "population_seed in a variant" \
     'sweep.variants[0].set.population_seed: expected a setting to compare, found a seed' \
     "$F" sweep "$S" -o "$WORK/bad.sqlite" \
     --set 'sweep={"variants":[{"label":"x","set":{"population_seed":3}}]}'
+bad "run of a file with bad replications" \
+    'sweep.replications.count: expected an integer from 1 to 1000, found 0' \
+    "$F" run "$S" -o "$WORK/bad.sqlite" --set "$(sw '{"count":0}')"
+bad "--replicate of a file with bad replications" \
+    'sweep.replications.vary: expected one of "both", "campaign", "population", found "x"' \
+    "$F" run "$S" -o "$WORK/bad.sqlite" --replicate 1 --set "$(sw '{"count":2,"vary":"x"}')"
+bad "run of a file with a seed axis" 'sweep.seed: expected a setting to compare, found a seed' \
+    "$F" run "$S" -o "$WORK/bad.sqlite" --set 'sweep={"seed":[1,2,3]}'
 bad "--replicate without replications" \
     'fedsim: error: --replicate: expected a scenario whose sweep has valid "replications"' \
     "$F" run "$S" -o "$WORK/bad.sqlite" --replicate 1

@@ -797,6 +797,8 @@ START_TEST(plan_exact_ties_go_to_lower_epsilon)
         ck_assert_int_eq(plan(dbpath, "--target", "auc=0.8", "--by", by[k], NULL), 0);
         ck_has(out, "\n* z=2.0  ");
         ck_has(out, "* recommended: z=2.0: ");
+        /* the answer says that ε, not the cost, decided */
+        ck_has(out, " feasible variants, tied with z=0.8 and at a lower ε\n");
     }
     ck_has(out, "\n* z=2.0         3       3.00       750 B       750 B       0.3   0.755\n");
 }
