@@ -232,8 +232,8 @@ static int robust_round(fs_aggregator *a, fs_real *w, const fs_agg_report *r, si
     return FS_OK;
 }
 
-int fs_agg_round(fs_aggregator *a, fs_real *w, const fs_agg_report *reports, size_t n_reports,
-                 const uint32_t *selected, size_t n_selected, int round, fs_err *err)
+static int agg_step(fs_aggregator *a, fs_real *w, const fs_agg_report *reports, size_t n_reports,
+                    const uint32_t *selected, size_t n_selected, int round, fs_err *err)
 {
     const fs_scenario *s = a->scn;
     account(a, n_reports);
@@ -271,4 +271,28 @@ int fs_agg_round(fs_aggregator *a, fs_real *w, const fs_agg_report *reports, siz
     if (a->algo->after_step)
         a->algo->after_step(a->control, a->n_params, reports, n_reports, s->data.clients);
     return FS_OK;
+}
+
+/* Every report was checked finite and bounded before it came here (fs_train.c: a poisoned
+ * update is rejected), so a global model that is no longer finite was made by the server's own
+ * step: an optimizer whose state or learning rate blew up, or an algorithm's server step. The
+ * run stops here, naming it, rather than ending `done` with every metric NaN. */
+static bool model_finite(const fs_real *w, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        if (!isfinite(w[j])) return false;
+    return true;
+}
+
+int fs_agg_round(fs_aggregator *a, fs_real *w, const fs_agg_report *reports, size_t n_reports,
+                 const uint32_t *selected, size_t n_selected, int round, fs_err *err)
+{
+    int rc = agg_step(a, w, reports, n_reports, selected, n_selected, round, err);
+    if (rc || n_reports == 0 || model_finite(w, a->n_params)) return rc;
+    fs_err_add(err, NULL,
+               "round %d: the global model is not finite after the server's step (every report "
+               "was finite): lower the server optimizer's learning rate (server.optimizer) or "
+               "change server.algorithm",
+               round);
+    return FS_ESCENARIO;
 }

@@ -411,9 +411,27 @@ static int check_adversary(const fs_scenario *s, const fs_scn_shape *d, fs_err *
     return rc;
 }
 
+/* DP noise of std noise_multiplier x clip per coordinate of the sum (fs_dp.c): beyond ~1e38 it
+ * overflows the float32 model to infinity in the first round, so every metric would be NaN.
+ * 1e30 leaves room for the Gaussian's tail and the server's step; any noise that large has
+ * already drowned every update (epsilon is 0 to printing precision long before). */
+#define DP_NOISE_MAX 1e30
+
+static int check_dp_noise(const fs_scenario *s, fs_err *err)
+{
+    if (!s->privacy.dp) return FS_OK;
+    double noise = s->privacy.noise_multiplier * s->privacy.clip;
+    if (noise <= DP_NOISE_MAX) return FS_OK;
+    return fs_scn_bad_key(s, err, "privacy.dp.noise_multiplier",
+                          "expected noise_multiplier x clip <= %g (larger noise overflows the "
+                          "float32 model in the first round), found %g x %g = %g",
+                          DP_NOISE_MAX, s->privacy.noise_multiplier, s->privacy.clip, noise);
+}
+
 int fs_scn_check_shape(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
 {
     int rc = check_model(s, d, err);
+    rc |= check_dp_noise(s, err);
     rc |= check_weights(s, err);
     rc |= check_engine(s, d, err);
     rc |= check_robust(s, err);

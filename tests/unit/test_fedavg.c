@@ -207,6 +207,28 @@ static void centralised_sgd(const fs_scenario *s, const fs_world *w, fs_real *ou
     gsl_rng_free(r);
 }
 
+/* Finite reports, a server step that overflows float32: the round fails with a message naming
+ * the server optimizer (the run would otherwise end `done` with every metric NaN). */
+START_TEST(non_finite_global_model_fails_the_round)
+{
+    fs_real a[2] = {1, -1}, w[2] = {0, 0};
+    fs_update ua = {.n_params = 2, .dense = a};
+    fs_agg_report r[] = {report(&ua, 1, 1)};
+    fs_scenario s;
+    fs_test_scenario(SERVER(",\"optimizer\":{\"momentum\":{\"lr\":1e300}}"), &s);
+    fs_aggregator ag;
+    fs_agg_cfg cfg = {.n_params = 2, .n_eligible = 4, .dp_denominator = 2};
+    ck_assert_int_eq(fs_agg_init(&ag, &s, &cfg, NULL), FS_OK);
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_agg_round(&ag, w, r, 1, NULL, 0, 3, &err), FS_ESCENARIO);
+    ck_assert_ptr_nonnull(strstr(err.msgs[0], "round 3: the global model is not finite"));
+    ck_assert_ptr_nonnull(strstr(err.msgs[0], "server.optimizer"));
+    fs_agg_fini(&ag);
+    fs_scn_fini(&s);
+}
+END_TEST
+
 START_TEST(fedavg_one_client_equals_sgd)
 {
     fs_test_setup t;
@@ -251,6 +273,7 @@ static Suite *fedavg_suite(void)
     tcase_add_test(tc, fednova_normalizes_by_local_steps);
     tcase_add_test(tc, ipw_weights_equal_hand_computed_ones);
     tcase_add_test(tc, ipw_round_uses_the_history_then_records_it);
+    tcase_add_test(tc, non_finite_global_model_fails_the_round);
     tcase_add_test(tc, fedavg_one_client_equals_sgd);
     suite_add_tcase(s, tc);
     return s;
