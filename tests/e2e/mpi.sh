@@ -12,6 +12,7 @@ if ! "$F" --version | grep -q 'MPI: [^n]' || ! command -v mpirun >/dev/null; the
 fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export TMPDIR=$WORK # the ranks' private files, and those a killed rank leaves
+mpi_leak_env
 mpi() { mpirun --oversubscribe --allow-run-as-root -n "$@"; }
 REP='sweep.replications={"count":2}'
 "$F" sweep "$S" -o "$WORK/j1.sqlite" --set "$REP" >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "sweep --jobs 1"; }

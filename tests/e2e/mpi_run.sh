@@ -12,6 +12,7 @@ if ! "$F" --version | grep -q 'MPI: [^n]' || ! command -v mpirun >/dev/null; the
     exit 77
 fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+mpi_leak_env
 mpi() { mpirun --oversubscribe --allow-run-as-root -n "$@"; }
 same() { cmp -s <("$D" "$1") <("$D" "$2") || { diff <("$D" "$1") <("$D" "$2") | head; fail "$3"; }; }
 check() { # NAME SCENARIO [--set ...]: one process, then 2 and 3 ranks

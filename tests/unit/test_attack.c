@@ -75,6 +75,7 @@ START_TEST(attackers_fixed_by_population_seed_and_level)
     free(levels);
     free(pa.clients);
     free(pb.clients);
+    fs_scn_fini(&a); /* b is a shallow copy of a */
 }
 END_TEST
 
@@ -120,6 +121,7 @@ START_TEST(update_attacks_dense_and_sparse)
             ck_assert_float_eq((sparse ? u.val : u.dense)[i], -3 * hv[i]);
         fs_update_fini(&u);
 
+        fs_scn_fini(&s);
         s = scn("{\"share\": 0.5, \"attack\": {\"scale\": {\"boost\": 7}}}", NULL);
         fill(&u, sparse);
         fs_attack_update(&s, &u, hn, r);
@@ -128,6 +130,7 @@ START_TEST(update_attacks_dense_and_sparse)
         fs_update_fini(&u);
 
         /* noise of the honest norm, on the sparse update's own support, not the update */
+        fs_scn_fini(&s);
         s = scn("{\"share\": 0.5, \"attack\": {\"gaussian\": {}}}", NULL);
         fill(&u, sparse);
         fs_rng_reseed(r, 1, FS_RNG_ATTACK, 3, 2);
@@ -143,6 +146,7 @@ START_TEST(update_attacks_dense_and_sparse)
         ck_assert_double_lt(fabs(dot / (hn * hn)), 0.999);
         fs_update_fini(&u);
 
+        fs_scn_fini(&s);
         s = scn("{\"share\": 0.5, \"attack\": {\"free_ride\": {}}}", NULL);
         fill(&u, sparse);
         fs_attack_update(&s, &u, hn, r);
@@ -150,12 +154,14 @@ START_TEST(update_attacks_dense_and_sparse)
         fs_update_fini(&u);
 
         /* label_flip leaves the update alone: its attack is on the rows */
+        fs_scn_fini(&s);
         s = scn("{\"share\": 0.5, \"attack\": {\"label_flip\": {}}}", NULL);
         fill(&u, sparse);
         fs_attack_update(&s, &u, hn, r);
         ck_assert_double_eq(norm(&u), hn);
         fs_update_fini(&u);
         fs_update_fini(&h);
+        fs_scn_fini(&s);
     }
     gsl_rng_free(r);
 }
@@ -198,6 +204,7 @@ START_TEST(attacker_rows_flipped_triggered_or_relabelled)
     fs_dataset_fini(&out);
 
     /* trigger: rows at even positions get feature 2 := -4 and label 1; the others stay */
+    fs_scn_fini(&s);
     s = scn("{\"share\": 0.5, \"attack\": {\"scale\": {\"backdoor\": {\"feature\": 2, \"value\": "
             "-4}}}}",
             NULL);
@@ -224,6 +231,7 @@ START_TEST(attacker_rows_flipped_triggered_or_relabelled)
     fs_dataset_fini(&out);
 
     /* target level: its rows relabelled (as label 0 here), the rest kept, no trigger */
+    fs_scn_fini(&s);
     s = scn("{\"share\": 0.5, \"attack\": {\"scale\": {\"backdoor\": {\"segment\": \"online\","
             " \"label\": 0}}}}",
             NULL);
@@ -240,8 +248,10 @@ START_TEST(attacker_rows_flipped_triggered_or_relabelled)
     ck_assert_uint_eq(out.n, 0);
 
     /* attacks on the update alone train on the client's own rows */
+    fs_scn_fini(&s);
     s = scn("{\"share\": 0.5, \"attack\": {\"scale\": {\"boost\": 3}}}", NULL);
     ck_assert(!fs_attack_alters_rows(&s));
+    fs_scn_fini(&s);
     fs_dataset_fini(&src);
 }
 END_TEST
