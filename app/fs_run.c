@@ -310,6 +310,26 @@ static int pick_attackers(const fs_scenario *s, const fs_world *w, fs_pop *pop, 
     return FS_OK;
 }
 
+/* devices.availability.diurnal.utc_offset_by: each client's time zone is that of its level (by
+ * its first training row, as consent levels are). Validation checked the offsets' count where
+ * the generators name the levels; this catches the rest (a CSV file's levels) before any output
+ * exists. */
+static int place_time_zones(const fs_scenario *s, const fs_world *w, fs_pop *pop, fs_err *err)
+{
+    static const char path[] = "devices.availability.diurnal.utc_offset_by";
+    const char *group = s->devices.utc_offset_by;
+    if (!group[0] || s->devices.availability != FS_AVAIL_DIURNAL) return FS_OK;
+    int g = fs_dataset_find_group(&w->train, group);
+    if (g >= 0 && fs_scn_check_utc_levels(s, w->train.groups[g].n_levels, err))
+        return FS_ESCENARIO;
+    int rc = FS_OK;
+    int32_t *levels = fs_world_client_levels_new(w, group, path, &rc, err);
+    if (!levels) return rc;
+    fs_pop_set_utc_offsets(pop, s, levels);
+    free(levels);
+    return FS_OK;
+}
+
 int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summary *out, fs_err *err)
 {
     fs_world world;
@@ -327,7 +347,9 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
         goto done;
     rc = fs_pop_init(&pop, s, world.n_train, world.n_test, levels, err);
     free(levels);
-    if (rc || (rc = pick_attackers(s, &world, &pop, err))) goto done;
+    if (rc || (rc = place_time_zones(s, &world, &pop, err)) ||
+        (rc = pick_attackers(s, &world, &pop, err)))
+        goto done;
     /* before the database: bad input must not leave a failed run behind */
     if ((rc = fs_engine_check(s, &world, err)) ||
         (rc = fs_evaluator_init(&ev, &world, s, &pop, opts->n_threads, err)))

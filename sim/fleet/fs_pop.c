@@ -170,6 +170,13 @@ nomem:
     return FS_ENOMEM;
 }
 
+void fs_pop_set_utc_offsets(fs_pop *pop, const fs_scenario *s, const int32_t *level)
+{
+    for (size_t i = 0; i < pop->n; i++)
+        if (level[i] >= 0 && (size_t)level[i] < s->devices.n_utc_offsets)
+            pop->clients[i].avail.utc_offset_q = (int8_t)s->devices.utc_offsets_q[level[i]];
+}
+
 void fs_pop_fini(fs_pop *pop)
 {
     free(pop->clients);

@@ -67,6 +67,11 @@ int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const 
                 const int32_t *consent_level, fs_err *err);
 void fs_pop_fini(fs_pop *pop);
 
+/* devices.availability.diurnal.utc_offset_by: client i lives at utc_offsets_q[level[i]] (its
+ * level of that group). A client without a level (-1: no training rows) keeps the time zone
+ * drawn by fs_pop_init, which draws it in every case so that no stream moves. */
+void fs_pop_set_utc_offsets(fs_pop *pop, const fs_scenario *s, const int32_t *level);
+
 /* The capacity trace key of a client (cap_trace must be loaded): that of its availability
  * key's name when the availability trace has one of that name, else its own assignment by
  * devices.capacity.trace.assign (fs_trace_assign_key). */

@@ -245,6 +245,8 @@ typedef struct fs_scenario {
         int utc_offsets_q[FS_SCN_MAX_OFFSETS]; /* diurnal: quarter hours (5.5 h = 22), drawn
                                                 * uniformly per client */
         size_t n_utc_offsets;
+        char utc_offset_by[FS_SCN_NAME_LEN]; /* diurnal: "" or a group column: level i of it
+                                              * lives at utc_offsets_q[i] */
         char avail_trace[512];   /* trace: availability file (relative: to the scenario's folder) */
         int avail_assign;        /* trace: fs_trace_assign, client -> key */
         bool cap_on;             /* devices.capacity given: links and compute from its trace */
@@ -347,6 +349,10 @@ int fs_scn_check_shape(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
  * FS_ESCENARIO with "expected a metric of a <task> task (<the metrics that are>), found ...". */
 int fs_scn_check_metric_fits(const fs_scenario *s, fs_err *err, const char *path,
                              const char *name, int n_classes, bool recommender);
+
+/* devices.availability.diurnal.utc_offset_by names a group of n_levels levels: utc_offsets_h
+ * must list one offset per level. FS_OK, or FS_ESCENARIO naming utc_offsets_h. */
+int fs_scn_check_utc_levels(const fs_scenario *s, size_t n_levels, fs_err *err);
 
 /* ---- memory (fs_scn_mem.c) ---- */
 

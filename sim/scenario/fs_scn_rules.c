@@ -321,7 +321,41 @@ static int check_weights(const fs_scenario *s, fs_err *err)
     return FS_OK;
 }
 
-/* ---- adversary ---- */
+/* ---- levels of group columns: time zones by level, the adversary's segment ---- */
+
+/* How many levels group column `group` has as far as the scenario says (mc receives the
+ * marketing generator's configuration), 0 when not known before the data are read. The
+ * generators' levels follow from the scenario alone. */
+static size_t known_levels(const fs_scenario *s, const char *group, fs_marketing_cfg *mc)
+{
+    if (s->data.source == FS_SRC_FRAUD && !strcmp(group, "segment"))
+        return s->data.fraud.n_segments;
+    if (s->data.source != FS_SRC_MARKETING) return 0;
+    fs_world_marketing_cfg(s, mc);
+    return fs_gen_marketing_levels(mc, group);
+}
+
+int fs_scn_check_utc_levels(const fs_scenario *s, size_t n_levels, fs_err *err)
+{
+    if (n_levels == s->devices.n_utc_offsets) return FS_OK;
+    return fs_scn_bad_key(s, err, "devices.availability.diurnal.utc_offsets_h",
+                          "expected %zu offsets, one per level of \"%s\" (utc_offset_by), "
+                          "found %zu",
+                          n_levels, s->devices.utc_offset_by, s->devices.n_utc_offsets);
+}
+
+/* devices.availability.diurnal.utc_offset_by: a group column of the data, with one offset per
+ * level where the levels are known (fs_run checks the rest once the data are read). */
+static int check_utc_offset_by(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
+{
+    const char *group = s->devices.utc_offset_by;
+    if (!group[0] || s->devices.availability != FS_AVAIL_DIURNAL) return FS_OK;
+    if (check_group(s, d, "devices.availability.diurnal.utc_offset_by", group, err))
+        return FS_ESCENARIO;
+    fs_marketing_cfg mc;
+    size_t levels = known_levels(s, group, &mc);
+    return levels ? fs_scn_check_utc_levels(s, levels, err) : FS_OK;
+}
 
 /* Whether `name` is a level of group column `group` as far as the scenario says: 1 yes, 0 no
  * (with the levels listed in `have`), -1 not known before the data are read (fs_run checks those
@@ -330,13 +364,7 @@ static int known_level(const fs_scenario *s, const char *group, const char *name
                        size_t n)
 {
     fs_marketing_cfg mc;
-    size_t levels = 0;
-    if (s->data.source == FS_SRC_FRAUD && !strcmp(group, "segment")) {
-        levels = s->data.fraud.n_segments;
-    } else if (s->data.source == FS_SRC_MARKETING) {
-        fs_world_marketing_cfg(s, &mc);
-        levels = fs_gen_marketing_levels(&mc, group);
-    }
+    size_t levels = known_levels(s, group, &mc);
     if (!levels) return -1;
     size_t at = 0;
     have[0] = 0;
@@ -444,6 +472,7 @@ int fs_scn_check_shape(const fs_scenario *s, const fs_scn_shape *d, fs_err *err)
     if (s->privacy.consent_group[0])
         rc |= check_group(s, d, "privacy.consent.group", s->privacy.consent_group, err);
     rc |= check_adversary(s, d, err);
+    rc |= check_utc_offset_by(s, d, err);
     if (s->data.partition == FS_PART_NATURAL) /* pooled sources only: others stay iid */
         rc |= check_group(s, d, "data.partition.natural.group", s->data.natural_group, err);
     return rc ? FS_ESCENARIO : FS_OK;

@@ -374,6 +374,7 @@ static const fs_scn_key diurnal_keys[] = {
     KNUM("mean_session_min", POS, 0, 0, 30, devices.mean_session_min),
     KINTS("utc_offsets_h", RANGE | FS_SCN_QUARTERS, -12, 14, 0, NULL, devices.n_utc_offsets,
           devices.utc_offsets_q),
+    KSTR("utc_offset_by", 0, 0, NAMELEN, "", devices.utc_offset_by),
 };
 static const char *const trace_assigns[] = {"hash", "modulo", NULL}; /* fs_trace_assign */
 static const fs_scn_key avail_trace_keys[] = {
