@@ -3,6 +3,7 @@
 #include "fs_clock.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ typedef struct run_ctx {
     int64_t t_session_start; /* virtual time when this session's first round began */
     int resume_round;     /* the checkpoint's round when resuming, else 0 */
     bool claimed;         /* a resumed run was taken over (truncated, marked running) */
+    struct clients_job *clients; /* the clients rows' writer while it may run, else NULL */
 } run_ctx;
 
 double fs_run_eta(double elapsed, int done, int resumed_from, int total, int64_t t_start,
@@ -94,6 +96,7 @@ static void tally(fs_run_summary *sum, const fs_round_result *res)
 }
 
 static int record_round(void *ctx, const fs_round_result *res, fs_err *err);
+static int clients_join(run_ctx *c, fs_err *err);
 
 /* Across ranks every decision that ends a run is taken together after each round: a failure of
  * rank 0's database or a stop signal that reached one rank stops all of them before the next
@@ -120,17 +123,43 @@ static int on_round(void *ctx, const fs_round_result *res, fs_err *err)
 static int record_round(void *ctx, const fs_round_result *res, fs_err *err)
 {
     run_ctx *c = ctx;
+    int rc = clients_join(c, err);
+    if (rc) return rc;
     const fs_db_part *parts = c->s->output.participation ? res->parts : NULL;
     size_t n_parts = c->s->output.participation ? res->n_parts : 0;
     fs_db_round row = res->row;
     row.energy_parts = res->parts, row.n_energy_parts = res->n_parts;
-    int rc = fs_db_write_round_ckpt(c->db, c->run_id, &row, parts, n_parts, res->evals,
-                                    res->n_evals, res->checkpoint, res->checkpoint_len, err);
+    rc = fs_db_write_round_ckpt(c->db, c->run_id, &row, parts, n_parts, res->evals,
+                                res->n_evals, res->checkpoint, res->checkpoint_len, err);
     if (rc) return rc;
     if (c->sum->rounds == 0) /* the session's first round */ c->t_session_start = res->row.t_start;
     tally(c->sum, res);
     if (c->opts->progress) print_progress(c, res);
     return FS_OK;
+}
+
+/* The clients rows of a new run are written on a thread of their own while the engine sets up
+ * and runs round 1: at a million clients the table is the longest serial part of the start
+ * (0.65 s). Nothing else touches the database until the first round is recorded or the run
+ * ends, and both join the writer first (clients_join): the file sees the same statements in the
+ * same order as when the rows were written before the engine started. */
+typedef struct clients_job {
+    pthread_t thread;
+    fs_db *db;
+    int64_t run_id;
+    fs_db_client *rows;
+    size_t n;
+    char (*tz)[16]; /* the time zones' names by utc_offset_q + 128, which rows point into */
+    int rc;
+    fs_err err; /* the writer's own: the engine may report into the run's err meanwhile */
+} clients_job;
+
+static void clients_job_free(clients_job *j)
+{
+    if (!j) return;
+    free(j->rows);
+    free(j->tz);
+    free(j);
 }
 
 /* The clients table's device: the capacity trace's device_model when its row has one, else the
@@ -142,45 +171,87 @@ static const char *device_class(const fs_pop *pop, uint32_t id)
     return model ? model : fs_energy_class_names[pop->clients[id].dev_class];
 }
 
-/* The clients rows of the population: written by a new run, compared by a resumed one. */
-static int client_rows(run_ctx *c, const fs_pop *pop, bool check, fs_err *err)
+/* Client i's time zone name (participation_mix's utc_offset level), formatted once per zone:
+ * a million snprintf calls were a visible share of the start. */
+static const char *tz_name(char (*tz)[16], int q)
 {
-    fs_db_client *rows = calloc(pop->n ? pop->n : 1, sizeof *rows);
-    char(*segments)[16] = calloc(pop->n ? pop->n : 1, sizeof *segments);
-    if (!rows || !segments) {
-        free(rows);
-        free(segments);
+    char *name = tz[q + 128];
+    if (!name[0]) fs_mix_tz_name(q, name, 16);
+    return name;
+}
+
+/* The population's clients rows into a new job (NULL when out of memory, said in err). */
+static clients_job *client_rows_new(const run_ctx *c, const fs_pop *pop, fs_err *err)
+{
+    clients_job *j = calloc(1, sizeof *j);
+    if (j) j->rows = calloc(pop->n ? pop->n : 1, sizeof *j->rows);
+    if (j) j->tz = calloc(256, sizeof *j->tz);
+    if (!j || !j->rows || !j->tz) {
+        clients_job_free(j);
         fs_err_add(err, NULL, "out of memory recording %zu clients", pop->n);
-        return FS_ENOMEM;
+        return NULL;
     }
+    fs_err_init(&j->err, NULL);
+    j->db = c->db, j->run_id = c->run_id, j->n = pop->n;
     bool diurnal = c->s->devices.availability == FS_AVAIL_DIURNAL;
     for (size_t i = 0; i < pop->n; i++) {
         const fs_client *cl = &pop->clients[i];
-        /* the time zone's name, as participation_mix's utc_offset levels */
-        fs_mix_tz_name(cl->avail.utc_offset_q, segments[i], sizeof segments[i]);
-        rows[i] = (fs_db_client){.client_id = (uint32_t)i,
-                                 .n_train = cl->n_train,
-                                 .n_test = cl->n_test,
-                                 .segment = diurnal ? segments[i] : NULL,
-                                 .gflops = cl->gflops,
-                                 .uplink_mbps = cl->uplink_mbps,
-                                 .downlink_mbps = cl->downlink_mbps,
-                                 .latency_ms = cl->latency_ms,
-                                 .consent = cl->consent,
-                                 .attacker = cl->attacker,
-                                 .trace_key = pop->avail_trace ? fs_trace_key_name(
-                                                                     pop->avail_trace,
-                                                                     cl->avail.trace_key)
-                                                               : NULL,
-                                 .device_class = device_class(pop, (uint32_t)i),
-                                 .network = cl->home_wifi ? "wifi" : "cellular",
-                                 .has_utc_offset = diurnal,
-                                 .utc_offset_min = cl->avail.utc_offset_q * 15};
+        j->rows[i] = (fs_db_client){.client_id = (uint32_t)i,
+                                    .n_train = cl->n_train,
+                                    .n_test = cl->n_test,
+                                    .segment = diurnal ? tz_name(j->tz, cl->avail.utc_offset_q)
+                                                       : NULL,
+                                    .gflops = cl->gflops,
+                                    .uplink_mbps = cl->uplink_mbps,
+                                    .downlink_mbps = cl->downlink_mbps,
+                                    .latency_ms = cl->latency_ms,
+                                    .consent = cl->consent,
+                                    .attacker = cl->attacker,
+                                    .trace_key = pop->avail_trace ? fs_trace_key_name(
+                                                                        pop->avail_trace,
+                                                                        cl->avail.trace_key)
+                                                                  : NULL,
+                                    .device_class = device_class(pop, (uint32_t)i),
+                                    .network = cl->home_wifi ? "wifi" : "cellular",
+                                    .has_utc_offset = diurnal,
+                                    .utc_offset_min = cl->avail.utc_offset_q * 15};
     }
-    int rc = check ? fs_db_check_clients(c->db, c->run_id, rows, pop->n, err)
-                   : fs_db_write_clients(c->db, c->run_id, rows, pop->n, err);
-    free(rows);
-    free(segments);
+    return j;
+}
+
+static void *clients_write(void *arg)
+{
+    clients_job *j = arg;
+    j->rc = fs_db_write_clients(j->db, j->run_id, j->rows, j->n, &j->err);
+    return NULL;
+}
+
+/* Waits for the clients writer, if one runs: its result, its messages moved into err. */
+static int clients_join(run_ctx *c, fs_err *err)
+{
+    clients_job *j = c->clients;
+    if (!j) return FS_OK;
+    pthread_join(j->thread, NULL);
+    for (int i = 0; i < j->err.n_msgs; i++) fs_err_add(err, NULL, "%s", j->err.msgs[i]);
+    int rc = j->rc;
+    clients_job_free(j);
+    c->clients = NULL;
+    return rc;
+}
+
+/* The clients rows of the population: a resumed run compares them now; a new run starts their
+ * writer (clients_job), or writes them here when no thread can be started. */
+static int client_rows(run_ctx *c, const fs_pop *pop, bool check, fs_err *err)
+{
+    clients_job *j = client_rows_new(c, pop, err);
+    if (!j) return FS_ENOMEM;
+    if (!check && pthread_create(&j->thread, NULL, clients_write, j) == 0) {
+        c->clients = j;
+        return FS_OK;
+    }
+    int rc = check ? fs_db_check_clients(c->db, c->run_id, j->rows, j->n, err)
+                   : fs_db_write_clients(c->db, c->run_id, j->rows, j->n, err);
+    clients_job_free(j);
     return rc;
 }
 
@@ -394,6 +465,9 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
         out->events = st.events;
         tally_ranks(out, st.trained_here);
     }
+    /* a run stopped or failed before its first round was recorded */
+    int rc_clients = clients_join(&c, err);
+    if (!rc) rc = rc_clients;
     out->wall_s = fs_wall_seconds() - c.wall_start;
     if (opts->progress && rc) fputc('\n', stderr);
     /* a refused resume leaves its run exactly as it was (e.g. interrupted), never running */

@@ -52,6 +52,11 @@ int fs_gen_client_sizes(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_s
     return FS_OK;
 }
 
+int fs_gen_client_heads(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes *out)
+{
+    return g->ops->heads ? g->ops->heads(g, k, s, out) : fs_gen_client_sizes(g, k, s, out);
+}
+
 void fs_gen_scratch_fini(fs_gen_scratch *s)
 {
     fs_dataset_fini(&s->train);

@@ -52,6 +52,9 @@ typedef struct fs_gen_ops {
     int (*client_into)(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err);
     /* Optional: client k's sizes without writing its rows (same values as generating it). */
     int (*sizes)(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes *out);
+    /* Optional, with sizes: the same but nnz_train (FS_GEN_NNZ_LATER), when it is most of the
+     * cost (every training row's features drawn): wanted only for the clients that train. */
+    int (*heads)(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes *out);
     void (*free)(fs_gen *g);
 } fs_gen_ops;
 
@@ -123,6 +126,11 @@ int fs_gen_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *e
 /* Client k's sizes (its sizes op, else generated into s and measured). Group levels are
  * UINT32_MAX when the client has no training row. */
 int fs_gen_client_sizes(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes *out);
+
+/* fs_gen_client_sizes, except that nnz_train may be left FS_GEN_NNZ_LATER (the generator's heads
+ * op): fs_gen_client_sizes then gives it when it is needed. */
+#define FS_GEN_NNZ_LATER SIZE_MAX
+int fs_gen_client_heads(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes *out);
 
 void fs_gen_scratch_fini(fs_gen_scratch *s);
 

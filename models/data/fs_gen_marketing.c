@@ -635,6 +635,26 @@ nomem:
     return FS_ENOMEM;
 }
 
+/* The sizes known from the start of client k's stream (mk_head): all but the non-zeros. */
+static void mk_head_sizes(size_t n, size_t n_tr, const mk_user *u, fs_gen_sizes *out)
+{
+    *out = (fs_gen_sizes){.n_train = n_tr, .n_test = n - n_tr, .nnz_train = FS_GEN_NNZ_LATER};
+    for (size_t i = 0; i < FS_DATA_MAX_GROUPS; i++)
+        out->level[i] = UINT32_MAX;
+    out->level[0] = u->region, out->level[1] = u->device, out->level[2] = u->age;
+}
+
+/* The counting pass's part: the user only, no impression drawn. */
+static int mk_heads(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes *out)
+{
+    if (!s->rng && !(s->rng = fs_rng_new())) return FS_ENOMEM;
+    size_t n, n_tr;
+    mk_user u;
+    mk_head(g->impl, s->rng, k, &n, &n_tr, &u);
+    mk_head_sizes(n, n_tr, &u, out);
+    return FS_OK;
+}
+
 /* The training rows' count and non-zeros without storing them; the test rows, last in the
  * stream, need not be drawn. */
 static int mk_sizes(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes *out)
@@ -652,16 +672,15 @@ static int mk_sizes(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes
     size_t nnz = 0;
     for (size_t i = 0; i < n_tr; i++)
         nnz += mk_row_nnz(im, s->rng, &u, &uf, &seen);
-    *out = (fs_gen_sizes){.n_train = n_tr, .n_test = n - n_tr, .nnz_train = nnz};
-    for (size_t i = 0; i < FS_DATA_MAX_GROUPS; i++)
-        out->level[i] = UINT32_MAX;
-    out->level[0] = u.region, out->level[1] = u.device, out->level[2] = u.age;
+    mk_head_sizes(n, n_tr, &u, out);
+    out->nnz_train = nnz;
     return FS_OK;
 }
 
 static const fs_gen_ops mk_ops = {.client = fs_gen_client_fresh,
                                   .client_into = mk_client_into,
                                   .sizes = mk_sizes,
+                                  .heads = mk_heads,
                                   .free = mk_free};
 
 static int mk_alloc_impl(mk_impl *im)

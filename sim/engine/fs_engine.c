@@ -613,6 +613,13 @@ static double expected_duration(const fs_engine *e, uint32_t id)
                     fs_time_transfer_us(4.0 * (double)e->n_params, c->uplink_mbps, c->latency_ms));
 }
 
+/* n found clients, timed only once their non-zeros are known (fs_world_need_nnz); 0, said in
+ * err, when they cannot be: as when the candidates' memory cannot be had. */
+static size_t timeable(fs_engine *e, const uint32_t *ids, size_t n, fs_err *err)
+{
+    return fs_world_need_nnz(e->cfg->world, ids, n, err) == FS_OK ? n : 0;
+}
+
 typedef struct candidate {
     double duration;
     uint32_t id, order;
@@ -636,8 +643,10 @@ static size_t select_fastest(fs_engine *e, size_t want, fs_err *err)
     candidate *cand = malloc(pool * sizeof *cand);
     size_t found = 0, q = 0;
     if (ids && cand)
-        found = fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now, pool, e->r_sel,
-                              e->r_cli, ids, &q);
+        found = timeable(e, ids,
+                         fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now, pool,
+                                       e->r_sel, e->r_cli, ids, &q),
+                         err);
     else
         fs_err_add(err, NULL, "out of memory selecting %zu candidates", pool);
     e->queried += q;
@@ -660,8 +669,10 @@ size_t fs_engine_select(fs_engine *e, size_t want, fs_err *err)
     if (e->s->server.selection == FS_SELECT_FASTEST) {
         n = select_fastest(e, want, err); /* counts its own queries */
     } else {
-        n = fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now, want, e->r_sel,
-                          e->r_cli, e->ids, &q);
+        n = timeable(e, e->ids,
+                     fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now, want,
+                                   e->r_sel, e->r_cli, e->ids, &q),
+                     err);
         e->queried += q;
         e->online += n;
         /* every client found online is selected: the candidates are examined in random order

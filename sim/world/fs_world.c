@@ -301,7 +301,7 @@ static int count_clients(fs_world *w, const fs_scenario *s, fs_err *err)
 #pragma omp for schedule(dynamic, 1024)
         for (size_t c = 0; c < n; c++) {
             fs_gen_sizes z;
-            int crc = fs_gen_client_sizes(w->gen, c, &gs, &z);
+            int crc = fs_gen_client_heads(w->gen, c, &gs, &z);
             if (crc) {
 #pragma omp atomic write
                 rc = crc;
@@ -309,9 +309,45 @@ static int count_clients(fs_world *w, const fs_scenario *s, fs_err *err)
             }
             w->n_train[c] = z.n_train;
             w->n_test[c] = z.n_test;
-            w->nnz[c] = (uint32_t)z.nnz_train;
+            w->nnz[c] = z.nnz_train == FS_GEN_NNZ_LATER ? FS_WORLD_NNZ_LATER
+                                                        : (uint32_t)z.nnz_train;
             for (size_t g = 0; g < FS_DATA_MAX_GROUPS; g++)
                 if (w->levels[g]) w->levels[g][c] = z.n_train ? (int32_t)z.level[g] : -1;
+        }
+        fs_gen_scratch_fini(&gs);
+    }
+    if (rc) fs_err_add(err, NULL, "generating the clients' data: %s", fs_strerror(rc));
+    return rc;
+}
+
+int fs_world_need_nnz(fs_world *w, const uint32_t *ids, size_t n, fs_err *err)
+{
+    if (!w->gen) return FS_OK;
+    size_t missing = 0;
+    for (size_t i = 0; i < n && !missing; i++)
+        missing = w->nnz[ids[i]] == FS_WORLD_NNZ_LATER;
+    if (!missing) return FS_OK; /* after the first rounds, most often */
+    int rc = FS_OK;
+#pragma omp parallel if (n >= 64)
+    {
+        fs_gen_scratch gs = {0};
+#pragma omp for schedule(dynamic, 16)
+        for (size_t i = 0; i < n; i++) {
+            uint32_t c = ids[i];
+            fs_gen_sizes z;
+            uint32_t known;
+#pragma omp atomic read
+            known = w->nnz[c];
+            if (known != FS_WORLD_NNZ_LATER) continue;
+            int crc = fs_gen_client_sizes(w->gen, c, &gs, &z);
+            if (crc) {
+#pragma omp atomic write
+                rc = crc;
+                continue;
+            }
+            /* a client listed twice is written twice with the same value */
+#pragma omp atomic write
+            w->nnz[c] = (uint32_t)z.nnz_train;
         }
         fs_gen_scratch_fini(&gs);
     }
@@ -522,6 +558,7 @@ double fs_world_client_flops(const fs_world *w, size_t client)
     if (w->gen) {
         if (!fs_dataset_is_sparse(&w->train))
             return (double)w->n_train[client] * m->flops_per_sample;
+        fs_assert(w->nnz[client] != FS_WORLD_NNZ_LATER); /* fs_world_need_nnz first */
         return 2.0 * (double)w->nnz[client] * (per_nnz > 1 ? per_nnz : 1);
     }
     size_t n = fs_partition_size(p, client);

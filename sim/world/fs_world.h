@@ -21,7 +21,8 @@ typedef struct fs_world {
      * test/test_part then hold only the evaluation sample (the first eval.sample_clients) */
     struct fs_gen *gen;
     size_t model_clients;     /* clients in the population (data.clients) */
-    uint32_t *nnz;            /* on demand: non-zeros of each client's training rows */
+    uint32_t *nnz;            /* on demand: non-zeros of each client's training rows;
+                                 FS_WORLD_NNZ_LATER until fs_world_need_nnz asked for them */
     int32_t *levels[FS_DATA_MAX_GROUPS]; /* on demand: each client's level of group column g
                                            * of the generator, for the columns the run needs
                                            * (privacy.consent.group, eval.segments), else NULL */
@@ -64,6 +65,13 @@ int fs_world_client_data(const fs_world *w, size_t client, struct fs_gen_scratch
 /* Forward FLOPs of one pass over client's training rows (the time model multiplies by 3 and by
  * the epochs). */
 double fs_world_client_flops(const fs_world *w, size_t client);
+
+/* On demand, the counting pass leaves out the non-zeros when the generator can give them apart
+ * (its heads op): most clients never train. fs_world_client_flops needs them: the engine asks
+ * for those of the clients it considers, before timing them. The same values in any order and
+ * on any thread count (each is a function of the client alone). FS_ENOMEM. */
+#define FS_WORLD_NNZ_LATER UINT32_MAX
+int fs_world_need_nnz(fs_world *w, const uint32_t *ids, size_t n, fs_err *err);
 
 /* Each client's level of group column `group` (that of its first training row; -1 for clients
  * without rows), in a new array the caller frees. NULL with FS_ESCENARIO in *out_rc when the

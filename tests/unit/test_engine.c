@@ -499,6 +499,15 @@ static void check_on_demand_world(const char *text)
     int32_t *la = fs_world_client_levels_new(&ta.w, ta.s.privacy.consent_group, "privacy.consent.group", &rc, NULL);
     int32_t *lb = fs_world_client_levels_new(&tb.w, tb.s.privacy.consent_group, "privacy.consent.group", &rc, NULL);
     ck_assert(la && lb);
+    /* the non-zeros the counting pass left out (marketing's heads op), asked for as the engine
+     * does, in another order than the clients' */
+    size_t n = ta.s.data.clients;
+    uint32_t *ids = malloc(n * sizeof *ids);
+    ck_assert_ptr_nonnull(ids);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (uint32_t)(n - 1 - i);
+    ck_assert_int_eq(fs_world_need_nnz(&tb.w, ids, n, NULL), FS_OK);
+    free(ids);
     for (size_t c = 0; c < ta.s.data.clients; c++) {
         ck_assert_uint_eq(ta.w.n_train[c], tb.w.n_train[c]);
         ck_assert_uint_eq(ta.w.n_test[c], tb.w.n_test[c]);

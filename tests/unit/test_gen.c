@@ -204,7 +204,8 @@ START_TEST(marketing_rows_are_those_of_the_reference_generator)
 END_TEST
 
 /* One scratch reused for clients of growing and shrinking sizes gives each its fresh rows, and
- * fs_gen_client_sizes (the generator's sizes op, or the generic measure) says what they hold. */
+ * fs_gen_client_sizes (the generator's sizes op, or the generic measure) says what they hold;
+ * fs_gen_client_heads says the same but may leave out the non-zeros. */
 static void check_scratch_and_sizes(const fs_gen *g, size_t n_clients)
 {
     fs_gen_scratch s = {0};
@@ -219,6 +220,14 @@ static void check_scratch_and_sizes(const fs_gen *g, size_t n_clients)
         ck_assert_uint_eq(z.nnz_train, (tr.ptr ? tr.ptr[tr.n] : tr.n * tr.d));
         for (size_t j = 0; j < tr.n_groups; j++)
             ck_assert_uint_eq(z.level[j], tr.n ? tr.groups[j].level[0] : UINT32_MAX);
+        /* the counting pass's heads: the same, the non-zeros possibly left for later */
+        fs_gen_sizes h;
+        ck_assert_int_eq(fs_gen_client_heads(g, k, &s, &h), FS_OK);
+        ck_assert_uint_eq(h.n_train, z.n_train);
+        ck_assert_uint_eq(h.n_test, z.n_test);
+        ck_assert(h.nnz_train == z.nnz_train ||
+                  (g->ops->heads && h.nnz_train == FS_GEN_NNZ_LATER));
+        ck_assert_mem_eq(h.level, z.level, sizeof h.level);
         ck_assert_int_eq(fs_gen_client_into(g, k, &s, NULL), FS_OK);
         ck_assert_uint_eq(s.train.n, tr.n);
         ck_assert_uint_eq(s.test.n, te.n);
