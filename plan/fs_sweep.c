@@ -516,6 +516,16 @@ bool fs_sweep_interrupted_code(int code)
 }
 
 /* Collects one child that has ended, without waiting; prints its line. False when none has. */
+/* Counts one ended run by its exit code and says how it ended: "done", "interrupted" (a stop
+ * signal: the sweep remembers the code to exit with) or "failed". */
+const char *fs_sweep_tally_end(sweep_tally *t, int code)
+{
+    if (code == 0) return t->done++, "done";
+    if (fs_sweep_interrupted_code(code))
+        return t->interrupted++, t->child_signal_code = code, "interrupted";
+    return t->failed++, "failed";
+}
+
 static bool reap(child *kids, size_t *n_kids, const fs_sweep *sw, sweep_tally *t)
 {
     int status;
@@ -524,18 +534,11 @@ static bool reap(child *kids, size_t *n_kids, const fs_sweep *sw, sweep_tally *t
     for (size_t k = 0; k < *n_kids; k++) {
         if (kids[k].pid != pid) continue;
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        bool stopped = fs_sweep_interrupted_code(code);
-        if (code == 0)
-            t->done++;
-        else if (stopped)
-            t->interrupted++, t->child_signal_code = code;
-        else
-            t->failed++;
+        const char *outcome = fs_sweep_tally_end(t, code);
         char name[4 * sizeof sw->variants[0].label + 32];
         fprintf(stderr, "fedsim: sweep [%zu/%zu] %s: %s (%.1f s)\n",
                 t->done + t->interrupted + t->failed, t->todo,
-                fs_sweep_job_name(sw, kids[k].job, name, sizeof name),
-                code == 0 ? "done" : stopped ? "interrupted" : "failed",
+                fs_sweep_job_name(sw, kids[k].job, name, sizeof name), outcome,
                 fs_wall_seconds() - kids[k].started);
         kids[k] = kids[--*n_kids];
         return true;

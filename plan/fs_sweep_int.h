@@ -45,6 +45,8 @@ int fs_sweep_finished(const char *db_path, const char *name, const fs_sweep *sw,
 pid_t fs_sweep_spawn(const sweep_args *a, const fs_variant *v, int replicate, const char *db,
                      int threads, bool resume, const sigset_t *child_mask);
 bool fs_sweep_interrupted_code(int code);
+/* Counts one ended run in t by its exit code; returns "done", "interrupted" or "failed". */
+const char *fs_sweep_tally_end(sweep_tally *t, int code);
 
 /* The sweep across the ranks of an MPI job (fs_mpi_size() > 1). On rank 0, with the jobs'
  * state read from db: runs the jobs on every rank, gathers each run into db in job order (so

@@ -321,19 +321,12 @@ static bool dispatch(lead *l, fs_err *err)
 static void ended(lead *l, size_t j, int code)
 {
     sweep_tally *t = l->t;
-    bool stopped = fs_sweep_interrupted_code(code);
-    if (code == 0)
-        t->done++;
-    else if (stopped)
-        t->interrupted++, t->child_signal_code = code;
-    else
-        t->failed++;
+    const char *outcome = fs_sweep_tally_end(t, code);
     char name[4 * sizeof l->sw->variants[0].label + 32];
     progress_clear(l);
     fprintf(stderr, "fedsim: sweep [%zu/%zu] %s: %s on rank %d (%.1f s)\n",
             t->done + t->interrupted + t->failed, t->todo,
-            fs_sweep_job_name(l->sw, j, name, sizeof name),
-            code == 0 ? "done" : stopped ? "interrupted" : "failed", l->on_rank[j],
+            fs_sweep_job_name(l->sw, j, name, sizeof name), outcome, l->on_rank[j],
             fs_wall_seconds() - l->started[j]);
     l->res[j] = RES_READY;
     l->on_rank[j] = -1;
