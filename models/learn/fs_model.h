@@ -143,6 +143,9 @@ void fs_update_fini(fs_update *u);
 /* Grows idx and val together to at least need entries (contents kept, nnz untouched); FS_ENOMEM
  * keeps whichever array grew, and cap still tells the smaller size. */
 int fs_update_reserve(fs_update *u, size_t need);
+/* L2 norm of the update's values (dense: n_params, sparse: its nnz), summed in double in
+ * index order. */
+double fs_update_norm(const fs_update *u);
 
 /* Scratch for one thread; free with fs_model_scratch_free. NULL when out of memory. Holds
  * scratch_reals fs_real entries for the ops and max_batch * n_classes doubles (probs) for

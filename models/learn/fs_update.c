@@ -1,6 +1,7 @@
 /* fs_update: storage for a client's update (struct in fs_model.h). A dense update owns n_params
  * fs_real values from init; a sparse one starts empty and its producer (a model's train_sparse) grows
  * idx/val with fs_update_reserve, so one update reused across rounds stops allocating once warm. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,4 +42,14 @@ int fs_update_reserve(fs_update *u, size_t need)
     if (!idx || !val) return FS_ENOMEM;
     u->cap = need;
     return FS_OK;
+}
+
+double fs_update_norm(const fs_update *u)
+{
+    const fs_real *v = u->sparse ? u->val : u->dense;
+    size_t n = u->sparse ? u->nnz : u->n_params;
+    double ss = 0;
+    for (size_t i = 0; i < n; i++)
+        ss += (double)v[i] * v[i];
+    return sqrt(ss);
 }

@@ -9,21 +9,11 @@
 #include "fs_agg.h"
 #include "fs_robust.h"
 
-static double update_norm(const fs_update *u)
-{
-    const fs_real *v = u->sparse ? u->val : u->dense;
-    size_t n = u->sparse ? u->nnz : u->n_params;
-    double ss = 0;
-    for (size_t i = 0; i < n; i++)
-        ss += (double)v[i] * v[i];
-    return sqrt(ss);
-}
-
 static void norm_bound(const fs_scenario *s, const fs_agg_report *r, size_t n, double *scale)
 {
     double c = s->server.robust_max_norm;
     for (size_t k = 0; k < n; k++) {
-        double norm = update_norm(r[k].update);
+        double norm = fs_update_norm(r[k].update);
         if (norm > c) scale[k] *= c / norm;
     }
 }

@@ -177,7 +177,7 @@ static void train_client(fs_trainer *t, const fs_real *w_global, fs_train_job *j
     if (!job->rc && job->attack) {
         fs_rng_reseed(r, t->scn->seed, FS_RNG_ATTACK, job->client, (uint64_t)round);
         fs_attack_update(t->scn, u, job->update_norm, r);
-        job->update_norm = u->sparse ? norm2(u->val, u->nnz) : norm2(u->dense, m->n_params);
+        job->update_norm = fs_update_norm(u);
     }
     /* FS_ENUMERIC is a non-finite local loss; a NaN or Inf coordinate makes the norm non-finite,
      * and so do finite ones whose squares overflow */
