@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "fs_mix.h"
 #include "fs_mpi.h"
 #include "fs_pop.h"
+#include "fs_round_queue.h"
 #include "fs_world.h"
 
 #ifndef FEDSIM_VERSION
@@ -36,6 +38,7 @@ typedef struct run_ctx {
     int resume_round;     /* the checkpoint's round when resuming, else 0 */
     bool claimed;         /* a resumed run was taken over (truncated, marked running) */
     struct clients_job *clients; /* the clients rows' writer while it may run, else NULL */
+    fs_round_queue queued;        /* rounds played while the clients writer ran */
 } run_ctx;
 
 double fs_run_eta(double elapsed, int done, int resumed_from, int total, int64_t t_start,
@@ -97,6 +100,7 @@ static void tally(fs_run_summary *sum, const fs_round_result *res)
 
 static int record_round(void *ctx, const fs_round_result *res, fs_err *err);
 static int clients_join(run_ctx *c, fs_err *err);
+static bool clients_busy(const run_ctx *c);
 
 /* Across ranks every decision that ends a run is taken together after each round: a failure of
  * rank 0's database or a stop signal that reached one rank stops all of them before the next
@@ -120,17 +124,32 @@ static int on_round(void *ctx, const fs_round_result *res, fs_err *err)
     return agree(ctx, rc, err);
 }
 
+/* Rounds queued while the clients rows are written stay below this: past it the engine waits. */
+#define QUEUED_BYTES_MAX ((size_t)256 << 20)
+
+/* While the clients writer runs, the round waits in memory (fs_round_queue) and the engine goes
+ * on; once the writer is done, the queued rounds and this one are written, in order. */
+static int write_round(run_ctx *c, const fs_round_result *res, fs_err *err)
+{
+    bool with_parts = c->s->output.participation;
+    if (clients_busy(c) && c->queued.bytes < QUEUED_BYTES_MAX)
+        return fs_round_queue_push(&c->queued, &res->row, res->parts, res->n_parts, with_parts,
+                                   res->evals, res->n_evals, res->checkpoint,
+                                   res->checkpoint_len, err);
+    int rc = clients_join(c, err);
+    if (!rc) rc = fs_round_queue_flush(&c->queued, c->db, c->run_id, err);
+    if (rc) return rc;
+    fs_db_round row = res->row;
+    row.energy_parts = res->parts, row.n_energy_parts = res->n_parts;
+    return fs_db_write_round_ckpt(c->db, c->run_id, &row, with_parts ? res->parts : NULL,
+                                  with_parts ? res->n_parts : 0, res->evals, res->n_evals,
+                                  res->checkpoint, res->checkpoint_len, err);
+}
+
 static int record_round(void *ctx, const fs_round_result *res, fs_err *err)
 {
     run_ctx *c = ctx;
-    int rc = clients_join(c, err);
-    if (rc) return rc;
-    const fs_db_part *parts = c->s->output.participation ? res->parts : NULL;
-    size_t n_parts = c->s->output.participation ? res->n_parts : 0;
-    fs_db_round row = res->row;
-    row.energy_parts = res->parts, row.n_energy_parts = res->n_parts;
-    rc = fs_db_write_round_ckpt(c->db, c->run_id, &row, parts, n_parts, res->evals,
-                                res->n_evals, res->checkpoint, res->checkpoint_len, err);
+    int rc = write_round(c, res, err);
     if (rc) return rc;
     if (c->sum->rounds == 0) /* the session's first round */ c->t_session_start = res->row.t_start;
     tally(c->sum, res);
@@ -139,10 +158,11 @@ static int record_round(void *ctx, const fs_round_result *res, fs_err *err)
 }
 
 /* The clients rows of a new run are written on a thread of their own while the engine sets up
- * and runs round 1: at a million clients the table is the longest serial part of the start
- * (0.65 s). Nothing else touches the database until the first round is recorded or the run
- * ends, and both join the writer first (clients_join): the file sees the same statements in the
- * same order as when the rows were written before the engine started. */
+ * and plays its first rounds: at a million clients the table takes over a second, the longest
+ * serial part of the run. Nothing else touches the database meanwhile: rounds recorded while
+ * the writer runs are queued (write_round), and the first write after it, or the run's end,
+ * joins the writer first (clients_join), so the file sees the same statements in the same order
+ * as when the rows were written before the engine started. */
 typedef struct clients_job {
     pthread_t thread;
     fs_db *db;
@@ -152,6 +172,7 @@ typedef struct clients_job {
     char (*tz)[16]; /* the time zones' names by utc_offset_q + 128, which rows point into */
     int rc;
     fs_err err; /* the writer's own: the engine may report into the run's err meanwhile */
+    atomic_bool done;
 } clients_job;
 
 static void clients_job_free(clients_job *j)
@@ -223,7 +244,14 @@ static void *clients_write(void *arg)
 {
     clients_job *j = arg;
     j->rc = fs_db_write_clients(j->db, j->run_id, j->rows, j->n, &j->err);
+    atomic_store(&j->done, true);
     return NULL;
+}
+
+/* The writer still runs (a failure it met is taken up once it is joined). */
+static bool clients_busy(const run_ctx *c)
+{
+    return c->clients && !atomic_load(&c->clients->done);
 }
 
 /* Waits for the clients writer, if one runs: its result, its messages moved into err. */
@@ -465,8 +493,11 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
         out->events = st.events;
         tally_ranks(out, st.trained_here);
     }
-    /* a run stopped or failed before its first round was recorded */
+    /* a run stopped or failed before its first round was recorded, or rounds wait for the
+     * clients writer: they are the rounds played, recorded whatever ended the run */
     int rc_clients = clients_join(&c, err);
+    if (!rc_clients && fs_mpi_rank() == 0)
+        rc_clients = fs_round_queue_flush(&c.queued, c.db, c.run_id, err);
     if (!rc) rc = rc_clients;
     out->wall_s = fs_wall_seconds() - c.wall_start;
     if (opts->progress && rc) fputc('\n', stderr);
@@ -477,6 +508,7 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
     }
     free(state);
 done:
+    fs_round_queue_fini(&c.queued);
     fs_db_close(c.db);
     fs_evaluator_fini(&ev);
     fs_pop_fini(&pop);

@@ -12,6 +12,7 @@
 #include "fs_db.h"
 #include "fs_db_schema.h"
 #include "fs_metrics.h"
+#include "fs_round_queue.h"
 #include "fs_test.h"
 
 static char tmpdir[256];
@@ -160,6 +161,136 @@ START_TEST(db_begin_run_sets_running)
     ck_assert_int_eq(s[10], 'T');
     ck_assert_int_eq(s[23], 'Z');
     ck_assert_int_eq(peek_int("SELECT finished_at IS NULL AND seed = 7 FROM runs"), 1);
+}
+END_TEST
+
+/* ---- fs_round_queue: rounds kept while the clients rows are written */
+
+/* Round n of the queue tests: participations with energy, a mix, evaluations on even rounds and
+ * a checkpoint on odd ones. */
+typedef struct queued_fixture {
+    fs_db_round row;
+    fs_db_part parts[3];
+    fs_db_mix mix[2];
+    fs_db_eval evals[2];
+    char state[32];
+    char grp[8], level[2][8], segment[8]; /* names the engine frees when it ends */
+} queued_fixture;
+
+static void queued_fixture_fill(queued_fixture *f, int n)
+{
+    f->row = round_n(n);
+    f->parts[0] = part_c(1, "reported"), f->parts[1] = part_c(2, "aborted");
+    f->parts[2] = part_c(3, "dropped");
+    for (int i = 0; i < 3; i++) f->parts[i].energy_j = 1.5 * (i + n), f->parts[i].network = "wifi";
+    strcpy(f->grp, "region"), strcpy(f->level[0], "r1"), strcpy(f->level[1], "r2");
+    strcpy(f->segment, "all");
+    f->mix[0] = (fs_db_mix){.round = n, .grp = f->grp, .level = f->level[0], .stage = "selected",
+                            .n = n};
+    f->mix[1] = (fs_db_mix){.round = n, .grp = f->grp, .level = f->level[1], .stage = "reported",
+                            .n = 2};
+    f->row.mix = f->mix, f->row.n_mix = 2, f->row.jain = 0.5, f->row.never_selected = 0.25;
+    f->row.energy_parts = f->parts, f->row.n_energy_parts = 3;
+    f->evals[0] = (fs_db_eval){f->segment, "accuracy", 0.5 + 0.01 * n};
+    f->evals[1] = (fs_db_eval){f->segment, "loss", 1.0 / n};
+    snprintf(f->state, sizeof f->state, "state of round %d", n);
+}
+
+/* Every row of `table` for run_id, run_id left out, sorted: a table's content to compare. */
+static char *table_rows(sqlite3 *c, const char *table, int64_t run_id)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE run_id = %lld", table, (long long)run_id);
+    sqlite3_stmt *st = NULL;
+    ck_assert_msg(sqlite3_prepare_v2(c, sql, -1, &st, NULL) == SQLITE_OK, "%s", sql);
+    size_t cap = 1 << 16, at = 0;
+    char *out = calloc(1, cap);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int k = 0; k < sqlite3_column_count(st); k++) {
+            if (!strcmp(sqlite3_column_name(st, k), "run_id")) continue;
+            const char *v = (const char *)sqlite3_column_text(st, k);
+            at += (size_t)snprintf(out + at, cap - at, "%s|", v ? v : "NULL");
+        }
+        at += (size_t)snprintf(out + at, cap - at, "\n");
+        ck_assert(at < cap);
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+START_TEST(db_round_queue_writes_what_direct_writes_write)
+{
+    fs_db *db = open_ok();
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int64_t direct = begin_ok(db), queued = begin_ok(db);
+    fs_db_set_ckpt_chunk(db, 5); /* checkpoints in several rows */
+    fs_round_queue q = {0};
+    for (int n = 1; n <= 4; n++) {
+        queued_fixture f;
+        queued_fixture_fill(&f, n);
+        size_t n_evals = n % 2 ? 0 : 2, state_len = n % 2 ? strlen(f.state) : 0;
+        const void *state = state_len ? f.state : NULL;
+        bool with_parts = n != 3; /* output.participation off: energy rows only */
+        ck_assert_int_eq(fs_db_write_round_ckpt(db, direct, &f.row, with_parts ? f.parts : NULL,
+                                                with_parts ? 3 : 0, f.evals, n_evals, state,
+                                                state_len, &err),
+                         FS_OK);
+        ck_assert_int_eq(fs_round_queue_push(&q, &f.row, f.parts, 3, with_parts, f.evals,
+                                             n_evals, state, state_len, &err),
+                         FS_OK);
+        /* the engine reuses its arrays at once: the queue must hold copies */
+        memset(&f.row, 0x55, sizeof f.row);
+        for (int i = 0; i < 3; i++) f.parts[i].energy_j = f.parts[i].local_loss = -7;
+        f.mix[0].n = f.mix[1].n = -7;
+        f.evals[0].value = f.evals[1].value = -7;
+        memset(f.state, 'x', sizeof f.state - 1);
+        strcpy(f.grp, "gone"), strcpy(f.level[0], "gone"), strcpy(f.level[1], "gone");
+        strcpy(f.segment, "gone");
+    }
+    ck_assert_uint_eq(q.n, 4);
+    ck_assert_uint_gt(q.bytes, 4 * sizeof(fs_db_part));
+    ck_assert_int_eq(fs_round_queue_flush(&q, db, queued, &err), FS_OK);
+    ck_assert_uint_eq(q.n, 0);
+    ck_assert_ptr_null(q.head);
+    fs_db_close(db);
+    sqlite3 *c = peek_open();
+    static const char *const tables[] = {"rounds",      "participation",     "evals",
+                                         "checkpoints", "checkpoint_chunks", "participation_mix",
+                                         "selection_rounds", "client_energy_rounds"};
+    for (size_t t = 0; t < sizeof tables / sizeof *tables; t++) {
+        char *a = table_rows(c, tables[t], direct), *b = table_rows(c, tables[t], queued);
+        ck_assert_msg(a[0], "%s: the direct run wrote nothing", tables[t]);
+        ck_assert_msg(!strcmp(a, b), "%s differs:\n%s---\n%s", tables[t], a, b);
+        free(a);
+        free(b);
+    }
+    sqlite3_close(c);
+}
+END_TEST
+
+START_TEST(db_round_queue_failure_drops_the_rest)
+{
+    fs_db *db = open_ok();
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int64_t id = begin_ok(db);
+    fs_round_queue q = {0};
+    write_round_ok(db, id, 2);
+    for (int n = 1; n <= 3; n++) { /* round 2 is there already: its write fails */
+        queued_fixture f;
+        queued_fixture_fill(&f, n);
+        ck_assert_int_eq(fs_round_queue_push(&q, &f.row, f.parts, 3, true, NULL, 0, NULL, 0, &err),
+                         FS_OK);
+    }
+    ck_assert_int_ne(fs_round_queue_flush(&q, db, id, &err), FS_OK);
+    ck_assert_int_gt(err.n_msgs, 0);
+    ck_assert_ptr_null(q.head);
+    ck_assert_uint_eq(q.n, 0);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 2); /* round 3 never written */
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds WHERE round = 3"), 0);
+    fs_round_queue_fini(&q); /* safe on an empty queue */
 }
 END_TEST
 
@@ -1381,6 +1512,8 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_open_creates_schema);
     tcase_add_test(tc, db_begin_run_sets_running);
     tcase_add_test(tc, db_write_round_writes_exact_rows);
+    tcase_add_test(tc, db_round_queue_writes_what_direct_writes_write);
+    tcase_add_test(tc, db_round_queue_failure_drops_the_rest);
     tcase_add_test(tc, db_nan_stored_as_null);
     tcase_add_test(tc, db_unreached_times_stored_as_null);
     tcase_add_test(tc, db_finish_run_sets_done);
