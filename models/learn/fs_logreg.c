@@ -4,8 +4,9 @@
  * the data, so whoever pairs it with sparse data should overwrite the field with
  * 2 * (mean non-zeros per row + 1), or simulated compute time is n_features / nnz too large.
  * train_sparse runs fs_sgd_train's minibatches and arithmetic on local copies of only the
- * client's features, in time and memory O(client non-zeros), using out's idx/val as workspace
- * (out->cap ends near 4 nnz + 2 n, never O(n_features)). With l2 > 0 the penalty is lazy: the
+ * client's features, in time and memory O(client non-zeros), in a workspace of about 4 nnz + 2 n
+ * entries (the thread's scratch, or out's idx/val without one; never O(n_features)); the update
+ * holds the touched features only. With l2 > 0 the penalty is lazy: the
  * client's features decay every step as in dense SGD (caught up by decay^gap when next touched),
  * the other weights are not decayed and are absent from the update, and mean_loss penalises the
  * client's features only. */
@@ -130,9 +131,11 @@ static void lr_predict(const fs_model *m, const fs_real *w, const fs_dataset *ds
 
 /* ---- train_sparse: one client's SGD on local copies of its features only ---- */
 
-/* Local state of one client. Every array is a view into out->idx / out->val: idx holds feat
- * (nnz + 1), slot (nnz), start (n + 1), order (n), then 2 nnz of radix-sort buffers that are
- * reused for stamp once the index is built; val holds w (nnz + 1) then g (nnz). */
+/* Local state of one client. Every array is a view into a workspace: the thread's scratch
+ * (fs_model_scratch_reserve), or out->idx / out->val without one. Its idx holds feat (nnz + 1),
+ * slot (nnz), start (n + 1), order (n), then 2 nnz of radix-sort buffers that are reused for
+ * stamp once the index is built; its val holds w (nnz + 1) then g (nnz). The update is the
+ * first n_local + 1 entries of feat and w. */
 typedef struct lr_local {
     const fs_dataset *ds;
     const uint32_t *rows;
@@ -171,23 +174,37 @@ static void lr_gather_keys(lr_local *lc)
     lc->start[lc->n] = (uint32_t)at;
 }
 
-/* Lays the workspace out in out's arrays and builds the client's local feature index: entries
- * radix-sorted by feature (many entries over a hashed 2^18 space), equal features one slot. */
-static int lr_local_build(lr_local *lc, size_t n_features, fs_update *out)
+/* The client's workspace of `need` entries: the thread's own when it has scratch, which a
+ * million-client fleet reuses for every client of the thread (per-update workspaces grew each
+ * of thousands of updates to the largest client they met, page by fresh page). */
+static int lr_workspace(fs_model_scratch *s, fs_update *out, size_t need, uint32_t **idx,
+                        fs_real **val)
+{
+    int rc = s ? fs_model_scratch_reserve(s, need) : fs_update_reserve(out, need);
+    *idx = s ? s->work_idx : out->idx;
+    *val = s ? s->work_val : out->val;
+    return rc;
+}
+
+/* Lays the workspace out and builds the client's local feature index: entries radix-sorted by
+ * feature (many entries over a hashed 2^18 space), equal features one slot. */
+static int lr_local_build(lr_local *lc, size_t n_features, fs_model_scratch *s, fs_update *out)
 {
     size_t n = lc->n, nnz = lr_client_nnz(lc->ds, lc->rows, n);
     /* offsets and slots are uint32 */
     fs_assert(n < UINT32_MAX / 4 && nnz < (UINT32_MAX - 2 * n - 2) / 4);
-    int rc = fs_update_reserve(out, 4 * nnz + 2 * n + 2);
+    uint32_t *idx;
+    fs_real *val;
+    int rc = lr_workspace(s, out, 4 * nnz + 2 * n + 2, &idx, &val);
     if (rc) return rc;
     lc->nnz = nnz;
-    lc->feat = out->idx;
+    lc->feat = idx;
     lc->slot = lc->feat + nnz + 1;
     lc->start = lc->slot + nnz;
     lc->order = lc->start + n + 1;
     lc->sort_a = lc->order + n;
     lc->sort_b = lc->sort_a + nnz;
-    lc->w = out->val;
+    lc->w = val;
     lc->g = lc->w + nnz + 1;
     lr_gather_keys(lc);
     const uint32_t *sorted =
@@ -292,10 +309,11 @@ static double lr_step(void *ctx, const uint32_t *batch, size_t k)
     return loss;
 }
 
-/* Catches every slot up to the last step and turns w (out->val) into deltas in place; the bias
- * goes last, at index n_features, so idx stays ascending. */
-static void lr_local_store(lr_local *lc, const fs_real *w_global, size_t n_features,
-                           fs_update *out)
+/* Catches every slot up to the last step and turns w into deltas in place; the bias goes last,
+ * at index n_features, so idx stays ascending. feat and w become out's idx and val (copied when
+ * the workspace is the thread's). */
+static int lr_local_store(lr_local *lc, const fs_real *w_global, size_t n_features,
+                          fs_update *out)
 {
     size_t nl = lc->n_local;
     for (size_t s = 0; s < nl; s++) {
@@ -303,11 +321,17 @@ static void lr_local_store(lr_local *lc, const fs_real *w_global, size_t n_featu
         lr_catch_up(lc, (uint32_t)s);
         lc->w[s] -= w_global[lc->feat[s]];
     }
-    out->idx[nl] = (uint32_t)n_features;
-    out->val[nl] = lc->wb - w_global[n_features];
+    lc->feat[nl] = (uint32_t)n_features;
+    lc->w[nl] = lc->wb - w_global[n_features];
+    if (lc->feat != out->idx) {
+        if (fs_update_reserve(out, nl + 1)) return FS_ENOMEM;
+        memcpy(out->idx, lc->feat, (nl + 1) * sizeof *out->idx);
+        memcpy(out->val, lc->w, (nl + 1) * sizeof *out->val);
+    }
     out->nnz = nl + 1;
     out->n_params = n_features + 1;
     out->sparse = true;
+    return FS_OK;
 }
 
 /* On FS_ENUMERIC out still holds the delta of the last finite parameters (fs_sgd_train's
@@ -325,12 +349,12 @@ static int lr_train_sparse(const fs_model *m, const fs_real *w_global, const fs_
     double l2 = lr_l2(m);
     lr_local lc = {.ds = ds, .rows = rows, .n = n, .l2 = l2, .lr = cfg->lr,
                    .decay = 1.0 - cfg->lr * l2};
-    int rc = lr_local_build(&lc, m->n_features, out);
+    int rc = lr_local_build(&lc, m->n_features, s, out);
     if (rc) return rc;
     lr_local_load(&lc, w_global, m->n_features);
     rc = fs_sparse_local_train(n, lc.order, cfg, r, lr_step, &lc, res);
-    lr_local_store(&lc, w_global, m->n_features, out);
-    return rc;
+    int rc_store = lr_local_store(&lc, w_global, m->n_features, out);
+    return rc_store ? rc_store : rc;
 }
 
 static void lr_free(fs_model *m)

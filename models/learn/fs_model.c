@@ -32,7 +32,27 @@ void fs_model_scratch_free(fs_model_scratch *s)
     if (!s) return;
     free(s->buf);
     free(s->probs);
+    free(s->work_idx);
+    free(s->work_val);
     free(s);
+}
+
+/* Grows by half again at least: a thread meets clients of every size, and each growth would
+ * otherwise fault in fresh pages for a slightly larger client. */
+int fs_model_scratch_reserve(fs_model_scratch *s, size_t need)
+{
+    if (s->work_cap >= need) return FS_OK;
+    size_t cap = s->work_cap + s->work_cap / 2 > need ? s->work_cap + s->work_cap / 2 : need;
+    free(s->work_idx);
+    free(s->work_val);
+    s->work_idx = malloc(cap * sizeof *s->work_idx);
+    s->work_val = malloc(cap * sizeof *s->work_val);
+    s->work_cap = s->work_idx && s->work_val ? cap : 0;
+    if (s->work_cap) return FS_OK;
+    free(s->work_idx);
+    free(s->work_val);
+    s->work_idx = NULL, s->work_val = NULL;
+    return FS_ENOMEM;
 }
 
 /* Adds one chunk's clamped cross-entropy to *loss and its correct argmaxes to *correct. */

@@ -87,6 +87,11 @@ struct fs_model_scratch {
     size_t n;      /* entries of buf */
     fs_real *buf;  /* the ops' scratch */
     double *probs; /* max_batch * n_classes: fs_model_evaluate's probabilities of a chunk */
+    /* a client's workspace for train_sparse, grown by fs_model_scratch_reserve and kept for the
+     * thread's next clients; empty until then */
+    uint32_t *work_idx;
+    fs_real *work_val;
+    size_t work_cap;
 };
 
 /* Multinomial logistic regression: logits = W x + b, W is n_classes x n_features (row-major,
@@ -152,6 +157,10 @@ double fs_update_norm(const fs_update *u);
  * fs_model_evaluate, so build scratch with this function rather than by hand. */
 fs_model_scratch *fs_model_scratch_new(const fs_model *m);
 void fs_model_scratch_free(fs_model_scratch *s);
+
+/* Makes s->work_idx and s->work_val hold at least `need` entries each. Their content is not
+ * kept: a workspace is laid out afresh for each client. FS_ENOMEM leaves both empty. */
+int fs_model_scratch_reserve(fs_model_scratch *s, size_t need);
 
 /* Minibatch SGD on one client's rows, in place on w. Each epoch shuffles the rows with `r`
  * and takes ceil(n/batch) steps (last batch smaller). Optional, for federated algorithms:

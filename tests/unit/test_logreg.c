@@ -421,6 +421,44 @@ START_TEST(logreg_train_sparse_reuses_update_across_clients)
 }
 END_TEST
 
+/* The workspace is the thread's scratch, or the update's own arrays without scratch: the same
+ * update bit for bit, either way, after a larger client left the scratch grown. */
+START_TEST(logreg_train_sparse_same_update_with_or_without_scratch)
+{
+    size_t d = 3000;
+    fs_dataset ds;
+    sparse_dataset(&ds, 200, d, 20, false, 23);
+    fs_model *m = fs_logreg_new(d, 0.01, 64);
+    fs_model_scratch *s = fs_model_scratch_new(m);
+    fs_real *w_global = fs_test_random_weights(m->n_params, 0.2, 24);
+    fs_sgd_cfg cfg = {.epochs = 2, .batch_size = 8, .lr = 0.1};
+    uint32_t *rows = fs_test_all_rows(200);
+    fs_update a, b;
+    ck_assert_int_eq(fs_update_init(&a, m->n_params, true, 0), FS_OK);
+    ck_assert_int_eq(fs_update_init(&b, m->n_params, true, 0), FS_OK);
+    gsl_rng *r = fs_rng_new();
+    fs_sgd_result ra, rb;
+    ck_assert_int_eq(m->ops->train_sparse(m, w_global, &ds, rows, 200, &cfg, r, s, &a, &ra), FS_OK);
+    fs_rng_reseed(r, 5, FS_RNG_TRAIN, 1, 1);
+    ck_assert_int_eq(m->ops->train_sparse(m, w_global, &ds, rows, 60, &cfg, r, s, &a, &ra), FS_OK);
+    fs_rng_reseed(r, 5, FS_RNG_TRAIN, 1, 1);
+    ck_assert_int_eq(m->ops->train_sparse(m, w_global, &ds, rows, 60, &cfg, r, NULL, &b, &rb),
+                     FS_OK);
+    ck_assert_uint_eq(a.nnz, b.nnz);
+    ck_assert_uint_gt(a.nnz, 1);
+    ck_assert_mem_eq(a.idx, b.idx, a.nnz * sizeof *a.idx);
+    ck_assert_mem_eq(a.val, b.val, a.nnz * sizeof *a.val);
+    ck_assert(ra.mean_loss == rb.mean_loss && ra.steps == rb.steps);
+    ck_assert_uint_lt(a.cap, b.cap); /* with scratch the update holds the update only */
+    fs_update_fini(&a), fs_update_fini(&b);
+    gsl_rng_free(r);
+    free(rows), free(w_global);
+    fs_model_scratch_free(s);
+    fs_model_free(m);
+    fs_dataset_fini(&ds);
+}
+END_TEST
+
 /* On dense data train_sparse still works: every feature is touched. */
 START_TEST(logreg_train_sparse_on_dense_data_equals_dense_sgd)
 {
@@ -547,6 +585,7 @@ static Suite *logreg_suite(void)
     tcase_add_test(tc, logreg_train_sparse_lazy_l2_skips_untouched_coordinates);
     tcase_add_test(tc, logreg_train_sparse_cost_is_independent_of_model_size);
     tcase_add_test(tc, logreg_train_sparse_reuses_update_across_clients);
+    tcase_add_test(tc, logreg_train_sparse_same_update_with_or_without_scratch);
     tcase_add_test(tc, logreg_train_sparse_on_dense_data_equals_dense_sgd);
     tcase_add_test(tc, logreg_train_sparse_reports_divergence);
     tcase_add_test(tc, logreg_sgd_reaches_low_loss_on_separable_sparse);
