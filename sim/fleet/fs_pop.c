@@ -1,4 +1,5 @@
-/* fs_pop: population set-up and uniform selection among available clients. */
+/* fs_pop: population set-up (in parallel: each client draws from its own streams) and uniform
+ * selection among available clients. */
 #include "fs_pop.h"
 
 #include <stdlib.h>
@@ -112,6 +113,27 @@ static fs_devstate_src trace_source(const fs_pop *pop)
                              .ctx = pop};
 }
 
+/* Client i's device, consent, trace keys, energy class, network and battery. */
+static void draw_one(fs_pop *pop, const fs_scenario *s, size_t i, const size_t *n_train,
+                     const size_t *n_test, const int32_t *consent_level, gsl_rng *r)
+{
+    fs_client *c = &pop->clients[i];
+    fs_rng_reseed(r, s->population_seed, FS_RNG_DEVICE, i, FS_RNG_NONE);
+    draw_client(c, s, r);
+    c->n_train = (uint32_t)n_train[i];
+    c->n_test = n_test ? (uint32_t)n_test[i] : 0;
+    c->consent = draw_consent(s, i, consent_level ? consent_level[i] : -1, r);
+    if (pop->avail_trace)
+        c->avail.trace_key =
+            fs_trace_assign_key(pop->avail_trace, (enum fs_trace_assign)s->devices.avail_assign,
+                                s->population_seed, i);
+    if (pop->cap_trace) apply_capacity(pop, (uint32_t)i);
+    c->dev_class = (uint8_t)fs_energy_class_of(s, (uint32_t)i);
+    c->home_wifi = fs_energy_home_wifi(s, (uint32_t)i);
+    c->battery = fs_energy_initial_battery(s, (uint32_t)i);
+    pop->perm[i] = (uint32_t)i;
+}
+
 int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const size_t *n_test,
                 const int32_t *consent_level, fs_err *err)
 {
@@ -123,33 +145,30 @@ int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const 
         return trc;
     }
     size_t n = s->data.clients;
-    gsl_rng *r = fs_rng_new();
     pop->clients = calloc(n, sizeof *pop->clients);
     pop->perm = malloc(n * sizeof *pop->perm);
-    if (!r || !pop->clients || !pop->perm) goto nomem;
-    for (size_t i = 0; i < n; i++) {
-        fs_rng_reseed(r, s->population_seed, FS_RNG_DEVICE, i, FS_RNG_NONE);
-        draw_client(&pop->clients[i], s, r);
-        pop->clients[i].n_train = (uint32_t)n_train[i];
-        pop->clients[i].n_test = n_test ? (uint32_t)n_test[i] : 0;
-        pop->clients[i].consent = draw_consent(s, i, consent_level ? consent_level[i] : -1, r);
-        if (pop->avail_trace)
-            pop->clients[i].avail.trace_key = fs_trace_assign_key(
-                pop->avail_trace, (enum fs_trace_assign)s->devices.avail_assign,
-                s->population_seed, i);
-        if (pop->cap_trace) apply_capacity(pop, (uint32_t)i);
-        pop->clients[i].dev_class = (uint8_t)fs_energy_class_of(s, (uint32_t)i);
-        pop->clients[i].home_wifi = fs_energy_home_wifi(s, (uint32_t)i);
-        pop->clients[i].battery = fs_energy_initial_battery(s, (uint32_t)i);
-        pop->perm[i] = (uint32_t)i;
+    if (!pop->clients || !pop->perm) goto nomem;
+    bool oom = false;
+    /* every client's draws come from its own streams: any thread may draw any client */
+#pragma omp parallel if (n >= 4096)
+    {
+        gsl_rng *r = fs_rng_new();
+        if (!r) {
+#pragma omp atomic write
+            oom = true;
+        }
+#pragma omp for schedule(static, 4096)
+        for (size_t i = 0; i < n; i++)
+            if (r) draw_one(pop, s, i, n_train, n_test, consent_level, r);
+        gsl_rng_free(r);
     }
+    if (oom) goto nomem;
     pop->n = n;
     pop->state = pop->avail_trace && fs_trace_has_states(pop->avail_trace)
                      ? trace_source(pop)
                      : fs_energy_param_source(s);
     const typeof(s->devices.eligibility) *el = &s->devices.eligibility;
     pop->eligibility = el->charging || el->unmetered || el->min_battery > 0;
-    gsl_rng_free(r);
     /* validation refuses shares that are all 0; small shares of small populations can still
      * draw nobody, and then no round could ever start */
     size_t consenting = 0;
@@ -164,7 +183,6 @@ int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const 
     }
     return FS_OK;
 nomem:
-    gsl_rng_free(r);
     fs_pop_fini(pop);
     fs_err_add(err, NULL, "out of memory creating %zu clients", n);
     return FS_ENOMEM;
