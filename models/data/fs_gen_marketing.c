@@ -528,21 +528,39 @@ static size_t mk_ad_features(const mk_impl *im, const mk_user *u, uint32_t j, ui
     return n;
 }
 
+/* The places of two sorted runs in their stable merge, u before a on equal indices: u[i] goes
+ * after the a's below it, a[j] after the u's at or below it. Counting, as mk_rank_sort does, and
+ * branch-free: which run the next entry comes from is a coin toss no predictor learns. */
+static void mk_merge_runs(const uint32_t *ui, const float *uv, size_t nu, const uint32_t *ai,
+                          const float *av, size_t na, uint32_t *oi, float *ov)
+{
+    for (size_t i = 0; i < nu; i++) {
+        size_t r = i;
+        for (size_t j = 0; j < na; j++)
+            r += ai[j] < ui[i];
+        oi[r] = ui[i], ov[r] = uv[i];
+    }
+    for (size_t j = 0; j < na; j++) {
+        size_t r = j;
+        for (size_t i = 0; i < nu; i++)
+            r += ui[i] <= ai[j];
+        oi[r] = ai[j], ov[r] = av[j];
+    }
+}
+
 /* A row: the user's features followed by the impression's, sorted and merged (mk_sort_merge of
- * the whole row), into idx/val. The user's part comes merged already: summing it first adds the
- * same values in the same order. Collisions, rare, are summed after the sort. Returns the row's
- * nnz. */
+ * the whole row), into idx/val. The user's part comes sorted and merged already, so only the
+ * impression's is sorted, then the two are merged: the order a stable sort of the whole row
+ * gives, so summing the user's part first adds the same values in the same order. Collisions,
+ * rare, are summed after the merge. Returns the row's nnz. */
 static size_t mk_merge_row(const mk_ufeat *uf, const uint32_t *ai, const float *av, size_t na,
                            uint32_t *idx, float *val)
 {
-    uint32_t ci[MK_MAX_ROW];
-    float cv[MK_MAX_ROW];
-    memcpy(ci, uf->idx, uf->n * sizeof *ci);
-    memcpy(cv, uf->val, uf->n * sizeof *cv);
-    memcpy(ci + uf->n, ai, na * sizeof *ci);
-    memcpy(cv + uf->n, av, na * sizeof *cv);
+    uint32_t si[MK_MAX_ROW];
+    float sv[MK_MAX_ROW];
+    mk_rank_sort(ai, av, na, si, sv);
+    mk_merge_runs(uf->idx, uf->val, uf->n, si, sv, na, idx, val);
     size_t m = uf->n + na;
-    mk_rank_sort(ci, cv, m, idx, val);
     bool equal = false;
     for (size_t k = 1; k < m; k++)
         equal |= idx[k] == idx[k - 1];
