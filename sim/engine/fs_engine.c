@@ -44,11 +44,13 @@ static bool alloc_slots(fs_engine *e)
     e->parts = calloc(ns, sizeof *e->parts);
     e->jobs = calloc(ns, sizeof *e->jobs);
     e->batch = calloc(ns, sizeof *e->batch);
+    e->batch_slot = calloc(ns, sizeof *e->batch_slot);
+    e->due = calloc(ns, sizeof *e->due);
     e->rows = calloc(ns, sizeof *e->rows);
     e->ids = calloc(ns, sizeof *e->ids);
     e->reports = calloc(ns, sizeof *e->reports);
     bool ok = e->r_sel && e->r_cli && e->w && e->updates && e->parts && e->jobs && e->batch &&
-              e->rows && e->ids && e->reports;
+              e->batch_slot && e->due && e->rows && e->ids && e->reports;
     if (ok && controls)
         ok = (e->ctrl_deltas = malloc(ns * np * sizeof *e->ctrl_deltas)) &&
              fs_cstate_init(&e->client_control, e->cfg->pop->n, np) == FS_OK;
@@ -218,6 +220,8 @@ static void engine_fini(fs_engine *e)
     free(e->parts);
     free(e->jobs);
     free(e->batch);
+    free(e->batch_slot);
+    free(e->due);
     free(e->rows);
     free(e->ids);
 }
@@ -269,7 +273,7 @@ static double train_gflops(const fs_engine *e, uint32_t id)
 
 /* Everything of a participation that is known before training: download and compute times and
  * the random events (going offline, crashing). The upload, whose size may depend on the trained
- * update, is planned by finish_plan. Draw order is fixed: online time, crash?, crash point. */
+ * update, is planned by fs_engine_finish_plan. Draw order is fixed: online time, crash?, crash point. */
 static void plan(fs_engine *e, fs_part *p, uint32_t id, int64_t t0)
 {
     const fs_client *c = &e->cfg->pop->clients[id];
@@ -303,7 +307,7 @@ static double upload_bytes(const fs_engine *e, double update_bytes)
  * the whole participation as planned without sharing). With a shared link the planned times are
  * lower bounds (the real finish can be later), so a drop after the planned report is kept: it
  * happens if the participation is still running then. */
-static void finish_plan(fs_engine *e, fs_part *p, const fs_update *u, bool trained)
+void fs_engine_finish_plan(fs_engine *e, fs_part *p, const fs_update *u, bool trained)
 {
     p->bytes_up =
         upload_bytes(e, trained ? e->jobs[p - e->parts].bytes_up : 4.0 * (double)u->n_params);
@@ -400,7 +404,7 @@ static int relink(fs_engine *e, fs_err *err)
 /* The next event of a participation: its next stage, or its drop if that comes first. A stage
  * on a shared link first waits for its latency (EV_JOIN), then only for its drop: the finish is
  * the link's event. */
-static int push_next(fs_engine *e, uint32_t slot, fs_err *err)
+int fs_engine_push_next(fs_engine *e, uint32_t slot, fs_err *err)
 {
     fs_part *p = &e->parts[slot];
     static const int kinds[] = {EV_DOWNLOADED, EV_TRAINED, EV_ARRIVED};
@@ -437,7 +441,7 @@ static int link_finish(fs_engine *e, int k, fs_err *err)
     } else {
         p->t_rep = t;
     }
-    return push_next(e, slot, err);
+    return fs_engine_push_next(e, slot, err);
 }
 
 uint64_t fs_engine_push_timer(fs_engine *e, int64_t t, fs_err *err)
@@ -485,21 +489,6 @@ int fs_engine_prepare(fs_engine *e, size_t slot, uint32_t client, int64_t deadli
     return e->residuals ? fs_engine_load_residual(e, slot, client, err) : FS_OK;
 }
 
-int fs_engine_launch(fs_engine *e, const size_t *slots, size_t n, fs_err *err)
-{
-    for (size_t i = 0; i < n; i++)
-        e->batch[i] = e->jobs[slots ? slots[i] : i];
-    double t0 = fs_wall_seconds();
-    int rc = fs_trainer_run(&e->trainer, e->w, e->batch, n, (int)e->stream_round, err);
-    e->train_s += fs_wall_seconds() - t0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        size_t s = slots ? slots[i] : i;
-        e->jobs[s] = e->batch[i];
-        finish_plan(e, &e->parts[s], &e->updates[s], e->batch[i].train);
-        rc = push_next(e, (uint32_t)s, err);
-    }
-    return rc;
-}
 
 /* ---- playing a participation ---- */
 
@@ -508,6 +497,7 @@ static void finish_part(fs_part *p, int stage, int64_t t)
     p->stage = stage;
     p->t_end = t;
     p->handle = 0;
+    p->deferred = false; /* ended before its training was due: never trained */
 }
 
 void fs_engine_abort(fs_engine *e, size_t slot, int stage, int64_t t)
@@ -554,12 +544,13 @@ static int handle_event(fs_engine *e, const fs_event *ev, fs_err *err)
     switch (ev->kind) {
     case EV_JOIN:
         link_join(e, ev->slot, ev->t);
-        return push_next(e, ev->slot, err);
+        return fs_engine_push_next(e, ev->slot, err);
     case EV_DROPPED:
         link_cut(e, ev->slot, ev->t);
         break;
     case EV_TRAINED: {
-        int rc = keep_state(e, ev->slot, err);
+        int rc = p->deferred ? fs_engine_train_due(e, ev->slot, err) : FS_OK;
+        if (!rc) rc = keep_state(e, ev->slot, err);
         if (rc) return rc;
     }
         /* fall through */
@@ -567,7 +558,7 @@ static int handle_event(fs_engine *e, const fs_event *ev, fs_err *err)
         p->stage++;
         p->progress++;
         p->xfer = XF_WAIT;
-        return push_next(e, ev->slot, err);
+        return fs_engine_push_next(e, ev->slot, err);
     case EV_ARRIVED:
         p->progress++;
         stage = e->ops->accepts && !e->ops->accepts(e->pol, ev->slot) ? ST_LATE

@@ -58,6 +58,9 @@ typedef struct fs_engine_cfg {
      * takes the run over only then, so a refused snapshot leaves its run as it was); may be
      * NULL */
     int (*on_resumed)(void *ctx, fs_err *err);
+    /* train every participation at launch, never when due (fs_engine_train.c): the same
+     * results, more training; tests compare the two */
+    bool train_at_launch;
 } fs_engine_cfg;
 
 typedef struct fs_engine_stats {

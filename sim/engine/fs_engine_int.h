@@ -52,7 +52,14 @@ typedef struct fs_part {
     int xfer;
     int64_t d_train, d_up;
     double moved[N_LINKS];
+    bool deferred;         /* trained only when its training is due (fs_engine_train.c) */
 } fs_part;
+
+/* A deferred participation and when its training ends, as planned now (fs_engine_train.c). */
+typedef struct fs_due {
+    int64_t t;
+    uint32_t slot;
+} fs_due;
 
 typedef struct fs_engine {
     const fs_engine_cfg *cfg;
@@ -74,6 +81,8 @@ typedef struct fs_engine {
     uint64_t link_handle[N_LINKS];   /* the link's pending EV_LINK, 0 when none */
     fs_train_job *jobs;
     fs_train_job *batch;   /* max_sel: the jobs of one launch, contiguous for the trainer */
+    size_t *batch_slot;    /* max_sel: the slot of each of them */
+    fs_due *due;           /* max_sel: deferred participations by due time (fs_engine_train.c) */
     fs_db_part *rows;
     uint32_t *ids;
     fs_agg_report *reports;
@@ -102,9 +111,18 @@ size_t fs_engine_select(fs_engine *e, size_t want, fs_err *err);
  * sets up its training job (clients that cannot finish training online before `deadline` are
  * not trained; INT64_MAX: no deadline) and marks it busy. */
 int fs_engine_prepare(fs_engine *e, size_t slot, uint32_t client, int64_t deadline, fs_err *err);
-/* Trains the n prepared slots together (slots NULL: 0..n-1), finishes their plans and queues
- * their first events. */
+/* Launches the n prepared slots (slots NULL: 0..n-1): trains them together, finishes their plans
+ * and queues their first events; under a policy with reports_wanted, a participation whose
+ * upload size alone decides nothing before its training ends is trained only when that is due
+ * (fs_engine_train.c). */
 int fs_engine_launch(fs_engine *e, const size_t *slots, size_t n, fs_err *err);
+/* A deferred participation's training is due now: trains it with the deferred ones due soonest
+ * and finishes their plans. */
+int fs_engine_train_due(fs_engine *e, uint32_t slot, fs_err *err);
+/* Upload time from the update's real size, then the drop time (fs_engine.c). */
+void fs_engine_finish_plan(fs_engine *e, fs_part *p, const fs_update *u, bool trained);
+/* Queues the participation's next event: its next stage, or its drop if that comes first. */
+int fs_engine_push_next(fs_engine *e, uint32_t slot, fs_err *err);
 size_t fs_engine_partial_budget(fs_engine *e, fs_part *p, int64_t deadline);
 int fs_engine_load_residual(fs_engine *e, size_t slot, uint32_t client, fs_err *err);
 

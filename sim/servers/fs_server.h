@@ -49,6 +49,11 @@ typedef struct fs_server_ops {
     /* a participation ended: reported, rejected, late or dropped (parts[slot].stage) */
     int (*on_end)(void *pol, uint32_t slot, fs_err *err);
     int (*on_timer)(void *pol, fs_err *err); /* a timer of fs_engine_push_timer fired */
+    /* the reports the open round still waits for: the engine then trains a participation only
+     * when its training ends in virtual time, with as many others due soonest as the round can
+     * still use (a client cut off before that is never trained); NULL: every launch trains at
+     * once */
+    size_t (*reports_wanted)(const void *pol);
 } fs_server_ops;
 
 /* The entries (fs_sync.c, fs_async.c), named only by the table in fs_server.c. */

@@ -96,7 +96,7 @@ static int sync_on_timer(void *pol, fs_err *err)
     return FS_OK;
 }
 
-/* ---- dispatch: select, plan, train eagerly ---- */
+/* ---- dispatch: select, plan, launch (training when due: sync_reports_wanted) ---- */
 
 /* Selects clients at e->now, waiting server.retry_s at a time while nobody is available.
  * Returns FS_OK with n_sel == 0 only when the campaign's time limit was reached. */
@@ -218,6 +218,13 @@ static int sync_step(void *pol, fs_err *err)
     return begin_round(y, err);
 }
 
+static size_t sync_reports_wanted(const void *pol)
+{
+    const sync_server *y = pol;
+    size_t want = (size_t)y->e->s->server.clients_per_round;
+    return y->closed || (size_t)y->reported >= want ? 0 : want - (size_t)y->reported;
+}
+
 const fs_server_ops fs_server_sync = {
     .name = "sync",
     .size = sizeof(sync_server),
@@ -231,4 +238,5 @@ const fs_server_ops fs_server_sync = {
     .done = sync_done,
     .on_end = sync_on_end,
     .on_timer = sync_on_timer,
+    .reports_wanted = sync_reports_wanted,
 };

@@ -343,6 +343,60 @@ START_TEST(engine_counts_dropouts_and_conserves_participants)
 }
 END_TEST
 
+/* Runs text through the engine, training at launch or when due, into *cap and *st. */
+static fs_real *run_training(const char *text, bool at_launch, capture *cap, fs_engine_stats *st)
+{
+    memset(cap, 0, sizeof *cap);
+    fs_test_setup t;
+    fs_test_setup_init(&t, text);
+    fs_real *w = calloc(t.w.model->n_params, sizeof *w);
+    fs_engine_cfg cfg = {.scn = &t.s, .world = &t.w, .pop = &t.pop, .n_threads = 2,
+                         .on_round = collect, .ctx = cap, .train_at_launch = at_launch};
+    ck_assert_int_eq(fs_engine_run(&cfg, w, st, NULL), FS_OK);
+    fs_test_setup_fini(&t);
+    return w;
+}
+
+/* Over-selection's surplus is cut off mostly before its training ends: a sync round trains a
+ * participation only when that is due, and the run is the one that trains everybody at
+ * launch, bit for bit (crashes, which need the upload size early, train at launch either way). */
+START_TEST(engine_training_when_due_equals_training_at_launch)
+{
+    const char *text =
+        SYNTH(600, "\"server\":{\"rounds\":6,\"clients_per_round\":100,\"over_selection\":1.6,"
+                   "\"deadline_s\":600},"
+                   "\"devices\":{\"failure_prob\":0.1,\"availability\":"
+                   "{\"diurnal\":{\"utc_offsets_h\":[0,5]}},"
+                   "\"downlink_mbps\":{\"lognormal\":{\"mu\":0,\"sigma\":1.5}}}");
+    capture *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    fs_engine_stats sa, sb;
+    fs_real *wa = run_training(text, true, a, &sa), *wb = run_training(text, false, b, &sb);
+    ck_assert_mem_eq(wa, wb, (60 * 10 + 10) * sizeof *wa);
+    ck_assert_uint_eq(a->n_rounds, b->n_rounds);
+    int aborted = 0;
+    for (size_t r = 0; r < a->n_rounds; r++) {
+        a->rounds[r].wall_s = b->rounds[r].wall_s = 0;
+        ck_assert_mem_eq(&a->rounds[r], &b->rounds[r], sizeof a->rounds[r]);
+        ck_assert(a->accuracy[r] == b->accuracy[r]);
+        aborted += a->rounds[r].aborted;
+    }
+    ck_assert_uint_eq(a->n_parts, b->n_parts);
+    for (size_t i = 0; i < a->n_parts; i++) {
+        fs_db_part *x = &a->parts[i], *y = &b->parts[i];
+        ck_assert_str_eq(x->outcome, y->outcome);
+        ck_assert(x->local_loss == y->local_loss || (isnan(x->local_loss) && isnan(y->local_loss)));
+        ck_assert(x->update_norm == y->update_norm ||
+                  (isnan(x->update_norm) && isnan(y->update_norm)));
+        x->local_loss = y->local_loss = x->update_norm = y->update_norm = 0;
+        ck_assert_mem_eq(x, y, sizeof *x);
+    }
+    ck_assert_int_gt(aborted, 20);
+    ck_assert_int_eq(sa.events, sb.events);
+    ck_assert_int_lt(sb.trained_here, sa.trained_here); /* the surplus was never trained */
+    free(wa), free(wb), free(a), free(b);
+}
+END_TEST
+
 START_TEST(engine_identical_with_1_and_2_threads)
 {
     const char *text = SYNTH(300, "\"server\":{\"rounds\":8,\"clients_per_round\":30},"
@@ -672,6 +726,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, engine_deadline_makes_clients_late);
     tcase_add_test(tc, engine_over_selection_aggregates_first_reports);
     tcase_add_test(tc, engine_counts_dropouts_and_conserves_participants);
+    tcase_add_test(tc, engine_training_when_due_equals_training_at_launch);
     tcase_add_test(tc, engine_identical_with_1_and_2_threads);
     tcase_add_test(tc, engine_personal_factors_change_only_when_trained);
     tcase_add_test(tc, engine_on_demand_data_equal_materialized);
