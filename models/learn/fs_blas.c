@@ -40,17 +40,33 @@ static const char *better_core(void)
     return core_for_cpu();
 }
 
+/* Sets name=value unless the user chose the variable; true when it was set here. */
+static bool choose(const char *name, const char *value)
+{
+    return value && !getenv(name) && setenv(name, value, 1) == 0;
+}
+
+/* OpenMP's idle threads sleep at once instead of spinning (libgomp's default spins some
+ * 300,000 times after every parallel region): between the engine's parallel regions the idle
+ * thread took the core the database writer (fs_run.c) and other processes need, and at 2
+ * threads a softmax run used twice the CPU of one thread for no gain. The regions are whole
+ * rounds of training or evaluation, so waking costs nothing measurable. A user's
+ * OMP_WAIT_POLICY or GOMP_SPINCOUNT is left alone. */
+static const char *omp_wait_policy(void)
+{
+    return getenv("GOMP_SPINCOUNT") ? NULL : "passive";
+}
+
 void fs_blas_init(char **argv)
 {
-    if (argv && argv[0] && !getenv("OPENBLAS_CORETYPE") && !getenv(REEXEC_MARK) &&
-        !under_valgrind()) {
-        const char *core = better_core();
-        if (core && setenv("OPENBLAS_CORETYPE", core, 1) == 0) {
-            if (setenv(REEXEC_MARK, "1", 1) == 0) execv("/proc/self/exe", argv);
-            /* execv failed: carry on with the kernels we have, and let no program fedsim starts
-             * inherit a choice that did not take effect here */
-            unsetenv("OPENBLAS_CORETYPE");
-        }
+    if (argv && argv[0] && !getenv(REEXEC_MARK) && !under_valgrind()) {
+        bool core = choose("OPENBLAS_CORETYPE", getenv("OPENBLAS_CORETYPE") ? NULL : better_core());
+        bool wait = choose("OMP_WAIT_POLICY", omp_wait_policy());
+        if ((core || wait) && setenv(REEXEC_MARK, "1", 1) == 0) execv("/proc/self/exe", argv);
+        /* execv failed: carry on as we are, and let no program fedsim starts inherit a choice
+         * that did not take effect here */
+        if (core) unsetenv("OPENBLAS_CORETYPE");
+        if (wait) unsetenv("OMP_WAIT_POLICY");
     }
     unsetenv(REEXEC_MARK);
     openblas_set_num_threads(1);

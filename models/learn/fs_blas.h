@@ -3,13 +3,15 @@
 #ifndef FS_BLAS_H
 #define FS_BLAS_H
 
-/* Call first thing in main, before any other thread exists. OpenBLAS picks its kernels by CPU
- * model when the library loads; a model newer than the library (Debian 12's OpenBLAS 0.3.21 on a
- * 5th-generation Xeon) gets the generic "Prescott" kernels, several times slower. Then, unless
- * the user chose OPENBLAS_CORETYPE, this sets it from the CPU's own features and restarts the
- * program (execv of /proc/self/exe with the same argv: the library reads the variable only when
- * it loads). Not under valgrind, whose child would run without it. Either way OpenBLAS is then
- * told to use one thread: clients already train in parallel under OpenMP. */
+/* Call first thing in main, before any other thread exists. Two libraries read settings only as
+ * they load. OpenBLAS picks its kernels by CPU model; a model newer than the library (Debian
+ * 12's OpenBLAS 0.3.21 on a 5th-generation Xeon) gets the generic "Prescott" kernels, several
+ * times slower: unless the user chose OPENBLAS_CORETYPE, this sets it from the CPU's own
+ * features. libgomp reads its wait policy: unless the user chose one, this sets
+ * OMP_WAIT_POLICY=passive (see fs_blas.c). When either was set, the program restarts (execv of
+ * /proc/self/exe with the same argv), once: the programs it starts inherit both. Not under
+ * valgrind, whose child would run without it. Either way OpenBLAS is then told to use one
+ * thread: clients already train in parallel under OpenMP. */
 void fs_blas_init(char **argv);
 
 /* The kernels OpenBLAS runs ("SkylakeX", "Haswell", ...), for --version and benchmarks. */
