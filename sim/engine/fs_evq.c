@@ -71,13 +71,13 @@ static inline size_t min_child(const fs_evq_key *h, const fs_evq_rec *recs, size
     return best;
 }
 
-/* Removes heap[0]: the hole walks down to a leaf, then the last key fills it from below. */
-static void remove_top(fs_evq *q)
+/* heap[0] is a hole: it walks down along the smaller children to a leaf, then k fills it from
+ * below. The first step names the next root, whose record the next pop reads: it is fetched
+ * while the rest of the walk goes on (on a large queue that read would otherwise miss). */
+static void fill_root(fs_evq *q, fs_evq_key k)
 {
     fs_evq_key *h = q->heap;
-    size_t n = --q->n, i = 0;
-    if (!n) return;
-    fs_evq_key last = h[n];
+    size_t n = q->n, i = 0;
     for (;;) {
         size_t first = ARITY * i + 1;
         if (first >= n) break;
@@ -89,9 +89,25 @@ static void remove_top(fs_evq *q)
         __builtin_prefetch(g + 3 * ARITY);
         size_t c = min_child(h, q->recs, first, n - first < ARITY ? n - first : ARITY);
         h[i] = h[c];
+        if (i == 0) __builtin_prefetch(&q->recs[h[0].rec]);
         i = c;
     }
-    sift_up(h, q->recs, i, last);
+    sift_up(h, q->recs, i, k);
+}
+
+/* Removes heap[0]: the last key fills the hole. */
+static void remove_top(fs_evq *q)
+{
+    if (--q->n) fill_root(q, q->heap[q->n]);
+}
+
+/* A pop leaves its key's place as a hole for the next push to fill (see fs_evq.hole); anything
+ * else that looks at the heap first closes it the ordinary way. */
+static void close_hole(fs_evq *q)
+{
+    if (!q->hole) return;
+    q->hole = false;
+    remove_top(q);
 }
 
 static bool grow(fs_evq *q)
@@ -137,16 +153,24 @@ static void free_rec(fs_evq *q, uint32_t r)
     q->free_rec = r;
 }
 
+/* After a pop the new key fills the popped one's place with one walk down (heapreplace), instead
+ * of the pop's walk down plus the push's sift up. */
 uint64_t fs_evq_push(fs_evq *q, const fs_event *ev)
 {
-    if (q->n == q->cap && !grow(q)) return 0;
+    if (!q->hole && q->n == q->cap && !grow(q)) return 0;
     uint32_t r = take_rec(q);
     fs_evq_rec *rec = &q->recs[r];
     rec->seq = q->next_seq++;
     rec->kind = ev->kind;
     rec->client = ev->client;
     rec->slot = ev->slot;
-    sift_up(q->heap, q->recs, q->n++, (fs_evq_key){.t = ev->t, .cls = ev->cls, .rec = r});
+    fs_evq_key k = {.t = ev->t, .cls = ev->cls, .rec = r};
+    if (q->hole) {
+        q->hole = false;
+        fill_root(q, k);
+    } else {
+        sift_up(q->heap, q->recs, q->n++, k);
+    }
     return (uint64_t)(rec->gen_dead >> 1) << 32 | (r + 1u);
 }
 
@@ -164,6 +188,7 @@ bool fs_evq_cancel(fs_evq *q, uint64_t handle)
 
 bool fs_evq_peek(fs_evq *q, fs_event *out)
 {
+    close_hole(q);
     while (q->n) {
         fs_evq_key k = q->heap[0];
         const fs_evq_rec *rec = &q->recs[k.rec];
@@ -187,9 +212,8 @@ bool fs_evq_peek(fs_evq *q, fs_event *out)
 bool fs_evq_pop(fs_evq *q, fs_event *out)
 {
     if (!fs_evq_peek(q, out)) return false;
-    uint32_t r = q->heap[0].rec;
-    remove_top(q);
-    free_rec(q, r);
+    free_rec(q, q->heap[0].rec);
+    q->hole = true;
     q->n_popped++;
     return true;
 }

@@ -43,6 +43,7 @@ typedef struct fs_evq {
     fs_evq_rec *recs; /* n_recs records ever used, n of them queued, the others free */
     size_t n, cap, n_recs;
     uint32_t free_rec; /* head of the free records' list, UINT32_MAX when empty */
+    bool hole;         /* heap[0] was popped but not yet removed: n counts it, a push fills it */
     uint64_t next_seq;
     size_t n_dead; /* tombstones in the heap */
     uint64_t n_popped, n_skipped;
@@ -69,7 +70,7 @@ bool fs_evq_cancel(fs_evq *q, uint64_t handle);
 /* Live events (pushed, not popped, not cancelled). */
 static inline size_t fs_evq_size(const fs_evq *q)
 {
-    return q->n - q->n_dead;
+    return q->n - q->n_dead - q->hole;
 }
 
 #endif
