@@ -1,9 +1,20 @@
-/* fs_evq: a 4-ary min-heap of 16-byte keys over a slab of event records, with tombstones for
- * lazy cancellation (as in libuv's timer heap and Redis's ae.c: cancelled timers are skipped
- * when reached). The heap array is placed so that the four children of a node share one 64-byte
- * cache line; a pop moves the hole to a leaf along the smaller children and sifts the last key up
- * from there (Floyd's bottom-up variant: the last key almost always belongs near the bottom, so
- * this saves the comparison against it at every level). */
+/* fs_evq: a radix heap (Ahuja, Mehlhorn, Orlin and Tarjan 1990) in front of a 4-ary min-heap of
+ * 16-byte keys, over a slab of event records, with tombstones for lazy cancellation (as in
+ * libuv's timer heap and Redis's ae.c: cancelled timers are skipped when reached).
+ *
+ * Why two parts: a simulation pops in time order and pushes at or after the last popped time, so
+ * the queue is monotone. Keys after t_last wait unsorted in 64 buckets by the highest bit in which
+ * their time differs from t_last; when the heap runs dry the lowest bucket is spread out: t_last
+ * moves to its smallest time, whose keys go to the heap and the others to lower buckets. A key
+ * only ever moves down, each move a sequential append, instead of a walk through a heap much
+ * larger than the cache. The heap holds the keys at or before t_last (the ties of one instant,
+ * and any push earlier than t_last, which stays correct if not monotone) and orders them by the
+ * full key (t, class, seq), so the pop order is exactly that of a single heap.
+ *
+ * In the heap, the four children of a node share one 64-byte cache line; a pop moves the hole
+ * to a leaf along the smaller children and sifts the last key up from there (Floyd's bottom-up
+ * variant: the last key almost always belongs near the bottom, so this saves the comparison
+ * against it at every level). */
 #include "fs_evq.h"
 
 #include <stdlib.h>
@@ -12,6 +23,9 @@
 enum { ARITY = 4, PAD = 3 }; /* PAD keys before heap[0] put heap[1 + 4k] on a line boundary */
 
 #define NO_REC UINT32_MAX
+#ifndef PREFETCH_BUCKETS
+#define PREFETCH_BUCKETS 8
+#endif
 
 _Static_assert(sizeof(fs_evq_key) == 16, "four keys to a cache line");
 
@@ -26,6 +40,7 @@ void fs_evq_fini(fs_evq *q)
 {
     if (q->heap) free(q->heap - PAD);
     free(q->recs);
+    for (int b = 0; b < 64; b++) free(q->bucket[b].keys);
     memset(q, 0, sizeof *q);
 }
 
@@ -153,11 +168,60 @@ static void free_rec(fs_evq *q, uint32_t r)
     q->free_rec = r;
 }
 
-/* After a pop the new key fills the popped one's place with one walk down (heapreplace), instead
- * of the pop's walk down plus the push's sift up. */
+/* Times as unsigned integers in the same order, so that bit patterns compare as times. */
+static inline uint64_t t_image(int64_t t)
+{
+    return (uint64_t)t ^ (UINT64_C(1) << 63);
+}
+
+/* The bucket (1..64) of a key after t_last: the highest bit in which its time differs. */
+static inline int bucket_of(uint64_t last, uint64_t u)
+{
+    return 64 - __builtin_clzll(u ^ last);
+}
+
+static bool bucket_reserve(fs_evq_bucket *bk)
+{
+    if (bk->n < bk->cap) return true;
+    size_t cap = bk->cap ? 2 * bk->cap : 16;
+    fs_evq_key *keys = realloc(bk->keys, cap * sizeof *keys);
+    if (!keys) return false;
+    bk->keys = keys;
+    bk->cap = cap;
+    return true;
+}
+
+static inline void bucket_add(fs_evq *q, int b, uint64_t u, fs_evq_key k)
+{
+    fs_evq_bucket *bk = &q->bucket[b - 1];
+    if (!bk->n) bk->min = u;
+    else if (u < bk->min) bk->min = u;
+    bk->keys[bk->n++] = k;
+    q->nonempty |= UINT64_C(1) << (b - 1);
+    if (b <= PREFETCH_BUCKETS) __builtin_prefetch(&q->recs[k.rec]);
+}
+
+/* Into the heap, which always has room (cap covers every queued key); after a pop the new key
+ * fills the popped one's place with one walk down (heapreplace) instead of a removal and a sift
+ * up. */
+static void heap_add(fs_evq *q, fs_evq_key k)
+{
+    if (q->hole) {
+        q->hole = false;
+        fill_root(q, k);
+    } else {
+        sift_up(q->heap, q->recs, q->n++, k);
+    }
+}
+
 uint64_t fs_evq_push(fs_evq *q, const fs_event *ev)
 {
-    if (!q->hole && q->n == q->cap && !grow(q)) return 0;
+    uint64_t u = t_image(ev->t);
+    bool to_heap = q->heap_only || u <= q->last;
+    int b = to_heap ? 0 : bucket_of(q->last, u);
+    if (!to_heap) close_hole(q);
+    if (!q->hole && q->n + q->n_far == q->cap && !grow(q)) return 0;
+    if (!to_heap && !bucket_reserve(&q->bucket[b - 1])) return 0;
     uint32_t r = take_rec(q);
     fs_evq_rec *rec = &q->recs[r];
     rec->seq = q->next_seq++;
@@ -165,13 +229,59 @@ uint64_t fs_evq_push(fs_evq *q, const fs_event *ev)
     rec->client = ev->client;
     rec->slot = ev->slot;
     fs_evq_key k = {.t = ev->t, .cls = ev->cls, .rec = r};
-    if (q->hole) {
-        q->hole = false;
-        fill_root(q, k);
+    if (to_heap) {
+        heap_add(q, k);
     } else {
-        sift_up(q->heap, q->recs, q->n++, k);
+        bucket_add(q, b, u, k);
+        q->n_far++;
     }
     return (uint64_t)(rec->gen_dead >> 1) << 32 | (r + 1u);
+}
+
+/* A bucket could not grow while spreading: keys[from..n) of the bucket being spread and every
+ * other bucket go to the heap, which orders them by the full key, and the radix part retires. */
+static void spill_all(fs_evq *q, const fs_evq_key *keys, size_t from, size_t n)
+{
+    for (size_t j = from; j < n; j++) heap_add(q, keys[j]);
+    for (int b = 0; b < 64; b++) {
+        fs_evq_bucket *bk = &q->bucket[b];
+        for (size_t j = 0; j < bk->n; j++) heap_add(q, bk->keys[j]);
+        bk->n = 0;
+    }
+    q->nonempty = 0;
+    q->n_far = 0;
+    q->heap_only = true;
+}
+
+/* The heap is empty: t_last moves to the smallest time of the lowest bucket, whose keys go to
+ * the heap (those at the new t_last) or to lower buckets (the others: each now differs from t_last
+ * in a lower bit). */
+static void spread_lowest(fs_evq *q)
+{
+    int b = __builtin_ctzll(q->nonempty) + 1;
+    fs_evq_bucket *src = &q->bucket[b - 1];
+    uint64_t last = src->min;
+    q->last = last;
+    q->nonempty &= ~(UINT64_C(1) << (b - 1));
+    size_t n = src->n;
+    src->n = 0;
+    q->n_far -= n;
+    for (size_t j = 0; j < n; j++) {
+        fs_evq_key k = src->keys[j];
+        uint64_t u = t_image(k.t);
+        if (u == last) {
+            __builtin_prefetch(&q->recs[k.rec]); /* the pop reads it next */
+            heap_add(q, k);
+            continue;
+        }
+        int c = bucket_of(last, u);
+        if (!bucket_reserve(&q->bucket[c - 1])) {
+            spill_all(q, src->keys, j, n);
+            return;
+        }
+        bucket_add(q, c, u, k);
+        q->n_far++;
+    }
 }
 
 bool fs_evq_cancel(fs_evq *q, uint64_t handle)
@@ -189,7 +299,12 @@ bool fs_evq_cancel(fs_evq *q, uint64_t handle)
 bool fs_evq_peek(fs_evq *q, fs_event *out)
 {
     close_hole(q);
-    while (q->n) {
+    for (;;) {
+        if (!q->n) {
+            if (!q->n_far) return false;
+            spread_lowest(q);
+            continue;
+        }
         fs_evq_key k = q->heap[0];
         const fs_evq_rec *rec = &q->recs[k.rec];
         if (!(rec->gen_dead & 1u)) {
@@ -206,7 +321,6 @@ bool fs_evq_peek(fs_evq *q, fs_event *out)
         remove_top(q);
         free_rec(q, k.rec);
     }
-    return false;
 }
 
 bool fs_evq_pop(fs_evq *q, fs_event *out)
