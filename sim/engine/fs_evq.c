@@ -23,9 +23,9 @@
 enum { ARITY = 4, PAD = 3 }; /* PAD keys before heap[0] put heap[1 + 4k] on a line boundary */
 
 #define NO_REC UINT32_MAX
-#ifndef PREFETCH_BUCKETS
-#define PREFETCH_BUCKETS 8
-#endif
+/* A key landing in buckets 1..8 fires within 256 us of t_last, usually within a few pops: its
+ * record, which the pop reads, is fetched then. */
+enum { PREFETCH_BUCKETS = 8 };
 
 _Static_assert(sizeof(fs_evq_key) == 16, "four keys to a cache line");
 
@@ -34,6 +34,7 @@ void fs_evq_init(fs_evq *q)
     memset(q, 0, sizeof *q);
     q->next_seq = 1;
     q->free_rec = NO_REC;
+    q->radix_min = FS_EVQ_RADIX_MIN;
 }
 
 void fs_evq_fini(fs_evq *q)
@@ -214,14 +215,30 @@ static void heap_add(fs_evq *q, fs_evq_key k)
     }
 }
 
+/* The queue has grown past radix_min: later keys go to the buckets. The heap's keys stay where
+ * they are (the pop compares the heap's earliest time with the buckets'), so this costs nothing. */
+static void start_radix(fs_evq *q)
+{
+    close_hole(q);
+    q->radix = true;
+    q->last = q->n ? t_image(q->heap[0].t) : 0;
+}
+
+/* The lowest bucket holds the earliest keys of all buckets (each differs from t_last in a lower
+ * bit than any key of a higher bucket). */
+static inline uint64_t buckets_min(const fs_evq *q)
+{
+    return q->bucket[__builtin_ctzll(q->nonempty)].min;
+}
+
 uint64_t fs_evq_push(fs_evq *q, const fs_event *ev)
 {
     uint64_t u = t_image(ev->t);
-    bool to_heap = q->heap_only || u <= q->last;
-    int b = to_heap ? 0 : bucket_of(q->last, u);
-    if (!to_heap) close_hole(q);
+    if (!q->radix && q->n >= q->radix_min) start_radix(q);
+    int b = q->radix && u > q->last ? bucket_of(q->last, u) : 0;
+    if (b && !bucket_reserve(&q->bucket[b - 1])) b = 0; /* the heap orders it as well */
+    if (b) close_hole(q);
     if (!q->hole && q->n + q->n_far == q->cap && !grow(q)) return 0;
-    if (!to_heap && !bucket_reserve(&q->bucket[b - 1])) return 0;
     uint32_t r = take_rec(q);
     fs_evq_rec *rec = &q->recs[r];
     rec->seq = q->next_seq++;
@@ -229,33 +246,19 @@ uint64_t fs_evq_push(fs_evq *q, const fs_event *ev)
     rec->client = ev->client;
     rec->slot = ev->slot;
     fs_evq_key k = {.t = ev->t, .cls = ev->cls, .rec = r};
-    if (to_heap) {
-        heap_add(q, k);
-    } else {
+    if (b) {
         bucket_add(q, b, u, k);
         q->n_far++;
+    } else {
+        heap_add(q, k);
     }
     return (uint64_t)(rec->gen_dead >> 1) << 32 | (r + 1u);
 }
 
-/* A bucket could not grow while spreading: keys[from..n) of the bucket being spread and every
- * other bucket go to the heap, which orders them by the full key, and the radix part retires. */
-static void spill_all(fs_evq *q, const fs_evq_key *keys, size_t from, size_t n)
-{
-    for (size_t j = from; j < n; j++) heap_add(q, keys[j]);
-    for (int b = 0; b < 64; b++) {
-        fs_evq_bucket *bk = &q->bucket[b];
-        for (size_t j = 0; j < bk->n; j++) heap_add(q, bk->keys[j]);
-        bk->n = 0;
-    }
-    q->nonempty = 0;
-    q->n_far = 0;
-    q->heap_only = true;
-}
-
-/* The heap is empty: t_last moves to the smallest time of the lowest bucket, whose keys go to
- * the heap (those at the new t_last) or to lower buckets (the others: each now differs from t_last
- * in a lower bit). */
+/* The buckets hold a key no later than the heap's earliest: t_last moves to the smallest time of
+ * the lowest bucket, whose keys go to the heap (those at the new t_last) or to lower buckets (the
+ * others: each now differs from t_last in a lower bit). A bucket that cannot grow leaves its key
+ * in the heap, which orders it exactly as well, so spreading never fails. */
 static void spread_lowest(fs_evq *q)
 {
     int b = __builtin_ctzll(q->nonempty) + 1;
@@ -269,18 +272,14 @@ static void spread_lowest(fs_evq *q)
     for (size_t j = 0; j < n; j++) {
         fs_evq_key k = src->keys[j];
         uint64_t u = t_image(k.t);
-        if (u == last) {
+        int c = u == last ? 0 : bucket_of(last, u);
+        if (c && bucket_reserve(&q->bucket[c - 1])) {
+            bucket_add(q, c, u, k);
+            q->n_far++;
+        } else {
             __builtin_prefetch(&q->recs[k.rec]); /* the pop reads it next */
             heap_add(q, k);
-            continue;
         }
-        int c = bucket_of(last, u);
-        if (!bucket_reserve(&q->bucket[c - 1])) {
-            spill_all(q, src->keys, j, n);
-            return;
-        }
-        bucket_add(q, c, u, k);
-        q->n_far++;
     }
 }
 
@@ -300,11 +299,11 @@ bool fs_evq_peek(fs_evq *q, fs_event *out)
 {
     close_hole(q);
     for (;;) {
-        if (!q->n) {
-            if (!q->n_far) return false;
+        if (q->nonempty && (!q->n || buckets_min(q) <= t_image(q->heap[0].t))) {
             spread_lowest(q);
             continue;
         }
+        if (!q->n) return false;
         fs_evq_key k = q->heap[0];
         const fs_evq_rec *rec = &q->recs[k.rec];
         if (!(rec->gen_dead & 1u)) {

@@ -48,15 +48,21 @@ typedef struct fs_evq_bucket {
     uint64_t min; /* the smallest time image (fs_evq.c: t_image) in the bucket */
 } fs_evq_bucket;
 
+/* Below this many keys the heap fits the cache and is faster alone. */
+#define FS_EVQ_RADIX_MIN 8192
+
 typedef struct fs_evq {
-    fs_evq_key *heap; /* 4-ary min-heap of the n keys at or before t_last (tombstones included) */
+    fs_evq_key *heap; /* 4-ary min-heap of n keys (tombstones included): the keys pushed before
+                       * the buckets were in use, those at or before t_last, and any a bucket
+                       * had no memory for */
     fs_evq_rec *recs; /* n_recs records ever used, those of queued keys and free ones */
     size_t n, cap, n_recs; /* cap: room for every queued key in the heap and in recs */
     uint32_t free_rec;     /* head of the free records' list, UINT32_MAX when empty */
     bool hole;             /* heap[0] was popped but not yet removed: n counts it, a push fills it */
-    bool heap_only;        /* a bucket could not grow: every key now goes to the heap */
-    uint64_t last;         /* time image of t_last: keys after it are in buckets, the others in
-                            * the heap; it only moves forward */
+    bool radix;            /* the buckets are in use: the queue once held radix_min keys */
+    size_t radix_min;      /* FS_EVQ_RADIX_MIN (tests lower it) */
+    uint64_t last;         /* time image of t_last, at or before every bucket's keys; pushes after
+                            * it go to the buckets, the others to the heap; it only moves forward */
     uint64_t nonempty;     /* bit b - 1 set when bucket b holds keys */
     size_t n_far;          /* keys in buckets (tombstones included) */
     fs_evq_bucket bucket[64]; /* bucket b at [b - 1] */
