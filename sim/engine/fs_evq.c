@@ -3,13 +3,17 @@
  * libuv's timer heap and Redis's ae.c: cancelled timers are skipped when reached).
  *
  * Why two parts: a simulation pops in time order and pushes at or after the last popped time, so
- * the queue is monotone. Keys after t_last wait unsorted in 64 buckets by the highest bit in which
- * their time differs from t_last; when the heap runs dry the lowest bucket is spread out: t_last
- * moves to its smallest time, whose keys go to the heap and the others to lower buckets. A key
- * only ever moves down, each move a sequential append, instead of a walk through a heap much
- * larger than the cache. The heap holds the keys at or before t_last (the ties of one instant,
- * and any push earlier than t_last, which stays correct if not monotone) and orders them by the
- * full key (t, class, seq), so the pop order is exactly that of a single heap.
+ * the queue is monotone. Once the queue has held FS_EVQ_RADIX_MIN keys (below that the heap fits
+ * the cache and is faster alone), keys after t_last wait unsorted in 64 buckets by the highest
+ * bit in which their time differs from t_last. When the lowest bucket's earliest time is no later
+ * than the heap's, that bucket is spread out: t_last moves to its earliest time, whose keys go to
+ * the heap and the others to lower buckets. A key only ever moves down, each move a sequential
+ * append, instead of a walk through a heap much larger than the cache. The heap holds the keys
+ * at or before t_last (the ties of one instant, and any push earlier than t_last, which stays
+ * correct if not monotone), those pushed before the buckets started, and any a bucket had no
+ * memory for; it orders them by the full key (t, class, seq), so the pop order is exactly that
+ * of a single heap. A pop leaves its key's place as a hole that a following push at or before
+ * t_last fills with one walk down (heapreplace).
  *
  * In the heap, the four children of a node share one 64-byte cache line; a pop moves the hole
  * to a leaf along the smaller children and sifts the last key up from there (Floyd's bottom-up
