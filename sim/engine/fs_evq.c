@@ -199,8 +199,7 @@ static bool bucket_reserve(fs_evq_bucket *bk)
 static inline void bucket_add(fs_evq *q, int b, uint64_t u, fs_evq_key k)
 {
     fs_evq_bucket *bk = &q->bucket[b - 1];
-    if (!bk->n) bk->min = u;
-    else if (u < bk->min) bk->min = u;
+    bk->min = !bk->n || u < bk->min ? u : bk->min;
     bk->keys[bk->n++] = k;
     q->nonempty |= UINT64_C(1) << (b - 1);
     if (b <= PREFETCH_BUCKETS) __builtin_prefetch(&q->recs[k.rec]);
@@ -270,21 +269,21 @@ static void spread_lowest(fs_evq *q)
     uint64_t last = src->min;
     q->last = last;
     q->nonempty &= ~(UINT64_C(1) << (b - 1));
-    size_t n = src->n;
+    size_t n = src->n, n_far = q->n_far - n; /* a local: the stores into buckets could alias it */
     src->n = 0;
-    q->n_far -= n;
     for (size_t j = 0; j < n; j++) {
         fs_evq_key k = src->keys[j];
         uint64_t u = t_image(k.t);
         int c = u == last ? 0 : bucket_of(last, u);
         if (c && bucket_reserve(&q->bucket[c - 1])) {
             bucket_add(q, c, u, k);
-            q->n_far++;
+            n_far++;
         } else {
             __builtin_prefetch(&q->recs[k.rec]); /* the pop reads it next */
             heap_add(q, k);
         }
     }
+    q->n_far = n_far;
 }
 
 bool fs_evq_cancel(fs_evq *q, uint64_t handle)
