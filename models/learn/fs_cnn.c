@@ -17,6 +17,7 @@
 #define CNN_C2 64                   /* second conv's output channels */
 #define CNN_FC 512                  /* hidden FC units */
 #define CNN_SLICE_BUDGET (1u << 22) /* fs_real entries of scratch per slice (16 MiB) */
+#define CNN_HEAD_ROWS 256           /* images predict's FC layers take at once (cnn_head_buf) */
 
 /* A same-padded 5x5 stride-1 convolution on h x w x cin images. */
 typedef struct cnn_conv {
@@ -36,11 +37,19 @@ typedef struct cnn_buf {
     size_t x, a1, p1, dp1, a2, p2, dp2, f1, df1, z, col, pad;
 } cnn_buf;
 
+/* Scratch offsets of predict's FC layers, which run on up to `rows` images at once however many
+ * slices the convolutions took: FC1's weights (6.4 MB for 28x28) are then packed by the GEMM
+ * once per `rows` images rather than once per slice. */
+typedef struct cnn_head_buf {
+    size_t rows, p2, f1, z;
+} cnn_head_buf;
+
 typedef struct cnn_impl {
     cnn_conv c1, c2;
     cnn_fc f1, f2;
     size_t slice; /* images per pass */
     cnn_buf off;
+    cnn_head_buf head;
 } cnn_impl;
 
 /* ---- initialisation ---- */
@@ -238,9 +247,10 @@ static void cnn_pool_backward(fs_real *act, const fs_real *dpool, size_t n, size
 
 /* ---- the network ---- */
 
-/* Forward pass of n <= slice images; returns their logits (n x n_classes) in scratch. */
-static fs_real *cnn_forward(const cnn_impl *im, const fs_real *w, const fs_dataset *ds,
-                           const uint32_t *rows, size_t n, fs_real *buf)
+/* The convolutional half of the forward pass of n <= slice images: p2 (n x f1.in) := the second
+ * pool's output, the FC layers' input. */
+static void cnn_features(const cnn_impl *im, const fs_real *w, const fs_dataset *ds,
+                         const uint32_t *rows, size_t n, fs_real *buf, fs_real *p2)
 {
     const cnn_buf *o = &im->off;
     const cnn_conv *c1 = &im->c1, *c2 = &im->c2;
@@ -248,7 +258,15 @@ static fs_real *cnn_forward(const cnn_impl *im, const fs_real *w, const fs_datas
     cnn_conv_forward(c1, w, buf + o->x, n, buf + o->pad, buf + o->col, buf + o->a1);
     cnn_pool_forward(buf + o->a1, n, c1->h, c1->w, c1->cout, buf + o->p1);
     cnn_conv_forward(c2, w, buf + o->p1, n, buf + o->pad, buf + o->col, buf + o->a2);
-    cnn_pool_forward(buf + o->a2, n, c2->h, c2->w, c2->cout, buf + o->p2);
+    cnn_pool_forward(buf + o->a2, n, c2->h, c2->w, c2->cout, p2);
+}
+
+/* Forward pass of n <= slice images; returns their logits (n x n_classes) in scratch. */
+static fs_real *cnn_forward(const cnn_impl *im, const fs_real *w, const fs_dataset *ds,
+                           const uint32_t *rows, size_t n, fs_real *buf)
+{
+    const cnn_buf *o = &im->off;
+    cnn_features(im, w, ds, rows, n, buf, buf + o->p2);
     cnn_fc_forward(&im->f1, w, buf + o->p2, n, true, buf + o->f1);
     cnn_fc_forward(&im->f2, w, buf + o->f1, n, false, buf + o->z);
     return buf + o->z;
@@ -316,11 +334,23 @@ static void cnn_predict(const fs_model *m, const fs_real *w, const fs_dataset *d
 {
     fs_nn_check(m, ds, n, s);
     const cnn_impl *im = m->impl;
-    size_t c = (size_t)m->n_classes;
-    for (size_t at = 0; at < n; at += im->slice) {
-        size_t k = n - at < im->slice ? n - at : im->slice;
-        const fs_real *z = cnn_forward(im, w, ds, rows + at, k, s->buf);
-        fs_nn_softmax_probs(z, k, c, out_probs + at * c);
+    const cnn_head_buf *t = &im->head;
+    size_t c = (size_t)m->n_classes, d = im->f1.in;
+    fs_real *buf = s->buf;
+    for (size_t at = 0; at < n; at += t->rows) {
+        size_t len = n - at < t->rows ? n - at : t->rows;
+        for (size_t i = 0; i < len; i += im->slice) {
+            size_t k = len - i < im->slice ? len - i : im->slice;
+            cnn_features(im, w, ds, rows + at + i, k, buf, buf + t->p2 + i * d);
+        }
+        cnn_fc_forward(&im->f1, w, buf + t->p2, len, true, buf + t->f1);
+        /* FC2 slice by slice still: OpenBLAS takes another kernel for its small products, whose
+         * sums round differently, so a larger one would change the predictions' last bits */
+        for (size_t i = 0; i < len; i += im->slice) {
+            size_t k = len - i < im->slice ? len - i : im->slice;
+            cnn_fc_forward(&im->f2, w, buf + t->f1 + i * im->f1.out, k, false, buf + t->z + i * c);
+        }
+        fs_nn_softmax_probs(buf + t->z, len, c, out_probs + at * c);
     }
 }
 
@@ -384,6 +414,18 @@ static size_t cnn_buffers(cnn_impl *im, size_t sl)
     return at;
 }
 
+/* Predict's FC region after the slice's `at` entries, for min(max_batch, CNN_HEAD_ROWS) rows;
+ * returns the new total. */
+static size_t cnn_head_buffers(cnn_impl *im, size_t at, size_t max_batch)
+{
+    cnn_head_buf *t = &im->head;
+    t->rows = max_batch < CNN_HEAD_ROWS ? max_batch : CNN_HEAD_ROWS;
+    t->p2 = at, at += t->rows * im->f1.in;
+    t->f1 = at, at += t->rows * im->f1.out;
+    t->z = at, at += t->rows * im->f2.out;
+    return at;
+}
+
 /* Forward FLOPs (2 x multiply-adds) of the four GEMMs per image; pools and ReLUs not counted. */
 static double cnn_flops(const cnn_impl *im)
 {
@@ -418,7 +460,7 @@ fs_model *fs_cnn_new(size_t height, size_t width, size_t channels, int n_classes
     m->n_classes = n_classes;
     m->max_batch = max_batch;
     m->flops_per_sample = cnn_flops(im);
-    m->scratch_reals = cnn_buffers(im, im->slice);
+    m->scratch_reals = cnn_head_buffers(im, cnn_buffers(im, im->slice), max_batch);
     m->impl = im;
     return m;
 fail:
