@@ -4,7 +4,8 @@
  * already the next NHWC tensor. Parameters, per layer W then b: conv W is cout x (5*5*cin) with
  * columns ordered (ky, kx, c); FC1's columns follow the NHWC flattening of the second pool.
  * A call is processed in slices of images sized so the scratch stays bounded whatever
- * max_batch is; loss_grad and predict never allocate. */
+ * max_batch is, the convolutions image by image within a slice (for the cache), the weight
+ * gradients one GEMM per slice; loss_grad and predict never allocate. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,9 +40,10 @@ typedef struct cnn_buf {
 
 /* Scratch offsets of predict's FC layers, which run on up to `rows` images at once however many
  * slices the convolutions took: FC1's weights (6.4 MB for 28x28) are then packed by the GEMM
- * once per `rows` images rather than once per slice. */
+ * once per `rows` images rather than once per slice. Backward uses the same region for dcol,
+ * one image's patch gradient of conv2 (cnn_conv_learn). */
 typedef struct cnn_head_buf {
-    size_t rows, p2, f1, z;
+    size_t rows, p2, f1, z, dcol;
 } cnn_head_buf;
 
 typedef struct cnn_impl {
@@ -96,73 +98,80 @@ static void cnn_pad_image(const cnn_conv *cv, const fs_real *img, fs_real *pad)
     memset(pad + (cv->h + CNN_PAD) * pw * c, 0, CNN_PAD * pw * c * sizeof *pad);
 }
 
-/* col (n*h*w x k) := the 5x5xcin patch around every pixel of n images, zeros outside. */
-static void cnn_im2col(const cnn_conv *cv, const fs_real *in, size_t n, fs_real *pad,
-                       fs_real *col)
+/* col (h*w x k) := the 5x5xcin patch around every pixel of one image, zeros outside. */
+static void cnn_im2col(const cnn_conv *cv, const fs_real *img, fs_real *pad, fs_real *col)
 {
     size_t h = cv->h, w = cv->w, c = cv->cin, pw = cnn_pad_w(cv), run = CNN_K * c;
-    for (size_t b = 0; b < n; b++) {
-        cnn_pad_image(cv, in + b * h * w * c, pad);
-        for (size_t y = 0; y < h; y++)
-            for (size_t x = 0; x < w; x++) {
-                fs_real *row = col + ((b * h + y) * w + x) * cv->k;
-                for (size_t ky = 0; ky < CNN_K; ky++) {
-                    const fs_real *src = pad + ((y + ky) * pw + x) * c;
-                    for (size_t i = 0; i < run; i++) row[ky * run + i] = src[i];
-                }
+    cnn_pad_image(cv, img, pad);
+    for (size_t y = 0; y < h; y++)
+        for (size_t x = 0; x < w; x++) {
+            fs_real *row = col + (y * w + x) * cv->k;
+            for (size_t ky = 0; ky < CNN_K; ky++) {
+                const fs_real *src = pad + ((y + ky) * pw + x) * c;
+                for (size_t i = 0; i < run; i++) row[ky * run + i] = src[i];
             }
-    }
+        }
 }
 
-/* The adjoint of im2col: din (n x h x w x cin) := sum of every patch entry back onto its pixel,
- * accumulated in the padded image whose border is then dropped. Each pixel receives the same
- * additions in the same order, starting from 0, as summing straight into din would give. */
-static void cnn_col2im(const cnn_conv *cv, const fs_real *col, size_t n, fs_real *pad,
-                       fs_real *din)
+/* The adjoint of im2col for one image: din (h x w x cin) := sum of every patch entry back onto
+ * its pixel, accumulated in the padded image whose border is then dropped. Each pixel receives
+ * the same additions in the same order, starting from 0, as summing straight into din would. */
+static void cnn_col2im(const cnn_conv *cv, const fs_real *col, fs_real *pad, fs_real *din)
 {
     size_t h = cv->h, w = cv->w, c = cv->cin, pw = cnn_pad_w(cv), run = CNN_K * c;
-    for (size_t b = 0; b < n; b++) {
-        memset(pad, 0, cnn_pad_len(cv) * sizeof *pad);
-        for (size_t y = 0; y < h; y++)
-            for (size_t x = 0; x < w; x++) {
-                const fs_real *row = col + ((b * h + y) * w + x) * cv->k;
-                for (size_t ky = 0; ky < CNN_K; ky++) {
-                    fs_real *dst = pad + ((y + ky) * pw + x) * c;
-                    for (size_t i = 0; i < run; i++) dst[i] += row[ky * run + i];
-                }
+    memset(pad, 0, cnn_pad_len(cv) * sizeof *pad);
+    for (size_t y = 0; y < h; y++)
+        for (size_t x = 0; x < w; x++) {
+            const fs_real *row = col + (y * w + x) * cv->k;
+            for (size_t ky = 0; ky < CNN_K; ky++) {
+                fs_real *dst = pad + ((y + ky) * pw + x) * c;
+                for (size_t i = 0; i < run; i++) dst[i] += row[ky * run + i];
             }
-        for (size_t y = 0; y < h; y++)
-            memcpy(din + (b * h + y) * w * c, pad + ((y + CNN_PAD) * pw + CNN_PAD) * c,
-                   w * c * sizeof *din);
-    }
+        }
+    for (size_t y = 0; y < h; y++)
+        memcpy(din + y * w * c, pad + ((y + CNN_PAD) * pw + CNN_PAD) * c, w * c * sizeof *din);
 }
 
 /* ---- layers ---- */
 
-/* out (n*h*w x cout, i.e. NHWC) := im2col(in) W^T + b: a dense layer over the patches. The ReLU
- * is left to the pool that follows (cnn_pool_forward). */
+/* Convolutions run image by image, so that one image's patches (627 KB for conv2 at 28x28) are
+ * still in cache when the GEMM packs them right after im2col wrote them, and one image's patch
+ * gradient when col2im reads it. The rows of an image's GEMM are the same dot products, summed
+ * in the same order, as in one GEMM over all the slice's images with the AVX-512 kernels this
+ * was measured with (SkylakeX, Cooperlake); OpenBLAS's Haswell kernels round some of them
+ * differently by the number of rows. The weight gradient is one GEMM over the whole slice. */
+
+/* out (n*h*w x cout, i.e. NHWC) := im2col(in) W^T + b: a dense layer over the patches, which
+ * are left in col (n*h*w x k) for the backward pass. The ReLU is left to the pool that follows
+ * (cnn_pool_forward). */
 static void cnn_conv_forward(const cnn_conv *cv, const fs_real *w, const fs_real *in, size_t n,
                              fs_real *pad, fs_real *col, fs_real *out)
 {
-    cnn_im2col(cv, in, n, pad, col);
-    fs_nn_dense_forward(w + cv->wo, w + cv->bo, col, n * cv->h * cv->w, cv->k, cv->cout, false,
-                        out);
+    size_t hw = cv->h * cv->w;
+    for (size_t b = 0; b < n; b++) {
+        fs_real *cb = col + b * hw * cv->k;
+        cnn_im2col(cv, in + b * hw * cv->cin, pad, cb);
+        fs_nn_dense_forward(w + cv->wo, w + cv->bo, cb, hw, cv->k, cv->cout, false,
+                            out + b * hw * cv->cout);
+    }
 }
 
 /* A convolution's backward pass: din := col2im(dout W) first, with the weights before they
- * learn, when din is not NULL; then the layer learns from dout and im2col(in) as how says
- * (gradient or fused step). col is overwritten: the patches' gradient, then the patches. */
+ * learn, when din is not NULL (dcol holds one image's patch gradient); then the layer learns
+ * from dout and the patches as how says (gradient or fused step). col holds im2col(in) on entry
+ * when `patches`; else it is rebuilt from in. */
 static void cnn_conv_learn(const cnn_conv *cv, const fs_real *w, const fs_real *in,
-                           const fs_real *dout, size_t n, const fs_nn_learn *how, fs_real *pad,
-                           fs_real *col, fs_real *din)
+                           const fs_real *dout, size_t n, const fs_nn_learn *how, bool patches,
+                           fs_real *pad, fs_real *col, fs_real *dcol, fs_real *din)
 {
-    size_t rows = n * cv->h * cv->w;
-    if (din) {
-        fs_nn_dense_backprop(w + cv->wo, dout, rows, cv->k, cv->cout, col);
-        cnn_col2im(cv, col, n, pad, din);
+    size_t hw = cv->h * cv->w;
+    for (size_t b = 0; din && b < n; b++) {
+        fs_nn_dense_backprop(w + cv->wo, dout + b * hw * cv->cout, hw, cv->k, cv->cout, dcol);
+        cnn_col2im(cv, dcol, pad, din + b * hw * cv->cin);
     }
-    cnn_im2col(cv, in, n, pad, col);
-    fs_nn_dense_learn(how, dout, col, rows, cv->k, cv->cout, cv->wo, cv->bo);
+    for (size_t b = 0; !patches && b < n; b++)
+        cnn_im2col(cv, in + b * hw * cv->cin, pad, col + b * hw * cv->k);
+    fs_nn_dense_learn(how, dout, col, n * hw, cv->k, cv->cout, cv->wo, cv->bo);
 }
 
 /* out (n x out) := in W^T + b, ReLU'd when relu. */
@@ -286,10 +295,11 @@ static void cnn_backward(const cnn_impl *im, const fs_real *w, size_t n, const f
     fs_nn_relu_mask(df1, f1, n * im->f1.out);
     cnn_fc_learn(&im->f1, w, buf + o->p2, df1, n, how, buf + o->dp2);
     cnn_pool_backward(buf + o->a2, buf + o->dp2, n, c2->h, c2->w, c2->cout);
-    cnn_conv_learn(c2, w, buf + o->p1, buf + o->a2, n, how, buf + o->pad, buf + o->col,
-                   buf + o->dp1);
+    cnn_conv_learn(c2, w, buf + o->p1, buf + o->a2, n, how, true, buf + o->pad, buf + o->col,
+                   buf + im->head.dcol, buf + o->dp1);
     cnn_pool_backward(buf + o->a1, buf + o->dp1, n, c1->h, c1->w, c1->cout);
-    cnn_conv_learn(c1, w, buf + o->x, buf + o->a1, n, how, buf + o->pad, buf + o->col, NULL);
+    cnn_conv_learn(c1, w, buf + o->x, buf + o->a1, n, how, false, buf + o->pad, buf + o->col, NULL,
+                   NULL);
 }
 
 /* fs_model_ops.sgd_step, for a batch that fits one slice (step_max_batch): every layer's delta
@@ -414,16 +424,18 @@ static size_t cnn_buffers(cnn_impl *im, size_t sl)
     return at;
 }
 
-/* Predict's FC region after the slice's `at` entries, for min(max_batch, CNN_HEAD_ROWS) rows;
- * returns the new total. */
+/* Predict's FC region after the slice's `at` entries, for min(max_batch, CNN_HEAD_ROWS) rows,
+ * and backward's dcol over it; returns the new total. */
 static size_t cnn_head_buffers(cnn_impl *im, size_t at, size_t max_batch)
 {
     cnn_head_buf *t = &im->head;
+    size_t dcol = im->c2.h * im->c2.w * im->c2.k;
     t->rows = max_batch < CNN_HEAD_ROWS ? max_batch : CNN_HEAD_ROWS;
+    t->dcol = at;
     t->p2 = at, at += t->rows * im->f1.in;
     t->f1 = at, at += t->rows * im->f1.out;
     t->z = at, at += t->rows * im->f2.out;
-    return at;
+    return at > t->dcol + dcol ? at : t->dcol + dcol;
 }
 
 /* Forward FLOPs (2 x multiply-adds) of the four GEMMs per image; pools and ReLUs not counted. */
