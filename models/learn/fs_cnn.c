@@ -4,7 +4,8 @@
  * already the next NHWC tensor. Parameters, per layer W then b: conv W is cout x (5*5*cin) with
  * columns ordered (ky, kx, c); FC1's columns follow the NHWC flattening of the second pool.
  * A call is processed in slices of images sized so the scratch stays bounded whatever
- * max_batch is; loss_grad and predict never allocate. */
+ * max_batch is, the convolutions image by image within a slice (for the cache), the weight
+ * gradients one GEMM per slice; loss_grad and predict never allocate. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@
 #define CNN_C2 64                   /* second conv's output channels */
 #define CNN_FC 512                  /* hidden FC units */
 #define CNN_SLICE_BUDGET (1u << 22) /* fs_real entries of scratch per slice (16 MiB) */
+#define CNN_HEAD_ROWS 256           /* images predict's FC layers take at once (cnn_head_buf) */
 
 /* A same-padded 5x5 stride-1 convolution on h x w x cin images. */
 typedef struct cnn_conv {
@@ -29,17 +31,27 @@ typedef struct cnn_fc {
     size_t in, out, wo, bo;
 } cnn_fc;
 
-/* Scratch offsets (fs_real entries) of one slice's tensors. Backward reuses a1/a2 in place for the
- * gradients of the conv outputs; i1/i2 hold int32 argmax indices of the pools. */
+/* Scratch offsets (fs_real entries) of one slice's tensors. a1/a2 hold the convs' outputs before
+ * the ReLU, and backward overwrites them with the gradients of those; pad is one zero-padded
+ * image, the larger conv input's (cnn_im2col). */
 typedef struct cnn_buf {
-    size_t x, a1, p1, i1, dp1, a2, p2, i2, dp2, f1, df1, z, col;
+    size_t x, a1, p1, dp1, a2, p2, dp2, f1, df1, z, col, pad;
 } cnn_buf;
+
+/* Scratch offsets of predict's FC layers, which run on up to `rows` images at once however many
+ * slices the convolutions took: FC1's weights (6.4 MB for 28x28) are then packed by the GEMM
+ * once per `rows` images rather than once per slice. Backward uses the same region for dcol,
+ * one image's patch gradient of conv2 (cnn_conv_learn). */
+typedef struct cnn_head_buf {
+    size_t rows, p2, f1, z, dcol;
+} cnn_head_buf;
 
 typedef struct cnn_impl {
     cnn_conv c1, c2;
     cnn_fc f1, f2;
     size_t slice; /* images per pass */
     cnn_buf off;
+    cnn_head_buf head;
 } cnn_impl;
 
 /* ---- initialisation ---- */
@@ -58,85 +70,108 @@ static void cnn_init(const fs_model *m, fs_real *w, gsl_rng *r)
 
 /* ---- im2col / col2im ---- */
 
-/* Valid kernel columns [lo, hi) for output column x: input columns x + kx - PAD inside [0, w).
- * In NHWC those inputs are contiguous, so each kernel row is one copy of (hi - lo) * cin. */
-static void cnn_span(size_t x, size_t w, size_t *lo, size_t *hi)
+/* Both go through one zero-padded image, (h + 4) x (w + 4) x cin, so every kernel row of a patch
+ * is one contiguous run of 5 * cin entries, borders included: no bounds test per pixel and no
+ * tiny memcpy/memset per kernel row (conv1's runs are 1 to 5 floats). The padded image is one
+ * image's worth (buf.pad), small enough to stay in cache between its uses. */
+static size_t cnn_pad_w(const cnn_conv *cv)
 {
-    *lo = x < CNN_PAD ? CNN_PAD - x : 0;
-    *hi = x + CNN_K - CNN_PAD > w ? w + CNN_PAD - x : CNN_K;
+    return cv->w + 2 * CNN_PAD;
 }
 
-/* col (n*h*w x k) := the 5x5xcin patch around every pixel of n images, zeros outside. */
-static void cnn_im2col(const cnn_conv *cv, const fs_real *in, size_t n, fs_real *col)
+static size_t cnn_pad_len(const cnn_conv *cv)
 {
-    size_t h = cv->h, w = cv->w, c = cv->cin;
-    for (size_t b = 0; b < n; b++)
-        for (size_t y = 0; y < h; y++)
-            for (size_t x = 0; x < w; x++) {
-                fs_real *row = col + ((b * h + y) * w + x) * cv->k;
-                size_t lo, hi;
-                cnn_span(x, w, &lo, &hi);
-                for (size_t ky = 0; ky < CNN_K; ky++) {
-                    fs_real *dst = row + ky * CNN_K * c;
-                    size_t iy = y + ky - CNN_PAD; /* wraps to huge when above the image */
-                    if (iy >= h) {
-                        memset(dst, 0, CNN_K * c * sizeof *dst);
-                        continue;
-                    }
-                    memset(dst, 0, lo * c * sizeof *dst);
-                    memcpy(dst + lo * c, in + ((b * h + iy) * w + x + lo - CNN_PAD) * c,
-                           (hi - lo) * c * sizeof *dst);
-                    memset(dst + hi * c, 0, (CNN_K - hi) * c * sizeof *dst);
-                }
-            }
+    return (cv->h + 2 * CNN_PAD) * cnn_pad_w(cv) * cv->cin;
 }
 
-/* The adjoint of im2col: din (n x h x w x cin) := sum of every patch entry back onto its pixel. */
-static void cnn_col2im(const cnn_conv *cv, const fs_real *col, size_t n, fs_real *din)
+/* pad := image `img` (h x w x cin) with a border of CNN_PAD zero pixels. */
+static void cnn_pad_image(const cnn_conv *cv, const fs_real *img, fs_real *pad)
 {
-    size_t h = cv->h, w = cv->w, c = cv->cin;
-    memset(din, 0, n * h * w * c * sizeof *din);
-    for (size_t b = 0; b < n; b++)
-        for (size_t y = 0; y < h; y++)
-            for (size_t x = 0; x < w; x++) {
-                const fs_real *row = col + ((b * h + y) * w + x) * cv->k;
-                size_t lo, hi;
-                cnn_span(x, w, &lo, &hi);
-                for (size_t ky = 0; ky < CNN_K; ky++) {
-                    size_t iy = y + ky - CNN_PAD;
-                    if (iy >= h) continue;
-                    const fs_real *src = row + (ky * CNN_K + lo) * c;
-                    fs_real *dst = din + ((b * h + iy) * w + x + lo - CNN_PAD) * c;
-                    for (size_t i = 0; i < (hi - lo) * c; i++) dst[i] += src[i];
-                }
+    size_t c = cv->cin, pw = cnn_pad_w(cv), row = cv->w * c;
+    memset(pad, 0, CNN_PAD * pw * c * sizeof *pad);
+    for (size_t y = 0; y < cv->h; y++) {
+        fs_real *dst = pad + (y + CNN_PAD) * pw * c;
+        memset(dst, 0, CNN_PAD * c * sizeof *dst);
+        memcpy(dst + CNN_PAD * c, img + y * row, row * sizeof *dst);
+        memset(dst + CNN_PAD * c + row, 0, CNN_PAD * c * sizeof *dst);
+    }
+    memset(pad + (cv->h + CNN_PAD) * pw * c, 0, CNN_PAD * pw * c * sizeof *pad);
+}
+
+/* col (h*w x k) := the 5x5xcin patch around every pixel of one image, zeros outside. */
+static void cnn_im2col(const cnn_conv *cv, const fs_real *img, fs_real *pad, fs_real *col)
+{
+    size_t h = cv->h, w = cv->w, c = cv->cin, pw = cnn_pad_w(cv), run = CNN_K * c;
+    cnn_pad_image(cv, img, pad);
+    for (size_t y = 0; y < h; y++)
+        for (size_t x = 0; x < w; x++) {
+            fs_real *row = col + (y * w + x) * cv->k;
+            for (size_t ky = 0; ky < CNN_K; ky++) {
+                const fs_real *src = pad + ((y + ky) * pw + x) * c;
+                for (size_t i = 0; i < run; i++) row[ky * run + i] = src[i];
             }
+        }
+}
+
+/* The adjoint of im2col for one image: din (h x w x cin) := sum of every patch entry back onto
+ * its pixel, accumulated in the padded image whose border is then dropped. Each pixel receives
+ * the same additions in the same order, starting from 0, as summing straight into din would. */
+static void cnn_col2im(const cnn_conv *cv, const fs_real *col, fs_real *pad, fs_real *din)
+{
+    size_t h = cv->h, w = cv->w, c = cv->cin, pw = cnn_pad_w(cv), run = CNN_K * c;
+    memset(pad, 0, cnn_pad_len(cv) * sizeof *pad);
+    for (size_t y = 0; y < h; y++)
+        for (size_t x = 0; x < w; x++) {
+            const fs_real *row = col + (y * w + x) * cv->k;
+            for (size_t ky = 0; ky < CNN_K; ky++) {
+                fs_real *dst = pad + ((y + ky) * pw + x) * c;
+                for (size_t i = 0; i < run; i++) dst[i] += row[ky * run + i];
+            }
+        }
+    for (size_t y = 0; y < h; y++)
+        memcpy(din + y * w * c, pad + ((y + CNN_PAD) * pw + CNN_PAD) * c, w * c * sizeof *din);
 }
 
 /* ---- layers ---- */
 
-/* out (n*h*w x cout, i.e. NHWC) := ReLU(im2col(in) W^T + b): a dense layer over the patches. */
+/* Convolutions run image by image, so that one image's patches (627 KB for conv2 at 28x28) are
+ * still in cache when the GEMM packs them right after im2col wrote them, and one image's patch
+ * gradient when col2im reads it. The rows of an image's GEMM are the same dot products, summed
+ * in the same order, as in one GEMM over all the slice's images with the AVX-512 kernels this
+ * was measured with (SkylakeX, Cooperlake); OpenBLAS's Haswell kernels round some of them
+ * differently by the number of rows. The weight gradient is one GEMM over the whole slice. */
+
+/* out (n*h*w x cout, i.e. NHWC) := im2col(in) W^T + b: a dense layer over the patches, which
+ * are left in col (n*h*w x k) for the backward pass. The ReLU is left to the pool that follows
+ * (cnn_pool_forward). */
 static void cnn_conv_forward(const cnn_conv *cv, const fs_real *w, const fs_real *in, size_t n,
-                             fs_real *col, fs_real *out)
+                             fs_real *pad, fs_real *col, fs_real *out)
 {
-    cnn_im2col(cv, in, n, col);
-    fs_nn_dense_forward(w + cv->wo, w + cv->bo, col, n * cv->h * cv->w, cv->k, cv->cout, true,
-                        out);
+    size_t hw = cv->h * cv->w;
+    for (size_t b = 0; b < n; b++) {
+        fs_real *cb = col + b * hw * cv->k;
+        cnn_im2col(cv, in + b * hw * cv->cin, pad, cb);
+        fs_nn_dense_forward(w + cv->wo, w + cv->bo, cb, hw, cv->k, cv->cout, false,
+                            out + b * hw * cv->cout);
+    }
 }
 
 /* A convolution's backward pass: din := col2im(dout W) first, with the weights before they
- * learn, when din is not NULL; then the layer learns from dout and im2col(in) as how says
- * (gradient or fused step). col is overwritten: the patches' gradient, then the patches. */
+ * learn, when din is not NULL (dcol holds one image's patch gradient); then the layer learns
+ * from dout and the patches as how says (gradient or fused step). col holds im2col(in) on entry
+ * when `patches`; else it is rebuilt from in. */
 static void cnn_conv_learn(const cnn_conv *cv, const fs_real *w, const fs_real *in,
-                           const fs_real *dout, size_t n, const fs_nn_learn *how, fs_real *col,
-                           fs_real *din)
+                           const fs_real *dout, size_t n, const fs_nn_learn *how, bool patches,
+                           fs_real *pad, fs_real *col, fs_real *dcol, fs_real *din)
 {
-    size_t rows = n * cv->h * cv->w;
-    if (din) {
-        fs_nn_dense_backprop(w + cv->wo, dout, rows, cv->k, cv->cout, col);
-        cnn_col2im(cv, col, n, din);
+    size_t hw = cv->h * cv->w;
+    for (size_t b = 0; din && b < n; b++) {
+        fs_nn_dense_backprop(w + cv->wo, dout + b * hw * cv->cout, hw, cv->k, cv->cout, dcol);
+        cnn_col2im(cv, dcol, pad, din + b * hw * cv->cin);
     }
-    cnn_im2col(cv, in, n, col);
-    fs_nn_dense_learn(how, dout, col, rows, cv->k, cv->cout, cv->wo, cv->bo);
+    for (size_t b = 0; !patches && b < n; b++)
+        cnn_im2col(cv, in + b * hw * cv->cin, pad, col + b * hw * cv->k);
+    fs_nn_dense_learn(how, dout, col, n * hw, cv->k, cv->cout, cv->wo, cv->bo);
 }
 
 /* out (n x out) := in W^T + b, ReLU'd when relu. */
@@ -155,50 +190,84 @@ static void cnn_fc_learn(const cnn_fc *f, const fs_real *w, const fs_real *in, c
     fs_nn_dense_learn(how, dout, in, n, f->in, f->out, f->wo, f->bo);
 }
 
-/* 2x2 stride-2 max-pool of n NHWC images (h x w x c) into out; idx[j] is the index in `in` of
- * the element out[j] came from (the first of equal maxima). */
+/* The ReLU'd window of one channel: its four pixels top-left, top-right, bottom-left,
+ * bottom-right, and their max. NaN never reaches the comparisons (the ReLU maps it to 0). */
+typedef struct cnn_win {
+    fs_real v[4], max;
+} cnn_win;
+
+static fs_real cnn_relu(fs_real a)
+{
+    return a > 0 ? a : 0;
+}
+
+static cnn_win cnn_window(const fs_real *top, const fs_real *bottom, size_t c)
+{
+    cnn_win q = {.v = {cnn_relu(top[0]), cnn_relu(top[c]), cnn_relu(bottom[0]),
+                       cnn_relu(bottom[c])}};
+    q.max = q.v[0];
+    for (int k = 1; k < 4; k++) q.max = q.v[k] > q.max ? q.v[k] : q.max;
+    return q;
+}
+
+/* ReLU then 2x2 stride-2 max-pool of n NHWC images (h x w x c, the conv's pre-activation) into
+ * out. The ReLU is applied to the four candidates here rather than to the whole conv output in
+ * a pass of its own: max and ReLU commute. No argmax is kept: backward finds it again from the
+ * same pre-activation (cnn_pool_backward), and branch-free loops over the channels vectorise. */
 static void cnn_pool_forward(const fs_real *in, size_t n, size_t h, size_t w, size_t c,
-                             fs_real *out, int32_t *idx)
+                             fs_real *out)
 {
     size_t j = 0;
     for (size_t b = 0; b < n; b++)
         for (size_t oy = 0; oy < h / 2; oy++)
-            for (size_t ox = 0; ox < w / 2; ox++) {
-                /* the window's four pixels, each a run of c channels; candidates in the order
-                 * top-left, top-right, bottom-left, bottom-right, ties to the earlier */
-                size_t i0 = ((b * h + 2 * oy) * w + 2 * ox) * c;
-                size_t off[4] = {0, c, w * c, w * c + c};
-                for (size_t ch = 0; ch < c; ch++, j++) {
-                    size_t best = i0 + ch;
-                    for (int q = 1; q < 4; q++) {
-                        size_t at = i0 + off[q] + ch;
-                        best = in[at] > in[best] ? at : best;
+            for (size_t ox = 0; ox < w / 2; ox++, j += c) {
+                const fs_real *t = in + ((b * h + 2 * oy) * w + 2 * ox) * c, *u = t + w * c;
+                for (size_t ch = 0; ch < c; ch++) out[j + ch] = cnn_window(t + ch, u + ch, c).max;
+            }
+}
+
+/* Backward through the pool and the ReLU, in place: act (n x h x w x c, the conv's
+ * pre-activation) becomes the gradient of that pre-activation. Only each window's argmax, the
+ * first of its equal maxima in the order above, receives dpool, and only where the ReLU was
+ * active (the max > 0). Every entry is written, so nothing is cleared first. */
+static void cnn_pool_backward(fs_real *act, const fs_real *dpool, size_t n, size_t h, size_t w,
+                              size_t c)
+{
+    size_t j = 0;
+    for (size_t b = 0; b < n; b++)
+        for (size_t oy = 0; oy < h / 2; oy++)
+            for (size_t ox = 0; ox < w / 2; ox++, j += c) {
+                fs_real *t = act + ((b * h + 2 * oy) * w + 2 * ox) * c, *u = t + w * c;
+                for (size_t ch = 0; ch < c; ch++) {
+                    cnn_win q = cnn_window(t + ch, u + ch, c);
+                    /* left: the gradient not yet given to an earlier pixel equal to the max
+                     * (selects, not branches, so the loop vectorises); the last pixel is the
+                     * max when no earlier one is */
+                    fs_real dp = dpool[j + ch], left = q.max > 0 ? dp : 0, d[4];
+                    for (int k = 0; k < 3; k++) {
+                        d[k] = q.v[k] == q.max ? left : 0;
+                        left = q.v[k] == q.max ? 0 : left;
                     }
-                    out[j] = in[best];
-                    idx[j] = (int32_t)best;
+                    d[3] = left;
+                    t[ch] = d[0], t[c + ch] = d[1], u[ch] = d[2], u[c + ch] = d[3];
                 }
             }
 }
 
-/* Backward through ReLU then max-pool, in place: act (len, the post-ReLU conv output) becomes
- * the gradient of the conv's pre-activation. Only each window's argmax receives dpool, and only
- * where the ReLU was active (act > 0); dpool is masked in place first because act is zeroed. */
-static void cnn_pool_backward(fs_real *act, size_t len, fs_real *dpool, const int32_t *idx,
-                              size_t n_pooled)
-{
-    for (size_t j = 0; j < n_pooled; j++) dpool[j] = act[idx[j]] > 0 ? dpool[j] : 0;
-    memset(act, 0, len * sizeof *act);
-    for (size_t j = 0; j < n_pooled; j++) act[idx[j]] = dpool[j];
-}
-
 /* ---- the network ---- */
 
-/* A pool's argmax indices take one scratch entry each (cnn_buffers). */
-_Static_assert(sizeof(int32_t) <= sizeof(fs_real), "an int32 index fits an fs_real slot");
-
-static int32_t *cnn_idx(fs_real *buf, size_t off)
+/* The convolutional half of the forward pass of n <= slice images: p2 (n x f1.in) := the second
+ * pool's output, the FC layers' input. */
+static void cnn_features(const cnn_impl *im, const fs_real *w, const fs_dataset *ds,
+                         const uint32_t *rows, size_t n, fs_real *buf, fs_real *p2)
 {
-    return (int32_t *)(void *)(buf + off);
+    const cnn_buf *o = &im->off;
+    const cnn_conv *c1 = &im->c1, *c2 = &im->c2;
+    fs_nn_gather(ds, rows, n, buf + o->x);
+    cnn_conv_forward(c1, w, buf + o->x, n, buf + o->pad, buf + o->col, buf + o->a1);
+    cnn_pool_forward(buf + o->a1, n, c1->h, c1->w, c1->cout, buf + o->p1);
+    cnn_conv_forward(c2, w, buf + o->p1, n, buf + o->pad, buf + o->col, buf + o->a2);
+    cnn_pool_forward(buf + o->a2, n, c2->h, c2->w, c2->cout, p2);
 }
 
 /* Forward pass of n <= slice images; returns their logits (n x n_classes) in scratch. */
@@ -206,12 +275,7 @@ static fs_real *cnn_forward(const cnn_impl *im, const fs_real *w, const fs_datas
                            const uint32_t *rows, size_t n, fs_real *buf)
 {
     const cnn_buf *o = &im->off;
-    const cnn_conv *c1 = &im->c1, *c2 = &im->c2;
-    fs_nn_gather(ds, rows, n, buf + o->x);
-    cnn_conv_forward(c1, w, buf + o->x, n, buf + o->col, buf + o->a1);
-    cnn_pool_forward(buf + o->a1, n, c1->h, c1->w, c1->cout, buf + o->p1, cnn_idx(buf, o->i1));
-    cnn_conv_forward(c2, w, buf + o->p1, n, buf + o->col, buf + o->a2);
-    cnn_pool_forward(buf + o->a2, n, c2->h, c2->w, c2->cout, buf + o->p2, cnn_idx(buf, o->i2));
+    cnn_features(im, w, ds, rows, n, buf, buf + o->p2);
     cnn_fc_forward(&im->f1, w, buf + o->p2, n, true, buf + o->f1);
     cnn_fc_forward(&im->f2, w, buf + o->f1, n, false, buf + o->z);
     return buf + o->z;
@@ -230,11 +294,12 @@ static void cnn_backward(const cnn_impl *im, const fs_real *w, size_t n, const f
     cnn_fc_learn(&im->f2, w, f1, buf + o->z, n, how, df1);
     fs_nn_relu_mask(df1, f1, n * im->f1.out);
     cnn_fc_learn(&im->f1, w, buf + o->p2, df1, n, how, buf + o->dp2);
-    size_t len2 = n * c2->h * c2->w * c2->cout, len1 = n * c1->h * c1->w * c1->cout;
-    cnn_pool_backward(buf + o->a2, len2, buf + o->dp2, cnn_idx(buf, o->i2), len2 / 4);
-    cnn_conv_learn(c2, w, buf + o->p1, buf + o->a2, n, how, buf + o->col, buf + o->dp1);
-    cnn_pool_backward(buf + o->a1, len1, buf + o->dp1, cnn_idx(buf, o->i1), len1 / 4);
-    cnn_conv_learn(c1, w, buf + o->x, buf + o->a1, n, how, buf + o->col, NULL);
+    cnn_pool_backward(buf + o->a2, buf + o->dp2, n, c2->h, c2->w, c2->cout);
+    cnn_conv_learn(c2, w, buf + o->p1, buf + o->a2, n, how, true, buf + o->pad, buf + o->col,
+                   buf + im->head.dcol, buf + o->dp1);
+    cnn_pool_backward(buf + o->a1, buf + o->dp1, n, c1->h, c1->w, c1->cout);
+    cnn_conv_learn(c1, w, buf + o->x, buf + o->a1, n, how, false, buf + o->pad, buf + o->col, NULL,
+                   NULL);
 }
 
 /* fs_model_ops.sgd_step, for a batch that fits one slice (step_max_batch): every layer's delta
@@ -279,11 +344,23 @@ static void cnn_predict(const fs_model *m, const fs_real *w, const fs_dataset *d
 {
     fs_nn_check(m, ds, n, s);
     const cnn_impl *im = m->impl;
-    size_t c = (size_t)m->n_classes;
-    for (size_t at = 0; at < n; at += im->slice) {
-        size_t k = n - at < im->slice ? n - at : im->slice;
-        const fs_real *z = cnn_forward(im, w, ds, rows + at, k, s->buf);
-        fs_nn_softmax_probs(z, k, c, out_probs + at * c);
+    const cnn_head_buf *t = &im->head;
+    size_t c = (size_t)m->n_classes, d = im->f1.in;
+    fs_real *buf = s->buf;
+    for (size_t at = 0; at < n; at += t->rows) {
+        size_t len = n - at < t->rows ? n - at : t->rows;
+        for (size_t i = 0; i < len; i += im->slice) {
+            size_t k = len - i < im->slice ? len - i : im->slice;
+            cnn_features(im, w, ds, rows + at + i, k, buf, buf + t->p2 + i * d);
+        }
+        cnn_fc_forward(&im->f1, w, buf + t->p2, len, true, buf + t->f1);
+        /* FC2 slice by slice still: OpenBLAS takes another kernel for its small products, whose
+         * sums round differently, so a larger one would change the predictions' last bits */
+        for (size_t i = 0; i < len; i += im->slice) {
+            size_t k = len - i < im->slice ? len - i : im->slice;
+            cnn_fc_forward(&im->f2, w, buf + t->f1 + i * im->f1.out, k, false, buf + t->z + i * c);
+        }
+        fs_nn_softmax_probs(buf + t->z, len, c, out_probs + at * c);
     }
 }
 
@@ -321,31 +398,44 @@ static size_t cnn_shapes(cnn_impl *im, size_t h, size_t w, size_t c, size_t n_cl
     return p;
 }
 
-/* Scratch offsets for a slice of `sl` images; returns the total in fs_real entries. An int32
- * index takes the room of one entry (fs_real is 4 bytes). */
+/* Scratch offsets for a slice of `sl` images; returns the total in fs_real entries. */
 static size_t cnn_buffers(cnn_impl *im, size_t sl)
 {
     const cnn_conv *c1 = &im->c1, *c2 = &im->c2;
     size_t x = c1->h * c1->w * c1->cin, a1 = c1->h * c1->w * c1->cout;
     size_t a2 = c2->h * c2->w * c2->cout, col1 = c1->h * c1->w * c1->k;
     size_t col2 = c2->h * c2->w * c2->k, col = col1 > col2 ? col1 : col2;
-    size_t p1 = a1 / 4, p2 = a2 / 4, i1 = sl * p1, i2 = sl * p2;
+    size_t pad1 = cnn_pad_len(c1), pad2 = cnn_pad_len(c2), pad = pad1 > pad2 ? pad1 : pad2;
+    size_t p1 = a1 / 4, p2 = a2 / 4;
     cnn_buf *o = &im->off;
     size_t at = 0;
     o->x = at, at += sl * x;
     o->a1 = at, at += sl * a1;
     o->p1 = at, at += sl * p1;
-    o->i1 = at, at += i1;
     o->dp1 = at, at += sl * p1;
     o->a2 = at, at += sl * a2;
     o->p2 = at, at += sl * p2;
-    o->i2 = at, at += i2;
     o->dp2 = at, at += sl * p2;
     o->f1 = at, at += sl * im->f1.out;
     o->df1 = at, at += sl * im->f1.out;
     o->z = at, at += sl * im->f2.out;
     o->col = at, at += sl * col;
+    o->pad = at, at += pad;
     return at;
+}
+
+/* Predict's FC region after the slice's `at` entries, for min(max_batch, CNN_HEAD_ROWS) rows,
+ * and backward's dcol over it; returns the new total. */
+static size_t cnn_head_buffers(cnn_impl *im, size_t at, size_t max_batch)
+{
+    cnn_head_buf *t = &im->head;
+    size_t dcol = im->c2.h * im->c2.w * im->c2.k;
+    t->rows = max_batch < CNN_HEAD_ROWS ? max_batch : CNN_HEAD_ROWS;
+    t->dcol = at;
+    t->p2 = at, at += t->rows * im->f1.in;
+    t->f1 = at, at += t->rows * im->f1.out;
+    t->z = at, at += t->rows * im->f2.out;
+    return at > t->dcol + dcol ? at : t->dcol + dcol;
 }
 
 /* Forward FLOPs (2 x multiply-adds) of the four GEMMs per image; pools and ReLUs not counted. */
@@ -382,7 +472,7 @@ fs_model *fs_cnn_new(size_t height, size_t width, size_t channels, int n_classes
     m->n_classes = n_classes;
     m->max_batch = max_batch;
     m->flops_per_sample = cnn_flops(im);
-    m->scratch_reals = cnn_buffers(im, im->slice);
+    m->scratch_reals = cnn_head_buffers(im, cnn_buffers(im, im->slice), max_batch);
     m->impl = im;
     return m;
 fail:

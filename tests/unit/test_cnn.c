@@ -214,6 +214,36 @@ START_TEST(cnn_large_batch_is_mean_of_single_images)
 }
 END_TEST
 
+/* predict takes its FC layers over up to 256 images at once, past however many convolution
+ * slices those span: 300 images are two such chunks, the second partial, each of several slices
+ * and a partial last one. Every image's probabilities match its own single-image prediction. */
+START_TEST(cnn_predict_in_fc_chunks_matches_single_images)
+{
+    enum { N = 300 };
+    fs_dataset ds;
+    fs_test_random_dataset(&ds, N, 28 * 28, 10, 53);
+    fs_model *m = fs_cnn_new(28, 28, 1, 10, N);
+    ck_assert_uint_lt(m->step_max_batch, 256 / 2); /* several slices per FC chunk */
+    fs_model_scratch *s = fs_model_scratch_new(m);
+    fs_real *w = fs_test_random_params(m, 12);
+    double *p = malloc(N * 10 * sizeof *p), p1[10], worst = 0;
+    uint32_t *rows = fs_test_all_rows(N);
+    m->ops->predict(m, w, &ds, rows, N, p, s);
+    for (size_t i = 0; i < N; i++) {
+        m->ops->predict(m, w, &ds, rows + i, 1, p1, s);
+        for (size_t k = 0; k < 10; k++) worst = fmax(worst, fabs(p[i * 10 + k] - p1[k]));
+    }
+    /* f32: the same bound as cnn_large_batch_is_mean_of_single_images, whose reasons hold here
+     * (0 measured with the Cooper Lake kernels); a wrong chunk or slice offset moves
+     * probabilities by 1e-2 or more */
+    fs_test_err_lt("cnn chunked predict", worst, FS_TEST_TOL(1e-13, 2e-6));
+    free(w), free(p), free(rows);
+    fs_model_scratch_free(s);
+    fs_model_free(m);
+    fs_dataset_fini(&ds);
+}
+END_TEST
+
 START_TEST(cnn_predict_rows_sum_to_one)
 {
     fs_dataset ds;
@@ -296,6 +326,7 @@ static Suite *cnn_suite(void)
     tcase_add_test(tc, cnn_grad_matches_finite_diff);
     tcase_add_test(tc, cnn_mcmahan_shapes_and_flops);
     tcase_add_test(tc, cnn_large_batch_is_mean_of_single_images);
+    tcase_add_test(tc, cnn_predict_in_fc_chunks_matches_single_images);
     tcase_add_test(tc, cnn_predict_rows_sum_to_one);
     tcase_add_test(tc, cnn_sgd_reduces_loss_on_bars);
     suite_add_tcase(s, tc);
