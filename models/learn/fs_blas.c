@@ -60,7 +60,7 @@ static const char *omp_wait_policy(void)
 void fs_blas_init(char **argv)
 {
     if (argv && argv[0] && !getenv(REEXEC_MARK) && !under_valgrind()) {
-        bool core = choose("OPENBLAS_CORETYPE", getenv("OPENBLAS_CORETYPE") ? NULL : better_core());
+        bool core = choose("OPENBLAS_CORETYPE", better_core());
         bool wait = choose("OMP_WAIT_POLICY", omp_wait_policy());
         if ((core || wait) && setenv(REEXEC_MARK, "1", 1) == 0) execv("/proc/self/exe", argv);
         /* execv failed: carry on as we are, and let no program fedsim starts inherit a choice

@@ -273,7 +273,8 @@ static double train_gflops(const fs_engine *e, uint32_t id)
 
 /* Everything of a participation that is known before training: download and compute times and
  * the random events (going offline, crashing). The upload, whose size may depend on the trained
- * update, is planned by fs_engine_finish_plan. Draw order is fixed: online time, crash?, crash point. */
+ * update, is planned by fs_engine_finish_plan. Draw order is fixed: online time, crash?, crash
+ * point. */
 static void plan(fs_engine *e, fs_part *p, uint32_t id, int64_t t0)
 {
     const fs_client *c = &e->cfg->pop->clients[id];
@@ -488,7 +489,6 @@ int fs_engine_prepare(fs_engine *e, size_t slot, uint32_t client, int64_t deadli
     c->t_busy_until = INT64_MAX;
     return e->residuals ? fs_engine_load_residual(e, slot, client, err) : FS_OK;
 }
-
 
 /* ---- playing a participation ---- */
 
