@@ -135,6 +135,19 @@ int fs_round_queue_flush(fs_round_queue *q, fs_db *db, int64_t run_id, fs_err *e
     return rc;
 }
 
+void fs_round_queue_append(fs_round_queue *dst, fs_round_queue *src)
+{
+    if (!src->head) return;
+    if (dst->tail)
+        dst->tail->next = src->head;
+    else
+        dst->head = src->head;
+    dst->tail = src->tail;
+    dst->n += src->n;
+    dst->bytes += src->bytes;
+    *src = (fs_round_queue){0};
+}
+
 void fs_round_queue_fini(fs_round_queue *q)
 {
     while (q->head) {

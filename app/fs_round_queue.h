@@ -1,12 +1,13 @@
-/* fs_round_queue: rounds kept in memory, in order, until the database can take them. A new run's
- * clients rows are written on a thread of their own (fs_run.c); at a million clients that takes
- * a second and more, several rounds' worth, and the rounds played meanwhile wait here instead of
- * stopping the engine. Each entry is a deep copy of what fs_db_write_round_ckpt is given (the
- * round's row, its participations, its evaluations, its checkpoint), so the engine may reuse its
- * arrays at once, and the names of its mix and evaluations are copied too (the engine's mix
- * is gone when the run's last rounds are flushed); a participation's outcome and network are
- * string literals and are not. Flushing writes the entries with the statements a direct write
- * would have issued, in the same order. */
+/* fs_round_queue: rounds kept in memory, in order, until the database can take them. A run's
+ * rows are written on a thread of their own (fs_db_writer): at a million clients the clients
+ * table takes a second and more, several rounds' worth, and the rounds played meanwhile wait
+ * here instead of stopping the engine. Each entry is a deep copy of what
+ * fs_db_write_round_ckpt is given (the round's row, its participations, its evaluations, its
+ * checkpoint), so the engine may reuse its arrays at once, and the names of its mix and
+ * evaluations are copied too (the engine's mix is gone when the run's last rounds are
+ * flushed); a participation's outcome and network are string literals and are not. Flushing
+ * writes the entries with the statements a direct write would have issued, in the same order.
+ * Not thread-safe: fs_db_writer locks around it. */
 #ifndef FS_ROUND_QUEUE_H
 #define FS_ROUND_QUEUE_H
 
@@ -30,6 +31,9 @@ int fs_round_queue_push(fs_round_queue *q, const fs_db_round *row, const fs_db_p
 /* Writes every queued round in order (fs_db_write_round_ckpt) and empties the queue; on a
  * failure the rounds not yet written are dropped and the error is returned. */
 int fs_round_queue_flush(fs_round_queue *q, fs_db *db, int64_t run_id, fs_err *err);
+
+/* Moves every entry of src, in order, to the end of dst; src is left empty. */
+void fs_round_queue_append(fs_round_queue *dst, fs_round_queue *src);
 
 /* Drops whatever is queued. Safe on a zeroed queue. */
 void fs_round_queue_fini(fs_round_queue *q);

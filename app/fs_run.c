@@ -3,8 +3,6 @@
 #include "fs_clock.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +17,7 @@
 #include "fs_mix.h"
 #include "fs_mpi.h"
 #include "fs_pop.h"
-#include "fs_round_queue.h"
+#include "fs_db_writer.h"
 #include "fs_world.h"
 
 #ifndef FEDSIM_VERSION
@@ -37,8 +35,8 @@ typedef struct run_ctx {
     int64_t t_session_start; /* virtual time when this session's first round began */
     int resume_round;     /* the checkpoint's round when resuming, else 0 */
     bool claimed;         /* a resumed run was taken over (truncated, marked running) */
-    struct clients_job *clients; /* the clients rows' writer while it may run, else NULL */
-    fs_round_queue queued;        /* rounds played while the clients writer ran */
+    fs_db_writer *writer; /* the database's rows go through it while it runs (rank 0) */
+    bool write_direct;    /* no writer thread could be started: rows are written here */
 } run_ctx;
 
 double fs_run_eta(double elapsed, int done, int resumed_from, int total, int64_t t_start,
@@ -99,8 +97,6 @@ static void tally(fs_run_summary *sum, const fs_round_result *res)
 }
 
 static int record_round(void *ctx, const fs_round_result *res, fs_err *err);
-static int clients_join(run_ctx *c, fs_err *err);
-static bool clients_busy(const run_ctx *c);
 
 /* Across ranks every decision that ends a run is taken together after each round: a failure of
  * rank 0's database or a stop signal that reached one rank stops all of them before the next
@@ -124,21 +120,18 @@ static int on_round(void *ctx, const fs_round_result *res, fs_err *err)
     return agree(ctx, rc, err);
 }
 
-/* Rounds queued while the clients rows are written stay below this: past it the engine waits. */
-#define QUEUED_BYTES_MAX ((size_t)256 << 20)
-
-/* While the clients writer runs, the round waits in memory (fs_round_queue) and the engine goes
- * on; once the writer is done, the queued rounds and this one are written, in order. */
+/* A round goes to the writer thread (started here for a resumed run, whose clients rows were
+ * only compared), or straight to the database when no thread could be started. */
 static int write_round(run_ctx *c, const fs_round_result *res, fs_err *err)
 {
     bool with_parts = c->s->output.participation;
-    if (clients_busy(c) && c->queued.bytes < QUEUED_BYTES_MAX)
-        return fs_round_queue_push(&c->queued, &res->row, res->parts, res->n_parts, with_parts,
-                                   res->evals, res->n_evals, res->checkpoint,
-                                   res->checkpoint_len, err);
-    int rc = clients_join(c, err);
-    if (!rc) rc = fs_round_queue_flush(&c->queued, c->db, c->run_id, err);
-    if (rc) return rc;
+    if (!c->writer && !c->write_direct &&
+        !(c->writer = fs_db_writer_start(c->db, c->run_id, NULL, 0, NULL, FS_DB_WRITER_BYTES_MAX)))
+        c->write_direct = true;
+    if (c->writer)
+        return fs_db_writer_round(c->writer, &res->row, res->parts, res->n_parts, with_parts,
+                                  res->evals, res->n_evals, res->checkpoint,
+                                  res->checkpoint_len, err);
     fs_db_round row = res->row;
     row.energy_parts = res->parts, row.n_energy_parts = res->n_parts;
     return fs_db_write_round_ckpt(c->db, c->run_id, &row, with_parts ? res->parts : NULL,
@@ -155,32 +148,6 @@ static int record_round(void *ctx, const fs_round_result *res, fs_err *err)
     tally(c->sum, res);
     if (c->opts->progress) print_progress(c, res);
     return FS_OK;
-}
-
-/* The clients rows of a new run are written on a thread of their own while the engine sets up
- * and plays its first rounds: at a million clients the table takes over a second, the longest
- * serial part of the run. Nothing else touches the database meanwhile: rounds recorded while
- * the writer runs are queued (write_round), and the first write after it, or the run's end,
- * joins the writer first (clients_join), so the file sees the same statements in the same order
- * as when the rows were written before the engine started. */
-typedef struct clients_job {
-    pthread_t thread;
-    fs_db *db;
-    int64_t run_id;
-    fs_db_client *rows;
-    size_t n;
-    char (*tz)[16]; /* the time zones' names by utc_offset_q + 128, which rows point into */
-    int rc;
-    fs_err err; /* the writer's own: the engine may report into the run's err meanwhile */
-    atomic_bool done;
-} clients_job;
-
-static void clients_job_free(clients_job *j)
-{
-    if (!j) return;
-    free(j->rows);
-    free(j->tz);
-    free(j);
 }
 
 /* The clients table's device: the capacity trace's device_model when its row has one, else the
@@ -201,26 +168,26 @@ static const char *tz_name(char (*tz)[16], int q)
     return name;
 }
 
-/* The population's clients rows into a new job (NULL when out of memory, said in err). */
-static clients_job *client_rows_new(const run_ctx *c, const fs_pop *pop, fs_err *err)
+/* The population's clients rows (NULL when out of memory, said in err); their time zones' names
+ * are in *out_tz (by utc_offset_q + 128), the rest point into the population. */
+static fs_db_client *client_rows_new(const run_ctx *c, const fs_pop *pop, char (**out_tz)[16],
+                                     fs_err *err)
 {
-    clients_job *j = calloc(1, sizeof *j);
-    if (j) j->rows = calloc(pop->n ? pop->n : 1, sizeof *j->rows);
-    if (j) j->tz = calloc(256, sizeof *j->tz);
-    if (!j || !j->rows || !j->tz) {
-        clients_job_free(j);
+    fs_db_client *rows = calloc(pop->n ? pop->n : 1, sizeof *rows);
+    char(*tz)[16] = calloc(256, sizeof *tz);
+    if (!rows || !tz) {
+        free(rows);
+        free(tz);
         fs_err_add(err, NULL, "out of memory recording %zu clients", pop->n);
         return NULL;
     }
-    fs_err_init(&j->err, NULL);
-    j->db = c->db, j->run_id = c->run_id, j->n = pop->n;
     bool diurnal = c->s->devices.availability == FS_AVAIL_DIURNAL;
     for (size_t i = 0; i < pop->n; i++) {
         const fs_client *cl = &pop->clients[i];
-        j->rows[i] = (fs_db_client){.client_id = (uint32_t)i,
+        rows[i] = (fs_db_client){.client_id = (uint32_t)i,
                                     .n_train = cl->n_train,
                                     .n_test = cl->n_test,
-                                    .segment = diurnal ? tz_name(j->tz, cl->avail.utc_offset_q)
+                                    .segment = diurnal ? tz_name(tz, cl->avail.utc_offset_q)
                                                        : NULL,
                                     .gflops = cl->gflops,
                                     .uplink_mbps = cl->uplink_mbps,
@@ -237,49 +204,26 @@ static clients_job *client_rows_new(const run_ctx *c, const fs_pop *pop, fs_err 
                                     .has_utc_offset = diurnal,
                                     .utc_offset_min = cl->avail.utc_offset_q * 15};
     }
-    return j;
+    *out_tz = tz;
+    return rows;
 }
 
-static void *clients_write(void *arg)
-{
-    clients_job *j = arg;
-    j->rc = fs_db_write_clients(j->db, j->run_id, j->rows, j->n, &j->err);
-    atomic_store(&j->done, true);
-    return NULL;
-}
-
-/* The writer still runs (a failure it met is taken up once it is joined). */
-static bool clients_busy(const run_ctx *c)
-{
-    return c->clients && !atomic_load(&c->clients->done);
-}
-
-/* Waits for the clients writer, if one runs: its result, its messages moved into err. */
-static int clients_join(run_ctx *c, fs_err *err)
-{
-    clients_job *j = c->clients;
-    if (!j) return FS_OK;
-    pthread_join(j->thread, NULL);
-    for (int i = 0; i < j->err.n_msgs; i++) fs_err_add(err, NULL, "%s", j->err.msgs[i]);
-    int rc = j->rc;
-    clients_job_free(j);
-    c->clients = NULL;
-    return rc;
-}
-
-/* The clients rows of the population: a resumed run compares them now; a new run starts their
- * writer (clients_job), or writes them here when no thread can be started. */
+/* The clients rows of the population: a resumed run compares them now; a new run hands them to
+ * the writer thread (fs_db_writer: at a million clients the table takes over a second, the
+ * longest serial part of the run), or writes them here when no thread can be started. */
 static int client_rows(run_ctx *c, const fs_pop *pop, bool check, fs_err *err)
 {
-    clients_job *j = client_rows_new(c, pop, err);
-    if (!j) return FS_ENOMEM;
-    if (!check && pthread_create(&j->thread, NULL, clients_write, j) == 0) {
-        c->clients = j;
+    char(*tz)[16] = NULL;
+    fs_db_client *rows = client_rows_new(c, pop, &tz, err);
+    if (!rows) return FS_ENOMEM;
+    if (!check && (c->writer = fs_db_writer_start(c->db, c->run_id, rows, pop->n, tz,
+                                                  FS_DB_WRITER_BYTES_MAX)))
         return FS_OK;
-    }
-    int rc = check ? fs_db_check_clients(c->db, c->run_id, j->rows, j->n, err)
-                   : fs_db_write_clients(c->db, c->run_id, j->rows, j->n, err);
-    clients_job_free(j);
+    c->write_direct = !check;
+    int rc = check ? fs_db_check_clients(c->db, c->run_id, rows, pop->n, err)
+                   : fs_db_write_clients(c->db, c->run_id, rows, pop->n, err);
+    free(rows);
+    free(tz);
     return rc;
 }
 
@@ -493,12 +437,10 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
         out->events = st.events;
         tally_ranks(out, st.trained_here);
     }
-    /* a run stopped or failed before its first round was recorded, or rounds wait for the
-     * clients writer: they are the rounds played, recorded whatever ended the run */
-    int rc_clients = clients_join(&c, err);
-    if (!rc_clients && fs_mpi_rank() == 0)
-        rc_clients = fs_round_queue_flush(&c.queued, c.db, c.run_id, err);
-    if (!rc) rc = rc_clients;
+    /* the rounds handed to the writer are the rounds played: written whatever ended the run */
+    int rc_writer = fs_db_writer_finish(c.writer, err);
+    c.writer = NULL;
+    if (!rc) rc = rc_writer;
     out->wall_s = fs_wall_seconds() - c.wall_start;
     if (opts->progress && rc) fputc('\n', stderr);
     /* a refused resume leaves its run exactly as it was (e.g. interrupted), never running */
@@ -508,7 +450,6 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
     }
     free(state);
 done:
-    fs_round_queue_fini(&c.queued);
     fs_db_close(c.db);
     fs_evaluator_fini(&ev);
     fs_pop_fini(&pop);
