@@ -38,6 +38,11 @@ int fs_gen_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *e
     return g->ops->client(g, k, &s->train, &s->test, err);
 }
 
+int fs_gen_client_train_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err)
+{
+    return g->ops->train_into ? g->ops->train_into(g, k, s, err) : fs_gen_client_into(g, k, s, err);
+}
+
 int fs_gen_client_sizes(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes *out)
 {
     if (g->ops->sizes) return g->ops->sizes(g, k, s, out);

@@ -50,6 +50,10 @@ typedef struct fs_gen_ops {
                   fs_err *err);
     /* Optional: the same rows into s->train and s->test, reusing their arrays. */
     int (*client_into)(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err);
+    /* Optional, with client_into: the training rows alone (s->test left with none), for a
+     * generator whose test rows come last in the client's stream: local training never reads
+     * them, and at the default test_fraction they are a fifth of the draws. */
+    int (*train_into)(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err);
     /* Optional: client k's sizes without writing its rows (same values as generating it). */
     int (*sizes)(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes *out);
     /* Optional, with sizes: the same but nnz_train (FS_GEN_NNZ_LATER), when it is most of the
@@ -122,6 +126,10 @@ void fs_gen_free(fs_gen *g); /* NULL is a no-op */
 /* Client k's rows into s->train and s->test (valid until the next call on s): through the
  * generator's client_into when it has one, else a fresh client replacing the previous one. */
 int fs_gen_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err);
+
+/* Client k's training rows into s->train, the same as fs_gen_client_into's; s->test may be left
+ * empty (the generator's train_into) or not. */
+int fs_gen_client_train_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err);
 
 /* Client k's sizes (its sizes op, else generated into s and measured). Group levels are
  * UINT32_MAX when the client has no training row. */

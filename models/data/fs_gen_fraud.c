@@ -350,7 +350,9 @@ static size_t fr_count(gsl_rng *r, double mu, double sigma)
     return x < 1 ? 1 : x > FR_MAX_ROWS ? (size_t)FR_MAX_ROWS : (size_t)x;
 }
 
-static int fr_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err)
+/* Holder k's transactions; with_test false stops after the training ones (the test dataset gets
+ * none). */
+static int fr_generate(const fs_gen *g, uint64_t k, fs_gen_scratch *s, bool with_test, fs_err *err)
 {
     const fr_impl *im = g->impl;
     size_t ns = im->cfg.n_segments, nm = im->cfg.n_merchant_categories;
@@ -365,6 +367,7 @@ static int fr_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err
     fr_holder_draw(im, r, &h);
     fr_cumulate(h.mix_cdf, ns);
     fr_cumulate(h.mcc_cdf, nm);
+    if (!with_test) n = n_tr;
     if (fr_alloc(g, s, 0, n_tr) || fr_alloc(g, s, 1, n - n_tr)) goto nomem;
     for (size_t i = 0; i < n; i++)
         fr_row(im, r, &h, i < n_tr ? &s->train : &s->test, i < n_tr ? i : i - n_tr);
@@ -374,8 +377,20 @@ nomem:
     return FS_ENOMEM;
 }
 
-static const fs_gen_ops fr_ops = {
-    .client = fs_gen_client_fresh, .client_into = fr_client_into, .free = fr_free};
+static int fr_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err)
+{
+    return fr_generate(g, k, s, true, err);
+}
+
+static int fr_train_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err)
+{
+    return fr_generate(g, k, s, false, err);
+}
+
+static const fs_gen_ops fr_ops = {.client = fs_gen_client_fresh,
+                                  .client_into = fr_client_into,
+                                  .train_into = fr_train_into,
+                                  .free = fr_free};
 
 static int fr_alloc_impl(fr_impl *im)
 {

@@ -633,7 +633,8 @@ static void mk_head(const mk_impl *im, gsl_rng *r, uint64_t k, size_t *n, size_t
     mk_user_draw(im, r, u);
 }
 
-static int mk_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err)
+/* Client k's rows; with_test false stops after the training rows (the test dataset gets none). */
+static int mk_generate(const fs_gen *g, uint64_t k, fs_gen_scratch *s, bool with_test, fs_err *err)
 {
     const mk_impl *im = g->impl;
     if (!s->rng && !(s->rng = fs_rng_new())) goto nomem;
@@ -641,6 +642,7 @@ static int mk_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err
     mk_user u;
     mk_head(im, s->rng, k, &n, &n_tr, &u);
     size_t per_row = 9 + 2 * (size_t)u.n_interests;
+    if (!with_test) n = n_tr;
     if (mk_alloc(g, &u, s, 0, n_tr, per_row) || mk_alloc(g, &u, s, 1, n - n_tr, per_row))
         goto nomem;
     mk_ufeat uf;
@@ -651,6 +653,16 @@ static int mk_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err
 nomem:
     fs_err_add(err, "marketing", "out of memory generating client %llu", (unsigned long long)k);
     return FS_ENOMEM;
+}
+
+static int mk_client_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err)
+{
+    return mk_generate(g, k, s, true, err);
+}
+
+static int mk_train_into(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_err *err)
+{
+    return mk_generate(g, k, s, false, err);
 }
 
 /* The sizes known from the start of client k's stream (mk_head): all but the non-zeros. */
@@ -697,6 +709,7 @@ static int mk_sizes(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes
 
 static const fs_gen_ops mk_ops = {.client = fs_gen_client_fresh,
                                   .client_into = mk_client_into,
+                                  .train_into = mk_train_into,
                                   .sizes = mk_sizes,
                                   .heads = mk_heads,
                                   .free = mk_free};

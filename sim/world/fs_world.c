@@ -540,7 +540,7 @@ int fs_world_client_data(const fs_world *w, size_t client, fs_gen_scratch *scrat
         *out_n = fs_partition_size(p, client);
         return FS_OK;
     }
-    int rc = fs_gen_client_into(w->gen, client, scratch, NULL);
+    int rc = fs_gen_client_train_into(w->gen, client, scratch, NULL);
     *out_ds = &scratch->train;
     *out_rows = identity;
     *out_n = rc ? 0 : scratch->train.n;

@@ -11,6 +11,7 @@
 
 #include "fs_db.h"
 #include "fs_db_schema.h"
+#include "fs_db_writer.h"
 #include "fs_metrics.h"
 #include "fs_round_queue.h"
 #include "fs_test.h"
@@ -291,6 +292,149 @@ START_TEST(db_round_queue_failure_drops_the_rest)
     ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 2); /* round 3 never written */
     ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds WHERE round = 3"), 0);
     fs_round_queue_fini(&q); /* safe on an empty queue */
+}
+END_TEST
+
+/* ---- fs_db_writer: a run's rows written on a thread of their own */
+
+/* Tables a run's rounds and clients fill, to compare two runs of one file. */
+static const char *const run_tables[] = {"clients",           "rounds",
+                                         "participation",     "evals",
+                                         "checkpoints",       "checkpoint_chunks",
+                                         "participation_mix", "selection_rounds",
+                                         "client_energy_rounds"};
+
+static void assert_runs_equal(int64_t a_id, int64_t b_id)
+{
+    sqlite3 *c = peek_open();
+    for (size_t t = 0; t < sizeof run_tables / sizeof *run_tables; t++) {
+        char *a = table_rows(c, run_tables[t], a_id), *b = table_rows(c, run_tables[t], b_id);
+        ck_assert_msg(a[0], "%s: the direct run wrote nothing", run_tables[t]);
+        ck_assert_msg(!strcmp(a, b), "%s differs:\n%s---\n%s", run_tables[t], a, b);
+        free(a);
+        free(b);
+    }
+    sqlite3_close(c);
+}
+
+/* Three clients rows in malloc'ed memory (the writer frees them), a name kept in `owned`. */
+static fs_db_client *writer_clients(char **owned)
+{
+    fs_db_client *c = calloc(3, sizeof *c);
+    *owned = strdup("utc+1");
+    for (uint32_t i = 0; i < 3; i++)
+        c[i] = (fs_db_client){.client_id = i, .n_train = 10 * i, .segment = *owned,
+                              .gflops = 1.5, .device_class = "mid", .network = "wifi"};
+    return c;
+}
+
+/* Rounds 1..4 of queued_fixture, written directly to direct and through a writer (with the
+ * clients rows first) to the other run: the tables must be equal. bytes_max 1 makes the engine
+ * wait for every round; the default lets rounds pile up behind the clients rows. */
+static void writer_matches_direct(size_t bytes_max)
+{
+    fs_db *db = open_ok();
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int64_t direct = begin_ok(db), queued = begin_ok(db);
+    fs_db_set_ckpt_chunk(db, 5);
+    char *name;
+    fs_db_client *c = writer_clients(&name);
+    ck_assert_int_eq(fs_db_write_clients(db, direct, c, 3, &err), FS_OK);
+    for (int n = 1; n <= 4; n++) {
+        queued_fixture f;
+        queued_fixture_fill(&f, n);
+        bool with_parts = n != 3;
+        ck_assert_int_eq(fs_db_write_round_ckpt(db, direct, &f.row, with_parts ? f.parts : NULL,
+                                                with_parts ? 3 : 0, n % 2 ? NULL : f.evals,
+                                                n % 2 ? 0 : 2, n % 2 ? f.state : NULL,
+                                                n % 2 ? strlen(f.state) : 0, &err),
+                         FS_OK);
+    }
+    /* while the writer runs, the database is its alone */
+    fs_db_writer *w = fs_db_writer_start(db, queued, c, 3, name, bytes_max);
+    ck_assert_ptr_nonnull(w);
+    for (int n = 1; n <= 4; n++) {
+        queued_fixture f;
+        queued_fixture_fill(&f, n);
+        bool with_parts = n != 3;
+        fs_db_round row = f.row;
+        row.energy_parts = NULL; /* the writer takes the parts as the energy rows */
+        ck_assert_int_eq(fs_db_writer_round(w, &row, f.parts, 3, with_parts,
+                                            n % 2 ? NULL : f.evals, n % 2 ? 0 : 2,
+                                            n % 2 ? f.state : NULL, n % 2 ? strlen(f.state) : 0,
+                                            &err),
+                         FS_OK);
+        memset(&f, 0x55, sizeof f); /* the engine reuses its arrays at once */
+    }
+    ck_assert_int_eq(fs_db_writer_finish(w, &err), FS_OK);
+    ck_assert_int_eq(err.n_msgs, 0);
+    fs_db_close(db);
+    assert_runs_equal(direct, queued);
+}
+
+START_TEST(db_writer_writes_what_direct_writes_write)
+{
+    writer_matches_direct(FS_DB_WRITER_BYTES_MAX);
+    teardown(), setup();
+    writer_matches_direct(1);
+}
+END_TEST
+
+/* Round 2 is in the file already, so the writer's second round fails: the failure comes back
+ * from a later call (with the writer's message, once), nothing after it is written, and
+ * finish hands the database back usable. */
+START_TEST(db_writer_failure_stops_and_comes_back)
+{
+    fs_db *db = open_ok();
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int64_t id = begin_ok(db);
+    write_round_ok(db, id, 2);
+    fs_db_writer *w = fs_db_writer_start(db, id, NULL, 0, NULL, 1);
+    ck_assert_ptr_nonnull(w);
+    int rc = FS_OK, n = 0;
+    while (!rc && n < 100) { /* bytes_max 1: each call waits for the one before */
+        queued_fixture f;
+        queued_fixture_fill(&f, n == 0 ? 1 : n + 1);
+        rc = fs_db_writer_round(w, &f.row, f.parts, 3, true, NULL, 0, NULL, 0, &err);
+        n++;
+    }
+    ck_assert_int_eq(rc, FS_EDB);
+    ck_assert_int_le(n, 3); /* round 2 failed; the call after it (at the latest) says so */
+    ck_assert_int_eq(err.n_msgs, 1);
+    ck_assert_int_eq(fs_db_writer_finish(w, &err), FS_EDB);
+    ck_assert_int_eq(err.n_msgs, 1); /* said once */
+    write_round_ok(db, id, 7); /* the connection is the caller's again */
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 3); /* 1, 2 (before), 7 */
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds WHERE round = 3"), 0);
+    ck_assert_int_eq(fs_db_writer_finish(NULL, &err), FS_OK);
+}
+END_TEST
+
+/* A failure writing the clients rows stops the writer before any round. */
+START_TEST(db_writer_clients_failure_writes_no_round)
+{
+    fs_db *db = open_ok();
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int64_t id = begin_ok(db);
+    char *name;
+    fs_db_client *c = writer_clients(&name);
+    c[2].client_id = 1; /* UNIQUE: the clients rows fail, all of them */
+    fs_db_writer *w = fs_db_writer_start(db, id, c, 3, name, FS_DB_WRITER_BYTES_MAX);
+    ck_assert_ptr_nonnull(w);
+    queued_fixture f;
+    queued_fixture_fill(&f, 1);
+    int rc = fs_db_writer_round(w, &f.row, f.parts, 3, true, NULL, 0, NULL, 0, &err);
+    int rc_end = fs_db_writer_finish(w, &err);
+    ck_assert_int_eq(rc ? rc : rc_end, FS_EDB);
+    ck_assert_int_eq(err.n_msgs, 1);
+    ck_assert_msg(strstr(err.msgs[0], "clients"), "got: %s", err.msgs[0]);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM clients"), 0);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 0);
 }
 END_TEST
 
@@ -1514,6 +1658,9 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_write_round_writes_exact_rows);
     tcase_add_test(tc, db_round_queue_writes_what_direct_writes_write);
     tcase_add_test(tc, db_round_queue_failure_drops_the_rest);
+    tcase_add_test(tc, db_writer_writes_what_direct_writes_write);
+    tcase_add_test(tc, db_writer_failure_stops_and_comes_back);
+    tcase_add_test(tc, db_writer_clients_failure_writes_no_round);
     tcase_add_test(tc, db_nan_stored_as_null);
     tcase_add_test(tc, db_unreached_times_stored_as_null);
     tcase_add_test(tc, db_finish_run_sets_done);

@@ -233,6 +233,12 @@ static void check_scratch_and_sizes(const fs_gen *g, size_t n_clients)
         ck_assert_uint_eq(s.test.n, te.n);
         same_rows(&s.train, 0, &tr, 0, tr.n);
         same_rows(&s.test, 0, &te, 0, te.n);
+        /* the training rows alone (what local training asks for): the same rows, alternating
+         * with whole clients on one scratch */
+        ck_assert_int_eq(fs_gen_client_train_into(g, k, &s, NULL), FS_OK);
+        ck_assert_uint_eq(s.train.n, tr.n);
+        ck_assert(s.test.n == te.n || (g->ops->train_into && s.test.n == 0));
+        same_rows(&s.train, 0, &tr, 0, tr.n);
         fs_dataset_fini(&tr);
         fs_dataset_fini(&te);
     }
