@@ -240,8 +240,11 @@ static void lr_catch_up(lr_local *lc, uint32_t s)
 }
 
 /* Brings each slot of the batch to step t, once, marks it pending and starts its gradient at
- * l2 * w as lr_loss_grad does. Returns the sum of their squares before the step. */
-static double lr_step_begin(lr_local *lc, const uint32_t *batch, size_t k)
+ * l2 * w as lr_loss_grad does. Returns the sum of their squares before the step when with_sq
+ * (only a penalty needs it: lr_step). */
+static inline __attribute__((always_inline)) double lr_step_begin(lr_local *lc,
+                                                                  const uint32_t *batch, size_t k,
+                                                                  bool with_sq)
 {
     double sq = 0;
     for (size_t i = 0; i < k; i++)
@@ -251,7 +254,7 @@ static double lr_step_begin(lr_local *lc, const uint32_t *batch, size_t k)
             lr_catch_up(lc, s);
             lc->g[s] = lc->l2 * lc->w[s];
             lc->stamp[s] |= LR_PENDING;
-            sq += lc->w[s] * lc->w[s];
+            if (with_sq) sq += lc->w[s] * lc->w[s];
         }
     return sq;
 }
@@ -275,8 +278,10 @@ static double lr_step_data(lr_local *lc, const uint32_t *batch, size_t k)
 }
 
 /* w -= lr * g on each pending slot once (as fs_sgd_train's axpy); returns their new sum of
- * squares. */
-static double lr_step_apply(lr_local *lc, const uint32_t *batch, size_t k)
+ * squares when with_sq. */
+static inline __attribute__((always_inline)) double lr_step_apply(lr_local *lc,
+                                                                  const uint32_t *batch, size_t k,
+                                                                  bool with_sq)
 {
     fs_assert(lc->t + 1 < LR_PENDING);
     double sq = 0;
@@ -286,7 +291,7 @@ static double lr_step_apply(lr_local *lc, const uint32_t *batch, size_t k)
             if (!(lc->stamp[s] & LR_PENDING)) continue;
             lc->w[s] += -lc->lr * lc->g[s];
             lc->stamp[s] = lc->t + 1;
-            sq += lc->w[s] * lc->w[s];
+            if (with_sq) sq += lc->w[s] * lc->w[s];
         }
     lc->wb += -lc->lr * lc->gb;
     lc->t++;
@@ -296,17 +301,25 @@ static double lr_step_apply(lr_local *lc, const uint32_t *batch, size_t k)
 /* One minibatch step (an fs_sparse_local_step_fn). Returns the loss lr_loss_grad would report
  * (penalty over the client's features) and, like fs_sgd_train, applies the step only when that
  * loss is finite. */
+static inline __attribute__((always_inline)) double lr_step_l2(lr_local *lc,
+                                                               const uint32_t *batch, size_t k,
+                                                               bool l2)
+{
+    double old_sq = lr_step_begin(lc, batch, k, l2);
+    double loss = lr_step_data(lc, batch, k);
+    if (l2) loss += 0.5 * lc->l2 * lc->sumsq;
+    if (!isfinite(loss)) return loss;
+    double new_sq = lr_step_apply(lc, batch, k, l2);
+    /* Slots outside the batch each shrank by decay; the batch's were replaced. */
+    if (l2) lc->sumsq = lc->decay * lc->decay * (lc->sumsq - old_sq) + new_sq;
+    return loss;
+}
+
+/* Without a penalty the sums of squares are never read: a step without them (CTR's l2 = 0). */
 static double lr_step(void *ctx, const uint32_t *batch, size_t k)
 {
     lr_local *lc = ctx;
-    double old_sq = lr_step_begin(lc, batch, k);
-    double loss = lr_step_data(lc, batch, k);
-    if (lc->l2 > 0) loss += 0.5 * lc->l2 * lc->sumsq;
-    if (!isfinite(loss)) return loss;
-    double new_sq = lr_step_apply(lc, batch, k);
-    /* Slots outside the batch each shrank by decay; the batch's were replaced. */
-    lc->sumsq = lc->decay * lc->decay * (lc->sumsq - old_sq) + new_sq;
-    return loss;
+    return lc->l2 > 0 ? lr_step_l2(lc, batch, k, true) : lr_step_l2(lc, batch, k, false);
 }
 
 /* Catches every slot up to the last step and turns w into deltas in place; the bias goes last,
