@@ -20,6 +20,7 @@ struct fs_db_writer {
     /* under mu */
     fs_round_queue queue; /* handed over, not yet taken by the writer */
     size_t busy_bytes;    /* taken, being written */
+    size_t busy_rounds;
     bool closing;
     int rc;     /* the first failure; the writer writes nothing after it */
     bool told;  /* its messages went to a caller's err */
@@ -37,6 +38,7 @@ static void write_rounds(fs_db_writer *w)
         fs_round_queue batch = w->queue;
         w->queue = (fs_round_queue){0};
         w->busy_bytes = batch.bytes;
+        w->busy_rounds = batch.n;
         bool failed = w->rc != FS_OK;
         pthread_mutex_unlock(&w->mu);
         int rc = FS_OK;
@@ -46,7 +48,7 @@ static void write_rounds(fs_db_writer *w)
             rc = fs_round_queue_flush(&batch, w->db, w->run_id, &w->err);
         pthread_mutex_lock(&w->mu);
         if (!w->rc) w->rc = rc;
-        w->busy_bytes = 0;
+        w->busy_bytes = w->busy_rounds = 0;
         pthread_cond_broadcast(&w->room);
     }
     pthread_mutex_unlock(&w->mu);
@@ -119,7 +121,8 @@ int fs_db_writer_round(fs_db_writer *w, const fs_db_round *row, const fs_db_part
                                  checkpoint, checkpoint_len, err);
     if (rc) return rc;
     pthread_mutex_lock(&w->mu);
-    while (!w->rc && w->queue.bytes + w->busy_bytes >= w->bytes_max)
+    while (!w->rc && (w->queue.bytes + w->busy_bytes >= w->bytes_max ||
+                      w->queue.n + w->busy_rounds >= FS_DB_WRITER_ROUNDS_MAX))
         pthread_cond_wait(&w->room, &w->mu);
     rc = failure(w, err);
     if (!rc) {

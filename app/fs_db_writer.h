@@ -5,7 +5,7 @@
  * for SQLite (at 1M clients x 10,000 per round, a round's 13,000 energy rows took 14 ms and a
  * checkpoint of the fleet 0.3 s, all on the engine's critical path). A round is deep-copied
  * when handed over (fs_round_queue), so the engine reuses its arrays at once; past bytes_max
- * waiting, the engine waits for the writer.
+ * or FS_DB_WRITER_ROUNDS_MAX rounds waiting, the engine waits for the writer.
  *
  * While a writer exists nothing else may use its database: fs_db_writer_finish hands the
  * connection back. A write that fails stops the writer: what was queued after it is dropped,
@@ -25,6 +25,10 @@ typedef struct fs_db_writer fs_db_writer;
 /* Rounds waiting in memory by default before the engine waits: a few rounds of participation
  * rows at a million clients, and a fleet checkpoint. */
 #define FS_DB_WRITER_BYTES_MAX ((size_t)256 << 20)
+/* Rounds waiting at most: the file (what a planner watches in SQL, and what survives a kill -9)
+ * stays within a few rounds of the engine even when rounds are small and commits are not (a
+ * 2,000-round sweep variant ran to its end while its file showed round 5). */
+#define FS_DB_WRITER_ROUNDS_MAX 32
 
 /* Starts a writer for run_id of db. With n > 0 it first writes the clients rows: rows and owned
  * (what the rows' strings point into, or NULL) become the writer's and are freed once written.
