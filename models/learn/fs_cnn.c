@@ -354,12 +354,9 @@ static void cnn_predict(const fs_model *m, const fs_real *w, const fs_dataset *d
             cnn_features(im, w, ds, rows + at + i, k, buf, buf + t->p2 + i * d);
         }
         cnn_fc_forward(&im->f1, w, buf + t->p2, len, true, buf + t->f1);
-        /* FC2 slice by slice still: OpenBLAS takes another kernel for its small products, whose
-         * sums round differently, so a larger one would change the predictions' last bits */
-        for (size_t i = 0; i < len; i += im->slice) {
-            size_t k = len - i < im->slice ? len - i : im->slice;
-            cnn_fc_forward(&im->f2, w, buf + t->f1 + i * im->f1.out, k, false, buf + t->z + i * c);
-        }
+        /* FC2 (10 outputs): each row's logits depend on that row alone (fs_nn_dense_predict) */
+        fs_nn_dense_predict(w + im->f2.wo, w + im->f2.bo, buf + t->f1, len, im->f2.in, im->f2.out,
+                            false, buf + t->z);
         fs_nn_softmax_probs(buf + t->z, len, c, out_probs + at * c);
     }
 }

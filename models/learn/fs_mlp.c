@@ -40,7 +40,8 @@ static void mlp_init(const fs_model *m, fs_real *w, gsl_rng *r)
 
 /* Forward pass of rows[0..n), a ReLU after every layer but the output layer; returns the output
  * layer's pre-activations (n x out) in scratch. Training gathers the batch into scratch, where
- * the backward pass finds it; prediction reads consecutive rows in place (fs_nn_rows). */
+ * the backward pass finds it; prediction reads consecutive rows in place (fs_nn_rows) and
+ * takes fs_nn_dense_predict's layers. */
 static fs_real *mlp_forward(const fs_model *m, const fs_real *w, const fs_dataset *ds,
                            const uint32_t *rows, size_t n, fs_real *buf, bool in_place)
 {
@@ -52,8 +53,9 @@ static fs_real *mlp_forward(const fs_model *m, const fs_real *w, const fs_datase
         fs_nn_gather(ds, rows, n, buf + im->x);
     for (size_t l = 0; l < im->n_layers; l++) {
         const mlp_layer *ly = &im->layer[l];
-        fs_nn_dense_forward(w + ly->w, w + ly->b, in, n, ly->in, ly->out, l + 1 < im->n_layers,
-                            buf + ly->act);
+        bool relu = l + 1 < im->n_layers;
+        (in_place ? fs_nn_dense_predict : fs_nn_dense_forward)(w + ly->w, w + ly->b, in, n, ly->in,
+                                                               ly->out, relu, buf + ly->act);
         in = buf + ly->act;
     }
     return buf + im->layer[im->n_layers - 1].act;

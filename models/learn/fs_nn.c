@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fs_nn.h"
+#include "fs_nn_small.h"
 
 void fs_nn_check(const fs_model *m, const fs_dataset *ds, size_t n, const fs_model_scratch *s)
 {
@@ -56,6 +57,17 @@ void fs_nn_dense_forward(const fs_real *W, const fs_real *b, const fs_real *in, 
         for (size_t o = 0; o < n_out; o++) out[i * n_out + o] = b[o];
     fs_real_gemm(false, true, (int)n, (int)n_out, (int)n_in, 1, in, (int)n_in, W, (int)n_in, 1,
                  out, (int)n_out);
+    if (relu) fs_nn_relu(out, n * n_out);
+}
+
+void fs_nn_dense_predict(const fs_real *W, const fs_real *b, const fs_real *in, size_t n,
+                         size_t n_in, size_t n_out, bool relu, fs_real *out)
+{
+    if (n_out > FS_NN_SMALL_OUT_MAX) {
+        fs_nn_dense_forward(W, b, in, n, n_in, n_out, relu, out);
+        return;
+    }
+    fs_nn_small_forward(W, b, in, n, n_in, n_out, out);
     if (relu) fs_nn_relu(out, n * n_out);
 }
 

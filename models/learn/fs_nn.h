@@ -1,7 +1,8 @@
 /* fs_nn: building blocks of the dense-row networks (fs_softmax, fs_mlp, fs_cnn): batch gathering,
- * fully connected layers through fs_real_gemm (cblas_sgemm), ReLU, the softmax cross-entropy head, the safe
- * sigmoid (also fs_logreg's) and uniform initialisation. Stateless and allocation-free: every
- * buffer is the caller's. Matrices are row-major; a layer's W is n_out x n_in, b follows it. */
+ * fully connected layers through fs_real_gemm (cblas_sgemm; fs_nn_small's kernel for predicting
+ * into few outputs), ReLU, the softmax cross-entropy head, the safe sigmoid (also fs_logreg's)
+ * and uniform initialisation. Stateless and allocation-free: every buffer is the caller's.
+ * Matrices are row-major; a layer's W is n_out x n_in, b follows it. */
 #ifndef FS_NN_H
 #define FS_NN_H
 
@@ -33,6 +34,11 @@ void fs_nn_init_layer(fs_real *w, size_t fan_in, size_t n_out, bool relu, gsl_rn
  * Grad: grad_W := beta grad_W + delta^T in, and grad_b likewise with delta's column sums (beta 0
  * or 1). Backprop: din (n x n_in) := delta W, not masked (the caller knows what sits below). */
 void fs_nn_dense_forward(const fs_real *W, const fs_real *b, const fs_real *in, size_t n,
+                         size_t n_in, size_t n_out, bool relu, fs_real *out);
+/* The forward pass of prediction: fs_nn_dense_forward's result, through fs_nn_small's direct
+ * kernel when n_out <= FS_NN_SMALL_OUT_MAX (twice as fast on evaluation chunks; each row's
+ * outputs then depend on that row alone, not on the rows predicted with it). */
+void fs_nn_dense_predict(const fs_real *W, const fs_real *b, const fs_real *in, size_t n,
                          size_t n_in, size_t n_out, bool relu, fs_real *out);
 void fs_nn_dense_grad(const fs_real *delta, const fs_real *in, size_t n, size_t n_in, size_t n_out,
                       fs_real beta, fs_real *grad_W, fs_real *grad_b);

@@ -3,8 +3,10 @@
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fs_model.h"
+#include "fs_nn.h"
 #include "fs_rng.h"
 #include "fs_test.h"
 #include "fs_test_grad.h"
@@ -164,6 +166,42 @@ START_TEST(evaluate_known_tiny_case)
 }
 END_TEST
 
+/* fs_nn_dense_predict against a long double reference at shapes that exercise every part of the
+ * direct kernel (rows not a multiple of its 4, outputs not a multiple of its 5, inputs not a
+ * multiple of the vector lanes, and 1), and the sgemm path above 16 outputs; then, up to 16
+ * outputs, each row's outputs equal bit for bit those of the row predicted alone (evaluation
+ * chunks never change a softmax prediction; sgemm's rounding depends on the shape). Inputs ~ N(0, 1), weights ~ N(0, 0.1^2): a logit's terms sum in
+ * float32 with an error of about sqrt(n_in) * eps * (the sum of |terms|), below 1e-5 here. */
+START_TEST(dense_predict_matches_reference_and_is_row_independent)
+{
+    const size_t shapes[][3] = {{1, 1, 1},   {7, 17, 3},  {9, 784, 10}, {5, 33, 16},
+                                {4, 16, 5},  {13, 15, 7}, {6, 40, 17},  {3, 200, 2}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        size_t n = shapes[t][0], d = shapes[t][1], c = shapes[t][2];
+        fs_dataset ds;
+        fs_test_random_dataset(&ds, n, d, 2, 40 + t);
+        fs_real *x = malloc(n * d * sizeof *x), *z = malloc(n * c * sizeof *z), one[17];
+        for (size_t i = 0; i < n * d; i++) x[i] = (fs_real)ds.x[i];
+        fs_real *w = fs_test_random_weights(c * d + c, 0.1, 50 + t);
+        fs_nn_dense_predict(w, w + c * d, x, n, d, c, false, z);
+        double worst = 0;
+        for (size_t i = 0; i < n; i++) {
+            fs_nn_dense_predict(w, w + c * d, x + i * d, 1, d, c, false, one);
+            for (size_t o = 0; o < c; o++) {
+                long double ref = w[c * d + o];
+                for (size_t k = 0; k < d; k++) ref += (long double)x[i * d + k] * w[o * d + k];
+                worst = fmax(worst, fabs((double)(z[i * c + o] - ref)));
+                ck_assert_msg(c > 16 || memcmp(&one[o], &z[i * c + o], sizeof one[o]) == 0,
+                              "shape %zu: row %zu output %zu alone differs", t, i, o);
+            }
+        }
+        fs_test_err_lt("dense predict vs long double", worst, FS_TEST_TOL(1e-13, 1e-5));
+        free(x), free(z), free(w);
+        fs_dataset_fini(&ds);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("softmax");
@@ -174,6 +212,7 @@ int main(void)
     tcase_add_test(tc, sgd_nonfinite_loss_is_enumeric_and_keeps_w);
     tcase_add_test(tc, softmax_predict_rows_sum_to_one);
     tcase_add_test(tc, evaluate_known_tiny_case);
+    tcase_add_test(tc, dense_predict_matches_reference_and_is_row_independent);
     suite_add_tcase(su, tc);
     return fs_test_run(su);
 }

@@ -1,0 +1,17 @@
+/* fs_nn_small: the direct forward kernel of fully connected layers with at most
+ * FS_NN_SMALL_OUT_MAX outputs, for prediction (fs_nn_dense_predict); see fs_nn_small.c for why
+ * and for its fixed summation order. */
+#ifndef FS_NN_SMALL_H
+#define FS_NN_SMALL_H
+
+#include <stddef.h>
+
+#include "fs_model.h"
+
+#define FS_NN_SMALL_OUT_MAX 16
+
+/* out (n x n_out) := in W^T + b, W n_out x n_in, row-major; n_out <= FS_NN_SMALL_OUT_MAX. */
+void fs_nn_small_forward(const fs_real *W, const fs_real *b, const fs_real *in, size_t n,
+                         size_t n_in, size_t n_out, fs_real *out);
+
+#endif
