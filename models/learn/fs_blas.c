@@ -57,16 +57,22 @@ static const char *omp_wait_policy(void)
     return getenv("GOMP_SPINCOUNT") ? NULL : "passive";
 }
 
+/* A restart also sets OPENBLAS_NUM_THREADS=1 (unless the user chose it): OpenBLAS otherwise
+ * starts its own thread pool as it loads, and openblas_set_num_threads(1) below does not stop
+ * the pool's threads from spinning on sched_yield until their timeout: 13% of the CPU samples
+ * of a 0.25 s softmax run at 2 threads, a core's worth of the first 90 ms. */
 void fs_blas_init(char **argv)
 {
     if (argv && argv[0] && !getenv(REEXEC_MARK) && !under_valgrind()) {
         bool core = choose("OPENBLAS_CORETYPE", better_core());
         bool wait = choose("OMP_WAIT_POLICY", omp_wait_policy());
+        bool one = (core || wait) && choose("OPENBLAS_NUM_THREADS", "1");
         if ((core || wait) && setenv(REEXEC_MARK, "1", 1) == 0) execv("/proc/self/exe", argv);
         /* execv failed: carry on as we are, and let no program fedsim starts inherit a choice
          * that did not take effect here */
         if (core) unsetenv("OPENBLAS_CORETYPE");
         if (wait) unsetenv("OMP_WAIT_POLICY");
+        if (one) unsetenv("OPENBLAS_NUM_THREADS");
     }
     unsetenv(REEXEC_MARK);
     openblas_set_num_threads(1);
