@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,15 +150,53 @@ static void sum_block(sum_state *s, const unsigned char *p)
     sum_block_lanes(s->a, s->b, p);
 }
 
-/* The whole 16-byte blocks of p, with the lanes held in locals (see sum_block_lanes). */
-static void sum_blocks(sum_state *s, const unsigned char *p, size_t n_blocks)
+/* The whole 16-byte blocks of p into lanes a and b, held in locals (see sum_block_lanes). */
+static void sum_run(uint64_t a_io[4], uint64_t b_io[4], const unsigned char *p, size_t n_blocks)
 {
     uint64_t a[4], b[4];
-    memcpy(a, s->a, sizeof a);
-    memcpy(b, s->b, sizeof b);
+    memcpy(a, a_io, sizeof a);
+    memcpy(b, b_io, sizeof b);
     for (size_t i = 0; i < n_blocks; i++) sum_block_lanes(a, b, p + 16 * i);
-    memcpy(s->a, a, sizeof a);
-    memcpy(s->b, b, sizeof b);
+    memcpy(a_io, a, sizeof a);
+    memcpy(b_io, b, sizeof b);
+}
+
+/* A run this long is summed in two halves at once, the second on a thread of its own: a cached
+ * Fashion-MNIST (219 MB) is checked on every open, and one core reads ~13 GB/s of it. */
+#define SUM_SPLIT_BLOCKS ((size_t)1 << 19) /* 8 MiB */
+
+typedef struct sum_half {
+    const unsigned char *p;
+    size_t n_blocks;
+    uint64_t a[4], b[4]; /* from zero */
+} sum_half;
+
+static void *sum_half_main(void *arg)
+{
+    sum_half *h = arg;
+    sum_run(h->a, h->b, h->p, h->n_blocks);
+    return NULL;
+}
+
+/* The sums are linear in the words, so the halves join exactly: after the first half's lanes
+ * (a1, b1), the second's n2 blocks summed from zero (a2, b2) give a = a1 + a2 and
+ * b = b1 + b2 + n2 a1 (every one of its n2 running sums also holds a1); mod 2^64 throughout. */
+static void sum_blocks(sum_state *s, const unsigned char *p, size_t n_blocks)
+{
+    sum_half second = {.n_blocks = n_blocks / 2};
+    size_t first = n_blocks - second.n_blocks;
+    second.p = p + 16 * first;
+    pthread_t t;
+    if (n_blocks < SUM_SPLIT_BLOCKS || pthread_create(&t, NULL, sum_half_main, &second) != 0) {
+        sum_run(s->a, s->b, p, n_blocks);
+        return;
+    }
+    sum_run(s->a, s->b, p, first);
+    pthread_join(t, NULL);
+    for (int l = 0; l < 4; l++) {
+        s->b[l] += second.b[l] + (uint64_t)second.n_blocks * s->a[l];
+        s->a[l] += second.a[l];
+    }
 }
 
 static void sum_feed(sum_state *s, const void *data, size_t len)

@@ -336,6 +336,37 @@ START_TEST(mapped_rows_are_private_and_taken_like_others)
 }
 END_TEST
 
+/* The checksum of a long run is taken in two halves on two threads (fs_cache.c): it must equal
+ * the one-thread sum of the same bytes fed in pieces below the split size, of odd lengths so
+ * the 16-byte blocks straddle them, and change with one flipped bit in either half. */
+START_TEST(digest_in_two_halves_equals_digest_in_pieces)
+{
+    size_t len = ((size_t)40 << 20) + 13; /* above the 8 MiB split; its blocks split unevenly */
+    unsigned char *p = malloc(len);
+    ck_assert_ptr_nonnull(p);
+    uint64_t x = 0x243f6a8885a308d3ull;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        p[i] = (unsigned char)x;
+    }
+    uint64_t whole = fs_cache_digest(&(fs_cache_part){p, len}, 1);
+    size_t n = 0, at = 0;
+    fs_cache_part pieces[64];
+    while (at < len) { /* 42 pieces */
+        size_t piece = len - at < 1000003 ? len - at : 1000003; /* < 1 MiB, odd */
+        ck_assert_uint_lt(n, 64);
+        pieces[n++] = (fs_cache_part){p + at, piece};
+        at += piece;
+    }
+    ck_assert_uint_eq(fs_cache_digest(pieces, n), whole);
+    p[len / 4] ^= 1;
+    ck_assert_uint_ne(fs_cache_digest(&(fs_cache_part){p, len}, 1), whole);
+    p[len / 4] ^= 1, p[3 * len / 4] ^= 0x80;
+    ck_assert_uint_ne(fs_cache_digest(&(fs_cache_part){p, len}, 1), whole);
+    free(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("cache");
@@ -349,6 +380,7 @@ int main(void)
     tcase_add_test(tc, off_unwritable_or_young_writes_nothing);
     tcase_add_test(tc, folder_is_xdg_cache_home_else_home);
     tcase_add_test(tc, mapped_rows_are_private_and_taken_like_others);
+    tcase_add_test(tc, digest_in_two_halves_equals_digest_in_pieces);
     suite_add_tcase(su, tc);
     return fs_test_run(su);
 }
