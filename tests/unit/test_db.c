@@ -3,6 +3,7 @@
  * run status transitions, all-or-nothing rounds and error messages. */
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -410,6 +411,61 @@ START_TEST(db_writer_failure_stops_and_comes_back)
     ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 3); /* 1, 2 (before), 7 */
     ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds WHERE round = 3"), 0);
     ck_assert_int_eq(fs_db_writer_finish(NULL, &err), FS_OK);
+}
+END_TEST
+
+/* What the pusher thread of db_writer_waits_past_rounds_max hands over, and how far it got. */
+typedef struct pusher {
+    fs_db_writer *w;
+    int n_rounds, rc;
+    int done; /* rounds handed over so far (atomic) */
+} pusher;
+
+static void *push_rounds(void *arg)
+{
+    pusher *p = arg;
+    fs_err err;
+    fs_err_init(&err, NULL);
+    for (int n = 1; n <= p->n_rounds && !p->rc; n++) {
+        queued_fixture f;
+        queued_fixture_fill(&f, n);
+        p->rc = fs_db_writer_round(p->w, &f.row, f.parts, 3, false, NULL, 0, NULL, 0, &err);
+        if (!p->rc) __atomic_add_fetch(&p->done, 1, __ATOMIC_SEQ_CST);
+    }
+    fs_err_clear(&err);
+    return NULL;
+}
+
+/* While another connection holds the file's write lock, the writer cannot write: the engine may
+ * hand over FS_DB_WRITER_ROUNDS_MAX rounds and then waits (small rounds once ran a whole run
+ * ahead of its file, bytes_max aside). Once the lock goes, every round is written. */
+START_TEST(db_writer_waits_past_rounds_max)
+{
+    fs_db *db = open_ok();
+    int64_t id = begin_ok(db);
+    sqlite3 *other = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &other), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    pusher p = {.w = fs_db_writer_start(db, id, NULL, 0, NULL, FS_DB_WRITER_BYTES_MAX),
+                .n_rounds = FS_DB_WRITER_ROUNDS_MAX + 8};
+    ck_assert_ptr_nonnull(p.w);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, push_rounds, &p), 0);
+    for (int i = 0; i < 100 && __atomic_load_n(&p.done, __ATOMIC_SEQ_CST) < FS_DB_WRITER_ROUNDS_MAX;
+         i++)
+        usleep(10000);
+    usleep(200000); /* time for more, were they allowed */
+    ck_assert_int_eq(__atomic_load_n(&p.done, __ATOMIC_SEQ_CST), FS_DB_WRITER_ROUNDS_MAX);
+    ck_assert_int_eq(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(p.rc, FS_OK);
+    ck_assert_int_eq(p.done, FS_DB_WRITER_ROUNDS_MAX + 8);
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_writer_finish(p.w, &err), FS_OK);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), FS_DB_WRITER_ROUNDS_MAX + 8);
 }
 END_TEST
 
@@ -1661,6 +1717,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_writer_writes_what_direct_writes_write);
     tcase_add_test(tc, db_writer_failure_stops_and_comes_back);
     tcase_add_test(tc, db_writer_clients_failure_writes_no_round);
+    tcase_add_test(tc, db_writer_waits_past_rounds_max);
     tcase_add_test(tc, db_nan_stored_as_null);
     tcase_add_test(tc, db_unreached_times_stored_as_null);
     tcase_add_test(tc, db_finish_run_sets_done);
