@@ -56,7 +56,7 @@ static FS_NN_INLINE double vsum(fs_vreal v)
 
 /* Rows of the input taken together (each output's weights are read once per block) and outputs
  * taken together (each input chunk once per group): 20 vectors of partial sums, which the 32
- * AVX-512 registers hold with the loads. 4 x 5 was the fastest of nine shapes on this machine's
+ * AVX-512 registers hold with the loads. 4 x 5 was the fastest of ten shapes on this machine's
  * 256 x 784 -> 10 evaluation chunks (46 us against sgemm's 100 us; 4 x 2: 97 us). */
 #define ROWS 4
 #define OUTS 5

@@ -170,8 +170,9 @@ END_TEST
  * direct kernel (rows not a multiple of its 4, outputs not a multiple of its 5, inputs not a
  * multiple of the vector lanes, and 1), and the sgemm path above 16 outputs; then, up to 16
  * outputs, each row's outputs equal bit for bit those of the row predicted alone (evaluation
- * chunks never change a softmax prediction; sgemm's rounding depends on the shape). Inputs ~ N(0, 1), weights ~ N(0, 0.1^2): a logit's terms sum in
- * float32 with an error of about sqrt(n_in) * eps * (the sum of |terms|), below 1e-5 here. */
+ * chunks never change a softmax prediction; sgemm's rounding depends on the shape). Inputs
+ * ~ N(0, 1), weights ~ N(0, 0.1^2): a logit's terms sum in float32 with an error of about
+ * sqrt(n_in) * eps * (the sum of |terms|), below 1e-5 here. */
 START_TEST(dense_predict_matches_reference_and_is_row_independent)
 {
     const size_t shapes[][3] = {{1, 1, 1},   {7, 17, 3},  {9, 784, 10}, {5, 33, 16},
