@@ -433,8 +433,13 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
                                                      ? fs_ckpt_fingerprint(s, &world)
                                                      : 0};
         fs_engine_stats st = {0};
+        double t0 = fs_wall_seconds();
+        out->setup_s = t0 - c.wall_start;
         rc = fs_engine_run(&cfg, NULL, &st, err);
         out->events = st.events;
+        out->train_s = st.train_s;
+        out->eval_s = st.eval_s;
+        out->engine_s = fs_wall_seconds() - t0 - st.train_s - st.eval_s;
         tally_ranks(out, st.trained_here);
     }
     /* the rounds handed to the writer are the rounds played: written whatever ended the run */
