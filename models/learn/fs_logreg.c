@@ -70,9 +70,12 @@ static void lr_axpy(double c, lr_row x, fs_real *g)
 static double lr_row_eval(double z, int32_t y, double inv_n, double *out_scale)
 {
     fs_assert(y == 0 || y == 1);
-    *out_scale = (fs_nn_sigmoid(z) - (double)y) * inv_n;
+    /* exp(-|z|) is the exponential fs_nn_sigmoid takes on either side of 0: one call serves
+     * both, with fs_nn_sigmoid's exact values */
+    double e = exp(-fabs(z)), p = z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    *out_scale = (p - (double)y) * inv_n;
     double s = y ? -z : z;
-    return (s > 0 ? s : 0) + log1p(exp(-fabs(z)));
+    return (s > 0 ? s : 0) + log1p(e);
 }
 
 static void lr_check(const fs_model *m, const fs_dataset *ds, size_t n)
@@ -219,6 +222,7 @@ static void lr_local_load(lr_local *lc, const fs_real *w_global, size_t n_featur
     lc->sumsq = 0;
     for (size_t s = 0; s < lc->n_local; s++) {
         lc->w[s] = w_global[lc->feat[s]];
+        lc->g[s] = 0;
         lc->stamp[s] = 0;
         lc->sumsq += lc->w[s] * lc->w[s];
     }
@@ -315,11 +319,29 @@ static inline __attribute__((always_inline)) double lr_step_l2(lr_local *lc,
     return loss;
 }
 
-/* Without a penalty the sums of squares are never read: a step without them (CTR's l2 = 0). */
+/* Without a penalty nothing decays, so no slot needs catching up, stamping or marking: g starts
+ * every step at 0 (lr_local_load's, then each apply's reset), and each entry of the batch applies
+ * its slot's step and clears it; an entry whose slot another entry already applied adds
+ * -lr * 0, which leaves w as it was. No branch a predictor must guess (CTR's l2 = 0). */
+static double lr_step_plain(lr_local *lc, const uint32_t *batch, size_t k)
+{
+    double loss = lr_step_data(lc, batch, k);
+    if (!isfinite(loss)) return loss;
+    for (size_t i = 0; i < k; i++)
+        for (uint32_t e = lc->start[batch[i]]; e < lc->start[batch[i] + 1]; e++) {
+            uint32_t s = lc->slot[e];
+            lc->w[s] += -lc->lr * lc->g[s];
+            lc->g[s] = 0;
+        }
+    lc->wb += -lc->lr * lc->gb;
+    lc->t++;
+    return loss;
+}
+
 static double lr_step(void *ctx, const uint32_t *batch, size_t k)
 {
     lr_local *lc = ctx;
-    return lc->l2 > 0 ? lr_step_l2(lc, batch, k, true) : lr_step_l2(lc, batch, k, false);
+    return lc->l2 > 0 ? lr_step_l2(lc, batch, k, true) : lr_step_plain(lc, batch, k);
 }
 
 /* Catches every slot up to the last step and turns w into deltas in place; the bias goes last,
