@@ -88,6 +88,9 @@ typedef struct fs_marketing_cfg {
     double test_fraction;
 } fs_marketing_cfg;
 fs_gen *fs_gen_marketing_new(const fs_marketing_cfg *cfg, fs_err *err);
+/* Whether the marketing generator places a row's features with AVX-512 compares (on by default
+ * where the CPU has them; the rows are the same either way): tests check both paths. */
+void fs_gen_marketing_use_simd(bool on);
 /* The levels of the marketing group column `group` ("region", "device", "age_band"; 0 for
  * another name) and the name of level i of it (as the generated data name them). */
 size_t fs_gen_marketing_levels(const fs_marketing_cfg *c, const char *group);

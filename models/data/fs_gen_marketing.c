@@ -4,6 +4,9 @@
  * round = MK_SUB_*); client k's user and impressions come from stream (seed, DATA, k, NONE)
  * alone. Rows are sparse hashed features, ascending within a row. */
 #include <gsl/gsl_randist.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -548,6 +551,55 @@ static void mk_merge_runs(const uint32_t *ui, const float *uv, size_t nu, const 
     }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define MK_SIMD 1
+/* Both runs fit one vector of 16 indices each. */
+_Static_assert(3 + MK_MAX_INTERESTS <= 16 && 6 + MK_MAX_INTERESTS <= 16, "a run is one vector");
+
+/* mk_rank_sort and mk_merge_runs in one: each entry's place in the merged row counted with
+ * AVX-512 compares against both runs at once, the impression's unsorted (how many of its
+ * entries lie below one does not depend on their order). The places, hence the row, are those
+ * of the scalar pair. Returns whether two entries share an index (the user's run has none). */
+__attribute__((target("avx512f,popcnt"))) static bool
+mk_place_avx512(const mk_ufeat *uf, const uint32_t *ai, const float *av, size_t na, uint32_t *oi,
+                float *ov)
+{
+    size_t nu = uf->n;
+    __mmask16 mu = (__mmask16)((1u << nu) - 1), ma = (__mmask16)((1u << na) - 1);
+    __m512i U = _mm512_maskz_loadu_epi32(mu, uf->idx), A = _mm512_maskz_loadu_epi32(ma, ai);
+    unsigned clash = 0;
+    for (size_t i = 0; i < nu; i++) {
+        __m512i x = _mm512_set1_epi32((int)uf->idx[i]);
+        size_t r = i + (size_t)_mm_popcnt_u32(_mm512_mask_cmplt_epu32_mask(ma, A, x));
+        oi[r] = uf->idx[i], ov[r] = uf->val[i];
+    }
+    for (size_t j = 0; j < na; j++) {
+        __m512i x = _mm512_set1_epi32((int)ai[j]);
+        unsigned eq_a = _mm512_mask_cmpeq_epu32_mask(ma, A, x) & ~(1u << j);
+        size_t r = (size_t)_mm_popcnt_u32(_mm512_mask_cmplt_epu32_mask(ma, A, x)) +
+                   (size_t)_mm_popcnt_u32(eq_a & ((1u << j) - 1)) +
+                   (size_t)_mm_popcnt_u32(_mm512_mask_cmple_epu32_mask(mu, U, x));
+        clash |= eq_a | _mm512_mask_cmpeq_epu32_mask(mu, U, x);
+        oi[r] = ai[j], ov[r] = av[j];
+    }
+    return clash != 0;
+}
+
+/* Chosen by the first fs_gen_marketing_new (before any thread generates), unless a test chose
+ * first: the CPU cannot change, and tests turn it off to check the scalar path. */
+static int mk_simd = -1;
+
+void fs_gen_marketing_use_simd(bool on)
+{
+    mk_simd = on && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("popcnt");
+}
+#else
+void fs_gen_marketing_use_simd(bool on)
+{
+    (void)on;
+}
+#endif
+
 /* A row: the user's features followed by the impression's, sorted and merged (mk_sort_merge of
  * the whole row), into idx/val. The user's part comes sorted and merged already, so only the
  * impression's is sorted, then the two are merged: the order a stable sort of the whole row
@@ -556,11 +608,14 @@ static void mk_merge_runs(const uint32_t *ui, const float *uv, size_t nu, const 
 static size_t mk_merge_row(const mk_ufeat *uf, const uint32_t *ai, const float *av, size_t na,
                            uint32_t *idx, float *val)
 {
+    size_t m = uf->n + na;
+#ifdef MK_SIMD
+    if (mk_simd > 0) return mk_place_avx512(uf, ai, av, na, idx, val) ? mk_merge_equal(idx, val, m) : m;
+#endif
     uint32_t si[MK_MAX_ROW];
     float sv[MK_MAX_ROW];
     mk_rank_sort(ai, av, na, si, sv);
     mk_merge_runs(uf->idx, uf->val, uf->n, si, sv, na, idx, val);
-    size_t m = uf->n + na;
     bool equal = false;
     for (size_t k = 1; k < m; k++)
         equal |= idx[k] == idx[k - 1];
@@ -734,6 +789,9 @@ static int mk_alloc_impl(mk_impl *im)
 fs_gen *fs_gen_marketing_new(const fs_marketing_cfg *cfg, fs_err *err)
 {
     if (mk_check(cfg, err) != FS_OK) return NULL;
+#ifdef MK_SIMD
+    if (mk_simd < 0) fs_gen_marketing_use_simd(true);
+#endif
     fs_gen *g = calloc(1, sizeof *g);
     mk_impl *im = calloc(1, sizeof *im);
     gsl_rng *r = fs_rng_new();
