@@ -9,59 +9,80 @@
 #include <stdio.h>
 #include <string.h>
 
-/* AUC sorts (score, is positive) pairs. */
+/* AUC sorts (score key, is positive) pairs: the key is the score's bits mapped so that their
+ * unsigned order is the scores' order (metric_key). */
 typedef struct metric_pair {
-    double s;
+    uint64_t key;
     int32_t pos;
 } metric_pair;
 
+/* The pairs and the radix sort's second buffer. */
 size_t fs_metric_scratch_bytes(size_t k)
 {
-    return k * sizeof(metric_pair);
+    return 2 * k * sizeof(metric_pair);
 }
 
-/* ---- in-place heapsort: O(k log k), no allocation; stability is not needed because every
- * caller treats equal keys as one group. */
-
-typedef int (*metric_cmp_fn)(const void *a, const void *b);
-
-static void metric_swap(char *a, char *b, size_t size)
+/* Flips the sign bit of a positive double and every bit of a negative one: unsigned order is then
+ * numeric order. -0 is taken as +0 first, so equal scores have equal keys. Not for NaN. */
+static uint64_t metric_key(double s)
 {
-    for (size_t i = 0; i < size; i++) {
-        char t = a[i];
-        a[i] = b[i];
-        b[i] = t;
-    }
+    if (s == 0) s = 0;
+    uint64_t u;
+    memcpy(&u, &s, sizeof u);
+    return u >> 63 ? ~u : u | UINT64_C(1) << 63;
 }
 
-static void metric_sift(char *base, size_t size, size_t root, size_t n, metric_cmp_fn cmp)
+/* LSD radix sort of a[0..k) by key, a byte a pass, b the second buffer; returns the one holding
+ * the result. A pass whose byte is the same in every key is skipped: scores in [0, 1] share their
+ * top bytes. The AUC of 340,000 test rows took 0.2 s in a generic heapsort, 52% of a shipped
+ * ctr_regions run; the order of equal keys is free (metric_auc counts a tie group at once). */
+static metric_pair *metric_radix_sort(metric_pair *a, metric_pair *b, size_t k)
+{
+    enum { BYTES = 8 };
+    _Static_assert(sizeof a->key == BYTES, "a pass per key byte");
+    size_t count[BYTES][256];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < k; i++)
+        for (int d = 0; d < BYTES; d++) count[d][(a[i].key >> (8 * d)) & 255]++;
+    for (int d = 0; d < BYTES && k > 0; d++) {
+        size_t *c = count[d], sum = 0;
+        if (c[(a[0].key >> (8 * d)) & 255] == k) continue;
+        for (int v = 0; v < 256; v++) {
+            size_t n = c[v];
+            c[v] = sum;
+            sum += n;
+        }
+        for (size_t i = 0; i < k; i++) b[c[(a[i].key >> (8 * d)) & 255]++] = a[i];
+        metric_pair *t = a;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* ---- in-place heapsort of doubles: O(k log k), no allocation; the worst decile sums its
+ * values in sorted order, and equal values are interchangeable. */
+
+static void metric_sift(double *a, size_t root, size_t n)
 {
     for (size_t child; (child = 2 * root + 1) < n; root = child) {
-        if (child + 1 < n && cmp(base + child * size, base + (child + 1) * size) < 0) child++;
-        if (cmp(base + root * size, base + child * size) >= 0) return;
-        metric_swap(base + root * size, base + child * size, size);
+        if (child + 1 < n && a[child] < a[child + 1]) child++;
+        if (!(a[root] < a[child])) return;
+        double t = a[root];
+        a[root] = a[child];
+        a[child] = t;
     }
 }
 
-static void metric_heapsort(void *base, size_t n, size_t size, metric_cmp_fn cmp)
+static void metric_heapsort(double *a, size_t n)
 {
-    char *b = base;
-    for (size_t i = n / 2; i-- > 0;) metric_sift(b, size, i, n, cmp);
+    for (size_t i = n / 2; i-- > 0;) metric_sift(a, i, n);
     for (size_t end = n; end-- > 1;) {
-        metric_swap(b, b + end * size, size);
-        metric_sift(b, size, 0, end, cmp);
+        double t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        metric_sift(a, 0, end);
     }
-}
-
-static int metric_cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static int metric_cmp_pair(const void *a, const void *b)
-{
-    return metric_cmp_double(&((const metric_pair *)a)->s, &((const metric_pair *)b)->s);
 }
 
 /* ---- row access and validation */
@@ -141,15 +162,15 @@ static double metric_auc(const fs_predictions *p, const uint32_t *subset, size_t
 {
     for (size_t i = 0; i < k; i++) {
         size_t r = metric_row(subset, i);
-        pr[i].s = p->probs[2 * r + 1];
-        pr[i].pos = p->y[r] == 1;
-        if (isnan(pr[i].s)) return NAN;
+        double s = p->probs[2 * r + 1];
+        if (isnan(s)) return NAN;
+        pr[i] = (metric_pair){metric_key(s), p->y[r] == 1};
     }
-    metric_heapsort(pr, k, sizeof *pr, metric_cmp_pair);
+    pr = metric_radix_sort(pr, pr + k, k);
     uint64_t n_pos = 0, neg_below = 0, twice_u = 0;
     for (size_t i = 0, j; i < k; i = j) {
         uint64_t pos_g = 0, neg_g = 0;
-        for (j = i; j < k && pr[j].s == pr[i].s; j++) pr[j].pos ? pos_g++ : neg_g++;
+        for (j = i; j < k && pr[j].key == pr[i].key; j++) pr[j].pos ? pos_g++ : neg_g++;
         twice_u += pos_g * (2 * neg_below + neg_g);
         neg_below += neg_g;
         n_pos += pos_g;
@@ -309,7 +330,7 @@ double fs_metric_worst_decile(const double *client_values, size_t n, bool lower_
     for (size_t i = 0; i < n; i++)
         if (isfinite(client_values[i])) scratch[m++] = client_values[i];
     if (m == 0) return NAN;
-    metric_heapsort(scratch, m, sizeof *scratch, metric_cmp_double);
+    metric_heapsort(scratch, m);
     size_t w = (m + 9) / 10, first = lower_is_better ? m - w : 0;
     double sum = 0;
     for (size_t i = first; i < first + w; i++) sum += scratch[i];

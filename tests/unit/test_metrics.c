@@ -156,6 +156,37 @@ START_TEST(auc_matches_bruteforce_with_many_ties)
 }
 END_TEST
 
+/* The sort is by the scores' bits: every byte of them must order (scores over many magnitudes,
+ * of both signs, subnormals), and -0 must tie with +0 as it compares equal. */
+START_TEST(auc_matches_bruteforce_over_signs_magnitudes_and_zeros)
+{
+    enum { N = 500 };
+    double s[N];
+    int32_t y[N];
+    const double special[] = {0.0, -0.0, 5e-324, -5e-324, 1.0, -1.0, 0.5, 1e300, -1e300};
+    gsl_rng *r = fs_rng_new();
+    for (int trial = 0; trial < 4; trial++) {
+        fs_rng_reseed(r, 12, FS_RNG_DATA, (uint64_t)trial, FS_RNG_NONE);
+        for (int i = 0; i < N; i++) {
+            y[i] = gsl_rng_uniform(r) < 0.4;
+            double u = gsl_rng_uniform(r);
+            s[i] = u < 0.3 ? special[gsl_rng_uniform_int(r, 9)]
+                           : (gsl_rng_uniform(r) < 0.5 ? -1 : 1) *
+                                 ldexp(gsl_rng_uniform(r) + 0.2 * y[i], (int)(u * 80) - 40);
+        }
+        double num = 0, pairs = 0;
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < N; j++)
+                if (y[i] == 1 && y[j] == 0) {
+                    num += s[i] > s[j] ? 1 : s[i] == s[j] ? 0.5 : 0;
+                    pairs++;
+                }
+        ck_assert_double_eq_tol(auc_of(s, y, N), num / pairs, 1e-12);
+    }
+    gsl_rng_free(r);
+}
+END_TEST
+
 START_TEST(auc_nan_when_undefined)
 {
     const double s[] = {0.1, 0.7, 0.4};
@@ -295,6 +326,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, brier_hand_computed_case);
     tcase_add_test(tc, auc_hand_computed_cases);
     tcase_add_test(tc, auc_matches_bruteforce_with_many_ties);
+    tcase_add_test(tc, auc_matches_bruteforce_over_signs_magnitudes_and_zeros);
     tcase_add_test(tc, auc_nan_when_undefined);
     tcase_add_test(tc, ece_zero_when_bins_are_calibrated);
     tcase_add_test(tc, ece_hand_computed_binary_and_multiclass);
