@@ -3,14 +3,6 @@
 
 #include <string.h>
 
-uint64_t fs_splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* Each input is folded through one SplitMix64 step so that nearby (client, round) pairs land on
  * unrelated seeds; chaining (rather than XOR of independent hashes) keeps argument order
  * significant, so (client=1, round=2) and (client=2, round=1) differ. */

@@ -47,7 +47,15 @@ gsl_rng *fs_rng_new(void);
  * Cheap enough to call once per client per round. */
 void fs_rng_reseed(gsl_rng *r, uint64_t seed, uint32_t purpose, uint64_t client, uint64_t round);
 
-uint64_t fs_splitmix64(uint64_t *state);
+/* One SplitMix64 step (Steele et al. 2014). Inline: a million-client run calls it tens of
+ * millions of times (every stream seed is four steps), and as a call it was 3% of the samples. */
+static inline uint64_t fs_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
 
 /* Uniform random permutation of a[0..n) in place (Fisher-Yates; gsl_rng_uniform_int is exact,
  * without modulo bias, for n up to 2^32). */

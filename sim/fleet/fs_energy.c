@@ -28,14 +28,21 @@ double fs_energy_part_j(const fs_energy_class *k, bool cellular, double train_gf
     return k->j_per_gflop * train_gflop + p_rx * s_down + p_tx * s_up + tail;
 }
 
+/* The next uniform in [0, 1) of a stream whose state is *st. */
+static double next_uniform(uint64_t *st)
+{
+    return (double)(fs_splitmix64(st) >> 11) * 0x1.0p-53;
+}
+
 /* The i-th uniform in [0, 1) of stream (seed, purpose, client, round). */
 static double hash_uniform(uint64_t seed, uint32_t purpose, uint64_t client, uint64_t round,
                            int i)
 {
-    uint64_t st = fs_rng_seed(seed, purpose, client, round), x = 0;
+    uint64_t st = fs_rng_seed(seed, purpose, client, round);
+    double u = 0;
     for (int k = 0; k <= i; k++)
-        x = fs_splitmix64(&st);
-    return (double)(x >> 11) * 0x1.0p-53;
+        u = next_uniform(&st);
+    return u;
 }
 
 static double local_hours(int utc_offset_q, int64_t t)
@@ -49,18 +56,18 @@ static int day_sessions(const fs_scenario *s, uint32_t client, int64_t d, double
                         double hi[2])
 {
     const typeof(s->devices.charging) *ch = &s->devices.charging;
-    uint64_t day = (uint64_t)d;
+    /* the day's uniforms 0, 1, 2 in turn from one seeded stream: hash_uniform's values, seeded
+     * once instead of three times (eligibility asks this of every candidate) */
+    uint64_t st = fs_rng_seed(s->population_seed, FS_RNG_CHARGE, client, (uint64_t)d);
     int n = 0;
-    if (hash_uniform(s->population_seed, FS_RNG_CHARGE, client, day, 0) < ch->share) {
+    if (next_uniform(&st) < ch->share) {
         lo[n] = ch->evening_start_h;
         hi[n] = ch->morning_end_h + (ch->morning_end_h <= ch->evening_start_h ? 24 : 0);
         n++;
     }
     double room = ch->evening_start_h - ch->morning_end_h - ch->day_session_h;
-    if (ch->day_session_h > 0 && room >= 0 &&
-        hash_uniform(s->population_seed, FS_RNG_CHARGE, client, day, 1) < ch->day_prob) {
-        lo[n] = ch->morning_end_h + room * hash_uniform(s->population_seed, FS_RNG_CHARGE, client,
-                                                        day, 2);
+    if (ch->day_session_h > 0 && room >= 0 && next_uniform(&st) < ch->day_prob) {
+        lo[n] = ch->morning_end_h + room * next_uniform(&st);
         hi[n] = lo[n] + ch->day_session_h;
         n++;
     }
