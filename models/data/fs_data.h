@@ -143,11 +143,14 @@ static inline size_t fs_partition_size(const fs_partition *p, size_t client)
 }
 
 /* Reads an IDX image file (magic 0x00000803, uint8 pixels) and its label file (0x00000801),
- * gzip-compressed or plain, into `out` with pixels scaled to [0, 1]. `max_rows` > 0 keeps only
- * the first max_rows samples. Errors (missing file, bad magic, count mismatch, truncation) name
- * the file and return FS_EIO. The decoded rows are kept in the fs_cache folder (keyed by both
- * files' paths, sizes and modification times and max_rows) and later loads map that entry
- * instead of decoding: the same floats and labels, bit for bit. */
+ * gzip-compressed or plain, into `out` as compact rows (x8: features fs_pixel(p), in [0, 1]).
+ * `max_rows` > 0 keeps only the first max_rows samples. Errors (missing file, bad magic, count
+ * mismatch, truncation) name the file and return FS_EIO. The decoded rows are kept in the
+ * fs_cache folder (keyed by both files' paths, sizes and modification times and max_rows) and
+ * later loads map that entry instead of decoding: the same pixels and labels, bit for bit. */
+int fs_data_load_idx_u8(const char *images_path, const char *labels_path, size_t max_rows,
+                        fs_dataset *out, fs_err *err);
+/* The same, expanded to float rows (fs_dataset_expand); y stays in the mapping of a hit. */
 int fs_data_load_idx(const char *images_path, const char *labels_path, size_t max_rows,
                      fs_dataset *out, fs_err *err);
 
