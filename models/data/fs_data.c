@@ -1,4 +1,5 @@
-/* fs_data: storage of datasets and partitions (allocation and release only).
+/* fs_data: storage of datasets and partitions (allocation and release), row copies, the
+ * expansion of compact pixels to floats, the train/test split and standardization.
  * Loaders live in fs_idx.c and fs_synth.c, partitioners in fs_partition.c. An empty dataset
  * (n == 0 or d == 0) holds NULL arrays, so callers never depend on malloc(0). */
 #include "fs_data.h"
@@ -130,10 +131,11 @@ int fs_dataset_find_group(const fs_dataset *ds, const char *name)
 
 void fs_dataset_fini(fs_dataset *ds)
 {
+    free(ds->x); /* never in a mapping */
     if (ds->map) {
         munmap(ds->map, ds->map_size);
     } else {
-        free(ds->x);
+        free(ds->x8);
         free(ds->y);
     }
     free(ds->ptr);
@@ -145,6 +147,35 @@ void fs_dataset_fini(fs_dataset *ds)
         free(ds->groups[i].level_names);
     }
     memset(ds, 0, sizeof *ds);
+}
+
+void fs_pixels_f32(const uint8_t *p, size_t len, float *out)
+{
+    for (size_t i = 0; i < len; i++)
+        out[i] = fs_pixel(p[i]);
+}
+
+void fs_dataset_row_f32(const fs_dataset *ds, size_t r, float *out)
+{
+    size_t d = ds->d;
+    if (ds->x8)
+        fs_pixels_f32(ds->x8 + r * d, d, out);
+    else
+        memcpy(out, ds->x + r * d, d * sizeof *out);
+}
+
+int fs_dataset_expand(fs_dataset *ds)
+{
+    if (!ds->x8) return FS_OK;
+    size_t len = ds->n * ds->d; /* x8 is set only when it is > 0 */
+    if (len > SIZE_MAX / sizeof(float)) return FS_ENOMEM;
+    float *x = malloc(len * sizeof *x);
+    if (!x) return FS_ENOMEM;
+    fs_pixels_f32(ds->x8, len, x);
+    if (!ds->map) free(ds->x8); /* else the pages go with the mapping, which y still needs */
+    ds->x8 = NULL;
+    ds->x = x;
+    return FS_OK;
 }
 
 void fs_partition_fini(fs_partition *p)
@@ -166,7 +197,7 @@ static void copy_features(const fs_dataset *src, const uint32_t *rows, size_t n,
 {
     for (size_t i = 0; i < n; i++) {
         size_t r = rows[i];
-        if (src->x) memcpy(out->x + i * src->d, src->x + r * src->d, src->d * sizeof *src->x);
+        if (src->x || src->x8) fs_dataset_row_f32(src, r, out->x + i * src->d);
         if (src->ptr) {
             size_t from = src->ptr[r], len = src->ptr[r + 1] - from, at = out->ptr[i];
             memcpy(out->idx + at, src->idx + from, len * sizeof *src->idx);
@@ -251,6 +282,7 @@ done:
 static void feature_moments(const fs_dataset *ds, double *mean, double *sd)
 {
     size_t n = ds->n, d = ds->d;
+    fs_assert(!ds->x8); /* reads and writes x: expand compact rows first */
     memset(mean, 0, d * sizeof *mean);
     memset(sd, 0, d * sizeof *sd);
     if (!ds->ptr) {
@@ -285,6 +317,7 @@ static float scaled(double x, double m, double s)
 static void apply_scaling(fs_dataset *ds, const double *mean, const double *sd)
 {
     if (!ds || !ds->n) return;
+    fs_assert(!ds->x8);
     if (!ds->ptr) {
         for (size_t i = 0; i < ds->n; i++)
             for (size_t j = 0; j < ds->d; j++)

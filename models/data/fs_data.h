@@ -1,6 +1,7 @@
 /* fs_data: the in-memory dataset every source fills and every model reads: float features,
- * dense or sparse (CSR), integer labels or regression targets, and group columns (region, user,
- * ...) with their level names; row subsets, the train/test split and standardization; and two
+ * dense or sparse (CSR), or compact pixels (uint8, scaled when read: x8), integer labels or
+ * regression targets, and group columns (region, user, ...) with their level names; row
+ * subsets, the expansion of pixels to floats, the train/test split and standardization; and two
  * sources, the Fashion-MNIST IDX loader and the FedProx Synthetic(alpha, beta) generator (the
  * other sources are fs_load.h and fs_gen.h). A dataset owns its arrays (allocated, or mapped
  * from a cache entry: see map); rows are addressed by uint32 index, so 4e9 samples at most. */
@@ -28,14 +29,18 @@ typedef struct fs_group {
     size_t level_names_size;  /* bytes of the block level_names heads */
 } fs_group;
 
-/* Rows are dense (x) or sparse CSR (ptr/idx/val), never both. Classification datasets carry
- * labels y in 0 .. n_classes-1 (binary tasks have n_classes = 2); regression datasets (ratings)
- * have n_classes = 0 and carry target instead. */
+/* Rows are dense (x), compact dense (x8) or sparse CSR (ptr/idx/val), one of the three.
+ * Classification datasets carry labels y in 0 .. n_classes-1 (binary tasks have n_classes = 2);
+ * regression datasets (ratings) have n_classes = 0 and carry target instead. Compact rows are
+ * an image loader's pixels, a quarter of the floats' memory: a model reads them through
+ * fs_dataset_row_f32 (feature = fs_pixel(p)) and says so (fs_model_ops.reads_u8); any other
+ * reader is given fs_dataset_expand's floats, the same values. */
 typedef struct fs_dataset {
     size_t n;         /* rows */
     size_t d;         /* features per row (dense width, or sparse feature-space size) */
     int n_classes;    /* labels are 0 .. n_classes-1; 0 for regression */
-    float *x;         /* n * d, row-major; NULL when sparse */
+    float *x;         /* n * d, row-major; NULL when sparse or compact */
+    uint8_t *x8;      /* compact: n * d pixels, row-major, feature fs_pixel(p); else NULL */
     size_t *ptr;      /* sparse: n + 1 offsets into idx/val; NULL when dense */
     uint32_t *idx;    /* sparse: feature indices, ascending within a row */
     float *val;       /* sparse: feature values */
@@ -43,9 +48,9 @@ typedef struct fs_dataset {
     float *target;    /* n regression targets; NULL for classification */
     size_t n_groups;
     fs_group groups[FS_DATA_MAX_GROUPS];
-    /* When set, x and y point into this private writable file mapping (a cache entry, see
-     * fs_data_load_idx): fs_dataset_fini unmaps it instead of freeing them. Writes to x stay in
-     * the process. No other array lives in a mapping. */
+    /* When set, x8 and y point into this private writable file mapping (a cache entry, see
+     * fs_data_load_idx): fs_dataset_fini unmaps it instead of freeing them. Writes stay in the
+     * process. No other array lives in a mapping (x, after fs_dataset_expand, is allocated). */
     void *map;
     size_t map_size;
     /* A fingerprint of the rows as the source gave them, when the loader has one for free (the
@@ -79,7 +84,8 @@ int fs_group_copy_names(fs_group *dst, const fs_group *src);
 int fs_dataset_find_group(const fs_dataset *ds, const char *name);
 
 /* A new dataset holding copies of rows[0..n) of src (features, labels or targets, group columns
- * with their level names), in that order. FS_ENOMEM. */
+ * with their level names), in that order. Compact rows are copied as floats (fs_pixel), so the
+ * copy's x can be written (an attacker's trigger). FS_ENOMEM. */
 int fs_dataset_take(const fs_dataset *src, const uint32_t *rows, size_t n, fs_dataset *out);
 
 /* Splits src's rows at random into a test set of round(test_fraction * n) rows and a training
@@ -102,6 +108,24 @@ static inline bool fs_dataset_is_sparse(const fs_dataset *ds)
     return ds->ptr != NULL;
 }
 
+/* The feature of pixel p: an IEEE division, correctly rounded, so the float is the same whoever
+ * computes it (a table of the 256 values, a vector divide); p * (1 / 255.0f) is not. */
+static inline float fs_pixel(uint8_t p)
+{
+    return (float)p / 255.0f;
+}
+
+/* out[0 .. len) := fs_pixel(p[0 .. len)); the loop vectorises (a convert and a divide). */
+void fs_pixels_f32(const uint8_t *p, size_t len, float *out);
+
+/* out[0 .. d) := the features of dense row r, from x or converted from x8. */
+void fs_dataset_row_f32(const fs_dataset *ds, size_t r, float *out);
+
+/* Compact rows become float rows (x allocated, x8 released: freed, or left to the mapping that
+ * still holds y), for readers of x. No-op on float or sparse rows, and so idempotent.
+ * FS_ENOMEM (nothing changed). */
+int fs_dataset_expand(fs_dataset *ds);
+
 /* Frees the arrays (unmaps a mapping); safe on a zeroed or finished dataset. */
 void fs_dataset_fini(fs_dataset *ds);
 
@@ -119,11 +143,14 @@ static inline size_t fs_partition_size(const fs_partition *p, size_t client)
 }
 
 /* Reads an IDX image file (magic 0x00000803, uint8 pixels) and its label file (0x00000801),
- * gzip-compressed or plain, into `out` with pixels scaled to [0, 1]. `max_rows` > 0 keeps only
- * the first max_rows samples. Errors (missing file, bad magic, count mismatch, truncation) name
- * the file and return FS_EIO. The decoded rows are kept in the fs_cache folder (keyed by both
- * files' paths, sizes and modification times and max_rows) and later loads map that entry
- * instead of decoding: the same floats and labels, bit for bit. */
+ * gzip-compressed or plain, into `out` as compact rows (x8: features fs_pixel(p), in [0, 1]).
+ * `max_rows` > 0 keeps only the first max_rows samples. Errors (missing file, bad magic, count
+ * mismatch, truncation) name the file and return FS_EIO. The decoded rows are kept in the
+ * fs_cache folder (keyed by both files' paths, sizes and modification times and max_rows) and
+ * later loads map that entry instead of decoding: the same pixels and labels, bit for bit. */
+int fs_data_load_idx_u8(const char *images_path, const char *labels_path, size_t max_rows,
+                        fs_dataset *out, fs_err *err);
+/* The same, expanded to float rows (fs_dataset_expand); y stays in the mapping of a hit. */
 int fs_data_load_idx(const char *images_path, const char *labels_path, size_t max_rows,
                      fs_dataset *out, fs_err *err);
 
@@ -179,7 +206,7 @@ int fs_partition_natural(const fs_dataset *ds, size_t group, fs_partition *out, 
 
 /* Feature skew, applied in place to a dense dataset: client k's rows become a_k * x + b_k with
  * a_k ~ lognormal(0, scale_sigma) and b_k[j] ~ N(0, shift_sigma^2) per feature, from stream
- * (seed, PARTITION, k). FS_ESCENARIO on sparse data. */
+ * (seed, PARTITION, k). Compact rows are expanded first. FS_ESCENARIO on sparse data. */
 int fs_partition_feature_skew(fs_dataset *ds, const fs_partition *p, double scale_sigma,
                               double shift_sigma, uint64_t seed, fs_err *err);
 

@@ -2,11 +2,13 @@
  * cache entries. Reads through zlib's gz* calls, which pass plain files through unchanged, so
  * .gz and raw files both work. Every error names the file and says what was expected and what
  * was found (FS_EIO); on error the output dataset is left empty.
- * Decoding Fashion-MNIST's training images takes ~0.25 s (inflating 26 MB of gzip: 0.18 s;
- * clearing the pages of 188 MB of floats: 0.07 s; scaling: 0.03 s), so the decoded rows are
- * stored once as an fs_cache entry and mapped afterwards (~0.035 s on a quiet machine, most of
- * it the entry's checksum; build/tools/bench_load). */
+ * Pixels are kept as uint8 (fs_dataset.x8), scaled by whoever reads a row (fs_pixel), so the
+ * decode is the inflate (most of its 0.25 s for both sets on 2 shared cores, cache off) into
+ * 55 MB, and the entry it stores (meta, labels, pixels: 47 MB + 8 MB) is mapped afterwards in
+ * 0.003 s, most of it the entry's checksum (build/tools/bench_load; the float entries of
+ * version 1 were 219 MB, 0.012 s). fs_data_load_idx expands to floats for readers of x. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -100,22 +102,11 @@ static int idx_check_dims(const char *path, const uint32_t *dims, fs_err *err)
     return FS_OK;
 }
 
-/* Streams n*d pixels in chunks (no full-size byte buffer) and scales them by 1/255 through a
- * lookup table, which is exact and cheaper than a division per pixel. */
+/* The pixels are kept as they are (x8): scaling happens when a model gathers its rows. */
 static int idx_read_pixels(gzFile f, const char *path, fs_dataset *ds, fs_err *err)
 {
-    float lut[256];
-    for (int i = 0; i < 256; i++) lut[i] = (float)i / 255.0f;
-    unsigned char buf[IDX_CHUNK];
-    size_t total = ds->n * ds->d, done = 0;
-    while (done < total) {
-        size_t want = total - done < IDX_CHUNK ? total - done : IDX_CHUNK;
-        size_t got = idx_read(f, buf, want);
-        for (size_t i = 0; i < got; i++) ds->x[done + i] = lut[buf[i]];
-        done += got;
-        if (got < want) return idx_short(f, path, "pixel data", total, done, err);
-    }
-    return FS_OK;
+    size_t total = ds->n * ds->d, got = idx_read(f, ds->x8, total);
+    return got < total ? idx_short(f, path, "pixel data", total, got, err) : FS_OK;
 }
 
 static int idx_read_labels(gzFile f, const char *path, fs_dataset *ds, fs_err *err)
@@ -139,6 +130,16 @@ static int idx_read_labels(gzFile f, const char *path, fs_dataset *ds, fs_err *e
     return FS_OK;
 }
 
+/* Labels are all written by idx_read_labels, pixels by idx_read_pixels: nothing to clear. */
+static int idx_alloc(fs_dataset *ds, size_t n, size_t d)
+{
+    memset(ds, 0, sizeof *ds);
+    ds->x8 = malloc(n * d);
+    ds->y = malloc(n * sizeof *ds->y);
+    ds->n = n, ds->d = d, ds->n_classes = IDX_N_CLASSES;
+    return ds->x8 && ds->y ? FS_OK : FS_ENOMEM;
+}
+
 static int idx_decode(const char *images_path, const char *labels_path, size_t max_rows,
                       fs_dataset *out, fs_err *err)
 {
@@ -158,8 +159,7 @@ static int idx_decode(const char *images_path, const char *labels_path, size_t m
         goto fail;
     }
     size_t n = max_rows > 0 && max_rows < idims[0] ? max_rows : idims[0];
-    if ((rc = fs_dataset_alloc(out, n, (size_t)idims[1] * idims[2], IDX_N_CLASSES)) != FS_OK)
-        goto fail;
+    if ((rc = idx_alloc(out, n, (size_t)idims[1] * idims[2])) != FS_OK) goto fail;
     if ((rc = idx_read_pixels(fi, images_path, out, err)) != FS_OK) goto fail;
     if ((rc = idx_read_labels(fl, labels_path, out, err)) != FS_OK) goto fail;
     gzclose(fi);
@@ -173,13 +173,14 @@ fail:
     return rc;
 }
 
-/* ---- cache entries: a meta block, then x (n * d floats) and y (n int32), as in memory ---- */
+/* ---- cache entries: a meta block, then y (n int32), then x8 (n * d bytes), as in memory: y
+ * first, so it stays aligned whatever n * d is ---- */
 
-#define IDX_CACHE_VERSION 1 /* bump when the decode or the layout below changes */
+#define IDX_CACHE_VERSION 2 /* bump when the decode or the layout below changes (1: float x) */
 
 typedef struct idx_meta {
     uint64_t n, d;
-    uint64_t reserved[6]; /* 64 bytes: keeps x aligned for vector loads */
+    uint64_t reserved[6]; /* 64 bytes: keeps y aligned for vector loads */
 } idx_meta;
 
 static void idx_cache_key(fs_cache_key *k, const char *images_path, const char *labels_path,
@@ -199,10 +200,9 @@ static bool idx_cache_fits(const fs_cache_map *m, size_t max_rows, idx_meta *met
     memcpy(meta, m->payload, sizeof *meta);
     uint64_t n = meta->n, d = meta->d;
     if (n == 0 || n > UINT32_MAX || (max_rows > 0 && n > max_rows) || d == 0 ||
-        d > IDX_MAX_FEATURES ||
-        m->len != sizeof *meta + n * d * sizeof(float) + n * sizeof(int32_t))
+        d > IDX_MAX_FEATURES || m->len != sizeof *meta + n * sizeof(int32_t) + n * d)
         return false;
-    const int32_t *y = (const int32_t *)((const char *)m->payload + m->len) - n;
+    const int32_t *y = (const int32_t *)((const char *)m->payload + sizeof *meta);
     for (uint64_t i = 0; i < n; i++)
         if (y[i] < 0 || y[i] >= IDX_N_CLASSES) return false;
     return true;
@@ -219,8 +219,8 @@ static bool idx_cache_load(const fs_cache_key *k, size_t max_rows, fs_dataset *o
     }
     memset(out, 0, sizeof *out);
     out->n = meta.n, out->d = meta.d, out->n_classes = IDX_N_CLASSES;
-    out->x = (float *)((char *)m.payload + sizeof meta);
-    out->y = (int32_t *)(out->x + meta.n * meta.d);
+    out->y = (int32_t *)((char *)m.payload + sizeof meta);
+    out->x8 = (uint8_t *)(out->y + meta.n);
     out->map = m.base, out->map_size = m.size;
     out->digest = m.digest;
     return true;
@@ -230,20 +230,30 @@ static bool idx_cache_load(const fs_cache_key *k, size_t max_rows, fs_dataset *o
 static void idx_cache_store(const fs_cache_key *k, fs_dataset *ds)
 {
     idx_meta meta = {.n = ds->n, .d = ds->d};
-    fs_cache_part parts[] = {{&meta, sizeof meta},
-                             {ds->x, ds->n * ds->d * sizeof *ds->x},
-                             {ds->y, ds->n * sizeof *ds->y}};
+    fs_cache_part parts[] = {
+        {&meta, sizeof meta}, {ds->y, ds->n * sizeof *ds->y}, {ds->x8, ds->n * ds->d}};
     ds->digest = fs_cache_digest(parts, sizeof parts / sizeof *parts);
     fs_cache_store(k, parts, sizeof parts / sizeof *parts);
 }
 
-int fs_data_load_idx(const char *images_path, const char *labels_path, size_t max_rows,
-                     fs_dataset *out, fs_err *err)
+int fs_data_load_idx_u8(const char *images_path, const char *labels_path, size_t max_rows,
+                        fs_dataset *out, fs_err *err)
 {
     fs_cache_key k;
     idx_cache_key(&k, images_path, labels_path, max_rows);
     if (idx_cache_load(&k, max_rows, out)) return FS_OK;
     int rc = idx_decode(images_path, labels_path, max_rows, out, err);
     if (rc == FS_OK) idx_cache_store(&k, out);
+    return rc;
+}
+
+int fs_data_load_idx(const char *images_path, const char *labels_path, size_t max_rows,
+                     fs_dataset *out, fs_err *err)
+{
+    int rc = fs_data_load_idx_u8(images_path, labels_path, max_rows, out, err);
+    if (rc == FS_OK && (rc = fs_dataset_expand(out)) != FS_OK) {
+        fs_err_add(err, images_path, "out of memory while loading");
+        fs_dataset_fini(out);
+    }
     return rc;
 }

@@ -322,7 +322,7 @@ static int feature_check(const fs_dataset *ds, const fs_partition *p, double sca
                          double shift_sigma, fs_err *err)
 {
     int rc = FS_OK;
-    if (fs_dataset_is_sparse(ds) || (!ds->x && ds->n * ds->d > 0)) {
+    if (fs_dataset_is_sparse(ds) || (!ds->x && !ds->x8 && ds->n * ds->d > 0)) {
         fs_err_add(err, "partition", "feature skew needs dense features, found a sparse dataset");
         rc = FS_ESCENARIO;
     }
@@ -360,6 +360,7 @@ int fs_partition_feature_skew(fs_dataset *ds, const fs_partition *p, double scal
 {
     int rc = feature_check(ds, p, scale_sigma, shift_sigma, err);
     if (rc != FS_OK) return rc;
+    if (fs_dataset_expand(ds) != FS_OK) return skew_nomem(err); /* skewed rows are not pixels */
     double *b = malloc((ds->d ? ds->d : 1) * sizeof *b);
     gsl_rng *r = fs_rng_new();
     if (!b || !r) {

@@ -375,6 +375,7 @@ static const fs_model_ops cnn_ops = {
     .predict = cnn_predict,
     .free = cnn_free,
     .sgd_step = cnn_sgd_step,
+    .reads_u8 = true, /* rows only through fs_nn_gather / fs_nn_rows */
 };
 
 /* ---- construction ---- */

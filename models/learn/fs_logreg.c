@@ -82,6 +82,7 @@ static void lr_check(const fs_model *m, const fs_dataset *ds, size_t n)
 {
     fs_assert(n <= m->max_batch);
     fs_assert(ds->d == m->n_features);
+    fs_assert(!ds->x8); /* lr_row_at reads x: compact rows are expanded first (reads_u8) */
 }
 
 /* Zeros: deterministic, and the usual start for a convex model (loss = log 2). */

@@ -164,6 +164,7 @@ static const fs_model_ops mlp_ops = {
     .predict = mlp_predict,
     .free = mlp_free,
     .sgd_step = mlp_sgd_step,
+    .reads_u8 = true, /* rows only through fs_nn_gather / fs_nn_rows */
 };
 
 /* Lays out parameters and scratch; false when a size would overflow BLAS's int dimensions or

@@ -61,6 +61,9 @@ typedef struct fs_model_ops {
      * and the batch has at most step_max_batch rows; NULL: loss_grad is always used. */
     double (*sgd_step)(const fs_model *m, fs_real *w, const fs_dataset *ds, const uint32_t *rows,
                        size_t n, double lr, fs_model_scratch *s);
+    /* The ops read dense rows only through fs_nn_gather / fs_nn_rows, so they take compact rows
+     * (fs_dataset.x8) as they are; false: the caller expands them first (fs_dataset_expand). */
+    bool reads_u8;
 } fs_model_ops;
 
 struct fs_model {

@@ -10,29 +10,34 @@
 void fs_nn_check(const fs_model *m, const fs_dataset *ds, size_t n, const fs_model_scratch *s)
 {
     fs_assert(n <= m->max_batch);
-    fs_assert(ds->d == m->n_features && ds->x);
+    fs_assert(ds->d == m->n_features && (ds->x || ds->x8));
     fs_assert(s->n >= m->scratch_reals);
 }
 
-/* Features are float: when fs_real is too, a row is one memcpy. */
+/* Features are float: when fs_real is too, a row is one memcpy or one convert (fs_data's, the
+ * same floats fs_dataset_expand gives); the double build widens those same floats. */
 void fs_nn_gather(const fs_dataset *ds, const uint32_t *rows, size_t n, fs_real *x)
 {
     size_t d = ds->d;
     for (size_t i = 0; i < n; i++) {
-        const float *src = ds->x + (size_t)rows[i] * d;
+        size_t r = rows[i];
         fs_real *dst = x + i * d;
-        if (sizeof *dst == sizeof *src)
-            memcpy(dst, src, d * sizeof *dst);
+        if (sizeof *dst == sizeof(float))
+            fs_dataset_row_f32(ds, r, (float *)(void *)dst);
+        else if (ds->x8)
+            for (size_t j = 0; j < d; j++)
+                dst[j] = fs_pixel(ds->x8[r * d + j]);
         else
-            for (size_t j = 0; j < d; j++) dst[j] = src[j];
+            for (size_t j = 0; j < d; j++)
+                dst[j] = ds->x[r * d + j];
     }
 }
 
 /* Evaluating a test set in chunks of consecutive rows would otherwise copy all of it every time
- * (31 MB for Fashion-MNIST's). */
+ * (31 MB for Fashion-MNIST's floats). Compact rows are always converted into x. */
 const fs_real *fs_nn_rows(const fs_dataset *ds, const uint32_t *rows, size_t n, fs_real *x)
 {
-    bool run = sizeof *x == sizeof *ds->x && n > 0;
+    bool run = ds->x && sizeof *x == sizeof *ds->x && n > 0;
     for (size_t i = 1; run && i < n; i++) run = rows[i] == rows[0] + i;
     if (run) return (const fs_real *)(const void *)(ds->x + (size_t)rows[0] * ds->d);
     fs_nn_gather(ds, rows, n, x);

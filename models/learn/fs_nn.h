@@ -14,15 +14,16 @@
 
 #include "fs_model.h"
 
-/* Asserts what loss_grad and predict of a dense network need: n <= max_batch, dense rows of
- * n_features, and scratch of at least scratch_reals. */
+/* Asserts what loss_grad and predict of a dense network need: n <= max_batch, dense rows
+ * (float or compact) of n_features, and scratch of at least scratch_reals. */
 void fs_nn_check(const fs_model *m, const fs_dataset *ds, size_t n, const fs_model_scratch *s);
 
-/* x (n x ds->d) := the selected rows, contiguous for BLAS. */
+/* x (n x ds->d) := the selected rows, contiguous for BLAS; compact rows (x8) are converted,
+ * each feature the float fs_pixel gives. */
 void fs_nn_gather(const fs_dataset *ds, const uint32_t *rows, size_t n, fs_real *x);
 /* The selected rows as one contiguous n x ds->d block: the dataset's own rows when they already
- * are one (consecutive ids, as evaluation passes them, and features of type fs_real), else
- * gathered into x. */
+ * are one (consecutive ids, as evaluation passes them, and float features when fs_real is
+ * float), else gathered into x (compact rows always are). */
 const fs_real *fs_nn_rows(const fs_dataset *ds, const uint32_t *rows, size_t n, fs_real *x);
 
 /* n_out x fan_in weights ~ U(-bound, bound), then n_out zero biases right after them. bound is

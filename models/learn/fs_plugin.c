@@ -120,6 +120,7 @@ static const void *self_of(const fs_model *m)
 
 static fedsim_data view_of(const fs_dataset *ds)
 {
+    fs_assert(!ds->x8); /* the ABI's rows are float: compact rows are expanded first */
     return (fedsim_data){.n_rows = ds->n,
                          .n_features = ds->d,
                          .n_classes = ds->n_classes,

@@ -81,6 +81,7 @@ static const fs_model_ops sm_ops = {
     .predict = sm_predict,
     .free = sm_free,
     .sgd_step = sm_sgd_step,
+    .reads_u8 = true, /* rows only through fs_nn_gather / fs_nn_rows */
 };
 
 fs_model *fs_softmax_new(size_t n_features, int n_classes, size_t max_batch)

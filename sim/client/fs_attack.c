@@ -154,6 +154,7 @@ static bool in_level(const fs_dataset *ds, int g, int32_t level, size_t row)
 
 static void set_trigger(const fs_scenario *s, fs_dataset *ds, size_t row)
 {
+    fs_assert(ds->x); /* a fs_dataset_take copy: float rows, even of compact ones */
     ds->x[row * ds->d + (size_t)s->adversary.bd_feature] = (float)s->adversary.bd_value;
 }
 

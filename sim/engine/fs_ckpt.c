@@ -39,6 +39,7 @@ static uint32_t crc_dataset(uint32_t crc, const fs_dataset *ds)
     uint64_t shape[3] = {ds->n, ds->d, (uint64_t)(int64_t)ds->n_classes};
     crc = crc_bytes(crc, shape, sizeof shape);
     if (ds->x) crc = crc_bytes(crc, ds->x, ds->n * ds->d * sizeof *ds->x);
+    if (ds->x8) crc = crc_bytes(crc, ds->x8, ds->n * ds->d);
     if (ds->ptr) {
         crc = crc_bytes(crc, ds->ptr, (ds->n + 1) * sizeof *ds->ptr);
         crc = crc_bytes(crc, ds->idx, ds->ptr[ds->n] * sizeof *ds->idx);

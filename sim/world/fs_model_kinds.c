@@ -166,6 +166,22 @@ static double plugin_params(const fs_scenario *s, double d, double k)
     return 0;
 }
 
+/* The probe's rows: a float copy of the first n (compact rows are expanded only after the
+ * model is made, and a plugin reads floats). */
+static int probe_rows(const fs_model *m, const fs_dataset *ds, size_t n, uint64_t seed,
+                      char msg[FS_PLUGIN_MSG_LEN])
+{
+    uint32_t *rows = malloc(n * sizeof *rows);
+    fs_dataset first = {0};
+    for (size_t i = 0; rows && i < n; i++)
+        rows[i] = (uint32_t)i;
+    int rc = rows ? fs_dataset_take(ds, rows, n, &first) : FS_ENOMEM;
+    if (!rc) rc = fs_plugin_probe(m, &first, rows, n, seed, msg);
+    fs_dataset_fini(&first);
+    free(rows);
+    return rc;
+}
+
 /* Built, then run once on the first training rows (fs_plugin_probe), so a plugin returning NaN
  * fails here, before any output exists, naming its file. */
 static int plugin_make(const fs_scenario *s, const fs_dataset *ds, size_t mb, fs_model **out,
@@ -179,11 +195,7 @@ static int plugin_make(const fs_scenario *s, const fs_dataset *ds, size_t mb, fs
     rc = fs_plugin_model_new(p, ds->d, ds->n_classes, sparse, mb, s->model.plugin_config, out, msg);
     size_t n = ds->n < mb ? ds->n : mb;
     if (!rc && n) {
-        uint32_t *rows = malloc(n * sizeof *rows);
-        for (size_t i = 0; rows && i < n; i++)
-            rows[i] = (uint32_t)i;
-        rc = rows ? fs_plugin_probe(*out, ds, rows, n, s->seed, msg) : FS_ENOMEM;
-        free(rows);
+        rc = probe_rows(*out, ds, n, s->seed, msg);
         if (rc) fs_model_free(*out), *out = NULL;
     }
     if (rc == FS_ENOMEM) return rc;

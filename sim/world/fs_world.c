@@ -26,11 +26,12 @@ static int load_fashion_mnist(fs_world *w, const fs_scenario *s, fs_err *err)
     char img[600], lab[600];
     snprintf(img, sizeof img, "%s/train-images-idx3-ubyte.gz", s->data.path);
     snprintf(lab, sizeof lab, "%s/train-labels-idx1-ubyte.gz", s->data.path);
-    int rc = fs_data_load_idx(img, lab, s->data.train_samples, &w->train, err);
+    int rc = fs_data_load_idx_u8(img, lab, s->data.train_samples, &w->train, err);
     if (rc) return rc;
     snprintf(img, sizeof img, "%s/t10k-images-idx3-ubyte.gz", s->data.path);
     snprintf(lab, sizeof lab, "%s/t10k-labels-idx1-ubyte.gz", s->data.path);
-    return fs_data_load_idx(img, lab, s->data.test_samples, &w->test, err);
+    /* compact rows: expanded once the model is known, unless it reads them (rows_for_model) */
+    return fs_data_load_idx_u8(img, lab, s->data.test_samples, &w->test, err);
 }
 
 /* "~/x" means $HOME/x, so scenarios can name the tools/fetch-datasets cache portably. */
@@ -442,6 +443,17 @@ static int init_personal(fs_world *w, const fs_scenario *s, fs_err *err)
 
 /* ---- the world ---- */
 
+/* Compact rows (Fashion-MNIST's pixels) stay compact for a model whose ops read them, a quarter
+ * of the floats' memory; any other model is given the floats. */
+static int rows_for_model(fs_world *w, fs_err *err)
+{
+    if (w->model->ops->reads_u8) return FS_OK;
+    int rc = fs_dataset_expand(&w->train);
+    if (!rc) rc = fs_dataset_expand(&w->test);
+    if (rc) fs_err_add(err, NULL, "out of memory expanding the pixels to floats");
+    return rc;
+}
+
 static int fill_sizes(fs_world *w, size_t n_clients, fs_err *err)
 {
     if (w->gen) return FS_OK; /* on demand: counted while loading */
@@ -489,6 +501,7 @@ int fs_world_init(fs_world *w, const fs_scenario *s, fs_err *err)
         if (rc == FS_ENOMEM) fs_err_add(err, NULL, "out of memory creating the model");
         goto fail;
     }
+    if ((rc = rows_for_model(w, err))) goto fail;
     w->sparse_updates = w->model->ops->train_sparse && fs_dataset_is_sparse(&w->train);
     if (w->model->n_personal && (rc = init_personal(w, s, err))) goto fail;
     return FS_OK;

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fs_model.h"
 #include "fs_rng.h"
@@ -194,6 +195,65 @@ static inline fs_sgd_result fs_test_sgd(const fs_model *m, fs_real *w, const fs_
     gsl_rng_free(r);
     free(g), free(rows), free(order);
     return res;
+}
+
+/* ---- compact rows (fs_dataset.x8) ---- */
+
+/* A compact dataset of n rows of d pixels (each row a run of p = 37 i + 11 j mod 256, so every
+ * value occurs when n * d >= 256) and its float twin, built here with (float)p / 255.0f, not
+ * through fs_data: a conversion that drifts from that float fails the comparisons below. */
+static inline void fs_test_pixel_pair(fs_dataset *c, fs_dataset *f, size_t n, size_t d,
+                                      int n_classes)
+{
+    ck_assert_int_eq(fs_dataset_alloc(f, n, d, n_classes), FS_OK);
+    ck_assert_int_eq(fs_dataset_alloc(c, n, d, n_classes), FS_OK);
+    free(c->x);
+    c->x = NULL;
+    ck_assert_ptr_nonnull(c->x8 = malloc(n * d));
+    for (size_t i = 0; i < n * d; i++) {
+        c->x8[i] = (uint8_t)((37 * (i / d) + 11 * (i % d)) % 256);
+        f->x[i] = (float)c->x8[i] / 255.0f;
+    }
+    for (size_t i = 0; i < n; i++)
+        c->y[i] = f->y[i] = (int32_t)(i % (size_t)n_classes);
+}
+
+/* loss_grad, predict and sgd_step (when it takes k rows) of m on rows[0..k) give the same bits
+ * on the compact dataset c as on its float twin f (fs_test_pixel_pair). */
+static inline void fs_test_same_rows(const fs_model *m, const fs_real *w, const fs_dataset *c,
+                                     const fs_dataset *f, const uint32_t *rows, size_t k)
+{
+    fs_model_scratch *s = fs_model_scratch_new(m);
+    size_t np = m->n_params, nc = (size_t)m->n_classes;
+    fs_real *g = malloc(np * sizeof *g), *h = malloc(np * sizeof *h);
+    double *pc = malloc(k * nc * sizeof *pc), *pf = malloc(k * nc * sizeof *pf);
+    double lc = m->ops->loss_grad(m, w, c, rows, k, g, s);
+    double lf = m->ops->loss_grad(m, w, f, rows, k, h, s);
+    ck_assert_msg(memcmp(&lc, &lf, sizeof lc) == 0, "loss %.17g on pixels, %.17g on floats", lc,
+                  lf);
+    ck_assert_int_eq(memcmp(g, h, np * sizeof *g), 0);
+    m->ops->predict(m, w, c, rows, k, pc, s);
+    m->ops->predict(m, w, f, rows, k, pf, s);
+    ck_assert_int_eq(memcmp(pc, pf, k * nc * sizeof *pc), 0);
+    if (m->ops->sgd_step && k <= m->step_max_batch) { /* the fused step training takes */
+        memcpy(g, w, np * sizeof *g), memcpy(h, w, np * sizeof *h);
+        lc = m->ops->sgd_step(m, g, c, rows, k, 0.1, s);
+        lf = m->ops->sgd_step(m, h, f, rows, k, 0.1, s);
+        ck_assert(memcmp(&lc, &lf, sizeof lc) == 0 && memcmp(g, h, np * sizeof *g) == 0);
+    }
+    free(g), free(h), free(pc), free(pf);
+    fs_model_scratch_free(s);
+}
+
+/* The same on consecutive rows (prediction's in-place path for floats, fs_nn_rows) and on
+ * scattered ones (a training batch): c and f have at least 40 rows, m takes batches of 6. */
+static inline void fs_test_same_on_pixels(const fs_model *m, const fs_real *w, const fs_dataset *c,
+                                          const fs_dataset *f)
+{
+    ck_assert(c->n >= 40 && m->max_batch >= 6);
+    uint32_t run[6] = {5, 6, 7, 8, 9, 10}, scattered[6] = {3, 17, 4, 39, 0, 22};
+    fs_test_same_rows(m, w, c, f, run, 6);
+    fs_test_same_rows(m, w, c, f, scattered, 6);
 }
 
 #endif

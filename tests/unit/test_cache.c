@@ -1,8 +1,9 @@
 /* test_cache: fs_cache entries through their one user, fs_data_load_idx: a hit maps the same
- * floats and labels a fresh decode gives; a changed source, a truncated, corrupted or foreign
- * entry is rebuilt; FEDSIM_CACHE=off, an unwritable folder and a young source write nothing;
- * the folder follows XDG_CACHE_HOME, else HOME. Every test has its own folder (never the real
- * ~/.cache); the sources are small IDX files made here, aged past FS_CACHE_SETTLE_S. */
+ * pixels (kept compact, or expanded to floats) and labels a fresh decode gives; a changed
+ * source, a truncated, corrupted, foreign or older-layout entry is rebuilt; FEDSIM_CACHE=off,
+ * an unwritable folder and a young source write nothing; the folder follows XDG_CACHE_HOME,
+ * else HOME. Every test has its own folder (never the real ~/.cache); the sources are small
+ * IDX files made here, aged past FS_CACHE_SETTLE_S. */
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -221,14 +222,14 @@ START_TEST(truncated_corrupted_or_foreign_entry_is_rebuilt)
     ck_assert_int_eq(stat(entry, &st), 0);
     long size = (long)st.st_size;
     const long cases[][2] = {
-        {size / 2, -1},   /* truncated in the payload */
-        {size - 1, -1},   /* one byte short */
-        {10, -1},         /* shorter than the head */
-        {0, -1},          /* empty */
-        {-1, size - 300}, /* a pixel bit flipped */
-        {-1, size - 1},   /* a label bit flipped */
-        {-1, 2},          /* the magic */
-        {-1, 60},         /* the key text */
+        {size / 2, -1},                        /* truncated in the payload */
+        {size - 1, -1},                        /* one byte short */
+        {10, -1},                              /* shorter than the head */
+        {0, -1},                               /* empty */
+        {-1, size - 300},                      /* a pixel bit flipped */
+        {-1, size - N_ROWS * SIDE * SIDE - 1}, /* a label bit flipped (labels, then pixels) */
+        {-1, 2},                               /* the magic */
+        {-1, 60},                              /* the key text */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         damage(entry, cases[i][0], cases[i][1]);
@@ -254,6 +255,81 @@ START_TEST(truncated_corrupted_or_foreign_entry_is_rebuilt)
     load(0, &ds, true);
     fs_dataset_fini(&ds);
     fs_dataset_fini(&fresh);
+}
+END_TEST
+
+/* Loads img/lbl compact (fs_data_load_idx_u8): the pixels the file holds, (31 i) % 256. */
+static void load_u8(fs_dataset *ds, bool mapped)
+{
+    ck_assert_int_eq(fs_data_load_idx_u8(img, lbl, 0, ds, NULL), FS_OK);
+    ck_assert_msg((ds->map != NULL) == mapped, "expected %s", mapped ? "a hit" : "a decode");
+    ck_assert(ds->x8 && !ds->x && ds->n == N_ROWS && ds->d == SIDE * SIDE);
+    for (size_t i = 0; i < N_ROWS * SIDE * SIDE; i++)
+        ck_assert_uint_eq(ds->x8[i], 31 * i % 256);
+    for (size_t i = 0; i < N_ROWS; i++)
+        ck_assert_int_eq(ds->y[i], 31 * i % 10);
+}
+
+/* Pixels stay one byte each through the entry: decoded with the cache off, stored, mapped; the
+ * same bytes and digest every way, and the entry is a quarter of the floats' size. */
+START_TEST(compact_rows_through_the_cache)
+{
+    fs_dataset off, cold, warm;
+    setenv("FEDSIM_CACHE", "off", 1);
+    load_u8(&off, false);
+    unsetenv("FEDSIM_CACHE");
+    load_u8(&cold, false);
+    load_u8(&warm, true);
+    ck_assert(off.digest == cold.digest && cold.digest == warm.digest && off.digest);
+    char entry[600];
+    struct stat st;
+    ck_assert_int_eq(xdg_entries(entry, sizeof entry), 1);
+    ck_assert_int_eq(stat(entry, &st), 0);
+    ck_assert_int_lt(st.st_size, 8192 + 64 + N_ROWS * (SIDE * SIDE + 4)); /* head + payload */
+    fs_dataset_fini(&off);
+    fs_dataset_fini(&cold);
+    fs_dataset_fini(&warm);
+}
+END_TEST
+
+/* The key of fs_idx.c's entries for img/lbl at a format version. */
+static void idx_key(fs_cache_key *k, unsigned version)
+{
+    fs_cache_key_init(k, "idx", version);
+    fs_cache_key_file(k, img);
+    fs_cache_key_file(k, lbl);
+    fs_cache_key_u64(k, "max_rows", 0);
+}
+
+/* Stores img/lbl's rows as version 1 laid them out: meta, float pixels, labels. */
+static void store_float_layout(const fs_cache_key *k)
+{
+    fs_dataset f;
+    decode(0, &f);
+    uint64_t meta[8] = {f.n, f.d};
+    fs_cache_part parts[] = {
+        {meta, sizeof meta}, {f.x, f.n * f.d * sizeof *f.x}, {f.y, f.n * sizeof *f.y}};
+    ck_assert(fs_cache_store(k, parts, 3));
+    fs_dataset_fini(&f);
+}
+
+/* A version-1 entry (float pixels) is never read: its key text differs, so it is a miss, and
+ * it is replaced (the file name leaves the version out). The float layout stored under the new
+ * key fails the size check. Both are decoded and rebuilt. */
+START_TEST(entry_of_the_float_layout_is_rebuilt)
+{
+    fs_cache_key k;
+    fs_dataset ds;
+    for (unsigned version = 1; version <= 2; version++) {
+        idx_key(&k, version);
+        store_float_layout(&k);
+        ck_assert_int_eq(xdg_entries(NULL, 0), 1);
+        load_u8(&ds, false);
+        fs_dataset_fini(&ds);
+        load_u8(&ds, true);
+        fs_dataset_fini(&ds);
+        ck_assert_int_eq(xdg_entries(NULL, 0), 1);
+    }
 }
 END_TEST
 
@@ -380,6 +456,8 @@ int main(void)
     tcase_add_test(tc, off_unwritable_or_young_writes_nothing);
     tcase_add_test(tc, folder_is_xdg_cache_home_else_home);
     tcase_add_test(tc, mapped_rows_are_private_and_taken_like_others);
+    tcase_add_test(tc, compact_rows_through_the_cache);
+    tcase_add_test(tc, entry_of_the_float_layout_is_rebuilt);
     tcase_add_test(tc, digest_in_two_halves_equals_digest_in_pieces);
     suite_add_tcase(su, tc);
     return fs_test_run(su);

@@ -317,6 +317,20 @@ START_TEST(cnn_sgd_reduces_loss_on_bars)
 }
 END_TEST
 
+START_TEST(cnn_on_pixels_equals_cnn_on_their_floats)
+{
+    fs_dataset c, f;
+    fs_test_pixel_pair(&c, &f, 40, 32, 5);
+    fs_model *m = fs_cnn_new(4, 4, 2, 5, 6); /* 4 x 4 x 2: 32 features */
+    fs_real *w = fs_test_random_params(m, 8);
+    fs_test_same_on_pixels(m, w, &c, &f);
+    free(w);
+    fs_model_free(m);
+    fs_dataset_fini(&c);
+    fs_dataset_fini(&f);
+}
+END_TEST
+
 static Suite *cnn_suite(void)
 {
     Suite *s = suite_create("cnn");
@@ -329,6 +343,7 @@ static Suite *cnn_suite(void)
     tcase_add_test(tc, cnn_predict_in_fc_chunks_matches_single_images);
     tcase_add_test(tc, cnn_predict_rows_sum_to_one);
     tcase_add_test(tc, cnn_sgd_reduces_loss_on_bars);
+    tcase_add_test(tc, cnn_on_pixels_equals_cnn_on_their_floats);
     suite_add_tcase(s, tc);
     return s;
 }

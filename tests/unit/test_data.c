@@ -90,6 +90,73 @@ START_TEST(idx_max_rows_keeps_the_first_rows)
 }
 END_TEST
 
+/* The first n * 784 pixels of a gzip IDX image file, read here without fs_idx. */
+static unsigned char *raw_pixels(const char *path, size_t n)
+{
+    gzFile f = gzopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char head[16], *p = malloc(n * 784);
+    ck_assert_int_eq(gzread(f, head, 16), 16);
+    ck_assert_int_eq(gzread(f, p, (unsigned)(n * 784)), (int)(n * 784));
+    gzclose(f);
+    return p;
+}
+
+/* The compact load keeps the file's pixels (x8, no floats); fs_dataset_expand turns them into
+ * (float)p / 255.0f, the floats fs_data_load_idx gives, and a second call changes nothing. */
+START_TEST(idx_u8_keeps_pixels_and_expands_to_the_quotients)
+{
+    fs_dataset c, f;
+    unsigned char *raw = raw_pixels(TEST_IMG, 100);
+    ck_assert_int_eq(fs_data_load_idx_u8(TEST_IMG, TEST_LBL, 100, &c, NULL), FS_OK);
+    ck_assert_int_eq(fs_data_load_idx(TEST_IMG, TEST_LBL, 100, &f, NULL), FS_OK);
+    ck_assert(c.x8 && !c.x && !f.x8 && f.x);
+    ck_assert_mem_eq(c.x8, raw, 100 * 784);
+    ck_assert_mem_eq(c.y, f.y, 100 * sizeof *c.y);
+    ck_assert_int_eq(fs_dataset_expand(&c), FS_OK);
+    ck_assert(!c.x8 && c.x);
+    for (size_t i = 0; i < 100 * 784; i++) {
+        float want = (float)raw[i] / 255.0f;
+        ck_assert_msg(memcmp(&c.x[i], &want, sizeof want) == 0, "pixel %zu", i);
+    }
+    ck_assert_mem_eq(c.x, f.x, 100 * 784 * sizeof *c.x);
+    float *x = c.x;
+    ck_assert_int_eq(fs_dataset_expand(&c), FS_OK);
+    ck_assert(c.x == x && !c.x8);
+    ck_assert_mem_eq(c.x, f.x, 100 * 784 * sizeof *c.x);
+    fs_dataset_fini(&c);
+    fs_dataset_fini(&f);
+    free(raw);
+}
+END_TEST
+
+/* A take of compact rows is float (an attacker writes its copy's x); float and sparse data are
+ * left alone by fs_dataset_expand. */
+START_TEST(take_of_compact_rows_is_float_and_expand_leaves_others)
+{
+    fs_dataset c, f, t, sp;
+    ck_assert_int_eq(fs_data_load_idx_u8(TEST_IMG, TEST_LBL, 50, &c, NULL), FS_OK);
+    ck_assert_int_eq(fs_data_load_idx(TEST_IMG, TEST_LBL, 50, &f, NULL), FS_OK);
+    uint32_t rows[] = {49, 3, 3, 0};
+    ck_assert_int_eq(fs_dataset_take(&c, rows, 4, &t), FS_OK);
+    ck_assert(t.x && !t.x8);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_mem_eq(t.x + i * 784, f.x + rows[i] * 784, 784 * sizeof *t.x);
+        ck_assert_int_eq(t.y[i], f.y[rows[i]]);
+    }
+    float *x = f.x;
+    ck_assert_int_eq(fs_dataset_expand(&f), FS_OK);
+    ck_assert(f.x == x && !f.x8);
+    ck_assert_int_eq(fs_dataset_alloc_sparse(&sp, 3, 4, 2, 2), FS_OK);
+    ck_assert_int_eq(fs_dataset_expand(&sp), FS_OK);
+    ck_assert(!sp.x && !sp.x8 && sp.ptr);
+    fs_dataset_fini(&sp);
+    fs_dataset_fini(&t);
+    fs_dataset_fini(&c);
+    fs_dataset_fini(&f);
+}
+END_TEST
+
 START_TEST(idx_missing_file_is_eio_naming_the_file)
 {
     fs_dataset ds;
@@ -398,6 +465,8 @@ int main(void)
     tcase_set_timeout(idx, 60);
     tcase_add_test(idx, idx_loads_fashion_mnist_train);
     tcase_add_test(idx, idx_max_rows_keeps_the_first_rows);
+    tcase_add_test(idx, idx_u8_keeps_pixels_and_expands_to_the_quotients);
+    tcase_add_test(idx, take_of_compact_rows_is_float_and_expand_leaves_others);
     tcase_add_test(idx, idx_missing_file_is_eio_naming_the_file);
     tcase_add_test(idx, idx_bad_magic_is_eio);
     tcase_add_test(idx, idx_truncated_plain_file_is_eio);

@@ -328,6 +328,21 @@ START_TEST(cnn_sliced_batch_is_not_fused)
 }
 END_TEST
 
+START_TEST(mlp_on_pixels_equals_mlp_on_their_floats)
+{
+    fs_dataset c, f;
+    fs_test_pixel_pair(&c, &f, 40, 20, 5);
+    size_t hidden[2] = {8, 6};
+    fs_model *m = fs_mlp_new(20, hidden, 2, 5, false, 6);
+    fs_real *w = fs_test_random_params(m, 8);
+    fs_test_same_on_pixels(m, w, &c, &f);
+    free(w);
+    fs_model_free(m);
+    fs_dataset_fini(&c);
+    fs_dataset_fini(&f);
+}
+END_TEST
+
 static Suite *mlp_suite(void)
 {
     Suite *s = suite_create("mlp");
@@ -343,6 +358,7 @@ static Suite *mlp_suite(void)
     tcase_add_test(tc, mlp_sigmoid_sgd_reduces_loss_on_xor);
     tcase_add_test(tc, fused_sgd_step_equals_loss_grad_and_axpy);
     tcase_add_test(tc, cnn_sliced_batch_is_not_fused);
+    tcase_add_test(tc, mlp_on_pixels_equals_mlp_on_their_floats);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -203,6 +203,43 @@ START_TEST(dense_predict_matches_reference_and_is_row_independent)
 }
 END_TEST
 
+/* Every pixel value gathers as (fs_real)((float)p / 255.0f), bit for bit, whether the rows are
+ * scattered (fs_nn_gather) or consecutive (fs_nn_rows, which must not read x in place). */
+START_TEST(gathered_pixels_are_the_exact_quotients)
+{
+    fs_dataset c = {.n = 2, .d = 256, .n_classes = 2};
+    ck_assert_ptr_nonnull(c.x8 = malloc(2 * 256));
+    for (size_t i = 0; i < 2 * 256; i++)
+        c.x8[i] = (uint8_t)(i < 256 ? i : 511 - i);
+    fs_real got[2 * 256], want[2 * 256];
+    for (size_t i = 0; i < 2 * 256; i++)
+        want[i] = (fs_real)((float)c.x8[i] / 255.0f);
+    uint32_t back[2] = {1, 0}, run[2] = {0, 1};
+    fs_nn_gather(&c, back, 2, got);
+    ck_assert_int_eq(memcmp(got, want + 256, 256 * sizeof *got), 0);
+    ck_assert_int_eq(memcmp(got + 256, want, 256 * sizeof *got), 0);
+    memset(got, 0, sizeof got);
+    ck_assert_ptr_eq(fs_nn_rows(&c, run, 2, got), got);
+    ck_assert_int_eq(memcmp(got, want, sizeof got), 0);
+    ck_assert(got[255] == 1 && got[0] == 0);
+    fs_dataset_fini(&c);
+}
+END_TEST
+
+START_TEST(softmax_on_pixels_equals_softmax_on_their_floats)
+{
+    fs_dataset c, f;
+    fs_test_pixel_pair(&c, &f, 40, 20, 5);
+    fs_model *m = fs_softmax_new(20, 5, 6);
+    fs_real *w = fs_test_random_weights(m->n_params, 0.5, 8);
+    fs_test_same_on_pixels(m, w, &c, &f);
+    free(w);
+    fs_model_free(m);
+    fs_dataset_fini(&c);
+    fs_dataset_fini(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("softmax");
@@ -214,6 +251,8 @@ int main(void)
     tcase_add_test(tc, softmax_predict_rows_sum_to_one);
     tcase_add_test(tc, evaluate_known_tiny_case);
     tcase_add_test(tc, dense_predict_matches_reference_and_is_row_independent);
+    tcase_add_test(tc, gathered_pixels_are_the_exact_quotients);
+    tcase_add_test(tc, softmax_on_pixels_equals_softmax_on_their_floats);
     suite_add_tcase(su, tc);
     return fs_test_run(su);
 }

@@ -1,9 +1,12 @@
 /* bench_load: seconds until Fashion-MNIST (training and test sets) is in memory, ready to train,
- * with the decoded-data cache off (FEDSIM_CACHE=off: inflate and scale), cold (an empty cache
- * folder: decode, then write the entries) and warm (map the entries). Usage:
- * bench_load [FOLDER [REPEATS]] (default /usr/share/datasets/fashion-mnist, 5). The three modes
+ * with the decoded-data cache off (FEDSIM_CACHE=off: inflate), cold (an empty cache folder:
+ * decode, then write the entries) and warm (map the entries), as compact pixels
+ * (fs_data_load_idx_u8: what softmax, mlp and cnn runs load); "f32" is warm and expanded to
+ * floats (fs_data_load_idx: what any other model is given). Usage:
+ * bench_load [FOLDER [REPEATS]] (default /usr/share/datasets/fashion-mnist, 5). The modes
  * alternate within each repeat, each in a fresh cache folder under $TMPDIR (never ~/.cache);
  * prints the median and the best of each. Wall-clock: compare figures from one run. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +15,10 @@
 #include "fs_clock.h"
 #include "fs_data.h"
 
-enum { OFF, COLD, WARM, N_MODES };
-static const char *const mode_names[N_MODES] = {"off", "cold", "warm"};
+enum { OFF, COLD, WARM, F32, N_MODES };
+static const char *const mode_names[N_MODES] = {"off", "cold", "warm", "f32"};
 
-static double load_both(const char *folder)
+static double load_both(const char *folder, bool expand)
 {
     static const char *const sets[2][2] = {
         {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"},
@@ -28,7 +31,7 @@ static double load_both(const char *folder)
         fs_err_init(&err, NULL);
         snprintf(img, sizeof img, "%s/%s", folder, sets[s][0]);
         snprintf(lbl, sizeof lbl, "%s/%s", folder, sets[s][1]);
-        if (fs_data_load_idx(img, lbl, 0, &ds[s], &err)) {
+        if ((expand ? fs_data_load_idx : fs_data_load_idx_u8)(img, lbl, 0, &ds[s], &err)) {
             fs_err_print(&err, stderr);
             exit(1);
         }
@@ -58,10 +61,11 @@ int main(int argc, char **argv)
         if (!mkdtemp(dir)) return perror(dir), 1;
         setenv("XDG_CACHE_HOME", dir, 1);
         setenv("FEDSIM_CACHE", "off", 1);
-        t[OFF][r] = load_both(folder);
+        t[OFF][r] = load_both(folder, false);
         unsetenv("FEDSIM_CACHE");
-        t[COLD][r] = load_both(folder);
-        t[WARM][r] = load_both(folder);
+        t[COLD][r] = load_both(folder, false);
+        t[WARM][r] = load_both(folder, false);
+        t[F32][r] = load_both(folder, true);
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         if (system(cmd)) return 1;
     }
