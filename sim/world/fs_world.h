@@ -21,8 +21,9 @@ typedef struct fs_world {
      * test/test_part then hold only the evaluation sample (the first eval.sample_clients) */
     struct fs_gen *gen;
     size_t model_clients;     /* clients in the population (data.clients) */
-    uint32_t *nnz;            /* on demand: non-zeros of each client's training rows;
-                                 FS_WORLD_NNZ_LATER until fs_world_need_nnz asked for them */
+    uint32_t *nnz;            /* non-zeros of each client's training rows: on demand,
+                                 FS_WORLD_NNZ_LATER until fs_world_need_nnz asked for them;
+                                 pooled sparse rows, counted at start (or NULL) */
     int32_t *levels[FS_DATA_MAX_GROUPS]; /* on demand: each client's level of group column g
                                            * of the generator, for the columns the run needs
                                            * (privacy.consent.group, eval.segments), else NULL */
