@@ -433,26 +433,36 @@ static void mf_hr_client(mf_hr *h, size_t c)
 double fs_mf_hit_rate(const fs_model *m, const fs_real *w, const fs_dataset *train,
                       const fs_partition *train_part, const fs_dataset *test,
                       const fs_partition *test_part, size_t top_k, size_t n_negatives,
-                      uint64_t seed)
+                      uint64_t seed, int n_threads)
 {
     fs_assert(m->ops->train_sparse == mf_train_sparse); /* an mf model */
     fs_assert(train_part->n_clients == test_part->n_clients);
     mf_check(m, train, 0);
     mf_check(m, test, 0);
-    mf_hr h = {.m = m,
-               .w = w,
-               .train = train,
-               .test = test,
-               .train_part = train_part,
-               .test_part = test_part,
-               .top_k = top_k,
-               .n_negatives = n_negatives,
-               .seed = seed};
-    if (mf_hr_alloc(&h) == FS_OK)
-        for (size_t c = 0; c < test_part->n_clients; c++)
-            mf_hr_client(&h, c);
-    mf_hr_free(&h);
-    return h.positives ? (double)h.hits / (double)h.positives : NAN;
+    size_t hits = 0, positives = 0, n_clients = test_part->n_clients;
+    bool oom = false;
+    /* a client's ranking draws from its own stream and the counts are integers: threads split
+     * the clients and the sums are those of one */
+#pragma omp parallel num_threads(n_threads > 0 ? n_threads : 1) reduction(+ : hits, positives) \
+    reduction(|| : oom)
+    {
+        mf_hr h = {.m = m,
+                   .w = w,
+                   .train = train,
+                   .test = test,
+                   .train_part = train_part,
+                   .test_part = test_part,
+                   .top_k = top_k,
+                   .n_negatives = n_negatives,
+                   .seed = seed};
+        oom = mf_hr_alloc(&h) != FS_OK;
+#pragma omp for schedule(dynamic, 64)
+        for (size_t c = 0; c < n_clients; c++)
+            if (!oom) mf_hr_client(&h, c);
+        mf_hr_free(&h);
+        hits = h.hits, positives = h.positives;
+    }
+    return positives && !oom ? (double)hits / (double)positives : NAN;
 }
 
 /* ---- construction ---- */

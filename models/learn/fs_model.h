@@ -133,11 +133,12 @@ fs_model *fs_mf_new(size_t n_items, size_t k, double l2, size_t max_batch);
 /* Hit rate @ top_k (He et al. 2017's leave-out protocol): for every test rating >= 4 of a
  * client, the item is ranked by predicted score among n_negatives items the client rated neither
  * in train nor test, drawn from stream (seed, DATA, client, 2); a hit when fewer than top_k
- * negatives score higher. Mean over those test ratings; NaN when there are none. */
+ * negatives score higher. Mean over those test ratings; NaN when there are none (or when out of
+ * memory). Clients are ranked on n_threads threads; the result does not depend on how many. */
 double fs_mf_hit_rate(const fs_model *m, const fs_real *w, const fs_dataset *train,
                       const fs_partition *train_part, const fs_dataset *test,
                       const fs_partition *test_part, size_t top_k, size_t n_negatives,
-                      uint64_t seed);
+                      uint64_t seed, int n_threads);
 
 /* Points a model with personal parameters at the caller's table (see fs_model). */
 void fs_model_set_personal(fs_model *m, const fs_real *table, int user_group);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define CHUNK 256
+#define METRIC_THREADS_MAX 4
 
 /* Defaults by task: what a planner looks at first comes first. */
 static size_t default_metrics(int n_classes, bool recommender, fs_metric *out)
@@ -122,7 +123,12 @@ static int alloc_buffers(fs_evaluator *ev, const fs_world *w)
     size_t n_clients = w->test_part.n_clients;
     ev->scratch = calloc((size_t)ev->n_threads, sizeof *ev->scratch);
     ev->probs = malloc((n ? n : 1) * width * sizeof *ev->probs);
-    ev->metric_scratch = malloc(fs_metric_scratch_bytes(n ? n : 1));
+    /* each metric thread sorts in its own scratch (32 bytes a test row): a few suffice */
+    ev->metric_threads = ev->n_threads < METRIC_THREADS_MAX ? ev->n_threads : METRIC_THREADS_MAX;
+    ev->metric_scratch = calloc((size_t)ev->metric_threads, sizeof *ev->metric_scratch);
+    for (int i = 0; ev->metric_scratch && i < ev->metric_threads; i++)
+        if (!(ev->metric_scratch[i] = malloc(fs_metric_scratch_bytes(n ? n : 1))))
+            return FS_ENOMEM;
     ev->client_values = malloc((n_clients ? n_clients : 1) * sizeof *ev->client_values);
     ev->client_scratch = malloc((n_clients ? n_clients : 1) * sizeof *ev->client_scratch);
     ev->rows = calloc(ev->n_metrics * (ev->n_segments + 1) + 3, sizeof *ev->rows);
@@ -211,6 +217,8 @@ void fs_evaluator_fini(fs_evaluator *ev)
     free(ev->segments);
     free(ev->segment_rows);
     free(ev->probs);
+    for (int i = 0; ev->metric_scratch && i < ev->metric_threads; i++)
+        free(ev->metric_scratch[i]);
     free(ev->metric_scratch);
     free(ev->client_values);
     free(ev->client_scratch);
@@ -249,7 +257,8 @@ static double worst_clients(fs_evaluator *ev, const fs_predictions *p, fs_metric
         ev->client_values[c] = ev->pop && !ev->pop->clients[c].consent
                                    ? NAN /* never read; NaN is left out of the worst decile */
                                    : fs_metric_eval(m, p, tp->rows + tp->offset[c],
-                                                    fs_partition_size(tp, c), ev->metric_scratch);
+                                                    fs_partition_size(tp, c),
+                                                    ev->metric_scratch[0]);
     return fs_metric_worst_decile(ev->client_values, tp->n_clients, fs_metric_lower_is_better(m),
                                   ev->client_scratch);
 }
@@ -257,15 +266,23 @@ static double worst_clients(fs_evaluator *ev, const fs_predictions *p, fs_metric
 /* A metric of the predictions is the table's; one without a function needs the model itself: the
  * hit rate (it ranks items the rows do not contain), on the whole test set only. */
 static double metric_value(fs_evaluator *ev, const fs_real *w, fs_metric m, const fs_predictions *p,
-                           const fs_segment *seg)
+                           const fs_segment *seg, void *scratch)
 {
     const fs_world *wd = ev->world;
-    if (fs_metric_info_of(m)->eval)
-        return fs_metric_eval(m, p, seg->rows, seg->n, ev->metric_scratch);
+    if (fs_metric_info_of(m)->eval) return fs_metric_eval(m, p, seg->rows, seg->n, scratch);
     if (m != FS_METRIC_HR10 || seg->rows) return NAN;
     const fs_partition *tp = ev->consenting_test.offset ? &ev->consenting_test : &wd->test_part;
     return fs_mf_hit_rate(wd->model, w, &wd->train, &wd->train_part, &wd->test, tp, 10, 100,
-                          ev->seed);
+                          ev->seed, ev->n_threads);
+}
+
+/* Row k of the evaluation: metric m on segment k / n_metrics, in thread t's scratch. */
+static void set_value(fs_evaluator *ev, const fs_real *w, const fs_predictions *p, size_t k,
+                      fs_metric m, int t)
+{
+    const fs_segment *seg = &ev->segments[k / ev->n_metrics];
+    double v = metric_value(ev, w, m, p, seg, ev->metric_scratch[t]);
+    ev->rows[k] = (fs_db_eval){seg->name, fs_metric_name(m), v};
 }
 
 /* The headline and loss of the global model on every client's training data (segment
@@ -321,13 +338,20 @@ int fs_evaluator_run(fs_evaluator *ev, const fs_real *w, const fs_db_eval **out_
                         .probs = ev->probs,
                         .y = test->y,
                         .target = test->target};
-    size_t k = 0;
-    for (size_t s = 0; s < ev->n_segments; s++)
-        for (size_t i = 0; i < ev->n_metrics; i++) {
-            const fs_segment *seg = &ev->segments[s];
-            double v = metric_value(ev, w, ev->metrics[i], &p, seg);
-            ev->rows[k++] = (fs_db_eval){seg->name, fs_metric_name(ev->metrics[i]), v};
-        }
+    /* every (segment, metric) value is a function of the predictions alone, each written to
+     * its own row: computed side by side, the values are those of one thread */
+    size_t n_values = ev->n_segments * ev->n_metrics;
+#pragma omp parallel for num_threads(ev->metric_threads) schedule(dynamic, 1)
+    for (size_t k = 0; k < n_values; k++) {
+        fs_metric m = ev->metrics[k % ev->n_metrics];
+        if (fs_metric_info_of(m)->eval) set_value(ev, w, &p, k, m, omp_get_thread_num());
+    }
+    /* the hit rate ranks on every thread itself */
+    for (size_t k = 0; k < n_values; k++) {
+        fs_metric m = ev->metrics[k % ev->n_metrics];
+        if (!fs_metric_info_of(m)->eval) set_value(ev, w, &p, k, m, 0);
+    }
+    size_t k = n_values;
     if (ev->worst_clients) {
         /* accuracy, not the headline: AUC is undefined on most clients' few test rows */
         fs_metric m = test->n_classes ? FS_METRIC_ACCURACY : FS_METRIC_RMSE;

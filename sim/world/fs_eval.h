@@ -39,7 +39,8 @@ typedef struct fs_evaluator {
     bool worst_clients;
     fs_model_scratch **scratch; /* per thread */
     double *probs;            /* test.n * max(n_classes, 1) */
-    void *metric_scratch;
+    void **metric_scratch;    /* one per metric thread (metric_threads of them) */
+    int metric_threads;       /* the (segment, metric) values are computed on this many */
     double *client_values, *client_scratch;
     fs_partition consenting_test; /* test rows of consenting clients only (when some opted out) */
     double *train_probs;      /* eval.train_metrics: predictions on the training data */

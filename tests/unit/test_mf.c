@@ -538,7 +538,7 @@ static double tiny_hit_rate(double p_u, float rating, size_t top_k)
     fs_real w[6 + 6 + 1] = {0, 2, -9, 1, 1, 1}, table[2] = {p_u, 0.25};
     w[12] = 3.5;
     fs_model_set_personal(m, table, 0);
-    double hr = fs_mf_hit_rate(m, w, &tr, &tp, &te, &ep, top_k, 10, 9);
+    double hr = fs_mf_hit_rate(m, w, &tr, &tp, &te, &ep, top_k, 10, 9, 1);
     fs_model_free(m);
     fs_dataset_fini(&tr), fs_dataset_fini(&te);
     fs_partition_fini(&tp), fs_partition_fini(&ep);
@@ -573,14 +573,17 @@ START_TEST(mf_hit_rate_is_deterministic_and_learned)
     for (size_t c = 0; c < USERS; c++)
         m->ops->init_personal(m, table + c * (K + 1), r);
     fs_model_set_personal(m, table, 0);
-    double h0 = fs_mf_hit_rate(m, w, &tr, &tp, &te, &ep, 10, 100, 3);
+    double h0 = fs_mf_hit_rate(m, w, &tr, &tp, &te, &ep, 10, 100, 3, 1);
     ck_assert(h0 >= 0 && h0 <= 1);
-    ck_assert(h0 == fs_mf_hit_rate(m, w, &tr, &tp, &te, &ep, 10, 100, 3));
+    ck_assert(h0 == fs_mf_hit_rate(m, w, &tr, &tp, &te, &ep, 10, 100, 3, 1));
+    /* clients split over threads: the same hits and positives */
+    ck_assert(h0 == fs_mf_hit_rate(m, w, &tr, &tp, &te, &ep, 10, 100, 3, 3));
     fs_update u;
     ck_assert_int_eq(fs_update_init(&u, m->n_params, true, K + 1), FS_OK);
     for (int pass = 0; pass < 10; pass++)
         train_pass(m, w, table, &tr, &tp, &u, pass);
-    double h1 = fs_mf_hit_rate(m, w, &tr, &tp, &te, &ep, 10, 100, 3);
+    double h1 = fs_mf_hit_rate(m, w, &tr, &tp, &te, &ep, 10, 100, 3, 1);
+    ck_assert(h1 == fs_mf_hit_rate(m, w, &tr, &tp, &te, &ep, 10, 100, 3, 2));
     /* A random ranking hits 10 / 101 of the time; 1000 items leave every user 100 negatives. */
     ck_assert_msg(h1 > 0.2 && h1 > 2 * h0, "hit rate @10 %.3f before training, %.3f after", h0, h1);
     fs_update_fini(&u);
