@@ -108,6 +108,20 @@ static void step_adaptive(fs_serveropt *o, fs_real *w, const double *delta)
     }
 }
 
+bool fs_serveropt_is_sgd(const fs_serveropt *o)
+{
+    return o->cfg.kind == FS_SOPT_SGD;
+}
+
+void fs_serveropt_step_at(fs_serveropt *o, fs_real *w, const double *delta, const uint32_t *idx,
+                          size_t n)
+{
+    fs_assert(o->cfg.kind == FS_SOPT_SGD);
+    const double lr = o->cfg.lr;
+    for (size_t t = 0; t < n; t++)
+        w[idx[t]] += lr * delta[idx[t]];
+}
+
 void fs_serveropt_step(fs_serveropt *o, fs_real *w, const double *delta)
 {
     switch (o->cfg.kind) {

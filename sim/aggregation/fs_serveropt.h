@@ -6,7 +6,9 @@
 #ifndef FS_SERVEROPT_H
 #define FS_SERVEROPT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fs_model.h"
 #include "fs_scn.h"
@@ -45,6 +47,12 @@ void fs_serveropt_fini(fs_serveropt *o);
  * v starts at v0, m at 0; sign(0) = 0 (yogi leaves v alone where delta^2 == v). Coordinates are
  * independent, so the result does not depend on evaluation order. */
 void fs_serveropt_step(fs_serveropt *o, fs_real *w, const double *delta);
+
+/* Whether the step is plain SGD (w += lr * delta, no state): then a coordinate whose delta is 0
+ * keeps its w, and fs_serveropt_step_at may step only the coordinates idx[0..n). */
+bool fs_serveropt_is_sgd(const fs_serveropt *o);
+void fs_serveropt_step_at(fs_serveropt *o, fs_real *w, const double *delta, const uint32_t *idx,
+                          size_t n);
 
 /* q-FFL (q-FedAvg, Li et al. 2020, Algorithm 2) from the clients' deltas and their losses F_k
  * at the current global model, with L = 1 / client learning rate:

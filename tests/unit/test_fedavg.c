@@ -67,6 +67,65 @@ START_TEST(fedavg_sparse_equals_dense)
 }
 END_TEST
 
+/* Rounds of overlapping sparse reports take the aggregator's sparse path (only the touched
+ * coordinates are visited); the same deltas stored dense take the dense one. Over several rounds
+ * of one aggregator (its marks must be clear again after each) both give the same model, bit
+ * for bit, and a sparse step that overflows still fails the round. */
+START_TEST(fedavg_sparse_rounds_equal_dense_rounds)
+{
+    enum { NP = 40, REPORTS = 5, ROUNDS = 4, NNZ = 12 };
+    fs_scenario s;
+    fs_test_scenario(SERVER(""), &s);
+    fs_aggregator as, ad;
+    fs_agg_cfg cfg = {.n_params = NP, .n_eligible = 4, .dp_denominator = 2};
+    ck_assert_int_eq(fs_agg_init(&as, &s, &cfg, NULL), FS_OK);
+    ck_assert_int_eq(fs_agg_init(&ad, &s, &cfg, NULL), FS_OK);
+    fs_real ws[NP], wd[NP], dense[REPORTS][NP], val[REPORTS][NNZ];
+    uint32_t idx[REPORTS][NNZ];
+    fs_update us[REPORTS], ud[REPORTS];
+    fs_agg_report rs[REPORTS], rd[REPORTS];
+    gsl_rng *r = fs_rng_new();
+    for (int j = 0; j < NP; j++) ws[j] = wd[j] = (fs_real)(j % 7) - 3.0f;
+    for (int round = 1; round <= ROUNDS; round++) {
+        fs_rng_reseed(r, 8, FS_RNG_DATA, FS_RNG_NONE, (uint64_t)round);
+        for (int k = 0; k < REPORTS; k++) {
+            memset(dense[k], 0, sizeof dense[k]);
+            /* ascending distinct coordinates from a start that moves with the round */
+            size_t nnz = 0;
+            for (uint32_t j = (uint32_t)gsl_rng_uniform_int(r, 6) + (uint32_t)(round * 3 % 10);
+                 j < NP && nnz < NNZ; j += 1 + (uint32_t)gsl_rng_uniform_int(r, 2), nnz++) {
+                idx[k][nnz] = j;
+                val[k][nnz] = dense[k][j] = (fs_real)(gsl_rng_uniform(r) - 0.5);
+            }
+            us[k] = (fs_update){.n_params = NP, .sparse = true, .idx = idx[k], .val = val[k],
+                                .nnz = nnz};
+            ud[k] = (fs_update){.n_params = NP, .dense = dense[k]};
+            rs[k] = report(&us[k], 1 + k, 1);
+            rd[k] = report(&ud[k], 1 + k, 1);
+        }
+        ck_assert_int_eq(fs_agg_round(&as, ws, rs, REPORTS, NULL, 0, round, NULL), FS_OK);
+        ck_assert_int_eq(fs_agg_round(&ad, wd, rd, REPORTS, NULL, 0, round, NULL), FS_OK);
+        ck_assert_uint_lt(as.n_touched, NP); /* the sparse path ran, and skipped some */
+        ck_assert_uint_eq(ad.n_touched, SIZE_MAX);
+        ck_assert_mem_eq(ws, wd, sizeof ws);
+    }
+    /* an update that overflows float32 on a touched coordinate fails the round */
+    fs_real huge = 3e38f;
+    uint32_t one = 7;
+    ws[7] = 3e38f;
+    fs_update big = {.n_params = NP, .sparse = true, .idx = &one, .val = &huge, .nnz = 1};
+    fs_agg_report rb = report(&big, 1, 1);
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_agg_round(&as, ws, &rb, 1, NULL, 0, ROUNDS + 1, &err), FS_ESCENARIO);
+    ck_assert_ptr_nonnull(strstr(err.msgs[0], "the global model is not finite"));
+    gsl_rng_free(r);
+    fs_agg_fini(&as);
+    fs_agg_fini(&ad);
+    fs_scn_fini(&s);
+}
+END_TEST
+
 START_TEST(dp_divides_by_the_policy_denominator)
 {
     /* DP-FedAvg's mean is sum / K with K fixed by the server policy (here 2, whatever the two
@@ -268,6 +327,7 @@ static Suite *fedavg_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, fedavg_weights_by_sample_count);
     tcase_add_test(tc, fedavg_sparse_equals_dense);
+    tcase_add_test(tc, fedavg_sparse_rounds_equal_dense_rounds);
     tcase_add_test(tc, dp_divides_by_the_policy_denominator);
     tcase_add_test(tc, fednova_equal_steps_is_fedavg_bit_for_bit);
     tcase_add_test(tc, fednova_normalizes_by_local_steps);
