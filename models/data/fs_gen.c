@@ -1,16 +1,17 @@
-/* fs_gen: generator lifetime and fs_gen_materialize. Clients are generated in parallel chunks,
- * each into its own temporary datasets, then appended in client order, so the pooled dataset is
- * byte-identical for any thread count. The generators themselves live in fs_gen_marketing.c,
- * fs_gen_fraud.c and fs_gen_ratings.c (models/README.md, "Data generators"). */
+/* fs_gen: generator lifetime and fs_gen_materialize. Clients are generated in chunks, each
+ * thread a contiguous range of the chunk into its own buffers, which are then laid end to end in
+ * thread order: the pooled dataset is the clients' rows in client order, byte-identical for any
+ * thread count. The generators themselves live in fs_gen_marketing.c, fs_gen_fraud.c and
+ * fs_gen_ratings.c (models/README.md, "Data generators"). */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fs_gen.h"
 
-/* Clients per parallel pass: large enough to keep both cores busy with dynamic scheduling,
- * small enough that the temporary per-client datasets (a few hundred bytes of bookkeeping each
- * plus their rows) stay a small fraction of the output. */
+/* Clients per parallel pass: large enough that each thread's contiguous range evens out the
+ * clients' varying sizes, small enough that the threads' buffers stay a small fraction of the
+ * output. */
 #define GEN_CHUNK 4096
 
 void fs_gen_free(fs_gen *g)
@@ -184,17 +185,15 @@ fail:
     return FS_ENOMEM;
 }
 
-/* Shapes the accumulator after client 0's dataset: the same kind of rows, the same group
- * columns with their level names. Arrays start at one element so they are never NULL-by-malloc(0)
+/* Shapes the accumulator's dataset after a client's (client 0's for the output): the same kind
+ * of rows, the same group columns with their level names (its partition is the caller's). Arrays start at one element so they are never NULL-by-malloc(0)
  * and realloc can grow them. */
-static int acc_init(gen_acc *a, const fs_gen *g, const fs_dataset *tmpl, size_t n_clients)
+static int acc_init(gen_acc *a, const fs_gen *g, const fs_dataset *tmpl)
 {
-    memset(a, 0, sizeof *a);
     fs_dataset *ds = &a->ds;
+    memset(ds, 0, sizeof *ds);
     ds->d = g->d;
     ds->n_classes = g->n_classes;
-    if (!(a->part.offset = calloc(n_clients + 1, sizeof *a->part.offset))) return FS_ENOMEM;
-    a->part.n_clients = n_clients;
     if (g->sparse && !(ds->ptr = calloc(2, sizeof *ds->ptr))) return FS_ENOMEM;
     if (!g->sparse && ds->d && !(ds->x = malloc(ds->d * sizeof *ds->x))) return FS_ENOMEM;
     if (g->n_classes > 0 && !(ds->y = malloc(sizeof *ds->y))) return FS_ENOMEM;
@@ -222,31 +221,8 @@ static bool acc_groups_match(const fs_dataset *acc, const fs_dataset *src)
     return true;
 }
 
-/* Serial pass over a chunk: checks each client's group columns, gives it its first row and
- * first non-zero in the output (row0/nnz0), records the partition, grows n_levels where it grows
- * with the client id (ratings' "user"), and reserves the room the copy pass will fill. */
-static int acc_layout(gen_acc *a, const fs_dataset *src, size_t m, size_t base, size_t *row0,
-                      size_t *nnz0)
-{
-    fs_dataset *ds = &a->ds;
-    size_t n = ds->n, nnz = ds->ptr ? ds->ptr[n] : 0;
-    for (size_t i = 0; i < m; i++) {
-        if (!acc_groups_match(ds, &src[i]) || fs_dataset_is_sparse(&src[i]) != (ds->ptr != NULL))
-            return FS_EINTERNAL;
-        row0[i] = n, nnz0[i] = nnz;
-        n += src[i].n;
-        nnz += src[i].ptr ? src[i].ptr[src[i].n] : 0;
-        a->part.offset[base + i + 1] = n;
-        for (size_t j = 0; j < ds->n_groups; j++)
-            if (src[i].groups[j].n_levels > ds->groups[j].n_levels)
-                ds->groups[j].n_levels = src[i].groups[j].n_levels;
-    }
-    if (n > UINT32_MAX) return FS_ESCENARIO;
-    return acc_reserve(a, n, nnz);
-}
-
-/* Copies one client's rows to their place; clients write disjoint ranges (ptr[row0] belongs to
- * the previous client, or is the initial 0), so the copy pass runs in parallel. */
+/* Copies src's rows to rows row0.. and non-zeros nnz0.. of a's dataset (room reserved): ptr is
+ * rebased, and ptr[row0] belongs to the rows before, so disjoint copies may run in parallel. */
 static void acc_copy(gen_acc *a, const fs_dataset *src, size_t row0, size_t nnz0)
 {
     fs_dataset *ds = &a->ds;
@@ -263,6 +239,25 @@ static void acc_copy(gen_acc *a, const fs_dataset *src, size_t row0, size_t nnz0
     if (ds->target) memcpy(ds->target + row0, src->target, n * sizeof *ds->target);
     for (size_t j = 0; j < ds->n_groups; j++)
         memcpy(ds->groups[j].level + row0, src->groups[j].level, n * sizeof(uint32_t));
+}
+
+/* Appends src after a's rows, growing a: a thread's buffer takes its clients one by one.
+ * FS_EINTERNAL when src's kind of rows or group columns differ from a's; FS_ENOMEM. */
+static int acc_append(gen_acc *a, const fs_dataset *src)
+{
+    fs_dataset *ds = &a->ds;
+    if (!acc_groups_match(ds, src) || fs_dataset_is_sparse(src) != (ds->ptr != NULL))
+        return FS_EINTERNAL;
+    size_t nnz = ds->ptr ? ds->ptr[ds->n] : 0;
+    size_t add = src->ptr ? src->ptr[src->n] : 0;
+    if (acc_reserve(a, ds->n + src->n, nnz + add)) return FS_ENOMEM;
+    acc_copy(a, src, ds->n, nnz);
+    ds->n += src->n;
+    /* a group's level count may grow with the client id (ratings' "user") */
+    for (size_t j = 0; j < ds->n_groups; j++)
+        if (src->groups[j].n_levels > ds->groups[j].n_levels)
+            ds->groups[j].n_levels = src->groups[j].n_levels;
+    return FS_OK;
 }
 
 /* Contiguous partition rows 0..n-1 and the accumulated dataset handed to the caller. */
@@ -284,14 +279,100 @@ static void acc_fini(gen_acc *a)
     fs_partition_fini(&a->part);
 }
 
-/* Generates clients base .. base+m-1 into tr/te. Errors are collected without an fs_err (it is
- * not thread-safe); the caller replays the first failing client serially to get the message. */
-static void gen_chunk(const fs_gen *g, uint64_t base, size_t m, int n_threads, fs_dataset *tr,
-                      fs_dataset *te, int *rc)
+/* One thread's share of a chunk: a contiguous range of its clients, each generated into the
+ * thread's reused scratch and appended, in client order, to the thread's own buffers. Laid end
+ * to end in thread order, the buffers are the chunk in client order, whatever the split: the
+ * pooled dataset is byte-identical for any thread count, and no client costs an allocation
+ * (each had its own datasets, a dozen mallocs and frees: a sixth of a 100,000-client start). */
+typedef struct gen_part {
+    fs_gen_scratch s;
+    gen_acc tr, te;       /* this chunk's rows of the part's clients; capacity kept */
+    bool shaped;          /* tr/te shaped (acc_init) after the part's first client */
+    int rc;               /* the first failure, at client `bad` */
+    size_t bad;
+    size_t row0_tr, nnz0_tr, row0_te, nnz0_te; /* where the buffers go in the output */
+} gen_part;
+
+static void part_reset(gen_part *p)
 {
-#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 16)
-    for (size_t i = 0; i < m; i++)
-        rc[i] = g->ops->client(g, base + i, &tr[i], &te[i], NULL);
+    p->tr.ds.n = p->te.ds.n = 0;
+    if (p->tr.ds.ptr) p->tr.ds.ptr[0] = 0;
+    if (p->te.ds.ptr) p->te.ds.ptr[0] = 0;
+    p->rc = FS_OK;
+}
+
+static void part_fini(gen_part *p)
+{
+    fs_gen_scratch_fini(&p->s);
+    acc_fini(&p->tr);
+    acc_fini(&p->te);
+}
+
+/* Client k into part p, its train and test row counts into the output partitions' offsets
+ * (cumulated by gen_place). */
+static int part_client(const fs_gen *g, gen_part *p, uint64_t k, gen_acc *atr, gen_acc *ate)
+{
+    int rc = fs_gen_client_into(g, k, &p->s, NULL);
+    if (rc == FS_OK && !p->shaped) {
+        rc = acc_init(&p->tr, g, &p->s.train);
+        if (rc == FS_OK) rc = acc_init(&p->te, g, &p->s.test);
+        p->shaped = rc == FS_OK;
+    }
+    if (rc == FS_OK) rc = acc_append(&p->tr, &p->s.train);
+    if (rc == FS_OK) rc = acc_append(&p->te, &p->s.test);
+    atr->part.offset[k + 1] = p->s.train.n;
+    ate->part.offset[k + 1] = p->s.test.n;
+    return rc;
+}
+
+/* Thread t of n_parts generates clients [lo, hi) of the chunk base .. base+m-1. */
+static void part_generate(const fs_gen *g, gen_part *p, size_t base, size_t m, int t,
+                          int n_parts, gen_acc *atr, gen_acc *ate)
+{
+    size_t lo = m * (size_t)t / (size_t)n_parts, hi = m * (size_t)(t + 1) / (size_t)n_parts;
+    part_reset(p);
+    for (size_t i = lo; i < hi && p->rc == FS_OK; i++)
+        if ((p->rc = part_client(g, p, base + i, atr, ate)) != FS_OK) p->bad = base + i;
+}
+
+/* Serial: the output's shape (after client 0, the first part's template), each part's place,
+ * the partition offsets cumulated, the room reserved. */
+static int gen_place(const fs_gen *g, gen_part *parts, int n_parts, size_t base, size_t m,
+                     gen_acc *atr, gen_acc *ate)
+{
+    if (base == 0) {
+        int rc = acc_init(atr, g, &parts[0].tr.ds);
+        if (rc == FS_OK) rc = acc_init(ate, g, &parts[0].te.ds);
+        if (rc != FS_OK) return rc;
+    }
+    size_t n_tr = atr->ds.n, n_te = ate->ds.n;
+    size_t nnz_tr = atr->ds.ptr ? atr->ds.ptr[n_tr] : 0;
+    size_t nnz_te = ate->ds.ptr ? ate->ds.ptr[n_te] : 0;
+    for (int t = 0; t < n_parts; t++) {
+        gen_part *p = &parts[t];
+        if (!p->shaped && p->tr.ds.n == 0 && p->te.ds.n == 0) continue; /* no clients */
+        if (!acc_groups_match(&atr->ds, &p->tr.ds) || !acc_groups_match(&ate->ds, &p->te.ds) ||
+            (p->tr.ds.ptr != NULL) != (atr->ds.ptr != NULL))
+            return FS_EINTERNAL;
+        p->row0_tr = n_tr, p->nnz0_tr = nnz_tr, p->row0_te = n_te, p->nnz0_te = nnz_te;
+        n_tr += p->tr.ds.n, n_te += p->te.ds.n;
+        nnz_tr += p->tr.ds.ptr ? p->tr.ds.ptr[p->tr.ds.n] : 0;
+        nnz_te += p->te.ds.ptr ? p->te.ds.ptr[p->te.ds.n] : 0;
+        for (size_t j = 0; j < atr->ds.n_groups; j++)
+            if (p->tr.ds.groups[j].n_levels > atr->ds.groups[j].n_levels)
+                atr->ds.groups[j].n_levels = p->tr.ds.groups[j].n_levels;
+        for (size_t j = 0; j < ate->ds.n_groups; j++)
+            if (p->te.ds.groups[j].n_levels > ate->ds.groups[j].n_levels)
+                ate->ds.groups[j].n_levels = p->te.ds.groups[j].n_levels;
+    }
+    for (size_t k = base; k < base + m; k++) {
+        atr->part.offset[k + 1] += atr->part.offset[k];
+        ate->part.offset[k + 1] += ate->part.offset[k];
+    }
+    if (n_tr > UINT32_MAX || n_te > UINT32_MAX) return FS_ESCENARIO;
+    if (acc_reserve(atr, n_tr, nnz_tr) || acc_reserve(ate, n_te, nnz_te)) return FS_ENOMEM;
+    atr->ds.n = n_tr, ate->ds.n = n_te;
+    return FS_OK;
 }
 
 static int gen_replay_error(const fs_gen *g, uint64_t k, int rc, fs_err *err)
@@ -305,14 +386,6 @@ static int gen_replay_error(const fs_gen *g, uint64_t k, int rc, fs_err *err)
     return rc;
 }
 
-/* Scratch of one chunk: the temporary per-client datasets, their status codes and their places
- * in the output. */
-typedef struct gen_chunk_buf {
-    fs_dataset *tr, *te;
-    int *rc;
-    size_t *row0_tr, *nnz0_tr, *row0_te, *nnz0_te;
-} gen_chunk_buf;
-
 static int gen_layout_error(const fs_gen *g, int rc, size_t first, size_t last, fs_err *err)
 {
     if (rc == FS_EINTERNAL)
@@ -324,66 +397,51 @@ static int gen_layout_error(const fs_gen *g, int rc, size_t first, size_t last, 
     return rc;
 }
 
-/* Appends a generated chunk in client order (layout serially, copies in parallel) and frees
- * the temporary datasets. */
-static int gen_append_chunk(const fs_gen *g, size_t base, size_t m, int n_threads, gen_chunk_buf *b,
-                            gen_acc *atr, gen_acc *ate, fs_err *err)
+/* The first failure of the chunk, by client order (a generator's own error is replayed
+ * serially for its message: fs_err is not thread-safe). */
+static int gen_chunk_failure(const fs_gen *g, const gen_part *parts, int n_parts, size_t base,
+                             size_t m, fs_err *err)
 {
-    int rc = acc_layout(atr, b->tr, m, base, b->row0_tr, b->nnz0_tr);
-    if (rc == FS_OK) rc = acc_layout(ate, b->te, m, base, b->row0_te, b->nnz0_te);
-    if (rc != FS_OK) return gen_layout_error(g, rc, base, base + m - 1, err);
-#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 64)
-    for (size_t i = 0; i < m; i++) {
-        acc_copy(atr, &b->tr[i], b->row0_tr[i], b->nnz0_tr[i]);
-        acc_copy(ate, &b->te[i], b->row0_te[i], b->nnz0_te[i]);
-        fs_dataset_fini(&b->tr[i]);
-        fs_dataset_fini(&b->te[i]);
+    for (int t = 0; t < n_parts; t++) {
+        const gen_part *p = &parts[t];
+        if (p->rc == FS_OK) continue;
+        if (p->rc == FS_EINTERNAL) return gen_layout_error(g, p->rc, base, base + m - 1, err);
+        return p->rc == FS_ENOMEM ? FS_ENOMEM : gen_replay_error(g, p->bad, p->rc, err);
     }
-    atr->ds.n = atr->part.offset[base + m];
-    ate->ds.n = ate->part.offset[base + m];
     return FS_OK;
-}
-
-static int gen_buf_alloc(gen_chunk_buf *b, size_t chunk)
-{
-    b->tr = calloc(2 * chunk, sizeof *b->tr);
-    b->rc = calloc(chunk, sizeof *b->rc);
-    b->row0_tr = calloc(4 * chunk, sizeof *b->row0_tr);
-    if (!b->tr || !b->rc || !b->row0_tr) return FS_ENOMEM;
-    b->te = b->tr + chunk;
-    b->nnz0_tr = b->row0_tr + chunk;
-    b->row0_te = b->row0_tr + 2 * chunk;
-    b->nnz0_te = b->row0_tr + 3 * chunk;
-    return FS_OK;
-}
-
-static void gen_buf_free(gen_chunk_buf *b, size_t chunk)
-{
-    for (size_t i = 0; b->tr && i < 2 * chunk; i++)
-        fs_dataset_fini(&b->tr[i]);
-    free(b->tr);
-    free(b->rc);
-    free(b->row0_tr);
 }
 
 static int gen_all(const fs_gen *g, size_t n_clients, int n_threads, gen_acc *atr, gen_acc *ate,
                    fs_err *err)
 {
-    size_t chunk = n_clients < GEN_CHUNK ? n_clients : GEN_CHUNK;
-    gen_chunk_buf b = {0};
-    int rc = gen_buf_alloc(&b, chunk);
-    for (size_t base = 0; rc == FS_OK && base < n_clients; base += chunk) {
-        size_t m = n_clients - base < chunk ? n_clients - base : chunk;
-        gen_chunk(g, base, m, n_threads, b.tr, b.te, b.rc);
-        for (size_t i = 0; i < m && rc == FS_OK; i++)
-            if (b.rc[i] != FS_OK) rc = gen_replay_error(g, base + i, b.rc[i], err);
-        if (rc == FS_OK && base == 0 && (rc = acc_init(atr, g, &b.tr[0], n_clients)) == FS_OK)
-            rc = acc_init(ate, g, &b.te[0], n_clients);
-        if (rc == FS_OK) rc = gen_append_chunk(g, base, m, n_threads, &b, atr, ate, err);
+    gen_part *parts = calloc((size_t)n_threads, sizeof *parts);
+    atr->part.n_clients = ate->part.n_clients = n_clients;
+    atr->part.offset = calloc(n_clients + 1, sizeof *atr->part.offset);
+    ate->part.offset = calloc(n_clients + 1, sizeof *ate->part.offset);
+    int rc = parts && atr->part.offset && ate->part.offset ? FS_OK : FS_ENOMEM;
+    for (size_t base = 0; rc == FS_OK && base < n_clients; base += GEN_CHUNK) {
+        size_t m = n_clients - base < GEN_CHUNK ? n_clients - base : GEN_CHUNK;
+        int n_parts = (size_t)n_threads < m ? n_threads : (int)m;
+#pragma omp parallel num_threads(n_parts)
+        part_generate(g, &parts[omp_get_thread_num()], base, m, omp_get_thread_num(), n_parts,
+                      atr, ate);
+        if ((rc = gen_chunk_failure(g, parts, n_parts, base, m, err)) != FS_OK) break;
+        rc = gen_place(g, parts, n_parts, base, m, atr, ate);
+        if (rc != FS_OK) {
+            if (rc != FS_ENOMEM) gen_layout_error(g, rc, base, base + m - 1, err);
+            break;
+        }
+#pragma omp parallel for num_threads(n_parts)
+        for (int t = 0; t < n_parts; t++) {
+            acc_copy(atr, &parts[t].tr.ds, parts[t].row0_tr, parts[t].nnz0_tr);
+            acc_copy(ate, &parts[t].te.ds, parts[t].row0_te, parts[t].nnz0_te);
+        }
     }
     if (rc == FS_ENOMEM)
         fs_err_add(err, g->name, "out of memory generating %zu clients", n_clients);
-    gen_buf_free(&b, chunk);
+    for (int t = 0; parts && t < n_threads; t++)
+        part_fini(&parts[t]);
+    free(parts);
     return rc;
 }
 

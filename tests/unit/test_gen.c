@@ -94,7 +94,7 @@ static void same_rows(const fs_dataset *a, size_t a0, const fs_dataset *b, size_
     }
 }
 
-/* Client k alone, in reverse order, and inside fs_gen_materialize with 1 and 2 threads over
+/* Client k alone, in reverse order, and inside fs_gen_materialize with 1, 2 and 3 threads over
  * 5000 clients (two chunks of parallel generation): all byte-identical. */
 static void check_determinism(int kind)
 {
@@ -117,9 +117,17 @@ static void check_determinism(int kind)
         fs_dataset_fini(&a);
         fs_dataset_fini(&b);
     }
-    pop p1, p2;
+    pop p1, p2, p3;
     pop_make(g, BIG, 1, &p1);
     pop_make(g, BIG, 2, &p2);
+    pop_make(g, BIG, 3, &p3); /* an odd split of each chunk's clients */
+    ck_assert_uint_eq(p1.tr.n, p3.tr.n);
+    ck_assert_uint_eq(p1.te.n, p3.te.n);
+    same_rows(&p1.tr, 0, &p3.tr, 0, p1.tr.n);
+    same_rows(&p1.te, 0, &p3.te, 0, p1.te.n);
+    ck_assert(!memcmp(p1.ptr.offset, p3.ptr.offset, (BIG + 1) * sizeof(size_t)));
+    ck_assert(!memcmp(p1.pte.offset, p3.pte.offset, (BIG + 1) * sizeof(size_t)));
+    pop_free(&p3);
     ck_assert_uint_eq(p1.tr.n, p2.tr.n);
     ck_assert_uint_eq(p1.te.n, p2.te.n);
     same_rows(&p1.tr, 0, &p2.tr, 0, p1.tr.n);
