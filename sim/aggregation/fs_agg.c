@@ -26,6 +26,7 @@ int fs_agg_init(fs_aggregator *a, const fs_scenario *s, const fs_agg_cfg *cfg, f
     a->dp = fs_dp_cfg_of(s, cfg->dp_denominator);
     a->n_params = n_params;
     a->n_eligible = cfg->n_eligible;
+    a->n_threads = cfg->n_threads > 0 ? cfg->n_threads : 1;
     a->epsilon = s->privacy.dp ? 0 : NAN;
     fs_rdp_init(&a->rdp);
     a->secagg = (fs_secagg_cfg){
@@ -33,8 +34,7 @@ int fs_agg_init(fs_aggregator *a, const fs_scenario *s, const fs_agg_cfg *cfg, f
     fs_serveropt_cfg oc = fs_serveropt_cfg_of(s);
     a->sum = calloc(n_params, sizeof *a->sum);
     a->delta = calloc(n_params, sizeof *a->delta);
-    a->noise = fs_rng_new();
-    bool ok = a->sum && a->delta && a->noise && fs_serveropt_init(&a->opt, &oc, n_params) == FS_OK;
+    bool ok = a->sum && a->delta && fs_serveropt_init(&a->opt, &oc, n_params) == FS_OK;
     if (ok && s->privacy.secure_aggregation)
         ok = (a->fixed = calloc(n_params + 1, sizeof *a->fixed)) != NULL;
     if (ok && a->algo->control_variate)
@@ -101,7 +101,6 @@ void fs_agg_fini(fs_aggregator *a)
     free(a->control);
     free(a->mark);
     free(a->touched);
-    gsl_rng_free(a->noise);
     memset(a, 0, sizeof *a);
 }
 
@@ -329,7 +328,8 @@ static int agg_step(fs_aggregator *a, fs_real *w, const fs_agg_report *reports, 
     }
     free(weights);
     if (rc) return rc;
-    fs_dp_noise(&a->dp, a->noise, a->sum, a->n_params, round);
+    if (fs_dp_noise(&a->dp, a->sum, a->n_params, round, a->n_threads))
+        return fs_err_add(err, NULL, "out of memory adding round %d's noise", round), FS_ENOMEM;
     total = fs_dp_divisor(&a->dp, total);
     for (size_t j = 0; j < a->n_params; j++)
         a->delta[j] = a->sum[j] / total;

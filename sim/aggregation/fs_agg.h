@@ -39,6 +39,7 @@ typedef struct fs_agg_cfg {
     size_t n_params;
     size_t n_eligible;         /* consenting clients: the population DP samples from */
     double dp_denominator;     /* updates one server step sums by design: DP's K (fs_dp.h) */
+    int n_threads;             /* for the DP noise (0: 1) */
 } fs_agg_cfg;
 
 typedef struct fs_aggregator {
@@ -49,6 +50,7 @@ typedef struct fs_aggregator {
     fs_dp_cfg dp;
     size_t n_params;
     size_t n_eligible;         /* consenting clients: the population DP samples from */
+    int n_threads;
     fs_serveropt opt;
     fs_rdp rdp;
     fs_secagg_cfg secagg;
@@ -59,7 +61,6 @@ typedef struct fs_aggregator {
     uint64_t *fixed;           /* n_params + 1 fixed-point accumulators (secure aggregation) */
     double *control;           /* the algorithm's server control variate (SCAFFOLD's c,
                                   n_params), else NULL */
-    gsl_rng *noise;
     double epsilon;            /* spent so far (NaN without DP) */
     /* server.aggregation_weights = ipw (fs_agg_set_ipw): each client's level of the weighting
      * group (borrowed), and per level its clients in the population and the reports aggregated

@@ -171,7 +171,8 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
     e->r_cli = fs_rng_new();
     fs_agg_cfg ac = {.n_params = e->n_params,
                      .n_eligible = count_consenting(cfg->pop),
-                     .dp_denominator = e->ops->step_reports(e->s)};
+                     .dp_denominator = e->ops->step_reports(e->s),
+                     .n_threads = cfg->n_threads};
     if ((rc = fs_agg_init(&e->agg, e->s, &ac, err)) || (rc = init_mix(e, err))) return rc;
     e->trainer.control = e->agg.control;
     e->trainer.client_control = &e->client_control;

@@ -3,6 +3,7 @@
 
 #include <gsl/gsl_randist.h>
 #include <math.h>
+#include <stdbool.h>
 
 #include "fs_rng.h"
 
@@ -37,13 +38,32 @@ double fs_dp_weight(const fs_dp_cfg *c, double n_samples)
     return c->on ? 1.0 : n_samples;
 }
 
-void fs_dp_noise(const fs_dp_cfg *c, gsl_rng *r, double *sum, size_t n, int round)
+/* Blocks of coordinates draw from streams of their own, so threads can take blocks and the noise
+ * is the same on any number of them; the ziggurat (Marsaglia and Tsang 2000, GSL's) draws about
+ * four times faster than the polar method. One serial polar draw per coordinate of a 2^18-feature
+ * model was a sixth of ctr_private's samples, all on the engine's thread. */
+int fs_dp_noise(const fs_dp_cfg *c, double *sum, size_t n, int round, int n_threads)
 {
-    if (!c->on) return;
+    if (!c->on) return FS_OK;
     double sd = c->noise_multiplier * c->clip;
-    fs_rng_reseed(r, c->seed, FS_RNG_DP_NOISE, FS_RNG_NONE, (uint64_t)round);
-    for (size_t j = 0; j < n; j++)
-        sum[j] += gsl_ran_gaussian(r, sd);
+    size_t n_blocks = (n + FS_DP_NOISE_BLOCK - 1) / FS_DP_NOISE_BLOCK;
+    int threads = n_threads < 1 ? 1 : (size_t)n_threads < n_blocks ? n_threads : (int)n_blocks;
+    bool oom = false;
+#pragma omp parallel num_threads(threads > 0 ? threads : 1) reduction(|| : oom)
+    {
+        gsl_rng *r = fs_rng_new();
+        oom = !r;
+#pragma omp for schedule(static)
+        for (size_t b = 0; b < n_blocks; b++) {
+            if (!r) continue;
+            fs_rng_reseed(r, c->seed, FS_RNG_DP_NOISE, b, (uint64_t)round);
+            size_t end = (b + 1) * FS_DP_NOISE_BLOCK < n ? (b + 1) * FS_DP_NOISE_BLOCK : n;
+            for (size_t j = b * FS_DP_NOISE_BLOCK; j < end; j++)
+                sum[j] += gsl_ran_gaussian_ziggurat(r, sd);
+        }
+        if (r) gsl_rng_free(r);
+    }
+    return oom ? FS_ENOMEM : FS_OK;
 }
 
 double fs_dp_divisor(const fs_dp_cfg *c, double total_weight)

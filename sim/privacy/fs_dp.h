@@ -21,7 +21,7 @@ typedef struct fs_dp_cfg {
     double clip;              /* S */
     double noise_multiplier;  /* z */
     double denominator;       /* K */
-    uint64_t seed;            /* the noise's streams: (seed, DP_NOISE, round) */
+    uint64_t seed;            /* the noise's streams: (seed, DP_NOISE, block, round) */
 } fs_dp_cfg;
 
 /* The scenario's privacy.dp with the server policy's denominator. */
@@ -33,9 +33,12 @@ void fs_dp_clip(fs_update *u, double clip);
 /* A report's weight in the sum: equal under DP (the sensitivity rule), else its sample count. */
 double fs_dp_weight(const fs_dp_cfg *c, double n_samples);
 
-/* Server side: adds the round's Gaussian noise to sum (n coordinates) when DP is on. r is
- * reseeded on the round's stream. */
-void fs_dp_noise(const fs_dp_cfg *c, gsl_rng *r, double *sum, size_t n, int round);
+/* Server side: adds the round's Gaussian noise N(0, (noise_multiplier * clip)^2) to each of the n
+ * coordinates of sum when DP is on: coordinates j of block b = j / FS_DP_NOISE_BLOCK from stream
+ * (seed, DP_NOISE, b, round), in order, on up to n_threads threads (the same noise on any
+ * number). FS_ENOMEM (the sum then partly noised: the round must fail). */
+#define FS_DP_NOISE_BLOCK 8192
+int fs_dp_noise(const fs_dp_cfg *c, double *sum, size_t n, int round, int n_threads);
 
 /* What the sum is divided by: the fixed K under DP, else the total weight. */
 double fs_dp_divisor(const fs_dp_cfg *c, double total_weight);

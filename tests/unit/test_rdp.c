@@ -1,10 +1,13 @@
 /* Tests of fs_rdp: TF Privacy's published DP-SGD budgets, the closed form at q = 1, values from
- * an independent numerical integral, the accountant's algebra, and the `fedsim epsilon` command. */
+ * an independent numerical integral, the accountant's algebra, and the `fedsim epsilon` command;
+ * and of the server noise the accountant charges for (fs_dp_noise). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "fs_dp.h"
 #include "fs_epsilon.h"
 #include "fs_rdp.h"
 #include "fs_test.h"
@@ -298,11 +301,48 @@ START_TEST(rdp_huge_sigma_is_cheap_and_tiny)
 }
 END_TEST
 
+/* The noise is N(0, (z * clip)^2) per coordinate, fresh in every block and round, and the same
+ * on 1 and 3 threads (each block its own stream). */
+START_TEST(dp_noise_is_gaussian_and_thread_independent)
+{
+    enum { N = 3 * FS_DP_NOISE_BLOCK + 123 };
+    fs_dp_cfg c = {.on = true, .clip = 0.5, .noise_multiplier = 3.0, .seed = 7};
+    double sd = 1.5;
+    double *a = calloc(N, sizeof *a), *b = calloc(N, sizeof *b), *other = calloc(N, sizeof *b);
+    ck_assert(a && b && other);
+    ck_assert_int_eq(fs_dp_noise(&c, a, N, 4, 1), 0);
+    ck_assert_int_eq(fs_dp_noise(&c, b, N, 4, 3), 0);
+    ck_assert_int_eq(fs_dp_noise(&c, other, N, 5, 2), 0);
+    ck_assert_mem_eq(a, b, N * sizeof *a);
+    double sum = 0, sq = 0;
+    size_t within = 0, same_next_round = 0, same_next_block = 0;
+    for (size_t j = 0; j < N; j++) {
+        sum += a[j], sq += a[j] * a[j];
+        within += fabs(a[j]) < sd;
+        same_next_round += a[j] == other[j];
+        if (j < FS_DP_NOISE_BLOCK) same_next_block += a[j] == a[j + FS_DP_NOISE_BLOCK];
+    }
+    double mean = sum / N, var = sq / N - mean * mean;
+    ck_assert_msg(fabs(mean) < 4 * sd / sqrt(N), "mean %g", mean);
+    ck_assert_msg(fabs(var / (sd * sd) - 1) < 0.05, "variance %g, expected %g", var, sd * sd);
+    ck_assert_msg(fabs((double)within / N - 0.6827) < 0.015, "%zu of %d within 1 sd", within, N);
+    ck_assert_uint_eq(same_next_round, 0);
+    ck_assert_uint_eq(same_next_block, 0);
+    /* DP off: nothing is added */
+    c.on = false;
+    memcpy(b, a, N * sizeof *a);
+    ck_assert_int_eq(fs_dp_noise(&c, b, N, 4, 2), 0);
+    ck_assert_mem_eq(a, b, N * sizeof *a);
+    free(a), free(b), free(other);
+}
+END_TEST
+
 static Suite *rdp_suite(void)
 {
     Suite *s = suite_create("rdp");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, rdp_reproduces_tf_privacy_mnist_tutorial);
+    tcase_add_test(tc, dp_noise_is_gaussian_and_thread_independent);
     tcase_add_test(tc, cli_epsilon_takes_integral_numbers_and_refuses_sigma_0);
     tcase_add_test(tc, rdp_improved_conversion_pinned_on_tutorial);
     tcase_add_test(tc, rdp_full_batch_equals_gaussian_closed_form);
