@@ -81,13 +81,23 @@ static double water_level(const fs_link *l)
     }
 }
 
+/* The earliest finish, the lower id on a tie: which transfer fs_link_next names. */
+static bool finishes_before(const fs_link_xfer *a, const fs_link_xfer *b)
+{
+    return a->t_fin < b->t_fin || (a->t_fin == b->t_fin && a->id < b->id);
+}
+
+/* Rates and finishing times, and the next finish found on the way: a link event otherwise
+ * scanned the transfers once more for it, twice (before and after its removal). */
 static void recompute(fs_link *l)
 {
     l->level = l->n ? water_level(l) : INFINITY;
+    l->next = 0;
     for (size_t i = 0; i < l->n; i++) {
         fs_link_xfer *x = &l->x[i];
         x->rate = x->cap < l->level ? x->cap : l->level;
         x->t_fin = l->t + ceil_us(x->left, x->rate);
+        if (finishes_before(x, &l->x[l->next])) l->next = i;
     }
     l->dirty = false;
     l->n_recomputes++;
@@ -136,11 +146,7 @@ bool fs_link_next(fs_link *l, int64_t *out_t, uint32_t *out_id)
 {
     if (l->n == 0) return false;
     if (l->dirty) recompute(l);
-    const fs_link_xfer *best = &l->x[0];
-    for (size_t i = 1; i < l->n; i++) {
-        const fs_link_xfer *x = &l->x[i];
-        if (x->t_fin < best->t_fin || (x->t_fin == best->t_fin && x->id < best->id)) best = x;
-    }
+    const fs_link_xfer *best = &l->x[l->next]; /* clean: advance moved no finishing time */
     *out_t = best->t_fin;
     *out_id = best->id;
     return true;

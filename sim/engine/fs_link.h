@@ -27,6 +27,7 @@ typedef struct fs_link {
     int64_t t;         /* the link's clock: remaining bytes are as of t */
     bool dirty;        /* the set changed at t: rates and t_fin must be recomputed */
     double level;      /* the water level L of the last recomputation (INFINITY: unsaturated) */
+    size_t next;       /* index in x of the next finish (valid while the link is clean) */
     uint64_t n_recomputes;
 } fs_link;
 
