@@ -186,8 +186,8 @@ fail:
 }
 
 /* Shapes the accumulator's dataset after a client's (client 0's for the output): the same kind
- * of rows, the same group columns with their level names (its partition is the caller's). Arrays start at one element so they are never NULL-by-malloc(0)
- * and realloc can grow them. */
+ * of rows, the same group columns with their level names (its partition is the caller's).
+ * Arrays start at one element so they are never NULL-by-malloc(0) and realloc can grow them. */
 static int acc_init(gen_acc *a, const fs_gen *g, const fs_dataset *tmpl)
 {
     fs_dataset *ds = &a->ds;

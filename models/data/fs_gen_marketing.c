@@ -266,11 +266,17 @@ static void mk_interests(const mk_impl *im, gsl_rng *r, mk_user *u)
     u->inv_sqrt_m = 1.0 / sqrt((double)m);
 }
 
-static void mk_user_draw(const mk_impl *im, gsl_rng *r, mk_user *u)
+/* The user's group levels, the first draws of its stream after the impression count. */
+static void mk_user_groups(const mk_impl *im, gsl_rng *r, mk_user *u)
 {
     u->region = (uint32_t)gsl_ran_discrete(r, im->region_d);
     u->device = (uint32_t)gsl_ran_discrete(r, im->device_d);
     u->age = (uint32_t)gsl_ran_discrete(r, im->age_d);
+}
+
+static void mk_user_draw(const mk_impl *im, gsl_rng *r, mk_user *u)
+{
+    mk_user_groups(im, r, u);
     mk_interests(im, r, u);
     u->propensity = MK_SD_USER * gsl_ran_ugaussian(r);
 }
@@ -610,7 +616,8 @@ static size_t mk_merge_row(const mk_ufeat *uf, const uint32_t *ai, const float *
 {
     size_t m = uf->n + na;
 #ifdef MK_SIMD
-    if (mk_simd > 0) return mk_place_avx512(uf, ai, av, na, idx, val) ? mk_merge_equal(idx, val, m) : m;
+    if (mk_simd > 0)
+        return mk_place_avx512(uf, ai, av, na, idx, val) ? mk_merge_equal(idx, val, m) : m;
 #endif
     uint32_t si[MK_MAX_ROW];
     float sv[MK_MAX_ROW];
@@ -677,15 +684,20 @@ static size_t mk_row_nnz(const mk_impl *im, gsl_rng *r, const mk_user *u, const 
     return clash ? mk_merge_row(uf, ai, av, na, idx, val) : uf->n + na;
 }
 
-/* The start of client k's stream: its impression count, the training share of it and the user;
- * the impressions follow. */
-static void mk_head(const mk_impl *im, gsl_rng *r, uint64_t k, size_t *n, size_t *n_tr, mk_user *u)
+/* The start of client k's stream: its impression count and the training share of it, then
+ * the user (only its group levels when `whole` is false: what the counting pass needs, and the
+ * draws after them are never read there). The impressions follow the whole user. */
+static void mk_head(const mk_impl *im, gsl_rng *r, uint64_t k, size_t *n, size_t *n_tr,
+                    mk_user *u, bool whole)
 {
     fs_rng_reseed(r, im->cfg.seed, FS_RNG_DATA, k, FS_RNG_NONE);
     *n = mk_count(r, im->cfg.exposure_mu, im->cfg.exposure_sigma);
     double n_round = round((1 - im->cfg.test_fraction) * (double)*n);
     *n_tr = n_round < 1 ? 1 : n_round > (double)*n ? *n : (size_t)n_round;
-    mk_user_draw(im, r, u);
+    if (whole)
+        mk_user_draw(im, r, u);
+    else
+        mk_user_groups(im, r, u);
 }
 
 /* Client k's rows; with_test false stops after the training rows (the test dataset gets none). */
@@ -695,7 +707,7 @@ static int mk_generate(const fs_gen *g, uint64_t k, fs_gen_scratch *s, bool with
     if (!s->rng && !(s->rng = fs_rng_new())) goto nomem;
     size_t n, n_tr;
     mk_user u;
-    mk_head(im, s->rng, k, &n, &n_tr, &u);
+    mk_head(im, s->rng, k, &n, &n_tr, &u, true);
     size_t per_row = 9 + 2 * (size_t)u.n_interests;
     if (!with_test) n = n_tr;
     if (mk_alloc(g, &u, s, 0, n_tr, per_row) || mk_alloc(g, &u, s, 1, n - n_tr, per_row))
@@ -735,7 +747,7 @@ static int mk_heads(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes
     if (!s->rng && !(s->rng = fs_rng_new())) return FS_ENOMEM;
     size_t n, n_tr;
     mk_user u;
-    mk_head(g->impl, s->rng, k, &n, &n_tr, &u);
+    mk_head(g->impl, s->rng, k, &n, &n_tr, &u, false);
     mk_head_sizes(n, n_tr, &u, out);
     return FS_OK;
 }
@@ -748,7 +760,7 @@ static int mk_sizes(const fs_gen *g, uint64_t k, fs_gen_scratch *s, fs_gen_sizes
     if (!s->rng && !(s->rng = fs_rng_new())) return FS_ENOMEM;
     size_t n, n_tr;
     mk_user u;
-    mk_head(im, s->rng, k, &n, &n_tr, &u);
+    mk_head(im, s->rng, k, &n, &n_tr, &u, true);
     mk_ufeat uf;
     mk_user_features(im->cfg.hash_bits, &u, &uf);
     mk_seen seen = {{0}};
