@@ -256,4 +256,17 @@ static inline void fs_test_same_on_pixels(const fs_model *m, const fs_real *w, c
     fs_test_same_rows(m, w, c, f, scattered, 6);
 }
 
+/* fs_test_same_on_pixels for m with parameters w (both freed here) on 40 compact rows of its
+ * n_features pixels and their float twin. */
+static inline void fs_test_model_on_pixels(fs_model *m, fs_real *w)
+{
+    fs_dataset c, f;
+    fs_test_pixel_pair(&c, &f, 40, m->n_features, m->n_classes);
+    fs_test_same_on_pixels(m, w, &c, &f);
+    free(w);
+    fs_model_free(m);
+    fs_dataset_fini(&c);
+    fs_dataset_fini(&f);
+}
+
 #endif

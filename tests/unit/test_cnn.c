@@ -319,15 +319,8 @@ END_TEST
 
 START_TEST(cnn_on_pixels_equals_cnn_on_their_floats)
 {
-    fs_dataset c, f;
-    fs_test_pixel_pair(&c, &f, 40, 32, 5);
     fs_model *m = fs_cnn_new(4, 4, 2, 5, 6); /* 4 x 4 x 2: 32 features */
-    fs_real *w = fs_test_random_params(m, 8);
-    fs_test_same_on_pixels(m, w, &c, &f);
-    free(w);
-    fs_model_free(m);
-    fs_dataset_fini(&c);
-    fs_dataset_fini(&f);
+    fs_test_model_on_pixels(m, fs_test_random_params(m, 8));
 }
 END_TEST
 

@@ -330,16 +330,9 @@ END_TEST
 
 START_TEST(mlp_on_pixels_equals_mlp_on_their_floats)
 {
-    fs_dataset c, f;
-    fs_test_pixel_pair(&c, &f, 40, 20, 5);
     size_t hidden[2] = {8, 6};
     fs_model *m = fs_mlp_new(20, hidden, 2, 5, false, 6);
-    fs_real *w = fs_test_random_params(m, 8);
-    fs_test_same_on_pixels(m, w, &c, &f);
-    free(w);
-    fs_model_free(m);
-    fs_dataset_fini(&c);
-    fs_dataset_fini(&f);
+    fs_test_model_on_pixels(m, fs_test_random_params(m, 8));
 }
 END_TEST
 

@@ -228,15 +228,8 @@ END_TEST
 
 START_TEST(softmax_on_pixels_equals_softmax_on_their_floats)
 {
-    fs_dataset c, f;
-    fs_test_pixel_pair(&c, &f, 40, 20, 5);
     fs_model *m = fs_softmax_new(20, 5, 6);
-    fs_real *w = fs_test_random_weights(m->n_params, 0.5, 8);
-    fs_test_same_on_pixels(m, w, &c, &f);
-    free(w);
-    fs_model_free(m);
-    fs_dataset_fini(&c);
-    fs_dataset_fini(&f);
+    fs_test_model_on_pixels(m, fs_test_random_weights(m->n_params, 0.5, 8));
 }
 END_TEST
 
