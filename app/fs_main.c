@@ -201,8 +201,8 @@ static void print_summary(const fs_scenario *s, const char *db, const fs_run_sum
             printf(" %.1f", r->mb_out_by_rank[k]);
         printf("%s\n", r->ranks > 8 ? " ..." : "");
     }
-    printf("  wall time       %.2f s: setup %.2f, training %.2f, evaluation %.2f, engine %.2f"
-           " (selection, events, aggregation, recording), writer's finish %.2f\n",
+    printf("  wall time       %.2f s: setup %.2f, training %.2f, evaluation %.2f, engine %.2f,"
+           " writer %.2f\n",
            r->wall_s, r->setup_s, r->train_s, r->eval_s, r->engine_s,
            r->wall_s - r->setup_s - r->train_s - r->eval_s - r->engine_s);
     printf("  results         %s (run %lld)\n", db, (long long)r->run_id);

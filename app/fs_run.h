@@ -40,7 +40,7 @@ typedef struct fs_run_summary {
     double setup_s, train_s, eval_s, engine_s; /* wall_s's parts: before round 1, training the
                                                 * clients, evaluating, and the rest of the rounds
                                                 * (selection, events, aggregation, recording);
-                                                * what is left is the writer's finish */
+                                                * what is left is waiting for the writer */
     int ranks;                     /* MPI ranks that computed the run (1: one process) */
     long trained_by_rank[8];       /* clients each of the first 8 ranks trained */
     double mb_out_by_rank[8];      /* MB each of the first 8 ranks sent the others (fs_mpi) */
