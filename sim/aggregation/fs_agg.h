@@ -8,7 +8,6 @@
 #ifndef FS_AGG_H
 #define FS_AGG_H
 
-#include <gsl/gsl_rng.h>
 #include <stddef.h>
 #include <stdint.h>
 

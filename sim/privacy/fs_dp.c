@@ -47,9 +47,11 @@ int fs_dp_noise(const fs_dp_cfg *c, double *sum, size_t n, int round, int n_thre
     if (!c->on) return FS_OK;
     double sd = c->noise_multiplier * c->clip;
     size_t n_blocks = (n + FS_DP_NOISE_BLOCK - 1) / FS_DP_NOISE_BLOCK;
-    int threads = n_threads < 1 ? 1 : (size_t)n_threads < n_blocks ? n_threads : (int)n_blocks;
+    int threads = n_threads < 1 || n_blocks < 2 ? 1
+                  : (size_t)n_threads < n_blocks ? n_threads
+                                                  : (int)n_blocks;
     bool oom = false;
-#pragma omp parallel num_threads(threads > 0 ? threads : 1) reduction(|| : oom)
+#pragma omp parallel num_threads(threads) reduction(|| : oom)
     {
         gsl_rng *r = fs_rng_new();
         oom = !r;
