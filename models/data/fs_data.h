@@ -115,8 +115,11 @@ static inline float fs_pixel(uint8_t p)
     return (float)p / 255.0f;
 }
 
-/* out[0 .. len) := fs_pixel(p[0 .. len)); the loop vectorises (a convert and a divide). */
+/* out[0 .. len) := fs_pixel(p[0 .. len)), bit for bit, in 16-lane vectors (an exact FMA form of
+ * the division on AVX-512 CPUs, the division elsewhere). fs_pixels_use_fma(false) forces the
+ * division, for tests. */
 void fs_pixels_f32(const uint8_t *p, size_t len, float *out);
+void fs_pixels_use_fma(bool on);
 
 /* out[0 .. d) := the features of dense row r, from x or converted from x8. */
 void fs_dataset_row_f32(const fs_dataset *ds, size_t r, float *out);

@@ -16,11 +16,9 @@
 
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define FS_NN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define FS_NN_CLONES
-#endif
+#include "fs_cpu.h"
+
+#define FS_NN_CLONES FS_CPU_CLONES
 
 /* Inlined into each clone, so they are compiled for its CPU level: a call would land in code
  * for the default level. The vector ABI warning is about such calls, which never happen. */

@@ -1,6 +1,6 @@
 /* fs_softmax: multinomial logistic regression, the "softmax" model ops: one fs_nn dense layer
  * and the softmax cross-entropy head. Parameters: W (n_classes x n_features, row-major) then b.
- * Both products of a step go through fs_real_gemm, prediction through fs_nn_dense_predict;
+ * Both products of a step go through fs_real_gemm, prediction through fs_nn_predict_rows;
  * scratch holds the batch (max_batch x n_features) and the logits (max_batch x n_classes). No
  * allocation per call. */
 #include <stdlib.h>
@@ -65,7 +65,7 @@ static void sm_predict(const fs_model *m, const fs_real *w, const fs_dataset *ds
     if (n == 0) return;
     size_t c = (size_t)m->n_classes, d = m->n_features;
     fs_real *z = s->buf + m->max_batch * d;
-    fs_nn_dense_predict(w, w + c * d, fs_nn_rows(ds, rows, n, s->buf), n, d, c, false, z);
+    fs_nn_predict_rows(w, w + c * d, ds, rows, n, c, false, s->buf, z);
     fs_nn_softmax_probs(z, n, (size_t)m->n_classes, out_probs);
 }
 

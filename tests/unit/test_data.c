@@ -130,6 +130,33 @@ START_TEST(idx_u8_keeps_pixels_and_expands_to_the_quotients)
 }
 END_TEST
 
+/* Both conversions give every pixel's quotient bit for bit, at every length and offset (the
+ * 16-lane body, masked tails of 1..15, unaligned starts), and write nothing past the end. */
+START_TEST(pixels_f32_is_the_division_on_every_path)
+{
+    uint8_t p[256 + 48];
+    for (size_t i = 0; i < sizeof p; i++) p[i] = (uint8_t)(i * 7 + i / 256); /* every value */
+    float out[256 + 49];
+    for (int fma = 0; fma < 2; fma++) {
+        fs_pixels_use_fma(fma);
+        for (size_t start = 0; start < 3; start++)
+            for (size_t len = 0; len + start <= sizeof p; len += len < 40 ? 1 : 37) {
+                const float canary = -1.5f;
+                for (size_t i = 0; i <= len; i++) out[i] = canary;
+                fs_pixels_f32(p + start, len, out);
+                for (size_t i = 0; i < len; i++) {
+                    float want = (float)p[start + i] / 255.0f;
+                    ck_assert_msg(memcmp(&out[i], &want, sizeof want) == 0,
+                                  "fma %d, start %zu, len %zu: pixel %u gave %a, want %a", fma,
+                                  start, len, p[start + i], (double)out[i], (double)want);
+                }
+                ck_assert_msg(out[len] == canary, "fma %d, len %zu: wrote past the end", fma, len);
+            }
+    }
+    fs_pixels_use_fma(true);
+}
+END_TEST
+
 /* A take of compact rows is float (an attacker writes its copy's x); float and sparse data are
  * left alone by fs_dataset_expand. */
 START_TEST(take_of_compact_rows_is_float_and_expand_leaves_others)
@@ -467,6 +494,7 @@ int main(void)
     tcase_add_test(idx, idx_max_rows_keeps_the_first_rows);
     tcase_add_test(idx, idx_u8_keeps_pixels_and_expands_to_the_quotients);
     tcase_add_test(idx, take_of_compact_rows_is_float_and_expand_leaves_others);
+    tcase_add_test(idx, pixels_f32_is_the_division_on_every_path);
     tcase_add_test(idx, idx_missing_file_is_eio_naming_the_file);
     tcase_add_test(idx, idx_bad_magic_is_eio);
     tcase_add_test(idx, idx_truncated_plain_file_is_eio);
