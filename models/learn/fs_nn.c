@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "fs_nn.h"
+
+#include "fs_exp.h"
 #include "fs_nn_small.h"
 
 void fs_nn_check(const fs_model *m, const fs_dataset *ds, size_t n, const fs_model_scratch *s)
@@ -180,12 +182,24 @@ void fs_nn_relu_mask(fs_real *d, const fs_real *act, size_t len)
     }
 
 FS_NN_SOFTMAX_ROW_FN(fs_nn_softmax_row, fs_real)
-static FS_NN_SOFTMAX_ROW_FN(softmax_row_d, double)
 
+/* softmax_row_d's values, with the exponentials of all rows taken together (fs_exp_many): the
+ * shifts first, then one pass of exp, then each row's sum in class order and its scaling. */
 void fs_nn_softmax_probs(const fs_real *z, size_t n, size_t c, double *probs)
 {
-    for (size_t i = 0; i < n * c; i++) probs[i] = z[i];
-    for (size_t i = 0; i < n; i++) softmax_row_d(probs + i * c, c);
+    for (size_t i = 0; i < n; i++) {
+        const fs_real *zi = z + i * c;
+        double mx = zi[0];
+        for (size_t k = 1; k < c; k++) mx = zi[k] > mx ? zi[k] : mx;
+        for (size_t k = 0; k < c; k++) probs[i * c + k] = (double)zi[k] - mx;
+    }
+    fs_exp_many(probs, n * c, probs);
+    for (size_t i = 0; i < n; i++) {
+        double *pi = probs + i * c, sum = 0;
+        for (size_t k = 0; k < c; k++) sum += pi[k];
+        double inv = 1.0 / sum;
+        for (size_t k = 0; k < c; k++) pi[k] *= inv;
+    }
 }
 
 /* Log-sum-exp minus the true logit: exact even where p[y] underflows, which log(p[y]) is not. */
