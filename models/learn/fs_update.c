@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_cpu.h"
 #include "fs_model.h"
 
 int fs_update_init(fs_update *u, size_t n_params, bool sparse, size_t n_personal)
@@ -44,12 +45,21 @@ int fs_update_reserve(fs_update *u, size_t need)
     return FS_OK;
 }
 
+/* The clones give the same bits: a float times a float is exact in double, fused or not (the
+ * FS_REAL_DOUBLE reference build may differ in the last bit between CPU levels). */
+FS_CPU_CLONES double fs_vec_norm(const fs_real *v, size_t n)
+{
+    enum { LANES = 8 };
+    double lane[LANES] = {0}, s = 0;
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) lane[j] += (double)v[i + j] * v[i + j];
+    for (int j = 0; j < LANES; j++) s += lane[j];
+    for (; i < n; i++) s += (double)v[i] * v[i];
+    return sqrt(s);
+}
+
 double fs_update_norm(const fs_update *u)
 {
-    const fs_real *v = u->sparse ? u->val : u->dense;
-    size_t n = u->sparse ? u->nnz : u->n_params;
-    double ss = 0;
-    for (size_t i = 0; i < n; i++)
-        ss += (double)v[i] * v[i];
-    return sqrt(ss);
+    return u->sparse ? fs_vec_norm(u->val, u->nnz) : fs_vec_norm(u->dense, u->n_params);
 }

@@ -66,29 +66,6 @@ void fs_trainer_fini(fs_trainer *t)
     memset(t, 0, sizeof *t);
 }
 
-static double norm2(const fs_real *v, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)v[i] * v[i];
-    return sqrt(s);
-}
-
-/* ||w_global||_2 for the poisoned-update bound only (nothing records it): summed in 8 lanes of
- * fixed order (lane j takes i = j mod 8), then the lanes in turn, so the compiler vectorises it
- * and the value depends on n alone. One serial sum over a 2^18-feature CTR model every round was
- * a tenth of the shipped ctr_regions engine's time. */
-static double bound_norm(const fs_real *v, size_t n)
-{
-    enum { LANES = 8 };
-    double lane[LANES] = {0}, s = 0;
-    size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; j++) lane[j] += (double)v[i + j] * v[i + j];
-    for (int j = 0; j < LANES; j++) s += lane[j];
-    for (; i < n; i++) s += (double)v[i] * v[i];
-    return sqrt(s);
-}
-
 /* What the algorithm's client hooks see of this job. */
 static fs_algo_client algo_client(const fs_trainer *t, const fs_train_job *job,
                                   const fs_real *w_global, fs_thread_scratch *ts)
@@ -120,7 +97,7 @@ static int train_dense(fs_trainer *t, const fs_real *w_global, fs_train_job *job
     int rc = fs_sgd_train(m, ts->w_local, ds, rows, n, &cfg, r, ts->order, ts->grad, ts->model,
                           &job->result);
     for (size_t j = 0; j < m->n_params; j++) u->dense[j] = ts->w_local[j] - w_global[j];
-    job->update_norm = norm2(u->dense, m->n_params);
+    job->update_norm = fs_vec_norm(u->dense, m->n_params);
     if (!rc && t->algo->finish) t->algo->finish(&ac, u, job->result.steps, job->ctrl_delta);
     return rc;
 }
@@ -186,7 +163,7 @@ static void train_client(fs_trainer *t, const fs_real *w_global, fs_train_job *j
         job->rc = m->ops->train_sparse(m, w_global, ds, rows, n, &(fs_sgd_cfg){
             .epochs = t->scn->train.epochs, .batch_size = t->scn->train.batch_size,
             .lr = t->scn->train.lr}, r, ts->model, u, &job->result);
-        job->update_norm = norm2(u->val, u->nnz);
+        job->update_norm = fs_vec_norm(u->val, u->nnz);
     } else {
         job->rc = train_dense(t, w_global, job, ds, rows, n, r, ts);
     }
@@ -332,7 +309,7 @@ static int train_all(fs_trainer *t, const fs_real *w_global, fs_train_job *jobs,
                      int round, fs_err *err)
 {
     int oom = 0;
-    if (isnan(t->global_norm)) t->global_norm = bound_norm(w_global, t->world->model->n_params);
+    if (isnan(t->global_norm)) t->global_norm = fs_vec_norm(w_global, t->world->model->n_params);
     for (size_t i = 0; i < n_jobs; i++)
         jobs[i].rejected = false;
     /* no more threads than jobs: FedBuff launches one client at a time, and an idle OpenMP
