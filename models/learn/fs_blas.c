@@ -1,9 +1,11 @@
 /* fs_blas: OpenBLAS kernels and threads (see fs_blas.h). */
 #include "fs_blas.h"
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* OpenBLAS's own API (openblas_config.h declares them, but cblas.h is not always the one
@@ -57,6 +59,24 @@ static const char *omp_wait_policy(void)
     return getenv("GOMP_SPINCOUNT") ? NULL : "passive";
 }
 
+/* Runs this program again with the same arguments, or returns if it cannot. The binary is
+ * named by its own path, not by /proc/self/exe: the kernel names a process after the file it
+ * executes, and a fedsim that ps, top and pgrep know as "exe" cannot be found by its name. */
+static void restart(char **argv)
+{
+    char self[PATH_MAX];
+    struct stat running, named;
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len > 0 && (size_t)len < sizeof self - 1) {
+        self[len] = '\0';
+        /* the path still names this very file (not a rebuilt one, not "... (deleted)") */
+        if (stat("/proc/self/exe", &running) == 0 && stat(self, &named) == 0 &&
+            running.st_dev == named.st_dev && running.st_ino == named.st_ino)
+            execv(self, argv);
+    }
+    execv("/proc/self/exe", argv); /* the image itself, whatever its path became */
+}
+
 /* A restart also sets OPENBLAS_NUM_THREADS=1 (unless the user chose it): OpenBLAS otherwise
  * starts its own thread pool as it loads, and openblas_set_num_threads(1) below does not stop
  * the pool's threads from spinning on sched_yield until their timeout: 13% of the CPU samples
@@ -67,7 +87,7 @@ void fs_blas_init(char **argv)
         bool core = choose("OPENBLAS_CORETYPE", better_core());
         bool wait = choose("OMP_WAIT_POLICY", omp_wait_policy());
         bool one = (core || wait) && choose("OPENBLAS_NUM_THREADS", "1");
-        if ((core || wait) && setenv(REEXEC_MARK, "1", 1) == 0) execv("/proc/self/exe", argv);
+        if ((core || wait) && setenv(REEXEC_MARK, "1", 1) == 0) restart(argv);
         /* execv failed: carry on as we are, and let no program fedsim starts inherit a choice
          * that did not take effect here */
         if (core) unsetenv("OPENBLAS_CORETYPE");
