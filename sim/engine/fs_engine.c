@@ -469,6 +469,15 @@ bool fs_engine_stop_requested(const fs_engine *e)
 
 /* ---- dispatch ---- */
 
+void fs_engine_prefetch(const fs_engine *e, size_t slot, uint32_t client)
+{
+    __builtin_prefetch(&e->cfg->pop->clients[client], 1);
+    __builtin_prefetch(&e->parts[slot], 1);
+    __builtin_prefetch((const char *)&e->parts[slot] + 64, 1);
+    __builtin_prefetch((const char *)&e->parts[slot] + 128, 1);
+    fs_world_prefetch_client(e->cfg->world, client);
+}
+
 int fs_engine_prepare(fs_engine *e, size_t slot, uint32_t client, int64_t deadline, fs_err *err)
 {
     fs_part *p = &e->parts[slot];

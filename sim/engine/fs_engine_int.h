@@ -111,6 +111,8 @@ size_t fs_engine_select(fs_engine *e, size_t want, fs_err *err);
  * sets up its training job (clients that cannot finish training online before `deadline` are
  * not trained; INT64_MAX: no deadline) and marks it busy. */
 int fs_engine_prepare(fs_engine *e, size_t slot, uint32_t client, int64_t deadline, fs_err *err);
+/* Asks for the memory fs_engine_prepare(e, slot, client, ...) will touch, some calls ahead. */
+void fs_engine_prefetch(const fs_engine *e, size_t slot, uint32_t client);
 /* Launches the n prepared slots (slots NULL: 0..n-1): trains them together, finishes their plans
  * and queues their first events; under a policy with reports_wanted, a participation whose
  * upload size alone decides nothing before its training ends is trained only when that is due

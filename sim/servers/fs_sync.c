@@ -119,6 +119,10 @@ static int select_clients(sync_server *y, fs_err *err)
     }
 }
 
+/* A million clients' records are far larger than the cache, and the selected ones are spread
+ * over all of them: their lines are asked for this many clients ahead of their planning. */
+#define PREPARE_AHEAD 8
+
 static int dispatch(sync_server *y, fs_err *err)
 {
     fs_engine *e = y->e;
@@ -126,8 +130,10 @@ static int dispatch(sync_server *y, fs_err *err)
     int rc = FS_OK;
     e->stream_round = (uint64_t)e->round;
     e->trainer.global_norm = NAN; /* the model changed since the last dispatch */
-    for (size_t i = 0; i < y->n_sel && !rc; i++)
+    for (size_t i = 0; i < y->n_sel && !rc; i++) {
+        if (i + PREPARE_AHEAD < y->n_sel) fs_engine_prefetch(e, i + PREPARE_AHEAD, e->ids[i + PREPARE_AHEAD]);
         rc = fs_engine_prepare(e, i, e->ids[i], deadline, err);
+    }
     if (!rc) rc = fs_engine_launch(e, NULL, y->n_sel, err);
     y->open = true;
     y->closed = false;
