@@ -767,6 +767,13 @@ static const char *outcome_name(int stage)
     }
 }
 
+void fs_engine_prefetch_account(const fs_engine *e, size_t i)
+{
+    const fs_part *p = &e->parts[i];
+    __builtin_prefetch(&e->cfg->pop->clients[p->client], 1);
+    if (p->stage == ST_REPORTED) fs_mix_prefetch(&e->mix, FS_MIX_REPORTED, p->client);
+}
+
 void fs_engine_account_part(fs_engine *e, size_t i, fs_db_round *row)
 {
     fs_part *p = &e->parts[i];

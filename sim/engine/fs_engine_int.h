@@ -145,6 +145,8 @@ int64_t fs_engine_time_limit(const fs_scenario *s);
 /* The server cuts a participation still in flight off at t: its pending event is cancelled. */
 void fs_engine_abort(fs_engine *e, size_t slot, int stage, int64_t t);
 void fs_engine_account_part(fs_engine *e, size_t i, fs_db_round *row);
+/* Asks for the memory fs_engine_account_part(e, i, ...) will touch, some calls ahead. */
+void fs_engine_prefetch_account(const fs_engine *e, size_t i);
 int fs_engine_evaluate(fs_engine *e, fs_round_result *res, fs_err *err);
 double fs_engine_take_online_share(fs_engine *e);
 /* Hands a closed round to cfg->on_round with the headline metric, and with a snapshot when the

@@ -211,14 +211,16 @@ void fs_mix_count_one(fs_mix *m, int stage, uint32_t id)
  * caches, so each count was a miss per group. */
 enum { MIX_AHEAD = 8 };
 
+void fs_mix_prefetch(const fs_mix *m, int stage, uint32_t id)
+{
+    for (size_t k = 0; k < m->n_groups; k++) __builtin_prefetch(&m->groups[k].level[id]);
+    if (stage == FS_MIX_SELECTED) __builtin_prefetch(&m->times_selected[id], 1);
+}
+
 void fs_mix_count(fs_mix *m, int stage, const uint32_t *ids, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (i + MIX_AHEAD < n) {
-            uint32_t ahead = ids[i + MIX_AHEAD];
-            for (size_t k = 0; k < m->n_groups; k++) __builtin_prefetch(&m->groups[k].level[ahead]);
-            if (stage == FS_MIX_SELECTED) __builtin_prefetch(&m->times_selected[ahead], 1);
-        }
+        if (i + MIX_AHEAD < n) fs_mix_prefetch(m, stage, ids[i + MIX_AHEAD]);
         fs_mix_count_one(m, stage, ids[i]);
     }
 }

@@ -60,6 +60,8 @@ void fs_mix_fini(fs_mix *m);
  * their selection counts. */
 void fs_mix_count(fs_mix *m, int stage, const uint32_t *ids, size_t n);
 void fs_mix_count_one(fs_mix *m, int stage, uint32_t id);
+/* Asks for the entries fs_mix_count_one(m, stage, id) will touch, ahead of that call. */
+void fs_mix_prefetch(const fs_mix *m, int stage, uint32_t id);
 
 /* The round's rows (population and consenting as round 0 too, when with_population), Jain's
  * index (sum x)^2 / (N sum x^2) over the N consenting clients' selection counts x (NaN before

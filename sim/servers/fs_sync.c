@@ -120,7 +120,8 @@ static int select_clients(sync_server *y, fs_err *err)
 }
 
 /* A million clients' records are far larger than the cache, and the selected ones are spread
- * over all of them: their lines are asked for this many clients ahead of their planning. */
+ * over all of them: their lines are asked for this many clients ahead of their planning and of
+ * their accounting. */
 #define PREPARE_AHEAD 8
 
 static int dispatch(sync_server *y, fs_err *err)
@@ -131,7 +132,8 @@ static int dispatch(sync_server *y, fs_err *err)
     e->stream_round = (uint64_t)e->round;
     e->trainer.global_norm = NAN; /* the model changed since the last dispatch */
     for (size_t i = 0; i < y->n_sel && !rc; i++) {
-        if (i + PREPARE_AHEAD < y->n_sel) fs_engine_prefetch(e, i + PREPARE_AHEAD, e->ids[i + PREPARE_AHEAD]);
+        size_t ahead = i + PREPARE_AHEAD;
+        if (ahead < y->n_sel) fs_engine_prefetch(e, ahead, e->ids[ahead]);
         rc = fs_engine_prepare(e, i, e->ids[i], deadline, err);
     }
     if (!rc) rc = fs_engine_launch(e, NULL, y->n_sel, err);
@@ -196,8 +198,10 @@ static int close_and_report(sync_server *y, fs_err *err)
                          .selected = (int)y->n_sel,
                          .epsilon = NAN,
                          .online_share = fs_engine_take_online_share(e)};
-    for (size_t i = 0; i < y->n_sel; i++)
+    for (size_t i = 0; i < y->n_sel; i++) {
+        if (i + PREPARE_AHEAD < y->n_sel) fs_engine_prefetch_account(e, i + PREPARE_AHEAD);
         fs_engine_account_part(e, i, row);
+    }
     int rc = aggregate(y, row, err);
     if (!rc) rc = fs_engine_evaluate(e, &res, err);
     if (rc) return rc;
