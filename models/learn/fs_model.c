@@ -4,6 +4,7 @@
  * Sums run in row order, so results never depend on threads or timing. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fs_model.h"
 
@@ -34,6 +35,8 @@ void fs_model_scratch_free(fs_model_scratch *s)
     free(s->probs);
     free(s->work_idx);
     free(s->work_val);
+    free(s->key_first);
+    free(s->key_bits);
     free(s);
 }
 

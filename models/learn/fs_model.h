@@ -95,6 +95,12 @@ struct fs_model_scratch {
     uint32_t *work_idx;
     fs_real *work_val;
     size_t work_cap;
+    /* fs_sparse_local_index's scratch for keys below key_bound: key_first
+     * (FS_SPARSE_LOCAL_WORDS(key_bound) entries) and key_bits (FS_SPARSE_LOCAL_BITS(key_bound)
+     * words, zero between clients), grown by fs_sparse_local_reserve */
+    uint32_t *key_first;
+    uint64_t *key_bits;
+    size_t key_bound;
 };
 
 /* Multinomial logistic regression: logits = W x + b, W is n_classes x n_features (row-major,

