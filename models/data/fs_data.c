@@ -154,11 +154,12 @@ void fs_dataset_fini(fs_dataset *ds)
 }
 
 /* fs_pixels_f32 runs on every batch and every evaluation of an image model: a quarter of a small
- * softmax run. Two versions, chosen once: with FMA, q = p * RN(1/255) corrected by one Newton
- * step on the residual p - 255 q (exact in an FMA), which gives the correctly rounded quotient
- * for every p in 0..255 (test_data checks all 256 against the division); without it, the
- * division. Either way 16 pixels at a time, a short row's tail in the same 16-lane shape rather
- * than a scalar loop (a 784-pixel row ends in 16 pixels that cost as much as the other 768). */
+ * softmax run. Two versions, by the CPU's features: with AVX-512, q = p * RN(1/255) corrected by
+ * one Newton step on the residual p - 255 q (exact in an FMA), which gives the correctly rounded
+ * quotient for every p in 0..255 (test_data checks all 256 against the division); without it,
+ * the division. Either way 16 pixels at a time, a short row's tail in the same 16-lane shape
+ * rather than a scalar loop (a 784-pixel row ends in 16 pixels that cost as much as the other
+ * 768). */
 #define PIXEL_LANES 16
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)

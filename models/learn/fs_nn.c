@@ -16,17 +16,19 @@ void fs_nn_check(const fs_model *m, const fs_dataset *ds, size_t n, const fs_mod
     fs_assert(s->n >= m->scratch_reals);
 }
 
-/* Features are float: when fs_real is too, a row is one memcpy or one convert (fs_data's, the
- * same floats fs_dataset_expand gives); the double build widens those same floats. */
 /* A training batch's rows lie anywhere in a set larger than the cache (47 MB of pixels): each
  * is a miss to memory, a dozen lines long. Asking for all of them first overlaps the misses
- * instead of waiting for each row in turn. (Evaluation's consecutive rows need no help.) */
+ * instead of waiting for each row in turn (a third off the softmax run's training samples;
+ * evaluation's consecutive rows need no help). */
 static void prefetch_rows(const uint8_t *base, size_t row_bytes, const uint32_t *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         for (size_t off = 0; off < row_bytes; off += 64)
             __builtin_prefetch(base + (size_t)rows[i] * row_bytes + off);
 }
+
+/* Features are float: when fs_real is too, a row is one memcpy or one convert (fs_data's, the
+ * same floats fs_dataset_expand gives); the double build widens those same floats. */
 
 void fs_nn_gather(const fs_dataset *ds, const uint32_t *rows, size_t n, fs_real *x)
 {
@@ -183,8 +185,9 @@ void fs_nn_relu_mask(fs_real *d, const fs_real *act, size_t len)
 
 FS_NN_SOFTMAX_ROW_FN(fs_nn_softmax_row, fs_real)
 
-/* softmax_row_d's values, with the exponentials of all rows taken together (fs_exp_many): the
- * shifts first, then one pass of exp, then each row's sum in class order and its scaling. */
+/* fs_nn_softmax_row's steps in double for every row, with the exponentials of all rows taken
+ * together (fs_exp_many): the shifts by each row's max first, then one pass of exp, then each
+ * row's sum in class order and its scaling. */
 void fs_nn_softmax_probs(const fs_real *z, size_t n, size_t c, double *probs)
 {
     for (size_t i = 0; i < n; i++) {

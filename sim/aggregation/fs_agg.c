@@ -219,23 +219,76 @@ static bool sparse_round(fs_aggregator *a, const fs_agg_report *r, size_t n)
     return true;
 }
 
-/* sum_plain on the touched coordinates: each starts at 0 where a report first touches it and
- * takes the reports' terms in report order, as there. Lists them in a->touched. */
-static void sum_sparse(fs_aggregator *a, const fs_agg_report *r, size_t n, const double *weights,
-                       const double *scale)
+/* The first of the ascending idx[0..n) that is >= lo (n when none). */
+static size_t first_at_or_after(const uint32_t *idx, size_t n, uint32_t lo)
+{
+    size_t a = 0, b = n;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (idx[m] < lo) a = m + 1;
+        else b = m;
+    }
+    return a;
+}
+
+/* sum_plain on the touched coordinates in [lo, hi): each starts at 0 where a report first
+ * touches it and takes the reports' terms in report order, as there. Lists them in touched
+ * (room for hi - lo) and returns how many. */
+static size_t sum_sparse_range(fs_aggregator *a, const fs_agg_report *r, size_t n,
+                               const double *weights, const double *scale, uint32_t lo,
+                               uint32_t hi, uint32_t *touched)
 {
     size_t nt = 0;
     for (size_t k = 0; k < n; k++) {
         const fs_update *u = r[k].update;
         double weight = weights[k] * scale[k];
-        for (size_t i = 0; i < u->nnz; i++) {
+        size_t i = lo ? first_at_or_after(u->idx, u->nnz, lo) : 0;
+        for (; i < u->nnz && u->idx[i] < hi; i++) {
             uint32_t j = u->idx[i];
-            if (!a->mark[j]) a->mark[j] = 1, a->touched[nt++] = j, a->sum[j] = 0;
+            if (!a->mark[j]) a->mark[j] = 1, touched[nt++] = j, a->sum[j] = 0;
             a->sum[j] += weight * u->val[i];
         }
     }
     for (size_t t = 0; t < nt; t++)
-        a->mark[a->touched[t]] = 0;
+        a->mark[touched[t]] = 0;
+    return nt;
+}
+
+/* Below this many report entries in a round the sum stays on one thread (a parallel region
+ * costs tens of microseconds). */
+#define SPARSE_PARALLEL_MIN 65536
+enum { SPARSE_MAX_THREADS = 64 };
+
+/* The touched coordinates' sums, each exactly sum_plain's (its terms in report order, whoever
+ * sums it): with several threads each takes a range of coordinates, finding its part of every
+ * report (whose idx ascend) by bisection, and lists its coordinates in its own part of
+ * a->touched, which are then closed up in thread order. Step and check treat every touched
+ * coordinate alone, so the list's order changes nothing. */
+static void sum_sparse(fs_aggregator *a, const fs_agg_report *r, size_t n, const double *weights,
+                       const double *scale)
+{
+    size_t entries = 0;
+    for (size_t k = 0; k < n; k++) entries += r[k].update->nnz;
+    int threads = entries >= SPARSE_PARALLEL_MIN ? a->n_threads : 1;
+    if (threads <= 1) {
+        a->n_touched = sum_sparse_range(a, r, n, weights, scale, 0, (uint32_t)a->n_params,
+                                        a->touched);
+        return;
+    }
+    size_t counts[SPARSE_MAX_THREADS];
+    threads = threads < SPARSE_MAX_THREADS ? threads : SPARSE_MAX_THREADS;
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+    for (int t = 0; t < threads; t++) {
+        uint32_t lo = (uint32_t)(a->n_params * (size_t)t / (size_t)threads);
+        uint32_t hi = (uint32_t)(a->n_params * (size_t)(t + 1) / (size_t)threads);
+        counts[t] = sum_sparse_range(a, r, n, weights, scale, lo, hi, a->touched + lo);
+    }
+    size_t nt = counts[0];
+    for (int t = 1; t < threads; t++) {
+        size_t lo = a->n_params * (size_t)t / (size_t)threads;
+        memmove(a->touched + nt, a->touched + lo, counts[t] * sizeof *a->touched);
+        nt += counts[t];
+    }
     a->n_touched = nt;
 }
 

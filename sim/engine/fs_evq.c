@@ -7,13 +7,14 @@
  * the cache and is faster alone), keys after t_last wait unsorted in 64 buckets by the highest
  * bit in which their time differs from t_last. When the lowest bucket's earliest time is no later
  * than the heap's, that bucket is spread out: t_last moves to its earliest time, whose keys go to
- * the heap and the others to lower buckets (a bucket of a few keys goes to the heap whole). A key only ever moves down, each move a sequential
- * append, instead of a walk through a heap much larger than the cache. The heap holds the keys
- * at or before t_last (the ties of one instant, and any push earlier than t_last, which stays
- * correct if not monotone), those pushed before the buckets started, and any a bucket had no
- * memory for; it orders them by the full key (t, class, seq), so the pop order is exactly that
- * of a single heap. A pop leaves its key's place as a hole that a following push at or before
- * t_last fills with one walk down (heapreplace).
+ * the heap and the others to lower buckets (a bucket of a few keys goes to the heap whole). A key
+ * only ever moves down, each move a sequential append, instead of a walk through a heap much
+ * larger than the cache. The heap holds the keys at or before t_last (the ties of one instant,
+ * and any push earlier than t_last, which stays correct if not monotone), those pushed before the
+ * buckets started, those of a small spread bucket, and any a bucket had no memory for; it orders
+ * them by the full key (t, class, seq), so the pop order is exactly that of a single heap. A pop
+ * leaves its key's place as a hole that a following push at or before t_last fills with one walk
+ * down (heapreplace).
  *
  * In the heap, the four children of a node share one 64-byte cache line; a pop moves the hole
  * to a leaf along the smaller children and sifts the last key up from there (Floyd's bottom-up

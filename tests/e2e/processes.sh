@@ -1,5 +1,6 @@
 #!/bin/bash
 # processes.sh FEDSIM SCENARIO SWEEP_SCENARIO: one writer per run, and no orphans.
+# - a running fedsim keeps its name (ps, pgrep) after the BLAS restart;
 # - a second `fedsim run --resume` on a run that a live process is writing is refused (exit 3,
 #   clear message) and the writer goes on undisturbed; once the writer has stopped, the same
 #   command resumes the run;
@@ -28,6 +29,10 @@ sets=(--set server.rounds=100000 --set output.checkpoint_every=1)
 "$F" run "$S" -o "$db" --quiet "${sets[@]}" >/dev/null 2>&1 &
 writer=$!
 wait_rounds "$db" 3
+# past any BLAS restart (fs_blas_init): the process still has its name, so pgrep finds it
+[ "$(cat "/proc/$writer/comm")" = "$(basename "$F" | cut -c1-15)" ] ||
+    fail "a running fedsim is named '$(cat "/proc/$writer/comm")', not '$(basename "$F")'"
+pgrep -x "$(basename "$F" | cut -c1-15)" | grep -qx "$writer" || fail "pgrep does not find the writer"
 set +e; "$F" run "$S" -o "$db" --quiet "${sets[@]}" --resume >/dev/null 2>"$WORK/err"; code=$?; set -e
 [ $code -eq 3 ] || { cat "$WORK/err"; fail "second writer on a live run: exit $code, expected 3"; }
 grep -qx "fedsim: error: $db: run 1 is being written by another fedsim process (a run, or a variant of a sweep, still going); let it finish or stop it, then try again" "$WORK/err" ||

@@ -126,6 +126,66 @@ START_TEST(fedavg_sparse_rounds_equal_dense_rounds)
 }
 END_TEST
 
+/* A round large enough for the threaded sparse sum (coordinate ranges, each thread finding its
+ * part of every report by bisection) gives the single thread's model bit for bit, and the dense
+ * path's, on 3 threads as on 1, round after round; the touched count is the same. */
+START_TEST(fedavg_threaded_sparse_sum_equals_one_thread)
+{
+    enum { NP = 1 << 16, REPORTS = 40, ROUNDS = 2 };
+    fs_scenario s;
+    fs_test_scenario(SERVER(""), &s);
+    fs_aggregator a1, a3, ad;
+    fs_agg_cfg cfg = {.n_params = NP, .n_eligible = 4, .dp_denominator = 2, .n_threads = 1};
+    ck_assert_int_eq(fs_agg_init(&a1, &s, &cfg, NULL), FS_OK);
+    ck_assert_int_eq(fs_agg_init(&ad, &s, &cfg, NULL), FS_OK);
+    cfg.n_threads = 3;
+    ck_assert_int_eq(fs_agg_init(&a3, &s, &cfg, NULL), FS_OK);
+    fs_real *w1 = malloc(NP * sizeof *w1), *w3 = malloc(NP * sizeof *w3),
+            *wd = malloc(NP * sizeof *wd), *dense = calloc((size_t)REPORTS * NP, sizeof *dense),
+            *val = malloc((size_t)REPORTS * NP * sizeof *val);
+    uint32_t *idx = malloc((size_t)REPORTS * NP * sizeof *idx);
+    fs_update us[REPORTS], ud[REPORTS];
+    fs_agg_report rs[REPORTS], rd[REPORTS];
+    ck_assert(w1 && w3 && wd && dense && val && idx);
+    gsl_rng *r = fs_rng_new();
+    for (int j = 0; j < NP; j++) w1[j] = w3[j] = wd[j] = (fs_real)(j % 5) - 2.0f;
+    for (int round = 1; round <= ROUNDS; round++) {
+        fs_rng_reseed(r, 9, FS_RNG_DATA, FS_RNG_NONE, (uint64_t)round);
+        size_t entries = 0;
+        for (int k = 0; k < REPORTS; k++) {
+            fs_real *dk = dense + (size_t)k * NP, *vk = val + (size_t)k * NP;
+            uint32_t *ik = idx + (size_t)k * NP;
+            memset(dk, 0, NP * sizeof *dk);
+            size_t nnz = 0; /* ascending, about one coordinate in 32, both ends included */
+            for (uint32_t j = (uint32_t)(k % 2); j < NP;
+                 j += 1 + (uint32_t)gsl_rng_uniform_int(r, 62)) {
+                ik[nnz] = j;
+                vk[nnz++] = dk[j] = (fs_real)(gsl_rng_uniform(r) - 0.5);
+            }
+            entries += nnz;
+            us[k] = (fs_update){.n_params = NP, .sparse = true, .idx = ik, .val = vk, .nnz = nnz};
+            ud[k] = (fs_update){.n_params = NP, .dense = dk};
+            rs[k] = report(&us[k], 1 + k, 1);
+            rd[k] = report(&ud[k], 1 + k, 1);
+        }
+        ck_assert_uint_ge(entries, 65536); /* the threaded path's threshold */
+        ck_assert_int_eq(fs_agg_round(&a1, w1, rs, REPORTS, NULL, 0, round, NULL), FS_OK);
+        ck_assert_int_eq(fs_agg_round(&a3, w3, rs, REPORTS, NULL, 0, round, NULL), FS_OK);
+        ck_assert_int_eq(fs_agg_round(&ad, wd, rd, REPORTS, NULL, 0, round, NULL), FS_OK);
+        ck_assert_uint_eq(a1.n_touched, a3.n_touched);
+        ck_assert_uint_lt(a1.n_touched, NP);
+        ck_assert_mem_eq(w1, w3, NP * sizeof *w1);
+        ck_assert_mem_eq(w1, wd, NP * sizeof *w1);
+    }
+    gsl_rng_free(r);
+    free(w1), free(w3), free(wd), free(dense), free(val), free(idx);
+    fs_agg_fini(&a1);
+    fs_agg_fini(&a3);
+    fs_agg_fini(&ad);
+    fs_scn_fini(&s);
+}
+END_TEST
+
 START_TEST(dp_divides_by_the_policy_denominator)
 {
     /* DP-FedAvg's mean is sum / K with K fixed by the server policy (here 2, whatever the two
@@ -328,6 +388,7 @@ static Suite *fedavg_suite(void)
     tcase_add_test(tc, fedavg_weights_by_sample_count);
     tcase_add_test(tc, fedavg_sparse_equals_dense);
     tcase_add_test(tc, fedavg_sparse_rounds_equal_dense_rounds);
+    tcase_add_test(tc, fedavg_threaded_sparse_sum_equals_one_thread);
     tcase_add_test(tc, dp_divides_by_the_policy_denominator);
     tcase_add_test(tc, fednova_equal_steps_is_fedavg_bit_for_bit);
     tcase_add_test(tc, fednova_normalizes_by_local_steps);
