@@ -157,16 +157,16 @@ void fs_dataset_fini(fs_dataset *ds)
  * softmax run. Two versions, by the CPU's features: with AVX-512, q = p * RN(1/255) corrected by
  * one Newton step on the residual p - 255 q (exact in an FMA), which gives the correctly rounded
  * quotient for every p in 0..255 (test_data checks all 256 against the division); without it,
- * the division. Either way 16 pixels at a time, a short row's tail in the same 16-lane shape
- * rather than a scalar loop (a 784-pixel row ends in 16 pixels that cost as much as the other
- * 768). */
+ * the division. The AVX-512 version takes 16 pixels at a time, a tail shorter than 16 in one
+ * masked vector; the division's loop is written 16 at a time too, which the compiler turns into
+ * whole vectors (the plain loop it vectorised in 4-lane steps plus a scalar tail). */
 #define PIXEL_LANES 16
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define PIXELS_HAVE_FMA 1
 #define PIXELS_FMA_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
 
-/* 16 pixels (the first len of them: a row's tail) through the exact FMA form. */
+/* The pixels of p that lanes selects (16, or a tail's first few) through the exact FMA form. */
 PIXELS_FMA_TARGET static inline __attribute__((always_inline)) void
 pixels16_fma(const uint8_t *p, __mmask16 lanes, float *out)
 {

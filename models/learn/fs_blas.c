@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,22 +60,30 @@ static const char *omp_wait_policy(void)
     return getenv("GOMP_SPINCOUNT") ? NULL : "passive";
 }
 
-/* Runs this program again with the same arguments, or returns if it cannot. The binary is
- * named by its own path, not by /proc/self/exe: the kernel names a process after the file it
- * executes, and a fedsim that ps, top and pgrep know as "exe" cannot be found by its name. */
+/* path names the very file this process runs (not a rebuilt one, not "... (deleted)"). */
+static bool names_this_binary(const char *path)
+{
+    struct stat running, named;
+    return path && stat("/proc/self/exe", &running) == 0 && stat(path, &named) == 0 &&
+           running.st_dev == named.st_dev && running.st_ino == named.st_ino;
+}
+
+/* Runs this program again with the same arguments, or returns if it cannot. The kernel names a
+ * process after the file it executes: through /proc/self/exe every fedsim showed as "exe" in ps
+ * and top, and pgrep fedsim found nothing. So the binary is run by the path it was started with
+ * (AT_EXECFN: a symlink keeps its own name), else by its resolved path, and only then by
+ * /proc/self/exe, the image itself whatever its path became. */
 static void restart(char **argv)
 {
+    const char *started = (const char *)getauxval(AT_EXECFN);
+    if (names_this_binary(started)) execv(started, argv);
     char self[PATH_MAX];
-    struct stat running, named;
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len > 0 && (size_t)len < sizeof self - 1) {
         self[len] = '\0';
-        /* the path still names this very file (not a rebuilt one, not "... (deleted)") */
-        if (stat("/proc/self/exe", &running) == 0 && stat(self, &named) == 0 &&
-            running.st_dev == named.st_dev && running.st_ino == named.st_ino)
-            execv(self, argv);
+        if (names_this_binary(self)) execv(self, argv);
     }
-    execv("/proc/self/exe", argv); /* the image itself, whatever its path became */
+    execv("/proc/self/exe", argv);
 }
 
 /* A restart also sets OPENBLAS_NUM_THREADS=1 (unless the user chose it): OpenBLAS otherwise

@@ -9,9 +9,9 @@
  * times slower: unless the user chose OPENBLAS_CORETYPE, this sets it from the CPU's own
  * features. libgomp reads its wait policy: unless the user chose one, this sets
  * OMP_WAIT_POLICY=passive (see fs_blas.c). When either was set, the program restarts (execv of
- * its own binary, by the path that names it so the process keeps its name, with the same argv),
- * once, with OPENBLAS_NUM_THREADS=1 too unless the user
- * chose it (no OpenBLAS thread pool is started): the programs it starts inherit all three. Not
+ * its own binary, by the path it was started with so the process keeps its name, with the same
+ * argv), once, with OPENBLAS_NUM_THREADS=1 too unless the user chose it (no OpenBLAS thread pool
+ * is started): the programs it starts inherit all three. Not
  * under valgrind, whose child would run without it. Either way OpenBLAS is then told to use one
  * thread: clients already train in parallel under OpenMP. */
 void fs_blas_init(char **argv);

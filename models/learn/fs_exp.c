@@ -10,7 +10,9 @@
  * low part, and 2^(j/16) from a table of 16 double pairs (high and low parts, computed in
  * 60-digit decimal), the low part added before the last rounding: 99.4% of results are the
  * nearest double and the rest 1 ulp away (test_exp).
- * 2^k is applied in two halves, each a normal double, so a subnormal result is rounded once.
+ * 2^k is applied in two halves, each a normal double, so no factor under- or overflows (a
+ * subnormal result is rounded twice, after the table step and on the last scaling: still within
+ * 1 ulp).
  *
  * Every multiply-add is an explicit fma() and no other product feeds an addition, so the
  * compiler has nothing to contract: each clone computes the same bits. Below the v3 level fma()

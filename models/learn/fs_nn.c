@@ -29,7 +29,6 @@ static void prefetch_rows(const uint8_t *base, size_t row_bytes, const uint32_t 
 
 /* Features are float: when fs_real is too, a row is one memcpy or one convert (fs_data's, the
  * same floats fs_dataset_expand gives); the double build widens those same floats. */
-
 void fs_nn_gather(const fs_dataset *ds, const uint32_t *rows, size_t n, fs_real *x)
 {
     size_t d = ds->d;

@@ -583,15 +583,15 @@ int fs_world_client_data(const fs_world *w, size_t client, fs_gen_scratch *scrat
     return rc;
 }
 
-/* Dense models cost their fixed figure per sample. On sparse rows a model only touches the
- * parameters of the non-zeros: about n_params / n_features of them per non-zero (1 for logistic
- * regression, k + 1 for matrix factorization), two FLOPs each. */
 void fs_world_prefetch_client(const fs_world *w, size_t client)
 {
     if (w->n_train) __builtin_prefetch(&w->n_train[client]);
     if (w->nnz) __builtin_prefetch(&w->nnz[client]);
 }
 
+/* Dense models cost their fixed figure per sample. On sparse rows a model only touches the
+ * parameters of the non-zeros: about n_params / n_features of them per non-zero (1 for logistic
+ * regression, k + 1 for matrix factorization), two FLOPs each. */
 double fs_world_client_flops(const fs_world *w, size_t client)
 {
     const fs_partition *p = &w->train_part;

@@ -32,7 +32,8 @@ wait_rounds "$db" 3
 # past any BLAS restart (fs_blas_init): the process still has its name, so pgrep finds it
 [ "$(cat "/proc/$writer/comm")" = "$(basename "$F" | cut -c1-15)" ] ||
     fail "a running fedsim is named '$(cat "/proc/$writer/comm")', not '$(basename "$F")'"
-pgrep -x "$(basename "$F" | cut -c1-15)" | grep -qx "$writer" || fail "pgrep does not find the writer"
+pgrep -x "$(basename "$F" | cut -c1-15)" | grep -qx "$writer" ||
+    fail "pgrep does not find the writer"
 set +e; "$F" run "$S" -o "$db" --quiet "${sets[@]}" --resume >/dev/null 2>"$WORK/err"; code=$?; set -e
 [ $code -eq 3 ] || { cat "$WORK/err"; fail "second writer on a live run: exit $code, expected 3"; }
 grep -qx "fedsim: error: $db: run 1 is being written by another fedsim process (a run, or a variant of a sweep, still going); let it finish or stop it, then try again" "$WORK/err" ||

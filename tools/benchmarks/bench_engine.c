@@ -29,20 +29,28 @@ static double cpu_seconds(void)
  * a random delay later. The delays are drawn before the clock starts, into a ring of
  * DELAY_RING (reused: a 512 KB table stays in cache), so the figure is the queue's alone: a
  * bounded draw (gsl_rng_uniform_int, an integer division) per op was a fifth of the time.
- * HOLD_REPS runs of a fresh queue each, reported as the median and the range: on a shared
- * machine one run ranged from 9 to 13 M/s. */
+ * HOLD_REPS runs of the same workload on a fresh queue each, reported as the median and the
+ * range: on a shared machine one run ranged from 9 to 13 M/s. */
 enum { DELAY_RING = 1 << 16, HOLD_REPS = 5 };
 
-/* One hold run: pop+push per wall and per CPU second. */
-static void hold_run(size_t pending, size_t ops, gsl_rng *r, const int64_t *delay,
-                     double *wall_rate, double *cpu_rate)
+/* One hold run on the workload of every earlier build: a fresh generator's stream gives the
+ * pending times, then the delays. Pop+push per wall and per CPU second. */
+static void hold_run(size_t pending, size_t ops, int64_t *delay, double *wall_rate,
+                     double *cpu_rate)
 {
+    gsl_rng *r = fs_rng_new();
+    if (!r) {
+        fprintf(stderr, "bench_engine: out of memory\n");
+        exit(1);
+    }
     fs_evq q;
     fs_evq_init(&q);
     for (size_t i = 0; i < pending; i++) {
         fs_event e = {.t = (int64_t)gsl_rng_uniform_int(r, 1000000)};
         fs_evq_push(&q, &e);
     }
+    for (size_t i = 0; i < DELAY_RING; i++)
+        delay[i] = 1 + (int64_t)gsl_rng_uniform_int(r, 1000000);
     double t0 = fs_wall_seconds(), c0 = cpu_seconds();
     fs_event e;
     for (size_t i = 0; i < ops; i++) {
@@ -53,6 +61,7 @@ static void hold_run(size_t pending, size_t ops, gsl_rng *r, const int64_t *dela
     *wall_rate = ops / (fs_wall_seconds() - t0);
     *cpu_rate = ops / (cpu_seconds() - c0);
     fs_evq_fini(&q);
+    gsl_rng_free(r);
 }
 
 static int by_value(const void *a, const void *b)
@@ -63,16 +72,13 @@ static int by_value(const void *a, const void *b)
 
 static void bench_evq(size_t pending, size_t ops)
 {
-    gsl_rng *r = fs_rng_new();
     int64_t *delay = malloc(DELAY_RING * sizeof *delay);
-    if (!r || !delay) {
+    if (!delay) {
         fprintf(stderr, "bench_engine: out of memory\n");
         exit(1);
     }
-    for (size_t i = 0; i < DELAY_RING; i++)
-        delay[i] = 1 + (int64_t)gsl_rng_uniform_int(r, 1000000);
     double wall[HOLD_REPS], cpu[HOLD_REPS];
-    for (int k = 0; k < HOLD_REPS; k++) hold_run(pending, ops, r, delay, &wall[k], &cpu[k]);
+    for (int k = 0; k < HOLD_REPS; k++) hold_run(pending, ops, delay, &wall[k], &cpu[k]);
     qsort(wall, HOLD_REPS, sizeof *wall, by_value);
     qsort(cpu, HOLD_REPS, sizeof *cpu, by_value);
     printf("evq hold model: %zu pending, %.2f M pop+push per second (median of %d runs, %.2f to "
@@ -80,7 +86,6 @@ static void bench_evq(size_t pending, size_t ops)
            pending, wall[HOLD_REPS / 2] / 1e6, HOLD_REPS, wall[0] / 1e6,
            wall[HOLD_REPS - 1] / 1e6, cpu[HOLD_REPS / 2] / 1e6);
     free(delay);
-    gsl_rng_free(r);
 }
 
 static int bench_engine(size_t clients, int rounds, size_t per_round)
