@@ -18,8 +18,8 @@ void fs_nn_check(const fs_model *m, const fs_dataset *ds, size_t n, const fs_mod
 
 /* A training batch's rows lie anywhere in a set larger than the cache (47 MB of pixels): each
  * is a miss to memory, a dozen lines long. Asking for all of them first overlaps the misses
- * instead of waiting for each row in turn (a third off the softmax run's training samples;
- * evaluation's consecutive rows need no help). */
+ * instead of waiting for each row in turn (a third off the softmax run's training samples).
+ * Evaluation asks for its next block of rows while it predicts this one (fs_nn_predict_rows). */
 static void prefetch_rows(const uint8_t *base, size_t row_bytes, const uint32_t *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -102,6 +102,11 @@ void fs_nn_predict_rows(const fs_real *W, const fs_real *b, const fs_dataset *ds
     for (size_t i = 0; i < n; i += FS_NN_PREDICT_BLOCK) {
         size_t len = n - i < FS_NN_PREDICT_BLOCK ? n - i : FS_NN_PREDICT_BLOCK;
         fs_nn_gather(ds, rows + i, len, x);
+        /* the next block comes from memory while this one is multiplied (the hardware
+         * prefetcher stops between blocks: their first lines missed) */
+        size_t next = i + len;
+        size_t ahead = n - next < FS_NN_PREDICT_BLOCK ? n - next : FS_NN_PREDICT_BLOCK;
+        prefetch_rows(ds->x8, d, rows + next, ahead);
         fs_nn_dense_predict(W, b, x, len, d, n_out, relu, out + i * n_out);
     }
 }

@@ -43,8 +43,9 @@ void fs_nn_dense_predict(const fs_real *W, const fs_real *b, const fs_real *in, 
                          size_t n_in, size_t n_out, bool relu, fs_real *out);
 /* fs_nn_dense_predict of the selected rows of ds, read as fs_nn_rows would (x: scratch of
  * n x ds->d). Compact rows feeding the small kernel are converted FS_NN_PREDICT_BLOCK at a time,
- * each block predicted while it is still in L1: the same outputs, as each row's depend on that
- * row alone, without writing and reading back a chunk of floats four times the pixels' size. */
+ * each block predicted while it is still in L1 and the next block's pixels are fetched: the same
+ * outputs, as each row's depend on that row alone, without writing and reading back a chunk of
+ * floats four times the pixels' size. */
 #define FS_NN_PREDICT_BLOCK 8
 void fs_nn_predict_rows(const fs_real *W, const fs_real *b, const fs_dataset *ds,
                         const uint32_t *rows, size_t n, size_t n_out, bool relu, fs_real *x,
