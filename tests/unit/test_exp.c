@@ -71,13 +71,15 @@ START_TEST(exp_special_values_and_edges)
 }
 END_TEST
 
-int main(void)
+static Suite *exp_suite(void)
 {
-    Suite *su = suite_create("exp");
-    TCase *tc = tcase_create("exp");
+    Suite *s = suite_create("exp");
+    TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, exp_within_one_ulp_of_the_true_value);
     tcase_add_test(tc, exp_special_values_and_edges);
-    suite_add_tcase(su, tc);
-    return fs_test_run(su);
+    suite_add_tcase(s, tc);
+    return s;
 }
+
+FS_TEST_MAIN(exp_suite)
