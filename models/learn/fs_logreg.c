@@ -192,7 +192,7 @@ static int lr_workspace(fs_model_scratch *s, fs_update *out, size_t need, uint32
 
 /* The index's scratch costs about 1.5 bits a feature per thread: 48 KiB for CTR's 2^18 hashed
  * features, 48 MiB at most. */
-#define LR_MAP_MAX_FEATURES ((size_t)1 << 28)
+#define LR_INDEX_MAX_FEATURES ((size_t)1 << 28)
 
 /* Lays the workspace out and builds the client's local feature index: equal features one slot,
  * slots in feature order. Through the thread's bitmap when there is scratch (no sort:
@@ -217,11 +217,11 @@ static int lr_local_build(lr_local *lc, size_t n_features, fs_model_scratch *s, 
     lc->w = val;
     lc->g = lc->w + nnz + 1;
     lr_gather_keys(lc);
-    if (s && n_features <= LR_MAP_MAX_FEATURES &&
+    if (s && n_features <= LR_INDEX_MAX_FEATURES &&
         fs_sparse_local_reserve(s, n_features) == FS_OK) {
         lc->n_local = fs_sparse_local_index(lc->slot, nnz, n_features, s->key_first,
                                             s->key_bits, lc->feat);
-    } else { /* no thread scratch, or no memory for the map: sort every entry */
+    } else { /* no thread scratch, or no memory for its bitmap: sort every entry */
         const uint32_t *sorted =
             fs_sparse_local_radix_sort(lc->slot, nnz, n_features, lc->sort_a, lc->sort_b);
         lc->n_local = fs_sparse_local_assign_slots(lc->slot, sorted, nnz, lc->feat);

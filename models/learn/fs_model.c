@@ -4,7 +4,6 @@
  * Sums run in row order, so results never depend on threads or timing. */
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "fs_model.h"
 

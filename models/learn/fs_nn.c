@@ -170,24 +170,21 @@ void fs_nn_relu_mask(fs_real *d, const fs_real *act, size_t len)
 }
 
 /* Subtracting the max keeps every exp() in (0, 1], so nothing overflows and the largest term is
- * exactly 1. The exponentials and their sum are taken in double whatever the row's type: a
+ * exactly 1. The exponentials and their sum are taken in double although the row is fs_real: a
  * handful per row, and the log-sum-exp is a loss term. */
-#define FS_NN_SOFTMAX_ROW_FN(name, T)                                                          \
-    double name(T *z, size_t c)                                                                \
-    {                                                                                          \
-        double mx = z[0], sum = 0;                                                             \
-        for (size_t k = 1; k < c; k++) mx = z[k] > mx ? z[k] : mx;                            \
-        for (size_t k = 0; k < c; k++) {                                                       \
-            double e = exp((double)z[k] - mx);                                                 \
-            z[k] = (T)e;                                                                       \
-            sum += e;                                                                          \
-        }                                                                                      \
-        double inv = 1.0 / sum;                                                                \
-        for (size_t k = 0; k < c; k++) z[k] = (T)(z[k] * inv);                                 \
-        return mx + log(sum);                                                                  \
+double fs_nn_softmax_row(fs_real *z, size_t c)
+{
+    double mx = z[0], sum = 0;
+    for (size_t k = 1; k < c; k++) mx = z[k] > mx ? z[k] : mx;
+    for (size_t k = 0; k < c; k++) {
+        double e = exp((double)z[k] - mx);
+        z[k] = (fs_real)e;
+        sum += e;
     }
-
-FS_NN_SOFTMAX_ROW_FN(fs_nn_softmax_row, fs_real)
+    double inv = 1.0 / sum;
+    for (size_t k = 0; k < c; k++) z[k] = (fs_real)(z[k] * inv);
+    return mx + log(sum);
+}
 
 /* fs_nn_softmax_row's steps in double for every row, with the exponentials of all rows taken
  * together (fs_exp_many): the shifts by each row's max first, then one pass of exp, then each

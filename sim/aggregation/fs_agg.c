@@ -259,6 +259,12 @@ static size_t sum_sparse_range(fs_aggregator *a, const fs_agg_report *r, size_t 
 #define SPARSE_PARALLEL_MIN 65536
 enum { SPARSE_MAX_THREADS = 64 };
 
+/* The first coordinate of thread t's range when n_params are split among `threads`. */
+static uint32_t range_start(size_t n_params, int t, int threads)
+{
+    return (uint32_t)(n_params * (size_t)t / (size_t)threads);
+}
+
 /* The touched coordinates' sums, each exactly sum_plain's (its terms in report order, whoever
  * sums it): with several threads each takes a range of coordinates, finding its part of every
  * report (whose idx ascend) by bisection, and lists its coordinates in its own part of
@@ -279,14 +285,14 @@ static void sum_sparse(fs_aggregator *a, const fs_agg_report *r, size_t n, const
     threads = threads < SPARSE_MAX_THREADS ? threads : SPARSE_MAX_THREADS;
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
     for (int t = 0; t < threads; t++) {
-        uint32_t lo = (uint32_t)(a->n_params * (size_t)t / (size_t)threads);
-        uint32_t hi = (uint32_t)(a->n_params * (size_t)(t + 1) / (size_t)threads);
+        uint32_t lo = range_start(a->n_params, t, threads);
+        uint32_t hi = range_start(a->n_params, t + 1, threads);
         counts[t] = sum_sparse_range(a, r, n, weights, scale, lo, hi, a->touched + lo);
     }
     size_t nt = counts[0];
     for (int t = 1; t < threads; t++) {
-        size_t lo = a->n_params * (size_t)t / (size_t)threads;
-        memmove(a->touched + nt, a->touched + lo, counts[t] * sizeof *a->touched);
+        memmove(a->touched + nt, a->touched + range_start(a->n_params, t, threads),
+                counts[t] * sizeof *a->touched);
         nt += counts[t];
     }
     a->n_touched = nt;

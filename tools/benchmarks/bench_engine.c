@@ -13,6 +13,7 @@
 #include "fs_evq.h"
 #include "fs_pop.h"
 #include "fs_rng.h"
+#include "fs_robust_coord.h"
 #include "fs_scn.h"
 #include "fs_world.h"
 
@@ -64,12 +65,6 @@ static void hold_run(size_t pending, size_t ops, int64_t *delay, double *wall_ra
     gsl_rng_free(r);
 }
 
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void bench_evq(size_t pending, size_t ops)
 {
     int64_t *delay = malloc(DELAY_RING * sizeof *delay);
@@ -79,8 +74,8 @@ static void bench_evq(size_t pending, size_t ops)
     }
     double wall[HOLD_REPS], cpu[HOLD_REPS];
     for (int k = 0; k < HOLD_REPS; k++) hold_run(pending, ops, delay, &wall[k], &cpu[k]);
-    qsort(wall, HOLD_REPS, sizeof *wall, by_value);
-    qsort(cpu, HOLD_REPS, sizeof *cpu, by_value);
+    qsort(wall, HOLD_REPS, sizeof *wall, fs_robust_cmp_double);
+    qsort(cpu, HOLD_REPS, sizeof *cpu, fs_robust_cmp_double);
     printf("evq hold model: %zu pending, %.2f M pop+push per second (median of %d runs, %.2f to "
            "%.2f; %.2f M per CPU second)\n",
            pending, wall[HOLD_REPS / 2] / 1e6, HOLD_REPS, wall[0] / 1e6,
