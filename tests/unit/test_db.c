@@ -714,6 +714,35 @@ START_TEST(db_write_clients_all_or_nothing)
 }
 END_TEST
 
+/* The clients insert pauses foreign-key enforcement for speed (fs_db.c): it checks the run
+ * itself, and enforcement is back on after it, whether it succeeded or failed. */
+START_TEST(db_write_clients_checks_its_run_and_restores_foreign_keys)
+{
+    fs_db *db = open_ok();
+    int64_t id = begin_ok(db);
+    fs_db_client c[2] = {{.client_id = 0, .consent = 1}, {.client_id = 0}};
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_write_clients(db, id + 1, c, 1, &err), FS_EDB);
+    ck_assert_msg(strstr(err.msgs[0], "writing clients: run 2 is not in the runs table"),
+                  "got: %s", err.msgs[0]);
+    ck_assert_int_eq(fs_db_write_clients(db, id, c, 2, &err), FS_EDB); /* a duplicate */
+    fs_db_round r = round_n(1);
+    ck_assert_int_eq(fs_db_write_round(db, 99, &r, NULL, 0, NULL, 0, &err), FS_EDB);
+    ck_assert_msg(strstr(err.msgs[err.n_msgs - 1], "FOREIGN KEY constraint failed"), "got: %s",
+                  err.msgs[err.n_msgs - 1]);
+    int before = err.n_msgs;
+    ck_assert_int_eq(fs_db_write_clients(db, id, c, 1, &err), FS_OK);
+    ck_assert_int_eq(fs_db_write_round(db, 99, &r, NULL, 0, NULL, 0, &err), FS_EDB);
+    ck_assert_int_eq(err.n_msgs, before + 1);
+    ck_assert_msg(strstr(err.msgs[before], "FOREIGN KEY constraint failed"), "got: %s",
+                  err.msgs[before]);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM clients"), 1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 0);
+}
+END_TEST
+
 START_TEST(db_open_missing_dir_fails)
 {
     char bad[400];
@@ -1728,6 +1757,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_participation_keyed_by_seq_and_rejected_outcome);
     tcase_add_test(tc, db_round_of_unknown_run_fails);
     tcase_add_test(tc, db_write_clients_all_or_nothing);
+    tcase_add_test(tc, db_write_clients_checks_its_run_and_restores_foreign_keys);
     tcase_add_test(tc, db_open_missing_dir_fails);
     tcase_add_test(tc, db_open_rejects_other_schema_version);
     tcase_add_test(tc, db_open_refuses_version_1_untouched);
