@@ -52,13 +52,36 @@ static double off_to_on_rate(const fs_avail *a, double pi)
 
 bool fs_avail_query(const fs_avail *a, fs_avail_state *st, int64_t t, gsl_rng *r)
 {
+    return fs_avail_query_share(a, st, t, fs_avail_share(a, st->utc_offset_q, t), r);
+}
+
+void fs_avail_memo_init(fs_avail_memo *m, const fs_avail *a, int64_t t)
+{
+    m->a = a;
+    m->t = t;
+    for (int i = 0; i < FS_AVAIL_MEMO_SLOTS; i++) m->used[i] = false;
+}
+
+double fs_avail_memo_share(fs_avail_memo *m, int utc_offset_q)
+{
+    unsigned slot = (unsigned)utc_offset_q % FS_AVAIL_MEMO_SLOTS;
+    if (!m->used[slot] || m->q[slot] != utc_offset_q) {
+        m->share[slot] = fs_avail_share(m->a, utc_offset_q, m->t);
+        m->q[slot] = utc_offset_q;
+        m->used[slot] = true;
+    }
+    return m->share[slot];
+}
+
+bool fs_avail_query_share(const fs_avail *a, fs_avail_state *st, int64_t t, double pi,
+                          gsl_rng *r)
+{
     if (a->kind == FS_AVAIL_ALWAYS) return true;
     if (a->kind == FS_AVAIL_TRACE) {
         bool on = fs_trace_online(a->trace, st->trace_key, t);
         fs_avail_observe(st, on, t);
         return on;
     }
-    double pi = fs_avail_share(a, st->utc_offset_q, t);
     double p_on = pi;
     if (st->t_known != INT64_MIN) {
         double rate = off_to_on_rate(a, pi) + a->mu_on_to_off;

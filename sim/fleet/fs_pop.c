@@ -226,9 +226,11 @@ bool fs_pop_eligible(const fs_pop *pop, uint32_t id, int64_t t)
     return el->min_battery <= 0 || fs_pop_battery_at(pop, id, t) >= el->min_battery;
 }
 
-static bool selectable(fs_pop *pop, const fs_avail *avail, uint32_t id, int64_t t, uint64_t seed,
+/* memo holds the availability model and the instant t of the selection. */
+static bool selectable(fs_pop *pop, fs_avail_memo *memo, uint32_t id, uint64_t seed,
                        uint64_t pass, gsl_rng *r, size_t *queried)
 {
+    int64_t t = memo->t;
     fs_client *c = &pop->clients[id];
     if (!c->consent || c->t_busy_until > t) return false;
     /* eligibility before availability: an ineligible phone is never asked, and with
@@ -236,7 +238,8 @@ static bool selectable(fs_pop *pop, const fs_avail *avail, uint32_t id, int64_t 
     if (pop->eligibility && !fs_pop_eligible(pop, id, t)) return false;
     ++*queried;
     fs_rng_reseed(r, seed, FS_RNG_AVAIL, id, pass);
-    return fs_avail_query(avail, &c->avail, t, r);
+    return fs_avail_query_share(memo->a, &c->avail, t,
+                                fs_avail_memo_share(memo, c->avail.utc_offset_q), r);
 }
 
 /* How many selection draws are made ahead of their use. A million clients' records and their
@@ -257,6 +260,8 @@ size_t fs_pop_select(fs_pop *pop, const fs_avail *avail, uint64_t seed, uint64_t
     fs_rng_reseed(r_sel, seed, FS_RNG_SELECT, FS_RNG_NONE, pass);
     size_t n = pop->n, found = 0, queried = 0, drawn = 0;
     size_t ahead[AHEAD]; /* ahead[k & AHEAD_MASK]: the position drawn for iteration k */
+    fs_avail_memo memo;
+    fs_avail_memo_init(&memo, avail, t);
     for (size_t i = 0; i < n && found < want; i++) {
         /* a few wanted (FedBuff refilling a slot) need few candidates: draw no further ahead
          * than about twice what is still missing */
@@ -280,7 +285,7 @@ size_t fs_pop_select(fs_pop *pop, const fs_avail *avail, uint64_t seed, uint64_t
         fs_assert(id < n);
         pop->perm[j] = pop->perm[i];
         pop->perm[i] = id;
-        if (selectable(pop, avail, id, t, seed, pass, r_client, &queried)) out_ids[found++] = id;
+        if (selectable(pop, &memo, id, seed, pass, r_client, &queried)) out_ids[found++] = id;
     }
     if (out_examined) *out_examined = queried;
     return found;

@@ -101,6 +101,43 @@ START_TEST(diurnal_share_follows_day_curve)
 }
 END_TEST
 
+/* The memo gives exactly fs_avail_share's doubles, whatever order zones come in, including zones
+ * that share a slot (q and q + FS_AVAIL_MEMO_SLOTS) and negative offsets. */
+START_TEST(memo_share_is_the_share_bit_for_bit)
+{
+    fs_scenario s;
+    memset(&s, 0, sizeof s);
+    s.devices.availability = FS_AVAIL_DIURNAL;
+    s.devices.peak_hour = 21;
+    s.devices.min_share = 0.05;
+    s.devices.max_share = 0.4;
+    s.devices.mean_session_min = 30;
+    fs_avail a;
+    fs_avail_init(&a, &s);
+    int64_t t = 37 * FS_US_PER_H + 12345;
+    fs_avail_memo m;
+    fs_avail_memo_init(&m, &a, t);
+    gsl_rng *r = fs_rng_new();
+    for (int i = 0; i < 2000; i++) {
+        int q = (int)gsl_rng_uniform_int(r, 113) - 56;
+        if (i % 3 == 0) q = (i % 2 ? 4 : 4 + FS_AVAIL_MEMO_SLOTS); /* a slot's two tenants */
+        double want = fs_avail_share(&a, q, t), got = fs_avail_memo_share(&m, q);
+        ck_assert_msg(memcmp(&want, &got, sizeof want) == 0, "q %d: %a, not %a", q, got, want);
+    }
+    /* the query given that share draws and answers as the plain one does */
+    for (int c = 0; c < 500; c++) {
+        fs_avail_state s1 = {.t_known = INT64_MIN, .utc_offset_q = c % 40 - 20}, s2 = s1;
+        fs_rng_reseed(r, 9, FS_RNG_AVAIL, (uint64_t)c, 0);
+        bool on1 = fs_avail_query(&a, &s1, t, r);
+        fs_rng_reseed(r, 9, FS_RNG_AVAIL, (uint64_t)c, 0);
+        bool on2 = fs_avail_query_share(&a, &s2, t, fs_avail_memo_share(&m, s2.utc_offset_q), r);
+        ck_assert_int_eq(on1, on2);
+        ck_assert(memcmp(&s1, &s2, sizeof s1) == 0);
+    }
+    gsl_rng_free(r);
+}
+END_TEST
+
 START_TEST(always_is_always_online)
 {
     fs_scenario s;
@@ -125,6 +162,7 @@ static Suite *avail_suite(void)
     tcase_add_test(tc, markov_online_duration_is_exponential_with_mean_on);
     tcase_add_test(tc, diurnal_share_follows_day_curve);
     tcase_add_test(tc, always_is_always_online);
+    tcase_add_test(tc, memo_share_is_the_share_bit_for_bit);
     suite_add_tcase(s, tc);
     return s;
 }
