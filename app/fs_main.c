@@ -443,6 +443,15 @@ static int cmd_mpi(int argc, char **argv)
     return code;
 }
 
+#ifdef FS_STATIC_RUNTIMES
+/* OpenBLAS and libgomp are linked into this program (meson.build): their constructors, of the
+ * default priority, run after this one and read what it chose. */
+__attribute__((constructor(101))) static void choose_runtime_settings(void)
+{
+    fs_blas_early_env();
+}
+#endif
+
 int main(int argc, char **argv)
 {
     fs_blas_init(argv);

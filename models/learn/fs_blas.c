@@ -13,6 +13,11 @@
  * found first). */
 void openblas_set_num_threads(int num_threads);
 char *openblas_get_corename(void);
+/* OpenBLAS's dynamic-architecture entry points (driver/others/dynamic.c, exported by the
+ * DYNAMIC_ARCH builds Debian ships): quit forgets the kernel table, init picks one again,
+ * reading OPENBLAS_CORETYPE. Weak: a build without them restarts instead. */
+void gotoblas_dynamic_init(void) __attribute__((weak));
+void gotoblas_dynamic_quit(void) __attribute__((weak));
 
 #define REEXEC_MARK "FEDSIM_BLAS_REEXEC"
 
@@ -86,20 +91,46 @@ static void restart(char **argv)
     execv("/proc/self/exe", argv);
 }
 
-/* A restart also sets OPENBLAS_NUM_THREADS=1 (unless the user chose it): OpenBLAS otherwise
- * starts its own thread pool as it loads, and openblas_set_num_threads(1) below does not stop
- * the pool's threads from spinning on sched_yield until their timeout: 13% of the CPU samples
- * of a 0.25 s softmax run at 2 threads, a core's worth of the first 90 ms. */
+/* fs_blas_early_env ran: libgomp and OpenBLAS read the environment it chose. */
+static bool chosen_early;
+
+/* Both libraries are linked into the program and read their settings in constructors that run
+ * after this one (fs_main.c: FS_STATIC_RUNTIMES), so what a restart would set is set here, with
+ * no restart. OPENBLAS_NUM_THREADS=1 (unless the user chose it) keeps OpenBLAS from starting
+ * its own thread pool, whose threads would spin on sched_yield until their timeout even after
+ * openblas_set_num_threads(1): 13% of the CPU samples of a 0.25 s softmax run at 2 threads. */
+void fs_blas_early_env(void)
+{
+    chosen_early = true;
+    choose("OMP_WAIT_POLICY", omp_wait_policy());
+    choose("OPENBLAS_NUM_THREADS", "1");
+}
+
+/* Sets OPENBLAS_CORETYPE when OpenBLAS fell back to its generic kernels, and has OpenBLAS pick
+ * its kernels again from it when it can. Returns whether the choice still needs a restart. */
+static bool better_kernels(void)
+{
+    if (!choose("OPENBLAS_CORETYPE", better_core())) return false;
+    if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) return true;
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    return false;
+}
+
+/* A restart happens only for what the running process cannot take any more: the wait policy
+ * when libgomp read its environment before fs_blas_early_env could set it (the shared library,
+ * in the test programs), the kernels without OpenBLAS's entry points. It also sets
+ * OPENBLAS_NUM_THREADS=1 (see fs_blas_early_env). */
 void fs_blas_init(char **argv)
 {
     if (argv && argv[0] && !getenv(REEXEC_MARK) && !under_valgrind()) {
-        bool core = choose("OPENBLAS_CORETYPE", better_core());
-        bool wait = choose("OMP_WAIT_POLICY", omp_wait_policy());
-        bool one = (core || wait) && choose("OPENBLAS_NUM_THREADS", "1");
-        if ((core || wait) && setenv(REEXEC_MARK, "1", 1) == 0) restart(argv);
+        bool core_restart = better_kernels();
+        bool wait = !chosen_early && choose("OMP_WAIT_POLICY", omp_wait_policy());
+        bool one = (core_restart || wait) && choose("OPENBLAS_NUM_THREADS", "1");
+        if ((core_restart || wait) && setenv(REEXEC_MARK, "1", 1) == 0) restart(argv);
         /* execv failed: carry on as we are, and let no program fedsim starts inherit a choice
          * that did not take effect here */
-        if (core) unsetenv("OPENBLAS_CORETYPE");
+        if (core_restart) unsetenv("OPENBLAS_CORETYPE");
         if (wait) unsetenv("OMP_WAIT_POLICY");
         if (one) unsetenv("OPENBLAS_NUM_THREADS");
     }
