@@ -128,8 +128,11 @@ static void lr_predict(const fs_model *m, const fs_real *w, const fs_dataset *ds
     lr_check(m, ds, n);
     for (size_t i = 0; i < n; i++) {
         double z = lr_dot(w, lr_row_at(ds, rows[i])) + w[m->n_features];
-        out_probs[2 * i] = fs_nn_sigmoid(-z);
-        out_probs[2 * i + 1] = fs_nn_sigmoid(z);
+        /* fs_nn_sigmoid(z) and fs_nn_sigmoid(-z) from the one exponential both take, exp(-|z|):
+         * the same doubles (at z = 0 both are 1/2) for half the calls to exp */
+        double e = exp(-fabs(z)), high = 1.0 / (1.0 + e), low = e / (1.0 + e);
+        out_probs[2 * i] = z >= 0 ? low : high;
+        out_probs[2 * i + 1] = z >= 0 ? high : low;
     }
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fs_model.h"
+#include "fs_nn.h"
 #include "fs_sparse_local.h"
 #include "fs_rng.h"
 #include "fs_test.h"
@@ -158,6 +159,46 @@ START_TEST(logreg_loss_is_finite_for_huge_logits)
     double loss = m->ops->loss_grad(m, w, &ds, rows, 4, g, s);
     fs_test_err_lt("logreg huge logit loss", fabs(loss - 1e4 * n1 / 4), 1e-9);
     fs_test_err_lt("logreg huge logit grad", fabs(g[3] - n1 / 4), 1e-15);
+    fs_model_scratch_free(s);
+    fs_model_free(m);
+    fs_dataset_fini(&ds);
+}
+END_TEST
+
+/* Both columns come from one exponential (lr_predict): they must be fs_nn_sigmoid(-z) and
+ * fs_nn_sigmoid(z) bit for bit, on either side of 0, at 0 itself and where exp underflows (a
+ * NaN logit gives NaNs). Row i holds feature i with value 1, so its logit is exactly w[i]. */
+START_TEST(logreg_predict_is_the_sigmoid_bit_for_bit)
+{
+    static const float zs[] = {0.0f,  -0.0f, 1e-8f, -1e-8f, 0.5f,  -3.0f,   20.0f, -20.0f,
+                               40.0f, -40.0f, 700.0f, -700.0f, 745.5f, -760.0f, NAN};
+    enum { N = sizeof zs / sizeof *zs };
+    fs_dataset ds;
+    ck_assert_int_eq(fs_dataset_alloc_sparse(&ds, N, N, N, 2), FS_OK);
+    for (size_t i = 0; i < N; i++) {
+        ds.idx[i] = (uint32_t)i;
+        ds.val[i] = 1.0f;
+        ds.ptr[i + 1] = i + 1;
+        ds.y[i] = (int32_t)(i % 2);
+    }
+    fs_model *m = fs_logreg_new(N, 0, N);
+    fs_model_scratch *s = fs_model_scratch_new(m);
+    fs_real w[N + 1];
+    for (size_t i = 0; i < N; i++) w[i] = zs[i];
+    w[N] = 0;
+    double p[2 * N];
+    uint32_t *rows = fs_test_all_rows(N);
+    m->ops->predict(m, w, &ds, rows, N, p, s);
+    for (size_t i = 0; i < N; i++) {
+        double z = (double)zs[i] + 0.0, want[2] = {fs_nn_sigmoid(-z), fs_nn_sigmoid(z)};
+        if (isnan(z)) { /* a NaN's sign means nothing */
+            ck_assert(isnan(p[2 * i]) && isnan(p[2 * i + 1]));
+            continue;
+        }
+        ck_assert_msg(memcmp(&p[2 * i], want, sizeof want) == 0, "z = %g: (%a, %a), not (%a, %a)",
+                      z, p[2 * i], p[2 * i + 1], want[0], want[1]);
+    }
+    free(rows);
     fs_model_scratch_free(s);
     fs_model_free(m);
     fs_dataset_fini(&ds);
@@ -621,6 +662,7 @@ static Suite *logreg_suite(void)
     tcase_add_test(tc, logreg_zero_weights_loss_is_log2_and_shapes);
     tcase_add_test(tc, logreg_loss_is_finite_for_huge_logits);
     tcase_add_test(tc, logreg_predict_columns_sum_to_one);
+    tcase_add_test(tc, logreg_predict_is_the_sigmoid_bit_for_bit);
     tcase_add_test(tc, logreg_train_sparse_equals_dense_sgd);
     tcase_add_test(tc, logreg_train_sparse_lazy_l2_skips_untouched_coordinates);
     tcase_add_test(tc, logreg_train_sparse_cost_is_independent_of_model_size);
