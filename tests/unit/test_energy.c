@@ -69,6 +69,40 @@ START_TEST(charging_follows_local_window_and_quarter_offsets)
 }
 END_TEST
 
+/* A point's charging state (charging_at: the sessions covering the instant, the day before's
+ * drawn only when its night can still run) agrees with the hours of charging in the microsecond
+ * that follows, at every hour of three weeks and every zone, for night sessions that cross
+ * midnight and ones that do not, with and without day sessions. */
+START_TEST(charging_state_agrees_with_charging_hours)
+{
+    static const char *const windows[] = {
+        "{\"charging\": {\"share\": 0.7, \"day_prob\": 0.4, \"evening_start_h\": 22, "
+        "\"morning_end_h\": 7, \"day_session_h\": 1.5}}",
+        "{\"charging\": {\"share\": 0.5, \"day_prob\": 0.6, \"evening_start_h\": 19.25, "
+        "\"morning_end_h\": 23.5, \"day_session_h\": 2}}",
+        "{\"charging\": {\"share\": 0.9, \"day_prob\": 0, \"evening_start_h\": 0, "
+        "\"morning_end_h\": 0}}",
+    };
+    for (size_t w = 0; w < sizeof windows / sizeof *windows; w++) {
+        fs_scenario s;
+        scenario(windows[w], &s);
+        fs_devstate_src src = fs_energy_param_source(&s);
+        size_t on = 0, n = 0;
+        for (uint32_t c = 0; c < 40; c++)
+            for (int64_t t = 0; t < 21 * 24 * H; t += H / 4 + 7 * c + 1) {
+                int q = (int)(c % 9) * 7 - 28;
+                bool state = src.state_at(src.ctx, c, q, t) & FS_DEVSTATE_CHARGING;
+                bool next_us = src.charging_s(src.ctx, c, q, t, t + 1) > 0;
+                ck_assert_msg(state == next_us, "window %zu, client %u, zone %d, t %lld: %d, not %d",
+                              w, c, q, (long long)t, state, next_us);
+                on += state, n++;
+            }
+        ck_assert(on > 0 && on < n); /* both answers were asked */
+        fs_scn_fini(&s);
+    }
+}
+END_TEST
+
 START_TEST(battery_refills_while_charging_capped_at_full)
 {
     fs_scenario s;
@@ -251,6 +285,7 @@ static Suite *energy_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, energy_of_participation_equals_formula);
     tcase_add_test(tc, charging_follows_local_window_and_quarter_offsets);
+    tcase_add_test(tc, charging_state_agrees_with_charging_hours);
     tcase_add_test(tc, battery_refills_while_charging_capped_at_full);
     tcase_add_test(tc, eligibility_never_selects_an_ineligible_client);
     tcase_add_test(tc, quarter_hour_offset_shifts_diurnal_curve_exactly);
