@@ -239,7 +239,8 @@ static void pick_link(fs_engine *e, fs_part *p, const fs_client *c)
     p->down_mbps = c->downlink_mbps;
     p->latency_ms = c->latency_ms;
     if (!e->s->devices.network.on) return;
-    unsigned st = pop->state.state_at(pop->state.ctx, p->client, c->avail.utc_offset_q, p->t_sel);
+    unsigned st = pop->state.state_at(pop->state.ctx, p->client, c->avail.utc_offset_q, p->t_sel,
+                                      FS_DEVSTATE_WIFI);
     if (st & FS_DEVSTATE_WIFI) return;
     const typeof(e->s->devices) *d = &e->s->devices;
     gsl_rng *r = e->r_cli;

@@ -117,11 +117,14 @@ static bool in_hours(double x, double start, double end)
     return start <= end ? x >= start && x < end : x >= start || x < end;
 }
 
-static unsigned param_state_at(const void *ctx, uint32_t client, int utc_offset_q, int64_t t)
+static unsigned param_state_at(const void *ctx, uint32_t client, int utc_offset_q, int64_t t,
+                               unsigned need)
 {
     const fs_scenario *s = ctx;
     double h = local_hours(utc_offset_q, t);
-    unsigned st = charging_at(s, client, h) ? FS_DEVSTATE_CHARGING : 0;
+    unsigned st = need & FS_DEVSTATE_CHARGING && charging_at(s, client, h) ? FS_DEVSTATE_CHARGING
+                                                                          : 0;
+    if (!(need & FS_DEVSTATE_WIFI)) return st;
     const typeof(s->devices.network) *nw = &s->devices.network;
     if (!nw->on) return st | FS_DEVSTATE_WIFI;
     double x = fmod(h, 24.0);

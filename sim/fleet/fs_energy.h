@@ -25,14 +25,17 @@ double fs_energy_part_j(const fs_energy_class *k, bool cellular, double train_gf
 
 /* ---- device state: charging and network ---------------------------------------------------- */
 
-enum { FS_DEVSTATE_CHARGING = 1u, FS_DEVSTATE_WIFI = 2u };
+enum { FS_DEVSTATE_CHARGING = 1u, FS_DEVSTATE_WIFI = 2u, FS_DEVSTATE_ALL = 3u };
 
 /* A device state source: the state bits of `client` (at utc_offset_q quarter hours) at virtual
- * time t, and the seconds it spent charging in [t0, t1). The parametric model below is one; a
- * trace (helper h1's fs_trace_state_at, the trace's state column) plugs in as another by
- * filling the same two pointers, in fs_pop_init where pop->state is set. */
+ * time t, of those in `need` (a source may leave the others 0: the selection asks a candidate
+ * for its network only once it is known to charge), and the seconds it spent charging in
+ * [t0, t1). The parametric model below is one; a trace (helper h1's fs_trace_state_at, the
+ * trace's state column) plugs in as another by filling the same two pointers, in fs_pop_init
+ * where pop->state is set. */
 typedef struct fs_devstate_src {
-    unsigned (*state_at)(const void *ctx, uint32_t client, int utc_offset_q, int64_t t);
+    unsigned (*state_at)(const void *ctx, uint32_t client, int utc_offset_q, int64_t t,
+                         unsigned need);
     double (*charging_s)(const void *ctx, uint32_t client, int utc_offset_q, int64_t t0,
                          int64_t t1);
     const void *ctx;

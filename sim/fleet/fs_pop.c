@@ -89,9 +89,10 @@ static void apply_capacity(fs_pop *pop, uint32_t client)
 
 /* The device state of a trace that has a state column: charging and Wi-Fi exactly where its
  * intervals say so, and neither while offline (the trace does not know). */
-static unsigned trace_state_at(const void *ctx, uint32_t client, int utc_offset_q, int64_t t)
+static unsigned trace_state_at(const void *ctx, uint32_t client, int utc_offset_q, int64_t t,
+                               unsigned need)
 {
-    (void)utc_offset_q;
+    (void)utc_offset_q, (void)need; /* one lookup answers both */
     const fs_pop *pop = ctx;
     unsigned st = fs_trace_state_at(pop->avail_trace, pop->clients[client].avail.trace_key, t);
     return (st & FS_TRACE_CHARGING ? FS_DEVSTATE_CHARGING : 0u) |
@@ -220,9 +221,15 @@ bool fs_pop_eligible(const fs_pop *pop, uint32_t id, int64_t t)
     if (!pop->eligibility) return true;
     const typeof(pop->scn->devices.eligibility) *el = &pop->scn->devices.eligibility;
     const fs_client *c = &pop->clients[id];
-    unsigned st = pop->state.state_at(pop->state.ctx, id, c->avail.utc_offset_q, t);
-    if (el->charging && !(st & FS_DEVSTATE_CHARGING)) return false;
-    if (el->unmetered && !(st & FS_DEVSTATE_WIFI)) return false;
+    const fs_devstate_src *src = &pop->state;
+    int q = c->avail.utc_offset_q;
+    /* one question at a time: most candidates are not charging, and their network is not asked */
+    if (el->charging && !(src->state_at(src->ctx, id, q, t, FS_DEVSTATE_CHARGING) &
+                          FS_DEVSTATE_CHARGING))
+        return false;
+    if (el->unmetered &&
+        !(src->state_at(src->ctx, id, q, t, FS_DEVSTATE_WIFI) & FS_DEVSTATE_WIFI))
+        return false;
     return el->min_battery <= 0 || fs_pop_battery_at(pop, id, t) >= el->min_battery;
 }
 

@@ -53,15 +53,19 @@ START_TEST(charging_follows_local_window_and_quarter_offsets)
              &s);
     fs_devstate_src src = fs_energy_param_source(&s);
     for (uint32_t c = 0; c < 50; c++) {
-        ck_assert(src.state_at(src.ctx, c, 0, 23 * H) & FS_DEVSTATE_CHARGING);
-        ck_assert(src.state_at(src.ctx, c, 0, 30 * H) & FS_DEVSTATE_CHARGING); /* 06:00 day 2 */
-        ck_assert(!(src.state_at(src.ctx, c, 0, 12 * H) & FS_DEVSTATE_CHARGING));
+        ck_assert(src.state_at(src.ctx, c, 0, 23 * H, FS_DEVSTATE_ALL) & FS_DEVSTATE_CHARGING);
+        /* 06:00 day 2 */
+        ck_assert(src.state_at(src.ctx, c, 0, 30 * H, FS_DEVSTATE_ALL) & FS_DEVSTATE_CHARGING);
+        ck_assert(
+            !(src.state_at(src.ctx, c, 0, 12 * H, FS_DEVSTATE_ALL) & FS_DEVSTATE_CHARGING));
         /* India, +5.5 h: 16:29 UTC is 21:59 local (not yet), 16:31 UTC is 22:01 (charging) */
         int64_t m = H / 60;
-        ck_assert(!(src.state_at(src.ctx, c, 22, 16 * H + 29 * m) & FS_DEVSTATE_CHARGING));
-        ck_assert(src.state_at(src.ctx, c, 22, 16 * H + 31 * m) & FS_DEVSTATE_CHARGING);
+        ck_assert(!(src.state_at(src.ctx, c, 22, 16 * H + 29 * m, FS_DEVSTATE_ALL) &
+                    FS_DEVSTATE_CHARGING));
+        ck_assert(src.state_at(src.ctx, c, 22, 16 * H + 31 * m, FS_DEVSTATE_ALL) &
+                  FS_DEVSTATE_CHARGING);
         /* without devices.network every phone is on Wi-Fi */
-        ck_assert(src.state_at(src.ctx, c, 0, 12 * H) & FS_DEVSTATE_WIFI);
+        ck_assert(src.state_at(src.ctx, c, 0, 12 * H, FS_DEVSTATE_ALL) & FS_DEVSTATE_WIFI);
         /* nine hours of charging a night */
         ck_assert_double_eq_tol(src.charging_s(src.ctx, c, 0, 12 * H, 36 * H), 9 * 3600.0, 1e-6);
     }
@@ -91,10 +95,12 @@ START_TEST(charging_state_agrees_with_charging_hours)
         for (uint32_t c = 0; c < 40; c++)
             for (int64_t t = 0; t < 21 * 24 * H; t += H / 4 + 7 * c + 1) {
                 int q = (int)(c % 9) * 7 - 28;
-                bool state = src.state_at(src.ctx, c, q, t) & FS_DEVSTATE_CHARGING;
+                bool state =
+                    src.state_at(src.ctx, c, q, t, FS_DEVSTATE_CHARGING) & FS_DEVSTATE_CHARGING;
                 bool next_us = src.charging_s(src.ctx, c, q, t, t + 1) > 0;
-                ck_assert_msg(state == next_us, "window %zu, client %u, zone %d, t %lld: %d, not %d",
-                              w, c, q, (long long)t, state, next_us);
+                ck_assert_msg(state == next_us,
+                              "window %zu, client %u, zone %d, t %lld: %d, not %d", w, c, q,
+                              (long long)t, state, next_us);
                 on += state, n++;
             }
         ck_assert(on > 0 && on < n); /* both answers were asked */
@@ -139,7 +145,8 @@ START_TEST(eligibility_never_selects_an_ineligible_client)
         size_t got = fs_pop_select(&pop, &avail, 9, (uint64_t)pass, t, 20, r1, r2, ids, NULL);
         for (size_t i = 0; i < got; i++) {
             unsigned st = pop.state.state_at(pop.state.ctx, ids[i],
-                                             pop.clients[ids[i]].avail.utc_offset_q, t);
+                                             pop.clients[ids[i]].avail.utc_offset_q, t,
+                                             FS_DEVSTATE_ALL);
             ck_assert(st & FS_DEVSTATE_CHARGING);
             ck_assert(st & FS_DEVSTATE_WIFI);
             ck_assert(fs_pop_battery_at(&pop, ids[i], t) >= 0.5);
@@ -254,7 +261,7 @@ static uint64_t device_history(const fs_scenario *s, uint32_t c)
     uint64_t h = (uint64_t)fs_energy_home_wifi(s, c) | (uint64_t)fs_energy_class_of(s, c) << 1;
     h = h * 1000003u + (uint64_t)llround(fs_energy_initial_battery(s, c) * 1e6);
     for (int64_t t = 0; t < 7 * 24 * H; t += H)
-        h = h * 31u + src.state_at(src.ctx, c, 0, t);
+        h = h * 31u + src.state_at(src.ctx, c, 0, t, FS_DEVSTATE_ALL);
     return h;
 }
 
