@@ -774,11 +774,17 @@ static int run_exists(fs_db *db, int64_t run_id, bool *yes)
 }
 
 /* Enforcing the foreign key checks each row against runs, a b-tree seek per client: 15% of the
- * time a million rows take. All of them name one run, so it is checked once and enforcement
- * pauses for the insert. The pragma does nothing inside a transaction: it is set around it. */
-static int insert_all_clients(fs_db *db, int64_t run_id, const fs_db_client *clients, size_t n)
+ * time a million rows take. All of them name one run, so the transaction checks it once, under
+ * its write lock (no other writer can delete the run before the rows are in), and enforcement
+ * pauses for the insert; the pragma does nothing inside a transaction, so it is set around it.
+ * *missing tells a run not in the table. */
+static int insert_all_clients(fs_db *db, int64_t run_id, const fs_db_client *clients, size_t n,
+                              bool *missing)
 {
     if (run_stmt(db, ST_BEGIN) != SQLITE_OK) return SQLITE_ERROR;
+    bool parent = false;
+    if (run_exists(db, run_id, &parent) != SQLITE_OK) return SQLITE_ERROR;
+    if ((*missing = !parent)) return SQLITE_ERROR;
     size_t i = 0;
     for (; i + CLIENTS_PER_INSERT <= n; i += CLIENTS_PER_INSERT)
         if (insert_clients(db, run_id, clients + i, CLIENTS_PER_INSERT) != SQLITE_OK)
@@ -792,24 +798,20 @@ int fs_db_write_clients(fs_db *db, int64_t run_id, const fs_db_client *clients, 
                         fs_err *err)
 {
     fs_assert(db && (clients || n == 0));
-    bool parent = false;
-    if (run_exists(db, run_id, &parent) != SQLITE_OK) return db_fail(db, err, "writing clients");
-    if (!parent) {
-        fs_err_add(err, NULL, "%s: writing clients: run %lld is not in the runs table", db->path,
-                   (long long)run_id);
-        return FS_EDB;
-    }
     if (sqlite3_exec(db->conn, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(db, err, "writing clients");
-    int rc = insert_all_clients(db, run_id, clients, n);
-    if (rc != SQLITE_OK) {
-        rc = db_fail(db, err, "writing clients"); /* rolls back before enforcement resumes */
-        (void)sqlite3_exec(db->conn, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
-        return rc;
+    bool missing = false;
+    int rc = insert_all_clients(db, run_id, clients, n, &missing) == SQLITE_OK ? FS_OK : FS_EDB;
+    if (rc && missing) {
+        db_rollback(db, err);
+        fs_err_add(err, NULL, "%s: writing clients: run %lld is not in the runs table", db->path,
+                   (long long)run_id);
+    } else if (rc) {
+        db_fail(db, err, "writing clients"); /* rolls back before enforcement resumes */
     }
-    if (sqlite3_exec(db->conn, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(db, err, "writing clients");
-    return FS_OK;
+    if (sqlite3_exec(db->conn, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK && !rc)
+        rc = db_fail(db, err, "writing clients");
+    return rc;
 }
 
 /* ---- rounds */
