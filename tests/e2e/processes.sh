@@ -1,6 +1,6 @@
 #!/bin/bash
 # processes.sh FEDSIM SCENARIO SWEEP_SCENARIO: one writer per run, and no orphans.
-# - a running fedsim keeps its name (ps, pgrep) after the BLAS restart;
+# - a running fedsim keeps its name (ps, pgrep), past a BLAS restart where there is one;
 # - a second `fedsim run --resume` on a run that a live process is writing is refused (exit 3,
 #   clear message) and the writer goes on undisturbed; once the writer has stopped, the same
 #   command resumes the run;
