@@ -68,7 +68,8 @@ START_TEST(markov_online_duration_is_exponential_with_mean_on)
 }
 END_TEST
 
-START_TEST(diurnal_share_follows_day_curve)
+/* Diurnal availability peaking at 21:00 local, 5% to 40% online, 30-minute sessions. */
+static void diurnal_avail(fs_avail *a)
 {
     fs_scenario s;
     memset(&s, 0, sizeof s);
@@ -77,8 +78,13 @@ START_TEST(diurnal_share_follows_day_curve)
     s.devices.min_share = 0.05;
     s.devices.max_share = 0.4;
     s.devices.mean_session_min = 30;
+    fs_avail_init(a, &s);
+}
+
+START_TEST(diurnal_share_follows_day_curve)
+{
     fs_avail a;
-    fs_avail_init(&a, &s);
+    diurnal_avail(&a);
     ck_assert_double_eq_tol(fs_avail_share(&a, 0, 21 * FS_US_PER_H), 0.4, 1e-12);
     ck_assert_double_eq_tol(fs_avail_share(&a, 0, 9 * FS_US_PER_H), 0.05, 1e-12);
     /* a client at UTC+3 peaks at 18:00 UTC */
@@ -105,15 +111,8 @@ END_TEST
  * that share a slot (q and q + FS_AVAIL_MEMO_SLOTS) and negative offsets. */
 START_TEST(memo_share_is_the_share_bit_for_bit)
 {
-    fs_scenario s;
-    memset(&s, 0, sizeof s);
-    s.devices.availability = FS_AVAIL_DIURNAL;
-    s.devices.peak_hour = 21;
-    s.devices.min_share = 0.05;
-    s.devices.max_share = 0.4;
-    s.devices.mean_session_min = 30;
     fs_avail a;
-    fs_avail_init(&a, &s);
+    diurnal_avail(&a);
     int64_t t = 37 * FS_US_PER_H + 12345;
     fs_avail_memo m;
     fs_avail_memo_init(&m, &a, t);
