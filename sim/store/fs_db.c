@@ -982,6 +982,52 @@ int fs_db_write_round(fs_db *db, int64_t run_id, const fs_db_round *r, const fs_
     return fs_db_write_round_ckpt(db, run_id, r, parts, n_parts, evals, n_evals, NULL, 0, err);
 }
 
+static int by_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* A round's participations in client order: the primary keys of participation and
+ * client_energy_rounds then grow within the round, so each row is appended to its b-tree
+ * instead of splitting pages in its middle (260,000 participation-shaped rows, 20 rounds of
+ * 13,000 random clients: 1.48 -> 0.90 s; energy rows alone: 0.29 -> 0.26 s). A client's rows
+ * keep their order, so two participations on one day add their energy as they came. The keys
+ * hold client and position (n < 2^32, fs_db_part's uint32 client_id); NULL, the given order,
+ * without memory for them. */
+static uint64_t *client_order(const fs_db_part *parts, size_t n)
+{
+    uint64_t *key = n > 1 ? malloc(n * sizeof *key) : NULL;
+    if (!key) return NULL;
+    for (size_t i = 0; i < n; i++) key[i] = (uint64_t)parts[i].client_id << 32 | (uint64_t)i;
+    qsort(key, n, sizeof *key, by_u64);
+    return key;
+}
+
+/* The i-th of parts in `order` (from client_order, or NULL: as given). */
+static const fs_db_part *nth_part(const fs_db_part *parts, const uint64_t *order, size_t i)
+{
+    return &parts[order ? (size_t)(order[i] & UINT32_MAX) : i];
+}
+
+static int insert_parts(fs_db *db, int64_t run_id, const fs_db_round *r, const fs_db_part *parts,
+                        size_t n_parts)
+{
+    uint64_t *order = client_order(parts, n_parts);
+    /* the energy rows are the same participations, as fs_run.c hands them */
+    uint64_t *energy_order = r->energy_parts == parts && r->n_energy_parts == n_parts
+                                 ? order
+                                 : client_order(r->energy_parts, r->n_energy_parts);
+    int rc = SQLITE_OK;
+    for (size_t i = 0; i < n_parts && rc == SQLITE_OK; i++)
+        rc = insert_part(db, run_id, r->round, nth_part(parts, order, i));
+    for (size_t i = 0; i < r->n_energy_parts && rc == SQLITE_OK; i++)
+        rc = insert_energy(db, run_id, r->round, nth_part(r->energy_parts, energy_order, i));
+    if (energy_order != order) free(energy_order);
+    free(order);
+    return rc;
+}
+
 int fs_db_write_round_ckpt(fs_db *db, int64_t run_id, const fs_db_round *r, const fs_db_part *parts,
                            size_t n_parts, const fs_db_eval *evals, size_t n_evals,
                            const void *state, size_t state_len, fs_err *err)
@@ -989,10 +1035,7 @@ int fs_db_write_round_ckpt(fs_db *db, int64_t run_id, const fs_db_round *r, cons
     fs_assert(db && r && (parts || n_parts == 0) && (evals || n_evals == 0));
     if (run_stmt(db, ST_BEGIN) != SQLITE_OK) goto fail;
     if (insert_round(db, run_id, r) != SQLITE_OK) goto fail;
-    for (size_t i = 0; i < n_parts; i++)
-        if (insert_part(db, run_id, r->round, &parts[i]) != SQLITE_OK) goto fail;
-    for (size_t i = 0; i < r->n_energy_parts; i++)
-        if (insert_energy(db, run_id, r->round, &r->energy_parts[i]) != SQLITE_OK) goto fail;
+    if (insert_parts(db, run_id, r, parts, n_parts) != SQLITE_OK) goto fail;
     for (size_t i = 0; i < n_evals; i++)
         if (insert_eval(db, run_id, r, &evals[i]) != SQLITE_OK) goto fail;
     if (insert_mix(db, run_id, r) != SQLITE_OK) goto fail;

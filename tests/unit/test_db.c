@@ -81,6 +81,19 @@ static int64_t peek_int(const char *sql)
     return v;
 }
 
+static double peek_real(const char *sql)
+{
+    sqlite3 *c = peek_open();
+    sqlite3_stmt *st = NULL;
+    ck_assert_msg(sqlite3_prepare_v2(c, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(c));
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    double v = sqlite3_column_type(st, 0) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(c);
+    return v;
+}
+
 /* Copies the first column of the first row as text ("NULL" for NULL). */
 static void peek_text(const char *sql, char *out, size_t n)
 {
@@ -675,6 +688,34 @@ START_TEST(db_participation_keyed_by_seq_and_rejected_outcome)
 }
 END_TEST
 
+/* A round's rows go in client order (fs_db.c: client_order), but a client's own rows keep
+ * theirs: three participations of client 5 on one day add 96, 96 and 2^60 joules in that order,
+ * 2^60 + 256 in doubles (2^60 first would leave 2^60), and the participation rows are all there
+ * whatever the order. */
+START_TEST(db_round_rows_in_client_order_keep_each_clients_order)
+{
+    fs_db *db = open_ok();
+    int64_t id = begin_ok(db);
+    fs_db_round r = round_n(1);
+    fs_db_part p[5] = {part_c(9, "reported"), part_c(5, "reported"), part_c(3, "dropped"),
+                       part_c(5, "reported"), part_c(5, "late")};
+    double energy[5] = {2.0, 96.0, 0.5, 96.0, 0x1p60};
+    for (int i = 0; i < 5; i++) p[i].energy_j = energy[i], p[i].seq = i;
+    r.energy_parts = p, r.n_energy_parts = 5;
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_write_round(db, id, &r, p, 5, NULL, 0, &err), FS_OK);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM participation"), 5);
+    ck_assert_int_eq(peek_int("SELECT sum(seq) FROM participation WHERE client_id = 5"), 1 + 3 + 4);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM client_energy_rounds"), 3);
+    ck_assert(peek_real("SELECT energy_j FROM client_energy_rounds WHERE client_id = 5") ==
+              0x1p60 + 256);
+    ck_assert_int_eq(peek_int("SELECT energy_j = 2 FROM client_energy_rounds WHERE client_id = 9"),
+                     1);
+}
+END_TEST
+
 START_TEST(db_round_of_unknown_run_fails)
 {
     fs_db *db = open_ok();
@@ -1008,19 +1049,6 @@ END_TEST
 /* ---- new columns and planning views, on constructed runs (nothing simulated) */
 
 #define US_PER_H 3600000000LL
-
-static double peek_real(const char *sql)
-{
-    sqlite3 *c = peek_open();
-    sqlite3_stmt *st = NULL;
-    ck_assert_msg(sqlite3_prepare_v2(c, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
-                  sqlite3_errmsg(c));
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    double v = sqlite3_column_type(st, 0) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(c);
-    return v;
-}
 
 static int64_t begin_target(fs_db *db, const char *variant, const char *metric, double value,
                              int lower)
@@ -1757,6 +1785,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_participation_keyed_by_seq_and_rejected_outcome);
     tcase_add_test(tc, db_round_of_unknown_run_fails);
     tcase_add_test(tc, db_write_clients_all_or_nothing);
+    tcase_add_test(tc, db_round_rows_in_client_order_keep_each_clients_order);
     tcase_add_test(tc, db_write_clients_checks_its_run_and_restores_foreign_keys);
     tcase_add_test(tc, db_open_missing_dir_fails);
     tcase_add_test(tc, db_open_rejects_other_schema_version);
