@@ -114,7 +114,7 @@ static int failure(fs_db_writer *w, fs_err *err)
 
 int fs_db_writer_round(fs_db_writer *w, const fs_db_round *row, const fs_db_part *parts,
                        size_t n_parts, bool with_participation, const fs_db_eval *evals,
-                       size_t n_evals, const void *checkpoint, size_t checkpoint_len, fs_err *err)
+                       size_t n_evals, void **checkpoint, size_t checkpoint_len, fs_err *err)
 {
     fs_round_queue one = {0}; /* copied before the lock: the writer need not wait for it */
     int rc = fs_round_queue_push(&one, row, parts, n_parts, with_participation, evals, n_evals,

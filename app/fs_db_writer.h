@@ -37,12 +37,13 @@ typedef struct fs_db_writer fs_db_writer;
 fs_db_writer *fs_db_writer_start(fs_db *db, int64_t run_id, fs_db_client *rows, size_t n,
                                  void *owned, size_t bytes_max);
 
-/* Hands over a copy of one round (fs_round_queue_push's arguments), waiting while bytes_max are
- * queued. Returns FS_OK, FS_ENOMEM (said in err), or the failure the writer met (its messages
- * moved into err, once). */
+/* Hands over a copy of one round and the checkpoint itself (fs_round_queue_push's arguments:
+ * *checkpoint becomes the writer's and NULL, unless it could not be queued), waiting while
+ * bytes_max are queued. Returns FS_OK, FS_ENOMEM (said in err), or the failure the writer met
+ * (its messages moved into err, once). */
 int fs_db_writer_round(fs_db_writer *w, const fs_db_round *row, const fs_db_part *parts,
                        size_t n_parts, bool with_participation, const fs_db_eval *evals,
-                       size_t n_evals, const void *checkpoint, size_t checkpoint_len, fs_err *err);
+                       size_t n_evals, void **checkpoint, size_t checkpoint_len, fs_err *err);
 
 /* Waits until everything handed over is written, ends the thread and frees w; the database is
  * the caller's again. Returns FS_OK or the writer's failure (messages into err unless a round

@@ -82,8 +82,7 @@ static void free_entry(fs_queued_round *e)
 /* The participations passed in are the round's energy parts too, one array (fs_run.c). */
 int fs_round_queue_push(fs_round_queue *q, const fs_db_round *row, const fs_db_part *parts,
                         size_t n_parts, bool with_participation, const fs_db_eval *evals,
-                        size_t n_evals, const void *checkpoint, size_t checkpoint_len,
-                        fs_err *err)
+                        size_t n_evals, void **checkpoint, size_t checkpoint_len, fs_err *err)
 {
     fs_queued_round *e = calloc(1, sizeof *e);
     if (!e) goto nomem;
@@ -96,9 +95,13 @@ int fs_round_queue_push(fs_round_queue *q, const fs_db_round *row, const fs_db_p
     e->mix = copy_of(row->mix, row->n_mix, sizeof *row->mix, &bytes, &ok);
     e->evals = copy_of(evals, n_evals, sizeof *evals, &bytes, &ok);
     e->n_evals = n_evals;
-    e->checkpoint = copy_of(checkpoint, checkpoint_len, 1, &bytes, &ok);
-    e->checkpoint_len = checkpoint_len;
     if (!ok || !keep_names(e, &bytes)) goto nomem;
+    if (checkpoint && *checkpoint) { /* taken only now: a failure above leaves it the caller's */
+        e->checkpoint = *checkpoint;
+        e->checkpoint_len = checkpoint_len;
+        bytes += checkpoint_len;
+        *checkpoint = NULL;
+    }
     e->row.energy_parts = e->parts;
     e->row.n_energy_parts = e->n_parts;
     e->row.mix = e->mix;

@@ -96,7 +96,7 @@ static void tally(fs_run_summary *sum, const fs_round_result *res)
     sum->final_accuracy = res->accuracy;
 }
 
-static int record_round(void *ctx, const fs_round_result *res, fs_err *err);
+static int record_round(void *ctx, fs_round_result *res, fs_err *err);
 
 /* Across ranks every decision that ends a run is taken together after each round: a failure of
  * rank 0's database or a stop signal that reached one rank stops all of them before the next
@@ -114,7 +114,7 @@ static int agree(const run_ctx *c, int rc, fs_err *err)
     return all;
 }
 
-static int on_round(void *ctx, const fs_round_result *res, fs_err *err)
+static int on_round(void *ctx, fs_round_result *res, fs_err *err)
 {
     int rc = fs_mpi_rank() == 0 ? record_round(ctx, res, err) : FS_OK;
     return agree(ctx, rc, err);
@@ -122,7 +122,7 @@ static int on_round(void *ctx, const fs_round_result *res, fs_err *err)
 
 /* A round goes to the writer thread (started here for a resumed run, whose clients rows were
  * only compared), or straight to the database when no thread could be started. */
-static int write_round(run_ctx *c, const fs_round_result *res, fs_err *err)
+static int write_round(run_ctx *c, fs_round_result *res, fs_err *err)
 {
     bool with_parts = c->s->output.participation;
     if (!c->writer && !c->write_direct &&
@@ -130,7 +130,7 @@ static int write_round(run_ctx *c, const fs_round_result *res, fs_err *err)
         c->write_direct = true;
     if (c->writer)
         return fs_db_writer_round(c->writer, &res->row, res->parts, res->n_parts, with_parts,
-                                  res->evals, res->n_evals, res->checkpoint,
+                                  res->evals, res->n_evals, (void **)&res->checkpoint,
                                   res->checkpoint_len, err);
     fs_db_round row = res->row;
     row.energy_parts = res->parts, row.n_energy_parts = res->n_parts;
@@ -139,7 +139,7 @@ static int write_round(run_ctx *c, const fs_round_result *res, fs_err *err)
                                   res->checkpoint, res->checkpoint_len, err);
 }
 
-static int record_round(void *ctx, const fs_round_result *res, fs_err *err)
+static int record_round(void *ctx, fs_round_result *res, fs_err *err)
 {
     run_ctx *c = ctx;
     int rc = write_round(c, res, err);

@@ -838,16 +838,15 @@ int fs_engine_deliver(fs_engine *e, fs_round_result *res, fs_err *err)
                          &row->never_selected))
         return fs_err_add(err, NULL, "out of memory recording the participation mix"), FS_ENOMEM;
     int every = e->cfg->checkpoint_every;
-    unsigned char *snap = NULL;
+    res->checkpoint = NULL;
     if (e->ops->checkpointable && every > 0 && e->round % every == 0 &&
         e->round < e->s->server.rounds) {
         fs_ckpt_state st = ckpt_state(e, e->round);
-        if (!(snap = fs_ckpt_save(&st, &res->checkpoint_len)))
+        if (!(res->checkpoint = fs_ckpt_save(&st, &res->checkpoint_len)))
             return fs_err_add(err, NULL, "out of memory saving a checkpoint"), FS_ENOMEM;
-        res->checkpoint = snap;
     }
     int rc = e->cfg->on_round ? e->cfg->on_round(e->cfg->ctx, res, err) : FS_OK;
-    free(snap);
+    free(res->checkpoint); /* unless the callback took it */
     res->checkpoint = NULL;
     return rc;
 }

@@ -22,7 +22,8 @@
 #include "fs_train.h"
 #include "fs_world.h"
 
-/* Everything the engine reports about one closed round. Borrowed for the callback only. */
+/* Everything the engine reports about one closed round. Borrowed for the callback only, but
+ * for the checkpoint, which the callback may take (see below). */
 typedef struct fs_round_result {
     fs_db_round row;
     const fs_db_part *parts;
@@ -30,11 +31,14 @@ typedef struct fs_round_result {
     const fs_db_eval *evals; /* empty when the round was not evaluated */
     size_t n_evals;
     double accuracy; /* latest headline metric (first of eval.metrics; NaN before the first) */
-    const unsigned char *checkpoint; /* the engine's state after this round (NULL when none) */
+    /* the engine's state after this round (NULL when none), malloc'd: the callback may take it
+     * and set this to NULL (the results writer keeps it until written: a million clients'
+     * state is 33 MB that a copy would fault in and move again); the engine frees the rest */
+    unsigned char *checkpoint;
     size_t checkpoint_len;
 } fs_round_result;
 
-typedef int (*fs_engine_round_fn)(void *ctx, const fs_round_result *res, fs_err *err);
+typedef int (*fs_engine_round_fn)(void *ctx, fs_round_result *res, fs_err *err);
 
 typedef struct fs_engine_cfg {
     const fs_scenario *scn;

@@ -30,7 +30,7 @@ static fs_world world;
 static bool ready;
 
 /* Keeps the snapshot of round 2 as the seed of the corpus. */
-static int keep_seed(void *ctx, const fs_round_result *res, fs_err *err)
+static int keep_seed(void *ctx, fs_round_result *res, fs_err *err)
 {
     (void)ctx;
     (void)err;

@@ -21,7 +21,7 @@ typedef struct capture {
     size_t n_rounds, n_parts;
 } capture;
 
-static int collect(void *ctx, const fs_round_result *res, fs_err *err)
+static int collect(void *ctx, fs_round_result *res, fs_err *err)
 {
     capture *c = ctx;
     c->rounds[c->n_rounds++] = res->row;

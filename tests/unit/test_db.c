@@ -251,9 +251,12 @@ START_TEST(db_round_queue_writes_what_direct_writes_write)
                                                 with_parts ? 3 : 0, f.evals, n_evals, state,
                                                 state_len, &err),
                          FS_OK);
+        /* the checkpoint is taken, not copied: the queue owns it and the caller's is NULL */
+        void *taken = state ? strdup(state) : NULL;
         ck_assert_int_eq(fs_round_queue_push(&q, &f.row, f.parts, 3, with_parts, f.evals,
-                                             n_evals, state, state_len, &err),
+                                             n_evals, &taken, state_len, &err),
                          FS_OK);
+        ck_assert_ptr_null(taken);
         /* the engine reuses its arrays at once: the queue must hold copies */
         memset(&f.row, 0x55, sizeof f.row);
         for (int i = 0; i < 3; i++) f.parts[i].energy_j = f.parts[i].local_loss = -7;
@@ -374,11 +377,12 @@ static void writer_matches_direct(size_t bytes_max)
         bool with_parts = n != 3;
         fs_db_round row = f.row;
         row.energy_parts = NULL; /* the writer takes the parts as the energy rows */
+        void *state = n % 2 ? strdup(f.state) : NULL; /* the writer's once handed over */
         ck_assert_int_eq(fs_db_writer_round(w, &row, f.parts, 3, with_parts,
-                                            n % 2 ? NULL : f.evals, n % 2 ? 0 : 2,
-                                            n % 2 ? f.state : NULL, n % 2 ? strlen(f.state) : 0,
-                                            &err),
+                                            n % 2 ? NULL : f.evals, n % 2 ? 0 : 2, &state,
+                                            n % 2 ? strlen(f.state) : 0, &err),
                          FS_OK);
+        ck_assert_ptr_null(state);
         memset(&f, 0x55, sizeof f); /* the engine reuses its arrays at once */
     }
     ck_assert_int_eq(fs_db_writer_finish(w, &err), FS_OK);

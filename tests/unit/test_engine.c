@@ -67,7 +67,7 @@ static void check_mix(const fs_db_round *r)
     ck_assert(r->never_selected >= 0 && r->never_selected <= 1);
 }
 
-static int collect(void *ctx, const fs_round_result *res, fs_err *err)
+static int collect(void *ctx, fs_round_result *res, fs_err *err)
 {
     capture *c = ctx;
     ck_assert_uint_lt(c->n_rounds, MAX_ROUNDS);
@@ -622,7 +622,7 @@ typedef struct snaps {
     int rounds, snapshots;
 } snaps;
 
-static int count_snapshots(void *ctx, const fs_round_result *res, fs_err *err)
+static int count_snapshots(void *ctx, fs_round_result *res, fs_err *err)
 {
     (void)err;
     snaps *c = ctx;
