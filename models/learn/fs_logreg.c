@@ -70,9 +70,7 @@ static void lr_axpy(double c, lr_row x, fs_real *g)
 static double lr_row_eval(double z, int32_t y, double inv_n, double *out_scale)
 {
     fs_assert(y == 0 || y == 1);
-    /* exp(-|z|) is the exponential fs_nn_sigmoid takes on either side of 0: one call serves
-     * both, with fs_nn_sigmoid's exact values */
-    double e = exp(-fabs(z)), p = z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    double e = exp(-fabs(z)), p = fs_nn_sigmoid_exp(z, e); /* one exponential for both */
     *out_scale = (p - (double)y) * inv_n;
     double s = y ? -z : z;
     return (s > 0 ? s : 0) + log1p(e);
@@ -128,11 +126,9 @@ static void lr_predict(const fs_model *m, const fs_real *w, const fs_dataset *ds
     lr_check(m, ds, n);
     for (size_t i = 0; i < n; i++) {
         double z = lr_dot(w, lr_row_at(ds, rows[i])) + w[m->n_features];
-        /* fs_nn_sigmoid(z) and fs_nn_sigmoid(-z) from the one exponential both take, exp(-|z|):
-         * the same doubles (at z = 0 both are 1/2) for half the calls to exp */
-        double e = exp(-fabs(z)), high = 1.0 / (1.0 + e), low = e / (1.0 + e);
-        out_probs[2 * i] = z >= 0 ? low : high;
-        out_probs[2 * i + 1] = z >= 0 ? high : low;
+        double e = exp(-fabs(z)); /* both columns' exponential: half the calls to exp */
+        out_probs[2 * i] = fs_nn_sigmoid_exp(-z, e);
+        out_probs[2 * i + 1] = fs_nn_sigmoid_exp(z, e);
     }
 }
 

@@ -74,9 +74,9 @@ static double mlp_head(const fs_model *m, const fs_dataset *ds, const uint32_t *
     for (size_t i = 0; i < n; i++) {
         int32_t y = ds->y[rows[i]];
         fs_assert(y >= 0 && (size_t)y < c);
-        double zi = z[i];
-        loss += (zi > 0 ? zi : 0) + log1p(exp(-fabs(zi))) - (double)y * zi;
-        z[i] = (fs_real)((fs_nn_sigmoid(zi) - (double)y) * inv_n);
+        double zi = z[i], e = exp(-fabs(zi)); /* the loss's and the sigmoid's exponential */
+        loss += (zi > 0 ? zi : 0) + log1p(e) - (double)y * zi;
+        z[i] = (fs_real)((fs_nn_sigmoid_exp(zi, e) - (double)y) * inv_n);
     }
     return loss;
 }
@@ -145,8 +145,9 @@ static void mlp_predict(const fs_model *m, const fs_real *w, const fs_dataset *d
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        out_probs[2 * i] = fs_nn_sigmoid(-(double)z[i]);
-        out_probs[2 * i + 1] = fs_nn_sigmoid(z[i]);
+        double zi = z[i], e = exp(-fabs(zi)); /* both columns' exponential */
+        out_probs[2 * i] = fs_nn_sigmoid_exp(-zi, e);
+        out_probs[2 * i + 1] = fs_nn_sigmoid_exp(zi, e);
     }
 }
 

@@ -90,13 +90,18 @@ void fs_nn_softmax_probs(const fs_real *z, size_t n, size_t c, double *probs);
 double fs_nn_softmax_xent(const fs_dataset *ds, const uint32_t *rows, size_t n, size_t c,
                           double scale, fs_real *z);
 
+/* sigma(z) from e = exp(-|z|), the one exponential it takes on either side of 0: a caller that
+ * also needs sigma(-z) = fs_nn_sigmoid_exp(-z, e) or log1p(e) (the log loss) takes it once. */
+static inline double fs_nn_sigmoid_exp(double z, double e)
+{
+    return z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+}
+
 /* sigma(z) with exp() only of -|z|: nothing overflows and each tail keeps its relative precision.
  * Inline: the per-row hot path of fs_logreg's sparse training. */
 static inline double fs_nn_sigmoid(double z)
 {
-    if (z >= 0) return 1.0 / (1.0 + exp(-z));
-    double e = exp(z);
-    return e / (1.0 + e);
+    return fs_nn_sigmoid_exp(z, exp(-fabs(z)));
 }
 
 #endif
