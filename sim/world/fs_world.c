@@ -587,7 +587,7 @@ void fs_world_prefetch_client(const fs_world *w, size_t client)
 {
     if (w->n_train) __builtin_prefetch(&w->n_train[client]);
     if (w->nnz) __builtin_prefetch(&w->nnz[client]);
-    else if (!w->gen && w->train_part.offset) __builtin_prefetch(&w->train_part.offset[client]);
+    else if (w->train_part.offset) __builtin_prefetch(&w->train_part.offset[client]);
 }
 
 /* Dense models cost their fixed figure per sample. On sparse rows a model only touches the
@@ -598,22 +598,23 @@ double fs_world_client_flops(const fs_world *w, size_t client)
     const fs_partition *p = &w->train_part;
     const fs_model *m = w->model;
     double per_nnz = (double)m->n_params / (double)(m->n_features ? m->n_features : 1);
-    if (w->gen) {
-        if (!fs_dataset_is_sparse(&w->train))
-            return (double)w->n_train[client] * m->flops_per_sample;
+    double per_entry = 2.0 * (per_nnz > 1 ? per_nnz : 1);
+    if (w->gen && !fs_dataset_is_sparse(&w->train))
+        return (double)w->n_train[client] * m->flops_per_sample;
+    /* sparse rows' non-zeros: a generator's (always kept), or a partition's (the same integer as
+     * the sum below, exact in a double either way), asked before the partition's offsets, which
+     * are another miss per client (8% of the engine on ctr_regions) */
+    if (w->nnz) {
         fs_assert(w->nnz[client] != FS_WORLD_NNZ_LATER); /* fs_world_need_nnz first */
-        return 2.0 * (double)w->nnz[client] * (per_nnz > 1 ? per_nnz : 1);
+        return (double)w->nnz[client] * per_entry;
     }
-    /* the same integer as the sum below, exact in a double either way; asked first, since the
-     * partition's offsets are another miss per client (8% of the engine on ctr_regions) */
-    if (w->nnz) return 2.0 * (double)w->nnz[client] * (per_nnz > 1 ? per_nnz : 1);
     size_t n = fs_partition_size(p, client);
     if (!fs_dataset_is_sparse(&w->train)) return (double)n * m->flops_per_sample;
     const uint32_t *rows = p->rows + p->offset[client];
     double nnz = 0;
     for (size_t i = 0; i < n; i++)
         nnz += (double)(w->train.ptr[rows[i] + 1] - w->train.ptr[rows[i]]);
-    return 2.0 * nnz * (per_nnz > 1 ? per_nnz : 1);
+    return nnz * per_entry;
 }
 
 int32_t *fs_world_client_levels_new(const fs_world *w, const char *group, const char *path,

@@ -66,8 +66,8 @@ int fs_world_client_data(const fs_world *w, size_t client, struct fs_gen_scratch
 /* Forward FLOPs of one pass over client's training rows (the time model multiplies by 3 and by
  * the epochs). */
 double fs_world_client_flops(const fs_world *w, size_t client);
-/* Asks for the per-client sizes fs_world_client_flops reads (n_train, nnz), ahead of that call;
- * a pooled dense dataset's partition offsets are not asked for. */
+/* Asks for the per-client sizes fs_world_client_flops reads (n_train, and nnz or else the
+ * partition's offsets), ahead of that call. */
 void fs_world_prefetch_client(const fs_world *w, size_t client);
 
 /* On demand, the counting pass leaves out the non-zeros when the generator can give them apart
