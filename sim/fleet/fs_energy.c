@@ -50,8 +50,16 @@ static double local_hours(int utc_offset_q, int64_t t)
     return (double)t / (double)FS_US_PER_H + utc_offset_q / 4.0;
 }
 
+/* Where a day's night session ends, in that day's hours: past midnight (morning_end_h + 24) when
+ * the morning comes after the evening. */
+static double night_end_h(const fs_scenario *s)
+{
+    const typeof(s->devices.charging) *ch = &s->devices.charging;
+    return ch->morning_end_h + (ch->morning_end_h <= ch->evening_start_h ? 24 : 0);
+}
+
 /* The charging intervals of local day d, in local hours from that day's midnight: the night
- * session (from evening_start_h, may run past 24) and the day session; n = 0..2. */
+ * session (from evening_start_h to night_end_h) and the day session; n = 0..2. */
 static int day_sessions(const fs_scenario *s, uint32_t client, int64_t d, double lo[2],
                         double hi[2])
 {
@@ -62,7 +70,7 @@ static int day_sessions(const fs_scenario *s, uint32_t client, int64_t d, double
     int n = 0;
     if (next_uniform(&st) < ch->share) {
         lo[n] = ch->evening_start_h;
-        hi[n] = ch->morning_end_h + (ch->morning_end_h <= ch->evening_start_h ? 24 : 0);
+        hi[n] = night_end_h(s);
         n++;
     }
     double room = ch->evening_start_h - ch->morning_end_h - ch->day_session_h;
@@ -97,11 +105,10 @@ static double charging_hours(const fs_scenario *s, uint32_t client, double a, do
  * selection time went to the point's interval. */
 static bool charging_at(const fs_scenario *s, uint32_t client, double h)
 {
-    const typeof(s->devices.charging) *ch = &s->devices.charging;
     int64_t d = (int64_t)floor(h / 24);
     /* the latest a session of a day can end, in that day's hours: the night session's end
-     * past midnight, else midnight (a day session ends by the evening, which is before 24) */
-    double reach = ch->morning_end_h <= ch->evening_start_h ? ch->morning_end_h + 24 : 24;
+     * when past midnight, else midnight (a day session ends by the evening, before 24) */
+    double night = night_end_h(s), reach = night > 24 ? night : 24;
     int64_t first = h < 24.0 * (double)(d - 1) + reach ? d - 1 : d;
     for (int64_t day = first; day <= d; day++) {
         double lo[2], hi[2];
