@@ -294,7 +294,7 @@ static int share_resume(run_ctx *c, void **state, size_t *len, fs_err *err)
 
 static int begin(run_ctx *c, const char *db_path, void **out_state, size_t *out_len, fs_err *err)
 {
-    int rc = fs_db_open(db_path, &c->db, err);
+    int rc = fs_db_open_paged(db_path, fs_db_page_size_for(c->s->data.clients), &c->db, err);
     if (rc) return rc;
     char host[256] = "";
     gethostname(host, sizeof host - 1);

@@ -281,7 +281,21 @@ static void configure_sqlite(void)
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-static int db_connect(fs_db *db, fs_err *err)
+int fs_db_page_size_for(size_t clients)
+{
+    return clients >= 100000 ? 16384 : 0;
+}
+
+/* PRAGMA page_size on a file that has no table yet (a no-op on one that has). */
+static int set_page_size(sqlite3 *conn, int page_size)
+{
+    if (page_size <= 0) return SQLITE_OK;
+    char sql[48];
+    snprintf(sql, sizeof sql, "PRAGMA page_size = %d", page_size);
+    return sqlite3_exec(conn, sql, NULL, NULL, NULL);
+}
+
+static int db_connect(fs_db *db, int page_size, fs_err *err)
 {
     pthread_once(&sqlite_configured, configure_sqlite);
     int rc = busy_timeout_ms(&db->busy_ms, err);
@@ -293,6 +307,7 @@ static int db_connect(fs_db *db, fs_err *err)
     if (src == SQLITE_OK) src = sqlite3_busy_timeout(db->conn, db->busy_ms);
     if (src == SQLITE_OK)
         src = sqlite3_exec(db->conn, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+    if (src == SQLITE_OK) src = set_page_size(db->conn, page_size);
     if (src != SQLITE_OK) {
         fs_err_add(err, NULL, "%s: cannot open results database: %s", db->path,
                    db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(src));
@@ -429,6 +444,13 @@ static int db_create_schema(fs_db *db, fs_err *err)
 
 int fs_db_open(const char *path, fs_db **out, fs_err *err)
 {
+    return fs_db_open_paged(path, 0, out, err);
+}
+
+int fs_db_open_paged(const char *path, int page_size, fs_db **out, fs_err *err)
+{
+    fs_assert(page_size == 0 || (page_size >= 512 && page_size <= 65536 &&
+                                 !(page_size & (page_size - 1))));
     *out = NULL;
     fs_db *db = calloc(1, sizeof *db);
     char *p = strdup(path);
@@ -440,7 +462,7 @@ int fs_db_open(const char *path, fs_db **out, fs_err *err)
     }
     db->path = p;
     db->lock_fd = -1;
-    int rc = db_connect(db, err);
+    int rc = db_connect(db, page_size, err);
     if (rc == FS_OK) rc = db_create_schema(db, err);
     if (rc == FS_OK) rc = db_prepare(db, err);
     if (rc != FS_OK) goto fail;

@@ -788,6 +788,32 @@ START_TEST(db_write_clients_checks_its_run_and_restores_foreign_keys)
 }
 END_TEST
 
+/* A new file takes the page size it is opened with; an existing file keeps its own (it cannot
+ * change once a table is written), and still opens. */
+START_TEST(db_open_paged_sets_a_new_files_page_size_only)
+{
+    ck_assert_int_eq(fs_db_page_size_for(99999), 0);
+    ck_assert_int_eq(fs_db_page_size_for(100000), 16384);
+    fs_err err;
+    fs_err_init(&err, NULL);
+    fs_db *db = NULL;
+    ck_assert_int_eq(fs_db_open_paged(dbpath, 16384, &db, &err), FS_OK);
+    begin_ok(db);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("PRAGMA page_size"), 16384);
+    ck_assert_int_eq(fs_db_open_paged(dbpath, 4096, &db, &err), FS_OK);
+    begin_ok(db);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("PRAGMA page_size"), 16384);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM runs"), 2);
+    unlink(dbpath);
+    db = open_ok();
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("PRAGMA page_size"), 4096);
+    ck_assert_int_eq(err.n_msgs, 0);
+}
+END_TEST
+
 START_TEST(db_open_missing_dir_fails)
 {
     char bad[400];
@@ -1791,6 +1817,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_write_clients_all_or_nothing);
     tcase_add_test(tc, db_round_rows_in_client_order_keep_each_clients_order);
     tcase_add_test(tc, db_write_clients_checks_its_run_and_restores_foreign_keys);
+    tcase_add_test(tc, db_open_paged_sets_a_new_files_page_size_only);
     tcase_add_test(tc, db_open_missing_dir_fails);
     tcase_add_test(tc, db_open_rejects_other_schema_version);
     tcase_add_test(tc, db_open_refuses_version_1_untouched);
