@@ -98,7 +98,6 @@ void fs_agg_fini(fs_aggregator *a)
     free(a->delta);
     free(a->fixed);
     free(a->control);
-    free(a->mark);
     free(a->touched);
     memset(a, 0, sizeof *a);
 }
@@ -194,6 +193,29 @@ done:
 
 /* ---- sparse rounds: only the coordinates some report touched ---- */
 
+/* Between sparse rounds every sum holds this NaN (no arithmetic makes its payload): a report's
+ * first term on a coordinate finds it there and lists the coordinate. It replaced an array of
+ * marks, whose load missed the cache as often as the sum's (a third of the sum's time). */
+#define SUM_UNTOUCHED UINT64_C(0x7ff4fed5a9b1c3e7)
+
+static bool untouched(const double *x)
+{
+    uint64_t bits;
+    memcpy(&bits, x, sizeof bits);
+    return bits == SUM_UNTOUCHED;
+}
+
+/* Asks for report k's entries before they are summed: an update is a few hundred bytes, too
+ * short for the hardware's prefetch to start before it ends, and was just written by training. */
+static void prefetch_update(const fs_update *u, size_t from)
+{
+    enum { LINES = 8, PER_LINE = 64 / sizeof(uint32_t) };
+    for (size_t i = from, l = 0; i < u->nnz && l < LINES; i += PER_LINE, l++) {
+        __builtin_prefetch(&u->idx[i]);
+        __builtin_prefetch(&u->val[i]);
+    }
+}
+
 /* A round need visit only its reports' coordinates when every report is sparse and nothing in
  * the step is dense: no DP noise, a plain SGD server step, no algorithm hook after it. On a
  * coordinate no report touched the dense path computes sum 0, delta +0 and w += lr * +0, which
@@ -207,14 +229,11 @@ static bool sparse_round(fs_aggregator *a, const fs_agg_report *r, size_t n)
     if (a->dp.on || !fs_serveropt_is_sgd(&a->opt) || a->algo->after_step) return false;
     for (size_t k = 0; k < n; k++)
         if (!r[k].update->sparse) return false;
-    if (!a->mark) {
-        a->mark = calloc(a->n_params, sizeof *a->mark);
-        a->touched = malloc(a->n_params * sizeof *a->touched);
-        if (!a->mark || !a->touched) {
-            free(a->mark), free(a->touched);
-            a->mark = NULL, a->touched = NULL;
-            return false;
-        }
+    if (!a->touched && !(a->touched = malloc(a->n_params * sizeof *a->touched))) return false;
+    if (!a->sum_untouched) { /* after a dense round, or the first */
+        for (size_t j = 0; j < a->n_params; j++)
+            memcpy(&a->sum[j], &(uint64_t){SUM_UNTOUCHED}, sizeof a->sum[j]);
+        a->sum_untouched = true;
     }
     return true;
 }
@@ -239,18 +258,22 @@ static size_t sum_sparse_range(fs_aggregator *a, const fs_agg_report *r, size_t 
                                uint32_t hi, uint32_t *touched)
 {
     size_t nt = 0;
+    size_t next = n ? (lo ? first_at_or_after(r[0].update->idx, r[0].update->nnz, lo) : 0) : 0;
     for (size_t k = 0; k < n; k++) {
         const fs_update *u = r[k].update;
         double weight = weights[k] * scale[k];
-        size_t i = lo ? first_at_or_after(u->idx, u->nnz, lo) : 0;
+        size_t i = next;
+        if (k + 1 < n) {
+            const fs_update *v = r[k + 1].update;
+            next = lo ? first_at_or_after(v->idx, v->nnz, lo) : 0;
+            prefetch_update(v, next);
+        }
         for (; i < u->nnz && u->idx[i] < hi; i++) {
             uint32_t j = u->idx[i];
-            if (!a->mark[j]) a->mark[j] = 1, touched[nt++] = j, a->sum[j] = 0;
+            if (untouched(&a->sum[j])) touched[nt++] = j, a->sum[j] = 0;
             a->sum[j] += weight * u->val[i];
         }
     }
-    for (size_t t = 0; t < nt; t++)
-        a->mark[touched[t]] = 0;
     return nt;
 }
 
@@ -304,6 +327,7 @@ static void step_sparse(fs_aggregator *a, fs_real *w, double total)
     for (size_t t = 0; t < a->n_touched; t++) {
         uint32_t j = a->touched[t];
         a->delta[j] = a->sum[j] / total;
+        memcpy(&a->sum[j], &(uint64_t){SUM_UNTOUCHED}, sizeof a->sum[j]);
     }
     fs_serveropt_step_at(&a->opt, w, a->delta, a->touched, a->n_touched);
 }
@@ -355,6 +379,7 @@ static int agg_step(fs_aggregator *a, fs_real *w, const fs_agg_report *reports, 
     account(a, n_reports);
     if (n_reports == 0) return FS_OK;
     if (a->algo->server_step) {
+        a->sum_untouched = false;
         int rc = a->algo->server_step(s, w, reports, n_reports, a->sum);
         if (rc) fs_err_add(err, NULL, "out of memory aggregating round %d", round);
         return rc;
@@ -375,6 +400,7 @@ static int agg_step(fs_aggregator *a, fs_real *w, const fs_agg_report *reports, 
         step_sparse(a, w, fs_dp_divisor(&a->dp, total));
         return FS_OK;
     }
+    a->sum_untouched = false; /* the dense paths write every sum */
     if (s->privacy.secure_aggregation) {
         sum_fixed(a, reports, n_reports, weights, scale);
         total = fs_secagg_decode(&a->secagg, a->fixed[a->n_params]);

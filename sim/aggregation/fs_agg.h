@@ -54,7 +54,7 @@ typedef struct fs_aggregator {
     fs_rdp rdp;
     fs_secagg_cfg secagg;
     double *sum, *delta;       /* n_params scratch */
-    uint8_t *mark;             /* sparse rounds: n_params marks (all 0 between rounds) and the */
+    bool sum_untouched;        /* sparse rounds: every sum holds fs_agg.c's SUM_UNTOUCHED; the */
     uint32_t *touched;         /* coordinates the round's reports touched (allocated at the */
     size_t n_touched;          /* first), n_touched of them; SIZE_MAX after a dense round */
     uint64_t *fixed;           /* n_params + 1 fixed-point accumulators (secure aggregation) */
