@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <zlib.h>
+#include "fs_crc32.h"
 
 #define CKPT_MAGIC 0x4b435346u /* "FSCK" */
 #define CKPT_VERSION 4u /* 2: float64 parameters, no precision word; 3: no MIXS, IPWR */
@@ -31,7 +31,7 @@
 
 static uint32_t crc_bytes(uint32_t crc, const void *p, size_t n)
 {
-    return (uint32_t)crc32_z(crc, p, n);
+    return fs_crc32(crc, p, n);
 }
 
 static uint32_t crc_dataset(uint32_t crc, const fs_dataset *ds)
