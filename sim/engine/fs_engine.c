@@ -496,7 +496,8 @@ int fs_engine_prepare(fs_engine *e, size_t slot, uint32_t client, int64_t deadli
                        .ctrl_delta = e->ctrl_deltas ? e->ctrl_deltas + slot * e->n_params : NULL,
                        .residual = e->residuals ? e->residuals + slot * e->n_params : NULL};
     fs_client *c = &e->cfg->pop->clients[client];
-    c->battery = (float)fs_pop_battery_at(e->cfg->pop, client, e->now); /* as of t_sel */
+    if (e->cfg->pop->battery_read) /* as of t_sel */
+        c->battery = (float)fs_pop_battery_at(e->cfg->pop, client, e->now);
     c->t_busy_until = INT64_MAX;
     return e->residuals ? fs_engine_load_residual(e, slot, client, err) : FS_OK;
 }
@@ -730,7 +731,8 @@ static int64_t transferred(double bytes, int64_t t_start, int64_t t_full, int64_
 
 /* The participation's energy until it ended (fs_energy.h's formula: the training done, the
  * seconds its transfers ran, one cellular tail per transfer that ran), and the battery it
- * leaves: the level at selection, refilled while charging, less the energy, never below 0. */
+ * leaves when something reads it: the level at selection, refilled while charging, less the
+ * energy, never below 0. */
 static void account_energy(fs_engine *e, const fs_part *p, fs_client *c, fs_db_part *r,
                            fs_db_round *row)
 {
@@ -746,6 +748,7 @@ static void account_energy(fs_engine *e, const fs_part *p, fs_client *c, fs_db_p
     double gflop = s_train * train_gflops(e, p->client);
     r->energy_j = fs_energy_part_j(k, p->cellular, gflop, s_down, s_up, (s_down > 0) + (s_up > 0));
     row->energy_j += r->energy_j;
+    if (!pop->battery_read) return;
     double level = fs_energy_battery_at(&pop->state, e->s, p->client, c->avail.utc_offset_q,
                                         c->battery, p->t_sel, end);
     if (k->battery_wh > 0) level -= r->energy_j / (k->battery_wh * 3600.0);

@@ -170,6 +170,7 @@ int fs_pop_init(fs_pop *pop, const fs_scenario *s, const size_t *n_train, const 
                      : fs_energy_param_source(s);
     const typeof(s->devices.eligibility) *el = &s->devices.eligibility;
     pop->eligibility = el->charging || el->unmetered || el->min_battery > 0;
+    pop->battery_read = el->min_battery > 0;
     /* validation refuses shares that are all 0; small shares of small populations can still
      * draw nobody, and then no round could ever start */
     size_t consenting = 0;

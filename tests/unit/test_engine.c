@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "fs_device.h"
+#include "fs_energy.h"
 #include "fs_engine.h"
 #include "fs_mix.h"
 #include "fs_run.h"
@@ -712,6 +713,46 @@ START_TEST(engine_server_table_decides_checkpoints)
 }
 END_TEST
 
+/* Clients of a run with min_battery (0 = off) whose battery level is no longer the initial one,
+ * out of those selected at least once. */
+static void battery_changes(double min_battery, size_t *changed, size_t *selected)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             SYNTH(30, "\"server\":{\"rounds\":6,\"clients_per_round\":5,"
+                       "\"round_interval_s\":3600},"
+                       "\"devices\":{\"eligibility\":{\"min_battery\":%g}}"),
+             min_battery);
+    fs_test_setup t;
+    fs_test_setup_init(&t, text);
+    fs_real *w = calloc(t.w.model->n_params, sizeof *w);
+    fs_engine_cfg cfg = {.scn = &t.s, .world = &t.w, .pop = &t.pop, .n_threads = 1};
+    ck_assert_int_eq(fs_engine_run(&cfg, w, NULL, NULL), FS_OK);
+    *changed = *selected = 0;
+    for (uint32_t i = 0; i < t.pop.n; i++) {
+        const fs_client *c = &t.pop.clients[i];
+        *selected += c->t_busy_until != 0;
+        *changed += c->battery != fs_energy_initial_battery(&t.s, i);
+    }
+    free(w);
+    fs_test_setup_fini(&t);
+}
+
+/* The battery level is computed only where eligibility reads it (fs_pop.battery_read): with
+ * min_battery on, the phones that took part drained (or recharged) theirs; without it every
+ * level stays its initial value, which nothing else reads. */
+START_TEST(engine_tracks_battery_only_when_eligibility_reads_it)
+{
+    size_t changed, selected;
+    battery_changes(0.01, &changed, &selected);
+    ck_assert_uint_ge(selected, 10);
+    ck_assert_uint_ge(changed, selected / 2);
+    battery_changes(0, &changed, &selected);
+    ck_assert_uint_ge(selected, 10);
+    ck_assert_uint_eq(changed, 0);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -732,6 +773,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, engine_on_demand_data_equal_materialized);
     tcase_add_test(tc, engine_rejects_diverging_updates_and_keeps_running);
     tcase_add_test(tc, engine_server_table_decides_checkpoints);
+    tcase_add_test(tc, engine_tracks_battery_only_when_eligibility_reads_it);
     tcase_add_test(tc, run_eta_counts_this_session_and_the_virtual_time_limit);
     suite_add_tcase(s, tc);
     return s;
