@@ -79,9 +79,10 @@ typedef struct writer {
     bool failed;
 } writer;
 
-static void put(writer *w, const void *p, size_t n)
+/* n more bytes at the end, for the caller to fill; NULL (and failed) when out of memory. */
+static unsigned char *reserve(writer *w, size_t n)
 {
-    if (w->failed) return;
+    if (w->failed) return NULL;
     if (w->len + n > w->cap) {
         size_t cap = w->cap ? w->cap : 4096;
         while (cap < w->len + n)
@@ -89,13 +90,20 @@ static void put(writer *w, const void *p, size_t n)
         unsigned char *b = realloc(w->buf, cap);
         if (!b) {
             w->failed = true;
-            return;
+            return NULL;
         }
         w->buf = b;
         w->cap = cap;
     }
-    if (n) memcpy(w->buf + w->len, p, n);
+    unsigned char *at = w->buf + w->len;
     w->len += n;
+    return at;
+}
+
+static void put(writer *w, const void *p, size_t n)
+{
+    unsigned char *at = reserve(w, n);
+    if (at && n) memcpy(at, p, n);
 }
 
 static void put_u64(writer *w, uint64_t x)
@@ -178,13 +186,16 @@ static float unpack_battery(uint64_t online)
     return level;
 }
 
+/* Written into room reserved at once: a put per client was a third of the checkpoint's time
+ * (a million clients are a million calls). */
 static void put_clients(writer *w, const fs_pop *pop)
 {
     size_t at = open_section(w, "CLNT");
-    for (size_t i = 0; i < pop->n; i++) {
+    unsigned char *out = reserve(w, pop->n * sizeof(ckpt_client));
+    for (size_t i = 0; out && i < pop->n; i++) {
         const fs_client *c = &pop->clients[i];
         ckpt_client r = {c->t_busy_until, c->avail.t_known, pack_online(c)};
-        put(w, &r, sizeof r);
+        memcpy(out + i * sizeof r, &r, sizeof r);
     }
     close_section(w, at);
 }
