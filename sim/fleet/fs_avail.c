@@ -64,7 +64,7 @@ void fs_avail_memo_init(fs_avail_memo *m, const fs_avail *a, int64_t t)
 
 double fs_avail_memo_share(fs_avail_memo *m, int utc_offset_q)
 {
-    unsigned slot = (unsigned)utc_offset_q % FS_AVAIL_MEMO_SLOTS;
+    unsigned slot = (unsigned)(utc_offset_q + FS_AVAIL_MEMO_BIAS) % FS_AVAIL_MEMO_SLOTS;
     if (!m->used[slot] || m->q[slot] != utc_offset_q) {
         m->share[slot] = fs_avail_share(m->a, utc_offset_q, m->t);
         m->q[slot] = utc_offset_q;

@@ -45,9 +45,12 @@ bool fs_avail_query_share(const fs_avail *a, fs_avail_state *st, int64_t t, doub
 
 /* The shares of one instant by time zone, each computed once: a selection asks thousands of
  * clients at one t, and they live in a handful of zones (the cosine was 6% of the engine's
- * time on ctr_regions). A direct-mapped table: a zone evicted by another is recomputed, the
- * same double either way. */
-#define FS_AVAIL_MEMO_SLOTS 16
+ * time on ctr_regions). A direct-mapped table, a slot per quarter hour from UTC-16: the zones
+ * a scenario can give (UTC-12 to UTC+14) never share one. With 16 slots by q mod 16, whole-hour
+ * zones used 4 of them, and ctr_regions' UTC-8, UTC+0 and UTC+8 kept evicting each other.
+ * A zone evicted by another is recomputed, the same double either way. */
+#define FS_AVAIL_MEMO_SLOTS 128
+#define FS_AVAIL_MEMO_BIAS 64
 typedef struct fs_avail_memo {
     const fs_avail *a;
     int64_t t;
