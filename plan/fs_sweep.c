@@ -766,12 +766,12 @@ static int lead_scenario(const sweep_args *a, const fs_scenario *s, fs_sweep *sw
     if ((rc = validate_variants(a, &sw))) return fs_sweep_ranks_release(), fs_exit_code(rc);
     const char *db = a->db ? a->db : s->output.db;
     /* create the database (and folder) here: concurrent first opens by the children would race
-     * to set up the schema */
+     * to set up the schema; its page size is the one a run of the base scenario would give it */
     fs_db *created = NULL;
     fs_err_init(&err, NULL);
     if (fs_files_make_parent_dirs(db))
         fs_err_add(&err, NULL, "%s: cannot create its folder: %s", db, strerror(errno));
-    else if (!fs_db_open(db, &created, &err))
+    else if (!fs_db_open_paged(db, fs_db_page_size_for(s->data.clients), &created, &err))
         fs_db_close(created);
     if (err.n_total) return fs_err_print(&err, stderr), fs_sweep_ranks_release(), 3;
     size_t n = fs_sweep_n_jobs(&sw);
