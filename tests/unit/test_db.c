@@ -759,6 +759,35 @@ START_TEST(db_write_clients_all_or_nothing)
 }
 END_TEST
 
+/* A large clients table goes in by statements of many rows, the rest row by row: every row
+ * lands with its own values, at the statements' edges too, and a duplicate inside a bulk
+ * statement still leaves none. */
+START_TEST(db_write_clients_in_bulk_keeps_every_row)
+{
+    enum { N = 600 };
+    fs_db *db = open_ok();
+    int64_t id = begin_ok(db);
+    fs_db_client *c = calloc(N, sizeof *c);
+    ck_assert_ptr_nonnull(c);
+    for (int i = 0; i < N; i++)
+        c[i] = (fs_db_client){.client_id = (uint32_t)i, .n_train = (uint32_t)i * 3, .n_test = 1,
+                              .gflops = 0.5 + i, .consent = i % 2, .segment = "utc+1"};
+    fs_err err;
+    fs_err_init(&err, NULL);
+    c[300].client_id = 299;
+    ck_assert_int_eq(fs_db_write_clients(db, id, c, N, &err), FS_EDB);
+    c[300].client_id = 300;
+    ck_assert_int_eq(fs_db_write_clients(db, id, c, N, &err), FS_OK);
+    fs_db_close(db);
+    free(c);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM clients"), N);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM clients WHERE n_train = 3 * client_id AND"
+                              " gflops = 0.5 + client_id AND consent = client_id % 2 AND"
+                              " n_test = 1 AND segment = 'utc+1'"),
+                     N);
+}
+END_TEST
+
 /* The clients insert pauses foreign-key enforcement for speed (fs_db.c): it checks the run
  * itself, and enforcement is back on after it, whether it succeeded or failed. */
 START_TEST(db_write_clients_checks_its_run_and_restores_foreign_keys)
@@ -1817,6 +1846,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_write_clients_all_or_nothing);
     tcase_add_test(tc, db_round_rows_in_client_order_keep_each_clients_order);
     tcase_add_test(tc, db_write_clients_checks_its_run_and_restores_foreign_keys);
+    tcase_add_test(tc, db_write_clients_in_bulk_keeps_every_row);
     tcase_add_test(tc, db_open_paged_sets_a_new_files_page_size_only);
     tcase_add_test(tc, db_open_missing_dir_fails);
     tcase_add_test(tc, db_open_rejects_other_schema_version);
