@@ -32,17 +32,22 @@ enum {
     ST_COMMIT,
     ST_RUN,
     ST_CLIENT,
-    ST_CLIENTS, /* CLIENTS_PER_INSERT rows in one statement (its text is built, clients_sql) */
+    ST_CLIENTS, /* BULK_ROWS rows in one statement (bulk_sql, bulk_statement) */
     ST_ROUND,
     ST_PART,
     ST_EVAL,
     ST_ENERGY,
+    ST_ENERGIES, /* BULK_ROWS of ST_ENERGY's rows in one statement */
     ST_MIX,
     ST_SELECTION,
     ST_FINISH,
     ST_STATUS,
     ST_N
 };
+
+/* a client taking part twice in one async window on one day adds up (in a statement of many
+ * rows too: they are inserted in order) */
+#define ENERGY_UPSERT " ON CONFLICT DO UPDATE SET energy_j = energy_j + excluded.energy_j"
 
 /* BEGIN IMMEDIATE takes the write lock up front: two processes writing one file (a sweep) wait
  * on the busy timeout instead of deadlocking on a read-to-write lock upgrade. */
@@ -55,16 +60,13 @@ static const char *const stmt_sql[ST_N] = {
                " precision, ranks)"
                " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?, ?, ?, ?, ?, ?)",
     [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [ST_CLIENTS] = NULL,
     [ST_ROUND] = "INSERT INTO rounds(run_id, round, t_start, t_end, selected, reported, dropped,"
                  " late, aborted, bytes_up, bytes_down, train_loss, epsilon, compute_s,"
                  " online_share, wall_s, rejected, energy_j)"
                  " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_PART] = "INSERT INTO participation VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    /* a client taking part twice in one async window on one day adds up */
     [ST_ENERGY] = "INSERT INTO client_energy_rounds(run_id, round, client_id, day, energy_j)"
-                  " VALUES(?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
-                  " SET energy_j = energy_j + excluded.energy_j",
+                  " VALUES(?, ?, ?, ?, ?)" ENERGY_UPSERT,
     [ST_EVAL] = "INSERT INTO evals VALUES(?, ?, ?, ?, ?, ?)",
     [ST_MIX] = "INSERT INTO participation_mix(run_id, round, grp, level, stage, n)"
                " VALUES(?, ?, ?, ?, ?, ?)",
@@ -325,49 +327,58 @@ static int db_connect(fs_db *db, int page_size, fs_err *err)
     return FS_EDB;
 }
 
-/* A million clients are a million rows: one statement per 256 of them spends a 256th of the
- * per-statement cost (parsing nothing, but stepping, halting and resetting): 64 a statement
- * took a third of the time of row by row, 256 took 2-9% less than 64 again (1M-user
- * ctr_regions, 6 alternating runs). Its 3,840 parameters take 0.76 ms to prepare, so it is
- * prepared at its first use (bulk_clients_statement): a run of fewer clients never pays it. */
-#define CLIENTS_PER_INSERT 256
+/* The big tables' rows go in BULK_ROWS a statement: a million clients rows one statement per
+ * 256 spend a 256th of the per-statement cost (parsing nothing, but stepping, halting and
+ * resetting): 64 a statement took a third of the time of row by row, 256 took 2-9% less than
+ * 64 again (1M-user ctr_regions, 6 alternating runs). The clients statement's 3,840 parameters
+ * take 0.76 ms to prepare, so bulk statements are prepared at their first use: a run with fewer
+ * rows never pays for them. */
+#define BULK_ROWS 256
 #define CLIENT_COLUMNS 15
 
-/* "INSERT INTO clients VALUES(?, ...), ..." with CLIENTS_PER_INSERT rows, into buf. */
-static const char *clients_sql(char *buf, size_t n)
+/* "head(?, ...), ... tail": BULK_ROWS rows of cols parameters. */
+static const struct {
+    const char *head, *tail;
+    int cols;
+} bulk_sql[ST_N] = {
+    [ST_CLIENTS] = {"INSERT INTO clients VALUES", "", CLIENT_COLUMNS},
+    [ST_ENERGIES] = {"INSERT INTO client_energy_rounds(run_id, round, client_id, day, energy_j)"
+                     " VALUES",
+                     ENERGY_UPSERT, 5},
+};
+
+/* Statement `which` of bulk_sql, prepared when first needed. */
+static int bulk_statement(fs_db *db, int which)
 {
-    size_t at = (size_t)snprintf(buf, n, "INSERT INTO clients VALUES");
-    for (int r = 0; r < CLIENTS_PER_INSERT; r++) {
-        at += (size_t)snprintf(buf + at, n - at, "%s(?", r ? ", " : "");
-        for (int c = 1; c < CLIENT_COLUMNS; c++) at += (size_t)snprintf(buf + at, n - at, ", ?");
-        at += (size_t)snprintf(buf + at, n - at, ")");
-        fs_assert(at < n);
+    if (db->st[which]) return SQLITE_OK;
+    int cols = bulk_sql[which].cols;
+    size_t size = strlen(bulk_sql[which].head) + strlen(bulk_sql[which].tail) +
+                  BULK_ROWS * (3 * (size_t)cols + 4) + 1;
+    char *sql = malloc(size);
+    if (!sql) return SQLITE_NOMEM;
+    size_t at = (size_t)snprintf(sql, size, "%s", bulk_sql[which].head);
+    for (int r = 0; r < BULK_ROWS; r++) {
+        at += (size_t)snprintf(sql + at, size - at, "%s(?", r ? "," : "");
+        for (int c = 1; c < cols; c++) at += (size_t)snprintf(sql + at, size - at, ",?");
+        at += (size_t)snprintf(sql + at, size - at, ")");
     }
-    return buf;
+    at += (size_t)snprintf(sql + at, size - at, "%s", bulk_sql[which].tail);
+    fs_assert(at < size);
+    int rc = sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->st[which],
+                                NULL);
+    free(sql);
+    return rc;
 }
 
 static int db_prepare(fs_db *db, fs_err *err)
 {
     for (int i = 0; i < ST_N; i++) {
-        if (i == ST_CLIENTS) continue; /* bulk_clients_statement */
+        if (bulk_sql[i].head) continue; /* bulk_statement */
         if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->st[i],
                                NULL) != SQLITE_OK)
             return db_fail(db, err, "preparing statements");
     }
     return FS_OK;
-}
-
-/* ST_CLIENTS, prepared when first needed. */
-static int bulk_clients_statement(fs_db *db)
-{
-    if (db->st[ST_CLIENTS]) return SQLITE_OK;
-    size_t size = CLIENTS_PER_INSERT * (4 * CLIENT_COLUMNS + 4) + 64;
-    char *sql = malloc(size);
-    if (!sql) return SQLITE_NOMEM;
-    int rc = sqlite3_prepare_v3(db->conn, clients_sql(sql, size), -1, SQLITE_PREPARE_PERSISTENT,
-                                &db->st[ST_CLIENTS], NULL);
-    free(sql);
-    return rc;
 }
 
 /* The file's schema version inside the open transaction: 0 for a new file (no meta table), else
@@ -822,9 +833,9 @@ static int insert_all_clients(fs_db *db, int64_t run_id, const fs_db_client *cli
     if (run_exists(db, run_id, &parent) != SQLITE_OK) return SQLITE_ERROR;
     if ((*missing = !parent)) return SQLITE_ERROR;
     size_t i = 0;
-    if (n >= CLIENTS_PER_INSERT && bulk_clients_statement(db) != SQLITE_OK) return SQLITE_ERROR;
-    for (; i + CLIENTS_PER_INSERT <= n; i += CLIENTS_PER_INSERT)
-        if (insert_clients(db, run_id, clients + i, CLIENTS_PER_INSERT) != SQLITE_OK)
+    if (n >= BULK_ROWS && bulk_statement(db, ST_CLIENTS) != SQLITE_OK) return SQLITE_ERROR;
+    for (; i + BULK_ROWS <= n; i += BULK_ROWS)
+        if (insert_clients(db, run_id, clients + i, BULK_ROWS) != SQLITE_OK)
             return SQLITE_ERROR;
     for (; i < n; i++)
         if (insert_clients(db, run_id, clients + i, 1) != SQLITE_OK) return SQLITE_ERROR;
@@ -902,18 +913,6 @@ static int insert_part(fs_db *db, int64_t run_id, int round, const fs_db_part *p
 }
 
 /* The participation's energy on the virtual day it started (day = floor(t_selected / 24 h)). */
-static int insert_energy(fs_db *db, int64_t run_id, int round, const fs_db_part *p)
-{
-    if (!(p->energy_j > 0)) return SQLITE_OK; /* days without energy are not rows */
-    fs_db_bind b = bind_start(db, ST_ENERGY);
-    bind_i64(&b, run_id);
-    bind_i64(&b, round);
-    bind_i64(&b, p->client_id);
-    bind_i64(&b, p->t_selected / (24 * INT64_C(3600000000)));
-    bind_real(&b, p->energy_j);
-    return bind_exec(&b);
-}
-
 static int insert_eval(fs_db *db, int64_t run_id, const fs_db_round *r, const fs_db_eval *e)
 {
     fs_db_bind b = bind_start(db, ST_EVAL);
@@ -1047,6 +1046,39 @@ static const fs_db_part *nth_part(const fs_db_part *parts, const uint64_t *order
     return &parts[order ? (size_t)(order[i] & UINT32_MAX) : i];
 }
 
+static void bind_energy(fs_db_bind *b, int64_t run_id, int round, const fs_db_part *p)
+{
+    bind_i64(b, run_id);
+    bind_i64(b, round);
+    bind_i64(b, p->client_id);
+    bind_i64(b, p->t_selected / (24 * INT64_C(3600000000)));
+    bind_real(b, p->energy_j);
+}
+
+/* The energy rows of parts[0..n) in `order` (client_order's, or NULL): days without energy are
+ * not rows; the others go BULK_ROWS a statement while that many are left, in order. */
+static int insert_energies(fs_db *db, int64_t run_id, int round, const fs_db_part *parts,
+                           const uint64_t *order, size_t n)
+{
+    size_t left = 0, i = 0;
+    for (size_t k = 0; k < n; k++) left += nth_part(parts, order, k)->energy_j > 0;
+    if (left >= BULK_ROWS && bulk_statement(db, ST_ENERGIES) != SQLITE_OK) return SQLITE_ERROR;
+    int rc = SQLITE_OK;
+    while (left > 0 && rc == SQLITE_OK) {
+        bool bulk = left >= BULK_ROWS;
+        fs_db_bind b = bind_start(db, bulk ? ST_ENERGIES : ST_ENERGY);
+        for (size_t rows = 0; rows < (bulk ? BULK_ROWS : 1); i++) {
+            const fs_db_part *p = nth_part(parts, order, i);
+            if (!(p->energy_j > 0)) continue;
+            bind_energy(&b, run_id, round, p);
+            rows++;
+        }
+        rc = bind_exec(&b);
+        left -= bulk ? BULK_ROWS : 1;
+    }
+    return rc;
+}
+
 static int insert_parts(fs_db *db, int64_t run_id, const fs_db_round *r, const fs_db_part *parts,
                         size_t n_parts)
 {
@@ -1058,8 +1090,9 @@ static int insert_parts(fs_db *db, int64_t run_id, const fs_db_round *r, const f
     int rc = SQLITE_OK;
     for (size_t i = 0; i < n_parts && rc == SQLITE_OK; i++)
         rc = insert_part(db, run_id, r->round, nth_part(parts, order, i));
-    for (size_t i = 0; i < r->n_energy_parts && rc == SQLITE_OK; i++)
-        rc = insert_energy(db, run_id, r->round, nth_part(r->energy_parts, energy_order, i));
+    if (rc == SQLITE_OK)
+        rc = insert_energies(db, run_id, r->round, r->energy_parts, energy_order,
+                             r->n_energy_parts);
     if (energy_order != order) free(energy_order);
     free(order);
     return rc;

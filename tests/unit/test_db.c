@@ -720,6 +720,43 @@ START_TEST(db_round_rows_in_client_order_keep_each_clients_order)
 }
 END_TEST
 
+/* Many energy rows go in statements of many rows: client 7's 300 participations, straddling
+ * two statements, still add up in their order (96 J 299 times, then 2^60: the other way round
+ * every 96 would round away), days without energy are still not rows, and every other client's
+ * row is its own. */
+START_TEST(db_energy_rows_in_bulk_keep_their_order)
+{
+    enum { OTHERS = 400, SEVENS = 300, N = OTHERS + SEVENS };
+    fs_db *db = open_ok();
+    int64_t id = begin_ok(db);
+    fs_db_round r = round_n(1);
+    fs_db_part *p = calloc(N, sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    double want7 = 0;
+    for (int i = 0; i < N; i++) {
+        bool seven = i >= OTHERS;
+        p[i] = part_c(seven ? 7 : (uint32_t)(i < 7 ? i : i + 1), "reported");
+        p[i].seq = i;
+        p[i].energy_j = !seven ? (i % 10 == 0 ? 0 : 1.0 + i) : i == N - 1 ? 0x1p60 : 96.0;
+        if (seven) want7 += p[i].energy_j;
+    }
+    r.energy_parts = p, r.n_energy_parts = N;
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_write_round(db, id, &r, p, N, NULL, 0, &err), FS_OK);
+    fs_db_close(db);
+    free(p);
+    ck_assert(want7 != 0x1p60);
+    ck_assert(peek_real("SELECT energy_j FROM client_energy_rounds WHERE client_id = 7") == want7);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM client_energy_rounds"), OTHERS - 40 + 1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM client_energy_rounds WHERE client_id <> 7 AND"
+                              " energy_j = 1 + (CASE WHEN client_id < 7 THEN client_id"
+                              " ELSE client_id - 1 END)"),
+                     OTHERS - 40);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM participation"), N);
+}
+END_TEST
+
 START_TEST(db_round_of_unknown_run_fails)
 {
     fs_db *db = open_ok();
@@ -1845,6 +1882,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_round_of_unknown_run_fails);
     tcase_add_test(tc, db_write_clients_all_or_nothing);
     tcase_add_test(tc, db_round_rows_in_client_order_keep_each_clients_order);
+    tcase_add_test(tc, db_energy_rows_in_bulk_keep_their_order);
     tcase_add_test(tc, db_write_clients_checks_its_run_and_restores_foreign_keys);
     tcase_add_test(tc, db_write_clients_in_bulk_keeps_every_row);
     tcase_add_test(tc, db_open_paged_sets_a_new_files_page_size_only);
