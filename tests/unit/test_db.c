@@ -720,10 +720,10 @@ START_TEST(db_round_rows_in_client_order_keep_each_clients_order)
 }
 END_TEST
 
-/* Many energy rows go in statements of many rows: client 7's 300 participations, straddling
- * two statements, still add up in their order (96 J 299 times, then 2^60: the other way round
- * every 96 would round away), days without energy are still not rows, and every other client's
- * row is its own. */
+/* Many participation and energy rows go in statements of many rows: client 7's 300
+ * participations, straddling two statements, still add up in their order (96 J 299 times, then
+ * 2^60: the other way round every 96 would round away), days without energy are still not rows,
+ * and every other client's row is its own; every participation row is there. */
 START_TEST(db_energy_rows_in_bulk_keep_their_order)
 {
     enum { OTHERS = 400, SEVENS = 300, N = OTHERS + SEVENS };
@@ -754,6 +754,10 @@ START_TEST(db_energy_rows_in_bulk_keep_their_order)
                               " ELSE client_id - 1 END)"),
                      OTHERS - 40);
     ck_assert_int_eq(peek_int("SELECT count(*) FROM participation"), N);
+    ck_assert_int_eq(peek_int("SELECT sum(seq) FROM participation"), (int64_t)N * (N - 1) / 2);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM participation WHERE client_id = 7 AND"
+                              " seq >= 400 AND outcome = 'reported' AND n_samples = 100"),
+                     SEVENS);
 }
 END_TEST
 
