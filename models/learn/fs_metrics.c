@@ -55,31 +55,6 @@ static uint64_t *metric_radix_sort(uint64_t *a, uint64_t *b, size_t k)
     return a;
 }
 
-/* ---- in-place heapsort of doubles: O(k log k), no allocation; the worst decile sums its
- * values in sorted order, and equal values are interchangeable. */
-
-static void metric_sift(double *a, size_t root, size_t n)
-{
-    for (size_t child; (child = 2 * root + 1) < n; root = child) {
-        if (child + 1 < n && a[child] < a[child + 1]) child++;
-        if (!(a[root] < a[child])) return;
-        double t = a[root];
-        a[root] = a[child];
-        a[child] = t;
-    }
-}
-
-static void metric_heapsort(double *a, size_t n)
-{
-    for (size_t i = n / 2; i-- > 0;) metric_sift(a, i, n);
-    for (size_t end = n; end-- > 1;) {
-        double t = a[0];
-        a[0] = a[end];
-        a[end] = t;
-        metric_sift(a, 0, end);
-    }
-}
-
 /* ---- row access and validation */
 
 static inline size_t metric_row(const uint32_t *subset, size_t i)
@@ -322,18 +297,30 @@ double fs_metric_eval(fs_metric m, const fs_predictions *p, const uint32_t *subs
     return mi->eval(p, subset, k, scratch);
 }
 
+/* metric_key's inverse (-0 comes back as +0, which no sum below tells apart). */
+static double metric_unkey(uint64_t u)
+{
+    u = u >> 63 ? u & ~(UINT64_C(1) << 63) : ~u;
+    double s;
+    memcpy(&s, &u, sizeof s);
+    return s;
+}
+
 /* The worst ceil(m / 10) of the m finite values: the lowest when higher is better, the highest
- * otherwise; averaged in sorted order so the result does not depend on client order. */
+ * otherwise; averaged in sorted order so the result does not depend on client order. Sorted by
+ * the AUC's radix sort: 100,000 clients' accuracies took 1.8 ms to heapsort, a twelfth of an
+ * evaluation of the shipped ctr_regions. */
 double fs_metric_worst_decile(const double *client_values, size_t n, bool lower_is_better,
                               double *scratch)
 {
+    uint64_t *keys = (uint64_t *)(void *)scratch;
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        if (isfinite(client_values[i])) scratch[m++] = client_values[i];
+        if (isfinite(client_values[i])) keys[m++] = metric_key(client_values[i]);
     if (m == 0) return NAN;
-    metric_heapsort(scratch, m);
+    const uint64_t *sorted = metric_radix_sort(keys, keys + m, m);
     size_t w = (m + 9) / 10, first = lower_is_better ? m - w : 0;
     double sum = 0;
-    for (size_t i = first; i < first + w; i++) sum += scratch[i];
+    for (size_t i = first; i < first + w; i++) sum += metric_unkey(sorted[i]);
     return sum / (double)w;
 }

@@ -82,7 +82,8 @@ double fs_metric_eval(fs_metric m, const fs_predictions *p, const uint32_t *subs
                       void *scratch);
 
 /* Fairness: mean of the worst ceil(n / 10) of per-client values (lowest when higher is better,
- * highest otherwise), NaN entries ignored. `scratch` holds n doubles. NaN when no finite value. */
+ * highest otherwise), NaN entries ignored. `scratch` holds 2n doubles. NaN when no finite
+ * value. */
 double fs_metric_worst_decile(const double *client_values, size_t n, bool lower_is_better,
                               double *scratch);
 

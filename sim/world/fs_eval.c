@@ -130,7 +130,7 @@ static int alloc_buffers(fs_evaluator *ev, const fs_world *w)
         if (!(ev->metric_scratch[i] = malloc(fs_metric_scratch_bytes(n ? n : 1))))
             return FS_ENOMEM;
     ev->client_values = malloc((n_clients ? n_clients : 1) * sizeof *ev->client_values);
-    ev->client_scratch = malloc((n_clients ? n_clients : 1) * sizeof *ev->client_scratch);
+    ev->client_scratch = malloc(2 * (n_clients ? n_clients : 1) * sizeof *ev->client_scratch);
     ev->rows = calloc(ev->n_metrics * (ev->n_segments + 1) + 3, sizeof *ev->rows);
     if (!ev->scratch || !ev->probs || !ev->metric_scratch || !ev->client_values ||
         !ev->client_scratch || !ev->rows)
@@ -253,12 +253,14 @@ static void predict_all(fs_evaluator *ev, const fs_real *w, const fs_dataset *ds
 static double worst_clients(fs_evaluator *ev, const fs_predictions *p, fs_metric m)
 {
     const fs_partition *tp = &ev->world->test_part;
+    /* each client's value is its own: computed side by side, they are those of one thread */
+#pragma omp parallel for num_threads(ev->metric_threads) schedule(static)
     for (size_t c = 0; c < tp->n_clients; c++)
         ev->client_values[c] = ev->pop && !ev->pop->clients[c].consent
                                    ? NAN /* never read; NaN is left out of the worst decile */
                                    : fs_metric_eval(m, p, tp->rows + tp->offset[c],
                                                     fs_partition_size(tp, c),
-                                                    ev->metric_scratch[0]);
+                                                    ev->metric_scratch[omp_get_thread_num()]);
     return fs_metric_worst_decile(ev->client_values, tp->n_clients, fs_metric_lower_is_better(m),
                                   ev->client_scratch);
 }

@@ -4,6 +4,7 @@
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fs_metrics.h"
 #include "fs_rng.h"
@@ -298,7 +299,7 @@ END_TEST
 
 START_TEST(worst_decile_known_vectors)
 {
-    double v[25], scratch[25];
+    double v[25], scratch[50];
     for (int i = 0; i < 25; i++)
         v[i] = (double)((i * 7) % 25); /* 0 .. 24, shuffled */
     /* ceil(25 / 10) = 3 worst: 0, 1, 2 when higher is better; 22, 23, 24 otherwise. */
@@ -316,6 +317,43 @@ START_TEST(worst_decile_known_vectors)
 }
 END_TEST
 
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The worst decile is the sorted mean of the worst values, bit for bit, on values of both signs
+ * with many ties and zeros of both signs (the radix sort's keys order them numerically). */
+START_TEST(worst_decile_equals_sorting_and_summing)
+{
+    enum { N = 3001 };
+    double *v = malloc(N * sizeof *v), *scratch = malloc(2 * N * sizeof *scratch),
+           *ref = malloc(N * sizeof *ref);
+    ck_assert(v && scratch && ref);
+    gsl_rng *r = fs_rng_new();
+    fs_rng_reseed(r, 5, FS_RNG_DATA, FS_RNG_NONE, 1);
+    size_t m = 0;
+    for (int i = 0; i < N; i++) {
+        double x = i % 7 == 0 ? (double)((int)gsl_rng_uniform_int(r, 9) - 4) / 3
+                              : gsl_rng_uniform(r) * 10 - 5;
+        v[i] = i % 50 == 0 ? NAN : i % 31 == 0 ? (i % 2 ? -0.0 : 0.0) : x;
+        if (!isnan(v[i])) ref[m++] = v[i];
+    }
+    qsort(ref, m, sizeof *ref, by_value);
+    size_t w = (m + 9) / 10;
+    for (int lower = 0; lower < 2; lower++) {
+        double want = 0;
+        for (size_t i = lower ? m - w : 0, end = i + w; i < end; i++) want += ref[i];
+        want /= (double)w;
+        double got = fs_metric_worst_decile(v, N, lower, scratch);
+        ck_assert_msg(memcmp(&got, &want, sizeof got) == 0, "%a, not %a", got, want);
+    }
+    gsl_rng_free(r);
+    free(v), free(scratch), free(ref);
+}
+END_TEST
+
 static Suite *metrics_suite(void)
 {
     Suite *su = suite_create("metrics");
@@ -323,6 +361,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, metric_names_round_trip);
     tcase_add_test(tc, metric_table_fits_and_lists);
     tcase_add_test(tc, brier_hand_computed_case);
+    tcase_add_test(tc, worst_decile_equals_sorting_and_summing);
     tcase_add_test(tc, auc_hand_computed_cases);
     tcase_add_test(tc, auc_matches_bruteforce_with_many_ties);
     tcase_add_test(tc, auc_matches_bruteforce_over_signs_magnitudes_and_zeros);
