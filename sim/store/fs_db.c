@@ -372,6 +372,23 @@ static int bulk_statement(fs_db *db, int which)
     return rc;
 }
 
+/* What insert_rows binds: the columns of row i, at b's next parameters. */
+typedef void bind_row_fn(fs_db_bind *b, void *ctx, size_t i);
+
+/* Rows 0..n) of a table, in order: BULK_ROWS a statement through `bulk` (bulk_sql) while that
+ * many are left, the rest one at a time through `one`. */
+static int insert_rows(fs_db *db, int bulk, int one, size_t n, bind_row_fn *bind_row, void *ctx)
+{
+    int rc = n >= BULK_ROWS ? bulk_statement(db, bulk) : SQLITE_OK;
+    for (size_t i = 0; i < n && rc == SQLITE_OK;) {
+        size_t rows = n - i >= BULK_ROWS ? BULK_ROWS : 1;
+        fs_db_bind b = bind_start(db, rows > 1 ? bulk : one);
+        for (size_t end = i + rows; i < end; i++) bind_row(&b, ctx, i);
+        rc = bind_exec(&b);
+    }
+    return rc;
+}
+
 static int db_prepare(fs_db *db, fs_err *err)
 {
     for (int i = 0; i < ST_N; i++) {
@@ -802,11 +819,15 @@ static void bind_client(fs_db_bind *b, int64_t run_id, const fs_db_client *c)
     bind_i64(b, c->attacker);
 }
 
-static int insert_clients(fs_db *db, int64_t run_id, const fs_db_client *c, size_t n)
+typedef struct client_rows {
+    int64_t run_id;
+    const fs_db_client *clients;
+} client_rows;
+
+static void bind_client_row(fs_db_bind *b, void *ctx, size_t i)
 {
-    fs_db_bind b = bind_start(db, n == 1 ? ST_CLIENT : ST_CLIENTS);
-    for (size_t i = 0; i < n; i++) bind_client(&b, run_id, &c[i]);
-    return bind_exec(&b);
+    const client_rows *c = ctx;
+    bind_client(b, c->run_id, &c->clients[i]);
 }
 
 /* Whether the runs table holds run_id: the clients rows' one parent. */
@@ -834,13 +855,9 @@ static int insert_all_clients(fs_db *db, int64_t run_id, const fs_db_client *cli
     bool parent = false;
     if (run_exists(db, run_id, &parent) != SQLITE_OK) return SQLITE_ERROR;
     if ((*missing = !parent)) return SQLITE_ERROR;
-    size_t i = 0;
-    if (n >= BULK_ROWS && bulk_statement(db, ST_CLIENTS) != SQLITE_OK) return SQLITE_ERROR;
-    for (; i + BULK_ROWS <= n; i += BULK_ROWS)
-        if (insert_clients(db, run_id, clients + i, BULK_ROWS) != SQLITE_OK)
-            return SQLITE_ERROR;
-    for (; i < n; i++)
-        if (insert_clients(db, run_id, clients + i, 1) != SQLITE_OK) return SQLITE_ERROR;
+    client_rows rows = {run_id, clients};
+    if (insert_rows(db, ST_CLIENTS, ST_CLIENT, n, bind_client_row, &rows) != SQLITE_OK)
+        return SQLITE_ERROR;
     return run_stmt(db, ST_COMMIT);
 }
 
@@ -1055,28 +1072,31 @@ static void bind_energy(fs_db_bind *b, int64_t run_id, int round, const fs_db_pa
     bind_real(b, p->energy_j);
 }
 
-/* The energy rows of parts[0..n) in `order` (client_order's, or NULL): days without energy are
- * not rows; the others go BULK_ROWS a statement while that many are left, in order. */
-static int insert_energies(fs_db *db, int64_t run_id, int round, const fs_db_part *parts,
-                           const uint64_t *order, size_t n)
+/* A round's participations (or its energy rows: `next` walks past the days without energy,
+ * which are not rows), in `order` (client_order's, or NULL). */
+typedef struct part_rows {
+    int64_t run_id;
+    int round;
+    const fs_db_part *parts;
+    const uint64_t *order;
+    size_t next;
+} part_rows;
+
+static void bind_part_row(fs_db_bind *b, void *ctx, size_t i)
 {
-    size_t left = 0, i = 0;
-    for (size_t k = 0; k < n; k++) left += nth_part(parts, order, k)->energy_j > 0;
-    if (left >= BULK_ROWS && bulk_statement(db, ST_ENERGIES) != SQLITE_OK) return SQLITE_ERROR;
-    int rc = SQLITE_OK;
-    while (left > 0 && rc == SQLITE_OK) {
-        bool bulk = left >= BULK_ROWS;
-        fs_db_bind b = bind_start(db, bulk ? ST_ENERGIES : ST_ENERGY);
-        for (size_t rows = 0; rows < (bulk ? BULK_ROWS : 1); i++) {
-            const fs_db_part *p = nth_part(parts, order, i);
-            if (!(p->energy_j > 0)) continue;
-            bind_energy(&b, run_id, round, p);
-            rows++;
-        }
-        rc = bind_exec(&b);
-        left -= bulk ? BULK_ROWS : 1;
-    }
-    return rc;
+    const part_rows *r = ctx;
+    bind_part(b, r->run_id, r->round, nth_part(r->parts, r->order, i));
+}
+
+/* Rows are bound in order, so the i-th energy row is the next participation with energy. */
+static void bind_energy_row(fs_db_bind *b, void *ctx, size_t i)
+{
+    (void)i;
+    part_rows *r = ctx;
+    const fs_db_part *p;
+    do p = nth_part(r->parts, r->order, r->next++);
+    while (!(p->energy_j > 0));
+    bind_energy(b, r->run_id, r->round, p);
 }
 
 static int insert_parts(fs_db *db, int64_t run_id, const fs_db_round *r, const fs_db_part *parts,
@@ -1087,17 +1107,13 @@ static int insert_parts(fs_db *db, int64_t run_id, const fs_db_round *r, const f
     uint64_t *energy_order = r->energy_parts == parts && r->n_energy_parts == n_parts
                                  ? order
                                  : client_order(r->energy_parts, r->n_energy_parts);
-    int rc = n_parts >= BULK_ROWS ? bulk_statement(db, ST_PARTS) : SQLITE_OK;
-    for (size_t i = 0; i < n_parts && rc == SQLITE_OK;) {
-        size_t rows = n_parts - i >= BULK_ROWS ? BULK_ROWS : 1;
-        fs_db_bind b = bind_start(db, rows > 1 ? ST_PARTS : ST_PART);
-        for (size_t end = i + rows; i < end; i++)
-            bind_part(&b, run_id, r->round, nth_part(parts, order, i));
-        rc = bind_exec(&b);
-    }
+    part_rows rows = {run_id, r->round, parts, order, 0};
+    int rc = insert_rows(db, ST_PARTS, ST_PART, n_parts, bind_part_row, &rows);
+    part_rows energy = {run_id, r->round, r->energy_parts, energy_order, 0};
+    size_t n_energy = 0;
+    for (size_t i = 0; i < r->n_energy_parts; i++) n_energy += r->energy_parts[i].energy_j > 0;
     if (rc == SQLITE_OK)
-        rc = insert_energies(db, run_id, r->round, r->energy_parts, energy_order,
-                             r->n_energy_parts);
+        rc = insert_rows(db, ST_ENERGIES, ST_ENERGY, n_energy, bind_energy_row, &energy);
     if (energy_order != order) free(energy_order);
     free(order);
     return rc;
