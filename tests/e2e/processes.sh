@@ -68,8 +68,16 @@ for k in $kids; do
     for _ in $(seq 100); do alive $k || break; sleep 0.1; done
     ! alive $k || fail "variant process $k still running 10 s after its sweep was killed"
 done
-[ "$(sqlite3 "$db" "select group_concat(status) from runs")" = "interrupted,interrupted" ] ||
-    fail "killed sweep's variants: $(sqlite3 "$db" "select group_concat(status) from runs")"
+# Every variant still running at the kill ends interrupted, after its round (none is left
+# 'running'); on a loaded machine one may have finished its 2000 rounds before the others reached
+# 5 (CI saw interrupted,done,interrupted): that one is done, whole.
+statuses=$(sqlite3 "$db" "select group_concat(status) from (select status from runs order by run_id)")
+[ "$(sqlite3 "$db" "select count(*) from runs where status = 'interrupted'")" -ge 1 ] &&
+    [ "$(sqlite3 "$db" "select count(*) from runs where status not in ('interrupted', 'done')")" -eq 0 ] ||
+    fail "killed sweep's variants: $statuses"
+[ "$(sqlite3 "$db" "select count(*) from runs r where status = 'done' and
+      (select count(*) from rounds where run_id = r.run_id) <> 2000")" -eq 0 ] ||
+    fail "killed sweep: a variant is done without its 2000 rounds ($statuses)"
 "$F" sweep "$SW" -o "$db" --jobs 2 --set server.rounds=2000 >"$WORK/out" 2>"$WORK/err" ||
     { cat "$WORK/err"; fail "rerun of the killed sweep failed"; }
 [ "$(sqlite3 "$db" "select count(*) || ' ' || group_concat(distinct status) from runs")" = "4 done" ] ||
