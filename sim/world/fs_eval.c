@@ -11,6 +11,7 @@
 
 #define CHUNK 256
 #define METRIC_THREADS_MAX 4
+#define WORST_CLIENTS_PARALLEL_MIN 4096
 
 /* Defaults by task: what a planner looks at first comes first. */
 static size_t default_metrics(int n_classes, bool recommender, fs_metric *out)
@@ -253,8 +254,10 @@ static void predict_all(fs_evaluator *ev, const fs_real *w, const fs_dataset *ds
 static double worst_clients(fs_evaluator *ev, const fs_predictions *p, fs_metric m)
 {
     const fs_partition *tp = &ev->world->test_part;
-    /* each client's value is its own: computed side by side, they are those of one thread */
-#pragma omp parallel for num_threads(ev->metric_threads) schedule(static)
+    /* each client's value is its own: computed side by side, they are those of one thread (a
+     * parallel region costs tens of microseconds: a few clients stay on this one) */
+#pragma omp parallel for num_threads(ev->metric_threads) schedule(static) \
+    if (tp->n_clients >= WORST_CLIENTS_PARALLEL_MIN)
     for (size_t c = 0; c < tp->n_clients; c++)
         ev->client_values[c] = ev->pop && !ev->pop->clients[c].consent
                                    ? NAN /* never read; NaN is left out of the worst decile */
