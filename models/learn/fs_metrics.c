@@ -68,12 +68,23 @@ static bool metric_rows_valid(const fs_predictions *p, const uint32_t *subset, s
 {
     bool reg = p->n_classes == 0;
     if (!p->probs || p->n_classes < 0 || (reg ? !p->target : !p->y)) return false;
+    if (p->labels_checked) {
+        for (size_t i = 0; subset && i < k; i++)
+            if (subset[i] >= p->n) return false;
+        return subset || k <= p->n;
+    }
     for (size_t i = 0; i < k; i++) {
         size_t r = metric_row(subset, i);
         if (r >= p->n) return false;
         if (!reg && (p->y[r] < 0 || p->y[r] >= p->n_classes)) return false;
     }
     return true;
+}
+
+void fs_metric_check_labels(fs_predictions *p)
+{
+    p->labels_checked = false;
+    p->labels_checked = metric_rows_valid(p, NULL, p->n);
 }
 
 /* Lowest index of the largest probability, so a tie in a binary row predicts class 0. */

@@ -301,6 +301,7 @@ static size_t train_rows(fs_evaluator *ev, const fs_real *w, fs_db_eval *out)
                         .probs = ev->train_probs,
                         .y = train->y,
                         .target = train->target};
+    fs_metric_check_labels(&p);
     fs_metric m[2] = {ev->metrics[0] == FS_METRIC_HR10 ? FS_METRIC_RMSE : ev->metrics[0],
                       FS_METRIC_LOSS};
     size_t k = 0;
@@ -343,6 +344,7 @@ int fs_evaluator_run(fs_evaluator *ev, const fs_real *w, const fs_db_eval **out_
                         .probs = ev->probs,
                         .y = test->y,
                         .target = test->target};
+    fs_metric_check_labels(&p);
     /* every (segment, metric) value is a function of the predictions alone, each written to
      * its own row: computed side by side, the values are those of one thread */
     size_t n_values = ev->n_segments * ev->n_metrics;

@@ -297,6 +297,40 @@ START_TEST(subset_equals_gathered_rows)
 }
 END_TEST
 
+/* Labels checked once give every metric what checking them on each call gave, on the whole set
+ * and on subsets; a label out of range leaves them unchecked (the subsets that hold it are NaN,
+ * the others are not), and a subset row past the end is NaN either way. */
+START_TEST(labels_checked_once_give_the_same_values)
+{
+    double s[6] = {0.9, 0.2, 0.6, 0.4, 0.8, 0.1};
+    int32_t y[6] = {1, 0, 1, 0, 0, 1};
+    static bin_preds b;
+    bin_fill(&b, s, y, 6);
+    fs_predictions checked = b.p;
+    fs_metric_check_labels(&checked);
+    ck_assert(checked.labels_checked);
+    uint32_t sub[4] = {5, 0, 3, 2}, past[2] = {1, 6};
+    char scratch[4096];
+    ck_assert_uint_le(fs_metric_scratch_bytes(6), sizeof scratch);
+    for (int m = 0; m < FS_METRIC_COUNT; m++) {
+        double a = fs_metric_eval((fs_metric)m, &b.p, sub, 4, scratch);
+        double c = fs_metric_eval((fs_metric)m, &checked, sub, 4, scratch);
+        ck_assert(memcmp(&a, &c, sizeof a) == 0);
+        a = fs_metric_eval((fs_metric)m, &b.p, NULL, 6, scratch);
+        c = fs_metric_eval((fs_metric)m, &checked, NULL, 6, scratch);
+        ck_assert(memcmp(&a, &c, sizeof a) == 0);
+        ck_assert(isnan(fs_metric_eval((fs_metric)m, &checked, past, 2, scratch)));
+        ck_assert(isnan(fs_metric_eval((fs_metric)m, &checked, NULL, 7, scratch)));
+    }
+    b.y[3] = 2; /* out of range for 2 classes */
+    fs_predictions bad = b.p;
+    fs_metric_check_labels(&bad);
+    ck_assert(!bad.labels_checked);
+    ck_assert(isnan(fs_metric_eval(FS_METRIC_ACCURACY, &bad, sub, 4, scratch)));
+    ck_assert(!isnan(fs_metric_eval(FS_METRIC_ACCURACY, &bad, sub, 2, scratch)));
+}
+END_TEST
+
 START_TEST(worst_decile_known_vectors)
 {
     double v[25], scratch[50];
@@ -362,6 +396,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, metric_table_fits_and_lists);
     tcase_add_test(tc, brier_hand_computed_case);
     tcase_add_test(tc, worst_decile_equals_sorting_and_summing);
+    tcase_add_test(tc, labels_checked_once_give_the_same_values);
     tcase_add_test(tc, auc_hand_computed_cases);
     tcase_add_test(tc, auc_matches_bruteforce_with_many_ties);
     tcase_add_test(tc, auc_matches_bruteforce_over_signs_magnitudes_and_zeros);
