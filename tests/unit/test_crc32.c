@@ -70,7 +70,7 @@ START_TEST(crc32_multiplies_on_x86_64)
 }
 END_TEST
 
-int main(void)
+static Suite *crc32_suite(void)
 {
     Suite *s = suite_create("crc32");
     TCase *tc = tcase_create("crc32");
@@ -78,5 +78,7 @@ int main(void)
     tcase_add_test(tc, crc32_equals_zlib_on_big_and_split_buffers);
     tcase_add_test(tc, crc32_multiplies_on_x86_64);
     suite_add_tcase(s, tc);
-    return fs_test_run(s);
+    return s;
 }
+
+FS_TEST_MAIN(crc32_suite)
