@@ -187,6 +187,29 @@ START_TEST(auc_matches_bruteforce_over_signs_magnitudes_and_zeros)
 }
 END_TEST
 
+/* Scores that differ only in their last mantissa bits (the sort's low bytes decide them), in
+ * short runs that share their top bits and in one long run, with ties among them. */
+START_TEST(auc_matches_bruteforce_when_scores_share_their_top_bits)
+{
+    enum { N = 500 };
+    double s[N];
+    int32_t y[N];
+    gsl_rng *r = fs_rng_new();
+    for (int trial = 0; trial < 4; trial++) {
+        fs_rng_reseed(r, 13, FS_RNG_DATA, (uint64_t)trial, FS_RNG_NONE);
+        for (int i = 0; i < N; i++) {
+            y[i] = gsl_rng_uniform(r) < 0.4;
+            /* trials 0, 1: 50 runs of ~10 scores; 2, 3: one run of 500 */
+            double base = trial < 2 ? 0.25 + (double)gsl_rng_uniform_int(r, 50) / 64 : 0.75;
+            uint64_t low = gsl_rng_uniform_int(r, trial % 2 ? 40 : 1u << 20) + (uint64_t)y[i] * 3;
+            s[i] = base + ldexp((double)low, -52);
+        }
+        ck_assert_double_eq_tol(auc_of(s, y, N), bruteforce_auc(s, y, N), 1e-12);
+    }
+    gsl_rng_free(r);
+}
+END_TEST
+
 START_TEST(auc_nan_when_undefined)
 {
     const double s[] = {0.1, 0.7, 0.4};
@@ -400,6 +423,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, auc_hand_computed_cases);
     tcase_add_test(tc, auc_matches_bruteforce_with_many_ties);
     tcase_add_test(tc, auc_matches_bruteforce_over_signs_magnitudes_and_zeros);
+    tcase_add_test(tc, auc_matches_bruteforce_when_scores_share_their_top_bits);
     tcase_add_test(tc, auc_nan_when_undefined);
     tcase_add_test(tc, ece_zero_when_bins_are_calibrated);
     tcase_add_test(tc, ece_hand_computed_binary_and_multiclass);
