@@ -31,14 +31,14 @@ enum {
     ST_BEGIN,
     ST_COMMIT,
     ST_RUN,
-    ST_CLIENT,
-    ST_CLIENTS, /* BULK_ROWS rows in one statement (bulk_sql, bulk_statement) */
+    ST_CLIENT,  /* a clients row (rows_sql) */
+    ST_CLIENTS, /* BULK_ROWS of them in one statement (rows_sql, bulk_statement) */
     ST_ROUND,
-    ST_PART,
-    ST_PARTS, /* BULK_ROWS participation rows */
+    ST_PART,  /* a participation row (rows_sql) */
+    ST_PARTS, /* BULK_ROWS of them */
     ST_EVAL,
-    ST_ENERGY,
-    ST_ENERGIES, /* BULK_ROWS of ST_ENERGY's rows in one statement */
+    ST_ENERGY,   /* a client_energy_rounds row (rows_sql) */
+    ST_ENERGIES, /* BULK_ROWS of them */
     ST_MIX,
     ST_SELECTION,
     ST_FINISH,
@@ -60,14 +60,10 @@ static const char *const stmt_sql[ST_N] = {
                " started_at, threads, host, population_seed, replicate, headline_metric,"
                " precision, ranks)"
                " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?, ?, ?, ?, ?, ?)",
-    [ST_CLIENT] = "INSERT INTO clients VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_ROUND] = "INSERT INTO rounds(run_id, round, t_start, t_end, selected, reported, dropped,"
                  " late, aborted, bytes_up, bytes_down, train_loss, epsilon, compute_s,"
                  " online_share, wall_s, rejected, energy_j)"
                  " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [ST_PART] = "INSERT INTO participation VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [ST_ENERGY] = "INSERT INTO client_energy_rounds(run_id, round, client_id, day, energy_j)"
-                  " VALUES(?, ?, ?, ?, ?)" ENERGY_UPSERT,
     [ST_EVAL] = "INSERT INTO evals VALUES(?, ?, ?, ?, ?, ?)",
     [ST_MIX] = "INSERT INTO participation_mix(run_id, round, grp, level, stage, n)"
                " VALUES(?, ?, ?, ?, ?, ?)",
@@ -85,6 +81,8 @@ struct fs_db {
     size_t ckpt_chunk; /* checkpoint bytes per row (0: FS_DB_CKPT_CHUNK) */
     int busy_ms;       /* busy timeout, for messages */
     int lock_fd;       /* DB-lock, holding this connection's run claims; -1 until the first */
+    bool oom;          /* our own allocation for a statement failed (prepare_rows): the
+                        * connection's error says nothing, db_fail says out of memory */
 };
 
 /* A checkpoint is stored in rows of at most this many bytes: SQLite refuses a blob above its
@@ -178,6 +176,12 @@ static void db_rollback(fs_db *db, fs_err *err)
 
 static int db_fail(fs_db *db, fs_err *err, const char *what)
 {
+    if (db->oom) {
+        db->oom = false;
+        fs_err_add(err, NULL, "%s: %s: out of memory", db->path, what);
+        db_rollback(db, err);
+        return FS_ENOMEM;
+    }
     if ((sqlite3_errcode(db->conn) & 0xff) == SQLITE_BUSY)
         fs_err_add(err, NULL,
                    "%s: %s: %s (another process held the lock for more than %d ms;"
@@ -337,52 +341,60 @@ static int db_connect(fs_db *db, int page_size, fs_err *err)
 #define BULK_ROWS 256
 #define CLIENT_COLUMNS 15
 
-/* "head(?, ...), ... tail": BULK_ROWS rows of cols parameters. */
+/* The big tables' inserts, a row (`one`, prepared with the others) or BULK_ROWS rows (the
+ * entry's own, prepared at first use) a statement: "head(?, ...), ... tail", cols parameters a
+ * row. */
 static const struct {
+    int one;
     const char *head, *tail;
     int cols;
-} bulk_sql[ST_N] = {
-    [ST_CLIENTS] = {"INSERT INTO clients VALUES", "", CLIENT_COLUMNS},
-    [ST_PARTS] = {"INSERT INTO participation VALUES", "", 18},
-    [ST_ENERGIES] = {"INSERT INTO client_energy_rounds(run_id, round, client_id, day, energy_j)"
+} rows_sql[ST_N] = {
+    [ST_CLIENTS] = {ST_CLIENT, "INSERT INTO clients VALUES", "", CLIENT_COLUMNS},
+    [ST_PARTS] = {ST_PART, "INSERT INTO participation VALUES", "", 18},
+    [ST_ENERGIES] = {ST_ENERGY,
+                     "INSERT INTO client_energy_rounds(run_id, round, client_id, day, energy_j)"
                      " VALUES",
                      ENERGY_UPSERT, 5},
 };
 
-/* Statement `which` of bulk_sql, prepared when first needed. */
-static int bulk_statement(fs_db *db, int which)
+/* rows_sql[many] with `rows` rows, prepared into *st. */
+static int prepare_rows(fs_db *db, int many, size_t rows, sqlite3_stmt **st)
 {
-    if (db->st[which]) return SQLITE_OK;
-    int cols = bulk_sql[which].cols;
-    size_t size = strlen(bulk_sql[which].head) + strlen(bulk_sql[which].tail) +
-                  BULK_ROWS * (3 * (size_t)cols + 4) + 1;
+    int cols = rows_sql[many].cols;
+    size_t size = strlen(rows_sql[many].head) + strlen(rows_sql[many].tail) +
+                  rows * (3 * (size_t)cols + 4) + 1;
     char *sql = malloc(size);
-    if (!sql) return SQLITE_NOMEM;
-    size_t at = (size_t)snprintf(sql, size, "%s", bulk_sql[which].head);
-    for (int r = 0; r < BULK_ROWS; r++) {
+    if (!sql) return db->oom = true, SQLITE_NOMEM;
+    size_t at = (size_t)snprintf(sql, size, "%s", rows_sql[many].head);
+    for (size_t r = 0; r < rows; r++) {
         at += (size_t)snprintf(sql + at, size - at, "%s(?", r ? "," : "");
         for (int c = 1; c < cols; c++) at += (size_t)snprintf(sql + at, size - at, ",?");
         at += (size_t)snprintf(sql + at, size - at, ")");
     }
-    at += (size_t)snprintf(sql + at, size - at, "%s", bulk_sql[which].tail);
+    at += (size_t)snprintf(sql + at, size - at, "%s", rows_sql[many].tail);
     fs_assert(at < size);
-    int rc = sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->st[which],
-                                NULL);
+    int rc = sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
     free(sql);
     return rc;
+}
+
+/* Statement `many` of rows_sql, prepared when first needed. */
+static int bulk_statement(fs_db *db, int many)
+{
+    return db->st[many] ? SQLITE_OK : prepare_rows(db, many, BULK_ROWS, &db->st[many]);
 }
 
 /* What insert_rows binds: the columns of row i, at b's next parameters. */
 typedef void bind_row_fn(fs_db_bind *b, void *ctx, size_t i);
 
-/* Rows 0..n) of a table, in order: BULK_ROWS a statement through `bulk` (bulk_sql) while that
- * many are left, the rest one at a time through `one`. */
-static int insert_rows(fs_db *db, int bulk, int one, size_t n, bind_row_fn *bind_row, void *ctx)
+/* Rows 0..n) of a table, in order: BULK_ROWS a statement through rows_sql[many] while that
+ * many are left, the rest one at a time. */
+static int insert_rows(fs_db *db, int many, size_t n, bind_row_fn *bind_row, void *ctx)
 {
-    int rc = n >= BULK_ROWS ? bulk_statement(db, bulk) : SQLITE_OK;
+    int rc = n >= BULK_ROWS ? bulk_statement(db, many) : SQLITE_OK;
     for (size_t i = 0; i < n && rc == SQLITE_OK;) {
         size_t rows = n - i >= BULK_ROWS ? BULK_ROWS : 1;
-        fs_db_bind b = bind_start(db, rows > 1 ? bulk : one);
+        fs_db_bind b = bind_start(db, rows > 1 ? many : rows_sql[many].one);
         for (size_t end = i + rows; i < end; i++) bind_row(&b, ctx, i);
         rc = bind_exec(&b);
     }
@@ -392,10 +404,13 @@ static int insert_rows(fs_db *db, int bulk, int one, size_t n, bind_row_fn *bind
 static int db_prepare(fs_db *db, fs_err *err)
 {
     for (int i = 0; i < ST_N; i++) {
-        if (bulk_sql[i].head) continue; /* bulk_statement */
-        if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->st[i],
-                               NULL) != SQLITE_OK)
-            return db_fail(db, err, "preparing statements");
+        int rc = SQLITE_OK;
+        if (stmt_sql[i])
+            rc = sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &db->st[i], NULL);
+        else if (rows_sql[i].head) /* its BULK_ROWS form waits for bulk_statement */
+            rc = prepare_rows(db, i, 1, &db->st[rows_sql[i].one]);
+        if (rc != SQLITE_OK) return db_fail(db, err, "preparing statements");
     }
     return FS_OK;
 }
@@ -856,7 +871,7 @@ static int insert_all_clients(fs_db *db, int64_t run_id, const fs_db_client *cli
     if (run_exists(db, run_id, &parent) != SQLITE_OK) return SQLITE_ERROR;
     if ((*missing = !parent)) return SQLITE_ERROR;
     client_rows rows = {run_id, clients};
-    if (insert_rows(db, ST_CLIENTS, ST_CLIENT, n, bind_client_row, &rows) != SQLITE_OK)
+    if (insert_rows(db, ST_CLIENTS, n, bind_client_row, &rows) != SQLITE_OK)
         return SQLITE_ERROR;
     return run_stmt(db, ST_COMMIT);
 }
@@ -874,7 +889,7 @@ int fs_db_write_clients(fs_db *db, int64_t run_id, const fs_db_client *clients, 
         fs_err_add(err, NULL, "%s: writing clients: run %lld is not in the runs table", db->path,
                    (long long)run_id);
     } else if (rc) {
-        db_fail(db, err, "writing clients"); /* rolls back before enforcement resumes */
+        rc = db_fail(db, err, "writing clients"); /* rolls back before enforcement resumes */
     }
     if (sqlite3_exec(db->conn, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK && !rc)
         rc = db_fail(db, err, "writing clients");
@@ -1108,12 +1123,12 @@ static int insert_parts(fs_db *db, int64_t run_id, const fs_db_round *r, const f
                                  ? order
                                  : client_order(r->energy_parts, r->n_energy_parts);
     part_rows rows = {run_id, r->round, parts, order, 0};
-    int rc = insert_rows(db, ST_PARTS, ST_PART, n_parts, bind_part_row, &rows);
+    int rc = insert_rows(db, ST_PARTS, n_parts, bind_part_row, &rows);
     part_rows energy = {run_id, r->round, r->energy_parts, energy_order, 0};
     size_t n_energy = 0;
     for (size_t i = 0; i < r->n_energy_parts; i++) n_energy += r->energy_parts[i].energy_j > 0;
     if (rc == SQLITE_OK)
-        rc = insert_rows(db, ST_ENERGIES, ST_ENERGY, n_energy, bind_energy_row, &energy);
+        rc = insert_rows(db, ST_ENERGIES, n_energy, bind_energy_row, &energy);
     if (energy_order != order) free(energy_order);
     free(order);
     return rc;

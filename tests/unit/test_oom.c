@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_db.h"
 #include "fs_run.h"
 #include "fs_scn.h"
 #include "fs_test.h"
@@ -93,6 +94,53 @@ START_TEST(every_failing_allocation_ends_cleanly)
 }
 END_TEST
 
+/* The results file's statements of many rows are built in memory of our own (fs_db.c,
+ * prepare_rows), at open and at their first use: a failing allocation there is reported as out
+ * of memory, never as a database error, and writes nothing half. 300 clients and a round of 300
+ * participations take the bulk statements. */
+START_TEST(bulk_statements_report_out_of_memory)
+{
+    enum { N = 300 };
+    char dir[256], db_path[300];
+    fs_test_db_dir(dir, sizeof dir, db_path, sizeof db_path, "fedsim_test_oom_db_", "b.sqlite");
+    fs_db_client *c = calloc(N, sizeof *c);
+    fs_db_part *p = calloc(N, sizeof *p);
+    ck_assert(c && p);
+    for (int i = 0; i < N; i++) {
+        c[i] = (fs_db_client){.client_id = (uint32_t)i, .consent = 1};
+        p[i] = (fs_db_part){.client_id = (uint32_t)i, .outcome = "reported", .energy_j = 1};
+    }
+    fs_db_run run = {.name = "t", .scenario_json = "{}", .variant = "", .fedsim_version = "test",
+                     .host = "h", .precision = "float32"};
+    int failures = 0;
+    for (long n = 0; n < 60; n++) {
+        remove(db_path);
+        fs_err err;
+        fs_err_init(&err, NULL);
+        fs_db *db = NULL;
+        int64_t id = 0;
+        budget = n;
+        int rc = fs_db_open(db_path, &db, &err);
+        if (!rc) rc = fs_db_begin_run(db, &run, &id, &err);
+        if (!rc) rc = fs_db_write_clients(db, id, c, N, &err);
+        fs_db_round r = {.round = 1, .energy_parts = p, .n_energy_parts = N};
+        if (!rc) rc = fs_db_write_round(db, id, &r, p, N, NULL, 0, &err);
+        budget = -1;
+        ck_assert_msg(rc == FS_OK || rc == FS_ENOMEM, "allocation %ld failing gave %s: %s", n,
+                      fs_strerror(rc), err.n_msgs ? err.msgs[0] : "(no message)");
+        if (rc == FS_ENOMEM) {
+            failures++;
+            ck_assert_msg(err.n_msgs && strstr(err.msgs[0], "out of memory"), "allocation %ld: %s",
+                          n, err.n_msgs ? err.msgs[0] : "(no message)");
+        }
+        fs_db_close(db);
+    }
+    ck_assert_int_gt(failures, 0);
+    free(c), free(p);
+    fs_test_db_dir_remove(dir, db_path);
+}
+END_TEST
+
 static Suite *oom_suite(void)
 {
     Suite *s = suite_create("oom");
@@ -100,6 +148,7 @@ static Suite *oom_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, every_failing_allocation_ends_cleanly, 0,
                         (int)(sizeof scenarios / sizeof *scenarios));
+    tcase_add_test(tc, bulk_statements_report_out_of_memory);
     suite_add_tcase(s, tc);
     return s;
 }
