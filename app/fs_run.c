@@ -37,6 +37,10 @@ typedef struct run_ctx {
     bool claimed;         /* a resumed run was taken over (truncated, marked running) */
     fs_db_writer *writer; /* the database's rows go through it while it runs (rank 0) */
     bool write_direct;    /* no writer thread could be started: rows are written here */
+    /* across ranks the engine reads this, never the signal flag itself: a signal reaches the
+     * ranks at different moments, and one rank stopping at a round the others play leaves
+     * them waiting in its broadcasts (MPI_ERR_TRUNCATE, seen in CI). Set only by agree(). */
+    volatile sig_atomic_t agreed_stop;
 } run_ctx;
 
 double fs_run_eta(double elapsed, int done, int resumed_from, int total, int64_t t_start,
@@ -101,12 +105,13 @@ static int record_round(void *ctx, fs_round_result *res, fs_err *err);
 /* Across ranks every decision that ends a run is taken together after each round: a failure of
  * rank 0's database or a stop signal that reached one rank stops all of them before the next
  * round, which would otherwise wait for ranks that left. */
-static int agree(const run_ctx *c, int rc, fs_err *err)
+static int agree(run_ctx *c, int rc, fs_err *err)
 {
     if (fs_mpi_size() == 1) return rc;
     volatile sig_atomic_t *flag = c->opts->stop;
     int stop = fs_mpi_max_int(flag ? (int)*flag : 0);
     if (stop && flag && !*flag) *flag = stop;
+    c->agreed_stop = stop;
     int all = fs_mpi_max_int(rc);
     if (all && !rc)
         fs_err_add(err, NULL, "another MPI rank of the run failed (%s)",
@@ -421,7 +426,7 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
                              .n_threads = opts->n_threads,
                              .on_round = on_round,
                              .ctx = &c,
-                             .stop = opts->stop,
+                             .stop = fs_mpi_size() > 1 ? &c.agreed_stop : opts->stop,
                              .eval = &ev,
                              .checkpoint_every = s->output.checkpoint_every,
                              .resume_state = state,

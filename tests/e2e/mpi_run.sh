@@ -3,7 +3,7 @@
 # CI's 2 cores, not a power of two) gives the database of the one-process run, byte for byte in
 # fedsim-dbdump, for dense FedAvg (SMALL), SCAFFOLD (SMALL) and sparse logistic regression with
 # DP, secure aggregation and top-k (PRIVATE); another seed differs; every rank trains a share of
-# the clients; a run checkpointed and stopped on 3 ranks resumes on 2 to the uninterrupted
+# the clients; a run checkpointed and stopped on 3 ranks (one rank signalled) resumes on 2 to the uninterrupted
 # database; runs.ranks says 3; FedBuff on 2 ranks is refused.
 source "$(dirname "$0")/lib.sh"
 F=$1 D=$2 SMALL=$3 PRIVATE=$4 ASYNC=$5
@@ -46,9 +46,11 @@ for _ in $(seq 600); do
     [ "$(sqlite3 "$WORK/cut.sqlite" "select count(*) from checkpoints" 2>/dev/null || echo 0)" -ge 1 ] && break
     sleep 0.02
 done
-# SIGTERM to the ranks themselves, as a scheduler's does (mpirun of a script's background job
-# ignores SIGINT, and its own SIGTERM kills the ranks before they can end their round)
-for p in $(pgrep -f "^$F run $SMALL -o $WORK/cut.sqlite"); do kill -TERM "$p"; done
+# SIGTERM to one rank itself (mpirun of a script's background job ignores SIGINT, and its own
+# SIGTERM kills the ranks before they can end their round): the ranks agree to stop together,
+# at the same round (each stopping on its own flag once left the others in its broadcasts)
+pids=($(pgrep -f "^$F run $SMALL -o $WORK/cut.sqlite"))
+kill -TERM "${pids[-1]}"
 wait $job || true
 [ "$(sqlite3 "$WORK/cut.sqlite" "select status from runs")" = interrupted ] ||
     { cat "$WORK/err"; fail "the 3-rank run was not interrupted (too fast?)"; }
