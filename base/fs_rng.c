@@ -18,27 +18,11 @@ uint64_t fs_rng_seed(uint64_t seed, uint32_t purpose, uint64_t client, uint64_t 
     return fs_splitmix64(&s);
 }
 
-typedef struct {
-    uint64_t s[4];
-} xoshiro_state;
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
+typedef fs_xoshiro_state xoshiro_state;
 
 static uint64_t xoshiro_next(xoshiro_state *st)
 {
-    uint64_t *s = st->s;
-    const uint64_t result = rotl(s[1] * 5, 7) * 9;
-    const uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
+    return fs_xoshiro_next(st);
 }
 
 static void xoshiro_set(void *vstate, unsigned long int seed)

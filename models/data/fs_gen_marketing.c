@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_err.h"
 #include "fs_gen.h"
 #include "fs_rng.h"
 
@@ -257,7 +258,7 @@ static void mk_interests(const mk_impl *im, gsl_rng *r, mk_user *u)
     if (m > cap) m = cap;
     u->n_interests = 0;
     for (size_t tries = 0; u->n_interests < m; tries++) {
-        uint32_t i = (uint32_t)gsl_ran_discrete(r, im->interest_d);
+        uint32_t i = (uint32_t)fs_xo_discrete(r, im->interest_d);
         if (tries >= 64 * m)
             for (i = 0; mk_has(u, i); i++)
                 continue;
@@ -269,9 +270,9 @@ static void mk_interests(const mk_impl *im, gsl_rng *r, mk_user *u)
 /* The user's group levels, the first draws of its stream after the impression count. */
 static void mk_user_groups(const mk_impl *im, gsl_rng *r, mk_user *u)
 {
-    u->region = (uint32_t)gsl_ran_discrete(r, im->region_d);
-    u->device = (uint32_t)gsl_ran_discrete(r, im->device_d);
-    u->age = (uint32_t)gsl_ran_discrete(r, im->age_d);
+    u->region = (uint32_t)fs_xo_discrete(r, im->region_d);
+    u->device = (uint32_t)fs_xo_discrete(r, im->device_d);
+    u->age = (uint32_t)fs_xo_discrete(r, im->age_d);
 }
 
 static void mk_user_draw(const mk_impl *im, gsl_rng *r, mk_user *u)
@@ -325,8 +326,8 @@ static int mk_calibrate(mk_impl *im, gsl_rng *r)
     for (size_t i = 0; i < MK_CALIB_SAMPLES; i++) {
         mk_user u;
         mk_user_draw(im, r, &u);
-        uint32_t j = (uint32_t)gsl_ran_discrete(r, im->campaign_d);
-        uint32_t pos = (uint32_t)gsl_rng_uniform_int(r, MK_POSITIONS);
+        uint32_t j = (uint32_t)fs_xo_discrete(r, im->campaign_d);
+        uint32_t pos = (uint32_t)fs_xo_uniform_int(r, MK_POSITIONS);
         z[i] = mk_logit(im, &u, j, pos);
     }
     im->intercept = mk_solve_intercept(z, MK_CALIB_SAMPLES, im->cfg.base_rate);
@@ -634,10 +635,10 @@ static size_t mk_merge_row(const mk_ufeat *uf, const uint32_t *ai, const float *
 static void mk_row(const mk_impl *im, gsl_rng *r, const mk_user *u, const mk_ufeat *uf,
                    fs_dataset *ds, size_t row)
 {
-    uint32_t j = (uint32_t)gsl_ran_discrete(r, im->campaign_d);
-    uint32_t pos = (uint32_t)gsl_rng_uniform_int(r, MK_POSITIONS);
+    uint32_t j = (uint32_t)fs_xo_discrete(r, im->campaign_d);
+    uint32_t pos = (uint32_t)fs_xo_uniform_int(r, MK_POSITIONS);
     double p = 1.0 / (1.0 + exp(-(im->intercept + mk_logit(im, u, j, pos))));
-    ds->y[row] = gsl_rng_uniform(r) < p;
+    ds->y[row] = fs_xo_uniform(r) < p;
     uint32_t ai[MK_MAX_ROW];
     float av[MK_MAX_ROW];
     size_t na = mk_ad_features(im, u, j, pos, ai, av);
@@ -665,9 +666,9 @@ static bool mk_seen_set(mk_seen *s, uint32_t k)
 static size_t mk_row_nnz(const mk_impl *im, gsl_rng *r, const mk_user *u, const mk_ufeat *uf,
                          mk_seen *seen)
 {
-    uint32_t j = (uint32_t)gsl_ran_discrete(r, im->campaign_d);
-    uint32_t pos = (uint32_t)gsl_rng_uniform_int(r, MK_POSITIONS);
-    (void)gsl_rng_uniform(r);
+    uint32_t j = (uint32_t)fs_xo_discrete(r, im->campaign_d);
+    uint32_t pos = (uint32_t)fs_xo_uniform_int(r, MK_POSITIONS);
+    (void)fs_xo_uniform(r);
     uint32_t ai[MK_MAX_ROW], idx[MK_MAX_ROW];
     float av[MK_MAX_ROW], val[MK_MAX_ROW];
     size_t na = mk_ad_features(im, u, j, pos, ai, av), set = 0;
@@ -690,6 +691,7 @@ static size_t mk_row_nnz(const mk_impl *im, gsl_rng *r, const mk_user *u, const 
 static void mk_head(const mk_impl *im, gsl_rng *r, uint64_t k, size_t *n, size_t *n_tr,
                     mk_user *u, bool whole)
 {
+    fs_assert(fs_rng_is_xoshiro(r)); /* the fs_xo_ draws below: every rng here is fs_rng_new's */
     fs_rng_reseed(r, im->cfg.seed, FS_RNG_DATA, k, FS_RNG_NONE);
     *n = mk_count(r, im->cfg.exposure_mu, im->cfg.exposure_sigma);
     double n_round = round((1 - im->cfg.test_fraction) * (double)*n);

@@ -63,6 +63,42 @@ START_TEST(rng_stream_independent_of_order)
 }
 END_TEST
 
+/* The inline draws give GSL's values on the same stream, draw for draw, and leave the stream
+ * where GSL's leave it: uniforms, integers below n (powers of two, odd, tiny, near 2^32: the
+ * rejection loop), and alias tables with zero weights, one column and a heavy head. */
+START_TEST(inline_draws_equal_gsl_draw_for_draw)
+{
+    gsl_rng *a = fs_rng_new(), *b = fs_rng_new();
+    ck_assert(a && b && fs_rng_is_xoshiro(a));
+    const unsigned long ns[] = {1, 2, 3, 7, 8, 30, 200, 1000003, 0x80000001UL, 0xfffffffeUL};
+    double w[257];
+    for (size_t k = 0; k < 257; k++) w[k] = k % 5 == 3 ? 0 : 1.0 / (1.0 + (double)k * k);
+    const size_t ks[] = {1, 2, 3, 30, 257};
+    gsl_ran_discrete_t *d[5];
+    for (size_t t = 0; t < 5; t++) ck_assert(d[t] = gsl_ran_discrete_preproc(ks[t], w));
+    for (uint64_t seed = 0; seed < 40; seed++) {
+        fs_rng_reseed(a, seed, FS_RNG_DATA, seed * 7, 3);
+        fs_rng_reseed(b, seed, FS_RNG_DATA, seed * 7, 3);
+        for (int i = 0; i < 20000; i++) {
+            int kind = i % 3;
+            if (kind == 0) {
+                ck_assert(fs_xo_uniform(a) == gsl_rng_uniform(b));
+            } else if (kind == 1) {
+                unsigned long n = ns[(size_t)i % 10];
+                ck_assert_uint_eq(fs_xo_uniform_int(a, n), gsl_rng_uniform_int(b, n));
+            } else {
+                const gsl_ran_discrete_t *g = d[(size_t)i % 5];
+                ck_assert_uint_eq(fs_xo_discrete(a, g), gsl_ran_discrete(b, g));
+            }
+        }
+        ck_assert_uint_eq(gsl_rng_get(a), gsl_rng_get(b)); /* both streams at the same place */
+    }
+    for (size_t t = 0; t < 5; t++) gsl_ran_discrete_free(d[t]);
+    gsl_rng_free(a);
+    gsl_rng_free(b);
+}
+END_TEST
+
 START_TEST(rng_uniform_moments_and_gsl_distributions)
 {
     gsl_rng *r = fs_rng_new();
@@ -96,6 +132,7 @@ static Suite *rng_suite(void)
     tcase_add_test(tc, rng_streams_differ_by_every_argument);
     tcase_add_test(tc, rng_stream_independent_of_order);
     tcase_add_test(tc, rng_uniform_moments_and_gsl_distributions);
+    tcase_add_test(tc, inline_draws_equal_gsl_draw_for_draw);
     suite_add_tcase(s, tc);
     return s;
 }
