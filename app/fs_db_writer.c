@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "fs_round_queue.h"
 
@@ -27,6 +28,23 @@ struct fs_db_writer {
     fs_err err; /* the writer's messages: only it writes them, and only before rc is set */
 };
 
+/* Once a round is queued, the writer waits up to FS_DB_WRITER_GATHER_MS for more (or until
+ * half the queue's room is taken, or the end) before it writes: rounds that come together are
+ * one transaction (fs_round_queue_flush), whose commit appends each page they share to the WAL
+ * once. Called under mu. */
+static void gather(fs_db_writer *w)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    long ns = until.tv_nsec + FS_DB_WRITER_GATHER_MS * 1000000L;
+    until.tv_sec += ns / 1000000000L;
+    until.tv_nsec = ns % 1000000000L;
+    while (!w->closing && !w->rc && w->queue.n < FS_DB_WRITER_ROUNDS_MAX / 2 &&
+           w->queue.bytes < w->bytes_max / 2 &&
+           pthread_cond_timedwait(&w->work, &w->mu, &until) == 0)
+        continue;
+}
+
 /* Writes what the engine queued, a batch at a time, until told to close and nothing is left. */
 static void write_rounds(fs_db_writer *w)
 {
@@ -35,6 +53,7 @@ static void write_rounds(fs_db_writer *w)
         while (!w->queue.head && !w->closing)
             pthread_cond_wait(&w->work, &w->mu);
         if (!w->queue.head) break;
+        gather(w);
         fs_round_queue batch = w->queue;
         w->queue = (fs_round_queue){0};
         w->busy_bytes = batch.bytes;
@@ -91,7 +110,11 @@ fs_db_writer *fs_db_writer_start(fs_db *db, int64_t run_id, fs_db_client *rows, 
                         .bytes_max = bytes_max};
     fs_err_init(&w->err, NULL);
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->work, NULL);
+    pthread_condattr_t monotonic; /* the gathering's deadline must not jump with the clock */
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->work, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     pthread_cond_init(&w->room, NULL);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         w->rows = w->owned = NULL; /* still the caller's */

@@ -5,7 +5,8 @@
  * for SQLite (at 1M clients x 10,000 per round, a round's 13,000 energy rows took 14 ms and a
  * checkpoint of the fleet 0.3 s, all on the engine's critical path). A round is deep-copied
  * when handed over (fs_round_queue), so the engine reuses its arrays at once; past bytes_max
- * or FS_DB_WRITER_ROUNDS_MAX rounds waiting, the engine waits for the writer.
+ * or FS_DB_WRITER_ROUNDS_MAX rounds waiting, the engine waits for the writer. Rounds that arrive
+ * together (within FS_DB_WRITER_GATHER_MS) are written in one transaction.
  *
  * While a writer exists nothing else may use its database: fs_db_writer_finish hands the
  * connection back. A write that fails stops the writer: what was queued after it is dropped,
@@ -29,6 +30,10 @@ typedef struct fs_db_writer fs_db_writer;
  * stays within a few rounds of the engine even when rounds are small and commits are not (a
  * 2,000-round sweep variant ran to its end while its file showed round 5). */
 #define FS_DB_WRITER_ROUNDS_MAX 32
+/* How long the writer waits for more rounds once one is queued, so that rounds coming together
+ * share one commit (a 100-round LR run: 4x fewer writes; 2,000 small rounds: 5.5x fewer, 16%
+ * less CPU); the file then trails the engine by at most this much more. */
+#define FS_DB_WRITER_GATHER_MS 20
 
 /* Starts a writer for run_id of db. With n > 0 it first writes the clients rows: rows and owned
  * (what the rows' strings point into, or NULL) become the writer's and are freed once written.

@@ -120,21 +120,47 @@ nomem:
     return FS_ENOMEM;
 }
 
-int fs_round_queue_flush(fs_round_queue *q, fs_db *db, int64_t run_id, fs_err *err)
+static int write_entry(const fs_queued_round *e, fs_db *db, int64_t run_id, fs_err *err)
+{
+    return fs_db_write_round_ckpt(db, run_id, &e->row, e->with_participation ? e->parts : NULL,
+                                  e->with_participation ? e->n_parts : 0, e->evals, e->n_evals,
+                                  e->checkpoint, e->checkpoint_len, err);
+}
+
+/* The entries from e on, one transaction each, up to the first that fails. */
+static int write_one_by_one(const fs_queued_round *e, fs_db *db, int64_t run_id, fs_err *err)
 {
     int rc = FS_OK;
-    while (q->head) {
-        fs_queued_round *e = q->head;
-        if (!rc)
-            rc = fs_db_write_round_ckpt(db, run_id, &e->row,
-                                        e->with_participation ? e->parts : NULL,
-                                        e->with_participation ? e->n_parts : 0, e->evals,
-                                        e->n_evals, e->checkpoint, e->checkpoint_len, err);
-        q->head = e->next;
-        free_entry(e);
-    }
-    q->tail = NULL;
-    q->n = q->bytes = 0;
+    for (; e && !rc; e = e->next)
+        rc = write_entry(e, db, run_id, err);
+    return rc;
+}
+
+/* Several rounds go in one transaction (fs_db_rounds_begin). A BEGIN that fails (another
+ * process's lock, past the busy timeout) is the failure of the first round, as it is for a
+ * direct write. When the batch is lost after it began (a round failed, which rolls it back, or
+ * its COMMIT failed), its rounds are written again one by one, which stops at the first that
+ * cannot be written: either way the file ends with exactly the rounds before it, and only the
+ * messages of the writes that stand are told. Failures are rare, and end the run. */
+static int write_batch(const fs_queued_round *head, fs_db *db, int64_t run_id, fs_err *err)
+{
+    int rc = fs_db_rounds_begin(db, head->row.round, err);
+    if (rc) return rc;
+    fs_err tried;
+    fs_err_init(&tried, NULL);
+    for (const fs_queued_round *e = head; e && !rc; e = e->next)
+        rc = write_entry(e, db, run_id, &tried);
+    bool lost = fs_db_rounds_end(db, &tried) != FS_OK; /* a failed round rolls the batch back */
+    fs_err_clear(&tried); /* what failed fails again below, and says so there */
+    return lost ? write_one_by_one(head, db, run_id, err) : rc;
+}
+
+int fs_round_queue_flush(fs_round_queue *q, fs_db *db, int64_t run_id, fs_err *err)
+{
+    int rc = !q->head   ? FS_OK
+             : q->n > 1 ? write_batch(q->head, db, run_id, err)
+                        : write_one_by_one(q->head, db, run_id, err);
+    fs_round_queue_fini(q);
     return rc;
 }
 

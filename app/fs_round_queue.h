@@ -29,8 +29,9 @@ int fs_round_queue_push(fs_round_queue *q, const fs_db_round *row, const fs_db_p
                         size_t n_parts, bool with_participation, const fs_db_eval *evals,
                         size_t n_evals, void **checkpoint, size_t checkpoint_len, fs_err *err);
 
-/* Writes every queued round in order (fs_db_write_round_ckpt) and empties the queue; on a
- * failure the rounds not yet written are dropped and the error is returned. */
+/* Writes every queued round in order (fs_db_write_round_ckpt; several in one transaction,
+ * fs_db_rounds_begin) and empties the queue; on a failure the file holds exactly the rounds
+ * before the failed one, the rest are dropped and the error is returned. */
 int fs_round_queue_flush(fs_round_queue *q, fs_db *db, int64_t run_id, fs_err *err);
 
 /* Moves every entry of src, in order, to the end of dst; src is left empty. */

@@ -83,6 +83,7 @@ struct fs_db {
     int lock_fd;       /* DB-lock, holding this connection's run claims; -1 until the first */
     bool oom;          /* our own allocation for a statement failed (prepare_rows): the
                         * connection's error says nothing, db_fail says out of memory */
+    bool in_batch;     /* between fs_db_rounds_begin and fs_db_rounds_end */
 };
 
 /* A checkpoint is stored in rows of at most this many bytes: SQLite refuses a blob above its
@@ -1139,19 +1140,42 @@ int fs_db_write_round_ckpt(fs_db *db, int64_t run_id, const fs_db_round *r, cons
                            const void *state, size_t state_len, fs_err *err)
 {
     fs_assert(db && r && (parts || n_parts == 0) && (evals || n_evals == 0));
-    if (run_stmt(db, ST_BEGIN) != SQLITE_OK) goto fail;
+    if (!db->in_batch && run_stmt(db, ST_BEGIN) != SQLITE_OK) goto fail;
     if (insert_round(db, run_id, r) != SQLITE_OK) goto fail;
     if (insert_parts(db, run_id, r, parts, n_parts) != SQLITE_OK) goto fail;
     for (size_t i = 0; i < n_evals; i++)
         if (insert_eval(db, run_id, r, &evals[i]) != SQLITE_OK) goto fail;
     if (insert_mix(db, run_id, r) != SQLITE_OK) goto fail;
     if (state && replace_checkpoint(db, run_id, r->round, state, state_len) != SQLITE_OK) goto fail;
-    if (run_stmt(db, ST_COMMIT) != SQLITE_OK) goto fail;
+    if (!db->in_batch && run_stmt(db, ST_COMMIT) != SQLITE_OK) goto fail;
     return FS_OK;
 fail:;
     char what[48];
     snprintf(what, sizeof what, "writing round %d", r->round);
-    return db_fail(db, err, what);
+    return db_fail(db, err, what); /* in a batch: the whole batch is rolled back */
+}
+
+int fs_db_rounds_begin(fs_db *db, int first_round, fs_err *err)
+{
+    fs_assert(db && !db->in_batch);
+    if (run_stmt(db, ST_BEGIN) != SQLITE_OK) {
+        char what[48];
+        snprintf(what, sizeof what, "writing round %d", first_round);
+        return db_fail(db, err, what);
+    }
+    db->in_batch = true;
+    return FS_OK;
+}
+
+int fs_db_rounds_end(fs_db *db, fs_err *err)
+{
+    fs_assert(db && db->in_batch);
+    db->in_batch = false;
+    if (sqlite3_get_autocommit(db->conn)) { /* a round failed: the batch was rolled back */
+        fs_err_add(err, NULL, "%s: writing rounds: the transaction was rolled back", db->path);
+        return FS_EDB;
+    }
+    return run_stmt(db, ST_COMMIT) == SQLITE_OK ? FS_OK : db_fail(db, err, "writing rounds");
 }
 
 /* ---- resuming: a results file is something users copy, share and edit, and `fedsim sweep`

@@ -173,6 +173,19 @@ int fs_db_write_round_ckpt(fs_db *db, int64_t run_id, const fs_db_round *r,
                            const fs_db_part *parts, size_t n_parts, const fs_db_eval *evals,
                            size_t n_evals, const void *state, size_t state_len, fs_err *err);
 
+/* Rounds in one transaction: between fs_db_rounds_begin and fs_db_rounds_end each
+ * fs_db_write_round(_ckpt) only adds its rows, and one commit appends each page the rounds
+ * share to the WAL once (the writer thread's rounds: 2,000 small rounds took 5.8x fewer WAL
+ * writes). No savepoint per round: SQLite writes a savepoint's undo pages to a temporary file,
+ * as many writes as the WAL saved. So a round that fails rolls the whole batch back (its
+ * message as outside a batch), and fs_db_rounds_end then returns FS_EDB with nothing of the
+ * batch in the file: the caller writes those rounds again one by one (fs_round_queue_flush).
+ * fs_db_rounds_end fails so too when the COMMIT does. fs_db_rounds_begin fails as the BEGIN of
+ * its first round would (another process's lock: "<db path>: writing round <first_round>:
+ * ..."), having written nothing. Nothing else may use db between the two. */
+int fs_db_rounds_begin(fs_db *db, int first_round, fs_err *err);
+int fs_db_rounds_end(fs_db *db, fs_err *err);
+
 /* Bytes of a checkpoint per row: 256 MiB, or SQLite's blob limit when lower. The setter is for
  * tests (0 restores the default). */
 size_t fs_db_ckpt_chunk(const fs_db *db);

@@ -431,6 +431,95 @@ START_TEST(db_writer_failure_stops_and_comes_back)
 }
 END_TEST
 
+/* Rounds in a batch are committed together, and seen only then; a round that fails (a
+ * participation listed twice, after its rounds row went in) rolls the whole batch back, which
+ * fs_db_rounds_end reports; the connection is usable after, and a later batch commits. */
+START_TEST(db_rounds_batch_commits_together_or_not_at_all)
+{
+    fs_db *db = open_ok();
+    int64_t id = begin_ok(db);
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_rounds_begin(db, 1, &err), FS_OK);
+    write_round_ok(db, id, 1);
+    write_round_ok(db, id, 2);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 0); /* not committed yet */
+    ck_assert_int_eq(fs_db_rounds_end(db, &err), FS_OK);
+    ck_assert_int_eq(err.n_msgs, 0);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 2);
+    ck_assert_int_eq(fs_db_rounds_begin(db, 3, &err), FS_OK);
+    write_round_ok(db, id, 3);
+    fs_db_round r = round_n(4);
+    fs_db_part twice[2] = {part_c(5, "reported"), part_c(5, "reported")};
+    ck_assert_int_eq(fs_db_write_round(db, id, &r, twice, 2, NULL, 0, &err), FS_EDB);
+    ck_assert_int_eq(err.n_msgs, 1);
+    ck_assert_ptr_nonnull(strstr(err.msgs[0], "writing round 4"));
+    ck_assert_int_eq(fs_db_rounds_end(db, &err), FS_EDB);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 2);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM participation"), 6);
+    ck_assert_int_eq(fs_db_rounds_begin(db, 3, &err), FS_OK);
+    write_round_ok(db, id, 3);
+    ck_assert_int_eq(fs_db_rounds_end(db, &err), FS_OK);
+    write_round_ok(db, id, 4); /* and one on its own again */
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 4);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM participation"), 12);
+}
+END_TEST
+
+/* A batch that cannot start (another process holds the write lock past the busy timeout) says
+ * so as its first round would; nothing is half-open after it. */
+START_TEST(db_rounds_batch_refused_by_a_lock)
+{
+    setenv("FEDSIM_BUSY_TIMEOUT_MS", "0", 1); /* read when the connection opens */
+    fs_db *db = open_ok();
+    unsetenv("FEDSIM_BUSY_TIMEOUT_MS");
+    int64_t id = begin_ok(db);
+    sqlite3 *other = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &other), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_rounds_begin(db, 1, &err), FS_EDB);
+    ck_assert_int_eq(err.n_msgs, 1);
+    ck_assert_ptr_nonnull(strstr(err.msgs[0], "writing round 1: database is locked"));
+    ck_assert_ptr_nonnull(strstr(err.msgs[0], "FEDSIM_BUSY_TIMEOUT_MS"));
+    ck_assert_int_eq(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    write_round_ok(db, id, 1); /* not in a batch: a transaction of its own */
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 1);
+}
+END_TEST
+
+/* Rounds handed over together go in one batch; round 3 is in the file already, so the batch
+ * keeps 1 and 2, drops 3 and everything after it, and the failure comes back once. */
+START_TEST(db_writer_batch_failure_keeps_the_rounds_before)
+{
+    fs_db *db = open_ok();
+    int64_t id = begin_ok(db);
+    write_round_ok(db, id, 3);
+    fs_db_writer *w = fs_db_writer_start(db, id, NULL, 0, NULL, FS_DB_WRITER_BYTES_MAX);
+    ck_assert_ptr_nonnull(w);
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int rc = FS_OK;
+    for (int n = 1; n <= 6 && !rc; n++) { /* far within FS_DB_WRITER_GATHER_MS, mostly */
+        queued_fixture f;
+        queued_fixture_fill(&f, n);
+        rc = fs_db_writer_round(w, &f.row, f.parts, 3, true, NULL, 0, NULL, 0, &err);
+    }
+    int rc_finish = fs_db_writer_finish(w, &err);
+    ck_assert_int_eq(rc ? rc : rc_finish, FS_EDB);
+    ck_assert_int_eq(err.n_msgs, 1);
+    ck_assert_ptr_nonnull(strstr(err.msgs[0], "writing round 3"));
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds"), 3); /* 1, 2 and the first 3 */
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM rounds WHERE round > 3"), 0);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM participation WHERE round <= 2"), 6);
+}
+END_TEST
+
 /* What the pusher thread of db_writer_waits_past_rounds_max hands over, and how far it got. */
 typedef struct pusher {
     fs_db_writer *w;
@@ -1873,6 +1962,9 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_round_queue_failure_drops_the_rest);
     tcase_add_test(tc, db_writer_writes_what_direct_writes_write);
     tcase_add_test(tc, db_writer_failure_stops_and_comes_back);
+    tcase_add_test(tc, db_rounds_batch_commits_together_or_not_at_all);
+    tcase_add_test(tc, db_rounds_batch_refused_by_a_lock);
+    tcase_add_test(tc, db_writer_batch_failure_keeps_the_rounds_before);
     tcase_add_test(tc, db_writer_clients_failure_writes_no_round);
     tcase_add_test(tc, db_writer_waits_past_rounds_max);
     tcase_add_test(tc, db_nan_stored_as_null);
