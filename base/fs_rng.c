@@ -18,16 +18,10 @@ uint64_t fs_rng_seed(uint64_t seed, uint32_t purpose, uint64_t client, uint64_t 
     return fs_splitmix64(&s);
 }
 
-typedef fs_xoshiro_state xoshiro_state;
-
-static uint64_t xoshiro_next(xoshiro_state *st)
-{
-    return fs_xoshiro_next(st);
-}
-
+/* The state and step are fs_rng.h's (fs_xoshiro_next), which the inline fs_xo_ draws share. */
 static void xoshiro_set(void *vstate, unsigned long int seed)
 {
-    xoshiro_state *st = vstate;
+    fs_xoshiro_state *st = vstate;
     uint64_t sm = seed;
     for (int i = 0; i < 4; i++) st->s[i] = fs_splitmix64(&sm);
 }
@@ -36,18 +30,18 @@ static void xoshiro_set(void *vstate, unsigned long int seed)
  * distributions that assume a 32-bit range stay exact. */
 static unsigned long int xoshiro_get(void *vstate)
 {
-    return (unsigned long int)(xoshiro_next(vstate) >> 32);
+    return (unsigned long int)(fs_xoshiro_next(vstate) >> 32);
 }
 
 /* 53 random bits -> uniform double in [0, 1). */
 static double xoshiro_get_double(void *vstate)
 {
-    return (double)(xoshiro_next(vstate) >> 11) * 0x1.0p-53;
+    return (double)(fs_xoshiro_next(vstate) >> 11) * 0x1.0p-53;
 }
 
 static const gsl_rng_type xoshiro_type = {
-    "fs_xoshiro256ss", 0xffffffffUL, 0, sizeof(xoshiro_state),
-    &xoshiro_set,      &xoshiro_get, &xoshiro_get_double,
+    "fs_xoshiro256ss", 0xffffffffUL, 0, sizeof(fs_xoshiro_state),
+    &xoshiro_set, &xoshiro_get, &xoshiro_get_double,
 };
 
 const gsl_rng_type *fs_rng_xoshiro = &xoshiro_type;
