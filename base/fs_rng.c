@@ -18,7 +18,8 @@ uint64_t fs_rng_seed(uint64_t seed, uint32_t purpose, uint64_t client, uint64_t 
     return fs_splitmix64(&s);
 }
 
-/* The state and step are fs_rng.h's (fs_xoshiro_next), which the inline fs_xo_ draws share. */
+/* The state, step and outputs are fs_rng.h's (fs_xoshiro_next, _u32, _double), which the
+ * inline fs_xo_ draws share: both give the same values by construction. */
 static void xoshiro_set(void *vstate, unsigned long int seed)
 {
     fs_xoshiro_state *st = vstate;
@@ -26,17 +27,15 @@ static void xoshiro_set(void *vstate, unsigned long int seed)
     for (int i = 0; i < 4; i++) st->s[i] = fs_splitmix64(&sm);
 }
 
-/* GSL's `get` returns an unsigned long in [min, max]; we expose the top 32 bits so integer
- * distributions that assume a 32-bit range stay exact. */
+/* GSL's `get` returns an unsigned long in [min, max] (max 2^32 - 1: fs_xoshiro_u32). */
 static unsigned long int xoshiro_get(void *vstate)
 {
-    return (unsigned long int)(fs_xoshiro_next(vstate) >> 32);
+    return fs_xoshiro_u32(vstate);
 }
 
-/* 53 random bits -> uniform double in [0, 1). */
 static double xoshiro_get_double(void *vstate)
 {
-    return (double)(fs_xoshiro_next(vstate) >> 11) * 0x1.0p-53;
+    return fs_xoshiro_double(vstate);
 }
 
 static const gsl_rng_type xoshiro_type = {

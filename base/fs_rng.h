@@ -74,24 +74,42 @@ static inline bool fs_rng_is_xoshiro(const gsl_rng *r)
     return r->type == fs_rng_xoshiro;
 }
 
+static inline uint64_t fs_rotl64(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
 static inline uint64_t fs_xoshiro_next(fs_xoshiro_state *st)
 {
-    uint64_t *s = st->s, x = s[1] * 5;
-    const uint64_t result = ((x << 7) | (x >> 57)) * 9;
+    uint64_t *s = st->s;
+    const uint64_t result = fs_rotl64(s[1] * 5, 7) * 9;
     const uint64_t t = s[1] << 17;
     s[2] ^= s[0];
     s[3] ^= s[1];
     s[1] ^= s[2];
     s[0] ^= s[3];
     s[2] ^= t;
-    s[3] = (s[3] << 45) | (s[3] >> 19);
+    s[3] = fs_rotl64(s[3], 45);
     return result;
 }
 
-/* gsl_rng_uniform: 53 random bits -> [0, 1). */
+/* The type's two outputs (fs_rng_xoshiro's get and get_double, and the fs_xo_ draws): the top
+ * 32 bits of a step, so that GSL distributions that assume a 32-bit range stay exact, and 53
+ * random bits -> a uniform double in [0, 1). */
+static inline uint32_t fs_xoshiro_u32(fs_xoshiro_state *st)
+{
+    return (uint32_t)(fs_xoshiro_next(st) >> 32);
+}
+
+static inline double fs_xoshiro_double(fs_xoshiro_state *st)
+{
+    return (double)(fs_xoshiro_next(st) >> 11) * 0x1.0p-53;
+}
+
+/* gsl_rng_uniform */
 static inline double fs_xo_uniform(const gsl_rng *r)
 {
-    return (double)(fs_xoshiro_next(r->state) >> 11) * 0x1.0p-53;
+    return fs_xoshiro_double(r->state);
 }
 
 /* gsl_rng_uniform_int for 0 < n <= 2^32 - 1: the type's 32-bit draws (the top half of a step),
@@ -100,7 +118,7 @@ static inline unsigned long fs_xo_uniform_int(const gsl_rng *r, unsigned long n)
 {
     unsigned long scale = 0xffffffffUL / n, k;
     do
-        k = (unsigned long)(fs_xoshiro_next(r->state) >> 32) / scale;
+        k = (unsigned long)fs_xoshiro_u32(r->state) / scale;
     while (k >= n);
     return k;
 }
