@@ -1135,6 +1135,14 @@ static int insert_parts(fs_db *db, int64_t run_id, const fs_db_round *r, const f
     return rc;
 }
 
+/* db_fail for round `round`: "<db path>: writing round <round>: ..." */
+static int round_fail(fs_db *db, fs_err *err, int round)
+{
+    char what[48];
+    snprintf(what, sizeof what, "writing round %d", round);
+    return db_fail(db, err, what);
+}
+
 int fs_db_write_round_ckpt(fs_db *db, int64_t run_id, const fs_db_round *r, const fs_db_part *parts,
                            size_t n_parts, const fs_db_eval *evals, size_t n_evals,
                            const void *state, size_t state_len, fs_err *err)
@@ -1149,20 +1157,14 @@ int fs_db_write_round_ckpt(fs_db *db, int64_t run_id, const fs_db_round *r, cons
     if (state && replace_checkpoint(db, run_id, r->round, state, state_len) != SQLITE_OK) goto fail;
     if (!db->in_batch && run_stmt(db, ST_COMMIT) != SQLITE_OK) goto fail;
     return FS_OK;
-fail:;
-    char what[48];
-    snprintf(what, sizeof what, "writing round %d", r->round);
-    return db_fail(db, err, what); /* in a batch: the whole batch is rolled back */
+fail:
+    return round_fail(db, err, r->round); /* in a batch: the whole batch is rolled back */
 }
 
 int fs_db_rounds_begin(fs_db *db, int first_round, fs_err *err)
 {
     fs_assert(db && !db->in_batch);
-    if (run_stmt(db, ST_BEGIN) != SQLITE_OK) {
-        char what[48];
-        snprintf(what, sizeof what, "writing round %d", first_round);
-        return db_fail(db, err, what);
-    }
+    if (run_stmt(db, ST_BEGIN) != SQLITE_OK) return round_fail(db, err, first_round);
     db->in_batch = true;
     return FS_OK;
 }
