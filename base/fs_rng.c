@@ -3,19 +3,9 @@
 
 #include <string.h>
 
-/* Each input is folded through one SplitMix64 step so that nearby (client, round) pairs land on
- * unrelated seeds; chaining (rather than XOR of independent hashes) keeps argument order
- * significant, so (client=1, round=2) and (client=2, round=1) differ. */
 uint64_t fs_rng_seed(uint64_t seed, uint32_t purpose, uint64_t client, uint64_t round)
 {
-    uint64_t s = seed;
-    uint64_t h = fs_splitmix64(&s);
-    s = h ^ ((uint64_t)purpose * 0xd1342543de82ef95ULL);
-    h = fs_splitmix64(&s);
-    s = h ^ client;
-    h = fs_splitmix64(&s);
-    s = h ^ round;
-    return fs_splitmix64(&s);
+    return fs_rng_seed_inline(seed, purpose, client, round);
 }
 
 /* The state, step and outputs are fs_rng.h's (fs_xoshiro_next, _u32, _double), which the

@@ -59,6 +59,43 @@ static inline uint64_t fs_splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+/* fs_rng_seed, inline (fs_rng.c's is this one). Each input is folded through one SplitMix64
+ * step so that nearby (client, round) pairs land on unrelated seeds; chaining (rather than XOR
+ * of independent hashes) keeps argument order significant, so (client=1, round=2) and
+ * (client=2, round=1) differ. */
+static inline uint64_t fs_rng_seed_inline(uint64_t seed, uint32_t purpose, uint64_t client,
+                                          uint64_t round)
+{
+    uint64_t s = seed;
+    uint64_t h = fs_splitmix64(&s);
+    s = h ^ ((uint64_t)purpose * 0xd1342543de82ef95ULL);
+    h = fs_splitmix64(&s);
+    s = h ^ client;
+    h = fs_splitmix64(&s);
+    s = h ^ round;
+    return fs_splitmix64(&s);
+}
+
+static inline uint64_t fs_rotl64(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/* The first gsl_rng_uniform of stream (seed, purpose, client, round) on an fs_rng_xoshiro
+ * generator, without one: xoshiro256**'s first output reads only the second word of the state,
+ * which gsl_rng_set fills with the second SplitMix64 step of the stream's seed. A selection asks
+ * tens of thousands of candidates a round one availability draw each, from each one's own
+ * stream; seeding a whole generator for it (four steps and GSL's calls) was most of the cost of
+ * a query. test_rng checks the value against reseeding and drawing. */
+static inline double fs_rng_first_uniform(uint64_t seed, uint32_t purpose, uint64_t client,
+                                          uint64_t round)
+{
+    uint64_t sm = fs_rng_seed_inline(seed, purpose, client, round);
+    (void)fs_splitmix64(&sm); /* the state's first word: not read by the first output */
+    uint64_t s1 = fs_splitmix64(&sm);
+    return (double)((fs_rotl64(s1 * 5, 7) * 9) >> 11) * 0x1.0p-53;
+}
+
 /* ---- inline draws from an fs_rng_xoshiro generator: the values gsl_rng_uniform,
  * gsl_rng_uniform_int and gsl_ran_discrete give on it, draw for draw (test_rng compares them
  * over millions of draws), without GSL's calls through the type's function pointers. A CTR
@@ -72,11 +109,6 @@ typedef struct fs_xoshiro_state {
 static inline bool fs_rng_is_xoshiro(const gsl_rng *r)
 {
     return r->type == fs_rng_xoshiro;
-}
-
-static inline uint64_t fs_rotl64(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
 }
 
 static inline uint64_t fs_xoshiro_next(fs_xoshiro_state *st)

@@ -648,7 +648,7 @@ static size_t select_fastest(fs_engine *e, size_t want, fs_err *err)
     if (ids && cand)
         found = timeable(e, ids,
                          fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now, pool,
-                                       e->r_sel, e->r_cli, ids, &q),
+                                       e->r_sel, ids, &q),
                          err);
     else
         fs_err_add(err, NULL, "out of memory selecting %zu candidates", pool);
@@ -674,7 +674,7 @@ size_t fs_engine_select(fs_engine *e, size_t want, fs_err *err)
     } else {
         n = timeable(e, e->ids,
                      fs_pop_select(e->cfg->pop, &e->avail, e->s->seed, e->pass, e->now, want,
-                                   e->r_sel, e->r_cli, e->ids, &q),
+                                   e->r_sel, e->ids, &q),
                      err);
         e->queried += q;
         e->online += n;

@@ -73,8 +73,12 @@ double fs_avail_memo_share(fs_avail_memo *m, int utc_offset_q)
     return m->share[slot];
 }
 
-bool fs_avail_query_share(const fs_avail *a, fs_avail_state *st, int64_t t, double pi,
-                          gsl_rng *r)
+bool fs_avail_query_draws(const fs_avail *a)
+{
+    return a->kind != FS_AVAIL_ALWAYS && a->kind != FS_AVAIL_TRACE;
+}
+
+bool fs_avail_query_drawn(const fs_avail *a, fs_avail_state *st, int64_t t, double pi, double u)
 {
     if (a->kind == FS_AVAIL_ALWAYS) return true;
     if (a->kind == FS_AVAIL_TRACE) {
@@ -88,9 +92,15 @@ bool fs_avail_query_share(const fs_avail *a, fs_avail_state *st, int64_t t, doub
         double decay = exp(-rate * (double)(t - st->t_known));
         p_on = pi + ((st->online ? 1.0 : 0.0) - pi) * decay;
     }
-    bool online = gsl_rng_uniform(r) < p_on;
+    bool online = u < p_on;
     fs_avail_observe(st, online, t);
     return online;
+}
+
+bool fs_avail_query_share(const fs_avail *a, fs_avail_state *st, int64_t t, double pi,
+                          gsl_rng *r)
+{
+    return fs_avail_query_drawn(a, st, t, pi, fs_avail_query_draws(a) ? gsl_rng_uniform(r) : 0);
 }
 
 int64_t fs_avail_online_left(const fs_avail *a, const fs_avail_state *st, int64_t t, gsl_rng *r)

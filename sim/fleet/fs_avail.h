@@ -43,6 +43,15 @@ bool fs_avail_query(const fs_avail *a, fs_avail_state *st, int64_t t, gsl_rng *r
 bool fs_avail_query_share(const fs_avail *a, fs_avail_state *st, int64_t t, double pi,
                           gsl_rng *r);
 
+/* Whether a query draws (one gsl_rng_uniform): the parametric models do, a trace and "always"
+ * do not. */
+bool fs_avail_query_draws(const fs_avail *a);
+
+/* fs_avail_query_share with the query's uniform draw u already made (any value when
+ * fs_avail_query_draws is false): for a caller that has it without a generator
+ * (fs_rng_first_uniform). */
+bool fs_avail_query_drawn(const fs_avail *a, fs_avail_state *st, int64_t t, double pi, double u);
+
 /* The shares of one instant by time zone, each computed once: a selection asks thousands of
  * clients at one t, and they live in a handful of zones (the cosine was 6% of the engine's
  * time on ctr_regions). A direct-mapped table, a slot per quarter hour from UTC-16: the zones

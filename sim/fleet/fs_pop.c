@@ -236,7 +236,7 @@ bool fs_pop_eligible(const fs_pop *pop, uint32_t id, int64_t t)
 
 /* memo holds the availability model and the instant t of the selection. */
 static bool selectable(fs_pop *pop, fs_avail_memo *memo, uint32_t id, uint64_t seed,
-                       uint64_t pass, gsl_rng *r, size_t *queried)
+                       uint64_t pass, size_t *queried)
 {
     int64_t t = memo->t;
     fs_client *c = &pop->clients[id];
@@ -245,9 +245,11 @@ static bool selectable(fs_pop *pop, fs_avail_memo *memo, uint32_t id, uint64_t s
      * eligibility off nothing here runs, so the streams are those of before */
     if (pop->eligibility && !fs_pop_eligible(pop, id, t)) return false;
     ++*queried;
-    fs_rng_reseed(r, seed, FS_RNG_AVAIL, id, pass);
-    return fs_avail_query_share(memo->a, &c->avail, t,
-                                fs_avail_memo_share(memo, c->avail.utc_offset_q), r);
+    /* the first draw of the client's (AVAIL, pass) stream, the only one a query makes */
+    double u = fs_avail_query_draws(memo->a) ? fs_rng_first_uniform(seed, FS_RNG_AVAIL, id, pass)
+                                             : 0;
+    return fs_avail_query_drawn(memo->a, &c->avail, t,
+                                fs_avail_memo_share(memo, c->avail.utc_offset_q), u);
 }
 
 /* How many selection draws are made ahead of their use. A million clients' records and their
@@ -259,8 +261,7 @@ enum { AHEAD = 16, AHEAD_MASK = AHEAD - 1 };
 _Static_assert((AHEAD & AHEAD_MASK) == 0, "AHEAD indexes a ring by masking");
 
 size_t fs_pop_select(fs_pop *pop, const fs_avail *avail, uint64_t seed, uint64_t pass, int64_t t,
-                     size_t want, gsl_rng *r_sel, gsl_rng *r_client, uint32_t *out_ids,
-                     size_t *out_examined)
+                     size_t want, gsl_rng *r_sel, uint32_t *out_ids, size_t *out_examined)
 {
     /* The SELECT stream orders candidates; each candidate's availability comes from its own
      * (client, pass) stream, so a client's answer does not depend on who was asked before it.
@@ -270,12 +271,14 @@ size_t fs_pop_select(fs_pop *pop, const fs_avail *avail, uint64_t seed, uint64_t
     size_t ahead[AHEAD]; /* ahead[k & AHEAD_MASK]: the position drawn for iteration k */
     fs_avail_memo memo;
     fs_avail_memo_init(&memo, avail, t);
+    bool xo = fs_rng_is_xoshiro(r_sel); /* its draws inline, the same values */
     for (size_t i = 0; i < n && found < want; i++) {
         /* a few wanted (FedBuff refilling a slot) need few candidates: draw no further ahead
          * than about twice what is still missing */
         size_t window = 2 * (want - found) < AHEAD ? 2 * (want - found) : AHEAD;
         for (; drawn < n && drawn < i + window; drawn++) {
-            size_t j = drawn + gsl_rng_uniform_int(r_sel, n - drawn);
+            size_t j = drawn + (xo ? fs_xo_uniform_int(r_sel, n - drawn)
+                                   : gsl_rng_uniform_int(r_sel, n - drawn));
             ahead[drawn & AHEAD_MASK] = j;
             __builtin_prefetch(&pop->perm[j], 1);
         }
@@ -293,7 +296,7 @@ size_t fs_pop_select(fs_pop *pop, const fs_avail *avail, uint64_t seed, uint64_t
         fs_assert(id < n);
         pop->perm[j] = pop->perm[i];
         pop->perm[i] = id;
-        if (selectable(pop, &memo, id, seed, pass, r_client, &queried)) out_ids[found++] = id;
+        if (selectable(pop, &memo, id, seed, pass, &queried)) out_ids[found++] = id;
     }
     if (out_examined) *out_examined = queried;
     return found;

@@ -86,11 +86,11 @@ uint32_t fs_pop_cap_key(const fs_pop *pop, uint32_t client);
  * random among them: a partial Fisher-Yates pass over the permutation queries candidates in
  * random order until `want` are found or all were examined, so the cost is about
  * want / online-share queries, not n. `pass` numbers the selection attempt (a fresh random
- * stream per attempt; r_select and r_client are scratch generators). *out_examined (may be
- * NULL) receives how many consenting, idle clients had their availability queried. Returns how many
+ * stream per attempt; r_select is a scratch generator; each candidate's availability is the
+ * first draw of its own (FS_RNG_AVAIL, client, pass) stream). *out_examined (may be NULL)
+ * receives how many consenting, idle clients had their availability queried. Returns how many
  * were written to out_ids. */
 size_t fs_pop_select(fs_pop *pop, const fs_avail *avail, uint64_t seed, uint64_t pass, int64_t t,
-                     size_t want, gsl_rng *r_select, gsl_rng *r_client, uint32_t *out_ids,
-                     size_t *out_examined);
+                     size_t want, gsl_rng *r_select, uint32_t *out_ids, size_t *out_examined);
 
 #endif

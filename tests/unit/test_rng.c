@@ -99,6 +99,30 @@ START_TEST(inline_draws_equal_gsl_draw_for_draw)
 }
 END_TEST
 
+START_TEST(first_uniform_equals_reseed_and_draw)
+{
+    /* fs_rng_first_uniform is what selection asks every candidate: it must be the stream's
+     * first gsl_rng_uniform exactly, for any seed, purpose, client and round (NONE included) */
+    gsl_rng *r = fs_rng_new(), *args = fs_rng_new();
+    const uint64_t edge[] = {0, 1, UINT64_MAX, FS_RNG_NONE - 1, UINT64_C(1) << 63};
+    for (int i = 0; i < 200000; i++) {
+        uint64_t seed = i < 5 ? edge[i] : (uint64_t)gsl_rng_get(args) << 32 | gsl_rng_get(args);
+        uint32_t purpose = (uint32_t)(i % 19) + 1;
+        uint64_t client = i % 3 == 0 ? FS_RNG_NONE : (uint64_t)gsl_rng_uniform_int(args, 2000000);
+        uint64_t round = i % 5 == 0 ? FS_RNG_NONE : (uint64_t)i;
+        fs_rng_reseed(r, seed, purpose, client, round);
+        double want = gsl_rng_uniform(r);
+        double got = fs_rng_first_uniform(seed, purpose, client, round);
+        if (got != want)
+            ck_abort_msg("stream (%llu, %u, %llu, %llu): %.17g, not %.17g",
+                         (unsigned long long)seed, purpose, (unsigned long long)client,
+                         (unsigned long long)round, got, want);
+    }
+    gsl_rng_free(r);
+    gsl_rng_free(args);
+}
+END_TEST
+
 START_TEST(rng_uniform_moments_and_gsl_distributions)
 {
     gsl_rng *r = fs_rng_new();
@@ -133,6 +157,7 @@ static Suite *rng_suite(void)
     tcase_add_test(tc, rng_stream_independent_of_order);
     tcase_add_test(tc, rng_uniform_moments_and_gsl_distributions);
     tcase_add_test(tc, inline_draws_equal_gsl_draw_for_draw);
+    tcase_add_test(tc, first_uniform_equals_reseed_and_draw);
     suite_add_tcase(s, tc);
     return s;
 }
