@@ -54,15 +54,15 @@ static bool choose(const char *name, const char *value)
     return value && !getenv(name) && setenv(name, value, 1) == 0;
 }
 
-/* OpenMP's idle threads spin 3,000 times (33 us here: a pause is 11 ns on this Xeon, up to
- * ~20 ns on AMD's) after a parallel region before they sleep, instead of libgomp's 300,000 (3 ms
- * here): between the engine's parallel regions such an idle thread took the core the database
- * writer (fs_run.c) and other processes need, and at 2 threads a softmax run used twice the
- * CPU of one thread for no gain. Sleeping at once (OMP_WAIT_POLICY=passive, before 2026-12-04)
- * made every round's training region wait for a futex wake-up instead: a tenth of a 0.1 s
- * softmax run's samples were in the kernel's wake-up path, and its wall was 101.5 ms against
- * 93.8 ms with this spin (median of 15 alternating runs; 1,000,000 CTR users: no change). A
- * user's OMP_WAIT_POLICY or GOMP_SPINCOUNT is left alone. */
+/* OpenMP's idle threads spin 3,000 times after a parallel region before they sleep (33 us on the
+ * Xeon it was measured on, where a pause takes 11 ns; the pause's latency differs between CPUs),
+ * instead of libgomp's 300,000 (3 ms there): between the engine's parallel regions such an idle
+ * thread took the core the database writer (fs_run.c) and other processes need, and at 2 threads a
+ * softmax run used twice the CPU of one thread for no gain. Sleeping at once
+ * (OMP_WAIT_POLICY=passive, before 2026-12-04) made every round's training region wait for a futex
+ * wake-up instead: a tenth of a 0.1 s softmax run's samples were in the kernel's wake-up path, and
+ * its wall was 101.5 ms against 93.8 ms with this spin (median of 15 alternating runs; 1,000,000
+ * CTR users: no change). A user's OMP_WAIT_POLICY or GOMP_SPINCOUNT is left alone. */
 #define IDLE_SPINS "3000"
 
 static bool choose_idle_spin(void)
