@@ -429,6 +429,9 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
                              .stop = fs_mpi_size() > 1 ? &c.agreed_stop : opts->stop,
                              .eval = &ev,
                              .checkpoint_every = s->output.checkpoint_every,
+                             /* ranks must agree on which rounds are kept (fs_engine.c) */
+                             .checkpoint_min_interval_s =
+                                 fs_mpi_size() > 1 ? 0 : s->output.checkpoint_min_interval_s,
                              .resume_state = state,
                              .resume_len = state_len,
                              .resume_round = c.resume_round,

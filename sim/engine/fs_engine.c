@@ -99,6 +99,7 @@ static int restore(fs_engine *e, fs_err *err)
     e->pass = st.pass;
     e->last_accuracy = st.last_accuracy;
     e->round = cfg->resume_round;
+    e->kept_round = cfg->resume_round;
     fs_mix_restored(&e->mix);
     return rc;
 }
@@ -151,6 +152,7 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
     e->max_sel = e->ops->slots(e->s);
     if (e->max_sel > cfg->pop->n) e->max_sel = cfg->pop->n;
     e->last_accuracy = NAN;
+    e->wall_checkpoint = fs_wall_seconds();
     if (fs_algo_of(e->s)->control_variate) e->model_bytes *= 2; /* model and c */
     if (e->s->privacy.secure_aggregation) {
         fs_secagg_cfg sc = {.bits = e->s->privacy.secagg_bits,
@@ -832,6 +834,45 @@ double fs_engine_take_online_share(fs_engine *e)
     return share;
 }
 
+/* The last round whose state is kept when a run plays all its rounds: the last multiple of
+ * checkpoint_every before the final round; 0 when there is none, or when the run may end
+ * earlier (server.max_virtual_hours), so that which round it is cannot be known. */
+static int last_kept_round(const fs_engine *e)
+{
+    int every = e->cfg->checkpoint_every, rounds = e->s->server.rounds;
+    if (every <= 0 || rounds <= 1 || fs_engine_time_limit(e->s) != INT64_MAX) return 0;
+    return (rounds - 1) / every * every;
+}
+
+bool fs_engine_stops_before(const fs_engine *e, int round)
+{
+    if (!fs_engine_stop_requested(e)) return false;
+    return round - 1 >= last_kept_round(e) || e->kept_round == round - 1;
+}
+
+/* Whether this round's state is kept. A state is only ever needed to resume an unfinished run,
+ * and a run of a million clients writes 33 MB a checkpoint (the shipped ctr_regions took 14 of
+ * 4.25 MB in about a second of wall, and 0.14 s of that second): of the rounds due every
+ * checkpoint_every, one is kept per checkpoint_min_interval_s of wall. Two more rules keep the
+ * results file a function of the scenario and a resume lossless:
+ *  - the last due round (last_kept_round) is always kept, so a finished run holds the same
+ *    checkpoint whatever the machine's speed; when it cannot be known (a time limit), every due
+ *    round is kept, as with an interval of 0;
+ *  - a round that ends after a stop was asked for (SIGINT, SIGTERM, SIGHUP) is kept, so that
+ *    --resume continues from it, when it comes before the last due round (whose checkpoint then
+ *    replaces it, as in an uninterrupted run); a stop asked for between two rounds plays one
+ *    more to keep it (fs_engine_stops_before).
+ * Across MPI ranks the interval is 0 (fs_run.c): every rank must take the same decisions. */
+static bool checkpoint_due(fs_engine *e)
+{
+    int every = e->cfg->checkpoint_every, round = e->round, last = last_kept_round(e);
+    if (!e->ops->checkpointable || every <= 0 || round >= e->s->server.rounds) return false;
+    if (round == last || (round < last && fs_engine_stop_requested(e))) return true;
+    if (round % every != 0) return false;
+    return last == 0 ||
+           fs_wall_seconds() - e->wall_checkpoint >= e->cfg->checkpoint_min_interval_s;
+}
+
 int fs_engine_deliver(fs_engine *e, fs_round_result *res, fs_err *err)
 {
     res->accuracy = e->last_accuracy;
@@ -840,10 +881,10 @@ int fs_engine_deliver(fs_engine *e, fs_round_result *res, fs_err *err)
     if (fs_mix_take_rows(&e->mix, e->round, e->round == 1, &row->mix, &row->n_mix, &row->jain,
                          &row->never_selected))
         return fs_err_add(err, NULL, "out of memory recording the participation mix"), FS_ENOMEM;
-    int every = e->cfg->checkpoint_every;
     res->checkpoint = NULL;
-    if (e->ops->checkpointable && every > 0 && e->round % every == 0 &&
-        e->round < e->s->server.rounds) {
+    if (checkpoint_due(e)) {
+        e->wall_checkpoint = fs_wall_seconds();
+        e->kept_round = e->round;
         fs_ckpt_state st = ckpt_state(e, e->round);
         if (!(res->checkpoint = fs_ckpt_save(&st, &res->checkpoint_len)))
             return fs_err_add(err, NULL, "out of memory saving a checkpoint"), FS_ENOMEM;

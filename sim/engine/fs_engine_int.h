@@ -100,6 +100,8 @@ typedef struct fs_engine {
     fs_evaluator own_eval, *eval;
     double last_accuracy;
     double train_s, eval_s; /* wall seconds in the trainer and the evaluator (fs_engine_stats) */
+    double wall_checkpoint; /* when the last snapshot was taken (the engine's start before one) */
+    int kept_round;         /* the round of the last snapshot (the resumed one, 0 before one) */
 } fs_engine;
 
 /* ---- dispatch ---- */
@@ -138,6 +140,10 @@ void fs_engine_cancel_timer(fs_engine *e, uint64_t handle);
  * pacing). */
 void fs_engine_wait_until(fs_engine *e, int64_t t);
 bool fs_engine_stop_requested(const fs_engine *e);
+/* Whether a checkpointing policy stops before playing round `round`: a stop was requested and
+ * the state after round - 1 is kept, or need not be (checkpoint_due's rules); otherwise that
+ * round is played and kept, so that --resume loses nothing. */
+bool fs_engine_stops_before(const fs_engine *e, int round);
 int64_t fs_engine_time_limit(const fs_scenario *s);
 
 /* ---- ending participations, round rows ---- */
@@ -150,7 +156,8 @@ void fs_engine_prefetch_account(const fs_engine *e, size_t i);
 int fs_engine_evaluate(fs_engine *e, fs_round_result *res, fs_err *err);
 double fs_engine_take_online_share(fs_engine *e);
 /* Hands a closed round to cfg->on_round with the headline metric, and with a snapshot when the
- * policy is checkpointable and the round is due (output.checkpoint_every). */
+ * policy is checkpointable and the round is due (output.checkpoint_every and
+ * checkpoint_min_interval_s, fs_engine.c's checkpoint_due). */
 int fs_engine_deliver(fs_engine *e, fs_round_result *res, fs_err *err);
 
 #endif

@@ -295,6 +295,7 @@ typedef struct fs_scenario {
         char db[512];
         bool participation;
         int checkpoint_every;  /* sync: keep the engine's state every N rounds, 0 = never */
+        double checkpoint_min_interval_s; /* ... at most once per this many wall seconds */
     } output;
 
     char file[512];   /* the scenario file as the user named it ("" from text): messages about

@@ -507,6 +507,7 @@ static const fs_scn_key output_keys[] = {
     KSTR("db", 0, 1, 511, NULL, output.db),
     KBOOL("participation", 1, output.participation),
     KINT("checkpoint_every", RANGE, 0, 1e7, 10, output.checkpoint_every),
+    KNUM("checkpoint_min_interval_s", RANGE, 0, 1e7, 10, output.checkpoint_min_interval_s),
 };
 
 /* Adversarial clients (sim/client/fs_attack.h): who attacks, from when, and how. The combination

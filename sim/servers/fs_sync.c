@@ -151,7 +151,7 @@ static int begin_round(sync_server *y, fs_err *err)
     fs_engine *e = y->e;
     /* e->round is 0, or the round a resumed run's checkpoint was taken after */
     if (++e->round > e->s->server.rounds) return y->over = true, FS_OK;
-    if (fs_engine_stop_requested(e)) return FS_EINTERRUPTED;
+    if (fs_engine_stops_before(e, e->round)) return FS_EINTERRUPTED;
     if (e->now >= y->t_limit) return y->over = true, FS_OK;
     y->wall_start = fs_wall_seconds();
     int rc = select_clients(y, err);

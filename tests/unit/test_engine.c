@@ -621,6 +621,7 @@ END_TEST
 /* Counts the rounds delivered and the snapshots among them. */
 typedef struct snaps {
     int rounds, snapshots;
+    unsigned kept; /* bit r: round r carried a snapshot */
 } snaps;
 
 static int count_snapshots(void *ctx, fs_round_result *res, fs_err *err)
@@ -629,6 +630,7 @@ static int count_snapshots(void *ctx, fs_round_result *res, fs_err *err)
     snaps *c = ctx;
     c->rounds++;
     c->snapshots += res->checkpoint != NULL && res->checkpoint_len > 0;
+    if (res->checkpoint && res->row.round < 32) c->kept |= 1u << res->row.round;
     return FS_OK;
 }
 
@@ -713,6 +715,42 @@ START_TEST(engine_server_table_decides_checkpoints)
 }
 END_TEST
 
+/* The rounds of a sync run (rounds, checkpoint_every 2, the given wall interval and virtual
+ * time limit, 0 = none) that carried a snapshot, as a bit set. */
+static unsigned kept_rounds(int rounds, double interval_s, double max_hours)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             SYNTH(40, "\"server\":{\"rounds\":%d,\"clients_per_round\":4,"
+                       "\"max_virtual_hours\":%g}"),
+             rounds, max_hours);
+    fs_test_setup t;
+    fs_test_setup_init(&t, text);
+    snaps c = {0};
+    fs_engine_cfg cfg = {.scn = &t.s, .world = &t.w, .pop = &t.pop, .n_threads = 1,
+                         .on_round = count_snapshots, .ctx = &c, .checkpoint_every = 2,
+                         .checkpoint_min_interval_s = interval_s};
+    ck_assert_int_eq(fs_engine_run(&cfg, NULL, NULL, NULL), FS_OK);
+    ck_assert_int_eq(c.rounds, rounds);
+    fs_test_setup_fini(&t);
+    return c.kept;
+}
+
+/* Of the due rounds (every 2nd, never the final one), an interval longer than the run keeps only
+ * the last, whatever the machine's speed, so a finished run's file does not depend on it; with
+ * a virtual time limit the run may end earlier, no round is known to be the last, and every
+ * due round is kept, as with an interval of 0. */
+START_TEST(engine_checkpoint_interval_keeps_the_last_due_round)
+{
+    const unsigned r2 = 1u << 2, r4 = 1u << 4, r6 = 1u << 6, r8 = 1u << 8;
+    ck_assert_uint_eq(kept_rounds(9, 0, 0), r2 | r4 | r6 | r8);
+    ck_assert_uint_eq(kept_rounds(9, 1e6, 0), r8);
+    ck_assert_uint_eq(kept_rounds(8, 1e6, 0), r6);
+    ck_assert_uint_eq(kept_rounds(9, 1e6, 1e4), r2 | r4 | r6 | r8);
+    ck_assert_uint_eq(kept_rounds(2, 1e6, 0), 0);
+}
+END_TEST
+
 /* Clients of a run with min_battery (0 = off) whose battery level is no longer the initial one,
  * out of those selected at least once. */
 static void battery_changes(double min_battery, size_t *changed, size_t *selected)
@@ -773,6 +811,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, engine_on_demand_data_equal_materialized);
     tcase_add_test(tc, engine_rejects_diverging_updates_and_keeps_running);
     tcase_add_test(tc, engine_server_table_decides_checkpoints);
+    tcase_add_test(tc, engine_checkpoint_interval_keeps_the_last_due_round);
     tcase_add_test(tc, engine_tracks_battery_only_when_eligibility_reads_it);
     tcase_add_test(tc, run_eta_counts_this_session_and_the_virtual_time_limit);
     suite_add_tcase(s, tc);
