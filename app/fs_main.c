@@ -61,8 +61,8 @@ static const char run_help[] =
     "  --variant LABEL   record the run as this sweep variant\n"
     "  --replicate R     run replicate R (1-based) of the sweep's \"replications\": its seeds\n"
     "  --resume          continue the latest unfinished run of this scenario in DB from its\n"
-    "                    last checkpoint (output.checkpoint_every, checkpoint_min_interval_s);\n"
-    "                    a new run when none\n"
+    "                    last checkpoint (output.checkpoint_every and\n"
+    "                    output.checkpoint_min_interval_s); a new run when none\n"
     "  environment: FEDSIM_MAX_MEMORY=SIZE (e.g. 8G) caps the memory a scenario may need\n";
 
 #define VALIDATE_USAGE "usage: fedsim validate SCENARIO... [--set path=value]...\n"

@@ -844,10 +844,16 @@ static int last_kept_round(const fs_engine *e)
     return (rounds - 1) / every * every;
 }
 
+/* Whether due rounds may go unkept: an interval, and a last kept round to fall back on. */
+static bool skips_due_rounds(const fs_engine *e)
+{
+    return e->cfg->checkpoint_min_interval_s > 0 && last_kept_round(e) > 0;
+}
+
 bool fs_engine_stops_before(const fs_engine *e, int round)
 {
     if (!fs_engine_stop_requested(e)) return false;
-    return round - 1 >= last_kept_round(e) || e->kept_round == round - 1;
+    return !skips_due_rounds(e) || round - 1 >= last_kept_round(e) || e->kept_round == round - 1;
 }
 
 /* Whether this round's state is kept. A state is only ever needed to resume an unfinished run,
@@ -858,19 +864,24 @@ bool fs_engine_stops_before(const fs_engine *e, int round)
  *  - the last due round (last_kept_round) is always kept, so a finished run holds the same
  *    checkpoint whatever the machine's speed; when it cannot be known (a time limit), every due
  *    round is kept, as with an interval of 0;
- *  - a round that ends after a stop was asked for (SIGINT, SIGTERM, SIGHUP) is kept, so that
- *    --resume continues from it, when it comes before the last due round (whose checkpoint then
- *    replaces it, as in an uninterrupted run); a stop asked for between two rounds plays one
- *    more to keep it (fs_engine_stops_before).
- * Across MPI ranks the interval is 0 (fs_run.c): every rank must take the same decisions. */
+ *  - while due rounds may go unkept (skips_due_rounds), a round that ends after a stop was asked
+ *    for (SIGINT, SIGTERM, SIGHUP) is kept, so that --resume continues from it, when it comes
+ *    before the last due round (whose checkpoint then replaces it, as in an uninterrupted run);
+ *    a stop asked for between two rounds plays one more to keep it (fs_engine_stops_before).
+ *    With an interval of 0 a stop ends the run at once, as before there was an interval: a
+ *    resume replays at most checkpoint_every - 1 rounds.
+ * Across MPI ranks the interval is 0 (fs_run.c): the ranks agree on a stop only once a round is
+ * recorded (fs_run.c's agree), after its checkpoint was decided, and every rank must take the
+ * same decisions. */
 static bool checkpoint_due(fs_engine *e)
 {
     int every = e->cfg->checkpoint_every, round = e->round, last = last_kept_round(e);
     if (!e->ops->checkpointable || every <= 0 || round >= e->s->server.rounds) return false;
-    if (round == last || (round < last && fs_engine_stop_requested(e))) return true;
+    if (round == last) return true;
+    bool skips = skips_due_rounds(e);
+    if (skips && round < last && fs_engine_stop_requested(e)) return true;
     if (round % every != 0) return false;
-    return last == 0 ||
-           fs_wall_seconds() - e->wall_checkpoint >= e->cfg->checkpoint_min_interval_s;
+    return !skips || fs_wall_seconds() - e->wall_checkpoint >= e->cfg->checkpoint_min_interval_s;
 }
 
 int fs_engine_deliver(fs_engine *e, fs_round_result *res, fs_err *err)

@@ -1,6 +1,6 @@
 #!/bin/bash
 # signals.sh FEDSIM SCENARIO SWEEP_SCENARIO: SIGINT, SIGTERM and SIGHUP each stop a running
-# `fedsim run` after its current round (status interrupted, exit 128 + signal, the command that
+# `fedsim run` after its current round (or the next, checkpoint_due's rule; status interrupted, exit 128 + signal, the command that
 # continues printed, and that command resumes the same run); sent to the sweep process alone,
 # each stops the sweep and every variant it runs the same way (forwarded), with the sweep's
 # exit code following the same rule and an honest count of what ran. An ignored SIGHUP (nohup)

@@ -621,7 +621,9 @@ END_TEST
 /* Counts the rounds delivered and the snapshots among them. */
 typedef struct snaps {
     int rounds, snapshots;
-    unsigned kept; /* bit r: round r carried a snapshot */
+    unsigned kept;                /* bit r: round r carried a snapshot */
+    int stop_at;                  /* > 0: a stop is asked for once this round is recorded */
+    volatile sig_atomic_t stop;   /* the engine's stop flag (cfg.stop) */
 } snaps;
 
 static int count_snapshots(void *ctx, fs_round_result *res, fs_err *err)
@@ -631,6 +633,7 @@ static int count_snapshots(void *ctx, fs_round_result *res, fs_err *err)
     c->rounds++;
     c->snapshots += res->checkpoint != NULL && res->checkpoint_len > 0;
     if (res->checkpoint && res->row.round < 32) c->kept |= 1u << res->row.round;
+    if (c->stop_at && res->row.round == c->stop_at) c->stop = 1; /* as a signal between rounds */
     return FS_OK;
 }
 
@@ -716,8 +719,10 @@ START_TEST(engine_server_table_decides_checkpoints)
 END_TEST
 
 /* The rounds of a sync run (rounds, checkpoint_every 2, the given wall interval and virtual
- * time limit, 0 = none) that carried a snapshot, as a bit set. */
-static unsigned kept_rounds(int rounds, double interval_s, double max_hours)
+ * time limit, 0 = none) that carried a snapshot, as a bit set; with stop_at > 0 a stop is asked
+ * for once round stop_at is recorded, and *played says how many rounds were. */
+static unsigned kept_rounds_stopped(int rounds, double interval_s, double max_hours, int stop_at,
+                                    int *played)
 {
     char text[1024];
     snprintf(text, sizeof text,
@@ -726,14 +731,22 @@ static unsigned kept_rounds(int rounds, double interval_s, double max_hours)
              rounds, max_hours);
     fs_test_setup t;
     fs_test_setup_init(&t, text);
-    snaps c = {0};
+    snaps c = {.stop_at = stop_at};
     fs_engine_cfg cfg = {.scn = &t.s, .world = &t.w, .pop = &t.pop, .n_threads = 1,
-                         .on_round = count_snapshots, .ctx = &c, .checkpoint_every = 2,
-                         .checkpoint_min_interval_s = interval_s};
-    ck_assert_int_eq(fs_engine_run(&cfg, NULL, NULL, NULL), FS_OK);
-    ck_assert_int_eq(c.rounds, rounds);
+                         .on_round = count_snapshots, .ctx = &c, .stop = &c.stop,
+                         .checkpoint_every = 2, .checkpoint_min_interval_s = interval_s};
+    ck_assert_int_eq(fs_engine_run(&cfg, NULL, NULL, NULL), stop_at ? FS_EINTERRUPTED : FS_OK);
+    *played = c.rounds;
     fs_test_setup_fini(&t);
     return c.kept;
+}
+
+static unsigned kept_rounds(int rounds, double interval_s, double max_hours)
+{
+    int played;
+    unsigned kept = kept_rounds_stopped(rounds, interval_s, max_hours, 0, &played);
+    ck_assert_int_eq(played, rounds);
+    return kept;
 }
 
 /* Of the due rounds (every 2nd, never the final one), an interval longer than the run keeps only
@@ -748,6 +761,27 @@ START_TEST(engine_checkpoint_interval_keeps_the_last_due_round)
     ck_assert_uint_eq(kept_rounds(8, 1e6, 0), r6);
     ck_assert_uint_eq(kept_rounds(9, 1e6, 1e4), r2 | r4 | r6 | r8);
     ck_assert_uint_eq(kept_rounds(2, 1e6, 0), 0);
+}
+END_TEST
+
+/* A stop asked for between two rounds, whose first was not kept (round 3, or round 4 with due
+ * rounds skipped), plays one more round and keeps it, so that a resume loses nothing; after a
+ * kept round (4 with an interval of 0, the last due round 8) or without skipped rounds (interval
+ * 0, a time limit) the run stops at once and a resume replays from the last due round. */
+START_TEST(engine_stop_keeps_the_round_it_ends)
+{
+    const unsigned r2 = 1u << 2, r4 = 1u << 4, r8 = 1u << 8;
+    int played;
+    ck_assert_uint_eq(kept_rounds_stopped(9, 1e6, 0, 3, &played), r4);
+    ck_assert_int_eq(played, 4);
+    ck_assert_uint_eq(kept_rounds_stopped(9, 1e6, 0, 8, &played), r8);
+    ck_assert_int_eq(played, 8);
+    ck_assert_uint_eq(kept_rounds_stopped(9, 0, 0, 3, &played), r2);
+    ck_assert_int_eq(played, 3);
+    ck_assert_uint_eq(kept_rounds_stopped(9, 0, 0, 4, &played), r2 | r4);
+    ck_assert_int_eq(played, 4);
+    ck_assert_uint_eq(kept_rounds_stopped(9, 1e6, 1e4, 3, &played), r2);
+    ck_assert_int_eq(played, 3);
 }
 END_TEST
 
@@ -812,6 +846,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, engine_rejects_diverging_updates_and_keeps_running);
     tcase_add_test(tc, engine_server_table_decides_checkpoints);
     tcase_add_test(tc, engine_checkpoint_interval_keeps_the_last_due_round);
+    tcase_add_test(tc, engine_stop_keeps_the_round_it_ends);
     tcase_add_test(tc, engine_tracks_battery_only_when_eligibility_reads_it);
     tcase_add_test(tc, run_eta_counts_this_session_and_the_virtual_time_limit);
     suite_add_tcase(s, tc);
