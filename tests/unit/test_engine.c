@@ -1,10 +1,14 @@
 /* Tests of the engine: exact participation timelines, deadline and over-selection outcomes,
  * dropouts, pacing, identical results for any thread count, and the server policy table
  * (checkpoints only from a policy whose entry says it can). */
+#include <malloc.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include "fs_array.h"
 #include "fs_device.h"
 #include "fs_energy.h"
 #include "fs_engine.h"
@@ -706,6 +710,31 @@ START_TEST(mix_jain_and_never_selected_match_hand_computed)
 }
 END_TEST
 
+/* fs_mix's selection counts come from fs_array_zeroed: every page of a block far above malloc's
+ * mmap threshold is resident (written) when it returns, where calloc's would be untouched and
+ * map the zero page on a first read; its bytes are zero; an overflowing size is refused. */
+START_TEST(array_zeroed_pages_are_written)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), n = 4096 * page;
+    mallopt(M_MMAP_THRESHOLD, 1 << 20); /* fixed: glibc raises it after large frees */
+    mallopt(M_PERTURB, 0); /* meson sets MALLOC_PERTURB_, with which calloc writes its blocks */
+    unsigned char *p = fs_array_zeroed(n, 1);
+    ck_assert_ptr_nonnull(p);
+    uintptr_t start = (uintptr_t)p / page * page; /* mincore wants a page-aligned address */
+    size_t len = (uintptr_t)p + n - start, pages = (len + page - 1) / page;
+    unsigned char *resident = malloc(pages);
+    ck_assert_int_eq(mincore((void *)start, len, resident), 0);
+    size_t in = 0, nonzero = 0;
+    for (size_t i = 0; i < pages; i++) in += resident[i] & 1;
+    for (size_t i = 0; i < n; i++) nonzero += p[i] != 0;
+    ck_assert_uint_eq(in, pages);
+    ck_assert_uint_eq(nonzero, 0);
+    free(resident);
+    free(p);
+    ck_assert_ptr_null(fs_array_zeroed(SIZE_MAX / 2, 4));
+}
+END_TEST
+
 START_TEST(engine_server_table_decides_checkpoints)
 {
     ck_assert_str_eq(fs_server_of(FS_SERVER_SYNC)->name, "sync");
@@ -834,6 +863,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, engine_trace_interval_end_drops_a_straddling_participation);
     tcase_add_test(tc, engine_shared_link_follows_processor_sharing);
     tcase_add_test(tc, mix_jain_and_never_selected_match_hand_computed);
+    tcase_add_test(tc, array_zeroed_pages_are_written);
     tcase_add_test(tc, engine_shared_ingress_bounds_the_round);
     tcase_add_test(tc, engine_shared_link_cut_records_bytes_sent);
     tcase_add_test(tc, engine_deadline_makes_clients_late);
