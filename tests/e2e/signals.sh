@@ -1,12 +1,15 @@
 #!/bin/bash
 # signals.sh FEDSIM SCENARIO SWEEP_SCENARIO: SIGINT, SIGTERM and SIGHUP each stop a running
-# `fedsim run` after its current round (or the next, checkpoint_due's rule; status interrupted, exit 128 + signal, the command that
-# continues printed, and that command resumes the same run); sent to the sweep process alone,
-# each stops the sweep and every variant it runs the same way (forwarded), with the sweep's
-# exit code following the same rule and an honest count of what ran. An ignored SIGHUP (nohup)
-# stays ignored.
+# `fedsim run` after its current round (or the next: fs_engine.c's checkpoint_due; status
+# interrupted, exit 128 + signal, the command that continues printed, and that command resumes
+# the same run); sent to the sweep process alone, each stops the sweep and every variant it
+# runs the same way (forwarded), with the sweep's exit code following the same rule and an
+# honest count of what ran. An ignored SIGHUP (nohup) stays ignored.
 source "$(dirname "$0")/lib.sh"
 F=$1 S=$2 SW=$3
+# The runs SIGHUP must stop start with its default action: a test suite started under nohup
+# (as a CI job may be) passes SIGHUP on ignored, and bash cannot reset an inherited ignore.
+HUP_DEFAULT=(env --default-signal=HUP)
 # wait_rounds DB N [RUNS]: until RUNS runs (default 1) each have >= N rounds (10 s at most)
 wait_rounds() {
     for _ in $(seq 100); do
@@ -20,8 +23,8 @@ wait_rounds() {
 declare -A num=([INT]=2 [HUP]=1 [TERM]=15)
 for sig in INT TERM HUP; do
     db=$WORK/run-$sig.sqlite
-    "$F" run "$S" -o "$db" --quiet --set server.rounds=100000 --set output.checkpoint_every=1 \
-        >/dev/null 2>"$WORK/err" &
+    "${HUP_DEFAULT[@]}" "$F" run "$S" -o "$db" --quiet --set server.rounds=100000 \
+        --set output.checkpoint_every=1 >/dev/null 2>"$WORK/err" &
     pid=$!
     wait_rounds "$db" 3
     kill -$sig $pid
@@ -59,7 +62,8 @@ set +e; wait $pid; code=$?; set -e
 # a sweep: the signal goes to the sweep process only; --jobs 2 of 4 variants
 for sig in INT TERM HUP; do
     db=$WORK/sweep-$sig.sqlite
-    "$F" sweep "$SW" -o "$db" --jobs 2 --set server.rounds=100000 >"$WORK/out" 2>"$WORK/err" &
+    "${HUP_DEFAULT[@]}" "$F" sweep "$SW" -o "$db" --jobs 2 --set server.rounds=100000 \
+        >"$WORK/out" 2>"$WORK/err" &
     pid=$!
     wait_rounds "$db" 3 2
     kill -$sig $pid
