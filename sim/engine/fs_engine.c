@@ -858,7 +858,7 @@ bool fs_engine_stops_before(const fs_engine *e, int round)
 
 /* Whether this round's state is kept. A state is only ever needed to resume an unfinished run,
  * and a run of a million clients writes 33 MB a checkpoint (the shipped ctr_regions took 14 of
- * 4.25 MB in about a second of wall, and 0.14 s of that second): of the rounds due every
+ * 4.25 MB in about a second of wall, and about a tenth of that second): of the rounds due every
  * checkpoint_every, one is kept per checkpoint_min_interval_s of wall. Two more rules keep the
  * results file a function of the scenario and a resume lossless:
  *  - the last due round (last_kept_round) is always kept, so a finished run holds the same

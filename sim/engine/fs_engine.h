@@ -52,8 +52,9 @@ typedef struct fs_engine_cfg {
     fs_evaluator *eval;       /* borrowed; NULL: the engine makes its own from the scenario */
     int checkpoint_every;     /* hand a state snapshot to on_round every N rounds (policies
                                  whose fs_server_ops entry is checkpointable: sync) */
-    double checkpoint_min_interval_s; /* ... but at most one per this many wall seconds, save
-                                         the rounds fs_engine_deliver always keeps; 0: every */
+    double checkpoint_min_interval_s; /* ... at most one per this many wall seconds, except
+                                         the rounds checkpoint_due (fs_engine.c) always keeps;
+                                         0: every due round */
     const void *resume_state; /* a snapshot to continue from (checkpointable policies), or NULL */
     size_t resume_len;
     int resume_round;         /* the round the database says resume_state was taken after */
