@@ -803,6 +803,8 @@ START_TEST(engine_stop_keeps_the_round_it_ends)
     int played;
     ck_assert_uint_eq(kept_rounds_stopped(9, 1e6, 0, 3, &played), r4);
     ck_assert_int_eq(played, 4);
+    ck_assert_uint_eq(kept_rounds_stopped(9, 1e6, 0, 4, &played), 1u << 5);
+    ck_assert_int_eq(played, 5);
     ck_assert_uint_eq(kept_rounds_stopped(9, 1e6, 0, 8, &played), r8);
     ck_assert_int_eq(played, 8);
     ck_assert_uint_eq(kept_rounds_stopped(9, 0, 0, 3, &played), r2);
