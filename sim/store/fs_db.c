@@ -31,8 +31,6 @@ enum {
     ST_BEGIN,
     ST_COMMIT,
     ST_RUN,
-    ST_CLIENT,  /* a clients row (rows_sql) */
-    ST_CLIENTS, /* BULK_ROWS of them in one statement (rows_sql, bulk_statement) */
     ST_ROUND,
     ST_PART,  /* a participation row (rows_sql) */
     ST_PARTS, /* BULK_ROWS of them */
@@ -333,14 +331,14 @@ static int db_connect(fs_db *db, int page_size, fs_err *err)
     return FS_EDB;
 }
 
-/* The big tables' rows go in BULK_ROWS a statement: a million clients rows one statement per
- * 256 spend a 256th of the per-statement cost (parsing nothing, but stepping, halting and
- * resetting): 64 a statement took a third of the time of row by row, 256 took 2-9% less than
- * 64 again (1M-user ctr_regions, 6 alternating runs), and its rounds' energy rows so took the
- * writer ~13% less CPU. The clients statement's 3,840 parameters take 0.76 ms to prepare, so
- * bulk statements are prepared at their first use: a run with fewer rows never pays for them. */
+/* The rounds' big tables' rows go in BULK_ROWS a statement, spending a 256th of the
+ * per-statement cost (parsing nothing, but stepping, halting and resetting): for a million
+ * clients rows 64 a statement took a third of the time of row by row, 256 took 2-9% less than
+ * 64 again (1M-user ctr_regions, 6 alternating runs), and the rounds' energy rows so took the
+ * writer ~13% less CPU. (The clients rows have since gone in one INSERT ... SELECT:
+ * fs_db_clients.c.) Bulk statements are prepared at their first use: a 3,840-parameter
+ * statement took 0.76 ms to prepare, and a run with fewer rows never pays for them. */
 #define BULK_ROWS 256
-#define CLIENT_COLUMNS 15
 
 /* The big tables' inserts, a row (`one`, prepared with the others) or BULK_ROWS rows (the
  * entry's own, prepared at first use) a statement: "head(?, ...), ... tail", cols parameters a
@@ -350,7 +348,6 @@ static const struct {
     const char *head, *tail;
     int cols;
 } rows_sql[ST_N] = {
-    [ST_CLIENTS] = {ST_CLIENT, "INSERT INTO clients VALUES", "", CLIENT_COLUMNS},
     [ST_PARTS] = {ST_PART, "INSERT INTO participation VALUES", "", 18},
     [ST_ENERGIES] = {ST_ENERGY,
                      "INSERT INTO client_energy_rounds(run_id, round, client_id, day, energy_j)"
@@ -815,37 +812,6 @@ int fs_db_set_status(fs_db *db, int64_t run_id, const char *status, fs_err *err)
 
 /* ---- clients */
 
-/* One row's CLIENT_COLUMNS values, at b's next parameters. */
-static void bind_client(fs_db_bind *b, int64_t run_id, const fs_db_client *c)
-{
-    bind_i64(b, run_id);
-    bind_i64(b, c->client_id);
-    bind_i64(b, c->n_train);
-    bind_i64(b, c->n_test);
-    bind_text(b, c->segment);
-    bind_real(b, c->gflops);
-    bind_real(b, c->uplink_mbps);
-    bind_real(b, c->downlink_mbps);
-    bind_real(b, c->latency_ms);
-    bind_i64(b, c->consent);
-    bind_text(b, c->trace_key);
-    bind_text(b, c->device_class);
-    bind_text(b, c->network);
-    bind_opt_i64(b, c->has_utc_offset, c->utc_offset_min);
-    bind_i64(b, c->attacker);
-}
-
-typedef struct client_rows {
-    int64_t run_id;
-    const fs_db_client *clients;
-} client_rows;
-
-static void bind_client_row(fs_db_bind *b, void *ctx, size_t i)
-{
-    const client_rows *c = ctx;
-    bind_client(b, c->run_id, &c->clients[i]);
-}
-
 /* Whether the runs table holds run_id: the clients rows' one parent. */
 static int run_exists(fs_db *db, int64_t run_id, bool *yes)
 {
@@ -871,9 +837,7 @@ static int insert_all_clients(fs_db *db, int64_t run_id, const fs_db_client *cli
     bool parent = false;
     if (run_exists(db, run_id, &parent) != SQLITE_OK) return SQLITE_ERROR;
     if ((*missing = !parent)) return SQLITE_ERROR;
-    client_rows rows = {run_id, clients};
-    if (insert_rows(db, ST_CLIENTS, n, bind_client_row, &rows) != SQLITE_OK)
-        return SQLITE_ERROR;
+    if (fs_db_clients_insert(db->conn, run_id, clients, n) != SQLITE_OK) return SQLITE_ERROR;
     return run_stmt(db, ST_COMMIT);
 }
 

@@ -889,9 +889,45 @@ START_TEST(db_write_clients_all_or_nothing)
 }
 END_TEST
 
-/* A large clients table goes in by statements of many rows, the rest row by row: every row
- * lands with its own values, at the statements' edges too, and a duplicate inside a bulk
- * statement still leaves none. */
+/* Every column of a clients row lands as the fs_db_client gives it, NULLs where it has none:
+ * the insert reads the values straight from the array (fs_db_clients.c), column by column. */
+START_TEST(db_write_clients_keeps_every_column)
+{
+    fs_db *db = open_ok();
+    int64_t id = begin_ok(db);
+    fs_db_client c[2] = {
+        {.client_id = 7, .n_train = 600, .n_test = 100, .segment = "utc+5.5", .gflops = 2.5,
+         .uplink_mbps = 5.25, .downlink_mbps = 20.5, .latency_ms = 40.125, .consent = 1,
+         .trace_key = "u'1\"", .device_class = "high", .network = "cellular",
+         .has_utc_offset = true, .utc_offset_min = 330, .attacker = 1},
+        {.client_id = 8},
+    };
+    fs_err err;
+    fs_err_init(&err, NULL);
+    ck_assert_int_eq(fs_db_write_clients(db, id, c, 2, &err), FS_OK);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM clients WHERE run_id = 1 AND client_id = 7"
+                              " AND n_train = 600 AND n_test = 100 AND segment = 'utc+5.5' AND"
+                              " gflops = 2.5 AND uplink_mbps = 5.25 AND downlink_mbps = 20.5 AND"
+                              " latency_ms = 40.125 AND consent = 1 AND trace_key = 'u''1\"' AND"
+                              " device_class = 'high' AND network = 'cellular' AND"
+                              " utc_offset_min = 330 AND attacker = 1"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM clients WHERE client_id = 8 AND n_train = 0"
+                              " AND segment IS NULL AND gflops = 0 AND consent = 0 AND"
+                              " trace_key IS NULL AND device_class IS NULL AND network IS NULL"
+                              " AND utc_offset_min IS NULL AND attacker = 0"),
+                     1);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM clients WHERE typeof(n_train) = 'integer'"
+                              " AND typeof(segment) <> 'blob' AND typeof(gflops) = 'real'"),
+                     2);
+    ck_assert_int_eq(err.n_msgs, 0);
+}
+END_TEST
+
+/* A large clients table goes in by one INSERT ... SELECT over the rows in memory
+ * (fs_db_clients.c): every row lands with its own values, and a duplicate in the middle still
+ * leaves none. */
 START_TEST(db_write_clients_in_bulk_keeps_every_row)
 {
     enum { N = 600 };
@@ -1977,6 +2013,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_participation_keyed_by_seq_and_rejected_outcome);
     tcase_add_test(tc, db_round_of_unknown_run_fails);
     tcase_add_test(tc, db_write_clients_all_or_nothing);
+    tcase_add_test(tc, db_write_clients_keeps_every_column);
     tcase_add_test(tc, db_round_rows_in_client_order_keep_each_clients_order);
     tcase_add_test(tc, db_energy_rows_in_bulk_keep_their_order);
     tcase_add_test(tc, db_write_clients_checks_its_run_and_restores_foreign_keys);
