@@ -289,7 +289,7 @@ static void configure_sqlite(void)
 
 int fs_db_page_size_for(size_t clients)
 {
-    return clients >= 100000 ? 16384 : 0;
+    return clients >= 100000 ? 65536 : 0;
 }
 
 /* PRAGMA page_size on a file that has no table yet (a no-op on one that has). */

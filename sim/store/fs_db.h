@@ -122,11 +122,13 @@ int fs_db_open(const char *path, fs_db **out, fs_err *err);
  * written. */
 int fs_db_open_paged(const char *path, int page_size, fs_db **out, fs_err *err);
 
-/* The page size for a new file whose runs have `clients` clients: 16 KiB from 100,000 on, where
- * the clients table (a million rows, ~60 MB) is most of what the run writes and a quarter as
- * many WAL frames (two write calls each) and b-tree pages cost less (1M-user ctr_regions:
- * 2.8 -> 2.5 s); SQLite's 4096 below, where a round's commit of a few pages is most of it and a
- * bigger page only writes more (64 KiB made the 1,000-client softmax run 40 ms slower). */
+/* The page size for a new file whose runs have `clients` clients: 64 KiB (SQLite's largest)
+ * from 100,000 on, where the clients table (a million rows, ~80 MB) is most of what the run
+ * writes and fewer WAL frames (two write calls each) and b-tree pages cost less (4096 -> 16 KiB:
+ * 1M-user ctr_regions 2.8 -> 2.5 s; 16 -> 64 KiB: the writer's CPU 1.15 -> 1.00 s there, 0.21 ->
+ * 0.19 s on the shipped 100,000-user one); SQLite's 4096 below, where a round's commit of a few
+ * pages is most of it and a bigger page only writes more (64 KiB made the 1,000-client softmax
+ * run 40 ms slower). */
 int fs_db_page_size_for(size_t clients);
 
 /* The one way to open a results database for reading (report, plan, sweep): never creates or

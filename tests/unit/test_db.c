@@ -988,7 +988,7 @@ END_TEST
 START_TEST(db_open_paged_sets_a_new_files_page_size_only)
 {
     ck_assert_int_eq(fs_db_page_size_for(99999), 0);
-    ck_assert_int_eq(fs_db_page_size_for(100000), 16384);
+    ck_assert_int_eq(fs_db_page_size_for(100000), 65536);
     fs_err err;
     fs_err_init(&err, NULL);
     fs_db *db = NULL;
