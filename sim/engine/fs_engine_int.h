@@ -123,6 +123,11 @@ int fs_engine_launch(fs_engine *e, const size_t *slots, size_t n, fs_err *err);
 /* A deferred participation's training is due now: trains it with the deferred ones due soonest
  * and finishes their plans. */
 int fs_engine_train_due(fs_engine *e, uint32_t slot, fs_err *err);
+/* Moves the k earliest of d[0..n) (k < n; by time, then slot) to its front, in no particular
+ * order: a wave trains a set, and the order its batch lists the jobs in changes nothing (each
+ * job is its client's own). The first wave of a 500-report round takes 546 of 649: sorting them
+ * all was 8% of the engine's time on ctr_regions. */
+void fs_engine_keep_earliest(fs_due *d, size_t n, size_t k);
 /* Upload time from the update's real size, then the drop time (fs_engine.c). */
 void fs_engine_finish_plan(fs_engine *e, fs_part *p, const fs_update *u, bool trained);
 /* Queues the participation's next event: its next stage, or its drop if that comes first. */

@@ -68,11 +68,54 @@ int fs_engine_launch(fs_engine *e, const size_t *slots, size_t n, fs_err *err)
     return rc;
 }
 
+static bool due_before(const fs_due *x, const fs_due *y)
+{
+    return x->t != y->t ? x->t < y->t : x->slot < y->slot; /* slots differ: a total order */
+}
+
 static int by_due(const void *a, const void *b)
 {
-    const fs_due *x = a, *y = b;
-    if (x->t != y->t) return x->t < y->t ? -1 : 1;
-    return (x->slot > y->slot) - (x->slot < y->slot);
+    return due_before(a, b) ? -1 : due_before(b, a) ? 1 : 0;
+}
+
+static void swap_due(fs_due *d, size_t i, size_t j)
+{
+    fs_due t = d[i];
+    d[i] = d[j];
+    d[j] = t;
+}
+
+/* Partitions d[lo, hi) around the median of its first, middle and last entries; returns the
+ * pivot's place: smaller entries before it, later ones after. */
+static size_t partition_due(fs_due *d, size_t lo, size_t hi)
+{
+    size_t a = lo, b = lo + (hi - lo) / 2, c = hi - 1, m;
+    if (due_before(&d[a], &d[b]))
+        m = due_before(&d[b], &d[c]) ? b : due_before(&d[a], &d[c]) ? c : a;
+    else
+        m = due_before(&d[a], &d[c]) ? a : due_before(&d[b], &d[c]) ? c : b;
+    swap_due(d, m, hi - 1);
+    size_t at = lo;
+    for (size_t i = lo; i + 1 < hi; i++)
+        if (due_before(&d[i], &d[hi - 1])) swap_due(d, i, at++);
+    swap_due(d, at, hi - 1);
+    return at;
+}
+
+/* Quickselect, then a sort of what is left when the range gets small or the partitions keep
+ * coming out lopsided. */
+void fs_engine_keep_earliest(fs_due *d, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n; /* d[0, lo) are among the k earliest, d[hi, n) are not */
+    for (int tries = 64; hi - lo > 16 && tries > 0; tries--) {
+        size_t at = partition_due(d, lo, hi);
+        if (at == k || at + 1 == k) return;
+        if (at > k)
+            hi = at;
+        else
+            lo = at + 1;
+    }
+    qsort(d + lo, hi - lo, sizeof *d, by_due);
 }
 
 /* How many deferred participations to train now: the reports the round still wants, a
@@ -90,9 +133,11 @@ int fs_engine_train_due(fs_engine *e, uint32_t slot, fs_err *err)
     for (size_t s = 0; s < e->max_sel; s++)
         if (e->parts[s].deferred && s != slot)
             e->due[n++] = (fs_due){.t = e->parts[s].t_tr, .slot = (uint32_t)s};
-    qsort(e->due, n, sizeof *e->due, by_due);
     size_t w = wave_size(e);
-    if (n > w - 1) n = w - 1;
+    if (n > w - 1) {
+        fs_engine_keep_earliest(e->due, n, w - 1);
+        n = w - 1;
+    }
     e->batch_slot[0] = slot;
     e->batch[0] = e->jobs[slot];
     for (size_t i = 0; i < n; i++) {

@@ -12,6 +12,7 @@
 #include "fs_device.h"
 #include "fs_energy.h"
 #include "fs_engine.h"
+#include "fs_engine_int.h"
 #include "fs_mix.h"
 #include "fs_run.h"
 #include "fs_server.h"
@@ -856,6 +857,61 @@ START_TEST(engine_tracks_battery_only_when_eligibility_reads_it)
 }
 END_TEST
 
+static bool due_less(const fs_due *x, const fs_due *y)
+{
+    return x->t != y->t ? x->t < y->t : x->slot < y->slot;
+}
+
+static int due_cmp(const void *a, const void *b)
+{
+    return due_less(a, b) ? -1 : due_less(b, a) ? 1 : 0;
+}
+
+/* A wave trains the k deferred participations due soonest (fs_engine_train.c): the quickselect
+ * must leave exactly those in front, whatever the times' pattern (random, sorted, reversed, all
+ * equal so the slots decide, few distinct), and lose or duplicate none. */
+START_TEST(engine_keep_earliest_takes_the_k_earliest)
+{
+    const size_t sizes[] = {2, 3, 17, 18, 100, 649, 5000};
+    fs_due *d = malloc(5000 * sizeof *d), *ref = malloc(5000 * sizeof *ref);
+    ck_assert(d && ref);
+    uint64_t x = 12345;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+        for (int pattern = 0; pattern < 5; pattern++) {
+            size_t n = sizes[si];
+            size_t ks[] = {1, n / 2 ? n / 2 : 1, n - 1};
+            for (int ki = 0; ki < 3; ki++) {
+                size_t k = ks[ki];
+                for (size_t i = 0; i < n; i++) {
+                    x = x * 6364136223846793005u + 1442695040888963407u;
+                    int64_t t = pattern == 0   ? (int64_t)(x >> 20)
+                                : pattern == 1 ? (int64_t)i
+                                : pattern == 2 ? (int64_t)(n - i)
+                                : pattern == 3 ? 7
+                                               : (int64_t)(x >> 62);
+                    /* slots in a shuffled order, unique (7919 is a prime above every n) */
+                    d[i] = (fs_due){.t = t, .slot = (uint32_t)((i * 7919) % n)};
+                }
+                memcpy(ref, d, n * sizeof *d);
+                fs_engine_keep_earliest(d, n, k);
+                /* the front sorted, then the rest sorted, is the whole sorted */
+                qsort(ref, n, sizeof *ref, due_cmp);
+                fs_due *got = malloc(n * sizeof *got);
+                ck_assert_ptr_nonnull(got);
+                memcpy(got, d, n * sizeof *d);
+                qsort(got, k, sizeof *got, due_cmp);
+                qsort(got + k, n - k, sizeof *got, due_cmp);
+                for (size_t i = 0; i < n; i++)
+                    ck_assert_msg(got[i].t == ref[i].t && got[i].slot == ref[i].slot,
+                                  "n %zu k %zu pattern %d: entry %zu", n, k, pattern, i);
+                free(got);
+            }
+        }
+    free(d);
+    free(ref);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -872,6 +928,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, engine_over_selection_aggregates_first_reports);
     tcase_add_test(tc, engine_counts_dropouts_and_conserves_participants);
     tcase_add_test(tc, engine_training_when_due_equals_training_at_launch);
+    tcase_add_test(tc, engine_keep_earliest_takes_the_k_earliest);
     tcase_add_test(tc, engine_identical_with_1_and_2_threads);
     tcase_add_test(tc, engine_personal_factors_change_only_when_trained);
     tcase_add_test(tc, engine_on_demand_data_equal_materialized);
