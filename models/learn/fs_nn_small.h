@@ -4,6 +4,7 @@
 #ifndef FS_NN_SMALL_H
 #define FS_NN_SMALL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "fs_model.h"
@@ -13,5 +14,11 @@
 /* out (n x n_out) := in W^T + b, W n_out x n_in, row-major; n_out <= FS_NN_SMALL_OUT_MAX. */
 void fs_nn_small_forward(const fs_real *W, const fs_real *b, const fs_real *in, size_t n,
                          size_t n_in, size_t n_out, fs_real *out);
+
+/* fs_nn_small_forward in a chosen register layout: 64-byte blocks (halves false, what AVX-512
+ * runs) or 8-lane halves (what other CPUs run). Both give the same bits on one CPU level; tests
+ * check it. */
+void fs_nn_small_forward_as(const fs_real *W, const fs_real *b, const fs_real *in, size_t n,
+                            size_t n_in, size_t n_out, bool halves, fs_real *out);
 
 #endif

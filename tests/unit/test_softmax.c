@@ -7,6 +7,7 @@
 
 #include "fs_model.h"
 #include "fs_nn.h"
+#include "fs_nn_small.h"
 #include "fs_rng.h"
 #include "fs_test.h"
 #include "fs_test_grad.h"
@@ -203,6 +204,30 @@ START_TEST(dense_predict_matches_reference_and_is_row_independent)
 }
 END_TEST
 
+/* The direct kernel holds its 16 lanes as one 64-byte vector on AVX-512 and as two 8-lane halves
+ * elsewhere (fs_nn_small.c): the same terms in the same order, so on this CPU both layouts give
+ * the same bits, for any rows, any outputs up to 16 and input widths around the lane count. */
+START_TEST(small_forward_layouts_give_the_same_bits)
+{
+    const size_t shapes[][3] = {{1, 1, 1},  {7, 17, 3},  {9, 784, 10}, {5, 33, 16},
+                                {4, 16, 5}, {13, 15, 7}, {6, 8, 11},   {3, 200, 2}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        size_t n = shapes[t][0], d = shapes[t][1], c = shapes[t][2];
+        fs_real *x = fs_test_random_weights(n * d, 1.0, 70 + t);
+        fs_real *w = fs_test_random_weights(c * d + c, 0.1, 80 + t);
+        fs_real *a = malloc(n * c * sizeof *a), *b = malloc(n * c * sizeof *b);
+        ck_assert(a && b);
+        fs_nn_small_forward_as(w, w + c * d, x, n, d, c, false, a);
+        fs_nn_small_forward_as(w, w + c * d, x, n, d, c, true, b);
+        for (size_t i = 0; i < n * c; i++)
+            ck_assert_msg(memcmp(&a[i], &b[i], sizeof a[i]) == 0,
+                          "shape %zu: output %zu: %.9g (64-byte) vs %.9g (halves)", t, i,
+                          (double)a[i], (double)b[i]);
+        free(x), free(w), free(a), free(b);
+    }
+}
+END_TEST
+
 /* Every pixel value gathers as (fs_real)((float)p / 255.0f), bit for bit, whether the rows are
  * scattered (fs_nn_gather) or consecutive (fs_nn_rows, which must not read x in place). */
 START_TEST(gathered_pixels_are_the_exact_quotients)
@@ -244,6 +269,7 @@ int main(void)
     tcase_add_test(tc, softmax_predict_rows_sum_to_one);
     tcase_add_test(tc, evaluate_known_tiny_case);
     tcase_add_test(tc, dense_predict_matches_reference_and_is_row_independent);
+    tcase_add_test(tc, small_forward_layouts_give_the_same_bits);
     tcase_add_test(tc, gathered_pixels_are_the_exact_quotients);
     tcase_add_test(tc, softmax_on_pixels_equals_softmax_on_their_floats);
     suite_add_tcase(su, tc);
