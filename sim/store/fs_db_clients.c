@@ -43,6 +43,14 @@ typedef struct rows_cursor {
     sqlite3_int64 n, i;
 } rows_cursor;
 
+/* size zeroed bytes from SQLite's allocator (the vtab and its cursors are freed by it), or NULL */
+static void *sqlite_zeroed(size_t size)
+{
+    void *p = sqlite3_malloc64(size);
+    if (p) memset(p, 0, size);
+    return p;
+}
+
 static int rows_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                         sqlite3_vtab **out, char **err)
 {
@@ -52,9 +60,8 @@ static int rows_connect(sqlite3 *db, void *aux, int argc, const char *const *arg
             " downlink_mbps, latency_ms, consent, trace_key, device_class, network,"
             " utc_offset_min, attacker, rows HIDDEN, n HIDDEN)");
     if (rc != SQLITE_OK) return rc;
-    sqlite3_vtab *v = sqlite3_malloc(sizeof *v);
+    sqlite3_vtab *v = sqlite_zeroed(sizeof *v);
     if (!v) return SQLITE_NOMEM;
-    memset(v, 0, sizeof *v);
     *out = v;
     return SQLITE_OK;
 }
@@ -88,9 +95,8 @@ static int rows_best_index(sqlite3_vtab *v, sqlite3_index_info *info)
 static int rows_open(sqlite3_vtab *v, sqlite3_vtab_cursor **out)
 {
     (void)v;
-    rows_cursor *c = sqlite3_malloc(sizeof *c);
+    rows_cursor *c = sqlite_zeroed(sizeof *c);
     if (!c) return SQLITE_NOMEM;
-    memset(c, 0, sizeof *c);
     *out = &c->base;
     return SQLITE_OK;
 }
