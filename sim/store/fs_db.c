@@ -336,8 +336,9 @@ static int db_connect(fs_db *db, int page_size, fs_err *err)
  * clients rows 64 a statement took a third of the time of row by row, 256 took 2-9% less than
  * 64 again (1M-user ctr_regions, 6 alternating runs), and the rounds' energy rows so took the
  * writer ~13% less CPU. (The clients rows have since gone in one INSERT ... SELECT:
- * fs_db_clients.c.) Bulk statements are prepared at their first use: a 3,840-parameter
- * statement took 0.76 ms to prepare, and a run with fewer rows never pays for them. */
+ * fs_db_clients.c.) Bulk statements are prepared at their first use: the clients one's 3,840
+ * parameters took 0.76 ms to prepare (the participation one has 4,608), and a run with fewer
+ * rows never pays for them. */
 #define BULK_ROWS 256
 
 /* The big tables' inserts, a row (`one`, prepared with the others) or BULK_ROWS rows (the
