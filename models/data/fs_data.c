@@ -154,20 +154,24 @@ void fs_dataset_fini(fs_dataset *ds)
 }
 
 /* fs_pixels_f32 runs on every batch and every evaluation of an image model: a quarter of a small
- * softmax run. Two versions, by the CPU's features: with AVX-512, q = p * RN(1/255) corrected by
- * one Newton step on the residual p - 255 q (exact in an FMA), which gives the correctly rounded
- * quotient for every p in 0..255 (test_data checks all 256 against the division); without it,
- * the division. The AVX-512 version takes 16 pixels at a time, a tail shorter than 16 in one
- * masked vector; the division's loop is written 16 at a time too, which the compiler turns into
- * whole vectors (the plain loop it vectorised in 4-lane steps plus a scalar tail). */
+ * softmax run. Where the CPU has FMA, q = p * RN(1/255) corrected by one Newton step on the
+ * residual p - 255 q (exact in an FMA) gives the correctly rounded quotient for every p in
+ * 0..255 (test_data checks all 256 against the division on every path this CPU has): 16 pixels
+ * at a time with AVX-512, a tail shorter than 16 in one masked vector; 8 at a time with AVX2,
+ * a tail by the division (the same floats). Without FMA, the division, its loop written 16 at
+ * a time, which the compiler turns into whole vectors (the plain loop it vectorised in 4-lane
+ * steps plus a scalar tail). On an AVX2 EPYC (Zen 3) the division was 12% of the softmax run
+ * (perf): its 8-lane divide issues once every 3.5 cycles, the FMA form's three operations
+ * twice a cycle. */
 #define PIXEL_LANES 16
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define PIXELS_HAVE_FMA 1
-#define PIXELS_FMA_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
+#define PIXELS_FMA16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
+#define PIXELS_FMA8_TARGET __attribute__((target("avx2,fma")))
 
 /* The pixels of p that lanes selects (16, or a tail's first few) through the exact FMA form. */
-PIXELS_FMA_TARGET static inline __attribute__((always_inline)) void
+PIXELS_FMA16_TARGET static inline __attribute__((always_inline)) void
 pixels16_fma(const uint8_t *p, __mmask16 lanes, float *out)
 {
     const __m512 r = _mm512_set1_ps(1.0f / 255.0f), k = _mm512_set1_ps(255.0f);
@@ -177,19 +181,34 @@ pixels16_fma(const uint8_t *p, __mmask16 lanes, float *out)
     _mm512_mask_storeu_ps(out, lanes, _mm512_fmadd_ps(e, r, q));
 }
 
-PIXELS_FMA_TARGET static void pixels_fma(const uint8_t *p, size_t len, float *out)
+PIXELS_FMA16_TARGET static void pixels_fma16(const uint8_t *p, size_t len, float *out)
 {
     size_t i = 0;
     for (; i + PIXEL_LANES <= len; i += PIXEL_LANES) pixels16_fma(p + i, 0xffff, out + i);
     if (i < len) pixels16_fma(p + i, (__mmask16)((1u << (len - i)) - 1), out + i);
 }
+
+PIXELS_FMA8_TARGET static void pixels_fma8(const uint8_t *p, size_t len, float *out)
+{
+    const __m256 r = _mm256_set1_ps(1.0f / 255.0f), k = _mm256_set1_ps(255.0f);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        __m256 a = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const void *)(p + i))));
+        __m256 q = _mm256_mul_ps(a, r);
+        __m256 e = _mm256_fnmadd_ps(q, k, a); /* a - 255 q, exact */
+        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(e, r, q));
+    }
+    for (; i < len; i++) out[i] = fs_pixel(p[i]);
+}
 #else
 #define PIXELS_HAVE_FMA 0
-static void pixels_fma(const uint8_t *p, size_t len, float *out)
+static void pixels_no_fma(const uint8_t *p, size_t len, float *out)
 {
     (void)p, (void)len, (void)out;
     fs_assert(0);
 }
+#define pixels_fma16 pixels_no_fma
+#define pixels_fma8 pixels_no_fma
 #endif
 
 FS_CPU_CLONES static void pixels_div(const uint8_t *p, size_t len, float *out)
@@ -200,28 +219,44 @@ FS_CPU_CLONES static void pixels_div(const uint8_t *p, size_t len, float *out)
     for (; i < len; i++) out[i] = fs_pixel(p[i]);
 }
 
-static bool g_pixels_use_fma = true; /* tests turn it off to check the division's path */
-
-void fs_pixels_use_fma(bool on)
+/* After the constructors (libgcc's among them) __builtin_cpu_supports is a load and a test. */
+static bool cpu_has(fs_pixels_path path)
 {
-    g_pixels_use_fma = on;
+    switch (path) {
+    case FS_PIXELS_DIV: return true;
+#if PIXELS_HAVE_FMA
+    case FS_PIXELS_FMA8: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case FS_PIXELS_FMA16:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+#endif
+    default: return false;
+    }
 }
 
-/* After the constructors (libgcc's among them) __builtin_cpu_supports is a load and a test. */
-static bool cpu_has_avx512_fma(void)
+static fs_pixels_path best_path(void)
 {
-#if PIXELS_HAVE_FMA
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
-#else
-    return false;
-#endif
+    return cpu_has(FS_PIXELS_FMA16) ? FS_PIXELS_FMA16
+           : cpu_has(FS_PIXELS_FMA8) ? FS_PIXELS_FMA8
+                                     : FS_PIXELS_DIV;
+}
+
+static fs_pixels_path g_pixels_forced = FS_PIXELS_BEST; /* tests force each path in turn */
+
+bool fs_pixels_use(fs_pixels_path path)
+{
+    if (path != FS_PIXELS_BEST && !cpu_has(path)) return false;
+    g_pixels_forced = path;
+    return true;
 }
 
 void fs_pixels_f32(const uint8_t *p, size_t len, float *out)
 {
-    if (g_pixels_use_fma && cpu_has_avx512_fma())
-        pixels_fma(p, len, out);
+    fs_pixels_path path = g_pixels_forced == FS_PIXELS_BEST ? best_path() : g_pixels_forced;
+    if (path == FS_PIXELS_FMA16)
+        pixels_fma16(p, len, out);
+    else if (path == FS_PIXELS_FMA8)
+        pixels_fma8(p, len, out);
     else
         pixels_div(p, len, out);
 }

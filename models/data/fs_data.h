@@ -115,11 +115,14 @@ static inline float fs_pixel(uint8_t p)
     return (float)p / 255.0f;
 }
 
-/* out[0 .. len) := fs_pixel(p[0 .. len)), bit for bit, in 16-lane vectors (an exact FMA form of
- * the division on AVX-512 CPUs, the division elsewhere). fs_pixels_use_fma(false) forces the
- * division, for tests. */
+/* out[0 .. len) := fs_pixel(p[0 .. len)), bit for bit: an exact FMA form of the division in
+ * 16-lane vectors on AVX-512 CPUs, in 8-lane vectors on AVX2 ones, the division elsewhere. */
 void fs_pixels_f32(const uint8_t *p, size_t len, float *out);
-void fs_pixels_use_fma(bool on);
+
+/* For tests: fs_pixels_use(path) makes fs_pixels_f32 take that path, false (nothing changed) if
+ * this CPU lacks it; FS_PIXELS_BEST goes back to the fastest the CPU has. */
+typedef enum { FS_PIXELS_BEST, FS_PIXELS_DIV, FS_PIXELS_FMA8, FS_PIXELS_FMA16 } fs_pixels_path;
+bool fs_pixels_use(fs_pixels_path path);
 
 /* out[0 .. d) := the features of dense row r, from x or converted from x8. */
 void fs_dataset_row_f32(const fs_dataset *ds, size_t r, float *out);

@@ -130,15 +130,19 @@ START_TEST(idx_u8_keeps_pixels_and_expands_to_the_quotients)
 }
 END_TEST
 
-/* Both conversions give every pixel's quotient bit for bit, at every length and offset (the
- * 16-lane body, masked tails of 1..15, unaligned starts), and write nothing past the end. */
+/* Every conversion this CPU has gives every pixel's quotient bit for bit, at every length and
+ * offset (the vector bodies, masked or divided tails of 1..15, unaligned starts), and writes
+ * nothing past the end. */
 START_TEST(pixels_f32_is_the_division_on_every_path)
 {
     uint8_t p[256 + 48];
     for (size_t i = 0; i < sizeof p; i++) p[i] = (uint8_t)(i * 7 + i / 256); /* every value */
     float out[256 + 49];
-    for (int fma = 0; fma < 2; fma++) {
-        fs_pixels_use_fma(fma);
+    const fs_pixels_path paths[] = {FS_PIXELS_DIV, FS_PIXELS_FMA8, FS_PIXELS_FMA16};
+    int tried = 0;
+    for (size_t k = 0; k < sizeof paths / sizeof *paths; k++) {
+        if (!fs_pixels_use(paths[k])) continue;
+        tried++;
         for (size_t start = 0; start < 3; start++)
             for (size_t len = 0; len + start <= sizeof p; len += len < 40 ? 1 : 37) {
                 const float canary = -1.5f;
@@ -147,13 +151,17 @@ START_TEST(pixels_f32_is_the_division_on_every_path)
                 for (size_t i = 0; i < len; i++) {
                     float want = (float)p[start + i] / 255.0f;
                     ck_assert_msg(memcmp(&out[i], &want, sizeof want) == 0,
-                                  "fma %d, start %zu, len %zu: pixel %u gave %a, want %a", fma,
-                                  start, len, p[start + i], (double)out[i], (double)want);
+                                  "path %d, start %zu, len %zu: pixel %u gave %a, want %a",
+                                  (int)paths[k], start, len, p[start + i], (double)out[i],
+                                  (double)want);
                 }
-                ck_assert_msg(out[len] == canary, "fma %d, len %zu: wrote past the end", fma, len);
+                ck_assert_msg(out[len] == canary, "path %d, len %zu: wrote past the end",
+                              (int)paths[k], len);
             }
     }
-    fs_pixels_use_fma(true);
+    ck_assert(fs_pixels_use(FS_PIXELS_BEST));
+    /* the division is always there; an x86-64 CPU with AVX2 has FMA */
+    ck_assert_int_ge(tried, __builtin_cpu_supports("avx2") ? 2 : 1);
 }
 END_TEST
 
