@@ -73,10 +73,16 @@ void fs_nn_init_layer(fs_real *w, size_t fan_in, size_t n_out, bool relu, gsl_rn
     memset(w + fan_in * n_out, 0, n_out * sizeof *w);
 }
 
-/* b is copied into every row first, so one GEMM with beta = 1 adds the product. */
+/* b is copied into every row first, so one GEMM with beta = 1 adds the product; or the direct
+ * kernel, where it is the faster (fs_nn_small_trains). */
 void fs_nn_dense_forward(const fs_real *W, const fs_real *b, const fs_real *in, size_t n,
                          size_t n_in, size_t n_out, bool relu, fs_real *out)
 {
+    if (fs_nn_small_trains(n_in, n_out)) {
+        fs_nn_small_forward(W, b, in, n, n_in, n_out, out);
+        if (relu) fs_nn_relu(out, n * n_out);
+        return;
+    }
     /* a loop, not a memcpy per row: a convolution's rows are short (32 or 64 channels) */
     for (size_t i = 0; i < n; i++)
         for (size_t o = 0; o < n_out; o++) out[i * n_out + o] = b[o];

@@ -2,8 +2,9 @@
  * softmax regression, the output layer of the MLP and the CNN) over many rows, written out
  * instead of calling sgemm: evaluation. On a 256-row chunk of Fashion-MNIST into 10 classes
  * OpenBLAS packs the whole chunk before it multiplies; this loop reads it in place, twice as
- * fast. Training batches (10 rows) stay on sgemm, whose small-matrix kernels win there (1.8 us
- * against 2.6 us for the forward; the weight update, written the same way, was 6x slower).
+ * fast. Training batches (10 rows) stay on sgemm where its small-matrix kernels win, on AVX-512
+ * CPUs (1.8 us against 2.6 us for the forward; the weight update, written the same way, was 6x
+ * slower); elsewhere they take this kernel from 256 inputs on (fs_nn_small_trains).
  *
  * Determinism: every sum runs in an order fixed by n_in alone. A dot product keeps FS_NN_LANES
  * partial sums, lane j taking the terms k = j mod FS_NN_LANES in increasing k, and adds the
@@ -182,8 +183,27 @@ void fs_nn_small_forward_as(const fs_real *W, const fs_real *b, const fs_real *i
         rows_all_outputs(W, b, in + i * n_in, n_in, n_out, 1, out + i * n_out);
 }
 
+static bool use_halves(void)
+{
+    return !__builtin_cpu_supports("avx512f");
+}
+
 void fs_nn_small_forward(const fs_real *W, const fs_real *b, const fs_real *in, size_t n,
                          size_t n_in, size_t n_out, fs_real *out)
 {
-    fs_nn_small_forward_as(W, b, in, n, n_in, n_out, !__builtin_cpu_supports("avx512f"), out);
+    fs_nn_small_forward_as(W, b, in, n, n_in, n_out, use_halves(), out);
+}
+
+/* On the AVX2 EPYC (Zen 3), single thread, microseconds for n x n_in -> 10 (sgemm / halves):
+ *
+ *   10 x 256: 2.6 / 1.1    10 x 512: 5.1 / 2.5    10 x 784: 7.8 / 2.7    50 x 512: 14.5 / 9.2
+ *   32 x 512: 9.4 / 8.2    64 x 784: 26.1 / 18.0  256 x 784: 101 / 71    10 x 200: 2.0 / 2.1
+ *
+ * OpenBLAS's Zen kernels pack both operands for every call, which is most of a 10-row batch's
+ * time. Under 256 inputs the row's tail (200 = 12 x 16 + 8) costs the halves their lead. Training
+ * bits change with the kernel, as they do with OpenBLAS's own kernels from one CPU to another;
+ * a batch is one call, so nothing depends on how rows are split. */
+bool fs_nn_small_trains(size_t n_in, size_t n_out)
+{
+    return n_out <= FS_NN_SMALL_OUT_MAX && n_in >= 256 && use_halves();
 }

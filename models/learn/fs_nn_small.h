@@ -15,6 +15,10 @@
 void fs_nn_small_forward(const fs_real *W, const fs_real *b, const fs_real *in, size_t n,
                          size_t n_in, size_t n_out, fs_real *out);
 
+/* Whether training's forward pass of a layer (fs_nn_dense_forward) takes fs_nn_small_forward
+ * rather than sgemm on this CPU: see fs_nn_small.c for the measurements behind the rule. */
+bool fs_nn_small_trains(size_t n_in, size_t n_out);
+
 /* fs_nn_small_forward in a chosen register layout: 64-byte blocks (halves false, what AVX-512
  * runs) or 8-lane halves (what other CPUs run). Both give the same bits on one CPU level; tests
  * check it. */

@@ -204,6 +204,45 @@ START_TEST(dense_predict_matches_reference_and_is_row_independent)
 }
 END_TEST
 
+/* Training's forward pass (fs_nn_dense_forward) against a long double reference on both sides of
+ * fs_nn_small_trains's rule (255 and 256 inputs, a tail of 12 lanes, 16 and 17 outputs), ReLU
+ * on and off; where the rule takes the direct kernel the result is its bits, bias and ReLU
+ * included. Tolerance as in the test above. */
+START_TEST(dense_forward_matches_reference_on_either_kernel)
+{
+    const size_t shapes[][3] = {{10, 255, 10}, {10, 256, 10}, {10, 784, 10},
+                                {7, 300, 16},  {3, 784, 17},  {33, 512, 3}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++)
+        for (int relu = 0; relu < 2; relu++) {
+            size_t n = shapes[t][0], d = shapes[t][1], c = shapes[t][2];
+            fs_real *x = fs_test_random_weights(n * d, 1.0, 90 + t);
+            fs_real *w = fs_test_random_weights(c * d + c, 0.1, 100 + t);
+            fs_real *z = malloc(n * c * sizeof *z), *direct = malloc(n * c * sizeof *direct);
+            ck_assert(z && direct);
+            fs_nn_dense_forward(w, w + c * d, x, n, d, c, relu, z);
+            double worst = 0;
+            for (size_t i = 0; i < n; i++)
+                for (size_t o = 0; o < c; o++) {
+                    long double ref = w[c * d + o];
+                    for (size_t k = 0; k < d; k++) ref += (long double)x[i * d + k] * w[o * d + k];
+                    if (relu && ref < 0) ref = 0;
+                    worst = fmax(worst, fabs((double)(z[i * c + o] - ref)));
+                }
+            fs_test_err_lt("dense forward vs long double", worst, FS_TEST_TOL(1e-13, 1e-5));
+            if (fs_nn_small_trains(d, c)) {
+                fs_nn_small_forward(w, w + c * d, x, n, d, c, direct);
+                if (relu) fs_nn_relu(direct, n * c);
+                ck_assert_msg(memcmp(z, direct, n * c * sizeof *z) == 0,
+                              "shape %zu: the forward is not the direct kernel's", t);
+            }
+            free(x), free(w), free(z), free(direct);
+        }
+    /* the rule itself: never above 16 outputs, never under 256 inputs */
+    ck_assert(!fs_nn_small_trains(784, 17) && !fs_nn_small_trains(255, 10));
+    ck_assert(fs_nn_small_trains(784, 10) == !__builtin_cpu_supports("avx512f"));
+}
+END_TEST
+
 /* The direct kernel holds its 16 lanes as one 64-byte vector on AVX-512 and as two 8-lane halves
  * elsewhere (fs_nn_small.c): the same terms in the same order, so on this CPU both layouts give
  * the same bits, for any rows, any outputs up to 16 and input widths around the lane count. */
@@ -269,6 +308,7 @@ int main(void)
     tcase_add_test(tc, softmax_predict_rows_sum_to_one);
     tcase_add_test(tc, evaluate_known_tiny_case);
     tcase_add_test(tc, dense_predict_matches_reference_and_is_row_independent);
+    tcase_add_test(tc, dense_forward_matches_reference_on_either_kernel);
     tcase_add_test(tc, small_forward_layouts_give_the_same_bits);
     tcase_add_test(tc, gathered_pixels_are_the_exact_quotients);
     tcase_add_test(tc, softmax_on_pixels_equals_softmax_on_their_floats);
