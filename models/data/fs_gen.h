@@ -88,9 +88,12 @@ typedef struct fs_marketing_cfg {
     double test_fraction;
 } fs_marketing_cfg;
 fs_gen *fs_gen_marketing_new(const fs_marketing_cfg *cfg, fs_err *err);
-/* Whether the marketing generator places a row's features with AVX-512 compares (on by default
- * where the CPU has them; the rows are the same either way): tests check both paths. */
-void fs_gen_marketing_use_simd(bool on);
+/* How the marketing generator places a row's features: vector compares in 16 lanes (AVX-512) or
+ * in two 8-lane halves (AVX2), or a scalar rank sort and merge; the rows are the same either
+ * way. By default the fastest the CPU has (FS_MK_PLACE_BEST). For tests, which check every
+ * path: false (nothing changed) when this CPU lacks it. */
+typedef enum { FS_MK_PLACE_BEST, FS_MK_PLACE_SCALAR, FS_MK_PLACE_AVX2, FS_MK_PLACE_AVX512 } fs_mk_place;
+bool fs_gen_marketing_use_place(fs_mk_place path);
 /* The levels of the marketing group column `group` ("region", "device", "age_band"; 0 for
  * another name) and the name of level i of it (as the generated data name them). */
 size_t fs_gen_marketing_levels(const fs_marketing_cfg *c, const char *group);
