@@ -135,14 +135,111 @@ static double metric_mse(const fs_predictions *p, const uint32_t *subset, size_t
     return sum / (double)k;
 }
 
-/* Mann-Whitney U: each group of equal scores contributes pos_g * (neg_below + neg_g / 2), i.e.
- * ties count 1/2 (average ranks). With each class's keys sorted ascending, a group's negatives
- * below and equal are found by walking the negatives alongside the positives. Counted as 2U in
- * integers, so the result is exact up to the final division. */
+/* Mann-Whitney U, counted as 2U in integers so the result is exact up to the final division:
+ * every (positive, negative) pair adds 2 when the positive scores higher, 1 when they tie. */
+
+/* Both classes sorted ascending: each group of equal positive keys adds pos_g * (2 neg_below +
+ * neg_g), its negatives below and equal found by walking the negatives alongside. */
+static uint64_t auc_twice_u_merged(const uint64_t *pos, size_t n_pos, const uint64_t *neg,
+                                   size_t n_neg)
+{
+    uint64_t neg_below = 0, twice_u = 0;
+    for (size_t i = 0, j; i < n_pos; i = j) {
+        uint64_t key = pos[i], neg_eq = 0;
+        for (j = i; j < n_pos && pos[j] == key; j++) {
+        }
+        while (neg_below < n_neg && neg[neg_below] < key) neg_below++;
+        while (neg_below + neg_eq < n_neg && neg[neg_below + neg_eq] == key) neg_eq++;
+        twice_u += (uint64_t)(j - i) * (2 * neg_below + neg_eq);
+    }
+    return twice_u;
+}
+
+/* Click and fraud data have one class fifty times rarer than the other: sorting only the rare
+ * class and placing each key of the common one among its keys through a table of buckets is
+ * three times faster than sorting both (the AUCs of a shipped ctr_regions evaluation, 2 million
+ * keys in all, sorted 8 bytes a pass, were a tenth of its run). Used when the rarer class is
+ * under a fifth of the rows. */
+#define AUC_RARE_SHARE 5
+#define AUC_BUCKETS_MAX_BITS 16
+
+/* The rare class's sorted keys a[0..m) (m >= 1), split into 2^bits buckets of (key - a[0]) >>
+ * shift, and first[t]: how many keys lie in the buckets before t (first[2^bits] = m). */
+typedef struct auc_buckets {
+    const uint64_t *a;
+    size_t m;
+    unsigned shift;
+    uint32_t *first;
+} auc_buckets;
+
+static void auc_buckets_build(auc_buckets *bk, const uint64_t *a, size_t m, uint32_t *first)
+{
+    unsigned bits = 1; /* about four buckets a key, at most 2^16 */
+    while (bits < AUC_BUCKETS_MAX_BITS && ((size_t)1 << bits) < 4 * m) bits++;
+    uint64_t span = a[m - 1] - a[0];
+    unsigned used = span ? 64 - (unsigned)__builtin_clzll(span) : 0;
+    *bk = (auc_buckets){a, m, used > bits ? used - bits : 0, first};
+    size_t n_buckets = (size_t)1 << bits, t = 0;
+    for (size_t i = 0; i < m; i++)
+        for (size_t b = (a[i] - a[0]) >> bk->shift; t <= b; t++) first[t] = (uint32_t)i;
+    for (; t <= n_buckets; t++) first[t] = (uint32_t)m;
+}
+
+/* The first i in [lo, hi) with a[i] > x (past_equal) or a[i] >= x; hi when none. */
+static size_t auc_bound(const uint64_t *a, size_t lo, size_t hi, uint64_t x, bool past_equal)
+{
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (past_equal ? a[mid] <= x : a[mid] < x) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* How many of the rare keys lie below x (*below) and equal it (*equal). Keys in earlier buckets
+ * are below x, in later ones above: only x's own bucket is searched, by a scan when short (most
+ * hold none or one), by bisection when long (ties, or keys bunched together). */
+static void auc_place(const auc_buckets *bk, uint64_t x, size_t *below, size_t *equal)
+{
+    const uint64_t *a = bk->a;
+    if (x < a[0] || x > a[bk->m - 1]) {
+        *below = x < a[0] ? 0 : bk->m, *equal = 0;
+        return;
+    }
+    size_t t = (x - a[0]) >> bk->shift, lo = bk->first[t], hi = bk->first[t + 1], lt, le;
+    if (hi - lo <= 8) {
+        lt = le = lo;
+        for (size_t i = lo; i < hi; i++) lt += a[i] < x, le += a[i] <= x;
+    } else {
+        lt = auc_bound(a, lo, hi, x, false);
+        le = auc_bound(a, lt, hi, x, true);
+    }
+    *below = lt, *equal = le - lt;
+}
+
+/* rare[0..m) sorted, the common class's keys unsorted: 2U summed over the common keys. */
+static uint64_t auc_twice_u_placed(const uint64_t *rare, size_t m, bool rare_is_pos,
+                                   const uint64_t *common, size_t n, uint32_t *first)
+{
+    auc_buckets bk;
+    auc_buckets_build(&bk, rare, m, first);
+    uint64_t twice_u = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t below, equal;
+        auc_place(&bk, common[i], &below, &equal);
+        /* a negative scores under (m - below - equal) positives, ties `equal`; a positive
+         * scores over `below` negatives */
+        twice_u += rare_is_pos ? 2 * (m - below - equal) + equal : 2 * below + equal;
+    }
+    return twice_u;
+}
+
+/* keys: the scratch, 2k keys: the positives' keys from the front, the negatives' from the back of
+ * its first half; the second half is the radix sort's buffer, or the rare class's and its
+ * bucket table. */
 static double metric_auc(const fs_predictions *p, const uint32_t *subset, size_t k,
                          uint64_t *keys)
 {
-    /* positives from the front of keys, negatives from the back */
     size_t n_pos = 0, n_neg = 0;
     for (size_t i = 0; i < k; i++) {
         size_t r = metric_row(subset, i);
@@ -152,16 +249,19 @@ static double metric_auc(const fs_predictions *p, const uint32_t *subset, size_t
         else keys[k - ++n_neg] = metric_key(s);
     }
     if (n_pos == 0 || n_neg == 0) return NAN;
-    const uint64_t *pos = metric_radix_sort(keys, keys + k, n_pos);
-    const uint64_t *neg = metric_radix_sort(keys + n_pos, keys + k + n_pos, n_neg);
-    uint64_t neg_below = 0, twice_u = 0;
-    for (size_t i = 0, j; i < n_pos; i = j) {
-        uint64_t key = pos[i], neg_eq = 0;
-        for (j = i; j < n_pos && pos[j] == key; j++) {
-        }
-        while (neg_below < n_neg && neg[neg_below] < key) neg_below++;
-        while (neg_below + neg_eq < n_neg && neg[neg_below + neg_eq] == key) neg_eq++;
-        twice_u += (uint64_t)(j - i) * (2 * neg_below + neg_eq);
+    uint64_t *pos = keys, *neg = keys + n_pos, twice_u;
+    bool pos_rare = n_pos <= n_neg;
+    size_t m = pos_rare ? n_pos : n_neg, n = k - m;
+    /* the table (4 (2^bits + 1) bytes, bits <= log2(4m) + 1) fits the buffer's room after the
+     * rare keys, 8 (k - m) bytes, whenever the common class is 5 times larger */
+    if (m * AUC_RARE_SHARE < n) {
+        const uint64_t *rare = metric_radix_sort(pos_rare ? pos : neg, keys + k, m);
+        twice_u = auc_twice_u_placed(rare, m, pos_rare, pos_rare ? neg : pos, n,
+                                     (uint32_t *)(void *)(keys + k + m));
+    } else {
+        const uint64_t *sp = metric_radix_sort(pos, keys + k, n_pos);
+        const uint64_t *sn = metric_radix_sort(neg, keys + k + n_pos, n_neg);
+        twice_u = auc_twice_u_merged(sp, n_pos, sn, n_neg);
     }
     return (double)twice_u / (2.0 * (double)n_pos * (double)n_neg);
 }

@@ -10,7 +10,7 @@
 #include "fs_rng.h"
 #include "fs_test.h"
 
-enum { MAX_ROWS = 512 };
+enum { MAX_ROWS = 2048 };
 
 /* A binary prediction set: probs rows (1 - s, s) for scores s. */
 typedef struct bin_preds {
@@ -21,6 +21,7 @@ typedef struct bin_preds {
 
 static void bin_fill(bin_preds *b, const double *s, const int32_t *y, size_t n)
 {
+    ck_assert(n <= MAX_ROWS);
     for (size_t i = 0; i < n; i++) {
         b->probs[2 * i] = 1 - s[i];
         b->probs[2 * i + 1] = s[i];
@@ -205,6 +206,46 @@ START_TEST(auc_matches_bruteforce_when_scores_share_their_top_bits)
             s[i] = base + ldexp((double)low, -52);
         }
         ck_assert_double_eq_tol(auc_of(s, y, N), bruteforce_auc(s, y, N), 1e-12);
+    }
+    gsl_rng_free(r);
+}
+END_TEST
+
+/* One class under a fifth of the rows takes the other path (the rare class sorted, the common
+ * one placed among it through buckets): positives rare (click data) and negatives rare, with
+ * ties inside and across classes, keys over many magnitudes and signs, long runs in one bucket
+ * (every score equal; scores bunched in the last bits), a single rare row, and common keys below
+ * and above every rare one. Exact: 2U is counted in integers on both paths. */
+START_TEST(auc_matches_bruteforce_when_one_class_is_rare)
+{
+    enum { N = 2000 };
+    static double s[N];
+    static int32_t y[N];
+    gsl_rng *r = fs_rng_new();
+    for (int trial = 0; trial < 24; trial++) {
+        fs_rng_reseed(r, 14, FS_RNG_DATA, (uint64_t)trial, FS_RNG_NONE);
+        int shape = trial % 6;
+        double rare_share = trial % 12 < 6 ? 0.02 : 0.98; /* rare positives, then negatives */
+        size_t n = shape == 5 ? 40 : N;
+        for (size_t i = 0; i < n; i++) {
+            y[i] = gsl_rng_uniform(r) < rare_share;
+            double u = gsl_rng_uniform(r);
+            switch (shape) {
+            case 0: s[i] = round(20 * fmin(1, u * 0.8 + 0.2 * y[i])) / 20; break; /* ties */
+            case 1: s[i] = ldexp(u + 0.3 * y[i], (int)(gsl_rng_uniform(r) * 60) - 50); break;
+            case 2: s[i] = 0.5; break; /* one bucket, all tied */
+            case 3: s[i] = 0.75 + ldexp((double)gsl_rng_uniform_int(r, 30) + y[i], -52); break;
+            case 4: s[i] = (u < 0.5 ? -1 : 1) * ldexp(u, (int)(u * 40) - 20); break;
+            default: s[i] = u; /* 40 rows: one or no rare row */
+            }
+        }
+        if (shape == 5) { /* exactly one rare row, scored in the middle */
+            for (size_t i = 0; i < n; i++) y[i] = rare_share > 0.5;
+            y[7] = !y[7], s[7] = 0.5;
+        }
+        double want = bruteforce_auc(s, y, (int)n);
+        ck_assert_msg(fabs(auc_of(s, y, n) - want) <= 1e-12, "trial %d: %.17g, want %.17g",
+                      trial, auc_of(s, y, n), want);
     }
     gsl_rng_free(r);
 }
@@ -422,6 +463,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, labels_checked_once_give_the_same_values);
     tcase_add_test(tc, auc_hand_computed_cases);
     tcase_add_test(tc, auc_matches_bruteforce_with_many_ties);
+    tcase_add_test(tc, auc_matches_bruteforce_when_one_class_is_rare);
     tcase_add_test(tc, auc_matches_bruteforce_over_signs_magnitudes_and_zeros);
     tcase_add_test(tc, auc_matches_bruteforce_when_scores_share_their_top_bits);
     tcase_add_test(tc, auc_nan_when_undefined);
