@@ -92,7 +92,12 @@ fs_gen *fs_gen_marketing_new(const fs_marketing_cfg *cfg, fs_err *err);
  * in two 8-lane halves (AVX2), or a scalar rank sort and merge; the rows are the same either
  * way. By default the fastest the CPU has (FS_MK_PLACE_BEST). For tests, which check every
  * path: false (nothing changed) when this CPU lacks it. */
-typedef enum { FS_MK_PLACE_BEST, FS_MK_PLACE_SCALAR, FS_MK_PLACE_AVX2, FS_MK_PLACE_AVX512 } fs_mk_place;
+typedef enum {
+    FS_MK_PLACE_BEST,
+    FS_MK_PLACE_SCALAR,
+    FS_MK_PLACE_AVX2,
+    FS_MK_PLACE_AVX512
+} fs_mk_place;
 bool fs_gen_marketing_use_place(fs_mk_place path);
 /* The levels of the marketing group column `group` ("region", "device", "age_band"; 0 for
  * another name) and the name of level i of it (as the generated data name them). */

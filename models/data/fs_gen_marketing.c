@@ -620,8 +620,10 @@ mk_place_avx2(const mk_ufeat *uf, const uint32_t *ai, const float *av, size_t na
     uint32_t ub[16] = {0}, ab[16] = {0}; /* biased; lanes past a run's end are masked off */
     for (size_t i = 0; i < nu; i++) ub[i] = uf->idx[i] ^ MK_BIAS;
     for (size_t j = 0; j < na; j++) ab[j] = ai[j] ^ MK_BIAS;
-    __m256i U0 = _mm256_loadu_si256((const void *)ub), U1 = _mm256_loadu_si256((const void *)(ub + 8));
-    __m256i A0 = _mm256_loadu_si256((const void *)ab), A1 = _mm256_loadu_si256((const void *)(ab + 8));
+    __m256i U0 = _mm256_loadu_si256((const void *)ub);
+    __m256i U1 = _mm256_loadu_si256((const void *)(ub + 8));
+    __m256i A0 = _mm256_loadu_si256((const void *)ab);
+    __m256i A1 = _mm256_loadu_si256((const void *)(ab + 8));
     unsigned clash = 0;
     for (size_t i = 0; i < nu; i++) {
         __m256i x = _mm256_set1_epi32((int)ub[i]);
