@@ -167,6 +167,16 @@ START_TEST(evaluate_known_tiny_case)
 }
 END_TEST
 
+/* The reference for output o of row i of a dense layer (x: rows of d, w: c rows of d, then c
+ * biases), in long double. */
+static long double dense_ref(const fs_real *w, const fs_real *x, size_t i, size_t o, size_t d,
+                             size_t c)
+{
+    long double ref = w[c * d + o];
+    for (size_t k = 0; k < d; k++) ref += (long double)x[i * d + k] * w[o * d + k];
+    return ref;
+}
+
 /* fs_nn_dense_predict against a long double reference at shapes that exercise every part of the
  * direct kernel (rows not a multiple of its 4, outputs not a multiple of its 5, inputs not a
  * multiple of the vector lanes, and 1), and the sgemm path above 16 outputs; then, up to 16
@@ -190,8 +200,7 @@ START_TEST(dense_predict_matches_reference_and_is_row_independent)
         for (size_t i = 0; i < n; i++) {
             fs_nn_dense_predict(w, w + c * d, x + i * d, 1, d, c, false, one);
             for (size_t o = 0; o < c; o++) {
-                long double ref = w[c * d + o];
-                for (size_t k = 0; k < d; k++) ref += (long double)x[i * d + k] * w[o * d + k];
+                long double ref = dense_ref(w, x, i, o, d, c);
                 worst = fmax(worst, fabs((double)(z[i * c + o] - ref)));
                 ck_assert_msg(c > 16 || memcmp(&one[o], &z[i * c + o], sizeof one[o]) == 0,
                               "shape %zu: row %zu output %zu alone differs", t, i, o);
@@ -223,8 +232,7 @@ START_TEST(dense_forward_matches_reference_on_either_kernel)
             double worst = 0;
             for (size_t i = 0; i < n; i++)
                 for (size_t o = 0; o < c; o++) {
-                    long double ref = w[c * d + o];
-                    for (size_t k = 0; k < d; k++) ref += (long double)x[i * d + k] * w[o * d + k];
+                    long double ref = dense_ref(w, x, i, o, d, c);
                     if (relu && ref < 0) ref = 0;
                     worst = fmax(worst, fabs((double)(z[i * c + o] - ref)));
                 }
