@@ -1,6 +1,7 @@
 /* fs_nn_small: the direct forward kernel of fully connected layers with at most
- * FS_NN_SMALL_OUT_MAX outputs, for prediction (fs_nn_dense_predict); see fs_nn_small.c for why
- * and for its fixed summation order. */
+ * FS_NN_SMALL_OUT_MAX outputs, for prediction (fs_nn_dense_predict) and, where it is the faster,
+ * for training (fs_nn_dense_forward, fs_nn_small_trains); see fs_nn_small.c for why and for its
+ * fixed summation order. */
 #ifndef FS_NN_SMALL_H
 #define FS_NN_SMALL_H
 
