@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gsl/gsl_errno.h>
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -35,7 +36,7 @@
 
 static const char usage[] =
     "usage: fedsim run SCENARIO [-o DB] [--set path=value]... [--threads N] [--quiet]\n"
-    "                  [--variant LABEL] [--replicate R] [--resume]\n"
+    "                  [--variant LABEL] [--replicate R] [--resume] [--run-id N]\n"
     "       fedsim sweep SCENARIO [-o DB] [--jobs N] [--set path=value]...\n"
     "       fedsim validate SCENARIO... [--set path=value]...\n"
     "       fedsim epsilon --q Q --sigma Z --steps T --delta D\n"
@@ -47,7 +48,7 @@ static const char usage[] =
 
 #define RUN_USAGE                                                                                  \
     "usage: fedsim run SCENARIO [-o DB] [--set path=value]... [--threads N] [--quiet]\n"          \
-    "                  [--variant LABEL] [--replicate R] [--resume]\n"
+    "                  [--variant LABEL] [--replicate R] [--resume] [--run-id N]\n"
 static const char run_usage[] = RUN_USAGE;
 static const char run_help[] =
     RUN_USAGE
@@ -63,6 +64,9 @@ static const char run_help[] =
     "  --resume          continue the latest unfinished run of this scenario in DB from its\n"
     "                    last checkpoint (output.checkpoint_every and\n"
     "                    output.checkpoint_min_interval_s); a new run when none\n"
+    "  --run-id N        record a new run as run_id N (refused when DB has that run);\n"
+    "                    a sweep gives each of its runs the id of its place in the sweep,\n"
+    "                    whichever of its parallel jobs starts first\n"
     "  environment: FEDSIM_MAX_MEMORY=SIZE (e.g. 8G) caps the memory a scenario may need\n";
 
 #define VALIDATE_USAGE "usage: fedsim validate SCENARIO... [--set path=value]...\n"
@@ -100,6 +104,7 @@ typedef struct run_args {
     bool quiet, resume;
     const char *variant;
     int replicate; /* 0: none */
+    int run_id;    /* 0: the next free one */
 } run_args;
 
 /* A usage error: one line, then the usage of the command at fault. */
@@ -141,6 +146,9 @@ static int parse_run_args(int argc, char **argv, run_args *a)
             if (!has_value ||
                 !fs_cli_parse_int(argv[++i], 1, FS_SWEEP_MAX_REPLICATES, &a->replicate))
                 return bad_arg("--replicate", "expected an integer from 1 to 1000");
+        } else if (!strcmp(arg, "--run-id")) {
+            if (!has_value || !fs_cli_parse_int(argv[++i], 1, INT_MAX, &a->run_id))
+                return bad_arg("--run-id", "expected an integer from 1 to 2147483647");
         } else if (!strcmp(arg, "--resume")) {
             a->resume = true;
         } else if (!strcmp(arg, "--quiet")) {
@@ -340,6 +348,7 @@ static int cmd_run(int argc, char **argv)
                         .n_ranks = run_ranks(),
                         .variant = a.variant,
                         .replicate = a.replicate,
+                        .run_id = a.run_id,
                         .resume = a.resume,
                         .progress = !a.quiet && isatty(STDERR_FILENO),
                         .stop = &fs_cli_stop_signal};

@@ -309,6 +309,7 @@ static int begin(run_ctx *c, const char *db_path, void **out_state, size_t *out_
                       .seed = c->s->seed,
                       .population_seed = c->s->population_seed,
                       .replicate = c->opts->replicate,
+                      .run_id = c->opts->run_id,
                       .headline_metric = c->sum->headline,
                       .variant = c->opts->variant ? c->opts->variant : "",
                       .fedsim_version = FEDSIM_VERSION,

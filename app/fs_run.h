@@ -16,6 +16,7 @@ typedef struct fs_run_opts {
     const char *db_path;           /* overrides output.db when not NULL */
     const char *variant;           /* sweep variant label recorded in runs.variant, or NULL */
     int replicate;                 /* 1-based replicate recorded in runs.replicate, 0 = none */
+    int64_t run_id;                /* a new run's run_id (--run-id); 0 = the next free one */
     int n_threads;                 /* >= 1 */
     int n_ranks;                   /* MPI ranks of the job, recorded in runs.ranks (0: 1) */
     bool progress;                 /* progress line on stderr */

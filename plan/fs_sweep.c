@@ -1,5 +1,7 @@
 /* fs_sweep: expansion of sweep objects into variants, and the sweep command (parallel child
- * `fedsim run` processes, resume by skipping finished variants). */
+ * `fedsim run` processes, resume by skipping finished variants). The sweep, not its children,
+ * numbers the runs (fs_sweep_run_ids, passed as --run-id): children that insert their runs row
+ * in whatever order they reach it would make the file depend on --jobs and on the machine. */
 #include "fs_sweep.h"
 #include "fs_sweep_int.h"
 
@@ -413,7 +415,7 @@ const char *fs_sweep_job_name(const fs_sweep *sw, size_t j, char *buf, size_t n)
 /* Fills state[j] for every job; a database that cannot be read stops the sweep (exit 3):
  * guessing "nothing done" would rerun finished variants. */
 int fs_sweep_finished(const char *db_path, const char *name, const fs_sweep *sw,
-                    unsigned char *state, fs_err *err)
+                      unsigned char *state, int64_t *max_run_id, fs_err *err)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -437,6 +439,14 @@ int fs_sweep_finished(const char *db_path, const char *name, const fs_sweep *sw,
         }
         sqlite3_reset(st);
     }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (src == SQLITE_OK)
+        src = sqlite3_prepare_v2(db, "SELECT coalesce(max(run_id), 0) FROM runs", -1, &st, NULL);
+    if (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        *max_run_id = sqlite3_column_int64(st, 0);
+        src = SQLITE_OK;
+    }
     if (src != SQLITE_OK) {
         fs_err_add(err, NULL, "%s: reading which variants are done: %s", db_path,
                    sqlite3_errmsg(db));
@@ -445,6 +455,16 @@ int fs_sweep_finished(const char *db_path, const char *name, const fs_sweep *sw,
     sqlite3_finalize(st);
     sqlite3_close(db);
     return rc;
+}
+
+void fs_sweep_run_ids(const unsigned char *state, size_t n_jobs, int64_t max_run_id,
+                      int64_t *ids)
+{
+    int64_t next = max_run_id;
+    for (size_t j = 0; j < n_jobs; j++)
+        ids[j] = state[j] == FS_SWEEP_NEW ? ++next : 0;
+    for (size_t j = 0; j < n_jobs; j++)
+        if (state[j] == FS_SWEEP_UNFINISHED) ids[j] = ++next;
 }
 
 typedef struct child {
@@ -484,14 +504,14 @@ static _Noreturn void exec_child(const char *self, char **argv, pid_t sweep,
  * them at once; the sweep does not make a group of its own, which would take it out of the
  * terminal's foreground group when started from a script (Ctrl-C would then miss it). */
 pid_t fs_sweep_spawn(const sweep_args *a, const fs_variant *v, int replicate, const char *db,
-                           int threads, bool resume, const sigset_t *child_mask)
+                     int threads, bool resume, int64_t run_id, const sigset_t *child_mask)
 {
-    char self[4096], th[16], rep[16];
+    char self[4096], th[16], rep[16], id[24];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len <= 0) return -1;
     self[len] = '\0';
     snprintf(th, sizeof th, "%d", threads);
-    char *argv[16 + 2 * (256 + FS_SWEEP_MAX_SETS)];
+    char *argv[20 + 2 * (256 + FS_SWEEP_MAX_SETS)];
     size_t n = 0;
     const char *fixed[] = {self,     "run",       a->scenario, "-o",      db,       "--variant",
                            v->label, "--threads", th,          "--quiet", "--resume"};
@@ -499,6 +519,8 @@ pid_t fs_sweep_spawn(const sweep_args *a, const fs_variant *v, int replicate, co
         argv[n++] = (char *)fixed[i];
     snprintf(rep, sizeof rep, "%d", replicate);
     if (replicate) argv[n++] = "--replicate", argv[n++] = rep;
+    snprintf(id, sizeof id, "%lld", (long long)run_id);
+    if (run_id > 0) argv[n++] = "--run-id", argv[n++] = id;
     for (size_t i = 0; i < a->n_sets; i++)
         argv[n++] = "--set", argv[n++] = (char *)a->sets[i];
     for (size_t i = 0; i < v->n_sets; i++)
@@ -629,7 +651,7 @@ static void progress_draw(sweep_progress *p, const fs_sweep *sw, const child *ki
 /* The stop signals and SIGCHLD are blocked except inside sigsuspend, so a signal that arrives
  * between two checks is never lost: the loop sleeps only when nothing is left to do. */
 static int run_all(const sweep_args *a, const fs_sweep *sw, const unsigned char *state,
-                   const char *db, const char *name, sweep_tally *t)
+                   const int64_t *run_ids, const char *db, const char *name, sweep_tally *t)
 {
     sweep_progress prog = {.on = isatty(STDERR_FILENO), .db = db, .name = name};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -667,7 +689,7 @@ static int run_all(const sweep_args *a, const fs_sweep *sw, const unsigned char 
         }
         if (!stopping && i < n && n_kids < (size_t)a->jobs) {
             pid_t pid = fs_sweep_spawn(a, fs_sweep_job_variant(sw, i), fs_sweep_job_replicate(sw, i), db, threads,
-                                      state[i] == FS_SWEEP_UNFINISHED, &old_mask);
+                                      state[i] == FS_SWEEP_UNFINISHED, run_ids[i], &old_mask);
             if (pid < 0) {
                 char jn[4 * sizeof sw->variants[0].label + 32];
                 fprintf(stderr, "fedsim: error: cannot start fedsim for variant \"%s\": %s\n",
@@ -776,10 +798,12 @@ static int lead_scenario(const sweep_args *a, const fs_scenario *s, fs_sweep *sw
     if (err.n_total) return fs_err_print(&err, stderr), fs_sweep_ranks_release(), 3;
     size_t n = fs_sweep_n_jobs(&sw);
     unsigned char *state = calloc(n ? n : 1, 1);
-    if (!state) return fs_sweep_ranks_release(), 71;
-    if ((rc = fs_sweep_finished(db, s->name, &sw, state, &err)))
-        return fs_err_print(&err, stderr), free(state), fs_sweep_ranks_release(),
+    int64_t *run_ids = calloc(n ? n : 1, sizeof *run_ids), max_run_id = 0;
+    if (!state || !run_ids) return free(state), free(run_ids), fs_sweep_ranks_release(), 71;
+    if ((rc = fs_sweep_finished(db, s->name, &sw, state, &max_run_id, &err)))
+        return fs_err_print(&err, stderr), free(state), free(run_ids), fs_sweep_ranks_release(),
                fs_exit_code(rc);
+    fs_sweep_run_ids(state, n, max_run_id, run_ids);
     size_t skipped = 0;
     for (size_t i = 0; i < n; i++)
         skipped += state[i] == FS_SWEEP_DONE;
@@ -796,7 +820,7 @@ static int lead_scenario(const sweep_args *a, const fs_scenario *s, fs_sweep *sw
     double t0 = fs_wall_seconds();
     sweep_tally t = {0};
     int code = fs_mpi_size() > 1 ? fs_sweep_ranks_lead(a, &sw, state, db, s->name, &t)
-                                 : run_all(a, &sw, state, db, s->name, &t);
+                                 : run_all(a, &sw, state, run_ids, db, s->name, &t);
     int stats = refresh_stats(db, s->name);
     if (!code && stats) code = stats;
     if (t.done == t.todo)
@@ -811,6 +835,7 @@ static int lead_scenario(const sweep_args *a, const fs_scenario *s, fs_sweep *sw
     fflush(stdout);
     if (t.done != t.todo) print_sweep_resume_hint(a, db);
     free(state);
+    free(run_ids);
     return code;
 }
 

@@ -36,14 +36,23 @@ int fs_sweep_job_replicate(const fs_sweep *sw, size_t j);
 /* A job's name in messages: the label (control characters escaped) and its replicate. */
 const char *fs_sweep_job_name(const fs_sweep *sw, size_t j, char *buf, size_t n);
 
-/* Fills state[j] for every job from db_path (exit-3 errors: guessing would rerun done work). */
+/* Fills state[j] for every job from db_path, and *max_run_id with the database's largest run_id
+ * (0 when it has no run); exit-3 errors: guessing would rerun done work. */
 int fs_sweep_finished(const char *db_path, const char *name, const fs_sweep *sw,
-                      unsigned char *state, fs_err *err);
+                      unsigned char *state, int64_t *max_run_id, fs_err *err);
 
-/* Starts `fedsim run ... -o db --variant ... [--resume]` for job (v, replicate), its stdout on
- * /dev/null, dying with the caller; -1 when it cannot. */
+/* The run_id each job's new run gets (ids[j], 0 for a done job), so that they depend on the
+ * jobs alone and not on which of the parallel children starts first: the new jobs, in job
+ * order, take the ids after max_run_id, which are those --jobs 1 gave them one at a time (and
+ * an MPI sweep's merge gives them); an unfinished job keeps its run when it resumes it, and the
+ * ids after those are the ones it starts a new run under when it cannot. */
+void fs_sweep_run_ids(const unsigned char *state, size_t n_jobs, int64_t max_run_id,
+                      int64_t *ids);
+
+/* Starts `fedsim run ... -o db --variant ... [--resume] [--run-id N]` for job (v, replicate),
+ * its stdout on /dev/null, dying with the caller; -1 when it cannot. run_id 0: none given. */
 pid_t fs_sweep_spawn(const sweep_args *a, const fs_variant *v, int replicate, const char *db,
-                     int threads, bool resume, const sigset_t *child_mask);
+                     int threads, bool resume, int64_t run_id, const sigset_t *child_mask);
 bool fs_sweep_interrupted_code(int code);
 /* Counts one ended run in t by its exit code; returns "done", "interrupted" or "failed". */
 const char *fs_sweep_tally_end(sweep_tally *t, int code);

@@ -98,7 +98,7 @@ static pid_t start_run(const sweep_args *a, const fs_sweep *sw, size_t j, const 
     sigset_t mask;
     sigprocmask(SIG_SETMASK, NULL, &mask);
     return fs_sweep_spawn(a, fs_sweep_job_variant(sw, j), fs_sweep_job_replicate(sw, j), path,
-                          run_threads(a), resume, &mask);
+                          run_threads(a), resume, 0, &mask); /* the merge numbers the runs */
 }
 
 /* The environment the child runs see: a sweep's child (no resume hint of its own), not a rank

@@ -53,11 +53,12 @@ enum {
 static const char *const stmt_sql[ST_N] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
-    [ST_RUN] = "INSERT INTO runs(name, scenario_json, seed, variant, target_metric,"
+    [ST_RUN] = "INSERT INTO runs(run_id, name, scenario_json, seed, variant, target_metric,"
                " target_value, target_lower_better, target_sustain, fedsim_version, status,"
                " started_at, threads, host, population_seed, replicate, headline_metric,"
                " precision, ranks)"
-               " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?, ?, ?, ?, ?, ?)",
+               " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', " FS_DB_NOW ", ?, ?, ?, ?, ?, ?,"
+               " ?)",
     [ST_ROUND] = "INSERT INTO rounds(run_id, round, t_start, t_end, selected, reported, dropped,"
                  " late, aborted, bytes_up, bytes_down, train_loss, epsilon, compute_s,"
                  " online_share, wall_s, rejected, energy_j)"
@@ -742,12 +743,33 @@ static void bind_target(fs_db_bind *b, const fs_db_run *run)
                  : sqlite3_bind_int(b->st, b->i, run->target_sustain > 1 ? run->target_sustain : 1);
 }
 
+/* Whether run_id is already a run of db (said in err, the transaction rolled back), checked
+ * inside the insert's transaction: a second process cannot take it in between. */
+static bool run_id_taken(fs_db *db, int64_t run_id, fs_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(db->conn, "SELECT 1 FROM runs WHERE run_id = ?1", -1, &st, NULL);
+    if (src == SQLITE_OK) src = sqlite3_bind_int64(st, 1, run_id);
+    if (src == SQLITE_OK) src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (src == SQLITE_ROW)
+        fs_err_add(err, NULL, "%s: run_id %lld is taken by another run: nothing was written",
+                   db->path, (long long)run_id);
+    else if (src != SQLITE_DONE)
+        fs_err_add(err, NULL, "%s: starting run: %s", db->path, sqlite3_errmsg(db->conn));
+    if (src == SQLITE_DONE) return false;
+    db_rollback(db, err);
+    return true;
+}
+
 int fs_db_begin_run(fs_db *db, const fs_db_run *run, int64_t *out_run_id, fs_err *err)
 {
     fs_assert(db && run && out_run_id);
     /* claimed before the row is committed: no other process ever sees it unclaimed */
     if (run_stmt(db, ST_BEGIN) != SQLITE_OK) return db_fail(db, err, "starting run");
+    if (run->run_id > 0 && run_id_taken(db, run->run_id, err)) return FS_EDB;
     fs_db_bind b = bind_start(db, ST_RUN);
+    bind_opt_i64(&b, run->run_id > 0, run->run_id); /* NULL: SQLite's next rowid */
     bind_text(&b, run->name);
     bind_text(&b, run->scenario_json);
     bind_i64(&b, (int64_t)run->seed); /* two's complement for seeds >= 2^63 */

@@ -32,6 +32,8 @@ typedef struct fs_db_run {
     int threads;                /* metadata: never influences results */
     int ranks;                  /* metadata: MPI ranks of the job that ran it (<= 0: 1) */
     const char *host;           /* metadata */
+    int64_t run_id;             /* the run_id to record the run under (a sweep's, so that ids do
+                                   not follow which child started first); 0: the next free one */
 } fs_db_run;
 
 typedef struct fs_db_client {

@@ -1,10 +1,12 @@
 #!/bin/bash
-# sweep.sh FEDSIM SCENARIO: a grid sweep runs every variant in parallel into one database with
-# its label, without resume notes when it is fresh; each variant equals a standalone `fedsim run`
-# with the same overrides; an interrupted variant is rerun on resume while finished ones are
-# skipped; a bad variant stops the sweep before anything runs.
+# sweep.sh FEDSIM SCENARIO DBDUMP: a grid sweep runs every variant in parallel into one database
+# with its label, without resume notes when it is fresh; each variant equals a standalone
+# `fedsim run` with the same overrides; the database of --jobs 2 is that of --jobs 1, run ids
+# included, even when a later job starts its run first; --run-id records a run under an id and
+# refuses a taken one, losing nothing; an interrupted variant is rerun on resume while finished
+# ones are skipped; a bad variant stops the sweep before anything runs.
 source "$(dirname "$0")/lib.sh"
-F=$1 S=$2
+F=$1 S=$2 DUMP=$3
 q() { sqlite3 "$WORK/s.sqlite" "$1"; }
 "$F" sweep "$S" -o "$WORK/s.sqlite" --jobs 2 >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; fail "sweep failed"; }
 [ "$(q "select count(*) from runs where status='done'")" = 4 ] || fail "expected 4 finished runs"
@@ -20,6 +22,39 @@ rows="select round, t_end, selected, reported, dropped, printf('%.12g', train_lo
 a=$(q "$rows where run_id = (select run_id from runs where variant like 'server.clients_per_round=8, devices.failure_prob=0.3')")
 b=$(sqlite3 "$WORK/one.sqlite" "$rows")
 [ -n "$a" ] && [ "$a" = "$b" ] || fail "variant differs from the standalone run"
+# --jobs 2 gives --jobs 1's file: each job's run_id is its place in the sweep. The first job
+# here loads 50 times the clients, so the second job's run used to be created first (run 1).
+order='sweep={"data.clients":[2000,40]}'
+for j in 1 2; do
+    "$F" sweep "$S" -o "$WORK/j$j.sqlite" --jobs $j --set "$order" >/dev/null 2>"$WORK/err" ||
+        { cat "$WORK/err"; fail "sweep --jobs $j failed"; }
+    "$DUMP" "$WORK/j$j.sqlite" >"$WORK/j$j.dump" || fail "dumping the --jobs $j sweep"
+done
+[ "$(sqlite3 "$WORK/j2.sqlite" "select group_concat(run_id || ':' || variant, ' ') from
+    (select * from runs order by run_id)")" = "1:data.clients=2000 2:data.clients=40" ] ||
+    fail "--jobs 2: run ids do not follow the jobs' order"
+cmp -s "$WORK/j1.dump" "$WORK/j2.dump" ||
+    { diff "$WORK/j1.dump" "$WORK/j2.dump" | head; fail "--jobs 1 and --jobs 2 databases differ"; }
+# --run-id: the run is recorded under it; a taken id is refused and that run stays whole
+"$F" run "$S" -o "$WORK/id.sqlite" --quiet --run-id 7 >/dev/null 2>"$WORK/err" ||
+    { cat "$WORK/err"; fail "run --run-id 7 failed"; }
+[ "$(sqlite3 "$WORK/id.sqlite" "select run_id || ':' || status from runs")" = "7:done" ] ||
+    fail "--run-id 7 did not record run 7"
+before=$("$DUMP" "$WORK/id.sqlite")
+set +e
+"$F" run "$S" -o "$WORK/id.sqlite" --quiet --run-id 7 >/dev/null 2>"$WORK/err"
+code=$?; set -e
+[ $code -ne 0 ] || fail "a taken --run-id was accepted"
+grep -q 'run_id 7 is taken by another run: nothing was written' "$WORK/err" ||
+    { cat "$WORK/err"; fail "a taken --run-id: no precise message"; }
+[ "$("$DUMP" "$WORK/id.sqlite")" = "$before" ] || fail "a refused --run-id changed the database"
+for bad in 0 -3 x 2147483648; do
+    set +e
+    "$F" run "$S" -o "$WORK/id.sqlite" --run-id "$bad" >/dev/null 2>"$WORK/err"
+    code=$?; set -e
+    [ $code -eq 2 ] && grep -q -- '--run-id: expected an integer from 1 to 2147483647' \
+        "$WORK/err" || { cat "$WORK/err"; fail "--run-id $bad: exit $code, expected 2"; }
+done
 # resume: a variant left interrupted is rerun, the others are skipped
 q "update runs set status='interrupted' where variant like '%=4, devices.failure_prob=0'"
 "$F" sweep "$S" -o "$WORK/s.sqlite" --jobs 2 >"$WORK/out" 2>"$WORK/err" || fail "resume failed"

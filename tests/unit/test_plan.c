@@ -12,6 +12,7 @@
 
 #include "fs_db.h"
 #include "fs_plan.h"
+#include "fs_sweep_int.h"
 #include "fs_test.h"
 
 #define US_PER_H 3600000000.0
@@ -1033,12 +1034,31 @@ START_TEST(plan_answer_matches_the_command)
 }
 END_TEST
 
+/* A sweep's run ids depend on the jobs alone: new jobs take the ids after the file's largest
+ * in job order (what --jobs 1 gave them), done ones none, unfinished ones (which keep their run
+ * when they resume it) the ids after those, so that no two children can ever ask for one id. */
+START_TEST(sweep_run_ids_follow_job_order)
+{
+    unsigned char state[] = {FS_SWEEP_DONE, FS_SWEEP_NEW, FS_SWEEP_UNFINISHED, FS_SWEEP_NEW,
+                             FS_SWEEP_UNFINISHED, FS_SWEEP_NEW};
+    int64_t ids[6], want[6] = {0, 10, 13, 11, 14, 12};
+    fs_sweep_run_ids(state, 6, 9, ids);
+    for (int j = 0; j < 6; j++)
+        ck_assert_int_eq(ids[j], want[j]);
+    unsigned char fresh[] = {FS_SWEEP_NEW, FS_SWEEP_NEW, FS_SWEEP_NEW};
+    fs_sweep_run_ids(fresh, 3, 0, ids); /* a new file: 1, 2, 3 */
+    for (int j = 0; j < 3; j++)
+        ck_assert_int_eq(ids[j], j + 1);
+}
+END_TEST
+
 static Suite *plan_suite(void)
 {
     Suite *s = suite_create("plan");
     TCase *tc = tcase_create("sweep");
     tcase_add_checked_fixture(tc, sweep_setup, teardown);
     tcase_add_test(tc, plan_ranks_by_hours_with_constraints);
+    tcase_add_test(tc, sweep_run_ids_follow_job_order);
     tcase_add_test(tc, plan_unconstrained_ranks_every_finisher);
     tcase_add_test(tc, plan_ranks_by_bytes);
     tcase_add_test(tc, plan_ranks_by_device_hours_and_epsilon);
