@@ -349,6 +349,8 @@ static int cmd_run(int argc, char **argv)
                         .variant = a.variant,
                         .replicate = a.replicate,
                         .run_id = a.run_id,
+                        /* a sweep's id is taken only when another process writes the file */
+                        .run_id_or_next = getenv("FEDSIM_SWEEP_CHILD") != NULL,
                         .resume = a.resume,
                         .progress = !a.quiet && isatty(STDERR_FILENO),
                         .stop = &fs_cli_stop_signal};

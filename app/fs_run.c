@@ -310,6 +310,7 @@ static int begin(run_ctx *c, const char *db_path, void **out_state, size_t *out_
                       .population_seed = c->s->population_seed,
                       .replicate = c->opts->replicate,
                       .run_id = c->opts->run_id,
+                      .run_id_or_next = c->opts->run_id_or_next,
                       .headline_metric = c->sum->headline,
                       .variant = c->opts->variant ? c->opts->variant : "",
                       .fedsim_version = FEDSIM_VERSION,
@@ -327,7 +328,12 @@ static int begin(run_ctx *c, const char *db_path, void **out_state, size_t *out_
         rc = try_resume(c, &meta, out_state, out_len, err);
         if (rc || c->run_id > 0) return rc;
     }
-    return fs_db_begin_run(c->db, &meta, &c->run_id, err);
+    rc = fs_db_begin_run(c->db, &meta, &c->run_id, err);
+    if (!rc && meta.run_id > 0 && c->run_id != meta.run_id)
+        fprintf(stderr, "fedsim: note: run_id %lld was taken in %s (another process writes it):"
+                        " this run is run %lld\n",
+                (long long)meta.run_id, db_path, (long long)c->run_id);
+    return rc;
 }
 
 static const char *final_status(int rc)

@@ -17,6 +17,7 @@ typedef struct fs_run_opts {
     const char *variant;           /* sweep variant label recorded in runs.variant, or NULL */
     int replicate;                 /* 1-based replicate recorded in runs.replicate, 0 = none */
     int64_t run_id;                /* a new run's run_id (--run-id); 0 = the next free one */
+    bool run_id_or_next;           /* a taken run_id gives the next free one (a sweep's child) */
     int n_threads;                 /* >= 1 */
     int n_ranks;                   /* MPI ranks of the job, recorded in runs.ranks (0: 1) */
     bool progress;                 /* progress line on stderr */

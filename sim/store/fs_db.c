@@ -743,23 +743,27 @@ static void bind_target(fs_db_bind *b, const fs_db_run *run)
                  : sqlite3_bind_int(b->st, b->i, run->target_sustain > 1 ? run->target_sustain : 1);
 }
 
-/* Whether run_id is already a run of db (said in err, the transaction rolled back), checked
- * inside the insert's transaction: a second process cannot take it in between. */
-static bool run_id_taken(fs_db *db, int64_t run_id, fs_err *err)
+/* The run_id to insert the run under: run->run_id when free, checked inside the insert's
+ * transaction (a second process cannot take it in between); 0 (SQLite's next rowid) when none
+ * was asked for, or when it is taken and run_id_or_next allows it. -1 (said in err, the
+ * transaction rolled back) when it is taken otherwise, or cannot be looked up. */
+static int64_t run_id_to_use(fs_db *db, const fs_db_run *run, fs_err *err)
 {
+    if (run->run_id <= 0) return 0;
     sqlite3_stmt *st = NULL;
     int src = sqlite3_prepare_v2(db->conn, "SELECT 1 FROM runs WHERE run_id = ?1", -1, &st, NULL);
-    if (src == SQLITE_OK) src = sqlite3_bind_int64(st, 1, run_id);
+    if (src == SQLITE_OK) src = sqlite3_bind_int64(st, 1, run->run_id);
     if (src == SQLITE_OK) src = sqlite3_step(st);
     sqlite3_finalize(st);
+    if (src == SQLITE_DONE) return run->run_id;
+    if (src == SQLITE_ROW && run->run_id_or_next) return 0;
     if (src == SQLITE_ROW)
         fs_err_add(err, NULL, "%s: run_id %lld is taken by another run: nothing was written",
-                   db->path, (long long)run_id);
-    else if (src != SQLITE_DONE)
+                   db->path, (long long)run->run_id);
+    else
         fs_err_add(err, NULL, "%s: starting run: %s", db->path, sqlite3_errmsg(db->conn));
-    if (src == SQLITE_DONE) return false;
     db_rollback(db, err);
-    return true;
+    return -1;
 }
 
 int fs_db_begin_run(fs_db *db, const fs_db_run *run, int64_t *out_run_id, fs_err *err)
@@ -767,9 +771,10 @@ int fs_db_begin_run(fs_db *db, const fs_db_run *run, int64_t *out_run_id, fs_err
     fs_assert(db && run && out_run_id);
     /* claimed before the row is committed: no other process ever sees it unclaimed */
     if (run_stmt(db, ST_BEGIN) != SQLITE_OK) return db_fail(db, err, "starting run");
-    if (run->run_id > 0 && run_id_taken(db, run->run_id, err)) return FS_EDB;
+    int64_t id = run_id_to_use(db, run, err);
+    if (id < 0) return FS_EDB;
     fs_db_bind b = bind_start(db, ST_RUN);
-    bind_opt_i64(&b, run->run_id > 0, run->run_id); /* NULL: SQLite's next rowid */
+    bind_opt_i64(&b, id > 0, id); /* NULL: SQLite's next rowid */
     bind_text(&b, run->name);
     bind_text(&b, run->scenario_json);
     bind_i64(&b, (int64_t)run->seed); /* two's complement for seeds >= 2^63 */

@@ -34,6 +34,9 @@ typedef struct fs_db_run {
     const char *host;           /* metadata */
     int64_t run_id;             /* the run_id to record the run under (a sweep's, so that ids do
                                    not follow which child started first); 0: the next free one */
+    bool run_id_or_next;        /* a taken run_id means the next free one (the id returned
+                                   differs), not a failure: a sweep's child when another process
+                                   writes the same file */
 } fs_db_run;
 
 typedef struct fs_db_client {
@@ -156,7 +159,8 @@ const char *fs_db_path(const fs_db *db); /* borrowed, lives as long as db */
 /* Inserts a runs row with status 'running' and started_at = now (UTC ISO 8601). The seed is
  * stored as a signed 64-bit INTEGER (seeds >= 2^63 read back negative; cast to uint64_t).
  * The run is claimed by this connection until fs_db_close (a lock in the file DB-lock, see
- * results/README.md), as is a run continued by fs_db_resume. */
+ * results/README.md), as is a run continued by fs_db_resume. Its run_id is run->run_id when
+ * given; a taken one is FS_EDB with nothing written, unless run->run_id_or_next. */
 int fs_db_begin_run(fs_db *db, const fs_db_run *run, int64_t *out_run_id, fs_err *err);
 
 /* All clients of a run, in one transaction. */

@@ -48,6 +48,13 @@ code=$?; set -e
 grep -q 'run_id 7 is taken by another run: nothing was written' "$WORK/err" ||
     { cat "$WORK/err"; fail "a taken --run-id: no precise message"; }
 [ "$("$DUMP" "$WORK/id.sqlite")" = "$before" ] || fail "a refused --run-id changed the database"
+# a sweep's child whose id another process took meanwhile takes the next free one, and says so
+FEDSIM_SWEEP_CHILD=1 "$F" run "$S" -o "$WORK/id.sqlite" --quiet --run-id 7 >/dev/null \
+    2>"$WORK/err" || { cat "$WORK/err"; fail "a sweep child with a taken id failed"; }
+grep -q "note: run_id 7 was taken in .*id.sqlite (another process writes it): this run is run 8" \
+    "$WORK/err" || { cat "$WORK/err"; fail "a sweep child with a taken id: no note"; }
+[ "$(sqlite3 "$WORK/id.sqlite" "select group_concat(run_id || ':' || status) from runs")" = \
+    "7:done,8:done" ] || fail "a sweep child with a taken id did not become run 8"
 for bad in 0 -3 x 2147483648; do
     set +e
     "$F" run "$S" -o "$WORK/id.sqlite" --run-id "$bad" >/dev/null 2>"$WORK/err"
