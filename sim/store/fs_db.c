@@ -743,6 +743,20 @@ static void bind_target(fs_db_bind *b, const fs_db_run *run)
                  : sqlite3_bind_int(b->st, b->i, run->target_sustain > 1 ? run->target_sustain : 1);
 }
 
+/* Whether the runs table holds run_id: a new run's asked-for id must not, and the clients
+ * rows' one parent must. */
+static int run_exists(fs_db *db, int64_t run_id, bool *yes)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->conn, "SELECT 1 FROM runs WHERE run_id = ?", -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, run_id);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    *yes = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) rc = SQLITE_OK;
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* The run_id to insert the run under: run->run_id when free, checked inside the insert's
  * transaction (a second process cannot take it in between); 0 (SQLite's next rowid) when none
  * was asked for, or when it is taken and run_id_or_next allows it. -1 (said in err, the
@@ -750,18 +764,16 @@ static void bind_target(fs_db_bind *b, const fs_db_run *run)
 static int64_t run_id_to_use(fs_db *db, const fs_db_run *run, fs_err *err)
 {
     if (run->run_id <= 0) return 0;
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(db->conn, "SELECT 1 FROM runs WHERE run_id = ?1", -1, &st, NULL);
-    if (src == SQLITE_OK) src = sqlite3_bind_int64(st, 1, run->run_id);
-    if (src == SQLITE_OK) src = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (src == SQLITE_DONE) return run->run_id;
-    if (src == SQLITE_ROW && run->run_id_or_next) return 0;
-    if (src == SQLITE_ROW)
+    bool taken;
+    if (run_exists(db, run->run_id, &taken) != SQLITE_OK)
+        fs_err_add(err, NULL, "%s: starting run: %s", db->path, sqlite3_errmsg(db->conn));
+    else if (!taken)
+        return run->run_id;
+    else if (run->run_id_or_next)
+        return 0;
+    else
         fs_err_add(err, NULL, "%s: run_id %lld is taken by another run: nothing was written",
                    db->path, (long long)run->run_id);
-    else
-        fs_err_add(err, NULL, "%s: starting run: %s", db->path, sqlite3_errmsg(db->conn));
     db_rollback(db, err);
     return -1;
 }
@@ -839,19 +851,6 @@ int fs_db_set_status(fs_db *db, int64_t run_id, const char *status, fs_err *err)
 }
 
 /* ---- clients */
-
-/* Whether the runs table holds run_id: the clients rows' one parent. */
-static int run_exists(fs_db *db, int64_t run_id, bool *yes)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->conn, "SELECT 1 FROM runs WHERE run_id = ?", -1, &st, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, run_id);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    *yes = rc == SQLITE_ROW;
-    if (rc == SQLITE_ROW || rc == SQLITE_DONE) rc = SQLITE_OK;
-    sqlite3_finalize(st);
-    return rc;
-}
 
 /* Enforcing the foreign key checks each row against runs, a b-tree seek per client: 15% of the
  * time a million rows take. All of them name one run, so the transaction checks it once, under
