@@ -214,6 +214,10 @@ static void print_summary(const fs_scenario *s, const char *db, const fs_run_sum
            " writer %.2f\n",
            r->wall_s, r->setup_s, r->train_s, r->eval_s, r->engine_s,
            r->wall_s - r->setup_s - r->train_s - r->eval_s - r->engine_s);
+    printf("  engine's parts  selection %.3f s, aggregation %.3f, recording %.3f, the rest %.3f"
+           " (participations, events)\n",
+           r->select_s, r->aggregate_s, r->record_s,
+           r->engine_s - r->select_s - r->aggregate_s - r->record_s);
     printf("  results         %s (run %lld)\n", db, (long long)r->run_id);
     if (r->rejected)
         fprintf(stderr,

@@ -455,6 +455,9 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
         out->train_s = st.train_s;
         out->eval_s = st.eval_s;
         out->engine_s = fs_wall_seconds() - t0 - st.train_s - st.eval_s;
+        out->select_s = st.select_s;
+        out->aggregate_s = st.aggregate_s;
+        out->record_s = st.record_s;
         tally_ranks(out, st.trained_here);
     }
     /* the rounds handed to the writer are the rounds played: written whatever ended the run */

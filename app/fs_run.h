@@ -43,6 +43,7 @@ typedef struct fs_run_summary {
                                                 * clients, evaluating, and the rest of the rounds
                                                 * (selection, events, aggregation, recording);
                                                 * what is left is waiting for the writer */
+    double select_s, aggregate_s, record_s; /* engine_s's parts (fs_engine_stats) */
     int ranks;                     /* MPI ranks that computed the run (1: one process) */
     long trained_by_rank[8];       /* clients each of the first 8 ranks trained */
     double mb_out_by_rank[8];      /* MB each of the first 8 ranks sent the others (fs_mpi) */

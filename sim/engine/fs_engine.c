@@ -668,7 +668,8 @@ static size_t select_fastest(fs_engine *e, size_t want, fs_err *err)
     return n;
 }
 
-size_t fs_engine_select(fs_engine *e, size_t want, fs_err *err)
+/* fs_engine_select's work, timed there. */
+static size_t select_clients(fs_engine *e, size_t want, fs_err *err)
 {
     size_t n, q = 0;
     if (e->s->server.selection == FS_SELECT_FASTEST) {
@@ -686,6 +687,14 @@ size_t fs_engine_select(fs_engine *e, size_t want, fs_err *err)
     }
     fs_mix_count(&e->mix, FS_MIX_SELECTED, e->ids, n);
     e->pass++;
+    return n;
+}
+
+size_t fs_engine_select(fs_engine *e, size_t want, fs_err *err)
+{
+    double t0 = fs_wall_seconds();
+    size_t n = select_clients(e, want, err);
+    e->select_s += fs_wall_seconds() - t0;
     return n;
 }
 
@@ -884,7 +893,8 @@ static bool checkpoint_due(fs_engine *e)
     return !skips || fs_wall_seconds() - e->wall_checkpoint >= e->cfg->checkpoint_min_interval_s;
 }
 
-int fs_engine_deliver(fs_engine *e, fs_round_result *res, fs_err *err)
+/* fs_engine_deliver's work, timed there. */
+static int deliver(fs_engine *e, fs_round_result *res, fs_err *err)
 {
     res->accuracy = e->last_accuracy;
     fs_db_round *row = &res->row;
@@ -903,6 +913,23 @@ int fs_engine_deliver(fs_engine *e, fs_round_result *res, fs_err *err)
     int rc = e->cfg->on_round ? e->cfg->on_round(e->cfg->ctx, res, err) : FS_OK;
     free(res->checkpoint); /* unless the callback took it */
     res->checkpoint = NULL;
+    return rc;
+}
+
+int fs_engine_deliver(fs_engine *e, fs_round_result *res, fs_err *err)
+{
+    double t0 = fs_wall_seconds();
+    int rc = deliver(e, res, err);
+    e->record_s += fs_wall_seconds() - t0;
+    return rc;
+}
+
+int fs_engine_aggregate(fs_engine *e, const fs_agg_report *reports, size_t n,
+                        const uint32_t *selected, size_t n_sel, fs_err *err)
+{
+    double t0 = fs_wall_seconds();
+    int rc = fs_agg_round(&e->agg, e->w, reports, n, selected, n_sel, e->round, err);
+    e->aggregate_s += fs_wall_seconds() - t0;
     return rc;
 }
 
@@ -935,6 +962,9 @@ int fs_engine_run(const fs_engine_cfg *cfg, fs_real *out_w, fs_engine_stats *out
                                        .final_accuracy = e.last_accuracy,
                                        .train_s = e.train_s,
                                        .eval_s = e.eval_s,
+                                       .select_s = e.select_s,
+                                       .aggregate_s = e.aggregate_s,
+                                       .record_s = e.record_s,
                                        .trained_here = e.trainer.trained_here};
     engine_fini(&e);
     return rc;

@@ -77,6 +77,12 @@ typedef struct fs_engine_stats {
     double final_accuracy; /* headline metric at the end; NaN when never evaluated */
     double train_s, eval_s; /* wall seconds spent training clients and evaluating the model:
                              * what is left of a run's time is the engine's own overhead */
+    /* Three parts of that overhead, in wall seconds, timed once per call of a round's step (a
+     * clock read per participation would cost a visible share of what it measures): selection
+     * (fs_engine_select, availability queries included), aggregation (fs_engine_aggregate) and
+     * recording (fs_engine_deliver: the round's rows and checkpoint handed on). The rest is the
+     * participations' planning, events and accounting. */
+    double select_s, aggregate_s, record_s;
     long trained_here;     /* clients this process trained (across MPI ranks: its share) */
 } fs_engine_stats;
 

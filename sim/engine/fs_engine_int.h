@@ -100,6 +100,7 @@ typedef struct fs_engine {
     fs_evaluator own_eval, *eval;
     double last_accuracy;
     double train_s, eval_s; /* wall seconds in the trainer and the evaluator (fs_engine_stats) */
+    double select_s, aggregate_s, record_s; /* the engine's own parts (fs_engine_stats) */
     double wall_checkpoint; /* when the last snapshot was taken (the engine's start before one) */
     int kept_round;         /* the round of the last snapshot (the resumed one, 0 before one) */
 } fs_engine;
@@ -159,6 +160,10 @@ void fs_engine_account_part(fs_engine *e, size_t i, fs_db_round *row);
 /* Asks for the memory fs_engine_account_part(e, i, ...) will touch, some calls ahead. */
 void fs_engine_prefetch_account(const fs_engine *e, size_t i);
 int fs_engine_evaluate(fs_engine *e, fs_round_result *res, fs_err *err);
+/* The server's step from the n reports (fs_agg_round; selected: the round's n_sel clients, NULL
+ * when the policy has no round of selected clients). */
+int fs_engine_aggregate(fs_engine *e, const fs_agg_report *reports, size_t n,
+                        const uint32_t *selected, size_t n_sel, fs_err *err);
 double fs_engine_take_online_share(fs_engine *e);
 /* Hands a closed round to cfg->on_round with the headline metric, and with a snapshot when the
  * policy is checkpointable and the round is due (output.checkpoint_every and

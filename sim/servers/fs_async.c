@@ -243,7 +243,7 @@ static int aggregate(async_server *a, fs_err *err)
     row->t_end = e->now;
     row->train_loss = samples > 0 ? loss / samples : NAN;
     row->online_share = fs_engine_take_online_share(e);
-    int rc = fs_agg_round(&e->agg, e->w, a->reports, a->n_buf, NULL, 0, e->round, err);
+    int rc = fs_engine_aggregate(e, a->reports, a->n_buf, NULL, 0, err);
     e->trainer.global_norm = NAN; /* w changed */
     row->epsilon = e->agg.epsilon;
     number_repeats(a);

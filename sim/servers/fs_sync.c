@@ -182,7 +182,7 @@ static int aggregate(sync_server *y, fs_db_round *row, fs_err *err)
         samples += n_k;
     }
     row->train_loss = n ? loss / samples : NAN;
-    int rc = fs_agg_round(&e->agg, e->w, e->reports, n, e->ids, y->n_sel, e->round, err);
+    int rc = fs_engine_aggregate(e, e->reports, n, e->ids, y->n_sel, err);
     row->epsilon = e->agg.epsilon;
     return rc;
 }

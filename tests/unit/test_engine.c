@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fs_array.h"
+#include "fs_clock.h"
 #include "fs_device.h"
 #include "fs_energy.h"
 #include "fs_engine.h"
@@ -400,6 +401,30 @@ START_TEST(engine_training_when_due_equals_training_at_launch)
     ck_assert_int_eq(sa.events, sb.events);
     ck_assert_int_lt(sb.trained_here, sa.trained_here); /* the surplus was never trained */
     free(wa), free(wb), free(a), free(b);
+}
+END_TEST
+
+/* The engine's three timed parts (fs_engine_stats) are measured under both policies: each is
+ * positive, and with training and evaluation they fit in the run's own wall time. */
+START_TEST(engine_times_its_parts)
+{
+    const char *texts[] = {
+        SYNTH(300, "\"server\":{\"rounds\":4,\"clients_per_round\":30}"),
+        SYNTH(300, "\"server\":{\"rounds\":4,\"clients_per_round\":30,\"mode\":\"async\","
+                   "\"async\":{\"concurrency\":20,\"buffer_size\":10}}")};
+    for (int k = 0; k < 2; k++) {
+        fs_test_setup t;
+        fs_test_setup_init(&t, texts[k]);
+        fs_engine_cfg cfg = {.scn = &t.s, .world = &t.w, .pop = &t.pop, .n_threads = 2};
+        fs_engine_stats st;
+        double t0 = fs_wall_seconds();
+        ck_assert_int_eq(fs_engine_run(&cfg, NULL, &st, NULL), FS_OK);
+        double wall = fs_wall_seconds() - t0;
+        ck_assert_int_eq(st.rounds, 4);
+        ck_assert(st.select_s > 0 && st.aggregate_s > 0 && st.record_s > 0);
+        ck_assert(st.select_s + st.aggregate_s + st.record_s + st.train_s + st.eval_s < wall);
+        fs_test_setup_fini(&t);
+    }
 }
 END_TEST
 
@@ -929,6 +954,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, engine_counts_dropouts_and_conserves_participants);
     tcase_add_test(tc, engine_training_when_due_equals_training_at_launch);
     tcase_add_test(tc, engine_keep_earliest_takes_the_k_earliest);
+    tcase_add_test(tc, engine_times_its_parts);
     tcase_add_test(tc, engine_identical_with_1_and_2_threads);
     tcase_add_test(tc, engine_personal_factors_change_only_when_trained);
     tcase_add_test(tc, engine_on_demand_data_equal_materialized);
