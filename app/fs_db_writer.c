@@ -28,10 +28,16 @@ struct fs_db_writer {
     fs_err err; /* the writer's messages: only it writes them, and only before rc is set */
 };
 
+/* Enough rounds wait to be written at once: half the queue's room (call under mu). */
+static bool gathered(const fs_db_writer *w)
+{
+    return w->queue.n >= FS_DB_WRITER_ROUNDS_MAX / 2 || w->queue.bytes >= w->bytes_max / 2;
+}
+
 /* Once a round is queued, the writer waits up to FS_DB_WRITER_GATHER_MS for more (or until
- * half the queue's room is taken, or the end) before it writes: rounds that come together are
- * one transaction (fs_round_queue_flush), whose commit appends each page they share to the WAL
- * once. Called under mu. */
+ * gathered(), or the end) before it writes: rounds that come together are one transaction
+ * (fs_round_queue_flush), whose commit appends each page they share to the WAL once. Called
+ * under mu. */
 static void gather(fs_db_writer *w)
 {
     struct timespec until;
@@ -39,8 +45,7 @@ static void gather(fs_db_writer *w)
     long ns = until.tv_nsec + FS_DB_WRITER_GATHER_MS * 1000000L;
     until.tv_sec += ns / 1000000000L;
     until.tv_nsec = ns % 1000000000L;
-    while (!w->closing && !w->rc && w->queue.n < FS_DB_WRITER_ROUNDS_MAX / 2 &&
-           w->queue.bytes < w->bytes_max / 2 &&
+    while (!w->closing && !w->rc && !gathered(w) &&
            pthread_cond_timedwait(&w->work, &w->mu, &until) == 0)
         continue;
 }
@@ -149,8 +154,12 @@ int fs_db_writer_round(fs_db_writer *w, const fs_db_round *row, const fs_db_part
         pthread_cond_wait(&w->room, &w->mu);
     rc = failure(w, err);
     if (!rc) {
+        /* the writer waits for a first round, or gathers more until gathered(): a round in
+         * between wakes it only to wait again, a context switch the engine paid for each round
+         * (half of recording a round of the shipped ctr_regions) */
+        bool was_empty = !w->queue.head;
         fs_round_queue_append(&w->queue, &one);
-        pthread_cond_signal(&w->work);
+        if (was_empty || gathered(w)) pthread_cond_signal(&w->work);
     }
     pthread_mutex_unlock(&w->mu);
     fs_round_queue_fini(&one); /* what a failed writer will not write */

@@ -79,7 +79,17 @@ static void free_entry(fs_queued_round *e)
     free(e);
 }
 
-/* The participations passed in are the round's energy parts too, one array (fs_run.c). */
+/* Whether any of the n participations spent energy (a client_energy_rounds row). */
+static bool any_energy(const fs_db_part *parts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (parts[i].energy_j > 0) return true;
+    return false;
+}
+
+/* The participations passed in are the round's energy parts too, one array (fs_run.c). They
+ * are copied only when some row will be written from them: without participation rows and
+ * without energy, 13,000 of them a round (1.5 MB) were the largest part of recording a round. */
 int fs_round_queue_push(fs_round_queue *q, const fs_db_round *row, const fs_db_part *parts,
                         size_t n_parts, bool with_participation, const fs_db_eval *evals,
                         size_t n_evals, void **checkpoint, size_t checkpoint_len, fs_err *err)
@@ -89,6 +99,7 @@ int fs_round_queue_push(fs_round_queue *q, const fs_db_round *row, const fs_db_p
     bool ok = true;
     size_t bytes = sizeof *e;
     e->row = *row;
+    if (!with_participation && !any_energy(parts, n_parts)) n_parts = 0;
     e->parts = copy_of(parts, n_parts, sizeof *parts, &bytes, &ok);
     e->n_parts = n_parts;
     e->with_participation = with_participation;

@@ -22,7 +22,8 @@ typedef struct fs_round_queue {
 } fs_round_queue;
 
 /* Appends a copy of one round; parts are recorded as participation rows only when
- * with_participation (a round's participations always feed its energy rows). *checkpoint
+ * with_participation (a round's participations always feed its energy rows, those with energy),
+ * and copied only when some row comes from them. *checkpoint
  * (malloc'd, or NULL: none) becomes the queue's, and *checkpoint NULL. FS_ENOMEM (said in err)
  * leaves the queue as it was and *checkpoint the caller's. */
 int fs_round_queue_push(fs_round_queue *q, const fs_db_round *row, const fs_db_part *parts,

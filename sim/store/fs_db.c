@@ -1110,15 +1110,15 @@ static int insert_parts(fs_db *db, int64_t run_id, const fs_db_round *r, const f
                         size_t n_parts)
 {
     uint64_t *order = client_order(parts, n_parts);
-    /* the energy rows are the same participations, as fs_run.c hands them */
-    uint64_t *energy_order = r->energy_parts == parts && r->n_energy_parts == n_parts
-                                 ? order
-                                 : client_order(r->energy_parts, r->n_energy_parts);
+    size_t n_energy = 0;
+    for (size_t i = 0; i < r->n_energy_parts; i++) n_energy += r->energy_parts[i].energy_j > 0;
+    /* the energy rows are the same participations, as fs_run.c hands them; none, none sorted */
+    uint64_t *energy_order = r->energy_parts == parts && r->n_energy_parts == n_parts ? order
+                             : n_energy ? client_order(r->energy_parts, r->n_energy_parts)
+                                        : NULL;
     part_rows rows = {run_id, r->round, parts, order, 0};
     int rc = insert_rows(db, ST_PARTS, n_parts, bind_part_row, &rows);
     part_rows energy = {run_id, r->round, r->energy_parts, energy_order, 0};
-    size_t n_energy = 0;
-    for (size_t i = 0; i < r->n_energy_parts; i++) n_energy += r->energy_parts[i].energy_j > 0;
     if (rc == SQLITE_OK)
         rc = insert_rows(db, ST_ENERGIES, n_energy, bind_energy_row, &energy);
     if (energy_order != order) free(energy_order);

@@ -287,6 +287,35 @@ START_TEST(db_round_queue_writes_what_direct_writes_write)
 }
 END_TEST
 
+/* A round whose participations give no row (no participation rows, no energy spent) keeps no
+ * copy of them; one with energy keeps them all, and writes its energy rows. */
+START_TEST(db_round_queue_copies_only_parts_it_writes)
+{
+    fs_db *db = open_ok();
+    fs_err err;
+    fs_err_init(&err, NULL);
+    int64_t id = begin_ok(db);
+    fs_round_queue q = {0};
+    size_t bytes[2];
+    for (int n = 1; n <= 2; n++) {
+        queued_fixture f;
+        queued_fixture_fill(&f, n);
+        for (int i = 0; n == 1 && i < 3; i++) f.parts[i].energy_j = 0;
+        size_t before = q.bytes;
+        ck_assert_int_eq(fs_round_queue_push(&q, &f.row, f.parts, 3, false, NULL, 0, NULL, 0,
+                                             &err),
+                         FS_OK);
+        bytes[n - 1] = q.bytes - before;
+    }
+    ck_assert_uint_eq(bytes[1] - bytes[0], 3 * sizeof(fs_db_part));
+    ck_assert_int_eq(fs_round_queue_flush(&q, db, id, &err), FS_OK);
+    fs_db_close(db);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM participation"), 0);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM client_energy_rounds WHERE round = 1"), 0);
+    ck_assert_int_eq(peek_int("SELECT count(*) FROM client_energy_rounds WHERE round = 2"), 3);
+}
+END_TEST
+
 START_TEST(db_round_queue_failure_drops_the_rest)
 {
     fs_db *db = open_ok();
@@ -1995,6 +2024,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, db_begin_run_sets_running);
     tcase_add_test(tc, db_write_round_writes_exact_rows);
     tcase_add_test(tc, db_round_queue_writes_what_direct_writes_write);
+    tcase_add_test(tc, db_round_queue_copies_only_parts_it_writes);
     tcase_add_test(tc, db_round_queue_failure_drops_the_rest);
     tcase_add_test(tc, db_writer_writes_what_direct_writes_write);
     tcase_add_test(tc, db_writer_failure_stops_and_comes_back);
