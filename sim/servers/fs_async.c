@@ -247,8 +247,8 @@ static int aggregate(async_server *a, fs_err *err)
     e->trainer.global_norm = NAN; /* w changed */
     row->epsilon = e->agg.epsilon;
     number_repeats(a);
-    fs_round_result res = {.parts = a->ended,
-                           .n_parts = e->s->output.participation ? a->n_ended : 0};
+    /* every participation, recorded or not: their energy goes to client_energy_rounds */
+    fs_round_result res = {.parts = a->ended, .n_parts = a->n_ended};
     if (!rc) rc = fs_engine_evaluate(e, &res, err);
     if (rc) return rc;
     res.row = *row;
