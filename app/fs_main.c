@@ -214,10 +214,11 @@ static void print_summary(const fs_scenario *s, const char *db, const fs_run_sum
            " writer %.2f\n",
            r->wall_s, r->setup_s, r->train_s, r->eval_s, r->engine_s,
            r->wall_s - r->setup_s - r->train_s - r->eval_s - r->engine_s);
+    /* the parts are timed inside the engine's figure: the rest is >= 0 but for rounding */
+    double rest = r->engine_s - r->select_s - r->aggregate_s - r->record_s;
     printf("  engine's parts  selection %.3f s, aggregation %.3f, recording %.3f, the rest %.3f"
            " (participations, events)\n",
-           r->select_s, r->aggregate_s, r->record_s,
-           r->engine_s - r->select_s - r->aggregate_s - r->record_s);
+           r->select_s, r->aggregate_s, r->record_s, rest > 0 ? rest : 0);
     printf("  results         %s (run %lld)\n", db, (long long)r->run_id);
     if (r->rejected)
         fprintf(stderr,

@@ -23,9 +23,9 @@ typedef struct fs_round_queue {
 
 /* Appends a copy of one round; parts are recorded as participation rows only when
  * with_participation (a round's participations always feed its energy rows, those with energy),
- * and copied only when some row comes from them. *checkpoint
- * (malloc'd, or NULL: none) becomes the queue's, and *checkpoint NULL. FS_ENOMEM (said in err)
- * leaves the queue as it was and *checkpoint the caller's. */
+ * and copied only when some row comes from them. *checkpoint (malloc'd, or NULL: none) becomes
+ * the queue's, and *checkpoint NULL. FS_ENOMEM (said in err) leaves the queue as it was and
+ * *checkpoint the caller's. */
 int fs_round_queue_push(fs_round_queue *q, const fs_db_round *row, const fs_db_part *parts,
                         size_t n_parts, bool with_participation, const fs_db_eval *evals,
                         size_t n_evals, void **checkpoint, size_t checkpoint_len, fs_err *err);

@@ -77,11 +77,14 @@ typedef struct fs_engine_stats {
     double final_accuracy; /* headline metric at the end; NaN when never evaluated */
     double train_s, eval_s; /* wall seconds spent training clients and evaluating the model:
                              * what is left of a run's time is the engine's own overhead */
-    /* Three parts of that overhead, in wall seconds, timed once per call of a round's step (a
-     * clock read per participation would cost a visible share of what it measures): selection
-     * (fs_engine_select, availability queries included), aggregation (fs_engine_aggregate) and
-     * recording (fs_engine_deliver: the round's rows and checkpoint handed on). The rest is the
-     * participations' planning, events and accounting. */
+    /* Three parts of that overhead, in wall seconds, timed around calls a policy makes once per
+     * round or dispatch (FedBuff selects once per participation), never per event: selection
+     * (fs_engine_select: availability queries, and the non-zeros of on-demand clients met for
+     * the first time, whose data that generates), aggregation (fs_engine_aggregate) and
+     * recording (fs_engine_deliver: the round's rows and checkpoint handed to the writer, or
+     * written when there is none, a wait for room in its queue, the progress line; across MPI
+     * ranks the agreement after each round). The rest is the participations' planning, events
+     * and accounting. */
     double select_s, aggregate_s, record_s;
     long trained_here;     /* clients this process trained (across MPI ranks: its share) */
 } fs_engine_stats;

@@ -1112,7 +1112,8 @@ static int insert_parts(fs_db *db, int64_t run_id, const fs_db_round *r, const f
     uint64_t *order = client_order(parts, n_parts);
     size_t n_energy = 0;
     for (size_t i = 0; i < r->n_energy_parts; i++) n_energy += r->energy_parts[i].energy_j > 0;
-    /* the energy rows are the same participations, as fs_run.c hands them; none, none sorted */
+    /* the energy rows are the same participations, as fs_run.c hands them; no energy rows:
+     * nothing to sort */
     uint64_t *energy_order = r->energy_parts == parts && r->n_energy_parts == n_parts ? order
                              : n_energy ? client_order(r->energy_parts, r->n_energy_parts)
                                         : NULL;

@@ -26,7 +26,7 @@ has "^  peak RSS [1-9][0-9]* MiB"
 has "^  engine \(selection, events, aggregation, recording\): $N s, $N% of the wall$"
 has "^  shipped ctr_regions.json \(smoke: 2,000 users, 10 rounds\): $N s wall, engine $N s = $N%"
 [ "$(grep -Ec "^    its parts \(medians\): selection $N s, aggregation $N, recording $N,\
- participations and events $N$" "$WORK/out")" = 2 ] ||
+ the rest $N$" "$WORK/out")" = 2 ] ||
     fail "expected the engine's parts under each engine line: $(cat "$WORK/out")"
 has "^  evq hold model: [0-9]+ pending, $N M pop\+push per second"
 has "^  engine: 3 rounds x 20 clients/round, .* $N s wall, [0-9]+ events/s"

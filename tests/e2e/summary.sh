@@ -20,12 +20,13 @@ ms=$(sqlite3 "$WORK/c.sqlite" "select printf('%.3g', 1000 * sum(compute_s)) from
 grep -q "^  device time     $ms ms of local training" "$WORK/c.out" ||
     { cat "$WORK/c.out"; fail "sparse model's device time not in ms ($ms)"; }
 # the engine's split: three timed parts and the rest, which together are the engine's figure
+# (it printed to 0.01 s, they to 0.001 s: 0.005 + 4 x 0.0005 apart at most)
 parts=$(sed -n "s/^  engine's parts  selection \([0-9.]*\) s, aggregation \([0-9.]*\),\
  recording \([0-9.]*\), the rest \([0-9.]*\) (participations, events)$/\1 \2 \3 \4/p" "$WORK/c.out")
 engine=$(sed -n 's/^  wall time .* engine \([0-9.]*\), writer .*/\1/p' "$WORK/c.out")
 [ -n "$parts" ] && [ -n "$engine" ] || { cat "$WORK/c.out"; fail "no engine's parts line"; }
 awk -v e="$engine" -v p="$parts" 'BEGIN {split(p, x, " ")
     exit !(x[1] >= 0 && x[2] >= 0 && x[3] >= 0 && x[4] >= 0 &&
-           x[1] + x[2] + x[3] + x[4] <= e + 0.006 && x[1] + x[2] + x[3] + x[4] >= e - 0.006)}' ||
+           x[1] + x[2] + x[3] + x[4] <= e + 0.0075 && x[1] + x[2] + x[3] + x[4] >= e - 0.0075)}' ||
     { cat "$WORK/c.out"; fail "the engine's parts do not make up its $engine s"; }
 echo "summary: minutes, seconds, device time (also in ms) and epsilon as expected"
