@@ -598,7 +598,8 @@ static int run_loop(fs_engine *e, fs_err *err)
     while (!rc && !(rc = relink(e, err)) && !ops->done(e->pol) && fs_evq_pop(&e->q, &ev)) {
         if (ops->stops_between_events) {
             if (fs_engine_stop_requested(e)) return FS_EINTERRUPTED;
-            if (ev.t >= t_limit) break;
+            if (ev.t >= t_limit)
+                return ops->on_time_limit ? ops->on_time_limit(e->pol, err) : FS_OK;
         }
         fs_assert(ev.t >= e->now);
         e->now = ev.t;

@@ -6,7 +6,9 @@
  *     w <- opt(w, sum_k n_k s(tau_k) delta_k / sum_k n_k),   s = 1 or 1/sqrt(1 + tau),
  * which is one "round" (one rounds row, with the participations that ended since the last one).
  * A finished or dropped client's slot is refilled at once from the available clients. The
- * fs_server_async entry: the engine plays the participations. */
+ * campaign ends with a round: at server.rounds, or at server.max_virtual_hours with the buffer
+ * as it is; the clients still in flight then are cut off (aborted) and recorded with it, so that
+ * every selection has its row. The fs_server_async entry: the engine plays the participations. */
 #include "fs_clock.h"
 #include "fs_engine_int.h"
 
@@ -34,6 +36,7 @@ typedef struct async_server {
                          * event */
     size_t n_free;
     size_t *batch_slots; /* max_sel: the slots one dispatch fills (heap: sized by input) */
+    bool *busy;          /* max_sel: the slot's participation is in flight */
     buffered *buf;
     size_t n_buf;
     fs_agg_report *reports; /* buffer_size: the buffer as one step's reports (the engine's
@@ -76,9 +79,11 @@ static int async_init(void *pol, fs_engine *e, fs_err *err)
     a->slot_version = calloc(e->max_sel, sizeof *a->slot_version);
     a->free_slots = malloc((e->max_sel ? e->max_sel : 1) * sizeof *a->free_slots);
     a->batch_slots = calloc(e->max_sel, sizeof *a->batch_slots);
+    a->busy = calloc(e->max_sel ? e->max_sel : 1, sizeof *a->busy);
     a->buf = calloc(k, sizeof *a->buf);
     a->reports = calloc(k, sizeof *a->reports);
-    bool ok = a->slot_version && a->free_slots && a->batch_slots && a->buf && a->reports;
+    bool ok = a->slot_version && a->free_slots && a->batch_slots && a->busy && a->buf &&
+              a->reports;
     for (size_t i = 0; ok && i < e->max_sel; i++) /* ascending: already a heap */
         a->free_slots[a->n_free++] = i;
     for (size_t i = 0; ok && i < k; i++)
@@ -98,6 +103,7 @@ static void async_fini(void *pol)
     free(a->slot_version);
     free(a->free_slots);
     free(a->batch_slots);
+    free(a->busy);
     free(a->ended);
     free(a->by_client);
 }
@@ -178,6 +184,7 @@ static int record_end(async_server *a, size_t slot, uint64_t tau, fs_err *err)
     fs_engine_account_part(e, slot, &a->row);
     e->rows[slot].staleness = (int)tau;
     a->ended[a->n_ended++] = e->rows[slot];
+    a->busy[slot] = false;
     free_push(a, slot);
     return FS_OK;
 }
@@ -205,6 +212,20 @@ static int async_on_end(void *pol, uint32_t slot, fs_err *err)
 
 /* ---- aggregation: one round ---- */
 
+/* The campaign ends at e->now: the participations still in flight are cut off there (outcome
+ * aborted) and recorded with the last window, so that every selection has its row. */
+static int abort_in_flight(async_server *a, fs_err *err)
+{
+    fs_engine *e = a->e;
+    int rc = FS_OK;
+    for (size_t s = 0; s < e->max_sel && !rc; s++) {
+        if (!a->busy[s]) continue;
+        fs_engine_abort(e, s, ST_ABORTED, e->now);
+        rc = record_end(a, s, staleness(a, s), err);
+    }
+    return rc;
+}
+
 static int by_client_then_end(const void *x, const void *y)
 {
     const ended_key *a = x, *b = y;
@@ -227,9 +248,13 @@ static void number_repeats(async_server *a)
             i > 0 && k[i - 1].client == k[i].client ? a->ended[k[i - 1].pos].seq + 1 : 0;
 }
 
-static int aggregate(async_server *a, fs_err *err)
+/* One window's step and row; `last` when the campaign ends with it (server.rounds reached, or
+ * server.max_virtual_hours with the buffer not full: FedBuff's last partial buffer). */
+static int aggregate(async_server *a, bool last, fs_err *err)
 {
     fs_engine *e = a->e;
+    int rc = last ? abort_in_flight(a, err) : FS_OK;
+    if (rc) return rc;
     double loss = 0, samples = 0;
     for (size_t k = 0; k < a->n_buf; k++) {
         const buffered *b = &a->buf[k];
@@ -243,7 +268,7 @@ static int aggregate(async_server *a, fs_err *err)
     row->t_end = e->now;
     row->train_loss = samples > 0 ? loss / samples : NAN;
     row->online_share = fs_engine_take_online_share(e);
-    int rc = fs_engine_aggregate(e, a->reports, a->n_buf, NULL, 0, err);
+    rc = fs_engine_aggregate(e, a->reports, a->n_buf, NULL, 0, err);
     e->trainer.global_norm = NAN; /* w changed */
     row->epsilon = e->agg.epsilon;
     number_repeats(a);
@@ -313,6 +338,7 @@ static int fill_slots(async_server *a, fs_err *err)
         rc = fs_engine_prepare(e, s, id, INT64_MAX, err); /* no deadline */
         a->slot_version[s] = a->version;
         a->row.selected++;
+        a->busy[s] = true;
         slots[n++] = s;
     }
     if (n) a->batches++;
@@ -321,19 +347,33 @@ static int fill_slots(async_server *a, fs_err *err)
 
 /* ---- the policy's turn ---- */
 
-/* After every event: a full buffer is aggregated, then free slots are refilled. */
-static int async_step(void *pol, fs_err *err)
-{
-    async_server *a = pol;
-    int rc = a->n_buf == a->e->s->server.buffer_size ? aggregate(a, err) : FS_OK;
-    return rc ? rc : fill_slots(a, err);
-}
-
 static bool async_done(const void *pol)
 {
     const async_server *a = pol;
     return a->e->round > a->e->s->server.rounds;
 }
+
+/* After every event: a full buffer is aggregated, then free slots are refilled. */
+static int async_step(void *pol, fs_err *err)
+{
+    async_server *a = pol;
+    const fs_scenario *s = a->e->s;
+    int rc = a->n_buf == s->server.buffer_size
+                 ? aggregate(a, a->e->round == (int)s->server.rounds, err)
+                 : FS_OK;
+    return rc || async_done(a) ? rc : fill_slots(a, err);
+}
+
+/* server.max_virtual_hours came between two windows' ends: what the open one has is its last
+ * round (none when nothing ended since the last and nothing is in flight). */
+static int async_on_time_limit(void *pol, fs_err *err)
+{
+    async_server *a = pol;
+    bool open = a->n_ended > 0;
+    for (size_t s = 0; s < a->e->max_sel && !open; s++) open = a->busy[s];
+    return open ? aggregate(a, true, err) : FS_OK;
+}
+
 
 const fs_server_ops fs_server_async = {
     .name = "async",
@@ -349,4 +389,5 @@ const fs_server_ops fs_server_async = {
     .accepts = async_accepts,
     .on_end = async_on_end,
     .on_timer = async_on_timer,
+    .on_time_limit = async_on_time_limit,
 };

@@ -5,7 +5,8 @@
  *
  *     step()                              once, before the first event
  *     while (!done() && an event is left)
- *         [interrupt, time limit]         when stops_between_events
+ *         [interrupt, time limit]         when stops_between_events: on_time_limit() at the
+ *                                         time limit, and the loop ends
  *         participation event             the engine plays it; when it ends:
  *             accepts(slot)?  on_end(slot)
  *         timer event                     on_timer()
@@ -49,6 +50,9 @@ typedef struct fs_server_ops {
     /* a participation ended: reported, rejected, late or dropped (parts[slot].stage) */
     int (*on_end)(void *pol, uint32_t slot, fs_err *err);
     int (*on_timer)(void *pol, fs_err *err); /* a timer of fs_engine_push_timer fired */
+    /* stops_between_events only: server.max_virtual_hours came before the next event, which
+     * is not played; the policy closes what is open at e->now (NULL: nothing to close) */
+    int (*on_time_limit)(void *pol, fs_err *err);
     /* the reports the open round still waits for: the engine then trains a participation only
      * when its training ends in virtual time, with as many others due soonest as the round can
      * still use (a client cut off before that is never trained); NULL: every launch trains at
