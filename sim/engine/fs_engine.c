@@ -23,6 +23,7 @@
 #include "fs_ckpt.h"
 #include "fs_clock.h"
 #include "fs_device.h"
+#include "fs_mpi.h"
 #include "fs_rng.h"
 
 static size_t count_consenting(const fs_pop *pop)
@@ -142,6 +143,8 @@ static int engine_init(fs_engine *e, const fs_engine_cfg *cfg, fs_err *err)
     memset(e, 0, sizeof *e);
     e->cfg = cfg;
     e->s = cfg->scn;
+    /* first, before anything one rank alone may fail at: every rank takes part */
+    e->wave_threads = fs_mpi_max_int(cfg->n_threads > 0 ? cfg->n_threads : 1);
     fs_evq_init(&e->q);
     fs_avail_init(&e->avail, e->s);
     e->avail.trace = cfg->pop->avail_trace;

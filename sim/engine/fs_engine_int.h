@@ -101,6 +101,9 @@ typedef struct fs_engine {
     double last_accuracy;
     double train_s, eval_s; /* wall seconds in the trainer and the evaluator (fs_engine_stats) */
     double select_s, aggregate_s, record_s; /* the engine's own parts (fs_engine_stats) */
+    /* the threads a wave of deferred training keeps busy (fs_engine_train.c): the most any
+     * rank has, the same on every rank, since every rank must train the same wave */
+    int wave_threads;
     double wall_checkpoint; /* when the last snapshot was taken (the engine's start before one) */
     int kept_round;         /* the round of the last snapshot (the resumed one, 0 before one) */
 } fs_engine;

@@ -124,7 +124,7 @@ void fs_engine_keep_earliest(fs_due *d, size_t n, size_t k)
 static size_t wave_size(const fs_engine *e)
 {
     size_t want = e->ops->reports_wanted(e->pol);
-    return want + want / 16 + 8 * (size_t)(e->trainer.n_threads > 0 ? e->trainer.n_threads : 1);
+    return want + want / 16 + 8 * (size_t)e->wave_threads;
 }
 
 int fs_engine_train_due(fs_engine *e, uint32_t slot, fs_err *err)

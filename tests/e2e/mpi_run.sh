@@ -4,7 +4,8 @@
 # fedsim-dbdump, for dense FedAvg (SMALL), SCAFFOLD (SMALL) and sparse logistic regression with
 # DP, secure aggregation and top-k (PRIVATE); another seed differs; every rank trains a share of
 # the clients; a run checkpointed and stopped on 3 ranks (one rank signalled) resumes on 2 to the uninterrupted
-# database; runs.ranks says 3; FedBuff on 2 ranks is refused.
+# database; runs.ranks says 3; FedBuff on 2 ranks is refused; ranks of different thread counts
+# give the one-process database too.
 source "$(dirname "$0")/lib.sh"
 F=$1 D=$2 SMALL=$3 PRIVATE=$4 ASYNC=$5
 if ! "$F" --version | grep -q 'MPI: [^n]' || ! command -v mpirun >/dev/null; then
@@ -24,6 +25,15 @@ check() { # NAME SCENARIO [--set ...]: one process, then 2 and 3 ranks
         same "$WORK/$name-1.sqlite" "$WORK/$name-$n.sqlite" "$name: $n ranks differ from one process"
     done
 }
+# ranks with different thread counts, rounds too large for one wave of deferred training: every
+# rank must train the same waves (a hang, once, when each sized them by its own threads)
+W=(--set server.clients_per_round=200 --set server.over_selection=1.5)
+"$F" run "$PRIVATE" -o "$WORK/waves-1.sqlite" --quiet --threads 1 "${W[@]}" >/dev/null
+timeout 120 mpirun --oversubscribe --allow-run-as-root \
+    -n 1 "$F" run "$PRIVATE" -o "$WORK/waves-2.sqlite" --quiet --threads 1 "${W[@]}" : \
+    -n 1 "$F" run "$PRIVATE" -o "$WORK/waves-2.sqlite" --quiet --threads 3 "${W[@]}" \
+    >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "ranks of 1 and 3 threads failed or hung"; }
+same "$WORK/waves-1.sqlite" "$WORK/waves-2.sqlite" "ranks of 1 and 3 threads differ from one process"
 check fedavg "$SMALL"
 check scaffold "$SMALL" --set server.algorithm=scaffold
 check private "$PRIVATE"
