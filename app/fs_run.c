@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "fs_attack.h"
+#include "fs_blas.h"
 #include "fs_ckpt.h"
+#include "fs_crc32.h"
 #include "fs_db.h"
 #include "fs_device.h"
 #include "fs_engine.h"
@@ -385,6 +387,44 @@ static int place_time_zones(const fs_scenario *s, const fs_world *w, fs_pop *pop
     return FS_OK;
 }
 
+/* The rank whose value differs from rank 0's (the highest such), 0 when none does. */
+static int rank_differing(uint64_t mine, uint64_t root)
+{
+    return fs_mpi_max_int(mine != root ? fs_mpi_rank() : 0);
+}
+
+/* Across ranks, rank 0 records a run every rank computes a share of, each from the scenario
+ * and data it loaded itself, on its own host: a rank whose effective scenario or data differ
+ * from rank 0's would make the database no run at all, so the run is refused before anything
+ * is written. Other OpenBLAS kernels only move the last bits of its clients' updates (as on
+ * another machine): a warning. */
+static int check_ranks_agree(const fs_scenario *s, const fs_world *w, fs_err *err)
+{
+    if (fs_mpi_size() == 1) return FS_OK;
+    size_t n = s->json ? strlen(s->json) : 0;
+    char core[32] = {0};
+    snprintf(core, sizeof core, "%s", fs_blas_core());
+    uint64_t mine[3] = {(uint64_t)n << 32 | fs_crc32(0, s->json, n), fs_ckpt_fingerprint(s, w),
+                        fs_crc32(0, core, sizeof core)};
+    uint64_t root[3];
+    memcpy(root, mine, sizeof root);
+    int rc = fs_mpi_bcast(root, sizeof root, 0, err);
+    if (rc) return rc;
+    int scn = rank_differing(mine[0], root[0]), data = rank_differing(mine[1], root[1]);
+    int blas = rank_differing(mine[2], root[2]);
+    if (blas && fs_mpi_rank() == 0)
+        fprintf(stderr,
+                "fedsim: warning: rank %d uses other OpenBLAS kernels than rank 0's (%s): its "
+                "clients' updates may differ in their last bits from a one-process run's\n",
+                blas, core);
+    if (!scn && !data) return FS_OK;
+    fs_err_add(err, NULL,
+               "rank %d's %s differs from rank 0's: every rank must load the same scenario "
+               "and the same data (nothing was written)",
+               scn ? scn : data, scn ? "effective scenario" : "data");
+    return FS_ESCENARIO;
+}
+
 int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summary *out, fs_err *err)
 {
     fs_world world;
@@ -395,6 +435,10 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
     c.sum = out;
     int rc = fs_world_init(&world, s, err);
     if (rc) return rc;
+    if ((rc = check_ranks_agree(s, &world, err))) {
+        fs_world_fini(&world);
+        return rc;
+    }
     int32_t *levels = NULL;
     if (s->privacy.consent_group[0] &&
         !(levels = fs_world_client_levels_new(&world, s->privacy.consent_group,

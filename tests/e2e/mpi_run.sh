@@ -5,7 +5,8 @@
 # DP, secure aggregation and top-k (PRIVATE); another seed differs; every rank trains a share of
 # the clients; a run checkpointed and stopped on 3 ranks (one rank signalled) resumes on 2 to the uninterrupted
 # database; runs.ranks says 3; FedBuff on 2 ranks is refused; ranks of different thread counts
-# give the one-process database too.
+# give the one-process database too; ranks that loaded another scenario or other data are
+# refused.
 source "$(dirname "$0")/lib.sh"
 F=$1 D=$2 SMALL=$3 PRIVATE=$4 ASYNC=$5
 if ! "$F" --version | grep -q 'MPI: [^n]' || ! command -v mpirun >/dev/null; then
@@ -34,6 +35,29 @@ timeout 120 mpirun --oversubscribe --allow-run-as-root \
     -n 1 "$F" run "$PRIVATE" -o "$WORK/waves-2.sqlite" --quiet --threads 3 "${W[@]}" \
     >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "ranks of 1 and 3 threads failed or hung"; }
 same "$WORK/waves-1.sqlite" "$WORK/waves-2.sqlite" "ranks of 1 and 3 threads differ from one process"
+# a rank that loaded another scenario or other data is refused before anything is written
+refused() { # WHAT: the run just tried exited 2 naming rank 1's WHAT, and wrote no file
+    [ "$rc" = 2 ] || { cat "$WORK/err" >&2; fail "ranks with different $1: exit $rc, expected 2"; }
+    grep -q "rank 1's $1 differs from rank 0's" "$WORK/err" || { cat "$WORK/err"; fail "no message"; }
+    [ ! -e "$WORK/refused.sqlite" ] || fail "ranks with different $1: a database was written"
+}
+rc=0
+mpirun --oversubscribe --allow-run-as-root -n 1 "$F" run "$SMALL" -o "$WORK/refused.sqlite" : \
+    -n 1 "$F" run "$SMALL" -o "$WORK/refused.sqlite" --set seed=9 >/dev/null 2>"$WORK/err" || rc=$?
+refused "effective scenario"
+CSV=$(cd "$(dirname "$0")/../fixtures" && pwd)/breast_cancer.csv
+mkdir -p "$WORK/a" "$WORK/b"
+head -300 "$CSV" >"$WORK/a/x.csv"
+{ head -1 "$CSV"; sed -n '302,600p' "$CSV"; } >"$WORK/b/x.csv"
+for d in a b; do # the same file, relative paths: only the data differ
+    printf '{"name": "t", "data": {"source": "csv", "clients": 10, "csv": {"path": "x.csv",
+      "label": "diagnosis"}}, "server": {"rounds": 1, "clients_per_round": 1}}\n' >"$WORK/$d/s.json"
+done
+rc=0 FA=$(realpath "$F") # the ranks start in their own folders
+mpirun --oversubscribe --allow-run-as-root -n 1 -wdir "$WORK/a" "$FA" run s.json \
+    -o "$WORK/refused.sqlite" : -n 1 -wdir "$WORK/b" "$FA" run s.json -o "$WORK/refused.sqlite" \
+    >/dev/null 2>"$WORK/err" || rc=$?
+refused data
 check fedavg "$SMALL"
 check scaffold "$SMALL" --set server.algorithm=scaffold
 check private "$PRIVATE"
