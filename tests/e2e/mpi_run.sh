@@ -5,7 +5,8 @@
 # DP, secure aggregation and top-k (PRIVATE); another seed differs; every rank trains a share of
 # the clients; a run checkpointed and stopped on 3 ranks (one rank signalled) resumes on 2 to the uninterrupted
 # database; runs.ranks says 3; FedBuff on 2 ranks is refused; ranks of different thread counts
-# give the one-process database too; ranks that loaded another scenario or other data are
+# give the one-process database too, as do MF, quantisation with error feedback, FedNova, Krum,
+# attackers and on-demand data on 2 ranks; ranks that loaded another scenario or other data are
 # refused.
 source "$(dirname "$0")/lib.sh"
 F=$1 D=$2 SMALL=$3 PRIVATE=$4 ASYNC=$5
@@ -58,6 +59,22 @@ mpirun --oversubscribe --allow-run-as-root -n 1 -wdir "$WORK/a" "$FA" run s.json
     -o "$WORK/refused.sqlite" : -n 1 -wdir "$WORK/b" "$FA" run s.json -o "$WORK/refused.sqlite" \
     >/dev/null 2>"$WORK/err" || rc=$?
 refused data
+# features whose state or inputs cross ranks, on 2 ranks: MF personal factors, quantisation's
+# error-feedback residuals, FedNova's partial work, Krum, attackers, on-demand data
+two() { # NAME SCENARIO [--set ...]: one process, then 2 ranks
+    local name=$1 scn=$2; shift 2
+    "$F" run "$scn" -o "$WORK/$name-1.sqlite" --quiet --threads 1 "$@" >/dev/null
+    mpi 2 "$F" run "$scn" -o "$WORK/$name-2.sqlite" --threads 1 "$@" >/dev/null 2>"$WORK/err" ||
+        { cat "$WORK/err"; fail "$name on 2 ranks failed"; }
+    same "$WORK/$name-1.sqlite" "$WORK/$name-2.sqlite" "$name: 2 ranks differ from one process"
+}
+GOLDEN=$(dirname "$SMALL")
+two recsys "$GOLDEN/recsys_small.json"
+two quantize_ef "$SMALL" --set 'train.compression={"quantize":{"bits":4,"error_feedback":true}}'
+two fednova "$SMALL" --set server.algorithm=fednova --set server.deadline_s=5
+two krum "$SMALL" --set 'server.robust={"krum":{"f":1}}'
+two attackers "$SMALL" --set 'adversary={"share":0.2,"attack":{"sign_flip":{}}}'
+two on_demand "$GOLDEN/ctr_small.json" --set data.on_demand=true
 check fedavg "$SMALL"
 check scaffold "$SMALL" --set server.algorithm=scaffold
 check private "$PRIVATE"
