@@ -390,7 +390,9 @@ static int validate_one(const char *file, const char *const *sets, size_t n_sets
         fs_err_print(&err, stderr);
         return rc;
     }
-    if (s.sweep_json) rc = fs_sweep_validate(file, sets, n_sets, s.sweep_json);
+    /* what a run refuses only once it has the data: load them as the run would */
+    if ((rc = fs_run_check(&s, &err))) fs_err_print(&err, stderr);
+    if (!rc && s.sweep_json) rc = fs_sweep_validate(file, sets, n_sets, s.sweep_json);
     if (!rc) printf("%s: ok\n", file);
     fs_scn_fini(&s);
     return rc;

@@ -425,34 +425,60 @@ static int check_ranks_agree(const fs_scenario *s, const fs_world *w, fs_err *er
     return FS_ESCENARIO;
 }
 
+/* Everything a run loads and checks before its database exists, so that bad input leaves no
+ * failed run behind and fedsim validate refuses what a run would: the data, the population and
+ * its consent, time zones and attackers, the rules that need the data, the evaluator. On
+ * failure nothing is left to free; on success the caller frees the three. */
+static int prepare(const fs_scenario *s, int n_threads, fs_world *world, fs_pop *pop,
+                   fs_evaluator *ev, fs_err *err)
+{
+    *pop = (fs_pop){0};
+    *ev = (fs_evaluator){0};
+    int rc = fs_world_init(world, s, err);
+    if (rc) return rc;
+    int32_t *levels = NULL;
+    if ((rc = check_ranks_agree(s, world, err))) goto fail;
+    if (s->privacy.consent_group[0] &&
+        !(levels = fs_world_client_levels_new(world, s->privacy.consent_group,
+                                                   "privacy.consent.group", &rc, err)))
+        goto fail;
+    rc = fs_pop_init(pop, s, world->n_train, world->n_test, levels, err);
+    free(levels);
+    if (rc || (rc = place_time_zones(s, world, pop, err)) ||
+        (rc = pick_attackers(s, world, pop, err)) || (rc = fs_engine_check(s, world, err)) ||
+        (rc = fs_evaluator_init(ev, world, s, pop, n_threads, err)))
+        goto fail;
+    return FS_OK;
+fail:
+    fs_evaluator_fini(ev);
+    fs_pop_fini(pop);
+    fs_world_fini(world);
+    return rc;
+}
+
+int fs_run_check(const fs_scenario *s, fs_err *err)
+{
+    fs_world world;
+    fs_pop pop;
+    fs_evaluator ev;
+    int rc = prepare(s, 1, &world, &pop, &ev, err);
+    if (rc) return rc;
+    fs_evaluator_fini(&ev);
+    fs_pop_fini(&pop);
+    fs_world_fini(&world);
+    return FS_OK;
+}
+
 int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summary *out, fs_err *err)
 {
     fs_world world;
-    fs_pop pop = {0};
-    fs_evaluator ev = {0};
+    fs_pop pop;
+    fs_evaluator ev;
     run_ctx c = {.s = s, .opts = opts, .sum = out, .wall_start = fs_wall_seconds()};
     *out = (fs_run_summary){.first_accuracy = NAN, .final_accuracy = NAN, .epsilon = NAN};
     c.sum = out;
-    int rc = fs_world_init(&world, s, err);
+    int rc = prepare(s, opts->n_threads, &world, &pop, &ev, err);
     if (rc) return rc;
-    if ((rc = check_ranks_agree(s, &world, err))) {
-        fs_world_fini(&world);
-        return rc;
-    }
-    int32_t *levels = NULL;
-    if (s->privacy.consent_group[0] &&
-        !(levels = fs_world_client_levels_new(&world, s->privacy.consent_group,
-                                                   "privacy.consent.group", &rc, err)))
-        goto done;
-    rc = fs_pop_init(&pop, s, world.n_train, world.n_test, levels, err);
-    free(levels);
-    if (rc || (rc = place_time_zones(s, &world, &pop, err)) ||
-        (rc = pick_attackers(s, &world, &pop, err)))
-        goto done;
-    /* before the database: bad input must not leave a failed run behind */
-    if ((rc = fs_engine_check(s, &world, err)) ||
-        (rc = fs_evaluator_init(&ev, &world, s, &pop, opts->n_threads, err)))
-        goto done;
     out->headline = fs_metric_name(ev.metrics[0]);
     void *state = NULL;
     size_t state_len = 0;

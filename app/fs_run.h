@@ -52,6 +52,10 @@ typedef struct fs_run_summary {
 int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summary *out,
                     fs_err *err);
 
+/* What fs_run_scenario checks before it creates any output, without creating any: the data
+ * loaded, the population drawn, every rule that needs them (fedsim validate). */
+int fs_run_check(const fs_scenario *s, fs_err *err);
+
 /* Seconds left, extrapolated from this session's pace: `elapsed` wall seconds for rounds
  * resumed_from+1 .. done (a resumed run's earlier rounds took no time in this session), over the
  * rounds left, or over the virtual time left when server.max_virtual_hours (max_virtual_us > 0)

@@ -63,12 +63,27 @@ static bool alloc_slots(fs_engine *e)
     return ok;
 }
 
-/* The rules live with the scenario's (fs_scn_rules.c); this applies them to the loaded data. */
+/* ipw weights by the levels of eval.segments[0], which the participation mix tracks only up to
+ * FS_MIX_MAX_LEVELS of them. */
+static int ipw_too_many_levels(const fs_scenario *s, fs_err *err)
+{
+    return fs_scn_bad_key(s, err, "server.aggregation_weights",
+                          "expected \"samples\" or \"uniform\" when eval.segments[0] has more "
+                          "than %d levels, found \"ipw\"",
+                          FS_MIX_MAX_LEVELS);
+}
+
+/* The rules live with the scenario's (fs_scn_rules.c); this applies them to the loaded data,
+ * and the engine's own limits (init_mix's) before any output exists. */
 int fs_engine_check(const fs_scenario *s, const fs_world *w, fs_err *err)
 {
     fs_scn_shape shape;
     fs_world_shape(w, &shape);
-    return fs_scn_check_shape(s, &shape, err);
+    int rc = fs_scn_check_shape(s, &shape, err);
+    if (rc || s->server.aggregation_weights != FS_AGGW_IPW || !s->eval.segments[0][0]) return rc;
+    int k = fs_dataset_find_group(&w->train, s->eval.segments[0]);
+    return k >= 0 && w->train.groups[k].n_levels > FS_MIX_MAX_LEVELS ? ipw_too_many_levels(s, err)
+                                                                      : FS_OK;
 }
 
 /* The engine's part of a snapshot (fs_ckpt.h): what a resumed run needs to continue exactly. */
@@ -113,10 +128,7 @@ static int init_mix(fs_engine *e, fs_err *err)
     if (rc || e->s->server.aggregation_weights != FS_AGGW_IPW) return rc;
     const fs_mix_group *g = &e->mix.groups[0];
     if (e->mix.n_groups == 0 || strcmp(g->name, e->s->eval.segments[0]) != 0)
-        return fs_scn_bad_key(e->s, err, "server.aggregation_weights",
-                              "expected \"samples\" or \"uniform\" when eval.segments[0] has "
-                              "more than %d levels, found \"ipw\"",
-                              FS_MIX_MAX_LEVELS);
+        return ipw_too_many_levels(e->s, err);
     if (fs_agg_set_ipw(&e->agg, g->level, g->count + FS_MIX_POPULATION, FS_MIX_N_STAGES,
                        g->n_levels))
         return fs_err_add(err, NULL, "out of memory for the ipw weights"), FS_ENOMEM;

@@ -73,8 +73,8 @@ expect 2 "eval.target.value: expected a number in \[0, 1\] (accuracy is a share"
 # a check that needs the data's shape: refused by validate as run would, with the file's name
 expect 2 "quickstart.json: model.kind: softmax needs dense features" -- "$F" validate "$S" \
     --set data='{"source":"marketing","clients":100}' --set server.clients_per_round=10
-# what only the data tell (a CSV file's classes) is refused by run with the same rules, naming the
-# scenario file, before any database exists
+# what only the data tell (a CSV file's classes) is refused by validate, which loads them as a run
+# does, and by run with the same rules, naming the scenario file, before any database exists
 printf 'g,x,y\n' > "$WORK/c.csv"
 for i in $(seq 1 60); do echo "c$((i % 6)),$i,$((i % 3))" >> "$WORK/c.csv"; done
 cat > "$WORK/c.json" <<EOF
@@ -82,12 +82,29 @@ cat > "$WORK/c.json" <<EOF
  "groups": ["g"]}, "partition": {"natural": {"group": "g"}}}, "model": {"kind": "logreg"},
  "server": {"rounds": 2, "clients_per_round": 3}}
 EOF
-expect 0 "c.json: ok" -- "$F" validate "$WORK/c.json"
+expect 2 "c.json: model.kind: logreg needs a binary task (2 classes); the data have 1 dense" -- \
+    "$F" validate "$WORK/c.json"
 expect 2 "c.json: model.kind: logreg needs a binary task (2 classes); the data have 1 dense" -- \
     "$F" run "$WORK/c.json" -o "$WORK/c.sqlite"
 [ ! -e "$WORK/c.sqlite" ] || fail "a database was created for a model that does not fit the file"
 expect 2 "c.json: privacy.consent: expected at least one consenting client, found none of 6" -- \
+    "$F" validate "$WORK/c.json" --set model.kind=softmax --set privacy.consent.share=0.01
+expect 0 "c.json: ok" -- "$F" validate "$WORK/c.json" --set model.kind=softmax
+expect 2 "c.json: privacy.consent: expected at least one consenting client, found none of 6" -- \
     "$F" run "$WORK/c.json" -o "$WORK/c.sqlite" --set model.kind=softmax \
     --set privacy.consent.share=0.01
 [ ! -e "$WORK/c.sqlite" ] || fail "a database was created although nobody consents"
+# ipw weights by a group of more levels than the participation mix tracks: refused by validate,
+# and by run before its database exists
+printf 'u,x,y\n' > "$WORK/u.csv"
+for i in $(seq 1 2300); do echo "u$((i % 1100)),$i,$((i % 2))" >> "$WORK/u.csv"; done
+cat > "$WORK/u.json" <<EOF
+{"name": "u", "data": {"source": "csv", "clients": 50, "csv": {"path": "$WORK/u.csv", "label": "y",
+ "groups": ["u"]}}, "model": {"kind": "logreg"}, "eval": {"segments": ["u"]},
+ "server": {"rounds": 2, "clients_per_round": 5, "aggregation_weights": "ipw"}}
+EOF
+ipw='u.json: server.aggregation_weights: expected "samples" or "uniform" when eval.segments'
+expect 2 "$ipw" -- "$F" validate "$WORK/u.json"
+expect 2 "$ipw" -- "$F" run "$WORK/u.json" -o "$WORK/u.sqlite"
+[ ! -e "$WORK/u.sqlite" ] || fail "a database was created for ipw over 1100 levels"
 echo "all command-line error cases behave"

@@ -52,7 +52,7 @@ ratio=$(q a.sqlite "select ratio from v_participation_by_segment where grp = 're
         level = 'region_2' and stage = 'reported'")
 awk -v r="$ratio" 'BEGIN { exit !(r < 0.5) }' || fail "region_2 report ratio $ratio (expected < 0.5)"
 
-# 4. a CSV file's levels are counted at run start
+# 4. a CSV file's levels are counted when it is loaded: by validate as by run
 {
     echo "zone,x,y"
     for i in $(seq 1 200); do echo "z$((i % 3)),$((i % 7)),$((i % 2))"; done
@@ -63,13 +63,18 @@ cat >csv.json <<'JSON'
  "model": {"kind": "logreg"}, "server": {"rounds": 2, "clients_per_round": 5},
  "devices": {"availability": {"diurnal": {"utc_offsets_h": [0, 5], "utc_offset_by": "zone"}}}}
 JSON
-"$fedsim" validate csv.json >/dev/null || fail "validate refused the CSV scenario"
+want='fedsim: error: csv.json: devices.availability.diurnal.utc_offsets_h: expected 3 offsets, one per level of "zone" (utc_offset_by), found 2'
+set +e
+"$fedsim" validate csv.json >/dev/null 2>err.txt
+rc=$?
+set -e
+[ $rc = 2 ] || fail "validate, CSV with 3 zones and 2 offsets: exit $rc (expected 2)"
+[ "$(cat err.txt)" = "$want" ] || fail "validate's CSV message: $(cat err.txt)"
 set +e
 "$fedsim" run csv.json -o csv.sqlite --quiet >/dev/null 2>err.txt
 rc=$?
 set -e
 [ $rc = 2 ] || fail "CSV with 3 zones and 2 offsets: exit $rc (expected 2)"
-want='fedsim: error: csv.json: devices.availability.diurnal.utc_offsets_h: expected 3 offsets, one per level of "zone" (utc_offset_by), found 2'
 [ "$(cat err.txt)" = "$want" ] || fail "CSV message: $(cat err.txt)"
 [ ! -e csv.sqlite ] || fail "a refused run left csv.sqlite behind"
 "$fedsim" run csv.json -o csv3.sqlite --quiet --set devices.availability.diurnal.utc_offsets_h='[0, 5, 9]' \
