@@ -401,10 +401,9 @@ static int rank_differing(uint64_t mine, uint64_t root)
 static int check_ranks_agree(const fs_scenario *s, const fs_world *w, fs_err *err)
 {
     if (fs_mpi_size() == 1) return FS_OK;
-    size_t n = s->json ? strlen(s->json) : 0;
     char core[32] = {0};
     snprintf(core, sizeof core, "%s", fs_blas_core());
-    uint64_t mine[3] = {(uint64_t)n << 32 | fs_crc32(0, s->json, n), fs_ckpt_fingerprint(s, w),
+    uint64_t mine[3] = {fs_ckpt_scenario_hash(s), fs_ckpt_fingerprint(s, w),
                         fs_crc32(0, core, sizeof core)};
     uint64_t root[3];
     memcpy(root, mine, sizeof root);

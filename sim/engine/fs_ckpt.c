@@ -65,7 +65,7 @@ uint64_t fs_ckpt_fingerprint(const fs_scenario *s, const fs_world *w)
     return (uint64_t)1 << 32 | crc;
 }
 
-static uint64_t scenario_hash(const fs_scenario *s)
+uint64_t fs_ckpt_scenario_hash(const fs_scenario *s)
 {
     size_t n = s->json ? strlen(s->json) : 0;
     return (uint64_t)(uint32_t)n << 32 | crc_bytes(0, s->json, n);
@@ -222,7 +222,7 @@ static void put_all(writer *w, const fs_ckpt_state *st)
     put_u64(w, CKPT_VERSION);
     put_u64(w, 0); /* length and checksum, filled in at the end */
     put_u64(w, 0);
-    put_u64(w, scenario_hash(st->s));
+    put_u64(w, fs_ckpt_scenario_hash(st->s));
     put_u64(w, st->data_fingerprint);
     put_u64(w, (uint64_t)st->round);
     put_u64(w, 8 * FS_REAL_BYTES);
@@ -490,7 +490,7 @@ static void check_header(reader *r, const fs_ckpt_state *st)
                "checksum mismatch (stored %08llx, computed %08llx): the checkpoint was "
                "damaged or edited",
                (unsigned long long)h[3], (unsigned long long)crc);
-    else if (h[4] != scenario_hash(st->s))
+    else if (h[4] != fs_ckpt_scenario_hash(st->s))
         refuse(r, "taken from a different effective scenario than the run's");
     else if (h[5] != st->data_fingerprint)
         refuse(r, "the input data differ from those the run was started with (a data file "

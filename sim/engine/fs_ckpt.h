@@ -48,6 +48,8 @@ typedef struct fs_ckpt_state {
  * changes it. 0 for generated sources, whose data are a function of the scenario (hashed
  * separately). Computed once per run by fs_run (a pass over the data). */
 uint64_t fs_ckpt_fingerprint(const fs_scenario *s, const fs_world *w);
+/* The effective scenario's length and CRC-32 (s->json): what a snapshot was taken under. */
+uint64_t fs_ckpt_scenario_hash(const fs_scenario *s);
 
 /* A new buffer (caller frees) holding the state after round st->round, stamped with
  * st->data_fingerprint; NULL when out of memory. */
