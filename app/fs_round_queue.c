@@ -79,11 +79,11 @@ static void free_entry(fs_queued_round *e)
     free(e);
 }
 
-/* Whether any of the n participations spent energy (a client_energy_rounds row). */
+/* Whether any of the n participations gives a client_energy_rounds row. */
 static bool any_energy(const fs_db_part *parts, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (parts[i].energy_j > 0) return true;
+        if (fs_db_part_has_energy(&parts[i])) return true;
     return false;
 }
 

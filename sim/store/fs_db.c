@@ -1102,7 +1102,7 @@ static void bind_energy_row(fs_db_bind *b, void *ctx, size_t i)
     part_rows *r = ctx;
     const fs_db_part *p;
     do p = nth_part(r->parts, r->order, r->next++);
-    while (!(p->energy_j > 0));
+    while (!fs_db_part_has_energy(p));
     bind_energy(b, r->run_id, r->round, p);
 }
 
@@ -1111,7 +1111,8 @@ static int insert_parts(fs_db *db, int64_t run_id, const fs_db_round *r, const f
 {
     uint64_t *order = client_order(parts, n_parts);
     size_t n_energy = 0;
-    for (size_t i = 0; i < r->n_energy_parts; i++) n_energy += r->energy_parts[i].energy_j > 0;
+    for (size_t i = 0; i < r->n_energy_parts; i++)
+        n_energy += fs_db_part_has_energy(&r->energy_parts[i]);
     /* the energy rows are the same participations, as fs_run.c hands them; no energy rows:
      * nothing to sort */
     uint64_t *energy_order = r->energy_parts == parts && r->n_energy_parts == n_parts ? order

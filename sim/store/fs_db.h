@@ -108,6 +108,12 @@ typedef struct fs_db_part {
     const char *network;        /* "wifi" | "cellular" */
 } fs_db_part;
 
+/* Whether a participation gives a client_energy_rounds row: it spent energy (NaN or 0: none). */
+static inline bool fs_db_part_has_energy(const fs_db_part *p)
+{
+    return p->energy_j > 0;
+}
+
 typedef struct fs_db_eval {
     const char *segment;        /* "all" for the whole test set */
     const char *metric;         /* "accuracy", "loss", ... */
