@@ -424,6 +424,14 @@ static int check_ranks_agree(const fs_scenario *s, const fs_world *w, fs_err *er
     return FS_ESCENARIO;
 }
 
+/* What prepare made, freed (in the reverse order). */
+static void release(fs_world *world, fs_pop *pop, fs_evaluator *ev)
+{
+    fs_evaluator_fini(ev);
+    fs_pop_fini(pop);
+    fs_world_fini(world);
+}
+
 /* Everything a run loads and checks before its database exists, so that bad input leaves no
  * failed run behind and fedsim validate refuses what a run would: the data, the population and
  * its consent, time zones and attackers, the rules that need the data, the evaluator. On
@@ -449,9 +457,7 @@ static int prepare(const fs_scenario *s, int n_threads, fs_world *world, fs_pop 
         goto fail;
     return FS_OK;
 fail:
-    fs_evaluator_fini(ev);
-    fs_pop_fini(pop);
-    fs_world_fini(world);
+    release(world, pop, ev);
     return rc;
 }
 
@@ -461,11 +467,8 @@ int fs_run_check(const fs_scenario *s, fs_err *err)
     fs_pop pop;
     fs_evaluator ev;
     int rc = prepare(s, 1, &world, &pop, &ev, err);
-    if (rc) return rc;
-    fs_evaluator_fini(&ev);
-    fs_pop_fini(&pop);
-    fs_world_fini(&world);
-    return FS_OK;
+    if (!rc) release(&world, &pop, &ev);
+    return rc;
 }
 
 int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summary *out, fs_err *err)
@@ -543,8 +546,6 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
     free(state);
 done:
     fs_db_close(c.db);
-    fs_evaluator_fini(&ev);
-    fs_pop_fini(&pop);
-    fs_world_fini(&world);
+    release(&world, &pop, &ev);
     return rc;
 }
