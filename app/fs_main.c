@@ -392,7 +392,7 @@ static int validate_one(const char *file, const char *const *sets, size_t n_sets
     }
     /* what a run refuses only once it has the data: load them as the run would */
     if ((rc = fs_run_check(&s, &err))) fs_err_print(&err, stderr);
-    if (!rc && s.sweep_json) rc = fs_sweep_validate(file, sets, n_sets, s.sweep_json);
+    if (!rc && s.sweep_json) rc = fs_sweep_validate(file, sets, n_sets, s.sweep_json, fs_run_check);
     if (!rc) printf("%s: ok\n", file);
     fs_scn_fini(&s);
     return rc;
@@ -453,7 +453,7 @@ static int cmd_mpi(int argc, char **argv)
     }
     int code;
     if (!strcmp(argv[1], "sweep")) {
-        code = fs_sweep_cli(argc - 1, argv + 1);
+        code = fs_sweep_cli(argc - 1, argv + 1, fs_run_check);
     } else {
         if (fs_mpi_rank() > 0) silence();
         code = cmd_run(argc, argv);

@@ -434,17 +434,19 @@ static void release(fs_world *world, fs_pop *pop, fs_evaluator *ev)
 
 /* Everything a run loads and checks before its database exists, so that bad input leaves no
  * failed run behind and fedsim validate refuses what a run would: the data, the population and
- * its consent, time zones and attackers, the rules that need the data, the evaluator. On
- * failure nothing is left to free; on success the caller frees the three. */
-static int prepare(const fs_scenario *s, int n_threads, fs_world *world, fs_pop *pop,
-                   fs_evaluator *ev, fs_err *err)
+ * its consent, time zones and attackers, the rules that need the data, the evaluator. A run
+ * across ranks also compares its scenario and data with rank 0's (a collective: fs_run_check,
+ * which a sweep's rank 0 calls alone, does not). On failure nothing is left to free; on success
+ * the caller frees the three. */
+static int prepare(const fs_scenario *s, int n_threads, bool across_ranks, fs_world *world,
+                   fs_pop *pop, fs_evaluator *ev, fs_err *err)
 {
     *pop = (fs_pop){0};
     *ev = (fs_evaluator){0};
     int rc = fs_world_init(world, s, err);
     if (rc) return rc;
     int32_t *levels = NULL;
-    if ((rc = check_ranks_agree(s, world, err))) goto fail;
+    if (across_ranks && (rc = check_ranks_agree(s, world, err))) goto fail;
     if (s->privacy.consent_group[0] &&
         !(levels = fs_world_client_levels_new(world, s->privacy.consent_group,
                                                    "privacy.consent.group", &rc, err)))
@@ -466,7 +468,7 @@ int fs_run_check(const fs_scenario *s, fs_err *err)
     fs_world world;
     fs_pop pop;
     fs_evaluator ev;
-    int rc = prepare(s, 1, &world, &pop, &ev, err);
+    int rc = prepare(s, 1, false, &world, &pop, &ev, err);
     if (!rc) release(&world, &pop, &ev);
     return rc;
 }
@@ -479,7 +481,7 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
     run_ctx c = {.s = s, .opts = opts, .sum = out, .wall_start = fs_wall_seconds()};
     *out = (fs_run_summary){.first_accuracy = NAN, .final_accuracy = NAN, .epsilon = NAN};
     c.sum = out;
-    int rc = prepare(s, opts->n_threads, &world, &pop, &ev, err);
+    int rc = prepare(s, opts->n_threads, true, &world, &pop, &ev, err);
     if (rc) return rc;
     out->headline = fs_metric_name(ev.metrics[0]);
     void *state = NULL;

@@ -53,7 +53,8 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
                     fs_err *err);
 
 /* What fs_run_scenario checks before it creates any output, without creating any: the data
- * loaded, the population drawn, every rule that needs them (fedsim validate). */
+ * loaded, the population drawn, every rule that needs them (fedsim validate, and fedsim sweep
+ * for each variant before any runs). Nothing across MPI ranks: one process calls it. */
 int fs_run_check(const fs_scenario *s, fs_err *err);
 
 /* Seconds left, extrapolated from this session's pace: `elapsed` wall seconds for rounds

@@ -354,7 +354,8 @@ static int parse_args(int argc, char **argv, sweep_args *a)
     return a->scenario ? 0 : usage_error("sweep", "expected a scenario file");
 }
 
-/* Every variant must be a valid scenario before any runs: all problems at once. */
+/* Every variant must be a valid scenario before any runs, its data included: all problems at
+ * once. */
 static int validate_variants(const sweep_args *a, const fs_sweep *sw)
 {
     int worst = FS_OK;
@@ -370,6 +371,7 @@ static int validate_variants(const sweep_args *a, const fs_sweep *sw)
         fs_err_init(&err, NULL); /* the file goes first, then the variant, then the key */
         fs_scenario s;
         int rc = fs_scn_load(a->scenario, sets, n, &s, &err);
+        if (!rc && a->check && (rc = a->check(&s, &err))) fs_scn_fini(&s);
         char lb[4 * sizeof v->label], mb[4 * FS_ERR_MSG_LEN];
         for (int m = 0; m < err.n_msgs; m++)
             fprintf(stderr, "fedsim: error: %s: sweep variant \"%s\": %s\n", a->scenario,
@@ -751,7 +753,7 @@ static int refresh_stats(const char *db_path, const char *name)
 
 static int lead_scenario(const sweep_args *a, const fs_scenario *s, fs_sweep *sw);
 static void quiet_stderr(bool on);
-static int sweep_cli(int argc, char **argv);
+static int sweep_cli(int argc, char **argv, fs_sweep_data_check check);
 
 static int sweep_scenario(const sweep_args *a, const fs_scenario *s)
 {
@@ -856,20 +858,21 @@ static void quiet_stderr(bool on)
     }
 }
 
-int fs_sweep_cli(int argc, char **argv)
+int fs_sweep_cli(int argc, char **argv, fs_sweep_data_check check)
 {
     quiet_stderr(true);
-    int code = sweep_cli(argc, argv);
+    int code = sweep_cli(argc, argv, check);
     quiet_stderr(false);
     return code;
 }
 
-static int sweep_cli(int argc, char **argv)
+static int sweep_cli(int argc, char **argv, fs_sweep_data_check check)
 {
     if (fs_cli_wants_help(argc, argv)) return fputs(sweep_help, stdout), 0;
     sweep_args a;
     int bad = parse_args(argc, argv, &a);
     if (bad) return bad;
+    a.check = check;
     fs_err err;
     fs_err_init(&err, a.scenario);
     fs_scenario s;
@@ -886,9 +889,9 @@ static int sweep_cli(int argc, char **argv)
 /* ---- for fedsim validate ---- */
 
 int fs_sweep_validate(const char *scenario, const char *const *sets, size_t n_sets,
-                      const char *sweep_json)
+                      const char *sweep_json, fs_sweep_data_check check)
 {
-    sweep_args a = {.scenario = scenario};
+    sweep_args a = {.scenario = scenario, .check = check};
     for (size_t i = 0; i < n_sets && a.n_sets < sizeof a.sets / sizeof *a.sets; i++)
         a.sets[a.n_sets++] = sets[i];
     fs_err err;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "fs_err.h"
+#include "fs_scn.h"
 
 #define FS_SWEEP_MAX_VARIANTS 1000
 #define FS_SWEEP_MAX_SETS 32
@@ -52,13 +53,19 @@ int fs_sweep_replicate_seeds(const char *sweep_json, uint64_t seed, uint64_t pop
                              int r, uint64_t *out_seed, uint64_t *out_population_seed,
                              fs_err *err);
 
+/* What a run refuses only once it has loaded a variant's data (the consent that draws nobody,
+ * more clients than rows, ...): the command line passes fs_run_check, which this library, that
+ * knows runs only through their database, cannot name. NULL checks the scenario's rules only. */
+typedef int (*fs_sweep_data_check)(const fs_scenario *s, fs_err *err);
+
 /* Checks every variant of `sweep_json` (the scenario's "sweep") as fedsim sweep does before
- * running any: the scenario with `sets` and then the variant's overrides. Prints every problem
- * to stderr, naming the variant; returns FS_OK or the worst code. */
+ * running any: the scenario with `sets` and then the variant's overrides, its rules, then
+ * `check` on it (with the scenario's own seeds: a replicate's could still differ). Prints every
+ * problem to stderr, naming the variant; returns FS_OK or the worst code. */
 int fs_sweep_validate(const char *scenario, const char *const *sets, size_t n_sets,
-                      const char *sweep_json);
+                      const char *sweep_json, fs_sweep_data_check check);
 
 /* fedsim sweep SCENARIO [-o DB] [--jobs N] [--set path=value]... (argv[0] = "sweep"). */
-int fs_sweep_cli(int argc, char **argv);
+int fs_sweep_cli(int argc, char **argv, fs_sweep_data_check check);
 
 #endif

@@ -15,6 +15,7 @@ typedef struct sweep_args {
     const char *sets[256];
     size_t n_sets;
     int jobs;
+    fs_sweep_data_check check; /* each variant's data, before any runs (NULL: rules only) */
 } sweep_args;
 
 /* How the variants of this session ended, for the closing line. */

@@ -94,6 +94,17 @@ expect 2 "c.json: privacy.consent: expected at least one consenting client, foun
     "$F" run "$WORK/c.json" -o "$WORK/c.sqlite" --set model.kind=softmax \
     --set privacy.consent.share=0.01
 [ ! -e "$WORK/c.sqlite" ] || fail "a database was created although nobody consents"
+# and so is a sweep's variant that only its data refuse: by validate, and by sweep before any run
+cat > "$WORK/cs.json" <<EOF
+{"name": "cs", "data": {"source": "csv", "clients": 6, "csv": {"path": "$WORK/c.csv", "label": "y",
+ "groups": ["g"]}, "partition": {"natural": {"group": "g"}}}, "model": {"kind": "softmax"},
+ "server": {"rounds": 2, "clients_per_round": 3}, "sweep": {"privacy.consent.share": [0.5, 0.01]}}
+EOF
+nobody='sweep variant "privacy.consent.share=0.01": privacy.consent: expected at least one'
+expect 2 "$nobody" -- "$F" validate "$WORK/cs.json"
+grep -q '"privacy.consent.share=0.5"' "$WORK/err" && fail "validate refused the variant that runs"
+expect 2 "$nobody" -- "$F" sweep "$WORK/cs.json" -o "$WORK/cs.sqlite"
+[ ! -e "$WORK/cs.sqlite" ] || fail "a sweep with a variant nobody consents to created a database"
 # ipw weights by a group of more levels than the participation mix tracks: refused by validate,
 # and by run before its database exists
 printf 'u,x,y\n' > "$WORK/u.csv"
