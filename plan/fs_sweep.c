@@ -821,7 +821,7 @@ static int lead_scenario(const sweep_args *a, const fs_scenario *s, fs_sweep *sw
             db, ranks);
     double t0 = fs_wall_seconds();
     sweep_tally t = {0};
-    int code = fs_mpi_size() > 1 ? fs_sweep_ranks_lead(a, &sw, state, db, s->name, &t)
+    int code = fs_mpi_size() > 1 ? fs_sweep_ranks_lead(a, &sw, state, run_ids, db, s->name, &t)
                                  : run_all(a, &sw, state, run_ids, db, s->name, &t);
     int stats = refresh_stats(db, s->name);
     if (!code && stats) code = stats;

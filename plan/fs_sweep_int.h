@@ -59,12 +59,14 @@ bool fs_sweep_interrupted_code(int code);
 const char *fs_sweep_tally_end(sweep_tally *t, int code);
 
 /* The sweep across the ranks of an MPI job (fs_mpi_size() > 1). On rank 0, with the jobs'
- * state read from db: runs the jobs on every rank, gathers each run into db in job order (so
- * run ids are those of --jobs 1) and returns the exit code, tallying into t. On the other ranks
- * (sw and a as rank 0 parsed them, db and state unused): runs what rank 0 sends until it says
- * stop; returns 0 or the code of a failure of its own. */
+ * state read from db and their new runs' ids (fs_sweep_run_ids): runs the jobs on every rank,
+ * gathers each run into db in job order, under the id --jobs gives it (so a job that fails
+ * before its run exists leaves the same gap), and returns the exit code, tallying into t. On the
+ * other ranks (sw and a as rank 0 parsed them, db and state unused): runs what rank 0 sends
+ * until it says stop; returns 0 or the code of a failure of its own. */
 int fs_sweep_ranks_lead(const sweep_args *a, const fs_sweep *sw, const unsigned char *state,
-                        const char *db, const char *name, sweep_tally *t);
+                        const int64_t *run_ids, const char *db, const char *name,
+                        sweep_tally *t);
 int fs_sweep_ranks_work(const sweep_args *a, const fs_sweep *sw);
 /* Rank 0 tells the other ranks there is nothing to run (a bad scenario, an unreadable db). */
 void fs_sweep_ranks_release(void);

@@ -194,6 +194,7 @@ typedef struct lead {
     const sweep_args *a;
     const fs_sweep *sw;
     const unsigned char *state;
+    const int64_t *run_ids; /* per job: the id of its new run, as --jobs gives it */
     const char *db, *name;
     sweep_tally *t;
     char dir[PATH_MAX - 32];
@@ -268,7 +269,7 @@ static bool prepare(lead *l, size_t j, const char *path, fs_err *err)
     l->keep[j] = 0;
     if (l->state[j] != FS_SWEEP_UNFINISHED) return true;
     int64_t id = unfinished_run(l, j, err);
-    if (id > 0 && !fs_db_copy_runs(l->db, path, id, id, NULL, err)) l->keep[j] = id;
+    if (id > 0 && !fs_db_copy_runs(l->db, path, id, id, 0, NULL, err)) l->keep[j] = id;
     if (id < 0 || (id > 0 && !l->keep[j])) l->code = 3;
     return l->code == 0;
 }
@@ -369,7 +370,8 @@ static void merge(lead *l, fs_err *err)
             if (l->res[j] != RES_READY) return;
             char path[PATH_MAX];
             job_path(l, j, path, sizeof path);
-            if (exists(path) && fs_db_copy_runs(path, l->db, 0, l->keep[j], NULL, err))
+            if (exists(path) &&
+                fs_db_copy_runs(path, l->db, 0, l->keep[j], l->run_ids[j], NULL, err))
                 l->code = 3;
             remove_db(path);
             l->res[j] = RES_MERGED;
@@ -427,10 +429,11 @@ static int lead_loop(lead *l, fs_err *err)
 }
 
 int fs_sweep_ranks_lead(const sweep_args *a, const fs_sweep *sw, const unsigned char *state,
-                        const char *db, const char *name, sweep_tally *t)
+                        const int64_t *run_ids, const char *db, const char *name,
+                        sweep_tally *t)
 {
-    lead l = {.a = a, .sw = sw, .state = state, .db = db, .name = name, .t = t,
-              .n = fs_sweep_n_jobs(sw)};
+    lead l = {.a = a, .sw = sw, .state = state, .run_ids = run_ids, .db = db, .name = name,
+              .t = t, .n = fs_sweep_n_jobs(sw)};
     fs_err err;
     fs_err_init(&err, NULL);
     for (size_t i = 0; i < l.n; i++)

@@ -86,19 +86,24 @@ static int copy_one(copy_ctx *x, int64_t from, int64_t to)
     return rc;
 }
 
-static int64_t next_id(sqlite3 *c)
+/* `wanted` when main has no run of that id (and wanted > 0), else main's next free run_id;
+ * -1 on SQLite failure. */
+static int64_t new_id(sqlite3 *c, int64_t wanted)
 {
     sqlite3_stmt *st = NULL;
     int64_t id = -1;
-    if (sqlite3_prepare_v2(c, "SELECT coalesce(max(run_id), 0) + 1 FROM main.runs", -1, &st,
-                           NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_prepare_v2(c,
+                           "SELECT CASE WHEN ?1 > 0 AND NOT EXISTS (SELECT 1 FROM main.runs"
+                           " WHERE run_id = ?1) THEN ?1 ELSE coalesce(max(run_id), 0) + 1 END"
+                           " FROM main.runs",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 1, wanted) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
         id = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return id;
 }
 
-static int copy_all(copy_ctx *x, int64_t only, int64_t keep, int *out_n)
+static int copy_all(copy_ctx *x, int64_t only, int64_t keep, int64_t first_new, int *out_n)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(x->c,
@@ -112,15 +117,15 @@ static int copy_all(copy_ctx *x, int64_t only, int64_t keep, int *out_n)
         if (n < 64) ids[n++] = sqlite3_column_int64(st, 0); else rc = SQLITE_TOOBIG;
     sqlite3_finalize(st);
     for (int i = 0; i < n && rc == SQLITE_OK; i++) {
-        int64_t to = ids[i] == keep ? keep : next_id(x->c);
+        int64_t to = ids[i] == keep ? keep : new_id(x->c, first_new > 0 ? first_new++ : 0);
         rc = to > 0 ? copy_one(x, ids[i], to) : SQLITE_ERROR;
     }
     *out_n = n;
     return rc;
 }
 
-int fs_db_copy_runs(const char *src, const char *dst, int64_t only, int64_t keep, int *out_n,
-                    fs_err *err)
+int fs_db_copy_runs(const char *src, const char *dst, int64_t only, int64_t keep,
+                    int64_t first_new, int *out_n, fs_err *err)
 {
     fs_db *db = NULL;
     int n = 0, rc = fs_db_open(dst, &db, err); /* creates or upgrades the schema */
@@ -141,7 +146,7 @@ int fs_db_copy_runs(const char *src, const char *dst, int64_t only, int64_t keep
     if (find_tables(&x) != SQLITE_OK) rc = copy_fail(&x, err, "listing the tables to copy");
     else if (sqlite3_exec(x.c, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         rc = copy_fail(&x, err, "copying runs");
-    else if (copy_all(&x, only, keep, &n) != SQLITE_OK ||
+    else if (copy_all(&x, only, keep, first_new, &n) != SQLITE_OK ||
              sqlite3_exec(x.c, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         char what[1200];
         snprintf(what, sizeof what, "copying the runs of %s", src);

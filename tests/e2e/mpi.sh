@@ -26,6 +26,20 @@ for n in 1 2 3; do
         fail "runs.ranks is not $n at $n ranks"
 done
 grep -q "in .* s on 3 ranks; results in" "$WORK/out" || { cat "$WORK/out"; fail "the summary does not say 3 ranks"; }
+# a job that fails before its run exists (replicate 3's population: nobody consents) leaves the
+# gap in the run ids that --jobs leaves: the runs after it keep the ids --jobs gives them
+G=(--set 'sweep.replications={"count":3,"vary":"population"}' --set privacy.consent.share=0.02)
+set +e
+"$F" sweep "$S" -o "$WORK/g1.sqlite" "${G[@]}" >/dev/null 2>"$WORK/err"
+c1=$?
+mpi 2 "$F" sweep "$S" -o "$WORK/g2.sqlite" "${G[@]}" >/dev/null 2>"$WORK/err"
+c2=$?
+set -e
+[ $c1 -eq 3 ] && [ $c2 -eq 3 ] || fail "a sweep with failed replicates: exit $c1 and $c2, expected 3"
+[ "$(sqlite3 "$WORK/g1.sqlite" "select count(*) || ' ' || max(run_id) from runs")" = "8 11" ] ||
+    fail "the failing replicates did not fail as this test expects"
+cmp -s <("$D" "$WORK/g1.sqlite") <("$D" "$WORK/g2.sqlite") ||
+    fail "after a job that failed before its run, 2 ranks numbered the runs unlike --jobs 1"
 # a rank killed while its run goes: the job fails naming that run's variant; the rerun resumes
 # (the reference runs uninterrupted on 3 ranks, shown above to equal --jobs 1: a --jobs 1 run
 # of these longer runs trains on 2 threads and takes half a minute on 2 busy cores). Each run
