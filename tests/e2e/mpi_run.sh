@@ -3,11 +3,12 @@
 # CI's 2 cores, not a power of two) gives the database of the one-process run, byte for byte in
 # fedsim-dbdump, for dense FedAvg (SMALL), SCAFFOLD (SMALL) and sparse logistic regression with
 # DP, secure aggregation and top-k (PRIVATE); another seed differs; every rank trains a share of
-# the clients; a run checkpointed and stopped on 3 ranks (one rank signalled) resumes on 2 to the uninterrupted
-# database; runs.ranks says 3; FedBuff on 2 ranks is refused; ranks of different thread counts
+# the clients; a run checkpointed and stopped on 3 ranks (one rank signalled) resumes on 2 to the
+# uninterrupted database; runs.ranks says 3; FedBuff on 2 ranks is refused; ranks of different thread counts
 # give the one-process database too, as do MF, quantisation with error feedback, FedNova, Krum,
-# attackers and on-demand data on 2 ranks; ranks that loaded another scenario or other data are
-# refused.
+# attackers, on-demand data, q-FFL, Adam, ipw, rejected updates and ctr_charging's batteries and
+# shared link on 2 ranks; runs stopped on 1 and on 2 ranks resume on 2 and on 1; ranks that
+# loaded another scenario or other data are refused.
 source "$(dirname "$0")/lib.sh"
 F=$1 D=$2 SMALL=$3 PRIVATE=$4 ASYNC=$5
 if ! "$F" --version | grep -q 'MPI: [^n]' || ! command -v mpirun >/dev/null; then
@@ -75,6 +76,16 @@ two fednova "$SMALL" --set server.algorithm=fednova --set server.deadline_s=5
 two krum "$SMALL" --set 'server.robust={"krum":{"f":1}}'
 two attackers "$SMALL" --set 'adversary={"share":0.2,"attack":{"sign_flip":{}}}'
 two on_demand "$GOLDEN/ctr_small.json" --set data.on_demand=true
+two qffl "$SMALL" --set server.algorithm=qffl
+two adam "$SMALL" --set 'server.optimizer={"adam":{}}'
+two ipw "$GOLDEN/ctr_small.json" --set server.aggregation_weights=ipw
+# updates rejected as exploding (an attacker's boost): every rank must reject the same ones
+two rejected "$SMALL" --set 'adversary={"share":0.2,"attack":{"scale":{"boost":1e9}}}'
+[ "$(sqlite3 "$WORK/rejected-2.sqlite" "select sum(rejected) > 0 from rounds")" = 1 ] ||
+    fail "the boosted attackers' updates were not rejected: the case tests nothing"
+# charging, Wi-Fi and battery eligibility, batteries drained by energy, a shared server link
+two charging "$(dirname "$0")/../../scenarios/ctr_charging.json" --set data.clients=3000 \
+    --set server.rounds=6 --set server.clients_per_round=50
 check fedavg "$SMALL"
 check scaffold "$SMALL" --set server.algorithm=scaffold
 check private "$PRIVATE"
@@ -88,31 +99,43 @@ read -r c d e <<<"$(shares 3)"
 [ "$(sqlite3 "$WORK/private-3.sqlite" "select ranks from runs")" = 3 ] || fail "runs.ranks is not 3"
 mpi 3 "$F" run "$SMALL" -o "$WORK/seed.sqlite" --threads 1 --set seed=8 >/dev/null 2>&1
 cmp -s <("$D" "$WORK/fedavg-1.sqlite") <("$D" "$WORK/seed.sqlite") && fail "another seed gave the same database"
-# checkpointed on 3 ranks, stopped, resumed on 2
-R=(--set server.rounds=300 --set output.checkpoint_every=2 --set server.algorithm=scaffold)
+# checkpointed on FROM ranks, stopped, resumed on TO (1: one process, no mpirun)
+R=(--set server.rounds=300 --set output.checkpoint_every=2 --set server.algorithm=scaffold
+   --set output.checkpoint_min_interval_s=0) # one process too: a checkpoint to stop after
 "$F" run "$SMALL" -o "$WORK/whole.sqlite" --quiet --threads 1 "${R[@]}" >/dev/null
-mpi 3 "$F" run "$SMALL" -o "$WORK/cut.sqlite" --threads 1 "${R[@]}" >/dev/null 2>"$WORK/err" &
-job=$!
-for _ in $(seq 600); do
-    [ "$(sqlite3 "$WORK/cut.sqlite" "select count(*) from checkpoints" 2>/dev/null || echo 0)" -ge 1 ] && break
-    sleep 0.02
-done
-# SIGTERM to one rank itself (mpirun of a script's background job ignores SIGINT, and its own
-# SIGTERM kills the ranks before they can end their round): the ranks agree to stop together,
-# at the same round (each stopping on its own flag once left the others in its broadcasts)
-pids=($(pgrep -f "^$F run $SMALL -o $WORK/cut.sqlite"))
-kill -TERM "${pids[-1]}"
-wait $job || true
-[ "$(sqlite3 "$WORK/cut.sqlite" "select status from runs")" = interrupted ] ||
-    { cat "$WORK/err"; fail "the 3-rank run was not interrupted (too fast?)"; }
-mpi 2 "$F" run "$SMALL" -o "$WORK/cut.sqlite" --threads 1 --resume "${R[@]}" >"$WORK/out" 2>"$WORK/err" ||
-    { cat "$WORK/err"; fail "resume on 2 ranks failed"; }
-grep -q "resumed         run 1 continued after round" "$WORK/out" || fail "it did not resume"
-same "$WORK/whole.sqlite" "$WORK/cut.sqlite" "stopped on 3 ranks, resumed on 2: differs from uninterrupted"
+on() { # N fedsim-args...: on N ranks, or in one process
+    local n=$1; shift
+    if [ "$n" = 1 ]; then "$F" "$@"; else mpi "$n" "$F" "$@"; fi
+}
+cut_and_resume() { # FROM TO
+    local db=$WORK/cut-$1-$2.sqlite
+    on "$1" run "$SMALL" -o "$db" --threads 1 "${R[@]}" >/dev/null 2>"$WORK/err" &
+    local job=$!
+    for _ in $(seq 600); do
+        [ "$(sqlite3 "$db" "select count(*) from checkpoints" 2>/dev/null || echo 0)" -ge 1 ] && break
+        sleep 0.02
+    done
+    # SIGTERM to one rank itself (mpirun of a script's background job ignores SIGINT, and its
+    # own SIGTERM kills the ranks before they can end their round): the ranks agree to stop
+    # together, at the same round (each stopping on its own flag once left the others in its
+    # broadcasts)
+    local pids=($(pgrep -f "^$F run $SMALL -o $db"))
+    kill -TERM "${pids[-1]}"
+    wait $job || true
+    [ "$(sqlite3 "$db" "select status from runs")" = interrupted ] ||
+        { cat "$WORK/err"; fail "the run on $1 ranks was not interrupted (too fast?)"; }
+    on "$2" run "$SMALL" -o "$db" --threads 1 --resume "${R[@]}" >"$WORK/out" 2>"$WORK/err" ||
+        { cat "$WORK/err"; fail "resume on $2 ranks failed"; }
+    grep -q "resumed         run 1 continued after round" "$WORK/out" || fail "$1 -> $2: no resume"
+    same "$WORK/whole.sqlite" "$db" "stopped on $1 ranks, resumed on $2: differs from uninterrupted"
+}
+cut_and_resume 3 2
+cut_and_resume 1 2
+cut_and_resume 2 1
 set +e
 mpi 2 "$F" run "$ASYNC" -o "$WORK/async.sqlite" --quiet >/dev/null 2>"$WORK/err"
 code=$?
 set -e
 [ $code -ne 0 ] && grep -q 'server.mode: expected "sync" on 2 MPI ranks, found "async"' "$WORK/err" ||
     { cat "$WORK/err"; fail "async on 2 ranks not refused"; }
-echo "mpi run: FedAvg, SCAFFOLD, sparse DP+secagg identical on 1, 2, 3 ranks; shares; resume 3 -> 2; async refused"
+echo "mpi run: FedAvg, SCAFFOLD, sparse DP+secagg identical on 1, 2, 3 ranks; shares; resume 3 -> 2, 1 -> 2, 2 -> 1; async refused"
