@@ -216,6 +216,47 @@ int fs_mpi_bcast(void *buf, size_t n, int root, fs_err *err)
     return FS_OK;
 }
 
+/* v[*at].p + *off onward: at most FS_MPI_IOV_GROUP blocks and PIECE bytes as one hindexed
+ * datatype (a buffer longer than what is left is cut, and continues in the next group), then
+ * one broadcast of it. Every rank cuts the same groups: they follow from the lengths alone. */
+static int bcast_group(const fs_mpi_iov *v, size_t n, size_t *at, size_t *off, int root,
+                       fs_err *err)
+{
+    int lens[FS_MPI_IOV_GROUP];
+    MPI_Aint where[FS_MPI_IOV_GROUP];
+    int k = 0;
+    size_t bytes = 0;
+    while (*at < n && k < FS_MPI_IOV_GROUP && bytes < PIECE) {
+        size_t left = v[*at].n - *off, take = left < PIECE - bytes ? left : PIECE - bytes;
+        if (take) {
+            MPI_Get_address((char *)v[*at].p + *off, &where[k]);
+            lens[k++] = (int)take;
+            bytes += take;
+        }
+        *off += take;
+        if (*off == v[*at].n) ++*at, *off = 0;
+    }
+    if (!k) return FS_OK;
+    if (root == g_rank) g_bytes_out += bytes;
+    MPI_Datatype t;
+    int rc = MPI_Type_create_hindexed(k, lens, where, MPI_BYTE, &t);
+    if (rc != MPI_SUCCESS) return mpi_fail(err, "describing the buffers broadcast from", root, rc);
+    rc = MPI_Type_commit(&t);
+    if (rc == MPI_SUCCESS) rc = MPI_Bcast(MPI_BOTTOM, 1, t, root, MPI_COMM_WORLD);
+    MPI_Type_free(&t);
+    return rc == MPI_SUCCESS ? FS_OK : mpi_fail(err, "broadcasting from", root, rc);
+}
+
+int fs_mpi_bcast_iov(const fs_mpi_iov *v, size_t n, int root, fs_err *err)
+{
+    if (g_size == 1) return FS_OK;
+    size_t at = 0, off = 0;
+    int rc = FS_OK;
+    while (!rc && at < n)
+        rc = bcast_group(v, n, &at, &off, root, err);
+    return rc;
+}
+
 int fs_mpi_max_int(int v)
 {
     int out = v;
@@ -262,6 +303,12 @@ int fs_mpi_bcast(void *buf, size_t n, int root, fs_err *err)
 int fs_mpi_max_int(int v)
 {
     return v;
+}
+
+int fs_mpi_bcast_iov(const fs_mpi_iov *v, size_t n, int root, fs_err *err)
+{
+    (void)v, (void)n, (void)root, (void)err;
+    return FS_OK;
 }
 #endif
 

@@ -49,6 +49,19 @@ int fs_mpi_recv(int src, int tag, void *buf, size_t n, fs_err *err);
 int fs_mpi_bcast(void *buf, size_t n, int root, fs_err *err);
 int fs_mpi_max_int(int v);
 
+/* One buffer of a gathered broadcast: n bytes at p. */
+typedef struct fs_mpi_iov {
+    void *p;
+    size_t n;
+} fs_mpi_iov;
+
+/* Collective: root's bytes at each v[i].p into every rank's v[i].p, the lengths the same on
+ * every rank. Many buffers go in one broadcast (an MPI datatype over them, no copy here), up to
+ * 64 MiB or FS_MPI_IOV_GROUP buffers a broadcast: a broadcast each of thousands of small
+ * updates costs a latency each. FS_OK or FS_EIO. */
+#define FS_MPI_IOV_GROUP 256
+int fs_mpi_bcast_iov(const fs_mpi_iov *v, size_t n, int root, fs_err *err);
+
 /* Payload bytes this rank has originated: sent, or broadcast as the root (each broadcast counted
  * once, however the library relays it). For the traffic figures of a run across ranks. */
 uint64_t fs_mpi_bytes_out(void);

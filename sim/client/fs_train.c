@@ -11,6 +11,7 @@
 #include "fs_dp.h"
 #include "fs_mpi.h"
 #include "fs_rng.h"
+#include "fs_train_share.h"
 
 int fs_trainer_init(fs_trainer *t, const fs_world *w, const fs_scenario *s, int n_threads,
                     fs_err *err)
@@ -206,87 +207,23 @@ static void train_one(fs_trainer *t, const fs_real *w_global, fs_train_job *job,
 }
 
 static int job_failure(const fs_train_job *jobs, size_t n_jobs, bool oom, int round, fs_err *err);
-static int train_all(fs_trainer *t, const fs_real *w_global, fs_train_job *jobs, size_t n_jobs,
-                     int round, fs_err *err);
+static bool train_all(fs_trainer *t, const fs_real *w_global, fs_train_job *jobs, size_t n_jobs,
+                      int round);
 
-/* ---- one run across MPI ranks: every rank runs the whole engine (same selection, same
- * streams, keyed by client and round, never by rank), but trains only the clients it owns
- * (client id mod ranks), then every job's outcome goes from its owner to every rank, in job
- * order. Each rank then holds exactly the updates a one-process run computes, and aggregates
- * them in client order itself: the sum, dense or sparse, is the one-process sum bit for bit,
- * whatever the number of ranks (no floating-point reduction across ranks at all). */
-
-static int owner_of(const fs_train_job *job)
-{
-    return (int)(job->client % (uint32_t)fs_mpi_size());
-}
-
-/* What a job's training produced, from its owner to every rank. */
-static int share_job(const fs_trainer *t, fs_train_job *job, fs_err *err)
-{
-    fs_update *u = job->update;
-    size_t n_params = t->world->model->n_params, n_personal = t->world->model->n_personal;
-    int root = owner_of(job);
-    int64_t head[5] = {job->rc, job->rejected, (int64_t)job->result.steps, u->sparse,
-                       (int64_t)u->nnz};
-    double reals[4] = {job->result.mean_loss, job->update_norm, job->loss_at_global,
-                       job->bytes_up};
-    int rc = fs_mpi_bcast(head, sizeof head, root, err);
-    if (!rc) rc = fs_mpi_bcast(reals, sizeof reals, root, err);
-    if (rc) return rc;
-    job->rc = (int)head[0], job->rejected = head[1], job->result.steps = (size_t)head[2];
-    job->result.mean_loss = reals[0], job->update_norm = reals[1];
-    job->loss_at_global = reals[2], job->bytes_up = reals[3];
-    if (job->rc) return FS_OK; /* every rank reports the owner's failure */
-    u->sparse = head[3];
-    u->nnz = (size_t)head[4];
-    if (u->sparse) {
-        if (fs_update_reserve(u, u->nnz)) return FS_ENOMEM;
-        rc = fs_mpi_bcast(u->idx, u->nnz * sizeof *u->idx, root, err);
-        if (!rc) rc = fs_mpi_bcast(u->val, u->nnz * sizeof *u->val, root, err);
-    } else {
-        fs_assert(u->dense);
-        rc = fs_mpi_bcast(u->dense, n_params * sizeof *u->dense, root, err);
-    }
-    if (!rc && n_personal)
-        rc = fs_mpi_bcast(u->personal, n_personal * sizeof *u->personal, root, err);
-    if (!rc && job->ctrl_delta)
-        rc = fs_mpi_bcast(job->ctrl_delta, n_params * sizeof *job->ctrl_delta, root, err);
-    if (!rc && job->residual)
-        rc = fs_mpi_bcast(job->residual, n_params * sizeof *job->residual, root, err);
-    return rc;
-}
-
-static int share_jobs(const fs_trainer *t, fs_train_job *jobs, size_t n_jobs, const bool *mine,
-                      fs_err *err)
-{
-    int rc = FS_OK;
-    for (size_t i = 0; i < n_jobs; i++)
-        if (!mine[i]) jobs[i].train = true; /* the owner's; restored before anything else */
-    for (size_t i = 0; i < n_jobs && !rc; i++)
-        if (jobs[i].train) rc = share_job(t, &jobs[i], err);
-    return rc;
-}
-
+/* Across MPI ranks each rank trains the clients it owns, then the outcomes are shared
+ * (fs_train_share.h): a failure, shared with them, is every rank's. */
 int fs_trainer_run(fs_trainer *t, const fs_real *w_global, fs_train_job *jobs, size_t n_jobs,
                    int round, fs_err *err)
 {
-    bool *mine = NULL; /* across ranks: the jobs this rank trains (the others: train -> false) */
-    if (fs_mpi_size() > 1 && n_jobs) {
-        if (!(mine = malloc(n_jobs * sizeof *mine))) return FS_ENOMEM;
-        for (size_t i = 0; i < n_jobs; i++) {
-            mine[i] = !jobs[i].train || owner_of(&jobs[i]) == fs_mpi_rank();
-            if (!mine[i]) jobs[i].train = false;
-        }
+    bool across = fs_mpi_size() > 1 && n_jobs;
+    if (across) fs_train_share_split(jobs, n_jobs);
+    bool oom = train_all(t, w_global, jobs, n_jobs, round);
+    if (across) {
+        const fs_model *m = t->world->model;
+        int rc = fs_train_share(jobs, n_jobs, m->n_params, m->n_personal, oom, round, err);
+        if (rc) return rc;
     }
-    int rc = train_all(t, w_global, jobs, n_jobs, round, err);
-    if (mine) {
-        int shared = share_jobs(t, jobs, n_jobs, mine, err);
-        free(mine);
-        if (shared) return shared;
-        if (!rc) rc = job_failure(jobs, n_jobs, false, round, err);
-    }
-    return rc;
+    return job_failure(jobs, n_jobs, oom, round, err);
 }
 
 /* The first failed job's error (jobs trained elsewhere report their owner's), or FS_OK. */
@@ -305,8 +242,10 @@ static int job_failure(const fs_train_job *jobs, size_t n_jobs, bool oom, int ro
     return FS_OK;
 }
 
-static int train_all(fs_trainer *t, const fs_real *w_global, fs_train_job *jobs, size_t n_jobs,
-                     int round, fs_err *err)
+/* Trains the jobs with train = true; true when a thread had no memory for its generator (its
+ * jobs fail FS_ENOMEM). */
+static bool train_all(fs_trainer *t, const fs_real *w_global, fs_train_job *jobs, size_t n_jobs,
+                      int round)
 {
     int oom = 0;
     if (isnan(t->global_norm)) t->global_norm = fs_vec_norm(w_global, t->world->model->n_params);
@@ -336,7 +275,7 @@ static int train_all(fs_trainer *t, const fs_real *w_global, fs_train_job *jobs,
         }
         gsl_rng_free(r);
     }
-    return job_failure(jobs, n_jobs, oom, round, err);
+    return oom;
 }
 
 double fs_update_bytes(const fs_update *u)

@@ -1,7 +1,8 @@
 /* fs_train: real local training of the clients dispatched together, in parallel with OpenMP,
  * with the algorithm's client hooks (fs_algo) and DP's clipping (fs_dp), then compression. The
- * aggregation is fs_agg's. Results never depend on the number of threads: each client trains alone on its own RNG stream (seed, TRAIN, client, round), and
- * every sum runs in a fixed order. Per-thread scratch is allocated once and reused. */
+ * aggregation is fs_agg's. Results never depend on the number of threads: each client trains
+ * alone on its own RNG stream (seed, TRAIN, client, round), and every sum runs in a fixed
+ * order. Per-thread scratch is allocated once and reused. */
 #ifndef FS_TRAIN_H
 #define FS_TRAIN_H
 
@@ -14,26 +15,8 @@
 #include "fs_gen.h"
 #include "fs_model.h"
 #include "fs_scn.h"
+#include "fs_train_job.h"
 #include "fs_world.h"
-
-typedef struct fs_train_job {
-    uint32_t client;
-    bool train;          /* false: the client drops before finishing training, skip it */
-    size_t max_steps;    /* straggler's budget of local steps (partial work), 0 = all */
-    bool attack;         /* an attacker past adversary.start_round: runs the attack (fs_attack.h) */
-    fs_update *update;   /* out: w_local - w_global, dense or sparse (caller storage), then
-                            clipped (DP) and compressed as the scenario says */
-    fs_real *ctrl_delta; /* SCAFFOLD, out: c_i+ - c_i (n_params, caller storage) */
-    fs_real *residual;   /* error feedback, in: the client's residual, out: its new one */
-    fs_sgd_result result;
-    double update_norm;  /* ||update sent||_2 before clipping and compression: w_local -
-                            w_global, or what an attacker made of it */
-    double loss_at_global; /* q-FFL: mean loss of the global model on the client's rows */
-    double bytes_up;     /* encoded size of the update (after compression) */
-    bool rejected;       /* out: poisoned (see fs_trainer_run); not clipped, compressed or
-                            aggregated, and the device keeps its previous state */
-    int rc;
-} fs_train_job;
 
 typedef struct fs_thread_scratch {
     fs_model_scratch *model;

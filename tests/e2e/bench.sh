@@ -33,6 +33,7 @@ has "^  engine: 3 rounds x 20 clients/round, .* $N s wall, [0-9]+ events/s"
 has "^  (1 rank: $N s; 2 ranks: $N s: ${N}x|MPI: not built)"
 if ! grep -q "MPI: not built" "$WORK/out"; then
     has "^  one CNN run, [0-9]+ rounds: 1 rank x 2 threads $N s, 2 ranks x 1 thread $N s: ${N}x$"
+    has "^  one shipped ctr_regions run \(.*\): 1 rank x 2 threads $N s, 2 ranks x 1 thread $N s: ${N}x$"
     has "^  2NN \(10 clients per round\) on 2 ranks: $N and $N MB per round"
     has "^  ctr_regions, [0-9]+ users, [0-9]+ per round on 2 ranks: $N and $N MB per round"
 fi
