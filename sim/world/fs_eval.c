@@ -1,7 +1,9 @@
-/* fs_eval: chunked parallel prediction, then metrics over all rows, segments and clients. */
+/* fs_eval: chunked parallel prediction (across threads, and across MPI ranks to rank 0), then
+ * metrics over all rows, segments and clients. */
 #include "fs_eval.h"
 
 #include "fs_attack.h"
+#include "fs_mpi.h"
 
 #include <math.h>
 #include <omp.h>
@@ -12,6 +14,7 @@
 #define CHUNK 256
 #define METRIC_THREADS_MAX 4
 #define WORST_CLIENTS_PARALLEL_MIN 4096
+#define FS_EVAL_TAG 21 /* predictions to rank 0 */
 
 /* Defaults by task: what a planner looks at first comes first. */
 static size_t default_metrics(int n_classes, bool recommender, fs_metric *out)
@@ -233,15 +236,43 @@ void fs_evaluator_fini(fs_evaluator *ev)
     memset(ev, 0, sizeof *ev);
 }
 
-/* Every row of ds into out (n * width), in fixed chunks across threads. */
-static void predict_all(fs_evaluator *ev, const fs_real *w, const fs_dataset *ds, double *out)
+/* Rank r's chunks [lo, hi) of n_chunks, an even share (all of them on one rank). */
+static void rank_chunks(size_t n_chunks, int r, size_t *lo, size_t *hi)
+{
+    size_t ranks = (size_t)fs_mpi_size();
+    *lo = n_chunks * (size_t)r / ranks;
+    *hi = n_chunks * (size_t)(r + 1) / ranks;
+}
+
+/* Across ranks, each rank's predictions to rank 0, rank after rank: rank 0 alone computes the
+ * metrics (it alone records them). */
+static int gather_predictions(size_t n, size_t width, double *out, fs_err *err)
+{
+    int me = fs_mpi_rank(), rc = FS_OK;
+    for (int r = 1; r < fs_mpi_size() && !rc; r++) {
+        if (me != 0 && me != r) continue;
+        size_t lo, hi;
+        rank_chunks((n + CHUNK - 1) / CHUNK, r, &lo, &hi);
+        size_t from = lo * CHUNK, to = hi * CHUNK < n ? hi * CHUNK : n;
+        size_t bytes = (to > from ? to - from : 0) * width * sizeof *out;
+        rc = me == 0 ? fs_mpi_recv(r, FS_EVAL_TAG, out + from * width, bytes, err)
+                     : fs_mpi_send(0, FS_EVAL_TAG, out + from * width, bytes, err);
+    }
+    return rc;
+}
+
+/* Every row of ds into out (n * width), in fixed chunks across threads, and across MPI ranks
+ * (rank 0 then holds them all): a row's prediction is its chunk's, wherever it is computed. */
+static int predict_all(fs_evaluator *ev, const fs_real *w, const fs_dataset *ds, double *out,
+                       fs_err *err)
 {
     const fs_world *wd = ev->world;
     const fs_model *m = wd->model;
     size_t n = ds->n, width = m->n_classes > 0 ? (size_t)m->n_classes : 1;
-    size_t n_chunks = (n + CHUNK - 1) / CHUNK;
+    size_t lo, hi;
+    rank_chunks((n + CHUNK - 1) / CHUNK, fs_mpi_rank(), &lo, &hi);
 #pragma omp parallel for num_threads(ev->n_threads) schedule(static)
-    for (size_t c = 0; c < n_chunks; c++) {
+    for (size_t c = lo; c < hi; c++) {
         uint32_t rows[CHUNK];
         size_t start = c * CHUNK, len = n - start < CHUNK ? n - start : CHUNK;
         for (size_t i = 0; i < len; i++)
@@ -249,6 +280,7 @@ static void predict_all(fs_evaluator *ev, const fs_real *w, const fs_dataset *ds
         m->ops->predict(m, w, ds, rows, len, out + start * width,
                         ev->scratch[omp_get_thread_num()]);
     }
+    return fs_mpi_size() > 1 ? gather_predictions(n, width, out, err) : FS_OK;
 }
 
 static double worst_clients(fs_evaluator *ev, const fs_predictions *p, fs_metric m)
@@ -292,10 +324,9 @@ static void set_value(fs_evaluator *ev, const fs_real *w, const fs_predictions *
 
 /* The headline and loss of the global model on every client's training data (segment
  * "train"): what FedProx's experiments plot as training loss. */
-static size_t train_rows(fs_evaluator *ev, const fs_real *w, fs_db_eval *out)
+static size_t train_rows(fs_evaluator *ev, fs_db_eval *out)
 {
     const fs_dataset *train = &ev->world->train;
-    predict_all(ev, w, train, ev->train_probs);
     fs_predictions p = {.n = train->n,
                         .n_classes = train->n_classes,
                         .probs = ev->train_probs,
@@ -315,15 +346,12 @@ static size_t train_rows(fs_evaluator *ev, const fs_real *w, fs_db_eval *out)
 
 /* The backdoor's success: the share of its rows (the other class, trigger applied or in the
  * target level) that the model predicts as the backdoor's label. NaN without rows. */
-static double backdoor_success(fs_evaluator *ev, const fs_real *w)
+static double backdoor_success(fs_evaluator *ev)
 {
     size_t width = (size_t)ev->world->test.n_classes, hits = 0;
     const double *probs = ev->probs;
     const uint32_t *rows = ev->bd_rows;
-    if (ev->bd_triggered.n) {
-        predict_all(ev, w, &ev->bd_triggered, ev->bd_probs);
-        probs = ev->bd_probs, rows = NULL;
-    }
+    if (ev->bd_triggered.n) probs = ev->bd_probs, rows = NULL;
     for (size_t i = 0; i < ev->bd_n; i++) {
         const double *p = probs + (rows ? rows[i] : i) * width;
         size_t best = 0;
@@ -338,7 +366,16 @@ int fs_evaluator_run(fs_evaluator *ev, const fs_real *w, const fs_db_eval **out_
                      size_t *out_n_rows, double *out_headline, fs_err *err)
 {
     const fs_dataset *test = &ev->world->test;
-    predict_all(ev, w, test, ev->probs);
+    int rc = predict_all(ev, w, test, ev->probs, err);
+    if (!rc && ev->train_probs) rc = predict_all(ev, w, &ev->world->train, ev->train_probs, err);
+    if (!rc && ev->backdoor && ev->bd_triggered.n)
+        rc = predict_all(ev, w, &ev->bd_triggered, ev->bd_probs, err);
+    if (rc || fs_mpi_rank() > 0) { /* the other ranks computed their share: no rows */
+        *out_rows = ev->rows;
+        *out_n_rows = ev->n_rows = 0;
+        *out_headline = NAN;
+        return rc;
+    }
     fs_predictions p = {.n = test->n,
                         .n_classes = test->n_classes,
                         .probs = ev->probs,
@@ -365,11 +402,10 @@ int fs_evaluator_run(fs_evaluator *ev, const fs_real *w, const fs_db_eval **out_
         ev->rows[k++] =
             (fs_db_eval){"worst10_clients", fs_metric_name(m), worst_clients(ev, &p, m)};
     }
-    if (ev->train_probs) k += train_rows(ev, w, ev->rows + k);
-    if (ev->backdoor) ev->rows[k++] = (fs_db_eval){"backdoor", "success", backdoor_success(ev, w)};
+    if (ev->train_probs) k += train_rows(ev, ev->rows + k);
+    if (ev->backdoor) ev->rows[k++] = (fs_db_eval){"backdoor", "success", backdoor_success(ev)};
     *out_rows = ev->rows;
     *out_n_rows = ev->n_rows = k;
     *out_headline = ev->rows[0].value;
-    (void)err;
     return FS_OK;
 }

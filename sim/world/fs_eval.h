@@ -62,7 +62,10 @@ int fs_evaluator_init(fs_evaluator *ev, const fs_world *w, const fs_scenario *s,
 void fs_evaluator_fini(fs_evaluator *ev);
 
 /* Evaluates w. *out_rows (borrowed until the next call) holds n_rows rows; *out_headline is the
- * first metric on "all" (progress line and summaries). */
+ * first metric on "all" (progress line and summaries). Across MPI ranks (a collective) each
+ * rank predicts an even share of the rows and rank 0, which alone records, gathers them and
+ * computes every metric: the other ranks get no rows and a NaN headline. FS_EIO on an MPI
+ * failure. */
 int fs_evaluator_run(fs_evaluator *ev, const fs_real *w, const fs_db_eval **out_rows,
                      size_t *out_n_rows, double *out_headline, fs_err *err);
 

@@ -7,7 +7,8 @@
 # uninterrupted database; runs.ranks says 3; FedBuff on 2 ranks is refused; ranks of different thread counts
 # give the one-process database too, as do MF, quantisation with error feedback, FedNova, Krum,
 # attackers, on-demand data, q-FFL, Adam, ipw, rejected updates and ctr_charging's batteries and
-# shared link on 2 ranks; runs stopped on 1 and on 2 ranks resume on 2 and on 1; ranks that
+# shared link on 2 ranks, and every kind of evaluation row (predictions split across ranks) on
+# 2 and 3; runs stopped on 1 and on 2 ranks resume on 2 and on 1; ranks that
 # loaded another scenario or other data are refused.
 source "$(dirname "$0")/lib.sh"
 F=$1 D=$2 SMALL=$3 PRIVATE=$4 ASYNC=$5
@@ -87,6 +88,13 @@ two rejected "$SMALL" --set 'adversary={"share":0.2,"attack":{"scale":{"boost":1
 two charging "$(dirname "$0")/../../scenarios/ctr_charging.json" --set data.clients=3000 \
     --set server.rounds=6 --set server.clients_per_round=50
 check fedavg "$SMALL"
+# the evaluation's predictions are split across the ranks and gathered on rank 0: test rows,
+# training rows (train_metrics), a triggered backdoor's own rows, per segment and worst clients
+check evaluation "$(dirname "$0")/adversary_small.json" --set eval.train_metrics=true \
+    --set 'adversary={"share":0.1,"attack":{"scale":{"boost":5,"backdoor":{"feature":0,"value":0}}}}'
+[ "$(sqlite3 "$WORK/evaluation-3.sqlite" "select count(distinct segment) from evals
+    where segment in ('train', 'backdoor', 'worst10_clients', 'segment=online')")" = 4 ] ||
+    fail "the evaluation case lacks the rows it is there to check"
 check scaffold "$SMALL" --set server.algorithm=scaffold
 check private "$PRIVATE"
 # the last runs: on 2 and on 3 ranks each rank trained some clients, and together as many
