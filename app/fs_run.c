@@ -19,6 +19,7 @@
 #include "fs_mix.h"
 #include "fs_mpi.h"
 #include "fs_pop.h"
+#include "fs_server.h"
 #include "fs_db_writer.h"
 #include "fs_world.h"
 
@@ -501,6 +502,8 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
     snprintf(origin, sizeof origin, "%s: run %lld", c.db ? fs_db_path(c.db) : "rank 0",
              (long long)c.run_id);
     if (!rc) {
+        /* the data's fingerprint is stamped on checkpoints: none from FedBuff, which keeps none */
+        bool keeps = s->output.checkpoint_every > 0 && fs_server_of(s->server.mode)->checkpointable;
         fs_engine_cfg cfg = {.scn = s,
                              .world = &world,
                              .pop = &pop,
@@ -518,9 +521,7 @@ int fs_run_scenario(const fs_scenario *s, const fs_run_opts *opts, fs_run_summar
                              .resume_round = c.resume_round,
                              .resume_origin = origin,
                              .on_resumed = on_resumed,
-                             .data_fingerprint = s->output.checkpoint_every > 0
-                                                     ? fs_ckpt_fingerprint(s, &world)
-                                                     : 0};
+                             .data_fingerprint = keeps ? fs_ckpt_fingerprint(s, &world) : 0};
         fs_engine_stats st = {0};
         double t0 = fs_wall_seconds();
         out->setup_s = t0 - c.wall_start;
