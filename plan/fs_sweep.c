@@ -354,12 +354,25 @@ static int parse_args(int argc, char **argv, sweep_args *a)
     return a->scenario ? 0 : usage_error("sweep", "expected a scenario file");
 }
 
+/* On a terminal, while the variants' data load (a second each for 100,000 generated users):
+ * "checking sweep variant i/n", or with i = n the line cleared. */
+static void check_progress(const sweep_args *a, size_t i, size_t n)
+{
+    if (!a->check || n < 2 || !isatty(STDERR_FILENO)) return;
+    if (i < n)
+        fprintf(stderr, "\rchecking sweep variant %zu/%zu", i + 1, n);
+    else
+        fprintf(stderr, "\r%*s\r", 48, "");
+    fflush(stderr);
+}
+
 /* Every variant must be a valid scenario before any runs, its data included: all problems at
  * once. */
 static int validate_variants(const sweep_args *a, const fs_sweep *sw)
 {
     int worst = FS_OK;
     for (size_t i = 0; i < sw->n; i++) {
+        check_progress(a, i, sw->n);
         const fs_variant *v = &sw->variants[i];
         const char *sets[256 + FS_SWEEP_MAX_SETS];
         size_t n = 0;
@@ -373,6 +386,7 @@ static int validate_variants(const sweep_args *a, const fs_sweep *sw)
         int rc = fs_scn_load(a->scenario, sets, n, &s, &err);
         if (!rc && a->check && (rc = a->check(&s, &err))) fs_scn_fini(&s);
         char lb[4 * sizeof v->label], mb[4 * FS_ERR_MSG_LEN];
+        if (err.n_msgs) check_progress(a, sw->n, sw->n);
         for (int m = 0; m < err.n_msgs; m++)
             fprintf(stderr, "fedsim: error: %s: sweep variant \"%s\": %s\n", a->scenario,
                     fs_text_term(v->label, lb, sizeof lb),
@@ -382,6 +396,7 @@ static int validate_variants(const sweep_args *a, const fs_sweep *sw)
         else
             fs_scn_fini(&s);
     }
+    check_progress(a, sw->n, sw->n);
     return worst;
 }
 

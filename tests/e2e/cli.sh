@@ -103,7 +103,12 @@ EOF
 nobody='sweep variant "privacy.consent.share=0.01": privacy.consent: expected at least one'
 expect 2 "$nobody" -- "$F" validate "$WORK/cs.json"
 grep -q '"privacy.consent.share=0.5"' "$WORK/err" && fail "validate refused the variant that runs"
+grep -q "checking sweep variant" "$WORK/err" && fail "a progress line where stderr is no terminal"
 expect 2 "$nobody" -- "$F" sweep "$WORK/cs.json" -o "$WORK/cs.sqlite"
+# on a terminal (script(1) gives one) the variants' check shows where it is
+script -qec "$F validate $WORK/cs.json" /dev/null >"$WORK/tty" || true
+grep -q "checking sweep variant 2/2" "$WORK/tty" && grep -q "$nobody" "$WORK/tty" ||
+    { cat -v "$WORK/tty"; fail "no progress of the variants' check on a terminal"; }
 [ ! -e "$WORK/cs.sqlite" ] || fail "a sweep with a variant nobody consents to created a database"
 # ipw weights by a group of more levels than the participation mix tracks: refused by validate,
 # and by run before its database exists
