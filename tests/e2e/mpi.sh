@@ -1,9 +1,10 @@
 #!/bin/bash
 # mpi.sh FEDSIM DBDUMP SCENARIO: `mpirun -n N fedsim sweep` at 1, 2 and 3 ranks (3: more ranks
 # than CI's 2 cores, and not a power of two) gives the database of `--jobs 1`, byte for byte in
-# fedsim-dbdump; runs.ranks records the job's size; a rank killed mid-sweep fails the job naming
-# the variant it ran, and the rerun resumes to the same database; a launcher that announces N
-# processes to a job MPI sees as 1 is refused.
+# fedsim-dbdump; runs.ranks records the job's size; a job that fails before its run exists and
+# a run interrupted before its first checkpoint leave the database --jobs 1 leaves; a rank killed
+# mid-sweep fails the job naming the variant it ran, and the rerun resumes to the same database;
+# a launcher that announces N processes to a job MPI sees as 1 is refused.
 source "$(dirname "$0")/lib.sh"
 F=$1 D=$2 S=$3
 if ! "$F" --version | grep -q 'MPI: [^n]' || ! command -v mpirun >/dev/null; then
@@ -40,6 +41,25 @@ set -e
     fail "the failing replicates did not fail as this test expects"
 cmp -s <("$D" "$WORK/g1.sqlite") <("$D" "$WORK/g2.sqlite") ||
     fail "after a job that failed before its run, 2 ranks numbered the runs unlike --jobs 1"
+# a run interrupted before any checkpoint is run again, on 2 ranks as with --jobs 1
+X=(--set 'sweep={"server.clients_per_round": [4]}' --set server.rounds=5000
+   --set output.checkpoint_every=0 --set eval.every_rounds=1000)
+"$F" sweep "$S" -o "$WORK/x.sqlite" "${X[@]}" >/dev/null 2>&1 &
+job=$!
+for _ in $(seq 400); do
+    [ "$(sqlite3 "$WORK/x.sqlite" "select count(*) from rounds" 2>/dev/null || echo 0)" -gt 0 ] &&
+        break
+    sleep 0.05
+done
+kill -INT $job
+wait $job || true
+[ "$(sqlite3 "$WORK/x.sqlite" "select group_concat(status) from runs")" = interrupted ] ||
+    fail "the sweep's run was not interrupted (too fast?)"
+cp "$WORK/x.sqlite" "$WORK/xj.sqlite" && cp "$WORK/x.sqlite" "$WORK/xm.sqlite"
+"$F" sweep "$S" -o "$WORK/xj.sqlite" "${X[@]}" >/dev/null 2>&1 || fail "rerun, --jobs 1"
+mpi 2 "$F" sweep "$S" -o "$WORK/xm.sqlite" "${X[@]}" >/dev/null 2>&1 || fail "rerun, 2 ranks"
+cmp -s <("$D" "$WORK/xj.sqlite") <("$D" "$WORK/xm.sqlite") ||
+    fail "a run interrupted without a checkpoint: rerun on 2 ranks differs from --jobs 1"
 # a rank killed while its run goes: the job fails naming that run's variant; the rerun resumes
 # (the reference runs uninterrupted on 3 ranks, shown above to equal --jobs 1: a --jobs 1 run
 # of these longer runs trains on 2 threads and takes half a minute on 2 busy cores). Each run
