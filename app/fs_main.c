@@ -101,6 +101,7 @@ typedef struct run_args {
     const char *sets[MAX_SETS];
     size_t n_sets;
     int threads;
+    bool threads_given; /* --threads on the command line, not the default */
     bool quiet, resume;
     const char *variant;
     int replicate; /* 0: none */
@@ -139,6 +140,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         } else if (!strcmp(arg, "--threads")) {
             if (!has_value || !fs_cli_parse_int(argv[++i], 1, 1024, &a->threads))
                 return bad_arg("--threads", "expected an integer from 1 to 1024");
+            a->threads_given = true;
         } else if (!strcmp(arg, "--variant")) {
             if (!has_value) return bad_arg(arg, "expected a label");
             a->variant = argv[++i];
@@ -307,6 +309,29 @@ static int run_ranks(void)
     return sweep && fs_cli_parse_int(sweep, 1, 1 << 20, &n) ? n : fs_mpi_size();
 }
 
+/* Threads that would take turns on fewer CPUs, or a rank bound to less than its share of the
+ * machine (mpirun binds each rank to one core unless told otherwise): the results are the same,
+ * the run is slower than it need be, and nothing else would say why. */
+static void check_cpus(const run_args *a)
+{
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int cpus = fs_cli_cpus(), share = (int)(online / fs_mpi_local_size());
+    const char *why = "(its affinity: taskset, a batch system, or mpirun, which binds each rank "
+                      "to one core unless run with --bind-to none)";
+    if (a->threads_given && a->threads > cpus)
+        fprintf(stderr,
+                "fedsim: warning: --threads %d, but this process may run on %d CPU%s %s: its "
+                "threads will take turns; the results are the same\n",
+                a->threads, cpus, cpus == 1 ? "" : "s", why);
+    else if (fs_mpi_started() && !getenv("FEDSIM_SWEEP_CHILD") && cpus < share)
+        fprintf(stderr,
+                "fedsim: note: MPI rank 0 may run on %d of this machine's %ld CPUs, fewer than "
+                "its share of %d (mpirun binds each rank to one core by default), with %d "
+                "training thread%s: mpirun --bind-to none, or --map-by slot:PE=%d, gives each "
+                "rank its share\n",
+                cpus, online, share, a->threads, a->threads == 1 ? "" : "s", share);
+}
+
 static int cmd_run(int argc, char **argv)
 {
     run_args a;
@@ -329,6 +354,7 @@ static int cmd_run(int argc, char **argv)
         fs_scn_fini(&s);
         goto out;
     }
+    check_cpus(&a);
     const char *db = a.db ? a.db : s.output.db;
     if (s.sweep_json && !a.variant && a.replicate)
         fprintf(stderr,

@@ -1,11 +1,14 @@
-/* fs_cli: option value parsing, stop signals, shell quoting. */
+/* fs_cli: option value parsing, stop signals, shell quoting, the CPUs a process may use. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "fs_cli.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 bool fs_cli_parse_real(const char *s, double *out)
 {
@@ -103,4 +106,22 @@ void fs_cli_fput_arg(const char *arg, FILE *out)
             fputc(*s, out);
     }
     fputc('\'', out);
+}
+
+int fs_cli_cpus(void)
+{
+    cpu_set_t set;
+    int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0) n = online > 0 ? (int)online : 1; /* no mask to read: every CPU */
+    return n;
+}
+
+int fs_cli_cpu_share(int local)
+{
+    int mine = fs_cli_cpus();
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (online > 0 && mine < online) return mine;
+    int share = local > 1 ? mine / local : mine;
+    return share > 0 ? share : 1;
 }

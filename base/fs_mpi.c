@@ -130,6 +130,11 @@ int fs_mpi_size(void)
     return g_size;
 }
 
+bool fs_mpi_started(void)
+{
+    return g_started;
+}
+
 int fs_mpi_local_size(void)
 {
     return g_local;

@@ -30,6 +30,9 @@ void fs_mpi_mark_children(void);
 /* The MPI library built in ("Open MPI 4.1.4", "MPICH 4.0"), or "none". */
 const char *fs_mpi_library(void);
 
+/* True between fs_mpi_init and fs_mpi_finalize when a launcher started this process (a job of
+ * one rank included: mpirun -n 1). */
+bool fs_mpi_started(void);
 int fs_mpi_rank(void); /* 0 without MPI */
 int fs_mpi_size(void); /* 1 without MPI */
 /* Ranks of this job on this machine (they share its cores); 1 without MPI. */

@@ -671,8 +671,8 @@ static int run_all(const sweep_args *a, const fs_sweep *sw, const unsigned char 
                    const int64_t *run_ids, const char *db, const char *name, sweep_tally *t)
 {
     sweep_progress prog = {.on = isatty(STDERR_FILENO), .db = db, .name = name};
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = cores > a->jobs ? (int)(cores / a->jobs) : 1;
+    int cores = fs_cli_cpus(); /* those this process may run on: taskset, mpirun -n 1 */
+    int threads = cores > a->jobs ? cores / a->jobs : 1;
     size_t n_kids = 0, n = fs_sweep_n_jobs(sw);
     for (size_t i = 0; i < n; i++)
         t->todo += state[i] != FS_SWEEP_DONE;

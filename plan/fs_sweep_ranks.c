@@ -52,11 +52,12 @@ static void nap(void)
     nanosleep(&ts, NULL);
 }
 
-/* Threads per run: this machine's cores over the runs on it at once. */
+/* Threads per run: this rank's share of the machine's cores (the core mpirun bound it to, by
+ * default) over its runs at once. */
 static int run_threads(const sweep_args *a)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN), runs = (long)fs_mpi_local_size() * a->jobs;
-    return cores > runs ? (int)(cores / runs) : 1;
+    int share = fs_cli_cpu_share(fs_mpi_local_size());
+    return share > a->jobs ? share / a->jobs : 1;
 }
 
 static int make_dir(char *dir, size_t n, fs_err *err)

@@ -9,7 +9,8 @@
 # attackers, on-demand data, q-FFL, Adam, ipw, rejected updates and ctr_charging's batteries and
 # shared link on 2 ranks, and every kind of evaluation row (predictions split across ranks) on
 # 2 and 3; runs stopped on 1 and on 2 ranks resume on 2 and on 1; ranks that
-# loaded another scenario or other data are refused.
+# loaded another scenario or other data are refused; a rank mpirun bound to one core of a larger
+# machine says so.
 source "$(dirname "$0")/lib.sh"
 F=$1 D=$2 SMALL=$3 PRIVATE=$4 ASYNC=$5
 if ! "$F" --version | grep -q 'MPI: [^n]' || ! command -v mpirun >/dev/null; then
@@ -140,6 +141,17 @@ cut_and_resume() { # FROM TO
 cut_and_resume 3 2
 cut_and_resume 1 2
 cut_and_resume 2 1
+# mpirun binds a rank to one core by default: where the machine has more, rank 0 says so, and
+# how to give it its share
+if [ "$(nproc)" -ge 2 ]; then
+    mpirun --allow-run-as-root -n 1 "$F" run "$SMALL" -o "$WORK/bound.sqlite" --quiet \
+        >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "a run on 1 bound rank failed"; }
+    grep -q "fedsim: note: MPI rank 0 may run on 1 of this machine's $(nproc) CPUs.*--bind-to none" \
+        "$WORK/err" || { cat "$WORK/err"; fail "no note for a rank bound to one core"; }
+    mpirun --allow-run-as-root --bind-to none -n 1 "$F" run "$SMALL" -o "$WORK/unbound.sqlite" \
+        --quiet >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "an unbound rank failed"; }
+    ! grep -q "CPUs" "$WORK/err" || { cat "$WORK/err"; fail "a note for an unbound rank"; }
+fi
 set +e
 mpi 2 "$F" run "$ASYNC" -o "$WORK/async.sqlite" --quiet >/dev/null 2>"$WORK/err"
 code=$?

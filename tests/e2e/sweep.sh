@@ -4,7 +4,8 @@
 # `fedsim run` with the same overrides; the database of --jobs 2 is that of --jobs 1, run ids
 # included, even when a later job starts its run first; --run-id records a run under an id and
 # refuses a taken one, losing nothing; an interrupted variant is rerun on resume while finished
-# ones are skipped; a bad variant stops the sweep before anything runs.
+# ones are skipped; a bad variant stops the sweep before anything runs; its runs' threads are
+# the CPUs it may use (taskset), and a run given more threads than CPUs warns.
 source "$(dirname "$0")/lib.sh"
 F=$1 S=$2 DUMP=$3
 q() { sqlite3 "$WORK/s.sqlite" "$1"; }
@@ -79,4 +80,15 @@ code=$?; set -e
 [ $code -eq 2 ] || fail "bad variant: exit $code, expected 2"
 grep -q 'sweep variant "server.rounds=-1": .*server.rounds: expected integer' "$WORK/err" || { cat "$WORK/err"; fail "no precise message"; }
 [ ! -e "$WORK/bad.sqlite" ] || fail "a database was created for a bad sweep"
+# the runs' threads are the CPUs the sweep may run on over --jobs (taskset: one), not the
+# machine's, and a run given more threads than that says so
+taskset -c 0 "$F" sweep "$S" -o "$WORK/one_cpu.sqlite" >/dev/null 2>&1 || fail "sweep on 1 CPU"
+[ "$(sqlite3 "$WORK/one_cpu.sqlite" "select group_concat(distinct threads) from runs")" = 1 ] ||
+    fail "a sweep on one CPU gave its runs more threads"
+taskset -c 0 "$F" run "$S" -o "$WORK/t2.sqlite" --quiet --threads 2 >/dev/null 2>"$WORK/err" ||
+    fail "run on 1 CPU"
+grep -q "fedsim: warning: --threads 2, but this process may run on 1 CPU (its affinity" \
+    "$WORK/err" || { cat "$WORK/err"; fail "no warning for 2 threads on 1 CPU"; }
+"$F" run "$S" -o "$WORK/t1.sqlite" --quiet --threads 1 >/dev/null 2>"$WORK/err" || fail "run"
+! grep -q "CPU" "$WORK/err" || { cat "$WORK/err"; fail "a warning for 1 thread"; }
 echo "sweep: 4 variants, labels, reproducibility, resume and bad input all behave"
