@@ -56,8 +56,9 @@ static const char run_help[] =
     "  (output.db, default results/<name>.sqlite)\n"
     "  -o, --output DB   write to DB instead of output.db (appends a run if DB exists)\n"
     "  --set PATH=VALUE  override a scenario key, e.g. --set server.rounds=10 (repeatable)\n"
-    "  --threads N       train clients on N threads (default: all cores); results do not\n"
-    "                    depend on N\n"
+    "  --threads N       train clients on N threads (default: the CPUs this process may\n"
+    "                    use, shared out among MPI ranks of one machine that share them);\n"
+    "                    results do not depend on N\n"
     "  --quiet           no progress line\n"
     "  --variant LABEL   record the run as this sweep variant\n"
     "  --replicate R     run replicate R (1-based) of the sweep's \"replications\": its seeds\n"
@@ -316,6 +317,7 @@ static void check_cpus(const run_args *a)
 {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     int cpus = fs_cli_cpus(), share = (int)(online / fs_mpi_local_size());
+    bool alone = fs_mpi_local_sharing() == 1; /* its own mask: mpirun's binding, not taskset's */
     const char *why = "(its affinity: taskset, a batch system, or mpirun, which binds each rank "
                       "to one core unless run with --bind-to none)";
     if (a->threads_given && a->threads > cpus)
@@ -323,7 +325,7 @@ static void check_cpus(const run_args *a)
                 "fedsim: warning: --threads %d, but this process may run on %d CPU%s %s: its "
                 "threads will take turns; the results are the same\n",
                 a->threads, cpus, cpus == 1 ? "" : "s", why);
-    else if (fs_mpi_started() && !getenv("FEDSIM_SWEEP_CHILD") && cpus < share)
+    else if (fs_mpi_started() && !getenv("FEDSIM_SWEEP_CHILD") && alone && cpus < share)
         fprintf(stderr,
                 "fedsim: note: MPI rank 0 may run on %d of this machine's %ld CPUs, fewer than "
                 "its share of %d (mpirun binds each rank to one core by default), with %d "
@@ -354,6 +356,9 @@ static int cmd_run(int argc, char **argv)
         fs_scn_fini(&s);
         goto out;
     }
+    /* ranks of one machine that share their CPUs (unbound, or bound to one socket) share them
+     * out, rather than each taking them all */
+    if (fs_mpi_started() && !a.threads_given) a.threads = fs_cli_cpu_share(fs_mpi_local_sharing());
     check_cpus(&a);
     const char *db = a.db ? a.db : s.output.db;
     if (s.sweep_json && !a.variant && a.replicate)

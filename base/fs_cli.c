@@ -117,11 +117,8 @@ int fs_cli_cpus(void)
     return n;
 }
 
-int fs_cli_cpu_share(int local)
+int fs_cli_cpu_share(int sharing)
 {
-    int mine = fs_cli_cpus();
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    if (online > 0 && mine < online) return mine;
-    int share = local > 1 ? mine / local : mine;
+    int share = sharing > 1 ? fs_cli_cpus() / sharing : fs_cli_cpus();
     return share > 0 ? share : 1;
 }

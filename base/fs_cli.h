@@ -40,9 +40,8 @@ void fs_cli_fput_arg(const char *arg, FILE *out);
 /* CPUs this process may run on: its affinity mask (taskset, a batch system's cgroup, or
  * mpirun, which binds each rank to one core by default), at least 1. */
 int fs_cli_cpus(void);
-/* This process's share of the machine's cores when `local` processes of one job run on it:
- * the CPUs it may run on when something bound it to fewer than all (that binding is its
- * share), else the online CPUs over `local`; at least 1. */
-int fs_cli_cpu_share(int local);
+/* This process's share of the CPUs it may run on when `sharing` processes of one job have the
+ * same affinity (fs_mpi_local_sharing): fs_cli_cpus() / sharing, at least 1. */
+int fs_cli_cpu_share(int sharing);
 
 #endif

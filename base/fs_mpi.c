@@ -1,11 +1,15 @@
 /* fs_mpi: MPI start-up, the launcher check and byte messages, or their one-rank stand-ins.
  * The only file with #ifdef FS_HAVE_MPI. */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include "fs_mpi.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fs_crc32.h"
 
 #ifdef FS_HAVE_MPI
 #include <mpi.h>
@@ -21,7 +25,7 @@ static const char *const size_vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE",
  * environment they inherit says. */
 #define CHILD_VAR "FEDSIM_MPI_CHILD"
 
-static int g_rank = 0, g_size = 1, g_local = 1;
+static int g_rank = 0, g_size = 1, g_local = 1, g_sharing = 1;
 static uint64_t g_bytes_out = 0;
 static bool g_started = false;
 
@@ -53,6 +57,22 @@ static bool under_launcher(void)
 }
 
 #ifdef FS_HAVE_MPI
+/* The ranks of this machine whose CPU affinity is this rank's (by a hash of the mask; an
+ * unreadable mask counts as every CPU): they share those CPUs. A split by colour needs no
+ * buffer of the ranks' masks. */
+static int mask_sharers(MPI_Comm node)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) memset(&set, 0xff, sizeof set);
+    int colour = (int)(fs_crc32(0, &set, sizeof set) & 0x7fffffff), n = 1;
+    MPI_Comm same;
+    if (MPI_Comm_split(node, colour, 0, &same) == MPI_SUCCESS) {
+        MPI_Comm_size(same, &n);
+        MPI_Comm_free(&same);
+    }
+    return n;
+}
+
 static int start(int *argc, char ***argv, fs_err *err)
 {
     int provided = 0;
@@ -67,6 +87,7 @@ static int start(int *argc, char ***argv, fs_err *err)
     if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
         MPI_SUCCESS) {
         MPI_Comm_size(node, &g_local);
+        g_sharing = mask_sharers(node);
         MPI_Comm_free(&node);
     }
     return FS_OK;
@@ -138,6 +159,11 @@ bool fs_mpi_started(void)
 int fs_mpi_local_size(void)
 {
     return g_local;
+}
+
+int fs_mpi_local_sharing(void)
+{
+    return g_sharing;
 }
 
 uint64_t fs_mpi_bytes_out(void)

@@ -37,6 +37,10 @@ int fs_mpi_rank(void); /* 0 without MPI */
 int fs_mpi_size(void); /* 1 without MPI */
 /* Ranks of this job on this machine (they share its cores); 1 without MPI. */
 int fs_mpi_local_size(void);
+/* Ranks of this machine whose CPU affinity mask is this rank's, this one included: each one's
+ * share of those CPUs is the mask over this number (1 for a rank mpirun bound to its own core,
+ * fs_mpi_local_size() for unbound ranks); 1 without MPI. */
+int fs_mpi_local_sharing(void);
 
 /* Ends every rank of the job (MPI_Abort), or exit(code) without MPI. */
 _Noreturn void fs_mpi_abort(int code);

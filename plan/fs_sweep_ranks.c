@@ -1,6 +1,6 @@
 /* fs_sweep_ranks: `mpirun -n N fedsim sweep`. Rank 0 hands out the (variant, replicate) jobs in
- * order, one at a time to each rank that is free, itself included (up to --jobs runs per rank);
- * each rank runs its job as the same child `fedsim run` as a plain sweep, into a private
+ * order, one at a time to each rank that is free, itself included (rank 0 runs up to --jobs at
+ * a time, every other rank one); each rank runs its job as the same child `fedsim run` as a plain sweep, into a private
  * results file in its temporary folder, and sends that file to rank 0, which copies the run
  * into the database (fs_db_copy) in job order: SQLite keeps one writer, no rank needs a file
  * system shared with rank 0, and run ids, hence the whole file, are those of --jobs 1. A run
@@ -52,12 +52,12 @@ static void nap(void)
     nanosleep(&ts, NULL);
 }
 
-/* Threads per run: this rank's share of the machine's cores (the core mpirun bound it to, by
- * default) over its runs at once. */
-static int run_threads(const sweep_args *a)
+/* Threads per run: this rank's share of its CPUs (the core mpirun bound it to, by default, or
+ * the machine's cores over the ranks that share them) over the runs it has at once. */
+static int run_threads(int runs_at_once)
 {
-    int share = fs_cli_cpu_share(fs_mpi_local_size());
-    return share > a->jobs ? share / a->jobs : 1;
+    int share = fs_cli_cpu_share(fs_mpi_local_sharing());
+    return share > runs_at_once ? share / runs_at_once : 1;
 }
 
 static int make_dir(char *dir, size_t n, fs_err *err)
@@ -93,13 +93,15 @@ static int child_code(pid_t pid)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* Rank 0 runs up to --jobs runs at once beside handing out jobs; another rank, one. */
 static pid_t start_run(const sweep_args *a, const fs_sweep *sw, size_t j, const char *path,
                        bool resume)
 {
     sigset_t mask;
     sigprocmask(SIG_SETMASK, NULL, &mask);
+    int threads = run_threads(fs_mpi_rank() == 0 ? a->jobs : 1);
     return fs_sweep_spawn(a, fs_sweep_job_variant(sw, j), fs_sweep_job_replicate(sw, j), path,
-                          run_threads(a), resume, 0, &mask); /* the merge numbers the runs */
+                          threads, resume, 0, &mask); /* the merge numbers the runs */
 }
 
 /* The environment the child runs see: a sweep's child (no resume hint of its own), not a rank

@@ -10,7 +10,7 @@
 # shared link on 2 ranks, and every kind of evaluation row (predictions split across ranks) on
 # 2 and 3; runs stopped on 1 and on 2 ranks resume on 2 and on 1; ranks that
 # loaded another scenario or other data are refused; a rank mpirun bound to one core of a larger
-# machine says so.
+# machine says so, and unbound ranks share the machine's CPUs out.
 source "$(dirname "$0")/lib.sh"
 F=$1 D=$2 SMALL=$3 PRIVATE=$4 ASYNC=$5
 if ! "$F" --version | grep -q 'MPI: [^n]' || ! command -v mpirun >/dev/null; then
@@ -151,6 +151,11 @@ if [ "$(nproc)" -ge 2 ]; then
     mpirun --allow-run-as-root --bind-to none -n 1 "$F" run "$SMALL" -o "$WORK/unbound.sqlite" \
         --quiet >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "an unbound rank failed"; }
     ! grep -q "CPUs" "$WORK/err" || { cat "$WORK/err"; fail "a note for an unbound rank"; }
+    # unbound ranks of one machine share its CPUs out instead of each taking them all
+    mpirun --allow-run-as-root --bind-to none -n 2 "$F" run "$SMALL" -o "$WORK/shared.sqlite" \
+        --quiet >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "2 unbound ranks failed"; }
+    [ "$(sqlite3 "$WORK/shared.sqlite" "select threads from runs")" = $(($(nproc) / 2)) ] ||
+        fail "2 unbound ranks did not take half the CPUs each"
 fi
 set +e
 mpi 2 "$F" run "$ASYNC" -o "$WORK/async.sqlite" --quiet >/dev/null 2>"$WORK/err"
