@@ -317,14 +317,17 @@ static void check_cpus(const run_args *a)
 {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     int cpus = fs_cli_cpus(), share = (int)(online / fs_mpi_local_size());
-    bool alone = fs_mpi_local_sharing() == 1; /* its own mask: mpirun's binding, not taskset's */
+    int sharing = fs_mpi_local_sharing(), mine = fs_cli_cpu_share(sharing);
+    bool alone = sharing == 1; /* its own mask: mpirun's binding, not taskset's */
     const char *why = "(its affinity: taskset, a batch system, or mpirun, which binds each rank "
                       "to one core unless run with --bind-to none)";
-    if (a->threads_given && a->threads > cpus)
+    char shared[64] = "";
+    if (!alone) snprintf(shared, sizeof shared, " shared by %d ranks, %d each", sharing, mine);
+    if (a->threads_given && a->threads > mine)
         fprintf(stderr,
-                "fedsim: warning: --threads %d, but this process may run on %d CPU%s %s: its "
+                "fedsim: warning: --threads %d, but this process may run on %d CPU%s%s %s: its "
                 "threads will take turns; the results are the same\n",
-                a->threads, cpus, cpus == 1 ? "" : "s", why);
+                a->threads, cpus, cpus == 1 ? "" : "s", shared, why);
     else if (fs_mpi_started() && !getenv("FEDSIM_SWEEP_CHILD") && alone && cpus < share)
         fprintf(stderr,
                 "fedsim: note: MPI rank 0 may run on %d of this machine's %ld CPUs, fewer than "

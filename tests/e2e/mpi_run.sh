@@ -156,6 +156,11 @@ if [ "$(nproc)" -ge 2 ]; then
         --quiet >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "2 unbound ranks failed"; }
     [ "$(sqlite3 "$WORK/shared.sqlite" "select threads from runs")" = $(($(nproc) / 2)) ] ||
         fail "2 unbound ranks did not take half the CPUs each"
+    # and each asked for all of them is told they share
+    mpirun --allow-run-as-root --bind-to none -n 2 "$F" run "$SMALL" -o "$WORK/over.sqlite" \
+        --quiet --threads "$(nproc)" >/dev/null 2>"$WORK/err" || fail "2 ranks, all threads"
+    grep -q "fedsim: warning: --threads $(nproc), but .* CPUs shared by 2 ranks" "$WORK/err" ||
+        { cat "$WORK/err"; fail "no warning for 2 ranks taking every CPU each"; }
 fi
 set +e
 mpi 2 "$F" run "$ASYNC" -o "$WORK/async.sqlite" --quiet >/dev/null 2>"$WORK/err"
