@@ -112,13 +112,13 @@ int fs_cli_cpus(void)
 {
     cpu_set_t set;
     int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n <= 0) n = online > 0 ? (int)online : 1; /* no mask to read: every CPU */
-    return n;
+    if (n > 0) return n;
+    long online = sysconf(_SC_NPROCESSORS_ONLN); /* no mask to read: every CPU */
+    return online > 0 ? (int)online : 1;
 }
 
 int fs_cli_cpu_share(int sharing)
 {
-    int share = sharing > 1 ? fs_cli_cpus() / sharing : fs_cli_cpus();
+    int share = fs_cli_cpus() / (sharing > 1 ? sharing : 1);
     return share > 0 ? share : 1;
 }

@@ -1,7 +1,8 @@
 /* fs_sweep_ranks: `mpirun -n N fedsim sweep`. Rank 0 hands out the (variant, replicate) jobs in
  * order, one at a time to each rank that is free, itself included (rank 0 runs up to --jobs at
- * a time, every other rank one); each rank runs its job as the same child `fedsim run` as a plain sweep, into a private
- * results file in its temporary folder, and sends that file to rank 0, which copies the run
+ * a time, every other rank one); each rank runs its job as the same child `fedsim run` as a
+ * plain sweep, into a private results file in its temporary folder, and sends that file to
+ * rank 0, which copies the run
  * into the database (fs_db_copy) in job order: SQLite keeps one writer, no rank needs a file
  * system shared with rank 0, and run ids, hence the whole file, are those of --jobs 1. A run
  * that finished out of order waits for the ones before it; one whose predecessor never comes

@@ -124,7 +124,8 @@ static int share_updates(fs_train_job *jobs, size_t n_jobs, size_t n_params, siz
     for (int r = 0; r < fs_mpi_size() && !rc; r++) {
         size_t k = 0;
         for (size_t i = 0; i < n_jobs; i++)
-            if (jobs[i].train && owner_of(&jobs[i]) == r) k += job_buffers(&jobs[i], n_params, n_personal, v + k);
+            if (jobs[i].train && owner_of(&jobs[i]) == r)
+                k += job_buffers(&jobs[i], n_params, n_personal, v + k);
         rc = fs_mpi_bcast_iov(v, k, r, err);
     }
     return rc;
